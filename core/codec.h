@@ -1,0 +1,83 @@
+/* Canonical binary codec.
+ *
+ * Exactly one encoding per value (docs/formats.md):
+ *  - u8, bool (0 or 1 only), fixed-size byte strings (hashes, keys, sigs);
+ *  - unsigned integers as LEB128 varints, minimal (no trailing 0x80 groups,
+ *    no 0x00 final group except the value 0 itself), at most 10 bytes;
+ *  - byte strings and text as varint length + bytes, length checked against
+ *    the field's cap BEFORE anything is read or allocated;
+ *  - text restricted per field (identifier charset, or valid UTF-8 without
+ *    control characters);
+ *  - sets as a count + elements in strictly ascending order.
+ * Decoding reports the first problem with its own error code and the byte
+ * offset where it was found; a top-level decode must end with dec_finish()
+ * which rejects trailing bytes.
+ *
+ * Writers grow a heap buffer; on allocation failure the writer latches
+ * CX_E_NOMEM and later writes are no-ops (check enc_finish). */
+#ifndef CUSTOS_CODEC_H
+#define CUSTOS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct {
+  uint8_t *buf; /* owned; free() or take via enc_take */
+  size_t len, cap;
+  cx_err err;
+} enc;
+
+void enc_init(enc *e);
+void enc_free(enc *e);
+void enc_u8(enc *e, uint8_t v);
+void enc_bool(enc *e, int v);
+void enc_varint(enc *e, uint64_t v);
+void enc_fixed(enc *e, const void *p, size_t n);
+void enc_bytes(enc *e, const void *p, size_t n); /* varint length + bytes */
+void enc_str(enc *e, const char *s);             /* varint length + bytes, no NUL */
+/* CX_OK or the latched error. */
+cx_err enc_finish(const enc *e);
+/* Hands the buffer to the caller (free()); the writer is reset. */
+uint8_t *enc_take(enc *e, size_t *len);
+
+/* Text field charsets. */
+typedef enum {
+  STR_IDENT,  /* [a-z0-9_-], starting with a letter or digit */
+  STR_ADDR,   /* printable ASCII without spaces (network addresses) */
+  STR_UTF8,   /* valid UTF-8, no C0/C1 control characters, no NUL */
+  STR_TEXT,   /* as STR_UTF8 but also tab, LF and CR (source code) */
+} str_class;
+
+typedef struct {
+  const uint8_t *p;
+  size_t len, off;
+  cx_err err;       /* first error, latched */
+  size_t err_off;   /* where it was found */
+} dec;
+
+void dec_init(dec *d, const void *p, size_t len);
+/* All getters return 0 on success, -1 on error (latched in d->err). */
+int dec_u8(dec *d, uint8_t *v);
+int dec_bool(dec *d, int *v);
+int dec_varint(dec *d, uint64_t *v);
+int dec_varint_max(dec *d, uint64_t *v, uint64_t max); /* CX_E_TOO_LONG over max */
+int dec_fixed(dec *d, void *out, size_t n);
+/* Length-prefixed bytes; *p points into the input (borrowed). */
+int dec_bytes(dec *d, const uint8_t **p, size_t *n, size_t cap);
+/* Length-prefixed text copied into out (cap bytes + NUL => out size cap+1). */
+int dec_str(dec *d, char *out, size_t cap, str_class cls);
+/* Fails with CX_E_BAD_ENUM unless lo <= v <= hi. */
+int dec_enum(dec *d, uint8_t *v, uint8_t lo, uint8_t hi);
+/* CX_OK, the latched error, or CX_E_TRAILING if bytes remain. */
+cx_err dec_finish(dec *d);
+/* Latches err at the current offset (for semantic checks by callers). */
+int dec_fail(dec *d, cx_err err);
+
+/* Checks a NUL-terminated string against a class and a cap (no codec). */
+int str_valid(const char *s, size_t cap, str_class cls);
+/* Same for n bytes (may contain no NUL). */
+int text_valid(const uint8_t *s, size_t n, str_class cls);
+
+#endif

@@ -1,0 +1,119 @@
+#include "hash.h"
+
+#include <sodium.h>
+#include <string.h>
+
+_Static_assert(sizeof(((hash_ctx *)0)->state) >= sizeof(crypto_hash_sha256_state),
+               "hash_ctx too small");
+
+static const char *const tag_names[CX_TAG_COUNT] = {
+    [CX_TAG_TX] = "custos/tx",
+    [CX_TAG_TX_SIG] = "custos/tx-sig",
+    [CX_TAG_BLOCK] = "custos/block",
+    [CX_TAG_VOTE] = "custos/vote",
+    [CX_TAG_MERKLE_LEAF] = "custos/merkle-leaf",
+    [CX_TAG_MERKLE_NODE] = "custos/merkle-node",
+    [CX_TAG_RECEIPT] = "custos/receipt",
+    [CX_TAG_STATE_LEAF] = "custos/state-leaf",
+    [CX_TAG_STATE_BUCKET] = "custos/state-bucket",
+    [CX_TAG_STATE_NODE] = "custos/state-node",
+    [CX_TAG_STATE_KEY] = "custos/state-key",
+    [CX_TAG_DID] = "custos/did",
+    [CX_TAG_GENESIS] = "custos/genesis",
+    [CX_TAG_CONTRACT] = "custos/contract",
+    [CX_TAG_PROPOSAL] = "custos/proposal",
+};
+
+/* SHA256(tag) computed once per tag; the midstate after both copies could be
+ * cached too, but SHA256(tag) is what makes the tag cheap enough. */
+static uint8_t tag_digest[CX_TAG_COUNT][32];
+static int tag_ready[CX_TAG_COUNT];
+
+static const uint8_t *tag_hash(cx_tag tag) {
+  CX_ASSERT((unsigned)tag < CX_TAG_COUNT);
+  if (!__atomic_load_n(&tag_ready[tag], __ATOMIC_ACQUIRE)) {
+    uint8_t d[32];
+    crypto_hash_sha256(d, (const uint8_t *)tag_names[tag], strlen(tag_names[tag]));
+    memcpy(tag_digest[tag], d, 32); /* idempotent: racing threads write the same bytes */
+    __atomic_store_n(&tag_ready[tag], 1, __ATOMIC_RELEASE);
+  }
+  return tag_digest[tag];
+}
+
+void hash_ctx_init(hash_ctx *ctx, cx_tag tag) {
+  crypto_hash_sha256_state *st = (crypto_hash_sha256_state *)(void *)ctx->state;
+  const uint8_t *t = tag_hash(tag);
+  crypto_hash_sha256_init(st);
+  crypto_hash_sha256_update(st, t, 32);
+  crypto_hash_sha256_update(st, t, 32);
+}
+
+void hash_ctx_update(hash_ctx *ctx, const void *msg, size_t len) {
+  crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)ctx->state, msg, len);
+}
+
+void hash_ctx_final(hash_ctx *ctx, cx_hash *out) {
+  crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)ctx->state, out->b);
+  sodium_memzero(ctx, sizeof *ctx);
+}
+
+void hash_tagged(cx_tag tag, const void *msg, size_t len, cx_hash *out) {
+  hash_ctx c;
+  hash_ctx_init(&c, tag);
+  hash_ctx_update(&c, msg, len);
+  hash_ctx_final(&c, out);
+}
+
+void hash_sha256(const void *msg, size_t len, uint8_t out[32]) {
+  crypto_hash_sha256(out, msg, len);
+}
+
+int hash_eq(const cx_hash *a, const cx_hash *b) { return memcmp(a->b, b->b, 32) == 0; }
+
+int hash_is_zero(const cx_hash *h) {
+  uint8_t acc = 0;
+  for (int i = 0; i < 32; i++) acc |= h->b[i];
+  return acc == 0;
+}
+
+void hex_encode(const uint8_t *in, size_t len, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < len; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * len] = 0;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+cx_err hex_decode_var(const char *in, uint8_t *out, size_t cap, size_t *outlen) {
+  if (!in) return CX_E_BAD_HEX;
+  size_t n = strlen(in);
+  if (n % 2 != 0) return CX_E_BAD_HEX;
+  if (n / 2 > cap) return CX_E_TOO_LONG;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+    if (hi < 0 || lo < 0) return CX_E_BAD_HEX;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  *outlen = n / 2;
+  return CX_OK;
+}
+
+cx_err hex_decode(const char *in, uint8_t *out, size_t outlen) {
+  size_t got = 0;
+  if (!in || strlen(in) != 2 * outlen) return CX_E_BAD_HEX;
+  cx_err e = hex_decode_var(in, out, outlen, &got);
+  return e;
+}
+
+char *hash_hex(const cx_hash *h, char *buf) {
+  hex_encode(h->b, 32, buf);
+  return buf;
+}

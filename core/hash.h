@@ -1,0 +1,68 @@
+/* Domain-separated hashing and hex.
+ *
+ * Every hash in Custos is a tagged SHA-256 in the BIP340 style:
+ *   H_tag(m) = SHA256(SHA256(tag) || SHA256(tag) || m)
+ * so a transaction id can never collide with a block hash or a Merkle node
+ * (BIP340 §"Tagged Hashes"). Tags are listed in hash.c and docs/formats.md. */
+#ifndef CUSTOS_HASH_H
+#define CUSTOS_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct {
+  uint8_t b[32];
+} cx_hash;
+
+/* The tags in use. Adding one is cheap; reusing one for a new purpose is a bug. */
+typedef enum {
+  CX_TAG_TX = 0,        /* transaction id: full encoding incl. signature */
+  CX_TAG_TX_SIG,        /* message signed by a transaction's sender */
+  CX_TAG_BLOCK,         /* block hash: header encoding */
+  CX_TAG_VOTE,          /* message signed in a commit certificate */
+  CX_TAG_MERKLE_LEAF,   /* RFC 6962 leaf, tagged instead of 0x00-prefixed */
+  CX_TAG_MERKLE_NODE,   /* RFC 6962 node, tagged instead of 0x01-prefixed */
+  CX_TAG_RECEIPT,       /* receipt leaf: txid || code */
+  CX_TAG_STATE_LEAF,    /* state entry key/value */
+  CX_TAG_STATE_BUCKET,  /* state bucket over its leaves */
+  CX_TAG_STATE_NODE,    /* state bucket tree node */
+  CX_TAG_STATE_KEY,     /* bucket index of a state key */
+  CX_TAG_DID,           /* DID = H(salt || national id) */
+  CX_TAG_GENESIS,       /* chain id = H(canonical genesis) */
+  CX_TAG_CONTRACT,      /* contract id (source for now; bytecode later) */
+  CX_TAG_PROPOSAL,      /* not used for ids (proposal id = tx id); reserved */
+  CX_TAG_COUNT
+} cx_tag;
+
+/* Tagged hash of one buffer. */
+void hash_tagged(cx_tag tag, const void *msg, size_t len, cx_hash *out);
+
+/* Incremental tagged hash for messages assembled from parts. */
+typedef struct {
+  uint8_t state[208]; /* crypto_hash_sha256_state, kept opaque here */
+} hash_ctx;
+void hash_ctx_init(hash_ctx *ctx, cx_tag tag);
+void hash_ctx_update(hash_ctx *ctx, const void *msg, size_t len);
+void hash_ctx_final(hash_ctx *ctx, cx_hash *out);
+
+/* Plain SHA-256 (for BIP340 vectors and external formats only). */
+void hash_sha256(const void *msg, size_t len, uint8_t out[32]);
+
+int hash_eq(const cx_hash *a, const cx_hash *b);
+int hash_is_zero(const cx_hash *h);
+
+/* Lower-case hex. hex_encode writes 2*len chars plus NUL into out (size >= 2*len+1). */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decodes exactly outlen bytes from a string of exactly 2*outlen hex digits
+ * (either case). CX_E_BAD_HEX otherwise. */
+cx_err hex_decode(const char *in, uint8_t *out, size_t outlen);
+/* Decodes a hex string of any even length up to cap bytes; *outlen is set. */
+cx_err hex_decode_var(const char *in, uint8_t *out, size_t cap, size_t *outlen);
+
+#define CX_HASH_HEX_LEN 65 /* 64 digits + NUL */
+/* Returns buf for convenience. buf must hold CX_HASH_HEX_LEN. */
+char *hash_hex(const cx_hash *h, char *buf);
+
+#endif

@@ -1,0 +1,384 @@
+#include "tx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void tx_init(cx_tx *tx) { memset(tx, 0, sizeof *tx); }
+
+void tx_clear(cx_tx *tx) {
+  if (tx->type == TX_CONTRACT_DEPLOY) free(tx->u.deploy.source);
+  memset(tx, 0, sizeof *tx);
+}
+
+cx_err tx_set_source(cx_tx *tx, const void *src, size_t len) {
+  CX_ASSERT(tx->type == TX_CONTRACT_DEPLOY);
+  if (len > CX_SOURCE_MAX) return CX_E_TOO_LONG;
+  uint8_t *p = malloc(len ? len : 1);
+  if (!p) return CX_E_NOMEM;
+  memcpy(p, src, len);
+  free(tx->u.deploy.source);
+  tx->u.deploy.source = p;
+  tx->u.deploy.source_len = len;
+  return CX_OK;
+}
+
+/* ---- names ---- */
+
+static const char *const type_names[] = {
+    [TX_MEMBER_PROPOSE] = "member_propose",   [TX_MEMBER_APPROVE] = "member_approve",
+    [TX_ID_REGISTER] = "identity_register",   [TX_ID_ATTEST] = "identity_attest",
+    [TX_ID_ROTATE] = "identity_rotate",       [TX_ID_REVOKE] = "identity_revoke",
+    [TX_CONSENT_GRANT] = "consent_grant",     [TX_CONSENT_REVOKE] = "consent_revoke",
+    [TX_CONTRACT_DEPLOY] = "contract_deploy", [TX_CONTRACT_APPROVE] = "contract_approve",
+    [TX_CONTRACT_RETIRE] = "contract_retire",
+};
+#define NTYPES (sizeof type_names / sizeof type_names[0])
+
+static int type_known(int t) { return t > 0 && (size_t)t < NTYPES && type_names[t]; }
+
+const char *tx_type_name(int type) { return type_known(type) ? type_names[type] : "unknown"; }
+
+static int parse_in(const char *const *names, size_t n, const char *s) {
+  if (!s) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (names[i] && strcmp(names[i], s) == 0) return (int)i;
+  return -1;
+}
+
+int tx_type_parse(const char *s) { return parse_in(type_names, NTYPES, s); }
+
+static const char *const role_names[] = {NULL, "bureau", "insurer", "auditor", "regulator"};
+const char *role_name(int r) { return r >= ROLE_BUREAU && r <= ROLE_REGULATOR ? role_names[r] : "unknown"; }
+int role_parse(const char *s) { return parse_in(role_names, 5, s); }
+
+static const char *const level_names[] = {NULL, "EA5-", "EA5+"};
+const char *level_name(int l) { return l >= LEVEL_EA5_MINUS && l <= LEVEL_EA5_PLUS ? level_names[l] : "unknown"; }
+int level_parse(const char *s) { return parse_in(level_names, 3, s); }
+
+static const char *const gov_names[] = {NULL, "add", "remove", "rekey"};
+const char *gov_action_name(int a) { return a >= GOV_ADD && a <= GOV_REKEY ? gov_names[a] : "unknown"; }
+int gov_action_parse(const char *s) { return parse_in(gov_names, 4, s); }
+
+/* ---- domain sets ---- */
+
+cx_err domain_set_add(cx_domain_set *s, const char *name) {
+  if (!str_valid(name, CX_DOMAIN_MAX, STR_IDENT)) return CX_E_BAD_STRING;
+  size_t i = 0;
+  while (i < s->n && strcmp(s->d[i].name, name) < 0) i++;
+  if (i < s->n && strcmp(s->d[i].name, name) == 0) return CX_E_EXISTS;
+  if (s->n >= CX_DOMAINS_MAX) return CX_E_FULL;
+  memmove(&s->d[i + 1], &s->d[i], (s->n - i) * sizeof s->d[0]);
+  strcpy(s->d[i].name, name);
+  s->n++;
+  return CX_OK;
+}
+
+int domain_set_has(const cx_domain_set *s, const char *name) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->d[i].name, name) == 0) return 1;
+  return 0;
+}
+
+cx_err domain_set_parse(const char *csv, cx_domain_set *out) {
+  memset(out, 0, sizeof *out);
+  if (!csv || !*csv) return CX_OK;
+  const char *p = csv;
+  for (;;) {
+    const char *c = strchr(p, ',');
+    size_t n = c ? (size_t)(c - p) : strlen(p);
+    char name[CX_DOMAIN_MAX + 1];
+    if (n == 0 || n > CX_DOMAIN_MAX) return n ? CX_E_TOO_LONG : CX_E_BAD_STRING;
+    memcpy(name, p, n);
+    name[n] = 0;
+    cx_err e = domain_set_add(out, name);
+    if (e) return e;
+    if (!c) return CX_OK;
+    p = c + 1;
+  }
+}
+
+void domain_set_enc(enc *e, const cx_domain_set *s) {
+  enc_varint(e, s->n);
+  for (size_t i = 0; i < s->n; i++) enc_str(e, s->d[i].name);
+}
+
+int domain_set_dec(dec *d, cx_domain_set *s) {
+  uint64_t n;
+  memset(s, 0, sizeof *s);
+  if (dec_varint_max(d, &n, CX_DOMAINS_MAX)) return -1;
+  for (size_t i = 0; i < n; i++) {
+    size_t at = d->off;
+    if (dec_str(d, s->d[i].name, CX_DOMAIN_MAX, STR_IDENT)) return -1;
+    if (i > 0 && strcmp(s->d[i - 1].name, s->d[i].name) >= 0) {
+      d->off = at;
+      return dec_fail(d, CX_E_UNSORTED);
+    }
+  }
+  s->n = (uint8_t)n;
+  return 0;
+}
+
+/* ---- members ---- */
+
+void member_enc(enc *e, const cx_member *m) {
+  enc_str(e, m->name);
+  enc_u8(e, m->role);
+  enc_fixed(e, m->key.b, 32);
+  enc_fixed(e, m->enc_key, 32);
+  enc_bool(e, m->validator);
+  enc_str(e, m->address);
+  domain_set_enc(e, &m->domains);
+}
+
+int member_dec(dec *d, cx_member *m) {
+  int v;
+  memset(m, 0, sizeof *m);
+  if (dec_str(d, m->name, CX_NAME_MAX, STR_IDENT) ||
+      dec_enum(d, &m->role, ROLE_BUREAU, ROLE_REGULATOR) || dec_fixed(d, m->key.b, 32) ||
+      dec_fixed(d, m->enc_key, 32) || dec_bool(d, &v))
+    return -1;
+  m->validator = (uint8_t)v;
+  size_t at = d->off;
+  if (dec_str(d, m->address, CX_ADDR_MAX, STR_ADDR)) return -1;
+  /* One encoding per meaning: an address only for validators (required). */
+  if ((m->validator && !m->address[0]) || (!m->validator && m->address[0])) {
+    d->off = at;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  at = d->off;
+  if (domain_set_dec(d, &m->domains)) return -1;
+  if (m->role != ROLE_BUREAU && m->domains.n) {
+    d->off = at;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  return 0;
+}
+
+/* ---- transactions ---- */
+
+static void body_enc(enc *e, const cx_tx *tx) {
+  const cx_member *m;
+  switch (tx->type) {
+    case TX_MEMBER_PROPOSE:
+      m = &tx->u.propose.member;
+      enc_u8(e, tx->u.propose.action);
+      if (tx->u.propose.action == GOV_ADD) {
+        member_enc(e, m);
+      } else if (tx->u.propose.action == GOV_REMOVE) {
+        enc_str(e, m->name);
+      } else {
+        enc_str(e, m->name);
+        enc_fixed(e, m->key.b, 32);
+        enc_fixed(e, m->enc_key, 32);
+      }
+      enc_varint(e, tx->u.propose.expires);
+      break;
+    case TX_MEMBER_APPROVE:
+      enc_fixed(e, tx->u.approve.proposal.b, 32);
+      break;
+    case TX_ID_REGISTER:
+      enc_fixed(e, tx->u.reg.did.b, 32);
+      break;
+    case TX_ID_ATTEST:
+      enc_fixed(e, tx->u.attest.did.b, 32);
+      enc_u8(e, tx->u.attest.level);
+      break;
+    case TX_ID_ROTATE:
+      enc_fixed(e, tx->u.rotate.did.b, 32);
+      enc_fixed(e, tx->u.rotate.new_key.b, 32);
+      break;
+    case TX_ID_REVOKE:
+      enc_fixed(e, tx->u.revoke.did.b, 32);
+      break;
+    case TX_CONSENT_GRANT: {
+      const cx_tx_consent_grant *g = &tx->u.grant;
+      enc_fixed(e, g->did.b, 32);
+      enc_str(e, g->insurer);
+      domain_set_enc(e, &g->domains);
+      enc_fixed(e, g->contract.b, 32);
+      enc_str(e, g->purpose);
+      enc_varint(e, g->expires);
+      enc_varint(e, g->quota);
+      enc_fixed(e, g->evidence.b, 32);
+      break;
+    }
+    case TX_CONSENT_REVOKE:
+      enc_fixed(e, tx->u.crevoke.consent.b, 32);
+      break;
+    case TX_CONTRACT_DEPLOY:
+      enc_str(e, tx->u.deploy.name);
+      domain_set_enc(e, &tx->u.deploy.domains);
+      enc_bytes(e, tx->u.deploy.source, tx->u.deploy.source_len);
+      break;
+    case TX_CONTRACT_APPROVE:
+    case TX_CONTRACT_RETIRE:
+      enc_fixed(e, tx->u.cref.contract.b, 32);
+      break;
+    default:
+      CX_ASSERT(!"tx_encode: unknown type");
+  }
+}
+
+cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len) {
+  enc e;
+  enc_init(&e);
+  enc_u8(&e, CX_TX_VERSION);
+  enc_u8(&e, tx->type);
+  enc_fixed(&e, tx->chain_id.b, 32);
+  enc_fixed(&e, tx->sender.b, 32);
+  enc_varint(&e, tx->nonce);
+  body_enc(&e, tx);
+  if (with_sig) enc_fixed(&e, tx->sig.b, 64);
+  cx_err err = enc_finish(&e);
+  if (err) {
+    enc_free(&e);
+    return err;
+  }
+  if (e.len > CX_TX_MAX_BYTES) {
+    enc_free(&e);
+    return CX_E_TX_TOO_BIG;
+  }
+  *out = enc_take(&e, len);
+  return CX_OK;
+}
+
+static int body_dec(dec *d, cx_tx *tx) {
+  switch (tx->type) {
+    case TX_MEMBER_PROPOSE: {
+      cx_tx_member_propose *p = &tx->u.propose;
+      if (dec_enum(d, &p->action, GOV_ADD, GOV_REKEY)) return -1;
+      if (p->action == GOV_ADD) {
+        if (member_dec(d, &p->member)) return -1;
+      } else if (p->action == GOV_REMOVE) {
+        if (dec_str(d, p->member.name, CX_NAME_MAX, STR_IDENT)) return -1;
+      } else {
+        if (dec_str(d, p->member.name, CX_NAME_MAX, STR_IDENT) ||
+            dec_fixed(d, p->member.key.b, 32) || dec_fixed(d, p->member.enc_key, 32))
+          return -1;
+      }
+      return dec_varint(d, &p->expires);
+    }
+    case TX_MEMBER_APPROVE:
+      return dec_fixed(d, tx->u.approve.proposal.b, 32);
+    case TX_ID_REGISTER:
+      return dec_fixed(d, tx->u.reg.did.b, 32);
+    case TX_ID_ATTEST:
+      if (dec_fixed(d, tx->u.attest.did.b, 32)) return -1;
+      return dec_enum(d, &tx->u.attest.level, LEVEL_EA5_MINUS, LEVEL_EA5_PLUS);
+    case TX_ID_ROTATE:
+      if (dec_fixed(d, tx->u.rotate.did.b, 32)) return -1;
+      return dec_fixed(d, tx->u.rotate.new_key.b, 32);
+    case TX_ID_REVOKE:
+      return dec_fixed(d, tx->u.revoke.did.b, 32);
+    case TX_CONSENT_GRANT: {
+      cx_tx_consent_grant *g = &tx->u.grant;
+      uint64_t q;
+      if (dec_fixed(d, g->did.b, 32) || dec_str(d, g->insurer, CX_NAME_MAX, STR_IDENT) ||
+          domain_set_dec(d, &g->domains) || dec_fixed(d, g->contract.b, 32) ||
+          dec_str(d, g->purpose, CX_PURPOSE_MAX, STR_UTF8) || dec_varint(d, &g->expires) ||
+          dec_varint_max(d, &q, UINT32_MAX) || dec_fixed(d, g->evidence.b, 32))
+        return -1;
+      g->quota = (uint32_t)q;
+      return 0;
+    }
+    case TX_CONSENT_REVOKE:
+      return dec_fixed(d, tx->u.crevoke.consent.b, 32);
+    case TX_CONTRACT_DEPLOY: {
+      cx_tx_contract_deploy *c = &tx->u.deploy;
+      const uint8_t *src;
+      size_t n;
+      if (dec_str(d, c->name, CX_NAME_MAX, STR_IDENT) || domain_set_dec(d, &c->domains))
+        return -1;
+      size_t at = d->off;
+      if (dec_bytes(d, &src, &n, CX_SOURCE_MAX)) return -1;
+      if (!text_valid(src, n, STR_TEXT)) {
+        d->off = at;
+        return dec_fail(d, CX_E_BAD_STRING);
+      }
+      c->source = malloc(n ? n : 1);
+      if (!c->source) return dec_fail(d, CX_E_NOMEM);
+      memcpy(c->source, src, n);
+      c->source_len = n;
+      return 0;
+    }
+    case TX_CONTRACT_APPROVE:
+    case TX_CONTRACT_RETIRE:
+      return dec_fixed(d, tx->u.cref.contract.b, 32);
+  }
+  return dec_fail(d, CX_E_BAD_ENUM);
+}
+
+cx_err tx_decode(const uint8_t *buf, size_t len, cx_tx *tx, size_t *err_off) {
+  dec d;
+  uint8_t version;
+  tx_init(tx);
+  if (len > CX_TX_MAX_BYTES) {
+    if (err_off) *err_off = 0;
+    return CX_E_TX_TOO_BIG;
+  }
+  dec_init(&d, buf, len);
+  if (dec_u8(&d, &version)) goto out;
+  if (version != CX_TX_VERSION) {
+    d.off = 0;
+    dec_fail(&d, CX_E_BAD_VERSION);
+    goto out;
+  }
+  if (dec_u8(&d, &tx->type)) goto out;
+  if (!type_known(tx->type)) {
+    d.off = 1;
+    dec_fail(&d, CX_E_BAD_ENUM);
+    goto out;
+  }
+  if (dec_fixed(&d, tx->chain_id.b, 32) || dec_fixed(&d, tx->sender.b, 32) ||
+      dec_varint(&d, &tx->nonce) || body_dec(&d, tx) || dec_fixed(&d, tx->sig.b, 64))
+    goto out;
+  dec_finish(&d);
+out:
+  if (d.err) {
+    if (err_off) *err_off = d.err_off;
+    tx_clear(tx);
+  }
+  return d.err;
+}
+
+cx_err tx_sighash(const cx_tx *tx, cx_hash *out) {
+  uint8_t *buf;
+  size_t len;
+  cx_err e = tx_encode(tx, 0, &buf, &len);
+  if (e) return e;
+  hash_tagged(CX_TAG_TX_SIG, buf, len, out);
+  free(buf);
+  return CX_OK;
+}
+
+void tx_id_of_bytes(const uint8_t *enc_tx, size_t len, cx_hash *out) {
+  hash_tagged(CX_TAG_TX, enc_tx, len, out);
+}
+
+cx_err tx_sign(cx_tx *tx, const cx_seckey *k) {
+  cx_hash h;
+  key_public(k, &tx->sender);
+  cx_err e = tx_sighash(tx, &h);
+  if (e) return e;
+  return key_sign32(k, h.b, NULL, &tx->sig);
+}
+
+cx_err tx_verify_sig(const cx_tx *tx) {
+  cx_hash h;
+  cx_err e = tx_sighash(tx, &h);
+  if (e) return e;
+  return sig_verify(&tx->sender, h.b, 32, &tx->sig) ? CX_OK : CX_E_BAD_SIG;
+}
+
+cx_err did_derive(const uint8_t *salt, size_t salt_len, const char *national_id, cx_hash *out) {
+  if (salt_len == 0 || salt_len > CX_SALT_MAX || !national_id || !*national_id)
+    return CX_E_INVALID_ARG;
+  uint8_t l = (uint8_t)salt_len;
+  hash_ctx c;
+  hash_ctx_init(&c, CX_TAG_DID);
+  hash_ctx_update(&c, &l, 1);
+  hash_ctx_update(&c, salt, salt_len);
+  hash_ctx_update(&c, national_id, strlen(national_id));
+  hash_ctx_final(&c, out);
+  return CX_OK;
+}

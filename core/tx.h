@@ -1,0 +1,217 @@
+/* Transactions: types, canonical encoding, ids and signatures.
+ *
+ * Envelope (docs/formats.md):
+ *   u8 version (=1) | u8 type | chain_id[32] | sender pubkey[32] |
+ *   varint nonce | body (per type) | sig[64]
+ * sighash = H_TX_SIG(envelope without sig); sig = BIP340(sender, sighash).
+ * txid    = H_TX(full encoding).
+ * The nonce is the sender's sequence number: the first transaction of a key
+ * has nonce 0 and each committed transaction consumes one. It is what makes
+ * a replayed transaction invalid.
+ *
+ * A decoded cx_tx owns its heap parts (contract source); release with
+ * tx_clear(). Everything else is fixed-size. */
+#ifndef CUSTOS_TX_H
+#define CUSTOS_TX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "error.h"
+#include "hash.h"
+#include "keys.h"
+
+#define CX_TX_VERSION 1
+#define CX_TX_MAX_BYTES (80 * 1024) /* whole encoded transaction */
+#define CX_NAME_MAX 32              /* member and contract names, STR_IDENT */
+#define CX_DOMAIN_MAX 16            /* data-domain names, STR_IDENT */
+#define CX_DOMAINS_MAX 8            /* domains per member / consent / contract */
+#define CX_PURPOSE_MAX 128          /* consent purpose, STR_UTF8 */
+#define CX_ADDR_MAX 96              /* network address, STR_ADDR */
+#define CX_SOURCE_MAX (64 * 1024)   /* contract source bytes, STR_UTF8 + \n\t */
+
+typedef enum {
+  ROLE_BUREAU = 1,
+  ROLE_INSURER = 2,
+  ROLE_AUDITOR = 3,
+  ROLE_REGULATOR = 4,
+} cx_role;
+
+typedef enum {
+  LEVEL_EA5_MINUS = 1, /* "EA5-" */
+  LEVEL_EA5_PLUS = 2,  /* "EA5+" */
+} cx_level;
+
+typedef enum {
+  TX_MEMBER_PROPOSE = 1,  /* governance proposal: add / remove / re-key */
+  TX_MEMBER_APPROVE = 2,  /* a validator's approval of a proposal */
+  TX_ID_REGISTER = 10,    /* sender = the subject's key */
+  TX_ID_ATTEST = 11,      /* sender = a bureau */
+  TX_ID_ROTATE = 12,      /* sender = the subject's current key */
+  TX_ID_REVOKE = 13,      /* sender = subject or an attesting bureau */
+  TX_CONSENT_GRANT = 20,  /* sender = subject, or attesting bureau + evidence */
+  TX_CONSENT_REVOKE = 21, /* sender = subject or the granting bureau */
+  TX_CONTRACT_DEPLOY = 30,  /* sender = an insurer */
+  TX_CONTRACT_APPROVE = 31, /* sender = a bureau owning a domain it reads */
+  TX_CONTRACT_RETIRE = 32,  /* sender = the deploying insurer */
+} cx_tx_type;
+
+typedef enum {
+  GOV_ADD = 1,
+  GOV_REMOVE = 2,
+  GOV_REKEY = 3,
+} cx_gov_action;
+
+typedef struct {
+  char name[CX_DOMAIN_MAX + 1];
+} cx_domain;
+
+/* A set of data domains: strictly ascending (strcmp), no duplicates. */
+typedef struct {
+  uint8_t n;
+  cx_domain d[CX_DOMAINS_MAX];
+} cx_domain_set;
+
+/* A consortium member. */
+typedef struct {
+  char name[CX_NAME_MAX + 1]; /* unique, STR_IDENT */
+  uint8_t role;               /* cx_role */
+  cx_pubkey key;              /* signs transactions and consensus votes */
+  uint8_t enc_key[32];        /* X25519 key: member links, sealed MPC shares */
+  uint8_t validator;          /* 1: runs a node, votes in consensus and governance */
+  char address[CX_ADDR_MAX + 1]; /* validator's member-link address ("" otherwise) */
+  cx_domain_set domains;      /* bureaus only: data domains it owns */
+} cx_member;
+
+typedef struct {
+  uint8_t action;      /* cx_gov_action */
+  cx_member member;    /* add: the whole record; remove: name only;
+                          rekey: name, key, enc_key */
+  uint64_t expires;    /* last height at which approvals count */
+} cx_tx_member_propose;
+
+typedef struct {
+  cx_hash proposal; /* txid of the TX_MEMBER_PROPOSE */
+} cx_tx_member_approve;
+
+typedef struct {
+  cx_hash did; /* H_DID(salt || national id), computed by the client */
+} cx_tx_id_register;
+
+typedef struct {
+  cx_hash did;
+  uint8_t level; /* cx_level */
+} cx_tx_id_attest;
+
+typedef struct {
+  cx_hash did;
+  cx_pubkey new_key;
+} cx_tx_id_rotate;
+
+typedef struct {
+  cx_hash did;
+} cx_tx_id_revoke;
+
+typedef struct {
+  cx_hash did;
+  char insurer[CX_NAME_MAX + 1]; /* member name of the grantee */
+  cx_domain_set domains;
+  cx_hash contract;              /* contract id */
+  char purpose[CX_PURPOSE_MAX + 1];
+  uint64_t expires;              /* last height at which the consent is live */
+  uint32_t quota;                /* uses allowed, >= 1 */
+  cx_hash evidence;              /* zero when granted by the subject itself */
+} cx_tx_consent_grant;
+
+typedef struct {
+  cx_hash consent; /* txid of the grant */
+} cx_tx_consent_revoke;
+
+typedef struct {
+  char name[CX_NAME_MAX + 1];
+  cx_domain_set domains; /* data domains the contract reads */
+  uint8_t *source;       /* owned; source_len bytes, not NUL-terminated */
+  size_t source_len;
+} cx_tx_contract_deploy;
+
+typedef struct {
+  cx_hash contract;
+} cx_tx_contract_ref; /* approve and retire */
+
+typedef struct {
+  uint8_t type; /* cx_tx_type */
+  cx_hash chain_id;
+  cx_pubkey sender;
+  uint64_t nonce;
+  union {
+    cx_tx_member_propose propose;
+    cx_tx_member_approve approve;
+    cx_tx_id_register reg;
+    cx_tx_id_attest attest;
+    cx_tx_id_rotate rotate;
+    cx_tx_id_revoke revoke;
+    cx_tx_consent_grant grant;
+    cx_tx_consent_revoke crevoke;
+    cx_tx_contract_deploy deploy;
+    cx_tx_contract_ref cref;
+  } u;
+  cx_sig sig;
+} cx_tx;
+
+/* Zeroes a tx (call before filling one in). */
+void tx_init(cx_tx *tx);
+/* Frees owned parts and zeroes. */
+void tx_clear(cx_tx *tx);
+/* Sets deploy source (copies); CX_E_TOO_LONG over CX_SOURCE_MAX. */
+cx_err tx_set_source(cx_tx *tx, const void *src, size_t len);
+
+/* Canonical encoding. with_sig = 0 gives the signed preimage. *out malloc'd. */
+cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len);
+/* Decodes one whole transaction (trailing bytes rejected). On error *tx is
+ * cleared and, if err_off is non-NULL, the byte offset is stored. Checks
+ * syntax only (field formats, set order, caps), not signatures or rules. */
+cx_err tx_decode(const uint8_t *buf, size_t len, cx_tx *tx, size_t *err_off);
+
+/* sighash and txid. */
+cx_err tx_sighash(const cx_tx *tx, cx_hash *out);
+void tx_id_of_bytes(const uint8_t *enc_tx, size_t len, cx_hash *out);
+
+/* Signs in place: sets tx->sender to k's public key, then the signature. */
+cx_err tx_sign(cx_tx *tx, const cx_seckey *k);
+/* CX_OK if the signature verifies, CX_E_BAD_SIG otherwise. */
+cx_err tx_verify_sig(const cx_tx *tx);
+
+/* Names for JSON/CLI ("member_propose", "bureau", "EA5+", "add"...).
+ * *_parse return -1 on unknown names. */
+const char *tx_type_name(int type);
+int tx_type_parse(const char *s);
+const char *role_name(int role);
+int role_parse(const char *s);
+const char *level_name(int level);
+int level_parse(const char *s);
+const char *gov_action_name(int a);
+int gov_action_parse(const char *s);
+
+/* Domain sets: add keeps order; CX_E_FULL / CX_E_EXISTS / CX_E_BAD_STRING. */
+cx_err domain_set_add(cx_domain_set *s, const char *name);
+int domain_set_has(const cx_domain_set *s, const char *name);
+/* Parses "a,b,c" (any order) into a sorted set. */
+cx_err domain_set_parse(const char *csv, cx_domain_set *out);
+
+/* Member record encoding (shared by transactions, genesis and state):
+ * name | u8 role | key[32] | enc_key[32] | bool validator | address | domains.
+ * member_dec checks field formats and that only bureaus own domains and
+ * only validators have an address. */
+void member_enc(enc *e, const cx_member *m);
+int member_dec(dec *d, cx_member *m);
+void domain_set_enc(enc *e, const cx_domain_set *s);
+int domain_set_dec(dec *d, cx_domain_set *s);
+
+/* DID of a subject: H_DID(u8 len(salt) || salt || national_id). The national
+ * id never leaves the client; only this hash goes on chain. */
+#define CX_SALT_MAX 64
+cx_err did_derive(const uint8_t *salt, size_t salt_len, const char *national_id,
+                  cx_hash *out);
+
+#endif

@@ -1,0 +1,51 @@
+/* config: custosd's configuration file (JSON). Every field is checked and an
+ * error names the field ("rpc.port: expected 1..65535"). Relative paths are
+ * resolved against the config file's directory.
+ *
+ * {
+ *   "name": "hrss",                    member name this node runs as
+ *   "data_dir": "data",                LevelDB store and the RPC cookie
+ *   "genesis": "../genesis.json",
+ *   "keystore": "key.json",            argon2id-encrypted member key
+ *   "passphrase_file": "passphrase",   optional; else $CUSTOS_PASSPHRASE
+ *   "rpc": {"listen": "127.0.0.1", "port": 26657, "max_body": 1048576,
+ *           "max_conns": 64, "threads": 2},
+ *   "p2p": {"listen": "tcp://127.0.0.1:26656"},
+ *   "block": {"interval_ms": 200},
+ *   "mempool": {"max_txs": 50000, "max_per_sender": 1024},
+ *   "log_level": "info"
+ * } */
+#ifndef CUSTOS_CONFIG_H
+#define CUSTOS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "tx.h"
+
+#define CFG_PATH_MAX 1024
+
+typedef struct {
+  char name[CX_NAME_MAX + 1];
+  char data_dir[CFG_PATH_MAX];
+  char genesis[CFG_PATH_MAX];
+  char keystore[CFG_PATH_MAX];
+  char passphrase_file[CFG_PATH_MAX]; /* "" = use $CUSTOS_PASSPHRASE */
+  char rpc_listen[64];
+  uint16_t rpc_port;
+  size_t rpc_max_body;
+  unsigned rpc_max_conns;
+  unsigned rpc_threads;
+  char p2p_listen[CX_ADDR_MAX + 1];
+  unsigned block_interval_ms;
+  size_t mempool_max_txs;
+  size_t mempool_max_per_sender;
+  int log_level;
+  int sync; /* fsync commits; always 1 except for explicit benchmarks */
+} node_config;
+
+void config_defaults(node_config *c);
+cx_err config_load(const char *path, node_config *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,1551 @@
+/* storage: LevelDB-backed block store and authenticated state (see store.h and
+ * docs/storage.md for the key layout, commit protocol and start-up checks). */
+#include "store.h"
+
+#include <errno.h>
+#include <leveldb/c.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+#define MOD "store"
+
+/* One-byte key prefixes (docs/storage.md). */
+enum {
+  P_BLOCK = 'B', /* u64be height            -> block bytes */
+  P_CERT = 'C',  /* u64be height            -> certificate bytes (may be empty) */
+  P_HASH = 'H',  /* block hash (32)         -> u64be height */
+  P_NREC = 'N',  /* u64be height            -> block hash || parent hash */
+  P_TX = 'T',    /* txid (32)               -> u64be height || u32be index || i32be code */
+  P_STATE = 'S', /* u16be bucket || key     -> value */
+  P_META = 'M',  /* name                    -> meta record */
+};
+
+#define META_FORMAT "format" /* u32be format version */
+#define META_TIP "tip"       /* u64be height || tip hash || state root */
+#define META_CHAIN "chain"   /* chain id (32) */
+#define FORMAT_VERSION 1u
+#define TIP_LEN (8 + 32 + 32)
+#define NREC_LEN 64
+#define TXLOC_LEN 16
+#define STATE_KEY_PREFIX 3 /* 'S' + u16be bucket */
+#define TREE_NODES (2u * STORE_BUCKETS) /* node 1 = root, node STORE_BUCKETS+b = bucket b */
+#define DEFAULT_CHECK_DEPTH 64
+
+enum { MID_LEAF, MID_BUCKET, MID_NODE, MID_KEY, MID_COUNT };
+
+/* A published LevelDB snapshot. Readers pin it (refs) for the duration of one
+ * call, so a commit can publish a new one without waiting for them; the last
+ * reader of a superseded snapshot releases it. */
+typedef struct {
+  const leveldb_snapshot_t *snap;
+  leveldb_readoptions_t *ro;
+  unsigned refs;
+} snapref;
+
+struct store {
+  leveldb_t *db;
+  leveldb_options_t *opt;
+  leveldb_cache_t *cache;
+  leveldb_filterpolicy_t *filter;
+  leveldb_readoptions_t *ro;      /* latest state: writer thread and open */
+  leveldb_readoptions_t *ro_scan; /* full scans: no block-cache pollution */
+  leveldb_writeoptions_t *wo;     /* commits: sync = opts.sync */
+  leveldb_writeoptions_t *wo_sync;
+  store_opts opts;
+  hash_ctx mid[MID_COUNT];               /* tag midstates, immutable after open */
+  cx_hash empty[STORE_BUCKET_BITS + 1];  /* hash of an empty subtree per height */
+
+  /* mu guards everything below against readers. Only the writer thread
+   * modifies these (under mu); it may read them without mu. */
+  pthread_mutex_t mu;
+  int mu_ok;
+  uint64_t height;
+  cx_hash tip;
+  cx_hash root;
+  int has_chain;
+  cx_hash chain_id;
+  cx_hash *tree; /* TREE_NODES hashes */
+  snapref *cur;
+};
+
+typedef enum { WS_NONE = 0, WS_PUT, WS_DEL } ws_state;
+
+typedef struct {
+  uint8_t *key;
+  size_t klen;
+  uint64_t fp; /* FNV-1a of the key, for the hash map */
+  uint16_t bucket;
+  uint8_t state; /* ws_state; WS_NONE after a rollback of its only write */
+  uint8_t *val;
+  size_t vlen;
+} ws_ent;
+
+typedef struct {
+  uint32_t ent;
+  uint8_t state;
+  uint8_t *val; /* owned: the value the write replaced */
+  size_t vlen;
+} ws_undo;
+
+struct store_ws {
+  store *s;
+  ws_ent *ents;
+  size_t n, cap;
+  uint32_t *slots; /* open addressing; 0 = empty, else entry index + 1 */
+  size_t nslots;   /* power of two */
+  ws_undo *undo;
+  size_t nundo, capundo;
+};
+
+/* A changed tree node: node index and its new hash. */
+typedef struct {
+  uint32_t node;
+  cx_hash h;
+} tnode;
+
+typedef struct {
+  tnode *v;
+  size_t n;
+  cx_hash root;
+} tdelta;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void put_be16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static void put_be32(uint8_t *p, uint32_t v) {
+  for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static void put_be64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static uint32_t get_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t get_be64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+static void seterr(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *buf, size_t len, const char *fmt, ...) {
+  if (!buf || len == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, len, fmt, ap);
+  va_end(ap);
+}
+
+/* malloc'd copy; never NULL for len 0 so callers can always free(). */
+static uint8_t *dup_bytes(const void *p, size_t len) {
+  uint8_t *d = malloc(len ? len : 1);
+  if (d && len) memcpy(d, p, len);
+  return d;
+}
+
+/* memcmp order, shorter first on a common prefix: LevelDB's bytewise order. */
+static int key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+  size_t m = al < bl ? al : bl;
+  int c = m ? memcmp(a, b, m) : 0;
+  if (c) return c;
+  return al < bl ? -1 : al > bl ? 1 : 0;
+}
+
+static cx_err map_ldb_err(const char *err) {
+  if (strncmp(err, "Corruption", 10) == 0) return CX_E_CORRUPT;
+  if (strncmp(err, "IO error", 8) == 0) return CX_E_IO;
+  return CX_E_DB;
+}
+
+/* ---- hashing (midstates: the 64-byte tag prefix is hashed once) --------- */
+
+static void init_mids(store *s) {
+  static const cx_tag tags[MID_COUNT] = {CX_TAG_STATE_LEAF, CX_TAG_STATE_BUCKET,
+                                         CX_TAG_STATE_NODE, CX_TAG_STATE_KEY};
+  for (int i = 0; i < MID_COUNT; i++) hash_ctx_init(&s->mid[i], tags[i]);
+}
+
+static uint16_t key_bucket(const store *s, const uint8_t *k, size_t kl) {
+  hash_ctx c = s->mid[MID_KEY];
+  cx_hash h;
+  hash_ctx_update(&c, k, kl);
+  hash_ctx_final(&c, &h);
+  return (uint16_t)(h.b[0] << 8 | h.b[1]);
+}
+
+static void node_hash(const store *s, const cx_hash *l, const cx_hash *r, cx_hash *out) {
+  uint8_t buf[64];
+  memcpy(buf, l->b, 32);
+  memcpy(buf + 32, r->b, 32);
+  hash_ctx c = s->mid[MID_NODE];
+  hash_ctx_update(&c, buf, 64);
+  hash_ctx_final(&c, out);
+}
+
+/* Streams the leaves of one bucket into its hash. */
+typedef struct {
+  hash_ctx c;
+  size_t n;
+} bucket_acc;
+
+static void bucket_init(const store *s, bucket_acc *a) {
+  a->c = s->mid[MID_BUCKET];
+  a->n = 0;
+}
+
+static void bucket_add(const store *s, bucket_acc *a, const uint8_t *k, size_t kl,
+                       const uint8_t *v, size_t vl) {
+  uint8_t len[4];
+  cx_hash leaf;
+  hash_ctx c = s->mid[MID_LEAF];
+  put_be32(len, (uint32_t)kl);
+  hash_ctx_update(&c, len, 4);
+  hash_ctx_update(&c, k, kl);
+  put_be32(len, (uint32_t)vl);
+  hash_ctx_update(&c, len, 4);
+  hash_ctx_update(&c, v, vl);
+  hash_ctx_final(&c, &leaf);
+  hash_ctx_update(&a->c, leaf.b, 32);
+  a->n++;
+}
+
+static void bucket_final(bucket_acc *a, cx_hash *out) {
+  if (a->n == 0) {
+    memset(out, 0, sizeof *out); /* empty bucket: 32 zero bytes, by definition */
+    return;
+  }
+  hash_ctx_final(&a->c, out);
+}
+
+static void init_empty(store *s) {
+  memset(&s->empty[0], 0, sizeof s->empty[0]);
+  for (int i = 1; i <= STORE_BUCKET_BITS; i++)
+    node_hash(s, &s->empty[i - 1], &s->empty[i - 1], &s->empty[i]);
+}
+
+/* Fills the internal nodes from the bucket hashes already in tree. Subtrees
+ * of empty buckets are copied from s->empty instead of hashed: most buckets
+ * of a small state are empty. */
+static void tree_build(const store *s, cx_hash *tree) {
+  for (unsigned h = 1; h <= STORE_BUCKET_BITS; h++) {
+    uint32_t first = STORE_BUCKETS >> h;
+    const cx_hash *e = &s->empty[h - 1];
+    for (uint32_t n = first; n < 2 * first; n++) {
+      const cx_hash *l = &tree[2 * n], *r = &tree[2 * n + 1];
+      if (hash_eq(l, e) && hash_eq(r, e))
+        tree[n] = s->empty[h];
+      else
+        node_hash(s, l, r, &tree[n]);
+    }
+  }
+}
+
+/* ---- LevelDB access ----------------------------------------------------- */
+
+/* CX_OK with a malloc'd copy, CX_E_NOT_FOUND, or the mapped LevelDB error. */
+static cx_err db_get(store *s, const leveldb_readoptions_t *ro, const uint8_t *k, size_t kl,
+                     uint8_t **val, size_t *vlen) {
+  char *err = NULL;
+  size_t n = 0;
+  char *v = leveldb_get(s->db, ro, (const char *)k, kl, &n, &err);
+  if (err) {
+    cx_err e = map_ldb_err(err);
+    LOG_E(MOD, "read of key with prefix '%c' failed: %s", kl ? k[0] : '?', err);
+    leveldb_free(err);
+    leveldb_free(v);
+    return e;
+  }
+  if (!v) return CX_E_NOT_FOUND;
+  uint8_t *d = dup_bytes(v, n);
+  leveldb_free(v);
+  if (!d) return CX_E_NOMEM;
+  *val = d;
+  *vlen = n;
+  return CX_OK;
+}
+
+/* A fixed-length record; a length mismatch is damage. */
+static cx_err db_get_fixed(store *s, const leveldb_readoptions_t *ro, const uint8_t *k,
+                           size_t kl, uint8_t *out, size_t want) {
+  uint8_t *v = NULL;
+  size_t n = 0;
+  cx_err e = db_get(s, ro, k, kl, &v, &n);
+  if (e) return e;
+  if (n != want) {
+    free(v);
+    return CX_E_CORRUPT;
+  }
+  memcpy(out, v, want);
+  free(v);
+  return CX_OK;
+}
+
+static size_t height_key(uint8_t *k, uint8_t prefix, uint64_t h) {
+  k[0] = prefix;
+  put_be64(k + 1, h);
+  return 9;
+}
+
+static size_t hash_key(uint8_t *k, uint8_t prefix, const cx_hash *h) {
+  k[0] = prefix;
+  memcpy(k + 1, h->b, 32);
+  return 33;
+}
+
+static size_t meta_key(uint8_t *k, const char *name) {
+  size_t n = strlen(name);
+  k[0] = P_META;
+  memcpy(k + 1, name, n);
+  return n + 1;
+}
+
+static size_t state_key(uint8_t *k, uint16_t bucket, const uint8_t *key, size_t klen) {
+  k[0] = P_STATE;
+  put_be16(k + 1, bucket);
+  if (klen) memcpy(k + STATE_KEY_PREFIX, key, klen);
+  return STATE_KEY_PREFIX + klen;
+}
+
+static snapref *snap_new(void) {
+  snapref *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->ro = leveldb_readoptions_create();
+  leveldb_readoptions_set_verify_checksums(r->ro, 1);
+  return r;
+}
+
+static void snap_free(store *s, snapref *r) {
+  if (!r) return;
+  if (r->snap) leveldb_release_snapshot(s->db, r->snap);
+  leveldb_readoptions_destroy(r->ro);
+  free(r);
+}
+
+static void snap_take(store *s, snapref *r) {
+  r->snap = leveldb_create_snapshot(s->db);
+  leveldb_readoptions_set_snapshot(r->ro, r->snap);
+}
+
+static snapref *snap_acquire(store *s) {
+  pthread_mutex_lock(&s->mu);
+  snapref *r = s->cur;
+  r->refs++;
+  pthread_mutex_unlock(&s->mu);
+  return r;
+}
+
+static void snap_release(store *s, snapref *r) {
+  pthread_mutex_lock(&s->mu);
+  int drop = --r->refs == 0 && r != s->cur;
+  pthread_mutex_unlock(&s->mu);
+  if (drop) snap_free(s, r);
+}
+
+/* Caller holds mu; returns the superseded snapshot if nobody pins it. */
+static snapref *snap_publish_locked(store *s, snapref *r) {
+  snapref *old = s->cur;
+  s->cur = r;
+  return old && old->refs == 0 ? old : NULL;
+}
+
+/* One get against the published snapshot: consistent with store_height(). */
+static cx_err read_get(store *s, const uint8_t *k, size_t kl, uint8_t **val, size_t *vlen) {
+  snapref *r = snap_acquire(s);
+  cx_err e = db_get(s, r->ro, k, kl, val, vlen);
+  snap_release(s, r);
+  return e;
+}
+
+/* ---- tip / meta --------------------------------------------------------- */
+
+typedef struct {
+  uint64_t height;
+  cx_hash hash;
+  cx_hash root;
+} tip_rec;
+
+static void tip_encode(uint8_t *p, uint64_t height, const cx_hash *hash, const cx_hash *root) {
+  put_be64(p, height);
+  memcpy(p + 8, hash->b, 32);
+  memcpy(p + 40, root->b, 32);
+}
+
+/* CX_OK, CX_E_NOT_FOUND (fresh store) or an error. */
+static cx_err tip_read(store *s, const leveldb_readoptions_t *ro, tip_rec *t) {
+  uint8_t k[16], v[TIP_LEN];
+  cx_err e = db_get_fixed(s, ro, k, meta_key(k, META_TIP), v, TIP_LEN);
+  if (e) return e;
+  t->height = get_be64(v);
+  memcpy(t->hash.b, v + 8, 32);
+  memcpy(t->root.b, v + 40, 32);
+  return CX_OK;
+}
+
+/* ---- start-up / verify checks ------------------------------------------ */
+
+/* Rebuilds the bucket tree from the 'S' range into tree. With check_keys,
+ * each key is also re-hashed to confirm it sits in its own bucket (slow: one
+ * more hash per entry; store_verify_all only - a misplaced entry changes the
+ * root anyway). */
+static cx_err scan_state(store *s, const leveldb_snapshot_t *snap, cx_hash *tree,
+                         int check_keys, uint64_t *count, char *errbuf, size_t errlen) {
+  cx_err e = CX_OK;
+  char *err = NULL;
+  uint64_t nent = 0;
+  leveldb_readoptions_t *ro = leveldb_readoptions_create();
+  leveldb_readoptions_set_verify_checksums(ro, 1);
+  leveldb_readoptions_set_fill_cache(ro, 0);
+  if (snap) leveldb_readoptions_set_snapshot(ro, snap);
+  memset(tree + STORE_BUCKETS, 0, STORE_BUCKETS * sizeof *tree);
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, ro);
+  uint8_t pfx = P_STATE;
+  int cur = -1;
+  bucket_acc acc;
+  for (leveldb_iter_seek(it, (const char *)&pfx, 1); leveldb_iter_valid(it);
+       leveldb_iter_next(it)) {
+    size_t kl, vl;
+    const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &kl);
+    if (kl == 0 || k[0] != P_STATE) break;
+    const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
+    if (kl < STATE_KEY_PREFIX || kl - STATE_KEY_PREFIX > STORE_KEY_MAX || vl > STORE_VALUE_MAX) {
+      seterr(errbuf, errlen, "state entry %llu has a malformed key or an oversized value",
+             (unsigned long long)nent);
+      e = CX_E_CORRUPT;
+      goto out;
+    }
+    int b = k[1] << 8 | k[2];
+    if (check_keys && key_bucket(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX) != b) {
+      seterr(errbuf, errlen, "state entry %llu is stored in bucket %d but its key hashes "
+             "to bucket %u", (unsigned long long)nent, b,
+             (unsigned)key_bucket(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX));
+      e = CX_E_CORRUPT;
+      goto out;
+    }
+    if (b != cur) {
+      if (cur >= 0) bucket_final(&acc, &tree[STORE_BUCKETS + (unsigned)cur]);
+      bucket_init(s, &acc);
+      cur = b;
+    }
+    bucket_add(s, &acc, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX, v, vl);
+    nent++;
+  }
+  if (cur >= 0) bucket_final(&acc, &tree[STORE_BUCKETS + (unsigned)cur]);
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    e = map_ldb_err(err);
+    seterr(errbuf, errlen, "reading the state failed: %s", err);
+    leveldb_free(err);
+    goto out;
+  }
+  tree_build(s, tree);
+  if (count) *count = nent;
+out:
+  leveldb_iter_destroy(it);
+  leveldb_readoptions_destroy(ro);
+  return e;
+}
+
+/* Checks blocks tip..lo (lo >= 1) against their 'N' records, the hash index,
+ * the hash links and, with a block_hasher, their bytes. */
+static cx_err check_chain(store *s, const leveldb_readoptions_t *ro, const tip_rec *t,
+                          uint64_t lo, char *errbuf, size_t errlen) {
+  char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
+  uint8_t k[40], rec[NREC_LEN], hb[8];
+  uint8_t *blk = NULL;
+  size_t blen = 0;
+  cx_err e = CX_OK;
+  cx_hash expect = t->hash;
+  for (uint64_t h = t->height; h >= lo && h > 0; h--) {
+    unsigned long long hh = (unsigned long long)h;
+    cx_hash bh, ph;
+    e = db_get_fixed(s, ro, k, height_key(k, P_NREC, h), rec, NREC_LEN);
+    if (e) {
+      seterr(errbuf, errlen, "block %llu: hash record %s", hh,
+             e == CX_E_NOT_FOUND ? "is missing" : "is unreadable or malformed");
+      goto fail;
+    }
+    memcpy(bh.b, rec, 32);
+    memcpy(ph.b, rec + 32, 32);
+    if (!hash_eq(&bh, &expect)) {
+      if (h == t->height)
+        seterr(errbuf, errlen, "block %llu: recorded hash %s, but the tip record says %s", hh,
+               hash_hex(&bh, x), hash_hex(&expect, y));
+      else
+        seterr(errbuf, errlen, "block %llu: recorded hash %s, but block %llu names parent %s",
+               hh, hash_hex(&bh, x), hh + 1, hash_hex(&expect, y));
+      e = CX_E_CORRUPT;
+      goto out;
+    }
+    e = db_get_fixed(s, ro, k, hash_key(k, P_HASH, &bh), hb, 8);
+    if (e || get_be64(hb) != h) {
+      seterr(errbuf, errlen, "block %llu: the hash index does not map %s to it", hh,
+             hash_hex(&bh, x));
+      goto fail;
+    }
+    e = db_get(s, ro, k, height_key(k, P_BLOCK, h), &blk, &blen);
+    if (e) {
+      seterr(errbuf, errlen, "block %llu: bytes %s", hh,
+             e == CX_E_NOT_FOUND ? "are missing" : "are unreadable");
+      goto fail;
+    }
+    if (s->opts.block_hasher) {
+      cx_hash dh, dp;
+      if (s->opts.block_hasher(blk, blen, &dh, &dp) != CX_OK) {
+        seterr(errbuf, errlen, "block %llu: stored bytes do not decode as a block", hh);
+        e = CX_E_CORRUPT;
+        goto out;
+      }
+      if (!hash_eq(&dh, &bh)) {
+        seterr(errbuf, errlen, "block %llu: stored bytes hash to %s, recorded %s", hh,
+               hash_hex(&dh, x), hash_hex(&bh, y));
+        e = CX_E_CORRUPT;
+        goto out;
+      }
+      if (!hash_eq(&dp, &ph)) {
+        seterr(errbuf, errlen, "block %llu: stored bytes name parent %s, recorded %s", hh,
+               hash_hex(&dp, x), hash_hex(&ph, y));
+        e = CX_E_CORRUPT;
+        goto out;
+      }
+    }
+    free(blk);
+    blk = NULL;
+    {
+      uint8_t *c = NULL;
+      size_t cl = 0;
+      e = db_get(s, ro, k, height_key(k, P_CERT, h), &c, &cl);
+      free(c);
+      if (e) {
+        seterr(errbuf, errlen, "block %llu: certificate %s", hh,
+               e == CX_E_NOT_FOUND ? "is missing" : "is unreadable");
+        goto fail;
+      }
+    }
+    expect = ph;
+    if (h == lo) break;
+  }
+  if (lo <= 1) {
+    if (t->height > 0 && !hash_is_zero(&expect)) {
+      seterr(errbuf, errlen, "block 1: parent %s, expected the all-zero genesis parent",
+             hash_hex(&expect, x));
+      e = CX_E_CORRUPT;
+    }
+  } else {
+    e = db_get_fixed(s, ro, k, height_key(k, P_NREC, lo - 1), rec, NREC_LEN);
+    if (e) {
+      seterr(errbuf, errlen, "block %llu: hash record is missing or malformed",
+             (unsigned long long)lo - 1);
+      goto fail;
+    }
+    if (memcmp(rec, expect.b, 32) != 0) {
+      cx_hash bh;
+      memcpy(bh.b, rec, 32);
+      seterr(errbuf, errlen, "block %llu: recorded hash %s, but block %llu names parent %s",
+             (unsigned long long)lo - 1, hash_hex(&bh, x), (unsigned long long)lo,
+             hash_hex(&expect, y));
+      e = CX_E_CORRUPT;
+    }
+  }
+  goto out;
+fail:
+  /* A missing or malformed record is damage; an I/O error stays what it is. */
+  if (e == CX_E_NOT_FOUND || e == CX_E_CORRUPT || e == CX_OK) e = CX_E_CORRUPT;
+out:
+  free(blk);
+  return e;
+}
+
+/* True if any key with this one-byte prefix sorts at or after from. */
+static int any_key_from(store *s, const uint8_t *from, size_t fl, cx_err *e) {
+  char *err = NULL;
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+  leveldb_iter_seek(it, (const char *)from, fl);
+  int found = 0;
+  if (leveldb_iter_valid(it)) {
+    size_t kl;
+    const char *k = leveldb_iter_key(it, &kl);
+    found = kl > 0 && (uint8_t)k[0] == from[0];
+  }
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    *e = map_ldb_err(err);
+    leveldb_free(err);
+  }
+  leveldb_iter_destroy(it);
+  return found;
+}
+
+/* A store without a tip record must hold nothing but meta records. */
+static cx_err check_fresh(store *s, char *errbuf, size_t errlen) {
+  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_HASH, P_NREC, P_STATE, P_TX};
+  for (size_t i = 0; i < sizeof prefixes; i++) {
+    cx_err e = CX_OK;
+    if (any_key_from(s, &prefixes[i], 1, &e)) {
+      seterr(errbuf, errlen, "records with prefix '%c' exist but no tip is recorded",
+             prefixes[i]);
+      return CX_E_CORRUPT;
+    }
+    if (e) {
+      seterr(errbuf, errlen, "scanning the store failed (%s)", cx_err_name(e));
+      return e;
+    }
+  }
+  return CX_OK;
+}
+
+/* Nothing may be stored above the recorded tip: a commit writes its block,
+ * records and tip in one batch. */
+static cx_err check_above_tip(store *s, uint64_t height, char *errbuf, size_t errlen) {
+  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_NREC};
+  uint8_t k[9];
+  for (size_t i = 0; i < sizeof prefixes; i++) {
+    cx_err e = CX_OK;
+    if (any_key_from(s, k, height_key(k, prefixes[i], height + 1), &e)) {
+      seterr(errbuf, errlen, "records with prefix '%c' exist above the recorded tip %llu",
+             prefixes[i], (unsigned long long)height);
+      return CX_E_CORRUPT;
+    }
+    if (e) {
+      seterr(errbuf, errlen, "scanning the store failed (%s)", cx_err_name(e));
+      return e;
+    }
+  }
+  return CX_OK;
+}
+
+static cx_err check_format(store *s, char *errbuf, size_t errlen) {
+  uint8_t k[16], v[4];
+  size_t kl = meta_key(k, META_FORMAT);
+  cx_err e = db_get_fixed(s, s->ro, k, kl, v, 4);
+  if (e == CX_E_NOT_FOUND) {
+    e = check_fresh(s, errbuf, errlen);
+    if (e) return e;
+    char *err = NULL;
+    put_be32(v, FORMAT_VERSION);
+    leveldb_put(s->db, s->wo_sync, (const char *)k, kl, (const char *)v, 4, &err);
+    if (err) {
+      seterr(errbuf, errlen, "writing the format record failed: %s", err);
+      e = map_ldb_err(err);
+      leveldb_free(err);
+      return e;
+    }
+    return CX_OK;
+  }
+  if (e) {
+    seterr(errbuf, errlen, "the format record is unreadable or malformed");
+    return e == CX_E_NOMEM ? e : CX_E_CORRUPT;
+  }
+  if (get_be32(v) != FORMAT_VERSION) {
+    seterr(errbuf, errlen, "store format %u, this build reads format %u", get_be32(v),
+           FORMAT_VERSION);
+    return CX_E_BAD_VERSION;
+  }
+  return CX_OK;
+}
+
+static int mkdir_p(const char *dir) {
+  char *p = strdup(dir);
+  int rc = 0;
+  if (!p) return -1;
+  for (char *q = p + 1; *q; q++) {
+    if (*q != '/') continue;
+    *q = 0;
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) rc = -1;
+    *q = '/';
+  }
+  if (rc == 0 && mkdir(p, 0700) != 0 && errno != EEXIST) rc = -1;
+  free(p);
+  return rc;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
+  cx_err e = CX_OK;
+  char *err = NULL;
+  size_t n = strlen(dir) + sizeof "/chain";
+  char *path = malloc(n);
+  if (!path) return CX_E_NOMEM;
+  snprintf(path, n, "%s/chain", dir);
+  s->opt = leveldb_options_create();
+  leveldb_options_set_create_if_missing(s->opt, 1);
+  leveldb_options_set_paranoid_checks(s->opt, 1);
+  s->filter = leveldb_filterpolicy_create_bloom(10); /* absent state keys are common */
+  leveldb_options_set_filter_policy(s->opt, s->filter);
+  if (s->opts.cache_mb) {
+    s->cache = leveldb_cache_create_lru(s->opts.cache_mb << 20);
+    leveldb_options_set_cache(s->opt, s->cache);
+  }
+  s->db = leveldb_open(s->opt, path, &err);
+  if (err) {
+    /* LevelDB reports a held LOCK file as an IO error naming it: "already
+     * held by process" in this process, EAGAIN's text from another one. */
+    if (strstr(err, "/LOCK") &&
+        (strstr(err, "already held") || strstr(err, "temporarily unavailable"))) {
+      seterr(errbuf, errlen, "the store %s is in use by another process", path);
+      e = CX_E_LOCKED;
+    } else {
+      e = map_ldb_err(err);
+      seterr(errbuf, errlen, "opening %s failed: %s", path, err);
+    }
+    leveldb_free(err);
+    s->db = NULL;
+  }
+  free(path);
+  return e;
+}
+
+cx_err store_open(const char *dir, const store_opts *opts, store **out, char *errbuf,
+                  size_t errlen) {
+  CX_ASSERT(dir && out);
+  cx_err e = CX_OK;
+  char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
+  *out = NULL;
+  seterr(errbuf, errlen, "%s", "");
+  store *s = calloc(1, sizeof *s);
+  if (!s) return CX_E_NOMEM;
+  if (opts) {
+    s->opts = *opts;
+  } else {
+    s->opts.sync = 1;
+  }
+  if (s->opts.check_depth == 0) s->opts.check_depth = DEFAULT_CHECK_DEPTH;
+  if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    free(s);
+    return CX_E_NOMEM;
+  }
+  s->mu_ok = 1;
+  init_mids(s);
+  init_empty(s);
+  s->ro = leveldb_readoptions_create();
+  leveldb_readoptions_set_verify_checksums(s->ro, 1);
+  s->ro_scan = leveldb_readoptions_create();
+  leveldb_readoptions_set_verify_checksums(s->ro_scan, 1);
+  leveldb_readoptions_set_fill_cache(s->ro_scan, 0);
+  s->wo = leveldb_writeoptions_create();
+  leveldb_writeoptions_set_sync(s->wo, s->opts.sync ? 1 : 0);
+  s->wo_sync = leveldb_writeoptions_create();
+  leveldb_writeoptions_set_sync(s->wo_sync, 1);
+  s->tree = malloc(TREE_NODES * sizeof *s->tree);
+  s->cur = snap_new();
+  if (!s->tree || !s->cur) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  if (mkdir_p(dir) != 0) {
+    seterr(errbuf, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+    e = CX_E_IO;
+    goto out;
+  }
+  e = open_db(s, dir, errbuf, errlen);
+  if (e) goto out;
+  e = check_format(s, errbuf, errlen);
+  if (e) goto out;
+
+  tip_rec t;
+  memset(&t, 0, sizeof t);
+  e = tip_read(s, s->ro, &t);
+  int fresh = e == CX_E_NOT_FOUND;
+  if (fresh) {
+    e = check_fresh(s, errbuf, errlen);
+    if (e) goto out;
+  } else if (e) {
+    seterr(errbuf, errlen, "the tip record is unreadable or malformed");
+    if (e != CX_E_NOMEM && e != CX_E_IO) e = CX_E_CORRUPT;
+    goto out;
+  } else {
+    if (t.height == 0 && !hash_is_zero(&t.hash)) {
+      seterr(errbuf, errlen, "the tip record is at height 0 but names block %s",
+             hash_hex(&t.hash, x));
+      e = CX_E_CORRUPT;
+      goto out;
+    }
+    e = check_above_tip(s, t.height, errbuf, errlen);
+    if (e) goto out;
+    uint64_t depth = s->opts.check_depth;
+    uint64_t lo = t.height > depth ? t.height - depth + 1 : 1;
+    e = check_chain(s, s->ro, &t, lo, errbuf, errlen);
+    if (e) goto out;
+  }
+
+  uint64_t nent = 0;
+  e = scan_state(s, NULL, s->tree, 0, &nent, errbuf, errlen);
+  if (e) goto out;
+  if (fresh) t.root = s->tree[1]; /* empty state (check_fresh found no entries) */
+  if (!hash_eq(&s->tree[1], &t.root)) {
+    seterr(errbuf, errlen, "state root recomputed from %llu entries is %s, recorded root "
+           "at height %llu is %s", (unsigned long long)nent, hash_hex(&s->tree[1], x),
+           (unsigned long long)t.height, hash_hex(&t.root, y));
+    e = CX_E_CORRUPT;
+    goto out;
+  }
+  s->height = t.height;
+  s->tip = t.hash;
+  s->root = t.root;
+
+  uint8_t k[16];
+  e = db_get_fixed(s, s->ro, k, meta_key(k, META_CHAIN), s->chain_id.b, 32);
+  if (e == CX_OK) {
+    s->has_chain = 1;
+  } else if (e != CX_E_NOT_FOUND) {
+    seterr(errbuf, errlen, "the chain id record is unreadable or malformed");
+    if (e != CX_E_NOMEM && e != CX_E_IO) e = CX_E_CORRUPT;
+    goto out;
+  }
+  e = CX_OK;
+  snap_take(s, s->cur);
+  LOG_I(MOD, "opened %s: height %llu, %llu state entries, root %s", dir,
+        (unsigned long long)s->height, (unsigned long long)nent, hash_hex(&s->root, x));
+  *out = s;
+out:
+  if (e) store_close(s);
+  return e;
+}
+
+void store_close(store *s) {
+  if (!s) return;
+  if (s->cur) {
+    /* No reader may be inside a call at close: that is the caller's contract. */
+    if (s->cur->snap && s->db) leveldb_release_snapshot(s->db, s->cur->snap);
+    s->cur->snap = NULL;
+    snap_free(s, s->cur);
+  }
+  if (s->db) leveldb_close(s->db);
+  if (s->opt) leveldb_options_destroy(s->opt);
+  if (s->filter) leveldb_filterpolicy_destroy(s->filter);
+  if (s->cache) leveldb_cache_destroy(s->cache);
+  if (s->ro) leveldb_readoptions_destroy(s->ro);
+  if (s->ro_scan) leveldb_readoptions_destroy(s->ro_scan);
+  if (s->wo) leveldb_writeoptions_destroy(s->wo);
+  if (s->wo_sync) leveldb_writeoptions_destroy(s->wo_sync);
+  if (s->mu_ok) pthread_mutex_destroy(&s->mu);
+  free(s->tree);
+  free(s);
+}
+
+/* ---- readers ------------------------------------------------------------ */
+
+uint64_t store_height(const store *s) {
+  store *m = (store *)s; /* the mutex is not part of the logical state */
+  pthread_mutex_lock(&m->mu);
+  uint64_t h = s->height;
+  pthread_mutex_unlock(&m->mu);
+  return h;
+}
+
+void store_tip_hash(const store *s, cx_hash *out) {
+  store *m = (store *)s;
+  pthread_mutex_lock(&m->mu);
+  *out = s->tip;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void store_state_root(const store *s, cx_hash *out) {
+  store *m = (store *)s;
+  pthread_mutex_lock(&m->mu);
+  *out = s->root;
+  pthread_mutex_unlock(&m->mu);
+}
+
+cx_err store_chain_id(store *s, cx_hash *out) {
+  pthread_mutex_lock(&s->mu);
+  int has = s->has_chain;
+  if (has) *out = s->chain_id;
+  pthread_mutex_unlock(&s->mu);
+  return has ? CX_OK : CX_E_NOT_FOUND;
+}
+
+cx_err store_block_get(store *s, uint64_t height, uint8_t **buf, size_t *len) {
+  uint8_t k[9];
+  return read_get(s, k, height_key(k, P_BLOCK, height), buf, len);
+}
+
+cx_err store_cert_get(store *s, uint64_t height, uint8_t **buf, size_t *len) {
+  uint8_t k[9];
+  return read_get(s, k, height_key(k, P_CERT, height), buf, len);
+}
+
+cx_err store_block_height(store *s, const cx_hash *block_hash, uint64_t *height) {
+  uint8_t k[33], *v = NULL;
+  size_t n = 0;
+  cx_err e = read_get(s, k, hash_key(k, P_HASH, block_hash), &v, &n);
+  if (e) return e;
+  if (n != 8) e = CX_E_CORRUPT;
+  else *height = get_be64(v);
+  free(v);
+  return e;
+}
+
+cx_err store_block_hash(store *s, uint64_t height, cx_hash *out) {
+  uint8_t k[9], *v = NULL;
+  size_t n = 0;
+  cx_err e = read_get(s, k, height_key(k, P_NREC, height), &v, &n);
+  if (e) return e;
+  if (n != NREC_LEN) e = CX_E_CORRUPT;
+  else memcpy(out->b, v, 32);
+  free(v);
+  return e;
+}
+
+cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out) {
+  uint8_t k[33], *v = NULL;
+  size_t n = 0;
+  cx_err e = read_get(s, k, hash_key(k, P_TX, txid), &v, &n);
+  if (e) return e;
+  if (n != TXLOC_LEN) {
+    e = CX_E_CORRUPT;
+  } else {
+    out->height = get_be64(v);
+    out->index = get_be32(v + 8);
+    out->code = (int32_t)get_be32(v + 12);
+  }
+  free(v);
+  return e;
+}
+
+cx_err store_state_get(store *s, const uint8_t *key, size_t klen, uint8_t **val,
+                       size_t *vlen) {
+  uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
+  if (klen > STORE_KEY_MAX) return CX_E_TOO_LONG;
+  size_t kl = state_key(k, key_bucket(s, key, klen), key, klen);
+  return read_get(s, k, kl, val, vlen);
+}
+
+/* ---- write set ---------------------------------------------------------- */
+
+static uint64_t fnv1a(const uint8_t *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+store_ws *store_ws_new(store *s) {
+  CX_ASSERT(s);
+  store_ws *ws = calloc(1, sizeof *ws);
+  if (!ws) return NULL;
+  ws->s = s;
+  return ws;
+}
+
+void store_ws_free(store_ws *ws) {
+  if (!ws) return;
+  for (size_t i = 0; i < ws->n; i++) {
+    free(ws->ents[i].key);
+    free(ws->ents[i].val);
+  }
+  for (size_t i = 0; i < ws->nundo; i++) free(ws->undo[i].val);
+  free(ws->ents);
+  free(ws->slots);
+  free(ws->undo);
+  free(ws);
+}
+
+static ws_ent *ws_find(const store_ws *ws, const uint8_t *key, size_t klen, uint64_t fp) {
+  if (!ws->nslots) return NULL;
+  size_t mask = ws->nslots - 1;
+  for (size_t i = fp & mask;; i = (i + 1) & mask) {
+    uint32_t sl = ws->slots[i];
+    if (!sl) return NULL;
+    ws_ent *en = &ws->ents[sl - 1];
+    if (en->fp == fp && en->klen == klen && (klen == 0 || memcmp(en->key, key, klen) == 0))
+      return en;
+  }
+}
+
+static void ws_slot_insert(uint32_t *slots, size_t nslots, uint64_t fp, uint32_t idx1) {
+  size_t mask = nslots - 1, i = fp & mask;
+  while (slots[i]) i = (i + 1) & mask;
+  slots[i] = idx1;
+}
+
+/* Keeps the map at most half full. */
+static cx_err ws_grow(store_ws *ws) {
+  if (ws->n == ws->cap) {
+    size_t nc = ws->cap ? 2 * ws->cap : 16;
+    ws_ent *ne = realloc(ws->ents, nc * sizeof *ne);
+    if (!ne) return CX_E_NOMEM;
+    ws->ents = ne;
+    ws->cap = nc;
+  }
+  if (2 * (ws->n + 1) > ws->nslots) {
+    size_t ns = ws->nslots ? 2 * ws->nslots : 32;
+    uint32_t *sl = calloc(ns, sizeof *sl);
+    if (!sl) return CX_E_NOMEM;
+    for (size_t i = 0; i < ws->n; i++)
+      ws_slot_insert(sl, ns, ws->ents[i].fp, (uint32_t)(i + 1));
+    free(ws->slots);
+    ws->slots = sl;
+    ws->nslots = ns;
+  }
+  return CX_OK;
+}
+
+/* Finds or adds (state WS_NONE) the entry for key. */
+static cx_err ws_entry(store_ws *ws, const uint8_t *key, size_t klen, ws_ent **out) {
+  uint64_t fp = fnv1a(key, klen);
+  ws_ent *en = ws_find(ws, key, klen, fp);
+  if (en) {
+    *out = en;
+    return CX_OK;
+  }
+  if (ws->n >= UINT32_MAX - 1) return CX_E_FULL;
+  cx_err e = ws_grow(ws);
+  if (e) return e;
+  uint8_t *k = dup_bytes(key, klen);
+  if (!k) return CX_E_NOMEM;
+  en = &ws->ents[ws->n];
+  memset(en, 0, sizeof *en);
+  en->key = k;
+  en->klen = klen;
+  en->fp = fp;
+  en->bucket = key_bucket(ws->s, key, klen);
+  ws_slot_insert(ws->slots, ws->nslots, fp, (uint32_t)(ws->n + 1));
+  ws->n++;
+  *out = en;
+  return CX_OK;
+}
+
+/* Records the entry's current value in the undo log and installs the new
+ * state; val (may be NULL for a delete) is taken over. */
+static cx_err ws_set(store_ws *ws, const uint8_t *key, size_t klen, uint8_t state,
+                     uint8_t *val, size_t vlen) {
+  ws_ent *en = NULL;
+  cx_err e = CX_OK;
+  if (ws->nundo == ws->capundo) {
+    size_t nc = ws->capundo ? 2 * ws->capundo : 16;
+    ws_undo *nu = realloc(ws->undo, nc * sizeof *nu);
+    if (!nu) {
+      e = CX_E_NOMEM;
+      goto out;
+    }
+    ws->undo = nu;
+    ws->capundo = nc;
+  }
+  e = ws_entry(ws, key, klen, &en);
+  if (e) goto out;
+  ws_undo *u = &ws->undo[ws->nundo++];
+  u->ent = (uint32_t)(en - ws->ents);
+  u->state = en->state;
+  u->val = en->val;
+  u->vlen = en->vlen;
+  en->state = state;
+  en->val = val;
+  en->vlen = vlen;
+  val = NULL;
+out:
+  free(val);
+  return e;
+}
+
+cx_err store_ws_put(store_ws *ws, const uint8_t *key, size_t klen, const uint8_t *val,
+                    size_t vlen) {
+  CX_ASSERT(ws && (key || !klen) && (val || !vlen));
+  if (klen > STORE_KEY_MAX || vlen > STORE_VALUE_MAX) return CX_E_TOO_LONG;
+  uint8_t *v = dup_bytes(val, vlen);
+  if (!v) return CX_E_NOMEM;
+  return ws_set(ws, key, klen, WS_PUT, v, vlen);
+}
+
+cx_err store_ws_del(store_ws *ws, const uint8_t *key, size_t klen) {
+  CX_ASSERT(ws && (key || !klen));
+  if (klen > STORE_KEY_MAX) return CX_E_TOO_LONG;
+  return ws_set(ws, key, klen, WS_DEL, NULL, 0);
+}
+
+cx_err store_ws_get(store_ws *ws, const uint8_t *key, size_t klen, uint8_t **val,
+                    size_t *vlen) {
+  CX_ASSERT(ws && (key || !klen) && val && vlen);
+  if (klen > STORE_KEY_MAX) return CX_E_TOO_LONG;
+  ws_ent *en = ws_find(ws, key, klen, fnv1a(key, klen));
+  if (en && en->state == WS_DEL) return CX_E_NOT_FOUND;
+  if (en && en->state == WS_PUT) {
+    uint8_t *d = dup_bytes(en->val, en->vlen);
+    if (!d) return CX_E_NOMEM;
+    *val = d;
+    *vlen = en->vlen;
+    return CX_OK;
+  }
+  /* Writer thread: the latest committed state is the published one. */
+  uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
+  size_t kl = state_key(k, en ? en->bucket : key_bucket(ws->s, key, klen), key, klen);
+  return db_get(ws->s, ws->s->ro, k, kl, val, vlen);
+}
+
+size_t store_ws_mark(store_ws *ws) {
+  CX_ASSERT(ws);
+  return ws->nundo;
+}
+
+void store_ws_rollback(store_ws *ws, size_t mark) {
+  CX_ASSERT(ws && mark <= ws->nundo);
+  while (ws->nundo > mark) {
+    ws_undo *u = &ws->undo[--ws->nundo];
+    ws_ent *en = &ws->ents[u->ent];
+    free(en->val);
+    en->state = u->state;
+    en->val = u->val;
+    en->vlen = u->vlen;
+  }
+}
+
+/* ---- root computation over dirty buckets --------------------------------- */
+
+static int pend_cmp(const void *a, const void *b) {
+  const ws_ent *x = *(ws_ent *const *)a, *y = *(ws_ent *const *)b;
+  if (x->bucket != y->bucket) return x->bucket < y->bucket ? -1 : 1;
+  return key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* Hash of bucket b with the pending entries (sorted by key) merged over the
+ * committed ones read from it. */
+static cx_err bucket_merged(store *s, leveldb_iterator_t *it, uint16_t b, ws_ent *const *pend,
+                            size_t np, cx_hash *out) {
+  uint8_t pfx[STATE_KEY_PREFIX] = {P_STATE, (uint8_t)(b >> 8), (uint8_t)b};
+  bucket_acc acc;
+  size_t i = 0;
+  char *err = NULL;
+  bucket_init(s, &acc);
+  leveldb_iter_seek(it, (const char *)pfx, sizeof pfx);
+  for (;;) {
+    const uint8_t *ck = NULL, *cv = NULL;
+    size_t ckl = 0, cvl = 0;
+    int have = 0;
+    if (leveldb_iter_valid(it)) {
+      const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &ckl);
+      if (ckl >= sizeof pfx && memcmp(k, pfx, sizeof pfx) == 0) {
+        have = 1;
+        ck = k + sizeof pfx;
+        ckl -= sizeof pfx;
+        cv = (const uint8_t *)leveldb_iter_value(it, &cvl);
+      }
+    }
+    if (!have && i == np) break;
+    int c = !have ? 1 : i == np ? -1 : key_cmp(ck, ckl, pend[i]->key, pend[i]->klen);
+    if (c < 0) {
+      bucket_add(s, &acc, ck, ckl, cv, cvl);
+      leveldb_iter_next(it);
+    } else {
+      if (pend[i]->state == WS_PUT)
+        bucket_add(s, &acc, pend[i]->key, pend[i]->klen, pend[i]->val, pend[i]->vlen);
+      if (c == 0) leveldb_iter_next(it);
+      i++;
+    }
+  }
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    cx_err e = map_ldb_err(err);
+    LOG_E(MOD, "reading bucket %u failed: %s", (unsigned)b, err);
+    leveldb_free(err);
+    return e;
+  }
+  bucket_final(&acc, out);
+  return CX_OK;
+}
+
+/* Rehashes the dirty buckets' paths level by level. d->v holds the bucket
+ * level sorted by node; each pass appends the parents of the previous level
+ * (still sorted), reading clean siblings from the committed tree. */
+static void climb(const store *s, tdelta *d) {
+  size_t start = 0, end = d->n;
+  while (!(end - start == 1 && d->v[start].node == 1)) {
+    for (size_t i = start; i < end; i++) {
+      uint32_t n = d->v[i].node;
+      const cx_hash *l, *r;
+      if ((n & 1) == 0) {
+        l = &d->v[i].h;
+        if (i + 1 < end && d->v[i + 1].node == n + 1)
+          r = &d->v[++i].h;
+        else
+          r = &s->tree[n + 1];
+      } else {
+        l = &s->tree[n - 1];
+        r = &d->v[i].h;
+      }
+      tnode *p = &d->v[d->n++];
+      p->node = n >> 1;
+      node_hash(s, l, r, &p->h);
+    }
+    start = end;
+    end = d->n;
+  }
+  d->root = d->v[start].h;
+}
+
+/* The changed tree nodes and the new root for ws over the committed state.
+ * Writer thread only: reads s->tree and the latest LevelDB state unlocked. */
+static cx_err ws_compute(store_ws *ws, tdelta *d) {
+  store *s = ws->s;
+  ws_ent **pend = NULL;
+  leveldb_iterator_t *it = NULL;
+  cx_err e = CX_OK;
+  size_t np = 0, nb = 0;
+  memset(d, 0, sizeof *d);
+  d->root = s->root;
+  for (size_t i = 0; i < ws->n; i++) np += ws->ents[i].state != WS_NONE;
+  if (np == 0) return CX_OK;
+  pend = malloc(np * sizeof *pend);
+  if (!pend) return CX_E_NOMEM;
+  np = 0;
+  for (size_t i = 0; i < ws->n; i++)
+    if (ws->ents[i].state != WS_NONE) pend[np++] = &ws->ents[i];
+  qsort(pend, np, sizeof *pend, pend_cmp);
+  for (size_t i = 0; i < np; i++) nb += i == 0 || pend[i]->bucket != pend[i - 1]->bucket;
+  /* Height h of the tree has STORE_BUCKETS >> h nodes, of which at most nb change. */
+  size_t cap = 0;
+  for (unsigned h = 0; h <= STORE_BUCKET_BITS; h++) {
+    size_t lvl = STORE_BUCKETS >> h;
+    cap += nb < lvl ? nb : lvl;
+  }
+  d->v = malloc(cap * sizeof *d->v);
+  if (!d->v) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  it = leveldb_create_iterator(s->db, s->ro);
+  for (size_t i = 0; i < np;) {
+    uint16_t b = pend[i]->bucket;
+    size_t j = i;
+    while (j < np && pend[j]->bucket == b) j++;
+    e = bucket_merged(s, it, b, pend + i, j - i, &d->v[d->n].h);
+    if (e) goto out;
+    d->v[d->n++].node = STORE_BUCKETS + b;
+    i = j;
+  }
+  climb(s, d);
+out:
+  if (it) leveldb_iter_destroy(it);
+  free(pend);
+  if (e) {
+    free(d->v);
+    memset(d, 0, sizeof *d);
+  }
+  return e;
+}
+
+cx_err store_ws_root(store_ws *ws, cx_hash *root) {
+  CX_ASSERT(ws && root);
+  tdelta d;
+  cx_err e = ws_compute(ws, &d);
+  if (e) return e;
+  *root = d.root;
+  free(d.v);
+  return CX_OK;
+}
+
+/* Adds the write set's state changes to a batch. */
+static void batch_state(leveldb_writebatch_t *wb, const store_ws *ws) {
+  uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
+  for (size_t i = 0; ws && i < ws->n; i++) {
+    const ws_ent *en = &ws->ents[i];
+    if (en->state == WS_NONE) continue;
+    size_t kl = state_key(k, en->bucket, en->key, en->klen);
+    if (en->state == WS_PUT)
+      leveldb_writebatch_put(wb, (const char *)k, kl, (const char *)en->val, en->vlen);
+    else
+      leveldb_writebatch_delete(wb, (const char *)k, kl);
+  }
+}
+
+static void batch_tip(leveldb_writebatch_t *wb, uint64_t height, const cx_hash *hash,
+                      const cx_hash *root) {
+  uint8_t k[16], v[TIP_LEN];
+  size_t kl = meta_key(k, META_TIP);
+  tip_encode(v, height, hash, root);
+  leveldb_writebatch_put(wb, (const char *)k, kl, (const char *)v, sizeof v);
+}
+
+/* Writes the batch; on success installs the new tip, root, tree nodes and a
+ * fresh snapshot for readers in one critical section. nsnap is preallocated
+ * so nothing can fail once the batch is durable. */
+static cx_err write_and_publish(store *s, leveldb_writebatch_t *wb,
+                                const leveldb_writeoptions_t *wo, snapref *nsnap,
+                                const tdelta *d, uint64_t height, const cx_hash *tip,
+                                const cx_hash *chain_id) {
+  char *err = NULL;
+  leveldb_write(s->db, wo, wb, &err);
+  if (err) {
+    LOG_E(MOD, "writing block %llu failed: %s", (unsigned long long)height, err);
+    leveldb_free(err);
+    snap_free(s, nsnap);
+    return CX_E_IO;
+  }
+  snap_take(s, nsnap);
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < d->n; i++) s->tree[d->v[i].node] = d->v[i].h;
+  s->root = d->root;
+  s->height = height;
+  s->tip = *tip;
+  if (chain_id) {
+    s->chain_id = *chain_id;
+    s->has_chain = 1;
+  }
+  snapref *old = snap_publish_locked(s, nsnap);
+  pthread_mutex_unlock(&s->mu);
+  snap_free(s, old);
+  return CX_OK;
+}
+
+cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *block_hash,
+                    const cx_hash *parent_hash, const uint8_t *block, size_t blen,
+                    const uint8_t *cert, size_t clen, const store_txent *txs, size_t ntx) {
+  CX_ASSERT(s && block_hash && parent_hash && (block || !blen) && (cert || !clen) &&
+            (txs || !ntx));
+  CX_ASSERT(!ws || ws->s == s);
+  cx_err e = CX_OK;
+  tdelta d = {0};
+  leveldb_writebatch_t *wb = NULL;
+  snapref *nsnap = NULL;
+  char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
+  if (height != s->height + 1) {
+    e = CX_E_HEIGHT;
+    goto out;
+  }
+  if (!hash_eq(parent_hash, &s->tip)) {
+    e = CX_E_BAD_PARENT;
+    goto out;
+  }
+  if (ntx > UINT32_MAX) {
+    e = CX_E_INVALID_ARG;
+    goto out;
+  }
+  if (s->opts.block_hasher) {
+    cx_hash bh, ph;
+    if (s->opts.block_hasher(block, blen, &bh, &ph) != CX_OK || !hash_eq(&bh, block_hash) ||
+        !hash_eq(&ph, parent_hash)) {
+      LOG_E(MOD, "refusing block %llu: bytes do not match hash %s / parent %s",
+            (unsigned long long)height, hash_hex(block_hash, x), hash_hex(parent_hash, y));
+      e = CX_E_BAD_BLOCK;
+      goto out;
+    }
+  }
+  if (ws) {
+    e = ws_compute(ws, &d);
+    if (e) goto out;
+  } else {
+    d.root = s->root;
+  }
+  nsnap = snap_new();
+  if (!nsnap) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  wb = leveldb_writebatch_create();
+  uint8_t k[40], v[NREC_LEN];
+  leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_BLOCK, height),
+                         (const char *)block, blen);
+  leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_CERT, height),
+                         (const char *)cert, clen);
+  put_be64(v, height);
+  leveldb_writebatch_put(wb, (const char *)k, hash_key(k, P_HASH, block_hash),
+                         (const char *)v, 8);
+  memcpy(v, block_hash->b, 32);
+  memcpy(v + 32, parent_hash->b, 32);
+  leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_NREC, height),
+                         (const char *)v, NREC_LEN);
+  for (size_t i = 0; i < ntx; i++) {
+    uint8_t loc[TXLOC_LEN];
+    put_be64(loc, height);
+    put_be32(loc + 8, (uint32_t)i);
+    put_be32(loc + 12, (uint32_t)txs[i].code);
+    leveldb_writebatch_put(wb, (const char *)k, hash_key(k, P_TX, &txs[i].txid),
+                           (const char *)loc, sizeof loc);
+  }
+  batch_state(wb, ws);
+  batch_tip(wb, height, block_hash, &d.root);
+  e = write_and_publish(s, wb, s->wo, nsnap, &d, height, block_hash, NULL);
+  nsnap = NULL;
+out:
+  if (wb) leveldb_writebatch_destroy(wb);
+  snap_free(s, nsnap);
+  free(d.v);
+  store_ws_free(ws);
+  return e;
+}
+
+cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id) {
+  CX_ASSERT(s && chain_id);
+  CX_ASSERT(!ws || ws->s == s);
+  cx_err e = CX_OK;
+  tdelta d = {0};
+  leveldb_writebatch_t *wb = NULL;
+  snapref *nsnap = NULL;
+  uint8_t k[16];
+  tip_rec t;
+  if (s->has_chain || s->height != 0) {
+    e = CX_E_EXISTS;
+    goto out;
+  }
+  /* A tip record at height 0 without a chain id cannot be written by this
+   * code, but refusing is cheaper than reasoning about it. */
+  e = tip_read(s, s->ro, &t);
+  if (e != CX_E_NOT_FOUND) {
+    e = e ? e : CX_E_EXISTS;
+    goto out;
+  }
+  if (ws) {
+    e = ws_compute(ws, &d);
+    if (e) goto out;
+  } else {
+    d.root = s->root;
+  }
+  nsnap = snap_new();
+  if (!nsnap) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  wb = leveldb_writebatch_create();
+  batch_state(wb, ws);
+  leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_CHAIN),
+                         (const char *)chain_id->b, 32);
+  batch_tip(wb, 0, &(cx_hash){{0}}, &d.root);
+  e = write_and_publish(s, wb, s->wo_sync, nsnap, &d, 0, &(cx_hash){{0}}, chain_id);
+  nsnap = NULL;
+out:
+  if (wb) leveldb_writebatch_destroy(wb);
+  snap_free(s, nsnap);
+  free(d.v);
+  return e;
+}
+
+/* ---- verify / proofs ---------------------------------------------------- */
+
+cx_err store_verify_all(store *s, char *errbuf, size_t errlen) {
+  char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
+  seterr(errbuf, errlen, "%s", "");
+  cx_hash *tree = malloc(TREE_NODES * sizeof *tree);
+  if (!tree) return CX_E_NOMEM;
+  snapref *r = snap_acquire(s);
+  tip_rec t;
+  uint64_t nent = 0;
+  cx_err e = tip_read(s, r->ro, &t);
+  if (e == CX_E_NOT_FOUND) {
+    memset(&t, 0, sizeof t);
+    e = CX_OK;
+    t.root = s->empty[STORE_BUCKET_BITS];
+  } else if (e) {
+    seterr(errbuf, errlen, "the tip record is unreadable or malformed");
+    if (e != CX_E_NOMEM && e != CX_E_IO) e = CX_E_CORRUPT;
+    goto out;
+  } else {
+    e = check_chain(s, r->ro, &t, 1, errbuf, errlen);
+    if (e) goto out;
+  }
+  /* The same snapshot as the tip record: a concurrent commit cannot mix in. */
+  e = scan_state(s, r->snap, tree, 1, &nent, errbuf, errlen);
+  if (e) goto out;
+  if (!hash_eq(&tree[1], &t.root)) {
+    seterr(errbuf, errlen, "state root recomputed from %llu entries is %s, recorded root "
+           "at height %llu is %s", (unsigned long long)nent, hash_hex(&tree[1], x),
+           (unsigned long long)t.height, hash_hex(&t.root, y));
+    e = CX_E_CORRUPT;
+  }
+out:
+  snap_release(s, r);
+  free(tree);
+  return e;
+}
+
+/* Siblings of bucket b's path, bottom-up, from the committed tree (caller
+ * holds mu or is the writer). */
+static void proof_siblings(const store *s, uint32_t b, cx_hash *sib) {
+  uint32_t n = STORE_BUCKETS + b;
+  for (unsigned i = 0; i < STORE_BUCKET_BITS; i++, n >>= 1) sib[i] = s->tree[n ^ 1];
+}
+
+cx_err store_state_proof(store *s, const uint8_t *key, size_t klen, uint32_t *bucket,
+                         cx_hash siblings[STORE_BUCKET_BITS]) {
+  CX_ASSERT(s && (key || !klen) && bucket && siblings);
+  if (klen > STORE_KEY_MAX) return CX_E_TOO_LONG;
+  uint32_t b = key_bucket(s, key, klen);
+  pthread_mutex_lock(&s->mu);
+  proof_siblings(s, b, siblings);
+  pthread_mutex_unlock(&s->mu);
+  *bucket = b;
+  return CX_OK;
+}
+
+void store_proof_free(store_proof *p) {
+  if (!p) return;
+  for (size_t i = 0; i < p->n; i++) {
+    free(p->entries[i].key);
+    free(p->entries[i].val);
+  }
+  free(p->entries);
+  p->entries = NULL;
+  p->n = 0;
+}
+
+static cx_err proof_add(store_proof *p, size_t *cap, const uint8_t *k, size_t kl,
+                        const uint8_t *v, size_t vl) {
+  if (p->n == *cap) {
+    size_t nc = *cap ? 2 * *cap : 4;
+    store_kv *ne = realloc(p->entries, nc * sizeof *ne);
+    if (!ne) return CX_E_NOMEM;
+    p->entries = ne;
+    *cap = nc;
+  }
+  store_kv *kv = &p->entries[p->n];
+  kv->key = dup_bytes(k, kl);
+  kv->val = dup_bytes(v, vl);
+  if (!kv->key || !kv->val) {
+    free(kv->key);
+    free(kv->val);
+    return CX_E_NOMEM;
+  }
+  kv->klen = kl;
+  kv->vlen = vl;
+  p->n++;
+  return CX_OK;
+}
+
+cx_err store_state_proof_ex(store *s, const uint8_t *key, size_t klen, store_proof *out) {
+  CX_ASSERT(s && (key || !klen) && out);
+  memset(out, 0, sizeof *out);
+  if (klen > STORE_KEY_MAX) return CX_E_TOO_LONG;
+  uint32_t b = key_bucket(s, key, klen);
+  cx_err e = CX_OK;
+  char *err = NULL;
+  size_t cap = 0;
+  /* Pin the snapshot and copy the tree path in one critical section: both
+   * belong to the same committed height. */
+  pthread_mutex_lock(&s->mu);
+  snapref *r = s->cur;
+  r->refs++;
+  proof_siblings(s, b, out->siblings);
+  out->height = s->height;
+  out->root = s->root;
+  pthread_mutex_unlock(&s->mu);
+  out->bucket = b;
+  uint8_t pfx[STATE_KEY_PREFIX] = {P_STATE, (uint8_t)(b >> 8), (uint8_t)b};
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, r->ro);
+  for (leveldb_iter_seek(it, (const char *)pfx, sizeof pfx); leveldb_iter_valid(it);
+       leveldb_iter_next(it)) {
+    size_t kl, vl;
+    const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &kl);
+    if (kl < sizeof pfx || memcmp(k, pfx, sizeof pfx) != 0) break;
+    const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
+    e = proof_add(out, &cap, k + sizeof pfx, kl - sizeof pfx, v, vl);
+    if (e) goto out;
+  }
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    e = map_ldb_err(err);
+    LOG_E(MOD, "reading bucket %u for a proof failed: %s", (unsigned)b, err);
+    leveldb_free(err);
+  }
+out:
+  leveldb_iter_destroy(it);
+  snap_release(s, r);
+  if (e) store_proof_free(out);
+  return e;
+}

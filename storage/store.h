@@ -1,0 +1,178 @@
+/* storage: the node's LevelDB store — blocks, commit certificates, the
+ * transaction index, and the state with its authenticated root.
+ *
+ * One LevelDB database per node (DIR/chain). Every block is committed in one
+ * synced WriteBatch, so after a crash the store holds exactly the blocks that
+ * store_commit() reported as committed (see docs/storage.md).
+ *
+ * Storage knows bytes, not transaction semantics: blocks and certificates are
+ * stored as the opaque canonical encodings the caller gives it.
+ *
+ * State root ("bucket tree", after Hyperledger Fabric 0.6's bucket tree):
+ *   - each state key k lives in bucket b(k) = first 2 bytes (big-endian) of
+ *     H_STATE_KEY(k), so there are STORE_BUCKETS = 65536 buckets;
+ *   - leaf(k,v)   = H_STATE_LEAF(u32be(len k) || k || u32be(len v) || v);
+ *   - bucket hash = 32 zero bytes if empty, else
+ *                   H_STATE_BUCKET(leaf_1 || ... || leaf_m), leaves ordered by key
+ *                   (memcmp order, shorter first on common prefix);
+ *   - a complete binary tree over the 65536 bucket hashes, node =
+ *     H_STATE_NODE(left || right); the root is the state root.
+ *   An inclusion proof is the bucket's entries plus 16 sibling hashes.
+ *
+ * Thread safety: one writer thread calls store_ws_*, store_commit and
+ * store_init_genesis. Readers (RPC threads) may call store_height,
+ * store_tip_hash, store_state_root, store_chain_id, the store_*_get functions,
+ * store_block_height, store_block_hash, store_state_proof* and
+ * store_verify_all concurrently with store_commit(); every call sees either the
+ * state before or after a commit, never a mix (LevelDB snapshots published
+ * together with the tip). Key layout, commit protocol and start-up checks:
+ * docs/storage.md. */
+#ifndef CUSTOS_STORE_H
+#define CUSTOS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "hash.h"
+
+#define STORE_BUCKET_BITS 16
+#define STORE_BUCKETS (1u << STORE_BUCKET_BITS)
+#define STORE_KEY_MAX 256            /* state key cap, bytes */
+#define STORE_VALUE_MAX (1u << 20)   /* state value cap, bytes */
+
+typedef struct store store;
+
+typedef struct {
+  int sync;          /* 1 (default in production): fsync each commit */
+  size_t cache_mb;   /* LevelDB block cache; 0 = LevelDB's default */
+  /* Decodes a stored block's header into its hash and parent hash (storage
+   * does not know the block format). Used by the start-up check and by
+   * store_verify_all. NULL: only the recorded hash links are checked. */
+  cx_err (*block_hasher)(const uint8_t *blk, size_t len, cx_hash *hash, cx_hash *parent);
+  unsigned check_depth; /* blocks re-hashed at open, back from the tip; 0 = 64 */
+} store_opts;
+
+/* Opens (creating if absent) the store in directory dir. On start it checks:
+ * LevelDB paranoid checks and checksums; for the last check_depth blocks,
+ * that block_hasher(bytes) gives the recorded hash and that each block's
+ * parent is the recorded hash of the block below; and that the state root
+ * recomputed from the stored state equals the root recorded at the tip. Any mismatch: CX_E_CORRUPT with a plain description
+ * in errbuf. A store opened by another process: CX_E_LOCKED.
+ * On success *out is owned by the caller; free with store_close(). */
+cx_err store_open(const char *dir, const store_opts *opts, store **out, char *errbuf,
+                  size_t errlen);
+void store_close(store *s); /* NULL is a no-op */
+
+/* Height of the last committed block; 0 when only genesis state exists and
+ * no block has been committed. */
+uint64_t store_height(const store *s);
+/* Hash of the block at the tip (all zero for a fresh store). */
+void store_tip_hash(const store *s, cx_hash *out);
+/* State root of the committed state. */
+void store_state_root(const store *s, cx_hash *out);
+
+/* Committed blocks. *buf is malloc'd and owned by the caller (free()). */
+cx_err store_block_get(store *s, uint64_t height, uint8_t **buf, size_t *len);
+cx_err store_cert_get(store *s, uint64_t height, uint8_t **buf, size_t *len);
+cx_err store_block_height(store *s, const cx_hash *block_hash, uint64_t *height);
+/* The recorded hash of the block at height. */
+cx_err store_block_hash(store *s, uint64_t height, cx_hash *out);
+
+/* Transaction index: where a committed transaction is and its receipt code
+ * (a cx_err: CX_OK = applied, other = the rule that rejected it). */
+typedef struct {
+  uint64_t height;
+  uint32_t index;
+  int32_t code;
+} store_txloc;
+cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out);
+
+/* Committed state. *val malloc'd, owned by caller. CX_E_NOT_FOUND if absent. */
+cx_err store_state_get(store *s, const uint8_t *key, size_t klen, uint8_t **val,
+                       size_t *vlen);
+
+/* A write set: pending changes over the committed state. Reads through it see
+ * the pending changes first. Used to execute a block (then store_commit) or
+ * to check a transaction speculatively (then store_ws_free: discarded).
+ * A write set is owned by its creator and used by one thread. */
+typedef struct store_ws store_ws;
+store_ws *store_ws_new(store *s); /* NULL on out of memory */
+void store_ws_free(store_ws *ws); /* NULL is a no-op */
+cx_err store_ws_get(store_ws *ws, const uint8_t *key, size_t klen, uint8_t **val,
+                    size_t *vlen);
+cx_err store_ws_put(store_ws *ws, const uint8_t *key, size_t klen, const uint8_t *val,
+                    size_t vlen); /* CX_E_TOO_LONG over the caps */
+cx_err store_ws_del(store_ws *ws, const uint8_t *key, size_t klen);
+/* Savepoints let a caller undo the writes of one transaction. */
+size_t store_ws_mark(store_ws *ws);
+void store_ws_rollback(store_ws *ws, size_t mark);
+/* The state root the committed state would have with this write set applied.
+ * Does not modify the store. */
+cx_err store_ws_root(store_ws *ws, cx_hash *root);
+
+typedef struct {
+  cx_hash txid;
+  int32_t code;
+} store_txent;
+
+/* Commits block `height` (must be store_height()+1) atomically and durably:
+ * the block bytes, its hash, its certificate bytes (may be empty), the tx
+ * index entries (index = position in txs), the write set, and the new tip
+ * and state root — one LevelDB WriteBatch written with sync=true.
+ * parent_hash must equal store_tip_hash() (CX_E_BAD_PARENT otherwise).
+ * The write set is consumed (freed) whether or not the commit succeeds; ws may
+ * be NULL (no state change). With opts->block_hasher set, the block bytes must
+ * hash to block_hash and name parent_hash (CX_E_BAD_BLOCK otherwise), so a
+ * store never records a block it would call damaged at the next start.
+ * A failed synced write is CX_E_IO and the caller must treat it as fatal. */
+cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *block_hash,
+                    const cx_hash *parent_hash, const uint8_t *block, size_t blen,
+                    const uint8_t *cert, size_t clen, const store_txent *txs, size_t ntx);
+
+/* Applies a write set as the genesis state (height 0) once, on a fresh store
+ * (CX_E_EXISTS otherwise), in one synced batch with the chain id and root.
+ * Comparing the recorded chain id with the configured genesis at a later start
+ * is the caller's job (store_chain_id). Unlike store_commit, the write set is
+ * NOT consumed: the caller still frees it. ws may be NULL (empty state). */
+cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id);
+/* The chain id recorded at genesis; CX_E_NOT_FOUND on a fresh store. */
+cx_err store_chain_id(store *s, cx_hash *out);
+
+/* Full check of the hash chain of every stored block (slow; for
+ * `custosd --check`); CX_E_CORRUPT with a description in errbuf. */
+cx_err store_verify_all(store *s, char *errbuf, size_t errlen);
+
+/* Inclusion proof of a state entry (for auditors; used by later issues):
+ * the bucket's entries as encoded by the caller's needs. Returns the bucket
+ * index and the 16 sibling hashes from bucket to root (siblings[0] is the
+ * neighbour bucket's hash, siblings[15] a child of the root). The key need not
+ * exist: the bucket's entries then prove its absence. */
+cx_err store_state_proof(store *s, const uint8_t *key, size_t klen, uint32_t *bucket,
+                         cx_hash siblings[STORE_BUCKET_BITS]);
+
+/* A self-contained proof: the siblings, the bucket's committed entries (in key
+ * order) and the root and height they belong to, all read from one committed
+ * state (store_state_proof plus a separate read could straddle a commit).
+ * Verify: bucket hash from the entries as in the header comment, then for
+ * level i = 0..15 with node = STORE_BUCKETS + bucket shifted right i times:
+ * node even -> H_STATE_NODE(cur || siblings[i]), odd -> H_STATE_NODE(siblings[i] || cur);
+ * the result must equal root. */
+typedef struct {
+  uint8_t *key;
+  size_t klen;
+  uint8_t *val;
+  size_t vlen;
+} store_kv;
+typedef struct {
+  uint64_t height; /* committed height the proof was taken at */
+  cx_hash root;    /* state root at that height */
+  uint32_t bucket;
+  cx_hash siblings[STORE_BUCKET_BITS];
+  store_kv *entries; /* malloc'd; release with store_proof_free() */
+  size_t n;
+} store_proof;
+cx_err store_state_proof_ex(store *s, const uint8_t *key, size_t klen, store_proof *out);
+void store_proof_free(store_proof *p); /* frees the entries; NULL is a no-op */
+
+#endif

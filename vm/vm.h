@@ -1,0 +1,165 @@
+/* vm: execution of transactions by the native rules (identity, consent,
+ * membership / governance, contract registry) over an injected key-value
+ * state. The secret-contract language joins this module later.
+ *
+ * The vm never touches LevelDB: the node passes a vm_state whose functions
+ * are backed by a storage write set (or, in tests, by an in-memory map).
+ * Rules are deterministic functions of (state, tx, height): every node that
+ * executes a block reaches the same state root.
+ *
+ * Rules and their rejection reasons are documented in docs/transactions.md;
+ * every reason is a cx_err whose cx_err_name() is the receipt's "rule". */
+#ifndef CUSTOS_VM_H
+#define CUSTOS_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "error.h"
+#include "hash.h"
+#include "keys.h"
+#include "tx.h"
+
+/* ---- injected state ---- */
+
+typedef struct {
+  void *ctx;
+  /* CX_E_NOT_FOUND when absent; *v malloc'd, owned by the caller. */
+  cx_err (*get)(void *ctx, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl);
+  cx_err (*put)(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
+  cx_err (*del)(void *ctx, const uint8_t *k, size_t kl);
+  /* Savepoints: undo the writes of a transaction a rule rejected. May be
+   * NULL for read-only states (queries). */
+  size_t (*mark)(void *ctx);
+  void (*rollback)(void *ctx, size_t mark);
+} vm_state;
+
+/* ---- genesis ---- */
+
+#define VM_MAX_MEMBERS 256
+#define VM_CHAIN_NAME_MAX 32
+
+typedef struct {
+  char chain_name[VM_CHAIN_NAME_MAX + 1]; /* STR_IDENT */
+  uint64_t time_ms;                       /* genesis time */
+  uint32_t block_max_txs;                 /* cap per block, <= CX_BLOCK_MAX_TXS */
+  size_t nmembers;
+  cx_member members[VM_MAX_MEMBERS];
+} vm_genesis;
+
+/* Checks a genesis: at least one validator, unique names and keys, valid
+ * keys, domains owned at most once, validators have addresses. On error
+ * writes a sentence naming the member and field into err. */
+cx_err vm_genesis_validate(const vm_genesis *g, char *err, size_t errlen);
+/* chain_id = H_GENESIS(canonical encoding of g). */
+void vm_genesis_hash(const vm_genesis *g, cx_hash *chain_id);
+/* Writes the genesis members into an empty state. */
+cx_err vm_genesis_apply(const vm_state *st, const vm_genesis *g);
+
+/* ---- execution ---- */
+
+/* Applies one transaction whose signature the caller has verified, at block
+ * height `height` (>= 1).
+ * Returns CX_OK when the transaction belongs in the block; then *receipt is
+ * CX_OK (applied) or the rule it broke — in that case its nonce is consumed
+ * and it has no other effect.
+ * Returns CX_E_WRONG_CHAIN, CX_E_NONCE_USED or CX_E_NONCE_GAP when it cannot
+ * be included at all (a block containing it is invalid), or a storage error. */
+cx_err vm_apply_tx(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
+                   const cx_hash *txid, uint64_t height, cx_err *receipt);
+
+/* Next nonce expected from this key (0 for a key never seen). */
+cx_err vm_account_nonce(const vm_state *st, const cx_pubkey *key, uint64_t *nonce);
+
+/* ---- records (read-only views for queries and later rules) ---- */
+
+typedef struct {
+  cx_hash id; /* txid of the proposal */
+  uint8_t action;
+  cx_member member;
+  uint64_t expires;
+  char proposer[CX_NAME_MAX + 1];
+  uint8_t applied;  /* 1 once quorum was reached and the change applied */
+  uint64_t applied_height;
+  uint8_t napprovals;
+  char approvals[VM_MAX_MEMBERS][CX_NAME_MAX + 1]; /* sorted names */
+} vm_proposal;
+
+#define VM_MAX_ATTESTATIONS 8
+typedef struct {
+  char bureau[CX_NAME_MAX + 1];
+  uint8_t level;
+  uint64_t height;
+} vm_attestation;
+
+typedef struct {
+  cx_hash did;
+  cx_pubkey key;       /* the subject's current key */
+  uint8_t revoked;
+  uint64_t registered_height;
+  uint64_t revoked_height;
+  uint8_t nattest;
+  vm_attestation attest[VM_MAX_ATTESTATIONS]; /* sorted by bureau name */
+} vm_identity;
+
+#define VM_MAX_CONSENTS_PER_SUBJECT 256
+typedef struct {
+  cx_hash id; /* txid of the grant */
+  cx_hash did;
+  char insurer[CX_NAME_MAX + 1];
+  cx_domain_set domains;
+  cx_hash contract;
+  char purpose[CX_PURPOSE_MAX + 1];
+  uint64_t expires;
+  uint32_t quota;
+  uint32_t uses;
+  char granted_by[CX_NAME_MAX + 1]; /* bureau name, or "" when the subject granted */
+  cx_hash evidence;
+  uint64_t granted_height;
+  uint8_t revoked;
+  uint64_t revoked_height;
+} vm_consent;
+
+typedef enum { CONTRACT_PENDING = 1, CONTRACT_APPROVED = 2, CONTRACT_RETIRED = 3 } vm_contract_status;
+
+typedef struct {
+  cx_hash id;
+  char name[CX_NAME_MAX + 1];
+  char deployer[CX_NAME_MAX + 1];
+  cx_domain_set domains;
+  uint8_t status; /* vm_contract_status */
+  uint64_t deployed_height;
+  uint8_t napprovals;
+  char approvals[CX_DOMAINS_MAX][CX_NAME_MAX + 1]; /* bureau names, sorted */
+  uint8_t *source; /* owned; free with vm_contract_clear */
+  size_t source_len;
+} vm_contract;
+
+cx_err vm_member_get(const vm_state *st, const char *name, cx_member *out);
+cx_err vm_member_by_key(const vm_state *st, const cx_pubkey *key, cx_member *out);
+/* All members sorted by name; *n set. */
+cx_err vm_members(const vm_state *st, cx_member *out, size_t cap, size_t *n);
+/* Validators (validator = 1) sorted by name: the signer order of commit
+ * certificates. */
+cx_err vm_validators(const vm_state *st, cx_member *out, size_t cap, size_t *n);
+/* The bureau that owns a data domain. */
+cx_err vm_domain_owner(const vm_state *st, const char *domain, char owner[CX_NAME_MAX + 1]);
+cx_err vm_proposal_get(const vm_state *st, const cx_hash *id, vm_proposal *out);
+cx_err vm_identity_get(const vm_state *st, const cx_hash *did, vm_identity *out);
+cx_err vm_consent_get(const vm_state *st, const cx_hash *id, vm_consent *out);
+/* Consent ids of a subject in grant order. */
+cx_err vm_consents_of(const vm_state *st, const cx_hash *did, cx_hash *ids, size_t cap,
+                      size_t *n);
+cx_err vm_contract_get(const vm_state *st, const cx_hash *id, vm_contract *out);
+void vm_contract_clear(vm_contract *c);
+/* Contract id of a source text: H_CONTRACT(source). */
+void vm_contract_id(const uint8_t *source, size_t len, cx_hash *out);
+/* CX_OK if the contract can be called now: approved by every bureau that
+ * currently owns one of its domains, and not retired. */
+cx_err vm_contract_callable(const vm_state *st, const cx_hash *id);
+/* CX_OK if the consent is live at height (not revoked, not expired, uses <
+ * quota). */
+cx_err vm_consent_live(const vm_state *st, const cx_hash *id, uint64_t height);
+
+#endif
