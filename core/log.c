@@ -32,6 +32,7 @@ void log_msg(log_level lvl, const char *module, const char *fmt, ...) {
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                    tm.tm_sec, ts.tv_nsec / 1000000, names[lvl], module ? module : "-");
   if (n < 0) return;
+  if ((size_t)n >= sizeof line) n = (int)sizeof line - 1; /* prefix was cut (long module) */
   va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

@@ -16,7 +16,8 @@ static void node_hash(const cx_hash *l, const cx_hash *r, cx_hash *out) {
 
 static size_t split(size_t n) { /* largest power of two strictly below n */
   size_t k = 1;
-  while (k << 1 < n) k <<= 1;
+  /* 2k < n, written so that k << 1 cannot wrap to 0 (n > 2^63 looped forever) */
+  while (k <= (n - 1) / 2) k <<= 1;
   return k;
 }
 

@@ -1,0 +1,576 @@
+/* JSON-RPC methods (docs/rpc.md). Each handler validates its params first
+ * and names the offending field; reads go to the committed state. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block.h"
+#include "log.h"
+#include "node.h"
+#include "store.h"
+#include "vm.h"
+
+#define PARAMS_ERR(err, ...)                                      \
+  do {                                                            \
+    (err)->code = CX_E_RPC_PARAMS;                                \
+    snprintf((err)->detail, sizeof (err)->detail, __VA_ARGS__);   \
+    return CX_E_RPC_PARAMS;                                       \
+  } while (0)
+
+static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
+  char buf[2 * 64 + 1];
+  CX_ASSERT(n <= 64);
+  hex_encode(b, n, buf);
+  cJSON_AddStringToObject(o, k, buf);
+}
+
+static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
+
+static cJSON *domains_json(const cx_domain_set *d) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && i < d->n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(d->d[i].name));
+  return a;
+}
+
+/* A 32-byte hex param (did also accepts the "did:custos:" prefix). */
+static int param_hash(const cJSON *params, const char *name, cx_hash *out, rpc_error *err) {
+  const char *s = rpc_param_str(params, name, 0, err);
+  if (!s) return -1;
+  if (strncmp(s, "did:custos:", 11) == 0) s += 11;
+  if (hex_decode(s, out->b, 32)) {
+    err->code = CX_E_RPC_PARAMS;
+    snprintf(err->detail, sizeof err->detail, "params.%s: expected 64 hex digits", name);
+    return -1;
+  }
+  return 0;
+}
+
+cJSON *api_member_to_json(const cx_member *m) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "name", m->name);
+  cJSON_AddStringToObject(o, "role", role_name(m->role));
+  add_hex(o, "key", m->key.b, 32);
+  add_hex(o, "enc_key", m->enc_key, 32);
+  cJSON_AddBoolToObject(o, "validator", m->validator);
+  cJSON_AddStringToObject(o, "address", m->address);
+  cJSON_AddItemToObject(o, "domains", domains_json(&m->domains));
+  return o;
+}
+
+cJSON *api_tx_to_json(const cx_tx *tx) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "type", tx_type_name(tx->type));
+  add_hex(o, "chain_id", tx->chain_id.b, 32);
+  add_hex(o, "sender", tx->sender.b, 32);
+  add_u64(o, "nonce", tx->nonce);
+  switch (tx->type) {
+    case TX_MEMBER_PROPOSE:
+      cJSON_AddStringToObject(o, "action", gov_action_name(tx->u.propose.action));
+      if (tx->u.propose.action == GOV_ADD) {
+        cJSON_AddItemToObject(o, "member", api_member_to_json(&tx->u.propose.member));
+      } else {
+        cJSON_AddStringToObject(o, "name", tx->u.propose.member.name);
+        if (tx->u.propose.action == GOV_REKEY) {
+          add_hex(o, "key", tx->u.propose.member.key.b, 32);
+          add_hex(o, "enc_key", tx->u.propose.member.enc_key, 32);
+        }
+      }
+      add_u64(o, "expires", tx->u.propose.expires);
+      break;
+    case TX_MEMBER_APPROVE:
+      add_hex(o, "proposal", tx->u.approve.proposal.b, 32);
+      break;
+    case TX_ID_REGISTER:
+      add_hex(o, "did", tx->u.reg.did.b, 32);
+      break;
+    case TX_ID_ATTEST:
+      add_hex(o, "did", tx->u.attest.did.b, 32);
+      cJSON_AddStringToObject(o, "level", level_name(tx->u.attest.level));
+      break;
+    case TX_ID_ROTATE:
+      add_hex(o, "did", tx->u.rotate.did.b, 32);
+      add_hex(o, "new_key", tx->u.rotate.new_key.b, 32);
+      break;
+    case TX_ID_REVOKE:
+      add_hex(o, "did", tx->u.revoke.did.b, 32);
+      break;
+    case TX_CONSENT_GRANT: {
+      const cx_tx_consent_grant *g = &tx->u.grant;
+      add_hex(o, "did", g->did.b, 32);
+      cJSON_AddStringToObject(o, "insurer", g->insurer);
+      cJSON_AddItemToObject(o, "domains", domains_json(&g->domains));
+      add_hex(o, "contract", g->contract.b, 32);
+      cJSON_AddStringToObject(o, "purpose", g->purpose);
+      add_u64(o, "expires", g->expires);
+      add_u64(o, "quota", g->quota);
+      add_hex(o, "evidence", g->evidence.b, 32);
+      break;
+    }
+    case TX_CONSENT_REVOKE:
+      add_hex(o, "consent", tx->u.crevoke.consent.b, 32);
+      break;
+    case TX_CONTRACT_DEPLOY: {
+      cJSON_AddStringToObject(o, "name", tx->u.deploy.name);
+      cJSON_AddItemToObject(o, "domains", domains_json(&tx->u.deploy.domains));
+      cx_hash id;
+      vm_contract_id(tx->u.deploy.source, tx->u.deploy.source_len, &id);
+      add_hex(o, "contract", id.b, 32);
+      add_u64(o, "source_bytes", tx->u.deploy.source_len);
+      break;
+    }
+    case TX_CONTRACT_APPROVE:
+    case TX_CONTRACT_RETIRE:
+      add_hex(o, "contract", tx->u.cref.contract.b, 32);
+      break;
+  }
+  add_hex(o, "sig", tx->sig.b, 64);
+  return o;
+}
+
+static cJSON *receipt_json(int32_t code) {
+  cJSON *r = cJSON_CreateObject();
+  if (!r) return NULL;
+  cJSON_AddBoolToObject(r, "ok", code == CX_OK);
+  cJSON_AddNumberToObject(r, "code", code);
+  cJSON_AddStringToObject(r, "rule", cx_err_name(code));
+  cJSON_AddStringToObject(r, "message", cx_err_str(code));
+  return r;
+}
+
+/* ---- methods ---- */
+
+static cx_err m_tx_submit(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  const char *hex = rpc_param_str(params, "tx", 0, err);
+  if (!hex) return err->code;
+  size_t hl = strlen(hex);
+  if (hl / 2 > CX_TX_MAX_BYTES)
+    PARAMS_ERR(err, "params.tx: %zu bytes, the cap is %d", hl / 2, CX_TX_MAX_BYTES);
+  uint8_t *raw = malloc(hl / 2 + 1);
+  size_t len;
+  if (!raw) return CX_E_NOMEM;
+  if (hex_decode_var(hex, raw, hl / 2 + 1, &len)) {
+    free(raw);
+    PARAMS_ERR(err, "params.tx: expected hex");
+  }
+  cx_hash txid;
+  cx_err e = node_submit(n, raw, len, &txid, err->detail, sizeof err->detail);
+  free(raw);
+  if (e) {
+    err->code = e;
+    return e;
+  }
+  *result = cJSON_CreateObject();
+  if (!*result) return CX_E_NOMEM;
+  add_hex(*result, "txid", txid.b, 32);
+  return CX_OK;
+}
+
+static cx_err m_tx_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash id;
+  if (param_hash(params, "txid", &id, err)) return err->code;
+  store_txloc loc;
+  uint8_t *raw = NULL, *blk = NULL;
+  size_t len = 0, blen;
+  cx_err e = store_tx_get(node_store(n), &id, &loc);
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  add_hex(o, "txid", id.b, 32);
+  if (e == CX_OK) {
+    cJSON_AddStringToObject(o, "status", "committed");
+    add_u64(o, "height", loc.height);
+    add_u64(o, "index", loc.index);
+    cJSON_AddItemToObject(o, "receipt", receipt_json(loc.code));
+    cx_block b;
+    if ((e = store_block_get(node_store(n), loc.height, &blk, &blen)) ||
+        (e = block_decode(blk, blen, &b)))
+      goto out;
+    if (loc.index < b.ntx) {
+      cx_tx tx;
+      if (tx_decode(b.txs[loc.index], b.tx_len[loc.index], &tx, NULL) == CX_OK) {
+        cJSON_AddItemToObject(o, "tx", api_tx_to_json(&tx));
+        tx_clear(&tx);
+      }
+    }
+    block_clear(&b);
+  } else if (e == CX_E_NOT_FOUND) {
+    if ((e = mempool_get_raw(node_mempool(n), &id, &raw, &len))) goto out;
+    cJSON_AddStringToObject(o, "status", "pending");
+    cx_tx tx;
+    if (tx_decode(raw, len, &tx, NULL) == CX_OK) {
+      cJSON_AddItemToObject(o, "tx", api_tx_to_json(&tx));
+      tx_clear(&tx);
+    }
+  }
+out:
+  free(raw);
+  free(blk);
+  if (e) {
+    cJSON_Delete(o);
+    return e;
+  }
+  *result = o;
+  return CX_OK;
+}
+
+static cx_err m_block_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  uint64_t height = 0;
+  store *st = node_store(n);
+  cx_err e;
+  if (rpc_param(params, "hash", -1)) {
+    cx_hash h;
+    if (param_hash(params, "hash", &h, err)) return err->code;
+    if ((e = store_block_height(st, &h, &height))) return e;
+  } else if (rpc_param_u64(params, "height", 0, &height, err)) {
+    return err->code;
+  }
+  if (height == 0) PARAMS_ERR(err, "params.height: blocks start at height 1");
+  uint8_t *raw = NULL, *craw = NULL;
+  size_t len, clen = 0;
+  cx_block b;
+  block_init(&b);
+  if ((e = store_block_get(st, height, &raw, &len))) return e;
+  if ((e = block_decode(raw, len, &b))) goto out;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  cx_hash bh;
+  block_hash(&b.h, &bh);
+  add_hex(o, "hash", bh.b, 32);
+  add_u64(o, "height", b.h.height);
+  add_hex(o, "parent", b.h.parent.b, 32);
+  add_u64(o, "time_ms", b.h.time_ms);
+  add_hex(o, "proposer", b.h.proposer.b, 32);
+  add_u64(o, "view", b.h.view);
+  add_hex(o, "chain_id", b.h.chain_id.b, 32);
+  add_hex(o, "tx_root", b.h.tx_root.b, 32);
+  add_hex(o, "receipts_root", b.h.receipts_root.b, 32);
+  add_hex(o, "state_root", b.h.state_root.b, 32);
+  cJSON *txs = cJSON_AddArrayToObject(o, "txs");
+  for (size_t i = 0; txs && i < b.ntx; i++) {
+    cJSON *t = cJSON_CreateObject();
+    cx_hash id;
+    store_txloc loc;
+    tx_id_of_bytes(b.txs[i], b.tx_len[i], &id);
+    add_hex(t, "txid", id.b, 32);
+    if (b.tx_len[i] > 1) cJSON_AddStringToObject(t, "type", tx_type_name(b.txs[i][1]));
+    if (store_tx_get(st, &id, &loc) == CX_OK) {
+      cJSON_AddNumberToObject(t, "code", loc.code);
+      cJSON_AddStringToObject(t, "rule", cx_err_name(loc.code));
+    }
+    cJSON_AddItemToArray(txs, t);
+  }
+  if (store_cert_get(st, height, &craw, &clen) == CX_OK) {
+    cx_cert c;
+    if (cert_decode(craw, clen, &c) == CX_OK) {
+      cJSON *co = cJSON_AddObjectToObject(o, "cert");
+      add_u64(co, "height", c.height);
+      add_u64(co, "view", c.view);
+      add_hex(co, "block_hash", c.block_hash.b, 32);
+      cJSON *votes = cJSON_AddArrayToObject(co, "votes");
+      for (size_t i = 0; votes && i < c.nvotes; i++) {
+        cJSON *v = cJSON_CreateObject();
+        cJSON_AddNumberToObject(v, "signer", c.votes[i].signer);
+        add_hex(v, "sig", c.votes[i].sig.b, 64);
+        cJSON_AddItemToArray(votes, v);
+      }
+    }
+  }
+  *result = o;
+out:
+  block_clear(&b);
+  free(raw);
+  free(craw);
+  return e;
+}
+
+static cx_err m_identity_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash did;
+  if (param_hash(params, "did", &did, err)) return err->code;
+  vm_identity id;
+  cx_err e = vm_identity_get(node_state(n), &did, &id);
+  if (e) return e;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  add_hex(o, "did", id.did.b, 32);
+  add_hex(o, "key", id.key.b, 32);
+  cJSON_AddBoolToObject(o, "revoked", id.revoked);
+  add_u64(o, "registered_height", id.registered_height);
+  add_u64(o, "revoked_height", id.revoked_height);
+  cJSON *a = cJSON_AddArrayToObject(o, "attestations");
+  for (size_t i = 0; a && i < id.nattest; i++) {
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "bureau", id.attest[i].bureau);
+    cJSON_AddStringToObject(t, "level", level_name(id.attest[i].level));
+    add_u64(t, "height", id.attest[i].height);
+    cJSON_AddItemToArray(a, t);
+  }
+  *result = o;
+  return CX_OK;
+}
+
+static cJSON *consent_json(node *n, const vm_consent *c) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  add_hex(o, "id", c->id.b, 32);
+  add_hex(o, "did", c->did.b, 32);
+  cJSON_AddStringToObject(o, "insurer", c->insurer);
+  cJSON_AddItemToObject(o, "domains", domains_json(&c->domains));
+  add_hex(o, "contract", c->contract.b, 32);
+  cJSON_AddStringToObject(o, "purpose", c->purpose);
+  add_u64(o, "expires", c->expires);
+  add_u64(o, "quota", c->quota);
+  add_u64(o, "uses", c->uses);
+  cJSON_AddStringToObject(o, "granted_by", c->granted_by);
+  add_hex(o, "evidence", c->evidence.b, 32);
+  add_u64(o, "granted_height", c->granted_height);
+  cJSON_AddBoolToObject(o, "revoked", c->revoked);
+  add_u64(o, "revoked_height", c->revoked_height);
+  cJSON_AddBoolToObject(o, "live",
+                        vm_consent_live(node_state(n), &c->id, store_height(node_store(n))) == CX_OK);
+  return o;
+}
+
+static cx_err m_consent_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash id;
+  if (param_hash(params, "id", &id, err)) return err->code;
+  vm_consent c;
+  cx_err e = vm_consent_get(node_state(n), &id, &c);
+  if (e) return e;
+  *result = consent_json(n, &c);
+  return *result ? CX_OK : CX_E_NOMEM;
+}
+
+static cx_err m_consent_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash did;
+  if (param_hash(params, "did", &did, err)) return err->code;
+  vm_identity id;
+  cx_err e = vm_identity_get(node_state(n), &did, &id);
+  if (e) return e;
+  cx_hash *ids = malloc(VM_MAX_CONSENTS_PER_SUBJECT * sizeof *ids);
+  size_t k = 0;
+  if (!ids) return CX_E_NOMEM;
+  e = vm_consents_of(node_state(n), &did, ids, VM_MAX_CONSENTS_PER_SUBJECT, &k);
+  if (e == CX_E_NOT_FOUND) {
+    k = 0;
+    e = CX_OK;
+  }
+  cJSON *a = e ? NULL : cJSON_CreateArray();
+  for (size_t i = 0; a && i < k; i++) {
+    vm_consent c;
+    if (vm_consent_get(node_state(n), &ids[i], &c) == CX_OK)
+      cJSON_AddItemToArray(a, consent_json(n, &c));
+  }
+  free(ids);
+  if (e) return e;
+  if (!a) return CX_E_NOMEM;
+  *result = a;
+  return CX_OK;
+}
+
+static cx_err m_contract_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash id;
+  if (param_hash(params, "id", &id, err)) return err->code;
+  vm_contract c;
+  cx_err e = vm_contract_get(node_state(n), &id, &c);
+  if (e) return e;
+  static const char *const st[] = {"unknown", "pending", "approved", "retired"};
+  cJSON *o = cJSON_CreateObject();
+  if (o) {
+    add_hex(o, "id", c.id.b, 32);
+    cJSON_AddStringToObject(o, "name", c.name);
+    cJSON_AddStringToObject(o, "deployer", c.deployer);
+    cJSON_AddItemToObject(o, "domains", domains_json(&c.domains));
+    cJSON_AddStringToObject(o, "status", c.status <= 3 ? st[c.status] : "unknown");
+    cJSON_AddBoolToObject(o, "callable", vm_contract_callable(node_state(n), &id) == CX_OK);
+    add_u64(o, "deployed_height", c.deployed_height);
+    cJSON *a = cJSON_AddArrayToObject(o, "approvals");
+    for (size_t i = 0; a && i < c.napprovals; i++)
+      cJSON_AddItemToArray(a, cJSON_CreateString(c.approvals[i]));
+    char *src = malloc(c.source_len + 1);
+    if (src) {
+      memcpy(src, c.source, c.source_len);
+      src[c.source_len] = 0;
+      cJSON_AddStringToObject(o, "source", src);
+      free(src);
+    }
+  }
+  vm_contract_clear(&c);
+  if (!o) return CX_E_NOMEM;
+  *result = o;
+  return CX_OK;
+}
+
+static cx_err m_member_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_member *ms = malloc(VM_MAX_MEMBERS * sizeof *ms);
+  size_t k = 0, nv = 0;
+  if (!ms) return CX_E_NOMEM;
+  cx_err e = vm_members(node_state(n), ms, VM_MAX_MEMBERS, &k);
+  cJSON *o = e ? NULL : cJSON_CreateObject();
+  if (o) {
+    cJSON *a = cJSON_AddArrayToObject(o, "members");
+    cJSON *v = cJSON_AddArrayToObject(o, "validators");
+    for (size_t i = 0; i < k; i++) {
+      cJSON_AddItemToArray(a, api_member_to_json(&ms[i]));
+      if (ms[i].validator) {
+        cJSON_AddItemToArray(v, cJSON_CreateString(ms[i].name));
+        nv++;
+      }
+    }
+    cJSON_AddNumberToObject(o, "quorum", quorum_size((unsigned)nv));
+  }
+  free(ms);
+  if (e) return e;
+  if (!o) return CX_E_NOMEM;
+  *result = o;
+  return CX_OK;
+}
+
+static cx_err m_proposal_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash id;
+  if (param_hash(params, "id", &id, err)) return err->code;
+  vm_proposal *p = malloc(sizeof *p);
+  if (!p) return CX_E_NOMEM;
+  cx_err e = vm_proposal_get(node_state(n), &id, p);
+  cJSON *o = e ? NULL : cJSON_CreateObject();
+  if (o) {
+    add_hex(o, "id", p->id.b, 32);
+    cJSON_AddStringToObject(o, "action", gov_action_name(p->action));
+    cJSON_AddItemToObject(o, "member", api_member_to_json(&p->member));
+    add_u64(o, "expires", p->expires);
+    cJSON_AddStringToObject(o, "proposer", p->proposer);
+    cJSON *a = cJSON_AddArrayToObject(o, "approvals");
+    for (size_t i = 0; a && i < p->napprovals; i++)
+      cJSON_AddItemToArray(a, cJSON_CreateString(p->approvals[i]));
+    cJSON_AddBoolToObject(o, "applied", p->applied);
+    add_u64(o, "applied_height", p->applied_height);
+  }
+  free(p);
+  if (e) return e;
+  if (!o) return CX_E_NOMEM;
+  *result = o;
+  return CX_OK;
+}
+
+static cx_err m_account_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash k;
+  if (param_hash(params, "key", &k, err)) return err->code;
+  cx_pubkey pk;
+  memcpy(pk.b, k.b, 32);
+  uint64_t nonce = 0;
+  cx_err e = vm_account_nonce(node_state(n), &pk, &nonce);
+  if (e) return e;
+  size_t pending = mempool_pending_of(node_mempool(n), &pk);
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  add_hex(o, "key", pk.b, 32);
+  add_u64(o, "nonce", nonce);
+  add_u64(o, "pending", pending);
+  add_u64(o, "next_nonce", nonce + pending);
+  *result = o;
+  return CX_OK;
+}
+
+static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  store *st = node_store(n);
+  cx_hash h;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  node_chain_id(n, &h);
+  add_hex(o, "chain_id", h.b, 32);
+  cJSON_AddStringToObject(o, "chain_name", node_genesis(n)->chain_name);
+  add_u64(o, "height", store_height(st));
+  store_tip_hash(st, &h);
+  add_hex(o, "tip_hash", h.b, 32);
+  store_state_root(st, &h);
+  add_hex(o, "state_root", h.b, 32);
+  cJSON *me = cJSON_AddObjectToObject(o, "node");
+  cJSON_AddStringToObject(me, "name", node_cfg(n)->name);
+  add_hex(me, "key", node_key(n)->b, 32);
+  cJSON_AddBoolToObject(me, "validator", 1);
+  cx_member *ms = malloc(VM_MAX_MEMBERS * sizeof *ms);
+  size_t k = 0;
+  if (ms && vm_members(node_state(n), ms, VM_MAX_MEMBERS, &k) == CX_OK) {
+    cJSON *a = cJSON_AddArrayToObject(o, "members");
+    cJSON *v = cJSON_AddArrayToObject(o, "validators");
+    for (size_t i = 0; i < k; i++) {
+      cJSON_AddItemToArray(a, cJSON_CreateString(ms[i].name));
+      if (ms[i].validator) cJSON_AddItemToArray(v, cJSON_CreateString(ms[i].name));
+    }
+  }
+  free(ms);
+  mempool_stats s;
+  mempool_stats_get(node_mempool(n), &s);
+  cJSON *mp = cJSON_AddObjectToObject(o, "mempool");
+  add_u64(mp, "size", s.size);
+  add_u64(mp, "max", s.max);
+  cJSON_AddArrayToObject(o, "peers");
+  *result = o;
+  return CX_OK;
+}
+
+static cx_err m_admin_log_level(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  const char *s = rpc_param_str(params, "level", 0, err);
+  if (!s) return err->code;
+  int lvl = log_level_parse(s);
+  if (lvl < 0) PARAMS_ERR(err, "params.level: expected trace, debug, info, warn, error or off");
+  log_set_level((log_level)lvl);
+  LOG_W("node", "log level set to %s over RPC", s);
+  *result = cJSON_CreateObject();
+  if (!*result) return CX_E_NOMEM;
+  cJSON_AddStringToObject(*result, "level", log_level_name((log_level)lvl));
+  return CX_OK;
+}
+
+static cx_err m_admin_mempool(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  mempool_stats s;
+  mempool_stats_get(node_mempool(n), &s);
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  add_u64(o, "size", s.size);
+  add_u64(o, "max", s.max);
+  add_u64(o, "senders", s.senders);
+  add_u64(o, "admitted", s.admitted);
+  add_u64(o, "rejected", s.rejected);
+  add_u64(o, "committed", s.committed);
+  *result = o;
+  return CX_OK;
+}
+
+static const rpc_method methods[] = {
+    {"tx_submit", m_tx_submit, 0},
+    {"tx_get", m_tx_get, 0},
+    {"block_get", m_block_get, 0},
+    {"identity_get", m_identity_get, 0},
+    {"consent_get", m_consent_get, 0},
+    {"consent_list", m_consent_list, 0},
+    {"contract_get", m_contract_get, 0},
+    {"member_list", m_member_list, 0},
+    {"proposal_get", m_proposal_get, 0},
+    {"account_get", m_account_get, 0},
+    {"status", m_status, 0},
+    {"admin_log_level", m_admin_log_level, 1},
+    {"admin_mempool", m_admin_mempool, 1},
+};
+
+void api_methods(const rpc_method **out, size_t *n) {
+  *out = methods;
+  *n = sizeof methods / sizeof methods[0];
+}

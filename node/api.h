@@ -1,0 +1,18 @@
+/* api: the JSON-RPC methods of custosd (docs/rpc.md), over node.h. */
+#ifndef CUSTOS_API_H
+#define CUSTOS_API_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "rpc.h"
+#include "tx.h"
+
+/* The method table; ctx of every handler is the node*. */
+void api_methods(const rpc_method **out, size_t *n);
+
+/* JSON rendering of a decoded transaction (also used by the CLI). */
+cJSON *api_tx_to_json(const cx_tx *tx);
+cJSON *api_member_to_json(const cx_member *m);
+
+#endif

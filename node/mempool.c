@@ -1,0 +1,339 @@
+#include "mempool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Entries live in a doubly linked arrival list and an open-addressing hash
+ * table by txid; a second table counts pending transactions per sender and
+ * holds the (sender, nonce) set. Capacities are fixed at creation from
+ * max_txs, so no table ever grows past its bound. */
+
+typedef struct entry {
+  cx_tx tx;
+  cx_hash txid;
+  uint8_t *raw;
+  size_t len;
+  struct entry *prev, *next;
+} entry;
+
+typedef struct {
+  cx_pubkey key;
+  size_t count;
+  int used;
+} sender_slot;
+
+struct mempool {
+  pthread_mutex_t mu;
+  size_t max, max_per_sender, size;
+  entry *head, *tail;
+  entry **tab; /* txid -> entry, linear probing with tombstones */
+  entry **bynonce; /* (sender, nonce) -> entry, same scheme */
+  size_t tabcap, tombs;
+  sender_slot *senders;
+  size_t sendcap, nsenders;
+  uint64_t admitted, rejected, committed;
+};
+
+static entry *const TOMB = (entry *)1;
+
+static uint64_t h64(const uint8_t *b) {
+  uint64_t v;
+  memcpy(&v, b, 8); /* inputs are hashes/keys: already uniform */
+  return v;
+}
+
+static size_t pow2_at_least(size_t n) {
+  size_t c = 16;
+  while (c < n) c <<= 1;
+  return c;
+}
+
+mempool *mempool_new(size_t max_txs, size_t max_per_sender) {
+  mempool *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->max = max_txs;
+  m->max_per_sender = max_per_sender;
+  m->tabcap = pow2_at_least(max_txs * 2 + 1);
+  m->sendcap = pow2_at_least(max_txs * 2 + 1);
+  m->tab = calloc(m->tabcap, sizeof *m->tab);
+  m->bynonce = calloc(m->tabcap, sizeof *m->bynonce);
+  m->senders = calloc(m->sendcap, sizeof *m->senders);
+  if (!m->tab || !m->bynonce || !m->senders || pthread_mutex_init(&m->mu, NULL)) {
+    free(m->tab);
+    free(m->bynonce);
+    free(m->senders);
+    free(m);
+    return NULL;
+  }
+  return m;
+}
+
+static void entry_free(entry *e) {
+  tx_clear(&e->tx);
+  free(e->raw);
+  free(e);
+}
+
+void mempool_free(mempool *m) {
+  if (!m) return;
+  for (entry *e = m->head, *n; e; e = n) {
+    n = e->next;
+    entry_free(e);
+  }
+  free(m->tab);
+  free(m->bynonce);
+  free(m->senders);
+  pthread_mutex_destroy(&m->mu);
+  free(m);
+}
+
+/* Slot of txid, or the first free slot for it if absent (*found = 0). */
+static size_t tab_find(const mempool *m, const cx_hash *id, int *found) {
+  size_t mask = m->tabcap - 1, i = h64(id->b) & mask, free_slot = SIZE_MAX;
+  for (;;) {
+    entry *e = m->tab[i];
+    if (!e) {
+      *found = 0;
+      return free_slot != SIZE_MAX ? free_slot : i;
+    }
+    if (e == TOMB) {
+      if (free_slot == SIZE_MAX) free_slot = i;
+    } else if (hash_eq(&e->txid, id)) {
+      *found = 1;
+      return i;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+static uint64_t nonce_key(const cx_pubkey *k, uint64_t nonce) {
+  return h64(k->b) ^ (nonce * 0x9e3779b97f4a7c15ull);
+}
+
+/* Slot of (sender, nonce), or the first free slot for it. */
+static size_t nonce_find(const mempool *m, const cx_pubkey *k, uint64_t nonce, int *found) {
+  size_t mask = m->tabcap - 1, i = nonce_key(k, nonce) & mask, free_slot = SIZE_MAX;
+  for (;;) {
+    entry *e = m->bynonce[i];
+    if (!e) {
+      *found = 0;
+      return free_slot != SIZE_MAX ? free_slot : i;
+    }
+    if (e == TOMB) {
+      if (free_slot == SIZE_MAX) free_slot = i;
+    } else if (e->tx.nonce == nonce && memcmp(e->tx.sender.b, k->b, 32) == 0) {
+      *found = 1;
+      return i;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+/* Rebuilds both tables when tombstones pile up (keeps probes short). */
+static void tab_rebuild(mempool *m) {
+  memset(m->tab, 0, m->tabcap * sizeof *m->tab);
+  memset(m->bynonce, 0, m->tabcap * sizeof *m->bynonce);
+  for (entry *e = m->head; e; e = e->next) {
+    int f;
+    m->tab[tab_find(m, &e->txid, &f)] = e;
+    m->bynonce[nonce_find(m, &e->tx.sender, e->tx.nonce, &f)] = e;
+  }
+  m->tombs = 0;
+}
+
+static sender_slot *sender_find(mempool *m, const cx_pubkey *k, int create) {
+  size_t mask = m->sendcap - 1, i = h64(k->b) & mask;
+  for (;;) {
+    sender_slot *s = &m->senders[i];
+    if (!s->used) {
+      if (!create) return NULL;
+      s->used = 1;
+      s->key = *k;
+      s->count = 0;
+      m->nsenders++;
+      return s;
+    }
+    if (memcmp(s->key.b, k->b, 32) == 0) return s;
+    i = (i + 1) & mask;
+  }
+}
+
+/* Sender slots are never deleted one by one (that would break probing);
+ * when no transaction is pending at all the table is cleared. */
+static void sender_dec(mempool *m, const cx_pubkey *k) {
+  sender_slot *s = sender_find(m, k, 0);
+  if (s && s->count) s->count--;
+  if (m->size == 0) {
+    memset(m->senders, 0, m->sendcap * sizeof *m->senders);
+    m->nsenders = 0;
+  }
+}
+
+static void unlink_entry(mempool *m, entry *e) {
+  int f;
+  size_t slot = tab_find(m, &e->txid, &f);
+  if (f) m->tab[slot] = TOMB;
+  slot = nonce_find(m, &e->tx.sender, e->tx.nonce, &f);
+  if (f) m->bynonce[slot] = TOMB;
+  m->tombs++;
+  if (e->prev) e->prev->next = e->next; else m->head = e->next;
+  if (e->next) e->next->prev = e->prev; else m->tail = e->prev;
+  m->size--;
+  sender_dec(m, &e->tx.sender);
+}
+
+cx_err mempool_add(mempool *m, cx_tx *tx, const cx_hash *txid, const uint8_t *raw,
+                   size_t len) {
+  cx_err rc = CX_OK;
+  entry *e = calloc(1, sizeof *e);
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!e || !copy) {
+    free(e);
+    free(copy);
+    return CX_E_NOMEM;
+  }
+  memcpy(copy, raw, len);
+  pthread_mutex_lock(&m->mu);
+  int found, nfound;
+  if (m->tombs > m->tabcap / 4) tab_rebuild(m);
+  size_t slot = tab_find(m, txid, &found);
+  size_t nslot = nonce_find(m, &tx->sender, tx->nonce, &nfound);
+  sender_slot *s = sender_find(m, &tx->sender, 0);
+  if (found || nfound) {
+    rc = CX_E_DUPLICATE; /* same txid, or that sender's nonce already pending */
+  } else if (m->size >= m->max) {
+    rc = CX_E_MEMPOOL_FULL;
+  } else if (s && s->count >= m->max_per_sender) {
+    rc = CX_E_SENDER_LIMIT;
+  }
+  if (rc) {
+    m->rejected++;
+    pthread_mutex_unlock(&m->mu);
+    free(e);
+    free(copy);
+    return rc;
+  }
+  e->tx = *tx; /* ownership of heap parts moves to the entry */
+  memset(tx, 0, sizeof *tx);
+  e->txid = *txid;
+  e->raw = copy;
+  e->len = len;
+  e->prev = m->tail;
+  if (m->tail) m->tail->next = e; else m->head = e;
+  m->tail = e;
+  m->tab[slot] = e;
+  m->bynonce[nslot] = e;
+  sender_find(m, &e->tx.sender, 1)->count++;
+  m->size++;
+  m->admitted++;
+  pthread_mutex_unlock(&m->mu);
+  return CX_OK;
+}
+
+int mempool_has(mempool *m, const cx_hash *txid) {
+  int f;
+  pthread_mutex_lock(&m->mu);
+  tab_find(m, txid, &f);
+  pthread_mutex_unlock(&m->mu);
+  return f;
+}
+
+cx_err mempool_get_raw(mempool *m, const cx_hash *txid, uint8_t **raw, size_t *len) {
+  int f;
+  cx_err rc = CX_E_NOT_FOUND;
+  pthread_mutex_lock(&m->mu);
+  size_t slot = tab_find(m, txid, &f);
+  if (f) {
+    entry *e = m->tab[slot];
+    *raw = malloc(e->len ? e->len : 1);
+    if (!*raw) {
+      rc = CX_E_NOMEM;
+    } else {
+      memcpy(*raw, e->raw, e->len);
+      *len = e->len;
+      rc = CX_OK;
+    }
+  }
+  pthread_mutex_unlock(&m->mu);
+  return rc;
+}
+
+size_t mempool_pending_of(mempool *m, const cx_pubkey *sender) {
+  pthread_mutex_lock(&m->mu);
+  sender_slot *s = sender_find(m, sender, 0);
+  size_t n = s ? s->count : 0;
+  pthread_mutex_unlock(&m->mu);
+  return n;
+}
+
+void mempool_stats_get(mempool *m, mempool_stats *out) {
+  pthread_mutex_lock(&m->mu);
+  out->size = m->size;
+  out->max = m->max;
+  out->senders = m->nsenders;
+  out->admitted = m->admitted;
+  out->rejected = m->rejected;
+  out->committed = m->committed;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void mempool_note_rejected(mempool *m) {
+  pthread_mutex_lock(&m->mu);
+  m->rejected++;
+  pthread_mutex_unlock(&m->mu);
+}
+
+/* Next-nonce cache for one selection pass: small open-addressing map. */
+typedef struct {
+  cx_pubkey key;
+  uint64_t next;
+  int used;
+} nonce_slot;
+
+void mempool_select(mempool *m, size_t max, const mempool_selector *sel) {
+  pthread_mutex_lock(&m->mu);
+  size_t cap = pow2_at_least(m->size * 2 + 1), taken = 0;
+  nonce_slot *nn = calloc(cap, sizeof *nn);
+  if (!nn) goto out;
+  /* Repeated passes pick up transactions that arrived out of nonce order;
+   * each pass either takes something or ends the loop. */
+  for (int progress = 1; progress && taken < max;) {
+    progress = 0;
+    for (entry *e = m->head; e && taken < max; e = e->next) {
+      size_t i = h64(e->tx.sender.b) & (cap - 1);
+      while (nn[i].used && memcmp(nn[i].key.b, e->tx.sender.b, 32) != 0) i = (i + 1) & (cap - 1);
+      if (!nn[i].used) {
+        nn[i].used = 1;
+        nn[i].key = e->tx.sender;
+        nn[i].next = sel->next_nonce(sel->ctx, &e->tx.sender);
+      }
+      if (e->tx.nonce != nn[i].next) continue;
+      int r = sel->take(sel->ctx, &e->tx, &e->txid, e->raw, e->len);
+      if (r < 0) goto out;
+      if (r == 1) {
+        nn[i].next++;
+        taken++;
+        progress = 1;
+      }
+    }
+  }
+out:
+  free(nn);
+  pthread_mutex_unlock(&m->mu);
+}
+
+void mempool_remove_committed(mempool *m, const mempool_slot_ref *refs, size_t n) {
+  pthread_mutex_lock(&m->mu);
+  for (size_t i = 0; i < n; i++) {
+    int f;
+    size_t slot = nonce_find(m, &refs[i].sender, refs[i].nonce, &f);
+    if (!f) continue;
+    entry *e = m->bynonce[slot];
+    unlink_entry(m, e);
+    entry_free(e);
+    m->committed++;
+  }
+  if (m->tombs > m->tabcap / 4) tab_rebuild(m);
+  pthread_mutex_unlock(&m->mu);
+}
