@@ -28,6 +28,15 @@ static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
 
 static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
 
+/* Hex of a variable-length buffer (the signed encoding of a transaction). */
+static void add_raw(cJSON *o, const char *k, const uint8_t *b, size_t n) {
+  char *buf = malloc(2 * n + 1);
+  if (!buf) return;
+  hex_encode(b, n, buf);
+  cJSON_AddStringToObject(o, k, buf);
+  free(buf);
+}
+
 static cJSON *domains_json(const cx_domain_set *d) {
   cJSON *a = cJSON_CreateArray();
   for (size_t i = 0; a && i < d->n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(d->d[i].name));
@@ -196,6 +205,7 @@ static cx_err m_tx_get(void *ctx, const cJSON *params, cJSON **result, rpc_error
         cJSON_AddItemToObject(o, "tx", api_tx_to_json(&tx));
         tx_clear(&tx);
       }
+      add_raw(o, "raw", b.txs[loc.index], b.tx_len[loc.index]);
     }
     block_clear(&b);
   } else if (e == CX_E_NOT_FOUND) {
@@ -206,6 +216,7 @@ static cx_err m_tx_get(void *ctx, const cJSON *params, cJSON **result, rpc_error
       cJSON_AddItemToObject(o, "tx", api_tx_to_json(&tx));
       tx_clear(&tx);
     }
+    add_raw(o, "raw", raw, len);
   }
 out:
   free(raw);

@@ -709,6 +709,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static cx_err write_cookie(const char *path, const char *cookie) {
   cx_err rc = CX_E_IO;
   size_t len = strlen(cookie), off = 0;
+  int saved;
   /* O_NOFOLLOW: do not let a planted symlink redirect the secret */
   int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) goto out;
@@ -723,9 +724,13 @@ static cx_err write_cookie(const char *path, const char *cookie) {
   if (fsync(fd) != 0) goto out;
   rc = CX_OK;
 out:
-  if (fd >= 0 && close(fd) != 0) rc = CX_E_IO;
+  saved = errno; /* of the failing call, before close() can change it */
+  if (fd >= 0 && close(fd) != 0 && rc == CX_OK) {
+    rc = CX_E_IO;
+    saved = errno;
+  }
   if (rc != CX_OK) {
-    LOG_E(MOD, "cannot write the admin cookie %s: %s", path, strerror(errno));
+    LOG_E(MOD, "cannot write the admin cookie %s: %s", path, strerror(saved));
     if (fd >= 0) unlink(path);
   }
   return rc;
@@ -786,10 +791,14 @@ cx_err rpc_server_start(const rpc_config *cfg, const rpc_method *methods, size_t
   if (threads > 1) pool[0] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
   s->daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, cfg->port, NULL,
-      NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+      NULL, on_request, s,
+      /* first, so that MHD's own messages go through our log */
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)max_conns,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
   if (!s->daemon) {
     LOG_E(MOD, "cannot listen on %s:%u", bind, (unsigned)cfg->port);
     rc = CX_E_IO;

@@ -3,13 +3,16 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <leveldb/c.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -36,6 +39,8 @@ enum {
 #define STATE_KEY_PREFIX 3 /* 'S' + u16be bucket */
 #define TREE_NODES (2u * STORE_BUCKETS) /* node 1 = root, node STORE_BUCKETS+b = bucket b */
 #define DEFAULT_CHECK_DEPTH 64
+#define MAX_PARTS 8        /* threads for one root computation, a power of two */
+#define PAR_MIN_BUCKETS 256 /* dirty buckets per thread below which one is enough */
 
 enum { MID_LEAF, MID_BUCKET, MID_NODE, MID_KEY, MID_COUNT };
 
@@ -49,6 +54,7 @@ typedef struct {
 } snapref;
 
 struct store {
+  int lockfd; /* DIR/chain.lock, flock()ed for the store's lifetime */
   leveldb_t *db;
   leveldb_options_t *opt;
   leveldb_cache_t *cache;
@@ -72,7 +78,21 @@ struct store {
   cx_hash chain_id;
   cx_hash *tree; /* TREE_NODES hashes */
   snapref *cur;
+  uint64_t epoch; /* bumped by every successful write: invalidates ws memos */
+  uint32_t nparts; /* threads for a large root computation (power of two) */
 };
+
+/* A changed tree node: node index and its new hash. */
+typedef struct {
+  uint32_t node;
+  cx_hash h;
+} tnode;
+
+typedef struct {
+  tnode *v;
+  size_t n;
+  cx_hash root;
+} tdelta;
 
 typedef enum { WS_NONE = 0, WS_PUT, WS_DEL } ws_state;
 
@@ -101,19 +121,15 @@ struct store_ws {
   size_t nslots;   /* power of two */
   ws_undo *undo;
   size_t nundo, capundo;
+  /* The last computed delta, reused while neither the write set (gen) nor
+   * the committed state (store epoch) changed: the usual flow computes the
+   * root to build or check a block, then commits the same write set. */
+  uint64_t gen;
+  int memo_ok;
+  uint64_t memo_gen, memo_epoch;
+  tdelta memo;
 };
 
-/* A changed tree node: node index and its new hash. */
-typedef struct {
-  uint32_t node;
-  cx_hash h;
-} tnode;
-
-typedef struct {
-  tnode *v;
-  size_t n;
-  cx_hash root;
-} tdelta;
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -657,8 +673,8 @@ static int mkdir_p(const char *dir) {
   char *p = strdup(dir);
   int rc = 0;
   if (!p) return -1;
-  for (char *q = p + 1; *q; q++) {
-    if (*q != '/') continue;
+  for (char *q = p; *q; q++) {
+    if (q == p || *q != '/') continue;
     *q = 0;
     if (mkdir(p, 0700) != 0 && errno != EEXIST) rc = -1;
     *q = '/';
@@ -669,6 +685,36 @@ static int mkdir_p(const char *dir) {
 }
 
 /* ---- open / close ------------------------------------------------------- */
+
+/* Takes DIR/chain.lock before LevelDB is touched. LevelDB's own LOCK is an
+ * fcntl lock, which is per process: a second leveldb_open of the same
+ * directory in this process fails, but closes its descriptor of LOCK and so
+ * silently drops the first handle's lock against other processes. flock()
+ * locks belong to the open file, so a second store_open - in this process
+ * or another - is refused here and LevelDB's lock stays intact. */
+static cx_err lock_dir(store *s, const char *dir, char *errbuf, size_t errlen) {
+  size_t n = strlen(dir) + sizeof "/chain.lock";
+  char *path = malloc(n);
+  cx_err e = CX_OK;
+  if (!path) return CX_E_NOMEM;
+  snprintf(path, n, "%s/chain.lock", dir);
+  s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (s->lockfd < 0) {
+    seterr(errbuf, errlen, "cannot open %s: %s", path, strerror(errno));
+    e = CX_E_IO;
+  } else if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      seterr(errbuf, errlen, "the store in %s is in use by another process "
+             "(or already open in this one)", dir);
+      e = CX_E_LOCKED;
+    } else {
+      seterr(errbuf, errlen, "cannot lock %s: %s", path, strerror(errno));
+      e = CX_E_IO;
+    }
+  }
+  free(path);
+  return e;
+}
 
 static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
   cx_err e = CX_OK;
@@ -714,6 +760,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   seterr(errbuf, errlen, "%s", "");
   store *s = calloc(1, sizeof *s);
   if (!s) return CX_E_NOMEM;
+  s->lockfd = -1;
   if (opts) {
     s->opts = *opts;
   } else {
@@ -727,6 +774,9 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   s->mu_ok = 1;
   init_mids(s);
   init_empty(s);
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  s->nparts = 1;
+  while (s->nparts < MAX_PARTS && (long)s->nparts * 2 <= cpus) s->nparts *= 2;
   s->ro = leveldb_readoptions_create();
   leveldb_readoptions_set_verify_checksums(s->ro, 1);
   s->ro_scan = leveldb_readoptions_create();
@@ -747,6 +797,8 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
     e = CX_E_IO;
     goto out;
   }
+  e = lock_dir(s, dir, errbuf, errlen);
+  if (e) goto out;
   e = open_db(s, dir, errbuf, errlen);
   if (e) goto out;
   e = check_format(s, errbuf, errlen);
@@ -828,6 +880,7 @@ void store_close(store *s) {
   if (s->ro_scan) leveldb_readoptions_destroy(s->ro_scan);
   if (s->wo) leveldb_writeoptions_destroy(s->wo);
   if (s->wo_sync) leveldb_writeoptions_destroy(s->wo_sync);
+  if (s->lockfd >= 0) close(s->lockfd); /* after LevelDB let go of its files */
   if (s->mu_ok) pthread_mutex_destroy(&s->mu);
   free(s->tree);
   free(s);
@@ -947,6 +1000,7 @@ void store_ws_free(store_ws *ws) {
   free(ws->ents);
   free(ws->slots);
   free(ws->undo);
+  free(ws->memo.v);
   free(ws);
 }
 
@@ -1042,6 +1096,7 @@ static cx_err ws_set(store_ws *ws, const uint8_t *key, size_t klen, uint8_t stat
   en->val = val;
   en->vlen = vlen;
   val = NULL;
+  ws->gen++;
 out:
   free(val);
   return e;
@@ -1088,6 +1143,7 @@ size_t store_ws_mark(store_ws *ws) {
 
 void store_ws_rollback(store_ws *ws, size_t mark) {
   CX_ASSERT(ws && mark <= ws->nundo);
+  if (mark < ws->nundo) ws->gen++;
   while (ws->nundo > mark) {
     ws_undo *u = &ws->undo[--ws->nundo];
     ws_ent *en = &ws->ents[u->ent];
@@ -1152,12 +1208,13 @@ static cx_err bucket_merged(store *s, leveldb_iterator_t *it, uint16_t b, ws_ent
   return CX_OK;
 }
 
-/* Rehashes the dirty buckets' paths level by level. d->v holds the bucket
- * level sorted by node; each pass appends the parents of the previous level
- * (still sorted), reading clean siblings from the committed tree. */
-static void climb(const store *s, tdelta *d) {
-  size_t start = 0, end = d->n;
-  while (!(end - start == 1 && d->v[start].node == 1)) {
+/* Rehashes the dirty paths level by level. d->v[start, d->n) is one level,
+ * sorted by node; each pass appends the parents of that level (still sorted),
+ * reading clean siblings from the committed tree. Stops at the level of the
+ * nodes [stop, 2*stop): stop = 1 climbs to the root. */
+static void climb(const store *s, tdelta *d, size_t start, uint32_t stop) {
+  size_t end = d->n;
+  while (d->v[start].node >= 2 * stop) {
     for (size_t i = start; i < end; i++) {
       uint32_t n = d->v[i].node;
       const cx_hash *l, *r;
@@ -1178,18 +1235,70 @@ static void climb(const store *s, tdelta *d) {
     start = end;
     end = d->n;
   }
-  d->root = d->v[start].h;
+  if (stop == 1) d->root = d->v[start].h;
+}
+
+/* One subtree's share of a root computation: the pending entries of buckets
+ * under node top (one of nparts nodes at the same level). */
+typedef struct {
+  store *s;
+  ws_ent *const *pend; /* sorted by (bucket, key) */
+  size_t np;
+  uint32_t nparts;
+  tdelta d; /* out: the subtree's changed nodes, top last */
+  cx_err e;
+} part;
+
+static void *part_run(void *arg) {
+  part *p = arg;
+  store *s = p->s;
+  size_t nb = 0, cap = 0;
+  char *err = NULL;
+  for (size_t i = 0; i < p->np; i++)
+    nb += i == 0 || p->pend[i]->bucket != p->pend[i - 1]->bucket;
+  /* Height h of the subtree has (STORE_BUCKETS >> h) / nparts nodes, of
+   * which at most nb change. */
+  for (uint32_t lvl = STORE_BUCKETS / p->nparts; lvl >= 1; lvl /= 2) cap += nb < lvl ? nb : lvl;
+  p->d.v = malloc(cap * sizeof *p->d.v);
+  if (!p->d.v) {
+    p->e = CX_E_NOMEM;
+    return NULL;
+  }
+  /* LevelDB iterators are single-threaded: one per part. */
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro);
+  for (size_t i = 0; i < p->np;) {
+    uint16_t b = p->pend[i]->bucket;
+    size_t j = i;
+    while (j < p->np && p->pend[j]->bucket == b) j++;
+    p->e = bucket_merged(s, it, b, p->pend + i, j - i, &p->d.v[p->d.n].h);
+    if (p->e) break;
+    p->d.v[p->d.n++].node = STORE_BUCKETS + b;
+    i = j;
+  }
+  leveldb_iter_get_error(it, &err);
+  if (err && !p->e) p->e = map_ldb_err(err);
+  leveldb_free(err);
+  leveldb_iter_destroy(it);
+  if (!p->e) climb(s, &p->d, 0, p->nparts);
+  return NULL;
 }
 
 /* The changed tree nodes and the new root for ws over the committed state.
- * Writer thread only: reads s->tree and the latest LevelDB state unlocked. */
+ * Large write sets are split by subtree over s->nparts threads (hashing and
+ * LevelDB seeks dominate; the subtrees share nothing), then the top levels
+ * are climbed here. Writer thread only: reads s->tree and the latest LevelDB
+ * state unlocked. */
 static cx_err ws_compute(store_ws *ws, tdelta *d) {
   store *s = ws->s;
   ws_ent **pend = NULL;
-  leveldb_iterator_t *it = NULL;
+  part parts[MAX_PARTS];
+  pthread_t th[MAX_PARTS];
+  int started[MAX_PARTS] = {0};
+  uint32_t nparts = s->nparts;
   cx_err e = CX_OK;
   size_t np = 0, nb = 0;
   memset(d, 0, sizeof *d);
+  memset(parts, 0, sizeof parts);
   d->root = s->root;
   for (size_t i = 0; i < ws->n; i++) np += ws->ents[i].state != WS_NONE;
   if (np == 0) return CX_OK;
@@ -1200,45 +1309,80 @@ static cx_err ws_compute(store_ws *ws, tdelta *d) {
     if (ws->ents[i].state != WS_NONE) pend[np++] = &ws->ents[i];
   qsort(pend, np, sizeof *pend, pend_cmp);
   for (size_t i = 0; i < np; i++) nb += i == 0 || pend[i]->bucket != pend[i - 1]->bucket;
-  /* Height h of the tree has STORE_BUCKETS >> h nodes, of which at most nb change. */
-  size_t cap = 0;
-  for (unsigned h = 0; h <= STORE_BUCKET_BITS; h++) {
-    size_t lvl = STORE_BUCKETS >> h;
-    cap += nb < lvl ? nb : lvl;
+  while (nparts > 1 && nb < PAR_MIN_BUCKETS * nparts) nparts /= 2;
+
+  /* Part t owns buckets [t, t+1) * STORE_BUCKETS / nparts: a contiguous run
+   * of the sorted pending entries. */
+  unsigned shift = STORE_BUCKET_BITS;
+  for (uint32_t n = nparts; n > 1; n /= 2) shift--;
+  size_t lo = 0;
+  for (uint32_t t = 0; t < nparts; t++) {
+    size_t hi = lo;
+    while (hi < np && (uint32_t)(pend[hi]->bucket >> shift) == t) hi++;
+    parts[t] = (part){.s = s, .pend = pend + lo, .np = hi - lo, .nparts = nparts};
+    lo = hi;
   }
-  d->v = malloc(cap * sizeof *d->v);
+  for (uint32_t t = 1; t < nparts; t++)
+    if (parts[t].np) started[t] = pthread_create(&th[t], NULL, part_run, &parts[t]) == 0;
+  for (uint32_t t = 0; t < nparts; t++)
+    if (parts[t].np && !started[t]) part_run(&parts[t]); /* part 0, or no thread */
+  for (uint32_t t = 1; t < nparts; t++)
+    if (started[t]) pthread_join(th[t], NULL);
+  size_t total = nparts;
+  for (uint32_t t = 0; t < nparts; t++) {
+    if (parts[t].e && !e) e = parts[t].e;
+    total += parts[t].d.n;
+  }
+  if (e) goto out;
+
+  /* Concatenate the subtrees' nodes minus their tops, then the tops as the
+   * level to climb from. */
+  d->v = malloc(total * sizeof *d->v);
   if (!d->v) {
     e = CX_E_NOMEM;
     goto out;
   }
-  it = leveldb_create_iterator(s->db, s->ro);
-  for (size_t i = 0; i < np;) {
-    uint16_t b = pend[i]->bucket;
-    size_t j = i;
-    while (j < np && pend[j]->bucket == b) j++;
-    e = bucket_merged(s, it, b, pend + i, j - i, &d->v[d->n].h);
-    if (e) goto out;
-    d->v[d->n++].node = STORE_BUCKETS + b;
-    i = j;
+  for (uint32_t t = 0; t < nparts; t++) {
+    if (!parts[t].d.n) continue;
+    memcpy(d->v + d->n, parts[t].d.v, (parts[t].d.n - 1) * sizeof *d->v);
+    d->n += parts[t].d.n - 1;
   }
-  climb(s, d);
+  size_t start = d->n;
+  for (uint32_t t = 0; t < nparts; t++)
+    if (parts[t].d.n) d->v[d->n++] = parts[t].d.v[parts[t].d.n - 1];
+  climb(s, d, start, 1);
 out:
-  if (it) leveldb_iter_destroy(it);
+  for (uint32_t t = 0; t < nparts; t++) free(parts[t].d.v);
   free(pend);
   if (e) {
     free(d->v);
     memset(d, 0, sizeof *d);
+    d->root = s->root;
   }
   return e;
 }
 
+/* ws_compute through the write set's memo; *d points into ws. */
+static cx_err ws_delta(store_ws *ws, const tdelta **d) {
+  if (!ws->memo_ok || ws->memo_gen != ws->gen || ws->memo_epoch != ws->s->epoch) {
+    free(ws->memo.v);
+    ws->memo_ok = 0;
+    cx_err e = ws_compute(ws, &ws->memo);
+    if (e) return e;
+    ws->memo_ok = 1;
+    ws->memo_gen = ws->gen;
+    ws->memo_epoch = ws->s->epoch;
+  }
+  *d = &ws->memo;
+  return CX_OK;
+}
+
 cx_err store_ws_root(store_ws *ws, cx_hash *root) {
   CX_ASSERT(ws && root);
-  tdelta d;
-  cx_err e = ws_compute(ws, &d);
+  const tdelta *d;
+  cx_err e = ws_delta(ws, &d);
   if (e) return e;
-  *root = d.root;
-  free(d.v);
+  *root = d->root;
   return CX_OK;
 }
 
@@ -1283,6 +1427,7 @@ static cx_err write_and_publish(store *s, leveldb_writebatch_t *wb,
   pthread_mutex_lock(&s->mu);
   for (size_t i = 0; i < d->n; i++) s->tree[d->v[i].node] = d->v[i].h;
   s->root = d->root;
+  s->epoch++;
   s->height = height;
   s->tip = *tip;
   if (chain_id) {
@@ -1302,7 +1447,8 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
             (txs || !ntx));
   CX_ASSERT(!ws || ws->s == s);
   cx_err e = CX_OK;
-  tdelta d = {0};
+  tdelta none = {.root = s->root};
+  const tdelta *d = &none;
   leveldb_writebatch_t *wb = NULL;
   snapref *nsnap = NULL;
   char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
@@ -1329,10 +1475,8 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
     }
   }
   if (ws) {
-    e = ws_compute(ws, &d);
+    e = ws_delta(ws, &d);
     if (e) goto out;
-  } else {
-    d.root = s->root;
   }
   nsnap = snap_new();
   if (!nsnap) {
@@ -1361,13 +1505,12 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
                            (const char *)loc, sizeof loc);
   }
   batch_state(wb, ws);
-  batch_tip(wb, height, block_hash, &d.root);
-  e = write_and_publish(s, wb, s->wo, nsnap, &d, height, block_hash, NULL);
+  batch_tip(wb, height, block_hash, &d->root);
+  e = write_and_publish(s, wb, s->wo, nsnap, d, height, block_hash, NULL);
   nsnap = NULL;
 out:
   if (wb) leveldb_writebatch_destroy(wb);
   snap_free(s, nsnap);
-  free(d.v);
   store_ws_free(ws);
   return e;
 }
@@ -1376,7 +1519,8 @@ cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id) {
   CX_ASSERT(s && chain_id);
   CX_ASSERT(!ws || ws->s == s);
   cx_err e = CX_OK;
-  tdelta d = {0};
+  tdelta none = {.root = s->root};
+  const tdelta *d = &none;
   leveldb_writebatch_t *wb = NULL;
   snapref *nsnap = NULL;
   uint8_t k[16];
@@ -1393,10 +1537,8 @@ cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id) {
     goto out;
   }
   if (ws) {
-    e = ws_compute(ws, &d);
+    e = ws_delta(ws, &d);
     if (e) goto out;
-  } else {
-    d.root = s->root;
   }
   nsnap = snap_new();
   if (!nsnap) {
@@ -1407,13 +1549,12 @@ cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id) {
   batch_state(wb, ws);
   leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_CHAIN),
                          (const char *)chain_id->b, 32);
-  batch_tip(wb, 0, &(cx_hash){{0}}, &d.root);
-  e = write_and_publish(s, wb, s->wo_sync, nsnap, &d, 0, &(cx_hash){{0}}, chain_id);
+  batch_tip(wb, 0, &(cx_hash){{0}}, &d->root);
+  e = write_and_publish(s, wb, s->wo_sync, nsnap, d, 0, &(cx_hash){{0}}, chain_id);
   nsnap = NULL;
 out:
   if (wb) leveldb_writebatch_destroy(wb);
   snap_free(s, nsnap);
-  free(d.v);
   return e;
 }
 

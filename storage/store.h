@@ -58,7 +58,8 @@ typedef struct {
  * that block_hasher(bytes) gives the recorded hash and that each block's
  * parent is the recorded hash of the block below; and that the state root
  * recomputed from the stored state equals the root recorded at the tip. Any mismatch: CX_E_CORRUPT with a plain description
- * in errbuf. A store opened by another process: CX_E_LOCKED.
+ * in errbuf. A store already open (in another process, or through another
+ * handle in this one): CX_E_LOCKED.
  * On success *out is owned by the caller; free with store_close(). */
 cx_err store_open(const char *dir, const store_opts *opts, store **out, char *errbuf,
                   size_t errlen);

@@ -30,7 +30,7 @@ typedef struct {
   cx_err (*put)(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
   cx_err (*del)(void *ctx, const uint8_t *k, size_t kl);
   /* Savepoints: undo the writes of a transaction a rule rejected. May be
-   * NULL for read-only states (queries). */
+   * NULL for read-only states (queries); vm_apply_tx requires them. */
   size_t (*mark)(void *ctx);
   void (*rollback)(void *ctx, size_t mark);
 } vm_state;
@@ -48,13 +48,21 @@ typedef struct {
   cx_member members[VM_MAX_MEMBERS];
 } vm_genesis;
 
-/* Checks a genesis: at least one validator, unique names and keys, valid
- * keys, domains owned at most once, validators have addresses. On error
- * writes a sentence naming the member and field into err. */
+/* Checks a genesis: chain_name STR_IDENT, block_max_txs 1..CX_BLOCK_MAX_TXS,
+ * 1..CX_MAX_VALIDATORS validators, unique names, keys and enc_keys, valid
+ * keys, well-formed member records (validators and only they have an
+ * address, only bureaus own domains), domains owned at most once. On error
+ * writes a sentence naming the member and field into err (may be NULL),
+ * e.g. "members[2] (hrss-bureau): key is not a valid x-only public key",
+ * and returns CX_E_CONFIG (chain fields, no validator, too many),
+ * CX_E_BAD_MEMBER, CX_E_BAD_KEY, CX_E_MEMBER_EXISTS or CX_E_DOMAIN_OWNED. */
 cx_err vm_genesis_validate(const vm_genesis *g, char *err, size_t errlen);
-/* chain_id = H_GENESIS(canonical encoding of g). */
+/* chain_id = H_GENESIS(u8 1 | str chain_name | varint time_ms |
+ * varint block_max_txs | varint nmembers | member_enc each, in the given
+ * order). For a validated genesis. */
 void vm_genesis_hash(const vm_genesis *g, cx_hash *chain_id);
-/* Writes the genesis members into an empty state. */
+/* Validates g, then writes its members into an empty state (CX_E_EXISTS if
+ * the state already has members). */
 cx_err vm_genesis_apply(const vm_state *st, const vm_genesis *g);
 
 /* ---- execution ---- */
@@ -65,7 +73,13 @@ cx_err vm_genesis_apply(const vm_state *st, const vm_genesis *g);
  * CX_OK (applied) or the rule it broke — in that case its nonce is consumed
  * and it has no other effect.
  * Returns CX_E_WRONG_CHAIN, CX_E_NONCE_USED or CX_E_NONCE_GAP when it cannot
- * be included at all (a block containing it is invalid), or a storage error. */
+ * be included at all (a block containing it is invalid), CX_E_INVALID_ARG
+ * for a type or governance action tx_decode would refuse, or a storage error
+ * (CX_E_CORRUPT for a damaged record; the caller then drops its write set).
+ * tx must be syntactically valid (as tx_decode leaves it).
+ * Validator-set changes made by a governance transaction are in the state
+ * as soon as it applies; which height they take effect at for consensus
+ * (the next block at the earliest) is defined by the consensus module. */
 cx_err vm_apply_tx(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
                    const cx_hash *txid, uint64_t height, cx_err *receipt);
 
@@ -138,7 +152,9 @@ typedef struct {
 
 cx_err vm_member_get(const vm_state *st, const char *name, cx_member *out);
 cx_err vm_member_by_key(const vm_state *st, const cx_pubkey *key, cx_member *out);
-/* All members sorted by name; *n set. */
+/* All members sorted by name; *n set (to the total, with CX_E_FULL, when
+ * cap is too small). Getters return CX_E_NOT_FOUND when absent and
+ * CX_E_CORRUPT for a stored record that does not decode. */
 cx_err vm_members(const vm_state *st, cx_member *out, size_t cap, size_t *n);
 /* Validators (validator = 1) sorted by name: the signer order of commit
  * certificates. */
@@ -155,11 +171,14 @@ cx_err vm_contract_get(const vm_state *st, const cx_hash *id, vm_contract *out);
 void vm_contract_clear(vm_contract *c);
 /* Contract id of a source text: H_CONTRACT(source). */
 void vm_contract_id(const uint8_t *source, size_t len, cx_hash *out);
-/* CX_OK if the contract can be called now: approved by every bureau that
- * currently owns one of its domains, and not retired. */
+/* CX_OK if the contract can be called now: not retired (CX_E_CONTRACT_RETIRED)
+ * and each of its domains owned by a bureau that approved it
+ * (CX_E_CONTRACT_UNAPPROVED otherwise, also when a domain has no owner);
+ * CX_E_CONTRACT_UNKNOWN if absent. Recomputed against today's owners. */
 cx_err vm_contract_callable(const vm_state *st, const cx_hash *id);
-/* CX_OK if the consent is live at height (not revoked, not expired, uses <
- * quota). */
+/* CX_OK if the consent is live at height; else CX_E_CONSENT_UNKNOWN,
+ * CX_E_CONSENT_REVOKED, CX_E_DID_REVOKED (its identity was revoked),
+ * CX_E_EXPIRED (height > expires) or CX_E_FULL (uses >= quota). */
 cx_err vm_consent_live(const vm_state *st, const cx_hash *id, uint64_t height);
 
 #endif

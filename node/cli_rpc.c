@@ -1,0 +1,287 @@
+/* cli_rpc: the CLI's side of the JSON-RPC conversation: calls with error
+ * reporting, and the sign-and-submit flow shared by every transaction
+ * command (chain id + nonce from the node, tx_sign, tx_submit, --wait). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "rpc_client.h"
+
+/* Prints a failed call and returns its exit code. */
+static int report(const cli_ctx *c, const char *method, cx_err e, const rpcc_error *err) {
+  if (e == CX_E_NOMEM) return cli_fail(CLI_LOCAL, "%s: out of memory", method);
+  switch (err->kind) {
+    case RPCC_TRANSPORT:
+      return cli_fail(CLI_UNREACHABLE, "cannot reach the node at %s: %s", c->node, err->message);
+    case RPCC_PROTOCOL:
+      return cli_fail(CLI_UNREACHABLE, "%s: unexpected answer from %s: %s", method, c->node,
+                      err->message);
+    default:
+      break;
+  }
+  /* The rule name is what scripts and people grep for ("nonce_used"). */
+  if (err->name[0])
+    return cli_fail(CLI_REFUSED, "%s: %s (%s, code %d)%s%s", method, err->message, err->name,
+                    err->code, err->detail[0] ? ": " : "", err->detail);
+  return cli_fail(CLI_REFUSED, "%s: %s (code %d)%s%s", method, err->message, err->code,
+                  err->detail[0] ? ": " : "", err->detail);
+}
+
+int cli_call(const cli_ctx *c, const char *method, cJSON *params, const char *auth,
+             cJSON **result) {
+  rpcc_error err;
+  cx_err e = rpcc_call(c->node, method, params, auth, result, &err);
+  return e == CX_OK ? CLI_OK : report(c, method, e, &err);
+}
+
+int cli_query(const cli_ctx *c, const char *method, cJSON *params) {
+  cJSON *r = NULL;
+  int rc = cli_call(c, method, params, NULL, &r);
+  if (rc) return rc;
+  cli_print_json(c, r);
+  cJSON_Delete(r);
+  return CLI_OK;
+}
+
+cJSON *cli_params_hex(const char *field, const uint8_t *b, size_t n) {
+  char hex[2 * 64 + 1];
+  CX_ASSERT(n <= 64);
+  hex_encode(b, n, hex);
+  cJSON *p = cJSON_CreateObject();
+  if (p && !cJSON_AddStringToObject(p, field, hex)) {
+    cJSON_Delete(p);
+    return NULL;
+  }
+  return p;
+}
+
+/* ---- signer ---- */
+
+static int chain_info(const cli_ctx *c, cli_signer *s) {
+  cJSON *r = NULL;
+  int rc = cli_call(c, "status", cJSON_CreateObject(), NULL, &r);
+  if (rc) return rc;
+  const cJSON *cid = cJSON_GetObjectItemCaseSensitive(r, "chain_id");
+  if (!cJSON_IsString(cid) || hex_decode(cid->valuestring, s->chain_id.b, 32) != CX_OK ||
+      cli_json_u64(cJSON_GetObjectItemCaseSensitive(r, "height"), &s->height) != 0)
+    rc = cli_fail(CLI_UNREACHABLE, "status: the node's answer lacks chain_id or height");
+  cJSON_Delete(r);
+  return rc;
+}
+
+static int next_nonce(const cli_ctx *c, cli_signer *s) {
+  cJSON *r = NULL;
+  cJSON *p = cli_params_hex("key", s->keys.pub.b, 32);
+  if (!p) return cli_fail(CLI_LOCAL, "out of memory");
+  int rc = cli_call(c, "account_get", p, NULL, &r);
+  if (rc) return rc;
+  if (cli_json_u64(cJSON_GetObjectItemCaseSensitive(r, "next_nonce"), &s->nonce) != 0)
+    rc = cli_fail(CLI_UNREACHABLE, "account_get: the node's answer lacks next_nonce");
+  cJSON_Delete(r);
+  return rc;
+}
+
+int cli_signer_open(const cli_ctx *c, const cli_args *a, cli_signer *s) {
+  memset(s, 0, sizeof *s);
+  uint64_t forced = 0;
+  int rc;
+  /* Check the cheap local arguments before the (slow) KDF and the network. */
+  if (a->nonce && (rc = cli_u64_arg("--nonce", a->nonce, &forced))) return rc;
+  if ((rc = cli_load_signer_keys(c, &s->keys))) return rc;
+  if ((rc = chain_info(c, s))) goto fail;
+  if (a->nonce)
+    s->nonce = forced;
+  else if ((rc = next_nonce(c, s)))
+    goto fail;
+  return CLI_OK;
+fail:
+  cli_signer_close(s);
+  return rc;
+}
+
+void cli_signer_close(cli_signer *s) { keystore_keys_free(&s->keys); }
+
+/* ---- submit and wait ---- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+/* Moves every member of extras into obj (extras is freed). */
+static void merge_fields(cJSON *obj, cJSON *extras) {
+  if (!extras) return;
+  while (extras->child) {
+    cJSON *f = cJSON_DetachItemViaPointer(extras, extras->child);
+    cJSON_AddItemToObject(obj, f->string, f); /* keeps f->string */
+  }
+  cJSON_Delete(extras);
+}
+
+static void print_receipt(const cli_ctx *c, const cJSON *r) {
+  if (c->json) {
+    cli_print_json(c, r);
+    return;
+  }
+  const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
+  const cJSON *ok = cJSON_GetObjectItemCaseSensitive(rec, "ok");
+  const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(rec, "code");
+  cJSON *lines = cJSON_CreateObject();
+  if (!lines) return;
+  /* The fields a person wants first, then whatever extras the command added. */
+  for (const cJSON *f = r->child; f; f = f->next) {
+    if (strcmp(f->string, "receipt") == 0 || strcmp(f->string, "tx") == 0) continue;
+    cJSON_AddItemToObject(lines, f->string, cJSON_Duplicate(f, 1));
+  }
+  char res[512];
+  if (cJSON_IsTrue(ok))
+    snprintf(res, sizeof res, "ok");
+  else
+    snprintf(res, sizeof res, "rejected: %s (code %d): %s",
+             cJSON_IsString(rule) ? rule->valuestring : "?",
+             cJSON_IsNumber(code) ? code->valueint : -1,
+             cJSON_IsString(msg) ? msg->valuestring : "");
+  cJSON_AddStringToObject(lines, "result", res);
+  cli_print_fields(lines);
+  cJSON_Delete(lines);
+}
+
+/* Polls tx_get until the transaction is committed; prints the receipt. */
+static int wait_receipt(const cli_ctx *c, const char *txid, cJSON *extras) {
+  double deadline = now_s() + c->timeout_s;
+  for (;;) {
+    cJSON *r = NULL;
+    rpcc_error err;
+    cJSON *p = cJSON_CreateObject();
+    if (!p || !cJSON_AddStringToObject(p, "txid", txid)) {
+      cJSON_Delete(p);
+      cJSON_Delete(extras);
+      return cli_fail(CLI_LOCAL, "out of memory");
+    }
+    cx_err e = rpcc_call(c->node, "tx_get", p, NULL, &r, &err);
+    if (e == CX_OK) {
+      const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+      if (cJSON_IsString(st) && strcmp(st->valuestring, "committed") == 0) {
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
+        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
+        int accepted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "ok"));
+        merge_fields(r, extras);
+        print_receipt(c, r);
+        if (!accepted)
+          cli_fail(CLI_REFUSED, "%s: rejected: %s (%s)", txid,
+                   cJSON_IsString(msg) ? msg->valuestring : "?",
+                   cJSON_IsString(rule) ? rule->valuestring : "?");
+        cJSON_Delete(r);
+        return accepted ? CLI_OK : CLI_REFUSED;
+      }
+      cJSON_Delete(r);
+    } else if (!(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND)) {
+      /* not_found only in the instant between mempool and store: keep
+       * polling; anything else is reported as is. */
+      cJSON_Delete(extras);
+      return report(c, "tx_get", e, &err);
+    }
+    if (now_s() >= deadline) {
+      cJSON_Delete(extras);
+      return cli_fail(CLI_UNREACHABLE, "%s: not committed within %g s (still pending)", txid,
+                      c->timeout_s);
+    }
+    sleep_ms(100);
+  }
+}
+
+/* Encodes and re-decodes: a field the node would refuse as non-canonical
+ * (a bad string, an unsorted set) is reported here, without a round trip. */
+static int encode_checked(const cx_tx *tx, uint8_t **buf, size_t *len) {
+  cx_err e = tx_encode(tx, 1, buf, len);
+  if (e == CX_E_TX_TOO_BIG)
+    return cli_fail(CLI_USAGE, "transaction: over the %d-byte cap", CX_TX_MAX_BYTES);
+  if (e) return cli_fail(CLI_LOCAL, "transaction: cannot encode: %s", cx_err_str(e));
+  cx_tx back;
+  size_t off = 0;
+  e = tx_decode(*buf, *len, &back, &off);
+  tx_clear(&back);
+  if (e) {
+    free(*buf);
+    *buf = NULL;
+    return cli_fail(CLI_USAGE, "transaction: invalid field at byte %zu: %s (%s)", off,
+                    cx_err_str(e), cx_err_name(e));
+  }
+  return CLI_OK;
+}
+
+int cli_sign_submit(const cli_ctx *c, cli_signer *s, cx_tx *tx, cJSON *extras) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  char *hex = NULL;
+  cJSON *r = NULL;
+  char txid[CX_HASH_HEX_LEN];
+  cx_hash id;
+  int rc;
+
+  tx->chain_id = s->chain_id;
+  tx->nonce = s->nonce;
+  cx_err e = tx_sign(tx, s->keys.sign);
+  if (e) {
+    rc = cli_fail(CLI_LOCAL, "cannot sign: %s", cx_err_str(e));
+    goto out;
+  }
+  if ((rc = encode_checked(tx, &buf, &len))) goto out;
+  tx_id_of_bytes(buf, len, &id);
+  hash_hex(&id, txid);
+  if (!(hex = malloc(2 * len + 1))) {
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out;
+  }
+  hex_encode(buf, len, hex);
+  cJSON *p = cJSON_CreateObject();
+  if (!p || !cJSON_AddStringToObject(p, "tx", hex)) {
+    cJSON_Delete(p);
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out;
+  }
+  if ((rc = cli_call(c, "tx_submit", p, NULL, &r))) goto out;
+  const cJSON *rid = cJSON_GetObjectItemCaseSensitive(r, "txid");
+  /* Both sides hash the same bytes; a difference means client and node
+   * disagree on the format, worth saying loudly. */
+  if (!cJSON_IsString(rid) || strcmp(rid->valuestring, txid) != 0)
+    fprintf(stderr, "custos: warning: the node reports txid %s, expected %s\n",
+            cJSON_IsString(rid) ? rid->valuestring : "(none)", txid);
+  if (c->wait) {
+    rc = wait_receipt(c, txid, extras);
+    extras = NULL;
+    goto out;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddStringToObject(o, "txid", txid)) {
+    cJSON_Delete(o);
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out;
+  }
+  merge_fields(o, extras);
+  extras = NULL;
+  if (c->json)
+    cli_print_json(c, o);
+  else
+    cli_print_fields(o);
+  cJSON_Delete(o);
+  rc = CLI_OK;
+out:
+  cJSON_Delete(extras);
+  cJSON_Delete(r);
+  free(hex);
+  free(buf);
+  return rc;
+}

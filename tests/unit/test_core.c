@@ -1,0 +1,2484 @@
+/* Unit tests for core/: error, hash, codec, keys (BIP340 vectors), merkle,
+ * tx, block, log, clock.
+ *
+ * Reference values are computed independently where possible: tagged hashes
+ * from plain SHA-256, Merkle roots from a straightforward recursive
+ * definition, encodings from the byte layout in the headers. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "clock.h"
+#include "codec.h"
+#include "error.h"
+#include "hash.h"
+#include "keys.h"
+#include "log.h"
+#include "merkle.h"
+#include "testutil.h"
+#include "tx.h"
+
+#ifndef CUSTOS_VECTORS_DIR
+#error "CUSTOS_VECTORS_DIR must be defined (path of tests/vectors)"
+#endif
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------------ */
+/* helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The tag strings as documented (hash.h, docs/formats.md). Hard-coded here so
+ * a silent change of a tag (which would change every id on chain) fails. */
+static const struct {
+  cx_tag tag;
+  const char *name;
+} k_tags[] = {
+    {CX_TAG_TX, "custos/tx"},
+    {CX_TAG_TX_SIG, "custos/tx-sig"},
+    {CX_TAG_BLOCK, "custos/block"},
+    {CX_TAG_VOTE, "custos/vote"},
+    {CX_TAG_MERKLE_LEAF, "custos/merkle-leaf"},
+    {CX_TAG_MERKLE_NODE, "custos/merkle-node"},
+    {CX_TAG_RECEIPT, "custos/receipt"},
+    {CX_TAG_STATE_LEAF, "custos/state-leaf"},
+    {CX_TAG_STATE_BUCKET, "custos/state-bucket"},
+    {CX_TAG_STATE_NODE, "custos/state-node"},
+    {CX_TAG_STATE_KEY, "custos/state-key"},
+    {CX_TAG_DID, "custos/did"},
+    {CX_TAG_GENESIS, "custos/genesis"},
+    {CX_TAG_CONTRACT, "custos/contract"},
+    {CX_TAG_PROPOSAL, "custos/proposal"},
+};
+
+/* BIP340 tagged hash computed from plain SHA-256 only:
+ * SHA256(SHA256(tag) || SHA256(tag) || m). */
+static void ref_tagged(const char *tag, const void *m, size_t n, uint8_t out[32]) {
+  uint8_t th[32];
+  hash_sha256(tag, strlen(tag), th);
+  uint8_t *buf = malloc(64 + n);
+  ck_assert_ptr_nonnull(buf);
+  memcpy(buf, th, 32);
+  memcpy(buf + 32, th, 32);
+  if (n) memcpy(buf + 64, m, n);
+  hash_sha256(buf, 64 + n, out);
+  free(buf);
+}
+
+static void unhex(const char *s, uint8_t *out, size_t n) {
+  ck_assert_msg(hex_decode(s, out, n) == CX_OK, "bad hex in test: %s", s);
+}
+
+static void rand_hash(cx_hash *h) { tu_randbytes(h->b, 32); }
+
+static uint64_t rand_u64_any_width(void) {
+  unsigned bits = (unsigned)(tu_rand() % 65); /* 0..64 significant bits */
+  uint64_t v = tu_rand();
+  if (bits == 0) return 0;
+  if (bits < 64) v &= (UINT64_C(1) << bits) - 1;
+  return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* error                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const struct {
+  int num;
+  const char *sym;
+} k_errs[] = {
+#define X_ERR(sym, num, name, msg) {num, #sym},
+    CX_ERRORS(X_ERR)
+#undef X_ERR
+};
+
+START_TEST(test_error_names_distinct) {
+  size_t n = ARRAY_LEN(k_errs);
+  ck_assert_uint_gt(n, 50);
+  for (size_t i = 0; i < n; i++) {
+    const char *name = cx_err_name(k_errs[i].num);
+    const char *str = cx_err_str(k_errs[i].num);
+    ck_assert_ptr_nonnull(name);
+    ck_assert_ptr_nonnull(str);
+    ck_assert_msg(strcmp(name, "unknown_error") != 0, "%s has no name", k_errs[i].sym);
+    ck_assert_msg(strcmp(str, "unknown error") != 0, "%s has no text", k_errs[i].sym);
+    ck_assert_uint_gt(strlen(name), 0);
+    ck_assert_uint_gt(strlen(str), 0);
+    for (const char *c = name; *c; c++)
+      ck_assert_msg((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_',
+                    "%s: name '%s' not snake_case", k_errs[i].sym, name);
+    for (size_t j = 0; j < i; j++) {
+      ck_assert_msg(k_errs[i].num != k_errs[j].num, "%s and %s share a number",
+                    k_errs[i].sym, k_errs[j].sym);
+      ck_assert_msg(strcmp(name, cx_err_name(k_errs[j].num)) != 0, "%s and %s share name %s",
+                    k_errs[i].sym, k_errs[j].sym, name);
+    }
+  }
+  ck_assert_str_eq(cx_err_name(CX_OK), "ok");
+  ck_assert_str_eq(cx_err_name(CX_E_BAD_SIG), "bad_signature");
+  ck_assert_str_eq(cx_err_name(99999), "unknown_error");
+  ck_assert_str_eq(cx_err_name(-1), "unknown_error");
+  ck_assert_str_eq(cx_err_str(99999), "unknown error");
+}
+END_TEST
+
+/* Codes appear in receipts on chain: a few pinned numbers. */
+START_TEST(test_error_numbers_stable) {
+  ck_assert_int_eq(CX_OK, 0);
+  ck_assert_int_eq(CX_E_TRUNCATED, 100);
+  ck_assert_int_eq(CX_E_TRAILING, 101);
+  ck_assert_int_eq(CX_E_TOO_LONG, 102);
+  ck_assert_int_eq(CX_E_NONCANONICAL, 103);
+  ck_assert_int_eq(CX_E_BAD_ENUM, 104);
+  ck_assert_int_eq(CX_E_BAD_STRING, 105);
+  ck_assert_int_eq(CX_E_BAD_VERSION, 106);
+  ck_assert_int_eq(CX_E_UNSORTED, 107);
+  ck_assert_int_eq(CX_E_BAD_SIG, 200);
+  ck_assert_int_eq(CX_E_BAD_CERT, 501);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* hash                                                                     */
+/* ------------------------------------------------------------------------ */
+
+START_TEST(test_sha256_known) {
+  /* FIPS 180-2 examples. */
+  uint8_t out[32], want[32];
+  hash_sha256("abc", 3, out);
+  unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
+  ck_assert_mem_eq(out, want, 32);
+  hash_sha256("", 0, out);
+  unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want, 32);
+  ck_assert_mem_eq(out, want, 32);
+}
+END_TEST
+
+START_TEST(test_hash_tags_distinct) {
+  ck_assert_uint_eq(ARRAY_LEN(k_tags), CX_TAG_COUNT);
+  const char *msg = "the same input";
+  cx_hash h[CX_TAG_COUNT];
+  uint8_t plain[32];
+  hash_sha256(msg, strlen(msg), plain);
+  for (int t = 0; t < CX_TAG_COUNT; t++) {
+    hash_tagged((cx_tag)t, msg, strlen(msg), &h[t]);
+    ck_assert_msg(memcmp(h[t].b, plain, 32) != 0, "tag %d equals plain sha256", t);
+    for (int u = 0; u < t; u++) ck_assert_msg(!hash_eq(&h[t], &h[u]), "tags %d and %d collide", t, u);
+  }
+}
+END_TEST
+
+START_TEST(test_hash_tagged_matches_bip340_definition) {
+  uint8_t buf[300];
+  tu_randbytes(buf, sizeof buf);
+  size_t lens[] = {0, 1, 31, 32, 33, 55, 56, 63, 64, 65, 200, 300};
+  for (size_t i = 0; i < ARRAY_LEN(k_tags); i++) {
+    for (size_t j = 0; j < ARRAY_LEN(lens); j++) {
+      cx_hash got;
+      uint8_t want[32];
+      hash_tagged(k_tags[i].tag, buf, lens[j], &got);
+      ref_tagged(k_tags[i].name, buf, lens[j], want);
+      ck_assert_msg(memcmp(got.b, want, 32) == 0, "tag %s len %zu", k_tags[i].name, lens[j]);
+    }
+  }
+}
+END_TEST
+
+START_TEST(test_hash_incremental) {
+  uint8_t buf[500];
+  tu_randbytes(buf, sizeof buf);
+  for (int it = 0; it < 50; it++) {
+    size_t n = tu_rand() % sizeof buf;
+    size_t cut1 = n ? tu_rand() % (n + 1) : 0;
+    size_t cut2 = cut1 + (n - cut1 ? tu_rand() % (n - cut1 + 1) : 0);
+    cx_tag tag = (cx_tag)(tu_rand() % CX_TAG_COUNT);
+    cx_hash one, inc;
+    hash_tagged(tag, buf, n, &one);
+    hash_ctx c;
+    hash_ctx_init(&c, tag);
+    hash_ctx_update(&c, buf, cut1);
+    hash_ctx_update(&c, buf + cut1, cut2 - cut1);
+    hash_ctx_update(&c, buf + cut2, n - cut2);
+    hash_ctx_final(&c, &inc);
+    ck_assert(hash_eq(&one, &inc));
+  }
+}
+END_TEST
+
+START_TEST(test_hash_eq_zero) {
+  cx_hash a, b;
+  memset(&a, 0, sizeof a);
+  ck_assert(hash_is_zero(&a));
+  b = a;
+  ck_assert(hash_eq(&a, &b));
+  b.b[31] = 1;
+  ck_assert(!hash_is_zero(&b));
+  ck_assert(!hash_eq(&a, &b));
+  b.b[31] = 0;
+  b.b[0] = 0x80;
+  ck_assert(!hash_is_zero(&b));
+}
+END_TEST
+
+START_TEST(test_hex) {
+  uint8_t in[40], out[40];
+  char s[81];
+  tu_randbytes(in, sizeof in);
+  hex_encode(in, sizeof in, s);
+  ck_assert_uint_eq(strlen(s), 80);
+  for (const char *c = s; *c; c++) ck_assert((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'));
+  ck_assert_int_eq(hex_decode(s, out, sizeof out), CX_OK);
+  ck_assert_mem_eq(in, out, sizeof in);
+
+  /* known value, both cases accepted */
+  uint8_t b[4];
+  ck_assert_int_eq(hex_decode("00ff7fA0", b, 4), CX_OK);
+  ck_assert_uint_eq(b[0], 0x00);
+  ck_assert_uint_eq(b[1], 0xff);
+  ck_assert_uint_eq(b[2], 0x7f);
+  ck_assert_uint_eq(b[3], 0xa0);
+  ck_assert_int_eq(hex_decode("DEADBEEF", b, 4), CX_OK);
+  ck_assert_uint_eq(b[0], 0xde);
+  ck_assert_uint_eq(b[3], 0xef);
+  char e[9];
+  hex_encode(b, 4, e);
+  ck_assert_str_eq(e, "deadbeef");
+  hex_encode(b, 0, e);
+  ck_assert_str_eq(e, "");
+
+  /* bad digits anywhere, odd length, wrong length, NULL */
+  ck_assert_int_eq(hex_decode("0g112233", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("g0112233", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("001122 3", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("0x112233", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("001122334", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("0011223", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("001122", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("0011223344", b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode(NULL, b, 4), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode("", b, 0), CX_OK);
+
+  size_t got = 99;
+  ck_assert_int_eq(hex_decode_var("", b, 4, &got), CX_OK);
+  ck_assert_uint_eq(got, 0);
+  ck_assert_int_eq(hex_decode_var("aB", b, 4, &got), CX_OK);
+  ck_assert_uint_eq(got, 1);
+  ck_assert_uint_eq(b[0], 0xab);
+  ck_assert_int_eq(hex_decode_var("abc", b, 4, &got), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode_var("zz", b, 4, &got), CX_E_BAD_HEX);
+  ck_assert_int_eq(hex_decode_var("0011223344", b, 4, &got), CX_E_TOO_LONG);
+  ck_assert_int_eq(hex_decode_var(NULL, b, 4, &got), CX_E_BAD_HEX);
+
+  cx_hash h;
+  rand_hash(&h);
+  char hs[CX_HASH_HEX_LEN];
+  ck_assert_ptr_eq(hash_hex(&h, hs), hs);
+  ck_assert_uint_eq(strlen(hs), 64);
+  cx_hash back;
+  ck_assert_int_eq(hex_decode(hs, back.b, 32), CX_OK);
+  ck_assert(hash_eq(&h, &back));
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* keys: BIP340 vectors                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  char f[8][512]; /* index, sk, pk, aux, msg, sig, result, comment */
+} csv_row;
+
+/* Reads the BIP340 CSV; returns the number of data rows (header checked). */
+static size_t read_bip340_csv(csv_row *rows, size_t cap) {
+  const char *path = CUSTOS_VECTORS_DIR "/bip340_test_vectors.csv";
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  char line[4096];
+  size_t n = 0;
+  int header = 1;
+  while (fgets(line, sizeof line, f)) {
+    size_t len = strlen(line);
+    ck_assert_msg(len + 1 < sizeof line, "line too long");
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+    if (len == 0) continue;
+    if (header) {
+      ck_assert_str_eq(line,
+                       "index,secret key,public key,aux_rand,message,signature,"
+                       "verification result,comment");
+      header = 0;
+      continue;
+    }
+    ck_assert_uint_lt(n, cap);
+    csv_row *r = &rows[n];
+    memset(r, 0, sizeof *r);
+    const char *p = line;
+    for (int i = 0; i < 8; i++) {
+      /* the comment is the rest of the line */
+      const char *c = i < 7 ? strchr(p, ',') : NULL;
+      size_t l = c ? (size_t)(c - p) : strlen(p);
+      ck_assert_uint_lt(l, sizeof r->f[i]);
+      memcpy(r->f[i], p, l);
+      r->f[i][l] = 0;
+      if (i < 7) {
+        ck_assert_msg(c != NULL, "row %zu has too few columns", n);
+        p = c + 1;
+      }
+    }
+    n++;
+  }
+  fclose(f);
+  ck_assert_msg(!header, "empty CSV");
+  return n;
+}
+
+START_TEST(test_bip340_vectors) {
+  static csv_row rows[64];
+  size_t n = read_bip340_csv(rows, ARRAY_LEN(rows));
+  ck_assert_uint_eq(n, 19);
+  int signed_rows = 0, invalid_key_rows = 0, empty_msg = 0, long_msg = 0;
+  for (size_t i = 0; i < n; i++) {
+    const csv_row *r = &rows[i];
+    ck_assert_int_eq(atoi(r->f[0]), (int)i);
+    cx_pubkey pk;
+    cx_sig sig;
+    uint8_t msg[512];
+    size_t msg_len = 0;
+    unhex(r->f[2], pk.b, 32);
+    unhex(r->f[5], sig.b, 64);
+    ck_assert_int_eq(hex_decode_var(r->f[4], msg, sizeof msg, &msg_len), CX_OK);
+    if (msg_len == 0) empty_msg++;
+    if (msg_len > 32) long_msg++;
+    int want = strcmp(r->f[6], "TRUE") == 0;
+    ck_assert_msg(want || strcmp(r->f[6], "FALSE") == 0, "row %zu: bad result column", i);
+
+    if (r->f[1][0]) {
+      uint8_t sk[32], aux[32];
+      unhex(r->f[1], sk, 32);
+      unhex(r->f[3], aux, 32);
+      cx_seckey *k = NULL;
+      ck_assert_int_eq(key_from_bytes(sk, &k), CX_OK);
+      cx_pubkey got_pk;
+      key_public(k, &got_pk);
+      ck_assert_msg(memcmp(got_pk.b, pk.b, 32) == 0, "row %zu: public key mismatch", i);
+      uint8_t back[32];
+      key_secret_bytes(k, back);
+      ck_assert_mem_eq(back, sk, 32);
+      cx_sig got_sig;
+      ck_assert_int_eq(key_sign(k, msg, msg_len, aux, &got_sig), CX_OK);
+      ck_assert_msg(memcmp(got_sig.b, sig.b, 64) == 0, "row %zu: signature mismatch", i);
+      if (msg_len == 32) {
+        ck_assert_int_eq(key_sign32(k, msg, aux, &got_sig), CX_OK);
+        ck_assert_mem_eq(got_sig.b, sig.b, 64);
+      }
+      /* fresh randomness: a different but valid signature */
+      ck_assert_int_eq(key_sign(k, msg, msg_len, NULL, &got_sig), CX_OK);
+      ck_assert(sig_verify(&pk, msg, msg_len, &got_sig));
+      key_free(k);
+      signed_rows++;
+    }
+    ck_assert_msg(sig_verify(&pk, msg, msg_len, &sig) == want, "row %zu (%s): verify != %s", i,
+                  r->f[7], r->f[6]);
+    /* rows whose comment says the public key is bad must fail pubkey_valid */
+    int bad_key = strncmp(r->f[7], "public key", 10) == 0;
+    ck_assert_msg(pubkey_valid(&pk) == !bad_key, "row %zu: pubkey_valid", i);
+    invalid_key_rows += bad_key;
+  }
+  ck_assert_int_eq(signed_rows, 8);
+  ck_assert_int_eq(invalid_key_rows, 2);
+  ck_assert_int_eq(empty_msg, 1);
+  ck_assert_int_eq(long_msg, 1);
+}
+END_TEST
+
+START_TEST(test_keys_misc) {
+  uint8_t zero[32] = {0}, n_order[32];
+  cx_seckey *k = (cx_seckey *)1;
+  ck_assert_int_eq(key_from_bytes(zero, &k), CX_E_BAD_KEY);
+  ck_assert_ptr_eq(k, (cx_seckey *)1); /* untouched on failure */
+  unhex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", n_order, 32);
+  ck_assert_int_eq(key_from_bytes(n_order, &k), CX_E_BAD_KEY);
+  key_free(NULL);
+
+  cx_seckey *a = key_generate(), *b = key_generate();
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_nonnull(b);
+  cx_pubkey pa, pb;
+  key_public(a, &pa);
+  key_public(b, &pb);
+  ck_assert(memcmp(pa.b, pb.b, 32) != 0);
+  ck_assert(pubkey_valid(&pa));
+  uint8_t msg[77];
+  tu_randbytes(msg, sizeof msg);
+  cx_sig s;
+  ck_assert_int_eq(key_sign(a, msg, sizeof msg, NULL, &s), CX_OK);
+  ck_assert(sig_verify(&pa, msg, sizeof msg, &s));
+  ck_assert(!sig_verify(&pb, msg, sizeof msg, &s));
+  ck_assert(!sig_verify(&pa, msg, sizeof msg - 1, &s));
+  msg[0] ^= 1;
+  ck_assert(!sig_verify(&pa, msg, sizeof msg, &s));
+  msg[0] ^= 1;
+  for (int i = 0; i < 64; i += 7) {
+    s.b[i] ^= 0x10;
+    ck_assert(!sig_verify(&pa, msg, sizeof msg, &s));
+    s.b[i] ^= 0x10;
+  }
+  ck_assert(sig_verify(&pa, msg, sizeof msg, &s));
+  /* secret bytes round trip to the same key */
+  uint8_t sk[32];
+  key_secret_bytes(a, sk);
+  cx_seckey *a2 = NULL;
+  ck_assert_int_eq(key_from_bytes(sk, &a2), CX_OK);
+  cx_pubkey pa2;
+  key_public(a2, &pa2);
+  ck_assert_mem_eq(pa.b, pa2.b, 32);
+  ck_assert_ptr_nonnull(keys_context());
+  key_free(a);
+  key_free(a2);
+  key_free(b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* codec                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static size_t varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >>= 7) n++;
+  return n;
+}
+
+static void check_varint_rt(uint64_t v) {
+  enc e;
+  enc_init(&e);
+  enc_varint(&e, v);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_uint_eq(e.len, varint_len(v));
+  /* LEB128: continuation bit on all but the last byte, last byte non-zero
+   * unless the value is 0 */
+  for (size_t i = 0; i + 1 < e.len; i++) ck_assert(e.buf[i] & 0x80);
+  ck_assert(!(e.buf[e.len - 1] & 0x80));
+  if (e.len > 1) ck_assert_uint_ne(e.buf[e.len - 1], 0);
+  dec d;
+  uint64_t got = ~v;
+  dec_init(&d, e.buf, e.len);
+  ck_assert_int_eq(dec_varint(&d, &got), 0);
+  ck_assert_int_eq(dec_finish(&d), CX_OK);
+  ck_assert_msg(got == v, "varint %llu decoded as %llu", (unsigned long long)v,
+                (unsigned long long)got);
+  dec_init(&d, e.buf, e.len);
+  ck_assert_int_eq(dec_varint_max(&d, &got, v), 0);
+  ck_assert(got == v);
+  if (v > 0) {
+    dec_init(&d, e.buf, e.len);
+    ck_assert_int_eq(dec_varint_max(&d, &got, v - 1), -1);
+    ck_assert_int_eq(d.err, CX_E_TOO_LONG);
+    ck_assert_uint_eq(d.err_off, 0);
+  }
+  enc_free(&e);
+}
+
+START_TEST(test_varint_roundtrip) {
+  const uint64_t fixed[] = {0,
+                            1,
+                            127,
+                            128,
+                            255,
+                            300,
+                            16383,
+                            16384,
+                            (UINT64_C(1) << 32) - 1,
+                            UINT64_C(1) << 32,
+                            (UINT64_C(1) << 56) - 1,
+                            (UINT64_C(1) << 63) - 1,
+                            UINT64_C(1) << 63,
+                            UINT64_MAX - 1,
+                            UINT64_MAX};
+  for (size_t i = 0; i < ARRAY_LEN(fixed); i++) check_varint_rt(fixed[i]);
+  for (int i = 0; i < 2000; i++) check_varint_rt(rand_u64_any_width());
+
+  /* exact bytes of a few values */
+  enc e;
+  enc_init(&e);
+  enc_varint(&e, 0);
+  enc_varint(&e, 127);
+  enc_varint(&e, 128);
+  enc_varint(&e, 300);
+  enc_varint(&e, UINT64_C(1) << 63);
+  enc_varint(&e, UINT64_MAX);
+  const uint8_t want[] = {0x00, 0x7f, 0x80, 0x01, 0xac, 0x02,
+                          0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  ck_assert_uint_eq(e.len, sizeof want);
+  ck_assert_mem_eq(e.buf, want, sizeof want);
+  enc_free(&e);
+}
+END_TEST
+
+/* dec_varint then dec_finish over p[0..n); returns the first error. */
+static cx_err varint_err(const uint8_t *p, size_t n, size_t *err_off) {
+  dec d;
+  uint64_t v;
+  dec_init(&d, p, n);
+  int r = dec_varint(&d, &v);
+  cx_err e = dec_finish(&d);
+  ck_assert_int_eq(r == 0, e == CX_OK || e == CX_E_TRAILING);
+  *err_off = d.err_off;
+  return e;
+}
+
+START_TEST(test_varint_noncanonical) {
+  size_t off;
+  const uint8_t nm1[] = {0x80, 0x00};
+  ck_assert_int_eq(varint_err(nm1, sizeof nm1, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, 0);
+  const uint8_t nm2[] = {0x81, 0x00};
+  ck_assert_int_eq(varint_err(nm2, sizeof nm2, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, 0);
+  const uint8_t nm3[] = {0xff, 0x80, 0x00};
+  ck_assert_int_eq(varint_err(nm3, sizeof nm3, &off), CX_E_NONCANONICAL);
+  const uint8_t nm4[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+  ck_assert_int_eq(varint_err(nm4, sizeof nm4, &off), CX_E_NONCANONICAL);
+
+  /* 11-byte varints and 10-byte ones that overflow 64 bits */
+  const uint8_t ov1[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+  ck_assert_int_eq(varint_err(ov1, sizeof ov1, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, 0);
+  const uint8_t ov2[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  ck_assert_int_eq(varint_err(ov2, sizeof ov2, &off), CX_E_NONCANONICAL);
+  const uint8_t ov3[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+  ck_assert_int_eq(varint_err(ov3, sizeof ov3, &off), CX_E_NONCANONICAL);
+  const uint8_t ov4[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f};
+  ck_assert_int_eq(varint_err(ov4, sizeof ov4, &off), CX_E_NONCANONICAL);
+  /* the largest 10-byte forms are fine */
+  const uint8_t ok1[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  ck_assert_int_eq(varint_err(ok1, sizeof ok1, &off), CX_OK);
+
+  /* truncation: continuation bit set on the last byte */
+  const uint8_t tr1[] = {0x80};
+  ck_assert_int_eq(varint_err(tr1, sizeof tr1, &off), CX_E_TRUNCATED);
+  ck_assert_uint_eq(off, 1);
+  const uint8_t tr2[] = {0xff, 0xff, 0xff};
+  ck_assert_int_eq(varint_err(tr2, sizeof tr2, &off), CX_E_TRUNCATED);
+  ck_assert_int_eq(varint_err(tr2, 0, &off), CX_E_TRUNCATED);
+  ck_assert_uint_eq(off, 0);
+
+  /* trailing */
+  const uint8_t tl[] = {0x05, 0x00};
+  ck_assert_int_eq(varint_err(tl, sizeof tl, &off), CX_E_TRAILING);
+  ck_assert_uint_eq(off, 1);
+
+  /* err_off is where the varint starts, not where decoding began */
+  const uint8_t pre[] = {0x07, 0x07, 0x81, 0x00};
+  dec d;
+  uint8_t u;
+  uint64_t v;
+  dec_init(&d, pre, sizeof pre);
+  ck_assert_int_eq(dec_u8(&d, &u), 0);
+  ck_assert_int_eq(dec_u8(&d, &u), 0);
+  ck_assert_int_eq(dec_varint(&d, &v), -1);
+  ck_assert_int_eq(d.err, CX_E_NONCANONICAL);
+  ck_assert_uint_eq(d.err_off, 2);
+}
+END_TEST
+
+START_TEST(test_codec_roundtrip_mixed) {
+  for (int it = 0; it < 200; it++) {
+    uint8_t u8 = (uint8_t)tu_rand();
+    int b = (int)(tu_rand() & 1);
+    uint64_t v = rand_u64_any_width();
+    uint8_t fixed[32];
+    tu_randbytes(fixed, sizeof fixed);
+    size_t blen = tu_rand() % 300;
+    uint8_t *bytes = malloc(blen ? blen : 1);
+    tu_randbytes(bytes, blen);
+    char str[40];
+    size_t slen = tu_rand() % 33;
+    for (size_t i = 0; i < slen; i++) str[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[tu_rand() % 36];
+    str[slen] = 0;
+    if (slen) str[0] = 'a';
+
+    enc e;
+    enc_init(&e);
+    enc_u8(&e, u8);
+    enc_bool(&e, b);
+    enc_varint(&e, v);
+    enc_fixed(&e, fixed, sizeof fixed);
+    enc_bytes(&e, bytes, blen);
+    enc_str(&e, str);
+    enc_bool(&e, 42); /* any non-zero encodes as 1 */
+    ck_assert_int_eq(enc_finish(&e), CX_OK);
+    size_t len;
+    uint8_t *buf = enc_take(&e, &len);
+    ck_assert_ptr_null(e.buf);
+    ck_assert_uint_eq(e.len, 0);
+
+    dec d;
+    dec_init(&d, buf, len);
+    uint8_t gu8;
+    int gb, gb2;
+    uint64_t gv;
+    uint8_t gfixed[32];
+    const uint8_t *gbytes;
+    size_t gblen;
+    char gstr[33];
+    ck_assert_int_eq(dec_u8(&d, &gu8), 0);
+    ck_assert_int_eq(dec_bool(&d, &gb), 0);
+    ck_assert_int_eq(dec_varint(&d, &gv), 0);
+    ck_assert_int_eq(dec_fixed(&d, gfixed, sizeof gfixed), 0);
+    ck_assert_int_eq(dec_bytes(&d, &gbytes, &gblen, 300), 0);
+    ck_assert_int_eq(dec_str(&d, gstr, 32, slen ? STR_IDENT : STR_UTF8), 0);
+    ck_assert_int_eq(dec_bool(&d, &gb2), 0);
+    ck_assert_int_eq(dec_finish(&d), CX_OK);
+    ck_assert_uint_eq(gu8, u8);
+    ck_assert_int_eq(gb, b);
+    ck_assert_int_eq(gb2, 1);
+    ck_assert(gv == v);
+    ck_assert_mem_eq(gfixed, fixed, sizeof fixed);
+    ck_assert_uint_eq(gblen, blen);
+    if (blen) ck_assert_mem_eq(gbytes, bytes, blen);
+    ck_assert(gbytes >= buf && gbytes + gblen <= buf + len); /* borrowed */
+    ck_assert_str_eq(gstr, str);
+    free(buf);
+    free(bytes);
+  }
+}
+END_TEST
+
+START_TEST(test_codec_errors) {
+  dec d;
+  uint8_t u;
+  int b;
+  uint64_t v;
+  const uint8_t *p;
+  size_t n;
+  uint8_t out[32];
+
+  /* bool: only 0 and 1 */
+  const uint8_t bools[] = {0x00, 0x01, 0x02};
+  dec_init(&d, bools, sizeof bools);
+  ck_assert_int_eq(dec_bool(&d, &b), 0);
+  ck_assert_int_eq(b, 0);
+  ck_assert_int_eq(dec_bool(&d, &b), 0);
+  ck_assert_int_eq(b, 1);
+  ck_assert_int_eq(dec_bool(&d, &b), -1);
+  ck_assert_int_eq(d.err, CX_E_NONCANONICAL);
+  ck_assert_uint_eq(d.err_off, 2);
+  const uint8_t bff[] = {0xff};
+  dec_init(&d, bff, 1);
+  ck_assert_int_eq(dec_bool(&d, &b), -1);
+  ck_assert_int_eq(dec_finish(&d), CX_E_NONCANONICAL);
+
+  /* trailing bytes after a complete value */
+  const uint8_t two[] = {0x01, 0x02};
+  dec_init(&d, two, sizeof two);
+  ck_assert_int_eq(dec_u8(&d, &u), 0);
+  ck_assert_int_eq(dec_finish(&d), CX_E_TRAILING);
+  ck_assert_uint_eq(d.err_off, 1);
+
+  /* truncation */
+  uint8_t ten[10] = {0};
+  dec_init(&d, ten, sizeof ten);
+  ck_assert_int_eq(dec_fixed(&d, out, 32), -1);
+  ck_assert_int_eq(d.err, CX_E_TRUNCATED);
+  ck_assert_uint_eq(d.off, 0); /* nothing consumed */
+  dec_init(&d, ten, 0);
+  ck_assert_int_eq(dec_u8(&d, &u), -1);
+  ck_assert_int_eq(dec_finish(&d), CX_E_TRUNCATED);
+  const uint8_t short_bytes[] = {0x05, 'a', 'b', 'c'};
+  dec_init(&d, short_bytes, sizeof short_bytes);
+  ck_assert_int_eq(dec_bytes(&d, &p, &n, 100), -1);
+  ck_assert_int_eq(d.err, CX_E_TRUNCATED);
+
+  /* length over cap is reported before anything is read: the input has only
+   * the length prefix, yet the error is TOO_LONG, not TRUNCATED */
+  const uint8_t only_len[] = {0x05};
+  dec_init(&d, only_len, sizeof only_len);
+  ck_assert_int_eq(dec_bytes(&d, &p, &n, 4), -1);
+  ck_assert_int_eq(d.err, CX_E_TOO_LONG);
+  ck_assert_uint_eq(d.err_off, 0);
+  const uint8_t huge_len[] = {0xaa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  dec_init(&d, huge_len, sizeof huge_len);
+  ck_assert_int_eq(dec_u8(&d, &u), 0);
+  ck_assert_int_eq(dec_bytes(&d, &p, &n, 1 << 20), -1);
+  ck_assert_int_eq(d.err, CX_E_TOO_LONG);
+  ck_assert_uint_eq(d.err_off, 1);
+  char s5[5];
+  dec_init(&d, only_len, sizeof only_len);
+  ck_assert_int_eq(dec_str(&d, s5, 4, STR_UTF8), -1);
+  ck_assert_int_eq(d.err, CX_E_TOO_LONG);
+  /* exactly at the cap is fine */
+  const uint8_t four[] = {0x04, 'a', 'b', 'c', 'd'};
+  dec_init(&d, four, sizeof four);
+  ck_assert_int_eq(dec_str(&d, s5, 4, STR_IDENT), 0);
+  ck_assert_int_eq(dec_finish(&d), CX_OK);
+  ck_assert_str_eq(s5, "abcd");
+  dec_init(&d, four, sizeof four);
+  ck_assert_int_eq(dec_str(&d, s5, 3, STR_IDENT), -1);
+  ck_assert_int_eq(d.err, CX_E_TOO_LONG);
+
+  /* enum range */
+  const uint8_t enums[] = {0x01, 0x03, 0x04};
+  dec_init(&d, enums, sizeof enums);
+  ck_assert_int_eq(dec_enum(&d, &u, 1, 3), 0);
+  ck_assert_int_eq(dec_enum(&d, &u, 1, 3), 0);
+  ck_assert_uint_eq(u, 3);
+  ck_assert_int_eq(dec_enum(&d, &u, 1, 3), -1);
+  ck_assert_int_eq(d.err, CX_E_BAD_ENUM);
+  ck_assert_uint_eq(d.err_off, 2);
+  const uint8_t zero[] = {0x00};
+  dec_init(&d, zero, 1);
+  ck_assert_int_eq(dec_enum(&d, &u, 1, 3), -1);
+  ck_assert_int_eq(dec_finish(&d), CX_E_BAD_ENUM);
+  ck_assert_uint_eq(d.err_off, 0);
+
+  /* errors latch: the first one is kept and later reads fail */
+  const uint8_t latch[] = {0x02, 0x01, 0x01};
+  dec_init(&d, latch, sizeof latch);
+  ck_assert_int_eq(dec_bool(&d, &b), -1);
+  ck_assert_int_eq(dec_u8(&d, &u), -1);
+  ck_assert_int_eq(dec_varint(&d, &v), -1);
+  ck_assert_int_eq(dec_fixed(&d, out, 1), -1);
+  ck_assert_int_eq(dec_fail(&d, CX_E_INTERNAL), -1);
+  ck_assert_int_eq(dec_finish(&d), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(d.err_off, 0);
+
+  /* dec_fail records the current offset */
+  dec_init(&d, latch, sizeof latch);
+  ck_assert_int_eq(dec_u8(&d, &u), 0);
+  ck_assert_int_eq(dec_fail(&d, CX_E_BAD_MEMBER), -1);
+  ck_assert_int_eq(d.err, CX_E_BAD_MEMBER);
+  ck_assert_uint_eq(d.err_off, 1);
+}
+END_TEST
+
+/* dec_str of the raw bytes s[0..n) as a length-prefixed string after one
+ * leading filler byte; returns the error (CX_OK if accepted). */
+static cx_err str_err(const void *s, size_t n, str_class cls) {
+  uint8_t buf[300];
+  ck_assert_uint_lt(n, 120);
+  buf[0] = 0x55;
+  buf[1] = (uint8_t)n;
+  memcpy(buf + 2, s, n);
+  dec d;
+  uint8_t u;
+  char out[128];
+  dec_init(&d, buf, n + 2);
+  ck_assert_int_eq(dec_u8(&d, &u), 0);
+  int r = dec_str(&d, out, 127, cls);
+  cx_err e = dec_finish(&d);
+  if (r == 0) {
+    ck_assert_int_eq(e, CX_OK);
+    ck_assert_uint_eq(strlen(out), n);
+    ck_assert_mem_eq(out, s, n);
+  } else {
+    ck_assert_uint_eq(d.err_off, 1); /* the string's start (its length prefix) */
+  }
+  /* the class checker agrees with the decoder */
+  ck_assert_int_eq(text_valid(s, n, cls), e == CX_OK);
+  return e;
+}
+
+#define STR_OK(lit, cls) ck_assert_int_eq(str_err(lit, sizeof(lit) - 1, cls), CX_OK)
+#define STR_BAD(lit, cls) ck_assert_int_eq(str_err(lit, sizeof(lit) - 1, cls), CX_E_BAD_STRING)
+
+START_TEST(test_codec_strings) {
+  /* STR_IDENT: [a-z0-9_-], starting with a letter or digit, non-empty */
+  STR_OK("abc", STR_IDENT);
+  STR_OK("a-b_c-9", STR_IDENT);
+  STR_OK("0abc", STR_IDENT);
+  STR_OK("z", STR_IDENT);
+  STR_BAD("", STR_IDENT);
+  STR_BAD("Abc", STR_IDENT);
+  STR_BAD("abC", STR_IDENT);
+  STR_BAD("a b", STR_IDENT);
+  STR_BAD(" ab", STR_IDENT);
+  STR_BAD("-ab", STR_IDENT);
+  STR_BAD("_ab", STR_IDENT);
+  STR_BAD("a.b", STR_IDENT);
+  STR_BAD("a/b", STR_IDENT);
+  STR_BAD("a\0b", STR_IDENT);
+  STR_BAD("caf\xc3\xa9", STR_IDENT);
+
+  /* STR_ADDR: printable ASCII, no spaces */
+  STR_OK("127.0.0.1:7000", STR_ADDR);
+  STR_OK("[::1]:7000", STR_ADDR);
+  STR_OK("", STR_ADDR);
+  STR_BAD("host name:1", STR_ADDR);
+  STR_BAD("host\t:1", STR_ADDR);
+  STR_BAD("host\x7f", STR_ADDR);
+  STR_BAD("h\xc3\xa9", STR_ADDR);
+
+  /* STR_UTF8: valid UTF-8, no controls */
+  STR_OK("", STR_UTF8);
+  STR_OK("hello, world", STR_UTF8);
+  STR_OK("caf\xc3\xa9", STR_UTF8);                 /* U+00E9 */
+  STR_OK("\xc2\xa0", STR_UTF8);                    /* U+00A0, first after C1 */
+  STR_OK("\xe2\x82\xac", STR_UTF8);                /* U+20AC */
+  STR_OK("\xed\x9f\xbf", STR_UTF8);                /* U+D7FF */
+  STR_OK("\xee\x80\x80", STR_UTF8);                /* U+E000 */
+  STR_OK("\xf0\x9f\x98\x80", STR_UTF8);            /* U+1F600 */
+  STR_OK("\xf4\x8f\xbf\xbf", STR_UTF8);            /* U+10FFFF */
+  STR_BAD("\xc0\x80", STR_UTF8);                   /* overlong NUL */
+  STR_BAD("\xc1\xbf", STR_UTF8);                   /* overlong */
+  STR_BAD("\xe0\x80\xaf", STR_UTF8);               /* overlong '/' */
+  STR_BAD("\xf0\x80\x80\xaf", STR_UTF8);           /* overlong */
+  STR_BAD("\xed\xa0\x80", STR_UTF8);               /* U+D800 surrogate */
+  STR_BAD("\xed\xbf\xbf", STR_UTF8);               /* U+DFFF surrogate */
+  STR_BAD("\xf4\x90\x80\x80", STR_UTF8);           /* U+110000 */
+  STR_BAD("\xf5\x80\x80\x80", STR_UTF8);
+  STR_BAD("\xf8\x88\x80\x80\x80", STR_UTF8);       /* 5-byte form */
+  STR_BAD("\xff", STR_UTF8);
+  STR_BAD("\x80", STR_UTF8);                       /* lone continuation */
+  STR_BAD("a\xc3", STR_UTF8);                      /* truncated sequence */
+  STR_BAD("\xe2\x82", STR_UTF8);
+  STR_BAD("\xc3\x28", STR_UTF8);                   /* bad continuation */
+  STR_BAD("a\0b", STR_UTF8);
+  STR_BAD("a\x01", STR_UTF8);
+  STR_BAD("a\x1f", STR_UTF8);
+  STR_BAD("a\nb", STR_UTF8);
+  STR_BAD("a\tb", STR_UTF8);
+  STR_BAD("a\rb", STR_UTF8);
+  STR_BAD("\x7f", STR_UTF8);                       /* DEL */
+  STR_BAD("\xc2\x80", STR_UTF8);                   /* U+0080, C1 control */
+  STR_BAD("\xc2\x85", STR_UTF8);                   /* U+0085 NEL */
+  STR_BAD("\xc2\x9f", STR_UTF8);                   /* U+009F */
+
+  /* STR_TEXT: as UTF-8 plus tab, LF, CR */
+  STR_OK("fn main() {\n\treturn 1;\r\n}\n", STR_TEXT);
+  STR_OK("caf\xc3\xa9\n", STR_TEXT);
+  STR_BAD("a\x01", STR_TEXT);
+  STR_BAD("a\x0b", STR_TEXT);                      /* vertical tab */
+  STR_BAD("a\x0c", STR_TEXT);                      /* form feed */
+  STR_BAD("a\0", STR_TEXT);
+  STR_BAD("\xc0\x80", STR_TEXT);
+  STR_BAD("\xed\xa0\x80", STR_TEXT);
+  STR_BAD("\x7f", STR_TEXT);
+
+  /* str_valid: NUL-terminated, with a cap */
+  ck_assert(str_valid("abcd", 4, STR_IDENT));
+  ck_assert(!str_valid("abcde", 4, STR_IDENT));
+  ck_assert(str_valid("", 0, STR_UTF8));
+  ck_assert(!str_valid("", 4, STR_IDENT));
+  ck_assert(!str_valid("a b", 10, STR_IDENT));
+}
+END_TEST
+
+START_TEST(test_domain_set_codec) {
+  cx_domain_set s, got;
+  memset(&s, 0, sizeof s);
+  ck_assert_int_eq(domain_set_add(&s, "medical"), CX_OK);
+  ck_assert_int_eq(domain_set_add(&s, "credit"), CX_OK);
+  ck_assert_int_eq(domain_set_add(&s, "tax"), CX_OK);
+  ck_assert_uint_eq(s.n, 3);
+  ck_assert_str_eq(s.d[0].name, "credit");
+  ck_assert_str_eq(s.d[1].name, "medical");
+  ck_assert_str_eq(s.d[2].name, "tax");
+  enc e;
+  enc_init(&e);
+  domain_set_enc(&e, &s);
+  dec d;
+  dec_init(&d, e.buf, e.len);
+  ck_assert_int_eq(domain_set_dec(&d, &got), 0);
+  ck_assert_int_eq(dec_finish(&d), CX_OK);
+  ck_assert_uint_eq(got.n, 3);
+  for (int i = 0; i < 3; i++) ck_assert_str_eq(got.d[i].name, s.d[i].name);
+  enc_free(&e);
+
+  /* unsorted and duplicate elements: CX_E_UNSORTED at the offending element */
+  const uint8_t unsorted[] = {0x02, 0x01, 'b', 0x01, 'a'};
+  dec_init(&d, unsorted, sizeof unsorted);
+  ck_assert_int_eq(domain_set_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_UNSORTED);
+  ck_assert_uint_eq(d.err_off, 3);
+  const uint8_t dup[] = {0x03, 0x01, 'a', 0x01, 'b', 0x01, 'b'};
+  dec_init(&d, dup, sizeof dup);
+  ck_assert_int_eq(domain_set_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_UNSORTED);
+  ck_assert_uint_eq(d.err_off, 5);
+  /* prefix order: "ab" < "abc" */
+  const uint8_t prefix_bad[] = {0x02, 0x03, 'a', 'b', 'c', 0x02, 'a', 'b'};
+  dec_init(&d, prefix_bad, sizeof prefix_bad);
+  ck_assert_int_eq(domain_set_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_UNSORTED);
+  const uint8_t prefix_ok[] = {0x02, 0x02, 'a', 'b', 0x03, 'a', 'b', 'c'};
+  dec_init(&d, prefix_ok, sizeof prefix_ok);
+  ck_assert_int_eq(domain_set_dec(&d, &got), 0);
+  ck_assert_int_eq(dec_finish(&d), CX_OK);
+  /* count over CX_DOMAINS_MAX, bad element, truncated */
+  const uint8_t too_many[] = {CX_DOMAINS_MAX + 1};
+  dec_init(&d, too_many, sizeof too_many);
+  ck_assert_int_eq(domain_set_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_TOO_LONG);
+  const uint8_t upper[] = {0x01, 0x01, 'A'};
+  dec_init(&d, upper, sizeof upper);
+  ck_assert_int_eq(domain_set_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_BAD_STRING);
+  const uint8_t trunc[] = {0x02, 0x01, 'a'};
+  dec_init(&d, trunc, sizeof trunc);
+  ck_assert_int_eq(domain_set_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_TRUNCATED);
+  uint8_t long_name[2 + CX_DOMAIN_MAX + 1];
+  long_name[0] = 1;
+  long_name[1] = CX_DOMAIN_MAX + 1;
+  memset(long_name + 2, 'a', CX_DOMAIN_MAX + 1);
+  dec_init(&d, long_name, sizeof long_name);
+  ck_assert_int_eq(domain_set_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_TOO_LONG);
+}
+END_TEST
+
+START_TEST(test_domain_set_parse) {
+  cx_domain_set s;
+  ck_assert_int_eq(domain_set_parse("tax,credit,medical", &s), CX_OK);
+  ck_assert_uint_eq(s.n, 3);
+  ck_assert_str_eq(s.d[0].name, "credit");
+  ck_assert_str_eq(s.d[1].name, "medical");
+  ck_assert_str_eq(s.d[2].name, "tax");
+  ck_assert(domain_set_has(&s, "medical"));
+  ck_assert(!domain_set_has(&s, "med"));
+  ck_assert_int_eq(domain_set_parse("", &s), CX_OK);
+  ck_assert_uint_eq(s.n, 0);
+  ck_assert_int_eq(domain_set_parse(NULL, &s), CX_OK);
+  ck_assert_uint_eq(s.n, 0);
+  ck_assert_int_eq(domain_set_parse("a", &s), CX_OK);
+  ck_assert_uint_eq(s.n, 1);
+  ck_assert_int_eq(domain_set_parse("b,a,b", &s), CX_E_EXISTS);
+  ck_assert_int_eq(domain_set_parse("a,a", &s), CX_E_EXISTS);
+  ck_assert_int_eq(domain_set_parse("a,,b", &s), CX_E_BAD_STRING);
+  ck_assert_int_eq(domain_set_parse("a,", &s), CX_E_BAD_STRING);
+  ck_assert_int_eq(domain_set_parse(",a", &s), CX_E_BAD_STRING);
+  ck_assert_int_eq(domain_set_parse("a,B", &s), CX_E_BAD_STRING);
+  ck_assert_int_eq(domain_set_parse("a, b", &s), CX_E_BAD_STRING);
+  ck_assert_int_eq(domain_set_parse("a,-b", &s), CX_E_BAD_STRING);
+  ck_assert_int_eq(domain_set_parse("abcdefghijklmnop", &s), CX_OK); /* 16 = max */
+  ck_assert_int_eq(domain_set_parse("abcdefghijklmnopq", &s), CX_E_TOO_LONG);
+  ck_assert_int_eq(domain_set_parse("a,b,c,d,e,f,g,h", &s), CX_OK);
+  ck_assert_uint_eq(s.n, CX_DOMAINS_MAX);
+  ck_assert_int_eq(domain_set_parse("i,a,b,c,d,e,f,g,h", &s), CX_E_FULL);
+  /* the parsed set always encodes in strictly ascending order */
+  ck_assert_int_eq(domain_set_parse("h,g,f,e,d,c,b,a", &s), CX_OK);
+  for (int i = 1; i < s.n; i++) ck_assert_int_lt(strcmp(s.d[i - 1].name, s.d[i].name), 0);
+  enc e;
+  enc_init(&e);
+  domain_set_enc(&e, &s);
+  cx_domain_set got;
+  dec d;
+  dec_init(&d, e.buf, e.len);
+  ck_assert_int_eq(domain_set_dec(&d, &got), 0);
+  ck_assert_int_eq(dec_finish(&d), CX_OK);
+  enc_free(&e);
+  /* domain_set_add on a full set */
+  ck_assert_int_eq(domain_set_add(&s, "zz"), CX_E_FULL);
+  ck_assert_int_eq(domain_set_add(&s, "a"), CX_E_EXISTS);
+  ck_assert_int_eq(domain_set_add(&s, "Bad"), CX_E_BAD_STRING);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* merkle                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Straight from the definition in merkle.h, hashing with plain SHA-256. */
+static void ref_mth(const cx_hash *d, size_t n, uint8_t out[32]) {
+  if (n == 0) {
+    memset(out, 0, 32);
+    return;
+  }
+  if (n == 1) {
+    ref_tagged("custos/merkle-leaf", d->b, 32, out);
+    return;
+  }
+  size_t k = 1;
+  while (k * 2 < n) k *= 2;
+  uint8_t lr[64];
+  ref_mth(d, k, lr);
+  ref_mth(d + k, n - k, lr + 32);
+  ref_tagged("custos/merkle-node", lr, 64, out);
+}
+
+/* Depth of leaf m in an n-leaf RFC 6962 tree. */
+static size_t ref_depth(size_t n, size_t m) {
+  if (n <= 1) return 0;
+  size_t k = 1;
+  while (k * 2 < n) k *= 2;
+  return 1 + (m < k ? ref_depth(k, m) : ref_depth(n - k, m - k));
+}
+
+START_TEST(test_merkle) {
+  cx_hash leaves[41];
+  for (size_t i = 0; i < ARRAY_LEN(leaves); i++) rand_hash(&leaves[i]);
+  for (size_t n = 0; n <= 40; n++) {
+    cx_hash root;
+    uint8_t want[32];
+    merkle_root(leaves, n, &root);
+    ref_mth(leaves, n, want);
+    ck_assert_msg(memcmp(root.b, want, 32) == 0, "root of %zu leaves", n);
+    if (n == 0) {
+      ck_assert(hash_is_zero(&root));
+      continue;
+    }
+    for (size_t i = 0; i < n; i++) {
+      cx_hash path[MERKLE_MAX_DEPTH + 1];
+      size_t len = merkle_path(leaves, n, i, path);
+      ck_assert_uint_eq(len, ref_depth(n, i));
+      ck_assert_msg(merkle_verify(&leaves[i], i, n, path, len, &root), "n=%zu i=%zu", n, i);
+      /* wrong leaf */
+      cx_hash bad = leaves[i];
+      bad.b[tu_rand() % 32] ^= (uint8_t)(1u << (tu_rand() % 8));
+      ck_assert(!merkle_verify(&bad, i, n, path, len, &root));
+      if (n > 1) ck_assert(!merkle_verify(&leaves[(i + 1) % n], i, n, path, len, &root));
+      /* wrong index */
+      for (size_t j = 0; j < n; j++)
+        if (j != i) ck_assert_msg(!merkle_verify(&leaves[i], j, n, path, len, &root), "n=%zu i=%zu j=%zu", n, i, j);
+      ck_assert(!merkle_verify(&leaves[i], n, n, path, len, &root));
+      ck_assert(!merkle_verify(&leaves[i], n + 5, n, path, len, &root));
+      /* wrong path length */
+      if (len > 0) ck_assert(!merkle_verify(&leaves[i], i, n, path, len - 1, &root));
+      path[len] = leaves[0];
+      ck_assert(!merkle_verify(&leaves[i], i, n, path, len + 1, &root));
+      /* damaged path element */
+      if (len > 0) {
+        size_t k = tu_rand() % len;
+        path[k].b[0] ^= 1;
+        ck_assert(!merkle_verify(&leaves[i], i, n, path, len, &root));
+        path[k].b[0] ^= 1;
+      }
+      /* wrong root */
+      cx_hash r2 = root;
+      r2.b[5] ^= 0x40;
+      ck_assert(!merkle_verify(&leaves[i], i, n, path, len, &r2));
+    }
+  }
+  /* single leaf: root is the leaf hash, empty path */
+  cx_hash root1, path0[1];
+  uint8_t lh[32];
+  merkle_root(leaves, 1, &root1);
+  ref_tagged("custos/merkle-leaf", leaves[0].b, 32, lh);
+  ck_assert_mem_eq(root1.b, lh, 32);
+  ck_assert(merkle_verify(&leaves[0], 0, 1, path0, 0, &root1));
+  /* root depends on order */
+  cx_hash ab[2] = {leaves[0], leaves[1]}, ba[2] = {leaves[1], leaves[0]}, r_ab, r_ba;
+  merkle_root(ab, 2, &r_ab);
+  merkle_root(ba, 2, &r_ba);
+  ck_assert(!hash_eq(&r_ab, &r_ba));
+  /* a leaf is not confused with an inner node (domain separation) */
+  cx_hash inner;
+  merkle_root(leaves, 2, &inner);
+  cx_hash one_leaf_root;
+  merkle_root(&inner, 1, &one_leaf_root);
+  ck_assert(!hash_eq(&one_leaf_root, &inner));
+}
+END_TEST
+
+START_TEST(test_merkle_path_too_long) {
+  cx_hash leaves[4], path[MERKLE_MAX_DEPTH + 2], root;
+  for (int i = 0; i < 4; i++) rand_hash(&leaves[i]);
+  memset(path, 0, sizeof path);
+  merkle_root(leaves, 4, &root);
+  ck_assert(!merkle_verify(&leaves[0], 0, 4, path, MERKLE_MAX_DEPTH + 1, &root));
+  ck_assert(!merkle_verify(&leaves[0], 0, SIZE_MAX, path, MERKLE_MAX_DEPTH, &root));
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* transactions                                                             */
+/* ------------------------------------------------------------------------ */
+
+enum {
+  V_PROPOSE_ADD_BUREAU,
+  V_PROPOSE_ADD_INSURER,
+  V_PROPOSE_REMOVE,
+  V_PROPOSE_REKEY,
+  V_APPROVE,
+  V_REGISTER,
+  V_ATTEST_MINUS,
+  V_ATTEST_PLUS,
+  V_ROTATE,
+  V_REVOKE,
+  V_GRANT_SUBJECT,
+  V_GRANT_BUREAU,
+  V_CREVOKE,
+  V_DEPLOY,
+  V_DEPLOY_EMPTY,
+  V_CAPPROVE,
+  V_RETIRE,
+  V_COUNT
+};
+
+static const char k_source[] =
+    "// scoring contract\n"
+    "fn score(rec) {\n"
+    "\tlet s = rec.credit * 3 + rec.tax;\n"
+    "\treturn s; // caf\xc3\xa9 \xe2\x82\xac\r\n"
+    "}\n";
+
+static void fill_member(cx_member *m, int bureau_validator) {
+  memset(m, 0, sizeof *m);
+  tu_randbytes(m->key.b, 32);
+  tu_randbytes(m->enc_key, 32);
+  if (bureau_validator) {
+    strcpy(m->name, "bureau-north_1");
+    m->role = ROLE_BUREAU;
+    m->validator = 1;
+    strcpy(m->address, "10.0.0.7:7400");
+    ck_assert_int_eq(domain_set_parse("tax,credit,medical", &m->domains), CX_OK);
+  } else {
+    strcpy(m->name, "insurer7");
+    m->role = ROLE_INSURER;
+    m->validator = 0;
+  }
+}
+
+static void make_tx(cx_tx *tx, int v) {
+  tx_init(tx);
+  rand_hash(&tx->chain_id);
+  tu_randbytes(tx->sender.b, 32);
+  tx->nonce = rand_u64_any_width();
+  tu_randbytes(tx->sig.b, 64);
+  switch (v) {
+    case V_PROPOSE_ADD_BUREAU:
+    case V_PROPOSE_ADD_INSURER:
+      tx->type = TX_MEMBER_PROPOSE;
+      tx->u.propose.action = GOV_ADD;
+      fill_member(&tx->u.propose.member, v == V_PROPOSE_ADD_BUREAU);
+      tx->u.propose.expires = rand_u64_any_width();
+      break;
+    case V_PROPOSE_REMOVE:
+      tx->type = TX_MEMBER_PROPOSE;
+      tx->u.propose.action = GOV_REMOVE;
+      strcpy(tx->u.propose.member.name, "auditor-2");
+      tx->u.propose.expires = 1000;
+      break;
+    case V_PROPOSE_REKEY:
+      tx->type = TX_MEMBER_PROPOSE;
+      tx->u.propose.action = GOV_REKEY;
+      strcpy(tx->u.propose.member.name, "regulator");
+      tu_randbytes(tx->u.propose.member.key.b, 32);
+      tu_randbytes(tx->u.propose.member.enc_key, 32);
+      tx->u.propose.expires = UINT64_MAX;
+      break;
+    case V_APPROVE:
+      tx->type = TX_MEMBER_APPROVE;
+      rand_hash(&tx->u.approve.proposal);
+      break;
+    case V_REGISTER:
+      tx->type = TX_ID_REGISTER;
+      rand_hash(&tx->u.reg.did);
+      break;
+    case V_ATTEST_MINUS:
+    case V_ATTEST_PLUS:
+      tx->type = TX_ID_ATTEST;
+      rand_hash(&tx->u.attest.did);
+      tx->u.attest.level = v == V_ATTEST_MINUS ? LEVEL_EA5_MINUS : LEVEL_EA5_PLUS;
+      break;
+    case V_ROTATE:
+      tx->type = TX_ID_ROTATE;
+      rand_hash(&tx->u.rotate.did);
+      tu_randbytes(tx->u.rotate.new_key.b, 32);
+      break;
+    case V_REVOKE:
+      tx->type = TX_ID_REVOKE;
+      rand_hash(&tx->u.revoke.did);
+      break;
+    case V_GRANT_SUBJECT:
+    case V_GRANT_BUREAU: {
+      cx_tx_consent_grant *g = &tx->u.grant;
+      tx->type = TX_CONSENT_GRANT;
+      rand_hash(&g->did);
+      strcpy(g->insurer, "insurer7");
+      ck_assert_int_eq(domain_set_parse("medical,credit", &g->domains), CX_OK);
+      rand_hash(&g->contract);
+      strcpy(g->purpose, "life insurance underwriting \xe2\x80\x94 policy #12");
+      g->expires = rand_u64_any_width();
+      g->quota = v == V_GRANT_BUREAU ? UINT32_MAX : 1 + (uint32_t)(tu_rand() % 1000);
+      if (v == V_GRANT_BUREAU) rand_hash(&g->evidence);
+      break;
+    }
+    case V_CREVOKE:
+      tx->type = TX_CONSENT_REVOKE;
+      rand_hash(&tx->u.crevoke.consent);
+      break;
+    case V_DEPLOY:
+    case V_DEPLOY_EMPTY:
+      tx->type = TX_CONTRACT_DEPLOY;
+      strcpy(tx->u.deploy.name, v == V_DEPLOY ? "credit-score" : "noop");
+      if (v == V_DEPLOY) ck_assert_int_eq(domain_set_parse("credit,tax", &tx->u.deploy.domains), CX_OK);
+      if (v == V_DEPLOY)
+        ck_assert_int_eq(tx_set_source(tx, k_source, sizeof k_source - 1), CX_OK);
+      else
+        ck_assert_int_eq(tx_set_source(tx, "", 0), CX_OK);
+      break;
+    case V_CAPPROVE:
+      tx->type = TX_CONTRACT_APPROVE;
+      rand_hash(&tx->u.cref.contract);
+      break;
+    case V_RETIRE:
+      tx->type = TX_CONTRACT_RETIRE;
+      rand_hash(&tx->u.cref.contract);
+      break;
+    default:
+      ck_abort_msg("bad variant %d", v);
+  }
+}
+
+static void assert_domains_eq(const cx_domain_set *a, const cx_domain_set *b) {
+  ck_assert_uint_eq(a->n, b->n);
+  for (int i = 0; i < a->n; i++) ck_assert_str_eq(a->d[i].name, b->d[i].name);
+}
+
+static void assert_member_eq(const cx_member *a, const cx_member *b) {
+  ck_assert_str_eq(a->name, b->name);
+  ck_assert_uint_eq(a->role, b->role);
+  ck_assert_mem_eq(a->key.b, b->key.b, 32);
+  ck_assert_mem_eq(a->enc_key, b->enc_key, 32);
+  ck_assert_uint_eq(a->validator, b->validator);
+  ck_assert_str_eq(a->address, b->address);
+  assert_domains_eq(&a->domains, &b->domains);
+}
+
+static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
+  ck_assert_uint_eq(a->type, b->type);
+  ck_assert_mem_eq(a->chain_id.b, b->chain_id.b, 32);
+  ck_assert_mem_eq(a->sender.b, b->sender.b, 32);
+  ck_assert(a->nonce == b->nonce);
+  ck_assert_mem_eq(a->sig.b, b->sig.b, 64);
+  switch (a->type) {
+    case TX_MEMBER_PROPOSE:
+      ck_assert_uint_eq(a->u.propose.action, b->u.propose.action);
+      ck_assert(a->u.propose.expires == b->u.propose.expires);
+      assert_member_eq(&a->u.propose.member, &b->u.propose.member);
+      break;
+    case TX_MEMBER_APPROVE:
+      ck_assert(hash_eq(&a->u.approve.proposal, &b->u.approve.proposal));
+      break;
+    case TX_ID_REGISTER:
+      ck_assert(hash_eq(&a->u.reg.did, &b->u.reg.did));
+      break;
+    case TX_ID_ATTEST:
+      ck_assert(hash_eq(&a->u.attest.did, &b->u.attest.did));
+      ck_assert_uint_eq(a->u.attest.level, b->u.attest.level);
+      break;
+    case TX_ID_ROTATE:
+      ck_assert(hash_eq(&a->u.rotate.did, &b->u.rotate.did));
+      ck_assert_mem_eq(a->u.rotate.new_key.b, b->u.rotate.new_key.b, 32);
+      break;
+    case TX_ID_REVOKE:
+      ck_assert(hash_eq(&a->u.revoke.did, &b->u.revoke.did));
+      break;
+    case TX_CONSENT_GRANT: {
+      const cx_tx_consent_grant *x = &a->u.grant, *y = &b->u.grant;
+      ck_assert(hash_eq(&x->did, &y->did));
+      ck_assert_str_eq(x->insurer, y->insurer);
+      assert_domains_eq(&x->domains, &y->domains);
+      ck_assert(hash_eq(&x->contract, &y->contract));
+      ck_assert_str_eq(x->purpose, y->purpose);
+      ck_assert(x->expires == y->expires);
+      ck_assert_uint_eq(x->quota, y->quota);
+      ck_assert(hash_eq(&x->evidence, &y->evidence));
+      break;
+    }
+    case TX_CONSENT_REVOKE:
+      ck_assert(hash_eq(&a->u.crevoke.consent, &b->u.crevoke.consent));
+      break;
+    case TX_CONTRACT_DEPLOY:
+      ck_assert_str_eq(a->u.deploy.name, b->u.deploy.name);
+      assert_domains_eq(&a->u.deploy.domains, &b->u.deploy.domains);
+      ck_assert_uint_eq(a->u.deploy.source_len, b->u.deploy.source_len);
+      if (a->u.deploy.source_len)
+        ck_assert_mem_eq(a->u.deploy.source, b->u.deploy.source, a->u.deploy.source_len);
+      break;
+    case TX_CONTRACT_APPROVE:
+    case TX_CONTRACT_RETIRE:
+      ck_assert(hash_eq(&a->u.cref.contract, &b->u.cref.contract));
+      break;
+    default:
+      ck_abort_msg("unknown type %u", a->type);
+  }
+}
+
+START_TEST(test_tx_roundtrip) {
+  for (int v = 0; v < V_COUNT; v++) {
+    for (int rep = 0; rep < 5; rep++) {
+      cx_tx tx, got;
+      make_tx(&tx, v);
+      uint8_t *buf, *buf2, *pre;
+      size_t len, len2, prelen;
+      ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+      ck_assert_uint_eq(buf[0], CX_TX_VERSION);
+      ck_assert_uint_eq(buf[1], tx.type);
+      ck_assert_mem_eq(buf + 2, tx.chain_id.b, 32);
+      ck_assert_mem_eq(buf + 34, tx.sender.b, 32);
+      ck_assert_mem_eq(buf + len - 64, tx.sig.b, 64);
+      size_t off = 12345;
+      ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_OK);
+      assert_tx_eq(&tx, &got);
+      ck_assert_int_eq(tx_encode(&got, 1, &buf2, &len2), CX_OK);
+      ck_assert_uint_eq(len, len2);
+      ck_assert_mem_eq(buf, buf2, len);
+      /* the signed preimage is the encoding without the signature */
+      ck_assert_int_eq(tx_encode(&tx, 0, &pre, &prelen), CX_OK);
+      ck_assert_uint_eq(prelen + 64, len);
+      ck_assert_mem_eq(pre, buf, prelen);
+      cx_hash sh, want;
+      ck_assert_int_eq(tx_sighash(&tx, &sh), CX_OK);
+      hash_tagged(CX_TAG_TX_SIG, pre, prelen, &want);
+      ck_assert(hash_eq(&sh, &want));
+      /* txid covers the whole encoding */
+      cx_hash id;
+      uint8_t ref[32];
+      tx_id_of_bytes(buf, len, &id);
+      ref_tagged("custos/tx", buf, len, ref);
+      ck_assert_mem_eq(id.b, ref, 32);
+      free(buf);
+      free(buf2);
+      free(pre);
+      tx_clear(&tx);
+      tx_clear(&got);
+      ck_assert_uint_eq(tx.type, 0);
+    }
+  }
+}
+END_TEST
+
+/* The envelope and one body laid out by hand from the format in tx.h. */
+START_TEST(test_tx_layout) {
+  cx_tx tx;
+  make_tx(&tx, V_ATTEST_PLUS);
+  tx.nonce = 300;
+  enc e;
+  enc_init(&e);
+  enc_u8(&e, 1);
+  enc_u8(&e, TX_ID_ATTEST);
+  enc_fixed(&e, tx.chain_id.b, 32);
+  enc_fixed(&e, tx.sender.b, 32);
+  enc_varint(&e, 300);
+  enc_fixed(&e, tx.u.attest.did.b, 32);
+  enc_u8(&e, LEVEL_EA5_PLUS);
+  enc_fixed(&e, tx.sig.b, 64);
+  uint8_t *buf;
+  size_t len;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_uint_eq(len, e.len);
+  ck_assert_mem_eq(buf, e.buf, len);
+  ck_assert_uint_eq(len, 1 + 1 + 32 + 32 + 2 + 32 + 1 + 64);
+  free(buf);
+  enc_free(&e);
+
+  /* consent grant with a quota over 32 bits: CX_E_TOO_LONG */
+  cx_tx g;
+  make_tx(&g, V_GRANT_SUBJECT);
+  enc_init(&e);
+  enc_u8(&e, 1);
+  enc_u8(&e, TX_CONSENT_GRANT);
+  enc_fixed(&e, g.chain_id.b, 32);
+  enc_fixed(&e, g.sender.b, 32);
+  enc_varint(&e, g.nonce);
+  enc_fixed(&e, g.u.grant.did.b, 32);
+  enc_str(&e, g.u.grant.insurer);
+  domain_set_enc(&e, &g.u.grant.domains);
+  enc_fixed(&e, g.u.grant.contract.b, 32);
+  enc_str(&e, g.u.grant.purpose);
+  enc_varint(&e, g.u.grant.expires);
+  size_t quota_at = e.len;
+  enc_varint(&e, (uint64_t)UINT32_MAX + 1);
+  enc_fixed(&e, g.u.grant.evidence.b, 32);
+  enc_fixed(&e, g.sig.b, 64);
+  cx_tx out;
+  size_t off;
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &out, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, quota_at);
+  enc_free(&e);
+}
+END_TEST
+
+START_TEST(test_tx_sign_verify) {
+  cx_seckey *k = key_generate(), *other = key_generate();
+  ck_assert_ptr_nonnull(k);
+  for (int v = 0; v < V_COUNT; v++) {
+    cx_tx tx;
+    make_tx(&tx, v);
+    ck_assert_int_eq(tx_sign(&tx, k), CX_OK);
+    cx_pubkey pk;
+    key_public(k, &pk);
+    ck_assert_mem_eq(tx.sender.b, pk.b, 32);
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_OK);
+    cx_hash sh;
+    ck_assert_int_eq(tx_sighash(&tx, &sh), CX_OK);
+    ck_assert(sig_verify(&pk, sh.b, 32, &tx.sig));
+
+    /* survives the encoding */
+    uint8_t *buf;
+    size_t len;
+    cx_tx got;
+    ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+    ck_assert_int_eq(tx_decode(buf, len, &got, NULL), CX_OK);
+    ck_assert_int_eq(tx_verify_sig(&got), CX_OK);
+    tx_clear(&got);
+    free(buf);
+
+    /* any change to a signed field breaks it */
+    tx.nonce ^= 1;
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_E_BAD_SIG);
+    tx.nonce ^= 1;
+    tx.chain_id.b[7] ^= 0x20;
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_E_BAD_SIG);
+    tx.chain_id.b[7] ^= 0x20;
+    tx.sig.b[40] ^= 1;
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_E_BAD_SIG);
+    tx.sig.b[40] ^= 1;
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_OK);
+    cx_pubkey saved = tx.sender;
+    key_public(other, &tx.sender);
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_E_BAD_SIG);
+    memset(tx.sender.b, 0xff, 32); /* not a valid key at all */
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_E_BAD_SIG);
+    tx.sender = saved;
+    ck_assert_int_eq(tx_verify_sig(&tx), CX_OK);
+    tx_clear(&tx);
+  }
+  /* a body change */
+  cx_tx tx;
+  make_tx(&tx, V_GRANT_SUBJECT);
+  ck_assert_int_eq(tx_sign(&tx, k), CX_OK);
+  tx.u.grant.quota++;
+  ck_assert_int_eq(tx_verify_sig(&tx), CX_E_BAD_SIG);
+  tx_clear(&tx);
+  make_tx(&tx, V_DEPLOY);
+  ck_assert_int_eq(tx_sign(&tx, k), CX_OK);
+  tx.u.deploy.source[3] ^= 1;
+  ck_assert_int_eq(tx_verify_sig(&tx), CX_E_BAD_SIG);
+  tx_clear(&tx);
+  key_free(k);
+  key_free(other);
+}
+END_TEST
+
+/* Flip every byte of a signed encoding (several masks): the result either
+ * fails to decode or decodes canonically and fails signature verification. */
+static void flip_all(int variant) {
+  cx_seckey *k = key_generate();
+  cx_tx tx;
+  make_tx(&tx, variant);
+  ck_assert_int_eq(tx_sign(&tx, k), CX_OK);
+  uint8_t *buf;
+  size_t len;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  const uint8_t masks[] = {0x01, 0x80, 0xff};
+  size_t decoded = 0, total = 0;
+  for (size_t i = 0; i < len; i++) {
+    for (size_t m = 0; m < ARRAY_LEN(masks); m++) {
+      buf[i] ^= masks[m];
+      cx_tx got;
+      size_t off = 0;
+      cx_err e = tx_decode(buf, len, &got, &off);
+      total++;
+      if (e == CX_OK) {
+        decoded++;
+        uint8_t *re;
+        size_t relen;
+        ck_assert_int_eq(tx_encode(&got, 1, &re, &relen), CX_OK);
+        ck_assert_uint_eq(relen, len);
+        ck_assert_mem_eq(re, buf, len);
+        free(re);
+        ck_assert_msg(tx_verify_sig(&got) == CX_E_BAD_SIG,
+                      "variant %d: flip 0x%02x at %zu still verifies", variant, masks[m], i);
+        tx_clear(&got);
+      } else {
+        ck_assert_uint_le(off, len);
+      }
+      buf[i] ^= masks[m];
+    }
+  }
+  /* sanity: the fixed-size fields (keys, hashes, sig) decode when flipped */
+  ck_assert_uint_gt(decoded, total / 4);
+  cx_tx got;
+  ck_assert_int_eq(tx_decode(buf, len, &got, NULL), CX_OK);
+  ck_assert_int_eq(tx_verify_sig(&got), CX_OK);
+  tx_clear(&got);
+  free(buf);
+  tx_clear(&tx);
+  key_free(k);
+}
+
+START_TEST(test_tx_flip_grant) { flip_all(V_GRANT_BUREAU); }
+END_TEST
+START_TEST(test_tx_flip_deploy) { flip_all(V_DEPLOY); }
+END_TEST
+START_TEST(test_tx_flip_propose) { flip_all(V_PROPOSE_ADD_BUREAU); }
+END_TEST
+START_TEST(test_tx_flip_attest) { flip_all(V_ATTEST_MINUS); }
+END_TEST
+
+START_TEST(test_tx_truncate_append) {
+  for (int v = 0; v < V_COUNT; v++) {
+    cx_tx tx, got;
+    make_tx(&tx, v);
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+    for (size_t l = 0; l < len; l++) {
+      size_t off = 99999;
+      /* a copy of exactly l bytes so ASan sees any over-read */
+      uint8_t *cut = malloc(l ? l : 1);
+      memcpy(cut, buf, l);
+      cx_err e = tx_decode(cut, l, &got, &off);
+      ck_assert_msg(e == CX_E_TRUNCATED, "variant %d cut at %zu/%zu: %s", v, l, len, cx_err_name(e));
+      ck_assert_uint_le(off, l);
+      ck_assert_uint_eq(got.type, 0); /* cleared on error */
+      free(cut);
+    }
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, buf, len);
+    for (int extra = 0; extra < 256; extra += 85) {
+      longer[len] = (uint8_t)extra;
+      size_t off = 0;
+      ck_assert_int_eq(tx_decode(longer, len + 1, &got, &off), CX_E_TRAILING);
+      ck_assert_uint_eq(off, len);
+    }
+    free(longer);
+
+    /* unknown version and type */
+    uint8_t saved = buf[0];
+    const uint8_t versions[] = {0, 2, 0x81, 0xff};
+    for (size_t i = 0; i < ARRAY_LEN(versions); i++) {
+      buf[0] = versions[i];
+      size_t off = 99;
+      ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_VERSION);
+      ck_assert_uint_eq(off, 0);
+    }
+    buf[0] = saved;
+    saved = buf[1];
+    const uint8_t types[] = {0, 3, 9, 14, 19, 22, 29, 33, 100, 255};
+    for (size_t i = 0; i < ARRAY_LEN(types); i++) {
+      buf[1] = types[i];
+      size_t off = 99;
+      ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_ENUM);
+      ck_assert_uint_eq(off, 1);
+    }
+    buf[1] = saved;
+    ck_assert_int_eq(tx_decode(buf, len, &got, NULL), CX_OK);
+    tx_clear(&got);
+    free(buf);
+    tx_clear(&tx);
+  }
+}
+END_TEST
+
+START_TEST(test_tx_body_errors) {
+  cx_tx tx, got;
+  uint8_t *buf;
+  size_t len, off;
+
+  /* bad enum values inside bodies */
+  make_tx(&tx, V_ATTEST_MINUS);
+  tx.nonce = 5; /* one-byte varint: body starts at 67 */
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_uint_eq(buf[67 + 32], LEVEL_EA5_MINUS);
+  buf[67 + 32] = 3;
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_ENUM);
+  ck_assert_uint_eq(off, 67 + 32);
+  buf[67 + 32] = 0;
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_ENUM);
+  free(buf);
+  tx_clear(&tx);
+
+  make_tx(&tx, V_PROPOSE_REMOVE);
+  tx.nonce = 5;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_uint_eq(buf[67], GOV_REMOVE);
+  buf[67] = 4;
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_ENUM);
+  ck_assert_uint_eq(off, 67);
+  buf[67] = 0;
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_ENUM);
+  free(buf);
+  tx_clear(&tx);
+
+  /* non-canonical nonce */
+  make_tx(&tx, V_REGISTER);
+  tx.nonce = 0;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  uint8_t *nc = malloc(len + 1);
+  memcpy(nc, buf, 66);
+  nc[66] = 0x80;
+  nc[67] = 0x00;
+  memcpy(nc + 68, buf + 67, len - 67);
+  ck_assert_int_eq(tx_decode(nc, len + 1, &got, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, 66);
+  free(nc);
+  free(buf);
+  tx_clear(&tx);
+
+  /* a deploy whose source has a control character, or bad UTF-8 */
+  make_tx(&tx, V_DEPLOY);
+  ck_assert_int_eq(tx_set_source(&tx, "ok\x01", 3), CX_OK);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_STRING);
+  free(buf);
+  ck_assert_int_eq(tx_set_source(&tx, "\xc0\x80", 2), CX_OK);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_STRING);
+  free(buf);
+  /* a deploy with unsorted domains (written by hand into the struct) */
+  ck_assert_int_eq(tx_set_source(&tx, "x", 1), CX_OK);
+  strcpy(tx.u.deploy.domains.d[0].name, "tax");
+  strcpy(tx.u.deploy.domains.d[1].name, "credit");
+  tx.u.deploy.domains.n = 2;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_UNSORTED);
+  free(buf);
+  /* a bad contract name */
+  tx.u.deploy.domains.n = 0;
+  strcpy(tx.u.deploy.name, "Credit");
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_STRING);
+  free(buf);
+  tx_clear(&tx);
+
+  /* a consent purpose with a newline is not STR_UTF8 */
+  make_tx(&tx, V_GRANT_SUBJECT);
+  strcpy(tx.u.grant.purpose, "two\nlines");
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_STRING);
+  free(buf);
+  tx_clear(&tx);
+
+  /* source caps */
+  make_tx(&tx, V_DEPLOY);
+  size_t big = CX_SOURCE_MAX + 1;
+  char *src = malloc(big);
+  memset(src, 'a', big);
+  ck_assert_int_eq(tx_set_source(&tx, src, big), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_set_source(&tx, src, CX_SOURCE_MAX), CX_OK);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_OK);
+  ck_assert_uint_eq(got.u.deploy.source_len, CX_SOURCE_MAX);
+  tx_clear(&got);
+  free(buf);
+  free(src);
+  tx_clear(&tx);
+
+  /* whole-transaction cap */
+  uint8_t *huge = calloc(CX_TX_MAX_BYTES + 1, 1);
+  off = 77;
+  ck_assert_int_eq(tx_decode(huge, CX_TX_MAX_BYTES + 1, &got, &off), CX_E_TX_TOO_BIG);
+  ck_assert_uint_eq(off, 0);
+  free(huge);
+}
+END_TEST
+
+/* member_enc then member_dec of m; returns the error and its offset. */
+static cx_err member_rt(const cx_member *m, size_t *err_off, size_t *addr_at, size_t *dom_at) {
+  enc e;
+  enc_init(&e);
+  enc_str(&e, m->name);
+  enc_u8(&e, m->role);
+  enc_fixed(&e, m->key.b, 32);
+  enc_fixed(&e, m->enc_key, 32);
+  enc_bool(&e, m->validator);
+  *addr_at = e.len;
+  enc_str(&e, m->address);
+  *dom_at = e.len;
+  domain_set_enc(&e, &m->domains);
+  /* same bytes as member_enc */
+  enc e2;
+  enc_init(&e2);
+  member_enc(&e2, m);
+  ck_assert_uint_eq(e.len, e2.len);
+  ck_assert_mem_eq(e.buf, e2.buf, e.len);
+  enc_free(&e2);
+
+  dec d;
+  cx_member got;
+  dec_init(&d, e.buf, e.len);
+  int r = member_dec(&d, &got);
+  cx_err err = dec_finish(&d);
+  ck_assert_int_eq(r == 0, err == CX_OK);
+  if (err == CX_OK) assert_member_eq(m, &got);
+  *err_off = d.err_off;
+  enc_free(&e);
+  return err;
+}
+
+START_TEST(test_member_dec) {
+  cx_member m;
+  size_t off, addr_at, dom_at;
+
+  fill_member(&m, 1);
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_OK);
+  fill_member(&m, 0);
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_OK);
+  /* a bureau that is not a validator, an insurer that is */
+  fill_member(&m, 1);
+  m.validator = 0;
+  m.address[0] = 0;
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_OK);
+  fill_member(&m, 0);
+  m.validator = 1;
+  strcpy(m.address, "insurer.example:7400");
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_OK);
+
+  /* non-validator with an address */
+  fill_member(&m, 0);
+  strcpy(m.address, "10.0.0.1:1");
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, addr_at);
+  /* validator without one */
+  fill_member(&m, 1);
+  m.address[0] = 0;
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, addr_at);
+  /* non-bureau with domains, for each non-bureau role */
+  for (int role = ROLE_INSURER; role <= ROLE_REGULATOR; role++) {
+    fill_member(&m, 0);
+    m.role = (uint8_t)role;
+    ck_assert_int_eq(domain_set_parse("credit", &m.domains), CX_OK);
+    ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_NONCANONICAL);
+    ck_assert_uint_eq(off, dom_at);
+  }
+  /* bad role */
+  fill_member(&m, 0);
+  m.role = 0;
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_BAD_ENUM);
+  m.role = ROLE_REGULATOR + 1;
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_BAD_ENUM);
+  /* bad name, bad address */
+  fill_member(&m, 0);
+  strcpy(m.name, "Insurer");
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_BAD_STRING);
+  ck_assert_uint_eq(off, 0);
+  m.name[0] = 0;
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_BAD_STRING);
+  fill_member(&m, 1);
+  strcpy(m.address, "10.0.0.1 :1");
+  ck_assert_int_eq(member_rt(&m, &off, &addr_at, &dom_at), CX_E_BAD_STRING);
+  ck_assert_uint_eq(off, addr_at);
+
+  /* validator flag must be a canonical bool */
+  fill_member(&m, 1);
+  enc e;
+  enc_init(&e);
+  member_enc(&e, &m);
+  size_t vpos = 1 + strlen(m.name) + 1 + 32 + 32;
+  ck_assert_uint_eq(e.buf[vpos], 1);
+  e.buf[vpos] = 2;
+  dec d;
+  cx_member got;
+  dec_init(&d, e.buf, e.len);
+  ck_assert_int_eq(member_dec(&d, &got), -1);
+  ck_assert_int_eq(d.err, CX_E_NONCANONICAL);
+  ck_assert_uint_eq(d.err_off, vpos);
+  enc_free(&e);
+
+  /* the same checks apply inside a member_propose transaction */
+  cx_tx tx, gtx;
+  make_tx(&tx, V_PROPOSE_ADD_INSURER);
+  ck_assert_int_eq(domain_set_parse("credit", &tx.u.propose.member.domains), CX_OK);
+  uint8_t *buf;
+  size_t len;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &gtx, &off), CX_E_NONCANONICAL);
+  free(buf);
+  tx_clear(&tx);
+}
+END_TEST
+
+START_TEST(test_did_derive) {
+  uint8_t salt[CX_SALT_MAX + 1];
+  tu_randbytes(salt, sizeof salt);
+  cx_hash a, b, c;
+  ck_assert_int_eq(did_derive(salt, 16, "1234567890123", &a), CX_OK);
+  ck_assert_int_eq(did_derive(salt, 16, "1234567890123", &b), CX_OK);
+  ck_assert(hash_eq(&a, &b));
+  /* salt-sensitive: one bit, one byte more or less */
+  salt[3] ^= 1;
+  ck_assert_int_eq(did_derive(salt, 16, "1234567890123", &c), CX_OK);
+  ck_assert(!hash_eq(&a, &c));
+  salt[3] ^= 1;
+  ck_assert_int_eq(did_derive(salt, 15, "1234567890123", &c), CX_OK);
+  ck_assert(!hash_eq(&a, &c));
+  ck_assert_int_eq(did_derive(salt, 17, "1234567890123", &c), CX_OK);
+  ck_assert(!hash_eq(&a, &c));
+  /* id-sensitive */
+  ck_assert_int_eq(did_derive(salt, 16, "1234567890124", &c), CX_OK);
+  ck_assert(!hash_eq(&a, &c));
+  /* the length prefix separates salt from id: (s||x, y) != (s, x||y) */
+  uint8_t s2[3] = {'a', 'b', 'c'};
+  cx_hash d1, d2;
+  ck_assert_int_eq(did_derive(s2, 3, "de", &d1), CX_OK);
+  ck_assert_int_eq(did_derive(s2, 2, "cde", &d2), CX_OK);
+  ck_assert(!hash_eq(&d1, &d2));
+  /* matches the documented formula H_DID(u8 len || salt || id) */
+  uint8_t pre[1 + 16 + 13], want[32];
+  pre[0] = 16;
+  memcpy(pre + 1, salt, 16);
+  memcpy(pre + 17, "1234567890123", 13);
+  ref_tagged("custos/did", pre, sizeof pre, want);
+  ck_assert_mem_eq(a.b, want, 32);
+  /* argument checks */
+  ck_assert_int_eq(did_derive(salt, 0, "1", &c), CX_E_INVALID_ARG);
+  ck_assert_int_eq(did_derive(salt, CX_SALT_MAX + 1, "1", &c), CX_E_INVALID_ARG);
+  ck_assert_int_eq(did_derive(salt, CX_SALT_MAX, "1", &c), CX_OK);
+  ck_assert_int_eq(did_derive(salt, 16, "", &c), CX_E_INVALID_ARG);
+  ck_assert_int_eq(did_derive(salt, 16, NULL, &c), CX_E_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(test_names) {
+  const int types[] = {TX_MEMBER_PROPOSE,  TX_MEMBER_APPROVE,  TX_ID_REGISTER,   TX_ID_ATTEST,
+                       TX_ID_ROTATE,       TX_ID_REVOKE,       TX_CONSENT_GRANT, TX_CONSENT_REVOKE,
+                       TX_CONTRACT_DEPLOY, TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE};
+  for (size_t i = 0; i < ARRAY_LEN(types); i++) {
+    const char *n = tx_type_name(types[i]);
+    ck_assert_str_ne(n, "unknown");
+    ck_assert_int_eq(tx_type_parse(n), types[i]);
+    for (size_t j = 0; j < i; j++) ck_assert_str_ne(n, tx_type_name(types[j]));
+  }
+  ck_assert_str_eq(tx_type_name(TX_MEMBER_PROPOSE), "member_propose");
+  ck_assert_str_eq(tx_type_name(TX_CONSENT_GRANT), "consent_grant");
+  ck_assert_str_eq(tx_type_name(TX_CONTRACT_RETIRE), "contract_retire");
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 1000};
+  for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
+    ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
+  ck_assert_int_eq(tx_type_parse("unknown"), -1);
+  ck_assert_int_eq(tx_type_parse(""), -1);
+  ck_assert_int_eq(tx_type_parse(NULL), -1);
+  ck_assert_int_eq(tx_type_parse("Member_Propose"), -1);
+
+  const char *roles[] = {"bureau", "insurer", "auditor", "regulator"};
+  for (int r = ROLE_BUREAU; r <= ROLE_REGULATOR; r++) {
+    ck_assert_str_eq(role_name(r), roles[r - 1]);
+    ck_assert_int_eq(role_parse(roles[r - 1]), r);
+  }
+  ck_assert_str_eq(role_name(0), "unknown");
+  ck_assert_str_eq(role_name(5), "unknown");
+  ck_assert_int_eq(role_parse("unknown"), -1);
+  ck_assert_int_eq(role_parse("Bureau"), -1);
+  ck_assert_int_eq(role_parse(NULL), -1);
+
+  ck_assert_str_eq(level_name(LEVEL_EA5_MINUS), "EA5-");
+  ck_assert_str_eq(level_name(LEVEL_EA5_PLUS), "EA5+");
+  ck_assert_int_eq(level_parse("EA5-"), LEVEL_EA5_MINUS);
+  ck_assert_int_eq(level_parse("EA5+"), LEVEL_EA5_PLUS);
+  ck_assert_int_eq(level_parse("ea5+"), -1);
+  ck_assert_int_eq(level_parse("EA5"), -1);
+  ck_assert_str_eq(level_name(0), "unknown");
+  ck_assert_str_eq(level_name(3), "unknown");
+
+  const char *acts[] = {"add", "remove", "rekey"};
+  for (int a = GOV_ADD; a <= GOV_REKEY; a++) {
+    ck_assert_str_eq(gov_action_name(a), acts[a - 1]);
+    ck_assert_int_eq(gov_action_parse(acts[a - 1]), a);
+  }
+  ck_assert_str_eq(gov_action_name(0), "unknown");
+  ck_assert_str_eq(gov_action_name(4), "unknown");
+  ck_assert_int_eq(gov_action_parse("delete"), -1);
+  ck_assert_int_eq(gov_action_parse(NULL), -1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* blocks and certificates                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void make_block(cx_block *b, size_t ntx, cx_seckey *k) {
+  block_init(b);
+  rand_hash(&b->h.chain_id);
+  b->h.height = rand_u64_any_width();
+  rand_hash(&b->h.parent);
+  b->h.time_ms = 1700000000000ull + tu_rand() % 1000000;
+  tu_randbytes(b->h.proposer.b, 32);
+  b->h.view = tu_rand() % 5;
+  rand_hash(&b->h.receipts_root);
+  rand_hash(&b->h.state_root);
+  cx_hash ids[V_COUNT * 2];
+  ck_assert_uint_le(ntx, ARRAY_LEN(ids));
+  for (size_t i = 0; i < ntx; i++) {
+    cx_tx tx;
+    make_tx(&tx, (int)(i % V_COUNT));
+    tx.chain_id = b->h.chain_id;
+    ck_assert_int_eq(tx_sign(&tx, k), CX_OK);
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+    tx_id_of_bytes(buf, len, &ids[i]);
+    ck_assert_int_eq(block_add_tx(b, buf, len), CX_OK);
+    free(buf);
+    tx_clear(&tx);
+  }
+  merkle_root(ids, ntx, &b->h.tx_root);
+}
+
+static void assert_header_eq(const cx_block_header *a, const cx_block_header *b) {
+  ck_assert(hash_eq(&a->chain_id, &b->chain_id));
+  ck_assert(a->height == b->height);
+  ck_assert(hash_eq(&a->parent, &b->parent));
+  ck_assert(a->time_ms == b->time_ms);
+  ck_assert_mem_eq(a->proposer.b, b->proposer.b, 32);
+  ck_assert(a->view == b->view);
+  ck_assert(hash_eq(&a->tx_root, &b->tx_root));
+  ck_assert(hash_eq(&a->receipts_root, &b->receipts_root));
+  ck_assert(hash_eq(&a->state_root, &b->state_root));
+}
+
+START_TEST(test_block_roundtrip) {
+  cx_seckey *k = key_generate();
+  const size_t counts[] = {0, 1, 3, 17};
+  for (size_t c = 0; c < ARRAY_LEN(counts); c++) {
+    cx_block b, got;
+    make_block(&b, counts[c], k);
+    uint8_t *buf, *buf2;
+    size_t len, len2;
+    ck_assert_int_eq(block_encode(&b, &buf, &len), CX_OK);
+    ck_assert_int_eq(block_decode(buf, len, &got), CX_OK);
+    assert_header_eq(&b.h, &got.h);
+    ck_assert_uint_eq(got.ntx, b.ntx);
+    for (size_t i = 0; i < b.ntx; i++) {
+      ck_assert_uint_eq(got.tx_len[i], b.tx_len[i]);
+      ck_assert_mem_eq(got.txs[i], b.txs[i], b.tx_len[i]);
+      cx_tx tx;
+      ck_assert_int_eq(tx_decode(got.txs[i], got.tx_len[i], &tx, NULL), CX_OK);
+      ck_assert_int_eq(tx_verify_sig(&tx), CX_OK);
+      tx_clear(&tx);
+    }
+    ck_assert_int_eq(block_encode(&got, &buf2, &len2), CX_OK);
+    ck_assert_uint_eq(len, len2);
+    ck_assert_mem_eq(buf, buf2, len);
+    block_clear(&got);
+
+    /* header hash: block_hash, block_peek and H_BLOCK(header bytes) agree */
+    cx_hash h1, h2;
+    cx_block_header ph;
+    block_hash(&b.h, &h1);
+    ck_assert_int_eq(block_peek(buf, len, &ph, &h2), CX_OK);
+    ck_assert(hash_eq(&h1, &h2));
+    assert_header_eq(&b.h, &ph);
+    uint8_t *hb;
+    size_t hlen;
+    block_header_encode(&b.h, &hb, &hlen);
+    ck_assert_uint_le(hlen, len);
+    ck_assert_mem_eq(hb, buf, hlen); /* the block starts with its header */
+    uint8_t ref[32];
+    ref_tagged("custos/block", hb, hlen, ref);
+    ck_assert_mem_eq(h1.b, ref, 32);
+    /* peek needs only the header */
+    ck_assert_int_eq(block_peek(buf, hlen, &ph, &h2), CX_OK);
+    ck_assert(hash_eq(&h1, &h2));
+    ck_assert_int_ne(block_peek(buf, hlen - 1, &ph, &h2), CX_OK);
+    /* any header change changes the hash */
+    cx_block_header h = b.h;
+    h.view++;
+    block_hash(&h, &h2);
+    ck_assert(!hash_eq(&h1, &h2));
+    free(hb);
+
+    /* trailing bytes */
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, buf, len);
+    longer[len] = 0;
+    ck_assert_int_eq(block_decode(longer, len + 1, &got), CX_E_TRAILING);
+    ck_assert_uint_eq(got.ntx, 0);
+    free(longer);
+    /* truncation at every length */
+    for (size_t l = 0; l < len; l++) {
+      cx_block g2;
+      uint8_t *cut = malloc(l ? l : 1);
+      memcpy(cut, buf, l);
+      ck_assert_int_eq(block_decode(cut, l, &g2), CX_E_TRUNCATED);
+      free(cut);
+    }
+    /* version */
+    buf[0] = 2;
+    ck_assert_int_eq(block_decode(buf, len, &got), CX_E_BAD_VERSION);
+    ck_assert_int_eq(block_peek(buf, len, &ph, &h2), CX_E_BAD_VERSION);
+    buf[0] = 1;
+    free(buf);
+    free(buf2);
+    block_clear(&b);
+    block_clear(&got);
+  }
+  key_free(k);
+}
+END_TEST
+
+START_TEST(test_block_limits) {
+  cx_block b, got;
+  make_block(&b, 0, NULL);
+  uint8_t *hb;
+  size_t hlen;
+  block_header_encode(&b.h, &hb, &hlen);
+  enc e;
+  /* more transactions than allowed */
+  enc_init(&e);
+  enc_fixed(&e, hb, hlen);
+  enc_varint(&e, CX_BLOCK_MAX_TXS + 1);
+  ck_assert_int_eq(block_decode(e.buf, e.len, &got), CX_E_TOO_LONG);
+  enc_free(&e);
+  /* a transaction over the per-tx cap: refused before reading it */
+  enc_init(&e);
+  enc_fixed(&e, hb, hlen);
+  enc_varint(&e, 1);
+  enc_varint(&e, 128 * 1024 + 1);
+  ck_assert_int_eq(block_decode(e.buf, e.len, &got), CX_E_TOO_LONG);
+  enc_free(&e);
+  /* non-canonical count */
+  enc_init(&e);
+  enc_fixed(&e, hb, hlen);
+  enc_u8(&e, 0x80);
+  enc_u8(&e, 0x00);
+  ck_assert_int_eq(block_decode(e.buf, e.len, &got), CX_E_NONCANONICAL);
+  enc_free(&e);
+  /* whole-block cap */
+  uint8_t *huge = calloc(CX_BLOCK_MAX_BYTES + 1, 1);
+  ck_assert_ptr_nonnull(huge);
+  memcpy(huge, hb, hlen);
+  ck_assert_int_eq(block_decode(huge, CX_BLOCK_MAX_BYTES + 1, &got), CX_E_TOO_LONG);
+  free(huge);
+  free(hb);
+  block_clear(&b);
+}
+END_TEST
+
+START_TEST(test_receipt_leaf) {
+  cx_hash id, leaf;
+  rand_hash(&id);
+  const int32_t codes[] = {0, 1, 200, 345, -1, INT32_MIN, INT32_MAX};
+  cx_hash seen[ARRAY_LEN(codes)];
+  for (size_t i = 0; i < ARRAY_LEN(codes); i++) {
+    receipt_leaf(&id, codes[i], &leaf);
+    uint8_t pre[36], want[32];
+    uint32_t c = (uint32_t)codes[i];
+    memcpy(pre, id.b, 32);
+    pre[32] = (uint8_t)(c >> 24);
+    pre[33] = (uint8_t)(c >> 16);
+    pre[34] = (uint8_t)(c >> 8);
+    pre[35] = (uint8_t)c;
+    ref_tagged("custos/receipt", pre, 36, want);
+    ck_assert_mem_eq(leaf.b, want, 32);
+    seen[i] = leaf;
+    for (size_t j = 0; j < i; j++) ck_assert(!hash_eq(&seen[i], &seen[j]));
+  }
+}
+END_TEST
+
+static void sign_vote(cx_seckey *k, const cx_hash *chain, uint64_t height, uint64_t view,
+                      const cx_hash *bh, cx_sig *out) {
+  cx_hash m;
+  vote_message(chain, height, view, bh, &m);
+  ck_assert_int_eq(key_sign32(k, m.b, NULL, out), CX_OK);
+}
+
+START_TEST(test_vote_message) {
+  cx_hash chain, bh, m;
+  rand_hash(&chain);
+  rand_hash(&bh);
+  vote_message(&chain, 1000, 2, &bh, &m);
+  uint8_t pre[32 + 2 + 1 + 32], want[32];
+  memcpy(pre, chain.b, 32);
+  pre[32] = 0xe8; /* 1000 */
+  pre[33] = 0x07;
+  pre[34] = 0x02;
+  memcpy(pre + 35, bh.b, 32);
+  ref_tagged("custos/vote", pre, sizeof pre, want);
+  ck_assert_mem_eq(m.b, want, 32);
+  cx_hash m2;
+  vote_message(&chain, 1000, 3, &bh, &m2);
+  ck_assert(!hash_eq(&m, &m2));
+  vote_message(&chain, 1001, 2, &bh, &m2);
+  ck_assert(!hash_eq(&m, &m2));
+}
+END_TEST
+
+START_TEST(test_cert_codec) {
+  cx_cert c, got;
+  memset(&c, 0, sizeof c);
+  c.height = 123456789;
+  c.view = 3;
+  rand_hash(&c.block_hash);
+  const uint16_t signers[] = {0, 2, 5, 63};
+  c.nvotes = ARRAY_LEN(signers);
+  for (size_t i = 0; i < c.nvotes; i++) {
+    c.votes[i].signer = signers[i];
+    tu_randbytes(c.votes[i].sig.b, 64);
+  }
+  uint8_t *buf, *buf2;
+  size_t len, len2;
+  ck_assert_int_eq(cert_encode(&c, &buf, &len), CX_OK);
+  ck_assert_int_eq(cert_decode(buf, len, &got), CX_OK);
+  ck_assert(got.height == c.height);
+  ck_assert(got.view == c.view);
+  ck_assert(hash_eq(&got.block_hash, &c.block_hash));
+  ck_assert_uint_eq(got.nvotes, c.nvotes);
+  for (size_t i = 0; i < c.nvotes; i++) {
+    ck_assert_uint_eq(got.votes[i].signer, c.votes[i].signer);
+    ck_assert_mem_eq(got.votes[i].sig.b, c.votes[i].sig.b, 64);
+  }
+  ck_assert_int_eq(cert_encode(&got, &buf2, &len2), CX_OK);
+  ck_assert_uint_eq(len, len2);
+  ck_assert_mem_eq(buf, buf2, len);
+  free(buf2);
+  /* trailing, truncation */
+  uint8_t *longer = malloc(len + 1);
+  memcpy(longer, buf, len);
+  longer[len] = 7;
+  ck_assert_int_eq(cert_decode(longer, len + 1, &got), CX_E_TRAILING);
+  free(longer);
+  for (size_t l = 0; l < len; l++) ck_assert_int_eq(cert_decode(buf, l, &got), CX_E_TRUNCATED);
+  free(buf);
+
+  /* unsorted and duplicate signers */
+  c.votes[1].signer = 0;
+  ck_assert_int_eq(cert_encode(&c, &buf, &len), CX_OK);
+  ck_assert_int_eq(cert_decode(buf, len, &got), CX_E_UNSORTED);
+  free(buf);
+  c.votes[1].signer = 6;
+  ck_assert_int_eq(cert_encode(&c, &buf, &len), CX_OK);
+  ck_assert_int_eq(cert_decode(buf, len, &got), CX_E_UNSORTED);
+  free(buf);
+  c.votes[1].signer = 2;
+  /* signer index out of range, too many votes */
+  c.votes[3].signer = CX_MAX_VALIDATORS;
+  ck_assert_int_eq(cert_encode(&c, &buf, &len), CX_OK);
+  ck_assert_int_eq(cert_decode(buf, len, &got), CX_E_TOO_LONG);
+  free(buf);
+  c.votes[3].signer = 63;
+  enc e;
+  enc_init(&e);
+  enc_varint(&e, 1);
+  enc_varint(&e, 0);
+  enc_fixed(&e, c.block_hash.b, 32);
+  enc_varint(&e, CX_MAX_VALIDATORS + 1);
+  ck_assert_int_eq(cert_decode(e.buf, e.len, &got), CX_E_TOO_LONG);
+  enc_free(&e);
+  /* empty certificate decodes (cert_verify refuses it) */
+  c.nvotes = 0;
+  ck_assert_int_eq(cert_encode(&c, &buf, &len), CX_OK);
+  ck_assert_int_eq(cert_decode(buf, len, &got), CX_OK);
+  ck_assert_uint_eq(got.nvotes, 0);
+  free(buf);
+}
+END_TEST
+
+START_TEST(test_quorum) {
+  const unsigned want[] = {0, 1, 2, 3, 3, 4, 5, 5, 6, 7, 7};
+  for (unsigned n = 1; n <= 10; n++) {
+    ck_assert_uint_eq(quorum_size(n), want[n]);
+    ck_assert_uint_eq(quorum_f(n), (n - 1) / 3);
+  }
+  for (unsigned n = 1; n <= CX_MAX_VALIDATORS; n++) {
+    unsigned q = quorum_size(n), f = quorum_f(n);
+    ck_assert_uint_ge(n, 3 * f + 1);           /* tolerates f faults */
+    ck_assert_uint_le(q, n - f);               /* live with f silent */
+    ck_assert_uint_ge(2 * q, n + f + 1);       /* two quorums share an honest node */
+  }
+  ck_assert_uint_eq(quorum_f(0), 0);
+}
+END_TEST
+
+START_TEST(test_cert_verify) {
+  cx_seckey *k[4];
+  cx_pubkey pk[4];
+  for (int i = 0; i < 4; i++) {
+    k[i] = key_generate();
+    key_public(k[i], &pk[i]);
+  }
+  cx_hash chain, bh, other;
+  rand_hash(&chain);
+  rand_hash(&bh);
+  rand_hash(&other);
+  const uint64_t H = 42, V = 1;
+
+  /* n = 1 */
+  cx_cert c;
+  memset(&c, 0, sizeof c);
+  c.height = H;
+  c.view = V;
+  c.block_hash = bh;
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 1), CX_E_BAD_CERT); /* no votes */
+  c.nvotes = 1;
+  c.votes[0].signer = 0;
+  sign_vote(k[0], &chain, H, V, &bh, &c.votes[0].sig);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 1), CX_OK);
+  ck_assert_int_eq(cert_verify(&c, &chain, H + 1, &bh, pk, 1), CX_E_BAD_CERT);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &other, pk, 1), CX_E_BAD_CERT);
+  ck_assert_int_eq(cert_verify(&c, &other, H, &bh, pk, 1), CX_E_BAD_CERT); /* other chain */
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, &pk[1], 1), CX_E_BAD_CERT); /* other key */
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 0), CX_E_BAD_CERT);
+
+  /* n = 4, quorum 3 */
+  cx_sig s[4];
+  for (int i = 0; i < 4; i++) sign_vote(k[i], &chain, H, V, &bh, &s[i]);
+#define SET_VOTES(...)                                                    \
+  do {                                                                    \
+    const int idx_[] = {__VA_ARGS__};                                     \
+    c.nvotes = (uint16_t)ARRAY_LEN(idx_);                                 \
+    for (size_t q_ = 0; q_ < ARRAY_LEN(idx_); q_++) {                     \
+      c.votes[q_].signer = (uint16_t)idx_[q_];                            \
+      c.votes[q_].sig = s[idx_[q_]];                                      \
+    }                                                                     \
+  } while (0)
+  SET_VOTES(0, 1, 2);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_OK);
+  SET_VOTES(1, 2, 3);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_OK);
+  SET_VOTES(0, 2, 3);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_OK);
+  SET_VOTES(0, 1, 2, 3);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_OK);
+  /* round trip through the codec keeps it valid */
+  uint8_t *buf;
+  size_t len;
+  cx_cert got;
+  ck_assert_int_eq(cert_encode(&c, &buf, &len), CX_OK);
+  ck_assert_int_eq(cert_decode(buf, len, &got), CX_OK);
+  ck_assert_int_eq(cert_verify(&got, &chain, H, &bh, pk, 4), CX_OK);
+  free(buf);
+  /* 2 of 4 is not a quorum */
+  SET_VOTES(0, 1);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  SET_VOTES(2, 3);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  /* a bad signature among three */
+  SET_VOTES(0, 1, 2);
+  c.votes[1].sig.b[10] ^= 1;
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  /* a signature by the wrong validator for its index */
+  SET_VOTES(0, 1, 2);
+  c.votes[2].sig = s[3];
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  /* duplicate signer: three votes but only two validators */
+  SET_VOTES(0, 1, 1);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  SET_VOTES(0, 0, 0);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  /* unsorted signers */
+  SET_VOTES(1, 0, 2);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  SET_VOTES(3, 2, 1);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  /* signer index out of range */
+  SET_VOTES(0, 1, 2);
+  c.votes[2].signer = 4;
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  /* wrong block hash / height, in the certificate or asked for */
+  SET_VOTES(0, 1, 2);
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &other, pk, 4), CX_E_BAD_CERT);
+  ck_assert_int_eq(cert_verify(&c, &chain, H - 1, &bh, pk, 4), CX_E_BAD_CERT);
+  c.block_hash = other;
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &other, pk, 4), CX_E_BAD_CERT);
+  c.block_hash = bh;
+  c.height = H + 1;
+  ck_assert_int_eq(cert_verify(&c, &chain, H + 1, &bh, pk, 4), CX_E_BAD_CERT);
+  c.height = H;
+  /* votes for another view do not count for this one */
+  c.view = V + 1;
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_E_BAD_CERT);
+  c.view = V;
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk, 4), CX_OK);
+  /* the same three votes are not a quorum of a larger set */
+  cx_pubkey pk7[7];
+  for (int i = 0; i < 7; i++) pk7[i] = pk[i % 4];
+  ck_assert_int_eq(cert_verify(&c, &chain, H, &bh, pk7, 7), CX_E_BAD_CERT);
+#undef SET_VOTES
+  for (int i = 0; i < 4; i++) key_free(k[i]);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* clock, log                                                               */
+/* ------------------------------------------------------------------------ */
+
+START_TEST(test_clock_fake) {
+  cx_fake_clock fc;
+  clock_fake_init(&fc, 1000);
+  cx_clock *c = &fc.base;
+  ck_assert_uint_eq(c->now_ms(c), 1000);
+  ck_assert_uint_eq(c->mono_ms(c), 1000);
+  ck_assert_uint_eq(c->now_ms(c), 1000); /* does not move by itself */
+  clock_fake_advance(&fc, 250);
+  ck_assert_uint_eq(c->now_ms(c), 1250);
+  ck_assert_uint_eq(c->mono_ms(c), 1250);
+  clock_fake_advance(&fc, 0);
+  ck_assert_uint_eq(c->now_ms(c), 1250);
+  clock_fake_advance(&fc, 1ull << 40);
+  ck_assert_uint_eq(c->now_ms(c), 1250 + (1ull << 40));
+
+  cx_clock *s = clock_system();
+  ck_assert_ptr_eq(s, clock_system());
+  uint64_t now = s->now_ms(s);
+  ck_assert_uint_gt(now, 1600000000000ull); /* after 2020 */
+  uint64_t m1 = s->mono_ms(s);
+  usleep(20 * 1000);
+  uint64_t m2 = s->mono_ms(s);
+  ck_assert_uint_ge(m2, m1 + 10);
+}
+END_TEST
+
+/* Runs log_msg with stderr redirected to a file; returns what was written. */
+static char *capture_log(log_level lvl, const char *module, const char *msg) {
+  char *dir = tu_tmpdir("custos-log");
+  char path[512];
+  snprintf(path, sizeof path, "%s/err.txt", dir);
+  fflush(stderr);
+  int saved = dup(2);
+  FILE *f = fopen(path, "w+");
+  ck_assert_ptr_nonnull(f);
+  dup2(fileno(f), 2);
+  /* log_msg formats into a stack buffer: a write past it lands in the
+   * caller's frame, which ASan does not always see. Guard it. */
+  volatile char guard[16384];
+  for (size_t i = 0; i < sizeof guard; i++) guard[i] = 'g';
+  log_msg(lvl, module, "%s", msg);
+  size_t bad = sizeof guard;
+  for (size_t i = 0; i < sizeof guard; i++)
+    if (guard[i] != 'g') {
+      bad = i;
+      break;
+    }
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  ck_assert_msg(bad == sizeof guard, "log_msg wrote past its buffer (guard byte %zu)", bad);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *out = calloc((size_t)n + 1, 1);
+  ck_assert_uint_eq(fread(out, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  tu_rmrf(dir);
+  free(dir);
+  return out;
+}
+
+START_TEST(test_log) {
+  const char *names[] = {"trace", "debug", "info", "warn", "error", "off"};
+  for (int i = LOG_TRACE; i <= LOG_OFF; i++) {
+    ck_assert_int_eq(log_level_parse(names[i]), i);
+    ck_assert_str_eq(log_level_name((log_level)i), names[i]);
+  }
+  ck_assert_int_eq(log_level_parse("INFO"), -1);
+  ck_assert_int_eq(log_level_parse(NULL), -1);
+  log_set_level(LOG_WARN);
+  ck_assert_int_eq(log_get_level(), LOG_WARN);
+
+  char *s = capture_log(LOG_INFO, "core", "dropped");
+  ck_assert_str_eq(s, "");
+  free(s);
+  s = capture_log(LOG_ERROR, "core", "hello 42");
+  /* 2026-11-21T10:00:00.123Z ERROR [core] hello 42\n */
+  ck_assert_uint_eq(strlen(s), 24 + 1 + 5 + 1 + 6 + 1 + 8 + 1);
+  ck_assert_int_eq(s[4], '-');
+  ck_assert_int_eq(s[10], 'T');
+  ck_assert_int_eq(s[19], '.');
+  ck_assert_int_eq(s[23], 'Z');
+  /* level names: compared without case (log.h shows them upper-case) */
+  ck_assert_int_eq(strncasecmp(s + 24, " error [core] hello 42\n", 23), 0);
+  free(s);
+
+  /* over-long messages and module names are cut, still one line */
+  char big[3000];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  s = capture_log(LOG_ERROR, "core", big);
+  ck_assert_uint_le(strlen(s), 1023);
+  ck_assert_int_eq(s[strlen(s) - 1], '\n');
+  ck_assert_ptr_eq(strchr(s, '\n'), s + strlen(s) - 1); /* exactly one line */
+  free(s);
+  s = capture_log(LOG_ERROR, big, "after a long module name");
+  ck_assert_uint_le(strlen(s), 1023);
+  ck_assert_uint_gt(strlen(s), 0);
+  ck_assert_int_eq(s[strlen(s) - 1], '\n');
+  free(s);
+  /* LOG_OFF is never printed */
+  log_set_level(LOG_TRACE);
+  s = capture_log(LOG_OFF, "core", "never");
+  ck_assert_str_eq(s, "");
+  free(s);
+  log_set_level(LOG_INFO);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+static Suite *core_suite(void) {
+  Suite *s = suite_create("core");
+  TCase *tc;
+
+  tc = tcase_create("error");
+  tcase_add_test(tc, test_error_names_distinct);
+  tcase_add_test(tc, test_error_numbers_stable);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("hash");
+  tcase_add_test(tc, test_sha256_known);
+  tcase_add_test(tc, test_hash_tags_distinct);
+  tcase_add_test(tc, test_hash_tagged_matches_bip340_definition);
+  tcase_add_test(tc, test_hash_incremental);
+  tcase_add_test(tc, test_hash_eq_zero);
+  tcase_add_test(tc, test_hex);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("keys");
+  tcase_add_test(tc, test_bip340_vectors);
+  tcase_add_test(tc, test_keys_misc);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("codec");
+  tcase_add_test(tc, test_varint_roundtrip);
+  tcase_add_test(tc, test_varint_noncanonical);
+  tcase_add_test(tc, test_codec_roundtrip_mixed);
+  tcase_add_test(tc, test_codec_errors);
+  tcase_add_test(tc, test_codec_strings);
+  tcase_add_test(tc, test_domain_set_codec);
+  tcase_add_test(tc, test_domain_set_parse);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("merkle");
+  tcase_add_test(tc, test_merkle);
+  tcase_add_test(tc, test_merkle_path_too_long);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("tx");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_tx_roundtrip);
+  tcase_add_test(tc, test_tx_layout);
+  tcase_add_test(tc, test_tx_sign_verify);
+  tcase_add_test(tc, test_tx_flip_grant);
+  tcase_add_test(tc, test_tx_flip_deploy);
+  tcase_add_test(tc, test_tx_flip_propose);
+  tcase_add_test(tc, test_tx_flip_attest);
+  tcase_add_test(tc, test_tx_truncate_append);
+  tcase_add_test(tc, test_tx_body_errors);
+  tcase_add_test(tc, test_member_dec);
+  tcase_add_test(tc, test_did_derive);
+  tcase_add_test(tc, test_names);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("block");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_block_roundtrip);
+  tcase_add_test(tc, test_block_limits);
+  tcase_add_test(tc, test_receipt_leaf);
+  tcase_add_test(tc, test_vote_message);
+  tcase_add_test(tc, test_cert_codec);
+  tcase_add_test(tc, test_quorum);
+  tcase_add_test(tc, test_cert_verify);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("misc");
+  tcase_add_test(tc, test_clock_fake);
+  tcase_add_test(tc, test_log);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  tu_seed();
+  return tu_run(core_suite());
+}

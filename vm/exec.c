@@ -1,0 +1,61 @@
+/* vm_apply_tx: chain and nonce checks, then dispatch to a rule under a
+ * savepoint. */
+#include <string.h>
+
+#include "vm_internal.h"
+
+static vmi_rule rule_for(const cx_tx *tx) {
+  switch (tx->type) {
+    case TX_MEMBER_PROPOSE:
+      /* tx_encode would abort on an unknown action; refuse it the same way
+       * as an unknown type rather than give it a receipt. */
+      if (tx->u.propose.action < GOV_ADD || tx->u.propose.action > GOV_REKEY) return NULL;
+      return vmi_rule_member_propose;
+    case TX_MEMBER_APPROVE: return vmi_rule_member_approve;
+    case TX_ID_REGISTER: return vmi_rule_id_register;
+    case TX_ID_ATTEST: return vmi_rule_id_attest;
+    case TX_ID_ROTATE: return vmi_rule_id_rotate;
+    case TX_ID_REVOKE: return vmi_rule_id_revoke;
+    case TX_CONSENT_GRANT: return vmi_rule_consent_grant;
+    case TX_CONSENT_REVOKE: return vmi_rule_consent_revoke;
+    case TX_CONTRACT_DEPLOY: return vmi_rule_contract_deploy;
+    case TX_CONTRACT_APPROVE: return vmi_rule_contract_approve;
+    case TX_CONTRACT_RETIRE: return vmi_rule_contract_retire;
+  }
+  return NULL;
+}
+
+cx_err vm_apply_tx(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
+                   const cx_hash *txid, uint64_t height, cx_err *receipt) {
+  CX_ASSERT(st && st->get && st->put && st->del && st->mark && st->rollback);
+  CX_ASSERT(chain_id && tx && txid && receipt && height >= 1);
+  *receipt = CX_OK;
+  vmi_rule rule = rule_for(tx);
+  if (!rule) return CX_E_INVALID_ARG; /* tx_decode never yields such a tx */
+  if (!hash_eq(&tx->chain_id, chain_id)) return CX_E_WRONG_CHAIN;
+
+  uint64_t expected;
+  cx_err err = vm_account_nonce(st, &tx->sender, &expected);
+  if (err) return err;
+  /* An account at UINT64_MAX has used every nonce there is. */
+  if (tx->nonce < expected || expected == UINT64_MAX) return CX_E_NONCE_USED;
+  if (tx->nonce > expected) return CX_E_NONCE_GAP;
+  err = vmi_nonce_put(st, &tx->sender, expected + 1);
+  if (err) return err;
+
+  /* The savepoint comes after the nonce: a rejected transaction still
+   * consumes its nonce (it is in the block), but nothing else. */
+  size_t mark = st->mark(st->ctx);
+  vmi_ctx c = {.st = st, .tx = tx, .txid = txid, .height = height};
+  cx_err rej = CX_OK;
+  err = rule(&c, &rej);
+  if (err) {
+    /* A storage failure is not a verdict on the transaction: the caller
+     * drops the whole write set. Undo what we can anyway. */
+    st->rollback(st->ctx, mark);
+    return err;
+  }
+  if (rej) st->rollback(st->ctx, mark);
+  *receipt = rej;
+  return CX_OK;
+}

@@ -1,0 +1,148 @@
+/* Declarations shared by the vm's source files (not part of the vm API).
+ *
+ * State key layout (docs/transactions.md, "State"): every value is a
+ * canonical codec encoding that starts with the record version byte
+ * VM_REC_VERSION. A record that does not decode exactly is CX_E_CORRUPT. */
+#ifndef CUSTOS_VM_INTERNAL_H
+#define CUSTOS_VM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm.h"
+
+#define VM_REC_VERSION 1
+
+/* Key prefixes. Names are STR_IDENT (no '/'), so no key is a prefix-collision
+ * of another kind: the byte after the first letter tells them apart. */
+#define VMK_ACCOUNT "a/"     /* + pubkey[32]  -> varint next nonce */
+#define VMK_MEMBER "m/"      /* + name        -> member record */
+#define VMK_MEMBER_KEY "mk/" /* + pubkey[32]  -> member name */
+#define VMK_MEMBER_ENC "me/" /* + enc_key[32] -> member name */
+#define VMK_DOMAIN "md/"     /* + domain      -> owning bureau's name */
+#define VMK_MEMBER_LIST "ml" /*               -> sorted member names */
+#define VMK_PROPOSAL "p/"    /* + txid[32]    -> proposal */
+#define VMK_IDENTITY "i/"    /* + did[32]     -> identity */
+#define VMK_SUBJECT_KEY "ik/" /* + pubkey[32] -> did */
+#define VMK_CONSENTS_OF "ic/" /* + did[32]    -> consent ids in grant order */
+#define VMK_CONSENT "c/"     /* + txid[32]    -> consent */
+#define VMK_CONTRACT "k/"    /* + id[32]      -> contract (without source) */
+#define VMK_SOURCE "ks/"     /* + id[32]      -> contract source */
+
+typedef struct {
+  uint8_t b[4 + CX_NAME_MAX + 32];
+  size_t n;
+} vmi_key;
+
+/* prefix || p[0..n). */
+void vmi_key_make(vmi_key *k, const char *prefix, const void *p, size_t n);
+
+/* Converts a lookup result: CX_OK -> *have = 1, CX_E_NOT_FOUND -> *have = 0,
+ * both returning CX_OK; any other error is returned as is. */
+cx_err vmi_found(cx_err e, int *have);
+
+/* Error plumbing of the rule functions: `err` is the storage / internal
+ * error returned to the caller, `*rej` the rule a transaction broke. */
+#define VM_TRY(expr)                                                                 \
+  do {                                                                               \
+    err = (expr);                                                                    \
+    if (err != CX_OK) goto out;                                                      \
+  } while (0)
+#define VM_REJECT(code)                                                              \
+  do {                                                                               \
+    *rej = (code);                                                                   \
+    goto out;                                                                        \
+  } while (0)
+
+/* ---- records (state.c) ---- */
+
+cx_err vmi_nonce_put(const vm_state *st, const cx_pubkey *key, uint64_t nonce);
+
+/* The first structural problem of a member record (formats, address only
+ * and always for validators, domains only for bureaus), or NULL. Key
+ * validity is checked separately (CX_E_BAD_KEY). */
+const char *vmi_member_problem(const cx_member *m);
+/* Writes m/, mk/, me/ and md/ entries of a member (not the member list). */
+cx_err vmi_member_write(const vm_state *st, const cx_member *m);
+/* Deletes them. */
+cx_err vmi_member_erase(const vm_state *st, const cx_member *m);
+/* Member names; absent list = none. names must hold VM_MAX_MEMBERS. */
+cx_err vmi_names_get(const vm_state *st, char (*names)[CX_NAME_MAX + 1], size_t *n);
+cx_err vmi_names_put(const vm_state *st, char (*names)[CX_NAME_MAX + 1], size_t n);
+/* Inserts / removes one name keeping the list sorted. */
+cx_err vmi_names_insert(const vm_state *st, const char *name);
+cx_err vmi_names_remove(const vm_state *st, const char *name);
+/* Name of the member whose enc_key this is; CX_E_NOT_FOUND if none. */
+cx_err vmi_member_by_enc(const vm_state *st, const uint8_t enc_key[32],
+                         char name[CX_NAME_MAX + 1]);
+/* All members sorted by name into a malloc'd array (free()). */
+cx_err vmi_members_load(const vm_state *st, cx_member **out, size_t *n);
+
+cx_err vmi_proposal_put(const vm_state *st, const vm_proposal *p);
+
+cx_err vmi_identity_put(const vm_state *st, const vm_identity *id);
+/* DID whose current subject key this is; CX_E_NOT_FOUND if none. */
+cx_err vmi_subject_get(const vm_state *st, const cx_pubkey *key, cx_hash *did);
+cx_err vmi_subject_put(const vm_state *st, const cx_pubkey *key, const cx_hash *did);
+cx_err vmi_subject_del(const vm_state *st, const cx_pubkey *key);
+/* 1 if key is a subject key or a member key (out of bounds for a new one). */
+cx_err vmi_key_in_use(const vm_state *st, const cx_pubkey *key, int *used);
+
+cx_err vmi_consent_put(const vm_state *st, const vm_consent *c);
+/* The consent list of a subject; ids must hold VM_MAX_CONSENTS_PER_SUBJECT. */
+cx_err vmi_consent_list_get(const vm_state *st, const cx_hash *did, cx_hash *ids,
+                            size_t *n);
+cx_err vmi_consent_list_put(const vm_state *st, const cx_hash *did, const cx_hash *ids,
+                            size_t n);
+
+/* Contract record without its source (source = NULL): what the rules need. */
+cx_err vmi_contract_meta_get(const vm_state *st, const cx_hash *id, vm_contract *out);
+cx_err vmi_contract_meta_put(const vm_state *st, const vm_contract *c);
+cx_err vmi_contract_source_put(const vm_state *st, const cx_hash *id, const uint8_t *src,
+                               size_t len);
+
+/* Sorted name arrays (approvals): index of name or -1; insert keeps order
+ * (the caller ensures room and absence). */
+int vmi_name_index(char (*names)[CX_NAME_MAX + 1], size_t n, const char *name);
+void vmi_name_insert(char (*names)[CX_NAME_MAX + 1], size_t *n, const char *name);
+
+/* ---- rules ---- */
+
+typedef struct {
+  const vm_state *st;
+  const cx_tx *tx;
+  const cx_hash *txid;
+  uint64_t height;
+} vmi_ctx;
+
+/* A rule returns a storage / internal error, or CX_OK with *rej = CX_OK
+ * (applied) or the rejection. It may write before rejecting: the caller rolls
+ * the writes back. */
+typedef cx_err (*vmi_rule)(const vmi_ctx *c, cx_err *rej);
+
+cx_err vmi_rule_member_propose(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_member_approve(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_id_register(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_id_attest(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_id_rotate(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_id_revoke(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_consent_grant(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_consent_revoke(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_contract_deploy(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_contract_approve(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_contract_retire(const vmi_ctx *c, cx_err *rej);
+
+/* Shared checks (rules_identity.c). */
+/* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked
+ * (CX_E_DID_REVOKED); the verdict goes to *rej. */
+cx_err vmi_identity_live(const vm_state *st, const cx_hash *did, vm_identity *id,
+                         cx_err *rej);
+/* 1 if the bureau named has an attestation on the identity. */
+int vmi_attested_by(const vm_identity *id, const char *bureau);
+/* The member whose key signed the transaction; *have = 0 if none. */
+cx_err vmi_sender_member(const vmi_ctx *c, cx_member *m, int *have);
+
+/* Governance quorum over n validators: ceil(2n/3). */
+size_t vmi_gov_quorum(size_t n);
+
+#endif
