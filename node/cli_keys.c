@@ -129,9 +129,11 @@ const cli_cmd cli_keys_cmds[] = {
                 "message in hex, any length, \"\" for empty; SIG: 128 hex digits. Prints\n"
                 "\"valid\" or \"invalid\". Exit 0 only when valid, 1 when invalid, 2 when an\n"
                 "argument is not well-formed hex of the right length.",
-        .example = "custos sig verify F9308A01...36F9 "
-                   "0000000000000000000000000000000000000000000000000000000000000000 "
-                   "E907831F...36C0",
+        .example = "custos sig verify \\\n"
+                   "  F9308A019258C31049344F85F89D5229B531C845836F99B08601F113BCE036F9 \\\n"
+                   "  0000000000000000000000000000000000000000000000000000000000000000 \\\n"
+                   "  E907831F80848D1069A5371B402410364BDF1C5F8307B0084C55F1CE2DCA8215"
+                   "25F66A4A85EA8B71E482A74F382D2CE5EBEEE8FDB2172F477DF4900D310536C0",
         .kind = CLI_OFFLINE,
         .min_pos = 3,
         .max_pos = 3,

@@ -12,6 +12,7 @@
 /* Prints a failed call and returns its exit code. */
 static int report(const cli_ctx *c, const char *method, cx_err e, const rpcc_error *err) {
   if (e == CX_E_NOMEM) return cli_fail(CLI_LOCAL, "%s: out of memory", method);
+  if (e == CX_E_INVALID_ARG) return cli_fail(CLI_USAGE, "--node %s: %s", c->node, err->message);
   switch (err->kind) {
     case RPCC_TRANSPORT:
       return cli_fail(CLI_UNREACHABLE, "cannot reach the node at %s: %s", c->node, err->message);

@@ -209,7 +209,9 @@ cx_err rpcc_call(const char *url, const char *method, cJSON *params, const char 
     rc = CX_E_RPC_PARSE;
   } else if (cr != CURLE_OK) {
     err_set(err, RPCC_TRANSPORT, "%s", curl_msg[0] ? curl_msg : curl_easy_strerror(cr));
-    rc = cr == CURLE_OUT_OF_MEMORY ? CX_E_NOMEM : CX_E_IO;
+    rc = cr == CURLE_OUT_OF_MEMORY                                      ? CX_E_NOMEM
+         : cr == CURLE_URL_MALFORMAT || cr == CURLE_UNSUPPORTED_PROTOCOL ? CX_E_INVALID_ARG
+                                                                         : CX_E_IO;
   } else {
     rc = parse_response(&body, status, result, err);
   }

@@ -37,6 +37,7 @@ typedef struct {
  * Returns:
  *   CX_OK            *result is the "result" member (caller cJSON_Deletes);
  *   CX_E_IO          transport failure (err->kind RPCC_TRANSPORT);
+ *   CX_E_INVALID_ARG the URL is malformed or not http(s) (RPCC_TRANSPORT);
  *   CX_E_RPC_PARSE   the answer is not a JSON-RPC response (RPCC_PROTOCOL);
  *   CX_E_NOMEM
  *   otherwise        the node's error (RPCC_REMOTE): the cx_err number for
