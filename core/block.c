@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "tx.h"
 
 void block_init(cx_block *b) { memset(b, 0, sizeof *b); }
 
@@ -103,7 +104,7 @@ cx_err block_decode(const uint8_t *buf, size_t len, cx_block *b) {
   for (uint64_t i = 0; i < n; i++) {
     const uint8_t *p;
     size_t l;
-    if (dec_bytes(&d, &p, &l, 128 * 1024)) goto out;
+    if (dec_bytes(&d, &p, &l, CX_TX_MAX_BYTES)) goto out;
     cx_err e = block_add_tx(b, p, l);
     if (e) {
       dec_fail(&d, e);

@@ -38,6 +38,7 @@ typedef struct {
   const char *pass_file; /* NULL: $CUSTOS_PASSPHRASE */
   int json;              /* machine output */
   int wait;              /* after submitting, wait for the receipt */
+  int print_only;        /* sign and print the encoding; do not submit */
   double timeout_s;      /* --wait limit */
 } cli_ctx;
 

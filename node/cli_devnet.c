@@ -41,7 +41,7 @@ typedef struct {
 typedef struct {
   char name[CX_NAME_MAX + 1];
   int role;
-  const char *domain; /* NULL: none */
+  char domain[CX_DOMAIN_MAX + 1]; /* "": none */
   int validator;
   uint16_t rpc_port, p2p_port;
   char dir[PATH_MAX];  /* node<i> or clients */
@@ -209,7 +209,6 @@ static void plan_members(devnet *d, int nval) {
                {"health", ROLE_BUREAU, "health"},
                {"civil", ROLE_BUREAU, "civil"},
                {"regulator", ROLE_REGULATOR, NULL}};
-  static char extra_domains[DEVNET_MAX_NODES][CX_DOMAIN_MAX + 1];
   d->nval = nval;
   d->nm = 0;
   for (int i = 0; i < nval; i++) {
@@ -218,12 +217,11 @@ static void plan_members(devnet *d, int nval) {
     if (i < 4) {
       snprintf(m->name, sizeof m->name, "%s", first[i].name);
       m->role = first[i].role;
-      m->domain = first[i].domain;
+      snprintf(m->domain, sizeof m->domain, "%s", first[i].domain ? first[i].domain : "");
     } else {
       snprintf(m->name, sizeof m->name, "bureau%d", i);
-      snprintf(extra_domains[i], sizeof extra_domains[i], "dom%d", i);
+      snprintf(m->domain, sizeof m->domain, "dom%d", i);
       m->role = ROLE_BUREAU;
-      m->domain = extra_domains[i];
     }
     m->validator = 1;
   }
@@ -279,7 +277,7 @@ static int build_genesis(const devnet *d, vm_genesis *g) {
     gm->validator = (uint8_t)m->validator;
     if (m->validator)
       snprintf(gm->address, sizeof gm->address, "tcp://127.0.0.1:%u", (unsigned)m->p2p_port);
-    if (m->domain && domain_set_add(&gm->domains, m->domain) != CX_OK)
+    if (m->domain[0] && domain_set_add(&gm->domains, m->domain) != CX_OK)
       return cli_fail(CLI_LOCAL, "genesis: bad domain %s", m->domain);
   }
   if (vm_genesis_validate(g, err, sizeof err) != CX_OK)

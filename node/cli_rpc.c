@@ -247,6 +247,23 @@ int cli_sign_submit(const cli_ctx *c, cli_signer *s, cx_tx *tx, cJSON *extras) {
     goto out;
   }
   hex_encode(buf, len, hex);
+  if (c->print_only) { /* offline signing: hand the encoding to the caller */
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "txid", txid) || !cJSON_AddStringToObject(o, "tx", hex)) {
+      cJSON_Delete(o);
+      rc = cli_fail(CLI_LOCAL, "out of memory");
+      goto out;
+    }
+    merge_fields(o, extras);
+    extras = NULL;
+    if (c->json)
+      cli_print_json(c, o);
+    else
+      cli_print_fields(o);
+    cJSON_Delete(o);
+    rc = CLI_OK;
+    goto out;
+  }
   cJSON *p = cJSON_CreateObject();
   if (!p || !cJSON_AddStringToObject(p, "tx", hex)) {
     cJSON_Delete(p);

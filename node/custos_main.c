@@ -20,7 +20,7 @@ static const cli_cmd *const *all_tables(void) {
 
 /* ---- global flags ---- */
 
-enum { G_NODE, G_KEY, G_PASS, G_JSON, G_WAIT, G_TIMEOUT, G_NONCE, G_HELP, G_COUNT };
+enum { G_NODE, G_KEY, G_PASS, G_JSON, G_WAIT, G_TIMEOUT, G_NONCE, G_PRINT, G_HELP, G_COUNT };
 
 static const cli_flag g_flags[G_COUNT] = {
     [G_NODE] = {"node", "URL", "node RPC URL (default $CUSTOS_NODE or " CLI_DEFAULT_NODE ")", 0},
@@ -32,6 +32,8 @@ static const cli_flag g_flags[G_COUNT] = {
     [G_TIMEOUT] = {"timeout", "SEC", "how long --wait waits (default 30)", 0},
     [G_NONCE] = {"nonce", "N", "transactions: use this nonce instead of the node's next_nonce",
                  0},
+    [G_PRINT] = {"print-only", NULL,
+                 "transactions: sign and print the hex encoding; do not submit", 0},
     [G_HELP] = {"help", NULL, "show help (also -h)", 0},
 };
 
@@ -80,6 +82,7 @@ static void print_cmd_help(const cli_cmd *c) {
     print_flag(stdout, &g_flags[G_KEY]);
     print_flag(stdout, &g_flags[G_PASS]);
     print_flag(stdout, &g_flags[G_NONCE]);
+    print_flag(stdout, &g_flags[G_PRINT]);
     print_flag(stdout, &g_flags[G_WAIT]);
     print_flag(stdout, &g_flags[G_TIMEOUT]);
     print_flag(stdout, &g_flags[G_NODE]);
@@ -269,6 +272,9 @@ static int resolve_globals(const globals *g, cli_ctx *ctx) {
   ctx->pass_file = g->val[G_PASS];
   ctx->json = g->val[G_JSON] != NULL;
   ctx->wait = g->val[G_WAIT] != NULL;
+  ctx->print_only = g->val[G_PRINT] != NULL;
+  if (ctx->print_only && ctx->wait)
+    return cli_fail(CLI_USAGE, "--print-only and --wait exclude each other");
   ctx->timeout_s = CLI_DEFAULT_TIMEOUT_S;
   if (g->val[G_TIMEOUT]) {
     char *end = NULL;
@@ -353,6 +359,8 @@ static int run(int argc, char **argv) {
   }
   if (g.val[G_NONCE] && c->kind != CLI_SUBMIT)
     return cli_fail(CLI_USAGE, "--nonce: only for commands that submit a transaction");
+  if (g.val[G_PRINT] && c->kind != CLI_SUBMIT)
+    return cli_fail(CLI_USAGE, "--print-only: only for commands that build a transaction");
   a.nonce = g.val[G_NONCE];
   cli_ctx ctx;
   if ((rc = check_args(c, &a)) || (rc = resolve_globals(&g, &ctx))) return rc;

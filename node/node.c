@@ -163,8 +163,9 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
       goto fail;
     }
     vm_state s = ws_state(ws);
-    if ((e = vm_genesis_apply(&s, &n->genesis)) ||
-        (e = store_init_genesis(n->st, ws, &n->chain_id))) {
+    if (!(e = vm_genesis_apply(&s, &n->genesis))) e = store_init_genesis(n->st, ws, &n->chain_id);
+    store_ws_free(ws); /* not consumed by store_init_genesis */
+    if (e) {
       snprintf(err, errlen, "cannot write the genesis state: %s", cx_err_str(e));
       goto fail;
     }
