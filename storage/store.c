@@ -1130,7 +1130,8 @@ cx_err store_ws_get(store_ws *ws, const uint8_t *key, size_t klen, uint8_t **val
     *vlen = en->vlen;
     return CX_OK;
   }
-  /* Writer thread: the latest committed state is the published one. */
+  /* The latest committed state (for the writer, the published one; for a
+   * speculative write set on another thread, possibly a block newer). */
   uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
   size_t kl = state_key(k, en ? en->bucket : key_bucket(ws->s, key, klen), key, klen);
   return db_get(ws->s, ws->s->ro, k, kl, val, vlen);

@@ -19,8 +19,10 @@
  *     H_STATE_NODE(left || right); the root is the state root.
  *   An inclusion proof is the bucket's entries plus 16 sibling hashes.
  *
- * Thread safety: one writer thread calls store_ws_*, store_commit and
- * store_init_genesis. Readers (RPC threads) may call store_height,
+ * Thread safety: one writer thread calls store_ws_root, store_commit and
+ * store_init_genesis. Any thread may use a write set of its own for a
+ * speculative check (store_ws_new/get/put/del/mark/rollback/free; its reads
+ * see the latest committed state). Readers (RPC threads) may call store_height,
  * store_tip_hash, store_state_root, store_chain_id, the store_*_get functions,
  * store_block_height, store_block_hash, store_state_proof* and
  * store_verify_all concurrently with store_commit(); every call sees either the
