@@ -370,6 +370,13 @@ cx_err tx_verify_sig(const cx_tx *tx) {
   return sig_verify(&tx->sender, h.b, 32, &tx->sig) ? CX_OK : CX_E_BAD_SIG;
 }
 
+cx_err tx_verify_sig_raw(const cx_tx *tx, const uint8_t *raw, size_t len) {
+  CX_ASSERT(len > 64 && memcmp(raw + len - 64, tx->sig.b, 64) == 0);
+  cx_hash h;
+  hash_tagged(CX_TAG_TX_SIG, raw, len - 64, &h);
+  return sig_verify(&tx->sender, h.b, 32, &tx->sig) ? CX_OK : CX_E_BAD_SIG;
+}
+
 cx_err did_derive(const uint8_t *salt, size_t salt_len, const char *national_id, cx_hash *out) {
   if (salt_len == 0 || salt_len > CX_SALT_MAX || !national_id || !*national_id)
     return CX_E_INVALID_ARG;

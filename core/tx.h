@@ -181,6 +181,10 @@ void tx_id_of_bytes(const uint8_t *enc_tx, size_t len, cx_hash *out);
 cx_err tx_sign(cx_tx *tx, const cx_seckey *k);
 /* CX_OK if the signature verifies, CX_E_BAD_SIG otherwise. */
 cx_err tx_verify_sig(const cx_tx *tx);
+/* Same check for a transaction that tx_decode() accepted from raw/len: the
+ * encoding is canonical, so the signed preimage is raw without its last 64
+ * bytes and need not be encoded again (the admission hot path). */
+cx_err tx_verify_sig_raw(const cx_tx *tx, const uint8_t *raw, size_t len);
 
 /* Names for JSON/CLI ("member_propose", "bureau", "EA5+", "add"...).
  * *_parse return -1 on unknown names. */

@@ -281,7 +281,7 @@ cx_err node_submit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char 
     e = CX_E_DUPLICATE;
     goto out;
   }
-  if ((e = tx_verify_sig(&tx))) goto out;
+  if ((e = tx_verify_sig_raw(&tx, raw, len))) goto out;
   /* Rule dry run when the state it would run against is the committed one:
    * the sender's next transaction with nothing of it pending. */
   if (tx.nonce == next && mempool_pending_of(n->mp, &tx.sender) == 0) {

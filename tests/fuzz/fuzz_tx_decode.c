@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (strcmp(tx_type_name(tx.type), "unknown") == 0) abort();
   cx_err v = tx_verify_sig(&tx);
   if (v != CX_OK && v != CX_E_BAD_SIG) abort();
+  if (tx_verify_sig_raw(&tx, data, size) != v) abort(); /* the raw-bytes path agrees */
   tx_clear(&tx);
   return 0;
 }

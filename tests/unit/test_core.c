@@ -1488,6 +1488,8 @@ static void flip_all(int variant) {
         free(re);
         ck_assert_msg(tx_verify_sig(&got) == CX_E_BAD_SIG,
                       "variant %d: flip 0x%02x at %zu still verifies", variant, masks[m], i);
+        ck_assert_msg(tx_verify_sig_raw(&got, buf, len) == CX_E_BAD_SIG,
+                      "variant %d: flip 0x%02x at %zu still verifies (raw)", variant, masks[m], i);
         tx_clear(&got);
       } else {
         ck_assert_uint_le(off, len);
@@ -1500,6 +1502,7 @@ static void flip_all(int variant) {
   cx_tx got;
   ck_assert_int_eq(tx_decode(buf, len, &got, NULL), CX_OK);
   ck_assert_int_eq(tx_verify_sig(&got), CX_OK);
+  ck_assert_int_eq(tx_verify_sig_raw(&got, buf, len), CX_OK);
   tx_clear(&got);
   free(buf);
   tx_clear(&tx);
