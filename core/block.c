@@ -32,7 +32,7 @@ cx_err block_add_tx(cx_block *b, const uint8_t *tx, size_t len) {
   return CX_OK;
 }
 
-static void header_enc(enc *e, const cx_block_header *h) {
+static void header_enc(cx_enc *e, const cx_block_header *h) {
   enc_u8(e, CX_BLOCK_VERSION);
   enc_fixed(e, h->chain_id.b, 32);
   enc_varint(e, h->height);
@@ -45,7 +45,7 @@ static void header_enc(enc *e, const cx_block_header *h) {
   enc_fixed(e, h->state_root.b, 32);
 }
 
-static int header_dec(dec *d, cx_block_header *h) {
+static int header_dec(cx_dec *d, cx_block_header *h) {
   uint8_t v;
   if (dec_u8(d, &v)) return -1;
   if (v != CX_BLOCK_VERSION) {
@@ -62,7 +62,7 @@ static int header_dec(dec *d, cx_block_header *h) {
 }
 
 void block_header_encode(const cx_block_header *h, uint8_t **out, size_t *len) {
-  enc e;
+  cx_enc e;
   enc_init(&e);
   header_enc(&e, h);
   CX_ASSERT(enc_finish(&e) == CX_OK); /* only fails on out of memory */
@@ -79,7 +79,7 @@ void block_hash(const cx_block_header *h, cx_hash *out) {
 }
 
 cx_err block_encode(const cx_block *b, uint8_t **out, size_t *len) {
-  enc e;
+  cx_enc e;
   enc_init(&e);
   header_enc(&e, &b->h);
   enc_varint(&e, b->ntx);
@@ -95,7 +95,7 @@ cx_err block_encode(const cx_block *b, uint8_t **out, size_t *len) {
 }
 
 cx_err block_decode(const uint8_t *buf, size_t len, cx_block *b) {
-  dec d;
+  cx_dec d;
   uint64_t n;
   block_init(b);
   if (len > CX_BLOCK_MAX_BYTES) return CX_E_TOO_LONG;
@@ -118,7 +118,7 @@ out:
 }
 
 cx_err block_peek(const uint8_t *buf, size_t len, cx_block_header *h, cx_hash *hash) {
-  dec d;
+  cx_dec d;
   dec_init(&d, buf, len);
   if (header_dec(&d, h)) return d.err;
   hash_tagged(CX_TAG_BLOCK, buf, d.off, hash);
@@ -138,7 +138,7 @@ void receipt_leaf(const cx_hash *txid, int32_t code, cx_hash *out) {
 
 void vote_message(const cx_hash *chain_id, uint64_t height, uint64_t view,
                   const cx_hash *block_hash, cx_hash *out) {
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_fixed(&e, chain_id->b, 32);
   enc_varint(&e, height);
@@ -150,7 +150,7 @@ void vote_message(const cx_hash *chain_id, uint64_t height, uint64_t view,
 }
 
 cx_err cert_encode(const cx_cert *c, uint8_t **out, size_t *len) {
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_varint(&e, c->height);
   enc_varint(&e, c->view);
@@ -170,7 +170,7 @@ cx_err cert_encode(const cx_cert *c, uint8_t **out, size_t *len) {
 }
 
 cx_err cert_decode(const uint8_t *buf, size_t len, cx_cert *c) {
-  dec d;
+  cx_dec d;
   uint64_t n, s;
   memset(c, 0, sizeof *c);
   dec_init(&d, buf, len);

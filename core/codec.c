@@ -3,14 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-void enc_init(enc *e) { memset(e, 0, sizeof *e); }
+void enc_init(cx_enc *e) { memset(e, 0, sizeof *e); }
 
-void enc_free(enc *e) {
+void enc_free(cx_enc *e) {
   free(e->buf);
   memset(e, 0, sizeof *e);
 }
 
-static int reserve(enc *e, size_t n) {
+static int reserve(cx_enc *e, size_t n) {
   if (e->err) return -1;
   if (n > SIZE_MAX - e->len) {
     e->err = CX_E_NOMEM;
@@ -29,16 +29,16 @@ static int reserve(enc *e, size_t n) {
   return 0;
 }
 
-void enc_fixed(enc *e, const void *p, size_t n) {
+void enc_fixed(cx_enc *e, const void *p, size_t n) {
   if (n == 0 || reserve(e, n)) return;
   memcpy(e->buf + e->len, p, n);
   e->len += n;
 }
 
-void enc_u8(enc *e, uint8_t v) { enc_fixed(e, &v, 1); }
-void enc_bool(enc *e, int v) { enc_u8(e, v ? 1 : 0); }
+void enc_u8(cx_enc *e, uint8_t v) { enc_fixed(e, &v, 1); }
+void enc_bool(cx_enc *e, int v) { enc_u8(e, v ? 1 : 0); }
 
-void enc_varint(enc *e, uint64_t v) {
+void enc_varint(cx_enc *e, uint64_t v) {
   uint8_t b[10];
   size_t n = 0;
   do {
@@ -49,23 +49,23 @@ void enc_varint(enc *e, uint64_t v) {
   enc_fixed(e, b, n);
 }
 
-void enc_bytes(enc *e, const void *p, size_t n) {
+void enc_bytes(cx_enc *e, const void *p, size_t n) {
   enc_varint(e, n);
   enc_fixed(e, p, n);
 }
 
-void enc_str(enc *e, const char *s) { enc_bytes(e, s, strlen(s)); }
+void enc_str(cx_enc *e, const char *s) { enc_bytes(e, s, strlen(s)); }
 
-cx_err enc_finish(const enc *e) { return e->err; }
+cx_err enc_finish(const cx_enc *e) { return e->err; }
 
-uint8_t *enc_take(enc *e, size_t *len) {
+uint8_t *enc_take(cx_enc *e, size_t *len) {
   uint8_t *b = e->buf;
   *len = e->len;
   memset(e, 0, sizeof *e);
   return b;
 }
 
-void dec_init(dec *d, const void *p, size_t len) {
+void dec_init(cx_dec *d, const void *p, size_t len) {
   d->p = p;
   d->len = len;
   d->off = 0;
@@ -73,7 +73,7 @@ void dec_init(dec *d, const void *p, size_t len) {
   d->err_off = 0;
 }
 
-int dec_fail(dec *d, cx_err err) {
+int dec_fail(cx_dec *d, cx_err err) {
   if (!d->err) {
     d->err = err;
     d->err_off = d->off;
@@ -81,7 +81,7 @@ int dec_fail(dec *d, cx_err err) {
   return -1;
 }
 
-int dec_fixed(dec *d, void *out, size_t n) {
+int dec_fixed(cx_dec *d, void *out, size_t n) {
   if (d->err) return -1;
   if (d->len - d->off < n) return dec_fail(d, CX_E_TRUNCATED);
   if (n) memcpy(out, d->p + d->off, n);
@@ -89,9 +89,9 @@ int dec_fixed(dec *d, void *out, size_t n) {
   return 0;
 }
 
-int dec_u8(dec *d, uint8_t *v) { return dec_fixed(d, v, 1); }
+int dec_u8(cx_dec *d, uint8_t *v) { return dec_fixed(d, v, 1); }
 
-int dec_bool(dec *d, int *v) {
+int dec_bool(cx_dec *d, int *v) {
   uint8_t b;
   if (dec_u8(d, &b)) return -1;
   if (b > 1) {
@@ -102,7 +102,7 @@ int dec_bool(dec *d, int *v) {
   return 0;
 }
 
-int dec_varint(dec *d, uint64_t *v) {
+int dec_varint(cx_dec *d, uint64_t *v) {
   if (d->err) return -1;
   uint64_t r = 0;
   size_t start = d->off;
@@ -126,7 +126,7 @@ int dec_varint(dec *d, uint64_t *v) {
   }
 }
 
-int dec_varint_max(dec *d, uint64_t *v, uint64_t max) {
+int dec_varint_max(cx_dec *d, uint64_t *v, uint64_t max) {
   size_t start = d->off;
   if (dec_varint(d, v)) return -1;
   if (*v > max) {
@@ -136,7 +136,7 @@ int dec_varint_max(dec *d, uint64_t *v, uint64_t max) {
   return 0;
 }
 
-int dec_bytes(dec *d, const uint8_t **p, size_t *n, size_t cap) {
+int dec_bytes(cx_dec *d, const uint8_t **p, size_t *n, size_t cap) {
   uint64_t len;
   if (dec_varint_max(d, &len, cap)) return -1;
   if (d->len - d->off < len) return dec_fail(d, CX_E_TRUNCATED);
@@ -205,7 +205,7 @@ int str_valid(const char *s, size_t cap, str_class cls) {
   return n <= cap && text_valid((const uint8_t *)s, n, cls);
 }
 
-int dec_str(dec *d, char *out, size_t cap, str_class cls) {
+int dec_str(cx_dec *d, char *out, size_t cap, str_class cls) {
   const uint8_t *p;
   size_t n;
   size_t start = d->off;
@@ -219,7 +219,7 @@ int dec_str(dec *d, char *out, size_t cap, str_class cls) {
   return 0;
 }
 
-int dec_enum(dec *d, uint8_t *v, uint8_t lo, uint8_t hi) {
+int dec_enum(cx_dec *d, uint8_t *v, uint8_t lo, uint8_t hi) {
   if (dec_u8(d, v)) return -1;
   if (*v < lo || *v > hi) {
     d->off--;
@@ -228,7 +228,7 @@ int dec_enum(dec *d, uint8_t *v, uint8_t lo, uint8_t hi) {
   return 0;
 }
 
-cx_err dec_finish(dec *d) {
+cx_err dec_finish(cx_dec *d) {
   if (d->err) return d->err;
   if (d->off != d->len) {
     dec_fail(d, CX_E_TRAILING);

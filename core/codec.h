@@ -27,20 +27,20 @@ typedef struct {
   uint8_t *buf; /* owned; free() or take via enc_take */
   size_t len, cap;
   cx_err err;
-} enc;
+} cx_enc;
 
-void enc_init(enc *e);
-void enc_free(enc *e);
-void enc_u8(enc *e, uint8_t v);
-void enc_bool(enc *e, int v);
-void enc_varint(enc *e, uint64_t v);
-void enc_fixed(enc *e, const void *p, size_t n);
-void enc_bytes(enc *e, const void *p, size_t n); /* varint length + bytes */
-void enc_str(enc *e, const char *s);             /* varint length + bytes, no NUL */
+void enc_init(cx_enc *e);
+void enc_free(cx_enc *e);
+void enc_u8(cx_enc *e, uint8_t v);
+void enc_bool(cx_enc *e, int v);
+void enc_varint(cx_enc *e, uint64_t v);
+void enc_fixed(cx_enc *e, const void *p, size_t n);
+void enc_bytes(cx_enc *e, const void *p, size_t n); /* varint length + bytes */
+void enc_str(cx_enc *e, const char *s);             /* varint length + bytes, no NUL */
 /* CX_OK or the latched error. */
-cx_err enc_finish(const enc *e);
+cx_err enc_finish(const cx_enc *e);
 /* Hands the buffer to the caller (free()); the writer is reset. */
-uint8_t *enc_take(enc *e, size_t *len);
+uint8_t *enc_take(cx_enc *e, size_t *len);
 
 /* Text field charsets. */
 typedef enum {
@@ -55,25 +55,25 @@ typedef struct {
   size_t len, off;
   cx_err err;       /* first error, latched */
   size_t err_off;   /* where it was found */
-} dec;
+} cx_dec;
 
-void dec_init(dec *d, const void *p, size_t len);
+void dec_init(cx_dec *d, const void *p, size_t len);
 /* All getters return 0 on success, -1 on error (latched in d->err). */
-int dec_u8(dec *d, uint8_t *v);
-int dec_bool(dec *d, int *v);
-int dec_varint(dec *d, uint64_t *v);
-int dec_varint_max(dec *d, uint64_t *v, uint64_t max); /* CX_E_TOO_LONG over max */
-int dec_fixed(dec *d, void *out, size_t n);
+int dec_u8(cx_dec *d, uint8_t *v);
+int dec_bool(cx_dec *d, int *v);
+int dec_varint(cx_dec *d, uint64_t *v);
+int dec_varint_max(cx_dec *d, uint64_t *v, uint64_t max); /* CX_E_TOO_LONG over max */
+int dec_fixed(cx_dec *d, void *out, size_t n);
 /* Length-prefixed bytes; *p points into the input (borrowed). */
-int dec_bytes(dec *d, const uint8_t **p, size_t *n, size_t cap);
+int dec_bytes(cx_dec *d, const uint8_t **p, size_t *n, size_t cap);
 /* Length-prefixed text copied into out (cap bytes + NUL => out size cap+1). */
-int dec_str(dec *d, char *out, size_t cap, str_class cls);
+int dec_str(cx_dec *d, char *out, size_t cap, str_class cls);
 /* Fails with CX_E_BAD_ENUM unless lo <= v <= hi. */
-int dec_enum(dec *d, uint8_t *v, uint8_t lo, uint8_t hi);
+int dec_enum(cx_dec *d, uint8_t *v, uint8_t lo, uint8_t hi);
 /* CX_OK, the latched error, or CX_E_TRAILING if bytes remain. */
-cx_err dec_finish(dec *d);
+cx_err dec_finish(cx_dec *d);
 /* Latches err at the current offset (for semantic checks by callers). */
-int dec_fail(dec *d, cx_err err);
+int dec_fail(cx_dec *d, cx_err err);
 
 /* Checks a NUL-terminated string against a class and a cap (no codec). */
 int str_valid(const char *s, size_t cap, str_class cls);

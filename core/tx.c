@@ -97,12 +97,12 @@ cx_err domain_set_parse(const char *csv, cx_domain_set *out) {
   }
 }
 
-void domain_set_enc(enc *e, const cx_domain_set *s) {
+void domain_set_enc(cx_enc *e, const cx_domain_set *s) {
   enc_varint(e, s->n);
   for (size_t i = 0; i < s->n; i++) enc_str(e, s->d[i].name);
 }
 
-int domain_set_dec(dec *d, cx_domain_set *s) {
+int domain_set_dec(cx_dec *d, cx_domain_set *s) {
   uint64_t n;
   memset(s, 0, sizeof *s);
   if (dec_varint_max(d, &n, CX_DOMAINS_MAX)) return -1;
@@ -120,7 +120,7 @@ int domain_set_dec(dec *d, cx_domain_set *s) {
 
 /* ---- members ---- */
 
-void member_enc(enc *e, const cx_member *m) {
+void member_enc(cx_enc *e, const cx_member *m) {
   enc_str(e, m->name);
   enc_u8(e, m->role);
   enc_fixed(e, m->key.b, 32);
@@ -130,7 +130,7 @@ void member_enc(enc *e, const cx_member *m) {
   domain_set_enc(e, &m->domains);
 }
 
-int member_dec(dec *d, cx_member *m) {
+int member_dec(cx_dec *d, cx_member *m) {
   int v;
   memset(m, 0, sizeof *m);
   if (dec_str(d, m->name, CX_NAME_MAX, STR_IDENT) ||
@@ -156,7 +156,7 @@ int member_dec(dec *d, cx_member *m) {
 
 /* ---- transactions ---- */
 
-static void body_enc(enc *e, const cx_tx *tx) {
+static void body_enc(cx_enc *e, const cx_tx *tx) {
   const cx_member *m;
   switch (tx->type) {
     case TX_MEMBER_PROPOSE:
@@ -220,7 +220,7 @@ static void body_enc(enc *e, const cx_tx *tx) {
 }
 
 cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len) {
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_u8(&e, CX_TX_VERSION);
   enc_u8(&e, tx->type);
@@ -242,7 +242,7 @@ cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len) {
   return CX_OK;
 }
 
-static int body_dec(dec *d, cx_tx *tx) {
+static int body_dec(cx_dec *d, cx_tx *tx) {
   switch (tx->type) {
     case TX_MEMBER_PROPOSE: {
       cx_tx_member_propose *p = &tx->u.propose;
@@ -309,7 +309,7 @@ static int body_dec(dec *d, cx_tx *tx) {
 }
 
 cx_err tx_decode(const uint8_t *buf, size_t len, cx_tx *tx, size_t *err_off) {
-  dec d;
+  cx_dec d;
   uint8_t version;
   tx_init(tx);
   if (len > CX_TX_MAX_BYTES) {

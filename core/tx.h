@@ -207,10 +207,10 @@ cx_err domain_set_parse(const char *csv, cx_domain_set *out);
  * name | u8 role | key[32] | enc_key[32] | bool validator | address | domains.
  * member_dec checks field formats and that only bureaus own domains and
  * only validators have an address. */
-void member_enc(enc *e, const cx_member *m);
-int member_dec(dec *d, cx_member *m);
-void domain_set_enc(enc *e, const cx_domain_set *s);
-int domain_set_dec(dec *d, cx_domain_set *s);
+void member_enc(cx_enc *e, const cx_member *m);
+int member_dec(cx_dec *d, cx_member *m);
+void domain_set_enc(cx_enc *e, const cx_domain_set *s);
+int domain_set_dec(cx_dec *d, cx_domain_set *s);
 
 /* DID of a subject: H_DID(u8 len(salt) || salt || national_id). The national
  * id never leaves the client; only this hash goes on chain. */

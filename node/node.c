@@ -421,17 +421,17 @@ static cx_err run_height(node *n, uint64_t height, uint64_t view, size_t *ntx) {
       cs_event p = {.type = CS_EV_PERSISTED, .height = a->safety.height, .view = a->safety.view};
       na += cs_step(n->cs, &p, &act[na]);
     } else if (a->type == CS_ACT_COMMIT) {
-      uint8_t *benc = NULL, *cenc = NULL;
+      uint8_t *enc = NULL, *cenc = NULL;
       size_t elen = 0, clen = 0;
       cx_hash bh;
       block_hash(&blk.h, &bh);
-      if ((e = block_encode(&blk, &benc, &elen)) || (e = cert_encode(&a->cert, &cenc, &clen))) {
-        free(benc);
+      if ((e = block_encode(&blk, &enc, &elen)) || (e = cert_encode(&a->cert, &cenc, &clen))) {
+        free(enc);
         goto out;
       }
       store_txent *ents = malloc((blk.ntx ? blk.ntx : 1) * sizeof *ents);
       if (!ents) {
-        free(benc);
+        free(enc);
         free(cenc);
         e = CX_E_NOMEM;
         goto out;
@@ -440,10 +440,10 @@ static cx_err run_height(node *n, uint64_t height, uint64_t view, size_t *ntx) {
         ents[k].txid = b.txids[k];
         ents[k].code = b.codes[k];
       }
-      e = store_commit(n->st, ws, blk.h.height, &bh, &blk.h.parent, benc, elen, cenc, clen,
+      e = store_commit(n->st, ws, blk.h.height, &bh, &blk.h.parent, enc, elen, cenc, clen,
                        ents, blk.ntx);
       ws = NULL; /* consumed */
-      free(benc);
+      free(enc);
       free(cenc);
       free(ents);
       if (e) {

@@ -88,7 +88,7 @@ cx_err vm_genesis_validate(const vm_genesis *g, char *err, size_t errlen) {
  * parts so that only one member is encoded at a time. */
 void vm_genesis_hash(const vm_genesis *g, cx_hash *chain_id) {
   hash_ctx h;
-  enc e;
+  cx_enc e;
   CX_ASSERT(g->nmembers <= VM_MAX_MEMBERS);
   hash_ctx_init(&h, CX_TAG_GENESIS);
   enc_init(&e);

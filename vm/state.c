@@ -39,20 +39,20 @@ static cx_err st_del(const vm_state *st, const vmi_key *k) {
   return st->del(st->ctx, k->b, k->n);
 }
 
-static void rec_begin_enc(enc *e) {
+static void rec_begin_enc(cx_enc *e) {
   enc_init(e);
   enc_u8(e, VM_REC_VERSION);
 }
 
 /* Stores an encoded record and frees the writer. */
-static cx_err put_enc(const vm_state *st, const vmi_key *k, enc *e) {
+static cx_err put_enc(const vm_state *st, const vmi_key *k, cx_enc *e) {
   cx_err err = enc_finish(e);
   if (!err) err = st->put(st->ctx, k->b, k->n, e->buf, e->len);
   enc_free(e);
   return err;
 }
 
-static int rec_begin_dec(dec *d, const uint8_t *v, size_t vl) {
+static int rec_begin_dec(cx_dec *d, const uint8_t *v, size_t vl) {
   uint8_t ver;
   dec_init(d, v, vl);
   if (dec_u8(d, &ver)) return -1;
@@ -60,15 +60,15 @@ static int rec_begin_dec(dec *d, const uint8_t *v, size_t vl) {
 }
 
 /* The codec's verdict on a whole record, as a store error. */
-static cx_err rec_end(dec *d) { return dec_finish(d) == CX_OK ? CX_OK : CX_E_CORRUPT; }
+static cx_err rec_end(cx_dec *d) { return dec_finish(d) == CX_OK ? CX_OK : CX_E_CORRUPT; }
 
 /* Sorted, strictly ascending list of identifiers: varint n | n x str. */
-static void names_enc(enc *e, char (*names)[CX_NAME_MAX + 1], size_t n) {
+static void names_enc(cx_enc *e, char (*names)[CX_NAME_MAX + 1], size_t n) {
   enc_varint(e, n);
   for (size_t i = 0; i < n; i++) enc_str(e, names[i]);
 }
 
-static int names_dec(dec *d, char (*names)[CX_NAME_MAX + 1], size_t cap, size_t *n) {
+static int names_dec(cx_dec *d, char (*names)[CX_NAME_MAX + 1], size_t cap, size_t *n) {
   uint64_t cnt;
   if (dec_varint_max(d, &cnt, cap)) return -1;
   for (size_t i = 0; i < cnt; i++) {
@@ -97,7 +97,7 @@ void vmi_name_insert(char (*names)[CX_NAME_MAX + 1], size_t *n, const char *name
 static cx_err name_get(const vm_state *st, const vmi_key *k, char name[CX_NAME_MAX + 1]) {
   uint8_t *v;
   size_t vl;
-  dec d;
+  cx_dec d;
   cx_err err = st_get(st, k, &v, &vl);
   if (err) return err;
   if (!rec_begin_dec(&d, v, vl)) dec_str(&d, name, CX_NAME_MAX, STR_IDENT);
@@ -107,7 +107,7 @@ static cx_err name_get(const vm_state *st, const vmi_key *k, char name[CX_NAME_M
 }
 
 static cx_err name_put(const vm_state *st, const vmi_key *k, const char *name) {
-  enc e;
+  cx_enc e;
   rec_begin_enc(&e);
   enc_str(&e, name);
   return put_enc(st, k, &e);
@@ -149,7 +149,7 @@ cx_err vm_account_nonce(const vm_state *st, const cx_pubkey *key, uint64_t *nonc
   vmi_key k;
   uint8_t *v;
   size_t vl;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_ACCOUNT, key->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
   if (err == CX_E_NOT_FOUND) {
@@ -165,7 +165,7 @@ cx_err vm_account_nonce(const vm_state *st, const cx_pubkey *key, uint64_t *nonc
 
 cx_err vmi_nonce_put(const vm_state *st, const cx_pubkey *key, uint64_t nonce) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_ACCOUNT, key->b, 32);
   rec_begin_enc(&e);
   enc_varint(&e, nonce);
@@ -178,7 +178,7 @@ cx_err vm_member_get(const vm_state *st, const char *name, cx_member *out) {
   vmi_key k;
   uint8_t *v;
   size_t vl;
-  dec d;
+  cx_dec d;
   if (!str_valid(name, CX_NAME_MAX, STR_IDENT)) return CX_E_NOT_FOUND;
   key_name(&k, VMK_MEMBER, name);
   cx_err err = st_get(st, &k, &v, &vl);
@@ -221,7 +221,7 @@ cx_err vm_domain_owner(const vm_state *st, const char *domain,
 
 cx_err vmi_member_write(const vm_state *st, const cx_member *m) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   cx_err err;
   key_name(&k, VMK_MEMBER, m->name);
   rec_begin_enc(&e);
@@ -258,7 +258,7 @@ cx_err vmi_names_get(const vm_state *st, char (*names)[CX_NAME_MAX + 1], size_t 
   vmi_key k;
   uint8_t *v;
   size_t vl;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_MEMBER_LIST, NULL, 0);
   *n = 0;
   cx_err err = st_get(st, &k, &v, &vl);
@@ -273,7 +273,7 @@ cx_err vmi_names_get(const vm_state *st, char (*names)[CX_NAME_MAX + 1], size_t 
 
 cx_err vmi_names_put(const vm_state *st, char (*names)[CX_NAME_MAX + 1], size_t n) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_MEMBER_LIST, NULL, 0);
   rec_begin_enc(&e);
   names_enc(&e, names, n);
@@ -380,7 +380,7 @@ cx_err vm_validators(const vm_state *st, cx_member *out, size_t cap, size_t *n) 
 /* What a proposal records of the member depends on the action, as in the
  * transaction body: add the whole record, remove the name, rekey name and
  * keys. */
-static void proposal_member_enc(enc *e, uint8_t action, const cx_member *m) {
+static void proposal_member_enc(cx_enc *e, uint8_t action, const cx_member *m) {
   if (action == GOV_ADD) {
     member_enc(e, m);
   } else {
@@ -392,7 +392,7 @@ static void proposal_member_enc(enc *e, uint8_t action, const cx_member *m) {
   }
 }
 
-static int proposal_member_dec(dec *d, uint8_t action, cx_member *m) {
+static int proposal_member_dec(cx_dec *d, uint8_t action, cx_member *m) {
   memset(m, 0, sizeof *m);
   if (action == GOV_ADD) return member_dec(d, m);
   if (dec_str(d, m->name, CX_NAME_MAX, STR_IDENT)) return -1;
@@ -403,7 +403,7 @@ static int proposal_member_dec(dec *d, uint8_t action, cx_member *m) {
 
 cx_err vmi_proposal_put(const vm_state *st, const vm_proposal *p) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_PROPOSAL, p->id.b, 32);
   rec_begin_enc(&e);
   enc_u8(&e, p->action);
@@ -420,7 +420,7 @@ cx_err vm_proposal_get(const vm_state *st, const cx_hash *id, vm_proposal *out) 
   vmi_key k;
   uint8_t *v;
   size_t vl, n = 0;
-  dec d;
+  cx_dec d;
   int applied = 0;
   vmi_key_make(&k, VMK_PROPOSAL, id->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
@@ -447,7 +447,7 @@ cx_err vm_proposal_get(const vm_state *st, const cx_hash *id, vm_proposal *out) 
 
 cx_err vmi_identity_put(const vm_state *st, const vm_identity *id) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_IDENTITY, id->did.b, 32);
   rec_begin_enc(&e);
   enc_fixed(&e, id->key.b, 32);
@@ -463,7 +463,7 @@ cx_err vmi_identity_put(const vm_state *st, const vm_identity *id) {
   return put_enc(st, &k, &e);
 }
 
-static int identity_dec(dec *d, vm_identity *out) {
+static int identity_dec(cx_dec *d, vm_identity *out) {
   int revoked;
   uint64_t n;
   if (dec_fixed(d, out->key.b, 32) || dec_bool(d, &revoked) ||
@@ -489,7 +489,7 @@ cx_err vm_identity_get(const vm_state *st, const cx_hash *did, vm_identity *out)
   vmi_key k;
   uint8_t *v;
   size_t vl;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_IDENTITY, did->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
   if (err) return err;
@@ -505,7 +505,7 @@ cx_err vmi_subject_get(const vm_state *st, const cx_pubkey *key, cx_hash *did) {
   vmi_key k;
   uint8_t *v;
   size_t vl;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_SUBJECT_KEY, key->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
   if (err) return err;
@@ -517,7 +517,7 @@ cx_err vmi_subject_get(const vm_state *st, const cx_pubkey *key, cx_hash *did) {
 
 cx_err vmi_subject_put(const vm_state *st, const cx_pubkey *key, const cx_hash *did) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_SUBJECT_KEY, key->b, 32);
   rec_begin_enc(&e);
   enc_fixed(&e, did->b, 32);
@@ -548,7 +548,7 @@ cx_err vmi_key_in_use(const vm_state *st, const cx_pubkey *key, int *used) {
 
 cx_err vmi_consent_put(const vm_state *st, const vm_consent *c) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_CONSENT, c->id.b, 32);
   rec_begin_enc(&e);
   enc_fixed(&e, c->did.b, 32);
@@ -567,7 +567,7 @@ cx_err vmi_consent_put(const vm_state *st, const vm_consent *c) {
   return put_enc(st, &k, &e);
 }
 
-static int consent_dec(dec *d, vm_consent *c) {
+static int consent_dec(cx_dec *d, vm_consent *c) {
   uint64_t quota, uses;
   const uint8_t *gb;
   size_t gbn;
@@ -597,7 +597,7 @@ cx_err vm_consent_get(const vm_state *st, const cx_hash *id, vm_consent *out) {
   vmi_key k;
   uint8_t *v;
   size_t vl;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_CONSENT, id->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
   if (err) return err;
@@ -615,7 +615,7 @@ cx_err vmi_consent_list_get(const vm_state *st, const cx_hash *did, cx_hash *ids
   uint8_t *v;
   size_t vl;
   uint64_t cnt = 0;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_CONSENTS_OF, did->b, 32);
   *n = 0;
   cx_err err = st_get(st, &k, &v, &vl);
@@ -633,7 +633,7 @@ cx_err vmi_consent_list_get(const vm_state *st, const cx_hash *did, cx_hash *ids
 cx_err vmi_consent_list_put(const vm_state *st, const cx_hash *did, const cx_hash *ids,
                             size_t n) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_CONSENTS_OF, did->b, 32);
   rec_begin_enc(&e);
   enc_varint(&e, n);
@@ -663,7 +663,7 @@ out:
 
 cx_err vmi_contract_meta_put(const vm_state *st, const vm_contract *c) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_CONTRACT, c->id.b, 32);
   rec_begin_enc(&e);
   enc_str(&e, c->name);
@@ -679,7 +679,7 @@ cx_err vmi_contract_meta_get(const vm_state *st, const cx_hash *id, vm_contract 
   vmi_key k;
   uint8_t *v;
   size_t vl, n = 0;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_CONTRACT, id->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
   if (err) return err;
@@ -702,7 +702,7 @@ cx_err vmi_contract_meta_get(const vm_state *st, const cx_hash *id, vm_contract 
 cx_err vmi_contract_source_put(const vm_state *st, const cx_hash *id, const uint8_t *src,
                                size_t len) {
   vmi_key k;
-  enc e;
+  cx_enc e;
   vmi_key_make(&k, VMK_SOURCE, id->b, 32);
   rec_begin_enc(&e);
   enc_bytes(&e, src, len);
@@ -716,7 +716,7 @@ static cx_err contract_source_get(const vm_state *st, const cx_hash *id, uint8_t
   size_t vl;
   const uint8_t *p = NULL;
   size_t n = 0;
-  dec d;
+  cx_dec d;
   vmi_key_make(&k, VMK_SOURCE, id->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
   if (err == CX_E_NOT_FOUND) return CX_E_CORRUPT; /* the contract record exists */

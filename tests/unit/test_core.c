@@ -454,7 +454,7 @@ static size_t varint_len(uint64_t v) {
 }
 
 static void check_varint_rt(uint64_t v) {
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_varint(&e, v);
   ck_assert_int_eq(enc_finish(&e), CX_OK);
@@ -464,7 +464,7 @@ static void check_varint_rt(uint64_t v) {
   for (size_t i = 0; i + 1 < e.len; i++) ck_assert(e.buf[i] & 0x80);
   ck_assert(!(e.buf[e.len - 1] & 0x80));
   if (e.len > 1) ck_assert_uint_ne(e.buf[e.len - 1], 0);
-  dec d;
+  cx_dec d;
   uint64_t got = ~v;
   dec_init(&d, e.buf, e.len);
   ck_assert_int_eq(dec_varint(&d, &got), 0);
@@ -503,7 +503,7 @@ START_TEST(test_varint_roundtrip) {
   for (int i = 0; i < 2000; i++) check_varint_rt(rand_u64_any_width());
 
   /* exact bytes of a few values */
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_varint(&e, 0);
   enc_varint(&e, 127);
@@ -522,7 +522,7 @@ END_TEST
 
 /* dec_varint then dec_finish over p[0..n); returns the first error. */
 static cx_err varint_err(const uint8_t *p, size_t n, size_t *err_off) {
-  dec d;
+  cx_dec d;
   uint64_t v;
   dec_init(&d, p, n);
   int r = dec_varint(&d, &v);
@@ -575,7 +575,7 @@ START_TEST(test_varint_noncanonical) {
 
   /* err_off is where the varint starts, not where decoding began */
   const uint8_t pre[] = {0x07, 0x07, 0x81, 0x00};
-  dec d;
+  cx_dec d;
   uint8_t u;
   uint64_t v;
   dec_init(&d, pre, sizeof pre);
@@ -603,7 +603,7 @@ START_TEST(test_codec_roundtrip_mixed) {
     str[slen] = 0;
     if (slen) str[0] = 'a';
 
-    enc e;
+    cx_enc e;
     enc_init(&e);
     enc_u8(&e, u8);
     enc_bool(&e, b);
@@ -618,7 +618,7 @@ START_TEST(test_codec_roundtrip_mixed) {
     ck_assert_ptr_null(e.buf);
     ck_assert_uint_eq(e.len, 0);
 
-    dec d;
+    cx_dec d;
     dec_init(&d, buf, len);
     uint8_t gu8;
     int gb, gb2;
@@ -651,7 +651,7 @@ START_TEST(test_codec_roundtrip_mixed) {
 END_TEST
 
 START_TEST(test_codec_errors) {
-  dec d;
+  cx_dec d;
   uint8_t u;
   int b;
   uint64_t v;
@@ -765,7 +765,7 @@ static cx_err str_err(const void *s, size_t n, str_class cls) {
   buf[0] = 0x55;
   buf[1] = (uint8_t)n;
   memcpy(buf + 2, s, n);
-  dec d;
+  cx_dec d;
   uint8_t u;
   char out[128];
   dec_init(&d, buf, n + 2);
@@ -879,10 +879,10 @@ START_TEST(test_domain_set_codec) {
   ck_assert_str_eq(s.d[0].name, "credit");
   ck_assert_str_eq(s.d[1].name, "medical");
   ck_assert_str_eq(s.d[2].name, "tax");
-  enc e;
+  cx_enc e;
   enc_init(&e);
   domain_set_enc(&e, &s);
-  dec d;
+  cx_dec d;
   dec_init(&d, e.buf, e.len);
   ck_assert_int_eq(domain_set_dec(&d, &got), 0);
   ck_assert_int_eq(dec_finish(&d), CX_OK);
@@ -964,11 +964,11 @@ START_TEST(test_domain_set_parse) {
   /* the parsed set always encodes in strictly ascending order */
   ck_assert_int_eq(domain_set_parse("h,g,f,e,d,c,b,a", &s), CX_OK);
   for (int i = 1; i < s.n; i++) ck_assert_int_lt(strcmp(s.d[i - 1].name, s.d[i].name), 0);
-  enc e;
+  cx_enc e;
   enc_init(&e);
   domain_set_enc(&e, &s);
   cx_domain_set got;
-  dec d;
+  cx_dec d;
   dec_init(&d, e.buf, e.len);
   ck_assert_int_eq(domain_set_dec(&d, &got), 0);
   ck_assert_int_eq(dec_finish(&d), CX_OK);
@@ -1351,7 +1351,7 @@ START_TEST(test_tx_layout) {
   cx_tx tx;
   make_tx(&tx, V_ATTEST_PLUS);
   tx.nonce = 300;
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_u8(&e, 1);
   enc_u8(&e, TX_ID_ATTEST);
@@ -1678,7 +1678,7 @@ END_TEST
 
 /* member_enc then member_dec of m; returns the error and its offset. */
 static cx_err member_rt(const cx_member *m, size_t *err_off, size_t *addr_at, size_t *dom_at) {
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_str(&e, m->name);
   enc_u8(&e, m->role);
@@ -1690,14 +1690,14 @@ static cx_err member_rt(const cx_member *m, size_t *err_off, size_t *addr_at, si
   *dom_at = e.len;
   domain_set_enc(&e, &m->domains);
   /* same bytes as member_enc */
-  enc e2;
+  cx_enc e2;
   enc_init(&e2);
   member_enc(&e2, m);
   ck_assert_uint_eq(e.len, e2.len);
   ck_assert_mem_eq(e.buf, e2.buf, e.len);
   enc_free(&e2);
 
-  dec d;
+  cx_dec d;
   cx_member got;
   dec_init(&d, e.buf, e.len);
   int r = member_dec(&d, &got);
@@ -1765,13 +1765,13 @@ START_TEST(test_member_dec) {
 
   /* validator flag must be a canonical bool */
   fill_member(&m, 1);
-  enc e;
+  cx_enc e;
   enc_init(&e);
   member_enc(&e, &m);
   size_t vpos = 1 + strlen(m.name) + 1 + 32 + 32;
   ck_assert_uint_eq(e.buf[vpos], 1);
   e.buf[vpos] = 2;
-  dec d;
+  cx_dec d;
   cx_member got;
   dec_init(&d, e.buf, e.len);
   ck_assert_int_eq(member_dec(&d, &got), -1);
@@ -2016,7 +2016,7 @@ START_TEST(test_block_limits) {
   uint8_t *hb;
   size_t hlen;
   block_header_encode(&b.h, &hb, &hlen);
-  enc e;
+  cx_enc e;
   /* more transactions than allowed */
   enc_init(&e);
   enc_fixed(&e, hb, hlen);
@@ -2151,7 +2151,7 @@ START_TEST(test_cert_codec) {
   ck_assert_int_eq(cert_decode(buf, len, &got), CX_E_TOO_LONG);
   free(buf);
   c.votes[3].signer = 63;
-  enc e;
+  cx_enc e;
   enc_init(&e);
   enc_varint(&e, 1);
   enc_varint(&e, 0);
