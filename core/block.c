@@ -125,6 +125,19 @@ cx_err block_peek(const uint8_t *buf, size_t len, cx_block_header *h, cx_hash *h
   return CX_OK;
 }
 
+cx_err block_tx_at(const uint8_t *buf, size_t len, size_t idx, const uint8_t **tx,
+                   size_t *txlen) {
+  cx_dec d;
+  cx_block_header h;
+  uint64_t n;
+  dec_init(&d, buf, len);
+  if (header_dec(&d, &h) || dec_varint_max(&d, &n, CX_BLOCK_MAX_TXS)) return d.err;
+  if (idx >= n) return CX_E_NOT_FOUND;
+  for (size_t i = 0; i <= idx; i++)
+    if (dec_bytes(&d, tx, txlen, CX_TX_MAX_BYTES)) return d.err;
+  return CX_OK;
+}
+
 void receipt_leaf(const cx_hash *txid, int32_t code, cx_hash *out) {
   uint8_t buf[36];
   memcpy(buf, txid->b, 32);

@@ -64,6 +64,12 @@ cx_err block_decode(const uint8_t *buf, size_t len, cx_block *b);
 /* Decodes only the header of an encoded block and returns its hash. */
 cx_err block_peek(const uint8_t *buf, size_t len, cx_block_header *h, cx_hash *hash);
 
+/* Locates transaction idx inside an encoded block without decoding or
+ * copying the others: *tx points into buf. CX_E_NOT_FOUND if idx >= ntx;
+ * a codec error if the block is malformed up to that point. */
+cx_err block_tx_at(const uint8_t *buf, size_t len, size_t idx, const uint8_t **tx,
+                   size_t *txlen);
+
 /* The leaf for receipts_root. */
 void receipt_leaf(const cx_hash *txid, int32_t code, cx_hash *out);
 

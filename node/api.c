@@ -195,19 +195,19 @@ static cx_err m_tx_get(void *ctx, const cJSON *params, cJSON **result, rpc_error
     add_u64(o, "height", loc.height);
     add_u64(o, "index", loc.index);
     cJSON_AddItemToObject(o, "receipt", receipt_json(loc.code));
-    cx_block b;
-    if ((e = store_block_get(node_store(n), loc.height, &blk, &blen)) ||
-        (e = block_decode(blk, blen, &b)))
+    const uint8_t *t;
+    size_t tl;
+    cx_tx tx;
+    if ((e = store_block_get(node_store(n), loc.height, &blk, &blen))) goto out;
+    if ((e = block_tx_at(blk, blen, loc.index, &t, &tl))) {
+      e = CX_E_CORRUPT; /* the tx index names a place its block does not have */
       goto out;
-    if (loc.index < b.ntx) {
-      cx_tx tx;
-      if (tx_decode(b.txs[loc.index], b.tx_len[loc.index], &tx, NULL) == CX_OK) {
-        cJSON_AddItemToObject(o, "tx", api_tx_to_json(&tx));
-        tx_clear(&tx);
-      }
-      add_raw(o, "raw", b.txs[loc.index], b.tx_len[loc.index]);
     }
-    block_clear(&b);
+    if (tx_decode(t, tl, &tx, NULL) == CX_OK) {
+      cJSON_AddItemToObject(o, "tx", api_tx_to_json(&tx));
+      tx_clear(&tx);
+    }
+    add_raw(o, "raw", t, tl);
   } else if (e == CX_E_NOT_FOUND) {
     if ((e = mempool_get_raw(node_mempool(n), &id, &raw, &len))) goto out;
     cJSON_AddStringToObject(o, "status", "pending");

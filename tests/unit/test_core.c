@@ -1949,6 +1949,18 @@ START_TEST(test_block_roundtrip) {
       ck_assert_int_eq(tx_decode(got.txs[i], got.tx_len[i], &tx, NULL), CX_OK);
       ck_assert_int_eq(tx_verify_sig(&tx), CX_OK);
       tx_clear(&tx);
+      /* block_tx_at finds the same bytes without decoding the block */
+      const uint8_t *t;
+      size_t tl;
+      ck_assert_int_eq(block_tx_at(buf, len, i, &t, &tl), CX_OK);
+      ck_assert_uint_eq(tl, b.tx_len[i]);
+      ck_assert_mem_eq(t, b.txs[i], tl);
+      if (len > 1) ck_assert_int_ne(block_tx_at(buf, len - 1 - (tl / 2), b.ntx - 1, &t, &tl), CX_OK);
+    }
+    {
+      const uint8_t *t;
+      size_t tl;
+      ck_assert_int_eq(block_tx_at(buf, len, b.ntx, &t, &tl), CX_E_NOT_FOUND);
     }
     ck_assert_int_eq(block_encode(&got, &buf2, &len2), CX_OK);
     ck_assert_uint_eq(len, len2);
