@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "genesis.h"
 #include "keystore.h"
 #include "log.h"

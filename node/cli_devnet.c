@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "codec.h"
 #include "config.h"
+#include "fileutil.h"
 #include "genesis.h"
 #include "vm.h"
 

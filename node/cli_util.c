@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "codec.h"
-#include "genesis.h"
+#include "fileutil.h"
 
 int cli_fail(int code, const char *fmt, ...) {
   va_list ap;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "genesis.h"
+#include "fileutil.h"
 #include "log.h"
 
 void config_defaults(node_config *c) {

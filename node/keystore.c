@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "genesis.h" /* file_read_all, file_write_atomic, json_* helpers */
+#include "fileutil.h"
 #include "hash.h"
 
 #define KS_VERSION 1

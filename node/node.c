@@ -12,6 +12,7 @@
 #include "block.h"
 #include "clock.h"
 #include "consensus.h"
+#include "fileutil.h"
 #include "genesis.h"
 #include "keystore.h"
 #include "log.h"

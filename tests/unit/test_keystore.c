@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "genesis.h"
+#include "fileutil.h"
 #include "keystore.h"
 #include "testutil.h"
 
