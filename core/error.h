@@ -96,7 +96,12 @@
   X(CX_E_RPC_METHOD, 602, "method_not_found", "unknown method")                      \
   X(CX_E_RPC_PARAMS, 603, "invalid_params", "invalid method parameters")             \
   X(CX_E_RPC_TOO_BIG, 604, "request_too_big", "request body over the cap")           \
-  X(CX_E_RPC_BUSY, 605, "busy", "too many connections")
+  X(CX_E_RPC_BUSY, 605, "busy", "too many connections")                            \
+  /* member network 700.. */                                                       \
+  X(CX_E_NO_SESSION, 700, "no_session", "no established session with this peer")     \
+  X(CX_E_PEER_UNKNOWN, 701, "peer_unknown", "not a current member link")             \
+  X(CX_E_QUEUE_FULL, 702, "queue_full", "the peer's send queue is full")            \
+  X(CX_E_NET, 703, "net_error", "member network transport error")
 
 typedef enum {
 #define CX_ERR_ENUM(sym, num, name, msg) sym = num,
