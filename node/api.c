@@ -497,6 +497,46 @@ static cx_err m_account_get(void *ctx, const cJSON *params, cJSON **result, rpc_
   return CX_OK;
 }
 
+/* "peers": one object per member link (net_stats) and "p2p": the counters
+ * no peer can be blamed for plus transaction gossip. */
+static void add_peers(cJSON *o, node *n) {
+  cJSON *arr = cJSON_AddArrayToObject(o, "peers");
+  net *nt = node_net(n);
+  if (!nt || !arr) return;
+  net_stats_global g;
+  net_peer_stats *ps = calloc(CX_MAX_VALIDATORS, sizeof *ps);
+  if (!ps) return;
+  size_t np = net_stats(nt, ps, CX_MAX_VALIDATORS, &g);
+  if (np > CX_MAX_VALIDATORS) np = CX_MAX_VALIDATORS;
+  for (size_t i = 0; i < np; i++) {
+    cJSON *p = cJSON_CreateObject();
+    if (!p) break;
+    cJSON_AddItemToArray(arr, p);
+    cJSON_AddStringToObject(p, "member", ps[i].name);
+    cJSON_AddBoolToObject(p, "connected", ps[i].connected);
+    add_u64(p, "msgs_out", ps[i].msgs_out);
+    add_u64(p, "bytes_out", ps[i].bytes_out);
+    add_u64(p, "msgs_in", ps[i].msgs_in);
+    add_u64(p, "bytes_in", ps[i].bytes_in);
+    add_u64(p, "handshakes", ps[i].handshakes);
+    add_u64(p, "queued", ps[i].queued);
+    cJSON *rj = cJSON_AddObjectToObject(p, "rejects");
+    for (unsigned r = 0; r < NET_R_COUNT; r++)
+      if (ps[i].rejects[r]) add_u64(rj, net_reject_name(r), ps[i].rejects[r]);
+  }
+  free(ps);
+  cJSON *p2p = cJSON_AddObjectToObject(o, "p2p");
+  cJSON *rj = cJSON_AddObjectToObject(p2p, "rejects");
+  for (unsigned r = 0; r < NET_R_COUNT; r++)
+    if (g.rejects[r]) add_u64(rj, net_reject_name(r), g.rejects[r]);
+  uint64_t adm, dup, bad;
+  node_gossip_stats(n, &adm, &dup, &bad);
+  cJSON *gj = cJSON_AddObjectToObject(p2p, "gossip");
+  add_u64(gj, "admitted", adm);
+  add_u64(gj, "duplicates", dup);
+  add_u64(gj, "refused", bad);
+}
+
 static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
   store *st = node_store(n);
@@ -531,7 +571,9 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   cJSON *mp = cJSON_AddObjectToObject(o, "mempool");
   add_u64(mp, "size", s.size);
   add_u64(mp, "max", s.max);
-  cJSON_AddArrayToObject(o, "peers");
+  cJSON_AddStringToObject(o, "consensus",
+                          node_has_consensus(n) ? "solo" : "unavailable (n > 1 not implemented)");
+  add_peers(o, n);
   *result = o;
   return CX_OK;
 }

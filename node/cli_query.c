@@ -95,7 +95,16 @@ static int cmd_status(cli_ctx *c, const cli_args *a) {
   print_names("members:", cJSON_GetObjectItemCaseSensitive(r, "members"));
   print_names("validators:", cJSON_GetObjectItemCaseSensitive(r, "validators"));
   printf("%-12s%.0f / %.0f\n", "mempool:", num_of(mp, "size"), num_of(mp, "max"));
-  printf("%-12s%d\n", "peers:", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "peers")));
+  const cJSON *peers = cJSON_GetObjectItemCaseSensitive(r, "peers"), *p;
+  int up = 0;
+  cJSON_ArrayForEach(p, peers) up += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "connected"));
+  printf("%-12s%d of %d connected\n", "peers:", up, cJSON_GetArraySize(peers));
+  cJSON_ArrayForEach(p, peers) {
+    printf("  %-12s%-5s in %.0f msgs / %.0f B, out %.0f msgs / %.0f B\n", str_of(p, "member"),
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "connected")) ? "up" : "down",
+           num_of(p, "msgs_in"), num_of(p, "bytes_in"), num_of(p, "msgs_out"),
+           num_of(p, "bytes_out"));
+  }
   cJSON_Delete(r);
   return CLI_OK;
 }

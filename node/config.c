@@ -17,6 +17,9 @@ void config_defaults(node_config *c) {
   c->rpc_max_body = 1u << 20;
   c->rpc_max_conns = 64;
   c->rpc_threads = 2;
+  c->p2p_keepalive_ms = 1000;
+  c->p2p_dead_ms = 5000;
+  c->p2p_queue_ttl_ms = 10000;
   c->block_interval_ms = 200;
   c->mempool_max_txs = 50000;
   c->mempool_max_per_sender = 1024;
@@ -58,7 +61,7 @@ static cx_err parse(const cJSON *j, const char *base, node_config *c, char *err,
                                     "passphrase_file", "rpc", "p2p", "block", "mempool",
                                     "log_level", NULL};
   static const char *const rpck[] = {"listen", "port", "max_body", "max_conns", "threads", NULL};
-  static const char *const p2pk[] = {"listen", NULL};
+  static const char *const p2pk[] = {"listen", "keepalive_ms", "dead_ms", "queue_ttl_ms", NULL};
   static const char *const blockk[] = {"interval_ms", NULL};
   static const char *const mpk[] = {"max_txs", "max_per_sender", NULL};
   const char *s = NULL;
@@ -139,6 +142,27 @@ static cx_err parse(const cJSON *j, const char *base, node_config *c, char *err,
         return CX_E_CONFIG;
       }
       strcpy(c->p2p_listen, s);
+    }
+    const struct {
+      const char *key, *field;
+      unsigned *dst;
+      uint64_t lo, hi;
+    } timers[] = {
+        {"keepalive_ms", "p2p.keepalive_ms", &c->p2p_keepalive_ms, 50, 60000},
+        {"dead_ms", "p2p.dead_ms", &c->p2p_dead_ms, 200, 600000},
+        {"queue_ttl_ms", "p2p.queue_ttl_ms", &c->p2p_queue_ttl_ms, 0, 600000},
+    };
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
+      v = *timers[i].dst;
+      if ((e = json_get_u64(o, timers[i].key, 0, &v, "p2p", err, el)) ||
+          (e = range(v, timers[i].lo, timers[i].hi, timers[i].field, err, el)))
+        return e;
+      *timers[i].dst = (unsigned)v;
+    }
+    if (c->p2p_dead_ms <= c->p2p_keepalive_ms) {
+      snprintf(err, el, "p2p.dead_ms: must be greater than p2p.keepalive_ms (%u)",
+               c->p2p_keepalive_ms);
+      return CX_E_CONFIG;
     }
   }
   o = cJSON_GetObjectItemCaseSensitive(j, "block");

@@ -10,7 +10,9 @@
  *   "passphrase_file": "passphrase",   optional; else $CUSTOS_PASSPHRASE
  *   "rpc": {"listen": "127.0.0.1", "port": 26657, "max_body": 1048576,
  *           "max_conns": 64, "threads": 2},
- *   "p2p": {"listen": "tcp://127.0.0.1:26656"},
+ *   "p2p": {"listen": "tcp://127.0.0.1:26656",  default: our genesis address
+ *           "keepalive_ms": 1000, "dead_ms": 5000,   link liveness (net.h)
+ *           "queue_ttl_ms": 10000},                  queued messages expire
  *   "block": {"interval_ms": 200},
  *   "mempool": {"max_txs": 50000, "max_per_sender": 1024},
  *   "log_level": "info"
@@ -37,7 +39,8 @@ typedef struct {
   size_t rpc_max_body;
   unsigned rpc_max_conns;
   unsigned rpc_threads;
-  char p2p_listen[CX_ADDR_MAX + 1];
+  char p2p_listen[CX_ADDR_MAX + 1]; /* "" = the member's address in genesis */
+  unsigned p2p_keepalive_ms, p2p_dead_ms, p2p_queue_ttl_ms;
   unsigned block_interval_ms;
   size_t mempool_max_txs;
   size_t mempool_max_per_sender;

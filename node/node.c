@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "merkle.h"
+#include "net.h"
 #include "rpc.h"
 
 struct node {
@@ -26,7 +28,10 @@ struct node {
   store *st;
   mempool *mp;
   keystore_keys keys;
-  cs_engine *cs;
+  cs_engine *cs; /* NULL while n > 1 (the BFT engine is not built yet) */
+  net *net;      /* member links; NULL until node_start */
+  cx_hash links_digest; /* of the member list last given to net */
+  uint64_t gossip_in, gossip_dup, gossip_bad; /* atomics */
   vm_state ro; /* read-only view of committed state */
   cx_clock *clock;
   char safety_path[CFG_PATH_MAX + 16];
@@ -208,11 +213,14 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   cs_config cc = {.chain_id = n->chain_id, .validators = vkeys, .nvalidators = nval,
                   .self = self, .block_interval_ms = cfg->block_interval_ms,
                   .sign = sign_vote, .sign_ctx = n};
-  if ((e = cs_new(&cc, store_height(n->st), &safety, &n->cs))) {
-    snprintf(err, errlen,
-             "%zu validators: this build runs single-validator consortia only; the BFT "
-             "protocol for n > 1 is not implemented yet",
-             nval);
+  if (nval > 1) {
+    /* The BFT engine for n > 1 is not built yet (docs/consensus.md): the
+     * node links to its peers, gossips and admits transactions, but
+     * produces no blocks. Said loudly rather than pretended. */
+    LOG_W("node", "%zu validators: block production for n > 1 is not implemented yet; this "
+                  "node runs its member links and mempool only", nval);
+  } else if ((e = cs_new(&cc, store_height(n->st), &safety, &n->cs))) {
+    snprintf(err, errlen, "consensus: %s", cx_err_str(e));
     goto fail;
   }
   n->mp = mempool_new(cfg->mempool_max_txs, cfg->mempool_max_per_sender);
@@ -247,7 +255,7 @@ static uint64_t committed_nonce(node *n, const cx_pubkey *k) {
   return nonce;
 }
 
-cx_err node_submit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char *detail,
+static cx_err admit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char *detail,
                    size_t dl) {
   cx_tx tx;
   size_t off = 0;
@@ -303,6 +311,71 @@ out:
   if (e) mempool_note_rejected(n->mp);
   tx_clear(&tx);
   return e;
+}
+
+cx_err node_submit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char *detail,
+                   size_t dl) {
+  cx_err e = admit(n, raw, len, txid, detail, dl);
+  /* Gossip: the node that admits a transaction from a client sends it to
+   * every peer once; peers admit it without forwarding (a full mesh
+   * reaches everyone in one hop, and a link that is down queues it). */
+  if (e == CX_OK && n->net) net_broadcast(n->net, NET_MSG_TX, raw, len);
+  return e;
+}
+
+/* A transaction gossiped by a peer: the same admission, no forwarding. */
+static void on_gossip_tx(void *ctx, const char *from, unsigned type, const uint8_t *p,
+                         size_t len) {
+  node *n = ctx;
+  cx_hash txid;
+  char detail[128] = "";
+  cx_err e = admit(n, p, len, &txid, detail, sizeof detail);
+  if (e == CX_OK) {
+    __atomic_add_fetch(&n->gossip_in, 1, __ATOMIC_RELAXED);
+  } else if (e == CX_E_DUPLICATE) {
+    __atomic_add_fetch(&n->gossip_dup, 1, __ATOMIC_RELAXED);
+  } else {
+    __atomic_add_fetch(&n->gossip_bad, 1, __ATOMIC_RELAXED);
+    LOG_D("node", "gossiped transaction from %s refused: %s %s", from, cx_err_name(e), detail);
+  }
+}
+
+void node_gossip_stats(const node *n, uint64_t *admitted, uint64_t *dup, uint64_t *refused) {
+  *admitted = __atomic_load_n(&n->gossip_in, __ATOMIC_RELAXED);
+  *dup = __atomic_load_n(&n->gossip_dup, __ATOMIC_RELAXED);
+  *refused = __atomic_load_n(&n->gossip_bad, __ATOMIC_RELAXED);
+}
+
+/* Gives net/ the validators in force (with their link keys and addresses)
+ * when they differ from what it has: a member removed on chain is cut off
+ * at the height its removal commits. */
+static void refresh_links(node *n) {
+  if (!n->net) return;
+  cx_member *vals = malloc(CX_MAX_VALIDATORS * sizeof *vals);
+  net_member *nm = malloc(CX_MAX_VALIDATORS * sizeof *nm);
+  size_t nval = 0, k = 0;
+  if (!vals || !nm || vm_validators(&n->ro, vals, CX_MAX_VALIDATORS, &nval) != CX_OK) {
+    LOG_E("node", "cannot read the validator set to update member links");
+    goto out;
+  }
+  crypto_hash_sha256_state hs;
+  crypto_hash_sha256_init(&hs);
+  for (size_t i = 0; i < nval; i++) {
+    if (!vals[i].address[0]) continue;
+    memset(&nm[k], 0, sizeof nm[k]);
+    snprintf(nm[k].name, sizeof nm[k].name, "%s", vals[i].name);
+    memcpy(nm[k].enc_key, vals[i].enc_key, 32);
+    snprintf(nm[k].address, sizeof nm[k].address, "%s", vals[i].address);
+    crypto_hash_sha256_update(&hs, (const uint8_t *)&nm[k], sizeof nm[k]);
+    k++;
+  }
+  cx_hash d;
+  crypto_hash_sha256_final(&hs, d.b);
+  if (hash_eq(&d, &n->links_digest)) goto out;
+  if (net_set_members(n->net, nm, k) == CX_OK) n->links_digest = d;
+out:
+  free(vals);
+  free(nm);
 }
 
 /* ---- block production ---- */
@@ -458,6 +531,7 @@ static cx_err run_height(node *n, uint64_t height, uint64_t view, size_t *ntx) {
       char hex[65];
       LOG_D("node", "committed block %llu (%zu txs) %s", (unsigned long long)blk.h.height,
             blk.ntx, hash_hex(&bh, hex));
+      refresh_links(n);
       cs_event c = {.type = CS_EV_COMMITTED, .height = blk.h.height, .view = a->view};
       na += cs_step(n->cs, &c, &act[na]);
     }
@@ -475,6 +549,7 @@ out:
 cx_err node_produce_block(node *n, size_t *ntx) {
   mempool_stats ms;
   *ntx = 0;
+  if (!n->cs) return CX_E_CONFIG; /* n > 1: no engine yet */
   mempool_stats_get(n->mp, &ms);
   if (ms.size == 0) return CX_OK;
   pthread_mutex_lock(&n->mu);
@@ -533,6 +608,43 @@ static void *producer_main(void *arg) {
   return NULL;
 }
 
+/* Our link address: the config's p2p.listen, else our genesis address. */
+static cx_err start_links(node *n, char *err, size_t errlen) {
+  net_config nc;
+  memset(&nc, 0, sizeof nc);
+  net_config_defaults(&nc);
+  nc.chain_id = n->chain_id;
+  snprintf(nc.self, sizeof nc.self, "%s", n->cfg.name);
+  memcpy(nc.static_priv, n->keys.enc_secret, 32);
+  const char *listen = n->cfg.p2p_listen;
+  if (!listen[0]) {
+    cx_member me;
+    if (vm_member_get(&n->ro, n->cfg.name, &me) == CX_OK) snprintf(nc.listen, sizeof nc.listen, "%s", me.address);
+  } else {
+    snprintf(nc.listen, sizeof nc.listen, "%s", listen);
+  }
+  nc.keepalive_ms = n->cfg.p2p_keepalive_ms;
+  nc.dead_ms = n->cfg.p2p_dead_ms;
+  nc.queue_ttl_ms = n->cfg.p2p_queue_ttl_ms;
+  if (!nc.listen[0]) {
+    sodium_memzero(nc.static_priv, sizeof nc.static_priv);
+    snprintf(err, errlen, "p2p.listen: not set, and member '%s' has no address on chain",
+             n->cfg.name);
+    return CX_E_CONFIG;
+  }
+  cx_err e = net_open(&nc, &n->net, err, errlen);
+  sodium_memzero(nc.static_priv, sizeof nc.static_priv);
+  if (e) return e;
+  net_on(n->net, NET_MSG_TX, on_gossip_tx, n);
+  refresh_links(n);
+  if ((e = net_start(n->net))) {
+    snprintf(err, errlen, "p2p: cannot start the network thread");
+    return e;
+  }
+  LOG_I("node", "member links listening on %s", nc.listen);
+  return CX_OK;
+}
+
 cx_err node_start(node *n, char *err, size_t errlen) {
   rpc_config rc = {.bind_addr = n->cfg.rpc_listen, .port = n->cfg.rpc_port,
                    .max_body = n->cfg.rpc_max_body, .max_conns = n->cfg.rpc_max_conns,
@@ -547,6 +659,8 @@ cx_err node_start(node *n, char *err, size_t errlen) {
              (unsigned)n->cfg.rpc_port, cx_err_str(e));
     return e;
   }
+  if ((e = start_links(n, err, errlen))) return e;
+  if (!n->cs) return CX_OK; /* n > 1: links and mempool only, see node_open */
   cs_action a;
   size_t na = cs_start(n->cs, &a);
   CX_ASSERT(na == 1 && a.type == CS_ACT_SET_TIMER);
@@ -573,6 +687,7 @@ void node_close(node *n) {
   pthread_mutex_unlock(&n->mu);
   if (n->producer_running) pthread_join(n->producer, NULL);
   rpc_server_stop(n->rpc);
+  net_close(n->net); /* after RPC: no submission can broadcast any more */
   cs_free(n->cs);
   mempool_free(n->mp);
   store_close(n->st);
@@ -592,3 +707,5 @@ const vm_genesis *node_genesis(const node *n) { return &n->genesis; }
 void node_chain_id(const node *n, cx_hash *out) { *out = n->chain_id; }
 const node_config *node_cfg(const node *n) { return &n->cfg; }
 const cx_pubkey *node_key(const node *n) { return &n->keys.pub; }
+net *node_net(node *n) { return n->net; }
+int node_has_consensus(const node *n) { return n->cs != NULL; }

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "hash.h"
 #include "mempool.h"
+#include "net.h"
 #include "store.h"
 #include "vm.h"
 
@@ -26,7 +27,7 @@ typedef struct node node;
  * of another chain), loads the member key, and restores the safety record.
  * err gets a sentence on failure. *out owned by the caller (node_close). */
 cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen);
-/* Starts the RPC server and the producer thread. */
+/* Starts the RPC server, the member links (net.h) and the producer thread. */
 cx_err node_start(node *n, char *err, size_t errlen);
 /* Stops threads and the RPC server (idempotent), then frees. NULL no-op. */
 void node_close(node *n);
@@ -53,6 +54,12 @@ const vm_genesis *node_genesis(const node *n);
 void node_chain_id(const node *n, cx_hash *out);
 const node_config *node_cfg(const node *n);
 const cx_pubkey *node_key(const node *n);
+/* Member links (NULL before node_start). */
+net *node_net(node *n);
+/* 0 while the consortium has n > 1 validators (no BFT engine yet). */
+int node_has_consensus(const node *n);
+/* Transactions received by gossip: admitted, duplicates, refused. */
+void node_gossip_stats(const node *n, uint64_t *admitted, uint64_t *dup, uint64_t *refused);
 /* 1 once a fatal error stopped block production (the process should exit). */
 int node_failed(const node *n);
 
