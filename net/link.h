@@ -61,7 +61,8 @@ void link_hdr_encode(const link_hdr *h, uint8_t out[LINK_HDR]);
  * (VERSION), kind and flags (MALFORMED), length against max_payload +
  * 1 + 16 for data (OVERSIZED; before anything is allocated), length equal
  * to the bytes present (MALFORMED), exact body length of handshake kinds
- * (MALFORMED). Returns -1 when the frame is acceptable, else the
+ * (MALFORMED), and for data a body of at least the type byte and the tag
+ * (1 + 16; MALFORMED). Returns -1 when the frame is acceptable, else the
  * net_reject. */
 int link_hdr_decode(const uint8_t *buf, size_t len, size_t max_payload, link_hdr *h);
 
@@ -89,7 +90,8 @@ typedef struct link link;
 
 /* slot: 1..255, unique among the links of one node. prologue: bound into
  * every handshake ("custos-net/1" || chain id). s_priv: our static key
- * (copied). rs: the peer's static public key. NULL on out of memory. */
+ * (copied). rs: the peer's static public key. NULL on out of memory (or if
+ * libsodium cannot initialise; link_new calls sodium_init itself). */
 link *link_new(unsigned slot, const uint8_t *prologue, size_t prologue_len,
                const uint8_t s_priv[32], const uint8_t rs[32], const link_params *p,
                const link_io *io);
@@ -106,14 +108,17 @@ cx_err link_seal(link *l, uint64_t now_ms, unsigned type, const uint8_t *payload
 
 typedef enum {
   LINK_IN_NONE = 0,  /* consumed (handshake step, keepalive) */
-  LINK_IN_MESSAGE,   /* *type/*payload/*len set: deliver */
+  LINK_IN_MESSAGE,   /* *type, *payload, *plen set: deliver */
   LINK_IN_REJECT     /* *reject set */
 } link_in_result;
 
 /* Handles one data or handshake-response frame addressed to this link
  * (hdr decoded by link_hdr_decode). Decrypts in place: on LINK_IN_MESSAGE
  * *payload points into frame. A frame whose index names a retired session
- * of this link is OLD_SESSION; one naming nothing is UNKNOWN_SESSION. */
+ * of this link is OLD_SESSION; one naming nothing is UNKNOWN_SESSION. A
+ * handshake response that does not read under the pending handshake is
+ * HANDSHAKE (the handshake stays pending); a second copy of the response
+ * that made a live session is REPLAY. An init here is MALFORMED. */
 link_in_result link_input(link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t *frame,
                           size_t len, unsigned *type, const uint8_t **payload, size_t *plen,
                           int *reject);
@@ -122,7 +127,11 @@ link_in_result link_input(link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t
  * member sent it): hs is the responder state after msg1, payload its
  * decrypted payload. Checks the timestamp (HS_REPLAY) and the rate
  * (RATE), then answers through io.send and installs a "next" session.
- * Returns -1 on success, else the net_reject. hs is wiped either way. */
+ * Returns -1 on success, else the net_reject (also HANDSHAKE for a payload
+ * that is not LINK_INIT_PAYLOAD bytes or names sender index 0, NOT_MEMBER
+ * if hs->rs is not this link's peer). hs is wiped either way. The timestamp
+ * must grow across the peer's restarts too: it comes from the peer's now_ms
+ * (link_seal/link_tick time), so that clock should not restart lower. */
 int link_accept_init(link *l, uint64_t now_ms, noise_hs *hs, const uint8_t *payload,
                      size_t plen);
 

@@ -14,7 +14,12 @@
  * Pure: no I/O, no randomness. The caller passes ephemeral private keys
  * (fresh from the CSPRNG in custosd; fixed in the vector tests). A noise_hs
  * holds private keys: keep it in sodium_malloc'd memory and call
- * noise_hs_wipe when done (noise_split wipes it too). */
+ * noise_hs_wipe when done (noise_split wipes it too).
+ *
+ * The four message functions are all-or-nothing: on any error hs is left
+ * exactly as it was (a forged msg2 cannot spoil the pending handshake it
+ * names), and a failed read sets *plen = 0 and zeroes the payload bytes it
+ * may have written. */
 #ifndef CUSTOS_NOISE_H
 #define CUSTOS_NOISE_H
 

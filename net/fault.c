@@ -43,7 +43,6 @@
 #define OVERSIZE_LEN 0xFFFFFF00u
 
 enum { HELD_IMMEDIATE = 0, HELD_TIMED = 1 };
-enum { WHY_DELAY = 0, WHY_REORDER = 1, WHY_COMMAND = 2 };
 
 typedef struct {
   char name[NAME_MAX_LEN + 1];
@@ -55,8 +54,8 @@ typedef struct {
 } peer_state;
 
 typedef struct {
-  unsigned cls;  /* HELD_IMMEDIATE first */
-  unsigned why;  /* WHY_* */
+  unsigned cls;   /* HELD_IMMEDIATE first */
+  int reordered;  /* held for reorder (counted in its peer's reorder_held) */
   uint64_t due;
   uint64_t seq;
   char peer[NAME_MAX_LEN + 1];
@@ -112,11 +111,9 @@ static double rng_unit(fault *f) { return (double)(rng_next(f) >> 11) * 0x1.0p-5
 /* One Bernoulli draw; none at all when the fault is off. */
 static int chance(fault *f, double p) { return p > 0 && rng_unit(f) < p; }
 
-/* Uniform in [0, n), n >= 1 (Lemire's multiply-shift; the bias is below
- * n / 2^64, irrelevant here). */
-static uint64_t rng_below(fault *f, uint64_t n) {
-  return (uint64_t)(((unsigned __int128)rng_next(f) * n) >> 64);
-}
+/* Uniform in [0, n), n >= 1; the modulo bias is below n / 2^64 (n is at
+ * most a frame's bit count), irrelevant here. */
+static uint64_t rng_below(fault *f, uint64_t n) { return rng_next(f) % n; }
 
 /* ---- peers ---- */
 
@@ -178,30 +175,35 @@ static void sift_down(held *h, size_t n, size_t i) {
   }
 }
 
-/* Takes entry i out of the heap into *out (the caller owns out->frame). */
-static void heap_take(fault *f, size_t i, held *out) {
-  *out = f->heap[i];
-  f->nheld--;
-  f->held_bytes -= out->len;
-  if (i != f->nheld) {
-    f->heap[i] = f->heap[f->nheld];
-    sift_down(f->heap, f->nheld, i);
-    sift_up(f->heap, i);
-  }
-  if (out->why == WHY_REORDER) {
-    peer_state *p = peer_find(f, out->peer);
+/* Bookkeeping of an entry leaving the heap. */
+static void unaccount(fault *f, const held *e) {
+  f->held_bytes -= e->len;
+  if (e->reordered) {
+    peer_state *p = peer_find(f, e->peer);
     CX_ASSERT(p && p->reorder_held > 0 && f->reorder_total > 0);
     p->reorder_held--;
     f->reorder_total--;
   }
 }
 
+/* Takes entry i out of the heap into *out (the caller owns out->frame). */
+static void heap_take(fault *f, size_t i, held *out) {
+  *out = f->heap[i];
+  f->nheld--;
+  if (i != f->nheld) {
+    f->heap[i] = f->heap[f->nheld];
+    sift_down(f->heap, f->nheld, i);
+    sift_up(f->heap, i);
+  }
+  unaccount(f, out);
+}
+
 /* Holds a copy of frame. CX_E_FULL past the caps, CX_E_NOMEM. */
-static cx_err hold(fault *f, unsigned cls, unsigned why, uint64_t due, const char *peer,
+static cx_err hold(fault *f, unsigned cls, int reordered, uint64_t due, const char *peer,
                    const uint8_t *frame, size_t len) {
   if (f->nheld >= HELD_MAX || len > HELD_BYTES_MAX - f->held_bytes) return CX_E_FULL;
   peer_state *p = NULL;
-  if (why == WHY_REORDER && !(p = peer_get(f, peer))) return CX_E_NOMEM;
+  if (reordered && !(p = peer_get(f, peer))) return CX_E_NOMEM;
   if (f->nheld == f->heap_cap) {
     size_t cap = f->heap_cap ? f->heap_cap * 2 : 64;
     if (cap > HELD_MAX) cap = HELD_MAX;
@@ -215,7 +217,7 @@ static cx_err hold(fault *f, unsigned cls, unsigned why, uint64_t due, const cha
   if (len) memcpy(copy, frame, len);
   held *e = &f->heap[f->nheld];
   e->cls = cls;
-  e->why = why;
+  e->reordered = reordered;
   e->due = due;
   e->seq = f->seq++;
   memcpy(e->peer, peer, strlen(peer) + 1);
@@ -232,7 +234,7 @@ static cx_err hold(fault *f, unsigned cls, unsigned why, uint64_t due, const cha
 
 /* ---- emission ---- */
 
-static void deliver(fault *f, const char *peer, const uint8_t *frame, size_t len, unsigned why,
+static void deliver(fault *f, const char *peer, const uint8_t *frame, size_t len, int reordered,
                     fault_emit emit, void *ctx);
 
 /* A frame to peer went out: its reorder-held frames follow, oldest first. */
@@ -243,33 +245,32 @@ static void release_reordered(fault *f, const char *peer, fault_emit emit, void 
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < f->nheld; i++) {
       const held *e = &f->heap[i];
-      if (e->why == WHY_REORDER && strcmp(e->peer, peer) == 0 &&
+      if (e->reordered && strcmp(e->peer, peer) == 0 &&
           (best == SIZE_MAX || e->seq < f->heap[best].seq))
         best = i;
     }
     CX_ASSERT(best != SIZE_MAX);
     held e;
     heap_take(f, best, &e);
-    deliver(f, e.peer, e.frame, e.len, WHY_REORDER, emit, ctx);
+    deliver(f, e.peer, e.frame, e.len, 1, emit, ctx);
     free(e.frame);
-    p = peer_find(f, peer); /* deliver does not add peers; re-find anyway */
   }
 }
 
 /* Emits one frame unless its peer is partitioned; a frame that was not
  * itself a reordered one lets the peer's reordered frames go after it. */
-static void deliver(fault *f, const char *peer, const uint8_t *frame, size_t len, unsigned why,
+static void deliver(fault *f, const char *peer, const uint8_t *frame, size_t len, int reordered,
                     fault_emit emit, void *ctx) {
   if (fault_partitioned(f, peer)) return;
   emit(ctx, peer, frame, len);
-  if (why != WHY_REORDER) release_reordered(f, peer, emit, ctx);
+  if (!reordered) release_reordered(f, peer, emit, ctx);
 }
 
 static void release_immediate(fault *f, fault_emit emit, void *ctx) {
   while (f->nheld > 0 && f->heap[0].cls == HELD_IMMEDIATE) {
     held e;
     heap_take(f, 0, &e);
-    deliver(f, e.peer, e.frame, e.len, e.why, emit, ctx);
+    deliver(f, e.peer, e.frame, e.len, e.reordered, emit, ctx);
     free(e.frame);
   }
 }
@@ -298,24 +299,25 @@ int fault_partitioned(const fault *f, const char *peer) {
 }
 
 void fault_forget(fault *f, const char *peer) {
-  size_t i = 0;
-  while (i < f->nheld) {
-    if (strcmp(f->heap[i].peer, peer) == 0) {
-      held e;
-      heap_take(f, i, &e);
-      free(e.frame);
-      i = 0; /* the heap was reshuffled; held frames are few, rescan */
+  size_t kept = 0;
+  for (size_t i = 0; i < f->nheld; i++) {
+    held *e = &f->heap[i];
+    if (strcmp(e->peer, peer) == 0) {
+      unaccount(f, e);
+      free(e->frame);
     } else {
-      i++;
+      f->heap[kept++] = *e;
     }
   }
+  f->nheld = kept;
+  for (size_t i = kept / 2; i-- > 0;) sift_down(f->heap, kept, i); /* re-heapify */
 }
 
 void fault_tick(fault *f, uint64_t now_ms, fault_emit emit, void *ctx) {
   while (f->nheld > 0 && (f->heap[0].cls == HELD_IMMEDIATE || f->heap[0].due <= now_ms)) {
     held e;
     heap_take(f, 0, &e);
-    deliver(f, e.peer, e.frame, e.len, e.why, emit, ctx);
+    deliver(f, e.peer, e.frame, e.len, e.reordered, emit, ctx);
     free(e.frame);
   }
 }
@@ -346,10 +348,8 @@ static int attack(fault *f, peer_state *p, const uint8_t *frame, size_t len, fau
   }
   int times = p->arm_replay ? 2 : 1;
   p->arm_flip = p->arm_replay = p->arm_capture = 0;
-  /* p may move if deliver adds a peer (it does not); copy the name first. */
-  char name[NAME_MAX_LEN + 1];
-  memcpy(name, p->name, sizeof name);
-  for (int i = 0; i < times; i++) deliver(f, name, wire, len, WHY_COMMAND, emit, ctx);
+  /* deliver never adds peers, so p->name stays put */
+  for (int i = 0; i < times; i++) deliver(f, p->name, wire, len, 0, emit, ctx);
   free(copy);
   return 1;
 }
@@ -364,17 +364,16 @@ void fault_out(fault *f, uint64_t now_ms, const char *peer, const uint8_t *frame
   if (len > LINK_HDR && frame[1] == LINK_DATA && attack(f, p, frame, len, emit, ctx)) return;
   if (chance(f, f->p_drop)) return;
   int copies = chance(f, f->p_dup) ? 2 : 1;
+  /* A copy that cannot be held (caps, out of memory) is dropped. */
   for (int i = 0; i < copies; i++) {
-    cx_err e = CX_OK;
     if (chance(f, f->p_reorder)) {
-      e = hold(f, HELD_TIMED, WHY_REORDER, now_ms + REORDER_MS, peer, frame, len);
+      (void)hold(f, HELD_TIMED, 1, now_ms + REORDER_MS, peer, frame, len);
     } else if (f->delay_on) {
       uint64_t d = f->delay_min + rng_below(f, (uint64_t)(f->delay_max - f->delay_min) + 1);
-      e = hold(f, HELD_TIMED, WHY_DELAY, now_ms + d, peer, frame, len);
+      (void)hold(f, HELD_TIMED, 0, now_ms + d, peer, frame, len);
     } else {
-      deliver(f, peer, frame, len, WHY_DELAY, emit, ctx);
+      deliver(f, peer, frame, len, 0, emit, ctx);
     }
-    (void)e; /* past the caps or out of memory: the copy is dropped */
   }
 }
 
@@ -508,7 +507,7 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
   case 4: p->arm_capture = 1; return CX_OK;
   case 5: {
     if (!p->captured) return fail(err, errlen, CX_E_NOT_FOUND, "no frame captured for %s", name);
-    cx_err e = hold(f, HELD_IMMEDIATE, WHY_COMMAND, 0, name, p->captured, p->captured_len);
+    cx_err e = hold(f, HELD_IMMEDIATE, 0, 0, name, p->captured, p->captured_len);
     if (e) return fail(err, errlen, e, "cannot hold the captured frame for %s (%s)", name, cx_err_str(e));
     return CX_OK;
   }
@@ -517,7 +516,7 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
     link_hdr h = {.version = LINK_VERSION, .kind = LINK_DATA, .flags = 0,
                   .len = OVERSIZE_LEN, .receiver = 0, .counter = 0};
     link_hdr_encode(&h, hdr);
-    cx_err e = hold(f, HELD_IMMEDIATE, WHY_COMMAND, 0, name, hdr, sizeof hdr);
+    cx_err e = hold(f, HELD_IMMEDIATE, 0, 0, name, hdr, sizeof hdr);
     if (e) return fail(err, errlen, e, "cannot hold the oversize frame for %s (%s)", name, cx_err_str(e));
     return CX_OK;
   }
