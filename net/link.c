@@ -67,7 +67,7 @@ typedef struct {
 } vault;
 enum { KEY_SEND = 0, KEY_RECV = 1 };
 
-struct link {
+struct peer_link {
   unsigned slot;
   uint8_t prologue[LINK_PROLOGUE_MAX];
   size_t prologue_len;
@@ -198,17 +198,17 @@ static void win_update(window *w, uint64_t c) {
 /* sessions                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static uint8_t *key_of(link *l, const session *s, int which) {
+static uint8_t *key_of(peer_link *l, const session *s, int which) {
   return l->v->keys[s - l->sess][which];
 }
 
-static int was_retired(const link *l, uint32_t idx) {
+static int was_retired(const peer_link *l, uint32_t idx) {
   for (unsigned i = 0; i < RETIRED_RING; i++)
     if (l->retired[i] == idx) return 1;
   return 0;
 }
 
-static int index_in_use(const link *l, uint32_t idx) {
+static int index_in_use(const peer_link *l, uint32_t idx) {
   for (int i = 0; i < NSESS; i++)
     if (l->sess[i].live && l->sess[i].local == idx) return 1;
   if (l->hs_live && l->hs_local == idx) return 1;
@@ -219,7 +219,7 @@ static int index_in_use(const link *l, uint32_t idx) {
  * it), 24 random bits below, never zero (0 marks a handshake init) and not
  * one we use or remember. A broken random source cannot make this spin: after
  * a few draws we walk from the last one. */
-static uint32_t new_index(link *l) {
+static uint32_t new_index(peer_link *l) {
   uint32_t low = 0;
   for (int i = 0; i < INDEX_TRIES; i++) {
     uint8_t b[3];
@@ -235,14 +235,14 @@ static uint32_t new_index(link *l) {
 
 /* Wipes a session's keys and remembers its index. Role pointers are the
  * caller's business. */
-static void retire(link *l, session *s) {
+static void retire(peer_link *l, session *s) {
   if (!s || !s->live) return;
   l->retired[l->retired_pos++ % RETIRED_RING] = s->local;
   sodium_memzero(l->v->keys[s - l->sess], sizeof l->v->keys[0]);
   memset(s, 0, sizeof *s);
 }
 
-static session *alloc_session(link *l, uint64_t now, uint32_t local, uint32_t remote) {
+static session *alloc_session(peer_link *l, uint64_t now, uint32_t local, uint32_t remote) {
   for (int i = 0; i < NSESS; i++) {
     session *s = &l->sess[i];
     if (s->live) continue;
@@ -258,7 +258,7 @@ static session *alloc_session(link *l, uint64_t now, uint32_t local, uint32_t re
   return NULL;
 }
 
-static session *find_session(link *l, uint32_t idx) {
+static session *find_session(peer_link *l, uint32_t idx) {
   session *roles[3] = {l->cur, l->prev, l->next};
   for (int i = 0; i < 3; i++)
     if (roles[i] && roles[i]->local == idx) return roles[i];
@@ -276,7 +276,7 @@ static uint64_t rx_rank(const session *s) { return s->first_rx ? s->first_rx : U
  * simultaneous handshakes each side may send on the session the other holds
  * as prev ("cross-wired"), and dropping that one would lose the peer's
  * frames until it moves on. */
-static void make_room(link *l) {
+static void make_room(peer_link *l) {
   if (!l->cur || !l->prev) return;
   session *keep = l->cur, *drop = l->prev;
   if (rx_rank(drop) > rx_rank(keep)) {
@@ -289,7 +289,7 @@ static void make_room(link *l) {
 }
 
 /* s becomes the session we send on. */
-static void make_current(link *l, session *s) {
+static void make_current(peer_link *l, session *s) {
   make_room(l);
   if (l->next == s) l->next = NULL;
   l->prev = l->cur;
@@ -297,26 +297,26 @@ static void make_current(link *l, session *s) {
   l->handshakes++;
 }
 
-static void drop_all(link *l) {
+static void drop_all(peer_link *l) {
   retire(l, l->next);
   retire(l, l->prev);
   retire(l, l->cur);
   l->cur = l->prev = l->next = NULL;
 }
 
-static int needs_rekey(const link *l, const session *s, uint64_t now) {
+static int needs_rekey(const peer_link *l, const session *s, uint64_t now) {
   return elapsed(now, s->created_ms) >= l->p.rekey_ms || s->send_n >= l->p.rekey_msgs;
 }
 
 /* Hard limits: twice the rekey limits (WireGuard's REJECT_AFTER_*), and
  * never the reserved nonce 2^64-1 (Noise section 5.1). */
-static int usable(const link *l, const session *s, uint64_t now) {
+static int usable(const peer_link *l, const session *s, uint64_t now) {
   return elapsed(now, s->created_ms) < twice(l->p.rekey_ms) &&
          s->send_n < twice(l->p.rekey_msgs) && s->send_n < UINT64_MAX - 1;
 }
 
 /* Seals one data frame on s into out (len + LINK_OVERHEAD bytes). */
-static size_t seal_frame(link *l, session *s, uint64_t now, unsigned type, const uint8_t *payload,
+static size_t seal_frame(peer_link *l, session *s, uint64_t now, unsigned type, const uint8_t *payload,
                          size_t len, uint8_t *out) {
   link_hdr h = {LINK_VERSION, LINK_DATA, 0, (uint32_t)(len + 1 + NOISE_TAG), s->remote, s->send_n};
   if (len) memmove(out + LINK_HDR + 1, payload, len);
@@ -331,7 +331,7 @@ static size_t seal_frame(link *l, session *s, uint64_t now, unsigned type, const
   return len + LINK_OVERHEAD;
 }
 
-static void send_keepalive(link *l, session *s, uint64_t now) {
+static void send_keepalive(peer_link *l, session *s, uint64_t now) {
   uint8_t frame[LINK_OVERHEAD];
   size_t n = seal_frame(l, s, now, NET_MSG_KEEPALIVE, NULL, 0, frame);
   l->io.send(l->io.ctx, frame, n);
@@ -341,14 +341,14 @@ static void send_keepalive(link *l, session *s, uint64_t now) {
 /* initiator handshake                                                      */
 /* ------------------------------------------------------------------------ */
 
-static void hs_abandon(link *l) {
+static void hs_abandon(peer_link *l) {
   noise_hs_wipe(&l->v->hs);
   l->hs_live = l->hs_valid = 0;
 }
 
 /* Sends a fresh msg1 (new ephemeral key, index and timestamp each attempt,
  * as WireGuard does) and replaces any pending one. */
-static void hs_send_init(link *l, uint64_t now) {
+static void hs_send_init(peer_link *l, uint64_t now) {
   vault *v = l->v;
   hs_abandon(l);
   uint32_t idx = new_index(l);
@@ -383,14 +383,14 @@ static void hs_send_init(link *l, uint64_t now) {
   }
 }
 
-static void hs_start(link *l, uint64_t now) {
+static void hs_start(peer_link *l, uint64_t now) {
   l->hs_backoff = l->p.hs_retry_ms;
   l->hs_seq = l->session_seq;
   hs_send_init(l, now);
   l->hs_retry_at = now + l->hs_backoff;
 }
 
-static void hs_retry(link *l, uint64_t now) {
+static void hs_retry(peer_link *l, uint64_t now) {
   l->hs_backoff = twice(l->hs_backoff);
   if (l->hs_backoff > l->p.hs_retry_max_ms) l->hs_backoff = l->p.hs_retry_max_ms;
   hs_send_init(l, now);
@@ -401,7 +401,7 @@ static void hs_retry(link *l, uint64_t now) {
 /* public                                                                   */
 /* ------------------------------------------------------------------------ */
 
-link *link_new(unsigned slot, const uint8_t *prologue, size_t prologue_len,
+peer_link *link_new(unsigned slot, const uint8_t *prologue, size_t prologue_len,
                const uint8_t s_priv[32], const uint8_t rs[32], const link_params *p,
                const link_io *io) {
   CX_ASSERT(slot >= 1 && slot <= 255);
@@ -409,7 +409,7 @@ link *link_new(unsigned slot, const uint8_t *prologue, size_t prologue_len,
   CX_ASSERT(s_priv && rs && p && io && io->send && io->random);
   /* sodium_malloc needs an initialised library; sodium_init is idempotent */
   if (sodium_init() < 0) return NULL;
-  link *l = calloc(1, sizeof *l);
+  peer_link *l = calloc(1, sizeof *l);
   if (!l) return NULL;
   l->v = sodium_malloc(sizeof *l->v);
   if (!l->v) {
@@ -430,7 +430,7 @@ link *link_new(unsigned slot, const uint8_t *prologue, size_t prologue_len,
   return l;
 }
 
-void link_free(link *l) {
+void link_free(peer_link *l) {
   if (!l) return;
   sodium_memzero(l->v, sizeof *l->v);
   sodium_free(l->v);
@@ -438,7 +438,7 @@ void link_free(link *l) {
   free(l);
 }
 
-cx_err link_seal(link *l, uint64_t now_ms, unsigned type, const uint8_t *payload, size_t len,
+cx_err link_seal(peer_link *l, uint64_t now_ms, unsigned type, const uint8_t *payload, size_t len,
                  uint8_t *out, size_t *outlen) {
   CX_ASSERT(type <= 255 && len <= l->p.max_payload && out && outlen);
   CX_ASSERT(len == 0 || payload);
@@ -455,12 +455,12 @@ cx_err link_seal(link *l, uint64_t now_ms, unsigned type, const uint8_t *payload
 }
 
 /* Why a frame naming idx (not our pending handshake) is refused. */
-static int stale_reason(const link *l, uint32_t idx) {
+static int stale_reason(const peer_link *l, uint32_t idx) {
   return was_retired(l, idx) ? NET_R_OLD_SESSION : NET_R_UNKNOWN_SESSION;
 }
 
 /* msg2 of our pending handshake. */
-static link_in_result on_resp(link *l, uint64_t now, const link_hdr *hdr, uint8_t *frame,
+static link_in_result on_resp(peer_link *l, uint64_t now, const link_hdr *hdr, uint8_t *frame,
                               size_t len, int *reject) {
   if (!l->hs_live || !l->hs_valid || hdr->receiver != l->hs_local) {
     /* a second copy of the msg2 that made a live session is a replay */
@@ -496,7 +496,7 @@ static link_in_result on_resp(link *l, uint64_t now, const link_hdr *hdr, uint8_
   return LINK_IN_NONE;
 }
 
-static link_in_result on_data(link *l, uint64_t now, const link_hdr *hdr, uint8_t *frame,
+static link_in_result on_data(peer_link *l, uint64_t now, const link_hdr *hdr, uint8_t *frame,
                               size_t len, unsigned *type, const uint8_t **payload, size_t *plen,
                               int *reject) {
   if (len < LINK_OVERHEAD) { /* link_hdr_decode refuses these already */
@@ -531,7 +531,7 @@ static link_in_result on_data(link *l, uint64_t now, const link_hdr *hdr, uint8_
   return LINK_IN_MESSAGE;
 }
 
-link_in_result link_input(link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t *frame,
+link_in_result link_input(peer_link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t *frame,
                           size_t len, unsigned *type, const uint8_t **payload, size_t *plen,
                           int *reject) {
   CX_ASSERT(l && hdr && frame && type && payload && plen && reject);
@@ -555,7 +555,7 @@ link_in_result link_input(link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t
   return on_data(l, now_ms, hdr, frame, len, type, payload, plen, reject);
 }
 
-int link_accept_init(link *l, uint64_t now_ms, noise_hs *hs, const uint8_t *payload,
+int link_accept_init(peer_link *l, uint64_t now_ms, noise_hs *hs, const uint8_t *payload,
                      size_t plen) {
   CX_ASSERT(l && hs && !hs->initiator);
   vault *v = l->v;
@@ -620,7 +620,7 @@ out:
   return r;
 }
 
-void link_tick(link *l, uint64_t now_ms) {
+void link_tick(peer_link *l, uint64_t now_ms) {
   /* Death (WireGuard section 6): nothing valid for dead_ms since
    * the last frame or the session's start. Keys go; a handshake restarts. */
   if ((l->cur || l->next) && elapsed(now_ms, l->last_rx_ms) >= l->p.dead_ms) {
@@ -649,12 +649,12 @@ void link_tick(link *l, uint64_t now_ms) {
     send_keepalive(l, l->cur, now_ms);
 }
 
-void link_rekey(link *l, uint64_t now_ms) { hs_start(l, now_ms); }
+void link_rekey(peer_link *l, uint64_t now_ms) { hs_start(l, now_ms); }
 
-int link_connected(const link *l, uint64_t now_ms) {
+int link_connected(const peer_link *l, uint64_t now_ms) {
   return l->cur != NULL && elapsed(now_ms, l->last_rx_ms) < l->p.dead_ms;
 }
 
-uint64_t link_handshakes(const link *l) { return l->handshakes; }
+uint64_t link_handshakes(const peer_link *l) { return l->handshakes; }
 
-const uint8_t *link_remote_static(const link *l) { return l->rs; }
+const uint8_t *link_remote_static(const peer_link *l) { return l->rs; }

@@ -86,24 +86,24 @@ typedef struct {
   void (*random)(void *ctx, uint8_t *buf, size_t n);
 } link_io;
 
-typedef struct link link;
+typedef struct peer_link peer_link;
 
 /* slot: 1..255, unique among the links of one node. prologue: bound into
  * every handshake ("custos-net/1" || chain id). s_priv: our static key
  * (copied). rs: the peer's static public key. NULL on out of memory (or if
  * libsodium cannot initialise; link_new calls sodium_init itself). */
-link *link_new(unsigned slot, const uint8_t *prologue, size_t prologue_len,
+peer_link *link_new(unsigned slot, const uint8_t *prologue, size_t prologue_len,
                const uint8_t s_priv[32], const uint8_t rs[32], const link_params *p,
                const link_io *io);
 /* Wipes every key and frees. NULL is a no-op. */
-void link_free(link *l);
+void link_free(peer_link *l);
 
 /* Seals one message into out (len + LINK_OVERHEAD bytes) on the current
  * session. CX_E_NO_SESSION when there is no usable session (none yet, or
  * the current one is past twice its rekey limits): the caller queues the
  * message; a handshake is started if none is under way. Starts a rekey
  * handshake (through io.send) when the session passes its limits. */
-cx_err link_seal(link *l, uint64_t now_ms, unsigned type, const uint8_t *payload, size_t len,
+cx_err link_seal(peer_link *l, uint64_t now_ms, unsigned type, const uint8_t *payload, size_t len,
                  uint8_t *out, size_t *outlen);
 
 typedef enum {
@@ -119,7 +119,7 @@ typedef enum {
  * handshake response that does not read under the pending handshake is
  * HANDSHAKE (the handshake stays pending); a second copy of the response
  * that made a live session is REPLAY. An init here is MALFORMED. */
-link_in_result link_input(link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t *frame,
+link_in_result link_input(peer_link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t *frame,
                           size_t len, unsigned *type, const uint8_t **payload, size_t *plen,
                           int *reject);
 
@@ -132,21 +132,21 @@ link_in_result link_input(link *l, uint64_t now_ms, const link_hdr *hdr, uint8_t
  * if hs->rs is not this link's peer). hs is wiped either way. The timestamp
  * must grow across the peer's restarts too: it comes from the peer's now_ms
  * (link_seal/link_tick time), so that clock should not restart lower. */
-int link_accept_init(link *l, uint64_t now_ms, noise_hs *hs, const uint8_t *payload,
+int link_accept_init(peer_link *l, uint64_t now_ms, noise_hs *hs, const uint8_t *payload,
                      size_t plen);
 
 /* Timers: handshake retry with backoff, rekey by age, keepalive when idle,
  * and link death after dead_ms of silence (sessions dropped, handshake
  * restarted). Call at least every keepalive_ms / 4. */
-void link_tick(link *l, uint64_t now_ms);
+void link_tick(peer_link *l, uint64_t now_ms);
 /* Starts a new handshake now (net_rekey). */
-void link_rekey(link *l, uint64_t now_ms);
+void link_rekey(peer_link *l, uint64_t now_ms);
 
 /* 1 when there is a confirmed session and a frame arrived within dead_ms. */
-int link_connected(const link *l, uint64_t now_ms);
+int link_connected(const peer_link *l, uint64_t now_ms);
 /* Sessions established since link_new. */
-uint64_t link_handshakes(const link *l);
+uint64_t link_handshakes(const peer_link *l);
 /* Our static key's peer (for net/ to match msg1 senders). */
-const uint8_t *link_remote_static(const link *l);
+const uint8_t *link_remote_static(const peer_link *l);
 
 #endif

@@ -102,7 +102,7 @@ typedef struct peer {
   uint8_t enc_key[32];
   char address[CX_ADDR_MAX + 1];
   int sock; /* NN_PUSH connected to address */
-  link *l;
+  peer_link *l;
   pthread_mutex_t mu;
   qmsg *qhead, *qtail;
   size_t qcount, qbytes;
@@ -716,7 +716,7 @@ static void *net_thread(void *arg) {
 static void peer_destroy(net *n, peer *p) {
   if (!p) return;
   pthread_mutex_lock(&p->mu);
-  int installed = p->l != NULL; /* else a fresh peer that never got a link */
+  int installed = p->l != NULL; /* else a fresh peer that never got a peer_link */
   link_free(p->l);               /* wipes every session key */
   p->l = NULL;
   queue_clear(p);
@@ -821,7 +821,7 @@ cx_err net_set_members(net *n, const net_member *m, size_t count) {
     peer *old = peer_by_name(n, m[i].name);
     if (old && memcmp(old->enc_key, m[i].enc_key, 32) == 0 &&
         strcmp(old->address, m[i].address) == 0)
-      continue; /* unchanged: keep its link */
+      continue; /* unchanged: keep its peer_link */
     e = peer_create(n, &m[i], &fresh[nfresh]);
     if (!e) nfresh++;
   }

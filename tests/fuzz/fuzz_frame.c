@@ -42,7 +42,7 @@ typedef struct {
 
 typedef struct side side;
 struct side {
-  link *l;
+  peer_link *l;
   uint8_t priv[32], pub[32];
   uint64_t rng;
   frame q[QCAP];

@@ -35,7 +35,7 @@ typedef struct {
 } frame;
 
 typedef struct {
-  link *l;
+  peer_link *l;
   uint8_t priv[32], pub[32];
   uint64_t rng;
   frame q[QCAP];

@@ -326,7 +326,7 @@ typedef struct pair pair;
 
 typedef struct {
   pair *pr;
-  link *l;
+  peer_link *l;
   unsigned slot;
   uint8_t s_priv[32], s_pub[32];
   uint64_t rng;
@@ -689,7 +689,7 @@ START_TEST(test_link_degenerate) {
   s.q = calloc(QCAP, sizeof *s.q);
   ck_assert_ptr_nonnull(s.q);
   link_io io = {&s, io_send, io_random};
-  link *l = link_new(9, NULL, 0, s.s_priv, low_order, &p, &io);
+  peer_link *l = link_new(9, NULL, 0, s.s_priv, low_order, &p, &io);
   ck_assert_ptr_nonnull(l);
   ck_assert_int_eq(link_seal(l, pr.now, NET_MSG_TX, NULL, 0, f.b, &f.len), CX_E_NO_SESSION);
   for (int i = 0; i < 100; i++) link_tick(l, pr.now += 10);
@@ -905,7 +905,7 @@ START_TEST(test_link_handshake_replay_and_rate) {
   ck_assert_uint_eq(pr.b.rejects[NET_R_HS_REPLAY], 2);
   ck_assert_uint_eq(pr.b.rejects[NET_R_RATE], 1);
 
-  /* an init the member lookup attributed to the wrong link */
+  /* an init the member lookup attributed to the wrong peer_link */
   side c;
   memset(&c, 0, sizeof c);
   c.pr = &pr;
