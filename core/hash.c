@@ -22,6 +22,8 @@ static const char *const tag_names[CX_TAG_COUNT] = {
     [CX_TAG_GENESIS] = "custos/genesis",
     [CX_TAG_CONTRACT] = "custos/contract",
     [CX_TAG_PROPOSAL] = "custos/proposal",
+    [CX_TAG_CS_PROPOSAL] = "custos/cs-proposal",
+    [CX_TAG_CS_PREVOTE] = "custos/cs-prevote",
 };
 
 /* The SHA-256 state after absorbing SHA256(tag) || SHA256(tag) (one 64-byte

@@ -33,6 +33,8 @@ typedef enum {
   CX_TAG_GENESIS,       /* chain id = H(canonical genesis) */
   CX_TAG_CONTRACT,      /* contract id (source for now; bytecode later) */
   CX_TAG_PROPOSAL,      /* not used for ids (proposal id = tx id); reserved */
+  CX_TAG_CS_PROPOSAL,   /* message signed in a consensus proposal (bft.h) */
+  CX_TAG_CS_PREVOTE,    /* message signed in a consensus prevote (bft.h) */
   CX_TAG_COUNT
 } cx_tag;
 
