@@ -149,10 +149,11 @@ size_t net_stats(net *n, net_peer_stats *out, size_t cap, net_stats_global *g);
 
 /* The fault shim (fault.h), compiled in with CUSTOS_TESTING only. Commands:
  *   "seed N", "drop P", "dup P", "reorder P", "delay MIN_MS MAX_MS",
- *   "partition NAME", "heal NAME", "heal", "flip NAME" (flip one bit of the
- *   next frame's ciphertext), "replay NAME" (send the last frame again),
- *   "capture NAME" / "send-captured NAME" (keep a frame, send it later),
- *   "oversize NAME" (send a header declaring a length over the cap).
+ *   "partition NAME", "heal NAME", "heal";
+ *   one-shot, on the next data frame to NAME: "flip NAME" (one bit of its
+ *   ciphertext), "replay NAME" (sent twice), "capture NAME" (a copy kept);
+ *   "send-captured NAME" (send the kept copy now), "oversize NAME" (send a
+ *   header declaring a length over any cap).
  * Without CUSTOS_TESTING: CX_E_CONFIG, "fault shim not compiled in". */
 cx_err net_fault(net *n, const char *cmd, char *err, size_t errlen);
 
