@@ -162,6 +162,30 @@ void vote_message(const cx_hash *chain_id, uint64_t height, uint64_t view,
   enc_free(&e);
 }
 
+void cs_msg_digest(const cx_hash *chain_id, uint8_t type, uint64_t height, uint32_t round,
+                   uint32_t pol_round, const cx_hash *block_hash, uint8_t out[32]) {
+  cx_hash h;
+  if (type == CX_CS_PRECOMMIT) {
+    /* Precommits are the commit certificate's votes (bft.h). */
+    vote_message(chain_id, height, round, block_hash, &h);
+  } else {
+    CX_ASSERT(type == CX_CS_PROPOSAL || type == CX_CS_PREVOTE);
+    cx_enc e;
+    enc_init(&e);
+    enc_fixed(&e, chain_id->b, 32);
+    enc_varint(&e, height);
+    enc_varint(&e, round);
+    /* nil (UINT32_MAX) + 1 wraps to 0 in uint32: "no round" is 0 on the wire. */
+    if (type == CX_CS_PROPOSAL) enc_varint(&e, (uint32_t)(pol_round + 1u));
+    enc_fixed(&e, block_hash->b, 32);
+    CX_ASSERT(enc_finish(&e) == CX_OK);
+    hash_tagged(type == CX_CS_PROPOSAL ? CX_TAG_CS_PROPOSAL : CX_TAG_CS_PREVOTE, e.buf, e.len,
+                &h);
+    enc_free(&e);
+  }
+  memcpy(out, h.b, 32);
+}
+
 cx_err cert_encode(const cx_cert *c, uint8_t **out, size_t *len) {
   cx_enc e;
   enc_init(&e);

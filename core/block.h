@@ -89,6 +89,23 @@ typedef struct {
 /* The 32-byte message a validator signs to vote for a block. */
 void vote_message(const cx_hash *chain_id, uint64_t height, uint64_t view,
                   const cx_hash *block_hash, cx_hash *out);
+
+/* Consensus message types (consensus/bft.h bft_msg_type, same numbers). */
+#define CX_CS_PROPOSAL 1
+#define CX_CS_PREVOTE 2
+#define CX_CS_PRECOMMIT 3
+#define CX_CS_NIL_ROUND UINT32_MAX /* pol_round "-1": no proof-of-lock round */
+
+/* The 32-byte message a validator signs in consensus (bft.h), here so that
+ * the vm can check evidence without depending on consensus/:
+ *   PROPOSAL : H_CS_PROPOSAL(chain_id | varint h | varint r | varint pol_round+1 | hash)
+ *   PREVOTE  : H_CS_PREVOTE(chain_id | varint h | varint r | hash)
+ *   PRECOMMIT: vote_message(chain_id, h, r, hash)
+ * pol_round+1 is taken in uint32, so CX_CS_NIL_ROUND is written as 0;
+ * pol_round is ignored for votes. A type other than 1..3 is a bug (aborts). */
+void cs_msg_digest(const cx_hash *chain_id, uint8_t type, uint64_t height, uint32_t round,
+                   uint32_t pol_round, const cx_hash *block_hash, uint8_t out[32]);
+
 cx_err cert_encode(const cx_cert *c, uint8_t **out, size_t *len);
 cx_err cert_decode(const uint8_t *buf, size_t len, cx_cert *c);
 

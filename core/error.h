@@ -45,6 +45,7 @@
   X(CX_E_SENDER_LIMIT, 206, "sender_limit", "too many pending transactions from this sender") \
   X(CX_E_MEMPOOL_FULL, 207, "mempool_full", "mempool is full")                       \
   X(CX_E_TX_TOO_BIG, 208, "tx_too_big", "transaction over the size cap")             \
+  X(CX_E_NOT_CONFLICTING, 209, "not_conflicting", "evidence: the two signed messages have the same content") \
   /* native rules 300.. (receipt rule names) */                                      \
   X(CX_E_NOT_MEMBER, 300, "not_member", "sender is not a current member")            \
   X(CX_E_WRONG_ROLE, 301, "wrong_role", "sender's role may not do this")             \
@@ -80,6 +81,7 @@
   X(CX_E_NOT_OWNER_BUREAU, 343, "not_domain_owner", "sender owns none of the contract's domains") \
   X(CX_E_NOT_DEPLOYER, 344, "not_deployer", "only the deploying insurer may retire") \
   X(CX_E_CONTRACT_UNAPPROVED, 345, "contract_unapproved", "contract is not approved by every owning bureau") \
+  X(CX_E_EVIDENCE_EXISTS, 350, "evidence_exists", "this equivocation is already on chain") \
   /* storage 400.. */                                                                \
   X(CX_E_DB, 400, "db_error", "database error")                                      \
   X(CX_E_CORRUPT, 401, "store_corrupt", "store is damaged")                          \

@@ -30,7 +30,7 @@ static const char *const type_names[] = {
     [TX_ID_ROTATE] = "identity_rotate",       [TX_ID_REVOKE] = "identity_revoke",
     [TX_CONSENT_GRANT] = "consent_grant",     [TX_CONSENT_REVOKE] = "consent_revoke",
     [TX_CONTRACT_DEPLOY] = "contract_deploy", [TX_CONTRACT_APPROVE] = "contract_approve",
-    [TX_CONTRACT_RETIRE] = "contract_retire",
+    [TX_CONTRACT_RETIRE] = "contract_retire", [TX_EVIDENCE] = "evidence",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -154,6 +154,117 @@ int member_dec(cx_dec *d, cx_member *m) {
   return 0;
 }
 
+/* ---- evidence ---- */
+
+static int half_dec(cx_dec *d, uint8_t msg_type, cx_cs_signed *h) {
+  uint64_t pol;
+  size_t at = d->off;
+  /* pol_round + 1 <= UINT32_MAX: round UINT32_MAX is not a round (bft.h). */
+  if (dec_varint_max(d, &pol, UINT32_MAX)) return -1;
+  if (msg_type != CX_CS_PROPOSAL && pol != 0) {
+    d->off = at;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  h->pol_round = (uint32_t)pol - 1u; /* 0 -> CX_CS_NIL_ROUND */
+  return dec_fixed(d, h->block_hash.b, 32) || dec_fixed(d, h->sig.b, 64) ? -1 : 0;
+}
+
+/* What a validator signed in a half: the digest's inputs besides
+ * (chain, height, round), i.e. the half without its signature. */
+static int same_content(uint8_t msg_type, const cx_cs_signed *a, const cx_cs_signed *b) {
+  return hash_eq(&a->block_hash, &b->block_hash) &&
+         (msg_type != CX_CS_PROPOSAL || a->pol_round == b->pol_round);
+}
+
+/* The encoding of a half (half_enc) into a buffer; returns its length. */
+#define HALF_MAX (5 + 32 + 64)
+static size_t half_bytes(uint8_t msg_type, const cx_cs_signed *h, uint8_t out[HALF_MAX]) {
+  uint32_t v = msg_type == CX_CS_PROPOSAL ? (uint32_t)(h->pol_round + 1u) : 0;
+  size_t n = 0;
+  do { /* LEB128, as enc_varint */
+    uint8_t b = v & 0x7f;
+    v >>= 7;
+    out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+  } while (v);
+  memcpy(out + n, h->block_hash.b, 32);
+  memcpy(out + n + 32, h->sig.b, 64);
+  return n + 96;
+}
+
+/* Bytewise order of two encoded halves (shorter first on a common prefix).
+ * Different contents are told apart before the signatures: varints are
+ * prefix-free, so this orders by (varint pol_round+1 | block_hash). */
+static int bytes_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+  int c = memcmp(a, b, la < lb ? la : lb);
+  return c ? c : (la > lb) - (la < lb);
+}
+
+static void half_enc(cx_enc *e, uint8_t msg_type, const cx_cs_signed *h) {
+  uint8_t buf[HALF_MAX];
+  enc_fixed(e, buf, half_bytes(msg_type, h, buf));
+}
+
+static int half_cmp(uint8_t msg_type, const cx_cs_signed *a, const cx_cs_signed *b) {
+  uint8_t ea[HALF_MAX], eb[HALF_MAX];
+  size_t la = half_bytes(msg_type, a, ea), lb = half_bytes(msg_type, b, eb);
+  return bytes_cmp(ea, la, eb, lb);
+}
+
+cx_err tx_evidence_check(const cx_tx_evidence *ev) {
+  if (ev->msg_type < CX_CS_PROPOSAL || ev->msg_type > CX_CS_PRECOMMIT) return CX_E_BAD_ENUM;
+  if (ev->round == UINT32_MAX) return CX_E_TOO_LONG;
+  if (same_content(ev->msg_type, &ev->half[0], &ev->half[1])) return CX_E_NOT_CONFLICTING;
+  if (half_cmp(ev->msg_type, &ev->half[0], &ev->half[1]) > 0) return CX_E_NONCANONICAL;
+  return CX_OK;
+}
+
+int tx_evidence_order(cx_tx_evidence *ev) {
+  CX_ASSERT(ev->msg_type >= CX_CS_PROPOSAL && ev->msg_type <= CX_CS_PRECOMMIT);
+  if (same_content(ev->msg_type, &ev->half[0], &ev->half[1])) return 0;
+  if (half_cmp(ev->msg_type, &ev->half[0], &ev->half[1]) > 0) {
+    cx_cs_signed t = ev->half[0];
+    ev->half[0] = ev->half[1];
+    ev->half[1] = t;
+  }
+  return 1;
+}
+
+void evidence_enc(cx_enc *e, const cx_tx_evidence *ev) {
+  /* Written as given: a bad msg_type or order is the decoder's to refuse. */
+  enc_fixed(e, ev->accused.b, 32);
+  enc_u8(e, ev->msg_type);
+  enc_varint(e, ev->height);
+  enc_varint(e, ev->round);
+  half_enc(e, ev->msg_type, &ev->half[0]);
+  half_enc(e, ev->msg_type, &ev->half[1]);
+}
+
+int evidence_dec(cx_dec *d, cx_tx_evidence *ev) {
+  uint64_t round;
+  if (dec_fixed(d, ev->accused.b, 32) ||
+      dec_enum(d, &ev->msg_type, CX_CS_PROPOSAL, CX_CS_PRECOMMIT) ||
+      dec_varint(d, &ev->height) || dec_varint_max(d, &round, UINT32_MAX - 1))
+    return -1;
+  ev->round = (uint32_t)round;
+  size_t a = d->off;
+  if (half_dec(d, ev->msg_type, &ev->half[0])) return -1;
+  size_t b = d->off;
+  if (half_dec(d, ev->msg_type, &ev->half[1])) return -1;
+  /* Two signatures of one message are no equivocation (BIP340 signing is
+   * randomised: re-signing gives another signature). */
+  if (same_content(ev->msg_type, &ev->half[0], &ev->half[1])) {
+    d->off = b;
+    return dec_fail(d, CX_E_NOT_CONFLICTING);
+  }
+  /* The halves are a set of two, ascending: the bytes decoded are the
+   * encodings. */
+  if (bytes_cmp(d->p + a, b - a, d->p + b, d->off - b) > 0) {
+    d->off = a;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  return 0;
+}
+
 /* ---- transactions ---- */
 
 static void body_enc(cx_enc *e, const cx_tx *tx) {
@@ -213,6 +324,9 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
     case TX_CONTRACT_APPROVE:
     case TX_CONTRACT_RETIRE:
       enc_fixed(e, tx->u.cref.contract.b, 32);
+      break;
+    case TX_EVIDENCE:
+      evidence_enc(e, &tx->u.evidence);
       break;
     default:
       CX_ASSERT(!"tx_encode: unknown type");
@@ -304,6 +418,8 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
     case TX_CONTRACT_APPROVE:
     case TX_CONTRACT_RETIRE:
       return dec_fixed(d, tx->u.cref.contract.b, 32);
+    case TX_EVIDENCE:
+      return evidence_dec(d, &tx->u.evidence);
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }

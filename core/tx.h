@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "block.h"
 #include "codec.h"
 #include "error.h"
 #include "hash.h"
@@ -55,6 +56,7 @@ typedef enum {
   TX_CONTRACT_DEPLOY = 30,  /* sender = an insurer */
   TX_CONTRACT_APPROVE = 31, /* sender = a bureau owning a domain it reads */
   TX_CONTRACT_RETIRE = 32,  /* sender = the deploying insurer */
+  TX_EVIDENCE = 40,         /* sender = a validator: a validator's equivocation */
 } cx_tx_type;
 
 typedef enum {
@@ -139,6 +141,32 @@ typedef struct {
   cx_hash contract;
 } cx_tx_contract_ref; /* approve and retire */
 
+/* One signed consensus message of an evidence (the signer, type, height and
+ * round are the evidence's). Body part: varint pol_round+1 (proposals; 0
+ * for votes) | block_hash[32] | sig[64]. */
+typedef struct {
+  uint32_t pol_round; /* proposals: CX_CS_NIL_ROUND or a round; votes: ignored
+                         (written as 0, decoded as CX_CS_NIL_ROUND) */
+  cx_hash block_hash; /* zero = nil (votes) */
+  cx_sig sig;         /* BIP340 by the accused over cs_msg_digest (block.h) */
+} cx_cs_signed;
+
+/* Proof that a validator signed two different consensus messages for one
+ * (height, round, type) (consensus/bft.h, BFT_ACT_EVIDENCE).
+ * Body: accused[32] | u8 msg_type (1..3) | varint height |
+ *   varint round (<= UINT32_MAX - 1, as on the consensus wire) | half[0] | half[1].
+ * Canonical: the halves' contents (pol_round, block_hash) differ
+ * (CX_E_NOT_CONFLICTING otherwise) and half[0]'s encoding is bytewise below
+ * half[1]'s (CX_E_NONCANONICAL otherwise), so one equivocation pair has one
+ * encoding whichever order it was observed in (tx_evidence_order). */
+typedef struct {
+  cx_pubkey accused;
+  uint8_t msg_type; /* CX_CS_PROPOSAL, CX_CS_PREVOTE, CX_CS_PRECOMMIT */
+  uint64_t height;
+  uint32_t round;
+  cx_cs_signed half[2];
+} cx_tx_evidence;
+
 typedef struct {
   uint8_t type; /* cx_tx_type */
   cx_hash chain_id;
@@ -155,6 +183,7 @@ typedef struct {
     cx_tx_consent_revoke crevoke;
     cx_tx_contract_deploy deploy;
     cx_tx_contract_ref cref;
+    cx_tx_evidence evidence;
   } u;
   cx_sig sig;
 } cx_tx;
@@ -186,6 +215,16 @@ cx_err tx_verify_sig(const cx_tx *tx);
  * bytes and need not be encoded again (the admission hot path). */
 cx_err tx_verify_sig_raw(const cx_tx *tx, const uint8_t *raw, size_t len);
 
+/* Puts the halves of an evidence in canonical order (swapping them if
+ * needed). Returns 0, leaving it unchanged, if their contents are the same
+ * (it proves nothing: CX_E_NOT_CONFLICTING at decoding), else 1.
+ * msg_type must be 1..3. */
+int tx_evidence_order(cx_tx_evidence *ev);
+/* What tx_decode would say of these fields: CX_OK, CX_E_BAD_ENUM (msg_type),
+ * CX_E_TOO_LONG (round), CX_E_NOT_CONFLICTING or CX_E_NONCANONICAL (order).
+ * For evidence built in memory (the vm refuses such a transaction). */
+cx_err tx_evidence_check(const cx_tx_evidence *ev);
+
 /* Names for JSON/CLI ("member_propose", "bureau", "EA5+", "add"...).
  * *_parse return -1 on unknown names. */
 const char *tx_type_name(int type);
@@ -211,6 +250,11 @@ void member_enc(cx_enc *e, const cx_member *m);
 int member_dec(cx_dec *d, cx_member *m);
 void domain_set_enc(cx_enc *e, const cx_domain_set *s);
 int domain_set_dec(cx_dec *d, cx_domain_set *s);
+
+/* Evidence body encoding (shared by transactions and state): as in
+ * cx_tx_evidence, with the same canonical checks as tx_decode. */
+void evidence_enc(cx_enc *e, const cx_tx_evidence *ev);
+int evidence_dec(cx_dec *d, cx_tx_evidence *ev);
 
 /* DID of a subject: H_DID(u8 len(salt) || salt || national_id). The national
  * id never leaves the client; only this hash goes on chain. */

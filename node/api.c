@@ -537,6 +537,39 @@ static void add_peers(cJSON *o, node *n) {
   add_u64(gj, "refused", bad);
 }
 
+static const char *step_name(uint8_t step) {
+  switch (step) {
+    case BFT_PROPOSAL: return "propose";
+    case BFT_PREVOTE: return "prevote";
+    case BFT_PRECOMMIT: return "precommit";
+    default: return "waiting";
+  }
+}
+
+/* Rounds as the paper writes them: -1 for none. */
+static void add_round(cJSON *o, const char *k, uint32_t r) {
+  cJSON_AddNumberToObject(o, k, r == BFT_NIL_ROUND ? -1.0 : (double)r);
+}
+
+/* "consensus": the engine's position (height being decided, round, step,
+ * locks) and the counters of refused peer input. */
+static void add_consensus(cJSON *o, node *n) {
+  node_cs_status cs;
+  node_consensus_status(n, &cs);
+  cJSON *c = cJSON_AddObjectToObject(o, "consensus");
+  if (!c) return;
+  add_u64(c, "height", cs.engine.height);
+  add_u64(c, "round", cs.engine.round);
+  cJSON_AddStringToObject(c, "step", step_name(cs.engine.step));
+  add_round(c, "locked_round", cs.engine.locked_round);
+  add_round(c, "valid_round", cs.engine.valid_round);
+  add_u64(c, "validators", cs.validators);
+  add_u64(c, "ignored", cs.engine.ignored);
+  add_u64(c, "equivocations", cs.engine.equivocations);
+  add_u64(c, "refused_messages", cs.bad_messages);
+  add_u64(c, "refused_sync", cs.bad_sync);
+}
+
 static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
   store *st = node_store(n);
@@ -554,7 +587,7 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   cJSON *me = cJSON_AddObjectToObject(o, "node");
   cJSON_AddStringToObject(me, "name", node_cfg(n)->name);
   add_hex(me, "key", node_key(n)->b, 32);
-  cJSON_AddBoolToObject(me, "validator", 1);
+  int me_validator = 0;
   cx_member *ms = malloc(VM_MAX_MEMBERS * sizeof *ms);
   size_t k = 0;
   if (ms && vm_members(node_state(n), ms, VM_MAX_MEMBERS, &k) == CX_OK) {
@@ -563,18 +596,51 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
     for (size_t i = 0; i < k; i++) {
       cJSON_AddItemToArray(a, cJSON_CreateString(ms[i].name));
       if (ms[i].validator) cJSON_AddItemToArray(v, cJSON_CreateString(ms[i].name));
+      if (ms[i].validator && strcmp(ms[i].name, node_cfg(n)->name) == 0) me_validator = 1;
     }
   }
   free(ms);
+  cJSON_AddBoolToObject(me, "validator", me_validator); /* in the set in force */
   mempool_stats s;
   mempool_stats_get(node_mempool(n), &s);
   cJSON *mp = cJSON_AddObjectToObject(o, "mempool");
   add_u64(mp, "size", s.size);
   add_u64(mp, "max", s.max);
-  cJSON_AddStringToObject(o, "consensus",
-                          node_has_consensus(n) ? "solo" : "unavailable (n > 1 not implemented)");
+  add_consensus(o, n);
   add_peers(o, n);
   *result = o;
+  return CX_OK;
+}
+
+/* Equivocations the engine saw (newest first; the node keeps the last 64
+ * in memory). Read-only: turning them into on-chain evidence transactions
+ * is a later step (docs/consensus.md). */
+static cx_err m_evidence_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  node_evidence *ev = calloc(64, sizeof *ev);
+  if (!ev) return CX_E_NOMEM;
+  size_t k = node_evidence_list(n, ev, 64);
+  cJSON *a = cJSON_CreateArray();
+  if (!a) {
+    free(ev);
+    return CX_E_NOMEM;
+  }
+  for (size_t i = 0; i < k; i++) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) break;
+    cJSON_AddItemToArray(a, o);
+    cJSON_AddStringToObject(o, "signer", ev[i].name);
+    add_u64(o, "signer_index", ev[i].signer);
+    add_u64(o, "height", ev[i].height);
+    add_u64(o, "round", ev[i].round);
+    cJSON_AddStringToObject(o, "type", ev[i].type == BFT_PROPOSAL ? "proposal"
+                                       : ev[i].type == BFT_PREVOTE ? "prevote" : "precommit");
+    add_hex(o, "hash1", ev[i].hash1.b, 32);
+    add_hex(o, "hash2", ev[i].hash2.b, 32);
+    add_u64(o, "time_ms", ev[i].time_ms);
+  }
+  free(ev);
+  *result = a;
   return CX_OK;
 }
 
@@ -619,6 +685,7 @@ static const rpc_method methods[] = {
     {"proposal_get", m_proposal_get, 0},
     {"account_get", m_account_get, 0},
     {"status", m_status, 0},
+    {"evidence_list", m_evidence_list, 0},
     {"admin_log_level", m_admin_log_level, 1},
     {"admin_mempool", m_admin_mempool, 1},
 };

@@ -754,3 +754,145 @@ void vm_contract_clear(vm_contract *c) {
 void vm_contract_id(const uint8_t *source, size_t len, cx_hash *out) {
   hash_tagged(CX_TAG_CONTRACT, source, len, out);
 }
+
+/* ---- evidence ---- */
+
+/* The identity of an equivocation, fixed width so that keys of one
+ * accused sort by (type, height, round). */
+#define EVID_LEN (32 + 1 + 8 + 4)
+
+static void evid_make(uint8_t out[EVID_LEN], const cx_pubkey *accused, uint8_t type,
+                      uint64_t height, uint32_t round) {
+  memcpy(out, accused->b, 32);
+  out[32] = type;
+  for (int i = 0; i < 8; i++) out[33 + i] = (uint8_t)(height >> (56 - 8 * i));
+  for (int i = 0; i < 4; i++) out[41 + i] = (uint8_t)(round >> (24 - 8 * i));
+}
+
+static void evid_parse(const uint8_t in[EVID_LEN], cx_pubkey *accused, uint8_t *type,
+                       uint64_t *height, uint32_t *round) {
+  memcpy(accused->b, in, 32);
+  *type = in[32];
+  *height = 0;
+  for (int i = 0; i < 8; i++) *height = *height << 8 | in[33 + i];
+  *round = 0;
+  for (int i = 0; i < 4; i++) *round = *round << 8 | in[41 + i];
+}
+
+static void seq_key(vmi_key *k, uint64_t seq) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(seq >> (56 - 8 * i));
+  vmi_key_make(k, VMK_EVIDENCE_SEQ, b, 8);
+}
+
+static cx_err evidence_count(const vm_state *st, uint64_t *n) {
+  vmi_key k;
+  uint8_t *v;
+  size_t vl;
+  cx_dec d;
+  vmi_key_make(&k, VMK_EVIDENCE_COUNT, NULL, 0);
+  *n = 0;
+  cx_err err = st_get(st, &k, &v, &vl);
+  if (err == CX_E_NOT_FOUND) return CX_OK;
+  if (err) return err;
+  if (!rec_begin_dec(&d, v, vl)) dec_varint(&d, n);
+  err = rec_end(&d);
+  free(v);
+  return err;
+}
+
+cx_err vmi_evidence_put(const vm_state *st, const vm_evidence *r) {
+  const cx_tx_evidence *ev = &r->ev;
+  uint8_t id[EVID_LEN];
+  vmi_key k;
+  cx_enc e;
+  uint64_t n;
+  cx_err err;
+  evid_make(id, &ev->accused, ev->msg_type, ev->height, ev->round);
+  vmi_key_make(&k, VMK_EVIDENCE, id, sizeof id);
+  rec_begin_enc(&e);
+  enc_str(&e, r->accused_name);
+  evidence_enc(&e, ev);
+  enc_str(&e, r->reporter);
+  enc_varint(&e, r->included_height);
+  enc_fixed(&e, r->txid.b, 32);
+  if ((err = put_enc(st, &k, &e))) return err;
+  /* The list: the state has no range scan, so evidence is numbered. */
+  if ((err = evidence_count(st, &n))) return err;
+  seq_key(&k, n);
+  rec_begin_enc(&e);
+  enc_fixed(&e, id, sizeof id);
+  if ((err = put_enc(st, &k, &e))) return err;
+  vmi_key_make(&k, VMK_EVIDENCE_COUNT, NULL, 0);
+  rec_begin_enc(&e);
+  enc_varint(&e, n + 1);
+  return put_enc(st, &k, &e);
+}
+
+cx_err vm_evidence_get(const vm_state *st, const cx_pubkey *accused, uint8_t type,
+                       uint64_t height, uint32_t round, vm_evidence *out) {
+  uint8_t id[EVID_LEN];
+  vmi_key k;
+  uint8_t *v;
+  size_t vl;
+  cx_dec d;
+  evid_make(id, accused, type, height, round);
+  vmi_key_make(&k, VMK_EVIDENCE, id, sizeof id);
+  cx_err err = st_get(st, &k, &v, &vl);
+  if (err) return err;
+  memset(out, 0, sizeof *out);
+  if (!rec_begin_dec(&d, v, vl) && !dec_str(&d, out->accused_name, CX_NAME_MAX, STR_IDENT) &&
+      !evidence_dec(&d, &out->ev) && !dec_str(&d, out->reporter, CX_NAME_MAX, STR_IDENT) &&
+      !dec_varint(&d, &out->included_height) && !dec_fixed(&d, out->txid.b, 32)) {
+    /* The record must be the one its key names. */
+    const cx_tx_evidence *ev = &out->ev;
+    if (memcmp(ev->accused.b, accused->b, 32) != 0 || ev->msg_type != type ||
+        ev->height != height || ev->round != round)
+      dec_fail(&d, CX_E_NONCANONICAL);
+  }
+  err = rec_end(&d);
+  free(v);
+  return err;
+}
+
+/* The evidence numbered seq, which the count says exists. */
+static cx_err evidence_by_seq(const vm_state *st, uint64_t seq, vm_evidence *out) {
+  uint8_t id[EVID_LEN];
+  vmi_key k;
+  uint8_t *v;
+  size_t vl;
+  cx_dec d;
+  uint64_t height;
+  uint32_t round;
+  uint8_t type;
+  cx_pubkey accused;
+  seq_key(&k, seq);
+  cx_err err = st_get(st, &k, &v, &vl);
+  if (err == CX_E_NOT_FOUND) return CX_E_CORRUPT; /* counted but absent */
+  if (err) return err;
+  if (!rec_begin_dec(&d, v, vl)) dec_fixed(&d, id, sizeof id);
+  err = rec_end(&d);
+  free(v);
+  if (err) return err;
+  evid_parse(id, &accused, &type, &height, &round);
+  err = vm_evidence_get(st, &accused, type, height, round, out);
+  return err == CX_E_NOT_FOUND ? CX_E_CORRUPT : err; /* listed but absent */
+}
+
+cx_err vm_evidence_at(const vm_state *st, uint64_t index, vm_evidence *out) {
+  uint64_t n;
+  cx_err err = evidence_count(st, &n);
+  if (err) return err;
+  return index < n ? evidence_by_seq(st, index, out) : CX_E_NOT_FOUND;
+}
+
+cx_err vm_evidence_list(const vm_state *st, vm_evidence *out, size_t cap, size_t *n) {
+  uint64_t cnt;
+  cx_err err = evidence_count(st, &cnt);
+  if (err) return err;
+  *n = (size_t)cnt;
+  if (cnt > cap) return CX_E_FULL;
+  for (size_t i = 0; i < cnt; i++)
+    if ((err = evidence_by_seq(st, i, &out[i]))) return err;
+  return CX_OK;
+}

@@ -1,6 +1,7 @@
 /* vm: execution of transactions by the native rules (identity, consent,
- * membership / governance, contract registry) over an injected key-value
- * state. The secret-contract language joins this module later.
+ * membership / governance, contract registry, consensus evidence) over an
+ * injected key-value state. The secret-contract language joins this module
+ * later.
  *
  * The vm never touches LevelDB: the node passes a vm_state whose functions
  * are backed by a storage write set (or, in tests, by an in-memory map).
@@ -74,7 +75,8 @@ cx_err vm_genesis_apply(const vm_state *st, const vm_genesis *g);
  * and it has no other effect.
  * Returns CX_E_WRONG_CHAIN, CX_E_NONCE_USED or CX_E_NONCE_GAP when it cannot
  * be included at all (a block containing it is invalid), CX_E_INVALID_ARG
- * for a type or governance action tx_decode would refuse, or a storage error
+ * for a type, governance action or evidence (tx_evidence_check) tx_decode
+ * would refuse, or a storage error
  * (CX_E_CORRUPT for a damaged record; the caller then drops its write set).
  * tx must be syntactically valid (as tx_decode leaves it).
  * Validator-set changes made by a governance transaction are in the state
@@ -150,6 +152,16 @@ typedef struct {
   size_t source_len;
 } vm_contract;
 
+/* An equivocation recorded by a TX_EVIDENCE: at most one per (accused key,
+ * message type, height, round), whatever pair of messages proved it. */
+typedef struct {
+  char accused_name[CX_NAME_MAX + 1]; /* the member the key belonged to */
+  cx_tx_evidence ev;                  /* key, type, height, round, both halves */
+  char reporter[CX_NAME_MAX + 1];     /* the validator that sent it */
+  uint64_t included_height;           /* block that recorded it */
+  cx_hash txid;                       /* the evidence transaction */
+} vm_evidence;
+
 cx_err vm_member_get(const vm_state *st, const char *name, cx_member *out);
 cx_err vm_member_by_key(const vm_state *st, const cx_pubkey *key, cx_member *out);
 /* All members sorted by name; *n set (to the total, with CX_E_FULL, when
@@ -180,5 +192,15 @@ cx_err vm_contract_callable(const vm_state *st, const cx_hash *id);
  * CX_E_CONSENT_REVOKED, CX_E_DID_REVOKED (its identity was revoked),
  * CX_E_EXPIRED (height > expires) or CX_E_FULL (uses >= quota). */
 cx_err vm_consent_live(const vm_state *st, const cx_hash *id, uint64_t height);
+
+/* The evidence recorded for (accused key, type, height, round). */
+cx_err vm_evidence_get(const vm_state *st, const cx_pubkey *accused, uint8_t type,
+                       uint64_t height, uint32_t round, vm_evidence *out);
+/* All evidence in the order it was recorded; *n set (to the total, with
+ * CX_E_FULL, when cap is too small). cap = 0 gives the count. */
+cx_err vm_evidence_list(const vm_state *st, vm_evidence *out, size_t cap, size_t *n);
+/* The index-th evidence recorded (0-based), for paging; CX_E_NOT_FOUND
+ * past the end. */
+cx_err vm_evidence_at(const vm_state *st, uint64_t index, vm_evidence *out);
 
 #endif

@@ -28,6 +28,10 @@
 #define VMK_CONSENT "c/"     /* + txid[32]    -> consent */
 #define VMK_CONTRACT "k/"    /* + id[32]      -> contract (without source) */
 #define VMK_SOURCE "ks/"     /* + id[32]      -> contract source */
+#define VMK_EVIDENCE "ev/"   /* + accused[32] | u8 type | u64be height |
+                                u32be round -> evidence */
+#define VMK_EVIDENCE_COUNT "evn" /*           -> varint number recorded */
+#define VMK_EVIDENCE_SEQ "evs/"  /* + u64be seq -> accused | type | height | round */
 
 typedef struct {
   uint8_t b[4 + CX_NAME_MAX + 32];
@@ -101,6 +105,10 @@ cx_err vmi_contract_meta_put(const vm_state *st, const vm_contract *c);
 cx_err vmi_contract_source_put(const vm_state *st, const cx_hash *id, const uint8_t *src,
                                size_t len);
 
+/* Writes an evidence record under its key and appends it to the list. The
+ * caller checked that none exists. */
+cx_err vmi_evidence_put(const vm_state *st, const vm_evidence *ev);
+
 /* Sorted name arrays (approvals): index of name or -1; insert keeps order
  * (the caller ensures room and absence). */
 int vmi_name_index(char (*names)[CX_NAME_MAX + 1], size_t n, const char *name);
@@ -131,6 +139,7 @@ cx_err vmi_rule_consent_revoke(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_contract_deploy(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_contract_approve(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_contract_retire(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_evidence(const vmi_ctx *c, cx_err *rej);
 
 /* Shared checks (rules_identity.c). */
 /* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked

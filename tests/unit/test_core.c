@@ -54,6 +54,8 @@ static const struct {
     {CX_TAG_GENESIS, "custos/genesis"},
     {CX_TAG_CONTRACT, "custos/contract"},
     {CX_TAG_PROPOSAL, "custos/proposal"},
+    {CX_TAG_CS_PROPOSAL, "custos/cs-proposal"},
+    {CX_TAG_CS_PREVOTE, "custos/cs-prevote"},
 };
 
 /* BIP340 tagged hash computed from plain SHA-256 only:
@@ -139,6 +141,8 @@ START_TEST(test_error_numbers_stable) {
   ck_assert_int_eq(CX_E_BAD_VERSION, 106);
   ck_assert_int_eq(CX_E_UNSORTED, 107);
   ck_assert_int_eq(CX_E_BAD_SIG, 200);
+  ck_assert_int_eq(CX_E_NOT_CONFLICTING, 209);
+  ck_assert_int_eq(CX_E_EVIDENCE_EXISTS, 350);
   ck_assert_int_eq(CX_E_BAD_CERT, 501);
 }
 END_TEST
@@ -1108,6 +1112,9 @@ enum {
   V_DEPLOY_EMPTY,
   V_CAPPROVE,
   V_RETIRE,
+  V_EV_PROPOSAL,
+  V_EV_PREVOTE,
+  V_EV_PRECOMMIT,
   V_COUNT
 };
 
@@ -1222,6 +1229,30 @@ static void make_tx(cx_tx *tx, int v) {
       tx->type = TX_CONTRACT_RETIRE;
       rand_hash(&tx->u.cref.contract);
       break;
+    case V_EV_PROPOSAL:
+    case V_EV_PREVOTE:
+    case V_EV_PRECOMMIT: {
+      cx_tx_evidence *ev = &tx->u.evidence;
+      tx->type = TX_EVIDENCE;
+      tu_randbytes(ev->accused.b, 32);
+      ev->msg_type = (uint8_t)(CX_CS_PROPOSAL + (v - V_EV_PROPOSAL));
+      ev->height = rand_u64_any_width();
+      ev->round = (uint32_t)(rand_u64_any_width() % UINT32_MAX); /* <= UINT32_MAX - 1 */
+      for (int i = 0; i < 2; i++) {
+        cx_cs_signed *h = &ev->half[i];
+        h->pol_round = CX_CS_NIL_ROUND;
+        if (v == V_EV_PROPOSAL && tu_rand() % 3) h->pol_round = (uint32_t)(rand_u64_any_width() % UINT32_MAX);
+        if (v != V_EV_PROPOSAL || tu_rand() % 2) rand_hash(&h->block_hash);
+        tu_randbytes(h->sig.b, 64);
+      }
+      /* a nil vote against a vote for a block, now and then */
+      if (v != V_EV_PROPOSAL && tu_rand() % 4 == 0) memset(ev->half[tu_rand() % 2].block_hash.b, 0, 32);
+      if (!tx_evidence_order(ev)) { /* same content by chance: make them differ */
+        rand_hash(&ev->half[1].block_hash);
+        ck_assert_int_eq(tx_evidence_order(ev), 1);
+      }
+      break;
+    }
     default:
       ck_abort_msg("bad variant %d", v);
   }
@@ -1297,6 +1328,19 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
     case TX_CONTRACT_RETIRE:
       ck_assert(hash_eq(&a->u.cref.contract, &b->u.cref.contract));
       break;
+    case TX_EVIDENCE: {
+      const cx_tx_evidence *x = &a->u.evidence, *y = &b->u.evidence;
+      ck_assert_mem_eq(x->accused.b, y->accused.b, 32);
+      ck_assert_uint_eq(x->msg_type, y->msg_type);
+      ck_assert(x->height == y->height);
+      ck_assert_uint_eq(x->round, y->round);
+      for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(x->half[i].pol_round, y->half[i].pol_round);
+        ck_assert(hash_eq(&x->half[i].block_hash, &y->half[i].block_hash));
+        ck_assert_mem_eq(x->half[i].sig.b, y->half[i].sig.b, 64);
+      }
+      break;
+    }
     default:
       ck_abort_msg("unknown type %u", a->type);
   }
@@ -1517,6 +1561,11 @@ START_TEST(test_tx_flip_propose) { flip_all(V_PROPOSE_ADD_BUREAU); }
 END_TEST
 START_TEST(test_tx_flip_attest) { flip_all(V_ATTEST_MINUS); }
 END_TEST
+START_TEST(test_tx_flip_evidence) {
+  flip_all(V_EV_PROPOSAL);
+  flip_all(V_EV_PRECOMMIT);
+}
+END_TEST
 
 START_TEST(test_tx_truncate_append) {
   for (int v = 0; v < V_COUNT; v++) {
@@ -1557,7 +1606,7 @@ START_TEST(test_tx_truncate_append) {
     }
     buf[0] = saved;
     saved = buf[1];
-    const uint8_t types[] = {0, 3, 9, 14, 19, 22, 29, 33, 100, 255};
+    const uint8_t types[] = {0, 3, 9, 14, 19, 22, 29, 33, 39, 41, 100, 255};
     for (size_t i = 0; i < ARRAY_LEN(types); i++) {
       buf[1] = types[i];
       size_t off = 99;
@@ -1673,6 +1722,220 @@ START_TEST(test_tx_body_errors) {
   ck_assert_int_eq(tx_decode(huge, CX_TX_MAX_BYTES + 1, &got, &off), CX_E_TX_TOO_BIG);
   ck_assert_uint_eq(off, 0);
   free(huge);
+}
+END_TEST
+
+/* An evidence transaction encoded by hand from the layout in tx.h, with raw
+ * wire values (round and pol_round+1 of each half) so that values the
+ * encoder cannot produce can be tried. */
+static void ev_hand(cx_enc *e, const cx_tx *tx, uint8_t msg_type, uint64_t round,
+                    const uint64_t pol_wire[2], size_t half_at[2]) {
+  const cx_tx_evidence *ev = &tx->u.evidence;
+  enc_init(e);
+  enc_u8(e, 1);
+  enc_u8(e, TX_EVIDENCE);
+  enc_fixed(e, tx->chain_id.b, 32);
+  enc_fixed(e, tx->sender.b, 32);
+  enc_varint(e, tx->nonce);
+  enc_fixed(e, ev->accused.b, 32);
+  enc_u8(e, msg_type);
+  enc_varint(e, ev->height);
+  enc_varint(e, round);
+  for (int i = 0; i < 2; i++) {
+    if (half_at) half_at[i] = e->len;
+    enc_varint(e, pol_wire[i]);
+    enc_fixed(e, ev->half[i].block_hash.b, 32);
+    enc_fixed(e, ev->half[i].sig.b, 64);
+  }
+  enc_fixed(e, tx->sig.b, 64);
+  ck_assert_int_eq(enc_finish(e), CX_OK);
+}
+
+static uint64_t pol_wire_of(const cx_tx_evidence *ev, int i) {
+  return ev->msg_type == CX_CS_PROPOSAL ? (uint32_t)(ev->half[i].pol_round + 1u) : 0;
+}
+
+/* Decodes e's bytes; returns the error, the offset in *off. */
+static cx_err ev_decode(const cx_enc *e, size_t *off) {
+  cx_tx got;
+  *off = 99999;
+  cx_err err = tx_decode(e->buf, e->len, &got, off);
+  tx_clear(&got);
+  return err;
+}
+
+START_TEST(test_tx_evidence) {
+  cx_tx tx, got;
+  cx_enc e;
+  uint8_t *buf;
+  size_t len, off, at[2];
+
+  /* layout, for each message type */
+  for (int v = V_EV_PROPOSAL; v <= V_EV_PRECOMMIT; v++) {
+    make_tx(&tx, v);
+    cx_tx_evidence *ev = &tx.u.evidence;
+    uint64_t pw[2] = {pol_wire_of(ev, 0), pol_wire_of(ev, 1)};
+    ev_hand(&e, &tx, ev->msg_type, ev->round, pw, at);
+    ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+    ck_assert_uint_eq(len, e.len);
+    ck_assert_mem_eq(buf, e.buf, len);
+    ck_assert_int_eq(tx_evidence_check(ev), CX_OK);
+    free(buf);
+    enc_free(&e);
+    tx_clear(&tx);
+  }
+
+  /* msg_type outside 1..3 */
+  make_tx(&tx, V_EV_PREVOTE);
+  tx.nonce = 5; /* body at 67: accused[32], type at 99 */
+  const uint8_t bad_types[] = {0, 4, 0xff};
+  for (size_t i = 0; i < ARRAY_LEN(bad_types); i++) {
+    uint64_t pw[2] = {0, 0};
+    ev_hand(&e, &tx, bad_types[i], tx.u.evidence.round, pw, at);
+    ck_assert_int_eq(ev_decode(&e, &off), CX_E_BAD_ENUM);
+    ck_assert_uint_eq(off, 99);
+    enc_free(&e);
+    cx_tx_evidence ev = tx.u.evidence;
+    ev.msg_type = bad_types[i];
+    ck_assert_int_eq(tx_evidence_check(&ev), CX_E_BAD_ENUM);
+  }
+
+  /* round UINT32_MAX is not a consensus round; UINT32_MAX - 1 is */
+  tx.u.evidence.height = 1000; /* 2 bytes: round at 102 */
+  {
+    uint64_t pw[2] = {0, 0};
+    ev_hand(&e, &tx, CX_CS_PREVOTE, UINT32_MAX, pw, at);
+    ck_assert_int_eq(ev_decode(&e, &off), CX_E_TOO_LONG);
+    ck_assert_uint_eq(off, 102);
+    enc_free(&e);
+    ev_hand(&e, &tx, CX_CS_PREVOTE, (uint64_t)UINT32_MAX + 1, pw, at);
+    ck_assert_int_eq(ev_decode(&e, &off), CX_E_TOO_LONG);
+    enc_free(&e);
+    ev_hand(&e, &tx, CX_CS_PREVOTE, UINT32_MAX - 1, pw, at);
+    ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+    ck_assert_uint_eq(got.u.evidence.round, UINT32_MAX - 1);
+    tx_clear(&got);
+    enc_free(&e);
+    cx_tx_evidence ev = tx.u.evidence;
+    ev.round = UINT32_MAX;
+    ck_assert_int_eq(tx_evidence_check(&ev), CX_E_TOO_LONG);
+  }
+
+  /* votes carry pol_round+1 = 0, in either half */
+  tx.u.evidence.round = 2;
+  for (int i = 0; i < 2; i++) {
+    uint64_t pw[2] = {0, 0};
+    pw[i] = 1;
+    ev_hand(&e, &tx, CX_CS_PREVOTE, 2, pw, at);
+    ck_assert_int_eq(ev_decode(&e, &off), CX_E_NONCANONICAL);
+    ck_assert_uint_eq(off, at[i]);
+    ck_assert_uint_eq(at[0], 103);
+    enc_free(&e);
+  }
+  /* a vote's pol_round is not part of it: any value encodes as 0 */
+  tx.u.evidence.half[0].pol_round = 4;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_uint_eq(buf[103], 0);
+  ck_assert_int_eq(tx_decode(buf, len, &got, NULL), CX_OK);
+  ck_assert_uint_eq(got.u.evidence.half[0].pol_round, CX_CS_NIL_ROUND);
+  tx_clear(&got);
+  free(buf);
+  tx_clear(&tx);
+
+  /* a proposal's pol_round+1 is at most UINT32_MAX */
+  make_tx(&tx, V_EV_PROPOSAL);
+  tx.nonce = 5;
+  tx.u.evidence.height = 1000;
+  tx.u.evidence.round = 2;
+  {
+    uint64_t pw[2] = {(uint64_t)UINT32_MAX + 1, 1};
+    ev_hand(&e, &tx, CX_CS_PROPOSAL, 2, pw, at);
+    ck_assert_int_eq(ev_decode(&e, &off), CX_E_TOO_LONG);
+    ck_assert_uint_eq(off, 103);
+    enc_free(&e);
+  }
+
+  /* same content: the same message signed twice proves nothing */
+  cx_tx_evidence *ev = &tx.u.evidence;
+  ev->half[0].pol_round = ev->half[1].pol_round = 5; /* 1-byte varint: half B at 200 */
+  ev->half[1].block_hash = ev->half[0].block_hash;
+  ck_assert_int_eq(tx_evidence_check(ev), CX_E_NOT_CONFLICTING);
+  cx_tx_evidence copy = *ev;
+  ck_assert_int_eq(tx_evidence_order(&copy), 0);
+  ck_assert_mem_eq(&copy.half[0], &ev->half[0], sizeof copy.half[0]); /* unchanged */
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_NOT_CONFLICTING);
+  ck_assert_uint_eq(off, 200);
+  free(buf);
+  /* ... also with the very same signature */
+  ev->half[1].sig = ev->half[0].sig;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_NOT_CONFLICTING);
+  free(buf);
+  /* the same block at two pol_rounds is a conflict */
+  ev->half[0].pol_round = CX_CS_NIL_ROUND;
+  ev->half[1].pol_round = 0;
+  ck_assert_int_eq(tx_evidence_order(ev), 1);
+  ck_assert_uint_eq(ev->half[0].pol_round, CX_CS_NIL_ROUND); /* wire 0 < 1 */
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_OK);
+  assert_tx_eq(&tx, &got);
+  tx_clear(&got);
+  free(buf);
+
+  /* order: swapped halves are refused where half A starts; tx_evidence_order
+   * mends them */
+  rand_hash(&ev->half[1].block_hash);
+  ck_assert_int_eq(tx_evidence_order(ev), 1);
+  cx_cs_signed t = ev->half[0];
+  ev->half[0] = ev->half[1];
+  ev->half[1] = t;
+  ck_assert_int_eq(tx_evidence_check(ev), CX_E_NONCANONICAL);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, 103);
+  free(buf);
+  ck_assert_int_eq(tx_evidence_order(ev), 1);
+  ck_assert(hash_eq(&ev->half[0].block_hash, &t.block_hash));
+  ck_assert_int_eq(tx_evidence_check(ev), CX_OK);
+
+  /* the order is of the encodings, not of the numbers: pol_round 255
+   * (wire 256 = 80 02) before pol_round 129 (wire 130 = 82 01) */
+  ev->half[0].block_hash = ev->half[1].block_hash;
+  ev->half[0].pol_round = 129;
+  ev->half[1].pol_round = 255;
+  ck_assert_int_eq(tx_evidence_order(ev), 1);
+  ck_assert_uint_eq(ev->half[0].pol_round, 255);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_uint_eq(buf[103], 0x80);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_OK);
+  tx_clear(&got);
+  free(buf);
+
+  /* signatures do not decide the order: content A < B with sig A > sig B */
+  ev->half[0].pol_round = ev->half[1].pol_round = 3;
+  memset(ev->half[0].block_hash.b, 0x11, 32);
+  memset(ev->half[1].block_hash.b, 0x22, 32);
+  memset(ev->half[0].sig.b, 0xff, 64);
+  memset(ev->half[1].sig.b, 0x00, 64);
+  ck_assert_int_eq(tx_evidence_check(ev), CX_OK);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_OK);
+  tx_clear(&got);
+  free(buf);
+  /* a nil vote against a vote for a block: nil (zero) first */
+  tx_clear(&tx);
+  make_tx(&tx, V_EV_PRECOMMIT);
+  ev = &tx.u.evidence;
+  memset(ev->half[0].block_hash.b, 0x5a, 32);
+  memset(ev->half[1].block_hash.b, 0, 32);
+  ck_assert_int_eq(tx_evidence_order(ev), 1);
+  ck_assert(hash_is_zero(&ev->half[0].block_hash));
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_OK);
+  tx_clear(&got);
+  free(buf);
+  tx_clear(&tx);
 }
 END_TEST
 
@@ -1834,9 +2097,10 @@ START_TEST(test_did_derive) {
 END_TEST
 
 START_TEST(test_names) {
-  const int types[] = {TX_MEMBER_PROPOSE,  TX_MEMBER_APPROVE,  TX_ID_REGISTER,   TX_ID_ATTEST,
-                       TX_ID_ROTATE,       TX_ID_REVOKE,       TX_CONSENT_GRANT, TX_CONSENT_REVOKE,
-                       TX_CONTRACT_DEPLOY, TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE};
+  const int types[] = {TX_MEMBER_PROPOSE,  TX_MEMBER_APPROVE,   TX_ID_REGISTER,
+                       TX_ID_ATTEST,       TX_ID_ROTATE,        TX_ID_REVOKE,
+                       TX_CONSENT_GRANT,   TX_CONSENT_REVOKE,   TX_CONTRACT_DEPLOY,
+                       TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE};
   for (size_t i = 0; i < ARRAY_LEN(types); i++) {
     const char *n = tx_type_name(types[i]);
     ck_assert_str_ne(n, "unknown");
@@ -1846,7 +2110,9 @@ START_TEST(test_names) {
   ck_assert_str_eq(tx_type_name(TX_MEMBER_PROPOSE), "member_propose");
   ck_assert_str_eq(tx_type_name(TX_CONSENT_GRANT), "consent_grant");
   ck_assert_str_eq(tx_type_name(TX_CONTRACT_RETIRE), "contract_retire");
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 1000};
+  ck_assert_str_eq(tx_type_name(TX_EVIDENCE), "evidence");
+  ck_assert_int_eq(TX_EVIDENCE, 40);
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 39, 41, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -2107,6 +2373,94 @@ START_TEST(test_vote_message) {
   ck_assert(!hash_eq(&m, &m2));
   vote_message(&chain, 1001, 2, &bh, &m2);
   ck_assert(!hash_eq(&m, &m2));
+}
+END_TEST
+
+/* The consensus digests from bft.h's formulas, laid out by hand. */
+START_TEST(test_cs_msg_digest) {
+  cx_hash chain, bh, zero, vm;
+  uint8_t got[32], want[32], pre[32 + 10 + 5 + 5 + 32];
+  rand_hash(&chain);
+  rand_hash(&bh);
+  memset(&zero, 0, sizeof zero);
+
+  /* PROPOSAL h=1000 r=2: pol_round nil is written as 0 (nil + 1 wraps) */
+  const struct {
+    uint32_t pol;
+    uint8_t wire[5];
+    size_t n;
+  } pols[] = {
+      {CX_CS_NIL_ROUND, {0x00}, 1},
+      {0, {0x01}, 1},
+      {126, {0x7f}, 1},
+      {127, {0x80, 0x01}, 2},
+      {UINT32_MAX - 1, {0xff, 0xff, 0xff, 0xff, 0x0f}, 5},
+  };
+  uint8_t seen[ARRAY_LEN(pols)][32];
+  for (size_t i = 0; i < ARRAY_LEN(pols); i++) {
+    size_t n = 0;
+    memcpy(pre, chain.b, 32);
+    n = 32;
+    pre[n++] = 0xe8; /* 1000 */
+    pre[n++] = 0x07;
+    pre[n++] = 0x02;
+    memcpy(pre + n, pols[i].wire, pols[i].n);
+    n += pols[i].n;
+    memcpy(pre + n, bh.b, 32);
+    n += 32;
+    ref_tagged("custos/cs-proposal", pre, n, want);
+    cs_msg_digest(&chain, CX_CS_PROPOSAL, 1000, 2, pols[i].pol, &bh, got);
+    ck_assert_msg(memcmp(got, want, 32) == 0, "pol_round %u", pols[i].pol);
+    memcpy(seen[i], got, 32);
+    for (size_t j = 0; j < i; j++) ck_assert(memcmp(seen[i], seen[j], 32) != 0);
+  }
+
+  /* PREVOTE h=UINT64_MAX r=300: no pol_round (ignored if given) */
+  memcpy(pre, chain.b, 32);
+  memset(pre + 32, 0xff, 9);
+  pre[41] = 0x01;
+  pre[42] = 0xac; /* 300 */
+  pre[43] = 0x02;
+  memcpy(pre + 44, bh.b, 32);
+  ref_tagged("custos/cs-prevote", pre, 76, want);
+  cs_msg_digest(&chain, CX_CS_PREVOTE, UINT64_MAX, 300, CX_CS_NIL_ROUND, &bh, got);
+  ck_assert_mem_eq(got, want, 32);
+  cs_msg_digest(&chain, CX_CS_PREVOTE, UINT64_MAX, 300, 7, &bh, got);
+  ck_assert_mem_eq(got, want, 32);
+  /* a nil prevote */
+  memset(pre + 44, 0, 32);
+  ref_tagged("custos/cs-prevote", pre, 76, want);
+  cs_msg_digest(&chain, CX_CS_PREVOTE, UINT64_MAX, 300, CX_CS_NIL_ROUND, &zero, got);
+  ck_assert_mem_eq(got, want, 32);
+
+  /* PRECOMMIT is the certificate's vote message: H_VOTE, pol_round ignored */
+  memcpy(pre, chain.b, 32);
+  pre[32] = 0x05;
+  pre[33] = 0x00;
+  memcpy(pre + 34, bh.b, 32);
+  ref_tagged("custos/vote", pre, 66, want);
+  cs_msg_digest(&chain, CX_CS_PRECOMMIT, 5, 0, CX_CS_NIL_ROUND, &bh, got);
+  ck_assert_mem_eq(got, want, 32);
+  cs_msg_digest(&chain, CX_CS_PRECOMMIT, 5, 0, 3, &bh, got);
+  ck_assert_mem_eq(got, want, 32);
+  vote_message(&chain, 5, 0, &bh, &vm);
+  ck_assert_mem_eq(got, vm.b, 32);
+
+  /* the three types never share a digest for the same inputs */
+  uint8_t d[3][32];
+  for (int t = CX_CS_PROPOSAL; t <= CX_CS_PRECOMMIT; t++)
+    cs_msg_digest(&chain, (uint8_t)t, 9, 1, CX_CS_NIL_ROUND, &bh, d[t - 1]);
+  ck_assert(memcmp(d[0], d[1], 32) != 0 && memcmp(d[0], d[2], 32) != 0 &&
+            memcmp(d[1], d[2], 32) != 0);
+  /* and each input counts */
+  cx_hash chain2 = chain;
+  chain2.b[0] ^= 1;
+  cs_msg_digest(&chain2, CX_CS_PREVOTE, 9, 1, CX_CS_NIL_ROUND, &bh, got);
+  ck_assert(memcmp(got, d[1], 32) != 0);
+  cs_msg_digest(&chain, CX_CS_PREVOTE, 10, 1, CX_CS_NIL_ROUND, &bh, got);
+  ck_assert(memcmp(got, d[1], 32) != 0);
+  cs_msg_digest(&chain, CX_CS_PREVOTE, 9, 2, CX_CS_NIL_ROUND, &bh, got);
+  ck_assert(memcmp(got, d[1], 32) != 0);
 }
 END_TEST
 
@@ -2468,8 +2822,10 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_flip_deploy);
   tcase_add_test(tc, test_tx_flip_propose);
   tcase_add_test(tc, test_tx_flip_attest);
+  tcase_add_test(tc, test_tx_flip_evidence);
   tcase_add_test(tc, test_tx_truncate_append);
   tcase_add_test(tc, test_tx_body_errors);
+  tcase_add_test(tc, test_tx_evidence);
   tcase_add_test(tc, test_member_dec);
   tcase_add_test(tc, test_did_derive);
   tcase_add_test(tc, test_names);
@@ -2481,6 +2837,7 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_block_limits);
   tcase_add_test(tc, test_receipt_leaf);
   tcase_add_test(tc, test_vote_message);
+  tcase_add_test(tc, test_cs_msg_digest);
   tcase_add_test(tc, test_cert_codec);
   tcase_add_test(tc, test_quorum);
   tcase_add_test(tc, test_cert_verify);

@@ -1505,6 +1505,281 @@ START_TEST(test_determinism) {
 }
 END_TEST
 
+/* ---- evidence ---- */
+
+/* One consensus message for (type, h, r) signed by k over chain. */
+static void cs_sign(const cx_seckey *k, const cx_hash *chain, uint8_t type, uint64_t h,
+                    uint32_t r, uint32_t pol, const cx_hash *bh, cx_cs_signed *out) {
+  uint8_t d[32];
+  memset(out, 0, sizeof *out);
+  out->pol_round = type == CX_CS_PROPOSAL ? pol : CX_CS_NIL_ROUND;
+  out->block_hash = *bh;
+  cs_msg_digest(chain, type, h, r, out->pol_round, bh, d);
+  ck_assert_int_eq(key_sign32(k, d, NULL, &out->sig), CX_OK);
+}
+
+/* An equivocation by member `who`: two messages for two random blocks,
+ * in canonical order. */
+static void equivocate(int who, uint8_t type, uint64_t h, uint32_t r, cx_tx_evidence *ev) {
+  cx_hash a, b;
+  tu_randbytes(a.b, 32);
+  tu_randbytes(b.b, 32);
+  memset(ev, 0, sizeof *ev);
+  ev->accused = P[who];
+  ev->msg_type = type;
+  ev->height = h;
+  ev->round = r;
+  cs_sign(K[who], &CHAIN, type, h, r, CX_CS_NIL_ROUND, &a, &ev->half[0]);
+  cs_sign(K[who], &CHAIN, type, h, r, 0, &b, &ev->half[1]);
+  ck_assert_int_eq(tx_evidence_order(ev), 1);
+}
+
+static cx_err do_evidence(const cx_seckey *k, const cx_tx_evidence *ev, cx_hash *txid) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_EVIDENCE;
+  tx.u.evidence = *ev;
+  return submit(&tx, k, txid);
+}
+
+static size_t evidence_count(void) {
+  size_t n = 99;
+  cx_err e = vm_evidence_list(&ST, NULL, 0, &n);
+  ck_assert(e == (n ? CX_E_FULL : CX_OK));
+  return n;
+}
+
+static void assert_evidence_eq(const cx_tx_evidence *a, const cx_tx_evidence *b) {
+  ck_assert_mem_eq(a->accused.b, b->accused.b, 32);
+  ck_assert_uint_eq(a->msg_type, b->msg_type);
+  ck_assert(a->height == b->height);
+  ck_assert_uint_eq(a->round, b->round);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_uint_eq(a->half[i].pol_round, b->half[i].pol_round);
+    ck_assert(hash_eq(&a->half[i].block_hash, &b->half[i].block_hash));
+    ck_assert_mem_eq(a->half[i].sig.b, b->half[i].sig.b, 64);
+  }
+}
+
+START_TEST(test_evidence_recorded_once) {
+  cx_tx_evidence ev[3], again;
+  cx_hash id[3], id2;
+  vm_evidence r, list[4];
+  size_t n;
+  ck_assert_uint_eq(evidence_count(), 0);
+  ck_assert_int_eq(vm_evidence_at(&ST, 0, &r), CX_E_NOT_FOUND);
+
+  /* One equivocation of each kind, by validators, reported by validators. */
+  H = 7;
+  equivocate(CIVIL, CX_CS_PROPOSAL, 6, 0, &ev[0]);
+  equivocate(CIVIL, CX_CS_PREVOTE, 6, 1, &ev[1]);
+  equivocate(REG, CX_CS_PRECOMMIT, 5, 3, &ev[2]);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PROPOSAL, 6, 0, &r), CX_E_NOT_FOUND);
+  ck_assert_int_eq(do_evidence(K[HRSS], &ev[0], &id[0]), CX_OK);
+  H++;
+  ck_assert_int_eq(do_evidence(K[HEALTH], &ev[1], &id[1]), CX_OK);
+  ck_assert_int_eq(do_evidence(K[REG], &ev[2], &id[2]), CX_OK); /* self-report */
+
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PROPOSAL, 6, 0, &r), CX_OK);
+  ck_assert_str_eq(r.accused_name, "civil-bureau");
+  ck_assert_str_eq(r.reporter, "hrss-bureau");
+  ck_assert_uint_eq(r.included_height, 7);
+  ck_assert(hash_eq(&r.txid, &id[0]));
+  assert_evidence_eq(&r.ev, &ev[0]);
+  /* the key is exact: another round, type, height or accused has none */
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PROPOSAL, 6, 1, &r), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PREVOTE, 6, 0, &r), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PROPOSAL, 7, 0, &r), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[REG], CX_CS_PROPOSAL, 6, 0, &r), CX_E_NOT_FOUND);
+
+  /* the list, in the order recorded */
+  ck_assert_uint_eq(evidence_count(), 3);
+  ck_assert_int_eq(vm_evidence_list(&ST, list, 2, &n), CX_E_FULL);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_int_eq(vm_evidence_list(&ST, list, 4, &n), CX_OK);
+  ck_assert_uint_eq(n, 3);
+  const char *reporters[] = {"hrss-bureau", "health-bureau", "regulator"};
+  const char *accused[] = {"civil-bureau", "civil-bureau", "regulator"};
+  const uint64_t at[] = {7, 8, 8};
+  for (size_t i = 0; i < 3; i++) {
+    assert_evidence_eq(&list[i].ev, &ev[i]);
+    ck_assert(hash_eq(&list[i].txid, &id[i]));
+    ck_assert_str_eq(list[i].reporter, reporters[i]);
+    ck_assert_str_eq(list[i].accused_name, accused[i]);
+    ck_assert_uint_eq(list[i].included_height, at[i]);
+    ck_assert_int_eq(vm_evidence_at(&ST, i, &r), CX_OK);
+    ck_assert(hash_eq(&r.txid, &id[i]));
+  }
+  ck_assert_int_eq(vm_evidence_at(&ST, 3, &r), CX_E_NOT_FOUND);
+
+  /* The same equivocation again: by another validator, as the same bytes. */
+  mem before;
+  mem_copy(&before, &S);
+  H++;
+  ck_assert_int_eq(do_evidence(K[REG], &ev[0], NULL), CX_E_EVIDENCE_EXISTS);
+  /* ... as the two messages seen in the other order (the decoder only takes
+   * the canonical order, tx_evidence_order restores it: the same key) */
+  again = ev[0];
+  again.half[0] = ev[0].half[1];
+  again.half[1] = ev[0].half[0];
+  ck_assert_int_eq(tx_evidence_check(&again), CX_E_NONCANONICAL);
+  ck_assert_int_eq(tx_evidence_order(&again), 1);
+  ck_assert_int_eq(do_evidence(K[HEALTH], &again, NULL), CX_E_EVIDENCE_EXISTS);
+  /* ... the same messages signed afresh (BIP340 is randomised) */
+  again = ev[1];
+  for (int i = 0; i < 2; i++)
+    cs_sign(K[CIVIL], &CHAIN, CX_CS_PREVOTE, 6, 1, CX_CS_NIL_ROUND, &ev[1].half[i].block_hash,
+            &again.half[i]);
+  ck_assert(memcmp(again.half[0].sig.b, ev[1].half[0].sig.b, 64) != 0);
+  ck_assert_int_eq(do_evidence(K[HRSS], &again, NULL), CX_E_EVIDENCE_EXISTS);
+  /* ... another pair for the same (accused, type, height, round): a third
+   * proposal of round 0 is the same misbehaviour */
+  equivocate(CIVIL, CX_CS_PROPOSAL, 6, 0, &again);
+  ck_assert_int_eq(do_evidence(K[HRSS], &again, NULL), CX_E_EVIDENCE_EXISTS);
+  ck_assert(mem_equal_but_nonces(&before, &S));
+  mem_free(&before);
+  ck_assert_uint_eq(evidence_count(), 3);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PROPOSAL, 6, 0, &r), CX_OK);
+  ck_assert(hash_eq(&r.txid, &id[0])); /* the first report stays */
+
+  /* A swapped pair that skips the decoder cannot be included at all. */
+  cx_tx tx;
+  cx_err rc;
+  uint64_t nonce;
+  tx_init(&tx);
+  tx.type = TX_EVIDENCE;
+  tx.u.evidence = ev[2];
+  tx.u.evidence.half[0] = ev[2].half[1];
+  tx.u.evidence.half[1] = ev[2].half[0];
+  ck_assert_int_eq(vm_account_nonce(&ST, &P[HRSS], &nonce), CX_OK);
+  sign_tx(&tx, K[HRSS], nonce, &CHAIN, &id2);
+  ck_assert_int_eq(vm_apply_tx(&ST, &CHAIN, &tx, &id2, H, &rc), CX_E_INVALID_ARG);
+  uint64_t after;
+  ck_assert_int_eq(vm_account_nonce(&ST, &P[HRSS], &after), CX_OK);
+  ck_assert_uint_eq(after, nonce);
+
+  /* New equivocations are still taken: next round, or another accused. */
+  equivocate(CIVIL, CX_CS_PROPOSAL, 6, 1, &again);
+  ck_assert_int_eq(do_evidence(K[HRSS], &again, NULL), CX_OK);
+  equivocate(HRSS, CX_CS_PROPOSAL, 6, 0, &again);
+  ck_assert_int_eq(do_evidence(K[CIVIL], &again, NULL), CX_OK);
+  ck_assert_uint_eq(evidence_count(), 5);
+}
+END_TEST
+
+START_TEST(test_evidence_rejections) {
+  cx_tx_evidence ev, bad;
+  cx_pubkey stranger;
+  cx_seckey *ks = newkey(&stranger);
+  vm_evidence r;
+  mem before;
+  mem_copy(&before, &S);
+  equivocate(CIVIL, CX_CS_PREVOTE, 3, 2, &ev);
+
+  /* The sender must be a validator: a member that is not, or no member. */
+  ck_assert_int_eq(do_evidence(K[INS_A], &ev, NULL), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(do_evidence(K[AUD], &ev, NULL), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(do_evidence(ks, &ev, NULL), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(do_evidence(SK[0], &ev, NULL), CX_E_NOT_VALIDATOR);
+
+  /* The accused must be a validator member. */
+  cx_seckey *saved = K[INS_B];
+  equivocate(INS_B, CX_CS_PREVOTE, 3, 2, &bad); /* a member, not a validator */
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_MEMBER_UNKNOWN);
+  K[INS_B] = ks; /* no member at all: sign as the stranger */
+  P[INS_B] = stranger;
+  equivocate(INS_B, CX_CS_PREVOTE, 3, 2, &bad);
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_MEMBER_UNKNOWN);
+  K[INS_B] = saved;
+  key_public(saved, &P[INS_B]);
+
+  /* Both signatures must be the accused's over these very messages. */
+  for (int i = 0; i < 2; i++) {
+    bad = ev;
+    bad.half[i].sig.b[10] ^= 1;
+    ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_BAD_SIG);
+  }
+  /* signed by another validator */
+  bad = ev;
+  cs_sign(K[HEALTH], &CHAIN, CX_CS_PREVOTE, 3, 2, 0, &ev.half[1].block_hash, &bad.half[1]);
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_BAD_SIG);
+  /* for another chain */
+  cx_hash other = CHAIN;
+  other.b[0] ^= 1;
+  bad = ev;
+  cs_sign(K[CIVIL], &other, CX_CS_PREVOTE, 3, 2, 0, &ev.half[0].block_hash, &bad.half[0]);
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_BAD_SIG);
+  /* for another round, height or type than the evidence claims */
+  bad = ev;
+  cs_sign(K[CIVIL], &CHAIN, CX_CS_PREVOTE, 3, 1, 0, &ev.half[0].block_hash, &bad.half[0]);
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_BAD_SIG);
+  bad = ev;
+  cs_sign(K[CIVIL], &CHAIN, CX_CS_PREVOTE, 4, 2, 0, &ev.half[1].block_hash, &bad.half[1]);
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_BAD_SIG);
+  bad = ev;
+  cs_sign(K[CIVIL], &CHAIN, CX_CS_PRECOMMIT, 3, 2, 0, &ev.half[1].block_hash, &bad.half[1]);
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_BAD_SIG);
+  /* a proposal whose pol_round is not the one signed */
+  equivocate(CIVIL, CX_CS_PROPOSAL, 3, 2, &bad);
+  bad.half[0].pol_round = bad.half[0].pol_round == CX_CS_NIL_ROUND ? 1 : CX_CS_NIL_ROUND;
+  if (tx_evidence_check(&bad) == CX_E_NONCANONICAL) tx_evidence_order(&bad);
+  ck_assert_int_eq(do_evidence(K[HRSS], &bad, NULL), CX_E_BAD_SIG);
+  /* Nothing but nonces changed, nothing recorded. */
+  ck_assert(mem_equal_but_nonces(&before, &S));
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PREVOTE, 3, 2, &r), CX_E_NOT_FOUND);
+
+  /* Two signatures of one message are refused by the decoder, and the vm
+   * will not include such a transaction either. */
+  bad = ev;
+  cs_sign(K[CIVIL], &CHAIN, CX_CS_PREVOTE, 3, 2, 0, &ev.half[0].block_hash, &bad.half[1]);
+  cx_tx tx, got;
+  cx_hash id;
+  cx_err rc;
+  uint8_t *buf;
+  size_t len, off;
+  tx_init(&tx);
+  tx.type = TX_EVIDENCE;
+  tx.u.evidence = bad;
+  sign_tx(&tx, K[HRSS], 0, &CHAIN, &id);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_NOT_CONFLICTING);
+  free(buf);
+  uint64_t nonce;
+  ck_assert_int_eq(vm_account_nonce(&ST, &P[HRSS], &nonce), CX_OK);
+  sign_tx(&tx, K[HRSS], nonce, &CHAIN, &id);
+  ck_assert_int_eq(vm_apply_tx(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_INVALID_ARG);
+  /* a msg_type outside 1..3 likewise */
+  tx.u.evidence = ev;
+  tx.u.evidence.msg_type = 4;
+  ck_assert_int_eq(vm_apply_tx(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_INVALID_ARG);
+
+  /* After all that, the genuine evidence is taken. */
+  ck_assert_int_eq(do_evidence(K[HRSS], &ev, NULL), CX_OK);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PREVOTE, 3, 2, &r), CX_OK);
+  mem_free(&before);
+  key_free(ks);
+}
+END_TEST
+
+/* A removed validator can no longer be accused; a demoted one neither. */
+START_TEST(test_evidence_accused_removed) {
+  cx_tx_evidence ev;
+  cx_hash pid;
+  cx_member m;
+  equivocate(REG, CX_CS_PRECOMMIT, 2, 0, &ev);
+  ck_assert_int_eq(vm_member_get(&ST, "regulator", &m), CX_OK);
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_REMOVE, &m, 100, &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK);
+  ck_assert(!is_member("regulator"));
+  ck_assert_int_eq(do_evidence(K[HRSS], &ev, NULL), CX_E_MEMBER_UNKNOWN);
+  /* and it can no longer report */
+  equivocate(CIVIL, CX_CS_PRECOMMIT, 2, 0, &ev);
+  ck_assert_int_eq(do_evidence(K[REG], &ev, NULL), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(do_evidence(K[HEALTH], &ev, NULL), CX_OK);
+}
+END_TEST
+
 static void poke(const char *key, size_t kl, const void *v, size_t vl) {
   ck_assert_int_eq(ST.put(ST.ctx, (const uint8_t *)key, kl, v, vl), CX_OK);
 }
@@ -1560,6 +1835,61 @@ START_TEST(test_corrupt_records) {
 }
 END_TEST
 
+/* Damaged evidence records: reported as store_corrupt, never acted upon. */
+START_TEST(test_evidence_corrupt) {
+  cx_tx_evidence ev;
+  vm_evidence r, list[2];
+  size_t n;
+  equivocate(CIVIL, CX_CS_PREVOTE, 4, 0, &ev);
+  ck_assert_int_eq(do_evidence(K[HRSS], &ev, NULL), CX_OK);
+  /* "ev/" + accused | type | u64be height | u32be round */
+  uint8_t key[3 + 45];
+  memcpy(key, "ev/", 3);
+  memcpy(key + 3, P[CIVIL].b, 32);
+  key[35] = CX_CS_PREVOTE;
+  memset(key + 36, 0, 12);
+  key[43] = 4;
+  uint8_t *v;
+  size_t vl;
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v, &vl), CX_OK);
+  ck_assert_int_eq(v[0], VM_REC_VERSION);
+  /* filed under another round */
+  key[47] = 1;
+  poke((const char *)key, sizeof key, v, vl);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PREVOTE, 4, 1, &r), CX_E_CORRUPT);
+  key[47] = 0;
+  /* a trailing byte */
+  uint8_t *bad = malloc(vl + 1);
+  ck_assert_ptr_nonnull(bad);
+  memcpy(bad, v, vl);
+  bad[vl] = 0;
+  poke((const char *)key, sizeof key, bad, vl + 1);
+  ck_assert_int_eq(vm_evidence_get(&ST, &P[CIVIL], CX_CS_PREVOTE, 4, 0, &r), CX_E_CORRUPT);
+  ck_assert_int_eq(vm_evidence_list(&ST, list, 2, &n), CX_E_CORRUPT);
+  /* the rule cannot judge a new report then */
+  cx_tx tx;
+  cx_hash id;
+  cx_err rc;
+  uint64_t nonce;
+  tx_init(&tx);
+  tx.type = TX_EVIDENCE;
+  tx.u.evidence = ev;
+  ck_assert_int_eq(vm_account_nonce(&ST, &P[HEALTH], &nonce), CX_OK);
+  sign_tx(&tx, K[HEALTH], nonce, &CHAIN, &id);
+  ck_assert_int_eq(vm_apply_tx(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_CORRUPT);
+  free(bad);
+  free(v);
+  /* listed but absent */
+  ck_assert_int_eq(ST.del(ST.ctx, key, sizeof key), CX_OK);
+  ck_assert_int_eq(vm_evidence_at(&ST, 0, &r), CX_E_CORRUPT);
+  ck_assert_int_eq(vm_evidence_list(&ST, list, 2, &n), CX_E_CORRUPT);
+  /* a damaged count */
+  uint8_t junk[] = {VM_REC_VERSION, 0x80, 0x00};
+  poke("evn", 3, junk, sizeof junk);
+  ck_assert_int_eq(vm_evidence_list(&ST, list, 2, &n), CX_E_CORRUPT);
+}
+END_TEST
+
 static Suite *vm_suite(void) {
   Suite *s = suite_create("vm");
   TCase *tc = tcase_create("rules");
@@ -1591,6 +1921,10 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_consent_limit);
   tcase_add_test(tc, test_determinism);
   tcase_add_test(tc, test_corrupt_records);
+  tcase_add_test(tc, test_evidence_recorded_once);
+  tcase_add_test(tc, test_evidence_rejections);
+  tcase_add_test(tc, test_evidence_accused_removed);
+  tcase_add_test(tc, test_evidence_corrupt);
   suite_add_tcase(s, tc);
   return s;
 }
