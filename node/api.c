@@ -69,6 +69,29 @@ cJSON *api_member_to_json(const cx_member *m) {
   return o;
 }
 
+static const char *cs_type_name(unsigned t) {
+  return t == CX_CS_PROPOSAL ? "proposal" : t == CX_CS_PREVOTE ? "prevote"
+                                          : t == CX_CS_PRECOMMIT ? "precommit" : "unknown";
+}
+
+/* The fields of an equivocation proof (a TX_EVIDENCE body). */
+static void add_evidence(cJSON *o, const cx_tx_evidence *ev) {
+  add_hex(o, "accused", ev->accused.b, 32);
+  cJSON_AddStringToObject(o, "msg_type", cs_type_name(ev->msg_type));
+  add_u64(o, "height", ev->height);
+  add_u64(o, "round", ev->round);
+  cJSON *a = cJSON_AddArrayToObject(o, "messages");
+  for (int i = 0; a && i < 2; i++) {
+    cJSON *m = cJSON_CreateObject();
+    if (!m) return;
+    cJSON_AddItemToArray(a, m);
+    add_hex(m, "block_hash", ev->half[i].block_hash.b, 32);
+    if (ev->msg_type == CX_CS_PROPOSAL && ev->half[i].pol_round != CX_CS_NIL_ROUND)
+      add_u64(m, "pol_round", ev->half[i].pol_round);
+    add_hex(m, "sig", ev->half[i].sig.b, 64);
+  }
+}
+
 cJSON *api_tx_to_json(const cx_tx *tx) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
@@ -134,6 +157,9 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
     case TX_CONTRACT_APPROVE:
     case TX_CONTRACT_RETIRE:
       add_hex(o, "contract", tx->u.cref.contract.b, 32);
+      break;
+    case TX_EVIDENCE:
+      add_evidence(o, &tx->u.evidence);
       break;
   }
   add_hex(o, "sig", tx->sig.b, 64);
@@ -612,35 +638,50 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   return CX_OK;
 }
 
-/* Equivocations the engine saw (newest first; the node keeps the last 64
- * in memory). Read-only: turning them into on-chain evidence transactions
- * is a later step (docs/consensus.md). */
+/* Equivocations: "recorded" are the evidence transactions on chain (oldest
+ * first, each once, whoever reported it); "observed" are the last 64 this
+ * node's engine saw (newest first, in memory), each of which it reports on
+ * chain with a TX_EVIDENCE unless already recorded. */
 static cx_err m_evidence_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
+  cJSON *o = cJSON_CreateObject();
+  cJSON *rec = o ? cJSON_AddArrayToObject(o, "recorded") : NULL;
+  cJSON *obs = o ? cJSON_AddArrayToObject(o, "observed") : NULL;
+  vm_evidence *ve = calloc(1, sizeof *ve);
   node_evidence *ev = calloc(64, sizeof *ev);
-  if (!ev) return CX_E_NOMEM;
-  size_t k = node_evidence_list(n, ev, 64);
-  cJSON *a = cJSON_CreateArray();
-  if (!a) {
+  if (!o || !rec || !obs || !ve || !ev) {
+    cJSON_Delete(o);
+    free(ve);
     free(ev);
     return CX_E_NOMEM;
   }
-  for (size_t i = 0; i < k; i++) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) break;
-    cJSON_AddItemToArray(a, o);
-    cJSON_AddStringToObject(o, "signer", ev[i].name);
-    add_u64(o, "signer_index", ev[i].signer);
-    add_u64(o, "height", ev[i].height);
-    add_u64(o, "round", ev[i].round);
-    cJSON_AddStringToObject(o, "type", ev[i].type == BFT_PROPOSAL ? "proposal"
-                                       : ev[i].type == BFT_PREVOTE ? "prevote" : "precommit");
-    add_hex(o, "hash1", ev[i].hash1.b, 32);
-    add_hex(o, "hash2", ev[i].hash2.b, 32);
-    add_u64(o, "time_ms", ev[i].time_ms);
+  for (uint64_t i = 0; i < 1000 && vm_evidence_at(node_state(n), i, ve) == CX_OK; i++) {
+    cJSON *r = cJSON_CreateObject();
+    if (!r) break;
+    cJSON_AddItemToArray(rec, r);
+    cJSON_AddStringToObject(r, "accused_name", ve->accused_name);
+    add_evidence(r, &ve->ev);
+    cJSON_AddStringToObject(r, "reporter", ve->reporter);
+    add_u64(r, "included_height", ve->included_height);
+    add_hex(r, "txid", ve->txid.b, 32);
   }
+  size_t k = node_evidence_list(n, ev, 64);
+  for (size_t i = 0; i < k; i++) {
+    cJSON *e = cJSON_CreateObject();
+    if (!e) break;
+    cJSON_AddItemToArray(obs, e);
+    cJSON_AddStringToObject(e, "signer", ev[i].name);
+    add_u64(e, "signer_index", ev[i].signer);
+    add_u64(e, "height", ev[i].height);
+    add_u64(e, "round", ev[i].round);
+    cJSON_AddStringToObject(e, "type", cs_type_name(ev[i].type));
+    add_hex(e, "hash1", ev[i].hash1.b, 32);
+    add_hex(e, "hash2", ev[i].hash2.b, 32);
+    add_u64(e, "time_ms", ev[i].time_ms);
+  }
+  free(ve);
   free(ev);
-  *result = a;
+  *result = o;
   return CX_OK;
 }
 

@@ -915,6 +915,54 @@ static void timer_set(node *n, const bft_action *a) {
                      .height = a->height, .round = a->round};
 }
 
+/* Reports an equivocation on chain: a TX_EVIDENCE signed with our key, sent
+ * through admission like any client transaction (so it is gossiped). Skipped
+ * when the chain already holds evidence for that (signer, type, height,
+ * round); if several validators report at once, the first recorded wins and
+ * the others get an evidence_exists receipt. */
+static void submit_evidence(node *n, const bft_action *a) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_EVIDENCE;
+  tx.chain_id = n->chain_id;
+  cx_tx_evidence *ev = &tx.u.evidence;
+  pthread_mutex_lock(&n->vmu);
+  int known = a->msg.signer < n->nvk;
+  if (known) ev->accused = n->vkeys[a->msg.signer];
+  pthread_mutex_unlock(&n->vmu);
+  if (!known) return;
+  ev->msg_type = a->msg.type;
+  ev->height = a->msg.height;
+  ev->round = a->msg.round;
+  const bft_msg *m[2] = {&a->msg, &a->msg2};
+  for (int i = 0; i < 2; i++) {
+    ev->half[i].pol_round = m[i]->type == BFT_PROPOSAL ? m[i]->pol_round : CX_CS_NIL_ROUND;
+    ev->half[i].block_hash = m[i]->block_hash;
+    ev->half[i].sig = m[i]->sig;
+  }
+  tx_evidence_order(ev);
+  vm_evidence *have = malloc(sizeof *have);
+  int recorded = have && vm_evidence_get(&n->ro, &ev->accused, ev->msg_type, ev->height,
+                                         ev->round, have) == CX_OK;
+  free(have);
+  if (recorded || tx_evidence_check(ev) != CX_OK) return;
+  tx.nonce = committed_nonce(n, &n->keys.pub) + mempool_pending_of(n->mp, &n->keys.pub);
+  uint8_t *raw = NULL;
+  size_t len = 0;
+  cx_hash txid;
+  char detail[128] = "";
+  cx_err e = tx_sign(&tx, n->keys.sign);
+  if (!e) e = tx_encode(&tx, 1, &raw, &len);
+  if (!e) e = node_submit(n, raw, len, &txid, detail, sizeof detail);
+  char hex[65];
+  if (e)
+    LOG_W("node", "evidence transaction not admitted: %s %s", cx_err_name(e), detail);
+  else
+    LOG_I("node", "evidence transaction %s submitted", hash_hex(&txid, hex));
+  free(raw);
+  tx_clear(&tx);
+}
+
 static void record_evidence(node *n, const bft_action *a) {
   node_evidence ev = {.height = a->msg.height, .round = a->msg.round, .type = a->msg.type,
                       .signer = a->msg.signer, .hash1 = a->msg.block_hash,
@@ -1009,6 +1057,7 @@ static int do_action(node *n, const bft_action *a) {
       return 0;
     case BFT_ACT_EVIDENCE:
       record_evidence(n, a);
+      submit_evidence(n, a);
       return 0;
   }
   return 0;
@@ -1066,6 +1115,20 @@ static void send_consensus(node *n, const bft_msg *m) {
   if (ent) enc_fixed(&e, ent->bytes, ent->len);
   if (enc_finish(&e) == CX_OK) net_broadcast(n->net, NET_MSG_CONSENSUS, e.buf, e.len);
   enc_free(&e);
+#if CUSTOS_TESTING
+  /* Test builds only: CUSTOS_TEST_EQUIVOCATE=1 makes this node a Byzantine
+   * validator that follows every prevote for a block with a conflicting,
+   * validly signed prevote for nil (tests/integration/test_evidence.sh). */
+  static int equivocate = -1;
+  if (equivocate < 0) equivocate = getenv("CUSTOS_TEST_EQUIVOCATE") != NULL;
+  if (equivocate && m->type == BFT_PREVOTE && !hash_is_zero(&m->block_hash)) {
+    bft_msg twin = *m;
+    memset(&twin.block_hash, 0, sizeof twin.block_hash);
+    uint8_t dg[32];
+    bft_msg_digest(&n->chain_id, &twin, dg);
+    if (key_sign32(n->keys.sign, dg, NULL, &twin.sig) == CX_OK) send_consensus(n, &twin);
+  }
+#endif
 }
 
 /* Queue for the consensus thread. Takes data (malloc'd) on success; on a
