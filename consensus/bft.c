@@ -75,6 +75,7 @@ struct bft_engine {
   bft_msg *buf; /* messages for height + 1; after COMMITTED, pending replay */
   size_t nbuf, capbuf;
   int replay_pending;
+  size_t relay_cursor; /* rotation of relayed polka prevotes */
 
   bft_safety safety; /* last record emitted in PERSIST (or restored) */
   uint64_t ignored, equivocations;
@@ -641,6 +642,52 @@ static void replay(bft_engine *e) {
 
 /* ------------------------------------------------------------ events */
 
+/* Relays the prevotes of the polka (vr, v) a proposal builds on: L28 needs
+ * them at every correct process, which the paper's gossip ensures by
+ * relaying every message, while our network is at most once. At most
+ * *budget messages; the start rotates so all go out over a few firings. */
+static void relay_polka(bft_engine *e, uint32_t vr, const cx_hash *v, size_t *budget) {
+  const round_log *rl = round_get(e, vr, 0);
+  if (!rl || count_votes(e, rl, VOTE_PREVOTE, v) < quorum(e)) return;
+  for (size_t k = 0; k < e->n && *budget; k++) {
+    size_t s = (k + e->relay_cursor) % e->n;
+    if (!rl->has_vote[VOTE_PREVOTE][s] || !hash_eq(&rl->vote[VOTE_PREVOTE][s].block_hash, v))
+      continue;
+    emit(e, BFT_ACT_BROADCAST)->msg = rl->vote[VOTE_PREVOTE][s];
+    (*budget)--;
+  }
+}
+
+/* Re-sends (from memory, not re-signed) our messages of the current and
+ * the previous round,
+ * relays the polka behind the current proposal and behind our validValue
+ * (the one we would re-propose, L15), and re-arms the timer. */
+static void resend_own(bft_engine *e, const round_log *rl) {
+  if (!rl || e->self < 0) return;
+  if (rl->has_proposal && rl->proposal.signer == e->self)
+    emit(e, BFT_ACT_BROADCAST)->msg = rl->proposal;
+  for (int vt = 0; vt < 2; vt++)
+    if (rl->has_vote[vt][e->self]) emit(e, BFT_ACT_BROADCAST)->msg = rl->vote[vt][e->self];
+}
+
+static void rebroadcast(bft_engine *e) {
+  const round_log *rl = round_get(e, e->round, 0);
+  /* The previous round too: a peer still there needs our precommit of it
+   * for L47, or our messages of this round for L55, to catch up. */
+  resend_own(e, rl);
+  if (e->round > 0) resend_own(e, round_get(e, e->round - 1, 0));
+  size_t budget = BFT_MAX_ACTIONS - 7; /* 6 own messages and the timer */
+  uint32_t pol = BFT_NIL_ROUND;
+  if (rl && rl->has_proposal && rl->proposal.pol_round != BFT_NIL_ROUND) {
+    pol = rl->proposal.pol_round;
+    relay_polka(e, pol, &rl->proposal.block_hash, &budget);
+  }
+  if (e->valid_round != BFT_NIL_ROUND && e->valid_round != pol)
+    relay_polka(e, e->valid_round, &e->valid_hash, &budget);
+  e->relay_cursor += BFT_MAX_ACTIONS - 7;
+  set_timer(e, BFT_T_REBROADCAST, e->cfg.rebroadcast_ms);
+}
+
 /* L57-L67 OnTimeoutPropose / Prevote / Precommit, and the rebroadcast. */
 static void on_timeout(bft_engine *e, const bft_event *ev) {
   if (ev->height != e->height || e->step == 0) {
@@ -650,14 +697,7 @@ static void on_timeout(bft_engine *e, const bft_event *ev) {
   /* Rebroadcast runs until COMMITTED (also while the decision is being
    * committed: peers may still need our precommit). */
   if (ev->timeout == BFT_T_REBROADCAST) {
-    const round_log *rl = round_get(e, e->round, 0);
-    if (rl && e->self >= 0) {
-      if (rl->has_proposal && rl->proposal.signer == e->self)
-        emit(e, BFT_ACT_BROADCAST)->msg = rl->proposal;
-      for (int vt = 0; vt < 2; vt++)
-        if (rl->has_vote[vt][e->self]) emit(e, BFT_ACT_BROADCAST)->msg = rl->vote[vt][e->self];
-    }
-    set_timer(e, BFT_T_REBROADCAST, e->cfg.rebroadcast_ms);
+    rebroadcast(e);
     return;
   }
   if (ev->round != e->round || e->decided) {

@@ -86,6 +86,7 @@ extern const cli_cmd cli_consent_cmds[];
 extern const cli_cmd cli_contract_cmds[];
 extern const cli_cmd cli_query_cmds[];
 extern const cli_cmd cli_devnet_cmds[];
+extern const cli_cmd cli_load_cmds[];
 
 /* ---- messages and arguments (cli_util.c) ---- */
 

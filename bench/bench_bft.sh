@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# bench_bft: committed tx/s and submit->commit latency of 4 validators run as
+# 4 custosd processes on this machine (a devnet of 4, loopback), under signed
+# transactions from `custos load`; set against a bound measured in the same
+# run: raw BIP340 verifications per second of the machine (all cores) / 4,
+# since each of the 4 nodes verifies every transaction on the same cores.
+#
+#   bench/bench_bft.sh [BUILD_DIR]     default build/release (scripts/bench)
+#
+# Builds nothing. Steps: peak = the highest committed tx/s over a ramp of
+# open-loop rates (CUSTOS_BENCH_STEP_S s each); then CUSTOS_BENCH_RUN_S s
+# (default 10) at 50 % and at 100 % of the peak. Targets: ratio peak / bound
+# >= 0.5; p50 latency at 50 % load <= 100 ms. Exit 1 if a target is missed.
+#   CUSTOS_BENCH_INTERVAL_MS  block.interval_ms of the devnet (default: as
+#                             `custos devnet init` writes it, 200)
+# The load generator runs on the same cores (it signs before its clock
+# starts; during the run it only posts prebuilt requests and polls).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build/release}" && pwd)
+CUSTOS="$BUILD/node/custos"
+CUSTOSD="$BUILD/node/custosd"
+STEP_S=${CUSTOS_BENCH_STEP_S:-5}
+RUN_S=${CUSTOS_BENCH_RUN_S:-10}
+for b in "$CUSTOS" "$CUSTOSD" "$BUILD/bench/bench_verify"; do
+  [ -x "$b" ] || { echo "bench_bft: $b missing (build first: scripts/bench)" >&2; exit 2; }
+done
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/custos-bft-XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$CUSTOS" devnet init "$WORK/net" --members 4 >/dev/null
+for i in 0 1 2 3; do
+  f="$WORK/net/node$i/config.json"
+  if [ -n "${CUSTOS_BENCH_INTERVAL_MS:-}" ]; then
+    jq ".log_level = \"warn\" | .block.interval_ms = ${CUSTOS_BENCH_INTERVAL_MS}" "$f" >"$f.tmp"
+  else
+    jq '.log_level = "warn"' "$f" >"$f.tmp"
+  fi
+  mv "$f.tmp" "$f"
+done
+INTERVAL=$(jq .block.interval_ms "$WORK/net/node0/config.json")
+url() { echo "http://127.0.0.1:$(jq -r .rpc.port "$WORK/net/node$1/config.json")"; }
+for i in 0 1 2 3; do
+  "$CUSTOSD" --config "$WORK/net/node$i/config.json" >"$WORK/node$i.log" 2>&1 &
+  PIDS+=("$!")
+done
+for i in 0 1 2 3; do
+  for _ in $(seq 1 200); do
+    curl -s -m 1 -d '{"jsonrpc":"2.0","id":1,"method":"status"}' "$(url "$i")" 2>/dev/null \
+      | jq -e .result.height >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+done
+URLS=$(for i in 0 1 2 3; do url "$i"; done | paste -sd,)
+
+# CPU time (utime + stime, clock ticks) of the 4 custosd processes.
+TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+  local s=0 p
+  for p in "${PIDS[@]}"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$s"
+}
+
+# load RATE SECONDS: runs custos load; prints its JSON report with
+# cpu_us_per_tx (the nodes' CPU over the run / committed) added.
+load() {
+  local c0 c1 out
+  c0=$(cpu_ticks)
+  out=$("$CUSTOS" load --nodes "$URLS" --rate "$1" --duration "$2" --drain 60 --resubmit 0 \
+    --json 2>/dev/null) || true
+  c1=$(cpu_ticks)
+  echo "$out" | jq -c --argjson t "$((c1 - c0))" --argjson hz "$TCK" \
+    '. + {cpu_us_per_tx: (if .committed > 0 then ($t / $hz * 1e6 / .committed | floor) else null end)}'
+}
+
+echo "bench_bft: 4 custosd on $(nproc) cores, devnet block.interval_ms $INTERVAL, log level warn"
+"$BUILD/bench/bench_verify" 1 | tee "$WORK/verify"
+VPS=$(sed -n 's/.*verify_per_s_all=\([0-9]*\).*/\1/p' "$WORK/verify")
+BOUND=$((VPS / 4))
+echo "bound: $VPS verify/s (all cores) / 4 = $BOUND tx/s"
+echo
+
+# Peak: ramp the offered rate until the chain stops keeping up.
+PEAK=0
+echo "ramp ($STEP_S s a step):"
+for r in 100 200 400 800 1600 3200 6400; do
+  j=$(load "$r" "$STEP_S")
+  tps=$(echo "$j" | jq -r '.committed_tps // 0')
+  printf "  offered %5d/s: committed %7.1f tx/s, p50 %5s ms, p99 %5s ms, lost %s, refused %s\n" "$r" \
+    "$tps" "$(echo "$j" | jq -r .latency_p50_ms)" "$(echo "$j" | jq -r .latency_p99_ms)" \
+    "$(echo "$j" | jq -r .lost)" "$(echo "$j" | jq -c .refused_by)"
+  PEAK=$(awk -v a="$PEAK" -v b="$tps" 'BEGIN {print (b > a ? b : a)}')
+  # saturated: committed well below offered
+  awk -v t="$tps" -v r="$r" 'BEGIN {exit !(t < 0.8 * r)}' && break
+done
+echo "peak committed: $PEAK tx/s"
+echo
+
+declare -A P50 P99 TPS CPU
+for pct in 50 100; do
+  r=$(awk -v p="$PEAK" -v f="$pct" 'BEGIN {r = int(p * f / 100); print (r < 1 ? 1 : r)}')
+  j=$(load "$r" "$RUN_S")
+  TPS[$pct]=$(echo "$j" | jq -r '.committed_tps // 0')
+  P50[$pct]=$(echo "$j" | jq -r .latency_p50_ms)
+  P99[$pct]=$(echo "$j" | jq -r .latency_p99_ms)
+  CPU[$pct]=$(echo "$j" | jq -r .cpu_us_per_tx)
+  printf "%3d%% of peak (%d/s, %d s): committed %.1f tx/s, latency p50 %s ms, p99 %s ms, nodes' CPU %s us/tx, lost %s\n" \
+    "$pct" "$r" "$RUN_S" "${TPS[$pct]}" "${P50[$pct]}" "${P99[$pct]}" "${CPU[$pct]}" "$(echo "$j" | jq -r .lost)"
+done
+echo
+
+# The ratio uses the best committed rate seen (ramp or the 100 % run).
+BEST=$(awk -v a="$PEAK" -v b="${TPS[100]}" 'BEGIN {print (b > a ? b : a)}')
+RATIO=$(awk -v t="$BEST" -v b="$BOUND" 'BEGIN {printf "%.2f", b > 0 ? t / b : 0}')
+rc=0
+if awk -v r="$RATIO" 'BEGIN {exit !(r >= 0.5)}'; then v=PASS; else v=FAIL; rc=1; fi
+echo "ratio committed/bound: $BEST / $BOUND = $RATIO (target >= 0.5) $v"
+if [ "${P50[50]}" != null ] && [ "${P50[50]}" -le 100 ]; then v=PASS; else v=FAIL; rc=1; fi
+echo "p50 at 50% load: ${P50[50]} ms (target <= 100) $v"
+if [ "$rc" != 0 ] && [ "${P50[50]}" != null ] && [ "${P50[50]}" -gt 100 ]; then
+  echo "note: blocks start at most every block.interval_ms = $INTERVAL ms after the last commit"
+  echo "      (node.c: propose timeout 1000 ms, prevote/precommit 500 ms on a missed round)"
+fi
+exit "$rc"

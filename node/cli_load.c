@@ -1,0 +1,815 @@
+/* cli_load: `custos load`, a load generator for a running consortium.
+ *
+ * Pre-builds R*S signed identity registrations (each from its own fresh
+ * subject key, nonce 0: the VM gives a key one identity, so a key's second
+ * registration would be refused as key_in_use), then submits them with
+ * tx_submit at a steady R per second, round-robin across the nodes, from a
+ * pool of worker threads (each with its own keep-alive libcurl handle, so one
+ * slow node does not stall the rate). A poller thread follows the chain
+ * (status every POLL_MS, then block_get of each new height) and records when
+ * each transaction is first seen in a block; that time minus the moment its
+ * tx_submit was sent is the submit->commit latency (accurate to ~POLL_MS).
+ *
+ * A transaction is "accepted" when a node answered tx_submit with its txid,
+ * or with duplicate / nonce_used (only this process holds the key and there
+ * is one transaction per key: either means this very transaction is already
+ * in that node's mempool or on chain). A submit that cannot reach its node
+ * fails over to the next one. A node's mempool is not durable: a node killed
+ * before it gossiped a transaction forgets it, so an accepted transaction not
+ * committed after --resubmit seconds is submitted again to another node, as
+ * a real client would (counted as "resubmitted"). "lost" = accepted but not
+ * in any block when the drain ends. */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "rpc_client.h"
+
+#define LOAD_MAX_NODES 16
+#define LOAD_MAX_TXS 500000u    /* R*S cap: ~400 bytes of prebuilt request each */
+#define LOAD_MAX_WORKERS 64
+#define LOAD_MAX_REFUSAL_NAMES 32
+#define POLL_MS 20               /* chain polling period: latency resolution */
+#define RESUBMIT_BATCH 256       /* resubmissions per poller pass */
+#define HTTP_CONNECT_MS 2000L
+#define HTTP_TIMEOUT_MS 10000L
+#define HTTP_MAX_BODY (64u << 20) /* a block of 5000 txs is ~1 MB of JSON */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Rounding without libm (the CLI does not link it); |x| < 2^53. */
+static double round1(double x) { return (double)(long long)(x + (x < 0 ? -0.5 : 0.5)); }
+
+static void sleep_s(double s) {
+  if (s <= 0) return;
+  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+/* ---- a keep-alive JSON-RPC connection (one per thread) ---- */
+
+typedef struct {
+  CURL *h;
+  struct curl_slist *hdrs;
+  char *buf;
+  size_t len, cap;
+  int too_big;
+} http;
+
+static size_t http_on_data(char *p, size_t size, size_t nmemb, void *ud) {
+  http *c = ud;
+  size_t n = size * nmemb;
+  if (n > HTTP_MAX_BODY - c->len) {
+    c->too_big = 1;
+    return 0;
+  }
+  if (c->len + n + 1 > c->cap) {
+    size_t cap = c->cap ? c->cap : 4096;
+    while (cap < c->len + n + 1) cap *= 2;
+    char *nb = realloc(c->buf, cap);
+    if (!nb) return 0;
+    c->buf = nb;
+    c->cap = cap;
+  }
+  memcpy(c->buf + c->len, p, n);
+  c->len += n;
+  c->buf[c->len] = 0;
+  return n;
+}
+
+static int http_open(http *c) {
+  memset(c, 0, sizeof *c);
+  if (!(c->h = curl_easy_init())) return -1;
+  struct curl_slist *s = curl_slist_append(NULL, "Content-Type: application/json");
+  if (!s) return -1;
+  c->hdrs = s;
+  if (!(s = curl_slist_append(c->hdrs, "Expect:"))) return -1;
+  c->hdrs = s;
+  curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c->h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_MS);
+  curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
+  curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
+  curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, http_on_data);
+  curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+  curl_easy_setopt(c->h, CURLOPT_USERAGENT, "custos-load");
+  return 0;
+}
+
+static void http_close(http *c) {
+  if (c->h) curl_easy_cleanup(c->h);
+  curl_slist_free_all(c->hdrs);
+  free(c->buf);
+  memset(c, 0, sizeof *c);
+}
+
+/* Posts body to url. Returns the parsed answer (caller deletes) or NULL
+ * when there was no JSON answer; *transport is set when no HTTP exchange
+ * took place (the node is down). */
+static cJSON *http_post(http *c, const char *url, const char *body, int *transport) {
+  c->len = 0;
+  c->too_big = 0;
+  *transport = 0;
+  curl_easy_setopt(c->h, CURLOPT_URL, url);
+  curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+  CURLcode cr = curl_easy_perform(c->h);
+  if (cr != CURLE_OK) {
+    *transport = !c->too_big;
+    return NULL;
+  }
+  return c->len ? cJSON_ParseWithLength(c->buf, c->len) : NULL;
+}
+
+/* ---- the run ---- */
+
+typedef struct {
+  cx_hash id;
+  char *body;      /* the whole tx_submit request, built before the run */
+  double t_sent;   /* first tx_submit sent; 0 = not yet */
+  double t_last;   /* last (re)submission */
+  double t_commit; /* first seen in a block; 0 = not yet */
+  int node;        /* node of the last submission */
+  uint8_t accepted;
+  uint8_t seen;    /* times seen in a block (1 = exactly once) */
+  uint8_t ok;      /* its receipt is ok */
+} load_tx;
+
+typedef struct {
+  char name[64];
+  size_t n;
+} refusal;
+
+typedef struct {
+  const char *urls[LOAD_MAX_NODES];
+  int nnodes;
+  load_tx *tx;
+  size_t ntx;
+  size_t *ht; /* open addressing on the txid: index + 1, 0 = empty */
+  size_t htmask;
+  double resubmit_s;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv_items, cv_space;
+  size_t *q; /* submission queue (indices into tx) */
+  size_t qcap, qhead, qn;
+  int closed;
+
+  /* counters, under mu */
+  size_t n_sent, n_accepted, n_committed, n_committed_accepted, n_rejected, n_dup, n_resubmits,
+      n_late; /* refused (or unreachable) at submit, yet seen in a block */
+  refusal refused[LOAD_MAX_REFUSAL_NAMES];
+  size_t nref, n_refused;
+  double t_first_sent, t_last_commit;
+  uint64_t height;   /* last height scanned */
+  int poll_node;
+  size_t poll_switches;
+  int stop_poll;
+} load;
+
+static size_t ht_slot(const cx_hash *id, size_t mask) {
+  uint64_t k;
+  memcpy(&k, id->b, sizeof k);
+  return (size_t)k & mask;
+}
+
+static void ht_put(load *L, size_t i) {
+  size_t s = ht_slot(&L->tx[i].id, L->htmask);
+  while (L->ht[s]) s = (s + 1) & L->htmask;
+  L->ht[s] = i + 1;
+}
+
+/* Index of a txid of this run, or -1. */
+static long ht_find(const load *L, const cx_hash *id) {
+  for (size_t s = ht_slot(id, L->htmask); L->ht[s]; s = (s + 1) & L->htmask)
+    if (memcmp(L->tx[L->ht[s] - 1].id.b, id->b, 32) == 0) return (long)(L->ht[s] - 1);
+  return -1;
+}
+
+static void count_refusal(load *L, const char *name) {
+  L->n_refused++;
+  size_t i = 0;
+  while (i < L->nref && strcmp(L->refused[i].name, name) != 0) i++;
+  if (i == L->nref) {
+    if (L->nref == LOAD_MAX_REFUSAL_NAMES) { /* the last slot collects the rest */
+      i = LOAD_MAX_REFUSAL_NAMES - 1;
+      name = "other";
+    } else {
+      L->nref++;
+    }
+    snprintf(L->refused[i].name, sizeof L->refused[i].name, "%s", name);
+  }
+  L->refused[i].n++;
+}
+
+typedef enum { SUB_ACCEPTED, SUB_REFUSED, SUB_UNREACHABLE } sub_result;
+
+/* One tx_submit; on SUB_REFUSED, name is the node's rule name. */
+static sub_result submit_once(http *c, const char *url, const char *body, char name[64]) {
+  int transport;
+  cJSON *r = http_post(c, url, body, &transport);
+  sub_result res = SUB_REFUSED;
+  if (!r) {
+    if (transport) {
+      snprintf(name, 64, "unreachable");
+      return SUB_UNREACHABLE;
+    }
+    long status = 0;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+    snprintf(name, 64, "http_%ld", status);
+    return SUB_REFUSED;
+  }
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+  const cJSON *nm = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(e, "data"), "name");
+  if (cJSON_GetObjectItemCaseSensitive(r, "result")) {
+    res = SUB_ACCEPTED;
+  } else if (cJSON_IsNumber(code) &&
+             (code->valueint == CX_E_DUPLICATE || code->valueint == CX_E_NONCE_USED)) {
+    res = SUB_ACCEPTED; /* already there: one transaction per key (header comment) */
+  } else if (cJSON_IsString(nm)) {
+    snprintf(name, 64, "%s", nm->valuestring);
+  } else {
+    snprintf(name, 64, "code_%d", cJSON_IsNumber(code) ? code->valueint : 0);
+  }
+  cJSON_Delete(r);
+  return res;
+}
+
+/* Submits tx i starting at node first, failing over to the others when a
+ * node cannot be reached. */
+static void send_tx(load *L, http *c, size_t i, int first, int resubmit) {
+  load_tx *t = &L->tx[i];
+  char name[64] = "";
+  sub_result res = SUB_UNREACHABLE;
+  int node = first;
+  double t0 = now_s();
+  pthread_mutex_lock(&L->mu);
+  if (!t->t_sent) {
+    t->t_sent = t0;
+    L->n_sent++;
+    if (!L->t_first_sent) L->t_first_sent = t0;
+  }
+  t->t_last = t0;
+  if (resubmit) L->n_resubmits++;
+  pthread_mutex_unlock(&L->mu);
+  for (int k = 0; k < L->nnodes && res == SUB_UNREACHABLE; k++) {
+    node = (first + k) % L->nnodes;
+    res = submit_once(c, L->urls[node], t->body, name);
+  }
+  pthread_mutex_lock(&L->mu);
+  t->node = node;
+  t->t_last = now_s();
+  if (res == SUB_ACCEPTED && !t->accepted) {
+    t->accepted = 1;
+    L->n_accepted++;
+    if (t->seen) L->n_committed_accepted++;
+  } else if (res != SUB_ACCEPTED && !resubmit && !t->accepted) {
+    count_refusal(L, name);
+  }
+  pthread_mutex_unlock(&L->mu);
+}
+
+typedef struct {
+  load *L;
+  int failed; /* could not open a connection */
+} worker_arg;
+
+static void *worker(void *arg) {
+  worker_arg *w = arg;
+  load *L = w->L;
+  http c;
+  if (http_open(&c)) w->failed = 1;
+  for (;;) {
+    pthread_mutex_lock(&L->mu);
+    while (!L->qn && !L->closed) pthread_cond_wait(&L->cv_items, &L->mu);
+    if (!L->qn) {
+      pthread_mutex_unlock(&L->mu);
+      break;
+    }
+    size_t i = L->q[L->qhead];
+    L->qhead = (L->qhead + 1) % L->qcap;
+    L->qn--;
+    pthread_cond_signal(&L->cv_space);
+    pthread_mutex_unlock(&L->mu);
+    if (!w->failed) send_tx(L, &c, i, (int)(i % (size_t)L->nnodes), 0);
+  }
+  http_close(&c);
+  return NULL;
+}
+
+/* The "result" of an answer (owned by r) or NULL. */
+static const cJSON *result_of(const cJSON *r) {
+  return r ? cJSON_GetObjectItemCaseSensitive(r, "result") : NULL;
+}
+
+/* Records the transactions of block `height` (seen at time t). 0 if read. */
+static int scan_block(load *L, http *c, int node, uint64_t height, double t) {
+  char body[160];
+  int transport;
+  snprintf(body, sizeof body,
+           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block_get\",\"params\":{\"height\":%llu}}",
+           (unsigned long long)height);
+  cJSON *r = http_post(c, L->urls[node], body, &transport);
+  const cJSON *txs = cJSON_GetObjectItemCaseSensitive(result_of(r), "txs"), *x;
+  if (!cJSON_IsArray(txs)) {
+    cJSON_Delete(r);
+    return -1;
+  }
+  pthread_mutex_lock(&L->mu);
+  cJSON_ArrayForEach(x, txs) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "txid");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(x, "code");
+    cx_hash h;
+    if (!cJSON_IsString(id) || hex_decode(id->valuestring, h.b, 32) != CX_OK) continue;
+    long i = ht_find(L, &h);
+    if (i < 0) continue; /* someone else's transaction */
+    load_tx *tx = &L->tx[i];
+    if (tx->seen++) {
+      L->n_dup++; /* in two blocks: a safety violation */
+      continue;
+    }
+    tx->t_commit = t;
+    tx->ok = cJSON_IsNumber(code) && code->valueint == 0;
+    if (!tx->ok) L->n_rejected++;
+    L->n_committed++;
+    if (tx->accepted) {
+      L->n_committed_accepted++;
+    } else if (tx->t_sent) {
+      /* Refused or unreachable at submit, yet committed: an answer lost
+       * with a killed node. It was accepted after all. */
+      tx->accepted = 1;
+      L->n_accepted++;
+      L->n_committed_accepted++;
+      L->n_late++;
+    }
+    if (t > L->t_last_commit) L->t_last_commit = t;
+  }
+  pthread_mutex_unlock(&L->mu);
+  cJSON_Delete(r);
+  return 0;
+}
+
+/* Resubmits accepted transactions not committed within resubmit_s. */
+static void resubmit_overdue(load *L, http *c) {
+  size_t pick[RESUBMIT_BATCH];
+  int first[RESUBMIT_BATCH];
+  size_t n = 0;
+  double now = now_s();
+  pthread_mutex_lock(&L->mu);
+  for (size_t i = 0; i < L->ntx && n < RESUBMIT_BATCH; i++) {
+    const load_tx *t = &L->tx[i];
+    if (t->accepted && !t->seen && now - t->t_last > L->resubmit_s) {
+      first[n] = (t->node + 1) % L->nnodes;
+      pick[n++] = i;
+    }
+  }
+  pthread_mutex_unlock(&L->mu);
+  for (size_t k = 0; k < n; k++) send_tx(L, c, pick[k], first[k], 1);
+}
+
+static void *poller(void *arg) {
+  load *L = arg;
+  http c;
+  if (http_open(&c)) return NULL;
+  static const char status_req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}";
+  double next_resubmit = now_s() + 1.0;
+  for (;;) {
+    double t0 = now_s();
+    pthread_mutex_lock(&L->mu);
+    int stop = L->stop_poll, node = L->poll_node;
+    uint64_t scanned = L->height;
+    pthread_mutex_unlock(&L->mu);
+    if (stop) break;
+    int transport;
+    cJSON *r = http_post(&c, L->urls[node], status_req, &transport);
+    double t = now_s();
+    uint64_t h = 0;
+    if (cli_json_u64(cJSON_GetObjectItemCaseSensitive(result_of(r), "height"), &h) != 0) {
+      /* This node is down (killed, restarting): follow the next one. */
+      pthread_mutex_lock(&L->mu);
+      L->poll_node = (node + 1) % L->nnodes;
+      L->poll_switches++;
+      pthread_mutex_unlock(&L->mu);
+    }
+    cJSON_Delete(r);
+    while (scanned < h && scan_block(L, &c, node, scanned + 1, t) == 0) scanned++;
+    pthread_mutex_lock(&L->mu);
+    L->height = scanned;
+    pthread_mutex_unlock(&L->mu);
+    if (L->resubmit_s > 0 && t >= next_resubmit) {
+      resubmit_overdue(L, &c);
+      next_resubmit = now_s() + 1.0;
+    }
+    sleep_s(POLL_MS / 1000.0 - (now_s() - t0));
+  }
+  http_close(&c);
+  return NULL;
+}
+
+/* ---- building the transactions ---- */
+
+typedef struct {
+  load *L;
+  cx_hash chain_id;
+  uint8_t run[8]; /* random per run: DIDs differ between runs */
+  size_t from, step;
+  int failed;
+} build_arg;
+
+static void *build_txs(void *arg) {
+  build_arg *b = arg;
+  load *L = b->L;
+  for (size_t i = b->from; i < L->ntx; i += b->step) {
+    cx_seckey *k = key_generate();
+    if (!k) goto fail;
+    cx_tx tx;
+    tx_init(&tx);
+    tx.type = TX_ID_REGISTER;
+    tx.chain_id = b->chain_id;
+    tx.nonce = 0;
+    uint8_t salt[16];
+    uint64_t n = i;
+    memcpy(salt, b->run, 8);
+    memcpy(salt + 8, &n, 8);
+    char nid[40];
+    snprintf(nid, sizeof nid, "load-%zu", i);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    cx_err e = did_derive(salt, sizeof salt, nid, &tx.u.reg.did);
+    if (!e) e = tx_sign(&tx, k);
+    key_free(k);
+    if (!e) e = tx_encode(&tx, 1, &raw, &len);
+    if (e) goto fail;
+    tx_id_of_bytes(raw, len, &L->tx[i].id);
+    static const char pre[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tx_submit\",\"params\":{\"tx\":\"";
+    static const char post[] = "\"}}";
+    char *body = malloc(sizeof pre - 1 + 2 * len + sizeof post);
+    if (!body) {
+      free(raw);
+      goto fail;
+    }
+    memcpy(body, pre, sizeof pre - 1);
+    hex_encode(raw, len, body + sizeof pre - 1);
+    memcpy(body + sizeof pre - 1 + 2 * len, post, sizeof post);
+    free(raw);
+    L->tx[i].body = body;
+  }
+  return NULL;
+fail:
+  b->failed = 1;
+  return NULL;
+}
+
+/* ---- the command ---- */
+
+/* SIGINT / SIGTERM end the submitting early; the drain and report follow. */
+static volatile sig_atomic_t g_stop;
+static void on_stop_signal(int sig) { g_stop = sig; }
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array (ms); -1 when empty. */
+static double pct(const double *v, size_t n, double p) {
+  if (!n) return -1;
+  double r = p / 100.0 * (double)n;
+  size_t k = (size_t)r;
+  if ((double)k < r) k++; /* ceil */
+  return v[k ? k - 1 : 0];
+}
+
+static int parse_pos_double(const char *what, const char *s, double lo, double hi, double *out) {
+  char *end = NULL;
+  double v = strtod(s, &end);
+  if (!*s || *end || !(v >= lo && v <= hi))
+    return cli_fail(CLI_USAGE, "%s: expected a number in [%g, %g], got \"%s\"", what, lo, hi, s);
+  *out = v;
+  return CLI_OK;
+}
+
+/* Splits the --nodes list (in place, into buf). */
+static int parse_nodes(load *L, const char *list, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", list);
+  for (char *p = buf, *save = NULL, *tok; (tok = strtok_r(p, ",", &save)); p = NULL) {
+    if (L->nnodes >= LOAD_MAX_NODES)
+      return cli_fail(CLI_USAGE, "--nodes: at most %d URLs", LOAD_MAX_NODES);
+    if (strncmp(tok, "http://", 7) != 0 && strncmp(tok, "https://", 8) != 0)
+      return cli_fail(CLI_USAGE, "--nodes: \"%s\" is not an http(s) URL", tok);
+    L->urls[L->nnodes++] = tok;
+  }
+  if (!L->nnodes) return cli_fail(CLI_USAGE, "--nodes: no URL");
+  return CLI_OK;
+}
+
+static int cmd_load(cli_ctx *c, const cli_args *a) {
+  load L;
+  memset(&L, 0, sizeof L);
+  double rate, dur, drain = 30, resub = 5, workers_d = 0;
+  char nodebuf[4096];
+  int rc;
+  const char *s;
+  if ((rc = parse_nodes(&L, (s = cli_opt(a, "nodes")) ? s : c->node, nodebuf, sizeof nodebuf)))
+    return rc;
+  if ((rc = parse_pos_double("--rate", cli_opt(a, "rate"), 0.01, 1e6, &rate)) ||
+      (rc = parse_pos_double("--duration", cli_opt(a, "duration"), 0.01, 86400, &dur)))
+    return rc;
+  if ((s = cli_opt(a, "drain")) && (rc = parse_pos_double("--drain", s, 0, 86400, &drain)))
+    return rc;
+  if ((s = cli_opt(a, "resubmit")) && (rc = parse_pos_double("--resubmit", s, 0, 86400, &resub)))
+    return rc;
+  if ((s = cli_opt(a, "workers")) &&
+      (rc = parse_pos_double("--workers", s, 1, LOAD_MAX_WORKERS, &workers_d)))
+    return rc;
+  double want = round1(rate * dur);
+  if (want < 1 || want > LOAD_MAX_TXS)
+    return cli_fail(CLI_USAGE, "--rate x --duration: %.0f transactions; expected 1..%u", want,
+                    LOAD_MAX_TXS);
+  L.ntx = (size_t)want;
+  L.resubmit_s = resub;
+  int nworkers = workers_d > 0 ? (int)workers_d : 4 * L.nnodes;
+  if (nworkers > LOAD_MAX_WORKERS) nworkers = LOAD_MAX_WORKERS;
+  const char *out_path = cli_opt(a, "out");
+  FILE *out = NULL;
+  if (out_path && !(out = fopen(out_path, "w")))
+    return cli_fail(CLI_LOCAL, "--out %s: cannot create", out_path);
+
+  /* Chain id and starting height from the first node that answers. */
+  cx_hash chain_id;
+  uint64_t h0 = 0;
+  rc = CLI_UNREACHABLE;
+  for (int i = 0; i < L.nnodes && rc; i++) {
+    cli_ctx one = *c;
+    one.node = L.urls[i];
+    cJSON *r = NULL;
+    if ((rc = cli_call(&one, "status", cJSON_CreateObject(), NULL, &r))) continue;
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(r, "chain_id");
+    if (!cJSON_IsString(cid) || hex_decode(cid->valuestring, chain_id.b, 32) != CX_OK ||
+        cli_json_u64(cJSON_GetObjectItemCaseSensitive(r, "height"), &h0) != 0)
+      rc = cli_fail(CLI_UNREACHABLE, "status: %s's answer lacks chain_id or height", one.node);
+    L.poll_node = i;
+    cJSON_Delete(r);
+  }
+  if (rc) {
+    if (out) fclose(out);
+    return rc;
+  }
+  L.height = h0;
+
+  /* Build and sign everything before the clock starts. */
+  L.tx = calloc(L.ntx, sizeof *L.tx);
+  size_t htcap = 16;
+  while (htcap < 2 * L.ntx) htcap *= 2;
+  L.ht = calloc(htcap, sizeof *L.ht);
+  L.htmask = htcap - 1;
+  L.qcap = L.ntx < 65536 ? L.ntx : 65536;
+  L.q = calloc(L.qcap, sizeof *L.q);
+  if (!L.tx || !L.ht || !L.q) {
+    rc = cli_fail(CLI_LOCAL, "out of memory for %zu transactions", L.ntx);
+    goto out;
+  }
+  if (!c->json)
+    fprintf(stderr, "custos: load: signing %zu identity registrations (one fresh key each)...\n",
+            L.ntx);
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t nb = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (size_t)ncpu;
+  build_arg bargs[16];
+  pthread_t bt[16];
+  uint8_t run[8];
+  randombytes_buf(run, sizeof run);
+  for (size_t i = 0; i < nb; i++) {
+    bargs[i] = (build_arg){.L = &L, .chain_id = chain_id, .from = i, .step = nb};
+    memcpy(bargs[i].run, run, sizeof run);
+    if (pthread_create(&bt[i], NULL, build_txs, &bargs[i]) != 0) {
+      nb = i; /* join those started, then fail */
+      bargs[0].failed = 1;
+      break;
+    }
+  }
+  int bad = bargs[0].failed;
+  for (size_t i = 0; i < nb; i++) {
+    pthread_join(bt[i], NULL);
+    bad |= bargs[i].failed;
+  }
+  if (bad) {
+    rc = cli_fail(CLI_LOCAL, "cannot build the transactions (out of memory?)");
+    goto out;
+  }
+  for (size_t i = 0; i < L.ntx; i++) ht_put(&L, i);
+
+  pthread_mutex_init(&L.mu, NULL);
+  pthread_cond_init(&L.cv_items, NULL);
+  pthread_cond_init(&L.cv_space, NULL);
+  pthread_t poll_t, wt[LOAD_MAX_WORKERS];
+  worker_arg wargs[LOAD_MAX_WORKERS];
+  int nw = 0;
+  if (pthread_create(&poll_t, NULL, poller, &L) != 0) {
+    rc = cli_fail(CLI_LOCAL, "cannot start a thread");
+    goto out_sync;
+  }
+  for (; nw < nworkers; nw++) {
+    wargs[nw] = (worker_arg){.L = &L};
+    if (pthread_create(&wt[nw], NULL, worker, &wargs[nw]) != 0) break;
+  }
+  if (!nw) {
+    rc = cli_fail(CLI_LOCAL, "cannot start a thread");
+    L.stop_poll = 1;
+    pthread_join(poll_t, NULL);
+    goto out_sync;
+  }
+
+  /* Pacing: transaction i is due at t0 + i / rate. */
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  double t0 = now_s();
+  for (size_t i = 0; i < L.ntx && !g_stop; i++) {
+    double due = t0 + (double)i / rate;
+    while (!g_stop && now_s() < due) sleep_s(due - now_s() < 0.1 ? due - now_s() : 0.1);
+    if (g_stop) break;
+    pthread_mutex_lock(&L.mu);
+    while (L.qn == L.qcap) pthread_cond_wait(&L.cv_space, &L.mu);
+    L.q[(L.qhead + L.qn) % L.qcap] = i;
+    L.qn++;
+    pthread_cond_signal(&L.cv_items);
+    pthread_mutex_unlock(&L.mu);
+  }
+  pthread_mutex_lock(&L.mu);
+  L.closed = 1;
+  pthread_cond_broadcast(&L.cv_items);
+  pthread_mutex_unlock(&L.mu);
+  int wfailed = 0;
+  for (int i = 0; i < nw; i++) {
+    pthread_join(wt[i], NULL);
+    wfailed |= wargs[i].failed;
+  }
+  double t_end_submit = now_s();
+  sigaction(SIGINT, &old_int, NULL); /* a second signal ends the drain */
+  sigaction(SIGTERM, &old_term, NULL);
+  if (g_stop && !c->json)
+    fprintf(stderr, "custos: load: stopped by signal %d after %zu transactions; draining\n",
+            (int)g_stop, L.n_sent);
+
+  /* Drain: until every accepted transaction is in a block. */
+  double deadline = t_end_submit + drain;
+  for (;;) {
+    pthread_mutex_lock(&L.mu);
+    int done = L.n_committed_accepted >= L.n_accepted;
+    pthread_mutex_unlock(&L.mu);
+    if (done || now_s() >= deadline) break;
+    sleep_s(0.05);
+  }
+  sleep_s(2.0 * POLL_MS / 1000.0); /* a last pass catches duplicates in new blocks */
+  pthread_mutex_lock(&L.mu);
+  L.stop_poll = 1;
+  pthread_mutex_unlock(&L.mu);
+  pthread_join(poll_t, NULL);
+
+  /* Figures. */
+  double *lat = malloc((L.ntx ? L.ntx : 1) * sizeof *lat);
+  if (!lat) {
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out_sync;
+  }
+  size_t nlat = 0;
+  for (size_t i = 0; i < L.ntx; i++) {
+    const load_tx *t = &L.tx[i];
+    if (t->seen && t->t_sent) lat[nlat++] = 1000.0 * (t->t_commit - t->t_sent);
+    if (out && t->accepted) {
+      char hex[CX_HASH_HEX_LEN];
+      fprintf(out, "%s\n", hash_hex(&t->id, hex));
+    }
+  }
+  qsort(lat, nlat, sizeof *lat, cmp_double);
+  double p50 = pct(lat, nlat, 50), p99 = pct(lat, nlat, 99), pmax = nlat ? lat[nlat - 1] : -1;
+  free(lat);
+  size_t lost = L.n_accepted - L.n_committed_accepted;
+  double submit_span = t_end_submit - t0;
+  double submit_rate = submit_span > 0 ? (double)L.n_sent / submit_span : 0;
+  double commit_span = L.t_last_commit - L.t_first_sent;
+  double tps = L.n_committed && commit_span > 0 ? (double)L.n_committed / commit_span : 0;
+
+  cJSON *o = cJSON_CreateObject(), *ref = cJSON_CreateObject();
+  if (!o || !ref) {
+    cJSON_Delete(o);
+    cJSON_Delete(ref);
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out_sync;
+  }
+  for (size_t i = 0; i < L.nref; i++)
+    cJSON_AddNumberToObject(ref, L.refused[i].name, (double)L.refused[i].n);
+  cJSON_AddNumberToObject(o, "nodes", L.nnodes);
+  cJSON_AddNumberToObject(o, "rate", rate);
+  cJSON_AddNumberToObject(o, "duration_s", dur);
+  cJSON_AddNumberToObject(o, "submitted", (double)L.n_sent);
+  cJSON_AddNumberToObject(o, "accepted", (double)L.n_accepted);
+  cJSON_AddNumberToObject(o, "refused", (double)(L.n_refused - L.n_late));
+  cJSON_AddItemToObject(o, "refused_by", ref);
+  cJSON_AddNumberToObject(o, "committed", (double)L.n_committed);
+  cJSON_AddNumberToObject(o, "rejected_receipts", (double)L.n_rejected);
+  cJSON_AddNumberToObject(o, "duplicated", (double)L.n_dup);
+  cJSON_AddNumberToObject(o, "lost", (double)lost);
+  cJSON_AddNumberToObject(o, "resubmitted", (double)L.n_resubmits);
+  cJSON_AddNumberToObject(o, "late_accepted", (double)L.n_late);
+  cJSON_AddNumberToObject(o, "submit_rate", round1(submit_rate * 10) / 10);
+  cJSON_AddNumberToObject(o, "committed_tps", round1(tps * 10) / 10);
+  cJSON_AddNumberToObject(o, "latency_p50_ms", round1(p50));
+  cJSON_AddNumberToObject(o, "latency_p99_ms", round1(p99));
+  cJSON_AddNumberToObject(o, "latency_max_ms", round1(pmax));
+  cJSON_AddNumberToObject(o, "poll_ms", POLL_MS);
+  cJSON_AddNumberToObject(o, "height", (double)L.height);
+  if (c->json) {
+    cli_print_json(c, o);
+  } else {
+    printf("nodes:             %d (%d submitter threads)\n", L.nnodes, nw);
+    printf("submitted:         %zu at %.1f/s (target %g/s for %g s)\n", L.n_sent, submit_rate,
+           rate, dur);
+    printf("accepted:          %zu\n", L.n_accepted);
+    printf("refused:           %zu", L.n_refused - L.n_late);
+    for (size_t i = 0; i < L.nref; i++)
+      printf("%s%s %zu", i ? ", " : " (", L.refused[i].name, L.refused[i].n);
+    printf("%s\n", L.nref ? ")" : "");
+    printf("committed:         %zu (%zu rejected receipts, %zu in two blocks)\n", L.n_committed,
+           L.n_rejected, L.n_dup);
+    printf("lost:              %zu (accepted, in no block after %g s of drain)\n", lost, drain);
+    printf("resubmitted:       %zu\n", L.n_resubmits);
+    printf("committed tx/s:    %.1f\n", tps);
+    printf("latency p50/p99:   %.0f / %.0f ms (max %.0f; submit -> seen in a block, +-%d ms)\n",
+           p50, p99, pmax, POLL_MS);
+    printf("height:            %llu\n", (unsigned long long)L.height);
+  }
+  cJSON_Delete(o);
+  if (wfailed) fprintf(stderr, "custos: load: a submitter thread could not open libcurl\n");
+  rc = lost || L.n_dup || wfailed ? CLI_REFUSED : CLI_OK;
+out_sync:
+  pthread_cond_destroy(&L.cv_space);
+  pthread_cond_destroy(&L.cv_items);
+  pthread_mutex_destroy(&L.mu);
+out:
+  if (out && fclose(out) != 0 && rc == CLI_OK)
+    rc = cli_fail(CLI_LOCAL, "--out %s: cannot write", out_path);
+  for (size_t i = 0; L.tx && i < L.ntx; i++) free(L.tx[i].body);
+  free(L.tx);
+  free(L.ht);
+  free(L.q);
+  return rc;
+}
+
+const cli_cmd cli_load_cmds[] = {
+    {
+        .path = "load",
+        .synopsis = "--nodes URL[,URL...] --rate R --duration S [flags]",
+        .summary = "generate load: signed transactions at a steady rate; commit latency",
+        .desc =
+            "Submits R signed transactions per second for S seconds, round-robin across\n"
+            "the nodes, then waits until every accepted one is in a block (or --drain\n"
+            "passes). Each is an identity registration from its own fresh subject key\n"
+            "(kept in memory only; nonce 0), all signed before the clock starts.\n"
+            "A pool of submitter threads keeps the rate when one node is slow; a submit\n"
+            "that cannot reach its node goes to the next one. An accepted transaction\n"
+            "not in a block after --resubmit seconds is sent again to another node (a\n"
+            "mempool is not durable across kill -9). SIGINT or SIGTERM stops the\n"
+            "submitting early; the drain and the report follow.\n"
+            "\n"
+            "Prints submitted, accepted, refused (by rule name), committed, lost\n"
+            "(accepted but in no block at the end), the achieved submit rate,\n"
+            "committed tx/s (committed / (last commit - first submit)) and the\n"
+            "submit->commit latency p50/p99. Commits are observed by polling the chain\n"
+            "every 20 ms (status, then block_get), so latencies are accurate to about\n"
+            "20 ms. Exit 0 if nothing accepted was lost (and nothing is in two blocks),\n"
+            "1 otherwise.",
+        .example = "custos load --nodes http://127.0.0.1:26657,http://127.0.0.1:26667 \\\n"
+                   "  --rate 200 --duration 10\n"
+                   "custos load --nodes $URLS --rate 50 --duration 60 --json --out txids",
+        .kind = CLI_QUERY,
+        .flags = {{"nodes", "URL[,URL...]", "node RPC URLs (default: --node)", 0},
+                  {"rate", "R", "transactions per second", 1},
+                  {"duration", "S", "seconds of submitting", 1},
+                  {"drain", "S", "after submitting, wait this long for commits (default 30)", 0},
+                  {"resubmit", "S",
+                   "resend an accepted tx not committed after S s (default 5; 0: never)", 0},
+                  {"workers", "N", "submitter threads (default 4 per node, at most 64)", 0},
+                  {"out", "FILE", "write the accepted txids there, one per line", 0}},
+        .run = cmd_load,
+    },
+    {.path = NULL},
+};
