@@ -771,7 +771,17 @@ static void do_broadcast(sim *s, unsigned p, const bft_msg *m) {
   proc *P = &s->p[p];
   char hb[9];
   if (m->signer != P->member) {
-    violation(s, "p%u broadcasts a message signed as %u, not its own index %d", p, m->signer, P->member);
+    /* A relay: the engine re-sends other validators' signed prevotes (the
+     * polka behind a re-proposed value) because the network delivers at
+     * most once. It must carry its signer's valid signature; our own
+     * signing rules do not apply to it. */
+    if (!msg_sig_ok(s, m)) {
+      violation(s, "p%u relays a %s signed as %u whose signature does not verify", p,
+                tname(m->type), m->signer);
+      return;
+    }
+    for (unsigned q = 0; q < s->np; q++)
+      if (q != p) net_send(s, p, q, m, 0);
     return;
   }
   if (!msg_sig_ok(s, m)) {
@@ -785,7 +795,7 @@ static void do_broadcast(sim *s, unsigned p, const bft_msg *m) {
   int covered = P->has_safety && (rec.height > m->height ||
                                    (rec.height == m->height && (rec.round > m->round ||
                                                                 (rec.round == m->round && rec.step >= m->type))));
-  if (!covered)
+  if (!covered && honest(s, p)) /* a twin may relay its twin's messages */
     violation(s, "p%u broadcasts %s h=%" PRIu64 " r=%u not covered by its durable safety record (h=%" PRIu64
                  " r=%u step=%u)",
               p, tname(m->type), m->height, m->round, rec.height, rec.round, rec.step);
