@@ -35,13 +35,25 @@
 enum { VOTE_PREVOTE = 0, VOTE_PRECOMMIT = 1 };
 enum { CHECK_PENDING = 0, CHECK_VALID = 1, CHECK_INVALID = 2 };
 
+/* Distinct messages kept per (round, type, signer). The paper counts a
+ * signer once per value it signed: an equivocator's vote for X counts
+ * towards X even if its vote for Y came first, which every correct process
+ * needs to see the polka or the commit the others saw (else one honest node
+ * may lock X on a quorum that includes the equivocator while another, who
+ * heard Y from it first, can never count that quorum: a stall). Safety is
+ * untouched: two quorums for different values intersect in f+1 signers,
+ * one of them honest, and an honest signer has one value. We keep two (an
+ * equivocator's further versions are dropped, so memory stays bounded);
+ * the simulator's and the integration test's equivocators send two. */
+#define SLOTS 2
+
 /* The message log of one round of the current height. */
 typedef struct {
   uint32_t round;
-  uint8_t has_proposal;
-  bft_msg proposal; /* first one from proposer(h, round) */
-  uint8_t has_vote[2][CX_MAX_VALIDATORS];
-  bft_msg vote[2][CX_MAX_VALIDATORS]; /* first per signer and type */
+  uint8_t nprop;
+  bft_msg proposal[SLOTS]; /* distinct ones from proposer(h, round), first first */
+  uint8_t nvote[2][CX_MAX_VALIDATORS];
+  bft_msg vote[2][CX_MAX_VALIDATORS][SLOTS]; /* distinct values per signer and type */
   uint8_t evidenced[3][CX_MAX_VALIDATORS];
 } round_log;
 
@@ -76,6 +88,16 @@ struct bft_engine {
   size_t nbuf, capbuf;
   int replay_pending;
   size_t relay_cursor; /* rotation of relayed polka prevotes */
+  size_t round_cursor; /* rotation of relayed messages of the current round */
+  /* Restart at the height of the safety record (bft_new): the record's
+   * step at resume_round (0: none pending), and whether the record's
+   * precommit (round start_round - 1) is to be sent again. */
+  uint8_t resume_step;
+  uint32_t resume_round;
+  int resend_precommit;
+  /* The round resumed in after a prevote whose signature may have died
+   * with the process (BFT_NIL_ROUND: none): see start_round. */
+  uint32_t lost_round;
 
   bft_safety safety; /* last record emitted in PERSIST (or restored) */
   uint64_t ignored, equivocations;
@@ -288,11 +310,19 @@ static void mark_valid(bft_engine *e, const cx_hash *h) {
   else check_add(e, h, CHECK_VALID);
 }
 
-/* Votes of one type in a round for hash h (NULL: any value, L34/L47). */
+/* Signer s's vote of type vt for hash h in a round, or NULL. */
+static const bft_msg *vote_for(const round_log *rl, int vt, size_t s, const cx_hash *h) {
+  for (unsigned k = 0; k < rl->nvote[vt][s]; k++)
+    if (hash_eq(&rl->vote[vt][s][k].block_hash, h)) return &rl->vote[vt][s][k];
+  return NULL;
+}
+
+/* Signers with a vote of one type in a round for hash h (NULL: any value,
+ * L34/L47: distinct signers). */
 static unsigned count_votes(const bft_engine *e, const round_log *rl, int vt, const cx_hash *h) {
   unsigned c = 0;
   for (size_t i = 0; i < e->n; i++)
-    if (rl->has_vote[vt][i] && (!h || hash_eq(&rl->vote[vt][i].block_hash, h))) c++;
+    if (h ? vote_for(rl, vt, i, h) != NULL : rl->nvote[vt][i] > 0) c++;
   return c;
 }
 
@@ -301,7 +331,7 @@ static unsigned count_senders(const bft_engine *e, const round_log *rl) {
   unsigned c = 0;
   size_t prop = bft_proposer(e->height, rl->round, e->n);
   for (size_t i = 0; i < e->n; i++)
-    if (rl->has_vote[0][i] || rl->has_vote[1][i] || (rl->has_proposal && i == prop)) c++;
+    if (rl->nvote[0][i] || rl->nvote[1][i] || (rl->nprop && i == prop)) c++;
   return c;
 }
 
@@ -323,22 +353,42 @@ static int may_sign(const bft_engine *e, uint32_t round, uint8_t type) {
 
 static void log_msg(bft_engine *e, const bft_msg *m);
 
+static int sign_msg(bft_engine *e, uint8_t type, uint32_t round, const cx_hash *hash, uint32_t pol,
+                    bft_msg *m) {
+  memset(m, 0, sizeof *m);
+  m->type = type;
+  m->height = e->height;
+  m->round = round;
+  m->pol_round = type == BFT_PROPOSAL ? pol : BFT_NIL_ROUND;
+  m->block_hash = *hash;
+  m->signer = (uint16_t)e->self;
+  uint8_t digest[32];
+  bft_msg_digest(&e->cfg.chain_id, m, digest);
+  return e->cfg.sign(e->cfg.sign_ctx, digest, &m->sig) == CX_OK;
+}
+
+/* After a restart: signs again, and sends, a message the safety record
+ * shows we signed before the crash, with the same content (so no second
+ * message for its slot: the record determines the content, see
+ * bft_new). The signature may have been lost with the process, between
+ * PERSIST and BROADCAST; peers still waiting in that round need it. The
+ * record already covers it; the PERSIST repeats that record so the host's
+ * "PERSIST before the signature leaves" holds within this step too. */
+static void resend_signed(bft_engine *e, uint8_t type, uint32_t round, const cx_hash *hash, uint32_t pol) {
+  bft_msg m;
+  if (e->self < 0 || !sign_msg(e, type, round, hash, pol, &m)) return;
+  emit(e, BFT_ACT_PERSIST)->safety = e->safety;
+  emit(e, BFT_ACT_BROADCAST)->msg = m;
+  log_msg(e, &m);
+}
+
 /* Signs one message of the current (height, round), persists the safety
  * record, broadcasts it and logs it as our own. Not a validator, a refused
  * (already signed) slot or a signer failure: nothing leaves. */
 static void sign_send(bft_engine *e, uint8_t type, const cx_hash *hash, uint32_t pol) {
   if (e->self < 0 || !may_sign(e, e->round, type)) return;
   bft_msg m;
-  memset(&m, 0, sizeof m);
-  m.type = type;
-  m.height = e->height;
-  m.round = e->round;
-  m.pol_round = type == BFT_PROPOSAL ? pol : BFT_NIL_ROUND;
-  m.block_hash = *hash;
-  m.signer = (uint16_t)e->self;
-  uint8_t digest[32];
-  bft_msg_digest(&e->cfg.chain_id, &m, digest);
-  if (e->cfg.sign(e->cfg.sign_ctx, digest, &m.sig) != CX_OK) return;
+  if (!sign_msg(e, type, e->round, hash, pol, &m)) return;
   bft_safety s = {.height = e->height, .round = e->round, .step = type,
                   .locked_round = e->locked_round, .locked_hash = e->locked_hash,
                   .valid_round = e->valid_round, .valid_hash = e->valid_hash};
@@ -352,10 +402,42 @@ static void sign_send(bft_engine *e, uint8_t type, const cx_hash *hash, uint32_t
 
 /* L11-L21 StartRound(round). */
 static void start_round(bft_engine *e, uint32_t r) {
+  /* Restarted in the round of our safety record: what we signed there
+   * before the crash is done (bft_new). */
+  uint8_t done = e->resume_step && e->resume_round == r ? e->resume_step : 0;
+  e->resume_step = 0;
   e->round = r;
   e->step = BFT_PROPOSAL;
   e->building = 0;
   e->prevote_timer_set = e->polka_seen = e->precommit_timer_set = 0;
+  if (done >= BFT_PREVOTE) {
+    /* Our prevote of r is out, or was lost with the crash (PERSIST done,
+     * BROADCAST not), and we cannot send it again: its value is not in the
+     * record. Our precommit of r is still ours to give, and peers in r may
+     * need it for L47. But r may never show us n - f prevotes now (ours
+     * may be missing everywhere), so we arm timeoutPrevote at once instead
+     * of at L34, and timeoutPrecommit at our precommit instead of at L47
+     * (precommit()): a nil precommit and a round change are always safe,
+     * and this way we leave r even if it cannot complete, so the f + 1
+     * rule can carry the others to r + 1. */
+    e->step = BFT_PREVOTE;
+    e->lost_round = r;
+    e->prevote_timer_set = 1;
+    set_timer(e, BFT_T_PREVOTE, e->cfg.prevote_ms);
+    return;
+  }
+  if (done == BFT_PROPOSAL && e->self >= 0 && bft_proposer(e->height, r, e->n) == (size_t)e->self) {
+    /* We proposed in r before the crash. A re-proposal of validValue
+     * (L15-L16; the record holds validValue as of that signature) can be
+     * sent again as it was; a fresh block cannot (its hash is not in the
+     * record): peers relay it back, or timeoutPropose makes us prevote nil. */
+    if (e->valid_round != BFT_NIL_ROUND) {
+      mark_valid(e, &e->valid_hash);
+      resend_signed(e, BFT_PROPOSAL, r, &e->valid_hash, e->valid_round);
+    }
+    set_timer(e, BFT_T_PROPOSE, e->cfg.propose_ms);
+    return;
+  }
   if (e->self >= 0 && bft_proposer(e->height, r, e->n) == (size_t)e->self) {
     if (e->valid_round != BFT_NIL_ROUND) { /* L15-L16: re-propose validValue */
       mark_valid(e, &e->valid_hash);
@@ -372,6 +454,14 @@ static void start_round(bft_engine *e, uint32_t r) {
 /* Leaves the waiting state: the height runs from here on. */
 static void begin_height(bft_engine *e) {
   if (e->cfg.rebroadcast_ms) set_timer(e, BFT_T_REBROADCAST, e->cfg.rebroadcast_ms);
+  if (e->resend_precommit) {
+    /* Restarted after precommitting in round start_round - 1: that
+     * precommit was nil, or lockedValue if we locked in that round (L36-L41
+     * lock and precommit in one step, and the record was written then). */
+    uint32_t pr = e->start_round - 1;
+    e->resend_precommit = 0;
+    resend_signed(e, BFT_PRECOMMIT, pr, e->locked_round == pr ? &e->locked_hash : &nil_hash, BFT_NIL_ROUND);
+  }
   start_round(e, e->start_round);
 }
 
@@ -383,15 +473,19 @@ static void prevote(bft_engine *e, const cx_hash *v) {
 static void precommit(bft_engine *e, const cx_hash *v) {
   sign_send(e, BFT_PRECOMMIT, v, BFT_NIL_ROUND);
   e->step = BFT_PRECOMMIT;
+  if (e->round == e->lost_round && !e->precommit_timer_set) { /* see start_round */
+    e->precommit_timer_set = 1;
+    set_timer(e, BFT_T_PRECOMMIT, e->cfg.precommit_ms);
+  }
 }
 
 /* L49-L54: a proposal and a quorum of precommits for it in any round r
  * decide; the precommits are the certificate. */
 static int try_decide(bft_engine *e) {
-  for (size_t i = 0; i < e->nrounds; i++) {
+  for (size_t i = 0; i < e->nrounds; i++)
+    for (unsigned k = 0; k < e->rounds[i]->nprop; k++) {
     const round_log *rl = e->rounds[i];
-    if (!rl->has_proposal) continue;
-    const cx_hash *v = &rl->proposal.block_hash;
+    const cx_hash *v = &rl->proposal[k].block_hash;
     if (validity(e, v) != CHECK_VALID) continue;
     if (count_votes(e, rl, VOTE_PRECOMMIT, v) < quorum(e)) continue;
     e->decided = 1;
@@ -401,12 +495,14 @@ static int try_decide(bft_engine *e) {
     a->cert.height = e->height;
     a->cert.view = rl->round;
     a->cert.block_hash = *v;
-    for (size_t s = 0; s < e->n; s++) /* ascending signers */
-      if (rl->has_vote[VOTE_PRECOMMIT][s] && hash_eq(&rl->vote[VOTE_PRECOMMIT][s].block_hash, v)) {
+    for (size_t s = 0; s < e->n; s++) { /* ascending signers */
+      const bft_msg *pc = vote_for(rl, VOTE_PRECOMMIT, s, v);
+      if (pc) {
         cx_vote_sig *vs = &a->cert.votes[a->cert.nvotes++];
         vs->signer = (uint16_t)s;
-        vs->sig = rl->vote[VOTE_PRECOMMIT][s].sig;
+        vs->sig = pc->sig;
       }
+    }
     return 1;
   }
   return 0;
@@ -430,9 +526,7 @@ static int try_round_skip(bft_engine *e) {
 }
 
 /* L22-L27 (vr = -1) and L28-L33 (vr >= 0 with a polka in vr). */
-static int try_prevote_on_proposal(bft_engine *e, const round_log *rl) {
-  if (e->step != BFT_PROPOSAL || !rl || !rl->has_proposal) return 0;
-  const bft_msg *p = &rl->proposal;
+static int try_prevote_on(bft_engine *e, const bft_msg *p) {
   int lock_ok;
   if (p->pol_round == BFT_NIL_ROUND) { /* L23 */
     lock_ok = e->locked_round == BFT_NIL_ROUND || hash_eq(&e->locked_hash, &p->block_hash);
@@ -448,12 +542,24 @@ static int try_prevote_on_proposal(bft_engine *e, const round_log *rl) {
   return 1;
 }
 
+/* An equivocating proposer's second proposal is a PROPOSAL message too:
+ * whichever can fire first does (we prevote once per round). */
+static int try_prevote_on_proposal(bft_engine *e, const round_log *rl) {
+  if (e->step != BFT_PROPOSAL || !rl) return 0;
+  for (unsigned k = 0; k < rl->nprop; k++)
+    if (try_prevote_on(e, &rl->proposal[k])) return 1;
+  return 0;
+}
+
 /* L36-L43: proposal + polka for it in this round, first time. */
 static int try_polka_value(bft_engine *e, const round_log *rl) {
-  if (e->polka_seen || e->step < BFT_PREVOTE || !rl || !rl->has_proposal) return 0;
-  const cx_hash *v = &rl->proposal.block_hash;
-  if (validity(e, v) != CHECK_VALID) return 0;
-  if (count_votes(e, rl, VOTE_PREVOTE, v) < quorum(e)) return 0;
+  if (e->polka_seen || e->step < BFT_PREVOTE || !rl) return 0;
+  const cx_hash *v = NULL;
+  for (unsigned k = 0; k < rl->nprop && !v; k++) {
+    const cx_hash *c = &rl->proposal[k].block_hash;
+    if (validity(e, c) == CHECK_VALID && count_votes(e, rl, VOTE_PREVOTE, c) >= quorum(e)) v = c;
+  }
+  if (!v) return 0;
   e->polka_seen = 1;
   e->valid_hash = *v; /* L42-L43 (set first so the PERSIST below carries it) */
   e->valid_round = e->round;
@@ -512,44 +618,49 @@ static int same_content(const bft_msg *a, const bft_msg *b) {
          (a->type != BFT_PROPOSAL || a->pol_round == b->pol_round);
 }
 
-/* Records a checked message of the current height: first per (signer,
- * round, type) kept, identical duplicates ignored, a different second one
- * reported once as EVIDENCE. A new proposal asks the host for valid(v). */
+/* Records a checked message of the current height: up to SLOTS distinct
+ * ones per (signer, round, type) kept (each counts for its value),
+ * identical duplicates ignored, the first different one reported once as
+ * EVIDENCE. A new proposal asks the host for valid(v). */
 static void log_msg(bft_engine *e, const bft_msg *m) {
   round_log *rl = round_get(e, m->round, 1);
   if (!rl) {
     e->ignored++;
     return;
   }
-  bft_msg *slot;
-  uint8_t *has;
+  bft_msg *slots;
+  uint8_t *nslots;
   if (m->type == BFT_PROPOSAL) {
-    slot = &rl->proposal;
-    has = &rl->has_proposal;
+    slots = rl->proposal;
+    nslots = &rl->nprop;
   } else {
-    slot = &rl->vote[m->type - BFT_PREVOTE][m->signer];
-    has = &rl->has_vote[m->type - BFT_PREVOTE][m->signer];
+    slots = rl->vote[m->type - BFT_PREVOTE][m->signer];
+    nslots = &rl->nvote[m->type - BFT_PREVOTE][m->signer];
   }
-  if (!*has) {
-    *slot = *m;
-    *has = 1;
-    if (m->type == BFT_PROPOSAL && !check_find(e, &m->block_hash) &&
-        check_add(e, &m->block_hash, CHECK_PENDING))
-      emit(e, BFT_ACT_CHECK_PROPOSAL)->block_hash = m->block_hash;
-    return;
+  for (unsigned k = 0; k < *nslots; k++)
+    if (same_content(&slots[k], m)) {
+      e->ignored++;
+      return;
+    }
+  if (*nslots > 0) {
+    uint8_t *ev = &rl->evidenced[m->type - 1][m->signer];
+    if (!*ev) {
+      *ev = 1;
+      e->equivocations++;
+      bft_action *a = emit(e, BFT_ACT_EVIDENCE);
+      a->round = m->round;
+      a->msg = slots[0];
+      a->msg2 = *m;
+    }
   }
-  if (same_content(slot, m)) {
+  if (*nslots >= SLOTS) {
     e->ignored++;
     return;
   }
-  uint8_t *ev = &rl->evidenced[m->type - 1][m->signer];
-  if (*ev) return;
-  *ev = 1;
-  e->equivocations++;
-  bft_action *a = emit(e, BFT_ACT_EVIDENCE);
-  a->round = m->round;
-  a->msg = *slot;
-  a->msg2 = *m;
+  slots[(*nslots)++] = *m;
+  if (m->type == BFT_PROPOSAL && !check_find(e, &m->block_hash) &&
+      check_add(e, &m->block_hash, CHECK_PENDING))
+    emit(e, BFT_ACT_CHECK_PROPOSAL)->block_hash = m->block_hash;
 }
 
 /* Cheap checks of a message for the current height. */
@@ -642,49 +753,83 @@ static void replay(bft_engine *e) {
 
 /* ------------------------------------------------------------ events */
 
-/* Relays the prevotes of the polka (vr, v) a proposal builds on: L28 needs
- * them at every correct process, which the paper's gossip ensures by
- * relaying every message, while our network is at most once. At most
- * *budget messages; the start rotates so all go out over a few firings. */
+/* Gossip. The paper assumes that a message a correct process receives
+ * reaches every correct process (each relays what it hears); our network
+ * delivers at most once. So every rebroadcast_ms a validator sends again,
+ * from memory (never re-signed):
+ *   - its own messages of the current and the previous round: a peer still
+ *     in the previous round needs our precommit of it (L47), a peer behind
+ *     needs our messages of this round (L55);
+ *   - the prevotes of the polka behind the current proposal and behind its
+ *     validValue (the one it would re-propose, L15): L28 needs them at every
+ *     correct process, even after their signers moved on;
+ *   - everyone's messages of the current round (proposal, prevotes and
+ *     precommits, an equivocator's both versions): a peer that missed one
+ *     whose signer has moved on, crashed, or lost it in a crash, still gets
+ *     it. This is what lets a restarted validator count its own vote of the
+ *     round again (it resumes in the round of its record, bft_new).
+ * At most BFT_MAX_ACTIONS - 1 messages per firing; the relayed ones rotate,
+ * so all go out over a few firings. */
+static void emit_budget(bft_engine *e, const bft_msg *m, size_t *budget) {
+  if (!*budget) return;
+  emit(e, BFT_ACT_BROADCAST)->msg = *m;
+  (*budget)--;
+}
+
 static void relay_polka(bft_engine *e, uint32_t vr, const cx_hash *v, size_t *budget) {
   const round_log *rl = round_get(e, vr, 0);
   if (!rl || count_votes(e, rl, VOTE_PREVOTE, v) < quorum(e)) return;
   for (size_t k = 0; k < e->n && *budget; k++) {
     size_t s = (k + e->relay_cursor) % e->n;
-    if (!rl->has_vote[VOTE_PREVOTE][s] || !hash_eq(&rl->vote[VOTE_PREVOTE][s].block_hash, v))
-      continue;
-    emit(e, BFT_ACT_BROADCAST)->msg = rl->vote[VOTE_PREVOTE][s];
-    (*budget)--;
+    const bft_msg *pv = vote_for(rl, VOTE_PREVOTE, s, v);
+    if (pv) emit_budget(e, pv, budget);
   }
 }
 
-/* Re-sends (from memory, not re-signed) our messages of the current and
- * the previous round,
- * relays the polka behind the current proposal and behind our validValue
- * (the one we would re-propose, L15), and re-arms the timer. */
-static void resend_own(bft_engine *e, const round_log *rl) {
+static void resend_own(bft_engine *e, const round_log *rl, size_t *budget) {
   if (!rl || e->self < 0) return;
-  if (rl->has_proposal && rl->proposal.signer == e->self)
-    emit(e, BFT_ACT_BROADCAST)->msg = rl->proposal;
+  for (unsigned k = 0; k < rl->nprop; k++)
+    if (rl->proposal[k].signer == e->self) emit_budget(e, &rl->proposal[k], budget);
   for (int vt = 0; vt < 2; vt++)
-    if (rl->has_vote[vt][e->self]) emit(e, BFT_ACT_BROADCAST)->msg = rl->vote[vt][e->self];
+    for (unsigned k = 0; k < rl->nvote[vt][e->self]; k++) emit_budget(e, &rl->vote[vt][e->self][k], budget);
+}
+
+/* Everyone else's messages of one round, from round_cursor on. Items are
+ * numbered: proposals, then per signer its prevotes and precommits. */
+static void relay_round(bft_engine *e, const round_log *rl, size_t *budget) {
+  if (!rl) return;
+  size_t per = 2 * SLOTS, total = SLOTS + e->n * per;
+  for (size_t k = 0; k < total && *budget; k++) {
+    size_t i = (e->round_cursor + k) % total;
+    const bft_msg *m = NULL;
+    if (i < SLOTS) {
+      if (i < rl->nprop) m = &rl->proposal[i];
+    } else {
+      size_t s = (i - SLOTS) / per, vt = (i - SLOTS) % per / SLOTS, slot = (i - SLOTS) % SLOTS;
+      if (slot < rl->nvote[vt][s]) m = &rl->vote[vt][s][slot];
+    }
+    if (!m || (int)m->signer == e->self) continue;
+    emit_budget(e, m, budget);
+    e->round_cursor = i + 1;
+  }
 }
 
 static void rebroadcast(bft_engine *e) {
+  size_t budget = BFT_MAX_ACTIONS - 1; /* and the timer */
   const round_log *rl = round_get(e, e->round, 0);
-  /* The previous round too: a peer still there needs our precommit of it
-   * for L47, or our messages of this round for L55, to catch up. */
-  resend_own(e, rl);
-  if (e->round > 0) resend_own(e, round_get(e, e->round - 1, 0));
-  size_t budget = BFT_MAX_ACTIONS - 7; /* 6 own messages and the timer */
+  resend_own(e, rl, &budget);
+  if (e->round > 0) resend_own(e, round_get(e, e->round - 1, 0), &budget);
   uint32_t pol = BFT_NIL_ROUND;
-  if (rl && rl->has_proposal && rl->proposal.pol_round != BFT_NIL_ROUND) {
-    pol = rl->proposal.pol_round;
-    relay_polka(e, pol, &rl->proposal.block_hash, &budget);
+  for (unsigned k = 0; rl && k < rl->nprop; k++) {
+    const bft_msg *p = &rl->proposal[k];
+    if (p->pol_round == BFT_NIL_ROUND || p->pol_round == pol) continue;
+    pol = p->pol_round;
+    relay_polka(e, pol, &p->block_hash, &budget);
   }
   if (e->valid_round != BFT_NIL_ROUND && e->valid_round != pol)
     relay_polka(e, e->valid_round, &e->valid_hash, &budget);
-  e->relay_cursor += BFT_MAX_ACTIONS - 7;
+  e->relay_cursor += 1;
+  relay_round(e, rl, &budget);
   set_timer(e, BFT_T_REBROADCAST, e->cfg.rebroadcast_ms);
 }
 
@@ -759,6 +904,9 @@ static void on_committed(bft_engine *e, const bft_event *ev) {
   e->step = 0;
   e->decided = e->building = 0;
   e->locked_round = e->valid_round = BFT_NIL_ROUND; /* L8 reset per height */
+  e->lost_round = BFT_NIL_ROUND;
+  e->resume_step = 0;
+  e->resend_precommit = 0;
   e->locked_hash = e->valid_hash = nil_hash;
   e->replay_pending = 1;
 }
@@ -776,11 +924,23 @@ cx_err bft_new(const bft_config *cfg, const bft_safety *safety, bft_engine **out
   set_validators(e, cfg->validators, cfg->nvalidators);
   e->cfg.validators = e->validators;
   e->height = cfg->height;
-  e->locked_round = e->valid_round = BFT_NIL_ROUND;
+  e->locked_round = e->valid_round = e->lost_round = BFT_NIL_ROUND;
   if (safety && safety->height) {
     e->safety = *safety; /* refuses re-signing what it covers, whatever height */
-    if (safety->height == cfg->height) { /* resume: locks restored, next round */
-      e->start_round = e->round = safety->round + 1;
+    if (safety->height == cfg->height) { /* resume: locks restored */
+      /* After a precommit the round is done: resume at the next one and
+       * send that precommit again (begin_height). Before it, resume in the
+       * record's round, past the step signed (start_round): we may still
+       * precommit there, which peers in that round may need (L47). Either
+       * way may_sign refuses every slot the record covers. */
+      if (safety->step >= BFT_PRECOMMIT) {
+        e->start_round = e->round = safety->round + 1;
+        e->resend_precommit = safety->round != UINT32_MAX;
+      } else {
+        e->start_round = e->round = safety->round;
+        e->resume_step = safety->step;
+        e->resume_round = safety->round;
+      }
       e->locked_round = safety->locked_round;
       e->locked_hash = safety->locked_hash;
       e->valid_round = safety->valid_round;

@@ -146,6 +146,7 @@ typedef struct {
   uint8_t accepted;
   uint8_t seen;    /* times seen in a block (1 = exactly once) */
   uint8_t ok;      /* its receipt is ok */
+  uint8_t refusal; /* refused at submit: index + 1 into load.refused */
 } load_tx;
 
 typedef struct {
@@ -199,7 +200,8 @@ static long ht_find(const load *L, const cx_hash *id) {
   return -1;
 }
 
-static void count_refusal(load *L, const char *name) {
+/* Counts a refusal by name; returns its slot. */
+static size_t count_refusal(load *L, const char *name) {
   L->n_refused++;
   size_t i = 0;
   while (i < L->nref && strcmp(L->refused[i].name, name) != 0) i++;
@@ -213,6 +215,7 @@ static void count_refusal(load *L, const char *name) {
     snprintf(L->refused[i].name, sizeof L->refused[i].name, "%s", name);
   }
   L->refused[i].n++;
+  return i;
 }
 
 typedef enum { SUB_ACCEPTED, SUB_REFUSED, SUB_UNREACHABLE } sub_result;
@@ -279,7 +282,7 @@ static void send_tx(load *L, http *c, size_t i, int first, int resubmit) {
     L->n_accepted++;
     if (t->seen) L->n_committed_accepted++;
   } else if (res != SUB_ACCEPTED && !resubmit && !t->accepted) {
-    count_refusal(L, name);
+    t->refusal = (uint8_t)(count_refusal(L, name) + 1);
   }
   pthread_mutex_unlock(&L->mu);
 }
@@ -356,6 +359,11 @@ static int scan_block(load *L, http *c, int node, uint64_t height, double t) {
       L->n_accepted++;
       L->n_committed_accepted++;
       L->n_late++;
+      if (tx->refusal) { /* no longer a refusal */
+        L->refused[tx->refusal - 1].n--;
+        L->n_refused--;
+        tx->refusal = 0;
+      }
     }
     if (t > L->t_last_commit) L->t_last_commit = t;
   }
@@ -716,13 +724,13 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
     goto out_sync;
   }
   for (size_t i = 0; i < L.nref; i++)
-    cJSON_AddNumberToObject(ref, L.refused[i].name, (double)L.refused[i].n);
+    if (L.refused[i].n) cJSON_AddNumberToObject(ref, L.refused[i].name, (double)L.refused[i].n);
   cJSON_AddNumberToObject(o, "nodes", L.nnodes);
   cJSON_AddNumberToObject(o, "rate", rate);
   cJSON_AddNumberToObject(o, "duration_s", dur);
   cJSON_AddNumberToObject(o, "submitted", (double)L.n_sent);
   cJSON_AddNumberToObject(o, "accepted", (double)L.n_accepted);
-  cJSON_AddNumberToObject(o, "refused", (double)(L.n_refused - L.n_late));
+  cJSON_AddNumberToObject(o, "refused", (double)L.n_refused);
   cJSON_AddItemToObject(o, "refused_by", ref);
   cJSON_AddNumberToObject(o, "committed", (double)L.n_committed);
   cJSON_AddNumberToObject(o, "rejected_receipts", (double)L.n_rejected);
@@ -744,10 +752,10 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
     printf("submitted:         %zu at %.1f/s (target %g/s for %g s)\n", L.n_sent, submit_rate,
            rate, dur);
     printf("accepted:          %zu\n", L.n_accepted);
-    printf("refused:           %zu", L.n_refused - L.n_late);
-    for (size_t i = 0; i < L.nref; i++)
-      printf("%s%s %zu", i ? ", " : " (", L.refused[i].name, L.refused[i].n);
-    printf("%s\n", L.nref ? ")" : "");
+    printf("refused:           %zu", L.n_refused);
+    for (size_t i = 0, k = 0; i < L.nref; i++)
+      if (L.refused[i].n) printf("%s%s %zu", k++ ? ", " : " (", L.refused[i].name, L.refused[i].n);
+    printf("%s\n", L.n_refused ? ")" : "");
     printf("committed:         %zu (%zu rejected receipts, %zu in two blocks)\n", L.n_committed,
            L.n_rejected, L.n_dup);
     printf("lost:              %zu (accepted, in no block after %g s of drain)\n", lost, drain);

@@ -446,12 +446,24 @@ START_TEST(test_restart_resumes_next_round) {
   ck_assert_uint_eq(st.round, 1);
   ck_assert_uint_eq(st.locked_round, 0);
   /* round 0 again (replayed by peers): a different proposal value does not
-   * make us sign anything for round 0 */
+   * make us sign anything new for round 0; the only round-0 message is our
+   * precommit of value 1 sent again (the record determines it: we locked
+   * in round 0), after a PERSIST */
+  cx_hash v1r;
+  hash_of(1, &v1r);
+  int resent = 0;
   for (int s = 0; s < 4; s++) {
     size_t n = feed_msg(e, mk(s == 1 ? BFT_PROPOSAL : BFT_PREVOTE, 1, 0, BFT_NIL_ROUND, 3, s == 2 ? 3 : s));
+    check_persist_order(n);
     for (size_t i = 0; i < n; i++)
-      if (g_act[i].type == BFT_ACT_BROADCAST) ck_assert_uint_ge(g_act[i].msg.round, 1);
+      if (g_act[i].type == BFT_ACT_BROADCAST && g_act[i].msg.round == 0) {
+        ck_assert_uint_eq(g_act[i].msg.type, BFT_PRECOMMIT);
+        ck_assert_uint_eq(g_act[i].msg.signer, 2);
+        ck_assert(hash_eq(&g_act[i].msg.block_hash, &v1r));
+        resent++;
+      }
   }
+  ck_assert_int_eq(resent, 1);
   /* the first message woke us at round 1, where we (2) propose: we re-propose
    * validValue 1 with pol_round 0 (L15-L16) */
   feed_checked(e, 3, 1);
@@ -478,6 +490,113 @@ START_TEST(test_restart_resumes_next_round) {
   bft_get_status(e, &st);
   ck_assert_uint_eq(st.round, 0);
   ck_assert_uint_eq(st.locked_round, BFT_NIL_ROUND);
+  bft_free(e);
+}
+END_TEST
+
+/* A record whose last signature is a prevote: the engine resumes in that
+ * round past the prevote (it may still precommit there, which peers in the
+ * round may need), never prevotes again in it, and counts its own prevote
+ * when a peer relays it back. */
+START_TEST(test_restart_after_prevote_same_round) {
+  setup_keys();
+  bft_safety rec = {.height = 1, .round = 0, .step = BFT_PREVOTE, .locked_round = BFT_NIL_ROUND,
+                    .valid_round = BFT_NIL_ROUND};
+  bft_engine *e = make(2, 4, 1, &rec);
+  size_t n = feed(e, BFT_EV_START, 0, 0);
+  ck_assert_int_eq(count_act(n, BFT_ACT_BROADCAST), 0);
+  bft_status st;
+  bft_get_status(e, &st);
+  ck_assert_uint_eq(st.round, 0);
+  ck_assert_uint_eq(st.step, BFT_PREVOTE);
+  /* the proposal of round 0 arrives: no second prevote */
+  n = feed_msg(e, mk(BFT_PROPOSAL, 1, 0, BFT_NIL_ROUND, 1, 1));
+  n = feed_checked(e, 1, 1);
+  ck_assert_int_eq(find_act(n, BFT_ACT_BROADCAST, BFT_PREVOTE), -1);
+  /* prevotes for 1 from 0, 1 and our own (relayed back): a polka, so we
+   * lock and precommit 1 in round 0 */
+  feed_msg(e, mk(BFT_PREVOTE, 1, 0, 0, 1, 0));
+  feed_msg(e, mk(BFT_PREVOTE, 1, 0, 0, 1, 1));
+  n = feed_msg(e, mk(BFT_PREVOTE, 1, 0, 0, 1, 2));
+  int i = find_act(n, BFT_ACT_BROADCAST, BFT_PRECOMMIT);
+  ck_assert_int_ge(i, 0);
+  ck_assert_uint_eq(g_act[i].msg.round, 0);
+  check_persist_order(n);
+  bft_get_status(e, &st);
+  ck_assert_uint_eq(st.locked_round, 0);
+  bft_free(e);
+
+  /* a proposer restarted after its proposal of a fresh block: it cannot
+   * send it again, sets timeoutPropose and prevotes nil when it fires */
+  bft_safety rp = {.height = 1, .round = 1, .step = BFT_PROPOSAL, .locked_round = BFT_NIL_ROUND,
+                   .valid_round = BFT_NIL_ROUND};
+  e = make(2, 4, 1, &rp); /* proposer of (1, 1) = 2 */
+  n = feed(e, BFT_EV_START, 0, 0);
+  ck_assert_int_eq(count_act(n, BFT_ACT_BUILD_BLOCK), 0);
+  ck_assert_int_eq(count_act(n, BFT_ACT_BROADCAST), 0);
+  i = find_act(n, BFT_ACT_SET_TIMER, 0);
+  int propose_timer = 0;
+  for (size_t k = 0; k < n; k++)
+    if (g_act[k].type == BFT_ACT_SET_TIMER && g_act[k].timeout == BFT_T_PROPOSE) propose_timer = 1;
+  ck_assert_int_eq(propose_timer, 1);
+  n = feed_timeout(e, BFT_T_PROPOSE, 1, 1);
+  i = find_act(n, BFT_ACT_BROADCAST, BFT_PREVOTE);
+  ck_assert_int_ge(i, 0);
+  ck_assert(hash_is_zero(&g_act[i].msg.block_hash));
+  bft_free(e);
+
+  /* ... while a re-proposal of validValue is sent again as it was */
+  hash_of(4, &rp.valid_hash);
+  rp.valid_round = 0;
+  e = make(2, 4, 1, &rp);
+  n = feed(e, BFT_EV_START, 0, 0);
+  i = find_act(n, BFT_ACT_BROADCAST, BFT_PROPOSAL);
+  ck_assert_int_ge(i, 0);
+  ck_assert_uint_eq(g_act[i].msg.round, 1);
+  ck_assert_uint_eq(g_act[i].msg.pol_round, 0);
+  ck_assert(hash_eq(&g_act[i].msg.block_hash, &rp.valid_hash));
+  check_persist_order(n);
+  bft_free(e);
+}
+END_TEST
+
+/* An equivocator counts towards each value it voted for (up to two): a
+ * node that heard its nil prevote first still sees the polka for 1 and
+ * locks; the conflict is reported once. */
+START_TEST(test_equivocator_counts_per_value) {
+  setup_keys();
+  bft_engine *e = make(0, 4, 1, NULL);
+  feed(e, BFT_EV_START, 0, 0);
+  feed_msg(e, mk(BFT_PROPOSAL, 1, 0, BFT_NIL_ROUND, 1, 1));
+  feed_checked(e, 1, 1); /* we prevote 1 */
+  size_t n = feed_msg(e, mk(BFT_PREVOTE, 1, 0, 0, 0, 3)); /* 3: nil first */
+  ck_assert_int_eq(count_act(n, BFT_ACT_EVIDENCE), 0);
+  feed_msg(e, mk(BFT_PREVOTE, 1, 0, 0, 1, 1));
+  n = feed_msg(e, mk(BFT_PREVOTE, 1, 0, 0, 1, 3)); /* 3: then 1 */
+  ck_assert_int_eq(count_act(n, BFT_ACT_EVIDENCE), 1);
+  int i = find_act(n, BFT_ACT_BROADCAST, BFT_PRECOMMIT);
+  ck_assert_int_ge(i, 0);
+  cx_hash v1;
+  hash_of(1, &v1);
+  ck_assert(hash_eq(&g_act[i].msg.block_hash, &v1));
+  /* a third version: neither counted nor reported again */
+  n = feed_msg(e, mk(BFT_PREVOTE, 1, 0, 0, 2, 3));
+  ck_assert_int_eq(count_act(n, BFT_ACT_EVIDENCE), 0);
+  bft_status st;
+  bft_get_status(e, &st);
+  ck_assert_uint_eq(st.equivocations, 1);
+  ck_assert_uint_eq(st.locked_round, 0);
+  /* precommits for 1 from 1 and 3 (3 also precommitted nil first) decide
+   * with a certificate of one signature per signer */
+  feed_msg(e, mk(BFT_PRECOMMIT, 1, 0, 0, 0, 3));
+  feed_msg(e, mk(BFT_PRECOMMIT, 1, 0, 0, 1, 1));
+  n = feed_msg(e, mk(BFT_PRECOMMIT, 1, 0, 0, 1, 3));
+  i = find_act(n, BFT_ACT_COMMIT, 0);
+  ck_assert_int_ge(i, 0);
+  ck_assert_uint_eq(g_act[i].cert.nvotes, 3);
+  ck_assert_uint_eq(g_act[i].cert.votes[0].signer, 0);
+  ck_assert_uint_eq(g_act[i].cert.votes[1].signer, 1);
+  ck_assert_uint_eq(g_act[i].cert.votes[2].signer, 3);
   bft_free(e);
 }
 END_TEST
@@ -872,6 +991,8 @@ int main(void) {
   tcase_add_test(tc, test_invalid_proposal_prevotes_nil);
   tcase_add_test(tc, test_equivocation_evidence_once);
   tcase_add_test(tc, test_restart_resumes_next_round);
+  tcase_add_test(tc, test_restart_after_prevote_same_round);
+  tcase_add_test(tc, test_equivocator_counts_per_value);
   tcase_add_test(tc, test_round_skip);
   tcase_add_test(tc, test_stale_timers_ignored);
   tcase_add_test(tc, test_next_height_buffered);
