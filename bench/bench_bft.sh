@@ -29,6 +29,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/custos-bft-XXXXXX")
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -116,7 +117,7 @@ echo
 
 # The ratio uses the best committed rate seen (ramp or the 100 % run).
 BEST=$(awk -v a="$PEAK" -v b="${TPS[100]}" 'BEGIN {print (b > a ? b : a)}')
-RATIO=$(awk -v t="$BEST" -v b="$BOUND" 'BEGIN {printf "%.2f", b > 0 ? t / b : 0}')
+RATIO=$(awk -v t="$BEST" -v b="$BOUND" 'BEGIN {printf "%.2f", (b > 0 ? t / b : 0)}')
 rc=0
 if awk -v r="$RATIO" 'BEGIN {exit !(r >= 0.5)}'; then v=PASS; else v=FAIL; rc=1; fi
 echo "ratio committed/bound: $BEST / $BOUND = $RATIO (target >= 0.5) $v"

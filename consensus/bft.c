@@ -528,13 +528,21 @@ static int try_round_skip(bft_engine *e) {
 /* L22-L27 (vr = -1) and L28-L33 (vr >= 0 with a polka in vr). */
 static int try_prevote_on(bft_engine *e, const bft_msg *p) {
   int lock_ok;
-  if (p->pol_round == BFT_NIL_ROUND) { /* L23 */
+  if (p->pol_round == BFT_NIL_ROUND || e->locked_round == BFT_NIL_ROUND ||
+      hash_eq(&e->locked_hash, &p->block_hash)) {
+    /* L23. Also for vr >= 0 when L23's condition holds (unlocked, or
+     * locked on v): then we prevote v without waiting for the polka of vr.
+     * Safe, since a proposal (v, -1), which any proposer may send, makes us
+     * prevote v all the same, and locks are untouched; needed, since that
+     * polka may be gone for good: the validators that saw it may have
+     * crashed (the engine keeps no messages across a restart, only the
+     * locks), and then the value they are locked on could never again
+     * collect prevotes from the rest. */
     lock_ok = e->locked_round == BFT_NIL_ROUND || hash_eq(&e->locked_hash, &p->block_hash);
-  } else { /* L28-L30 */
+  } else { /* L28-L30: locked on another value */
     const round_log *vr = round_get(e, p->pol_round, 0);
     if (!vr || count_votes(e, vr, VOTE_PREVOTE, &p->block_hash) < quorum(e)) return 0;
-    lock_ok = e->locked_round == BFT_NIL_ROUND || e->locked_round <= p->pol_round ||
-              hash_eq(&e->locked_hash, &p->block_hash);
+    lock_ok = e->locked_round <= p->pol_round;
   }
   int v = validity(e, &p->block_hash);
   if (v == CHECK_PENDING || v < 0) return 0; /* valid(v) not known yet */

@@ -29,8 +29,12 @@
  *
  * Crash recovery: the safety record (bft_safety) is persisted before every
  * signature. A restarted engine with a record at its current height
- * resumes at round record.round + 1 with the locks restored, so it never
- * signs two different messages for one (height, round, type). */
+ * restores the locks; after a precommit it resumes at round + 1 and sends
+ * that same precommit again (identical content, so never a conflicting
+ * one); after a prevote or proposal it resumes in the record's round past
+ * the signed step. It never signs two different messages for one
+ * (height, round, type). docs/consensus-protocol.md, "Crashes". */
+ */
 #ifndef CUSTOS_BFT_H
 #define CUSTOS_BFT_H
 

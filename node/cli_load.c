@@ -529,7 +529,7 @@ static int parse_nodes(load *L, const char *list, char *buf, size_t cap) {
 static int cmd_load(cli_ctx *c, const cli_args *a) {
   load L;
   memset(&L, 0, sizeof L);
-  double rate, dur, drain = 30, resub = 5, workers_d = 0;
+  double rate = 0, dur = 0, drain = 30, resub = 5, workers_d = 0;
   char nodebuf[4096];
   int rc;
   const char *s;

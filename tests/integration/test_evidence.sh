@@ -15,9 +15,11 @@ as() { local k="CUSTOS_KEY_${1^^}" p="CUSTOS_PASS_${1^^}"; echo "--key ${!k} --p
 c() { local i=$1; shift; "$CUSTOS" --node "$(rpc_url "$i")" "$@"; }
 height() { rpc "$(rpc_url "$1")" status | jq -r .result.height; }
 
+reg=$(c 1 $(as subject) --json --wait --timeout 60 identity register --national-id 110101199003071234) || fail "register: $reg"
+DID=$(echo "$reg" | jq -r .did)
 for k in $(seq 1 6); do
-  c $((k % 3)) $(as subject) --wait --timeout 60 identity register \
-    --national-id "$(printf '1101011990030%05d' "$k")" >/dev/null || fail "tx $k not committed"
+  if [ $((k % 2)) = 0 ]; then lvl=EA5+; else lvl=EA5-; fi
+  c $((k % 3)) $(as hrss) --wait --timeout 60 identity attest "$DID" --level "$lvl" >/dev/null || fail "tx $k not committed"
 done
 pass "the chain commits with one equivocating validator"
 

@@ -65,7 +65,7 @@ echo "# $CYCLES kill -9 cycles in $((SECONDS - T0)) s; last killed node$LAST"
 
 # The last restarted node reaches the others' tip (taken first) while the
 # load still runs.
-others=$(for i in 0 1 2 3; do [ "$i" != "$LAST" ] && echo "$i"; done)
+others=$(for i in 0 1 2 3; do if [ "$i" != "$LAST" ]; then echo "$i"; fi; done)
 caught=""
 for _ in $(seq 1 $((CATCHUP_LIMIT * 10))); do
   tip=$(max_height $others)

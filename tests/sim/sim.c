@@ -1060,6 +1060,24 @@ static void heal(sim *s) {
   if (s->cfg->verbose) printf("t=%" PRIu64 " HEAL: max honest height %" PRIu64 ", target %" PRIu64 "\n", s->now, hi, s->target);
   for (unsigned p = 0; p < s->np; p++)
     if (!s->p[p].up) proc_start(s, p);
+  /* Mempools are volatile: a transaction every holder of which crashed
+   * (possible when all processes were down at once, e.g. n <= 3) is gone,
+   * as on real nodes, and its client, which never saw it commit, sends it
+   * again. Without this the check "every transaction submitted before the
+   * heal commits" would demand the impossible. */
+  for (uint64_t t = 1; t <= s->ntx; t++) {
+    if (!s->submitted[t]) continue;
+    int held = 0;
+    for (unsigned p = 0; p < s->np && !held; p++)
+      held = (s->p[p].up && s->p[p].mempool[t]) || (honest(s, p) && s->p[p].txdone[t]);
+    if (held) continue;
+    trace_u64(s, 0x7100000 + t);
+    if (s->cfg->verbose > 1) printf("t=%" PRIu64 " client resubmits lost tx %" PRIu64 "\n", s->now, t);
+    for (unsigned p = 0; p < s->np; p++)
+      if (s->p[p].up && !s->p[p].txdone[t]) s->p[p].mempool[t] = 1;
+  }
+  for (unsigned p = 0; p < s->np && !s->stop; p++)
+    if (s->p[p].up) feed_start(s, p);
 }
 
 static void submit_tx(sim *s) {
@@ -1152,7 +1170,7 @@ static void setup(sim *s) {
   s->dup = (fl & SIM_F_DUP) ? rng_unit(r) * 0.1 : 0;
   s->dmin = 1 + rng_below(r, 10);
   s->dmax = s->dmin + ((fl & SIM_F_DELAY) ? rng_below(r, 300) : rng_below(r, 10));
-  if (fl & SIM_F_PARTITION) {
+  if ((fl & SIM_F_PARTITION) && s->np >= 2) { /* a cut needs two sides (n = 1 looped forever) */
     s->nwin = (unsigned)rng_below(r, MAX_WINDOWS);
     for (unsigned i = 0; i < s->nwin; i++) {
       window *w = &s->win[i];
