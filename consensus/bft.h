@@ -34,7 +34,6 @@
  * one); after a prevote or proposal it resumes in the record's round past
  * the signed step. It never signs two different messages for one
  * (height, round, type). docs/consensus-protocol.md, "Crashes". */
- */
 #ifndef CUSTOS_BFT_H
 #define CUSTOS_BFT_H
 

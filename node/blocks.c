@@ -1,0 +1,335 @@
+/* blocks.c: the blocks of the height being decided — the block cache,
+ * building our proposal (BUILD_BLOCK), executing a received block
+ * (CHECK_PROPOSAL, block sync) and committing a decided or certified block.
+ * Runs on the consensus thread (node_internal.h). (docs/consensus.md, "The
+ * node's wiring": BUILD_BLOCK, CHECK_PROPOSAL, COMMIT.) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "merkle.h"
+#include "node_internal.h"
+
+#define MAX_FUTURE_MS 30000 /* a proposal's time may be this far ahead */
+
+/* ---- block cache ---- */
+
+void blocks_ent_clear(bcache_ent *b) {
+  free(b->bytes);
+  store_ws_free(b->ws);
+  free(b->txids);
+  free(b->codes);
+  free(b->refs);
+  memset(b, 0, sizeof *b);
+}
+
+bcache_ent *blocks_cache_find(node *n, const cx_hash *h) {
+  for (size_t i = 0; i < BCACHE_MAX; i++)
+    if (n->cache[i].used && hash_eq(&n->cache[i].hash, h)) return &n->cache[i];
+  return NULL;
+}
+
+/* A free slot (the oldest entry is evicted when full). */
+bcache_ent *blocks_cache_slot(node *n) {
+  bcache_ent *best = NULL;
+  for (size_t i = 0; i < BCACHE_MAX; i++) {
+    if (!n->cache[i].used) {
+      best = &n->cache[i];
+      break;
+    }
+    if (!best || n->cache[i].seq < best->seq) best = &n->cache[i];
+  }
+  blocks_ent_clear(best);
+  best->used = 1;
+  best->seq = ++n->cache_seq;
+  return best;
+}
+
+void blocks_cache_clear(node *n) {
+  for (size_t i = 0; i < BCACHE_MAX; i++) blocks_ent_clear(&n->cache[i]);
+}
+
+/* Arrays of an executed block. */
+static cx_err ent_arrays(bcache_ent *b, size_t cap) {
+  size_t c = cap ? cap : 1;
+  b->txids = malloc(c * sizeof *b->txids);
+  b->codes = malloc(c * sizeof *b->codes);
+  b->refs = malloc(c * sizeof *b->refs);
+  return b->txids && b->codes && b->refs ? CX_OK : CX_E_NOMEM;
+}
+
+/* tx_root and receipts_root of an executed block. */
+static cx_err ent_roots(const bcache_ent *b, cx_hash *tx_root, cx_hash *receipts_root) {
+  cx_hash *leaves = malloc((b->ntx ? b->ntx : 1) * sizeof *leaves);
+  if (!leaves) return CX_E_NOMEM;
+  for (size_t k = 0; k < b->ntx; k++) receipt_leaf(&b->txids[k], b->codes[k], &leaves[k]);
+  merkle_root(leaves, b->ntx, receipts_root);
+  free(leaves);
+  merkle_root(b->txids, b->ntx, tx_root);
+  return CX_OK;
+}
+
+/* ---- building our proposal (BUILD_BLOCK) ---- */
+
+typedef struct {
+  node *n;
+  const vm_state *st;
+  uint64_t height;
+  cx_block *blk;
+  bcache_ent *ent;
+  cx_err fatal;
+} build_ctx;
+
+static uint64_t sel_next_nonce(void *ctx, const cx_pubkey *k) {
+  build_ctx *b = ctx;
+  uint64_t nonce = 0;
+  if (vm_account_nonce(b->st, k, &nonce) != CX_OK) nonce = UINT64_MAX; /* skip sender */
+  return nonce;
+}
+
+static int sel_take(void *ctx, const cx_tx *tx, const cx_hash *txid, const uint8_t *raw,
+                    size_t len) {
+  build_ctx *b = ctx;
+  cx_err receipt = CX_OK;
+  cx_err e = vm_apply_tx(b->st, &b->n->chain_id, tx, txid, b->height, &receipt);
+  if (e == CX_E_NONCE_USED || e == CX_E_NONCE_GAP || e == CX_E_WRONG_CHAIN) return 0;
+  if (e) {
+    b->fatal = e;
+    return -1;
+  }
+  size_t i = b->blk->ntx;
+  if ((e = block_add_tx(b->blk, raw, len))) {
+    b->fatal = e;
+    return -1;
+  }
+  b->ent->txids[i] = *txid;
+  b->ent->codes[i] = (int32_t)receipt;
+  b->ent->refs[i].sender = tx->sender;
+  b->ent->refs[i].nonce = tx->nonce;
+  b->ent->ntx = i + 1;
+  return 1;
+}
+
+/* Builds and executes a block for (height, round) from the mempool, as the
+ * proposer of that round; the block goes into the cache. An error is local
+ * (storage, memory) and fatal. */
+cx_err blocks_build(node *n, uint64_t height, uint32_t round, cx_hash *out) {
+  cx_block blk;
+  block_init(&blk);
+  bcache_ent tmp = {0};
+  cx_err e;
+  size_t cap = n->genesis.block_max_txs;
+  if ((e = ent_arrays(&tmp, cap))) goto out;
+  if (!(tmp.ws = store_ws_new(n->st))) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  vm_state s = node_ws_state(tmp.ws);
+  build_ctx b = {.n = n, .st = &s, .height = height, .blk = &blk, .ent = &tmp};
+  mempool_selector sel = {&b, sel_next_nonce, sel_take};
+  mempool_select(n->mp, cap, &sel);
+  if ((e = b.fatal)) goto out;
+  if ((e = ent_roots(&tmp, &blk.h.tx_root, &blk.h.receipts_root))) goto out;
+  if ((e = store_ws_root(tmp.ws, &blk.h.state_root))) goto out;
+  blk.h.chain_id = n->chain_id;
+  blk.h.height = height;
+  blk.h.view = round; /* the round it is proposed in (bft_proposer(height, view)) */
+  store_tip_hash(n->st, &blk.h.parent);
+  uint64_t now = n->clock->now_ms(n->clock);
+  blk.h.time_ms = now > n->tip_time ? now : n->tip_time; /* never goes back */
+  blk.h.proposer = n->keys.pub;
+  if ((e = block_encode(&blk, &tmp.bytes, &tmp.len))) goto out;
+  block_hash(&blk.h, &tmp.hash);
+  tmp.h = blk.h;
+  tmp.executed = 1;
+  bcache_ent *slot = blocks_cache_slot(n);
+  uint64_t seq = slot->seq;
+  *slot = tmp;
+  slot->used = 1;
+  slot->seq = seq;
+  memset(&tmp, 0, sizeof tmp);
+  *out = slot->hash;
+out:
+  blocks_ent_clear(&tmp);
+  block_clear(&blk);
+  return e;
+}
+
+/* ---- executing a received block (CHECK_PROPOSAL, block sync) ---- */
+
+/* Executes ent's block on the committed state and compares its roots.
+ * from_sync: a certified block (no check of its time against our clock).
+ * CX_OK: valid, ent->ws holds its writes. Else the reason in why; an
+ * invalid block is the peer's fault, never fatal. */
+cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl) {
+  cx_block blk;
+  block_init(&blk);
+  cx_err e = CX_E_BAD_BLOCK;
+  const cx_pubkey *prop = NULL;
+  cx_hash tip, bh, r1, r2;
+  ent->executed = -1;
+  snprintf(why, wl, "?");
+  if (block_decode(ent->bytes, ent->len, &blk)) {
+    snprintf(why, wl, "block does not decode");
+    goto out;
+  }
+  block_hash(&blk.h, &bh);
+  store_tip_hash(n->st, &tip);
+  uint64_t h = store_height(n->st) + 1;
+  if (!hash_eq(&bh, &ent->hash)) {
+    snprintf(why, wl, "block hash differs from the announced one");
+    goto out;
+  }
+  if (!hash_eq(&blk.h.chain_id, &n->chain_id)) {
+    snprintf(why, wl, "block of another chain");
+    goto out;
+  }
+  if (blk.h.height != h) {
+    snprintf(why, wl, "height %llu, expected %llu", (unsigned long long)blk.h.height,
+             (unsigned long long)h);
+    goto out;
+  }
+  if (!hash_eq(&blk.h.parent, &tip)) {
+    snprintf(why, wl, "parent is not our tip");
+    e = CX_E_BAD_PARENT;
+    goto out;
+  }
+  /* The proposer of the round the block was built in (its view): a valid
+   * value re-proposed in a later round keeps its header (Algorithm 1,
+   * L16), and the engine checks who proposed it in this round. */
+  pthread_mutex_lock(&n->vmu);
+  if (blk.h.view <= UINT32_MAX && n->nvk)
+    prop = &n->vkeys[bft_proposer(h, (uint32_t)blk.h.view, n->nvk)];
+  int prop_ok = prop && memcmp(prop->b, blk.h.proposer.b, 32) == 0;
+  pthread_mutex_unlock(&n->vmu);
+  if (!prop_ok) {
+    snprintf(why, wl, "proposer is not the one of round %llu", (unsigned long long)blk.h.view);
+    goto out;
+  }
+  uint64_t now = n->clock->now_ms(n->clock);
+  if (blk.h.time_ms < n->tip_time || (!from_sync && blk.h.time_ms > now + MAX_FUTURE_MS)) {
+    snprintf(why, wl, "time %llu out of range", (unsigned long long)blk.h.time_ms);
+    goto out;
+  }
+  if (blk.ntx > n->genesis.block_max_txs) {
+    snprintf(why, wl, "%zu transactions, the cap is %u", blk.ntx, n->genesis.block_max_txs);
+    goto out;
+  }
+  if ((e = ent_arrays(ent, blk.ntx)) || !(ent->ws = store_ws_new(n->st))) {
+    snprintf(why, wl, "out of memory");
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  vm_state s = node_ws_state(ent->ws);
+  ent->ntx = 0;
+  for (size_t i = 0; i < blk.ntx; i++) {
+    cx_tx tx;
+    size_t off = 0;
+    cx_hash txid;
+    cx_err receipt = CX_OK;
+    e = tx_decode(blk.txs[i], blk.tx_len[i], &tx, &off);
+    if (e) {
+      snprintf(why, wl, "tx %zu does not decode: %s at byte %zu", i, cx_err_name(e), off);
+      e = CX_E_BAD_BLOCK;
+      goto out;
+    }
+    tx_id_of_bytes(blk.txs[i], blk.tx_len[i], &txid);
+    /* Admission verified the signatures of what our mempool holds. */
+    if (!mempool_has(n->mp, &txid)) e = tx_verify_sig_raw(&tx, blk.txs[i], blk.tx_len[i]);
+    if (!e) e = vm_apply_tx(&s, &n->chain_id, &tx, &txid, h, &receipt);
+    if (!e) {
+      ent->txids[i] = txid;
+      ent->codes[i] = (int32_t)receipt;
+      ent->refs[i].sender = tx.sender;
+      ent->refs[i].nonce = tx.nonce;
+      ent->ntx = i + 1;
+    }
+    tx_clear(&tx);
+    if (e) {
+      snprintf(why, wl, "tx %zu cannot be included: %s", i, cx_err_name(e));
+      e = CX_E_BAD_BLOCK;
+      goto out;
+    }
+  }
+  if ((e = ent_roots(ent, &r1, &r2))) goto out;
+  if (!hash_eq(&r1, &blk.h.tx_root) || !hash_eq(&r2, &blk.h.receipts_root)) {
+    snprintf(why, wl, "tx_root or receipts_root does not match");
+    e = CX_E_BAD_ROOT;
+    goto out;
+  }
+  if ((e = store_ws_root(ent->ws, &r1))) goto out;
+  if (!hash_eq(&r1, &blk.h.state_root)) {
+    snprintf(why, wl, "state_root does not match the execution");
+    e = CX_E_BAD_ROOT;
+    goto out;
+  }
+  ent->h = blk.h;
+  ent->executed = 1;
+  e = CX_OK;
+out:
+  if (e) {
+    store_ws_free(ent->ws);
+    ent->ws = NULL;
+  }
+  block_clear(&blk);
+  return e;
+}
+
+/* ---- commit (decided by the engine, or certified and fetched by sync) ---- */
+
+/* Commits an executed block with its certificate, then prepares the
+ * COMMITTED event (validator set of the next height). The cache is cleared
+ * (ent with it). A storage failure is returned: fatal. */
+cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *ev) {
+  uint8_t *cenc = NULL;
+  size_t clen = 0;
+  cx_err e;
+  CX_ASSERT(ent->executed == 1 && ent->ws);
+  if ((e = cert_encode(cert, &cenc, &clen))) return e;
+  store_txent *ents = malloc((ent->ntx ? ent->ntx : 1) * sizeof *ents);
+  if (!ents) {
+    free(cenc);
+    return CX_E_NOMEM;
+  }
+  for (size_t k = 0; k < ent->ntx; k++) {
+    ents[k].txid = ent->txids[k];
+    ents[k].code = ent->codes[k];
+  }
+  e = store_commit(n->st, ent->ws, ent->h.height, &ent->hash, &ent->h.parent, ent->bytes,
+                   ent->len, cenc, clen, ents, ent->ntx);
+  ent->ws = NULL; /* consumed */
+  free(cenc);
+  free(ents);
+  if (e) {
+    LOG_E("node", "commit of block %llu failed: %s", (unsigned long long)ent->h.height,
+          cx_err_str(e));
+    return e;
+  }
+  n->tip_time = ent->h.time_ms;
+  mempool_remove_committed(n->mp, ent->refs, ent->ntx);
+  n->last_commit_ntx = ent->ntx;
+  char hex[65];
+  LOG_D("node", "committed block %llu (%zu txs, %u votes) %s", (unsigned long long)ent->h.height,
+        ent->ntx, (unsigned)cert->nvotes, hash_hex(&ent->hash, hex));
+  memset(ev, 0, sizeof *ev);
+  ev->type = BFT_EV_COMMITTED;
+  ev->height = ent->h.height;
+  blocks_cache_clear(n); /* ent is gone */
+  node_refresh_links(n);
+  size_t nval = 0;
+  if ((e = node_read_validators(n, n->next_keys, &nval))) {
+    LOG_E("node", "cannot read the validator set after block %llu: %s",
+          (unsigned long long)ev->height, cx_err_str(e));
+    return e;
+  }
+  ev->validators = n->next_keys;
+  ev->nvalidators = nval;
+  node_publish_validators(n, n->next_keys, nval);
+  for (size_t i = 0; i < TIMERS_MAX; i++) /* timers of the old height are stale */
+    if (n->timers[i].used && n->timers[i].height <= ev->height) n->timers[i].used = 0;
+  n->started = 0;
+  n->last_commit_mono = n->clock->mono_ms(n->clock);
+  sync_send_status(n, NULL);
+  return CX_OK;
+}

@@ -1,0 +1,221 @@
+/* node internals: struct node and the few functions the node's files call
+ * across each other. Not a public header: only node/{node,blocks,host,sync}.c
+ * include it; everything else uses node.h. (docs/consensus.md, "The node's
+ * wiring"; docs/net.md, "Membership" and "Transaction gossip".)
+ *
+ * Which file owns what:
+ *   node.c    node_open/node_start/node_close, accessors, the vm_state
+ *             adapters, admission (node_submit, gossiped transactions),
+ *             member links, evidence records and reports, the accounting
+ *             of refused peer input.
+ *   blocks.c  the block cache, building our proposal (BUILD_BLOCK),
+ *             executing a received block (CHECK_PROPOSAL, block sync),
+ *             commit.
+ *   host.c    driving the bft engine (actions, timers, event queue),
+ *             consensus messages on the wire, the consensus thread,
+ *             node_produce_block.
+ *   sync.c    block sync (NET_MSG_SYNC).
+ *
+ * Threads and locks. Wiring of the bft engine (consensus/bft.h): one
+ * consensus thread owns the engine and is the store's only writer. Its
+ * inputs come through a bounded event queue (consensus messages and sync
+ * batches from the net thread) and its own timer list; it carries out the
+ * engine's actions in order.
+ *   - mu guards stop, failed, fatal and the queue (q, qhead, qn, qbytes);
+ *     failed is also read atomically without it (node_failed).
+ *   - The fields under "Owned by the consensus thread" are touched only by
+ *     that thread (or by node_produce_block's caller, with no thread
+ *     running): everything in blocks.c and host.c's engine driving runs
+ *     there.
+ *   - vmu guards what is shared with the net and RPC threads: the
+ *     validator set of the height being decided, the engine's status,
+ *     evidence.
+ *   - smu guards the block sync request state (net and consensus threads).
+ *   - Fields marked atomic are read and written with __atomic, no lock.
+ *   - mu, vmu and smu are never held together (no lock order to keep). */
+#ifndef CUSTOS_NODE_INTERNAL_H
+#define CUSTOS_NODE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "block.h"
+#include "clock.h"
+#include "keystore.h"
+#include "node.h"
+#include "rpc.h"
+
+#define EVQ_MAX 1024                /* event queue: entries */
+#define EVQ_BYTES_MAX (64u << 20)   /*   and payload bytes */
+#define DEFER_MAX 256               /* messages for height + 1 kept by the node */
+#define DEFER_BYTES_MAX (32u << 20)
+#define BCACHE_MAX 16               /* blocks of the current height (own and proposed) */
+#define TIMERS_MAX 32
+#define PENDING_MAX 64              /* host events produced while carrying out actions */
+#define EVIDENCE_MAX 64
+
+/* A block of the current height: built by us (BUILD_BLOCK) or received in a
+ * proposal, executed once on the committed state. Cleared on commit: a write
+ * set is only valid over the state it was executed on. */
+typedef struct {
+  int used;
+  uint64_t seq;           /* insertion order, for eviction */
+  cx_hash hash;
+  uint8_t *bytes;
+  size_t len;
+  int executed;           /* 0 not yet, 1 valid, -1 invalid */
+  cx_block_header h;
+  store_ws *ws;           /* valid: the block's writes */
+  size_t ntx;
+  cx_hash *txids;
+  int32_t *codes;
+  mempool_slot_ref *refs;
+} bcache_ent;
+
+/* An input for the consensus thread. */
+typedef enum { QE_MSG = 1, QE_BLOCKS } qe_type;
+typedef struct {
+  uint8_t type;
+  uint8_t verified; /* QE_MSG: signature checked against the set of msg.height */
+  bft_msg msg;
+  uint8_t *data;    /* QE_MSG proposal: block bytes; QE_BLOCKS: the payload */
+  size_t len;
+  char from[CX_NAME_MAX + 1];
+} qev;
+
+typedef struct {
+  int used;
+  uint64_t at; /* mono ms */
+  uint8_t kind;
+  uint64_t height;
+  uint32_t round;
+} cs_timer;
+
+struct node {
+  node_config cfg;
+  vm_genesis genesis;
+  cx_hash chain_id;
+  store *st;
+  mempool *mp;
+  keystore_keys keys;
+  bft_engine *eng;
+  net *net;      /* member links; NULL until node_start */
+  cx_hash links_digest; /* of the member list last given to net */
+  uint64_t gossip_in, gossip_dup, gossip_bad; /* atomics */
+  uint64_t cs_bad, sync_bad;                  /* atomics: refused peer input */
+  uint64_t bad_logged_at;                     /* atomic: rate limit of those logs */
+  vm_state ro; /* read-only view of committed state */
+  cx_clock *clock;
+  char safety_path[CFG_PATH_MAX + 16];
+  char cookie_path[CFG_PATH_MAX + 16];
+  uint64_t tip_time;
+  rpc_server *rpc;
+
+  /* Consensus thread and its queue. mu guards stop, failed and the queue. */
+  pthread_t cs_thread;
+  int cs_running;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int stop;
+  int failed;
+  cx_err fatal;
+  qev *q;
+  size_t qhead, qn, qbytes;
+
+  /* Owned by the consensus thread (or by node_produce_block's caller). */
+  bft_action *act;                   /* BFT_MAX_ACTIONS */
+  bft_event pend[PENDING_MAX];
+  size_t npend;
+  bcache_ent cache[BCACHE_MAX];
+  uint64_t cache_seq;
+  cs_timer timers[TIMERS_MAX];
+  qev *defer;                        /* DEFER_MAX messages for height + 1 */
+  size_t ndefer, defer_bytes;
+  int started;                       /* START fed for the current height */
+  uint64_t last_commit_mono;
+  size_t last_commit_ntx;
+  char vnames[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
+  cx_pubkey next_keys[CX_MAX_VALIDATORS]; /* COMMITTED's validator set */
+
+  /* Shared with the net and RPC threads under vmu: the validator set of the
+   * height being decided, the engine's status, evidence. */
+  pthread_mutex_t vmu;
+  uint64_t vheight;                  /* committed + 1 */
+  cx_pubkey vkeys[CX_MAX_VALIDATORS];
+  size_t nvk;
+  bft_status snap;
+  node_evidence evidence[EVIDENCE_MAX];
+  size_t nevidence, evidence_next;
+
+  /* Block sync requests (net thread). */
+  pthread_mutex_t smu;
+  uint64_t sync_req_until;           /* mono ms: a GET is outstanding until then */
+  uint64_t best_peer_height;
+  char best_peer[CX_NAME_MAX + 1];
+};
+
+/* ---- node.c ---- */
+
+/* A vm_state over a write set (execution, dry runs). */
+vm_state node_ws_state(store_ws *ws);
+/* The validator set in force after the committed state: keys in signer
+ * order into keys, names into n->vnames. */
+cx_err node_read_validators(node *n, cx_pubkey *keys, size_t *nval);
+/* Publishes the set of the height now being decided (under vmu). */
+void node_publish_validators(node *n, const cx_pubkey *keys, size_t nval);
+/* Publishes the engine's status (under vmu). */
+void node_publish_status(node *n);
+/* Gives net/ the validators in force when they changed. */
+void node_refresh_links(node *n);
+/* Counts refused peer input in *counter (atomic); logs at most once a second. */
+void node_refuse(node *n, uint64_t *counter, const char *what, const char *from,
+                 const char *why);
+/* BFT_ACT_EVIDENCE: records the equivocation and reports it on chain. */
+void node_evidence_found(node *n, const bft_action *a);
+
+/* ---- blocks.c (consensus thread) ---- */
+
+/* Frees an entry's buffers and write set, and zeroes it. */
+void blocks_ent_clear(bcache_ent *b);
+/* The cached block with hash h, or NULL. */
+bcache_ent *blocks_cache_find(node *n, const cx_hash *h);
+/* A cleared slot marked used (the oldest entry is evicted when full). */
+bcache_ent *blocks_cache_slot(node *n);
+/* Empties the cache (on commit, and in node_close). */
+void blocks_cache_clear(node *n);
+/* Builds and executes our block for (height, round) into the cache; an
+ * error is local and fatal. */
+cx_err blocks_build(node *n, uint64_t height, uint32_t round, cx_hash *out);
+/* Executes ent's block on the committed state; CX_OK: valid. Otherwise the
+ * reason is in why (the peer's fault, never fatal). */
+cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl);
+/* Commits an executed block, fills the COMMITTED event; clears the cache.
+ * An error is a storage failure: fatal. */
+cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *ev);
+
+/* ---- host.c ---- */
+
+/* Stops consensus after a local failure (node_failed turns 1). */
+void host_fatal(node *n, cx_err e, const char *what);
+/* Consensus thread: feeds ev and the events its actions produce. */
+void host_drive(node *n, const bft_event *ev);
+/* Any thread: queues ev for the consensus thread, taking ev->data (malloc'd);
+ * 0 when full (data freed). */
+int host_enqueue(node *n, const qev *ev);
+/* Consensus thread: the messages kept for the new height, after a commit. */
+void host_replay_deferred(node *n);
+/* Net thread: NET_MSG_CONSENSUS handler (net_handler, ctx = node). */
+void host_on_consensus(void *ctx, const char *from, unsigned type, const uint8_t *p,
+                       size_t len);
+/* The consensus thread (pthread start routine, arg = node). */
+void *host_cs_main(void *arg);
+
+/* ---- sync.c ---- */
+
+/* Sends our committed height to `to`, or to every peer when NULL. */
+void sync_send_status(node *n, const char *to);
+/* Net thread: NET_MSG_SYNC handler (net_handler, ctx = node). */
+void sync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len);
+/* Consensus thread: applies a BLOCKS batch (ev->data stays the caller's). */
+void sync_apply_blocks(node *n, const qev *ev);
+
+#endif
