@@ -58,6 +58,77 @@ static cx_err persist_safety(node *n, const bft_safety *s) {
   return file_write_atomic(n->safety_path, buf, sizeof buf, 0600);
 }
 
+/* The blocks behind our valid value and our lock must outlive a crash:
+ * after a restart the engine re-proposes its valid value and may commit its
+ * locked one, and a consortium of one (or a node whose peers all moved on)
+ * has nobody to fetch them from. They are written durably before the safety
+ * record that names them, so no signature ever names a block this node
+ * could lose. File DATA/held: u8 version (1) | varint count (0..2) |
+ * count x (varint len | encoded block). */
+#define HELD_VERSION 1
+
+static cx_err persist_held(node *n, const bft_safety *s) {
+  const cx_hash *want[2] = {&s->valid_hash, &s->locked_hash};
+  const bcache_ent *ent[2] = {NULL, NULL};
+  size_t k = 0;
+  for (int i = 0; i < 2; i++) {
+    if (hash_is_zero(want[i]) || (i == 1 && hash_eq(want[0], want[1]))) continue;
+    const bcache_ent *b = blocks_cache_find(n, want[i]);
+    if (b) ent[k++] = b; /* a block we never had cannot be re-proposed by us */
+  }
+  int same = k == n->nheld;
+  for (size_t i = 0; same && i < k; i++) same = hash_eq(&ent[i]->hash, &n->held[i]);
+  if (same) return CX_OK;
+  cx_enc e;
+  enc_init(&e);
+  enc_u8(&e, HELD_VERSION);
+  enc_varint(&e, k);
+  for (size_t i = 0; i < k; i++) {
+    enc_varint(&e, ent[i]->len);
+    enc_fixed(&e, ent[i]->bytes, ent[i]->len);
+  }
+  cx_err err = enc_finish(&e);
+  if (!err) err = file_write_atomic(n->held_path, e.buf, e.len, 0600);
+  enc_free(&e);
+  if (err) return err;
+  n->nheld = k;
+  for (size_t i = 0; i < k; i++) n->held[i] = ent[i]->hash;
+  return CX_OK;
+}
+
+void host_load_held(node *n) {
+  char *buf = NULL;
+  size_t len = 0;
+  if (file_read_all(n->held_path, 2 * (CX_BLOCK_MAX_BYTES + 16) + 16, &buf, &len) != CX_OK) return;
+  cx_dec d;
+  dec_init(&d, (const uint8_t *)buf, len);
+  uint8_t ver = 0;
+  uint64_t k = 0;
+  if (dec_u8(&d, &ver) || ver != HELD_VERSION || dec_varint(&d, &k) || k > 2) {
+    LOG_W("node", "%s: unreadable, ignored (its blocks will come from peers)", n->held_path);
+    free(buf);
+    return;
+  }
+  for (uint64_t i = 0; i < k; i++) {
+    size_t bl = 0;
+    const uint8_t *bp = NULL;
+    cx_block_header h;
+    cx_hash hash;
+    if (dec_bytes(&d, &bp, &bl, CX_BLOCK_MAX_BYTES) || block_peek(bp, bl, &h, &hash) != CX_OK)
+      break;
+    if (h.height != store_height(n->st) + 1 || blocks_cache_find(n, &hash)) continue;
+    uint8_t *copy = malloc(bl);
+    if (!copy) break;
+    memcpy(copy, bp, bl);
+    bcache_ent *b = blocks_cache_slot(n);
+    b->hash = hash;
+    b->bytes = copy;
+    b->len = bl;
+    n->held[n->nheld++] = hash;
+  }
+  free(buf);
+}
+
 /* Carries out one action; events it produces are queued in n->pend.
  * Returns non-zero after a fatal error (then nothing more is carried out). */
 static int do_action(node *n, const bft_action *a) {
@@ -66,7 +137,7 @@ static int do_action(node *n, const bft_action *a) {
   switch (a->type) {
     case BFT_ACT_PERSIST:
       /* Durable before anything that follows (bft.h): a failure is fatal. */
-      if ((e = persist_safety(n, &a->safety))) {
+      if ((e = persist_held(n, &a->safety)) || (e = persist_safety(n, &a->safety))) {
         host_fatal(n, e, "cannot persist the safety record");
         return 1;
       }

@@ -160,6 +160,7 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   pthread_mutex_init(&n->vmu, NULL);
   pthread_mutex_init(&n->smu, NULL);
   snprintf(n->safety_path, sizeof n->safety_path, "%s/safety", cfg->data_dir);
+  snprintf(n->held_path, sizeof n->held_path, "%s/held", cfg->data_dir);
   snprintf(n->cookie_path, sizeof n->cookie_path, "%s/.cookie", cfg->data_dir);
   n->q = calloc(EVQ_MAX, sizeof *n->q);
   n->defer = calloc(DEFER_MAX, sizeof *n->defer);
@@ -258,6 +259,7 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   }
   node_publish_validators(n, vkeys, nval);
   node_publish_status(n);
+  host_load_held(n);
   n->mp = mempool_new(cfg->mempool_max_txs, cfg->mempool_max_per_sender);
   if (!n->mp) {
     e = CX_E_NOMEM;

@@ -127,6 +127,9 @@ struct node {
   size_t npend;
   bcache_ent cache[BCACHE_MAX];
   uint64_t cache_seq;
+  char held_path[CFG_PATH_MAX + 16]; /* DATA/held: blocks behind valid value and lock */
+  cx_hash held[2];
+  size_t nheld;
   cs_timer timers[TIMERS_MAX];
   qev *defer;                        /* DEFER_MAX messages for height + 1 */
   size_t ndefer, defer_bytes;
@@ -208,6 +211,9 @@ void host_on_consensus(void *ctx, const char *from, unsigned type, const uint8_t
                        size_t len);
 /* The consensus thread (pthread start routine, arg = node). */
 void *host_cs_main(void *arg);
+/* Puts the blocks of DATA/held for the next height back in the cache
+ * (node_open, after a restart). */
+void host_load_held(node *n);
 
 /* ---- sync.c ---- */
 
