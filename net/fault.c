@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "link.h"
+#include "rng.h"
 
 #define NAME_MAX_LEN 32              /* member names (CX_NAME_MAX) */
 #define CMD_MAX 256                  /* longest command accepted */
@@ -64,7 +65,7 @@ typedef struct {
 } held;
 
 struct fault {
-  uint64_t s[4]; /* xoshiro256** state */
+  cx_rng rng; /* the seeded stream (core/rng.h) */
   double p_drop, p_dup, p_reorder;
   uint32_t delay_min, delay_max;
   int delay_on;
@@ -75,45 +76,6 @@ struct fault {
   uint64_t seq;
   size_t reorder_total; /* sum of peers[].reorder_held */
 };
-
-/* ---- PRNG: xoshiro256** (Blackman and Vigna), seeded with splitmix64 ---- */
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(fault *f) {
-  uint64_t *s = f->s;
-  const uint64_t result = rotl(s[1] * 5, 7) * 9;
-  const uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
-
-static void rng_seed(fault *f, uint64_t seed) {
-  uint64_t x = seed;
-  for (int i = 0; i < 4; i++) f->s[i] = splitmix64(&x);
-}
-
-/* Uniform in [0, 1) with 53 bits. */
-static double rng_unit(fault *f) { return (double)(rng_next(f) >> 11) * 0x1.0p-53; }
-
-/* One Bernoulli draw; none at all when the fault is off. */
-static int chance(fault *f, double p) { return p > 0 && rng_unit(f) < p; }
-
-/* Uniform in [0, n), n >= 1; the modulo bias is below n / 2^64 (n is at
- * most a frame's bit count), irrelevant here. */
-static uint64_t rng_below(fault *f, uint64_t n) { return rng_next(f) % n; }
 
 /* ---- peers ---- */
 
@@ -280,7 +242,7 @@ static void release_immediate(fault *f, fault_emit emit, void *ctx) {
 fault *fault_new(uint64_t seed) {
   fault *f = calloc(1, sizeof *f);
   if (!f) return NULL;
-  rng_seed(f, seed);
+  cx_rng_seed(&f->rng, seed);
   return f;
 }
 
@@ -331,7 +293,7 @@ static int attack(fault *f, peer_state *p, const uint8_t *frame, size_t len, fau
   if (p->arm_flip) {
     if (!(copy = malloc(len))) return 0; /* out of memory: stays armed */
     memcpy(copy, frame, len);
-    uint64_t bit = rng_below(f, (uint64_t)(len - LINK_HDR) * 8);
+    uint64_t bit = cx_rng_below(&f->rng, (uint64_t)(len - LINK_HDR) * 8);
     copy[LINK_HDR + bit / 8] ^= (uint8_t)(1u << (bit % 8));
     wire = copy;
   }
@@ -362,14 +324,14 @@ void fault_out(fault *f, uint64_t now_ms, const char *peer, const uint8_t *frame
   peer_state *p = peer_find(f, peer);
   if (p && p->partitioned) return;
   if (len > LINK_HDR && frame[1] == LINK_DATA && attack(f, p, frame, len, emit, ctx)) return;
-  if (chance(f, f->p_drop)) return;
-  int copies = chance(f, f->p_dup) ? 2 : 1;
+  if (cx_rng_chance(&f->rng, f->p_drop)) return;
+  int copies = cx_rng_chance(&f->rng, f->p_dup) ? 2 : 1;
   /* A copy that cannot be held (caps, out of memory) is dropped. */
   for (int i = 0; i < copies; i++) {
-    if (chance(f, f->p_reorder)) {
+    if (cx_rng_chance(&f->rng, f->p_reorder)) {
       (void)hold(f, HELD_TIMED, 1, now_ms + REORDER_MS, peer, frame, len);
     } else if (f->delay_on) {
-      uint64_t d = f->delay_min + rng_below(f, (uint64_t)(f->delay_max - f->delay_min) + 1);
+      uint64_t d = f->delay_min + cx_rng_below(&f->rng, (uint64_t)(f->delay_max - f->delay_min) + 1);
       (void)hold(f, HELD_TIMED, 0, now_ms + d, peer, frame, len);
     } else {
       deliver(f, peer, frame, len, 0, emit, ctx);
@@ -450,7 +412,7 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
     if (nargs != 1) return fail(err, errlen, CX_E_INVALID_ARG, "usage: seed N");
     if (!parse_u64(tok[1], &v))
       return fail(err, errlen, CX_E_INVALID_ARG, "seed wants a decimal integer below 2^64, got \"%s\"", tok[1]);
-    rng_seed(f, v);
+    cx_rng_seed(&f->rng, v);
     return CX_OK;
   }
   if (strcmp(verb, "drop") == 0 || strcmp(verb, "dup") == 0 || strcmp(verb, "reorder") == 0) {

@@ -47,6 +47,7 @@
 #include "bft.h"
 #include "block.h"
 #include "hash.h"
+#include "rng.h"
 
 #define MAXP (2 * SIM_MAX_N) /* processes: members + twins */
 #define BLK_MAXTX 16
@@ -57,36 +58,13 @@
 #define MAX_WINDOWS 4
 #define MAX_CRASHES 4
 
-/* ---- randomness: xoshiro256** seeded by splitmix64 ---- */
+/* ---- randomness: core/rng.h (xoshiro256** seeded by splitmix64) ---- */
 
-typedef struct {
-  uint64_t s[4];
-} rng_t;
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng_t *r) {
-  uint64_t *s = r->s;
-  uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return out;
-}
-
-static uint64_t rng_below(rng_t *r, uint64_t n) { return n ? rng_next(r) % n : 0; }
-static double rng_unit(rng_t *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
-static int rng_chance(rng_t *r, double p) { return p > 0 && rng_unit(r) < p; }
+typedef cx_rng rng_t;
+#define rng_next cx_rng_next
+#define rng_below cx_rng_below
+#define rng_unit cx_rng_unit
+#define rng_chance cx_rng_chance
 
 /* ---- blocks ---- */
 
@@ -1314,8 +1292,7 @@ void sim_run(const sim_config *cfg, uint64_t seed, sim_result *out) {
   s->cfg = cfg;
   s->res = out;
   s->seed = seed;
-  uint64_t x = seed;
-  for (int i = 0; i < 4; i++) s->rng.s[i] = splitmix64(&x);
+  cx_rng_seed(&s->rng, seed);
   crypto_generichash_init(&s->trace, NULL, 0, 32);
   trace_u64(s, seed);
   if (cfg->n < 1 || cfg->n > SIM_MAX_N) {
