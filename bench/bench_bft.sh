@@ -12,7 +12,7 @@
 # (default 10) at 50 % and at 100 % of the peak. Targets: ratio peak / bound
 # >= 0.5; p50 latency at 50 % load <= 100 ms. Exit 1 if a target is missed.
 #   CUSTOS_BENCH_INTERVAL_MS  block.interval_ms of the devnet (default: as
-#                             `custos devnet init` writes it, 200)
+#                             `custos devnet init` writes it, 50)
 # The load generator runs on the same cores (it signs before its clock
 # starts; during the run it only posts prebuilt requests and polls).
 set -euo pipefail

@@ -52,10 +52,35 @@ static void timer_set(node *n, const bft_action *a) {
 }
 /* The safety record (bft.h; read back by node_open). */
 
+static void safety_slot_encode(uint64_t seq, const bft_safety *s, uint8_t *out) {
+  for (int i = 0; i < 8; i++) out[i] = (uint8_t)(seq >> (56 - 8 * i));
+  bft_safety_encode(s, out + 8);
+  hash_sha256(out, 8 + BFT_SAFETY_LEN, out + 8 + BFT_SAFETY_LEN);
+}
+
+/* Layout: node_internal.h (SAFETY_SLOT_OFF). The first record a process
+ * writes replaces the file whole (file_write_atomic: any earlier format or
+ * sequence goes, slot 0 holds sequence 1, slot 1 is zero); later ones
+ * overwrite the older slot in place with one fdatasync. A crash while
+ * writing tears at most that slot, whose record covers no signature yet
+ * (the signature follows the sync); the other slot holds the previous
+ * record, which covers every signature sent. */
 static cx_err persist_safety(node *n, const bft_safety *s) {
-  uint8_t buf[BFT_SAFETY_LEN];
-  bft_safety_encode(s, buf);
-  return file_write_atomic(n->safety_path, buf, sizeof buf, 0600);
+  if (n->safety_seq == 0) {
+    uint8_t *img = calloc(1, SAFETY_FILE_LEN);
+    if (!img) return CX_E_NOMEM;
+    safety_slot_encode(1, s, img);
+    cx_err e = file_write_atomic(n->safety_path, img, SAFETY_FILE_LEN, 0600);
+    free(img);
+    if (e == CX_OK) n->safety_seq = 1;
+    return e;
+  }
+  uint8_t slot[SAFETY_SLOT_LEN];
+  uint64_t seq = n->safety_seq + 1;
+  safety_slot_encode(seq, s, slot);
+  cx_err e = file_pwrite_sync(n->safety_path, (seq & 1) ? 0 : SAFETY_SLOT_OFF, slot, sizeof slot);
+  if (e == CX_OK) n->safety_seq = seq;
+  return e;
 }
 
 /* The blocks behind our valid value and our lock must outlive a crash:
@@ -508,7 +533,13 @@ void *host_cs_main(void *arg) {
     if (did || n->stop || n->qn) continue;
     uint64_t wake = next_timer_at(n);
     if (next_status < wake) wake = next_status;
-    if (!n->started && now + poll < wake) wake = now + poll;
+    if (!n->started) {
+      /* Wake when block.interval_ms runs out (not up to poll later); past
+       * it, poll the mempool (nothing signals its first transaction). */
+      uint64_t due = n->last_commit_mono + n->cfg.block_interval_ms;
+      uint64_t at = due > now ? due : now + poll;
+      if (at < wake) wake = at;
+    }
     if (wake > now + 1000) wake = now + 1000;
     uint64_t wait = wake > now ? wake - now : 0;
     if (wait == 0) continue;

@@ -80,10 +80,46 @@ static cx_err load_safety(node *n, bft_safety *s) {
   char *buf;
   size_t len;
   memset(s, 0, sizeof *s);
-  cx_err e = file_read_all(n->safety_path, 256, &buf, &len);
+  cx_err e = file_read_all(n->safety_path, SAFETY_FILE_LEN, &buf, &len);
   if (e == CX_E_NOT_FOUND) return CX_OK;
   if (e) return e;
-  if (len == 48) {
+  if (len == SAFETY_FILE_LEN) {
+    /* Two slots (node_internal.h): the valid one with the higher sequence.
+     * One damaged slot is a write torn by a crash before its sync returned
+     * (its record covers no signature); none valid refuses the start. */
+    const uint8_t *b = (const uint8_t *)buf;
+    uint64_t best = 0;
+    int bad = 0;
+    for (int k = 0; k < 2; k++) {
+      const uint8_t *p = b + (size_t)k * SAFETY_SLOT_OFF;
+      uint8_t sum[32];
+      uint64_t seq = 0;
+      bft_safety r;
+      size_t z = 0;
+      while (z < SAFETY_SLOT_LEN && p[z] == 0) z++;
+      if (z == SAFETY_SLOT_LEN) continue; /* unused */
+      for (int i = 0; i < 8; i++) seq = seq << 8 | p[i];
+      hash_sha256(p, 8 + BFT_SAFETY_LEN, sum);
+      if (seq == 0 || memcmp(sum, p + 8 + BFT_SAFETY_LEN, 32) != 0 ||
+          bft_safety_decode(p + 8, BFT_SAFETY_LEN, &r) != CX_OK) {
+        bad++;
+        continue;
+      }
+      if (seq > best) {
+        best = seq;
+        *s = r;
+      }
+    }
+    if (best == 0) {
+      memset(s, 0, sizeof *s);
+      e = CX_E_CORRUPT;
+    } else {
+      e = CX_OK;
+      if (bad)
+        LOG_W("node", "%s: one slot torn (crash while writing), the other one is used",
+              n->safety_path);
+    }
+  } else if (len == 48) {
     const uint8_t *b = (const uint8_t *)buf;
     uint64_t h = 0, v = 0;
     for (int i = 0; i < 8; i++) {

@@ -53,6 +53,15 @@
 #define PENDING_MAX 64              /* host events produced while carrying out actions */
 #define EVIDENCE_MAX 64
 
+/* DATA/safety (docs/consensus.md, "Crash safety"): two slots, at offsets 0
+ * and SAFETY_SLOT_OFF (separate file system blocks, so rewriting one never
+ * touches the other). Slot: u64 BE sequence (>= 1) | bft_safety_encode
+ * record | SHA-256 of the preceding bytes; an all-zero slot is unused. The
+ * valid slot with the higher sequence is the record. */
+#define SAFETY_SLOT_OFF 4096
+#define SAFETY_SLOT_LEN (8 + BFT_SAFETY_LEN + 32)
+#define SAFETY_FILE_LEN (SAFETY_SLOT_OFF + SAFETY_SLOT_LEN)
+
 /* A block of the current height: built by us (BUILD_BLOCK) or received in a
  * proposal, executed once on the committed state. Cleared on commit: a write
  * set is only valid over the state it was executed on. */
@@ -106,6 +115,8 @@ struct node {
   vm_state ro; /* read-only view of committed state */
   cx_clock *clock;
   char safety_path[CFG_PATH_MAX + 16];
+  uint64_t safety_seq; /* consensus thread: sequence of the last slot written
+                        * by this process (0: the file is not yet in slot form) */
   char cookie_path[CFG_PATH_MAX + 16];
   uint64_t tip_time;
   rpc_server *rpc;
