@@ -14,7 +14,6 @@
 #include "net.h"
 #include "node_internal.h"
 
-#define CS_WIRE_VERSION 1
 #define STATUS_EVERY_MS 1000
 
 /* ---- driving the engine ---- */
@@ -261,9 +260,7 @@ static void feed_start(node *n) {
 }
 
 /* ---- consensus messages on the wire ----
- * NET_MSG_CONSENSUS payload: u8 version (1) | varint len | bft_msg encoding
- * (bft_msg_encode) | for a PROPOSAL: the encoded block (rest of the
- * payload; its hash must be the message's block_hash). */
+ * NET_MSG_CONSENSUS payload: node_internal.h (host_wire_decode). */
 
 static void send_consensus(node *n, const bft_msg *m) {
   if (!n->net) return;
@@ -326,41 +323,58 @@ static int verify_msg(node *n, const bft_msg *m, const cx_pubkey *pk) {
   return sig_verify(pk, dg, 32, &m->sig);
 }
 
+static cx_err wire_refuse(node_refusal *r, cx_err e, const char *what, const char *why) {
+  if (r) {
+    r->what = what;
+    r->why = why;
+  }
+  return e;
+}
+
+cx_err host_wire_decode(const uint8_t *p, size_t len, bft_msg *m, const uint8_t **block,
+                        size_t *block_len, node_refusal *r) {
+  cx_dec d;
+  uint8_t ver = 0;
+  uint64_t ml = 0;
+  cx_err e;
+  *block = NULL;
+  *block_len = 0;
+  dec_init(&d, p, len);
+  if (dec_u8(&d, &ver) || ver != CS_WIRE_VERSION)
+    return wire_refuse(r, CX_E_BAD_VERSION, "consensus message", "unknown version");
+  if (dec_varint_max(&d, &ml, BFT_MSG_MAX) || len - d.off < ml)
+    return wire_refuse(r, d.err ? d.err : CX_E_TRUNCATED, "consensus message", "bad length");
+  if ((e = bft_msg_decode(p + d.off, (size_t)ml, m)))
+    return wire_refuse(r, e, "consensus message", "does not decode");
+  const uint8_t *blk = p + d.off + ml;
+  size_t bl = len - d.off - (size_t)ml;
+  if (m->type == BFT_PROPOSAL) {
+    cx_block_header h;
+    cx_hash bh;
+    if (bl == 0 || bl > CX_BLOCK_MAX_BYTES || block_peek(blk, bl, &h, &bh) ||
+        !hash_eq(&bh, &m->block_hash))
+      return wire_refuse(r, CX_E_INVALID_ARG, "proposal",
+                         "block missing or not the announced one");
+    *block = blk;
+    *block_len = bl;
+  } else if (bl) {
+    return wire_refuse(r, CX_E_TRAILING, "vote", "trailing bytes");
+  }
+  return CX_OK;
+}
+
 /* Net thread: cheap checks first, then the signature against the set of
  * the message's height (known for the current height; a message for
  * height + 1 is checked by the consensus thread once that set is known). */
 void host_on_consensus(void *ctx, const char *from, unsigned type, const uint8_t *p,
                        size_t len) {
   node *n = ctx;
-  cx_dec d;
-  uint8_t ver = 0;
-  uint64_t ml = 0;
   bft_msg m;
-  dec_init(&d, p, len);
-  if (dec_u8(&d, &ver) || ver != CS_WIRE_VERSION) {
-    node_refuse(n, &n->cs_bad, "consensus message", from, "unknown version");
-    return;
-  }
-  if (dec_varint_max(&d, &ml, BFT_MSG_MAX) || len - d.off < ml) {
-    node_refuse(n, &n->cs_bad, "consensus message", from, "bad length");
-    return;
-  }
-  if (bft_msg_decode(p + d.off, (size_t)ml, &m)) {
-    node_refuse(n, &n->cs_bad, "consensus message", from, "does not decode");
-    return;
-  }
-  const uint8_t *blk = p + d.off + ml;
-  size_t bl = len - d.off - (size_t)ml;
-  if (m.type == BFT_PROPOSAL) {
-    cx_block_header h;
-    cx_hash bh;
-    if (bl == 0 || bl > CX_BLOCK_MAX_BYTES || block_peek(blk, bl, &h, &bh) ||
-        !hash_eq(&bh, &m.block_hash)) {
-      node_refuse(n, &n->cs_bad, "proposal", from, "block missing or not the announced one");
-      return;
-    }
-  } else if (bl) {
-    node_refuse(n, &n->cs_bad, "vote", from, "trailing bytes");
+  const uint8_t *blk;
+  size_t bl;
+  node_refusal r;
+  if (host_wire_decode(p, len, &m, &blk, &bl, &r)) {
+    node_refuse(n, &n->cs_bad, r.what, from, r.why);
     return;
   }
   cx_pubkey pk;

@@ -167,6 +167,13 @@ struct node {
   char best_peer[CX_NAME_MAX + 1];
 };
 
+/* Why a decoder refused peer input, as node_refuse logs it: what (the kind
+ * of message) and why. Static strings. */
+typedef struct {
+  const char *what;
+  const char *why;
+} node_refusal;
+
 /* ---- node.c ---- */
 
 /* A vm_state over a write set (execution, dry runs). */
@@ -217,6 +224,19 @@ void host_drive(node *n, const bft_event *ev);
 int host_enqueue(node *n, const qev *ev);
 /* Consensus thread: the messages kept for the new height, after a commit. */
 void host_replay_deferred(node *n);
+/* Consensus messages on the wire. NET_MSG_CONSENSUS payload: u8 version
+ * (CS_WIRE_VERSION) | varint len (<= BFT_MSG_MAX) | bft_msg encoding
+ * (bft_msg_encode) | for a PROPOSAL: the encoded block (rest of the payload,
+ * 1..CX_BLOCK_MAX_BYTES bytes; its hash must be the message's block_hash);
+ * for a vote nothing. */
+#define CS_WIRE_VERSION 1
+/* Pure decoding of such a payload (no node, no allocation): the message into
+ * *m and, for a PROPOSAL, the block's bytes as a range of p (*block, *block_len;
+ * NULL, 0 for a vote). The block is checked with block_peek and its hash
+ * against m->block_hash; the signature and the heights are not checked
+ * (host_on_consensus). Not CX_OK: refused, the reason in *r (may be NULL). */
+cx_err host_wire_decode(const uint8_t *p, size_t len, bft_msg *m, const uint8_t **block,
+                        size_t *block_len, node_refusal *r);
 /* Net thread: NET_MSG_CONSENSUS handler (net_handler, ctx = node). */
 void host_on_consensus(void *ctx, const char *from, unsigned type, const uint8_t *p,
                        size_t len);
@@ -227,6 +247,39 @@ void *host_cs_main(void *arg);
 void host_load_held(node *n);
 
 /* ---- sync.c ---- */
+
+/* Block sync messages (NET_MSG_SYNC):
+ * u8 version (SYNC_WIRE_VERSION) | u8 kind |
+ *   STATUS: varint height (the sender's committed height)
+ *   GET   : varint from | varint max
+ *   BLOCKS: varint count (<= SYNC_MAX_BLOCKS) |
+ *           count x (bytes block (<= CX_BLOCK_MAX_BYTES) | bytes cert (<= SYNC_CERT_MAX))
+ * Every kind must end there: trailing bytes are refused ("trailing bytes"
+ * for BLOCKS, whose entries decoded before the refusal stay usable, each
+ * checked by its certificate). */
+#define SYNC_WIRE_VERSION 1
+enum { SYNC_STATUS = 1, SYNC_GET = 2, SYNC_BLOCKS = 3 };
+#define SYNC_MAX_BLOCKS 64
+#define SYNC_MAX_BYTES (4u << 20)   /* per BLOCKS message (one block may exceed it alone) */
+#define SYNC_CERT_MAX (16u << 10)   /* an encoded cx_cert is < 5 KiB */
+
+/* A decoded sync message; byte ranges point into the decoded input. */
+typedef struct {
+  uint8_t kind;    /* SYNC_*, 0 when the version or kind byte did not decode */
+  uint64_t height; /* STATUS */
+  uint64_t from, max; /* GET (max as sent, not yet capped) */
+  uint64_t count;  /* BLOCKS: entries announced (0 when the count did not decode) */
+  size_t nblocks;  /* BLOCKS: leading entries that decode (== count when CX_OK) */
+  struct {
+    const uint8_t *block, *cert;
+    size_t block_len, cert_len;
+  } b[SYNC_MAX_BLOCKS];
+} sync_wire;
+/* Pure decoding of a NET_MSG_SYNC payload (no node, no allocation; blocks
+ * and certificates are only delimited here, not decoded). Not CX_OK:
+ * refused, the reason in *r (may be NULL); for BLOCKS the entries before
+ * the malformed one are still in out->b[0 .. nblocks). */
+cx_err sync_decode(const uint8_t *p, size_t len, sync_wire *out, node_refusal *r);
 
 /* Sends our committed height to `to`, or to every peer when NULL. */
 void sync_send_status(node *n, const char *to);

@@ -12,21 +12,68 @@
 #include "net.h"
 #include "node_internal.h"
 
-#define SYNC_WIRE_VERSION 1
-enum { SYNC_STATUS = 1, SYNC_GET = 2, SYNC_BLOCKS = 3 };
-#define SYNC_MAX_BLOCKS 64
-#define SYNC_MAX_BYTES (4u << 20)   /* per BLOCKS message (one block may exceed it alone) */
-#define SYNC_CERT_MAX (16u << 10)   /* an encoded cx_cert is < 5 KiB */
 #define SYNC_RETRY_MS 2000          /* an unanswered GET is re-sent after this */
 
 /* ---- block sync (NET_MSG_SYNC) ----
- * u8 version (1) | u8 kind |
- *   STATUS: varint height (our committed height)
- *   GET   : varint from | varint max (<= 64)
- *   BLOCKS: varint count (<= 64) | count x (bytes block | bytes cert)
- * A BLOCKS message stays under 4 MiB unless its first block alone is
- * larger. Every block is checked against its certificate and executed
- * before it is committed. */
+ * Wire format: node_internal.h (sync_decode). A BLOCKS message stays under
+ * SYNC_MAX_BYTES unless its first block alone is larger. Every block is
+ * checked against its certificate and executed before it is committed. */
+
+static cx_err sync_refuse(node_refusal *r, cx_err e, const char *what, const char *why) {
+  if (r) {
+    r->what = what;
+    r->why = why;
+  }
+  return e;
+}
+
+cx_err sync_decode(const uint8_t *p, size_t len, sync_wire *out, node_refusal *r) {
+  cx_dec d;
+  uint8_t ver = 0, kind = 0;
+  cx_err e;
+  out->kind = 0;
+  out->height = out->from = out->max = out->count = 0;
+  out->nblocks = 0;
+  dec_init(&d, p, len);
+  if (dec_u8(&d, &ver) || ver != SYNC_WIRE_VERSION || dec_u8(&d, &kind))
+    return sync_refuse(r, d.err ? d.err : CX_E_BAD_VERSION, "sync message", "unknown version");
+  switch (kind) {
+    case SYNC_STATUS:
+      out->kind = kind;
+      dec_varint(&d, &out->height);
+      if ((e = dec_finish(&d))) return sync_refuse(r, e, "sync message", "malformed");
+      return CX_OK;
+    case SYNC_GET:
+      out->kind = kind;
+      if (!dec_varint(&d, &out->from)) dec_varint(&d, &out->max);
+      if ((e = dec_finish(&d))) return sync_refuse(r, e, "sync message", "malformed");
+      return CX_OK;
+    case SYNC_BLOCKS: {
+      uint64_t count = 0;
+      out->kind = kind;
+      if (dec_varint_max(&d, &count, SYNC_MAX_BLOCKS))
+        return sync_refuse(r, d.err, "blocks", "bad count");
+      out->count = count;
+      for (uint64_t i = 0; i < count; i++) {
+        const uint8_t *bp, *cp;
+        size_t bl, cl;
+        if (dec_bytes(&d, &bp, &bl, CX_BLOCK_MAX_BYTES) || dec_bytes(&d, &cp, &cl, SYNC_CERT_MAX))
+          return sync_refuse(r, d.err, "blocks", "malformed");
+        out->b[i].block = bp;
+        out->b[i].block_len = bl;
+        out->b[i].cert = cp;
+        out->b[i].cert_len = cl;
+        out->nblocks++;
+      }
+      /* The entries decoded so far stay usable (each is checked by its
+       * certificate); bytes after the last entry are refused. */
+      if ((e = dec_finish(&d))) return sync_refuse(r, e, "blocks", "trailing bytes");
+      return CX_OK;
+    }
+    default:
+      return sync_refuse(r, CX_E_BAD_ENUM, "sync message", "malformed");
+  }
+}
 
 void sync_send_status(node *n, const char *to) {
   if (!n->net) return;
@@ -106,72 +153,64 @@ static void serve_get(node *n, const char *to, uint64_t from, uint64_t max) {
  * any thread); BLOCKS go to the consensus thread. */
 void sync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
   node *n = ctx;
-  cx_dec d;
-  uint8_t ver = 0, kind = 0;
-  uint64_t a = 0, b = 0;
-  dec_init(&d, p, len);
-  if (dec_u8(&d, &ver) || ver != SYNC_WIRE_VERSION || dec_u8(&d, &kind)) {
-    node_refuse(n, &n->sync_bad, "sync message", from, "unknown version");
-    return;
-  }
-  switch (kind) {
-    case SYNC_STATUS:
-      if (dec_varint(&d, &a) || dec_finish(&d)) break;
-      if (a > store_height(n->st)) {
-        pthread_mutex_lock(&n->smu);
-        if (a > n->best_peer_height) {
-          n->best_peer_height = a;
-          snprintf(n->best_peer, sizeof n->best_peer, "%s", from);
-        }
-        pthread_mutex_unlock(&n->smu);
-        sync_request(n, from, 0);
-      }
-      return;
-    case SYNC_GET:
-      if (dec_varint(&d, &a) || dec_varint(&d, &b) || dec_finish(&d)) break;
-      serve_get(n, from, a, b);
-      return;
-    case SYNC_BLOCKS: {
-      qev ev = {.type = QE_BLOCKS};
-      snprintf(ev.from, sizeof ev.from, "%s", from);
-      if (!(ev.data = malloc(len))) return;
+  sync_wire wire, *w = &wire; /* ~2 KiB */
+  node_refusal r;
+  cx_err e = sync_decode(p, len, w, &r);
+  if (w->kind == SYNC_BLOCKS) {
+    /* checked entry by entry on the consensus thread (sync_apply_blocks) */
+    qev ev = {.type = QE_BLOCKS};
+    snprintf(ev.from, sizeof ev.from, "%s", from);
+    if ((ev.data = malloc(len))) {
       memcpy(ev.data, p, len);
       ev.len = len;
       host_enqueue(n, &ev);
-      return;
     }
-    default:
-      break;
+  } else if (e) {
+    node_refuse(n, &n->sync_bad, r.what, from, r.why);
+  } else if (w->kind == SYNC_STATUS) {
+    uint64_t a = w->height;
+    if (a > store_height(n->st)) {
+      pthread_mutex_lock(&n->smu);
+      if (a > n->best_peer_height) {
+        n->best_peer_height = a;
+        snprintf(n->best_peer, sizeof n->best_peer, "%s", from);
+      }
+      pthread_mutex_unlock(&n->smu);
+      sync_request(n, from, 0);
+    }
+  } else if (w->kind == SYNC_GET) {
+    serve_get(n, from, w->from, w->max);
   }
-  node_refuse(n, &n->sync_bad, "sync message", from, "malformed");
 }
 
 /* Consensus thread: applies a BLOCKS batch in order, each block checked
  * against its certificate (validator set in force at its height, from our
  * state before applying it) and executed before it is committed. */
 void sync_apply_blocks(node *n, const qev *ev) {
-  cx_dec d;
-  uint8_t ver, kind;
-  uint64_t count = 0, applied = 0;
+  uint64_t applied = 0;
+  node_refusal r;
   cx_cert *cert = malloc(sizeof *cert);
-  if (!cert) return;
-  dec_init(&d, ev->data, ev->len);
-  dec_u8(&d, &ver);
-  dec_u8(&d, &kind);
-  if (dec_varint_max(&d, &count, SYNC_MAX_BLOCKS)) {
-    node_refuse(n, &n->sync_bad, "blocks", ev->from, "bad count");
+  sync_wire *w = malloc(sizeof *w);
+  if (!cert || !w) {
+    free(cert);
+    free(w);
+    return;
+  }
+  /* version and kind were checked by sync_on_msg */
+  if (sync_decode(ev->data, ev->len, w, &r) && w->count == 0) {
+    node_refuse(n, &n->sync_bad, r.what, ev->from, r.why); /* bad count */
     goto out;
   }
-  for (uint64_t i = 0; i < count && !node_failed(n); i++) {
-    const uint8_t *bp, *cp;
-    size_t bl, cl;
+  for (uint64_t i = 0; i < w->count && !node_failed(n); i++) {
     cx_block_header h;
     cx_hash bh;
     char why[160];
-    if (dec_bytes(&d, &bp, &bl, CX_BLOCK_MAX_BYTES) || dec_bytes(&d, &cp, &cl, SYNC_CERT_MAX)) {
+    if (i >= w->nblocks) {
       node_refuse(n, &n->sync_bad, "blocks", ev->from, "malformed");
       break;
     }
+    const uint8_t *bp = w->b[i].block, *cp = w->b[i].cert;
+    size_t bl = w->b[i].block_len, cl = w->b[i].cert_len;
     if (block_peek(bp, bl, &h, &bh)) {
       node_refuse(n, &n->sync_bad, "blocks", ev->from, "block does not decode");
       break;
@@ -233,6 +272,7 @@ void sync_apply_blocks(node *n, const qev *ev) {
           ev->from, (unsigned long long)store_height(n->st));
 out:
   free(cert);
+  free(w);
   /* More to fetch: ask again at once rather than at the next STATUS. */
   pthread_mutex_lock(&n->smu);
   n->sync_req_until = 0;
