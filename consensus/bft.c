@@ -108,48 +108,24 @@ struct bft_engine {
 
 /* ---------------------------------------------------------------- codec */
 
-static size_t put_varint(uint8_t *p, uint64_t v) {
-  size_t n = 0;
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-  } while (v);
-  return n;
-}
-
 static uint64_t pol_wire(uint32_t pol) { return pol == BFT_NIL_ROUND ? 0 : (uint64_t)pol + 1; }
 
+/* The digests live in core (cs_msg_digest) because the vm checks them too,
+ * in evidence transactions. */
 void bft_msg_digest(const cx_hash *chain_id, const bft_msg *m, uint8_t out[32]) {
-  cx_hash h;
-  if (m->type == BFT_PRECOMMIT) {
-    vote_message(chain_id, m->height, m->round, &m->block_hash, &h);
-  } else {
-    CX_ASSERT(m->type == BFT_PROPOSAL || m->type == BFT_PREVOTE);
-    uint8_t b[32 + 10 + 10 + 10 + 32];
-    size_t n = 0;
-    memcpy(b, chain_id->b, 32);
-    n += 32;
-    n += put_varint(b + n, m->height);
-    n += put_varint(b + n, m->round);
-    if (m->type == BFT_PROPOSAL) n += put_varint(b + n, pol_wire(m->pol_round));
-    memcpy(b + n, m->block_hash.b, 32);
-    n += 32;
-    hash_tagged(m->type == BFT_PROPOSAL ? CX_TAG_CS_PROPOSAL : CX_TAG_CS_PREVOTE, b, n, &h);
-  }
-  memcpy(out, h.b, 32);
+  cs_msg_digest(chain_id, m->type, m->height, m->round, m->pol_round, &m->block_hash, out);
 }
 
 size_t bft_msg_encode(const bft_msg *m, uint8_t out[BFT_MSG_MAX]) {
   CX_ASSERT(m->type >= BFT_PROPOSAL && m->type <= BFT_PRECOMMIT);
   size_t n = 0;
   out[n++] = m->type;
-  n += put_varint(out + n, m->height);
-  n += put_varint(out + n, m->round);
-  if (m->type == BFT_PROPOSAL) n += put_varint(out + n, pol_wire(m->pol_round));
+  n += varint_put(out + n, m->height);
+  n += varint_put(out + n, m->round);
+  if (m->type == BFT_PROPOSAL) n += varint_put(out + n, pol_wire(m->pol_round));
   memcpy(out + n, m->block_hash.b, 32);
   n += 32;
-  n += put_varint(out + n, m->signer);
+  n += varint_put(out + n, m->signer);
   memcpy(out + n, m->sig.b, 64);
   n += 64;
   return n; /* at most 1 + 10 + 5 + 5 + 32 + 3 + 64 = 120 */

@@ -45,9 +45,14 @@
 #include "hash.h"
 #include "keys.h"
 
-#define BFT_NIL_ROUND UINT32_MAX /* "-1" of the paper (no locked/valid round) */
+#define BFT_NIL_ROUND CX_CS_NIL_ROUND /* "-1" of the paper (no locked/valid round) */
 
-typedef enum { BFT_PROPOSAL = 1, BFT_PREVOTE = 2, BFT_PRECOMMIT = 3 } bft_msg_type;
+/* The numbers of block.h's CX_CS_* (what evidence transactions carry). */
+typedef enum {
+  BFT_PROPOSAL = CX_CS_PROPOSAL,
+  BFT_PREVOTE = CX_CS_PREVOTE,
+  BFT_PRECOMMIT = CX_CS_PRECOMMIT
+} bft_msg_type;
 
 /* A signed consensus message. block_hash all-zero = nil (votes only).
  * Signed 32-byte message (bft_msg_digest):

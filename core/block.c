@@ -170,18 +170,18 @@ void cs_msg_digest(const cx_hash *chain_id, uint8_t type, uint64_t height, uint3
     vote_message(chain_id, height, round, block_hash, &h);
   } else {
     CX_ASSERT(type == CX_CS_PROPOSAL || type == CX_CS_PREVOTE);
-    cx_enc e;
-    enc_init(&e);
-    enc_fixed(&e, chain_id->b, 32);
-    enc_varint(&e, height);
-    enc_varint(&e, round);
+    /* On a stack buffer: this runs for every consensus message signed or
+     * checked. */
+    uint8_t b[32 + 3 * CX_VARINT_MAX + 32];
+    size_t n = 32;
+    memcpy(b, chain_id->b, 32);
+    n += varint_put(b + n, height);
+    n += varint_put(b + n, round);
     /* nil (UINT32_MAX) + 1 wraps to 0 in uint32: "no round" is 0 on the wire. */
-    if (type == CX_CS_PROPOSAL) enc_varint(&e, (uint32_t)(pol_round + 1u));
-    enc_fixed(&e, block_hash->b, 32);
-    CX_ASSERT(enc_finish(&e) == CX_OK);
-    hash_tagged(type == CX_CS_PROPOSAL ? CX_TAG_CS_PROPOSAL : CX_TAG_CS_PREVOTE, e.buf, e.len,
-                &h);
-    enc_free(&e);
+    if (type == CX_CS_PROPOSAL) n += varint_put(b + n, (uint32_t)(pol_round + 1u));
+    memcpy(b + n, block_hash->b, 32);
+    n += 32;
+    hash_tagged(type == CX_CS_PROPOSAL ? CX_TAG_CS_PROPOSAL : CX_TAG_CS_PREVOTE, b, n, &h);
   }
   memcpy(out, h.b, 32);
 }

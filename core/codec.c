@@ -38,15 +38,19 @@ void enc_fixed(cx_enc *e, const void *p, size_t n) {
 void enc_u8(cx_enc *e, uint8_t v) { enc_fixed(e, &v, 1); }
 void enc_bool(cx_enc *e, int v) { enc_u8(e, v ? 1 : 0); }
 
-void enc_varint(cx_enc *e, uint64_t v) {
-  uint8_t b[10];
+size_t varint_put(uint8_t out[CX_VARINT_MAX], uint64_t v) {
   size_t n = 0;
   do {
     uint8_t byte = v & 0x7f;
     v >>= 7;
-    b[n++] = byte | (v ? 0x80 : 0);
+    out[n++] = (uint8_t)(byte | (v ? 0x80 : 0));
   } while (v);
-  enc_fixed(e, b, n);
+  return n;
+}
+
+void enc_varint(cx_enc *e, uint64_t v) {
+  uint8_t b[CX_VARINT_MAX];
+  enc_fixed(e, b, varint_put(b, v));
 }
 
 void enc_bytes(cx_enc *e, const void *p, size_t n) {

@@ -34,6 +34,11 @@ void enc_free(cx_enc *e);
 void enc_u8(cx_enc *e, uint8_t v);
 void enc_bool(cx_enc *e, int v);
 void enc_varint(cx_enc *e, uint64_t v);
+/* The minimal LEB128 encoding of v into out (at most CX_VARINT_MAX bytes);
+ * returns its length. The one varint writer: for fixed buffers (digests,
+ * wire messages) where a growing cx_enc is not wanted. */
+#define CX_VARINT_MAX 10
+size_t varint_put(uint8_t out[CX_VARINT_MAX], uint64_t v);
 void enc_fixed(cx_enc *e, const void *p, size_t n);
 void enc_bytes(cx_enc *e, const void *p, size_t n); /* varint length + bytes */
 void enc_str(cx_enc *e, const char *s);             /* varint length + bytes, no NUL */

@@ -180,12 +180,7 @@ static int same_content(uint8_t msg_type, const cx_cs_signed *a, const cx_cs_sig
 #define HALF_MAX (5 + 32 + 64)
 static size_t half_bytes(uint8_t msg_type, const cx_cs_signed *h, uint8_t out[HALF_MAX]) {
   uint32_t v = msg_type == CX_CS_PROPOSAL ? (uint32_t)(h->pol_round + 1u) : 0;
-  size_t n = 0;
-  do { /* LEB128, as enc_varint */
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-  } while (v);
+  size_t n = varint_put(out, v);
   memcpy(out + n, h->block_hash.b, 32);
   memcpy(out + n + 32, h->sig.b, 64);
   return n + 96;
