@@ -1,5 +1,6 @@
 #include "error.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,4 +26,14 @@ void cx_panic(const char *file, int line, const char *what) {
   fprintf(stderr, "custos: fatal: %s:%d: assertion failed: %s\n", file, line, what);
   fflush(stderr);
   abort();
+}
+
+cx_err cx_errf(char *err, size_t errlen, cx_err code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
 }

@@ -11,6 +11,8 @@
 #ifndef CUSTOS_ERROR_H
 #define CUSTOS_ERROR_H
 
+#include <stddef.h>
+
 #define CX_ERRORS(X)                                                                 \
   X(CX_OK, 0, "ok", "success")                                                       \
   /* generic 1..99 */                                                                \
@@ -116,6 +118,12 @@ typedef enum {
 const char *cx_err_name(int err);
 /* One-sentence description; never NULL; static storage. */
 const char *cx_err_str(int err);
+
+/* Writes a sentence into err (if err and errlen) and returns code: the one
+ * helper for functions that report a refusal as a cx_err plus a sentence
+ * naming the field or command. */
+cx_err cx_errf(char *err, size_t errlen, cx_err code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* API misuse is a bug: print where and abort. Active in every build. */
 void cx_panic(const char *file, int line, const char *what);

@@ -341,18 +341,6 @@ void fault_out(fault *f, uint64_t now_ms, const char *peer, const uint8_t *frame
 
 /* ---- commands ---- */
 
-static cx_err fail(char *err, size_t errlen, cx_err code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static cx_err fail(char *err, size_t errlen, cx_err code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 static int valid_name(const char *s) {
   size_t n = strlen(s);
   if (n == 0 || n > NAME_MAX_LEN) return 0;
@@ -393,33 +381,33 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
   CX_ASSERT(f && cmd);
   if (err && errlen) err[0] = 0;
   size_t n = strlen(cmd);
-  if (n >= CMD_MAX) return fail(err, errlen, CX_E_INVALID_ARG, "fault command longer than %d bytes", CMD_MAX - 1);
+  if (n >= CMD_MAX) return cx_errf(err, errlen, CX_E_INVALID_ARG, "fault command longer than %d bytes", CMD_MAX - 1);
   char buf[CMD_MAX];
   memcpy(buf, cmd, n + 1);
   char *tok[4];
   int ntok = 0;
   char *save = NULL;
   for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
-    if (ntok == 4) return fail(err, errlen, CX_E_INVALID_ARG, "too many words in fault command \"%s\"", cmd);
+    if (ntok == 4) return cx_errf(err, errlen, CX_E_INVALID_ARG, "too many words in fault command \"%s\"", cmd);
     tok[ntok++] = t;
   }
-  if (ntok == 0) return fail(err, errlen, CX_E_INVALID_ARG, "empty fault command");
+  if (ntok == 0) return cx_errf(err, errlen, CX_E_INVALID_ARG, "empty fault command");
   const char *verb = tok[0];
   int nargs = ntok - 1;
 
   if (strcmp(verb, "seed") == 0) {
     uint64_t v;
-    if (nargs != 1) return fail(err, errlen, CX_E_INVALID_ARG, "usage: seed N");
+    if (nargs != 1) return cx_errf(err, errlen, CX_E_INVALID_ARG, "usage: seed N");
     if (!parse_u64(tok[1], &v))
-      return fail(err, errlen, CX_E_INVALID_ARG, "seed wants a decimal integer below 2^64, got \"%s\"", tok[1]);
+      return cx_errf(err, errlen, CX_E_INVALID_ARG, "seed wants a decimal integer below 2^64, got \"%s\"", tok[1]);
     cx_rng_seed(&f->rng, v);
     return CX_OK;
   }
   if (strcmp(verb, "drop") == 0 || strcmp(verb, "dup") == 0 || strcmp(verb, "reorder") == 0) {
     double p;
-    if (nargs != 1) return fail(err, errlen, CX_E_INVALID_ARG, "usage: %s P (a probability)", verb);
+    if (nargs != 1) return cx_errf(err, errlen, CX_E_INVALID_ARG, "usage: %s P (a probability)", verb);
     if (!parse_prob(tok[1], &p))
-      return fail(err, errlen, CX_E_INVALID_ARG, "%s wants a probability between 0 and 1, got \"%s\"", verb, tok[1]);
+      return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s wants a probability between 0 and 1, got \"%s\"", verb, tok[1]);
     if (verb[0] == 'd' && verb[1] == 'r') f->p_drop = p;
     else if (verb[0] == 'd') f->p_dup = p;
     else f->p_reorder = p;
@@ -427,9 +415,9 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
   }
   if (strcmp(verb, "delay") == 0) {
     uint64_t lo, hi;
-    if (nargs != 2) return fail(err, errlen, CX_E_INVALID_ARG, "usage: delay MIN_MS MAX_MS");
+    if (nargs != 2) return cx_errf(err, errlen, CX_E_INVALID_ARG, "usage: delay MIN_MS MAX_MS");
     if (!parse_u64(tok[1], &lo) || !parse_u64(tok[2], &hi) || lo > hi || hi > DELAY_MAX_MS)
-      return fail(err, errlen, CX_E_INVALID_ARG,
+      return cx_errf(err, errlen, CX_E_INVALID_ARG,
                   "delay wants whole milliseconds with MIN_MS <= MAX_MS <= %u, got \"%s %s\"",
                   DELAY_MAX_MS, tok[1], tok[2]);
     f->delay_min = (uint32_t)lo;
@@ -448,11 +436,11 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
   int which = -1;
   for (int i = 0; i < (int)(sizeof named / sizeof named[0]); i++)
     if (strcmp(verb, named[i]) == 0) which = i;
-  if (which < 0) return fail(err, errlen, CX_E_INVALID_ARG, "unknown fault command \"%s\"", verb);
-  if (nargs != 1) return fail(err, errlen, CX_E_INVALID_ARG, "usage: %s NAME", verb);
+  if (which < 0) return cx_errf(err, errlen, CX_E_INVALID_ARG, "unknown fault command \"%s\"", verb);
+  if (nargs != 1) return cx_errf(err, errlen, CX_E_INVALID_ARG, "usage: %s NAME", verb);
   const char *name = tok[1];
   if (!valid_name(name))
-    return fail(err, errlen, CX_E_INVALID_ARG,
+    return cx_errf(err, errlen, CX_E_INVALID_ARG,
                 "%s wants a member name (1 to %d characters of a-z 0-9 _ -), got \"%s\"", verb,
                 NAME_MAX_LEN, name);
   if (which == 1) { /* heal NAME: never creates a record */
@@ -461,16 +449,16 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
     return CX_OK;
   }
   peer_state *p = peer_get(f, name);
-  if (!p) return fail(err, errlen, CX_E_NOMEM, "out of memory for the fault shim's peer table");
+  if (!p) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory for the fault shim's peer table");
   switch (which) {
   case 0: p->partitioned = 1; return CX_OK;
   case 2: p->arm_flip = 1; return CX_OK;
   case 3: p->arm_replay = 1; return CX_OK;
   case 4: p->arm_capture = 1; return CX_OK;
   case 5: {
-    if (!p->captured) return fail(err, errlen, CX_E_NOT_FOUND, "no frame captured for %s", name);
+    if (!p->captured) return cx_errf(err, errlen, CX_E_NOT_FOUND, "no frame captured for %s", name);
     cx_err e = hold(f, HELD_IMMEDIATE, 0, 0, name, p->captured, p->captured_len);
-    if (e) return fail(err, errlen, e, "cannot hold the captured frame for %s (%s)", name, cx_err_str(e));
+    if (e) return cx_errf(err, errlen, e, "cannot hold the captured frame for %s (%s)", name, cx_err_str(e));
     return CX_OK;
   }
   default: { /* oversize: a bare header declaring a length far over any cap */
@@ -479,7 +467,7 @@ cx_err fault_command(fault *f, const char *cmd, char *err, size_t errlen) {
                   .len = OVERSIZE_LEN, .receiver = 0, .counter = 0};
     link_hdr_encode(&h, hdr);
     cx_err e = hold(f, HELD_IMMEDIATE, 0, 0, name, hdr, sizeof hdr);
-    if (e) return fail(err, errlen, e, "cannot hold the oversize frame for %s (%s)", name, cx_err_str(e));
+    if (e) return cx_errf(err, errlen, e, "cannot hold the oversize frame for %s (%s)", name, cx_err_str(e));
     return CX_OK;
   }
   }

@@ -52,16 +52,6 @@ typedef struct {
 
 static int ks_sodium_ready(void) { return sodium_init() >= 0; }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* ---- keys ---- */
 
 void keystore_keys_free(keystore_keys *k) {
@@ -98,8 +88,7 @@ static cx_err get_hex(const cJSON *j, const char *field, uint8_t *out, size_t n,
   cx_err e = json_get_str(j, field, 1, &s, "keystore", err, errlen);
   if (e) return e;
   if (hex_decode(s, out, n) != CX_OK) {
-    seterr(err, errlen, "keystore.%s: expected %zu hex digits", field, 2 * n);
-    return CX_E_CONFIG;
+    return cx_errf(err, errlen, CX_E_CONFIG, "keystore.%s: expected %zu hex digits", field, 2 * n);
   }
   return CX_OK;
 }
@@ -114,41 +103,35 @@ static cx_err ks_parse(const char *text, ks_file *f, char *err, size_t errlen) {
   memset(f, 0, sizeof *f);
   cJSON *j = cJSON_Parse(text);
   if (!j) {
-    seterr(err, errlen, "keystore: malformed JSON");
-    return CX_E_CONFIG;
+    return cx_errf(err, errlen, CX_E_CONFIG, "keystore: malformed JSON");
   }
   if (!cJSON_IsObject(j)) {
-    seterr(err, errlen, "keystore: expected a JSON object");
-    e = CX_E_CONFIG;
+    e = cx_errf(err, errlen, CX_E_CONFIG, "keystore: expected a JSON object");
     goto out;
   }
   /* The version first: a newer file should say so, not "unknown field". */
   if ((e = json_get_u64(j, "version", 1, &version, "keystore", err, errlen))) goto out;
   if (version != KS_VERSION) {
-    seterr(err, errlen, "keystore.version: unsupported version %llu (this build reads %d)",
+    e = cx_errf(err, errlen, CX_E_CONFIG, "keystore.version: unsupported version %llu (this build reads %d)",
            (unsigned long long)version, KS_VERSION);
-    e = CX_E_CONFIG;
     goto out;
   }
   if ((e = json_check_keys(j, keys, "keystore", err, errlen)) ||
       (e = json_get_str(j, "kdf", 1, &kdf, "keystore", err, errlen)))
     goto out;
   if (strcmp(kdf, KS_KDF_NAME) != 0) {
-    seterr(err, errlen, "keystore.kdf: unsupported KDF \"%s\" (expected %s)", kdf, KS_KDF_NAME);
-    e = CX_E_CONFIG;
+    e = cx_errf(err, errlen, CX_E_CONFIG, "keystore.kdf: unsupported KDF \"%s\" (expected %s)", kdf, KS_KDF_NAME);
     goto out;
   }
   if ((e = json_get_u64(j, "opslimit", 1, &ops, "keystore", err, errlen)) ||
       (e = json_get_u64(j, "memlimit", 1, &mem, "keystore", err, errlen)))
     goto out;
   if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > KS_OPSLIMIT_MAX) {
-    seterr(err, errlen, "keystore.opslimit: out of the accepted range");
-    e = CX_E_CONFIG;
+    e = cx_errf(err, errlen, CX_E_CONFIG, "keystore.opslimit: out of the accepted range");
     goto out;
   }
   if (mem < crypto_pwhash_MEMLIMIT_MIN || mem > KS_MEMLIMIT_MAX) {
-    seterr(err, errlen, "keystore.memlimit: out of the accepted range");
-    e = CX_E_CONFIG;
+    e = cx_errf(err, errlen, CX_E_CONFIG, "keystore.memlimit: out of the accepted range");
     goto out;
   }
   f->opslimit = ops;
@@ -160,8 +143,7 @@ static cx_err ks_parse(const char *text, ks_file *f, char *err, size_t errlen) {
       (e = get_hex(j, "enc_key", f->enc_key, 32, err, errlen)))
     goto out;
   if (!pubkey_valid(&f->key)) {
-    seterr(err, errlen, "keystore.key: not a valid secp256k1 x-only public key");
-    e = CX_E_CONFIG;
+    e = cx_errf(err, errlen, CX_E_CONFIG, "keystore.key: not a valid secp256k1 x-only public key");
     goto out;
   }
 out:
@@ -173,7 +155,7 @@ static cx_err ks_read(const char *path, ks_file *f, char *err, size_t errlen) {
   char *text = NULL;
   cx_err e = file_read_all(path, KS_FILE_CAP, &text, NULL);
   if (e) {
-    seterr(err, errlen, "%s: cannot read (%s)", path, cx_err_str(e));
+    cx_errf(err, errlen, e, "%s: cannot read (%s)", path, cx_err_str(e));
     return e == CX_E_TOO_LONG ? CX_E_CONFIG : e;
   }
   e = ks_parse(text, f, err, errlen);
@@ -314,7 +296,7 @@ cx_err keystore_load(const char *path, const char *passphrase, keystore_keys *ou
                                                  sizeof ad, f.nonce, dk) != 0 ||
       plen != KS_PLAIN_LEN) {
     e = CX_E_PASSPHRASE;
-    seterr(err, errlen, "%s: wrong passphrase or damaged keystore", path);
+    cx_errf(err, errlen, e, "%s: wrong passphrase or damaged keystore", path);
     goto out;
   }
   /* The secrets must match the public keys the file shows (they always do
@@ -329,7 +311,7 @@ cx_err keystore_load(const char *path, const char *passphrase, keystore_keys *ou
       sodium_memcmp(pub.b, f.key.b, 32) != 0 ||
       sodium_memcmp(derived_pub, f.enc_key, 32) != 0) {
     e = CX_E_PASSPHRASE;
-    seterr(err, errlen, "%s: keystore secrets do not match its public keys", path);
+    cx_errf(err, errlen, e, "%s: keystore secrets do not match its public keys", path);
     goto out;
   }
   out->pub = f.key;
@@ -364,7 +346,7 @@ static cx_err pass_from_file(const char *path, char **out, char *err, size_t err
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     e = errno == ENOENT ? CX_E_NOT_FOUND : CX_E_IO;
-    seterr(err, errlen, "%s: cannot read (%s)", path, strerror(errno));
+    cx_errf(err, errlen, e, "%s: cannot read (%s)", path, strerror(errno));
     return e;
   }
   char *buf = sodium_malloc(KS_PASS_CAP + 1);
@@ -377,7 +359,7 @@ static cx_err pass_from_file(const char *path, char **out, char *err, size_t err
     ssize_t r = read(fd, buf + n, KS_PASS_CAP + 1 - n);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
-      seterr(err, errlen, "%s: cannot read (%s)", path, strerror(errno));
+      cx_errf(err, errlen, e, "%s: cannot read (%s)", path, strerror(errno));
       goto fail;
     }
     if (r == 0) break;
@@ -388,7 +370,7 @@ static cx_err pass_from_file(const char *path, char **out, char *err, size_t err
   char *nl = memchr(buf, '\n', n < KS_PASS_CAP ? n : KS_PASS_CAP);
   if (!nl && n > KS_PASS_CAP) {
     e = CX_E_CONFIG;
-    seterr(err, errlen, "%s: first line longer than 4096 bytes", path);
+    cx_errf(err, errlen, e, "%s: first line longer than 4096 bytes", path);
     goto fail;
   }
   if (nl) *nl = 0;
@@ -396,7 +378,7 @@ static cx_err pass_from_file(const char *path, char **out, char *err, size_t err
   if (len && buf[len - 1] == '\r') buf[--len] = 0; /* a file edited on Windows */
   if (len == 0) {
     e = CX_E_CONFIG;
-    seterr(err, errlen, "%s: empty passphrase", path);
+    cx_errf(err, errlen, e, "%s: empty passphrase", path);
     goto fail;
   }
   close(fd);
@@ -416,14 +398,12 @@ cx_err keystore_passphrase(const char *path, char **out, char *err, size_t errle
   if (path && *path) return pass_from_file(path, out, err, errlen);
   const char *env = getenv("CUSTOS_PASSPHRASE");
   if (!env || !*env) {
-    seterr(err, errlen, "no passphrase: no passphrase file given and $CUSTOS_PASSPHRASE is %s",
+    return cx_errf(err, errlen, CX_E_CONFIG, "no passphrase: no passphrase file given and $CUSTOS_PASSPHRASE is %s",
            env ? "empty" : "unset");
-    return CX_E_CONFIG;
   }
   size_t len = strlen(env);
   if (len > KS_PASS_CAP) {
-    seterr(err, errlen, "$CUSTOS_PASSPHRASE: longer than 4096 bytes");
-    return CX_E_CONFIG;
+    return cx_errf(err, errlen, CX_E_CONFIG, "$CUSTOS_PASSPHRASE: longer than 4096 bytes");
   }
   char *buf = sodium_malloc(len + 1);
   if (!buf) return CX_E_NOMEM;

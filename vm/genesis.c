@@ -9,35 +9,25 @@
 
 #define VM_GENESIS_VERSION 1
 
-static cx_err fail(char *err, size_t errlen, cx_err code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* Uniqueness of names, keys and domains against the members before i. */
 static cx_err check_unique(const vm_genesis *g, size_t i, char *err, size_t errlen) {
   const cx_member *m = &g->members[i];
   for (size_t j = 0; j < i; j++) {
     const cx_member *o = &g->members[j];
     if (strcmp(o->name, m->name) == 0)
-      return fail(err, errlen, CX_E_MEMBER_EXISTS,
+      return cx_errf(err, errlen, CX_E_MEMBER_EXISTS,
                   "members[%zu] (%s): name already used by members[%zu]", i, m->name, j);
     if (memcmp(o->key.b, m->key.b, 32) == 0)
-      return fail(err, errlen, CX_E_MEMBER_EXISTS,
+      return cx_errf(err, errlen, CX_E_MEMBER_EXISTS,
                   "members[%zu] (%s): key already used by members[%zu] (%s)", i, m->name, j,
                   o->name);
     if (memcmp(o->enc_key, m->enc_key, 32) == 0)
-      return fail(err, errlen, CX_E_MEMBER_EXISTS,
+      return cx_errf(err, errlen, CX_E_MEMBER_EXISTS,
                   "members[%zu] (%s): enc_key already used by members[%zu] (%s)", i,
                   m->name, j, o->name);
     for (size_t d = 0; d < m->domains.n; d++)
       if (domain_set_has(&o->domains, m->domains.d[d].name))
-        return fail(err, errlen, CX_E_DOMAIN_OWNED,
+        return cx_errf(err, errlen, CX_E_DOMAIN_OWNED,
                     "members[%zu] (%s): domain %s already owned by members[%zu] (%s)", i,
                     m->name, m->domains.d[d].name, j, o->name);
   }
@@ -48,13 +38,13 @@ cx_err vm_genesis_validate(const vm_genesis *g, char *err, size_t errlen) {
   size_t nval = 0;
   if (!memchr(g->chain_name, 0, sizeof g->chain_name) ||
       !str_valid(g->chain_name, VM_CHAIN_NAME_MAX, STR_IDENT))
-    return fail(err, errlen, CX_E_CONFIG,
+    return cx_errf(err, errlen, CX_E_CONFIG,
                 "chain_name is not an identifier ([a-z0-9_-], 1 to 32 bytes)");
   if (g->block_max_txs < 1 || g->block_max_txs > CX_BLOCK_MAX_TXS)
-    return fail(err, errlen, CX_E_CONFIG, "block_max_txs %u is not within 1..%u",
+    return cx_errf(err, errlen, CX_E_CONFIG, "block_max_txs %u is not within 1..%u",
                 (unsigned)g->block_max_txs, (unsigned)CX_BLOCK_MAX_TXS);
   if (g->nmembers > VM_MAX_MEMBERS)
-    return fail(err, errlen, CX_E_CONFIG, "%zu members: at most %d", g->nmembers,
+    return cx_errf(err, errlen, CX_E_CONFIG, "%zu members: at most %d", g->nmembers,
                 VM_MAX_MEMBERS);
   for (size_t i = 0; i < g->nmembers; i++) {
     const cx_member *m = &g->members[i];
@@ -63,21 +53,21 @@ cx_err vm_genesis_validate(const vm_genesis *g, char *err, size_t errlen) {
     if (problem) {
       /* Show the name only when it is printable as one. */
       if (memchr(m->name, 0, sizeof m->name) && str_valid(m->name, CX_NAME_MAX, STR_IDENT))
-        return fail(err, errlen, CX_E_BAD_MEMBER, "members[%zu] (%s): %s", i, m->name,
+        return cx_errf(err, errlen, CX_E_BAD_MEMBER, "members[%zu] (%s): %s", i, m->name,
                     problem);
-      return fail(err, errlen, CX_E_BAD_MEMBER, "members[%zu]: %s", i, problem);
+      return cx_errf(err, errlen, CX_E_BAD_MEMBER, "members[%zu]: %s", i, problem);
     }
     if (!pubkey_valid(&m->key))
-      return fail(err, errlen, CX_E_BAD_KEY,
+      return cx_errf(err, errlen, CX_E_BAD_KEY,
                   "members[%zu] (%s): key is not a valid x-only public key", i, m->name);
     if ((e = check_unique(g, i, err, errlen))) return e;
     nval += m->validator;
   }
   if (nval == 0)
-    return fail(err, errlen, CX_E_CONFIG,
+    return cx_errf(err, errlen, CX_E_CONFIG,
                 "no validator: at least one member needs validator = true");
   if (nval > CX_MAX_VALIDATORS)
-    return fail(err, errlen, CX_E_CONFIG, "%zu validators: at most %d", nval,
+    return cx_errf(err, errlen, CX_E_CONFIG, "%zu validators: at most %d", nval,
                 CX_MAX_VALIDATORS);
   if (err && errlen) err[0] = 0;
   return CX_OK;
