@@ -316,7 +316,6 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   ev->type = BFT_EV_COMMITTED;
   ev->height = ent->h.height;
   blocks_cache_clear(n); /* ent is gone */
-  node_refresh_links(n);
   size_t nval = 0;
   if ((e = node_read_validators(n, n->next_keys, &nval))) {
     LOG_E("node", "cannot read the validator set after block %llu: %s",

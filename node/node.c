@@ -153,6 +153,8 @@ static cx_err mkdir_p(const char *path) {
 
 /* The validator set in force after the committed state: keys in signer
  * order into keys, names into the consensus thread's table. */
+static void set_links(node *n, const cx_member *vals, size_t nval);
+
 cx_err node_read_validators(node *n, cx_pubkey *keys, size_t *nval) {
   cx_member *vals = malloc(CX_MAX_VALIDATORS * sizeof *vals);
   if (!vals) return CX_E_NOMEM;
@@ -164,6 +166,7 @@ cx_err node_read_validators(node *n, cx_pubkey *keys, size_t *nval) {
       snprintf(n->vnames[i], sizeof n->vnames[i], "%s", vals[i].name);
     }
     *nval = k;
+    set_links(n, vals, k);
   }
   free(vals);
   return e;
@@ -423,32 +426,26 @@ void node_gossip_stats(const node *n, uint64_t *admitted, uint64_t *dup, uint64_
 /* Gives net/ the validators in force (with their link keys and addresses)
  * when they differ from what it has: a member removed on chain is cut off
  * at the height its removal commits. */
-void node_refresh_links(node *n) {
+/* Gives net/ the validators in force (with their link keys and addresses);
+ * net_set_members keeps unchanged links as they are, so a member removed
+ * on chain is cut off at the height its removal commits. */
+static void set_links(node *n, const cx_member *vals, size_t nval) {
   if (!n->net) return;
-  cx_member *vals = malloc(CX_MAX_VALIDATORS * sizeof *vals);
-  net_member *nm = malloc(CX_MAX_VALIDATORS * sizeof *nm);
-  size_t nval = 0, k = 0;
-  if (!vals || !nm || vm_validators(&n->ro, vals, CX_MAX_VALIDATORS, &nval) != CX_OK) {
-    LOG_E("node", "cannot read the validator set to update member links");
-    goto out;
+  net_member *nm = calloc(nval ? nval : 1, sizeof *nm);
+  if (!nm) {
+    LOG_E("node", "out of memory updating member links");
+    return;
   }
-  crypto_hash_sha256_state hs;
-  crypto_hash_sha256_init(&hs);
+  size_t k = 0;
   for (size_t i = 0; i < nval; i++) {
     if (!vals[i].address[0]) continue;
-    memset(&nm[k], 0, sizeof nm[k]);
     snprintf(nm[k].name, sizeof nm[k].name, "%s", vals[i].name);
     memcpy(nm[k].enc_key, vals[i].enc_key, 32);
     snprintf(nm[k].address, sizeof nm[k].address, "%s", vals[i].address);
-    crypto_hash_sha256_update(&hs, (const uint8_t *)&nm[k], sizeof nm[k]);
     k++;
   }
-  cx_hash d;
-  crypto_hash_sha256_final(&hs, d.b);
-  if (hash_eq(&d, &n->links_digest)) goto out;
-  if (net_set_members(n->net, nm, k) == CX_OK) n->links_digest = d;
-out:
-  free(vals);
+  cx_err e = net_set_members(n->net, nm, k);
+  if (e) LOG_E("node", "cannot update member links: %s", cx_err_str(e));
   free(nm);
 }
 
@@ -482,7 +479,12 @@ static cx_err start_links(node *n, char *err, size_t errlen) {
   net_on(n->net, NET_MSG_TX, on_gossip_tx, n);
   net_on(n->net, NET_MSG_CONSENSUS, host_on_consensus, n);
   net_on(n->net, NET_MSG_SYNC, sync_on_msg, n);
-  node_refresh_links(n);
+  cx_pubkey keys[CX_MAX_VALIDATORS];
+  size_t nval;
+  if ((e = node_read_validators(n, keys, &nval))) { /* and links to them */
+    snprintf(err, errlen, "cannot read the validator set: %s", cx_err_str(e));
+    return e;
+  }
   if ((e = net_start(n->net))) {
     snprintf(err, errlen, "p2p: cannot start the network thread");
     return e;

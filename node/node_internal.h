@@ -108,7 +108,6 @@ struct node {
   keystore_keys keys;
   bft_engine *eng;
   net *net;      /* member links; NULL until node_start */
-  cx_hash links_digest; /* of the member list last given to net */
   uint64_t gossip_in, gossip_dup, gossip_bad; /* atomics */
   uint64_t cs_bad, sync_bad;                  /* atomics: refused peer input */
   uint64_t bad_logged_at;                     /* atomic: rate limit of those logs */
@@ -180,13 +179,13 @@ typedef struct {
 vm_state node_ws_state(store_ws *ws);
 /* The validator set in force after the committed state: keys in signer
  * order into keys, names into n->vnames. */
+/* Reads the validator set in force (ordered by name) into keys and
+ * n->vnames, and gives the member links the same set (once net/ is open). */
 cx_err node_read_validators(node *n, cx_pubkey *keys, size_t *nval);
 /* Publishes the set of the height now being decided (under vmu). */
 void node_publish_validators(node *n, const cx_pubkey *keys, size_t nval);
 /* Publishes the engine's status (under vmu). */
 void node_publish_status(node *n);
-/* Gives net/ the validators in force when they changed. */
-void node_refresh_links(node *n);
 /* Counts refused peer input in *counter (atomic); logs at most once a second. */
 void node_refuse(node *n, uint64_t *counter, const char *what, const char *from,
                  const char *why);
