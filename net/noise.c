@@ -167,6 +167,15 @@ void noise_hs_wipe(noise_hs *hs) {
   if (hs) sodium_memzero(hs, sizeof *hs);
 }
 
+/* The token "e" of a message being written (section 7.3): the ephemeral
+ * public key in clear at out, mixed into h. */
+static void write_e(noise_hs *t, const uint8_t e_priv[32], uint8_t out[32]) {
+  memcpy(t->e_priv, e_priv, 32);
+  noise_pubkey(t->e_priv, t->e_pub);
+  memcpy(out, t->e_pub, 32);
+  mix_hash(t, t->e_pub, 32);
+}
+
 /* IK msg1, initiator side: -> e, es, s, ss, payload. */
 cx_err noise_write_msg1(noise_hs *hs, const uint8_t e_priv[32], const uint8_t *payload,
                         size_t plen, uint8_t *out, size_t cap, size_t *outlen) {
@@ -175,11 +184,7 @@ cx_err noise_write_msg1(noise_hs *hs, const uint8_t e_priv[32], const uint8_t *p
   if (cap < NOISE_MSG1_LEN(plen)) return CX_E_FULL;
   noise_hs t = *hs;
   cx_err e;
-  /* e: the ephemeral public key in clear, mixed into h */
-  memcpy(t.e_priv, e_priv, 32);
-  noise_pubkey(t.e_priv, t.e_pub);
-  memcpy(out, t.e_pub, 32);
-  mix_hash(&t, t.e_pub, 32);
+  write_e(&t, e_priv, out);
   /* es */
   if ((e = mix_dh(&t, t.e_priv, t.rs)) != CX_OK) goto out;
   /* s: our static key, encrypted */
@@ -232,11 +237,7 @@ cx_err noise_write_msg2(noise_hs *hs, const uint8_t e_priv[32], const uint8_t *p
   if (cap < NOISE_MSG2_LEN(plen)) return CX_E_FULL;
   noise_hs t = *hs;
   cx_err e;
-  /* e */
-  memcpy(t.e_priv, e_priv, 32);
-  noise_pubkey(t.e_priv, t.e_pub);
-  memcpy(out, t.e_pub, 32);
-  mix_hash(&t, t.e_pub, 32);
+  write_e(&t, e_priv, out);
   /* ee */
   if ((e = mix_dh(&t, t.e_priv, t.re)) != CX_OK) goto out;
   /* se: initiator's s with our e, i.e. DH(e, rs) on this side */

@@ -58,14 +58,6 @@
 #define MAX_WINDOWS 4
 #define MAX_CRASHES 4
 
-/* ---- randomness: core/rng.h (xoshiro256** seeded by splitmix64) ---- */
-
-typedef cx_rng rng_t;
-#define rng_next cx_rng_next
-#define rng_below cx_rng_below
-#define rng_unit cx_rng_unit
-#define rng_chance cx_rng_chance
-
 /* ---- blocks ---- */
 
 typedef struct {
@@ -166,7 +158,7 @@ typedef struct {
   const sim_config *cfg;
   sim_result *res;
   uint64_t seed;
-  rng_t rng;
+  cx_rng rng;
   unsigned n, np, f;
   int stop;
   uint64_t now, seq;
@@ -632,16 +624,16 @@ static void proc_start(sim *s, unsigned p) {
 static void net_send(sim *s, unsigned from, unsigned to, const bft_msg *m, uint64_t extra) {
   s->res->messages++;
   if (!s->conn[from][to] || s->cut[from][to] || !s->p[to].up) return;
-  if (rng_chance(&s->rng, s->drop)) return;
+  if (cx_rng_chance(&s->rng, s->drop)) return;
   uint8_t buf[BFT_MSG_MAX];
   size_t len = bft_msg_encode(m, buf);
   if (len == 0 || len > BFT_MSG_MAX) {
     violation(s, "bft_msg_encode returned %zu", len);
     return;
   }
-  int copies = 1 + rng_chance(&s->rng, s->dup);
+  int copies = 1 + cx_rng_chance(&s->rng, s->dup);
   for (int i = 0; i < copies; i++) {
-    uint64_t d = s->dmin + rng_below(&s->rng, s->dmax - s->dmin + 1) + extra;
+    uint64_t d = s->dmin + cx_rng_below(&s->rng, s->dmax - s->dmin + 1) + extra;
     sevent *e = ev_new(s, s->now + d, E_DELIVER, to);
     e->from = (uint16_t)from;
     e->len = (uint8_t)len;
@@ -784,12 +776,12 @@ static void do_broadcast(sim *s, unsigned p, const bft_msg *m) {
   bft_msg alt;
   int eq = P->byz == SIM_BYZ_EQUIVOCATE && equivocate(s, p, m, &alt);
   int witness = -1;
-  if (eq && rng_chance(&s->rng, 0.5)) {
+  if (eq && cx_rng_chance(&s->rng, 0.5)) {
     /* one honest recipient of the first version also gets the second */
     unsigned cand[MAXP], nc = 0;
     for (unsigned q = 0; q < s->np; q++)
       if (q != p && honest(s, q) && s->p[q].side == 0) cand[nc++] = q;
-    if (nc) witness = (int)cand[rng_below(&s->rng, nc)];
+    if (nc) witness = (int)cand[cx_rng_below(&s->rng, nc)];
   }
   for (unsigned q = 0; q < s->np; q++) {
     if (q == p) continue;
@@ -842,7 +834,7 @@ static void do_action(sim *s, unsigned p, const bft_action *a) {
     if (s->cfg->verbose)
       printf("t=%" PRIu64 " p%u BUILD h=%" PRIu64 " r=%u %s (%u tx)\n", s->now, p, b.height, b.round,
              hx(&b.hash, hb), b.ntx);
-    sevent *e = ev_new(s, s->now + rng_below(&s->rng, 3), E_LOCAL, p);
+    sevent *e = ev_new(s, s->now + cx_rng_below(&s->rng, 3), E_LOCAL, p);
     e->evtype = BFT_EV_BLOCK_READY;
     e->height = a->height;
     e->round = a->round;
@@ -856,7 +848,7 @@ static void do_action(sim *s, unsigned p, const bft_action *a) {
     if (s->cfg->verbose > 1)
       printf("t=%" PRIu64 " p%u CHECK h=%" PRIu64 " r=%u %s: %s\n", s->now, p, a->height, a->round,
              hx(&a->block_hash, hb), bad ? bad : "valid");
-    sevent *e = ev_new(s, s->now + rng_below(&s->rng, 3), E_LOCAL, p);
+    sevent *e = ev_new(s, s->now + cx_rng_below(&s->rng, 3), E_LOCAL, p);
     e->evtype = BFT_EV_PROPOSAL_CHECKED;
     e->height = a->height;
     e->round = a->round;
@@ -1063,7 +1055,7 @@ static void submit_tx(sim *s) {
   for (unsigned p = 0; p < s->np; p++)
     if (honest(s, p) && s->p[p].up) cand[nc++] = p;
   if (!nc || s->ntx + 1 >= MAX_TX) return;
-  unsigned to = cand[rng_below(&s->rng, nc)];
+  unsigned to = cand[cx_rng_below(&s->rng, nc)];
   uint64_t id = ++s->ntx;
   s->submitted[id] = 1;
   s->res->txs++;
@@ -1077,7 +1069,7 @@ static void submit_tx(sim *s) {
 
 static void setup(sim *s) {
   const sim_config *cfg = s->cfg;
-  rng_t *r = &s->rng;
+  cx_rng *r = &s->rng;
   s->n = cfg->n;
   s->f = quorum_f(s->n);
   /* keys: fixed per member index */
@@ -1090,15 +1082,15 @@ static void setup(sim *s) {
   hash_tagged(CX_TAG_GENESIS, "custos-sim", 10, &s->chain_id);
 
   int nbyz = cfg->byzantine;
-  if (nbyz < 0) nbyz = (int)rng_below(r, s->f + 1);
+  if (nbyz < 0) nbyz = (int)cx_rng_below(r, s->f + 1);
   if (nbyz > (int)s->n) nbyz = (int)s->n;
   int mode = cfg->byz_mode;
-  if (mode == SIM_BYZ_RANDOM) mode = rng_chance(r, 0.5) ? SIM_BYZ_EQUIVOCATE : SIM_BYZ_TWINS;
+  if (mode == SIM_BYZ_RANDOM) mode = cx_rng_chance(r, 0.5) ? SIM_BYZ_EQUIVOCATE : SIM_BYZ_TWINS;
   s->res->nbyz = nbyz;
   s->res->byz_mode = nbyz ? mode : 0;
   /* choose the Byzantine members */
   for (int k = 0; k < nbyz;) {
-    unsigned m = (unsigned)rng_below(r, s->n);
+    unsigned m = (unsigned)cx_rng_below(r, s->n);
     if (s->member_byz[m]) continue;
     s->member_byz[m] = mode;
     k++;
@@ -1121,11 +1113,11 @@ static void setup(sim *s) {
   for (unsigned p = 0; p < s->n; p++)
     if (!s->p[p].byz) hon[nh++] = p;
   for (unsigned i = nh; i > 1; i--) { /* shuffle */
-    unsigned j = (unsigned)rng_below(r, i), t = hon[i - 1];
+    unsigned j = (unsigned)cx_rng_below(r, i), t = hon[i - 1];
     hon[i - 1] = hon[j];
     hon[j] = t;
   }
-  unsigned k0 = nh >= 2 ? 1 + (unsigned)rng_below(r, nh - 1) : nh;
+  unsigned k0 = nh >= 2 ? 1 + (unsigned)cx_rng_below(r, nh - 1) : nh;
   for (unsigned i = 0; i < nh; i++) s->p[hon[i]].side = i >= k0;
   /* links: everyone, except that a twin talks only to its own half */
   for (unsigned a = 0; a < s->np; a++)
@@ -1144,33 +1136,33 @@ static void setup(sim *s) {
 
   /* network and faults */
   unsigned fl = cfg->faults;
-  s->drop = (fl & SIM_F_DROP) ? rng_unit(r) * 0.3 : 0;
-  s->dup = (fl & SIM_F_DUP) ? rng_unit(r) * 0.1 : 0;
-  s->dmin = 1 + rng_below(r, 10);
-  s->dmax = s->dmin + ((fl & SIM_F_DELAY) ? rng_below(r, 300) : rng_below(r, 10));
+  s->drop = (fl & SIM_F_DROP) ? cx_rng_unit(r) * 0.3 : 0;
+  s->dup = (fl & SIM_F_DUP) ? cx_rng_unit(r) * 0.1 : 0;
+  s->dmin = 1 + cx_rng_below(r, 10);
+  s->dmax = s->dmin + ((fl & SIM_F_DELAY) ? cx_rng_below(r, 300) : cx_rng_below(r, 10));
   if ((fl & SIM_F_PARTITION) && s->np >= 2) { /* a cut needs two sides (n = 1 looped forever) */
-    s->nwin = (unsigned)rng_below(r, MAX_WINDOWS);
+    s->nwin = (unsigned)cx_rng_below(r, MAX_WINDOWS);
     for (unsigned i = 0; i < s->nwin; i++) {
       window *w = &s->win[i];
-      w->start = rng_below(r, cfg->fault_ms);
-      w->end = w->start + 200 + rng_below(r, 4000);
+      w->start = cx_rng_below(r, cfg->fault_ms);
+      w->end = w->start + 200 + cx_rng_below(r, 4000);
       if (w->end > cfg->fault_ms) w->end = cfg->fault_ms;
-      do w->set = (uint32_t)rng_below(r, 1ull << s->np);
+      do w->set = (uint32_t)cx_rng_below(r, 1ull << s->np);
       while (w->set == 0 || w->set == (1u << s->np) - 1);
       ev_new(s, w->start, E_CUT, MAXP)->arg = i;
       ev_new(s, w->end, E_UNCUT, MAXP)->arg = i;
     }
   }
   if (fl & SIM_F_CRASH) {
-    unsigned nc = (unsigned)rng_below(r, MAX_CRASHES);
+    unsigned nc = (unsigned)cx_rng_below(r, MAX_CRASHES);
     for (unsigned i = 0; i < nc; i++) {
-      unsigned p = (unsigned)rng_below(r, s->np);
+      unsigned p = (unsigned)cx_rng_below(r, s->np);
       if (!honest(s, p)) continue;
-      uint64_t t = rng_below(r, cfg->fault_ms);
+      uint64_t t = cx_rng_below(r, cfg->fault_ms);
       sevent *e = ev_new(s, t, E_CRASH, MAXP);
       e->from = (uint16_t)p;
-      e->arg = rng_chance(r, 0.5) ? 1 + (uint32_t)rng_below(r, 6) : 0; /* inside a step, after k-1 actions */
-      uint64_t back = t + 100 + rng_below(r, 3000);
+      e->arg = cx_rng_chance(r, 0.5) ? 1 + (uint32_t)cx_rng_below(r, 6) : 0; /* inside a step, after k-1 actions */
+      uint64_t back = t + 100 + cx_rng_below(r, 3000);
       if (back < cfg->fault_ms) ev_new(s, back, E_RESTART, MAXP)->from = (uint16_t)p;
     }
   }
@@ -1224,7 +1216,7 @@ static void handle(sim *s, const sevent *e) {
   case E_TX:
     if (s->now >= s->cfg->fault_ms) break;
     submit_tx(s);
-    ev_new(s, s->now + rng_below(&s->rng, 120), E_TX, MAXP);
+    ev_new(s, s->now + cx_rng_below(&s->rng, 120), E_TX, MAXP);
     break;
   case E_CRASH: {
     proc *P = &s->p[e->from];
@@ -1260,7 +1252,7 @@ static void handle(sim *s, const sevent *e) {
       if (!s->p[p].up) continue;
       feed_start(s, p);
       if (s->ticks % SYNC_EVERY == (p % SYNC_EVERY)) {
-        unsigned q = (unsigned)rng_below(&s->rng, s->np);
+        unsigned q = (unsigned)cx_rng_below(&s->rng, s->np);
         if (reachable(s, p, q)) sync_from(s, p, q);
       }
     }
