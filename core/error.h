@@ -105,7 +105,21 @@
   X(CX_E_NO_SESSION, 700, "no_session", "no established session with this peer")     \
   X(CX_E_PEER_UNKNOWN, 701, "peer_unknown", "not a current member link")             \
   X(CX_E_QUEUE_FULL, 702, "queue_full", "the peer's send queue is full")            \
-  X(CX_E_NET, 703, "net_error", "member network transport error")
+  X(CX_E_NET, 703, "net_error", "member network transport error")                   \
+  /* mpc 800.. (mpc/) */                                                           \
+  X(CX_E_MPC_SESSION, 800, "mpc_wrong_session", "message is for another MPC session or kind") \
+  X(CX_E_MPC_SENDER, 801, "mpc_bad_sender", "sender or recipient index is not valid for this session") \
+  X(CX_E_MPC_ROUND, 802, "mpc_bad_round", "message round is too old or too far ahead") \
+  X(CX_E_MPC_EQUIVOCATION, 803, "mpc_equivocation", "two different signed messages for one round") \
+  X(CX_E_MPC_MALFORMED, 804, "mpc_malformed", "signed MPC message has a malformed payload") \
+  X(CX_E_MPC_INCONSISTENT, 805, "mpc_inconsistent", "shares do not lie on one polynomial and cannot be corrected") \
+  X(CX_E_MPC_CHECK_FAILED, 806, "mpc_check_failed", "a verification check of the MPC protocol failed") \
+  X(CX_E_MPC_TIMEOUT, 807, "mpc_timeout", "a party did not send its message in time") \
+  X(CX_E_MPC_POOL_EMPTY, 808, "mpc_pool_empty", "not enough preprocessed material in the pool") \
+  X(CX_E_MPC_TRANSCRIPT, 809, "mpc_transcript_mismatch", "parties received different broadcast values") \
+  X(CX_E_MPC_PROGRAM, 810, "mpc_bad_program", "MPC program is invalid") \
+  X(CX_E_MPC_STATE, 811, "mpc_not_running", "the MPC session has already finished or aborted") \
+  X(CX_E_MPC_DUPLICATE, 812, "mpc_duplicate", "identical copy of a message already received")
 
 typedef enum {
 #define CX_ERR_ENUM(sym, num, name, msg) sym = num,

@@ -24,6 +24,9 @@ static const char *const tag_names[CX_TAG_COUNT] = {
     [CX_TAG_PROPOSAL] = "custos/proposal",
     [CX_TAG_CS_PROPOSAL] = "custos/cs-proposal",
     [CX_TAG_CS_PREVOTE] = "custos/cs-prevote",
+    [CX_TAG_MPC_MSG] = "custos/mpc-msg",
+    [CX_TAG_MPC_COIN] = "custos/mpc-coin",
+    [CX_TAG_MPC_TRANSCRIPT] = "custos/mpc-transcript",
 };
 
 /* The SHA-256 state after absorbing SHA256(tag) || SHA256(tag) (one 64-byte

@@ -35,6 +35,9 @@ typedef enum {
   CX_TAG_PROPOSAL,      /* not used for ids (proposal id = tx id); reserved */
   CX_TAG_CS_PROPOSAL,   /* message signed in a consensus proposal (bft.h) */
   CX_TAG_CS_PREVOTE,    /* message signed in a consensus prevote (bft.h) */
+  CX_TAG_MPC_MSG,       /* message signed by an MPC party (mpc/wire.h) */
+  CX_TAG_MPC_COIN,      /* MPC coin commitment and challenge expansion */
+  CX_TAG_MPC_TRANSCRIPT,/* MPC transcript hash of broadcast values */
   CX_TAG_COUNT
 } cx_tag;
 

@@ -1,0 +1,117 @@
+/* The MPC prime field GF(2^k - 1): the non-inline operations (field.h).
+ *
+ * Inversion and square roots are exponentiations (Fermat's little theorem;
+ * p = 3 mod 4 for every Mersenne prime k >= 3); the wire form is 16 bytes
+ * little-endian with a canonical check; the PRG is ChaCha20 (RFC 8439) with
+ * rejection sampling so its output is exactly uniform. */
+#include "field.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "error.h"
+
+fe fe_pow(fe a, fe e) {
+  fe r = 1;
+  /* Left-to-right square and multiply over the bits of e. */
+  for (int i = 127; i >= 0; i--) {
+    r = fe_sqr(r);
+    if ((e >> i) & 1) r = fe_mul(r, a);
+  }
+  return r;
+}
+
+/* a^(p-2) = a^-1 for a != 0 (Fermat); 0^(p-2) = 0 as the header promises. */
+fe fe_inv(fe a) { return fe_pow(a, FE_P - 2); }
+
+/* p = 2^k - 1 = 3 mod 4, so (p+1)/4 = 2^(k-2) and a^((p+1)/4) is k-2
+ * squarings: a root whenever a is a square (Euler's criterion). */
+int fe_sqrt(fe a, fe *out) {
+  fe r = a;
+  for (int i = 0; i < MPC_FIELD_BITS - 2; i++) r = fe_sqr(r);
+  if (fe_sqr(r) != a) return 0;
+  *out = r;
+  return 1;
+}
+
+/* Montgomery's trick: prefix products, one inversion, then walk back. */
+void fe_batch_inv(fe *v, size_t count, fe *scratch) {
+  fe acc = 1;
+  for (size_t i = 0; i < count; i++) {
+    scratch[i] = acc; /* product of the nonzero v[0..i) */
+    if (v[i]) acc = fe_mul(acc, v[i]);
+  }
+  fe inv = fe_inv(acc);
+  for (size_t i = count; i-- > 0;) {
+    if (!v[i]) continue;
+    fe vi = v[i];
+    v[i] = fe_mul(inv, scratch[i]);
+    inv = fe_mul(inv, vi);
+  }
+}
+
+static uint64_t load_le64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+
+static fe load_le128(const uint8_t *p) { return (fe)load_le64(p + 8) << 64 | load_le64(p); }
+
+void fe_encode(fe a, uint8_t out[FE_BYTES]) {
+  for (int i = 0; i < FE_BYTES; i++) out[i] = (uint8_t)(a >> (8 * i));
+}
+
+int fe_decode(const uint8_t in[FE_BYTES], fe *out) {
+  fe v = load_le128(in);
+  if (v >= FE_P) return -1; /* also rejects any bit at or above bit k */
+  *out = v;
+  return 0;
+}
+
+void fe_encode_vec(const fe *v, size_t count, uint8_t *out) {
+  for (size_t i = 0; i < count; i++) fe_encode(v[i], out + i * FE_BYTES);
+}
+
+int fe_decode_vec(const uint8_t *in, size_t count, fe *out) {
+  for (size_t i = 0; i < count; i++)
+    if (fe_decode(in + i * FE_BYTES, &out[i])) return -1;
+  return 0;
+}
+
+/* Keystream is produced in blocks of this many bytes (a multiple of the
+ * 64-byte ChaCha20 block, so consecutive calls continue the counter). */
+#define PRG_BUF 8192
+
+/* fe_prg: the stream is ChaCha20-IETF (RFC 8439) under key with the 12-byte
+ * nonce = nonce as 8 bytes little-endian followed by 4 zero bytes, counter
+ * from 0. Each 16-byte little-endian word of the keystream is masked to k
+ * bits; the value p (the only k-bit value that is not canonical) is rejected
+ * and the next word taken. Element i therefore depends only on the stream
+ * prefix, so fe_prg(k, n, out, 10) is the first 10 of fe_prg(k, n, out, 1000)
+ * (a replayed dealing reproduces a prefix exactly: docs/mpc.md, "Audit"). */
+void fe_prg(const uint8_t key[32], uint64_t nonce, fe *out, size_t count) {
+  uint8_t iv[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
+  for (int i = 0; i < 8; i++) iv[i] = (uint8_t)(nonce >> (8 * i));
+  /* The keystream is as secret as the shares drawn from it: keep it off
+   * the heap and wipe it. */
+  uint8_t buf[PRG_BUF];
+  uint32_t block = 0; /* ChaCha20 block counter of buf[0] */
+  size_t got = 0;
+  while (got < count) {
+    size_t want = (count - got) * FE_BYTES;
+    size_t len = want < PRG_BUF ? (want + 63) / 64 * 64 : PRG_BUF;
+    /* 2^32 blocks of 64 bytes = 2^34 elements per (key, nonce): far beyond
+     * any batch (the RFC 8439 counter must not wrap). */
+    CX_ASSERT(block <= UINT32_MAX - len / 64);
+    memset(buf, 0, len);
+    crypto_stream_chacha20_ietf_xor_ic(buf, buf, len, iv, block, key);
+    block += (uint32_t)(len / 64);
+    for (size_t off = 0; off + FE_BYTES <= len && got < count; off += FE_BYTES) {
+      fe v = load_le128(buf + off) & FE_P;
+      if (v != FE_P) out[got++] = v;
+    }
+  }
+  sodium_memzero(buf, sizeof buf);
+  sodium_memzero(iv, sizeof iv);
+}

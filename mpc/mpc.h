@@ -1,0 +1,272 @@
+/* The MPC engine: actively secure honest-majority computation among the
+ * consortium members (public header of mpc/).
+ *
+ * Model (docs/mpc.md): n parties, threshold t = floor((n-1)/3), Shamir
+ * sharing of degree t over GF(2^127 - 1). Any t parties learn nothing; a
+ * party that deviates never causes a wrong output: a wrong share in an
+ * opening is corrected (Berlekamp–Welch) and its sender named; a failed
+ * check aborts the session and names a party with transferable evidence
+ * (its own signed messages); an honest party is never named.
+ *
+ * Two kinds of session, both pure state machines over signed messages (no
+ * sockets, clock or disk: the caller passes now_ms and carries the outbox):
+ *   - prep: makes a batch of Beaver triples and random sharings ahead of
+ *     time and, once every check has passed, appends them to the pool;
+ *   - online: runs a program (instruction list, below) consuming the pool.
+ * Every party must run the same sessions in the same order on pools filled
+ * by the same prep sessions: pool items are consumed first-in first-out.
+ *
+ * Ownership: a session borrows cfg->pubkeys, cfg->key, the program and the
+ * pool for its lifetime; everything else is copied. Shares and preprocessing
+ * material live in sodium_malloc'd memory and are wiped when the session or
+ * pool is freed. Not thread-safe: one thread drives one session. */
+#ifndef CUSTOS_MPC_H
+#define CUSTOS_MPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "field.h"
+#include "keys.h"
+
+/* ---- messages out ------------------------------------------------------ */
+
+#ifndef MPC_TO_ALL
+#define MPC_TO_ALL 0xffu /* recipient: every other party (one signed message) */
+#endif
+
+typedef struct {
+  uint32_t to;   /* party index, or MPC_TO_ALL (0xff): send to every other party */
+  uint8_t *buf;  /* signed encoding (mpc/wire.h), owned by the outbox */
+  size_t len;
+} mpc_send;
+
+typedef struct {
+  mpc_send *v;
+  size_t n, cap;
+} mpc_outbox;
+
+/* Frees the buffers and empties the outbox (keeps its capacity). */
+void mpc_outbox_clear(mpc_outbox *o);
+void mpc_outbox_free(mpc_outbox *o);
+
+/* ---- the preprocessing pool -------------------------------------------- */
+
+typedef struct mpc_pool mpc_pool;
+
+typedef struct {
+  size_t triples, rands, bits;             /* items available now */
+  size_t cap_triples, cap_rands, cap_bits; /* bounds */
+  uint64_t made_triples, made_rands, made_bits; /* ever added */
+} mpc_pool_level;
+
+/* A bounded FIFO of this party's shares of verified material. */
+cx_err mpc_pool_new(size_t cap_triples, size_t cap_rands, size_t cap_bits, mpc_pool **out);
+void mpc_pool_free(mpc_pool *p); /* wipes; NULL is a no-op */
+void mpc_pool_level_get(const mpc_pool *p, mpc_pool_level *out);
+/* Add: CX_E_FULL if the bound would be passed (nothing added). */
+cx_err mpc_pool_put_triples(mpc_pool *p, const fe *a, const fe *b, const fe *c, size_t count);
+cx_err mpc_pool_put_rands(mpc_pool *p, const fe *r, size_t count);
+cx_err mpc_pool_put_bits(mpc_pool *p, const fe *bits, size_t count);
+/* Take from the head: CX_E_MPC_POOL_EMPTY if fewer than count (nothing
+ * taken). The caller wipes what it took (sodium_memzero) after use. */
+cx_err mpc_pool_take_triples(mpc_pool *p, size_t count, fe *a, fe *b, fe *c);
+cx_err mpc_pool_take_rands(mpc_pool *p, size_t count, fe *r);
+cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits);
+
+/* ---- programs ---------------------------------------------------------- */
+
+/* Registers are vectors of field elements: secret registers (S) hold this
+ * party's shares, public registers (P) values every party knows. A vector's
+ * length is set by the instruction that writes it; in elementwise binary
+ * operations a length-1 operand is repeated to the other's length, other
+ * unequal lengths are a program error.
+ *
+ * Rounds: MUL and OPEN need one message exchange (INPUT three, OUTPUT one).
+ * A maximal run of consecutive MUL/OPEN instructions none of which reads a
+ * register written earlier in the run is executed as ONE round, so
+ * independent multiplications of a circuit layer cost one round trip. */
+typedef enum {
+  /* sources */
+  MPC_OP_INPUT = 1, /* S[d] = input vector `b` (slot) of party `a`, length imm (3 rounds) */
+  MPC_OP_RAND,      /* S[d] = imm random sharings (pool) */
+  MPC_OP_RANDBIT,   /* S[d] = imm random sharings of bits in {0,1} (pool) */
+  /* local linear */
+  MPC_OP_ADD,   /* S[d] = S[a] + S[b] */
+  MPC_OP_SUB,   /* S[d] = S[a] - S[b] */
+  MPC_OP_ADDP,  /* S[d] = S[a] + P[b] */
+  MPC_OP_SUBP,  /* S[d] = S[a] - P[b] */
+  MPC_OP_RSUBP, /* S[d] = P[b] - S[a] */
+  MPC_OP_MULP,  /* S[d] = S[a] * P[b] */
+  MPC_OP_ADDC,  /* S[d] = S[a] + c */
+  MPC_OP_MULC,  /* S[d] = S[a] * c */
+  /* interactive */
+  MPC_OP_MUL,    /* S[d] = S[a] * S[b] (Beaver triple, one round) */
+  MPC_OP_OPEN,   /* P[d] = value of S[a] (robust opening, one round) */
+  MPC_OP_OUTPUT, /* output slot imm = value of S[a]; opened in the final round, after every check */
+  /* public */
+  MPC_OP_PCONST,   /* P[d] = imm copies of c */
+  MPC_OP_PADD,     /* P[d] = P[a] + P[b] */
+  MPC_OP_PSUB,     /* P[d] = P[a] - P[b] */
+  MPC_OP_PMUL,     /* P[d] = P[a] * P[b] */
+  MPC_OP_PBIT,     /* P[d] = bit imm of the canonical representative of P[a] */
+  MPC_OP_PMOD2K,   /* P[d] = canonical representative of P[a] mod 2^imm */
+  MPC_OP_PSQRTINV, /* P[d] = 1 / sqrt(P[a]) (any fixed root); aborts if P[a] is 0 or not a square */
+  /* shape */
+  MPC_OP_MOV,    /* S[d] = S[a] */
+  MPC_OP_SLICE,  /* S[d] = S[a][b .. b + imm) */
+  MPC_OP_CAT,    /* S[d] = S[a] || S[b] */
+  MPC_OP_PSLICE, /* P[d] = P[a][b .. b + imm) */
+  MPC_OP_PCAT,   /* P[d] = P[a] || P[b] */
+  MPC_OP_SUM,    /* S[d] = sum of the elements of S[a] (length 1) */
+  MPC_OP_BCAST,  /* S[d] = imm copies of S[a] (length 1) */
+  /* pool */
+  MPC_OP_POOLBITS, /* append S[a] to this party's pool as bits (bit-making program only) */
+  MPC_OP_COUNT
+} mpc_op;
+
+typedef struct {
+  uint16_t op;
+  uint32_t d, a, b;
+  uint64_t imm;
+  fe c;
+} mpc_ins;
+
+typedef struct mpc_program mpc_program;
+
+mpc_program *mpc_prog_new(void); /* NULL on out of memory */
+void mpc_prog_free(mpc_program *p);
+/* Fresh register numbers. */
+uint32_t mpc_sreg(mpc_program *p);
+uint32_t mpc_preg(mpc_program *p);
+/* Appends one instruction. Errors (out of memory, register out of range,
+ * bad op) are sticky: mpc_prog_check reports the first. */
+void mpc_prog_emit(mpc_program *p, const mpc_ins *ins);
+/* CX_OK or CX_E_MPC_PROGRAM with a sentence in err naming the instruction:
+ * unknown op, unwritten register read, length mismatch that can be decided
+ * statically, INPUT slot or OUTPUT slot reused, vector over the length cap. */
+cx_err mpc_prog_check(const mpc_program *p, uint32_t n, char *err, size_t errlen);
+size_t mpc_prog_len(const mpc_program *p);
+const mpc_ins *mpc_prog_ins(const mpc_program *p, size_t i);
+
+/* Preprocessing a program needs (what a scheduler reserves in the pool). */
+typedef struct {
+  size_t triples, rands, bits;
+  uint32_t rounds;
+} mpc_prog_cost;
+void mpc_prog_cost_get(const mpc_program *p, mpc_prog_cost *out);
+
+/* Builder helpers: each emits instructions and returns the result register.
+ * Linear and local ones (mpc/program.c): */
+uint32_t mpc_input(mpc_program *p, uint32_t dealer, uint32_t slot, uint64_t len);
+uint32_t mpc_rand(mpc_program *p, uint64_t len);
+uint32_t mpc_randbit(mpc_program *p, uint64_t len);
+uint32_t mpc_add(mpc_program *p, uint32_t a, uint32_t b);
+uint32_t mpc_sub(mpc_program *p, uint32_t a, uint32_t b);
+uint32_t mpc_addc(mpc_program *p, uint32_t a, fe c);
+uint32_t mpc_mulc(mpc_program *p, uint32_t a, fe c);
+uint32_t mpc_mul(mpc_program *p, uint32_t a, uint32_t b);
+uint32_t mpc_open(mpc_program *p, uint32_t a); /* returns a P register */
+void mpc_output(mpc_program *p, uint32_t a, uint32_t slot);
+
+/* Integer operations (mpc/ops.c), on signed integers of k bits embedded with
+ * fe_from_i64, k + MPC_KAPPA + 1 < MPC_FIELD_BITS (k <= 64 in the production
+ * field). Protocols: Catrina–de Hoogh 2010 (FC 2010) §3–§4 — Mod2m with
+ * BitLT, exact truncation, LTZ, EQZ; results are sharings of 0 or 1. */
+uint32_t mpc_ltz(mpc_program *p, uint32_t a, uint32_t k);             /* a < 0 */
+uint32_t mpc_lt(mpc_program *p, uint32_t a, uint32_t b, uint32_t k);  /* a < b  (k-bit operands) */
+uint32_t mpc_le(mpc_program *p, uint32_t a, uint32_t b, uint32_t k);  /* a <= b */
+uint32_t mpc_eqz(mpc_program *p, uint32_t a, uint32_t k);             /* a == 0 */
+uint32_t mpc_eq(mpc_program *p, uint32_t a, uint32_t b, uint32_t k);  /* a == b */
+uint32_t mpc_ne(mpc_program *p, uint32_t a, uint32_t b, uint32_t k);  /* a != b */
+uint32_t mpc_select(mpc_program *p, uint32_t c, uint32_t a, uint32_t b); /* c ? a : b, c a bit */
+uint32_t mpc_trunc(mpc_program *p, uint32_t a, uint32_t k, uint32_t m);  /* floor(a / 2^m) */
+uint32_t mpc_divc(mpc_program *p, uint32_t a, uint32_t k, uint64_t d);   /* floor(a / d), d >= 1 public */
+uint32_t mpc_vsum(mpc_program *p, uint32_t a);                          /* sum of a vector (local) */
+uint32_t mpc_vmin(mpc_program *p, uint32_t a, uint32_t k);              /* min of a vector (length 1) */
+uint32_t mpc_vmax(mpc_program *p, uint32_t a, uint32_t k);
+uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k); /* x (length 1) in set */
+
+/* ---- sessions ---------------------------------------------------------- */
+
+typedef struct {
+  uint32_t n, t, me;            /* t = (n - 1) / 3 in the consortium; n >= 3t + 1 */
+  uint8_t session[32];          /* unique per session (e.g. the call hash) */
+  const cx_pubkey *pubkeys;     /* n member keys, party order (borrowed) */
+  const cx_seckey *key;         /* this party's signing key (borrowed) */
+  uint8_t seed[32];             /* fresh randomness for this party's dealing */
+  uint64_t round_timeout_ms;    /* 0: 10 s */
+} mpc_session_config;
+
+typedef enum { MPC_RUNNING = 0, MPC_DONE, MPC_ABORTED } mpc_state;
+
+typedef enum {
+  MPC_EV_NONE = 0,
+  MPC_EV_EQUIVOCATION, /* two different signed messages of the culprit for one slot */
+  MPC_EV_MALFORMED,    /* one signed message of the culprit whose payload is malformed */
+  MPC_EV_WRONG_SHARE,  /* the n signed messages of one robust opening; item = the element */
+  MPC_EV_COIN,         /* the culprit's signed coin commitment and its non-matching opening */
+  MPC_EV_AUDIT,        /* prep audit: the culprit's signed audit message and a signed
+                          message of it that its replay does not reproduce */
+} mpc_ev_type;
+
+typedef struct {
+  mpc_ev_type type;
+  int32_t culprit;  /* party index, -1 if none */
+  uint64_t item;    /* MPC_EV_WRONG_SHARE: element index in the opening payload */
+  size_t count;     /* signed messages below */
+  uint8_t **msg;
+  size_t *len;
+} mpc_evidence;
+
+typedef struct {
+  mpc_state state;
+  cx_err err;             /* CX_OK while running or done; the reason when aborted */
+  int32_t culprit;        /* aborted: the party proven to have cheated, -1 if none */
+  uint64_t corrected;     /* parties whose wrong shares were corrected (session went on) */
+  uint64_t unresponsive;  /* parties that timed out (crash or refusal: not proof of cheating) */
+  char reason[200];       /* one sentence; never contains secret values */
+  uint32_t rounds;        /* message rounds completed */
+  uint64_t bytes_sent, msgs_sent; /* this party's traffic, encoded size */
+} mpc_status;
+
+typedef struct mpc_session mpc_session;
+
+/* A preprocessing batch: triples Beaver triples and rands random sharings,
+ * appended to pool when, and only when, every party has passed every check
+ * (docs/mpc.md "Preprocessing"). */
+cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, mpc_pool *pool,
+                        mpc_session **out);
+/* A batch of random bits, made from pool triples and randoms by an online
+ * program (r random, r^2 opened, b = (r / sqrt(r^2) + 1) / 2) and appended
+ * to the pool's bits. */
+cx_err mpc_session_bits(const mpc_session_config *cfg, size_t bits, mpc_pool *pool, mpc_session **out);
+/* An online program. CX_E_MPC_PROGRAM if it does not check. */
+cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog, mpc_pool *pool,
+                          mpc_session **out);
+/* Dealer side: the values of this party's INPUT slot (before start). */
+cx_err mpc_session_input(mpc_session *s, uint32_t slot, const fe *vals, size_t len);
+
+cx_err mpc_session_start(mpc_session *s, uint64_t now_ms, mpc_outbox *out);
+/* A message from the network. Returns CX_OK if it was taken, else the
+ * specific refusal (wire.h order); a refused message changes nothing unless
+ * it proves a cheat (equivocation, malformed signed payload), which aborts
+ * the session naming its sender. Never blocks. */
+cx_err mpc_session_recv(mpc_session *s, const uint8_t *msg, size_t len, uint64_t now_ms,
+                        mpc_outbox *out);
+/* Timers: a round not complete round_timeout_ms after it began aborts with
+ * CX_E_MPC_TIMEOUT and the missing parties in status.unresponsive. */
+void mpc_session_tick(mpc_session *s, uint64_t now_ms, mpc_outbox *out);
+const mpc_status *mpc_session_status(const mpc_session *s);
+/* Done sessions: the values of an OUTPUT slot (0 and NULL if none). */
+size_t mpc_session_output(const mpc_session *s, uint32_t slot, const fe **vals);
+/* The evidence behind status.culprit or the first corrected party. */
+const mpc_evidence *mpc_session_evidence(const mpc_session *s);
+void mpc_session_free(mpc_session *s); /* wipes shares; NULL is a no-op */
+
+/* Checks evidence with the members' public keys alone: CX_OK if it proves
+ * ev->culprit cheated, else a specific error. */
+cx_err mpc_evidence_verify(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, const mpc_evidence *ev);
+
+#endif
