@@ -1,0 +1,936 @@
+/* Unit tests for mpc/prep.c: preprocessing batches and the audit
+ * (docs/mpc-prep.md).
+ *
+ * Every batch runs on the in-process harness (mpc_harness.h): n real
+ * sessions, a seeded network and clock. Material is checked from the
+ * outside: each party's pool shares are reconstructed with Shamir and the
+ * triples multiplied in the clear. Cheating is the harness's tamper hook
+ * rewriting one party's payload (re-signed with its key) at every message
+ * site; the property checked is the engine's promise: an honest party ends
+ * done, or aborted naming the tamperer with evidence a third party accepts,
+ * never naming an honest party, and no pool keeps material of a batch that
+ * did not pass. */
+#include <check.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "mpc.h"
+#include "mpc_harness.h"
+#include "session_internal.h"
+#include "shamir.h"
+#include "testutil.h"
+#include "wire.h"
+
+#define POOL_CAP 4096
+#define SMALL_T 8 /* the exhaustive tamper matrix: small batches */
+#define SMALL_R 4
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static mh *new_harness(uint32_t n, uint32_t t) {
+  mh *h = mh_new(n, t, tu_rand(), POOL_CAP);
+  ck_assert_ptr_nonnull(h);
+  return h;
+}
+
+/* Takes T triples and R rands from every party's pool and checks them from
+ * the outside: each is a consistent degree-t sharing, and a * b = c.
+ * a_out (if not NULL) gets the T reconstructed a values. */
+static void check_material(mh *h, size_t T, size_t R, fe *a_out) {
+  uint32_t n = h->n;
+  mpc_shamir sh;
+  ck_assert_int_eq(shamir_init(&sh, n, h->t), CX_OK);
+  fe *a[MPC_MAX_N], *b[MPC_MAX_N], *c[MPC_MAX_N], *r[MPC_MAX_N];
+  for (uint32_t i = 0; i < n; i++) {
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv);
+    ck_assert_uint_eq(lv.triples, T);
+    ck_assert_uint_eq(lv.rands, R);
+    a[i] = calloc(T + 1, sizeof(fe));
+    b[i] = calloc(T + 1, sizeof(fe));
+    c[i] = calloc(T + 1, sizeof(fe));
+    r[i] = calloc(R + 1, sizeof(fe));
+    if (T) ck_assert_int_eq(mpc_pool_take_triples(h->pools[i], T, a[i], b[i], c[i]), CX_OK);
+    if (R) ck_assert_int_eq(mpc_pool_take_rands(h->pools[i], R, r[i]), CX_OK);
+  }
+  fe *va = calloc(T + 1, sizeof(fe)), *vb = calloc(T + 1, sizeof(fe)),
+     *vc = calloc(T + 1, sizeof(fe));
+  fe *vr = calloc(R + 1, sizeof(fe));
+  size_t bad = 0;
+  if (T) {
+    ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)a, T, va, &bad), 0);
+    ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)b, T, vb, &bad), 0);
+    ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)c, T, vc, &bad), 0);
+  }
+  for (size_t k = 0; k < T; k++)
+    ck_assert_msg(fe_mul(va[k], vb[k]) == vc[k], "triple %zu: a*b != c", k);
+  /* Not a constant sharing: the shares of a party are not all equal to the
+   * value (degree-0 polynomial) for every item. */
+  if (T > 1) ck_assert_msg(va[0] != va[1] || vb[0] != vb[1], "triples repeat");
+  if (R) ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)r, R, vr, &bad), 0);
+  if (a_out) memcpy(a_out, va, T * sizeof(fe));
+  for (uint32_t i = 0; i < n; i++) {
+    free(a[i]);
+    free(b[i]);
+    free(c[i]);
+    free(r[i]);
+  }
+  free(va);
+  free(vb);
+  free(vc);
+  free(vr);
+  shamir_free(&sh);
+}
+
+static void pools_empty(mh *h, uint32_t skip, const char *ctx) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    if (i == skip) continue;
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv);
+    ck_assert_msg(lv.triples == 0 && lv.rands == 0 && lv.made_triples == 0 && lv.made_rands == 0,
+                  "%s: party %u's pool got material of a failed batch", ctx, i);
+  }
+}
+
+/* Creates the n prep sessions of one batch (not started). */
+static void new_sessions(mh *h, size_t T, size_t R, mpc_session **sess) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, h->pools[i], &sess[i]), CX_OK);
+    sodium_memzero(&cfg, sizeof cfg);
+  }
+  mh_next_session(h);
+}
+
+static void free_sessions(mh *h, mpc_session **sess) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    mpc_session_free(sess[i]);
+    sess[i] = NULL;
+  }
+}
+
+/* ---- tampering --------------------------------------------------------- */
+
+typedef enum {
+  POS_COIN,     /* rounds 0/1: first byte of the commitment / opening */
+  POS_FIRST,    /* first field element (+1) */
+  POS_LAST,     /* last field element (+1) */
+  POS_RCOL,     /* round 0: first random sharing whose outputs are all r / blind */
+  POS_VERDICT,  /* round 5: the ok byte flipped */
+  POS_HASH,     /* round 5: a transcript hash byte */
+  POS_GROW,     /* one element too many (malformed) */
+  POS_SHORT,    /* one byte too few (malformed) */
+  POS_NONCANON, /* first element set to p (malformed) */
+  POS_BYTE2,    /* round 5: ok byte = 2 (malformed) */
+  POS_SEED,     /* round 6: a byte of the published seed */
+  POS_EMBED,    /* round 6: a payload byte of the first embedded message (its signature fails) */
+} tamper_pos;
+
+static const char *pos_name(int p) {
+  static const char *names[] = {"coin", "first", "last",     "rcol",  "verdict", "hash",
+                                "grow", "short", "noncanon", "byte2", "seed",    "embed"};
+  return names[p];
+}
+
+typedef struct {
+  uint32_t cheater, round, target; /* target: one recipient, or MPC_TO_ALL for every one */
+  tamper_pos pos;
+} tamper_rule;
+
+typedef struct {
+  tamper_rule rule[2];
+  size_t nrules;
+  uint32_t hits;
+  uint32_t m; /* n - t (POS_RCOL) */
+} tamper_ctx;
+
+static size_t elem_prefix(uint32_t round) { return round <= 1 ? 32 : 0; }
+
+static void bump_elem(uint8_t *p) {
+  fe x;
+  ck_assert_int_eq(fe_decode(p, &x), 0);
+  fe_encode(fe_add(x, 1), p);
+}
+
+static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
+                       size_t *len) {
+  tamper_ctx *ctx = vctx;
+  for (size_t i = 0; i < ctx->nrules; i++) {
+    const tamper_rule *r = &ctx->rule[i];
+    if (from != r->cheater || m->round != r->round || (r->target != MPC_TO_ALL && to != r->target))
+      continue;
+    size_t l = m->len, pre = elem_prefix(m->round);
+    uint8_t *p = malloc(l + FE_BYTES + 1);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, m->payload, l);
+    switch (r->pos) {
+    case POS_COIN: p[0] ^= 1; break;
+    case POS_FIRST:
+      if (l < pre + FE_BYTES) goto skip;
+      bump_elem(p + pre);
+      break;
+    case POS_LAST:
+      if (l < pre + FE_BYTES) goto skip;
+      bump_elem(p + l - FE_BYTES);
+      break;
+    case POS_RCOL: {
+      /* Column ceil(3T / m): its m outputs are among r[0..R) and blind, so
+       * only the omega check sees it (T = SMALL_T, R = SMALL_R). */
+      size_t mm = ctx->m, col = (3 * SMALL_T + mm - 1) / mm;
+      bump_elem(p + pre + col * FE_BYTES);
+      break;
+    }
+    case POS_VERDICT: p[0] ^= 1; break;
+    case POS_HASH: p[1 + 31] ^= 0x80; break;
+    case POS_GROW:
+      memset(p + l, 0, FE_BYTES);
+      l += FE_BYTES;
+      break;
+    case POS_SHORT: l -= 1; break;
+    case POS_NONCANON: fe_encode(FE_P, p + pre); break;
+    case POS_BYTE2: p[0] = 2; break;
+    case POS_SEED: p[16] ^= 1; break;
+    case POS_EMBED: p[48 + 4 + MPC_MSG_HDR + 1] ^= 1; break;
+    }
+    ctx->hits++;
+    *payload = p;
+    *len = l;
+    return 1;
+  skip:
+    free(p);
+  }
+  return 0;
+}
+
+/* Runs one batch with the given rules; sess gets the finished sessions. */
+static void run_tampered(mh *h, size_t T, size_t R, tamper_ctx *ctx, mpc_session **sess) {
+  h->tamper = tamper_hook;
+  h->tamper_ctx = ctx;
+  new_sessions(h, T, R, sess);
+  mh_run(h, sess);
+  h->tamper = NULL;
+  h->tamper_ctx = NULL;
+}
+
+/* The evidence of an honest party's abort, checked with the public keys
+ * alone, and a few forgeries of it that must not check. */
+static void check_evidence(mh *h, const mpc_session *s, uint32_t cheater, int forge,
+                           const char *ctx) {
+  const mpc_evidence *ev = mpc_session_evidence(s);
+  ck_assert_msg(ev->type != MPC_EV_NONE, "%s: no evidence", ctx);
+  ck_assert_msg(ev->culprit == (int32_t)cheater, "%s: evidence names %d", ctx, ev->culprit);
+  cx_err e = mpc_evidence_verify(h->n, h->t, h->pks, ev);
+  ck_assert_msg(e == CX_OK, "%s: evidence (type %d) does not verify: %s", ctx, ev->type,
+                cx_err_name(e));
+  if (!forge) return;
+  /* Blaming someone else with the same messages. */
+  mpc_evidence f = *ev;
+  f.culprit = (int32_t)((cheater + 1) % h->n);
+  ck_assert_msg(mpc_evidence_verify(h->n, h->t, h->pks, &f) != CX_OK, "%s: evidence moved to %d",
+                ctx, f.culprit);
+  /* One changed byte in each message (its signature then fails). */
+  for (size_t i = 0; i < ev->count; i++) {
+    uint8_t *copy = malloc(ev->len[i]);
+    memcpy(copy, ev->msg[i], ev->len[i]);
+    copy[MPC_MSG_HDR] ^= 1;
+    uint8_t *msgs[8];
+    size_t lens[8];
+    for (size_t k = 0; k < ev->count && k < 8; k++) {
+      msgs[k] = k == i ? copy : ev->msg[k];
+      lens[k] = ev->len[k];
+    }
+    f = *ev;
+    f.msg = msgs;
+    f.len = lens;
+    ck_assert_msg(mpc_evidence_verify(h->n, h->t, h->pks, &f) != CX_OK,
+                  "%s: evidence with message %zu modified verifies", ctx, i);
+    free(copy);
+  }
+}
+
+/* ---- honest batches ---------------------------------------------------- */
+
+static void honest_batch(uint32_t n, uint32_t t, size_t T, size_t R) {
+  mh *h = new_harness(n, t);
+  mpc_status st[MPC_MAX_N];
+  ck_assert_uint_eq(mh_prep(h, T, R, st), n);
+  for (uint32_t i = 0; i < n; i++) {
+    ck_assert_int_eq(st[i].state, MPC_DONE);
+    ck_assert_int_eq(st[i].err, CX_OK);
+    ck_assert_int_eq(st[i].culprit, -1);
+    ck_assert_uint_eq(st[i].rounds, 6); /* rounds 0..5 completed: no audit */
+    ck_assert_uint_gt(st[i].msgs_sent, 0);
+  }
+  check_material(h, T, R, NULL);
+  mh_free(h);
+}
+
+START_TEST(test_prep_n4) { honest_batch(4, 1, 40, 17); }
+END_TEST
+
+START_TEST(test_prep_n7) { honest_batch(7, 2, 30, 11); }
+END_TEST
+
+/* Sizes at the edges of the layout: no triples, no rands, fewer products
+ * than kings (some kings open nothing), one party's worth of outputs. */
+START_TEST(test_prep_edge_sizes) {
+  honest_batch(4, 1, 0, 5);
+  honest_batch(4, 1, 3, 0);
+  honest_batch(7, 2, 1, 1);
+  honest_batch(7, 2, 2, 0);
+  honest_batch(5, 1, 7, 3); /* n > 3t + 1 */
+}
+END_TEST
+
+START_TEST(test_prep_batches_differ) {
+  mh *h = new_harness(4, 1);
+  fe a1[16], a2[16];
+  ck_assert_uint_eq(mh_prep(h, 16, 0, NULL), 4);
+  check_material(h, 16, 0, a1);
+  ck_assert_uint_eq(mh_prep(h, 16, 0, NULL), 4);
+  check_material(h, 16, 0, a2);
+  size_t same = 0;
+  for (size_t k = 0; k < 16; k++) same += a1[k] == a2[k];
+  ck_assert_uint_eq(same, 0);
+  /* Two batches in a row accumulate FIFO: levels add up. */
+  ck_assert_uint_eq(mh_prep(h, 5, 2, NULL), 4);
+  ck_assert_uint_eq(mh_prep(h, 6, 3, NULL), 4);
+  check_material(h, 11, 5, NULL);
+  mh_free(h);
+}
+END_TEST
+
+/* The same harness seed gives the same batch: the protocol is a
+ * deterministic function of the seeds (what the audit relies on). */
+START_TEST(test_prep_deterministic) {
+  uint64_t seed = tu_rand();
+  fe a[2][8];
+  for (int k = 0; k < 2; k++) {
+    mh *h = mh_new(4, 1, seed, POOL_CAP);
+    ck_assert_uint_eq(mh_prep(h, 8, 2, NULL), 4);
+    check_material(h, 8, 2, a[k]);
+    mh_free(h);
+  }
+  ck_assert(memcmp(a[0], a[1], sizeof a[0]) == 0);
+}
+END_TEST
+
+/* ---- arguments and limits ---------------------------------------------- */
+
+/* Largest T (R fixed) or R (T = 0) that mpc_session_prep accepts: the
+ * audit message must fit MPC_MAX_PAYLOAD. A pool of capacity 1 turns every
+ * accepted size into CX_E_FULL, so the boundary is where CX_E_INVALID_ARG
+ * starts. */
+static size_t max_items(mh *h, size_t fixed, int vary_rands) {
+  mpc_pool *pool = NULL;
+  ck_assert_int_eq(mpc_pool_new(1, 1, 1, &pool), CX_OK);
+  mpc_session_config cfg;
+  mh_config(h, 0, &cfg);
+  size_t lo = 1, hi = (size_t)1 << 24;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    mpc_session *s = NULL;
+    cx_err e = vary_rands ? mpc_session_prep(&cfg, fixed, mid, pool, &s)
+                          : mpc_session_prep(&cfg, mid, fixed, pool, &s);
+    ck_assert_ptr_null(s);
+    ck_assert(e == CX_E_FULL || e == CX_E_INVALID_ARG);
+    if (e == CX_E_FULL)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  mpc_pool_free(pool);
+  return lo;
+}
+static size_t max_triples(mh *h, size_t R) { return max_items(h, R, 0); }
+static size_t max_rands(mh *h) { return max_items(h, 0, 1); }
+
+START_TEST(test_prep_limits) {
+  mh *h = new_harness(4, 1);
+  mpc_session_config cfg;
+  mh_config(h, 0, &cfg);
+  mpc_session *s = (mpc_session *)1;
+  ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_ptr_null(s);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 0, NULL, &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(NULL, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, (size_t)1 << 40, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 0, (size_t)1 << 40, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, SIZE_MAX, SIZE_MAX, h->pools[0], &s), CX_E_INVALID_ARG);
+  mpc_session_config bad = cfg;
+  bad.t = 2; /* n = 4 < 3t + 1 */
+  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  bad = cfg;
+  bad.me = 4;
+  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  /* The documented maxima (docs/mpc-prep.md "Limits"). */
+  size_t max4 = max_triples(h, 0);
+  ck_assert_uint_eq(max4, 30235);
+  ck_assert_uint_eq(max_triples(h, 1000), 30158);
+  ck_assert_uint_eq(max_rands(h), 393059);
+  mh_free(h);
+  h = new_harness(7, 2);
+  ck_assert_uint_eq(max_triples(h, 0), 22037);
+  ck_assert_uint_eq(max_triples(h, 1000), 21970);
+  ck_assert_uint_eq(max_rands(h), 327424);
+  mh_free(h);
+  /* Just under and over the bound for n = 4. */
+  h = new_harness(4, 1);
+  mpc_pool *pool = NULL;
+  ck_assert_int_eq(mpc_pool_new(max4, 0, 0, &pool), CX_OK);
+  mh_config(h, 0, &cfg);
+  ck_assert_int_eq(mpc_session_prep(&cfg, max4, 0, pool, &s), CX_OK);
+  mpc_session_free(s);
+  ck_assert_int_eq(mpc_session_prep(&cfg, max4 + 1, 0, pool, &s), CX_E_INVALID_ARG);
+  mpc_pool_free(pool);
+  mh_free(h);
+}
+END_TEST
+
+START_TEST(test_prep_pool_full) {
+  mh *h = mh_new(4, 1, tu_rand(), 10);
+  ck_assert_ptr_nonnull(h);
+  mpc_session_config cfg;
+  mh_config(h, 0, &cfg);
+  mpc_session *s = NULL;
+  ck_assert_int_eq(mpc_session_prep(&cfg, 11, 0, h->pools[0], &s), CX_E_FULL);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 11, h->pools[0], &s), CX_E_FULL);
+  ck_assert_ptr_null(s);
+  /* Room at creation, gone by the end (another batch filled the pool):
+   * every party aborts with CX_E_FULL, nobody named, nothing added. */
+  mpc_session *sess[MPC_MAX_N] = {0};
+  new_sessions(h, 6, 2, sess);
+  fe z[5] = {0};
+  for (uint32_t i = 0; i < 4; i++)
+    ck_assert_int_eq(mpc_pool_put_triples(h->pools[i], z, z, z, 5), CX_OK);
+  ck_assert_uint_eq(mh_run(h, sess), 0);
+  for (uint32_t i = 0; i < 4; i++) {
+    const mpc_status *st = mpc_session_status(sess[i]);
+    ck_assert_int_eq(st->state, MPC_ABORTED);
+    ck_assert_int_eq(st->err, CX_E_FULL);
+    ck_assert_int_eq(st->culprit, -1);
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv);
+    ck_assert_uint_eq(lv.triples, 5);
+    ck_assert_uint_eq(lv.rands, 0);
+  }
+  free_sessions(h, sess);
+  /* Exactly full is fine. */
+  ck_assert_uint_eq(mh_prep(h, 5, 10, NULL), 4);
+  mh_free(h);
+}
+END_TEST
+
+/* ---- cheating at every message site ------------------------------------ */
+
+typedef struct {
+  uint32_t round;
+  tamper_pos pos;
+} site;
+
+static const site k_sites[] = {
+    {0, POS_COIN},  {0, POS_FIRST}, {0, POS_LAST},    {0, POS_RCOL}, {1, POS_COIN},
+    {1, POS_FIRST}, {1, POS_LAST},  {2, POS_FIRST},   {2, POS_LAST}, {3, POS_FIRST},
+    {3, POS_LAST},  {4, POS_FIRST}, {5, POS_VERDICT}, {5, POS_HASH},
+};
+
+/* One tampered batch; checks the outcome at every honest party. */
+static void tamper_case(uint32_t n, uint32_t t, uint32_t cheater, uint32_t round, tamper_pos pos,
+                        uint32_t target, int forge) {
+  char ctx[96];
+  snprintf(ctx, sizeof ctx, "n=%u cheater %u round %u %s to %s%u", n, cheater, round, pos_name(pos),
+           target == MPC_TO_ALL ? "all " : "", target == MPC_TO_ALL ? 0 : target);
+  mh *h = new_harness(n, t);
+  tamper_ctx tc = {.rule = {{cheater, round, target, pos}}, .nrules = 1, .m = n - t};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+  ck_assert_msg(tc.hits > 0, "%s: the tamper never fired", ctx);
+  /* Round 5 is the last exchange, and the cheater's own session (honest
+   * code; only its outgoing messages are rewritten) saw nothing wrong: it
+   * accepts and never publishes an audit. The honest parties that saw the
+   * bad verdict audit and time out waiting for it: a refusal, not a proof,
+   * so nobody is named; with the change sent to one recipient only, the
+   * others accept (docs/mpc-prep.md "Limits of the verdict round"). */
+  int r5 = round == 5;
+  for (uint32_t i = 0; i < n; i++) {
+    if (i == cheater) continue;
+    const mpc_status *st = mpc_session_status(sess[i]);
+    ck_assert_msg(st->culprit == -1 || st->culprit == (int32_t)cheater, "%s: party %u names %d",
+                  ctx, i, st->culprit);
+    if (r5) {
+      if (target == MPC_TO_ALL || i == target) {
+        ck_assert_msg(st->state == MPC_ABORTED && st->err == CX_E_MPC_TIMEOUT, "%s: party %u: %s",
+                      ctx, i, cx_err_name(st->err));
+        ck_assert_int_eq(st->culprit, -1);
+        ck_assert_msg(st->unresponsive & (1ull << cheater), "%s: cheater not unresponsive", ctx);
+        if (target == MPC_TO_ALL) ck_assert_uint_eq(st->unresponsive, 1ull << cheater);
+      } else {
+        ck_assert_msg(st->state == MPC_DONE, "%s: party %u state %d", ctx, i, st->state);
+      }
+      continue;
+    }
+    ck_assert_msg(st->state == MPC_ABORTED, "%s: party %u is not aborted (state %d)", ctx, i,
+                  st->state);
+    ck_assert_msg(st->culprit == (int32_t)cheater, "%s: party %u names %d (%s: %s)", ctx, i,
+                  st->culprit, cx_err_name(st->err), st->reason);
+    ck_assert_msg(st->err == CX_E_MPC_CHECK_FAILED, "%s: party %u err %s", ctx, i,
+                  cx_err_name(st->err));
+    check_evidence(h, sess[i], cheater, forge && i == (cheater + 2) % n, ctx);
+  }
+  if (!r5 || target == MPC_TO_ALL) pools_empty(h, cheater, ctx);
+  /* The cheater's own session ran honest code on untampered inputs: it may
+   * name nobody, but never an honest party. */
+  const mpc_status *cs = mpc_session_status(sess[cheater]);
+  ck_assert_msg(cs->culprit == -1, "%s: the cheater's session names %d", ctx, cs->culprit);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+
+/* n = 4: every site x every sender x (one recipient, all recipients). */
+START_TEST(test_prep_tamper_matrix) {
+  uint32_t n = 4;
+  for (size_t k = 0; k < sizeof k_sites / sizeof k_sites[0]; k++)
+    for (uint32_t c = 0; c < n; c++) {
+      tamper_case(n, 1, c, k_sites[k].round, k_sites[k].pos, (c + 1 + (uint32_t)k % 3) % n, c == 0);
+      tamper_case(n, 1, c, k_sites[k].round, k_sites[k].pos, MPC_TO_ALL, 0);
+    }
+}
+END_TEST
+
+/* n = 7: every site, two senders, one recipient and all. */
+START_TEST(test_prep_tamper_n7) {
+  uint32_t n = 7;
+  for (size_t k = 0; k < sizeof k_sites / sizeof k_sites[0]; k++) {
+    uint32_t c = (uint32_t)(k * 3) % n;
+    tamper_case(n, 2, c, k_sites[k].round, k_sites[k].pos, (c + 4) % n, k == 0);
+    tamper_case(n, 2, (c + 5) % n, k_sites[k].round, k_sites[k].pos, MPC_TO_ALL, 0);
+  }
+}
+END_TEST
+
+/* ---- malformed payloads ------------------------------------------------ */
+
+static void malformed_case(uint32_t round, tamper_pos pos, int third_party_provable) {
+  char ctx[64];
+  snprintf(ctx, sizeof ctx, "round %u %s", round, pos_name(pos));
+  mh *h = new_harness(4, 1);
+  uint32_t cheater = 2, target = 0;
+  tamper_ctx tc = {.rule = {{cheater, round, target, pos}}, .nrules = 1};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+  ck_assert_uint_gt(tc.hits, 0);
+  const mpc_status *st = mpc_session_status(sess[target]);
+  ck_assert_msg(st->state == MPC_ABORTED && st->err == CX_E_MPC_MALFORMED, "%s: %s", ctx,
+                cx_err_name(st->err));
+  ck_assert_int_eq(st->culprit, (int32_t)cheater);
+  const mpc_evidence *ev = mpc_session_evidence(sess[target]);
+  ck_assert_int_eq(ev->type, MPC_EV_MALFORMED);
+  ck_assert_int_eq(ev->culprit, (int32_t)cheater);
+  ck_assert_uint_eq(ev->count, 1);
+  /* mpc_evidence_verify hands prep messages to prep.c's shape check. */
+  cx_err e = mpc_evidence_verify(4, 1, h->pks, ev);
+  if (third_party_provable)
+    ck_assert_msg(e == CX_OK, "%s: %s", ctx, cx_err_name(e));
+  else
+    ck_assert_msg(e == CX_E_MPC_CHECK_FAILED, "%s: %s", ctx, cx_err_name(e));
+  mpc_evidence f = *ev;
+  f.culprit = 1;
+  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
+  /* The others: the target stopped, so they time out naming nobody (or
+   * name the cheater); never an honest party; no pool gets anything. */
+  for (uint32_t i = 0; i < 4; i++) {
+    if (i == cheater || i == target) continue;
+    const mpc_status *o = mpc_session_status(sess[i]);
+    if (round == 5) { /* the last round: the others had every check pass */
+      ck_assert_int_eq(o->state, MPC_DONE);
+      continue;
+    }
+    ck_assert_int_eq(o->state, MPC_ABORTED);
+    ck_assert(o->culprit == -1 || o->culprit == (int32_t)cheater);
+    if (o->culprit == -1) {
+      ck_assert_int_eq(o->err, CX_E_MPC_TIMEOUT);
+      ck_assert(o->unresponsive & (1u << target));
+    }
+  }
+  if (round < 5) pools_empty(h, cheater, ctx);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+
+START_TEST(test_prep_malformed) {
+  /* Wrong lengths in every round; a third party, which does not know the
+   * batch size, can prove those that are wrong for every size. */
+  malformed_case(0, POS_SHORT, 1);
+  malformed_case(0, POS_GROW, 0);
+  malformed_case(1, POS_SHORT, 1);
+  malformed_case(2, POS_GROW, 0);
+  malformed_case(3, POS_SHORT, 1);
+  malformed_case(4, POS_GROW, 1);
+  malformed_case(5, POS_SHORT, 1);
+  /* Right length, bad content. */
+  malformed_case(0, POS_NONCANON, 1);
+  malformed_case(3, POS_NONCANON, 1);
+  malformed_case(5, POS_BYTE2, 1);
+}
+END_TEST
+
+/* ---- the audit itself -------------------------------------------------- */
+
+/* A cheater that sends a wrong share in round 3 (so the batch fails and
+ * its own session, which saw nothing, follows the others into the audit)
+ * and then lies in its audit:
+ * a wrong seed is caught by the replay; an embedded message it changed no
+ * longer verifies and the audit message itself is the (malformed) proof. */
+START_TEST(test_prep_audit_lies) {
+  for (int lie = 0; lie < 2; lie++) {
+    mh *h = new_harness(4, 1);
+    uint32_t cheater = 1;
+    tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST},
+                              {cheater, 6, MPC_TO_ALL, lie ? POS_EMBED : POS_SEED}},
+                     .nrules = 2};
+    mpc_session *sess[MPC_MAX_N] = {0};
+    run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+    for (uint32_t i = 0; i < 4; i++) {
+      if (i == cheater) continue;
+      const mpc_status *st = mpc_session_status(sess[i]);
+      ck_assert_int_eq(st->state, MPC_ABORTED);
+      ck_assert_int_eq(st->culprit, (int32_t)cheater);
+      ck_assert_int_eq(st->err, lie ? CX_E_MPC_MALFORMED : CX_E_MPC_CHECK_FAILED);
+      const mpc_evidence *ev = mpc_session_evidence(sess[i]);
+      ck_assert_int_eq(ev->type, lie ? MPC_EV_MALFORMED : MPC_EV_AUDIT);
+      ck_assert_int_eq(prep_audit_verify(4, 1, h->pks, ev), CX_OK);
+      if (!lie) ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, ev), CX_OK);
+    }
+    pools_empty(h, cheater, "audit lies");
+    free_sessions(h, sess);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* Audit evidence against a message the replay does reproduce proves
+ * nothing; coin evidence with a matching opening proves nothing. */
+START_TEST(test_prep_evidence_no_proof) {
+  mh *h = new_harness(4, 1);
+  uint32_t cheater = 3;
+  tamper_ctx tc = {.rule = {{cheater, 0, 0, POS_COIN}}, .nrules = 1};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+  /* Party 0 got the bad commitment: coin evidence. Party 1: audit. */
+  const mpc_evidence *coin = mpc_session_evidence(sess[0]), *aud = mpc_session_evidence(sess[1]);
+  ck_assert_int_eq(coin->type, MPC_EV_COIN);
+  ck_assert_int_eq(aud->type, MPC_EV_AUDIT);
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, coin), CX_OK);
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, aud), CX_OK);
+  /* The cheater's honest messages: its round-1 and round-4 messages to
+   * party 1, from party 1's inbox. */
+  for (uint32_t r = 1; r <= 4; r += 3) {
+    const mpc_msg *good = mpc_inbox_get(sess[1]->inbox, r, cheater);
+    ck_assert_ptr_nonnull(good);
+    uint8_t *msgs[2] = {aud->msg[0], (uint8_t *)good->raw};
+    size_t lens[2] = {aud->len[0], good->raw_len};
+    mpc_evidence f = *aud;
+    f.msg = msgs;
+    f.len = lens;
+    ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_E_MPC_CHECK_FAILED);
+    /* Swapped order: the first message must be the audit. */
+    uint8_t *sw[2] = {msgs[1], msgs[0]};
+    size_t swl[2] = {lens[1], lens[0]};
+    f.msg = sw;
+    f.len = swl;
+    ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
+  }
+  /* Coin evidence made of the cheater's commitment and opening to party 1,
+   * which match. */
+  const mpc_msg *c0 = mpc_inbox_get(sess[1]->inbox, 0, cheater),
+                *c1 = mpc_inbox_get(sess[1]->inbox, 1, cheater);
+  uint8_t *cm[2] = {(uint8_t *)c0->raw, (uint8_t *)c1->raw};
+  size_t cl[2] = {c0->raw_len, c1->raw_len};
+  mpc_evidence f = *coin;
+  f.msg = cm;
+  f.len = cl;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_E_MPC_CHECK_FAILED);
+  /* The real commitment to party 0 with the matching opening to party 1
+   * still proves it (an honest dealer commits once for everyone). */
+  uint8_t *mix[2] = {coin->msg[0], (uint8_t *)c1->raw};
+  size_t mixl[2] = {coin->len[0], c1->raw_len};
+  f.msg = mix;
+  f.len = mixl;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
+  /* Wrong counts and types. */
+  f = *aud;
+  f.count = 1;
+  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
+  f = *aud;
+  f.type = MPC_EV_COIN;
+  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+END_TEST
+
+/* No honest message of any round can be passed off as malformed or as
+ * anything else: every signed message of an honest party, from a batch
+ * that went through the audit, fails as MALFORMED, COIN and AUDIT evidence. */
+START_TEST(test_prep_no_framing) {
+  mh *h = new_harness(4, 1);
+  uint32_t cheater = 0;
+  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+  uint32_t checked = 0;
+  for (uint32_t holder = 0; holder < 4; holder++)
+    for (uint32_t r = 0; r <= 6; r++)
+      for (uint32_t j = 1; j < 4; j++) {
+        if (j == holder) continue;
+        const mpc_msg *m = mpc_inbox_get(sess[holder]->inbox, r, j);
+        ck_assert_msg(m != NULL, "party %u has no round-%u message of %u", holder, r, j);
+        uint8_t *msgs[2] = {(uint8_t *)m->raw, (uint8_t *)m->raw};
+        size_t lens[2] = {m->raw_len, m->raw_len};
+        mpc_evidence ev = {
+            .type = MPC_EV_MALFORMED, .culprit = (int32_t)j, .count = 1, .msg = msgs, .len = lens};
+        ck_assert_msg(mpc_evidence_verify(4, 1, h->pks, &ev) != CX_OK, "round %u of %u: malformed",
+                      r, j);
+        ev.type = MPC_EV_COIN;
+        ev.count = 2;
+        ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
+        /* Its audit with each of its messages. */
+        const mpc_msg *am = mpc_inbox_get(sess[holder]->inbox, 6, j);
+        msgs[0] = (uint8_t *)am->raw;
+        lens[0] = am->raw_len;
+        ev.type = MPC_EV_AUDIT;
+        if (r < 6)
+          ck_assert_msg(mpc_evidence_verify(4, 1, h->pks, &ev) == CX_E_MPC_CHECK_FAILED,
+                        "round %u of %u: audit", r, j);
+        checked++;
+      }
+  ck_assert_uint_eq(checked, 4 * 7 * 3 - 7 * 3);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+END_TEST
+
+/* ---- cheats that keep every sharing consistent --------------------------- */
+
+/* A corrupt king of products c and T + c (n divides T) opens U[c] + delta
+ * and U[T + c] + r * delta to everyone, r derived from the joint coin, and
+ * sends the honest parties' transcript hash as its own in round 5. Were the
+ * challenges keyed by the coin alone (known after round 1, before the
+ * kings open), every sharing would stay consistent and the sacrifice would
+ * pass: r c - c2 moves by r delta - r delta = 0, and a wrong triple would
+ * enter every pool. Keyed by the transcript hash, which hashes the kings'
+ * openings, r is not known when the king picks its shift. */
+typedef struct {
+  uint32_t cheater, n;
+  size_t T;
+  fe delta;
+  uint8_t coin[MPC_MAX_N][32];
+  uint64_t have_coin;
+  uint8_t *king[MPC_MAX_N];
+  size_t king_len[MPC_MAX_N];
+  uint32_t hits;
+} king_ctx;
+
+static void king_keep(king_ctx *k, uint32_t j, const uint8_t *p, size_t len) {
+  if (k->king[j]) return;
+  k->king[j] = malloc(len + 1);
+  ck_assert_ptr_nonnull(k->king[j]);
+  memcpy(k->king[j], p, len);
+  k->king_len[j] = len;
+}
+
+static int king_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
+                     size_t *len) {
+  king_ctx *k = vctx;
+  (void)to;
+  if (m->round == 1 && !((k->have_coin >> from) & 1)) {
+    memcpy(k->coin[from], m->payload, 32);
+    k->have_coin |= 1ull << from;
+  }
+  if (m->round == 2 && from != k->cheater) king_keep(k, from, m->payload, m->len);
+  if (from != k->cheater || (m->round != 2 && m->round != 5)) return 0;
+  uint8_t *p = malloc(m->len + 1);
+  ck_assert_ptr_nonnull(p);
+  memcpy(p, m->payload, m->len);
+  ck_assert_uint_eq(k->have_coin, (1ull << k->n) - 1);
+  cx_hash coin;
+  hash_tagged(CX_TAG_MPC_COIN, k->coin, (size_t)k->n * 32, &coin);
+  if (m->round == 2) {
+    fe rcoin, u;
+    fe_prg(coin.b, 3, &rcoin, 1); /* the first draft's r */
+    size_t i2 = k->T / k->n;      /* element of product T + c in the king's payload */
+    ck_assert_int_eq(fe_decode(p, &u), 0);
+    fe_encode(fe_add(u, k->delta), p);
+    ck_assert_int_eq(fe_decode(p + i2 * FE_BYTES, &u), 0);
+    fe_encode(fe_add(u, fe_mul(rcoin, k->delta)), p + i2 * FE_BYTES);
+    king_keep(k, from, p, m->len);
+  } else {
+    hash_ctx hc;
+    cx_hash th;
+    hash_ctx_init(&hc, CX_TAG_MPC_TRANSCRIPT);
+    hash_ctx_update(&hc, coin.b, 32);
+    for (uint32_t j = 0; j < k->n; j++) {
+      ck_assert_ptr_nonnull(k->king[j]);
+      hash_ctx_update(&hc, k->king[j], k->king_len[j]);
+    }
+    hash_ctx_final(&hc, &th);
+    memcpy(p + 1, th.b, 32);
+  }
+  k->hits++;
+  *payload = p;
+  *len = m->len;
+  return 1;
+}
+
+/* Every honest party aborted naming `cheater`, with evidence, pools empty. */
+static void expect_named(mh *h, mpc_session **sess, uint32_t cheater, const char *ctx) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    if (i == cheater) continue;
+    const mpc_status *st = mpc_session_status(sess[i]);
+    ck_assert_msg(st->state == MPC_ABORTED, "%s: party %u state %d", ctx, i, st->state);
+    ck_assert_int_eq(st->err, CX_E_MPC_CHECK_FAILED);
+    ck_assert_int_eq(st->culprit, (int32_t)cheater);
+    check_evidence(h, sess[i], cheater, 0, ctx);
+  }
+  pools_empty(h, cheater, ctx);
+}
+
+START_TEST(test_prep_consistent_king) {
+  mh *h = new_harness(4, 1);
+  king_ctx k = {.cheater = 2, .n = 4, .T = SMALL_T, .delta = 12345};
+  ck_assert_uint_eq(SMALL_T % 4, 0);
+  mpc_session *sess[MPC_MAX_N] = {0};
+  new_sessions(h, SMALL_T, SMALL_R, sess);
+  /* The cheater's own coin (its round-1 messages may be delivered after
+   * its round-2 ones): the documented derivation from its seed. */
+  crypto_generichash(k.coin[k.cheater], 32, (const uint8_t *)"custos/mpc/prep-coin", 20,
+                     sess[k.cheater]->cfg.seed, 32);
+  k.have_coin = 1ull << k.cheater;
+  h->tamper = king_hook;
+  h->tamper_ctx = &k;
+  mh_run(h, sess);
+  h->tamper = NULL;
+  ck_assert_uint_ge(k.hits, 2 * 3);
+  expect_named(h, sess, k.cheater, "consistent king");
+  for (uint32_t j = 0; j < 4; j++) free(k.king[j]);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+END_TEST
+
+/* A dealer whose "double sharing" shares different values with degree t
+ * and degree 2t: s and s + eps, each a consistent polynomial (the shift of
+ * the degree-2t half vanishes at the dealer's own point, so even its own
+ * product shares agree). Every opening is consistent, the kings see
+ * degree-2t sharings, rho and omega open fine; c = ab - (extracted eps) is
+ * wrong and only sigma != 0 (the sacrifice) catches it. */
+typedef struct {
+  uint32_t cheater;
+  size_t col; /* element index of the degree-2t half of double sharing 0 */
+  fe eps;
+  uint32_t hits;
+} dbl_ctx;
+
+static int dbl_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
+                    size_t *len) {
+  dbl_ctx *d = vctx;
+  if (from != d->cheater || m->round != 0) return 0;
+  uint8_t *p = malloc(m->len);
+  ck_assert_ptr_nonnull(p);
+  memcpy(p, m->payload, m->len);
+  /* g(x) = eps (1 - x / alpha_c), alpha = index + 1: g(0) = eps, g(alpha_c) = 0. */
+  fe ac = fe_from_u64(d->cheater + 1), aj = fe_from_u64(to + 1);
+  fe g = fe_mul(d->eps, fe_sub(1, fe_mul(aj, fe_inv(ac))));
+  uint8_t *e = p + 32 + d->col * FE_BYTES;
+  fe v;
+  ck_assert_int_eq(fe_decode(e, &v), 0);
+  fe_encode(fe_add(v, g), e);
+  d->hits++;
+  *payload = p;
+  *len = m->len;
+  return 1;
+}
+
+START_TEST(test_prep_sacrifice_only) {
+  struct {
+    uint32_t n, t, cheater;
+  } cases[] = {{4, 1, 1}, {7, 2, 5}};
+  for (size_t i = 0; i < 2; i++) {
+    uint32_t n = cases[i].n, t = cases[i].t, m = n - t;
+    size_t ut = (3 * SMALL_T + SMALL_R + 1 + m - 1) / m, ud = (2 * SMALL_T + m - 1) / m;
+    dbl_ctx d = {.cheater = cases[i].cheater, .col = ut + ud, .eps = 777};
+    mh *h = new_harness(n, t);
+    mpc_session *sess[MPC_MAX_N] = {0};
+    new_sessions(h, SMALL_T, SMALL_R, sess);
+    h->tamper = dbl_hook;
+    h->tamper_ctx = &d;
+    mh_run(h, sess);
+    h->tamper = NULL;
+    ck_assert_uint_eq(d.hits, n - 1);
+    expect_named(h, sess, d.cheater, "double sharing");
+    free_sessions(h, sess);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* ---- crashes ----------------------------------------------------------- */
+
+START_TEST(test_prep_crash) {
+  for (uint32_t r = 0; r <= 5; r++) {
+    mh *h = new_harness(4, 1);
+    uint32_t dead = r % 4;
+    h->crash_round[dead] = r;
+    mpc_status st[MPC_MAX_N];
+    /* The crashed party itself may still finish (round-r messages that
+     * reached it early complete its round): only the others are checked. */
+    (void)mh_prep(h, SMALL_T, SMALL_R, st);
+    for (uint32_t i = 0; i < 4; i++) {
+      if (i == dead) continue;
+      ck_assert_msg(st[i].state == MPC_ABORTED, "crash at %u: party %u state %d", r, i,
+                    st[i].state);
+      ck_assert_msg(st[i].err == CX_E_MPC_TIMEOUT, "crash at %u: party %u: %s", r, i,
+                    cx_err_name(st[i].err));
+      ck_assert_int_eq(st[i].culprit, -1);
+      ck_assert_msg(st[i].unresponsive == (1u << dead), "crash at %u: unresponsive %llx", r,
+                    (unsigned long long)st[i].unresponsive);
+    }
+    pools_empty(h, dead, "crash");
+    mh_free(h);
+  }
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("mpc_prep");
+  TCase *tc = tcase_create("prep");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_prep_n4);
+  tcase_add_test(tc, test_prep_n7);
+  tcase_add_test(tc, test_prep_edge_sizes);
+  tcase_add_test(tc, test_prep_batches_differ);
+  tcase_add_test(tc, test_prep_deterministic);
+  tcase_add_test(tc, test_prep_limits);
+  tcase_add_test(tc, test_prep_pool_full);
+  tcase_add_test(tc, test_prep_tamper_matrix);
+  tcase_add_test(tc, test_prep_tamper_n7);
+  tcase_add_test(tc, test_prep_malformed);
+  tcase_add_test(tc, test_prep_audit_lies);
+  tcase_add_test(tc, test_prep_evidence_no_proof);
+  tcase_add_test(tc, test_prep_no_framing);
+  tcase_add_test(tc, test_prep_consistent_king);
+  tcase_add_test(tc, test_prep_sacrifice_only);
+  tcase_add_test(tc, test_prep_crash);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  tu_seed();
+  return tu_run(suite());
+}
