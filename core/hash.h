@@ -38,6 +38,7 @@ typedef enum {
   CX_TAG_MPC_MSG,       /* message signed by an MPC party (mpc/wire.h) */
   CX_TAG_MPC_COIN,      /* MPC coin commitment and challenge expansion */
   CX_TAG_MPC_TRANSCRIPT,/* MPC transcript hash of broadcast values */
+  CX_TAG_MPC_CLIENT,    /* client-dealt input: commitments, challenge (mpc/client.h) */
   CX_TAG_COUNT
 } cx_tag;
 
