@@ -1,0 +1,1165 @@
+/* The online protocol: an interpreter of MPC programs over Shamir shares
+ * (mpc.h "programs"; docs/mpc-online.md).
+ *
+ * Registers are vectors: S registers hold this party's degree-t shares (in
+ * fe_alloc memory), P registers public values (plain malloc). Local
+ * instructions run at once; interactive ones are grouped into rounds by
+ * prog_run_end (program.c), the one definition of the grouping rule:
+ *   - a MUL/OPEN run opens, in one TO_ALL message per party, the Beaver
+ *     differences d = x - a, e = y - b of every MUL (Beaver, CRYPTO 1991)
+ *     and the shares of every OPEN; openings are robust (Berlekamp–Welch,
+ *     n >= 3t + 1): wrong shares are corrected and their senders named;
+ *   - an INPUT run takes three rounds: A, the parties send the dealer their
+ *     shares of a pool random r (the dealer opens r robustly); B, the
+ *     dealer broadcasts delta = x - r; C, everyone echoes the dealers'
+ *     signed round-B messages so that a dealer who sent different deltas to
+ *     different parties is caught with its two signed messages before any
+ *     honest party uses an inconsistent share;
+ *   - every OUTPUT is opened in one final round after everything else.
+ * A vector too long for one message is split over consecutive rounds.
+ *
+ * Preprocessing is taken from the pool when an instruction needs it, in
+ * program order (a group takes its triples or randoms when it begins), so
+ * every party takes the same items in the same order and the FIFOs stay
+ * aligned.
+ *
+ * Payloads are whole canonical field elements and start with a tag element
+ * naming the message type (docs/mpc-online.md "Messages"); session.c knows
+ * the same tags for evidence verification. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session_internal.h"
+
+/* Internal to program.c and online.c (defined in program.c). */
+size_t prog_run_end(const mpc_program *p, size_t i);
+uint64_t prog_chunk(int input);
+void prog_nregs(const mpc_program *p, uint32_t *ns, uint32_t *np);
+
+#define TAG_SHARES (FE_P - 1) /* degree-t shares of common sharings (openings, input round A) */
+#define TAG_DELTA (FE_P - 2)  /* input round B: a dealer's x - r */
+#define TAG_ECHO (FE_P - 3)   /* input round C: the dealers' round-B messages, packed */
+/* Echo packing: bytes per element, so every packed element is < 2^(k-1)
+ * and never equals a tag. */
+#define PACK ((MPC_FIELD_BITS - 1) / 8)
+
+typedef struct {
+  fe *v;
+  size_t len;
+} vec;
+
+typedef struct {
+  uint32_t slot;
+  fe *v; /* fe_alloc */
+  size_t len;
+} slotvec;
+
+typedef struct {
+  uint32_t slot;
+  size_t off, len;
+} outrec;
+
+enum { G_NONE = 0, G_OPEN, G_INPUT, G_OUTPUT };
+enum { PH_A = 0, PH_B, PH_C };
+
+/* The interactive group being run. */
+typedef struct {
+  int kind;
+  size_t i, e;          /* instruction range */
+  uint64_t total;       /* flattened elements of the group */
+  uint64_t lo, hi;      /* the current round's (or input chunk's) element range */
+  fe *mine;             /* my shares, total (fe_alloc): the openings, or the input randoms */
+  fe *vals;             /* opened values, total (malloc: public) */
+  fe *ta, *tb, *tc;     /* Beaver triples (fe_alloc) */
+  size_t tn;
+  uint8_t *sent;        /* my signed message of the round, for evidence */
+  size_t sent_len;
+  /* INPUT */
+  int phase;
+  uint32_t round_b;
+  uint64_t *off;        /* flat offset of each instruction, e - i + 1 entries */
+  fe **x;               /* each INPUT's result shares (fe_alloc) */
+  uint64_t dealers;     /* dealers with elements in the chunk */
+  fe *ropen;            /* dealer: the opened r of its chunk elements (fe_alloc) */
+  size_t ropen_n;
+  uint8_t *bmsg[MPC_MAX_N];
+  size_t blen[MPC_MAX_N];
+  fe *delta[MPC_MAX_N]; /* public */
+} group;
+
+typedef struct {
+  const mpc_program *prog;
+  mpc_program *owned; /* the bits program */
+  size_t pc;
+  vec *S, *P;
+  uint32_t ns, np;
+  slotvec *in;
+  size_t nin;
+  int started, used_round;
+  fe *osh; /* OUTPUT shares captured in program order (fe_alloc) */
+  size_t olen, ocap;
+  outrec *outs;
+  size_t nouts;
+  fe *ovals; /* opened outputs (public) */
+  fe *bits;  /* POOLBITS, appended to the pool when the session is done */
+  size_t nbits, bcap;
+  group g;
+} online;
+
+static cx_err run(mpc_session *s, online *o, mpc_outbox *out);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static fe at(const vec *v, size_t i) { return v->len == 1 ? v->v[0] : v->v[i]; }
+static size_t bin_len(size_t a, size_t b) { return a == 1 ? b : a; }
+static uint32_t lowest(uint64_t m) { return (uint32_t)__builtin_ctzll(m); }
+
+static void wipe_free(void *p, size_t len) {
+  if (!p) return;
+  sodium_memzero(p, len);
+  free(p);
+}
+
+/* Replaces S[d] (the old buffer is wiped). */
+static void set_s(online *o, uint32_t d, fe *v, size_t len) {
+  fe_free(o->S[d].v, o->S[d].len);
+  o->S[d].v = v;
+  o->S[d].len = len;
+}
+
+static void set_p(online *o, uint32_t d, fe *v, size_t len) {
+  free(o->P[d].v);
+  o->P[d].v = v;
+  o->P[d].len = len;
+}
+
+/* Appends count shares to a growing fe_alloc buffer (copy, never realloc:
+ * realloc would leave an unwiped copy behind). */
+static int sec_append(fe **buf, size_t *len, size_t *cap, const fe *src, size_t count) {
+  if (*len + count > *cap) {
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < *len + count) ncap *= 2;
+    fe *nb = fe_alloc(ncap);
+    if (!nb) return -1;
+    if (*len) memcpy(nb, *buf, *len * sizeof *nb);
+    fe_free(*buf, *cap);
+    *buf = nb;
+    *cap = ncap;
+  }
+  memcpy(*buf + *len, src, count * sizeof *src);
+  *len += count;
+  return 0;
+}
+
+static void abort_pool(mpc_session *s, const char *what, size_t count) {
+  sess_abort(s, CX_E_MPC_POOL_EMPTY, -1, "the pool has fewer than %zu %s", count, what);
+}
+
+/* The first message round is round 0 (s->expect is set directly); later
+ * ones go through sess_next_round. Called before the round's sends. */
+static void begin_round(mpc_session *s, online *o, uint64_t expect) {
+  if (o->used_round) {
+    sess_next_round(s, expect);
+  } else {
+    s->expect = expect;
+    o->used_round = 1;
+  }
+}
+
+/* Signs and sends, keeping a copy of the signed message for evidence. */
+static cx_err send_keep(mpc_session *s, uint32_t to, const uint8_t *pl, size_t len, mpc_outbox *out,
+                        uint8_t **keep, size_t *keep_len) {
+  cx_err e = sess_send(s, to, pl, len, out);
+  if (e != CX_OK || !keep) return e;
+  const mpc_send *m = &out->v[out->n - 1];
+  free(*keep);
+  *keep = malloc(m->len);
+  if (!*keep) return CX_E_NOMEM;
+  memcpy(*keep, m->buf, m->len);
+  *keep_len = m->len;
+  return CX_OK;
+}
+
+/* tag || v[0..count) as a payload (malloc; the caller wipes it). */
+static uint8_t *payload_new(fe tag, const fe *v, size_t count, size_t *len) {
+  *len = FE_BYTES * (count + 1);
+  uint8_t *pl = malloc(*len);
+  if (!pl) return NULL;
+  fe_encode(tag, pl);
+  fe_encode_vec(v, count, pl + FE_BYTES);
+  return pl;
+}
+
+/* Checks a received payload: recipient field, tag, length, canonical
+ * elements. NULL if good (out gets the elements), else what is wrong. */
+static const char *payload_get(const mpc_msg *m, fe tag, uint32_t to, size_t count, fe *out) {
+  if (m->to != to) return "wrong recipient field";
+  if (m->len % FE_BYTES) return "not a whole number of field elements";
+  fe t;
+  if (m->len < FE_BYTES || fe_decode(m->payload, &t) != 0 || t != tag) return "wrong message type";
+  if (m->len / FE_BYTES != count + 1) return "wrong length";
+  if (fe_decode_vec(m->payload + FE_BYTES, count, out) != 0) return "non-canonical field element";
+  return NULL;
+}
+
+/* A signed message that breaks the round's layout: its sender cheated.
+ * mpc_evidence_verify confirms it from the message alone when the layout
+ * rule all online messages share is broken (docs/mpc-online.md); a wrong
+ * length for this program is certain to the parties running it. */
+static void abort_malformed(mpc_session *s, uint32_t j, const mpc_msg *m, const char *why) {
+  const uint8_t *raw = m->raw;
+  size_t l = m->raw_len;
+  sess_evidence(s, MPC_EV_MALFORMED, (int32_t)j, 0, &raw, &l, 1);
+  sess_abort(s, CX_E_MPC_MALFORMED, (int32_t)j, "party %u sent a malformed round-%u message: %s", j,
+             s->round, why);
+}
+
+/* Robust opening of count sharings, sh[j] party j's shares (own included);
+ * msgs[j] the signed messages they came in (evidence). Wrong shares are
+ * corrected and their senders added to st.corrected; the first is recorded
+ * as MPC_EV_WRONG_SHARE (item counts the tag element). -1 if aborted. */
+static int robust_open(mpc_session *s, const fe *const *sh, size_t count, fe *res,
+                       const uint8_t *const *msgs, const size_t *lens) {
+  uint64_t wrong = 0;
+  size_t first = SIZE_MAX;
+  if (shamir_open(&s->sh, sh, count, res, &wrong, &first) != 0) {
+    sess_abort(s, CX_E_MPC_INCONSISTENT, -1,
+               "round %u: element %zu has more wrong shares than can be corrected", s->round, first);
+    return -1;
+  }
+  if (!wrong) return 0;
+  s->st.corrected |= wrong;
+  fe y[MPC_MAX_N], secret;
+  uint64_t em = 0, all = sess_others(s) | (uint64_t)1 << s->cfg.me;
+  for (uint32_t j = 0; j < s->cfg.n; j++) y[j] = sh[j][first];
+  if (shamir_bw_decode(&s->sh, y, all, s->cfg.t, s->cfg.t, &secret, &em) != 0 || !(em & wrong)) em = wrong;
+  sodium_memzero(y, sizeof y);
+  sodium_memzero(&secret, sizeof secret);
+  sess_evidence(s, MPC_EV_WRONG_SHARE, (int32_t)lowest(em & wrong), first + 1, msgs, lens, s->cfg.n);
+  return 0;
+}
+
+/* ---- openings: MUL/OPEN runs and the OUTPUT round ---------------------- */
+
+static cx_err open_send(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  g->hi = g->lo + prog_chunk(0) < g->total ? g->lo + prog_chunk(0) : g->total;
+  size_t len;
+  uint8_t *pl = payload_new(TAG_SHARES, g->mine + g->lo, g->hi - g->lo, &len);
+  if (!pl) return CX_E_NOMEM;
+  begin_round(s, o, sess_others(s));
+  cx_err e = send_keep(s, MPC_TO_ALL, pl, len, out, &g->sent, &g->sent_len);
+  wipe_free(pl, len);
+  return e;
+}
+
+/* Shares for a MUL run: d = x - a and e = y - b of every MUL (a length-1
+ * operand repeated), the operand of every OPEN, in instruction order. */
+static void open_fill(online *o) {
+  group *g = &o->g;
+  uint64_t off = 0, toff = 0;
+  for (size_t k = g->i; k < g->e; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    const vec *x = &o->S[in->a];
+    if (in->op == MPC_OP_OPEN) {
+      memcpy(g->mine + off, x->v, x->len * sizeof(fe));
+      off += x->len;
+      continue;
+    }
+    const vec *y = &o->S[in->b];
+    size_t L = bin_len(x->len, y->len);
+    for (size_t q = 0; q < L; q++) {
+      g->mine[off + q] = fe_sub(at(x, q), g->ta[toff + q]);
+      g->mine[off + L + q] = fe_sub(at(y, q), g->tb[toff + q]);
+    }
+    off += 2 * L;
+    toff += L;
+  }
+}
+
+static cx_err open_begin(mpc_session *s, online *o, size_t i, size_t e, mpc_outbox *out) {
+  group *g = &o->g;
+  memset(g, 0, sizeof *g);
+  g->kind = G_OPEN;
+  g->i = i;
+  g->e = e;
+  for (size_t k = i; k < e; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    size_t L = in->op == MPC_OP_MUL ? bin_len(o->S[in->a].len, o->S[in->b].len) : o->S[in->a].len;
+    g->total += in->op == MPC_OP_MUL ? 2 * L : L;
+    if (in->op == MPC_OP_MUL) g->tn += L;
+  }
+  g->mine = fe_alloc(g->total);
+  g->vals = malloc(g->total * sizeof(fe));
+  g->ta = fe_alloc(g->tn);
+  g->tb = fe_alloc(g->tn);
+  g->tc = fe_alloc(g->tn);
+  if (!g->mine || !g->vals || !g->ta || !g->tb || !g->tc) return CX_E_NOMEM;
+  if (g->tn && mpc_pool_take_triples(s->pool, g->tn, g->ta, g->tb, g->tc) != CX_OK) {
+    abort_pool(s, "triples", g->tn);
+    return CX_OK;
+  }
+  open_fill(o);
+  return open_send(s, o, out);
+}
+
+/* z = c + d b + e a + d e (Beaver 1991), then the OPEN results. */
+static cx_err open_finish(online *o) {
+  group *g = &o->g;
+  uint64_t off = 0, toff = 0;
+  for (size_t k = g->i; k < g->e; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    if (in->op == MPC_OP_OPEN) {
+      size_t L = o->S[in->a].len;
+      fe *v = malloc(L * sizeof *v);
+      if (!v) return CX_E_NOMEM;
+      memcpy(v, g->vals + off, L * sizeof *v);
+      set_p(o, in->d, v, L);
+      off += L;
+      continue;
+    }
+    size_t L = bin_len(o->S[in->a].len, o->S[in->b].len);
+    fe *z = fe_alloc(L);
+    if (!z) return CX_E_NOMEM;
+    for (size_t q = 0; q < L; q++) {
+      fe d = g->vals[off + q], e = g->vals[off + L + q];
+      fe v = fe_add(g->tc[toff + q], fe_mul(d, g->tb[toff + q]));
+      v = fe_add(v, fe_mul(e, g->ta[toff + q]));
+      z[q] = fe_add(v, fe_mul(d, e));
+    }
+    set_s(o, in->d, z, L);
+    off += 2 * L;
+    toff += L;
+  }
+  return CX_OK;
+}
+
+static void group_free(group *g) {
+  if (g->kind != G_OUTPUT) fe_free(g->mine, g->total); /* OUTPUT's is online.osh */
+  free(g->vals);
+  fe_free(g->ta, g->tn);
+  fe_free(g->tb, g->tn);
+  fe_free(g->tc, g->tn);
+  free(g->sent);
+  if (g->x)
+    for (size_t k = 0; k < g->e - g->i; k++) sodium_free(g->x[k]); /* wipes; NULL is a no-op */
+  free(g->x);
+  free(g->off);
+  fe_free(g->ropen, g->ropen_n);
+  for (uint32_t j = 0; j < MPC_MAX_N; j++) {
+    free(g->bmsg[j]);
+    free(g->delta[j]);
+  }
+  memset(g, 0, sizeof *g);
+}
+
+static cx_err finish_done(mpc_session *s, online *o);
+
+static cx_err open_recv(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  size_t count = g->hi - g->lo;
+  fe *buf = fe_alloc((size_t)n * count);
+  if (!buf) return CX_E_NOMEM;
+  const fe *sh[MPC_MAX_N];
+  const uint8_t *msgs[MPC_MAX_N];
+  size_t lens[MPC_MAX_N];
+  int ok = 1;
+  for (uint32_t j = 0; j < n && ok; j++) {
+    if (j == me) {
+      sh[j] = g->mine + g->lo;
+      msgs[j] = g->sent;
+      lens[j] = g->sent_len;
+      continue;
+    }
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    const char *why = payload_get(m, TAG_SHARES, MPC_TO_ALL, count, buf + (size_t)j * count);
+    if (why) {
+      abort_malformed(s, j, m, why);
+      ok = 0;
+      break;
+    }
+    sh[j] = buf + (size_t)j * count;
+    msgs[j] = m->raw;
+    lens[j] = m->raw_len;
+  }
+  if (ok) ok = robust_open(s, sh, count, g->vals + g->lo, msgs, lens) == 0;
+  fe_free(buf, (size_t)n * count);
+  if (!ok) return CX_OK;
+  g->lo = g->hi;
+  if (g->lo < g->total) return open_send(s, o, out);
+  if (g->kind == G_OUTPUT) return finish_done(s, o);
+  cx_err e = open_finish(o);
+  if (e != CX_OK) return e;
+  o->pc = g->e;
+  group_free(g);
+  return run(s, o, out);
+}
+
+/* ---- inputs ------------------------------------------------------------ */
+
+static const slotvec *my_input(const online *o, uint32_t slot) {
+  for (size_t k = 0; k < o->nin; k++)
+    if (o->in[k].slot == slot) return &o->in[k];
+  return NULL;
+}
+
+/* The flat range of INPUT instruction k (absolute index) inside the chunk:
+ * 0 if empty. */
+static int isect(const group *g, size_t k, uint64_t *s0, uint64_t *s1) {
+  uint64_t a = g->off[k - g->i], b = g->off[k - g->i + 1];
+  *s0 = a > g->lo ? a : g->lo;
+  *s1 = b < g->hi ? b : g->hi;
+  return *s0 < *s1;
+}
+
+/* The chunk's elements dealt by `dealer`: count, and (if v) my values of
+ * them from src (flat-indexed), in flattened order. */
+static size_t dealer_elems(const online *o, uint32_t dealer, const fe *src, fe *v) {
+  const group *g = &o->g;
+  size_t c = 0;
+  for (size_t k = g->i; k < g->e; k++) {
+    uint64_t s0, s1;
+    if (mpc_prog_ins(o->prog, k)->a != dealer || !isect(g, k, &s0, &s1)) continue;
+    if (v) memcpy(v + c, src + s0, (s1 - s0) * sizeof(fe));
+    c += s1 - s0;
+  }
+  return c;
+}
+
+static cx_err input_send_a(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  uint32_t me = s->cfg.me;
+  uint64_t ch = prog_chunk(1);
+  g->hi = g->lo + ch < g->total ? g->lo + ch : g->total;
+  g->phase = PH_A;
+  g->dealers = 0;
+  for (size_t k = g->i; k < g->e; k++) {
+    uint64_t s0, s1;
+    if (isect(g, k, &s0, &s1)) g->dealers |= (uint64_t)1 << mpc_prog_ins(o->prog, k)->a;
+  }
+  /* A dealer waits for everyone's shares of its randoms; others for nobody. */
+  begin_round(s, o, (g->dealers >> me) & 1 ? sess_others(s) : 0);
+  for (uint64_t dm = g->dealers; dm; dm &= dm - 1) {
+    uint32_t d = lowest(dm);
+    size_t c = dealer_elems(o, d, NULL, NULL);
+    fe *v = fe_alloc(c);
+    if (!v) return CX_E_NOMEM;
+    dealer_elems(o, d, g->mine, v);
+    size_t len;
+    uint8_t *pl = payload_new(TAG_SHARES, v, c, &len);
+    fe_free(v, c);
+    if (!pl) return CX_E_NOMEM;
+    cx_err e = CX_OK;
+    if (d != me) {
+      e = sess_send(s, d, pl, len, out);
+    } else {
+      /* My own shares, signed and addressed to myself: the n-th message of
+       * a round-A wrong-share evidence. Never sent. */
+      free(g->sent);
+      g->sent = NULL;
+      e = mpc_msg_encode(s->cfg.key, s->kind, s->cfg.session, s->round, (uint8_t)me, (uint8_t)me, pl, len,
+                         &g->sent, &g->sent_len);
+    }
+    wipe_free(pl, len);
+    if (e != CX_OK) return e;
+  }
+  return CX_OK;
+}
+
+static cx_err input_begin(mpc_session *s, online *o, size_t i, size_t e, mpc_outbox *out) {
+  group *g = &o->g;
+  memset(g, 0, sizeof *g);
+  g->kind = G_INPUT;
+  g->i = i;
+  g->e = e;
+  g->off = calloc(e - i + 1, sizeof *g->off);
+  g->x = calloc(e - i, sizeof *g->x);
+  if (!g->off || !g->x) return CX_E_NOMEM;
+  for (size_t k = i; k < e; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    g->off[k - i + 1] = g->off[k - i] + in->imm;
+    if (!(g->x[k - i] = fe_alloc(in->imm))) return CX_E_NOMEM;
+  }
+  g->total = g->off[e - i];
+  if (!(g->mine = fe_alloc(g->total))) return CX_E_NOMEM;
+  if (mpc_pool_take_rands(s->pool, g->total, g->mine) != CX_OK) {
+    abort_pool(s, "random sharings", g->total);
+    return CX_OK;
+  }
+  return input_send_a(s, o, out);
+}
+
+/* Round A at a dealer: open r of its elements robustly. */
+static cx_err input_recv_a(mpc_session *s, online *o) {
+  group *g = &o->g;
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  size_t c = dealer_elems(o, me, NULL, NULL);
+  fe *buf = fe_alloc((size_t)n * c);
+  g->ropen = fe_alloc(c);
+  g->ropen_n = c;
+  if (!buf || !g->ropen) {
+    fe_free(buf, (size_t)n * c);
+    return CX_E_NOMEM;
+  }
+  const fe *sh[MPC_MAX_N];
+  const uint8_t *msgs[MPC_MAX_N];
+  size_t lens[MPC_MAX_N];
+  int ok = 1;
+  for (uint32_t j = 0; j < n && ok; j++) {
+    sh[j] = buf + (size_t)j * c;
+    if (j == me) {
+      dealer_elems(o, me, g->mine, buf + (size_t)j * c);
+      msgs[j] = g->sent;
+      lens[j] = g->sent_len;
+      continue;
+    }
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    const char *why = payload_get(m, TAG_SHARES, me, c, buf + (size_t)j * c);
+    if (why) {
+      abort_malformed(s, j, m, why);
+      ok = 0;
+    }
+    msgs[j] = m->raw;
+    lens[j] = m->raw_len;
+  }
+  if (ok) ok = robust_open(s, sh, c, g->ropen, msgs, lens) == 0;
+  fe_free(buf, (size_t)n * c);
+  return CX_OK;
+}
+
+static cx_err input_send_b(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  uint32_t me = s->cfg.me;
+  g->phase = PH_B;
+  begin_round(s, o, g->dealers & ~((uint64_t)1 << me));
+  g->round_b = s->round;
+  if (!((g->dealers >> me) & 1)) return CX_OK;
+  size_t c = g->ropen_n;
+  fe *d = malloc((c ? c : 1) * sizeof *d);
+  if (!d) return CX_E_NOMEM;
+  size_t q = 0;
+  for (size_t k = g->i; k < g->e; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    uint64_t s0, s1;
+    if (in->a != me || !isect(g, k, &s0, &s1)) continue;
+    const slotvec *x = my_input(o, in->b);
+    for (uint64_t f = s0; f < s1; f++, q++) d[q] = fe_sub(x->v[f - g->off[k - g->i]], g->ropen[q]);
+  }
+  g->delta[me] = d;
+  size_t len;
+  uint8_t *pl = payload_new(TAG_DELTA, d, c, &len);
+  if (!pl) return CX_E_NOMEM;
+  cx_err e = send_keep(s, MPC_TO_ALL, pl, len, out, &g->bmsg[me], &g->blen[me]);
+  free(pl);
+  return e;
+}
+
+static cx_err input_recv_b(mpc_session *s, online *o) {
+  group *g = &o->g;
+  for (uint64_t dm = g->dealers & ~((uint64_t)1 << s->cfg.me); dm; dm &= dm - 1) {
+    uint32_t d = lowest(dm);
+    size_t c = dealer_elems(o, d, NULL, NULL);
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, d);
+    g->delta[d] = malloc((c ? c : 1) * sizeof(fe));
+    g->bmsg[d] = malloc(m->raw_len);
+    if (!g->delta[d] || !g->bmsg[d]) return CX_E_NOMEM;
+    const char *why = payload_get(m, TAG_DELTA, MPC_TO_ALL, c, g->delta[d]);
+    if (why) {
+      abort_malformed(s, d, m, why);
+      return CX_OK;
+    }
+    memcpy(g->bmsg[d], m->raw, m->raw_len);
+    g->blen[d] = m->raw_len;
+  }
+  return CX_OK;
+}
+
+/* Round C payload: for each dealer of the chunk, ascending, u32 length
+ * (big-endian) || its round-B message, packed PACK bytes per element. */
+static cx_err input_send_c(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  g->phase = PH_C;
+  begin_round(s, o, sess_others(s));
+  size_t nb = 0;
+  for (uint64_t dm = g->dealers; dm; dm &= dm - 1) nb += 4 + g->blen[lowest(dm)];
+  uint8_t *bytes = calloc(nb + PACK, 1);
+  if (!bytes) return CX_E_NOMEM;
+  size_t p = 0;
+  for (uint64_t dm = g->dealers; dm; dm &= dm - 1) {
+    uint32_t d = lowest(dm), l = (uint32_t)g->blen[d];
+    bytes[p] = (uint8_t)(l >> 24);
+    bytes[p + 1] = (uint8_t)(l >> 16);
+    bytes[p + 2] = (uint8_t)(l >> 8);
+    bytes[p + 3] = (uint8_t)l;
+    memcpy(bytes + p + 4, g->bmsg[d], l);
+    p += 4 + l;
+  }
+  size_t ne = (nb + PACK - 1) / PACK;
+  fe *v = malloc((ne ? ne : 1) * sizeof *v);
+  if (!v) {
+    free(bytes);
+    return CX_E_NOMEM;
+  }
+  for (size_t i = 0; i < ne; i++) {
+    fe x = 0;
+    for (int b = PACK - 1; b >= 0; b--) x = x << 8 | bytes[i * PACK + (size_t)b];
+    v[i] = x;
+  }
+  free(bytes);
+  size_t len;
+  uint8_t *pl = payload_new(TAG_ECHO, v, ne, &len);
+  free(v);
+  if (!pl) return CX_E_NOMEM;
+  cx_err e = sess_send(s, MPC_TO_ALL, pl, len, out);
+  free(pl);
+  return e;
+}
+
+/* Unpacks an echo payload to bytes; NULL (with *why) if malformed. */
+static uint8_t *echo_unpack(const mpc_msg *m, size_t *nb, const char **why) {
+  *why = NULL;
+  if (m->to != MPC_TO_ALL) {
+    *why = "wrong recipient field";
+    return NULL;
+  }
+  fe t;
+  if (m->len % FE_BYTES || m->len < FE_BYTES || fe_decode(m->payload, &t) != 0 || t != TAG_ECHO) {
+    *why = "wrong message type";
+    return NULL;
+  }
+  size_t ne = m->len / FE_BYTES - 1;
+  uint8_t *bytes = malloc(ne * PACK + 1);
+  if (!bytes) {
+    *why = "out of memory";
+    return NULL;
+  }
+  for (size_t i = 0; i < ne; i++) {
+    fe x;
+    if (fe_decode(m->payload + FE_BYTES * (i + 1), &x) != 0 || x >> (8 * PACK)) {
+      *why = "bad echo packing";
+      free(bytes);
+      return NULL;
+    }
+    for (int b = 0; b < PACK; b++) bytes[i * PACK + (size_t)b] = (uint8_t)(x >> (8 * b));
+  }
+  *nb = ne * PACK;
+  return bytes;
+}
+
+/* Compares one echoed dealer message with my copy: 0 same (or the same
+ * content signed twice), 1 the dealer equivocated, -1 not a valid round-B
+ * message of that dealer (the echoer is lying). */
+static int echo_compare(const mpc_session *s, const group *g, uint32_t d, const uint8_t *raw, size_t l) {
+  if (l == g->blen[d] && memcmp(raw, g->bmsg[d], l) == 0) return 0;
+  mpc_msg m;
+  if (mpc_msg_decode(raw, l, &m) != CX_OK || m.kind != s->kind ||
+      memcmp(m.session, s->cfg.session, 32) != 0 || m.round != g->round_b || m.from != d ||
+      !mpc_msg_verify(&m, &s->cfg.pubkeys[d]))
+    return -1;
+  if (l == g->blen[d] && memcmp(raw, g->bmsg[d], l - 64) == 0) return 0;
+  return 1;
+}
+
+/* Parses j's echo: 0 consistent; 1 a dealer equivocated (*dealer, *eq the
+ * other message); -1 j's echo is malformed. */
+static int echo_check(const mpc_session *s, const group *g, const uint8_t *bytes, size_t nb,
+                      uint32_t *dealer, const uint8_t **eq, size_t *eql) {
+  size_t p = 0;
+  for (uint64_t dm = g->dealers; dm; dm &= dm - 1) {
+    uint32_t d = lowest(dm);
+    if (nb - p < 4) return -1;
+    size_t l = (size_t)bytes[p] << 24 | (size_t)bytes[p + 1] << 16 | (size_t)bytes[p + 2] << 8 | bytes[p + 3];
+    p += 4;
+    if (l > nb - p || l < MPC_MSG_OVERHEAD) return -1;
+    int c = echo_compare(s, g, d, bytes + p, l);
+    if (c != 0) {
+      *dealer = d;
+      *eq = bytes + p;
+      *eql = l;
+      return c;
+    }
+    p += l;
+  }
+  if (nb - p >= PACK) return -1;
+  for (; p < nb; p++)
+    if (bytes[p]) return -1;
+  return 0;
+}
+
+static cx_err input_recv_c(mpc_session *s, online *o) {
+  group *g = &o->g;
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  int32_t bad = -1; /* first malformed echoer */
+  const mpc_msg *badm = NULL;
+  const char *badwhy = NULL;
+  for (uint32_t j = 0; j < n; j++) {
+    if (j == me) continue;
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    size_t nb = 0;
+    const char *why;
+    uint8_t *bytes = echo_unpack(m, &nb, &why);
+    int c = -1;
+    uint32_t d = 0;
+    const uint8_t *eq = NULL;
+    size_t eql = 0;
+    if (bytes) c = echo_check(s, g, bytes, nb, &d, &eq, &eql);
+    if (c == 1) {
+      /* Two different signed round-B messages of dealer d: proof. */
+      const uint8_t *mm[2] = {g->bmsg[d], eq};
+      size_t ll[2] = {g->blen[d], eql};
+      sess_evidence(s, MPC_EV_EQUIVOCATION, (int32_t)d, 0, mm, ll, 2);
+      sess_abort(s, CX_E_MPC_EQUIVOCATION, (int32_t)d,
+                 "dealer %u sent different input messages (echoed by party %u)", d, j);
+      free(bytes);
+      return CX_OK;
+    }
+    free(bytes);
+    if (c == -1 && bad < 0) {
+      bad = (int32_t)j;
+      badm = m;
+      badwhy = why ? why : "the echo is not the dealers' signed input messages";
+    }
+  }
+  if (bad >= 0) abort_malformed(s, (uint32_t)bad, badm, badwhy);
+  return CX_OK;
+}
+
+/* [x] = [r] + delta for the chunk's elements. */
+static void input_apply(online *o) {
+  group *g = &o->g;
+  size_t q[MPC_MAX_N] = {0};
+  for (size_t k = g->i; k < g->e; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    uint64_t s0, s1;
+    if (!isect(g, k, &s0, &s1)) continue;
+    for (uint64_t f = s0; f < s1; f++)
+      g->x[k - g->i][f - g->off[k - g->i]] = fe_add(g->mine[f], g->delta[in->a][q[in->a]++]);
+  }
+}
+
+static void input_chunk_clear(group *g) {
+  fe_free(g->ropen, g->ropen_n);
+  g->ropen = NULL;
+  g->ropen_n = 0;
+  free(g->sent);
+  g->sent = NULL;
+  for (uint32_t j = 0; j < MPC_MAX_N; j++) {
+    free(g->bmsg[j]);
+    free(g->delta[j]);
+    g->bmsg[j] = NULL;
+    g->delta[j] = NULL;
+    g->blen[j] = 0;
+  }
+}
+
+static cx_err input_advance(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  uint32_t me = s->cfg.me;
+  cx_err e = CX_OK;
+  switch (g->phase) {
+  case PH_A:
+    if ((g->dealers >> me) & 1) e = input_recv_a(s, o);
+    if (e != CX_OK || s->st.state != MPC_RUNNING) return e;
+    return input_send_b(s, o, out);
+  case PH_B:
+    e = input_recv_b(s, o);
+    if (e != CX_OK || s->st.state != MPC_RUNNING) return e;
+    return input_send_c(s, o, out);
+  default:
+    e = input_recv_c(s, o);
+    if (e != CX_OK || s->st.state != MPC_RUNNING) return e;
+    input_apply(o);
+    input_chunk_clear(g);
+    g->lo = g->hi;
+    if (g->lo < g->total) return input_send_a(s, o, out);
+    for (size_t k = g->i; k < g->e; k++) {
+      const mpc_ins *in = mpc_prog_ins(o->prog, k);
+      set_s(o, in->d, g->x[k - g->i], in->imm);
+      g->x[k - g->i] = NULL;
+    }
+    o->pc = g->e;
+    group_free(g);
+    return run(s, o, out);
+  }
+}
+
+/* ---- local instructions ------------------------------------------------ */
+
+/* S[d] = f(S[a], S[b] or P[b] or c), elementwise with length-1 repetition. */
+static cx_err exec_lin(mpc_session *s, online *o, const mpc_ins *in) {
+  const vec *x = &o->S[in->a];
+  const vec *y = NULL;
+  if (in->op == MPC_OP_ADD || in->op == MPC_OP_SUB) y = &o->S[in->b];
+  if (in->op == MPC_OP_ADDP || in->op == MPC_OP_SUBP || in->op == MPC_OP_RSUBP || in->op == MPC_OP_MULP)
+    y = &o->P[in->b];
+  size_t L = y ? bin_len(x->len, y->len) : x->len;
+  fe *z = fe_alloc(L);
+  if (!z) return CX_E_NOMEM;
+  for (size_t q = 0; q < L; q++) {
+    fe a = at(x, q), b = y ? at(y, q) : in->c;
+    switch (in->op) {
+    case MPC_OP_ADD: case MPC_OP_ADDP: case MPC_OP_ADDC: z[q] = fe_add(a, b); break;
+    case MPC_OP_SUB: case MPC_OP_SUBP: z[q] = fe_sub(a, b); break;
+    case MPC_OP_RSUBP: z[q] = fe_sub(b, a); break;
+    default: z[q] = fe_mul(a, b); break; /* MULP MULC */
+    }
+  }
+  set_s(o, in->d, z, L);
+  return CX_OK;
+}
+
+/* 1/sqrt(x) for every element (Montgomery's batch inversion); a zero or a
+ * non-square aborts: every party sees the same public vector. */
+static cx_err exec_psqrtinv(mpc_session *s, online *o, const mpc_ins *in) {
+  const vec *x = &o->P[in->a];
+  size_t L = x->len;
+  fe *r = malloc(L * sizeof *r), *tmp = malloc(L * sizeof *tmp);
+  if (!r || !tmp) {
+    free(r);
+    free(tmp);
+    return CX_E_NOMEM;
+  }
+  for (size_t q = 0; q < L; q++) {
+    if (x->v[q] == 0 || !fe_sqrt(x->v[q], &r[q])) {
+      sess_abort(s, CX_E_MPC_CHECK_FAILED, -1, "PSQRTINV at instruction %zu: element %zu is %s", o->pc, q,
+                 x->v[q] == 0 ? "zero" : "not a square");
+      free(r);
+      free(tmp);
+      return CX_OK;
+    }
+  }
+  fe_batch_inv(r, L, tmp);
+  free(tmp);
+  set_p(o, in->d, r, L);
+  return CX_OK;
+}
+
+static cx_err exec_public(mpc_session *s, online *o, const mpc_ins *in) {
+  const vec *x = &o->P[in->a];
+  const vec *y = &o->P[in->b];
+  size_t L = x->len;
+  if (in->op == MPC_OP_PADD || in->op == MPC_OP_PSUB || in->op == MPC_OP_PMUL) L = bin_len(x->len, y->len);
+  if (in->op == MPC_OP_PCONST) L = in->imm;
+  if (in->op == MPC_OP_PSLICE) L = in->imm;
+  if (in->op == MPC_OP_PCAT) L = x->len + y->len;
+  fe *z = malloc(L * sizeof *z);
+  if (!z) return CX_E_NOMEM;
+  switch (in->op) {
+  case MPC_OP_PCONST:
+    for (size_t q = 0; q < L; q++) z[q] = in->c;
+    break;
+  case MPC_OP_PSLICE: memcpy(z, x->v + in->b, L * sizeof *z); break;
+  case MPC_OP_PCAT:
+    memcpy(z, x->v, x->len * sizeof *z);
+    memcpy(z + x->len, y->v, y->len * sizeof *z);
+    break;
+  default:
+    for (size_t q = 0; q < L; q++) {
+      fe a = at(x, q);
+      switch (in->op) {
+      case MPC_OP_PADD: z[q] = fe_add(a, at(y, q)); break;
+      case MPC_OP_PSUB: z[q] = fe_sub(a, at(y, q)); break;
+      case MPC_OP_PMUL: z[q] = fe_mul(a, at(y, q)); break;
+      case MPC_OP_PBIT: z[q] = (a >> in->imm) & 1; break;
+      default: /* PMOD2K */ z[q] = in->imm >= MPC_FIELD_BITS ? a : a & ((((fe)1) << in->imm) - 1); break;
+      }
+    }
+  }
+  set_p(o, in->d, z, L);
+  return CX_OK;
+}
+
+static cx_err exec_shape(online *o, const mpc_ins *in) {
+  const vec *x = &o->S[in->a];
+  size_t L;
+  switch (in->op) {
+  case MPC_OP_SLICE: case MPC_OP_BCAST: L = in->imm; break;
+  case MPC_OP_CAT: L = x->len + o->S[in->b].len; break;
+  case MPC_OP_SUM: L = 1; break;
+  default: L = x->len; break; /* MOV */
+  }
+  fe *z = fe_alloc(L);
+  if (!z) return CX_E_NOMEM;
+  switch (in->op) {
+  case MPC_OP_SLICE: memcpy(z, x->v + in->b, L * sizeof *z); break;
+  case MPC_OP_BCAST:
+    for (size_t q = 0; q < L; q++) z[q] = x->v[0];
+    break;
+  case MPC_OP_CAT:
+    memcpy(z, x->v, x->len * sizeof *z);
+    memcpy(z + x->len, o->S[in->b].v, o->S[in->b].len * sizeof *z);
+    break;
+  case MPC_OP_SUM:
+    for (size_t q = 0; q < x->len; q++) z[0] = fe_add(z[0], x->v[q]);
+    break;
+  default: memcpy(z, x->v, L * sizeof *z); break;
+  }
+  set_s(o, in->d, z, L);
+  return CX_OK;
+}
+
+static cx_err exec_source(mpc_session *s, online *o, const mpc_ins *in) {
+  size_t L = in->imm;
+  fe *z = fe_alloc(L);
+  if (!z) return CX_E_NOMEM;
+  cx_err e = in->op == MPC_OP_RAND ? mpc_pool_take_rands(s->pool, L, z) : mpc_pool_take_bits(s->pool, L, z);
+  if (e != CX_OK) {
+    fe_free(z, L);
+    abort_pool(s, in->op == MPC_OP_RAND ? "random sharings" : "random bits", L);
+    return CX_OK;
+  }
+  set_s(o, in->d, z, L);
+  return CX_OK;
+}
+
+static cx_err exec_local(mpc_session *s, online *o, const mpc_ins *in) {
+  switch (in->op) {
+  case MPC_OP_RAND:
+  case MPC_OP_RANDBIT: return exec_source(s, o, in);
+  case MPC_OP_ADD: case MPC_OP_SUB: case MPC_OP_ADDP: case MPC_OP_SUBP: case MPC_OP_RSUBP:
+  case MPC_OP_MULP: case MPC_OP_ADDC: case MPC_OP_MULC: return exec_lin(s, o, in);
+  case MPC_OP_PSQRTINV: return exec_psqrtinv(s, o, in);
+  case MPC_OP_PCONST: case MPC_OP_PADD: case MPC_OP_PSUB: case MPC_OP_PMUL: case MPC_OP_PBIT:
+  case MPC_OP_PMOD2K: case MPC_OP_PSLICE: case MPC_OP_PCAT: return exec_public(s, o, in);
+  case MPC_OP_MOV: case MPC_OP_SLICE: case MPC_OP_CAT: case MPC_OP_SUM: case MPC_OP_BCAST:
+    return exec_shape(o, in);
+  case MPC_OP_OUTPUT: {
+    /* The value at this point of the program, opened at the end. */
+    const vec *x = &o->S[in->a];
+    outrec *r = realloc(o->outs, (o->nouts + 1) * sizeof *r);
+    if (!r) return CX_E_NOMEM;
+    o->outs = r;
+    o->outs[o->nouts++] = (outrec){.slot = (uint32_t)in->imm, .off = o->olen, .len = x->len};
+    return sec_append(&o->osh, &o->olen, &o->ocap, x->v, x->len) ? CX_E_NOMEM : CX_OK;
+  }
+  case MPC_OP_POOLBITS: {
+    const vec *x = &o->S[in->a];
+    return sec_append(&o->bits, &o->nbits, &o->bcap, x->v, x->len) ? CX_E_NOMEM : CX_OK;
+  }
+  default: return CX_E_INTERNAL; /* the check refuses every other op */
+  }
+}
+
+/* ---- driving the program ----------------------------------------------- */
+
+static void wipe_registers(online *o) {
+  for (uint32_t r = 0; r < o->ns; r++) set_s(o, r, NULL, 0);
+  for (uint32_t r = 0; r < o->np; r++) set_p(o, r, NULL, 0);
+}
+
+/* Everything has been checked and opened: the bits go to the pool. */
+static cx_err finish_done(mpc_session *s, online *o) {
+  if (o->g.kind == G_OUTPUT) {
+    o->ovals = o->g.vals;
+    o->g.vals = NULL;
+  }
+  group_free(&o->g);
+  if (o->nbits) {
+    cx_err e = mpc_pool_put_bits(s->pool, o->bits, o->nbits);
+    if (e != CX_OK) {
+      sess_abort(s, e, -1, "the made bits do not fit in the pool: %s", cx_err_str(e));
+      return CX_OK;
+    }
+  }
+  fe_free(o->bits, o->bcap);
+  o->bits = NULL;
+  o->nbits = o->bcap = 0;
+  fe_free(o->osh, o->ocap);
+  o->osh = NULL;
+  o->olen = o->ocap = 0;
+  wipe_registers(o);
+  if (!o->used_round) s->expect = 0; /* no message round was run */
+  sess_done(s);
+  return CX_OK;
+}
+
+static cx_err output_begin(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  memset(g, 0, sizeof *g);
+  g->kind = G_OUTPUT;
+  g->total = o->olen;
+  g->mine = o->osh;
+  g->vals = malloc(g->total * sizeof(fe));
+  if (!g->vals) return CX_E_NOMEM;
+  return open_send(s, o, out);
+}
+
+static cx_err run(mpc_session *s, online *o, mpc_outbox *out) {
+  size_t n = mpc_prog_len(o->prog);
+  while (o->pc < n && s->st.state == MPC_RUNNING) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, o->pc);
+    if (in->op == MPC_OP_INPUT) return input_begin(s, o, o->pc, prog_run_end(o->prog, o->pc), out);
+    if (in->op == MPC_OP_MUL || in->op == MPC_OP_OPEN)
+      return open_begin(s, o, o->pc, prog_run_end(o->prog, o->pc), out);
+    cx_err e = exec_local(s, o, in);
+    if (e != CX_OK) return e;
+    if (s->st.state == MPC_RUNNING) o->pc++;
+  }
+  if (s->st.state != MPC_RUNNING) return CX_OK;
+  if (o->olen) return output_begin(s, o, out);
+  return finish_done(s, o);
+}
+
+/* ---- the protocol callbacks -------------------------------------------- */
+
+static cx_err on_start(mpc_session *s, mpc_outbox *out) {
+  online *o = s->impl;
+  size_t n = mpc_prog_len(o->prog);
+  for (size_t k = 0; k < n; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    if (in->op != MPC_OP_INPUT || in->a != s->cfg.me) continue;
+    const slotvec *x = my_input(o, in->b);
+    if (!x || x->len != in->imm) return CX_E_INVALID_ARG; /* nothing has been sent */
+  }
+  o->started = 1;
+  return run(s, o, out);
+}
+
+static cx_err on_advance(mpc_session *s, mpc_outbox *out) {
+  online *o = s->impl;
+  switch (o->g.kind) {
+  case G_OPEN:
+  case G_OUTPUT: return open_recv(s, o, out);
+  case G_INPUT: return input_advance(s, o, out);
+  default: return CX_E_INTERNAL;
+  }
+}
+
+static void on_destroy(mpc_session *s) {
+  online *o = s->impl;
+  if (!o) return;
+  group_free(&o->g);
+  if (o->S) wipe_registers(o);
+  free(o->S);
+  free(o->P);
+  for (size_t k = 0; k < o->nin; k++) fe_free(o->in[k].v, o->in[k].len);
+  free(o->in);
+  fe_free(o->osh, o->ocap);
+  free(o->outs);
+  free(o->ovals);
+  fe_free(o->bits, o->bcap);
+  mpc_prog_free(o->owned);
+  sodium_memzero(o, sizeof *o);
+  free(o);
+  s->impl = NULL;
+}
+
+const mpc_proto mpc_online_proto = {
+    .name = "online",
+    .start = on_start,
+    .advance = on_advance,
+    .destroy = on_destroy,
+};
+
+/* ---- public API -------------------------------------------------------- */
+
+cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog, mpc_pool *pool,
+                          mpc_session **out) {
+  *out = NULL;
+  if (!cfg || !prog || !pool || !cfg->key) return CX_E_INVALID_ARG; /* online runs are always signed */
+  char err[160];
+  if (mpc_prog_check(prog, cfg->n, err, sizeof err) != CX_OK) return CX_E_MPC_PROGRAM;
+  mpc_session *s;
+  cx_err e = sess_new(cfg, MPC_KIND_ONLINE, &s);
+  if (e != CX_OK) return e;
+  online *o = calloc(1, sizeof *o);
+  if (!o) {
+    mpc_session_free(s);
+    return CX_E_NOMEM;
+  }
+  s->impl = o;
+  s->proto = &mpc_online_proto;
+  s->pool = pool;
+  o->prog = prog;
+  prog_nregs(prog, &o->ns, &o->np);
+  o->S = calloc(o->ns + 1, sizeof *o->S);
+  o->P = calloc(o->np + 1, sizeof *o->P);
+  if (!o->S || !o->P) {
+    mpc_session_free(s);
+    return CX_E_NOMEM;
+  }
+  *out = s;
+  return CX_OK;
+}
+
+/* The bit program (the random-bit protocol of Damgård–Fitzi–Kiltz–Nielsen–
+ * Toft, TCC 2006, over Shamir shares): r random, r^2 opened,
+ * b = (r / sqrt(r^2) + 1) / 2. r / sqrt(r^2) is +-1 with the sign uniform
+ * and hidden, so b is a uniform bit; r = 0 (probability 1/p per element)
+ * aborts at PSQRTINV. */
+static mpc_program *bits_program(size_t bits) {
+  mpc_program *p = mpc_prog_new();
+  if (!p) return NULL;
+  uint32_t r = mpc_rand(p, bits);
+  uint32_t q = mpc_mul(p, r, r);
+  uint32_t Q = mpc_open(p, q);
+  uint32_t si = mpc_preg(p);
+  mpc_ins in = {.op = MPC_OP_PSQRTINV, .d = si, .a = Q};
+  mpc_prog_emit(p, &in);
+  uint32_t b = mpc_sreg(p);
+  in = (mpc_ins){.op = MPC_OP_MULP, .d = b, .a = r, .b = si};
+  mpc_prog_emit(p, &in);
+  b = mpc_addc(p, b, 1);
+  b = mpc_mulc(p, b, (FE_P + 1) / 2); /* 1/2 */
+  in = (mpc_ins){.op = MPC_OP_POOLBITS, .a = b};
+  mpc_prog_emit(p, &in);
+  return p;
+}
+
+cx_err mpc_session_bits(const mpc_session_config *cfg, size_t bits, mpc_pool *pool, mpc_session **out) {
+  *out = NULL;
+  if (bits == 0) return CX_E_INVALID_ARG;
+  mpc_program *p = bits_program(bits);
+  if (!p) return CX_E_NOMEM;
+  cx_err e = mpc_session_online(cfg, p, pool, out);
+  if (e != CX_OK) {
+    mpc_prog_free(p);
+    return e == CX_E_MPC_PROGRAM ? CX_E_INVALID_ARG : e; /* over the length cap */
+  }
+  ((online *)(*out)->impl)->owned = p;
+  return CX_OK;
+}
+
+cx_err mpc_session_input(mpc_session *s, uint32_t slot, const fe *vals, size_t len) {
+  if (!s || s->proto != &mpc_online_proto || (!vals && len)) return CX_E_INVALID_ARG;
+  online *o = s->impl;
+  if (o->started || s->st.state != MPC_RUNNING) return CX_E_MPC_STATE;
+  const mpc_ins *want = NULL;
+  for (size_t k = 0; k < mpc_prog_len(o->prog) && !want; k++) {
+    const mpc_ins *in = mpc_prog_ins(o->prog, k);
+    if (in->op == MPC_OP_INPUT && in->a == s->cfg.me && in->b == slot) want = in;
+  }
+  if (!want || want->imm != len) return CX_E_INVALID_ARG;
+  fe *v = fe_alloc(len);
+  if (!v) return CX_E_NOMEM;
+  memcpy(v, vals, len * sizeof *v);
+  for (size_t k = 0; k < o->nin; k++)
+    if (o->in[k].slot == slot) {
+      fe_free(o->in[k].v, o->in[k].len);
+      o->in[k].v = v;
+      return CX_OK;
+    }
+  slotvec *nv = realloc(o->in, (o->nin + 1) * sizeof *nv);
+  if (!nv) {
+    fe_free(v, len);
+    return CX_E_NOMEM;
+  }
+  o->in = nv;
+  o->in[o->nin++] = (slotvec){.slot = slot, .v = v, .len = len};
+  return CX_OK;
+}
+
+size_t mpc_session_output(const mpc_session *s, uint32_t slot, const fe **vals) {
+  if (vals) *vals = NULL;
+  if (!s || s->proto != &mpc_online_proto || s->st.state != MPC_DONE) return 0;
+  const online *o = s->impl;
+  for (size_t k = 0; k < o->nouts; k++)
+    if (o->outs[k].slot == slot) {
+      if (vals) *vals = o->ovals + o->outs[k].off;
+      return o->outs[k].len;
+    }
+  return 0;
+}

@@ -1,0 +1,414 @@
+/* MPC programs: the instruction list, its static check, its cost, and the
+ * linear builder helpers (mpc.h "programs"; docs/mpc-online.md "Programs").
+ *
+ * Straight-line code over numbered registers, so every vector length is
+ * known statically: the sources (INPUT, RAND, RANDBIT, PCONST, SLICE,
+ * PSLICE, BCAST) carry their length in imm, SUM gives 1, CAT adds, OPEN
+ * keeps its operand's length, and elementwise binary operations take the
+ * common length (a length-1 operand is repeated). mpc_prog_check walks the
+ * list once in order and infers the length of every register at every
+ * point, so all length errors are found before a session starts and the
+ * interpreter (online.c) never meets one. A register may be written more
+ * than once; a read sees the latest write. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpc.h"
+#include "session_internal.h"
+#include "wire.h"
+
+/* Length cap of one register: 2^26 elements (1 GiB of shares). */
+#define PROG_LEN_CAP ((uint64_t)1 << 26)
+
+/* Elements per message in an opening round (one tag element first) and per
+ * input chunk, whose echo round carries every dealer's round-B message
+ * packed at (MPC_FIELD_BITS - 1) / 8 bytes per element and must also fit
+ * one message (8 KiB covers 64 dealers' headers, signatures and length
+ * prefixes): docs/mpc-online.md "Splitting". Shared with online.c through
+ * prog_chunk(). */
+#define PROG_OPEN_CHUNK ((uint64_t)(MPC_MAX_PAYLOAD / FE_BYTES) - 1)
+#define PROG_PACK ((MPC_FIELD_BITS - 1) / 8)
+#define PROG_INPUT_CHUNK ((PROG_OPEN_CHUNK * PROG_PACK - 8192) / FE_BYTES - 1)
+
+/* Internal to program.c and online.c (declared in both: the grouping rule
+ * and the split sizes must be one definition). */
+size_t prog_run_end(const mpc_program *p, size_t i);
+uint64_t prog_chunk(int input);
+void prog_nregs(const mpc_program *p, uint32_t *ns, uint32_t *np);
+
+struct mpc_program {
+  mpc_ins *ins;
+  size_t n, cap;
+  uint32_t ns, np; /* registers handed out */
+  cx_err err;      /* first build error (sticky) */
+  size_t err_at;
+  char errmsg[120];
+};
+
+/* What an instruction's operands are: register classes of d, a, b. */
+enum { R_NONE = 0, R_S, R_P };
+typedef struct {
+  const char *name;
+  uint8_t d, a, b;
+} op_info;
+
+static const op_info OPS[MPC_OP_COUNT] = {
+    [MPC_OP_INPUT] = {"INPUT", R_S, R_NONE, R_NONE},
+    [MPC_OP_RAND] = {"RAND", R_S, R_NONE, R_NONE},
+    [MPC_OP_RANDBIT] = {"RANDBIT", R_S, R_NONE, R_NONE},
+    [MPC_OP_ADD] = {"ADD", R_S, R_S, R_S},
+    [MPC_OP_SUB] = {"SUB", R_S, R_S, R_S},
+    [MPC_OP_ADDP] = {"ADDP", R_S, R_S, R_P},
+    [MPC_OP_SUBP] = {"SUBP", R_S, R_S, R_P},
+    [MPC_OP_RSUBP] = {"RSUBP", R_S, R_S, R_P},
+    [MPC_OP_MULP] = {"MULP", R_S, R_S, R_P},
+    [MPC_OP_ADDC] = {"ADDC", R_S, R_S, R_NONE},
+    [MPC_OP_MULC] = {"MULC", R_S, R_S, R_NONE},
+    [MPC_OP_MUL] = {"MUL", R_S, R_S, R_S},
+    [MPC_OP_OPEN] = {"OPEN", R_P, R_S, R_NONE},
+    [MPC_OP_OUTPUT] = {"OUTPUT", R_NONE, R_S, R_NONE},
+    [MPC_OP_PCONST] = {"PCONST", R_P, R_NONE, R_NONE},
+    [MPC_OP_PADD] = {"PADD", R_P, R_P, R_P},
+    [MPC_OP_PSUB] = {"PSUB", R_P, R_P, R_P},
+    [MPC_OP_PMUL] = {"PMUL", R_P, R_P, R_P},
+    [MPC_OP_PBIT] = {"PBIT", R_P, R_P, R_NONE},
+    [MPC_OP_PMOD2K] = {"PMOD2K", R_P, R_P, R_NONE},
+    [MPC_OP_PSQRTINV] = {"PSQRTINV", R_P, R_P, R_NONE},
+    [MPC_OP_MOV] = {"MOV", R_S, R_S, R_NONE},
+    [MPC_OP_SLICE] = {"SLICE", R_S, R_S, R_NONE},
+    [MPC_OP_CAT] = {"CAT", R_S, R_S, R_S},
+    [MPC_OP_PSLICE] = {"PSLICE", R_P, R_P, R_NONE},
+    [MPC_OP_PCAT] = {"PCAT", R_P, R_P, R_P},
+    [MPC_OP_SUM] = {"SUM", R_S, R_S, R_NONE},
+    [MPC_OP_BCAST] = {"BCAST", R_S, R_S, R_NONE},
+    [MPC_OP_POOLBITS] = {"POOLBITS", R_NONE, R_S, R_NONE},
+};
+
+static const op_info *op_of(uint16_t op) {
+  return op >= 1 && op < MPC_OP_COUNT && OPS[op].name ? &OPS[op] : NULL;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+mpc_program *mpc_prog_new(void) { return calloc(1, sizeof(mpc_program)); }
+
+void mpc_prog_free(mpc_program *p) {
+  if (!p) return;
+  free(p->ins); /* constants in a program are public: no wipe needed */
+  free(p);
+}
+
+uint32_t mpc_sreg(mpc_program *p) { return p ? p->ns++ : 0; }
+uint32_t mpc_preg(mpc_program *p) { return p ? p->np++ : 0; }
+
+static void build_error(mpc_program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void build_error(mpc_program *p, const char *fmt, ...) {
+  if (p->err != CX_OK) return;
+  p->err = CX_E_MPC_PROGRAM;
+  p->err_at = p->n;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+  va_end(ap);
+}
+
+static const char *const CLS[] = {"", "S", "P"};
+
+static int reg_ok(const mpc_program *p, uint8_t cls, uint32_t r) {
+  return cls == R_NONE || (cls == R_S ? r < p->ns : r < p->np);
+}
+
+void mpc_prog_emit(mpc_program *p, const mpc_ins *ins) {
+  if (!p || p->err != CX_OK) return;
+  const op_info *oi = op_of(ins->op);
+  if (!oi) {
+    build_error(p, "unknown op %u", ins->op);
+    return;
+  }
+  uint32_t r[3] = {ins->d, ins->a, ins->b};
+  uint8_t c[3] = {oi->d, oi->a, oi->b};
+  for (int k = 0; k < 3; k++)
+    if (!reg_ok(p, c[k], r[k])) {
+      build_error(p, "%s: %s register %u was never allocated", oi->name, CLS[c[k]], r[k]);
+      return;
+    }
+  if (p->n == p->cap) {
+    size_t cap = p->cap ? 2 * p->cap : 32;
+    mpc_ins *v = realloc(p->ins, cap * sizeof *v);
+    if (!v) {
+      build_error(p, "out of memory");
+      return;
+    }
+    p->ins = v;
+    p->cap = cap;
+  }
+  p->ins[p->n++] = *ins;
+}
+
+size_t mpc_prog_len(const mpc_program *p) { return p ? p->n : 0; }
+
+/* Registers handed out: every register a checked program names is below. */
+void prog_nregs(const mpc_program *p, uint32_t *ns, uint32_t *np) {
+  *ns = p ? p->ns : 0;
+  *np = p ? p->np : 0;
+}
+
+const mpc_ins *mpc_prog_ins(const mpc_program *p, size_t i) {
+  return p && i < p->n ? &p->ins[i] : NULL;
+}
+
+/* ---- the static check -------------------------------------------------- */
+
+typedef struct {
+  uint64_t key;
+  size_t at;
+} slot_use;
+
+static int slot_cmp(const void *x, const void *y) {
+  const slot_use *a = x, *b = y;
+  if (a->key != b->key) return a->key < b->key ? -1 : 1;
+  return a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* The first reuse of a slot key, reported at its second use. */
+static int slot_dup(slot_use *v, size_t n, size_t *at) {
+  qsort(v, n, sizeof *v, slot_cmp);
+  int found = 0;
+  for (size_t i = 1; i < n; i++)
+    if (v[i].key == v[i - 1].key && (!found || v[i].at < *at)) {
+      *at = v[i].at;
+      found = 1;
+    }
+  return found;
+}
+
+typedef struct {
+  uint64_t *slen, *plen; /* current length of each register, 0 = unwritten */
+  slot_use *in, *outs;
+  size_t nin, nout;
+} infer_state;
+
+/* Elementwise binary length: equal, or one side of length 1. */
+static uint64_t bin_len(uint64_t la, uint64_t lb) {
+  if (la == lb) return la;
+  if (la == 1) return lb;
+  if (lb == 1) return la;
+  return 0;
+}
+
+#define FAIL(...) return cx_errf(err, errlen, CX_E_MPC_PROGRAM, __VA_ARGS__)
+
+/* One instruction: reads are defined, the result length is decided. *len
+ * gets the length the instruction works on (its result, or for OUTPUT and
+ * POOLBITS its operand). */
+static cx_err infer_one(const mpc_program *p, uint32_t n, size_t k, infer_state *st, uint64_t *len,
+                        char *err, size_t errlen) {
+  const mpc_ins *in = &p->ins[k];
+  const op_info *oi = op_of(in->op);
+  if (!oi) FAIL("instruction %zu: unknown op %u", k, in->op);
+  if (!reg_ok(p, oi->d, in->d) || !reg_ok(p, oi->a, in->a) || !reg_ok(p, oi->b, in->b))
+    FAIL("instruction %zu (%s): register out of range", k, oi->name);
+  uint64_t la = oi->a == R_S ? st->slen[in->a] : oi->a == R_P ? st->plen[in->a] : 1;
+  uint64_t lb = oi->b == R_S ? st->slen[in->b] : oi->b == R_P ? st->plen[in->b] : 1;
+  if (!la) FAIL("instruction %zu (%s): reads %s register %u before it is written", k, oi->name,
+                CLS[oi->a], in->a);
+  if (!lb) FAIL("instruction %zu (%s): reads %s register %u before it is written", k, oi->name,
+                CLS[oi->b], in->b);
+  uint64_t l = 0;
+  switch (in->op) {
+  case MPC_OP_INPUT:
+    if (in->a >= n) FAIL("instruction %zu (INPUT): dealer %u is not a party (n = %u)", k, in->a, n);
+    st->in[st->nin++] = (slot_use){.key = (uint64_t)in->a << 32 | in->b, .at = k};
+    /* fall through */
+  case MPC_OP_RAND:
+  case MPC_OP_RANDBIT:
+  case MPC_OP_PCONST:
+  case MPC_OP_BCAST:
+    if (in->op == MPC_OP_BCAST && la != 1)
+      FAIL("instruction %zu (BCAST): operand has length %llu, not 1", k, (unsigned long long)la);
+    l = in->imm;
+    break;
+  case MPC_OP_ADD: case MPC_OP_SUB: case MPC_OP_ADDP: case MPC_OP_SUBP: case MPC_OP_RSUBP:
+  case MPC_OP_MULP: case MPC_OP_MUL: case MPC_OP_PADD: case MPC_OP_PSUB: case MPC_OP_PMUL:
+    l = bin_len(la, lb);
+    if (!l) FAIL("instruction %zu (%s): operand lengths %llu and %llu differ", k, oi->name,
+                 (unsigned long long)la, (unsigned long long)lb);
+    break;
+  case MPC_OP_PBIT:
+    if (in->imm >= MPC_FIELD_BITS) FAIL("instruction %zu (PBIT): bit %llu is past the field", k,
+                                        (unsigned long long)in->imm);
+    l = la;
+    break;
+  case MPC_OP_PMOD2K:
+    if (in->imm > MPC_FIELD_BITS) FAIL("instruction %zu (PMOD2K): 2^%llu is past the field", k,
+                                       (unsigned long long)in->imm);
+    l = la;
+    break;
+  case MPC_OP_SLICE:
+  case MPC_OP_PSLICE:
+    if (in->imm == 0 || (uint64_t)in->b + in->imm > la)
+      FAIL("instruction %zu (%s): range %u + %llu is outside a vector of length %llu", k, oi->name,
+           in->b, (unsigned long long)in->imm, (unsigned long long)la);
+    l = in->imm;
+    break;
+  case MPC_OP_CAT:
+  case MPC_OP_PCAT: l = la + lb; break;
+  case MPC_OP_SUM: l = 1; break;
+  case MPC_OP_OUTPUT:
+    st->outs[st->nout++] = (slot_use){.key = in->imm, .at = k};
+    l = la;
+    break;
+  default: l = la; break; /* ADDC MULC OPEN PSQRTINV MOV POOLBITS */
+  }
+  if (l == 0) FAIL("instruction %zu (%s): zero length", k, oi->name);
+  if (l > PROG_LEN_CAP) FAIL("instruction %zu (%s): length %llu is over the cap of %llu", k, oi->name,
+                             (unsigned long long)l, (unsigned long long)PROG_LEN_CAP);
+  if (oi->d == R_S) st->slen[in->d] = l;
+  if (oi->d == R_P) st->plen[in->d] = l;
+  *len = l;
+  return CX_OK;
+}
+
+/* Lengths of every instruction (lens may be NULL). */
+static cx_err infer(const mpc_program *p, uint32_t n, uint64_t *lens, char *err, size_t errlen) {
+  if (p->err != CX_OK)
+    return cx_errf(err, errlen, p->err, "instruction %zu: %s", p->err_at, p->errmsg);
+  infer_state st = {0};
+  st.slen = calloc((size_t)p->ns + 1, sizeof *st.slen);
+  st.plen = calloc((size_t)p->np + 1, sizeof *st.plen);
+  st.in = calloc(p->n + 1, sizeof *st.in);
+  st.outs = calloc(p->n + 1, sizeof *st.outs);
+  cx_err e = CX_OK;
+  if (!st.slen || !st.plen || !st.in || !st.outs) {
+    e = cx_errf(err, errlen, CX_E_NOMEM, "out of memory checking the program");
+    goto done;
+  }
+  for (size_t k = 0; k < p->n && e == CX_OK; k++) {
+    uint64_t l = 0;
+    e = infer_one(p, n, k, &st, &l, err, errlen);
+    if (lens) lens[k] = l;
+  }
+  size_t at = 0;
+  if (e == CX_OK && slot_dup(st.in, st.nin, &at))
+    e = cx_errf(err, errlen, CX_E_MPC_PROGRAM, "instruction %zu (INPUT): dealer %u slot %u is already used",
+                at, p->ins[at].a, p->ins[at].b);
+  if (e == CX_OK && slot_dup(st.outs, st.nout, &at))
+    e = cx_errf(err, errlen, CX_E_MPC_PROGRAM, "instruction %zu (OUTPUT): slot %llu is already used", at,
+                (unsigned long long)p->ins[at].imm);
+done:
+  free(st.slen);
+  free(st.plen);
+  free(st.in);
+  free(st.outs);
+  return e;
+}
+
+cx_err mpc_prog_check(const mpc_program *p, uint32_t n, char *err, size_t errlen) {
+  if (err && errlen) err[0] = 0;
+  if (!p) return cx_errf(err, errlen, CX_E_MPC_PROGRAM, "no program");
+  cx_err e = infer(p, n, NULL, err, errlen);
+  return e == CX_E_NOMEM ? e : e == CX_OK ? CX_OK : CX_E_MPC_PROGRAM;
+}
+
+/* ---- grouping and cost ------------------------------------------------- */
+
+uint64_t prog_chunk(int input) { return input ? PROG_INPUT_CHUNK : PROG_OPEN_CHUNK; }
+
+static int interactive(uint16_t op) { return op == MPC_OP_MUL || op == MPC_OP_OPEN; }
+
+/* The group that starts at instruction i (mpc.h "Rounds"): a maximal run of
+ * INPUTs; a maximal run of MUL/OPEN none of which reads an S register that
+ * an earlier instruction of the run writes (all of the run's inputs are
+ * opened in one exchange, so a dependent one must wait for the next); any
+ * other instruction alone. */
+size_t prog_run_end(const mpc_program *p, size_t i) {
+  size_t n = p->n, e = i + 1;
+  if (i >= n) return n;
+  if (p->ins[i].op == MPC_OP_INPUT) {
+    while (e < n && p->ins[e].op == MPC_OP_INPUT) e++;
+    return e;
+  }
+  if (!interactive(p->ins[i].op)) return e;
+  uint8_t *w = calloc((size_t)p->ns / 8 + 1, 1); /* S registers written in the run */
+  if (!w) return e; /* degrades to one instruction per round; the cost agrees */
+#define W(r) ((r) < p->ns && (w[(r) / 8] >> ((r) % 8) & 1))
+  if (p->ins[i].op == MPC_OP_MUL && p->ins[i].d < p->ns) w[p->ins[i].d / 8] |= (uint8_t)(1u << (p->ins[i].d % 8));
+  for (; e < n && interactive(p->ins[e].op); e++) {
+    const mpc_ins *in = &p->ins[e];
+    if (W(in->a) || (in->op == MPC_OP_MUL && W(in->b))) break;
+    if (in->op == MPC_OP_MUL && in->d < p->ns) w[in->d / 8] |= (uint8_t)(1u << (in->d % 8));
+  }
+#undef W
+  free(w);
+  return e;
+}
+
+static uint32_t chunks(uint64_t total, uint64_t per) { return (uint32_t)((total + per - 1) / per); }
+
+void mpc_prog_cost_get(const mpc_program *p, mpc_prog_cost *out) {
+  memset(out, 0, sizeof *out);
+  if (!p || !p->n) return;
+  uint64_t *lens = calloc(p->n, sizeof *lens);
+  if (!lens) return;
+  /* Lengths up to the first error (an unchecked program is costed as far
+   * as it is valid; n = 64 accepts every dealer). */
+  (void)infer(p, MPC_MAX_N, lens, NULL, 0);
+  uint64_t out_total = 0;
+  for (size_t i = 0; i < p->n;) {
+    size_t e = prog_run_end(p, i);
+    uint64_t total = 0;
+    for (size_t k = i; k < e; k++) {
+      const mpc_ins *in = &p->ins[k];
+      switch (in->op) {
+      case MPC_OP_INPUT: out->rands += lens[k]; total += lens[k]; break;
+      case MPC_OP_RAND: out->rands += lens[k]; break;
+      case MPC_OP_RANDBIT: out->bits += lens[k]; break;
+      case MPC_OP_MUL: out->triples += lens[k]; total += 2 * lens[k]; break;
+      case MPC_OP_OPEN: total += lens[k]; break;
+      case MPC_OP_OUTPUT: out_total += lens[k]; break;
+      default: break;
+      }
+    }
+    if (p->ins[i].op == MPC_OP_INPUT)
+      out->rounds += 3 * chunks(total, PROG_INPUT_CHUNK);
+    else if (interactive(p->ins[i].op))
+      out->rounds += chunks(total, PROG_OPEN_CHUNK);
+    i = e;
+  }
+  out->rounds += chunks(out_total, PROG_OPEN_CHUNK);
+  free(lens);
+}
+
+/* ---- builder helpers --------------------------------------------------- */
+
+static uint32_t emit_s(mpc_program *p, uint16_t op, uint32_t a, uint32_t b, uint64_t imm, fe c) {
+  uint32_t d = mpc_sreg(p);
+  mpc_ins in = {.op = op, .d = d, .a = a, .b = b, .imm = imm, .c = c};
+  mpc_prog_emit(p, &in);
+  return d;
+}
+
+uint32_t mpc_input(mpc_program *p, uint32_t dealer, uint32_t slot, uint64_t len) {
+  return emit_s(p, MPC_OP_INPUT, dealer, slot, len, 0);
+}
+uint32_t mpc_rand(mpc_program *p, uint64_t len) { return emit_s(p, MPC_OP_RAND, 0, 0, len, 0); }
+uint32_t mpc_randbit(mpc_program *p, uint64_t len) { return emit_s(p, MPC_OP_RANDBIT, 0, 0, len, 0); }
+uint32_t mpc_add(mpc_program *p, uint32_t a, uint32_t b) { return emit_s(p, MPC_OP_ADD, a, b, 0, 0); }
+uint32_t mpc_sub(mpc_program *p, uint32_t a, uint32_t b) { return emit_s(p, MPC_OP_SUB, a, b, 0, 0); }
+uint32_t mpc_addc(mpc_program *p, uint32_t a, fe c) { return emit_s(p, MPC_OP_ADDC, a, 0, 0, c); }
+uint32_t mpc_mulc(mpc_program *p, uint32_t a, fe c) { return emit_s(p, MPC_OP_MULC, a, 0, 0, c); }
+uint32_t mpc_mul(mpc_program *p, uint32_t a, uint32_t b) { return emit_s(p, MPC_OP_MUL, a, b, 0, 0); }
+
+uint32_t mpc_open(mpc_program *p, uint32_t a) {
+  uint32_t d = mpc_preg(p);
+  mpc_ins in = {.op = MPC_OP_OPEN, .d = d, .a = a};
+  mpc_prog_emit(p, &in);
+  return d;
+}
+
+void mpc_output(mpc_program *p, uint32_t a, uint32_t slot) {
+  mpc_ins in = {.op = MPC_OP_OUTPUT, .a = a, .imm = slot};
+  mpc_prog_emit(p, &in);
+}

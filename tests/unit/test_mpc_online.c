@@ -1,0 +1,1370 @@
+/* The online phase of the MPC engine (mpc/online.c, mpc/program.c) and the
+ * session framework (mpc/session.c), through the in-process harness.
+ *
+ * Material comes from dealer-made triples, randoms and bits (mh_share +
+ * mpc_pool_put_*): these tests are about the online protocol, the prep
+ * protocol has its own suite. Every result is compared with plain field
+ * arithmetic on the same inputs; every cheat is made by a real party
+ * (re-signed with its key) at a real message site. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "field.h"
+#include "mpc.h"
+#include "mpc_harness.h"
+#include "session_internal.h"
+#include "testutil.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static fe rnd_fe(void) {
+  fe x = ((fe)tu_rand() << 64 | tu_rand()) & FE_P;
+  return x == FE_P ? 0 : x;
+}
+
+/* Random signed 64-bit values with the edge cases mixed in. */
+static int64_t rnd_i64(void) {
+  static const int64_t edge[] = {INT64_MIN, INT64_MAX, 0, -1, 1, INT64_MIN + 1, INT64_MAX - 1};
+  uint64_t r = tu_rand();
+  if (r % 8 == 0) return edge[(r >> 8) % (sizeof edge / sizeof edge[0])];
+  if (r % 8 == 1) return (int64_t)(tu_rand() % 2001) - 1000;
+  return (int64_t)tu_rand();
+}
+
+static fe **party_bufs(uint32_t n, size_t count) {
+  fe **b = calloc(n, sizeof *b);
+  ck_assert_ptr_nonnull(b);
+  for (uint32_t i = 0; i < n; i++) {
+    b[i] = calloc(count ? count : 1, sizeof(fe));
+    ck_assert_ptr_nonnull(b[i]);
+  }
+  return b;
+}
+
+static void party_bufs_free(fe **b, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) free(b[i]);
+  free(b);
+}
+
+/* Dealer-made material straight into every party's pool. */
+static void fill(mh *h, size_t triples, size_t rands, size_t bits) {
+  uint32_t n = h->n;
+  size_t m = triples > rands ? triples : rands;
+  if (bits > m) m = bits;
+  fe *va = malloc((m + 1) * sizeof(fe)), *vb = malloc((m + 1) * sizeof(fe)), *vc = malloc((m + 1) * sizeof(fe));
+  fe **A = party_bufs(n, m), **B = party_bufs(n, m), **C = party_bufs(n, m);
+  for (size_t k = 0; k < triples; k++) {
+    va[k] = rnd_fe();
+    vb[k] = rnd_fe();
+    vc[k] = fe_mul(va[k], vb[k]);
+  }
+  mh_share(h, va, triples, A);
+  mh_share(h, vb, triples, B);
+  mh_share(h, vc, triples, C);
+  for (uint32_t i = 0; i < n; i++)
+    ck_assert_int_eq(mpc_pool_put_triples(h->pools[i], A[i], B[i], C[i], triples), CX_OK);
+  for (size_t k = 0; k < rands; k++) va[k] = rnd_fe();
+  mh_share(h, va, rands, A);
+  for (uint32_t i = 0; i < n; i++) ck_assert_int_eq(mpc_pool_put_rands(h->pools[i], A[i], rands), CX_OK);
+  for (size_t k = 0; k < bits; k++) va[k] = tu_rand() & 1;
+  mh_share(h, va, bits, A);
+  for (uint32_t i = 0; i < n; i++) ck_assert_int_eq(mpc_pool_put_bits(h->pools[i], A[i], bits), CX_OK);
+  party_bufs_free(A, n);
+  party_bufs_free(B, n);
+  party_bufs_free(C, n);
+  free(va);
+  free(vb);
+  free(vc);
+}
+
+static void fill_for(mh *h, const mpc_program *p) {
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  fill(h, c.triples, c.rands, c.bits);
+}
+
+/* Pools are locked memory sized to their cap: small ones for small runs. */
+static mh *mk_cap(uint32_t n, size_t cap) {
+  mh *h = mh_new(n, (n - 1) / 3, tu_rand(), cap);
+  ck_assert_ptr_nonnull(h);
+  return h;
+}
+
+static mh *mk(uint32_t n) {
+  mh *h = mh_new(n, (n - 1) / 3, tu_rand(), 256);
+  ck_assert_ptr_nonnull(h);
+  return h;
+}
+
+static void free_sessions(mpc_session **s, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) mpc_session_free(s[i]);
+}
+
+/* Inputs table for mh_online: up to 4 slots per party. */
+#define MAXSLOT 8
+typedef struct {
+  const fe *v[MPC_MAX_N][MAXSLOT];
+  size_t len[MPC_MAX_N][MAXSLOT];
+  const fe *const *vp[MPC_MAX_N];
+  const size_t *lp[MPC_MAX_N];
+} inputs;
+
+static void inputs_init(inputs *in) {
+  memset(in, 0, sizeof *in);
+  for (int i = 0; i < MPC_MAX_N; i++) {
+    in->vp[i] = in->v[i];
+    in->lp[i] = in->len[i];
+  }
+}
+
+static void inputs_set(inputs *in, uint32_t party, uint32_t slot, const fe *v, size_t len) {
+  in->v[party][slot] = v;
+  in->len[party][slot] = len;
+}
+
+static uint32_t run_online(mh *h, const mpc_program *p, inputs *in, mpc_session **s) {
+  return mh_online(h, p, (const fe *const *const *)in->vp, (const size_t *const *)in->lp, s);
+}
+
+static void expect_output(mpc_session *s, uint32_t slot, const fe *want, size_t len) {
+  const fe *got = NULL;
+  ck_assert_uint_eq(mpc_session_output(s, slot, &got), len);
+  ck_assert_ptr_nonnull(got);
+  size_t k = 0; /* one assertion per vector: Check records every one */
+  while (k < len && got[k] == want[k]) k++;
+  ck_assert_msg(k == len, "output slot %u element %zu differs", slot, k);
+}
+
+
+static void expect_all_done(mpc_session **s, uint32_t n, const mpc_program *p) {
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  for (uint32_t i = 0; i < n; i++) {
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_msg(st->state == MPC_DONE, "party %u: %s (%s)", i, cx_err_name(st->err), st->reason);
+    ck_assert_int_eq(st->culprit, -1);
+    ck_assert_uint_eq(st->corrected, 0);
+    ck_assert_uint_eq(st->rounds, c.rounds);
+    ck_assert_int_eq(mpc_session_evidence(s[i])->type, MPC_EV_NONE);
+  }
+}
+
+/* The internal split sizes (program.c), to build vectors that need two. */
+uint64_t prog_chunk(int input);
+
+/* ---- programs: building, checking, cost -------------------------------- */
+
+static void expect_bad(mpc_program *p, uint32_t n, const char *what) {
+  char err[200] = "";
+  cx_err e = mpc_prog_check(p, n, err, sizeof err);
+  ck_assert_msg(e == CX_E_MPC_PROGRAM, "%s: accepted", what);
+  ck_assert_msg(strstr(err, "instruction") != NULL, "%s: no sentence (%s)", what, err);
+  mpc_prog_free(p);
+}
+
+START_TEST(t_prog_check) {
+  mpc_program *p;
+  char err[200];
+
+  p = mpc_prog_new();
+  uint32_t r = mpc_sreg(p);
+  mpc_add(p, r, r);
+  expect_bad(p, 4, "unwritten register read");
+
+  p = mpc_prog_new();
+  mpc_add(p, mpc_rand(p, 3), mpc_rand(p, 4));
+  expect_bad(p, 4, "length mismatch");
+
+  p = mpc_prog_new();
+  mpc_input(p, 0, 0, 1);
+  mpc_input(p, 0, 0, 1);
+  expect_bad(p, 4, "input slot reused");
+
+  p = mpc_prog_new();
+  mpc_input(p, 0, 0, 1);
+  mpc_input(p, 1, 0, 1); /* the same slot number at another dealer is fine */
+  ck_assert_int_eq(mpc_prog_check(p, 4, err, sizeof err), CX_OK);
+  mpc_prog_free(p);
+
+  p = mpc_prog_new();
+  r = mpc_rand(p, 2);
+  mpc_output(p, r, 3);
+  mpc_output(p, r, 3);
+  expect_bad(p, 4, "output slot reused");
+
+  p = mpc_prog_new();
+  mpc_ins bad = {.op = MPC_OP_COUNT};
+  mpc_prog_emit(p, &bad);
+  mpc_rand(p, 1); /* sticky: the first error is the one reported */
+  expect_bad(p, 4, "unknown op");
+
+  p = mpc_prog_new();
+  mpc_ins bad0 = {.op = 0};
+  mpc_prog_emit(p, &bad0);
+  expect_bad(p, 4, "op 0");
+
+  p = mpc_prog_new();
+  mpc_ins far = {.op = MPC_OP_ADD, .d = 100, .a = 0, .b = 0};
+  mpc_rand(p, 1);
+  mpc_prog_emit(p, &far);
+  ck_assert_uint_eq(mpc_prog_len(p), 1);
+  expect_bad(p, 4, "register never allocated");
+
+  p = mpc_prog_new();
+  mpc_rand(p, ((uint64_t)1 << 26) + 1);
+  expect_bad(p, 4, "over the cap");
+
+  p = mpc_prog_new();
+  r = mpc_rand(p, (uint64_t)1 << 26);
+  mpc_ins cat = {.op = MPC_OP_CAT, .d = mpc_sreg(p), .a = r, .b = r};
+  mpc_prog_emit(p, &cat);
+  expect_bad(p, 4, "CAT over the cap");
+
+  p = mpc_prog_new();
+  mpc_input(p, 4, 0, 1);
+  expect_bad(p, 4, "dealer not a party");
+
+  p = mpc_prog_new();
+  r = mpc_rand(p, 5);
+  mpc_ins sl = {.op = MPC_OP_SLICE, .d = mpc_sreg(p), .a = r, .b = 3, .imm = 3};
+  mpc_prog_emit(p, &sl);
+  expect_bad(p, 4, "slice out of range");
+
+  p = mpc_prog_new();
+  r = mpc_rand(p, 2);
+  mpc_ins bc = {.op = MPC_OP_BCAST, .d = mpc_sreg(p), .a = r, .imm = 3};
+  mpc_prog_emit(p, &bc);
+  expect_bad(p, 4, "bcast of a vector");
+
+  p = mpc_prog_new();
+  mpc_rand(p, 0);
+  expect_bad(p, 4, "zero length");
+
+  p = mpc_prog_new();
+  uint32_t q = mpc_open(p, mpc_rand(p, 2));
+  mpc_ins pb = {.op = MPC_OP_PBIT, .d = mpc_preg(p), .a = q, .imm = MPC_FIELD_BITS};
+  mpc_prog_emit(p, &pb);
+  expect_bad(p, 4, "bit past the field");
+
+  /* A valid program and its cost: INPUT group 3 rounds; MUL, MUL, OPEN
+   * independent: 1; MUL(m1, m2) and MUL(r, r): 1; OPEN of what the run
+   * before wrote: 1 more; the outputs: 1. */
+  p = mpc_prog_new();
+  uint32_t x = mpc_input(p, 0, 0, 5), y = mpc_input(p, 1, 0, 5);
+  r = mpc_rand(p, 4);
+  mpc_randbit(p, 6);
+  uint32_t m1 = mpc_mul(p, x, y), m2 = mpc_mul(p, x, x);
+  mpc_open(p, y);
+  uint32_t m3 = mpc_mul(p, m1, m2);
+  mpc_mul(p, r, r);
+  mpc_open(p, m3);
+  mpc_output(p, m3, 0);
+  mpc_output(p, x, 1);
+  ck_assert_int_eq(mpc_prog_check(p, 4, err, sizeof err), CX_OK);
+  ck_assert_str_eq(err, "");
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  ck_assert_uint_eq(c.triples, 19);
+  ck_assert_uint_eq(c.rands, 14);
+  ck_assert_uint_eq(c.bits, 6);
+  ck_assert_uint_eq(c.rounds, 7);
+  ck_assert_uint_eq(mpc_prog_len(p), 12);
+  ck_assert_int_eq(mpc_prog_ins(p, 6)->op, MPC_OP_OPEN);
+  ck_assert_ptr_null(mpc_prog_ins(p, 12));
+  /* the same program checked for 1 party: dealer 1 does not exist */
+  ck_assert_int_eq(mpc_prog_check(p, 1, err, sizeof err), CX_E_MPC_PROGRAM);
+  mpc_prog_free(p);
+
+  /* A vector over one message costs two rounds. */
+  p = mpc_prog_new();
+  mpc_open(p, mpc_rand(p, prog_chunk(0) + 1));
+  mpc_prog_cost_get(p, &c);
+  ck_assert_uint_eq(c.rounds, 2);
+  mpc_prog_free(p);
+}
+END_TEST
+
+START_TEST(t_bad_program_refused) {
+  mh *h = mk(4);
+  mpc_program *p = mpc_prog_new();
+  mpc_add(p, mpc_rand(p, 3), mpc_rand(p, 2));
+  mpc_session_config cfg;
+  mh_config(h, 0, &cfg);
+  mpc_session *s = (mpc_session *)1;
+  ck_assert_int_eq(mpc_session_online(&cfg, p, h->pools[0], &s), CX_E_MPC_PROGRAM);
+  ck_assert_ptr_null(s);
+  /* and through the harness: nobody runs */
+  mpc_session *ss[MPC_MAX_N] = {0};
+  inputs in;
+  inputs_init(&in);
+  ck_assert_uint_eq(run_online(h, p, &in, ss), 0);
+  for (int i = 0; i < 4; i++) ck_assert_ptr_null(ss[i]);
+  /* a config the framework refuses */
+  cfg.me = 4;
+  mpc_prog_free(p);
+  p = mpc_prog_new();
+  mpc_output(p, mpc_rand(p, 1), 0);
+  ck_assert_int_eq(mpc_session_online(&cfg, p, h->pools[0], &s), CX_E_INVALID_ARG);
+  mh_config(h, 0, &cfg);
+  cfg.t = 2; /* n = 4 < 3t + 1 */
+  ck_assert_int_eq(mpc_session_online(&cfg, p, h->pools[0], &s), CX_E_INVALID_ARG);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* ---- every primitive against plain arithmetic --------------------------- */
+
+typedef struct {
+  uint32_t slot;
+  fe *want;
+  size_t len;
+} expect;
+
+typedef struct {
+  expect e[64];
+  int n;
+} expects;
+
+static void want(expects *w, mpc_program *p, uint32_t sreg, fe *vals, size_t len) {
+  uint32_t slot = (uint32_t)w->n;
+  mpc_output(p, sreg, slot);
+  w->e[w->n++] = (expect){.slot = slot, .want = vals, .len = len};
+}
+
+static fe *vnew(size_t len) {
+  fe *v = calloc(len, sizeof *v);
+  ck_assert_ptr_nonnull(v);
+  return v;
+}
+
+static void prims(uint32_t n, size_t L) {
+  mh *h = mk_cap(n, 8 * L);
+  mpc_program *p = mpc_prog_new();
+  expects w = {0};
+  fe *xs = vnew(L), *ys = vnew(L), *ws = vnew(L), *vs = vnew(L), cs = fe_from_i64(rnd_i64());
+  for (size_t k = 0; k < L; k++) {
+    xs[k] = fe_from_i64(rnd_i64());
+    ys[k] = k % 10 == 0 ? xs[k] : fe_from_i64(rnd_i64()); /* equal operands too */
+    ws[k] = fe_from_i64(rnd_i64());
+    vs[k] = rnd_fe();
+  }
+  /* Several dealers, two slots of one dealer, one INPUT group. */
+  uint32_t last = n - 1;
+  uint32_t x = mpc_input(p, 0, 0, L), y = mpc_input(p, 1, 0, L), c = mpc_input(p, 2, 3, 1);
+  uint32_t wv = mpc_input(p, 0, 1, L), v = mpc_input(p, last, 2, L);
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, L);
+  inputs_set(&in, 1, 0, ys, L);
+  inputs_set(&in, 2, 3, &cs, 1);
+  inputs_set(&in, 0, 1, ws, L);
+  inputs_set(&in, last, 2, vs, L);
+
+  fe c0 = fe_from_i64(-12345), c1 = rnd_fe();
+  fe *r;
+#define EACH(expr)                          \
+  do {                                      \
+    r = vnew(L);                            \
+    for (size_t k = 0; k < L; k++) r[k] = (expr); \
+  } while (0)
+  EACH(fe_add(xs[k], ys[k]));
+  want(&w, p, mpc_add(p, x, y), r, L);
+  EACH(fe_sub(xs[k], ys[k]));
+  want(&w, p, mpc_sub(p, x, y), r, L);
+  EACH(fe_add(xs[k], c0));
+  want(&w, p, mpc_addc(p, x, c0), r, L);
+  EACH(fe_mul(xs[k], c1));
+  want(&w, p, mpc_mulc(p, x, c1), r, L);
+  EACH(fe_add(vs[k], xs[k]));
+  want(&w, p, mpc_add(p, v, x), r, L);
+  /* One MUL/OPEN run: four products (one by a length-1 operand, one of a
+   * register by itself) and two openings. */
+  uint32_t mxy = mpc_mul(p, x, y), mxx = mpc_mul(p, x, x), mxc = mpc_mul(p, x, c), myw = mpc_mul(p, y, wv);
+  uint32_t px = mpc_open(p, x), py = mpc_open(p, y);
+  EACH(fe_mul(xs[k], ys[k]));
+  want(&w, p, mxy, r, L);
+  EACH(fe_mul(xs[k], xs[k]));
+  want(&w, p, mxx, r, L);
+  EACH(fe_mul(xs[k], cs));
+  want(&w, p, mxc, r, L);
+  EACH(fe_mul(ys[k], ws[k]));
+  want(&w, p, myw, r, L);
+  /* a product of products (the next round) */
+  EACH(fe_mul(fe_mul(xs[k], ys[k]), fe_mul(ys[k], ws[k])));
+  want(&w, p, mpc_mul(p, mxy, myw), r, L);
+  /* secret-public */
+  mpc_ins in1 = {.op = MPC_OP_ADDP, .d = mpc_sreg(p), .a = wv, .b = px};
+  mpc_prog_emit(p, &in1);
+  EACH(fe_add(ws[k], xs[k]));
+  want(&w, p, in1.d, r, L);
+  mpc_ins in2 = {.op = MPC_OP_SUBP, .d = mpc_sreg(p), .a = wv, .b = py};
+  mpc_prog_emit(p, &in2);
+  EACH(fe_sub(ws[k], ys[k]));
+  want(&w, p, in2.d, r, L);
+  mpc_ins in3 = {.op = MPC_OP_RSUBP, .d = mpc_sreg(p), .a = wv, .b = px};
+  mpc_prog_emit(p, &in3);
+  EACH(fe_sub(xs[k], ws[k]));
+  want(&w, p, in3.d, r, L);
+  mpc_ins in4 = {.op = MPC_OP_MULP, .d = mpc_sreg(p), .a = wv, .b = py};
+  mpc_prog_emit(p, &in4);
+  EACH(fe_mul(ws[k], ys[k]));
+  want(&w, p, in4.d, r, L);
+  /* public operations, brought back as secrets with P - 0 */
+  uint32_t zero1 = mpc_sreg(p);
+  mpc_ins z1 = {.op = MPC_OP_SLICE, .d = zero1, .a = mpc_sub(p, x, x), .b = 0, .imm = 1};
+  mpc_prog_emit(p, &z1);
+#define PUB(opc, A, B, IMM, C, expr, LEN)                                               \
+  do {                                                                                \
+    mpc_ins pi = {.op = (opc), .d = mpc_preg(p), .a = (A), .b = (B), .imm = (IMM), .c = (C)}; \
+    mpc_prog_emit(p, &pi);                                                            \
+    mpc_ins back = {.op = MPC_OP_RSUBP, .d = mpc_sreg(p), .a = zero1, .b = pi.d};     \
+    mpc_prog_emit(p, &back);                                                          \
+    r = vnew(LEN);                                                                    \
+    for (size_t k = 0; k < (LEN); k++) r[k] = (expr);                                 \
+    want(&w, p, back.d, r, (LEN));                                                    \
+  } while (0)
+  PUB(MPC_OP_PADD, px, py, 0, 0, fe_add(xs[k], ys[k]), L);
+  PUB(MPC_OP_PSUB, px, py, 0, 0, fe_sub(xs[k], ys[k]), L);
+  PUB(MPC_OP_PMUL, px, py, 0, 0, fe_mul(xs[k], ys[k]), L);
+  PUB(MPC_OP_PBIT, px, 0, 5, 0, (xs[k] >> 5) & 1, L);
+  PUB(MPC_OP_PBIT, px, 0, MPC_FIELD_BITS - 1, 0, (xs[k] >> (MPC_FIELD_BITS - 1)) & 1, L);
+  PUB(MPC_OP_PMOD2K, px, 0, 17, 0, xs[k] & 0x1ffff, L);
+  PUB(MPC_OP_PMOD2K, px, 0, MPC_FIELD_BITS, 0, xs[k], L);
+  PUB(MPC_OP_PCONST, 0, 0, 3, c1, c1, 3);
+  PUB(MPC_OP_PSLICE, py, 10, 20, 0, ys[10 + k], 20);
+  /* PCAT of two slices; PSQRTINV of 4 squares back to 1/4 */
+  mpc_ins s1 = {.op = MPC_OP_PSLICE, .d = mpc_preg(p), .a = px, .b = 0, .imm = 2};
+  mpc_prog_emit(p, &s1);
+  PUB(MPC_OP_PCAT, s1.d, py, 0, 0, k < 2 ? xs[k] : ys[k - 2], L + 2);
+  mpc_ins four = {.op = MPC_OP_PCONST, .d = mpc_preg(p), .imm = 2, .c = 4};
+  mpc_prog_emit(p, &four);
+  mpc_ins si = {.op = MPC_OP_PSQRTINV, .d = mpc_preg(p), .a = four.d};
+  mpc_prog_emit(p, &si);
+  PUB(MPC_OP_PMUL, si.d, si.d, 0, 0, fe_inv(4), 2);
+  /* shapes */
+  mpc_ins sh = {.op = MPC_OP_SLICE, .d = mpc_sreg(p), .a = x, .b = 5, .imm = 100};
+  mpc_prog_emit(p, &sh);
+  EACH(k < 100 ? xs[5 + k] : 0);
+  want(&w, p, sh.d, r, 100);
+  mpc_ins ct = {.op = MPC_OP_CAT, .d = mpc_sreg(p), .a = x, .b = wv};
+  mpc_prog_emit(p, &ct);
+  r = vnew(2 * L);
+  for (size_t k = 0; k < 2 * L; k++) r[k] = k < L ? xs[k] : ws[k - L];
+  want(&w, p, ct.d, r, 2 * L);
+  mpc_ins sm = {.op = MPC_OP_SUM, .d = mpc_sreg(p), .a = y};
+  mpc_prog_emit(p, &sm);
+  r = vnew(1);
+  for (size_t k = 0; k < L; k++) r[0] = fe_add(r[0], ys[k]);
+  want(&w, p, sm.d, r, 1);
+  mpc_ins bc = {.op = MPC_OP_BCAST, .d = mpc_sreg(p), .a = c, .imm = 7};
+  mpc_prog_emit(p, &bc);
+  EACH(cs);
+  want(&w, p, bc.d, r, 7);
+  mpc_ins mv = {.op = MPC_OP_MOV, .d = mpc_sreg(p), .a = wv};
+  mpc_prog_emit(p, &mv);
+  EACH(ws[k]);
+  want(&w, p, mv.d, r, L);
+  /* a register overwritten later: the output is the value at its point */
+  uint32_t acc = mpc_addc(p, x, 0);
+  EACH(xs[k]);
+  want(&w, p, acc, r, L);
+  mpc_ins ow = {.op = MPC_OP_ADD, .d = acc, .a = acc, .b = y};
+  mpc_prog_emit(p, &ow);
+  EACH(fe_add(xs[k], ys[k]));
+  want(&w, p, acc, r, L);
+  /* randoms and random bits: opened, so every party sees the same values */
+  uint32_t rr = mpc_rand(p, 50), rb = mpc_randbit(p, 50);
+  mpc_output(p, rr, 1000);
+  mpc_output(p, rb, 1001);
+
+  char err[200];
+  ck_assert_msg(mpc_prog_check(p, n, err, sizeof err) == CX_OK, "%s", err);
+  fill_for(h, p);
+  mpc_session *s[MPC_MAX_N] = {0};
+  ck_assert_uint_eq(run_online(h, p, &in, s), n);
+  expect_all_done(s, n, p);
+  const fe *rv0 = NULL, *bv0 = NULL;
+  ck_assert_uint_eq(mpc_session_output(s[0], 1000, &rv0), 50);
+  ck_assert_uint_eq(mpc_session_output(s[0], 1001, &bv0), 50);
+  for (uint32_t i = 0; i < n; i++) {
+    for (int k = 0; k < w.n; k++) expect_output(s[i], w.e[k].slot, w.e[k].want, w.e[k].len);
+    expect_output(s[i], 1000, rv0, 50);
+    expect_output(s[i], 1001, bv0, 50);
+    const fe *none = (const fe *)1;
+    ck_assert_uint_eq(mpc_session_output(s[i], 999, &none), 0);
+    ck_assert_ptr_null(none);
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv); /* exactly the cost was taken */
+    ck_assert_uint_eq(lv.triples + lv.rands + lv.bits, 0);
+  }
+  for (int k = 0; k < 50; k++) ck_assert(bv0[k] <= 1);
+  free_sessions(s, n);
+  for (int k = 0; k < w.n; k++) free(w.e[k].want);
+  free(xs);
+  free(ys);
+  free(ws);
+  free(vs);
+  mpc_prog_free(p);
+  mh_free(h);
+#undef EACH
+#undef PUB
+}
+
+START_TEST(t_prims_n4) { prims(4, 2000); }
+END_TEST
+
+START_TEST(t_prims_n7) { prims(7, 1000); }
+END_TEST
+
+/* ---- random bits ---------------------------------------------------------- */
+
+static void bits(uint32_t n, size_t L) {
+  mh *h = mk_cap(n, L);
+  fill(h, L, L, 0);
+  mpc_status st[MPC_MAX_N];
+  ck_assert_uint_eq(mh_bits(h, L, st), n);
+  for (uint32_t i = 0; i < n; i++) {
+    ck_assert_int_eq(st[i].state, MPC_DONE);
+    ck_assert_uint_eq(st[i].rounds, 2); /* r^2, then its opening */
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv);
+    ck_assert_uint_eq(lv.bits, L);
+    ck_assert_uint_eq(lv.triples + lv.rands, 0);
+  }
+  mpc_program *p = mpc_prog_new();
+  uint32_t b = mpc_randbit(p, L);
+  mpc_output(p, b, 0);
+  mpc_output(p, mpc_mul(p, b, b), 1); /* b^2 = b: they are really bits as sharings */
+  fill(h, L, 0, 0);
+  mpc_session *s[MPC_MAX_N] = {0};
+  inputs in;
+  inputs_init(&in);
+  ck_assert_uint_eq(run_online(h, p, &in, s), n);
+  const fe *v = NULL, *v2 = NULL;
+  ck_assert_uint_eq(mpc_session_output(s[0], 0, &v), L);
+  ck_assert_uint_eq(mpc_session_output(s[0], 1, &v2), L);
+  size_t ones = 0, bad = 0;
+  for (size_t k = 0; k < L; k++) {
+    bad += v[k] > 1 || v2[k] != v[k];
+    ones += (size_t)v[k];
+  }
+  ck_assert_uint_eq(bad, 0);
+  ck_assert_uint_gt(ones, 0);
+  ck_assert_uint_lt(ones, L);
+  free_sessions(s, n);
+  mpc_prog_free(p);
+  /* without material the bit session aborts cleanly everywhere */
+  ck_assert_uint_eq(mh_bits(h, 5, st), 0);
+  for (uint32_t i = 0; i < n; i++) {
+    ck_assert_int_eq(st[i].err, CX_E_MPC_POOL_EMPTY);
+    ck_assert_int_eq(st[i].culprit, -1);
+  }
+  mh_free(h);
+}
+
+START_TEST(t_bits_n4) { bits(4, 1000); }
+END_TEST
+
+START_TEST(t_bits_n7) { bits(7, 500); }
+END_TEST
+
+/* ---- a cheating party at every message site ----------------------------- */
+
+enum { TM_ONE, TM_ALL, TM_BAD };
+
+typedef struct {
+  uint32_t cheater, round, target; /* target: the one recipient in TM_ONE */
+  int mode;
+  int calls;
+} cheat;
+
+/* Changes the first element after the tag: +1 (still canonical), or
+ * all-ones (not a canonical element: malformed). */
+static int cheat_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  cheat *c = ctx;
+  if (from != c->cheater || m->round != c->round || m->len < 2 * FE_BYTES) return 0;
+  if (c->mode == TM_ONE && to != c->target) return 0;
+  uint8_t *pl = malloc(m->len);
+  ck_assert_ptr_nonnull(pl);
+  memcpy(pl, m->payload, m->len);
+  if (c->mode == TM_BAD) {
+    memset(pl + FE_BYTES, 0xff, FE_BYTES);
+  } else {
+    fe v;
+    ck_assert_int_eq(fe_decode(pl + FE_BYTES, &v), 0);
+    fe_encode(fe_add(v, 1), pl + FE_BYTES);
+  }
+  *payload = pl;
+  *len = m->len;
+  c->calls++;
+  return 1;
+}
+
+/* x from dealer 0, y from dealer 1 (rounds 0-2: A, B, C); x*y and the
+ * opening of y in one round (3); the outputs (4). */
+#define CL 4
+static mpc_program *cheat_program(void) {
+  mpc_program *p = mpc_prog_new();
+  uint32_t x = mpc_input(p, 0, 0, CL), y = mpc_input(p, 1, 0, CL);
+  uint32_t z = mpc_mul(p, x, y);
+  uint32_t py = mpc_open(p, y);
+  mpc_output(p, z, 0);
+  mpc_ins ap = {.op = MPC_OP_ADDP, .d = mpc_sreg(p), .a = x, .b = py};
+  mpc_prog_emit(p, &ap);
+  mpc_output(p, ap.d, 1);
+  return p;
+}
+
+static void cheat_run(uint32_t n, uint32_t cheater, uint32_t round, int mode) {
+  mh *h = mk(n);
+  mpc_program *p = cheat_program();
+  fill_for(h, p);
+  fe xs[CL], ys[CL];
+  for (int k = 0; k < CL; k++) {
+    xs[k] = fe_from_i64(rnd_i64());
+    ys[k] = fe_from_i64(rnd_i64());
+  }
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, CL);
+  inputs_set(&in, 1, 0, ys, CL);
+  cheat c = {.cheater = cheater, .round = round, .target = cheater == 0 ? 1 : 0, .mode = mode};
+  h->tamper = cheat_hook;
+  h->tamper_ctx = &c;
+  mpc_session *s[MPC_MAX_N] = {0};
+  run_online(h, p, &in, s);
+  /* A dealer that changes its delta toward everyone has changed its own
+   * input: consistent, and the only effect on the output. (Here its own
+   * session still echoes the delta it meant to send, which is a second
+   * signed message: then everyone names it instead.) */
+  int own_input = round == 1 && mode == TM_ALL && c.calls > 0;
+  if (own_input) (cheater == 0 ? xs : ys)[0] = fe_add((cheater == 0 ? xs : ys)[0], 1);
+  fe zw[CL], aw[CL];
+  for (int k = 0; k < CL; k++) {
+    zw[k] = fe_mul(xs[k], ys[k]);
+    aw[k] = fe_add(xs[k], ys[k]);
+  }
+  int detected = 0;
+  char where[80];
+  snprintf(where, sizeof where, "n=%u cheater=%u round=%u mode=%d", n, cheater, round, mode);
+  for (uint32_t i = 0; i < n; i++) {
+    if (i == cheater) continue;
+    const mpc_status *st = mpc_session_status(s[i]);
+    const mpc_evidence *ev = mpc_session_evidence(s[i]);
+    ck_assert_msg(st->state != MPC_RUNNING, "%s: party %u still running", where, i);
+    ck_assert_msg(st->culprit == -1 || st->culprit == (int32_t)cheater, "%s: party %u names %d", where, i,
+                  st->culprit);
+    ck_assert_msg((st->corrected & ~((uint64_t)1 << cheater)) == 0, "%s: party %u corrected an honest party",
+                  where, i);
+    if (st->state == MPC_DONE) {
+      expect_output(s[i], 0, zw, CL);
+      expect_output(s[i], 1, aw, CL);
+    } else if (st->culprit == -1) {
+      ck_assert_msg(st->err == CX_E_MPC_TIMEOUT, "%s: party %u: %s (%s)", where, i, cx_err_name(st->err),
+                    st->reason);
+      ck_assert_uint_eq(st->unresponsive & ((uint64_t)1 << i), 0);
+    }
+    if (st->culprit == (int32_t)cheater || st->corrected) {
+      detected = 1;
+      ck_assert_int_eq(ev->culprit, (int32_t)cheater);
+      cx_err v = mpc_evidence_verify(n, h->t, h->pks, ev);
+      /* An echo that is not the dealers' messages is certain to the parties
+       * (they all run the program) but not provable from one message. */
+      int local_only = ev->type == MPC_EV_MALFORMED && mode != TM_BAD;
+      if (!local_only) ck_assert_msg(v == CX_OK, "%s: party %u: evidence type %d does not verify: %s", where, i,
+                                     ev->type, cx_err_name(v));
+      if (ev->type == MPC_EV_WRONG_SHARE) {
+        ck_assert_int_eq(st->state, MPC_DONE);
+        /* the same evidence does not convict anyone else */
+        mpc_evidence other = *ev;
+        other.culprit = (int32_t)((cheater + 1) % n);
+        ck_assert_int_ne(mpc_evidence_verify(n, h->t, h->pks, &other), CX_OK);
+      }
+    }
+  }
+  if (own_input) {
+    for (uint32_t i = 0; i < n; i++) {
+      const mpc_status *st = mpc_session_status(s[i]);
+      if (i != cheater)
+        ck_assert_msg(st->state == MPC_DONE || st->culprit == (int32_t)cheater, "%s: party %u", where, i);
+    }
+  } else if (c.calls > 0) {
+    ck_assert_msg(detected, "%s: nobody noticed", where);
+  }
+  free_sessions(s, n);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+
+static void cheats(uint32_t n, const uint32_t *cheaters, int ncheaters) {
+  for (int k = 0; k < ncheaters; k++)
+    for (uint32_t round = 0; round < 5; round++)
+      for (int mode = TM_ONE; mode <= TM_BAD; mode++) cheat_run(n, cheaters[k], round, mode);
+}
+
+START_TEST(t_cheat_n4) {
+  static const uint32_t c[] = {0, 1, 2, 3};
+  cheats(4, c, 4);
+}
+END_TEST
+
+START_TEST(t_cheat_n7) {
+  static const uint32_t c[] = {0, 1, 4, 6};
+  cheats(7, c, 4);
+}
+END_TEST
+
+/* Two cheaters at n = 7 (t = 2): both corrected in one opening. */
+typedef struct {
+  uint32_t round;
+  uint64_t who;
+} cheat2;
+
+static int cheat2_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  cheat2 *c = ctx;
+  (void)to;
+  if (!((c->who >> from) & 1) || m->round != c->round) return 0;
+  uint8_t *pl = malloc(m->len);
+  ck_assert_ptr_nonnull(pl);
+  memcpy(pl, m->payload, m->len);
+  for (size_t off = FE_BYTES; off + FE_BYTES <= m->len; off += FE_BYTES) {
+    fe v;
+    ck_assert_int_eq(fe_decode(pl + off, &v), 0);
+    fe_encode(fe_add(v, 1 + from), pl + off);
+  }
+  *payload = pl;
+  *len = m->len;
+  return 1;
+}
+
+START_TEST(t_two_cheaters_n7) {
+  mh *h = mk(7);
+  mpc_program *p = cheat_program();
+  fill_for(h, p);
+  fe xs[CL], ys[CL], zw[CL], aw[CL];
+  for (int k = 0; k < CL; k++) {
+    xs[k] = fe_from_i64(rnd_i64());
+    ys[k] = fe_from_i64(rnd_i64());
+    zw[k] = fe_mul(xs[k], ys[k]);
+    aw[k] = fe_add(xs[k], ys[k]);
+  }
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, CL);
+  inputs_set(&in, 1, 0, ys, CL);
+  cheat2 c = {.round = 3, .who = (1u << 2) | (1u << 5)};
+  h->tamper = cheat2_hook;
+  h->tamper_ctx = &c;
+  mpc_session *s[MPC_MAX_N] = {0};
+  ck_assert_uint_eq(run_online(h, p, &in, s), 7);
+  for (uint32_t i = 0; i < 7; i++) {
+    if ((c.who >> i) & 1) continue;
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_uint_eq(st->corrected, c.who);
+    expect_output(s[i], 0, zw, CL);
+    expect_output(s[i], 1, aw, CL);
+    ck_assert_int_eq(mpc_evidence_verify(7, 2, h->pks, mpc_session_evidence(s[i])), CX_OK);
+  }
+  free_sessions(s, 7);
+  /* three cheaters at n = 7 are more than t: no wrong output, an abort */
+  c.who |= 1u << 6;
+  fill_for(h, p);
+  ck_assert_uint_eq(run_online(h, p, &in, s), 0);
+  for (uint32_t i = 0; i < 7; i++) {
+    if ((c.who >> i) & 1) continue;
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_int_eq(st->state, MPC_ABORTED);
+    ck_assert_int_eq(st->culprit, -1);
+    ck_assert_uint_eq(mpc_session_output(s[i], 0, NULL), 0);
+  }
+  free_sessions(s, 7);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* A correction, then an abort naming another party: the evidence reported
+ * is the abort's (it matches status.culprit), the correction stays listed. */
+typedef struct {
+  cheat a, b;
+} cheat_pair;
+
+static int pair_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  cheat_pair *c = ctx;
+  return cheat_hook(&c->a, from, to, m, payload, len) || cheat_hook(&c->b, from, to, m, payload, len);
+}
+
+START_TEST(t_abort_evidence_wins) {
+  mh *h = mk(7);
+  mpc_program *p = cheat_program();
+  fill_for(h, p);
+  fe xs[CL] = {1, 2, 3, 4}, ys[CL] = {5, 6, 7, 8};
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, CL);
+  inputs_set(&in, 1, 0, ys, CL);
+  cheat_pair c = {.a = {.cheater = 2, .round = 3, .mode = TM_ALL}, .b = {.cheater = 5, .round = 4, .mode = TM_BAD}};
+  h->tamper = pair_hook;
+  h->tamper_ctx = &c;
+  mpc_session *s[MPC_MAX_N] = {0};
+  run_online(h, p, &in, s); /* the cheaters' own sessions may finish */
+  for (uint32_t i = 0; i < 7; i++) {
+    if (i == 2 || i == 5) continue;
+    const mpc_status *st = mpc_session_status(s[i]);
+    const mpc_evidence *ev = mpc_session_evidence(s[i]);
+    ck_assert_int_eq(st->culprit, 5);
+    ck_assert_uint_eq(st->corrected, 1u << 2);
+    ck_assert_int_eq(ev->type, MPC_EV_MALFORMED);
+    ck_assert_int_eq(ev->culprit, 5);
+    ck_assert_int_eq(mpc_evidence_verify(7, 2, h->pks, ev), CX_OK);
+  }
+  free_sessions(s, 7);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* ---- the session framework ------------------------------------------------ */
+
+static mpc_program *small_program(void) {
+  mpc_program *p = mpc_prog_new();
+  uint32_t x = mpc_input(p, 0, 0, 3), y = mpc_input(p, 1, 0, 3);
+  mpc_output(p, mpc_mul(p, x, y), 0);
+  return p;
+}
+
+typedef struct {
+  fe xs[3], ys[3], zs[3];
+  inputs in;
+} small_inputs;
+
+static void small_inputs_init(small_inputs *si) {
+  for (int k = 0; k < 3; k++) {
+    si->xs[k] = fe_from_i64(rnd_i64());
+    si->ys[k] = fe_from_i64(rnd_i64());
+    si->zs[k] = fe_mul(si->xs[k], si->ys[k]);
+  }
+  inputs_init(&si->in);
+  inputs_set(&si->in, 0, 0, si->xs, 3);
+  inputs_set(&si->in, 1, 0, si->ys, 3);
+}
+
+/* Sessions created (not started) for every party, inputs given. */
+static void make_sessions(mh *h, const mpc_program *p, small_inputs *si, mpc_session **s) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_online(&cfg, p, h->pools[i], &s[i]), CX_OK);
+  }
+  mh_next_session(h);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, si->xs, 3), CX_OK);
+  ck_assert_int_eq(mpc_session_input(s[1], 0, si->ys, 3), CX_OK);
+}
+
+static uint8_t *reencode(mh *h, uint32_t signer, const mpc_msg *m, uint32_t round, uint32_t from, uint32_t to,
+                         const uint8_t *session, const uint8_t *payload, size_t plen, size_t *len) {
+  uint8_t *buf = NULL;
+  ck_assert_int_eq(mpc_msg_encode(h->keys[signer], m->kind, session ? session : m->session, round, (uint8_t)from,
+                                  (uint8_t)to, payload ? payload : m->payload, payload ? plen : m->len, &buf, len),
+                   CX_OK);
+  return buf;
+}
+
+START_TEST(t_recv_refusals) {
+  mh *h = mk(4);
+  mpc_program *p = small_program();
+  fill_for(h, p);
+  small_inputs si;
+  small_inputs_init(&si);
+  mpc_session *s[MPC_MAX_N] = {0};
+  make_sessions(h, p, &si, s);
+  /* party 1 starts: its round-0 message goes to dealer 0 */
+  mpc_outbox o = {0};
+  ck_assert_int_eq(mpc_session_start(s[1], h->now_ms, &o), CX_OK);
+  ck_assert_int_eq(mpc_session_start(s[1], h->now_ms, &o), CX_E_MPC_STATE);
+  ck_assert_uint_eq(o.n, 1);
+  ck_assert_uint_eq(o.v[0].to, 0);
+  ck_assert_uint_eq(mpc_session_status(s[1])->msgs_sent, 1);
+  ck_assert_uint_eq(mpc_session_status(s[1])->bytes_sent, o.v[0].len);
+  mpc_msg m;
+  ck_assert_int_eq(mpc_msg_decode(o.v[0].buf, o.v[0].len, &m), CX_OK);
+  mpc_outbox o0 = {0};
+  size_t len;
+  uint8_t *b;
+  /* wrong session */
+  uint8_t other[32];
+  memset(other, 7, sizeof other);
+  b = reencode(h, 1, &m, 0, 1, 0, other, NULL, 0, &len);
+  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_SESSION);
+  free(b);
+  /* bad signature */
+  b = malloc(o.v[0].len);
+  memcpy(b, o.v[0].buf, o.v[0].len);
+  b[o.v[0].len - 1] ^= 1;
+  ck_assert_int_eq(mpc_session_recv(s[0], b, o.v[0].len, h->now_ms, &o0), CX_E_BAD_SIG);
+  /* signed by another member than the sender field says */
+  free(b);
+  b = reencode(h, 2, &m, 0, 1, 0, NULL, NULL, 0, &len);
+  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_BAD_SIG);
+  free(b);
+  /* too far ahead */
+  b = reencode(h, 1, &m, 5, 1, 0, NULL, NULL, 0, &len);
+  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_ROUND);
+  free(b);
+  /* from myself, and for another recipient */
+  b = reencode(h, 0, &m, 0, 0, 0, NULL, NULL, 0, &len);
+  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_SENDER);
+  free(b);
+  b = reencode(h, 1, &m, 0, 1, 2, NULL, NULL, 0, &len);
+  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_SENDER);
+  free(b);
+  /* truncated */
+  ck_assert_int_ne(mpc_session_recv(s[0], o.v[0].buf, 20, h->now_ms, &o0), CX_OK);
+  /* the real one, then its copy */
+  ck_assert_int_eq(mpc_session_recv(s[0], o.v[0].buf, o.v[0].len, h->now_ms, &o0), CX_OK);
+  ck_assert_int_eq(mpc_session_recv(s[0], o.v[0].buf, o.v[0].len, h->now_ms, &o0), CX_E_MPC_DUPLICATE);
+  const mpc_status *st = mpc_session_status(s[0]);
+  ck_assert_int_eq(st->state, MPC_RUNNING);
+  ck_assert_int_eq(st->culprit, -1);
+  ck_assert_uint_eq(o0.n, 0); /* not started: nothing sent yet */
+  mpc_outbox_free(&o);
+  mpc_outbox_free(&o0);
+  /* the sessions still finish, with the right result */
+  ck_assert_uint_eq(mh_run(h, s), 4);
+  for (uint32_t i = 0; i < 4; i++) expect_output(s[i], 0, si.zs, 3);
+  expect_all_done(s, 4, p);
+  ck_assert_int_eq(mpc_session_recv(s[0], m.raw, m.raw_len, h->now_ms, &o0), CX_E_MPC_STATE);
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+START_TEST(t_equivocation_at_recv) {
+  mh *h = mk(4);
+  mpc_program *p = small_program();
+  fill_for(h, p);
+  small_inputs si;
+  small_inputs_init(&si);
+  mpc_session *s[MPC_MAX_N] = {0};
+  make_sessions(h, p, &si, s);
+  mpc_outbox o = {0}, o0 = {0};
+  ck_assert_int_eq(mpc_session_start(s[1], h->now_ms, &o), CX_OK);
+  mpc_msg m;
+  ck_assert_int_eq(mpc_msg_decode(o.v[0].buf, o.v[0].len, &m), CX_OK);
+  ck_assert_int_eq(mpc_session_recv(s[0], o.v[0].buf, o.v[0].len, h->now_ms, &o0), CX_OK);
+  uint8_t *pl = malloc(m.len);
+  memcpy(pl, m.payload, m.len);
+  pl[m.len - 1] ^= 1; /* another share (still canonical: the top byte is low) */
+  size_t len;
+  uint8_t *b = reencode(h, 1, &m, 0, 1, 0, NULL, pl, m.len, &len);
+  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_EQUIVOCATION);
+  const mpc_status *st = mpc_session_status(s[0]);
+  ck_assert_int_eq(st->state, MPC_ABORTED);
+  ck_assert_int_eq(st->err, CX_E_MPC_EQUIVOCATION);
+  ck_assert_int_eq(st->culprit, 1);
+  const mpc_evidence *ev = mpc_session_evidence(s[0]);
+  ck_assert_int_eq(ev->type, MPC_EV_EQUIVOCATION);
+  ck_assert_uint_eq(ev->count, 2);
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, ev), CX_OK);
+  mpc_evidence e2 = *ev;
+  e2.culprit = 2;
+  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &e2), CX_OK);
+  /* the same content signed twice is no conflict */
+  uint8_t *b2 = reencode(h, 1, &m, 0, 1, 0, NULL, NULL, 0, &len);
+  uint8_t *msgs[2] = {o.v[0].buf, b2};
+  size_t lens[2] = {o.v[0].len, len};
+  mpc_evidence e3 = {.type = MPC_EV_EQUIVOCATION, .culprit = 1, .count = 2, .msg = msgs, .len = lens};
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &e3), CX_E_NOT_CONFLICTING);
+  /* two point-to-point messages to different parties are no conflict */
+  free(b2);
+  b2 = reencode(h, 1, &m, 0, 1, 2, NULL, pl, m.len, &len);
+  msgs[1] = b2;
+  lens[1] = len;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &e3), CX_E_NOT_CONFLICTING);
+  free(b2);
+  b2 = reencode(h, 1, &m, 1, 1, 0, NULL, pl, m.len, &len); /* another round */
+  msgs[1] = b2;
+  lens[1] = len;
+  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &e3), CX_OK);
+  free(b2);
+  /* after the abort nothing more is taken */
+  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_STATE);
+  free(b);
+  free(pl);
+  mpc_outbox_free(&o);
+  mpc_outbox_free(&o0);
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+START_TEST(t_crash_timeout) {
+  for (uint32_t crash = 0; crash < 5; crash++) {
+    mh *h = mk(4);
+    mpc_program *p = small_program();
+    fill_for(h, p);
+    small_inputs si;
+    small_inputs_init(&si);
+    h->crash_round[3] = crash; /* party 3 stops at that round */
+    mpc_session *s[MPC_MAX_N] = {0};
+    run_online(h, p, &si.in, s);
+    int listed = 0;
+    for (uint32_t i = 0; i < 3; i++) {
+      const mpc_status *st = mpc_session_status(s[i]);
+      ck_assert_int_eq(st->state, MPC_ABORTED);
+      ck_assert_int_eq(st->err, CX_E_MPC_TIMEOUT);
+      ck_assert_int_eq(st->culprit, -1);
+      ck_assert_int_eq(mpc_session_evidence(s[i])->type, MPC_EV_NONE);
+      ck_assert_uint_eq(mpc_session_output(s[i], 0, NULL), 0);
+      /* Parties blocked behind the crashed one look the same as it from
+       * where i stands; only the party itself is never listed. */
+      ck_assert_uint_eq((st->unresponsive >> i) & 1, 0);
+      ck_assert_uint_ne(st->unresponsive, 0);
+      listed |= (st->unresponsive >> 3) & 1;
+    }
+    ck_assert(listed);
+    /* (The crashed party's own session is not judged: messages that reached
+     * it before its crash round may even have let it finish.) */
+    free_sessions(s, 4);
+    mpc_prog_free(p);
+    mh_free(h);
+  }
+}
+END_TEST
+
+START_TEST(t_pool_empty) {
+  mh *h = mk(4);
+  mpc_program *p = small_program();
+  small_inputs si;
+  small_inputs_init(&si);
+  fill(h, 0, 6, 0); /* randoms for the inputs, no triple for the product */
+  mpc_session *s[MPC_MAX_N] = {0};
+  ck_assert_uint_eq(run_online(h, p, &si.in, s), 0);
+  for (uint32_t i = 0; i < 4; i++) {
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_int_eq(st->err, CX_E_MPC_POOL_EMPTY);
+    ck_assert_int_eq(st->culprit, -1);
+  }
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  /* no random bits, at the first instruction */
+  p = mpc_prog_new();
+  mpc_output(p, mpc_randbit(p, 3), 0);
+  ck_assert_uint_eq(run_online(h, p, &si.in, s), 0);
+  for (uint32_t i = 0; i < 4; i++) ck_assert_int_eq(mpc_session_status(s[i])->err, CX_E_MPC_POOL_EMPTY);
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+START_TEST(t_psqrtinv_fails) {
+  static const int64_t bad[] = {0, -1}; /* zero; -1 is not a square as p = 3 mod 4 */
+  for (int k = 0; k < 2; k++) {
+    mh *h = mk(4);
+    mpc_program *p = mpc_prog_new();
+    mpc_ins c = {.op = MPC_OP_PCONST, .d = mpc_preg(p), .imm = 2, .c = fe_from_i64(bad[k])};
+    mpc_prog_emit(p, &c);
+    mpc_ins q = {.op = MPC_OP_PSQRTINV, .d = mpc_preg(p), .a = c.d};
+    mpc_prog_emit(p, &q);
+    mpc_output(p, mpc_rand(p, 1), 0);
+    fill_for(h, p);
+    mpc_session *s[MPC_MAX_N] = {0};
+    inputs in;
+    inputs_init(&in);
+    ck_assert_uint_eq(run_online(h, p, &in, s), 0);
+    for (uint32_t i = 0; i < 4; i++) {
+      const mpc_status *st = mpc_session_status(s[i]);
+      ck_assert_int_eq(st->err, CX_E_MPC_CHECK_FAILED);
+      ck_assert_int_eq(st->culprit, -1);
+      ck_assert_ptr_nonnull(strstr(st->reason, "PSQRTINV"));
+    }
+    free_sessions(s, 4);
+    mpc_prog_free(p);
+    mh_free(h);
+  }
+}
+END_TEST
+
+START_TEST(t_missing_input) {
+  mh *h = mk(4);
+  mpc_program *p = small_program();
+  fill_for(h, p);
+  small_inputs si;
+  small_inputs_init(&si);
+  mpc_session *s[MPC_MAX_N] = {0};
+  for (uint32_t i = 0; i < 4; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_online(&cfg, p, h->pools[i], &s[i]), CX_OK);
+  }
+  mh_next_session(h);
+  mpc_outbox o = {0};
+  /* dealer 0 without its input: refused, nothing sent, still startable */
+  ck_assert_int_eq(mpc_session_start(s[0], 0, &o), CX_E_INVALID_ARG);
+  ck_assert_uint_eq(o.n, 0);
+  ck_assert_int_eq(mpc_session_status(s[0])->state, MPC_RUNNING);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, si.xs, 2), CX_E_INVALID_ARG); /* wrong length */
+  ck_assert_int_eq(mpc_session_input(s[0], 1, si.xs, 3), CX_E_INVALID_ARG); /* not its slot */
+  ck_assert_int_eq(mpc_session_input(s[2], 0, si.xs, 3), CX_E_INVALID_ARG); /* not a dealer */
+  ck_assert_int_eq(mpc_session_start(s[0], 0, &o), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, si.ys, 3), CX_OK);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, si.xs, 3), CX_OK); /* the last one counts */
+  ck_assert_int_eq(mpc_session_input(s[1], 0, si.ys, 3), CX_OK);
+  ck_assert_uint_eq(mh_run(h, s), 4);
+  for (uint32_t i = 0; i < 4; i++) expect_output(s[i], 0, si.zs, 3);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, si.xs, 3), CX_E_MPC_STATE);
+  mpc_outbox_free(&o);
+  free_sessions(s, 4);
+  /* a dealer that never gives its input takes no part: the others time out */
+  fill_for(h, p);
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 1, 0, si.ys, 3);
+  ck_assert_uint_eq(run_online(h, p, &in, s), 0);
+  for (uint32_t i = 1; i < 4; i++) {
+    ck_assert_int_eq(mpc_session_status(s[i])->err, CX_E_MPC_TIMEOUT);
+    ck_assert_int_eq(mpc_session_status(s[i])->culprit, -1);
+  }
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* ---- evidence a third party checks ---------------------------------------- */
+
+typedef struct {
+  uint8_t *msg[5][MPC_MAX_N]; /* first copy of each party's message of each round */
+  size_t len[5][MPC_MAX_N];
+} recorder;
+
+static int record_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  recorder *r = ctx;
+  (void)to;
+  (void)payload;
+  (void)len;
+  if (m->round < 5 && !r->msg[m->round][from]) {
+    r->msg[m->round][from] = malloc(m->raw_len);
+    memcpy(r->msg[m->round][from], m->raw, m->raw_len);
+    r->len[m->round][from] = m->raw_len;
+  }
+  return 0;
+}
+
+START_TEST(t_evidence_verify) {
+  mh *h = mk(4);
+  mpc_program *p = cheat_program();
+  fill_for(h, p);
+  fe xs[CL] = {1, 2, 3, 4}, ys[CL] = {5, 6, 7, 8};
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, CL);
+  inputs_set(&in, 1, 0, ys, CL);
+  recorder rec = {0};
+  h->tamper = record_hook;
+  h->tamper_ctx = &rec;
+  mpc_session *s[MPC_MAX_N] = {0};
+  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
+  for (int r = 2; r < 5; r++)
+    for (int j = 0; j < 4; j++) ck_assert_ptr_nonnull(rec.msg[r][j]);
+  mpc_evidence ev = {.type = MPC_EV_WRONG_SHARE, .culprit = 0, .item = 1, .count = 4};
+  /* An honest opening convicts nobody. */
+  ev.msg = rec.msg[3];
+  ev.len = rec.len[3];
+  for (int c = 0; c < 4; c++) {
+    ev.culprit = c;
+    ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_E_NOT_CONFLICTING);
+  }
+  /* The echo round is not an opening: its messages cannot be passed off as
+   * shares (they would not lie on a polynomial). */
+  ev.msg = rec.msg[2];
+  ev.len = rec.len[2];
+  ev.culprit = 3;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_E_MPC_MALFORMED);
+  /* Party 2 re-signs a wrong share: it, and only it, is convicted. */
+  mpc_msg m;
+  ck_assert_int_eq(mpc_msg_decode(rec.msg[3][2], rec.len[3][2], &m), CX_OK);
+  uint8_t *pl = malloc(m.len);
+  memcpy(pl, m.payload, m.len);
+  fe v;
+  ck_assert_int_eq(fe_decode(pl + 2 * FE_BYTES, &v), 0);
+  fe_encode(fe_add(v, 5), pl + 2 * FE_BYTES);
+  size_t blen;
+  uint8_t *bad = reencode(h, 2, &m, m.round, 2, MPC_TO_ALL, NULL, pl, m.len, &blen);
+  uint8_t *msgs[4];
+  size_t lens[4];
+  for (int j = 0; j < 4; j++) {
+    msgs[j] = j == 2 ? bad : rec.msg[3][j];
+    lens[j] = j == 2 ? blen : rec.len[3][j];
+  }
+  ev.msg = msgs;
+  ev.len = lens;
+  ev.item = 2;
+  ev.culprit = 2;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
+  ev.item = 1; /* the element it did not change */
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_E_NOT_CONFLICTING);
+  ev.item = 2;
+  for (int c = 0; c < 4; c++)
+    if (c != 2) {
+      ev.culprit = c;
+      ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
+    }
+  ev.culprit = 2;
+  ev.count = 3;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_E_INVALID_ARG);
+  ev.count = 4;
+  msgs[0] = rec.msg[4][0]; /* a message of another round */
+  lens[0] = rec.len[4][0];
+  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
+  free(bad);
+  /* MALFORMED: an honest message is not; a non-canonical element, a delta
+   * sent to one party, an unknown tag are. */
+  mpc_evidence em = {.type = MPC_EV_MALFORMED, .culprit = 1, .count = 1};
+  uint8_t *one[1] = {rec.msg[1][1]};
+  size_t onel[1] = {rec.len[1][1]};
+  em.msg = one;
+  em.len = onel;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_E_NOT_CONFLICTING);
+  ck_assert_int_eq(mpc_msg_decode(rec.msg[1][1], rec.len[1][1], &m), CX_OK);
+  uint8_t *b = reencode(h, 1, &m, m.round, 1, 3, NULL, NULL, 0, &blen);
+  one[0] = b;
+  onel[0] = blen;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
+  free(b);
+  free(pl);
+  pl = malloc(m.len);
+  memcpy(pl, m.payload, m.len);
+  memset(pl + FE_BYTES, 0xff, FE_BYTES);
+  b = reencode(h, 1, &m, m.round, 1, MPC_TO_ALL, NULL, pl, m.len, &blen);
+  one[0] = b;
+  onel[0] = blen;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
+  em.culprit = 0; /* signed by 1, not 0 */
+  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
+  free(b);
+  memcpy(pl, m.payload, m.len);
+  fe_encode(12345, pl);
+  b = reencode(h, 1, &m, m.round, 1, MPC_TO_ALL, NULL, pl, m.len, &blen);
+  one[0] = b;
+  onel[0] = blen;
+  em.culprit = 1;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
+  free(b);
+  free(pl);
+  em.type = MPC_EV_NONE;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_E_INVALID_ARG);
+  for (int r = 0; r < 5; r++)
+    for (int j = 0; j < MPC_MAX_N; j++) free(rec.msg[r][j]);
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* ---- vectors longer than one message --------------------------------------- */
+
+START_TEST(t_split) {
+  size_t L = prog_chunk(1) + 3; /* two input chunks; the product's opening takes two rounds */
+  ck_assert_uint_gt(2 * L, prog_chunk(0));
+  mh *h = mh_new(4, 1, tu_rand(), L);
+  ck_assert_ptr_nonnull(h);
+  mpc_program *p = mpc_prog_new();
+  uint32_t x = mpc_input(p, 0, 0, L);
+  mpc_output(p, mpc_mul(p, x, x), 0);
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  ck_assert_uint_eq(c.rounds, 6 + 2 + 1);
+  fill_for(h, p);
+  fe *xs = vnew(L), *zs = vnew(L);
+  for (size_t k = 0; k < L; k++) {
+    xs[k] = fe_from_i64(rnd_i64());
+    zs[k] = fe_mul(xs[k], xs[k]);
+  }
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, L);
+  mpc_session *s[MPC_MAX_N] = {0};
+  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
+  expect_all_done(s, 4, p);
+  for (uint32_t i = 0; i < 4; i++) {
+    expect_output(s[i], 0, zs, L);
+    ck_assert_uint_le(mpc_session_status(s[i])->bytes_sent / mpc_session_status(s[i])->msgs_sent,
+                      MPC_MAX_PAYLOAD + MPC_MSG_OVERHEAD);
+  }
+  free_sessions(s, 4);
+  free(xs);
+  free(zs);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* Determinism: one seed, one run. */
+START_TEST(t_deterministic) {
+  uint64_t seed = tu_rand();
+  fe out[2][3];
+  uint64_t bytes[2];
+  for (int run = 0; run < 2; run++) {
+    mh *h = mh_new(4, 1, seed, 100);
+    mpc_program *p = small_program();
+    fe xs[3] = {1, 2, 3}, ys[3] = {4, 5, 6};
+    fill(h, 3, 6, 0); /* from tu_rand: differs between the runs, the output does not */
+    inputs in;
+    inputs_init(&in);
+    inputs_set(&in, 0, 0, xs, 3);
+    inputs_set(&in, 1, 0, ys, 3);
+    mpc_session *s[MPC_MAX_N] = {0};
+    ck_assert_uint_eq(run_online(h, p, &in, s), 4);
+    const fe *v;
+    ck_assert_uint_eq(mpc_session_output(s[2], 0, &v), 3);
+    memcpy(out[run], v, sizeof out[run]);
+    bytes[run] = h->delivered;
+    free_sessions(s, 4);
+    mpc_prog_free(p);
+    mh_free(h);
+  }
+  ck_assert(memcmp(out[0], out[1], sizeof out[0]) == 0);
+  ck_assert_uint_eq(bytes[0], bytes[1]);
+  ck_assert(out[0][2] == 18);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("mpc_online");
+  TCase *tc = tcase_create("online");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, t_prog_check);
+  tcase_add_test(tc, t_bad_program_refused);
+  tcase_add_test(tc, t_prims_n4);
+  tcase_add_test(tc, t_prims_n7);
+  tcase_add_test(tc, t_bits_n4);
+  tcase_add_test(tc, t_bits_n7);
+  tcase_add_test(tc, t_cheat_n4);
+  tcase_add_test(tc, t_cheat_n7);
+  tcase_add_test(tc, t_two_cheaters_n7);
+  tcase_add_test(tc, t_abort_evidence_wins);
+  tcase_add_test(tc, t_recv_refusals);
+  tcase_add_test(tc, t_equivocation_at_recv);
+  tcase_add_test(tc, t_crash_timeout);
+  tcase_add_test(tc, t_pool_empty);
+  tcase_add_test(tc, t_psqrtinv_fails);
+  tcase_add_test(tc, t_missing_input);
+  tcase_add_test(tc, t_evidence_verify);
+  tcase_add_test(tc, t_split);
+  tcase_add_test(tc, t_deterministic);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  tu_seed();
+  return tu_run(suite());
+}
