@@ -1,6 +1,7 @@
 /* mpc/wire.h: the signed MPC message encoding, the per-session inbox (every
  * refusal, in the documented order) and the outbox. */
 #include <check.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,10 +79,13 @@ START_TEST(test_wire_roundtrip) {
     ck_assert_int_eq(b[39], 3);
     ck_assert_uint_eq(get_be32(b + 40), lens[i]);
     ck_assert(memcmp(b + MPC_MSG_HDR, pl, lens[i]) == 0);
-    /* the signature: BIP340 over hash_tagged(CX_TAG_MPC_MSG, header || payload) */
+    /* the signature: BIP340 over hash_tagged(CX_TAG_MPC_MSG, header || BLAKE2b-256(payload)) */
     cx_hash h;
     cx_sig sig;
-    hash_tagged(CX_TAG_MPC_MSG, b, MPC_MSG_HDR + lens[i], &h);
+    uint8_t pre[MPC_MSG_HDR + 32];
+    memcpy(pre, b, MPC_MSG_HDR);
+    crypto_generichash(pre + MPC_MSG_HDR, 32, b + MPC_MSG_HDR, lens[i], NULL, 0);
+    hash_tagged(CX_TAG_MPC_MSG, pre, sizeof pre, &h);
     memcpy(sig.b, b + MPC_MSG_HDR + lens[i], 64);
     ck_assert_int_eq(sig_verify(&g_pks[2], h.b, 32, &sig), 1);
 
