@@ -37,31 +37,33 @@ typedef unsigned __int128 fe;
 #define MPC_KAPPA 8
 #endif
 
-static inline fe fe_reduce_once(fe x) { /* x < 2p */
-  return x >= FE_P ? x - FE_P : x;
+/* x < 2p. Branch-free: x >= p exactly when x + 1 carries into bit k, and
+ * then x - p = (x + 1) mod 2^k. A data-dependent branch here would be
+ * mispredicted about half the time on uniform field elements (and would
+ * leak through timing). */
+static inline fe fe_reduce_once(fe x) {
+  return (x + ((x + 1) >> MPC_FIELD_BITS)) & FE_P;
 }
 static inline fe fe_add(fe a, fe b) { return fe_reduce_once(a + b); }
-static inline fe fe_sub(fe a, fe b) { return a >= b ? a - b : a + FE_P - b; }
-static inline fe fe_neg(fe a) { return a ? FE_P - a : 0; }
+static inline fe fe_sub(fe a, fe b) { return fe_reduce_once(a + (FE_P - b)); } /* < 2p */
+static inline fe fe_neg(fe a) { return fe_reduce_once(FE_P - a); }             /* p -> 0 */
 
 static inline fe fe_mul(fe a, fe b) {
 #if MPC_FIELD_BITS == 127
-  /* 254-bit product from four 64x64 products, then 2^127 = 1 (mod p). */
+  /* 254-bit product hi * 2^128 + lo from four 64x64 products; then
+   * 2^127 = 1 (mod p) folds it to (lo mod 2^127) + (product >> 127), a sum
+   * of two values < 2^127, so one conditional subtraction finishes. */
   uint64_t a0 = (uint64_t)a, a1 = (uint64_t)(a >> 64);
   uint64_t b0 = (uint64_t)b, b1 = (uint64_t)(b >> 64);
   fe t0 = (fe)a0 * b0, t3 = (fe)a1 * b1;
   fe mid = (fe)a0 * b1 + (fe)a1 * b0;          /* each < 2^127: no overflow */
   fe lo = t0 + (mid << 64);
-  fe hi = t3 + (mid >> 64) + (lo < t0);         /* carry out of lo */
-  /* value = hi * 2^128 + lo = 2*hi + lo (mod p) */
-  fe x = (lo & FE_P) + (lo >> 127);              /* <= 2^127 */
-  fe h2 = hi << 1;                               /* hi < 2^126: h2 even, < p */
-  x = fe_reduce_once((x & FE_P) + (x >> 127));
-  return fe_add(x, h2);
+  fe hi = t3 + (mid >> 64) + (lo < t0);         /* carry out of lo; hi < 2^126 */
+  fe top = (hi << 1) | (lo >> 127);             /* product >> 127, < 2^127 */
+  return fe_reduce_once((lo & FE_P) + top);
 #else
   fe x = a * b; /* < 2^(2k) <= 2^122 */
-  x = (x & FE_P) + (x >> MPC_FIELD_BITS);
-  x = (x & FE_P) + (x >> MPC_FIELD_BITS);
+  x = (x & FE_P) + (x >> MPC_FIELD_BITS); /* < 2^(k+1): reduce_once applies */
   return fe_reduce_once(x);
 #endif
 }

@@ -11,7 +11,15 @@
  * per item, no interpolation, no allocation. Items that fail are decoded by
  * Berlekamp–Welch (Gemmell–Sudan 1992), with a cache of the parties already
  * found wrong so that a party corrupting every item of a batch costs a
- * second parity check per item, not a linear solve. */
+ * second parity check per item, not a linear solve.
+ *
+ * Speed: with alpha_j = j + 1 the all-present paths, which carry all the
+ * traffic, need no field matrix at all. The check and the opening use
+ * finite differences (additions only; "finite differences" below), and the
+ * extraction matrix (j+1)^i has small integer entries, so a product costs
+ * two 64x64 multiplications and a row one reduction ("small-integer rows").
+ * The field rows remain for subsets of parties (erasures, Berlekamp–Welch
+ * shortcuts) and for extraction when n is too large for integer rows. */
 #include "shamir.h"
 
 #include <stdlib.h>
@@ -74,6 +82,101 @@ static void dual_rows(const fe *alpha, const uint32_t *idx, uint32_t m, uint32_t
   }
 }
 
+/* ---- small-integer rows ------------------------------------------------ */
+
+/* A row of nonnegative integers is usable if its sum is below this: icomb's
+ * accumulators then cannot overflow (bounds there). Extraction rows
+ * (j+1)^i, i < n - t, fit for n <= 15 at any t, n <= 20 at t = (n-1)/3;
+ * beyond, the field rows. */
+#define IROW_MAX ((uint64_t)1 << 60)
+
+/* a * b, or IROW_MAX if that is >= IROW_MAX (the row is then unusable). */
+static uint64_t sat_mul(uint64_t a, uint64_t b) {
+  unsigned __int128 v = (unsigned __int128)a * b;
+  return v >= IROW_MAX ? IROW_MAX : (uint64_t)v;
+}
+
+/* sum_j c[j] * y_j mod p, canonical, for m values split into 64-bit halves
+ * (lo, hi) and integers with sum c[j] < IROW_MAX. */
+static fe icomb(const uint64_t *c, const uint64_t *lo, const uint64_t *hi, uint32_t m) {
+#if MPC_FIELD_BITS == 127
+  /* sl < 2^60 * 2^64 = 2^124 and sh < 2^60 * 2^63 = 2^123: no overflow.
+   * Their value sl + sh * 2^64 = sl + (sh mod 2^63) * 2^64 + (sh >> 63)
+   * (mod p, as 2^127 = 1), a sum < 2^124 + 2^127 + 2^60 < 2^128. */
+  unsigned __int128 sl = 0, sh = 0;
+  for (uint32_t j = 0; j < m; j++) {
+    sl += (unsigned __int128)c[j] * lo[j];
+    sh += (unsigned __int128)c[j] * hi[j];
+  }
+  fe x = sl + ((sh & (((fe)1 << 63) - 1)) << 64) + (sh >> 63);
+  return fe_reduce_once((x & FE_P) + (x >> 127)); /* <= 2^127 = p + 1 */
+#else
+  /* toy fields: y < 2^61, so the sum is < 2^121 */
+  (void)hi;
+  unsigned __int128 acc = 0;
+  for (uint32_t j = 0; j < m; j++) acc += (unsigned __int128)c[j] * lo[j];
+  return acc % FE_P;
+#endif
+}
+
+/* ---- finite differences (the all-present fast path) -------------------- */
+
+/* With every party present the points are 1..n, consecutive integers, and
+ * no matrix is needed: n values lie on one polynomial of degree <= d iff
+ * their d-th finite differences are all equal (the (d+1)-th vanish; the
+ * n - d - 1 shifted (d+1)-th differences are independent, so they span the
+ * same dual code as the rows of the module comment), and then Newton's
+ * forward formula at x = 0 gives the secret:
+ *   f(1 + s) = sum_i C(s, i) Delta^i f(1), so f(0) = sum_i (-1)^i Delta^i y_0.
+ * Cost: sum_{l=1..d} (n - l) field subtractions and n - d - 1 comparisons,
+ * no multiplication (n = 4, t = 1: 3 subtractions and 2 comparisons). */
+static inline __attribute__((always_inline)) int diff_item_k(const fe *const *sh, size_t k, uint32_t n,
+                                                            uint32_t deg, fe *secret) {
+  fe y[MPC_MAX_N];
+  y[0] = sh[0][k]; /* n >= 1 */
+  for (uint32_t j = 1; j < n; j++) y[j] = sh[j][k];
+  fe sec = y[0];
+  for (uint32_t l = 1; l <= deg; l++) { /* y[0..n-l) := level l */
+    for (uint32_t i = 0; i + l < n; i++) y[i] = fe_sub(y[i + 1], y[i]);
+    sec = l & 1 ? fe_sub(sec, y[0]) : fe_add(sec, y[0]);
+  }
+  fe diff = 0; /* canonical values: equal iff equal as integers */
+  for (uint32_t i = 0; i + deg + 1 < n; i++) diff |= y[i] ^ y[i + 1];
+  if (diff) return -1;
+  *secret = sec;
+  return 0;
+}
+
+static int diff_item_any(const fe *const *sh, size_t k, uint32_t n, uint32_t deg, fe *secret) {
+  return diff_item_k(sh, k, n, deg, secret);
+}
+
+/* 0 and *secret if item k of all n parties' vectors lies on one polynomial
+ * of degree <= deg; -1 otherwise. n = 4 (t = 1) and n = 7 (t = 2) at
+ * degrees t and 2t, the configurations deployments use, get constant loop
+ * bounds (unrolled). */
+static int diff_item(const fe *const *sh, size_t k, uint32_t n, uint32_t deg, fe *secret) {
+  switch (n << 8 | deg) {
+  case 4 << 8 | 1: return diff_item_k(sh, k, 4, 1, secret);
+  case 4 << 8 | 2: return diff_item_k(sh, k, 4, 2, secret);
+  case 7 << 8 | 2: return diff_item_k(sh, k, 7, 2, secret);
+  case 7 << 8 | 4: return diff_item_k(sh, k, 7, 4, secret);
+  default: return diff_item_any(sh, k, n, deg, secret);
+  }
+}
+
+/* v * c for a small integer c (c < 2^32, here a point j + 1): two 64x64
+ * multiplications and one fold, as in icomb. */
+static fe fe_mul_small(fe v, uint64_t c) {
+#if MPC_FIELD_BITS == 127
+  unsigned __int128 l = (unsigned __int128)c * (uint64_t)v, h = (unsigned __int128)c * (uint64_t)(v >> 64);
+  fe x = l + ((h & (((fe)1 << 63) - 1)) << 64) + (h >> 63); /* < 2^96 + 2^127 + 2^32 */
+  return fe_reduce_once((x & FE_P) + (x >> 127));
+#else
+  return fe_mul(v, fe_from_u64(c));
+#endif
+}
+
 /* ---- init -------------------------------------------------------------- */
 
 cx_err shamir_init(mpc_shamir *s, uint32_t n, uint32_t t) {
@@ -86,12 +189,18 @@ cx_err shamir_init(mpc_shamir *s, uint32_t n, uint32_t t) {
     s->alpha[j] = (fe)j + 1;
     idx[j] = j;
   }
+  /* lag0_* and chk_* as shamir.h describes them. The all-present check
+   * and opening no longer read them (finite differences need nothing
+   * precomputed); they remain the reference the header promises. */
   lagrange_idx(s->alpha, idx, t + 1, 0, s->lag0_t);
   lagrange_idx(s->alpha, idx, 2 * t + 1, 0, s->lag0_2t);
-  /* +1: malloc(0) may be NULL; the t = 0, n = 1 corner has no checks */
+  /* +1: malloc(0) may be NULL; the t = 0, n = 1 corner has no checks.
+   * ext layout: the field matrix M[(n-t) * n], then one fe that is 1 if
+   * the integer rows are usable, then those rows as (n-t) * n uint64_t. */
+  size_t en = (size_t)(n - t) * n;
   s->chk_t = malloc(((size_t)(n - t - 1) * n + 1) * sizeof(fe));
   s->chk_2t = malloc(((size_t)(n - 2 * t - 1) * n + 1) * sizeof(fe));
-  s->ext = malloc((size_t)(n - t) * n * sizeof(fe));
+  s->ext = malloc((en + 1 + (en + 1) / 2) * sizeof(fe));
   if (!s->chk_t || !s->chk_2t || !s->ext) {
     shamir_free(s);
     return CX_E_NOMEM;
@@ -99,13 +208,27 @@ cx_err shamir_init(mpc_shamir *s, uint32_t n, uint32_t t) {
   dual_rows(s->alpha, idx, n, t, s->chk_t);
   dual_rows(s->alpha, idx, n, 2 * t, s->chk_2t);
   /* Damgård–Nielsen 2007 §3 with beta_j = j + 1: M[i][j] = beta_j^i */
+  uint64_t *ie = (uint64_t *)(void *)(s->ext + en + 1);
+  int ok = 1;
+  for (uint32_t i = 0; i < n - t; i++) {
+    uint64_t sum = 0;
+    for (uint32_t j = 0; j < n; j++) {
+      uint64_t v = 1;
+      for (uint32_t e = 0; e < i; e++) v = sat_mul(v, j + 1);
+      ie[(size_t)i * n + j] = v;
+      sum = sum + v >= IROW_MAX ? IROW_MAX : sum + v;
+    }
+    if (sum >= IROW_MAX) ok = 0;
+  }
   for (uint32_t j = 0; j < n; j++) {
     fe v = 1;
     for (uint32_t i = 0; i < n - t; i++) {
       s->ext[(size_t)i * n + j] = v;
+      if (ok) CX_ASSERT(fe_from_u64(ie[(size_t)i * n + j]) == v);
       v = fe_mul(v, (fe)j + 1);
     }
   }
+  s->ext[en] = ok;
   return CX_OK;
 }
 
@@ -121,7 +244,7 @@ void shamir_free(mpc_shamir *s) {
 void shamir_share(const mpc_shamir *s, fe secret, uint32_t deg, const fe *coef, fe *shares) {
   for (uint32_t j = 0; j < s->n; j++) {
     fe x = s->alpha[j], v = 0;
-    for (uint32_t i = deg; i-- > 0;) v = fe_mul(fe_add(v, coef[i]), x);
+    for (uint32_t i = deg; i-- > 0;) v = fe_mul_small(fe_add(v, coef[i]), (uint64_t)x); /* x = j + 1 */
     shares[j] = fe_add(v, secret);
   }
 }
@@ -151,16 +274,6 @@ typedef struct {
   checker c;
   fe h[MPC_MAX_N * MPC_MAX_N];
 } checker_buf;
-
-/* The precomputed all-present checker for degree t or 2t. */
-static void checker_init_pre(checker *c, const mpc_shamir *s, uint32_t deg) {
-  c->m = s->n;
-  c->rows = s->n - deg - 1;
-  c->nlag = deg + 1;
-  for (uint32_t j = 0; j < s->n; j++) c->idx[j] = j;
-  c->h = deg == s->t ? s->chk_t : s->chk_2t;
-  memcpy(c->lag, deg == s->t ? s->lag0_t : s->lag0_2t, c->nlag * sizeof(fe));
-}
 
 /* A checker over the parties in `use` (at least deg + 1 of them). */
 static void checker_build(checker_buf *b, const mpc_shamir *s, uint64_t use, uint32_t deg) {
@@ -273,40 +386,12 @@ int shamir_bw_decode(const mpc_shamir *s, const fe *y, uint64_t mask, uint32_t d
 
 /* ---- detect-only and robust openings ----------------------------------- */
 
-static int check_general(const mpc_shamir *s, uint32_t deg, const fe *const *sh, size_t count, fe *out,
-                         size_t *bad_item) {
-  checker_buf *b = malloc(sizeof *b);
-  fe y[MPC_MAX_N];
-  uint64_t em;
-  for (size_t k = 0; k < count; k++) {
-    int bad;
-    if (b) {
-      if (k == 0) checker_build(b, s, all_mask(s->n), deg);
-      bad = checker_item(&b->c, sh, k, y, &out[k]);
-    } else { /* out of memory: BW with no errors allowed is the same test */
-      for (uint32_t j = 0; j < s->n; j++) y[j] = sh[j][k];
-      bad = shamir_bw_decode(s, y, all_mask(s->n), deg, 0, &out[k], &em);
-    }
-    if (bad) {
-      *bad_item = k;
-      free(b);
-      return -1;
-    }
-  }
-  free(b);
-  return 0;
-}
-
 int shamir_check(const mpc_shamir *s, uint32_t deg, const fe *const *sh, size_t count, fe *out,
                  size_t *bad_item) {
   CX_ASSERT(deg < s->n);
   for (uint32_t j = 0; j < s->n; j++) CX_ASSERT(sh[j] != NULL);
-  if (deg != s->t && deg != 2 * s->t) return check_general(s, deg, sh, count, out, bad_item);
-  checker c;
-  checker_init_pre(&c, s, deg);
-  fe y[MPC_MAX_N];
   for (size_t k = 0; k < count; k++)
-    if (checker_item(&c, sh, k, y, &out[k])) {
+    if (diff_item(sh, k, s->n, deg, &out[k])) {
       *bad_item = k;
       return -1;
     }
@@ -368,19 +453,18 @@ int shamir_open(const mpc_shamir *s, const fe *const *sh, size_t count, fe *out,
     return -1;
   }
   o.maxerr = (m - s->t - 1) / 2;
-  checker pre;
+  /* all present: finite differences; erasures: a checker over the present
+   * parties (NULL if out of memory: Berlekamp–Welch for every item) */
   const checker *base = NULL;
-  if (m == s->n) {
-    checker_init_pre(&pre, s, s->t);
-    base = &pre;
-  } else if ((o.base_buf = malloc(sizeof *o.base_buf)) != NULL) {
+  if (m < s->n && (o.base_buf = malloc(sizeof *o.base_buf)) != NULL) {
     checker_build(o.base_buf, s, o.present, s->t);
     base = &o.base_buf->c;
   }
   int rc = 0;
   fe y[MPC_MAX_N];
   for (size_t k = 0; k < count; k++) {
-    if (base && checker_item(base, sh, k, y, &out[k]) == 0) continue;
+    if (m == s->n ? diff_item(sh, k, s->n, s->t, &out[k]) == 0 : base && checker_item(base, sh, k, y, &out[k]) == 0)
+      continue;
     uint64_t em = 0;
     if (decode_slow(&o, sh, k, &out[k], &em)) {
       *first_wrong_item = k;
@@ -401,6 +485,18 @@ int shamir_open(const mpc_shamir *s, const fe *const *sh, size_t count, fe *out,
 
 void shamir_extract(const mpc_shamir *s, const fe *in, size_t in_stride, fe *out, size_t out_stride) {
   uint32_t n = s->n;
+  size_t en = (size_t)(n - s->t) * n;
+  if (s->ext[en] == 1) {
+    const uint64_t *ie = (const uint64_t *)(const void *)(s->ext + en + 1); /* layout: shamir_init */
+    uint64_t lo[MPC_MAX_N], hi[MPC_MAX_N];
+    for (uint32_t j = 0; j < n; j++) {
+      fe y = in[j * in_stride];
+      lo[j] = (uint64_t)y;
+      hi[j] = (uint64_t)(y >> 64);
+    }
+    for (uint32_t i = 0; i < n - s->t; i++) out[i * out_stride] = icomb(ie + (size_t)i * n, lo, hi, n);
+    return;
+  }
   fe x[MPC_MAX_N];
   for (uint32_t j = 0; j < n; j++) x[j] = in[j * in_stride];
   for (uint32_t i = 0; i < n - s->t; i++) out[i * out_stride] = dot(s->ext + (size_t)i * n, x, n);

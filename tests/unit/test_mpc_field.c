@@ -247,6 +247,17 @@ START_TEST(test_field_encode) {
   memset(vb + 3 * FE_BYTES, 0xff, FE_BYTES);
   ck_assert_int_eq(fe_decode_vec(vb, 5, w), -1);
   ck_assert_int_eq(fe_decode_vec(vb, 3, w), 0);
+  ck_assert_int_eq(fe_decode_vec(vb, 0, w), 0);
+  /* p itself (the one non-canonical k-bit value) first or last, and bit k */
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    for (int at = 0; at < 5; at += 4) {
+      fe_encode_vec(v, 5, vb);
+      for (int k = 0; k < FE_BYTES; k++) vb[at * FE_BYTES + k] = (uint8_t)(bad[i] >> (8 * k));
+      ck_assert_int_eq(fe_decode_vec(vb, 5, w), -1);
+    }
+  /* the wire form is little-endian whatever the host */
+  fe_encode_vec(v + 2, 1, vb);
+  for (int k = 0; k < FE_BYTES; k++) ck_assert_int_eq(vb[k], (uint8_t)((FE_P - 1) >> (8 * k)));
 }
 END_TEST
 
@@ -845,6 +856,80 @@ START_TEST(test_shamir_extract) {
 }
 END_TEST
 
+/* The all-present paths (finite differences in shamir_check/shamir_open,
+ * small-integer rows in shamir_extract, shamir_share's multiplications by
+ * the points) for many n and every degree, against sharings evaluated with
+ * the general fe_mul and extraction against its definition. Edge values
+ * (every coefficient p - 1, errors of +-1) exercise the accumulator
+ * bounds; n = 22 and 64 take extraction's field-row path instead. */
+static fe eval_poly(const fe *c, uint32_t ncoef, fe x) {
+  fe v = 0;
+  for (uint32_t i = ncoef; i-- > 0;) v = fe_add(fe_mul(v, x), c[i]);
+  return v;
+}
+
+START_TEST(test_shamir_fast_paths) {
+  const uint32_t ns[] = {1, 2, 3, 4, 5, 7, 10, 13, 16, 22, 64};
+  for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+    uint32_t n = ns[c], t = (n - 1) / 3;
+    mpc_shamir s;
+    ck_assert_int_eq(shamir_init(&s, n, t), CX_OK);
+    fe *v[MPC_MAX_N];
+    for (uint32_t j = 0; j < n; j++) v[j] = calloc(8, sizeof(fe));
+    for (uint32_t deg = 0; deg < n; deg++) {
+      fe coef[8][MPC_MAX_N], out[8];
+      size_t bad = 999;
+      /* item 0: all coefficients p - 1; the rest random of exact degree */
+      for (size_t k = 0; k < 8; k++) {
+        for (uint32_t i = 0; i <= deg; i++) coef[k][i] = k ? rand_edge() : FE_P - 1;
+        if (!coef[k][deg]) coef[k][deg] = 1;
+        for (uint32_t j = 0; j < n; j++) v[j][k] = eval_poly(coef[k], deg + 1, (fe)j + 1);
+      }
+      fe sh[MPC_MAX_N];
+      shamir_share(&s, coef[0][0], deg, coef[0] + 1, sh);
+      for (uint32_t j = 0; j < n; j++) ck_fe_eq(sh[j], v[j][0]);
+      ck_assert_int_eq(shamir_check(&s, deg, (const fe *const *)v, 8, out, &bad), 0);
+      for (size_t k = 0; k < 8; k++) ck_fe_eq(out[k], coef[k][0]);
+      if (deg == t) {
+        uint64_t wrong = 1;
+        size_t first = 0;
+        ck_assert_int_eq(shamir_open(&s, (const fe *const *)v, 8, out, &wrong, &first), 0);
+        ck_assert_uint_eq(wrong, 0);
+        ck_assert_uint_eq(first, SIZE_MAX);
+        for (size_t k = 0; k < 8; k++) ck_fe_eq(out[k], coef[k][0]);
+      }
+      /* exact degree deg is not degree deg - 1 on n > deg points */
+      if (deg > 0) {
+        ck_assert_int_eq(shamir_check(&s, deg - 1, (const fe *const *)v, 8, out, &bad), -1);
+        ck_assert_uint_eq(bad, 0);
+      }
+      /* one share off by +1 or -1 in item k: detected unless deg = n - 1 */
+      for (uint32_t j = 0; j < n && deg + 1 < n; j++) {
+        size_t k = tu_rand() % 8;
+        fe keep = v[j][k];
+        v[j][k] = fe_add(keep, j & 1 ? FE_P - 1 : 1);
+        ck_assert_int_eq(shamir_check(&s, deg, (const fe *const *)v, 8, out, &bad), -1);
+        ck_assert_uint_eq(bad, k);
+        v[j][k] = keep;
+      }
+    }
+    for (uint32_t j = 0; j < n; j++) free(v[j]);
+    /* extraction against its definition, on p - 1 everywhere and random */
+    for (int trial = 0; trial < 3; trial++) {
+      fe in[MPC_MAX_N], ex[MPC_MAX_N];
+      for (uint32_t j = 0; j < n; j++) in[j] = trial ? rand_edge() : FE_P - 1;
+      shamir_extract(&s, in, 1, ex, 1);
+      for (uint32_t i = 0; i < n - t; i++) {
+        fe want = 0;
+        for (uint32_t j = 0; j < n; j++) want = fe_add(want, fe_mul(fe_pow((fe)j + 1, i), in[j]));
+        ck_fe_eq(ex[i], want);
+      }
+    }
+    shamir_free(&s);
+  }
+}
+END_TEST
+
 /* Low-byte histogram of extraction outputs when t inputs are fixed by the
  * adversary (zeros) and the rest uniform: a chi-square sanity check. */
 START_TEST(test_shamir_extract_uniform) {
@@ -1057,6 +1142,7 @@ static Suite *mpc_field_suite(void) {
   tcase_add_test(tc, test_shamir_open_vs_brute);
   tcase_add_test(tc, test_shamir_bw_unit);
   tcase_add_test(tc, test_shamir_extract);
+  tcase_add_test(tc, test_shamir_fast_paths);
   tcase_add_test(tc, test_shamir_extract_uniform);
   tcase_add_test(tc, test_shamir_privacy_stat);
   suite_add_tcase(s, tc);
