@@ -1,32 +1,41 @@
 /* Preprocessing batches: Beaver triples and random sharings, checked before
- * they enter the pool, and the audit that names a cheater when a check
- * fails (docs/mpc-prep.md; session_internal.h for the framework).
+ * they enter the pool; agreement on the outcome; and the audit that names a
+ * cheater when the batch is not accepted (docs/mpc-prep.md;
+ * session_internal.h for the framework).
  *
  * Rounds (every value is a vector of field elements, fe_encode_vec'ed):
- *   0 DEAL     p2p  commit_i || shares of U_t random and U_d double sharings
- *   1 MULT     p2p  coin_i || degree-2t product shares for the king of each
- *   2 KING     all  the products this party opened as king
- *   3 OPEN1    all  shares of rho[0..T) and omega (degree checks)
- *   4 OPEN2    all  share of sigma (the sacrifice check)
- *   5 VERDICT  all  ok byte || transcript hash
- *   6 AUDIT    all  T || R || seed || every message received in rounds 0..5
+ *   0 DEAL      p2p  commit_i || shares of U_t random and U_d double sharings
+ *   1 MULT      p2p  coin_i || degree-2t product shares for the king of each
+ *   2 KING      all  the products this party opened as king
+ *   3 OPEN1     all  shares of rho[0..T) and omega (degree checks)
+ *   4 OPEN2     all  share of sigma (the sacrifice check)
+ *   5 VERDICT   all  ok byte || transcript hash
+ *   5+r ECHO    all  r = 1..t: the verdicts this party first extracted in
+ *                    the previous round, each in its relay chain
+ *   6+t+k AUDIT all  only if the batch is not accepted: chunk k of
+ *                    T || R || seed || every message received in rounds 0..5
  * References: Damgård–Nielsen 2007 (CRYPTO) §3 (extraction of random and
  * double sharings with a Vandermonde matrix) and §4 (king multiplication);
  * the sacrifice of a second triple sharing b as in Damgård–Pastro–Smart–
- * Zakarias 2012 and Chida et al. 2018; Ishai–Ostrovsky–Zikas 2014 for
- * identifying the cheater by opening the input-independent preprocessing.
+ * Zakarias 2012 and Chida et al. 2018; Dolev–Strong 1983 ("Authenticated
+ * algorithms for Byzantine agreement") for agreeing on the verdicts;
+ * Ishai–Ostrovsky–Zikas 2014 for identifying the cheater by opening the
+ * input-independent preprocessing.
  *
- * Two deviations from the first draft of the protocol (docs/mpc-prep.md):
+ * Deviations from the first draft of the protocol (docs/mpc-prep.md):
  *  - the challenges are keyed by the round-2 transcript hash (joint coin
  *    and kings' openings), not by the coin alone, which every party knows
  *    before the kings open: a corrupt king could otherwise shift two
  *    products so that the sacrifice cancels (see after_king);
- *  - a coin opening that does not match its commitment makes this party
- *    vote "fail" instead of aborting at once; the abort (naming the dealer,
- *    MPC_EV_COIN evidence) comes after the audit round. An immediate abort
- *    would leave the other honest parties waiting for this party's round-2
- *    message: they would time out naming nobody, while the audit lets every
- *    one of them name the dealer. */
+ *  - nothing a party sees alone makes it abort alone: a failed check, a
+ *    coin opening that misses its commitment or a malformed payload makes
+ *    it vote "fail" and go on. The verdicts are then agreed (Dolev–Strong),
+ *    so every honest party accepts, or every one names an equivocating
+ *    verdict, or every one goes to the audit, where the party that saw the
+ *    cheat names it with its own proof and the others by the replay. An
+ *    abort by one party alone would leave the others waiting (a timeout
+ *    that names nobody) or, in the last rounds, accepting a batch it does
+ *    not have. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +43,19 @@
 #include "hash.h"
 #include "session_internal.h"
 
-enum { R_DEAL = 0, R_MULT, R_KING, R_OPEN1, R_OPEN2, R_VERDICT, R_AUDIT };
+enum { R_DEAL = 0, R_MULT, R_KING, R_OPEN1, R_OPEN2, R_VERDICT };
 #define PREP_ROUNDS 6 /* rounds 0..5: what the audit publishes and replays */
+
+/* The rounds after the verdict depend on t: echo round r (1..t) is round
+ * R_VERDICT + r and audit chunk k is round audit0(t) + k. A relay link is
+ * a signed message that only ever travels inside an echo message. Its
+ * round number is one no session round uses, one per (original sender j,
+ * link index): an honest relayer links at most two verdicts of each j, once
+ * each, so it never signs two different messages for one slot, which would
+ * be equivocation evidence against it. */
+#define LINK_ROUND0 0xf0000000u
+static uint32_t audit0(uint32_t t) { return R_VERDICT + 1 + t; }
+static uint32_t link_round(uint32_t j, uint32_t idx) { return LINK_ROUND0 + 2 * j + idx; }
 
 /* fe_prg nonces (docs/mpc-prep.md "Local randomness"). Keyed by the party's
  * seed they give its dealing; keyed by the round-2 transcript hash (the
@@ -51,6 +71,22 @@ static const char k_coin_label[] = "custos/mpc/prep-coin";
 #define COIN_BYTES 32
 #define VERDICT_BYTES (1 + 32)
 #define AUDIT_HDR (8 + 8 + 32)
+#define KEPT 2 /* distinct verdicts kept per sender: two prove equivocation */
+
+/* Blob bytes per audit round (chunk 0 carries the blob's length, 8 bytes,
+ * in front). Every party and every verifier must use the same value: it is
+ * a constant of the protocol, a variable only so that the unit tests can
+ * run many-chunk audits on small batches. Not in a header on purpose: no
+ * production code may change it. */
+extern size_t mpc_prep_audit_chunk;
+size_t mpc_prep_audit_chunk = MPC_MAX_PAYLOAD - 8;
+
+static uint64_t chunk_bytes(void) {
+  size_t c = mpc_prep_audit_chunk;
+  if (c < 64) c = 64;
+  if (c > MPC_MAX_PAYLOAD - 8) c = MPC_MAX_PAYLOAD - 8;
+  return c;
+}
 
 /* ---- sizes ------------------------------------------------------------- */
 
@@ -85,47 +121,57 @@ static uint64_t len_king(uint32_t n, const prep_dims *d, uint32_t from) {
 }
 static uint64_t len_open1(const prep_dims *d) { return FE_BYTES * (d->T + 1); }
 
-/* Payload length of the round-r message from `from` to `to`. */
-static uint64_t msg_len(uint32_t n, const prep_dims *d, uint32_t r, uint32_t from, uint32_t to) {
-  switch (r) {
-  case R_DEAL: return len_deal(d);
-  case R_MULT: return len_mult(n, d, to);
-  case R_KING: return len_king(n, d, from);
-  case R_OPEN1: return len_open1(d);
-  case R_OPEN2: return FE_BYTES;
-  default: return VERDICT_BYTES;
-  }
+/* The largest audit blob a party can have: every message it received in
+ * rounds 0..5 at the largest size the inbox accepts (a malformed payload is
+ * published as received). Bounds a declared blob length. */
+static uint64_t audit_max(uint32_t n) {
+  return AUDIT_HDR +
+         (uint64_t)PREP_ROUNDS * (n ? n - 1 : 0) * (4 + MPC_MSG_OVERHEAD + MPC_MAX_PAYLOAD);
 }
 
-/* The audit payload of party `me`: the largest payload of the batch. */
-static uint64_t len_audit(uint32_t n, const prep_dims *d, uint32_t me) {
-  uint64_t total = AUDIT_HDR;
-  for (uint32_t r = 0; r < PREP_ROUNDS; r++)
-    for (uint32_t j = 0; j < n; j++)
-      if (j != me) total += 4 + MPC_MSG_OVERHEAD + msg_len(n, d, r, j, me);
-  return total;
+/* Audit rounds for a blob of L bytes, and the size of piece k. */
+static uint64_t pieces(uint64_t L) {
+  uint64_t ch = chunk_bytes();
+  return L <= ch ? 1 : (L + ch - 1) / ch;
+}
+static uint64_t piece_len(uint64_t L, uint64_t k) {
+  uint64_t ch = chunk_bytes();
+  if (k >= pieces(L) || k * ch >= L) return 0;
+  return L - k * ch < ch ? L - k * ch : ch;
 }
 
-/* Every payload of the batch must fit MPC_MAX_PAYLOAD; the audit message is
- * the largest. At least one item, and T, R bounded first so the arithmetic
- * above cannot overflow. */
+/* Every payload of the batch must fit MPC_MAX_PAYLOAD. The round-0 deal is
+ * the largest; the audit, whatever its size, is split over as many rounds
+ * as it needs. At least one item, and T, R bounded first so the arithmetic
+ * cannot overflow. */
 static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
   if (T == 0 && R == 0) return 0;
   if (T > MPC_MAX_PAYLOAD || R > MPC_MAX_PAYLOAD) return 0;
   prep_dims d;
   dims_init(&d, n, t, T, R);
-  if (len_deal(&d) > MPC_MAX_PAYLOAD) return 0;
-  for (uint32_t me = 0; me < n; me++)
-    if (len_audit(n, &d, me) > MPC_MAX_PAYLOAD) return 0;
-  return 1;
+  return len_deal(&d) <= MPC_MAX_PAYLOAD && len_open1(&d) <= MPC_MAX_PAYLOAD &&
+         len_mult(n, &d, 0) <= MPC_MAX_PAYLOAD;
 }
 
 /* ---- state ------------------------------------------------------------- */
 
 typedef struct {
+  uint8_t *raw;
+  size_t len;
+} bytes;
+
+typedef struct {
+  uint32_t j;  /* the verdict's sender */
+  bytes chain; /* as extracted: the verdict inside r links */
+} relay;
+
+typedef struct {
   prep_dims d;
-  int fail;         /* one of my checks failed: vote no */
-  int32_t coin_bad; /* first dealer whose coin opening missed its commitment */
+  int fail; /* one of my checks failed or a payload was malformed: vote no */
+  /* The first cheat this party can prove by itself (MPC_EV_MALFORMED: the
+   * message; MPC_EV_COIN: commitment and opening), named after the audit. */
+  mpc_ev_type proof;
+  uint32_t proof_from, proof_round;
   uint8_t coin_mine[COIN_BYTES];
   uint8_t commit[MPC_MAX_N][32];
   uint8_t coin[32];       /* the joint coin */
@@ -143,6 +189,16 @@ typedef struct {
   fe *mine3;   /* T + 1: my shares of rho and omega */
   fe *open3;   /* T + 1: the opened rho and omega */
   fe sigma;    /* my share of sigma */
+  /* Verdict agreement (public values). */
+  bytes ext[MPC_MAX_N][KEPT]; /* distinct signed verdicts extracted, per sender */
+  uint8_t ext_n[MPC_MAX_N];
+  uint8_t linked[MPC_MAX_N]; /* links I signed, per sender */
+  relay *pend;               /* chains to relay in the next echo round */
+  size_t pend_n, pend_cap;
+  /* Audit. */
+  uint8_t *blob; /* my audit blob (holds my seed: wiped) */
+  size_t blob_len;
+  uint64_t chunks; /* audit rounds, known after the first */
 } prep_impl;
 
 static prep_impl *impl_of(mpc_session *s) { return (prep_impl *)s->impl; }
@@ -188,10 +244,37 @@ static void impl_wipe(prep_impl *p) {
   sodium_memzero(p->coin_mine, sizeof p->coin_mine);
 }
 
+static void bytes_free(bytes *b) {
+  free(b->raw);
+  b->raw = NULL;
+  b->len = 0;
+}
+
+static cx_err bytes_dup(bytes *b, const uint8_t *p, size_t len) {
+  b->raw = malloc(len ? len : 1);
+  if (!b->raw) return CX_E_NOMEM;
+  if (len) memcpy(b->raw, p, len);
+  b->len = len;
+  return CX_OK;
+}
+
+static void pend_clear(prep_impl *p) {
+  for (size_t i = 0; i < p->pend_n; i++) bytes_free(&p->pend[i].chain);
+  p->pend_n = 0;
+}
+
 static void prep_destroy(mpc_session *s) {
   prep_impl *p = impl_of(s);
   if (!p) return;
   impl_wipe(p);
+  for (uint32_t j = 0; j < MPC_MAX_N; j++)
+    for (int k = 0; k < KEPT; k++) bytes_free(&p->ext[j][k]);
+  pend_clear(p);
+  free(p->pend);
+  if (p->blob) {
+    sodium_memzero(p->blob, p->blob_len);
+    free(p->blob);
+  }
   sodium_memzero(p, sizeof *p);
   free(p);
   s->impl = NULL;
@@ -228,39 +311,35 @@ static cx_err send_fe(mpc_session *s, uint32_t to, const uint8_t *prefix, size_t
   return e;
 }
 
-/* A signed payload of the wrong shape proves its sender deviated: abort at
- * once naming it, the message itself is the evidence. */
-static void abort_malformed(mpc_session *s, const mpc_msg *m, const char *what) {
-  const uint8_t *raw = m->raw;
-  size_t len = m->raw_len;
-  impl_wipe(impl_of(s));
-  sess_evidence(s, MPC_EV_MALFORMED, m->from, 0, &raw, &len, 1);
-  sess_abort(s, CX_E_MPC_MALFORMED, m->from,
-             "prep round %u: party %u sent a malformed payload (%s)", s->round, m->from, what);
-}
-
-/* The round's message of j with its exact expected length, or NULL after
- * aborting (malformed) or on a framework error (*e set). */
-static const mpc_msg *get_msg(mpc_session *s, uint32_t j, uint64_t want, cx_err *e) {
+/* The round's message of j (advance runs only when every expected message
+ * is in, so a missing one is our bug). */
+static const mpc_msg *round_msg(mpc_session *s, uint32_t j, cx_err *e) {
   const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
-  if (!m) {
-    *e = CX_E_INTERNAL; /* advance runs only when every expected message is in */
-    return NULL;
-  }
-  if (m->len != want) {
-    abort_malformed(s, m, "wrong length");
-    return NULL;
-  }
+  if (!m) *e = CX_E_INTERNAL;
   return m;
 }
 
-/* Decodes count elements at off of j's message, aborting on a
- * non-canonical element. */
-static int get_fe(mpc_session *s, const mpc_msg *m, size_t off, fe *v, size_t count) {
-  if (fe_decode_vec(m->payload + off, count, v) != 0) {
-    abort_malformed(s, m, "non-canonical field element");
-    return -1;
-  }
+/* Remembers the first cheat this party can prove by itself. */
+static void note_proof(prep_impl *p, mpc_ev_type type, uint32_t from, uint32_t round) {
+  if (p->proof != MPC_EV_NONE) return;
+  p->proof = type;
+  p->proof_from = from;
+  p->proof_round = round;
+}
+
+/* Reads count elements at byte off of m, whose payload must be exactly
+ * `want` bytes with canonical elements. A malformed payload proves that its
+ * sender deviated, but only to this party: aborting here would split the
+ * honest parties. So this party votes fail and goes on with zeros —
+ * deterministically, so that its replay in the audit does exactly the
+ * same — and names the sender after the audit. Returns 1 if well formed. */
+static int read_fe(mpc_session *s, const mpc_msg *m, uint64_t want, size_t off, fe *v,
+                   size_t count) {
+  if (m->len == want && fe_decode_vec(m->payload + off, count, v) == 0) return 1;
+  if (count) sodium_memzero(v, count * sizeof(fe));
+  prep_impl *p = impl_of(s);
+  p->fail = 1;
+  note_proof(p, MPC_EV_MALFORMED, m->from, m->round);
   return 0;
 }
 
@@ -332,9 +411,12 @@ static cx_err after_deal(mpc_session *s, mpc_outbox *out) {
       memcpy(recv + j * d->W, p->own, d->W * sizeof(fe));
       continue;
     }
-    const mpc_msg *m = get_msg(s, j, len_deal(d), &e);
-    if (!m || get_fe(s, m, COIN_BYTES, recv + j * d->W, d->W) != 0) goto done;
-    memcpy(p->commit[j], m->payload, 32);
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) goto done;
+    if (read_fe(s, m, len_deal(d), COIN_BYTES, recv + j * d->W, d->W))
+      memcpy(p->commit[j], m->payload, 32);
+    else
+      memset(p->commit[j], 0, 32);
   }
   for (size_t c = 0; c < d->W; c++) {
     fe *dst = c < d->Ut           ? p->rand + c * d->m
@@ -388,19 +470,22 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
       for (uint64_t i = 0; i < kc; i++) sh[j * kc + i] = p->u[me + i * n];
       continue;
     }
-    const mpc_msg *m = get_msg(s, j, len_mult(n, d, me), &e);
-    if (!m || get_fe(s, m, COIN_BYTES, sh + j * kc, kc) != 0) goto done;
-    memcpy(coins[j], m->payload, COIN_BYTES);
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) goto done;
+    if (read_fe(s, m, len_mult(n, d, me), COIN_BYTES, sh + j * kc, kc))
+      memcpy(coins[j], m->payload, COIN_BYTES);
+    else
+      memset(coins[j], 0, COIN_BYTES);
   }
   /* The commitment binds each dealer's coin share before it saw anyone
-   * else's; a mismatch is a provable cheat, reported after the audit round
-   * (see the top of this file) so that every honest party names it. */
+   * else's; a mismatch is a provable cheat, voted down now and named after
+   * the audit (see the top of this file). */
   for (uint32_t j = 0; j < n; j++) {
     cx_hash h;
     hash_tagged(CX_TAG_MPC_COIN, coins[j], COIN_BYTES, &h);
     if (memcmp(h.b, p->commit[j], 32) != 0) {
       p->fail = 1;
-      if (p->coin_bad < 0) p->coin_bad = (int32_t)j;
+      note_proof(p, MPC_EV_COIN, j, R_MULT);
     }
   }
   cx_hash coin;
@@ -418,6 +503,7 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
   sess_next_round(s, sess_others(s));
   e = send_fe(s, MPC_TO_ALL, NULL, 0, vals, kc, out);
 done:
+  sodium_memzero(coins, sizeof coins);
   fe_free(sh, n * kc + kc);
   return e;
 }
@@ -447,10 +533,11 @@ static cx_err after_king(mpc_session *s, mpc_outbox *out) {
       hash_ctx_update(&hc, enc, FE_BYTES * kc);
       continue;
     }
-    const mpc_msg *m = get_msg(s, j, len_king(n, d, j), &e);
-    if (!m || get_fe(s, m, 0, v, kc) != 0) goto done;
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) goto done;
+    (void)read_fe(s, m, len_king(n, d, j), 0, v, kc);
     for (uint64_t i = 0; i < kc; i++) p->U[j + i * n] = v[i];
-    hash_ctx_update(&hc, m->payload, m->len);
+    hash_ctx_update(&hc, m->payload, m->len); /* as received, even if malformed */
   }
   cx_hash th;
   hash_ctx_final(&hc, &th);
@@ -482,8 +569,8 @@ done:
 }
 
 /* Gathers every party's vector of count degree-t shares of this round (mine
- * given) and opens them with the detect-only check. Returns 1 if consistent,
- * 0 if not (vals zeroed), -1 after a malformed abort or error (*e). */
+ * given) and opens them with the detect-only check. Returns 1 if consistent
+ * and well formed, 0 if not (vals zeroed), -1 on our own error (*e). */
 static int open_all(mpc_session *s, const fe *mine, size_t count, fe *vals, cx_err *e) {
   uint32_t n = s->cfg.n, me = s->cfg.me;
   fe *sh = fe_alloc(n * count);
@@ -493,20 +580,22 @@ static int open_all(mpc_session *s, const fe *mine, size_t count, fe *vals, cx_e
   }
   const fe *ptr[MPC_MAX_N];
   int rc = 1;
-  for (uint32_t j = 0; j < n && rc == 1; j++) {
+  for (uint32_t j = 0; j < n; j++) {
     ptr[j] = sh + j * count;
     if (j == me) {
       memcpy(sh + j * count, mine, count * sizeof(fe));
       continue;
     }
-    const mpc_msg *m = get_msg(s, j, FE_BYTES * count, e);
-    if (!m || get_fe(s, m, 0, sh + j * count, count) != 0) rc = -1;
+    const mpc_msg *m = round_msg(s, j, e);
+    if (!m) {
+      fe_free(sh, n * count);
+      return -1;
+    }
+    if (!read_fe(s, m, FE_BYTES * count, 0, sh + j * count, count)) rc = 0;
   }
   size_t bad = 0;
-  if (rc == 1 && shamir_check(&s->sh, s->cfg.t, ptr, count, vals, &bad) != 0) {
-    memset(vals, 0, count * sizeof(fe));
-    rc = 0;
-  }
+  if (shamir_check(&s->sh, s->cfg.t, ptr, count, vals, &bad) != 0) rc = 0;
+  if (rc == 0) memset(vals, 0, count * sizeof(fe));
   fe_free(sh, n * count);
   return rc;
 }
@@ -551,7 +640,224 @@ static cx_err after_open2(mpc_session *s, mpc_outbox *out) {
   return sess_send(s, MPC_TO_ALL, v, sizeof v, out);
 }
 
-/* ---- round 5: accept, or open the batch to the audit -------------------- */
+/* ---- rounds 5 .. 5 + t: agreeing on the verdicts (Dolev–Strong) -------- */
+
+/* A verdict of j: a round-5 message of this session to everyone, of
+ * exactly 33 bytes (its signature is checked by the caller). A round-5
+ * message of another shape counts as no verdict: it is neither relayed nor
+ * counted, as if j had sent nothing to this party (the audit, where it is
+ * published, names j). Keeping verdicts small keeps every echo message
+ * within bounds. */
+static int verdict_shape(const mpc_session *s, const mpc_msg *m) {
+  return m->kind == MPC_KIND_PREP && memcmp(m->session, s->cfg.session, 32) == 0 &&
+         m->round == R_VERDICT && m->to == MPC_TO_ALL && m->from < s->cfg.n &&
+         m->len == VERDICT_BYTES;
+}
+
+/* Same signed content (BIP340 signing is randomized: two signatures of one
+ * content are one verdict). */
+static int same_signed(const bytes *a, const uint8_t *raw, size_t len) {
+  return a->len == len && memcmp(a->raw, raw, len - 64) == 0;
+}
+
+/* Dolev–Strong extraction: keeps verdict v of j if it is new and fewer
+ * than two are kept, and queues the chain that brought it for the next echo
+ * round, if there is one. My own verdict is the one I sent; relays of it
+ * are ignored. Two distinct verdicts already prove equivocation, so more
+ * are not kept, which bounds every echo message. */
+static cx_err extract(mpc_session *s, uint32_t j, const uint8_t *v, size_t vlen,
+                      const uint8_t *chain, size_t clen, int relay_next) {
+  prep_impl *p = impl_of(s);
+  if (j == s->cfg.me || p->ext_n[j] >= KEPT) return CX_OK;
+  for (uint8_t k = 0; k < p->ext_n[j]; k++)
+    if (same_signed(&p->ext[j][k], v, vlen)) return CX_OK;
+  cx_err e = bytes_dup(&p->ext[j][p->ext_n[j]], v, vlen);
+  if (e != CX_OK) return e;
+  p->ext_n[j]++;
+  if (!relay_next) return CX_OK;
+  if (p->pend_n == p->pend_cap) {
+    size_t cap = p->pend_cap ? 2 * p->pend_cap : 8;
+    relay *r = realloc(p->pend, cap * sizeof *r);
+    if (!r) return CX_E_NOMEM;
+    p->pend = r;
+    p->pend_cap = cap;
+  }
+  p->pend[p->pend_n].j = j;
+  e = bytes_dup(&p->pend[p->pend_n].chain, chain, clen);
+  if (e == CX_OK) p->pend_n++;
+  return e;
+}
+
+/* Opens a relay chain of depth r: r nested links around a verdict. Each
+ * link is a signed message of its relayer (this session, to everyone, round
+ * link_round(j, 0 or 1) for the verdict's sender j) whose payload is the
+ * next layer; the relayers are distinct and none is j. So a chain of depth
+ * r carries r + 1 distinct signers, which is what the Dolev–Strong argument
+ * needs. 1 and the verdict (j, v) if valid. */
+static int chain_open(const mpc_session *s, const uint8_t *buf, size_t len, uint32_t depth,
+                      uint32_t *j, const uint8_t **v, size_t *vlen) {
+  uint32_t n = s->cfg.n, want = UINT32_MAX;
+  uint64_t signers = 0;
+  mpc_msg m;
+  for (uint32_t d = 0; d <= depth; d++) {
+    if (mpc_msg_decode(buf, len, &m) != CX_OK || m.from >= n || ((signers >> m.from) & 1)) return 0;
+    if (d < depth) {
+      if (m.kind != MPC_KIND_PREP || memcmp(m.session, s->cfg.session, 32) != 0 ||
+          m.to != MPC_TO_ALL || m.round < LINK_ROUND0 || m.round - LINK_ROUND0 >= 2 * n)
+        return 0;
+      uint32_t lj = (m.round - LINK_ROUND0) / 2;
+      if (want != UINT32_MAX && lj != want) return 0;
+      want = lj;
+    } else if (!verdict_shape(s, &m) || (want != UINT32_MAX && m.from != want)) {
+      return 0;
+    }
+    if (!mpc_msg_verify(&m, &s->cfg.pubkeys[m.from])) return 0;
+    signers |= 1ull << m.from;
+    if (d < depth) {
+      buf = m.payload;
+      len = m.len;
+    }
+  }
+  *j = m.from;
+  *v = buf;
+  *vlen = len;
+  return 1;
+}
+
+/* Echo payload: count u32 || count x (len u32 || link), each link my signed
+ * message around a chain I extracted in the previous round. */
+static cx_err send_echo(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  bytes *links = calloc(p->pend_n ? p->pend_n : 1, sizeof *links);
+  if (!links) return CX_E_NOMEM;
+  cx_err e = CX_OK;
+  size_t len = 4;
+  for (size_t i = 0; i < p->pend_n && e == CX_OK; i++) {
+    const relay *r = &p->pend[i];
+    if (p->linked[r->j] >= KEPT) {
+      e = CX_E_INTERNAL; /* at most KEPT verdicts of j are ever extracted */
+      break;
+    }
+    e = mpc_msg_encode(s->cfg.key, MPC_KIND_PREP, s->cfg.session, link_round(r->j, p->linked[r->j]++),
+                       (uint8_t)s->cfg.me, MPC_TO_ALL, r->chain.raw, r->chain.len, &links[i].raw,
+                       &links[i].len);
+    len += 4 + links[i].len;
+  }
+  uint8_t *buf = e == CX_OK ? malloc(len) : NULL;
+  if (e == CX_OK && !buf) e = CX_E_NOMEM;
+  if (e == CX_OK) {
+    put_be32(buf, (uint32_t)p->pend_n);
+    size_t off = 4;
+    for (size_t i = 0; i < p->pend_n; i++) {
+      put_be32(buf + off, (uint32_t)links[i].len);
+      memcpy(buf + off + 4, links[i].raw, links[i].len);
+      off += 4 + links[i].len;
+    }
+    e = sess_send(s, MPC_TO_ALL, buf, len, out);
+  }
+  free(buf);
+  for (size_t i = 0; i < p->pend_n; i++) free(links[i].raw);
+  free(links);
+  pend_clear(p);
+  return e;
+}
+
+/* One relayer's echo message of echo round r. A chain that does not open is
+ * ignored, as in Dolev–Strong: it is what a corrupt relayer may send anyway,
+ * and naming it here would split the honest parties (only this one may have
+ * got it). At most 2 (n - 1) items are read: what an honest relayer sends at
+ * most. */
+static cx_err take_echo(mpc_session *s, const mpc_msg *m, uint32_t r) {
+  if (m->len < 4) return CX_OK;
+  uint32_t count = get_be32(m->payload), cap = 2 * (s->cfg.n - 1);
+  size_t off = 4;
+  for (uint32_t i = 0; i < count && i < cap; i++) {
+    if (m->len - off < 4) break;
+    size_t l = get_be32(m->payload + off);
+    off += 4;
+    if (m->len - off < l) break;
+    const uint8_t *item = m->payload + off;
+    off += l;
+    uint32_t j;
+    const uint8_t *v;
+    size_t vlen;
+    if (!chain_open(s, item, l, r, &j, &v, &vlen)) continue;
+    cx_err e = extract(s, j, v, vlen, item, l, r < s->cfg.t);
+    if (e != CX_OK) return e;
+  }
+  return CX_OK;
+}
+
+static cx_err accept(mpc_session *s);
+static cx_err start_audit(mpc_session *s, mpc_outbox *out);
+
+/* After round 5 + t. Dolev–Strong with t + 1 rounds: every honest party
+ * holds, for every sender, the same single verdict, or none, or two
+ * distinct ones (docs/mpc-prep.md "Verdict agreement"). So this decision is
+ * the same at every honest party: name the lowest equivocating sender (its
+ * two signed verdicts are the evidence), or accept when every sender has
+ * exactly one verdict, ok, with my transcript hash, or audit. */
+static cx_err decide(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  for (uint32_t j = 0; j < n; j++) {
+    if (p->ext_n[j] < 2) continue;
+    const uint8_t *msgs[2] = {p->ext[j][0].raw, p->ext[j][1].raw};
+    size_t lens[2] = {p->ext[j][0].len, p->ext[j][1].len};
+    impl_wipe(p);
+    sess_evidence(s, MPC_EV_EQUIVOCATION, (int32_t)j, 0, msgs, lens, 2);
+    sess_abort(s, CX_E_MPC_EQUIVOCATION, (int32_t)j, "prep: party %u signed two different verdicts",
+               j);
+    return CX_OK;
+  }
+  int ok = !p->fail;
+  for (uint32_t j = 0; j < n && ok; j++) {
+    if (j == me) continue;
+    mpc_msg m;
+    ok = p->ext_n[j] == 1 && mpc_msg_decode(p->ext[j][0].raw, p->ext[j][0].len, &m) == CX_OK &&
+         m.payload[0] == 1 && memcmp(m.payload + 1, p->transcript, 32) == 0;
+  }
+  return ok ? accept(s) : start_audit(s, out);
+}
+
+/* The next echo round, or the decision after the last. */
+static cx_err echo_or_decide(mpc_session *s, mpc_outbox *out) {
+  if (s->round - R_VERDICT < s->cfg.t) {
+    sess_next_round(s, sess_others(s));
+    return send_echo(s, out);
+  }
+  return decide(s, out);
+}
+
+/* Round 5: every verdict received directly is extracted (a chain of depth
+ * 0) and relayed in echo round 1. */
+static cx_err after_verdict(mpc_session *s, mpc_outbox *out) {
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  cx_err e = CX_OK;
+  for (uint32_t j = 0; j < n; j++) {
+    if (j == me) continue;
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) return e;
+    if (!verdict_shape(s, m)) continue;
+    e = extract(s, j, m->raw, m->raw_len, m->raw, m->raw_len, s->cfg.t > 0);
+    if (e != CX_OK) return e;
+  }
+  return echo_or_decide(s, out);
+}
+
+/* Echo round r = round - 5: chains of depth r. */
+static cx_err after_echo(mpc_session *s, mpc_outbox *out) {
+  uint32_t n = s->cfg.n, me = s->cfg.me, r = s->round - R_VERDICT;
+  cx_err e = CX_OK;
+  for (uint32_t k = 0; k < n && e == CX_OK; k++) {
+    if (k == me) continue;
+    const mpc_msg *m = round_msg(s, k, &e);
+    if (m) e = take_echo(s, m, r);
+  }
+  return e == CX_OK ? echo_or_decide(s, out) : e;
+}
+
+/* ---- accepted ----------------------------------------------------------- */
 
 static cx_err accept(mpc_session *s) {
   prep_impl *p = impl_of(s);
@@ -580,11 +886,13 @@ static cx_err accept(mpc_session *s) {
   return CX_OK;
 }
 
-/* Round 6 payload: T || R || seed || for each round 0..5, for each sender
+/* ---- the audit: publishing ---------------------------------------------- */
+
+/* The audit blob: T || R || seed || for each round 0..5, for each sender
  * j != me in order: u32 length || the signed message I received. Revealing
  * the seed is safe only because this batch is discarded and never depended
  * on any input (Ishai–Ostrovsky–Zikas 2014). */
-static cx_err send_audit(mpc_session *s, mpc_outbox *out) {
+static cx_err make_blob(mpc_session *s) {
   prep_impl *p = impl_of(s);
   uint32_t n = s->cfg.n, me = s->cfg.me;
   size_t len = AUDIT_HDR;
@@ -609,38 +917,142 @@ static cx_err send_audit(mpc_session *s, mpc_outbox *out) {
       memcpy(buf + off + 4, m->raw, m->raw_len);
       off += 4 + m->raw_len;
     }
-  cx_err e = sess_send(s, MPC_TO_ALL, buf, len, out);
-  sodium_memzero(buf, len);
+  p->blob = buf;
+  p->blob_len = len;
+  return CX_OK;
+}
+
+/* Audit round k: chunk 0 = blob length u64 || piece 0; chunk k = piece k
+ * (empty once my blob is sent: every party sends in every audit round, so
+ * nobody runs more than one round ahead of another). */
+static cx_err send_chunk(mpc_session *s, uint64_t k, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  uint64_t pl = piece_len(p->blob_len, k), pre = k == 0 ? 8 : 0;
+  uint8_t *buf = malloc(pre + pl + 1);
+  if (!buf) return CX_E_NOMEM;
+  if (k == 0) put_be64(buf, p->blob_len);
+  if (pl) memcpy(buf + pre, p->blob + k * chunk_bytes(), pl);
+  cx_err e = sess_send(s, MPC_TO_ALL, buf, pre + pl, out);
+  sodium_memzero(buf, pre + pl + 1);
   free(buf);
   return e;
 }
 
-static cx_err after_verdict(mpc_session *s, mpc_outbox *out) {
-  prep_impl *p = impl_of(s);
-  uint32_t n = s->cfg.n, me = s->cfg.me;
-  cx_err e = CX_OK;
-  int ok = !p->fail;
-  for (uint32_t j = 0; j < n; j++) {
-    if (j == me) continue;
-    const mpc_msg *m = get_msg(s, j, VERDICT_BYTES, &e);
-    if (!m) return e;
-    if (m->payload[0] > 1) {
-      abort_malformed(s, m, "verdict byte not 0 or 1");
-      return CX_OK;
-    }
-    if (m->payload[0] != 1 || memcmp(m->payload + 1, p->transcript, 32) != 0) ok = 0;
-  }
-  if (ok) return accept(s);
-  /* Someone saw a failure or a different transcript: the batch is dropped
-   * and everyone publishes its seed and inputs. */
-  impl_wipe(p);
+/* The batch is dropped and everyone publishes its seed and inputs. */
+static cx_err start_audit(mpc_session *s, mpc_outbox *out) {
+  impl_wipe(impl_of(s));
+  cx_err e = make_blob(s);
+  if (e != CX_OK) return e;
   sess_next_round(s, sess_others(s));
-  return send_audit(s, out);
+  return send_chunk(s, 0, out);
 }
 
-/* ---- round 6: the audit ------------------------------------------------- */
+/* A valid chunk 0 declares a length L within what any party can have, with
+ * piece 0 of exactly the size that L implies. *L gets the length. */
+static int chunk0_ok(uint32_t n, const uint8_t *p, size_t len, uint64_t *L) {
+  if (len < 8) return 0;
+  *L = get_be64(p);
+  return *L >= AUDIT_HDR && *L <= audit_max(n) && len - 8 == piece_len(*L, 0);
+}
 
-/* One party's audit message, parsed: pointers into it. */
+typedef enum { ASM_OK = 0, ASM_SHORT, ASM_LIE, ASM_NOMEM } asm_rc;
+
+/* Reassembles one party's blob from its chunks c[0..count) (audit rounds
+ * 0..count-1). ASM_LIE: chunks 0..*at already contradict themselves (a
+ * chunk 0 that is not valid, a piece of the wrong size for the declared
+ * length: the party's own signatures prove it lied). ASM_SHORT: fewer
+ * chunks than the length needs. ASM_OK: *blob (malloc'd, *blen bytes) from
+ * the first *need chunks. */
+static asm_rc assemble(uint32_t n, const mpc_msg *const *c, size_t count, uint8_t **blob,
+                       size_t *blen, size_t *need, size_t *at) {
+  uint64_t L = 0;
+  *blob = NULL;
+  *at = 0;
+  if (!chunk0_ok(n, c[0]->payload, c[0]->len, &L)) return ASM_LIE;
+  for (size_t i = 1; i < count; i++)
+    if (c[i]->len != piece_len(L, i)) {
+      *at = i;
+      return ASM_LIE;
+    }
+  *need = pieces(L);
+  if (count < *need) return ASM_SHORT;
+  uint8_t *b = malloc(L);
+  if (!b) return ASM_NOMEM;
+  uint64_t off = 0;
+  for (size_t i = 0; i < *need; i++) {
+    const uint8_t *src = c[i]->payload + (i == 0 ? 8 : 0);
+    memcpy(b + off, src, piece_len(L, i));
+    off += piece_len(L, i);
+  }
+  *blob = b;
+  *blen = L;
+  return ASM_OK;
+}
+
+static cx_err judge(mpc_session *s);
+static cx_err name_audit(mpc_session *s, uint32_t x, const mpc_msg *const *chunk, size_t cnt,
+                         const uint8_t *bad, size_t badlen, cx_err err, const char *what);
+
+/* Names the first party whose chunk of this audit round contradicts its
+ * chunk 0 (or whose chunk 0 is not valid): its own signed chunks 0..k
+ * prove the lie, so there is no point in waiting for more. Every party that
+ * got the same chunks stops in the same round. 1 if named, -1 on error. */
+static int chunk_lie(mpc_session *s, uint64_t k, cx_err *e) {
+  uint32_t n = s->cfg.n, me = s->cfg.me, a0 = audit0(s->cfg.t);
+  for (uint32_t x = 0; x < n; x++) {
+    if (x == me) continue;
+    const mpc_msg *m0 = mpc_inbox_get(s->inbox, a0, x), *mk = mpc_inbox_get(s->inbox, s->round, x);
+    uint64_t L = 0;
+    if (!m0 || !mk) {
+      *e = CX_E_INTERNAL;
+      return -1;
+    }
+    if (chunk0_ok(n, m0->payload, m0->len, &L) && (k == 0 || mk->len == piece_len(L, k))) continue;
+    const mpc_msg **c = calloc(k + 1, sizeof *c);
+    if (!c) {
+      *e = CX_E_NOMEM;
+      return -1;
+    }
+    for (uint64_t i = 0; i <= k; i++) c[i] = mpc_inbox_get(s->inbox, a0 + (uint32_t)i, x);
+    *e = name_audit(s, x, c, k + 1, NULL, 0, CX_E_MPC_MALFORMED,
+                    "chunks contradict their declared length");
+    free(c);
+    return *e == CX_OK ? 1 : -1;
+  }
+  return 0;
+}
+
+/* After audit round k: once chunk 0 of everyone is in, the number of audit
+ * rounds is the largest any valid chunk 0 (mine included) needs. A party
+ * whose chunk 0 is not valid is not waited for: its chunk 0 is its proof. A
+ * declared length that is valid but false costs at most the rounds it
+ * declares (bounded by audit_max), whose pieces the liar must send itself,
+ * and then names it: a piece contradicts it, or the blob does not parse. */
+static cx_err after_audit(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  uint64_t k = s->round - audit0(s->cfg.t);
+  cx_err e = CX_OK;
+  if (chunk_lie(s, k, &e) != 0) return e;
+  if (k == 0) {
+    uint64_t c = pieces(p->blob_len), L;
+    for (uint32_t x = 0; x < n; x++) {
+      if (x == me) continue;
+      const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, x);
+      if (m && chunk0_ok(n, m->payload, m->len, &L) && pieces(L) > c) c = pieces(L);
+    }
+    p->chunks = c;
+  }
+  if (k + 1 < p->chunks) {
+    sess_next_round(s, sess_others(s));
+    return send_chunk(s, k + 1, out);
+  }
+  return judge(s);
+}
+
+/* ---- the audit: judging ------------------------------------------------- */
+
+/* One party's audit blob, parsed: pointers into it. */
 typedef struct {
   uint64_t T, R;
   const uint8_t *seed;
@@ -648,7 +1060,7 @@ typedef struct {
   size_t len[PREP_ROUNDS][MPC_MAX_N];
 } audit_view;
 
-/* Parses k's audit payload: sizes within the limits, and every embedded
+/* Parses k's audit blob: sizes within the limits, and every embedded
  * message a valid signed message of this session, of its round, from its
  * position's sender and addressed to k or to all. Anything else is a lie
  * signed by k. 0 if valid. */
@@ -685,10 +1097,10 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
                           mpc_session **out);
 
 /* Replays party j from its published seed and inputs, up to and including
- * its round-5 messages (never its audit: no recursion). *out gets the
- * replay session, whose s->replay lists j's unsigned outputs. CX_OK even if
- * the replay aborted on a malformed input (its later outputs are then
- * simply missing); another error is ours (out of memory), not j's. */
+ * its round-5 messages (never its agreement or audit rounds: no
+ * recursion). *out gets the replay session, whose s->replay lists j's
+ * unsigned outputs. Another error than CX_OK is ours (out of memory), not
+ * j's. */
 static cx_err replay_party(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8_t session[32],
                            uint32_t j, const audit_view *v, mpc_session **out) {
   *out = NULL;
@@ -697,6 +1109,7 @@ static cx_err replay_party(uint32_t n, uint32_t t, const cx_pubkey *pks, const u
   memcpy(cfg.seed, v->seed, 32);
   mpc_session *rs = NULL;
   cx_err e = prep_create(&cfg, v->T, v->R, NULL, &rs);
+  sodium_memzero(cfg.seed, sizeof cfg.seed);
   if (e != CX_OK) return e;
   mpc_outbox ob = {0};
   e = mpc_session_start(rs, 0, &ob);
@@ -726,14 +1139,22 @@ static int replay_has(const mpc_session *rs, const mpc_msg *m) {
   return 0;
 }
 
+/* One party's audit as this party received it. */
+typedef struct {
+  const mpc_msg **chunk; /* its chunks of audit rounds 0 .. chunks-1 */
+  uint8_t *blob;
+  size_t blob_len, need; /* need: the chunks its blob takes */
+  audit_view v;
+} audit_party;
+
 /* Replays j and compares with every signed message of j I hold: the ones
  * to me (my inbox) and to others (their audits). Returns 1 and the first
  * mismatching message, 0 if j is consistent, -1 on our own error. */
-static int audit_one(mpc_session *s, const audit_view *views, uint32_t j, const uint8_t **bad,
+static int audit_one(mpc_session *s, const audit_party *ap, uint32_t j, const uint8_t **bad,
                      size_t *badlen, cx_err *e) {
   uint32_t n = s->cfg.n, me = s->cfg.me;
   mpc_session *rs = NULL;
-  *e = replay_party(n, s->cfg.t, s->cfg.pubkeys, s->cfg.session, j, &views[j], &rs);
+  *e = replay_party(n, s->cfg.t, s->cfg.pubkeys, s->cfg.session, j, &ap[j].v, &rs);
   if (*e != CX_OK) return -1;
   int found = 0;
   for (uint32_t r = 0; r < PREP_ROUNDS && !found; r++)
@@ -746,8 +1167,8 @@ static int audit_one(mpc_session *s, const audit_view *views, uint32_t j, const 
         raw = m ? m->raw : NULL;
         len = m ? m->raw_len : 0;
       } else {
-        raw = views[k].msg[r][j];
-        len = views[k].len[r][j];
+        raw = ap[k].v.msg[r][j];
+        len = ap[k].v.len[r][j];
       }
       mpc_msg m;
       if (!raw || mpc_msg_decode(raw, len, &m) != CX_OK) continue; /* cannot happen: checked */
@@ -761,69 +1182,144 @@ static int audit_one(mpc_session *s, const audit_view *views, uint32_t j, const 
   return found;
 }
 
-static cx_err after_audit(mpc_session *s) {
+/* Names x with MPC_EV_AUDIT evidence: its first cnt audit chunks, and the
+ * signed message of x its replay does not produce (bad, if any). */
+static cx_err name_audit(mpc_session *s, uint32_t x, const mpc_msg *const *chunk, size_t cnt,
+                         const uint8_t *bad, size_t badlen, cx_err err, const char *what) {
+  const uint8_t **msgs = calloc(cnt + 1, sizeof *msgs);
+  size_t *lens = calloc(cnt + 1, sizeof *lens);
+  if (!msgs || !lens) {
+    free(msgs);
+    free(lens);
+    return CX_E_NOMEM;
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    msgs[i] = chunk[i]->raw;
+    lens[i] = chunk[i]->raw_len;
+  }
+  if (bad) {
+    msgs[cnt] = bad;
+    lens[cnt] = badlen;
+  }
+  sess_evidence(s, MPC_EV_AUDIT, (int32_t)x, 0, msgs, lens, cnt + (bad ? 1 : 0));
+  free(msgs);
+  free(lens);
+  if (bad) {
+    mpc_msg bm;
+    if (mpc_msg_decode(bad, badlen, &bm) != CX_OK) return CX_E_INTERNAL;
+    if (bm.to == MPC_TO_ALL)
+      sess_abort(s, err, (int32_t)x, "prep audit: party %u's round %u broadcast is not what its replay sends",
+                 x, bm.round);
+    else
+      sess_abort(s, err, (int32_t)x,
+                 "prep audit: party %u's round %u message to party %u is not what its replay sends", x,
+                 bm.round, bm.to);
+  } else {
+    sess_abort(s, err, (int32_t)x, "prep audit: party %u's audit %s", x, what);
+  }
+  return CX_OK;
+}
+
+static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, const mpc_evidence *ev,
+                               uint32_t c);
+
+/* My own proof, if I hold one that a third party accepts: a coin opening
+ * that misses its commitment, or a payload that is malformed whatever the
+ * batch size. (A wrong length that would fit another batch is certain to me
+ * but not provable to others: the replay names that sender instead.) */
+static int own_proof(mpc_session *s) {
   prep_impl *p = impl_of(s);
-  uint32_t n = s->cfg.n, me = s->cfg.me;
-  if (p->coin_bad >= 0) {
-    /* My own proof is shorter than a replay: the dealer's commitment and
-     * its opening, both signed by it. */
-    uint32_t j = (uint32_t)p->coin_bad;
-    const mpc_msg *c0 = mpc_inbox_get(s->inbox, R_DEAL, j),
-                  *c1 = mpc_inbox_get(s->inbox, R_MULT, j);
-    if (!c0 || !c1) return CX_E_INTERNAL;
+  uint32_t j = p->proof_from;
+  if (p->proof == MPC_EV_COIN) {
+    const mpc_msg *c0 = mpc_inbox_get(s->inbox, R_DEAL, j), *c1 = mpc_inbox_get(s->inbox, R_MULT, j);
+    if (!c0 || !c1) return 0;
     const uint8_t *msgs[2] = {c0->raw, c1->raw};
     size_t lens[2] = {c0->raw_len, c1->raw_len};
     sess_evidence(s, MPC_EV_COIN, (int32_t)j, 0, msgs, lens, 2);
     sess_abort(s, CX_E_MPC_CHECK_FAILED, (int32_t)j,
                "prep: party %u's coin opening does not match its commitment", j);
-    return CX_OK;
+    return 1;
   }
-  audit_view *views = calloc(n, sizeof *views);
-  if (!views) return CX_E_NOMEM;
+  if (p->proof != MPC_EV_MALFORMED) return 0;
+  const mpc_msg *m = mpc_inbox_get(s->inbox, p->proof_round, j);
+  if (!m) return 0;
+  uint8_t *raw = (uint8_t *)m->raw;
+  size_t len = m->raw_len;
+  mpc_evidence ev = {.type = MPC_EV_MALFORMED, .culprit = (int32_t)j, .count = 1, .msg = &raw, .len = &len};
+  if (verify_malformed(s->cfg.n, s->cfg.t, s->cfg.pubkeys, &ev, j) != CX_OK) return 0;
+  const uint8_t *msgs[1] = {m->raw};
+  sess_evidence(s, MPC_EV_MALFORMED, (int32_t)j, 0, msgs, &len, 1);
+  sess_abort(s, CX_E_MPC_MALFORMED, (int32_t)j, "prep round %u: party %u sent a malformed payload",
+             m->round, j);
+  return 1;
+}
+
+static void parties_free(audit_party *ap, uint32_t n) {
+  for (uint32_t x = 0; x < n; x++) {
+    free(ap[x].chunk);
+    if (ap[x].blob) {
+      sodium_memzero(ap[x].blob, ap[x].blob_len);
+      free(ap[x].blob);
+    }
+  }
+  free(ap);
+}
+
+/* After the last audit round: my own proof if I have one; else the first
+ * party whose audit contradicts itself or does not parse; else the first
+ * party whose signed messages its replay does not reproduce. An honest
+ * party's always are, so only a cheater can be named. */
+static cx_err judge(mpc_session *s) {
+  prep_impl *p = impl_of(s);
+  uint32_t n = s->cfg.n, me = s->cfg.me, a0 = audit0(s->cfg.t);
+  if (own_proof(s)) return CX_OK;
+  audit_party *ap = calloc(n, sizeof *ap);
+  if (!ap) return CX_E_NOMEM;
   cx_err e = CX_OK;
-  for (uint32_t k = 0; k < n; k++) {
-    if (k == me) continue;
-    const mpc_msg *m = mpc_inbox_get(s->inbox, R_AUDIT, k);
-    if (!m) {
-      e = CX_E_INTERNAL;
+  for (uint32_t x = 0; x < n; x++) {
+    if (x == me) continue;
+    ap[x].chunk = calloc(p->chunks, sizeof *ap[x].chunk);
+    if (!ap[x].chunk) {
+      e = CX_E_NOMEM;
       goto done;
     }
-    if (audit_parse(n, s->cfg.t, s->cfg.pubkeys, s->cfg.session, k, m->payload, m->len,
-                    &views[k]) != 0) {
-      abort_malformed(s, m, "audit message does not parse or holds an invalid message");
+    for (uint64_t i = 0; i < p->chunks; i++)
+      if (!(ap[x].chunk[i] = mpc_inbox_get(s->inbox, a0 + (uint32_t)i, x))) {
+        e = CX_E_INTERNAL;
+        goto done;
+      }
+    size_t at = 0;
+    asm_rc rc = assemble(n, ap[x].chunk, p->chunks, &ap[x].blob, &ap[x].blob_len, &ap[x].need, &at);
+    if (rc == ASM_NOMEM || rc == ASM_SHORT) { /* SHORT: chunks covers every valid length */
+      e = rc == ASM_NOMEM ? CX_E_NOMEM : CX_E_INTERNAL;
+      goto done;
+    }
+    if (rc == ASM_LIE) {
+      e = name_audit(s, x, ap[x].chunk, at + 1, NULL, 0, CX_E_MPC_MALFORMED,
+                     "chunks contradict their declared length");
+      goto done;
+    }
+    if (audit_parse(n, s->cfg.t, s->cfg.pubkeys, s->cfg.session, x, ap[x].blob, ap[x].blob_len,
+                    &ap[x].v) != 0) {
+      e = name_audit(s, x, ap[x].chunk, ap[x].need, NULL, 0, CX_E_MPC_MALFORMED,
+                     "does not parse or holds an invalid message");
       goto done;
     }
   }
-  /* The first party whose signed messages its replay does not reproduce.
-   * An honest party's always are, so only a cheater can be named. */
   for (uint32_t j = 0; j < n; j++) {
     if (j == me) continue;
     const uint8_t *bad = NULL;
     size_t badlen = 0;
-    int rc = audit_one(s, views, j, &bad, &badlen, &e);
+    int rc = audit_one(s, ap, j, &bad, &badlen, &e);
     if (rc < 0) goto done;
     if (rc == 1) {
-      const mpc_msg *am = mpc_inbox_get(s->inbox, R_AUDIT, j);
-      mpc_msg bm;
-      mpc_msg_decode(bad, badlen, &bm);
-      const uint8_t *msgs[2] = {am->raw, bad};
-      size_t lens[2] = {am->raw_len, badlen};
-      sess_evidence(s, MPC_EV_AUDIT, (int32_t)j, 0, msgs, lens, 2);
-      if (bm.to == MPC_TO_ALL)
-        sess_abort(s, CX_E_MPC_CHECK_FAILED, (int32_t)j,
-                   "prep audit: party %u's round %u broadcast is not what its replay sends", j,
-                   bm.round);
-      else
-        sess_abort(
-            s, CX_E_MPC_CHECK_FAILED, (int32_t)j,
-            "prep audit: party %u's round %u message to party %u is not what its replay sends", j,
-            bm.round, bm.to);
+      e = name_audit(s, j, ap[j].chunk, ap[j].need, bad, badlen, CX_E_MPC_CHECK_FAILED, NULL);
       goto done;
     }
   }
   sess_abort(s, CX_E_MPC_CHECK_FAILED, -1, "prep audit: a check failed but every replay matches");
 done:
-  free(views);
+  parties_free(ap, n);
   return e;
 }
 
@@ -843,8 +1339,8 @@ static cx_err prep_advance(mpc_session *s, mpc_outbox *out) {
       return CX_OK;
     }
     return after_verdict(s, out);
-  case R_AUDIT: return after_audit(s);
-  default: return CX_E_INTERNAL;
+  default:
+    return s->round < audit0(s->cfg.t) ? after_echo(s, out) : after_audit(s, out);
   }
 }
 
@@ -867,7 +1363,7 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
     return CX_E_NOMEM;
   }
   dims_init(&p->d, cfg->n, cfg->t, T, R);
-  p->coin_bad = -1;
+  p->proof = MPC_EV_NONE;
   s->proto = &mpc_prep_proto;
   s->impl = p;
   s->pool = pool;
@@ -925,35 +1421,68 @@ static cx_err verify_coin(const cx_pubkey *pks, const mpc_evidence *ev, uint32_t
   return memcmp(h.b, m0.payload, 32) != 0 ? CX_OK : CX_E_MPC_CHECK_FAILED;
 }
 
-/* MPC_EV_AUDIT: the culprit's audit message and one of its signed messages
- * of rounds 0..5 that the replay from that audit does not reproduce. */
+/* MPC_EV_AUDIT: the culprit's audit chunks, from audit round 0 on, and
+ * optionally one of its signed messages of rounds 0..5 (last). Proven when
+ * the chunks contradict their declared length, or the complete blob does
+ * not parse, or the replay from the blob does not produce that message. */
 static cx_err verify_audit(uint32_t n, uint32_t t, const cx_pubkey *pks, const mpc_evidence *ev,
                            uint32_t c) {
-  mpc_msg am, bm;
-  cx_err e = ev_get(pks, ev, 0, c, &am);
-  if (e == CX_OK) e = ev_get(pks, ev, 1, c, &bm);
-  if (e != CX_OK) return e;
-  if (memcmp(am.session, bm.session, 32) != 0) return CX_E_MPC_SESSION;
-  if (am.round != R_AUDIT || am.to != MPC_TO_ALL || bm.round >= PREP_ROUNDS) return CX_E_MPC_ROUND;
+  size_t count = ev->count;
+  if (count == 0 || count > (size_t)pieces(audit_max(n)) + 1) return CX_E_INVALID_ARG;
+  mpc_msg *ms = calloc(count, sizeof *ms);
+  const mpc_msg **cp = calloc(count, sizeof *cp);
   audit_view *v = calloc(1, sizeof *v);
-  if (!v) return CX_E_NOMEM;
-  if (audit_parse(n, t, pks, am.session, c, am.payload, am.len, v) != 0) {
-    free(v);
-    return CX_E_MPC_MALFORMED;
+  uint8_t *blob = NULL;
+  size_t blen = 0, need = 0, at = 0;
+  cx_err e = ms && cp && v ? CX_OK : CX_E_NOMEM;
+  for (size_t i = 0; i < count && e == CX_OK; i++) {
+    e = ev_get(pks, ev, i, c, &ms[i]);
+    cp[i] = &ms[i];
+  }
+  if (e != CX_OK) goto done;
+  const mpc_msg *bad = ms[count - 1].round < PREP_ROUNDS ? &ms[count - 1] : NULL;
+  size_t nc = count - (bad ? 1 : 0);
+  e = nc ? CX_OK : CX_E_INVALID_ARG;
+  for (size_t i = 0; i < count && e == CX_OK; i++) {
+    if (memcmp(ms[i].session, ms[0].session, 32) != 0) e = CX_E_MPC_SESSION;
+    else if (i < nc && (ms[i].round != audit0(t) + i || ms[i].to != MPC_TO_ALL)) e = CX_E_MPC_ROUND;
+  }
+  if (e != CX_OK) goto done;
+  asm_rc rc = assemble(n, cp, nc, &blob, &blen, &need, &at);
+  if (rc != ASM_OK) {
+    e = rc == ASM_LIE ? CX_OK : rc == ASM_NOMEM ? CX_E_NOMEM : CX_E_MPC_MALFORMED;
+    goto done;
+  }
+  if (audit_parse(n, t, pks, ms[0].session, c, blob, blen, v) != 0) {
+    e = CX_OK; /* the culprit signed an audit that does not parse */
+    goto done;
+  }
+  if (!bad) {
+    e = CX_E_MPC_CHECK_FAILED;
+    goto done;
   }
   mpc_session *rs = NULL;
-  e = replay_party(n, t, pks, am.session, c, v, &rs);
-  free(v);
-  if (e != CX_OK) return e;
-  int same = replay_has(rs, &bm);
+  e = replay_party(n, t, pks, ms[0].session, c, v, &rs);
+  if (e == CX_OK) e = replay_has(rs, bad) ? CX_E_MPC_CHECK_FAILED : CX_OK;
   mpc_session_free(rs);
-  return same ? CX_E_MPC_CHECK_FAILED : CX_OK;
+done:
+  if (blob) {
+    sodium_memzero(blob, blen);
+    free(blob);
+  }
+  free(ms);
+  free(cp);
+  free(v);
+  return e;
 }
 
 /* MPC_EV_MALFORMED for a prep message: proven when the payload is wrong
  * whatever the batch size (which a third party does not know): round 4 and
  * 5 have fixed sizes, rounds 0-3 must be whole canonical elements after
- * their fixed prefix, an audit must parse. */
+ * their fixed prefix, chunk 0 of an audit must declare a possible length
+ * and carry the piece it implies, any other audit chunk must fit a piece.
+ * Echo messages and relay links are never proven malformed: honest parties
+ * ignore bad ones rather than name their senders. */
 static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, const mpc_evidence *ev,
                                uint32_t c) {
   if (ev->count != 1) return CX_E_INVALID_ARG;
@@ -961,6 +1490,7 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, con
   cx_err e = ev_get(pks, ev, 0, c, &m);
   if (e != CX_OK) return e;
   size_t pre = m.round <= R_MULT ? COIN_BYTES : 0;
+  uint32_t a0 = audit0(t);
   switch (m.round) {
   case R_DEAL:
   case R_MULT:
@@ -978,15 +1508,17 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, con
     return CX_E_MPC_CHECK_FAILED;
   }
   case R_VERDICT: return m.len != VERDICT_BYTES || m.payload[0] > 1 ? CX_OK : CX_E_MPC_CHECK_FAILED;
-  case R_AUDIT: {
-    audit_view *v = calloc(1, sizeof *v);
-    if (!v) return CX_E_NOMEM;
-    int bad = m.to != MPC_TO_ALL || audit_parse(n, t, pks, m.session, c, m.payload, m.len, v) != 0;
-    free(v);
-    return bad ? CX_OK : CX_E_MPC_CHECK_FAILED;
+  default: break;
   }
-  default: return CX_OK; /* no such round: an honest party never signs one */
+  if (m.round < a0) return CX_E_MPC_CHECK_FAILED; /* echo rounds */
+  if (m.round >= LINK_ROUND0 && m.round - LINK_ROUND0 < 2 * n) return CX_E_MPC_CHECK_FAILED;
+  if (m.round - a0 < pieces(audit_max(n))) {
+    uint64_t L;
+    if (m.to != MPC_TO_ALL) return CX_OK;
+    if (m.round == a0) return chunk0_ok(n, m.payload, m.len, &L) ? CX_E_MPC_CHECK_FAILED : CX_OK;
+    return m.len <= chunk_bytes() ? CX_E_MPC_CHECK_FAILED : CX_OK;
   }
+  return CX_OK; /* no such round: an honest party never signs one */
 }
 
 cx_err prep_audit_verify(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, const mpc_evidence *ev) {
@@ -996,7 +1528,7 @@ cx_err prep_audit_verify(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, const
   uint32_t c = (uint32_t)ev->culprit;
   switch (ev->type) {
   case MPC_EV_COIN: return ev->count == 2 ? verify_coin(pubkeys, ev, c) : CX_E_INVALID_ARG;
-  case MPC_EV_AUDIT: return ev->count == 2 ? verify_audit(n, t, pubkeys, ev, c) : CX_E_INVALID_ARG;
+  case MPC_EV_AUDIT: return verify_audit(n, t, pubkeys, ev, c);
   case MPC_EV_MALFORMED: return verify_malformed(n, t, pubkeys, ev, c);
   default: return CX_E_INVALID_ARG;
   }

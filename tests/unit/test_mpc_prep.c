@@ -1,15 +1,16 @@
-/* Unit tests for mpc/prep.c: preprocessing batches and the audit
- * (docs/mpc-prep.md).
+/* Unit tests for mpc/prep.c: preprocessing batches, the agreement on their
+ * verdicts and the audit (docs/mpc-prep.md).
  *
  * Every batch runs on the in-process harness (mpc_harness.h): n real
  * sessions, a seeded network and clock. Material is checked from the
- * outside: each party's pool shares are reconstructed with Shamir and the
- * triples multiplied in the clear. Cheating is the harness's tamper hook
- * rewriting one party's payload (re-signed with its key) at every message
- * site; the property checked is the engine's promise: an honest party ends
- * done, or aborted naming the tamperer with evidence a third party accepts,
- * never naming an honest party, and no pool keeps material of a batch that
- * did not pass. */
+ * outside: the pool shares of the parties concerned are reconstructed with
+ * Shamir and the triples multiplied in the clear. Cheating is the harness's
+ * tamper hook rewriting one party's payload (re-signed with its key) at
+ * every message site; the property checked is the engine's promise: the
+ * honest parties all end in the same state — all done with the same batch,
+ * or all aborted naming the tamperer with evidence a third party accepts,
+ * or all timed out with the tamperer unresponsive — never naming an honest
+ * party, and no pool keeps material of a batch that did not pass. */
 #include <check.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -28,6 +29,15 @@
 #define POOL_CAP 4096
 #define SMALL_T 8 /* the exhaustive tamper matrix: small batches */
 #define SMALL_R 4
+#define R_VERDICT 5
+#define LINK_ROUND0 0xf0000000u /* relay links (docs/mpc-prep.md "Echo messages") */
+#define DEFAULT_CHUNK (MPC_MAX_PAYLOAD - 8)
+
+/* prep.c's test seam: audit blob bytes per audit round. */
+extern size_t mpc_prep_audit_chunk;
+
+static uint32_t audit0(uint32_t t) { return R_VERDICT + 1 + t; }
+static uint64_t all_of(uint32_t n) { return n == 64 ? UINT64_MAX : (1ull << n) - 1; }
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -37,19 +47,35 @@ static mh *new_harness(uint32_t n, uint32_t t) {
   return h;
 }
 
-/* Takes T triples and R rands from every party's pool and checks them from
- * the outside: each is a consistent degree-t sharing, and a * b = c.
- * a_out (if not NULL) gets the T reconstructed a values. */
-static void check_material(mh *h, size_t T, size_t R, fe *a_out) {
+/* The value of item k from the shares v[i][k] of the parties in mask: they
+ * must lie on one polynomial of degree t. */
+static fe open_item(const mh *h, const mpc_shamir *sh, uint64_t mask, fe *const *v, size_t k) {
+  fe y[MPC_MAX_N] = {0}, s = 0;
+  uint64_t err = 0;
+  for (uint32_t i = 0; i < h->n; i++)
+    if ((mask >> i) & 1) y[i] = v[i][k];
+  ck_assert_msg(shamir_bw_decode(sh, y, mask, h->t, 0, &s, &err) == 0,
+                "item %zu is not a degree-t sharing across the parties", k);
+  return s;
+}
+
+/* Takes T triples and R rands from the pools of the parties in mask and
+ * checks them from the outside: every pool has exactly that much, each item
+ * is a consistent degree-t sharing across those parties, and a * b = c. So
+ * the parties hold shares of one and the same batch. a_out (if not NULL)
+ * gets the T reconstructed a values. */
+static void check_material_of(mh *h, uint64_t mask, size_t T, size_t R, fe *a_out) {
   uint32_t n = h->n;
+  int all = mask == all_of(n);
   mpc_shamir sh;
   ck_assert_int_eq(shamir_init(&sh, n, h->t), CX_OK);
-  fe *a[MPC_MAX_N], *b[MPC_MAX_N], *c[MPC_MAX_N], *r[MPC_MAX_N];
+  fe *a[MPC_MAX_N] = {0}, *b[MPC_MAX_N] = {0}, *c[MPC_MAX_N] = {0}, *r[MPC_MAX_N] = {0};
   for (uint32_t i = 0; i < n; i++) {
+    if (!((mask >> i) & 1)) continue;
     mpc_pool_level lv;
     mpc_pool_level_get(h->pools[i], &lv);
-    ck_assert_uint_eq(lv.triples, T);
-    ck_assert_uint_eq(lv.rands, R);
+    ck_assert_msg(lv.triples == T && lv.rands == R, "party %u's pool holds %zu triples, %zu rands", i,
+                  lv.triples, lv.rands);
     a[i] = calloc(T + 1, sizeof(fe));
     b[i] = calloc(T + 1, sizeof(fe));
     c[i] = calloc(T + 1, sizeof(fe));
@@ -59,19 +85,28 @@ static void check_material(mh *h, size_t T, size_t R, fe *a_out) {
   }
   fe *va = calloc(T + 1, sizeof(fe)), *vb = calloc(T + 1, sizeof(fe)),
      *vc = calloc(T + 1, sizeof(fe));
-  fe *vr = calloc(R + 1, sizeof(fe));
   size_t bad = 0;
-  if (T) {
+  if (all && T) {
     ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)a, T, va, &bad), 0);
     ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)b, T, vb, &bad), 0);
     ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)c, T, vc, &bad), 0);
   }
-  for (size_t k = 0; k < T; k++)
+  for (size_t k = 0; k < T; k++) {
+    if (!all) {
+      va[k] = open_item(h, &sh, mask, a, k);
+      vb[k] = open_item(h, &sh, mask, b, k);
+      vc[k] = open_item(h, &sh, mask, c, k);
+    }
     ck_assert_msg(fe_mul(va[k], vb[k]) == vc[k], "triple %zu: a*b != c", k);
-  /* Not a constant sharing: the shares of a party are not all equal to the
-   * value (degree-0 polynomial) for every item. */
+  }
+  /* Not a constant sharing: the items differ. */
   if (T > 1) ck_assert_msg(va[0] != va[1] || vb[0] != vb[1], "triples repeat");
-  if (R) ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)r, R, vr, &bad), 0);
+  if (R && all) {
+    fe *vr = calloc(R, sizeof(fe));
+    ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)r, R, vr, &bad), 0);
+    free(vr);
+  }
+  for (size_t k = 0; k < R && !all; k++) (void)open_item(h, &sh, mask, r, k);
   if (a_out) memcpy(a_out, va, T * sizeof(fe));
   for (uint32_t i = 0; i < n; i++) {
     free(a[i]);
@@ -82,13 +117,16 @@ static void check_material(mh *h, size_t T, size_t R, fe *a_out) {
   free(va);
   free(vb);
   free(vc);
-  free(vr);
   shamir_free(&sh);
 }
 
-static void pools_empty(mh *h, uint32_t skip, const char *ctx) {
+static void check_material(mh *h, size_t T, size_t R, fe *a_out) {
+  check_material_of(h, all_of(h->n), T, R, a_out);
+}
+
+static void pools_empty(mh *h, uint64_t skip, const char *ctx) {
   for (uint32_t i = 0; i < h->n; i++) {
-    if (i == skip) continue;
+    if ((skip >> i) & 1) continue;
     mpc_pool_level lv;
     mpc_pool_level_get(h->pools[i], &lv);
     ck_assert_msg(lv.triples == 0 && lv.rands == 0 && lv.made_triples == 0 && lv.made_rands == 0,
@@ -114,102 +152,9 @@ static void free_sessions(mh *h, mpc_session **sess) {
   }
 }
 
-/* ---- tampering --------------------------------------------------------- */
-
-typedef enum {
-  POS_COIN,     /* rounds 0/1: first byte of the commitment / opening */
-  POS_FIRST,    /* first field element (+1) */
-  POS_LAST,     /* last field element (+1) */
-  POS_RCOL,     /* round 0: first random sharing whose outputs are all r / blind */
-  POS_VERDICT,  /* round 5: the ok byte flipped */
-  POS_HASH,     /* round 5: a transcript hash byte */
-  POS_GROW,     /* one element too many (malformed) */
-  POS_SHORT,    /* one byte too few (malformed) */
-  POS_NONCANON, /* first element set to p (malformed) */
-  POS_BYTE2,    /* round 5: ok byte = 2 (malformed) */
-  POS_SEED,     /* round 6: a byte of the published seed */
-  POS_EMBED,    /* round 6: a payload byte of the first embedded message (its signature fails) */
-} tamper_pos;
-
-static const char *pos_name(int p) {
-  static const char *names[] = {"coin", "first", "last",     "rcol",  "verdict", "hash",
-                                "grow", "short", "noncanon", "byte2", "seed",    "embed"};
-  return names[p];
-}
-
-typedef struct {
-  uint32_t cheater, round, target; /* target: one recipient, or MPC_TO_ALL for every one */
-  tamper_pos pos;
-} tamper_rule;
-
-typedef struct {
-  tamper_rule rule[2];
-  size_t nrules;
-  uint32_t hits;
-  uint32_t m; /* n - t (POS_RCOL) */
-} tamper_ctx;
-
-static size_t elem_prefix(uint32_t round) { return round <= 1 ? 32 : 0; }
-
-static void bump_elem(uint8_t *p) {
-  fe x;
-  ck_assert_int_eq(fe_decode(p, &x), 0);
-  fe_encode(fe_add(x, 1), p);
-}
-
-static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
-                       size_t *len) {
-  tamper_ctx *ctx = vctx;
-  for (size_t i = 0; i < ctx->nrules; i++) {
-    const tamper_rule *r = &ctx->rule[i];
-    if (from != r->cheater || m->round != r->round || (r->target != MPC_TO_ALL && to != r->target))
-      continue;
-    size_t l = m->len, pre = elem_prefix(m->round);
-    uint8_t *p = malloc(l + FE_BYTES + 1);
-    ck_assert_ptr_nonnull(p);
-    memcpy(p, m->payload, l);
-    switch (r->pos) {
-    case POS_COIN: p[0] ^= 1; break;
-    case POS_FIRST:
-      if (l < pre + FE_BYTES) goto skip;
-      bump_elem(p + pre);
-      break;
-    case POS_LAST:
-      if (l < pre + FE_BYTES) goto skip;
-      bump_elem(p + l - FE_BYTES);
-      break;
-    case POS_RCOL: {
-      /* Column ceil(3T / m): its m outputs are among r[0..R) and blind, so
-       * only the omega check sees it (T = SMALL_T, R = SMALL_R). */
-      size_t mm = ctx->m, col = (3 * SMALL_T + mm - 1) / mm;
-      bump_elem(p + pre + col * FE_BYTES);
-      break;
-    }
-    case POS_VERDICT: p[0] ^= 1; break;
-    case POS_HASH: p[1 + 31] ^= 0x80; break;
-    case POS_GROW:
-      memset(p + l, 0, FE_BYTES);
-      l += FE_BYTES;
-      break;
-    case POS_SHORT: l -= 1; break;
-    case POS_NONCANON: fe_encode(FE_P, p + pre); break;
-    case POS_BYTE2: p[0] = 2; break;
-    case POS_SEED: p[16] ^= 1; break;
-    case POS_EMBED: p[48 + 4 + MPC_MSG_HDR + 1] ^= 1; break;
-    }
-    ctx->hits++;
-    *payload = p;
-    *len = l;
-    return 1;
-  skip:
-    free(p);
-  }
-  return 0;
-}
-
-/* Runs one batch with the given rules; sess gets the finished sessions. */
-static void run_tampered(mh *h, size_t T, size_t R, tamper_ctx *ctx, mpc_session **sess) {
-  h->tamper = tamper_hook;
+/* Runs with a hook; sess gets the finished sessions. */
+static void run_hooked(mh *h, size_t T, size_t R, mh_tamper_fn fn, void *ctx, mpc_session **sess) {
+  h->tamper = fn;
   h->tamper_ctx = ctx;
   new_sessions(h, T, R, sess);
   mh_run(h, sess);
@@ -225,8 +170,8 @@ static void check_evidence(mh *h, const mpc_session *s, uint32_t cheater, int fo
   ck_assert_msg(ev->type != MPC_EV_NONE, "%s: no evidence", ctx);
   ck_assert_msg(ev->culprit == (int32_t)cheater, "%s: evidence names %d", ctx, ev->culprit);
   cx_err e = mpc_evidence_verify(h->n, h->t, h->pks, ev);
-  ck_assert_msg(e == CX_OK, "%s: evidence (type %d) does not verify: %s", ctx, ev->type,
-                cx_err_name(e));
+  ck_assert_msg(e == CX_OK, "%s: evidence (type %d, %zu messages) does not verify: %s", ctx, ev->type,
+                ev->count, cx_err_name(e));
   if (!forge) return;
   /* Blaming someone else with the same messages. */
   mpc_evidence f = *ev;
@@ -234,13 +179,13 @@ static void check_evidence(mh *h, const mpc_session *s, uint32_t cheater, int fo
   ck_assert_msg(mpc_evidence_verify(h->n, h->t, h->pks, &f) != CX_OK, "%s: evidence moved to %d",
                 ctx, f.culprit);
   /* One changed byte in each message (its signature then fails). */
+  uint8_t **msgs = calloc(ev->count, sizeof *msgs);
+  size_t *lens = calloc(ev->count, sizeof *lens);
   for (size_t i = 0; i < ev->count; i++) {
     uint8_t *copy = malloc(ev->len[i]);
     memcpy(copy, ev->msg[i], ev->len[i]);
     copy[MPC_MSG_HDR] ^= 1;
-    uint8_t *msgs[8];
-    size_t lens[8];
-    for (size_t k = 0; k < ev->count && k < 8; k++) {
+    for (size_t k = 0; k < ev->count; k++) {
       msgs[k] = k == i ? copy : ev->msg[k];
       lens[k] = ev->len[k];
     }
@@ -251,6 +196,72 @@ static void check_evidence(mh *h, const mpc_session *s, uint32_t cheater, int fo
                   "%s: evidence with message %zu modified verifies", ctx, i);
     free(copy);
   }
+  /* Without its last message. */
+  if (ev->count > 1) {
+    f = *ev;
+    f.count--;
+    ck_assert_msg(mpc_evidence_verify(h->n, h->t, h->pks, &f) != CX_OK,
+                  "%s: evidence without its last message verifies", ctx);
+  }
+  free(msgs);
+  free(lens);
+}
+
+/* ---- outcomes ---------------------------------------------------------- */
+
+typedef enum {
+  OUT_NAMED,   /* every honest party aborted naming the cheater, with evidence */
+  OUT_DONE,    /* every honest party done, with one and the same batch */
+  OUT_TIMEOUT, /* every honest party timed out, the cheater unresponsive */
+} outcome;
+
+static const char *out_name(outcome o) {
+  return o == OUT_NAMED ? "named" : o == OUT_DONE ? "done" : "timeout";
+}
+
+/* Checks that every honest party (not in cheaters) reached `want`, and the
+ * pools: the batch in every honest pool (identical: reconstructed across
+ * them) or in none. The cheaters' sessions ran honest code on untampered
+ * inputs: they may name nobody or a cheater, never an honest party. */
+static void expect_outcome(mh *h, mpc_session **sess, uint64_t cheaters, uint32_t named, outcome want,
+                           size_t T, size_t R, int forge, const char *ctx) {
+  uint32_t n = h->n;
+  int forged = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const mpc_status *st = mpc_session_status(sess[i]);
+    if ((cheaters >> i) & 1) {
+      ck_assert_msg(st->culprit == -1 || ((cheaters >> st->culprit) & 1),
+                    "%s: cheater %u's session names honest %d", ctx, i, st->culprit);
+      continue;
+    }
+    switch (want) {
+    case OUT_NAMED:
+      ck_assert_msg(st->state == MPC_ABORTED && st->culprit == (int32_t)named,
+                    "%s: party %u: state %d culprit %d (%s: %s), want %s", ctx, i, st->state,
+                    st->culprit, cx_err_name(st->err), st->reason, out_name(want));
+      ck_assert_msg(st->err == CX_E_MPC_CHECK_FAILED || st->err == CX_E_MPC_MALFORMED ||
+                        st->err == CX_E_MPC_EQUIVOCATION,
+                    "%s: party %u err %s", ctx, i, cx_err_name(st->err));
+      check_evidence(h, sess[i], named, forge && !forged, ctx);
+      forged = 1;
+      break;
+    case OUT_DONE:
+      ck_assert_msg(st->state == MPC_DONE, "%s: party %u: state %d (%s: %s), want done", ctx, i,
+                    st->state, cx_err_name(st->err), st->reason);
+      break;
+    case OUT_TIMEOUT:
+      ck_assert_msg(st->state == MPC_ABORTED && st->err == CX_E_MPC_TIMEOUT && st->culprit == -1,
+                    "%s: party %u: state %d culprit %d (%s: %s), want timeout", ctx, i, st->state,
+                    st->culprit, cx_err_name(st->err), st->reason);
+      ck_assert_msg(st->unresponsive && (st->unresponsive & ~cheaters) == 0,
+                    "%s: party %u: unresponsive %llx", ctx, i, (unsigned long long)st->unresponsive);
+      break;
+    }
+  }
+  if (want == OUT_DONE)
+    check_material_of(h, all_of(n) & ~cheaters, T, R, NULL);
+  else
+    pools_empty(h, cheaters, ctx);
 }
 
 /* ---- honest batches ---------------------------------------------------- */
@@ -263,7 +274,7 @@ static void honest_batch(uint32_t n, uint32_t t, size_t T, size_t R) {
     ck_assert_int_eq(st[i].state, MPC_DONE);
     ck_assert_int_eq(st[i].err, CX_OK);
     ck_assert_int_eq(st[i].culprit, -1);
-    ck_assert_uint_eq(st[i].rounds, 6); /* rounds 0..5 completed: no audit */
+    ck_assert_uint_eq(st[i].rounds, 6 + t); /* rounds 0..5 and t echo rounds: no audit */
     ck_assert_uint_gt(st[i].msgs_sent, 0);
   }
   check_material(h, T, R, NULL);
@@ -277,13 +288,15 @@ START_TEST(test_prep_n7) { honest_batch(7, 2, 30, 11); }
 END_TEST
 
 /* Sizes at the edges of the layout: no triples, no rands, fewer products
- * than kings (some kings open nothing), one party's worth of outputs. */
+ * than kings (some kings open nothing), one party's worth of outputs; no
+ * echo round at all (t = 0). */
 START_TEST(test_prep_edge_sizes) {
   honest_batch(4, 1, 0, 5);
   honest_batch(4, 1, 3, 0);
   honest_batch(7, 2, 1, 1);
   honest_batch(7, 2, 2, 0);
   honest_batch(5, 1, 7, 3); /* n > 3t + 1 */
+  honest_batch(3, 0, 4, 2); /* t = 0: the verdict round decides */
 }
 END_TEST
 
@@ -323,7 +336,7 @@ END_TEST
 /* ---- arguments and limits ---------------------------------------------- */
 
 /* Largest T (R fixed) or R (T = 0) that mpc_session_prep accepts: the
- * audit message must fit MPC_MAX_PAYLOAD. A pool of capacity 1 turns every
+ * round-0 deal must fit MPC_MAX_PAYLOAD. A pool of capacity 1 turns every
  * accepted size into CX_E_FULL, so the boundary is where CX_E_INVALID_ARG
  * starts. */
 static size_t max_items(mh *h, size_t fixed, int vary_rands) {
@@ -350,6 +363,13 @@ static size_t max_items(mh *h, size_t fixed, int vary_rands) {
 static size_t max_triples(mh *h, size_t R) { return max_items(h, R, 0); }
 static size_t max_rands(mh *h) { return max_items(h, 0, 1); }
 
+/* W = ceil((3T + R + 1) / m) + 2 ceil(2T / m) shares per recipient in the
+ * round-0 deal: 32 + 16 W bytes. */
+static int deal_fits(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
+  uint64_t m = n - t, W = (3 * T + R + 1 + m - 1) / m + 2 * ((2 * T + m - 1) / m);
+  return 32 + 16 * W <= MPC_MAX_PAYLOAD;
+}
+
 START_TEST(test_prep_limits) {
   mh *h = new_harness(4, 1);
   mpc_session_config cfg;
@@ -368,16 +388,20 @@ START_TEST(test_prep_limits) {
   bad = cfg;
   bad.me = 4;
   ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
-  /* The documented maxima (docs/mpc-prep.md "Limits"). */
+  /* The documented maxima (docs/mpc-prep.md "Limits"): exactly where the
+   * deal stops fitting, whatever the audit's size. */
   size_t max4 = max_triples(h, 0);
-  ck_assert_uint_eq(max4, 30235);
-  ck_assert_uint_eq(max_triples(h, 1000), 30158);
-  ck_assert_uint_eq(max_rands(h), 393059);
+  ck_assert_uint_eq(max4, 168519);
+  ck_assert(deal_fits(4, 1, max4, 0) && !deal_fits(4, 1, max4 + 1, 0));
+  ck_assert_uint_eq(max_triples(h, 1000), 168376);
+  ck_assert_uint_eq(max_rands(h), 1179641);
   mh_free(h);
   h = new_harness(7, 2);
-  ck_assert_uint_eq(max_triples(h, 0), 22037);
-  ck_assert_uint_eq(max_triples(h, 1000), 21970);
-  ck_assert_uint_eq(max_rands(h), 327424);
+  size_t max7 = max_triples(h, 0);
+  ck_assert_uint_eq(max7, 280866);
+  ck_assert(deal_fits(7, 2, max7, 0) && !deal_fits(7, 2, max7 + 1, 0));
+  ck_assert_uint_eq(max_triples(h, 1000), 280723);
+  ck_assert_uint_eq(max_rands(h), 1966069);
   mh_free(h);
   /* Just under and over the bound for n = 4. */
   h = new_harness(4, 1);
@@ -426,6 +450,150 @@ START_TEST(test_prep_pool_full) {
 }
 END_TEST
 
+/* ---- tampering --------------------------------------------------------- */
+
+typedef enum {
+  POS_COIN,       /* rounds 0/1: first byte of the commitment / opening */
+  POS_FIRST,      /* first field element (+1) */
+  POS_LAST,       /* last field element (+1) */
+  POS_RCOL,       /* round 0: first random sharing whose outputs are all r / blind */
+  POS_VERDICT,    /* round 5: the ok byte flipped */
+  POS_HASH,       /* round 5: a transcript hash byte */
+  POS_GROW,       /* one element too many (malformed) */
+  POS_SHORT,      /* one byte too few (malformed) */
+  POS_NONCANON,   /* first element set to p (malformed) */
+  POS_BYTE2,      /* round 5: ok byte = 2 (not ok; provably malformed) */
+  POS_ECHO_SIG,   /* echo: a byte of the first relayed chain (its signature fails) */
+  POS_ECHO_JUNK,  /* echo: one more item, 8 zero bytes */
+  POS_ECHO_COUNT, /* echo: item count 2^32 - 1 */
+  POS_SEED,       /* audit chunk 0: a byte of the published seed */
+  POS_EMBED,      /* audit chunk 0: a payload byte of the first embedded message */
+  POS_L_BIG,      /* audit chunk 0: declared length + 5 chunks */
+  POS_L_SMALL,    /* audit chunk 0: declared length - 1 chunk */
+  POS_L_HUGE,     /* audit chunk 0: a length no party can have */
+  POS_PIECE,      /* audit chunk k > 0: one byte more */
+} tamper_pos;
+
+static const char *pos_name(int p) {
+  static const char *names[] = {"coin",   "first",    "last",       "rcol",       "verdict",
+                                "hash",   "grow",     "short",      "noncanon",   "byte2",
+                                "echosig", "echojunk", "echocount", "seed",       "embed",
+                                "lbig",   "lsmall",   "lhuge",      "piece"};
+  return names[p];
+}
+
+typedef struct {
+  uint32_t cheater, round, target; /* target: one recipient, or MPC_TO_ALL for every one */
+  tamper_pos pos;
+} tamper_rule;
+
+typedef struct {
+  tamper_rule rule[2];
+  size_t nrules;
+  uint32_t hits;
+  uint32_t m; /* n - t (POS_RCOL) */
+} tamper_ctx;
+
+static size_t elem_prefix(uint32_t round) { return round <= 1 ? 32 : 0; }
+
+static void bump_elem(uint8_t *p) {
+  fe x;
+  ck_assert_int_eq(fe_decode(p, &x), 0);
+  fe_encode(fe_add(x, 1), p);
+}
+
+static void put64(uint8_t *b, uint64_t v) {
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+static uint64_t get64(const uint8_t *b) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | b[i];
+  return v;
+}
+static void put32(uint8_t *b, uint32_t v) {
+  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static uint32_t get32(const uint8_t *b) {
+  return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static uint64_t chunk_size(void) {
+  return mpc_prep_audit_chunk < 64 ? 64 : mpc_prep_audit_chunk;
+}
+
+static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
+                       size_t *len) {
+  tamper_ctx *ctx = vctx;
+  for (size_t i = 0; i < ctx->nrules; i++) {
+    const tamper_rule *r = &ctx->rule[i];
+    if (from != r->cheater || m->round != r->round || (r->target != MPC_TO_ALL && to != r->target))
+      continue;
+    size_t l = m->len, pre = elem_prefix(m->round);
+    uint8_t *p = malloc(l + FE_BYTES + 1);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, m->payload, l);
+    switch (r->pos) {
+    case POS_COIN: p[0] ^= 1; break;
+    case POS_FIRST:
+      if (l < pre + FE_BYTES) goto skip;
+      bump_elem(p + pre);
+      break;
+    case POS_LAST:
+      if (l < pre + FE_BYTES) goto skip;
+      bump_elem(p + l - FE_BYTES);
+      break;
+    case POS_RCOL: {
+      /* Column ceil(3T / m): its m outputs are among r[0..R) and blind, so
+       * only the omega check sees it (T = SMALL_T, R = SMALL_R). */
+      size_t mm = ctx->m, col = (3 * SMALL_T + mm - 1) / mm;
+      bump_elem(p + pre + col * FE_BYTES);
+      break;
+    }
+    case POS_VERDICT: p[0] ^= 1; break;
+    case POS_HASH: p[1 + 31] ^= 0x80; break;
+    case POS_GROW:
+      memset(p + l, 0, FE_BYTES);
+      l += FE_BYTES;
+      break;
+    case POS_SHORT: l -= 1; break;
+    case POS_NONCANON: fe_encode(FE_P, p + pre); break;
+    case POS_BYTE2: p[0] = 2; break;
+    case POS_ECHO_SIG:
+      if (l < 8 + MPC_MSG_HDR + 1 || get32(p) == 0) goto skip;
+      p[8 + MPC_MSG_HDR] ^= 1;
+      break;
+    case POS_ECHO_JUNK:
+      put32(p, get32(p) + 1);
+      put32(p + l, 8);
+      memset(p + l + 4, 0, 8);
+      l += 12;
+      break;
+    case POS_ECHO_COUNT: put32(p, UINT32_MAX); break;
+    case POS_SEED: p[8 + 16] ^= 1; break;
+    case POS_EMBED: p[8 + 48 + 4 + MPC_MSG_HDR + 1] ^= 1; break;
+    case POS_L_BIG: put64(p, get64(p) + 5 * chunk_size()); break;
+    case POS_L_SMALL: put64(p, get64(p) - chunk_size()); break;
+    case POS_L_HUGE: put64(p, 1ull << 62); break;
+    case POS_PIECE:
+      p[l] = 0;
+      l += 1;
+      break;
+    }
+    ctx->hits++;
+    *payload = p;
+    *len = l;
+    return 1;
+  skip:
+    free(p);
+  }
+  return 0;
+}
+
+/* Runs one batch with the given rules; sess gets the finished sessions. */
+static void run_tampered(mh *h, size_t T, size_t R, tamper_ctx *ctx, mpc_session **sess) {
+  run_hooked(h, T, R, tamper_hook, ctx, sess);
+}
+
 /* ---- cheating at every message site ------------------------------------ */
 
 typedef struct {
@@ -434,10 +602,26 @@ typedef struct {
 } site;
 
 static const site k_sites[] = {
-    {0, POS_COIN},  {0, POS_FIRST}, {0, POS_LAST},    {0, POS_RCOL}, {1, POS_COIN},
-    {1, POS_FIRST}, {1, POS_LAST},  {2, POS_FIRST},   {2, POS_LAST}, {3, POS_FIRST},
-    {3, POS_LAST},  {4, POS_FIRST}, {5, POS_VERDICT}, {5, POS_HASH},
+    {0, POS_COIN},     {0, POS_FIRST},     {0, POS_LAST},       {0, POS_RCOL},  {1, POS_COIN},
+    {1, POS_FIRST},    {1, POS_LAST},      {2, POS_FIRST},      {2, POS_LAST},  {3, POS_FIRST},
+    {3, POS_LAST},     {4, POS_FIRST},     {5, POS_VERDICT},    {5, POS_HASH},  {5, POS_SHORT},
+    {5, POS_BYTE2},    {6, POS_ECHO_SIG},  {6, POS_ECHO_JUNK},  {6, POS_ECHO_COUNT},
 };
+
+/* What the engine promises for a tamper (docs/mpc-prep.md "Verdict
+ * agreement"): before the verdict, every honest party ends in the audit and
+ * names the cheater. A verdict changed for one recipient is two signed
+ * verdicts that every honest party extracts: all name the equivocation; a
+ * verdict of the wrong shape to one recipient counts as nothing sent to it,
+ * the relays bring the real one: all accept. A verdict changed for everyone
+ * sends every honest party to the audit, where the cheater's own session
+ * (honest code, untampered inputs: it accepted) never shows up: all time
+ * out. Echo messages: a broken chain is ignored: all accept. */
+static outcome site_outcome(uint32_t t, uint32_t round, tamper_pos pos, int to_all) {
+  if (round < R_VERDICT) return OUT_NAMED;
+  if (round == R_VERDICT) return to_all ? OUT_TIMEOUT : pos == POS_SHORT ? OUT_DONE : OUT_NAMED;
+  return round < audit0(t) ? OUT_DONE : OUT_NAMED;
+}
 
 /* One tampered batch; checks the outcome at every honest party. */
 static void tamper_case(uint32_t n, uint32_t t, uint32_t cheater, uint32_t round, tamper_pos pos,
@@ -450,43 +634,14 @@ static void tamper_case(uint32_t n, uint32_t t, uint32_t cheater, uint32_t round
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
   ck_assert_msg(tc.hits > 0, "%s: the tamper never fired", ctx);
-  /* Round 5 is the last exchange, and the cheater's own session (honest
-   * code; only its outgoing messages are rewritten) saw nothing wrong: it
-   * accepts and never publishes an audit. The honest parties that saw the
-   * bad verdict audit and time out waiting for it: a refusal, not a proof,
-   * so nobody is named; with the change sent to one recipient only, the
-   * others accept (docs/mpc-prep.md "Limits of the verdict round"). */
-  int r5 = round == 5;
-  for (uint32_t i = 0; i < n; i++) {
-    if (i == cheater) continue;
-    const mpc_status *st = mpc_session_status(sess[i]);
-    ck_assert_msg(st->culprit == -1 || st->culprit == (int32_t)cheater, "%s: party %u names %d",
-                  ctx, i, st->culprit);
-    if (r5) {
-      if (target == MPC_TO_ALL || i == target) {
-        ck_assert_msg(st->state == MPC_ABORTED && st->err == CX_E_MPC_TIMEOUT, "%s: party %u: %s",
-                      ctx, i, cx_err_name(st->err));
-        ck_assert_int_eq(st->culprit, -1);
-        ck_assert_msg(st->unresponsive & (1ull << cheater), "%s: cheater not unresponsive", ctx);
-        if (target == MPC_TO_ALL) ck_assert_uint_eq(st->unresponsive, 1ull << cheater);
-      } else {
-        ck_assert_msg(st->state == MPC_DONE, "%s: party %u state %d", ctx, i, st->state);
-      }
-      continue;
+  outcome want = site_outcome(t, round, pos, target == MPC_TO_ALL);
+  expect_outcome(h, sess, 1ull << cheater, cheater, want, SMALL_T, SMALL_R, forge, ctx);
+  if (round == R_VERDICT && want == OUT_NAMED)
+    for (uint32_t i = 0; i < n; i++) {
+      if (i == cheater) continue;
+      ck_assert_int_eq(mpc_session_status(sess[i])->err, CX_E_MPC_EQUIVOCATION);
+      ck_assert_int_eq(mpc_session_evidence(sess[i])->type, MPC_EV_EQUIVOCATION);
     }
-    ck_assert_msg(st->state == MPC_ABORTED, "%s: party %u is not aborted (state %d)", ctx, i,
-                  st->state);
-    ck_assert_msg(st->culprit == (int32_t)cheater, "%s: party %u names %d (%s: %s)", ctx, i,
-                  st->culprit, cx_err_name(st->err), st->reason);
-    ck_assert_msg(st->err == CX_E_MPC_CHECK_FAILED, "%s: party %u err %s", ctx, i,
-                  cx_err_name(st->err));
-    check_evidence(h, sess[i], cheater, forge && i == (cheater + 2) % n, ctx);
-  }
-  if (!r5 || target == MPC_TO_ALL) pools_empty(h, cheater, ctx);
-  /* The cheater's own session ran honest code on untampered inputs: it may
-   * name nobody, but never an honest party. */
-  const mpc_status *cs = mpc_session_status(sess[cheater]);
-  ck_assert_msg(cs->culprit == -1, "%s: the cheater's session names %d", ctx, cs->culprit);
   free_sessions(h, sess);
   mh_free(h);
 }
@@ -502,7 +657,7 @@ START_TEST(test_prep_tamper_matrix) {
 }
 END_TEST
 
-/* n = 7: every site, two senders, one recipient and all. */
+/* n = 7: every site, two senders, one recipient and all; both echo rounds. */
 START_TEST(test_prep_tamper_n7) {
   uint32_t n = 7;
   for (size_t k = 0; k < sizeof k_sites / sizeof k_sites[0]; k++) {
@@ -510,54 +665,48 @@ START_TEST(test_prep_tamper_n7) {
     tamper_case(n, 2, c, k_sites[k].round, k_sites[k].pos, (c + 4) % n, k == 0);
     tamper_case(n, 2, (c + 5) % n, k_sites[k].round, k_sites[k].pos, MPC_TO_ALL, 0);
   }
+  /* The last echo round (honest echo messages are empty there). */
+  tamper_case(n, 2, 3, 7, POS_ECHO_JUNK, 1, 0);
+  tamper_case(n, 2, 6, 7, POS_ECHO_COUNT, MPC_TO_ALL, 0);
 }
 END_TEST
 
 /* ---- malformed payloads ------------------------------------------------ */
 
-static void malformed_case(uint32_t round, tamper_pos pos, int third_party_provable) {
+/* A malformed payload makes its recipient vote fail; every honest party
+ * goes to the audit. The recipient names the sender with the message itself
+ * when that is provable to a third party (wrong for every batch size), the
+ * others — and the recipient when it is not provable — by the replay. */
+static void malformed_case(uint32_t round, tamper_pos pos, uint32_t target, int provable) {
   char ctx[64];
-  snprintf(ctx, sizeof ctx, "round %u %s", round, pos_name(pos));
+  snprintf(ctx, sizeof ctx, "round %u %s to %d", round, pos_name(pos),
+           target == MPC_TO_ALL ? -1 : (int)target);
   mh *h = new_harness(4, 1);
-  uint32_t cheater = 2, target = 0;
+  uint32_t cheater = 2;
   tamper_ctx tc = {.rule = {{cheater, round, target, pos}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
   ck_assert_uint_gt(tc.hits, 0);
-  const mpc_status *st = mpc_session_status(sess[target]);
-  ck_assert_msg(st->state == MPC_ABORTED && st->err == CX_E_MPC_MALFORMED, "%s: %s", ctx,
-                cx_err_name(st->err));
-  ck_assert_int_eq(st->culprit, (int32_t)cheater);
-  const mpc_evidence *ev = mpc_session_evidence(sess[target]);
-  ck_assert_int_eq(ev->type, MPC_EV_MALFORMED);
-  ck_assert_int_eq(ev->culprit, (int32_t)cheater);
-  ck_assert_uint_eq(ev->count, 1);
-  /* mpc_evidence_verify hands prep messages to prep.c's shape check. */
-  cx_err e = mpc_evidence_verify(4, 1, h->pks, ev);
-  if (third_party_provable)
-    ck_assert_msg(e == CX_OK, "%s: %s", ctx, cx_err_name(e));
-  else
-    ck_assert_msg(e == CX_E_MPC_CHECK_FAILED, "%s: %s", ctx, cx_err_name(e));
-  mpc_evidence f = *ev;
-  f.culprit = 1;
-  ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
-  /* The others: the target stopped, so they time out naming nobody (or
-   * name the cheater); never an honest party; no pool gets anything. */
-  for (uint32_t i = 0; i < 4; i++) {
-    if (i == cheater || i == target) continue;
-    const mpc_status *o = mpc_session_status(sess[i]);
-    if (round == 5) { /* the last round: the others had every check pass */
-      ck_assert_int_eq(o->state, MPC_DONE);
-      continue;
-    }
-    ck_assert_int_eq(o->state, MPC_ABORTED);
-    ck_assert(o->culprit == -1 || o->culprit == (int32_t)cheater);
-    if (o->culprit == -1) {
-      ck_assert_int_eq(o->err, CX_E_MPC_TIMEOUT);
-      ck_assert(o->unresponsive & (1u << target));
+  outcome want = round == R_VERDICT && pos == POS_SHORT && target != MPC_TO_ALL ? OUT_DONE : OUT_NAMED;
+  expect_outcome(h, sess, 1ull << cheater, cheater, want, SMALL_T, SMALL_R, 0, ctx);
+  if (round < R_VERDICT) {
+    for (uint32_t i = 0; i < 4; i++) {
+      if (i == cheater) continue;
+      int got = target == MPC_TO_ALL || i == target;
+      const mpc_status *st = mpc_session_status(sess[i]);
+      const mpc_evidence *ev = mpc_session_evidence(sess[i]);
+      int own = got && provable;
+      ck_assert_msg(st->err == (own ? CX_E_MPC_MALFORMED : CX_E_MPC_CHECK_FAILED), "%s: party %u: %s",
+                    ctx, i, cx_err_name(st->err));
+      ck_assert_int_eq(ev->type, own ? MPC_EV_MALFORMED : MPC_EV_AUDIT);
+      if (own) {
+        ck_assert_uint_eq(ev->count, 1);
+        mpc_evidence f = *ev;
+        f.culprit = 1;
+        ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
+      }
     }
   }
-  if (round < 5) pools_empty(h, cheater, ctx);
   free_sessions(h, sess);
   mh_free(h);
 }
@@ -565,17 +714,22 @@ static void malformed_case(uint32_t round, tamper_pos pos, int third_party_prova
 START_TEST(test_prep_malformed) {
   /* Wrong lengths in every round; a third party, which does not know the
    * batch size, can prove those that are wrong for every size. */
-  malformed_case(0, POS_SHORT, 1);
-  malformed_case(0, POS_GROW, 0);
-  malformed_case(1, POS_SHORT, 1);
-  malformed_case(2, POS_GROW, 0);
-  malformed_case(3, POS_SHORT, 1);
-  malformed_case(4, POS_GROW, 1);
-  malformed_case(5, POS_SHORT, 1);
+  malformed_case(0, POS_SHORT, 0, 1);
+  malformed_case(0, POS_GROW, 0, 0);
+  malformed_case(1, POS_SHORT, 0, 1);
+  malformed_case(2, POS_GROW, 0, 0);
+  malformed_case(3, POS_SHORT, 0, 1);
+  malformed_case(4, POS_GROW, 0, 1);
   /* Right length, bad content. */
-  malformed_case(0, POS_NONCANON, 1);
-  malformed_case(3, POS_NONCANON, 1);
-  malformed_case(5, POS_BYTE2, 1);
+  malformed_case(0, POS_NONCANON, 0, 1);
+  malformed_case(3, POS_NONCANON, 0, 1);
+  /* To everyone: every honest party has its own proof. */
+  malformed_case(3, POS_SHORT, MPC_TO_ALL, 1);
+  malformed_case(1, POS_GROW, MPC_TO_ALL, 0);
+  /* A verdict of the wrong shape counts as none: the relays bring the
+   * real one to its recipient. A verdict byte of 2 is a second verdict. */
+  malformed_case(5, POS_SHORT, 0, 0);
+  malformed_case(5, POS_BYTE2, 0, 1);
 }
 END_TEST
 
@@ -583,35 +737,226 @@ END_TEST
 
 /* A cheater that sends a wrong share in round 3 (so the batch fails and
  * its own session, which saw nothing, follows the others into the audit)
- * and then lies in its audit:
- * a wrong seed is caught by the replay; an embedded message it changed no
- * longer verifies and the audit message itself is the (malformed) proof. */
+ * and then lies in its audit: a wrong seed is caught by the replay; an
+ * embedded message it changed no longer verifies, so its audit does not
+ * parse and its signed chunks are the proof. */
 START_TEST(test_prep_audit_lies) {
   for (int lie = 0; lie < 2; lie++) {
     mh *h = new_harness(4, 1);
     uint32_t cheater = 1;
     tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST},
-                              {cheater, 6, MPC_TO_ALL, lie ? POS_EMBED : POS_SEED}},
+                              {cheater, audit0(1), MPC_TO_ALL, lie ? POS_EMBED : POS_SEED}},
                      .nrules = 2};
     mpc_session *sess[MPC_MAX_N] = {0};
     run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+    expect_outcome(h, sess, 1ull << cheater, cheater, OUT_NAMED, SMALL_T, SMALL_R, 1, "audit lies");
     for (uint32_t i = 0; i < 4; i++) {
       if (i == cheater) continue;
       const mpc_status *st = mpc_session_status(sess[i]);
-      ck_assert_int_eq(st->state, MPC_ABORTED);
-      ck_assert_int_eq(st->culprit, (int32_t)cheater);
       ck_assert_int_eq(st->err, lie ? CX_E_MPC_MALFORMED : CX_E_MPC_CHECK_FAILED);
       const mpc_evidence *ev = mpc_session_evidence(sess[i]);
-      ck_assert_int_eq(ev->type, lie ? MPC_EV_MALFORMED : MPC_EV_AUDIT);
+      ck_assert_int_eq(ev->type, MPC_EV_AUDIT);
+      ck_assert_uint_eq(ev->count, lie ? 1 : 2); /* one chunk (+ the unexplained message) */
       ck_assert_int_eq(prep_audit_verify(4, 1, h->pks, ev), CX_OK);
-      if (!lie) ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, ev), CX_OK);
     }
-    pools_empty(h, cheater, "audit lies");
     free_sessions(h, sess);
     mh_free(h);
   }
 }
 END_TEST
+
+/* A cheater that makes the batch fail and then does not publish its audit
+ * (or stops half-way through a many-chunk one): every honest party is in
+ * the audit, times out with the cheater unresponsive, and no pool changes. */
+START_TEST(test_prep_audit_refused) {
+  size_t chunks[2] = {DEFAULT_CHUNK, 256};
+  for (int k = 0; k < 2; k++) {
+    mpc_prep_audit_chunk = chunks[k];
+    struct {
+      uint32_t n, t, cheater;
+    } cases[] = {{4, 1, 1}, {7, 2, 5}};
+    for (size_t c = 0; c < 2; c++) {
+      uint32_t n = cases[c].n, t = cases[c].t, cheater = cases[c].cheater;
+      mh *h = new_harness(n, t);
+      h->crash_round[cheater] = audit0(t) + (k ? 2 : 0);
+      tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+      mpc_session *sess[MPC_MAX_N] = {0};
+      run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+      expect_outcome(h, sess, 1ull << cheater, cheater, OUT_TIMEOUT, SMALL_T, SMALL_R, 0, "refused");
+      for (uint32_t i = 0; i < n; i++)
+        if (i != cheater) ck_assert_uint_eq(sess[i]->round, h->crash_round[cheater]);
+      free_sessions(h, sess);
+      mh_free(h);
+    }
+  }
+  mpc_prep_audit_chunk = DEFAULT_CHUNK;
+}
+END_TEST
+
+/* Many-chunk audits (a small chunk size stands in for a batch far above
+ * what one message holds): the cheater is named, and its evidence — every
+ * chunk of its audit and the message its replay does not produce —
+ * verifies; a lying chunk or a lying length is harmless. */
+static void lenient(mh *h, mpc_session **sess, uint32_t cheater, const char *ctx) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    if (i == cheater) continue;
+    const mpc_status *st = mpc_session_status(sess[i]);
+    ck_assert_msg(st->state == MPC_ABORTED, "%s: party %u state %d", ctx, i, st->state);
+    if (st->culprit == -1) {
+      ck_assert_msg(st->err == CX_E_MPC_TIMEOUT && st->unresponsive, "%s: party %u: %s", ctx, i,
+                    cx_err_name(st->err));
+      continue;
+    }
+    ck_assert_msg(st->culprit == (int32_t)cheater, "%s: party %u names %d", ctx, i, st->culprit);
+    check_evidence(h, sess[i], cheater, 0, ctx);
+  }
+  pools_empty(h, 1ull << cheater, ctx);
+}
+
+static void chunk_case(uint32_t n, uint32_t t, uint32_t cheater, tamper_pos lie, uint32_t lie_round,
+                       uint32_t lie_to, int strict) {
+  char ctx[64];
+  snprintf(ctx, sizeof ctx, "n=%u chunks, lie %s", n, lie == POS_FIRST ? "none" : pos_name(lie));
+  mh *h = new_harness(n, t);
+  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}, {cheater, lie_round, lie_to, lie}},
+                   .nrules = lie == POS_FIRST ? 1 : 2};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+  if (tc.nrules == 2) ck_assert_msg(tc.hits > 1, "%s: the lie never fired", ctx);
+  if (!strict) {
+    lenient(h, sess, cheater, ctx);
+  } else {
+    expect_outcome(h, sess, 1ull << cheater, cheater, OUT_NAMED, SMALL_T, SMALL_R, 1, ctx);
+    for (uint32_t i = 0; i < n; i++) {
+      if (i == cheater) continue;
+      const mpc_evidence *ev = mpc_session_evidence(sess[i]);
+      ck_assert_int_eq(ev->type, MPC_EV_AUDIT);
+      if (lie == POS_FIRST) { /* every chunk, then the message */
+        ck_assert_uint_ge(ev->count, 4);
+        ck_assert_uint_gt(mpc_session_status(sess[i])->rounds, audit0(t) + 3);
+      } else { /* named in the round the lying chunk arrived, by chunks 0..k */
+        ck_assert_uint_eq(mpc_session_status(sess[i])->rounds, lie_round);
+        ck_assert_uint_eq(ev->count, lie_round - audit0(t) + 1);
+        ck_assert_int_eq(mpc_session_status(sess[i])->err, CX_E_MPC_MALFORMED);
+      }
+    }
+  }
+  free_sessions(h, sess);
+  mh_free(h);
+}
+
+START_TEST(test_prep_audit_chunks) {
+  mpc_prep_audit_chunk = 256;
+  uint32_t a4 = audit0(1);
+  chunk_case(4, 1, 1, POS_FIRST, 0, 0, 1);
+  chunk_case(7, 2, 4, POS_FIRST, 0, 0, 1);
+  /* A piece of the wrong size, or a length no party can have: proven by
+   * the liar's own chunks as soon as they arrive. */
+  chunk_case(4, 1, 1, POS_PIECE, a4 + 2, MPC_TO_ALL, 1);
+  chunk_case(4, 1, 2, POS_L_HUGE, a4, MPC_TO_ALL, 1);
+  /* A possible but false length: the pieces contradict it, or the blob it
+   * delimits does not parse, or the liar must send the rounds it declared
+   * (a refusal otherwise). */
+  chunk_case(4, 1, 3, POS_L_SMALL, a4, MPC_TO_ALL, 0);
+  chunk_case(4, 1, 0, POS_L_BIG, a4, MPC_TO_ALL, 0);
+  /* To one recipient only: it names the liar; the others name it by the
+   * replay or time out (the recipient may stop before them). */
+  chunk_case(4, 1, 1, POS_PIECE, a4 + 1, 2, 0);
+  chunk_case(4, 1, 1, POS_L_HUGE, a4, 3, 0);
+  mpc_prep_audit_chunk = DEFAULT_CHUNK;
+}
+END_TEST
+
+/* ---- agreement on the verdicts (Dolev–Strong) --------------------------- */
+
+/* Two cheaters, n = 7 (t = 2): party `j` signs a second verdict and party
+ * `relayer` adds it, in a chain of its own making, to its echo message of
+ * `round` to party `to` only. */
+typedef enum {
+  CH_ONE,      /* one link, signed by the relayer */
+  CH_REPEAT,   /* two links, both signed by the relayer */
+  CH_BY_ORIGIN /* one link, signed by j itself */
+} chain_mode;
+
+typedef struct {
+  mh *h;
+  uint32_t j, relayer, to, round;
+  chain_mode mode;
+  uint32_t hits;
+} chain_ctx;
+
+static uint8_t *sign_msg(mh *h, uint32_t from, const uint8_t session[32], uint32_t round,
+                         const uint8_t *payload, size_t len, size_t *outlen) {
+  uint8_t *out = NULL;
+  ck_assert_int_eq(mpc_msg_encode(h->keys[from], MPC_KIND_PREP, session, round, (uint8_t)from,
+                                  MPC_TO_ALL, payload, len, &out, outlen),
+                   CX_OK);
+  return out;
+}
+
+static int chain_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
+                      size_t *len) {
+  chain_ctx *c = vctx;
+  if (from != c->relayer || to != c->to || m->round != c->round) return 0;
+  uint8_t vp[33] = {0}; /* "fail", with a zero hash */
+  size_t vl, l1, l2;
+  uint8_t *v = sign_msg(c->h, c->j, m->session, R_VERDICT, vp, sizeof vp, &vl);
+  uint32_t signer = c->mode == CH_BY_ORIGIN ? c->j : c->relayer;
+  uint8_t *item = sign_msg(c->h, signer, m->session, LINK_ROUND0 + 2 * c->j + 1, v, vl, &l1);
+  if (c->mode == CH_REPEAT) {
+    uint8_t *outer = sign_msg(c->h, c->relayer, m->session, LINK_ROUND0 + 2 * c->j, item, l1, &l2);
+    free(item);
+    item = outer;
+    l1 = l2;
+  }
+  uint8_t *p = malloc(m->len + 4 + l1);
+  ck_assert_ptr_nonnull(p);
+  memcpy(p, m->payload, m->len);
+  put32(p, get32(p) + 1);
+  put32(p + m->len, (uint32_t)l1);
+  memcpy(p + m->len + 4, item, l1);
+  *payload = p;
+  *len = m->len + 4 + l1;
+  free(v);
+  free(item);
+  c->hits++;
+  return 1;
+}
+
+static void chain_case(uint32_t round, chain_mode mode, outcome want) {
+  char ctx[64];
+  snprintf(ctx, sizeof ctx, "chain round %u mode %d", round, mode);
+  mh *h = new_harness(7, 2);
+  chain_ctx c = {.h = h, .j = 1, .relayer = 2, .to = 0, .round = round, .mode = mode};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  run_hooked(h, SMALL_T, SMALL_R, chain_hook, &c, sess);
+  ck_assert_uint_eq(c.hits, 1);
+  expect_outcome(h, sess, (1ull << 1) | (1ull << 2), 1, want, SMALL_T, SMALL_R, want == OUT_NAMED, ctx);
+  if (want == OUT_NAMED)
+    for (uint32_t i = 0; i < 7; i++)
+      if (i != 1 && i != 2) ck_assert_int_eq(mpc_session_status(sess[i])->err, CX_E_MPC_EQUIVOCATION);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+
+START_TEST(test_prep_agreement) {
+  /* Echo round 1, to party 0 only: party 0 extracts the second verdict
+   * (one relayer besides its signer) and relays it in echo round 2, where
+   * every other honest party extracts it through two relayers (2, then 0).
+   * Everyone names party 1. */
+  chain_case(6, CH_ONE, OUT_NAMED);
+  /* The same chain only in the last echo round: one relayer is too few
+   * there (t = 2 are needed, one of them then honest), so party 0 ignores
+   * it — the others could not have got it — and everyone accepts. */
+  chain_case(7, CH_ONE, OUT_DONE);
+  /* Two links, but the same relayer twice; a link by the verdict's own
+   * signer: neither is a chain of distinct relayers. */
+  chain_case(7, CH_REPEAT, OUT_DONE);
+  chain_case(6, CH_BY_ORIGIN, OUT_DONE);
+}
+END_TEST
+
+/* ---- evidence ------------------------------------------------------------ */
 
 /* Audit evidence against a message the replay does reproduce proves
  * nothing; coin evidence with a matching opening proves nothing. */
@@ -625,6 +970,7 @@ START_TEST(test_prep_evidence_no_proof) {
   const mpc_evidence *coin = mpc_session_evidence(sess[0]), *aud = mpc_session_evidence(sess[1]);
   ck_assert_int_eq(coin->type, MPC_EV_COIN);
   ck_assert_int_eq(aud->type, MPC_EV_AUDIT);
+  ck_assert_uint_eq(aud->count, 2);
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, coin), CX_OK);
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, aud), CX_OK);
   /* The cheater's honest messages: its round-1 and round-4 messages to
@@ -638,20 +984,24 @@ START_TEST(test_prep_evidence_no_proof) {
     f.msg = msgs;
     f.len = lens;
     ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_E_MPC_CHECK_FAILED);
-    /* Swapped order: the first message must be the audit. */
+    /* Swapped order: the chunks come first. */
     uint8_t *sw[2] = {msgs[1], msgs[0]};
     size_t swl[2] = {lens[1], lens[0]};
     f.msg = sw;
     f.len = swl;
     ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
   }
+  /* The audit alone proves nothing: it parses. */
+  mpc_evidence f = *aud;
+  f.count = 1;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_E_MPC_CHECK_FAILED);
   /* Coin evidence made of the cheater's commitment and opening to party 1,
    * which match. */
   const mpc_msg *c0 = mpc_inbox_get(sess[1]->inbox, 0, cheater),
                 *c1 = mpc_inbox_get(sess[1]->inbox, 1, cheater);
   uint8_t *cm[2] = {(uint8_t *)c0->raw, (uint8_t *)c1->raw};
   size_t cl[2] = {c0->raw_len, c1->raw_len};
-  mpc_evidence f = *coin;
+  f = *coin;
   f.msg = cm;
   f.len = cl;
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_E_MPC_CHECK_FAILED);
@@ -663,7 +1013,7 @@ START_TEST(test_prep_evidence_no_proof) {
   f.len = mixl;
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
   /* Wrong counts and types. */
-  f = *aud;
+  f = *coin;
   f.count = 1;
   ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &f), CX_OK);
   f = *aud;
@@ -674,20 +1024,51 @@ START_TEST(test_prep_evidence_no_proof) {
 }
 END_TEST
 
-/* No honest message of any round can be passed off as malformed or as
- * anything else: every signed message of an honest party, from a batch
- * that went through the audit, fails as MALFORMED, COIN and AUDIT evidence. */
+/* Every honest message in a batch that went through agreement and a
+ * many-chunk audit: none can be passed off as malformed, as a coin cheat,
+ * as an audit mismatch, and no two of one honest party's messages (relay
+ * links included) as an equivocation. */
+static void collect_links(const mpc_msg *echo, uint8_t **links, size_t *lens, size_t *cnt) {
+  uint32_t count = get32(echo->payload);
+  size_t off = 4;
+  for (uint32_t i = 0; i < count; i++) {
+    size_t l = get32(echo->payload + off);
+    links[*cnt] = (uint8_t *)echo->payload + off + 4;
+    lens[(*cnt)++] = l;
+    off += 4 + l;
+  }
+  ck_assert_uint_eq(off, echo->len);
+}
+
 START_TEST(test_prep_no_framing) {
+  mpc_prep_audit_chunk = 512;
   mh *h = new_harness(4, 1);
-  uint32_t cheater = 0;
+  uint32_t cheater = 0, a0 = audit0(1);
   tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
-  uint32_t checked = 0;
-  for (uint32_t holder = 0; holder < 4; holder++)
-    for (uint32_t r = 0; r <= 6; r++)
-      for (uint32_t j = 1; j < 4; j++) {
-        if (j == holder) continue;
+  uint32_t checked = 0, nchunks = 0;
+  while (mpc_inbox_get(sess[1]->inbox, a0 + nchunks, 2)) nchunks++;
+  ck_assert_uint_ge(nchunks, 3);
+  for (uint32_t holder = 1; holder < 4; holder++)
+    for (uint32_t j = 1; j < 4; j++) {
+      if (j == holder) continue;
+      /* j's audit chunks as the holder got them. */
+      uint8_t *ev_msgs[64];
+      size_t ev_lens[64];
+      ck_assert_uint_lt(nchunks, 63);
+      for (uint32_t k = 0; k < nchunks; k++) {
+        const mpc_msg *c = mpc_inbox_get(sess[holder]->inbox, a0 + k, j);
+        ck_assert_ptr_nonnull(c);
+        ev_msgs[k] = (uint8_t *)c->raw;
+        ev_lens[k] = c->raw_len;
+      }
+      mpc_evidence aud = {.type = MPC_EV_AUDIT, .culprit = (int32_t)j, .msg = ev_msgs, .len = ev_lens};
+      aud.count = nchunks;
+      ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &aud), CX_E_MPC_CHECK_FAILED);
+      aud.count = nchunks - 1; /* incomplete */
+      ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &aud), CX_OK);
+      for (uint32_t r = 0; r < a0 + nchunks; r++) {
         const mpc_msg *m = mpc_inbox_get(sess[holder]->inbox, r, j);
         ck_assert_msg(m != NULL, "party %u has no round-%u message of %u", holder, r, j);
         uint8_t *msgs[2] = {(uint8_t *)m->raw, (uint8_t *)m->raw};
@@ -699,22 +1080,45 @@ START_TEST(test_prep_no_framing) {
         ev.type = MPC_EV_COIN;
         ev.count = 2;
         ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
-        /* Its audit with each of its messages. */
-        const mpc_msg *am = mpc_inbox_get(sess[holder]->inbox, 6, j);
-        msgs[0] = (uint8_t *)am->raw;
-        lens[0] = am->raw_len;
-        ev.type = MPC_EV_AUDIT;
-        if (r < 6)
-          ck_assert_msg(mpc_evidence_verify(4, 1, h->pks, &ev) == CX_E_MPC_CHECK_FAILED,
+        ev.type = MPC_EV_EQUIVOCATION;
+        ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
+        if (r < R_VERDICT + 1) { /* its chunks with each of its messages */
+          ev_msgs[nchunks] = (uint8_t *)m->raw;
+          ev_lens[nchunks] = m->raw_len;
+          aud.count = nchunks + 1;
+          ck_assert_msg(mpc_evidence_verify(4, 1, h->pks, &aud) == CX_E_MPC_CHECK_FAILED,
                         "round %u of %u: audit", r, j);
+        }
         checked++;
       }
-  ck_assert_uint_eq(checked, 4 * 7 * 3 - 7 * 3);
+      /* Its relay links (echo round 1): neither malformed nor, in any
+       * pair or with its echo message, an equivocation. */
+      const mpc_msg *echo = mpc_inbox_get(sess[holder]->inbox, R_VERDICT + 1, j);
+      uint8_t *links[8];
+      size_t llen[8], nl = 0;
+      collect_links(echo, links, llen, &nl);
+      ck_assert_uint_eq(nl, 3); /* the three other parties' verdicts */
+      links[nl] = (uint8_t *)echo->raw;
+      llen[nl] = echo->raw_len;
+      for (size_t a = 0; a < nl; a++) {
+        mpc_evidence ev = {.type = MPC_EV_MALFORMED, .culprit = (int32_t)j, .count = 1, .msg = &links[a],
+                           .len = &llen[a]};
+        ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
+        for (size_t b = a + 1; b <= nl; b++) {
+          uint8_t *pair[2] = {links[a], links[b]};
+          size_t pl[2] = {llen[a], llen[b]};
+          mpc_evidence eq = {
+              .type = MPC_EV_EQUIVOCATION, .culprit = (int32_t)j, .count = 2, .msg = pair, .len = pl};
+          ck_assert_int_ne(mpc_evidence_verify(4, 1, h->pks, &eq), CX_OK);
+        }
+      }
+    }
+  ck_assert_uint_eq(checked, 3 * 2 * (a0 + nchunks));
   free_sessions(h, sess);
   mh_free(h);
+  mpc_prep_audit_chunk = DEFAULT_CHUNK;
 }
 END_TEST
-
 /* ---- cheats that keep every sharing consistent --------------------------- */
 
 /* A corrupt king of products c and T + c (n divides T) opens U[c] + delta
@@ -797,7 +1201,7 @@ static void expect_named(mh *h, mpc_session **sess, uint32_t cheater, const char
     ck_assert_int_eq(st->culprit, (int32_t)cheater);
     check_evidence(h, sess[i], cheater, 0, ctx);
   }
-  pools_empty(h, cheater, ctx);
+  pools_empty(h, 1ull << cheater, ctx);
 }
 
 START_TEST(test_prep_consistent_king) {
@@ -879,30 +1283,67 @@ START_TEST(test_prep_sacrifice_only) {
 }
 END_TEST
 
+
 /* ---- crashes ----------------------------------------------------------- */
 
-START_TEST(test_prep_crash) {
-  for (uint32_t r = 0; r <= 5; r++) {
-    mh *h = new_harness(4, 1);
-    uint32_t dead = r % 4;
-    h->crash_round[dead] = r;
-    mpc_status st[MPC_MAX_N];
-    /* The crashed party itself may still finish (round-r messages that
-     * reached it early complete its round): only the others are checked. */
-    (void)mh_prep(h, SMALL_T, SMALL_R, st);
-    for (uint32_t i = 0; i < 4; i++) {
-      if (i == dead) continue;
-      ck_assert_msg(st[i].state == MPC_ABORTED, "crash at %u: party %u state %d", r, i,
-                    st[i].state);
-      ck_assert_msg(st[i].err == CX_E_MPC_TIMEOUT, "crash at %u: party %u: %s", r, i,
-                    cx_err_name(st[i].err));
-      ck_assert_int_eq(st[i].culprit, -1);
-      ck_assert_msg(st[i].unresponsive == (1u << dead), "crash at %u: unresponsive %llx", r,
-                    (unsigned long long)st[i].unresponsive);
-    }
-    pools_empty(h, dead, "crash");
-    mh_free(h);
+static void crash_case(uint32_t n, uint32_t t, uint32_t r, uint32_t dead) {
+  mh *h = new_harness(n, t);
+  h->crash_round[dead] = r;
+  mpc_status st[MPC_MAX_N];
+  /* The crashed party itself may still finish (round-r messages that
+   * reached it early complete its round): only the others are checked. */
+  (void)mh_prep(h, SMALL_T, SMALL_R, st);
+  for (uint32_t i = 0; i < n; i++) {
+    if (i == dead) continue;
+    ck_assert_msg(st[i].state == MPC_ABORTED, "n=%u crash at %u: party %u state %d", n, r, i,
+                  st[i].state);
+    ck_assert_msg(st[i].err == CX_E_MPC_TIMEOUT, "n=%u crash at %u: party %u: %s", n, r, i,
+                  cx_err_name(st[i].err));
+    ck_assert_int_eq(st[i].culprit, -1);
+    ck_assert_msg(st[i].unresponsive == (1ull << dead), "n=%u crash at %u: unresponsive %llx", n, r,
+                  (unsigned long long)st[i].unresponsive);
   }
+  pools_empty(h, 1ull << dead, "crash");
+  mh_free(h);
+}
+
+/* Every round up to the last echo round. */
+START_TEST(test_prep_crash) {
+  for (uint32_t r = 0; r <= 6; r++) crash_case(4, 1, r, r % 4);
+  crash_case(7, 2, 6, 3);
+  crash_case(7, 2, 7, 5);
+}
+END_TEST
+
+/* ---- beyond one message ------------------------------------------------- */
+
+/* A batch above what one audit message could hold (30 235 triples at
+ * n = 4 before the audit was split): it is made and checked like any
+ * other, and when it fails, the audit spans several rounds at the real
+ * chunk size and still names the cheater with evidence that verifies. */
+START_TEST(test_prep_big) {
+  size_t T = 32000, R = 100;
+  mh *h = mh_new(4, 1, tu_rand(), T);
+  ck_assert_ptr_nonnull(h);
+  ck_assert_uint_eq(mh_prep(h, T, R, NULL), 4);
+  check_material(h, T, R, NULL);
+  mh_free(h);
+  h = mh_new(4, 1, tu_rand(), T);
+  uint32_t cheater = 2;
+  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  run_tampered(h, T, R, &tc, sess);
+  expect_outcome(h, sess, 1ull << cheater, cheater, OUT_NAMED, T, R, 0, "big");
+  for (uint32_t i = 0; i < 4; i++) {
+    if (i == cheater) continue;
+    const mpc_evidence *ev = mpc_session_evidence(sess[i]);
+    ck_assert_int_eq(ev->type, MPC_EV_AUDIT);
+    ck_assert_uint_eq(ev->count, 3); /* two chunks and the message */
+    /* Rounds 0 .. audit0 completed; the judgement came in the second audit round. */
+    ck_assert_uint_eq(mpc_session_status(sess[i])->rounds, audit0(1) + 1);
+  }
+  free_sessions(h, sess);
+  mh_free(h);
 }
 END_TEST
 
@@ -921,11 +1362,15 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_prep_tamper_n7);
   tcase_add_test(tc, test_prep_malformed);
   tcase_add_test(tc, test_prep_audit_lies);
+  tcase_add_test(tc, test_prep_audit_refused);
+  tcase_add_test(tc, test_prep_audit_chunks);
+  tcase_add_test(tc, test_prep_agreement);
   tcase_add_test(tc, test_prep_evidence_no_proof);
   tcase_add_test(tc, test_prep_no_framing);
   tcase_add_test(tc, test_prep_consistent_king);
   tcase_add_test(tc, test_prep_sacrifice_only);
   tcase_add_test(tc, test_prep_crash);
+  tcase_add_test(tc, test_prep_big);
   suite_add_tcase(s, tc);
   return s;
 }
