@@ -120,7 +120,8 @@
   X(CX_E_MPC_PROGRAM, 810, "mpc_bad_program", "MPC program is invalid") \
   X(CX_E_MPC_STATE, 811, "mpc_not_running", "the MPC session has already finished or aborted") \
   X(CX_E_MPC_DUPLICATE, 812, "mpc_duplicate", "identical copy of a message already received") \
-  X(CX_E_MPC_CLIENT_REJECTED, 813, "mpc_client_rejected", "client-dealt input is inconsistent or its blob does not open")
+  X(CX_E_MPC_CLIENT_REJECTED, 813, "mpc_client_rejected", "client-dealt input is inconsistent or its blob does not open") \
+  X(CX_E_MPC_POOL_DESYNC, 814, "mpc_pool_desync", "parties' preprocessing pools are not aligned")
 
 typedef enum {
 #define CX_ERR_ENUM(sym, num, name, msg) sym = num,

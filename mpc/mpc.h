@@ -15,6 +15,8 @@
  *   - online: runs a program (instruction list, below) consuming the pool.
  * Every party must run the same sessions in the same order on pools filled
  * by the same prep sessions: pool items are consumed first-in first-out.
+ * An online session checks that before it decodes anything, and aborts
+ * with CX_E_MPC_POOL_DESYNC (naming nobody) if the pools are not aligned.
  *
  * Ownership: a session borrows cfg->pubkeys, cfg->key, the program and the
  * pool for its lifetime; everything else is copied. Shares and preprocessing
@@ -74,6 +76,12 @@ cx_err mpc_pool_put_bits(mpc_pool *p, const fe *bits, size_t count);
 cx_err mpc_pool_take_triples(mpc_pool *p, size_t count, fe *a, fe *b, fe *c);
 cx_err mpc_pool_take_rands(mpc_pool *p, size_t count, fe *r);
 cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits);
+/* Items ever taken, per kind: pos[0] triples, pos[1] rands, pos[2] bits.
+ * Parties whose pools are aligned have equal positions; every online
+ * session compares them (and where the items ahead come from) before it
+ * decodes any share, and aborts with CX_E_MPC_POOL_DESYNC if they differ
+ * (docs/mpc-online.md "Pool alignment"). */
+void mpc_pool_position(const mpc_pool *p, uint64_t pos[3]);
 
 /* ---- programs ---------------------------------------------------------- */
 
@@ -143,6 +151,15 @@ uint32_t mpc_preg(mpc_program *p);
 /* Appends one instruction. Errors (out of memory, register out of range,
  * bad op) are sticky: mpc_prog_check reports the first. */
 void mpc_prog_emit(mpc_program *p, const mpc_ins *ins);
+/* The static length of S register sreg after the instructions emitted so
+ * far (its latest write), 0 if it was never written; O(1), kept up to date
+ * by mpc_prog_emit. For builders: lengths follow mpc_prog_check's rules,
+ * except that where the check would refuse the program (unequal operand
+ * lengths) the larger one is given, so a builder can go on emitting. */
+uint64_t mpc_prog_slen(const mpc_program *p, uint32_t sreg);
+/* Makes the program fail: sets the sticky error (if none is set yet) with
+ * this sentence, which mpc_prog_check then reports ("instruction N: ..."). */
+void mpc_prog_fail(mpc_program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* CX_OK or CX_E_MPC_PROGRAM with a sentence in err naming the instruction:
  * unknown op, unwritten register read, length mismatch that can be decided
  * statically, INPUT slot or OUTPUT slot reused, vector over the length cap. */
@@ -171,9 +188,15 @@ uint32_t mpc_open(mpc_program *p, uint32_t a); /* returns a P register */
 void mpc_output(mpc_program *p, uint32_t a, uint32_t slot);
 
 /* Integer operations (mpc/ops.c), on signed integers of k bits embedded with
- * fe_from_i64, k + MPC_KAPPA + 1 < MPC_FIELD_BITS (k <= 64 in the production
- * field). Protocols: Catrina–de Hoogh 2010 (FC 2010) §3–§4 — Mod2m with
- * BitLT, exact truncation, LTZ, EQZ; results are sharings of 0 or 1. */
+ * fe_from_i64. Protocols: Catrina–de Hoogh, "Improved Primitives for Secure
+ * Multiparty Integer Computation" (SCN 2010) §3–§4 — Mod2m with BitLT,
+ * exact truncation, LTZ, EQZ; results are sharings of 0 or 1.
+ * Limits (k + MPC_KAPPA + 1 < MPC_FIELD_BITS for every masked opening; the
+ * numbers are for the production field): ltz, eqz, eq, ne, member and trunc
+ * accept k <= 85; lt, le, vmin and vmax k <= 84 (they compare a k + 1-bit
+ * difference); divc k <= 64. eqz is exact for any |a| < 2^k (twice the
+ * signed k-bit range), so eq needs no extra bit. A k outside its limit
+ * makes the program fail (mpc_prog_fail): mpc_prog_check refuses it. */
 uint32_t mpc_ltz(mpc_program *p, uint32_t a, uint32_t k);             /* a < 0 */
 uint32_t mpc_lt(mpc_program *p, uint32_t a, uint32_t b, uint32_t k);  /* a < b  (k-bit operands) */
 uint32_t mpc_le(mpc_program *p, uint32_t a, uint32_t b, uint32_t k);  /* a <= b */
@@ -204,8 +227,20 @@ typedef enum { MPC_RUNNING = 0, MPC_DONE, MPC_ABORTED } mpc_state;
 typedef enum {
   MPC_EV_NONE = 0,
   MPC_EV_EQUIVOCATION, /* two different signed messages of the culprit for one slot */
-  MPC_EV_MALFORMED,    /* one signed message of the culprit whose payload is malformed */
-  MPC_EV_WRONG_SHARE,  /* the n signed messages of one robust opening; item = the element */
+  MPC_EV_MALFORMED,    /* one signed message of the culprit whose payload is malformed.
+                          Online: transferable only when the payload breaks the layout
+                          rule every online message obeys (whole canonical elements, a
+                          known tag first, DELTA and ECHO only TO_ALL, a round-0 message
+                          a SHARES message, the pool guard of a round-0 message and of a
+                          round-2 ECHO packed bytes); a payload that obeys it
+                          but is wrong for the program (length, recipient) aborts the
+                          session naming its sender, but mpc_evidence_verify answers
+                          CX_E_NOT_CONFLICTING: a third party does not know the program */
+  MPC_EV_WRONG_SHARE,  /* the n signed messages of one robust opening, message j from
+                          party j, all of one round, all with one recipient field (TO_ALL,
+                          or the one dealer of an input round A) and all starting with the
+                          SHARES tag; item = the element (the tag is element 0; it never
+                          points into a round-0 pool guard) */
   MPC_EV_COIN,         /* the culprit's signed coin commitment and its non-matching opening */
   MPC_EV_AUDIT,        /* prep audit: the culprit's signed audit message and a signed
                           message of it that its replay does not reproduce */
@@ -222,7 +257,9 @@ typedef struct {
 
 typedef struct {
   mpc_state state;
-  cx_err err;             /* CX_OK while running or done; the reason when aborted */
+  cx_err err;             /* CX_OK while running or done; the reason when aborted
+                             (CX_E_MPC_POOL_DESYNC: the parties' pools are not aligned;
+                             nobody is named, no share was decoded) */
   int32_t culprit;        /* aborted: the party proven to have cheated, -1 if none */
   uint64_t corrected;     /* parties whose wrong shares were corrected (session went on) */
   uint64_t unresponsive;  /* parties that timed out (crash or refusal: not proof of cheating) */

@@ -2,7 +2,10 @@
  * (mpc.h "programs"; docs/mpc-online.md).
  *
  * Registers are vectors: S registers hold this party's degree-t shares (in
- * fe_alloc memory), P registers public values (plain malloc). Local
+ * the session's arena of sodium_malloc'd slabs, below), P registers public
+ * values (plain malloc). A register's value is freed (wiped) right after
+ * the instruction that reads it last (prog_kills), so a long program holds
+ * about its live values, not one buffer per instruction. Local
  * instructions run at once; interactive ones are grouped into rounds by
  * prog_run_end (program.c), the one definition of the grouping rule:
  *   - a MUL/OPEN run opens, in one TO_ALL message per party, the Beaver
@@ -21,7 +24,12 @@
  * Preprocessing is taken from the pool when an instruction needs it, in
  * program order (a group takes its triples or randoms when it begins), so
  * every party takes the same items in the same order and the FIFOs stay
- * aligned.
+ * aligned. That they were aligned to begin with is checked before any
+ * share is decoded: every round-0 message (and the echo of an input group
+ * that starts the session) carries the sender's pool guard, its positions
+ * and where the items ahead come from, and a mismatch aborts with
+ * CX_E_MPC_POOL_DESYNC naming nobody (docs/mpc-online.md "Pool
+ * alignment").
  *
  * Payloads are whole canonical field elements and start with a tag element
  * naming the message type (docs/mpc-online.md "Messages"); session.c knows
@@ -33,17 +41,38 @@
 
 #include "session_internal.h"
 
-/* Internal to program.c and online.c (defined in program.c). */
-size_t prog_run_end(const mpc_program *p, size_t i);
-uint64_t prog_chunk(int input);
-void prog_nregs(const mpc_program *p, uint32_t *ns, uint32_t *np);
+#define TAG_SHARES MPC_TAG_SHARES
+#define TAG_DELTA MPC_TAG_DELTA
+#define TAG_ECHO MPC_TAG_ECHO
+#define PACK MPC_PACK
 
-#define TAG_SHARES (FE_P - 1) /* degree-t shares of common sharings (openings, input round A) */
-#define TAG_DELTA (FE_P - 2)  /* input round B: a dealer's x - r */
-#define TAG_ECHO (FE_P - 3)   /* input round C: the dealers' round-B messages, packed */
-/* Echo packing: bytes per element, so every packed element is < 2^(k-1)
- * and never equals a tag. */
-#define PACK ((MPC_FIELD_BITS - 1) / 8)
+/* The register arena: S registers (and this party's input values) are
+ * blocks of 2^c elements, c < AR_CLASSES, carved from a few large
+ * sodium_malloc'd slabs and recycled through one free list per class. A
+ * sodium_malloc costs about three memory mappings (guard pages), and the
+ * process has a limit on those (vm.max_map_count, 65530 by default): one
+ * allocation per register made a long program, or a few parties in one
+ * process, run out of them. Slabs double from AR_FIRST_SLAB to AR_MAX_SLAB
+ * elements, so the number of mappings grows with the log of the memory
+ * held, not with the number of registers. A freed block is wiped at once;
+ * the slabs are wiped when the session ends. Vectors over 2^(AR_CLASSES-1)
+ * elements get their own fe_alloc (few of them fit in memory anyway). */
+#define AR_CLASSES 17
+#define AR_FIRST_SLAB ((size_t)4096)
+#define AR_MAX_SLAB ((size_t)1 << 20)
+
+typedef struct {
+  fe *v;
+  size_t cap;
+} ar_slab;
+
+typedef struct {
+  ar_slab *slab;
+  size_t nslab, capslab;
+  size_t used;             /* elements handed out of the last slab */
+  fe *head[AR_CLASSES];    /* free blocks; the link is kept in a block's first element */
+  uint64_t in_use, peak;   /* elements in blocks handed out (tests: lifetimes) */
+} arena;
 
 typedef struct {
   fe *v;
@@ -52,7 +81,7 @@ typedef struct {
 
 typedef struct {
   uint32_t slot;
-  fe *v; /* fe_alloc */
+  fe *v; /* arena */
   size_t len;
 } slotvec;
 
@@ -80,7 +109,7 @@ typedef struct {
   int phase;
   uint32_t round_b;
   uint64_t *off;        /* flat offset of each instruction, e - i + 1 entries */
-  fe **x;               /* each INPUT's result shares (fe_alloc) */
+  fe **x;               /* each INPUT's result shares (arena) */
   uint64_t dealers;     /* dealers with elements in the chunk */
   fe *ropen;            /* dealer: the opened r of its chunk elements (fe_alloc) */
   size_t ropen_n;
@@ -95,9 +124,14 @@ typedef struct {
   size_t pc;
   vec *S, *P;
   uint32_t ns, np;
+  arena ar;
+  size_t *kstart;  /* register lifetimes (prog_kills) */
+  uint64_t *kill;
+  uint64_t need[3]; /* the program's triples, rands, bits */
+  uint8_t guard[MPC_GUARD_BYTES]; /* my pool guard, made at start */
   slotvec *in;
   size_t nin;
-  int started, used_round;
+  int used_round;
   fe *osh; /* OUTPUT shares captured in program order (fe_alloc) */
   size_t olen, ocap;
   outrec *outs;
@@ -109,6 +143,104 @@ typedef struct {
 } online;
 
 static cx_err run(mpc_session *s, online *o, mpc_outbox *out);
+
+/* ---- the register arena ------------------------------------------------ */
+
+static unsigned ar_class(size_t len) {
+  unsigned c = 0;
+  while (((size_t)1 << c) < len && c < 63) c++;
+  return c;
+}
+
+static fe *ar_next(const fe *b) {
+  fe *n;
+  memcpy(&n, b, sizeof n);
+  return n;
+}
+
+static void ar_push(arena *a, unsigned c, fe *b) {
+  memcpy(b, &a->head[c], sizeof b);
+  a->head[c] = b;
+}
+
+/* What is left of the last slab goes to the free lists, largest blocks
+ * first, before a new slab is started. */
+static void ar_retire(arena *a) {
+  if (!a->nslab) return;
+  ar_slab *sl = &a->slab[a->nslab - 1];
+  while (a->used < sl->cap) {
+    unsigned c = 0;
+    while (c + 1 < AR_CLASSES && ((size_t)1 << (c + 1)) <= sl->cap - a->used) c++;
+    ar_push(a, c, sl->v + a->used);
+    a->used += (size_t)1 << c;
+  }
+}
+
+static int ar_grow(arena *a, size_t need) {
+  if (a->nslab == a->capslab) {
+    size_t cap = a->capslab ? 2 * a->capslab : 8;
+    ar_slab *v = realloc(a->slab, cap * sizeof *v);
+    if (!v) return -1;
+    a->slab = v;
+    a->capslab = cap;
+  }
+  size_t cap = a->nslab ? 2 * a->slab[a->nslab - 1].cap : AR_FIRST_SLAB;
+  if (cap > AR_MAX_SLAB) cap = AR_MAX_SLAB;
+  if (cap < need) cap = need;
+  fe *v = fe_alloc(cap); /* zeroed */
+  if (!v) return -1;
+  ar_retire(a);
+  a->slab[a->nslab++] = (ar_slab){.v = v, .cap = cap};
+  a->used = 0;
+  return 0;
+}
+
+static void ar_count(arena *a, int64_t d) {
+  a->in_use += (uint64_t)d;
+  if (a->in_use > a->peak) a->peak = a->in_use;
+}
+
+/* A zeroed block of at least len elements; NULL on out of memory. */
+static fe *ar_alloc(arena *a, size_t len) {
+  unsigned c = ar_class(len ? len : 1);
+  if (c >= AR_CLASSES) {
+    fe *b = fe_alloc(len);
+    if (b) ar_count(a, (int64_t)len);
+    return b;
+  }
+  size_t bs = (size_t)1 << c;
+  fe *b = a->head[c];
+  if (b) {
+    a->head[c] = ar_next(b);
+    memset(b, 0, sizeof *b); /* the link; the rest was wiped when freed */
+  } else {
+    if ((!a->nslab || a->slab[a->nslab - 1].cap - a->used < bs) && ar_grow(a, bs)) return NULL;
+    b = a->slab[a->nslab - 1].v + a->used;
+    a->used += bs;
+  }
+  ar_count(a, (int64_t)bs);
+  return b;
+}
+
+/* len: the length it was allocated with. Wipes the block. */
+static void ar_free(arena *a, fe *b, size_t len) {
+  if (!b) return;
+  unsigned c = ar_class(len ? len : 1);
+  if (c >= AR_CLASSES) {
+    fe_free(b, len);
+    ar_count(a, -(int64_t)len);
+    return;
+  }
+  sodium_memzero(b, ((size_t)1 << c) * sizeof *b);
+  ar_push(a, c, b);
+  ar_count(a, -(int64_t)((size_t)1 << c));
+}
+
+static void ar_destroy(arena *a) {
+  for (size_t i = 0; i < a->nslab; i++) fe_free(a->slab[i].v, a->slab[i].cap);
+  free(a->slab);
+  memset(a, 0, sizeof *a);
+}
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -122,9 +254,9 @@ static void wipe_free(void *p, size_t len) {
   free(p);
 }
 
-/* Replaces S[d] (the old buffer is wiped). */
+/* Replaces S[d] (the old buffer is wiped). v: from ar_alloc(len). */
 static void set_s(online *o, uint32_t d, fe *v, size_t len) {
-  fe_free(o->S[d].v, o->S[d].len);
+  ar_free(&o->ar, o->S[d].v, o->S[d].len);
   o->S[d].v = v;
   o->S[d].len = len;
 }
@@ -133,6 +265,17 @@ static void set_p(online *o, uint32_t d, fe *v, size_t len) {
   free(o->P[d].v);
   o->P[d].v = v;
   o->P[d].len = len;
+}
+
+/* Instruction k has run: free the values nothing reads again. */
+static void kill_after(online *o, size_t k) {
+  for (size_t i = o->kstart[k]; i < o->kstart[k + 1]; i++) {
+    uint64_t c = o->kill[i];
+    if (c & 1)
+      set_p(o, (uint32_t)(c >> 1), NULL, 0);
+    else
+      set_s(o, (uint32_t)(c >> 1), NULL, 0);
+  }
 }
 
 /* Appends count shares to a growing fe_alloc buffer (copy, never realloc:
@@ -182,25 +325,77 @@ static cx_err send_keep(mpc_session *s, uint32_t to, const uint8_t *pl, size_t l
   return CX_OK;
 }
 
-/* tag || v[0..count) as a payload (malloc; the caller wipes it). */
-static uint8_t *payload_new(fe tag, const fe *v, size_t count, size_t *len) {
-  *len = FE_BYTES * (count + 1);
+/* ---- the pool guard ---------------------------------------------------- */
+
+/* Elements before the data of a payload: the tag, and the pool guard in
+ * round 0 and in a round-2 echo (session_internal.h MPC_GUARD_N). */
+static int has_guard(uint32_t round, fe tag) { return round == 0 || (round == 2 && tag == TAG_ECHO); }
+static size_t hdr_elems(uint32_t round, fe tag) { return 1 + (has_guard(round, tag) ? (size_t)MPC_GUARD_N : 0); }
+
+/* My guard (session_internal.h MPC_GUARD_BYTES): the pool positions and
+ * the digest of the items the program will take, as they are when the
+ * session starts, packed MPC_PACK bytes per element. */
+static void guard_make(mpc_session *s, online *o) {
+  uint64_t pos[3];
+  uint8_t dig[16];
+  mpc_pool_position(s->pool, pos);
+  mpc_pool_ahead_digest(s->pool, o->need, dig);
+  for (int k = 0; k < 3; k++)
+    for (int b = 0; b < 8; b++) o->guard[8 * k + b] = (uint8_t)(pos[k] >> (8 * b));
+  memcpy(o->guard + 24, dig, sizeof dig);
+}
+
+static void guard_pack(const uint8_t *bytes, fe *v) {
+  for (size_t i = 0; i < MPC_GUARD_N; i++) {
+    fe x = 0;
+    for (int b = PACK - 1; b >= 0; b--) {
+      size_t at = i * PACK + (size_t)b;
+      x = x << 8 | (at < MPC_GUARD_BYTES ? bytes[at] : 0);
+    }
+    v[i] = x;
+  }
+}
+
+/* The positions packed in a guard (for the reason sentence). */
+static void guard_positions(const fe *v, uint64_t pos[3]) {
+  uint8_t bytes[MPC_GUARD_N * PACK];
+  for (size_t i = 0; i < MPC_GUARD_N; i++)
+    for (int b = 0; b < PACK; b++) bytes[i * PACK + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
+  for (int k = 0; k < 3; k++) {
+    pos[k] = 0;
+    for (int b = 7; b >= 0; b--) pos[k] = pos[k] << 8 | bytes[8 * k + b];
+  }
+}
+
+/* tag || (guard rounds: my guard) || v[0..count) as a payload (malloc;
+ * the caller wipes it). */
+static uint8_t *payload_new(const mpc_session *s, const online *o, fe tag, const fe *v, size_t count,
+                            size_t *len) {
+  size_t h = hdr_elems(s->round, tag);
+  *len = FE_BYTES * (count + h);
   uint8_t *pl = malloc(*len);
   if (!pl) return NULL;
   fe_encode(tag, pl);
-  fe_encode_vec(v, count, pl + FE_BYTES);
+  if (h > 1) {
+    fe g[MPC_GUARD_N];
+    guard_pack(o->guard, g);
+    fe_encode_vec(g, MPC_GUARD_N, pl + FE_BYTES);
+  }
+  fe_encode_vec(v, count, pl + FE_BYTES * h);
   return pl;
 }
 
 /* Checks a received payload: recipient field, tag, length, canonical
- * elements. NULL if good (out gets the elements), else what is wrong. */
+ * elements. NULL if good (out gets the data elements, after the tag and a
+ * guard, which guard_check has judged), else what is wrong. */
 static const char *payload_get(const mpc_msg *m, fe tag, uint32_t to, size_t count, fe *out) {
   if (m->to != to) return "wrong recipient field";
   if (m->len % FE_BYTES) return "not a whole number of field elements";
   fe t;
   if (m->len < FE_BYTES || fe_decode(m->payload, &t) != 0 || t != tag) return "wrong message type";
-  if (m->len / FE_BYTES != count + 1) return "wrong length";
-  if (fe_decode_vec(m->payload + FE_BYTES, count, out) != 0) return "non-canonical field element";
+  size_t h = hdr_elems(m->round, tag);
+  if (m->len / FE_BYTES != count + h) return "wrong length";
+  if (count && fe_decode_vec(m->payload + FE_BYTES * h, count, out) != 0) return "non-canonical field element";
   return NULL;
 }
 
@@ -219,7 +414,8 @@ static void abort_malformed(mpc_session *s, uint32_t j, const mpc_msg *m, const 
 /* Robust opening of count sharings, sh[j] party j's shares (own included);
  * msgs[j] the signed messages they came in (evidence). Wrong shares are
  * corrected and their senders added to st.corrected; the first is recorded
- * as MPC_EV_WRONG_SHARE (item counts the tag element). -1 if aborted. */
+ * as MPC_EV_WRONG_SHARE (item counts the tag and a round-0 guard: it
+ * never points into the guard). -1 if aborted. */
 static int robust_open(mpc_session *s, const fe *const *sh, size_t count, fe *res,
                        const uint8_t *const *msgs, const size_t *lens) {
   uint64_t wrong = 0;
@@ -237,8 +433,72 @@ static int robust_open(mpc_session *s, const fe *const *sh, size_t count, fe *re
   if (shamir_bw_decode(&s->sh, y, all, s->cfg.t, s->cfg.t, &secret, &em) != 0 || !(em & wrong)) em = wrong;
   sodium_memzero(y, sizeof y);
   sodium_memzero(&secret, sizeof secret);
-  sess_evidence(s, MPC_EV_WRONG_SHARE, (int32_t)lowest(em & wrong), first + 1, msgs, lens, s->cfg.n);
+  sess_evidence(s, MPC_EV_WRONG_SHARE, (int32_t)lowest(em & wrong), first + hdr_elems(s->round, TAG_SHARES),
+                msgs, lens, s->cfg.n);
   return 0;
+}
+
+/* A sender's guard: NULL if well formed (v gets it), else what is wrong.
+ * This layout is what mpc_evidence_verify checks too. */
+static const char *guard_get(const mpc_msg *m, fe tag, fe *v) {
+  fe t;
+  if (m->len % FE_BYTES || m->len < FE_BYTES * hdr_elems(m->round, tag)) return "no pool guard";
+  if (fe_decode(m->payload, &t) != 0 || t != tag) return "wrong message type";
+  if (fe_decode_vec(m->payload + FE_BYTES, MPC_GUARD_N, v) != 0) return "non-canonical field element";
+  for (size_t i = 0; i < MPC_GUARD_N; i++)
+    if (v[i] >> (8 * PACK)) return "bad pool guard packing";
+  return NULL;
+}
+
+/* Before anything is decoded: the pool guards of the round's senders
+ * (s->expect) against mine (docs/mpc-online.md "Pool alignment"). Every
+ * party sees every other party's guard before it first decodes: in round
+ * 0, an opening (everyone to everyone) or the dealers' input round A (the
+ * dealers decode there, and hear from everyone); in the echo of an input
+ * group that starts the session (round 2, everyone to everyone), before a
+ * non-dealer decodes anything. A malformed guard names its sender (an
+ * honest party never sends one, aligned or not). A different one names
+ * nobody: an honest party whose pool is off (a prep batch only some
+ * parties accepted, a session only some parties ran) and a cheater lying
+ * about its pool look the same from here, and either way the shares ahead
+ * would not lie on one polynomial, so decoding them could "correct" an
+ * honest party. 0 if all agree, -1 if the session aborted. */
+static int guard_check(mpc_session *s, online *o, fe tag) {
+  fe mine[MPC_GUARD_N], v[MPC_GUARD_N], other[MPC_GUARD_N];
+  guard_pack(o->guard, mine);
+  uint64_t differ = 0;
+  int32_t first = -1;
+  for (uint64_t em = s->expect; em; em &= em - 1) {
+    uint32_t j = lowest(em);
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    const char *why = guard_get(m, tag, v);
+    if (why) {
+      abort_malformed(s, j, m, why);
+      return -1;
+    }
+    size_t i = 0;
+    while (i < MPC_GUARD_N && v[i] == mine[i]) i++;
+    if (i == MPC_GUARD_N) continue;
+    differ |= (uint64_t)1 << j;
+    if (first < 0) {
+      first = (int32_t)j;
+      memcpy(other, v, sizeof other);
+    }
+  }
+  if (!differ) return 0;
+  uint64_t a[3], b[3];
+  guard_positions(other, a);
+  guard_positions(mine, b);
+  int same = a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
+  uint32_t c = 0;
+  for (uint64_t d = differ; d; d &= d - 1) c++;
+  sess_abort(s, CX_E_MPC_POOL_DESYNC, -1,
+             "pools not aligned with %u part%s: party %u has taken %llu/%llu/%llu triples/rands/bits, "
+             "this party %llu/%llu/%llu%s",
+             c, c == 1 ? "y" : "ies", (uint32_t)first, (unsigned long long)a[0], (unsigned long long)a[1],
+             (unsigned long long)a[2], (unsigned long long)b[0], (unsigned long long)b[1],
+             (unsigned long long)b[2], same ? ", but other batches are ahead" : "");
+  return -1;
 }
 
 /* ---- openings: MUL/OPEN runs and the OUTPUT round ---------------------- */
@@ -246,10 +506,10 @@ static int robust_open(mpc_session *s, const fe *const *sh, size_t count, fe *re
 static cx_err open_send(mpc_session *s, online *o, mpc_outbox *out) {
   group *g = &o->g;
   g->hi = g->lo + prog_chunk(0) < g->total ? g->lo + prog_chunk(0) : g->total;
-  size_t len;
-  uint8_t *pl = payload_new(TAG_SHARES, g->mine + g->lo, g->hi - g->lo, &len);
-  if (!pl) return CX_E_NOMEM;
   begin_round(s, o, sess_others(s));
+  size_t len;
+  uint8_t *pl = payload_new(s, o, TAG_SHARES, g->mine + g->lo, g->hi - g->lo, &len);
+  if (!pl) return CX_E_NOMEM;
   cx_err e = send_keep(s, MPC_TO_ALL, pl, len, out, &g->sent, &g->sent_len);
   wipe_free(pl, len);
   return e;
@@ -317,11 +577,12 @@ static cx_err open_finish(online *o) {
       if (!v) return CX_E_NOMEM;
       memcpy(v, g->vals + off, L * sizeof *v);
       set_p(o, in->d, v, L);
+      kill_after(o, k);
       off += L;
       continue;
     }
     size_t L = bin_len(o->S[in->a].len, o->S[in->b].len);
-    fe *z = fe_alloc(L);
+    fe *z = ar_alloc(&o->ar, L);
     if (!z) return CX_E_NOMEM;
     for (size_t q = 0; q < L; q++) {
       fe d = g->vals[off + q], e = g->vals[off + L + q];
@@ -330,13 +591,15 @@ static cx_err open_finish(online *o) {
       z[q] = fe_add(v, fe_mul(d, e));
     }
     set_s(o, in->d, z, L);
+    kill_after(o, k); /* in order, after its write: see prog_kills */
     off += 2 * L;
     toff += L;
   }
   return CX_OK;
 }
 
-static void group_free(group *g) {
+static void group_free(online *o) {
+  group *g = &o->g;
   if (g->kind != G_OUTPUT) fe_free(g->mine, g->total); /* OUTPUT's is online.osh */
   free(g->vals);
   fe_free(g->ta, g->tn);
@@ -344,7 +607,7 @@ static void group_free(group *g) {
   fe_free(g->tc, g->tn);
   free(g->sent);
   if (g->x)
-    for (size_t k = 0; k < g->e - g->i; k++) sodium_free(g->x[k]); /* wipes; NULL is a no-op */
+    for (size_t k = 0; k < g->e - g->i; k++) ar_free(&o->ar, g->x[k], g->off[k + 1] - g->off[k]);
   free(g->x);
   free(g->off);
   fe_free(g->ropen, g->ropen_n);
@@ -394,7 +657,7 @@ static cx_err open_recv(mpc_session *s, online *o, mpc_outbox *out) {
   cx_err e = open_finish(o);
   if (e != CX_OK) return e;
   o->pc = g->e;
-  group_free(g);
+  group_free(o);
   return run(s, o, out);
 }
 
@@ -440,7 +703,9 @@ static cx_err input_send_a(mpc_session *s, online *o, mpc_outbox *out) {
     uint64_t s0, s1;
     if (isect(g, k, &s0, &s1)) g->dealers |= (uint64_t)1 << mpc_prog_ins(o->prog, k)->a;
   }
-  /* A dealer waits for everyone's shares of its randoms; others for nobody. */
+  /* A dealer waits for everyone's shares of its randoms; others for
+   * nobody (so nobody can fall two rounds behind: see docs/mpc-online.md
+   * "Pool alignment" for why the guard does not add messages here). */
   begin_round(s, o, (g->dealers >> me) & 1 ? sess_others(s) : 0);
   for (uint64_t dm = g->dealers; dm; dm &= dm - 1) {
     uint32_t d = lowest(dm);
@@ -449,7 +714,7 @@ static cx_err input_send_a(mpc_session *s, online *o, mpc_outbox *out) {
     if (!v) return CX_E_NOMEM;
     dealer_elems(o, d, g->mine, v);
     size_t len;
-    uint8_t *pl = payload_new(TAG_SHARES, v, c, &len);
+    uint8_t *pl = payload_new(s, o, TAG_SHARES, v, c, &len);
     fe_free(v, c);
     if (!pl) return CX_E_NOMEM;
     cx_err e = CX_OK;
@@ -481,7 +746,7 @@ static cx_err input_begin(mpc_session *s, online *o, size_t i, size_t e, mpc_out
   for (size_t k = i; k < e; k++) {
     const mpc_ins *in = mpc_prog_ins(o->prog, k);
     g->off[k - i + 1] = g->off[k - i] + in->imm;
-    if (!(g->x[k - i] = fe_alloc(in->imm))) return CX_E_NOMEM;
+    if (!(g->x[k - i] = ar_alloc(&o->ar, in->imm))) return CX_E_NOMEM;
   }
   g->total = g->off[e - i];
   if (!(g->mine = fe_alloc(g->total))) return CX_E_NOMEM;
@@ -550,7 +815,7 @@ static cx_err input_send_b(mpc_session *s, online *o, mpc_outbox *out) {
   }
   g->delta[me] = d;
   size_t len;
-  uint8_t *pl = payload_new(TAG_DELTA, d, c, &len);
+  uint8_t *pl = payload_new(s, o, TAG_DELTA, d, c, &len);
   if (!pl) return CX_E_NOMEM;
   cx_err e = send_keep(s, MPC_TO_ALL, pl, len, out, &g->bmsg[me], &g->blen[me]);
   free(pl);
@@ -610,7 +875,7 @@ static cx_err input_send_c(mpc_session *s, online *o, mpc_outbox *out) {
   }
   free(bytes);
   size_t len;
-  uint8_t *pl = payload_new(TAG_ECHO, v, ne, &len);
+  uint8_t *pl = payload_new(s, o, TAG_ECHO, v, ne, &len);
   free(v);
   if (!pl) return CX_E_NOMEM;
   cx_err e = sess_send(s, MPC_TO_ALL, pl, len, out);
@@ -630,7 +895,12 @@ static uint8_t *echo_unpack(const mpc_msg *m, size_t *nb, const char **why) {
     *why = "wrong message type";
     return NULL;
   }
-  size_t ne = m->len / FE_BYTES - 1;
+  size_t h = hdr_elems(m->round, TAG_ECHO);
+  if (m->len < FE_BYTES * h) {
+    *why = "wrong length";
+    return NULL;
+  }
+  size_t ne = m->len / FE_BYTES - h;
   uint8_t *bytes = malloc(ne * PACK + 1);
   if (!bytes) {
     *why = "out of memory";
@@ -638,7 +908,7 @@ static uint8_t *echo_unpack(const mpc_msg *m, size_t *nb, const char **why) {
   }
   for (size_t i = 0; i < ne; i++) {
     fe x;
-    if (fe_decode(m->payload + FE_BYTES * (i + 1), &x) != 0 || x >> (8 * PACK)) {
+    if (fe_decode(m->payload + FE_BYTES * (i + h), &x) != 0 || x >> (8 * PACK)) {
       *why = "bad echo packing";
       free(bytes);
       return NULL;
@@ -779,9 +1049,10 @@ static cx_err input_advance(mpc_session *s, online *o, mpc_outbox *out) {
       const mpc_ins *in = mpc_prog_ins(o->prog, k);
       set_s(o, in->d, g->x[k - g->i], in->imm);
       g->x[k - g->i] = NULL;
+      kill_after(o, k);
     }
     o->pc = g->e;
-    group_free(g);
+    group_free(o);
     return run(s, o, out);
   }
 }
@@ -796,7 +1067,7 @@ static cx_err exec_lin(mpc_session *s, online *o, const mpc_ins *in) {
   if (in->op == MPC_OP_ADDP || in->op == MPC_OP_SUBP || in->op == MPC_OP_RSUBP || in->op == MPC_OP_MULP)
     y = &o->P[in->b];
   size_t L = y ? bin_len(x->len, y->len) : x->len;
-  fe *z = fe_alloc(L);
+  fe *z = ar_alloc(&o->ar, L);
   if (!z) return CX_E_NOMEM;
   for (size_t q = 0; q < L; q++) {
     fe a = at(x, q), b = y ? at(y, q) : in->c;
@@ -881,7 +1152,7 @@ static cx_err exec_shape(online *o, const mpc_ins *in) {
   case MPC_OP_SUM: L = 1; break;
   default: L = x->len; break; /* MOV */
   }
-  fe *z = fe_alloc(L);
+  fe *z = ar_alloc(&o->ar, L);
   if (!z) return CX_E_NOMEM;
   switch (in->op) {
   case MPC_OP_SLICE: memcpy(z, x->v + in->b, L * sizeof *z); break;
@@ -903,11 +1174,11 @@ static cx_err exec_shape(online *o, const mpc_ins *in) {
 
 static cx_err exec_source(mpc_session *s, online *o, const mpc_ins *in) {
   size_t L = in->imm;
-  fe *z = fe_alloc(L);
+  fe *z = ar_alloc(&o->ar, L);
   if (!z) return CX_E_NOMEM;
   cx_err e = in->op == MPC_OP_RAND ? mpc_pool_take_rands(s->pool, L, z) : mpc_pool_take_bits(s->pool, L, z);
   if (e != CX_OK) {
-    fe_free(z, L);
+    ar_free(&o->ar, z, L);
     abort_pool(s, in->op == MPC_OP_RAND ? "random sharings" : "random bits", L);
     return CX_OK;
   }
@@ -956,7 +1227,7 @@ static cx_err finish_done(mpc_session *s, online *o) {
     o->ovals = o->g.vals;
     o->g.vals = NULL;
   }
-  group_free(&o->g);
+  group_free(o);
   if (o->nbits) {
     cx_err e = mpc_pool_put_bits(s->pool, o->bits, o->nbits);
     if (e != CX_OK) {
@@ -996,7 +1267,9 @@ static cx_err run(mpc_session *s, online *o, mpc_outbox *out) {
       return open_begin(s, o, o->pc, prog_run_end(o->prog, o->pc), out);
     cx_err e = exec_local(s, o, in);
     if (e != CX_OK) return e;
-    if (s->st.state == MPC_RUNNING) o->pc++;
+    if (s->st.state != MPC_RUNNING) break;
+    kill_after(o, o->pc);
+    o->pc++;
   }
   if (s->st.state != MPC_RUNNING) return CX_OK;
   if (o->olen) return output_begin(s, o, out);
@@ -1014,12 +1287,15 @@ static cx_err on_start(mpc_session *s, mpc_outbox *out) {
     const slotvec *x = my_input(o, in->b);
     if (!x || x->len != in->imm) return CX_E_INVALID_ARG; /* nothing has been sent */
   }
-  o->started = 1;
+  guard_make(s, o); /* before anything is taken */
   return run(s, o, out);
 }
 
 static cx_err on_advance(mpc_session *s, mpc_outbox *out) {
   online *o = s->impl;
+  int echo = o->g.kind == G_INPUT && o->g.phase == PH_C;
+  if (has_guard(s->round, echo ? TAG_ECHO : TAG_SHARES) && guard_check(s, o, echo ? TAG_ECHO : TAG_SHARES) != 0)
+    return CX_OK;
   switch (o->g.kind) {
   case G_OPEN:
   case G_OUTPUT: return open_recv(s, o, out);
@@ -1031,12 +1307,15 @@ static cx_err on_advance(mpc_session *s, mpc_outbox *out) {
 static void on_destroy(mpc_session *s) {
   online *o = s->impl;
   if (!o) return;
-  group_free(&o->g);
+  group_free(o);
   if (o->S) wipe_registers(o);
   free(o->S);
   free(o->P);
-  for (size_t k = 0; k < o->nin; k++) fe_free(o->in[k].v, o->in[k].len);
+  for (size_t k = 0; k < o->nin; k++) ar_free(&o->ar, o->in[k].v, o->in[k].len);
   free(o->in);
+  ar_destroy(&o->ar);
+  free(o->kstart);
+  free(o->kill);
   fe_free(o->osh, o->ocap);
   free(o->outs);
   free(o->ovals);
@@ -1077,7 +1356,12 @@ cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog
   prog_nregs(prog, &o->ns, &o->np);
   o->S = calloc(o->ns + 1, sizeof *o->S);
   o->P = calloc(o->np + 1, sizeof *o->P);
-  if (!o->S || !o->P) {
+  mpc_prog_cost c;
+  mpc_prog_cost_get(prog, &c);
+  o->need[0] = c.triples;
+  o->need[1] = c.rands;
+  o->need[2] = c.bits;
+  if (!o->S || !o->P || prog_kills(prog, &o->kstart, &o->kill) != CX_OK) {
     mpc_session_free(s);
     return CX_E_NOMEM;
   }
@@ -1126,30 +1410,34 @@ cx_err mpc_session_bits(const mpc_session_config *cfg, size_t bits, mpc_pool *po
 cx_err mpc_session_input(mpc_session *s, uint32_t slot, const fe *vals, size_t len) {
   if (!s || s->proto != &mpc_online_proto || (!vals && len)) return CX_E_INVALID_ARG;
   online *o = s->impl;
-  if (o->started || s->st.state != MPC_RUNNING) return CX_E_MPC_STATE;
+  if (s->started || s->st.state != MPC_RUNNING) return CX_E_MPC_STATE;
   const mpc_ins *want = NULL;
   for (size_t k = 0; k < mpc_prog_len(o->prog) && !want; k++) {
     const mpc_ins *in = mpc_prog_ins(o->prog, k);
     if (in->op == MPC_OP_INPUT && in->a == s->cfg.me && in->b == slot) want = in;
   }
   if (!want || want->imm != len) return CX_E_INVALID_ARG;
-  fe *v = fe_alloc(len);
+  fe *v = ar_alloc(&o->ar, len);
   if (!v) return CX_E_NOMEM;
   memcpy(v, vals, len * sizeof *v);
   for (size_t k = 0; k < o->nin; k++)
     if (o->in[k].slot == slot) {
-      fe_free(o->in[k].v, o->in[k].len);
+      ar_free(&o->ar, o->in[k].v, o->in[k].len);
       o->in[k].v = v;
       return CX_OK;
     }
   slotvec *nv = realloc(o->in, (o->nin + 1) * sizeof *nv);
   if (!nv) {
-    fe_free(v, len);
+    ar_free(&o->ar, v, len);
     return CX_E_NOMEM;
   }
   o->in = nv;
   o->in[o->nin++] = (slotvec){.slot = slot, .v = v, .len = len};
   return CX_OK;
+}
+
+uint64_t online_peak_elems(const mpc_session *s) {
+  return s && s->proto == &mpc_online_proto && s->impl ? ((const online *)s->impl)->ar.peak : 0;
 }
 
 size_t mpc_session_output(const mpc_session *s, uint32_t slot, const fe **vals) {

@@ -35,10 +35,13 @@
  * temporaries that the caller then owns.
  *
  * Builders cannot return an error: a bad parameter (k too large for the
- * field, d = 0, an operand whose length cannot be determined) emits an
- * instruction with an invalid op code, which mpc_prog_emit records as the
- * program's sticky error, so mpc_prog_check refuses the program. */
+ * field, d = 0, an operand whose length cannot be determined) makes the
+ * program fail with a sentence saying so (mpc_prog_fail, the sticky build
+ * error), so mpc_prog_check refuses the program. Operand lengths come from
+ * mpc_prog_slen, which the builder keeps up to date. */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "mpc.h"
@@ -127,9 +130,14 @@ static uint32_t s_not_c(bld *b, uint32_t x) {
 
 /* The program's sticky error (see the file comment); returns an unwritten
  * register so that callers can go on emitting. */
-static uint32_t fail(bld *b) {
-  mpc_ins in = {.op = MPC_OP_COUNT};
-  mpc_prog_emit(b->p, &in);
+static uint32_t fail(bld *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static uint32_t fail(bld *b, const char *fmt, ...) {
+  char why[100];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  mpc_prog_fail(b->p, "%s", why);
   return mpc_sreg(b->p);
 }
 
@@ -155,90 +163,14 @@ static int fits(uint32_t nbits) { return nbits >= 1 && nbits + MPC_KAPPA + 1 < M
 
 /* Every vector length in a program is fixed by immediates (INPUT, RAND,
  * RANDBIT, PCONST, SLICE, BCAST) and propagated by the rules of mpc.h, so a
- * builder can know its operands' lengths, which it needs for the RANDBIT
- * instructions of the masks. One forward pass over the program per builder
- * call (so building n operations is O(n^2) in instructions; mpc.h has no
- * length query yet); 0 if the register was never written (or out of
- * memory). */
-typedef enum { K_NONE, K_S, K_P } kind;
-typedef struct {
-  kind d, a, b;
-} sig;
-
-static sig op_sig(uint16_t op) {
-  switch (op) {
-    case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT:
-      return (sig){K_S, K_NONE, K_NONE};
-    case MPC_OP_ADD: case MPC_OP_SUB: case MPC_OP_MUL: case MPC_OP_CAT:
-      return (sig){K_S, K_S, K_S};
-    case MPC_OP_ADDP: case MPC_OP_SUBP: case MPC_OP_RSUBP: case MPC_OP_MULP:
-      return (sig){K_S, K_S, K_P};
-    case MPC_OP_ADDC: case MPC_OP_MULC: case MPC_OP_MOV: case MPC_OP_SLICE: case MPC_OP_SUM:
-    case MPC_OP_BCAST:
-      return (sig){K_S, K_S, K_NONE};
-    case MPC_OP_OPEN:
-      return (sig){K_P, K_S, K_NONE};
-    case MPC_OP_OUTPUT: case MPC_OP_POOLBITS:
-      return (sig){K_NONE, K_S, K_NONE};
-    case MPC_OP_PCONST:
-      return (sig){K_P, K_NONE, K_NONE};
-    case MPC_OP_PADD: case MPC_OP_PSUB: case MPC_OP_PMUL: case MPC_OP_PCAT:
-      return (sig){K_P, K_P, K_P};
-    case MPC_OP_PBIT: case MPC_OP_PMOD2K: case MPC_OP_PSQRTINV: case MPC_OP_PSLICE:
-      return (sig){K_P, K_P, K_NONE};
-    default:
-      return (sig){K_NONE, K_NONE, K_NONE};
-  }
-}
+ * builder can know its operands' lengths (mpc_prog_slen, O(1)), which it
+ * needs for the RANDBIT instructions of the masks. */
 
 /* Elementwise rule: a length-1 operand is repeated. */
 static uint64_t len2(uint64_t x, uint64_t y) {
   if (x == 1) return y;
   if (y == 1) return x;
   return x > y ? x : y; /* unequal: a program error mpc_prog_check reports */
-}
-
-static uint64_t get(const uint64_t *v, size_t n, uint32_t r) { return r < n ? v[r] : 0; }
-
-static uint64_t slen(const mpc_program *p, uint32_t reg) {
-  size_t n = mpc_prog_len(p), ns = (size_t)reg + 1, np = 1;
-  for (size_t i = 0; i < n; i++) {
-    const mpc_ins *in = mpc_prog_ins(p, i);
-    sig s = op_sig(in->op);
-    if (s.d == K_S && in->d >= ns) ns = (size_t)in->d + 1;
-    if (s.d == K_P && in->d >= np) np = (size_t)in->d + 1;
-  }
-  uint64_t *sl = calloc(ns, sizeof *sl), *pl = calloc(np, sizeof *pl);
-  uint64_t out = 0;
-  if (!sl || !pl) goto done;
-  for (size_t i = 0; i < n; i++) {
-    const mpc_ins *in = mpc_prog_ins(p, i);
-    sig s = op_sig(in->op);
-    const uint64_t *av = s.a == K_P ? pl : sl, *bv = s.b == K_P ? pl : sl;
-    size_t an = s.a == K_P ? np : ns, bn = s.b == K_P ? np : ns;
-    uint64_t la = get(av, an, in->a), lb = get(bv, bn, in->b), l;
-    switch (in->op) {
-      case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_PCONST:
-      case MPC_OP_SLICE: case MPC_OP_PSLICE: case MPC_OP_BCAST:
-        l = in->imm;
-        break;
-      case MPC_OP_CAT: case MPC_OP_PCAT:
-        l = la + lb;
-        break;
-      case MPC_OP_SUM:
-        l = 1;
-        break;
-      default:
-        l = s.b != K_NONE ? len2(la, lb) : la;
-    }
-    if (s.d == K_S) sl[in->d] = l;
-    if (s.d == K_P) pl[in->d] = l;
-  }
-  out = sl[reg];
-done:
-  free(sl);
-  free(pl);
-  return out;
 }
 
 /* ---- masks and BitLT --------------------------------------------------- */
@@ -396,7 +328,7 @@ static uint32_t trunc_u(bld *b, uint64_t len, uint32_t x, uint32_t nb, uint32_t 
  * x = a + 2^(k-1) is in [0, 2^k) and floor(x / 2^(k-1)) = 1 - [a < 0].
  * Keeps a. */
 static uint32_t ltz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
-  if (!fits(k)) return fail(b);
+  if (!fits(k)) return fail(b, "comparison: k = %u bits is too large for the field", k);
   if (k == 1) return s_mulc(b, a, fe_neg(1)); /* a in {-1, 0} */
   uint32_t x = s_addc(b, a, pow2(k - 1));
   uint32_t hi = trunc_u(b, len, x, k, k - 1);
@@ -411,7 +343,7 @@ static uint32_t ltz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
  * product tree. The range is twice the signed k-bit range so that
  * eq(a, b, k) needs no extra bit. Keeps a. */
 static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
-  if (!fits(k)) return fail(b);
+  if (!fits(k)) return fail(b, "equality: k = %u bits is too large for the field", k);
   uint32_t rb[MAXPOS], e[MAXPOS];
   uint32_t r1 = rand_int(b, len, k, rb);
   uint32_t r2 = rand_int(b, len, MPC_KAPPA, NULL);
@@ -454,10 +386,11 @@ typedef enum { OP_LTZ, OP_LT, OP_LE, OP_EQZ, OP_EQ, OP_NE } cmp_op;
 static uint32_t cmp(mpc_program *p, cmp_op op, uint32_t a, uint32_t c, uint32_t k) {
   bld b;
   bld_init(&b, p);
-  uint64_t la = slen(p, a), lc = (op == OP_LTZ || op == OP_EQZ) ? 1 : slen(p, c);
+  uint64_t la = mpc_prog_slen(p, a), lc = (op == OP_LTZ || op == OP_EQZ) ? 1 : mpc_prog_slen(p, c);
   uint32_t r;
   if (!la || !lc || !fits(k)) {
-    r = fail(&b);
+    r = !fits(k) ? fail(&b, "comparison: k = %u bits is too large for the field", k)
+                 : fail(&b, "comparison: an operand was never written");
   } else {
     uint64_t len = len2(la, lc);
     switch (op) {
@@ -496,7 +429,7 @@ uint32_t mpc_select(mpc_program *p, uint32_t c, uint32_t a, uint32_t b) {
 
 /* floor(a / 2^m). Keeps a. */
 static uint32_t trunc_len(bld *b, uint64_t len, uint32_t a, uint32_t k, uint32_t m) {
-  if (!fits(k)) return fail(b);
+  if (!fits(k)) return fail(b, "trunc: k = %u bits is too large for the field", k);
   if (m == 0) return s_mov(b, a);
   if (m >= k) return s_mulc_c(b, ltz_len(b, len, a, k), fe_neg(1)); /* floor(a / 2^m) is 0 or -1 */
   /* x = a + 2^(k-1) >= 0 and x = a (mod 2^m) since m <= k - 1 */
@@ -511,8 +444,8 @@ static uint32_t trunc_len(bld *b, uint64_t len, uint32_t a, uint32_t k, uint32_t
 uint32_t mpc_trunc(mpc_program *p, uint32_t a, uint32_t k, uint32_t m) {
   bld b;
   bld_init(&b, p);
-  uint64_t len = slen(p, a);
-  uint32_t r = len ? trunc_len(&b, len, a, k, m) : fail(&b);
+  uint64_t len = mpc_prog_slen(p, a);
+  uint32_t r = len ? trunc_len(&b, len, a, k, m) : fail(&b, "trunc: S register %u was never written", a);
   bld_done(&b);
   return r;
 }
@@ -582,7 +515,7 @@ static uint32_t divc_general(bld *b, uint64_t len, uint32_t a, uint32_t k, uint6
     unsigned __int128 nz = 0;
     uint32_t n = bitlen(zmax);
     uint32_t h = best_split(zmax, d, &nz);
-    if (!h || !fits(n)) return fail(b);
+    if (!h || !fits(n)) return fail(b, "divc: no split of a %u-bit dividend fits the field", n);
     unsigned __int128 pw = ((unsigned __int128)1) << h;
     uint32_t lo = mod2m_u(b, len, z, n, h);
     uint32_t hi = s_mulc_c(b, s_op(b, MPC_OP_SUB, z, lo), pow2inv(h)); /* exact */
@@ -601,10 +534,12 @@ static uint32_t divc_general(bld *b, uint64_t len, uint32_t a, uint32_t k, uint6
 uint32_t mpc_divc(mpc_program *p, uint32_t a, uint32_t k, uint64_t d) {
   bld b;
   bld_init(&b, p);
-  uint64_t len = slen(p, a);
+  uint64_t len = mpc_prog_slen(p, a);
   uint32_t r;
   if (!len || d == 0 || !fits(k) || k > 64) {
-    r = fail(&b);
+    r = !len ? fail(&b, "divc: S register %u was never written", a)
+        : d == 0 ? fail(&b, "divc: division by zero")
+                 : fail(&b, "divc: k = %u bits is over the limit (64, and the field's)", k);
   } else if (d == 1) {
     r = s_mov(&b, a);
   } else if (d >= (((uint64_t)1) << (k - 1))) {
@@ -634,10 +569,11 @@ uint32_t mpc_vsum(mpc_program *p, uint32_t a) {
 static uint32_t vext(mpc_program *p, uint32_t a, uint32_t k, int want_max) {
   bld b;
   bld_init(&b, p);
-  uint64_t w = slen(p, a);
+  uint64_t w = mpc_prog_slen(p, a);
   uint32_t cur = a;
   if (!w || !fits(k + 1)) {
-    cur = fail(&b);
+    cur = !w ? fail(&b, "vmin/vmax: S register %u was never written", a)
+             : fail(&b, "vmin/vmax: k = %u bits is too large for the field", k);
   } else if (w == 1) {
     cur = s_mov(&b, a);
   }
@@ -687,10 +623,12 @@ static uint32_t vprod(bld *b, uint32_t v, uint64_t w) {
 uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k) {
   bld b;
   bld_init(&b, p);
-  uint64_t s = slen(p, set);
+  uint64_t s = mpc_prog_slen(p, set);
   uint32_t r;
-  if (!s || slen(p, x) != 1 || !fits(k)) {
-    r = fail(&b);
+  if (!s || mpc_prog_slen(p, x) != 1 || !fits(k)) {
+    r = !s ? fail(&b, "member: the set register %u was never written", set)
+        : mpc_prog_slen(p, x) != 1 ? fail(&b, "member: x must have length 1")
+                                    : fail(&b, "member: k = %u bits is too large for the field", k);
   } else {
     uint32_t diff = s_op(&b, MPC_OP_SUB, set, x); /* |set_i - x| < 2^k */
     uint32_t e = eqz_len(&b, s, diff, k);

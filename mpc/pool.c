@@ -6,7 +6,15 @@
  * never copied by a realloc into memory that is not wiped. Triples are three
  * parallel rings moved together so that a, b, c of one triple stay aligned.
  * Every party must consume items in the order they were made (mpc.h), hence
- * FIFO. */
+ * FIFO.
+ *
+ * Batches: for each kind the pool also remembers which batch its items came
+ * from (the label set by mpc_pool_set_label while they were put: the id of
+ * the session that made them) and where each batch starts in the sequence
+ * of items ever made. That is public bookkeeping, in plain memory. It lets
+ * an online session check, before any share is decoded, that every party is
+ * about to take the same items (mpc_pool_position, mpc_pool_ahead_digest;
+ * docs/mpc-online.md "Pool alignment"). */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +44,64 @@ typedef struct {
   size_t cap, head, count;
 } ring;
 
+/* The items [start, end) of one kind (indices in the sequence of items ever
+ * made) came from the batch with this label. */
+typedef struct {
+  uint8_t label[32];
+  uint64_t start, end;
+} batch;
+
+/* Oldest first; batches whose items have all been taken are dropped. */
+typedef struct {
+  batch *v;
+  size_t n, cap;
+} batches;
+
+enum { K_TRIPLES = 0, K_RANDS, K_BITS };
+
 struct mpc_pool {
   ring ta, tb, tc; /* triples: one head/count for the three, kept in ta */
   ring r, b;
   uint64_t made_triples, made_rands, made_bits;
+  batches bt[3];     /* per kind */
+  uint8_t label[32]; /* label of what is put now (all zero: none) */
 };
+
+/* ---- batch records ------------------------------------------------------ */
+
+/* Room for one more record, before anything is added: a put either
+ * happens whole or not at all. */
+static cx_err batches_reserve(batches *b) {
+  if (b->n < b->cap) return CX_OK;
+  size_t cap = b->cap ? 2 * b->cap : 8;
+  batch *v = realloc(b->v, cap * sizeof *v);
+  if (!v) return CX_E_NOMEM;
+  b->v = v;
+  b->cap = cap;
+  return CX_OK;
+}
+
+/* Records count items made from index `made` on, under the current label;
+ * consecutive puts of one batch extend one record. */
+static void batches_add(batches *b, const uint8_t label[32], uint64_t made, size_t count) {
+  if (b->n && b->v[b->n - 1].end == made && memcmp(b->v[b->n - 1].label, label, 32) == 0) {
+    b->v[b->n - 1].end += count;
+    return;
+  }
+  batch *x = &b->v[b->n++];
+  memcpy(x->label, label, 32);
+  x->start = made;
+  x->end = made + count;
+}
+
+/* Drops the records all of whose items have been taken. */
+static void batches_drop(batches *b, uint64_t taken) {
+  size_t k = 0;
+  while (k < b->n && b->v[k].end <= taken) k++;
+  if (!k) return;
+  memmove(b->v, b->v + k, (b->n - k) * sizeof *b->v);
+  b->n -= k;
+}
 
 static cx_err ring_init(ring *g, size_t cap) {
   memset(g, 0, sizeof *g);
@@ -103,6 +164,7 @@ cx_err mpc_pool_new(size_t cap_triples, size_t cap_rands, size_t cap_bits, mpc_p
 
 void mpc_pool_free(mpc_pool *p) {
   if (!p) return;
+  for (int k = 0; k < 3; k++) free(p->bt[k].v);
   ring_free(&p->ta);
   ring_free(&p->tb);
   ring_free(&p->tc);
@@ -127,6 +189,8 @@ void mpc_pool_level_get(const mpc_pool *p, mpc_pool_level *out) {
 cx_err mpc_pool_put_triples(mpc_pool *p, const fe *a, const fe *b, const fe *c, size_t count) {
   if (!ring_room(&p->ta, count)) return CX_E_FULL;
   if (!count) return CX_OK;
+  if (batches_reserve(&p->bt[K_TRIPLES]) != CX_OK) return CX_E_NOMEM;
+  batches_add(&p->bt[K_TRIPLES], p->label, p->made_triples, count);
   /* tb and tc mirror ta's head and count */
   ring_write(&p->tb, p->ta.head, p->ta.count, b, count);
   ring_write(&p->tc, p->ta.head, p->ta.count, c, count);
@@ -139,6 +203,9 @@ cx_err mpc_pool_put_triples(mpc_pool *p, const fe *a, const fe *b, const fe *c, 
 
 cx_err mpc_pool_put_rands(mpc_pool *p, const fe *r, size_t count) {
   if (!ring_room(&p->r, count)) return CX_E_FULL;
+  if (!count) return CX_OK;
+  if (batches_reserve(&p->bt[K_RANDS]) != CX_OK) return CX_E_NOMEM;
+  batches_add(&p->bt[K_RANDS], p->label, p->made_rands, count);
   ring_put(&p->r, r, count);
   p->made_rands += count;
   return CX_OK;
@@ -146,6 +213,9 @@ cx_err mpc_pool_put_rands(mpc_pool *p, const fe *r, size_t count) {
 
 cx_err mpc_pool_put_bits(mpc_pool *p, const fe *bits, size_t count) {
   if (!ring_room(&p->b, count)) return CX_E_FULL;
+  if (!count) return CX_OK;
+  if (batches_reserve(&p->bt[K_BITS]) != CX_OK) return CX_E_NOMEM;
+  batches_add(&p->bt[K_BITS], p->label, p->made_bits, count);
   ring_put(&p->b, bits, count);
   p->made_bits += count;
   return CX_OK;
@@ -159,17 +229,71 @@ cx_err mpc_pool_take_triples(mpc_pool *p, size_t count, fe *a, fe *b, fe *c) {
   ring_take(&p->ta, a, count);
   p->tb.head = p->tc.head = p->ta.head;
   p->tb.count = p->tc.count = p->ta.count;
+  batches_drop(&p->bt[K_TRIPLES], p->made_triples - p->ta.count);
   return CX_OK;
 }
 
 cx_err mpc_pool_take_rands(mpc_pool *p, size_t count, fe *r) {
   if (count > p->r.count) return CX_E_MPC_POOL_EMPTY;
   ring_take(&p->r, r, count);
+  batches_drop(&p->bt[K_RANDS], p->made_rands - p->r.count);
   return CX_OK;
 }
 
 cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits) {
   if (count > p->b.count) return CX_E_MPC_POOL_EMPTY;
   ring_take(&p->b, bits, count);
+  batches_drop(&p->bt[K_BITS], p->made_bits - p->b.count);
   return CX_OK;
+}
+
+/* ---- alignment --------------------------------------------------------- */
+
+void mpc_pool_set_label(mpc_pool *p, const uint8_t label[32]) {
+  if (!p) return;
+  if (label)
+    memcpy(p->label, label, 32);
+  else
+    memset(p->label, 0, 32);
+}
+
+/* Items ever taken = items ever made - items held (made counts only what
+ * was added, and taking is FIFO). */
+void mpc_pool_position(const mpc_pool *p, uint64_t pos[3]) {
+  pos[K_TRIPLES] = p->made_triples - p->ta.count;
+  pos[K_RANDS] = p->made_rands - p->r.count;
+  pos[K_BITS] = p->made_bits - p->b.count;
+}
+
+static void put_u64(crypto_generichash_state *h, uint64_t x) {
+  uint8_t b[8];
+  for (int k = 0; k < 8; k++) b[k] = (uint8_t)(x >> (8 * k));
+  crypto_generichash_update(h, b, sizeof b);
+}
+
+/* Per kind: how many of the needed items the pool holds, then, for each
+ * batch they come from, its label, the offset of the first of them in the
+ * batch and how many. Offsets count from the batch's start, so two parties
+ * with different histories but the same items ahead agree. */
+void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[3], uint8_t out[16]) {
+  const uint64_t made[3] = {p->made_triples, p->made_rands, p->made_bits};
+  const size_t held[3] = {p->ta.count, p->r.count, p->b.count};
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, 16);
+  crypto_generichash_update(&h, (const uint8_t *)"custos/mpc-pool", 15);
+  for (int k = 0; k < 3; k++) {
+    uint64_t from = made[k] - held[k];
+    uint64_t span = need[k] < held[k] ? need[k] : held[k], to = from + span;
+    put_u64(&h, (uint64_t)k);
+    put_u64(&h, span);
+    for (size_t i = 0; i < p->bt[k].n; i++) {
+      const batch *x = &p->bt[k].v[i];
+      if (x->end <= from || x->start >= to) continue;
+      uint64_t lo = x->start > from ? x->start : from, hi = x->end < to ? x->end : to;
+      crypto_generichash_update(&h, x->label, 32);
+      put_u64(&h, lo - x->start);
+      put_u64(&h, hi - lo);
+    }
+  }
+  crypto_generichash_final(&h, out, 16);
 }

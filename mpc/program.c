@@ -22,27 +22,23 @@
 /* Length cap of one register: 2^26 elements (1 GiB of shares). */
 #define PROG_LEN_CAP ((uint64_t)1 << 26)
 
-/* Elements per message in an opening round (one tag element first) and per
- * input chunk, whose echo round carries every dealer's round-B message
- * packed at (MPC_FIELD_BITS - 1) / 8 bytes per element and must also fit
- * one message (8 KiB covers 64 dealers' headers, signatures and length
+/* Elements per message in an opening round (the tag element first, and
+ * room for the round-0 pool guard in every round so that one size serves
+ * all) and per input chunk, whose echo round carries every dealer's round-B
+ * message packed at MPC_PACK bytes per element and must also fit one
+ * message (8 KiB covers 64 dealers' headers, signatures and length
  * prefixes): docs/mpc-online.md "Splitting". Shared with online.c through
  * prog_chunk(). */
-#define PROG_OPEN_CHUNK ((uint64_t)(MPC_MAX_PAYLOAD / FE_BYTES) - 1)
-#define PROG_PACK ((MPC_FIELD_BITS - 1) / 8)
-#define PROG_INPUT_CHUNK ((PROG_OPEN_CHUNK * PROG_PACK - 8192) / FE_BYTES - 1)
-
-/* Internal to program.c and online.c (declared in both: the grouping rule
- * and the split sizes must be one definition). */
-size_t prog_run_end(const mpc_program *p, size_t i);
-uint64_t prog_chunk(int input);
-void prog_nregs(const mpc_program *p, uint32_t *ns, uint32_t *np);
+#define PROG_OPEN_CHUNK ((uint64_t)(MPC_MAX_PAYLOAD / FE_BYTES) - 1 - MPC_GUARD_N)
+#define PROG_INPUT_CHUNK ((PROG_OPEN_CHUNK * MPC_PACK - 8192) / FE_BYTES - 1)
 
 struct mpc_program {
   mpc_ins *ins;
   size_t n, cap;
-  uint32_t ns, np; /* registers handed out */
-  cx_err err;      /* first build error (sticky) */
+  uint32_t ns, np;       /* registers handed out */
+  uint64_t *slen, *plen; /* static length after the latest write, 0 = unwritten */
+  size_t scap, pcap;
+  cx_err err;            /* first build error (sticky) */
   size_t err_at;
   char errmsg[120];
 };
@@ -97,27 +93,100 @@ mpc_program *mpc_prog_new(void) { return calloc(1, sizeof(mpc_program)); }
 void mpc_prog_free(mpc_program *p) {
   if (!p) return;
   free(p->ins); /* constants in a program are public: no wipe needed */
+  free(p->slen);
+  free(p->plen);
   free(p);
 }
 
-uint32_t mpc_sreg(mpc_program *p) { return p ? p->ns++ : 0; }
-uint32_t mpc_preg(mpc_program *p) { return p ? p->np++ : 0; }
-
-static void build_error(mpc_program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void build_error(mpc_program *p, const char *fmt, ...) {
+static void build_verror(mpc_program *p, const char *fmt, va_list ap) {
   if (p->err != CX_OK) return;
   p->err = CX_E_MPC_PROGRAM;
   p->err_at = p->n;
+  vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+}
+
+static void build_error(mpc_program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void build_error(mpc_program *p, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+  build_verror(p, fmt, ap);
   va_end(ap);
+}
+
+void mpc_prog_fail(mpc_program *p, const char *fmt, ...) {
+  if (!p) return;
+  va_list ap;
+  va_start(ap, fmt);
+  build_verror(p, fmt, ap);
+  va_end(ap);
+}
+
+/* Room for the length of register r (zeroed when new). Out of memory is a
+ * sticky build error. */
+static int lens_room(mpc_program *p, uint64_t **v, size_t *cap, uint32_t r) {
+  if (r < *cap) return 1;
+  size_t ncap = *cap ? *cap : 64;
+  while (ncap <= r) ncap *= 2;
+  uint64_t *nv = realloc(*v, ncap * sizeof *nv);
+  if (!nv) {
+    build_error(p, "out of memory");
+    return 0;
+  }
+  memset(nv + *cap, 0, (ncap - *cap) * sizeof *nv);
+  *v = nv;
+  *cap = ncap;
+  return 1;
+}
+
+uint32_t mpc_sreg(mpc_program *p) {
+  if (!p) return 0;
+  (void)lens_room(p, &p->slen, &p->scap, p->ns);
+  return p->ns++;
+}
+
+uint32_t mpc_preg(mpc_program *p) {
+  if (!p) return 0;
+  (void)lens_room(p, &p->plen, &p->pcap, p->np);
+  return p->np++;
+}
+
+uint64_t mpc_prog_slen(const mpc_program *p, uint32_t sreg) {
+  return p && sreg < p->ns && sreg < p->scap ? p->slen[sreg] : 0;
 }
 
 static const char *const CLS[] = {"", "S", "P"};
 
 static int reg_ok(const mpc_program *p, uint8_t cls, uint32_t r) {
   return cls == R_NONE || (cls == R_S ? r < p->ns : r < p->np);
+}
+
+static uint64_t len_of(const mpc_program *p, uint8_t cls, uint32_t r) {
+  if (cls == R_S) return r < p->scap ? p->slen[r] : 0;
+  if (cls == R_P) return r < p->pcap ? p->plen[r] : 0;
+  return 1;
+}
+
+/* The length an emitted instruction gives its destination, by the rules
+ * of the check (infer_one) but lenient: a read of an unwritten register
+ * gives 0 (unknown), unequal lengths the larger one. mpc_prog_check stays
+ * the judge; this only serves mpc_prog_slen in O(1). */
+static void track_len(mpc_program *p, const op_info *oi, const mpc_ins *in) {
+  if (oi->d == R_NONE) return;
+  uint64_t la = len_of(p, oi->a, in->a), lb = len_of(p, oi->b, in->b), l;
+  switch (in->op) {
+  case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_PCONST:
+  case MPC_OP_SLICE: case MPC_OP_PSLICE: case MPC_OP_BCAST: l = in->imm; break;
+  case MPC_OP_CAT: case MPC_OP_PCAT: l = la && lb ? la + lb : 0; break;
+  case MPC_OP_SUM: l = la ? 1 : 0; break;
+  default:
+    if (!la || !lb) l = 0;
+    else if (la == 1) l = lb;
+    else if (lb == 1) l = la;
+    else l = la > lb ? la : lb;
+    break;
+  }
+  if (oi->d == R_S && lens_room(p, &p->slen, &p->scap, in->d)) p->slen[in->d] = l;
+  if (oi->d == R_P && lens_room(p, &p->plen, &p->pcap, in->d)) p->plen[in->d] = l;
 }
 
 void mpc_prog_emit(mpc_program *p, const mpc_ins *ins) {
@@ -145,11 +214,11 @@ void mpc_prog_emit(mpc_program *p, const mpc_ins *ins) {
     p->cap = cap;
   }
   p->ins[p->n++] = *ins;
+  track_len(p, oi, ins);
 }
 
 size_t mpc_prog_len(const mpc_program *p) { return p ? p->n : 0; }
 
-/* Registers handed out: every register a checked program names is below. */
 void prog_nregs(const mpc_program *p, uint32_t *ns, uint32_t *np) {
   *ns = p ? p->ns : 0;
   *np = p ? p->np : 0;
@@ -315,6 +384,84 @@ cx_err mpc_prog_check(const mpc_program *p, uint32_t n, char *err, size_t errlen
 /* ---- grouping and cost ------------------------------------------------- */
 
 uint64_t prog_chunk(int input) { return input ? PROG_INPUT_CHUNK : PROG_OPEN_CHUNK; }
+
+/* ---- register lifetimes ------------------------------------------------ */
+
+typedef struct {
+  uint64_t *v; /* k << 33 | reg << 1 | pub, pushed from the last instruction back */
+  size_t n, cap;
+} kill_list;
+
+static int kill_push(kill_list *l, size_t k, uint64_t code) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 256;
+    uint64_t *v = realloc(l->v, cap * sizeof *v);
+    if (!v) return -1;
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = (uint64_t)k << 33 | code;
+  return 0;
+}
+
+#define BIT(m, r) ((m)[(r) / 8] >> ((r) % 8) & 1)
+#define SETBIT(m, r, x) ((m)[(r) / 8] = (uint8_t)(((m)[(r) / 8] & ~(1u << ((r) % 8))) | ((unsigned)(x) << ((r) % 8))))
+
+/* Backward liveness over the straight-line program (every register is one
+ * variable; OUTPUT and POOLBITS copy their operand when they run, so they
+ * are plain reads). At instruction k the candidates are its destination and
+ * its operands; one that is not live after k holds a value nothing reads
+ * again: a last read, or a write nobody reads. The interpreter frees those
+ * right after k (docs/mpc-online.md "Register lifetimes"). In a MUL/OPEN
+ * run all operands are read when the run begins and the results written
+ * in order at its end; the frees of each instruction follow its write
+ * there, which is the sequential order because no instruction of a run
+ * reads what an earlier one of it writes (prog_run_end). */
+cx_err prog_kills(const mpc_program *p, size_t **start, uint64_t **kill) {
+  *start = NULL;
+  *kill = NULL;
+  uint8_t *ls = calloc((size_t)p->ns / 8 + 1, 1), *lp = calloc((size_t)p->np / 8 + 1, 1);
+  size_t *st = calloc(p->n + 1, sizeof *st);
+  kill_list l = {0};
+  cx_err e = CX_E_NOMEM;
+  if (!ls || !lp || !st) goto done;
+  for (size_t k = p->n; k-- > 0;) {
+    const mpc_ins *in = &p->ins[k];
+    const op_info *oi = op_of(in->op);
+    if (!oi) continue; /* a checked program has none */
+    uint8_t cls[3] = {oi->d, oi->a, oi->b};
+    uint32_t reg[3] = {in->d, in->a, in->b};
+    for (int c = 0; c < 3; c++) {
+      if (cls[c] == R_NONE) continue;
+      int dup = 0;
+      for (int q = 0; q < c; q++) dup |= cls[q] == cls[c] && reg[q] == reg[c];
+      uint8_t *m = cls[c] == R_S ? ls : lp;
+      if (dup || BIT(m, reg[c])) continue;
+      if (kill_push(&l, k, (uint64_t)reg[c] << 1 | (cls[c] == R_P))) goto done;
+    }
+    if (oi->d != R_NONE) SETBIT(oi->d == R_S ? ls : lp, in->d, 0);
+    if (oi->a != R_NONE) SETBIT(oi->a == R_S ? ls : lp, in->a, 1);
+    if (oi->b != R_NONE) SETBIT(oi->b == R_S ? ls : lp, in->b, 1);
+  }
+  /* Pushed in decreasing k: reverse into per-instruction ranges. */
+  uint64_t *kl = malloc((l.n ? l.n : 1) * sizeof *kl);
+  if (!kl) goto done;
+  for (size_t i = 0; i < l.n; i++) st[(l.v[i] >> 33) + 1]++;
+  for (size_t k = 0; k < p->n; k++) st[k + 1] += st[k];
+  for (size_t i = l.n; i-- > 0;) kl[l.n - 1 - i] = l.v[i] & (((uint64_t)1 << 33) - 1);
+  *start = st;
+  *kill = kl;
+  st = NULL;
+  e = CX_OK;
+done:
+  free(ls);
+  free(lp);
+  free(st);
+  free(l.v);
+  return e;
+}
+#undef BIT
+#undef SETBIT
 
 static int interactive(uint16_t op) { return op == MPC_OP_MUL || op == MPC_OP_OPEN; }
 

@@ -8,10 +8,15 @@
  * protocols (prep.c, online.c) only see "the round's messages are all here"
  * (proto->advance) and decide the next round.
  *
- * Started or not: before mpc_session_start, s->expect holds the sentinel
- * SESS_NOT_STARTED (every bit set, including our own, which no real expect
- * mask ever contains). Messages that arrive before start are stored (round 0
- * or 1) but no round completes until start.
+ * Started or not (s->started): messages that arrive before
+ * mpc_session_start are stored (round 0 or 1) but no round completes until
+ * start.
+ *
+ * Pool labels: while a protocol callback runs, the session id is its
+ * pool's label (mpc_pool_set_label), so the batch a prep or bits session
+ * adds is recorded under the id of the session that made it; online
+ * sessions compare where their material comes from before decoding
+ * anything (docs/mpc-online.md "Pool alignment").
  *
  * Inbox retention (keep_rounds == 0, the online protocol): when a round
  * ends, rounds older than the previous one are dropped. The previous round
@@ -28,16 +33,7 @@
 
 #include "session_internal.h"
 
-#define SESS_NOT_STARTED UINT64_MAX
 #define SESS_DEFAULT_TIMEOUT_MS 10000u
-
-/* Payload tags of the online protocol (first element of every online
- * payload; docs/mpc-online.md "Messages"). Kept in sync with online.c.
- * They are the top field elements, so they never collide with packed bytes
- * (always < 2^(MPC_FIELD_BITS - 1)). */
-#define TAG_SHARES (FE_P - 1) /* a vector of degree-t shares of common sharings */
-#define TAG_DELTA (FE_P - 2)  /* input round B: a dealer's public deltas */
-#define TAG_ECHO (FE_P - 3)   /* input round C: echoed dealer messages, packed */
 
 /* ---- construction ------------------------------------------------------ */
 
@@ -72,7 +68,6 @@ cx_err sess_new(const mpc_session_config *cfg, uint8_t kind, mpc_session **out) 
     free(s);
     return CX_E_NOMEM;
   }
-  s->expect = SESS_NOT_STARTED;
   s->st.state = MPC_RUNNING;
   s->st.err = CX_OK;
   s->st.culprit = -1;
@@ -80,8 +75,6 @@ cx_err sess_new(const mpc_session_config *cfg, uint8_t kind, mpc_session **out) 
   *out = s;
   return CX_OK;
 }
-
-static int started(const mpc_session *s) { return s->expect != SESS_NOT_STARTED; }
 
 /* ---- sending ----------------------------------------------------------- */
 
@@ -173,10 +166,8 @@ static void evidence_clear(mpc_evidence *ev) {
   ev->culprit = -1;
 }
 
-/* The first evidence is the one reported, with one exception: evidence
- * behind an abort (every type but MPC_EV_WRONG_SHARE, which records a
- * correction and lets the session go on) replaces a correction's, so that
- * mpc_session_evidence matches status.culprit whenever one is named. */
+/* Precedence (session_internal.h): the first evidence is the one reported,
+ * except that an abort's replaces a correction's. */
 void sess_evidence(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
                    const uint8_t *const *msgs, const size_t *lens, size_t count) {
   if (s->st.state != MPC_RUNNING) return;
@@ -202,14 +193,22 @@ oom:
   evidence_clear(&ev);
 }
 
+/* A protocol callback with the session id as its pool's label. */
+static cx_err call(mpc_session *s, cx_err (*fn)(mpc_session *, mpc_outbox *), mpc_outbox *out) {
+  if (s->pool) mpc_pool_set_label(s->pool, s->cfg.session);
+  cx_err e = fn(s, out);
+  if (s->pool) mpc_pool_set_label(s->pool, NULL);
+  return e;
+}
+
 /* Calls proto->advance while the current round has everything it waits
  * for. A round with an empty expect mask completes at once. */
 static void drive(mpc_session *s, mpc_outbox *out) {
-  while (s->st.state == MPC_RUNNING && started(s)) {
+  while (s->st.state == MPC_RUNNING && s->started) {
     uint64_t have = mpc_inbox_have(s->inbox, s->round);
     if ((have & s->expect) != s->expect) return;
     uint32_t before = s->round;
-    cx_err e = s->proto->advance(s, out);
+    cx_err e = call(s, s->proto->advance, out);
     if (e != CX_OK) {
       sess_abort(s, e, -1, "%s round %u: %s", s->proto->name, before, cx_err_str(e));
       return;
@@ -226,19 +225,20 @@ static void drive(mpc_session *s, mpc_outbox *out) {
 
 cx_err mpc_session_start(mpc_session *s, uint64_t now_ms, mpc_outbox *out) {
   if (!s || !out) return CX_E_INVALID_ARG;
-  if (s->st.state != MPC_RUNNING || started(s)) return CX_E_MPC_STATE;
+  if (s->st.state != MPC_RUNNING || s->started) return CX_E_MPC_STATE;
   s->now_ms = now_ms;
   s->round_start_ms = now_ms;
   /* Round 0 waits for every other party unless start() narrows it (by
    * setting s->expect directly; sess_next_round is for later rounds). */
   s->expect = sess_others(s);
+  s->started = 1;
   uint64_t msgs_before = s->st.msgs_sent;
-  cx_err e = s->proto->start(s, out);
+  cx_err e = call(s, s->proto->start, out);
   if (e != CX_OK) {
     if (s->st.state == MPC_RUNNING && s->round == 0 && s->st.msgs_sent == msgs_before) {
       /* Refused before anything left this party (e.g. a dealer's input is
        * missing): not started, the caller may fix it and start again. */
-      s->expect = SESS_NOT_STARTED;
+      s->started = 0;
       return e;
     }
     sess_abort(s, e, -1, "%s start: %s", s->proto->name, cx_err_str(e));
@@ -281,7 +281,7 @@ static uint32_t popcount64(uint64_t x) {
 
 void mpc_session_tick(mpc_session *s, uint64_t now_ms, mpc_outbox *out) {
   (void)out;
-  if (!s || s->st.state != MPC_RUNNING || !started(s)) return;
+  if (!s || s->st.state != MPC_RUNNING || !s->started) return;
   s->now_ms = now_ms;
   if (now_ms < s->round_start_ms || now_ms - s->round_start_ms < s->cfg.round_timeout_ms) return;
   /* A missing message is not proof of cheating (a crash looks the same):
@@ -351,17 +351,25 @@ static cx_err verify_equivocation(uint32_t n, const cx_pubkey *pubkeys, const mp
 
 /* The layout rule every online payload obeys whatever the program: a
  * whole number of canonical field elements, the first a tag; the tags of
- * input rounds B and C are only ever sent to everyone. (A wrong length for
- * the program at hand is certain to the parties running it, but a third
- * party does not know the program: that case is not provable here.) */
+ * input rounds B and C are only ever sent to everyone; a round-0 message
+ * is a SHARES message; a round-0 message and a round-2 ECHO carry the pool
+ * guard (the MPC_GUARD_N elements after the tag), which is packed bytes.
+ * (A wrong length for the program at hand is certain to the parties
+ * running it, but a third party does not know the program: that case is
+ * not provable here.) */
 static int online_well_formed(const mpc_msg *m) {
   if (m->len % FE_BYTES || m->len == 0) return 0;
   size_t count = m->len / FE_BYTES;
-  for (size_t i = 0; i < count; i++) {
+  fe tag;
+  if (fe_decode(m->payload, &tag) != 0) return 0;
+  if (tag != MPC_TAG_SHARES && tag != MPC_TAG_DELTA && tag != MPC_TAG_ECHO) return 0;
+  if (tag != MPC_TAG_SHARES && (m->to != MPC_TO_ALL || m->round == 0)) return 0;
+  int guard = m->round == 0 || (m->round == 2 && tag == MPC_TAG_ECHO);
+  if (guard && count < 1 + (size_t)MPC_GUARD_N) return 0;
+  for (size_t i = 1; i < count; i++) {
     fe x;
     if (fe_decode(m->payload + i * FE_BYTES, &x) != 0) return 0;
-    if (i == 0 && x != TAG_SHARES && x != TAG_DELTA && x != TAG_ECHO) return 0;
-    if (i == 0 && x != TAG_SHARES && m->to != MPC_TO_ALL) return 0;
+    if (guard && i <= MPC_GUARD_N && (x >> (8 * MPC_PACK))) return 0;
   }
   return 1;
 }
@@ -385,10 +393,12 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pubkeys,
  * naming"), so with at most t faulty parties Berlekamp–Welch decodes that
  * polynomial uniquely and only faulty parties are off it. Only online
  * messages qualify (prep checks detect, they never correct), and they must
- * carry TAG_SHARES in element 0: it is what tells a third party that a
+ * carry the SHARES tag in element 0: it is what tells a third party that a
  * round is an opening. Honest echo messages, say, are not shares of one
  * polynomial, and a culprit could otherwise pick such a round to frame an
- * honest party. */
+ * honest party. For the same reason item never points into the pool guard
+ * of a round-0 message: honest guards differ exactly when pools are not
+ * aligned, and a culprit must not turn that into a wrong "share". */
 static cx_err verify_wrong_share(uint32_t n, uint32_t t, const cx_pubkey *pubkeys,
                                  const mpc_evidence *ev) {
   if (ev->count != n) return CX_E_INVALID_ARG;
@@ -407,7 +417,8 @@ static cx_err verify_wrong_share(uint32_t n, uint32_t t, const cx_pubkey *pubkey
     if (m.kind != MPC_KIND_ONLINE) return CX_E_MPC_SESSION;
     if (m.len % FE_BYTES || m.len < FE_BYTES * (off + 1)) return CX_E_MPC_MALFORMED;
     fe tag;
-    if (off == 0 || fe_decode(m.payload, &tag) != 0 || tag != TAG_SHARES) return CX_E_MPC_MALFORMED;
+    if (off == 0 || (m.round == 0 && off <= MPC_GUARD_N)) return CX_E_MPC_MALFORMED;
+    if (fe_decode(m.payload, &tag) != 0 || tag != MPC_TAG_SHARES) return CX_E_MPC_MALFORMED;
     if (fe_decode(m.payload + off * FE_BYTES, &y[j]) != 0) return CX_E_MPC_MALFORMED;
   }
   mpc_shamir sh;

@@ -8,10 +8,17 @@
  *   - calls sess_next_round(s, expect) and sends the next round's messages,
  *   - calls sess_done(s), or
  *   - calls sess_abort(...).
- * start() is the same for round 0 (s->round == 0 already). A round whose
- * expect mask is empty completes at once. Messages of round r+1 that arrive
- * early are kept by the inbox. Timeouts, signatures, equivocation and
- * malformed encodings are handled here, not in the protocols. */
+ * start() is the same for round 0 (s->round == 0 already): before calling
+ * it, mpc_session_start sets s->expect to every other party, and start()
+ * may narrow it for round 0 by assigning s->expect directly
+ * (sess_next_round is only for the rounds after 0). A round whose expect
+ * mask is empty completes at once. Messages of round r+1 that arrive early
+ * are kept by the inbox. Timeouts, signatures, equivocation and malformed
+ * encodings are handled here, not in the protocols.
+ *
+ * While a callback (start or advance) runs, the session's id is the label
+ * of its pool (mpc_pool_set_label): whatever the protocol adds to the pool
+ * is recorded as coming from this session's batch. */
 #ifndef CUSTOS_MPC_SESSION_INTERNAL_H
 #define CUSTOS_MPC_SESSION_INTERNAL_H
 
@@ -41,6 +48,7 @@ struct mpc_session {
   mpc_pool *pool;
   const mpc_proto *proto;
   void *impl;
+  int started;            /* mpc_session_start succeeded: rounds may complete */
   uint32_t round;         /* round being sent and awaited */
   uint64_t expect;        /* parties whose round message we wait for */
   uint64_t round_start_ms, now_ms;
@@ -67,8 +75,12 @@ void sess_done(mpc_session *s);
 /* Aborts (once; later calls are ignored). culprit -1 if nobody is proven. */
 void sess_abort(mpc_session *s, cx_err e, int32_t culprit, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Records evidence (copies the messages); the first evidence recorded is the
- * one mpc_session_evidence returns. */
+/* Records evidence (copies the messages). Precedence: the first evidence
+ * recorded is the one mpc_session_evidence returns, except that evidence
+ * behind an abort (every type but MPC_EV_WRONG_SHARE, which records a
+ * correction and lets the session go on) replaces a correction's, so that
+ * the evidence matches status.culprit whenever one is named. Call it before
+ * sess_abort: nothing is recorded once the session has ended. */
 void sess_evidence(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
                    const uint8_t *const *msgs, const size_t *lens, size_t count);
 
@@ -78,6 +90,60 @@ cx_err mpc_outbox_push(mpc_outbox *o, uint32_t to, uint8_t *buf, size_t len);
 /* Secure buffers: sodium_malloc'd, zeroed; free wipes. NULL on OOM. */
 fe *fe_alloc(size_t count);
 void fe_free(fe *p, size_t count);
+
+/* ---- pool batch labels (pool.c) ---------------------------------------- */
+
+/* While a label is set, every item put into the pool is recorded as part of
+ * the batch with that label (session.c sets the session id around each
+ * protocol callback). NULL: no label (items put directly, outside any
+ * session, have the all-zero label). Labels are public. */
+void mpc_pool_set_label(mpc_pool *p, const uint8_t label[32]);
+/* A digest of where the next need[k] items of each kind (triples, rands,
+ * bits) come from: the labels of their batches, the offsets in them, and
+ * how many of them the pool holds. Two pools whose next items are the same
+ * items of the same batches give the same digest. */
+void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[3], uint8_t out[16]);
+
+/* ---- online payloads (online.c builds them, session.c judges evidence) -- */
+
+/* The first element of every online payload is a tag naming the message
+ * type (docs/mpc-online.md "Messages"). Tags are the top field elements, so
+ * they never collide with packed bytes (always < 2^(MPC_FIELD_BITS - 1)). */
+#define MPC_TAG_SHARES (FE_P - 1) /* degree-t shares of common sharings (openings, input round A) */
+#define MPC_TAG_DELTA (FE_P - 2)  /* input round B: a dealer's x - r */
+#define MPC_TAG_ECHO (FE_P - 3)   /* input round C: the dealers' round-B messages, packed */
+/* Bytes packed into one element (echo, guard): every packed element is
+ * below 2^(MPC_FIELD_BITS - 1) and never equals a tag. */
+#define MPC_PACK ((MPC_FIELD_BITS - 1) / 8)
+/* The pool guard (docs/mpc-online.md "Pool alignment"): every round-0
+ * online payload carries, right after its tag, MPC_GUARD_N elements packing
+ * the sender's pool positions at session start (items ever taken: triples,
+ * rands, bits, u64 little-endian) and the 16-byte mpc_pool_ahead_digest of
+ * the material the program will take. They are not shares: wrong-share
+ * evidence never points into them. */
+#define MPC_GUARD_BYTES (3 * 8 + 16)
+#define MPC_GUARD_N ((MPC_GUARD_BYTES + MPC_PACK - 1) / MPC_PACK)
+
+/* ---- programs (program.c, used by online.c) ----------------------------- */
+
+/* The end of the group that starts at instruction i (mpc.h "Rounds"): the
+ * one definition of the grouping rule, for the cost and the interpreter. */
+size_t prog_run_end(const mpc_program *p, size_t i);
+/* Elements per message of an opening round (input = 0) or per input chunk
+ * (input = 1): docs/mpc-online.md "Splitting". */
+uint64_t prog_chunk(int input);
+/* Registers handed out: every register a checked program names is below. */
+void prog_nregs(const mpc_program *p, uint32_t *ns, uint32_t *np);
+/* Register lifetimes of a checked program: after instruction k has run,
+ * the values of the registers kill[start[k] .. start[k + 1]) are never read
+ * again (their last read, or a write nobody reads); each entry is
+ * reg << 1 | 1 for a P register, reg << 1 for an S register. Both arrays
+ * malloc'd (start has len + 1 entries); CX_E_NOMEM. */
+cx_err prog_kills(const mpc_program *p, size_t **start, uint64_t **kill);
+
+/* online.c, for the tests: the most elements an online session's
+ * registers held at once (arena blocks, sizes rounded up to powers of 2). */
+uint64_t online_peak_elems(const mpc_session *s);
 
 /* Protocols */
 extern const mpc_proto mpc_prep_proto;   /* prep.c */

@@ -56,6 +56,10 @@ static const struct {
     {CX_TAG_PROPOSAL, "custos/proposal"},
     {CX_TAG_CS_PROPOSAL, "custos/cs-proposal"},
     {CX_TAG_CS_PREVOTE, "custos/cs-prevote"},
+    {CX_TAG_MPC_MSG, "custos/mpc-msg"},
+    {CX_TAG_MPC_COIN, "custos/mpc-coin"},
+    {CX_TAG_MPC_TRANSCRIPT, "custos/mpc-transcript"},
+    {CX_TAG_MPC_CLIENT, "custos/mpc-client"},
 };
 
 /* BIP340 tagged hash computed from plain SHA-256 only:

@@ -152,8 +152,6 @@ static void expect_all_done(mpc_session **s, uint32_t n, const mpc_program *p) {
   }
 }
 
-/* The internal split sizes (program.c), to build vectors that need two. */
-uint64_t prog_chunk(int input);
 
 /* ---- programs: building, checking, cost -------------------------------- */
 
@@ -582,21 +580,32 @@ typedef struct {
   int calls;
 } cheat;
 
-/* Changes the first element after the tag: +1 (still canonical), or
- * all-ones (not a canonical element: malformed). */
+/* Byte offset of the first data element of an online payload: after the
+ * tag, and after the pool guard in round 0 and in a round-2 echo. */
+static size_t data_off(const mpc_msg *m) {
+  fe tag = 0;
+  if (m->len >= FE_BYTES) ck_assert_int_eq(fe_decode(m->payload, &tag), 0);
+  int guard = m->round == 0 || (m->round == 2 && tag == MPC_TAG_ECHO);
+  return FE_BYTES * (1 + (guard ? (size_t)MPC_GUARD_N : 0));
+}
+
+/* Changes the first data element: +1 (still canonical), or all-ones (not a
+ * canonical element: malformed). (The pool guard has its own tests.) */
 static int cheat_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
   cheat *c = ctx;
-  if (from != c->cheater || m->round != c->round || m->len < 2 * FE_BYTES) return 0;
+  if (from != c->cheater || m->round != c->round) return 0;
+  size_t off = data_off(m);
+  if (m->len < off + FE_BYTES) return 0;
   if (c->mode == TM_ONE && to != c->target) return 0;
   uint8_t *pl = malloc(m->len);
   ck_assert_ptr_nonnull(pl);
   memcpy(pl, m->payload, m->len);
   if (c->mode == TM_BAD) {
-    memset(pl + FE_BYTES, 0xff, FE_BYTES);
+    memset(pl + off, 0xff, FE_BYTES);
   } else {
     fe v;
-    ck_assert_int_eq(fe_decode(pl + FE_BYTES, &v), 0);
-    fe_encode(fe_add(v, 1), pl + FE_BYTES);
+    ck_assert_int_eq(fe_decode(pl + off, &v), 0);
+    fe_encode(fe_add(v, 1), pl + off);
   }
   *payload = pl;
   *len = m->len;
@@ -1048,7 +1057,7 @@ START_TEST(t_pool_empty) {
   ck_assert_uint_eq(run_online(h, p, &si.in, s), 0);
   for (uint32_t i = 0; i < 4; i++) {
     const mpc_status *st = mpc_session_status(s[i]);
-    ck_assert_int_eq(st->err, CX_E_MPC_POOL_EMPTY);
+    ck_assert_msg(st->err == CX_E_MPC_POOL_EMPTY, "party %u: %s (%s)", i, cx_err_name(st->err), st->reason);
     ck_assert_int_eq(st->culprit, -1);
   }
   free_sessions(s, 4);
@@ -1337,6 +1346,430 @@ START_TEST(t_deterministic) {
 }
 END_TEST
 
+/* ---- builder additions: static lengths and failing ------------------------- */
+
+START_TEST(t_prog_slen_fail) {
+  mpc_program *p = mpc_prog_new();
+  uint32_t u = mpc_sreg(p);
+  ck_assert_uint_eq(mpc_prog_slen(p, u), 0);
+  uint32_t x = mpc_rand(p, 5), one = mpc_rand(p, 1);
+  ck_assert_uint_eq(mpc_prog_slen(p, x), 5);
+  uint32_t s1 = mpc_add(p, x, one);
+  ck_assert_uint_eq(mpc_prog_slen(p, s1), 5);
+  uint32_t c = mpc_sreg(p);
+  mpc_ins cat = {.op = MPC_OP_CAT, .d = c, .a = x, .b = s1};
+  mpc_prog_emit(p, &cat);
+  ck_assert_uint_eq(mpc_prog_slen(p, c), 10);
+  ck_assert_uint_eq(mpc_prog_slen(p, mpc_vsum(p, c)), 1);
+  uint32_t sl = mpc_sreg(p);
+  mpc_ins slice = {.op = MPC_OP_SLICE, .d = sl, .a = c, .b = 2, .imm = 7};
+  mpc_prog_emit(p, &slice);
+  ck_assert_uint_eq(mpc_prog_slen(p, sl), 7);
+  uint32_t q = mpc_open(p, x);
+  mpc_ins ap = {.op = MPC_OP_ADDP, .d = mpc_sreg(p), .a = one, .b = q};
+  mpc_prog_emit(p, &ap);
+  ck_assert_uint_eq(mpc_prog_slen(p, ap.d), 5); /* a length-5 P operand */
+  ck_assert_uint_eq(mpc_prog_slen(p, mpc_mul(p, one, one)), 1);
+  ck_assert_uint_eq(mpc_prog_slen(p, mpc_add(p, u, x)), 0); /* reads an unwritten register */
+  char err[200];
+  ck_assert_int_eq(mpc_prog_check(p, 4, err, sizeof err), CX_E_MPC_PROGRAM);
+  mpc_prog_free(p);
+
+  p = mpc_prog_new();
+  x = mpc_rand(p, 5);
+  ck_assert_uint_eq(mpc_prog_slen(p, mpc_add(p, x, mpc_rand(p, 3))), 5); /* the larger; the check refuses */
+  mpc_ins rw = {.op = MPC_OP_RAND, .d = x, .imm = 7};
+  mpc_prog_emit(p, &rw);
+  ck_assert_uint_eq(mpc_prog_slen(p, x), 7); /* the latest write */
+  ck_assert_uint_eq(mpc_prog_slen(p, 1000000), 0);
+  ck_assert_uint_eq(mpc_prog_slen(NULL, 0), 0);
+  mpc_prog_free(p);
+
+  /* Failing: the first sentence sticks, and names the instruction. */
+  p = mpc_prog_new();
+  mpc_rand(p, 2);
+  mpc_prog_fail(p, "k = %u is too large", 99u);
+  mpc_prog_fail(p, "a second reason");
+  mpc_rand(p, 1);
+  ck_assert_int_eq(mpc_prog_check(p, 4, err, sizeof err), CX_E_MPC_PROGRAM);
+  ck_assert_msg(strstr(err, "instruction 1: k = 99 is too large") != NULL, "%s", err);
+  ck_assert_ptr_null(strstr(err, "second"));
+  mpc_prog_fail(NULL, "nothing");
+  mpc_prog_free(p);
+  /* the integer builders fail that way */
+  p = mpc_prog_new();
+  mpc_ltz(p, mpc_rand(p, 1), 200);
+  ck_assert_int_eq(mpc_prog_check(p, 4, err, sizeof err), CX_E_MPC_PROGRAM);
+  ck_assert_msg(strstr(err, "too large") != NULL, "%s", err);
+  mpc_prog_free(p);
+  p = mpc_prog_new();
+  mpc_divc(p, mpc_sreg(p), 8, 3);
+  ck_assert_int_eq(mpc_prog_check(p, 4, err, sizeof err), CX_E_MPC_PROGRAM);
+  ck_assert_msg(strstr(err, "never written") != NULL, "%s", err);
+  mpc_prog_free(p);
+}
+END_TEST
+
+/* ---- register lifetimes ------------------------------------------------------ */
+
+/* A long straight-line program: 20,000 distinct S registers at 4 parties in
+ * one process (one mapping-hungry allocation per register used to exhaust
+ * vm.max_map_count), and only a handful of them alive at any time. */
+START_TEST(t_many_registers) {
+  enum { L = 16, NREG = 20000 };
+  mh *h = mk_cap(4, 2048);
+  mpc_program *p = mpc_prog_new();
+  fe xs[L], cur[L];
+  for (int q = 0; q < L; q++) cur[q] = xs[q] = rnd_fe();
+  uint32_t r = mpc_input(p, 0, 0, L);
+  for (uint32_t k = 1; k < NREG; k++) {
+    if (k % 200 == 0) {
+      r = mpc_mul(p, r, r);
+      for (int q = 0; q < L; q++) cur[q] = fe_mul(cur[q], cur[q]);
+    } else if (k % 2) {
+      r = mpc_addc(p, r, k);
+      for (int q = 0; q < L; q++) cur[q] = fe_add(cur[q], k);
+    } else {
+      r = mpc_mulc(p, r, 3);
+      for (int q = 0; q < L; q++) cur[q] = fe_mul(cur[q], 3);
+    }
+  }
+  mpc_output(p, r, 0);
+  uint32_t ns, np;
+  prog_nregs(p, &ns, &np);
+  ck_assert_uint_ge(ns, NREG);
+  fill_for(h, p);
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, L);
+  mpc_session *s[MPC_MAX_N] = {0};
+  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
+  expect_all_done(s, 4, p);
+  for (uint32_t i = 0; i < 4; i++) {
+    expect_output(s[i], 0, cur, L);
+    /* every register freed after its last read: a few vectors at a time,
+     * not NREG * L elements */
+    ck_assert_uint_le(online_peak_elems(s[i]), 16 * L);
+    ck_assert_uint_gt(online_peak_elems(s[i]), 0);
+  }
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+static void emit4(mpc_program *p, uint16_t op, uint32_t d, uint32_t a, uint32_t b, fe c) {
+  mpc_ins in = {.op = op, .d = d, .a = a, .b = b, .c = c};
+  mpc_prog_emit(p, &in);
+}
+
+/* Rewritten registers, a run that reads a register and then rewrites it,
+ * dead writes, in-place updates, an OUTPUT of a value written again later,
+ * a reused P register: freeing after the last read changes no result. */
+START_TEST(t_lifetimes) {
+  enum { L = 4 };
+  mh *h = mk(4);
+  mpc_program *p = mpc_prog_new();
+  fe xs[L], ys[L], w0[L], w1[L], w2[L], w3[L], w4[L], w5[L];
+  for (int q = 0; q < L; q++) {
+    xs[q] = rnd_fe();
+    ys[q] = rnd_fe();
+  }
+  uint32_t x = mpc_input(p, 0, 0, L), y = mpc_input(p, 1, 0, L);
+  uint32_t t1 = mpc_sreg(p), dead = mpc_sreg(p);
+  emit4(p, MPC_OP_MUL, t1, x, y, 0); /* one run: t1 = x y, then x = y y */
+  emit4(p, MPC_OP_MUL, x, y, y, 0);
+  emit4(p, MPC_OP_ADDC, dead, y, 0, 5); /* never read */
+  mpc_output(p, t1, 0);
+  mpc_output(p, x, 1);
+  mpc_output(p, y, 2);                  /* y as it is now ... */
+  emit4(p, MPC_OP_ADDC, y, y, 0, 1);    /* ... then in place */
+  mpc_output(p, y, 3);
+  uint32_t q = mpc_open(p, t1);
+  emit4(p, MPC_OP_PADD, q, q, q, 0);    /* P register in place */
+  mpc_open(p, y);                       /* an opening nobody reads */
+  uint32_t z = mpc_sreg(p);
+  emit4(p, MPC_OP_MULP, z, x, q, 0);
+  mpc_output(p, z, 4);
+  emit4(p, MPC_OP_MUL, z, z, y, 0);     /* z rewritten from itself */
+  mpc_output(p, z, 5);
+  for (int k = 0; k < L; k++) {
+    w0[k] = fe_mul(xs[k], ys[k]);
+    w1[k] = fe_mul(ys[k], ys[k]);
+    w2[k] = ys[k];
+    w3[k] = fe_add(ys[k], 1);
+    w4[k] = fe_mul(w1[k], fe_add(w0[k], w0[k]));
+    w5[k] = fe_mul(w4[k], w3[k]);
+  }
+  fill_for(h, p);
+  inputs in;
+  inputs_init(&in);
+  inputs_set(&in, 0, 0, xs, L);
+  inputs_set(&in, 1, 0, ys, L);
+  mpc_session *s[MPC_MAX_N] = {0};
+  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
+  expect_all_done(s, 4, p);
+  for (uint32_t i = 0; i < 4; i++) {
+    expect_output(s[i], 0, w0, L);
+    expect_output(s[i], 1, w1, L);
+    expect_output(s[i], 2, w2, L);
+    expect_output(s[i], 3, w3, L);
+    expect_output(s[i], 4, w4, L);
+    expect_output(s[i], 5, w5, L);
+  }
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* ---- pool alignment ------------------------------------------------------------ */
+
+/* Parties 1..n-1 trade their pools for scratch ones (call again to trade
+ * back): what a session run in between adds reaches party 0's real pool
+ * only, like a batch that only party 0 accepted. */
+static void swap_pools(mh *h, mpc_pool **scratch) {
+  for (uint32_t i = 1; i < h->n; i++) {
+    mpc_pool *t = h->pools[i];
+    h->pools[i] = scratch[i];
+    scratch[i] = t;
+  }
+}
+
+static void scratch_new(mh *h, mpc_pool **scratch, size_t cap) {
+  for (uint32_t i = 1; i < h->n; i++) ck_assert_int_eq(mpc_pool_new(cap, cap, cap, &scratch[i]), CX_OK);
+}
+
+static void scratch_free(mh *h, mpc_pool **scratch) {
+  for (uint32_t i = 1; i < h->n; i++) mpc_pool_free(scratch[i]);
+}
+
+/* Random sharings (or bits) squared: the first message round is an
+ * opening, everyone to everyone. */
+static mpc_program *square_program(int bits) {
+  mpc_program *p = mpc_prog_new();
+  uint32_t r = bits ? mpc_randbit(p, 4) : mpc_rand(p, 4);
+  mpc_output(p, mpc_mul(p, r, r), 0);
+  return p;
+}
+
+/* Every party aborts with CX_E_MPC_POOL_DESYNC, names nobody, corrected
+ * nobody; the reasons are returned in why[i]. */
+static void expect_desync(mh *h, const mpc_program *p, char why[][200]) {
+  mpc_session *s[MPC_MAX_N] = {0};
+  inputs in;
+  inputs_init(&in);
+  ck_assert_uint_eq(run_online(h, p, &in, s), 0);
+  for (uint32_t i = 0; i < h->n; i++) {
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_msg(st->err == CX_E_MPC_POOL_DESYNC, "party %u: %s (%s)", i, cx_err_name(st->err), st->reason);
+    ck_assert_int_eq(st->culprit, -1);
+    ck_assert_uint_eq(st->corrected, 0);
+    ck_assert_int_eq(mpc_session_evidence(s[i])->type, MPC_EV_NONE);
+    ck_assert_uint_eq(mpc_session_output(s[i], 0, NULL), 0);
+    memcpy(why[i], st->reason, sizeof st->reason);
+  }
+  free_sessions(s, h->n);
+}
+
+START_TEST(t_pool_desync) {
+  char why[MPC_MAX_N][200];
+  mpc_pool *scratch[MPC_MAX_N] = {0};
+  uint64_t pos[3];
+  /* Party 0 accepted an extra prep batch first: every position is equal
+   * (nothing was taken yet), but other batches are ahead. */
+  mh *h = mk_cap(4, 64);
+  scratch_new(h, scratch, 64);
+  swap_pools(h, scratch);
+  ck_assert_uint_eq(mh_prep(h, 8, 8, NULL), 4);
+  swap_pools(h, scratch);
+  ck_assert_uint_eq(mh_prep(h, 8, 8, NULL), 4);
+  for (uint32_t i = 0; i < 4; i++) {
+    mpc_pool_position(h->pools[i], pos);
+    ck_assert(pos[0] == 0 && pos[1] == 0 && pos[2] == 0);
+  }
+  mpc_program *p = square_program(0);
+  expect_desync(h, p, why);
+  for (uint32_t i = 0; i < 4; i++) ck_assert_msg(strstr(why[i], "other batches") != NULL, "%s", why[i]);
+  scratch_free(h, scratch);
+  mh_free(h);
+  /* the same sessions with aligned pools run (no false alarm on prep batches) */
+  h = mk_cap(4, 64);
+  ck_assert_uint_eq(mh_prep(h, 8, 8, NULL), 4);
+  ck_assert_uint_eq(mh_prep(h, 8, 8, NULL), 4);
+  mpc_session *s[MPC_MAX_N] = {0};
+  inputs in;
+  inputs_init(&in);
+  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
+  expect_all_done(s, 4, p);
+  free_sessions(s, 4);
+  for (uint32_t i = 0; i < 4; i++) {
+    mpc_pool_position(h->pools[i], pos);
+    ck_assert(pos[0] == 4 && pos[1] == 4 && pos[2] == 0);
+  }
+  mpc_prog_free(p);
+  mh_free(h);
+
+  /* Party 0 ran an extra bits batch first: it has taken triples and
+   * randoms the others have not. */
+  h = mk_cap(4, 64);
+  scratch_new(h, scratch, 64);
+  swap_pools(h, scratch);
+  fill(h, 8, 8, 0);
+  ck_assert_uint_eq(mh_bits(h, 8, NULL), 4);
+  swap_pools(h, scratch);
+  p = square_program(1);
+  fill_for(h, p);
+  mpc_pool_position(h->pools[0], pos);
+  ck_assert(pos[0] == 8 && pos[1] == 8 && pos[2] == 0);
+  expect_desync(h, p, why);
+  ck_assert_msg(strstr(why[0], "has taken 0/0/0 triples/rands/bits, this party 8/8/0") != NULL, "%s", why[0]);
+  for (uint32_t i = 1; i < 4; i++)
+    ck_assert_msg(strstr(why[i], "party 0 has taken 8/8/0") != NULL, "%s", why[i]);
+  scratch_free(h, scratch);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* A party that lies about its pool only stops the session: nobody is named
+ * (it looks the same as a pool that is off), nobody corrected. */
+typedef struct {
+  uint32_t cheater, round;
+} liar;
+
+static int guard_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  liar *c = ctx;
+  (void)to;
+  if (from != c->cheater || m->round != c->round || data_off(m) == FE_BYTES) return 0;
+  uint8_t *pl = malloc(m->len);
+  ck_assert_ptr_nonnull(pl);
+  memcpy(pl, m->payload, m->len);
+  pl[FE_BYTES] ^= 1; /* the low byte of the first guard element: still packed bytes */
+  *payload = pl;
+  *len = m->len;
+  return 1;
+}
+
+START_TEST(t_guard_lie) {
+  for (uint32_t round = 0; round <= 2; round += 2) {
+    mh *h = mk(4);
+    mpc_program *p = cheat_program(); /* inputs first: round 0 reaches the dealers only */
+    fill_for(h, p);
+    fe xs[CL] = {1, 2, 3, 4}, ys[CL] = {5, 6, 7, 8};
+    inputs in;
+    inputs_init(&in);
+    inputs_set(&in, 0, 0, xs, CL);
+    inputs_set(&in, 1, 0, ys, CL);
+    liar c = {.cheater = 2, .round = round};
+    h->tamper = guard_hook;
+    h->tamper_ctx = &c;
+    mpc_session *s[MPC_MAX_N] = {0};
+    ck_assert_uint_eq(run_online(h, p, &in, s), 0);
+    for (uint32_t i = 0; i < 4; i++) {
+      if (i == 2) continue;
+      const mpc_status *st = mpc_session_status(s[i]);
+      /* round 0: the dealers (0, 1) compare and stop; party 3 hears
+       * nothing more and times out. Round 2, the echo: everyone compares. */
+      cx_err want = round == 0 && i == 3 ? CX_E_MPC_TIMEOUT : CX_E_MPC_POOL_DESYNC;
+      ck_assert_msg(st->err == want, "round %u party %u: %s (%s)", round, i, cx_err_name(st->err), st->reason);
+      ck_assert_int_eq(st->culprit, -1);
+      ck_assert_uint_eq(st->corrected, 0);
+      if (want == CX_E_MPC_POOL_DESYNC) ck_assert_ptr_nonnull(strstr(st->reason, "party 2 has taken"));
+    }
+    free_sessions(s, 4);
+    mpc_prog_free(p);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* Round-0 messages as evidence: the guard is never a "share" (honest
+ * guards differ exactly when pools are off), and its layout is part of the
+ * rule a third party checks. */
+START_TEST(t_guard_evidence) {
+  mh *h = mk(4);
+  mpc_program *p = square_program(0);
+  fill_for(h, p);
+  recorder rec = {0};
+  h->tamper = record_hook;
+  h->tamper_ctx = &rec;
+  mpc_session *s[MPC_MAX_N] = {0};
+  inputs in;
+  inputs_init(&in);
+  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
+  uint8_t *msgs[4];
+  size_t lens[4];
+  for (int j = 0; j < 4; j++) {
+    ck_assert_ptr_nonnull(rec.msg[0][j]);
+    msgs[j] = rec.msg[0][j];
+    lens[j] = rec.len[0][j];
+  }
+  mpc_msg m;
+  ck_assert_int_eq(mpc_msg_decode(rec.msg[0][2], rec.len[0][2], &m), CX_OK);
+  ck_assert_uint_eq(m.len, FE_BYTES * (1 + MPC_GUARD_N + 8)); /* tag, guard, d and e of 4 products */
+  uint8_t *pl = malloc(m.len);
+  size_t blen;
+  /* party 2's guard differs (its pool is off): not a wrong share */
+  memcpy(pl, m.payload, m.len);
+  pl[FE_BYTES] ^= 1;
+  uint8_t *b = reencode(h, 2, &m, 0, 2, MPC_TO_ALL, NULL, pl, m.len, &blen);
+  msgs[2] = b;
+  lens[2] = blen;
+  mpc_evidence ev = {.type = MPC_EV_WRONG_SHARE, .culprit = 2, .count = 4, .msg = msgs, .len = lens};
+  for (uint64_t item = 1; item <= MPC_GUARD_N; item++) {
+    ev.item = item;
+    ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_E_MPC_MALFORMED);
+  }
+  free(b);
+  /* a wrong first share (right after the guard) is */
+  memcpy(pl, m.payload, m.len);
+  fe v;
+  ck_assert_int_eq(fe_decode(pl + FE_BYTES * (1 + MPC_GUARD_N), &v), 0);
+  fe_encode(fe_add(v, 1), pl + FE_BYTES * (1 + MPC_GUARD_N));
+  b = reencode(h, 2, &m, 0, 2, MPC_TO_ALL, NULL, pl, m.len, &blen);
+  msgs[2] = b;
+  lens[2] = blen;
+  ev.item = 1 + MPC_GUARD_N;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_OK);
+  ev.item = 2 + MPC_GUARD_N;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &ev), CX_E_NOT_CONFLICTING);
+  free(b);
+  /* MALFORMED: an honest round-0 message is not; a guard element that is
+   * not packed bytes, a round-0 message without its guard, a round-0 delta
+   * are */
+  uint8_t *one[1] = {rec.msg[0][2]};
+  size_t onel[1] = {rec.len[0][2]};
+  mpc_evidence em = {.type = MPC_EV_MALFORMED, .culprit = 2, .count = 1, .msg = one, .len = onel};
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_E_NOT_CONFLICTING);
+  memcpy(pl, m.payload, m.len);
+  fe_encode((fe)1 << (8 * MPC_PACK), pl + FE_BYTES);
+  b = reencode(h, 2, &m, 0, 2, MPC_TO_ALL, NULL, pl, m.len, &blen);
+  one[0] = b;
+  onel[0] = blen;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
+  free(b);
+  b = reencode(h, 2, &m, 0, 2, MPC_TO_ALL, NULL, m.payload, FE_BYTES * MPC_GUARD_N, &blen);
+  one[0] = b;
+  onel[0] = blen;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
+  free(b);
+  memcpy(pl, m.payload, m.len);
+  fe_encode(MPC_TAG_DELTA, pl);
+  b = reencode(h, 2, &m, 0, 2, MPC_TO_ALL, NULL, pl, m.len, &blen);
+  one[0] = b;
+  onel[0] = blen;
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
+  free(b);
+  free(pl);
+  for (int r = 0; r < 5; r++)
+    for (int j = 0; j < MPC_MAX_N; j++) free(rec.msg[r][j]);
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("mpc_online");
   TCase *tc = tcase_create("online");
@@ -1360,6 +1793,12 @@ static Suite *suite(void) {
   tcase_add_test(tc, t_evidence_verify);
   tcase_add_test(tc, t_split);
   tcase_add_test(tc, t_deterministic);
+  tcase_add_test(tc, t_prog_slen_fail);
+  tcase_add_test(tc, t_many_registers);
+  tcase_add_test(tc, t_lifetimes);
+  tcase_add_test(tc, t_pool_desync);
+  tcase_add_test(tc, t_guard_lie);
+  tcase_add_test(tc, t_guard_evidence);
   suite_add_tcase(s, tc);
   return s;
 }
