@@ -176,18 +176,20 @@ typedef struct {
   uint8_t commit[MPC_MAX_N][32];
   uint8_t coin[32];       /* the joint coin */
   uint8_t transcript[32]; /* hash of the coin and the kings' openings */
-  /* One sodium_malloc'd block (mat, mat_len) carved into: */
+  /* One fe_alloc'd block (mat, mat_len) for the whole session: every
+   * sodium_malloc is an mmap, an mlock of every page (faulting it in), guard
+   * pages and two wipes, which at 100K triples cost more than the field
+   * arithmetic. The block is carved into the material that lives across
+   * rounds and one scratch region that each round reuses (see scratch_len). */
   fe *mat;
   size_t mat_len;
-  fe *own;     /* W: shares I dealt to myself (until round 0 ends) */
   fe *rand;    /* Ut * m: extracted degree-t random sharings */
-  fe *dt, *d2; /* Ud * m each: extracted double sharings, degree t and 2t */
-  fe *u;       /* 2T: my degree-2t shares of a*b - S and a2*b - S2 */
-  fe *U;       /* 2T: the opened products */
-  fe *c, *c2;  /* T each: degree-t shares of a*b and a2*b */
+  fe *dt;      /* Ud * m: extracted double sharings, degree t */
+  fe *U;       /* 2T: the opened products; then, in place, c (T) and c2 (T) */
   fe *ch;      /* 1 + T + R: challenges r, lambda, mu */
-  fe *mine3;   /* T + 1: my shares of rho and omega */
-  fe *open3;   /* T + 1: the opened rho and omega */
+  fe *umine;   /* kmax: my degree-2t shares of my own products (I am their king) */
+  fe *scr;     /* scratch_len: per-round temporaries, laid out by each round */
+  fe *d2;      /* Ud * m, in scratch during round 0: double sharings, degree 2t */
   fe sigma;    /* my share of sigma */
   /* Verdict agreement (public values). */
   bytes ext[MPC_MAX_N][KEPT]; /* distinct signed verdicts extracted, per sender */
@@ -213,13 +215,43 @@ static fe *mat_s(prep_impl *p) { return p->dt; }
 static fe *mat_s2(prep_impl *p) { return p->dt + p->d.T; }
 static fe *mat_S(prep_impl *p) { return p->d2; }
 static fe *mat_S2(prep_impl *p) { return p->d2 + p->d.T; }
+static fe *mat_c(prep_impl *p) { return p->U; }
+static fe *mat_c2(prep_impl *p) { return p->U + p->d.T; }
 
-static cx_err impl_alloc(prep_impl *p) {
+/* Received vectors are checked and then read straight from the inbox, a
+ * tile of TILE items of every party at a time, instead of being copied into
+ * an n x count buffer first: the tile stays in L1 and the big buffers (and
+ * their page faults) are gone. */
+#define TILE 256
+
+/* Products per king, at most: king_count(n, T, j) <= kmax for every j. */
+static uint64_t kmax_of(uint32_t n, const prep_dims *d) { return 2 * d->T / n + 1; }
+
+/* The scratch region is reused by every round; its size is the largest
+ * layout of any round (offsets in elements):
+ *   round 0 send:  own row W | coefficients nr + nd | send row 2 + W
+ *   round 0 recv:  own row W | d2 Ud*m | tile n*TILE | n king rows 2 + kmax
+ *   round 1:       KING payload kmax | tile n*TILE
+ *   round 2:       mine3 T + 1 | my KING payload, re-gathered, kmax
+ *   rounds 3, 4:   mine3 T + 1 | open3 T + 1 | tile n*TILE
+ * The "2 +" slots hold a 32-byte prefix (commitment or coin) in front of a
+ * payload, so that the payload is sent from where it was computed. */
+static size_t scratch_len(uint32_t n, uint32_t t, const prep_dims *d) {
+  size_t nr = d->Ut * (1 + t), nd = d->Ud * (1 + 3 * (size_t)t), km = kmax_of(n, d);
+  size_t tile = (size_t)n * TILE;
+  size_t l[] = {2 * d->W + 2 + nr + nd, d->W + d->Ud * d->m + tile + n * (2 + km), km + tile,
+                d->T + 1 + km, 2 * (d->T + 1) + tile};
+  size_t mx = 0;
+  for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
+    if (l[i] > mx) mx = l[i];
+  return mx;
+}
+
+static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
   const prep_dims *d = &p->d;
-  size_t sizes[] = {d->W, d->Ut * d->m, d->Ud * d->m,    d->Ud * d->m, 2 * d->T, 2 * d->T,
-                    d->T, d->T,         1 + d->T + d->R, d->T + 1,     d->T + 1};
-  fe **dst[] = {&p->own, &p->rand, &p->dt, &p->d2,    &p->u,    &p->U,
-                &p->c,   &p->c2,   &p->ch, &p->mine3, &p->open3};
+  size_t sizes[] = {d->Ut * d->m, d->Ud * d->m, 2 * d->T, 1 + d->T + d->R, kmax_of(n, d),
+                    scratch_len(n, t, d)};
+  fe **dst[] = {&p->rand, &p->dt, &p->U, &p->ch, &p->umine, &p->scr};
   size_t total = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
   p->mat = fe_alloc(total);
@@ -297,18 +329,80 @@ static uint32_t get_be32(const uint8_t *b) {
   return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-/* Sends prefix || encode(v[0..count)); the buffer held shares: wiped. */
-static cx_err send_fe(mpc_session *s, uint32_t to, const uint8_t *prefix, size_t plen, const fe *v,
-                      size_t count, mpc_outbox *out) {
-  size_t len = plen + FE_BYTES * count;
+/* ---- wire form ----------------------------------------------------------- */
+
+/* On a little-endian host an element's wire form (fe_encode: 16 bytes,
+ * little-endian) is its memory form, so vectors are sent from and read in
+ * place instead of through an encoded copy (mpc_msg_encode and the inbox
+ * already copy every payload once). Big-endian hosts convert. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WIRE_NATIVE 1
+#else
+#define WIRE_NATIVE 0
+#endif
+
+static fe wire_get(const uint8_t *b) {
+#if WIRE_NATIVE
+  fe v;
+  memcpy(&v, b, sizeof v); /* payloads are not aligned for fe */
+  return v;
+#else
+  fe v = 0;
+  for (int i = FE_BYTES - 1; i >= 0; i--) v = v << 8 | b[i];
+  return v;
+#endif
+}
+
+/* 1 if the count elements at b are canonical (what fe_decode_vec accepts).
+ * No early exit: the whole vector is read anyway. */
+static int wire_canonical(const uint8_t *b, size_t count) {
+  unsigned bad = 0;
+  for (size_t i = 0; i < count; i++) bad |= wire_get(b + i * FE_BYTES) >= FE_P;
+  return !bad;
+}
+
+/* v[0..count) in wire form, in place; v is a temporary that is not read as
+ * elements afterwards. */
+static const uint8_t *to_wire(fe *v, size_t count) {
+#if !WIRE_NATIVE
+  for (size_t i = 0; i < count; i++) {
+    fe x = v[i];
+    fe_encode(x, (uint8_t *)(v + i));
+  }
+#endif
+  return (const uint8_t *)v;
+}
+
+/* Sends the temporary v[0..count) (payload with no prefix). */
+static cx_err send_tmp(mpc_session *s, uint32_t to, fe *v, size_t count, mpc_outbox *out) {
+  return sess_send(s, to, to_wire(v, count), FE_BYTES * count, out);
+}
+
+/* Sends prefix (32 bytes) || v[0..count), where the two elements in front
+ * of v are free: the prefix goes there and the payload is sent in place. */
+static cx_err send_prefixed(mpc_session *s, uint32_t to, const uint8_t prefix[32], fe *v,
+                            size_t count, mpc_outbox *out) {
+  to_wire(v, count);
+  uint8_t *buf = (uint8_t *)(v - 2);
+  memcpy(buf, prefix, 32);
+  return sess_send(s, to, buf, 32 + FE_BYTES * count, out);
+}
+
+/* Sends v[0..count), which stays in use: in place where that leaves v
+ * intact, else through an encoded copy (wiped: it held shares). */
+static cx_err send_kept(mpc_session *s, uint32_t to, const fe *v, size_t count, mpc_outbox *out) {
+#if WIRE_NATIVE
+  return sess_send(s, to, (const uint8_t *)v, FE_BYTES * count, out);
+#else
+  size_t len = FE_BYTES * count;
   uint8_t *buf = malloc(len ? len : 1);
   if (!buf) return CX_E_NOMEM;
-  if (plen) memcpy(buf, prefix, plen);
-  fe_encode_vec(v, count, buf + plen);
+  fe_encode_vec(v, count, buf);
   cx_err e = sess_send(s, to, buf, len, out);
   sodium_memzero(buf, len ? len : 1);
   free(buf);
   return e;
+#endif
 }
 
 /* The round's message of j (advance runs only when every expected message
@@ -327,126 +421,190 @@ static void note_proof(prep_impl *p, mpc_ev_type type, uint32_t from, uint32_t r
   p->proof_round = round;
 }
 
-/* Reads count elements at byte off of m, whose payload must be exactly
- * `want` bytes with canonical elements. A malformed payload proves that its
- * sender deviated, but only to this party: aborting here would split the
- * honest parties. So this party votes fail and goes on with zeros —
- * deterministically, so that its replay in the audit does exactly the
- * same — and names the sender after the audit. Returns 1 if well formed. */
-static int read_fe(mpc_session *s, const mpc_msg *m, uint64_t want, size_t off, fe *v,
-                   size_t count) {
-  if (m->len == want && fe_decode_vec(m->payload + off, count, v) == 0) return 1;
-  if (count) sodium_memzero(v, count * sizeof(fe));
+/* Checks that m's payload is exactly `want` bytes with count canonical
+ * elements at byte off, and returns them (in the inbox, not copied). A
+ * malformed payload proves that its sender deviated, but only to this
+ * party: aborting here would split the honest parties. So this party votes
+ * fail and goes on with zeros (NULL: the readers below use zeros) —
+ * deterministically, so that its replay in the audit does exactly the same
+ * — and names the sender after the audit. */
+static const uint8_t *check_fe(mpc_session *s, const mpc_msg *m, uint64_t want, size_t off,
+                               size_t count) {
+  if (m->len == want && wire_canonical(m->payload + off, count)) return m->payload + off;
   prep_impl *p = impl_of(s);
   p->fail = 1;
   note_proof(p, MPC_EV_MALFORMED, m->from, m->round);
+  return NULL;
+}
+
+/* Every party's vector of one round, for reading by tiles: party j's is my
+ * own fe vector (mine, j = me), or checked wire bytes in the inbox, or
+ * zeros (NULL: malformed). */
+typedef struct {
+  uint32_t n, me;
+  const fe *mine;
+  const uint8_t *src[MPC_MAX_N];
+} vecs;
+
+/* tile[j * TILE + i] = item i0 + i of party j, i < cnt. */
+static void fill_tile(const vecs *v, size_t i0, size_t cnt, fe *tile) {
+  for (uint32_t j = 0; j < v->n; j++) {
+    fe *row = tile + (size_t)j * TILE;
+    if (j == v->me) {
+      memcpy(row, v->mine + i0, cnt * sizeof(fe));
+    } else if (!v->src[j]) {
+      memset(row, 0, cnt * sizeof(fe));
+    } else {
+      const uint8_t *b = v->src[j] + i0 * FE_BYTES;
+#if WIRE_NATIVE
+      memcpy(row, b, cnt * FE_BYTES);
+#else
+      for (size_t i = 0; i < cnt; i++) row[i] = wire_get(b + i * FE_BYTES);
+#endif
+    }
+  }
+}
+
+/* Detect-only opening of count items at degree deg (shamir_check) over the
+ * parties' vectors, by tiles. 0 and vals if all are consistent; -1 (vals
+ * zeroed) if not. */
+static int check_tiles(mpc_session *s, const vecs *v, uint32_t deg, size_t count, fe *vals,
+                       fe *tile) {
+  const fe *ptr[MPC_MAX_N];
+  for (uint32_t j = 0; j < v->n; j++) ptr[j] = tile + (size_t)j * TILE;
+  for (size_t i0 = 0; i0 < count; i0 += TILE) {
+    size_t cnt = count - i0 < TILE ? count - i0 : TILE, bad = 0;
+    fill_tile(v, i0, cnt, tile);
+    if (shamir_check(&s->sh, deg, ptr, cnt, vals + i0, &bad) != 0) {
+      memset(vals, 0, count * sizeof(fe));
+      return -1;
+    }
+  }
   return 0;
 }
 
 /* ---- round 0: deal ----------------------------------------------------- */
 
-/* The party's dealing, all from fe_prg(seed) (so the audit can replay it):
- * column c < Ut of shares[j * W + c] is party j's share of random sharing
- * c; then the degree-t and degree-2t halves of the Ud double sharings. */
-static cx_err deal(mpc_session *s, fe *shares) {
-  prep_impl *p = impl_of(s);
-  const prep_dims *d = &p->d;
-  uint32_t n = s->cfg.n, t = s->cfg.t;
-  size_t nr = d->Ut * (1 + t), nd = d->Ud * (1 + 3 * (size_t)t);
-  fe *coef = fe_alloc(nr + nd);
-  if (!coef) return CX_E_NOMEM;
-  fe_prg(s->cfg.seed, NONCE_RAND, coef, nr);
-  fe_prg(s->cfg.seed, NONCE_DOUBLE, coef + nr, nd);
-  fe tmp[MPC_MAX_N];
+/* shamir_share for one party: the value at x = alpha_j = j + 1 of the
+ * polynomial secret + coef[0] x + ... + coef[deg-1] x^deg (Horner). Each
+ * recipient's row is made on its own, so that only one row is held at a
+ * time rather than all n. The multiplier is small (x <= 64), so the
+ * product splits into two 64 x 64 products. */
+static fe eval_at(fe secret, const fe *coef, uint32_t deg, uint64_t x) {
+  fe v = 0;
+  for (uint32_t i = deg; i-- > 0;) {
+    fe y = fe_add(v, coef[i]);
+#if MPC_FIELD_BITS == 127
+    fe l = (fe)x * (uint64_t)y, h = (fe)x * (uint64_t)(y >> 64);
+    fe z = l + ((h & (((fe)1 << 63) - 1)) << 64) + (h >> 63); /* < 2^71 + 2^127 + 2^8 */
+    v = fe_reduce_once((z & FE_P) + (z >> 127));
+#else
+    v = fe_mul(y, (fe)x);
+#endif
+  }
+  return fe_add(v, secret);
+}
+
+/* Party j's row of my dealing, all from fe_prg(seed) (so the audit can
+ * replay it): row[c] for c < Ut is j's share of random sharing c; then the
+ * degree-t and the degree-2t halves of the Ud double sharings (one random
+ * value shared twice: Damgård–Nielsen §4). coef holds the nr + nd
+ * coefficients of the streams NONCE_RAND and NONCE_DOUBLE. */
+static void deal_row(const prep_dims *d, uint32_t t, const fe *coef, uint32_t j, fe *row) {
+  size_t nr = d->Ut * (1 + t);
+  uint64_t x = (uint64_t)j + 1;
   for (size_t c = 0; c < d->Ut; c++) {
     const fe *k = coef + c * (1 + t);
-    shamir_share(&s->sh, k[0], t, k + 1, tmp);
-    for (uint32_t j = 0; j < n; j++) shares[j * d->W + c] = tmp[j];
+    row[c] = eval_at(k[0], k + 1, t, x);
   }
   for (size_t c = 0; c < d->Ud; c++) {
-    /* One random value shared twice (Damgård–Nielsen §4's double sharing). */
     const fe *k = coef + nr + c * (1 + 3 * (size_t)t);
-    shamir_share(&s->sh, k[0], t, k + 1, tmp);
-    for (uint32_t j = 0; j < n; j++) shares[j * d->W + d->Ut + c] = tmp[j];
-    shamir_share(&s->sh, k[0], 2 * t, k + 1 + t, tmp);
-    for (uint32_t j = 0; j < n; j++) shares[j * d->W + d->Ut + d->Ud + c] = tmp[j];
+    row[d->Ut + c] = eval_at(k[0], k + 1, t, x);
+    row[d->Ut + d->Ud + c] = eval_at(k[0], k + 1 + t, 2 * t, x);
   }
-  sodium_memzero(tmp, sizeof tmp);
-  fe_free(coef, nr + nd);
-  return CX_OK;
 }
 
 static cx_err prep_start(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   const prep_dims *d = &p->d;
-  uint32_t n = s->cfg.n, me = s->cfg.me;
+  uint32_t n = s->cfg.n, t = s->cfg.t, me = s->cfg.me;
   crypto_generichash(p->coin_mine, COIN_BYTES, (const uint8_t *)k_coin_label,
                      sizeof k_coin_label - 1, s->cfg.seed, 32);
   cx_hash h;
   hash_tagged(CX_TAG_MPC_COIN, p->coin_mine, COIN_BYTES, &h);
   memcpy(p->commit[me], h.b, 32);
-  fe *shares = fe_alloc(n * d->W);
-  if (!shares) return CX_E_NOMEM;
-  cx_err e = deal(s, shares);
-  if (e == CX_OK) memcpy(p->own, shares + me * d->W, d->W * sizeof(fe));
-  for (uint32_t j = 0; j < n && e == CX_OK; j++)
-    if (j != me) e = send_fe(s, j, h.b, 32, shares + j * d->W, d->W, out);
-  fe_free(shares, n * d->W);
+  /* scratch: own row | coefficients | send row (2 prefix slots + W) */
+  size_t nr = d->Ut * (1 + t), nd = d->Ud * (1 + 3 * (size_t)t);
+  fe *own = p->scr, *coef = own + d->W, *row = coef + nr + nd + 2;
+  fe_prg(s->cfg.seed, NONCE_RAND, coef, nr);
+  fe_prg(s->cfg.seed, NONCE_DOUBLE, coef + nr, nd);
+  deal_row(d, t, coef, me, own);
+  cx_err e = CX_OK;
+  for (uint32_t j = 0; j < n && e == CX_OK; j++) {
+    if (j == me) continue;
+    deal_row(d, t, coef, j, row);
+    e = send_prefixed(s, j, h.b, row, d->W, out);
+  }
+  /* The coefficients are the dealing's secrets and the other rows are sent:
+   * only my own row is needed from here on. */
+  sodium_memzero(coef, (nr + nd + 2 + d->W) * sizeof(fe));
   return e;
 }
 
 /* After round 0: extraction over the dealers, column by column
  * (Damgård–Nielsen §3): with at most t dealers corrupt, the m = n - t
  * outputs of each column are uniform and unknown to the adversary. Then the
- * local degree-2t products of §4. */
+ * local degree-2t products of §4, written straight into each king's
+ * payload. */
 static cx_err after_deal(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   const prep_dims *d = &p->d;
   uint32_t n = s->cfg.n, me = s->cfg.me;
+  uint64_t km = kmax_of(n, d);
   cx_err e = CX_OK;
-  fe *recv = fe_alloc(n * d->W);
-  if (!recv) return CX_E_NOMEM;
+  /* scratch: own row (from prep_start) | d2 | tile | n king rows */
+  vecs v = {.n = n, .me = me, .mine = p->scr};
+  p->d2 = p->scr + d->W;
+  fe *tile = p->d2 + d->Ud * d->m, *kb[MPC_MAX_N];
   for (uint32_t j = 0; j < n; j++) {
-    if (j == me) {
-      memcpy(recv + j * d->W, p->own, d->W * sizeof(fe));
-      continue;
-    }
+    kb[j] = j == me ? p->umine : tile + (size_t)n * TILE + j * (2 + km) + 2;
+    if (j == me) continue;
     const mpc_msg *m = round_msg(s, j, &e);
-    if (!m) goto done;
-    if (read_fe(s, m, len_deal(d), COIN_BYTES, recv + j * d->W, d->W))
+    if (!m) return e;
+    v.src[j] = check_fe(s, m, len_deal(d), COIN_BYTES, d->W);
+    if (v.src[j])
       memcpy(p->commit[j], m->payload, 32);
     else
       memset(p->commit[j], 0, 32);
   }
-  for (size_t c = 0; c < d->W; c++) {
-    fe *dst = c < d->Ut           ? p->rand + c * d->m
-              : c < d->Ut + d->Ud ? p->dt + (c - d->Ut) * d->m
-                                  : p->d2 + (c - d->Ut - d->Ud) * d->m;
-    shamir_extract(&s->sh, recv + c, d->W, dst, 1);
+  for (size_t c0 = 0; c0 < d->W; c0 += TILE) {
+    size_t cnt = d->W - c0 < TILE ? d->W - c0 : TILE;
+    fill_tile(&v, c0, cnt, tile);
+    for (size_t i = 0; i < cnt; i++) {
+      size_t c = c0 + i;
+      fe *dst = c < d->Ut           ? p->rand + c * d->m
+                : c < d->Ut + d->Ud ? p->dt + (c - d->Ut) * d->m
+                                    : p->d2 + (c - d->Ut - d->Ud) * d->m;
+      shamir_extract(&s->sh, tile + i, TILE, dst, 1);
+    }
   }
-  sodium_memzero(p->own, d->W * sizeof(fe));
-  /* u[q]: degree-2t shares of a*b - S (q < T) and a2*b - S2 (q >= T). */
+  /* u[q]: degree-2t shares of a*b - S (q < T) and a2*b - S2 (q = T + k),
+   * for the king q mod n, in increasing q. */
+  const fe *a = mat_a(p), *a2 = mat_a2(p), *b = mat_b(p), *S = mat_S(p), *S2 = mat_S2(p);
+  uint32_t j = 0;
+  uint64_t i = 0; /* position in the kings' rows: q / n */
   for (size_t k = 0; k < d->T; k++) {
-    fe bk = mat_b(p)[k];
-    p->u[k] = fe_sub(fe_mul(mat_a(p)[k], bk), mat_S(p)[k]);
-    p->u[d->T + k] = fe_sub(fe_mul(mat_a2(p)[k], bk), mat_S2(p)[k]);
+    kb[j][i] = fe_sub(fe_mul(a[k], b[k]), S[k]);
+    if (++j == n) j = 0, i++;
+  }
+  for (size_t k = 0; k < d->T; k++) {
+    kb[j][i] = fe_sub(fe_mul(a2[k], b[k]), S2[k]);
+    if (++j == n) j = 0, i++;
   }
   sess_next_round(s, sess_others(s));
   /* Round 1: to each king its products, with my coin opening. */
-  fe *v = fe_alloc(2 * d->T / n + 1);
-  if (!v) {
-    e = CX_E_NOMEM;
-    goto done;
-  }
-  for (uint32_t j = 0; j < n && e == CX_OK; j++) {
-    if (j == me) continue;
-    size_t cnt = 0;
-    for (uint64_t q = j; q < 2 * d->T; q += n) v[cnt++] = p->u[q];
-    e = send_fe(s, j, p->coin_mine, COIN_BYTES, v, cnt, out);
-  }
-  fe_free(v, 2 * d->T / n + 1);
-done:
-  fe_free(recv, n * d->W);
+  for (j = 0; j < n && e == CX_OK; j++)
+    if (j != me) e = send_prefixed(s, j, p->coin_mine, kb[j], king_count(n, d->T, j), out);
   return e;
 }
 
@@ -458,21 +616,19 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
   uint32_t n = s->cfg.n, me = s->cfg.me;
   uint64_t kc = king_count(n, d->T, me);
   cx_err e = CX_OK;
-  uint8_t coins[MPC_MAX_N][COIN_BYTES];
-  fe *sh = fe_alloc(n * kc + kc);
-  if (!sh) return CX_E_NOMEM;
-  fe *vals = sh + n * kc;
-  const fe *ptr[MPC_MAX_N];
+  uint8_t coins[MPC_MAX_N][COIN_BYTES] = {{0}};
+  /* scratch: my KING payload | tile */
+  fe *vals = p->scr, *tile = vals + kmax_of(n, d);
+  vecs v = {.n = n, .me = me, .mine = p->umine};
   for (uint32_t j = 0; j < n; j++) {
-    ptr[j] = sh + j * kc;
     if (j == me) {
       memcpy(coins[j], p->coin_mine, COIN_BYTES);
-      for (uint64_t i = 0; i < kc; i++) sh[j * kc + i] = p->u[me + i * n];
       continue;
     }
     const mpc_msg *m = round_msg(s, j, &e);
     if (!m) goto done;
-    if (read_fe(s, m, len_mult(n, d, me), COIN_BYTES, sh + j * kc, kc))
+    v.src[j] = check_fe(s, m, len_mult(n, d, me), COIN_BYTES, kc);
+    if (v.src[j])
       memcpy(coins[j], m->payload, COIN_BYTES);
     else
       memset(coins[j], 0, COIN_BYTES);
@@ -494,17 +650,12 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
   /* King: n degree-2t shares detect up to t errors (n >= 3t + 1); they
    * cannot be corrected, so a failure is remembered and the batch voted
    * down. Zeros keep the run deterministic for the replay. */
-  size_t bad = 0;
-  if (kc && shamir_check(&s->sh, 2 * s->cfg.t, ptr, kc, vals, &bad) != 0) {
-    p->fail = 1;
-    memset(vals, 0, kc * sizeof(fe));
-  }
+  if (kc && check_tiles(s, &v, 2 * s->cfg.t, kc, vals, tile) != 0) p->fail = 1;
   for (uint64_t i = 0; i < kc; i++) p->U[me + i * n] = vals[i];
   sess_next_round(s, sess_others(s));
-  e = send_fe(s, MPC_TO_ALL, NULL, 0, vals, kc, out);
+  e = send_tmp(s, MPC_TO_ALL, vals, kc, out);
 done:
   sodium_memzero(coins, sizeof coins);
-  fe_free(sh, n * kc + kc);
   return e;
 }
 
@@ -515,37 +666,34 @@ static cx_err after_king(mpc_session *s, mpc_outbox *out) {
   const prep_dims *d = &p->d;
   uint32_t n = s->cfg.n, me = s->cfg.me;
   cx_err e = CX_OK;
+  /* scratch: mine3 (T + 1) | my KING payload, re-gathered for the hash */
+  fe *mine3 = p->scr, *v = mine3 + d->T + 1;
   hash_ctx hc;
   hash_ctx_init(&hc, CX_TAG_MPC_TRANSCRIPT);
   hash_ctx_update(&hc, p->coin, 32);
-  uint64_t kmax = 2 * d->T / n + 1;
-  fe *v = fe_alloc(kmax);
-  uint8_t *enc = malloc(FE_BYTES * kmax);
-  if (!v || !enc) {
-    e = CX_E_NOMEM;
-    goto done;
-  }
   for (uint32_t j = 0; j < n; j++) {
     uint64_t kc = king_count(n, d->T, j);
     if (j == me) {
       for (uint64_t i = 0; i < kc; i++) v[i] = p->U[j + i * n];
-      fe_encode_vec(v, kc, enc);
-      hash_ctx_update(&hc, enc, FE_BYTES * kc);
+      hash_ctx_update(&hc, to_wire(v, kc), FE_BYTES * kc);
       continue;
     }
     const mpc_msg *m = round_msg(s, j, &e);
-    if (!m) goto done;
-    (void)read_fe(s, m, len_king(n, d, j), 0, v, kc);
-    for (uint64_t i = 0; i < kc; i++) p->U[j + i * n] = v[i];
+    if (!m) return e;
+    const uint8_t *src = check_fe(s, m, len_king(n, d, j), 0, kc);
+    for (uint64_t i = 0; i < kc; i++) p->U[j + i * n] = src ? wire_get(src + i * FE_BYTES) : 0;
     hash_ctx_update(&hc, m->payload, m->len); /* as received, even if malformed */
   }
   cx_hash th;
   hash_ctx_final(&hc, &th);
   memcpy(p->transcript, th.b, 32);
-  /* c = (a*b - s) + s: degree-t shares of the products (§4). */
+  /* c = (a*b - s) + s: degree-t shares of the products (§4), in place of
+   * the opened U, which nothing reads after this. */
+  fe *c = mat_c(p), *c2 = mat_c2(p);
+  const fe *sv = mat_s(p), *s2 = mat_s2(p);
   for (size_t k = 0; k < d->T; k++) {
-    p->c[k] = fe_add(p->U[k], mat_s(p)[k]);
-    p->c2[k] = fe_add(p->U[d->T + k], mat_s2(p)[k]);
+    c[k] = fe_add(c[k], sv[k]);
+    c2[k] = fe_add(c2[k], s2[k]);
   }
   /* The challenges are keyed by the transcript hash, which binds the joint
    * coin AND the kings' openings, not by the coin alone: the coin is known
@@ -555,48 +703,30 @@ static cx_err after_king(mpc_session *s, mpc_outbox *out) {
    * its opening into r (Fiat–Shamir) leaves it a 1/p chance per try. */
   fe_prg(p->transcript, NONCE_CHAL, p->ch, 1 + d->T + d->R);
   fe r = p->ch[0];
-  const fe *mu = p->ch + 1 + d->T;
-  for (size_t k = 0; k < d->T; k++) p->mine3[k] = fe_sub(fe_mul(r, mat_a(p)[k]), mat_a2(p)[k]);
+  const fe *mu = p->ch + 1 + d->T, *a = mat_a(p), *a2 = mat_a2(p), *rr = mat_r(p);
+  for (size_t k = 0; k < d->T; k++) mine3[k] = fe_sub(fe_mul(r, a[k]), a2[k]);
   fe omega = mat_blind(p);
-  for (size_t k = 0; k < d->R; k++) omega = fe_add(omega, fe_mul(mu[k], mat_r(p)[k]));
-  p->mine3[d->T] = omega;
+  for (size_t k = 0; k < d->R; k++) omega = fe_add(omega, fe_mul(mu[k], rr[k]));
+  mine3[d->T] = omega;
   sess_next_round(s, sess_others(s));
-  e = send_fe(s, MPC_TO_ALL, NULL, 0, p->mine3, d->T + 1, out);
-done:
-  fe_free(v, kmax);
-  free(enc);
-  return e;
+  return send_kept(s, MPC_TO_ALL, mine3, d->T + 1, out);
 }
 
 /* Gathers every party's vector of count degree-t shares of this round (mine
  * given) and opens them with the detect-only check. Returns 1 if consistent
  * and well formed, 0 if not (vals zeroed), -1 on our own error (*e). */
-static int open_all(mpc_session *s, const fe *mine, size_t count, fe *vals, cx_err *e) {
+static int open_all(mpc_session *s, const fe *mine, size_t count, fe *vals, fe *tile, cx_err *e) {
   uint32_t n = s->cfg.n, me = s->cfg.me;
-  fe *sh = fe_alloc(n * count);
-  if (!sh) {
-    *e = CX_E_NOMEM;
-    return -1;
-  }
-  const fe *ptr[MPC_MAX_N];
+  vecs v = {.n = n, .me = me, .mine = mine};
   int rc = 1;
   for (uint32_t j = 0; j < n; j++) {
-    ptr[j] = sh + j * count;
-    if (j == me) {
-      memcpy(sh + j * count, mine, count * sizeof(fe));
-      continue;
-    }
+    if (j == me) continue;
     const mpc_msg *m = round_msg(s, j, e);
-    if (!m) {
-      fe_free(sh, n * count);
-      return -1;
-    }
-    if (!read_fe(s, m, FE_BYTES * count, 0, sh + j * count, count)) rc = 0;
+    if (!m) return -1;
+    if (!(v.src[j] = check_fe(s, m, FE_BYTES * count, 0, count))) rc = 0;
   }
-  size_t bad = 0;
-  if (shamir_check(&s->sh, s->cfg.t, ptr, count, vals, &bad) != 0) rc = 0;
+  if (check_tiles(s, &v, s->cfg.t, count, vals, tile) != 0) rc = 0;
   if (rc == 0) memset(vals, 0, count * sizeof(fe));
-  fe_free(sh, n * count);
   return rc;
 }
 
@@ -606,7 +736,9 @@ static cx_err after_open1(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   const prep_dims *d = &p->d;
   cx_err e = CX_OK;
-  int rc = open_all(s, p->mine3, d->T + 1, p->open3, &e);
+  /* scratch: mine3 (from after_king) | open3 | tile */
+  fe *mine3 = p->scr, *open3 = mine3 + d->T + 1, *tile = open3 + d->T + 1;
+  int rc = open_all(s, mine3, d->T + 1, open3, tile, &e);
   if (rc < 0) return e;
   if (rc == 0) p->fail = 1;
   /* sigma = sum lambda_k (r c_k - c2_k - rho_k b_k): zero when both
@@ -614,14 +746,14 @@ static cx_err after_open1(mpc_session *s, mpc_outbox *out) {
    * survives with probability 1/p (the sacrifice of SPDZ 2012 / Chida et
    * al. 2018, the second triple (a2, b, c2) sharing b). */
   fe r = p->ch[0], sigma = 0;
-  const fe *lambda = p->ch + 1;
+  const fe *lambda = p->ch + 1, *c = mat_c(p), *c2 = mat_c2(p), *b = mat_b(p);
   for (size_t k = 0; k < d->T; k++) {
-    fe term = fe_sub(fe_sub(fe_mul(r, p->c[k]), p->c2[k]), fe_mul(p->open3[k], mat_b(p)[k]));
+    fe term = fe_sub(fe_sub(fe_mul(r, c[k]), c2[k]), fe_mul(open3[k], b[k]));
     sigma = fe_add(sigma, fe_mul(lambda[k], term));
   }
   p->sigma = sigma;
   sess_next_round(s, sess_others(s));
-  return send_fe(s, MPC_TO_ALL, NULL, 0, &p->sigma, 1, out);
+  return send_kept(s, MPC_TO_ALL, &p->sigma, 1, out);
 }
 
 /* ---- round 4: the sacrifice's value; the verdict ------------------------ */
@@ -630,7 +762,7 @@ static cx_err after_open2(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   cx_err e = CX_OK;
   fe sigma = 0;
-  int rc = open_all(s, &p->sigma, 1, &sigma, &e);
+  int rc = open_all(s, &p->sigma, 1, &sigma, p->scr + 2 * (p->d.T + 1), &e);
   if (rc < 0) return e;
   if (rc == 0 || sigma != 0) p->fail = 1;
   uint8_t v[VERDICT_BYTES];
@@ -875,7 +1007,7 @@ static cx_err accept(mpc_session *s) {
     return CX_OK;
   }
   cx_err e = CX_OK;
-  if (d->T) e = mpc_pool_put_triples(s->pool, mat_a(p), mat_b(p), p->c, d->T);
+  if (d->T) e = mpc_pool_put_triples(s->pool, mat_a(p), mat_b(p), mat_c(p), d->T);
   if (e == CX_OK && d->R) e = mpc_pool_put_rands(s->pool, mat_r(p), d->R);
   impl_wipe(p);
   if (e != CX_OK) {
@@ -1368,7 +1500,7 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
   s->impl = p;
   s->pool = pool;
   s->keep_rounds = 1; /* the audit publishes every round */
-  e = impl_alloc(p);
+  e = impl_alloc(p, cfg->n, cfg->t);
   if (e != CX_OK) {
     mpc_session_free(s);
     return e;
