@@ -131,6 +131,10 @@ typedef enum {
   MPC_OP_BCAST,  /* S[d] = imm copies of S[a] (length 1) */
   /* pool */
   MPC_OP_POOLBITS, /* append S[a] to this party's pool as bits (bit-making program only) */
+  /* client-dealt sources (docs/mpc-client.md "Integration") */
+  MPC_OP_INPUT_CLIENT, /* S[d] = client input slot b, length imm <= MPC_CLIENT_MAX_VALUES; no pool
+                          material; all of a program's client slots are checked in one round at
+                          session start (a second, of reveals, only if a dealing is inconsistent) */
   MPC_OP_COUNT
 } mpc_op;
 
@@ -177,6 +181,9 @@ void mpc_prog_cost_get(const mpc_program *p, mpc_prog_cost *out);
 /* Builder helpers: each emits instructions and returns the result register.
  * Linear and local ones (mpc/program.c): */
 uint32_t mpc_input(mpc_program *p, uint32_t dealer, uint32_t slot, uint64_t len);
+/* A client-dealt input (MPC_OP_INPUT_CLIENT; at most 64 client slots per
+ * program, each of at most 4096 values, mpc/client.h). */
+uint32_t mpc_input_client(mpc_program *p, uint32_t slot, uint64_t len);
 uint32_t mpc_rand(mpc_program *p, uint64_t len);
 uint32_t mpc_randbit(mpc_program *p, uint64_t len);
 uint32_t mpc_add(mpc_program *p, uint32_t a, uint32_t b);
@@ -244,6 +251,12 @@ typedef enum {
   MPC_EV_COIN,         /* the culprit's signed coin commitment and its non-matching opening */
   MPC_EV_AUDIT,        /* prep audit: the culprit's signed audit message and a signed
                           message of it that its replay does not reproduce */
+  MPC_EV_CLIENT,       /* client-input check (docs/mpc-client.md "Blame"): the n signed
+                          round-0 check messages (message j from party j) and the culprit's
+                          signed round-1 reveal; item = the client slot's position among the
+                          program's INPUT_CLIENT instructions; aux = context[32] || count
+                          u64 LE || the client's n commitments, which every check message
+                          binds (a hash of aux): mpc_client_blame names the culprit */
 } mpc_ev_type;
 
 typedef struct {
@@ -253,6 +266,8 @@ typedef struct {
   size_t count;     /* signed messages below */
   uint8_t **msg;
   size_t *len;
+  uint8_t *aux;     /* public data the messages refer to (MPC_EV_CLIENT), else NULL */
+  size_t aux_len;
 } mpc_evidence;
 
 typedef struct {
@@ -284,6 +299,19 @@ cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog
                           mpc_session **out);
 /* Dealer side: the values of this party's INPUT slot (before start). */
 cx_err mpc_session_input(mpc_session *s, uint32_t slot, const fe *vals, size_t len);
+/* Every party, before start: client input slot `slot` (an INPUT_CLIENT of
+ * the program, count = its length): this party's sealed blob, the client's
+ * n commitments (party order), the 32-byte context the party computed
+ * itself (mpc/client.h), and this party's X25519 secret key (borrowed for
+ * the call only: the blob is opened at once). CX_OK, CX_E_INVALID_ARG (not
+ * a client slot of the program, bad arguments), CX_E_MPC_STATE (started),
+ * CX_E_NOMEM, or mpc_client_open's error: the blob does not open, which is
+ * recorded as this party's complaint for the slot (the session still runs
+ * and rejects the input, CX_E_MPC_CLIENT_REJECTED, naming nobody). A slot
+ * never given makes mpc_session_start fail (CX_E_INVALID_ARG). */
+cx_err mpc_session_input_client(mpc_session *s, uint32_t slot, const uint8_t *blob, size_t blob_len,
+                                const cx_hash *commitments, const uint8_t context[32],
+                                const uint8_t enc_sk[32]);
 
 cx_err mpc_session_start(mpc_session *s, uint64_t now_ms, mpc_outbox *out);
 /* A message from the network. Returns CX_OK if it was taken, else the
@@ -293,7 +321,9 @@ cx_err mpc_session_start(mpc_session *s, uint64_t now_ms, mpc_outbox *out);
 cx_err mpc_session_recv(mpc_session *s, const uint8_t *msg, size_t len, uint64_t now_ms,
                         mpc_outbox *out);
 /* Timers: a round not complete round_timeout_ms after it began aborts with
- * CX_E_MPC_TIMEOUT and the missing parties in status.unresponsive. */
+ * CX_E_MPC_TIMEOUT and the missing parties in status.unresponsive (unless
+ * the protocol ends the round at its deadline itself: prep's agreement
+ * rounds may; the missing parties are listed all the same). */
 void mpc_session_tick(mpc_session *s, uint64_t now_ms, mpc_outbox *out);
 const mpc_status *mpc_session_status(const mpc_session *s);
 /* Done sessions: the values of an OUTPUT slot (0 and NULL if none). */

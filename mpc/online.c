@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "session_internal.h"
 
 #define TAG_SHARES MPC_TAG_SHARES
@@ -118,9 +119,30 @@ typedef struct {
   fe *delta[MPC_MAX_N]; /* public */
 } group;
 
+/* A client input slot (docs/mpc-online.md "Client inputs"). */
+typedef struct {
+  uint32_t slot;
+  size_t count;             /* values; with the mask, count + 1 shares */
+  int given;                /* mpc_session_input_client was called */
+  cx_err complaint;         /* CX_OK, or why my blob did not open */
+  fe *sh;                   /* my count + 1 shares (fe_alloc); NULL after a complaint or use */
+  uint8_t salt[MPC_CLIENT_SALT];
+  uint8_t *aux;             /* context || count u64 LE || n commitments (public) */
+  size_t aux_len;
+  fe y[MPC_MAX_N];          /* the opened check values (public) */
+  uint64_t reveal;          /* who must reveal (mpc_client_blame's E), 0 if consistent */
+} cslot;
+
+enum { CK_NONE = 0, CK_CHECK, CK_REVEAL };
+
 typedef struct {
   const mpc_program *prog;
   mpc_program *owned; /* the bits program */
+  cslot *cs;          /* the program's INPUT_CLIENT slots, program order */
+  size_t ncs;
+  int ck;             /* client check phase */
+  uint8_t *ck_sent, *rv_sent; /* my signed check and reveal messages (evidence) */
+  size_t ck_sent_len, rv_sent_len;
   size_t pc;
   vec *S, *P;
   uint32_t ns, np;
@@ -159,7 +181,7 @@ static fe *ar_next(const fe *b) {
 }
 
 static void ar_push(arena *a, unsigned c, fe *b) {
-  memcpy(b, &a->head[c], sizeof b);
+  memcpy(b, &a->head[c], sizeof a->head[c]);
   a->head[c] = b;
 }
 
@@ -1057,6 +1079,349 @@ static cx_err input_advance(mpc_session *s, online *o, mpc_outbox *out) {
   }
 }
 
+/* ---- client inputs ----------------------------------------------------- */
+
+/* Client-dealt inputs (mpc/client.h; docs/mpc-client.md, docs/mpc-online.md
+ * "Client inputs"). Every party opened its blob before start, so the
+ * shares need no communication; what must be settled before any of them
+ * is used is that the client dealt consistent shares. Round 0 (which
+ * carries the pool guard, as every round-0 message does) is the check:
+ * per slot, in program order, (0, y) with y = mpc_client_combine of my
+ * shares, or (1, 0) when my blob did not open (a complaint), and the
+ * digest of the slot's public data (context, count, commitments), so that
+ * every signed y names the dealing it is about. mpc_client_blame then
+ * decides, from public data only: consistent (the program runs, from round
+ * 1), or the parties off the decoded polynomial reveal (round 1), after
+ * which the client is rejected or a member is named; either way the
+ * session ends there.
+ *
+ * Parties that received different check messages from an equivocating
+ * party may disagree on whether round 1 is a reveal round. A party never
+ * names another for that: a program message where it expected a reveal,
+ * or a reveal where it expected a program message, aborts with
+ * CX_E_MPC_TRANSCRIPT naming nobody (the other party may be honest and
+ * have seen other check values). */
+
+static cslot *client_slot(online *o, uint32_t slot) {
+  for (size_t k = 0; k < o->ncs; k++)
+    if (o->cs[k].slot == slot) return &o->cs[k];
+  return NULL;
+}
+
+static const cx_hash *cs_commit(const cslot *c) { return (const cx_hash *)(c->aux + 40); }
+
+static cx_err ck_send_check(mpc_session *s, online *o, mpc_outbox *out) {
+  uint32_t me = s->cfg.me;
+  o->ck = CK_CHECK;
+  begin_round(s, o, sess_others(s));
+  fe *v = calloc(MPC_CK_ENTRY * o->ncs, sizeof *v);
+  if (!v) return CX_E_NOMEM;
+  for (size_t k = 0; k < o->ncs; k++) {
+    cslot *c = &o->cs[k];
+    fe *ent = v + MPC_CK_ENTRY * k;
+    if (c->sh) {
+      fe *rho = malloc(c->count * sizeof *rho);
+      if (!rho) {
+        free(v);
+        return CX_E_NOMEM;
+      }
+      mpc_client_challenge(c->aux, s->cfg.n, cs_commit(c), c->count, rho);
+      c->y[me] = mpc_client_combine(rho, c->sh, c->count);
+      free(rho);
+      ent[0] = 0;
+      ent[1] = c->y[me];
+    } else {
+      ent[0] = 1;
+      ent[1] = 0;
+    }
+    uint8_t dig[32];
+    mpc_client_aux_digest(c->aux, c->aux_len, dig);
+    mpc_pack(dig, 32, ent + 2);
+  }
+  size_t len;
+  uint8_t *pl = payload_new(s, o, MPC_TAG_CLIENT, v, MPC_CK_ENTRY * o->ncs, &len);
+  free(v);
+  if (!pl) return CX_E_NOMEM;
+  cx_err e = send_keep(s, MPC_TO_ALL, pl, len, out, &o->ck_sent, &o->ck_sent_len);
+  free(pl);
+  return e;
+}
+
+/* Round 1: per slot 0, or count + 1 || salt (packed) || my count + 1
+ * shares where I am one of those who must reveal. */
+static cx_err ck_send_reveal(mpc_session *s, online *o, uint64_t E, mpc_outbox *out) {
+  uint32_t me = s->cfg.me;
+  o->ck = CK_REVEAL;
+  begin_round(s, o, E & ~((uint64_t)1 << me));
+  if (!((E >> me) & 1)) return CX_OK;
+  size_t ne = 0;
+  for (size_t k = 0; k < o->ncs; k++)
+    ne += (o->cs[k].reveal >> me) & 1 ? 1 + MPC_CK_PACKED + o->cs[k].count + 1 : 1;
+  fe *v = fe_alloc(ne);
+  if (!v) return CX_E_NOMEM;
+  size_t p = 0;
+  for (size_t k = 0; k < o->ncs; k++) {
+    const cslot *c = &o->cs[k];
+    if (!((c->reveal >> me) & 1) || !c->sh) { /* (a complaint never gets here) */
+      v[p++] = 0;
+      continue;
+    }
+    v[p++] = (fe)(c->count + 1);
+    mpc_pack(c->salt, MPC_CLIENT_SALT, v + p);
+    p += MPC_CK_PACKED;
+    memcpy(v + p, c->sh, (c->count + 1) * sizeof *v);
+    p += c->count + 1;
+  }
+  size_t len;
+  uint8_t *pl = payload_new(s, o, MPC_TAG_CLIENT, v, ne, &len);
+  fe_free(v, ne);
+  if (!pl) return CX_E_NOMEM;
+  cx_err e = send_keep(s, MPC_TO_ALL, pl, len, out, &o->rv_sent, &o->rv_sent_len);
+  wipe_free(pl, len);
+  return e;
+}
+
+/* The tag of j's message of this round; 0 if there is none. */
+static fe msg_tag(const mpc_msg *m) {
+  fe t = 0;
+  if (!m || m->len < FE_BYTES || fe_decode(m->payload, &t) != 0) return 0;
+  return t;
+}
+
+static void abort_views(mpc_session *s, uint32_t j, const char *what) {
+  sess_abort(s, CX_E_MPC_TRANSCRIPT, -1,
+             "party %u sent %s: the parties saw different client-check messages", j, what);
+}
+
+static cx_err ck_recv_check(mpc_session *s, online *o, mpc_outbox *out) {
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  size_t cnt = MPC_CK_ENTRY * o->ncs;
+  fe *buf = malloc(cnt * sizeof *buf);
+  fe (*dig)[MPC_CK_PACKED] = malloc(o->ncs * sizeof *dig);
+  if (!buf || !dig) {
+    free(buf);
+    free(dig);
+    return CX_E_NOMEM;
+  }
+  for (size_t k = 0; k < o->ncs; k++) {
+    uint8_t d[32];
+    mpc_client_aux_digest(o->cs[k].aux, o->cs[k].aux_len, d);
+    mpc_pack(d, 32, dig[k]);
+  }
+  int32_t other = -1, complainer = -1;
+  size_t other_k = 0, complaint_k = SIZE_MAX;
+  uint32_t ncomplain = 0; /* parties that complained about some slot */
+  for (size_t k = 0; k < o->ncs; k++)
+    if (!o->cs[k].sh) {
+      complaint_k = k;
+      complainer = (int32_t)me;
+      ncomplain = 1;
+      break;
+    }
+  for (uint32_t j = 0; j < n && s->st.state == MPC_RUNNING; j++) {
+    if (j == me) continue;
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    const char *why = payload_get(m, MPC_TAG_CLIENT, MPC_TO_ALL, cnt, buf);
+    for (size_t k = 0; k < o->ncs && !why; k++) {
+      const fe *ent = buf + MPC_CK_ENTRY * k;
+      if (ent[0] > 1 || (ent[0] == 1 && ent[1] != 0)) why = "bad complaint flag";
+    }
+    if (why) {
+      abort_malformed(s, j, m, why);
+      break;
+    }
+    int complained = 0;
+    for (size_t k = 0; k < o->ncs; k++) {
+      const fe *ent = buf + MPC_CK_ENTRY * k;
+      o->cs[k].y[j] = ent[1];
+      if (memcmp(ent + 2, dig[k], sizeof dig[k]) != 0 && other < 0) {
+        other = (int32_t)j;
+        other_k = k;
+      }
+      if (ent[0] == 1) {
+        complained = 1;
+        if (k < complaint_k || (k == complaint_k && complainer < 0)) {
+          complaint_k = k;
+          complainer = (int32_t)j;
+        }
+      }
+    }
+    ncomplain += (uint32_t)complained;
+  }
+  free(buf);
+  free(dig);
+  if (s->st.state != MPC_RUNNING) return CX_OK;
+  if (other >= 0) {
+    sess_abort(s, CX_E_MPC_TRANSCRIPT, -1,
+               "party %u checked another dealing for client slot %u (context or commitments differ)",
+               (uint32_t)other, o->cs[other_k].slot);
+    return CX_OK;
+  }
+  if (complainer >= 0) {
+    /* Not transferable (docs/mpc-client.md "Complaints"): nobody named. */
+    sess_abort(s, CX_E_MPC_CLIENT_REJECTED, -1,
+               "client input slot %u rejected: party %u could not open its blob (%u part%s complained)",
+               o->cs[complaint_k].slot, (uint32_t)complainer, ncomplain, ncomplain == 1 ? "y" : "ies");
+    return CX_OK;
+  }
+  uint64_t E = 0, all = sess_others(s) | (uint64_t)1 << me;
+  for (size_t k = 0; k < o->ncs; k++) {
+    cslot *c = &o->cs[k];
+    mpc_client_result res;
+    cx_err e = mpc_client_blame(n, s->cfg.t, c->aux, cs_commit(c), c->count, c->y, all, NULL, &res);
+    if (e != CX_OK) return e;
+    if (res.verdict == MPC_CLIENT_OK) continue;
+    if (res.verdict != MPC_CLIENT_REVEAL) {
+      sess_abort(s, CX_E_INTERNAL, -1, "client slot %u: unexpected check verdict %d", c->slot, (int)res.verdict);
+      return CX_OK;
+    }
+    c->reveal = res.reveal;
+    E |= res.reveal;
+  }
+  if (E) return ck_send_reveal(s, o, E, out);
+  o->ck = CK_NONE;
+  return run(s, o, out);
+}
+
+/* j's reveal: entries per slot (0, or count + 1 || salt || shares), all of
+ * it; rv[k] gets j's reveal of slot k where it has one (shares point into
+ * buf). NULL if good, else what is wrong (*views: the layout is fine but j
+ * revealed other slots than this party expects). */
+static const char *ck_parse_reveal(const online *o, const mpc_msg *m, uint32_t j, fe *buf,
+                                   mpc_client_reveal *rv, int *views) {
+  *views = 0;
+  if (m->to != MPC_TO_ALL) return "wrong recipient field";
+  if (m->len % FE_BYTES || m->len < FE_BYTES) return "not a whole number of field elements";
+  size_t ne = m->len / FE_BYTES - 1;
+  if (ne && fe_decode_vec(m->payload + FE_BYTES, ne, buf) != 0) return "non-canonical field element";
+  size_t p = 0;
+  for (size_t k = 0; k < o->ncs; k++) {
+    const cslot *c = &o->cs[k];
+    if (p >= ne) return "wrong length";
+    fe f = buf[p++];
+    if (f != 0 && f != (fe)(c->count + 1)) return "bad reveal entry";
+    if ((f != 0) != (int)((c->reveal >> j) & 1)) *views = 1;
+    if (!f) continue;
+    if (ne - p < MPC_CK_PACKED + c->count + 1) return "wrong length";
+    if (mpc_unpack(buf + p, MPC_CLIENT_SALT, rv[k].salt)) return "bad salt packing";
+    rv[k].shares = buf + p + MPC_CK_PACKED;
+    p += MPC_CK_PACKED + c->count + 1;
+  }
+  if (p != ne) return "wrong length";
+  return NULL;
+}
+
+static void ck_blame_member(mpc_session *s, online *o, size_t k, const mpc_client_result *res) {
+  uint32_t n = s->cfg.n, me = s->cfg.me, c = (uint32_t)res->culprit;
+  const uint8_t *msgs[MPC_MAX_N + 1];
+  size_t lens[MPC_MAX_N + 1];
+  for (uint32_t j = 0; j < n; j++) {
+    const mpc_msg *m = j == me ? NULL : mpc_inbox_get(s->inbox, 0, j);
+    msgs[j] = m ? m->raw : o->ck_sent;
+    lens[j] = m ? m->raw_len : o->ck_sent_len;
+  }
+  const mpc_msg *r = c == me ? NULL : mpc_inbox_get(s->inbox, 1, c);
+  msgs[n] = r ? r->raw : o->rv_sent;
+  lens[n] = r ? r->raw_len : o->rv_sent_len;
+  sess_evidence(s, MPC_EV_CLIENT, (int32_t)c, k, msgs, lens, (size_t)n + 1);
+  sess_evidence_aux(s, o->cs[k].aux, o->cs[k].aux_len);
+  sess_abort(s, CX_E_MPC_CHECK_FAILED, (int32_t)c, "client input slot %u: %s", o->cs[k].slot, res->reason);
+}
+
+static cx_err ck_recv_reveal(mpc_session *s, online *o) {
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  mpc_client_reveal *rv = calloc((size_t)n * o->ncs, sizeof *rv); /* [j * ncs + k] */
+  fe *bufs[MPC_MAX_N] = {0};
+  size_t blen[MPC_MAX_N] = {0};
+  cx_err err = CX_OK;
+  if (!rv) return CX_E_NOMEM;
+  /* Mine first (the shares I revealed), then the others'. */
+  for (size_t k = 0; k < o->ncs; k++)
+    if ((o->cs[k].reveal >> me) & 1 && o->cs[k].sh) {
+      memcpy(rv[(size_t)me * o->ncs + k].salt, o->cs[k].salt, MPC_CLIENT_SALT);
+      rv[(size_t)me * o->ncs + k].shares = o->cs[k].sh;
+    }
+  for (uint64_t em = s->expect; em && s->st.state == MPC_RUNNING; em &= em - 1) {
+    uint32_t j = lowest(em);
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    if (msg_tag(m) != MPC_TAG_CLIENT) {
+      abort_views(s, j, "no reveal");
+      break;
+    }
+    blen[j] = m->len / FE_BYTES;
+    if (!(bufs[j] = malloc(blen[j] * sizeof(fe)))) {
+      err = CX_E_NOMEM;
+      break;
+    }
+    int views = 0;
+    const char *why = ck_parse_reveal(o, m, j, bufs[j], rv + (size_t)j * o->ncs, &views);
+    if (why)
+      abort_malformed(s, j, m, why);
+    else if (views)
+      abort_views(s, j, "a reveal of other client slots");
+  }
+  /* A member proven to lie first (the evidence is transferable), then a
+   * client proven to cheat. */
+  size_t bad_client = SIZE_MAX;
+  uint64_t all = sess_others(s) | (uint64_t)1 << me;
+  for (size_t k = 0; k < o->ncs && err == CX_OK && s->st.state == MPC_RUNNING; k++) {
+    cslot *c = &o->cs[k];
+    if (!c->reveal) continue;
+    const mpc_client_reveal *r[MPC_MAX_N] = {0};
+    for (uint32_t j = 0; j < n; j++)
+      if ((c->reveal >> j) & 1) r[j] = &rv[(size_t)j * o->ncs + k];
+    mpc_client_result res;
+    err = mpc_client_blame(n, s->cfg.t, c->aux, cs_commit(c), c->count, c->y, all, r, &res);
+    if (err != CX_OK) break;
+    if (res.verdict == MPC_CLIENT_BAD_MEMBER) {
+      ck_blame_member(s, o, k, &res);
+    } else if (res.verdict == MPC_CLIENT_BAD_CLIENT) {
+      if (bad_client == SIZE_MAX) bad_client = k;
+    } else {
+      sess_abort(s, CX_E_INTERNAL, -1, "client slot %u: unexpected verdict %d after the reveals", c->slot,
+                 (int)res.verdict);
+    }
+  }
+  if (err == CX_OK && s->st.state == MPC_RUNNING && bad_client != SIZE_MAX)
+    sess_abort(s, CX_E_MPC_CLIENT_REJECTED, -1,
+               "client input slot %u rejected: the client dealt inconsistent shares", o->cs[bad_client].slot);
+  if (err == CX_OK && s->st.state == MPC_RUNNING)
+    sess_abort(s, CX_E_INTERNAL, -1, "the client check found an inconsistency but no verdict");
+  for (uint32_t j = 0; j < n; j++) free(bufs[j]);
+  free(rv);
+  return err;
+}
+
+/* Program round 1 after an accepted check: a reveal from a party that
+ * expected one means the views differ (see above). 1 if aborted. */
+static int ck_stray_reveal(mpc_session *s) {
+  for (uint64_t em = s->expect; em; em &= em - 1) {
+    uint32_t j = lowest(em);
+    if (msg_tag(mpc_inbox_get(s->inbox, s->round, j)) == MPC_TAG_CLIENT) {
+      abort_views(s, j, "a client-check reveal where this party accepted the check");
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* INPUT_CLIENT: my checked shares of the values (the mask share is wiped:
+ * it only ever masks the check). */
+static cx_err exec_input_client(mpc_session *s, online *o, const mpc_ins *in) {
+  cslot *c = client_slot(o, in->b);
+  if (!c || !c->sh) {
+    sess_abort(s, CX_E_INTERNAL, -1, "client slot %u has no shares", in->b);
+    return CX_OK;
+  }
+  fe *z = ar_alloc(&o->ar, c->count);
+  if (!z) return CX_E_NOMEM;
+  memcpy(z, c->sh, c->count * sizeof *z);
+  fe_free(c->sh, c->count + 1);
+  c->sh = NULL;
+  set_s(o, in->d, z, c->count);
+  return CX_OK;
+}
+
 /* ---- local instructions ------------------------------------------------ */
 
 /* S[d] = f(S[a], S[b] or P[b] or c), elementwise with length-1 repetition. */
@@ -1190,6 +1555,7 @@ static cx_err exec_local(mpc_session *s, online *o, const mpc_ins *in) {
   switch (in->op) {
   case MPC_OP_RAND:
   case MPC_OP_RANDBIT: return exec_source(s, o, in);
+  case MPC_OP_INPUT_CLIENT: return exec_input_client(s, o, in);
   case MPC_OP_ADD: case MPC_OP_SUB: case MPC_OP_ADDP: case MPC_OP_SUBP: case MPC_OP_RSUBP:
   case MPC_OP_MULP: case MPC_OP_ADDC: case MPC_OP_MULC: return exec_lin(s, o, in);
   case MPC_OP_PSQRTINV: return exec_psqrtinv(s, o, in);
@@ -1287,12 +1653,21 @@ static cx_err on_start(mpc_session *s, mpc_outbox *out) {
     const slotvec *x = my_input(o, in->b);
     if (!x || x->len != in->imm) return CX_E_INVALID_ARG; /* nothing has been sent */
   }
+  for (size_t k = 0; k < o->ncs; k++)
+    if (!o->cs[k].given) return CX_E_INVALID_ARG; /* a client slot not given: nothing sent */
   guard_make(s, o); /* before anything is taken */
+  if (o->ncs) return ck_send_check(s, o, out);
   return run(s, o, out);
 }
 
 static cx_err on_advance(mpc_session *s, mpc_outbox *out) {
   online *o = s->impl;
+  if (o->ck == CK_CHECK) {
+    if (guard_check(s, o, MPC_TAG_CLIENT) != 0) return CX_OK;
+    return ck_recv_check(s, o, out);
+  }
+  if (o->ck == CK_REVEAL) return ck_recv_reveal(s, o);
+  if (o->ncs && s->round == 1 && ck_stray_reveal(s)) return CX_OK;
   int echo = o->g.kind == G_INPUT && o->g.phase == PH_C;
   if (has_guard(s->round, echo ? TAG_ECHO : TAG_SHARES) && guard_check(s, o, echo ? TAG_ECHO : TAG_SHARES) != 0)
     return CX_OK;
@@ -1321,6 +1696,14 @@ static void on_destroy(mpc_session *s) {
   free(o->ovals);
   fe_free(o->bits, o->bcap);
   mpc_prog_free(o->owned);
+  for (size_t k = 0; k < o->ncs; k++) {
+    fe_free(o->cs[k].sh, o->cs[k].count + 1);
+    free(o->cs[k].aux);
+  }
+  if (o->cs) sodium_memzero(o->cs, o->ncs * sizeof *o->cs);
+  free(o->cs);
+  free(o->ck_sent);
+  free(o->rv_sent);
   sodium_memzero(o, sizeof *o);
   free(o);
   s->impl = NULL;
@@ -1364,6 +1747,16 @@ cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog
   if (!o->S || !o->P || prog_kills(prog, &o->kstart, &o->kill) != CX_OK) {
     mpc_session_free(s);
     return CX_E_NOMEM;
+  }
+  for (size_t k = 0; k < mpc_prog_len(prog); k++)
+    if (mpc_prog_ins(prog, k)->op == MPC_OP_INPUT_CLIENT) o->ncs++;
+  if (o->ncs && !(o->cs = calloc(o->ncs, sizeof *o->cs))) {
+    mpc_session_free(s);
+    return CX_E_NOMEM;
+  }
+  for (size_t k = 0, q = 0; k < mpc_prog_len(prog); k++) {
+    const mpc_ins *in = mpc_prog_ins(prog, k);
+    if (in->op == MPC_OP_INPUT_CLIENT) o->cs[q++] = (cslot){.slot = in->b, .count = in->imm};
   }
   *out = s;
   return CX_OK;
@@ -1433,6 +1826,46 @@ cx_err mpc_session_input(mpc_session *s, uint32_t slot, const fe *vals, size_t l
   }
   o->in = nv;
   o->in[o->nin++] = (slotvec){.slot = slot, .v = v, .len = len};
+  return CX_OK;
+}
+
+cx_err mpc_session_input_client(mpc_session *s, uint32_t slot, const uint8_t *blob, size_t blob_len,
+                                const cx_hash *commitments, const uint8_t context[32],
+                                const uint8_t enc_sk[32]) {
+  if (!s || s->proto != &mpc_online_proto || !blob || !commitments || !context || !enc_sk)
+    return CX_E_INVALID_ARG;
+  online *o = s->impl;
+  if (s->started || s->st.state != MPC_RUNNING) return CX_E_MPC_STATE;
+  cslot *c = client_slot(o, slot);
+  if (!c) return CX_E_INVALID_ARG;
+  uint32_t n = s->cfg.n;
+  size_t aux_len = 40 + 32 * (size_t)n;
+  uint8_t *aux = malloc(aux_len);
+  fe *sh = fe_alloc(c->count + 1);
+  if (!aux || !sh) {
+    free(aux);
+    fe_free(sh, c->count + 1);
+    return CX_E_NOMEM;
+  }
+  memcpy(aux, context, 32);
+  for (int b = 0; b < 8; b++) aux[32 + b] = (uint8_t)((uint64_t)c->count >> (8 * b));
+  memcpy(aux + 40, commitments, 32 * (size_t)n);
+  /* Given again: the new dealing replaces the old. */
+  fe_free(c->sh, c->count + 1);
+  free(c->aux);
+  c->sh = NULL;
+  c->aux = aux;
+  c->aux_len = aux_len;
+  c->given = 1;
+  char err[160];
+  cx_err e = mpc_client_open(blob, blob_len, enc_sk, context, c->count, s->cfg.me, &commitments[s->cfg.me],
+                             sh, c->salt, err, sizeof err);
+  c->complaint = e;
+  if (e != CX_OK) {
+    fe_free(sh, c->count + 1); /* zeroed by the open */
+    return e;
+  }
+  c->sh = sh;
   return CX_OK;
 }
 

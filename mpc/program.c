@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "mpc.h"
 #include "session_internal.h"
 #include "wire.h"
@@ -80,6 +81,7 @@ static const op_info OPS[MPC_OP_COUNT] = {
     [MPC_OP_SUM] = {"SUM", R_S, R_S, R_NONE},
     [MPC_OP_BCAST] = {"BCAST", R_S, R_S, R_NONE},
     [MPC_OP_POOLBITS] = {"POOLBITS", R_NONE, R_S, R_NONE},
+    [MPC_OP_INPUT_CLIENT] = {"INPUT_CLIENT", R_S, R_NONE, R_NONE},
 };
 
 static const op_info *op_of(uint16_t op) {
@@ -175,7 +177,7 @@ static void track_len(mpc_program *p, const op_info *oi, const mpc_ins *in) {
   uint64_t la = len_of(p, oi->a, in->a), lb = len_of(p, oi->b, in->b), l;
   switch (in->op) {
   case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_PCONST:
-  case MPC_OP_SLICE: case MPC_OP_PSLICE: case MPC_OP_BCAST: l = in->imm; break;
+  case MPC_OP_SLICE: case MPC_OP_PSLICE: case MPC_OP_BCAST: case MPC_OP_INPUT_CLIENT: l = in->imm; break;
   case MPC_OP_CAT: case MPC_OP_PCAT: l = la && lb ? la + lb : 0; break;
   case MPC_OP_SUM: l = la ? 1 : 0; break;
   default:
@@ -257,7 +259,12 @@ typedef struct {
   uint64_t *slen, *plen; /* current length of each register, 0 = unwritten */
   slot_use *in, *outs;
   size_t nin, nout;
+  size_t nclient; /* INPUT_CLIENT instructions */
 } infer_state;
+
+/* INPUT slots are keyed dealer << 32 | slot (dealer < 64); client slots
+ * have a dealer field of their own that no party index reaches. */
+#define CLIENT_KEY ((uint64_t)UINT32_MAX << 32)
 
 /* Elementwise binary length: equal, or one side of length 1. */
 static uint64_t bin_len(uint64_t la, uint64_t lb) {
@@ -287,6 +294,17 @@ static cx_err infer_one(const mpc_program *p, uint32_t n, size_t k, infer_state 
                 CLS[oi->b], in->b);
   uint64_t l = 0;
   switch (in->op) {
+  case MPC_OP_INPUT_CLIENT:
+    /* The dealing must fit the client's format and its check and reveal
+     * messages one message each (docs/mpc-online.md "Client inputs"). */
+    if (++st->nclient > MPC_CLIENT_MAX_SLOTS)
+      FAIL("instruction %zu (INPUT_CLIENT): more than %d client slots", k, MPC_CLIENT_MAX_SLOTS);
+    if (in->imm > MPC_CLIENT_MAX_VALUES)
+      FAIL("instruction %zu (INPUT_CLIENT): length %llu is over the client cap of %d", k,
+           (unsigned long long)in->imm, MPC_CLIENT_MAX_VALUES);
+    st->in[st->nin++] = (slot_use){.key = CLIENT_KEY | in->b, .at = k};
+    l = in->imm;
+    break;
   case MPC_OP_INPUT:
     if (in->a >= n) FAIL("instruction %zu (INPUT): dealer %u is not a party (n = %u)", k, in->a, n);
     st->in[st->nin++] = (slot_use){.key = (uint64_t)in->a << 32 | in->b, .at = k};
@@ -360,9 +378,14 @@ static cx_err infer(const mpc_program *p, uint32_t n, uint64_t *lens, char *err,
     if (lens) lens[k] = l;
   }
   size_t at = 0;
-  if (e == CX_OK && slot_dup(st.in, st.nin, &at))
-    e = cx_errf(err, errlen, CX_E_MPC_PROGRAM, "instruction %zu (INPUT): dealer %u slot %u is already used",
-                at, p->ins[at].a, p->ins[at].b);
+  if (e == CX_OK && slot_dup(st.in, st.nin, &at)) {
+    if (p->ins[at].op == MPC_OP_INPUT_CLIENT)
+      e = cx_errf(err, errlen, CX_E_MPC_PROGRAM, "instruction %zu (INPUT_CLIENT): client slot %u is already used",
+                  at, p->ins[at].b);
+    else
+      e = cx_errf(err, errlen, CX_E_MPC_PROGRAM, "instruction %zu (INPUT): dealer %u slot %u is already used",
+                  at, p->ins[at].a, p->ins[at].b);
+  }
   if (e == CX_OK && slot_dup(st.outs, st.nout, &at))
     e = cx_errf(err, errlen, CX_E_MPC_PROGRAM, "instruction %zu (OUTPUT): slot %llu is already used", at,
                 (unsigned long long)p->ins[at].imm);
@@ -503,6 +526,14 @@ void mpc_prog_cost_get(const mpc_program *p, mpc_prog_cost *out) {
    * as it is valid; n = 64 accepts every dealer). */
   (void)infer(p, MPC_MAX_N, lens, NULL, 0);
   uint64_t out_total = 0;
+  /* Client inputs take no pool material (the mask is client-dealt): one
+   * check round at session start for all of them; the reveal round of an
+   * inconsistent dealing is not counted (the session then aborts). */
+  for (size_t k = 0; k < p->n; k++)
+    if (p->ins[k].op == MPC_OP_INPUT_CLIENT) {
+      out->rounds += 1;
+      break;
+    }
   for (size_t i = 0; i < p->n;) {
     size_t e = prog_run_end(p, i);
     uint64_t total = 0;
@@ -539,6 +570,9 @@ static uint32_t emit_s(mpc_program *p, uint16_t op, uint32_t a, uint32_t b, uint
 
 uint32_t mpc_input(mpc_program *p, uint32_t dealer, uint32_t slot, uint64_t len) {
   return emit_s(p, MPC_OP_INPUT, dealer, slot, len, 0);
+}
+uint32_t mpc_input_client(mpc_program *p, uint32_t slot, uint64_t len) {
+  return emit_s(p, MPC_OP_INPUT_CLIENT, 0, slot, len, 0);
 }
 uint32_t mpc_rand(mpc_program *p, uint64_t len) { return emit_s(p, MPC_OP_RAND, 0, 0, len, 0); }
 uint32_t mpc_randbit(mpc_program *p, uint64_t len) { return emit_s(p, MPC_OP_RANDBIT, 0, 0, len, 0); }

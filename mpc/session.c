@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "session_internal.h"
 
 #define SESS_DEFAULT_TIMEOUT_MS 10000u
@@ -162,6 +163,7 @@ static void evidence_clear(mpc_evidence *ev) {
   for (size_t i = 0; i < ev->count; i++) free(ev->msg[i]);
   free(ev->msg);
   free(ev->len);
+  free(ev->aux);
   memset(ev, 0, sizeof *ev);
   ev->culprit = -1;
 }
@@ -191,6 +193,48 @@ oom:
   /* Evidence is best effort under memory pressure: the abort or correction
    * itself stands; only the transferable record is missing. */
   evidence_clear(&ev);
+}
+
+void sess_evidence_aux(mpc_session *s, const uint8_t *aux, size_t len) {
+  if (s->st.state != MPC_RUNNING || s->ev.type == MPC_EV_NONE || s->ev.aux) return;
+  uint8_t *c = malloc(len ? len : 1);
+  if (!c) return; /* best effort, as sess_evidence */
+  if (len) memcpy(c, aux, len);
+  s->ev.aux = c;
+  s->ev.aux_len = len;
+}
+
+/* ---- packed bytes ------------------------------------------------------ */
+
+void mpc_pack(const uint8_t *bytes, size_t len, fe *v) {
+  for (size_t i = 0; i * MPC_PACK < len; i++) {
+    fe x = 0;
+    for (int b = MPC_PACK - 1; b >= 0; b--) {
+      size_t at = i * MPC_PACK + (size_t)b;
+      x = x << 8 | (at < len ? bytes[at] : 0);
+    }
+    v[i] = x;
+  }
+}
+
+int mpc_unpack(const fe *v, size_t len, uint8_t *bytes) {
+  for (size_t i = 0; i * MPC_PACK < len; i++) {
+    size_t nb = len - i * MPC_PACK < MPC_PACK ? len - i * MPC_PACK : MPC_PACK;
+    if (v[i] >> (8 * nb)) return -1;
+    for (size_t b = 0; b < nb; b++) bytes[i * MPC_PACK + b] = (uint8_t)(v[i] >> (8 * b));
+  }
+  return 0;
+}
+
+void mpc_client_aux_digest(const uint8_t *aux, size_t aux_len, uint8_t out[32]) {
+  static const char label[] = "custos/mpc-online/client-aux/v1";
+  hash_ctx c;
+  cx_hash h;
+  hash_ctx_init(&c, MPC_CLIENT_TAG);
+  hash_ctx_update(&c, label, sizeof label - 1);
+  hash_ctx_update(&c, aux, aux_len);
+  hash_ctx_final(&c, &h);
+  memcpy(out, h.b, 32);
 }
 
 /* A protocol callback with the session id as its pool's label. */
@@ -279,15 +323,39 @@ static uint32_t popcount64(uint64_t x) {
   return c;
 }
 
+/* A round's deadline passed with messages missing and the protocol has a
+ * timeout hook (session_internal.h): it decides from what arrived. Like
+ * advance, it must move on or end the session; then the next round may
+ * already be complete (its messages can have arrived early). */
+static void call_timeout(mpc_session *s, mpc_outbox *out) {
+  uint32_t before = s->round;
+  cx_err e = call(s, s->proto->timeout, out);
+  if (e != CX_OK) {
+    sess_abort(s, e, -1, "%s round %u deadline: %s", s->proto->name, before, cx_err_str(e));
+    return;
+  }
+  if (s->st.state == MPC_RUNNING && s->round == before) {
+    sess_abort(s, CX_E_INTERNAL, -1, "%s round %u: the timeout hook did not move on", s->proto->name,
+               before);
+    return;
+  }
+  drive(s, out);
+}
+
 void mpc_session_tick(mpc_session *s, uint64_t now_ms, mpc_outbox *out) {
-  (void)out;
   if (!s || s->st.state != MPC_RUNNING || !s->started) return;
   s->now_ms = now_ms;
   if (now_ms < s->round_start_ms || now_ms - s->round_start_ms < s->cfg.round_timeout_ms) return;
   /* A missing message is not proof of cheating (a crash looks the same):
-   * the parties are listed as unresponsive, nobody is named. */
+   * the parties are listed as unresponsive, nobody is named. With a
+   * timeout hook a session can outlive several such rounds: the list
+   * accumulates. */
   uint64_t missing = s->expect & ~mpc_inbox_have(s->inbox, s->round);
-  s->st.unresponsive = missing;
+  s->st.unresponsive |= missing;
+  if (s->proto->timeout && out) {
+    call_timeout(s, out);
+    return;
+  }
   sess_abort(s, CX_E_MPC_TIMEOUT, -1, "%s round %u timed out waiting for %u part%s", s->proto->name,
              s->round, popcount64(missing), popcount64(missing) == 1 ? "y" : "ies");
 }
@@ -351,9 +419,11 @@ static cx_err verify_equivocation(uint32_t n, const cx_pubkey *pubkeys, const mp
 
 /* The layout rule every online payload obeys whatever the program: a
  * whole number of canonical field elements, the first a tag; the tags of
- * input rounds B and C are only ever sent to everyone; a round-0 message
- * is a SHARES message; a round-0 message and a round-2 ECHO carry the pool
- * guard (the MPC_GUARD_N elements after the tag), which is packed bytes.
+ * input rounds B and C are only ever sent to everyone, never in round 0;
+ * the client-check tag only to everyone, in round 0 or 1; a round-0
+ * message is a SHARES or CLIENT message; a round-0 message and a round-2
+ * ECHO carry the pool guard (the MPC_GUARD_N elements after the tag),
+ * which is packed bytes.
  * (A wrong length for the program at hand is certain to the parties
  * running it, but a third party does not know the program: that case is
  * not provable here.) */
@@ -362,8 +432,10 @@ static int online_well_formed(const mpc_msg *m) {
   size_t count = m->len / FE_BYTES;
   fe tag;
   if (fe_decode(m->payload, &tag) != 0) return 0;
-  if (tag != MPC_TAG_SHARES && tag != MPC_TAG_DELTA && tag != MPC_TAG_ECHO) return 0;
-  if (tag != MPC_TAG_SHARES && (m->to != MPC_TO_ALL || m->round == 0)) return 0;
+  if (tag != MPC_TAG_SHARES && tag != MPC_TAG_DELTA && tag != MPC_TAG_ECHO && tag != MPC_TAG_CLIENT) return 0;
+  if (tag != MPC_TAG_SHARES && m->to != MPC_TO_ALL) return 0;
+  if ((tag == MPC_TAG_DELTA || tag == MPC_TAG_ECHO) && m->round == 0) return 0;
+  if (tag == MPC_TAG_CLIENT && m->round > 1) return 0;
   int guard = m->round == 0 || (m->round == 2 && tag == MPC_TAG_ECHO);
   if (guard && count < 1 + (size_t)MPC_GUARD_N) return 0;
   for (size_t i = 1; i < count; i++) {
@@ -432,6 +504,91 @@ static cx_err verify_wrong_share(uint32_t n, uint32_t t, const cx_pubkey *pubkey
   return (errmask >> ev->culprit) & 1 ? CX_OK : CX_E_NOT_CONFLICTING;
 }
 
+/* Element `at` of a payload (FE_BYTES each); -1 if out of range or not
+ * canonical. */
+static int pl_fe(const mpc_msg *m, size_t at, fe *x) {
+  if (m->len % FE_BYTES || at >= m->len / FE_BYTES) return -1;
+  return fe_decode(m->payload + at * FE_BYTES, x) != 0 ? -1 : 0;
+}
+
+/* Message j of a client evidence: a CLIENT message of the culprit's
+ * session (m0's), of `round`, sent to everyone. */
+static cx_err client_msg(uint32_t n, const cx_pubkey *pubkeys, const mpc_evidence *ev, size_t i,
+                         uint32_t signer, uint32_t round, const mpc_msg *m0, mpc_msg *m) {
+  cx_err e = ev_msg(n, pubkeys, ev, i, signer, m);
+  if (e != CX_OK) return e;
+  if (m->kind != MPC_KIND_ONLINE || m->round != round || (m0 && memcmp(m->session, m0->session, 32) != 0))
+    return CX_E_MPC_SESSION;
+  if (m->to != MPC_TO_ALL) return CX_E_MPC_SENDER;
+  fe tag;
+  if (pl_fe(m, 0, &tag) || tag != MPC_TAG_CLIENT) return CX_E_MPC_MALFORMED;
+  return CX_OK;
+}
+
+/* The client check (docs/mpc-online.md "Client inputs"): every party's
+ * signed y for the slot, each bound to the digest of aux (so aux is the
+ * public data every signer used: a made-up aux cannot frame anyone), and
+ * the culprit's signed reveal; mpc_client_blame, the rule every party
+ * applied, must name the culprit from them. */
+static cx_err verify_client(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, const mpc_evidence *ev) {
+  if (ev->count != (size_t)n + 1 || !ev->aux || ev->aux_len != 40 + 32 * (size_t)n) return CX_E_INVALID_ARG;
+  uint64_t count = 0;
+  for (int b = 7; b >= 0; b--) count = count << 8 | ev->aux[32 + b];
+  if (count == 0 || count > MPC_CLIENT_MAX_VALUES || ev->item >= MPC_CLIENT_MAX_SLOTS) return CX_E_INVALID_ARG;
+  uint8_t dig[32];
+  fe dv[MPC_CK_PACKED];
+  mpc_client_aux_digest(ev->aux, ev->aux_len, dig);
+  mpc_pack(dig, 32, dv);
+  fe y[MPC_MAX_N];
+  mpc_msg m0, m;
+  size_t at = 1 + MPC_GUARD_N + MPC_CK_ENTRY * (size_t)ev->item;
+  for (uint32_t j = 0; j < n; j++) {
+    cx_err e = client_msg(n, pubkeys, ev, j, j, 0, j ? &m0 : NULL, &m);
+    if (e != CX_OK) return e;
+    if (j == 0) m0 = m;
+    fe flag, d;
+    if (pl_fe(&m, at, &flag) || pl_fe(&m, at + 1, &y[j]) || flag != 0) return CX_E_MPC_MALFORMED;
+    for (size_t q = 0; q < MPC_CK_PACKED; q++)
+      if (pl_fe(&m, at + 2 + q, &d) || d != dv[q]) return CX_E_MPC_SESSION; /* another dealing */
+  }
+  uint32_t c = (uint32_t)ev->culprit;
+  cx_err e = client_msg(n, pubkeys, ev, n, c, 1, &m0, &m);
+  if (e != CX_OK) return e;
+  /* Walk the reveal's entries to the slot's: 0, or k followed by the salt
+   * (packed) and k shares. */
+  size_t p = 1, ne = m.len / FE_BYTES;
+  fe f = 0;
+  for (uint64_t k = 0;; k++) {
+    if (pl_fe(&m, p, &f)) return CX_E_MPC_MALFORMED;
+    if (k == ev->item) break;
+    if (f > ne) return CX_E_MPC_MALFORMED;
+    p += f ? 1 + MPC_CK_PACKED + (size_t)f : 1;
+  }
+  if (f != count + 1 || p + 1 + MPC_CK_PACKED + count + 1 > ne) return CX_E_MPC_MALFORMED;
+  fe sv[MPC_CK_PACKED];
+  mpc_client_reveal r;
+  fe *sh = malloc((count + 1) * sizeof *sh);
+  if (!sh) return CX_E_NOMEM;
+  int bad = 0;
+  for (size_t q = 0; q < MPC_CK_PACKED; q++) bad |= pl_fe(&m, p + 1 + q, &sv[q]);
+  for (size_t q = 0; q <= count; q++) bad |= pl_fe(&m, p + 1 + MPC_CK_PACKED + q, &sh[q]);
+  if (bad || mpc_unpack(sv, 32, r.salt)) {
+    free(sh);
+    return CX_E_MPC_MALFORMED;
+  }
+  r.shares = sh;
+  const mpc_client_reveal *rv[MPC_MAX_N] = {0};
+  rv[c] = &r;
+  cx_hash commit[MPC_MAX_N];
+  memcpy(commit, ev->aux + 40, 32 * (size_t)n);
+  uint64_t all = n == 64 ? UINT64_MAX : ((uint64_t)1 << n) - 1;
+  mpc_client_result res;
+  e = mpc_client_blame(n, t, ev->aux, commit, count, y, all, rv, &res);
+  free(sh);
+  if (e != CX_OK) return e;
+  return res.verdict == MPC_CLIENT_BAD_MEMBER && ((res.members >> c) & 1) ? CX_OK : CX_E_NOT_CONFLICTING;
+}
+
 cx_err mpc_evidence_verify(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, const mpc_evidence *ev) {
   if (!pubkeys || !ev || n == 0 || n > MPC_MAX_N || (uint64_t)n < 3 * (uint64_t)t + 1)
     return CX_E_INVALID_ARG;
@@ -442,6 +599,7 @@ cx_err mpc_evidence_verify(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, con
   case MPC_EV_WRONG_SHARE: return verify_wrong_share(n, t, pubkeys, ev);
   case MPC_EV_COIN:
   case MPC_EV_AUDIT: return prep_audit_verify(n, t, pubkeys, ev);
+  case MPC_EV_CLIENT: return verify_client(n, t, pubkeys, ev);
   case MPC_EV_NONE: break;
   }
   return CX_E_INVALID_ARG;

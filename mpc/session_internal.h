@@ -31,6 +31,24 @@ typedef struct {
   cx_err (*start)(mpc_session *s, mpc_outbox *out);
   cx_err (*advance)(mpc_session *s, mpc_outbox *out);
   void (*destroy)(mpc_session *s); /* wipe and free s->impl */
+  /* Optional round deadline (NULL: a round not complete round_timeout_ms
+   * after it began aborts the session with CX_E_MPC_TIMEOUT). When set and
+   * the deadline of round s->round passes with messages of s->expect still
+   * missing, session.c adds the missing parties to s->st.unresponsive and
+   * calls timeout() instead of aborting. Like advance, it reads what
+   * arrived (mpc_inbox_get returns NULL for a missing party) and then
+   * either calls sess_next_round (and sends) or sess_done, or aborts
+   * (sess_abort, or a non-CX_OK return: abort naming nobody). Returning
+   * CX_OK without any of these is an internal error (abort). A message of
+   * the ended round that arrives later is refused (CX_E_MPC_ROUND, or
+   * CX_E_MPC_DUPLICATE), so the protocol never sees it; parties' deadlines
+   * differ by when each began the round, and the inbox takes messages at
+   * most one round ahead, so a protocol using the hook keeps every party
+   * within one round of the others (e.g. fixed-length rounds). The
+   * hook runs only from mpc_session_tick with a non-NULL outbox. For protocols that must end a round at its
+   * deadline and proceed with what arrived (prep's Dolev–Strong verdict
+   * agreement). A missing message is still never proof of cheating. */
+  cx_err (*timeout)(mpc_session *s, mpc_outbox *out);
 } mpc_proto;
 
 /* An unsigned message recorded in replay mode (cfg.key == NULL). */
@@ -84,6 +102,20 @@ void sess_abort(mpc_session *s, cx_err e, int32_t culprit, const char *fmt, ...)
 void sess_evidence(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
                    const uint8_t *const *msgs, const size_t *lens, size_t count);
 
+/* Attaches aux (copied) to the evidence just recorded by sess_evidence
+ * (MPC_EV_CLIENT); nothing if the session has ended or none was recorded. */
+void sess_evidence_aux(mpc_session *s, const uint8_t *aux, size_t len);
+
+/* Bytes packed MPC_PACK per element, little-endian in each (the layout of
+ * the guard and the echo): mpc_pack writes ceil(len / MPC_PACK) elements;
+ * mpc_unpack returns 0, or -1 if an element has a bit set beyond len bytes
+ * (a packed value never does). */
+void mpc_pack(const uint8_t *bytes, size_t len, fe *v);
+int mpc_unpack(const fe *v, size_t len, uint8_t *bytes);
+/* The digest every client-check message binds per slot: H(label || aux),
+ * aux = context[32] || count u64 LE || n commitments. */
+void mpc_client_aux_digest(const uint8_t *aux, size_t aux_len, uint8_t out[32]);
+
 /* Outbox append (takes ownership of buf). */
 cx_err mpc_outbox_push(mpc_outbox *o, uint32_t to, uint8_t *buf, size_t len);
 
@@ -112,6 +144,16 @@ void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[3], uint8_t ou
 #define MPC_TAG_SHARES (FE_P - 1) /* degree-t shares of common sharings (openings, input round A) */
 #define MPC_TAG_DELTA (FE_P - 2)  /* input round B: a dealer's x - r */
 #define MPC_TAG_ECHO (FE_P - 3)   /* input round C: the dealers' round-B messages, packed */
+/* Client-input check (docs/mpc-online.md "Client inputs"), only TO_ALL:
+ * round 0, after the pool guard, per client slot in program order
+ * MPC_CK_ENTRY elements (complaint flag 0/1, y or 0, the 32-byte slot
+ * digest packed); round 1 (reveals), per client slot either 0 or
+ * count + 1 followed by the salt packed (MPC_CK_PACKED elements) and the
+ * count + 1 revealed shares. */
+#define MPC_TAG_CLIENT (FE_P - 4)
+#define MPC_CK_PACKED ((32 + MPC_PACK - 1) / MPC_PACK) /* 32 bytes packed */
+#define MPC_CK_ENTRY (2 + MPC_CK_PACKED)               /* elements per slot in a check message */
+#define MPC_CLIENT_MAX_SLOTS 64                        /* INPUT_CLIENT slots per program */
 /* Bytes packed into one element (echo, guard): every packed element is
  * below 2^(MPC_FIELD_BITS - 1) and never equals a tag. */
 #define MPC_PACK ((MPC_FIELD_BITS - 1) / 8)

@@ -7,11 +7,13 @@
  * arithmetic on the same inputs; every cheat is made by a real party
  * (re-signed with its key) at a real message site. */
 #include <check.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "field.h"
 #include "mpc.h"
 #include "mpc_harness.h"
@@ -1770,6 +1772,599 @@ START_TEST(t_guard_evidence) {
 }
 END_TEST
 
+/* ---- the round-deadline hook (session.c, mpc_proto.timeout) ------------ */
+
+/* A two-round test protocol: every party sends its index in each round;
+ * a round ends when all expected messages are in or at its deadline
+ * (hook), and round 1 waits only for the parties heard in round 0. */
+enum { DL_PROCEED, DL_ABORT, DL_STALL };
+typedef struct {
+  int mode;
+  uint64_t seen[2];
+  int hooked[2];
+} dl_impl;
+
+static cx_err dl_send(mpc_session *s, mpc_outbox *out) {
+  uint8_t b = (uint8_t)(s->cfg.me + 100 * s->round);
+  return sess_send(s, MPC_TO_ALL, &b, 1, out);
+}
+
+static cx_err dl_start(mpc_session *s, mpc_outbox *out) { return dl_send(s, out); }
+
+/* Both the complete round and the deadline end here: what arrived. */
+static cx_err dl_step(mpc_session *s, mpc_outbox *out) {
+  dl_impl *d = s->impl;
+  uint64_t seen = 0;
+  for (uint32_t j = 0; j < s->cfg.n; j++) {
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    if (m && m->len == 1 && m->payload[0] == j + 100 * s->round) seen |= (uint64_t)1 << j;
+  }
+  d->seen[s->round] = seen;
+  if (s->round == 1) {
+    sess_done(s);
+    return CX_OK;
+  }
+  sess_next_round(s, seen);
+  return dl_send(s, out);
+}
+
+static cx_err dl_timeout(mpc_session *s, mpc_outbox *out) {
+  dl_impl *d = s->impl;
+  if (s->round < 2) d->hooked[s->round] = 1;
+  if (d->mode == DL_ABORT) return CX_E_MPC_CHECK_FAILED;
+  if (d->mode == DL_STALL) return CX_OK;
+  return dl_step(s, out);
+}
+
+static void dl_destroy(mpc_session *s) { free(s->impl); }
+
+static const mpc_proto dl_proto = {
+    .name = "deadline", .start = dl_start, .advance = dl_step, .destroy = dl_destroy, .timeout = dl_timeout};
+static const mpc_proto dl_proto_nohook = {
+    .name = "deadline", .start = dl_start, .advance = dl_step, .destroy = dl_destroy};
+
+static void dl_run(mh *h, const mpc_proto *proto, int mode, mpc_session **s) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(sess_new(&cfg, MPC_KIND_ONLINE, &s[i]), CX_OK);
+    dl_impl *d = calloc(1, sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    d->mode = mode;
+    s[i]->proto = proto;
+    s[i]->impl = d;
+  }
+  mh_next_session(h);
+  mh_run(h, s);
+}
+
+START_TEST(t_round_deadline) {
+  const uint64_t all = 0xf, p3 = 1u << 3;
+  for (uint32_t crash = 0; crash < 3; crash++) {
+    /* proceed: party 3 crashes at round `crash` (2: never); the others end
+     * the round at its deadline with what arrived and finish. */
+    mh *h = mk_cap(4, 1);
+    if (crash < 2) h->crash_round[3] = crash;
+    mpc_session *s[MPC_MAX_N] = {0};
+    dl_run(h, &dl_proto, DL_PROCEED, s);
+    for (uint32_t i = 0; i < 3; i++) {
+      const mpc_status *st = mpc_session_status(s[i]);
+      const dl_impl *d = s[i]->impl;
+      uint64_t me = (uint64_t)1 << i;
+      ck_assert_msg(st->state == MPC_DONE, "party %u: %s (%s)", i, cx_err_name(st->err), st->reason);
+      ck_assert_int_eq(st->culprit, -1);
+      ck_assert_uint_eq(st->rounds, 2);
+      ck_assert_uint_eq(st->unresponsive, crash < 2 ? p3 : 0);
+      ck_assert_uint_eq(d->seen[0], all & ~me & ~(crash == 0 ? p3 : 0));
+      ck_assert_uint_eq(d->seen[1], all & ~me & ~(crash < 2 ? p3 : 0));
+      ck_assert_int_eq(d->hooked[0], crash == 0);
+      ck_assert_int_eq(d->hooked[1], crash == 1);
+    }
+    free_sessions(s, 4);
+    mh_free(h);
+  }
+  /* A hook that aborts, one that does not move on, and no hook at all. */
+  const struct {
+    const mpc_proto *proto;
+    int mode;
+    cx_err want;
+  } cases[] = {{&dl_proto, DL_ABORT, CX_E_MPC_CHECK_FAILED},
+               {&dl_proto, DL_STALL, CX_E_INTERNAL},
+               {&dl_proto_nohook, DL_PROCEED, CX_E_MPC_TIMEOUT}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    mh *h = mk_cap(4, 1);
+    h->crash_round[3] = 1;
+    mpc_session *s[MPC_MAX_N] = {0};
+    dl_run(h, cases[c].proto, cases[c].mode, s);
+    for (uint32_t i = 0; i < 3; i++) {
+      const mpc_status *st = mpc_session_status(s[i]);
+      const dl_impl *d = s[i]->impl;
+      ck_assert_int_eq(st->state, MPC_ABORTED);
+      ck_assert_msg(st->err == cases[c].want, "case %zu party %u: %s", c, i, cx_err_name(st->err));
+      ck_assert_int_eq(st->culprit, -1);
+      ck_assert_uint_eq(st->unresponsive, p3);
+      ck_assert_int_eq(d->hooked[1], cases[c].proto == &dl_proto);
+    }
+    free_sessions(s, 4);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* ---- client-dealt inputs (MPC_OP_INPUT_CLIENT, mpc/client.h) ------------ */
+
+typedef struct {
+  uint8_t pk[MPC_MAX_N][MPC_CLIENT_KEY], sk[MPC_MAX_N][MPC_CLIENT_KEY];
+} cl_keys;
+
+typedef struct {
+  uint32_t slot;
+  uint8_t ctx[MPC_CLIENT_CTX];
+  mpc_client_dealt d;
+} cl_deal;
+
+static void cl_keys_make(cl_keys *k, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t seed[crypto_box_SEEDBYTES];
+    tu_randbytes(seed, sizeof seed);
+    ck_assert_int_eq(crypto_box_seed_keypair(k->pk[i], k->sk[i], seed), 0);
+    sodium_memzero(seed, sizeof seed);
+  }
+}
+
+/* An honest client's dealing of vals for slot. */
+static void cl_deal_honest(mh *h, const cl_keys *k, cl_deal *cd, uint32_t slot, const fe *vals, size_t count) {
+  cd->slot = slot;
+  tu_randbytes(cd->ctx, sizeof cd->ctx);
+  uint8_t seed[32];
+  tu_randbytes(seed, sizeof seed);
+  char err[200];
+  ck_assert_int_eq(mpc_client_share(h->n, h->t, vals, count, (const uint8_t(*)[MPC_CLIENT_KEY])k->pk, cd->ctx,
+                                    seed, &cd->d, err, sizeof err),
+                   CX_OK);
+}
+
+/* A cheating client: party `bad` gets share `item` (count: the mask) off
+ * the polynomial, committed and sealed like every other share, so its blob
+ * opens and only the check can tell. */
+static void cl_deal_bad(mh *h, const cl_keys *k, cl_deal *cd, uint32_t slot, size_t count, uint32_t bad,
+                        size_t item) {
+  uint32_t n = h->n;
+  cd->slot = slot;
+  tu_randbytes(cd->ctx, sizeof cd->ctx);
+  fe *vals = vnew(count + 1);
+  for (size_t q = 0; q <= count; q++) vals[q] = rnd_fe();
+  fe **sh = party_bufs(n, count + 1);
+  mh_share(h, vals, count + 1, sh);
+  sh[bad][item] = fe_add(sh[bad][item], 1 + (tu_rand() % 1000));
+  cd->d.n = n;
+  cd->d.count = count;
+  cd->d.blob_len = mpc_client_blob_len(count);
+  cd->d.blobs = malloc(n * cd->d.blob_len);
+  cd->d.commit = malloc(n * sizeof *cd->d.commit);
+  ck_assert(cd->d.blobs && cd->d.commit);
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t salt[MPC_CLIENT_SALT];
+    tu_randbytes(salt, sizeof salt);
+    mpc_client_commit(cd->ctx, i, salt, sh[i], count, &cd->d.commit[i]);
+    ck_assert_int_eq(mpc_client_seal(k->pk[i], cd->ctx, salt, sh[i], count, cd->d.blobs + i * cd->d.blob_len),
+                     CX_OK);
+  }
+  party_bufs_free(sh, n);
+  free(vals);
+}
+
+/* Every party's session, given its blob of every dealing (ret[i * nd + q]:
+ * what mpc_session_input_client answered). Not started. */
+static void cl_sessions(mh *h, const mpc_program *p, const cl_keys *k, cl_deal *cd, size_t nd, mpc_session **s,
+                        cx_err *ret) {
+  for (uint32_t i = 0; i < h->n; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_online(&cfg, p, h->pools[i], &s[i]), CX_OK);
+    for (size_t q = 0; q < nd; q++) {
+      cx_err e = mpc_session_input_client(s[i], cd[q].slot, cd[q].d.blobs + i * cd[q].d.blob_len,
+                                          cd[q].d.blob_len, cd[q].d.commit, cd[q].ctx, k->sk[i]);
+      if (ret) ret[i * nd + q] = e;
+    }
+  }
+  mh_next_session(h);
+}
+
+static mh *cl_mk(uint32_t n, const mpc_program *p) {
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  size_t cap = c.triples > c.rands ? c.triples : c.rands;
+  if (c.bits > cap) cap = c.bits;
+  mh *h = mk_cap(n, cap + 1);
+  fill(h, c.triples, c.rands, c.bits);
+  return h;
+}
+
+static void cl_client_honest(uint32_t n) {
+  enum { L = 12 };
+  /* Values from both ends of the signed 64-bit range, 0, and random ones. */
+  static const int64_t ea[] = {INT64_MIN, INT64_MAX, 0, INT64_MIN, INT64_MAX, -1, 0};
+  static const int64_t eb[] = {INT64_MAX, INT64_MIN, 0, INT64_MIN, 0, 1, INT64_MAX};
+  int64_t ia[L], ib[L];
+  fe a[L], b[L], want[4][L];
+  for (size_t q = 0; q < L; q++) {
+    ia[q] = q < 7 ? ea[q] : rnd_i64();
+    ib[q] = q < 7 ? eb[q] : rnd_i64();
+    a[q] = fe_from_i64(ia[q]);
+    b[q] = fe_from_i64(ib[q]);
+    want[0][q] = a[q];
+    want[1][q] = fe_add(a[q], b[q]);
+    want[2][q] = fe_mul(a[q], b[q]);
+    want[3][q] = ia[q] < ib[q];
+  }
+  mpc_program *p = mpc_prog_new();
+  uint32_t ra = mpc_input_client(p, 3, L), rb = mpc_input_client(p, 9, L);
+  mpc_output(p, ra, 0);
+  mpc_output(p, mpc_add(p, ra, rb), 1);
+  mpc_output(p, mpc_mul(p, ra, rb), 2);
+  mpc_output(p, mpc_lt(p, ra, rb, 64), 3);
+  ck_assert_int_eq(mpc_prog_check(p, n, NULL, 0), CX_OK);
+  mh *h = cl_mk(n, p);
+  cl_keys k;
+  cl_keys_make(&k, n);
+  cl_deal cd[2];
+  cl_deal_honest(h, &k, &cd[0], 3, a, L);
+  cl_deal_honest(h, &k, &cd[1], 9, b, L);
+  mpc_session *s[MPC_MAX_N] = {0};
+  cx_err ret[2 * MPC_MAX_N];
+  cl_sessions(h, p, &k, cd, 2, s, ret);
+  for (uint32_t i = 0; i < 2 * n; i++) ck_assert_int_eq(ret[i], CX_OK);
+  /* Not a client slot of the program. */
+  ck_assert_int_eq(mpc_session_input_client(s[0], 4, cd[0].d.blobs, cd[0].d.blob_len, cd[0].d.commit, cd[0].ctx,
+                                            k.sk[0]),
+                   CX_E_INVALID_ARG);
+  ck_assert_uint_eq(mh_run(h, s), n);
+  expect_all_done(s, n, p);
+  for (uint32_t i = 0; i < n; i++)
+    for (uint32_t o = 0; o < 4; o++) expect_output(s[i], o, want[o], L);
+  /* The check took no pool material: the pools are empty again. */
+  mpc_pool_level lv;
+  mpc_pool_level_get(h->pools[0], &lv);
+  ck_assert_uint_eq(lv.triples + lv.rands + lv.bits, 0);
+  free_sessions(s, n);
+  mpc_client_dealt_free(&cd[0].d);
+  mpc_client_dealt_free(&cd[1].d);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+
+START_TEST(t_client_honest) {
+  cl_client_honest(4);
+  cl_client_honest(7);
+}
+END_TEST
+
+START_TEST(t_client_program) {
+  /* Cost: one check round and no pool material. */
+  mpc_program *p = mpc_prog_new();
+  uint32_t x = mpc_input_client(p, 0, 100);
+  mpc_output(p, x, 0);
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  ck_assert_uint_eq(c.triples + c.rands + c.bits, 0);
+  ck_assert_uint_eq(c.rounds, 2);
+  /* Client and party INPUT slots are apart: the same number is fine. */
+  mpc_input(p, 0, 0, 1);
+  ck_assert_int_eq(mpc_prog_check(p, 4, NULL, 0), CX_OK);
+  mpc_input_client(p, 0, 1);
+  expect_bad(p, 4, "client slot reused");
+  p = mpc_prog_new();
+  mpc_input_client(p, 0, MPC_CLIENT_MAX_VALUES);
+  ck_assert_int_eq(mpc_prog_check(p, 4, NULL, 0), CX_OK);
+  mpc_input_client(p, 1, MPC_CLIENT_MAX_VALUES + 1);
+  expect_bad(p, 4, "client input over the cap");
+  p = mpc_prog_new();
+  for (uint32_t q = 0; q < MPC_CLIENT_MAX_SLOTS; q++) mpc_input_client(p, q, 1);
+  ck_assert_int_eq(mpc_prog_check(p, 4, NULL, 0), CX_OK);
+  mpc_input_client(p, MPC_CLIENT_MAX_SLOTS, 1);
+  expect_bad(p, 4, "too many client slots");
+}
+END_TEST
+
+static void expect_rejected(mpc_session **s, uint32_t n, uint32_t slot) {
+  char want[32];
+  snprintf(want, sizeof want, "slot %u ", slot);
+  for (uint32_t i = 0; i < n; i++) {
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_int_eq(st->state, MPC_ABORTED);
+    ck_assert_msg(st->err == CX_E_MPC_CLIENT_REJECTED, "party %u: %s (%s)", i, cx_err_name(st->err), st->reason);
+    ck_assert_int_eq(st->culprit, -1);
+    ck_assert_msg(strstr(st->reason, want) != NULL, "reason does not name the slot: %s", st->reason);
+    ck_assert_int_eq(mpc_session_evidence(s[i])->type, MPC_EV_NONE);
+    ck_assert_uint_eq(mpc_session_output(s[i], 0, NULL), 0);
+  }
+}
+
+START_TEST(t_client_bad_share) {
+  const uint32_t n = 4;
+  const size_t count = 3;
+  for (uint32_t bad = 0; bad < n; bad++)
+    for (size_t item = 0; item <= count; item += count) { /* a value, the mask */
+      mpc_program *p = mpc_prog_new();
+      uint32_t y = mpc_input_client(p, 2, 2), x = mpc_input_client(p, 7, count);
+      mpc_output(p, mpc_add(p, mpc_vsum(p, x), y), 0);
+      mh *h = cl_mk(n, p);
+      cl_keys k;
+      cl_keys_make(&k, n);
+      fe v2[2] = {fe_from_i64(-5), fe_from_i64(5)};
+      cl_deal cd[2];
+      cl_deal_honest(h, &k, &cd[0], 2, v2, 2);
+      cl_deal_bad(h, &k, &cd[1], 7, count, bad, item);
+      mpc_session *s[MPC_MAX_N] = {0};
+      cx_err ret[2 * MPC_MAX_N];
+      recorder rec;
+      memset(&rec, 0, sizeof rec);
+      h->tamper = record_hook;
+      h->tamper_ctx = &rec;
+      cl_sessions(h, p, &k, cd, 2, s, ret);
+      for (uint32_t i = 0; i < 2 * n; i++) ck_assert_int_eq(ret[i], CX_OK); /* every blob opens */
+      ck_assert_uint_eq(mh_run(h, s), 0);
+      expect_rejected(s, n, 7);
+      /* The party dealt the bad share revealed honestly: evidence made of
+       * the real signed messages does not name it. */
+      uint8_t *msgs[MPC_MAX_N + 1];
+      size_t lens[MPC_MAX_N + 1];
+      for (uint32_t j = 0; j < n; j++) {
+        ck_assert_ptr_nonnull(rec.msg[0][j]);
+        msgs[j] = rec.msg[0][j];
+        lens[j] = rec.len[0][j];
+      }
+      ck_assert_ptr_nonnull(rec.msg[1][bad]);
+      msgs[n] = rec.msg[1][bad];
+      lens[n] = rec.len[1][bad];
+      uint8_t aux[40 + 32 * MPC_MAX_N];
+      memcpy(aux, cd[1].ctx, 32);
+      for (int q = 0; q < 8; q++) aux[32 + q] = (uint8_t)((uint64_t)count >> (8 * q));
+      memcpy(aux + 40, cd[1].d.commit, 32 * n);
+      mpc_evidence fake = {.type = MPC_EV_CLIENT, .culprit = (int32_t)bad, .item = 1, .count = n + 1,
+                           .msg = msgs, .len = lens, .aux = aux, .aux_len = 40 + 32 * n};
+      ck_assert_int_eq(mpc_evidence_verify(n, h->t, h->pks, &fake), CX_E_NOT_CONFLICTING);
+      for (int r = 0; r < 5; r++)
+        for (int j = 0; j < MPC_MAX_N; j++) free(rec.msg[r][j]);
+      /* The check round completed; the verdict came at the end of the
+       * reveal round (an abort does not count its round as completed). */
+      for (uint32_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(mpc_session_status(s[i])->rounds, 1);
+        ck_assert_uint_eq(s[i]->round, 1);
+      }
+      free_sessions(s, n);
+      mpc_client_dealt_free(&cd[0].d);
+      mpc_client_dealt_free(&cd[1].d);
+      mpc_prog_free(p);
+      mh_free(h);
+    }
+}
+END_TEST
+
+START_TEST(t_client_blob_bad) {
+  const uint32_t n = 4;
+  for (uint32_t bad = 0; bad < n; bad++) {
+    mpc_program *p = mpc_prog_new();
+    uint32_t x = mpc_input_client(p, 5, 4);
+    mpc_output(p, x, 0);
+    mh *h = cl_mk(n, p);
+    cl_keys k;
+    cl_keys_make(&k, n);
+    fe v[4] = {1, 2, 3, 4};
+    cl_deal cd;
+    cl_deal_honest(h, &k, &cd, 5, v, 4);
+    cd.d.blobs[bad * cd.d.blob_len + tu_rand() % cd.d.blob_len] ^= 1; /* tampered in transit */
+    mpc_session *s[MPC_MAX_N] = {0};
+    cx_err ret[MPC_MAX_N];
+    cl_sessions(h, p, &k, &cd, 1, s, ret);
+    for (uint32_t i = 0; i < n; i++) ck_assert_int_eq(ret[i], i == bad ? CX_E_CRYPTO : CX_OK);
+    ck_assert_uint_eq(mh_run(h, s), 0);
+    expect_rejected(s, n, 5);
+    char who[40];
+    snprintf(who, sizeof who, "party %u could not open", bad);
+    ck_assert(strstr(mpc_session_status(s[0])->reason, who) != NULL);
+    free_sessions(s, n);
+    mpc_client_dealt_free(&cd.d);
+    mpc_prog_free(p);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* A member lies about its check value y of the second client slot (and
+ * reveals, as it must): honestly (the reveal gives away the lie, blame
+ * rule (b)) or with a share changed (commitment mismatch, rule (a)). */
+typedef struct {
+  uint32_t cheater;
+  int mode;
+  size_t count0, count1; /* the two slots' lengths */
+  uint8_t salt[MPC_CLIENT_SALT];
+  fe *sh; /* the cheater's shares of slot 1 */
+} lie_ctx;
+
+static int lie_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  (void)to;
+  lie_ctx *c = vctx;
+  if (from != c->cheater || m->round > 1) return 0;
+  if (m->round == 0) {
+    size_t at = (1 + MPC_GUARD_N + MPC_CK_ENTRY * 1 + 1) * FE_BYTES;
+    fe y;
+    ck_assert_int_eq(fe_decode(m->payload + at, &y), 0);
+    *payload = malloc(m->len);
+    memcpy(*payload, m->payload, m->len);
+    fe_encode(fe_add(y, 1), *payload + at);
+    *len = m->len;
+    return 1;
+  }
+  size_t ne = 1 + 1 + 1 + MPC_CK_PACKED + c->count1 + 1;
+  fe v[64];
+  ck_assert_uint_le(ne, 64);
+  size_t q = 0;
+  v[q++] = MPC_TAG_CLIENT;
+  v[q++] = 0;
+  v[q++] = (fe)(c->count1 + 1);
+  mpc_pack(c->salt, MPC_CLIENT_SALT, v + q);
+  q += MPC_CK_PACKED;
+  memcpy(v + q, c->sh, (c->count1 + 1) * sizeof *v);
+  if (c->mode == 1) v[q] = fe_add(v[q], 1);
+  *len = ne * FE_BYTES;
+  *payload = malloc(*len);
+  fe_encode_vec(v, ne, *payload);
+  return 1;
+}
+
+static void client_lie(uint32_t n, uint32_t cheater, int mode) {
+  mpc_program *p = mpc_prog_new();
+  uint32_t a = mpc_input_client(p, 1, 2), b = mpc_input_client(p, 4, 3);
+  mpc_output(p, mpc_add(p, mpc_vsum(p, b), a), 0);
+  mh *h = cl_mk(n, p);
+  cl_keys k;
+  cl_keys_make(&k, n);
+  fe va[2] = {7, 8}, vb[3] = {fe_from_i64(INT64_MIN), 0, fe_from_i64(INT64_MAX)};
+  cl_deal cd[2];
+  cl_deal_honest(h, &k, &cd[0], 1, va, 2);
+  cl_deal_honest(h, &k, &cd[1], 4, vb, 3);
+  lie_ctx lc = {.cheater = cheater, .mode = mode, .count0 = 2, .count1 = 3};
+  lc.sh = vnew(4);
+  char errbuf[200];
+  ck_assert_int_eq(mpc_client_open(cd[1].d.blobs + cheater * cd[1].d.blob_len, cd[1].d.blob_len, k.sk[cheater],
+                                   cd[1].ctx, 3, cheater, &cd[1].d.commit[cheater], lc.sh, lc.salt, errbuf, sizeof errbuf),
+                   CX_OK);
+  h->tamper = lie_hook;
+  h->tamper_ctx = &lc;
+  mpc_session *s[MPC_MAX_N] = {0};
+  cl_sessions(h, p, &k, cd, 2, s, NULL);
+  mh_run(h, s);
+  for (uint32_t i = 0; i < n; i++) {
+    if (i == cheater) continue; /* its own session is not judged */
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_int_eq(st->state, MPC_ABORTED);
+    ck_assert_msg(st->err == CX_E_MPC_CHECK_FAILED, "party %u: %s (%s)", i, cx_err_name(st->err), st->reason);
+    ck_assert_int_eq(st->culprit, (int32_t)cheater);
+    ck_assert(strstr(st->reason, "slot 4") != NULL);
+    const mpc_evidence *ev = mpc_session_evidence(s[i]);
+    ck_assert_int_eq(ev->type, MPC_EV_CLIENT);
+    ck_assert_int_eq(ev->culprit, (int32_t)cheater);
+    ck_assert_uint_eq(ev->item, 1);
+    ck_assert_int_eq(mpc_evidence_verify(n, h->t, h->pks, ev), CX_OK);
+    /* Not for another party, another slot, nor another dealing. */
+    mpc_evidence e2 = *ev;
+    e2.culprit = (int32_t)((cheater + 1) % n);
+    ck_assert_int_ne(mpc_evidence_verify(n, h->t, h->pks, &e2), CX_OK);
+    e2 = *ev;
+    e2.item = 0;
+    ck_assert_int_ne(mpc_evidence_verify(n, h->t, h->pks, &e2), CX_OK);
+    uint8_t *aux = malloc(ev->aux_len);
+    memcpy(aux, ev->aux, ev->aux_len);
+    aux[40 + 32 * cheater] ^= 1; /* the cheater's commitment */
+    e2 = *ev;
+    e2.aux = aux;
+    ck_assert_int_ne(mpc_evidence_verify(n, h->t, h->pks, &e2), CX_OK);
+    free(aux);
+  }
+  free_sessions(s, n);
+  free(lc.sh);
+  mpc_client_dealt_free(&cd[0].d);
+  mpc_client_dealt_free(&cd[1].d);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+
+START_TEST(t_client_member_lies) {
+  for (uint32_t c = 0; c < 4; c++)
+    for (int mode = 0; mode < 2; mode++) client_lie(4, c, mode);
+  client_lie(7, (uint32_t)(tu_rand() % 7), (int)(tu_rand() % 2));
+}
+END_TEST
+
+/* A member sends different check values to different parties (every
+ * copy signed): some parties accept, the others expect a reveal. Nobody
+ * can tell from here who is to blame, and no honest party is named; no
+ * party gets an output. */
+static int split_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  const uint32_t *cheater = vctx;
+  if (from != *cheater || m->round != 0 || to % 2) return 0;
+  size_t at = (1 + MPC_GUARD_N + 1) * FE_BYTES;
+  fe y;
+  ck_assert_int_eq(fe_decode(m->payload + at, &y), 0);
+  *payload = malloc(m->len);
+  memcpy(*payload, m->payload, m->len);
+  fe_encode(fe_add(y, 1), *payload + at);
+  *len = m->len;
+  return 1;
+}
+
+START_TEST(t_client_split_views) {
+  const uint32_t n = 4;
+  for (uint32_t cheater = 0; cheater < n; cheater++) {
+    mpc_program *p = mpc_prog_new();
+    uint32_t x = mpc_input_client(p, 0, 2);
+    mpc_output(p, mpc_mul(p, x, x), 0);
+    mh *h = cl_mk(n, p);
+    cl_keys k;
+    cl_keys_make(&k, n);
+    fe v[2] = {3, 4};
+    cl_deal cd;
+    cl_deal_honest(h, &k, &cd, 0, v, 2);
+    h->tamper = split_hook;
+    h->tamper_ctx = &cheater;
+    mpc_session *s[MPC_MAX_N] = {0};
+    cl_sessions(h, p, &k, &cd, 1, s, NULL);
+    ck_assert_uint_le(mh_run(h, s), 1); /* at most the cheater's own session */
+    int views = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      if (i == cheater) continue;
+      const mpc_status *st = mpc_session_status(s[i]);
+      ck_assert_int_eq(st->state, MPC_ABORTED);
+      ck_assert_msg(st->culprit == -1, "party %u names %d: %s", i, st->culprit, st->reason);
+      ck_assert_msg(st->err == CX_E_MPC_TRANSCRIPT || st->err == CX_E_MPC_TIMEOUT, "party %u: %s (%s)", i,
+                    cx_err_name(st->err), st->reason);
+      views |= st->err == CX_E_MPC_TRANSCRIPT;
+    }
+    ck_assert(views); /* a party that expected a reveal saw a program message */
+    free_sessions(s, n);
+    mpc_client_dealt_free(&cd.d);
+    mpc_prog_free(p);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* The pool guard rides on the client-check round (round 0): a party whose
+ * pool is one triple ahead makes every party abort with POOL_DESYNC, nobody
+ * named, before any share is decoded. */
+START_TEST(t_client_guard) {
+  const uint32_t n = 4;
+  mpc_program *p = mpc_prog_new();
+  uint32_t x = mpc_input_client(p, 0, 2);
+  mpc_output(p, mpc_mul(p, x, x), 0);
+  mh *h = mk_cap(n, 8);
+  fill(h, 3, 0, 0);
+  fe a, b, c;
+  ck_assert_int_eq(mpc_pool_take_triples(h->pools[2], 1, &a, &b, &c), CX_OK);
+  cl_keys k;
+  cl_keys_make(&k, n);
+  fe v[2] = {3, 4};
+  cl_deal cd;
+  cl_deal_honest(h, &k, &cd, 0, v, 2);
+  mpc_session *s[MPC_MAX_N] = {0};
+  cl_sessions(h, p, &k, &cd, 1, s, NULL);
+  ck_assert_uint_eq(mh_run(h, s), 0);
+  for (uint32_t i = 0; i < n; i++) {
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_msg(st->err == CX_E_MPC_POOL_DESYNC, "party %u: %s (%s)", i, cx_err_name(st->err), st->reason);
+    ck_assert_int_eq(st->culprit, -1);
+    ck_assert_uint_eq(st->rounds, 0);
+    ck_assert_int_eq(mpc_session_evidence(s[i])->type, MPC_EV_NONE);
+  }
+  free_sessions(s, n);
+  mpc_client_dealt_free(&cd.d);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("mpc_online");
   TCase *tc = tcase_create("online");
@@ -1799,6 +2394,14 @@ static Suite *suite(void) {
   tcase_add_test(tc, t_pool_desync);
   tcase_add_test(tc, t_guard_lie);
   tcase_add_test(tc, t_guard_evidence);
+  tcase_add_test(tc, t_round_deadline);
+  tcase_add_test(tc, t_client_honest);
+  tcase_add_test(tc, t_client_program);
+  tcase_add_test(tc, t_client_bad_share);
+  tcase_add_test(tc, t_client_blob_bad);
+  tcase_add_test(tc, t_client_member_lies);
+  tcase_add_test(tc, t_client_split_views);
+  tcase_add_test(tc, t_client_guard);
   suite_add_tcase(s, tc);
   return s;
 }
