@@ -14,6 +14,9 @@
  *                    the previous round, each in its relay chain
  *   6+t+k AUDIT all  only if the batch is not accepted: chunk k of
  *                    T || R || seed || every message received in rounds 0..5
+ * Rounds 0-4 and the audit wait for every party (a timeout aborts naming
+ * nobody); rounds 5 .. 5+t end at their deadline with what arrived
+ * (prep_timeout), as Dolev–Strong's synchronous rounds do.
  * References: Damgård–Nielsen 2007 (CRYPTO) §3 (extraction of random and
  * double sharings with a Vandermonde matrix) and §4 (king multiplication);
  * the sacrifice of a second triple sharing b as in Damgård–Pastro–Smart–
@@ -197,6 +200,7 @@ typedef struct {
   uint8_t linked[MPC_MAX_N]; /* links I signed, per sender */
   relay *pend;               /* chains to relay in the next echo round */
   size_t pend_n, pend_cap;
+  uint64_t ds_start; /* when I entered round 5: the agreement's schedule starts */
   /* Audit. */
   uint8_t *blob; /* my audit blob (holds my seed: wiped) */
   size_t blob_len;
@@ -756,6 +760,32 @@ static cx_err after_open1(mpc_session *s, mpc_outbox *out) {
   return send_kept(s, MPC_TO_ALL, &p->sigma, 1, out);
 }
 
+/* ---- the agreement's schedule ------------------------------------------ */
+
+/* The agreement's rounds end at fixed times: round 5 + k at
+ * ds_start + (k + 1) * DS_SLOT * D (D = round_timeout_ms), or earlier once
+ * every message is in (docs/mpc-prep.md "Deadlines"). A deadline counted
+ * from my own entry into each round, as for the other rounds, would let a
+ * cheater that withholds a message from one honest party hold that party
+ * back a full D, so that its next message misses the others' deadlines
+ * (an honest party counted as silent) and they run two rounds ahead of it.
+ * With a fixed schedule, a party held back in one round is not behind in
+ * the next. DS_SLOT = 2: honest parties enter round 5 less than D apart
+ * (round 4 waits for everyone, and a party still waiting D after entering
+ * it aborts), so a slot of 2D leaves a full D for delivery and for the
+ * tick that notices the deadline. It costs nothing when every message
+ * arrives: the rounds end as soon as they are complete. */
+#define DS_SLOT 2
+
+/* Sets the deadline of the round just entered (5 .. 5 + t, and audit
+ * round 0 = slot t + 1) on the schedule: session.c ends a round at
+ * round_start_ms + D, and does not look before round_start_ms. */
+static void ds_deadline(mpc_session *s) {
+  prep_impl *p = impl_of(s);
+  uint64_t D = s->cfg.round_timeout_ms, k = s->round - R_VERDICT;
+  s->round_start_ms = p->ds_start + (k + 1) * DS_SLOT * D - D;
+}
+
 /* ---- round 4: the sacrifice's value; the verdict ------------------------ */
 
 static cx_err after_open2(mpc_session *s, mpc_outbox *out) {
@@ -769,6 +799,8 @@ static cx_err after_open2(mpc_session *s, mpc_outbox *out) {
   v[0] = p->fail ? 0 : 1;
   memcpy(v + 1, p->transcript, 32);
   sess_next_round(s, sess_others(s));
+  p->ds_start = s->now_ms;
+  ds_deadline(s);
   return sess_send(s, MPC_TO_ALL, v, sizeof v, out);
 }
 
@@ -956,34 +988,39 @@ static cx_err decide(mpc_session *s, mpc_outbox *out) {
 static cx_err echo_or_decide(mpc_session *s, mpc_outbox *out) {
   if (s->round - R_VERDICT < s->cfg.t) {
     sess_next_round(s, sess_others(s));
+    ds_deadline(s);
     return send_echo(s, out);
   }
   return decide(s, out);
 }
 
 /* Round 5: every verdict received directly is extracted (a chain of depth
- * 0) and relayed in echo round 1. */
+ * 0) and relayed in echo round 1. Rounds 5 .. 5 + t are Dolev–Strong's
+ * synchronous rounds: at the deadline (prep_timeout) they end with what
+ * arrived, and a missing message is simply missing (nothing extracted from
+ * its sender in that round), as in the paper. So here, unlike rounds 0-4,
+ * a NULL message is not our bug. */
 static cx_err after_verdict(mpc_session *s, mpc_outbox *out) {
   uint32_t n = s->cfg.n, me = s->cfg.me;
   cx_err e = CX_OK;
   for (uint32_t j = 0; j < n; j++) {
     if (j == me) continue;
-    const mpc_msg *m = round_msg(s, j, &e);
-    if (!m) return e;
-    if (!verdict_shape(s, m)) continue;
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
+    if (!m || !verdict_shape(s, m)) continue;
     e = extract(s, j, m->raw, m->raw_len, m->raw, m->raw_len, s->cfg.t > 0);
     if (e != CX_OK) return e;
   }
   return echo_or_decide(s, out);
 }
 
-/* Echo round r = round - 5: chains of depth r. */
+/* Echo round r = round - 5: chains of depth r (a missing echo message, at
+ * the deadline, brings nothing). */
 static cx_err after_echo(mpc_session *s, mpc_outbox *out) {
   uint32_t n = s->cfg.n, me = s->cfg.me, r = s->round - R_VERDICT;
   cx_err e = CX_OK;
   for (uint32_t k = 0; k < n && e == CX_OK; k++) {
     if (k == me) continue;
-    const mpc_msg *m = round_msg(s, k, &e);
+    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, k);
     if (m) e = take_echo(s, m, r);
   }
   return e == CX_OK ? echo_or_decide(s, out) : e;
@@ -1021,7 +1058,9 @@ static cx_err accept(mpc_session *s) {
 /* ---- the audit: publishing ---------------------------------------------- */
 
 /* The audit blob: T || R || seed || for each round 0..5, for each sender
- * j != me in order: u32 length || the signed message I received. Revealing
+ * j != me in order: u32 length || the signed message I received. A verdict
+ * (round 5) that had not arrived by the round's deadline is length 0 (no
+ * signed message is empty); rounds 0-4 always have every message. Revealing
  * the seed is safe only because this batch is discarded and never depended
  * on any input (Ishai–Ostrovsky–Zikas 2014). */
 static cx_err make_blob(mpc_session *s) {
@@ -1032,8 +1071,8 @@ static cx_err make_blob(mpc_session *s) {
     for (uint32_t j = 0; j < n; j++) {
       if (j == me) continue;
       const mpc_msg *m = mpc_inbox_get(s->inbox, r, j);
-      if (!m) return CX_E_INTERNAL; /* keep_rounds: every round is kept */
-      len += 4 + m->raw_len;
+      if (!m && r != R_VERDICT) return CX_E_INTERNAL; /* keep_rounds: every round is kept */
+      len += 4 + (m ? m->raw_len : 0);
     }
   uint8_t *buf = malloc(len);
   if (!buf) return CX_E_NOMEM;
@@ -1045,9 +1084,10 @@ static cx_err make_blob(mpc_session *s) {
     for (uint32_t j = 0; j < n; j++) {
       if (j == me) continue;
       const mpc_msg *m = mpc_inbox_get(s->inbox, r, j);
-      put_be32(buf + off, (uint32_t)m->raw_len);
-      memcpy(buf + off + 4, m->raw, m->raw_len);
-      off += 4 + m->raw_len;
+      size_t l = m ? m->raw_len : 0;
+      put_be32(buf + off, (uint32_t)l);
+      if (l) memcpy(buf + off + 4, m->raw, l);
+      off += 4 + l;
     }
   p->blob = buf;
   p->blob_len = len;
@@ -1076,6 +1116,10 @@ static cx_err start_audit(mpc_session *s, mpc_outbox *out) {
   cx_err e = make_blob(s);
   if (e != CX_OK) return e;
   sess_next_round(s, sess_others(s));
+  /* Audit round 0 is the schedule's slot t + 1: a party held back to the
+   * end of the last echo round is still waited for (ds_deadline). The
+   * later audit rounds wait for everyone, each from its own start. */
+  ds_deadline(s);
   return send_chunk(s, 0, out);
 }
 
@@ -1194,8 +1238,11 @@ typedef struct {
 
 /* Parses k's audit blob: sizes within the limits, and every embedded
  * message a valid signed message of this session, of its round, from its
- * position's sender and addressed to k or to all. Anything else is a lie
- * signed by k. 0 if valid. */
+ * position's sender and addressed to k or to all, except that a verdict may
+ * be absent (length 0: it missed k's deadline; msg NULL). Anything else is
+ * a lie signed by k. 0 if valid. (Claiming a verdict absent hides nothing:
+ * a party is judged on the messages the others hold, never on its own
+ * blob's copy of them.) */
 static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8_t session[32],
                        uint32_t k, const uint8_t *p, size_t len, audit_view *v) {
   memset(v, 0, sizeof *v);
@@ -1212,6 +1259,7 @@ static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8
       size_t l = get_be32(p + off);
       off += 4;
       if (len - off < l) return -1;
+      if (l == 0 && r == R_VERDICT) continue;
       mpc_msg m;
       if (mpc_msg_decode(p + off, l, &m) != CX_OK) return -1;
       if (m.kind != MPC_KIND_PREP || memcmp(m.session, session, 32) != 0 || m.round != r ||
@@ -1457,6 +1505,31 @@ done:
 
 /* ---- protocol ---------------------------------------------------------- */
 
+static uint32_t count_bits(uint64_t x) {
+  uint32_t c = 0;
+  for (; x; x &= x - 1) c++;
+  return c;
+}
+
+/* A round's deadline passed with messages missing (session_internal.h,
+ * mpc_proto.timeout; session.c has already listed the missing parties as
+ * unresponsive). Rounds 5 .. 5 + t are Dolev–Strong's synchronous rounds:
+ * they end here with what arrived (docs/mpc-prep.md "Deadlines"), so a
+ * verdict or echo message withheld from some honest parties is, for them,
+ * a message that was not sent, which the agreement argument covers. Every
+ * other round needs every message (rounds 0-4: the batch itself; the
+ * audit: everyone's seed and inputs): a timeout there aborts naming
+ * nobody, as without the hook, since a missing message proves nothing. */
+static cx_err prep_timeout(mpc_session *s, mpc_outbox *out) {
+  if (s->cfg.key && s->round >= R_VERDICT && s->round < audit0(s->cfg.t))
+    return s->round == R_VERDICT ? after_verdict(s, out) : after_echo(s, out);
+  uint32_t c = count_bits(s->expect & ~mpc_inbox_have(s->inbox, s->round));
+  impl_wipe(impl_of(s));
+  sess_abort(s, CX_E_MPC_TIMEOUT, -1, "prep round %u timed out waiting for %u part%s", s->round, c,
+             c == 1 ? "y" : "ies");
+  return CX_OK;
+}
+
 static cx_err prep_advance(mpc_session *s, mpc_outbox *out) {
   switch (s->round) {
   case R_DEAL: return after_deal(s, out);
@@ -1481,6 +1554,7 @@ const mpc_proto mpc_prep_proto = {
     .start = prep_start,
     .advance = prep_advance,
     .destroy = prep_destroy,
+    .timeout = prep_timeout,
 };
 
 static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R, mpc_pool *pool,

@@ -1286,15 +1286,35 @@ END_TEST
 
 /* ---- crashes ----------------------------------------------------------- */
 
+/* A crash in rounds 0-4 or in the verdict round: every honest party times
+ * out naming nobody, the dead party unresponsive, no pool changed (from
+ * the verdict round on, in the audit: a missing verdict is no acceptance,
+ * and the audit needs everyone). A crash in an echo round, after the dead
+ * party's verdict went to everyone: Dolev–Strong gives every honest party
+ * that verdict, and all accept the same batch. */
 static void crash_case(uint32_t n, uint32_t t, uint32_t r, uint32_t dead) {
   mh *h = new_harness(n, t);
   h->crash_round[dead] = r;
-  mpc_status st[MPC_MAX_N];
+  mpc_session *sess[MPC_MAX_N] = {0};
+  new_sessions(h, SMALL_T, SMALL_R, sess);
   /* The crashed party itself may still finish (round-r messages that
    * reached it early complete its round): only the others are checked. */
-  (void)mh_prep(h, SMALL_T, SMALL_R, st);
+  (void)mh_run(h, sess);
+  mpc_status st[MPC_MAX_N];
+  for (uint32_t i = 0; i < n; i++) st[i] = *mpc_session_status(sess[i]);
+  if (r > R_VERDICT) {
+    char ctx[48];
+    snprintf(ctx, sizeof ctx, "n=%u crash at %u", n, r);
+    expect_outcome(h, sess, 1ull << dead, dead, OUT_DONE, SMALL_T, SMALL_R, 0, ctx);
+    for (uint32_t i = 0; i < n; i++)
+      if (i != dead) ck_assert_uint_eq(st[i].unresponsive, 1ull << dead);
+    free_sessions(h, sess);
+    mh_free(h);
+    return;
+  }
   for (uint32_t i = 0; i < n; i++) {
     if (i == dead) continue;
+    if (r == R_VERDICT) ck_assert_uint_eq(sess[i]->round, audit0(t));
     ck_assert_msg(st[i].state == MPC_ABORTED, "n=%u crash at %u: party %u state %d", n, r, i,
                   st[i].state);
     ck_assert_msg(st[i].err == CX_E_MPC_TIMEOUT, "n=%u crash at %u: party %u: %s", n, r, i,
@@ -1304,14 +1324,238 @@ static void crash_case(uint32_t n, uint32_t t, uint32_t r, uint32_t dead) {
                   (unsigned long long)st[i].unresponsive);
   }
   pools_empty(h, 1ull << dead, "crash");
+  free_sessions(h, sess);
   mh_free(h);
 }
 
 /* Every round up to the last echo round. */
 START_TEST(test_prep_crash) {
   for (uint32_t r = 0; r <= 6; r++) crash_case(4, 1, r, r % 4);
+  crash_case(7, 2, 5, 1);
   crash_case(7, 2, 6, 3);
   crash_case(7, 2, 7, 5);
+  crash_case(3, 0, 5, 2); /* t = 0: the verdict round is the only one */
+}
+END_TEST
+
+/* ---- deadlines: withholding in rounds 5 .. 5 + t ------------------------- */
+
+/* The harness can only crash a party (drop all its messages from a round
+ * on); withholding from SOME recipients needs a network that drops single
+ * deliveries, so these tests run their own delivery loop over the same
+ * harness (keys, pools, configs): seeded random order, a fake clock that
+ * jumps past the round timeout when nothing is in flight. At each jump the
+ * parties notice their deadline one after the other, in random order, and
+ * what the first ones send is delivered before the next one notices: a
+ * party that proceeded sends its next round to parties still in the
+ * previous one (the one-round-ahead case of session_internal.h). */
+typedef struct {
+  uint32_t from, round;
+  uint64_t to; /* recipients it is withheld from */
+} drop_rule;
+
+typedef struct {
+  uint32_t from, to;
+  uint8_t *buf;
+  size_t len;
+} dflight;
+
+typedef struct {
+  mh *h;
+  mpc_session **sess;
+  const drop_rule *drop;
+  size_t ndrop;
+  tamper_ctx *tamper; /* NULL: none */
+  dflight *v;
+  size_t n, cap;
+  uint64_t rng;
+  uint32_t dropped, refused; /* refused: messages a running session turned down */
+} dnet;
+
+static uint64_t dnet_next(dnet *d) {
+  d->rng ^= d->rng << 13;
+  d->rng ^= d->rng >> 7;
+  d->rng ^= d->rng << 17;
+  return d->rng;
+}
+
+static void dnet_push(dnet *d, uint32_t from, uint32_t to, uint32_t round, const uint8_t *buf,
+                      size_t len) {
+  for (size_t k = 0; k < d->ndrop; k++)
+    if (d->drop[k].from == from && d->drop[k].round == round && ((d->drop[k].to >> to) & 1)) {
+      d->dropped++;
+      return;
+    }
+  if (d->n == d->cap) {
+    d->cap = d->cap ? 2 * d->cap : 64;
+    d->v = realloc(d->v, d->cap * sizeof *d->v);
+    ck_assert_ptr_nonnull(d->v);
+  }
+  uint8_t *copy = malloc(len);
+  ck_assert_ptr_nonnull(copy);
+  memcpy(copy, buf, len);
+  d->v[d->n++] = (dflight){.from = from, .to = to, .buf = copy, .len = len};
+}
+
+static void dnet_collect(dnet *d, uint32_t from, mpc_outbox *o) {
+  for (size_t k = 0; k < o->n; k++) {
+    mpc_msg m;
+    ck_assert_int_eq(mpc_msg_decode(o->v[k].buf, o->v[k].len, &m), CX_OK);
+    for (uint32_t j = 0; j < d->h->n; j++)
+      if (j != from && (o->v[k].to == MPC_TO_ALL || o->v[k].to == j))
+        dnet_push(d, from, j, m.round, o->v[k].buf, o->v[k].len);
+  }
+  mpc_outbox_clear(o);
+}
+
+static void dnet_deliver(dnet *d, size_t k, mpc_outbox *o) {
+  dflight f = d->v[k];
+  d->v[k] = d->v[--d->n];
+  mpc_session *s = d->sess[f.to];
+  mpc_msg m;
+  if (d->tamper && mpc_msg_decode(f.buf, f.len, &m) == CX_OK) {
+    uint8_t *payload = NULL, *buf = NULL;
+    size_t len = 0, blen = 0;
+    if (tamper_hook(d->tamper, f.from, f.to, &m, &payload, &len)) {
+      ck_assert_int_eq(mpc_msg_encode(d->h->keys[f.from], m.kind, m.session, m.round, m.from, m.to,
+                                      payload, len, &buf, &blen),
+                       CX_OK);
+      free(payload);
+      free(f.buf);
+      f.buf = buf;
+      f.len = blen;
+    }
+  }
+  if (mpc_session_status(s)->state == MPC_RUNNING) {
+    cx_err e = mpc_session_recv(s, f.buf, f.len, d->h->now_ms, o);
+    if (e != CX_OK && e != CX_E_MPC_STATE) d->refused++;
+    dnet_collect(d, f.to, o);
+  }
+  free(f.buf);
+}
+
+static void dnet_flush(dnet *d, mpc_outbox *o) {
+  while (d->n) dnet_deliver(d, (size_t)(dnet_next(d) % d->n), o);
+}
+
+static void run_dropping(mh *h, mpc_session **sess, const drop_rule *drop, size_t ndrop,
+                         tamper_ctx *tc, dnet *d) {
+  memset(d, 0, sizeof *d);
+  *d = (dnet){.h = h, .sess = sess, .drop = drop, .ndrop = ndrop, .tamper = tc, .rng = tu_rand() | 1};
+  mpc_outbox o = {0};
+  for (uint32_t i = 0; i < h->n; i++) {
+    ck_assert_int_eq(mpc_session_start(sess[i], h->now_ms, &o), CX_OK);
+    dnet_collect(d, i, &o);
+  }
+  for (uint32_t steps = 0;; steps++) {
+    ck_assert_uint_lt(steps, 1000);
+    dnet_flush(d, &o);
+    uint32_t order[MPC_MAX_N], running = 0;
+    for (uint32_t i = 0; i < h->n; i++)
+      if (mpc_session_status(sess[i])->state == MPC_RUNNING) order[running++] = i;
+    if (!running) break;
+    for (uint32_t k = running; k > 1; k--) { /* shuffle: who notices its deadline first */
+      uint32_t r = (uint32_t)(dnet_next(d) % k), x = order[k - 1];
+      order[k - 1] = order[r];
+      order[r] = x;
+    }
+    h->now_ms += sess[0]->cfg.round_timeout_ms + 1;
+    for (uint32_t k = 0; k < running; k++) {
+      mpc_session_tick(sess[order[k]], h->now_ms, &o);
+      dnet_collect(d, order[k], &o);
+      dnet_flush(d, &o);
+    }
+  }
+  free(d->v);
+  mpc_outbox_free(&o);
+}
+
+/* Every honest party (not in cheaters) in one and the same state: all done
+ * with one batch (identical pools, reconstructed across them), or all
+ * timed out in the audit naming nobody with only cheaters unresponsive and
+ * no pool changed, or all naming `named` with evidence that verifies. */
+static void expect_agreed(mh *h, mpc_session **sess, uint64_t cheaters, outcome want, uint32_t named,
+                          const char *ctx) {
+  expect_outcome(h, sess, cheaters, named, want, SMALL_T, SMALL_R, 0, ctx);
+  for (uint32_t i = 0; i < h->n; i++) {
+    if ((cheaters >> i) & 1) continue;
+    const mpc_status *st = mpc_session_status(sess[i]);
+    ck_assert_msg((st->unresponsive & ~cheaters) == 0, "%s: party %u lists an honest party unresponsive",
+                  ctx, i);
+    if (want == OUT_TIMEOUT) /* in the audit, which needs everyone */
+      ck_assert_msg(sess[i]->round == audit0(h->t), "%s: party %u timed out in round %u", ctx, i,
+                    sess[i]->round);
+  }
+}
+
+static void drop_case(uint32_t n, uint32_t t, uint64_t cheaters, const drop_rule *drop, size_t ndrop,
+                      tamper_ctx *tc, outcome want, uint32_t named, const char *ctx) {
+  mh *h = new_harness(n, t);
+  mpc_session *sess[MPC_MAX_N] = {0};
+  new_sessions(h, SMALL_T, SMALL_R, sess);
+  dnet d;
+  run_dropping(h, sess, drop, ndrop, tc, &d);
+  ck_assert_msg(d.dropped > 0, "%s: nothing was withheld", ctx);
+  /* Nobody ever ran two rounds ahead of a party still running, and no
+   * message arrived after its round had ended: nothing was refused. */
+  ck_assert_msg(d.refused == 0, "%s: %u messages refused", ctx, d.refused);
+  expect_agreed(h, sess, cheaters, want, named, ctx);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+
+#define BIT(i) (1ull << (i))
+
+START_TEST(test_prep_withhold) {
+  /* n = 4 (t = 1, echo round 6 is the last). The verdict withheld from one
+   * or two honest parties: they get it relayed in echo round 1 (depth 1),
+   * so all accept. */
+  drop_rule v1[] = {{2, R_VERDICT, BIT(0)}}, v2[] = {{1, R_VERDICT, BIT(0) | BIT(3)}};
+  drop_case(4, 1, BIT(2), v1, 1, NULL, OUT_DONE, 0, "n=4 verdict withheld from one");
+  drop_case(4, 1, BIT(1), v2, 1, NULL, OUT_DONE, 0, "n=4 verdict withheld from two");
+  /* The last echo message withheld from one or two honest parties (the
+   * case that used to leave some accepting and the others timed out). */
+  drop_rule e1[] = {{3, 6, BIT(1)}}, e2[] = {{0, 6, BIT(1) | BIT(2)}};
+  drop_case(4, 1, BIT(3), e1, 1, NULL, OUT_DONE, 0, "n=4 last echo withheld from one");
+  drop_case(4, 1, BIT(0), e2, 1, NULL, OUT_DONE, 0, "n=4 last echo withheld from two");
+  /* Both at once: the verdict sent to party 1 only and the last echo
+   * message to nobody. Party 1 relays it: all accept. */
+  drop_rule ve[] = {{2, R_VERDICT, BIT(0) | BIT(3)}, {2, 6, BIT(0) | BIT(1) | BIT(3)}};
+  drop_case(4, 1, BIT(2), ve, 2, NULL, OUT_DONE, 0, "n=4 verdict to one, echo to none");
+  /* The verdict withheld from every honest party: nobody honest extracts
+   * it, all go to the audit, where the withholder's session (it has every
+   * verdict: it accepted) never shows up: all time out naming nobody. */
+  drop_rule vall[] = {{1, R_VERDICT, BIT(0) | BIT(2) | BIT(3)}};
+  drop_case(4, 1, BIT(1), vall, 1, NULL, OUT_TIMEOUT, 0, "n=4 verdict to none");
+  /* n = 7 (t = 2, echo rounds 6 and 7). Party 1's verdict goes only to its
+   * accomplice 4, which relays it in echo round 1 to party 0 only; party 0
+   * relays it in the last echo round (two relayers): all extract it, all
+   * accept. */
+  drop_rule a[] = {{1, R_VERDICT, all_of(7) & ~BIT(4)}, {4, 6, all_of(7) & ~BIT(0)}};
+  drop_case(7, 2, BIT(1) | BIT(4), a, 2, NULL, OUT_DONE, 0, "n=7 verdict through an accomplice");
+  /* The accomplice relays it to nobody: nobody honest has it; all audit
+   * and time out (the withholder accepted). */
+  drop_rule b[] = {{1, R_VERDICT, all_of(7) & ~BIT(4)}, {4, 6, all_of(7)}};
+  drop_case(7, 2, BIT(1) | BIT(4), b, 2, NULL, OUT_TIMEOUT, 0, "n=7 verdict to an accomplice only");
+  /* Both cheaters withhold their last echo messages from some honest
+   * parties, and one its verdict from two. */
+  drop_rule c[] = {{3, R_VERDICT, BIT(0) | BIT(5)}, {3, 7, BIT(0) | BIT(2)}, {6, 7, BIT(5)}};
+  drop_case(7, 2, BIT(3) | BIT(6), c, 3, NULL, OUT_DONE, 0, "n=7 last echoes withheld");
+}
+END_TEST
+
+/* A batch that fails (a wrong share in round 3) with a verdict missing at
+ * some parties: everyone goes to the audit with a blob whose missing
+ * verdict is empty, and everyone names the cheater, the evidence (its own
+ * blob, which lacks an honest party's verdict) verifying. */
+START_TEST(test_prep_withhold_audit) {
+  uint32_t cheater = 2;
+  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+  drop_rule d[] = {{cheater, R_VERDICT, BIT(0)}, {1, R_VERDICT, BIT(cheater)}};
+  drop_case(4, 1, BIT(cheater), d, 2, &tc, OUT_NAMED, cheater, "n=4 audit, verdicts missing");
+  tamper_ctx tc7 = {.rule = {{5, 3, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
+  drop_rule d7[] = {{5, R_VERDICT, BIT(0) | BIT(1)}, {5, 7, BIT(2)}, {3, R_VERDICT, BIT(5)}};
+  drop_case(7, 2, BIT(5), d7, 3, &tc7, OUT_NAMED, 5, "n=7 audit, verdicts missing");
 }
 END_TEST
 
@@ -1370,6 +1614,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_prep_consistent_king);
   tcase_add_test(tc, test_prep_sacrifice_only);
   tcase_add_test(tc, test_prep_crash);
+  tcase_add_test(tc, test_prep_withhold);
+  tcase_add_test(tc, test_prep_withhold_audit);
   tcase_add_test(tc, test_prep_big);
   suite_add_tcase(s, tc);
   return s;
