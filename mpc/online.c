@@ -642,36 +642,46 @@ static void group_free(online *o) {
 
 static cx_err finish_done(mpc_session *s, online *o);
 
-static cx_err open_recv(mpc_session *s, online *o, mpc_outbox *out) {
-  group *g = &o->g;
+/* Opens this round's count sharings robustly into res: the other parties'
+ * TAG_SHARES payloads (addressed to `to`) are read into buf, n rows of
+ * count; mine is my own row and g->sent the message I sent it in (both
+ * kept for evidence). 0, or -1 if the session aborted (a malformed payload
+ * names its sender; see robust_open for the rest). Shared by OPEN rounds
+ * and the dealer's round A of INPUT, which differ only in recipient and in
+ * where the own row lives. */
+static int open_round(mpc_session *s, const group *g, uint32_t to, size_t count, fe *buf, const fe *mine,
+                      fe *res) {
   uint32_t n = s->cfg.n, me = s->cfg.me;
-  size_t count = g->hi - g->lo;
-  fe *buf = fe_alloc((size_t)n * count);
-  if (!buf) return CX_E_NOMEM;
   const fe *sh[MPC_MAX_N];
   const uint8_t *msgs[MPC_MAX_N];
   size_t lens[MPC_MAX_N];
-  int ok = 1;
-  for (uint32_t j = 0; j < n && ok; j++) {
+  for (uint32_t j = 0; j < n; j++) {
     if (j == me) {
-      sh[j] = g->mine + g->lo;
+      sh[j] = mine;
       msgs[j] = g->sent;
       lens[j] = g->sent_len;
       continue;
     }
     const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
-    const char *why = payload_get(m, TAG_SHARES, MPC_TO_ALL, count, buf + (size_t)j * count);
+    const char *why = payload_get(m, TAG_SHARES, to, count, buf + (size_t)j * count);
     if (why) {
       abort_malformed(s, j, m, why);
-      ok = 0;
-      break;
+      return -1;
     }
     sh[j] = buf + (size_t)j * count;
     msgs[j] = m->raw;
     lens[j] = m->raw_len;
   }
-  if (ok) ok = robust_open(s, sh, count, g->vals + g->lo, msgs, lens) == 0;
-  fe_free(buf, (size_t)n * count);
+  return robust_open(s, sh, count, res, msgs, lens);
+}
+
+static cx_err open_recv(mpc_session *s, online *o, mpc_outbox *out) {
+  group *g = &o->g;
+  size_t count = g->hi - g->lo;
+  fe *buf = fe_alloc((size_t)s->cfg.n * count);
+  if (!buf) return CX_E_NOMEM;
+  int ok = open_round(s, g, MPC_TO_ALL, count, buf, g->mine + g->lo, g->vals + g->lo) == 0;
+  fe_free(buf, (size_t)s->cfg.n * count);
   if (!ok) return CX_OK;
   g->lo = g->hi;
   if (g->lo < g->total) return open_send(s, o, out);
@@ -791,28 +801,9 @@ static cx_err input_recv_a(mpc_session *s, online *o) {
     fe_free(buf, (size_t)n * c);
     return CX_E_NOMEM;
   }
-  const fe *sh[MPC_MAX_N];
-  const uint8_t *msgs[MPC_MAX_N];
-  size_t lens[MPC_MAX_N];
-  int ok = 1;
-  for (uint32_t j = 0; j < n && ok; j++) {
-    sh[j] = buf + (size_t)j * c;
-    if (j == me) {
-      dealer_elems(o, me, g->mine, buf + (size_t)j * c);
-      msgs[j] = g->sent;
-      lens[j] = g->sent_len;
-      continue;
-    }
-    const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
-    const char *why = payload_get(m, TAG_SHARES, me, c, buf + (size_t)j * c);
-    if (why) {
-      abort_malformed(s, j, m, why);
-      ok = 0;
-    }
-    msgs[j] = m->raw;
-    lens[j] = m->raw_len;
-  }
-  if (ok) ok = robust_open(s, sh, c, g->ropen, msgs, lens) == 0;
+  fe *mine = buf + (size_t)me * c;
+  dealer_elems(o, me, g->mine, mine);
+  open_round(s, g, me, c, buf, mine, g->ropen); /* an abort is in the status */
   fe_free(buf, (size_t)n * c);
   return CX_OK;
 }

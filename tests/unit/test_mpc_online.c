@@ -131,6 +131,14 @@ static uint32_t run_online(mh *h, const mpc_program *p, inputs *in, mpc_session 
   return mh_online(h, p, (const fe *const *const *)in->vp, (const size_t *const *)in->lp, s);
 }
 
+/* x of dealer 0 and y of dealer 1 (NULL: none), both in slot 0: the
+ * inputs of most programs here. */
+static void inputs_xy(inputs *in, const fe *xs, const fe *ys, size_t len) {
+  inputs_init(in);
+  inputs_set(in, 0, 0, xs, len);
+  if (ys) inputs_set(in, 1, 0, ys, len);
+}
+
 static void expect_output(mpc_session *s, uint32_t slot, const fe *want, size_t len) {
   const fe *got = NULL;
   ck_assert_uint_eq(mpc_session_output(s, slot, &got), len);
@@ -152,6 +160,15 @@ static void expect_all_done(mpc_session **s, uint32_t n, const mpc_program *p) {
     ck_assert_uint_eq(st->rounds, c.rounds);
     ck_assert_int_eq(mpc_session_evidence(s[i])->type, MPC_EV_NONE);
   }
+}
+
+/* Runs p (pools filled) on inputs_xy and expects every party done. */
+static void run_all_done(mh *h, const mpc_program *p, const fe *xs, const fe *ys, size_t len,
+                         mpc_session **s) {
+  inputs in;
+  inputs_xy(&in, xs, ys, len);
+  ck_assert_uint_eq(run_online(h, p, &in, s), h->n);
+  expect_all_done(s, h->n, p);
 }
 
 
@@ -640,9 +657,7 @@ static void cheat_run(uint32_t n, uint32_t cheater, uint32_t round, int mode) {
     ys[k] = fe_from_i64(rnd_i64());
   }
   inputs in;
-  inputs_init(&in);
-  inputs_set(&in, 0, 0, xs, CL);
-  inputs_set(&in, 1, 0, ys, CL);
+  inputs_xy(&in, xs, ys, CL);
   cheat c = {.cheater = cheater, .round = round, .target = cheater == 0 ? 1 : 0, .mode = mode};
   h->tamper = cheat_hook;
   h->tamper_ctx = &c;
@@ -764,9 +779,7 @@ START_TEST(t_two_cheaters_n7) {
     aw[k] = fe_add(xs[k], ys[k]);
   }
   inputs in;
-  inputs_init(&in);
-  inputs_set(&in, 0, 0, xs, CL);
-  inputs_set(&in, 1, 0, ys, CL);
+  inputs_xy(&in, xs, ys, CL);
   cheat2 c = {.round = 3, .who = (1u << 2) | (1u << 5)};
   h->tamper = cheat2_hook;
   h->tamper_ctx = &c;
@@ -815,9 +828,7 @@ START_TEST(t_abort_evidence_wins) {
   fill_for(h, p);
   fe xs[CL] = {1, 2, 3, 4}, ys[CL] = {5, 6, 7, 8};
   inputs in;
-  inputs_init(&in);
-  inputs_set(&in, 0, 0, xs, CL);
-  inputs_set(&in, 1, 0, ys, CL);
+  inputs_xy(&in, xs, ys, CL);
   cheat_pair c = {.a = {.cheater = 2, .round = 3, .mode = TM_ALL}, .b = {.cheater = 5, .round = 4, .mode = TM_BAD}};
   h->tamper = pair_hook;
   h->tamper_ctx = &c;
@@ -859,9 +870,7 @@ static void small_inputs_init(small_inputs *si) {
     si->ys[k] = fe_from_i64(rnd_i64());
     si->zs[k] = fe_mul(si->xs[k], si->ys[k]);
   }
-  inputs_init(&si->in);
-  inputs_set(&si->in, 0, 0, si->xs, 3);
-  inputs_set(&si->in, 1, 0, si->ys, 3);
+  inputs_xy(&si->in, si->xs, si->ys, 3);
 }
 
 /* Sessions created (not started) for every party, inputs given. */
@@ -876,6 +885,29 @@ static void make_sessions(mh *h, const mpc_program *p, small_inputs *si, mpc_ses
   ck_assert_int_eq(mpc_session_input(s[1], 0, si->ys, 3), CX_OK);
 }
 
+/* The fixture of the framework tests: four parties, the small program,
+ * pools filled for one run, the inputs; sessions not made yet. */
+typedef struct {
+  mh *h;
+  mpc_program *p;
+  small_inputs si;
+  mpc_session *s[MPC_MAX_N];
+} small_fx;
+
+static void small_fx_init(small_fx *f) {
+  memset(f, 0, sizeof *f);
+  f->h = mk(4);
+  f->p = small_program();
+  fill_for(f->h, f->p);
+  small_inputs_init(&f->si);
+}
+
+static void small_fx_free(small_fx *f) {
+  free_sessions(f->s, 4);
+  mpc_prog_free(f->p);
+  mh_free(f->h);
+}
+
 static uint8_t *reencode(mh *h, uint32_t signer, const mpc_msg *m, uint32_t round, uint32_t from, uint32_t to,
                          const uint8_t *session, const uint8_t *payload, size_t plen, size_t *len) {
   uint8_t *buf = NULL;
@@ -885,14 +917,23 @@ static uint8_t *reencode(mh *h, uint32_t signer, const mpc_msg *m, uint32_t roun
   return buf;
 }
 
+/* m re-signed by signer with the given round, sender, recipient and
+ * session (NULL: m's) is answered `want` by s. */
+static void expect_recv_reencoded(mh *h, mpc_session *s, mpc_outbox *o, const mpc_msg *m, uint32_t signer,
+                                  uint32_t round, uint32_t from, uint32_t to, const uint8_t *session,
+                                  cx_err want) {
+  size_t len;
+  uint8_t *b = reencode(h, signer, m, round, from, to, session, NULL, 0, &len);
+  ck_assert_int_eq(mpc_session_recv(s, b, len, h->now_ms, o), want);
+  free(b);
+}
+
 START_TEST(t_recv_refusals) {
-  mh *h = mk(4);
-  mpc_program *p = small_program();
-  fill_for(h, p);
-  small_inputs si;
-  small_inputs_init(&si);
-  mpc_session *s[MPC_MAX_N] = {0};
-  make_sessions(h, p, &si, s);
+  small_fx f;
+  small_fx_init(&f);
+  mh *h = f.h;
+  mpc_session **s = f.s;
+  make_sessions(h, f.p, &f.si, s);
   /* party 1 starts: its round-0 message goes to dealer 0 */
   mpc_outbox o = {0};
   ck_assert_int_eq(mpc_session_start(s[1], h->now_ms, &o), CX_OK);
@@ -904,35 +945,23 @@ START_TEST(t_recv_refusals) {
   mpc_msg m;
   ck_assert_int_eq(mpc_msg_decode(o.v[0].buf, o.v[0].len, &m), CX_OK);
   mpc_outbox o0 = {0};
-  size_t len;
-  uint8_t *b;
   /* wrong session */
   uint8_t other[32];
   memset(other, 7, sizeof other);
-  b = reencode(h, 1, &m, 0, 1, 0, other, NULL, 0, &len);
-  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_SESSION);
-  free(b);
+  expect_recv_reencoded(h, s[0], &o0, &m, 1, 0, 1, 0, other, CX_E_MPC_SESSION);
   /* bad signature */
-  b = malloc(o.v[0].len);
+  uint8_t *b = malloc(o.v[0].len);
   memcpy(b, o.v[0].buf, o.v[0].len);
   b[o.v[0].len - 1] ^= 1;
   ck_assert_int_eq(mpc_session_recv(s[0], b, o.v[0].len, h->now_ms, &o0), CX_E_BAD_SIG);
+  free(b);
   /* signed by another member than the sender field says */
-  free(b);
-  b = reencode(h, 2, &m, 0, 1, 0, NULL, NULL, 0, &len);
-  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_BAD_SIG);
-  free(b);
+  expect_recv_reencoded(h, s[0], &o0, &m, 2, 0, 1, 0, NULL, CX_E_BAD_SIG);
   /* too far ahead */
-  b = reencode(h, 1, &m, 5, 1, 0, NULL, NULL, 0, &len);
-  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_ROUND);
-  free(b);
+  expect_recv_reencoded(h, s[0], &o0, &m, 1, 5, 1, 0, NULL, CX_E_MPC_ROUND);
   /* from myself, and for another recipient */
-  b = reencode(h, 0, &m, 0, 0, 0, NULL, NULL, 0, &len);
-  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_SENDER);
-  free(b);
-  b = reencode(h, 1, &m, 0, 1, 2, NULL, NULL, 0, &len);
-  ck_assert_int_eq(mpc_session_recv(s[0], b, len, h->now_ms, &o0), CX_E_MPC_SENDER);
-  free(b);
+  expect_recv_reencoded(h, s[0], &o0, &m, 0, 0, 0, 0, NULL, CX_E_MPC_SENDER);
+  expect_recv_reencoded(h, s[0], &o0, &m, 1, 0, 1, 2, NULL, CX_E_MPC_SENDER);
   /* truncated */
   ck_assert_int_ne(mpc_session_recv(s[0], o.v[0].buf, 20, h->now_ms, &o0), CX_OK);
   /* the real one, then its copy */
@@ -946,23 +975,19 @@ START_TEST(t_recv_refusals) {
   mpc_outbox_free(&o0);
   /* the sessions still finish, with the right result */
   ck_assert_uint_eq(mh_run(h, s), 4);
-  for (uint32_t i = 0; i < 4; i++) expect_output(s[i], 0, si.zs, 3);
-  expect_all_done(s, 4, p);
+  for (uint32_t i = 0; i < 4; i++) expect_output(s[i], 0, f.si.zs, 3);
+  expect_all_done(s, 4, f.p);
   ck_assert_int_eq(mpc_session_recv(s[0], m.raw, m.raw_len, h->now_ms, &o0), CX_E_MPC_STATE);
-  free_sessions(s, 4);
-  mpc_prog_free(p);
-  mh_free(h);
+  small_fx_free(&f);
 }
 END_TEST
 
 START_TEST(t_equivocation_at_recv) {
-  mh *h = mk(4);
-  mpc_program *p = small_program();
-  fill_for(h, p);
-  small_inputs si;
-  small_inputs_init(&si);
-  mpc_session *s[MPC_MAX_N] = {0};
-  make_sessions(h, p, &si, s);
+  small_fx f;
+  small_fx_init(&f);
+  mh *h = f.h;
+  mpc_session **s = f.s;
+  make_sessions(h, f.p, &f.si, s);
   mpc_outbox o = {0}, o0 = {0};
   ck_assert_int_eq(mpc_session_start(s[1], h->now_ms, &o), CX_OK);
   mpc_msg m;
@@ -1009,22 +1034,17 @@ START_TEST(t_equivocation_at_recv) {
   free(pl);
   mpc_outbox_free(&o);
   mpc_outbox_free(&o0);
-  free_sessions(s, 4);
-  mpc_prog_free(p);
-  mh_free(h);
+  small_fx_free(&f);
 }
 END_TEST
 
 START_TEST(t_crash_timeout) {
   for (uint32_t crash = 0; crash < 5; crash++) {
-    mh *h = mk(4);
-    mpc_program *p = small_program();
-    fill_for(h, p);
-    small_inputs si;
-    small_inputs_init(&si);
-    h->crash_round[3] = crash; /* party 3 stops at that round */
-    mpc_session *s[MPC_MAX_N] = {0};
-    run_online(h, p, &si.in, s);
+    small_fx f;
+    small_fx_init(&f);
+    mpc_session **s = f.s;
+    f.h->crash_round[3] = crash; /* party 3 stops at that round */
+    run_online(f.h, f.p, &f.si.in, s);
     int listed = 0;
     for (uint32_t i = 0; i < 3; i++) {
       const mpc_status *st = mpc_session_status(s[i]);
@@ -1042,9 +1062,7 @@ START_TEST(t_crash_timeout) {
     ck_assert(listed);
     /* (The crashed party's own session is not judged: messages that reached
      * it before its crash round may even have let it finish.) */
-    free_sessions(s, 4);
-    mpc_prog_free(p);
-    mh_free(h);
+    small_fx_free(&f);
   }
 }
 END_TEST
@@ -1104,12 +1122,11 @@ START_TEST(t_psqrtinv_fails) {
 END_TEST
 
 START_TEST(t_missing_input) {
-  mh *h = mk(4);
-  mpc_program *p = small_program();
-  fill_for(h, p);
-  small_inputs si;
-  small_inputs_init(&si);
-  mpc_session *s[MPC_MAX_N] = {0};
+  small_fx f;
+  small_fx_init(&f);
+  mh *h = f.h;
+  mpc_program *p = f.p;
+  mpc_session **s = f.s;
   for (uint32_t i = 0; i < 4; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
@@ -1121,31 +1138,29 @@ START_TEST(t_missing_input) {
   ck_assert_int_eq(mpc_session_start(s[0], 0, &o), CX_E_INVALID_ARG);
   ck_assert_uint_eq(o.n, 0);
   ck_assert_int_eq(mpc_session_status(s[0])->state, MPC_RUNNING);
-  ck_assert_int_eq(mpc_session_input(s[0], 0, si.xs, 2), CX_E_INVALID_ARG); /* wrong length */
-  ck_assert_int_eq(mpc_session_input(s[0], 1, si.xs, 3), CX_E_INVALID_ARG); /* not its slot */
-  ck_assert_int_eq(mpc_session_input(s[2], 0, si.xs, 3), CX_E_INVALID_ARG); /* not a dealer */
+  ck_assert_int_eq(mpc_session_input(s[0], 0, f.si.xs, 2), CX_E_INVALID_ARG); /* wrong length */
+  ck_assert_int_eq(mpc_session_input(s[0], 1, f.si.xs, 3), CX_E_INVALID_ARG); /* not its slot */
+  ck_assert_int_eq(mpc_session_input(s[2], 0, f.si.xs, 3), CX_E_INVALID_ARG); /* not a dealer */
   ck_assert_int_eq(mpc_session_start(s[0], 0, &o), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_input(s[0], 0, si.ys, 3), CX_OK);
-  ck_assert_int_eq(mpc_session_input(s[0], 0, si.xs, 3), CX_OK); /* the last one counts */
-  ck_assert_int_eq(mpc_session_input(s[1], 0, si.ys, 3), CX_OK);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, f.si.ys, 3), CX_OK);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, f.si.xs, 3), CX_OK); /* the last one counts */
+  ck_assert_int_eq(mpc_session_input(s[1], 0, f.si.ys, 3), CX_OK);
   ck_assert_uint_eq(mh_run(h, s), 4);
-  for (uint32_t i = 0; i < 4; i++) expect_output(s[i], 0, si.zs, 3);
-  ck_assert_int_eq(mpc_session_input(s[0], 0, si.xs, 3), CX_E_MPC_STATE);
+  for (uint32_t i = 0; i < 4; i++) expect_output(s[i], 0, f.si.zs, 3);
+  ck_assert_int_eq(mpc_session_input(s[0], 0, f.si.xs, 3), CX_E_MPC_STATE);
   mpc_outbox_free(&o);
   free_sessions(s, 4);
   /* a dealer that never gives its input takes no part: the others time out */
   fill_for(h, p);
   inputs in;
   inputs_init(&in);
-  inputs_set(&in, 1, 0, si.ys, 3);
+  inputs_set(&in, 1, 0, f.si.ys, 3);
   ck_assert_uint_eq(run_online(h, p, &in, s), 0);
   for (uint32_t i = 1; i < 4; i++) {
     ck_assert_int_eq(mpc_session_status(s[i])->err, CX_E_MPC_TIMEOUT);
     ck_assert_int_eq(mpc_session_status(s[i])->culprit, -1);
   }
-  free_sessions(s, 4);
-  mpc_prog_free(p);
-  mh_free(h);
+  small_fx_free(&f);
 }
 END_TEST
 
@@ -1155,6 +1170,12 @@ typedef struct {
   uint8_t *msg[5][MPC_MAX_N]; /* first copy of each party's message of each round */
   size_t len[5][MPC_MAX_N];
 } recorder;
+
+static void recorder_free(recorder *r) {
+  for (int k = 0; k < 5; k++)
+    for (int j = 0; j < MPC_MAX_N; j++) free(r->msg[k][j]);
+  memset(r, 0, sizeof *r);
+}
 
 static int record_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
   recorder *r = ctx;
@@ -1175,9 +1196,7 @@ START_TEST(t_evidence_verify) {
   fill_for(h, p);
   fe xs[CL] = {1, 2, 3, 4}, ys[CL] = {5, 6, 7, 8};
   inputs in;
-  inputs_init(&in);
-  inputs_set(&in, 0, 0, xs, CL);
-  inputs_set(&in, 1, 0, ys, CL);
+  inputs_xy(&in, xs, ys, CL);
   recorder rec = {0};
   h->tamper = record_hook;
   h->tamper_ctx = &rec;
@@ -1272,8 +1291,7 @@ START_TEST(t_evidence_verify) {
   free(pl);
   em.type = MPC_EV_NONE;
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_E_INVALID_ARG);
-  for (int r = 0; r < 5; r++)
-    for (int j = 0; j < MPC_MAX_N; j++) free(rec.msg[r][j]);
+  recorder_free(&rec);
   free_sessions(s, 4);
   mpc_prog_free(p);
   mh_free(h);
@@ -1299,12 +1317,8 @@ START_TEST(t_split) {
     xs[k] = fe_from_i64(rnd_i64());
     zs[k] = fe_mul(xs[k], xs[k]);
   }
-  inputs in;
-  inputs_init(&in);
-  inputs_set(&in, 0, 0, xs, L);
   mpc_session *s[MPC_MAX_N] = {0};
-  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
-  expect_all_done(s, 4, p);
+  run_all_done(h, p, xs, NULL, L, s);
   for (uint32_t i = 0; i < 4; i++) {
     expect_output(s[i], 0, zs, L);
     ck_assert_uint_le(mpc_session_status(s[i])->bytes_sent / mpc_session_status(s[i])->msgs_sent,
@@ -1441,12 +1455,8 @@ START_TEST(t_many_registers) {
   prog_nregs(p, &ns, &np);
   ck_assert_uint_ge(ns, NREG);
   fill_for(h, p);
-  inputs in;
-  inputs_init(&in);
-  inputs_set(&in, 0, 0, xs, L);
   mpc_session *s[MPC_MAX_N] = {0};
-  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
-  expect_all_done(s, 4, p);
+  run_all_done(h, p, xs, NULL, L, s);
   for (uint32_t i = 0; i < 4; i++) {
     expect_output(s[i], 0, cur, L);
     /* every register freed after its last read: a few vectors at a time,
@@ -1504,13 +1514,8 @@ START_TEST(t_lifetimes) {
     w5[k] = fe_mul(w4[k], w3[k]);
   }
   fill_for(h, p);
-  inputs in;
-  inputs_init(&in);
-  inputs_set(&in, 0, 0, xs, L);
-  inputs_set(&in, 1, 0, ys, L);
   mpc_session *s[MPC_MAX_N] = {0};
-  ck_assert_uint_eq(run_online(h, p, &in, s), 4);
-  expect_all_done(s, 4, p);
+  run_all_done(h, p, xs, ys, L, s);
   for (uint32_t i = 0; i < 4; i++) {
     expect_output(s[i], 0, w0, L);
     expect_output(s[i], 1, w1, L);
@@ -1660,9 +1665,7 @@ START_TEST(t_guard_lie) {
     fill_for(h, p);
     fe xs[CL] = {1, 2, 3, 4}, ys[CL] = {5, 6, 7, 8};
     inputs in;
-    inputs_init(&in);
-    inputs_set(&in, 0, 0, xs, CL);
-    inputs_set(&in, 1, 0, ys, CL);
+    inputs_xy(&in, xs, ys, CL);
     liar c = {.cheater = 2, .round = round};
     h->tamper = guard_hook;
     h->tamper_ctx = &c;
@@ -1764,8 +1767,7 @@ START_TEST(t_guard_evidence) {
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &em), CX_OK);
   free(b);
   free(pl);
-  for (int r = 0; r < 5; r++)
-    for (int j = 0; j < MPC_MAX_N; j++) free(rec.msg[r][j]);
+  recorder_free(&rec);
   free_sessions(s, 4);
   mpc_prog_free(p);
   mh_free(h);
@@ -2125,8 +2127,7 @@ START_TEST(t_client_bad_share) {
       mpc_evidence fake = {.type = MPC_EV_CLIENT, .culprit = (int32_t)bad, .item = 1, .count = n + 1,
                            .msg = msgs, .len = lens, .aux = aux, .aux_len = 40 + 32 * n};
       ck_assert_int_eq(mpc_evidence_verify(n, h->t, h->pks, &fake), CX_E_NOT_CONFLICTING);
-      for (int r = 0; r < 5; r++)
-        for (int j = 0; j < MPC_MAX_N; j++) free(rec.msg[r][j]);
+      recorder_free(&rec);
       /* The check round completed; the verdict came at the end of the
        * reveal round (an abort does not count its round as completed). */
       for (uint32_t i = 0; i < n; i++) {

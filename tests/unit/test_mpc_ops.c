@@ -449,6 +449,55 @@ SHARED int64_t rand_partner(int64_t a, uint32_t k) {
   }
 }
 
+/* n pairs (a[i], b[i]) of k-bit values: every edge pair (the extremes, 0,
+ * +-1, equal operands, neighbours a = b +- 1; clamped to k bits) as far as n
+ * allows, the rest random with an equal or neighbouring partner half the
+ * time; shuffled, so the extremes sit anywhere in a vector. */
+typedef struct {
+  int64_t *a, *b;
+  size_t n;
+} pairs;
+
+static int64_t clamp_k(__int128 v, uint32_t k) {
+  return v < kmin(k) ? kmin(k) : v > kmax(k) ? kmax(k) : (int64_t)v;
+}
+
+SHARED pairs pairs_new(size_t n, uint32_t k) {
+  const __int128 lo = kmin(k), hi = kmax(k);
+  const __int128 edges[][2] = {
+      {lo, hi},     {hi, lo},     {lo, lo},      {hi, hi},     {lo, lo + 1}, {lo + 1, lo},
+      {hi - 1, hi}, {hi, hi - 1}, {0, 0},        {0, 1},       {1, 0},       {0, -1},
+      {-1, 0},      {1, 1},       {-1, -1},      {1, -1},      {-1, 1},      {lo, 0},
+      {0, lo},      {hi, 0},      {0, hi},       {lo, -1},     {hi, 1},      {lo + 1, lo + 1},
+  };
+  const size_t nedges = sizeof edges / sizeof edges[0];
+  pairs p = {malloc(n * sizeof(int64_t)), malloc(n * sizeof(int64_t)), n};
+  ck_assert_ptr_nonnull(p.a);
+  ck_assert_ptr_nonnull(p.b);
+  for (size_t i = 0; i < n; i++) {
+    if (i < nedges) {
+      p.a[i] = clamp_k(edges[i][0], k);
+      p.b[i] = clamp_k(edges[i][1], k);
+    } else {
+      p.a[i] = rand_k(k);
+      p.b[i] = rand_partner(p.a[i], k);
+    }
+  }
+  for (size_t i = n; i > 1; i--) {
+    size_t j = tu_rand() % i;
+    int64_t x = p.a[i - 1], y = p.b[i - 1];
+    p.a[i - 1] = p.a[j], p.b[i - 1] = p.b[j];
+    p.a[j] = x, p.b[j] = y;
+  }
+  return p;
+}
+
+SHARED void pairs_free(pairs *p) {
+  free(p->a);
+  free(p->b);
+  memset(p, 0, sizeof *p);
+}
+
 /* floor(a / d) */
 SHARED int64_t floordiv(int64_t a, uint64_t d) {
   __int128 q = (__int128)a / (__int128)d, r = (__int128)a % (__int128)d;
@@ -469,11 +518,11 @@ SHARED uint32_t rounds_mod2m(uint32_t m) { return 1 + clog2(m); }
 SHARED uint32_t rounds_ltz(uint32_t k) { return k == 1 ? 0 : rounds_mod2m(k - 1); }
 SHARED uint32_t rounds_eqz(uint32_t k) { return 1 + clog2(k); }
 
-/* All comparisons of n pairs of k-bit values in one program. */
-SHARED void tc_cmp(tcase *t, const int64_t *a, const int64_t *b, size_t n, uint32_t k) {
+/* lt, le, eq and ne of n pairs of k-bit values (inputs ra, rb). */
+SHARED void tc_cmp2(tcase *t, uint32_t ra, uint32_t rb, const int64_t *a, const int64_t *b, size_t n,
+                    uint32_t k) {
   int64_t *w = malloc(n * sizeof *w);
   ck_assert_ptr_nonnull(w);
-  uint32_t ra = tc_input(t, a, n), rb = tc_input(t, b, n);
   for (size_t i = 0; i < n; i++) w[i] = a[i] < b[i];
   tc_expect(t, mpc_lt(t->p, ra, rb, k), w, n, "lt");
   for (size_t i = 0; i < n; i++) w[i] = a[i] <= b[i];
@@ -482,11 +531,25 @@ SHARED void tc_cmp(tcase *t, const int64_t *a, const int64_t *b, size_t n, uint3
   tc_expect(t, mpc_eq(t->p, ra, rb, k), w, n, "eq");
   for (size_t i = 0; i < n; i++) w[i] = a[i] != b[i];
   tc_expect(t, mpc_ne(t->p, ra, rb, k), w, n, "ne");
+  free(w);
+}
+
+/* ltz and eqz of n k-bit values (input ra). */
+SHARED void tc_sign(tcase *t, uint32_t ra, const int64_t *a, size_t n, uint32_t k) {
+  int64_t *w = malloc(n * sizeof *w);
+  ck_assert_ptr_nonnull(w);
   for (size_t i = 0; i < n; i++) w[i] = a[i] < 0;
   tc_expect(t, mpc_ltz(t->p, ra, k), w, n, "ltz");
   for (size_t i = 0; i < n; i++) w[i] = a[i] == 0;
   tc_expect(t, mpc_eqz(t->p, ra, k), w, n, "eqz");
   free(w);
+}
+
+/* All comparisons of n pairs of k-bit values in one program. */
+SHARED void tc_cmp(tcase *t, const int64_t *a, const int64_t *b, size_t n, uint32_t k) {
+  uint32_t ra = tc_input(t, a, n), rb = tc_input(t, b, n);
+  tc_cmp2(t, ra, rb, a, b, n, k);
+  tc_sign(t, ra, a, n, k);
 }
 
 /* trunc of a for each m in ms; divc of a for each d in ds. */
@@ -517,8 +580,9 @@ SHARED void tc_divc(tcase *t, uint32_t ra, const int64_t *a, size_t n, uint32_t 
 }
 
 /* select, vsum, vmin, vmax and member (true and false) on vectors of
- * length n of k-bit values (the sum is checked modulo nothing: callers keep
- * n * 2^(k-1) within int64). */
+ * length n of k-bit values. The sum is compared as an int64: vsum runs on
+ * a >> sh, sh the least shift that keeps any sum of n such values within
+ * int64 (0 unless n * 2^(k-1) would pass 2^63; then a separate input). */
 SHARED void tc_vec(tcase *t, const int64_t *a, const int64_t *b, size_t n, uint32_t k) {
   int64_t *w = calloc(n, sizeof *w), *c = calloc(n, sizeof *c);
   ck_assert_ptr_nonnull(w);
@@ -527,13 +591,15 @@ SHARED void tc_vec(tcase *t, const int64_t *a, const int64_t *b, size_t n, uint3
   uint32_t ra = tc_input(t, a, n), rb = tc_input(t, b, n), rc = tc_input(t, c, n);
   for (size_t i = 0; i < n; i++) w[i] = c[i] ? a[i] : b[i];
   tc_expect(t, mpc_select(t->p, rc, ra, rb), w, n, "select");
+  uint32_t sh = k - 1 + clog2(n) > 63 ? k - 1 + clog2(n) - 63 : 0;
   int64_t s = 0, mn = a[0], mx = a[0];
   for (size_t i = 0; i < n; i++) {
-    s += a[i];
+    w[i] = a[i] >> sh;
+    s += w[i];
     if (a[i] < mn) mn = a[i];
     if (a[i] > mx) mx = a[i];
   }
-  tc_expect(t, mpc_vsum(t->p, ra), &s, 1, "vsum");
+  tc_expect(t, mpc_vsum(t->p, sh ? tc_input(t, w, n) : ra), &s, 1, "vsum");
   tc_expect(t, mpc_vmin(t->p, ra, k), &mn, 1, "vmin");
   tc_expect(t, mpc_vmax(t->p, ra, k), &mx, 1, "vmax");
   /* member: an element of a (true), and a value not in a (false) */
@@ -554,8 +620,20 @@ SHARED void tc_vec(tcase *t, const int64_t *a, const int64_t *b, size_t n, uint3
   free(c);
 }
 
+/* Runs the case through the interpreter and, if nparties > 0, through the
+ * engine with that many parties; then frees it. */
+SHARED void tc_check(tcase *t, uint32_t nparties) {
+  tc_run_plain(t);
+  if (nparties) tc_run_engine(t, nparties);
+  tc_free(t);
+}
+
 #ifndef MPC_OPS_INTERP_ONLY
 /* ==== the production-field suite ======================================== */
+
+/* Engine sizes, elements per operation (times $CUSTOS_MPC_TEST_SCALE; see
+ * "the engine" below). */
+#define ENGINE_N 1000
 
 static const uint32_t TRUNC_M[] = {0, 1, 2, 7, 16, 31, 32, 33, 62, 63, 64, 70};
 static const uint64_t DIVS[] = {1,
@@ -576,73 +654,45 @@ static const uint64_t DIVS[] = {1,
                                 UINT64_MAX};
 #define NDIVS (sizeof DIVS / sizeof DIVS[0])
 
-static void fill_pairs(int64_t *a, int64_t *b, size_t n, uint32_t k) {
-  for (size_t i = 0; i < n; i++) {
-    a[i] = rand_k(k);
-    b[i] = rand_partner(a[i], k);
-  }
-  /* the extreme pairs, always present */
-  if (n >= 6) {
-    a[0] = kmin(k), b[0] = kmax(k);
-    a[1] = kmax(k), b[1] = kmin(k);
-    a[2] = kmin(k), b[2] = kmin(k);
-    a[3] = kmax(k), b[3] = kmax(k);
-    a[4] = -1, b[4] = 0;
-    a[5] = 0, b[5] = -1;
-  }
-}
-
 /* --- interpreter: the arithmetic of the builders on many inputs --- */
 
 START_TEST(test_plain_cmp64) {
   size_t n = 10000;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-  fill_pairs(a, b, n, 64);
+  pairs v = pairs_new(n, 64);
   tcase t;
   tc_init(&t);
-  tc_cmp(&t, a, b, n, 64);
+  tc_cmp(&t, v.a, v.b, n, 64);
   pi_result r = tc_run_plain(&t);
   /* lt, le: k + 1 + kappa bits; eq, ne, ltz, eqz: k + kappa */
   ck_assert_uint_eq(r.bits, n * (2 * (65 + MPC_KAPPA) + 4 * (64 + MPC_KAPPA)));
   tc_free(&t);
-  free(a);
-  free(b);
+  pairs_free(&v);
 }
 END_TEST
 
 START_TEST(test_plain_cmp_k) {
   static const uint32_t ks[] = {1, 2, 3, 5, 8, 17, 31, 32, 33, 48, 63};
-  size_t n = 3000;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
   for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
-    fill_pairs(a, b, n, ks[j]);
+    pairs v = pairs_new(3000, ks[j]);
     tcase t;
     tc_init(&t);
-    tc_cmp(&t, a, b, n, ks[j]);
-    pi_result r = tc_run_plain(&t);
-    (void)r;
-    tc_free(&t);
+    tc_cmp(&t, v.a, v.b, v.n, ks[j]);
+    tc_check(&t, 0);
+    pairs_free(&v);
   }
-  free(a);
-  free(b);
 }
 END_TEST
 
 START_TEST(test_plain_trunc) {
   static const uint32_t ks[] = {64, 40, 9, 2, 1};
-  size_t n = 4000;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
   for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
-    fill_pairs(a, b, n, ks[j]);
+    pairs v = pairs_new(4000, ks[j]);
     tcase t;
     tc_init(&t);
-    uint32_t ra = tc_input(&t, a, n);
-    tc_trunc(&t, ra, a, n, ks[j], TRUNC_M, sizeof TRUNC_M / sizeof TRUNC_M[0]);
-    tc_run_plain(&t);
-    tc_free(&t);
+    tc_trunc(&t, tc_input(&t, v.a, v.n), v.a, v.n, ks[j], TRUNC_M, sizeof TRUNC_M / sizeof TRUNC_M[0]);
+    tc_check(&t, 0);
+    pairs_free(&v);
   }
-  free(a);
-  free(b);
 }
 END_TEST
 
@@ -650,43 +700,37 @@ END_TEST
  * reciprocal (small k or large d) and one or more splits (k = 64, small d). */
 START_TEST(test_plain_divc) {
   static const uint32_t ks[] = {64, 63, 48, 40, 33, 16, 8, 3, 1};
-  size_t n = 3000;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
   for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
-    fill_pairs(a, b, n, ks[j]);
+    pairs v = pairs_new(3000, ks[j]);
     tcase t;
     tc_init(&t);
-    uint32_t ra = tc_input(&t, a, n);
-    tc_divc(&t, ra, a, n, ks[j], DIVS, NDIVS);
+    uint32_t ra = tc_input(&t, v.a, v.n);
+    tc_divc(&t, ra, v.a, v.n, ks[j], DIVS, NDIVS);
     /* and random divisors of every size below 2^k */
     uint64_t rd[8];
     for (int i = 0; i < 8; i++) {
       uint32_t bits = 1 + (uint32_t)(tu_rand() % ks[j]);
       rd[i] = (tu_rand() >> (64 - bits)) | 1;
     }
-    tc_divc(&t, ra, a, n, ks[j], rd, 8);
-    tc_run_plain(&t);
-    tc_free(&t);
+    tc_divc(&t, ra, v.a, v.n, ks[j], rd, 8);
+    tc_check(&t, 0);
+    pairs_free(&v);
   }
-  free(a);
-  free(b);
 }
 END_TEST
 
 START_TEST(test_plain_vec) {
   static const size_t lens[] = {1, 2, 3, 5, 8, 31, 33, 100, 1000};
-  for (size_t j = 0; j < sizeof lens / sizeof lens[0]; j++) {
-    size_t n = lens[j];
-    int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    fill_pairs(a, b, n, 48); /* sums of up to 1000 48-bit values fit in int64 */
-    tcase t;
-    tc_init(&t);
-    tc_vec(&t, a, b, n, 48);
-    tc_run_plain(&t);
-    tc_free(&t);
-    free(a);
-    free(b);
-  }
+  static const uint32_t ks[] = {48, 64};
+  for (size_t j = 0; j < sizeof lens / sizeof lens[0]; j++)
+    for (size_t l = 0; l < 2; l++) {
+      pairs v = pairs_new(lens[j], ks[l]);
+      tcase t;
+      tc_init(&t);
+      tc_vec(&t, v.a, v.b, v.n, ks[l]);
+      tc_check(&t, 0);
+      pairs_free(&v);
+    }
 }
 END_TEST
 
@@ -856,78 +900,86 @@ END_TEST
 
 /* --- the engine --- */
 
-/* The engine's preprocessing is the cost here (a 64-bit comparison needs
- * about 105 bits and 120 triples), so the engine runs a few hundred
- * elements per operation, edge pairs included; the interpreter runs 10000
- * above and the toy suite every pair of 6-bit values on the engine. */
+/* Each engine test is one vectorized n = 4 run of ENGINE_N elements per
+ * operation, every edge pair of pairs_new included. The engine's
+ * preprocessing is the cost (a 64-bit comparison consumes about 105 bits
+ * and 120 triples per element, a bit costs a triple and a random sharing:
+ * about 9 us of CPU per triple on the CI machine), so the default keeps the
+ * suite near 35 s of CPU (about 1.4 times that under ASan+UBSan, which CI
+ * runs with the default too). $CUSTOS_MPC_TEST_SCALE=N multiplies the
+ * sizes for a longer run. The interpreter above runs the builders on more
+ * values, and the toy suite runs every pair of 6-bit values on the
+ * engine. */
+static size_t scaled(size_t base) {
+  const char *e = getenv("CUSTOS_MPC_TEST_SCALE");
+  long f = e ? strtol(e, NULL, 10) : 1;
+  return base * (size_t)(f > 0 ? f : 1);
+}
+
+/* lt, le, eq, ne on shared inputs. */
 START_TEST(test_engine_cmp64) {
-  size_t n = 128;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-  fill_pairs(a, b, n, 64);
+  pairs v = pairs_new(scaled(ENGINE_N), 64);
   tcase t;
   tc_init(&t);
-  tc_cmp(&t, a, b, n, 64);
-  tc_run_plain(&t);
-  tc_run_engine(&t, 4);
-  tc_free(&t);
-  free(a);
-  free(b);
+  tc_cmp2(&t, tc_input(&t, v.a, v.n), tc_input(&t, v.b, v.n), v.a, v.b, v.n, 64);
+  tc_check(&t, 4);
+  pairs_free(&v);
 }
 END_TEST
 
-START_TEST(test_engine_trunc_divc) {
-  static const uint32_t ms[] = {0, 1, 16, 32, 63, 64};
-  size_t n = 32;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-  fill_pairs(a, b, n, 64);
+/* ltz, eqz and trunc on the same values: m = 0 (a copy), 1 and 32 (Mod2m)
+ * and 64 (m >= k: the sign). */
+START_TEST(test_engine_unary64) {
+  static const uint32_t ms[] = {0, 1, 32, 64};
+  pairs v = pairs_new(scaled(ENGINE_N), 64);
   tcase t;
   tc_init(&t);
-  uint32_t ra = tc_input(&t, a, n);
-  tc_trunc(&t, ra, a, n, 64, ms, sizeof ms / sizeof ms[0]);
-  tc_divc(&t, ra, a, n, 64, DIVS, 7); /* 1, 2, 3, 7, 10, 1000, 2^32 + 1 */
-  tc_run_plain(&t);
-  tc_run_engine(&t, 4);
-  tc_free(&t);
-  free(a);
-  free(b);
+  uint32_t ra = tc_input(&t, v.a, v.n);
+  tc_sign(&t, ra, v.a, v.n, 64);
+  tc_trunc(&t, ra, v.a, v.n, 64, ms, sizeof ms / sizeof ms[0]);
+  tc_check(&t, 4);
+  pairs_free(&v);
 }
 END_TEST
 
+/* divc by a divisor of each engine-relevant path (docs/mpc-ops.md): 1 (a
+ * copy), 3 (one split, then the reciprocal), 2^62 + 1 (the reciprocal
+ * without a split) and 2^64 - 1 (>= 2^(k-1): the sign). A power of two is
+ * trunc, above; every other divisor runs in the interpreter. */
+START_TEST(test_engine_divc64) {
+  static const uint64_t ds[] = {1, 3, ((uint64_t)1 << 62) + 1, UINT64_MAX};
+  pairs v = pairs_new(scaled(ENGINE_N), 64);
+  tcase t;
+  tc_init(&t);
+  tc_divc(&t, tc_input(&t, v.a, v.n), v.a, v.n, 64, ds, sizeof ds / sizeof ds[0]);
+  /* and the other split plans of DIVS[0..7) (2, 7, 10, 1000, 2^32 + 1) on 32 of them */
+  tc_divc(&t, tc_input(&t, v.a, 32), v.a, 32, 64, DIVS, 7);
+  tc_check(&t, 4);
+  pairs_free(&v);
+}
+END_TEST
+
+/* select, vsum, vmin, vmax and member on long vectors of 64-bit values. */
 START_TEST(test_engine_vec) {
-  size_t n = 50;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-  fill_pairs(a, b, n, 48);
+  pairs v = pairs_new(scaled(ENGINE_N), 64);
   tcase t;
   tc_init(&t);
-  tc_vec(&t, a, b, n, 48);
-  tc_run_plain(&t);
-  tc_run_engine(&t, 4);
-  tc_free(&t);
-  free(a);
-  free(b);
+  tc_vec(&t, v.a, v.b, v.n, 64);
+  tc_check(&t, 4);
+  pairs_free(&v);
 }
 END_TEST
 
 START_TEST(test_engine_n7) {
-  size_t n = 24;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-  fill_pairs(a, b, n, 64);
+  pairs v = pairs_new(24, 64);
   tcase t;
   tc_init(&t);
-  uint32_t ra = tc_input(&t, a, n), rb = tc_input(&t, b, n);
-  int64_t *w = malloc(n * sizeof *w);
-  for (size_t i = 0; i < n; i++) w[i] = a[i] < b[i];
-  tc_expect(&t, mpc_lt(t.p, ra, rb, 64), w, n, "lt");
-  for (size_t i = 0; i < n; i++) w[i] = a[i] == b[i];
-  tc_expect(&t, mpc_eq(t.p, ra, rb, 64), w, n, "eq");
+  uint32_t ra = tc_input(&t, v.a, v.n), rb = tc_input(&t, v.b, v.n);
+  tc_cmp2(&t, ra, rb, v.a, v.b, v.n, 64);
   uint64_t d[] = {3, 1000};
-  tc_divc(&t, ra, a, n, 64, d, 2);
-  tc_run_plain(&t);
-  tc_run_engine(&t, 7);
-  tc_free(&t);
-  free(w);
-  free(a);
-  free(b);
+  tc_divc(&t, ra, v.a, v.n, 64, d, 2);
+  tc_check(&t, 7);
+  pairs_free(&v);
 }
 END_TEST
 
@@ -948,7 +1000,8 @@ static Suite *suite(void) {
   TCase *te = tcase_create("engine");
   tcase_set_timeout(te, 120);
   tcase_add_test(te, test_engine_cmp64);
-  tcase_add_test(te, test_engine_trunc_divc);
+  tcase_add_test(te, test_engine_unary64);
+  tcase_add_test(te, test_engine_divc64);
   tcase_add_test(te, test_engine_vec);
   tcase_add_test(te, test_engine_n7);
   suite_add_tcase(s, te);

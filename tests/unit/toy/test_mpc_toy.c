@@ -49,20 +49,8 @@ START_TEST(test_toy_pairs_k6) {
   ck_assert_uint_eq(n, 4096);
   tcase t;
   tc_init(&t);
-  uint32_t ra = tc_input(&t, a, n), rb = tc_input(&t, b, n);
-  int64_t *w = malloc(n * sizeof *w);
-  for (size_t i = 0; i < n; i++) w[i] = a[i] < b[i];
-  tc_expect(&t, mpc_lt(t.p, ra, rb, 6), w, n, "lt");
-  for (size_t i = 0; i < n; i++) w[i] = a[i] <= b[i];
-  tc_expect(&t, mpc_le(t.p, ra, rb, 6), w, n, "le");
-  for (size_t i = 0; i < n; i++) w[i] = a[i] == b[i];
-  tc_expect(&t, mpc_eq(t.p, ra, rb, 6), w, n, "eq");
-  for (size_t i = 0; i < n; i++) w[i] = a[i] != b[i];
-  tc_expect(&t, mpc_ne(t.p, ra, rb, 6), w, n, "ne");
-  tc_run_plain(&t);
-  tc_run_engine(&t, 4);
-  tc_free(&t);
-  free(w);
+  tc_cmp2(&t, tc_input(&t, a, n), tc_input(&t, b, n), a, b, n, 6);
+  tc_check(&t, 4);
   free(a);
   free(b);
 }
@@ -74,20 +62,14 @@ START_TEST(test_toy_unary_k6) {
   static const uint32_t ms[] = {0, 1, 2, 3, 4, 5, 6, 7};
   static const uint64_t ds[] = {1, 2, 3, 5, 6, 7, 31, 32, 33, 1000};
   size_t n;
-  int64_t *a = all_k(6, &n), *w = malloc(n * sizeof *w);
+  int64_t *a = all_k(6, &n);
   tcase t;
   tc_init(&t);
   uint32_t ra = tc_input(&t, a, n);
-  for (size_t i = 0; i < n; i++) w[i] = a[i] < 0;
-  tc_expect(&t, mpc_ltz(t.p, ra, 6), w, n, "ltz");
-  for (size_t i = 0; i < n; i++) w[i] = a[i] == 0;
-  tc_expect(&t, mpc_eqz(t.p, ra, 6), w, n, "eqz");
+  tc_sign(&t, ra, a, n, 6);
   tc_trunc(&t, ra, a, n, 6, ms, sizeof ms / sizeof ms[0]);
   tc_divc(&t, ra, a, n, 6, ds, sizeof ds / sizeof ds[0]);
-  tc_run_plain(&t);
-  tc_run_engine(&t, 4);
-  tc_free(&t);
-  free(w);
+  tc_check(&t, 4);
   free(a);
 }
 END_TEST
@@ -101,8 +83,7 @@ START_TEST(test_toy_divc_split) {
   tcase t;
   tc_init(&t);
   tc_divc(&t, tc_input(&t, all, n), all, n, 12, ds, 2);
-  tc_run_plain(&t);
-  tc_free(&t);
+  tc_check(&t, 0);
   size_t m = 256;
   int64_t *s = malloc(m * sizeof *s);
   for (size_t i = 0; i < m; i++) s[i] = i < 8 ? all[i] : i < 16 ? all[n - 16 + i] : rand_k(12);
@@ -139,9 +120,7 @@ START_TEST(test_toy_vec_k6) {
     uint32_t rx = tc_input(&t, &xs[i], 1);
     tc_expect(&t, mpc_member(t.p, rx, rs, 6), &w[i], 1, "member(small set)");
   }
-  tc_run_plain(&t);
-  tc_run_engine(&t, 4);
-  tc_free(&t);
+  tc_check(&t, 4);
   free(a);
   free(b);
 }
@@ -158,60 +137,47 @@ START_TEST(test_toy_plain_exhaustive) {
   tcase t;
   tc_init(&t);
   tc_cmp(&t, a, b, n, 8);
-  tc_run_plain(&t);
-  tc_free(&t);
+  tc_check(&t, 0);
   free(a);
   free(b);
-  int64_t *v = all_k(12, &n), *w = malloc(n * sizeof *w);
+  int64_t *v = all_k(12, &n);
   tc_init(&t);
   uint32_t rv = tc_input(&t, v, n);
-  for (size_t i = 0; i < n; i++) w[i] = v[i] < 0;
-  tc_expect(&t, mpc_ltz(t.p, rv, 12), w, n, "ltz");
-  for (size_t i = 0; i < n; i++) w[i] = v[i] == 0;
-  tc_expect(&t, mpc_eqz(t.p, rv, 12), w, n, "eqz");
+  tc_sign(&t, rv, v, n, 12);
   uint32_t ms[14];
   for (uint32_t m = 0; m < 14; m++) ms[m] = m;
   tc_trunc(&t, rv, v, n, 12, ms, 14);
-  tc_run_plain(&t);
-  tc_free(&t);
+  tc_check(&t, 0);
   uint64_t ds[100];
   for (size_t i = 0; i < 80; i++) ds[i] = i + 1;
   for (size_t i = 80; i < 100; i++) ds[i] = 81 + tu_rand() % 2100;
   for (size_t j = 0; j < 100; j += 25) {
     tc_init(&t);
     tc_divc(&t, tc_input(&t, v, n), v, n, 12, ds + j, 25);
-    tc_run_plain(&t);
-    tc_free(&t);
+    tc_check(&t, 0);
   }
   free(v);
-  free(w);
 }
 END_TEST
 
 /* At the largest k the toy field allows (k + kappa + 1 < 31). */
 START_TEST(test_toy_plain_max_k) {
   uint32_t k = MPC_FIELD_BITS - MPC_KAPPA - 3; /* lt needs k + 1 */
-  size_t n = 4000;
-  int64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-  for (size_t i = 0; i < n; i++) {
-    a[i] = rand_k(k);
-    b[i] = rand_partner(a[i], k);
-  }
+  pairs v = pairs_new(4000, k);
   tcase t;
   tc_init(&t);
-  tc_cmp(&t, a, b, n, k);
-  tc_run_plain(&t);
-  tc_free(&t);
+  tc_cmp(&t, v.a, v.b, v.n, k);
+  tc_check(&t, 0);
   /* divc's reciprocal step needs more room: k = 19 is the toy field's
    * largest for every divisor (docs/mpc-ops.md) */
   uint32_t kd = k - 1;
-  for (size_t i = 0; i < n; i++) a[i] = rand_k(kd);
+  pairs_free(&v);
+  v = pairs_new(4000, kd);
   uint64_t ds[] = {3, 7, 1000, 12345, (uint64_t)1 << (kd - 2), ((uint64_t)1 << (kd - 1)) - 1,
                    ((uint64_t)1 << (kd - 2)) + 1};
   tc_init(&t);
-  tc_divc(&t, tc_input(&t, a, n), a, n, kd, ds, sizeof ds / sizeof ds[0]);
-  tc_run_plain(&t);
-  tc_free(&t);
+  tc_divc(&t, tc_input(&t, v.a, v.n), v.a, v.n, kd, ds, sizeof ds / sizeof ds[0]);
+  tc_check(&t, 0);
   /* one more bit is refused */
   mpc_program *p = mpc_prog_new();
   uint32_t x = mpc_input(p, 0, 0, 1);
@@ -219,8 +185,7 @@ START_TEST(test_toy_plain_max_k) {
   char err[200];
   ck_assert_int_eq(mpc_prog_check(p, 4, err, sizeof err), CX_E_MPC_PROGRAM);
   mpc_prog_free(p);
-  free(a);
-  free(b);
+  pairs_free(&v);
 }
 END_TEST
 
