@@ -82,6 +82,13 @@ cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits);
  * decodes any share, and aborts with CX_E_MPC_POOL_DESYNC if they differ
  * (docs/mpc-online.md "Pool alignment"). */
 void mpc_pool_position(const mpc_pool *p, uint64_t pos[3]);
+/* A digest of what the pool holds: per kind its position, then the batch
+ * labels (ids of the sessions that made them) and counts of the items
+ * still in it, in FIFO order. Two pools are aligned iff their digests are
+ * equal; public bookkeeping only (no share enters it). custosd puts it in
+ * the id of its next prep session, so parties whose pools differ never
+ * agree on a batch (docs/operations.md "MPC preprocessing"). */
+void mpc_pool_digest(const mpc_pool *p, uint8_t out[32]);
 
 /* ---- programs ---------------------------------------------------------- */
 

@@ -297,3 +297,31 @@ void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[3], uint8_t ou
   }
   crypto_generichash_final(&h, out, 16);
 }
+
+/* Everything the pool holds, as public bookkeeping: per kind the position
+ * (items ever taken), how many items it holds, then per batch they come
+ * from (FIFO order) its label, the offset of the first held item in the
+ * batch and how many are held. Equal digests: the same items from the same
+ * batches at the same places, i.e. aligned pools (mpc.h). */
+void mpc_pool_digest(const mpc_pool *p, uint8_t out[32]) {
+  const uint64_t made[3] = {p->made_triples, p->made_rands, p->made_bits};
+  const size_t held[3] = {p->ta.count, p->r.count, p->b.count};
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, (const uint8_t *)"custos/mpc-pool-digest", 22);
+  for (int k = 0; k < 3; k++) {
+    uint64_t from = made[k] - held[k];
+    put_u64(&h, (uint64_t)k);
+    put_u64(&h, from);
+    put_u64(&h, held[k]);
+    for (size_t i = 0; i < p->bt[k].n; i++) {
+      const batch *x = &p->bt[k].v[i];
+      if (x->end <= from) continue; /* all taken (not yet dropped) */
+      uint64_t lo = x->start > from ? x->start : from;
+      crypto_generichash_update(&h, x->label, 32);
+      put_u64(&h, lo - x->start);
+      put_u64(&h, x->end - lo);
+    }
+  }
+  crypto_generichash_final(&h, out, 32);
+}

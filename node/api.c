@@ -9,6 +9,7 @@
 #include "block.h"
 #include "log.h"
 #include "node.h"
+#include "node_internal.h" /* node_mpc_status */
 #include "store.h"
 #include "vm.h"
 
@@ -596,6 +597,34 @@ static void add_consensus(cJSON *o, node *n) {
   add_u64(c, "refused_sync", cs.bad_sync);
 }
 
+/* "mpc": the preprocessing service (docs/operations.md, "MPC
+ * preprocessing"): the pool's level and the batch counters. Counts only:
+ * no material is ever published. */
+static void add_mpc(cJSON *o, node *n) {
+  node_mpc_stats ms;
+  node_mpc_status(n, &ms);
+  cJSON *m = cJSON_AddObjectToObject(o, "mpc");
+  if (!m) return;
+  cJSON_AddBoolToObject(m, "enabled", ms.enabled);
+  cJSON *p = cJSON_AddObjectToObject(m, "pool");
+  if (p) {
+    add_u64(p, "triples", ms.triples);
+    add_u64(p, "rands", ms.rands);
+    add_u64(p, "bits", ms.bits);
+    add_u64(p, "cap_triples", ms.cap_triples);
+    add_u64(p, "cap_rands", ms.cap_rands);
+    add_u64(p, "cap_bits", ms.cap_bits);
+  }
+  add_u64(m, "batches_ok", ms.batches_ok);
+  add_u64(m, "batches_failed", ms.batches_failed);
+  add_u64(m, "flushes", ms.flushes);
+  cJSON_AddBoolToObject(m, "running", ms.running);
+  add_u64(m, "last_height", ms.last_height);
+  add_u64(m, "skipped_stale", ms.skipped_stale);
+  add_u64(m, "refused_messages", ms.refused);
+  cJSON_AddStringToObject(m, "last_error", ms.last_error);
+}
+
 static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
   store *st = node_store(n);
@@ -634,6 +663,7 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   add_u64(mp, "max", s.max);
   add_consensus(o, n);
   add_peers(o, n);
+  add_mpc(o, n);
   *result = o;
   return CX_OK;
 }

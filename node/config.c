@@ -24,6 +24,13 @@ void config_defaults(node_config *c) {
   c->mempool_max_txs = 50000;
   c->mempool_max_per_sender = 1024;
   c->log_level = LOG_INFO;
+  c->mpc_enabled = 0;
+  c->mpc_every_blocks = 10;
+  c->mpc_batch = 20000;
+  c->mpc_pool_triples = 200000;
+  c->mpc_pool_rands = 200000;
+  c->mpc_low_water = 100000;
+  c->mpc_round_timeout_ms = 5000;
   c->sync = 1;
 }
 
@@ -56,10 +63,62 @@ static cx_err range(uint64_t v, uint64_t lo, uint64_t hi, const char *field, cha
   return CX_OK;
 }
 
+/* "mpc": the preprocessing service (node/mpc_service.c). A batch must fit
+ * the pool, and low_water defaults to half of pool_triples. */
+static cx_err parse_mpc(const cJSON *o, node_config *c, char *err, size_t el) {
+  static const char *const mpck[] = {"enabled", "every_blocks", "batch", "pool_triples",
+                                     "pool_rands", "low_water", "round_timeout_ms", NULL};
+  cx_err e;
+  uint64_t v;
+  if ((e = json_check_keys(o, mpck, "mpc", err, el))) return e;
+  const cJSON *en = cJSON_GetObjectItemCaseSensitive(o, "enabled");
+  if (en) {
+    if (!cJSON_IsBool(en)) {
+      snprintf(err, el, "mpc.enabled: expected true or false");
+      return CX_E_CONFIG;
+    }
+    c->mpc_enabled = cJSON_IsTrue(en);
+  }
+  const struct {
+    const char *key, *field;
+    uint64_t lo, hi, def;
+  } f[] = {
+      {"every_blocks", "mpc.every_blocks", 1, 1000000, c->mpc_every_blocks},
+      {"batch", "mpc.batch", 1, 100000, c->mpc_batch},
+      {"pool_triples", "mpc.pool_triples", 1, 4000000, c->mpc_pool_triples},
+      {"pool_rands", "mpc.pool_rands", 1, 4000000, c->mpc_pool_rands},
+      {"round_timeout_ms", "mpc.round_timeout_ms", 100, 600000, c->mpc_round_timeout_ms},
+  };
+  uint64_t got[5];
+  for (size_t i = 0; i < 5; i++) {
+    v = f[i].def;
+    if ((e = json_get_u64(o, f[i].key, 0, &v, "mpc", err, el)) ||
+        (e = range(v, f[i].lo, f[i].hi, f[i].field, err, el)))
+      return e;
+    got[i] = v;
+  }
+  c->mpc_every_blocks = (unsigned)got[0];
+  c->mpc_batch = (size_t)got[1];
+  c->mpc_pool_triples = (size_t)got[2];
+  c->mpc_pool_rands = (size_t)got[3];
+  c->mpc_round_timeout_ms = (unsigned)got[4];
+  if (c->mpc_batch > c->mpc_pool_triples || c->mpc_batch > c->mpc_pool_rands) {
+    snprintf(err, el, "mpc.batch: must not exceed mpc.pool_triples (%zu) nor mpc.pool_rands (%zu)",
+             c->mpc_pool_triples, c->mpc_pool_rands);
+    return CX_E_CONFIG;
+  }
+  v = c->mpc_pool_triples / 2;
+  if ((e = json_get_u64(o, "low_water", 0, &v, "mpc", err, el)) ||
+      (e = range(v, 0, c->mpc_pool_triples, "mpc.low_water", err, el)))
+    return e;
+  c->mpc_low_water = (size_t)v;
+  return CX_OK;
+}
+
 static cx_err parse(const cJSON *j, const char *base, node_config *c, char *err, size_t el) {
   static const char *const top[] = {"name", "data_dir", "genesis", "keystore",
                                     "passphrase_file", "rpc", "p2p", "block", "mempool",
-                                    "log_level", NULL};
+                                    "log_level", "mpc", NULL};
   static const char *const rpck[] = {"listen", "port", "max_body", "max_conns", "threads", NULL};
   static const char *const p2pk[] = {"listen", "keepalive_ms", "dead_ms", "queue_ttl_ms", NULL};
   static const char *const blockk[] = {"interval_ms", NULL};
@@ -188,6 +247,8 @@ static cx_err parse(const cJSON *j, const char *base, node_config *c, char *err,
       return e;
     c->mempool_max_per_sender = (size_t)v;
   }
+  o = cJSON_GetObjectItemCaseSensitive(j, "mpc");
+  if (o && (e = parse_mpc(o, c, err, el))) return e;
   return CX_OK;
 }
 

@@ -15,6 +15,13 @@
  *           "queue_ttl_ms": 10000},                  queued messages expire
  *   "block": {"interval_ms": 200},
  *   "mempool": {"max_txs": 50000, "max_per_sender": 1024},
+ *   "mpc": {"enabled": false,          MPC preprocessing service (docs/operations.md,
+ *           "every_blocks": 10,        "MPC preprocessing"): a batch may start at
+ *           "batch": 20000,            every every_blocks-th height; triples and
+ *           "pool_triples": 200000,    rands per batch; pool bounds; a batch
+ *           "pool_rands": 200000,      starts only below low_water triples (or
+ *           "low_water": 100000,       rands); default half of pool_triples
+ *           "round_timeout_ms": 5000},
  *   "log_level": "info"
  * } */
 #ifndef CUSTOS_CONFIG_H
@@ -45,6 +52,13 @@ typedef struct {
   size_t mempool_max_txs;
   size_t mempool_max_per_sender;
   int log_level;
+  /* MPC preprocessing (node/mpc_service.c) */
+  int mpc_enabled;
+  unsigned mpc_every_blocks;
+  size_t mpc_batch;
+  size_t mpc_pool_triples, mpc_pool_rands;
+  size_t mpc_low_water; /* default: half of pool_triples */
+  unsigned mpc_round_timeout_ms;
   int sync; /* fsync commits; always 1 except for explicit benchmarks */
 } node_config;
 

@@ -479,6 +479,7 @@ static cx_err start_links(node *n, char *err, size_t errlen) {
   net_on(n->net, NET_MSG_TX, on_gossip_tx, n);
   net_on(n->net, NET_MSG_CONSENSUS, host_on_consensus, n);
   net_on(n->net, NET_MSG_SYNC, sync_on_msg, n);
+  if ((e = mpc_service_start(n, err, errlen))) return e; /* registers NET_MSG_MPC */
   cx_pubkey keys[CX_MAX_VALIDATORS];
   size_t nval;
   if ((e = node_read_validators(n, keys, &nval))) { /* and links to them */
@@ -617,7 +618,9 @@ void node_close(node *n) {
   pthread_mutex_unlock(&n->mu);
   if (n->cs_running) pthread_join(n->cs_thread, NULL);
   rpc_server_stop(n->rpc);
+  mpc_service_stop(n); /* before net_close: it sends */
   net_close(n->net); /* after RPC: no submission can broadcast any more; no handler runs */
+  mpc_service_free(n); /* wipes the pool; no handler queues any more */
   for (size_t i = 0; n->q && i < n->qn; i++) free(n->q[(n->qhead + i) % EVQ_MAX].data);
   for (size_t i = 0; n->defer && i < n->ndefer; i++) free(n->defer[i].data);
   free(n->q);

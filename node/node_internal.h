@@ -1,6 +1,7 @@
 /* node internals: struct node and the few functions the node's files call
- * across each other. Not a public header: only node/{node,blocks,host,sync}.c
- * include it; everything else uses node.h. (docs/consensus.md, "The node's
+ * across each other. Not a public header: only node/{node,blocks,host,sync,
+ * mpc_service}.c include it (and api.c, for node_mpc_status alone);
+ * everything else uses node.h. (docs/consensus.md, "The node's
  * wiring"; docs/net.md, "Membership" and "Transaction gossip".)
  *
  * Which file owns what:
@@ -15,6 +16,8 @@
  *             consensus messages on the wire, the consensus thread,
  *             node_produce_block.
  *   sync.c    block sync (NET_MSG_SYNC).
+ *   mpc_service.c  the MPC preprocessing thread and its pool (NET_MSG_MPC;
+ *             docs/operations.md, "MPC preprocessing").
  *
  * Threads and locks. Wiring of the bft engine (consensus/bft.h): one
  * consensus thread owns the engine and is the store's only writer. Its
@@ -91,6 +94,21 @@ typedef struct {
   char from[CX_NAME_MAX + 1];
 } qev;
 
+/* The MPC preprocessing service's published state (counts only, never
+ * material): node_mpc_status. */
+typedef struct {
+  int enabled, running;
+  size_t triples, rands, bits;             /* pool level */
+  size_t cap_triples, cap_rands, cap_bits;
+  uint64_t batches_ok, batches_failed, flushes;
+  uint64_t skipped_stale; /* trigger heights committed long after their block (sync) */
+  uint64_t refused;       /* NET_MSG_MPC messages refused (queue full, too short) */
+  uint64_t last_height;   /* trigger height of the last batch started */
+  char last_error[200];
+} node_mpc_stats;
+
+typedef struct mpc_service mpc_service;
+
 typedef struct {
   int used;
   uint64_t at; /* mono ms */
@@ -119,6 +137,7 @@ struct node {
   char cookie_path[CFG_PATH_MAX + 16];
   uint64_t tip_time;
   rpc_server *rpc;
+  mpc_service *mpc; /* NULL unless mpc.enabled and started (mpc_service.c) */
 
   /* Consensus thread and its queue. mu guards stop, failed and the queue. */
   pthread_t cs_thread;
@@ -286,5 +305,23 @@ void sync_send_status(node *n, const char *to);
 void sync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len);
 /* Consensus thread: applies a BLOCKS batch (ev->data stays the caller's). */
 void sync_apply_blocks(node *n, const qev *ev);
+
+/* ---- mpc_service.c ---- */
+
+/* node_start, after the member links: the pool, the NET_MSG_MPC handler
+ * and the service thread (nothing when mpc.enabled is false). */
+cx_err mpc_service_start(node *n, char *err, size_t errlen);
+/* node_close: stops the thread (before net_close: it sends) ... */
+void mpc_service_stop(node *n);
+/* ... and frees the session and the pool, wiped (after net_close: no
+ * handler queues any more). NULL service: no-op. */
+void mpc_service_free(node *n);
+/* Consensus thread, after a commit: height h with the validator set in
+ * force after it (keys in signer order, names in n->vnames) may start a
+ * prep batch (h % mpc.every_blocks == 0, block recent). */
+void mpc_service_on_commit(node *n, uint64_t height, uint64_t block_time_ms,
+                           const cx_pubkey *keys, size_t nval);
+/* Any thread: a copy of the published state (enabled 0 when off). */
+void node_mpc_status(node *n, node_mpc_stats *out);
 
 #endif
