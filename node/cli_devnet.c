@@ -169,24 +169,47 @@ static int make_root(devnet *d, const char *dir) {
 
 /* ---- ports ---- */
 
-/* Asks the kernel for n distinct free loopback ports: all sockets stay bound
- * until every port is known, so no two are the same. The ports are free now,
- * not reserved: another program could take one before the nodes start. */
+/* The low end of the kernel's ephemeral (outgoing source) port range. */
+static unsigned ephemeral_low(void) {
+  unsigned lo = 32768, hi = 60999;
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f) {
+    if (fscanf(f, "%u %u", &lo, &hi) != 2) lo = 32768;
+    fclose(f);
+  }
+  return lo;
+}
+
+/* Finds n distinct free loopback ports: all sockets stay bound until every
+ * port is known, so no two are the same. The ports are free now, not
+ * reserved. They are drawn below the ephemeral range when it leaves room:
+ * a port the kernel hands out for bind(0) is also one it may give a few
+ * milliseconds later as the source port of some outgoing connection (the
+ * nodes' own links make dozens), and a node that finds its port taken
+ * cannot start. */
 static int free_ports(uint16_t *ports, int n) {
   int fds[2 * DEVNET_MAX_NODES];
   int rc = CLI_OK, opened = 0;
+  unsigned lo = 10000, top = ephemeral_low();
+  int below = top > lo + 1000 && top <= 65536;
   for (; opened < n; opened++) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     socklen_t sl = sizeof sa;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = -1, ok = 0;
+    for (int attempt = 0; attempt < (below ? 200 : 1) && !ok; attempt++) {
+      if (fd >= 0) close(fd);
+      fd = socket(AF_INET, SOCK_STREAM, 0);
+      if (fd < 0) break;
+      sa.sin_port = below ? htons((uint16_t)(lo + randombytes_uniform(top - lo))) : 0;
+      ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    }
     if (fd < 0) {
       rc = cli_fail(CLI_LOCAL, "cannot open a socket: %s", strerror(errno));
       break;
     }
     fds[opened] = fd;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+    if (!ok || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
       rc = cli_fail(CLI_LOCAL, "cannot find a free port on 127.0.0.1: %s", strerror(errno));
       opened++;
       break;
