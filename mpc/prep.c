@@ -778,12 +778,12 @@ static cx_err after_open1(mpc_session *s, mpc_outbox *out) {
 #define DS_SLOT 2
 
 /* Sets the deadline of the round just entered (5 .. 5 + t, and audit
- * round 0 = slot t + 1) on the schedule: session.c ends a round at
- * round_start_ms + D, and does not look before round_start_ms. */
+ * round 0 = slot t + 1) on the schedule (sess_set_deadline: session.c
+ * ends the round then instead of D after I entered it). */
 static void ds_deadline(mpc_session *s) {
   prep_impl *p = impl_of(s);
   uint64_t D = s->cfg.round_timeout_ms, k = s->round - R_VERDICT;
-  s->round_start_ms = p->ds_start + (k + 1) * DS_SLOT * D - D;
+  sess_set_deadline(s, p->ds_start + (k + 1) * DS_SLOT * D);
 }
 
 /* ---- round 4: the sacrifice's value; the verdict ------------------------ */

@@ -130,8 +130,21 @@ void sess_next_round(mpc_session *s, uint64_t expect) {
   s->round++;
   s->expect = expect;
   s->round_start_ms = s->now_ms;
+  s->deadline_set = 0;
   s->st.rounds++;
   if (!s->keep_rounds && s->round >= 2) mpc_inbox_drop_before(s->inbox, s->round - 1);
+}
+
+void sess_set_deadline(mpc_session *s, uint64_t deadline_ms) {
+  s->deadline_set = 1;
+  s->deadline_ms = deadline_ms;
+}
+
+/* The current round's deadline has passed. The default is written as a
+ * difference so that round_start_ms + round_timeout_ms cannot overflow. */
+static int round_expired(const mpc_session *s, uint64_t now_ms) {
+  if (s->deadline_set) return now_ms >= s->deadline_ms;
+  return now_ms >= s->round_start_ms && now_ms - s->round_start_ms >= s->cfg.round_timeout_ms;
 }
 
 uint64_t sess_others(const mpc_session *s) {
@@ -272,6 +285,7 @@ cx_err mpc_session_start(mpc_session *s, uint64_t now_ms, mpc_outbox *out) {
   if (s->st.state != MPC_RUNNING || s->started) return CX_E_MPC_STATE;
   s->now_ms = now_ms;
   s->round_start_ms = now_ms;
+  s->deadline_set = 0;
   /* Round 0 waits for every other party unless start() narrows it (by
    * setting s->expect directly; sess_next_round is for later rounds). */
   s->expect = sess_others(s);
@@ -345,7 +359,7 @@ static void call_timeout(mpc_session *s, mpc_outbox *out) {
 void mpc_session_tick(mpc_session *s, uint64_t now_ms, mpc_outbox *out) {
   if (!s || s->st.state != MPC_RUNNING || !s->started) return;
   s->now_ms = now_ms;
-  if (now_ms < s->round_start_ms || now_ms - s->round_start_ms < s->cfg.round_timeout_ms) return;
+  if (!round_expired(s, now_ms)) return;
   /* A missing message is not proof of cheating (a crash looks the same):
    * the parties are listed as unresponsive, nobody is named. With a
    * timeout hook a session can outlive several such rounds: the list

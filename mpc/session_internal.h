@@ -47,7 +47,9 @@ typedef struct {
    * within one round of the others (e.g. fixed-length rounds). The
    * hook runs only from mpc_session_tick with a non-NULL outbox. For protocols that must end a round at its
    * deadline and proceed with what arrived (prep's Dolev–Strong verdict
-   * agreement). A missing message is still never proof of cheating. */
+   * agreement). A missing message is still never proof of cheating.
+   * The deadline is round_start_ms + round_timeout_ms unless the protocol
+   * set another with sess_set_deadline (below), e.g. a fixed schedule. */
   cx_err (*timeout)(mpc_session *s, mpc_outbox *out);
 } mpc_proto;
 
@@ -70,6 +72,10 @@ struct mpc_session {
   uint32_t round;         /* round being sent and awaited */
   uint64_t expect;        /* parties whose round message we wait for */
   uint64_t round_start_ms, now_ms;
+  /* deadline_set: the current round ends at deadline_ms (sess_set_deadline)
+   * instead of round_start_ms + round_timeout_ms; cleared by each new round */
+  int deadline_set;
+  uint64_t deadline_ms;
   int keep_rounds;        /* 1: keep every round in the inbox (prep: audit) */
   mpc_status st;
   mpc_evidence ev;
@@ -87,6 +93,13 @@ cx_err sess_new(const mpc_session_config *cfg, uint8_t kind, mpc_session **out);
 cx_err sess_send(mpc_session *s, uint32_t to, const uint8_t *payload, size_t len, mpc_outbox *out);
 /* Moves to round s->round + 1 waiting for the parties in expect. */
 void sess_next_round(mpc_session *s, uint64_t expect);
+/* The current round times out at deadline_ms (the clock of now_ms) instead
+ * of round_start_ms + round_timeout_ms: mpc_session_tick at or after it
+ * aborts, or calls the timeout hook (mpc_proto.timeout). Call it after
+ * sess_next_round (which restores the default for the new round), or from
+ * start() for round 0. A deadline already passed takes effect at the next
+ * tick. */
+void sess_set_deadline(mpc_session *s, uint64_t deadline_ms);
 /* The default expect mask: every party but me. */
 uint64_t sess_others(const mpc_session *s);
 void sess_done(mpc_session *s);

@@ -1,6 +1,6 @@
 /* mpc/ foundations: the field (field.h), Shamir sharing with parity checks,
  * Berlekamp–Welch and extraction (shamir.h), the preprocessing pool (mpc.h)
- * and the secure buffers (session_internal.h).
+ * with its batch labels and digest, and the secure buffers (session_internal.h).
  *
  * The field is checked against an independent slow reference (double-and-
  * add multiplication with a reduction after every step); the decoder against
@@ -1103,6 +1103,145 @@ START_TEST(test_pool_caps) {
 }
 END_TEST
 
+/* ---- pool digest ------------------------------------------------------ */
+
+/* One step of filling or draining a pool: a labelled batch of nt triples,
+ * nr rands and nb bits (random values: the digest must not depend on
+ * them), or, when take is set, taking nt / nr / nb items. */
+typedef struct {
+  const uint8_t *label; /* NULL: no label */
+  size_t nt, nr, nb;
+  int take;
+} pool_step;
+
+static void rand_fes(fe *v, size_t count) {
+  for (size_t i = 0; i < count; i++) v[i] = rand_fe();
+}
+
+/* A fresh pool (caps 64 each) after the steps, and its digest. */
+static void digest_after(const pool_step *st, size_t nst, uint8_t out[32]) {
+  mpc_pool *p;
+  ck_assert_int_eq(mpc_pool_new(64, 64, 64, &p), CX_OK);
+  fe a[16], b[16], c[16];
+  for (size_t i = 0; i < nst; i++) {
+    ck_assert(st[i].nt <= 16 && st[i].nr <= 16 && st[i].nb <= 16);
+    if (st[i].take) {
+      ck_assert_int_eq(mpc_pool_take_triples(p, st[i].nt, a, b, c), CX_OK);
+      ck_assert_int_eq(mpc_pool_take_rands(p, st[i].nr, a), CX_OK);
+      ck_assert_int_eq(mpc_pool_take_bits(p, st[i].nb, a), CX_OK);
+      continue;
+    }
+    mpc_pool_set_label(p, st[i].label);
+    rand_fes(a, st[i].nt);
+    rand_fes(b, st[i].nt);
+    rand_fes(c, st[i].nt);
+    ck_assert_int_eq(mpc_pool_put_triples(p, a, b, c, st[i].nt), CX_OK);
+    rand_fes(a, st[i].nr);
+    ck_assert_int_eq(mpc_pool_put_rands(p, a, st[i].nr), CX_OK);
+    rand_fes(a, st[i].nb);
+    ck_assert_int_eq(mpc_pool_put_bits(p, a, st[i].nb), CX_OK);
+    mpc_pool_set_label(p, NULL);
+  }
+  mpc_pool_digest(p, out);
+  uint8_t again[32];
+  mpc_pool_digest(p, again); /* reading it changes nothing */
+  ck_assert_mem_eq(out, again, 32);
+  mpc_pool_free(p);
+}
+
+#define NSTEPS(a) (sizeof(a) / sizeof((a)[0]))
+
+static void ck_digest_eq(const pool_step *x, size_t nx, const pool_step *y, size_t ny, int eq,
+                         const char *what) {
+  uint8_t dx[32], dy[32];
+  digest_after(x, nx, dx);
+  digest_after(y, ny, dy);
+  ck_assert_msg((memcmp(dx, dy, 32) == 0) == eq, "%s: digests %s", what,
+                eq ? "differ" : "are equal");
+}
+
+/* The empty pool's digest by its definition (pool.c, mpc_pool_digest):
+ * BLAKE2b-256 of the domain tag, then per kind k = 0, 1, 2: k, position 0,
+ * 0 items held (u64 little-endian), and no batches. */
+static void empty_digest_ref(uint8_t out[32]) {
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, (const uint8_t *)"custos/mpc-pool-digest", 22);
+  for (uint8_t k = 0; k < 3; k++) {
+    uint8_t w[24] = {0};
+    w[0] = k;
+    crypto_generichash_update(&h, w, sizeof w);
+  }
+  crypto_generichash_final(&h, out, 32);
+}
+
+START_TEST(test_pool_digest) {
+  uint8_t L1[32], L2[32], L3[32];
+  tu_randbytes(L1, 32);
+  tu_randbytes(L2, 32);
+  tu_randbytes(L3, 32);
+
+  /* the same batches in the same order (different share values): equal */
+  const pool_step base[] = {{L1, 3, 2, 1, 0}, {L2, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}};
+  ck_digest_eq(base, 3, base, 3, 1, "same batches");
+  /* a batch put in two parts under one label is one batch */
+  const pool_step split[] = {{L1, 1, 2, 0, 0}, {L1, 2, 0, 1, 0}, {L2, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}};
+  ck_digest_eq(base, 3, split, NSTEPS(split), 1, "batch in two parts");
+
+  /* a different label: for a batch still held, or put with no label */
+  const pool_step lab[] = {{L1, 3, 2, 1, 0}, {L3, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}};
+  ck_digest_eq(base, 3, lab, 3, 0, "different label");
+  const pool_step nolab[] = {{L1, 3, 2, 1, 0}, {NULL, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}};
+  ck_digest_eq(base, 3, nolab, 3, 0, "no label");
+
+  /* a different count, of each kind */
+  const pool_step cnt_t[] = {{L1, 3, 2, 1, 0}, {L2, 3, 4, 0, 0}, {NULL, 1, 1, 0, 1}};
+  const pool_step cnt_r[] = {{L1, 3, 2, 1, 0}, {L2, 2, 3, 0, 0}, {NULL, 1, 1, 0, 1}};
+  const pool_step cnt_b[] = {{L1, 3, 2, 2, 0}, {L2, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}};
+  ck_digest_eq(base, 3, cnt_t, 3, 0, "one triple more");
+  ck_digest_eq(base, 3, cnt_r, 3, 0, "one rand fewer");
+  ck_digest_eq(base, 3, cnt_b, 3, 0, "one bit more");
+  /* the same totals, split differently between the two batches */
+  const pool_step shift[] = {{L1, 2, 2, 1, 0}, {L2, 3, 4, 0, 0}, {NULL, 1, 1, 0, 1}};
+  ck_digest_eq(base, 3, shift, 3, 0, "a triple moved to the other batch");
+
+  /* a different order: equal-sized batches, so only the order differs */
+  const pool_step ab[] = {{L1, 2, 2, 2, 0}, {L2, 2, 2, 2, 0}};
+  const pool_step ba[] = {{L2, 2, 2, 2, 0}, {L1, 2, 2, 2, 0}};
+  ck_digest_eq(ab, 2, ab, 2, 1, "same order");
+  ck_digest_eq(ab, 2, ba, 2, 0, "batches swapped");
+
+  /* one more take, of each kind, inside a batch or emptying one */
+  const pool_step take_t[] = {{L1, 3, 2, 1, 0}, {L2, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}, {NULL, 1, 0, 0, 1}};
+  const pool_step take_r[] = {{L1, 3, 2, 1, 0}, {L2, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}, {NULL, 0, 1, 0, 1}};
+  const pool_step take_b[] = {{L1, 3, 2, 1, 0}, {L2, 2, 4, 0, 0}, {NULL, 1, 1, 0, 1}, {NULL, 0, 0, 1, 1}};
+  ck_digest_eq(base, 3, take_t, 4, 0, "one more triple taken");
+  ck_digest_eq(base, 3, take_r, 4, 0, "one more rand taken (L1's rands all gone)");
+  ck_digest_eq(base, 3, take_b, 4, 0, "one more bit taken (the pool has none left)");
+
+  /* the empty pool: stable, whatever the caps or a label set without
+   * putting anything, and as defined; an emptied pool is not a fresh one
+   * (its position differs) */
+  uint8_t ref[32], d[32];
+  empty_digest_ref(ref);
+  digest_after(NULL, 0, d);
+  ck_assert_mem_eq(d, ref, 32);
+  mpc_pool *p;
+  ck_assert_int_eq(mpc_pool_new(0, 1, 1000, &p), CX_OK);
+  mpc_pool_digest(p, d);
+  ck_assert_mem_eq(d, ref, 32);
+  mpc_pool_set_label(p, L1);
+  fe v[1] = {5};
+  ck_assert_int_eq(mpc_pool_put_rands(p, v, 0), CX_OK);
+  mpc_pool_digest(p, d);
+  ck_assert_mem_eq(d, ref, 32);
+  mpc_pool_free(p);
+  const pool_step drained[] = {{L1, 1, 0, 0, 0}, {NULL, 1, 0, 0, 1}};
+  digest_after(drained, 2, d);
+  ck_assert_msg(memcmp(d, ref, 32) != 0, "a drained pool has the fresh pool's digest");
+}
+END_TEST
+
 START_TEST(test_fe_alloc) {
   fe *p = fe_alloc(100);
   ck_assert_ptr_nonnull(p);
@@ -1150,6 +1289,7 @@ static Suite *mpc_field_suite(void) {
   tc = tcase_create("pool");
   tcase_add_test(tc, test_pool_fifo);
   tcase_add_test(tc, test_pool_caps);
+  tcase_add_test(tc, test_pool_digest);
   tcase_add_test(tc, test_fe_alloc);
   suite_add_tcase(s, tc);
   return s;

@@ -1893,6 +1893,89 @@ START_TEST(t_round_deadline) {
 }
 END_TEST
 
+/* sess_set_deadline: the dl protocol with round 0's deadline moved to
+ * start + 3 D (set in start()); round 1 is back on the default
+ * (round_start_ms + D). The harness advances its idle clock in steps of
+ * D + 1 and ticks after each, so a deadline shows as the number of steps
+ * before the hook ran. */
+typedef struct {
+  dl_impl dl; /* first: dl_step and dl_timeout use it */
+  uint64_t start, at[2];
+  int64_t set1; /* >= 0: round 1's deadline, as an offset from its start */
+} sd_impl;
+
+static cx_err sd_start(mpc_session *s, mpc_outbox *out) {
+  sd_impl *d = s->impl;
+  d->start = s->now_ms;
+  sess_set_deadline(s, s->now_ms + 3 * s->cfg.round_timeout_ms);
+  return dl_send(s, out);
+}
+
+static cx_err sd_step(mpc_session *s, mpc_outbox *out) {
+  sd_impl *d = s->impl;
+  uint32_t r = s->round;
+  cx_err e = dl_step(s, out);
+  if (r == 0 && d->set1 >= 0 && s->round == 1) sess_set_deadline(s, s->now_ms + (uint64_t)d->set1);
+  return e;
+}
+
+static cx_err sd_timeout(mpc_session *s, mpc_outbox *out) {
+  sd_impl *d = s->impl;
+  if (s->round < 2) d->at[s->round] = s->now_ms;
+  return sd_step(s, out);
+}
+
+static const mpc_proto sd_proto = {
+    .name = "set-deadline", .start = sd_start, .advance = sd_step, .destroy = dl_destroy, .timeout = sd_timeout};
+
+START_TEST(t_set_deadline) {
+  const uint64_t D = 1000, step = D + 1;
+  /* crash: the round party 3 stops at; set1: round 1's own deadline */
+  const struct {
+    uint32_t crash;
+    int64_t set1;
+    uint64_t want0, want1; /* hook times, from the session's start (0: no hook) */
+  } cases[] = {
+      {0, -1, 3 * step, 0},        /* round 0 waits 3 D (round 1 then waits for nobody missing) */
+      {1, -1, 0, step},            /* round 0 complete at once; round 1 not on round 0's 3 D */
+      {1, 5 * D, 0, 5 * step},     /* round 1's own deadline */
+      {1, 0, 0, step},             /* a deadline already due: the next tick */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    mh *h = mk_cap(4, 1);
+    h->crash_round[3] = cases[c].crash;
+    mpc_session *s[MPC_MAX_N] = {0};
+    for (uint32_t i = 0; i < h->n; i++) {
+      mpc_session_config cfg;
+      mh_config(h, i, &cfg);
+      ck_assert_uint_eq(cfg.round_timeout_ms, D);
+      ck_assert_int_eq(sess_new(&cfg, MPC_KIND_ONLINE, &s[i]), CX_OK);
+      sd_impl *d = calloc(1, sizeof *d);
+      ck_assert_ptr_nonnull(d);
+      d->set1 = cases[c].set1;
+      s[i]->proto = &sd_proto;
+      s[i]->impl = d;
+    }
+    mh_next_session(h);
+    mh_run(h, s);
+    for (uint32_t i = 0; i < 3; i++) {
+      const mpc_status *st = mpc_session_status(s[i]);
+      const sd_impl *d = s[i]->impl;
+      ck_assert_msg(st->state == MPC_DONE, "case %zu party %u: %s (%s)", c, i, cx_err_name(st->err),
+                    st->reason);
+      ck_assert_uint_eq(st->unresponsive, 1u << 3);
+      uint64_t got0 = d->at[0] ? d->at[0] - d->start : 0, got1 = d->at[1] ? d->at[1] - d->start : 0;
+      ck_assert_msg(got0 == cases[c].want0 && got1 == cases[c].want1,
+                    "case %zu party %u: hooks at +%llu / +%llu, want +%llu / +%llu", c, i,
+                    (unsigned long long)got0, (unsigned long long)got1,
+                    (unsigned long long)cases[c].want0, (unsigned long long)cases[c].want1);
+    }
+    free_sessions(s, 4);
+    mh_free(h);
+  }
+}
+END_TEST
+
 /* ---- client-dealt inputs (MPC_OP_INPUT_CLIENT, mpc/client.h) ------------ */
 
 typedef struct {
@@ -2383,6 +2466,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, t_recv_refusals);
   tcase_add_test(tc, t_equivocation_at_recv);
   tcase_add_test(tc, t_crash_timeout);
+  tcase_add_test(tc, t_set_deadline);
   tcase_add_test(tc, t_pool_empty);
   tcase_add_test(tc, t_psqrtinv_fails);
   tcase_add_test(tc, t_missing_input);
