@@ -11,7 +11,8 @@
  *   - a MUL/OPEN run opens, in one TO_ALL message per party, the Beaver
  *     differences d = x - a, e = y - b of every MUL (Beaver, CRYPTO 1991)
  *     and the shares of every OPEN; openings are robust (Berlekamp–Welch,
- *     n >= 3t + 1): wrong shares are corrected and their senders named;
+ *     n >= 3t + 1): wrong shares are corrected and their senders named,
+ *     a malformed share payload is decoded as an erasure (issue 5);
  *   - an INPUT run takes three rounds: A, the parties send the dealer their
  *     shares of a pool random r (the dealer opens r robustly); B, the
  *     dealer broadcasts delta = x - r; C, everyone echoes the dealers'
@@ -422,6 +423,8 @@ static const char *payload_get(const mpc_msg *m, fe tag, uint32_t to, size_t cou
 }
 
 /* A signed message that breaks the round's layout: its sender cheated.
+ * Used where the message is not a share of a robust opening (a guard, a
+ * delta, an echo); in an opening see erase_malformed.
  * mpc_evidence_verify confirms it from the message alone when the layout
  * rule all online messages share is broken (docs/mpc-online.md); a wrong
  * length for this program is certain to the parties running it. */
@@ -433,8 +436,22 @@ static void abort_malformed(mpc_session *s, uint32_t j, const mpc_msg *m, const 
              s->round, why);
 }
 
-/* Robust opening of count sharings, sh[j] party j's shares (own included);
- * msgs[j] the signed messages they came in (evidence). Wrong shares are
+/* A malformed share payload in a robust opening (docs/mpc-online.md
+ * "Malformed shares are erasures"): its sender is named in st.corrected
+ * with the message as MPC_EV_MALFORMED evidence, and its vector is decoded
+ * as an erasure. Aborting here instead would be a selective abort: the
+ * other recipients of a TO_ALL round may have got a good message and would
+ * only time out. The opening still aborts if the rest cannot be decoded. */
+static void erase_malformed(mpc_session *s, uint32_t j, const mpc_msg *m) {
+  const uint8_t *raw = m->raw;
+  size_t l = m->raw_len;
+  sess_evidence_correction(s, MPC_EV_MALFORMED, (int32_t)j, 0, &raw, &l, 1);
+  s->st.corrected |= (uint64_t)1 << j;
+}
+
+/* Robust opening of count sharings, sh[j] party j's shares (own included;
+ * NULL: erased, a malformed payload); msgs[j] the signed messages they came
+ * in (evidence; an erased sender's too). Wrong shares are
  * corrected and their senders added to st.corrected; the first is recorded
  * as MPC_EV_WRONG_SHARE (item counts the tag and a round-0 guard: it
  * never points into the guard). -1 if aborted. */
@@ -449,12 +466,23 @@ static int robust_open(mpc_session *s, const fe *const *sh, size_t count, fe *re
   }
   if (!wrong) return 0;
   s->st.corrected |= wrong;
-  fe y[MPC_MAX_N], secret;
-  uint64_t em = 0, all = sess_others(s) | (uint64_t)1 << s->cfg.me;
-  for (uint32_t j = 0; j < s->cfg.n; j++) y[j] = sh[j][first];
-  if (shamir_bw_decode(&s->sh, y, all, s->cfg.t, s->cfg.t, &secret, &em) != 0 || !(em & wrong)) em = wrong;
+  fe y[MPC_MAX_N] = {0}, secret;
+  uint64_t em = 0, all = 0;
+  for (uint32_t j = 0; j < s->cfg.n; j++)
+    if (sh[j]) { /* an erased (malformed) sender has no point */
+      y[j] = sh[j][first];
+      all |= (uint64_t)1 << j;
+    }
+  /* with e erasures, (n - e - t - 1) / 2 errors are correctable */
+  uint32_t pts = (uint32_t)__builtin_popcountll(all), t = s->cfg.t;
+  uint32_t maxe = pts > 2 * t ? (pts - t - 1) / 2 : 0;
+  if (maxe > t) maxe = t;
+  if (shamir_bw_decode(&s->sh, y, all, t, maxe, &secret, &em) != 0 || !(em & wrong)) em = wrong;
   sodium_memzero(y, sizeof y);
   sodium_memzero(&secret, sizeof secret);
+  /* WRONG_SHARE evidence is the round's n well-formed messages: with an
+   * erasure the erased sender's MALFORMED evidence stands instead */
+  if (pts < s->cfg.n) return 0;
   sess_evidence(s, MPC_EV_WRONG_SHARE, (int32_t)lowest(em & wrong), first + hdr_elems(s->round, TAG_SHARES),
                 msgs, lens, s->cfg.n);
   return 0;
@@ -646,7 +674,7 @@ static cx_err finish_done(mpc_session *s, online *o);
  * TAG_SHARES payloads (addressed to `to`) are read into buf, n rows of
  * count; mine is my own row and g->sent the message I sent it in (both
  * kept for evidence). 0, or -1 if the session aborted (a malformed payload
- * names its sender; see robust_open for the rest). Shared by OPEN rounds
+ * is an erasure: erase_malformed; see robust_open for the rest). Shared by OPEN rounds
  * and the dealer's round A of INPUT, which differ only in recipient and in
  * where the own row lives. */
 static int open_round(mpc_session *s, const group *g, uint32_t to, size_t count, fe *buf, const fe *mine,
@@ -663,14 +691,13 @@ static int open_round(mpc_session *s, const group *g, uint32_t to, size_t count,
       continue;
     }
     const mpc_msg *m = mpc_inbox_get(s->inbox, s->round, j);
-    const char *why = payload_get(m, TAG_SHARES, to, count, buf + (size_t)j * count);
-    if (why) {
-      abort_malformed(s, j, m, why);
-      return -1;
-    }
-    sh[j] = buf + (size_t)j * count;
     msgs[j] = m->raw;
     lens[j] = m->raw_len;
+    sh[j] = buf + (size_t)j * count;
+    if (payload_get(m, TAG_SHARES, to, count, buf + (size_t)j * count)) {
+      erase_malformed(s, j, m);
+      sh[j] = NULL;
+    }
   }
   return robust_open(s, sh, count, res, msgs, lens);
 }

@@ -183,11 +183,14 @@ static void evidence_clear(mpc_evidence *ev) {
 
 /* Precedence (session_internal.h): the first evidence is the one reported,
  * except that an abort's replaces a correction's. */
-void sess_evidence(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
-                   const uint8_t *const *msgs, const size_t *lens, size_t count) {
+/* The first evidence is kept, except that evidence behind an abort replaces
+ * evidence behind a correction (a wrong share, or a malformed share decoded
+ * as an erasure), so the evidence returned always matches status.culprit
+ * once the session has aborted naming someone. */
+static void evidence_put(mpc_session *s, int correction, mpc_ev_type type, int32_t culprit,
+                         uint64_t item, const uint8_t *const *msgs, const size_t *lens, size_t count) {
   if (s->st.state != MPC_RUNNING) return;
-  if (s->ev.type != MPC_EV_NONE && !(s->ev.type == MPC_EV_WRONG_SHARE && type != MPC_EV_WRONG_SHARE))
-    return;
+  if (s->ev.type != MPC_EV_NONE && !(s->ev_correction && !correction)) return;
   mpc_evidence ev = {.type = type, .culprit = culprit, .item = item};
   ev.msg = calloc(count ? count : 1, sizeof *ev.msg);
   ev.len = calloc(count ? count : 1, sizeof *ev.len);
@@ -201,11 +204,22 @@ void sess_evidence(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t i
   }
   evidence_clear(&s->ev);
   s->ev = ev;
+  s->ev_correction = correction;
   return;
 oom:
   /* Evidence is best effort under memory pressure: the abort or correction
    * itself stands; only the transferable record is missing. */
   evidence_clear(&ev);
+}
+
+void sess_evidence(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
+                   const uint8_t *const *msgs, const size_t *lens, size_t count) {
+  evidence_put(s, type == MPC_EV_WRONG_SHARE, type, culprit, item, msgs, lens, count);
+}
+
+void sess_evidence_correction(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
+                              const uint8_t *const *msgs, const size_t *lens, size_t count) {
+  evidence_put(s, 1, type, culprit, item, msgs, lens, count);
 }
 
 void sess_evidence_aux(mpc_session *s, const uint8_t *aux, size_t len) {

@@ -79,6 +79,7 @@ struct mpc_session {
   int keep_rounds;        /* 1: keep every round in the inbox (prep: audit) */
   mpc_status st;
   mpc_evidence ev;
+  int ev_correction;      /* ev records a correction, not an abort */
   /* replay mode (cfg.key == NULL): sess_send records here instead */
   mpc_replayed *replay;
   size_t replay_n, replay_cap;
@@ -108,12 +109,17 @@ void sess_abort(mpc_session *s, cx_err e, int32_t culprit, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Records evidence (copies the messages). Precedence: the first evidence
  * recorded is the one mpc_session_evidence returns, except that evidence
- * behind an abort (every type but MPC_EV_WRONG_SHARE, which records a
- * correction and lets the session go on) replaces a correction's, so that
- * the evidence matches status.culprit whenever one is named. Call it before
- * sess_abort: nothing is recorded once the session has ended. */
+ * behind an abort replaces evidence behind a correction (a session that
+ * went on after naming someone in st.corrected), so that the evidence
+ * matches status.culprit whenever one is named. sess_evidence records abort
+ * evidence, except MPC_EV_WRONG_SHARE, which is always a correction;
+ * sess_evidence_correction records any type as a correction (a malformed
+ * share decoded as an erasure). Call before sess_abort: nothing is recorded
+ * once the session has ended. */
 void sess_evidence(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
                    const uint8_t *const *msgs, const size_t *lens, size_t count);
+void sess_evidence_correction(mpc_session *s, mpc_ev_type type, int32_t culprit, uint64_t item,
+                              const uint8_t *const *msgs, const size_t *lens, size_t count);
 
 /* Attaches aux (copied) to the evidence just recorded by sess_evidence
  * (MPC_EV_CLIENT); nothing if the session has ended or none was recorded. */

@@ -591,13 +591,19 @@ END_TEST
 
 /* ---- a cheating party at every message site ----------------------------- */
 
-enum { TM_ONE, TM_ALL, TM_BAD };
+/* Wrong (+1) to one recipient or to all; malformed to all or to one: a
+ * non-canonical element (BAD) or one element short (LEN). */
+enum { TM_ONE, TM_ALL, TM_BAD, TM_BAD1, TM_LEN, TM_LEN1 };
 
 typedef struct {
-  uint32_t cheater, round, target; /* target: the one recipient in TM_ONE */
+  uint32_t cheater, round, target; /* target: the one recipient in TM_ONE, TM_BAD1, TM_LEN1 */
   int mode;
   int calls;
+  uint64_t hit; /* recipients of a tampered message */
 } cheat;
+
+static int tm_one(int mode) { return mode == TM_ONE || mode == TM_BAD1 || mode == TM_LEN1; }
+static int tm_malformed(int mode) { return mode >= TM_BAD; }
 
 /* Byte offset of the first data element of an online payload: after the
  * tag, and after the pool guard in round 0 and in a round-2 echo. */
@@ -609,26 +615,30 @@ static size_t data_off(const mpc_msg *m) {
 }
 
 /* Changes the first data element: +1 (still canonical), or all-ones (not a
- * canonical element: malformed). (The pool guard has its own tests.) */
+ * canonical element: malformed); or drops the last element (malformed: the
+ * wrong length). (The pool guard has its own tests.) */
 static int cheat_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
   cheat *c = ctx;
   if (from != c->cheater || m->round != c->round) return 0;
   size_t off = data_off(m);
   if (m->len < off + FE_BYTES) return 0;
-  if (c->mode == TM_ONE && to != c->target) return 0;
+  if (tm_one(c->mode) && to != c->target) return 0;
   uint8_t *pl = malloc(m->len);
   ck_assert_ptr_nonnull(pl);
   memcpy(pl, m->payload, m->len);
-  if (c->mode == TM_BAD) {
+  *len = m->len;
+  if (c->mode == TM_BAD || c->mode == TM_BAD1) {
     memset(pl + off, 0xff, FE_BYTES);
+  } else if (c->mode == TM_LEN || c->mode == TM_LEN1) {
+    *len = m->len - FE_BYTES;
   } else {
     fe v;
     ck_assert_int_eq(fe_decode(pl + off, &v), 0);
     fe_encode(fe_add(v, 1), pl + off);
   }
   *payload = pl;
-  *len = m->len;
   c->calls++;
+  c->hit |= (uint64_t)1 << to;
   return 1;
 }
 
@@ -674,6 +684,10 @@ static void cheat_run(uint32_t n, uint32_t cheater, uint32_t round, int mode) {
     zw[k] = fe_mul(xs[k], ys[k]);
     aw[k] = fe_add(xs[k], ys[k]);
   }
+  /* Rounds 0 (A at the dealers), 3 (MUL and OPEN) and 4 (outputs) are
+   * robust openings: a malformed share there is an erasure, corrected
+   * (issue 5): no abort, selective or not. */
+  int erased = tm_malformed(mode) && (round == 0 || round == 3 || round == 4) && c.calls > 0;
   int detected = 0;
   char where[80];
   snprintf(where, sizeof where, "n=%u cheater=%u round=%u mode=%d", n, cheater, round, mode);
@@ -686,6 +700,13 @@ static void cheat_run(uint32_t n, uint32_t cheater, uint32_t round, int mode) {
                   st->culprit);
     ck_assert_msg((st->corrected & ~((uint64_t)1 << cheater)) == 0, "%s: party %u corrected an honest party",
                   where, i);
+    if (erased) {
+      ck_assert_msg(st->state == MPC_DONE, "%s: party %u: %s (%s)", where, i, cx_err_name(st->err), st->reason);
+      if ((c.hit >> i) & 1)
+        ck_assert_msg(st->corrected == (uint64_t)1 << cheater, "%s: party %u corrected %llx", where, i,
+                      (unsigned long long)st->corrected);
+      if (st->corrected) ck_assert_int_eq(ev->type, MPC_EV_MALFORMED);
+    }
     if (st->state == MPC_DONE) {
       expect_output(s[i], 0, zw, CL);
       expect_output(s[i], 1, aw, CL);
@@ -700,7 +721,7 @@ static void cheat_run(uint32_t n, uint32_t cheater, uint32_t round, int mode) {
       cx_err v = mpc_evidence_verify(n, h->t, h->pks, ev);
       /* An echo that is not the dealers' messages is certain to the parties
        * (they all run the program) but not provable from one message. */
-      int local_only = ev->type == MPC_EV_MALFORMED && mode != TM_BAD;
+      int local_only = ev->type == MPC_EV_MALFORMED && mode != TM_BAD && mode != TM_BAD1;
       if (!local_only) ck_assert_msg(v == CX_OK, "%s: party %u: evidence type %d does not verify: %s", where, i,
                                      ev->type, cx_err_name(v));
       if (ev->type == MPC_EV_WRONG_SHARE) {
@@ -729,7 +750,7 @@ static void cheat_run(uint32_t n, uint32_t cheater, uint32_t round, int mode) {
 static void cheats(uint32_t n, const uint32_t *cheaters, int ncheaters) {
   for (int k = 0; k < ncheaters; k++)
     for (uint32_t round = 0; round < 5; round++)
-      for (int mode = TM_ONE; mode <= TM_BAD; mode++) cheat_run(n, cheaters[k], round, mode);
+      for (int mode = TM_ONE; mode <= TM_LEN1; mode++) cheat_run(n, cheaters[k], round, mode);
 }
 
 START_TEST(t_cheat_n4) {
@@ -822,26 +843,42 @@ static int pair_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, ui
   return cheat_hook(&c->a, from, to, m, payload, len) || cheat_hook(&c->b, from, to, m, payload, len);
 }
 
+/* x from dealer 0 (rounds 0-2), x*x (3), y from dealer 1 (4-6: A, B, C),
+ * (x*x)*y (7), the output (8). */
+static mpc_program *late_input_program(void) {
+  mpc_program *p = mpc_prog_new();
+  uint32_t x = mpc_input(p, 0, 0, CL);
+  uint32_t z = mpc_mul(p, x, x);
+  uint32_t y = mpc_input(p, 1, 0, CL);
+  mpc_output(p, mpc_mul(p, z, y), 0);
+  return p;
+}
+
 START_TEST(t_abort_evidence_wins) {
   mh *h = mk(7);
-  mpc_program *p = cheat_program();
+  mpc_program *p = late_input_program();
   fill_for(h, p);
   fe xs[CL] = {1, 2, 3, 4}, ys[CL] = {5, 6, 7, 8};
   inputs in;
   inputs_xy(&in, xs, ys, CL);
-  cheat_pair c = {.a = {.cheater = 2, .round = 3, .mode = TM_ALL}, .b = {.cheater = 5, .round = 4, .mode = TM_BAD}};
+  /* party 2's wrong shares in the MUL are corrected; dealer 1's malformed
+   * delta (round B of an input: not a share, not correctable) aborts */
+  cheat_pair c = {.a = {.cheater = 2, .round = 3, .mode = TM_ALL}, .b = {.cheater = 1, .round = 5, .mode = TM_BAD}};
   h->tamper = pair_hook;
   h->tamper_ctx = &c;
   mpc_session *s[MPC_MAX_N] = {0};
   run_online(h, p, &in, s); /* the cheaters' own sessions may finish */
+  ck_assert_int_gt(c.a.calls, 0);
+  ck_assert_int_gt(c.b.calls, 0);
   for (uint32_t i = 0; i < 7; i++) {
-    if (i == 2 || i == 5) continue;
+    if (i == 1 || i == 2) continue;
     const mpc_status *st = mpc_session_status(s[i]);
     const mpc_evidence *ev = mpc_session_evidence(s[i]);
-    ck_assert_int_eq(st->culprit, 5);
+    ck_assert_int_eq(st->state, MPC_ABORTED);
+    ck_assert_int_eq(st->culprit, 1);
     ck_assert_uint_eq(st->corrected, 1u << 2);
     ck_assert_int_eq(ev->type, MPC_EV_MALFORMED);
-    ck_assert_int_eq(ev->culprit, 5);
+    ck_assert_int_eq(ev->culprit, 1);
     ck_assert_int_eq(mpc_evidence_verify(7, 2, h->pks, ev), CX_OK);
   }
   free_sessions(s, 7);
