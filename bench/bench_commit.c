@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "fileutil.h"
 #include "genesis.h"
 #include "keystore.h"
@@ -28,11 +29,6 @@
 #include "node.h"
 #include "tx.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct {
   node *n;
@@ -142,11 +138,11 @@ int main(int argc, char **argv) {
   secp256k1_xonly_pubkey *xpk = calloc(N, sizeof *xpk);
   CHECK(xpk);
   for (size_t i = 0; i < N; i++) CHECK(secp256k1_xonly_pubkey_parse(ctx, &xpk[i], pk[i].b));
-  double t0 = now_s();
+  double t0 = bench_now_s();
   size_t ok = 0;
   for (size_t i = 0; i < N; i++)
     ok += (size_t)secp256k1_schnorrsig_verify(ctx, sig[i].b, sighash[i].b, 32, &xpk[i]);
-  double raw_s = now_s() - t0;
+  double raw_s = bench_now_s() - t0;
   CHECK(ok == N);
   double raw_rate = (double)N / raw_s;
 
@@ -157,7 +153,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_commit: %s\n", err);
     return 1;
   }
-  t0 = now_s();
+  t0 = bench_now_s();
   pthread_t *tids = calloc((size_t)nthreads, sizeof *tids);
   submit_job *jobs = calloc((size_t)nthreads, sizeof *jobs);
   CHECK(tids && jobs);
@@ -171,14 +167,14 @@ int main(int argc, char **argv) {
     pthread_join(tids[t], NULL);
     failed += jobs[t].failed;
   }
-  double t_admit = now_s() - t0;
+  double t_admit = bench_now_s() - t0;
   size_t committed = 0, blocks = 0, got;
   do {
     CHECK(node_produce_block(n, &got) == CX_OK);
     committed += got;
     blocks += got ? 1 : 0;
   } while (got);
-  double node_s = now_s() - t0;
+  double node_s = bench_now_s() - t0;
   CHECK(failed == 0);
   CHECK(committed == N);
   double node_rate = (double)N / node_s;

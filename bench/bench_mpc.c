@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "hash.h"
 #include "keys.h"
 #include "log.h"
@@ -79,37 +80,13 @@ static void die(const char *fmt, ...) {
   exit(2);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-static uint64_t now_ms(void) { return (uint64_t)(now_s() * 1000.0); }
+static uint64_t now_ms(void) { return (uint64_t)(bench_now_s() * 1000.0); }
 static double cpu_s(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static int pick_ports(int *out, uint32_t n) {
-  for (int attempt = 0; attempt < 200; attempt++) {
-    int base = 20000 + (int)randombytes_uniform(40000);
-    int ok = 1;
-    for (uint32_t i = 0; i < n && ok; i++) {
-      int s = socket(AF_INET, SOCK_STREAM, 0);
-      if (s < 0) return -1;
-      struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(base + (int)i))};
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
-      close(s);
-    }
-    if (ok) {
-      for (uint32_t i = 0; i < n; i++) out[i] = base + (int)i;
-      return 0;
-    }
-  }
-  return -1;
-}
 
 /* ---- one party ---------------------------------------------------------- */
 
@@ -348,11 +325,11 @@ typedef struct {
 
 static void phase_begin(party *p, phase *ph) {
   p->bytes = p->rounds = 0;
-  ph->wall = now_s();
+  ph->wall = bench_now_s();
   ph->cpu = cpu_s();
 }
 static void phase_end(party *p, phase *ph) {
-  ph->wall = now_s() - ph->wall;
+  ph->wall = bench_now_s() - ph->wall;
   ph->cpu = cpu_s() - ph->cpu;
   ph->bytes = p->bytes;
   ph->rounds = p->rounds;
@@ -440,9 +417,9 @@ static int party_main(const setup *su, uint32_t me, int outfd) {
   double *lat = calloc(su->lat ? su->lat : 1, sizeof *lat);
   phase_begin(&p, &ph[4]);
   for (size_t i = 0; i < su->lat; i++) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     bad += run_cmp(&p, cmp1, 1, 1);
-    lat[i] = now_s() - t0;
+    lat[i] = bench_now_s() - t0;
   }
   phase_end(&p, &ph[4]);
   qsort(lat, su->lat, sizeof *lat, cmp_double);
@@ -487,7 +464,7 @@ int main(int argc, char **argv) {
   if (su.n < 4 || su.n > MAXN) die("--n must be 4..%d", MAXN);
   if (!su.mults || !su.cmps || !su.batch) die("--mults, --cmps and --batch must be >= 1");
   su.t = (su.n - 1) / 3;
-  if (pick_ports(su.ports, su.n)) die("no %u free consecutive ports on 127.0.0.1", su.n);
+  if (bench_pick_ports(su.ports, su.n)) die("no %u free consecutive ports on 127.0.0.1", su.n);
   randombytes_buf(su.chain_id.b, sizeof su.chain_id.b);
   randombytes_buf(su.seed, sizeof su.seed);
   for (uint32_t i = 0; i < su.n; i++) {

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "log.h"
 #include "link.h"
 #include "net.h"
@@ -92,28 +93,6 @@ static uint64_t get64(const uint8_t *p) {
   return v;
 }
 
-/* Four free consecutive TCP ports on 127.0.0.1 from a random base (nanomsg
- * cannot bind port 0 and tell which port it got). Another process may
- * still take one before we bind it; nn_bind then fails loudly. */
-static int pick_ports(int out[4]) {
-  for (int attempt = 0; attempt < 200; attempt++) {
-    int base = 20000 + (int)randombytes_uniform(40000);
-    int ok = 1;
-    for (int i = 0; i < 4 && ok; i++) {
-      int s = socket(AF_INET, SOCK_STREAM, 0);
-      if (s < 0) return -1;
-      struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(base + i))};
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
-      close(s);
-    }
-    if (ok) {
-      for (int i = 0; i < 4; i++) out[i] = base + i;
-      return 0;
-    }
-  }
-  return -1;
-}
 
 static void addr_of(char *buf, size_t cap, int port) {
   snprintf(buf, cap, "tcp://127.0.0.1:%d", port);
@@ -425,7 +404,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   setup su;
-  if (pick_ports(su.ports)) die("no four free consecutive ports on 127.0.0.1");
+  if (bench_pick_ports(su.ports, 4)) die("no four free consecutive ports on 127.0.0.1");
   randombytes_buf(su.chain_id.b, sizeof su.chain_id.b);
   for (int i = 0; i < 2; i++) crypto_box_keypair(su.pub[i], su.priv[i]);
 

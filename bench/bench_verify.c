@@ -18,16 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "keys.h"
 #include "tx.h"
 
 #define NTX 1024
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 #define CHECK(x)                                                             \
   do {                                                                       \
@@ -50,13 +46,13 @@ typedef struct {
 static void *verifier(void *arg) {
   job *j = arg;
   const secp256k1_context *ctx = keys_context();
-  double t0 = now_s(), t;
+  double t0 = bench_now_s(), t;
   size_t n = 0;
   do {
     for (size_t i = 0; i < NTX; i++)
       CHECK(secp256k1_schnorrsig_verify(ctx, g_sig[i].b, g_msg[i].b, 32, &g_pk[i]) == 1);
     n += NTX;
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
   } while (t < g_seconds);
   j->done = n;
   j->elapsed = t;

@@ -1505,12 +1505,6 @@ done:
 
 /* ---- protocol ---------------------------------------------------------- */
 
-static uint32_t count_bits(uint64_t x) {
-  uint32_t c = 0;
-  for (; x; x &= x - 1) c++;
-  return c;
-}
-
 /* A round's deadline passed with messages missing (session_internal.h,
  * mpc_proto.timeout; session.c has already listed the missing parties as
  * unresponsive). Rounds 5 .. 5 + t are Dolev–Strong's synchronous rounds:
@@ -1523,10 +1517,8 @@ static uint32_t count_bits(uint64_t x) {
 static cx_err prep_timeout(mpc_session *s, mpc_outbox *out) {
   if (s->cfg.key && s->round >= R_VERDICT && s->round < audit0(s->cfg.t))
     return s->round == R_VERDICT ? after_verdict(s, out) : after_echo(s, out);
-  uint32_t c = count_bits(s->expect & ~mpc_inbox_have(s->inbox, s->round));
   impl_wipe(impl_of(s));
-  sess_abort(s, CX_E_MPC_TIMEOUT, -1, "prep round %u timed out waiting for %u part%s", s->round, c,
-             c == 1 ? "y" : "ies");
+  sess_timeout_abort(s);
   return CX_OK;
 }
 

@@ -345,12 +345,6 @@ cx_err mpc_session_recv(mpc_session *s, const uint8_t *msg, size_t len, uint64_t
   return CX_OK;
 }
 
-static uint32_t popcount64(uint64_t x) {
-  uint32_t c = 0;
-  for (; x; x &= x - 1) c++;
-  return c;
-}
-
 /* A round's deadline passed with messages missing and the protocol has a
  * timeout hook (session_internal.h): it decides from what arrived. Like
  * advance, it must move on or end the session; then the next round may
@@ -384,8 +378,13 @@ void mpc_session_tick(mpc_session *s, uint64_t now_ms, mpc_outbox *out) {
     call_timeout(s, out);
     return;
   }
+  sess_timeout_abort(s);
+}
+
+void sess_timeout_abort(mpc_session *s) {
+  uint32_t c = (uint32_t)__builtin_popcountll(s->expect & ~mpc_inbox_have(s->inbox, s->round));
   sess_abort(s, CX_E_MPC_TIMEOUT, -1, "%s round %u timed out waiting for %u part%s", s->proto->name,
-             s->round, popcount64(missing), popcount64(missing) == 1 ? "y" : "ies");
+             s->round, c, c == 1 ? "y" : "ies");
 }
 
 const mpc_status *mpc_session_status(const mpc_session *s) { return &s->st; }

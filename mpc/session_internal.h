@@ -104,6 +104,10 @@ void sess_set_deadline(mpc_session *s, uint64_t deadline_ms);
 /* The default expect mask: every party but me. */
 uint64_t sess_others(const mpc_session *s);
 void sess_done(mpc_session *s);
+/* The default end of a round whose deadline passed: abort with
+ * CX_E_MPC_TIMEOUT naming nobody (a missing message proves nothing), the
+ * reason counting the parties still missing. */
+void sess_timeout_abort(mpc_session *s);
 /* Aborts (once; later calls are ignored). culprit -1 if nobody is proven. */
 void sess_abort(mpc_session *s, cx_err e, int32_t culprit, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -398,7 +398,6 @@ int shamir_check(const mpc_shamir *s, uint32_t deg, const fe *const *sh, size_t 
   return 0;
 }
 
-static int popcount64(uint64_t v) { return __builtin_popcountll(v); }
 
 /* State of one shamir_open call. */
 typedef struct {
@@ -431,7 +430,7 @@ static int decode_slow(opener *o, const fe *const *sh, size_t k, fe *secret, uin
   /* allocated on first use: most openings never get here; NULL (out of
    * memory) only means Berlekamp–Welch for every failing item */
   if (!o->red && o->maxerr > 0) o->red = malloc(sizeof *o->red);
-  if (o->red && excl != o->red_excl && (uint32_t)popcount64(excl) <= o->maxerr) {
+  if (o->red && excl != o->red_excl && (uint32_t)__builtin_popcountll(excl) <= o->maxerr) {
     checker_build(o->red, s, o->present & ~excl, s->t);
     o->red_excl = excl;
     o->red_ok = 1;
@@ -447,7 +446,7 @@ int shamir_open(const mpc_shamir *s, const fe *const *sh, size_t count, fe *out,
   opener o = {.s = s};
   for (uint32_t j = 0; j < s->n; j++)
     if (sh[j]) o.present |= (uint64_t)1 << j;
-  uint32_t m = (uint32_t)popcount64(o.present);
+  uint32_t m = (uint32_t)__builtin_popcountll(o.present);
   if (m < s->t + 1) {
     *first_wrong_item = 0;
     return -1;
