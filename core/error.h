@@ -121,7 +121,17 @@
   X(CX_E_MPC_STATE, 811, "mpc_not_running", "the MPC session has already finished or aborted") \
   X(CX_E_MPC_DUPLICATE, 812, "mpc_duplicate", "identical copy of a message already received") \
   X(CX_E_MPC_CLIENT_REJECTED, 813, "mpc_client_rejected", "client-dealt input is inconsistent or its blob does not open") \
-  X(CX_E_MPC_POOL_DESYNC, 814, "mpc_pool_desync", "parties' preprocessing pools are not aligned")
+  X(CX_E_MPC_POOL_DESYNC, 814, "mpc_pool_desync", "parties' preprocessing pools are not aligned") \
+  /* contract language 900..999 (docs/contract-language.md) */                     \
+  X(CX_E_LANG_SYNTAX, 900, "lang_syntax", "contract source has a syntax error")    \
+  X(CX_E_LANG_NAME, 901, "lang_name", "contract uses an unknown or duplicate name") \
+  X(CX_E_LANG_TYPE, 902, "lang_type", "contract has a type error")                 \
+  X(CX_E_LANG_SECRECY, 903, "lang_secrecy", "contract lets control flow depend on a secret") \
+  X(CX_E_LANG_RANGE, 904, "lang_range", "contract value may overflow int64")       \
+  X(CX_E_LANG_LIMIT, 905, "lang_limit", "contract exceeds a size limit")           \
+  X(CX_E_LANG_BYTECODE, 906, "lang_bad_bytecode", "contract bytecode is malformed") \
+  X(CX_E_LANG_INPUT, 907, "lang_bad_input", "contract call value is missing, mistyped or out of range") \
+  X(CX_E_LANG_MISMATCH, 908, "bytecode_mismatch", "contract source does not compile to the given bytecode")
 
 typedef enum {
 #define CX_ERR_ENUM(sym, num, name, msg) sym = num,

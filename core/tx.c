@@ -6,7 +6,10 @@
 void tx_init(cx_tx *tx) { memset(tx, 0, sizeof *tx); }
 
 void tx_clear(cx_tx *tx) {
-  if (tx->type == TX_CONTRACT_DEPLOY) free(tx->u.deploy.source);
+  if (tx->type == TX_CONTRACT_DEPLOY) {
+    free(tx->u.deploy.source);
+    free(tx->u.deploy.bytecode);
+  }
   memset(tx, 0, sizeof *tx);
 }
 
@@ -19,6 +22,18 @@ cx_err tx_set_source(cx_tx *tx, const void *src, size_t len) {
   free(tx->u.deploy.source);
   tx->u.deploy.source = p;
   tx->u.deploy.source_len = len;
+  return CX_OK;
+}
+
+cx_err tx_set_bytecode(cx_tx *tx, const void *bc, size_t len) {
+  CX_ASSERT(tx->type == TX_CONTRACT_DEPLOY);
+  if (len > CX_BYTECODE_MAX) return CX_E_TOO_LONG;
+  uint8_t *p = malloc(len ? len : 1);
+  if (!p) return CX_E_NOMEM;
+  memcpy(p, bc, len);
+  free(tx->u.deploy.bytecode);
+  tx->u.deploy.bytecode = p;
+  tx->u.deploy.bytecode_len = len;
   return CX_OK;
 }
 
@@ -77,6 +92,13 @@ int domain_set_has(const cx_domain_set *s, const char *name) {
   for (size_t i = 0; i < s->n; i++)
     if (strcmp(s->d[i].name, name) == 0) return 1;
   return 0;
+}
+
+int domain_set_eq(const cx_domain_set *a, const cx_domain_set *b) {
+  if (a->n != b->n) return 0;
+  for (size_t i = 0; i < a->n; i++)
+    if (strcmp(a->d[i].name, b->d[i].name) != 0) return 0;
+  return 1;
 }
 
 cx_err domain_set_parse(const char *csv, cx_domain_set *out) {
@@ -315,6 +337,7 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
       enc_str(e, tx->u.deploy.name);
       domain_set_enc(e, &tx->u.deploy.domains);
       enc_bytes(e, tx->u.deploy.source, tx->u.deploy.source_len);
+      enc_bytes(e, tx->u.deploy.bytecode, tx->u.deploy.bytecode_len);
       break;
     case TX_CONTRACT_APPROVE:
     case TX_CONTRACT_RETIRE:
@@ -408,6 +431,14 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
       if (!c->source) return dec_fail(d, CX_E_NOMEM);
       memcpy(c->source, src, n);
       c->source_len = n;
+      /* The bytecode is checked by the deploy rule, which compiles the
+       * source (vm/rules_contract.c); here only its size. */
+      if (dec_bytes(d, &src, &n, CX_BYTECODE_MAX)) return -1;
+      if (n == 0) return dec_fail(d, CX_E_LANG_BYTECODE);
+      c->bytecode = malloc(n);
+      if (!c->bytecode) return dec_fail(d, CX_E_NOMEM);
+      memcpy(c->bytecode, src, n);
+      c->bytecode_len = n;
       return 0;
     }
     case TX_CONTRACT_APPROVE:

@@ -31,6 +31,7 @@
 #define CX_PURPOSE_MAX 128          /* consent purpose, STR_UTF8 */
 #define CX_ADDR_MAX 96              /* network address, STR_ADDR */
 #define CX_SOURCE_MAX (64 * 1024)   /* contract source bytes, STR_UTF8 + \n\t */
+#define CX_BYTECODE_MAX (64 * 1024) /* compiled contract bytes */
 
 typedef enum {
   ROLE_BUREAU = 1,
@@ -135,6 +136,8 @@ typedef struct {
   cx_domain_set domains; /* data domains the contract reads */
   uint8_t *source;       /* owned; source_len bytes, not NUL-terminated */
   size_t source_len;
+  uint8_t *bytecode;     /* owned; what the source compiles to (docs/contract-language.md §6) */
+  size_t bytecode_len;   /* 1..CX_BYTECODE_MAX */
 } cx_tx_contract_deploy;
 
 typedef struct {
@@ -194,6 +197,8 @@ void tx_init(cx_tx *tx);
 void tx_clear(cx_tx *tx);
 /* Sets deploy source (copies); CX_E_TOO_LONG over CX_SOURCE_MAX. */
 cx_err tx_set_source(cx_tx *tx, const void *src, size_t len);
+/* Sets deploy bytecode (copies); CX_E_TOO_LONG over CX_BYTECODE_MAX. */
+cx_err tx_set_bytecode(cx_tx *tx, const void *bc, size_t len);
 
 /* Canonical encoding. with_sig = 0 gives the signed preimage. *out malloc'd. */
 cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len);
@@ -239,6 +244,7 @@ int gov_action_parse(const char *s);
 /* Domain sets: add keeps order; CX_E_FULL / CX_E_EXISTS / CX_E_BAD_STRING. */
 cx_err domain_set_add(cx_domain_set *s, const char *name);
 int domain_set_has(const cx_domain_set *s, const char *name);
+int domain_set_eq(const cx_domain_set *a, const cx_domain_set *b);
 /* Parses "a,b,c" (any order) into a sorted set. */
 cx_err domain_set_parse(const char *csv, cx_domain_set *out);
 

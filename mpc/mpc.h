@@ -142,6 +142,12 @@ typedef enum {
   MPC_OP_INPUT_CLIENT, /* S[d] = client input slot b, length imm <= MPC_CLIENT_MAX_VALUES; no pool
                           material; all of a program's client slots are checked in one round at
                           session start (a second, of reveals, only if a dealing is inconsistent) */
+  /* private results */
+  MPC_OP_OUTPUT_SHARE, /* share-output slot imm = this party's shares of S[a] at this point of the
+                          program; nothing is opened. Released (mpc_session_output_share) only
+                          when the session is done, i.e. after every check passed; for handing
+                          one reader the shares of a random mask (docs/contract-language.md
+                          "Private outputs"). Slots are apart from OUTPUT slots. */
   MPC_OP_COUNT
 } mpc_op;
 
@@ -173,7 +179,8 @@ uint64_t mpc_prog_slen(const mpc_program *p, uint32_t sreg);
 void mpc_prog_fail(mpc_program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* CX_OK or CX_E_MPC_PROGRAM with a sentence in err naming the instruction:
  * unknown op, unwritten register read, length mismatch that can be decided
- * statically, INPUT slot or OUTPUT slot reused, vector over the length cap. */
+ * statically, INPUT, OUTPUT or OUTPUT_SHARE slot reused (an OUTPUT_SHARE
+ * slot must also fit 32 bits), vector over the length cap. */
 cx_err mpc_prog_check(const mpc_program *p, uint32_t n, char *err, size_t errlen);
 size_t mpc_prog_len(const mpc_program *p);
 const mpc_ins *mpc_prog_ins(const mpc_program *p, size_t i);
@@ -335,6 +342,9 @@ void mpc_session_tick(mpc_session *s, uint64_t now_ms, mpc_outbox *out);
 const mpc_status *mpc_session_status(const mpc_session *s);
 /* Done sessions: the values of an OUTPUT slot (0 and NULL if none). */
 size_t mpc_session_output(const mpc_session *s, uint32_t slot, const fe **vals);
+/* Done sessions: this party's shares of an OUTPUT_SHARE slot (0 and NULL if
+ * none; the memory is the session's, wiped by mpc_session_free). */
+size_t mpc_session_output_share(const mpc_session *s, uint32_t slot, const fe **shares);
 /* The evidence behind status.culprit or the first corrected party. */
 const mpc_evidence *mpc_session_evidence(const mpc_session *s);
 void mpc_session_free(mpc_session *s); /* wipes shares; NULL is a no-op */
@@ -342,5 +352,60 @@ void mpc_session_free(mpc_session *s); /* wipes shares; NULL is a no-op */
 /* Checks evidence with the members' public keys alone: CX_OK if it proves
  * ev->culprit cheated, else a specific error. */
 cx_err mpc_evidence_verify(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, const mpc_evidence *ev);
+
+/* ---- reconstruction by a reader ---------------------------------------- */
+
+/* A reader that is not a party (the caller of a contract) rebuilds len
+ * values from the parties' shares of them: shares[i] is party i's len
+ * shares, NULL if party i gave none. Error-correcting (Berlekamp–Welch per
+ * value): CX_OK with out[len] and, in *bad, the parties whose shares were
+ * wrong; CX_E_MPC_CHECK_FAILED if some value does not decode (more than
+ * the code can correct with the shares present). */
+cx_err mpc_reconstruct(uint32_t n, uint32_t t, const fe *const *shares, size_t len, fe *out, uint64_t *bad);
+
+/* ---- an in-process consortium (mpc/local.c) ----------------------------- */
+
+/* n parties, each with fresh keys and its own pool, whose sessions run in
+ * this thread over an in-memory network (FIFO delivery, no faults), for
+ * `custos contract run --mpc N`, tests and benchmarks. Not a security
+ * boundary: one process holds every party's shares. t = (n - 1) / 3. */
+typedef struct mpc_local mpc_local;
+
+/* seed: 32 bytes for a reproducible consortium (keys, dealing seeds,
+ * session ids), NULL for fresh randomness. pool_cap bounds each kind of
+ * material in each pool. */
+cx_err mpc_local_new(uint32_t n, const uint8_t *seed, size_t pool_cap, mpc_local **out);
+void mpc_local_free(mpc_local *l); /* wipes; NULL is a no-op */
+
+/* Fills every pool with at least triples, rands and bits items (prep and
+ * bits sessions; a bits session consumes triples and rands of its own).
+ * On failure CX_E_MPC_* with the reason in err. */
+cx_err mpc_local_prepare(mpc_local *l, size_t triples, size_t rands, size_t bits, char *err, size_t errlen);
+
+typedef struct {
+  uint32_t slot;     /* MPC_OP_INPUT slot */
+  uint32_t dealer;   /* the party that deals it */
+  const fe *vals;
+  size_t len;
+} mpc_local_input;
+
+typedef struct {
+  uint32_t slot;     /* MPC_OP_INPUT_CLIENT slot; shared and sealed here as a client would */
+  const fe *vals;
+  size_t len;
+} mpc_local_client_input;
+
+/* Runs prog on every party. CX_OK when every party is done (outputs below);
+ * else the session's error with the reason in err. st (may be NULL) gets
+ * party 0's status; bytes_max the largest bytes_sent of any party. */
+cx_err mpc_local_run(mpc_local *l, const mpc_program *prog, const mpc_local_input *in, size_t nin,
+                     const mpc_local_client_input *cin, size_t ncin, mpc_status *st, uint64_t *bytes_max,
+                     char *err, size_t errlen);
+/* After a successful run: an OUTPUT slot (party 0's values; every party's
+ * are checked equal by mpc_local_run), and party i's OUTPUT_SHARE shares. */
+size_t mpc_local_output(const mpc_local *l, uint32_t slot, const fe **vals);
+size_t mpc_local_output_share(const mpc_local *l, uint32_t party, uint32_t slot, const fe **shares);
+/* Bytes sent by the busiest party in mpc_local_prepare so far. */
+uint64_t mpc_local_prep_bytes(const mpc_local *l);
 
 #endif

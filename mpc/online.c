@@ -19,7 +19,10 @@
  *     signed round-B messages so that a dealer who sent different deltas to
  *     different parties is caught with its two signed messages before any
  *     honest party uses an inconsistent share;
- *   - every OUTPUT is opened in one final round after everything else.
+ *   - every OUTPUT is opened in one final round after everything else;
+ *   - an OUTPUT_SHARE opens nothing: it keeps this party's shares of its
+ *     register, released by mpc_session_output_share only once the session
+ *     is done (every check passed), for a reader that is not a party.
  * A vector too long for one message is split over consecutive rounds.
  *
  * Preprocessing is taken from the pool when an instruction needs it, in
@@ -160,6 +163,10 @@ typedef struct {
   outrec *outs;
   size_t nouts;
   fe *ovals; /* opened outputs (public) */
+  fe *ssh;   /* OUTPUT_SHARE shares captured in program order (fe_alloc); kept until free */
+  size_t sslen, sscap;
+  outrec *shrecs;
+  size_t nshrecs;
   fe *bits;  /* POOLBITS, appended to the pool when the session is done */
   size_t nbits, bcap;
   group g;
@@ -1590,6 +1597,18 @@ static cx_err exec_local(mpc_session *s, online *o, const mpc_ins *in) {
     o->outs[o->nouts++] = (outrec){.slot = (uint32_t)in->imm, .off = o->olen, .len = x->len};
     return sec_append(&o->osh, &o->olen, &o->ocap, x->v, x->len) ? CX_E_NOMEM : CX_OK;
   }
+  case MPC_OP_OUTPUT_SHARE: {
+    /* This party's shares at this point of the program; nothing is sent.
+     * They leave the session only through mpc_session_output_share, once
+     * it is done, so a reader never gets shares of a value derived from
+     * inputs whose checks have not passed. */
+    const vec *x = &o->S[in->a];
+    outrec *r = realloc(o->shrecs, (o->nshrecs + 1) * sizeof *r);
+    if (!r) return CX_E_NOMEM;
+    o->shrecs = r;
+    o->shrecs[o->nshrecs++] = (outrec){.slot = (uint32_t)in->imm, .off = o->sslen, .len = x->len};
+    return sec_append(&o->ssh, &o->sslen, &o->sscap, x->v, x->len) ? CX_E_NOMEM : CX_OK;
+  }
   case MPC_OP_POOLBITS: {
     const vec *x = &o->S[in->a];
     return sec_append(&o->bits, &o->nbits, &o->bcap, x->v, x->len) ? CX_E_NOMEM : CX_OK;
@@ -1712,6 +1731,8 @@ static void on_destroy(mpc_session *s) {
   fe_free(o->osh, o->ocap);
   free(o->outs);
   free(o->ovals);
+  fe_free(o->ssh, o->sscap);
+  free(o->shrecs);
   fe_free(o->bits, o->bcap);
   mpc_prog_free(o->owned);
   for (size_t k = 0; k < o->ncs; k++) {
@@ -1899,6 +1920,18 @@ size_t mpc_session_output(const mpc_session *s, uint32_t slot, const fe **vals) 
     if (o->outs[k].slot == slot) {
       if (vals) *vals = o->ovals + o->outs[k].off;
       return o->outs[k].len;
+    }
+  return 0;
+}
+
+size_t mpc_session_output_share(const mpc_session *s, uint32_t slot, const fe **shares) {
+  if (shares) *shares = NULL;
+  if (!s || s->proto != &mpc_online_proto || s->st.state != MPC_DONE) return 0;
+  const online *o = s->impl;
+  for (size_t k = 0; k < o->nshrecs; k++)
+    if (o->shrecs[k].slot == slot) {
+      if (shares) *shares = o->ssh + o->shrecs[k].off;
+      return o->shrecs[k].len;
     }
   return 0;
 }

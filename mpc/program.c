@@ -82,6 +82,7 @@ static const op_info OPS[MPC_OP_COUNT] = {
     [MPC_OP_BCAST] = {"BCAST", R_S, R_S, R_NONE},
     [MPC_OP_POOLBITS] = {"POOLBITS", R_NONE, R_S, R_NONE},
     [MPC_OP_INPUT_CLIENT] = {"INPUT_CLIENT", R_S, R_NONE, R_NONE},
+    [MPC_OP_OUTPUT_SHARE] = {"OUTPUT_SHARE", R_NONE, R_S, R_NONE},
 };
 
 static const op_info *op_of(uint16_t op) {
@@ -257,8 +258,8 @@ static int slot_dup(slot_use *v, size_t n, size_t *at) {
 
 typedef struct {
   uint64_t *slen, *plen; /* current length of each register, 0 = unwritten */
-  slot_use *in, *outs;
-  size_t nin, nout;
+  slot_use *in, *outs, *shares; /* INPUT(_CLIENT), OUTPUT and OUTPUT_SHARE slots */
+  size_t nin, nout, nshare;
   size_t nclient; /* INPUT_CLIENT instructions */
 } infer_state;
 
@@ -277,8 +278,8 @@ static uint64_t bin_len(uint64_t la, uint64_t lb) {
 #define FAIL(...) return cx_errf(err, errlen, CX_E_MPC_PROGRAM, __VA_ARGS__)
 
 /* One instruction: reads are defined, the result length is decided. *len
- * gets the length the instruction works on (its result, or for OUTPUT and
- * POOLBITS its operand). */
+ * gets the length the instruction works on (its result, or for OUTPUT,
+ * OUTPUT_SHARE and POOLBITS its operand). */
 static cx_err infer_one(const mpc_program *p, uint32_t n, size_t k, infer_state *st, uint64_t *len,
                         char *err, size_t errlen) {
   const mpc_ins *in = &p->ins[k];
@@ -347,6 +348,15 @@ static cx_err infer_one(const mpc_program *p, uint32_t n, size_t k, infer_state 
     st->outs[st->nout++] = (slot_use){.key = in->imm, .at = k};
     l = la;
     break;
+  case MPC_OP_OUTPUT_SHARE:
+    /* Its own slot space: a private result usually has an OUTPUT of the
+     * same number too (the masked value, docs/contract-language.md). The
+     * slot is read back as a uint32_t (mpc_session_output_share). */
+    if (in->imm > UINT32_MAX)
+      FAIL("instruction %zu (OUTPUT_SHARE): share slot %llu is over 2^32 - 1", k, (unsigned long long)in->imm);
+    st->shares[st->nshare++] = (slot_use){.key = in->imm, .at = k};
+    l = la;
+    break;
   default: l = la; break; /* ADDC MULC OPEN PSQRTINV MOV POOLBITS */
   }
   if (l == 0) FAIL("instruction %zu (%s): zero length", k, oi->name);
@@ -367,8 +377,9 @@ static cx_err infer(const mpc_program *p, uint32_t n, uint64_t *lens, char *err,
   st.plen = calloc((size_t)p->np + 1, sizeof *st.plen);
   st.in = calloc(p->n + 1, sizeof *st.in);
   st.outs = calloc(p->n + 1, sizeof *st.outs);
+  st.shares = calloc(p->n + 1, sizeof *st.shares);
   cx_err e = CX_OK;
-  if (!st.slen || !st.plen || !st.in || !st.outs) {
+  if (!st.slen || !st.plen || !st.in || !st.outs || !st.shares) {
     e = cx_errf(err, errlen, CX_E_NOMEM, "out of memory checking the program");
     goto done;
   }
@@ -389,11 +400,16 @@ static cx_err infer(const mpc_program *p, uint32_t n, uint64_t *lens, char *err,
   if (e == CX_OK && slot_dup(st.outs, st.nout, &at))
     e = cx_errf(err, errlen, CX_E_MPC_PROGRAM, "instruction %zu (OUTPUT): slot %llu is already used", at,
                 (unsigned long long)p->ins[at].imm);
+  if (e == CX_OK && slot_dup(st.shares, st.nshare, &at))
+    e = cx_errf(err, errlen, CX_E_MPC_PROGRAM,
+                "instruction %zu (OUTPUT_SHARE): share slot %llu is already used", at,
+                (unsigned long long)p->ins[at].imm);
 done:
   free(st.slen);
   free(st.plen);
   free(st.in);
   free(st.outs);
+  free(st.shares);
   return e;
 }
 
@@ -431,10 +447,10 @@ static int kill_push(kill_list *l, size_t k, uint64_t code) {
 #define SETBIT(m, r, x) ((m)[(r) / 8] = (uint8_t)(((m)[(r) / 8] & ~(1u << ((r) % 8))) | ((unsigned)(x) << ((r) % 8))))
 
 /* Backward liveness over the straight-line program (every register is one
- * variable; OUTPUT and POOLBITS copy their operand when they run, so they
- * are plain reads). At instruction k the candidates are its destination and
- * its operands; one that is not live after k holds a value nothing reads
- * again: a last read, or a write nobody reads. The interpreter frees those
+ * variable; OUTPUT, OUTPUT_SHARE and POOLBITS copy their operand when they
+ * run, so they are plain reads). At instruction k the candidates are its
+ * destination and its operands; one that is not live after k holds a value
+ * nothing reads again: a last read, or a write nobody reads. The interpreter frees those
  * right after k (docs/mpc-online.md "Register lifetimes"). In a MUL/OPEN
  * run all operands are read when the run begins and the results written
  * in order at its end; the frees of each instruction follow its write

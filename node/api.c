@@ -150,9 +150,10 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       cJSON_AddStringToObject(o, "name", tx->u.deploy.name);
       cJSON_AddItemToObject(o, "domains", domains_json(&tx->u.deploy.domains));
       cx_hash id;
-      vm_contract_id(tx->u.deploy.source, tx->u.deploy.source_len, &id);
+      vm_contract_id(tx->u.deploy.bytecode, tx->u.deploy.bytecode_len, &id);
       add_hex(o, "contract", id.b, 32);
       add_u64(o, "source_bytes", tx->u.deploy.source_len);
+      add_u64(o, "bytecode_bytes", tx->u.deploy.bytecode_len);
       break;
     }
     case TX_CONTRACT_APPROVE:
@@ -437,6 +438,7 @@ static cx_err m_contract_get(void *ctx, const cJSON *params, cJSON **result, rpc
     cJSON *a = cJSON_AddArrayToObject(o, "approvals");
     for (size_t i = 0; a && i < c.napprovals; i++)
       cJSON_AddItemToArray(a, cJSON_CreateString(c.approvals[i]));
+    add_raw(o, "bytecode", c.bytecode, c.bytecode_len);
     char *src = malloc(c.source_len + 1);
     if (src) {
       memcpy(src, c.source, c.source_len);

@@ -3,6 +3,7 @@
  * domains approved it; its deployer may retire it. */
 #include <string.h>
 
+#include "lang.h"
 #include "vm_internal.h"
 
 typedef char owner_list[CX_DOMAINS_MAX][CX_NAME_MAX + 1];
@@ -50,11 +51,29 @@ cx_err vmi_rule_contract_deploy(const vmi_ctx *c, cx_err *rej) {
     VM_TRY(vmi_found(vm_domain_owner(c->st, td->domains.d[i].name, owner), &have));
     if (!have) VM_REJECT(CX_E_DOMAIN_UNKNOWN);
   }
-  vm_contract_id(td->source, td->source_len, &id);
+  /* Every node compiles the source itself: the id is the hash of what the
+   * compiler produced here, so the bytecode that runs is the one the
+   * approved source means (docs/contract-language.md §6). A compile error
+   * is the receipt's rule (lang_syntax, lang_secrecy, ...). */
+  lang_contract *lc = NULL;
+  cx_err cerr = lang_compile((const char *)td->source, td->source_len, &lc, NULL);
+  if (cerr == CX_E_NOMEM) {
+    err = cerr;
+    goto out;
+  }
+  if (cerr) VM_REJECT(cerr);
+  size_t bclen;
+  const uint8_t *bc = lang_bytecode(lc, &bclen);
+  cx_domain_set ds;
+  cx_err derr = lang_domains(lc, &ds);
+  int same = bclen == td->bytecode_len && memcmp(bc, td->bytecode, bclen) == 0;
+  lang_free(lc);
+  if (!same) VM_REJECT(CX_E_LANG_MISMATCH);
+  /* The declared domains are what the contract's inputs read, exactly. */
+  if (derr || !domain_set_eq(&ds, &td->domains)) VM_REJECT(CX_E_SCOPE);
+  vm_contract_id(td->bytecode, td->bytecode_len, &id);
   VM_TRY(vmi_found(vmi_contract_meta_get(c->st, &id, &k), &have));
   if (have) VM_REJECT(CX_E_CONTRACT_EXISTS);
-  /* PENDING until the owners approve; the contract compiler (a later
-   * issue) will derive the domains from the source and check them. */
   memset(&k, 0, sizeof k);
   k.id = id;
   strcpy(k.name, td->name);
@@ -63,7 +82,7 @@ cx_err vmi_rule_contract_deploy(const vmi_ctx *c, cx_err *rej) {
   k.status = CONTRACT_PENDING;
   k.deployed_height = c->height;
   VM_TRY(vmi_contract_meta_put(c->st, &k));
-  VM_TRY(vmi_contract_source_put(c->st, &id, td->source, td->source_len));
+  VM_TRY(vmi_contract_code_put(c->st, &id, td->source, td->source_len, td->bytecode, td->bytecode_len));
 out:
   return err;
 }

@@ -699,41 +699,45 @@ cx_err vmi_contract_meta_get(const vm_state *st, const cx_hash *id, vm_contract 
   return err;
 }
 
-cx_err vmi_contract_source_put(const vm_state *st, const cx_hash *id, const uint8_t *src,
-                               size_t len) {
+cx_err vmi_contract_code_put(const vm_state *st, const cx_hash *id, const uint8_t *src, size_t len,
+                             const uint8_t *bc, size_t bclen) {
   vmi_key k;
   cx_enc e;
   vmi_key_make(&k, VMK_SOURCE, id->b, 32);
   rec_begin_enc(&e);
   enc_bytes(&e, src, len);
+  enc_bytes(&e, bc, bclen);
   return put_enc(st, &k, &e);
 }
 
-static cx_err contract_source_get(const vm_state *st, const cx_hash *id, uint8_t **src,
-                                  size_t *len) {
+static cx_err dup_bytes(const uint8_t *p, size_t n, uint8_t **out, size_t *len) {
+  *out = malloc(n ? n : 1);
+  if (!*out) return CX_E_NOMEM;
+  if (n) memcpy(*out, p, n);
+  *len = n;
+  return CX_OK;
+}
+
+static cx_err contract_code_get(const vm_state *st, const cx_hash *id, vm_contract *out) {
   vmi_key k;
   uint8_t *v;
   size_t vl;
-  const uint8_t *p = NULL;
-  size_t n = 0;
+  const uint8_t *p = NULL, *b = NULL;
+  size_t n = 0, bn = 0;
   cx_dec d;
   vmi_key_make(&k, VMK_SOURCE, id->b, 32);
   cx_err err = st_get(st, &k, &v, &vl);
   if (err == CX_E_NOT_FOUND) return CX_E_CORRUPT; /* the contract record exists */
   if (err) return err;
-  if (!rec_begin_dec(&d, v, vl) && !dec_bytes(&d, &p, &n, CX_SOURCE_MAX) &&
-      !text_valid(p, n, STR_TEXT))
-    dec_fail(&d, CX_E_BAD_STRING);
-  err = rec_end(&d);
-  if (!err) {
-    *src = malloc(n ? n : 1);
-    if (!*src) {
-      err = CX_E_NOMEM;
-    } else {
-      if (n) memcpy(*src, p, n);
-      *len = n;
-    }
+  if (!rec_begin_dec(&d, v, vl) && !dec_bytes(&d, &p, &n, CX_SOURCE_MAX)) {
+    if (!text_valid(p, n, STR_TEXT))
+      dec_fail(&d, CX_E_BAD_STRING);
+    else
+      dec_bytes(&d, &b, &bn, CX_BYTECODE_MAX);
   }
+  err = rec_end(&d);
+  if (!err) err = dup_bytes(p, n, &out->source, &out->source_len);
+  if (!err) err = dup_bytes(b, bn, &out->bytecode, &out->bytecode_len);
   free(v);
   return err;
 }
@@ -741,18 +745,19 @@ static cx_err contract_source_get(const vm_state *st, const cx_hash *id, uint8_t
 cx_err vm_contract_get(const vm_state *st, const cx_hash *id, vm_contract *out) {
   cx_err err = vmi_contract_meta_get(st, id, out);
   if (err) return err;
-  err = contract_source_get(st, id, &out->source, &out->source_len);
+  err = contract_code_get(st, id, out);
   if (err) vm_contract_clear(out);
   return err;
 }
 
 void vm_contract_clear(vm_contract *c) {
   free(c->source);
+  free(c->bytecode);
   memset(c, 0, sizeof *c);
 }
 
-void vm_contract_id(const uint8_t *source, size_t len, cx_hash *out) {
-  hash_tagged(CX_TAG_CONTRACT, source, len, out);
+void vm_contract_id(const uint8_t *bytecode, size_t len, cx_hash *out) {
+  hash_tagged(CX_TAG_CONTRACT, bytecode, len, out);
 }
 
 /* ---- evidence ---- */

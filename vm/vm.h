@@ -1,7 +1,8 @@
 /* vm: execution of transactions by the native rules (identity, consent,
  * membership / governance, contract registry, consensus evidence) over an
  * injected key-value state. The secret-contract language joins this module
- * later.
+ * through the contract registry: a deployment is checked by compiling its
+ * source (vm/lang/, lang.h).
  *
  * The vm never touches LevelDB: the node passes a vm_state whose functions
  * are backed by a storage write set (or, in tests, by an in-memory map).
@@ -150,6 +151,8 @@ typedef struct {
   char approvals[CX_DOMAINS_MAX][CX_NAME_MAX + 1]; /* bureau names, sorted */
   uint8_t *source; /* owned; free with vm_contract_clear */
   size_t source_len;
+  uint8_t *bytecode; /* owned: what the source compiles to (the id is its hash) */
+  size_t bytecode_len;
 } vm_contract;
 
 /* An equivocation recorded by a TX_EVIDENCE: at most one per (accused key,
@@ -181,8 +184,9 @@ cx_err vm_consents_of(const vm_state *st, const cx_hash *did, cx_hash *ids, size
                       size_t *n);
 cx_err vm_contract_get(const vm_state *st, const cx_hash *id, vm_contract *out);
 void vm_contract_clear(vm_contract *c);
-/* Contract id of a source text: H_CONTRACT(source). */
-void vm_contract_id(const uint8_t *source, size_t len, cx_hash *out);
+/* Contract id of compiled bytecode: H_CONTRACT(bytecode)
+ * (docs/contract-language.md §6; lang_id gives the same). */
+void vm_contract_id(const uint8_t *bytecode, size_t len, cx_hash *out);
 /* CX_OK if the contract can be called now: not retired (CX_E_CONTRACT_RETIRED)
  * and each of its domains owned by a bureau that approved it
  * (CX_E_CONTRACT_UNAPPROVED otherwise, also when a domain has no owner);

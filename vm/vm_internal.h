@@ -102,8 +102,9 @@ cx_err vmi_consent_list_put(const vm_state *st, const cx_hash *did, const cx_has
 /* Contract record without its source (source = NULL): what the rules need. */
 cx_err vmi_contract_meta_get(const vm_state *st, const cx_hash *id, vm_contract *out);
 cx_err vmi_contract_meta_put(const vm_state *st, const vm_contract *c);
-cx_err vmi_contract_source_put(const vm_state *st, const cx_hash *id, const uint8_t *src,
-                               size_t len);
+/* The source and bytecode of a contract (one record, `ks/` + id). */
+cx_err vmi_contract_code_put(const vm_state *st, const cx_hash *id, const uint8_t *src, size_t len,
+                             const uint8_t *bc, size_t bclen);
 
 /* Writes an evidence record under its key and appends it to the list. The
  * caller checked that none exists. */

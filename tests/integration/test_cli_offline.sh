@@ -226,19 +226,53 @@ expect 2 "$CUSTOS" devnet init "$WORK/netx" --members 1 --chain-name 'Bad Name'
 [ ! -e "$WORK/net0" ] && [ ! -e "$WORK/netx" ] || fail "a refused devnet init left files"
 pass "devnet init: N=1, N=4, --base-port, refusal of a non-empty DIR"
 
-# ---- contract id ----
-printf 'contract demo {\n\treturn 1\n}\n' >"$WORK/c.cst"
+# ---- contract id, compile, run ----
+printf 'contract demo\ninput hrss.age : int(0..150)\noutput public old : bool\nold = hrss.age > 60\n' >"$WORK/c.cst"
 expect 0 "$CUSTOS" contract id "$WORK/c.cst"
 ID=$(cat "$WORK/out")
 [[ $ID =~ ^[0-9a-f]{64}$ ]] || fail "contract id: $ID"
 expect 0 "$CUSTOS" contract id "$WORK/c.cst"
 [ "$(cat "$WORK/out")" = "$ID" ] || fail "contract id not deterministic"
-printf 'contract demo {\n\treturn 2\n}\n' >"$WORK/d.cst"
+# A comment changes the text, not the bytecode: the id is the bytecode's.
+{ echo '# the same rule'; cat "$WORK/c.cst"; } >"$WORK/c2.cst"
+expect 0 "$CUSTOS" contract id "$WORK/c2.cst"
+[ "$(cat "$WORK/out")" = "$ID" ] || fail "a comment changed the contract id"
+sed 's/> 60/> 61/' "$WORK/c.cst" >"$WORK/d.cst"
 expect 0 "$CUSTOS" contract id "$WORK/d.cst"
-[ "$(cat "$WORK/out")" != "$ID" ] || fail "different sources, same id"
+[ "$(cat "$WORK/out")" != "$ID" ] || fail "different rules, same id"
 expect 0 "$CUSTOS" --json contract id "$WORK/c.cst"
 [ "$(jq -r .id "$WORK/out")" = "$ID" ] || fail "contract id --json"
 expect 4 "$CUSTOS" contract id "$WORK/none.cst"
 printf 'bad\001control\n' >"$WORK/e.cst"
 expect 2 "$CUSTOS" contract id "$WORK/e.cst"
-pass "contract id"
+printf 'contract demo\ninput hrss.age : int(0..150)\noutput public old : bool\nold = (hrss.age > 60\n' >"$WORK/f.cst"
+expect 2 "$CUSTOS" contract id "$WORK/f.cst"
+grep -q "f.cst:5:1: error: expected ')'" "$WORK/err" || fail "syntax error position: $(cat "$WORK/err")"
+printf 'contract demo\ninput hrss.age : int(0..150)\noutput public old : bool\nvar x = 0\nfor i in 0..hrss.age { x = x + 1 }\nold = x > 3\n' >"$WORK/g.cst"
+expect 2 "$CUSTOS" contract compile "$WORK/g.cst"
+grep -q "g.cst:5:.*error: .*secret" "$WORK/err" || fail "secret loop bound: $(cat "$WORK/err")"
+pass "contract id: the hash of the bytecode; compile errors with their position"
+
+for s in underwriting survival avg_salary millionaires cohort; do
+  f="$CUSTOS_SOURCE_DIR/configs/contracts/$s.cst"
+  expect 0 "$CUSTOS" --json contract compile "$f"
+  [ "$(jq -r .contract "$WORK/out")" = "$s" ] || fail "$s: compile report"
+  R=$(jq -r .cost.rounds "$WORK/out")
+  [ "$R" -ge 1 ] || fail "$s: no rounds in the cost report"
+  expect 0 "$CUSTOS" --json contract run "$f" --inputs "${f%.cst}.inputs.json"
+  jq -S 'del(._report)' "$WORK/out" >"$WORK/plain.json"
+  expect 0 "$CUSTOS" --json contract run "$f" --inputs "${f%.cst}.inputs.json" --mpc 4
+  jq -S 'del(._report)' "$WORK/out" >"$WORK/mpc.json"
+  cmp -s "$WORK/plain.json" "$WORK/mpc.json" || fail "$s: plaintext $(cat "$WORK/plain.json") != mpc $(cat "$WORK/mpc.json")"
+  [ "$(jq -r ._report.rounds "$WORK/out")" = "$R" ] || fail "$s: ran $(jq -r ._report.rounds "$WORK/out") rounds, report says $R"
+done
+expect 0 "$CUSTOS" contract run "$CUSTOS_SOURCE_DIR/configs/contracts/avg_salary.cst" \
+  --inputs "$CUSTOS_SOURCE_DIR/configs/contracts/avg_salary.inputs.json" --mpc 4
+[ "$(jq -c . "$WORK/out")" = '{"average":10108}' ] || fail "avg_salary: $(cat "$WORK/out")"
+echo '{"hrss.salary": 1, "health.salary": 2}' >"$WORK/in.json"
+expect 2 "$CUSTOS" contract run "$CUSTOS_SOURCE_DIR/configs/contracts/avg_salary.cst" --inputs "$WORK/in.json"
+grep -q "civil.salary" "$WORK/err" || fail "missing input not named: $(cat "$WORK/err")"
+echo '{"hrss.salary": -1, "health.salary": 2, "civil.salary": 3}' >"$WORK/in.json"
+expect 2 "$CUSTOS" contract run "$CUSTOS_SOURCE_DIR/configs/contracts/avg_salary.cst" --inputs "$WORK/in.json" --mpc 4
+grep -q "hrss.salary: -1 is outside" "$WORK/err" || fail "out of range input: $(cat "$WORK/err")"
+pass "contract compile and run: every sample, plaintext == 4-party MPC, rounds as reported"

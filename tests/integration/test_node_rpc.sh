@@ -85,7 +85,8 @@ expect_code "$(cat "$WORK/big")" 604 "oversized body"
 # a valid signed transaction, then tampered and replayed copies of it
 c $(as hrss) --json identity attest "$DID" --level EA5+ --nonce 5000 >/dev/null 2>"$WORK/err" && fail "nonce gap accepted"
 grep -q nonce_gap "$WORK/err" || fail "expected nonce_gap: $(cat "$WORK/err")"
-TXID=$(c $(as insurer) --json --wait contract deploy "$CUSTOS_SOURCE_DIR/README.md" --name readme --domains hrss | jq -r .txid)
+printf 'contract big\ninput hrss.age : int(0..150)\noutput public young : bool\nyoung = hrss.age < 30 # %s\n' "$(head -c 300 /dev/zero | tr '\0' x)" >"$WORK/big.cst"
+TXID=$(c $(as insurer) --json --wait contract deploy "$WORK/big.cst" --name big | jq -r .txid)
 RAWTX=$(rpc "$URL" tx_get "{\"txid\":\"$TXID\"}" | jq -r .result.status)
 [ "$RAWTX" = committed ] || fail "deploy not committed"
 HEX=$(rpc "$URL" tx_get "{\"txid\":\"$TXID\"}" | jq -r .result.raw)

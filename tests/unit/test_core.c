@@ -1224,6 +1224,8 @@ static void make_tx(cx_tx *tx, int v) {
         ck_assert_int_eq(tx_set_source(tx, k_source, sizeof k_source - 1), CX_OK);
       else
         ck_assert_int_eq(tx_set_source(tx, "", 0), CX_OK);
+      /* The codec carries bytecode opaquely (the deploy rule compiles). */
+      ck_assert_int_eq(tx_set_bytecode(tx, "CXC1\x05risk", v == V_DEPLOY ? 9 : 1), CX_OK);
       break;
     case V_CAPPROVE:
       tx->type = TX_CONTRACT_APPROVE;
@@ -1327,6 +1329,8 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       ck_assert_uint_eq(a->u.deploy.source_len, b->u.deploy.source_len);
       if (a->u.deploy.source_len)
         ck_assert_mem_eq(a->u.deploy.source, b->u.deploy.source, a->u.deploy.source_len);
+      ck_assert_uint_eq(a->u.deploy.bytecode_len, b->u.deploy.bytecode_len);
+      ck_assert_mem_eq(a->u.deploy.bytecode, b->u.deploy.bytecode, a->u.deploy.bytecode_len);
       break;
     case TX_CONTRACT_APPROVE:
     case TX_CONTRACT_RETIRE:
@@ -1694,6 +1698,12 @@ START_TEST(test_tx_body_errors) {
   strcpy(tx.u.deploy.name, "Credit");
   ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
   ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_BAD_STRING);
+  free(buf);
+  /* a deploy without bytecode */
+  strcpy(tx.u.deploy.name, "credit");
+  ck_assert_int_eq(tx_set_bytecode(&tx, "", 0), CX_OK);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_E_LANG_BYTECODE);
   free(buf);
   tx_clear(&tx);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "lang.h"
 #include "vm.h"
 #include "vm_internal.h"
 
@@ -401,16 +402,41 @@ static cx_err do_crevoke(const cx_seckey *k, const cx_hash *cid) {
   return submit(&tx, k, NULL);
 }
 
-static cx_err do_deploy(const cx_seckey *k, const char *name, const char *domains,
-                        const char *source, cx_hash *id) {
+/* Deploys source with the bytecode it compiles to (bc, when not NULL,
+ * replaces it: a deployment whose bytecode does not match). */
+static cx_err do_deploy_bc(const cx_seckey *k, const char *name, const char *domains, const char *source,
+                           const uint8_t *bc, size_t bclen, cx_hash *id) {
   cx_tx tx;
   tx_init(&tx);
   tx.type = TX_CONTRACT_DEPLOY;
   strcpy(tx.u.deploy.name, name);
   ck_assert_int_eq(domain_set_parse(domains, &tx.u.deploy.domains), CX_OK);
   ck_assert_int_eq(tx_set_source(&tx, source, strlen(source)), CX_OK);
-  if (id) vm_contract_id((const uint8_t *)source, strlen(source), id);
+  lang_contract *lc = NULL;
+  if (lang_compile(source, strlen(source), &lc, NULL) == CX_OK) {
+    size_t n;
+    const uint8_t *b = lang_bytecode(lc, &n);
+    ck_assert_int_eq(tx_set_bytecode(&tx, b, n), CX_OK);
+    if (id) lang_id(lc, id);
+    lang_free(lc);
+  } else {
+    ck_assert_int_eq(tx_set_bytecode(&tx, "X", 1), CX_OK);
+  }
+  if (bc) ck_assert_int_eq(tx_set_bytecode(&tx, bc, bclen), CX_OK);
   return submit(&tx, k, NULL);
+}
+
+static cx_err do_deploy(const cx_seckey *k, const char *name, const char *domains,
+                        const char *source, cx_hash *id) {
+  return do_deploy_bc(k, name, domains, source, NULL, 0, id);
+}
+
+/* A small contract named name reading one field of domain d. */
+static const char *src_reading(const char *name, const char *d) {
+  static char buf[256];
+  snprintf(buf, sizeof buf, "contract %s\ninput %s.x : int(0..100)\noutput public y : bool\ny = %s.x < 50\n",
+           name, d, d);
+  return buf;
 }
 
 static cx_err do_cref(int type, const cx_seckey *k, const cx_hash *id) {
@@ -1134,19 +1160,35 @@ END_TEST
 
 /* ---- contracts ---- */
 
-static const char *SRC = "contract risk reads hrss, health {\n\treturn 1;\n}\n";
+static const char *SRC =
+    "contract risk\n"
+    "input hrss.age : int(0..150)\n"
+    "input health.visits : int(0..1000)\n"
+    "output public ok : bool\n"
+    "ok = hrss.age < 60 && health.visits < 10\n";
 
 START_TEST(test_contract_lifecycle) {
   cx_hash id, expect;
   vm_contract k;
   H = 4;
   ck_assert_int_eq(do_deploy(K[INS_A], "risk", "health,hrss", SRC, &id), CX_OK);
-  hash_tagged(CX_TAG_CONTRACT, SRC, strlen(SRC), &expect);
+  /* The id is the hash of the bytecode, and the record keeps both texts. */
+  lang_contract *lc = NULL;
+  ck_assert_int_eq(lang_compile(SRC, strlen(SRC), &lc, NULL), CX_OK);
+  size_t bclen;
+  const uint8_t *bc = lang_bytecode(lc, &bclen);
+  hash_tagged(CX_TAG_CONTRACT, bc, bclen, &expect);
   ck_assert(hash_eq(&id, &expect));
   ck_assert_int_eq(vm_contract_get(&ST, &id, &k), CX_OK);
   ck_assert_str_eq(k.name, "risk");
   ck_assert_str_eq(k.deployer, "insurer-a");
   ck_assert_int_eq(k.domains.n, 2);
+  ck_assert_uint_eq(k.bytecode_len, bclen);
+  ck_assert_mem_eq(k.bytecode, bc, bclen);
+  ck_assert_uint_eq(k.source_len, strlen(SRC));
+  vm_contract_clear(&k);
+  lang_free(lc);
+  ck_assert_int_eq(vm_contract_get(&ST, &id, &k), CX_OK);
   ck_assert_int_eq(k.status, CONTRACT_PENDING);
   ck_assert_uint_eq(k.deployed_height, 4);
   ck_assert_int_eq(k.napprovals, 0);
@@ -1192,8 +1234,22 @@ START_TEST(test_contract_rejections) {
   ck_assert_int_eq(do_deploy(K[AUD], "risk", "hrss", SRC, NULL), CX_E_WRONG_ROLE);
   ck_assert_int_eq(do_deploy(K[INS_A], "risk", "", SRC, NULL), CX_E_SCOPE);
   ck_assert_int_eq(do_deploy(K[INS_A], "risk", "hrss,tax", SRC, NULL), CX_E_DOMAIN_UNKNOWN);
+  /* Every node compiles the source: a compile error is the receipt's rule,
+   * bytecode that the source does not compile to is refused, and the
+   * declared domains must be exactly those the inputs read. */
+  ck_assert_int_eq(do_deploy(K[INS_A], "risk", "hrss", "contract risk\noutput public y : int\ny = 1 +\n", NULL),
+                   CX_E_LANG_SYNTAX);
+  ck_assert_int_eq(do_deploy(K[INS_A], "risk", "hrss",
+                             "contract risk\ninput hrss.a : int(0..9)\noutput public y : int\n"
+                             "for i in 0..hrss.a { }\ny = 1\n",
+                             NULL),
+                   CX_E_LANG_SECRECY);
+  ck_assert_int_eq(do_deploy_bc(K[INS_A], "risk", "health,hrss", SRC, (const uint8_t *)"CXC1", 4, NULL),
+                   CX_E_LANG_MISMATCH);
+  ck_assert_int_eq(do_deploy(K[INS_A], "risk", "hrss", SRC, NULL), CX_E_SCOPE);
+  ck_assert_int_eq(do_deploy(K[INS_A], "risk", "civil,health,hrss", SRC, NULL), CX_E_SCOPE);
   ck_assert_int_eq(do_deploy(K[INS_A], "risk", "health,hrss", SRC, &id), CX_OK);
-  ck_assert_int_eq(do_deploy(K[INS_B], "other", "civil", SRC, NULL), CX_E_CONTRACT_EXISTS);
+  ck_assert_int_eq(do_deploy(K[INS_B], "other", "health,hrss", SRC, NULL), CX_E_CONTRACT_EXISTS);
 
   ck_assert_int_eq(do_cref(TX_CONTRACT_APPROVE, K[HRSS], &unknown), CX_E_CONTRACT_UNKNOWN);
   ck_assert_int_eq(do_cref(TX_CONTRACT_APPROVE, SK[0], &id), CX_E_NOT_MEMBER);
@@ -1408,16 +1464,16 @@ START_TEST(test_consent_rejections) {
   g = grant_args();
   memset(g.contract.b, 0x77, 32);
   ck_assert_int_eq(do_grant(SK[0], &g, &cid), CX_E_CONTRACT_UNKNOWN);
-  ck_assert_int_eq(do_deploy(K[INS_B], "b-risk", "hrss", "contract b {}\n", &k2), CX_OK);
+  ck_assert_int_eq(do_deploy(K[INS_B], "b-risk", "hrss", src_reading("b", "hrss"), &k2), CX_OK);
   g = grant_args();
   g.contract = k2; /* another insurer's contract */
   ck_assert_int_eq(do_grant(SK[0], &g, &cid), CX_E_SCOPE);
-  ck_assert_int_eq(do_deploy(K[INS_A], "old", "hrss", "contract old {}\n", &k3), CX_OK);
+  ck_assert_int_eq(do_deploy(K[INS_A], "old", "hrss", src_reading("old", "hrss"), &k3), CX_OK);
   ck_assert_int_eq(do_cref(TX_CONTRACT_RETIRE, K[INS_A], &k3), CX_OK);
   g.contract = k3;
   ck_assert_int_eq(do_grant(SK[0], &g, &cid), CX_E_CONTRACT_RETIRED);
   /* A pending contract may be consented to (it is not callable yet). */
-  ck_assert_int_eq(do_deploy(K[INS_A], "new", "hrss", "contract new {}\n", &k4), CX_OK);
+  ck_assert_int_eq(do_deploy(K[INS_A], "new", "hrss", src_reading("new", "hrss"), &k4), CX_OK);
   g.contract = k4;
   ck_assert_int_eq(do_grant(SK[0], &g, &cid), CX_OK);
 
