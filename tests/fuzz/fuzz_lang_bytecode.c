@@ -60,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st.layers != layers || st.nodes != c.nnodes) abort();
   uint64_t mask[IR_MAX_PORTS / 64];
   for (size_t i = 0; i < c.nports; i++)
-    if (c.ports[i].kind == IR_PORT_OUT_PUBLIC || c.ports[i].kind == IR_PORT_OUT_PRIVATE) ir_flows(&c, i, mask);
+    if (c.ports[i].kind == IR_PORT_OUT_PUBLIC || c.ports[i].kind == IR_PORT_OUT_PRIVATE)
+      ir_flows(&c, i, mask);
 
   /* A decoded circuit is already canonical: finishing it is a no-op. */
   if (ir_finish(&c) != CX_OK) abort();

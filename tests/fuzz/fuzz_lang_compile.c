@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(vals);
   }
   size_t no = lang_outputs_len(c);
-  int64_t *o1 = calloc(no + 1, sizeof *o1), *o2 = calloc(no + 1, sizeof *o2), *o3 = calloc(no + 1, sizeof *o3);
+  int64_t *o1 = calloc(no + 1, sizeof *o1), *o2 = calloc(no + 1, sizeof *o2),
+          *o3 = calloc(no + 1, sizeof *o3);
   if (!o1 || !o2 || !o3) abort();
   if (lang_run_reference(c, v, o1, err, sizeof err) != CX_OK) abort();
   if (lang_run_circuit(c, v, o2, err, sizeof err) != CX_OK) abort();

@@ -34,7 +34,8 @@ static uint32_t em(ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t c
 }
 
 /* Emits and expects a refusal with code want. */
-static void em_refused(ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm, cx_err want) {
+static void em_refused(ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm,
+                       cx_err want) {
   cx_err e = CX_OK;
   size_t before = c->nnodes;
   uint32_t r = ir_emit(c, op, a, b, cc, imm, &e);
@@ -123,7 +124,8 @@ START_TEST(test_ports) {
   ck_assert_uint_eq(c.ports[4].first, 0);
   ck_assert_uint_eq(c.ports[5].first, 1); /* public and private outputs share one vector */
   ck_assert_int_eq(ir_add_port(&c, IR_PORT_OUT_PRIVATE, IR_T_INT, "x", 0, 5, 4), CX_E_LANG_RANGE);
-  ck_assert_int_eq(ir_add_port(&c, IR_PORT_OUT_PRIVATE, IR_T_INT, "x", IR_MAX_ARRAY + 1, 0, 1), CX_E_LANG_LIMIT);
+  ck_assert_int_eq(ir_add_port(&c, IR_PORT_OUT_PRIVATE, IR_T_INT, "x", IR_MAX_ARRAY + 1, 0, 1),
+                   CX_E_LANG_LIMIT);
   char longname[IR_NAME_MAX + 2];
   memset(longname, 'a', sizeof longname - 1);
   longname[sizeof longname - 1] = 0;
@@ -565,7 +567,8 @@ static const int64_t g_consts[] = {0, 1, -1, 2, 3, 7, 100, -100, INT64_MAX, INT6
 static uint32_t gen_pick(const gen *g, uint64_t *st, uint32_t recent) {
   uint32_t n = (uint32_t)g->n, s = 0;
   for (int t = 0; t < 3; t++) {
-    s = rng_next(st) % 4 ? n - 1 - (uint32_t)(rng_next(st) % (n < recent ? n : recent)) : (uint32_t)(rng_next(st) % n);
+    s = rng_next(st) % 4 ? n - 1 - (uint32_t)(rng_next(st) % (n < recent ? n : recent))
+                         : (uint32_t)(rng_next(st) % n);
     if (g->c1.nodes[g->i1[s]].op != IR_CONST) break;
   }
   return s;
@@ -753,7 +756,8 @@ START_TEST(test_random_dags) {
                   (unsigned long long)seed);
     ir_circuit d;
     char err[200] = "";
-    ck_assert_msg(ir_decode(b1, l1, &d, err, sizeof err) == CX_OK, "seed %llu: %s", (unsigned long long)seed, err);
+    ck_assert_msg(ir_decode(b1, l1, &d, err, sizeof err) == CX_OK, "seed %llu: %s", (unsigned long long)seed,
+                  err);
     ck_assert_ptr_null(d.ht);
     uint8_t *b3 = encode(&d, &l3);
     ck_assert(l3 == l1 && memcmp(b3, b1, l1) == 0);
@@ -790,7 +794,8 @@ START_TEST(test_eval_edges) {
   port(&c, IR_PORT_INPUT, IR_T_INT, "d.full2", 0, INT64_MIN, INT64_MAX);
   port(&c, IR_PORT_INPUT, IR_T_INT, "d.half", 0, INT64_MIN / 2, INT64_MAX / 2);
   port(&c, IR_PORT_OUT_PUBLIC, IR_T_INT, "o", 8, INT64_MIN, INT64_MAX);
-  uint32_t f = em(&c, IR_INPUT, 0, 0, 0, 0), g = em(&c, IR_INPUT, 0, 0, 0, 1), h = em(&c, IR_INPUT, 0, 0, 0, 2);
+  uint32_t f = em(&c, IR_INPUT, 0, 0, 0, 0), g = em(&c, IR_INPUT, 0, 0, 0, 1);
+  uint32_t h = em(&c, IR_INPUT, 0, 0, 0, 2);
   uint32_t o[8];
   o[0] = em(&c, IR_DIVC, f, 0, 0, 2);
   o[1] = em(&c, IR_DIVC, f, 0, 0, INT64_MAX);
@@ -799,7 +804,8 @@ START_TEST(test_eval_edges) {
   o[4] = em(&c, IR_SELECT, o[2], f, g, 0);
   o[5] = em(&c, IR_ADD, h, h, 0, 0);
   o[6] = em(&c, IR_SUB, h, em(&c, IR_DIVC, f, 0, 0, 2), 0, 0);
-  o[7] = em(&c, IR_MUL, em(&c, IR_DIVC, f, 0, 0, (int64_t)1 << 32), em(&c, IR_DIVC, g, 0, 0, (int64_t)1 << 33), 0, 0);
+  uint32_t f32 = em(&c, IR_DIVC, f, 0, 0, (int64_t)1 << 32), g33 = em(&c, IR_DIVC, g, 0, 0, (int64_t)1 << 33);
+  o[7] = em(&c, IR_MUL, f32, g33, 0, 0);
   for (int i = 0; i < 8; i++) em(&c, IR_OUTPUT, o[i], 0, 0, i);
   ck_assert_int_eq(ir_finish(&c), CX_OK);
   uint64_t st = tu_seed();
@@ -812,10 +818,10 @@ START_TEST(test_eval_edges) {
     int64_t out[8];
     ck_assert_int_eq(ir_eval(&c, in, NULL, NULL, out), CX_OK);
     i128 a = in[0], b = in[1], x = in[2];
-    i128 w[8] = {floordiv(a, 2), floordiv(a, INT64_MAX), a < b, a == b, a < b ? a : b, x + x, x - floordiv(a, 2),
-                 floordiv(a, (i128)1 << 32) * floordiv(b, (i128)1 << 33)};
-    for (int i = 0; i < 8; i++) ck_assert_msg((i128)out[i] == w[i], "output %d at %lld, %lld", i, (long long)in[0],
-                                              (long long)in[1]);
+    i128 w[8] = {floordiv(a, 2), floordiv(a, INT64_MAX), a < b, a == b, a < b ? a : b, x + x,
+                 x - floordiv(a, 2), floordiv(a, (i128)1 << 32) * floordiv(b, (i128)1 << 33)};
+    for (int i = 0; i < 8; i++)
+      ck_assert_msg((i128)out[i] == w[i], "output %d at %lld, %lld", i, (long long)in[0], (long long)in[1]);
   }
   ir_free(&c);
 }
@@ -926,7 +932,8 @@ END_TEST
 
 static void put_zz(cx_enc *e, int64_t v) { enc_varint(e, ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63))); }
 
-static void put_port(cx_enc *e, uint8_t kind, uint8_t base, const char *name, uint64_t len, int64_t lo, int64_t hi) {
+static void put_port(cx_enc *e, uint8_t kind, uint8_t base, const char *name, uint64_t len, int64_t lo,
+                     int64_t hi) {
   enc_u8(e, kind);
   enc_u8(e, base);
   enc_str(e, name);
@@ -1457,7 +1464,8 @@ START_TEST(test_depth_stats_flows) {
   port(&c, IR_PORT_OUT_PUBLIC, IR_T_INT, "o1", 0, INT64_MIN, INT64_MAX); /* 6 */
   port(&c, IR_PORT_OUT_PRIVATE, IR_T_BOOL, "o2", 0, 0, 1);              /* 7 */
   port(&c, IR_PORT_OUT_PRIVATE, IR_T_INT, "o3", 0, INT64_MIN, INT64_MAX); /* 8 */
-  uint32_t a = em(&c, IR_INPUT, 0, 0, 0, 0), b = em(&c, IR_INPUT, 0, 0, 0, 1), cc = em(&c, IR_INPUT, 0, 0, 0, 2);
+  uint32_t a = em(&c, IR_INPUT, 0, 0, 0, 0), b = em(&c, IR_INPUT, 0, 0, 0, 1);
+  uint32_t cc = em(&c, IR_INPUT, 0, 0, 0, 2);
   uint32_t p = em(&c, IR_PARAM, 0, 0, 0, 0), y = em(&c, IR_ARG, 0, 0, 0, 0);
   uint32_t m1 = em(&c, IR_MUL, a, b, 0, 0);        /* secret * secret: depth 1 */
   uint32_t m2 = em(&c, IR_MUL, a, y, 0, 0);        /* secret * public: local, 0 */
@@ -1484,8 +1492,8 @@ START_TEST(test_depth_stats_flows) {
   const uint32_t want[][2] = {{a, 0}, {y, 0}, {m1, 1}, {m2, 0}, {m3, 2}, {lt, 1}, {s, 3}, {s2, 0}, {d, 4},
                               {eq, 0}, {ne, 1}, {le, 5}, {o1, 4}, {o3, 1}, {dp, 0}, {o3b, 1}};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-    ck_assert_msg(depth[want[i][0]] == want[i][1], "node %u: depth %u, want %u", want[i][0], depth[want[i][0]],
-                  want[i][1]);
+    ck_assert_msg(depth[want[i][0]] == want[i][1], "node %u: depth %u, want %u", want[i][0],
+                  depth[want[i][0]], want[i][1]);
   ck_assert_uint_eq(depth[c.nnodes - 3], 4); /* an OUTPUT has its operand's depth */
   free(depth);
   ir_stats st;

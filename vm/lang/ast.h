@@ -20,20 +20,20 @@
 #include "ir.h"
 #include "lang.h"
 
-#define LANG_NEST_MAX 200        /* parser recursion: parentheses, prefix operators, blocks */
-#define LANG_DEPTH_MAX 1000      /* depth of an expression tree (left-associative chains) */
-#define LANG_IDENT_MAX 32        /* bytes of an identifier (each part of domain.field) */
-#define LANG_ITER_MAX 1000000u   /* loop and comprehension iterations, all loops together */
+#define LANG_NEST_MAX 200      /* parser recursion: parentheses, prefix operators, blocks */
+#define LANG_DEPTH_MAX 1000    /* depth of an expression tree (left-associative chains) */
+#define LANG_IDENT_MAX 32      /* bytes of an identifier (each part of domain.field) */
+#define LANG_ITER_MAX 1000000u /* loop and comprehension iterations, all loops together */
 #define LANG_ARRAY_MAX 4096u
-#define LANG_WORK_MAX 50000000u  /* element operations while unrolling (lowering) */
-#define LANG_NONE UINT32_MAX     /* no symbol */
+#define LANG_WORK_MAX 10000000u /* element operations while unrolling (lowering): bounds compile time */
+#define LANG_NONE UINT32_MAX    /* no symbol */
 
 /* ---- tokens ---------------------------------------------------------------- */
 
 typedef enum {
   T_EOF = 0,
-  T_IDENT,  /* name, possibly dotted (domain.field) */
-  T_INT,    /* decimal literal, value in ival (<= 2^63: the parser refuses 2^63 unless negated) */
+  T_IDENT, /* name, possibly dotted (domain.field) */
+  T_INT,   /* decimal literal, value in ival (<= 2^63: the parser refuses 2^63 unless negated) */
   /* keywords */
   T_CONTRACT,
   T_CONST,
@@ -121,7 +121,21 @@ typedef enum {
   E_COMPR,   /* [a for name(sym) in b..c] or [a for name(sym) in b] (c NULL) */
 } lang_expr_kind;
 
-typedef enum { B_ADD = 1, B_SUB, B_MUL, B_DIV, B_MOD, B_LT, B_LE, B_GT, B_GE, B_EQ, B_NE, B_AND, B_OR } lang_binop;
+typedef enum {
+  B_ADD = 1,
+  B_SUB,
+  B_MUL,
+  B_DIV,
+  B_MOD,
+  B_LT,
+  B_LE,
+  B_GT,
+  B_GE,
+  B_EQ,
+  B_NE,
+  B_AND,
+  B_OR
+} lang_binop;
 
 typedef enum { F_SUM = 1, F_MIN, F_MAX, F_COUNT, F_ANY, F_ALL, F_LEN } lang_builtin;
 
@@ -133,22 +147,22 @@ enum { CL_CONST = 0, CL_PUBLIC = 1, CL_SECRET = 2 };
 
 typedef struct lang_expr lang_expr;
 struct lang_expr {
-  uint8_t kind, op;      /* op: lang_binop (E_BIN), lang_builtin (E_CALL), 1 for `not in` */
-  uint8_t base;          /* checked: IR_T_INT / IR_T_BOOL */
-  uint8_t cls;           /* checked: CL_* */
-  uint8_t is_static;     /* checked: a value known without unrolling (literals, consts, len) */
-  uint32_t len;          /* checked: 0 scalar, else array length */
-  uint32_t line, col;    /* operator, or first token */
-  uint32_t off, end;     /* source span [off, end) */
-  uint32_t depth;        /* height of the subtree */
-  uint32_t sym;          /* E_NAME: resolved; E_LETIN / E_COMPR: the bound name */
-  uint32_t witness;      /* checked: a symbol of the class (the secret it depends on) */
-  int64_t ival;          /* E_INT / E_BOOL; checked static value when is_static */
-  const char *name;      /* E_NAME, E_CALL, E_LETIN / E_COMPR bound name */
+  uint8_t kind, op;   /* op: lang_binop (E_BIN), lang_builtin (E_CALL), 1 for `not in` */
+  uint8_t base;       /* checked: IR_T_INT / IR_T_BOOL */
+  uint8_t cls;        /* checked: CL_* */
+  uint8_t is_static;  /* checked: a value known without unrolling (literals, consts, len) */
+  uint32_t len;       /* checked: 0 scalar, else array length */
+  uint32_t line, col; /* operator, or first token */
+  uint32_t off, end;  /* source span [off, end) */
+  uint32_t depth;     /* height of the subtree */
+  uint32_t sym;       /* E_NAME: resolved; E_LETIN / E_COMPR: the bound name */
+  uint32_t witness;   /* checked: a symbol of the class (the secret it depends on) */
+  int64_t ival;       /* E_INT / E_BOOL; checked static value when is_static */
+  const char *name;   /* E_NAME, E_CALL, E_LETIN / E_COMPR bound name */
   lang_expr *a, *b, *c;
-  lang_expr **items;     /* E_ARRAY elements, E_CALL arguments */
+  lang_expr **items; /* E_ARRAY elements, E_CALL arguments */
   uint32_t nitems;
-  int64_t rlo, rhi;      /* E_COMPR over b..c: the checked static bounds */
+  int64_t rlo, rhi; /* E_COMPR over b..c: the checked static bounds */
 };
 
 typedef enum { S_LET = 1, S_VAR, S_ASSIGN, S_FOR, S_IF } lang_stmt_kind;
@@ -156,54 +170,64 @@ typedef enum { S_LET = 1, S_VAR, S_ASSIGN, S_FOR, S_IF } lang_stmt_kind;
 typedef struct lang_stmt lang_stmt;
 struct lang_stmt {
   uint8_t kind;
-  uint32_t line, col;    /* keyword, or the assigned name */
-  const char *name;      /* S_LET / S_VAR / S_ASSIGN / S_FOR */
-  uint32_t nline, ncol;  /* position of name */
-  uint32_t sym;          /* checked: the declared / assigned / loop symbol */
-  lang_expr *e;          /* value; S_IF condition; S_FOR: lo or the array */
-  lang_expr *hi;         /* S_FOR over a range: hi (NULL over an array) */
+  uint32_t line, col;   /* keyword, or the assigned name */
+  const char *name;     /* S_LET / S_VAR / S_ASSIGN / S_FOR */
+  uint32_t nline, ncol; /* position of name */
+  uint32_t sym;         /* checked: the declared / assigned / loop symbol */
+  lang_expr *e;         /* value; S_IF condition; S_FOR: lo or the array */
+  lang_expr *hi;        /* S_FOR over a range: hi (NULL over an array) */
   lang_stmt **body, **els;
   uint32_t nbody, nels;
-  int64_t rlo, rhi;      /* S_FOR over a range: checked static bounds */
-  uint32_t *assigned;    /* S_IF: vars declared outside that a branch assigns (sorted) */
+  int64_t rlo, rhi;   /* S_FOR over a range: checked static bounds */
+  uint32_t *assigned; /* S_IF: vars declared outside that a branch assigns (sorted) */
   uint32_t nassigned;
-  uint32_t cond_sym;     /* S_IF: pseudo-symbol of the condition (implicit flows) */
+  uint32_t cond_sym; /* S_IF: pseudo-symbol of the condition (implicit flows) */
 };
 
 typedef enum { D_CONST = 1, D_INPUT, D_PARAM, D_ARG, D_OUT_PUBLIC, D_OUT_PRIVATE } lang_decl_kind;
 
 typedef struct {
   uint8_t kind;
-  uint32_t line, col;    /* the keyword */
+  uint32_t line, col; /* the keyword */
   const char *name;
-  uint32_t nline, ncol;  /* the name */
-  lang_expr *value;      /* D_CONST */
+  uint32_t nline, ncol; /* the name */
+  lang_expr *value;     /* D_CONST */
   /* type (ports) */
-  uint8_t base;          /* IR_T_INT / IR_T_BOOL */
-  uint32_t tline, tcol;  /* the type */
-  lang_expr *lo, *hi;    /* int(lo..hi), NULL for plain int */
-  lang_expr *size;       /* [size], NULL for a scalar */
+  uint8_t base;         /* IR_T_INT / IR_T_BOOL */
+  uint32_t tline, tcol; /* the type */
+  lang_expr *lo, *hi;   /* int(lo..hi), NULL for plain int */
+  lang_expr *size;      /* [size], NULL for a scalar */
   uint32_t sym;
 } lang_decl;
 
 /* ---- symbols --------------------------------------------------------------- */
 
-typedef enum { SY_CONST = 1, SY_INPUT, SY_PARAM, SY_ARG, SY_OUTPUT, SY_LET, SY_VAR, SY_LOOP, SY_COND } lang_sym_kind;
+typedef enum {
+  SY_CONST = 1,
+  SY_INPUT,
+  SY_PARAM,
+  SY_ARG,
+  SY_OUTPUT,
+  SY_LET,
+  SY_VAR,
+  SY_LOOP,
+  SY_COND
+} lang_sym_kind;
 
 typedef struct {
   uint8_t kind, base;
-  uint8_t cls;             /* solved class */
-  uint8_t assigned;        /* SY_OUTPUT: assigned (while checking) */
-  uint8_t port_kind;       /* ports: IR_PORT_* */
+  uint8_t cls;       /* solved class */
+  uint8_t assigned;  /* SY_OUTPUT: assigned (while checking) */
+  uint8_t port_kind; /* ports: IR_PORT_* */
   uint32_t len;
   const char *name;
-  uint32_t line, col;      /* declaration */
-  uint32_t aline, acol;    /* SY_OUTPUT: where it is assigned */
-  int64_t lo, hi;          /* ports: declared range of each element; SY_CONST: lo = hi = value */
-  uint32_t port;           /* ports: index into the circuit's ports */
-  uint32_t witness;        /* solved: a symbol of the class */
-  uint32_t shadow;         /* check.c: the next symbol in the same name-table chain */
-  uint32_t *deps;          /* symbols whose values flow into this one */
+  uint32_t line, col;   /* declaration */
+  uint32_t aline, acol; /* SY_OUTPUT: where it is assigned */
+  int64_t lo, hi;       /* ports: declared range of each element; SY_CONST: lo = hi = value */
+  uint32_t port;        /* ports: index into the circuit's ports */
+  uint32_t witness;     /* solved: a symbol of the class */
+  uint32_t shadow;      /* check.c: the next symbol in the same name-table chain */
+  uint32_t *deps;       /* symbols whose values flow into this one */
   uint32_t ndeps, capdeps;
 } lang_sym;
 
@@ -211,16 +235,16 @@ typedef struct lang_chunk lang_chunk;
 
 struct lang_ast {
   lang_chunk *arena;
-  const char *name;        /* contract name */
+  const char *name; /* contract name */
   uint32_t nline, ncol;
-  lang_decl *decls;        /* arena */
+  lang_decl *decls; /* arena */
   uint32_t ndecls;
-  lang_stmt **body;        /* arena */
+  lang_stmt **body; /* arena */
   uint32_t nbody;
-  lang_sym *syms;          /* malloc */
+  lang_sym *syms; /* malloc */
   uint32_t nsyms, capsyms;
   uint32_t nports;
-  uint32_t port_sym[256];  /* circuit port index -> symbol */
+  uint32_t port_sym[256]; /* circuit port index -> symbol */
 };
 
 /* Arena allocation (zeroed); NULL when out of memory. */

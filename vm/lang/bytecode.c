@@ -168,11 +168,11 @@ static cx_err read_ports(rd *r, ir_circuit *c) {
     char name[IR_NAME_MAX + 1];
     memcpy(name, nm, nl);
     name[nl] = 0;
-    if (kind == IR_PORT_INPUT ? !input_name(name, nl) : !ident(name, nl, IDENT_MAX))
+    if (kind == IR_PORT_INPUT && !input_name(name, nl))
       return fail(r, CX_E_LANG_BYTECODE,
-                  kind == IR_PORT_INPUT ? "port %zu: input name is not domain.field (identifiers, at most 32 bytes each)"
-                                        : "port %zu: name is not an identifier of at most 32 bytes",
-                  i);
+                  "port %zu: input name is not domain.field (identifiers, at most 32 bytes each)", i);
+    if (kind != IR_PORT_INPUT && !ident(name, nl, IDENT_MAX))
+      return fail(r, CX_E_LANG_BYTECODE, "port %zu: name is not an identifier of at most 32 bytes", i);
     for (size_t j = 0; j < i; j++)
       if (strcmp(c->ports[j].name, name) == 0)
         return fail(r, CX_E_LANG_BYTECODE, "port %zu: duplicate name '%s' (port %zu)", i, name, j);
@@ -219,8 +219,9 @@ static cx_err read_node(rd *r, ir_circuit *c, uint32_t i) {
       break;
     case IR_INPUT: case IR_PARAM: case IR_ARG: {
       if (dec_varint(&r->d, &u)) return fail_codec(r, where);
+      uint8_t kind = op == IR_INPUT ? IR_PORT_INPUT : op == IR_PARAM ? IR_PORT_PARAM : IR_PORT_ARG;
       uint32_t n = op == IR_INPUT ? c->n_input : op == IR_PARAM ? c->n_param : c->n_arg;
-      const char *w = kind_word(op == IR_INPUT ? IR_PORT_INPUT : op == IR_PARAM ? IR_PORT_PARAM : IR_PORT_ARG);
+      const char *w = kind_word(kind);
       if (u >= n)
         return fail(r, CX_E_LANG_BYTECODE, "node %u: %s element %llu out of range (%u %s elements)", i, w,
                     (unsigned long long)u, n, w);
@@ -229,15 +230,16 @@ static cx_err read_node(rd *r, ir_circuit *c, uint32_t i) {
     }
     case IR_DIVC:
       if (dec_varint(&r->d, &u)) return fail_codec(r, where);
-      if (u < 2) return fail(r, CX_E_LANG_BYTECODE, "node %u: divisor %llu below 2", i, (unsigned long long)u);
+      if (u < 2)
+        return fail(r, CX_E_LANG_BYTECODE, "node %u: divisor %llu below 2", i, (unsigned long long)u);
       if (u > INT64_MAX) return fail(r, CX_E_LANG_BYTECODE, "node %u: divisor over int64", i);
       imm = (int64_t)u;
       break;
     case IR_OUTPUT:
       if (dec_varint(&r->d, &u)) return fail_codec(r, where);
       if (u >= c->n_output)
-        return fail(r, CX_E_LANG_BYTECODE, "node %u: output element %llu out of range (%u output elements)", i,
-                    (unsigned long long)u, c->n_output);
+        return fail(r, CX_E_LANG_BYTECODE, "node %u: output element %llu out of range (%u output elements)",
+                    i, (unsigned long long)u, c->n_output);
       imm = (int64_t)u;
       break;
     default: break;
@@ -268,7 +270,8 @@ static cx_err check_tail(rd *r, ir_circuit *c) {
   for (size_t i = 0; i < c->nnodes && !res; i++) {
     const ir_node *n = &c->nodes[i];
     if (n->op == IR_OUTPUT && mark[n->imm]++)
-      res = fail(r, CX_E_LANG_BYTECODE, "node %zu: output element %lld is assigned twice", i, (long long)n->imm);
+      res = fail(r, CX_E_LANG_BYTECODE, "node %zu: output element %lld is assigned twice", i,
+                 (long long)n->imm);
   }
   for (uint32_t o = 0; o < c->n_output && !res; o++)
     if (!mark[o]) res = fail(r, CX_E_LANG_BYTECODE, "output element %u is never assigned", o);

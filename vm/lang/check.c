@@ -29,9 +29,9 @@
 #define NBUCKETS 4096u
 
 typedef struct {
-  uint32_t cond;        /* SY_COND symbol */
-  uint32_t symstart;    /* symbols below this were declared outside the `if` */
-  uint32_t *asg;        /* vars assigned inside (with repeats) */
+  uint32_t cond;     /* SY_COND symbol */
+  uint32_t symstart; /* symbols below this were declared outside the `if` */
+  uint32_t *asg;     /* vars assigned inside (with repeats) */
   uint32_t nasg, cap;
 } ifframe;
 
@@ -46,8 +46,8 @@ typedef struct {
   uint32_t nscope, capscope;
   ifframe *ifs;
   uint32_t nifs, capifs;
-  uint64_t mult, iters;      /* product of enclosing trip counts; iterations so far */
-  uint32_t depth;            /* statement nesting (0: top level) */
+  uint64_t mult, iters; /* product of enclosing trip counts; iterations so far */
+  uint32_t depth;       /* statement nesting (0: top level) */
 } checker;
 
 static const char *const builtin_names[] = {NULL, "sum", "min", "max", "count", "any", "all", "len"};
@@ -84,8 +84,10 @@ static void start_of(const checker *c, const lang_expr *e, uint32_t *line, uint3
 
 static const char *type_name(uint8_t base, uint32_t len, char *buf, size_t n) {
   const char *b = base == IR_T_BOOL ? "bool" : "int";
-  if (len) snprintf(buf, n, "%s[%u]", b, len);
-  else snprintf(buf, n, "%s", b);
+  if (len)
+    snprintf(buf, n, "%s[%u]", b, len);
+  else
+    snprintf(buf, n, "%s", b);
   return buf;
 }
 
@@ -191,19 +193,20 @@ static void unbind_to(checker *c, uint32_t mark) {
 
 /* ---- static values ---------------------------------------------------------- */
 
-static const char *const kind_names[] = {NULL,    "a const", "an input",          "a param", "an arg",
-                                         "an output", "a let", "a var", "a loop variable", "a condition"};
+static const char *const kind_names[] = {
+    NULL,        "a const", "an input", "a param",         "an arg",
+    "an output", "a let",   "a var",    "a loop variable", "a condition"};
 
 /* Explains why e is not static: the first name in it that is not a const,
  * and a secret that name depends on (a search over the deps recorded so
  * far), for a message at the position of e. */
 static const lang_expr *first_nonconst(const checker *c, const lang_expr *e) {
   if (!e) return NULL;
-  if (e->kind == E_NAME)
-    return e->sym != LANG_NONE && c->a->syms[e->sym].kind != SY_CONST ? e : NULL;
+  if (e->kind == E_NAME) return e->sym != LANG_NONE && c->a->syms[e->sym].kind != SY_CONST ? e : NULL;
   if (e->kind == E_CALL && e->op == F_LEN) return NULL;
   const lang_expr *r;
-  if ((r = first_nonconst(c, e->a)) || (r = first_nonconst(c, e->b)) || (r = first_nonconst(c, e->c))) return r;
+  if ((r = first_nonconst(c, e->a)) || (r = first_nonconst(c, e->b)) || (r = first_nonconst(c, e->c)))
+    return r;
   for (uint32_t i = 0; i < e->nitems; i++)
     if ((r = first_nonconst(c, e->items[i]))) return r;
   return NULL;
@@ -245,8 +248,9 @@ static int need_static(checker *c, const lang_expr *e, const char *what) {
   start_of(c, e, &line, &col);
   const lang_expr *n = first_nonconst(c, e);
   if (n && strcmp(what, "a const") == 0) /* §1: literals and earlier consts only; a matter of names */
-    return err_at(c, CX_E_LANG_NAME, line, col, "a const may use only literals and earlier consts: `%s` is %s",
-                  n->name, kind_names[c->a->syms[n->sym].kind]);
+    return err_at(c, CX_E_LANG_NAME, line, col,
+                  "a const may use only literals and earlier consts: `%s` is %s", n->name,
+                  kind_names[c->a->syms[n->sym].kind]);
   if (!n) return err_at(c, CX_E_LANG_SECRECY, line, col, "%s must be a compile-time constant", what);
   uint32_t sec = find_secret(c, n->sym);
   if (sec != LANG_NONE)
@@ -262,7 +266,8 @@ static int need_static_int(checker *c, const lang_expr *e, const char *what) {
     char t[32];
     uint32_t line, col;
     start_of(c, e, &line, &col);
-    return err_at(c, CX_E_LANG_TYPE, line, col, "%s must be an int, not %s", what, type_name(e->base, e->len, t, sizeof t));
+    return err_at(c, CX_E_LANG_TYPE, line, col, "%s must be an int, not %s", what,
+                  type_name(e->base, e->len, t, sizeof t));
   }
   return need_static(c, e, what);
 }
@@ -314,7 +319,8 @@ static int elementwise(checker *c, const lang_expr *e, uint32_t *len) {
   return 0;
 }
 
-static const char *const binop_text[] = {NULL, "+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||"};
+static const char *const binop_text[] = {NULL, "+", "-",  "*",  "/",  "%",  "<",
+                                         "<=", ">", ">=", "==", "!=", "&&", "||"};
 
 static int want(checker *c, const lang_expr *op, const lang_expr *x, uint8_t base, const char *what) {
   if (x->base == base) return 0;
@@ -328,8 +334,8 @@ static int want_scalar(checker *c, const lang_expr *x, uint8_t base, const char 
   char t[32];
   uint32_t line, col;
   start_of(c, x, &line, &col);
-  return err_at(c, CX_E_LANG_TYPE, line, col, "%s must be %s, found %s", what, base == IR_T_BOOL ? "bool" : "an int",
-                type_name(x->base, x->len, t, sizeof t));
+  return err_at(c, CX_E_LANG_TYPE, line, col, "%s must be %s, found %s", what,
+                base == IR_T_BOOL ? "bool" : "an int", type_name(x->base, x->len, t, sizeof t));
 }
 
 static int count_iters(checker *c, uint64_t trip, uint32_t line, uint32_t col) {
@@ -393,13 +399,15 @@ static int check_bin(checker *c, lang_expr *e) {
     case B_NE:
       if (a->base != b->base) {
         char t1[32], t2[32];
-        return err_at(c, CX_E_LANG_TYPE, e->line, e->col, "%s compares values of one type, found %s and %s", s,
-                      type_name(a->base, a->len, t1, sizeof t1), type_name(b->base, b->len, t2, sizeof t2));
+        return err_at(c, CX_E_LANG_TYPE, e->line, e->col, "%s compares values of one type, found %s and %s",
+                      s, type_name(a->base, a->len, t1, sizeof t1),
+                      type_name(b->base, b->len, t2, sizeof t2));
       }
       if (elementwise(c, e, &len)) return -1;
       e->base = IR_T_BOOL;
       e->len = len;
-      if (a->is_static && b->is_static && !len) return set_static(c, e, (a->ival == b->ival) == (e->op == B_EQ));
+      if (a->is_static && b->is_static && !len)
+        return set_static(c, e, (a->ival == b->ival) == (e->op == B_EQ));
       return 0;
     case B_AND:
     case B_OR:
@@ -409,8 +417,7 @@ static int check_bin(checker *c, lang_expr *e) {
       if (a->is_static && b->is_static && !len)
         return set_static(c, e, e->op == B_AND ? (a->ival && b->ival) : (a->ival || b->ival));
       return 0;
-    default:
-      return err_at(c, CX_E_INTERNAL, e->line, e->col, "unknown operator");
+    default: return err_at(c, CX_E_INTERNAL, e->line, e->col, "unknown operator");
   }
 }
 
@@ -456,9 +463,7 @@ static int check_call(checker *c, lang_expr *e, uint32_t sink) {
                       type_name(x->base, x->len, t, sizeof t));
       e->base = f == F_COUNT ? IR_T_INT : IR_T_BOOL;
       return 0;
-    default: /* F_LEN */
-      e->base = IR_T_INT;
-      return set_static(c, e, x->len);
+    default: /* F_LEN */ e->base = IR_T_INT; return set_static(c, e, x->len);
   }
 }
 
@@ -482,7 +487,8 @@ static int check_compr(checker *c, lang_expr *e, uint32_t sink) {
       char t[32];
       uint32_t line, col;
       start_of(c, e->b, &line, &col);
-      return err_at(c, CX_E_LANG_TYPE, line, col, "a comprehension runs over a range A..B or an array, not %s",
+      return err_at(c, CX_E_LANG_TYPE, line, col,
+                    "a comprehension runs over a range A..B or an array, not %s",
                     type_name(e->b->base, e->b->len, t, sizeof t));
     }
     c->a->syms[x].base = e->b->base;
@@ -490,7 +496,8 @@ static int check_compr(checker *c, lang_expr *e, uint32_t sink) {
   }
   if (trip < 1 || trip > LANG_ARRAY_MAX)
     return err_at(c, trip < 1 ? CX_E_LANG_TYPE : CX_E_LANG_LIMIT, e->line, e->col,
-                  "a comprehension makes 1 to %u elements, not %llu", LANG_ARRAY_MAX, (unsigned long long)trip);
+                  "a comprehension makes 1 to %u elements, not %llu", LANG_ARRAY_MAX,
+                  (unsigned long long)trip);
   if (count_iters(c, trip, e->line, e->col)) return -1;
   uint32_t mark = c->nscope;
   if (name_ok(c, e->name, e->line, e->col, 0) || bind(c, x)) return -1;
@@ -500,7 +507,9 @@ static int check_compr(checker *c, lang_expr *e, uint32_t sink) {
   c->mult = mult;
   unbind_to(c, mark);
   if (r) return -1;
-  if (e->a->len) return err_at(c, CX_E_LANG_TYPE, e->line, e->col, "arrays are one-dimensional: a comprehension makes scalars");
+  if (e->a->len)
+    return err_at(c, CX_E_LANG_TYPE, e->line, e->col,
+                  "arrays are one-dimensional: a comprehension makes scalars");
   e->base = e->a->base;
   e->len = (uint32_t)trip;
   return 0;
@@ -523,7 +532,8 @@ static int check_expr(checker *c, lang_expr *e, uint32_t sink) {
       if (s == LANG_NONE) return err_at(c, CX_E_LANG_NAME, e->line, e->col, "unknown name `%s`", e->name);
       const lang_sym *y = &c->a->syms[s];
       if (y->kind == SY_OUTPUT && !y->assigned)
-        return err_at(c, CX_E_LANG_NAME, e->line, e->col, "output `%s` is read before it is assigned", e->name);
+        return err_at(c, CX_E_LANG_NAME, e->line, e->col, "output `%s` is read before it is assigned",
+                      e->name);
       e->sym = s;
       e->base = y->base;
       e->len = y->len;
@@ -549,8 +559,9 @@ static int check_expr(checker *c, lang_expr *e, uint32_t sink) {
     case E_IN:
       if (check_expr(c, e->a, sink) || check_expr(c, e->b, sink)) return -1;
       if (e->a->base != IR_T_INT || e->a->len || e->b->base != IR_T_INT || !e->b->len)
-        return err_at(c, CX_E_LANG_TYPE, e->line, e->col, "`%s` tests an int in an int array, found %s and %s",
-                      e->op ? "not in" : "in", type_name(e->a->base, e->a->len, t1, sizeof t1),
+        return err_at(c, CX_E_LANG_TYPE, e->line, e->col,
+                      "`%s` tests an int in an int array, found %s and %s", e->op ? "not in" : "in",
+                      type_name(e->a->base, e->a->len, t1, sizeof t1),
                       type_name(e->b->base, e->b->len, t2, sizeof t2));
       e->base = IR_T_BOOL;
       return 0;
@@ -558,8 +569,9 @@ static int check_expr(checker *c, lang_expr *e, uint32_t sink) {
       if (check_expr(c, e->a, sink) || check_expr(c, e->b, sink) || check_expr(c, e->c, sink)) return -1;
       if (want_scalar(c, e->a, IR_T_BOOL, "the condition of `if`")) return -1;
       if (e->b->base != e->c->base || e->b->len != e->c->len)
-        return err_at(c, CX_E_LANG_TYPE, e->line, e->col, "the branches of `if` have different types: %s and %s",
-                      type_name(e->b->base, e->b->len, t1, sizeof t1), type_name(e->c->base, e->c->len, t2, sizeof t2));
+        return err_at(
+            c, CX_E_LANG_TYPE, e->line, e->col, "the branches of `if` have different types: %s and %s",
+            type_name(e->b->base, e->b->len, t1, sizeof t1), type_name(e->c->base, e->c->len, t2, sizeof t2));
       e->base = e->b->base;
       e->len = e->b->len;
       if (e->a->is_static && e->b->is_static && e->c->is_static && !e->len)
@@ -594,19 +606,20 @@ static int check_expr(checker *c, lang_expr *e, uint32_t sink) {
                       (long long)e->b->ival, e->a->len);
       }
       return 0;
-    case E_CALL:
-      return check_call(c, e, sink);
+    case E_CALL: return check_call(c, e, sink);
     case E_ARRAY:
       if (!e->nitems)
         return err_at(c, CX_E_LANG_TYPE, e->line, e->col, "an array literal needs at least one element");
       if (e->nitems > LANG_ARRAY_MAX)
-        return err_at(c, CX_E_LANG_LIMIT, e->line, e->col, "an array has at most %u elements, not %u", LANG_ARRAY_MAX,
-                      e->nitems);
+        return err_at(c, CX_E_LANG_LIMIT, e->line, e->col, "an array has at most %u elements, not %u",
+                      LANG_ARRAY_MAX, e->nitems);
       for (uint32_t i = 0; i < e->nitems; i++) {
         lang_expr *x = e->items[i];
         if (check_expr(c, x, sink)) return -1;
         start_of(c, x, &line, &col);
-        if (x->len) return err_at(c, CX_E_LANG_TYPE, line, col, "arrays are one-dimensional: an element must be a scalar");
+        if (x->len)
+          return err_at(c, CX_E_LANG_TYPE, line, col,
+                        "arrays are one-dimensional: an element must be a scalar");
         if (x->base != e->items[0]->base)
           return err_at(c, CX_E_LANG_TYPE, line, col, "array elements have one type: %s after %s",
                         type_name(x->base, 0, t1, sizeof t1), type_name(e->items[0]->base, 0, t2, sizeof t2));
@@ -614,10 +627,8 @@ static int check_expr(checker *c, lang_expr *e, uint32_t sink) {
       e->base = e->items[0]->base;
       e->len = e->nitems;
       return 0;
-    case E_COMPR:
-      return check_compr(c, e, sink);
-    default:
-      return err_at(c, CX_E_INTERNAL, e->line, e->col, "unknown expression");
+    case E_COMPR: return check_compr(c, e, sink);
+    default: return err_at(c, CX_E_INTERNAL, e->line, e->col, "unknown expression");
   }
 }
 
@@ -646,18 +657,19 @@ static int check_assign(checker *c, lang_stmt *s) {
   s->sym = v;
   uint8_t kind = c->a->syms[v].kind;
   if (kind == SY_LET)
-    return err_at(c, CX_E_LANG_NAME, s->nline, s->ncol, "cannot assign to `%s`: it is a let (declare it with var)",
-                  s->name);
+    return err_at(c, CX_E_LANG_NAME, s->nline, s->ncol,
+                  "cannot assign to `%s`: it is a let (declare it with var)", s->name);
   if (kind != SY_VAR && kind != SY_OUTPUT)
-    return err_at(c, CX_E_LANG_NAME, s->nline, s->ncol, "cannot assign to `%s`: it is %s", s->name, kind_names[kind]);
+    return err_at(c, CX_E_LANG_NAME, s->nline, s->ncol, "cannot assign to `%s`: it is %s", s->name,
+                  kind_names[kind]);
   if (kind == SY_OUTPUT) {
     const lang_sym *y = &c->a->syms[v];
     if (c->depth)
       return err_at(c, CX_E_LANG_NAME, s->nline, s->ncol,
                     "output `%s` must be assigned at the top level, not inside `for` or `if`", s->name);
     if (y->assigned)
-      return err_at(c, CX_E_LANG_NAME, s->nline, s->ncol, "output `%s` is assigned twice (first at %u:%u)", s->name,
-                    y->aline, y->acol);
+      return err_at(c, CX_E_LANG_NAME, s->nline, s->ncol, "output `%s` is assigned twice (first at %u:%u)",
+                    s->name, y->aline, y->acol);
   }
   if (check_expr(c, s->e, v)) return -1;
   lang_sym *y = &c->a->syms[v];
@@ -689,7 +701,8 @@ static int check_for(checker *c, lang_stmt *s) {
   s->sym = x;
   if (s->hi) {
     if (check_expr(c, s->e, LANG_NONE) || check_expr(c, s->hi, LANG_NONE)) return -1;
-    if (need_static_int(c, s->e, "the range of this `for`") || need_static_int(c, s->hi, "the range of this `for`"))
+    if (need_static_int(c, s->e, "the range of this `for`") ||
+        need_static_int(c, s->hi, "the range of this `for`"))
       return -1;
     s->rlo = s->e->ival;
     s->rhi = s->hi->ival;
@@ -750,8 +763,10 @@ static int check_if(checker *c, lang_stmt *s) {
     for (uint32_t i = 0; i < f->nasg; i++)
       if (!n || f->asg[i] != f->asg[n - 1]) f->asg[n++] = f->asg[i];
     s->assigned = lang_alloc(c->a, n * sizeof *s->assigned);
-    if (!s->assigned) r = oom(c);
-    else memcpy(s->assigned, f->asg, n * sizeof *s->assigned);
+    if (!s->assigned)
+      r = oom(c);
+    else
+      memcpy(s->assigned, f->asg, n * sizeof *s->assigned);
     s->nassigned = n;
   }
   free(f->asg);
@@ -771,14 +786,10 @@ static int check_stmt(checker *c, lang_stmt *s) {
       if (name_ok(c, s->name, s->nline, s->ncol, 0)) return -1;
       return bind(c, y);
     }
-    case S_ASSIGN:
-      return check_assign(c, s);
-    case S_FOR:
-      return check_for(c, s);
-    case S_IF:
-      return check_if(c, s);
-    default:
-      return err_at(c, CX_E_INTERNAL, s->line, s->col, "unknown statement");
+    case S_ASSIGN: return check_assign(c, s);
+    case S_FOR: return check_for(c, s);
+    case S_IF: return check_if(c, s);
+    default: return err_at(c, CX_E_INTERNAL, s->line, s->col, "unknown statement");
   }
 }
 
@@ -799,7 +810,8 @@ static int check_port_name(checker *c, const lang_decl *d) {
   const char *n = d->name, *dot = strchr(n, '.');
   if (d->kind == D_INPUT) {
     if (!dot)
-      return err_at(c, CX_E_LANG_NAME, d->nline, d->ncol, "an input is named DOMAIN.FIELD (e.g. hrss.age), not `%s`", n);
+      return err_at(c, CX_E_LANG_NAME, d->nline, d->ncol,
+                    "an input is named DOMAIN.FIELD (e.g. hrss.age), not `%s`", n);
     if (!is_lower_ident(n, (size_t)(dot - n)) || !is_lower_ident(dot + 1, strlen(dot + 1)))
       return err_at(c, CX_E_LANG_NAME, d->nline, d->ncol,
                     "an input's domain and field are lower case ([a-z][a-z0-9_]*): `%s`", n);
@@ -842,13 +854,16 @@ static int check_decl(checker *c, lang_decl *d) {
     len = d->size->ival;
     uint32_t line, col;
     start_of(c, d->size, &line, &col);
-    if (len < 1) return err_at(c, CX_E_LANG_TYPE, line, col, "an array has 1 to %u elements, not %lld", LANG_ARRAY_MAX, (long long)len);
-    if (len > (int64_t)LANG_ARRAY_MAX)
-      return err_at(c, CX_E_LANG_LIMIT, line, col, "an array has at most %u elements, not %lld", LANG_ARRAY_MAX,
+    if (len < 1)
+      return err_at(c, CX_E_LANG_TYPE, line, col, "an array has 1 to %u elements, not %lld", LANG_ARRAY_MAX,
                     (long long)len);
+    if (len > (int64_t)LANG_ARRAY_MAX)
+      return err_at(c, CX_E_LANG_LIMIT, line, col, "an array has at most %u elements, not %lld",
+                    LANG_ARRAY_MAX, (long long)len);
   }
   if (c->a->nports >= IR_MAX_PORTS)
-    return err_at(c, CX_E_LANG_LIMIT, d->line, d->col, "more than %d inputs, params, args and outputs", IR_MAX_PORTS);
+    return err_at(c, CX_E_LANG_LIMIT, d->line, d->col, "more than %d inputs, params, args and outputs",
+                  IR_MAX_PORTS);
   c->a->nports++;
   uint32_t s = sym_new(c, decl_sym[d->kind], d->name, d->nline, d->ncol);
   if (s == LANG_NONE) return -1;
@@ -900,8 +915,10 @@ static int solve(checker *c) {
     lang_sym *s = &a->syms[i];
     s->cls = CL_CONST;
     s->witness = LANG_NONE;
-    if (s->kind == SY_INPUT || s->kind == SY_PARAM) s->cls = CL_SECRET;
-    else if (s->kind == SY_ARG) s->cls = CL_PUBLIC;
+    if (s->kind == SY_INPUT || s->kind == SY_PARAM)
+      s->cls = CL_SECRET;
+    else if (s->kind == SY_ARG)
+      s->cls = CL_PUBLIC;
     if (s->cls != CL_CONST) {
       s->witness = i;
       queue[qt++] = i;
@@ -937,8 +954,10 @@ static int need_const(checker *c, const lang_expr *x, const char *what_secret, c
   uint32_t line, col;
   start_of(c, x, &line, &col);
   const char *w = x->witness != LANG_NONE ? c->a->syms[x->witness].name : "?";
-  if (x->cls == CL_SECRET) return err_at(c, CX_E_LANG_SECRECY, line, col, "%s depends on `%s`", what_secret, w);
-  return err_at(c, CX_E_LANG_SECRECY, line, col, "%s must be a compile-time constant: it depends on `%s`", what, w);
+  if (x->cls == CL_SECRET)
+    return err_at(c, CX_E_LANG_SECRECY, line, col, "%s depends on `%s`", what_secret, w);
+  return err_at(c, CX_E_LANG_SECRECY, line, col, "%s must be a compile-time constant: it depends on `%s`",
+                what, w);
 }
 
 static int class_expr(checker *c, lang_expr *e) {
@@ -950,8 +969,7 @@ static int class_expr(checker *c, lang_expr *e) {
   e->witness = LANG_NONE;
   switch (e->kind) {
     case E_INT:
-    case E_BOOL:
-      return 0;
+    case E_BOOL: return 0;
     case E_NAME:
       e->cls = c->a->syms[e->sym].cls;
       e->witness = c->a->syms[e->sym].witness;
@@ -959,12 +977,8 @@ static int class_expr(checker *c, lang_expr *e) {
     case E_CALL:
       if (e->op == F_LEN) return 0;
       break;
-    case E_LETIN: /* the bound value reaches the body through the symbol */
-      join(e, e->b);
-      return 0;
-    case E_COMPR: /* so does the array a comprehension runs over */
-      join(e, e->a);
-      return 0;
+    case E_LETIN: /* the bound value reaches the body through the symbol */ join(e, e->b); return 0;
+    case E_COMPR: /* so does the array a comprehension runs over */ join(e, e->a); return 0;
     case E_INDEX:
       if (need_const(c, e->b, "control flow on a secret: this index", "an index")) return -1;
       break;
@@ -973,8 +987,7 @@ static int class_expr(checker *c, lang_expr *e) {
           need_const(c, e->b, "division by a secret: the divisor", "a divisor"))
         return -1;
       break;
-    default:
-      break;
+    default: break;
   }
   join(e, e->a);
   join(e, e->b);
@@ -1004,13 +1017,14 @@ static int class_block(checker *c, lang_stmt **v, uint32_t n) {
 static int check_all(checker *c) {
   struct lang_ast *a = c->a;
   if (strchr(a->name, '.') || !is_lower_ident(a->name, strlen(a->name)))
-    return err_at(c, CX_E_LANG_NAME, a->nline, a->ncol, "the contract name is lower case ([a-z][a-z0-9_]*): `%s`",
-                  a->name);
+    return err_at(c, CX_E_LANG_NAME, a->nline, a->ncol,
+                  "the contract name is lower case ([a-z][a-z0-9_]*): `%s`", a->name);
   for (uint32_t i = 0; i < a->ndecls; i++)
     if (check_decl(c, &a->decls[i])) return -1;
   /* circuit port order: kinds in ir_port_kind order, declaration order within */
   static const uint8_t order[] = {D_INPUT, D_PARAM, D_ARG, D_OUT_PUBLIC, D_OUT_PRIVATE};
-  static const uint8_t kinds[] = {IR_PORT_INPUT, IR_PORT_PARAM, IR_PORT_ARG, IR_PORT_OUT_PUBLIC, IR_PORT_OUT_PRIVATE};
+  static const uint8_t kinds[] = {IR_PORT_INPUT, IR_PORT_PARAM, IR_PORT_ARG, IR_PORT_OUT_PUBLIC,
+                                  IR_PORT_OUT_PRIVATE};
   uint32_t np = 0;
   for (size_t k = 0; k < sizeof order; k++)
     for (uint32_t i = 0; i < a->ndecls; i++)

@@ -20,9 +20,9 @@
 #include "lang_internal.h"
 
 typedef struct {
-  uint32_t n;     /* elements: 1 for a scalar */
-  int64_t one;    /* the element when v is NULL */
-  int64_t *v;     /* n values, or NULL for a scalar held in one */
+  uint32_t n;  /* elements: 1 for a scalar */
+  int64_t one; /* the element when v is NULL */
+  int64_t *v;  /* n values, or NULL for a scalar held in one */
   uint8_t owned;
 } iv;
 
@@ -50,8 +50,9 @@ static void iv_free(iv *x) {
 }
 
 static int fail(interp *I, cx_err code, const char *what, const lang_expr *e) {
-  if (!I->rc) I->rc = cx_errf(I->err, I->errlen, code, "reference interpreter %s at %u:%u", what, e ? e->line : 0,
-                               e ? e->col : 0);
+  if (!I->rc)
+    I->rc = cx_errf(I->err, I->errlen, code, "reference interpreter %s at %u:%u", what, e ? e->line : 0,
+                    e ? e->col : 0);
   return -1;
 }
 
@@ -69,13 +70,20 @@ static int iv_make(interp *I, iv *x, uint32_t n) {
 }
 
 static void iv_set(iv *x, uint32_t i, int64_t v) {
-  if (x->v) x->v[i] = v;
-  else x->one = v;
+  if (x->v)
+    x->v[i] = v;
+  else
+    x->one = v;
 }
 
 static int iv_own(interp *I, iv *x) {
   if (!x->v || x->owned) return 0;
   const int64_t *src = x->v;
+  if (x->n == 1) { /* a view of one element becomes a scalar */
+    x->one = src[0];
+    x->v = NULL;
+    return 0;
+  }
   if (iv_make(I, x, x->n)) return -1;
   memcpy(x->v, src, (size_t)x->n * sizeof *x->v);
   return 0;
@@ -170,9 +178,7 @@ static int eval_call(interp *I, const lang_expr *e, iv *out) {
       v = 1;
       for (uint32_t i = 0; i < x.n; i++) v &= at(&x, i) != 0;
       break;
-    default:
-      fail(I, CX_E_INTERNAL, "unknown builtin", e);
-      goto out;
+    default: fail(I, CX_E_INTERNAL, "unknown builtin", e); goto out;
   }
   r = 0;
 out:
@@ -191,8 +197,10 @@ static int eval_name(interp *I, const lang_expr *e, iv *out) {
     const ir_port *p = &I->ir->ports[y->port];
     const int64_t *base = y->kind == SY_INPUT ? I->in : y->kind == SY_PARAM ? I->param : I->arg;
     out->n = ir_port_elems(p);
-    if (p->len) out->v = (int64_t *)(uintptr_t)(base + p->first);
-    else out->one = base[p->first];
+    if (out->n > 1)
+      out->v = (int64_t *)(uintptr_t)(base + p->first);
+    else
+      out->one = base[p->first];
     return 0;
   }
   if (!I->bound[s]) return fail(I, CX_E_INTERNAL, "read of an unset name", e);
@@ -230,18 +238,18 @@ static int eval(interp *I, const lang_expr *e, iv *out) {
   int r = -1;
   switch (e->kind) {
     case E_INT:
-    case E_BOOL:
-      return scalar(I, out, e->ival);
-    case E_NAME:
-      return eval_name(I, e, out);
+    case E_BOOL: return scalar(I, out, e->ival);
+    case E_NAME: return eval_name(I, e, out);
     case E_NEG:
     case E_NOT:
       if (eval(I, e->a, &a) || iv_make(I, out, a.n)) break;
       r = 0;
       for (uint32_t i = 0; i < a.n && !r; i++) {
         int64_t x = at(&a, i), v;
-        if (e->kind == E_NOT) v = !x;
-        else if (__builtin_sub_overflow((int64_t)0, x, &v)) r = fail(I, CX_E_INTERNAL, "overflow", e);
+        if (e->kind == E_NOT)
+          v = !x;
+        else if (__builtin_sub_overflow((int64_t)0, x, &v))
+          r = fail(I, CX_E_INTERNAL, "overflow", e);
         iv_set(out, i, v);
       }
       break;
@@ -286,23 +294,21 @@ static int eval(interp *I, const lang_expr *e, iv *out) {
       r = scalar(I, out, at(&a, (uint32_t)i));
       break;
     }
-    case E_CALL:
-      return eval_call(I, e, out);
+    case E_CALL: return eval_call(I, e, out);
     case E_ARRAY:
       if (iv_make(I, out, e->nitems)) break;
       r = 0;
       for (uint32_t i = 0; i < e->nitems && !r; i++) {
         iv x;
-        if (eval(I, e->items[i], &x)) r = -1;
-        else iv_set(out, i, at(&x, 0));
+        if (eval(I, e->items[i], &x))
+          r = -1;
+        else
+          iv_set(out, i, at(&x, 0));
         iv_free(&x);
       }
       break;
-    case E_COMPR:
-      return eval_compr(I, e, out);
-    default:
-      fail(I, CX_E_INTERNAL, "unknown expression", e);
-      break;
+    case E_COMPR: return eval_compr(I, e, out);
+    default: fail(I, CX_E_INTERNAL, "unknown expression", e); break;
   }
   iv_free(&a);
   iv_free(&b);
@@ -366,8 +372,7 @@ static int run_stmt(interp *I, const lang_stmt *s) {
       iv_free(&x);
       return c ? run_block(I, s->body, s->nbody) : run_block(I, s->els, s->nels);
     }
-    default:
-      return fail(I, CX_E_INTERNAL, "unknown statement", s->e);
+    default: return fail(I, CX_E_INTERNAL, "unknown statement", s->e);
   }
 }
 
@@ -379,7 +384,8 @@ static int run_block(interp *I, lang_stmt *const *v, uint32_t n) {
 
 cx_err lang_interp(const struct lang_ast *ast, const ir_circuit *ir, const int64_t *in, const int64_t *param,
                    const int64_t *arg, int64_t *out, char *err, size_t errlen) {
-  interp I = {.a = ast, .ir = ir, .in = in, .param = param, .arg = arg, .out = out, .err = err, .errlen = errlen};
+  interp I = {
+      .a = ast, .ir = ir, .in = in, .param = param, .arg = arg, .out = out, .err = err, .errlen = errlen};
   I.env = calloc(ast->nsyms ? ast->nsyms : 1, sizeof *I.env);
   I.bound = calloc(ast->nsyms ? ast->nsyms : 1, 1);
   if (!I.env || !I.bound) {

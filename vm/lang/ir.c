@@ -3,9 +3,11 @@
  * Every node gets its static range by interval arithmetic over its
  * operands' ranges, computed in 128 bits (the product of two int64 bounds
  * fits), and a node whose range may leave int64 is refused before anything
- * else happens: the refusal depends only on the expression, never on
- * whether folding is on, so a circuit built with fold = 0 and then
- * finished (ir_pass.c) meets the same refusals as one built with fold = 1.
+ * else happens: the refusal depends on the operands' ranges only, never on
+ * whether the node would then be simplified (so `x - x` over a full-range
+ * x is refused, as `x - y` is). Folding only narrows ranges (a decided
+ * comparison is 1..1, not 0..1), so fold = 1 never refuses what fold = 0
+ * accepts, and ir_finish (ir_pass.c) can re-emit any built circuit.
  *
  * With c->fold set, ir_emit returns the canonical node for what was asked:
  *   1. commutative operands (ADD, MUL, EQ, NE) are ordered a <= b;
@@ -211,7 +213,8 @@ static uint32_t simplify(ir_circuit *c, const ir_node *r, i128 lo, cx_err *err) 
   switch (r->op) {
     case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIVC:
       /* On constants the range is the exact value. */
-      if (na->op == IR_CONST && (r->op == IR_DIVC || nb->op == IR_CONST)) return ir_const(c, (int64_t)lo, err);
+      if (na->op == IR_CONST && (r->op == IR_DIVC || nb->op == IR_CONST))
+        return ir_const(c, (int64_t)lo, err);
       break;
     default: break;
   }

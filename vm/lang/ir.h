@@ -104,7 +104,9 @@ typedef struct {
 void ir_init(ir_circuit *c, const char *name); /* fold = 1 */
 void ir_free(ir_circuit *c);
 
-/* Declares a port (in the order of the bytecode: the caller sorts by kind).
+/* Declares a port (in the order of the bytecode: the caller sorts by kind;
+ * out of kind order, a bool range other than 0..1 or an unknown kind or base
+ * is a caller bug, CX_ASSERT; a name over IR_NAME_MAX is CX_E_LANG_LIMIT).
  * CX_E_LANG_LIMIT past IR_MAX_PORTS or an array over IR_MAX_ARRAY,
  * CX_E_LANG_RANGE if lo > hi, CX_E_NOMEM. Sets first and the flat sizes. */
 cx_err ir_add_port(ir_circuit *c, uint8_t kind, uint8_t base, const char *name, uint32_t len, int64_t lo,
@@ -118,12 +120,16 @@ cx_err ir_add_port(ir_circuit *c, uint8_t kind, uint8_t base, const char *name, 
  * With c->fold set the builder returns an existing node for an identical
  * (op, operands, imm) (commutative operands ordered), folds operations on
  * constants, and simplifies x+0, x-0, x*1, x*0, x-x, SELECT on a constant
- * condition or with equal branches, comparisons decided by the ranges; so
+ * condition or with equal branches, comparisons of a node with itself and
+ * comparisons decided by the ranges; so
  * the returned index may be an earlier node. Ranges follow interval
  * arithmetic (docs/contract-language.md §3); INPUT/PARAM/ARG take their
  * port's declared range (imm is a flat index; the builder finds the port).
- * Operands must be valued nodes (not OUTPUT) below c->nnodes: anything else
- * is a caller bug (CX_ASSERT). */
+ * The range check comes first: a node whose range may leave int64 is
+ * refused even if a simplification would remove it (x - x of a full-range x).
+ * Operands must be valued nodes (not OUTPUT) below c->nnodes and a SELECT
+ * condition's range within 0..1: anything else is a caller bug (CX_ASSERT).
+ * OUTPUT nodes are never merged (ir_finish reports an output set twice). */
 uint32_t ir_emit(ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm, cx_err *err);
 
 /* Conveniences over ir_emit. */
@@ -155,12 +161,13 @@ cx_err ir_eval(const ir_circuit *c, const int64_t *in, const int64_t *param, con
                int64_t *out);
 
 /* Interactive depth of each node (0 for local nodes over depth-0 operands;
- * MUL of two secrets, and comparisons and DIVC of a secret, add one
- * layer). depth must hold nnodes entries. Returns the maximum. */
+ * MUL of two secrets, SELECT with a secret condition and a secret branch,
+ * and comparisons and DIVC of a secret add one layer). depth must hold nnodes entries. Returns the maximum. */
 uint32_t ir_depth(const ir_circuit *c, uint32_t *depth);
 
 /* Counts of secret operations: multiplications (MUL of two secrets, SELECT
- * on a secret condition, whose cost is one multiplication), comparisons
+ * on a secret condition with a secret branch, whose cost is one
+ * multiplication), comparisons
  * per op, DIVC of secrets. */
 typedef struct {
   uint64_t nodes, mul, lt, le, eq, ne, divc, layers;

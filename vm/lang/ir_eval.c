@@ -41,7 +41,8 @@ static void check_leaves(const ir_circuit *c, const int64_t *in, const int64_t *
     const int64_t *v = p->kind == IR_PORT_INPUT ? in : p->kind == IR_PORT_PARAM ? param
                      : p->kind == IR_PORT_ARG   ? arg : NULL;
     if (!v) continue;
-    for (uint32_t e = 0; e < ir_port_elems(p); e++) CX_ASSERT(v[p->first + e] >= p->lo && v[p->first + e] <= p->hi);
+    for (uint32_t e = 0; e < ir_port_elems(p); e++)
+      CX_ASSERT(v[p->first + e] >= p->lo && v[p->first + e] <= p->hi);
   }
 }
 
@@ -153,7 +154,8 @@ void ir_flows(const ir_circuit *c, size_t port, uint64_t mask[IR_MAX_PORTS / 64]
      * over-approximation (a flow report may list too much, never too
      * little). */
     for (size_t i = 0; i < c->nports; i++)
-      if (c->ports[i].kind == IR_PORT_INPUT || c->ports[i].kind == IR_PORT_PARAM) mask[i / 64] |= 1ull << (i % 64);
+      if (c->ports[i].kind == IR_PORT_INPUT || c->ports[i].kind == IR_PORT_PARAM)
+        mask[i / 64] |= 1ull << (i % 64);
     return;
   }
   /* Operands are below their node: one backward sweep from this port's

@@ -207,7 +207,8 @@ static int64_t *port_vec(lang_values *v, const ir_port *p) {
   return p->kind == IR_PORT_INPUT ? v->in : p->kind == IR_PORT_PARAM ? v->param : v->arg;
 }
 
-cx_err lang_values_set(lang_values *v, const char *name, const int64_t *vals, size_t len, char *err, size_t errlen) {
+cx_err lang_values_set(lang_values *v, const char *name, const int64_t *vals, size_t len, char *err,
+                       size_t errlen) {
   CX_ASSERT(v && name && (vals || !len));
   size_t idx;
   const ir_port *p = find_port(v->c, name, &idx);
@@ -215,16 +216,20 @@ cx_err lang_values_set(lang_values *v, const char *name, const int64_t *vals, si
     return cx_errf(err, errlen, CX_E_NOT_FOUND, "the contract has no input, param or arg named `%s`", name);
   size_t n = ir_port_elems(p);
   if (len != n)
-    return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected %zu value%s, got %zu", name, n, n == 1 ? "" : "s", len);
+    return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected %zu value%s, got %zu", name, n,
+                   n == 1 ? "" : "s", len);
   for (size_t i = 0; i < n; i++) {
     if (vals[i] >= p->lo && vals[i] <= p->hi) continue;
     char where[IR_NAME_MAX + 16];
-    if (p->len) snprintf(where, sizeof where, "%s[%zu]", name, i);
-    else snprintf(where, sizeof where, "%s", name);
+    if (p->len)
+      snprintf(where, sizeof where, "%s[%zu]", name, i);
+    else
+      snprintf(where, sizeof where, "%s", name);
     if (p->base == IR_T_BOOL)
-      return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: %lld is not a bool (0 or 1)", where, (long long)vals[i]);
-    return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: %lld is outside int(%lld..%lld)", where, (long long)vals[i],
-                   (long long)p->lo, (long long)p->hi);
+      return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: %lld is not a bool (0 or 1)", where,
+                     (long long)vals[i]);
+    return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: %lld is outside int(%lld..%lld)", where,
+                   (long long)vals[i], (long long)p->lo, (long long)p->hi);
   }
   memcpy(port_vec(v, p) + p->first, vals, n * sizeof *vals);
   v->set[idx] = 1;
@@ -264,7 +269,7 @@ static const char *json_kind(const cJSON *j) {
 static int parse_dec(const char *s, int64_t *out) {
   int neg = *s == '-';
   if (neg) s++;
-  if (!*s || (*s == '0' && s[1]) ) return -1;
+  if (!*s || (*s == '0' && s[1])) return -1;
   uint64_t v = 0, lim = neg ? (UINT64_C(1) << 63) : (uint64_t)INT64_MAX;
   for (; *s; s++) {
     if (*s < '0' || *s > '9') return -1;
@@ -278,7 +283,8 @@ static int parse_dec(const char *s, int64_t *out) {
 
 #define JSON_EXACT 9007199254740992.0 /* 2^53: integers below it are exact as JSON numbers (doubles) */
 
-static cx_err json_elem(const cJSON *j, const ir_port *p, const char *where, int64_t *out, char *err, size_t errlen) {
+static cx_err json_elem(const cJSON *j, const ir_port *p, const char *where, int64_t *out, char *err,
+                        size_t errlen) {
   if (p->base == IR_T_BOOL) {
     if (!cJSON_IsBool(j))
       return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected true or false, got %s", where, json_kind(j));
@@ -291,13 +297,15 @@ static cx_err json_elem(const cJSON *j, const ir_port *p, const char *where, int
       return cx_errf(err, errlen, CX_E_LANG_INPUT,
                      "%s: an integer beyond 2^53 must be given as a decimal string", where);
     int64_t k = (int64_t)d;
-    if ((double)k != d) return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected an integer, got a fraction", where);
+    if ((double)k != d)
+      return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected an integer, got a fraction", where);
     *out = k;
     return CX_OK;
   }
   if (cJSON_IsString(j)) {
     int r = parse_dec(j->valuestring, out);
-    if (r == -2) return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: the decimal string does not fit in int64", where);
+    if (r == -2)
+      return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: the decimal string does not fit in int64", where);
     if (r) return cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: a string must be a decimal integer", where);
     return CX_OK;
   }
@@ -325,8 +333,8 @@ cx_err lang_values_from_json(lang_values *v, const char *json, size_t len, char 
     size_t idx;
     const ir_port *p = find_port(c, name, &idx);
     if (!p) {
-      e = cx_errf(err, errlen, CX_E_LANG_INPUT, "unknown entry `%.80s`: the contract has no such input, param or arg",
-                  name);
+      e = cx_errf(err, errlen, CX_E_LANG_INPUT,
+                  "unknown entry `%.80s`: the contract has no such input, param or arg", name);
       goto out;
     }
     if (p->kind > IR_PORT_ARG) {
@@ -341,12 +349,14 @@ cx_err lang_values_from_json(lang_values *v, const char *json, size_t len, char 
     size_t n = ir_port_elems(p);
     if (p->len) {
       if (!cJSON_IsArray(j)) {
-        e = cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected an array of %zu values, got %s", name, n, json_kind(j));
+        e = cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected an array of %zu values, got %s", name, n,
+                    json_kind(j));
         goto out;
       }
       size_t got = (size_t)cJSON_GetArraySize(j);
       if (got != n) {
-        e = cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected an array of %zu values, got %zu", name, n, got);
+        e = cx_errf(err, errlen, CX_E_LANG_INPUT, "%s: expected an array of %zu values, got %zu", name, n,
+                    got);
         goto out;
       }
       size_t i = 0;
@@ -407,16 +417,20 @@ char *lang_outputs_json(const lang_contract *c, const int64_t *out) {
     const ir_port *p = &c->ir.ports[i];
     if (p->kind < IR_PORT_OUT_PUBLIC) continue;
     char tmp[96];
-    snprintf(tmp, sizeof tmp, "%s\"%s\": ", first ? "" : ", ", p->name); /* names are identifiers: no escaping */
+    snprintf(tmp, sizeof tmp, "%s\"%s\": ", first ? "" : ", ",
+             p->name); /* names are identifiers: no escaping */
     put(&b, tmp);
     first = 0;
     if (p->len) put(&b, "[");
     for (uint32_t k = 0; k < ir_port_elems(p); k++) {
       int64_t x = out[p->first + k];
       const char *sep = k ? ", " : "";
-      if (p->base == IR_T_BOOL) snprintf(tmp, sizeof tmp, "%s%s", sep, x ? "true" : "false");
-      else if (x > -(int64_t)JSON_EXACT && x < (int64_t)JSON_EXACT) snprintf(tmp, sizeof tmp, "%s%lld", sep, (long long)x);
-      else snprintf(tmp, sizeof tmp, "%s\"%lld\"", sep, (long long)x);
+      if (p->base == IR_T_BOOL)
+        snprintf(tmp, sizeof tmp, "%s%s", sep, x ? "true" : "false");
+      else if (x > -(int64_t)JSON_EXACT && x < (int64_t)JSON_EXACT)
+        snprintf(tmp, sizeof tmp, "%s%lld", sep, (long long)x);
+      else
+        snprintf(tmp, sizeof tmp, "%s\"%lld\"", sep, (long long)x);
       put(&b, tmp);
     }
     if (p->len) put(&b, "]");
@@ -431,7 +445,8 @@ char *lang_outputs_json(const lang_contract *c, const int64_t *out) {
 
 /* ---- running ------------------------------------------------------------------ */
 
-cx_err lang_run_reference(const lang_contract *c, const lang_values *v, int64_t *out, char *err, size_t errlen) {
+cx_err lang_run_reference(const lang_contract *c, const lang_values *v, int64_t *out, char *err,
+                          size_t errlen) {
   CX_ASSERT(c && v && v->c == c && (out || !c->ir.n_output));
   if (!c->ast)
     return cx_errf(err, errlen, CX_E_INVALID_ARG,
@@ -441,7 +456,8 @@ cx_err lang_run_reference(const lang_contract *c, const lang_values *v, int64_t 
   return lang_interp(c->ast, &c->ir, v->in, v->param, v->arg, out, err, errlen);
 }
 
-cx_err lang_run_circuit(const lang_contract *c, const lang_values *v, int64_t *out, char *err, size_t errlen) {
+cx_err lang_run_circuit(const lang_contract *c, const lang_values *v, int64_t *out, char *err,
+                        size_t errlen) {
   CX_ASSERT(c && v && v->c == c && (out || !c->ir.n_output));
   cx_err e = lang_values_complete(v, err, errlen);
   if (e) return e;

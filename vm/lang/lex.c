@@ -43,11 +43,26 @@ static const struct {
   const char *word;
   uint8_t kind;
 } keywords[] = {
-    {"contract", T_CONTRACT}, {"const", T_CONST}, {"input", T_INPUT},   {"param", T_PARAM},
-    {"arg", T_ARG},           {"output", T_OUTPUT}, {"public", T_PUBLIC}, {"private", T_PRIVATE},
-    {"let", T_LET},           {"var", T_VAR},     {"for", T_FOR},       {"in", T_IN},
-    {"if", T_IF},             {"then", T_THEN},   {"else", T_ELSE},     {"not", T_NOT},
-    {"int", T_KW_INT},        {"bool", T_KW_BOOL}, {"true", T_TRUE},    {"false", T_FALSE},
+    {"contract", T_CONTRACT},
+    {"const", T_CONST},
+    {"input", T_INPUT},
+    {"param", T_PARAM},
+    {"arg", T_ARG},
+    {"output", T_OUTPUT},
+    {"public", T_PUBLIC},
+    {"private", T_PRIVATE},
+    {"let", T_LET},
+    {"var", T_VAR},
+    {"for", T_FOR},
+    {"in", T_IN},
+    {"if", T_IF},
+    {"then", T_THEN},
+    {"else", T_ELSE},
+    {"not", T_NOT},
+    {"int", T_KW_INT},
+    {"bool", T_KW_BOOL},
+    {"true", T_TRUE},
+    {"false", T_FALSE},
 };
 
 int lang_tok_is_keyword(int kind) { return kind >= T_CONTRACT && kind <= T_FALSE; }
@@ -149,8 +164,10 @@ static cx_err lex_number(lexer *L) {
                              "'_' in a number must stand between two digits");
     } else {
       uint64_t d = (uint64_t)(c - '0');
-      if (v > (UINT64_C(1) << 63) / 10 || v * 10 + d > (UINT64_C(1) << 63)) over = 1;
-      else v = v * 10 + d;
+      if (v > (UINT64_C(1) << 63) / 10 || v * 10 + d > (UINT64_C(1) << 63))
+        over = 1;
+      else
+        v = v * 10 + d;
     }
     L->i++;
   }
@@ -190,7 +207,8 @@ static cx_err lex_ident(lexer *L) {
   uint8_t kind = T_IDENT;
   size_t n = L->i - start;
   for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
-    if (strlen(keywords[k].word) == n && memcmp(keywords[k].word, L->s + start, n) == 0) kind = keywords[k].kind;
+    if (strlen(keywords[k].word) == n && memcmp(keywords[k].word, L->s + start, n) == 0)
+      kind = keywords[k].kind;
   return push(L, kind, start, line, col, 0);
 }
 
@@ -243,13 +261,39 @@ cx_err lang_lex(const char *src, size_t len, lang_token **toks, size_t *ntoks, l
         case '*': kind = T_STAR; break;
         case '/': kind = T_SLASH; break;
         case '%': kind = T_PERCENT; break;
-        case '.': if (c2 == '.') kind = T_DOTDOT, w = 2; break;
-        case '=': if (c2 == '=') kind = T_EQ, w = 2; else kind = T_ASSIGN; break;
-        case '!': if (c2 == '=') kind = T_NE, w = 2; else kind = T_BANG; break;
-        case '<': if (c2 == '=') kind = T_LE, w = 2; else kind = T_LT; break;
-        case '>': if (c2 == '=') kind = T_GE, w = 2; else kind = T_GT; break;
-        case '&': if (c2 == '&') kind = T_ANDAND, w = 2; break;
-        case '|': if (c2 == '|') kind = T_OROR, w = 2; break;
+        case '.':
+          if (c2 == '.') kind = T_DOTDOT, w = 2;
+          break;
+        case '=':
+          if (c2 == '=')
+            kind = T_EQ, w = 2;
+          else
+            kind = T_ASSIGN;
+          break;
+        case '!':
+          if (c2 == '=')
+            kind = T_NE, w = 2;
+          else
+            kind = T_BANG;
+          break;
+        case '<':
+          if (c2 == '=')
+            kind = T_LE, w = 2;
+          else
+            kind = T_LT;
+          break;
+        case '>':
+          if (c2 == '=')
+            kind = T_GE, w = 2;
+          else
+            kind = T_GT;
+          break;
+        case '&':
+          if (c2 == '&') kind = T_ANDAND, w = 2;
+          break;
+        case '|':
+          if (c2 == '|') kind = T_OROR, w = 2;
+          break;
         default: break;
       }
       if (kind == T_EOF) {

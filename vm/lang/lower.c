@@ -33,10 +33,10 @@
 #include "ast.h"
 
 typedef struct {
-  uint32_t n;      /* elements: 1 for a scalar */
-  uint32_t one;    /* the element when ids is NULL */
-  uint32_t *ids;   /* n node indices, or NULL for a scalar held in one */
-  uint8_t owned;   /* ids is to be freed by the holder */
+  uint32_t n;    /* elements: 1 for a scalar */
+  uint32_t one;  /* the element when ids is NULL */
+  uint32_t *ids; /* n node indices, or NULL for a scalar held in one */
+  uint8_t owned; /* ids is to be freed by the holder */
 } lv;
 
 typedef struct {
@@ -46,9 +46,10 @@ typedef struct {
   ir_circuit *c;
   lang_diag *diag;
   cx_err err;
-  lv *env;          /* per symbol: its current value */
+  lv *env; /* per symbol: its current value */
   uint8_t *bound;
   uint64_t work;
+  uint32_t line, col; /* the statement being lowered (for errors with no expression) */
 } lowerer;
 
 static uint32_t at(const lv *v, uint32_t i) { return v->ids ? v->ids[v->n == 1 ? 0 : i] : v->one; }
@@ -81,7 +82,10 @@ static int oom(lowerer *L) { return fail(L, CX_E_NOMEM, 0, 0, "out of memory"); 
 static int charge(lowerer *L, uint64_t n, const lang_expr *e, uint32_t line, uint32_t col) {
   L->work += n;
   if (L->work <= LANG_WORK_MAX) return 0;
-  if (e) line = e->line, col = e->col;
+  if (e)
+    line = e->line, col = e->col;
+  else if (!line)
+    line = L->line, col = L->col;
   return fail(L, CX_E_LANG_LIMIT, line, col, "the contract takes more than %u operations to unroll",
               LANG_WORK_MAX);
 }
@@ -98,8 +102,10 @@ static int lv_make(lowerer *L, lv *v, uint32_t n) {
 }
 
 static void lv_set(lv *v, uint32_t i, uint32_t id) {
-  if (v->ids) v->ids[i] = id;
-  else v->one = id;
+  if (v->ids)
+    v->ids[i] = id;
+  else
+    v->one = id;
 }
 
 /* Makes v own its elements (copies a borrowed view). */
@@ -129,7 +135,8 @@ static void i128_str(__int128 v, char *buf) {
 }
 
 /* Emits one node; e is the source expression it belongs to (for errors). */
-static uint32_t emit(lowerer *L, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm, const lang_expr *e) {
+static uint32_t emit(lowerer *L, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm,
+                     const lang_expr *e) {
   if (charge(L, 1, e, 0, 0)) return IR_NONE;
   cx_err err = CX_OK;
   uint32_t id = ir_emit(L->c, op, a, b, cc, imm, &err);
@@ -154,15 +161,20 @@ static uint32_t emit(lowerer *L, uint8_t op, uint32_t a, uint32_t b, uint32_t cc
       }
     }
     char text[96], l[48], h[48];
-    if (e) lang_expr_text(L->src, L->len, e, text, sizeof text, 80);
-    else snprintf(text, sizeof text, "?");
+    if (e)
+      lang_expr_text(L->src, L->len, e, text, sizeof text, 80);
+    else
+      snprintf(text, sizeof text, "?");
     i128_str(lo, l);
     i128_str(hi, h);
-    fail(L, CX_E_LANG_RANGE, line, col, "`%s` may overflow int64 (range %s..%s); declare narrower ranges", text, l, h);
+    fail(L, CX_E_LANG_RANGE, line, col, "`%s` may overflow int64 (range %s..%s); declare narrower ranges",
+         text, l, h);
   } else if (err == CX_E_LANG_RANGE) {
     char text[96];
-    if (e) lang_expr_text(L->src, L->len, e, text, sizeof text, 80);
-    else snprintf(text, sizeof text, "?");
+    if (e)
+      lang_expr_text(L->src, L->len, e, text, sizeof text, 80);
+    else
+      snprintf(text, sizeof text, "?");
     fail(L, CX_E_LANG_RANGE, line, col, "`%s` may overflow int64; declare narrower ranges", text);
   } else if (err == CX_E_LANG_LIMIT) {
     fail(L, CX_E_LANG_LIMIT, line, col, "the circuit has more than %u nodes", IR_MAX_NODES);
@@ -347,8 +359,7 @@ static int lower_bin(lowerer *L, const lang_expr *e, lv *a, lv *b, lv *out) {
       }
       return 0;
     }
-    default:
-      return fail(L, CX_E_INTERNAL, e->line, e->col, "unknown operator");
+    default: return fail(L, CX_E_INTERNAL, e->line, e->col, "unknown operator");
   }
 }
 
@@ -443,8 +454,7 @@ static int lower_expr(lowerer *L, const lang_expr *e, lv *out) {
       if ((id = konst(L, e->ival, e)) == IR_NONE || lv_make(L, out, 1)) return -1;
       lv_set(out, 0, id);
       return 0;
-    case E_NAME:
-      return lower_name(L, e, out);
+    case E_NAME: return lower_name(L, e, out);
     case E_NEG:
     case E_NOT:
       if ((id = konst(L, e->kind == E_NEG ? 0 : 1, e)) == IR_NONE || lv_make(L, &b, 1)) return -1;
@@ -474,8 +484,10 @@ static int lower_expr(lowerer *L, const lang_expr *e, lv *out) {
       if (lv_make(L, out, e->len ? e->len : 1)) break;
       r = 0;
       for (uint32_t i = 0; i < out->n && !r; i++) {
-        if ((id = emit(L, IR_SELECT, at(&a, 0), at(&b, i), at(&c, i), 0, e)) == IR_NONE) r = -1;
-        else lv_set(out, i, id);
+        if ((id = emit(L, IR_SELECT, at(&a, 0), at(&b, i), at(&c, i), 0, e)) == IR_NONE)
+          r = -1;
+        else
+          lv_set(out, i, id);
       }
       break;
     case E_LETIN:
@@ -491,8 +503,8 @@ static int lower_expr(lowerer *L, const lang_expr *e, lv *out) {
       if (i < 0 || i >= (int64_t)a.n) {
         uint32_t line, col;
         lang_pos(L->src, L->len, e->b->off, &line, &col);
-        fail(L, CX_E_LANG_TYPE, line, col, "index %lld is out of range for an array of %u elements", (long long)i,
-             a.n);
+        fail(L, CX_E_LANG_TYPE, line, col, "index %lld is out of range for an array of %u elements",
+             (long long)i, a.n);
         break;
       }
       if (lv_make(L, out, 1)) break;
@@ -500,24 +512,21 @@ static int lower_expr(lowerer *L, const lang_expr *e, lv *out) {
       r = 0;
       break;
     }
-    case E_CALL:
-      return lower_call(L, e, out);
+    case E_CALL: return lower_call(L, e, out);
     case E_ARRAY:
       if (lv_make(L, out, e->nitems)) break;
       r = 0;
       for (uint32_t i = 0; i < e->nitems && !r; i++) {
         lv x;
-        if (lower_expr(L, e->items[i], &x)) r = -1;
-        else lv_set(out, i, at(&x, 0));
+        if (lower_expr(L, e->items[i], &x))
+          r = -1;
+        else
+          lv_set(out, i, at(&x, 0));
         lv_free(&x);
       }
       break;
-    case E_COMPR:
-      r = lower_compr(L, e, out);
-      break;
-    default:
-      fail(L, CX_E_INTERNAL, e->line, e->col, "unknown expression");
-      break;
+    case E_COMPR: r = lower_compr(L, e, out); break;
+    default: fail(L, CX_E_INTERNAL, e->line, e->col, "unknown expression"); break;
   }
   lv_free(&a);
   lv_free(&b);
@@ -595,6 +604,8 @@ out:
 
 static int lower_stmt(lowerer *L, const lang_stmt *s) {
   lv v = {0};
+  L->line = s->line;
+  L->col = s->col;
   switch (s->kind) {
     case S_LET:
     case S_VAR:
@@ -632,11 +643,11 @@ static int lower_stmt(lowerer *L, const lang_stmt *s) {
       uint32_t cond = at(&v, 0);
       lv_free(&v);
       const ir_node *c = &L->c->nodes[cond];
-      if (c->op == IR_CONST) return c->imm ? lower_block(L, s->body, s->nbody) : lower_block(L, s->els, s->nels);
+      if (c->op == IR_CONST)
+        return c->imm ? lower_block(L, s->body, s->nbody) : lower_block(L, s->els, s->nels);
       return lower_if_both(L, s, cond);
     }
-    default:
-      return fail(L, CX_E_INTERNAL, s->line, s->col, "unknown statement");
+    default: return fail(L, CX_E_INTERNAL, s->line, s->col, "unknown statement");
   }
 }
 

@@ -91,8 +91,8 @@ typedef struct {
   struct lang_ast *a;
   lang_diag *diag;
   cx_err err;
-  int nest;   /* expression recursion */
-  int snest;  /* block nesting */
+  int nest;  /* expression recursion */
+  int snest; /* block nesting */
   int no_in;
 } parser;
 
@@ -399,8 +399,7 @@ static lang_expr *parse_primary(parser *p) {
       p->no_in = no_in;
       return e;
     }
-    default:
-      return expected(p, "an expression");
+    default: return expected(p, "an expression");
   }
 }
 
@@ -461,10 +460,14 @@ static lang_expr *parse_mul(parser *p) {
   lang_expr *a = parse_unary(p);
   while (a) {
     uint8_t k = cur(p)->kind, op;
-    if (k == T_STAR) op = B_MUL;
-    else if (k == T_SLASH) op = B_DIV;
-    else if (k == T_PERCENT) op = B_MOD;
-    else break;
+    if (k == T_STAR)
+      op = B_MUL;
+    else if (k == T_SLASH)
+      op = B_DIV;
+    else if (k == T_PERCENT)
+      op = B_MOD;
+    else
+      break;
     const lang_token *t = take(p);
     lang_expr *b = parse_unary(p);
     if (!b) return NULL;
@@ -477,9 +480,12 @@ static lang_expr *parse_add(parser *p) {
   lang_expr *a = parse_mul(p);
   while (a) {
     uint8_t k = cur(p)->kind, op;
-    if (k == T_PLUS) op = B_ADD;
-    else if (k == T_MINUS) op = B_SUB;
-    else break;
+    if (k == T_PLUS)
+      op = B_ADD;
+    else if (k == T_MINUS)
+      op = B_SUB;
+    else
+      break;
     const lang_token *t = take(p);
     lang_expr *b = parse_mul(p);
     if (!b) return NULL;
@@ -718,16 +724,13 @@ static lang_stmt *parse_stmt(parser *p) {
       if (expect(p, T_IN, "'in'")) return NULL;
       if (parse_range(p, &s->e, &s->hi)) return NULL;
       return (s->body = parse_block(p, &s->nbody)) ? s : NULL;
-    case T_IF:
-      return parse_if(p);
+    case T_IF: return parse_if(p);
     case T_CONST:
     case T_INPUT:
     case T_PARAM:
     case T_ARG:
-    case T_OUTPUT:
-      return fail(p, CX_E_LANG_SYNTAX, t, "declarations come before the statements%s", "");
-    default:
-      return expected(p, "a statement");
+    case T_OUTPUT: return fail(p, CX_E_LANG_SYNTAX, t, "declarations come before the statements%s", "");
+    default: return expected(p, "a statement");
   }
 }
 
@@ -774,9 +777,12 @@ static int parse_decl(parser *p, lang_decl *d) {
     case T_PARAM: d->kind = D_PARAM; break;
     case T_ARG: d->kind = D_ARG; break;
     default:
-      if (cur(p)->kind == T_PUBLIC) d->kind = D_OUT_PUBLIC;
-      else if (cur(p)->kind == T_PRIVATE) d->kind = D_OUT_PRIVATE;
-      else return expected(p, "'public' or 'private'"), -1;
+      if (cur(p)->kind == T_PUBLIC)
+        d->kind = D_OUT_PUBLIC;
+      else if (cur(p)->kind == T_PRIVATE)
+        d->kind = D_OUT_PRIVATE;
+      else
+        return expected(p, "'public' or 'private'"), -1;
       take(p);
       break;
   }
