@@ -13,28 +13,25 @@ void tx_clear(cx_tx *tx) {
   memset(tx, 0, sizeof *tx);
 }
 
-cx_err tx_set_source(cx_tx *tx, const void *src, size_t len) {
+/* Replaces an owned buffer of a deploy with a copy of (p, len). */
+static cx_err set_owned(cx_tx *tx, uint8_t **buf, size_t *buflen, const void *p, size_t len, size_t max) {
   CX_ASSERT(tx->type == TX_CONTRACT_DEPLOY);
-  if (len > CX_SOURCE_MAX) return CX_E_TOO_LONG;
-  uint8_t *p = malloc(len ? len : 1);
-  if (!p) return CX_E_NOMEM;
-  memcpy(p, src, len);
-  free(tx->u.deploy.source);
-  tx->u.deploy.source = p;
-  tx->u.deploy.source_len = len;
+  if (len > max) return CX_E_TOO_LONG;
+  uint8_t *b = malloc(len ? len : 1);
+  if (!b) return CX_E_NOMEM;
+  if (len) memcpy(b, p, len);
+  free(*buf);
+  *buf = b;
+  *buflen = len;
   return CX_OK;
 }
 
+cx_err tx_set_source(cx_tx *tx, const void *src, size_t len) {
+  return set_owned(tx, &tx->u.deploy.source, &tx->u.deploy.source_len, src, len, CX_SOURCE_MAX);
+}
+
 cx_err tx_set_bytecode(cx_tx *tx, const void *bc, size_t len) {
-  CX_ASSERT(tx->type == TX_CONTRACT_DEPLOY);
-  if (len > CX_BYTECODE_MAX) return CX_E_TOO_LONG;
-  uint8_t *p = malloc(len ? len : 1);
-  if (!p) return CX_E_NOMEM;
-  memcpy(p, bc, len);
-  free(tx->u.deploy.bytecode);
-  tx->u.deploy.bytecode = p;
-  tx->u.deploy.bytecode_len = len;
-  return CX_OK;
+  return set_owned(tx, &tx->u.deploy.bytecode, &tx->u.deploy.bytecode_len, bc, len, CX_BYTECODE_MAX);
 }
 
 /* ---- names ---- */

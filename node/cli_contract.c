@@ -139,6 +139,15 @@ static int cmd_compile(cli_ctx *c, const cli_args *a) {
     cJSON_AddStringToObject(x, "kind", port_kind_name(p.kind));
     cJSON_AddStringToObject(x, "name", p.name);
     cJSON_AddStringToObject(x, "type", ty);
+    if (p.kind == LANG_OUT_PUBLIC || p.kind == LANG_OUT_PRIVATE) {
+      cJSON *fj = cJSON_AddArrayToObject(x, "depends_on");
+      for (size_t k = 0; k < lang_nports(lc); k++)
+        if (lang_port_flows_from(lc, i, k)) {
+          lang_port q;
+          lang_port_get(lc, k, &q);
+          cJSON_AddItemToArray(fj, cJSON_CreateString(q.name));
+        }
+    }
     cJSON_AddItemToArray(pj, x);
   }
   cJSON *cj = cJSON_AddObjectToObject(o, "cost");
@@ -166,6 +175,24 @@ static int cmd_compile(cli_ctx *c, const cli_args *a) {
       lang_port_get(lc, i, &p);
       port_type(&p, ty, sizeof ty);
       printf("  %-15s %-28s %s\n", port_kind_name(p.kind), p.name, ty);
+    }
+    /* What each output reveals something about: the point where the
+     * bureaus agree to a release (docs/contract-language.md §4). */
+    printf("\ninformation flow\n");
+    for (size_t i = 0; i < lang_nports(lc); i++) {
+      lang_port p;
+      lang_port_get(lc, i, &p);
+      if (p.kind != LANG_OUT_PUBLIC && p.kind != LANG_OUT_PRIVATE) continue;
+      printf("  %-15s %-28s <-", port_kind_name(p.kind), p.name);
+      int any = 0;
+      for (size_t k = 0; k < lang_nports(lc); k++)
+        if (lang_port_flows_from(lc, i, k)) {
+          lang_port q;
+          lang_port_get(lc, k, &q);
+          printf(" %s", q.name);
+          any = 1;
+        }
+      printf("%s\n", any ? "" : " (no secret)");
     }
     printf("\ncost of one call with %llu parties\n", (unsigned long long)parties);
     printf("  rounds           %u\n", cost.rounds);

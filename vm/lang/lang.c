@@ -152,6 +152,15 @@ void lang_port_get(const lang_contract *c, size_t i, lang_port *out) {
   out->hi = p->hi;
 }
 
+int lang_port_flows_from(const lang_contract *c, size_t out_port, size_t from) {
+  CX_ASSERT(out_port < c->ir.nports && from < c->ir.nports);
+  uint8_t k = c->ir.ports[out_port].kind;
+  if (k != IR_PORT_OUT_PUBLIC && k != IR_PORT_OUT_PRIVATE) return 0;
+  uint64_t mask[IR_MAX_PORTS / 64];
+  ir_flows(&c->ir, out_port, mask);
+  return (int)((mask[from / 64] >> (from % 64)) & 1);
+}
+
 size_t lang_outputs_len(const lang_contract *c) { return c->ir.n_output; }
 
 /* ---- values ------------------------------------------------------------------- */

@@ -72,6 +72,9 @@ typedef struct {
 
 size_t lang_nports(const lang_contract *c);
 void lang_port_get(const lang_contract *c, size_t i, lang_port *out);
+/* Information flow, for reviewers: 1 if the value of output port out_port
+ * depends on input or param port `from` (0 for any other pair). */
+int lang_port_flows_from(const lang_contract *c, size_t out_port, size_t from);
 
 /* ---- values --------------------------------------------------------------- */
 
