@@ -150,10 +150,7 @@ int dec_bytes(cx_dec *d, const uint8_t **p, size_t *n, size_t cap) {
   return 0;
 }
 
-/* Returns the length of the UTF-8 sequence at s (max n bytes) or 0 if it is
- * invalid: overlong forms, surrogates and code points > U+10FFFF rejected
- * (RFC 3629 §4). */
-static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp) {
+size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp) {
   uint8_t c = s[0];
   size_t len;
   uint32_t min;
@@ -178,31 +175,33 @@ static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp) {
   return len;
 }
 
-int text_valid(const uint8_t *s, size_t n, str_class cls) {
+size_t text_invalid_at(const uint8_t *s, size_t n, str_class cls) {
   if (cls == STR_IDENT) {
     if (n == 0) return 0;
     for (size_t i = 0; i < n; i++) {
       uint8_t c = s[i];
       int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-      if (!alnum && !(i > 0 && (c == '_' || c == '-'))) return 0;
+      if (!alnum && !(i > 0 && (c == '_' || c == '-'))) return i;
     }
-    return 1;
+    return SIZE_MAX;
   }
   if (cls == STR_ADDR) {
     for (size_t i = 0; i < n; i++)
-      if (s[i] <= 0x20 || s[i] >= 0x7f) return 0;
-    return 1;
+      if (s[i] <= 0x20 || s[i] >= 0x7f) return i;
+    return SIZE_MAX;
   }
   for (size_t i = 0; i < n;) {
     uint32_t cp;
     size_t l = utf8_seq(s + i, n - i, &cp);
-    if (!l) return 0;
+    if (!l) return i;
     int ws = cls == STR_TEXT && (cp == '\t' || cp == '\n' || cp == '\r');
-    if (!ws && (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))) return 0;
+    if (!ws && (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))) return i;
     i += l;
   }
-  return 1;
+  return SIZE_MAX;
 }
+
+int text_valid(const uint8_t *s, size_t n, str_class cls) { return text_invalid_at(s, n, cls) == SIZE_MAX; }
 
 int str_valid(const char *s, size_t cap, str_class cls) {
   size_t n = strlen(s);

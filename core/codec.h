@@ -84,5 +84,14 @@ int dec_fail(cx_dec *d, cx_err err);
 int str_valid(const char *s, size_t cap, str_class cls);
 /* Same for n bytes (may contain no NUL). */
 int text_valid(const uint8_t *s, size_t n, str_class cls);
+/* Where text_valid fails: the offset of the first byte of s that breaks
+ * cls (for STR_UTF8 and STR_TEXT, the start of the invalid sequence or of
+ * the refused character; an empty STR_IDENT at 0), or SIZE_MAX if s is
+ * valid. For callers that report the position (the contract lexer). */
+size_t text_invalid_at(const uint8_t *s, size_t n, str_class cls);
+/* The length of the UTF-8 sequence at s (n >= 1 bytes available) and its
+ * code point in *cp, or 0 if it is invalid: overlong forms, surrogates and
+ * code points over U+10FFFF are refused (RFC 3629 §4). */
+size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp);
 
 #endif

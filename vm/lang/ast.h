@@ -100,6 +100,12 @@ int lang_tok_is_keyword(int kind);
 /* Sets *d (if d) and returns code. */
 cx_err lang_diag_set(lang_diag *d, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The first error of a pass wins: if *err is set, does nothing; else sets
+ * *err = code and *d (if d). Returns -1. */
+int lang_fail(cx_err *err, lang_diag *d, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* v in decimal, NUL-terminated (at most 41 bytes; buf holds 48). */
+void lang_i128_str(__int128 v, char *buf);
 /* Line and column of byte offset off of src. */
 void lang_pos(const char *src, size_t len, uint32_t off, uint32_t *line, uint32_t *col);
 

@@ -26,17 +26,6 @@
 #define PORT_MIN_BYTES 6
 #define NODE_MIN_BYTES 2
 
-static int arity(uint8_t op) {
-  switch (op) {
-    case IR_CONST: case IR_INPUT: case IR_PARAM: case IR_ARG: return 0;
-    case IR_DIVC: case IR_OUTPUT: return 1;
-    case IR_SELECT: return 3;
-    default: return 2;
-  }
-}
-
-static int commutative(uint8_t op) { return op == IR_ADD || op == IR_MUL || op == IR_EQ || op == IR_NE; }
-
 static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
 static int64_t unzigzag(uint64_t z) { return (int64_t)((z >> 1) ^ (0 - (z & 1))); }
 
@@ -60,7 +49,7 @@ cx_err ir_encode(const ir_circuit *c, uint8_t **out, size_t *len) {
   enc_varint(&e, c->nnodes);
   for (size_t i = 0; i < c->nnodes; i++) {
     const ir_node *n = &c->nodes[i];
-    int k = arity(n->op);
+    int k = ir_arity(n->op);
     uint32_t ops[3] = {n->a, n->b, n->c};
     enc_u8(&e, n->op);
     for (int j = 0; j < k; j++) {
@@ -141,13 +130,23 @@ static const char *kind_word(uint8_t kind) {
   }
 }
 
+/* The count of the `what`s (ports, nodes) that follow: at most max, and no
+ * more than the bytes left hold at min_bytes each. */
+static cx_err read_count(rd *r, const char *what, uint32_t max, size_t min_bytes, uint64_t *n) {
+  char where[32];
+  snprintf(where, sizeof where, "%s count", what);
+  if (dec_varint(&r->d, n)) return fail_codec(r, where);
+  unsigned long long v = *n;
+  if (v > max) return fail(r, CX_E_LANG_LIMIT, "%llu %ss over the limit of %u", v, what, max);
+  if (v > (r->d.len - r->d.off) / min_bytes)
+    return fail(r, CX_E_LANG_BYTECODE, "%s count %llu exceeds the remaining bytes", what, v);
+  return CX_OK;
+}
+
 static cx_err read_ports(rd *r, ir_circuit *c) {
   uint64_t np;
-  if (dec_varint(&r->d, &np)) return fail_codec(r, "port count");
-  if (np > IR_MAX_PORTS)
-    return fail(r, CX_E_LANG_LIMIT, "%llu ports over the limit of %u", (unsigned long long)np, IR_MAX_PORTS);
-  if (np > (r->d.len - r->d.off) / PORT_MIN_BYTES)
-    return fail(r, CX_E_LANG_BYTECODE, "port count %llu exceeds the remaining bytes", (unsigned long long)np);
+  cx_err e = read_count(r, "port", IR_MAX_PORTS, PORT_MIN_BYTES, &np);
+  if (e) return e;
   char where[32];
   for (size_t i = 0; i < np; i++) {
     snprintf(where, sizeof where, "port %zu", i);
@@ -185,8 +184,8 @@ static cx_err read_ports(rd *r, ir_circuit *c) {
     if (lo > hi) return fail(r, CX_E_LANG_BYTECODE, "port %zu: lo > hi", i);
     if (base == IR_T_BOOL && (lo != 0 || hi != 1))
       return fail(r, CX_E_LANG_BYTECODE, "port %zu: bool range is not 0..1", i);
-    cx_err e = ir_add_port(c, kind, base, name, (uint32_t)len, lo, hi);
-    if (e) return fail(r, e, "port %zu: %s", i, cx_err_str(e));
+    if ((e = ir_add_port(c, kind, base, name, (uint32_t)len, lo, hi)) != CX_OK)
+      return fail(r, e, "port %zu: %s", i, cx_err_str(e));
   }
   return CX_OK;
 }
@@ -199,7 +198,7 @@ static cx_err read_node(rd *r, ir_circuit *c, uint32_t i) {
   uint8_t op;
   if (dec_u8(&r->d, &op)) return fail_codec(r, where);
   if (op < IR_CONST || op >= IR_OP_COUNT) return fail(r, CX_E_LANG_BYTECODE, "node %u: unknown op %u", i, op);
-  int k = arity(op);
+  int k = ir_arity(op);
   uint32_t ops[3] = {0, 0, 0};
   for (int j = 0; j < k; j++) {
     uint64_t dist;
@@ -219,8 +218,8 @@ static cx_err read_node(rd *r, ir_circuit *c, uint32_t i) {
       break;
     case IR_INPUT: case IR_PARAM: case IR_ARG: {
       if (dec_varint(&r->d, &u)) return fail_codec(r, where);
-      uint8_t kind = op == IR_INPUT ? IR_PORT_INPUT : op == IR_PARAM ? IR_PORT_PARAM : IR_PORT_ARG;
-      uint32_t n = op == IR_INPUT ? c->n_input : op == IR_PARAM ? c->n_param : c->n_arg;
+      uint8_t kind = ir_leaf_kind(op);
+      uint32_t n = *ir_kind_count(c, kind);
       const char *w = kind_word(kind);
       if (u >= n)
         return fail(r, CX_E_LANG_BYTECODE, "node %u: %s element %llu out of range (%u %s elements)", i, w,
@@ -244,7 +243,7 @@ static cx_err read_node(rd *r, ir_circuit *c, uint32_t i) {
       break;
     default: break;
   }
-  if (commutative(op) && ops[0] > ops[1])
+  if (ir_commutative(op) && ops[0] > ops[1])
     return fail(r, CX_E_LANG_BYTECODE, "node %u: operands of a commutative op not in canonical order", i);
   if (op == IR_SELECT && (c->nodes[ops[0]].lo < 0 || c->nodes[ops[0]].hi > 1))
     return fail(r, CX_E_LANG_BYTECODE, "node %u: select condition may be outside 0..1", i);
@@ -256,7 +255,7 @@ static cx_err read_node(rd *r, ir_circuit *c, uint32_t i) {
     return fail(r, e, "node %u: %s", i, cx_err_str(e));
   }
   const ir_node *g = &c->nodes[got];
-  int same = g->op == op && g->a == ops[0] && g->b == ops[1] && g->c == ops[2] && g->imm == imm;
+  int same = ir_node_is(g, op, ops[0], ops[1], ops[2], imm);
   if (got == i && same) return CX_OK;
   if (got < i && same) return fail(r, CX_E_LANG_BYTECODE, "node %u: duplicate of node %u", i, got);
   return fail(r, CX_E_LANG_BYTECODE, "node %u: foldable node", i);
@@ -276,18 +275,8 @@ static cx_err check_tail(rd *r, ir_circuit *c) {
   for (uint32_t o = 0; o < c->n_output && !res; o++)
     if (!mark[o]) res = fail(r, CX_E_LANG_BYTECODE, "output element %u is never assigned", o);
   if (res) goto out;
-  /* Operands are below their node: one backward sweep marks what reaches
-   * an OUTPUT. */
   memset(mark, 0, c->nnodes);
-  for (size_t i = c->nnodes; i-- > 0;) {
-    const ir_node *n = &c->nodes[i];
-    if (n->op == IR_OUTPUT) mark[i] = 1;
-    if (!mark[i]) continue;
-    int k = arity(n->op);
-    if (k >= 1) mark[n->a] = 1;
-    if (k >= 2) mark[n->b] = 1;
-    if (k >= 3) mark[n->c] = 1;
-  }
+  ir_mark_live(c, 0, c->n_output, mark);
   for (size_t i = 0; i < c->nnodes && !res; i++)
     if (!mark[i]) res = fail(r, CX_E_LANG_BYTECODE, "node %zu is never used by an output", i);
 out:
@@ -310,11 +299,7 @@ static cx_err decode(rd *r, ir_circuit *c) {
   if (e) return e;
 
   uint64_t nn;
-  if (dec_varint(&r->d, &nn)) return fail_codec(r, "node count");
-  if (nn > IR_MAX_NODES)
-    return fail(r, CX_E_LANG_LIMIT, "%llu nodes over the limit of %u", (unsigned long long)nn, IR_MAX_NODES);
-  if (nn > (r->d.len - r->d.off) / NODE_MIN_BYTES)
-    return fail(r, CX_E_LANG_BYTECODE, "node count %llu exceeds the remaining bytes", (unsigned long long)nn);
+  if ((e = read_count(r, "node", IR_MAX_NODES, NODE_MIN_BYTES, &nn)) != CX_OK) return e;
   if (nn) {
     c->nodes = malloc(nn * sizeof *c->nodes);
     if (!c->nodes) return fail(r, CX_E_NOMEM, "%s", cx_err_str(CX_E_NOMEM));

@@ -19,7 +19,6 @@
  * Walk 2: the class of every expression; indexes and divisors must be
  * CONST (values known when the loops are unrolled) and statement `if`
  * conditions not SECRET (§4). Errors name a secret the value depends on. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,22 +57,8 @@ int lang_builtin_of(const char *s) {
   return 0;
 }
 
-static int err_at(checker *c, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int err_at(checker *c, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...) {
-  if (c->err) return -1;
-  c->err = code;
-  if (c->diag) {
-    c->diag->code = code;
-    c->diag->line = line;
-    c->diag->col = col;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->diag->msg, sizeof c->diag->msg, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
+/* err_at(c, code, line, col, fmt, ...): the checker's first error wins. */
+#define err_at(c, ...) lang_fail(&(c)->err, (c)->diag, __VA_ARGS__)
 
 static int oom(checker *c) { return err_at(c, CX_E_NOMEM, 0, 0, "out of memory"); }
 
@@ -272,36 +257,17 @@ static int need_static_int(checker *c, const lang_expr *e, const char *what) {
   return need_static(c, e, what);
 }
 
-static void i128_str(__int128 v, char *buf) {
-  char tmp[48];
-  int n = 0, neg = v < 0;
-  unsigned __int128 u = neg ? -(unsigned __int128)v : (unsigned __int128)v;
-  do {
-    tmp[n++] = (char)('0' + (int)(u % 10));
-    u /= 10;
-  } while (u);
-  int o = 0;
-  if (neg) buf[o++] = '-';
-  while (n) buf[o++] = tmp[--n];
-  buf[o] = 0;
-}
-
 /* Sets e's static value v, or refuses a value outside int64. */
 static int set_static(checker *c, lang_expr *e, __int128 v) {
   if (v < INT64_MIN || v > INT64_MAX) {
     char text[80], num[48];
     lang_expr_text(c->src, c->len, e, text, sizeof text, 60);
-    i128_str(v, num);
+    lang_i128_str(v, num);
     return err_at(c, CX_E_LANG_RANGE, e->line, e->col, "`%s` overflows int64 (value %s)", text, num);
   }
   e->is_static = 1;
   e->ival = (int64_t)v;
   return 0;
-}
-
-static int64_t floor_div(int64_t a, int64_t d) { /* d >= 1 */
-  int64_t q = a / d;
-  return (a % d != 0 && a < 0) ? q - 1 : q;
 }
 
 /* ---- walk 1: expressions ---------------------------------------------------- */
@@ -350,7 +316,7 @@ static int check_bin(checker *c, lang_expr *e) {
   lang_expr *a = e->a, *b = e->b;
   char s[8];
   snprintf(s, sizeof s, "`%s`", binop_text[e->op]);
-  uint32_t len;
+  uint32_t len = 0;
   switch (e->op) {
     case B_ADD:
     case B_SUB:
@@ -377,7 +343,7 @@ static int check_bin(checker *c, lang_expr *e) {
                         (long long)b->ival);
         }
         if (a->is_static && !a->len) {
-          int64_t q = floor_div(a->ival, b->ival);
+          int64_t q = ir_floordiv(a->ival, b->ival);
           return set_static(c, e, e->op == B_DIV ? q : a->ival - (__int128)q * b->ival);
         }
       }
@@ -467,33 +433,40 @@ static int check_call(checker *c, lang_expr *e, uint32_t sink) {
   }
 }
 
+/* The head of a loop (`for` or comprehension) over loop symbol x: over
+ * lo..hi (static ints: *rlo, *rhi) or, hi NULL, over the array lo. Sets
+ * *trip, its iterations. `loop` and `range` name it in messages. */
+static int check_loop_head(checker *c, uint32_t x, lang_expr *lo, lang_expr *hi, int64_t *rlo, int64_t *rhi,
+                           const char *loop, const char *range, uint64_t *trip) {
+  if (hi) {
+    if (check_expr(c, lo, LANG_NONE) || check_expr(c, hi, LANG_NONE)) return -1;
+    if (need_static_int(c, lo, range) || need_static_int(c, hi, range)) return -1;
+    *rlo = lo->ival;
+    *rhi = hi->ival;
+    __int128 d = (__int128)*rhi - *rlo;
+    *trip = d > 0 ? (d > (__int128)UINT32_MAX ? UINT32_MAX : (uint64_t)d) : 0;
+    return 0;
+  }
+  if (check_expr(c, lo, x)) return -1;
+  if (!lo->len) {
+    char t[32];
+    uint32_t line, col;
+    start_of(c, lo, &line, &col);
+    return err_at(c, CX_E_LANG_TYPE, line, col, "%s runs over a range A..B or an array, not %s", loop,
+                  type_name(lo->base, 0, t, sizeof t));
+  }
+  c->a->syms[x].base = lo->base;
+  *trip = lo->len;
+  return 0;
+}
+
 static int check_compr(checker *c, lang_expr *e, uint32_t sink) {
   uint64_t trip;
   uint32_t x = sym_new(c, SY_LOOP, e->name, e->line, e->col);
   if (x == LANG_NONE) return -1;
   e->sym = x;
-  if (e->c) {
-    if (check_expr(c, e->b, LANG_NONE) || check_expr(c, e->c, LANG_NONE)) return -1;
-    if (need_static_int(c, e->b, "the range of this comprehension") ||
-        need_static_int(c, e->c, "the range of this comprehension"))
-      return -1;
-    e->rlo = e->b->ival;
-    e->rhi = e->c->ival;
-    __int128 d = (__int128)e->rhi - e->rlo;
-    trip = d > 0 ? (d > (__int128)UINT32_MAX ? UINT32_MAX : (uint64_t)d) : 0;
-  } else {
-    if (check_expr(c, e->b, x)) return -1;
-    if (!e->b->len) {
-      char t[32];
-      uint32_t line, col;
-      start_of(c, e->b, &line, &col);
-      return err_at(c, CX_E_LANG_TYPE, line, col,
-                    "a comprehension runs over a range A..B or an array, not %s",
-                    type_name(e->b->base, e->b->len, t, sizeof t));
-    }
-    c->a->syms[x].base = e->b->base;
-    trip = e->b->len;
-  }
+  const char *range = "the range of this comprehension";
+  if (check_loop_head(c, x, e->b, e->c, &e->rlo, &e->rhi, "a comprehension", range, &trip)) return -1;
   if (trip < 1 || trip > LANG_ARRAY_MAX)
     return err_at(c, trip < 1 ? CX_E_LANG_TYPE : CX_E_LANG_LIMIT, e->line, e->col,
                   "a comprehension makes 1 to %u elements, not %llu", LANG_ARRAY_MAX,
@@ -699,27 +672,8 @@ static int check_for(checker *c, lang_stmt *s) {
   uint32_t x = sym_new(c, SY_LOOP, s->name, s->nline, s->ncol);
   if (x == LANG_NONE) return -1;
   s->sym = x;
-  if (s->hi) {
-    if (check_expr(c, s->e, LANG_NONE) || check_expr(c, s->hi, LANG_NONE)) return -1;
-    if (need_static_int(c, s->e, "the range of this `for`") ||
-        need_static_int(c, s->hi, "the range of this `for`"))
-      return -1;
-    s->rlo = s->e->ival;
-    s->rhi = s->hi->ival;
-    __int128 d = (__int128)s->rhi - s->rlo;
-    trip = d > 0 ? (d > (__int128)UINT32_MAX ? UINT32_MAX : (uint64_t)d) : 0;
-  } else {
-    if (check_expr(c, s->e, x)) return -1;
-    if (!s->e->len) {
-      char t[32];
-      uint32_t line, col;
-      start_of(c, s->e, &line, &col);
-      return err_at(c, CX_E_LANG_TYPE, line, col, "`for` runs over a range A..B or an array, not %s",
-                    type_name(s->e->base, 0, t, sizeof t));
-    }
-    c->a->syms[x].base = s->e->base;
-    trip = s->e->len;
-  }
+  if (check_loop_head(c, x, s->e, s->hi, &s->rlo, &s->rhi, "`for`", "the range of this `for`", &trip))
+    return -1;
   if (count_iters(c, trip, s->line, s->col)) return -1;
   uint32_t mark = c->nscope;
   if (name_ok(c, s->name, s->nline, s->ncol, 0) || bind(c, x)) return -1;

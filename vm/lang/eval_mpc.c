@@ -169,11 +169,6 @@ static uint32_t abits(i128 lo, i128 hi) {
 
 /* ---- public nodes ------------------------------------------------------ */
 
-static int64_t floordiv(int64_t x, int64_t d) {
-  int64_t q = x / d;
-  return (x % d != 0 && x < 0) ? q - 1 : q;
-}
-
 /* Plaintext value of public node i (operands already valued). Exact: the
  * builder proved every node's range within int64, and the args are within
  * their declared ranges (checked by the caller). */
@@ -185,7 +180,7 @@ static int64_t eval_public(const bld *b, const int64_t *arg, const ir_node *n) {
     case IR_ADD: return v[n->a] + v[n->b];
     case IR_SUB: return v[n->a] - v[n->b];
     case IR_MUL: return v[n->a] * v[n->b];
-    case IR_DIVC: return floordiv(v[n->a], n->imm);
+    case IR_DIVC: return ir_floordiv(v[n->a], n->imm);
     case IR_LT: return v[n->a] < v[n->b];
     case IR_LE: return v[n->a] <= v[n->b];
     case IR_EQ: return v[n->a] == v[n->b];
@@ -295,17 +290,6 @@ static void emit_local(bld *b, uint32_t i) {
 
 /* ---- interactive groups ------------------------------------------------ */
 
-/* The same rule as ir_depth (ir_eval.c): these nodes are a vector group's
- * items, everything else is local. */
-static int interactive(const bld *b, const ir_node *n) {
-  switch (n->op) {
-    case IR_MUL: return secret(b, n->a) && secret(b, n->b);
-    case IR_SELECT: return secret(b, n->a) && (secret(b, n->b) || secret(b, n->c));
-    case IR_LT: case IR_LE: case IR_EQ: case IR_NE: case IR_DIVC: return n->secret;
-    default: return 0;
-  }
-}
-
 enum { G_MUL = 0, G_LT, G_EQ, G_DIVC };
 
 static int group_of(uint8_t op) {
@@ -398,14 +382,14 @@ static void emit_layer_groups(bld *b, const uint32_t *order, size_t lo, size_t h
   for (int g = G_MUL; g <= G_EQ; g++) {
     size_t m = 0;
     for (size_t k = lo; k < hi; k++)
-      if (interactive(b, &N[order[k]]) && group_of(N[order[k]].op) == g) b->items[m++] = order[k];
+      if (ir_interactive(b->ir, &N[order[k]]) && group_of(N[order[k]].op) == g) b->items[m++] = order[k];
     if (!m) continue;
     if (g == G_MUL) group_mul(b, m);
     else group_cmp(b, m, g == G_EQ);
   }
   size_t nd = 0;
   for (size_t k = lo; k < hi; k++)
-    if (interactive(b, &N[order[k]]) && N[order[k]].op == IR_DIVC)
+    if (ir_interactive(b->ir, &N[order[k]]) && N[order[k]].op == IR_DIVC)
       dv[nd++] = (divitem){.d = N[order[k]].imm, .i = order[k]};
   qsort(dv, nd, sizeof *dv, divitem_cmp);
   for (size_t s = 0; s < nd;) {
@@ -475,12 +459,11 @@ static cx_err build(const ir_circuit *c, uint32_t n, const int64_t *arg, bld *b,
   }
   for (size_t i = 0; i < c->nnodes; i++) {
     const ir_node *x = &N[i];
-    /* an interactive node must come after all its operands' layers: the
-     * evaluator's rule and ir_depth's must agree */
-    uint32_t ops[3] = {x->a, x->b, x->c}, nops = x->op == IR_SELECT ? 3 : x->op <= IR_ARG ? 0
-                                                   : x->op == IR_DIVC || x->op == IR_OUTPUT ? 1 : 2;
+    /* an interactive node (ir_interactive: a vector group's item; the rest
+     * is local) must come after all its operands' layers */
+    uint32_t ops[3] = {x->a, x->b, x->c}, nops = (uint32_t)ir_arity(x->op);
     for (uint32_t k = 0; k < nops; k++)
-      if (b->depth[ops[k]] > b->depth[i] || (interactive(b, x) && b->depth[ops[k]] >= b->depth[i])) {
+      if (b->depth[ops[k]] > b->depth[i] || (ir_interactive(b->ir, x) && b->depth[ops[k]] >= b->depth[i])) {
         e = cx_errf(err, errlen, CX_E_INTERNAL, "node %zu: its depth does not follow the evaluator's "
                     "layering", i);
         goto out;
@@ -501,7 +484,7 @@ static cx_err build(const ir_circuit *c, uint32_t n, const int64_t *arg, bld *b,
     if (l > 0) emit_layer_groups(b, order, lstart[l], lstart[l + 1], dv);
     for (size_t k = lstart[l]; k < lstart[l + 1]; k++) {
       uint32_t i = order[k];
-      if (N[i].secret && N[i].op != IR_OUTPUT && !interactive(b, &N[i])) emit_local(b, i);
+      if (N[i].secret && N[i].op != IR_OUTPUT && !ir_interactive(b->ir, &N[i])) emit_local(b, i);
     }
   }
   /* outputs */

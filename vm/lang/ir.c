@@ -52,8 +52,7 @@ void ir_free(ir_circuit *c) {
   memset(c, 0, sizeof *c);
 }
 
-/* Flat vector of a port kind: outputs public and private share one. */
-static uint32_t *kind_count(ir_circuit *c, uint8_t kind) {
+uint32_t *ir_kind_count(ir_circuit *c, uint8_t kind) {
   switch (kind) {
     case IR_PORT_INPUT: return &c->n_input;
     case IR_PORT_PARAM: return &c->n_param;
@@ -83,16 +82,15 @@ cx_err ir_add_port(ir_circuit *c, uint8_t kind, uint8_t base, const char *name, 
   p->len = len;
   p->lo = lo;
   p->hi = hi;
-  uint32_t *n = kind_count(c, kind);
+  uint32_t *n = ir_kind_count(c, kind);
   p->first = *n;
   *n += ir_port_elems(p); /* at most 256 * 4096: no overflow */
   return CX_OK;
 }
 
-/* The port holding flat element `flat` of an input, param or arg vector.
- * Ports are sorted by kind and, within a kind, by first (strictly: every
+/* Ports are sorted by kind and, within a kind, by first (strictly: every
  * port has at least one element), so a binary search finds it. */
-static const ir_port *leaf_port(const ir_circuit *c, uint8_t kind, uint32_t flat) {
+size_t ir_leaf_port(const ir_circuit *c, uint8_t kind, uint32_t flat) {
   size_t lo = 0, hi = c->nports; /* the answer is the last port <= (kind, flat) */
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -103,7 +101,7 @@ static const ir_port *leaf_port(const ir_circuit *c, uint8_t kind, uint32_t flat
   CX_ASSERT(lo > 0);
   const ir_port *p = &c->ports[lo - 1];
   CX_ASSERT(p->kind == kind && flat - p->first < ir_port_elems(p));
-  return p;
+  return lo - 1;
 }
 
 /* ---- the hash-consing table ---------------------------------------------- */
@@ -120,16 +118,12 @@ static uint64_t key_hash(uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_
   return mix(h ^ (uint64_t)imm);
 }
 
-static int key_eq(const ir_node *n, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm) {
-  return n->op == op && n->a == a && n->b == b && n->c == cc && n->imm == imm;
-}
-
 /* The slot of the first node equal to the key, or the empty slot where it
  * would go. The table is never more than half full. */
 static size_t ht_slot(const ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm) {
   size_t mask = c->htcap - 1;
   size_t s = (size_t)key_hash(op, a, b, cc, imm) & mask;
-  while (c->ht[s] != HT_EMPTY && !key_eq(&c->nodes[c->ht[s]], op, a, b, cc, imm)) s = (s + 1) & mask;
+  while (c->ht[s] != HT_EMPTY && !ir_node_is(&c->nodes[c->ht[s]], op, a, b, cc, imm)) s = (s + 1) & mask;
   return s;
 }
 
@@ -158,25 +152,8 @@ static cx_err ht_reserve(ir_circuit *c) {
 
 /* ---- emitting ------------------------------------------------------------ */
 
-static int arity(uint8_t op) {
-  switch (op) {
-    case IR_CONST: case IR_INPUT: case IR_PARAM: case IR_ARG: return 0;
-    case IR_DIVC: case IR_OUTPUT: return 1;
-    case IR_SELECT: return 3;
-    default: return 2;
-  }
-}
-
-static int commutative(uint8_t op) { return op == IR_ADD || op == IR_MUL || op == IR_EQ || op == IR_NE; }
-
 static i128 min2(i128 x, i128 y) { return x < y ? x : y; }
 static i128 max2(i128 x, i128 y) { return x > y ? x : y; }
-
-/* floor(x / d) for d >= 1 (C division truncates toward zero). */
-static i128 floordiv(i128 x, i128 d) {
-  i128 q = x / d;
-  return (x % d != 0 && x < 0) ? q - 1 : q;
-}
 
 static int is_const(const ir_circuit *c, uint32_t i, int64_t v) {
   return c->nodes[i].op == IR_CONST && c->nodes[i].imm == v;
@@ -208,7 +185,7 @@ static uint32_t append(ir_circuit *c, const ir_node *n, cx_err *err) {
  * existing constant), or IR_NONE to emit it as it is. lo is the low end of
  * the request's range (its value when the operands are constants). */
 static uint32_t simplify(ir_circuit *c, const ir_node *r, i128 lo, cx_err *err) {
-  if (arity(r->op) == 0) return IR_NONE;
+  if (ir_arity(r->op) == 0) return IR_NONE;
   const ir_node *na = &c->nodes[r->a], *nb = &c->nodes[r->b];
   switch (r->op) {
     case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIVC:
@@ -263,14 +240,14 @@ uint32_t ir_emit(ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t cc,
   if (!err) err = &dummy;
   *err = CX_OK;
   CX_ASSERT(op >= IR_CONST && op < IR_OP_COUNT);
-  int k = arity(op);
+  int k = ir_arity(op);
   /* Unused operands are 0 (ir.h), whatever the caller passed. */
   if (k < 3) cc = 0;
   if (k < 2) b = 0;
   if (k < 1) a = 0;
   uint32_t ops[3] = {a, b, cc};
   for (int i = 0; i < k; i++) CX_ASSERT(ops[i] < c->nnodes && c->nodes[ops[i]].op != IR_OUTPUT);
-  if (c->fold && commutative(op) && a > b) {
+  if (c->fold && ir_commutative(op) && a > b) {
     uint32_t t = a;
     a = b;
     b = t;
@@ -285,9 +262,9 @@ uint32_t ir_emit(ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t cc,
   switch (op) {
     case IR_CONST: lo = hi = imm; break;
     case IR_INPUT: case IR_PARAM: case IR_ARG: {
-      uint8_t kind = op == IR_INPUT ? IR_PORT_INPUT : op == IR_PARAM ? IR_PORT_PARAM : IR_PORT_ARG;
-      CX_ASSERT(imm >= 0 && (uint64_t)imm < *kind_count(c, kind));
-      const ir_port *p = leaf_port(c, kind, (uint32_t)imm);
+      uint8_t kind = ir_leaf_kind(op);
+      CX_ASSERT(imm >= 0 && (uint64_t)imm < *ir_kind_count(c, kind));
+      const ir_port *p = &c->ports[ir_leaf_port(c, kind, (uint32_t)imm)];
       lo = p->lo;
       hi = p->hi;
       n.secret = op != IR_ARG;
@@ -304,8 +281,8 @@ uint32_t ir_emit(ir_circuit *c, uint8_t op, uint32_t a, uint32_t b, uint32_t cc,
     }
     case IR_DIVC:
       CX_ASSERT(imm >= 2);
-      lo = floordiv(na->lo, imm); /* floor is monotonic */
-      hi = floordiv(na->hi, imm);
+      lo = ir_floordiv(na->lo, imm); /* floor is monotonic */
+      hi = ir_floordiv(na->hi, imm);
       break;
     case IR_LT: case IR_LE: case IR_EQ: case IR_NE: lo = 0; hi = 1; break;
     case IR_SELECT:

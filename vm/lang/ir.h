@@ -182,4 +182,55 @@ void ir_flows(const ir_circuit *c, size_t port, uint64_t mask[IR_MAX_PORTS / 64]
  * [lo, hi] (1..64). */
 uint32_t ir_bits(int64_t lo, int64_t hi);
 
+/* ---- shared by the circuit files (ir.c, ir_pass.c, bytecode.c, ir_eval.c,
+ * eval_mpc.c) ---------------------------------------------------------------- */
+
+/* Operands of op: a, then b, then c (the table at the top). */
+static inline int ir_arity(uint8_t op) {
+  switch (op) {
+    case IR_CONST: case IR_INPUT: case IR_PARAM: case IR_ARG: return 0;
+    case IR_DIVC: case IR_OUTPUT: return 1;
+    case IR_SELECT: return 3;
+    default: return 2;
+  }
+}
+
+/* Ops whose operands are canonically ordered a <= b. */
+static inline int ir_commutative(uint8_t op) {
+  return op == IR_ADD || op == IR_MUL || op == IR_EQ || op == IR_NE;
+}
+
+/* The port kind a leaf op (INPUT, PARAM, ARG) reads. */
+static inline uint8_t ir_leaf_kind(uint8_t op) {
+  return op == IR_INPUT ? IR_PORT_INPUT : op == IR_PARAM ? IR_PORT_PARAM : IR_PORT_ARG;
+}
+
+/* Is n the node (op, a, b, c, imm)? The identity hash-consing merges on. */
+static inline int ir_node_is(const ir_node *n, uint8_t op, uint32_t a, uint32_t b, uint32_t c, int64_t imm) {
+  return n->op == op && n->a == a && n->b == b && n->c == c && n->imm == imm;
+}
+
+/* floor(x / d) for d >= 1 (C division truncates toward zero). */
+static inline int64_t ir_floordiv(int64_t x, int64_t d) {
+  int64_t q = x / d;
+  return (x % d != 0 && x < 0) ? q - 1 : q;
+}
+
+/* ir.c: the size of a port kind's flat vector (public and private outputs
+ * share one), for reading or for growing it. */
+uint32_t *ir_kind_count(ir_circuit *c, uint8_t kind);
+
+/* ir.c: the index of the port of kind `kind` holding flat element `flat`
+ * (an element no port holds is a caller bug, CX_ASSERT). */
+size_t ir_leaf_port(const ir_circuit *c, uint8_t kind, uint32_t flat);
+
+/* ir_pass.c: marks in live[] (c->nnodes entries, zeroed by the caller) the
+ * OUTPUT nodes of flat output elements [first, first + n) and every node
+ * they depend on. */
+void ir_mark_live(const ir_circuit *c, uint32_t first, uint32_t n, uint8_t *live);
+
+/* ir_eval.c: does node n cost an interactive round when evaluated on
+ * shares (the rule of ir_depth and of the MPC evaluator's vector groups)? */
+int ir_interactive(const ir_circuit *c, const ir_node *n);
+
 #endif

@@ -18,21 +18,6 @@
 
 #include "ir.h"
 
-static int arity(uint8_t op) {
-  switch (op) {
-    case IR_CONST: case IR_INPUT: case IR_PARAM: case IR_ARG: return 0;
-    case IR_DIVC: case IR_OUTPUT: return 1;
-    case IR_SELECT: return 3;
-    default: return 2;
-  }
-}
-
-/* floor(x / d) for d >= 2. */
-static int64_t floordiv(int64_t x, int64_t d) {
-  int64_t q = x / d;
-  return (x % d != 0 && x < 0) ? q - 1 : q;
-}
-
 /* The caller checks values against the declared ranges (ir.h); one outside
  * them would break the no-overflow proof, so it is a bug. */
 static void check_leaves(const ir_circuit *c, const int64_t *in, const int64_t *param, const int64_t *arg) {
@@ -63,7 +48,7 @@ cx_err ir_eval(const ir_circuit *c, const int64_t *in, const int64_t *param, con
       case IR_ADD: x = v[n->a] + v[n->b]; break;
       case IR_SUB: x = v[n->a] - v[n->b]; break;
       case IR_MUL: x = v[n->a] * v[n->b]; break;
-      case IR_DIVC: x = floordiv(v[n->a], n->imm); break;
+      case IR_DIVC: x = ir_floordiv(v[n->a], n->imm); break;
       case IR_LT: x = v[n->a] < v[n->b]; break;
       case IR_LE: x = v[n->a] <= v[n->b]; break;
       case IR_EQ: x = v[n->a] == v[n->b]; break;
@@ -79,21 +64,7 @@ cx_err ir_eval(const ir_circuit *c, const int64_t *in, const int64_t *param, con
   return CX_OK;
 }
 
-/* The index of the port holding flat element `flat` of a kind's vector:
- * ports are sorted by kind and, within a kind, by first. */
-static size_t leaf_port(const ir_circuit *c, uint8_t kind, uint32_t flat) {
-  size_t lo = 0, hi = c->nports; /* the answer is the last port <= (kind, flat) */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    const ir_port *p = &c->ports[mid];
-    if (p->kind < kind || (p->kind == kind && p->first <= flat)) lo = mid + 1;
-    else hi = mid;
-  }
-  CX_ASSERT(lo > 0 && c->ports[lo - 1].kind == kind);
-  return lo - 1;
-}
-
-static int interactive(const ir_circuit *c, const ir_node *n) {
+int ir_interactive(const ir_circuit *c, const ir_node *n) {
   const ir_node *N = c->nodes;
   switch (n->op) {
     case IR_MUL: return N[n->a].secret && N[n->b].secret;
@@ -107,12 +78,12 @@ uint32_t ir_depth(const ir_circuit *c, uint32_t *depth) {
   uint32_t max = 0;
   for (size_t i = 0; i < c->nnodes; i++) {
     const ir_node *n = &c->nodes[i];
-    int k = arity(n->op);
+    int k = ir_arity(n->op);
     uint32_t d = 0;
     if (k >= 1 && depth[n->a] > d) d = depth[n->a];
     if (k >= 2 && depth[n->b] > d) d = depth[n->b];
     if (k >= 3 && depth[n->c] > d) d = depth[n->c];
-    d += (uint32_t)interactive(c, n);
+    d += (uint32_t)ir_interactive(c, n);
     depth[i] = d;
     if (d > max) max = d;
   }
@@ -130,7 +101,7 @@ void ir_stats_get(const ir_circuit *c, ir_stats *out) {
   free(depth);
   for (size_t i = 0; i < c->nnodes; i++) {
     const ir_node *n = &c->nodes[i];
-    if (!interactive(c, n)) continue;
+    if (!ir_interactive(c, n)) continue;
     switch (n->op) {
       case IR_MUL: case IR_SELECT: out->mul++; break;
       case IR_LT: out->lt++; break;
@@ -158,21 +129,11 @@ void ir_flows(const ir_circuit *c, size_t port, uint64_t mask[IR_MAX_PORTS / 64]
         mask[i / 64] |= 1ull << (i % 64);
     return;
   }
-  /* Operands are below their node: one backward sweep from this port's
-   * OUTPUT nodes marks everything they depend on. */
-  for (size_t i = c->nnodes; i-- > 0;) {
-    const ir_node *n = &c->nodes[i];
-    if (n->op == IR_OUTPUT && (uint64_t)n->imm - op->first < ir_port_elems(op)) reach[i] = 1;
-    if (!reach[i]) continue;
-    int k = arity(n->op);
-    if (k >= 1) reach[n->a] = 1;
-    if (k >= 2) reach[n->b] = 1;
-    if (k >= 3) reach[n->c] = 1;
-  }
+  ir_mark_live(c, op->first, ir_port_elems(op), reach);
   for (size_t i = 0; i < c->nnodes; i++) {
     const ir_node *n = &c->nodes[i];
     if (!reach[i] || (n->op != IR_INPUT && n->op != IR_PARAM)) continue;
-    size_t p = leaf_port(c, n->op == IR_INPUT ? IR_PORT_INPUT : IR_PORT_PARAM, (uint32_t)n->imm);
+    size_t p = ir_leaf_port(c, ir_leaf_kind(n->op), (uint32_t)n->imm);
     mask[p / 64] |= 1ull << (p % 64);
   }
   free(reach);

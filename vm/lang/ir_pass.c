@@ -17,18 +17,8 @@
  * distinct before so they stay distinct. The decoder (bytecode.c) checks
  * the same property on every node it reads. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "ir.h"
-
-static int arity(uint8_t op) {
-  switch (op) {
-    case IR_CONST: case IR_INPUT: case IR_PARAM: case IR_ARG: return 0;
-    case IR_DIVC: case IR_OUTPUT: return 1;
-    case IR_SELECT: return 3;
-    default: return 2;
-  }
-}
 
 /* Every output element has exactly one OUTPUT node. */
 static cx_err check_outputs(const ir_circuit *c) {
@@ -59,7 +49,7 @@ static cx_err rebuild(const ir_circuit *c, ir_circuit *nc) {
   cx_err err = CX_OK;
   for (size_t i = 0; i < c->nnodes; i++) {
     const ir_node *n = &c->nodes[i];
-    int k = arity(n->op);
+    int k = ir_arity(n->op);
     uint32_t a = k >= 1 ? map[n->a] : 0, b = k >= 2 ? map[n->b] : 0, cc = k >= 3 ? map[n->c] : 0;
     /* Each node re-emits as at most one new node (itself or a folded
      * constant), so the limit cannot be reached here; a range refusal
@@ -78,31 +68,39 @@ static cx_err rebuild(const ir_circuit *c, ir_circuit *nc) {
   return err;
 }
 
+void ir_mark_live(const ir_circuit *c, uint32_t first, uint32_t n, uint8_t *live) {
+  /* Operands are below their node: one backward sweep from the roots marks
+   * everything they depend on. */
+  for (size_t i = c->nnodes; i-- > 0;) {
+    const ir_node *x = &c->nodes[i];
+    if (x->op == IR_OUTPUT && (uint64_t)x->imm - first < n) live[i] = 1;
+    if (!live[i]) continue;
+    int k = ir_arity(x->op);
+    if (k >= 1) live[x->a] = 1;
+    if (k >= 2) live[x->b] = 1;
+    if (k >= 3) live[x->c] = 1;
+  }
+}
+
 /* Dead-code elimination and renumbering, in place. */
 static cx_err dce(ir_circuit *c) {
   size_t nn = c->nnodes;
   uint32_t *idx = malloc((nn ? nn : 1) * sizeof *idx);
-  if (!idx) return CX_E_NOMEM;
-  /* Operands are below their node: one backward sweep marks the live set
-   * (idx[i] = 1 for live). */
-  memset(idx, 0, (nn ? nn : 1) * sizeof *idx);
-  for (size_t i = nn; i-- > 0;) {
-    const ir_node *n = &c->nodes[i];
-    if (n->op == IR_OUTPUT) idx[i] = 1;
-    if (!idx[i]) continue;
-    int k = arity(n->op);
-    if (k >= 1) idx[n->a] = 1;
-    if (k >= 2) idx[n->b] = 1;
-    if (k >= 3) idx[n->c] = 1;
+  uint8_t *live = calloc(nn ? nn : 1, 1);
+  if (!idx || !live) {
+    free(idx);
+    free(live);
+    return CX_E_NOMEM;
   }
+  ir_mark_live(c, 0, c->n_output, live);
   size_t m = 0;
   for (size_t i = 0; i < nn; i++) {
-    if (!idx[i]) {
+    if (!live[i]) {
       idx[i] = IR_NONE;
       continue;
     }
     ir_node n = c->nodes[i];
-    int k = arity(n.op);
+    int k = ir_arity(n.op);
     if (k >= 1) n.a = idx[n.a];
     if (k >= 2) n.b = idx[n.b];
     if (k >= 3) n.c = idx[n.c];
@@ -111,6 +109,7 @@ static cx_err dce(ir_circuit *c) {
   }
   c->nnodes = m;
   free(idx);
+  free(live);
   return CX_OK;
 }
 

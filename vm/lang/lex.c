@@ -12,17 +12,34 @@
 #include <string.h>
 
 #include "ast.h"
+#include "codec.h"
 
-cx_err lang_diag_set(lang_diag *d, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...) {
-  if (!d) return code;
+static void diag_vset(lang_diag *d, cx_err code, uint32_t line, uint32_t col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+static void diag_vset(lang_diag *d, cx_err code, uint32_t line, uint32_t col, const char *fmt, va_list ap) {
+  if (!d) return;
   d->code = code;
   d->line = line;
   d->col = col;
+  vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+}
+
+cx_err lang_diag_set(lang_diag *d, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+  diag_vset(d, code, line, col, fmt, ap);
   va_end(ap);
   return code;
+}
+
+int lang_fail(cx_err *err, lang_diag *d, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...) {
+  if (*err) return -1;
+  *err = code;
+  va_list ap;
+  va_start(ap, fmt);
+  diag_vset(d, code, line, col, fmt, ap);
+  va_end(ap);
+  return -1;
 }
 
 void lang_pos(const char *src, size_t len, uint32_t off, uint32_t *line, uint32_t *col) {
@@ -67,54 +84,18 @@ static const struct {
 
 int lang_tok_is_keyword(int kind) { return kind >= T_CONTRACT && kind <= T_FALSE; }
 
-/* Length of the UTF-8 sequence at s (n bytes available) and its code point,
- * or 0 if invalid (the rules of core/codec.c). */
-static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp) {
-  uint8_t c = s[0];
-  size_t len;
-  uint32_t min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if ((c & 0xe0) == 0xc0) {
-    len = 2, min = 0x80, *cp = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3, min = 0x800, *cp = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4, min = 0x10000, *cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    *cp = (*cp << 6) | (s[i] & 0x3f);
-  }
-  if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return 0;
-  return len;
-}
-
-/* The text checks of the header comment, with the position of the first
- * offending byte. */
-static cx_err check_text(const uint8_t *s, size_t n, lang_diag *diag) {
-  uint32_t line = 1, col = 1;
-  for (size_t i = 0; i < n;) {
-    uint32_t cp;
-    size_t l = utf8_seq(s + i, n - i, &cp);
-    if (!l) return lang_diag_set(diag, CX_E_LANG_SYNTAX, line, col, "invalid UTF-8 in source");
-    if (cp == 0) return lang_diag_set(diag, CX_E_LANG_SYNTAX, line, col, "NUL byte in source");
-    if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7f && cp < 0xa0))
-      return lang_diag_set(diag, CX_E_LANG_SYNTAX, line, col, "control character U+%04X in source",
-                           (unsigned)cp);
-    if (cp == '\n') {
-      line++;
-      col = 1;
-    } else {
-      col += (uint32_t)l;
-    }
-    i += l;
-  }
-  return CX_OK;
+/* The text checks of the header comment (core's STR_TEXT), with the
+ * position of the first offending byte. */
+static cx_err check_text(const char *src, size_t n, lang_diag *diag) {
+  const uint8_t *s = (const uint8_t *)src;
+  size_t bad = text_invalid_at(s, n, STR_TEXT);
+  if (bad == SIZE_MAX) return CX_OK;
+  uint32_t line, col, cp;
+  lang_pos(src, n, (uint32_t)bad, &line, &col); /* bad < n <= CX_SOURCE_MAX */
+  if (!utf8_seq(s + bad, n - bad, &cp))
+    return lang_diag_set(diag, CX_E_LANG_SYNTAX, line, col, "invalid UTF-8 in source");
+  if (cp == 0) return lang_diag_set(diag, CX_E_LANG_SYNTAX, line, col, "NUL byte in source");
+  return lang_diag_set(diag, CX_E_LANG_SYNTAX, line, col, "control character U+%04X in source", (unsigned)cp);
 }
 
 static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -217,7 +198,7 @@ cx_err lang_lex(const char *src, size_t len, lang_token **toks, size_t *ntoks, l
   *ntoks = 0;
   if (len > CX_SOURCE_MAX)
     return lang_diag_set(diag, CX_E_LANG_SYNTAX, 0, 0, "source is larger than %d bytes", CX_SOURCE_MAX);
-  cx_err e = check_text((const uint8_t *)src, len, diag);
+  cx_err e = check_text(src, len, diag);
   if (e) return e;
   lexer L = {.s = (const uint8_t *)src, .n = len, .line = 1, .col = 1, .diag = diag};
   while (L.i < L.n) {
@@ -323,6 +304,20 @@ cx_err lang_lex(const char *src, size_t len, lang_token **toks, size_t *ntoks, l
   *toks = L.toks;
   *ntoks = L.ntoks;
   return CX_OK;
+}
+
+void lang_i128_str(__int128 v, char *buf) {
+  char tmp[48];
+  int n = 0, neg = v < 0;
+  unsigned __int128 u = neg ? -(unsigned __int128)v : (unsigned __int128)v;
+  do {
+    tmp[n++] = (char)('0' + (int)(u % 10));
+    u /= 10;
+  } while (u);
+  int o = 0;
+  if (neg) buf[o++] = '-';
+  while (n) buf[o++] = tmp[--n];
+  buf[o] = 0;
 }
 
 void lang_expr_text(const char *src, size_t len, const lang_expr *e, char *buf, size_t n, size_t max) {

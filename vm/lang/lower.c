@@ -25,7 +25,6 @@
  * and divisors computed from loop counters get their values. Overflow is
  * found by the builder (interval arithmetic); it is reported here at the
  * operator, with the __int128 range the operation could reach. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,23 +58,8 @@ static void lv_free(lv *v) {
   memset(v, 0, sizeof *v);
 }
 
-static int fail(lowerer *L, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(lowerer *L, cx_err code, uint32_t line, uint32_t col, const char *fmt, ...) {
-  if (L->err) return -1;
-  L->err = code;
-  if (L->diag) {
-    L->diag->code = code;
-    L->diag->line = line;
-    L->diag->col = col;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(L->diag->msg, sizeof L->diag->msg, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
+/* fail(L, code, line, col, fmt, ...): the lowering's first error wins. */
+#define fail(L, ...) lang_fail(&(L)->err, (L)->diag, __VA_ARGS__)
 
 static int oom(lowerer *L) { return fail(L, CX_E_NOMEM, 0, 0, "out of memory"); }
 
@@ -120,20 +104,6 @@ static int lv_own(lowerer *L, lv *v) {
   return 0;
 }
 
-static void i128_str(__int128 v, char *buf) {
-  char tmp[48];
-  int n = 0, neg = v < 0;
-  unsigned __int128 u = neg ? -(unsigned __int128)v : (unsigned __int128)v;
-  do {
-    tmp[n++] = (char)('0' + (int)(u % 10));
-    u /= 10;
-  } while (u);
-  int o = 0;
-  if (neg) buf[o++] = '-';
-  while (n) buf[o++] = tmp[--n];
-  buf[o] = 0;
-}
-
 /* Emits one node; e is the source expression it belongs to (for errors). */
 static uint32_t emit(lowerer *L, uint8_t op, uint32_t a, uint32_t b, uint32_t cc, int64_t imm,
                      const lang_expr *e) {
@@ -142,40 +112,38 @@ static uint32_t emit(lowerer *L, uint8_t op, uint32_t a, uint32_t b, uint32_t cc
   uint32_t id = ir_emit(L->c, op, a, b, cc, imm, &err);
   if (id != IR_NONE) return id;
   uint32_t line = e ? e->line : 0, col = e ? e->col : 0;
-  if (err == CX_E_LANG_RANGE && (op == IR_ADD || op == IR_SUB || op == IR_MUL)) {
-    const ir_node *x = &L->c->nodes[a], *y = &L->c->nodes[b];
-    __int128 lo = 0, hi = 0;
-    if (op == IR_ADD) {
-      lo = (__int128)x->lo + y->lo;
-      hi = (__int128)x->hi + y->hi;
-    } else if (op == IR_SUB) {
-      lo = (__int128)x->lo - y->hi;
-      hi = (__int128)x->hi - y->lo;
-    } else if (op == IR_MUL) {
-      __int128 p[4] = {(__int128)x->lo * y->lo, (__int128)x->lo * y->hi, (__int128)x->hi * y->lo,
-                       (__int128)x->hi * y->hi};
-      lo = hi = p[0];
-      for (int i = 1; i < 4; i++) {
-        if (p[i] < lo) lo = p[i];
-        if (p[i] > hi) hi = p[i];
-      }
-    }
-    char text[96], l[48], h[48];
-    if (e)
-      lang_expr_text(L->src, L->len, e, text, sizeof text, 80);
-    else
-      snprintf(text, sizeof text, "?");
-    i128_str(lo, l);
-    i128_str(hi, h);
-    fail(L, CX_E_LANG_RANGE, line, col, "`%s` may overflow int64 (range %s..%s); declare narrower ranges",
-         text, l, h);
-  } else if (err == CX_E_LANG_RANGE) {
+  if (err == CX_E_LANG_RANGE) {
     char text[96];
     if (e)
       lang_expr_text(L->src, L->len, e, text, sizeof text, 80);
     else
       snprintf(text, sizeof text, "?");
-    fail(L, CX_E_LANG_RANGE, line, col, "`%s` may overflow int64; declare narrower ranges", text);
+    if (op == IR_ADD || op == IR_SUB || op == IR_MUL) {
+      const ir_node *x = &L->c->nodes[a], *y = &L->c->nodes[b];
+      __int128 lo = 0, hi = 0;
+      if (op == IR_ADD) {
+        lo = (__int128)x->lo + y->lo;
+        hi = (__int128)x->hi + y->hi;
+      } else if (op == IR_SUB) {
+        lo = (__int128)x->lo - y->hi;
+        hi = (__int128)x->hi - y->lo;
+      } else if (op == IR_MUL) {
+        __int128 p[4] = {(__int128)x->lo * y->lo, (__int128)x->lo * y->hi, (__int128)x->hi * y->lo,
+                         (__int128)x->hi * y->hi};
+        lo = hi = p[0];
+        for (int i = 1; i < 4; i++) {
+          if (p[i] < lo) lo = p[i];
+          if (p[i] > hi) hi = p[i];
+        }
+      }
+      char l[48], h[48];
+      lang_i128_str(lo, l);
+      lang_i128_str(hi, h);
+      fail(L, CX_E_LANG_RANGE, line, col, "`%s` may overflow int64 (range %s..%s); declare narrower ranges",
+           text, l, h);
+    } else {
+      fail(L, CX_E_LANG_RANGE, line, col, "`%s` may overflow int64; declare narrower ranges", text);
+    }
   } else if (err == CX_E_LANG_LIMIT) {
     fail(L, CX_E_LANG_LIMIT, line, col, "the circuit has more than %u nodes", IR_MAX_NODES);
   } else if (err == CX_E_NOMEM) {
@@ -332,7 +300,7 @@ static int lower_bin(lowerer *L, const lang_expr *e, lv *a, lv *b, lv *out) {
     }
     case B_DIV:
     case B_MOD: {
-      int64_t d;
+      int64_t d = 0;
       if (const_of(L, at(b, 0), e->b, &d)) return -1;
       if (d < 1) {
         uint32_t line, col;
@@ -497,7 +465,7 @@ static int lower_expr(lowerer *L, const lang_expr *e, lv *out) {
       r = lower_expr(L, e->b, out);
       break;
     case E_INDEX: {
-      int64_t i;
+      int64_t i = 0;
       if (lower_expr(L, e->a, &a) || lower_expr(L, e->b, &b)) break;
       if (const_of(L, at(&b, 0), e->b, &i)) break;
       if (i < 0 || i >= (int64_t)a.n) {

@@ -121,10 +121,7 @@ static void describe(const parser *p, const lang_token *t, char *buf, size_t n) 
 }
 
 static void *fail(parser *p, cx_err code, const lang_token *at, const char *fmt, const char *arg) {
-  if (!p->err) {
-    p->err = code;
-    lang_diag_set(p->diag, code, at->line, at->col, fmt, arg);
-  }
+  lang_fail(&p->err, p->diag, code, at->line, at->col, fmt, arg);
   return NULL;
 }
 
@@ -170,17 +167,19 @@ static const char *tok_str(parser *p, const lang_token *t) {
   return s;
 }
 
-static int enter(parser *p, const char *what) {
-  if (++p->nest > LANG_NEST_MAX) {
-    fail(p, CX_E_LANG_LIMIT, cur(p), "%s nested too deeply", what);
-    return -1;
-  }
-  return 0;
+/* A name (expect_name) copied into the arena; its position in *line, *col
+ * if line is not NULL. */
+static const char *parse_name(parser *p, uint32_t *line, uint32_t *col) {
+  const lang_token *nt = expect_name(p);
+  if (!nt) return NULL;
+  if (line) *line = nt->line, *col = nt->col;
+  return tok_str(p, nt);
 }
 
-static int enter_block(parser *p) {
-  if (++p->snest > LANG_NEST_MAX) {
-    fail(p, CX_E_LANG_LIMIT, cur(p), "%s nested too deeply", "statements");
+/* One more level of *depth (p->nest: expressions, p->snest: blocks). */
+static int enter(parser *p, int *depth, const char *what) {
+  if (++*depth > LANG_NEST_MAX) {
+    fail(p, CX_E_LANG_LIMIT, cur(p), "%s nested too deeply", what);
     return -1;
   }
   return 0;
@@ -222,6 +221,15 @@ static lang_expr *fin(parser *p, lang_expr *e) {
   return e;
 }
 
+/* The prefix operator node `kind` at t over x (NULL if x is). */
+static lang_expr *prefix(parser *p, const lang_token *t, uint8_t kind, lang_expr *x) {
+  lang_expr *e = x ? node(p, kind, t) : NULL;
+  if (!e) return NULL;
+  e->a = x;
+  e->end = x->end;
+  return fin(p, e);
+}
+
 static lang_expr *binary(parser *p, const lang_token *op, uint8_t kind, uint8_t bop, lang_expr *a,
                          lang_expr *b) {
   lang_expr *e = node(p, kind, op);
@@ -234,17 +242,19 @@ static lang_expr *binary(parser *p, const lang_token *op, uint8_t kind, uint8_t 
   return fin(p, e);
 }
 
-/* A list of expressions collected in a malloc'd vector, then moved into
- * the arena. */
+/* A list of tree pointers (expressions or statements: elements of `size`
+ * bytes, copied in and out whole) collected in a malloc'd vector, then
+ * moved into the arena. */
 typedef struct {
-  lang_expr **v;
+  unsigned char *v;
   uint32_t n, cap;
-} elist;
+  size_t size;
+} plist;
 
-static int elist_push(parser *p, elist *l, lang_expr *e) {
+static int plist_push(parser *p, plist *l, const void *x) {
   if (l->n == l->cap) {
     uint32_t cap = l->cap ? l->cap * 2 : 8;
-    lang_expr **v = realloc(l->v, cap * sizeof *v);
+    unsigned char *v = realloc(l->v, cap * l->size);
     if (!v) {
       oom(p);
       return -1;
@@ -252,23 +262,31 @@ static int elist_push(parser *p, elist *l, lang_expr *e) {
     l->v = v;
     l->cap = cap;
   }
-  l->v[l->n++] = e;
+  memcpy(l->v + (size_t)l->n++ * l->size, x, l->size);
   return 0;
 }
 
-static int elist_move(parser *p, elist *l, lang_expr *e) {
-  e->nitems = l->n;
-  if (l->n) {
-    e->items = lang_alloc(p->a, l->n * sizeof *e->items);
-    if (!e->items) {
-      free(l->v);
-      oom(p);
-      return -1;
-    }
-    memcpy(e->items, l->v, l->n * sizeof *e->items);
-  }
+/* Frees the vector and returns its copy in the arena (one slot at least,
+ * so that an empty list is not NULL), or NULL. */
+static void *plist_move(parser *p, plist *l) {
+  void *v = lang_alloc(p->a, (l->n ? l->n : 1) * l->size);
+  if (v && l->n) memcpy(v, l->v, l->n * l->size);
   free(l->v);
-  return 0;
+  return v ? v : oom(p);
+}
+
+/* The closing token of a list of expressions (array elements, call
+ * arguments): the items move into e. */
+static lang_expr *list_end(parser *p, plist *l, lang_expr *e, uint8_t close, const char *what) {
+  if (cur(p)->kind != close) {
+    free(l->v);
+    return expected(p, what);
+  }
+  take(p);
+  e->end = prev_end(p);
+  e->nitems = l->n;
+  if (l->n && !(e->items = plist_move(p, l))) return NULL; /* an empty list keeps items NULL */
+  return fin(p, e);
 }
 
 /* The range of a `for` or a comprehension: `lo..hi` (*hi set) or an array
@@ -285,6 +303,16 @@ static int parse_range(parser *p, lang_expr **lo, lang_expr **hi) {
   return 0;
 }
 
+/* parse (parse_expr, parse_bracket) with a bare `in` ending the expression
+ * (no_in 1, the value of a let-in) or being membership (0, inside brackets). */
+static lang_expr *with_no_in(parser *p, int no_in, lang_expr *(*parse)(parser *)) {
+  int saved = p->no_in;
+  p->no_in = no_in;
+  lang_expr *e = parse(p);
+  p->no_in = saved;
+  return e;
+}
+
 static lang_expr *parse_bracket(parser *p) {
   const lang_token *open = take(p);
   lang_expr *e = node(p, E_ARRAY, open);
@@ -299,44 +327,36 @@ static lang_expr *parse_bracket(parser *p) {
     take(p);
     e->kind = E_COMPR;
     e->a = first;
-    const lang_token *nt = expect_name(p);
-    if (!nt || !(e->name = tok_str(p, nt))) return NULL;
+    if (!(e->name = parse_name(p, NULL, NULL))) return NULL;
     if (expect(p, T_IN, "'in'")) return NULL;
     if (parse_range(p, &e->b, &e->c)) return NULL;
     if (expect(p, T_RBRACK, "']'")) return NULL;
     e->end = prev_end(p);
     return fin(p, e);
   }
-  elist l = {0};
-  if (elist_push(p, &l, first)) return NULL;
+  plist l = {.size = sizeof(lang_expr *)};
+  if (plist_push(p, &l, &first)) return NULL;
   while (cur(p)->kind == T_COMMA) {
     take(p);
     if (cur(p)->kind == T_RBRACK) break; /* trailing comma */
     lang_expr *x = parse_expr(p);
-    if (!x || elist_push(p, &l, x)) {
+    if (!x || plist_push(p, &l, &x)) {
       free(l.v);
       return NULL;
     }
   }
-  if (cur(p)->kind != T_RBRACK) {
-    free(l.v);
-    return expected(p, "',' or ']'");
-  }
-  take(p);
-  e->end = prev_end(p);
-  if (elist_move(p, &l, e)) return NULL;
-  return fin(p, e);
+  return list_end(p, &l, e, T_RBRACK, "',' or ']'");
 }
 
 static lang_expr *parse_call(parser *p, const lang_token *nt) {
   lang_expr *e = node(p, E_CALL, nt);
   if (!e || !(e->name = tok_str(p, nt))) return NULL;
   take(p); /* ( */
-  elist l = {0};
+  plist l = {.size = sizeof(lang_expr *)};
   if (cur(p)->kind != T_RPAREN) {
     for (;;) {
       lang_expr *x = parse_expr(p);
-      if (!x || elist_push(p, &l, x)) {
+      if (!x || plist_push(p, &l, &x)) {
         free(l.v);
         return NULL;
       }
@@ -344,14 +364,7 @@ static lang_expr *parse_call(parser *p, const lang_token *nt) {
       take(p);
     }
   }
-  if (cur(p)->kind != T_RPAREN) {
-    free(l.v);
-    return expected(p, "',' or ')'");
-  }
-  take(p);
-  e->end = prev_end(p);
-  if (elist_move(p, &l, e)) return NULL;
-  return fin(p, e);
+  return list_end(p, &l, e, T_RPAREN, "',' or ')'");
 }
 
 static lang_expr *parse_primary(parser *p) {
@@ -382,23 +395,13 @@ static lang_expr *parse_primary(parser *p) {
       return fin(p, e);
     case T_LPAREN: {
       take(p);
-      int no_in = p->no_in;
-      p->no_in = 0;
-      e = parse_expr(p);
-      p->no_in = no_in;
-      if (!e) return NULL;
+      if (!(e = with_no_in(p, 0, parse_expr))) return NULL;
       if (expect(p, T_RPAREN, "')'")) return NULL;
       e->off = t->off; /* the span covers the parentheses, so a parent's span is whole */
       e->end = prev_end(p);
       return e;
     }
-    case T_LBRACK: {
-      int no_in = p->no_in;
-      p->no_in = 0;
-      e = parse_bracket(p);
-      p->no_in = no_in;
-      return e;
-    }
+    case T_LBRACK: return with_no_in(p, 0, parse_bracket);
     default: return expected(p, "an expression");
   }
 }
@@ -407,10 +410,7 @@ static lang_expr *parse_postfix(parser *p) {
   lang_expr *e = parse_primary(p);
   while (e && cur(p)->kind == T_LBRACK) {
     const lang_token *open = take(p);
-    int no_in = p->no_in;
-    p->no_in = 0;
-    lang_expr *i = parse_expr(p);
-    p->no_in = no_in;
+    lang_expr *i = with_no_in(p, 0, parse_expr);
     if (!i) return NULL;
     if (expect(p, T_RBRACK, "']'")) return NULL;
     lang_expr *x = node(p, E_INDEX, open);
@@ -427,7 +427,7 @@ static lang_expr *parse_postfix(parser *p) {
 static lang_expr *parse_unary(parser *p) {
   const lang_token *t = cur(p);
   if (t->kind == T_MINUS) {
-    if (enter(p, "expression")) return NULL;
+    if (enter(p, &p->nest, "expression")) return NULL;
     take(p);
     lang_expr *e;
     const lang_token *n = cur(p);
@@ -440,13 +440,7 @@ static lang_expr *parse_unary(parser *p) {
         e = fin(p, e);
       }
     } else {
-      lang_expr *x = parse_unary(p);
-      e = x ? node(p, E_NEG, t) : NULL;
-      if (e) {
-        e->a = x;
-        e->end = x->end;
-        e = fin(p, e);
-      }
+      e = prefix(p, t, E_NEG, parse_unary(p));
     }
     p->nest--;
     return e;
@@ -456,42 +450,34 @@ static lang_expr *parse_unary(parser *p) {
   return parse_postfix(p);
 }
 
-static lang_expr *parse_mul(parser *p) {
-  lang_expr *a = parse_unary(p);
+/* A level's operator tokens and their lang_binop, ending with T_EOF. */
+typedef struct {
+  uint8_t tok, op;
+} binop;
+
+/* One left-associative level: next (op next)*. */
+static lang_expr *parse_level(parser *p, lang_expr *(*next)(parser *), const binop *ops) {
+  lang_expr *a = next(p);
   while (a) {
-    uint8_t k = cur(p)->kind, op;
-    if (k == T_STAR)
-      op = B_MUL;
-    else if (k == T_SLASH)
-      op = B_DIV;
-    else if (k == T_PERCENT)
-      op = B_MOD;
-    else
-      break;
+    const binop *o = ops;
+    while (o->tok != T_EOF && o->tok != cur(p)->kind) o++;
+    if (o->tok == T_EOF) break;
     const lang_token *t = take(p);
-    lang_expr *b = parse_unary(p);
+    lang_expr *b = next(p);
     if (!b) return NULL;
-    a = binary(p, t, E_BIN, op, a, b);
+    a = binary(p, t, E_BIN, o->op, a, b);
   }
   return a;
 }
 
+static lang_expr *parse_mul(parser *p) {
+  static const binop ops[] = {{T_STAR, B_MUL}, {T_SLASH, B_DIV}, {T_PERCENT, B_MOD}, {T_EOF, 0}};
+  return parse_level(p, parse_unary, ops);
+}
+
 static lang_expr *parse_add(parser *p) {
-  lang_expr *a = parse_mul(p);
-  while (a) {
-    uint8_t k = cur(p)->kind, op;
-    if (k == T_PLUS)
-      op = B_ADD;
-    else if (k == T_MINUS)
-      op = B_SUB;
-    else
-      break;
-    const lang_token *t = take(p);
-    lang_expr *b = parse_mul(p);
-    if (!b) return NULL;
-    a = binary(p, t, E_BIN, op, a, b);
-  }
-  return a;
+  static const binop ops[] = {{T_PLUS, B_ADD}, {T_MINUS, B_SUB}, {T_EOF, 0}};
+  return parse_level(p, parse_mul, ops);
 }
 
 /* A comparison operator at the current token: its kind and op, 0 if none. */
@@ -530,39 +516,21 @@ static lang_expr *parse_cmp(parser *p) {
 static lang_expr *parse_not(parser *p) {
   const lang_token *t = cur(p);
   if (t->kind != T_BANG) return parse_cmp(p);
-  if (enter(p, "expression")) return NULL;
+  if (enter(p, &p->nest, "expression")) return NULL;
   take(p);
-  lang_expr *x = parse_not(p);
-  lang_expr *e = x ? node(p, E_NOT, t) : NULL;
-  if (e) {
-    e->a = x;
-    e->end = x->end;
-    e = fin(p, e);
-  }
+  lang_expr *e = prefix(p, t, E_NOT, parse_not(p));
   p->nest--;
   return e;
 }
 
 static lang_expr *parse_and(parser *p) {
-  lang_expr *a = parse_not(p);
-  while (a && cur(p)->kind == T_ANDAND) {
-    const lang_token *t = take(p);
-    lang_expr *b = parse_not(p);
-    if (!b) return NULL;
-    a = binary(p, t, E_BIN, B_AND, a, b);
-  }
-  return a;
+  static const binop ops[] = {{T_ANDAND, B_AND}, {T_EOF, 0}};
+  return parse_level(p, parse_not, ops);
 }
 
 static lang_expr *parse_or(parser *p) {
-  lang_expr *a = parse_and(p);
-  while (a && cur(p)->kind == T_OROR) {
-    const lang_token *t = take(p);
-    lang_expr *b = parse_and(p);
-    if (!b) return NULL;
-    a = binary(p, t, E_BIN, B_OR, a, b);
-  }
-  return a;
+  static const binop ops[] = {{T_OROR, B_OR}, {T_EOF, 0}};
+  return parse_level(p, parse_and, ops);
 }
 
 static lang_expr *parse_expr_in(parser *p) {
@@ -582,14 +550,9 @@ static lang_expr *parse_expr_in(parser *p) {
   if (t->kind == T_LET) {
     take(p);
     if (!(e = node(p, E_LETIN, t))) return NULL;
-    const lang_token *nt = expect_name(p);
-    if (!nt || !(e->name = tok_str(p, nt))) return NULL;
+    if (!(e->name = parse_name(p, NULL, NULL))) return NULL;
     if (expect(p, T_ASSIGN, "'='")) return NULL;
-    int no_in = p->no_in;
-    p->no_in = 1;
-    e->a = parse_expr(p);
-    p->no_in = no_in;
-    if (!e->a) return NULL;
+    if (!(e->a = with_no_in(p, 1, parse_expr))) return NULL;
     if (expect(p, T_IN, "'in'")) return NULL;
     if (!(e->b = parse_expr(p))) return NULL;
     e->end = e->b->end;
@@ -599,7 +562,7 @@ static lang_expr *parse_expr_in(parser *p) {
 }
 
 static lang_expr *parse_expr(parser *p) {
-  if (enter(p, "expression")) return NULL;
+  if (enter(p, &p->nest, "expression")) return NULL;
   lang_expr *e = parse_expr_in(p);
   p->nest--;
   return e;
@@ -609,57 +572,33 @@ static lang_expr *parse_expr(parser *p) {
 
 static lang_stmt *parse_stmt(parser *p);
 
-typedef struct {
-  lang_stmt **v;
-  uint32_t n, cap;
-} slist;
-
-static int slist_push(parser *p, slist *l, lang_stmt *s) {
-  if (l->n == l->cap) {
-    uint32_t cap = l->cap ? l->cap * 2 : 8;
-    lang_stmt **v = realloc(l->v, cap * sizeof *v);
-    if (!v) {
-      oom(p);
-      return -1;
-    }
-    l->v = v;
-    l->cap = cap;
-  }
-  l->v[l->n++] = s;
-  return 0;
-}
-
-static lang_stmt **slist_move(parser *p, slist *l, uint32_t *n) {
-  *n = l->n;
-  lang_stmt **v = lang_alloc(p->a, (l->n ? l->n : 1) * sizeof *v);
-  if (!v) {
-    free(l->v);
-    return oom(p);
-  }
-  if (l->n) memcpy(v, l->v, l->n * sizeof *v);
-  free(l->v);
-  return v;
-}
-
-/* '{' stmt* '}' */
-static lang_stmt **parse_block(parser *p, uint32_t *n) {
-  if (expect(p, T_LBRACE, "'{'")) return NULL;
-  if (enter_block(p)) return NULL;
-  slist l = {0};
-  while (cur(p)->kind != T_RBRACE) {
+/* stmt* up to the token `end` (left for the caller), in the arena. */
+static lang_stmt **parse_stmts(parser *p, uint8_t end, uint32_t *n) {
+  plist l = {.size = sizeof(lang_stmt *)};
+  while (cur(p)->kind != end) {
     if (cur(p)->kind == T_EOF) {
       free(l.v);
       return expected(p, "'}'");
     }
     lang_stmt *s = parse_stmt(p);
-    if (!s || slist_push(p, &l, s)) {
+    if (!s || plist_push(p, &l, &s)) {
       free(l.v);
       return NULL;
     }
   }
+  *n = l.n;
+  return plist_move(p, &l);
+}
+
+/* '{' stmt* '}' */
+static lang_stmt **parse_block(parser *p, uint32_t *n) {
+  if (expect(p, T_LBRACE, "'{'")) return NULL;
+  if (enter(p, &p->snest, "statements")) return NULL;
+  lang_stmt **v = parse_stmts(p, T_RBRACE, n);
+  if (!v) return NULL;
   take(p);
   p->snest--;
-  return slist_move(p, &l, n);
+  return v;
 }
 
 static lang_stmt *stmt_node(parser *p, uint8_t kind, const lang_token *at) {
@@ -673,14 +612,6 @@ static lang_stmt *stmt_node(parser *p, uint8_t kind, const lang_token *at) {
   return s;
 }
 
-static int stmt_name(parser *p, lang_stmt *s) {
-  const lang_token *nt = expect_name(p);
-  if (!nt) return -1;
-  s->nline = nt->line;
-  s->ncol = nt->col;
-  return (s->name = tok_str(p, nt)) ? 0 : -1;
-}
-
 static lang_stmt *parse_if(parser *p) {
   lang_stmt *s = stmt_node(p, S_IF, take(p));
   if (!s) return NULL;
@@ -689,7 +620,7 @@ static lang_stmt *parse_if(parser *p) {
   if (cur(p)->kind == T_ELSE) {
     take(p);
     if (cur(p)->kind == T_IF) { /* else if: an else block holding one if */
-      if (enter_block(p)) return NULL;
+      if (enter(p, &p->snest, "statements")) return NULL;
       lang_stmt *inner = parse_if(p);
       p->snest--;
       if (!inner) return NULL;
@@ -709,18 +640,15 @@ static lang_stmt *parse_stmt(parser *p) {
   switch (t->kind) {
     case T_LET:
     case T_VAR:
-      if (!(s = stmt_node(p, t->kind == T_LET ? S_LET : S_VAR, take(p)))) return NULL;
-      if (stmt_name(p, s)) return NULL;
-      if (expect(p, T_ASSIGN, "'='")) return NULL;
-      return (s->e = parse_expr(p)) ? s : NULL;
-    case T_IDENT:
-      if (!(s = stmt_node(p, S_ASSIGN, t))) return NULL;
-      if (stmt_name(p, s)) return NULL;
+    case T_IDENT: /* NAME = e: the statement stands at the name */
+      if (t->kind != T_IDENT) take(p);
+      if (!(s = stmt_node(p, t->kind == T_LET ? S_LET : t->kind == T_VAR ? S_VAR : S_ASSIGN, t))) return NULL;
+      if (!(s->name = parse_name(p, &s->nline, &s->ncol))) return NULL;
       if (expect(p, T_ASSIGN, "'='")) return NULL;
       return (s->e = parse_expr(p)) ? s : NULL;
     case T_FOR:
       if (!(s = stmt_node(p, S_FOR, take(p)))) return NULL;
-      if (stmt_name(p, s)) return NULL;
+      if (!(s->name = parse_name(p, &s->nline, &s->ncol))) return NULL;
       if (expect(p, T_IN, "'in'")) return NULL;
       if (parse_range(p, &s->e, &s->hi)) return NULL;
       return (s->body = parse_block(p, &s->nbody)) ? s : NULL;
@@ -786,11 +714,7 @@ static int parse_decl(parser *p, lang_decl *d) {
       take(p);
       break;
   }
-  const lang_token *nt = expect_name(p);
-  if (!nt) return -1;
-  d->nline = nt->line;
-  d->ncol = nt->col;
-  if (!(d->name = tok_str(p, nt))) return -1;
+  if (!(d->name = parse_name(p, &d->nline, &d->ncol))) return -1;
   if (d->kind == D_CONST) {
     if (expect(p, T_ASSIGN, "'='")) return -1;
     return (d->value = parse_expr(p)) ? 0 : -1;
@@ -807,11 +731,7 @@ static int parse_file(parser *p) {
   struct lang_ast *a = p->a;
   if (cur(p)->kind != T_CONTRACT) return expected(p, "'contract' NAME at the start of the source"), -1;
   take(p);
-  const lang_token *nt = expect_name(p);
-  if (!nt) return -1;
-  a->nline = nt->line;
-  a->ncol = nt->col;
-  if (!(a->name = tok_str(p, nt))) return -1;
+  if (!(a->name = parse_name(p, &a->nline, &a->ncol))) return -1;
 
   uint32_t nd = 0;
   for (size_t k = p->i; k < p->nt; k++) nd += is_decl(p->t[k].kind);
@@ -820,15 +740,7 @@ static int parse_file(parser *p) {
   while (is_decl(cur(p)->kind))
     if (parse_decl(p, &a->decls[a->ndecls++])) return -1;
 
-  slist l = {0};
-  while (cur(p)->kind != T_EOF) {
-    lang_stmt *s = parse_stmt(p);
-    if (!s || slist_push(p, &l, s)) {
-      free(l.v);
-      return -1;
-    }
-  }
-  return (a->body = slist_move(p, &l, &a->nbody)) ? 0 : -1;
+  return (a->body = parse_stmts(p, T_EOF, &a->nbody)) ? 0 : -1;
 }
 
 cx_err lang_parse(const char *src, size_t len, struct lang_ast **out, lang_diag *diag) {
