@@ -2,15 +2,18 @@
  * and names the offending field; reads go to the committed state. */
 #include "api.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "block.h"
+#include "codec.h"
 #include "log.h"
 #include "node.h"
-#include "node_internal.h" /* node_mpc_status */
+#include "node_internal.h" /* node_mpc_status, node_vault_of */
 #include "store.h"
+#include "vault_import.h"
 #include "vm.h"
 
 #define PARAMS_ERR(err, ...)                                      \
@@ -746,6 +749,373 @@ static cx_err m_admin_mempool(void *ctx, const cJSON *params, cJSON **result, rp
   return CX_OK;
 }
 
+/* ---- the vault (admin; docs/vault.md, "Operating the vault") ----
+ *
+ * Record values reach these handlers and the vault only: they are never
+ * logged (a refusal's detail, which may hold a value, goes back to the
+ * authenticated caller alone; rpc.c logs method names and codes). */
+
+#define EXACT_MAX 9007199254740992LL /* 2^53: larger int64 go out as decimal strings */
+
+/* Refusal of a vault call on a node without a vault. */
+static cx_err no_vault(node *n, rpc_error *err) {
+  err->code = CX_E_NOT_FOUND;
+  snprintf(err->detail, sizeof err->detail,
+           "this node keeps no vault: member '%s' owned no data domain when custosd started",
+           node_cfg(n)->name);
+  return CX_E_NOT_FOUND;
+}
+
+/* Refuses members of object o (named where) other than the allowed ones. */
+static int only_keys(const cJSON *o, const char *const *allowed, const char *where, rpc_error *err) {
+  for (const cJSON *m = o->child; m; m = m->next) {
+    size_t i = 0;
+    while (allowed[i] && strcmp(allowed[i], m->string) != 0) i++;
+    if (allowed[i]) continue;
+    err->code = CX_E_RPC_PARAMS;
+    snprintf(err->detail, sizeof err->detail, "%s: unknown member \"%.40s\"", where, m->string);
+    return -1;
+  }
+  return 0;
+}
+
+/* A domain named by a vault call: an identifier that this node's member
+ * owns in the committed state. */
+static int vault_domain(node *n, const char *d, const char *where, rpc_error *err) {
+  char owner[CX_NAME_MAX + 1];
+  if (!str_valid(d, VAULT_DOMAIN_MAX, STR_IDENT)) {
+    err->code = CX_E_RPC_PARAMS;
+    snprintf(err->detail, sizeof err->detail,
+             "%s: not a domain name (1..%d characters a-z 0-9 _ -)", where, VAULT_DOMAIN_MAX);
+    return -1;
+  }
+  cx_err e = vm_domain_owner(node_state(n), d, owner);
+  if (e == CX_E_NOT_FOUND) {
+    err->code = CX_E_DOMAIN_UNKNOWN;
+    snprintf(err->detail, sizeof err->detail, "domain '%s': no bureau owns it", d);
+    return -1;
+  }
+  if (e) {
+    err->code = e;
+    return -1;
+  }
+  if (strcmp(owner, node_cfg(n)->name) != 0) {
+    err->code = CX_E_NOT_OWNER_BUREAU;
+    snprintf(err->detail, sizeof err->detail,
+             "domain '%s' belongs to bureau '%s', not to this node's member '%s'", d, owner,
+             node_cfg(n)->name);
+    return -1;
+  }
+  return 0;
+}
+
+/* An int64 for a schema bound: an integral JSON number or a decimal string. */
+static int bound_param(const cJSON *j, const char *where, int64_t *out, rpc_error *err) {
+  static const vault_field any_int = {.is_bool = 0};
+  char why[96];
+  if (vimport_json_value(j, &any_int, out, why, sizeof why) == CX_OK) return 0;
+  err->code = CX_E_RPC_PARAMS;
+  snprintf(err->detail, sizeof err->detail, "%s: %s", where, why);
+  return -1;
+}
+
+static void add_i64(cJSON *o, const char *k, int64_t v) {
+  if (v >= -EXACT_MAX && v <= EXACT_MAX) {
+    cJSON_AddNumberToObject(o, k, (double)v);
+  } else {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    cJSON_AddStringToObject(o, k, buf);
+  }
+}
+
+static cJSON *fields_json(const vault_schema *s) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && i < s->nfields; i++) {
+    cJSON *f = cJSON_CreateObject();
+    if (!f) break;
+    cJSON_AddItemToArray(a, f);
+    cJSON_AddStringToObject(f, "name", s->fields[i].name);
+    cJSON_AddStringToObject(f, "type", s->fields[i].is_bool ? "bool" : "int");
+    add_i64(f, "min", s->fields[i].lo);
+    add_i64(f, "max", s->fields[i].hi);
+  }
+  return a;
+}
+
+static cx_err m_admin_vault_schema_set(void *ctx, const cJSON *params, cJSON **result,
+                                       rpc_error *err) {
+  static const char *const skeys[] = {"domain", "fields", NULL};
+  static const char *const fkeys[] = {"name", "type", "min", "max", NULL};
+  node *n = ctx;
+  node_vault *nv = node_vault_of(n);
+  char where[64];
+  vault_schema s;
+  if (!nv) return no_vault(n, err);
+  const cJSON *sj = rpc_param(params, "schema", 0);
+  if (!cJSON_IsObject(sj)) PARAMS_ERR(err, "params.schema: expected an object {domain, fields}");
+  if (only_keys(sj, skeys, "params.schema", err)) return err->code;
+  const cJSON *dj = cJSON_GetObjectItemCaseSensitive(sj, "domain");
+  const cJSON *fj = cJSON_GetObjectItemCaseSensitive(sj, "fields");
+  if (!cJSON_IsString(dj)) PARAMS_ERR(err, "params.schema.domain: expected a string");
+  if (vault_domain(n, dj->valuestring, "params.schema.domain", err)) return err->code;
+  if (!cJSON_IsArray(fj)) PARAMS_ERR(err, "params.schema.fields: expected an array");
+  int nf = cJSON_GetArraySize(fj);
+  if (nf < 1 || nf > VAULT_MAX_FIELDS)
+    PARAMS_ERR(err, "params.schema.fields: %d fields, expected 1..%d", nf, VAULT_MAX_FIELDS);
+  memset(&s, 0, sizeof s);
+  snprintf(s.domain, sizeof s.domain, "%s", dj->valuestring);
+  const cJSON *f;
+  cJSON_ArrayForEach(f, fj) {
+    vault_field *vf = &s.fields[s.nfields];
+    snprintf(where, sizeof where, "params.schema.fields[%zu]", s.nfields);
+    if (!cJSON_IsObject(f)) PARAMS_ERR(err, "%s: expected an object {name, type, min, max}", where);
+    if (only_keys(f, fkeys, where, err)) return err->code;
+    const cJSON *nj = cJSON_GetObjectItemCaseSensitive(f, "name");
+    const cJSON *tj = cJSON_GetObjectItemCaseSensitive(f, "type");
+    const cJSON *lo = cJSON_GetObjectItemCaseSensitive(f, "min");
+    const cJSON *hi = cJSON_GetObjectItemCaseSensitive(f, "max");
+    if (!cJSON_IsString(nj) || strlen(nj->valuestring) > VAULT_FIELD_MAX)
+      PARAMS_ERR(err, "%s.name: expected a string of 1..%d characters", where, VAULT_FIELD_MAX);
+    memcpy(vf->name, nj->valuestring, strlen(nj->valuestring) + 1);
+    if (!cJSON_IsString(tj) || (strcmp(tj->valuestring, "int") && strcmp(tj->valuestring, "bool")))
+      PARAMS_ERR(err, "%s.type: expected \"int\" or \"bool\"", where);
+    vf->is_bool = strcmp(tj->valuestring, "bool") == 0;
+    if (!vf->is_bool && (!lo || !hi)) PARAMS_ERR(err, "%s: an int field needs min and max", where);
+    vf->lo = 0;
+    vf->hi = vf->is_bool;
+    char w2[80];
+    snprintf(w2, sizeof w2, "%s.min", where);
+    if (lo && bound_param(lo, w2, &vf->lo, err)) return err->code;
+    snprintf(w2, sizeof w2, "%s.max", where);
+    if (hi && bound_param(hi, w2, &vf->hi, err)) return err->code;
+    s.nfields++;
+  }
+  vault *v = node_vault_lock(nv);
+  cx_err e = vault_schema_set(v, &s, err->detail, sizeof err->detail);
+  vault_schema got;
+  if (!e) e = vault_schema_get(v, s.domain, &got); /* as stored (bools normalised) */
+  node_vault_unlock(nv);
+  if (e) {
+    err->code = e;
+    return e;
+  }
+  LOG_I("vault", "schema of domain %s set over RPC (%zu fields)", got.domain, got.nfields);
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  cJSON_AddStringToObject(o, "domain", got.domain);
+  cJSON_AddItemToObject(o, "fields", fields_json(&got));
+  *result = o;
+  return CX_OK;
+}
+
+/* Reads records[i].values into vals (schema order). */
+static int record_values(const cJSON *vj, const vault_schema *s, size_t i, int64_t *vals,
+                         rpc_error *err) {
+  int seen[VAULT_MAX_FIELDS] = {0};
+  char why[96];
+  if (!cJSON_IsObject(vj)) {
+    err->code = CX_E_RPC_PARAMS;
+    snprintf(err->detail, sizeof err->detail, "params.records[%zu].values: expected an object", i);
+    return -1;
+  }
+  for (const cJSON *m = vj->child; m; m = m->next) {
+    size_t k = 0;
+    while (k < s->nfields && strcmp(s->fields[k].name, m->string) != 0) k++;
+    err->code = CX_E_RPC_PARAMS;
+    if (k == s->nfields) {
+      snprintf(err->detail, sizeof err->detail,
+               "params.records[%zu].values: \"%.40s\" is not a field of domain %s", i, m->string,
+               s->domain);
+      return -1;
+    }
+    if (seen[k]++) {
+      snprintf(err->detail, sizeof err->detail, "params.records[%zu].values.%s: given twice", i,
+               s->fields[k].name);
+      return -1;
+    }
+    if (vimport_json_value(m, &s->fields[k], &vals[k], why, sizeof why)) {
+      snprintf(err->detail, sizeof err->detail, "params.records[%zu].values.%s: %s", i,
+               s->fields[k].name, why);
+      return -1;
+    }
+  }
+  for (size_t k = 0; k < s->nfields; k++)
+    if (!seen[k]) {
+      err->code = CX_E_RPC_PARAMS;
+      snprintf(err->detail, sizeof err->detail, "params.records[%zu].values.%s: missing", i,
+               s->fields[k].name);
+      return -1;
+    }
+  return 0;
+}
+
+static cx_err m_admin_vault_import(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  static const char *const rkeys[] = {"did", "values", NULL};
+  node *n = ctx;
+  node_vault *nv = node_vault_of(n);
+  if (!nv) return no_vault(n, err);
+  const char *domain = rpc_param_str(params, "domain", 0, err);
+  if (!domain) return err->code;
+  const cJSON *rj = rpc_param(params, "records", 1);
+  if (!cJSON_IsArray(rj)) PARAMS_ERR(err, "params.records: expected an array");
+  int nr = cJSON_GetArraySize(rj);
+  if (nr < 1 || nr > VIMPORT_MAX_PER_CALL)
+    PARAMS_ERR(err, "params.records: %d records, expected 1..%d per call", nr, VIMPORT_MAX_PER_CALL);
+  if (vault_domain(n, domain, "params.domain", err)) return err->code;
+
+  vault_schema s;
+  vault *v = node_vault_lock(nv);
+  /* Held to the end: the schema the values are read against is the one
+   * they are stored under. */
+  cx_err e = vault_schema_get(v, domain, &s);
+  vault_record *recs = NULL;
+  int64_t *vals = NULL;
+  const cJSON *r;
+  size_t i = 0;
+  if (e == CX_E_NOT_FOUND) {
+    snprintf(err->detail, sizeof err->detail,
+             "domain '%s' has no schema yet (set it with admin_vault_schema_set)", domain);
+    goto out;
+  }
+  if (e) goto out;
+  recs = calloc((size_t)nr, sizeof *recs);
+  vals = sodium_malloc((size_t)nr * s.nfields * sizeof *vals); /* locked; wiped by sodium_free */
+  if (!recs || !vals) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  cJSON_ArrayForEach(r, rj) {
+    char where[48];
+    snprintf(where, sizeof where, "params.records[%zu]", i);
+    e = CX_E_RPC_PARAMS;
+    if (!cJSON_IsObject(r)) {
+      snprintf(err->detail, sizeof err->detail, "%s: expected an object {did, values}", where);
+      goto out;
+    }
+    if (only_keys(r, rkeys, where, err)) goto out;
+    const cJSON *dj = cJSON_GetObjectItemCaseSensitive(r, "did");
+    if (!cJSON_IsString(dj) || vimport_did(dj->valuestring, strlen(dj->valuestring), &recs[i].did)) {
+      snprintf(err->detail, sizeof err->detail, "%s.did: expected 64 hex digits", where);
+      goto out;
+    }
+    if (record_values(cJSON_GetObjectItemCaseSensitive(r, "values"), &s, i, vals + i * s.nfields,
+                      err))
+      goto out;
+    recs[i].vals = vals + i * s.nfields;
+    i++;
+  }
+  /* Range and duplicate checks, then one synced batch: all or nothing. */
+  e = vault_put_batch(v, domain, recs, (size_t)nr, err->detail, sizeof err->detail);
+out:
+  node_vault_unlock(nv);
+  if (vals) sodium_free(vals);
+  free(recs);
+  if (e) {
+    err->code = e;
+    /* The detail may hold a value: the log gets the domain and the code only. */
+    LOG_I("vault", "an import of %d records into domain %s was refused (%s); nothing written", nr,
+          domain, cx_err_name(e));
+    return e;
+  }
+  LOG_D("vault", "imported %d records into domain %s", nr, domain);
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  cJSON_AddStringToObject(o, "domain", domain);
+  add_u64(o, "imported", (uint64_t)nr);
+  *result = o;
+  return CX_OK;
+}
+
+/* One domain of admin_vault_status (vault locked by the caller). */
+static cx_err domain_status(vault *v, const char *d, int with_root, cJSON *arr) {
+  vault_schema s;
+  cx_hash root;
+  uint64_t count = 0;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  cJSON_AddItemToArray(arr, o);
+  cJSON_AddStringToObject(o, "domain", d);
+  cx_err e = vault_schema_get(v, d, &s);
+  if (e == CX_E_NOT_FOUND) {
+    cJSON_AddNullToObject(o, "fields");
+    add_u64(o, "records", 0);
+    return CX_OK;
+  }
+  if (e) return e;
+  cJSON_AddItemToObject(o, "fields", fields_json(&s));
+  if (with_root) {
+    if ((e = vault_domain_root(v, d, &root, &count))) return e;
+  } else if ((e = vault_count(v, d, &count))) {
+    return e;
+  }
+  add_u64(o, "records", count);
+  if (with_root) add_hex(o, "root", root.b, 32);
+  return CX_OK;
+}
+
+static cx_err m_admin_vault_status(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  node_vault *nv = node_vault_of(n);
+  cx_member me;
+  const char *only = NULL;
+  int with_root = 1;
+  if (!nv) return no_vault(n, err);
+  if (rpc_param(params, "domain", -1)) {
+    if (!(only = rpc_param_str(params, "domain", -1, err))) return err->code;
+    if (vault_domain(n, only, "params.domain", err)) return err->code;
+  }
+  const cJSON *rj = rpc_param(params, "root", -1);
+  if (rj && !cJSON_IsBool(rj)) PARAMS_ERR(err, "params.root: expected true or false");
+  if (rj) with_root = cJSON_IsTrue(rj);
+  cx_err e = only ? CX_OK : vm_member_get(node_state(n), node_cfg(n)->name, &me);
+  if (e) return e;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  vault *v = node_vault_lock(nv);
+  add_u64(o, "key_id", vault_key_id(v));
+  add_u64(o, "access_log", vault_log_len(v));
+  cJSON *arr = cJSON_AddArrayToObject(o, "domains");
+  if (!arr)
+    e = CX_E_NOMEM;
+  else if (only)
+    e = domain_status(v, only, with_root, arr);
+  else
+    for (size_t i = 0; !e && i < me.domains.n; i++)
+      e = domain_status(v, me.domains.d[i].name, with_root, arr);
+  node_vault_unlock(nv);
+  if (e) {
+    cJSON_Delete(o);
+    err->code = e;
+    snprintf(err->detail, sizeof err->detail, "reading the vault failed: %s", cx_err_str(e));
+    return e;
+  }
+  *result = o;
+  return CX_OK;
+}
+
+static cx_err m_admin_vault_rotate(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  uint32_t id = 0;
+  int file_ok = 1;
+  if (!node_vault_of(n)) return no_vault(n, err);
+  cx_err e = node_vault_rotate_key(n, &id, &file_ok);
+  if (e) {
+    err->code = e;
+    snprintf(err->detail, sizeof err->detail, "%s; the vault stays under its key",
+             e == CX_E_FULL ? "the key id is at its maximum" : "the rotation failed");
+    return e;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  add_u64(o, "key_id", id);
+  if (!file_ok)
+    cJSON_AddStringToObject(o, "warning", "vault.keyid could not be written; the next start "
+                                          "recovers the key id");
+  *result = o;
+  return CX_OK;
+}
+
 static const rpc_method methods[] = {
     {"tx_submit", m_tx_submit, 0},
     {"tx_get", m_tx_get, 0},
@@ -761,6 +1131,10 @@ static const rpc_method methods[] = {
     {"evidence_list", m_evidence_list, 0},
     {"admin_log_level", m_admin_log_level, 1},
     {"admin_mempool", m_admin_mempool, 1},
+    {"admin_vault_schema_set", m_admin_vault_schema_set, 1},
+    {"admin_vault_import", m_admin_vault_import, 1},
+    {"admin_vault_status", m_admin_vault_status, 1},
+    {"admin_vault_rotate", m_admin_vault_rotate, 1},
 };
 
 void api_methods(const rpc_method **out, size_t *n) {

@@ -87,6 +87,7 @@ extern const cli_cmd cli_contract_cmds[];
 extern const cli_cmd cli_query_cmds[];
 extern const cli_cmd cli_devnet_cmds[];
 extern const cli_cmd cli_load_cmds[];
+extern const cli_cmd cli_vault_cmds[];
 
 /* ---- messages and arguments (cli_util.c) ---- */
 
@@ -109,6 +110,10 @@ int cli_domains_arg(const char *what, const char *csv, cx_domain_set *out);
 int cli_pubkey_arg(const char *what, const char *arg, cx_pubkey *key, uint8_t *enc_out,
                    int *has_enc);
 
+/* The admin cookie named by the command's --cookie flag ("user:secret",
+ * CLI_LOCAL if the file is not one); free with cli_free_cookie (wipes). */
+int cli_read_cookie(const cli_args *a, char **out);
+void cli_free_cookie(char *cookie);
 /* Reads a whole file; CLI_LOCAL with a message on failure. */
 int cli_read_file(const char *path, size_t cap, char **out, size_t *len);
 /* The passphrase (--passphrase-file or $CUSTOS_PASSPHRASE); CLI_LOCAL. */

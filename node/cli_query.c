@@ -1,6 +1,5 @@
 /* cli_query: read-only commands (tx, block, account, status) and the admin
  * methods (loopback + cookie). */
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,41 +108,16 @@ static int cmd_status(cli_ctx *c, const cli_args *a) {
   return CLI_OK;
 }
 
-/* The cookie file holds "__cookie__:<hex>" (custosd writes it at start,
- * mode 0600, into its data_dir); sent as HTTP Basic credentials. */
-static int read_cookie(const cli_args *a, char **out) {
-  char *text = NULL;
-  size_t len = 0;
-  const char *path = cli_opt(a, "cookie");
-  int rc = cli_read_file(path, 1024, &text, &len);
-  if (rc) return rc;
-  while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
-    text[--len] = 0;
-  if (!strchr(text, ':')) {
-    sodium_memzero(text, len);
-    free(text);
-    return cli_fail(CLI_LOCAL, "%s: not a cookie file (expected user:secret)", path);
-  }
-  *out = text;
-  return CLI_OK;
-}
-
-static void free_cookie(char *cookie) {
-  if (!cookie) return;
-  sodium_memzero(cookie, strlen(cookie));
-  free(cookie);
-}
-
 static int admin_call(cli_ctx *c, const cli_args *a, const char *method, cJSON *params) {
   char *cookie = NULL;
   cJSON *r = NULL;
-  int rc = read_cookie(a, &cookie);
+  int rc = cli_read_cookie(a, &cookie);
   if (rc) {
     cJSON_Delete(params);
     return rc;
   }
   rc = cli_call(c, method, params, cookie, &r);
-  free_cookie(cookie);
+  cli_free_cookie(cookie);
   if (rc) return rc;
   cli_print_json(c, r);
   cJSON_Delete(r);

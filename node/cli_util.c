@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "cli.h"
 #include "codec.h"
 #include "fileutil.h"
@@ -188,4 +190,29 @@ int cli_json_u64(const cJSON *v, uint64_t *out) {
     return 0;
   }
   return -1;
+}
+
+/* The cookie file holds "__cookie__:<hex>" (custosd writes it at start,
+ * mode 0600, into its data_dir); sent as HTTP Basic credentials. */
+int cli_read_cookie(const cli_args *a, char **out) {
+  char *text = NULL;
+  size_t len = 0;
+  const char *path = cli_opt(a, "cookie");
+  int rc = cli_read_file(path, 1024, &text, &len);
+  if (rc) return rc;
+  while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+    text[--len] = 0;
+  if (!strchr(text, ':')) {
+    sodium_memzero(text, len);
+    free(text);
+    return cli_fail(CLI_LOCAL, "%s: not a cookie file (expected user:secret)", path);
+  }
+  *out = text;
+  return CLI_OK;
+}
+
+void cli_free_cookie(char *cookie) {
+  if (!cookie) return;
+  sodium_memzero(cookie, strlen(cookie));
+  free(cookie);
 }

@@ -187,6 +187,26 @@ void node_publish_status(node *n) {
   pthread_mutex_unlock(&n->vmu);
 }
 
+/* A bureau keeps its records in DATA/vault under a key derived from the
+ * member keystore (node_vault.h); a node whose member owns no data domain
+ * in the committed state has no vault. A vault that does not open stops
+ * the start, as a damaged store does: a bureau's records are not served
+ * from a guess. Ownership gained or lost later takes effect at the next
+ * start. */
+static cx_err open_vault(node *n, char *err, size_t errlen) {
+  cx_member me;
+  cx_err e = vm_member_get(&n->ro, n->cfg.name, &me);
+  if (e) {
+    snprintf(err, errlen, "cannot read member '%s': %s", n->cfg.name, cx_err_str(e));
+    return e;
+  }
+  if (me.domains.n == 0) {
+    LOG_I("node", "member '%s' owns no data domain: no vault", n->cfg.name);
+    return CX_OK;
+  }
+  return node_vault_open(n->cfg.data_dir, n->keys.sign, &n->vault, err, errlen);
+}
+
 cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   cx_err e;
   char *pass = NULL;
@@ -299,6 +319,7 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   node_publish_validators(n, vkeys, nval);
   node_publish_status(n);
   host_load_held(n);
+  if ((e = open_vault(n, err, errlen))) goto fail;
   n->mp = mempool_new(cfg->mempool_max_txs, cfg->mempool_max_per_sender);
   if (!n->mp) {
     e = CX_E_NOMEM;
@@ -629,6 +650,7 @@ void node_close(node *n) {
   blocks_cache_clear(n);
   bft_free(n->eng);
   mempool_free(n->mp);
+  node_vault_close(n->vault); /* after the RPC server: no admin call runs */
   store_close(n->st);
   keystore_keys_free(&n->keys);
   pthread_cond_destroy(&n->cv);
@@ -668,3 +690,8 @@ void node_chain_id(const node *n, cx_hash *out) { *out = n->chain_id; }
 const node_config *node_cfg(const node *n) { return &n->cfg; }
 const cx_pubkey *node_key(const node *n) { return &n->keys.pub; }
 net *node_net(node *n) { return n->net; }
+node_vault *node_vault_of(node *n) { return n->vault; }
+cx_err node_vault_rotate_key(node *n, uint32_t *new_id, int *file_ok) {
+  CX_ASSERT(n->vault);
+  return node_vault_rotate(n->vault, n->keys.sign, new_id, file_ok);
+}

@@ -1,6 +1,7 @@
 /* node internals: struct node and the few functions the node's files call
  * across each other. Not a public header: only node/{node,blocks,host,sync,
- * mpc_service}.c include it (and api.c, for node_mpc_status alone);
+ * mpc_service}.c include it (and api.c, for node_mpc_status and
+ * node_vault_of);
  * everything else uses node.h. (docs/consensus.md, "The node's
  * wiring"; docs/net.md, "Membership" and "Transaction gossip".)
  *
@@ -45,6 +46,7 @@
 #include "clock.h"
 #include "keystore.h"
 #include "node.h"
+#include "node_vault.h"
 #include "rpc.h"
 
 #define EVQ_MAX 1024                /* event queue: entries */
@@ -138,6 +140,7 @@ struct node {
   uint64_t tip_time;
   rpc_server *rpc;
   mpc_service *mpc; /* NULL unless mpc.enabled and started (mpc_service.c) */
+  node_vault *vault; /* NULL unless our member owned a data domain at node_open */
 
   /* Consensus thread and its queue. mu guards stop, failed and the queue. */
   pthread_t cs_thread;
@@ -210,6 +213,10 @@ void node_refuse(node *n, uint64_t *counter, const char *what, const char *from,
                  const char *why);
 /* BFT_ACT_EVIDENCE: records the equivocation and reports it on chain. */
 void node_evidence_found(node *n, const bft_action *a);
+/* The bureau's vault (node_vault.h), or NULL when this node keeps none. */
+node_vault *node_vault_of(node *n);
+/* node_vault_rotate with the member key (the vault must exist). */
+cx_err node_vault_rotate_key(node *n, uint32_t *new_id, int *file_ok);
 
 /* ---- blocks.c (consensus thread) ---- */
 
