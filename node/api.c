@@ -1028,7 +1028,7 @@ out:
 }
 
 /* One domain of admin_vault_status (vault locked by the caller). */
-static cx_err domain_status(vault *v, const char *d, int with_root, cJSON *arr) {
+static cx_err domain_status(vault *v, const char *d, int owned, int with_root, cJSON *arr) {
   vault_schema s;
   cx_hash root;
   uint64_t count = 0;
@@ -1036,6 +1036,7 @@ static cx_err domain_status(vault *v, const char *d, int with_root, cJSON *arr) 
   if (!o) return CX_E_NOMEM;
   cJSON_AddItemToArray(arr, o);
   cJSON_AddStringToObject(o, "domain", d);
+  cJSON_AddBoolToObject(o, "owned", owned);
   cx_err e = vault_schema_get(v, d, &s);
   if (e == CX_E_NOT_FOUND) {
     cJSON_AddNullToObject(o, "fields");
@@ -1052,6 +1053,28 @@ static cx_err domain_status(vault *v, const char *d, int with_root, cJSON *arr) 
   add_u64(o, "records", count);
   if (with_root) add_hex(o, "root", root.b, 32);
   return CX_OK;
+}
+
+/* The domains the member owns on chain (in the state's order), then those
+ * the vault holds a schema for but the member no longer owns, sorted: their
+ * records are still there and still shown ("owned": false). */
+static cx_err all_domains_status(vault *v, const cx_member *me, int with_root, cJSON *arr) {
+  char (*held)[VAULT_DOMAIN_MAX + 1] = NULL;
+  size_t nh = 0;
+  cx_err e = CX_OK;
+  for (size_t i = 0; !e && i < me->domains.n; i++)
+    e = domain_status(v, me->domains.d[i].name, 1, with_root, arr);
+  if (!e && (e = vault_domains(v, NULL, 0, &nh)) == CX_E_FULL) {
+    held = malloc(nh * sizeof *held);
+    e = held ? vault_domains(v, held, nh, &nh) : CX_E_NOMEM; /* same count: the vault is locked */
+  }
+  for (size_t i = 0; !e && i < nh; i++) {
+    size_t j = 0;
+    while (j < me->domains.n && strcmp(me->domains.d[j].name, held[i]) != 0) j++;
+    if (j == me->domains.n) e = domain_status(v, held[i], 0, with_root, arr);
+  }
+  free(held);
+  return e;
 }
 
 static cx_err m_admin_vault_status(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
@@ -1079,10 +1102,9 @@ static cx_err m_admin_vault_status(void *ctx, const cJSON *params, cJSON **resul
   if (!arr)
     e = CX_E_NOMEM;
   else if (only)
-    e = domain_status(v, only, with_root, arr);
+    e = domain_status(v, only, 1, with_root, arr);
   else
-    for (size_t i = 0; !e && i < me.domains.n; i++)
-      e = domain_status(v, me.domains.d[i].name, with_root, arr);
+    e = all_domains_status(v, &me, with_root, arr);
   node_vault_unlock(nv);
   if (e) {
     cJSON_Delete(o);

@@ -108,6 +108,10 @@ cx_err node_vault_open(const char *data_dir, const cx_seckey *sk, node_vault **o
               "member's keystore: another member key, or a damaged vault", data_dir, id, id + 1);
     else if (e == CX_E_LOCKED)
       cx_errf(err, errlen, e, "%s/vault is in use by another process", data_dir);
+    else if (e == CX_E_BAD_VERSION)
+      cx_errf(err, errlen, e, "%s/vault has a format this version does not open (format 1, before "
+              "domain roots were blinded, is not upgraded): move it away and import the records "
+              "again", data_dir);
     else
       cx_errf(err, errlen, e, "%s/vault cannot be opened: %s (%s)", data_dir, cx_err_str(e),
               cx_err_name(e));

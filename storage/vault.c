@@ -10,10 +10,15 @@
  * core/hash.h fits them (CX_TAG_MERKLE_LEAF/NODE are applied by merkle_root
  * itself, and core is not changed for this module), so they are BLAKE2b-256
  * (crypto_generichash) over a NUL-terminated label followed by the data:
- *   record hash  rh  = B("custos/vault/record/v1\0" || record plaintext)
- *   domain leaf  d   = B("custos/vault/leaf/v1\0" || did || rh), fed to merkle_root
+ *   blind        b   = B_keyed(commit secret, "custos/vault/blind/v2\0" || u8 len || domain || did)
+ *   record hash  rh  = B("custos/vault/record/v2\0" || b || record plaintext)
+ *   domain leaf  d   = B("custos/vault/leaf/v2\0" || u8 len || domain || did || rh), fed to merkle_root
  *   log chain    h_i = B("custos/vault/log/v1\0" || h_{i-1} || entry_i), h_{-1} = 0^32
- * No label is a prefix of another, so no two kinds share an input.
+ * No label is a prefix of another, so no two kinds share an input. The blind
+ * makes the domain root a hiding commitment: without the commit secret, a
+ * root over few records with small ranges cannot be searched, and opening
+ * one record (its blind) says nothing about the others (the blind is a PRF
+ * output).
  *
  * Secrets: the data key and the one plaintext scratch buffer live in
  * sodium_malloc'd memory; the scratch is wiped after every use (a handle is
@@ -52,7 +57,11 @@ enum {
 #define META_FORMAT "format" /* u32be format version */
 #define META_KEY "key"       /* the sealed canary: key id and proof of the key */
 #define META_LOG "log"       /* u64be length || chain hash after the last entry */
-#define FORMAT_VERSION 1u
+#define META_COMMIT "commit" /* the sealed commitment secret (blinds of the domain root) */
+/* 2: the commitment secret and blinded leaves. A format-1 vault (unblinded
+ * roots, no secret) is refused, not upgraded: none was ever in production. */
+#define FORMAT_VERSION 2u
+#define COMMIT_BYTES 32
 
 #define AD_LABEL "custos/vault/v1"
 #define CANARY "custos/vault/canary/v1"
@@ -79,6 +88,7 @@ struct vault {
   leveldb_writeoptions_t *wo; /* sync = 1 */
   uint8_t *key;               /* VAULT_KEY_BYTES, sodium_malloc'd */
   uint8_t *pt;                /* PT_MAX plaintext scratch, sodium_malloc'd, wiped after use */
+  uint8_t *commit;            /* COMMIT_BYTES commitment secret, sodium_malloc'd */
   uint32_t key_id;
   uint64_t log_len;
   cx_hash log_head;
@@ -250,6 +260,21 @@ static void canary_seal(const uint8_t *key, uint32_t key_id, leveldb_writebatch_
   uint8_t k[16], out[SEAL_HDR + CANARY_LEN + MAC_BYTES];
   seal(key, key_id, zero, 0, zero, (const uint8_t *)CANARY, CANARY_LEN, out);
   leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_KEY), (const char *)out, sizeof out);
+}
+
+/* The commitment secret is sealed like the canary (the empty domain, which
+ * no record can have) but with an all-0xff DID in its AD, so neither sealed
+ * value opens in the other's place. */
+static const uint8_t COMMIT_AD_DID[32] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+#define COMMIT_SEALED (SEAL_HDR + COMMIT_BYTES + MAC_BYTES)
+
+static void commit_seal(const uint8_t *key, uint32_t key_id, const uint8_t *secret,
+                        leveldb_writebatch_t *wb) {
+  uint8_t k[16], out[COMMIT_SEALED];
+  seal(key, key_id, COMMIT_AD_DID, 0, COMMIT_AD_DID, secret, COMMIT_BYTES, out);
+  leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_COMMIT), (const char *)out, sizeof out);
 }
 
 /* ---- schemas ------------------------------------------------------------ */
@@ -526,12 +551,6 @@ cx_err vault_get(vault *v, const char *domain, const cx_hash *did, int64_t *vals
 
 /* ---- domain root -------------------------------------------------------- */
 
-typedef struct {
-  const vault_schema *s;
-  cx_hash *leaves;
-  size_t n, cap;
-} root_ctx;
-
 static void label_hash(const char *label, size_t llen, const void *a, size_t al, const void *b,
                        size_t bl, cx_hash *out) {
   crypto_generichash_state st;
@@ -543,11 +562,66 @@ static void label_hash(const char *label, size_t llen, const void *a, size_t al,
 }
 #define LHASH(label, a, al, b, bl, out) label_hash(label, sizeof label, a, al, b, bl, out)
 
+#define BLIND_LABEL "custos/vault/blind/v2"
+#define RECORD_LABEL "custos/vault/record/v2"
+#define LEAF_LABEL "custos/vault/leaf/v2"
+
+/* blind = BLAKE2b-256 keyed with the commitment secret over
+ * label || u8 len || domain || did: a PRF output, so one opened blind tells
+ * nothing of another record's. */
+static void blind_of(const uint8_t *secret, const uint8_t *dom, size_t dlen, const uint8_t *did,
+                     uint8_t blind[32]) {
+  crypto_generichash_state st;
+  uint8_t l = (uint8_t)dlen;
+  crypto_generichash_init(&st, secret, COMMIT_BYTES, 32);
+  crypto_generichash_update(&st, (const uint8_t *)BLIND_LABEL, sizeof BLIND_LABEL);
+  crypto_generichash_update(&st, &l, 1);
+  crypto_generichash_update(&st, dom, dlen);
+  crypto_generichash_update(&st, did, 32);
+  crypto_generichash_final(&st, blind, 32);
+  sodium_memzero(&st, sizeof st); /* keyed state: holds the secret */
+}
+
+/* rh = B(RECORD_LABEL || blind || pt); d = B(LEAF_LABEL || u8 len || domain || did || rh). */
+static void leaf_of(const uint8_t *dom, size_t dlen, const uint8_t *did, const uint8_t *blind,
+                    const uint8_t *pt, size_t plen, cx_hash *leaf) {
+  crypto_generichash_state st;
+  cx_hash rh;
+  uint8_t l = (uint8_t)dlen;
+  LHASH(RECORD_LABEL, blind, 32, pt, plen, &rh);
+  crypto_generichash_init(&st, NULL, 0, 32);
+  crypto_generichash_update(&st, (const uint8_t *)LEAF_LABEL, sizeof LEAF_LABEL);
+  crypto_generichash_update(&st, &l, 1);
+  crypto_generichash_update(&st, dom, dlen);
+  crypto_generichash_update(&st, did, 32);
+  crypto_generichash_update(&st, rh.b, 32);
+  crypto_generichash_final(&st, leaf->b, 32);
+}
+
+void vault_leaf(const char *domain, const cx_hash *did, const uint8_t blind[32], const int64_t *vals,
+                size_t n, cx_hash *leaf) {
+  CX_ASSERT(domain && did && blind && (vals || !n) && leaf && n <= VAULT_MAX_FIELDS);
+  size_t dlen = strnlen(domain, VAULT_DOMAIN_MAX + 1);
+  CX_ASSERT(dlen <= VAULT_DOMAIN_MAX);
+  uint8_t pt[PT_MAX];
+  vals_put(pt, vals, n);
+  leaf_of((const uint8_t *)domain, dlen, did->b, blind, pt, 8 * n, leaf);
+  sodium_memzero(pt, sizeof pt);
+}
+
+typedef struct {
+  const vault_schema *s;
+  cx_hash *leaves;
+  size_t n, cap;
+  const cx_hash *want; /* vault_record_path: the DID looked for, and its index */
+  size_t at;
+} root_ctx;
+
 static cx_err root_fn(vault *v, void *ctx, const uint8_t *k, size_t kl, const uint8_t *val,
                       size_t vl) {
   root_ctx *c = ctx;
   size_t dlen = k[1], plen = 0;
-  cx_hash rh;
+  uint8_t blind[32];
   if (kl != dlen + 2 + 32 || vl != SEAL_HDR + c->s->nfields * 8 + MAC_BYTES) return CX_E_CORRUPT;
   if (c->n == c->cap) {
     size_t nc = c->cap ? 2 * c->cap : 64;
@@ -558,24 +632,103 @@ static cx_err root_fn(vault *v, void *ctx, const uint8_t *k, size_t kl, const ui
   }
   cx_err e = unseal(v->key, v->key_id, k + 2, dlen, k + 2 + dlen, val, vl, v->pt, &plen);
   if (e) return e;
-  LHASH("custos/vault/record/v1", v->pt, plen, NULL, 0, &rh);
+  if (c->want && memcmp(c->want->b, k + 2 + dlen, 32) == 0) c->at = c->n;
+  blind_of(v->commit, k + 2, dlen, k + 2 + dlen, blind);
+  leaf_of(k + 2, dlen, k + 2 + dlen, blind, v->pt, plen, &c->leaves[c->n++]);
   sodium_memzero(v->pt, plen);
-  LHASH("custos/vault/leaf/v1", k + 2 + dlen, 32, rh.b, 32, &c->leaves[c->n++]);
+  sodium_memzero(blind, sizeof blind);
   return CX_OK;
+}
+
+/* Every leaf of the domain, in DID order, into c (c->leaves is the caller's to free). */
+static cx_err domain_leaves(vault *v, const char *domain, vault_schema *s, root_ctx *c) {
+  uint8_t k[KEY_MAX];
+  c->s = s;
+  cx_err e = schema_load(v, domain, s);
+  return e ? e : scan(v, k, dom_key(k, P_REC, domain), root_fn, c);
 }
 
 cx_err vault_domain_root(vault *v, const char *domain, cx_hash *root, uint64_t *count) {
   CX_ASSERT(v && domain && root);
   vault_schema s;
-  uint8_t k[KEY_MAX];
-  root_ctx c = {.s = &s};
-  cx_err e = schema_load(v, domain, &s);
-  if (!e) e = scan(v, k, dom_key(k, P_REC, domain), root_fn, &c);
+  root_ctx c = {0};
+  cx_err e = domain_leaves(v, domain, &s, &c);
   if (!e) {
     merkle_root(c.leaves, c.n, root);
     if (count) *count = c.n;
   }
   free(c.leaves);
+  return e;
+}
+
+cx_err vault_record_opening(vault *v, const char *domain, const cx_hash *did, uint8_t blind[32],
+                            int64_t *vals, size_t cap, size_t *nvals) {
+  CX_ASSERT(v && domain && did && blind);
+  cx_err e = vault_get(v, domain, did, vals, cap, nvals);
+  if (e) return e;
+  blind_of(v->commit, (const uint8_t *)domain, strlen(domain), did->b, blind);
+  return CX_OK;
+}
+
+cx_err vault_record_path(vault *v, const char *domain, const cx_hash *did, size_t *idx, size_t *n,
+                         cx_hash path[MERKLE_MAX_DEPTH], size_t *path_len) {
+  CX_ASSERT(v && domain && did && idx && n && path && path_len);
+  vault_schema s;
+  root_ctx c = {.want = did, .at = SIZE_MAX};
+  cx_err e = domain_leaves(v, domain, &s, &c);
+  if (!e && c.at == SIZE_MAX) e = CX_E_NOT_FOUND;
+  if (!e) {
+    *idx = c.at;
+    *n = c.n;
+    *path_len = merkle_path(c.leaves, c.n, c.at, path);
+  }
+  free(c.leaves);
+  return e;
+}
+
+/* ---- domain listing ----------------------------------------------------- */
+
+typedef struct {
+  char (*names)[VAULT_DOMAIN_MAX + 1];
+  size_t n, cap;
+} dom_ctx;
+
+static cx_err dom_fn(vault *v, void *ctx, const uint8_t *k, size_t kl, const uint8_t *val,
+                     size_t vl) {
+  (void)v, (void)val, (void)vl;
+  dom_ctx *c = ctx;
+  char name[VAULT_DOMAIN_MAX + 1] = "";
+  size_t dlen = kl >= 2 ? k[1] : 0;
+  if (dlen == 0 || dlen > VAULT_DOMAIN_MAX || kl != dlen + 2) return CX_E_CORRUPT;
+  memcpy(name, k + 2, dlen);
+  if (strlen(name) != dlen || !domain_ok(name)) return CX_E_CORRUPT;
+  if (c->n == c->cap) {
+    size_t nc = c->cap ? 2 * c->cap : 16;
+    void *nn = realloc(c->names, nc * sizeof *c->names);
+    if (!nn) return CX_E_NOMEM;
+    c->names = nn;
+    c->cap = nc;
+  }
+  memcpy(c->names[c->n++], name, sizeof name);
+  return CX_OK;
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+cx_err vault_domains(vault *v, char (*out)[VAULT_DOMAIN_MAX + 1], size_t cap, size_t *n) {
+  CX_ASSERT(v && (out || !cap) && n);
+  dom_ctx c = {0};
+  const uint8_t pfx = P_SCHEMA;
+  *n = 0;
+  /* Keys sort by length byte first: collect, then sort by name. */
+  cx_err e = scan(v, &pfx, 1, dom_fn, &c);
+  if (!e) {
+    if (c.n) qsort(c.names, c.n, sizeof *c.names, name_cmp);
+    *n = c.n;
+    if (c.n && cap) memcpy(out, c.names, (c.n < cap ? c.n : cap) * sizeof *c.names);
+    if (c.n > cap) e = CX_E_FULL;
+  }
+  free(c.names);
   return e;
 }
 
@@ -608,13 +761,15 @@ cx_err vault_rotate(vault *v, const uint8_t new_key[VAULT_KEY_BYTES], uint32_t *
   uint8_t *nk = sodium_malloc(VAULT_KEY_BYTES);
   if (!nk) return CX_E_NOMEM;
   memcpy(nk, new_key, VAULT_KEY_BYTES);
-  /* Every record and the canary in one batch: after a crash the vault is
-   * wholly under the old key or wholly under the new one. */
+  /* Every record, the canary and the commitment secret (unchanged, so the
+   * domain roots stay) in one batch: after a crash the vault is wholly under
+   * the old key or wholly under the new one. */
   rot_ctx c = {.wb = leveldb_writebatch_create(), .nkey = nk};
   const uint8_t pfx = P_REC;
   cx_err e = scan(v, &pfx, 1, rot_fn, &c);
   if (!e) {
     canary_seal(nk, v->key_id + 1, c.wb);
+    commit_seal(nk, v->key_id + 1, v->commit, c.wb);
     e = db_write(v, c.wb);
   }
   leveldb_writebatch_destroy(c.wb);
@@ -814,6 +969,10 @@ static cx_err init_fresh(vault *v) {
   put_be32(val, FORMAT_VERSION);
   leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_FORMAT), (const char *)val, 4);
   canary_seal(v->key, v->key_id, wb);
+  /* The commitment secret is drawn once, here, and never changes: the roots
+   * of a domain stay the same across rotations. */
+  randombytes_buf(v->commit, COMMIT_BYTES);
+  commit_seal(v->key, v->key_id, v->commit, wb);
   log_meta_put(wb, 0, &(cx_hash){{0}});
   cx_err e = db_write(v, wb);
   leveldb_writebatch_destroy(wb);
@@ -837,6 +996,22 @@ static cx_err check_key(vault *v) {
   return ok ? CX_OK : CX_E_PASSPHRASE;
 }
 
+/* The commitment secret into v->commit (after check_key: the key is right,
+ * so a secret that does not open is damage). */
+static cx_err load_commit(vault *v) {
+  uint8_t k[16], in[COMMIT_SEALED];
+  size_t il = 0, plen = 0;
+  cx_err e = db_get(v, k, meta_key(k, META_COMMIT), in, sizeof in, &il);
+  if (e || il != sizeof in) return e && e != CX_E_NOT_FOUND ? e : CX_E_CORRUPT;
+  e = unseal(v->key, v->key_id, COMMIT_AD_DID, 0, COMMIT_AD_DID, in, il, v->commit, &plen);
+  if (e || plen != COMMIT_BYTES) {
+    sodium_memzero(v->commit, COMMIT_BYTES);
+    LOG_E(MOD, "the commitment secret does not open under key id %u", v->key_id);
+    return e ? e : CX_E_CORRUPT;
+  }
+  return CX_OK;
+}
+
 cx_err vault_open(const char *dir, const uint8_t key[VAULT_KEY_BYTES], uint32_t key_id, vault **out) {
   CX_ASSERT(dir && key && out && key_id >= 1);
   uint8_t k[16], val[LOG_META_LEN];
@@ -848,11 +1023,12 @@ cx_err vault_open(const char *dir, const uint8_t key[VAULT_KEY_BYTES], uint32_t 
   v->lockfd = -1;
   v->key = sodium_malloc(VAULT_KEY_BYTES);
   v->pt = sodium_malloc(PT_MAX);
+  v->commit = sodium_malloc(COMMIT_BYTES);
   v->ro = leveldb_readoptions_create();
   leveldb_readoptions_set_verify_checksums(v->ro, 1);
   v->wo = leveldb_writeoptions_create();
   leveldb_writeoptions_set_sync(v->wo, 1);
-  cx_err e = v->key && v->pt ? CX_OK : CX_E_NOMEM;
+  cx_err e = v->key && v->pt && v->commit ? CX_OK : CX_E_NOMEM;
   if (e) goto out;
   memcpy(v->key, key, VAULT_KEY_BYTES);
   v->key_id = key_id;
@@ -861,9 +1037,18 @@ cx_err vault_open(const char *dir, const uint8_t key[VAULT_KEY_BYTES], uint32_t 
   e = db_get(v, k, meta_key(k, META_FORMAT), val, sizeof val, &vl);
   if (e == CX_E_NOT_FOUND) e = init_fresh(v);
   else if (!e && vl != 4) e = CX_E_CORRUPT;
-  else if (!e && get_be32(val) != FORMAT_VERSION) e = CX_E_BAD_VERSION;
+  else if (!e && get_be32(val) != FORMAT_VERSION) {
+    if (get_be32(val) == 1)
+      LOG_E(MOD, "%s/vault has format 1 (unblinded domain roots, no commitment secret), which this "
+            "version no longer opens; move it away and import its records again", dir);
+    else
+      LOG_E(MOD, "%s/vault has format %u; this version opens format %u only", dir, get_be32(val),
+            FORMAT_VERSION);
+    e = CX_E_BAD_VERSION;
+  }
   if (e) goto out;
   e = check_key(v);
+  if (!e) e = load_commit(v);
   if (e) goto out;
   e = db_get(v, k, meta_key(k, META_LOG), val, sizeof val, &vl);
   if (e == CX_E_NOT_FOUND || (!e && vl != LOG_META_LEN)) e = CX_E_CORRUPT;
@@ -885,5 +1070,6 @@ void vault_close(vault *v) {
   if (v->lockfd >= 0) close(v->lockfd); /* after LevelDB let go of its files */
   sodium_free(v->key);                  /* wipes, then unmaps; NULL is a no-op */
   sodium_free(v->pt);
+  sodium_free(v->commit);
   free(v);
 }

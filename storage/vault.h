@@ -21,11 +21,14 @@
  * removing or reordering an entry is detected by vault_log_verify.
  *
  * Snapshot commitment: vault_domain_root is the Merkle root (core/merkle.h)
- * over the domain's records in DID order, leaf = H(did || record plaintext
- * hash): a call's result can name the snapshot it used. NOT YET HIDING: the
- * record hash is unsalted, so a root of few records with small ranges can
- * be brute-forced; it must be blinded before any root is anchored on chain
- * (docs/vault.md "Left for issue 7").
+ * over the domain's records in DID order, leaf = H(domain || did ||
+ * H(blind || record plaintext)): a call's result can name the snapshot it
+ * used. The root is hiding: each record's 32-byte blind is a PRF (keyed
+ * BLAKE2b) of a random commitment secret drawn when the vault is created
+ * and kept sealed in it; the secret does not change on rotation, so neither
+ * does the root. The bureau can open one record to an auditor
+ * (vault_record_opening, vault_record_path); the auditor checks it with
+ * vault_leaf and merkle_verify alone (docs/vault.md "Domain root").
  *
  * Plaintext record values are returned in caller-provided memory that the
  * caller must wipe (sodium_memzero); the vault wipes its own copies. The
@@ -39,6 +42,7 @@
 
 #include "error.h"
 #include "hash.h"
+#include "merkle.h"
 
 #define VAULT_KEY_BYTES 32
 #define VAULT_MAX_FIELDS 64
@@ -64,9 +68,13 @@ typedef struct vault vault;
 /* Opens (creating if absent) DIR/vault with the data key `key` (key id
  * key_id >= 1). CX_E_PASSPHRASE if the vault holds records sealed under
  * another key id or that do not open with this key (checked on a stored
- * canary record), CX_E_IO / CX_E_CORRUPT otherwise. */
+ * canary record), CX_E_IO / CX_E_CORRUPT otherwise. A new vault draws its
+ * commitment secret here. */
 cx_err vault_open(const char *dir, const uint8_t key[VAULT_KEY_BYTES], uint32_t key_id, vault **out);
-/* (also CX_E_LOCKED: another process has it open; CX_E_BAD_VERSION; CX_E_DB) */
+/* (also CX_E_LOCKED: another process has it open; CX_E_DB; CX_E_BAD_VERSION
+ * for a vault of another format, among them format 1 of the unblinded roots,
+ * which is refused, not upgraded (a sentence goes to the log); CX_E_CRYPTO
+ * if the commitment secret does not open although the canary did) */
 void vault_close(vault *v); /* wipes the key; NULL is a no-op */
 
 /* Registers (or replaces, if no record exists yet) a domain's schema; the
@@ -100,8 +108,35 @@ cx_err vault_count(vault *v, const char *domain, uint64_t *n);
 cx_err vault_rotate(vault *v, const uint8_t new_key[VAULT_KEY_BYTES], uint32_t *new_key_id);
 uint32_t vault_key_id(const vault *v);
 
-/* Merkle root over the domain's records (see above) and their count. */
+/* Merkle root over the domain's records (see above) and their count (may
+ * be NULL): 32 zero bytes for none. Opens every record; CX_E_NOT_FOUND
+ * without a schema. */
 cx_err vault_domain_root(vault *v, const char *domain, cx_hash *root, uint64_t *count);
+
+/* The opening of one record for an auditor: its values (as vault_get, same
+ * errors and caps) and its 32-byte blind. Both are the caller's to wipe;
+ * giving them away reveals this record and nothing of the others. */
+cx_err vault_record_opening(vault *v, const char *domain, const cx_hash *did, uint8_t blind[32],
+                            int64_t *vals, size_t cap, size_t *nvals);
+/* The record's audit path in the domain root: its 0-based index in DID
+ * order, the leaf count n and the path (merkle_path). CX_E_NOT_FOUND if
+ * there is no such record. Opens every record of the domain. */
+cx_err vault_record_path(vault *v, const char *domain, const cx_hash *did, size_t *idx, size_t *n,
+                         cx_hash path[MERKLE_MAX_DEPTH], size_t *path_len);
+/* Pure: the leaf data of a record (what merkle_root / merkle_verify take),
+ * from the domain's name, the DID, the blind and the n values in schema
+ * order (n <= VAULT_MAX_FIELDS; domain a valid domain name):
+ *   rh   = BLAKE2b-256("custos/vault/record/v2\0" || blind || values as int64 LE)
+ *   leaf = BLAKE2b-256("custos/vault/leaf/v2\0" || u8 len || domain || did || rh)
+ * An auditor given an opening and a path checks
+ *   merkle_verify(leaf, idx, n, path, path_len, root). */
+void vault_leaf(const char *domain, const cx_hash *did, const uint8_t blind[32], const int64_t *vals,
+                size_t n, cx_hash *leaf);
+
+/* The domains that have a schema, sorted by name (strcmp), into out[0..cap)
+ * (NUL-terminated); *n = how many there are. CX_E_FULL if more than cap
+ * (the first cap are written), CX_E_CORRUPT for a malformed schema key. */
+cx_err vault_domains(vault *v, char (*out)[VAULT_DOMAIN_MAX + 1], size_t cap, size_t *n);
 
 /* ---- access log ---- */
 

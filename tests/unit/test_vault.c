@@ -1,7 +1,8 @@
 /* Tests for storage/vault.c: schema refusals, records and their range checks,
  * all-or-nothing batches, reopening, the key check at open, sealing (tamper,
  * AD binding, nothing in plaintext on disk), rotation (including a process
- * killed during rotations), the domain root against core/merkle.h, and the
+ * killed during rotations), the domain root against core/merkle.h (hiding:
+ * blinded leaves, openings and audit paths), the domain listing, and the
  * access-log chain against edits, removals and reordering made directly in
  * LevelDB (key layout: docs/vault.md). */
 #include <dirent.h>
@@ -767,24 +768,46 @@ static void lhash(const char *label, const void *a, size_t al, const void *b, si
 
 static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, 32); }
 
-/* The root of records idx[0..n) with the values of vals_of, rebuilt here. */
-static void expected_root(const uint32_t *idx, size_t n, const int64_t *over, uint32_t over_i,
+/* The leaf as docs/vault.md defines it, written out here (not vault_leaf). */
+static void leaf_by_hand(const char *domain, const cx_hash *did, const uint8_t blind[32],
+                         const int64_t *vals, size_t n, cx_hash *leaf) {
+  uint8_t pt[8 * VAULT_MAX_FIELDS], l = (uint8_t)strlen(domain);
+  cx_hash rh;
+  crypto_generichash_state st;
+  for (size_t f = 0; f < n; f++)
+    for (int j = 0; j < 8; j++) pt[8 * f + (size_t)j] = (uint8_t)((uint64_t)vals[f] >> (8 * j));
+  lhash("custos/vault/record/v2", blind, 32, pt, 8 * n, &rh);
+  crypto_generichash_init(&st, NULL, 0, 32);
+  crypto_generichash_update(&st, (const uint8_t *)"custos/vault/leaf/v2", sizeof "custos/vault/leaf/v2");
+  crypto_generichash_update(&st, &l, 1);
+  crypto_generichash_update(&st, (const uint8_t *)domain, l);
+  crypto_generichash_update(&st, did->b, 32);
+  crypto_generichash_update(&st, rh.b, 32);
+  crypto_generichash_final(&st, leaf->b, 32);
+}
+
+/* The root of records idx[0..n) with the values of vals_of (record over_i
+ * with over), rebuilt from the vault's openings and hashes written out here. */
+static void expected_root(vault *v, const uint32_t *idx, size_t n, const int64_t *over, uint32_t over_i,
                           cx_hash *root) {
   struct {
     cx_hash did, leaf;
   } *e = calloc(n ? n : 1, sizeof *e);
   ck_assert_ptr_nonnull(e);
   for (size_t i = 0; i < n; i++) {
-    int64_t vals[4];
-    uint8_t pt[32];
-    cx_hash rh;
+    int64_t vals[4], got[4];
+    uint8_t blind[32];
+    size_t nv = 0;
+    cx_hash viaapi;
     did_of(idx[i], &e[i].did);
     vals_of(idx[i], vals);
     if (over && idx[i] == over_i) memcpy(vals, over, sizeof vals);
-    for (int f = 0; f < 4; f++)
-      for (int j = 0; j < 8; j++) pt[8 * f + j] = (uint8_t)((uint64_t)vals[f] >> (8 * j));
-    lhash("custos/vault/record/v1", pt, sizeof pt, NULL, 0, &rh);
-    lhash("custos/vault/leaf/v1", e[i].did.b, 32, rh.b, 32, &e[i].leaf);
+    ck_assert_int_eq(vault_record_opening(v, "health", &e[i].did, blind, got, 4, &nv), CX_OK);
+    ck_assert_uint_eq(nv, 4);
+    ck_assert_mem_eq(got, vals, sizeof vals);
+    leaf_by_hand("health", &e[i].did, blind, vals, 4, &e[i].leaf);
+    vault_leaf("health", &e[i].did, blind, got, 4, &viaapi);
+    ck_assert(hash_eq(&viaapi, &e[i].leaf));
   }
   qsort(e, n, sizeof *e, hash_cmp); /* DID order */
   cx_hash *leaves = calloc(n ? n : 1, sizeof *leaves);
@@ -792,6 +815,33 @@ static void expected_root(const uint32_t *idx, size_t n, const int64_t *over, ui
   merkle_root(leaves, n, root);
   free(leaves);
   free(e);
+}
+
+/* Every record's opening and path check against root with merkle_verify
+ * alone, and a wrong value or blind does not. */
+static void audit_all(vault *v, const uint32_t *idx, size_t n, const cx_hash *root) {
+  for (size_t i = 0; i < n; i++) {
+    cx_hash did, leaf, path[MERKLE_MAX_DEPTH];
+    int64_t vals[4];
+    uint8_t blind[32];
+    size_t nv = 0, at = 0, cnt = 0, plen = 0;
+    did_of(idx[i], &did);
+    ck_assert_int_eq(vault_record_opening(v, "health", &did, blind, vals, 4, &nv), CX_OK);
+    ck_assert_int_eq(vault_record_path(v, "health", &did, &at, &cnt, path, &plen), CX_OK);
+    ck_assert_uint_eq(cnt, n);
+    vault_leaf("health", &did, blind, vals, nv, &leaf);
+    ck_assert(merkle_verify(&leaf, at, cnt, path, plen, root));
+    vals[1] ^= 1;
+    vault_leaf("health", &did, blind, vals, nv, &leaf);
+    ck_assert(!merkle_verify(&leaf, at, cnt, path, plen, root));
+    vals[1] ^= 1;
+    blind[7] ^= 1;
+    vault_leaf("health", &did, blind, vals, nv, &leaf);
+    ck_assert(!merkle_verify(&leaf, at, cnt, path, plen, root));
+    blind[7] ^= 1;
+    vault_leaf("tax", &did, blind, vals, nv, &leaf); /* the domain is bound too */
+    ck_assert(!merkle_verify(&leaf, at, cnt, path, plen, root));
+  }
 }
 
 START_TEST(test_domain_root) {
@@ -810,33 +860,229 @@ START_TEST(test_domain_root) {
     if (i == 0 || i == 1 || i == 4 || i == 36) {
       ck_assert_int_eq(vault_domain_root(v, "health", &root, &n), CX_OK);
       ck_assert_uint_eq(n, i + 1);
-      expected_root(idx, i + 1, NULL, 0, &want);
+      expected_root(v, idx, i + 1, NULL, 0, &want);
       ck_assert(hash_eq(&root, &want));
+      audit_all(v, idx, i + 1, &root);
     }
   }
-  /* One value changed: another root, the recomputed one. */
-  cx_hash d, changed;
+  /* Openings and paths of what is not there. */
+  cx_hash d, changed, path[MERKLE_MAX_DEPTH];
+  uint8_t blind[32];
   int64_t vals[4];
+  size_t nv = 0, at, cnt, plen;
   char err[256];
+  did_of(1, &d);
+  ck_assert_int_eq(vault_record_opening(v, "health", &d, blind, vals, 4, &nv), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vault_record_path(v, "health", &d, &at, &cnt, path, &plen), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vault_record_path(v, "tax", &d, &at, &cnt, path, &plen), CX_E_NOT_FOUND);
+  did_of(idx[3], &d);
+  ck_assert_int_eq(vault_record_opening(v, "health", &d, blind, vals, 3, &nv), CX_E_FULL);
+  ck_assert_uint_eq(nv, 4);
+
+  /* One value changed: another root, the recomputed one. */
   did_of(idx[20], &d);
   vals_of(idx[20], vals);
   vals[2] += 1;
   ck_assert_int_eq(vault_put(v, "health", &d, vals, 4, err, sizeof err), CX_OK);
   ck_assert_int_eq(vault_domain_root(v, "health", &changed, &n), CX_OK);
   ck_assert(!hash_eq(&changed, &root));
-  expected_root(idx, 37, vals, idx[20], &want);
+  expected_root(v, idx, 37, vals, idx[20], &want);
   ck_assert(hash_eq(&changed, &want));
   /* Back to the old values: the old root (fresh nonces do not matter). */
   vals[2] -= 1;
   ck_assert_int_eq(vault_put(v, "health", &d, vals, 4, err, sizeof err), CX_OK);
   ck_assert_int_eq(vault_domain_root(v, "health", &changed, &n), CX_OK);
   ck_assert(hash_eq(&changed, &root));
-  /* The same root under a new key. */
-  uint8_t nk[VAULT_KEY_BYTES];
+  /* The same root, and the same blinds, under a new key and after reopening. */
+  uint8_t nk[VAULT_KEY_BYTES], b1[32], b2[32];
+  ck_assert_int_eq(vault_record_opening(v, "health", &d, b1, vals, 4, &nv), CX_OK);
   key_of(9, nk);
   ck_assert_int_eq(vault_rotate(v, nk, NULL), CX_OK);
   ck_assert_int_eq(vault_domain_root(v, "health", &changed, &n), CX_OK);
   ck_assert(hash_eq(&changed, &root));
+  vault_close(v);
+  v = open_ok(dir, 9, 2);
+  ck_assert_int_eq(vault_domain_root(v, "health", &changed, &n), CX_OK);
+  ck_assert(hash_eq(&changed, &root));
+  ck_assert_int_eq(vault_record_opening(v, "health", &d, b2, vals, 4, &nv), CX_OK);
+  ck_assert_mem_eq(b1, b2, 32);
+  audit_all(v, idx, 37, &root);
+  vault_close(v);
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
+/* The commitment secret, unsealed here from its stored bytes with the key
+ * (docs/vault.md: AD = label || 0x00 || 32 x 0xff || key id). */
+static void raw_commit(const char *dir, uint32_t seed, uint32_t id, uint8_t secret[32]) {
+  raw r;
+  size_t vl;
+  uint8_t key[VAULT_KEY_BYTES], ad[15 + 1 + 32 + 4];
+  unsigned long long pl = 0;
+  key_of(seed, key);
+  memcpy(ad, "custos/vault/v1", 15);
+  ad[15] = 0;
+  memset(ad + 16, 0xff, 32);
+  for (int i = 0; i < 4; i++) ad[48 + i] = (uint8_t)(id >> (24 - 8 * i));
+  raw_open(&r, dir);
+  uint8_t *v = raw_get(&r, (const uint8_t *)"Mcommit", 7, &vl);
+  ck_assert_uint_eq(vl, 4 + NONCE_LEN + 32 + 16);
+  ck_assert_int_eq(crypto_aead_xchacha20poly1305_ietf_decrypt(secret, &pl, NULL, v + 4 + NONCE_LEN,
+                                                              vl - 4 - NONCE_LEN, ad, sizeof ad,
+                                                              v + 4, key), 0);
+  ck_assert_uint_eq(pl, 32);
+  leveldb_free(v);
+  raw_close(&r);
+}
+
+/* Hiding: two vaults with the same records have different roots; a root over
+ * one record with one bool field matches neither unblinded candidate; the
+ * blind is the keyed hash of docs/vault.md. */
+START_TEST(test_root_hiding) {
+  char *d1 = tu_tmpdir("vault"), *d2 = tu_tmpdir("vault");
+  vault *a = open_health(d1), *b = open_health(d2);
+  cx_hash ra, rb, did;
+  for (uint32_t i = 0; i < 5; i++) {
+    put_ok(a, "health", i);
+    put_ok(b, "health", i);
+  }
+  ck_assert_int_eq(vault_domain_root(a, "health", &ra, NULL), CX_OK);
+  ck_assert_int_eq(vault_domain_root(b, "health", &rb, NULL), CX_OK);
+  ck_assert(!hash_eq(&ra, &rb));
+
+  /* One record, one bool field: the two values the unblinded root would
+   * give away by trying both. */
+  vault_schema s;
+  char err[256] = "";
+  memset(&s, 0, sizeof s);
+  snprintf(s.domain, sizeof s.domain, "flag");
+  add_field(&s, "smoker", 1, 0, 1);
+  ck_assert_int_eq(vault_schema_set(a, &s, err, sizeof err), CX_OK);
+  did_of(42, &did);
+  int64_t x = 1;
+  ck_assert_int_eq(vault_put(a, "flag", &did, &x, 1, err, sizeof err), CX_OK);
+  ck_assert_int_eq(vault_domain_root(a, "flag", &ra, NULL), CX_OK);
+  static const uint8_t noblind[32];
+  for (int64_t guess = 0; guess <= 1; guess++) {
+    uint8_t pt[8] = {(uint8_t)guess};
+    cx_hash rh, leaf, cand;
+    /* the previous, unsalted leaf */
+    lhash("custos/vault/record/v1", pt, 8, NULL, 0, &rh);
+    lhash("custos/vault/leaf/v1", did.b, 32, rh.b, 32, &leaf);
+    merkle_root(&leaf, 1, &cand);
+    ck_assert(!hash_eq(&cand, &ra));
+    /* today's leaf with an all-zero blind */
+    vault_leaf("flag", &did, noblind, &guess, 1, &leaf);
+    merkle_root(&leaf, 1, &cand);
+    ck_assert(!hash_eq(&cand, &ra));
+  }
+  /* With the real blind, the guess 1 matches (the check above can fail). */
+  uint8_t blind[32], want[32], secret[32];
+  size_t nv = 0;
+  cx_hash leaf, cand;
+  ck_assert_int_eq(vault_record_opening(a, "flag", &did, blind, &x, 1, &nv), CX_OK);
+  vault_leaf("flag", &did, blind, &(int64_t){1}, 1, &leaf);
+  merkle_root(&leaf, 1, &cand);
+  ck_assert(hash_eq(&cand, &ra));
+  vault_close(a);
+  vault_close(b);
+
+  /* blind = BLAKE2b-256(key = secret, "custos/vault/blind/v2\0" || u8 len || domain || did) */
+  raw_commit(d1, 1, 1, secret);
+  uint8_t msg[sizeof "custos/vault/blind/v2" + 1 + 4 + 32];
+  size_t ml = sizeof "custos/vault/blind/v2";
+  memcpy(msg, "custos/vault/blind/v2", ml);
+  msg[ml++] = 4;
+  memcpy(msg + ml, "flag", 4);
+  memcpy(msg + ml + 4, did.b, 32);
+  crypto_generichash(want, 32, msg, sizeof msg, secret, 32);
+  ck_assert_mem_eq(blind, want, 32);
+  uint8_t other[32];
+  raw_commit(d2, 1, 1, other);
+  ck_assert(memcmp(secret, other, 32) != 0);
+  tu_rmrf(d1);
+  tu_rmrf(d2);
+  free(d1);
+  free(d2);
+}
+END_TEST
+
+/* A vault of the previous format (1: no commitment secret) is refused with
+ * CX_E_BAD_VERSION; a secret that does not open is CX_E_CRYPTO. */
+START_TEST(test_old_format) {
+  char *dir = tu_tmpdir("vault");
+  vault *v = open_health(dir);
+  put_ok(v, "health", 1);
+  vault_close(v);
+  raw r;
+  raw_open(&r, dir);
+  raw_put(&r, (const uint8_t *)"Mformat", 7, (const uint8_t[]){0, 0, 0, 1}, 4);
+  raw_del(&r, (const uint8_t *)"Mcommit", 7);
+  raw_close(&r);
+  ck_assert_int_eq(try_open(dir, 1, 1), CX_E_BAD_VERSION);
+  raw_open(&r, dir);
+  raw_put(&r, (const uint8_t *)"Mformat", 7, (const uint8_t[]){0, 0, 0, 3}, 4);
+  raw_close(&r);
+  ck_assert_int_eq(try_open(dir, 1, 1), CX_E_BAD_VERSION);
+  tu_rmrf(dir);
+  free(dir);
+
+  dir = tu_tmpdir("vault");
+  v = open_health(dir);
+  vault_close(v);
+  raw_flip(dir, (const uint8_t *)"Mcommit", 7, -1);
+  ck_assert_int_eq(try_open(dir, 1, 1), CX_E_CRYPTO);
+  raw_flip(dir, (const uint8_t *)"Mcommit", 7, -1);
+  ck_assert_int_eq(try_open(dir, 1, 1), CX_OK);
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
+/* ---- domain listing ----------------------------------------------------- */
+
+START_TEST(test_domains) {
+  char *dir = tu_tmpdir("vault");
+  vault *v = open_ok(dir, 1, 1);
+  char out[8][VAULT_DOMAIN_MAX + 1];
+  size_t n = 99;
+  ck_assert_int_eq(vault_domains(v, NULL, 0, &n), CX_OK);
+  ck_assert_uint_eq(n, 0);
+  /* Keys sort by length first ("m" before "ab"); the listing by name. */
+  const char *names[] = {"zeta", "m", "abc", "ab", "b1", "a-b_c0123456789x"};
+  const char *sorted[] = {"a-b_c0123456789x", "ab", "abc", "b1", "m", "zeta"};
+  for (size_t i = 0; i < 6; i++) {
+    vault_schema s;
+    char err[256] = "";
+    health(&s, names[i]);
+    ck_assert_msg(vault_schema_set(v, &s, err, sizeof err) == CX_OK, "%s", err);
+  }
+  put_ok(v, "b1", 3); /* records do not add names */
+  memset(out, 0x55, sizeof out);
+  ck_assert_int_eq(vault_domains(v, out, 8, &n), CX_OK);
+  ck_assert_uint_eq(n, 6);
+  for (size_t i = 0; i < 6; i++) ck_assert_str_eq(out[i], sorted[i]);
+  ck_assert_uint_eq((uint8_t)out[6][0], 0x55);
+  memset(out, 0x55, sizeof out);
+  ck_assert_int_eq(vault_domains(v, out, 2, &n), CX_E_FULL);
+  ck_assert_uint_eq(n, 6);
+  ck_assert_str_eq(out[0], sorted[0]);
+  ck_assert_str_eq(out[1], sorted[1]);
+  ck_assert_uint_eq((uint8_t)out[2][0], 0x55);
+  vault_close(v);
+  v = open_ok(dir, 1, 1);
+  ck_assert_int_eq(vault_domains(v, out, 6, &n), CX_OK);
+  ck_assert_uint_eq(n, 6);
+  ck_assert_str_eq(out[5], "zeta");
+  vault_close(v);
+  /* A malformed schema key is damage. */
+  raw r;
+  raw_open(&r, dir);
+  raw_put(&r, (const uint8_t[]){'S', 5, 'x'}, 3, (const uint8_t *)"", 0);
+  raw_close(&r);
+  v = open_ok(dir, 1, 1);
+  ck_assert_int_eq(vault_domains(v, out, 8, &n), CX_E_CORRUPT);
   vault_close(v);
   tu_rmrf(dir);
   free(dir);
@@ -1032,8 +1278,8 @@ END_TEST
 
 /* Damaged meta records: open refuses with CX_E_CORRUPT, never crashes. */
 START_TEST(test_damaged_meta) {
-  const char *keys[] = {"Mformat", "Mkey", "Mlog"};
-  for (size_t i = 0; i < 3; i++) {
+  const char *keys[] = {"Mformat", "Mkey", "Mlog", "Mcommit"};
+  for (size_t i = 0; i < 4; i++) {
     for (int del = 0; del < 2; del++) {
       char *dir = tu_tmpdir("vault");
       vault *v = open_health(dir);
@@ -1095,6 +1341,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_rotate);
   tcase_add_test(tc, test_rotate_killed);
   tcase_add_test(tc, test_domain_root);
+  tcase_add_test(tc, test_root_hiding);
+  tcase_add_test(tc, test_old_format);
+  tcase_add_test(tc, test_domains);
   tcase_add_test(tc, test_log);
   tcase_add_test(tc, test_log_tamper);
   tcase_add_test(tc, test_log_get_damaged);
