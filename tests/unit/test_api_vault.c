@@ -17,7 +17,10 @@
 #include "keystore.h"
 #include "log.h"
 #include "node.h"
+#include "node_internal.h"
+#include "node_vault.h"
 #include "testutil.h"
+#include "vault.h"
 
 static char *g_dir;
 static node *g_node;
@@ -395,6 +398,34 @@ START_TEST(test_status_rotate) {
 END_TEST
 
 /* Not a bureau: no vault is opened or created, and every method says so. */
+/* A domain the vault holds but the member does not own (any more) is
+ * still listed, after the owned ones and marked so. */
+START_TEST(test_unowned_listed) {
+  cJSON_Delete(expect_ok("admin_vault_schema_set", SCHEMA));
+  node_vault *nv = node_vault_of(g_node);
+  vault *v = node_vault_lock(nv);
+  vault_schema s;
+  memset(&s, 0, sizeof s);
+  strcpy(s.domain, "civil");
+  strcpy(s.fields[0].name, "x");
+  s.fields[0].lo = 0; s.fields[0].hi = 5; s.nfields = 1;
+  ck_assert_int_eq(vault_schema_set(v, &s, NULL, 0), CX_OK);
+  strcpy(s.domain, "abc");
+  ck_assert_int_eq(vault_schema_set(v, &s, NULL, 0), CX_OK);
+  node_vault_unlock(nv);
+  cJSON *r = expect_ok("admin_vault_status", "{}");
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "domains");
+  ck_assert_int_eq(cJSON_GetArraySize(d), 3);
+  ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(d, 0), "domain")->valuestring, "hrss");
+  ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(d, 0), "owned")));
+  ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(d, 1), "domain")->valuestring, "abc");
+  ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(d, 1), "owned")));
+  ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(d, 2), "domain")->valuestring, "civil");
+  ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(d, 2), "owned")));
+  cJSON_Delete(r);
+}
+END_TEST
+
 START_TEST(test_no_vault) {
   char *dir = tu_tmpdir("apivault");
   node *n = open_chain(dir, "");
@@ -424,6 +455,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_import);
   tcase_add_test(tc, test_status_rotate);
   tcase_add_test(tc, test_no_vault);
+  tcase_add_test(tc, test_unowned_listed);
   suite_add_tcase(s, tc);
   return s;
 }
