@@ -84,6 +84,8 @@
   X(CX_E_NOT_DEPLOYER, 344, "not_deployer", "only the deploying insurer may retire") \
   X(CX_E_CONTRACT_UNAPPROVED, 345, "contract_unapproved", "contract is not approved by every owning bureau") \
   X(CX_E_EVIDENCE_EXISTS, 350, "evidence_exists", "this equivocation is already on chain") \
+  X(CX_E_CONSENT_MISMATCH, 360, "consent_mismatch", "the consent is for another insurer, contract or subject") \
+  X(CX_E_BAD_DEALING, 361, "bad_dealing", "the params' dealing does not match the contract or the validators") \
   /* storage 400.. */                                                                \
   X(CX_E_DB, 400, "db_error", "database error")                                      \
   X(CX_E_CORRUPT, 401, "store_corrupt", "store is damaged")                          \

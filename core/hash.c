@@ -28,6 +28,7 @@ static const char *const tag_names[CX_TAG_COUNT] = {
     [CX_TAG_MPC_COIN] = "custos/mpc-coin",
     [CX_TAG_MPC_TRANSCRIPT] = "custos/mpc-transcript",
     [CX_TAG_MPC_CLIENT] = "custos/mpc-client",
+    [CX_TAG_CALL] = "custos/call",
 };
 
 /* The SHA-256 state after absorbing SHA256(tag) || SHA256(tag) (one 64-byte

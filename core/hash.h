@@ -39,6 +39,7 @@ typedef enum {
   CX_TAG_MPC_COIN,      /* MPC coin commitment and challenge expansion */
   CX_TAG_MPC_TRANSCRIPT,/* MPC transcript hash of broadcast values */
   CX_TAG_MPC_CLIENT,    /* client-dealt input: commitments, challenge (mpc/client.h) */
+  CX_TAG_CALL,          /* context of a contract call's dealing (tx_call_context) */
   CX_TAG_COUNT
 } cx_tag;
 

@@ -9,6 +9,10 @@ void tx_clear(cx_tx *tx) {
   if (tx->type == TX_CONTRACT_DEPLOY) {
     free(tx->u.deploy.source);
     free(tx->u.deploy.bytecode);
+  } else if (tx->type == TX_CALL) {
+    free(tx->u.call.args);
+    free(tx->u.call.blobs);
+    free(tx->u.call.commit);
   }
   memset(tx, 0, sizeof *tx);
 }
@@ -34,6 +38,142 @@ cx_err tx_set_bytecode(cx_tx *tx, const void *bc, size_t len) {
   return set_owned(tx, &tx->u.deploy.bytecode, &tx->u.deploy.bytecode_len, bc, len, CX_BYTECODE_MAX);
 }
 
+/* ---- calls ---- */
+
+size_t tx_call_blob_len(size_t count) {
+  /* mpc/client.h: sealed-box overhead + context + salt + (count + 1)
+   * field elements of 16 bytes (the values, then the mask). */
+  if (count == 0 || count > CX_CALL_MAX_VALUES) return 0;
+  return 48 + 32 + 32 + (count + 1) * 16;
+}
+
+cx_err tx_call_set_args(cx_tx *tx, const int64_t *args, size_t n) {
+  CX_ASSERT(tx->type == TX_CALL);
+  if (n > CX_CALL_MAX_ARGS) return CX_E_TOO_LONG;
+  int64_t *a = NULL;
+  if (n) {
+    a = malloc(n * sizeof *a);
+    if (!a) return CX_E_NOMEM;
+    memcpy(a, args, n * sizeof *a);
+  }
+  free(tx->u.call.args);
+  tx->u.call.args = a;
+  tx->u.call.nargs = n;
+  return CX_OK;
+}
+
+cx_err tx_call_set_dealing(cx_tx *tx, uint32_t nparties, size_t count, const uint8_t *blobs,
+                           size_t blob_len, const cx_hash *commit) {
+  CX_ASSERT(tx->type == TX_CALL);
+  cx_tx_call *c = &tx->u.call;
+  if (nparties > CX_MAX_VALIDATORS || count > CX_CALL_MAX_VALUES || blob_len > CX_TX_MAX_BYTES)
+    return CX_E_TOO_LONG;
+  if ((nparties == 0) != (count == 0)) return CX_E_INVALID_ARG;
+  uint8_t *b = NULL;
+  cx_hash *cm = NULL;
+  if (nparties) {
+    size_t total = nparties * blob_len;
+    b = malloc(total ? total : 1);
+    cm = malloc(nparties * sizeof *cm);
+    if (!b || !cm) {
+      free(b);
+      free(cm);
+      return CX_E_NOMEM;
+    }
+    if (total) memcpy(b, blobs, total);
+    memcpy(cm, commit, nparties * sizeof *cm);
+  }
+  free(c->blobs);
+  free(c->commit);
+  c->blobs = b;
+  c->commit = cm;
+  c->nparties = nparties;
+  c->count = count;
+  c->blob_len = nparties ? blob_len : 0;
+  return CX_OK;
+}
+
+void tx_call_context(const cx_hash *chain_id, const cx_pubkey *sender, uint64_t nonce,
+                     const cx_hash *contract, uint8_t out[32]) {
+  uint8_t be[8];
+  for (int i = 0; i < 8; i++) be[i] = (uint8_t)(nonce >> (56 - 8 * i));
+  hash_ctx c;
+  cx_hash h;
+  hash_ctx_init(&c, CX_TAG_CALL);
+  hash_ctx_update(&c, chain_id->b, 32);
+  hash_ctx_update(&c, sender->b, 32);
+  hash_ctx_update(&c, be, 8);
+  hash_ctx_update(&c, contract->b, 32);
+  hash_ctx_final(&c, &h);
+  memcpy(out, h.b, 32);
+}
+
+/* Zigzag: small negative args encode as short varints; the map is a
+ * bijection on 64 bits, so a minimal varint gives one encoding per value. */
+static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+static void call_enc(cx_enc *e, const cx_tx_call *c) {
+  enc_fixed(e, c->contract.b, 32);
+  enc_fixed(e, c->did.b, 32);
+  enc_fixed(e, c->consent.b, 32);
+  enc_varint(e, c->nargs);
+  for (size_t i = 0; i < c->nargs; i++) enc_varint(e, zz_enc(c->args[i]));
+  enc_varint(e, c->nparties);
+  enc_varint(e, c->count);
+  for (uint32_t i = 0; i < c->nparties; i++) enc_bytes(e, c->blobs + (size_t)i * c->blob_len, c->blob_len);
+  for (uint32_t i = 0; i < c->nparties; i++) enc_fixed(e, c->commit[i].b, 32);
+}
+
+static int call_dec(cx_dec *d, cx_tx_call *c) {
+  uint64_t n, np, cnt;
+  if (dec_fixed(d, c->contract.b, 32) || dec_fixed(d, c->did.b, 32) || dec_fixed(d, c->consent.b, 32) ||
+      dec_varint_max(d, &n, CX_CALL_MAX_ARGS))
+    return -1;
+  /* Each arg takes at least one byte: a count the input cannot hold is
+   * refused before anything is allocated for it. */
+  if (n > d->len - d->off) return dec_fail(d, CX_E_TRUNCATED);
+  if (n) {
+    c->args = malloc((size_t)n * sizeof *c->args);
+    if (!c->args) return dec_fail(d, CX_E_NOMEM);
+  }
+  c->nargs = (size_t)n;
+  for (size_t i = 0; i < c->nargs; i++) {
+    uint64_t u;
+    if (dec_varint(d, &u)) return -1;
+    c->args[i] = zz_dec(u);
+  }
+  if (dec_varint_max(d, &np, CX_MAX_VALIDATORS)) return -1;
+  size_t at = d->off;
+  if (dec_varint_max(d, &cnt, CX_CALL_MAX_VALUES)) return -1;
+  if ((np == 0) != (cnt == 0)) {
+    d->off = at;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  c->nparties = (uint32_t)np;
+  c->count = (size_t)cnt;
+  if (np == 0) return 0;
+  c->blob_len = tx_call_blob_len(c->count);
+  if (np * (c->blob_len + 32) > d->len - d->off) return dec_fail(d, CX_E_TRUNCATED);
+  c->blobs = malloc((size_t)np * c->blob_len);
+  c->commit = malloc((size_t)np * sizeof *c->commit);
+  if (!c->blobs || !c->commit) return dec_fail(d, CX_E_NOMEM);
+  for (uint32_t i = 0; i < c->nparties; i++) {
+    const uint8_t *b;
+    size_t bl;
+    at = d->off;
+    if (dec_bytes(d, &b, &bl, CX_TX_MAX_BYTES)) return -1;
+    if (bl != c->blob_len) {
+      d->off = at;
+      return dec_fail(d, bl < c->blob_len ? CX_E_TRUNCATED : CX_E_TRAILING);
+    }
+    memcpy(c->blobs + (size_t)i * c->blob_len, b, bl);
+  }
+  for (uint32_t i = 0; i < c->nparties; i++)
+    if (dec_fixed(d, c->commit[i].b, 32)) return -1;
+  return 0;
+}
+
 /* ---- names ---- */
 
 static const char *const type_names[] = {
@@ -43,6 +183,7 @@ static const char *const type_names[] = {
     [TX_CONSENT_GRANT] = "consent_grant",     [TX_CONSENT_REVOKE] = "consent_revoke",
     [TX_CONTRACT_DEPLOY] = "contract_deploy", [TX_CONTRACT_APPROVE] = "contract_approve",
     [TX_CONTRACT_RETIRE] = "contract_retire", [TX_EVIDENCE] = "evidence",
+    [TX_CALL] = "call",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -343,6 +484,9 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
     case TX_EVIDENCE:
       evidence_enc(e, &tx->u.evidence);
       break;
+    case TX_CALL:
+      call_enc(e, &tx->u.call);
+      break;
     default:
       CX_ASSERT(!"tx_encode: unknown type");
   }
@@ -443,6 +587,8 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
       return dec_fixed(d, tx->u.cref.contract.b, 32);
     case TX_EVIDENCE:
       return evidence_dec(d, &tx->u.evidence);
+    case TX_CALL:
+      return call_dec(d, &tx->u.call);
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }

@@ -9,8 +9,9 @@
  * has nonce 0 and each committed transaction consumes one. It is what makes
  * a replayed transaction invalid.
  *
- * A decoded cx_tx owns its heap parts (contract source); release with
- * tx_clear(). Everything else is fixed-size. */
+ * A decoded cx_tx owns its heap parts (contract source and bytecode; a
+ * call's args, blobs and commitments); release with tx_clear(). Everything
+ * else is fixed-size. */
 #ifndef CUSTOS_TX_H
 #define CUSTOS_TX_H
 
@@ -58,6 +59,7 @@ typedef enum {
   TX_CONTRACT_APPROVE = 31, /* sender = a bureau owning a domain it reads */
   TX_CONTRACT_RETIRE = 32,  /* sender = the deploying insurer */
   TX_EVIDENCE = 40,         /* sender = a validator: a validator's equivocation */
+  TX_CALL = 50,             /* sender = an insurer: calls a contract for a subject */
 } cx_tx_type;
 
 typedef enum {
@@ -170,6 +172,27 @@ typedef struct {
   cx_cs_signed half[2];
 } cx_tx_evidence;
 
+/* A contract call (docs/transactions.md §3.12). Body: contract[32] | did[32] |
+ * consent[32] | varint nargs | nargs x zigzag varint | varint nparties |
+ * varint count | nparties x bytes(blob) | nparties x commit[32].
+ * The dealing is the client's secret-sharing of the contract's params
+ * (mpc/client.h, mpc_client_share): party i is the i-th validator by name at
+ * the call's height; count == 0 iff nparties == 0. */
+#define CX_CALL_MAX_ARGS 4096   /* flat arg elements */
+#define CX_CALL_MAX_VALUES 4096 /* flat param elements: MPC_CLIENT_MAX_VALUES */
+typedef struct {
+  cx_hash contract;
+  cx_hash did;
+  cx_hash consent;   /* txid of the consent grant */
+  size_t nargs;
+  int64_t *args;     /* owned; nargs values (NULL when 0) */
+  uint32_t nparties; /* 0..CX_MAX_VALIDATORS */
+  size_t count;      /* param elements dealt: 0..CX_CALL_MAX_VALUES */
+  size_t blob_len;   /* bytes of each blob: tx_call_blob_len(count) when decoded */
+  uint8_t *blobs;    /* owned; nparties * blob_len, party i at i * blob_len */
+  cx_hash *commit;   /* owned; nparties commitments */
+} cx_tx_call;
+
 typedef struct {
   uint8_t type; /* cx_tx_type */
   cx_hash chain_id;
@@ -187,6 +210,7 @@ typedef struct {
     cx_tx_contract_deploy deploy;
     cx_tx_contract_ref cref;
     cx_tx_evidence evidence;
+    cx_tx_call call;
   } u;
   cx_sig sig;
 } cx_tx;
@@ -199,6 +223,27 @@ void tx_clear(cx_tx *tx);
 cx_err tx_set_source(cx_tx *tx, const void *src, size_t len);
 /* Sets deploy bytecode (copies); CX_E_TOO_LONG over CX_BYTECODE_MAX. */
 cx_err tx_set_bytecode(cx_tx *tx, const void *bc, size_t len);
+
+/* Sets a call's args (copies); CX_E_TOO_LONG over CX_CALL_MAX_ARGS. */
+cx_err tx_call_set_args(cx_tx *tx, const int64_t *args, size_t n);
+/* Sets a call's dealing (copies nparties * blob_len bytes of blobs and
+ * nparties commitments). blob_len is written as given, so a test can build
+ * a wrong dealing; tx_decode only yields blob_len = tx_call_blob_len(count).
+ * CX_E_TOO_LONG over the caps, CX_E_INVALID_ARG if exactly one of
+ * nparties and count is 0, CX_E_NOMEM. */
+cx_err tx_call_set_dealing(cx_tx *tx, uint32_t nparties, size_t count, const uint8_t *blobs,
+                           size_t blob_len, const cx_hash *commit);
+/* Bytes of one sealed blob for count params: the length mpc_client_blob_len
+ * gives (mpc/client.h; the test suite checks they agree), 0 when count is 0
+ * or over CX_CALL_MAX_VALUES. Core does not link the mpc module, hence the
+ * copy of its formula. */
+size_t tx_call_blob_len(size_t count);
+/* The context a call's dealing is sealed under (mpc_client_share): it binds
+ * the shares to this chain, sender, nonce and contract, so a dealing cannot
+ * be replayed in another call:
+ * H_CALL(chain_id[32] || sender[32] || u64be nonce || contract[32]). */
+void tx_call_context(const cx_hash *chain_id, const cx_pubkey *sender, uint64_t nonce,
+                     const cx_hash *contract, uint8_t out[32]);
 
 /* Canonical encoding. with_sig = 0 gives the signed preimage. *out malloc'd. */
 cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len);

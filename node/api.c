@@ -166,6 +166,18 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
     case TX_EVIDENCE:
       add_evidence(o, &tx->u.evidence);
       break;
+    case TX_CALL: {
+      /* The sealed blobs are opaque to everyone but their party: counts only. */
+      const cx_tx_call *c = &tx->u.call;
+      add_hex(o, "contract", c->contract.b, 32);
+      add_hex(o, "did", c->did.b, 32);
+      add_hex(o, "consent", c->consent.b, 32);
+      cJSON *a = cJSON_AddArrayToObject(o, "args");
+      for (size_t i = 0; a && i < c->nargs; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)c->args[i]));
+      add_u64(o, "nparties", c->nparties);
+      add_u64(o, "count", c->count);
+      break;
+    }
   }
   add_hex(o, "sig", tx->sig.b, 64);
   return o;
@@ -456,6 +468,48 @@ static cx_err m_contract_get(void *ctx, const cJSON *params, cJSON **result, rpc
   return CX_OK;
 }
 
+/* The args of the committed call txid (its record exists, so it is in a
+ * block): an array, or NULL if the transaction cannot be read back. */
+static cJSON *call_args_json(node *n, const cx_hash *txid) {
+  store_txloc loc;
+  uint8_t *blk = NULL;
+  size_t blen, tl;
+  const uint8_t *t;
+  cx_tx tx;
+  cJSON *a = NULL;
+  if (store_tx_get(node_store(n), txid, &loc) || store_block_get(node_store(n), loc.height, &blk, &blen))
+    return NULL;
+  if (block_tx_at(blk, blen, loc.index, &t, &tl) == CX_OK && tx_decode(t, tl, &tx, NULL) == CX_OK) {
+    if (tx.type == TX_CALL && (a = cJSON_CreateArray()))
+      for (size_t i = 0; i < tx.u.call.nargs; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)tx.u.call.args[i]));
+    tx_clear(&tx);
+  }
+  free(blk);
+  return a;
+}
+static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash id;
+  if (param_hash(params, "txid", &id, err)) return err->code;
+  vm_call c;
+  cx_err e = vm_call_get(node_state(n), &id, &c);
+  if (e) return e;
+  static const char *const st[] = {"unknown", "pending", "done", "aborted"};
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  add_hex(o, "txid", c.id.b, 32);
+  add_hex(o, "contract", c.contract.b, 32);
+  add_hex(o, "did", c.did.b, 32);
+  add_hex(o, "consent", c.consent.b, 32);
+  cJSON_AddStringToObject(o, "insurer", c.insurer);
+  add_u64(o, "height", c.height);
+  cJSON_AddStringToObject(o, "status", c.status <= CALL_ABORTED ? st[c.status] : "unknown");
+  cJSON *a = call_args_json(n, &id);
+  cJSON_AddItemToObject(o, "args", a ? a : cJSON_CreateNull());
+  *result = o;
+  return CX_OK;
+}
 static cx_err m_member_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
   cx_member *ms = malloc(VM_MAX_MEMBERS * sizeof *ms);
@@ -1146,6 +1200,7 @@ static const rpc_method methods[] = {
     {"consent_get", m_consent_get, 0},
     {"consent_list", m_consent_list, 0},
     {"contract_get", m_contract_get, 0},
+    {"call_get", m_call_get, 0},
     {"member_list", m_member_list, 0},
     {"proposal_get", m_proposal_get, 0},
     {"account_get", m_account_get, 0},

@@ -25,6 +25,7 @@ static vmi_rule rule_for(const cx_tx *tx) {
       /* Same halves, wrong order, bad type: tx_decode refuses these. */
       if (tx_evidence_check(&tx->u.evidence) != CX_OK) return NULL;
       return vmi_rule_evidence;
+    case TX_CALL: return vmi_rule_call;
   }
   return NULL;
 }

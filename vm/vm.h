@@ -165,6 +165,21 @@ typedef struct {
   cx_hash txid;                       /* the evidence transaction */
 } vm_evidence;
 
+/* A contract call recorded by a TX_CALL (docs/transactions.md §3.12). The
+ * MPC run and its result come later: DONE and ABORTED are reserved for the
+ * transaction that reports them. */
+typedef enum { CALL_PENDING = 1, CALL_DONE = 2, CALL_ABORTED = 3 } vm_call_status;
+
+typedef struct {
+  cx_hash id; /* txid of the call */
+  cx_hash contract;
+  cx_hash did;
+  cx_hash consent;
+  char insurer[CX_NAME_MAX + 1]; /* the calling member */
+  uint64_t height;               /* block that recorded it */
+  uint8_t status;                /* vm_call_status */
+} vm_call;
+
 cx_err vm_member_get(const vm_state *st, const char *name, cx_member *out);
 cx_err vm_member_by_key(const vm_state *st, const cx_pubkey *key, cx_member *out);
 /* All members sorted by name; *n set (to the total, with CX_E_FULL, when
@@ -196,6 +211,9 @@ cx_err vm_contract_callable(const vm_state *st, const cx_hash *id);
  * CX_E_CONSENT_REVOKED, CX_E_DID_REVOKED (its identity was revoked),
  * CX_E_EXPIRED (height > expires) or CX_E_FULL (uses >= quota). */
 cx_err vm_consent_live(const vm_state *st, const cx_hash *id, uint64_t height);
+
+/* The call recorded by transaction txid. */
+cx_err vm_call_get(const vm_state *st, const cx_hash *txid, vm_call *out);
 
 /* The evidence recorded for (accused key, type, height, round). */
 cx_err vm_evidence_get(const vm_state *st, const cx_pubkey *accused, uint8_t type,

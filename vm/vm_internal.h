@@ -32,6 +32,7 @@
                                 u32be round -> evidence */
 #define VMK_EVIDENCE_COUNT "evn" /*           -> varint number recorded */
 #define VMK_EVIDENCE_SEQ "evs/"  /* + u64be seq -> accused | type | height | round */
+#define VMK_CALL "cl/"       /* + txid[32]    -> contract call (rules_call.c) */
 
 typedef struct {
   uint8_t b[4 + CX_NAME_MAX + 32];
@@ -141,6 +142,7 @@ cx_err vmi_rule_contract_deploy(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_contract_approve(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_contract_retire(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_evidence(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_call(const vmi_ctx *c, cx_err *rej);
 
 /* Shared checks (rules_identity.c). */
 /* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked

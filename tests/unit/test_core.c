@@ -22,6 +22,7 @@
 #include "merkle.h"
 #include "testutil.h"
 #include "tx.h"
+#include "client.h" /* mpc_client_blob_len: the length tx_call_blob_len copies */
 
 #ifndef CUSTOS_VECTORS_DIR
 #error "CUSTOS_VECTORS_DIR must be defined (path of tests/vectors)"
@@ -60,6 +61,7 @@ static const struct {
     {CX_TAG_MPC_COIN, "custos/mpc-coin"},
     {CX_TAG_MPC_TRANSCRIPT, "custos/mpc-transcript"},
     {CX_TAG_MPC_CLIENT, "custos/mpc-client"},
+    {CX_TAG_CALL, "custos/call"},
 };
 
 /* BIP340 tagged hash computed from plain SHA-256 only:
@@ -147,6 +149,8 @@ START_TEST(test_error_numbers_stable) {
   ck_assert_int_eq(CX_E_BAD_SIG, 200);
   ck_assert_int_eq(CX_E_NOT_CONFLICTING, 209);
   ck_assert_int_eq(CX_E_EVIDENCE_EXISTS, 350);
+  ck_assert_int_eq(CX_E_CONSENT_MISMATCH, 360);
+  ck_assert_int_eq(CX_E_BAD_DEALING, 361);
   ck_assert_int_eq(CX_E_BAD_CERT, 501);
 }
 END_TEST
@@ -1119,6 +1123,8 @@ enum {
   V_EV_PROPOSAL,
   V_EV_PREVOTE,
   V_EV_PRECOMMIT,
+  V_CALL,
+  V_CALL_NODEAL,
   V_COUNT
 };
 
@@ -1259,6 +1265,27 @@ static void make_tx(cx_tx *tx, int v) {
       }
       break;
     }
+    case V_CALL:
+    case V_CALL_NODEAL: {
+      cx_tx_call *c = &tx->u.call;
+      tx->type = TX_CALL;
+      rand_hash(&c->contract);
+      rand_hash(&c->did);
+      rand_hash(&c->consent);
+      if (v == V_CALL_NODEAL) break;
+      /* the extremes and small negatives exercise zigzag */
+      int64_t args[6] = {0, -1, 1, INT64_MIN, INT64_MAX, (int64_t)rand_u64_any_width()};
+      ck_assert_int_eq(tx_call_set_args(tx, args, 6), CX_OK);
+      uint32_t np = 4;
+      size_t count = 3, bl = tx_call_blob_len(count);
+      uint8_t *blobs = malloc(np * bl);
+      cx_hash cm[4];
+      tu_randbytes(blobs, np * bl);
+      for (uint32_t i = 0; i < np; i++) rand_hash(&cm[i]);
+      ck_assert_int_eq(tx_call_set_dealing(tx, np, count, blobs, bl, cm), CX_OK);
+      free(blobs);
+      break;
+    }
     default:
       ck_abort_msg("bad variant %d", v);
   }
@@ -1346,6 +1373,22 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
         ck_assert_uint_eq(x->half[i].pol_round, y->half[i].pol_round);
         ck_assert(hash_eq(&x->half[i].block_hash, &y->half[i].block_hash));
         ck_assert_mem_eq(x->half[i].sig.b, y->half[i].sig.b, 64);
+      }
+      break;
+    }
+    case TX_CALL: {
+      const cx_tx_call *x = &a->u.call, *y = &b->u.call;
+      ck_assert(hash_eq(&x->contract, &y->contract));
+      ck_assert(hash_eq(&x->did, &y->did));
+      ck_assert(hash_eq(&x->consent, &y->consent));
+      ck_assert_uint_eq(x->nargs, y->nargs);
+      for (size_t i = 0; i < x->nargs; i++) ck_assert(x->args[i] == y->args[i]);
+      ck_assert_uint_eq(x->nparties, y->nparties);
+      ck_assert_uint_eq(x->count, y->count);
+      ck_assert_uint_eq(x->blob_len, y->blob_len);
+      if (x->nparties) {
+        ck_assert_mem_eq(x->blobs, y->blobs, x->nparties * x->blob_len);
+        ck_assert_mem_eq(x->commit, y->commit, x->nparties * sizeof *x->commit);
       }
       break;
     }
@@ -1568,6 +1611,11 @@ END_TEST
 START_TEST(test_tx_flip_propose) { flip_all(V_PROPOSE_ADD_BUREAU); }
 END_TEST
 START_TEST(test_tx_flip_attest) { flip_all(V_ATTEST_MINUS); }
+END_TEST
+START_TEST(test_tx_flip_call) {
+  flip_all(V_CALL);
+  flip_all(V_CALL_NODEAL);
+}
 END_TEST
 START_TEST(test_tx_flip_evidence) {
   flip_all(V_EV_PROPOSAL);
@@ -1954,6 +2002,138 @@ START_TEST(test_tx_evidence) {
 END_TEST
 
 /* member_enc then member_dec of m; returns the error and its offset. */
+/* A TX_CALL laid out by hand (tx.h): args as raw varints, a dealing of np
+ * blobs of bl bytes each claiming `count` values, then `extra` bytes. */
+static void call_hand(cx_enc *e, const cx_tx *tx, uint64_t nargs, uint64_t np, uint64_t count, size_t bl,
+                      size_t *dealing_at, size_t *blob_at) {
+  enc_init(e);
+  enc_u8(e, 1);
+  enc_u8(e, TX_CALL);
+  enc_fixed(e, tx->chain_id.b, 32);
+  enc_fixed(e, tx->sender.b, 32);
+  enc_varint(e, 5);
+  enc_fixed(e, tx->u.call.contract.b, 32);
+  enc_fixed(e, tx->u.call.did.b, 32);
+  enc_fixed(e, tx->u.call.consent.b, 32);
+  enc_varint(e, nargs);
+  for (uint64_t i = 0; i < nargs && i < 8; i++) enc_varint(e, i);
+  if (dealing_at) *dealing_at = e->len;
+  enc_varint(e, np);
+  enc_varint(e, count);
+  if (blob_at) *blob_at = e->len;
+  uint8_t *blob = calloc(1, bl ? bl : 1);
+  for (uint64_t i = 0; i < np; i++) enc_bytes(e, blob, bl);
+  free(blob);
+  uint8_t cm[32] = {7};
+  for (uint64_t i = 0; i < np; i++) enc_fixed(e, cm, 32);
+  enc_fixed(e, tx->sig.b, 64);
+}
+
+START_TEST(test_tx_call_errors) {
+  cx_tx tx, got;
+  cx_enc e;
+  size_t off, at, bat;
+  make_tx(&tx, V_CALL_NODEAL);
+  size_t bl3 = tx_call_blob_len(3);
+
+  /* the hand layout decodes: 2 args, 2 parties of 3 values */
+  call_hand(&e, &tx, 2, 2, 3, bl3, NULL, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+  ck_assert_uint_eq(got.u.call.nargs, 2);
+  ck_assert(got.u.call.args[1] == -1); /* zigzag 1 */
+  ck_assert_uint_eq(got.u.call.nparties, 2);
+  ck_assert_uint_eq(got.u.call.blob_len, bl3);
+  tx_clear(&got);
+  enc_free(&e);
+
+  /* arg count over its cap, before anything is read or allocated */
+  call_hand(&e, &tx, CX_CALL_MAX_ARGS + 1, 0, 0, 0, &at, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TOO_LONG);
+  enc_free(&e);
+  /* an arg count the input cannot hold */
+  call_hand(&e, &tx, CX_CALL_MAX_ARGS, 0, 0, 0, NULL, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TRUNCATED);
+  enc_free(&e);
+
+  /* value count and party count over their caps */
+  call_hand(&e, &tx, 0, 1, CX_CALL_MAX_VALUES + 1, 0, &at, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at + 1);
+  enc_free(&e);
+  call_hand(&e, &tx, 0, CX_MAX_VALIDATORS + 1, 1, 0, &at, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  enc_free(&e);
+
+  /* count 0 with parties, and parties 0 with a count */
+  call_hand(&e, &tx, 0, 2, 0, 0, &at, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, at + 1);
+  enc_free(&e);
+  call_hand(&e, &tx, 0, 0, 3, 0, &at, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_NONCANONICAL);
+  enc_free(&e);
+
+  /* blob one byte short, one byte long */
+  call_hand(&e, &tx, 0, 2, 3, bl3 - 1, NULL, &bat);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TRUNCATED);
+  ck_assert_uint_eq(off, bat);
+  ck_assert_uint_eq(got.type, 0);
+  enc_free(&e);
+  call_hand(&e, &tx, 0, 2, 3, bl3 + 1, NULL, &bat);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TRAILING);
+  ck_assert_uint_eq(off, bat);
+  enc_free(&e);
+  /* a blob for another count */
+  call_hand(&e, &tx, 0, 2, 4, bl3, NULL, NULL);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TRUNCATED);
+  enc_free(&e);
+
+  /* a trailing byte */
+  call_hand(&e, &tx, 1, 1, 1, tx_call_blob_len(1), NULL, NULL);
+  enc_u8(&e, 0);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TRAILING);
+  ck_assert_uint_eq(off, e.len - 1);
+  enc_free(&e);
+
+  /* setters refuse what the decoder would */
+  cx_hash cm[2];
+  uint8_t blob[1];
+  ck_assert_int_eq(tx_call_set_dealing(&tx, 0, 3, blob, 0, cm), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_call_set_dealing(&tx, 2, 0, blob, 0, cm), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_call_set_dealing(&tx, CX_MAX_VALIDATORS + 1, 1, blob, 0, cm), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_call_set_args(&tx, NULL, CX_CALL_MAX_ARGS + 1), CX_E_TOO_LONG);
+
+  /* the blob length is mpc_client_blob_len's */
+  const size_t counts[] = {0, 1, 2, 17, 4095, 4096, 4097};
+  for (size_t i = 0; i < ARRAY_LEN(counts); i++)
+    ck_assert_uint_eq(tx_call_blob_len(counts[i]), mpc_client_blob_len(counts[i]));
+  ck_assert_uint_eq(CX_CALL_MAX_VALUES, MPC_CLIENT_MAX_VALUES);
+  tx_clear(&tx);
+}
+END_TEST
+
+/* context = H_CALL(chain_id || sender || u64be nonce || contract) */
+START_TEST(test_tx_call_context) {
+  cx_hash chain, contract;
+  cx_pubkey sender;
+  rand_hash(&chain);
+  rand_hash(&contract);
+  tu_randbytes(sender.b, 32);
+  uint8_t msg[104], want[32], got[32], other[32];
+  memcpy(msg, chain.b, 32);
+  memcpy(msg + 32, sender.b, 32);
+  const uint8_t be[8] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
+  memcpy(msg + 64, be, 8);
+  memcpy(msg + 72, contract.b, 32);
+  ref_tagged("custos/call", msg, sizeof msg, want);
+  tx_call_context(&chain, &sender, 0x0102030405060708ULL, &contract, got);
+  ck_assert_mem_eq(got, want, 32);
+  tx_call_context(&chain, &sender, 0x0102030405060709ULL, &contract, other);
+  ck_assert_mem_ne(got, other, 32);
+}
+END_TEST
+
 static cx_err member_rt(const cx_member *m, size_t *err_off, size_t *addr_at, size_t *dom_at) {
   cx_enc e;
   enc_init(&e);
@@ -2114,7 +2294,7 @@ START_TEST(test_names) {
   const int types[] = {TX_MEMBER_PROPOSE,  TX_MEMBER_APPROVE,   TX_ID_REGISTER,
                        TX_ID_ATTEST,       TX_ID_ROTATE,        TX_ID_REVOKE,
                        TX_CONSENT_GRANT,   TX_CONSENT_REVOKE,   TX_CONTRACT_DEPLOY,
-                       TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE};
+                       TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE, TX_CALL};
   for (size_t i = 0; i < ARRAY_LEN(types); i++) {
     const char *n = tx_type_name(types[i]);
     ck_assert_str_ne(n, "unknown");
@@ -2126,7 +2306,9 @@ START_TEST(test_names) {
   ck_assert_str_eq(tx_type_name(TX_CONTRACT_RETIRE), "contract_retire");
   ck_assert_str_eq(tx_type_name(TX_EVIDENCE), "evidence");
   ck_assert_int_eq(TX_EVIDENCE, 40);
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 39, 41, 1000};
+  ck_assert_str_eq(tx_type_name(TX_CALL), "call");
+  ck_assert_int_eq(TX_CALL, 50);
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 39, 41, 49, 51, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -2837,6 +3019,9 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_flip_propose);
   tcase_add_test(tc, test_tx_flip_attest);
   tcase_add_test(tc, test_tx_flip_evidence);
+  tcase_add_test(tc, test_tx_flip_call);
+  tcase_add_test(tc, test_tx_call_errors);
+  tcase_add_test(tc, test_tx_call_context);
   tcase_add_test(tc, test_tx_truncate_append);
   tcase_add_test(tc, test_tx_body_errors);
   tcase_add_test(tc, test_tx_evidence);

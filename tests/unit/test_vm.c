@@ -1508,6 +1508,263 @@ END_TEST
 
 /* ---- determinism and damage ---- */
 
+
+/* ---- contract calls ---- */
+
+static const char *CALL_SRC =
+    "contract callme\n"
+    "input hrss.age : int(0..150)\n"
+    "input health.visits : int(0..1000)\n"
+    "param max_age : int(0..150)\n"
+    "param w : int(0..9)[2]\n"
+    "arg year : int(1900..2200)\n"
+    "arg strict : bool\n"
+    "output public ok : bool\n"
+    "ok = hrss.age <= max_age && health.visits < 10 + w[0] + w[1] && (year > 2000 || strict)\n";
+#define CALL_NPARAMS 3
+
+static cx_hash C_K, C_CONSENT;
+
+/* consent_world, plus insurer-a's approved contract CALL_SRC (C_K) and a
+ * consent of the subject for it over both its domains, quota 2 (C_CONSENT). */
+static void call_world(void) {
+  consent_world();
+  ck_assert_int_eq(do_deploy(K[INS_A], "callme", "health,hrss", CALL_SRC, &C_K), CX_OK);
+  ck_assert_int_eq(do_cref(TX_CONTRACT_APPROVE, K[HRSS], &C_K), CX_OK);
+  ck_assert_int_eq(do_cref(TX_CONTRACT_APPROVE, K[HEALTH], &C_K), CX_OK);
+  cx_tx_consent_grant g = grant_args();
+  g.contract = C_K;
+  ck_assert_int_eq(domain_set_parse("health,hrss", &g.domains), CX_OK);
+  ck_assert_int_eq(do_grant(SK[0], &g, &C_CONSENT), CX_OK);
+}
+
+typedef struct {
+  cx_hash contract, did, consent;
+  int64_t args[4];
+  size_t nargs;
+  uint32_t np;
+  size_t count, blob_len;
+} call_args;
+
+/* A well-formed call of C_K: args (2026, false), 4 parties (the fixture's
+ * validators), random blobs. */
+static call_args good_call(void) {
+  call_args a;
+  memset(&a, 0, sizeof a);
+  a.contract = C_K;
+  a.did = W_DID;
+  a.consent = C_CONSENT;
+  a.args[0] = 2026;
+  a.args[1] = 0;
+  a.nargs = 2;
+  a.np = (uint32_t)nvalidators();
+  a.count = CALL_NPARAMS;
+  a.blob_len = tx_call_blob_len(CALL_NPARAMS);
+  return a;
+}
+
+static cx_err do_call(const cx_seckey *k, const call_args *a, cx_hash *txid) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_CALL;
+  tx.u.call.contract = a->contract;
+  tx.u.call.did = a->did;
+  tx.u.call.consent = a->consent;
+  ck_assert_int_eq(tx_call_set_args(&tx, a->args, a->nargs), CX_OK);
+  if (a->np) {
+    uint8_t *blobs = malloc(a->np * a->blob_len + 1);
+    cx_hash *cm = malloc(a->np * sizeof *cm);
+    tu_randbytes(blobs, a->np * a->blob_len);
+    tu_randbytes(cm, a->np * sizeof *cm);
+    ck_assert_int_eq(tx_call_set_dealing(&tx, a->np, a->count, blobs, a->blob_len, cm), CX_OK);
+    free(blobs);
+    free(cm);
+  }
+  return submit(&tx, k, txid);
+}
+
+static uint32_t uses_of(const cx_hash *cid) {
+  vm_consent c;
+  ck_assert_int_eq(vm_consent_get(&ST, cid, &c), CX_OK);
+  return c.uses;
+}
+
+START_TEST(test_call_happy) {
+  cx_hash t1, t2, t3;
+  vm_call r;
+  call_world();
+  H = 7;
+  call_args a = good_call();
+  ck_assert_uint_eq(uses_of(&C_CONSENT), 0);
+  ck_assert_int_eq(do_call(K[INS_A], &a, &t1), CX_OK);
+  ck_assert_uint_eq(uses_of(&C_CONSENT), 1);
+  ck_assert_int_eq(vm_call_get(&ST, &t1, &r), CX_OK);
+  ck_assert(hash_eq(&r.id, &t1));
+  ck_assert(hash_eq(&r.contract, &C_K));
+  ck_assert(hash_eq(&r.did, &W_DID));
+  ck_assert(hash_eq(&r.consent, &C_CONSENT));
+  ck_assert_str_eq(r.insurer, "insurer-a");
+  ck_assert_uint_eq(r.height, 7);
+  ck_assert_uint_eq(r.status, CALL_PENDING);
+
+  /* the second use of a quota of 2, then the consent is full */
+  H = 8;
+  a.args[0] = 1900;
+  a.args[1] = 1;
+  ck_assert_int_eq(do_call(K[INS_A], &a, &t2), CX_OK);
+  ck_assert_uint_eq(uses_of(&C_CONSENT), 2);
+  ck_assert_int_eq(vm_call_get(&ST, &t2, &r), CX_OK);
+  ck_assert_uint_eq(r.height, 8);
+  ck_assert_int_eq(do_call(K[INS_A], &a, &t3), CX_E_FULL);
+  ck_assert_uint_eq(uses_of(&C_CONSENT), 2);
+  /* a refused call leaves no record */
+  ck_assert_int_eq(vm_call_get(&ST, &t3, &r), CX_E_NOT_FOUND);
+
+  /* a damaged record is reported, not read */
+  uint8_t key[35];
+  memcpy(key, "cl/", 3);
+  memcpy(key + 3, t1.b, 32);
+  uint8_t bad[] = {VM_REC_VERSION, 1, 2, 3};
+  ck_assert_int_eq(ST.put(ST.ctx, key, sizeof key, bad, sizeof bad), CX_OK);
+  ck_assert_int_eq(vm_call_get(&ST, &t1, &r), CX_E_CORRUPT);
+}
+END_TEST
+
+/* A call with a field changed must be refused with code, count no use and
+ * leave no record. */
+static void expect_call(const cx_seckey *k, const call_args *a, cx_err code) {
+  cx_hash t;
+  vm_call r;
+  uint32_t before = uses_of(&C_CONSENT);
+  ck_assert_int_eq(do_call(k, a, &t), code);
+  ck_assert_uint_eq(uses_of(&C_CONSENT), before);
+  ck_assert_int_eq(vm_call_get(&ST, &t, &r), CX_E_NOT_FOUND);
+}
+
+START_TEST(test_call_rejections) {
+  call_args a;
+  cx_hash k2, cid;
+  call_world();
+  H = 7;
+
+  /* sender */
+  a = good_call();
+  expect_call(SK[1], &a, CX_E_NOT_MEMBER);
+  expect_call(K[HRSS], &a, CX_E_WRONG_ROLE);
+  expect_call(K[AUD], &a, CX_E_WRONG_ROLE);
+
+  /* contract: unknown, unapproved, another insurer's */
+  memset(a.contract.b, 0x5a, 32);
+  expect_call(K[INS_A], &a, CX_E_CONTRACT_UNKNOWN);
+  ck_assert_int_eq(do_deploy(K[INS_A], "pend", "hrss", src_reading("pend", "hrss"), &k2), CX_OK);
+  a.contract = k2;
+  expect_call(K[INS_A], &a, CX_E_CONTRACT_UNAPPROVED);
+  a = good_call();
+  expect_call(K[INS_B], &a, CX_E_NOT_DEPLOYER);
+
+  /* consent: unknown, for another subject, for another contract, too narrow */
+  memset(a.consent.b, 0x33, 32);
+  expect_call(K[INS_A], &a, CX_E_CONSENT_UNKNOWN);
+  a = good_call();
+  mkdid("subject-1", &a.did);
+  expect_call(K[INS_A], &a, CX_E_CONSENT_MISMATCH);
+  a = good_call();
+  cx_tx_consent_grant g = grant_args(); /* for W_K, insurer-a's other contract */
+  ck_assert_int_eq(domain_set_parse("health,hrss", &g.domains), CX_OK);
+  ck_assert_int_eq(do_grant(SK[0], &g, &cid), CX_OK);
+  a.consent = cid;
+  expect_call(K[INS_A], &a, CX_E_CONSENT_MISMATCH);
+  g = grant_args();
+  g.contract = C_K; /* hrss only: the contract also reads health */
+  ck_assert_int_eq(do_grant(SK[0], &g, &cid), CX_OK);
+  a.consent = cid;
+  expect_call(K[INS_A], &a, CX_E_SCOPE);
+
+  /* args: count, range, bool */
+  a = good_call();
+  a.nargs = 1;
+  expect_call(K[INS_A], &a, CX_E_LANG_INPUT);
+  a.nargs = 3;
+  expect_call(K[INS_A], &a, CX_E_LANG_INPUT);
+  a = good_call();
+  a.args[0] = 2201;
+  expect_call(K[INS_A], &a, CX_E_LANG_INPUT);
+  a.args[0] = 1899;
+  expect_call(K[INS_A], &a, CX_E_LANG_INPUT);
+  a = good_call();
+  a.args[1] = 2;
+  expect_call(K[INS_A], &a, CX_E_LANG_INPUT);
+  a.args[1] = -1;
+  expect_call(K[INS_A], &a, CX_E_LANG_INPUT);
+
+  /* dealing: parties, value count, blob length, none at all */
+  a = good_call();
+  a.np = 3;
+  expect_call(K[INS_A], &a, CX_E_BAD_DEALING);
+  a.np = 5;
+  expect_call(K[INS_A], &a, CX_E_BAD_DEALING);
+  a = good_call();
+  a.count = CALL_NPARAMS - 1;
+  a.blob_len = tx_call_blob_len(a.count);
+  expect_call(K[INS_A], &a, CX_E_BAD_DEALING);
+  a.count = CALL_NPARAMS + 1;
+  a.blob_len = tx_call_blob_len(a.count);
+  expect_call(K[INS_A], &a, CX_E_BAD_DEALING);
+  a = good_call();
+  a.blob_len--; /* built in memory: the decoder would refuse it */
+  expect_call(K[INS_A], &a, CX_E_BAD_DEALING);
+  a = good_call();
+  a.np = 0;
+  a.count = 0;
+  expect_call(K[INS_A], &a, CX_E_BAD_DEALING);
+  /* and the well-formed call still goes through, counting the one use */
+  a = good_call();
+  ck_assert_int_eq(do_call(K[INS_A], &a, NULL), CX_OK);
+  ck_assert_uint_eq(uses_of(&C_CONSENT), 1);
+}
+END_TEST
+
+/* Liveness of the consent, checked after everything static. */
+START_TEST(test_call_consent_not_live) {
+  call_args a;
+  cx_hash cid;
+  call_world();
+  H = 7;
+  a = good_call();
+
+  /* expired: the consent of call_world expires at its grant height + 10 */
+  vm_consent c;
+  ck_assert_int_eq(vm_consent_get(&ST, &C_CONSENT, &c), CX_OK);
+  H = c.expires + 1;
+  expect_call(K[INS_A], &a, CX_E_EXPIRED);
+  H = c.expires;
+
+  /* revoked consent */
+  cx_tx_consent_grant g = grant_args();
+  g.contract = C_K;
+  ck_assert_int_eq(domain_set_parse("health,hrss", &g.domains), CX_OK);
+  ck_assert_int_eq(do_grant(SK[0], &g, &cid), CX_OK);
+  ck_assert_int_eq(do_crevoke(SK[0], &cid), CX_OK);
+  a.consent = cid;
+  expect_call(K[INS_A], &a, CX_E_CONSENT_REVOKED);
+
+  /* retired contract */
+  a = good_call();
+  ck_assert_int_eq(do_cref(TX_CONTRACT_RETIRE, K[INS_A], &C_K), CX_OK);
+  expect_call(K[INS_A], &a, CX_E_CONTRACT_RETIRED);
+}
+END_TEST
+
+/* A revoked identity takes its consents, and so its calls, with it. */
+START_TEST(test_call_did_revoked) {
+  call_world();
+  H = 7;
+  call_args a = good_call();
+  ck_assert_int_eq(do_idrevoke(SK[0], &W_DID), CX_OK);
+  expect_call(K[INS_A], &a, CX_E_DID_REVOKED);
+}
+END_TEST
+
 /* A scripted history touching every rule, including rejections. */
 static void script(void) {
   cx_member a, rm = {0};
@@ -1975,6 +2232,10 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_consent_live_quota_and_revoked_did);
   tcase_add_test(tc, test_consent_rejections);
   tcase_add_test(tc, test_consent_limit);
+  tcase_add_test(tc, test_call_happy);
+  tcase_add_test(tc, test_call_rejections);
+  tcase_add_test(tc, test_call_consent_not_live);
+  tcase_add_test(tc, test_call_did_revoked);
   tcase_add_test(tc, test_determinism);
   tcase_add_test(tc, test_corrupt_records);
   tcase_add_test(tc, test_evidence_recorded_once);
