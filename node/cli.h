@@ -136,6 +136,9 @@ int cli_json_u64(const cJSON *v, uint64_t *out);
  * CLI_UNREACHABLE / CLI_LOCAL on failure. */
 int cli_call(const cli_ctx *c, const char *method, cJSON *params, const char *auth,
              cJSON **result);
+/* An admin method with the --cookie file's credentials (params consumed):
+ * prints the result, or hands it over in *keep when keep is not NULL. */
+int cli_admin_call(cli_ctx *c, const cli_args *a, const char *method, cJSON *params, cJSON **keep);
 /* Calls a query method and prints its result. */
 int cli_query(const cli_ctx *c, const char *method, cJSON *params);
 /* {"<field>": "<hex>"} */

@@ -108,22 +108,6 @@ static int cmd_status(cli_ctx *c, const cli_args *a) {
   return CLI_OK;
 }
 
-static int admin_call(cli_ctx *c, const cli_args *a, const char *method, cJSON *params) {
-  char *cookie = NULL;
-  cJSON *r = NULL;
-  int rc = cli_read_cookie(a, &cookie);
-  if (rc) {
-    cJSON_Delete(params);
-    return rc;
-  }
-  rc = cli_call(c, method, params, cookie, &r);
-  cli_free_cookie(cookie);
-  if (rc) return rc;
-  cli_print_json(c, r);
-  cJSON_Delete(r);
-  return CLI_OK;
-}
-
 static int cmd_admin_log_level(cli_ctx *c, const cli_args *a) {
   static const char *const levels[] = {"trace", "debug", "info", "warn", "error"};
   const char *lvl = a->pos[0];
@@ -132,11 +116,11 @@ static int cmd_admin_log_level(cli_ctx *c, const cli_args *a) {
   if (!ok) return cli_fail(CLI_USAGE, "LEVEL: expected trace, debug, info, warn or error");
   cJSON *p = cJSON_CreateObject();
   if (p) cJSON_AddStringToObject(p, "level", lvl);
-  return admin_call(c, a, "admin_log_level", p);
+  return cli_admin_call(c, a, "admin_log_level", p, NULL);
 }
 
 static int cmd_admin_mempool(cli_ctx *c, const cli_args *a) {
-  return admin_call(c, a, "admin_mempool", cJSON_CreateObject());
+  return cli_admin_call(c, a, "admin_mempool", cJSON_CreateObject(), NULL);
 }
 
 #define COOKIE_FLAG \

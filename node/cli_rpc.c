@@ -303,3 +303,23 @@ out:
   free(buf);
   return rc;
 }
+
+int cli_admin_call(cli_ctx *c, const cli_args *a, const char *method, cJSON *params, cJSON **keep) {
+  char *cookie = NULL;
+  cJSON *r = NULL;
+  int rc = cli_read_cookie(a, &cookie);
+  if (rc) {
+    cJSON_Delete(params);
+    return rc;
+  }
+  rc = cli_call(c, method, params, cookie, &r);
+  cli_free_cookie(cookie);
+  if (rc) return rc;
+  if (keep) {
+    *keep = r;
+    return CLI_OK;
+  }
+  cli_print_json(c, r);
+  cJSON_Delete(r);
+  return CLI_OK;
+}

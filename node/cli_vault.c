@@ -38,28 +38,6 @@ static int domain_arg(const cli_args *a, const char **out) {
   return CLI_OK;
 }
 
-/* An admin call that prints its result (the --json form or fields). */
-static int admin_print(cli_ctx *c, const cli_args *a, const char *method, cJSON *params,
-                       cJSON **keep) {
-  char *cookie = NULL;
-  cJSON *r = NULL;
-  int rc = cli_read_cookie(a, &cookie);
-  if (rc) {
-    cJSON_Delete(params);
-    return rc;
-  }
-  rc = cli_call(c, method, params, cookie, &r);
-  cli_free_cookie(cookie);
-  if (rc) return rc;
-  if (keep) {
-    *keep = r;
-    return CLI_OK;
-  }
-  cli_print_json(c, r);
-  cJSON_Delete(r);
-  return CLI_OK;
-}
-
 /* ---- schema ---- */
 
 static void print_fields(const cJSON *fields) {
@@ -120,7 +98,7 @@ static int cmd_schema(cli_ctx *c, const cli_args *a) {
   cJSON_AddItemToObject(s, "fields", cJSON_DetachItemFromObjectCaseSensitive(doc, "fields"));
   cJSON_Delete(doc);
   cJSON *r = NULL;
-  if ((rc = admin_print(c, a, "admin_vault_schema_set", p, &r))) return rc;
+  if ((rc = cli_admin_call(c, a, "admin_vault_schema_set", p, &r))) return rc;
   if (c->json) {
     cli_print_json(c, r);
   } else {
@@ -143,7 +121,7 @@ static int cmd_status(cli_ctx *c, const cli_args *a) {
     return rc;
   }
   if (domain && p) cJSON_AddStringToObject(p, "domain", domain);
-  if ((rc = admin_print(c, a, "admin_vault_status", p, &r))) return rc;
+  if ((rc = cli_admin_call(c, a, "admin_vault_status", p, &r))) return rc;
   if (c->json) {
     cli_print_json(c, r);
     cJSON_Delete(r);
@@ -178,7 +156,7 @@ static int cmd_status(cli_ctx *c, const cli_args *a) {
 
 static int cmd_rotate(cli_ctx *c, const cli_args *a) {
   cJSON *r = NULL;
-  int rc = admin_print(c, a, "admin_vault_rotate", cJSON_CreateObject(), &r);
+  int rc = cli_admin_call(c, a, "admin_vault_rotate", cJSON_CreateObject(), &r);
   if (rc) return rc;
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "warning");
   if (cJSON_IsString(w)) fprintf(stderr, "custos: warning: %s\n", w->valuestring);
