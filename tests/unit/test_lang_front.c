@@ -488,6 +488,44 @@ START_TEST(test_values_json) {
 }
 END_TEST
 
+/* A caller's client reads only params and args: inputs are skipped, a
+ * missing param is still an error, unknown names and outputs still refused,
+ * and the flat vectors come back in port order. */
+START_TEST(test_values_json_kinds) {
+  lang_contract *c = COMPILE(JSRC);
+  const unsigned kinds = LANG_KIND(LANG_PARAM) | LANG_KIND(LANG_ARG);
+  char err[256] = "";
+  lang_values *v = lang_values_new(c);
+  const char *ok = "{\"flag\": true, \"big\": -7, \"d.a\": 999}"; /* an input, even out of range: skipped */
+  ck_assert_int_eq(lang_values_read_json(v, ok, strlen(ok), kinds, err, sizeof err), CX_OK);
+  const int64_t *vals;
+  ck_assert_uint_eq(lang_values_flat(v, LANG_PARAM, &vals), 1);
+  ck_assert_int_eq(vals[0], 1);
+  ck_assert_uint_eq(lang_values_flat(v, LANG_ARG, &vals), 1);
+  ck_assert_int_eq(vals[0], -7);
+  ck_assert_uint_eq(lang_values_flat(v, LANG_INPUT, &vals), 4);
+  ck_assert_int_eq(vals[0], 0); /* never set */
+  int64_t out[8];
+  ck_assert_int_eq(lang_run_circuit(c, v, out, err, sizeof err), CX_E_LANG_INPUT); /* inputs missing */
+  lang_values_free(v);
+  static const char *const bad[][2] = {
+      {"{\"big\": 1}", "missing entry `flag`"},
+      {"{\"flag\": true, \"big\": 1, \"zzz\": 1}", "unknown entry `zzz`: the contract has no such input, param or arg"},
+      {"{\"flag\": true, \"big\": 1, \"o\": 1}", "`o` is an output, not an input, param or arg"},
+      {"{\"flag\": 2, \"big\": 1}", "flag: expected true or false, got a number"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    v = lang_values_new(c);
+    err[0] = 0;
+    ck_assert_int_eq(lang_values_read_json(v, bad[i][0], strlen(bad[i][0]), kinds, err, sizeof err),
+                     CX_E_LANG_INPUT);
+    ck_assert_str_eq(err, bad[i][1]);
+    lang_values_free(v);
+  }
+  lang_free(c);
+}
+END_TEST
+
 START_TEST(test_values_json_errors) {
   lang_contract *c = COMPILE(JSRC);
   JSON_ERR(c, "{" JOK_REST "}", "missing entry `d.a`");
@@ -1031,6 +1069,7 @@ static Suite *suite(void) {
   tcase_add_test(tr, test_ref_builtins);
   tcase_add_test(tr, test_values_json);
   tcase_add_test(tr, test_values_json_errors);
+  tcase_add_test(tr, test_values_json_kinds);
   tcase_add_test(tr, test_interface);
   tcase_add_test(tr, test_determinism);
   suite_add_tcase(s, tr);

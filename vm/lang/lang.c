@@ -322,6 +322,22 @@ static cx_err json_elem(const cJSON *j, const ir_port *p, const char *where, int
 }
 
 cx_err lang_values_from_json(lang_values *v, const char *json, size_t len, char *err, size_t errlen) {
+  return lang_values_read_json(v, json, len, LANG_KIND(LANG_INPUT) | LANG_KIND(LANG_PARAM) | LANG_KIND(LANG_ARG),
+                               err, errlen);
+}
+
+size_t lang_values_flat(const lang_values *v, lang_port_kind kind, const int64_t **vals) {
+  const ir_circuit *ir = &v->c->ir;
+  switch (kind) {
+  case LANG_INPUT: *vals = v->in; return ir->n_input;
+  case LANG_PARAM: *vals = v->param; return ir->n_param;
+  case LANG_ARG: *vals = v->arg; return ir->n_arg;
+  default: *vals = NULL; return 0;
+  }
+}
+
+cx_err lang_values_read_json(lang_values *v, const char *json, size_t len, unsigned kinds, char *err,
+                             size_t errlen) {
   CX_ASSERT(v && (json || !len));
   const lang_contract *c = v->c;
   cJSON *root = cJSON_ParseWithLength(json ? json : "", len);
@@ -350,6 +366,7 @@ cx_err lang_values_from_json(lang_values *v, const char *json, size_t len, char 
       e = cx_errf(err, errlen, CX_E_LANG_INPUT, "`%s` is an output, not an input, param or arg", name);
       goto out;
     }
+    if (!(kinds & LANG_KIND(p->kind))) continue; /* a kind the caller does not read */
     if (seen[idx]) {
       e = cx_errf(err, errlen, CX_E_LANG_INPUT, "duplicate entry `%s`", name);
       goto out;
@@ -380,7 +397,7 @@ cx_err lang_values_from_json(lang_values *v, const char *json, size_t len, char 
     if ((e = lang_values_set(v, name, tmp, n, err, errlen))) goto out;
   }
   for (size_t i = 0; i < c->ir.nports; i++)
-    if (c->ir.ports[i].kind <= IR_PORT_ARG && !seen[i]) {
+    if (c->ir.ports[i].kind <= IR_PORT_ARG && (kinds & LANG_KIND(c->ir.ports[i].kind)) && !seen[i]) {
       e = cx_errf(err, errlen, CX_E_LANG_INPUT, "missing entry `%s`", c->ir.ports[i].name);
       goto out;
     }

@@ -94,6 +94,15 @@ cx_err lang_values_set(lang_values *v, const char *name, const int64_t *vals, si
  * entry: not an object, missing, unknown, wrong type or length, out of
  * range. Integers may also be given as decimal strings (beyond 2^53). */
 cx_err lang_values_from_json(lang_values *v, const char *json, size_t len, char *err, size_t errlen);
+/* The same for the port kinds in `kinds` only (LANG_KIND(LANG_PARAM) |
+ * LANG_KIND(LANG_ARG): what a caller's client deals and sends): entries of
+ * other kinds are skipped, unknown names and outputs are still refused. */
+#define LANG_KIND(k) (1u << (k))
+cx_err lang_values_read_json(lang_values *v, const char *json, size_t len, unsigned kinds, char *err,
+                             size_t errlen);
+/* The flat vector of one kind (LANG_INPUT, LANG_PARAM, LANG_ARG) in port
+ * order, and its length; borrowed from v. */
+size_t lang_values_flat(const lang_values *v, lang_port_kind kind, const int64_t **vals);
 
 /* Outputs: one int64 per output element, in port order (flat); bools 0/1.
  * lang_outputs_len gives the count. */
