@@ -94,4 +94,30 @@ size_t text_invalid_at(const uint8_t *s, size_t n, str_class cls);
  * code points over U+10FFFF are refused (RFC 3629 §4). */
 size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp);
 
+/* ---- fixed-width big-endian integers and zigzag ----
+ * For fixed layouts (store keys, message headers, LevelDB records): the one
+ * definition the modules share. Zigzag maps signed values to unsigned ones
+ * with small magnitudes small, so a minimal varint carries an int64 with a
+ * single encoding per value. */
+static inline void put_be16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static inline void put_be32(uint8_t *p, uint32_t v) {
+  for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static inline void put_be64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static inline uint32_t get_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t get_be64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+static inline uint64_t zigzag_enc(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
+static inline int64_t zigzag_dec(uint64_t z) { return (int64_t)((z >> 1) ^ (0 - (z & 1))); }
+
 #endif

@@ -108,17 +108,13 @@ void tx_call_context(const cx_hash *chain_id, const cx_pubkey *sender, uint64_t 
   memcpy(out, h.b, 32);
 }
 
-/* Zigzag: small negative args encode as short varints; the map is a
- * bijection on 64 bits, so a minimal varint gives one encoding per value. */
-static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
-
+/* Args are zigzag varints (codec.h): one encoding per value. */
 static void call_enc(cx_enc *e, const cx_tx_call *c) {
   enc_fixed(e, c->contract.b, 32);
   enc_fixed(e, c->did.b, 32);
   enc_fixed(e, c->consent.b, 32);
   enc_varint(e, c->nargs);
-  for (size_t i = 0; i < c->nargs; i++) enc_varint(e, zz_enc(c->args[i]));
+  for (size_t i = 0; i < c->nargs; i++) enc_varint(e, zigzag_enc(c->args[i]));
   enc_varint(e, c->nparties);
   enc_varint(e, c->count);
   for (uint32_t i = 0; i < c->nparties; i++) enc_bytes(e, c->blobs + (size_t)i * c->blob_len, c->blob_len);
@@ -141,7 +137,7 @@ static int call_dec(cx_dec *d, cx_tx_call *c) {
   for (size_t i = 0; i < c->nargs; i++) {
     uint64_t u;
     if (dec_varint(d, &u)) return -1;
-    c->args[i] = zz_dec(u);
+    c->args[i] = zigzag_dec(u);
   }
   if (dec_varint_max(d, &np, CX_MAX_VALIDATORS)) return -1;
   size_t at = d->off;

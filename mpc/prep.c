@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "hash.h"
 #include "session_internal.h"
 
@@ -314,23 +315,6 @@ static void prep_destroy(mpc_session *s) {
   sodium_memzero(p, sizeof *p);
   free(p);
   s->impl = NULL;
-}
-
-/* ---- helpers ----------------------------------------------------------- */
-
-static void put_be64(uint8_t *b, uint64_t v) {
-  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-static uint64_t get_be64(const uint8_t *b) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | b[i];
-  return v;
-}
-static void put_be32(uint8_t *b, uint32_t v) {
-  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static uint32_t get_be32(const uint8_t *b) {
-  return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
 /* ---- wire form ----------------------------------------------------------- */

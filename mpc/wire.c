@@ -12,22 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "hash.h"
 #include "mpc.h"
 #include "session_internal.h"
 
 /* ---- encoding ---------------------------------------------------------- */
-
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Offsets in the header (wire.h) */
 enum { OFF_VER = 0, OFF_KIND = 1, OFF_SESSION = 2, OFF_ROUND = 34, OFF_FROM = 38, OFF_TO = 39,

@@ -96,25 +96,6 @@ struct vault {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void put_be32(uint8_t *p, uint32_t v) {
-  for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
-static void put_be64(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
-static uint32_t get_be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get_be64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
-}
-
-/* Zigzag, so the canonical varint of the codec carries signed range bounds. */
-static uint64_t zz_enc(int64_t v) { return (uint64_t)v << 1 ^ (v < 0 ? UINT64_MAX : 0); }
-static int64_t zz_dec(uint64_t z) { return (int64_t)(z >> 1 ^ (0 - (z & 1))); }
-
 static cx_err ldb_err(char *err) {
   cx_err e = strncmp(err, "Corruption", 10) == 0 ? CX_E_CORRUPT
              : strncmp(err, "IO error", 8) == 0  ? CX_E_IO
@@ -327,8 +308,8 @@ static void schema_encode(const vault_schema *s, cx_enc *e) {
   for (size_t i = 0; i < s->nfields; i++) {
     enc_str(e, s->fields[i].name);
     enc_bool(e, s->fields[i].is_bool);
-    enc_varint(e, zz_enc(s->fields[i].lo));
-    enc_varint(e, zz_enc(s->fields[i].hi));
+    enc_varint(e, zigzag_enc(s->fields[i].lo));
+    enc_varint(e, zigzag_enc(s->fields[i].hi));
   }
 }
 
@@ -351,8 +332,8 @@ static cx_err schema_load(vault *v, const char *domain, vault_schema *out) {
     dec_bool(&d, &s.fields[i].is_bool);
     dec_varint(&d, &lo);
     dec_varint(&d, &hi);
-    s.fields[i].lo = zz_dec(lo);
-    s.fields[i].hi = zz_dec(hi);
+    s.fields[i].lo = zigzag_dec(lo);
+    s.fields[i].hi = zigzag_dec(hi);
   }
   /* A stored schema must be exactly what schema_set would have written. */
   e = dec_finish(&d) == CX_OK ? schema_check(&s, out, NULL, 0) : CX_E_CORRUPT;

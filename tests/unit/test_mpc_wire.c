@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "hash.h"
 #include "keys.h"
 #include "mpc.h"
@@ -52,10 +53,6 @@ static msg mk(int signer, uint8_t kind, const uint8_t *session, uint32_t round, 
 
 static msg mk_std(uint32_t round, uint8_t from, const char *payload) {
   return mk(from, MPC_KIND_ONLINE, g_session, round, from, MPC_TO_ALL, payload);
-}
-
-static uint32_t get_be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 START_TEST(test_wire_roundtrip) {

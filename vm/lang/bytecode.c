@@ -26,9 +26,6 @@
 #define PORT_MIN_BYTES 6
 #define NODE_MIN_BYTES 2
 
-static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
-static int64_t unzigzag(uint64_t z) { return (int64_t)((z >> 1) ^ (0 - (z & 1))); }
-
 /* ---- encoding ------------------------------------------------------------- */
 
 cx_err ir_encode(const ir_circuit *c, uint8_t **out, size_t *len) {
@@ -43,8 +40,8 @@ cx_err ir_encode(const ir_circuit *c, uint8_t **out, size_t *len) {
     enc_u8(&e, p->base);
     enc_str(&e, p->name);
     enc_varint(&e, p->len);
-    enc_varint(&e, zigzag(p->lo));
-    enc_varint(&e, zigzag(p->hi));
+    enc_varint(&e, zigzag_enc(p->lo));
+    enc_varint(&e, zigzag_enc(p->hi));
   }
   enc_varint(&e, c->nnodes);
   for (size_t i = 0; i < c->nnodes; i++) {
@@ -57,7 +54,7 @@ cx_err ir_encode(const ir_circuit *c, uint8_t **out, size_t *len) {
       enc_varint(&e, i - ops[j]);
     }
     switch (n->op) {
-      case IR_CONST: enc_varint(&e, zigzag(n->imm)); break;
+      case IR_CONST: enc_varint(&e, zigzag_enc(n->imm)); break;
       case IR_INPUT: case IR_PARAM: case IR_ARG: case IR_DIVC: case IR_OUTPUT:
         enc_varint(&e, (uint64_t)n->imm);
         break;
@@ -180,7 +177,7 @@ static cx_err read_ports(rd *r, ir_circuit *c) {
       return fail(r, CX_E_LANG_LIMIT, "port %zu: array length %llu over the limit of %u", i,
                   (unsigned long long)len, IR_MAX_ARRAY);
     if (dec_varint(&r->d, &zlo) || dec_varint(&r->d, &zhi)) return fail_codec(r, where);
-    int64_t lo = unzigzag(zlo), hi = unzigzag(zhi);
+    int64_t lo = zigzag_dec(zlo), hi = zigzag_dec(zhi);
     if (lo > hi) return fail(r, CX_E_LANG_BYTECODE, "port %zu: lo > hi", i);
     if (base == IR_T_BOOL && (lo != 0 || hi != 1))
       return fail(r, CX_E_LANG_BYTECODE, "port %zu: bool range is not 0..1", i);
@@ -214,7 +211,7 @@ static cx_err read_node(rd *r, ir_circuit *c, uint32_t i) {
   switch (op) {
     case IR_CONST:
       if (dec_varint(&r->d, &u)) return fail_codec(r, where);
-      imm = unzigzag(u);
+      imm = zigzag_dec(u);
       break;
     case IR_INPUT: case IR_PARAM: case IR_ARG: {
       if (dec_varint(&r->d, &u)) return fail_codec(r, where);
