@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "ldb.h"
 #include "log.h"
 
 #define MOD "store"
@@ -158,12 +159,6 @@ static int key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
   return al < bl ? -1 : al > bl ? 1 : 0;
 }
 
-static cx_err map_ldb_err(const char *err) {
-  if (strncmp(err, "Corruption", 10) == 0) return CX_E_CORRUPT;
-  if (strncmp(err, "IO error", 8) == 0) return CX_E_IO;
-  return CX_E_DB;
-}
-
 /* ---- hashing (midstates: the 64-byte tag prefix is hashed once) --------- */
 
 static void init_mids(store *s) {
@@ -256,7 +251,7 @@ static cx_err db_get(store *s, const leveldb_readoptions_t *ro, const uint8_t *k
   size_t n = 0;
   char *v = leveldb_get(s->db, ro, (const char *)k, kl, &n, &err);
   if (err) {
-    cx_err e = map_ldb_err(err);
+    cx_err e = ldb_map_err(err);
     LOG_E(MOD, "read of key with prefix '%c' failed: %s", kl ? k[0] : '?', err);
     leveldb_free(err);
     leveldb_free(v);
@@ -439,7 +434,7 @@ static cx_err scan_state(store *s, const leveldb_snapshot_t *snap, cx_hash *tree
   if (cur >= 0) bucket_final(&acc, &tree[STORE_BUCKETS + (unsigned)cur]);
   leveldb_iter_get_error(it, &err);
   if (err) {
-    e = map_ldb_err(err);
+    e = ldb_map_err(err);
     seterr(errbuf, errlen, "reading the state failed: %s", err);
     leveldb_free(err);
     goto out;
@@ -575,7 +570,7 @@ static int any_key_from(store *s, const uint8_t *from, size_t fl, cx_err *e) {
   }
   leveldb_iter_get_error(it, &err);
   if (err) {
-    *e = map_ldb_err(err);
+    *e = ldb_map_err(err);
     leveldb_free(err);
   }
   leveldb_iter_destroy(it);
@@ -632,7 +627,7 @@ static cx_err check_format(store *s, char *errbuf, size_t errlen) {
     leveldb_put(s->db, s->wo_sync, (const char *)k, kl, (const char *)v, 4, &err);
     if (err) {
       seterr(errbuf, errlen, "writing the format record failed: %s", err);
-      e = map_ldb_err(err);
+      e = ldb_map_err(err);
       leveldb_free(err);
       return e;
     }
@@ -667,36 +662,6 @@ static int mkdir_p(const char *dir) {
 
 /* ---- open / close ------------------------------------------------------- */
 
-/* Takes DIR/chain.lock before LevelDB is touched. LevelDB's own LOCK is an
- * fcntl lock, which is per process: a second leveldb_open of the same
- * directory in this process fails, but closes its descriptor of LOCK and so
- * silently drops the first handle's lock against other processes. flock()
- * locks belong to the open file, so a second store_open - in this process
- * or another - is refused here and LevelDB's lock stays intact. */
-static cx_err lock_dir(store *s, const char *dir, char *errbuf, size_t errlen) {
-  size_t n = strlen(dir) + sizeof "/chain.lock";
-  char *path = malloc(n);
-  cx_err e = CX_OK;
-  if (!path) return CX_E_NOMEM;
-  snprintf(path, n, "%s/chain.lock", dir);
-  s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (s->lockfd < 0) {
-    seterr(errbuf, errlen, "cannot open %s: %s", path, strerror(errno));
-    e = CX_E_IO;
-  } else if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      seterr(errbuf, errlen, "the store in %s is in use by another process "
-             "(or already open in this one)", dir);
-      e = CX_E_LOCKED;
-    } else {
-      seterr(errbuf, errlen, "cannot lock %s: %s", path, strerror(errno));
-      e = CX_E_IO;
-    }
-  }
-  free(path);
-  return e;
-}
-
 static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
   cx_err e = CX_OK;
   char *err = NULL;
@@ -722,7 +687,7 @@ static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
       seterr(errbuf, errlen, "the store %s is in use by another process", path);
       e = CX_E_LOCKED;
     } else {
-      e = map_ldb_err(err);
+      e = ldb_map_err(err);
       seterr(errbuf, errlen, "opening %s failed: %s", path, err);
     }
     leveldb_free(err);
@@ -778,7 +743,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
     e = CX_E_IO;
     goto out;
   }
-  e = lock_dir(s, dir, errbuf, errlen);
+  e = ldb_lock_dir(dir, "chain.lock", "store", &s->lockfd, errbuf, errlen);
   if (e) goto out;
   e = open_db(s, dir, errbuf, errlen);
   if (e) goto out;
@@ -1181,7 +1146,7 @@ static cx_err bucket_merged(store *s, leveldb_iterator_t *it, uint16_t b, ws_ent
   }
   leveldb_iter_get_error(it, &err);
   if (err) {
-    cx_err e = map_ldb_err(err);
+    cx_err e = ldb_map_err(err);
     LOG_E(MOD, "reading bucket %u failed: %s", (unsigned)b, err);
     leveldb_free(err);
     return e;
@@ -1258,7 +1223,7 @@ static void *part_run(void *arg) {
     i = j;
   }
   leveldb_iter_get_error(it, &err);
-  if (err && !p->e) p->e = map_ldb_err(err);
+  if (err && !p->e) p->e = ldb_map_err(err);
   leveldb_free(err);
   leveldb_iter_destroy(it);
   if (!p->e) climb(s, &p->d, 0, p->nparts);
@@ -1662,7 +1627,7 @@ cx_err store_state_proof_ex(store *s, const uint8_t *key, size_t klen, store_pro
   }
   leveldb_iter_get_error(it, &err);
   if (err) {
-    e = map_ldb_err(err);
+    e = ldb_map_err(err);
     LOG_E(MOD, "reading bucket %u for a proof failed: %s", (unsigned)b, err);
     leveldb_free(err);
   }

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "ldb.h"
 #include "log.h"
 #include "merkle.h"
 
@@ -96,10 +97,9 @@ struct vault {
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* Logs LevelDB's message and frees it. */
 static cx_err ldb_err(char *err) {
-  cx_err e = strncmp(err, "Corruption", 10) == 0 ? CX_E_CORRUPT
-             : strncmp(err, "IO error", 8) == 0  ? CX_E_IO
-                                                 : CX_E_DB;
+  cx_err e = ldb_map_err(err);
   LOG_E(MOD, "leveldb: %s", err);
   leveldb_free(err);
   return e;
@@ -903,21 +903,16 @@ cx_err vault_log_verify(vault *v, uint64_t *bad) {
 /* ---- open / close ------------------------------------------------------- */
 
 static cx_err lock_and_open(vault *v, const char *dir) {
-  size_t n = strlen(dir) + sizeof "/vault.lock";
+  size_t n = strlen(dir) + sizeof "/vault";
   char *path = malloc(n);
-  char *err = NULL;
+  char *err = NULL, msg[256];
   cx_err e = CX_OK;
   if (!path) return CX_E_NOMEM;
-  snprintf(path, n, "%s/vault.lock", dir);
   if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
     LOG_E(MOD, "cannot create %s: %s", dir, strerror(errno));
     e = CX_E_IO;
-  } else if ((v->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-    LOG_E(MOD, "cannot open %s: %s", path, strerror(errno));
-    e = CX_E_IO;
-  } else if (flock(v->lockfd, LOCK_EX | LOCK_NB) != 0) {
-    e = errno == EWOULDBLOCK ? CX_E_LOCKED : CX_E_IO;
-    LOG_E(MOD, "cannot lock %s: %s", path, e == CX_E_LOCKED ? "the vault is in use" : strerror(errno));
+  } else if ((e = ldb_lock_dir(dir, "vault.lock", "vault", &v->lockfd, msg, sizeof msg))) {
+    LOG_E(MOD, "%s", msg);
   }
   if (!e) {
     snprintf(path, n, "%s/vault", dir);
