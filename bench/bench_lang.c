@@ -29,7 +29,6 @@
 #include "common.h"
 #include "hash.h"
 #include "lang.h"
-#include "lang_internal.h"
 
 #define COMPILE_BOUND_S 0.050
 #define COMPILE_REPS 20
@@ -89,91 +88,6 @@ static lang_contract *compile_sample(const char *dir, const char *name, lang_val
   return c;
 }
 
-/* The port of kind `kind` holding flat element f, and f's index in it. */
-static const ir_port *port_of(const ir_circuit *ir, uint8_t kind, int64_t f, uint32_t *j) {
-  for (size_t i = 0; i < ir->nports; i++) {
-    const ir_port *p = &ir->ports[i];
-    int same = p->kind == kind || (kind >= IR_PORT_OUT_PUBLIC && p->kind >= IR_PORT_OUT_PUBLIC);
-    if (same && f >= p->first && f < (int64_t)p->first + ir_port_elems(p)) {
-      *j = (uint32_t)(f - p->first);
-      return p;
-    }
-  }
-  die("batch: no port for a flat index", NULL);
-}
-
-/* Where element j of port p lands in copy k of a batch of B. Every port
- * becomes an array of B times its elements (copy k's at k * elems), so
- * kinds keep their order and each port p starts at p->first * B. */
-static int64_t batch_index(const ir_port *p, uint32_t k, uint32_t j, uint32_t B) {
-  return (int64_t)p->first * B + (int64_t)k * ir_port_elems(p) + j;
-}
-
-/* B copies of c's circuit in one contract. The copies share nothing
- * secret; the evaluator packs their layers together. */
-static lang_contract *batch_of(const lang_contract *c, uint32_t B) {
-  const ir_circuit *ir = &c->ir;
-  lang_contract *b = calloc(1, sizeof *b);
-  uint32_t *map = malloc(ir->nnodes * sizeof *map);
-  if (!b || !map) die("out of memory", NULL);
-  ir_init(&b->ir, "batch");
-  for (size_t i = 0; i < ir->nports; i++) {
-    const ir_port *p = &ir->ports[i];
-    if (ir_add_port(&b->ir, p->kind, p->base, p->name, ir_port_elems(p) * B, p->lo, p->hi))
-      die("batch ports (array too long: use a smaller --batch)", p->name);
-  }
-  for (uint32_t k = 0; k < B; k++) {
-    for (size_t i = 0; i < ir->nnodes; i++) {
-      const ir_node *x = &ir->nodes[i];
-      int64_t imm = x->imm;
-      uint32_t j;
-      if (x->op == IR_INPUT || x->op == IR_PARAM || x->op == IR_ARG || x->op == IR_OUTPUT) {
-        uint8_t kind = x->op == IR_INPUT ? IR_PORT_INPUT
-                       : x->op == IR_PARAM ? IR_PORT_PARAM
-                       : x->op == IR_ARG   ? IR_PORT_ARG
-                                           : IR_PORT_OUT_PUBLIC;
-        const ir_port *p = port_of(ir, kind, x->imm, &j);
-        imm = batch_index(p, k, j, B);
-      }
-      cx_err e = CX_OK;
-      int ops = x->op == IR_SELECT ? 3 : (x->op >= IR_ADD && x->op != IR_DIVC && x->op != IR_OUTPUT) ? 2
-                : (x->op == IR_DIVC || x->op == IR_OUTPUT) ? 1 : 0;
-      map[i] = ir_emit(&b->ir, x->op, ops >= 1 ? map[x->a] : 0, ops >= 2 ? map[x->b] : 0,
-                       ops >= 3 ? map[x->c] : 0, imm, &e);
-      if (x->op != IR_OUTPUT && map[i] == IR_NONE) die("batch circuit", cx_err_str(e));
-    }
-  }
-  free(map);
-  if (ir_finish(&b->ir) || ir_encode(&b->ir, &b->bc, &b->bclen)) die("batch circuit", "finish");
-  hash_tagged(CX_TAG_CONTRACT, b->bc, b->bclen, &b->id);
-  return b;
-}
-
-/* The batch's values: copy k gets v's values. */
-static lang_values *batch_values(const lang_contract *b, const lang_contract *c, const lang_values *v,
-                                 uint32_t B) {
-  lang_values *bv = lang_values_new(b);
-  if (!bv) die("out of memory", NULL);
-  const ir_circuit *ir = &c->ir;
-  for (size_t i = 0; i < ir->nports; i++) {
-    const ir_port *p = &ir->ports[i];
-    int64_t *dst = p->kind == IR_PORT_INPUT ? bv->in : p->kind == IR_PORT_PARAM ? bv->param : bv->arg;
-    const int64_t *src = p->kind == IR_PORT_INPUT ? v->in : p->kind == IR_PORT_PARAM ? v->param : v->arg;
-    if (p->kind >= IR_PORT_OUT_PUBLIC) continue;
-    for (uint32_t k = 0; k < B; k++)
-      for (uint32_t j = 0; j < ir_port_elems(p); j++) dst[batch_index(p, k, j, B)] = src[p->first + j];
-  }
-  for (size_t i = 0; i < b->ir.nports; i++) bv->set[i] = 1;
-  return bv;
-}
-
-/* Output element j of copy k, from the batch's flat outputs. */
-static int64_t batch_out(const lang_contract *c, const int64_t *out, uint32_t k, size_t f, uint32_t B) {
-  uint32_t j;
-  const ir_port *p = port_of(&c->ir, IR_PORT_OUT_PUBLIC, (int64_t)f, &j);
-  return out[batch_index(p, k, j, B)];
-}
-
 int main(int argc, char **argv) {
   uint32_t B = 100, L = 10;
   const char *dir = CUSTOS_SOURCE_DIR "/configs/contracts";
@@ -203,7 +117,8 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/%s.cst", dir, SAMPLES[s]);
     char *src = slurp(path, &len);
     double tc[COMPILE_REPS], td[COMPILE_REPS];
-    size_t nodes = 0, bclen = 0;
+    size_t bclen = 0;
+    lang_cost cost;
     for (int r = 0; r < COMPILE_REPS; r++) {
       lang_contract *c = NULL, *d = NULL;
       double t0 = bench_now_s();
@@ -214,14 +129,14 @@ int main(int argc, char **argv) {
       double t2 = bench_now_s();
       tc[r] = t1 - t0;
       td[r] = t2 - t1;
-      nodes = c->ir.nnodes;
+      if (r == 0 && lang_cost_get(c, NPARTIES, &cost, err, sizeof err)) die("cost", err);
       lang_free(c);
       lang_free(d);
     }
     double mc = median(tc, COMPILE_REPS), md = median(td, COMPILE_REPS);
     double ratio = mc / COMPILE_BOUND_S;
     if (ratio > 1.0) fail = 1;
-    printf("   %-14s %7zuB %6zu %7zuB %8.3fms %8.3fms %7.3fx%s\n", SAMPLES[s], len, nodes, bclen, mc * 1e3,
+    printf("   %-14s %7zuB %6zu %7zuB %8.3fms %8.3fms %7.3fx%s\n", SAMPLES[s], len, (size_t)cost.nodes, bclen, mc * 1e3,
            md * 1e3, ratio, ratio > 1.0 ? "  OVER BOUND" : "");
     free(src);
   }
@@ -271,21 +186,28 @@ int main(int argc, char **argv) {
          lat_on / (lat_on + lat_prep));
 
   printf("\n4. throughput: %u underwriting calls as one batched program vs one call at a time\n", B);
-  lang_contract *b = batch_of(c, B);
-  lang_values *bv = batch_values(b, c, v, B);
+  lang_contract *b = NULL;
+  lang_values *bv = NULL;
+  const lang_values **vs = malloc(B * sizeof *vs);
+  if (!vs) die("out of memory", NULL);
+  for (uint32_t k = 0; k < B; k++) vs[k] = v;
+  if (lang_batch(c, B, &b, err, sizeof err) || lang_batch_values(b, c, vs, B, &bv, err, sizeof err))
+    die("batch", err);
+  free(vs);
   lang_cost bcost;
   if (lang_cost_get(b, NPARTIES, &bcost, err, sizeof err)) die("batch cost", err);
   lang_mpc_report brep;
   if (lang_run_mpc(b, bv, NPARTIES, NULL, out, &brep, err, sizeof err)) die("batch run", err);
-  int64_t single[64];
+  int64_t single[64], got[64];
   if (lang_outputs_len(c) > 64 || lang_run_reference(c, v, single, err, sizeof err)) die("reference", err);
-  for (uint32_t k = 0; k < B && !fail; k++)
-    for (size_t f = 0; f < lang_outputs_len(c); f++)
-      if (batch_out(c, out, k, f, B) != single[f]) {
-        printf("   BATCH OUTPUT %u DIFFERS FROM THE REFERENCE\n", k);
-        fail = 1;
-        break;
-      }
+  for (uint32_t k = 0; k < B; k++) {
+    lang_batch_outputs(c, B, out, k, got);
+    if (memcmp(got, single, lang_outputs_len(c) * sizeof *got)) {
+      printf("   BATCH OUTPUT %u DIFFERS FROM THE REFERENCE\n", k);
+      fail = 1;
+      break;
+    }
+  }
   double bt = brep.online_s + brep.prep_s, st = lat_on + lat_prep;
   double bthr = B / bt, sthr = 1.0 / st;
   printf("   batched: %.1f calls/s (%.2f s for %u calls: online %.2f s in %u rounds, prep %.2f s)\n", bthr, bt, B,

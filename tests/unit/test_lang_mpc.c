@@ -454,6 +454,53 @@ static void sample_check(const lang_contract *c, const lang_values *v, uint32_t 
   free(got);
 }
 
+/* A batch of 5 underwriting calls with different values: in plaintext and
+ * as one 4-party MPC program every copy gives its own call's outputs, in the
+ * rounds of a single call. */
+START_TEST(test_batch) {
+  enum { B = 5 };
+  lang_contract *c = sample("underwriting"), *b = NULL;
+  char err[256];
+  lang_values *v[B], *bv = NULL;
+  for (int k = 0; k < B; k++) {
+    v[k] = lang_values_new(c);
+    sample_values_rand(c, v[k]);
+  }
+  ck_assert_int_eq(lang_batch(c, 0, &b, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_int_eq(lang_batch(c, 4097, &b, err, sizeof err), CX_E_LANG_LIMIT);
+  ck_assert_msg(lang_batch(c, B, &b, err, sizeof err) == CX_OK, "%s", err);
+  ck_assert_msg(lang_batch_values(b, c, (const lang_values *const *)v, B, &bv, err, sizeof err) == CX_OK, "%s",
+                err);
+  size_t no = lang_outputs_len(c);
+  ck_assert_uint_eq(lang_outputs_len(b), no * B);
+  int64_t *plain = calloc(no * B, sizeof *plain), *mpc = calloc(no * B, sizeof *mpc);
+  int64_t ref[16], got[16];
+  ck_assert(no <= 16 && plain && mpc);
+  ck_assert_int_eq(lang_run_circuit(b, bv, plain, err, sizeof err), CX_OK);
+  lang_mpc_report rep;
+  ck_assert_msg(lang_run_mpc(b, bv, 4, NULL, mpc, &rep, err, sizeof err) == CX_OK, "%s", err);
+  for (uint32_t k = 0; k < B; k++) {
+    ck_assert_int_eq(lang_run_reference(c, v[k], ref, err, sizeof err), CX_OK);
+    lang_batch_outputs(c, B, plain, k, got);
+    ck_assert_mem_eq(got, ref, no * sizeof *got);
+    lang_batch_outputs(c, B, mpc, k, got);
+    ck_assert_mem_eq(got, ref, no * sizeof *got);
+  }
+  lang_cost one, all;
+  ck_assert_int_eq(lang_cost_get(c, 4, &one, err, sizeof err), CX_OK);
+  ck_assert_int_eq(lang_cost_get(b, 4, &all, err, sizeof err), CX_OK);
+  ck_assert_uint_eq(all.rounds, one.rounds);
+  ck_assert_uint_eq(rep.rounds, one.rounds);
+  ck_assert_uint_eq(all.cmp, one.cmp * B);
+  free(plain);
+  free(mpc);
+  for (int k = 0; k < B; k++) lang_values_free(v[k]);
+  lang_values_free(bv);
+  lang_free(b);
+  lang_free(c);
+}
+END_TEST
+
 static const char *const SAMPLES[] = {"avg_salary", "cohort", "millionaires", "survival", "underwriting"};
 #define NSAMPLES (sizeof SAMPLES / sizeof SAMPLES[0])
 
@@ -501,6 +548,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_wide_layer);
   tcase_add_test(tc, test_cost_report);
   tcase_add_test(tc, test_refusals);
+  tcase_add_test(tc, test_batch);
   suite_add_tcase(s, tc);
   TCase *ts = tcase_create("samples");
   tcase_set_timeout(ts, 240);

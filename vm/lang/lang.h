@@ -122,6 +122,24 @@ cx_err lang_run_reference(const lang_contract *c, const lang_values *v, int64_t 
 cx_err lang_run_circuit(const lang_contract *c, const lang_values *v, int64_t *out, char *err,
                         size_t errlen);
 
+/* ---- batches (vm/lang/batch.c) -------------------------------------------- */
+
+/* `copies` calls of c as one contract, for one MPC program whose layers
+ * the evaluator packs together (throughput). Every port of the batch is an
+ * array of copies times the port's elements, copy k's at k * elements; the
+ * batch keeps c's name, its own bytecode and id. CX_E_INVALID_ARG (0
+ * copies), CX_E_LANG_LIMIT (an array over 4096, or the node limit), with a
+ * sentence in err. Free with lang_free. */
+cx_err lang_batch(const lang_contract *c, uint32_t copies, lang_contract **out, char *err, size_t errlen);
+/* The batch's values: copy k gets v[k]'s (each complete, values of c).
+ * *out is the caller's (lang_values_free). */
+cx_err lang_batch_values(const lang_contract *batch, const lang_contract *c, const lang_values *const *v,
+                         uint32_t copies, lang_values **out, char *err, size_t errlen);
+/* Copy k's outputs (lang_outputs_len(c) of them, c's flat order) from the
+ * batch's flat outputs. */
+void lang_batch_outputs(const lang_contract *c, uint32_t copies, const int64_t *batch_out, uint32_t k,
+                        int64_t *out);
+
 /* ---- cost and MPC (vm/lang/eval_mpc.c) ------------------------------------ */
 
 typedef struct {

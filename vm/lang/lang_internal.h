@@ -10,6 +10,7 @@
  *   bytecode.c            ir_encode / ir_decode
  *   ir_eval.c             plaintext evaluation, depth, stats, flows
  *   lang.c                lang_compile / lang_decode / accessors / values / JSON
+ *   batch.c               lang_batch: copies of a circuit in one (throughput)
  *   eval_mpc.c            circuit -> mpc_program (layered packing), cost, lang_run_mpc */
 #ifndef CUSTOS_LANG_INTERNAL_H
 #define CUSTOS_LANG_INTERNAL_H
