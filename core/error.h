@@ -86,6 +86,10 @@
   X(CX_E_EVIDENCE_EXISTS, 350, "evidence_exists", "this equivocation is already on chain") \
   X(CX_E_CONSENT_MISMATCH, 360, "consent_mismatch", "the consent is for another insurer, contract or subject") \
   X(CX_E_BAD_DEALING, 361, "bad_dealing", "the params' dealing does not match the contract or the validators") \
+  X(CX_E_CALL_UNKNOWN, 362, "call_unknown", "no such call")                          \
+  X(CX_E_CALL_CLOSED, 363, "call_closed", "the call already has a result")           \
+  X(CX_E_RESULT_MISMATCH, 364, "result_mismatch", "the result does not match the contract's interface") \
+  X(CX_E_NO_QUORUM, 365, "no_quorum", "fewer than 2t+1 parties signed the result")   \
   /* storage 400.. */                                                                \
   X(CX_E_DB, 400, "db_error", "database error")                                      \
   X(CX_E_CORRUPT, 401, "store_corrupt", "store is damaged")                          \

@@ -40,6 +40,9 @@ typedef enum {
   CX_TAG_MPC_TRANSCRIPT,/* MPC transcript hash of broadcast values */
   CX_TAG_MPC_CLIENT,    /* client-dealt input: commitments, challenge (mpc/client.h) */
   CX_TAG_CALL,          /* context of a contract call's dealing (tx_call_context) */
+  CX_TAG_RESULT,        /* a call's result statement (tx_result_statement) */
+  CX_TAG_RESULT_SIG,    /* what a party signs: statement || its blob */
+  CX_TAG_MPC_CALL,      /* session ids of a call's MPC sessions (docs/calls.md §2) */
   CX_TAG_COUNT
 } cx_tag;
 

@@ -13,6 +13,11 @@ void tx_clear(cx_tx *tx) {
     free(tx->u.call.args);
     free(tx->u.call.blobs);
     free(tx->u.call.commit);
+  } else if (tx->type == TX_CALL_RESULT) {
+    cx_tx_call_result *r = &tx->u.result;
+    for (size_t i = 0; r->sigs && i < r->nsig; i++) free(r->sigs[i].blob);
+    free(r->sigs);
+    free(r->out);
   }
   memset(tx, 0, sizeof *tx);
 }
@@ -170,6 +175,258 @@ static int call_dec(cx_dec *d, cx_tx_call *c) {
   return 0;
 }
 
+/* ---- call results (docs/calls.md §3, §4) ---- */
+
+cx_err tx_result_alloc(cx_tx *tx, size_t nout, size_t nsig) {
+  CX_ASSERT(tx->type == TX_CALL_RESULT);
+  cx_tx_call_result *r = &tx->u.result;
+  if (nout > CX_RESULT_MAX_OUTPUTS || nsig > CX_MAX_VALIDATORS) return CX_E_TOO_LONG;
+  cx_result_output *o = nout ? calloc(nout, sizeof *o) : NULL;
+  cx_result_sig *s = nsig ? calloc(nsig, sizeof *s) : NULL;
+  if ((nout && !o) || (nsig && !s)) {
+    free(o);
+    free(s);
+    return CX_E_NOMEM;
+  }
+  for (size_t i = 0; r->sigs && i < r->nsig; i++) free(r->sigs[i].blob);
+  free(r->sigs);
+  free(r->out);
+  r->out = o;
+  r->nout = nout;
+  r->sigs = s;
+  r->nsig = nsig;
+  return CX_OK;
+}
+
+cx_err tx_result_set_blob(cx_tx *tx, size_t i, const uint8_t *blob, size_t len) {
+  CX_ASSERT(tx->type == TX_CALL_RESULT);
+  cx_tx_call_result *r = &tx->u.result;
+  if (i >= r->nsig) return CX_E_INVALID_ARG;
+  if (len > CX_RESULT_BLOB_MAX) return CX_E_TOO_LONG;
+  uint8_t *b = NULL;
+  if (len) {
+    b = malloc(len);
+    if (!b) return CX_E_NOMEM;
+    memcpy(b, blob, len);
+  }
+  free(r->sigs[i].blob);
+  r->sigs[i].blob = b;
+  r->sigs[i].blob_len = len;
+  return CX_OK;
+}
+
+/* The DONE fields (inputs, outputs, transcript) go into the encoding and,
+ * byte for byte, into the result statement (calls.md §3): one writer for
+ * both, so the two cannot drift apart. Exactly one of e and h is set. */
+typedef struct {
+  cx_enc *e;
+  hash_ctx *h;
+} rsink;
+
+static void rs_fixed(rsink *s, const void *p, size_t n) {
+  if (s->e)
+    enc_fixed(s->e, p, n);
+  else
+    hash_ctx_update(s->h, p, n);
+}
+
+static void rs_varint(rsink *s, uint64_t v) {
+  uint8_t b[CX_VARINT_MAX];
+  rs_fixed(s, b, varint_put(b, v));
+}
+
+static void rs_str(rsink *s, const char *str) { /* as enc_str: varint len | bytes */
+  size_t n = strlen(str);
+  rs_varint(s, n);
+  rs_fixed(s, str, n);
+}
+
+static void result_done_body(rsink *s, const cx_tx_call_result *r) {
+  CX_ASSERT(r->nin <= CX_DOMAINS_MAX && (r->out || !r->nout));
+  rs_varint(s, r->nin);
+  for (size_t i = 0; i < r->nin; i++) {
+    rs_str(s, r->in[i].domain);
+    rs_fixed(s, r->in[i].root.b, 32);
+    rs_varint(s, r->in[i].count);
+    rs_fixed(s, r->in[i].leaf.b, 32);
+  }
+  rs_varint(s, r->nout);
+  for (size_t i = 0; i < r->nout; i++) {
+    const cx_result_output *o = &r->out[i];
+    rs_fixed(s, &o->priv, 1); /* written as given: a bad flag is the decoder's to refuse */
+    if (o->priv)
+      rs_fixed(s, o->masked, 16);
+    else
+      rs_varint(s, zigzag_enc(o->value));
+  }
+  rs_fixed(s, r->transcript.b, 32);
+}
+
+static void result_enc(cx_enc *e, const cx_tx_call_result *r) {
+  rsink s = {e, NULL};
+  enc_fixed(e, r->call.b, 32);
+  enc_u8(e, r->status);
+  if (r->status == CX_CALL_DONE) {
+    result_done_body(&s, r);
+  } else if (r->status == CX_CALL_ABORTED) {
+    enc_varint(e, zigzag_enc(r->code));
+    enc_str(e, r->reason);
+  }
+  enc_varint(e, r->nsig);
+  for (size_t i = 0; i < r->nsig; i++) {
+    enc_u8(e, r->sigs[i].party);
+    enc_bytes(e, r->sigs[i].blob, r->sigs[i].blob_len);
+    enc_fixed(e, r->sigs[i].sig.b, 64);
+  }
+}
+
+/* A masked private output is a canonical element of GF(2^127 - 1),
+ * little-endian: below 2^127 (top bit of byte 15 clear) and not p itself.
+ * This is mpc/field.h's fe_decode check, written out because core does not
+ * link the mpc module (the unit tests check that the two agree). */
+static int fe_bytes_canonical(const uint8_t b[16]) {
+  if (b[15] & 0x80) return 0;
+  if (b[15] != 0x7f) return 1;
+  for (int i = 0; i < 15; i++)
+    if (b[i] != 0xff) return 1;
+  return 0; /* exactly p */
+}
+
+static int result_inputs_dec(cx_dec *d, cx_tx_call_result *r) {
+  uint64_t n;
+  if (dec_varint_max(d, &n, CX_DOMAINS_MAX)) return -1;
+  r->nin = (size_t)n;
+  for (size_t i = 0; i < r->nin; i++) {
+    cx_result_input *in = &r->in[i];
+    size_t at = d->off;
+    if (dec_str(d, in->domain, CX_DOMAIN_MAX, STR_IDENT)) return -1;
+    /* The contract's domains are a sorted set (lang_domains): one order. */
+    if (i > 0 && strcmp(r->in[i - 1].domain, in->domain) >= 0) {
+      d->off = at;
+      return dec_fail(d, CX_E_UNSORTED);
+    }
+    if (dec_fixed(d, in->root.b, 32) || dec_varint(d, &in->count) || dec_fixed(d, in->leaf.b, 32))
+      return -1;
+  }
+  return 0;
+}
+
+static int result_outputs_dec(cx_dec *d, cx_tx_call_result *r) {
+  uint64_t n;
+  if (dec_varint_max(d, &n, CX_RESULT_MAX_OUTPUTS)) return -1;
+  /* Each output takes at least 2 bytes (flag, one-byte value): a count the
+   * input cannot hold is refused before anything is allocated for it. */
+  if (n > (d->len - d->off) / 2) return dec_fail(d, CX_E_TRUNCATED);
+  if (n) {
+    r->out = calloc((size_t)n, sizeof *r->out);
+    if (!r->out) return dec_fail(d, CX_E_NOMEM);
+  }
+  r->nout = (size_t)n;
+  for (size_t i = 0; i < r->nout; i++) {
+    cx_result_output *o = &r->out[i];
+    if (dec_enum(d, &o->priv, 0, 1)) return -1;
+    if (o->priv) {
+      size_t at = d->off;
+      if (dec_fixed(d, o->masked, 16)) return -1;
+      if (!fe_bytes_canonical(o->masked)) {
+        d->off = at;
+        return dec_fail(d, CX_E_NONCANONICAL);
+      }
+    } else {
+      uint64_t u;
+      if (dec_varint(d, &u)) return -1;
+      o->value = zigzag_dec(u);
+    }
+  }
+  return 0;
+}
+
+#define RESULT_SIG_MIN (1 + 1 + 64) /* party, empty blob, sig */
+
+static int result_sigs_dec(cx_dec *d, cx_tx_call_result *r) {
+  uint64_t n;
+  size_t at = d->off;
+  if (dec_varint_max(d, &n, CX_MAX_VALIDATORS)) return -1;
+  /* A result nobody signed says nothing: 1..64 signatures. */
+  if (n == 0) {
+    d->off = at;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  if (n > (d->len - d->off) / RESULT_SIG_MIN) return dec_fail(d, CX_E_TRUNCATED);
+  r->sigs = calloc((size_t)n, sizeof *r->sigs);
+  if (!r->sigs) return dec_fail(d, CX_E_NOMEM);
+  r->nsig = (size_t)n;
+  for (size_t i = 0; i < r->nsig; i++) {
+    cx_result_sig *s = &r->sigs[i];
+    const uint8_t *b;
+    size_t bl;
+    at = d->off;
+    if (dec_u8(d, &s->party)) return -1;
+    /* Party indexes are a set (one signature per party), and a party is
+     * one of at most CX_MAX_VALIDATORS. */
+    if (i > 0 && s->party <= r->sigs[i - 1].party) {
+      d->off = at;
+      return dec_fail(d, CX_E_UNSORTED);
+    }
+    if (s->party >= CX_MAX_VALIDATORS) {
+      d->off = at;
+      return dec_fail(d, CX_E_TOO_LONG);
+    }
+    if (dec_bytes(d, &b, &bl, CX_RESULT_BLOB_MAX)) return -1;
+    if (bl) {
+      s->blob = malloc(bl);
+      if (!s->blob) return dec_fail(d, CX_E_NOMEM);
+      memcpy(s->blob, b, bl);
+    }
+    s->blob_len = bl;
+    if (dec_fixed(d, s->sig.b, 64)) return -1;
+  }
+  return 0;
+}
+
+static int result_dec(cx_dec *d, cx_tx_call_result *r) {
+  if (dec_fixed(d, r->call.b, 32) || dec_enum(d, &r->status, CX_CALL_DONE, CX_CALL_ABORTED)) return -1;
+  if (r->status == CX_CALL_DONE) {
+    if (result_inputs_dec(d, r) || result_outputs_dec(d, r) || dec_fixed(d, r->transcript.b, 32))
+      return -1;
+  } else {
+    uint64_t u;
+    /* A cx_err is an int32: the zigzag images of INT32_MIN..INT32_MAX are
+     * exactly 0..UINT32_MAX. */
+    if (dec_varint_max(d, &u, UINT32_MAX)) return -1;
+    r->code = (int32_t)zigzag_dec(u);
+    if (dec_str(d, r->reason, CX_RESULT_REASON_MAX, STR_UTF8)) return -1;
+  }
+  return result_sigs_dec(d, r);
+}
+
+void tx_result_statement(const cx_hash *chain_id, const cx_tx_call_result *r, const cx_hash *contract,
+                         const cx_hash *consent, const cx_hash *did, cx_hash *out) {
+  hash_ctx h;
+  rsink s = {NULL, &h};
+  hash_ctx_init(&h, CX_TAG_RESULT);
+  hash_ctx_update(&h, chain_id->b, 32);
+  hash_ctx_update(&h, r->call.b, 32);
+  hash_ctx_update(&h, contract->b, 32);
+  hash_ctx_update(&h, consent->b, 32);
+  hash_ctx_update(&h, did->b, 32);
+  hash_ctx_update(&h, &r->status, 1);
+  /* The reason is the submitter's words, not the quorum's: not signed. */
+  if (r->status == CX_CALL_DONE)
+    result_done_body(&s, r);
+  else if (r->status == CX_CALL_ABORTED)
+    rs_varint(&s, zigzag_enc(r->code));
+  hash_ctx_final(&h, out);
+}
+
+void tx_result_sig_msg(const cx_hash *statement, const uint8_t *blob, size_t blob_len, cx_hash *out) {
+  hash_ctx h;
+  hash_ctx_init(&h, CX_TAG_RESULT_SIG);
+  hash_ctx_update(&h, statement->b, 32);
+  if (blob_len) hash_ctx_update(&h, blob, blob_len);
+  hash_ctx_final(&h, out);
+}
+
 /* ---- names ---- */
 
 static const char *const type_names[] = {
@@ -179,7 +436,7 @@ static const char *const type_names[] = {
     [TX_CONSENT_GRANT] = "consent_grant",     [TX_CONSENT_REVOKE] = "consent_revoke",
     [TX_CONTRACT_DEPLOY] = "contract_deploy", [TX_CONTRACT_APPROVE] = "contract_approve",
     [TX_CONTRACT_RETIRE] = "contract_retire", [TX_EVIDENCE] = "evidence",
-    [TX_CALL] = "call",
+    [TX_CALL] = "call",                       [TX_CALL_RESULT] = "call_result",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -483,6 +740,9 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
     case TX_CALL:
       call_enc(e, &tx->u.call);
       break;
+    case TX_CALL_RESULT:
+      result_enc(e, &tx->u.result);
+      break;
     default:
       CX_ASSERT(!"tx_encode: unknown type");
   }
@@ -585,6 +845,8 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
       return evidence_dec(d, &tx->u.evidence);
     case TX_CALL:
       return call_dec(d, &tx->u.call);
+    case TX_CALL_RESULT:
+      return result_dec(d, &tx->u.result);
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }

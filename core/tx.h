@@ -60,6 +60,7 @@ typedef enum {
   TX_CONTRACT_RETIRE = 32,  /* sender = the deploying insurer */
   TX_EVIDENCE = 40,         /* sender = a validator: a validator's equivocation */
   TX_CALL = 50,             /* sender = an insurer: calls a contract for a subject */
+  TX_CALL_RESULT = 51,      /* sender = a party of the call: its result (docs/calls.md §4) */
 } cx_tx_type;
 
 typedef enum {
@@ -193,6 +194,48 @@ typedef struct {
   cx_hash *commit;   /* owned; nparties commitments */
 } cx_tx_call;
 
+/* The result of a call (docs/calls.md §3, §4). Body: call[32] | u8 status |
+ *   DONE:    varint nin | nin x (str domain | root[32] | varint count | leaf[32]) |
+ *            varint nout | nout x (u8 priv | priv ? fe[16] : zvarint) | transcript[32]
+ *   ABORTED: zvarint code | str reason
+ *   varint nsig | nsig x (u8 party | bytes blob | sig[64]), parties strictly increasing.
+ * Caps are checked before anything is allocated. */
+#define CX_RESULT_MAX_OUTPUTS 4096
+#define CX_RESULT_REASON_MAX 200
+#define CX_RESULT_BLOB_MAX (CX_RESULT_MAX_OUTPUTS * 16 + 48) /* crypto_box_SEALBYTES */
+#define CX_CALL_DONE 2    /* = vm_call_status CALL_DONE */
+#define CX_CALL_ABORTED 3 /* = CALL_ABORTED */
+typedef struct {
+  char domain[CX_DOMAIN_MAX + 1];
+  cx_hash root;   /* vault_domain_root of the snapshot the bureau read */
+  uint64_t count; /* records in it */
+  cx_hash leaf;   /* vault_leaf of the subject's record */
+} cx_result_input;
+typedef struct {
+  uint8_t priv;     /* 0 public: value; 1 private: masked (z + r) */
+  int64_t value;
+  uint8_t masked[16]; /* canonical field element, little-endian */
+} cx_result_output;
+typedef struct {
+  uint8_t party;   /* index among the call's parties */
+  uint8_t *blob;   /* owned; blob_len bytes (NULL when 0) */
+  size_t blob_len;
+  cx_sig sig;      /* over H_RESULT_SIG(statement || blob) */
+} cx_result_sig;
+typedef struct {
+  cx_hash call;
+  uint8_t status;                 /* CX_CALL_DONE or CX_CALL_ABORTED */
+  size_t nin;                     /* DONE: <= CX_DOMAINS_MAX */
+  cx_result_input in[CX_DOMAINS_MAX];
+  size_t nout;                    /* DONE */
+  cx_result_output *out;          /* owned */
+  cx_hash transcript;             /* DONE */
+  int32_t code;                   /* ABORTED: the cx_err */
+  char reason[CX_RESULT_REASON_MAX + 1]; /* ABORTED: STR_UTF8 */
+  size_t nsig;                    /* 1..CX_MAX_VALIDATORS */
+  cx_result_sig *sigs;            /* owned */
+} cx_tx_call_result;
+
 typedef struct {
   uint8_t type; /* cx_tx_type */
   cx_hash chain_id;
@@ -211,6 +254,7 @@ typedef struct {
     cx_tx_contract_ref cref;
     cx_tx_evidence evidence;
     cx_tx_call call;
+    cx_tx_call_result result;
   } u;
   cx_sig sig;
 } cx_tx;
@@ -244,6 +288,20 @@ size_t tx_call_blob_len(size_t count);
  * H_CALL(chain_id[32] || sender[32] || u64be nonce || contract[32]). */
 void tx_call_context(const cx_hash *chain_id, const cx_pubkey *sender, uint64_t nonce,
                      const cx_hash *contract, uint8_t out[32]);
+
+/* Result bodies built in memory: allocate nout outputs / nsig signatures
+ * (zeroed; blobs set with tx_result_set_blob, which copies). CX_E_TOO_LONG
+ * over the caps, CX_E_NOMEM. */
+cx_err tx_result_alloc(cx_tx *tx, size_t nout, size_t nsig);
+cx_err tx_result_set_blob(cx_tx *tx, size_t i, const uint8_t *blob, size_t len);
+/* The statement every party of a call signs (docs/calls.md §3):
+ * H_RESULT(chain_id | call | contract | consent | did | u8 status | body),
+ * body = the DONE fields (inputs, outputs, transcript) as encoded in the
+ * tx, or zvarint code for ABORTED (the reason is not part of it). */
+void tx_result_statement(const cx_hash *chain_id, const cx_tx_call_result *r, const cx_hash *contract,
+                         const cx_hash *consent, const cx_hash *did, cx_hash *out);
+/* What party i signs: H_RESULT_SIG(statement[32] || blob). */
+void tx_result_sig_msg(const cx_hash *statement, const uint8_t *blob, size_t blob_len, cx_hash *out);
 
 /* Canonical encoding. with_sig = 0 gives the signed preimage. *out malloc'd. */
 cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len);

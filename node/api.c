@@ -178,6 +178,60 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       add_u64(o, "count", c->count);
       break;
     }
+    case TX_CALL_RESULT: {
+      /* docs/calls.md §4: everything an auditor needs to recompute the
+       * statement and check the signatures (the blobs are sealed to the
+       * insurer: hex, opaque to everyone else). */
+      const cx_tx_call_result *r = &tx->u.result;
+      add_hex(o, "call", r->call.b, 32);
+      cJSON_AddStringToObject(o, "status", r->status == CX_CALL_DONE      ? "done"
+                                           : r->status == CX_CALL_ABORTED ? "aborted"
+                                                                          : "unknown");
+      if (r->status == CX_CALL_DONE) {
+        cJSON *a = cJSON_AddArrayToObject(o, "inputs");
+        for (size_t i = 0; a && i < r->nin; i++) {
+          cJSON *in = cJSON_CreateObject();
+          if (!in) break;
+          cJSON_AddItemToArray(a, in);
+          cJSON_AddStringToObject(in, "domain", r->in[i].domain);
+          add_hex(in, "root", r->in[i].root.b, 32);
+          add_u64(in, "count", r->in[i].count);
+          add_hex(in, "leaf", r->in[i].leaf.b, 32);
+        }
+        a = cJSON_AddArrayToObject(o, "outputs");
+        for (size_t i = 0; a && i < r->nout; i++) {
+          const cx_result_output *ro = &r->out[i];
+          cJSON *out = cJSON_CreateObject();
+          if (!out) break;
+          cJSON_AddItemToArray(a, out);
+          cJSON_AddBoolToObject(out, "private", ro->priv);
+          if (ro->priv) {
+            add_hex(out, "masked", ro->masked, 16);
+          } else if (ro->value >= -(1LL << 53) && ro->value <= (1LL << 53)) {
+            cJSON_AddNumberToObject(out, "value", (double)ro->value);
+          } else { /* beyond 2^53 a double is not exact: a decimal string */
+            char buf[24];
+            snprintf(buf, sizeof buf, "%lld", (long long)ro->value);
+            cJSON_AddStringToObject(out, "value", buf);
+          }
+        }
+        add_hex(o, "transcript", r->transcript.b, 32);
+      } else {
+        cJSON_AddNumberToObject(o, "code", r->code);
+        cJSON_AddStringToObject(o, "code_name", cx_err_name(r->code));
+        cJSON_AddStringToObject(o, "reason", r->reason);
+      }
+      cJSON *a = cJSON_AddArrayToObject(o, "sigs");
+      for (size_t i = 0; a && i < r->nsig; i++) {
+        cJSON *sg = cJSON_CreateObject();
+        if (!sg) break;
+        cJSON_AddItemToArray(a, sg);
+        add_u64(sg, "party", r->sigs[i].party);
+        add_raw(sg, "blob", r->sigs[i].blob, r->sigs[i].blob_len);
+        add_hex(sg, "sig", r->sigs[i].sig.b, 64);
+      }
+      break;
+    }
   }
   add_hex(o, "sig", tx->sig.b, 64);
   return o;
@@ -507,6 +561,35 @@ static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
   cJSON_AddStringToObject(o, "status", c.status <= CALL_ABORTED ? st[c.status] : "unknown");
   cJSON *a = call_args_json(n, &id);
   cJSON_AddItemToObject(o, "args", a ? a : cJSON_CreateNull());
+  /* The MPC parties, in party order: the keys the result's signatures are
+   * checked against (docs/calls.md §1, §4). */
+  add_u64(o, "nparties", c.nparties);
+  cJSON *pa = cJSON_AddArrayToObject(o, "parties");
+  for (uint32_t i = 0; pa && i < c.nparties; i++) {
+    char hex[65];
+    hex_encode(c.parties[i].b, 32, hex);
+    cJSON_AddItemToArray(pa, cJSON_CreateString(hex));
+  }
+  if (c.status != CALL_PENDING) {
+    /* The result transaction, read back from its block (a closed call's
+     * result is committed); null if it cannot be. */
+    add_hex(o, "result_txid", c.result.b, 32);
+    add_u64(o, "result_height", c.result_height);
+    cJSON *rj = NULL;
+    store_txloc loc;
+    uint8_t *blk = NULL;
+    size_t blen, tl;
+    const uint8_t *t;
+    cx_tx tx;
+    if (store_tx_get(node_store(n), &c.result, &loc) == CX_OK &&
+        store_block_get(node_store(n), loc.height, &blk, &blen) == CX_OK &&
+        block_tx_at(blk, blen, loc.index, &t, &tl) == CX_OK && tx_decode(t, tl, &tx, NULL) == CX_OK) {
+      if (tx.type == TX_CALL_RESULT) rj = api_tx_to_json(&tx);
+      tx_clear(&tx);
+    }
+    free(blk);
+    cJSON_AddItemToObject(o, "result", rj ? rj : cJSON_CreateNull());
+  }
   *result = o;
   return CX_OK;
 }

@@ -4,6 +4,17 @@
 
 #include "vm_internal.h"
 
+/* What the result rule relies on tx_decode for: a known status, and one
+ * signature per party (strictly increasing indexes), so that counting
+ * signatures counts parties. */
+static int result_decodable(const cx_tx_call_result *r) {
+  if (r->status != CX_CALL_DONE && r->status != CX_CALL_ABORTED) return 0;
+  if (r->nsig > CX_MAX_VALIDATORS || (r->nsig && !r->sigs)) return 0;
+  for (size_t i = 1; i < r->nsig; i++)
+    if (r->sigs[i].party <= r->sigs[i - 1].party) return 0;
+  return 1;
+}
+
 static vmi_rule rule_for(const cx_tx *tx) {
   switch (tx->type) {
     case TX_MEMBER_PROPOSE:
@@ -26,6 +37,8 @@ static vmi_rule rule_for(const cx_tx *tx) {
       if (tx_evidence_check(&tx->u.evidence) != CX_OK) return NULL;
       return vmi_rule_evidence;
     case TX_CALL: return vmi_rule_call;
+    case TX_CALL_RESULT:
+      return result_decodable(&tx->u.result) ? vmi_rule_call_result : NULL;
   }
   return NULL;
 }

@@ -4,7 +4,8 @@
  * can see: who calls, the contract, the consent, the args against their
  * declared ranges and the dealing's shape. Whether the sealed shares are
  * consistent only the parties can tell, when the call runs (mpc/client.h).
- * The call is recorded as PENDING and the consent's use is counted. */
+ * The call is recorded as PENDING, with its parties (the validators in
+ * force), and the consent's use is counted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +13,10 @@
 #include "vm_internal.h"
 
 /* ---- record: u8 version | contract | did | consent | insurer | varint
- * height | u8 status ---- */
+ * height | u8 status | varint nparties | nparties x key[32] | result[32] |
+ * varint result_height ---- */
 
-static cx_err call_put(const vm_state *st, const vm_call *r) {
+cx_err vmi_call_put(const vm_state *st, const vm_call *r) {
   vmi_key k;
   cx_enc e;
   vmi_key_make(&k, VMK_CALL, r->id.b, 32);
@@ -26,10 +28,32 @@ static cx_err call_put(const vm_state *st, const vm_call *r) {
   enc_str(&e, r->insurer);
   enc_varint(&e, r->height);
   enc_u8(&e, r->status);
+  enc_varint(&e, r->nparties);
+  for (uint32_t i = 0; i < r->nparties; i++) enc_fixed(&e, r->parties[i].b, 32);
+  enc_fixed(&e, r->result.b, 32);
+  enc_varint(&e, r->result_height);
   cx_err err = enc_finish(&e);
   if (!err) err = st->put(st->ctx, k.b, k.n, e.buf, e.len);
   enc_free(&e);
   return err;
+}
+
+/* The parties and the result. A call always has parties (a chain has a
+ * validator), and the result fields say nothing while the call is PENDING
+ * (zero) and name a block once it is closed. */
+static int call_tail_dec(cx_dec *d, vm_call *r) {
+  uint64_t n;
+  if (dec_varint_max(d, &n, CX_MAX_VALIDATORS)) return -1;
+  if (n == 0) return dec_fail(d, CX_E_NONCANONICAL);
+  r->nparties = (uint32_t)n;
+  for (uint32_t i = 0; i < r->nparties; i++)
+    if (dec_fixed(d, r->parties[i].b, 32)) return -1;
+  if (dec_fixed(d, r->result.b, 32) || dec_varint(d, &r->result_height)) return -1;
+  int pending = r->status == CALL_PENDING;
+  if (pending != (hash_is_zero(&r->result) && r->result_height == 0) ||
+      (!pending && r->result_height < r->height))
+    return dec_fail(d, CX_E_NONCANONICAL);
+  return 0;
 }
 
 cx_err vm_call_get(const vm_state *st, const cx_hash *txid, vm_call *out) {
@@ -48,7 +72,8 @@ cx_err vm_call_get(const vm_state *st, const cx_hash *txid, vm_call *out) {
   if (!d.err)
     (void)(dec_fixed(&d, out->contract.b, 32) || dec_fixed(&d, out->did.b, 32) ||
            dec_fixed(&d, out->consent.b, 32) || dec_str(&d, out->insurer, CX_NAME_MAX, STR_IDENT) ||
-           dec_varint(&d, &out->height) || dec_enum(&d, &out->status, CALL_PENDING, CALL_ABORTED));
+           dec_varint(&d, &out->height) || dec_enum(&d, &out->status, CALL_PENDING, CALL_ABORTED) ||
+           call_tail_dec(&d, out));
   err = dec_finish(&d) == CX_OK ? CX_OK : CX_E_CORRUPT;
   free(v);
   return err;
@@ -167,7 +192,11 @@ cx_err vmi_rule_call(const vmi_ctx *c, cx_err *rej) {
   strcpy(rec.insurer, m.name);
   rec.height = c->height;
   rec.status = CALL_PENDING;
-  VM_TRY(call_put(c->st, &rec));
+  /* The parties are kept with the call, so its result is checked against
+   * them even if membership changes before it arrives (calls.md §1). */
+  rec.nparties = (uint32_t)nval;
+  for (size_t i = 0; i < nval; i++) rec.parties[i] = vals[i].key;
+  VM_TRY(vmi_call_put(c->st, &rec));
 out:
   free(vals);
   return err;

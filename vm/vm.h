@@ -165,9 +165,8 @@ typedef struct {
   cx_hash txid;                       /* the evidence transaction */
 } vm_evidence;
 
-/* A contract call recorded by a TX_CALL (docs/transactions.md §3.12). The
- * MPC run and its result come later: DONE and ABORTED are reserved for the
- * transaction that reports them. */
+/* A contract call recorded by a TX_CALL (docs/transactions.md §3.12), and
+ * closed by the TX_CALL_RESULT that reports its MPC run (docs/calls.md §4). */
 typedef enum { CALL_PENDING = 1, CALL_DONE = 2, CALL_ABORTED = 3 } vm_call_status;
 
 typedef struct {
@@ -178,6 +177,10 @@ typedef struct {
   char insurer[CX_NAME_MAX + 1]; /* the calling member */
   uint64_t height;               /* block that recorded it */
   uint8_t status;                /* vm_call_status */
+  uint32_t nparties;             /* the validators in force after `height`, */
+  cx_pubkey parties[CX_MAX_VALIDATORS]; /* in signer order: the MPC parties */
+  cx_hash result;                /* DONE / ABORTED: txid of the call_result */
+  uint64_t result_height;        /*   and the block that recorded it (0 while PENDING) */
 } vm_call;
 
 cx_err vm_member_get(const vm_state *st, const char *name, cx_member *out);

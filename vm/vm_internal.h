@@ -32,7 +32,7 @@
                                 u32be round -> evidence */
 #define VMK_EVIDENCE_COUNT "evn" /*           -> varint number recorded */
 #define VMK_EVIDENCE_SEQ "evs/"  /* + u64be seq -> accused | type | height | round */
-#define VMK_CALL "cl/"       /* + txid[32]    -> contract call (rules_call.c) */
+#define VMK_CALL "cl/"       /* + txid[32]    -> contract call and its result (rules_call.c) */
 
 typedef struct {
   uint8_t b[4 + CX_NAME_MAX + 32];
@@ -111,6 +111,9 @@ cx_err vmi_contract_code_put(const vm_state *st, const cx_hash *id, const uint8_
  * caller checked that none exists. */
 cx_err vmi_evidence_put(const vm_state *st, const vm_evidence *ev);
 
+/* Writes a call record under `cl/` + id (rules_call.c). */
+cx_err vmi_call_put(const vm_state *st, const vm_call *r);
+
 /* Sorted name arrays (approvals): index of name or -1; insert keeps order
  * (the caller ensures room and absence). */
 int vmi_name_index(char (*names)[CX_NAME_MAX + 1], size_t n, const char *name);
@@ -143,6 +146,7 @@ cx_err vmi_rule_contract_approve(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_contract_retire(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_evidence(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_call(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej);
 
 /* Shared checks (rules_identity.c). */
 /* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked

@@ -23,6 +23,7 @@
 #include "testutil.h"
 #include "tx.h"
 #include "client.h" /* mpc_client_blob_len: the length tx_call_blob_len copies */
+#include "field.h"  /* fe_decode: the canonical check tx_decode copies for results */
 
 #ifndef CUSTOS_VECTORS_DIR
 #error "CUSTOS_VECTORS_DIR must be defined (path of tests/vectors)"
@@ -62,6 +63,9 @@ static const struct {
     {CX_TAG_MPC_TRANSCRIPT, "custos/mpc-transcript"},
     {CX_TAG_MPC_CLIENT, "custos/mpc-client"},
     {CX_TAG_CALL, "custos/call"},
+    {CX_TAG_RESULT, "custos/result"},
+    {CX_TAG_RESULT_SIG, "custos/result-sig"},
+    {CX_TAG_MPC_CALL, "custos/mpc-call"},
 };
 
 /* BIP340 tagged hash computed from plain SHA-256 only:
@@ -1125,6 +1129,8 @@ enum {
   V_EV_PRECOMMIT,
   V_CALL,
   V_CALL_NODEAL,
+  V_RESULT_DONE,
+  V_RESULT_ABORTED,
   V_COUNT
 };
 
@@ -1149,6 +1155,59 @@ static void fill_member(cx_member *m, int bureau_validator) {
     strcpy(m->name, "insurer7");
     m->role = ROLE_INSURER;
     m->validator = 0;
+  }
+}
+
+/* A random canonical field element (< 2^127 - 1), little-endian. */
+static void rand_fe(uint8_t b[16]) {
+  do {
+    tu_randbytes(b, 16);
+    b[15] &= 0x7f;
+  } while (b[15] == 0x7f && b[0] == 0xff); /* keep clear of p (rarely hit) */
+}
+
+/* A call_result body: DONE with two inputs, public outputs at the int64
+ * extremes and private ones (p - 1 among them), 3 signatures with blobs of
+ * 2 private elements; or ABORTED with a code, a UTF-8 reason and empty blobs. */
+static void make_result(cx_tx *tx, int done) {
+  cx_tx_call_result *r = &tx->u.result;
+  tx->type = TX_CALL_RESULT;
+  rand_hash(&r->call);
+  ck_assert_int_eq(tx_result_alloc(tx, done ? 5 : 0, 3), CX_OK);
+  if (done) {
+    r->status = CX_CALL_DONE;
+    r->nin = 2;
+    strcpy(r->in[0].domain, "health");
+    strcpy(r->in[1].domain, "hrss");
+    for (size_t i = 0; i < r->nin; i++) {
+      rand_hash(&r->in[i].root);
+      rand_hash(&r->in[i].leaf);
+      r->in[i].count = rand_u64_any_width();
+    }
+    r->out[0].value = INT64_MIN;
+    r->out[1].priv = 1;
+    rand_fe(r->out[1].masked);
+    r->out[2].value = -1;
+    r->out[3].priv = 1;
+    memset(r->out[3].masked, 0xff, 16); /* p - 1 = 2^127 - 2 */
+    r->out[3].masked[0] = 0xfe;
+    r->out[3].masked[15] = 0x7f;
+    r->out[4].value = (int64_t)rand_u64_any_width();
+    rand_hash(&r->transcript);
+  } else {
+    r->status = CX_CALL_ABORTED;
+    r->code = tu_rand() % 2 ? INT32_MIN : (int32_t)(tu_rand() % 1000);
+    strcpy(r->reason, "domain owner is not a validator \xe2\x80\x94 caf\xc3\xa9");
+  }
+  const uint8_t parties[3] = {0, 2, 63};
+  for (size_t i = 0; i < 3; i++) {
+    r->sigs[i].party = parties[i];
+    tu_randbytes(r->sigs[i].sig.b, 64);
+    if (done) {
+      uint8_t blob[2 * 16 + 48];
+      tu_randbytes(blob, sizeof blob);
+      ck_assert_int_eq(tx_result_set_blob(tx, i, blob, sizeof blob), CX_OK);
+    }
   }
 }
 
@@ -1286,6 +1345,10 @@ static void make_tx(cx_tx *tx, int v) {
       free(blobs);
       break;
     }
+    case V_RESULT_DONE:
+    case V_RESULT_ABORTED:
+      make_result(tx, v == V_RESULT_DONE);
+      break;
     default:
       ck_abort_msg("bad variant %d", v);
   }
@@ -1389,6 +1452,37 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       if (x->nparties) {
         ck_assert_mem_eq(x->blobs, y->blobs, x->nparties * x->blob_len);
         ck_assert_mem_eq(x->commit, y->commit, x->nparties * sizeof *x->commit);
+      }
+      break;
+    }
+    case TX_CALL_RESULT: {
+      const cx_tx_call_result *x = &a->u.result, *y = &b->u.result;
+      ck_assert(hash_eq(&x->call, &y->call));
+      ck_assert_uint_eq(x->status, y->status);
+      ck_assert_uint_eq(x->nin, y->nin);
+      for (size_t i = 0; i < x->nin; i++) {
+        ck_assert_str_eq(x->in[i].domain, y->in[i].domain);
+        ck_assert(hash_eq(&x->in[i].root, &y->in[i].root));
+        ck_assert(x->in[i].count == y->in[i].count);
+        ck_assert(hash_eq(&x->in[i].leaf, &y->in[i].leaf));
+      }
+      ck_assert_uint_eq(x->nout, y->nout);
+      for (size_t i = 0; i < x->nout; i++) {
+        ck_assert_uint_eq(x->out[i].priv, y->out[i].priv);
+        if (x->out[i].priv)
+          ck_assert_mem_eq(x->out[i].masked, y->out[i].masked, 16);
+        else
+          ck_assert(x->out[i].value == y->out[i].value);
+      }
+      ck_assert(hash_eq(&x->transcript, &y->transcript));
+      ck_assert_int_eq(x->code, y->code);
+      ck_assert_str_eq(x->reason, y->reason);
+      ck_assert_uint_eq(x->nsig, y->nsig);
+      for (size_t i = 0; i < x->nsig; i++) {
+        ck_assert_uint_eq(x->sigs[i].party, y->sigs[i].party);
+        ck_assert_uint_eq(x->sigs[i].blob_len, y->sigs[i].blob_len);
+        if (x->sigs[i].blob_len) ck_assert_mem_eq(x->sigs[i].blob, y->sigs[i].blob, x->sigs[i].blob_len);
+        ck_assert_mem_eq(x->sigs[i].sig.b, y->sigs[i].sig.b, 64);
       }
       break;
     }
@@ -1615,6 +1709,11 @@ END_TEST
 START_TEST(test_tx_flip_call) {
   flip_all(V_CALL);
   flip_all(V_CALL_NODEAL);
+}
+END_TEST
+START_TEST(test_tx_flip_result) {
+  flip_all(V_RESULT_DONE);
+  flip_all(V_RESULT_ABORTED);
 }
 END_TEST
 START_TEST(test_tx_flip_evidence) {
@@ -2134,6 +2233,422 @@ START_TEST(test_tx_call_context) {
 }
 END_TEST
 
+/* ---- call_result (docs/calls.md §4) ---- */
+
+/* A TX_CALL_RESULT laid out by hand (tx.h), piece by piece, so that each
+ * field can be made wrong on its own. Nonce 5: the body starts at 67. */
+#define RH_BODY 67
+static void rh_head(cx_enc *e, uint8_t status) {
+  uint8_t z[32] = {0};
+  enc_init(e);
+  enc_u8(e, 1);
+  enc_u8(e, TX_CALL_RESULT);
+  enc_fixed(e, z, 32);
+  enc_fixed(e, z, 32);
+  enc_varint(e, 5);
+  z[0] = 0xca;
+  enc_fixed(e, z, 32);
+  enc_u8(e, status);
+}
+
+static void rh_input(cx_enc *e, const char *domain) {
+  uint8_t h[32] = {1};
+  enc_str(e, domain);
+  enc_fixed(e, h, 32);
+  enc_varint(e, 3);
+  enc_fixed(e, h, 32);
+}
+
+static void rh_pub(cx_enc *e, int64_t v) {
+  enc_u8(e, 0);
+  enc_varint(e, zigzag_enc(v));
+}
+
+static void rh_priv(cx_enc *e, const uint8_t fe16[16]) {
+  enc_u8(e, 1);
+  enc_fixed(e, fe16, 16);
+}
+
+/* DONE fields with inputs (health, hrss) and outputs (7, masked), then the
+ * transcript. */
+static void rh_done_fields(cx_enc *e, const uint8_t masked[16]) {
+  uint8_t t[32] = {9};
+  enc_varint(e, 2);
+  rh_input(e, "health");
+  rh_input(e, "hrss");
+  enc_varint(e, 2);
+  rh_pub(e, 7);
+  rh_priv(e, masked);
+  enc_fixed(e, t, 32);
+}
+
+/* n signatures of parties[i] with blobs of bl zero bytes, then the tx sig. */
+static void rh_sigs(cx_enc *e, const uint8_t *parties, size_t n, size_t bl) {
+  uint8_t sig[64] = {5};
+  uint8_t *blob = calloc(1, bl ? bl : 1);
+  enc_varint(e, n);
+  for (size_t i = 0; i < n; i++) {
+    enc_u8(e, parties[i]);
+    enc_bytes(e, blob, bl);
+    enc_fixed(e, sig, 64);
+  }
+  free(blob);
+  enc_fixed(e, sig, 64);
+}
+
+static const uint8_t RH_P3[3] = {0, 1, 2};
+static const uint8_t RH_FE1[16] = {1};
+
+static cx_err rh_decode(cx_enc *e, size_t *off) {
+  cx_tx got;
+  ck_assert_int_eq(enc_finish(e), CX_OK);
+  cx_err err = tx_decode(e->buf, e->len, &got, off);
+  if (err == CX_OK) tx_clear(&got);
+  else ck_assert_uint_eq(got.type, 0);
+  enc_free(e);
+  return err;
+}
+
+/* Every refusal of the decoder, each at its offset. */
+START_TEST(test_tx_result_errors) {
+  cx_enc e;
+  size_t off, at;
+  cx_tx got;
+
+  /* the hand layouts decode */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_sigs(&e, RH_P3, 3, 80);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+  ck_assert_uint_eq(got.u.result.nin, 2);
+  ck_assert_str_eq(got.u.result.in[1].domain, "hrss");
+  ck_assert_uint_eq(got.u.result.nout, 2);
+  ck_assert(got.u.result.out[0].value == 7);
+  ck_assert_uint_eq(got.u.result.out[1].priv, 1);
+  ck_assert_uint_eq(got.u.result.nsig, 3);
+  ck_assert_uint_eq(got.u.result.sigs[2].blob_len, 80);
+  tx_clear(&got);
+  enc_free(&e);
+  rh_head(&e, CX_CALL_ABORTED);
+  enc_varint(&e, zigzag_enc(INT32_MIN));
+  enc_str(&e, "timeout");
+  rh_sigs(&e, RH_P3, 1, 0);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+  ck_assert_int_eq(got.u.result.code, INT32_MIN);
+  ck_assert_str_eq(got.u.result.reason, "timeout");
+  tx_clear(&got);
+  enc_free(&e);
+
+  /* status: only DONE (2) and ABORTED (3) */
+  const uint8_t statuses[] = {0, 1, 4, 0xff};
+  for (size_t i = 0; i < ARRAY_LEN(statuses); i++) {
+    rh_head(&e, statuses[i]);
+    rh_done_fields(&e, RH_FE1);
+    rh_sigs(&e, RH_P3, 3, 0);
+    ck_assert_int_eq(rh_decode(&e, &off), CX_E_BAD_ENUM);
+    ck_assert_uint_eq(off, RH_BODY + 32);
+  }
+
+  /* inputs: over the cap, unsorted, repeated, not an identifier */
+  rh_head(&e, CX_CALL_DONE);
+  enc_varint(&e, CX_DOMAINS_MAX + 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, RH_BODY + 33);
+  const char *const pairs[][2] = {{"hrss", "health"}, {"hrss", "hrss"}};
+  for (size_t i = 0; i < ARRAY_LEN(pairs); i++) {
+    rh_head(&e, CX_CALL_DONE);
+    enc_varint(&e, 2);
+    rh_input(&e, pairs[i][0]);
+    at = e.len;
+    rh_input(&e, pairs[i][1]);
+    ck_assert_int_eq(rh_decode(&e, &off), CX_E_UNSORTED);
+    ck_assert_uint_eq(off, at);
+  }
+  rh_head(&e, CX_CALL_DONE);
+  enc_varint(&e, 1);
+  rh_input(&e, "Health");
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_BAD_STRING);
+
+  /* outputs: over the cap before anything is allocated, more than the
+   * input holds, a bad private flag */
+  rh_head(&e, CX_CALL_DONE);
+  enc_varint(&e, 0);
+  at = e.len;
+  enc_varint(&e, CX_RESULT_MAX_OUTPUTS + 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  rh_head(&e, CX_CALL_DONE);
+  enc_varint(&e, 0);
+  enc_varint(&e, CX_RESULT_MAX_OUTPUTS);
+  rh_pub(&e, 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRUNCATED);
+  rh_head(&e, CX_CALL_DONE);
+  enc_varint(&e, 0);
+  enc_varint(&e, 1);
+  at = e.len;
+  enc_u8(&e, 2);
+  enc_varint(&e, 0);
+  uint8_t t32[32] = {0};
+  enc_fixed(&e, t32, 32);
+  rh_sigs(&e, RH_P3, 3, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_BAD_ENUM);
+  ck_assert_uint_eq(off, at);
+
+  /* the zigzag code of an ABORTED fits an int32; the reason is UTF-8 text
+   * of at most 200 bytes */
+  rh_head(&e, CX_CALL_ABORTED);
+  at = e.len;
+  enc_varint(&e, (uint64_t)UINT32_MAX + 1);
+  enc_str(&e, "");
+  rh_sigs(&e, RH_P3, 1, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  char reason[CX_RESULT_REASON_MAX + 2];
+  memset(reason, 'a', sizeof reason - 1);
+  reason[sizeof reason - 1] = 0;
+  rh_head(&e, CX_CALL_ABORTED);
+  enc_varint(&e, 4);
+  enc_str(&e, reason); /* 201 bytes */
+  rh_sigs(&e, RH_P3, 1, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  reason[CX_RESULT_REASON_MAX] = 0; /* 200: fits */
+  rh_head(&e, CX_CALL_ABORTED);
+  enc_varint(&e, 4);
+  enc_str(&e, reason);
+  rh_sigs(&e, RH_P3, 1, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_OK);
+  rh_head(&e, CX_CALL_ABORTED);
+  enc_varint(&e, 4);
+  enc_str(&e, "bell\x07");
+  rh_sigs(&e, RH_P3, 1, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_BAD_STRING);
+
+  /* signatures: none, over the cap, parties not strictly increasing, a
+   * party index no call has, a blob over its cap */
+  const struct {
+    uint8_t parties[3];
+    size_t n;
+    size_t bad; /* index of the refused entry */
+    cx_err want;
+  } sigcases[] = {
+      {{1, 1, 2}, 3, 1, CX_E_UNSORTED},
+      {{2, 1, 3}, 3, 1, CX_E_UNSORTED},
+      {{0, 3, 2}, 3, 2, CX_E_UNSORTED},
+      {{0, CX_MAX_VALIDATORS, 0}, 2, 1, CX_E_TOO_LONG},
+  };
+  for (size_t i = 0; i < ARRAY_LEN(sigcases); i++) {
+    rh_head(&e, CX_CALL_DONE);
+    rh_done_fields(&e, RH_FE1);
+    at = e.len + 1 + sigcases[i].bad * (1 + 1 + 64); /* empty blobs */
+    rh_sigs(&e, sigcases[i].parties, sigcases[i].n, 0);
+    ck_assert_int_eq(rh_decode(&e, &off), sigcases[i].want);
+    ck_assert_uint_eq(off, at);
+  }
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  at = e.len;
+  rh_sigs(&e, RH_P3, 0, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, at);
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  at = e.len;
+  enc_varint(&e, CX_MAX_VALIDATORS + 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  enc_varint(&e, CX_MAX_VALIDATORS); /* more signatures than the input holds */
+  enc_u8(&e, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRUNCATED);
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  at = e.len + 2;
+  rh_sigs(&e, RH_P3, 1, CX_RESULT_BLOB_MAX + 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_sigs(&e, RH_P3, 1, CX_RESULT_BLOB_MAX); /* at the cap: fits */
+  ck_assert_int_eq(rh_decode(&e, &off), CX_OK);
+
+  /* a trailing byte */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_sigs(&e, RH_P3, 3, 80);
+  enc_u8(&e, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRAILING);
+
+  /* the setters refuse what the decoder would */
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_CALL_RESULT;
+  ck_assert_int_eq(tx_result_alloc(&tx, CX_RESULT_MAX_OUTPUTS + 1, 1), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_result_alloc(&tx, 1, CX_MAX_VALIDATORS + 1), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_result_alloc(&tx, 2, 2), CX_OK);
+  uint8_t blob[4] = {1, 2, 3, 4};
+  ck_assert_int_eq(tx_result_set_blob(&tx, 2, blob, 4), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_result_set_blob(&tx, 1, blob, CX_RESULT_BLOB_MAX + 1), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_result_set_blob(&tx, 1, blob, 4), CX_OK);
+  ck_assert_int_eq(tx_result_set_blob(&tx, 1, blob, 3), CX_OK); /* replaces */
+  ck_assert_uint_eq(tx.u.result.sigs[1].blob_len, 3);
+  ck_assert_int_eq(tx_result_alloc(&tx, 1, 1), CX_OK); /* frees the old ones */
+  ck_assert_ptr_null(tx.u.result.sigs[0].blob);
+  tx_clear(&tx);
+}
+END_TEST
+
+/* The masked outputs are canonical field elements: the decoder's check is
+ * mpc/field.h's fe_decode, bit for bit. */
+START_TEST(test_tx_result_fe) {
+  uint8_t pats[10][16];
+  memset(pats, 0, sizeof pats);
+  memset(pats[1], 0xff, 16); /* 2^128 - 1 */
+  memset(pats[2], 0xff, 16); /* p = 2^127 - 1 */
+  pats[2][15] = 0x7f;
+  memset(pats[3], 0xff, 16); /* p - 1 */
+  pats[3][15] = 0x7f;
+  pats[3][0] = 0xfe;
+  pats[4][15] = 0x80;        /* 2^127 */
+  memset(pats[5], 0xff, 16); /* above 2^127, low 127 bits those of p - 1 */
+  pats[5][15] = 0xff;
+  pats[5][0] = 0xfe;
+  memset(pats[6], 0xff, 16); /* p with one low byte changed: below p */
+  pats[6][15] = 0x7f;
+  pats[6][7] = 0xfe;
+  tu_randbytes(pats[7], 16);
+  pats[7][15] &= 0x7f;
+  tu_randbytes(pats[8], 16);
+  pats[8][15] |= 0x80;
+  pats[9][0] = 1;
+  for (size_t i = 0; i < ARRAY_LEN(pats); i++) {
+    cx_enc e;
+    size_t off, at;
+    fe x;
+    int canonical = fe_decode(pats[i], &x) == 0;
+    rh_head(&e, CX_CALL_DONE);
+    enc_varint(&e, 0);
+    enc_varint(&e, 1);
+    at = e.len + 1;
+    rh_priv(&e, pats[i]);
+    uint8_t t[32] = {0};
+    enc_fixed(&e, t, 32);
+    rh_sigs(&e, RH_P3, 1, 0);
+    cx_err err = rh_decode(&e, &off);
+    ck_assert_msg(err == (canonical ? CX_OK : CX_E_NONCANONICAL), "pattern %zu: %s", i, cx_err_name(err));
+    if (!canonical) ck_assert_uint_eq(off, at);
+  }
+  /* the patterns cover both answers */
+  fe x;
+  ck_assert_int_eq(fe_decode(pats[2], &x), -1);
+  ck_assert_int_eq(fe_decode(pats[3], &x), 0);
+}
+END_TEST
+
+/* S = H_RESULT(chain_id | call | contract | consent | did | u8 status | body):
+ * recomputed from the encoding's own bytes; every signed field changes it,
+ * the reason and the signatures do not. */
+static void stmt_of(const cx_tx *tx, const cx_hash *k, const cx_hash *cs, const cx_hash *did, cx_hash *out) {
+  tx_result_statement(&tx->chain_id, &tx->u.result, k, cs, did, out);
+}
+
+START_TEST(test_tx_result_statement) {
+  cx_hash k, cs, did, s0, s1;
+  rand_hash(&k);
+  rand_hash(&cs);
+  rand_hash(&did);
+  for (int v = V_RESULT_DONE; v <= V_RESULT_ABORTED; v++) {
+    cx_tx tx;
+    make_tx(&tx, v);
+    tx.nonce = 5; /* the body starts at 67: call[32], status, then the statement's body */
+    cx_tx_call_result *r = &tx.u.result;
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+    /* the signatures' part of the encoding */
+    size_t sigs_len = 1;
+    for (size_t i = 0; i < r->nsig; i++) {
+      uint8_t vb[CX_VARINT_MAX];
+      sigs_len += 1 + varint_put(vb, r->sigs[i].blob_len) + r->sigs[i].blob_len + 64;
+    }
+    size_t body_at = RH_BODY + 33, body_len = len - 64 - sigs_len - body_at;
+    if (v == V_RESULT_ABORTED) /* the code, without the reason */
+      body_len -= 1 + strlen(r->reason);
+    uint8_t *msg = malloc(5 * 32 + 1 + body_len);
+    memcpy(msg, tx.chain_id.b, 32);
+    memcpy(msg + 32, r->call.b, 32);
+    memcpy(msg + 64, k.b, 32);
+    memcpy(msg + 96, cs.b, 32);
+    memcpy(msg + 128, did.b, 32);
+    msg[160] = r->status;
+    memcpy(msg + 161, buf + body_at, body_len);
+    uint8_t want[32];
+    ref_tagged("custos/result", msg, 161 + body_len, want);
+    stmt_of(&tx, &k, &cs, &did, &s0);
+    ck_assert_mem_eq(s0.b, want, 32);
+    free(msg);
+    free(buf);
+
+    /* the message party i signs: H_RESULT_SIG(S || blob_i) */
+    cx_hash m0, m1;
+    uint8_t sm[32 + 80];
+    memcpy(sm, s0.b, 32);
+    size_t bl = r->sigs[0].blob_len;
+    if (bl) memcpy(sm + 32, r->sigs[0].blob, bl);
+    ref_tagged("custos/result-sig", sm, 32 + bl, want);
+    tx_result_sig_msg(&s0, r->sigs[0].blob, bl, &m0);
+    ck_assert_mem_eq(m0.b, want, 32);
+    uint8_t other[80] = {0};
+    tx_result_sig_msg(&s0, other, sizeof other, &m1);
+    ck_assert(!hash_eq(&m0, &m1));
+
+    /* not signed: the reason, the signatures and their blobs */
+    strcpy(r->reason, "another reason");
+    r->sigs[1].sig.b[3] ^= 1;
+    if (r->sigs[1].blob_len) r->sigs[1].blob[0] ^= 1;
+    stmt_of(&tx, &k, &cs, &did, &s1);
+    ck_assert(hash_eq(&s0, &s1));
+
+    /* signed: everything else */
+#define CHANGES(stmt)                                 \
+  do {                                                \
+    stmt;                                             \
+    stmt_of(&tx, &k, &cs, &did, &s1);                 \
+    ck_assert_msg(!hash_eq(&s0, &s1), "%s", #stmt); \
+    stmt;                                             \
+    stmt_of(&tx, &k, &cs, &did, &s1);                 \
+    ck_assert(hash_eq(&s0, &s1));                     \
+  } while (0)
+    CHANGES(tx.chain_id.b[0] ^= 1);
+    CHANGES(r->call.b[31] ^= 1);
+    CHANGES(k.b[5] ^= 1);
+    CHANGES(cs.b[6] ^= 1);
+    CHANGES(did.b[7] ^= 1);
+    CHANGES(r->status ^= 1); /* DONE <-> ABORTED */
+    if (v == V_RESULT_DONE) {
+      CHANGES(r->in[1].domain[0] ^= 1);
+      CHANGES(r->in[0].root.b[0] ^= 1);
+      CHANGES(r->in[1].count ^= 1);
+      CHANGES(r->in[1].leaf.b[9] ^= 1);
+      CHANGES(r->nin ^= 1); /* a third (empty) input */
+      CHANGES(r->out[0].value ^= 1);
+      CHANGES(r->out[4].value ^= (int64_t)1 << 40);
+      CHANGES(r->out[1].masked[15] ^= 1);
+      CHANGES(r->out[2].priv ^= 1);
+      CHANGES(r->nout ^= 1); /* drops the last output */
+      CHANGES(r->transcript.b[20] ^= 1);
+    } else {
+      CHANGES(r->code ^= 1);
+      CHANGES(r->code ^= INT32_MIN);
+    }
+#undef CHANGES
+    tx_clear(&tx);
+  }
+}
+END_TEST
+
 static cx_err member_rt(const cx_member *m, size_t *err_off, size_t *addr_at, size_t *dom_at) {
   cx_enc e;
   enc_init(&e);
@@ -2294,7 +2809,8 @@ START_TEST(test_names) {
   const int types[] = {TX_MEMBER_PROPOSE,  TX_MEMBER_APPROVE,   TX_ID_REGISTER,
                        TX_ID_ATTEST,       TX_ID_ROTATE,        TX_ID_REVOKE,
                        TX_CONSENT_GRANT,   TX_CONSENT_REVOKE,   TX_CONTRACT_DEPLOY,
-                       TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE, TX_CALL};
+                       TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE, TX_CALL,
+                       TX_CALL_RESULT};
   for (size_t i = 0; i < ARRAY_LEN(types); i++) {
     const char *n = tx_type_name(types[i]);
     ck_assert_str_ne(n, "unknown");
@@ -2308,7 +2824,9 @@ START_TEST(test_names) {
   ck_assert_int_eq(TX_EVIDENCE, 40);
   ck_assert_str_eq(tx_type_name(TX_CALL), "call");
   ck_assert_int_eq(TX_CALL, 50);
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 39, 41, 49, 51, 1000};
+  ck_assert_str_eq(tx_type_name(TX_CALL_RESULT), "call_result");
+  ck_assert_int_eq(TX_CALL_RESULT, 51);
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 39, 41, 49, 52, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -3020,6 +3538,10 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_flip_attest);
   tcase_add_test(tc, test_tx_flip_evidence);
   tcase_add_test(tc, test_tx_flip_call);
+  tcase_add_test(tc, test_tx_flip_result);
+  tcase_add_test(tc, test_tx_result_errors);
+  tcase_add_test(tc, test_tx_result_fe);
+  tcase_add_test(tc, test_tx_result_statement);
   tcase_add_test(tc, test_tx_call_errors);
   tcase_add_test(tc, test_tx_call_context);
   tcase_add_test(tc, test_tx_truncate_append);

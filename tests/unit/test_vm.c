@@ -1765,6 +1765,376 @@ START_TEST(test_call_did_revoked) {
 }
 END_TEST
 
+/* ---- call results (docs/calls.md §4) ---- */
+
+/* A contract with public outputs (a bool, a ranged int) and a private
+ * array: 4 output elements, 2 private, so each blob is 2 * 16 + 48 bytes. */
+static const char *RES_SRC =
+    "contract resme\n"
+    "input hrss.age : int(0..150)\n"
+    "input health.visits : int(0..1000)\n"
+    "output public ok : bool\n"
+    "output public total : int(0..1150)\n"
+    "output private band : int(0..1150)[2]\n"
+    "ok = hrss.age < 50\n"
+    "total = hrss.age + health.visits\n"
+    "band = [hrss.age, health.visits]\n";
+#define RES_BLOB (2 * 16 + 48)
+
+/* The parties: the fixture's validators sorted by name. */
+enum { NPARTY = 4 };
+static const int PARTY[NPARTY] = {CIVIL, HEALTH, HRSS, REG};
+
+static cx_hash R_K, R_CONSENT;
+
+/* consent_world, plus insurer-a's approved contract RES_SRC (R_K) and a
+ * consent for it over both its domains with the given quota (R_CONSENT). */
+static void result_world(uint32_t quota) {
+  consent_world();
+  ck_assert_int_eq(do_deploy(K[INS_A], "resme", "health,hrss", RES_SRC, &R_K), CX_OK);
+  ck_assert_int_eq(do_cref(TX_CONTRACT_APPROVE, K[HRSS], &R_K), CX_OK);
+  ck_assert_int_eq(do_cref(TX_CONTRACT_APPROVE, K[HEALTH], &R_K), CX_OK);
+  cx_tx_consent_grant g = grant_args();
+  g.contract = R_K;
+  g.quota = quota;
+  ck_assert_int_eq(domain_set_parse("health,hrss", &g.domains), CX_OK);
+  ck_assert_int_eq(do_grant(SK[0], &g, &R_CONSENT), CX_OK);
+}
+
+/* A call of R_K (no params, no args: no dealing). */
+static cx_err do_rcall(cx_hash *txid) {
+  call_args a;
+  memset(&a, 0, sizeof a);
+  a.contract = R_K;
+  a.did = W_DID;
+  a.consent = R_CONSENT;
+  return do_call(K[INS_A], &a, txid);
+}
+
+/* A result of call `call` that matches RES_SRC: DONE with inputs (health,
+ * hrss), outputs (ok, total, band[2]) = (1, 70, masked, masked) and a blob of
+ * RES_BLOB bytes for each of nsig parties 0..nsig-1; or ABORTED with empty
+ * blobs. Not signed yet (sign_result). */
+static void make_result(cx_tx *tx, const cx_hash *call, int done, size_t nsig) {
+  tx_init(tx);
+  tx->type = TX_CALL_RESULT;
+  cx_tx_call_result *r = &tx->u.result;
+  r->call = *call;
+  ck_assert_int_eq(tx_result_alloc(tx, done ? 4 : 0, nsig), CX_OK);
+  if (done) {
+    r->status = CX_CALL_DONE;
+    r->nin = 2;
+    strcpy(r->in[0].domain, "health");
+    strcpy(r->in[1].domain, "hrss");
+    for (int i = 0; i < 2; i++) {
+      tu_randbytes(r->in[i].root.b, 32);
+      tu_randbytes(r->in[i].leaf.b, 32);
+      r->in[i].count = 100 + (uint64_t)i;
+    }
+    r->out[0].value = 1;
+    r->out[1].value = 70;
+    for (int i = 2; i < 4; i++) {
+      r->out[i].priv = 1;
+      tu_randbytes(r->out[i].masked, 16);
+      r->out[i].masked[15] &= 0x3f;
+    }
+    tu_randbytes(r->transcript.b, 32);
+  } else {
+    r->status = CX_CALL_ABORTED;
+    r->code = CX_E_MPC_SESSION;
+    strcpy(r->reason, "session timed out");
+  }
+  for (size_t i = 0; i < nsig; i++) {
+    r->sigs[i].party = (uint8_t)i;
+    if (done) {
+      uint8_t blob[RES_BLOB];
+      tu_randbytes(blob, sizeof blob);
+      ck_assert_int_eq(tx_result_set_blob(tx, i, blob, sizeof blob), CX_OK);
+    }
+  }
+}
+
+/* Each signature by its party's real key (PARTY order) over the statement
+ * of the call recorded for R_K. */
+static void sign_result(cx_tx *tx) {
+  cx_tx_call_result *r = &tx->u.result;
+  cx_hash stmt, msg;
+  tx_result_statement(&CHAIN, r, &R_K, &R_CONSENT, &W_DID, &stmt);
+  for (size_t i = 0; i < r->nsig; i++) {
+    cx_result_sig *s = &r->sigs[i];
+    tx_result_sig_msg(&stmt, s->blob, s->blob_len, &msg);
+    ck_assert_uint_lt(s->party, NPARTY);
+    ck_assert_int_eq(key_sign32(K[PARTY[s->party]], msg.b, NULL, &s->sig), CX_OK);
+  }
+}
+
+static uint8_t call_status(const cx_hash *call) {
+  vm_call rec;
+  ck_assert_int_eq(vm_call_get(&ST, call, &rec), CX_OK);
+  return rec.status;
+}
+
+/* A result refused with code leaves the call PENDING. Consumes tx. */
+static void expect_result(cx_tx *tx, const cx_seckey *k, const cx_hash *call, cx_err code) {
+  cx_err got = submit(tx, k, NULL);
+  ck_assert_msg(got == code, "got %s, want %s", cx_err_name(got), cx_err_name(code));
+  ck_assert_uint_eq(call_status(call), CALL_PENDING);
+}
+
+START_TEST(test_result_done) {
+  cx_hash call, rid;
+  cx_tx tx;
+  vm_call rec;
+  result_world(2);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&call), CX_OK);
+  /* the call keeps its parties: the validators by name, with their keys */
+  ck_assert_int_eq(vm_call_get(&ST, &call, &rec), CX_OK);
+  ck_assert_uint_eq(rec.nparties, NPARTY);
+  for (int i = 0; i < NPARTY; i++) ck_assert_mem_eq(rec.parties[i].b, P[PARTY[i]].b, 32);
+  ck_assert(hash_is_zero(&rec.result));
+  ck_assert_uint_eq(rec.result_height, 0);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1);
+
+  /* 3 of 4 parties is a quorum (t = 1); any party may submit */
+  H = 9;
+  make_result(&tx, &call, 1, 3);
+  tx.u.result.sigs[2].party = 3; /* parties 0, 1, 3 */
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[REG], &rid), CX_OK);
+  ck_assert_int_eq(vm_call_get(&ST, &call, &rec), CX_OK);
+  ck_assert_uint_eq(rec.status, CALL_DONE);
+  ck_assert(hash_eq(&rec.result, &rid));
+  ck_assert_uint_eq(rec.result_height, 9);
+  ck_assert_uint_eq(rec.nparties, NPARTY);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1); /* a DONE call used its consent */
+
+  /* a second result, DONE or ABORTED, is refused */
+  H = 10;
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[CIVIL], NULL), CX_E_CALL_CLOSED);
+  make_result(&tx, &call, 0, 4);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[HRSS], NULL), CX_E_CALL_CLOSED);
+  ck_assert_int_eq(vm_call_get(&ST, &call, &rec), CX_OK);
+  ck_assert_uint_eq(rec.status, CALL_DONE);
+  ck_assert(hash_eq(&rec.result, &rid));
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1);
+
+  /* the record with its result reads back exactly; damaged, it is corrupt */
+  uint8_t key[35], *v;
+  size_t vl;
+  memcpy(key, "cl/", 3);
+  memcpy(key + 3, call.b, 32);
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v, &vl), CX_OK);
+  v[vl - 1] = 0; /* result_height 0 on a closed call */
+  ck_assert_int_eq(ST.put(ST.ctx, key, sizeof key, v, vl), CX_OK);
+  ck_assert_int_eq(vm_call_get(&ST, &call, &rec), CX_E_CORRUPT);
+  free(v);
+}
+END_TEST
+
+START_TEST(test_result_rejections) {
+  cx_hash call, other;
+  cx_tx tx;
+  result_world(2);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&call), CX_OK);
+  H = 8;
+
+  /* unknown call */
+  tu_randbytes(other.b, 32);
+  make_result(&tx, &other, 1, 4);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[CIVIL], NULL), CX_E_CALL_UNKNOWN);
+
+  /* the sender is not a party: a member that does not validate, a subject */
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  expect_result(&tx, K[INS_A], &call, CX_E_NOT_VALIDATOR);
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  expect_result(&tx, SK[2], &call, CX_E_NOT_VALIDATOR);
+
+  /* result_mismatch: inputs' domains */
+  make_result(&tx, &call, 1, 4);
+  tx.u.result.nin = 1;
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  make_result(&tx, &call, 1, 4);
+  strcpy(tx.u.result.in[1].domain, "hrst");
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  make_result(&tx, &call, 1, 4);
+  tx.u.result.nin = 3;
+  strcpy(tx.u.result.in[2].domain, "zz");
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  /* outputs: count (one fewer, one more) */
+  make_result(&tx, &call, 1, 4);
+  tx.u.result.nout = 3;
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  cx_tx_call_result *r;
+  make_result(&tx, &call, 1, 4);
+  r = &tx.u.result;
+  cx_result_output *more = realloc(r->out, 5 * sizeof *more);
+  ck_assert_ptr_nonnull(more);
+  r->out = more;
+  r->out[4] = r->out[3];
+  r->nout = 5;
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  /* private flags: a public element masked, a private one in clear */
+  make_result(&tx, &call, 1, 4);
+  tx.u.result.out[1].priv = 1;
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  make_result(&tx, &call, 1, 4);
+  tx.u.result.out[3].priv = 0;
+  tx.u.result.out[3].value = 3;
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  /* public values outside their port's range (bool 0..1, int(0..1150)) */
+  const struct {
+    size_t j;
+    int64_t v;
+  } bad_vals[] = {{0, 2}, {0, -1}, {1, 1151}, {1, -1}, {1, INT64_MIN}};
+  for (size_t i = 0; i < sizeof bad_vals / sizeof bad_vals[0]; i++) {
+    make_result(&tx, &call, 1, 4);
+    tx.u.result.out[bad_vals[i].j].value = bad_vals[i].v;
+    sign_result(&tx);
+    expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  }
+  /* blobs: one byte short, one byte long, empty */
+  const size_t bad_blobs[] = {RES_BLOB - 1, RES_BLOB + 1, 0, 48};
+  for (size_t i = 0; i < sizeof bad_blobs / sizeof bad_blobs[0]; i++) {
+    uint8_t blob[RES_BLOB + 1] = {0};
+    make_result(&tx, &call, 1, 4);
+    ck_assert_int_eq(tx_result_set_blob(&tx, 2, blob, bad_blobs[i]), CX_OK);
+    sign_result(&tx);
+    expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+  }
+  /* ABORTED: every blob empty */
+  make_result(&tx, &call, 0, 4);
+  ck_assert_int_eq(tx_result_set_blob(&tx, 1, (const uint8_t *)"x", 1), CX_OK);
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_RESULT_MISMATCH);
+
+  /* bad_signature: a flipped signature, a signature by the wrong party's
+   * key, a blob changed after signing, a party index the call does not
+   * have, a statement over another call's fields */
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  tx.u.result.sigs[3].sig.b[10] ^= 1;
+  expect_result(&tx, K[CIVIL], &call, CX_E_BAD_SIG);
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  cx_sig s0 = tx.u.result.sigs[0].sig;
+  tx.u.result.sigs[0].sig = tx.u.result.sigs[1].sig;
+  tx.u.result.sigs[1].sig = s0;
+  expect_result(&tx, K[CIVIL], &call, CX_E_BAD_SIG);
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  tx.u.result.sigs[2].blob[5] ^= 1;
+  expect_result(&tx, K[CIVIL], &call, CX_E_BAD_SIG);
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  tx.u.result.sigs[3].party = NPARTY; /* signed as party 3, claims 4 */
+  expect_result(&tx, K[CIVIL], &call, CX_E_BAD_SIG);
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  tx.u.result.out[1].value = 71; /* in range, but not what was signed */
+  expect_result(&tx, K[CIVIL], &call, CX_E_BAD_SIG);
+  make_result(&tx, &call, 0, 4);
+  sign_result(&tx);
+  tx.u.result.code = CX_E_MPC_SENDER;
+  expect_result(&tx, K[CIVIL], &call, CX_E_BAD_SIG);
+
+  /* no_quorum: 2 of 4, 1 of 4 */
+  make_result(&tx, &call, 1, 2);
+  sign_result(&tx);
+  expect_result(&tx, K[CIVIL], &call, CX_E_NO_QUORUM);
+  make_result(&tx, &call, 0, 1);
+  tx.u.result.sigs[0].party = 2;
+  sign_result(&tx);
+  expect_result(&tx, K[HRSS], &call, CX_E_NO_QUORUM);
+
+  /* the reason is not signed: another submitter's words still go through */
+  make_result(&tx, &call, 0, 3);
+  sign_result(&tx);
+  strcpy(tx.u.result.reason, "reworded");
+  ck_assert_int_eq(submit(&tx, K[HEALTH], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call), CALL_ABORTED);
+}
+END_TEST
+
+/* ABORTED gives the consent its use back: a quota-1 consent serves again. */
+START_TEST(test_result_aborted_refunds) {
+  cx_hash c1, c2, c3;
+  cx_tx tx;
+  vm_call rec;
+  result_world(1);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&c1), CX_OK);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1);
+  ck_assert_int_eq(do_rcall(&c2), CX_E_FULL);
+
+  H = 8;
+  make_result(&tx, &c1, 0, 4);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[HEALTH], NULL), CX_OK);
+  ck_assert_int_eq(vm_call_get(&ST, &c1, &rec), CX_OK);
+  ck_assert_uint_eq(rec.status, CALL_ABORTED);
+  ck_assert_uint_eq(rec.result_height, 8);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 0);
+
+  /* the call can be made again, and then the quota is used up again */
+  ck_assert_int_eq(do_rcall(&c2), CX_OK);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1);
+  ck_assert_int_eq(do_rcall(&c3), CX_E_FULL);
+  /* a DONE result of the retry keeps the use */
+  make_result(&tx, &c2, 1, 4);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[CIVIL], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&c2), CALL_DONE);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1);
+  /* a refused ABORTED (the call is closed) refunds nothing */
+  make_result(&tx, &c2, 0, 4);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[CIVIL], NULL), CX_E_CALL_CLOSED);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1);
+}
+END_TEST
+
+/* The parties are the validators when the call was recorded: one added
+ * later is not a party (its signature does not count), and a party's
+ * signature still counts after it stopped validating. */
+START_TEST(test_result_parties_fixed) {
+  cx_hash call, pid;
+  cx_tx tx;
+  cx_member nv;
+  result_world(2);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&call), CX_OK);
+  cx_seckey *kn = new_member(&nv, "aaa-validator", ROLE_REGULATOR, 1, "");
+  H = 8;
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_ADD, &nv, 100, &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK);
+  ck_assert_int_eq(nvalidators(), 5); /* and sorts first by name */
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  expect_result(&tx, kn, &call, CX_E_NOT_VALIDATOR);
+  make_result(&tx, &call, 1, 4);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[REG], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call), CALL_DONE);
+  key_free(kn);
+}
+END_TEST
+
 /* A scripted history touching every rule, including rejections. */
 static void script(void) {
   cx_member a, rm = {0};
@@ -2236,6 +2606,10 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_call_rejections);
   tcase_add_test(tc, test_call_consent_not_live);
   tcase_add_test(tc, test_call_did_revoked);
+  tcase_add_test(tc, test_result_done);
+  tcase_add_test(tc, test_result_rejections);
+  tcase_add_test(tc, test_result_aborted_refunds);
+  tcase_add_test(tc, test_result_parties_fixed);
   tcase_add_test(tc, test_determinism);
   tcase_add_test(tc, test_corrupt_records);
   tcase_add_test(tc, test_evidence_recorded_once);

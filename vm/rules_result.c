@@ -1,0 +1,147 @@
+/* Call results: a party of a call reports how its MPC run ended, DONE with
+ * the outputs or ABORTED with a code, under the signatures of a quorum of
+ * the call's parties over the result statement (docs/calls.md §3, §4;
+ * docs/transactions.md §4.7). The chain checks what it can see: that the
+ * result has the shape of the contract's interface, and that 2t + 1 of the
+ * parties recorded with the call signed it. The values themselves only the
+ * parties can compute: an honest party signs only what its own session
+ * opened, so a wrong result cannot gather the quorum. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang.h"
+#include "vm_internal.h"
+
+#define SEAL_BYTES 48 /* crypto_box_SEALBYTES: each blob is sealed to the insurer */
+
+static int is_party(const vm_call *rec, const cx_pubkey *key) {
+  for (uint32_t i = 0; i < rec->nparties; i++)
+    if (memcmp(rec->parties[i].b, key->b, 32) == 0) return 1;
+  return 0;
+}
+
+/* The contract of a recorded call, decoded. It was callable when the call
+ * was recorded and contracts are never deleted: absent or undecodable
+ * bytecode means a damaged store. */
+static cx_err load_contract(const vm_state *st, const cx_hash *id, lang_contract **lc) {
+  vm_contract k;
+  cx_err err = vm_contract_get(st, id, &k);
+  if (err) return err == CX_E_NOT_FOUND ? CX_E_CORRUPT : err;
+  err = lang_decode(k.bytecode, k.bytecode_len, lc, NULL, 0);
+  vm_contract_clear(&k);
+  if (err && err != CX_E_NOMEM) err = CX_E_CORRUPT;
+  return err;
+}
+
+/* Inputs: one commitment per domain of the contract, in its sorted order. */
+static int inputs_match(const lang_contract *lc, const cx_tx_call_result *r, cx_err *err) {
+  cx_domain_set ds;
+  *err = lang_domains(lc, &ds);
+  if (*err) {
+    *err = CX_E_CORRUPT; /* the deploy rule checked the domains fit */
+    return 0;
+  }
+  if (r->nin != ds.n) return 0;
+  for (size_t i = 0; i < ds.n; i++)
+    if (strcmp(r->in[i].domain, ds.d[i].name) != 0) return 0;
+  return 1;
+}
+
+/* Outputs: the contract's flat output vector (output ports in port order,
+ * len ? len : 1 elements each), each element flagged private exactly when
+ * its port is, public values within the port's declared range. *npriv is
+ * the number of private elements. */
+static int outputs_match(const lang_contract *lc, const cx_tx_call_result *r, size_t *npriv) {
+  size_t j = 0;
+  *npriv = 0;
+  for (size_t i = 0; i < lang_nports(lc); i++) {
+    lang_port p;
+    lang_port_get(lc, i, &p);
+    if (p.kind != LANG_OUT_PUBLIC && p.kind != LANG_OUT_PRIVATE) continue;
+    uint8_t priv = p.kind == LANG_OUT_PRIVATE;
+    for (size_t e = 0; e < (p.len ? p.len : 1); e++, j++) {
+      if (j >= r->nout || r->out[j].priv != priv) return 0;
+      if (priv)
+        ++*npriv;
+      else if (r->out[j].value < p.lo || r->out[j].value > p.hi)
+        return 0;
+    }
+  }
+  return j == r->nout;
+}
+
+/* Rule 4 (result_mismatch). DONE: inputs and outputs against the contract,
+ * and every blob the sealed shares of the private elements' masks (16 bytes
+ * each) or empty when there is none; ABORTED: every blob empty. */
+static cx_err check_shape(const vm_state *st, const vm_call *rec, const cx_tx_call_result *r, cx_err *rej) {
+  lang_contract *lc = NULL;
+  size_t npriv = 0;
+  cx_err err = CX_OK;
+  if (r->status == CX_CALL_DONE) {
+    VM_TRY(load_contract(st, &rec->contract, &lc));
+    int ok = inputs_match(lc, r, &err);
+    if (err) goto out;
+    if (!ok || !outputs_match(lc, r, &npriv)) VM_REJECT(CX_E_RESULT_MISMATCH);
+  }
+  size_t want = npriv ? npriv * 16 + SEAL_BYTES : 0;
+  for (size_t i = 0; i < r->nsig; i++)
+    if (r->sigs[i].blob_len != want) VM_REJECT(CX_E_RESULT_MISMATCH);
+out:
+  lang_free(lc);
+  return err;
+}
+
+/* Rules 5 and 6: every signature by a party of the call over
+ * H_RESULT_SIG(statement || its blob), and at least 2t + 1 of them,
+ * t = floor((n - 1) / 3). Parties are strictly increasing (tx_decode), so
+ * the signatures are from distinct parties. */
+static cx_err check_sigs(const vmi_ctx *c, const vm_call *rec) {
+  const cx_tx_call_result *r = &c->tx->u.result;
+  cx_hash stmt, msg;
+  tx_result_statement(&c->tx->chain_id, r, &rec->contract, &rec->consent, &rec->did, &stmt);
+  for (size_t i = 0; i < r->nsig; i++) {
+    const cx_result_sig *s = &r->sigs[i];
+    if (s->party >= rec->nparties) return CX_E_BAD_SIG;
+    tx_result_sig_msg(&stmt, s->blob, s->blob_len, &msg);
+    if (!sig_verify(&rec->parties[s->party], msg.b, 32, &s->sig)) return CX_E_BAD_SIG;
+  }
+  uint32_t t = (rec->nparties - 1) / 3;
+  return r->nsig >= 2 * (size_t)t + 1 ? CX_OK : CX_E_NO_QUORUM;
+}
+
+cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej) {
+  const cx_tx_call_result *r = &c->tx->u.result;
+  vm_call rec;
+  vm_consent cs;
+  int have;
+  cx_err err = CX_OK, v;
+
+  /* Whether the sender is a party can only be told from the call's record:
+   * an unknown call comes first. */
+  VM_TRY(vmi_found(vm_call_get(c->st, &r->call, &rec), &have));
+  if (!have) VM_REJECT(CX_E_CALL_UNKNOWN);
+  if (!is_party(&rec, &c->tx->sender)) VM_REJECT(CX_E_NOT_VALIDATOR);
+  if (rec.status != CALL_PENDING) VM_REJECT(CX_E_CALL_CLOSED);
+  VM_TRY(check_shape(c->st, &rec, r, rej));
+  if (*rej) goto out;
+  v = check_sigs(c, &rec);
+  if (v) VM_REJECT(v);
+
+  rec.status = r->status == CX_CALL_DONE ? CALL_DONE : CALL_ABORTED;
+  rec.result = *c->txid;
+  rec.result_height = c->height;
+  VM_TRY(vmi_call_put(c->st, &rec));
+  /* An aborted call gave the insurer nothing: the consent gets its use
+   * back, so the call can be made again (calls.md §4). */
+  if (rec.status == CALL_ABORTED) {
+    err = vm_consent_get(c->st, &rec.consent, &cs);
+    if (err == CX_E_NOT_FOUND) err = CX_E_CORRUPT; /* consents are never deleted */
+    if (err) goto out;
+    if (cs.uses > 0) {
+      cs.uses--;
+      VM_TRY(vmi_consent_put(c->st, &cs));
+    }
+  }
+out:
+  return err;
+}
