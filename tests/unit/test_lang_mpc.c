@@ -2,8 +2,15 @@
  * lang_cost_get and lang_run_mpc on circuits built by hand with the ir.h
  * builder, run by n in-process parties and compared with the plaintext
  * circuit (ir_eval) on random in-range inputs; layer packing (independent
- * comparisons share rounds); the cost report against the runs. */
+ * comparisons share rounds); the cost report against the runs.
+ * The plan of a call (lang_call.h, vm/lang/call.c): every sample contract
+ * run as the consortium runs a call (dealers named per domain, each
+ * dealing the record fields the plan names, read from a vault by the
+ * naming rule of docs/calls.md §1; outputs read per party, masks rebuilt,
+ * private elements unmasked) against the reference interpreter; a real
+ * online session (n = 1); the refusals. */
 #include <check.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +18,11 @@
 #include <time.h>
 
 #include "ir.h"
+#include "keys.h"
 #include "lang.h"
+#include "lang_call.h"
 #include "lang_internal.h"
+#include "mpc.h"
 #include "testutil.h"
 
 /* ---- contracts and values built by hand --------------------------------- */
@@ -537,6 +547,605 @@ START_TEST(test_samples) {
 }
 END_TEST
 
+
+/* ---- the plan of a call (lang_call.h) ----------------------------------- */
+
+/* A bureau's vault in miniature: one record's fields, named by the rule of
+ * docs/calls.md §1 (scalar d.f: field f; element k of array d.f: f_<k+1>),
+ * written out here independently of call.c. */
+typedef struct {
+  char domain[IR_NAME_MAX + 1], field[IR_NAME_MAX + 16];
+  int64_t v;
+  int used;
+} vault_rec;
+
+static vault_rec *vault_of(const lang_contract *c, const lang_values *v, size_t *count) {
+  const int64_t *in = NULL;
+  size_t nin = lang_values_flat(v, LANG_INPUT, &in), q = 0;
+  vault_rec *r = calloc(nin + 1, sizeof *r);
+  ck_assert_ptr_nonnull(r);
+  for (size_t i = 0; i < lang_nports(c); i++) {
+    lang_port p;
+    lang_port_get(c, i, &p);
+    if (p.kind != LANG_INPUT) continue;
+    const char *dot = strchr(p.name, '.');
+    ck_assert_ptr_nonnull(dot);
+    for (uint32_t k = 0; k < (p.len ? p.len : 1); k++, q++) {
+      ck_assert_uint_lt(q, nin);
+      snprintf(r[q].domain, sizeof r[q].domain, "%.*s", (int)(dot - p.name), p.name);
+      if (p.len) snprintf(r[q].field, sizeof r[q].field, "%s_%u", dot + 1, k + 1);
+      else snprintf(r[q].field, sizeof r[q].field, "%s", dot + 1);
+      r[q].v = in[q];
+    }
+  }
+  ck_assert_uint_eq(q, nin);
+  *count = nin;
+  return r;
+}
+
+static vault_rec *vault_find(vault_rec *r, size_t count, const char *domain, const char *field) {
+  for (size_t i = 0; i < count; i++)
+    if (strcmp(r[i].domain, domain) == 0 && strcmp(r[i].field, field) == 0) return &r[i];
+  return NULL;
+}
+
+/* Party `party` of an mpc_local run, read as a session's slots. */
+typedef struct {
+  const mpc_local *l;
+  uint32_t party;
+} local_party;
+
+static size_t local_output(const void *ctx, uint32_t slot, const fe **vals) {
+  return mpc_local_output(((const local_party *)ctx)->l, slot, vals);
+}
+
+static size_t local_share(const void *ctx, uint32_t slot, const fe **vals) {
+  const local_party *x = ctx;
+  return mpc_local_output_share(x->l, x->party, slot, vals);
+}
+
+/* The reader's side: every party's flat outputs o[i] (n of them) agree on
+ * what was opened; the masks are rebuilt from the parties' shares and the
+ * private elements unmasked into got. */
+static void call_read(const lang_contract *c, uint32_t n, lang_call_output *const *o, int64_t *got) {
+  size_t no = lang_outputs_len(c), np = 0;
+  for (size_t j = 0; j < no; j++) np += o[0][j].priv;
+  fe *masked = calloc(np + 1, sizeof *masked), *r = calloc(np + 1, sizeof *r), *sh[64] = {0};
+  size_t *flat = calloc(np + 1, sizeof *flat);
+  int64_t *z = calloc(np + 1, sizeof *z);
+  ck_assert(masked && r && flat && z);
+  for (uint32_t i = 0; i < n; i++) {
+    sh[i] = calloc(np + 1, sizeof *sh[i]);
+    ck_assert_ptr_nonnull(sh[i]);
+    size_t q = 0;
+    for (size_t j = 0; j < no; j++) {
+      ck_assert_uint_eq(o[i][j].priv, o[0][j].priv);
+      if (!o[i][j].priv) {
+        ck_assert_int_eq(o[i][j].value, o[0][j].value);
+        got[j] = o[0][j].value;
+        continue;
+      }
+      ck_assert_msg(o[i][j].masked == o[0][j].masked, "party %u opened another masked output %zu", i, j);
+      masked[q] = o[0][j].masked;
+      flat[q] = j;
+      sh[i][q++] = o[i][j].share;
+    }
+  }
+  char err[256];
+  uint64_t bad = 0;
+  if (np) {
+    ck_assert_int_eq(mpc_reconstruct(n, (n - 1) / 3, (const fe *const *)sh, np, r, &bad), CX_OK);
+    ck_assert_uint_eq(bad, 0);
+  }
+  ck_assert_msg(lang_call_unmask(c, flat, masked, r, np, z, err, sizeof err) == CX_OK, "%s", err);
+  for (size_t k = 0; k < np; k++) got[flat[k]] = z[k];
+  for (uint32_t i = 0; i < n; i++) free(sh[i]);
+  free(masked);
+  free(r);
+  free(flat);
+  free(z);
+}
+
+/* One call of c with values v through its plan, as the consortium runs it
+ * (docs/calls.md §1): domain i dealt by party dp[i]; each party deals, in
+ * its slot's order, the record fields lang_call_plan_inputs names, read
+ * from the vault (within the range the plan gives); the params are the
+ * client's slot; then every party's outputs and the reader's unmasking.
+ * got: the flat outputs. */
+static void call_run(const lang_contract *c, const lang_values *v, uint32_t n, const uint32_t *dp, size_t nd,
+                     int64_t *got) {
+  char err[256];
+  const int64_t *args = NULL, *params = NULL;
+  size_t nargs = lang_values_flat(v, LANG_ARG, &args), nparams = lang_values_flat(v, LANG_PARAM, &params);
+  lang_call_plan *p = NULL;
+  ck_assert_msg(lang_call_plan_new(c, n, dp, nd, args, nargs, &p, err, sizeof err) == CX_OK, "%s", err);
+  ck_assert_uint_eq(lang_call_plan_params(p), nparams);
+  size_t vn = 0, dealt = 0, nin = 0;
+  vault_rec *vault = vault_of(c, v, &vn);
+  mpc_local_input in[64];
+  fe *dv[64] = {0}, *pv = NULL;
+  for (uint32_t party = 0; party < n; party++) {
+    const lang_call_input *x = NULL;
+    size_t m = lang_call_plan_inputs(p, party, &x);
+    if (!m) {
+      ck_assert_ptr_null(x);
+      continue;
+    }
+    dv[party] = calloc(m, sizeof *dv[party]);
+    ck_assert_ptr_nonnull(dv[party]);
+    for (size_t k = 0; k < m; k++) {
+      /* the domain is one this party deals */
+      size_t d = 0;
+      cx_domain_set ds;
+      ck_assert_int_eq(lang_domains(c, &ds), CX_OK);
+      while (d < ds.n && strcmp(ds.d[d].name, x[k].domain) != 0) d++;
+      ck_assert_uint_lt(d, ds.n);
+      ck_assert_uint_eq(dp[d], party);
+      vault_rec *rec = vault_find(vault, vn, x[k].domain, x[k].field);
+      ck_assert_msg(rec, "party %u deals %s.%s, which no record field is", party, x[k].domain, x[k].field);
+      ck_assert_msg(!rec->used, "%s.%s is dealt twice", x[k].domain, x[k].field);
+      rec->used = 1;
+      ck_assert(rec->v >= x[k].lo && rec->v <= x[k].hi);
+      dv[party][k] = fe_from_i64(rec->v);
+    }
+    in[nin++] = (mpc_local_input){.slot = 0, .dealer = party, .vals = dv[party], .len = m};
+    dealt += m;
+  }
+  ck_assert_uint_eq(dealt, vn); /* every field dealt, once */
+  mpc_local_client_input cin = {.slot = 0, .len = nparams};
+  if (nparams) {
+    pv = calloc(nparams, sizeof *pv);
+    ck_assert_ptr_nonnull(pv);
+    for (size_t k = 0; k < nparams; k++) pv[k] = fe_from_i64(params[k]);
+    cin.vals = pv;
+  }
+  size_t T, R, B;
+  lang_call_plan_material(p, &T, &R, &B);
+  mpc_prog_cost pc;
+  mpc_prog_cost_get(lang_call_plan_program(p), &pc);
+  ck_assert(T == pc.triples && R == pc.rands && B == pc.bits);
+  /* the dealers change who deals, not the program's shape */
+  lang_cost cost;
+  ck_assert_int_eq(lang_cost_get(c, n, &cost, err, sizeof err), CX_OK);
+  ck_assert(cost.rounds == pc.rounds && cost.triples == T && cost.rands == R && cost.bits == B);
+  mpc_local *l = NULL;
+  ck_assert_int_eq(mpc_local_new(n, NULL, (T > R ? T : R) + B + 1, &l), CX_OK);
+  ck_assert_msg(mpc_local_prepare(l, T, R, B, err, sizeof err) == CX_OK, "%s", err);
+  mpc_status st;
+  ck_assert_msg(mpc_local_run(l, lang_call_plan_program(p), in, nin, &cin, nparams ? 1 : 0, &st, NULL, err,
+                              sizeof err) == CX_OK, "%s", err);
+  ck_assert_uint_eq(st.rounds, pc.rounds);
+  size_t no = lang_outputs_len(c);
+  lang_call_output *o[64] = {0};
+  for (uint32_t i = 0; i < n; i++) {
+    o[i] = calloc(no + 1, sizeof *o[i]);
+    ck_assert_ptr_nonnull(o[i]);
+    local_party ctx = {.l = l, .party = i};
+    ck_assert_msg(lang_plan_outputs_from(p, local_output, local_share, &ctx, o[i], err, sizeof err) == CX_OK,
+                  "%s", err);
+  }
+  /* the private flags are the ports' */
+  for (size_t i = 0; i < lang_nports(c); i++) {
+    lang_port port;
+    lang_port_get(c, i, &port);
+    if (port.kind != LANG_OUT_PUBLIC && port.kind != LANG_OUT_PRIVATE) continue;
+    for (uint32_t k = 0; k < (port.len ? port.len : 1); k++)
+      ck_assert_uint_eq(o[0][c->ir.ports[i].first + k].priv, port.kind == LANG_OUT_PRIVATE);
+  }
+  call_read(c, n, o, got);
+  for (uint32_t i = 0; i < n; i++) {
+    free(o[i]);
+    free(dv[i]);
+  }
+  free(pv);
+  free(vault);
+  mpc_local_free(l);
+  lang_call_plan_free(p);
+}
+
+/* The sample contracts' names: every configs/contracts/NAME.cst with a
+ * NAME.inputs.json beside it. */
+static size_t sample_names(char names[][64], size_t max) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/configs/contracts", CUSTOS_SOURCE_DIR);
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < max) {
+    size_t l = strlen(e->d_name);
+    if (l < 5 || l - 4 >= 64 || strcmp(e->d_name + l - 4, ".cst") != 0) continue;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%.*s.inputs.json", dir, (int)(l - 4), e->d_name);
+    FILE *f = fopen(path, "rb");
+    if (!f) continue;
+    fclose(f);
+    snprintf(names[n++], 64, "%.*s", (int)(l - 4), e->d_name);
+  }
+  closedir(d);
+  return n;
+}
+
+static lang_values *sample_inputs(const lang_contract *c, const char *name) {
+  char path[512], err[256];
+  snprintf(path, sizeof path, "%s/configs/contracts/%s.inputs.json", CUSTOS_SOURCE_DIR, name);
+  size_t len;
+  char *json = slurp(path, &len);
+  lang_values *v = lang_values_new(c);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_msg(lang_values_from_json(v, json, len, err, sizeof err) == CX_OK, "%s: %s", name, err);
+  free(json);
+  return v;
+}
+
+/* (a) Every sample, at 4 parties, with the domains' dealers reversed, two
+ * domains on one party (the others dealing nothing), and at random: the
+ * call through its plan gives the reference interpreter's outputs, on the
+ * sample's inputs file and on random in-range values. */
+START_TEST(test_call_samples) {
+  char names[32][64], err[256];
+  size_t ns = sample_names(names, 32);
+  ck_assert_uint_ge(ns, 6);
+  for (size_t s = 0; s < ns; s++) {
+    lang_contract *c = sample(names[s]);
+    lang_values *v = sample_inputs(c, names[s]);
+    cx_domain_set ds;
+    ck_assert_int_eq(lang_domains(c, &ds), CX_OK);
+    uint32_t nd = (uint32_t)ds.n, rev[CX_DOMAINS_MAX], pair[CX_DOMAINS_MAX], rnd[CX_DOMAINS_MAX];
+    for (uint32_t i = 0; i < nd; i++) {
+      rev[i] = (4 - 1 - i) % 4;
+      pair[i] = i < 2 ? 2 : 0;
+      rnd[i] = (uint32_t)(tu_rand() % 4);
+    }
+    size_t no = lang_outputs_len(c);
+    int64_t ref[64], got[64];
+    ck_assert_uint_le(no, 64);
+    for (int r = 0; r < 4; r++) {
+      if (r > 0) sample_values_rand(c, v);
+      ck_assert_msg(lang_run_reference(c, v, ref, err, sizeof err) == CX_OK, "%s", err);
+      const uint32_t *dp = r == 0 ? rev : r == 1 ? pair : r == 2 ? rnd : rev;
+      memset(got, 0x5a, sizeof got);
+      call_run(c, v, 4, dp, nd, got);
+      for (size_t j = 0; j < no; j++)
+        ck_assert_msg(got[j] == ref[j], "%s (run %d), output %zu: call %lld, reference %lld", names[s], r, j,
+                      (long long)got[j], (long long)ref[j]);
+    }
+    fprintf(stderr, "call plan: %s (%u domains) matches the reference\n", names[s], nd);
+    lang_values_free(v);
+    lang_free(c);
+  }
+}
+END_TEST
+
+/* A contract whose outputs are of the four kinds: public and private, of a
+ * secret node and of a public one (args only). x, y in two domains. */
+static lang_contract *kinds_contract(void) {
+  ir_circuit c;
+  ir_init(&c, "kinds");
+  PORT(&c, IR_PORT_INPUT, IR_T_INT, "bank.x", 0, -100, 100);
+  PORT(&c, IR_PORT_INPUT, IR_T_INT, "hrss.y", 2, 0, 100);
+  PORT(&c, IR_PORT_ARG, IR_T_INT, "k", 0, -10, 10);
+  PORT(&c, IR_PORT_OUT_PUBLIC, IR_T_BOOL, "lt", 0, 0, 1);                  /* out 0: secret */
+  PORT(&c, IR_PORT_OUT_PUBLIC, IR_T_INT, "twice", 0, INT64_MIN, INT64_MAX); /* out 1: args only */
+  PORT(&c, IR_PORT_OUT_PRIVATE, IR_T_INT, "s", 0, INT64_MIN, INT64_MAX);    /* out 2: secret */
+  PORT(&c, IR_PORT_OUT_PRIVATE, IR_T_INT, "next", 0, INT64_MIN, INT64_MAX); /* out 3: args only */
+  uint32_t x = E(&c, IR_INPUT, 0, 0, 0, 0), y0 = E(&c, IR_INPUT, 0, 0, 0, 1), y1 = E(&c, IR_INPUT, 0, 0, 0, 2);
+  uint32_t k = E(&c, IR_ARG, 0, 0, 0, 0);
+  OUT(&c, E(&c, IR_LT, x, y0, 0, 0), 0);
+  OUT(&c, E(&c, IR_MUL, k, K(&c, 2), 0, 0), 1);
+  OUT(&c, E(&c, IR_ADD, x, E(&c, IR_MUL, y1, k, 0, 0), 0, 0), 2);
+  OUT(&c, E(&c, IR_ADD, k, K(&c, 1), 0, 0), 3);
+  return contract_of(&c);
+}
+
+/* The instructions of a program with this op and immediate. */
+static size_t prog_count(const mpc_program *p, uint16_t op, uint64_t imm) {
+  size_t m = 0;
+  for (size_t i = 0; i < mpc_prog_len(p); i++)
+    m += mpc_prog_ins(p, i)->op == op && mpc_prog_ins(p, i)->imm == imm;
+  return m;
+}
+
+/* Every private element is masked, one of args alone too: the chain never
+ * shows a private port's value (docs/contract-language.md §7); a public
+ * element of args alone is not in the program. The call, lang_run_mpc and
+ * the plaintext circuit agree. */
+START_TEST(test_call_output_kinds) {
+  lang_contract *c = kinds_contract();
+  lang_values *v = values_new(c);
+  char err[256];
+  for (int r = 0; r < 8; r++) {
+    values_rand(v);
+    int64_t ref[4], got[4];
+    ck_assert_int_eq(ir_eval(&c->ir, v->in, v->param, v->arg, ref), CX_OK);
+    uint32_t dp[2] = {3, 3}; /* both domains on party 3 */
+    call_run(c, v, 4, dp, 2, got);
+    ck_assert_mem_eq(got, ref, sizeof ref);
+    run_check(c, v, 4, NULL, NULL);
+    lang_call_plan *p = NULL;
+    ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, v->arg, 1, &p, err, sizeof err), CX_OK);
+    const mpc_program *prog = lang_call_plan_program(p);
+    ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT, 0), 1);
+    ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT, 1), 0);
+    ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT, 2), 1);
+    ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT, 3), 1);
+    ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT_SHARE, 2), 1);
+    ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT_SHARE, 3), 1);
+    ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT_SHARE, 0), 0);
+    size_t R;
+    lang_call_plan_material(p, NULL, &R, NULL);
+    ck_assert_uint_ge(R, 2); /* the two masks */
+    lang_call_plan_free(p);
+  }
+  values_free(v);
+  contract_free(c);
+}
+END_TEST
+
+/* lang_call_plan_outputs on a real online session: one party (n = 1,
+ * t = 0, so its shares are the values) with preprocessing material put in
+ * its pool by hand. Refused before the session is done. */
+START_TEST(test_call_session) {
+  lang_contract *c = kinds_contract();
+  lang_values *v = values_new(c);
+  values_rand(v);
+  char err[256];
+  int64_t ref[4], z[2];
+  ck_assert_int_eq(ir_eval(&c->ir, v->in, v->param, v->arg, ref), CX_OK);
+  uint32_t dp[2] = {0, 0};
+  lang_call_plan *p = NULL;
+  ck_assert_int_eq(lang_call_plan_new(c, 1, dp, 2, v->arg, 1, &p, err, sizeof err), CX_OK);
+  size_t T, R, B;
+  lang_call_plan_material(p, &T, &R, &B);
+  mpc_pool *pool = NULL;
+  ck_assert_int_eq(mpc_pool_new(T + 1, R + 1, B + 1, &pool), CX_OK);
+  fe *a = calloc(T + 1, sizeof *a), *b = calloc(T + 1, sizeof *b), *ab = calloc(T + 1, sizeof *ab);
+  fe *rr = calloc(R + 1, sizeof *rr), *bits = calloc(B + 1, sizeof *bits);
+  ck_assert(a && b && ab && rr && bits);
+  for (size_t i = 0; i < T; i++) {
+    a[i] = fe_from_u64(tu_rand());
+    b[i] = fe_from_u64(tu_rand());
+    ab[i] = fe_mul(a[i], b[i]);
+  }
+  for (size_t i = 0; i < R; i++) rr[i] = fe_from_u64(tu_rand());
+  for (size_t i = 0; i < B; i++) bits[i] = tu_rand() & 1;
+  ck_assert_int_eq(mpc_pool_put_triples(pool, a, b, ab, T), CX_OK);
+  ck_assert_int_eq(mpc_pool_put_rands(pool, rr, R), CX_OK);
+  ck_assert_int_eq(mpc_pool_put_bits(pool, bits, B), CX_OK);
+  cx_seckey *key = key_generate();
+  ck_assert_ptr_nonnull(key);
+  cx_pubkey pk;
+  key_public(key, &pk);
+  mpc_session_config cfg = {.n = 1, .t = 0, .me = 0, .pubkeys = &pk, .key = key};
+  tu_randbytes(cfg.session, sizeof cfg.session);
+  tu_randbytes(cfg.seed, sizeof cfg.seed);
+  mpc_session *s = NULL;
+  ck_assert_int_eq(mpc_session_online(&cfg, lang_call_plan_program(p), pool, &s), CX_OK);
+  const lang_call_input *x = NULL;
+  size_t m = lang_call_plan_inputs(p, 0, &x);
+  ck_assert_uint_eq(m, 3);
+  fe vals[3];
+  for (size_t k = 0; k < m; k++) vals[k] = fe_from_i64(v->in[k]); /* one dealer: port order is slot order */
+  ck_assert_str_eq(x[0].field, "x");
+  ck_assert_str_eq(x[2].field, "y_2");
+  ck_assert_int_eq(mpc_session_input(s, 0, vals, m), CX_OK);
+  lang_call_output o[4];
+  ck_assert_int_eq(lang_call_plan_outputs(p, s, o, err, sizeof err), CX_E_INVALID_ARG); /* not done */
+  mpc_outbox ob = {0};
+  ck_assert_int_eq(mpc_session_start(s, 0, &ob), CX_OK);
+  for (uint64_t now = 1; mpc_session_status(s)->state == MPC_RUNNING && now < 100; now++) {
+    mpc_outbox_clear(&ob);
+    mpc_session_tick(s, now, &ob);
+  }
+  ck_assert_msg(mpc_session_status(s)->state == MPC_DONE, "session: %s", mpc_session_status(s)->reason);
+  ck_assert_msg(lang_call_plan_outputs(p, s, o, err, sizeof err) == CX_OK, "%s", err);
+  ck_assert(!o[0].priv && !o[1].priv && o[2].priv && o[3].priv);
+  ck_assert_int_eq(o[0].value, ref[0]);
+  ck_assert_int_eq(o[1].value, ref[1]);
+  size_t flat[2] = {2, 3};
+  fe masked[2] = {o[2].masked, o[3].masked}, r[2] = {o[2].share, o[3].share}; /* t = 0: the share is r */
+  ck_assert_msg(lang_call_unmask(c, flat, masked, r, 2, z, err, sizeof err) == CX_OK, "%s", err);
+  ck_assert_int_eq(z[0], ref[2]);
+  ck_assert_int_eq(z[1], ref[3]);
+  mpc_outbox_free(&ob);
+  mpc_session_free(s);
+  mpc_pool_free(pool);
+  key_free(key);
+  free(a);
+  free(b);
+  free(ab);
+  free(rr);
+  free(bits);
+  lang_call_plan_free(p);
+  values_free(v);
+  contract_free(c);
+}
+END_TEST
+
+/* (b) What a plan refuses: a bad n, a dealer out of range, a wrong count
+ * of dealers or args, an arg out of range, params over one client slot. */
+START_TEST(test_call_refusals) {
+  lang_contract *c = sample("cohort");
+  lang_values *v = sample_inputs(c, "cohort");
+  const int64_t *args = NULL;
+  size_t nargs = lang_values_flat(v, LANG_ARG, &args);
+  ck_assert_uint_eq(nargs, 2);
+  char err[256];
+  lang_call_plan *p = NULL;
+  uint32_t dp[3] = {0, 1, 2}; /* health, hrss */
+  ck_assert_int_eq(lang_call_plan_new(c, 0, dp, 2, args, 2, &p, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_int_eq(lang_call_plan_new(c, 65, dp, 2, args, 2, &p, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_ptr_null(p);
+  dp[1] = 4;
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, args, 2, &p, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_ptr_nonnull(strstr(err, "hrss"));
+  dp[1] = 3;
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 1, args, 2, &p, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 3, args, 2, &p, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_int_eq(lang_call_plan_new(c, 4, NULL, 0, args, 2, &p, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, args, 1, &p, err, sizeof err), CX_E_INVALID_ARG);
+  int64_t bad[2] = {args[0], 151}; /* max_age is int(0..150) */
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, bad, 2, &p, err, sizeof err), CX_E_LANG_INPUT);
+  ck_assert_ptr_nonnull(strstr(err, "max_age"));
+  bad[1] = -1;
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, bad, 2, &p, err, sizeof err), CX_E_LANG_INPUT);
+  ck_assert_ptr_null(p);
+  /* accepted: one dealer per domain, n at the ends */
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, args, 2, &p, err, sizeof err), CX_OK);
+  const lang_call_input *x = (const lang_call_input *)1;
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 0, &x), 64); /* health */
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 3, &x), 128); /* hrss */
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 1, &x), 0);
+  ck_assert_ptr_null(x);
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 4, &x), 0);
+  ck_assert_ptr_null(x);
+  /* unmasking refuses a public element, and a masked value that is not
+   * what the parties computed */
+  size_t flat = 0;
+  fe m = 5, r = 2;
+  int64_t z;
+  ck_assert_int_eq(lang_call_unmask(c, &flat, &m, &r, 1, &z, err, sizeof err), CX_E_INVALID_ARG);
+  lang_call_plan_free(p);
+  dp[0] = 0;
+  ck_assert_int_eq(lang_call_plan_new(c, 1, dp, 2, args, 2, &p, err, sizeof err), CX_E_INVALID_ARG); /* dp[1] */
+  dp[1] = 0;
+  ck_assert_int_eq(lang_call_plan_new(c, 1, dp, 2, args, 2, &p, err, sizeof err), CX_OK);
+  lang_call_plan_free(p);
+  ck_assert_int_eq(lang_call_plan_new(c, 64, dp, 2, args, 2, &p, err, sizeof err), CX_OK);
+  lang_call_plan_free(p);
+  lang_values_free(v);
+  lang_free(c);
+  /* params beyond one client slot: lang_run_mpc takes them, a call not */
+  ir_circuit ic;
+  ir_init(&ic, "bigparams");
+  PORT(&ic, IR_PORT_INPUT, IR_T_INT, "a.x", 0, 0, 10);
+  PORT(&ic, IR_PORT_PARAM, IR_T_INT, "w", 4096, 0, 10);
+  PORT(&ic, IR_PORT_PARAM, IR_T_INT, "u", 0, 0, 10);
+  PORT(&ic, IR_PORT_OUT_PUBLIC, IR_T_INT, "s", 0, INT64_MIN, INT64_MAX);
+  OUT(&ic, E(&ic, IR_ADD, E(&ic, IR_INPUT, 0, 0, 0, 0), E(&ic, IR_PARAM, 0, 0, 0, 4096), 0, 0), 0);
+  lang_contract *big = contract_of(&ic);
+  uint32_t one = 0;
+  ck_assert_int_eq(lang_call_plan_new(big, 4, &one, 1, NULL, 0, &p, err, sizeof err), CX_E_LANG_LIMIT);
+  ck_assert_ptr_null(p);
+  lang_values *bv = values_new(big);
+  values_rand(bv);
+  run_check(big, bv, 4, NULL, NULL);
+  values_free(bv);
+  contract_free(big);
+}
+END_TEST
+
+/* Outputs: a session without a slot the program has, a public value
+ * outside its static range, a wrong mask or masked value at the reader. */
+static const fe *fake_vals;
+static size_t fake_missing = SIZE_MAX;
+static size_t fake_slot(const void *ctx, uint32_t slot, const fe **vals) {
+  (void)ctx;
+  if (slot == fake_missing) {
+    *vals = NULL;
+    return 0;
+  }
+  *vals = &fake_vals[slot];
+  return 1;
+}
+
+START_TEST(test_call_output_refusals) {
+  lang_contract *c = kinds_contract();
+  char err[256];
+  uint32_t dp[2] = {0, 1};
+  int64_t k = 3;
+  lang_call_plan *p = NULL;
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, &k, 1, &p, err, sizeof err), CX_OK);
+  fe vals[4] = {1, 0, 77, 88};
+  lang_call_output o[4];
+  fake_vals = vals;
+  fake_missing = SIZE_MAX;
+  ck_assert_int_eq(lang_plan_outputs_from(p, fake_slot, fake_slot, NULL, o, err, sizeof err), CX_OK);
+  ck_assert_int_eq(o[0].value, 1);
+  ck_assert_int_eq(o[1].value, 6); /* k * 2, known at plan time */
+  ck_assert(o[2].masked == 77 && o[2].share == 77 && o[3].masked == 88);
+  vals[0] = 2; /* lt is a bool */
+  ck_assert_int_eq(lang_plan_outputs_from(p, fake_slot, fake_slot, NULL, o, err, sizeof err), CX_E_INTERNAL);
+  ck_assert(o[2].share == 0); /* wiped */
+  vals[0] = fe_neg(1);
+  ck_assert_int_eq(lang_plan_outputs_from(p, fake_slot, fake_slot, NULL, o, err, sizeof err), CX_E_INTERNAL);
+  vals[0] = 0;
+  fake_missing = 3;
+  ck_assert_int_eq(lang_plan_outputs_from(p, fake_slot, fake_slot, NULL, o, err, sizeof err), CX_E_INTERNAL);
+  fake_missing = 1; /* not in the program: not read */
+  ck_assert_int_eq(lang_plan_outputs_from(p, fake_slot, fake_slot, NULL, o, err, sizeof err), CX_OK);
+  fake_missing = SIZE_MAX;
+  /* the reader: "s" = x + k y1 has the static range -1100..1100, "next"
+   * = k + 1 the range -9..11 (ranges are static: over every arg) */
+  size_t flat[2] = {2, 3};
+  fe r[2] = {fe_from_u64(tu_rand()), fe_from_u64(tu_rand())};
+  fe masked[2] = {fe_add(fe_from_i64(-5), r[0]), fe_add(4, r[1])};
+  int64_t z[2];
+  ck_assert_int_eq(lang_call_unmask(c, flat, masked, r, 2, z, err, sizeof err), CX_OK);
+  ck_assert(z[0] == -5 && z[1] == 4);
+  masked[1] = fe_add(masked[1], 100); /* 104 */
+  ck_assert_int_eq(lang_call_unmask(c, flat, masked, r, 2, z, err, sizeof err), CX_E_MPC_CHECK_FAILED);
+  ck_assert(z[0] == 0); /* wiped */
+  masked[1] = fe_add(4, r[1]);
+  r[0] = fe_add(r[0], (fe)1 << 100); /* a wrong mask: far outside int64 */
+  ck_assert_int_eq(lang_call_unmask(c, flat, masked, r, 2, z, err, sizeof err), CX_E_MPC_CHECK_FAILED);
+  flat[0] = 4;
+  ck_assert_int_eq(lang_call_unmask(c, flat, masked, r, 2, z, err, sizeof err), CX_E_INVALID_ARG);
+  lang_call_plan_free(p);
+  contract_free(c);
+}
+END_TEST
+
+/* (c) The record fields a dealer reads: scalar d.f is field f, element k
+ * of array d.f is f_<k+1>; a dealer's slot holds its domains' elements in
+ * input port order; bools range 0..1. */
+START_TEST(test_call_field_names) {
+  char err[256], want[64];
+  lang_contract *c = sample("underwriting");
+  lang_call_plan *p = NULL;
+  uint32_t dp[2] = {0, 1}; /* health, hrss */
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, NULL, 0, &p, err, sizeof err), CX_OK);
+  const lang_call_input *x = NULL;
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 0, &x), 8);
+  for (int k = 0; k < 8; k++) {
+    snprintf(want, sizeof want, "chronic_codes_%d", k + 1);
+    ck_assert_str_eq(x[k].domain, "health");
+    ck_assert_str_eq(x[k].field, want);
+    ck_assert(x[k].lo == 0 && x[k].hi == 99999);
+  }
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 1, &x), 3);
+  static const char *const hrss[3] = {"age", "contrib_months", "monthly_wage"};
+  static const int64_t hi[3] = {150, 1200, 10000000};
+  for (int k = 0; k < 3; k++) {
+    ck_assert_str_eq(x[k].domain, "hrss");
+    ck_assert_str_eq(x[k].field, hrss[k]);
+    ck_assert(x[k].lo == 0 && x[k].hi == hi[k]);
+  }
+  lang_call_plan_free(p);
+  lang_free(c);
+  /* cohort: hrss.ages, hrss.wages, health.diabetic (bool[64]), both
+   * domains on party 2 */
+  c = sample("cohort");
+  int64_t args[2] = {40, 59};
+  dp[0] = dp[1] = 2;
+  ck_assert_int_eq(lang_call_plan_new(c, 4, dp, 2, args, 2, &p, err, sizeof err), CX_OK);
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 2, &x), 192);
+  for (int k = 0; k < 192; k++) {
+    const char *port = k < 64 ? "ages" : k < 128 ? "wages" : "diabetic";
+    snprintf(want, sizeof want, "%s_%d", port, k % 64 + 1);
+    ck_assert_str_eq(x[k].domain, k < 128 ? "hrss" : "health");
+    ck_assert_str_eq(x[k].field, want);
+    ck_assert_int_eq(x[k].hi, k < 64 ? 150 : k < 128 ? 10000000 : 1);
+    ck_assert_int_eq(x[k].lo, 0);
+  }
+  ck_assert_str_eq(x[63].field, "ages_64");
+  ck_assert_str_eq(x[191].field, "diabetic_64");
+  ck_assert_uint_eq(lang_call_plan_inputs(p, 0, &x), 0);
+  lang_call_plan_free(p);
+  lang_free(c);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("lang_mpc");
   TCase *tc = tcase_create("circuits");
@@ -554,6 +1163,15 @@ static Suite *suite(void) {
   tcase_set_timeout(ts, 240);
   tcase_add_loop_test(ts, test_samples, 0, (int)NSAMPLES);
   suite_add_tcase(s, ts);
+  TCase *tp = tcase_create("call_plan");
+  tcase_set_timeout(tp, 240);
+  tcase_add_test(tp, test_call_samples);
+  tcase_add_test(tp, test_call_output_kinds);
+  tcase_add_test(tp, test_call_session);
+  tcase_add_test(tp, test_call_refusals);
+  tcase_add_test(tp, test_call_output_refusals);
+  tcase_add_test(tp, test_call_field_names);
+  suite_add_tcase(s, tp);
   return s;
 }
 

@@ -1,7 +1,9 @@
 /* The MPC back end of the contract language (lang.h "cost and MPC";
  * docs/contract-language.md §6 "Scheduling", "Cost report", §7 "Private
- * outputs"): a finished circuit becomes one mpc_program, which gives the
- * cost report and which n in-process parties run (mpc_local).
+ * outputs"; docs/calls.md §1): a finished circuit becomes one mpc_program,
+ * the plan of a call (lang_call.h), built here and only here. A consortium
+ * call runs it among the validators; lang_cost_get costs it; lang_run_mpc
+ * runs it among n in-process parties (mpc_local).
  *
  * Public and secret. A node that is not secret depends only on constants
  * and args, which every party knows when the call is made: it is evaluated
@@ -15,13 +17,16 @@
  * constant, not as a copy of the branch c picks.
  *
  * Secret nodes. Each secret node's value is one S register of length 1.
- * Inputs: every INPUT port is dealt by party (index of its domain among the
- * contract's sorted distinct domains) mod n; each party deals all its
- * elements in one INPUT slot (slot 0), and the INPUTs are emitted one after
- * the other so that they form one input group (3 rounds in all). Params
- * are one client slot (INPUT_CLIENT, slot 0; further slots of 4096 values
- * each if the params have more elements than one dealing holds). Every
- * element is then sliced into a register of its own.
+ * Inputs: every INPUT port is dealt by the party the plan names for its
+ * domain (the domain's owner in a call, lang_call_plan_new's domain_party;
+ * the domain's index among the contract's sorted distinct domains mod n for
+ * lang_run_mpc and lang_cost_get); each party deals all its elements in one
+ * INPUT slot (slot 0), in input port and element order, and the INPUTs are
+ * emitted one after the other so that they form one input group (3 rounds
+ * in all). Params are one client slot (INPUT_CLIENT, slot 0; lang_run_mpc
+ * takes further slots of 4096 values each if the params have more elements
+ * than one dealing holds). Every element is then sliced into a register of
+ * its own.
  *
  * Scheduling (layers). ir_depth gives every node its interactive depth; the
  * program is emitted layer by layer. In layer L, first all interactive nodes
@@ -50,11 +55,14 @@
  * round of its comparison) is not done.
  *
  * Outputs. A public output element of a secret node is an OUTPUT slot (its
- * flat index); a private one z takes r = RAND(1), OUTPUT_SHARE r (share
- * slot = flat index) and OUTPUTs z + r: only the reader of the call
- * (lang_run_mpc plays it) rebuilds r from the parties' shares
- * (mpc_reconstruct) and computes z. An output of a public node needs no
- * MPC: its value is known when the call is made. */
+ * flat index); a public output of a public node needs no MPC: its value is
+ * known when the call is made. Every element z of a private port, secret or
+ * not, takes r = RAND(1), OUTPUT_SHARE r (share slot = flat index) and
+ * OUTPUTs z + r (a public z enters as a constant): only the reader of the
+ * call (lang_run_mpc plays it) rebuilds r from the parties' shares
+ * (mpc_reconstruct) and computes z. Masking every private element alike
+ * means the ledger never shows a private port's value in clear, even one
+ * that depends on args alone (docs/contract-language.md §7). */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,14 +74,11 @@
 
 typedef __int128 i128;
 
-/* Values per client slot (mpc/client.h MPC_CLIENT_MAX_VALUES; a program
- * takes at most 64 slots, so 256 K params, more than any contract has). */
-#define PARAM_SLOT 4096u
-#define PARAM_SLOTS_MAX 64u
-
-/* Parties: party sets are 64-bit masks in the engine (mpc/shamir.h
- * MPC_MAX_N). */
-#define MAX_PARTIES 64u
+/* lang_internal.h: a program takes at most 64 client slots of 4096 values,
+ * so 256 K params, more than any contract has; parties up to 64. */
+#define PARAM_SLOT LANG_PARAM_SLOT
+#define PARAM_SLOTS_MAX LANG_PARAM_SLOTS_MAX
+#define MAX_PARTIES LANG_MAX_PARTIES
 
 typedef struct {
   const ir_circuit *ir;
@@ -202,11 +207,9 @@ static size_t domain_len(const ir_port *p) {
   return dot ? (size_t)(dot - p->name) : strlen(p->name);
 }
 
-/* Dealers of the input elements: the port's domain's index among the
- * contract's distinct domains in strcmp order (the order of lang_domains),
- * mod n. */
-static cx_err plan_inputs(bld *b) {
-  const ir_circuit *c = b->ir;
+/* The contract's distinct domains in strcmp order (the order of
+ * lang_domains): *out (malloc'd strings), *nd of them. */
+static cx_err domains_of(const ir_circuit *c, char ***out, size_t *nd) {
   size_t np = 0;
   char **dom = calloc(c->nports + 1, sizeof *dom);
   if (!dom) return CX_E_NOMEM;
@@ -222,25 +225,58 @@ static cx_err plan_inputs(bld *b) {
     }
   }
   if (e == CX_OK) qsort(dom, np, sizeof *dom, domain_cmp);
-  size_t nd = 0; /* distinct, in place */
+  size_t d = 0; /* distinct, in place; the duplicates end up after d */
   for (size_t i = 0; i < np && e == CX_OK; i++) {
-    if (nd && strcmp(dom[nd - 1], dom[i]) == 0) continue;
-    char *t = dom[nd];
-    dom[nd++] = dom[i];
+    if (d && strcmp(dom[d - 1], dom[i]) == 0) continue;
+    char *t = dom[d];
+    dom[d++] = dom[i];
     dom[i] = t;
   }
+  if (e != CX_OK) {
+    for (size_t i = 0; i < np; i++) free(dom[i]);
+    free(dom);
+    return e;
+  }
+  for (size_t i = d; i < np; i++) {
+    free(dom[i]);
+    dom[i] = NULL;
+  }
+  *out = dom;
+  *nd = d;
+  return CX_OK;
+}
+
+/* Dealers of the input elements: the party of the port's domain (its index
+ * among the contract's distinct domains, the order of lang_domains), from
+ * domain_party, or that index mod n when domain_party is NULL. Each dealer's
+ * elements in input port and element order (lang_call.h: the order of
+ * lang_call_plan_inputs). */
+static cx_err plan_inputs(bld *b, const uint32_t *domain_party, size_t ndomains, char *err, size_t errlen) {
+  const ir_circuit *c = b->ir;
+  char **dom = NULL;
+  size_t nd = 0;
+  if (domains_of(c, &dom, &nd) != CX_OK)
+    return cx_errf(err, errlen, CX_E_NOMEM, "out of memory building the MPC program");
+  cx_err e = CX_OK;
+  if (domain_party && ndomains != nd)
+    e = cx_errf(err, errlen, CX_E_INVALID_ARG, "%zu dealers given for the contract's %zu input domains",
+                ndomains, nd);
+  for (size_t d = 0; domain_party && d < nd && e == CX_OK; d++)
+    if (domain_party[d] >= b->n)
+      e = cx_errf(err, errlen, CX_E_INVALID_ARG, "domain %s is dealt by party %u, not one of the %u parties",
+                  dom[d], domain_party[d], b->n);
   for (size_t i = 0; i < c->nports && e == CX_OK; i++) {
     const ir_port *p = &c->ports[i];
     if (p->kind != IR_PORT_INPUT) continue;
     size_t l = domain_len(p), d = 0;
     while (d < nd && !(strncmp(dom[d], p->name, l) == 0 && dom[d][l] == 0)) d++;
-    uint32_t party = (uint32_t)(d % b->n);
+    uint32_t party = domain_party ? domain_party[d] : (uint32_t)(d % b->n);
     for (uint32_t k = 0; k < ir_port_elems(p); k++) {
       b->in_party[p->first + k] = party;
       b->in_off[p->first + k] = (uint32_t)b->dealt[party]++;
     }
   }
-  for (size_t i = 0; i < np; i++) free(dom[i]);
+  for (size_t i = 0; i < nd; i++) free(dom[i]);
   free(dom);
   return e;
 }
@@ -402,9 +438,11 @@ static void emit_layer_groups(bld *b, const uint32_t *order, size_t lo, size_t h
 
 /* Builds the program for n parties with these args (each within its
  * port's range; lang_cost_get passes every arg's lo: nothing emitted
- * depends on the values, see the top of the file). On success b->p is a
- * checked program and b describes it; the caller frees b (bld_free). */
-static cx_err build(const ir_circuit *c, uint32_t n, const int64_t *arg, bld *b, char *err, size_t errlen) {
+ * depends on the values, see the top of the file) and dealers
+ * (plan_inputs). On success b->p is a checked program and b describes it;
+ * the caller frees b (bld_free). */
+static cx_err build(const ir_circuit *c, uint32_t n, const uint32_t *domain_party, size_t ndomains,
+                    const int64_t *arg, bld *b, char *err, size_t errlen) {
   memset(b, 0, sizeof *b);
   b->ir = c;
   b->n = n;
@@ -440,10 +478,7 @@ static cx_err build(const ir_circuit *c, uint32_t n, const int64_t *arg, bld *b,
       for (uint32_t k = 0; k < ir_port_elems(&c->ports[i]); k++) b->out_private[c->ports[i].first + k] = 1;
   /* sources: the dealers' INPUTs back to back (one input group), then the
    * params' client slots */
-  if ((e = plan_inputs(b)) != CX_OK) {
-    cx_errf(err, errlen, e, "out of memory building the MPC program");
-    goto out;
-  }
+  if ((e = plan_inputs(b, domain_party, ndomains, err, errlen)) != CX_OK) goto out;
   for (uint32_t d = 0; d < n; d++)
     if (b->dealt[d]) b->in_reg[d] = mpc_input(b->p, d, 0, b->dealt[d]);
   for (uint32_t s = 0; (uint64_t)s * PARAM_SLOT < c->n_param; s++) {
@@ -487,15 +522,20 @@ static cx_err build(const ir_circuit *c, uint32_t n, const int64_t *arg, bld *b,
       if (N[i].secret && N[i].op != IR_OUTPUT && !ir_interactive(b->ir, &N[i])) emit_local(b, i);
     }
   }
-  /* outputs */
+  /* outputs: public ones of secret nodes opened; every private one masked,
+   * a public value too (top of the file) */
   for (size_t i = 0; i < c->nnodes; i++) {
-    if (N[i].op != IR_OUTPUT || !secret(b, N[i].a)) continue;
-    uint32_t flat = (uint32_t)N[i].imm, z = b->reg[N[i].a];
+    if (N[i].op != IR_OUTPUT) continue;
+    uint32_t flat = (uint32_t)N[i].imm, a = N[i].a;
+    if (!secret(b, a) && !b->out_private[flat]) continue;
+    uint32_t z = 0;
     if (b->out_private[flat]) {
       uint32_t r = mpc_rand(b->p, 1);
       mpc_ins in = {.op = MPC_OP_OUTPUT_SHARE, .a = r, .imm = flat};
       mpc_prog_emit(b->p, &in);
-      z = mpc_add(b->p, z, r);
+      z = secret(b, a) ? mpc_add(b->p, b->reg[a], r) : addc(b, r, cfe(b, a));
+    } else {
+      z = b->reg[a];
     }
     mpc_output(b->p, z, flat);
   }
@@ -508,6 +548,74 @@ out:
   free(lstart);
   if (e != CX_OK) bld_free(b);
   return e;
+}
+
+/* ---- the plan ---------------------------------------------------------- */
+
+void lang_call_plan_free(lang_call_plan *p) {
+  if (!p) return;
+  mpc_prog_free(p->prog);
+  free(p->in_party);
+  free(p->in_off);
+  free(p->in);
+  free(p->names);
+  free(p->out);
+  free(p);
+}
+
+/* What the plan keeps of each output element: whether the program computes
+ * it, its value when it is public and known now, its node's range. */
+static void plan_outputs(const bld *b, lang_plan_out *out) {
+  const ir_circuit *c = b->ir;
+  for (size_t i = 0; i < c->nnodes; i++) {
+    const ir_node *x = &c->nodes[i];
+    if (x->op != IR_OUTPUT) continue;
+    lang_plan_out *o = &out[x->imm];
+    o->priv = b->out_private[x->imm];
+    o->computed = secret(b, x->a) || o->priv;
+    o->value = o->computed ? 0 : b->pv[x->a];
+    o->lo = c->nodes[x->a].lo;
+    o->hi = c->nodes[x->a].hi;
+  }
+}
+
+cx_err lang_plan_build(const lang_contract *c, uint32_t n, const uint32_t *domain_party, size_t ndomains,
+                       const int64_t *args, lang_call_plan **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (n == 0 || n > MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "%u parties: the consortium has 1 to %u", n, MAX_PARTIES);
+  const ir_circuit *ir = &c->ir;
+  bld b;
+  cx_err e = build(ir, n, domain_party, ndomains, args, &b, err, errlen);
+  if (e != CX_OK) return e;
+  lang_call_plan *p = calloc(1, sizeof *p);
+  if (p) p->out = calloc((size_t)ir->n_output + 1, sizeof *p->out);
+  if (!p || !p->out) {
+    free(p);
+    bld_free(&b);
+    return cx_errf(err, errlen, CX_E_NOMEM, "out of memory building the MPC program");
+  }
+  /* the program and the dealers' tables move to the plan */
+  p->n = n;
+  p->prog = b.p;
+  p->in_party = b.in_party;
+  p->in_off = b.in_off;
+  b.p = NULL;
+  b.in_party = b.in_off = NULL;
+  memcpy(p->dealt, b.dealt, sizeof p->dealt);
+  p->cmp_bits_max = b.cmp_bits_max;
+  p->n_input = ir->n_input;
+  p->n_param = ir->n_param;
+  p->n_output = ir->n_output;
+  mpc_prog_cost_get(p->prog, &p->cost);
+  plan_outputs(&b, p->out);
+  bld_free(&b);
+  if (lang_plan_name_inputs(p, ir) != CX_OK) {
+    lang_call_plan_free(p);
+    return cx_errf(err, errlen, CX_E_NOMEM, "out of memory building the MPC program");
+  }
+  *out = p;
+  return CX_OK;
 }
 
 /* ---- the byte estimate ------------------------------------------------- */
@@ -615,7 +723,7 @@ static uint64_t prep_bytes(uint64_t n, uint64_t T, uint64_t R, uint64_t B) {
   return triple + rand + bit + sessions * o * (521 + 288 * n) + bsessions * o * 3 * ONLINE_MSG;
 }
 
-static uint64_t cost_bytes(const bld *b, const mpc_prog_cost *pc, const traffic *t) {
+static uint64_t cost_bytes(const lang_call_plan *b, const mpc_prog_cost *pc, const traffic *t) {
   uint64_t n = b->n, o = n - 1, dmax = 0, dealers = 0;
   if (n < 2) return 0;
   for (uint32_t d = 0; d < b->n; d++) {
@@ -652,15 +760,14 @@ cx_err lang_cost_get(const lang_contract *c, uint32_t n, lang_cost *out, char *e
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "%u parties: the consortium has 1 to %u", n, MAX_PARTIES);
   int64_t *arg = args_lo(&c->ir);
   if (!arg) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory costing the contract");
-  bld b;
-  cx_err e = build(&c->ir, n, arg, &b, err, errlen);
+  lang_call_plan *b = NULL;
+  cx_err e = lang_plan_build(c, n, NULL, 0, arg, &b, err, errlen);
   free(arg);
   if (e != CX_OK) return e;
-  mpc_prog_cost pc;
-  mpc_prog_cost_get(b.p, &pc);
+  const mpc_prog_cost pc = b->cost;
   traffic t;
-  if (prog_traffic(b.p, &t) != CX_OK) {
-    bld_free(&b);
+  if (prog_traffic(b->prog, &t) != CX_OK) {
+    lang_call_plan_free(b);
     return cx_errf(err, errlen, CX_E_NOMEM, "out of memory costing the contract");
   }
   ir_stats st;
@@ -671,12 +778,12 @@ cx_err lang_cost_get(const lang_contract *c, uint32_t n, lang_cost *out, char *e
   out->mul = st.mul;
   out->cmp = st.lt + st.le + st.eq + st.ne;
   out->divc = st.divc;
-  out->cmp_bits_max = b.cmp_bits_max;
+  out->cmp_bits_max = b->cmp_bits_max;
   out->triples = pc.triples;
   out->rands = pc.rands;
   out->bits = pc.bits;
-  out->bytes_per_party = cost_bytes(&b, &pc, &t);
-  bld_free(&b);
+  out->bytes_per_party = cost_bytes(b, &pc, &t);
+  lang_call_plan_free(b);
   return CX_OK;
 }
 
@@ -714,68 +821,68 @@ static void sfe_free(fe *v) {
   if (v) sodium_free(v); /* sodium_free wipes */
 }
 
-/* The outputs of a finished run: public ones as opened, private ones
- * rebuilt from the parties' shares of their masks, as the caller would. */
-static cx_err read_outputs(const bld *b, const mpc_local *l, int64_t *out, char *err, size_t errlen) {
-  const ir_circuit *c = b->ir;
-  const ir_node *N = c->nodes;
-  uint32_t n = b->n, np = 0;
-  for (size_t i = 0; i < c->nnodes; i++)
-    if (N[i].op == IR_OUTPUT && secret(b, N[i].a) && b->out_private[N[i].imm]) np++;
+/* Party `party` of an in-process run, as lang_plan_outputs_from reads it. */
+typedef struct {
+  const mpc_local *l;
+  uint32_t party;
+} local_party;
+
+static size_t local_output(const void *ctx, uint32_t slot, const fe **vals) {
+  return mpc_local_output(((const local_party *)ctx)->l, slot, vals);
+}
+
+static size_t local_share(const void *ctx, uint32_t slot, const fe **vals) {
+  const local_party *x = ctx;
+  return mpc_local_output_share(x->l, x->party, slot, vals);
+}
+
+/* The outputs of a finished run, as a call's reader gets them: every
+ * party's flat output vector (lang_call_plan_outputs), the masks rebuilt
+ * from the parties' shares (mpc_reconstruct) and the private elements
+ * unmasked (lang_call_unmask). */
+static cx_err read_outputs(const lang_contract *c, const lang_call_plan *b, const mpc_local *l, int64_t *out,
+                           char *err, size_t errlen) {
+  uint32_t n = b->n;
+  size_t no = b->n_output, np = 0;
+  for (size_t j = 0; j < no; j++) np += b->out[j].priv;
+  lang_call_output *o = sodium_malloc((no ? no : 1) * sizeof *o);
   fe *masked = sfe_alloc(np), *r = sfe_alloc(np), *sh[MAX_PARTIES] = {0};
-  uint32_t *flat = calloc((size_t)np + 1, sizeof *flat);
-  cx_err e = masked && r && flat ? CX_OK : CX_E_NOMEM;
+  int64_t *z = sodium_malloc((np ? np : 1) * sizeof *z);
+  size_t *flat = calloc(np + 1, sizeof *flat);
+  cx_err e = o && masked && r && z && flat ? CX_OK : CX_E_NOMEM;
   for (uint32_t i = 0; i < n && e == CX_OK; i++)
     if (!(sh[i] = sfe_alloc(np))) e = CX_E_NOMEM;
   if (e != CX_OK) {
     cx_errf(err, errlen, e, "out of memory reading the outputs");
     goto out;
   }
-  uint32_t q = 0;
-  for (size_t i = 0; i < c->nnodes && e == CX_OK; i++) {
-    const ir_node *x = &N[i];
-    if (x->op != IR_OUTPUT) continue;
-    uint32_t j = (uint32_t)x->imm;
-    if (!secret(b, x->a)) {
-      out[j] = b->pv[x->a];
-      continue;
+  for (uint32_t i = 0; i < n && e == CX_OK; i++) {
+    local_party ctx = {.l = l, .party = i};
+    if ((e = lang_plan_outputs_from(b, local_output, local_share, &ctx, o, err, errlen)) != CX_OK) break;
+    size_t q = 0;
+    for (size_t j = 0; j < no; j++) {
+      if (!o[j].priv) {
+        if (i == 0) out[j] = o[j].value;
+        continue;
+      }
+      if (i == 0) {
+        masked[q] = o[j].masked;
+        flat[q] = j;
+      }
+      sh[i][q++] = o[j].share;
     }
-    const fe *v = NULL;
-    if (mpc_local_output(l, j, &v) != 1) {
-      e = cx_errf(err, errlen, CX_E_INTERNAL, "output %u is missing from the run", j);
-      break;
-    }
-    if (!b->out_private[j]) {
-      out[j] = fe_to_i64(v[0]);
-      continue;
-    }
-    masked[q] = v[0];
-    flat[q] = j;
-    for (uint32_t p = 0; p < n && e == CX_OK; p++) {
-      const fe *s = NULL;
-      if (mpc_local_output_share(l, p, j, &s) != 1)
-        e = cx_errf(err, errlen, CX_E_INTERNAL, "party %u gave no share of private output %u", p, j);
-      else
-        sh[p][q] = s[0];
-    }
-    q++;
   }
   if (e == CX_OK && np) {
     uint64_t bad = 0;
     e = mpc_reconstruct(n, (n - 1) / 3, (const fe *const *)sh, np, r, &bad);
-    if (e != CX_OK) {
+    if (e != CX_OK)
       cx_errf(err, errlen, e, "the private outputs' masks do not reconstruct from the parties' shares");
-      goto out;
-    }
-    for (uint32_t k = 0; k < np; k++) out[flat[k]] = fe_to_i64(fe_sub(masked[k], r[k]));
+    else if ((e = lang_call_unmask(c, flat, masked, r, np, z, err, errlen)) == CX_OK)
+      for (size_t k = 0; k < np; k++) out[flat[k]] = z[k];
   }
-  /* An honest run gives every output within its node's static range; one
-   * outside it is a bug of this evaluator or the engine, never a value. */
-  for (size_t i = 0; i < c->nnodes && e == CX_OK; i++)
-    if (N[i].op == IR_OUTPUT && (out[N[i].imm] < N[N[i].a].lo || out[N[i].imm] > N[N[i].a].hi))
-      e = cx_errf(err, errlen, CX_E_INTERNAL, "output %lld of the MPC run is outside its static range",
-                  (long long)N[i].imm);
 out:
+  if (o) sodium_free(o); /* sodium_free wipes */
+  if (z) sodium_free(z);
   sfe_free(masked);
   sfe_free(r);
   for (uint32_t i = 0; i < n; i++) sfe_free(sh[i]);
@@ -793,20 +900,21 @@ cx_err lang_run_mpc(const lang_contract *c, const lang_values *v, uint32_t n, co
   cx_err e = lang_values_complete(v, err, errlen);
   if (e == CX_OK) e = values_in_range(c, v, err, errlen);
   if (e != CX_OK) return e;
-  bld b;
-  if ((e = build(&c->ir, n, v->arg, &b, err, errlen)) != CX_OK) return e;
+  /* the plan a call would build, each domain dealt by party (its index mod
+   * n): one builder for both */
+  lang_call_plan *b = NULL;
+  if ((e = lang_plan_build(c, n, NULL, 0, v->arg, &b, err, errlen)) != CX_OK) return e;
   const ir_circuit *ir = &c->ir;
-  mpc_prog_cost pc;
-  mpc_prog_cost_get(b.p, &pc);
+  const mpc_prog_cost pc = b->cost;
   /* The report must be honest: the cost lang_cost_get gives (every arg at
    * its lo) is this call's, and the run below takes exactly its rounds. */
   lang_cost cost;
   if ((e = lang_cost_get(c, n, &cost, err, errlen)) != CX_OK) {
-    bld_free(&b);
+    lang_call_plan_free(b);
     return e;
   }
   if (cost.rounds != pc.rounds || cost.triples != pc.triples || cost.rands != pc.rands || cost.bits != pc.bits) {
-    bld_free(&b);
+    lang_call_plan_free(b);
     return cx_errf(err, errlen, CX_E_INTERNAL, "the MPC program of this call differs from the costed one (%u "
                    "rounds, %zu triples against %u, %llu)", pc.rounds, pc.triples, cost.rounds,
                    (unsigned long long)cost.triples);
@@ -828,9 +936,9 @@ cx_err lang_run_mpc(const lang_contract *c, const lang_values *v, uint32_t n, co
   double t1 = now_s();
   /* the dealers' vectors and the client's, in secret memory */
   for (uint32_t d = 0; d < n && e == CX_OK; d++) {
-    if (!b.dealt[d]) continue;
-    if (!(dv[d] = sfe_alloc(b.dealt[d]))) e = CX_E_NOMEM;
-    else in[nin++] = (mpc_local_input){.slot = 0, .dealer = d, .vals = dv[d], .len = b.dealt[d]};
+    if (!b->dealt[d]) continue;
+    if (!(dv[d] = sfe_alloc(b->dealt[d]))) e = CX_E_NOMEM;
+    else in[nin++] = (mpc_local_input){.slot = 0, .dealer = d, .vals = dv[d], .len = b->dealt[d]};
   }
   for (uint32_t s = 0; (uint64_t)s * PARAM_SLOT < ir->n_param && e == CX_OK; s++) {
     uint32_t len = ir->n_param - s * PARAM_SLOT;
@@ -846,12 +954,12 @@ cx_err lang_run_mpc(const lang_contract *c, const lang_values *v, uint32_t n, co
     cx_errf(err, errlen, e, "out of memory dealing the inputs");
     goto out;
   }
-  for (uint32_t k = 0; k < ir->n_input; k++) dv[b.in_party[k]][b.in_off[k]] = fe_from_i64(v->in[k]);
+  for (uint32_t k = 0; k < ir->n_input; k++) dv[b->in_party[k]][b->in_off[k]] = fe_from_i64(v->in[k]);
   mpc_status st;
   uint64_t bytes = 0;
-  e = mpc_local_run(l, b.p, in, nin, cin, ncin, &st, &bytes, err, errlen);
+  e = mpc_local_run(l, b->prog, in, nin, cin, ncin, &st, &bytes, err, errlen);
   double t2 = now_s();
-  if (e == CX_OK) e = read_outputs(&b, l, out, err, errlen);
+  if (e == CX_OK) e = read_outputs(c, b, l, out, err, errlen);
   if (e == CX_OK && st.rounds != pc.rounds)
     e = cx_errf(err, errlen, CX_E_INTERNAL, "the run took %u rounds where the cost report says %u", st.rounds,
                 pc.rounds);
@@ -868,7 +976,7 @@ out:
   for (uint32_t d = 0; d < MAX_PARTIES; d++) sfe_free(dv[d]);
   for (uint32_t s = 0; s < PARAM_SLOTS_MAX; s++) sfe_free(pv[s]);
   mpc_local_free(l);
-  bld_free(&b);
+  lang_call_plan_free(b);
   if (e != CX_OK && out) memset(out, 0, (size_t)ir->n_output * sizeof *out);
   return e;
 }
