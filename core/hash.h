@@ -43,6 +43,7 @@ typedef enum {
   CX_TAG_RESULT,        /* a call's result statement (tx_result_statement) */
   CX_TAG_RESULT_SIG,    /* what a party signs: statement || its blob */
   CX_TAG_MPC_CALL,      /* session ids of a call's MPC sessions (docs/calls.md §2) */
+  CX_TAG_MPC_OPENED,    /* an online session's public transcript (mpc_session_transcript) */
   CX_TAG_COUNT
 } cx_tag;
 

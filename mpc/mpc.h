@@ -347,6 +347,16 @@ size_t mpc_session_output(const mpc_session *s, uint32_t slot, const fe **vals);
 size_t mpc_session_output_share(const mpc_session *s, uint32_t slot, const fe **shares);
 /* The evidence behind status.culprit or the first corrected party. */
 const mpc_evidence *mpc_session_evidence(const mpc_session *s);
+/* The online session's public transcript: H_MPC_OPENED(session id ||
+ * every value the session opened, in program order: OPEN results and
+ * OUTPUT values, as canonical 16-byte field elements). Equal at every
+ * honest party of a DONE session (openings are robust); CX_E_MPC_STATE
+ * unless the session is an online session in state DONE. Precisely
+ * (docs/mpc-online.md "Transcript"): every OPEN, those ops.c emits
+ * included, then every OUTPUT (the final round), each in program order;
+ * not a MUL's Beaver differences, input deltas or per-party values.
+ * CX_E_INVALID_ARG if s or out is NULL. */
+cx_err mpc_session_transcript(const mpc_session *s, uint8_t out[32]);
 void mpc_session_free(mpc_session *s); /* wipes shares; NULL is a no-op */
 
 /* Checks evidence with the members' public keys alone: CX_OK if it proves

@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "hash.h"
 #include "session_internal.h"
 
 #define TAG_SHARES MPC_TAG_SHARES
@@ -169,6 +170,10 @@ typedef struct {
   size_t nshrecs;
   fe *bits;  /* POOLBITS, appended to the pool when the session is done */
   size_t nbits, bcap;
+  /* The public transcript (mpc_session_transcript): the session id, then
+   * the opened values as they complete (transcript_add); final once done. */
+  hash_ctx th;
+  cx_hash transcript;
   group g;
 } online;
 
@@ -558,6 +563,31 @@ static int guard_check(mpc_session *s, online *o, fe tag) {
   return -1;
 }
 
+/* ---- the public transcript --------------------------------------------- */
+
+/* The transcript (docs/calls.md §3, docs/mpc-online.md "Transcript")
+ * absorbs, after the session id, every value the program opens: each OPEN
+ * result (those ops.c and the bits program emit included) when its group
+ * completes, then the OUTPUT values chunk by chunk as the final round
+ * decodes them, all as canonical 16-byte elements in program order. One
+ * update per opened vector; nothing is kept. They are robust openings, so
+ * every honest party of a done session absorbs the same values. Not in it:
+ * a MUL's Beaver differences d = x - a, e = y - b (uniform masks that say
+ * nothing about the computation; two elements per multiplication, hashing
+ * them cost about a fifth of the online time), an input's delta and a
+ * dealer's opened r (the dealer's own mask), the client-check values and
+ * pool guards (each party's own). */
+static void transcript_add(online *o, const fe *v, size_t count) {
+  uint8_t buf[256 * FE_BYTES];
+  while (count) {
+    size_t m = count < 256 ? count : 256;
+    fe_encode_vec(v, m, buf);
+    hash_ctx_update(&o->th, buf, m * FE_BYTES);
+    v += m;
+    count -= m;
+  }
+}
+
 /* ---- openings: MUL/OPEN runs and the OUTPUT round ---------------------- */
 
 static cx_err open_send(mpc_session *s, online *o, mpc_outbox *out) {
@@ -633,6 +663,7 @@ static cx_err open_finish(online *o) {
       fe *v = malloc(L * sizeof *v);
       if (!v) return CX_E_NOMEM;
       memcpy(v, g->vals + off, L * sizeof *v);
+      transcript_add(o, v, L);
       set_p(o, in->d, v, L);
       kill_after(o, k);
       off += L;
@@ -717,6 +748,7 @@ static cx_err open_recv(mpc_session *s, online *o, mpc_outbox *out) {
   int ok = open_round(s, g, MPC_TO_ALL, count, buf, g->mine + g->lo, g->vals + g->lo) == 0;
   fe_free(buf, (size_t)s->cfg.n * count);
   if (!ok) return CX_OK;
+  if (g->kind == G_OUTPUT) transcript_add(o, g->vals + g->lo, count);
   g->lo = g->hi;
   if (g->lo < g->total) return open_send(s, o, out);
   if (g->kind == G_OUTPUT) return finish_done(s, o);
@@ -1645,6 +1677,7 @@ static cx_err finish_done(mpc_session *s, online *o) {
   o->osh = NULL;
   o->olen = o->ocap = 0;
   wipe_registers(o);
+  hash_ctx_final(&o->th, &o->transcript);
   if (!o->used_round) s->expect = 0; /* no message round was run */
   sess_done(s);
   return CX_OK;
@@ -1775,6 +1808,8 @@ cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog
   s->proto = &mpc_online_proto;
   s->pool = pool;
   o->prog = prog;
+  hash_ctx_init(&o->th, CX_TAG_MPC_OPENED);
+  hash_ctx_update(&o->th, cfg->session, sizeof cfg->session);
   prog_nregs(prog, &o->ns, &o->np);
   o->S = calloc(o->ns + 1, sizeof *o->S);
   o->P = calloc(o->np + 1, sizeof *o->P);
@@ -1905,6 +1940,13 @@ cx_err mpc_session_input_client(mpc_session *s, uint32_t slot, const uint8_t *bl
     return e;
   }
   c->sh = sh;
+  return CX_OK;
+}
+
+cx_err mpc_session_transcript(const mpc_session *s, uint8_t out[32]) {
+  if (!s || !out) return CX_E_INVALID_ARG;
+  if (s->proto != &mpc_online_proto || s->st.state != MPC_DONE) return CX_E_MPC_STATE;
+  memcpy(out, ((const online *)s->impl)->transcript.b, 32);
   return CX_OK;
 }
 

@@ -742,6 +742,24 @@ static void add_consensus(cJSON *o, node *n) {
 /* "mpc": the preprocessing service (docs/operations.md, "MPC
  * preprocessing"): the pool's level and the batch counters. Counts only:
  * no material is ever published. */
+/* The call service's counters (docs/calls.md): calls this node took part
+ * in, closed on chain as done or aborted. */
+static void add_calls(cJSON *o, node *n) {
+  node_call_stats st;
+  node_call_status(n, &st);
+  cJSON *c = cJSON_AddObjectToObject(o, "calls");
+  if (!c) return;
+  add_u64(c, "started", st.started);
+  add_u64(c, "done", st.done);
+  add_u64(c, "aborted", st.aborted);
+  add_u64(c, "queued", st.queued);
+  add_u64(c, "closing", st.closing);
+  cJSON_AddBoolToObject(c, "running", st.running);
+  add_u64(c, "skipped_stale", st.skipped_stale);
+  add_u64(c, "dropped", st.dropped);
+  if (st.last_error[0]) cJSON_AddStringToObject(c, "last_error", st.last_error);
+}
+
 static void add_mpc(cJSON *o, node *n) {
   node_mpc_stats ms;
   node_mpc_status(n, &ms);
@@ -806,6 +824,7 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   add_consensus(o, n);
   add_peers(o, n);
   add_mpc(o, n);
+  add_calls(o, n);
   *result = o;
   return CX_OK;
 }

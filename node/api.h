@@ -10,6 +10,9 @@
 
 /* The method table; ctx of every handler is the node*. */
 void api_methods(const rpc_method **out, size_t *n);
+/* call_wait and tx_proof (node/api_calls.c; docs/rpc.md); ctx is the node*
+ * too. Kept apart from api_methods: the server registers both tables. */
+void api_calls_methods(const rpc_method **out, size_t *n);
 
 /* JSON rendering of a decoded transaction (also used by the CLI). */
 cJSON *api_tx_to_json(const cx_tx *tx);

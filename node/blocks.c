@@ -308,6 +308,18 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   }
   n->tip_time = ent->h.time_ms;
   mempool_remove_committed(n->mp, ent->refs, ent->ntx);
+  /* the calls this block recorded: the call service runs them (docs/calls.md) */
+  cx_hash *calls = malloc((ent->ntx ? ent->ntx : 1) * sizeof *calls);
+  size_t ncalls = 0;
+  for (size_t k = 0; calls && k < ent->ntx; k++) {
+    const uint8_t *t;
+    size_t tl;
+    if (ent->codes[k] == 0 && block_tx_at(ent->bytes, ent->len, k, &t, &tl) == CX_OK && tl > 1 &&
+        t[1] == TX_CALL)
+      calls[ncalls++] = ent->txids[k];
+  }
+  call_service_on_commit(n, calls, ncalls, ent->h.time_ms);
+  free(calls);
   n->last_commit_ntx = ent->ntx;
   char hex[65];
   LOG_D("node", "committed block %llu (%zu txs, %u votes) %s", (unsigned long long)ent->h.height,

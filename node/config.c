@@ -16,7 +16,7 @@ void config_defaults(node_config *c) {
   c->rpc_port = 26657;
   c->rpc_max_body = 1u << 20;
   c->rpc_max_conns = 64;
-  c->rpc_threads = 2;
+  c->rpc_threads = 4; /* call_wait long-polls hold a worker each */
   c->p2p_keepalive_ms = 1000;
   c->p2p_dead_ms = 5000;
   c->p2p_queue_ttl_ms = 10000;

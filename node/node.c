@@ -218,6 +218,7 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   pthread_cond_init(&n->cv, NULL);
   pthread_mutex_init(&n->vmu, NULL);
   pthread_mutex_init(&n->smu, NULL);
+  pthread_mutex_init(&n->own_mu, NULL);
   snprintf(n->safety_path, sizeof n->safety_path, "%s/safety", cfg->data_dir);
   snprintf(n->held_path, sizeof n->held_path, "%s/held", cfg->data_dir);
   snprintf(n->cookie_path, sizeof n->cookie_path, "%s/.cookie", cfg->data_dir);
@@ -501,6 +502,7 @@ static cx_err start_links(node *n, char *err, size_t errlen) {
   net_on(n->net, NET_MSG_CONSENSUS, host_on_consensus, n);
   net_on(n->net, NET_MSG_SYNC, sync_on_msg, n);
   if ((e = mpc_service_start(n, err, errlen))) return e; /* registers NET_MSG_MPC */
+  if ((e = call_service_start(n, err, errlen))) return e; /* registers NET_MSG_CALL */
   cx_pubkey keys[CX_MAX_VALIDATORS];
   size_t nval;
   if ((e = node_read_validators(n, keys, &nval))) { /* and links to them */
@@ -562,21 +564,28 @@ static void submit_evidence(node *n, const bft_action *a) {
                                          ev->round, have) == CX_OK;
   free(have);
   if (recorded || tx_evidence_check(ev) != CX_OK) return;
-  tx.nonce = committed_nonce(n, &n->keys.pub) + mempool_pending_of(n->mp, &n->keys.pub);
-  uint8_t *raw = NULL;
-  size_t len = 0;
   cx_hash txid;
   char detail[128] = "";
-  cx_err e = tx_sign(&tx, n->keys.sign);
-  if (!e) e = tx_encode(&tx, 1, &raw, &len);
-  if (!e) e = node_submit(n, raw, len, &txid, detail, sizeof detail);
+  cx_err e = node_submit_own(n, &tx, &txid, detail, sizeof detail);
   char hex[65];
   if (e)
     LOG_W("node", "evidence transaction not admitted: %s %s", cx_err_name(e), detail);
   else
     LOG_I("node", "evidence transaction %s submitted", hash_hex(&txid, hex));
-  free(raw);
   tx_clear(&tx);
+}
+
+cx_err node_submit_own(node *n, cx_tx *tx, cx_hash *txid, char *detail, size_t dl) {
+  uint8_t *raw = NULL;
+  size_t len = 0;
+  pthread_mutex_lock(&n->own_mu);
+  tx->nonce = committed_nonce(n, &n->keys.pub) + mempool_pending_of(n->mp, &n->keys.pub);
+  cx_err e = tx_sign(tx, n->keys.sign);
+  if (!e) e = tx_encode(tx, 1, &raw, &len);
+  if (!e) e = node_submit(n, raw, len, txid, detail, dl);
+  pthread_mutex_unlock(&n->own_mu);
+  free(raw);
+  return e;
 }
 
 static void record_evidence(node *n, const bft_action *a) {
@@ -610,10 +619,14 @@ cx_err node_start(node *n, char *err, size_t errlen) {
                    .max_body = n->cfg.rpc_max_body, .max_conns = n->cfg.rpc_max_conns,
                    .max_batch = 256, .threads = n->cfg.rpc_threads,
                    .cookie_path = n->cookie_path, .get = NULL};
-  const rpc_method *methods;
-  size_t nm;
-  api_methods(&methods, &nm);
-  cx_err e = rpc_server_start(&rc, methods, nm, n, &n->rpc);
+  const rpc_method *m1, *m2;
+  size_t n1, n2;
+  api_methods(&m1, &n1);
+  api_calls_methods(&m2, &n2);
+  if (!(n->methods = malloc((n1 + n2) * sizeof *n->methods))) return CX_E_NOMEM;
+  memcpy(n->methods, m1, n1 * sizeof *m1);
+  memcpy(n->methods + n1, m2, n2 * sizeof *m2);
+  cx_err e = rpc_server_start(&rc, n->methods, n1 + n2, n, &n->rpc);
   if (e) {
     snprintf(err, errlen, "rpc: cannot listen on %s:%u (%s)", n->cfg.rpc_listen,
              (unsigned)n->cfg.rpc_port, cx_err_str(e));
@@ -640,8 +653,10 @@ void node_close(node *n) {
   if (n->cs_running) pthread_join(n->cs_thread, NULL);
   rpc_server_stop(n->rpc);
   mpc_service_stop(n); /* before net_close: it sends */
+  call_service_stop(n);
   net_close(n->net); /* after RPC: no submission can broadcast any more; no handler runs */
   mpc_service_free(n); /* wipes the pool; no handler queues any more */
+  call_service_free(n); /* wipes the running call's shares */
   for (size_t i = 0; n->q && i < n->qn; i++) free(n->q[(n->qhead + i) % EVQ_MAX].data);
   for (size_t i = 0; n->defer && i < n->ndefer; i++) free(n->defer[i].data);
   free(n->q);
@@ -657,6 +672,8 @@ void node_close(node *n) {
   pthread_mutex_destroy(&n->mu);
   pthread_mutex_destroy(&n->vmu);
   pthread_mutex_destroy(&n->smu);
+  pthread_mutex_destroy(&n->own_mu);
+  free(n->methods);
   free(n);
 }
 

@@ -110,6 +110,15 @@ typedef struct {
 } node_mpc_stats;
 
 typedef struct mpc_service mpc_service;
+/* The call service's published state (counts only): node_call_status. */
+typedef struct {
+  uint64_t started, done, aborted;   /* calls this node took part in; closed on chain */
+  uint64_t skipped_stale, dropped;   /* committed long ago (sync) / queue full */
+  uint64_t queued, closing;
+  int running;
+  char last_error[200];
+} node_call_stats;
+typedef struct call_service call_service;
 
 typedef struct {
   int used;
@@ -139,7 +148,10 @@ struct node {
   char cookie_path[CFG_PATH_MAX + 16];
   uint64_t tip_time;
   rpc_server *rpc;
+  rpc_method *methods; /* api.c's and api_calls.c's tables, joined (the server borrows it) */
   mpc_service *mpc; /* NULL unless mpc.enabled and started (mpc_service.c) */
+  call_service *calls; /* NULL until started (call_service.c) */
+  pthread_mutex_t own_mu; /* node_submit_own: one nonce at a time */
   node_vault *vault; /* NULL unless our member owned a data domain at node_open */
 
   /* Consensus thread and its queue. mu guards stop, failed and the queue. */
@@ -218,6 +230,11 @@ node_vault *node_vault_of(node *n);
 /* node_vault_rotate with the member key (the vault must exist). */
 cx_err node_vault_rotate_key(node *n, uint32_t *new_id, int *file_ok);
 
+/* Signs tx (type and body set) with the member key under the next free
+ * nonce of our account and admits it (node_submit); serialised, so the
+ * threads that report on chain (evidence, call results) never pick the same
+ * nonce. *txid and detail as node_submit. */
+cx_err node_submit_own(node *n, cx_tx *tx, cx_hash *txid, char *detail, size_t dl);
 /* ---- blocks.c (consensus thread) ---- */
 
 /* Frees an entry's buffers and write set, and zeroes it. */
@@ -313,6 +330,18 @@ void sync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, s
 /* Consensus thread: applies a BLOCKS batch (ev->data stays the caller's). */
 void sync_apply_blocks(node *n, const qev *ev);
 
+/* ---- call_service.c (docs/calls.md) ---- */
+/* node_start, after the member links: the NET_MSG_CALL handler and the
+ * thread (nothing without member links). */
+cx_err call_service_start(node *n, char *err, size_t errlen);
+void call_service_stop(node *n); /* before net_close: it sends */
+void call_service_free(node *n); /* after net_close; NULL service: no-op */
+/* Consensus thread, after a commit: the calls the block recorded (TX_CALL
+ * with receipt ok), and the block's time (calls of old blocks replayed by
+ * sync are not run). */
+void call_service_on_commit(node *n, const cx_hash *calls, size_t ncalls, uint64_t block_time_ms);
+/* Any thread: the published counters. */
+void node_call_status(node *n, node_call_stats *out);
 /* ---- mpc_service.c ---- */
 
 /* node_start, after the member links: the pool, the NET_MSG_MPC handler

@@ -3,6 +3,7 @@
 # loopback, and stops them on exit.
 #   CUSTOS_BIN         directory holding custos and custosd (set by ctest)
 #   CUSTOS_SOURCE_DIR  repository root
+#   CUSTOS_KEEP_WORK=1 keeps the work dir (node data and logs) for a post-mortem
 set -euo pipefail
 
 : "${CUSTOS_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -19,7 +20,7 @@ cleanup() {
     echo "---- test failed (rc=$rc); node logs:" >&2
     for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -30 "$f" >&2; }; done
   fi
-  rm -rf "$WORK"
+  if [ "${CUSTOS_KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 

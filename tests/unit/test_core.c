@@ -66,6 +66,7 @@ static const struct {
     {CX_TAG_RESULT, "custos/result"},
     {CX_TAG_RESULT_SIG, "custos/result-sig"},
     {CX_TAG_MPC_CALL, "custos/mpc-call"},
+    {CX_TAG_MPC_OPENED, "custos/mpc-opened"},
 };
 
 /* BIP340 tagged hash computed from plain SHA-256 only:

@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "field.h"
+#include "hash.h"
 #include "mpc.h"
 #include "mpc_harness.h"
 #include "session_internal.h"
@@ -1335,19 +1336,60 @@ START_TEST(t_evidence_verify) {
 }
 END_TEST
 
+/* ---- transcript helpers (the transcript tests are further down) ---------- */
+
+/* What the transcript must be (docs/mpc-online.md "Transcript"), computed
+ * here from the plaintext: H_MPC_TRANSCRIPT(session id || the given
+ * vectors, canonical 16-byte elements, in the order given). */
+static void transcript_want(const uint8_t sid[32], const fe *const *vecs, const size_t *lens, size_t nv,
+                            uint8_t out[32]) {
+  hash_ctx c;
+  hash_ctx_init(&c, CX_TAG_MPC_OPENED);
+  hash_ctx_update(&c, sid, 32);
+  uint8_t b[FE_BYTES];
+  for (size_t k = 0; k < nv; k++)
+    for (size_t q = 0; q < lens[k]; q++) {
+      fe_encode(vecs[k][q], b);
+      hash_ctx_update(&c, b, sizeof b);
+    }
+  cx_hash h;
+  hash_ctx_final(&c, &h);
+  memcpy(out, h.b, 32);
+}
+
+/* Every party in mask is done and has transcript want (NULL: party 0's). */
+static void expect_transcripts(mpc_session **s, uint32_t n, uint64_t mask, const uint8_t *want,
+                               const char *where) {
+  uint8_t first[32], got[32];
+  int have = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!((mask >> i) & 1)) continue;
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_msg(st->state == MPC_DONE, "%s: party %u: %s (%s)", where, i, cx_err_name(st->err), st->reason);
+    ck_assert_int_eq(mpc_session_transcript(s[i], got), CX_OK);
+    if (!have) {
+      memcpy(first, got, 32);
+      have = 1;
+    }
+    ck_assert_msg(memcmp(got, want ? want : first, 32) == 0, "%s: party %u has another transcript", where, i);
+  }
+  ck_assert(have);
+}
+
 /* ---- vectors longer than one message --------------------------------------- */
 
 START_TEST(t_split) {
-  size_t L = prog_chunk(1) + 3; /* two input chunks; the product's opening takes two rounds */
+  size_t L = prog_chunk(1) + 3; /* two input chunks; the product's opening and the outputs take two rounds each */
   ck_assert_uint_gt(2 * L, prog_chunk(0));
   mh *h = mh_new(4, 1, tu_rand(), L);
   ck_assert_ptr_nonnull(h);
   mpc_program *p = mpc_prog_new();
   uint32_t x = mpc_input(p, 0, 0, L);
   mpc_output(p, mpc_mul(p, x, x), 0);
+  mpc_output(p, x, 1); /* 2L output elements: two output rounds */
   mpc_prog_cost c;
   mpc_prog_cost_get(p, &c);
-  ck_assert_uint_eq(c.rounds, 6 + 2 + 1);
+  ck_assert_uint_eq(c.rounds, 6 + 2 + 2);
   fill_for(h, p);
   fe *xs = vnew(L), *zs = vnew(L);
   for (size_t k = 0; k < L; k++) {
@@ -1358,9 +1400,16 @@ START_TEST(t_split) {
   run_all_done(h, p, xs, NULL, L, s);
   for (uint32_t i = 0; i < 4; i++) {
     expect_output(s[i], 0, zs, L);
+    expect_output(s[i], 1, xs, L);
     ck_assert_uint_le(mpc_session_status(s[i])->bytes_sent / mpc_session_status(s[i])->msgs_sent,
                       MPC_MAX_PAYLOAD + MPC_MSG_OVERHEAD);
   }
+  /* the transcript does not depend on how the openings were split */
+  uint8_t want[32];
+  const fe *vecs[] = {zs, xs};
+  const size_t lens[] = {L, L};
+  transcript_want(s[0]->cfg.session, vecs, lens, 2, want);
+  expect_transcripts(s, 4, 0xf, want, "split");
   free_sessions(s, 4);
   free(xs);
   free(zs);
@@ -2486,6 +2535,272 @@ START_TEST(t_client_guard) {
 }
 END_TEST
 
+/* ---- the public transcript (mpc_session_transcript) ------------------------ */
+
+/* The exact content: the OPEN results in program order (one group holding
+ * a MUL and an OPEN, then a lone OPEN), then the OUTPUT values in program
+ * order, although an OUTPUT comes before the second OPEN; nothing of the
+ * MUL's Beaver differences or the inputs' deltas. */
+START_TEST(t_transcript_content) {
+  const uint32_t n = 4;
+  mh *h = mk(n);
+  mpc_program *p = mpc_prog_new();
+  uint32_t x = mpc_input(p, 0, 0, 3), y = mpc_input(p, 1, 0, 3);
+  uint32_t sum = mpc_add(p, x, y);
+  uint32_t z = mpc_mul(p, x, y);
+  (void)mpc_open(p, sum); /* same group as the MUL */
+  mpc_output(p, z, 0);
+  (void)mpc_open(p, x);
+  mpc_output(p, x, 1);
+  fill_for(h, p);
+  fe xs[3], ys[3], ss[3], zs[3];
+  for (int k = 0; k < 3; k++) {
+    xs[k] = fe_from_i64(rnd_i64());
+    ys[k] = fe_from_i64(rnd_i64());
+    ss[k] = fe_add(xs[k], ys[k]);
+    zs[k] = fe_mul(xs[k], ys[k]);
+  }
+  mpc_session *s[MPC_MAX_N] = {0};
+  run_all_done(h, p, xs, ys, 3, s);
+  const fe *vecs[] = {ss, xs, zs, xs};
+  const size_t lens[] = {3, 3, 3, 3};
+  uint8_t want[32];
+  transcript_want(s[0]->cfg.session, vecs, lens, 4, want);
+  expect_transcripts(s, n, 0xf, want, "content");
+  free_sessions(s, n);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
+/* Every party of a done session has the same transcript, with comparisons
+ * (whose masked openings ops.c emits) and for n = 4 and 7; a bits session
+ * (an online session: r^2 is opened) has one too. */
+START_TEST(t_transcript_equal) {
+  static const uint32_t ns[] = {4, 7};
+  for (int q = 0; q < 2; q++) {
+    uint32_t n = ns[q];
+    mpc_program *p = mpc_prog_new();
+    uint32_t x = mpc_input(p, 0, 0, 4), y = mpc_input(p, 1, 0, 4);
+    mpc_output(p, mpc_lt(p, x, y, 64), 0);
+    mpc_output(p, mpc_mul(p, x, y), 1);
+    mpc_prog_cost c;
+    mpc_prog_cost_get(p, &c);
+    size_t cap = c.triples > c.rands ? c.triples : c.rands;
+    mh *h = mk_cap(n, cap > c.bits ? cap : c.bits);
+    fill_for(h, p);
+    fe xs[4], ys[4];
+    for (int k = 0; k < 4; k++) {
+      xs[k] = fe_from_i64(rnd_i64());
+      ys[k] = fe_from_i64(rnd_i64());
+    }
+    mpc_session *s[MPC_MAX_N] = {0};
+    run_all_done(h, p, xs, ys, 4, s);
+    expect_transcripts(s, n, ((uint64_t)1 << n) - 1, NULL, n == 4 ? "lt n=4" : "lt n=7");
+    /* not just the session id: the opened values are in it */
+    uint8_t only_id[32], got[32];
+    transcript_want(s[0]->cfg.session, NULL, NULL, 0, only_id);
+    ck_assert_int_eq(mpc_session_transcript(s[0], got), CX_OK);
+    ck_assert(memcmp(got, only_id, 32) != 0);
+    free_sessions(s, n);
+    mpc_prog_free(p);
+    /* a bits session */
+    fill(h, 5, 5, 0);
+    for (uint32_t i = 0; i < n; i++) {
+      mpc_session_config cfg;
+      mh_config(h, i, &cfg);
+      ck_assert_int_eq(mpc_session_bits(&cfg, 5, h->pools[i], &s[i]), CX_OK);
+    }
+    mh_next_session(h);
+    ck_assert_uint_eq(mh_run(h, s), n);
+    expect_transcripts(s, n, ((uint64_t)1 << n) - 1, NULL, "bits");
+    ck_assert_int_eq(mpc_session_transcript(s[0], got), CX_OK);
+    transcript_want(s[0]->cfg.session, NULL, NULL, 0, only_id);
+    ck_assert(memcmp(got, only_id, 32) != 0);
+    free_sessions(s, n);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* Runs small_program (x * y, output) on a harness of this seed; the first
+ * session of a seed always has the same session id. */
+static void small_transcript(uint64_t seed, const fe *xs, const fe *ys, uint8_t out[32]) {
+  mh *h = mh_new(4, 1, seed, 100);
+  ck_assert_ptr_nonnull(h);
+  mpc_program *p = small_program();
+  fill_for(h, p); /* from tu_rand: other material at every call */
+  mpc_session *s[MPC_MAX_N] = {0};
+  run_all_done(h, p, xs, ys, 3, s);
+  expect_transcripts(s, 4, 0xf, NULL, "small");
+  ck_assert_int_eq(mpc_session_transcript(s[3], out), CX_OK);
+  free_sessions(s, 4);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+
+/* Sessions with one id and other inputs have other transcripts; with the
+ * same inputs (and other pool material) the same one; the same inputs in
+ * another session, another one. */
+START_TEST(t_transcript_inputs) {
+  uint64_t seed = tu_rand();
+  fe xs[3], ys[3], ys2[3];
+  for (int k = 0; k < 3; k++) {
+    xs[k] = fe_from_i64(rnd_i64());
+    ys[k] = ys2[k] = fe_from_i64(rnd_i64());
+  }
+  ys2[2] = fe_add(ys2[2], 1);
+  if (xs[2] == 0) xs[2] = 1; /* so that the products differ */
+  uint8_t a[32], b[32], c[32], d[32];
+  small_transcript(seed, xs, ys, a);
+  small_transcript(seed, xs, ys2, b);
+  small_transcript(seed, xs, ys, c);
+  small_transcript(seed + 1, xs, ys, d);
+  ck_assert(memcmp(a, b, 32) != 0);
+  ck_assert(memcmp(a, c, 32) == 0);
+  ck_assert(memcmp(a, d, 32) != 0);
+}
+END_TEST
+
+/* A corrupt party whose shares are corrected: it adds 1 to every share it
+ * sends in the MUL/OPEN round (3) and the output round (4) of
+ * cheat_program, to everyone or to one party only. Every honest party is
+ * done, names it in st.corrected, and has the transcript of the true
+ * values. */
+typedef struct {
+  uint32_t cheater, target; /* target: the one recipient, or MPC_TO_ALL */
+  int calls;
+} shift;
+
+static int shift_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  shift *c = ctx;
+  if (from != c->cheater || (m->round != 3 && m->round != 4)) return 0;
+  if (c->target != MPC_TO_ALL && to != c->target) return 0;
+  uint8_t *pl = malloc(m->len);
+  ck_assert_ptr_nonnull(pl);
+  memcpy(pl, m->payload, m->len);
+  for (size_t off = data_off(m); off + FE_BYTES <= m->len; off += FE_BYTES) {
+    fe v;
+    ck_assert_int_eq(fe_decode(pl + off, &v), 0);
+    fe_encode(fe_add(v, 1), pl + off);
+  }
+  *payload = pl;
+  *len = m->len;
+  c->calls++;
+  return 1;
+}
+
+START_TEST(t_transcript_corrected) {
+  const uint32_t n = 4;
+  for (uint32_t cheater = 0; cheater < n; cheater++)
+    for (int one = 0; one < 2; one++) {
+      mh *h = mk(n);
+      mpc_program *p = cheat_program();
+      fill_for(h, p);
+      fe xs[CL], ys[CL], zs[CL], as[CL];
+      for (int k = 0; k < CL; k++) {
+        xs[k] = fe_from_i64(rnd_i64());
+        ys[k] = fe_from_i64(rnd_i64());
+        zs[k] = fe_mul(xs[k], ys[k]);
+        as[k] = fe_add(xs[k], ys[k]);
+      }
+      inputs in;
+      inputs_xy(&in, xs, ys, CL);
+      shift c = {.cheater = cheater, .target = one ? (cheater + 1) % n : MPC_TO_ALL};
+      h->tamper = shift_hook;
+      h->tamper_ctx = &c;
+      mpc_session *s[MPC_MAX_N] = {0};
+      run_online(h, p, &in, s);
+      ck_assert_int_gt(c.calls, 0);
+      uint64_t honest = (((uint64_t)1 << n) - 1) & ~((uint64_t)1 << cheater);
+      for (uint32_t i = 0; i < n; i++)
+        if ((honest >> i) & 1 && (!one || i == c.target))
+          ck_assert_msg(mpc_session_status(s[i])->corrected == (uint64_t)1 << cheater,
+                        "cheater %u: party %u corrected %llx", cheater, i,
+                        (unsigned long long)mpc_session_status(s[i])->corrected);
+      /* OPEN y (round 3), then the outputs x * y and x + y (round 4) */
+      const fe *vecs[] = {ys, zs, as};
+      const size_t lens[] = {CL, CL, CL};
+      uint8_t want[32];
+      transcript_want(s[0]->cfg.session, vecs, lens, 3, want);
+      char where[48];
+      snprintf(where, sizeof where, "cheater %u%s", cheater, one ? " to one" : "");
+      expect_transcripts(s, n, honest, want, where);
+      free_sessions(s, n);
+      mpc_prog_free(p);
+      mh_free(h);
+    }
+}
+END_TEST
+
+/* Hands what party `from` sent when the test started it to the others,
+ * which have not started (so they send nothing back yet). */
+static void hand_out(mh *h, mpc_session **s, uint32_t from, mpc_outbox *o) {
+  mpc_outbox back = {0};
+  for (size_t k = 0; k < o->n; k++)
+    for (uint32_t j = 0; j < h->n; j++)
+      if (j != from && (o->v[k].to == MPC_TO_ALL || o->v[k].to == j))
+        ck_assert_int_eq(mpc_session_recv(s[j], o->v[k].buf, o->v[k].len, h->now_ms, &back), CX_OK);
+  ck_assert_uint_eq(back.n, 0);
+  mpc_outbox_free(&back);
+  mpc_outbox_clear(o);
+}
+
+/* CX_E_MPC_STATE for anything but a done online session. */
+START_TEST(t_transcript_state) {
+  const uint32_t n = 4;
+  uint8_t out[32];
+  ck_assert_int_eq(mpc_session_transcript(NULL, out), CX_E_INVALID_ARG);
+  mh *h = mk(n);
+  mpc_session *s[MPC_MAX_N] = {0};
+  /* prep sessions: before, while and after running */
+  for (uint32_t i = 0; i < n; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_prep(&cfg, 4, 4, h->pools[i], &s[i]), CX_OK);
+    ck_assert_int_eq(mpc_session_transcript(s[i], out), CX_E_MPC_STATE);
+  }
+  mh_next_session(h);
+  mpc_outbox o = {0};
+  ck_assert_int_eq(mpc_session_start(s[0], h->now_ms, &o), CX_OK);
+  hand_out(h, s, 0, &o);
+  ck_assert_int_eq(mpc_session_transcript(s[0], out), CX_E_MPC_STATE);
+  ck_assert_uint_eq(mh_run(h, s), n);
+  for (uint32_t i = 0; i < n; i++) ck_assert_int_eq(mpc_session_transcript(s[i], out), CX_E_MPC_STATE);
+  free_sessions(s, n);
+  memset(s, 0, sizeof s);
+  /* online sessions: made, started (waiting for the others), aborted */
+  small_inputs si;
+  small_inputs_init(&si);
+  mpc_program *p = small_program();
+  fill_for(h, p);
+  make_sessions(h, p, &si, s);
+  ck_assert_int_eq(mpc_session_transcript(s[1], out), CX_E_MPC_STATE);
+  ck_assert_int_eq(mpc_session_start(s[1], h->now_ms, &o), CX_OK);
+  hand_out(h, s, 1, &o);
+  ck_assert_int_eq(mpc_session_status(s[1])->state, MPC_RUNNING);
+  ck_assert_int_eq(mpc_session_transcript(s[1], out), CX_E_MPC_STATE);
+  ck_assert_uint_eq(mh_run(h, s), n);
+  ck_assert_int_eq(mpc_session_transcript(s[1], out), CX_OK); /* the same session, now done */
+  ck_assert_int_eq(mpc_session_transcript(s[1], NULL), CX_E_INVALID_ARG);
+  free_sessions(s, n);
+  memset(s, 0, sizeof s);
+  /* aborted: no random bits in the pools */
+  mpc_prog_free(p);
+  p = mpc_prog_new();
+  mpc_output(p, mpc_randbit(p, 3), 0);
+  ck_assert_uint_eq(run_online(h, p, &si.in, s), 0);
+  for (uint32_t i = 0; i < n; i++) {
+    ck_assert_int_eq(mpc_session_status(s[i])->state, MPC_ABORTED);
+    ck_assert_int_eq(mpc_session_transcript(s[i], out), CX_E_MPC_STATE);
+  }
+  free_sessions(s, n);
+  mpc_outbox_free(&o);
+  mpc_prog_free(p);
+  mh_free(h);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("mpc_online");
   TCase *tc = tcase_create("online");
@@ -2524,6 +2839,11 @@ static Suite *suite(void) {
   tcase_add_test(tc, t_client_member_lies);
   tcase_add_test(tc, t_client_split_views);
   tcase_add_test(tc, t_client_guard);
+  tcase_add_test(tc, t_transcript_content);
+  tcase_add_test(tc, t_transcript_equal);
+  tcase_add_test(tc, t_transcript_inputs);
+  tcase_add_test(tc, t_transcript_corrected);
+  tcase_add_test(tc, t_transcript_state);
   suite_add_tcase(s, tc);
   return s;
 }

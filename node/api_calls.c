@@ -1,0 +1,198 @@
+/* JSON-RPC methods for the readers of call results (docs/rpc.md,
+ * docs/calls.md §6, §7): call_wait, the insurer's long poll for a result,
+ * and tx_proof, the pieces an auditor checks a committed transaction with
+ * (header, certificate, audit paths) without trusting the node. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "block.h"
+#include "merkle.h"
+#include "node.h"
+#include "store.h"
+#include "vm.h"
+
+#define WAIT_DEFAULT_MS 10000
+#define WAIT_MAX_MS 30000
+#define WAIT_POLL_MS 25 /* docs/rpc.md: a result is seen within ~25 ms of its commit */
+
+static cx_err params_err(rpc_error *err, const char *fmt, const char *field) {
+  err->code = CX_E_RPC_PARAMS;
+  snprintf(err->detail, sizeof err->detail, fmt, field);
+  return CX_E_RPC_PARAMS;
+}
+
+/* params.txid: 64 hex digits. */
+static int param_txid(const cJSON *params, cx_hash *out, rpc_error *err) {
+  const char *s = rpc_param_str(params, "txid", 0, err);
+  if (!s) return -1;
+  if (hex_decode(s, out->b, 32) != CX_OK) {
+    params_err(err, "params.%s: expected 64 hex digits", "txid");
+    return -1;
+  }
+  return 0;
+}
+
+static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
+  char *buf = malloc(2 * n + 1);
+  if (!buf) return;
+  hex_encode(b, n, buf);
+  cJSON_AddStringToObject(o, k, buf);
+  free(buf);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+static const char *status_name(uint8_t s) {
+  return s == CALL_PENDING ? "pending" : s == CALL_DONE ? "done" : s == CALL_ABORTED ? "aborted" : "unknown";
+}
+
+/* call_wait {txid, timeout_ms}: answers as soon as the call is closed, or
+ * at the timeout with status "pending". The committed state is read every
+ * WAIT_POLL_MS: a reader sees each commit whole (store.h), so no lock. */
+static cx_err m_call_wait(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash id;
+  if (param_txid(params, &id, err)) return err->code;
+  double timeout = WAIT_DEFAULT_MS;
+  const cJSON *t = rpc_param(params, "timeout_ms", 1);
+  if (t) {
+    if (!cJSON_IsNumber(t) || !(t->valuedouble >= 1 && t->valuedouble <= WAIT_MAX_MS) ||
+        t->valuedouble != (double)(long)t->valuedouble)
+      return params_err(err, "params.%s: expected an integer from 1 to 30000 (milliseconds)", "timeout_ms");
+    timeout = t->valuedouble;
+  }
+  double deadline = now_ms() + timeout;
+  vm_call c;
+  cx_err e;
+  for (;;) {
+    /* Unknown is answered at once, as call_get does: the client waits for
+     * the call's own commit (tx_get) before it asks for its result. */
+    if ((e = vm_call_get(node_state(n), &id, &c))) return e;
+    double left = deadline - now_ms();
+    if (c.status != CALL_PENDING || left <= 0 || node_failed(n)) break;
+    sleep_ms(left < WAIT_POLL_MS ? (long)left + 1 : WAIT_POLL_MS);
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  add_hex(o, "txid", id.b, 32);
+  cJSON_AddStringToObject(o, "status", status_name(c.status));
+  if (c.status != CALL_PENDING) {
+    add_hex(o, "result", c.result.b, 32);
+    cJSON_AddNumberToObject(o, "result_height", (double)c.result_height);
+  }
+  *result = o;
+  return CX_OK;
+}
+
+/* The block's txids and receipt leaves (codes from the tx index). */
+static cx_err block_leaves(store *st, const cx_block *b, cx_hash *ids, cx_hash *leaves) {
+  for (size_t i = 0; i < b->ntx; i++) {
+    store_txloc loc;
+    tx_id_of_bytes(b->txs[i], b->tx_len[i], &ids[i]);
+    /* Every transaction of a committed block is indexed; one that is not
+     * means the store is damaged. */
+    if (store_tx_get(st, &ids[i], &loc) != CX_OK) return CX_E_CORRUPT;
+    receipt_leaf(&ids[i], loc.code, &leaves[i]);
+  }
+  return CX_OK;
+}
+
+static void add_path(cJSON *o, const char *k, const cx_hash *leaves, size_t n, size_t idx) {
+  cx_hash path[MERKLE_MAX_DEPTH];
+  size_t len = merkle_path(leaves, n, idx, path);
+  cJSON *a = cJSON_AddArrayToObject(o, k);
+  for (size_t i = 0; a && i < len; i++) {
+    char hex[CX_HASH_HEX_LEN];
+    cJSON_AddItemToArray(a, cJSON_CreateString(hash_hex(&path[i], hex)));
+  }
+}
+
+/* tx_proof {txid}: where a committed transaction is and what proves it
+ * (docs/calls.md §7): the header bytes, the certificate bytes and the two
+ * audit paths. The verifier recomputes everything from them. */
+static cx_err m_tx_proof(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  store *st = node_store(n);
+  cx_hash id;
+  if (param_txid(params, &id, err)) return err->code;
+  store_txloc loc;
+  cx_err e = store_tx_get(st, &id, &loc);
+  if (e) return e; /* not_found: unknown, or still in the mempool */
+  uint8_t *raw = NULL, *hdr = NULL, *craw = NULL;
+  size_t len = 0, hlen = 0, clen = 0;
+  cx_hash *ids = NULL, *leaves = NULL;
+  cJSON *o = NULL;
+  cx_block b;
+  block_init(&b);
+  if ((e = store_block_get(st, loc.height, &raw, &len))) goto out;
+  if ((e = block_decode(raw, len, &b))) goto out;
+  if (loc.index >= b.ntx) {
+    e = CX_E_CORRUPT; /* the tx index names a place its block does not have */
+    goto out;
+  }
+  ids = malloc(b.ntx * sizeof *ids);
+  leaves = malloc(b.ntx * sizeof *leaves);
+  if (!ids || !leaves) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  if ((e = block_leaves(st, &b, ids, leaves))) goto out;
+  e = store_cert_get(st, loc.height, &craw, &clen);
+  if (e == CX_E_NOT_FOUND) clen = 0; /* a certificate-less block: reported as empty, fails the check */
+  else if (e) goto out;
+  block_header_encode(&b.h, &hdr, &hlen);
+  if (!hdr || !(o = cJSON_CreateObject())) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  cx_hash bh;
+  char hex[CX_HASH_HEX_LEN];
+  block_hash(&b.h, &bh);
+  cJSON_AddStringToObject(o, "txid", hash_hex(&id, hex));
+  cJSON_AddNumberToObject(o, "height", (double)loc.height);
+  cJSON_AddNumberToObject(o, "index", loc.index);
+  cJSON_AddNumberToObject(o, "code", loc.code);
+  add_hex(o, "header", hdr, hlen);
+  cJSON_AddStringToObject(o, "hash", hash_hex(&bh, hex));
+  add_hex(o, "cert", craw, clen);
+  cJSON_AddNumberToObject(o, "ntx", (double)b.ntx);
+  add_path(o, "tx_path", ids, b.ntx, loc.index);
+  add_path(o, "receipt_path", leaves, b.ntx, loc.index);
+  e = CX_OK;
+out:
+  if (e) {
+    cJSON_Delete(o);
+    o = NULL;
+  }
+  *result = o;
+  block_clear(&b);
+  free(raw);
+  free(hdr);
+  free(craw);
+  free(ids);
+  free(leaves);
+  return e;
+}
+
+static const rpc_method methods[] = {
+    {"call_wait", m_call_wait, 0},
+    {"tx_proof", m_tx_proof, 0},
+};
+
+void api_calls_methods(const rpc_method **out, size_t *n) {
+  *out = methods;
+  *n = sizeof methods / sizeof methods[0];
+}

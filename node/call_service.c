@@ -1,0 +1,1154 @@
+/* call_service.c: custosd runs every committed contract call as MPC among
+ * the call's parties and puts its result on chain (docs/calls.md; issue 7).
+ *
+ * One thread per node. The consensus thread reports the calls of each
+ * committed block (call_service_on_commit); this thread runs them one at a
+ * time in commit order, each through three engine sessions of its own
+ * (prep, bits, online: docs/calls.md §2) over NET_MSG_CALL, then signs the
+ * result statement (§3) and collects the others' signatures; with 2t+1
+ * over one statement it submits the call_result transaction (§4), or, if
+ * a party ahead of it in party order has the quorum too, waits its turn
+ * and submits only if no result is committed by then (§5).
+ *
+ * A job that ended its sessions stays "closing" (collecting signatures,
+ * waiting for the result's commit) while the next call's sessions run: the
+ * exchange of signatures never holds up the next call.
+ *
+ * Dealing. A bureau that owns an input domain of the contract reads the
+ * subject's record from its vault, checks each value against the
+ * contract's declared range, appends an access-log entry, and broadcasts
+ * the commitment of the record (COMMIT: the domain's root and the record's
+ * hiding leaf). Values are held in sodium_malloc'd memory until the online
+ * session takes them, then wiped. Nothing secret is ever logged.
+ *
+ * Wire (NET_MSG_CALL): u8 version (1) | u8 kind | call[32] | body
+ *   MPC    (1): an engine message (mpc/wire.h)
+ *   COMMIT (2): str domain | root[32] | u64be count | leaf[32]
+ *   SIG    (3): u8 status | statement[32] | bytes blob | sig[64] | str reason
+ * A message of a call this node has not started is kept (bounded, oldest
+ * dropped first) until it does.
+ *
+ * Threads: the net thread only queues payloads; the consensus thread only
+ * appends call ids; everything else runs on this thread. mu guards the
+ * queues and the published counters. */
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "field.h"
+#include "hash.h"
+#include "lang.h"
+#include "lang_call.h"
+#include "log.h"
+#include "mpc.h"
+#include "net.h"
+#include "node_internal.h"
+#include "store.h"
+#include "vault.h"
+#include "vm.h"
+
+#define CW_VERSION 1
+enum { CW_MPC = 1, CW_COMMIT = 2, CW_SIG = 3 };
+#define CW_HDR 34                 /* version | kind | call[32] */
+
+#define INQ_MAX 256
+#define INQ_BYTES (64u << 20)
+#define STASH_MAX 512
+#define STASH_BYTES (64u << 20)
+#define NEWCALL_MAX 1024          /* committed calls not yet taken by the thread */
+#define CLOSING_MAX 64            /* jobs collecting signatures */
+#define RECENT_MS 15000           /* a call committed longer ago than this is not run (sync) */
+#define SEND_WAIT_MS 500
+#define CLOSE_MAX_MS 60000        /* a closing job is dropped after this */
+#define SUBMIT_STAGGER_MS 1500    /* docs/calls.md §5: submitters after the first wait their turn */
+
+typedef struct cmsg {
+  struct cmsg *next;
+  uint64_t at;
+  char from[CX_NAME_MAX + 1];
+  size_t len;
+  uint8_t data[];
+} cmsg;
+
+typedef struct {
+  cmsg *head, *tail;
+  size_t n, bytes;
+} clist;
+
+typedef struct {
+  cx_hash id;
+  uint64_t block_time; /* ms, the block that recorded it */
+} newcall;
+
+/* One party's signature as received. */
+typedef struct {
+  int have;
+  uint8_t status;
+  cx_hash statement;
+  uint8_t *blob;
+  size_t blob_len;
+  cx_sig sig;
+  char reason[CX_RESULT_REASON_MAX + 1];
+} psig;
+
+enum { ST_PREP = 1, ST_BITS, ST_ONLINE, ST_CLOSING };
+
+typedef struct job {
+  cx_hash id;
+  vm_call rec;
+  uint32_t n, t, me;
+  char names[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
+  lang_contract *c;
+  lang_call_plan *plan;
+  cx_tx tx;              /* the call transaction */
+  cx_hash contract_chk;
+  uint8_t enc_insurer[32];
+  size_t ndom;
+  cx_domain_set doms;
+  uint32_t dealer[CX_DOMAINS_MAX];
+  int have_in[CX_DOMAINS_MAX];
+  cx_result_input in[CX_DOMAINS_MAX];
+  fe *vals;              /* my dealing (sodium_malloc), NULL if none */
+  size_t nvals;
+  int stage;
+  mpc_pool *pool;
+  mpc_session *sess;
+  uint8_t sid[32];
+  uint64_t started_at, ended_at, checked_at;
+  /* my result */
+  int have_mine;
+  cx_tx_call_result res; /* outputs, inputs, transcript or code; sigs unused */
+  cx_hash statement;
+  uint8_t *blob;
+  size_t blob_len;
+  char reason[CX_RESULT_REASON_MAX + 1];
+  psig sigs[CX_MAX_VALIDATORS];
+  int submitted;
+  uint64_t submit_at; /* 0: no quorum yet */
+} job;
+
+struct call_service {
+  node *node;
+  pthread_t th;
+  int running;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int stop;
+  clist inq;
+  newcall *newc;
+  size_t nnew;
+  node_call_stats pub;
+  uint64_t refused; /* atomic (node_refuse) */
+  /* thread only */
+  newcall *queue; /* FIFO of calls to run (NEWCALL_MAX) */
+  size_t qh, qn;
+  job *cur;
+  job *closing[CLOSING_MAX];
+  size_t nclosing;
+  clist stash;
+  mpc_outbox out;
+  uint64_t stalled;
+};
+
+static uint64_t mono(const call_service *s) { return s->node->clock->mono_ms(s->node->clock); }
+
+/* ---- message lists ------------------------------------------------------ */
+
+static void cl_push(clist *l, cmsg *m) {
+  m->next = NULL;
+  if (l->tail) l->tail->next = m;
+  else l->head = m;
+  l->tail = m;
+  l->n++;
+  l->bytes += m->len;
+}
+
+static cmsg *cl_pop(clist *l) {
+  cmsg *m = l->head;
+  if (!m) return NULL;
+  l->head = m->next;
+  if (!l->head) l->tail = NULL;
+  l->n--;
+  l->bytes -= m->len;
+  return m;
+}
+
+static void cl_free(clist *l) {
+  cmsg *m;
+  while ((m = cl_pop(l))) free(m);
+}
+
+static const uint8_t *msg_call(const cmsg *m) { return m->data + 2; }
+
+/* ---- the net thread ----------------------------------------------------- */
+
+static void on_call(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
+  call_service *s = ctx;
+  (void)type;
+  if (len < CW_HDR || p[0] != CW_VERSION || p[1] < CW_MPC || p[1] > CW_SIG) {
+    node_refuse(s->node, &s->refused, "call message", from,
+                len < CW_HDR ? "shorter than a message header" : "unknown version or kind");
+    return;
+  }
+  cmsg *m = malloc(sizeof *m + len);
+  if (!m) {
+    node_refuse(s->node, &s->refused, "call message", from, "out of memory");
+    return;
+  }
+  m->at = mono(s);
+  snprintf(m->from, sizeof m->from, "%s", from);
+  m->len = len;
+  memcpy(m->data, p, len);
+  pthread_mutex_lock(&s->mu);
+  int full = s->inq.n >= INQ_MAX || s->inq.bytes + len > INQ_BYTES;
+  if (!full) {
+    cl_push(&s->inq, m);
+    pthread_cond_signal(&s->cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (full) {
+    free(m);
+    node_refuse(s->node, &s->refused, "call message", from, "call queue full");
+  }
+}
+
+/* ---- the consensus thread ----------------------------------------------- */
+
+void call_service_on_commit(node *n, const cx_hash *calls, size_t ncalls, uint64_t block_time_ms) {
+  call_service *s = n->calls;
+  if (!s || !ncalls) return;
+  uint64_t now = n->clock->now_ms(n->clock);
+  uint64_t age = now > block_time_ms ? now - block_time_ms : 0;
+  pthread_mutex_lock(&s->mu);
+  if (age > RECENT_MS) { /* replaying history: the others ran these long ago */
+    s->pub.skipped_stale += ncalls;
+  } else {
+    for (size_t i = 0; i < ncalls; i++) {
+      if (s->nnew == NEWCALL_MAX) {
+        s->pub.dropped++;
+        continue;
+      }
+      s->newc[s->nnew++] = (newcall){.id = calls[i], .block_time = block_time_ms};
+    }
+    pthread_cond_signal(&s->cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+void node_call_status(node *n, node_call_stats *out) {
+  memset(out, 0, sizeof *out);
+  call_service *s = n->calls;
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  *out = s->pub;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void pub_error(call_service *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pub_error(call_service *s, const char *fmt, ...) {
+  char msg[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&s->mu);
+  snprintf(s->pub.last_error, sizeof s->pub.last_error, "%s", msg);
+  pthread_mutex_unlock(&s->mu);
+  LOG_W("call", "%s", msg);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void send_to(call_service *s, const job *j, uint32_t to, const uint8_t *p, size_t len) {
+  uint64_t until = (s->stalled >> to & 1) ? 0 : mono(s) + SEND_WAIT_MS;
+  for (;;) {
+    cx_err e = net_send(s->node->net, j->names[to], NET_MSG_CALL, p, len);
+    if (e == CX_OK) return;
+    if (e != CX_E_QUEUE_FULL || mono(s) >= until || __atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+      LOG_D("call", "message to %s dropped: %s", j->names[to], cx_err_name(e));
+      if (e == CX_E_QUEUE_FULL) s->stalled |= 1ull << to;
+      return;
+    }
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Sends version | kind | call | body to party `to`, or to every other party
+ * (to = MPC_TO_ALL). */
+static void send_kind(call_service *s, const job *j, uint32_t to, uint8_t kind, const uint8_t *body,
+                      size_t blen) {
+  uint8_t *p = malloc(CW_HDR + blen);
+  if (!p) return;
+  p[0] = CW_VERSION;
+  p[1] = kind;
+  memcpy(p + 2, j->id.b, 32);
+  if (blen) memcpy(p + CW_HDR, body, blen);
+  for (uint32_t i = 0; i < j->n; i++)
+    if (i != j->me && (to == MPC_TO_ALL || to == i)) send_to(s, j, i, p, CW_HDR + blen);
+  free(p);
+}
+
+static void flush_out(call_service *s, const job *j) {
+  for (size_t i = 0; i < s->out.n; i++)
+    send_kind(s, j, s->out.v[i].to, CW_MPC, s->out.v[i].buf, s->out.v[i].len);
+  mpc_outbox_clear(&s->out);
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static void job_free(job *j) {
+  if (!j) return;
+  mpc_session_free(j->sess); /* wipes; before the pool it borrows */
+  mpc_pool_free(j->pool);
+  if (j->vals) sodium_free(j->vals);
+  lang_call_plan_free(j->plan);
+  lang_free(j->c);
+  tx_clear(&j->tx);
+  free(j->res.out);
+  free(j->blob);
+  for (uint32_t i = 0; i < CX_MAX_VALIDATORS; i++) free(j->sigs[i].blob);
+  free(j);
+}
+
+static void session_id(const node *n, const job *j, const char *what, uint8_t out[32]) {
+  hash_ctx h;
+  cx_hash r;
+  hash_ctx_init(&h, CX_TAG_MPC_CALL);
+  hash_ctx_update(&h, what, strlen(what));
+  hash_ctx_update(&h, n->chain_id.b, 32);
+  hash_ctx_update(&h, j->id.b, 32);
+  hash_ctx_final(&h, &r);
+  memcpy(out, r.b, 32);
+}
+
+static void config(const call_service *s, const job *j, const char *what, mpc_session_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->n = j->n;
+  cfg->t = j->t;
+  cfg->me = j->me;
+  session_id(s->node, j, what, cfg->session);
+  cfg->pubkeys = j->rec.parties;
+  cfg->key = s->node->keys.sign;
+  randombytes_buf(cfg->seed, sizeof cfg->seed);
+  cfg->round_timeout_ms = s->node->cfg.mpc_round_timeout_ms;
+}
+
+/* The call transaction, from its block. */
+static cx_err load_tx(node *n, const cx_hash *id, cx_tx *tx) {
+  store_txloc loc;
+  uint8_t *blk = NULL;
+  size_t blen;
+  const uint8_t *t;
+  size_t tl;
+  cx_err e = store_tx_get(n->st, id, &loc);
+  if (!e) e = store_block_get(n->st, loc.height, &blk, &blen);
+  if (!e) e = block_tx_at(blk, blen, loc.index, &t, &tl);
+  if (!e) e = tx_decode(t, tl, tx, NULL);
+  if (!e && tx->type != TX_CALL) e = CX_E_CORRUPT;
+  free(blk);
+  return e;
+}
+
+/* The statement fields of an aborted call: the code parties agree on
+ * (docs/calls.md §5): a timeout, a rejected client dealing, or anything
+ * else as a failed check, so that honest parties that saw the same failure
+ * from different sides still sign one statement. */
+static int32_t abort_class(cx_err e) {
+  if (e == CX_E_MPC_TIMEOUT || e == CX_E_MPC_CLIENT_REJECTED) return (int32_t)e;
+  return (int32_t)CX_E_MPC_CHECK_FAILED;
+}
+
+static void add_sig(job *j, uint32_t party, uint8_t status, const cx_hash *st, const uint8_t *blob,
+                    size_t blen, const cx_sig *sig, const char *reason) {
+  psig *p = &j->sigs[party];
+  if (p->have) return; /* the first one counts; a second, different one is ignored */
+  uint8_t *b = NULL;
+  if (blen && !(b = malloc(blen))) return;
+  if (blen) memcpy(b, blob, blen);
+  p->have = 1;
+  p->status = status;
+  p->statement = *st;
+  p->blob = b;
+  p->blob_len = blen;
+  p->sig = *sig;
+  snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "");
+}
+
+/* Ends this party's part: computes and signs the statement, broadcasts it
+ * and moves the job to closing. status DONE with res filled, or ABORTED
+ * with code. */
+static void finish(call_service *s, job *j, uint8_t status, cx_err code, const char *reason) {
+  node *n = s->node;
+  j->res.call = j->id;
+  j->res.status = status;
+  if (status == CX_CALL_ABORTED) {
+    j->res.code = abort_class(code);
+    free(j->res.out);
+    j->res.out = NULL;
+    j->res.nout = 0;
+    j->res.nin = 0;
+    free(j->blob);
+    j->blob = NULL;
+    j->blob_len = 0;
+  }
+  snprintf(j->reason, sizeof j->reason, "%s", reason ? reason : "");
+  snprintf(j->res.reason, sizeof j->res.reason, "%s", j->reason);
+  tx_result_statement(&n->chain_id, &j->res, &j->rec.contract, &j->rec.consent, &j->rec.did, &j->statement);
+  cx_hash m;
+  cx_sig sig;
+  tx_result_sig_msg(&j->statement, j->blob, j->blob_len, &m);
+  if (key_sign32(n->keys.sign, m.b, NULL, &sig) != CX_OK) {
+    pub_error(s, "call: cannot sign the result statement");
+    return;
+  }
+  j->have_mine = 1;
+  add_sig(j, j->me, status, &j->statement, j->blob, j->blob_len, &sig, j->reason);
+  cx_enc e;
+  enc_init(&e);
+  enc_u8(&e, status);
+  enc_fixed(&e, j->statement.b, 32);
+  enc_bytes(&e, j->blob, j->blob_len);
+  enc_fixed(&e, sig.b, 64);
+  enc_str(&e, j->reason);
+  if (enc_finish(&e) == CX_OK) send_kind(s, j, MPC_TO_ALL, CW_SIG, e.buf, e.len);
+  enc_free(&e);
+  char hex[65];
+  if (status == CX_CALL_DONE)
+    LOG_I("call", "call %.16s: MPC done, result signed", hash_hex(&j->id, hex));
+  else
+    LOG_W("call", "call %.16s: aborted at this party: %s", hash_hex(&j->id, hex), j->reason);
+}
+
+/* Aborts the running stages of j (a local failure or an engine abort). */
+static void fail(call_service *s, job *j, cx_err code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(call_service *s, job *j, cx_err code, const char *fmt, ...) {
+  char why[CX_RESULT_REASON_MAX + 1];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  mpc_session_free(j->sess);
+  j->sess = NULL;
+  mpc_pool_free(j->pool);
+  j->pool = NULL;
+  if (j->vals) sodium_free(j->vals);
+  j->vals = NULL;
+  j->stage = ST_CLOSING;
+  j->ended_at = mono(s);
+  finish(s, j, CX_CALL_ABORTED, code, why);
+}
+
+/* Index of domain d among the contract's domains, or -1. */
+static int dom_index(const job *j, const char *d) {
+  for (size_t i = 0; i < j->ndom; i++)
+    if (strcmp(j->doms.d[i].name, d) == 0) return (int)i;
+  return -1;
+}
+
+/* The bureau's part: reads the subject's record of each domain it deals
+ * (docs/calls.md §1), logs the access, broadcasts the commitment, and
+ * keeps the values for the online session. CX_OK or a reason in why. */
+static cx_err deal_inputs(call_service *s, job *j, char *why, size_t wl) {
+  node *n = s->node;
+  const lang_call_input *ins = NULL;
+  size_t ni = lang_call_plan_inputs(j->plan, j->me, &ins);
+  if (!ni) return CX_OK;
+  node_vault *nv = node_vault_of(n);
+  if (!nv) {
+    snprintf(why, wl, "%s deals an input but keeps no vault", j->names[j->me]);
+    return CX_E_NOT_FOUND;
+  }
+  vm_consent cs;
+  cx_err e = vm_consent_get(&n->ro, &j->rec.consent, &cs);
+  if (e) {
+    snprintf(why, wl, "the call's consent cannot be read: %s", cx_err_name(e));
+    return e;
+  }
+  if (!(j->vals = sodium_malloc(ni * sizeof *j->vals))) return CX_E_NOMEM;
+  j->nvals = ni;
+  int64_t *rv = sodium_malloc(VAULT_MAX_FIELDS * sizeof *rv);
+  if (!rv) return CX_E_NOMEM;
+  vault *v = node_vault_lock(nv);
+  size_t k = 0;
+  while (k < ni && !e) {
+    const char *dom = ins[k].domain;
+    if (!domain_set_has(&cs.domains, dom)) {
+      snprintf(why, wl, "%s: the consent does not cover domain %s", j->names[j->me], dom);
+      e = CX_E_SCOPE;
+      break;
+    }
+    vault_schema sc;
+    size_t nv_ = 0;
+    if ((e = vault_schema_get(v, dom, &sc))) {
+      snprintf(why, wl, "%s: no schema for domain %s", j->names[j->me], dom);
+      break;
+    }
+    if ((e = vault_get(v, dom, &j->rec.did, rv, VAULT_MAX_FIELDS, &nv_))) {
+      snprintf(why, wl, "%s: %s", j->names[j->me],
+               e == CX_E_NOT_FOUND ? "no record of the subject in its vault" : cx_err_str(e));
+      break;
+    }
+    char fields[256] = "";
+    size_t k0 = k;
+    for (; k < ni && strcmp(ins[k].domain, dom) == 0 && !e; k++) {
+      size_t f = 0;
+      while (f < sc.nfields && strcmp(sc.fields[f].name, ins[k].field) != 0) f++;
+      if (f == sc.nfields) {
+        snprintf(why, wl, "%s: domain %s has no field %s", j->names[j->me], dom, ins[k].field);
+        e = CX_E_NOT_FOUND;
+      } else if (rv[f] < ins[k].lo || rv[f] > ins[k].hi) {
+        /* the value itself is not named: it is the subject's secret */
+        snprintf(why, wl, "%s: %s.%s of the record is outside the contract's declared range", j->names[j->me],
+                 dom, ins[k].field);
+        e = CX_E_LANG_INPUT;
+      } else {
+        j->vals[k] = fe_from_i64(rv[f]);
+        size_t fl = strlen(fields);
+        if (fl + strlen(ins[k].field) + 2 < sizeof fields)
+          snprintf(fields + fl, sizeof fields - fl, "%s%s", k > k0 ? "," : "", ins[k].field);
+      }
+    }
+    if (e) break;
+    /* the commitment: the domain's snapshot root and the record's leaf */
+    int di = dom_index(j, dom);
+    cx_result_input *ci = &j->in[di];
+    snprintf(ci->domain, sizeof ci->domain, "%s", dom);
+    uint8_t blind[32];
+    size_t nv2 = 0;
+    if ((e = vault_domain_root(v, dom, &ci->root, &ci->count)) ||
+        (e = vault_record_opening(v, dom, &j->rec.did, blind, rv, VAULT_MAX_FIELDS, &nv2))) {
+      snprintf(why, wl, "%s: the commitment of domain %s cannot be computed: %s", j->names[j->me], dom,
+               cx_err_name(e));
+      break;
+    }
+    vault_leaf(dom, &j->rec.did, blind, rv, nv2, &ci->leaf);
+    sodium_memzero(blind, sizeof blind);
+    j->have_in[di] = 1;
+    vault_access a;
+    memset(&a, 0, sizeof a);
+    a.call = j->id;
+    a.contract = j->rec.contract;
+    a.subject = j->rec.did;
+    snprintf(a.domain, sizeof a.domain, "%s", dom);
+    snprintf(a.fields, sizeof a.fields, "%s", fields);
+    a.time_ms = n->clock->now_ms(n->clock);
+    if ((e = vault_log_append(v, &a, NULL))) {
+      snprintf(why, wl, "%s: the access log cannot be written: %s", j->names[j->me], cx_err_name(e));
+      break;
+    }
+  }
+  node_vault_unlock(nv);
+  sodium_memzero(rv, VAULT_MAX_FIELDS * sizeof *rv);
+  sodium_free(rv);
+  if (e) return e;
+  for (size_t d = 0; d < j->ndom; d++) {
+    if (j->dealer[d] != j->me) continue;
+    cx_enc en;
+    enc_init(&en);
+    enc_str(&en, j->in[d].domain);
+    enc_fixed(&en, j->in[d].root.b, 32);
+    uint8_t cnt[8];
+    put_be64(cnt, j->in[d].count);
+    enc_fixed(&en, cnt, 8);
+    enc_fixed(&en, j->in[d].leaf.b, 32);
+    if (enc_finish(&en) == CX_OK) send_kind(s, j, MPC_TO_ALL, CW_COMMIT, en.buf, en.len);
+    enc_free(&en);
+  }
+  return CX_OK;
+}
+
+static void feed_stash(call_service *s, job *j);
+
+/* Starts an engine session for the job's current stage. */
+static cx_err start_session(call_service *s, job *j, char *why, size_t wl) {
+  mpc_session_config cfg;
+  cx_err e;
+  size_t T, R, B;
+  lang_call_plan_material(j->plan, &T, &R, &B);
+  if (j->stage == ST_PREP) {
+    config(s, j, "prep", &cfg);
+    e = mpc_session_prep(&cfg, T + B, R + B, j->pool, &j->sess);
+  } else if (j->stage == ST_BITS) {
+    config(s, j, "bits", &cfg);
+    e = mpc_session_bits(&cfg, B, j->pool, &j->sess);
+  } else {
+    config(s, j, "online", &cfg);
+    e = mpc_session_online(&cfg, lang_call_plan_program(j->plan), j->pool, &j->sess);
+    if (!e && j->nvals) e = mpc_session_input(j->sess, 0, j->vals, j->nvals);
+    if (!e && lang_call_plan_params(j->plan)) {
+      const cx_tx_call *c = &j->tx.u.call;
+      uint8_t ctx[32];
+      tx_call_context(&s->node->chain_id, &j->tx.sender, j->tx.nonce, &c->contract, ctx);
+      if (j->me >= c->nparties) e = CX_E_BAD_DEALING;
+      else
+        e = mpc_session_input_client(j->sess, 0, c->blobs + (size_t)j->me * c->blob_len, c->blob_len, c->commit,
+                                     ctx, s->node->keys.enc_secret);
+      /* a blob that does not open is this party's complaint: the session
+       * goes on and rejects the client's input (mpc.h) */
+      if (e != CX_OK && e != CX_E_NOMEM && e != CX_E_INVALID_ARG && e != CX_E_MPC_STATE && e != CX_E_BAD_DEALING)
+        e = CX_OK;
+    }
+    if (j->vals) {
+      sodium_free(j->vals); /* the session holds its own copy from here */
+      j->vals = NULL;
+    }
+  }
+  memcpy(j->sid, cfg.session, 32);
+  sodium_memzero(&cfg, sizeof cfg);
+  if (!e) e = mpc_session_start(j->sess, mono(s), &s->out);
+  if (e) {
+    snprintf(why, wl, "the %s session does not start: %s",
+             j->stage == ST_PREP ? "prep" : j->stage == ST_BITS ? "bits" : "online", cx_err_str(e));
+    mpc_outbox_clear(&s->out);
+    return e;
+  }
+  j->started_at = mono(s);
+  s->stalled = 0;
+  flush_out(s, j);
+  feed_stash(s, j);
+  return CX_OK;
+}
+
+/* Takes the next call off the queue and starts it. */
+static void start_job(call_service *s, const newcall *nc) {
+  node *n = s->node;
+  char hex[65], why[CX_RESULT_REASON_MAX + 1] = "";
+  job *j = calloc(1, sizeof *j);
+  if (!j) return;
+  j->id = nc->id;
+  tx_init(&j->tx);
+  hash_hex(&j->id, hex);
+  cx_err e = vm_call_get(&n->ro, &j->id, &j->rec);
+  if (e || j->rec.status != CALL_PENDING) {
+    if (e) pub_error(s, "call %.16s: the call record cannot be read: %s", hex, cx_err_name(e));
+    job_free(j);
+    return;
+  }
+  /* A node that is catching up (its peers committed more than a couple
+   * of blocks past ours) does not start calls: the others ran them while
+   * it was away, and a late party only makes the next call time out
+   * (docs/calls.md §2). The others' quorum does not need it. */
+  pthread_mutex_lock(&n->smu);
+  uint64_t peer = n->best_peer_height;
+  pthread_mutex_unlock(&n->smu);
+  if (peer > store_height(n->st) + 2) {
+    pthread_mutex_lock(&s->mu);
+    s->pub.skipped_stale++;
+    pthread_mutex_unlock(&s->mu);
+    job_free(j);
+    return;
+  }
+  j->n = j->rec.nparties;
+  j->t = (j->n - 1) / 3;
+  j->me = UINT32_MAX;
+  for (uint32_t i = 0; i < j->n; i++) {
+    cx_member m;
+    if (memcmp(j->rec.parties[i].b, n->keys.pub.b, 32) == 0) j->me = i;
+    if (vm_member_by_key(&n->ro, &j->rec.parties[i], &m) == CX_OK)
+      memcpy(j->names[i], m.name, sizeof j->names[i]);
+  }
+  if (j->me == UINT32_MAX) { /* not a party of this call */
+    job_free(j);
+    return;
+  }
+  pthread_mutex_lock(&s->mu);
+  s->pub.started++;
+  pthread_mutex_unlock(&s->mu);
+  j->stage = ST_PREP;
+  vm_contract k;
+  cx_member ins;
+  if ((e = load_tx(n, &j->id, &j->tx))) {
+    snprintf(why, sizeof why, "the call transaction cannot be read: %s", cx_err_name(e));
+  } else if ((e = vm_contract_get(&n->ro, &j->rec.contract, &k))) {
+    snprintf(why, sizeof why, "the contract cannot be read: %s", cx_err_name(e));
+  } else {
+    e = lang_decode(k.bytecode, k.bytecode_len, &j->c, why, sizeof why);
+    vm_contract_clear(&k);
+  }
+  if (!e && (e = vm_member_get(&n->ro, j->rec.insurer, &ins)))
+    snprintf(why, sizeof why, "the insurer %s cannot be read: %s", j->rec.insurer, cx_err_name(e));
+  if (!e) memcpy(j->enc_insurer, ins.enc_key, 32);
+  if (!e && (e = lang_domains(j->c, &j->doms))) snprintf(why, sizeof why, "the contract's domains: %s", cx_err_name(e));
+  j->ndom = j->doms.n;
+  for (size_t d = 0; d < j->ndom && !e; d++) {
+    char owner[CX_NAME_MAX + 1];
+    uint32_t p = 0;
+    if (vm_domain_owner(&n->ro, j->doms.d[d].name, owner) == CX_OK)
+      while (p < j->n && strcmp(j->names[p], owner) != 0) p++;
+    else
+      p = j->n;
+    if (p == j->n) {
+      snprintf(why, sizeof why, "the owner of domain %s is not a validator", j->doms.d[d].name);
+      e = CX_E_DOMAIN_UNKNOWN;
+    }
+    j->dealer[d] = p;
+  }
+  if (!e)
+    e = lang_call_plan_new(j->c, j->n, j->dealer, j->ndom, j->tx.u.call.args, j->tx.u.call.nargs, &j->plan, why,
+                           sizeof why);
+  if (!e) {
+    size_t T, R, B;
+    lang_call_plan_material(j->plan, &T, &R, &B);
+    e = mpc_pool_new(T + B + 1, R + B + 1, B + 1, &j->pool);
+    if (e) snprintf(why, sizeof why, "the call's pool cannot be allocated: %s", cx_err_name(e));
+  }
+  if (!e) e = deal_inputs(s, j, why, sizeof why);
+  if (!e) e = start_session(s, j, why, sizeof why);
+  s->cur = j;
+  LOG_I("call", "call %.16s started (party %u of %u)", hex, j->me, j->n);
+  if (e) fail(s, j, e, "%s", why);
+}
+
+/* After a stage's session ended well: the next stage, or the result. */
+static void next_stage(call_service *s, job *j) {
+  char why[CX_RESULT_REASON_MAX + 1] = "";
+  mpc_session *done = j->sess;
+  if (j->stage == ST_PREP || j->stage == ST_BITS) {
+    mpc_session_free(done);
+    j->sess = NULL;
+    size_t T, R, B;
+    lang_call_plan_material(j->plan, &T, &R, &B);
+    j->stage = j->stage == ST_PREP && B ? ST_BITS : ST_ONLINE;
+    cx_err e = start_session(s, j, why, sizeof why);
+    if (e) fail(s, j, e, "%s", why);
+    return;
+  }
+  /* online done: the outputs, the transcript, my blob */
+  size_t nout = lang_outputs_len(j->c), npriv = 0;
+  lang_call_output *o = sodium_malloc((nout ? nout : 1) * sizeof *o);
+  cx_err e = o ? CX_OK : CX_E_NOMEM;
+  if (!e) e = lang_call_plan_outputs(j->plan, done, o, why, sizeof why);
+  if (!e && (e = mpc_session_transcript(done, j->res.transcript.b)))
+    snprintf(why, sizeof why, "no transcript: %s", cx_err_name(e));
+  if (!e && nout && !(j->res.out = calloc(nout, sizeof *j->res.out))) e = CX_E_NOMEM;
+  if (!e) {
+    j->res.nout = nout;
+    for (size_t k = 0; k < nout; k++) {
+      j->res.out[k].priv = o[k].priv;
+      if (o[k].priv) {
+        fe_encode(o[k].masked, j->res.out[k].masked);
+        npriv++;
+      } else {
+        j->res.out[k].value = o[k].value;
+      }
+    }
+  }
+  if (!e && npriv) {
+    uint8_t *plain = sodium_malloc(npriv * FE_BYTES);
+    j->blob_len = npriv * FE_BYTES + crypto_box_SEALBYTES;
+    j->blob = malloc(j->blob_len);
+    if (!plain || !j->blob) e = CX_E_NOMEM;
+    for (size_t k = 0, q = 0; !e && k < nout; k++)
+      if (o[k].priv) fe_encode(o[k].share, plain + FE_BYTES * q++);
+    if (!e && crypto_box_seal(j->blob, plain, npriv * FE_BYTES, j->enc_insurer) != 0) {
+      snprintf(why, sizeof why, "the shares cannot be sealed to the insurer's key");
+      e = CX_E_CRYPTO;
+    }
+    if (plain) sodium_free(plain);
+  }
+  if (o) sodium_free(o);
+  mpc_session_free(done); /* wipes every share */
+  j->sess = NULL;
+  mpc_pool_free(j->pool);
+  j->pool = NULL;
+  j->stage = ST_CLOSING;
+  j->ended_at = mono(s);
+  if (e) {
+    fail(s, j, e, "the outputs cannot be read: %s", why);
+    return;
+  }
+  /* the inputs' commitments: every dealer's COMMIT must be here; if one is
+   * missing the statement waits for it (closing_step) */
+  j->res.nin = j->ndom;
+  memcpy(j->res.in, j->in, sizeof j->in);
+  int all = 1;
+  for (size_t d = 0; d < j->ndom; d++) all &= j->have_in[d];
+  if (all) finish(s, j, CX_CALL_DONE, CX_OK, "");
+}
+
+/* ---- incoming ----------------------------------------------------------- */
+
+static int party_by_name(const job *j, const char *name) {
+  for (uint32_t i = 0; i < j->n; i++)
+    if (strcmp(j->names[i], name) == 0) return (int)i;
+  return -1;
+}
+
+static void on_commit_msg(call_service *s, job *j, const cmsg *m) {
+  cx_dec d;
+  char dom[CX_DOMAIN_MAX + 1];
+  cx_hash root, leaf;
+  uint8_t cnt[8];
+  dec_init(&d, m->data + CW_HDR, m->len - CW_HDR);
+  if (dec_str(&d, dom, CX_DOMAIN_MAX, STR_IDENT) || dec_fixed(&d, root.b, 32) || dec_fixed(&d, cnt, 8) ||
+      dec_fixed(&d, leaf.b, 32) || dec_finish(&d) != CX_OK) {
+    node_refuse(s->node, &s->refused, "call commitment", m->from, "malformed");
+    return;
+  }
+  int di = dom_index(j, dom), p = party_by_name(j, m->from);
+  if (di < 0 || p < 0 || j->dealer[di] != (uint32_t)p) {
+    node_refuse(s->node, &s->refused, "call commitment", m->from, "not the dealer of that domain");
+    return;
+  }
+  if (j->have_in[di]) return;
+  cx_result_input *ci = &j->in[di];
+  snprintf(ci->domain, sizeof ci->domain, "%s", dom);
+  ci->root = root;
+  ci->count = get_be64(cnt);
+  ci->leaf = leaf;
+  j->have_in[di] = 1;
+}
+
+static void on_sig_msg(call_service *s, job *j, const cmsg *m) {
+  cx_dec d;
+  uint8_t status;
+  cx_hash st;
+  const uint8_t *blob;
+  size_t blen;
+  cx_sig sig;
+  char reason[CX_RESULT_REASON_MAX + 1];
+  dec_init(&d, m->data + CW_HDR, m->len - CW_HDR);
+  if (dec_enum(&d, &status, CX_CALL_DONE, CX_CALL_ABORTED) || dec_fixed(&d, st.b, 32) ||
+      dec_bytes(&d, &blob, &blen, CX_RESULT_BLOB_MAX) || dec_fixed(&d, sig.b, 64) ||
+      dec_str(&d, reason, CX_RESULT_REASON_MAX, STR_UTF8) || dec_finish(&d) != CX_OK) {
+    node_refuse(s->node, &s->refused, "call signature", m->from, "malformed");
+    return;
+  }
+  int p = party_by_name(j, m->from);
+  if (p < 0) {
+    node_refuse(s->node, &s->refused, "call signature", m->from, "not a party of the call");
+    return;
+  }
+  cx_hash msg;
+  tx_result_sig_msg(&st, blob, blen, &msg);
+  if (!sig_verify(&j->rec.parties[p], msg.b, 32, &sig)) {
+    node_refuse(s->node, &s->refused, "call signature", m->from, "bad signature");
+    return;
+  }
+  add_sig(j, (uint32_t)p, status, &st, blob, blen, &sig, reason);
+}
+
+static job *find_job(call_service *s, const uint8_t *id) {
+  if (s->cur && memcmp(s->cur->id.b, id, 32) == 0) return s->cur;
+  for (size_t i = 0; i < s->nclosing; i++)
+    if (memcmp(s->closing[i]->id.b, id, 32) == 0) return s->closing[i];
+  return NULL;
+}
+
+/* A message for job j (known). */
+static void deliver(call_service *s, job *j, cmsg *m) {
+  uint8_t kind = m->data[1];
+  if (kind == CW_MPC) {
+    if (j->sess) {
+      mpc_session_recv(j->sess, m->data + CW_HDR, m->len - CW_HDR, mono(s), &s->out);
+      flush_out(s, j);
+    }
+    /* an engine message for a stage that is over: the session ended
+     * without it; one for a later stage cannot come before we start it
+     * unless the sender is ahead: kept below */
+  } else if (kind == CW_COMMIT) {
+    on_commit_msg(s, j, m);
+  } else {
+    on_sig_msg(s, j, m);
+  }
+}
+
+static int is_for_session(const job *j, const cmsg *m) {
+  /* mpc/wire.h: version u8 | kind u8 | session[32] */
+  return m->data[1] == CW_MPC && m->len >= CW_HDR + 34 && memcmp(m->data + CW_HDR + 2, j->sid, 32) == 0;
+}
+
+static void stash(call_service *s, cmsg *m) {
+  while (s->stash.n && (s->stash.n >= STASH_MAX || s->stash.bytes + m->len > STASH_BYTES))
+    free(cl_pop(&s->stash));
+  cl_push(&s->stash, m);
+}
+
+/* Feeds the stashed messages of j (its current session's, commitments and
+ * signatures), in arrival order; the others stay. */
+static void feed_stash(call_service *s, job *j) {
+  clist keep = {0};
+  cmsg *m;
+  while ((m = cl_pop(&s->stash))) {
+    if (memcmp(msg_call(m), j->id.b, 32) == 0 && (m->data[1] != CW_MPC || is_for_session(j, m))) {
+      deliver(s, j, m);
+      free(m);
+    } else {
+      cl_push(&keep, m);
+    }
+  }
+  s->stash = keep;
+}
+
+static void route(call_service *s, cmsg *m) {
+  job *j = find_job(s, msg_call(m));
+  if (j && (m->data[1] != CW_MPC || (j->sess && is_for_session(j, m)))) {
+    deliver(s, j, m);
+    free(m);
+    return;
+  }
+  stash(s, m); /* a call not started yet, or a later stage of this one */
+}
+
+/* ---- closing: quorum and submission --------------------------------------- */
+
+/* Signatures over my statement (the ones I can put in a transaction). */
+static size_t agreeing(const job *j) {
+  size_t c = 0;
+  for (uint32_t i = 0; i < j->n; i++)
+    if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) c++;
+  return c;
+}
+
+static void submit(call_service *s, job *j) {
+  node *n = s->node;
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_CALL_RESULT;
+  tx.chain_id = n->chain_id;
+  size_t ns = agreeing(j);
+  cx_err e = tx_result_alloc(&tx, j->res.nout, ns);
+  cx_tx_call_result *r = &tx.u.result;
+  if (!e) {
+    r->call = j->id;
+    r->status = j->res.status;
+    r->nin = j->res.nin;
+    memcpy(r->in, j->res.in, sizeof r->in);
+    if (j->res.nout) memcpy(r->out, j->res.out, j->res.nout * sizeof *r->out);
+    r->transcript = j->res.transcript;
+    r->code = j->res.code;
+    /* the reason: mine, then what the others said (not signed by them) */
+    snprintf(r->reason, sizeof r->reason, "%s", j->reason);
+    for (uint32_t i = 0; i < j->n; i++) {
+      const psig *p = &j->sigs[i];
+      if (i == j->me || !p->have || !p->reason[0] || strstr(r->reason, p->reason)) continue;
+      size_t l = strlen(r->reason);
+      snprintf(r->reason + l, sizeof r->reason - l, "%s%s", l ? "; " : "", p->reason);
+    }
+    size_t q = 0;
+    for (uint32_t i = 0; i < j->n && !e; i++) {
+      const psig *p = &j->sigs[i];
+      if (!p->have || !hash_eq(&p->statement, &j->statement)) continue;
+      r->sigs[q].party = (uint8_t)i;
+      r->sigs[q].sig = p->sig;
+      e = tx_result_set_blob(&tx, q, p->blob, p->blob_len);
+      q++;
+    }
+  }
+  cx_hash txid;
+  char detail[128] = "", hex[65];
+  if (!e) e = node_submit_own(n, &tx, &txid, detail, sizeof detail);
+  hash_hex(&j->id, hex);
+  if (e)
+    LOG_W("call", "call %.16s: result transaction not admitted: %s %s", hex, cx_err_name(e), detail);
+  else
+    LOG_I("call", "call %.16s: result (%s, %zu signatures) submitted", hex,
+          j->res.status == CX_CALL_DONE ? "done" : "aborted", ns);
+  tx_clear(&tx);
+  j->submitted = 1;
+}
+
+/* Returns 1 when the job is over (to be freed). */
+static int closing_step(call_service *s, job *j) {
+  uint64_t now = mono(s);
+  vm_call rec;
+  if (vm_call_get(&s->node->ro, &j->id, &rec) == CX_OK && rec.status != CALL_PENDING) {
+    pthread_mutex_lock(&s->mu);
+    if (rec.status == CALL_DONE) s->pub.done++;
+    else s->pub.aborted++;
+    pthread_mutex_unlock(&s->mu);
+    return 1;
+  }
+  if (now - j->ended_at > CLOSE_MAX_MS) {
+    char hex[65];
+    pub_error(s, "call %.16s: no result committed %d s after the sessions ended", hash_hex(&j->id, hex),
+              CLOSE_MAX_MS / 1000);
+    return 1;
+  }
+  if (!j->have_mine) {
+    /* DONE but a dealer's commitment is missing */
+    int all = 1;
+    for (size_t d = 0; d < j->ndom; d++) all &= j->have_in[d];
+    if (all) {
+      memcpy(j->res.in, j->in, sizeof j->in);
+      finish(s, j, CX_CALL_DONE, CX_OK, "");
+    } else if (now - j->ended_at > 3ull * s->node->cfg.mpc_round_timeout_ms) {
+      finish(s, j, CX_CALL_ABORTED, CX_E_MPC_TIMEOUT, "a bureau dealt its input but sent no commitment");
+    }
+    return 0;
+  }
+  if (j->submitted) return 0;
+  if (!j->submit_at && agreeing(j) >= 2 * (size_t)j->t + 1) {
+    /* my turn among the agreeing parties */
+    uint32_t rank = 0;
+    for (uint32_t i = 0; i < j->me; i++)
+      if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) rank++;
+    j->submit_at = now + (uint64_t)rank * SUBMIT_STAGGER_MS;
+  }
+  if (j->submit_at && now >= j->submit_at) submit(s, j);
+  return 0;
+}
+
+static void closing_tick(call_service *s) {
+  size_t w = 0;
+  for (size_t i = 0; i < s->nclosing; i++) {
+    if (closing_step(s, s->closing[i])) job_free(s->closing[i]);
+    else s->closing[w++] = s->closing[i];
+  }
+  s->nclosing = w;
+}
+
+/* ---- the thread --------------------------------------------------------- */
+
+static void cur_step(call_service *s) {
+  job *j = s->cur;
+  if (!j) return;
+  /* A call closed on chain while we still run it (we joined late, or the
+   * others gave up on us): nothing we compute could count any more. */
+  uint64_t now = mono(s);
+  vm_call rec;
+  if (j->stage != ST_CLOSING && now >= j->checked_at + 200) {
+    j->checked_at = now;
+    if (vm_call_get(&s->node->ro, &j->id, &rec) == CX_OK && rec.status != CALL_PENDING) {
+      char hex[65];
+      LOG_I("call", "call %.16s closed on chain while running here: abandoned", hash_hex(&j->id, hex));
+      job_free(j);
+      s->cur = NULL;
+      return;
+    }
+  }
+  if (j->sess) {
+    mpc_session_tick(j->sess, mono(s), &s->out);
+    flush_out(s, j);
+    const mpc_status *st = mpc_session_status(j->sess);
+    if (st->state == MPC_DONE) {
+      next_stage(s, j);
+    } else if (st->state == MPC_ABORTED) {
+      char why[CX_RESULT_REASON_MAX + 1];
+      const char *stage = j->stage == ST_PREP ? "prep" : j->stage == ST_BITS ? "bits" : "online";
+      char who[80] = "";
+      for (uint32_t i = 0; i < j->n && i < 64; i++)
+        if (st->unresponsive >> i & 1) {
+          size_t l = strlen(who);
+          snprintf(who + l, sizeof who - l, "%s%s", l ? ", " : "; unresponsive: ", j->names[i]);
+        }
+      if (st->culprit >= 0)
+        snprintf(why, sizeof why, "%s session: %.140s; culprit %s", stage, st->reason,
+                 (uint32_t)st->culprit < j->n ? j->names[st->culprit] : "?");
+      else
+        snprintf(why, sizeof why, "%s session: %.90s%s", stage, st->reason, who);
+      fail(s, j, st->err, "%s", why);
+    }
+  }
+  if (j->stage != ST_CLOSING) return;
+  /* to closing: the next call may start */
+  if (s->nclosing == CLOSING_MAX) {
+    job_free(s->closing[0]);
+    memmove(s->closing, s->closing + 1, (CLOSING_MAX - 1) * sizeof *s->closing);
+    s->nclosing--;
+  }
+  s->closing[s->nclosing++] = j;
+  s->cur = NULL;
+  feed_stash(s, j); /* signatures that came early */
+}
+
+static void *svc_main(void *arg) {
+  call_service *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    if (!s->stop && !s->inq.n && !s->nnew) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += (s->cur || s->nclosing ? 10 : 100) * 1000000L;
+      ts.tv_sec += ts.tv_nsec / 1000000000L;
+      ts.tv_nsec %= 1000000000L;
+      pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    int stop = s->stop;
+    clist in = s->inq;
+    memset(&s->inq, 0, sizeof s->inq);
+    for (size_t i = 0; i < s->nnew && s->qn < NEWCALL_MAX; i++) {
+      s->queue[(s->qh + s->qn) % NEWCALL_MAX] = s->newc[i];
+      s->qn++;
+    }
+    s->nnew = 0;
+    s->pub.queued = s->qn;
+    s->pub.running = s->cur != NULL;
+    s->pub.closing = s->nclosing;
+    pthread_mutex_unlock(&s->mu);
+    if (stop) {
+      cl_free(&in);
+      break;
+    }
+    cmsg *m;
+    while ((m = cl_pop(&in))) route(s, m);
+    cur_step(s);
+    while (!s->cur && s->qn) {
+      newcall nc = s->queue[s->qh];
+      s->qh = (s->qh + 1) % NEWCALL_MAX;
+      s->qn--;
+      start_job(s, &nc);
+      cur_step(s); /* a job that failed at once goes straight to closing */
+    }
+    closing_tick(s);
+  }
+  return NULL;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+cx_err call_service_start(node *n, char *err, size_t errlen) {
+  if (!n->net) return CX_OK;
+  call_service *s = calloc(1, sizeof *s);
+  if (!s) return CX_E_NOMEM;
+  s->node = n;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  s->newc = calloc(NEWCALL_MAX, sizeof *s->newc);
+  s->queue = calloc(NEWCALL_MAX, sizeof *s->queue);
+  n->calls = s;
+  if (!s->newc || !s->queue) {
+    snprintf(err, errlen, "calls: out of memory");
+    call_service_free(n);
+    return CX_E_NOMEM;
+  }
+  net_on(n->net, NET_MSG_CALL, on_call, s);
+  if (pthread_create(&s->th, NULL, svc_main, s) != 0) {
+    snprintf(err, errlen, "calls: cannot start the service thread");
+    return CX_E_INTERNAL; /* node_close frees it */
+  }
+  s->running = 1;
+  return CX_OK;
+}
+
+void call_service_stop(node *n) {
+  call_service *s = n->calls;
+  if (!s || !s->running) return;
+  pthread_mutex_lock(&s->mu);
+  __atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->th, NULL);
+  s->running = 0;
+}
+
+void call_service_free(node *n) {
+  call_service *s = n->calls;
+  if (!s) return;
+  call_service_stop(n);
+  job_free(s->cur);
+  for (size_t i = 0; i < s->nclosing; i++) job_free(s->closing[i]);
+  mpc_outbox_free(&s->out);
+  cl_free(&s->inq);
+  cl_free(&s->stash);
+  free(s->newc);
+  free(s->queue);
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+  n->calls = NULL;
+}

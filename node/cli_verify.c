@@ -1,0 +1,200 @@
+/* cli_verify: `custos verify result`, the auditor's check of a call's
+ * result from the genesis file alone (docs/calls.md §7). The node only
+ * fetches bytes (tx_get raw, tx_proof, call_get for the result's id); every
+ * check is recomputed in node/verify.c against the genesis chain id and
+ * validator keys, so a lying node makes a check fail, never pass. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "genesis.h"
+#include "rpc_client.h"
+#include "verify.h"
+
+/* One query; a node that answers with an error leaves *out NULL and the
+ * error in why (the check it feeds then fails with it). Only an
+ * unreachable node stops the command: nothing can be checked then. */
+static int fetch(const cli_ctx *c, const char *method, const cx_hash *id, cJSON **out, char *why, size_t wlen) {
+  rpcc_error err;
+  *out = NULL;
+  cx_err e = rpcc_call(c->node, method, cli_params_hex("txid", id->b, 32), NULL, out, &err);
+  if (e == CX_OK) return CLI_OK;
+  if (e == CX_E_NOMEM) return cli_fail(CLI_LOCAL, "%s: out of memory", method);
+  if (err.kind == RPCC_TRANSPORT)
+    return cli_fail(e == CX_E_INVALID_ARG ? CLI_USAGE : CLI_UNREACHABLE, "cannot reach the node at %s: %s", c->node,
+                    err.message);
+  if (err.kind == RPCC_PROTOCOL)
+    return cli_fail(CLI_UNREACHABLE, "%s: unexpected answer from %s: %s", method, c->node, err.message);
+  snprintf(why, wlen, "%s: %s (%s)%s%s", method, err.message, err.name[0] ? err.name : "error", err.detail[0] ? ": " : "",
+           err.detail);
+  return CLI_OK;
+}
+
+/* tx_get and tx_proof of id, read into t (whatever the node refused is
+ * recorded in t's reasons). */
+typedef struct {
+  cJSON *txget, *proof;
+  verify_tx_buf b;
+} fetched;
+
+static int fetch_tx(const cli_ctx *c, const cx_hash *id, fetched *f, verify_tx *t) {
+  char why[400] = "", pwhy[400] = "";
+  int rc = fetch(c, "tx_get", id, &f->txget, why, sizeof why);
+  if (!rc) rc = fetch(c, "tx_proof", id, &f->proof, pwhy, sizeof pwhy);
+  if (rc) return rc;
+  verify_tx_from_json(f->txget, why, f->proof, pwhy, &f->b, t);
+  return CLI_OK;
+}
+
+static void fetched_free(fetched *f) {
+  cJSON_Delete(f->txget);
+  cJSON_Delete(f->proof);
+  verify_tx_buf_free(&f->b);
+}
+
+/* The consent id the call names, read from the call's bytes as sent
+ * (verify_result checks those bytes are the call); 0 if they do not decode. */
+static int consent_of(const verify_tx *call, cx_hash *out) {
+  cx_tx tx;
+  if (!call->raw || tx_decode(call->raw, call->raw_len, &tx, NULL) != CX_OK) return 0;
+  int ok = tx.type == TX_CALL;
+  if (ok) *out = tx.u.call.consent;
+  tx_clear(&tx);
+  return ok;
+}
+
+static void print_report(const cli_ctx *c, const cx_hash *id, const verify_report *r) {
+  char hex[CX_HASH_HEX_LEN];
+  const char *status = r->status == CX_CALL_DONE ? "done" : r->status == CX_CALL_ABORTED ? "aborted" : NULL;
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return;
+    cJSON_AddStringToObject(o, "call", hash_hex(id, hex));
+    cJSON_AddBoolToObject(o, "verified", r->all_ok);
+    if (status)
+      cJSON_AddStringToObject(o, "status", status);
+    else
+      cJSON_AddNullToObject(o, "status");
+    cJSON *s = cJSON_AddArrayToObject(o, "signers");
+    for (size_t i = 0; s && i < r->nsigners; i++) cJSON_AddItemToArray(s, cJSON_CreateString(r->signers[i]));
+    cJSON *a = cJSON_AddArrayToObject(o, "checks");
+    for (size_t i = 0; a && i < r->n; i++) {
+      cJSON *x = cJSON_CreateObject();
+      if (!x) break;
+      cJSON_AddStringToObject(x, "check", r->c[i].name);
+      cJSON_AddBoolToObject(x, "ok", r->c[i].ok);
+      cJSON_AddStringToObject(x, "detail", r->c[i].detail);
+      cJSON_AddItemToArray(a, x);
+    }
+    cli_print_json(c, o);
+    cJSON_Delete(o);
+    return;
+  }
+  size_t failed = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    printf("%-4s %s: %s\n", r->c[i].ok ? "ok" : "FAIL", r->c[i].name, r->c[i].detail);
+    failed += !r->c[i].ok;
+  }
+  if (r->all_ok) {
+    printf("verified: call %s is %s, signed by", hash_hex(id, hex), status);
+    for (size_t i = 0; i < r->nsigners; i++) printf("%s %s", i ? "," : "", r->signers[i]);
+    printf(" (from the genesis alone)\n");
+  } else {
+    printf("NOT verified: %zu of %zu checks failed\n", failed, r->n);
+  }
+}
+
+static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
+  verify_input in;
+  fetched fc, fr, fg;
+  cJSON *call = NULL;
+  char err[512] = "", rwhy[400] = "";
+  memset(&in, 0, sizeof in);
+  memset(&fc, 0, sizeof fc);
+  memset(&fr, 0, sizeof fr);
+  memset(&fg, 0, sizeof fg);
+  int rc = cli_hash_arg("CALL_ID", a->pos[0], &in.call_id);
+  if (rc) return rc;
+  vm_genesis *g = calloc(1, sizeof *g);
+  if (!g) return cli_fail(CLI_LOCAL, "out of memory");
+  const char *gpath = cli_opt(a, "genesis");
+  if (genesis_load(gpath, g, err, sizeof err) != CX_OK) {
+    free(g);
+    return cli_fail(CLI_LOCAL, "--genesis: %s", err);
+  }
+
+  if ((rc = fetch_tx(c, &in.call_id, &fc, &in.call))) goto out;
+  /* The result's id is the one thing only the node's state can say; the
+   * result's bytes then have to name this call and carry the quorum. */
+  if ((rc = fetch(c, "call_get", &in.call_id, &call, rwhy, sizeof rwhy))) goto out;
+  const cJSON *rid = cJSON_GetObjectItemCaseSensitive(call, "result_txid");
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(call, "status");
+  if (call && cJSON_IsString(rid) && hex_decode(rid->valuestring, in.result_id.b, 32) == CX_OK) {
+    in.has_result = 1;
+    if ((rc = fetch_tx(c, &in.result_id, &fr, &in.result))) goto out;
+  } else {
+    if (call)
+      snprintf(rwhy, sizeof rwhy, "the call is %s: no result yet",
+               cJSON_IsString(st) ? st->valuestring : "without a result");
+    in.result.why = rwhy;
+  }
+  cx_hash consent;
+  if (consent_of(&in.call, &consent)) {
+    if ((rc = fetch_tx(c, &consent, &fg, &in.consent))) goto out;
+  } else {
+    in.consent.why = in.consent.proof_why = "needs the call transaction";
+  }
+
+  verify_report *r = malloc(sizeof *r);
+  if (!r) {
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out;
+  }
+  verify_result(g, &in, r);
+  print_report(c, &in.call_id, r);
+  rc = r->all_ok ? CLI_OK : CLI_REFUSED;
+  free(r);
+out:
+  fetched_free(&fc);
+  fetched_free(&fr);
+  fetched_free(&fg);
+  cJSON_Delete(call);
+  free(g);
+  return rc;
+}
+
+const cli_cmd cli_verify_cmds[] = {
+    {
+        .path = "verify result",
+        .synopsis = "CALL_ID --genesis FILE",
+        .summary = "check a call's result from the genesis alone (an auditor)",
+        .desc = "Checks the result of call CALL_ID trusting only the genesis FILE: the node\n"
+                "is asked for bytes (tx_get, tx_proof, and call_get for the result's id)\n"
+                "and nothing it says is believed; each check is recomputed against the\n"
+                "genesis chain id and validator keys and printed on its own line as\n"
+                "`ok   <check>: <detail>` or `FAIL <check>: <why>`:\n"
+                "  call, result        txids recomputed from the bytes; types, chain and\n"
+                "                      senders' signatures; the result names this call\n"
+                "  call/result block   header hash = certificate's; the certificate signed\n"
+                "                      by a quorum of the genesis validators\n"
+                "  ... inclusion       txid in tx_root, receipt ok in receipts_root\n"
+                "  mpc                 the result statement recomputed; 2t+1 signatures of\n"
+                "                      the parties (the genesis validators, by name)\n"
+                "  consent (+ block,   the grant the call names is committed before it and\n"
+                "  inclusion)          names its subject, insurer and contract; the call's\n"
+                "                      ok receipt shows it was live at the call's height\n"
+                "A chain whose validator set changed since genesis cannot be verified this\n"
+                "way: its certificates fail with \"validator set differs from genesis: not\n"
+                "verifiable from genesis alone\" (docs/calls.md §7). Exit 0 only if every\n"
+                "check passes, 1 otherwise; --json gives one object with every check.",
+        .example = "custos verify result 5b7e...10 --genesis devnet/genesis.json\n"
+                   "custos --json verify result 5b7e...10 --genesis genesis.json | jq .verified",
+        .kind = CLI_QUERY,
+        .min_pos = 1,
+        .max_pos = 1,
+        .flags = {{"genesis", "FILE", "the chain's genesis file: the only thing trusted", 1}},
+        .run = cmd_verify_result,
+    },
+    {.path = NULL},
+};

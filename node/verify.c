@@ -1,0 +1,457 @@
+/* verify: an auditor's check of a call's result from the genesis alone
+ * (docs/calls.md §7). Pure: bytes in, a report out; nothing here asks the
+ * node anything, so nothing the node says is believed unchecked. */
+#include "verify.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tx.h"
+
+/* The genesis as the verifier uses it: chain id and the validators in
+ * signer order (by name, as vm_validators and commit certificates order
+ * them; docs/calls.md §1: party i is the i-th of them). */
+typedef struct {
+  cx_hash chain_id;
+  size_t n;
+  cx_pubkey keys[CX_MAX_VALIDATORS];
+  const char *names[CX_MAX_VALIDATORS];
+} gvals;
+
+static void genesis_validators(const vm_genesis *g, gvals *v) {
+  vm_genesis_hash(g, &v->chain_id);
+  v->n = 0;
+  for (size_t i = 0; i < g->nmembers && v->n < CX_MAX_VALIDATORS; i++) {
+    const cx_member *m = &g->members[i];
+    if (!m->validator) continue;
+    size_t j = v->n++;
+    for (; j > 0 && strcmp(v->names[j - 1], m->name) > 0; j--) { /* insertion: at most 64 */
+      v->names[j] = v->names[j - 1];
+      v->keys[j] = v->keys[j - 1];
+    }
+    v->names[j] = m->name;
+    v->keys[j] = m->key;
+  }
+}
+
+/* The genesis member holding key, or NULL. */
+static const cx_member *member_by_key(const vm_genesis *g, const cx_pubkey *key) {
+  for (size_t i = 0; i < g->nmembers; i++)
+    if (memcmp(g->members[i].key.b, key->b, 32) == 0) return &g->members[i];
+  return NULL;
+}
+
+/* First 16 hex digits of a hash: enough to tell hashes apart in a sentence. */
+typedef struct {
+  char s[17];
+} short_hex;
+static short_hex shx(const cx_hash *h) {
+  short_hex o;
+  hex_encode(h->b, 8, o.s);
+  return o;
+}
+
+/* "hrss" for a genesis member, else "key 3f2a..." (not a genesis member). */
+static void who(const vm_genesis *g, const cx_pubkey *key, char *buf, size_t len) {
+  const cx_member *m = member_by_key(g, key);
+  if (m) {
+    snprintf(buf, len, "%s", m->name);
+  } else {
+    char hex[17];
+    hex_encode(key->b, 8, hex);
+    snprintf(buf, len, "key %s... (not a genesis member)", hex);
+  }
+}
+
+static verify_check *add(verify_report *r, const char *name) {
+  CX_ASSERT(r->n < VERIFY_MAX_CHECKS);
+  verify_check *c = &r->c[r->n++];
+  c->name = name;
+  c->ok = 0;
+  c->detail[0] = 0;
+  return c;
+}
+
+__attribute__((format(printf, 2, 3))) static int pass(verify_check *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+  va_end(ap);
+  c->ok = 1;
+  return 1;
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(verify_check *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+  va_end(ap);
+  c->ok = 0;
+  return 0;
+}
+
+/* The transaction id names, from bytes the node sent: the txid recomputed
+ * from them, a canonical decoding of the expected type, its sender's
+ * signature and the genesis chain id. On success *tx holds it (the caller
+ * clears it); on failure it is cleared. */
+static int tx_check(const gvals *v, const verify_tx *t, const cx_hash *id, int type, cx_tx *tx,
+                    verify_check *c) {
+  tx_init(tx);
+  if (!t->raw) return fail(c, "%s", t->why ? t->why : "the node gave no transaction");
+  cx_hash got;
+  size_t off = 0;
+  tx_id_of_bytes(t->raw, t->raw_len, &got);
+  if (!hash_eq(&got, id))
+    return fail(c, "the bytes the node sent hash to txid %s..., not %s...", shx(&got).s, shx(id).s);
+  cx_err e = tx_decode(t->raw, t->raw_len, tx, &off);
+  if (e) return fail(c, "the transaction does not decode: %s at byte %zu", cx_err_name(e), off);
+  if (tx->type != type) {
+    fail(c, "a %s transaction, not a %s", tx_type_name(tx->type), tx_type_name(type));
+    tx_clear(tx);
+    return 0;
+  }
+  if (!hash_eq(&tx->chain_id, &v->chain_id)) {
+    fail(c, "signed for chain %s..., the genesis is chain %s...", shx(&tx->chain_id).s, shx(&v->chain_id).s);
+    tx_clear(tx);
+    return 0;
+  }
+  if (tx_verify_sig_raw(tx, t->raw, t->raw_len) != CX_OK) {
+    fail(c, "its sender's signature does not verify");
+    tx_clear(tx);
+    return 0;
+  }
+  return 1;
+}
+
+/* Block and inclusion of one transaction (docs/calls.md §7, 1 and 2). */
+static void proof_check(const gvals *v, const cx_hash *txid, const verify_tx *t, verify_check *block,
+                        verify_check *incl, uint64_t *height) {
+  cx_block_header h;
+  cx_hash bh;
+  cx_cert cert;
+  *height = 0;
+  if (!t->has_proof) {
+    const char *why = t->proof_why ? t->proof_why : "the node gave no proof";
+    fail(block, "%s", why);
+    fail(incl, "%s", why);
+    return;
+  }
+  if (!t->header || block_peek(t->header, t->header_len, &h, &bh) != CX_OK) {
+    fail(block, "the block header does not decode");
+    fail(incl, "no block header to check the paths against");
+    return;
+  }
+  /* The hash covers the decoded prefix only: the header must be exactly
+   * its canonical encoding, or trailing bytes would ride along unhashed. */
+  uint8_t *enc = NULL;
+  size_t enc_len = 0;
+  block_header_encode(&h, &enc, &enc_len);
+  int canonical = enc && enc_len == t->header_len && memcmp(enc, t->header, enc_len) == 0;
+  free(enc);
+  if (!canonical) {
+    fail(block, "the block header is not canonical");
+    fail(incl, "no block header to check the paths against");
+    return;
+  }
+  *height = h.height;
+  if (!hash_eq(&h.chain_id, &v->chain_id))
+    fail(block, "block %llu is of chain %s..., the genesis is chain %s...", (unsigned long long)h.height,
+         shx(&h.chain_id).s, shx(&v->chain_id).s);
+  else if (!t->cert || cert_decode(t->cert, t->cert_len, &cert) != CX_OK)
+    fail(block, "block %llu: the commit certificate does not decode", (unsigned long long)h.height);
+  else if (cert.height != h.height || !hash_eq(&cert.block_hash, &bh))
+    fail(block, "the certificate is for block %llu (%s...), the header is block %llu (%s...)",
+         (unsigned long long)cert.height, shx(&cert.block_hash).s, (unsigned long long)h.height, shx(&bh).s);
+  else if (cert_verify(&cert, &v->chain_id, h.height, &bh, v->keys, v->n) != CX_OK)
+    fail(block,
+         "block %llu: the certificate does not verify against the %zu genesis validators: validator set "
+         "differs from genesis: not verifiable from genesis alone (or a forged certificate)",
+         (unsigned long long)h.height, v->n);
+  else
+    pass(block, "block %llu (%s...) certified by %u of the %zu genesis validators (quorum %u)",
+         (unsigned long long)h.height, shx(&bh).s, (unsigned)cert.nvotes, v->n, quorum_size((unsigned)v->n));
+
+  if (t->ntx == 0 || t->ntx > CX_BLOCK_MAX_TXS || t->index >= t->ntx) {
+    fail(incl, "index %llu of %llu transactions is not a place in a block", (unsigned long long)t->index,
+         (unsigned long long)t->ntx);
+    return;
+  }
+  if (t->tx_path_len > MERKLE_MAX_DEPTH || t->receipt_path_len > MERKLE_MAX_DEPTH ||
+      !merkle_verify(txid, t->index, t->ntx, t->tx_path, t->tx_path_len, &h.tx_root)) {
+    fail(incl, "txid %s... is not in the tx_root of block %llu (the audit path does not verify)", shx(txid).s,
+         (unsigned long long)h.height);
+    return;
+  }
+  /* Code 0 is the only receipt that counts: the node's claimed code is used
+   * only to say why, when it proves a rejection. */
+  cx_hash leaf;
+  receipt_leaf(txid, CX_OK, &leaf);
+  if (merkle_verify(&leaf, t->index, t->ntx, t->receipt_path, t->receipt_path_len, &h.receipts_root)) {
+    pass(incl, "transaction %llu of %llu in block %llu (tx_root); receipt ok (receipts_root)",
+         (unsigned long long)t->index, (unsigned long long)t->ntx, (unsigned long long)h.height);
+    return;
+  }
+  receipt_leaf(txid, t->code, &leaf);
+  if (t->code != CX_OK &&
+      merkle_verify(&leaf, t->index, t->ntx, t->receipt_path, t->receipt_path_len, &h.receipts_root))
+    fail(incl, "the receipt in block %llu is %s (code %d): the chain rejected the transaction",
+         (unsigned long long)h.height, cx_err_name(t->code), (int)t->code);
+  else
+    fail(incl, "no ok receipt for txid %s... in the receipts_root of block %llu", shx(txid).s,
+         (unsigned long long)h.height);
+}
+
+void verify_tx_proof(const vm_genesis *g, const cx_hash *txid, const verify_tx *t, verify_check *block,
+                     verify_check *incl, uint64_t *height) {
+  gvals v;
+  genesis_validators(g, &v);
+  proof_check(&v, txid, t, block, incl, height);
+}
+
+/* (height, index) of a and b in commit order: 1 if a is strictly before b. */
+static int before(uint64_t ha, uint64_t ia, uint64_t hb, uint64_t ib) { return ha < hb || (ha == hb && ia < ib); }
+
+/* The quorum's signatures over the statement (docs/calls.md §3, §4 rules
+ * 5 and 6), against the genesis validators as the call's parties. */
+static void mpc_check(const gvals *v, const cx_tx *call, const cx_tx *res, verify_report *out,
+                      verify_check *c) {
+  const cx_tx_call *cl = &call->u.call;
+  const cx_tx_call_result *r = &res->u.result;
+  cx_hash st, msg;
+  tx_result_statement(&v->chain_id, r, &cl->contract, &cl->consent, &cl->did, &st);
+  size_t n = v->n, t = (n - 1) / 3, need = 2 * t + 1;
+  if (cl->nparties && cl->nparties != n) {
+    fail(c, "the call was dealt to %u parties, the genesis has %zu validators: validator set differs from "
+            "genesis: not verifiable from genesis alone", (unsigned)cl->nparties, n);
+    return;
+  }
+  char names[CX_MAX_VALIDATORS * (CX_NAME_MAX + 2) + 1] = "";
+  out->nsigners = 0;
+  for (size_t i = 0; i < r->nsig; i++) {
+    const cx_result_sig *s = &r->sigs[i];
+    if (s->party >= n) {
+      fail(c, "party %u signed, the genesis has %zu validators: a forged result, or parties that differ "
+              "from the genesis validators (not verifiable from genesis alone)", (unsigned)s->party, n);
+      out->nsigners = 0;
+      return;
+    }
+    tx_result_sig_msg(&st, s->blob, s->blob_len, &msg);
+    if (!sig_verify(&v->keys[s->party], msg.b, 32, &s->sig)) {
+      fail(c, "the signature of party %u (%s) does not verify over the statement %s...: a forged result, or "
+              "parties that differ from the genesis validators (not verifiable from genesis alone)",
+           (unsigned)s->party, v->names[s->party], shx(&st).s);
+      out->nsigners = 0;
+      return;
+    }
+    snprintf(out->signers[out->nsigners++], CX_NAME_MAX + 1, "%s", v->names[s->party]);
+    size_t l = strlen(names);
+    snprintf(names + l, sizeof names - l, "%s%s", l ? ", " : "", v->names[s->party]);
+  }
+  /* tx_decode keeps the parties strictly increasing: no party counts twice. */
+  if (out->nsigners < need) {
+    fail(c, "%zu valid signatures, 2t+1 = %zu of %zu parties needed", out->nsigners, need, n);
+    return;
+  }
+  char what[300];
+  if (r->status == CX_CALL_DONE)
+    snprintf(what, sizeof what, "done (%zu outputs, %zu inputs' commitments)", r->nout, r->nin);
+  else
+    snprintf(what, sizeof what, "aborted: %s (code %d; the reason is the submitter's, not signed)",
+             cx_err_name(r->code), (int)r->code);
+  pass(c, "%s; statement %s... signed by %s (%zu of %zu parties, 2t+1 = %zu)", what, shx(&st).s, names,
+       out->nsigners, n, need);
+}
+
+/* The grant the call names (docs/calls.md §7, 4): same subject, insurer
+ * and contract. Liveness at the call's height is the call rule's, proven
+ * by the call's ok receipt. */
+static void consent_check(const vm_genesis *g, const gvals *v, const verify_input *in, const cx_tx *call,
+                          verify_check *c) {
+  cx_tx grant;
+  const cx_tx_call *cl = &call->u.call;
+  if (!tx_check(v, &in->consent, &cl->consent, TX_CONSENT_GRANT, &grant, c)) return;
+  const cx_tx_consent_grant *gr = &grant.u.grant;
+  const cx_member *ins = member_by_key(g, &call->sender);
+  char by[64];
+  who(g, &grant.sender, by, sizeof by);
+  if (!hash_eq(&gr->did, &cl->did))
+    fail(c, "the grant is for subject %s..., the call for %s...", shx(&gr->did).s, shx(&cl->did).s);
+  else if (!hash_eq(&gr->contract, &cl->contract))
+    fail(c, "the grant is for contract %s..., the call is of %s...", shx(&gr->contract).s, shx(&cl->contract).s);
+  else if (!ins)
+    fail(c, "the caller's key is not a genesis member: its member name is not verifiable from genesis alone");
+  else if (strcmp(gr->insurer, ins->name) != 0)
+    fail(c, "the grant names insurer %s, the call was made by %s", gr->insurer, ins->name);
+  else
+    pass(c, "grant %s... signed by %s: subject %s..., insurer %s, contract %s..., expires at height %llu, "
+            "quota %u; the call's ok receipt shows it was live at the call's height",
+         shx(&cl->consent).s, by, shx(&gr->did).s, gr->insurer, shx(&gr->contract).s, (unsigned long long)gr->expires,
+         (unsigned)gr->quota);
+  tx_clear(&grant);
+}
+
+void verify_result(const vm_genesis *g, const verify_input *in, verify_report *out) {
+  gvals v;
+  cx_tx call, res;
+  uint64_t hc = 0, hr = 0, hg = 0;
+  memset(out, 0, sizeof *out);
+  genesis_validators(g, &v);
+
+  /* 1. the call */
+  verify_check *cc = add(out, "call");
+  int call_ok = tx_check(&v, &in->call, &in->call_id, TX_CALL, &call, cc);
+  if (call_ok) {
+    char by[64];
+    who(g, &call.sender, by, sizeof by);
+    pass(cc, "txid recomputed; a call of contract %s... for subject %s... under consent %s..., signed by %s",
+         shx(&call.u.call.contract).s, shx(&call.u.call.did).s, shx(&call.u.call.consent).s, by);
+  }
+
+  /* 2. the result */
+  verify_check *rc = add(out, "result");
+  int res_ok = 0;
+  tx_init(&res);
+  if (!in->has_result) {
+    fail(rc, "%s", in->result.why ? in->result.why : "the node names no result");
+  } else if (tx_check(&v, &in->result, &in->result_id, TX_CALL_RESULT, &res, rc)) {
+    if (!hash_eq(&res.u.result.call, &in->call_id)) {
+      fail(rc, "the result names call %s..., not this one", shx(&res.u.result.call).s);
+    } else {
+      char by[64];
+      who(g, &res.sender, by, sizeof by);
+      res_ok = pass(rc, "txid %s... recomputed; a %s result of this call, submitted by %s", shx(&in->result_id).s,
+                    res.u.result.status == CX_CALL_DONE ? "done" : "aborted", by);
+      out->status = res.u.result.status;
+    }
+  }
+
+  /* 3. blocks and inclusion of both */
+  verify_check *cb = add(out, "call block"), *ci = add(out, "call inclusion");
+  proof_check(&v, &in->call_id, &in->call, cb, ci, &hc);
+  verify_check *rb = add(out, "result block"), *ri = add(out, "result inclusion");
+  if (in->has_result) {
+    proof_check(&v, &in->result_id, &in->result, rb, ri, &hr);
+    /* A result can only close a call committed before it (the rule's
+     * call_unknown); a fragment saying otherwise is not one chain. */
+    if (ri->ok && ci->ok && !before(hc, in->call.index, hr, in->result.index))
+      fail(ri, "the result (block %llu) is not committed after its call (block %llu)", (unsigned long long)hr,
+           (unsigned long long)hc);
+  } else {
+    fail(rb, "no result to check");
+    fail(ri, "no result to check");
+  }
+
+  /* 4. proof of MPC */
+  verify_check *mc = add(out, "mpc");
+  if (!call_ok || !res_ok)
+    fail(mc, "needs the call and the result transactions (see above)");
+  else
+    mpc_check(&v, &call, &res, out, mc);
+
+  /* 5. consent */
+  verify_check *gc = add(out, "consent"), *gb = add(out, "consent block"), *gi = add(out, "consent inclusion");
+  if (!call_ok) {
+    fail(gc, "needs the call transaction (see above)");
+    fail(gb, "needs the call transaction (see above)");
+    fail(gi, "needs the call transaction (see above)");
+  } else {
+    consent_check(g, &v, in, &call, gc);
+    proof_check(&v, &call.u.call.consent, &in->consent, gb, gi, &hg);
+    if (gi->ok && ci->ok && !before(hg, in->consent.index, hc, in->call.index))
+      fail(gi, "the grant (block %llu) is not committed before the call (block %llu)", (unsigned long long)hg,
+           (unsigned long long)hc);
+  }
+
+  out->all_ok = 1;
+  for (size_t i = 0; i < out->n; i++) out->all_ok &= out->c[i].ok;
+  tx_clear(&call);
+  tx_clear(&res);
+}
+
+const verify_check *verify_find(const verify_report *r, const char *name) {
+  for (size_t i = 0; i < r->n; i++)
+    if (strcmp(r->c[i].name, name) == 0) return &r->c[i];
+  return NULL;
+}
+
+/* ---- reading the node's answers ---- */
+
+/* Hex field k of o into a malloc'd buffer of at most cap bytes. */
+static int json_bytes(const cJSON *o, const char *k, size_t cap, uint8_t **out, size_t *len) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  *out = NULL;
+  *len = 0;
+  if (!cJSON_IsString(v)) return -1;
+  size_t n = strlen(v->valuestring) / 2;
+  if (n > cap || !(*out = malloc(n ? n : 1))) return -1;
+  if (hex_decode_var(v->valuestring, *out, n, len) != CX_OK) {
+    free(*out);
+    *out = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static int json_u64(const cJSON *o, const char *k, uint64_t *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0)) return -1;
+  *out = (uint64_t)v->valuedouble;
+  return (double)*out == v->valuedouble ? 0 : -1;
+}
+
+static int json_path(const cJSON *o, const char *k, cx_hash *path, size_t *len) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k), *e;
+  *len = 0;
+  if (!cJSON_IsArray(a)) return -1;
+  cJSON_ArrayForEach(e, a) {
+    if (*len == MERKLE_MAX_DEPTH || !cJSON_IsString(e) || hex_decode(e->valuestring, path[*len].b, 32)) return -1;
+    (*len)++;
+  }
+  return 0;
+}
+
+void verify_tx_from_json(const cJSON *tx_get, const char *tx_why, const cJSON *proof, const char *proof_why,
+                         verify_tx_buf *b, verify_tx *t) {
+  memset(b, 0, sizeof *b);
+  memset(t, 0, sizeof *t);
+  t->why = b->why;
+  t->proof_why = b->proof_why;
+  if (!tx_get)
+    snprintf(b->why, sizeof b->why, "%s", tx_why ? tx_why : "the node gave no transaction");
+  else if (json_bytes(tx_get, "raw", CX_TX_MAX_BYTES, &b->raw, &t->raw_len))
+    snprintf(b->why, sizeof b->why, "tx_get: the answer has no valid \"raw\" (the signed encoding)");
+  t->raw = b->raw;
+  if (!proof) {
+    snprintf(b->proof_why, sizeof b->proof_why, "%s", proof_why ? proof_why : "the node gave no proof");
+    return;
+  }
+  const cJSON *cj = cJSON_GetObjectItemCaseSensitive(proof, "code");
+  const char *bad = json_u64(proof, "index", &t->index)                              ? "index"
+                    : json_u64(proof, "ntx", &t->ntx)                                ? "ntx"
+                    : !cJSON_IsNumber(cj) || !(cj->valuedouble >= INT32_MIN && cj->valuedouble <= INT32_MAX)
+                        ? "code"
+                    : json_bytes(proof, "header", 1024, &b->header, &t->header_len)  ? "header"
+                    : json_bytes(proof, "cert", 64 * 1024, &b->cert, &t->cert_len)   ? "cert"
+                    : json_path(proof, "tx_path", b->tx_path, &t->tx_path_len)       ? "tx_path"
+                    : json_path(proof, "receipt_path", b->receipt_path, &t->receipt_path_len) ? "receipt_path"
+                                                                                     : NULL;
+  if (bad) {
+    snprintf(b->proof_why, sizeof b->proof_why, "tx_proof: the answer's \"%s\" is missing or malformed", bad);
+    return;
+  }
+  t->code = (int32_t)cj->valuedouble;
+  t->header = b->header;
+  t->cert = b->cert;
+  t->tx_path = b->tx_path;
+  t->receipt_path = b->receipt_path;
+  t->has_proof = 1;
+}
+
+void verify_tx_buf_free(verify_tx_buf *b) {
+  free(b->raw);
+  free(b->header);
+  free(b->cert);
+  memset(b, 0, sizeof *b);
+}

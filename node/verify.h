@@ -1,0 +1,109 @@
+/* verify: an auditor's check of a contract call's result with the genesis
+ * alone (docs/calls.md §7), as a pure function over bytes.
+ *
+ * The node is a courier, not a witness: it hands over the raw transactions
+ * (tx_get "raw") and, for each, the block header, the commit certificate and
+ * two Merkle audit paths (tx_proof). Everything here is recomputed and
+ * checked against the validators and chain id of the genesis file: txids
+ * from the bytes, block hashes from the headers, certificates against the
+ * genesis validator keys, inclusion against tx_root and receipts_root, the
+ * result statement from the call and result transactions, and the parties'
+ * signatures against the genesis validators (the call's parties when the
+ * validator set never changed: the limit §7 names).
+ *
+ * `custos verify result` (cli_verify.c) fetches the pieces and prints the
+ * report; tests build a chain fragment by hand and tamper with each piece. */
+#ifndef CUSTOS_VERIFY_H
+#define CUSTOS_VERIFY_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "hash.h"
+#include "merkle.h"
+#include "vm.h"
+
+/* One transaction as the node gave it. raw == NULL: the node did not give
+ * it (why says what happened, e.g. "the call is pending: no result yet").
+ * has_proof == 0: no tx_proof (proof_why says why). */
+typedef struct {
+  const uint8_t *raw; /* the signed canonical encoding */
+  size_t raw_len;
+  const char *why;
+  int has_proof;
+  const char *proof_why;
+  uint64_t index, ntx;      /* the transaction's place in its block */
+  int32_t code;             /* the receipt code the node claims (reported, not trusted) */
+  const uint8_t *header;    /* block_header_encode of its block */
+  size_t header_len;
+  const uint8_t *cert;      /* cert_encode of the block's commit certificate */
+  size_t cert_len;
+  const cx_hash *tx_path;   /* merkle_path over the block's txids */
+  size_t tx_path_len;
+  const cx_hash *receipt_path; /* merkle_path over receipt_leaf(txid_i, code_i) */
+  size_t receipt_path_len;
+} verify_tx;
+
+typedef struct {
+  cx_hash call_id;   /* what the auditor asked about */
+  verify_tx call;
+  int has_result;    /* 0: no result id (pending call, or call_get failed: result.why) */
+  cx_hash result_id; /* the id call_get names (checked against the bytes) */
+  verify_tx result;
+  verify_tx consent; /* the grant the call names */
+} verify_input;
+
+#define VERIFY_MAX_CHECKS 12
+#define VERIFY_DETAIL_MAX 512
+
+typedef struct {
+  const char *name; /* "call", "call block", ... (static) */
+  int ok;
+  char detail[VERIFY_DETAIL_MAX]; /* what was checked, or why it failed */
+} verify_check;
+
+typedef struct {
+  size_t n;
+  verify_check c[VERIFY_MAX_CHECKS];
+  int all_ok;
+  uint8_t status;  /* the result's CX_CALL_DONE / CX_CALL_ABORTED; 0 when unknown */
+  size_t nsigners; /* parties whose signature verified, by genesis validator name */
+  char signers[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
+} verify_report;
+
+/* The checks, in this order, each reported once:
+ *   call, result, call block, call inclusion, result block,
+ *   result inclusion, mpc, consent, consent block, consent inclusion.
+ * A check whose inputs are missing (an earlier failure, a pending call)
+ * fails with the reason. g must be a validated genesis. */
+void verify_result(const vm_genesis *g, const verify_input *in, verify_report *out);
+
+/* The block and inclusion checks of one transaction alone (the first two
+ * fill *block and *incl; name them as you like): header canonical, of this
+ * chain, certified by the genesis validators; txid in tx_root; receipt ok
+ * in receipts_root. *height gets the header's height (0 if none). */
+void verify_tx_proof(const vm_genesis *g, const cx_hash *txid, const verify_tx *t, verify_check *block,
+                     verify_check *incl, uint64_t *height);
+
+/* A verify_tx read from the node's JSON, with the storage it points into. */
+typedef struct {
+  uint8_t *raw, *header, *cert; /* malloc'd */
+  cx_hash tx_path[MERKLE_MAX_DEPTH], receipt_path[MERKLE_MAX_DEPTH];
+  char why[256], proof_why[256];
+} verify_tx_buf;
+
+/* Fills *t from a tx_get result (its "raw") and a tx_proof result (docs/
+ * rpc.md). Either may be NULL, and then t says so with why / proof_why
+ * (NULL reasons: "the node gave no ..."). A malformed answer is recorded
+ * the same way, naming the field: the checks then fail with it. Nothing is
+ * trusted here; this is parsing only. Free b with verify_tx_buf_free. */
+void verify_tx_from_json(const cJSON *tx_get, const char *tx_why, const cJSON *proof, const char *proof_why,
+                         verify_tx_buf *b, verify_tx *t);
+void verify_tx_buf_free(verify_tx_buf *b);
+
+/* Looks a check up by name; NULL if absent. */
+const verify_check *verify_find(const verify_report *r, const char *name);
+
+#endif
