@@ -26,7 +26,7 @@ static int fetch(const cli_ctx *c, const char *method, const cx_hash *id, cJSON 
                     err.message);
   if (err.kind == RPCC_PROTOCOL)
     return cli_fail(CLI_UNREACHABLE, "%s: unexpected answer from %s: %s", method, c->node, err.message);
-  snprintf(why, wlen, "%s: %s (%s)%s%s", method, err.message, err.name[0] ? err.name : "error", err.detail[0] ? ": " : "",
+  snprintf(why, wlen, "%s: %.120s (%.40s)%s%.200s", method, err.message, err.name[0] ? err.name : "error", err.detail[0] ? ": " : "",
            err.detail);
   return CLI_OK;
 }
