@@ -146,21 +146,33 @@ poll_closed() {
     body+="${body:+,}{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"call_get\",\"params\":{\"txid\":\"${CID_OF[$i]}\"}}"
   done
   curl -s -m 10 -H 'Content-Type: application/json' --data-binary "[$body]" "$URL" \
-    | jq -r '.[] | select(.result.status == "done" or .result.status == "aborted") | "\(.id) \(.result.status)"'
+    | jq -r '.[] | select(.result.status == "done" or .result.status == "aborted") | "\(.id) \(.result.status) \(.result.result_height)"'
 }
-# wait_all DEADLINE_MS INDEX...: polls every 20 ms; sets T_DONE[i], ST[i].
+# block_time H: the time_ms of block H (its proposer's clock, this machine).
+block_time() {
+  curl -s -m 10 -H 'Content-Type: application/json' \
+    --data-binary "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block_get\",\"params\":{\"height\":$1}}" "$URL" \
+    | jq -r .result.time_ms
+}
+# wait_all DEADLINE_MS INDEX...: sets T_DONE[i], ST[i]. One or two calls
+# pending: polls every 20 ms and T_DONE is when the poll saw the result. More:
+# the poller itself (curl, jq, bash) would take a third of the 2 cores from
+# the nodes it measures, so it polls every 500 ms and T_DONE is the time of
+# the block that committed the result (its proposer's clock; the commit
+# follows within a consensus round, a few ms on loopback).
 T_DONE=()
 ST=()
 wait_all() {
-  local deadline=$1 t idx st out
+  local deadline=$1 t idx st out h many=0
   shift
   local -a pend=("$@")
+  [ ${#pend[@]} -gt 2 ] && many=1
   while [ ${#pend[@]} -gt 0 ]; do
     out=$(poll_closed "${pend[@]}") || out=""
     t=$(now_ms)
     if [ -n "$out" ]; then
-      while read -r idx st; do
-        T_DONE[idx]=$t
+      while read -r idx st h; do
+        if [ "$many" = 1 ]; then T_DONE[idx]=$(block_time "$h"); else T_DONE[idx]=$t; fi
         ST[idx]=$st
       done <<<"$out"
       local -a left=()
@@ -169,7 +181,7 @@ wait_all() {
       pend=("${left[@]}")
     fi
     [ "$t" -lt "$deadline" ] || return 1
-    sleep 0.02
+    if [ "$many" = 1 ]; then sleep 0.5; else sleep 0.02; fi
   done
 }
 pct() { # pct P VALUES...: nearest-rank percentile
@@ -273,7 +285,7 @@ if [ $((single_bad + batch_bad)) -gt 0 ]; then
 fi
 if [ "$rc" != 0 ]; then
   echo "missed: ${missed[*]}"
-  echo "note: calls run one at a time in commit order, each with its own preprocessing"
-  echo "      (docs/calls.md §2): pipelining overlaps only submission and consensus"
+  echo "note: each call makes its own preprocessing (docs/calls.md §2), and up to 4"
+  echo "      run at once per node: on 2 shared cores the calls' compute is the limit"
 fi
 exit "$rc"

@@ -437,6 +437,7 @@ static const char *const type_names[] = {
     [TX_CONTRACT_DEPLOY] = "contract_deploy", [TX_CONTRACT_APPROVE] = "contract_approve",
     [TX_CONTRACT_RETIRE] = "contract_retire", [TX_EVIDENCE] = "evidence",
     [TX_CALL] = "call",                       [TX_CALL_RESULT] = "call_result",
+    [TX_VAULT_ANCHOR] = "vault_anchor",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -743,6 +744,11 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
     case TX_CALL_RESULT:
       result_enc(e, &tx->u.result);
       break;
+    case TX_VAULT_ANCHOR:
+      enc_str(e, tx->u.anchor.domain);
+      enc_fixed(e, tx->u.anchor.root.b, 32);
+      enc_varint(e, tx->u.anchor.count);
+      break;
     default:
       CX_ASSERT(!"tx_encode: unknown type");
   }
@@ -847,6 +853,11 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
       return call_dec(d, &tx->u.call);
     case TX_CALL_RESULT:
       return result_dec(d, &tx->u.result);
+    case TX_VAULT_ANCHOR: {
+      cx_tx_vault_anchor *a = &tx->u.anchor;
+      if (dec_str(d, a->domain, CX_DOMAIN_MAX, STR_IDENT) || dec_fixed(d, a->root.b, 32)) return -1;
+      return dec_varint(d, &a->count);
+    }
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }

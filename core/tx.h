@@ -58,6 +58,7 @@ typedef enum {
   TX_CONTRACT_DEPLOY = 30,  /* sender = an insurer */
   TX_CONTRACT_APPROVE = 31, /* sender = a bureau owning a domain it reads */
   TX_CONTRACT_RETIRE = 32,  /* sender = the deploying insurer */
+  TX_VAULT_ANCHOR = 33,     /* sender = the bureau owning the domain: a snapshot's root */
   TX_EVIDENCE = 40,         /* sender = a validator: a validator's equivocation */
   TX_CALL = 50,             /* sender = an insurer: calls a contract for a subject */
   TX_CALL_RESULT = 51,      /* sender = a party of the call: its result (docs/calls.md §4) */
@@ -236,6 +237,15 @@ typedef struct {
   cx_result_sig *sigs;            /* owned */
 } cx_tx_call_result;
 
+/* A bureau's commitment to a snapshot of one of its domains
+ * (docs/transactions.md §3.14, docs/vault.md "Anchoring"): the vault's
+ * domain root and record count. Body: str domain | root[32] | varint count. */
+typedef struct {
+  char domain[CX_DOMAIN_MAX + 1];
+  cx_hash root;   /* vault_domain_root */
+  uint64_t count; /* records under it */
+} cx_tx_vault_anchor;
+
 typedef struct {
   uint8_t type; /* cx_tx_type */
   cx_hash chain_id;
@@ -255,6 +265,7 @@ typedef struct {
     cx_tx_evidence evidence;
     cx_tx_call call;
     cx_tx_call_result result;
+    cx_tx_vault_anchor anchor;
   } u;
   cx_sig sig;
 } cx_tx;

@@ -163,6 +163,11 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
     case TX_CONTRACT_RETIRE:
       add_hex(o, "contract", tx->u.cref.contract.b, 32);
       break;
+    case TX_VAULT_ANCHOR:
+      cJSON_AddStringToObject(o, "domain", tx->u.anchor.domain);
+      add_hex(o, "root", tx->u.anchor.root.b, 32);
+      add_u64(o, "count", tx->u.anchor.count);
+      break;
     case TX_EVIDENCE:
       add_evidence(o, &tx->u.evidence);
       break;
@@ -754,7 +759,7 @@ static void add_calls(cJSON *o, node *n) {
   add_u64(c, "aborted", st.aborted);
   add_u64(c, "queued", st.queued);
   add_u64(c, "closing", st.closing);
-  cJSON_AddBoolToObject(c, "running", st.running);
+  add_u64(c, "running", (uint64_t)st.running); /* calls whose sessions run now */
   add_u64(c, "skipped_stale", st.skipped_stale);
   add_u64(c, "dropped", st.dropped);
   if (st.last_error[0]) cJSON_AddStringToObject(c, "last_error", st.last_error);
@@ -1294,6 +1299,107 @@ static cx_err m_admin_vault_rotate(void *ctx, const cJSON *params, cJSON **resul
   return CX_OK;
 }
 
+/* ---- snapshot anchoring (docs/vault.md "Anchoring") ---- */
+
+static cJSON *anchor_json(const vm_anchor *a) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "domain", a->domain);
+  add_hex(o, "root", a->root.b, 32);
+  add_u64(o, "count", a->count);
+  add_u64(o, "height", a->height);
+  add_hex(o, "txid", a->txid.b, 32);
+  cJSON_AddStringToObject(o, "bureau", a->bureau);
+  return o;
+}
+
+/* anchor_get {domain, root}: the first anchoring of that root (public: the
+ * auditor's lookup, docs/calls.md §7). */
+static cx_err m_anchor_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  cx_hash root;
+  vm_anchor a;
+  const char *d = rpc_param_str(params, "domain", 0, err);
+  if (!d) return err->code;
+  if (!str_valid(d, CX_DOMAIN_MAX, STR_IDENT))
+    PARAMS_ERR(err, "params.domain: not a domain name (1..%d characters a-z 0-9 _ -)", CX_DOMAIN_MAX);
+  if (param_hash(params, "root", &root, err)) return err->code;
+  cx_err e = vm_anchor_get(node_state(n), d, &root, &a);
+  if (e == CX_E_NOT_FOUND) {
+    err->code = e;
+    snprintf(err->detail, sizeof err->detail, "domain %s: this root is not anchored on chain", d);
+  }
+  if (e) return e;
+  *result = anchor_json(&a);
+  return *result ? CX_OK : CX_E_NOMEM;
+}
+
+/* admin_vault_anchor {domain}: the domain's root and count, computed now
+ * under the vault lock, put on chain by a TX_VAULT_ANCHOR signed with the
+ * member key. When the latest root anchored for the domain is already this
+ * one, nothing is submitted and the existing anchoring is returned
+ * ("submitted": false): running the command twice costs no transaction. */
+static cx_err m_admin_vault_anchor(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  node_vault *nv = node_vault_of(n);
+  cx_hash root, txid;
+  uint64_t count = 0;
+  vm_anchor have;
+  if (!nv) return no_vault(n, err);
+  const char *d = rpc_param_str(params, "domain", 0, err);
+  if (!d) return err->code;
+  if (vault_domain(n, d, "params.domain", err)) return err->code;
+  vault *v = node_vault_lock(nv);
+  cx_err e = vault_domain_root(v, d, &root, &count);
+  node_vault_unlock(nv);
+  if (e == CX_E_NOT_FOUND || (!e && count == 0)) {
+    err->code = CX_E_NOT_FOUND;
+    snprintf(err->detail, sizeof err->detail, "domain '%s' holds no records: nothing to anchor", d);
+    return CX_E_NOT_FOUND;
+  }
+  if (e) {
+    err->code = e;
+    snprintf(err->detail, sizeof err->detail, "reading the vault failed: %s", cx_err_str(e));
+    return e;
+  }
+  int submitted = 0;
+  e = vm_anchor_latest(node_state(n), d, &have);
+  if (e == CX_E_NOT_FOUND || (!e && !hash_eq(&have.root, &root))) {
+    cx_tx tx;
+    tx_init(&tx);
+    tx.type = TX_VAULT_ANCHOR;
+    node_chain_id(n, &tx.chain_id);
+    snprintf(tx.u.anchor.domain, sizeof tx.u.anchor.domain, "%s", d);
+    tx.u.anchor.root = root;
+    tx.u.anchor.count = count;
+    e = node_submit_own(n, &tx, &txid, err->detail, sizeof err->detail);
+    tx_clear(&tx);
+    if (e) {
+      err->code = e;
+      return e;
+    }
+    submitted = 1;
+    char rh[CX_HASH_HEX_LEN], th[CX_HASH_HEX_LEN];
+    LOG_I("vault", "anchoring domain %s (%llu records, root %s) in transaction %s", d,
+          (unsigned long long)count, hash_hex(&root, rh), hash_hex(&txid, th));
+  } else if (e) {
+    err->code = e;
+    return e;
+  } else {
+    txid = have.txid;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  cJSON_AddStringToObject(o, "domain", d);
+  add_hex(o, "root", root.b, 32);
+  add_u64(o, "count", count);
+  add_hex(o, "txid", txid.b, 32);
+  cJSON_AddBoolToObject(o, "submitted", submitted);
+  if (!submitted) add_u64(o, "height", have.height);
+  *result = o;
+  return CX_OK;
+}
+
 static const rpc_method methods[] = {
     {"tx_submit", m_tx_submit, 0},
     {"tx_get", m_tx_get, 0},
@@ -1308,12 +1414,14 @@ static const rpc_method methods[] = {
     {"account_get", m_account_get, 0},
     {"status", m_status, 0},
     {"evidence_list", m_evidence_list, 0},
+    {"anchor_get", m_anchor_get, 0},
     {"admin_log_level", m_admin_log_level, 1},
     {"admin_mempool", m_admin_mempool, 1},
     {"admin_vault_schema_set", m_admin_vault_schema_set, 1},
     {"admin_vault_import", m_admin_vault_import, 1},
     {"admin_vault_status", m_admin_vault_status, 1},
     {"admin_vault_rotate", m_admin_vault_rotate, 1},
+    {"admin_vault_anchor", m_admin_vault_anchor, 1},
 };
 
 void api_methods(const rpc_method **out, size_t *n) {

@@ -14,6 +14,14 @@
  * waiting for the result's commit) while the next call's sessions run: the
  * exchange of signatures never holds up the next call.
  *
+ * Concurrency. Up to RUN_MAX calls run their sessions at once, started in
+ * commit order at every party; each has its own session ids and its own
+ * pool, so they never share material and one call's failure leaves the
+ * others alone. While one call waits for a round's messages another
+ * computes: on loopback a call's time is about half waiting (measured by
+ * bench/bench_calls.sh), so a few at once fill the cores. Beyond that they
+ * only take turns on the same cores and each one's latency grows.
+ *
  * Dealing. A bureau that owns an input domain of the contract reads the
  * subject's record from its vault, checks each value against the
  * contract's declared range, appends an access-log entry, and broadcasts
@@ -50,9 +58,12 @@
 #include "vault.h"
 #include "vm.h"
 
-#define CW_VERSION 1
-enum { CW_MPC = 1, CW_COMMIT = 2, CW_SIG = 3 };
-#define CW_HDR 34                 /* version | kind | call[32] */
+#define CW_VERSION CALL_WIRE_VERSION
+#define CW_MPC CALL_MPC
+#define CW_COMMIT CALL_COMMIT
+#define CW_SIG CALL_SIG
+#define CW_HDR CALL_WIRE_HDR      /* version | kind | call[32] */
+#define ENGINE_HDR 34             /* mpc/wire.h: version u8 | kind u8 | session[32] */
 
 #define INQ_MAX 256
 #define INQ_BYTES (64u << 20)
@@ -60,6 +71,7 @@ enum { CW_MPC = 1, CW_COMMIT = 2, CW_SIG = 3 };
 #define STASH_BYTES (64u << 20)
 #define NEWCALL_MAX 1024          /* committed calls not yet taken by the thread */
 #define CLOSING_MAX 64            /* jobs collecting signatures */
+#define RUN_MAX 4                 /* calls whose sessions run at once (see "Concurrency") */
 #define RECENT_MS 15000           /* a call committed longer ago than this is not run (sync) */
 #define SEND_WAIT_MS 500
 #define CLOSE_MAX_MS 60000        /* a closing job is dropped after this */
@@ -145,7 +157,8 @@ struct call_service {
   /* thread only */
   newcall *queue; /* FIFO of calls to run (NEWCALL_MAX) */
   size_t qh, qn;
-  job *cur;
+  job *run[RUN_MAX]; /* sessions running */
+  size_t nrun;
   job *closing[CLOSING_MAX];
   size_t nclosing;
   clist stash;
@@ -183,14 +196,59 @@ static void cl_free(clist *l) {
 
 static const uint8_t *msg_call(const cmsg *m) { return m->data + 2; }
 
+/* ---- the wire ------------------------------------------------------------ */
+
+static cx_err refuse(node_refusal *r, cx_err e, const char *why) {
+  if (r) {
+    r->what = "call message";
+    r->why = why;
+  }
+  return e;
+}
+
+cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refusal *r) {
+  memset(out, 0, sizeof *out);
+  if (len < CW_HDR) return refuse(r, CX_E_TRUNCATED, "shorter than a message header");
+  if (p[0] != CW_VERSION) return refuse(r, CX_E_BAD_VERSION, "unknown version");
+  if (p[1] < CW_MPC || p[1] > CW_SIG) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
+  out->kind = p[1];
+  memcpy(out->call.b, p + 2, 32);
+  if (out->kind == CW_MPC) {
+    if (len < CW_HDR + ENGINE_HDR) return refuse(r, CX_E_TRUNCATED, "engine message shorter than its header");
+    out->mpc = p + CW_HDR;
+    out->mpc_len = len - CW_HDR;
+    return CX_OK;
+  }
+  cx_dec d;
+  uint8_t cnt[8];
+  dec_init(&d, p + CW_HDR, len - CW_HDR);
+  if (out->kind == CW_COMMIT) {
+    (void)(dec_str(&d, out->domain, CX_DOMAIN_MAX, STR_IDENT) || dec_fixed(&d, out->root.b, 32) ||
+           dec_fixed(&d, cnt, 8) || dec_fixed(&d, out->leaf.b, 32));
+    out->count = get_be64(cnt);
+  } else {
+    (void)(dec_enum(&d, &out->status, CX_CALL_DONE, CX_CALL_ABORTED) || dec_fixed(&d, out->statement.b, 32) ||
+           dec_bytes(&d, &out->blob, &out->blob_len, CX_RESULT_BLOB_MAX) || dec_fixed(&d, out->sig.b, 64) ||
+           dec_str(&d, out->reason, CX_RESULT_REASON_MAX, STR_UTF8));
+  }
+  cx_err e = dec_finish(&d);
+  if (e) {
+    call_wire z = {.kind = out->kind, .call = out->call};
+    *out = z;
+    return refuse(r, e, out->kind == CW_COMMIT ? "malformed commitment" : "malformed signature");
+  }
+  return CX_OK;
+}
+
 /* ---- the net thread ----------------------------------------------------- */
 
 static void on_call(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
   call_service *s = ctx;
   (void)type;
-  if (len < CW_HDR || p[0] != CW_VERSION || p[1] < CW_MPC || p[1] > CW_SIG) {
-    node_refuse(s->node, &s->refused, "call message", from,
-                len < CW_HDR ? "shorter than a message header" : "unknown version or kind");
+  call_wire w;
+  node_refusal r;
+  if (call_wire_decode(p, len, &w, &r) != CX_OK) {
+    node_refuse(s->node, &s->refused, r.what, from, r.why);
     return;
   }
   cmsg *m = malloc(sizeof *m + len);
@@ -607,7 +665,6 @@ static cx_err start_session(call_service *s, job *j, char *why, size_t wl) {
     return e;
   }
   j->started_at = mono(s);
-  s->stalled = 0;
   flush_out(s, j);
   feed_stash(s, j);
   return CX_OK;
@@ -698,7 +755,7 @@ static void start_job(call_service *s, const newcall *nc) {
   }
   if (!e) e = deal_inputs(s, j, why, sizeof why);
   if (!e) e = start_session(s, j, why, sizeof why);
-  s->cur = j;
+  s->run[s->nrun++] = j;
   LOG_I("call", "call %.16s started (party %u of %u)", hex, j->me, j->n);
   if (e) fail(s, j, e, "%s", why);
 }
@@ -778,62 +835,41 @@ static int party_by_name(const job *j, const char *name) {
   return -1;
 }
 
-static void on_commit_msg(call_service *s, job *j, const cmsg *m) {
-  cx_dec d;
-  char dom[CX_DOMAIN_MAX + 1];
-  cx_hash root, leaf;
-  uint8_t cnt[8];
-  dec_init(&d, m->data + CW_HDR, m->len - CW_HDR);
-  if (dec_str(&d, dom, CX_DOMAIN_MAX, STR_IDENT) || dec_fixed(&d, root.b, 32) || dec_fixed(&d, cnt, 8) ||
-      dec_fixed(&d, leaf.b, 32) || dec_finish(&d) != CX_OK) {
-    node_refuse(s->node, &s->refused, "call commitment", m->from, "malformed");
-    return;
-  }
-  int di = dom_index(j, dom), p = party_by_name(j, m->from);
+/* Messages were decoded once by the net thread (call_wire_decode); they
+ * decode again here, from the bytes kept. */
+static void on_commit_msg(call_service *s, job *j, const cmsg *m, const call_wire *w) {
+  int di = dom_index(j, w->domain), p = party_by_name(j, m->from);
   if (di < 0 || p < 0 || j->dealer[di] != (uint32_t)p) {
     node_refuse(s->node, &s->refused, "call commitment", m->from, "not the dealer of that domain");
     return;
   }
   if (j->have_in[di]) return;
   cx_result_input *ci = &j->in[di];
-  snprintf(ci->domain, sizeof ci->domain, "%s", dom);
-  ci->root = root;
-  ci->count = get_be64(cnt);
-  ci->leaf = leaf;
+  snprintf(ci->domain, sizeof ci->domain, "%s", w->domain);
+  ci->root = w->root;
+  ci->count = w->count;
+  ci->leaf = w->leaf;
   j->have_in[di] = 1;
 }
 
-static void on_sig_msg(call_service *s, job *j, const cmsg *m) {
-  cx_dec d;
-  uint8_t status;
-  cx_hash st;
-  const uint8_t *blob;
-  size_t blen;
-  cx_sig sig;
-  char reason[CX_RESULT_REASON_MAX + 1];
-  dec_init(&d, m->data + CW_HDR, m->len - CW_HDR);
-  if (dec_enum(&d, &status, CX_CALL_DONE, CX_CALL_ABORTED) || dec_fixed(&d, st.b, 32) ||
-      dec_bytes(&d, &blob, &blen, CX_RESULT_BLOB_MAX) || dec_fixed(&d, sig.b, 64) ||
-      dec_str(&d, reason, CX_RESULT_REASON_MAX, STR_UTF8) || dec_finish(&d) != CX_OK) {
-    node_refuse(s->node, &s->refused, "call signature", m->from, "malformed");
-    return;
-  }
+static void on_sig_msg(call_service *s, job *j, const cmsg *m, const call_wire *w) {
   int p = party_by_name(j, m->from);
   if (p < 0) {
     node_refuse(s->node, &s->refused, "call signature", m->from, "not a party of the call");
     return;
   }
   cx_hash msg;
-  tx_result_sig_msg(&st, blob, blen, &msg);
-  if (!sig_verify(&j->rec.parties[p], msg.b, 32, &sig)) {
+  tx_result_sig_msg(&w->statement, w->blob, w->blob_len, &msg);
+  if (!sig_verify(&j->rec.parties[p], msg.b, 32, &w->sig)) {
     node_refuse(s->node, &s->refused, "call signature", m->from, "bad signature");
     return;
   }
-  add_sig(j, (uint32_t)p, status, &st, blob, blen, &sig, reason);
+  add_sig(j, (uint32_t)p, w->status, &w->statement, w->blob, w->blob_len, &w->sig, w->reason);
 }
 
 static job *find_job(call_service *s, const uint8_t *id) {
-  if (s->cur && memcmp(s->cur->id.b, id, 32) == 0) return s->cur;
+  for (size_t i = 0; i < s->nrun; i++)
+    if (memcmp(s->run[i]->id.b, id, 32) == 0) return s->run[i];
   for (size_t i = 0; i < s->nclosing; i++)
     if (memcmp(s->closing[i]->id.b, id, 32) == 0) return s->closing[i];
   return NULL;
@@ -841,25 +877,26 @@ static job *find_job(call_service *s, const uint8_t *id) {
 
 /* A message for job j (known). */
 static void deliver(call_service *s, job *j, cmsg *m) {
-  uint8_t kind = m->data[1];
-  if (kind == CW_MPC) {
+  call_wire w;
+  if (call_wire_decode(m->data, m->len, &w, NULL) != CX_OK) return;
+  if (w.kind == CW_MPC) {
     if (j->sess) {
-      mpc_session_recv(j->sess, m->data + CW_HDR, m->len - CW_HDR, mono(s), &s->out);
+      mpc_session_recv(j->sess, w.mpc, w.mpc_len, mono(s), &s->out);
       flush_out(s, j);
     }
     /* an engine message for a stage that is over: the session ended
      * without it; one for a later stage cannot come before we start it
      * unless the sender is ahead: kept below */
-  } else if (kind == CW_COMMIT) {
-    on_commit_msg(s, j, m);
+  } else if (w.kind == CW_COMMIT) {
+    on_commit_msg(s, j, m, &w);
   } else {
-    on_sig_msg(s, j, m);
+    on_sig_msg(s, j, m, &w);
   }
 }
 
 static int is_for_session(const job *j, const cmsg *m) {
   /* mpc/wire.h: version u8 | kind u8 | session[32] */
-  return m->data[1] == CW_MPC && m->len >= CW_HDR + 34 && memcmp(m->data + CW_HDR + 2, j->sid, 32) == 0;
+  return m->data[1] == CW_MPC && m->len >= CW_HDR + ENGINE_HDR && memcmp(m->data + CW_HDR + 2, j->sid, 32) == 0;
 }
 
 static void stash(call_service *s, cmsg *m) {
@@ -1004,9 +1041,9 @@ static void closing_tick(call_service *s) {
 
 /* ---- the thread --------------------------------------------------------- */
 
-static void cur_step(call_service *s) {
-  job *j = s->cur;
-  if (!j) return;
+/* One running job: its session's timers, a stage that ended. Returns 1
+ * when the job left the running set (to closing, or abandoned). */
+static int run_step(call_service *s, job *j) {
   /* A call closed on chain while we still run it (we joined late, or the
    * others gave up on us): nothing we compute could count any more. */
   uint64_t now = mono(s);
@@ -1017,8 +1054,7 @@ static void cur_step(call_service *s) {
       char hex[65];
       LOG_I("call", "call %.16s closed on chain while running here: abandoned", hash_hex(&j->id, hex));
       job_free(j);
-      s->cur = NULL;
-      return;
+      return 1;
     }
   }
   if (j->sess) {
@@ -1044,7 +1080,7 @@ static void cur_step(call_service *s) {
       fail(s, j, st->err, "%s", why);
     }
   }
-  if (j->stage != ST_CLOSING) return;
+  if (j->stage != ST_CLOSING) return 0;
   /* to closing: the next call may start */
   if (s->nclosing == CLOSING_MAX) {
     job_free(s->closing[0]);
@@ -1052,8 +1088,17 @@ static void cur_step(call_service *s) {
     s->nclosing--;
   }
   s->closing[s->nclosing++] = j;
-  s->cur = NULL;
   feed_stash(s, j); /* signatures that came early */
+  return 1;
+}
+
+static void run_tick(call_service *s) {
+  size_t w = 0;
+  for (size_t i = 0; i < s->nrun; i++) {
+    job *j = s->run[i];
+    if (!run_step(s, j)) s->run[w++] = j;
+  }
+  s->nrun = w;
 }
 
 static void *svc_main(void *arg) {
@@ -1063,7 +1108,7 @@ static void *svc_main(void *arg) {
     if (!s->stop && !s->inq.n && !s->nnew) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += (s->cur || s->nclosing ? 10 : 100) * 1000000L;
+      ts.tv_nsec += (s->nrun || s->nclosing ? 10 : 100) * 1000000L;
       ts.tv_sec += ts.tv_nsec / 1000000000L;
       ts.tv_nsec %= 1000000000L;
       pthread_cond_timedwait(&s->cv, &s->mu, &ts);
@@ -1077,7 +1122,7 @@ static void *svc_main(void *arg) {
     }
     s->nnew = 0;
     s->pub.queued = s->qn;
-    s->pub.running = s->cur != NULL;
+    s->pub.running = (int)s->nrun;
     s->pub.closing = s->nclosing;
     pthread_mutex_unlock(&s->mu);
     if (stop) {
@@ -1086,13 +1131,14 @@ static void *svc_main(void *arg) {
     }
     cmsg *m;
     while ((m = cl_pop(&in))) route(s, m);
-    cur_step(s);
-    while (!s->cur && s->qn) {
+    run_tick(s);
+    while (s->nrun < RUN_MAX && s->qn) {
       newcall nc = s->queue[s->qh];
       s->qh = (s->qh + 1) % NEWCALL_MAX;
       s->qn--;
+      if (!s->nrun) s->stalled = 0; /* a peer that stalled gets another chance */
       start_job(s, &nc);
-      cur_step(s); /* a job that failed at once goes straight to closing */
+      run_tick(s); /* a job that failed at once goes straight to closing */
     }
     closing_tick(s);
   }
@@ -1140,7 +1186,7 @@ void call_service_free(node *n) {
   call_service *s = n->calls;
   if (!s) return;
   call_service_stop(n);
-  job_free(s->cur);
+  for (size_t i = 0; i < s->nrun; i++) job_free(s->run[i]);
   for (size_t i = 0; i < s->nclosing; i++) job_free(s->closing[i]);
   mpc_outbox_free(&s->out);
   cl_free(&s->inq);

@@ -8,12 +8,16 @@
  * batches, each stored by the node all or nothing; a batch the node
  * refuses stops the import, and the refusal is mapped back to the file's
  * line (CSV) or record (JSON). Batches already stored stay: importing the
- * same file again replaces those records with the same values. */
+ * same file again replaces those records with the same values.
+ *
+ * `vault anchor` asks the node to put a domain's root on chain (a
+ * TX_VAULT_ANCHOR signed with the member key; docs/vault.md "Anchoring"). */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -166,6 +170,77 @@ static int cmd_rotate(cli_ctx *c, const cli_args *a) {
     cli_print_fields(r);
   cJSON_Delete(r);
   return CLI_OK;
+}
+
+/* ---- anchor ---- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --wait: polls tx_get until the anchoring is committed; adds its height
+ * to out. A rejected anchoring is CLI_REFUSED with the receipt's rule. */
+static int wait_anchor(const cli_ctx *c, const char *txid, cJSON *out) {
+  double deadline = now_s() + c->timeout_s;
+  for (;;) {
+    cJSON *r = NULL, *p = cJSON_CreateObject();
+    rpcc_error err;
+    if (!p || !cJSON_AddStringToObject(p, "txid", txid)) {
+      cJSON_Delete(p);
+      return cli_fail(CLI_LOCAL, "out of memory");
+    }
+    cx_err e = rpcc_call(c->node, "tx_get", p, NULL, &r, &err);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+    if (!e && cJSON_IsString(st) && strcmp(st->valuestring, "committed") == 0) {
+      const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
+      const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
+      uint64_t h = 0;
+      cli_json_u64(cJSON_GetObjectItemCaseSensitive(r, "height"), &h);
+      int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "ok"));
+      int rc = ok ? CLI_OK
+                  : cli_fail(CLI_REFUSED, "%s: the anchoring was rejected: %s", txid,
+                             cJSON_IsString(rule) ? rule->valuestring : "?");
+      cJSON_AddNumberToObject(out, "height", (double)h);
+      cJSON_AddStringToObject(out, "result", ok ? "ok" : "rejected");
+      cJSON_Delete(r);
+      return rc;
+    }
+    cJSON_Delete(r);
+    /* not_found only in the instant between mempool and store */
+    if (e && !(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND))
+      return cli_fail(e == CX_E_NOMEM ? CLI_LOCAL : CLI_UNREACHABLE, "tx_get %s: %s", txid, err.message);
+    if (now_s() >= deadline)
+      return cli_fail(CLI_UNREACHABLE, "%s: not committed within %g s (still pending)", txid, c->timeout_s);
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static int cmd_anchor(cli_ctx *c, const cli_args *a) {
+  const char *domain = NULL;
+  cJSON *r = NULL;
+  int rc = domain_arg(a, &domain);
+  if (rc) return rc;
+  cJSON *p = cJSON_CreateObject();
+  if (p) cJSON_AddStringToObject(p, "domain", domain);
+  if ((rc = cli_admin_call(c, a, "admin_vault_anchor", p, &r))) return rc;
+  const cJSON *txid = cJSON_GetObjectItemCaseSensitive(r, "txid");
+  if (!cJSON_IsString(txid)) {
+    cJSON_Delete(r);
+    return cli_fail(CLI_UNREACHABLE, "admin_vault_anchor: the node's answer has no txid");
+  }
+  /* An anchoring the node did not submit (the root was already the
+   * latest) is committed already: its height is in the answer. */
+  if (c->wait && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "submitted")))
+    rc = wait_anchor(c, txid->valuestring, r);
+  if (c->json)
+    cli_print_json(c, r);
+  else
+    cli_print_fields(r);
+  cJSON_Delete(r);
+  return rc;
 }
 
 /* ---- import ---- */
@@ -447,6 +522,22 @@ const cli_cmd cli_vault_cmds[] = {
         .kind = CLI_QUERY,
         .flags = {COOKIE_FLAG},
         .run = cmd_rotate,
+    },
+    {
+        .path = "vault anchor",
+        .synopsis = "--domain D --cookie FILE [--wait]",
+        .summary = "anchor a domain's snapshot (root and record count) on chain (loopback + cookie)",
+        .desc = "The node computes domain D's root and record count (which opens every\n"
+                "record) and submits a vault_anchor transaction signed by its member key:\n"
+                "the commitment a call's result can be checked against (custos verify\n"
+                "result, check `snapshot`). When that root is already the latest anchored\n"
+                "for D nothing is submitted and the existing anchoring is shown\n"
+                "(submitted: false). With --wait (global flag), waits until the\n"
+                "transaction is committed and prints its height; exit 1 if rejected.",
+        .example = "custos vault anchor --domain hrss --cookie devnet/node0/data/.cookie --wait",
+        .kind = CLI_QUERY,
+        .flags = {{"domain", "D", "the data domain", 1}, COOKIE_FLAG},
+        .run = cmd_anchor,
     },
     {.path = NULL},
 };

@@ -1,6 +1,7 @@
 /* cli_verify: `custos verify result`, the auditor's check of a call's
  * result from the genesis file alone (docs/calls.md §7). The node only
- * fetches bytes (tx_get raw, tx_proof, call_get for the result's id); every
+ * fetches bytes (tx_get raw, tx_proof, call_get for the result's id,
+ * anchor_get for the anchorings of its input snapshots); every
  * check is recomputed in node/verify.c against the genesis chain id and
  * validator keys, so a lying node makes a check fail, never pass. */
 #include <stdio.h>
@@ -15,10 +16,12 @@
 /* One query; a node that answers with an error leaves *out NULL and the
  * error in why (the check it feeds then fails with it). Only an
  * unreachable node stops the command: nothing can be checked then. */
-static int fetch(const cli_ctx *c, const char *method, const cx_hash *id, cJSON **out, char *why, size_t wlen) {
+static int fetch_p(const cli_ctx *c, const char *method, cJSON *params, cJSON **out, char *why, size_t wlen,
+                   cx_err *code) {
   rpcc_error err;
   *out = NULL;
-  cx_err e = rpcc_call(c->node, method, cli_params_hex("txid", id->b, 32), NULL, out, &err);
+  cx_err e = rpcc_call(c->node, method, params, NULL, out, &err);
+  if (code) *code = e;
   if (e == CX_OK) return CLI_OK;
   if (e == CX_E_NOMEM) return cli_fail(CLI_LOCAL, "%s: out of memory", method);
   if (err.kind == RPCC_TRANSPORT)
@@ -29,6 +32,10 @@ static int fetch(const cli_ctx *c, const char *method, const cx_hash *id, cJSON 
   snprintf(why, wlen, "%s: %.120s (%.40s)%s%.200s", method, err.message, err.name[0] ? err.name : "error", err.detail[0] ? ": " : "",
            err.detail);
   return CLI_OK;
+}
+
+static int fetch(const cli_ctx *c, const char *method, const cx_hash *id, cJSON **out, char *why, size_t wlen) {
+  return fetch_p(c, method, cli_params_hex("txid", id->b, 32), out, why, wlen, NULL);
 }
 
 /* tx_get and tx_proof of id, read into t (whatever the node refused is
@@ -62,6 +69,48 @@ static int consent_of(const verify_tx *call, cx_hash *out) {
   if (ok) *out = tx.u.call.consent;
   tx_clear(&tx);
   return ok;
+}
+
+/* The anchorings of a DONE result's input snapshots (docs/vault.md
+ * "Anchoring"): for each input named in the result's bytes as sent,
+ * anchor_get gives the anchoring's txid, and its bytes and proof are
+ * fetched. Only the txid is taken from the node's answer: verify_result
+ * checks that the transaction anchors this domain and root. */
+typedef struct {
+  fetched f[CX_DOMAINS_MAX];
+  char why[CX_DOMAINS_MAX][400];
+} anchors_fetched;
+
+static int fetch_anchors(const cli_ctx *c, const verify_tx *result, verify_input *in, anchors_fetched *af) {
+  cx_tx tx;
+  int rc = CLI_OK;
+  if (!result->raw || tx_decode(result->raw, result->raw_len, &tx, NULL) != CX_OK) return CLI_OK;
+  const cx_tx_call_result *r = &tx.u.result;
+  for (size_t i = 0; tx.type == TX_CALL_RESULT && r->status == CX_CALL_DONE && i < r->nin; i++) {
+    verify_anchor *a = &in->anchors[in->nanchors++];
+    char hex[CX_HASH_HEX_LEN];
+    cJSON *ans = NULL, *p = cJSON_CreateObject();
+    cx_err code;
+    snprintf(a->domain, sizeof a->domain, "%s", r->in[i].domain);
+    a->root = r->in[i].root;
+    if (p) {
+      cJSON_AddStringToObject(p, "domain", a->domain);
+      cJSON_AddStringToObject(p, "root", hash_hex(&a->root, hex));
+    }
+    if ((rc = fetch_p(c, "anchor_get", p, &ans, af->why[i], sizeof af->why[i], &code))) break;
+    const cJSON *tj = cJSON_GetObjectItemCaseSensitive(ans, "txid");
+    if (ans && cJSON_IsString(tj) && hex_decode(tj->valuestring, a->txid.b, 32) == CX_OK) {
+      a->has_anchor = 1;
+      rc = fetch_tx(c, &a->txid, &af->f[i], &a->tx);
+    } else {
+      if (ans) snprintf(af->why[i], sizeof af->why[i], "anchor_get: the answer has no valid txid");
+      a->why = code == CX_E_NOT_FOUND ? NULL : af->why[i]; /* NULL: not anchored */
+    }
+    cJSON_Delete(ans);
+    if (rc) break;
+  }
+  tx_clear(&tx);
+  return rc;
 }
 
 static void print_report(const cli_ctx *c, const cx_hash *id, const verify_report *r) {
@@ -108,19 +157,28 @@ static void print_report(const cli_ctx *c, const cx_hash *id, const verify_repor
 static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
   verify_input in;
   fetched fc, fr, fg;
+  anchors_fetched *af = calloc(1, sizeof *af);
   cJSON *call = NULL;
   char err[512] = "", rwhy[400] = "";
   memset(&in, 0, sizeof in);
   memset(&fc, 0, sizeof fc);
   memset(&fr, 0, sizeof fr);
   memset(&fg, 0, sizeof fg);
+  if (!af) return cli_fail(CLI_LOCAL, "out of memory");
   int rc = cli_hash_arg("CALL_ID", a->pos[0], &in.call_id);
-  if (rc) return rc;
+  if (rc) {
+    free(af);
+    return rc;
+  }
   vm_genesis *g = calloc(1, sizeof *g);
-  if (!g) return cli_fail(CLI_LOCAL, "out of memory");
+  if (!g) {
+    free(af);
+    return cli_fail(CLI_LOCAL, "out of memory");
+  }
   const char *gpath = cli_opt(a, "genesis");
   if (genesis_load(gpath, g, err, sizeof err) != CX_OK) {
     free(g);
+    free(af);
     return cli_fail(CLI_LOCAL, "--genesis: %s", err);
   }
 
@@ -133,6 +191,7 @@ static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
   if (call && cJSON_IsString(rid) && hex_decode(rid->valuestring, in.result_id.b, 32) == CX_OK) {
     in.has_result = 1;
     if ((rc = fetch_tx(c, &in.result_id, &fr, &in.result))) goto out;
+    if ((rc = fetch_anchors(c, &in.result, &in, af))) goto out;
   } else {
     if (call)
       snprintf(rwhy, sizeof rwhy, "the call is %s: no result yet",
@@ -159,6 +218,8 @@ out:
   fetched_free(&fc);
   fetched_free(&fr);
   fetched_free(&fg);
+  for (size_t i = 0; i < CX_DOMAINS_MAX; i++) fetched_free(&af->f[i]);
+  free(af);
   cJSON_Delete(call);
   free(g);
   return rc;
@@ -170,9 +231,10 @@ const cli_cmd cli_verify_cmds[] = {
         .synopsis = "CALL_ID --genesis FILE",
         .summary = "check a call's result from the genesis alone (an auditor)",
         .desc = "Checks the result of call CALL_ID trusting only the genesis FILE: the node\n"
-                "is asked for bytes (tx_get, tx_proof, and call_get for the result's id)\n"
-                "and nothing it says is believed; each check is recomputed against the\n"
-                "genesis chain id and validator keys and printed on its own line as\n"
+                "is asked for bytes (tx_get, tx_proof, call_get for the result's id,\n"
+                "anchor_get for each input snapshot) and nothing it says is believed; each\n"
+                "check is recomputed against the genesis chain id and validator keys and\n"
+                "printed on its own line as\n"
                 "`ok   <check>: <detail>` or `FAIL <check>: <why>`:\n"
                 "  call, result        txids recomputed from the bytes; types, chain and\n"
                 "                      senders' signatures; the result names this call\n"
@@ -184,6 +246,10 @@ const cli_cmd cli_verify_cmds[] = {
                 "  consent (+ block,   the grant the call names is committed before it and\n"
                 "  inclusion)          names its subject, insurer and contract; the call's\n"
                 "                      ok receipt shows it was live at the call's height\n"
+                "  snapshot            each input's domain root was anchored on chain\n"
+                "                      (vault_anchor, found with anchor_get) by the domain's\n"
+                "                      owner in the genesis, with the same record count,\n"
+                "                      certified and included before the result\n"
                 "A chain whose validator set changed since genesis cannot be verified this\n"
                 "way: its certificates fail with \"validator set differs from genesis: not\n"
                 "verifiable from genesis alone\" (docs/calls.md §7). Exit 0 only if every\n"

@@ -115,7 +115,7 @@ typedef struct {
   uint64_t started, done, aborted;   /* calls this node took part in; closed on chain */
   uint64_t skipped_stale, dropped;   /* committed long ago (sync) / queue full */
   uint64_t queued, closing;
-  int running;
+  int running;                       /* calls whose sessions run now */
   char last_error[200];
 } node_call_stats;
 typedef struct call_service call_service;
@@ -342,6 +342,34 @@ void call_service_free(node *n); /* after net_close; NULL service: no-op */
 void call_service_on_commit(node *n, const cx_hash *calls, size_t ncalls, uint64_t block_time_ms);
 /* Any thread: the published counters. */
 void node_call_status(node *n, node_call_stats *out);
+/* Call messages (NET_MSG_CALL, docs/calls.md §2):
+ * u8 version (CALL_WIRE_VERSION) | u8 kind | call[32] |
+ *   MPC   : an engine message (mpc/wire.h), at least its 34-byte header
+ *   COMMIT: str domain | root[32] | u64be count | leaf[32]
+ *   SIG   : u8 status (2, 3) | statement[32] | bytes blob (<= CX_RESULT_BLOB_MAX) |
+ *           sig[64] | str reason (<= CX_RESULT_REASON_MAX, UTF-8)
+ * Nothing may follow. */
+#define CALL_WIRE_VERSION 1
+enum { CALL_MPC = 1, CALL_COMMIT = 2, CALL_SIG = 3 };
+#define CALL_WIRE_HDR 34
+typedef struct {
+  uint8_t kind;
+  cx_hash call;
+  const uint8_t *mpc; /* MPC: the engine message, a range of the input */
+  size_t mpc_len;
+  char domain[CX_DOMAIN_MAX + 1]; /* COMMIT */
+  cx_hash root, leaf;
+  uint64_t count;
+  uint8_t status; /* SIG */
+  cx_hash statement;
+  const uint8_t *blob; /* a range of the input */
+  size_t blob_len;
+  cx_sig sig;
+  char reason[CX_RESULT_REASON_MAX + 1];
+} call_wire;
+/* Pure decoding of a NET_MSG_CALL payload (no node, no allocation). Not
+ * CX_OK: refused, the reason in *r (may be NULL). */
+cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refusal *r);
 /* ---- mpc_service.c ---- */
 
 /* node_start, after the member links: the pool, the NET_MSG_MPC handler

@@ -292,6 +292,90 @@ static void consent_check(const vm_genesis *g, const gvals *v, const verify_inpu
   tx_clear(&grant);
 }
 
+/* The genesis bureau owning domain d, or NULL. */
+static const cx_member *owner_of(const vm_genesis *g, const char *d) {
+  for (size_t i = 0; i < g->nmembers; i++)
+    if (g->members[i].role == ROLE_BUREAU && domain_set_has(&g->members[i].domains, d)) return &g->members[i];
+  return NULL;
+}
+
+/* The anchoring the node named for (domain, root), or NULL. */
+static const verify_anchor *anchor_for(const verify_input *in, const cx_result_input *ri) {
+  for (size_t i = 0; i < in->nanchors && i < CX_DOMAINS_MAX; i++)
+    if (strcmp(in->anchors[i].domain, ri->domain) == 0 && hash_eq(&in->anchors[i].root, &ri->root))
+      return &in->anchors[i];
+  return NULL;
+}
+
+/* One input snapshot: its anchoring transaction is the domain's genesis
+ * owner's, for this root and count, committed (certificate, inclusion, ok
+ * receipt) before the result at (hr, ir). On success a summary goes to
+ * what; on failure the reason goes to c. */
+static int anchor_one(const vm_genesis *g, const gvals *v, const verify_input *in, const cx_result_input *ri,
+                      uint64_t hr, uint64_t ir, char *what, size_t wl, verify_check *c) {
+  const verify_anchor *a = anchor_for(in, ri);
+  const char *d = ri->domain;
+  if (!a || (!a->has_anchor && !a->why))
+    return fail(c, "domain %s root %s... is not anchored on chain", d, shx(&ri->root).s);
+  if (!a->has_anchor) return fail(c, "domain %s root %s...: no anchoring to check: %s", d, shx(&ri->root).s, a->why);
+  verify_check t, b;
+  cx_tx tx;
+  if (!tx_check(v, &a->tx, &a->txid, TX_VAULT_ANCHOR, &tx, &t))
+    return fail(c, "domain %s: the anchoring transaction %s...: %s", d, shx(&a->txid).s, t.detail);
+  const cx_tx_vault_anchor *an = &tx.u.anchor;
+  const cx_member *owner = owner_of(g, d);
+  char by[64];
+  who(g, &tx.sender, by, sizeof by);
+  int ok = 0;
+  if (strcmp(an->domain, d) != 0 || !hash_eq(&an->root, &ri->root))
+    fail(c, "domain %s: the transaction the node names anchors domain %s root %s..., not root %s...", d, an->domain,
+         shx(&an->root).s, shx(&ri->root).s);
+  else if (an->count != ri->count)
+    fail(c, "domain %s root %s...: anchored with %llu records, the result names %llu", d, shx(&ri->root).s,
+         (unsigned long long)an->count, (unsigned long long)ri->count);
+  else if (!owner)
+    fail(c, "domain %s: no genesis bureau owns it: its owner is not verifiable from genesis alone", d);
+  else if (memcmp(owner->key.b, tx.sender.b, 32) != 0)
+    fail(c, "domain %s: anchored by %s, the domain's owner in the genesis is %s", d, by, owner->name);
+  else
+    ok = 1;
+  tx_clear(&tx);
+  if (!ok) return 0;
+  uint64_t ha = 0;
+  proof_check(v, &a->txid, &a->tx, &b, &t, &ha);
+  if (!b.ok) return fail(c, "domain %s: the anchoring's block: %s", d, b.detail);
+  if (!t.ok) return fail(c, "domain %s: the anchoring's inclusion: %s", d, t.detail);
+  /* hr = 0: the result's own place did not verify (reported there). */
+  if (hr && !before(ha, a->tx.index, hr, ir))
+    return fail(c, "domain %s root %s... was anchored in block %llu, not before the result (block %llu)", d,
+                shx(&ri->root).s, (unsigned long long)ha, (unsigned long long)hr);
+  snprintf(what, wl, "%s root %s... (%llu records) anchored by %s in block %llu", d, shx(&ri->root).s,
+           (unsigned long long)ri->count, owner->name, (unsigned long long)ha);
+  return 1;
+}
+
+/* Every input snapshot of a DONE result anchored by its domain's owner
+ * (docs/vault.md "Anchoring"; issue 7: results name the snapshot they used). */
+static void snapshot_check(const vm_genesis *g, const gvals *v, const verify_input *in, const cx_tx *res,
+                           uint64_t hr, verify_check *c) {
+  const cx_tx_call_result *r = &res->u.result;
+  char all[VERIFY_DETAIL_MAX] = "", one[200];
+  if (r->status != CX_CALL_DONE) {
+    pass(c, "the result is aborted: it names no snapshot");
+    return;
+  }
+  if (r->nin == 0) {
+    pass(c, "the result names no input snapshot");
+    return;
+  }
+  for (size_t i = 0; i < r->nin; i++) {
+    if (!anchor_one(g, v, in, &r->in[i], hr, in->result.index, one, sizeof one, c)) return;
+    size_t l = strlen(all);
+    snprintf(all + l, sizeof all - l, "%s%s", l ? "; " : "", one);
+  }
+  pass(c, "%s", all);
+}
+
 void verify_result(const vm_genesis *g, const verify_input *in, verify_report *out) {
   gvals v;
   cx_tx call, res;
@@ -363,6 +447,13 @@ void verify_result(const vm_genesis *g, const verify_input *in, verify_report *o
       fail(gi, "the grant (block %llu) is not committed before the call (block %llu)", (unsigned long long)hg,
            (unsigned long long)hc);
   }
+
+  /* 6. the input snapshots */
+  verify_check *sc = add(out, "snapshot");
+  if (!res_ok)
+    fail(sc, "needs the result transaction (see above)");
+  else
+    snapshot_check(g, &v, in, &res, ri->ok ? hr : 0, sc);
 
   out->all_ok = 1;
   for (size_t i = 0; i < out->n; i++) out->all_ok &= out->c[i].ok;

@@ -7,9 +7,11 @@
  * checked against the validators and chain id of the genesis file: txids
  * from the bytes, block hashes from the headers, certificates against the
  * genesis validator keys, inclusion against tx_root and receipts_root, the
- * result statement from the call and result transactions, and the parties'
+ * result statement from the call and result transactions, the parties'
  * signatures against the genesis validators (the call's parties when the
- * validator set never changed: the limit §7 names).
+ * validator set never changed: the limit §7 names), and the anchoring of
+ * each input snapshot by the domain's genesis owner (docs/vault.md
+ * "Anchoring").
  *
  * `custos verify result` (cli_verify.c) fetches the pieces and prints the
  * report; tests build a chain fragment by hand and tamper with each piece. */
@@ -46,6 +48,19 @@ typedef struct {
   size_t receipt_path_len;
 } verify_tx;
 
+/* The anchoring the node names for one input snapshot of the result
+ * (anchor_get {domain, root}): the verifier matches it to the result's
+ * inputs by (domain, root) and checks the transaction's bytes and proof,
+ * never the node's word. */
+typedef struct {
+  char domain[CX_DOMAIN_MAX + 1];
+  cx_hash root;
+  int has_anchor;  /* 0: the node names none; why is its answer, NULL for not_found */
+  const char *why;
+  cx_hash txid;    /* the TX_VAULT_ANCHOR the node names */
+  verify_tx tx;
+} verify_anchor;
+
 typedef struct {
   cx_hash call_id;   /* what the auditor asked about */
   verify_tx call;
@@ -53,10 +68,12 @@ typedef struct {
   cx_hash result_id; /* the id call_get names (checked against the bytes) */
   verify_tx result;
   verify_tx consent; /* the grant the call names */
+  size_t nanchors;   /* the anchorings of the result's input snapshots */
+  verify_anchor anchors[CX_DOMAINS_MAX];
 } verify_input;
 
 #define VERIFY_MAX_CHECKS 12
-#define VERIFY_DETAIL_MAX 512
+#define VERIFY_DETAIL_MAX 1024 /* snapshot: a line per input domain */
 
 typedef struct {
   const char *name; /* "call", "call block", ... (static) */
@@ -75,7 +92,15 @@ typedef struct {
 
 /* The checks, in this order, each reported once:
  *   call, result, call block, call inclusion, result block,
- *   result inclusion, mpc, consent, consent block, consent inclusion.
+ *   result inclusion, mpc, consent, consent block, consent inclusion,
+ *   snapshot.
+ * snapshot: every input commitment of a DONE result names a root its
+ * domain's owner anchored: the anchoring transaction (in->anchors, matched
+ * by domain and root) decodes, is signed for this chain by the genesis
+ * member owning the domain, states the same record count, is certified
+ * and included with an ok receipt, and is committed before the result. A
+ * root without anchoring fails ("domain D root R... is not anchored on
+ * chain"); an ABORTED result names no snapshot and passes.
  * A check whose inputs are missing (an earlier failure, a pending call)
  * fails with the reason. g must be a validated genesis. */
 void verify_result(const vm_genesis *g, const verify_input *in, verify_report *out);

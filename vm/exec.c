@@ -32,6 +32,7 @@ static vmi_rule rule_for(const cx_tx *tx) {
     case TX_CONTRACT_DEPLOY: return vmi_rule_contract_deploy;
     case TX_CONTRACT_APPROVE: return vmi_rule_contract_approve;
     case TX_CONTRACT_RETIRE: return vmi_rule_contract_retire;
+    case TX_VAULT_ANCHOR: return vmi_rule_vault_anchor;
     case TX_EVIDENCE:
       /* Same halves, wrong order, bad type: tx_decode refuses these. */
       if (tx_evidence_check(&tx->u.evidence) != CX_OK) return NULL;

@@ -218,6 +218,26 @@ cx_err vm_consent_live(const vm_state *st, const cx_hash *id, uint64_t height);
 /* The call recorded by transaction txid. */
 cx_err vm_call_get(const vm_state *st, const cx_hash *txid, vm_call *out);
 
+/* A snapshot of a domain anchored by its bureau (TX_VAULT_ANCHOR,
+ * docs/transactions.md §3.14, docs/vault.md "Anchoring"): the first
+ * anchoring of a root is the one kept. */
+typedef struct {
+  char domain[CX_DOMAIN_MAX + 1];
+  cx_hash root;                 /* vault_domain_root of the snapshot */
+  uint64_t count;               /* records under it, as the bureau stated */
+  uint64_t height;              /* block that first anchored this root */
+  cx_hash txid;                 /* and the transaction */
+  char bureau[CX_NAME_MAX + 1]; /* the owner that anchored it */
+} vm_anchor;
+
+/* The anchoring of (domain, root); CX_E_NOT_FOUND if that root was never
+ * anchored for that domain (or the domain is not an identifier). */
+cx_err vm_anchor_get(const vm_state *st, const char *domain, const cx_hash *root, vm_anchor *out);
+/* The root the domain's owner anchored last (its record as vm_anchor_get
+ * gives it: height and txid of the root's first anchoring);
+ * CX_E_NOT_FOUND if the domain has none. */
+cx_err vm_anchor_latest(const vm_state *st, const char *domain, vm_anchor *out);
+
 /* The evidence recorded for (accused key, type, height, round). */
 cx_err vm_evidence_get(const vm_state *st, const cx_pubkey *accused, uint8_t type,
                        uint64_t height, uint32_t round, vm_evidence *out);

@@ -33,6 +33,8 @@
 #define VMK_EVIDENCE_COUNT "evn" /*           -> varint number recorded */
 #define VMK_EVIDENCE_SEQ "evs/"  /* + u64be seq -> accused | type | height | round */
 #define VMK_CALL "cl/"       /* + txid[32]    -> contract call and its result (rules_call.c) */
+#define VMK_ANCHOR "va/"     /* + domain | root[32] -> anchored snapshot (rules_anchor.c) */
+#define VMK_ANCHOR_LATEST "val/" /* + domain  -> root[32] anchored last */
 
 typedef struct {
   uint8_t b[4 + CX_NAME_MAX + 32];
@@ -147,6 +149,7 @@ cx_err vmi_rule_contract_retire(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_evidence(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_call(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_vault_anchor(const vmi_ctx *c, cx_err *rej);
 
 /* Shared checks (rules_identity.c). */
 /* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked

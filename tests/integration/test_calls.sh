@@ -51,8 +51,11 @@ for d in hrss health; do
     --cookie "$cookie" >/dev/null || fail "vault schema $d"
   "$CUSTOS" --node "$(rpc_url "$i")" vault import --domain "$d" "$WORK/$d.csv" --cookie "$cookie" >/dev/null \
     || fail "vault import $d"
+  # the snapshot's root on chain: what custos verify result checks the result's inputs against
+  "$CUSTOS" --node "$(rpc_url "$i")" vault anchor --domain "$d" --cookie "$cookie" --wait >/dev/null \
+    || fail "vault anchor $d"
 done
-pass "records imported into the hrss and health vaults"
+pass "records imported into the hrss and health vaults, their roots anchored"
 
 UW="$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.cst"
 CID=$(c $(as insurer) --json --wait contract deploy "$UW" --name underwriting --domains health,hrss | jq -r .contract)
@@ -95,6 +98,7 @@ echo "$nokey" | jq -e '.result.inputs | length == 2' >/dev/null || fail "inputs'
 "$CUSTOS" --node "$(rpc_url 2)" verify result "$CALL" --genesis "$WORK/net/genesis.json" >"$WORK/verify" \
   || fail "verify result: $(cat "$WORK/verify")"
 grep -q "^ok   mpc" "$WORK/verify" || fail "verify output: $(cat "$WORK/verify")"
+grep -q "^ok   snapshot: health root .*; hrss root " "$WORK/verify" || fail "verify snapshot: $(cat "$WORK/verify")"
 pass "custos verify result (from node 2, genesis only)"
 
 # ---- refusals ----

@@ -173,11 +173,13 @@ static const char SRC[] = "contract q\ninput hrss.x : int(0..100)\noutput public
 
 typedef struct {
   cx_hash did, contract, consent, call;
+  cx_hash root; /* the hrss snapshot the result names */
 } chain_call;
 
 /* identity, contract deployed and approved, consent, call: a PENDING call. */
 static void make_call(chain_call *cc) {
   cx_tx tx;
+  tu_randbytes(cc->root.b, 32);
   tx_init(&tx);
   tx.type = TX_ID_REGISTER;
   tu_randbytes(cc->did.b, 32);
@@ -234,7 +236,7 @@ static cx_hash close_call(const chain_call *cc) {
   r->status = CX_CALL_DONE;
   r->nin = 1;
   strcpy(r->in[0].domain, "hrss");
-  tu_randbytes(r->in[0].root.b, 32);
+  r->in[0].root = cc->root;
   r->in[0].count = 1;
   tu_randbytes(r->in[0].leaf.b, 32);
   ck_assert_int_eq(tx_result_alloc(&tx, 1, 1), CX_OK);
@@ -343,6 +345,14 @@ static void fetch(const cx_hash *id, cJSON **txget, cJSON **proof, verify_tx_buf
 START_TEST(test_proof_verifies) {
   chain_call cc;
   make_call(&cc);
+  /* hrss anchors the snapshot the result names (docs/vault.md "Anchoring") */
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_VAULT_ANCHOR;
+  strcpy(tx.u.anchor.domain, "hrss");
+  tx.u.anchor.root = cc.root;
+  tx.u.anchor.count = 1;
+  cx_hash anchor = commit(&tx, g_hrss.sign);
   cx_hash res = close_call(&cc);
 
   /* the answer's shape, against the store */
@@ -369,6 +379,19 @@ START_TEST(test_proof_verifies) {
   fetch(&cc.call, &g1, &p1, &b1, &in.call);
   fetch(&res, &g2, &p2, &b2, &in.result);
   fetch(&cc.consent, &g3, &p3, &b3, &in.consent);
+  /* the anchoring, found as the CLI finds it */
+  char q[160];
+  snprintf(q, sizeof q, "{\"domain\":\"hrss\",\"root\":\"%s\"}", hash_hex(&cc.root, hex));
+  cJSON *ag = expect_ok("anchor_get", q), *g4, *p4;
+  ck_assert_str_eq(str(ag, "txid"), hash_hex(&anchor, hex));
+  cJSON_Delete(ag);
+  verify_tx_buf b4;
+  in.nanchors = 1;
+  strcpy(in.anchors[0].domain, "hrss");
+  in.anchors[0].root = cc.root;
+  in.anchors[0].has_anchor = 1;
+  in.anchors[0].txid = anchor;
+  fetch(&anchor, &g4, &p4, &b4, &in.anchors[0].tx);
   verify_report rep;
   verify_result(node_genesis(g_node), &in, &rep);
   for (size_t i = 0; i < rep.n; i++)
@@ -395,6 +418,9 @@ START_TEST(test_proof_verifies) {
   verify_tx_buf_free(&b1);
   verify_tx_buf_free(&b2);
   verify_tx_buf_free(&b3);
+  verify_tx_buf_free(&b4);
+  cJSON_Delete(g4);
+  cJSON_Delete(p4);
   cJSON_Delete(g1);
   cJSON_Delete(p1);
   cJSON_Delete(g2);

@@ -2,7 +2,8 @@
  * (node_open without node_start; requests through rpc_handle_body): every
  * refusal with its code and the place its detail names, nothing written by
  * a refused call, the no-cookie refusal, a node without a vault, schema,
- * import, status (filters, roots) and rotation with its key id file.
+ * import, status (filters, roots), rotation with its key id file, and
+ * anchoring a domain's root on chain (admin_vault_anchor, anchor_get).
  *
  * Consortium: hrss (bureau, validator, domain hrss), civil (bureau, domain
  * civil, not a validator); a second chain whose only validator owns no
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "store.h"
 #include "fileutil.h"
 #include "genesis.h"
 #include "keystore.h"
@@ -397,6 +399,107 @@ START_TEST(test_status_rotate) {
 }
 END_TEST
 
+static const char *jstr(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  ck_assert_msg(cJSON_IsString(v), "no string %s", k);
+  return v->valuestring;
+}
+
+static double jnum(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  ck_assert_msg(cJSON_IsNumber(v), "no number %s", k);
+  return v->valuedouble;
+}
+
+/* admin_vault_anchor puts the current root on chain (signed by the member
+ * key, admitted to the mempool); once committed, anchor_get finds it. */
+START_TEST(test_anchor) {
+  expect_err("admin_vault_anchor", "{\"domain\":\"hrss\"}", CX_E_NOT_FOUND, "domain 'hrss' holds no records");
+  cJSON_Delete(expect_ok("admin_vault_schema_set", SCHEMA));
+  expect_err("admin_vault_anchor", "{\"domain\":\"hrss\"}", CX_E_NOT_FOUND, "domain 'hrss' holds no records");
+  expect_err("admin_vault_anchor", "{}", RPC_ERR_PARAMS, NULL);
+  expect_err("admin_vault_anchor", "{\"domain\":\"HRSS\"}", RPC_ERR_PARAMS, "params.domain: not a domain");
+  expect_err("admin_vault_anchor", "{\"domain\":\"civil\"}", CX_E_NOT_OWNER_BUREAU,
+             "domain 'civil' belongs to bureau 'civil'");
+  expect_err("admin_vault_anchor", "{\"domain\":\"tax\"}", CX_E_DOMAIN_UNKNOWN, NULL);
+  expect_auth(g_node, "admin_vault_anchor", "{\"domain\":\"hrss\"}");
+  char *p = records(0, 20, SIZE_MAX, NULL);
+  cJSON_Delete(expect_ok("admin_vault_import", p));
+  free(p);
+  char root[65];
+  root_hex(root);
+
+  cJSON *r = expect_ok("admin_vault_anchor", "{\"domain\":\"hrss\"}");
+  ck_assert_str_eq(jstr(r, "domain"), "hrss");
+  ck_assert_str_eq(jstr(r, "root"), root);
+  ck_assert(jnum(r, "count") == 20);
+  ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "submitted")));
+  char txid[65];
+  strcpy(txid, jstr(r, "txid"));
+  cJSON_Delete(r);
+  char q[256];
+  snprintf(q, sizeof q, "{\"domain\":\"hrss\",\"root\":\"%s\"}", root);
+  expect_err("anchor_get", q, CX_E_NOT_FOUND, "domain hrss: this root is not anchored on chain");
+
+  size_t ntx = 0;
+  ck_assert_int_eq(node_produce_block(g_node, &ntx), CX_OK);
+  ck_assert_uint_eq(ntx, 1);
+  uint64_t h = store_height(node_store(g_node));
+  r = expect_ok("anchor_get", q);
+  ck_assert_str_eq(jstr(r, "domain"), "hrss");
+  ck_assert_str_eq(jstr(r, "root"), root);
+  ck_assert(jnum(r, "count") == 20);
+  ck_assert(jnum(r, "height") == (double)h);
+  ck_assert_str_eq(jstr(r, "txid"), txid);
+  ck_assert_str_eq(jstr(r, "bureau"), "hrss");
+  cJSON_Delete(r);
+  /* committed with an ok receipt */
+  cx_hash id;
+  store_txloc loc;
+  ck_assert_int_eq(hex_decode(txid, id.b, 32), CX_OK);
+  ck_assert_int_eq(store_tx_get(node_store(g_node), &id, &loc), CX_OK);
+  ck_assert_int_eq(loc.code, CX_OK);
+
+  /* the same root again: nothing submitted, the anchoring on chain shown */
+  r = expect_ok("admin_vault_anchor", "{\"domain\":\"hrss\"}");
+  ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r, "submitted")));
+  ck_assert_str_eq(jstr(r, "txid"), txid);
+  ck_assert(jnum(r, "height") == (double)h);
+  cJSON_Delete(r);
+  ck_assert_int_eq(node_produce_block(g_node, &ntx), CX_OK);
+  ck_assert_uint_eq(ntx, 0);
+
+  /* a new record, a new root: a new anchoring, and the old one stays */
+  p = records(20, 1, SIZE_MAX, NULL);
+  cJSON_Delete(expect_ok("admin_vault_import", p));
+  free(p);
+  char root2[65];
+  root_hex(root2);
+  ck_assert_str_ne(root, root2);
+  r = expect_ok("admin_vault_anchor", "{\"domain\":\"hrss\"}");
+  ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "submitted")));
+  ck_assert(jnum(r, "count") == 21);
+  ck_assert_str_ne(jstr(r, "txid"), txid);
+  cJSON_Delete(r);
+  ck_assert_int_eq(node_produce_block(g_node, &ntx), CX_OK);
+  ck_assert_uint_eq(ntx, 1);
+  cJSON_Delete(expect_ok("anchor_get", q));
+  snprintf(q, sizeof q, "{\"domain\":\"hrss\",\"root\":\"%s\"}", root2);
+  r = expect_ok("anchor_get", q);
+  ck_assert(jnum(r, "height") == (double)h + 1);
+  cJSON_Delete(r);
+
+  /* anchor_get's params */
+  expect_err("anchor_get", "{\"domain\":\"hrss\"}", RPC_ERR_PARAMS, NULL);
+  expect_err("anchor_get", "{\"domain\":\"hrss\",\"root\":\"abc\"}", RPC_ERR_PARAMS,
+             "params.root: expected 64 hex digits");
+  snprintf(q, sizeof q, "{\"domain\":\"Hrss\",\"root\":\"%s\"}", root2);
+  expect_err("anchor_get", q, RPC_ERR_PARAMS, "params.domain: not a domain name");
+  snprintf(q, sizeof q, "{\"domain\":\"civil\",\"root\":\"%s\"}", root2);
+  expect_err("anchor_get", q, CX_E_NOT_FOUND, "domain civil: this root is not anchored");
+}
+END_TEST
+
 /* Not a bureau: no vault is opened or created, and every method says so. */
 /* A domain the vault holds but the member does not own (any more) is
  * still listed, after the owned ones and marked so. */
@@ -430,8 +533,8 @@ START_TEST(test_no_vault) {
   char *dir = tu_tmpdir("apivault");
   node *n = open_chain(dir, "");
   static const char *const ms[] = {"admin_vault_schema_set", "admin_vault_import", "admin_vault_status",
-                                   "admin_vault_rotate"};
-  for (size_t i = 0; i < 4; i++) {
+                                   "admin_vault_rotate", "admin_vault_anchor"};
+  for (size_t i = 0; i < 5; i++) {
     expect_err_on(n, ms[i], "{}", CX_E_NOT_FOUND,
                   "this node keeps no vault: member 'hrss' owned no data domain");
     expect_auth(n, ms[i], "{}");
@@ -456,6 +559,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_status_rotate);
   tcase_add_test(tc, test_no_vault);
   tcase_add_test(tc, test_unowned_listed);
+  tcase_add_test(tc, test_anchor);
   suite_add_tcase(s, tc);
   return s;
 }

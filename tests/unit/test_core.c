@@ -1132,6 +1132,7 @@ enum {
   V_CALL_NODEAL,
   V_RESULT_DONE,
   V_RESULT_ABORTED,
+  V_ANCHOR,
   V_COUNT
 };
 
@@ -1350,6 +1351,12 @@ static void make_tx(cx_tx *tx, int v) {
     case V_RESULT_ABORTED:
       make_result(tx, v == V_RESULT_DONE);
       break;
+    case V_ANCHOR:
+      tx->type = TX_VAULT_ANCHOR;
+      strcpy(tx->u.anchor.domain, tu_rand() % 2 ? "hrss" : "health-2025_abcd"); /* 16: the cap */
+      rand_hash(&tx->u.anchor.root);
+      tx->u.anchor.count = rand_u64_any_width();
+      break;
     default:
       ck_abort_msg("bad variant %d", v);
   }
@@ -1487,6 +1494,11 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       }
       break;
     }
+    case TX_VAULT_ANCHOR:
+      ck_assert_str_eq(a->u.anchor.domain, b->u.anchor.domain);
+      ck_assert(hash_eq(&a->u.anchor.root, &b->u.anchor.root));
+      ck_assert(a->u.anchor.count == b->u.anchor.count);
+      break;
     default:
       ck_abort_msg("unknown type %u", a->type);
   }
@@ -1717,6 +1729,8 @@ START_TEST(test_tx_flip_result) {
   flip_all(V_RESULT_ABORTED);
 }
 END_TEST
+START_TEST(test_tx_flip_anchor) { flip_all(V_ANCHOR); }
+END_TEST
 START_TEST(test_tx_flip_evidence) {
   flip_all(V_EV_PROPOSAL);
   flip_all(V_EV_PRECOMMIT);
@@ -1762,7 +1776,7 @@ START_TEST(test_tx_truncate_append) {
     }
     buf[0] = saved;
     saved = buf[1];
-    const uint8_t types[] = {0, 3, 9, 14, 19, 22, 29, 33, 39, 41, 100, 255};
+    const uint8_t types[] = {0, 3, 9, 14, 19, 22, 29, 34, 39, 41, 100, 255};
     for (size_t i = 0; i < ARRAY_LEN(types); i++) {
       buf[1] = types[i];
       size_t off = 99;
@@ -2231,6 +2245,70 @@ START_TEST(test_tx_call_context) {
   ck_assert_mem_eq(got, want, 32);
   tx_call_context(&chain, &sender, 0x0102030405060709ULL, &contract, other);
   ck_assert_mem_ne(got, other, 32);
+}
+END_TEST
+
+/* ---- vault_anchor (docs/transactions.md §3.14) ---- */
+
+/* A TX_VAULT_ANCHOR laid out by hand: nonce 5, so the body starts at 67;
+ * domain, root[32] = 0xab.., count; then the signature. */
+static cx_err anchor_hand(const void *domain, size_t dl, int varint_bytes, size_t cut, size_t *off,
+                          cx_tx *got) {
+  uint8_t root[32], sig[64] = {3};
+  cx_enc e;
+  memset(root, 0xab, 32);
+  enc_init(&e);
+  enc_u8(&e, 1);
+  enc_u8(&e, TX_VAULT_ANCHOR);
+  enc_fixed(&e, sig, 32);
+  enc_fixed(&e, sig, 32);
+  enc_varint(&e, 5);
+  enc_bytes(&e, domain, dl); /* as enc_str, but any bytes */
+  enc_fixed(&e, root, 32);
+  if (varint_bytes == 1) {
+    enc_varint(&e, 1000);
+  } else { /* 1000 as a non-minimal varint: 0xe8 0x87 0x00 */
+    const uint8_t nm[3] = {0xe8, 0x87, 0x00};
+    enc_fixed(&e, nm, 3);
+  }
+  enc_fixed(&e, sig, 64);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  cx_err err = tx_decode(e.buf, e.len - cut, got, off);
+  enc_free(&e);
+  return err;
+}
+
+START_TEST(test_tx_anchor_layout) {
+  cx_tx got;
+  size_t off = 0;
+  ck_assert_int_eq(anchor_hand("hrss", 4, 1, 0, &off, &got), CX_OK);
+  ck_assert_uint_eq(got.type, TX_VAULT_ANCHOR);
+  ck_assert_str_eq(got.u.anchor.domain, "hrss");
+  ck_assert_uint_eq(got.u.anchor.root.b[31], 0xab);
+  ck_assert(got.u.anchor.count == 1000);
+  /* re-encodes to the same bytes */
+  uint8_t *buf;
+  size_t len;
+  ck_assert_int_eq(tx_encode(&got, 1, &buf, &len), CX_OK);
+  ck_assert_uint_eq(len, 67 + 5 + 32 + 2 + 64);
+  ck_assert_mem_eq(buf + 67, "\x04hrss", 5);
+  free(buf);
+  tx_clear(&got);
+  /* the domain is an identifier of at most 16 bytes */
+  ck_assert_int_eq(anchor_hand("Hrss", 4, 1, 0, &off, &got), CX_E_BAD_STRING);
+  ck_assert_uint_eq(off, 67);
+  ck_assert_int_eq(anchor_hand("hr/ss", 5, 1, 0, &off, &got), CX_E_BAD_STRING);
+  ck_assert_int_eq(anchor_hand("", 0, 1, 0, &off, &got), CX_E_BAD_STRING);
+  ck_assert_int_eq(anchor_hand("abcdefghijklmnopq", 17, 1, 0, &off, &got), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, 67);
+  ck_assert_int_eq(anchor_hand("abcdefghijklmnop", 16, 1, 0, &off, &got), CX_OK);
+  tx_clear(&got);
+  /* one encoding per count */
+  ck_assert_int_eq(anchor_hand("hrss", 4, 3, 0, &off, &got), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, 67 + 5 + 32);
+  /* the root cut short: the signature is read as root, then nothing is left */
+  ck_assert_int_eq(anchor_hand("hrss", 4, 1, 64 + 2 + 1, &off, &got), CX_E_TRUNCATED);
+  ck_assert_uint_eq(got.type, 0);
 }
 END_TEST
 
@@ -2811,7 +2889,7 @@ START_TEST(test_names) {
                        TX_ID_ATTEST,       TX_ID_ROTATE,        TX_ID_REVOKE,
                        TX_CONSENT_GRANT,   TX_CONSENT_REVOKE,   TX_CONTRACT_DEPLOY,
                        TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE, TX_CALL,
-                       TX_CALL_RESULT};
+                       TX_CALL_RESULT, TX_VAULT_ANCHOR};
   for (size_t i = 0; i < ARRAY_LEN(types); i++) {
     const char *n = tx_type_name(types[i]);
     ck_assert_str_ne(n, "unknown");
@@ -2827,7 +2905,9 @@ START_TEST(test_names) {
   ck_assert_int_eq(TX_CALL, 50);
   ck_assert_str_eq(tx_type_name(TX_CALL_RESULT), "call_result");
   ck_assert_int_eq(TX_CALL_RESULT, 51);
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 33, 39, 41, 49, 52, 1000};
+  ck_assert_str_eq(tx_type_name(TX_VAULT_ANCHOR), "vault_anchor");
+  ck_assert_int_eq(TX_VAULT_ANCHOR, 33);
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 41, 49, 52, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -3540,6 +3620,8 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_flip_evidence);
   tcase_add_test(tc, test_tx_flip_call);
   tcase_add_test(tc, test_tx_flip_result);
+  tcase_add_test(tc, test_tx_flip_anchor);
+  tcase_add_test(tc, test_tx_anchor_layout);
   tcase_add_test(tc, test_tx_result_errors);
   tcase_add_test(tc, test_tx_result_fe);
   tcase_add_test(tc, test_tx_result_statement);

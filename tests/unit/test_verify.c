@@ -1,8 +1,9 @@
 /* verify_result (node/verify.c): an auditor's checks of a call's result
  * from the genesis alone (docs/calls.md §7), on a chain fragment built by
  * hand: a genesis of four validators (listed out of name order, so signer
- * order is tested) and an insurer; a consent grant, a call and its result,
- * each in a block with other transactions, with headers, commit
+ * order is tested; alpha owns domain hrss) and an insurer; a consent grant,
+ * a call, alpha's anchoring of the hrss snapshot the result names, and the
+ * result, each in a block with other transactions, with headers, commit
  * certificates signed by the validators' keys and audit paths. Every piece
  * is then tampered with, and the check that guards it must fail. */
 #include <stdio.h>
@@ -50,6 +51,10 @@ typedef struct {
   int32_t call_code;        /* the call's receipt code (default ok) */
   int result_cert_foreign;  /* the result's block is certified by other keys */
   int insurer_not_genesis;  /* the insurer is not a genesis member */
+  uint64_t anchor_height;   /* default 4 (between the call and the result) */
+  int anchor_by;            /* the anchoring's signer, by name (default 0: alpha, the owner) */
+  uint64_t anchor_count;    /* the count it states (default 10, the result's) */
+  int anchor_other_root;    /* it anchors another root */
 } opts;
 
 typedef struct {
@@ -58,7 +63,8 @@ typedef struct {
   cx_seckey *val[4]; /* by name */
   cx_seckey *insurer, *subject;
   cx_hash contract, did;
-  piece grant, call, result;
+  piece grant, call, anchor, result;
+  cx_hash root; /* the hrss snapshot the result names */
 } world;
 
 static world W;
@@ -171,6 +177,7 @@ static void build(const opts *o) {
     int byname = 0;
     while (BYNAME[byname] != gi) byname++;
     add_member(W.g, VNAMES[gi], ROLE_BUREAU, W.val[byname], 1);
+    if (byname == 0) ck_assert_int_eq(domain_set_add(&W.g->members[gi].domains, "hrss"), CX_OK);
   }
   if (!o->insurer_not_genesis) add_member(W.g, "insurer", ROLE_INSURER, W.insurer, 0);
   char err[256] = "";
@@ -209,6 +216,18 @@ static void build(const opts *o) {
   tx_clear(&tx);
   block_with(3, raw, len, 0, 3, o->call_code, W.val, &W.chain_id, &W.call);
 
+  /* the owner of hrss anchors the snapshot the result will name */
+  tu_randbytes(W.root.b, 32);
+  tx_init(&tx);
+  tx.type = TX_VAULT_ANCHOR;
+  strcpy(tx.u.anchor.domain, "hrss");
+  tx.u.anchor.root = W.root;
+  if (o->anchor_other_root) tu_randbytes(tx.u.anchor.root.b, 32);
+  tx.u.anchor.count = o->anchor_count ? o->anchor_count : 10;
+  sign_encode(&tx, W.val[o->anchor_by], &raw, &len);
+  tx_clear(&tx);
+  block_with(o->anchor_height ? o->anchor_height : 4, raw, len, 1, 3, CX_OK, W.val, &W.chain_id, &W.anchor);
+
   /* the result, submitted by alpha, signed by the first nsig parties */
   tx_init(&tx);
   tx.type = TX_CALL_RESULT;
@@ -224,7 +243,7 @@ static void build(const opts *o) {
     r->status = CX_CALL_DONE;
     r->nin = 1;
     strcpy(r->in[0].domain, "hrss");
-    tu_randbytes(r->in[0].root.b, 32);
+    r->in[0].root = W.root;
     r->in[0].count = 10;
     tu_randbytes(r->in[0].leaf.b, 32);
     ck_assert_int_eq(tx_result_alloc(&tx, 2, nsig), CX_OK);
@@ -269,6 +288,7 @@ static void teardown(void) {
   piece_free(&W.grant);
   piece_free(&W.call);
   piece_free(&W.result);
+  piece_free(&W.anchor);
   free(W.g);
   memset(&W, 0, sizeof W);
 }
@@ -283,13 +303,18 @@ static verify_tx vtx(const piece *p) {
 
 static verify_input input(void) {
   verify_input in = {.call_id = W.call.txid, .call = vtx(&W.call), .has_result = 1, .result_id = W.result.txid,
-                     .result = vtx(&W.result), .consent = vtx(&W.grant)};
+                     .result = vtx(&W.result), .consent = vtx(&W.grant), .nanchors = 1};
+  strcpy(in.anchors[0].domain, "hrss");
+  in.anchors[0].root = W.root;
+  in.anchors[0].has_anchor = 1;
+  in.anchors[0].txid = W.anchor.txid;
+  in.anchors[0].tx = vtx(&W.anchor);
   return in;
 }
 
 static const char *const ALL[] = {"call",         "result", "call block",    "call inclusion",
                                   "result block", "result inclusion", "mpc", "consent",
-                                  "consent block", "consent inclusion"};
+                                  "consent block", "consent inclusion", "snapshot"};
 #define NALL (sizeof ALL / sizeof ALL[0])
 
 /* The report: exactly the checks in `failing` fail (each detail containing
@@ -341,6 +366,8 @@ START_TEST(honest_done) {
   ck_assert_str_eq(r->signers[2], "charlie");
   ck_assert_ptr_nonnull(strstr(verify_find(r, "mpc")->detail, "done"));
   ck_assert_ptr_nonnull(strstr(verify_find(r, "consent")->detail, "insurer"));
+  ck_assert_ptr_nonnull(strstr(verify_find(r, "snapshot")->detail, "hrss root "));
+  ck_assert_ptr_nonnull(strstr(verify_find(r, "snapshot")->detail, "(10 records) anchored by alpha in block 4"));
   teardown();
 }
 END_TEST
@@ -353,6 +380,7 @@ START_TEST(honest_aborted_all_four) {
   ck_assert_int_eq(r->status, CX_CALL_ABORTED);
   ck_assert_uint_eq(r->nsigners, 4);
   ck_assert_ptr_nonnull(strstr(verify_find(r, "mpc")->detail, "mpc_timeout"));
+  ck_assert_ptr_nonnull(strstr(verify_find(r, "snapshot")->detail, "aborted"));
   teardown();
 }
 END_TEST
@@ -372,7 +400,8 @@ START_TEST(call_id_other) {
   verify_input in = input();
   tu_randbytes(in.call_id.b, 32);
   /* the result names the real call, not this id; the id is in no block */
-  EXPECT(run(&in), "call", "result", "call inclusion", "mpc", "consent", "consent block", "consent inclusion");
+  EXPECT(run(&in), "call", "result", "call inclusion", "mpc", "consent", "consent block", "consent inclusion",
+         "snapshot");
   teardown();
 }
 END_TEST
@@ -399,8 +428,8 @@ START_TEST(result_other_call) {
   /* the node hands over the grant as "the result": wrong type */
   in.result = vtx(&W.grant);
   in.result_id = W.grant.txid;
-  expect(run(&in), (const char *const[]){"result", "result inclusion", "mpc"},
-         (const char *const[]){"not a call_result", "not committed after", "needs"}, 3);
+  expect(run(&in), (const char *const[]){"result", "result inclusion", "mpc", "snapshot"},
+         (const char *const[]){"not a call_result", "not committed after", "needs", "needs the result"}, 4);
   teardown();
 }
 END_TEST
@@ -463,7 +492,8 @@ START_TEST(other_genesis) {
   verify_input in = input();
   strcpy(W.g->chain_name, "otherchain"); /* same keys, another chain id */
   verify_report *r = run(&in);
-  EXPECT(r, "call", "result", "call block", "result block", "mpc", "consent", "consent block", "consent inclusion");
+  EXPECT(r, "call", "result", "call block", "result block", "mpc", "consent", "consent block", "consent inclusion",
+         "snapshot");
   ck_assert_ptr_nonnull(strstr(verify_find(r, "call")->detail, "signed for chain"));
   ck_assert_ptr_nonnull(strstr(verify_find(r, "call block")->detail, "the genesis is chain"));
   teardown();
@@ -587,9 +617,94 @@ START_TEST(pending_call) {
   in.result.raw = NULL;
   in.result.why = "the call is pending: no result yet";
   verify_report *r = run(&in);
-  expect(r, (const char *const[]){"result", "result block", "result inclusion", "mpc"},
-         (const char *const[]){"pending", "no result", "no result", "needs"}, 4);
+  expect(r, (const char *const[]){"result", "result block", "result inclusion", "mpc", "snapshot"},
+         (const char *const[]){"pending", "no result", "no result", "needs", "needs the result"}, 5);
   ck_assert_int_eq(r->status, 0);
+  teardown();
+}
+END_TEST
+
+/* ---- the snapshot check (docs/vault.md "Anchoring") ---- */
+
+START_TEST(snapshot_not_anchored) {
+  build(&(opts){0});
+  verify_input in = input();
+  in.anchors[0].has_anchor = 0; /* anchor_get: not_found */
+  char want[128];
+  snprintf(want, sizeof want, "domain hrss root %02x", W.root.b[0]);
+  verify_report *r = run(&in);
+  expect(r, (const char *const[]){"snapshot"}, (const char *const[]){"is not anchored on chain"}, 1);
+  ck_assert_ptr_nonnull(strstr(verify_find(r, "snapshot")->detail, want));
+  /* the node says nothing at all about it: the same */
+  in.nanchors = 0;
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"is not anchored on chain"}, 1);
+  /* the node's lookup failed: its answer is the reason */
+  in = input();
+  in.anchors[0].has_anchor = 0;
+  in.anchors[0].why = "anchor_get: method not found (method_not_found)";
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"method_not_found"}, 1);
+  teardown();
+}
+END_TEST
+
+START_TEST(snapshot_other_anchorer) {
+  build(&(opts){.anchor_by = 3}); /* delta, a bureau without the domain */
+  verify_input in = input();
+  expect(run(&in), (const char *const[]){"snapshot"},
+         (const char *const[]){"anchored by delta, the domain's owner in the genesis is alpha"}, 1);
+  teardown();
+}
+END_TEST
+
+START_TEST(snapshot_after_result) {
+  build(&(opts){.anchor_height = 6});
+  verify_input in = input();
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"anchored in block 6, not before"}, 1);
+  teardown();
+}
+END_TEST
+
+START_TEST(snapshot_count_differs) {
+  build(&(opts){.anchor_count = 11});
+  verify_input in = input();
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"anchored with 11 records"}, 1);
+  teardown();
+}
+END_TEST
+
+START_TEST(snapshot_other_root) {
+  /* the node names an anchoring of another root as this one's */
+  build(&(opts){.anchor_other_root = 1});
+  verify_input in = input();
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"not root"}, 1);
+  teardown();
+}
+END_TEST
+
+START_TEST(snapshot_anchor_tampered) {
+  build(&(opts){0});
+  W.anchor.raw[W.anchor.raw_len - 70] ^= 1; /* the count or the root */
+  verify_input in = input();
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"hash to txid"}, 1);
+  teardown();
+  build(&(opts){0});
+  W.anchor.cert[W.anchor.cert_len - 1] ^= 1;
+  in = input();
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"the anchoring's block"}, 1);
+  in = input();
+  W.anchor.cert[W.anchor.cert_len - 1] ^= 1;
+  W.anchor.tx_path[0].b[0] ^= 1;
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"the anchoring's inclusion"}, 1);
+  W.anchor.tx_path[0].b[0] ^= 1;
+  in = input();
+  in.anchors[0].tx.has_proof = 0;
+  in.anchors[0].tx.proof_why = "tx_proof: not found";
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"tx_proof: not found"}, 1);
+  /* the node hands over the call as the anchoring */
+  in = input();
+  in.anchors[0].txid = W.call.txid;
+  in.anchors[0].tx = vtx(&W.call);
+  expect(run(&in), (const char *const[]){"snapshot"}, (const char *const[]){"not a vault_anchor"}, 1);
   teardown();
 }
 END_TEST
@@ -638,6 +753,12 @@ static Suite *suite(void) {
   tcase_add_test(tc, insurer_not_in_genesis);
   tcase_add_test(tc, pending_call);
   tcase_add_test(tc, tx_proof_alone);
+  tcase_add_test(tc, snapshot_not_anchored);
+  tcase_add_test(tc, snapshot_other_anchorer);
+  tcase_add_test(tc, snapshot_after_result);
+  tcase_add_test(tc, snapshot_count_differs);
+  tcase_add_test(tc, snapshot_other_root);
+  tcase_add_test(tc, snapshot_anchor_tampered);
   suite_add_tcase(s, tc);
   return s;
 }

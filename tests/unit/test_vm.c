@@ -2573,6 +2573,166 @@ START_TEST(test_evidence_corrupt) {
 }
 END_TEST
 
+/* ---- snapshot anchoring (docs/transactions.md §3.14) ---- */
+
+static cx_err do_anchor(const cx_seckey *k, const char *domain, const cx_hash *root, uint64_t count,
+                        cx_hash *txid) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_VAULT_ANCHOR;
+  strcpy(tx.u.anchor.domain, domain);
+  tx.u.anchor.root = *root;
+  tx.u.anchor.count = count;
+  return submit(&tx, k, txid);
+}
+
+static void expect_anchor(const char *domain, const cx_hash *root, uint64_t count, uint64_t height,
+                          const cx_hash *txid, const char *bureau) {
+  vm_anchor a;
+  ck_assert_int_eq(vm_anchor_get(&ST, domain, root, &a), CX_OK);
+  ck_assert_str_eq(a.domain, domain);
+  ck_assert(hash_eq(&a.root, root));
+  ck_assert(a.count == count);
+  ck_assert(a.height == height);
+  ck_assert(hash_eq(&a.txid, txid));
+  ck_assert_str_eq(a.bureau, bureau);
+}
+
+START_TEST(test_anchor) {
+  cx_hash r1, r2, r3, id1, id2, id3, id4;
+  vm_anchor a;
+  memset(r1.b, 0x11, 32);
+  memset(r2.b, 0x22, 32);
+  memset(r3.b, 0x33, 32);
+  ck_assert_int_eq(vm_anchor_get(&ST, "hrss", &r1, &a), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_E_NOT_FOUND);
+
+  H = 5;
+  ck_assert_int_eq(do_anchor(K[HRSS], "hrss", &r1, 10, &id1), CX_OK);
+  expect_anchor("hrss", &r1, 10, 5, &id1, "hrss-bureau");
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_OK);
+  ck_assert(hash_eq(&a.root, &r1));
+  /* a new snapshot: the latest moves, the first stays */
+  H = 6;
+  ck_assert_int_eq(do_anchor(K[HRSS], "hrss", &r2, 11, &id2), CX_OK);
+  expect_anchor("hrss", &r2, 11, 6, &id2, "hrss-bureau");
+  expect_anchor("hrss", &r1, 10, 5, &id1, "hrss-bureau");
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_OK);
+  ck_assert(hash_eq(&a.root, &r2) && a.height == 6);
+  /* the first root again (records back to their earlier values): accepted,
+   * it is the latest once more, and its first anchoring is kept, count
+   * included */
+  H = 7;
+  ck_assert_int_eq(do_anchor(K[HRSS], "hrss", &r1, 99, &id3), CX_OK);
+  expect_anchor("hrss", &r1, 10, 5, &id1, "hrss-bureau");
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_OK);
+  ck_assert(hash_eq(&a.root, &r1) && a.height == 5 && hash_eq(&a.txid, &id1));
+  /* domains are apart */
+  ck_assert_int_eq(do_anchor(K[HEALTH], "health", &r3, 1, &id4), CX_OK);
+  expect_anchor("health", &r3, 1, 7, &id4, "health-bureau");
+  ck_assert_int_eq(vm_anchor_get(&ST, "hrss", &r3, &a), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_anchor_get(&ST, "health", &r1, &a), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_anchor_latest(&ST, "civil", &a), CX_E_NOT_FOUND);
+  /* not a domain name: nothing to find (and no key built from it) */
+  ck_assert_int_eq(vm_anchor_get(&ST, "Hrss/", &r1, &a), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_anchor_latest(&ST, "", &a), CX_E_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_anchor_rejections) {
+  cx_hash r;
+  vm_anchor a;
+  memset(r.b, 0x44, 32);
+  mem before;
+  mem_copy(&before, &S);
+  ck_assert_int_eq(do_anchor(SK[0], "hrss", &r, 1, NULL), CX_E_NOT_MEMBER);
+  ck_assert_int_eq(do_anchor(K[INS_A], "hrss", &r, 1, NULL), CX_E_WRONG_ROLE);
+  ck_assert_int_eq(do_anchor(K[REG], "hrss", &r, 1, NULL), CX_E_WRONG_ROLE);
+  ck_assert_int_eq(do_anchor(K[AUD], "hrss", &r, 1, NULL), CX_E_WRONG_ROLE);
+  ck_assert_int_eq(do_anchor(K[HRSS], "tax", &r, 1, NULL), CX_E_DOMAIN_UNKNOWN);
+  ck_assert_int_eq(do_anchor(K[CIVIL], "hrss", &r, 1, NULL), CX_E_NOT_OWNER_BUREAU);
+  ck_assert_int_eq(do_anchor(K[HEALTH], "hrss", &r, 1, NULL), CX_E_NOT_OWNER_BUREAU);
+  /* a refusal writes nothing but the nonce */
+  ck_assert(mem_equal_but_nonces(&S, &before));
+  ck_assert_int_eq(vm_anchor_get(&ST, "hrss", &r, &a), CX_E_NOT_FOUND);
+  mem_free(&before);
+
+  /* the owner of the day: hrss-bureau leaves, a new bureau takes hrss */
+  cx_hash pid;
+  cx_member rm = {0}, nb;
+  strcpy(rm.name, "hrss-bureau");
+  ck_assert_int_eq(do_propose(K[HEALTH], GOV_REMOVE, &rm, 100, &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[REG], &pid), CX_OK);
+  ck_assert_int_eq(do_anchor(K[HRSS], "hrss", &r, 1, NULL), CX_E_NOT_MEMBER);
+  ck_assert_int_eq(do_anchor(K[HEALTH], "hrss", &r, 1, NULL), CX_E_DOMAIN_UNKNOWN);
+  cx_seckey *kb = new_member(&nb, "hrss2-bureau", ROLE_BUREAU, 0, "hrss");
+  ck_assert_int_eq(do_propose(K[HEALTH], GOV_ADD, &nb, 100, &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK);
+  ck_assert(is_member("hrss2-bureau"));
+  ck_assert_int_eq(do_anchor(kb, "hrss", &r, 1, NULL), CX_OK);
+  ck_assert_int_eq(vm_anchor_get(&ST, "hrss", &r, &a), CX_OK);
+  ck_assert_str_eq(a.bureau, "hrss2-bureau");
+  key_free(kb);
+}
+END_TEST
+
+/* Damaged anchoring records: store_corrupt, never acted upon. */
+START_TEST(test_anchor_corrupt) {
+  cx_hash r, id;
+  vm_anchor a;
+  memset(r.b, 0x55, 32);
+  H = 9;
+  ck_assert_int_eq(do_anchor(K[HRSS], "hrss", &r, 3, &id), CX_OK);
+  uint8_t key[3 + 4 + 32];
+  memcpy(key, "va/hrss", 7);
+  memcpy(key + 7, r.b, 32);
+  uint8_t *v;
+  size_t vl;
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v, &vl), CX_OK);
+  /* version | count 3 | height 9 | txid | "hrss-bureau" */
+  ck_assert_uint_eq(vl, 1 + 1 + 1 + 32 + 1 + 11);
+  ck_assert_uint_eq(v[0], VM_REC_VERSION);
+  ck_assert_uint_eq(v[1], 3);
+  ck_assert_uint_eq(v[2], 9);
+  uint8_t *bad = malloc(vl + 1);
+  ck_assert_ptr_nonnull(bad);
+  memcpy(bad, v, vl);
+  bad[vl] = 0;
+  poke((const char *)key, sizeof key, bad, vl + 1); /* a trailing byte */
+  ck_assert_int_eq(vm_anchor_get(&ST, "hrss", &r, &a), CX_E_CORRUPT);
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_E_CORRUPT);
+  bad[2] = 0; /* height 0 */
+  poke((const char *)key, sizeof key, bad, vl);
+  ck_assert_int_eq(vm_anchor_get(&ST, "hrss", &r, &a), CX_E_CORRUPT);
+  bad[2] = 9;
+  bad[0] = 2; /* unknown version */
+  poke((const char *)key, sizeof key, bad, vl);
+  ck_assert_int_eq(vm_anchor_get(&ST, "hrss", &r, &a), CX_E_CORRUPT);
+  /* the rule cannot judge a new anchoring of that root then */
+  cx_tx tx;
+  cx_err rc;
+  uint64_t nonce;
+  tx_init(&tx);
+  tx.type = TX_VAULT_ANCHOR;
+  strcpy(tx.u.anchor.domain, "hrss");
+  tx.u.anchor.root = r;
+  ck_assert_int_eq(vm_account_nonce(&ST, &P[HRSS], &nonce), CX_OK);
+  sign_tx(&tx, K[HRSS], nonce, &CHAIN, &id);
+  ck_assert_int_eq(vm_apply_tx(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_CORRUPT);
+  poke((const char *)key, sizeof key, v, vl); /* repaired */
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_OK);
+  /* the latest pointer: a wrong length, or a root without its record */
+  uint8_t lv[1 + 32] = {VM_REC_VERSION};
+  poke("val/hrss", 8, lv, 32);
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_E_CORRUPT);
+  poke("val/hrss", 8, lv, sizeof lv);
+  ck_assert_int_eq(vm_anchor_latest(&ST, "hrss", &a), CX_E_CORRUPT);
+  free(bad);
+  free(v);
+}
+END_TEST
+
 static Suite *vm_suite(void) {
   Suite *s = suite_create("vm");
   TCase *tc = tcase_create("rules");
@@ -2616,6 +2776,9 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_evidence_rejections);
   tcase_add_test(tc, test_evidence_accused_removed);
   tcase_add_test(tc, test_evidence_corrupt);
+  tcase_add_test(tc, test_anchor);
+  tcase_add_test(tc, test_anchor_rejections);
+  tcase_add_test(tc, test_anchor_corrupt);
   suite_add_tcase(s, tc);
   return s;
 }
