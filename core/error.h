@@ -90,6 +90,7 @@
   X(CX_E_CALL_CLOSED, 363, "call_closed", "the call already has a result")           \
   X(CX_E_RESULT_MISMATCH, 364, "result_mismatch", "the result does not match the contract's interface") \
   X(CX_E_NO_QUORUM, 365, "no_quorum", "fewer than 2t+1 parties signed the result")   \
+  X(CX_E_BAD_EVIDENCE, 366, "bad_evidence", "the MPC evidence does not prove the culprit cheated") \
   /* storage 400.. */                                                                \
   X(CX_E_DB, 400, "db_error", "database error")                                      \
   X(CX_E_CORRUPT, 401, "store_corrupt", "store is damaged")                          \

@@ -60,6 +60,7 @@ typedef enum {
   TX_CONTRACT_RETIRE = 32,  /* sender = the deploying insurer */
   TX_VAULT_ANCHOR = 33,     /* sender = the bureau owning the domain: a snapshot's root */
   TX_EVIDENCE = 40,         /* sender = a validator: a validator's equivocation */
+  TX_MPC_EVIDENCE = 41,     /* sender = a party of the call: a cheater its MPC named (docs/calls.md §5) */
   TX_CALL = 50,             /* sender = an insurer: calls a contract for a subject */
   TX_CALL_RESULT = 51,      /* sender = a party of the call: its result (docs/calls.md §4) */
 } cx_tx_type;
@@ -246,6 +247,41 @@ typedef struct {
   uint64_t count; /* records under it */
 } cx_tx_vault_anchor;
 
+/* A cheater the MPC engine named while running a call (docs/calls.md §5,
+ * docs/transactions.md §3.15): the engine's transferable evidence
+ * (mpc/mpc.h, mpc_evidence), which anyone holding the call's parties' keys
+ * checks with mpc_evidence_verify. Body: call[32] | u8 session (1 prep,
+ * 2 bits, 3 online) | u8 ev_type (mpc_ev_type 1..6) | u8 culprit |
+ * varint item | varint count (1..CX_MEV_MAX_MSGS) | count x bytes msg |
+ * bytes aux. Canonical: item is 0 unless ev_type is WRONG_SHARE (3) or
+ * CLIENT (6), aux is empty unless ev_type is CLIENT; each msg is at least
+ * an engine header and signature long (CX_E_TRUNCATED otherwise). Core
+ * does not link the mpc module: the constants below copy mpc.h and
+ * mpc/wire.h (test_vm checks they agree). Evidence whose transaction would
+ * pass CX_TX_MAX_BYTES cannot be put on chain. */
+#define CX_MPC_SESSION_PREP 1   /* a call's sessions (docs/calls.md §2) */
+#define CX_MPC_SESSION_BITS 2
+#define CX_MPC_SESSION_ONLINE 3
+#define CX_MEV_TYPE_MAX 6              /* MPC_EV_CLIENT */
+#define CX_MEV_WRONG_SHARE 3           /* MPC_EV_WRONG_SHARE: item is an element index */
+#define CX_MEV_CLIENT 6                /* MPC_EV_CLIENT: item is a slot, aux the public data */
+#define CX_MEV_MAX_MSGS (2 * CX_MAX_VALIDATORS)
+#define CX_MEV_MSG_MIN 108             /* MPC_MSG_OVERHEAD: header (44) and signature (64) */
+#define CX_MEV_MSG_MAX CX_TX_MAX_BYTES /* the engine allows 6 MiB; the transaction cap decides */
+#define CX_MEV_AUX_MAX (40 + 32 * CX_MAX_VALIDATORS) /* MPC_EV_CLIENT: context, count, commitments */
+typedef struct {
+  cx_hash call;       /* the call's txid */
+  uint8_t session;    /* CX_MPC_SESSION_*: the session the messages belong to */
+  uint8_t ev_type;    /* mpc_ev_type */
+  uint8_t culprit;    /* party index among the call's parties */
+  uint64_t item;
+  size_t count;       /* messages */
+  uint8_t **msg;      /* owned; count signed engine messages (mpc/wire.h) */
+  size_t *len;        /* owned; their lengths */
+  uint8_t *aux;       /* owned; aux_len bytes (NULL when 0) */
+  size_t aux_len;
+} cx_tx_mpc_evidence;
+
 typedef struct {
   uint8_t type; /* cx_tx_type */
   cx_hash chain_id;
@@ -263,6 +299,7 @@ typedef struct {
     cx_tx_contract_deploy deploy;
     cx_tx_contract_ref cref;
     cx_tx_evidence evidence;
+    cx_tx_mpc_evidence mev;
     cx_tx_call call;
     cx_tx_call_result result;
     cx_tx_vault_anchor anchor;
@@ -313,6 +350,17 @@ void tx_result_statement(const cx_hash *chain_id, const cx_tx_call_result *r, co
                          const cx_hash *consent, const cx_hash *did, cx_hash *out);
 /* What party i signs: H_RESULT_SIG(statement[32] || blob). */
 void tx_result_sig_msg(const cx_hash *statement, const uint8_t *blob, size_t blob_len, cx_hash *out);
+
+/* MPC evidence (cx_tx_mpc_evidence). tx_mpc_evidence_set copies count
+ * messages and aux into the body (call, session, ev_type, culprit and item
+ * are set directly): CX_E_INVALID_ARG when count is 0, CX_E_TOO_LONG over
+ * the caps, CX_E_NOMEM. The id of one of a call's sessions (docs/calls.md
+ * §2), the one thing the node's sessions and the evidence rule must agree
+ * on: H_MPC_CALL(what || chain_id || call), what = "prep", "bits" or
+ * "online" for kind CX_MPC_SESSION_PREP, _BITS or _ONLINE. */
+cx_err tx_mpc_evidence_set(cx_tx *tx, const uint8_t *const *msg, const size_t *len, size_t count,
+                           const uint8_t *aux, size_t aux_len);
+void tx_call_session_id(const cx_hash *chain_id, const cx_hash *call, uint8_t kind, uint8_t out[32]);
 
 /* Canonical encoding. with_sig = 0 gives the signed preimage. *out malloc'd. */
 cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len);

@@ -96,6 +96,38 @@ static void add_evidence(cJSON *o, const cx_tx_evidence *ev) {
   }
 }
 
+/* mpc.h's mpc_ev_type and the call's sessions (docs/calls.md §2, §5). */
+static const char *mpc_ev_name(unsigned t) {
+  static const char *const names[] = {"none", "equivocation", "malformed", "wrong_share",
+                                      "coin", "audit",        "client"};
+  return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
+}
+
+static const char *mpc_session_name(unsigned k) {
+  return k == CX_MPC_SESSION_PREP ? "prep" : k == CX_MPC_SESSION_BITS ? "bits"
+                                        : k == CX_MPC_SESSION_ONLINE ? "online" : "unknown";
+}
+
+/* A TX_MPC_EVIDENCE body: what identifies the cheat, and the sizes of the
+ * signed messages (the messages themselves are in the raw transaction). */
+static void add_mpc_evidence(cJSON *o, const cx_tx *tx) {
+  const cx_tx_mpc_evidence *v = &tx->u.mev;
+  add_hex(o, "call", v->call.b, 32);
+  cJSON_AddStringToObject(o, "session", mpc_session_name(v->session));
+  if (v->session >= CX_MPC_SESSION_PREP && v->session <= CX_MPC_SESSION_ONLINE) {
+    uint8_t sid[32];
+    tx_call_session_id(&tx->chain_id, &v->call, v->session, sid);
+    add_hex(o, "session_id", sid, 32);
+  }
+  cJSON_AddStringToObject(o, "ev_type", mpc_ev_name(v->ev_type));
+  add_u64(o, "culprit", v->culprit);
+  add_u64(o, "item", v->item);
+  add_u64(o, "count", v->count);
+  cJSON *a = cJSON_AddArrayToObject(o, "message_bytes");
+  for (size_t i = 0; a && i < v->count; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->len[i]));
+  add_u64(o, "aux_bytes", v->aux_len);
+}
+
 cJSON *api_tx_to_json(const cx_tx *tx) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
@@ -170,6 +202,9 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       break;
     case TX_EVIDENCE:
       add_evidence(o, &tx->u.evidence);
+      break;
+    case TX_MPC_EVIDENCE:
+      add_mpc_evidence(o, tx);
       break;
     case TX_CALL: {
       /* The sealed blobs are opaque to everyone but their party: counts only. */
@@ -834,18 +869,47 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   return CX_OK;
 }
 
+/* The MPC cheaters recorded on chain (TX_MPC_EVIDENCE, oldest first, one
+ * per (call, culprit)), names resolved against today's members. */
+static void add_mpc_recorded(cJSON *arr, node *n) {
+  vm_mpc_evidence r;
+  for (uint64_t i = 0; i < 1000 && vm_mpc_evidence_at(node_state(n), i, &r) == CX_OK; i++) {
+    cJSON *e = cJSON_CreateObject();
+    if (!e) break;
+    cJSON_AddItemToArray(arr, e);
+    add_hex(e, "call", r.call.b, 32);
+    add_u64(e, "culprit", r.culprit);
+    vm_call c;
+    cx_member m;
+    if (vm_call_get(node_state(n), &r.call, &c) == CX_OK && r.culprit < c.nparties) {
+      add_hex(e, "culprit_key", c.parties[r.culprit].b, 32);
+      if (vm_member_by_key(node_state(n), &c.parties[r.culprit], &m) == CX_OK)
+        cJSON_AddStringToObject(e, "culprit_name", m.name);
+    }
+    cJSON_AddStringToObject(e, "session", mpc_session_name(r.session));
+    cJSON_AddStringToObject(e, "ev_type", mpc_ev_name(r.ev_type));
+    add_hex(e, "reporter", r.reporter.b, 32);
+    if (vm_member_by_key(node_state(n), &r.reporter, &m) == CX_OK)
+      cJSON_AddStringToObject(e, "reporter_name", m.name);
+    add_u64(e, "included_height", r.height);
+    add_hex(e, "txid", r.txid.b, 32);
+  }
+}
+
 /* Equivocations: "recorded" are the evidence transactions on chain (oldest
  * first, each once, whoever reported it); "observed" are the last 64 this
  * node's engine saw (newest first, in memory), each of which it reports on
- * chain with a TX_EVIDENCE unless already recorded. */
+ * chain with a TX_EVIDENCE unless already recorded. "mpc": the cheaters the
+ * MPC engine named during calls, recorded by mpc_evidence transactions. */
 static cx_err m_evidence_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
   cJSON *o = cJSON_CreateObject();
   cJSON *rec = o ? cJSON_AddArrayToObject(o, "recorded") : NULL;
   cJSON *obs = o ? cJSON_AddArrayToObject(o, "observed") : NULL;
+  cJSON *mpc = o ? cJSON_AddArrayToObject(o, "mpc") : NULL;
   vm_evidence *ve = calloc(1, sizeof *ve);
   node_evidence *ev = calloc(64, sizeof *ev);
-  if (!o || !rec || !obs || !ve || !ev) {
+  if (!o || !rec || !obs || !mpc || !ve || !ev) {
     cJSON_Delete(o);
     free(ve);
     free(ev);
@@ -875,6 +939,7 @@ static cx_err m_evidence_list(void *ctx, const cJSON *params, cJSON **result, rp
     add_hex(e, "hash2", ev[i].hash2.b, 32);
     add_u64(e, "time_ms", ev[i].time_ms);
   }
+  add_mpc_recorded(mpc, n);
   free(ve);
   free(ev);
   *result = o;

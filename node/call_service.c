@@ -372,23 +372,15 @@ static void job_free(job *j) {
   free(j);
 }
 
-static void session_id(const node *n, const job *j, const char *what, uint8_t out[32]) {
-  hash_ctx h;
-  cx_hash r;
-  hash_ctx_init(&h, CX_TAG_MPC_CALL);
-  hash_ctx_update(&h, what, strlen(what));
-  hash_ctx_update(&h, n->chain_id.b, 32);
-  hash_ctx_update(&h, j->id.b, 32);
-  hash_ctx_final(&h, &r);
-  memcpy(out, r.b, 32);
-}
-
-static void config(const call_service *s, const job *j, const char *what, mpc_session_config *cfg) {
+/* kind: CX_MPC_SESSION_PREP, _BITS or _ONLINE. The session id is the
+ * one the mpc_evidence rule checks evidence against (tx_call_session_id,
+ * docs/calls.md §2). */
+static void config(const call_service *s, const job *j, uint8_t kind, mpc_session_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->n = j->n;
   cfg->t = j->t;
   cfg->me = j->me;
-  session_id(s->node, j, what, cfg->session);
+  tx_call_session_id(&s->node->chain_id, &j->id, kind, cfg->session);
   cfg->pubkeys = j->rec.parties;
   cfg->key = s->node->keys.sign;
   randombytes_buf(cfg->seed, sizeof cfg->seed);
@@ -628,13 +620,13 @@ static cx_err start_session(call_service *s, job *j, char *why, size_t wl) {
   size_t T, R, B;
   lang_call_plan_material(j->plan, &T, &R, &B);
   if (j->stage == ST_PREP) {
-    config(s, j, "prep", &cfg);
+    config(s, j, CX_MPC_SESSION_PREP, &cfg);
     e = mpc_session_prep(&cfg, T + B, R + B, j->pool, &j->sess);
   } else if (j->stage == ST_BITS) {
-    config(s, j, "bits", &cfg);
+    config(s, j, CX_MPC_SESSION_BITS, &cfg);
     e = mpc_session_bits(&cfg, B, j->pool, &j->sess);
   } else {
-    config(s, j, "online", &cfg);
+    config(s, j, CX_MPC_SESSION_ONLINE, &cfg);
     e = mpc_session_online(&cfg, lang_call_plan_program(j->plan), j->pool, &j->sess);
     if (!e && j->nvals) e = mpc_session_input(j->sess, 0, j->vals, j->nvals);
     if (!e && lang_call_plan_params(j->plan)) {
@@ -1039,6 +1031,58 @@ static void closing_tick(call_service *s) {
   s->nclosing = w;
 }
 
+/* ---- evidence ----------------------------------------------------------- */
+
+/* An engine abort that names a culprit: its evidence goes on chain as a
+ * TX_MPC_EVIDENCE (docs/calls.md §5), copied out of the session before
+ * fail() frees it. Every honest party that saw the cheat reports it; the
+ * chain keeps the first report per (call, culprit), and a later one is
+ * refused at admission or gets an evidence_exists receipt. Evidence whose
+ * transaction would pass CX_TX_MAX_BYTES cannot go on chain: logged. */
+static void report_culprit(call_service *s, const job *j, const mpc_status *st) {
+  node *n = s->node;
+  const mpc_evidence *ev = mpc_session_evidence(j->sess);
+  char hex[65];
+  hash_hex(&j->id, hex);
+  const char *who = (uint32_t)st->culprit < j->n ? j->names[st->culprit] : "?";
+  if (!ev || ev->type == MPC_EV_NONE || ev->culprit != st->culprit || !ev->count) {
+    LOG_W("call", "call %.16s: %s named without evidence: nothing to put on chain", hex, who);
+    return;
+  }
+  vm_mpc_evidence have;
+  if (vm_mpc_evidence_get(&n->ro, &j->id, (uint8_t)ev->culprit, &have) == CX_OK) {
+    LOG_D("call", "call %.16s: evidence against %s already on chain", hex, who);
+    return;
+  }
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_MPC_EVIDENCE;
+  tx.chain_id = n->chain_id;
+  cx_tx_mpc_evidence *v = &tx.u.mev;
+  v->call = j->id;
+  v->session = j->stage == ST_PREP ? CX_MPC_SESSION_PREP : j->stage == ST_BITS ? CX_MPC_SESSION_BITS
+                                                                            : CX_MPC_SESSION_ONLINE;
+  v->ev_type = (uint8_t)ev->type;
+  v->culprit = (uint8_t)ev->culprit;
+  v->item = ev->item;
+  size_t bytes = ev->aux_len;
+  for (size_t i = 0; i < ev->count; i++) bytes += ev->len[i];
+  cx_hash txid;
+  char detail[128] = "", tid[65];
+  cx_err e = tx_mpc_evidence_set(&tx, (const uint8_t *const *)ev->msg, ev->len, ev->count, ev->aux, ev->aux_len);
+  if (!e) e = node_submit_own(n, &tx, &txid, detail, sizeof detail);
+  if (e == CX_E_TX_TOO_BIG || e == CX_E_TOO_LONG)
+    LOG_W("call", "call %.16s: evidence against %s (type %d, %zu messages, %zu bytes) does not fit in a transaction "
+          "(%d bytes at most): not put on chain", hex, who, (int)ev->type, ev->count, bytes, CX_TX_MAX_BYTES);
+  else if (e == CX_E_EVIDENCE_EXISTS || e == CX_E_DUPLICATE)
+    LOG_D("call", "call %.16s: evidence against %s already reported", hex, who);
+  else if (e)
+    LOG_W("call", "call %.16s: evidence against %s not admitted: %s %s", hex, who, cx_err_name(e), detail);
+  else
+    LOG_I("call", "call %.16s: evidence against %s submitted (%.16s)", hex, who, hash_hex(&txid, tid));
+  tx_clear(&tx);
+}
+
 /* ---- the thread --------------------------------------------------------- */
 
 /* One running job: its session's timers, a stage that ended. Returns 1
@@ -1072,10 +1116,11 @@ static int run_step(call_service *s, job *j) {
           size_t l = strlen(who);
           snprintf(who + l, sizeof who - l, "%s%s", l ? ", " : "; unresponsive: ", j->names[i]);
         }
-      if (st->culprit >= 0)
+      if (st->culprit >= 0) {
         snprintf(why, sizeof why, "%s session: %.140s; culprit %s", stage, st->reason,
                  (uint32_t)st->culprit < j->n ? j->names[st->culprit] : "?");
-      else
+        report_culprit(s, j, st); /* before fail() frees the session and its evidence */
+      } else
         snprintf(why, sizeof why, "%s session: %.90s%s", stage, st->reason, who);
       fail(s, j, st->err, "%s", why);
     }

@@ -15,6 +15,18 @@ static int result_decodable(const cx_tx_call_result *r) {
   return 1;
 }
 
+/* What the MPC evidence rule relies on tx_decode for: a known session kind
+ * and type, 1..CX_MEV_MAX_MSGS messages each at least an engine header and
+ * signature long (the rule reads the session id in it), aux within its cap. */
+static int mev_decodable(const cx_tx_mpc_evidence *v) {
+  if (v->session < CX_MPC_SESSION_PREP || v->session > CX_MPC_SESSION_ONLINE) return 0;
+  if (v->ev_type < 1 || v->ev_type > CX_MEV_TYPE_MAX || v->culprit >= CX_MAX_VALIDATORS) return 0;
+  if (v->count == 0 || v->count > CX_MEV_MAX_MSGS || !v->msg || !v->len) return 0;
+  for (size_t i = 0; i < v->count; i++)
+    if (!v->msg[i] || v->len[i] < CX_MEV_MSG_MIN || v->len[i] > CX_MEV_MSG_MAX) return 0;
+  return v->aux_len <= CX_MEV_AUX_MAX && (v->aux || !v->aux_len);
+}
+
 static vmi_rule rule_for(const cx_tx *tx) {
   switch (tx->type) {
     case TX_MEMBER_PROPOSE:
@@ -37,6 +49,8 @@ static vmi_rule rule_for(const cx_tx *tx) {
       /* Same halves, wrong order, bad type: tx_decode refuses these. */
       if (tx_evidence_check(&tx->u.evidence) != CX_OK) return NULL;
       return vmi_rule_evidence;
+    case TX_MPC_EVIDENCE:
+      return mev_decodable(&tx->u.mev) ? vmi_rule_mpc_evidence : NULL;
     case TX_CALL: return vmi_rule_call;
     case TX_CALL_RESULT:
       return result_decodable(&tx->u.result) ? vmi_rule_call_result : NULL;

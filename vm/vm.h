@@ -218,6 +218,26 @@ cx_err vm_consent_live(const vm_state *st, const cx_hash *id, uint64_t height);
 /* The call recorded by transaction txid. */
 cx_err vm_call_get(const vm_state *st, const cx_hash *txid, vm_call *out);
 
+/* A cheater the MPC engine named during a call, recorded by a
+ * TX_MPC_EVIDENCE (docs/transactions.md §3.15, §4.6): at most one per
+ * (call, culprit), whatever evidence proved it and whoever reported it
+ * first. The evidence itself is in the transaction (txid). */
+typedef struct {
+  cx_hash call;        /* the call's txid */
+  uint8_t culprit;     /* party index among the call's parties (vm_call.parties) */
+  uint8_t session;     /* CX_MPC_SESSION_* the evidence's messages belong to */
+  uint8_t ev_type;     /* mpc_ev_type */
+  cx_pubkey reporter;  /* the party that sent it */
+  uint64_t height;     /* block that recorded it */
+  cx_hash txid;        /* the mpc_evidence transaction */
+} vm_mpc_evidence;
+
+/* The evidence recorded against party `culprit` of call `call`. */
+cx_err vm_mpc_evidence_get(const vm_state *st, const cx_hash *call, uint8_t culprit, vm_mpc_evidence *out);
+/* The index-th MPC evidence recorded (0-based, in the order recorded), for
+ * listing; CX_E_NOT_FOUND past the end. */
+cx_err vm_mpc_evidence_at(const vm_state *st, uint64_t index, vm_mpc_evidence *out);
+
 /* A snapshot of a domain anchored by its bureau (TX_VAULT_ANCHOR,
  * docs/transactions.md §3.14, docs/vault.md "Anchoring"): the first
  * anchoring of a root is the one kept. */

@@ -35,6 +35,10 @@
 #define VMK_CALL "cl/"       /* + txid[32]    -> contract call and its result (rules_call.c) */
 #define VMK_ANCHOR "va/"     /* + domain | root[32] -> anchored snapshot (rules_anchor.c) */
 #define VMK_ANCHOR_LATEST "val/" /* + domain  -> root[32] anchored last */
+#define VMK_MPC_EVIDENCE "mev/"  /* + call[32] | u8 culprit -> MPC evidence (rules_mpc_evidence.c);
+                                  the byte after "me" tells it from "me/" */
+#define VMK_MPC_EVIDENCE_COUNT "mevn" /*      -> varint number recorded */
+#define VMK_MPC_EVIDENCE_SEQ "mevs/"  /* + u64be seq -> call[32] | u8 culprit */
 
 typedef struct {
   uint8_t b[4 + CX_NAME_MAX + 32];
@@ -150,6 +154,7 @@ cx_err vmi_rule_evidence(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_call(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_vault_anchor(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_mpc_evidence(const vmi_ctx *c, cx_err *rej);
 
 /* Shared checks (rules_identity.c). */
 /* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked

@@ -24,6 +24,8 @@
 #include "tx.h"
 #include "client.h" /* mpc_client_blob_len: the length tx_call_blob_len copies */
 #include "field.h"  /* fe_decode: the canonical check tx_decode copies for results */
+#include "mpc.h"    /* mpc_ev_type: the evidence types TX_MPC_EVIDENCE carries */
+#include "wire.h"   /* MPC_MSG_OVERHEAD: the shortest engine message */
 
 #ifndef CUSTOS_VECTORS_DIR
 #error "CUSTOS_VECTORS_DIR must be defined (path of tests/vectors)"
@@ -156,6 +158,7 @@ START_TEST(test_error_numbers_stable) {
   ck_assert_int_eq(CX_E_EVIDENCE_EXISTS, 350);
   ck_assert_int_eq(CX_E_CONSENT_MISMATCH, 360);
   ck_assert_int_eq(CX_E_BAD_DEALING, 361);
+  ck_assert_int_eq(CX_E_BAD_EVIDENCE, 366);
   ck_assert_int_eq(CX_E_BAD_CERT, 501);
 }
 END_TEST
@@ -1133,6 +1136,8 @@ enum {
   V_RESULT_DONE,
   V_RESULT_ABORTED,
   V_ANCHOR,
+  V_MEV,        /* mpc_evidence: an equivocation (two messages) */
+  V_MEV_CLIENT, /* mpc_evidence: a client check (item, aux) */
   V_COUNT
 };
 
@@ -1211,6 +1216,30 @@ static void make_result(cx_tx *tx, int done) {
       ck_assert_int_eq(tx_result_set_blob(tx, i, blob, sizeof blob), CX_OK);
     }
   }
+}
+
+/* An mpc_evidence body: an online equivocation (two messages of 150 and
+ * 151 bytes), or a client check of 5 parties (6 messages, item 3, aux of
+ * 40 + 5 x 32 bytes). The messages are random bytes: the codec does not
+ * look into them. */
+static void make_mev(cx_tx *tx, int client) {
+  cx_tx_mpc_evidence *v = &tx->u.mev;
+  tx->type = TX_MPC_EVIDENCE;
+  rand_hash(&v->call);
+  v->session = client ? CX_MPC_SESSION_ONLINE : (uint8_t)(1 + tu_rand() % 3);
+  v->ev_type = client ? MPC_EV_CLIENT : MPC_EV_EQUIVOCATION;
+  v->culprit = (uint8_t)(tu_rand() % CX_MAX_VALIDATORS);
+  v->item = client ? 3 : 0;
+  uint8_t bufs[6][200], aux[40 + 5 * 32];
+  const uint8_t *msg[6];
+  size_t len[6], n = client ? 6 : 2;
+  for (size_t i = 0; i < n; i++) {
+    tu_randbytes(bufs[i], sizeof bufs[i]);
+    msg[i] = bufs[i];
+    len[i] = 150 + i;
+  }
+  tu_randbytes(aux, sizeof aux);
+  ck_assert_int_eq(tx_mpc_evidence_set(tx, msg, len, n, client ? aux : NULL, client ? sizeof aux : 0), CX_OK);
 }
 
 static void make_tx(cx_tx *tx, int v) {
@@ -1357,6 +1386,10 @@ static void make_tx(cx_tx *tx, int v) {
       rand_hash(&tx->u.anchor.root);
       tx->u.anchor.count = rand_u64_any_width();
       break;
+    case V_MEV:
+    case V_MEV_CLIENT:
+      make_mev(tx, v == V_MEV_CLIENT);
+      break;
     default:
       ck_abort_msg("bad variant %d", v);
   }
@@ -1499,6 +1532,22 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       ck_assert(hash_eq(&a->u.anchor.root, &b->u.anchor.root));
       ck_assert(a->u.anchor.count == b->u.anchor.count);
       break;
+    case TX_MPC_EVIDENCE: {
+      const cx_tx_mpc_evidence *x = &a->u.mev, *y = &b->u.mev;
+      ck_assert(hash_eq(&x->call, &y->call));
+      ck_assert_uint_eq(x->session, y->session);
+      ck_assert_uint_eq(x->ev_type, y->ev_type);
+      ck_assert_uint_eq(x->culprit, y->culprit);
+      ck_assert(x->item == y->item);
+      ck_assert_uint_eq(x->count, y->count);
+      for (size_t i = 0; i < x->count; i++) {
+        ck_assert_uint_eq(x->len[i], y->len[i]);
+        ck_assert_mem_eq(x->msg[i], y->msg[i], x->len[i]);
+      }
+      ck_assert_uint_eq(x->aux_len, y->aux_len);
+      if (x->aux_len) ck_assert_mem_eq(x->aux, y->aux, x->aux_len);
+      break;
+    }
     default:
       ck_abort_msg("unknown type %u", a->type);
   }
@@ -1731,6 +1780,11 @@ START_TEST(test_tx_flip_result) {
 END_TEST
 START_TEST(test_tx_flip_anchor) { flip_all(V_ANCHOR); }
 END_TEST
+START_TEST(test_tx_flip_mpc_evidence) {
+  flip_all(V_MEV);
+  flip_all(V_MEV_CLIENT);
+}
+END_TEST
 START_TEST(test_tx_flip_evidence) {
   flip_all(V_EV_PROPOSAL);
   flip_all(V_EV_PRECOMMIT);
@@ -1776,7 +1830,7 @@ START_TEST(test_tx_truncate_append) {
     }
     buf[0] = saved;
     saved = buf[1];
-    const uint8_t types[] = {0, 3, 9, 14, 19, 22, 29, 34, 39, 41, 100, 255};
+    const uint8_t types[] = {0, 3, 9, 14, 19, 22, 29, 34, 39, 42, 100, 255};
     for (size_t i = 0; i < ARRAY_LEN(types); i++) {
       buf[1] = types[i];
       size_t off = 99;
@@ -2245,6 +2299,224 @@ START_TEST(test_tx_call_context) {
   ck_assert_mem_eq(got, want, 32);
   tx_call_context(&chain, &sender, 0x0102030405060709ULL, &contract, other);
   ck_assert_mem_ne(got, other, 32);
+}
+END_TEST
+
+/* ---- mpc_evidence (docs/transactions.md §3.15) ---- */
+
+/* A TX_MPC_EVIDENCE laid out by hand: nonce 5 (the body starts at 67),
+ * call[32] = 0x11.., then the fields as given; count messages of mlen
+ * bytes each, aux of alen bytes; then the signature. *at gets the offset of
+ * each field: [0] session, [1] type, [2] culprit, [3] item, [4] count,
+ * [5] first message, [6] aux. */
+typedef struct {
+  uint8_t session, type, culprit;
+  uint64_t item, count;
+  size_t nmsg, mlen, alen;
+  uint64_t mlen_claimed; /* 0: mlen */
+} mev_fields;
+
+static void mev_hand(cx_enc *e, const mev_fields *f, size_t at[7]) {
+  uint8_t call[32], sig[64] = {9};
+  memset(call, 0x11, 32);
+  enc_init(e);
+  enc_u8(e, 1);
+  enc_u8(e, TX_MPC_EVIDENCE);
+  for (int i = 0; i < 2; i++) enc_fixed(e, call, 32); /* chain id, sender: any bytes */
+  enc_varint(e, 5);
+  enc_fixed(e, call, 32);
+  at[0] = e->len;
+  enc_u8(e, f->session);
+  at[1] = e->len;
+  enc_u8(e, f->type);
+  at[2] = e->len;
+  enc_u8(e, f->culprit);
+  at[3] = e->len;
+  enc_varint(e, f->item);
+  at[4] = e->len;
+  enc_varint(e, f->count);
+  at[5] = e->len;
+  uint8_t *m = calloc(1, f->mlen + 1);
+  for (size_t i = 0; i < f->nmsg; i++) {
+    if (f->mlen_claimed) {
+      enc_varint(e, f->mlen_claimed);
+      enc_fixed(e, m, f->mlen);
+    } else {
+      enc_bytes(e, m, f->mlen);
+    }
+  }
+  free(m);
+  at[6] = e->len;
+  uint8_t *a = calloc(1, f->alen + 1);
+  enc_bytes(e, a, f->alen);
+  free(a);
+  enc_fixed(e, sig, 64);
+}
+
+static cx_err mev_try(const mev_fields *f, size_t at[7], size_t *off) {
+  cx_enc e;
+  cx_tx got;
+  mev_hand(&e, f, at);
+  *off = 999999;
+  cx_err r = tx_decode(e.buf, e.len, &got, off);
+  if (r == CX_OK) {
+    ck_assert_uint_eq(got.u.mev.count, f->count);
+    tx_clear(&got);
+  } else {
+    ck_assert_uint_eq(got.type, 0);
+  }
+  enc_free(&e);
+  return r;
+}
+
+START_TEST(test_tx_mpc_evidence_errors) {
+  size_t at[7], off;
+  const mev_fields ok = {.session = 3, .type = MPC_EV_EQUIVOCATION, .culprit = 2, .count = 2, .nmsg = 2,
+                         .mlen = CX_MEV_MSG_MIN};
+  mev_fields f = ok;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_OK);
+  /* the copied constants are the engine's */
+  ck_assert_int_eq(CX_MEV_TYPE_MAX, MPC_EV_CLIENT);
+  ck_assert_int_eq(CX_MEV_WRONG_SHARE, MPC_EV_WRONG_SHARE);
+  ck_assert_int_eq(CX_MEV_CLIENT, MPC_EV_CLIENT);
+  ck_assert_int_eq(CX_MEV_MSG_MIN, MPC_MSG_OVERHEAD);
+  ck_assert_uint_ge(MPC_MAX_PAYLOAD + MPC_MSG_OVERHEAD, CX_MEV_MSG_MAX);
+  /* session kind and type out of their enumerations */
+  const uint8_t bad_session[] = {0, 4, 255};
+  for (size_t i = 0; i < ARRAY_LEN(bad_session); i++) {
+    f = ok;
+    f.session = bad_session[i];
+    ck_assert_int_eq(mev_try(&f, at, &off), CX_E_BAD_ENUM);
+    ck_assert_uint_eq(off, at[0]);
+  }
+  const uint8_t bad_type[] = {MPC_EV_NONE, MPC_EV_CLIENT + 1, 255};
+  for (size_t i = 0; i < ARRAY_LEN(bad_type); i++) {
+    f = ok;
+    f.type = bad_type[i];
+    ck_assert_int_eq(mev_try(&f, at, &off), CX_E_BAD_ENUM);
+    ck_assert_uint_eq(off, at[1]);
+  }
+  /* a culprit no party can be */
+  f = ok;
+  f.culprit = CX_MAX_VALIDATORS - 1;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_OK);
+  f.culprit = CX_MAX_VALIDATORS;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at[2]);
+  /* an item only where the type has one */
+  for (uint8_t t = 1; t <= MPC_EV_CLIENT; t++) {
+    f = ok;
+    f.type = t;
+    f.item = 7;
+    int has = t == MPC_EV_WRONG_SHARE || t == MPC_EV_CLIENT;
+    ck_assert_int_eq(mev_try(&f, at, &off), has ? CX_OK : CX_E_NONCANONICAL);
+    if (!has) ck_assert_uint_eq(off, at[3]);
+  }
+  /* count: 0 proves nothing; over its cap; more than the input holds */
+  f = ok;
+  f.count = f.nmsg = 0;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, at[4]);
+  f = ok;
+  f.count = CX_MEV_MAX_MSGS + 1;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at[4]);
+  f = ok;
+  f.count = CX_MEV_MAX_MSGS; /* two messages follow, not 128: refused before allocating */
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_TRUNCATED);
+  ck_assert_uint_eq(off, at[5]);
+  f = ok;
+  f.count = CX_MEV_MAX_MSGS;
+  f.nmsg = CX_MEV_MAX_MSGS;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_OK);
+  /* a message shorter than an engine header and signature */
+  f = ok;
+  f.mlen = CX_MEV_MSG_MIN - 1;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_TRUNCATED);
+  ck_assert_uint_eq(off, at[5]);
+  /* a message length over its cap, refused before it is read */
+  f = ok;
+  f.mlen_claimed = CX_MEV_MSG_MAX + 1;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at[5]);
+  /* aux: only for a client check, and within its cap */
+  f = ok;
+  f.alen = 1;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, at[6]);
+  f.type = MPC_EV_CLIENT;
+  f.alen = CX_MEV_AUX_MAX;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_OK);
+  f.alen = CX_MEV_AUX_MAX + 1;
+  ck_assert_int_eq(mev_try(&f, at, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at[6]);
+  /* a trailing byte after the signature */
+  cx_enc e;
+  cx_tx got;
+  mev_hand(&e, &ok, at);
+  enc_u8(&e, 0);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_E_TRAILING);
+  ck_assert_uint_eq(off, e.len - 1);
+  enc_free(&e);
+
+  /* the setter refuses what the decoder would; a body over the
+   * transaction cap cannot be encoded (such evidence cannot go on chain) */
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_MPC_EVIDENCE;
+  tx.u.mev.session = CX_MPC_SESSION_PREP;
+  tx.u.mev.ev_type = MPC_EV_AUDIT;
+  static uint8_t big[9000];
+  const uint8_t *msgs[CX_MEV_MAX_MSGS + 1];
+  size_t lens[CX_MEV_MAX_MSGS + 1];
+  for (size_t i = 0; i < ARRAY_LEN(msgs); i++) {
+    msgs[i] = big;
+    lens[i] = sizeof big;
+  }
+  ck_assert_int_eq(tx_mpc_evidence_set(&tx, msgs, lens, 0, NULL, 0), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_mpc_evidence_set(&tx, msgs, lens, CX_MEV_MAX_MSGS + 1, NULL, 0), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_mpc_evidence_set(&tx, msgs, lens, 1, big, CX_MEV_AUX_MAX + 1), CX_E_TOO_LONG);
+  lens[0] = CX_MEV_MSG_MAX + 1;
+  uint8_t *huge = calloc(1, CX_MEV_MSG_MAX + 1);
+  msgs[0] = huge;
+  ck_assert_int_eq(tx_mpc_evidence_set(&tx, msgs, lens, 1, NULL, 0), CX_E_TOO_LONG);
+  free(huge);
+  msgs[0] = big;
+  lens[0] = sizeof big;
+  ck_assert_int_eq(tx_mpc_evidence_set(&tx, msgs, lens, 9, NULL, 0), CX_OK);
+  uint8_t *buf;
+  size_t len;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK); /* 81,000 bytes of messages: fits */
+  free(buf);
+  ck_assert_int_eq(tx_mpc_evidence_set(&tx, msgs, lens, 10, NULL, 0), CX_OK); /* replaces */
+  ck_assert_uint_eq(tx.u.mev.count, 10);
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_E_TX_TOO_BIG);
+  tx_clear(&tx);
+}
+END_TEST
+
+/* session id = H_MPC_CALL(what || chain_id || call), what per kind */
+START_TEST(test_tx_call_session_id) {
+  cx_hash chain, call;
+  rand_hash(&chain);
+  rand_hash(&call);
+  static const char *const what[] = {"prep", "bits", "online"};
+  uint8_t ids[3][32];
+  for (int k = 0; k < 3; k++) {
+    uint8_t msg[6 + 64], want[32];
+    size_t wl = strlen(what[k]);
+    memcpy(msg, what[k], wl);
+    memcpy(msg + wl, chain.b, 32);
+    memcpy(msg + wl + 32, call.b, 32);
+    ref_tagged("custos/mpc-call", msg, wl + 64, want);
+    tx_call_session_id(&chain, &call, (uint8_t)(CX_MPC_SESSION_PREP + k), ids[k]);
+    ck_assert_mem_eq(ids[k], want, 32);
+    for (int j = 0; j < k; j++) ck_assert_mem_ne(ids[j], ids[k], 32);
+  }
+  call.b[31] ^= 1;
+  uint8_t other[32];
+  tx_call_session_id(&chain, &call, CX_MPC_SESSION_ONLINE, other);
+  ck_assert_mem_ne(other, ids[2], 32);
 }
 END_TEST
 
@@ -2889,7 +3161,7 @@ START_TEST(test_names) {
                        TX_ID_ATTEST,       TX_ID_ROTATE,        TX_ID_REVOKE,
                        TX_CONSENT_GRANT,   TX_CONSENT_REVOKE,   TX_CONTRACT_DEPLOY,
                        TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE, TX_CALL,
-                       TX_CALL_RESULT, TX_VAULT_ANCHOR};
+                       TX_CALL_RESULT, TX_VAULT_ANCHOR, TX_MPC_EVIDENCE};
   for (size_t i = 0; i < ARRAY_LEN(types); i++) {
     const char *n = tx_type_name(types[i]);
     ck_assert_str_ne(n, "unknown");
@@ -2907,7 +3179,9 @@ START_TEST(test_names) {
   ck_assert_int_eq(TX_CALL_RESULT, 51);
   ck_assert_str_eq(tx_type_name(TX_VAULT_ANCHOR), "vault_anchor");
   ck_assert_int_eq(TX_VAULT_ANCHOR, 33);
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 41, 49, 52, 1000};
+  ck_assert_str_eq(tx_type_name(TX_MPC_EVIDENCE), "mpc_evidence");
+  ck_assert_int_eq(TX_MPC_EVIDENCE, 41);
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 42, 49, 52, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -3621,6 +3895,9 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_flip_call);
   tcase_add_test(tc, test_tx_flip_result);
   tcase_add_test(tc, test_tx_flip_anchor);
+  tcase_add_test(tc, test_tx_flip_mpc_evidence);
+  tcase_add_test(tc, test_tx_mpc_evidence_errors);
+  tcase_add_test(tc, test_tx_call_session_id);
   tcase_add_test(tc, test_tx_anchor_layout);
   tcase_add_test(tc, test_tx_result_errors);
   tcase_add_test(tc, test_tx_result_fe);

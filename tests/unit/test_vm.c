@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "field.h"
 #include "lang.h"
+#include "mpc.h"
+#include "mpc_harness.h"
 #include "vm.h"
 #include "vm_internal.h"
 
@@ -2733,6 +2736,304 @@ START_TEST(test_anchor_corrupt) {
 }
 END_TEST
 
+/* ---- MPC evidence (docs/transactions.md §3.15, §4.6; docs/calls.md §5) ---- */
+
+#define MEV_LEN 4      /* values the dealer inputs */
+#define MEV_DEALER 1   /* party 1 (health-bureau) deals, and cheats */
+#define MEV_TARGET 2   /* the one party it sends another delta to */
+
+/* The dealer equivocates: in input round B (round 1) it sends MEV_TARGET a
+ * delta different from everyone else's (re-signed with its key by the
+ * harness: the dealer cheating, not the network). */
+static int mev_hook(void *ctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload, size_t *len) {
+  int *calls = ctx;
+  if (from != MEV_DEALER || to != MEV_TARGET || m->round != 1 || m->len < 2 * FE_BYTES) return 0;
+  uint8_t *pl = malloc(m->len);
+  ck_assert_ptr_nonnull(pl);
+  memcpy(pl, m->payload, m->len);
+  fe v;
+  ck_assert_int_eq(fe_decode(pl + FE_BYTES, &v), 0); /* the first element after the tag */
+  fe_encode(fe_add(v, 1), pl + FE_BYTES);
+  *payload = pl;
+  *len = m->len;
+  ++*calls;
+  return 1;
+}
+
+/* Dealer-made random sharings and triples in every party's pool (the
+ * material the input needs; test_mpc_online's fill). */
+static void mev_fill(mh *h, size_t rands, size_t triples) {
+  size_t m = (rands > triples ? rands : triples) + 1;
+  fe *va = calloc(m, sizeof(fe)), *vb = calloc(m, sizeof(fe)), *vc = calloc(m, sizeof(fe));
+  fe *A[MPC_MAX_N], *B[MPC_MAX_N], *C[MPC_MAX_N];
+  for (uint32_t i = 0; i < h->n; i++) {
+    A[i] = calloc(m, sizeof(fe));
+    B[i] = calloc(m, sizeof(fe));
+    C[i] = calloc(m, sizeof(fe));
+  }
+  for (size_t k = 0; k < m; k++) {
+    va[k] = fe_from_i64((int64_t)(tu_rand() >> 2));
+    vb[k] = fe_from_i64((int64_t)(tu_rand() >> 2));
+    vc[k] = fe_mul(va[k], vb[k]);
+  }
+  mh_share(h, va, triples, A);
+  mh_share(h, vb, triples, B);
+  mh_share(h, vc, triples, C);
+  for (uint32_t i = 0; i < h->n; i++)
+    ck_assert_int_eq(mpc_pool_put_triples(h->pools[i], A[i], B[i], C[i], triples), CX_OK);
+  mh_share(h, va, rands, A);
+  for (uint32_t i = 0; i < h->n; i++) ck_assert_int_eq(mpc_pool_put_rands(h->pools[i], A[i], rands), CX_OK);
+  for (uint32_t i = 0; i < h->n; i++) {
+    free(A[i]);
+    free(B[i]);
+    free(C[i]);
+  }
+  free(va);
+  free(vb);
+  free(vc);
+}
+
+/* Runs a real online session among the call's parties, with the chain's
+ * validators' keys (PARTY order) and the call's online session id, where
+ * the dealer equivocates; returns (in tx, unsigned) the TX_MPC_EVIDENCE an
+ * honest party builds from its engine's evidence, as custosd does. */
+static void mev_make(const cx_hash *call, cx_tx *tx) {
+  mh *h = mh_new(NPARTY, (NPARTY - 1) / 3, tu_rand(), 64);
+  ck_assert_ptr_nonnull(h);
+  cx_seckey *own[NPARTY];
+  for (uint32_t i = 0; i < NPARTY; i++) {
+    own[i] = h->keys[i];
+    h->keys[i] = K[PARTY[i]];
+    h->pks[i] = P[PARTY[i]];
+  }
+  mpc_program *p = mpc_prog_new();
+  mpc_output(p, mpc_input(p, MEV_DEALER, 0, MEV_LEN), 0);
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  mev_fill(h, c.rands, c.triples);
+  uint8_t sid[32];
+  tx_call_session_id(&CHAIN, call, CX_MPC_SESSION_ONLINE, sid);
+  fe xs[MEV_LEN] = {3, 1, 4, 1};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  for (uint32_t i = 0; i < NPARTY; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    memcpy(cfg.session, sid, 32);
+    ck_assert_int_eq(mpc_session_online(&cfg, p, h->pools[i], &sess[i]), CX_OK);
+    if (i == MEV_DEALER) ck_assert_int_eq(mpc_session_input(sess[i], 0, xs, MEV_LEN), CX_OK);
+  }
+  mh_next_session(h);
+  int calls = 0;
+  h->tamper = mev_hook;
+  h->tamper_ctx = &calls;
+  mh_run(h, sess);
+  ck_assert_int_gt(calls, 0);
+  /* an honest party that is not the target: it names the dealer */
+  const mpc_status *st = mpc_session_status(sess[0]);
+  const mpc_evidence *ev = mpc_session_evidence(sess[0]);
+  ck_assert_msg(st->state == MPC_ABORTED && st->culprit == MEV_DEALER, "party 0: %s, culprit %d (%s)",
+                cx_err_name(st->err), st->culprit, st->reason);
+  ck_assert_int_eq(ev->culprit, MEV_DEALER);
+  ck_assert_int_eq(ev->type, MPC_EV_EQUIVOCATION);
+  ck_assert_int_eq(mpc_evidence_verify(NPARTY, (NPARTY - 1) / 3, h->pks, ev), CX_OK);
+  tx_init(tx);
+  tx->type = TX_MPC_EVIDENCE;
+  cx_tx_mpc_evidence *v = &tx->u.mev;
+  v->call = *call;
+  v->session = CX_MPC_SESSION_ONLINE;
+  v->ev_type = (uint8_t)ev->type;
+  v->culprit = (uint8_t)ev->culprit;
+  v->item = ev->item;
+  ck_assert_int_eq(
+      tx_mpc_evidence_set(tx, (const uint8_t *const *)ev->msg, ev->len, ev->count, ev->aux, ev->aux_len), CX_OK);
+  for (uint32_t i = 0; i < NPARTY; i++) mpc_session_free(sess[i]);
+  mpc_prog_free(p);
+  for (uint32_t i = 0; i < NPARTY; i++) h->keys[i] = own[i];
+  mh_free(h);
+}
+
+/* A copy of an evidence transaction (the rules consume what they submit). */
+static void mev_copy(const cx_tx *src, cx_tx *dst) {
+  const cx_tx_mpc_evidence *v = &src->u.mev;
+  tx_init(dst);
+  dst->type = TX_MPC_EVIDENCE;
+  dst->u.mev.call = v->call;
+  dst->u.mev.session = v->session;
+  dst->u.mev.ev_type = v->ev_type;
+  dst->u.mev.culprit = v->culprit;
+  dst->u.mev.item = v->item;
+  ck_assert_int_eq(tx_mpc_evidence_set(dst, (const uint8_t *const *)v->msg, v->len, v->count, v->aux, v->aux_len),
+                   CX_OK);
+}
+
+/* Submits a copy of ev signed by k. */
+static cx_err mev_submit(const cx_tx *ev, const cx_seckey *k, cx_hash *txid) {
+  cx_tx t;
+  mev_copy(ev, &t);
+  return submit(&t, k, txid);
+}
+
+static size_t mev_count(void) {
+  vm_mpc_evidence r;
+  size_t n = 0;
+  while (vm_mpc_evidence_at(&ST, n, &r) == CX_OK) n++;
+  return n;
+}
+
+START_TEST(test_mpc_evidence) {
+  cx_hash call, call2, txid;
+  cx_tx ev, t;
+  vm_mpc_evidence r;
+  result_world(3);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&call), CX_OK);
+  ck_assert_int_eq(do_rcall(&call2), CX_OK);
+  mev_make(&call, &ev);
+  H = 8;
+
+  /* refusals, none of which records anything */
+  mev_copy(&ev, &t); /* no such call */
+  tu_randbytes(t.u.mev.call.b, 32);
+  ck_assert_int_eq(submit(&t, K[CIVIL], NULL), CX_E_CALL_UNKNOWN);
+  ck_assert_int_eq(mev_submit(&ev, K[INS_A], NULL), CX_E_NOT_VALIDATOR); /* not a party */
+  mev_copy(&ev, &t); /* a culprit that is no party */
+  t.u.mev.culprit = NPARTY;
+  ck_assert_int_eq(submit(&t, K[CIVIL], NULL), CX_E_BAD_EVIDENCE);
+  mev_copy(&ev, &t); /* an honest party named with the dealer's messages */
+  t.u.mev.culprit = 0;
+  ck_assert_int_eq(submit(&t, K[CIVIL], NULL), CX_E_BAD_EVIDENCE);
+  mev_copy(&ev, &t); /* a tampered message: its signature no longer verifies */
+  t.u.mev.msg[1][t.u.mev.len[1] - 70] ^= 1;
+  ck_assert_int_eq(submit(&t, K[CIVIL], NULL), CX_E_BAD_EVIDENCE);
+  mev_copy(&ev, &t); /* one message twice: no equivocation */
+  const uint8_t *twice[2] = {ev.u.mev.msg[0], ev.u.mev.msg[0]};
+  size_t twice_len[2] = {ev.u.mev.len[0], ev.u.mev.len[0]};
+  ck_assert_int_eq(tx_mpc_evidence_set(&t, twice, twice_len, 2, NULL, 0), CX_OK);
+  ck_assert_int_eq(submit(&t, K[CIVIL], NULL), CX_E_BAD_EVIDENCE);
+  mev_copy(&ev, &t); /* the messages of another session: call's, reported against call2 */
+  t.u.mev.call = call2;
+  ck_assert_int_eq(submit(&t, K[CIVIL], NULL), CX_E_MPC_SESSION);
+  const uint8_t kinds[] = {CX_MPC_SESSION_PREP, CX_MPC_SESSION_BITS};
+  for (size_t i = 0; i < 2; i++) { /* the online messages declared as another of the call's sessions */
+    mev_copy(&ev, &t);
+    t.u.mev.session = kinds[i];
+    ck_assert_int_eq(submit(&t, K[CIVIL], NULL), CX_E_MPC_SESSION);
+  }
+  ck_assert_uint_eq(mev_count(), 0);
+  ck_assert_int_eq(vm_mpc_evidence_get(&ST, &call, MEV_DEALER, &r), CX_E_NOT_FOUND);
+
+  /* the call may already be closed: the evidence still counts */
+  make_result(&t, &call, 0, 4);
+  sign_result(&t);
+  ck_assert_int_eq(submit(&t, K[HRSS], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call), CALL_ABORTED);
+
+  /* accepted once, by any party (here civil-bureau, party 0) */
+  H = 9;
+  ck_assert_int_eq(mev_submit(&ev, K[CIVIL], &txid), CX_OK);
+  ck_assert_int_eq(vm_mpc_evidence_get(&ST, &call, MEV_DEALER, &r), CX_OK);
+  ck_assert(hash_eq(&r.call, &call));
+  ck_assert_uint_eq(r.culprit, MEV_DEALER);
+  ck_assert_uint_eq(r.session, CX_MPC_SESSION_ONLINE);
+  ck_assert_uint_eq(r.ev_type, MPC_EV_EQUIVOCATION);
+  ck_assert_mem_eq(r.reporter.b, P[CIVIL].b, 32);
+  ck_assert_uint_eq(r.height, 9);
+  ck_assert(hash_eq(&r.txid, &txid));
+  ck_assert_uint_eq(mev_count(), 1);
+  vm_mpc_evidence r0;
+  ck_assert_int_eq(vm_mpc_evidence_at(&ST, 0, &r0), CX_OK);
+  ck_assert(hash_eq(&r0.txid, &txid));
+  ck_assert_int_eq(vm_mpc_evidence_at(&ST, 1, &r0), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_mpc_evidence_get(&ST, &call, 0, &r0), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_mpc_evidence_get(&ST, &call2, MEV_DEALER, &r0), CX_E_NOT_FOUND);
+
+  /* a second report, by another party or the same, is refused: the first stays */
+  H = 10;
+  ck_assert_int_eq(mev_submit(&ev, K[HRSS], NULL), CX_E_EVIDENCE_EXISTS);
+  ck_assert_int_eq(mev_submit(&ev, K[CIVIL], NULL), CX_E_EVIDENCE_EXISTS);
+  ck_assert_uint_eq(mev_count(), 1);
+  ck_assert_int_eq(vm_mpc_evidence_get(&ST, &call, MEV_DEALER, &r), CX_OK);
+  ck_assert(hash_eq(&r.txid, &txid));
+  ck_assert_uint_eq(r.height, 9);
+
+  /* a damaged record is corrupt: "mev/" + call | culprit */
+  uint8_t key[4 + 33], *v;
+  size_t vl;
+  memcpy(key, "mev/", 4);
+  memcpy(key + 4, call.b, 32);
+  key[36] = MEV_DEALER;
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v, &vl), CX_OK);
+  ck_assert_int_eq(v[0], VM_REC_VERSION);
+  v[2] = 0; /* no such evidence type */
+  poke((const char *)key, sizeof key, v, vl);
+  ck_assert_int_eq(vm_mpc_evidence_get(&ST, &call, MEV_DEALER, &r), CX_E_CORRUPT);
+  ck_assert_int_eq(vm_mpc_evidence_at(&ST, 0, &r), CX_E_CORRUPT);
+  free(v);
+  tx_clear(&ev);
+}
+END_TEST
+
+/* Evidence of the prep session: a hand-made equivocation (two different
+ * messages the culprit signed for one slot) under the call's prep session
+ * id, kind PREP; the same pair under the prep id but signed as an online
+ * message is another session's. */
+static void mev_pair(const cx_hash *call, uint8_t session, uint8_t wire_kind, uint32_t culprit, cx_tx *tx) {
+  uint8_t sid[32], pl[2][48];
+  uint8_t *m[2];
+  size_t l[2];
+  tx_call_session_id(&CHAIN, call, session, sid);
+  tu_randbytes(pl, sizeof pl);
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(mpc_msg_encode(K[PARTY[culprit]], wire_kind, sid, 3, (uint8_t)culprit, MPC_TO_ALL, pl[i],
+                                    sizeof pl[i], &m[i], &l[i]),
+                     CX_OK);
+  tx_init(tx);
+  tx->type = TX_MPC_EVIDENCE;
+  tx->u.mev.call = *call;
+  tx->u.mev.session = session;
+  tx->u.mev.ev_type = MPC_EV_EQUIVOCATION;
+  tx->u.mev.culprit = (uint8_t)culprit;
+  ck_assert_int_eq(tx_mpc_evidence_set(tx, (const uint8_t *const *)m, l, 2, NULL, 0), CX_OK);
+  free(m[0]);
+  free(m[1]);
+}
+
+START_TEST(test_mpc_evidence_sessions) {
+  cx_hash call;
+  cx_tx t;
+  result_world(1);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&call), CX_OK);
+  H = 8;
+  /* wrong wire kind for the session declared */
+  mev_pair(&call, CX_MPC_SESSION_PREP, MPC_KIND_ONLINE, 3, &t);
+  ck_assert_int_eq(submit(&t, K[HEALTH], NULL), CX_E_MPC_SESSION);
+  mev_pair(&call, CX_MPC_SESSION_BITS, MPC_KIND_PREP, 3, &t);
+  ck_assert_int_eq(submit(&t, K[HEALTH], NULL), CX_E_MPC_SESSION);
+  ck_assert_uint_eq(mev_count(), 0);
+  /* prep (kind PREP) and bits (kind ONLINE), two culprits */
+  mev_pair(&call, CX_MPC_SESSION_PREP, MPC_KIND_PREP, 3, &t);
+  ck_assert_int_eq(submit(&t, K[HEALTH], NULL), CX_OK);
+  mev_pair(&call, CX_MPC_SESSION_BITS, MPC_KIND_ONLINE, 2, &t);
+  ck_assert_int_eq(submit(&t, K[HEALTH], NULL), CX_OK);
+  /* once per (call, culprit), whatever the session */
+  mev_pair(&call, CX_MPC_SESSION_ONLINE, MPC_KIND_ONLINE, 3, &t);
+  ck_assert_int_eq(submit(&t, K[REG], NULL), CX_E_EVIDENCE_EXISTS);
+  ck_assert_uint_eq(mev_count(), 2);
+  vm_mpc_evidence r;
+  ck_assert_int_eq(vm_mpc_evidence_at(&ST, 0, &r), CX_OK);
+  ck_assert_uint_eq(r.culprit, 3);
+  ck_assert_uint_eq(r.session, CX_MPC_SESSION_PREP);
+  ck_assert_int_eq(vm_mpc_evidence_at(&ST, 1, &r), CX_OK);
+  ck_assert_uint_eq(r.culprit, 2);
+  ck_assert_uint_eq(r.session, CX_MPC_SESSION_BITS);
+  ck_assert_mem_eq(r.reporter.b, P[HEALTH].b, 32);
+  /* the codec's copies of the engine's constants */
+  ck_assert_int_eq(CX_MEV_MSG_MIN, MPC_MSG_OVERHEAD);
+  ck_assert_int_eq(CX_MEV_TYPE_MAX, MPC_EV_CLIENT);
+}
+END_TEST
+
 static Suite *vm_suite(void) {
   Suite *s = suite_create("vm");
   TCase *tc = tcase_create("rules");
@@ -2779,6 +3080,8 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_anchor);
   tcase_add_test(tc, test_anchor_rejections);
   tcase_add_test(tc, test_anchor_corrupt);
+  tcase_add_test(tc, test_mpc_evidence);
+  tcase_add_test(tc, test_mpc_evidence_sessions);
   suite_add_tcase(s, tc);
   return s;
 }
