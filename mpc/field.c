@@ -34,6 +34,31 @@ int fe_sqrt(fe a, fe *out) {
   return 1;
 }
 
+size_t fe_sqrt_vec(const fe *a, fe *out, size_t n) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    fe r0 = a[i], r1 = a[i + 1], r2 = a[i + 2], r3 = a[i + 3];
+    for (int k = 0; k < MPC_FIELD_BITS - 2; k++) {
+      r0 = fe_sqr(r0);
+      r1 = fe_sqr(r1);
+      r2 = fe_sqr(r2);
+      r3 = fe_sqr(r3);
+    }
+    out[i] = r0;
+    out[i + 1] = r1;
+    out[i + 2] = r2;
+    out[i + 3] = r3;
+  }
+  for (; i < n; i++) {
+    fe r = a[i];
+    for (int k = 0; k < MPC_FIELD_BITS - 2; k++) r = fe_sqr(r);
+    out[i] = r;
+  }
+  for (i = 0; i < n; i++)
+    if (fe_sqr(out[i]) != a[i]) return i;
+  return n;
+}
+
 /* Montgomery's trick: prefix products, one inversion, then walk back. */
 void fe_batch_inv(fe *v, size_t count, fe *scratch) {
   fe acc = 1;

@@ -1515,14 +1515,15 @@ static cx_err exec_psqrtinv(mpc_session *s, online *o, const mpc_ins *in) {
     free(tmp);
     return CX_E_NOMEM;
   }
-  for (size_t q = 0; q < L; q++) {
-    if (x->v[q] == 0 || !fe_sqrt(x->v[q], &r[q])) {
-      sess_abort(s, CX_E_MPC_CHECK_FAILED, -1, "PSQRTINV at instruction %zu: element %zu is %s", o->pc, q,
-                 x->v[q] == 0 ? "zero" : "not a square");
-      free(r);
-      free(tmp);
-      return CX_OK;
-    }
+  size_t bad = fe_sqrt_vec(x->v, r, L);
+  for (size_t q = 0; q < L && bad == L; q++)
+    if (x->v[q] == 0) bad = q;
+  if (bad < L) {
+    sess_abort(s, CX_E_MPC_CHECK_FAILED, -1, "PSQRTINV at instruction %zu: element %zu is %s", o->pc, bad,
+               x->v[bad] == 0 ? "zero" : "not a square");
+    free(r);
+    free(tmp);
+    return CX_OK;
   }
   fe_batch_inv(r, L, tmp);
   free(tmp);

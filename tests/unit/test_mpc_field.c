@@ -202,6 +202,34 @@ START_TEST(test_field_pow_inv_sqrt) {
 }
 END_TEST
 
+/* fe_sqrt_vec gives fe_sqrt's roots, for every length around the 4-lane
+ * blocks, and the first non-square's index. */
+START_TEST(test_field_sqrt_vec) {
+  enum { N = 23 };
+  fe a[N], out[N];
+  for (size_t n = 0; n <= N; n++) {
+    for (size_t i = 0; i < n; i++) a[i] = fe_sqr(rand_edge());
+    ck_assert_uint_eq(fe_sqrt_vec(a, out, n), n);
+    for (size_t i = 0; i < n; i++) {
+      fe s;
+      ck_assert_int_eq(fe_sqrt(a[i], &s), 1);
+      ck_fe_eq(out[i], s);
+    }
+    if (!n) continue;
+    for (int k = 0; k < 3; k++) { /* one non-square at a random place, another after it */
+      size_t bad = (size_t)(tu_rand() % n);
+      fe s;
+      fe x = nonzero_any();
+      if (fe_sqrt(x, &s)) x = fe_neg(x); /* -1 is not a square: one of x, -x is not */
+      a[bad] = x;
+      if (bad + 1 < n) a[n - 1] = x;
+      ck_assert_uint_eq(fe_sqrt_vec(a, out, n), bad);
+      for (size_t i = 0; i < n; i++) a[i] = fe_sqr(rand_edge());
+    }
+  }
+}
+END_TEST
+
 START_TEST(test_field_batch_inv) {
   enum { N = 300 };
   fe v[N], orig[N], scratch[N];
@@ -1265,6 +1293,7 @@ static Suite *mpc_field_suite(void) {
   tcase_add_test(tc, test_field_vs_reference);
   tcase_add_test(tc, test_field_i64);
   tcase_add_test(tc, test_field_pow_inv_sqrt);
+  tcase_add_test(tc, test_field_sqrt_vec);
   tcase_add_test(tc, test_field_batch_inv);
   tcase_add_test(tc, test_field_encode);
   tcase_add_test(tc, test_field_prg);
