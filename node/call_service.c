@@ -57,6 +57,9 @@
 #include "store.h"
 #include "vault.h"
 #include "vm.h"
+#if CUSTOS_TESTING
+#include "wire.h" /* mpc's message layout: the test-only cheat below re-signs an engine message */
+#endif
 
 #define CW_VERSION CALL_WIRE_VERSION
 #define CW_MPC CALL_MPC
@@ -350,9 +353,68 @@ static void send_kind(call_service *s, const job *j, uint32_t to, uint8_t kind, 
   free(p);
 }
 
+#if CUSTOS_TESTING
+/* Test builds only: CUSTOS_TEST_MPC_CHEAT=malformed makes this node a
+ * cheating party in the online session of every call it takes part in
+ * (tests/integration/test_call_cheat.sh). Each TO_ALL message it sends
+ * there goes out with its tag element replaced by a non-canonical
+ * field element and signed again with its member key: a signed payload
+ * that breaks the layout rule every online message obeys, so it is
+ * transferable MPC_EV_MALFORMED evidence (mpc.h). Every recipient judges
+ * the first such message before it decodes anything (a round-0 or round-2
+ * pool guard, a delta, an echo: mpc/online.c), so every honest party
+ * aborts naming this node and reports it (docs/calls.md §5). Only TO_ALL
+ * messages: a malformed share sent to one party is an erasure there,
+ * corrected, not an abort. */
+static int cheat_mode(void) {
+  static int mode = -1; /* 0 none, 1 malformed */
+  if (mode < 0) {
+    const char *v = getenv("CUSTOS_TEST_MPC_CHEAT");
+    mode = v && strcmp(v, "malformed") == 0;
+    if (v && !mode) LOG_W("call", "CUSTOS_TEST_MPC_CHEAT=%s: unknown kind (malformed): not cheating", v);
+  }
+  return mode;
+}
+
+/* A cheating copy of engine message buf (malloc'd, *olen), or NULL to
+ * send buf as it is. */
+static uint8_t *cheat_msg(const call_service *s, const job *j, uint32_t to, const uint8_t *buf, size_t len,
+                          size_t *olen) {
+  if (!cheat_mode() || j->stage != ST_ONLINE || to != MPC_TO_ALL) return NULL;
+  mpc_msg m;
+  if (mpc_msg_decode(buf, len, &m) != CX_OK || m.kind != MPC_KIND_ONLINE || m.len < FE_BYTES) return NULL;
+  uint8_t *pl = malloc(m.len), *out = NULL;
+  if (!pl) return NULL;
+  memcpy(pl, m.payload, m.len);
+  memset(pl, 0xff, FE_BYTES); /* 2^128 - 1: not below the modulus */
+  if (mpc_msg_encode(s->node->keys.sign, m.kind, m.session, m.round, m.from, m.to, pl, m.len, &out, olen) !=
+      CX_OK)
+    out = NULL;
+  sodium_memzero(pl, m.len); /* it carries this party's shares */
+  free(pl);
+  if (out) {
+    char hex[65];
+    LOG_W("call", "call %.16s: TEST CHEAT: online round %u message sent malformed", hash_hex(&j->id, hex),
+          (unsigned)m.round);
+  }
+  return out;
+}
+#endif
+
 static void flush_out(call_service *s, const job *j) {
-  for (size_t i = 0; i < s->out.n; i++)
-    send_kind(s, j, s->out.v[i].to, CW_MPC, s->out.v[i].buf, s->out.v[i].len);
+  for (size_t i = 0; i < s->out.n; i++) {
+    const mpc_send *o = &s->out.v[i];
+#if CUSTOS_TESTING
+    size_t cl = 0;
+    uint8_t *c = cheat_msg(s, j, o->to, o->buf, o->len, &cl);
+    if (c) {
+      send_kind(s, j, o->to, CW_MPC, c, cl);
+      free(c);
+      continue;
+    }
+#endif
+    send_kind(s, j, o->to, CW_MPC, o->buf, o->len);
+  }
   mpc_outbox_clear(&s->out);
 }
 
