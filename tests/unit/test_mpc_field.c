@@ -206,7 +206,7 @@ END_TEST
  * blocks, and the first non-square's index. */
 START_TEST(test_field_sqrt_vec) {
   enum { N = 23 };
-  fe a[N], out[N];
+  fe a[N] = {0}, out[N] = {0};
   for (size_t n = 0; n <= N; n++) {
     for (size_t i = 0; i < n; i++) a[i] = fe_sqr(rand_edge());
     ck_assert_uint_eq(fe_sqrt_vec(a, out, n), n);
