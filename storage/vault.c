@@ -93,7 +93,19 @@ struct vault {
   uint32_t key_id;
   uint64_t log_len;
   cx_hash log_head;
+  /* Domain roots computed since the last write of records or schemas: a
+   * call reads its domains' roots (docs/calls.md §3), and computing one
+   * opens every record of the domain. Only this handle writes the vault
+   * (it holds the lock), so the cache cannot go stale behind its back. */
+  struct {
+    char domain[VAULT_DOMAIN_MAX + 1];
+    cx_hash root;
+    uint64_t count;
+  } roots[8];
+  size_t nroots;
 };
+
+static void roots_forget(vault *v) { v->nroots = 0; }
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -370,6 +382,7 @@ cx_err vault_count(vault *v, const char *domain, uint64_t *n) {
 }
 
 cx_err vault_schema_set(vault *v, const vault_schema *s, char *err, size_t errlen) {
+  roots_forget(v);
   CX_ASSERT(v && s);
   vault_schema n, old;
   cx_enc a, b;
@@ -449,6 +462,7 @@ static void vals_put(uint8_t *pt, const int64_t *vals, size_t n) {
  * of a single put, or SIZE_MAX for a batch (whose sentences name the record). */
 static cx_err put_recs(vault *v, const char *domain, const vault_record *recs, size_t n, size_t nvals,
                        char *err, size_t errlen) {
+  roots_forget(v);
   vault_schema s;
   char pfx[48] = "";
   cx_err e = schema_load(v, domain, &s);
@@ -631,12 +645,24 @@ static cx_err domain_leaves(vault *v, const char *domain, vault_schema *s, root_
 
 cx_err vault_domain_root(vault *v, const char *domain, cx_hash *root, uint64_t *count) {
   CX_ASSERT(v && domain && root);
+  for (size_t i = 0; i < v->nroots; i++)
+    if (strcmp(v->roots[i].domain, domain) == 0) {
+      *root = v->roots[i].root;
+      if (count) *count = v->roots[i].count;
+      return CX_OK;
+    }
   vault_schema s;
   root_ctx c = {0};
   cx_err e = domain_leaves(v, domain, &s, &c);
   if (!e) {
     merkle_root(c.leaves, c.n, root);
     if (count) *count = c.n;
+    if (v->nroots < sizeof v->roots / sizeof v->roots[0] && strlen(domain) <= VAULT_DOMAIN_MAX) {
+      snprintf(v->roots[v->nroots].domain, sizeof v->roots[0].domain, "%s", domain);
+      v->roots[v->nroots].root = *root;
+      v->roots[v->nroots].count = c.n;
+      v->nroots++;
+    }
   }
   free(c.leaves);
   return e;
@@ -739,6 +765,7 @@ static cx_err rot_fn(vault *v, void *ctx, const uint8_t *k, size_t kl, const uin
 cx_err vault_rotate(vault *v, const uint8_t new_key[VAULT_KEY_BYTES], uint32_t *new_key_id) {
   CX_ASSERT(v && new_key);
   if (v->key_id == UINT32_MAX) return CX_E_FULL;
+  roots_forget(v); /* the roots do not change (docs/vault.md), but nothing is assumed */
   uint8_t *nk = sodium_malloc(VAULT_KEY_BYTES);
   if (!nk) return CX_E_NOMEM;
   memcpy(nk, new_key, VAULT_KEY_BYTES);

@@ -109,8 +109,11 @@ cx_err vault_rotate(vault *v, const uint8_t new_key[VAULT_KEY_BYTES], uint32_t *
 uint32_t vault_key_id(const vault *v);
 
 /* Merkle root over the domain's records (see above) and their count (may
- * be NULL): 32 zero bytes for none. Opens every record; CX_E_NOT_FOUND
- * without a schema. */
+ * be NULL): 32 zero bytes for none. Opens every record the first time;
+ * the handle then keeps the root until it writes records, a schema or a
+ * new key (a call reads its domains' roots every time; a file changed on
+ * disk behind an open handle is not noticed until it is reopened).
+ * CX_E_NOT_FOUND without a schema. */
 cx_err vault_domain_root(vault *v, const char *domain, cx_hash *root, uint64_t *count);
 
 /* The opening of one record for an auditor: its values (as vault_get, same
