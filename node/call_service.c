@@ -167,6 +167,7 @@ struct call_service {
   clist stash;
   mpc_outbox out;
   uint64_t stalled;
+  uint64_t closing_at; /* mono ms of the last closing_tick */
 };
 
 static uint64_t mono(const call_service *s) { return s->node->clock->mono_ms(s->node->clock); }
@@ -1084,7 +1085,14 @@ static int closing_step(call_service *s, job *j) {
   return 0;
 }
 
+/* Every CLOSING_TICK_MS at most: each step reads the call's record, and the
+ * loop turns once per batch of incoming messages (hundreds a second while
+ * sessions run). */
+#define CLOSING_TICK_MS 10
 static void closing_tick(call_service *s) {
+  uint64_t now = mono(s);
+  if (now < s->closing_at + CLOSING_TICK_MS) return;
+  s->closing_at = now;
   size_t w = 0;
   for (size_t i = 0; i < s->nclosing; i++) {
     if (closing_step(s, s->closing[i])) job_free(s->closing[i]);
