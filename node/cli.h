@@ -79,6 +79,13 @@ struct cli_cmd {
 };
 
 /* Command tables (terminated by {.path = NULL}). */
+/* cli_rpc.c: a failed RPC call printed as every command prints one (the
+ * rule name first, for scripts); returns its exit code. */
+struct rpcc_error;
+int cli_rpc_report(const cli_ctx *c, const char *method, cx_err e, const struct rpcc_error *err);
+double cli_now_s(void);    /* monotonic seconds */
+void cli_sleep_ms(long ms);
+
 extern const cli_cmd cli_keys_cmds[];
 extern const cli_cmd cli_member_cmds[];
 extern const cli_cmd cli_identity_cmds[];

@@ -90,30 +90,6 @@ static int read_inputs(const char *path, const lang_contract *lc, lang_values **
 
 /* ---- waiting for and reading a result (docs/calls.md §6) ---- */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
-
-/* A failed poll, worded as cli_call words any failed call. */
-static int poll_fail(const cli_ctx *c, const char *method, cx_err e, const rpcc_error *err) {
-  if (e == CX_E_NOMEM) return cli_fail(CLI_LOCAL, "%s: out of memory", method);
-  if (err->kind == RPCC_TRANSPORT)
-    return cli_fail(e == CX_E_INVALID_ARG ? CLI_USAGE : CLI_UNREACHABLE, "cannot reach the node at %s: %s",
-                    c->node, err->message);
-  if (err->kind == RPCC_PROTOCOL)
-    return cli_fail(CLI_UNREACHABLE, "%s: unexpected answer from %s: %s", method, c->node, err->message);
-  return cli_fail(CLI_REFUSED, "%s: %s (%s, code %d)%s%s", method, err->message, err->name[0] ? err->name : "?",
-                  err->code, err->detail[0] ? ": " : "", err->detail);
-}
-
 static int status_is(const cJSON *o, const char *s) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "status");
   return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
@@ -125,7 +101,7 @@ static int wait_result(const cli_ctx *c, const cx_hash *id, double deadline) {
   char hex[CX_HASH_HEX_LEN];
   hash_hex(id, hex);
   for (;;) {
-    double left_ms = (deadline - now_s()) * 1e3;
+    double left_ms = (deadline - cli_now_s()) * 1e3;
     long ask = left_ms > 10000 ? 10000 : left_ms < 1 ? 1 : (long)left_ms;
     cJSON *p = cJSON_CreateObject(), *r = NULL;
     if (!p || !cJSON_AddStringToObject(p, "txid", hex) || !cJSON_AddNumberToObject(p, "timeout_ms", (double)ask)) {
@@ -134,11 +110,11 @@ static int wait_result(const cli_ctx *c, const cx_hash *id, double deadline) {
     }
     rpcc_error err;
     cx_err e = rpcc_call(c->node, "call_wait", p, NULL, &r, &err);
-    if (e) return poll_fail(c, "call_wait", e, &err);
+    if (e) return cli_rpc_report(c, "call_wait", e, &err);
     int pending = status_is(r, "pending");
     cJSON_Delete(r);
     if (!pending) return CLI_OK;
-    if (now_s() >= deadline)
+    if (cli_now_s() >= deadline)
       return cli_fail(CLI_UNREACHABLE, "call %s: no result within %g s (status: pending)", hex, c->timeout_s);
   }
 }
@@ -169,11 +145,11 @@ static int wait_committed(const cli_ctx *c, const char *txid, double deadline) {
     }
     cJSON_Delete(r);
     /* not_found only in the instant between mempool and store */
-    if (e != CX_OK && !(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND)) return poll_fail(c, "tx_get", e, &err);
-    if (now_s() >= deadline)
+    if (e != CX_OK && !(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND)) return cli_rpc_report(c, "tx_get", e, &err);
+    if (cli_now_s() >= deadline)
       return cli_fail(CLI_UNREACHABLE, "call %s: not committed within %g s (status: pending in the mempool)", txid,
                       c->timeout_s);
-    sleep_ms(100);
+    cli_sleep_ms(100);
   }
 }
 
@@ -533,7 +509,7 @@ static int submit_and_wait(cli_ctx *c, cli_signer *s, cx_tx *tx) {
   cJSON *r = NULL;
   cx_hash id;
   cx_tx back;
-  double deadline = now_s() + c->timeout_s;
+  double deadline = cli_now_s() + c->timeout_s;
   tx->chain_id = s->chain_id;
   tx->nonce = s->nonce;
   cx_err e = tx_sign(tx, s->keys.sign);
@@ -581,7 +557,7 @@ static int cmd_get(cli_ctx *c, const cli_args *a) {
     if ((rc = cli_load_signer_keys(c, &keys))) return rc;
     have_keys = 1;
   }
-  if (c->wait) rc = wait_result(c, &id, now_s() + c->timeout_s);
+  if (c->wait) rc = wait_result(c, &id, cli_now_s() + c->timeout_s);
   if (!rc) rc = show_call(c, &id, have_keys ? &keys : NULL);
   keystore_keys_free(&keys);
   return rc;

@@ -42,12 +42,6 @@
 #define HTTP_TIMEOUT_MS 10000L
 #define HTTP_MAX_BODY (64u << 20) /* a block of 5000 txs is ~1 MB of JSON */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Rounding without libm (the CLI does not link it); |x| < 2^53. */
 static double round1(double x) { return (double)(long long)(x + (x < 0 ? -0.5 : 0.5)); }
 
@@ -260,7 +254,7 @@ static void send_tx(load *L, http *c, size_t i, int first, int resubmit) {
   char name[64] = "";
   sub_result res = SUB_UNREACHABLE;
   int node = first;
-  double t0 = now_s();
+  double t0 = cli_now_s();
   pthread_mutex_lock(&L->mu);
   if (!t->t_sent) {
     t->t_sent = t0;
@@ -276,7 +270,7 @@ static void send_tx(load *L, http *c, size_t i, int first, int resubmit) {
   }
   pthread_mutex_lock(&L->mu);
   t->node = node;
-  t->t_last = now_s();
+  t->t_last = cli_now_s();
   if (res == SUB_ACCEPTED && !t->accepted) {
     t->accepted = 1;
     L->n_accepted++;
@@ -377,7 +371,7 @@ static void resubmit_overdue(load *L, http *c) {
   size_t pick[RESUBMIT_BATCH];
   int first[RESUBMIT_BATCH];
   size_t n = 0;
-  double now = now_s();
+  double now = cli_now_s();
   pthread_mutex_lock(&L->mu);
   for (size_t i = 0; i < L->ntx && n < RESUBMIT_BATCH; i++) {
     const load_tx *t = &L->tx[i];
@@ -395,9 +389,9 @@ static void *poller(void *arg) {
   http c;
   if (http_open(&c)) return NULL;
   static const char status_req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}";
-  double next_resubmit = now_s() + 1.0;
+  double next_resubmit = cli_now_s() + 1.0;
   for (;;) {
-    double t0 = now_s();
+    double t0 = cli_now_s();
     pthread_mutex_lock(&L->mu);
     int stop = L->stop_poll, node = L->poll_node;
     uint64_t scanned = L->height;
@@ -405,7 +399,7 @@ static void *poller(void *arg) {
     if (stop) break;
     int transport;
     cJSON *r = http_post(&c, L->urls[node], status_req, &transport);
-    double t = now_s();
+    double t = cli_now_s();
     uint64_t h = 0;
     if (cli_json_u64(cJSON_GetObjectItemCaseSensitive(result_of(r), "height"), &h) != 0) {
       /* This node is down (killed, restarting): follow the next one. */
@@ -421,9 +415,9 @@ static void *poller(void *arg) {
     pthread_mutex_unlock(&L->mu);
     if (L->resubmit_s > 0 && t >= next_resubmit) {
       resubmit_overdue(L, &c);
-      next_resubmit = now_s() + 1.0;
+      next_resubmit = cli_now_s() + 1.0;
     }
-    sleep_s(POLL_MS / 1000.0 - (now_s() - t0));
+    sleep_s(POLL_MS / 1000.0 - (cli_now_s() - t0));
   }
   http_close(&c);
   return NULL;
@@ -649,10 +643,10 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
-  double t0 = now_s();
+  double t0 = cli_now_s();
   for (size_t i = 0; i < L.ntx && !g_stop; i++) {
     double due = t0 + (double)i / rate;
-    while (!g_stop && now_s() < due) sleep_s(due - now_s() < 0.1 ? due - now_s() : 0.1);
+    while (!g_stop && cli_now_s() < due) sleep_s(due - cli_now_s() < 0.1 ? due - cli_now_s() : 0.1);
     if (g_stop) break;
     pthread_mutex_lock(&L.mu);
     while (L.qn == L.qcap) pthread_cond_wait(&L.cv_space, &L.mu);
@@ -670,7 +664,7 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
     pthread_join(wt[i], NULL);
     wfailed |= wargs[i].failed;
   }
-  double t_end_submit = now_s();
+  double t_end_submit = cli_now_s();
   sigaction(SIGINT, &old_int, NULL); /* a second signal ends the drain */
   sigaction(SIGTERM, &old_term, NULL);
   if (g_stop && !c->json)
@@ -683,7 +677,7 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
     pthread_mutex_lock(&L.mu);
     int done = L.n_committed_accepted >= L.n_accepted;
     pthread_mutex_unlock(&L.mu);
-    if (done || now_s() >= deadline) break;
+    if (done || cli_now_s() >= deadline) break;
     sleep_s(0.05);
   }
   sleep_s(2.0 * POLL_MS / 1000.0); /* a last pass catches duplicates in new blocks */

@@ -9,8 +9,8 @@
 #include "cli.h"
 #include "rpc_client.h"
 
-/* Prints a failed call and returns its exit code. */
-static int report(const cli_ctx *c, const char *method, cx_err e, const rpcc_error *err) {
+/* Prints a failed call and returns its exit code (cli.h). */
+int cli_rpc_report(const cli_ctx *c, const char *method, cx_err e, const rpcc_error *err) {
   if (e == CX_E_NOMEM) return cli_fail(CLI_LOCAL, "%s: out of memory", method);
   if (e == CX_E_INVALID_ARG) return cli_fail(CLI_USAGE, "--node %s: %s", c->node, err->message);
   switch (err->kind) {
@@ -34,7 +34,7 @@ int cli_call(const cli_ctx *c, const char *method, cJSON *params, const char *au
              cJSON **result) {
   rpcc_error err;
   cx_err e = rpcc_call(c->node, method, params, auth, result, &err);
-  return e == CX_OK ? CLI_OK : report(c, method, e, &err);
+  return e == CX_OK ? CLI_OK : cli_rpc_report(c, method, e, &err);
 }
 
 int cli_query(const cli_ctx *c, const char *method, cJSON *params) {
@@ -106,13 +106,13 @@ void cli_signer_close(cli_signer *s) { keystore_keys_free(&s->keys); }
 
 /* ---- submit and wait ---- */
 
-static double now_s(void) {
+double cli_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms) {
+void cli_sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0) {
   }
@@ -160,7 +160,7 @@ static void print_receipt(const cli_ctx *c, const cJSON *r) {
 
 /* Polls tx_get until the transaction is committed; prints the receipt. */
 static int wait_receipt(const cli_ctx *c, const char *txid, cJSON *extras) {
-  double deadline = now_s() + c->timeout_s;
+  double deadline = cli_now_s() + c->timeout_s;
   for (;;) {
     cJSON *r = NULL;
     rpcc_error err;
@@ -192,14 +192,14 @@ static int wait_receipt(const cli_ctx *c, const char *txid, cJSON *extras) {
       /* not_found only in the instant between mempool and store: keep
        * polling; anything else is reported as is. */
       cJSON_Delete(extras);
-      return report(c, "tx_get", e, &err);
+      return cli_rpc_report(c, "tx_get", e, &err);
     }
-    if (now_s() >= deadline) {
+    if (cli_now_s() >= deadline) {
       cJSON_Delete(extras);
       return cli_fail(CLI_UNREACHABLE, "%s: not committed within %g s (still pending)", txid,
                       c->timeout_s);
     }
-    sleep_ms(100);
+    cli_sleep_ms(100);
   }
 }
 

@@ -174,16 +174,10 @@ static int cmd_rotate(cli_ctx *c, const cli_args *a) {
 
 /* ---- anchor ---- */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* --wait: polls tx_get until the anchoring is committed; adds its height
  * to out. A rejected anchoring is CLI_REFUSED with the receipt's rule. */
 static int wait_anchor(const cli_ctx *c, const char *txid, cJSON *out) {
-  double deadline = now_s() + c->timeout_s;
+  double deadline = cli_now_s() + c->timeout_s;
   for (;;) {
     cJSON *r = NULL, *p = cJSON_CreateObject();
     rpcc_error err;
@@ -211,7 +205,7 @@ static int wait_anchor(const cli_ctx *c, const char *txid, cJSON *out) {
     /* not_found only in the instant between mempool and store */
     if (e && !(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND))
       return cli_fail(e == CX_E_NOMEM ? CLI_LOCAL : CLI_UNREACHABLE, "tx_get %s: %s", txid, err.message);
-    if (now_s() >= deadline)
+    if (cli_now_s() >= deadline)
       return cli_fail(CLI_UNREACHABLE, "%s: not committed within %g s (still pending)", txid, c->timeout_s);
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);

@@ -22,7 +22,7 @@ typedef enum {
   RPCC_REMOTE,    /* the node answered with a JSON-RPC error object */
 } rpcc_kind;
 
-typedef struct {
+typedef struct rpcc_error {
   rpcc_kind kind;
   int code;          /* RPCC_REMOTE: the JSON-RPC error code (cx_err when > 0) */
   long http_status;  /* 0 when there was no HTTP response */
