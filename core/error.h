@@ -129,6 +129,7 @@
   X(CX_E_MPC_DUPLICATE, 812, "mpc_duplicate", "identical copy of a message already received") \
   X(CX_E_MPC_CLIENT_REJECTED, 813, "mpc_client_rejected", "client-dealt input is inconsistent or its blob does not open") \
   X(CX_E_MPC_POOL_DESYNC, 814, "mpc_pool_desync", "parties' preprocessing pools are not aligned") \
+  X(CX_E_FROST_BAD_SHARE, 815, "frost_bad_share", "a FROST signature share does not verify (its sender is named)") \
   /* contract language 900..999 (docs/contract-language.md) */                     \
   X(CX_E_LANG_SYNTAX, 900, "lang_syntax", "contract source has a syntax error")    \
   X(CX_E_LANG_NAME, 901, "lang_name", "contract uses an unknown or duplicate name") \

@@ -123,6 +123,13 @@ expect 2 "$CUSTOS" sig verify "$V0_PK" "$V0_MSG" "${V0_SIG}00"    # 65 bytes
 expect 2 "$CUSTOS" sig verify "$V0_PK" "0" "$V0_SIG"              # odd length
 expect 2 "$CUSTOS" sig verify "$V0_PK" "zz" "$V0_SIG"
 expect 2 "$CUSTOS" sig verify "G${V0_PK#?}" "$V0_MSG" "$V0_SIG"
+# FROST(ristretto255, SHA-512): the RFC 9591 vector's group key, message and signature
+F_PK=e2a62f39eede11269e3bd5a7d97554f5ca384f9f6d3dd9c3c0d05083c7254f57
+F_SIG=fa954853693068803615803a06e2c23a6228f7d6d6b442b72b26696aa776fe75532350f49b27a123b0c811d54671f6c008e319741a59918baf3c5455a5ec2603
+expect 0 "$CUSTOS" sig verify --scheme frost "$F_PK" 74657374 "$F_SIG"
+expect 1 "$CUSTOS" sig verify --scheme frost "$F_PK" 74657375 "$F_SIG"
+expect 2 "$CUSTOS" sig verify --scheme frost "$(printf 'ff%.0s' $(seq 32))" 74657374 "$F_SIG"
+expect 2 "$CUSTOS" sig verify --scheme x "$F_PK" 74657374 "$F_SIG"
 expect 0 "$CUSTOS" --json sig verify "$V0_PK" "$V0_MSG" "$V0_SIG"
 [ "$(jq -r .valid "$WORK/out")" = true ] || fail "sig verify --json"
 # every row of the BIP340 vectors, when the file is there
