@@ -43,6 +43,7 @@ bcache_ent *blocks_cache_slot(node *n) {
   blocks_ent_clear(best);
   best->used = 1;
   best->seq = ++n->cache_seq;
+  metrics_block_seen(n); /* the first block of the height starts the latency clock */
   return best;
 }
 
@@ -321,6 +322,7 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   call_service_on_commit(n, calls, ncalls, ent->h.time_ms);
   free(calls);
   n->last_commit_ntx = ent->ntx;
+  metrics_commit_done(n);
   char hex[65];
   LOG_D("node", "committed block %llu (%zu txs, %u votes) %s", (unsigned long long)ent->h.height,
         ent->ntx, (unsigned)cert->nvotes, hash_hex(&ent->hash, hex));

@@ -618,7 +618,7 @@ cx_err node_start(node *n, char *err, size_t errlen) {
   rpc_config rc = {.bind_addr = n->cfg.rpc_listen, .port = n->cfg.rpc_port,
                    .max_body = n->cfg.rpc_max_body, .max_conns = n->cfg.rpc_max_conns,
                    .max_batch = 256, .threads = n->cfg.rpc_threads,
-                   .cookie_path = n->cookie_path, .get = NULL};
+                   .cookie_path = n->cookie_path, .get = metrics_http_get};
   const rpc_method *m1, *m2;
   size_t n1, n2;
   api_methods(&m1, &n1);
@@ -638,7 +638,8 @@ cx_err node_start(node *n, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot start the consensus thread");
     return CX_E_INTERNAL;
   }
-  n->cs_running = 1;
+  /* atomic: /healthz reads it from RPC workers (metrics.c) */
+  __atomic_store_n(&n->cs_running, 1, __ATOMIC_RELEASE);
   return CX_OK;
 }
 

@@ -1,7 +1,7 @@
 /* node internals: struct node and the few functions the node's files call
  * across each other. Not a public header: only node/{node,blocks,host,sync,
  * mpc_service}.c include it (and api.c, for node_mpc_status and
- * node_vault_of);
+ * node_vault_of; metrics.c, for the counters /metrics reads);
  * everything else uses node.h. (docs/consensus.md, "The node's
  * wiring"; docs/net.md, "Membership" and "Transaction gossip".)
  *
@@ -45,6 +45,7 @@
 #include "block.h"
 #include "clock.h"
 #include "keystore.h"
+#include "metrics.h"
 #include "node.h"
 #include "node_vault.h"
 #include "rpc.h"
@@ -180,6 +181,7 @@ struct node {
   int started;                       /* START fed for the current height */
   uint64_t last_commit_mono;
   size_t last_commit_ntx;
+  metrics_latency lat; /* commit latency (metrics.c): its own atomics */
   char vnames[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
   cx_pubkey next_keys[CX_MAX_VALIDATORS]; /* COMMITTED's validator set */
 

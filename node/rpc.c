@@ -5,7 +5,9 @@
  * body into one response text; the HTTP layer (on_request and friends)
  * accumulates bodies under the size cap, decides admin_ok and maps the
  * outcome to an HTTP status. Nothing here is mutable after
- * rpc_server_start, so worker threads share the server without locks. */
+ * rpc_server_start but the request counters (atomics, and a small table of
+ * error pairs under its own mutex), so worker threads share the server
+ * without other locks. */
 #include "rpc.h"
 
 #include <arpa/inet.h>
@@ -13,6 +15,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,8 +50,30 @@ static const char OOM_BODY[] =
     "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":\"Internal error\"},"
     "\"id\":null}";
 
+/* Distinct (method, error code) pairs kept. Methods and codes are closed
+ * sets (the table, and the -326xx and cx_err codes handlers return), so this
+ * is never expected to fill; pairs beyond it are not counted. */
+#define ERR_PAIRS_MAX 512
+
+/* The request counters (rpc.h, rpc_server_stats). req has nm + 2 entries:
+ * the table's methods, then "unknown", then "invalid". */
+typedef struct {
+  size_t m; /* index as in req */
+  int code;
+  uint64_t count;
+} err_pair;
+
+typedef struct {
+  size_t nm;
+  uint64_t *req; /* atomics */
+  pthread_mutex_t mu; /* guards err and nerr */
+  err_pair err[ERR_PAIRS_MAX];
+  size_t nerr;
+} rpc_counters;
+
 struct rpc_server {
   struct MHD_Daemon *daemon;
+  rpc_counters *ctr;
   const rpc_method *methods;
   size_t n;
   void *ctx;
@@ -70,7 +95,39 @@ typedef struct {
   void *ctx;
   int admin_ok;
   int auth_refused; /* out: an admin method was refused */
+  rpc_counters *ctr; /* NULL: not counted (rpc_handle_body) */
 } dispatch;
+
+/* Counter indexes past the table's methods. */
+#define IDX_UNKNOWN(c) ((c)->nm)
+#define IDX_INVALID(c) ((c)->nm + 1)
+
+static void count_req(rpc_counters *c, size_t m) {
+  if (c) __atomic_fetch_add(&c->req[m], 1, __ATOMIC_RELAXED);
+}
+
+static void count_err(rpc_counters *c, size_t m, int code) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  size_t i = 0;
+  while (i < c->nerr && !(c->err[i].m == m && c->err[i].code == code)) i++;
+  if (i == c->nerr && c->nerr < ERR_PAIRS_MAX) {
+    c->err[i].m = m;
+    c->err[i].code = code;
+    c->err[i].count = 0;
+    c->nerr++;
+  }
+  if (i < c->nerr) c->err[i].count++;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* The code an error response carries for a handler's cx_err (as
+ * cx_error_object maps it). */
+static int wire_code(cx_err e) {
+  if (e == CX_E_RPC_PARAMS) return RPC_ERR_PARAMS;
+  if (e == CX_E_RPC_METHOD) return RPC_ERR_METHOD;
+  return (int)e;
+}
 
 static const char *std_message(int code) {
   switch (code) {
@@ -206,6 +263,10 @@ static int handle_one(dispatch *dp, const cJSON *req, cJSON **out) {
   const char *bad = check_request(req, &id, &name, &params);
   if (bad) {
     LOG_D(MOD, "invalid request: %s", bad);
+    if (dp->ctr) {
+      count_req(dp->ctr, IDX_INVALID(dp->ctr));
+      count_err(dp->ctr, IDX_INVALID(dp->ctr), RPC_ERR_REQUEST);
+    }
     *out = std_error(id, RPC_ERR_REQUEST, bad);
     goto out;
   }
@@ -215,11 +276,18 @@ static int handle_one(dispatch *dp, const cJSON *req, cJSON **out) {
   m = find_method(dp, name);
   if (!m) {
     log_outcome(name, RPC_ERR_METHOD);
+    if (dp->ctr) {
+      count_req(dp->ctr, IDX_UNKNOWN(dp->ctr));
+      count_err(dp->ctr, IDX_UNKNOWN(dp->ctr), RPC_ERR_METHOD);
+    }
     if (answer) *out = std_error(id, RPC_ERR_METHOD, NULL);
     goto out;
   }
+  size_t mi = (size_t)(m - dp->methods);
+  count_req(dp->ctr, mi);
   if (m->admin && !dp->admin_ok) {
     dp->auth_refused = 1;
+    count_err(dp->ctr, mi, (int)CX_E_AUTH);
     log_outcome(m->name, CX_E_AUTH);
     if (answer)
       *out = response(id, cx_error_object(CX_E_AUTH, "admin method: needs a loopback "
@@ -231,6 +299,7 @@ static int handle_one(dispatch *dp, const cJSON *req, cJSON **out) {
   rc = m->fn(dp->ctx, params, &result, &err);
   err.detail[sizeof err.detail - 1] = 0; /* a handler may fill it to the brim */
   log_outcome(m->name, rc == CX_OK ? 0 : (int)rc);
+  if (rc != CX_OK) count_err(dp->ctr, mi, wire_code(rc));
   if (!answer) goto out;
   if (rc != CX_OK) {
     *out = response(id, cx_error_object(rc, err.detail), 1);
@@ -285,6 +354,13 @@ static int text_ok(const unsigned char *s, size_t len) {
   return 1;
 }
 
+/* A body that never named a method: one request and one error, "invalid". */
+static void count_invalid(dispatch *dp, int code) {
+  if (!dp->ctr) return;
+  count_req(dp->ctr, IDX_INVALID(dp->ctr));
+  count_err(dp->ctr, IDX_INVALID(dp->ctr), code);
+}
+
 /* The whole body: parse, single or batch, print. *out is NULL when nothing
  * is to be answered (only notifications). *is_batch tells the HTTP layer
  * whether a refused admin call may turn into a 401. */
@@ -307,6 +383,7 @@ static cx_err handle_body(dispatch *dp, const char *body, size_t len, unsigned m
   }
   if (!root) {
     LOG_D(MOD, "parse error (%zu bytes)", len);
+    count_invalid(dp, RPC_ERR_PARSE);
     resp = std_error(NULL, RPC_ERR_PARSE, NULL);
     if (!resp) goto out;
   } else if (cJSON_IsArray(root)) {
@@ -317,11 +394,13 @@ static cx_err handle_body(dispatch *dp, const char *body, size_t len, unsigned m
       if (++count > max_batch) break;
     }
     if (count == 0) {
+      count_invalid(dp, RPC_ERR_REQUEST);
       resp = std_error(NULL, RPC_ERR_REQUEST, "empty batch");
       if (!resp) goto out;
     } else if (count > max_batch) {
       char detail[96];
       snprintf(detail, sizeof detail, "batch over the limit of %u requests", max_batch);
+      count_invalid(dp, RPC_ERR_REQUEST);
       resp = std_error(NULL, RPC_ERR_REQUEST, detail);
       if (!resp) goto out;
     } else {
@@ -360,7 +439,7 @@ char *rpc_handle_body(const rpc_method *methods, size_t n, void *ctx, const char
                       size_t len, int admin_ok, unsigned max_batch) {
   CX_ASSERT(methods || n == 0);
   CX_ASSERT(body || len == 0);
-  dispatch dp = {methods, n, ctx, admin_ok, 0};
+  dispatch dp = {methods, n, ctx, admin_ok, 0, NULL};
   char *out = NULL;
   int is_batch;
   if (handle_body(&dp, body, len, max_batch, &out, &is_batch) != CX_OK) {
@@ -517,10 +596,12 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int
   return send_response(c, status, text, strlen(text), 1, "application/json", hname, hval);
 }
 
-static enum MHD_Result send_too_big(const rpc_server *s, struct MHD_Connection *c) {
+static enum MHD_Result send_too_big(rpc_server *s, struct MHD_Connection *c) {
   char detail[96];
   snprintf(detail, sizeof detail, "request body over %zu bytes", s->max_body);
   LOG_D(MOD, "refused a body over %zu bytes", s->max_body);
+  dispatch dp = {s->methods, s->n, s->ctx, 0, 0, s->ctr};
+  count_invalid(&dp, (int)CX_E_RPC_TOO_BIG);
   return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, CX_E_RPC_TOO_BIG, detail, NULL, NULL);
 }
 
@@ -594,10 +675,13 @@ static enum MHD_Result on_headers(rpc_server *s, struct MHD_Connection *c, const
                                   const char *method, conn_state *st) {
   if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
     st->answered = 1;
-    if (s->get && strcmp(method, MHD_HTTP_METHOD_GET) == 0) return serve_get(s, c, url);
+    /* HEAD: MHD sends the GET response's headers without its body */
+    if (s->get && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0))
+      return serve_get(s, c, url);
     return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_ERR_REQUEST,
                       "HTTP method not allowed: JSON-RPC wants POST", MHD_HTTP_HEADER_ALLOW,
-                      s->get ? "GET, POST" : "POST");
+                      s->get ? "GET, HEAD, POST" : "POST");
   }
   if (strcmp(url, "/") != 0) {
     st->answered = 1;
@@ -654,7 +738,7 @@ static enum MHD_Result on_body(rpc_server *s, struct MHD_Connection *c, conn_sta
   if (st->too_big) return send_too_big(s, c);
 
   int loopback = client_is_loopback(c);
-  dispatch dp = {s->methods, s->n, s->ctx, 0, 0};
+  dispatch dp = {s->methods, s->n, s->ctx, 0, 0, s->ctr};
   dp.admin_ok = s->cookie_path && loopback && cookie_matches(s, c);
   char *text = NULL;
   int is_batch = 0;
@@ -736,6 +820,47 @@ out:
   return rc;
 }
 
+static rpc_counters *counters_new(size_t nm) {
+  rpc_counters *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->nm = nm;
+  c->req = calloc(nm + 2, sizeof *c->req);
+  if (!c->req || pthread_mutex_init(&c->mu, NULL) != 0) {
+    free(c->req);
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void counters_free(rpc_counters *c) {
+  if (!c) return;
+  pthread_mutex_destroy(&c->mu);
+  free(c->req);
+  free(c);
+}
+
+static const char *counter_name(const rpc_server *s, size_t m) {
+  if (m < s->n) return s->methods[m].name;
+  return m == s->n ? RPC_METHOD_UNKNOWN : RPC_METHOD_INVALID;
+}
+
+void rpc_server_stats(const rpc_server *s, rpc_stat_fn fn, void *arg) {
+  if (!s || !s->ctr) return;
+  rpc_counters *c = s->ctr;
+  for (size_t m = 0; m < c->nm + 2; m++)
+    fn(arg, counter_name(s, m), 0, 0, __atomic_load_n(&c->req[m], __ATOMIC_RELAXED));
+  /* copied out so that fn runs without the lock */
+  err_pair *copy = malloc(sizeof c->err);
+  if (!copy) return;
+  pthread_mutex_lock(&c->mu);
+  size_t ne = c->nerr;
+  memcpy(copy, c->err, ne * sizeof *copy);
+  pthread_mutex_unlock(&c->mu);
+  for (size_t i = 0; i < ne; i++) fn(arg, counter_name(s, copy[i].m), 1, copy[i].code, copy[i].count);
+  free(copy);
+}
+
 static void new_cookie(rpc_server *s) {
   unsigned char raw[COOKIE_RAW];
   randombytes_buf(raw, sizeof raw);
@@ -761,6 +886,7 @@ cx_err rpc_server_start(const rpc_config *cfg, const rpc_method *methods, size_t
   s->methods = methods;
   s->n = n;
   s->ctx = ctx;
+  if (!(s->ctr = counters_new(n))) goto out;
   s->get = cfg->get;
   s->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
   s->max_batch = cfg->max_batch ? cfg->max_batch : DEFAULT_MAX_BATCH;
@@ -820,6 +946,7 @@ out:
     if (s->daemon) MHD_stop_daemon(s->daemon);
     free(s->cookie_path);
     sodium_memzero(s->cookie, sizeof s->cookie);
+    counters_free(s->ctr);
     free(s);
   }
   return rc;
@@ -837,5 +964,6 @@ void rpc_server_stop(rpc_server *s) {
     free(s->cookie_path);
   }
   sodium_memzero(s->cookie, sizeof s->cookie);
+  counters_free(s->ctr);
   free(s);
 }

@@ -54,8 +54,10 @@ typedef struct {
   int admin; /* loopback + cookie required */
 } rpc_method;
 
-/* Optional handler for GET requests (later: /metrics, /healthz, explorer).
- * Returns an HTTP status; *body malloc'd (server frees), *ctype static. */
+/* Optional handler for GET (and HEAD: MHD sends the headers only) requests
+ * on any path (custosd: /metrics, /healthz; metrics.h). Returns an HTTP
+ * status; *body malloc'd (server frees), *ctype static. POST stays JSON-RPC
+ * at /; other HTTP methods get 405 with "Allow: GET, HEAD, POST". */
 typedef int (*rpc_get_handler)(void *ctx, const char *path, char **body, size_t *len,
                                const char **ctype);
 
@@ -67,7 +69,7 @@ typedef struct {
   unsigned max_batch;      /* default 256 */
   unsigned threads;        /* worker threads; default 2 */
   const char *cookie_path; /* admin cookie file; NULL = admin methods disabled */
-  rpc_get_handler get;     /* may be NULL: GET answers 405 */
+  rpc_get_handler get;     /* may be NULL: GET and HEAD answer 405 */
 } rpc_config;
 
 typedef struct rpc_server rpc_server;
@@ -79,6 +81,24 @@ cx_err rpc_server_start(const rpc_config *cfg, const rpc_method *methods, size_t
 uint16_t rpc_server_port(const rpc_server *s);
 /* Stops accepting, waits for running handlers, removes the cookie. NULL no-op. */
 void rpc_server_stop(rpc_server *s);
+
+/* Request counters (for /metrics; docs/operations.md, "Metrics and health").
+ * Every JSON-RPC request object that reaches the dispatcher counts once
+ * under its method's name from the table; a name not in the table counts
+ * as "unknown", and what never named a method (parse error, invalid request
+ * or batch, body over max_body) as "invalid", so the label set stays
+ * bounded whatever clients send. Each error response counts under (method,
+ * its JSON-RPC code: -326xx or the cx_err number). Notifications count too. */
+#define RPC_METHOD_UNKNOWN "unknown"
+#define RPC_METHOD_INVALID "invalid"
+/* is_error 0: count = requests of method (code 0); 1: error responses with
+ * code. method points into the table (or is one of the two names above). */
+typedef void (*rpc_stat_fn)(void *arg, const char *method, int is_error, int code,
+                            uint64_t count);
+/* Calls fn for every method of the table, then "unknown" and "invalid"
+ * (requests, zeros included), then for every (method, code) error pair seen
+ * so far. Any thread; a consistent-enough snapshot (counters are atomics). */
+void rpc_server_stats(const rpc_server *s, rpc_stat_fn fn, void *arg);
 
 /* The transport-free core, for tests and fuzzing: handles one HTTP POST body
  * and returns the response JSON text (malloc'd; NULL when every element was a

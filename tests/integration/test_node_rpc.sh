@@ -125,6 +125,13 @@ AFTER=$(rpc "$URL" status | jq -c '.result | {height}')
 [ "$(rpc "$URL" tx_get "{\"txid\":\"$CONSENT\"}" | jq -r .result.status)" = committed ] || fail "lost a tx"
 pass "bad input refused with specific errors; node serving; nothing lost"
 
+# /metrics and /healthz: plain GET, no cookie; the refusals above are counted
+M=$(curl -sf "$URL/metrics") || fail "GET /metrics"
+echo "$M" | grep -q '^custos_height [1-9]' || fail "/metrics: no height: $(echo "$M" | head -20)"
+echo "$M" | grep -q '^custos_rpc_errors_total{method="tx_submit",code="200"} [1-9]' || fail "/metrics: tx_submit errors not counted"
+[ "$(curl -s "$URL/healthz")" = ok ] || fail "/healthz: $(curl -s "$URL/healthz")"
+pass "/metrics and /healthz"
+
 stop_node 0
 start_node 0
 [ "$(rpc "$URL" tx_get "{\"txid\":\"$TXID\"}" | jq -r .result.status)" = committed ] || fail "lost after restart"

@@ -1037,6 +1037,87 @@ START_TEST(http_methods_and_paths) {
 }
 END_TEST
 
+/* rpc_server_stats as a flat list: "R method" / "E method code" -> count. */
+typedef struct {
+  char key[32][48];
+  uint64_t v[32];
+  size_t n;
+} stat_list;
+
+static void collect_stat(void *arg, const char *method, int is_error, int code,
+                         uint64_t count) {
+  stat_list *l = arg;
+  ck_assert_uint_lt(l->n, 32);
+  if (is_error)
+    snprintf(l->key[l->n], sizeof l->key[0], "E %s %d", method, code);
+  else
+    snprintf(l->key[l->n], sizeof l->key[0], "R %s", method);
+  l->v[l->n++] = count;
+}
+
+/* -1: not listed */
+static long long stat_of(const char *key) {
+  stat_list l;
+  memset(&l, 0, sizeof l);
+  rpc_server_stats(g_srv, collect_stat, &l);
+  for (size_t i = 0; i < l.n; i++)
+    if (strcmp(l.key[i], key) == 0) return (long long)l.v[i];
+  return -1;
+}
+
+START_TEST(http_counters) {
+  http_resp r;
+  /* every method listed from the start, plus unknown and invalid; no errors */
+  ck_assert_int_eq(stat_of("R echo"), 0);
+  ck_assert_int_eq(stat_of("R admin_ping"), 0);
+  ck_assert_int_eq(stat_of("R unknown"), 0);
+  ck_assert_int_eq(stat_of("R invalid"), 0);
+  ck_assert_int_eq(stat_of("E fail 301"), -1);
+  http_post("[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":1},"
+            "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[2]},"
+            "{\"jsonrpc\":\"2.0\",\"method\":\"fail\",\"id\":2},"
+            "{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":3},"
+            "{\"jsonrpc\":\"1.0\",\"method\":\"echo\",\"id\":4}]",
+            NULL, &r);
+  ck_assert_int_eq(r.status, 200);
+  http_free(&r);
+  http_post(ADMIN_REQ, NULL, &r); /* no cookie */
+  ck_assert_int_eq(r.status, 401);
+  http_free(&r);
+  http_post("{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[\"x\"],\"id\":5}", NULL, &r);
+  http_free(&r);
+  http_post("[", NULL, &r);
+  http_free(&r);
+  char *big = malloc(MAX_BODY + 2);
+  ck_assert_ptr_nonnull(big);
+  memset(big, ' ', MAX_BODY + 1);
+  big[MAX_BODY + 1] = 0;
+  http_post(big, NULL, &r);
+  ck_assert_int_eq(r.status, 413);
+  http_free(&r);
+  free(big);
+
+  ck_assert_int_eq(stat_of("R echo"), 2); /* the notification counts */
+  ck_assert_int_eq(stat_of("R fail"), 1);
+  ck_assert_int_eq(stat_of("R add"), 1);
+  ck_assert_int_eq(stat_of("R admin_ping"), 1);
+  ck_assert_int_eq(stat_of("R unknown"), 1);
+  ck_assert_int_eq(stat_of("R invalid"), 3); /* jsonrpc 1.0, "[", 413 */
+  char key[48];
+  snprintf(key, sizeof key, "E fail %d", (int)CX_E_MEMBER_UNKNOWN);
+  ck_assert_int_eq(stat_of(key), 1);
+  ck_assert_int_eq(stat_of("E unknown -32601"), 1);
+  ck_assert_int_eq(stat_of("E invalid -32600"), 1);
+  ck_assert_int_eq(stat_of("E invalid -32700"), 1);
+  snprintf(key, sizeof key, "E invalid %d", (int)CX_E_RPC_TOO_BIG);
+  ck_assert_int_eq(stat_of(key), 1);
+  snprintf(key, sizeof key, "E admin_ping %d", (int)CX_E_AUTH);
+  ck_assert_int_eq(stat_of(key), 1);
+  ck_assert_int_eq(stat_of("E add -32602"), 1);
+  ck_assert_int_eq(stat_of("E echo -32600"), -1); /* the invalid one is not echo's */
+}
+END_TEST
+
 static int get_handler(void *ctx, const char *path, char **body, size_t *len,
                        const char **ctype) {
   (void)ctx;
@@ -1062,9 +1143,14 @@ START_TEST(http_get_handler) {
   http_do_at("127.0.0.1", rpc_server_port(s), "GET", "/other", NULL, NULL, 0, &r);
   ck_assert_int_eq(r.status, 404);
   http_free(&r);
+  /* HEAD: GET's status and headers, no body */
+  http_do_at("127.0.0.1", rpc_server_port(s), "HEAD", "/healthz", NULL, NULL, 0, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(r.body_len, 0);
+  http_free(&r);
   http_do_at("127.0.0.1", rpc_server_port(s), "PATCH", "/", NULL, NULL, 0, &r);
   ck_assert_int_eq(r.status, 405);
-  ck_assert(header_is(r.head, "Allow", "GET, POST"));
+  ck_assert(header_is(r.head, "Allow", "GET, HEAD, POST"));
   http_free(&r);
   /* admin disabled (no cookie): admin methods are forbidden outright */
   http_do_at("127.0.0.1", rpc_server_port(s), "POST", "/", NULL,
@@ -1356,6 +1442,7 @@ static Suite *rpc_suite(void) {
   tcase_add_test(http, http_body_cap);
   tcase_add_test(http, http_methods_and_paths);
   tcase_add_test(http, http_get_handler);
+  tcase_add_test(http, http_counters);
   tcase_add_test(http, http_admin_auth);
   tcase_add_test(http, http_cookie_file);
   tcase_add_test(http, http_config);
