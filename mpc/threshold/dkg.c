@@ -1,0 +1,716 @@
+/* DKG for the FROST group key: FROST paper KeyGen (Komlo-Goldberg 2020,
+ * Figure 1) with GJKR-style complaints and public answers (see dkg.h,
+ * docs/threshold.md "DKG"). Curve arithmetic is libsodium's; the VSS check is
+ * frost.h's (frost_vss_verify, frost_vss_public_share). */
+#include "dkg.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+#define CTX_LEN (sizeof FROST_CONTEXT - 1)
+#define POK_TAG "dkg"
+
+/* A complaint slot per (dealer, complainer): public data, plain heap. */
+enum { SLOT_NONE = 0, SLOT_PENDING, SLOT_ANSWERED_GOOD, SLOT_ANSWERED_BAD };
+
+typedef struct {
+  uint8_t state;
+  dkg_complaint c;
+  frost_scalar answer; /* the revealed share, once answered */
+} slot;
+
+/* Why a dealer is out (0: it is not). */
+enum { DQ_NONE = 0, DQ_BAD_POK, DQ_BAD_ANSWER, DQ_NO_ANSWER };
+
+/* Everything secret, in one sodium_malloc'd block. */
+typedef struct {
+  frost_scalar coef[DKG_MAX_PARTIES]; /* a_me,0 .. a_me,t-1 */
+  frost_scalar pok_nonce;
+  frost_scalar recv[DKG_MAX_PARTIES]; /* recv[i-1] = f_i(me) once have_share */
+} secrets;
+
+struct dkg {
+  uint16_t n, t, me;
+  uint8_t context[DKG_CONTEXT_LEN];
+  int made_r1, finished;
+  secrets *sec;
+  dkg_round1_msg *r1; /* r1[i-1], valid when have_r1[i-1] (public: heap) */
+  uint8_t have_r1[DKG_MAX_PARTIES];
+  uint8_t have_share[DKG_MAX_PARTIES];
+  uint8_t dq[DKG_MAX_PARTIES];
+  slot *slots; /* slots[(dealer-1)*n + (complainer-1)] */
+};
+
+/* ---- group helpers (the identity is 32 zero bytes, as in frost.c) ---- */
+
+static int is_zero32(const uint8_t b[32]) { return sodium_is_zero(b, 32); }
+
+static void mul_base(const frost_scalar *s, frost_element *out) {
+  if (crypto_scalarmult_ristretto255_base(out->b, s->b) != 0) memset(out->b, 0, 32);
+}
+
+static void mul(const frost_scalar *s, const frost_element *p, frost_element *out) {
+  if (is_zero32(p->b) || crypto_scalarmult_ristretto255(out->b, s->b, p->b) != 0)
+    memset(out->b, 0, 32);
+}
+
+static void add(const frost_element *a, const frost_element *b, frost_element *out) {
+  if (crypto_core_ristretto255_add(out->b, a->b, b->b) != 0) CX_ASSERT(!"ristretto add");
+}
+
+static void sub(const frost_element *a, const frost_element *b, frost_element *out) {
+  if (crypto_core_ristretto255_sub(out->b, a->b, b->b) != 0) CX_ASSERT(!"ristretto sub");
+}
+
+/* f(id) by Horner (RFC 9591 Appendix C.1 polynomial_evaluate). */
+static void poly_eval(const frost_scalar *a, size_t t, uint16_t id, frost_scalar *out) {
+  frost_scalar x, acc = {{0}};
+  frost_id_scalar(id, &x);
+  for (size_t j = t; j-- > 0;) {
+    crypto_core_ristretto255_scalar_mul(acc.b, acc.b, x.b);
+    crypto_core_ristretto255_scalar_add(acc.b, acc.b, a[j].b);
+  }
+  *out = acc;
+  sodium_memzero(&acc, sizeof acc);
+}
+
+/* ---- the proof of knowledge (FROST paper Figure 1, round 1 steps 2, 5) ---- */
+
+/* c = H(contextString || "dkg" || context || id || C0 || R), reduced mod L. */
+static void pok_challenge(const uint8_t context[DKG_CONTEXT_LEN], uint16_t id,
+                          const frost_element *c0, const frost_element *R, frost_scalar *out) {
+  crypto_hash_sha512_state st;
+  uint8_t d[64];
+  frost_scalar ids;
+  frost_id_scalar(id, &ids);
+  crypto_hash_sha512_init(&st);
+  crypto_hash_sha512_update(&st, (const uint8_t *)FROST_CONTEXT, CTX_LEN);
+  crypto_hash_sha512_update(&st, (const uint8_t *)POK_TAG, sizeof POK_TAG - 1);
+  crypto_hash_sha512_update(&st, context, DKG_CONTEXT_LEN);
+  crypto_hash_sha512_update(&st, ids.b, 32);
+  crypto_hash_sha512_update(&st, c0->b, 32);
+  crypto_hash_sha512_update(&st, R->b, 32);
+  crypto_hash_sha512_final(&st, d);
+  crypto_core_ristretto255_scalar_reduce(out->b, d);
+}
+
+/* Elements valid and not the identity, mu canonical, ids and t in range. */
+static cx_err check_round1_form(uint16_t n, uint16_t t, const dkg_round1_msg *m, char *err,
+                                size_t errlen) {
+  if (m->dealer == 0 || m->dealer > n)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER, "round-one dealer %u is not in 1..%u", m->dealer,
+                   n);
+  if (m->t != t)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "dealer %u committed to %u coefficients, not %u",
+                   m->dealer, m->t, t);
+  for (size_t k = 0; k < t; k++) {
+    cx_err e = frost_element_check(m->commit[k].b);
+    if (e)
+      return cx_errf(err, errlen, e, "dealer %u: commitment %zu is not a valid non-identity element",
+                     m->dealer, k);
+  }
+  cx_err e = frost_element_check(m->R.b);
+  if (e) return cx_errf(err, errlen, e, "dealer %u: proof R is not a valid non-identity element",
+                        m->dealer);
+  if (!frost_scalar_canonical(m->mu.b))
+    return cx_errf(err, errlen, CX_E_NONCANONICAL, "dealer %u: proof mu is not below L", m->dealer);
+  return CX_OK;
+}
+
+cx_err dkg_round1_verify(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n, uint16_t t,
+                         const dkg_round1_msg *m, char *err, size_t errlen) {
+  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
+                   DKG_MAX_PARTIES, t, n);
+  cx_err e = check_round1_form(n, t, m, err, errlen);
+  if (e) return e;
+  /* R == G * mu - C0 * c */
+  frost_scalar c;
+  frost_element gm, cc, want;
+  pok_challenge(context, m->dealer, &m->commit[0], &m->R, &c);
+  mul_base(&m->mu, &gm);
+  mul(&c, &m->commit[0], &cc);
+  sub(&gm, &cc, &want);
+  if (sodium_memcmp(want.b, m->R.b, 32) != 0)
+    return cx_errf(err, errlen, CX_E_MPC_CHECK_FAILED,
+                   "dealer %u's proof of knowledge of its secret does not verify", m->dealer);
+  return CX_OK;
+}
+
+/* ---- session ---- */
+
+static slot *slot_at(dkg *d, uint16_t dealer, uint16_t complainer) {
+  return &d->slots[(size_t)(dealer - 1) * d->n + (complainer - 1)];
+}
+
+/* The seed stream: t coefficients then the proof nonce, 64 bytes each,
+ * reduced mod L (uniform to 2^-256). */
+static cx_err derive_secrets(dkg *d, const uint8_t seed[32]) {
+  size_t len = ((size_t)d->t + 1) * 64;
+  uint8_t *buf = sodium_malloc(len);
+  if (!buf) return CX_E_NOMEM;
+  randombytes_buf_deterministic(buf, len, seed);
+  cx_err e = CX_OK;
+  for (size_t k = 0; k < d->t; k++) {
+    crypto_core_ristretto255_scalar_reduce(d->sec->coef[k].b, buf + 64 * k);
+    /* A zero coefficient would commit to the identity, which decoders refuse. */
+    if (is_zero32(d->sec->coef[k].b)) e = CX_E_CRYPTO;
+  }
+  crypto_core_ristretto255_scalar_reduce(d->sec->pok_nonce.b, buf + 64 * d->t);
+  if (is_zero32(d->sec->pok_nonce.b)) e = CX_E_CRYPTO;
+  sodium_free(buf);
+  return e;
+}
+
+cx_err dkg_new(uint16_t n, uint16_t t, uint16_t my_id, const uint8_t context[DKG_CONTEXT_LEN],
+               const uint8_t *seed, dkg **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
+                   DKG_MAX_PARTIES, t, n);
+  if (my_id == 0 || my_id > n)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "party %u is not in 1..%u", my_id, n);
+  CX_ASSERT(sodium_init() >= 0);
+  dkg *d = calloc(1, sizeof *d);
+  if (!d) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
+  d->n = n;
+  d->t = t;
+  d->me = my_id;
+  memcpy(d->context, context, DKG_CONTEXT_LEN);
+  d->sec = sodium_malloc(sizeof *d->sec);
+  d->r1 = calloc(n, sizeof *d->r1);
+  d->slots = calloc((size_t)n * n, sizeof *d->slots);
+  if (!d->sec || !d->r1 || !d->slots) {
+    dkg_free(d);
+    return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
+  }
+  sodium_memzero(d->sec, sizeof *d->sec);
+  uint8_t fresh[32];
+  cx_err e;
+  if (seed) {
+    e = derive_secrets(d, seed);
+  } else {
+    /* Fresh randomness through the same path; a zero scalar (2^-252) retries. */
+    do {
+      randombytes_buf(fresh, sizeof fresh);
+      e = derive_secrets(d, fresh);
+    } while (e == CX_E_CRYPTO);
+    sodium_memzero(fresh, sizeof fresh);
+  }
+  if (e) {
+    dkg_free(d);
+    return cx_errf(err, errlen, e, "cannot derive the dealer's secrets from the seed");
+  }
+  *out = d;
+  return CX_OK;
+}
+
+void dkg_free(dkg *d) {
+  if (!d) return;
+  if (d->sec) sodium_free(d->sec); /* sodium_free wipes before unmapping */
+  free(d->r1);
+  free(d->slots);
+  free(d);
+}
+
+static cx_err check_open(const dkg *d, char *err, size_t errlen) {
+  if (d->finished)
+    return cx_errf(err, errlen, CX_E_MPC_STATE, "the DKG session is already finished");
+  return CX_OK;
+}
+
+cx_err dkg_round1(dkg *d, dkg_round1_msg *out) {
+  cx_err e = check_open(d, NULL, 0);
+  if (e) return e;
+  memset(out, 0, sizeof *out);
+  out->dealer = d->me;
+  out->t = d->t;
+  for (size_t k = 0; k < d->t; k++) mul_base(&d->sec->coef[k], &out->commit[k]);
+  /* Schnorr proof of knowledge of a_me,0: R = G * k, mu = k + a_me,0 * c. */
+  frost_scalar c, ac;
+  mul_base(&d->sec->pok_nonce, &out->R);
+  pok_challenge(d->context, d->me, &out->commit[0], &out->R, &c);
+  crypto_core_ristretto255_scalar_mul(ac.b, d->sec->coef[0].b, c.b);
+  crypto_core_ristretto255_scalar_add(out->mu.b, d->sec->pok_nonce.b, ac.b);
+  sodium_memzero(&ac, sizeof ac);
+  d->r1[d->me - 1] = *out;
+  d->have_r1[d->me - 1] = 1;
+  d->made_r1 = 1;
+  return CX_OK;
+}
+
+cx_err dkg_round2(dkg *d, dkg_share *shares, char *err, size_t errlen) {
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  if (!d->made_r1)
+    return cx_errf(err, errlen, CX_E_MPC_ROUND, "round two before this party's round one");
+  for (uint16_t j = 1; j <= d->n; j++) {
+    dkg_share *s = &shares[j - 1];
+    sodium_memzero(s, sizeof *s);
+    if (j == d->me) continue;
+    s->dealer = d->me;
+    s->recipient = j;
+    poly_eval(d->sec->coef, d->t, j, &s->value);
+  }
+  return CX_OK;
+}
+
+cx_err dkg_recv_round1(dkg *d, const dkg_round1_msg *m, char *err, size_t errlen) {
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  if ((e = check_round1_form(d->n, d->t, m, err, errlen))) return e;
+  size_t i = m->dealer - 1;
+  if (d->have_r1[i]) {
+    /* Compare the meaningful part only (commitments beyond t are unused). */
+    const dkg_round1_msg *old = &d->r1[i];
+    int same = memcmp(old->commit, m->commit, 32u * d->t) == 0 &&
+               memcmp(old->R.b, m->R.b, 32) == 0 && memcmp(old->mu.b, m->mu.b, 32) == 0;
+    if (same) return CX_OK;
+    return cx_errf(err, errlen, CX_E_MPC_EQUIVOCATION,
+                   "dealer %u sent a second, different round-one message", m->dealer);
+  }
+  d->r1[i] = *m;
+  d->have_r1[i] = 1;
+  e = dkg_round1_verify(d->context, d->n, d->t, m, err, errlen);
+  if (e == CX_E_MPC_CHECK_FAILED) d->dq[i] = DQ_BAD_POK;
+  return e;
+}
+
+/* Records complainer's complaint (pending) unless one is there: CX_OK for an
+ * identical one, CX_E_MPC_EQUIVOCATION for a different one. */
+static cx_err record_complaint(dkg *d, const dkg_complaint *c, char *err, size_t errlen) {
+  slot *s = slot_at(d, c->dealer, c->complainer);
+  if (s->state != SLOT_NONE) {
+    if (s->c.reason == c->reason && memcmp(s->c.share.b, c->share.b, 32) == 0) return CX_OK;
+    return cx_errf(err, errlen, CX_E_MPC_EQUIVOCATION,
+                   "party %u already made a different complaint against dealer %u", c->complainer,
+                   c->dealer);
+  }
+  s->c = *c;
+  s->state = SLOT_PENDING;
+  return CX_OK;
+}
+
+cx_err dkg_recv_share(dkg *d, const dkg_share *s, dkg_complaint *complaint, int *complained,
+                      char *err, size_t errlen) {
+  if (complained) *complained = 0;
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  if (s->dealer == 0 || s->dealer > d->n || s->dealer == d->me)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER, "share from dealer %u: not another party in 1..%u",
+                   s->dealer, d->n);
+  if (s->recipient != d->me)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER, "share for party %u, not for this party (%u)",
+                   s->recipient, d->me);
+  size_t i = s->dealer - 1;
+  if (!d->have_r1[i])
+    return cx_errf(err, errlen, CX_E_MPC_ROUND,
+                   "share from dealer %u before its round-one message", s->dealer);
+  if (d->dq[i]) return CX_OK;
+  e = frost_vss_verify(d->me, &s->value, d->r1[i].commit, d->t);
+  if (e == CX_OK) {
+    d->sec->recv[i] = s->value;
+    d->have_share[i] = 1;
+    return CX_OK;
+  }
+  if (e != CX_E_MPC_CHECK_FAILED && e != CX_E_NONCANONICAL) return e;
+  /* The share is wrong: complain, disclosing it (a share that is not even a
+   * scalar cannot be disclosed: it counts as none). */
+  dkg_complaint c;
+  memset(&c, 0, sizeof c);
+  c.dealer = s->dealer;
+  c.complainer = d->me;
+  if (e == CX_E_NONCANONICAL) {
+    c.reason = DKG_COMPLAINT_NO_SHARE;
+  } else {
+    c.reason = DKG_COMPLAINT_BAD_SHARE;
+    c.share = s->value;
+  }
+  cx_err r = record_complaint(d, &c, err, errlen);
+  if (r) return r;
+  if (complaint) *complaint = c;
+  if (complained) *complained = 1;
+  return cx_errf(err, errlen, CX_E_MPC_CHECK_FAILED,
+                 "dealer %u's share does not match its commitments: complaint made", s->dealer);
+}
+
+cx_err dkg_complain(dkg *d, uint16_t dealer, dkg_complaint *out, char *err, size_t errlen) {
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  if (dealer == 0 || dealer > d->n || dealer == d->me)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER, "dealer %u is not another party in 1..%u", dealer,
+                   d->n);
+  if (d->have_share[dealer - 1] || slot_at(d, dealer, d->me)->state != SLOT_NONE)
+    return cx_errf(err, errlen, CX_E_EXISTS,
+                   "already holding a valid share from dealer %u or a complaint against it", dealer);
+  memset(out, 0, sizeof *out);
+  out->dealer = dealer;
+  out->complainer = d->me;
+  out->reason = DKG_COMPLAINT_NO_SHARE;
+  return record_complaint(d, out, err, errlen);
+}
+
+/* Ids in range and distinct, reason known, the share field as the reason
+ * wants it. */
+static cx_err check_complaint_form(uint16_t n, const dkg_complaint *c, char *err, size_t errlen) {
+  if (c->dealer == 0 || c->dealer > n || c->complainer == 0 || c->complainer > n)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER, "complaint: dealer %u or complainer %u not in 1..%u",
+                   c->dealer, c->complainer, n);
+  if (c->dealer == c->complainer)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "party %u complains against itself", c->dealer);
+  if (c->reason == DKG_COMPLAINT_NO_SHARE) {
+    if (!is_zero32(c->share.b))
+      return cx_errf(err, errlen, CX_E_NONCANONICAL, "a no-share complaint carries a share");
+  } else if (c->reason == DKG_COMPLAINT_BAD_SHARE) {
+    if (!frost_scalar_canonical(c->share.b))
+      return cx_errf(err, errlen, CX_E_NONCANONICAL, "complaint: disclosed share is not below L");
+  } else {
+    return cx_errf(err, errlen, CX_E_BAD_ENUM, "complaint reason %u is unknown", c->reason);
+  }
+  return CX_OK;
+}
+
+/* A BAD_SHARE complaint whose disclosed share matches the commitments. */
+static int complaint_unfounded(const dkg_complaint *c, const frost_element *commit, uint16_t t) {
+  return c->reason == DKG_COMPLAINT_BAD_SHARE &&
+         frost_vss_verify(c->complainer, &c->share, commit, t) == CX_OK;
+}
+
+cx_err dkg_recv_complaint(dkg *d, const dkg_complaint *c, char *err, size_t errlen) {
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  if ((e = check_complaint_form(d->n, c, err, errlen))) return e;
+  size_t i = c->dealer - 1;
+  if (!d->have_r1[i])
+    return cx_errf(err, errlen, CX_E_MPC_ROUND,
+                   "complaint against dealer %u before its round-one message", c->dealer);
+  if (complaint_unfounded(c, d->r1[i].commit, d->t))
+    return cx_errf(err, errlen, CX_E_BAD_EVIDENCE,
+                   "party %u's complaint against dealer %u discloses a share that matches the "
+                   "commitments",
+                   c->complainer, c->dealer);
+  if (d->dq[i]) return CX_OK;
+  return record_complaint(d, c, err, errlen);
+}
+
+cx_err dkg_answer_make(dkg *d, const dkg_complaint *c, dkg_answer *out, char *err, size_t errlen) {
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  if (c->dealer != d->me)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "complaint is against dealer %u, not this party",
+                   c->dealer);
+  if (c->complainer == 0 || c->complainer > d->n || c->complainer == d->me)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER, "complainer %u is not another party in 1..%u",
+                   c->complainer, d->n);
+  memset(out, 0, sizeof *out);
+  out->dealer = d->me;
+  out->complainer = c->complainer;
+  poly_eval(d->sec->coef, d->t, c->complainer, &out->share);
+  return CX_OK;
+}
+
+cx_err dkg_recv_answer(dkg *d, const dkg_answer *a, char *err, size_t errlen) {
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  if (a->dealer == 0 || a->dealer > d->n || a->complainer == 0 || a->complainer > d->n ||
+      a->dealer == a->complainer)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER, "answer: dealer %u, complainer %u do not fit 1..%u",
+                   a->dealer, a->complainer, d->n);
+  if (!frost_scalar_canonical(a->share.b))
+    return cx_errf(err, errlen, CX_E_NONCANONICAL, "dealer %u's answer: share is not below L",
+                   a->dealer);
+  size_t i = a->dealer - 1;
+  if (d->dq[i] == DQ_BAD_POK) return CX_OK;
+  slot *s = slot_at(d, a->dealer, a->complainer);
+  if (s->state == SLOT_NONE)
+    return cx_errf(err, errlen, CX_E_NOT_FOUND, "answer of dealer %u to no complaint of party %u",
+                   a->dealer, a->complainer);
+  if (s->state != SLOT_PENDING) {
+    if (memcmp(s->answer.b, a->share.b, 32) == 0)
+      return s->state == SLOT_ANSWERED_GOOD
+                 ? CX_OK
+                 : cx_errf(err, errlen, CX_E_MPC_CHECK_FAILED,
+                           "dealer %u's answer to party %u was already found bad", a->dealer,
+                           a->complainer);
+    return cx_errf(err, errlen, CX_E_MPC_EQUIVOCATION,
+                   "dealer %u already answered party %u's complaint differently", a->dealer,
+                   a->complainer);
+  }
+  s->answer = a->share;
+  if (frost_vss_verify(a->complainer, &a->share, d->r1[i].commit, d->t) != CX_OK) {
+    s->state = SLOT_ANSWERED_BAD;
+    d->dq[i] = DQ_BAD_ANSWER;
+    return cx_errf(err, errlen, CX_E_MPC_CHECK_FAILED,
+                   "dealer %u's public answer to party %u does not match its commitments: "
+                   "disqualified",
+                   a->dealer, a->complainer);
+  }
+  s->state = SLOT_ANSWERED_GOOD;
+  /* GJKR 1(d): the complainer takes the publicly revealed share. */
+  if (a->complainer == d->me) {
+    d->sec->recv[i] = a->share;
+    d->have_share[i] = 1;
+  }
+  return CX_OK;
+}
+
+int dkg_disqualified(const dkg *d, uint16_t dealer) {
+  if (dealer == 0 || dealer > d->n) return 0;
+  return d->dq[dealer - 1] != DQ_NONE;
+}
+
+/* Every pending complaint past the deadline disqualifies its dealer. */
+static void close_complaints(dkg *d) {
+  for (uint16_t i = 1; i <= d->n; i++)
+    for (uint16_t j = 1; j <= d->n; j++)
+      if (slot_at(d, i, j)->state == SLOT_PENDING && !d->dq[i - 1]) d->dq[i - 1] = DQ_NO_ANSWER;
+}
+
+cx_err dkg_finish(dkg *d, dkg_result *res, frost_scalar *signing_share, char *err, size_t errlen) {
+  cx_err e = check_open(d, err, errlen);
+  if (e) return e;
+  close_complaints(d);
+  memset(res, 0, sizeof *res);
+  res->n = d->n;
+  res->t = d->t;
+  for (uint16_t i = 1; i <= d->n; i++)
+    if (d->have_r1[i - 1] && !d->dq[i - 1]) res->qual[res->nqual++] = i;
+  if (res->nqual < d->t)
+    return cx_errf(err, errlen, CX_E_MPC_CHECK_FAILED,
+                   "only %u qualified dealers, fewer than the threshold %u", res->nqual, d->t);
+  for (size_t k = 0; k < res->nqual; k++) {
+    uint16_t i = res->qual[k];
+    if (i != d->me && !d->have_share[i - 1])
+      return cx_errf(err, errlen, CX_E_MPC_STATE,
+                     "no valid share from qualified dealer %u and no complaint against it", i);
+  }
+  /* s_me = sum f_i(me); Y = sum C_i[0]; Y_j = sum of the commitment
+   * polynomials at j (FROST paper Figure 1, round 2 steps 3, 4). */
+  frost_scalar s = {{0}}, own;
+  frost_element y = {{0}}, pj, acc;
+  for (size_t k = 0; k < res->nqual; k++) {
+    uint16_t i = res->qual[k];
+    if (i == d->me) {
+      poly_eval(d->sec->coef, d->t, d->me, &own);
+      crypto_core_ristretto255_scalar_add(s.b, s.b, own.b);
+    } else {
+      crypto_core_ristretto255_scalar_add(s.b, s.b, d->sec->recv[i - 1].b);
+    }
+    add(&y, &d->r1[i - 1].commit[0], &y);
+  }
+  sodium_memzero(&own, sizeof own);
+  for (uint16_t j = 1; j <= d->n; j++) {
+    memset(acc.b, 0, 32);
+    for (size_t k = 0; k < res->nqual; k++) {
+      CX_ASSERT(frost_vss_public_share(d->r1[res->qual[k] - 1].commit, d->t, j, &pj) == CX_OK);
+      add(&acc, &pj, &acc);
+    }
+    res->pk_shares[j - 1] = acc;
+  }
+  res->group_pk = y;
+  /* An identity key or share (probability 2^-252) cannot be serialized. */
+  int bad = frost_element_check(y.b) != CX_OK || is_zero32(s.b);
+  for (uint16_t j = 1; j <= d->n; j++) bad |= frost_element_check(res->pk_shares[j - 1].b) != CX_OK;
+  mul_base(&s, &pj);
+  if (!bad && memcmp(pj.b, res->pk_shares[d->me - 1].b, 32) != 0) bad = 2;
+  if (bad) {
+    sodium_memzero(&s, sizeof s);
+    return cx_errf(err, errlen, bad == 2 ? CX_E_INTERNAL : CX_E_CRYPTO,
+                   "the signing share does not match its public share");
+  }
+  *signing_share = s;
+  sodium_memzero(&s, sizeof s);
+  d->finished = 1;
+  return CX_OK;
+}
+
+/* ---- public complaint check ---- */
+
+cx_err dkg_complaint_verify(uint16_t n, uint16_t t, const dkg_round1_msg *r1, const dkg_complaint *c,
+                            const dkg_answer *a, int *dealer_at_fault, char *err, size_t errlen) {
+  *dealer_at_fault = 0;
+  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
+                   DKG_MAX_PARTIES, t, n);
+  cx_err e = check_round1_form(n, t, r1, err, errlen);
+  if (!e) e = check_complaint_form(n, c, err, errlen);
+  if (e) return e;
+  if (c->dealer != r1->dealer)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG,
+                   "complaint is against dealer %u, the round-one message is dealer %u's", c->dealer,
+                   r1->dealer);
+  if (complaint_unfounded(c, r1->commit, t)) {
+    cx_errf(err, errlen, CX_OK, "the complaint's disclosed share matches dealer %u's commitments",
+            c->dealer);
+    return CX_OK;
+  }
+  if (!a) {
+    *dealer_at_fault = 1;
+    cx_errf(err, errlen, CX_OK, "dealer %u did not answer party %u's complaint", c->dealer,
+            c->complainer);
+    return CX_OK;
+  }
+  if (a->dealer != c->dealer || a->complainer != c->complainer)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG,
+                   "the answer (dealer %u, complainer %u) is not to this complaint", a->dealer,
+                   a->complainer);
+  e = frost_vss_verify(c->complainer, &a->share, r1->commit, t);
+  if (e != CX_OK && e != CX_E_MPC_CHECK_FAILED && e != CX_E_NONCANONICAL) return e;
+  *dealer_at_fault = e != CX_OK;
+  cx_errf(err, errlen, CX_OK, "dealer %u's answer %s its commitments", c->dealer,
+          e == CX_OK ? "matches" : "does not match");
+  return CX_OK;
+}
+
+/* ---- encodings ---- */
+
+static uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* Exact length: shorter is truncated, longer has trailing bytes. */
+static cx_err want_len(size_t len, size_t want, const char *what, char *err, size_t errlen) {
+  if (len < want)
+    return cx_errf(err, errlen, CX_E_TRUNCATED, "%s: %zu bytes, want %zu", what, len, want);
+  if (len > want)
+    return cx_errf(err, errlen, CX_E_TRAILING, "%s: %zu bytes, want %zu", what, len, want);
+  return CX_OK;
+}
+
+/* kind || be16 a || be16 b, a and b non-zero and distinct. */
+static cx_err get_header(const uint8_t *in, size_t len, uint8_t kind, const char *what,
+                         uint16_t *a, uint16_t *b, char *err, size_t errlen) {
+  if (len < 5) return cx_errf(err, errlen, CX_E_TRUNCATED, "%s: %zu bytes", what, len);
+  if (in[0] != kind)
+    return cx_errf(err, errlen, CX_E_BAD_ENUM, "%s: kind %u, want %u", what, in[0], kind);
+  *a = get_be16(in + 1);
+  *b = get_be16(in + 3);
+  return CX_OK;
+}
+
+static cx_err get_scalar(const uint8_t *p, frost_scalar *out, const char *what, char *err,
+                         size_t errlen) {
+  if (!frost_scalar_canonical(p))
+    return cx_errf(err, errlen, CX_E_NONCANONICAL, "%s is not a canonical scalar (>= L)", what);
+  memcpy(out->b, p, 32);
+  return CX_OK;
+}
+
+static cx_err get_element(const uint8_t *p, frost_element *out, const char *what, size_t k,
+                          char *err, size_t errlen) {
+  cx_err e = frost_element_check(p);
+  if (e == CX_E_NONCANONICAL)
+    return cx_errf(err, errlen, e, "%s %zu is not a canonical ristretto255 encoding", what, k);
+  if (e) return cx_errf(err, errlen, e, "%s %zu is the identity element", what, k);
+  memcpy(out->b, p, 32);
+  return CX_OK;
+}
+
+static cx_err check_pair(uint16_t a, uint16_t b, const char *what, char *err, size_t errlen) {
+  if (a == 0 || b == 0)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s: identifier 0", what);
+  if (a == b) return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s: party %u on both ends", what, a);
+  return CX_OK;
+}
+
+size_t dkg_round1_encode(const dkg_round1_msg *m, uint8_t *out) {
+  CX_ASSERT(m->t >= 2 && m->t <= DKG_MAX_PARTIES);
+  uint8_t *p = out;
+  *p++ = DKG_KIND_ROUND1;
+  put_be16(p, m->dealer);
+  put_be16(p + 2, m->t);
+  p += 4;
+  for (size_t k = 0; k < m->t; k++, p += 32) memcpy(p, m->commit[k].b, 32);
+  memcpy(p, m->R.b, 32);
+  memcpy(p + 32, m->mu.b, 32);
+  return (size_t)(p + 64 - out);
+}
+
+cx_err dkg_round1_decode(const uint8_t *in, size_t len, dkg_round1_msg *m, char *err,
+                         size_t errlen) {
+  uint16_t dealer, t;
+  cx_err e = get_header(in, len, DKG_KIND_ROUND1, "round-one message", &dealer, &t, err, errlen);
+  if (e) return e;
+  if (dealer == 0) return cx_errf(err, errlen, CX_E_INVALID_ARG, "round-one message: dealer 0");
+  if (t > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_TOO_LONG, "round-one message: t %u over the cap %d", t,
+                   DKG_MAX_PARTIES);
+  if (t < 2) return cx_errf(err, errlen, CX_E_INVALID_ARG, "round-one message: t %u below 2", t);
+  if ((e = want_len(len, DKG_ROUND1_LEN(t), "round-one message", err, errlen))) return e;
+  memset(m, 0, sizeof *m);
+  m->dealer = dealer;
+  m->t = t;
+  const uint8_t *p = in + 5;
+  for (size_t k = 0; k < t; k++, p += 32)
+    if ((e = get_element(p, &m->commit[k], "commitment", k, err, errlen))) return e;
+  if ((e = get_element(p, &m->R, "proof R", 0, err, errlen))) return e;
+  return get_scalar(p + 32, &m->mu, "proof mu", err, errlen);
+}
+
+size_t dkg_share_encode(const dkg_share *s, uint8_t out[DKG_SHARE_LEN]) {
+  out[0] = DKG_KIND_SHARE;
+  put_be16(out + 1, s->dealer);
+  put_be16(out + 3, s->recipient);
+  memcpy(out + 5, s->value.b, 32);
+  return DKG_SHARE_LEN;
+}
+
+cx_err dkg_share_decode(const uint8_t *in, size_t len, dkg_share *s, char *err, size_t errlen) {
+  uint16_t a, b;
+  cx_err e = get_header(in, len, DKG_KIND_SHARE, "share", &a, &b, err, errlen);
+  if (!e) e = check_pair(a, b, "share", err, errlen);
+  if (!e) e = want_len(len, DKG_SHARE_LEN, "share", err, errlen);
+  if (e) return e;
+  s->dealer = a;
+  s->recipient = b;
+  return get_scalar(in + 5, &s->value, "share value", err, errlen);
+}
+
+size_t dkg_complaint_encode(const dkg_complaint *c, uint8_t out[DKG_COMPLAINT_MAX_LEN]) {
+  CX_ASSERT(c->reason == DKG_COMPLAINT_BAD_SHARE || c->reason == DKG_COMPLAINT_NO_SHARE);
+  out[0] = DKG_KIND_COMPLAINT;
+  put_be16(out + 1, c->dealer);
+  put_be16(out + 3, c->complainer);
+  out[5] = c->reason;
+  if (c->reason == DKG_COMPLAINT_NO_SHARE) return 6;
+  memcpy(out + 6, c->share.b, 32);
+  return 38;
+}
+
+cx_err dkg_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, char *err,
+                            size_t errlen) {
+  uint16_t a, b;
+  cx_err e = get_header(in, len, DKG_KIND_COMPLAINT, "complaint", &a, &b, err, errlen);
+  if (!e) e = check_pair(a, b, "complaint", err, errlen);
+  if (e) return e;
+  if (len < 6) return cx_errf(err, errlen, CX_E_TRUNCATED, "complaint: no reason byte");
+  memset(c, 0, sizeof *c);
+  c->dealer = a;
+  c->complainer = b;
+  c->reason = in[5];
+  if (c->reason == DKG_COMPLAINT_NO_SHARE) return want_len(len, 6, "complaint", err, errlen);
+  if (c->reason != DKG_COMPLAINT_BAD_SHARE)
+    return cx_errf(err, errlen, CX_E_BAD_ENUM, "complaint reason %u is unknown", c->reason);
+  if ((e = want_len(len, 38, "complaint", err, errlen))) return e;
+  return get_scalar(in + 6, &c->share, "complaint's disclosed share", err, errlen);
+}
+
+size_t dkg_answer_encode(const dkg_answer *a, uint8_t out[DKG_ANSWER_LEN]) {
+  out[0] = DKG_KIND_ANSWER;
+  put_be16(out + 1, a->dealer);
+  put_be16(out + 3, a->complainer);
+  memcpy(out + 5, a->share.b, 32);
+  return DKG_ANSWER_LEN;
+}
+
+cx_err dkg_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err, size_t errlen) {
+  uint16_t x, y;
+  cx_err e = get_header(in, len, DKG_KIND_ANSWER, "answer", &x, &y, err, errlen);
+  if (!e) e = check_pair(x, y, "answer", err, errlen);
+  if (!e) e = want_len(len, DKG_ANSWER_LEN, "answer", err, errlen);
+  if (e) return e;
+  a->dealer = x;
+  a->complainer = y;
+  return get_scalar(in + 5, &a->share, "answer's revealed share", err, errlen);
+}
