@@ -79,6 +79,9 @@
 #define SEND_WAIT_MS 500
 #define CLOSE_MAX_MS 60000        /* a closing job is dropped after this */
 #define SUBMIT_STAGGER_MS 1500    /* docs/calls.md §5: submitters after the first wait their turn */
+#define WATCH_MAX 1024            /* committed calls watched for expiry */
+#define WATCH_EVERY_MS 1000
+#define EXPIRY_STAGGER_MS 2000    /* party i submits an expiry i x this after it is due */
 
 typedef struct cmsg {
   struct cmsg *next;
@@ -168,6 +171,15 @@ struct call_service {
   mpc_outbox out;
   uint64_t stalled;
   uint64_t closing_at; /* mono ms of the last closing_tick */
+  /* Calls watched for expiry (docs/calls.md §5): every committed call
+   * until it closes; a ring, the oldest dropped when full. */
+  struct {
+    cx_hash id;
+    uint64_t due_at;   /* mono ms when this party may submit the expiry; 0 not yet due */
+    uint64_t sent_at;  /* mono ms of our last expiry submission, 0 none */
+  } *watch;
+  size_t nwatch;
+  uint64_t watch_at;
 };
 
 static uint64_t mono(const call_service *s) { return s->node->clock->mono_ms(s->node->clock); }
@@ -1216,6 +1228,63 @@ static void run_tick(call_service *s) {
   s->nrun = w;
 }
 
+/* Expiry (docs/calls.md §5): a call still PENDING VM_CALL_EXPIRY_BLOCKS
+ * after its block is aborted with code `expired` by one party, its
+ * signature alone (the rule allows it then); parties submit in turn, and
+ * again every minute while it stays pending (a refused or lost one). */
+static void submit_expiry(call_service *s, const vm_call *rec, uint32_t me) {
+  node *n = s->node;
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_CALL_RESULT;
+  tx.chain_id = n->chain_id;
+  cx_err e = tx_result_alloc(&tx, 0, 1);
+  cx_tx_call_result *r = &tx.u.result;
+  cx_hash st, m, txid;
+  char detail[128] = "", hex[65];
+  if (!e) {
+    r->call = rec->id;
+    r->status = CX_CALL_ABORTED;
+    r->code = (int32_t)CX_E_EXPIRED;
+    snprintf(r->reason, sizeof r->reason, "pending for more than %d blocks", VM_CALL_EXPIRY_BLOCKS);
+    tx_result_statement(&n->chain_id, r, &rec->contract, &rec->consent, &rec->did, &st);
+    tx_result_sig_msg(&st, NULL, 0, &m);
+    r->sigs[0].party = (uint8_t)me;
+    e = key_sign32(n->keys.sign, m.b, NULL, &r->sigs[0].sig);
+  }
+  if (!e) e = node_submit_own(n, &tx, &txid, detail, sizeof detail);
+  hash_hex(&rec->id, hex);
+  if (e)
+    LOG_W("call", "call %.16s: expiry not admitted: %s %s", hex, cx_err_name(e), detail);
+  else
+    LOG_W("call", "call %.16s: pending since block %llu, expiry submitted", hex, (unsigned long long)rec->height);
+  tx_clear(&tx);
+}
+
+static void watch_tick(call_service *s) {
+  uint64_t now = mono(s);
+  if (now < s->watch_at + WATCH_EVERY_MS) return;
+  s->watch_at = now;
+  uint64_t height = store_height(s->node->st);
+  size_t w = 0;
+  for (size_t i = 0; i < s->nwatch; i++) {
+    vm_call rec;
+    if (vm_call_get(&s->node->ro, &s->watch[i].id, &rec) != CX_OK || rec.status != CALL_PENDING) continue;
+    s->watch[w++] = s->watch[i];
+    if (height <= rec.height + VM_CALL_EXPIRY_BLOCKS) continue;
+    uint32_t me = 0;
+    while (me < rec.nparties && memcmp(rec.parties[me].b, s->node->keys.pub.b, 32) != 0) me++;
+    if (me == rec.nparties) continue; /* not a party */
+    if (!s->watch[w - 1].due_at) s->watch[w - 1].due_at = now + (uint64_t)me * EXPIRY_STAGGER_MS;
+    if (now >= s->watch[w - 1].due_at &&
+        (!s->watch[w - 1].sent_at || now >= s->watch[w - 1].sent_at + 60000)) {
+      s->watch[w - 1].sent_at = now;
+      submit_expiry(s, &rec, me);
+    }
+  }
+  s->nwatch = w;
+}
+
 static void *svc_main(void *arg) {
   call_service *s = arg;
   for (;;) {
@@ -1231,9 +1300,12 @@ static void *svc_main(void *arg) {
     int stop = s->stop;
     clist in = s->inq;
     memset(&s->inq, 0, sizeof s->inq);
-    for (size_t i = 0; i < s->nnew && s->qn < NEWCALL_MAX; i++) {
-      s->queue[(s->qh + s->qn) % NEWCALL_MAX] = s->newc[i];
-      s->qn++;
+    for (size_t i = 0; i < s->nnew; i++) {
+      if (s->qn < NEWCALL_MAX) s->queue[(s->qh + s->qn++) % NEWCALL_MAX] = s->newc[i];
+      if (s->nwatch == WATCH_MAX) memmove(s->watch, s->watch + 1, --s->nwatch * sizeof *s->watch);
+      s->watch[s->nwatch].id = s->newc[i].id;
+      s->watch[s->nwatch].due_at = s->watch[s->nwatch].sent_at = 0;
+      s->nwatch++;
     }
     s->nnew = 0;
     s->pub.queued = s->qn;
@@ -1256,6 +1328,7 @@ static void *svc_main(void *arg) {
       run_tick(s); /* a job that failed at once goes straight to closing */
     }
     closing_tick(s);
+    watch_tick(s);
   }
   return NULL;
 }
@@ -1271,8 +1344,9 @@ cx_err call_service_start(node *n, char *err, size_t errlen) {
   pthread_cond_init(&s->cv, NULL);
   s->newc = calloc(NEWCALL_MAX, sizeof *s->newc);
   s->queue = calloc(NEWCALL_MAX, sizeof *s->queue);
+  s->watch = calloc(WATCH_MAX, sizeof *s->watch);
   n->calls = s;
-  if (!s->newc || !s->queue) {
+  if (!s->newc || !s->queue || !s->watch) {
     snprintf(err, errlen, "calls: out of memory");
     call_service_free(n);
     return CX_E_NOMEM;
@@ -1308,6 +1382,7 @@ void call_service_free(node *n) {
   cl_free(&s->stash);
   free(s->newc);
   free(s->queue);
+  free(s->watch);
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
   free(s);

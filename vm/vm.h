@@ -169,6 +169,12 @@ typedef struct {
  * closed by the TX_CALL_RESULT that reports its MPC run (docs/calls.md §4). */
 typedef enum { CALL_PENDING = 1, CALL_DONE = 2, CALL_ABORTED = 3 } vm_call_status;
 
+/* A call still PENDING this many blocks after the one that recorded it may
+ * be aborted by any one of its parties with code `expired`, without the
+ * 2t+1 quorum (docs/calls.md §5): the parties could not agree on a result
+ * (mixed failures), and the consent's use must come back. */
+#define VM_CALL_EXPIRY_BLOCKS 100
+
 typedef struct {
   cx_hash id; /* txid of the call */
   cx_hash contract;

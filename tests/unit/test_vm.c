@@ -2111,6 +2111,39 @@ START_TEST(test_result_aborted_refunds) {
 }
 END_TEST
 
+/* Expiry (docs/calls.md §5): one party may abort with code `expired`, and
+ * only VM_CALL_EXPIRY_BLOCKS after the call's block; before that, or with
+ * another code, one signature is no quorum. */
+START_TEST(test_result_expiry) {
+  cx_hash call;
+  cx_tx tx;
+  result_world(1);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&call), CX_OK);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 1);
+  H = 7 + VM_CALL_EXPIRY_BLOCKS; /* not yet: height must exceed call + expiry */
+  make_result(&tx, &call, 0, 1);
+  tx.u.result.code = CX_E_EXPIRED;
+  sign_result(&tx);
+  expect_result(&tx, K[PARTY[0]], &call, CX_E_NO_QUORUM);
+  H = 8 + VM_CALL_EXPIRY_BLOCKS;
+  make_result(&tx, &call, 0, 1); /* due, but another code still needs 2t+1 */
+  sign_result(&tx);
+  expect_result(&tx, K[PARTY[0]], &call, CX_E_NO_QUORUM);
+  make_result(&tx, &call, 0, 1); /* due, expired, but a forged signature */
+  tx.u.result.code = CX_E_EXPIRED;
+  sign_result(&tx);
+  tx.u.result.sigs[0].sig.b[5] ^= 1;
+  expect_result(&tx, K[PARTY[0]], &call, CX_E_BAD_SIG);
+  make_result(&tx, &call, 0, 1);
+  tx.u.result.code = CX_E_EXPIRED;
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[PARTY[0]], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call), CALL_ABORTED);
+  ck_assert_uint_eq(uses_of(&R_CONSENT), 0);
+}
+END_TEST
+
 /* The parties are the validators when the call was recorded: one added
  * later is not a party (its signature does not count), and a party's
  * signature still counts after it stopped validating. */
@@ -3071,6 +3104,7 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_result_rejections);
   tcase_add_test(tc, test_result_aborted_refunds);
   tcase_add_test(tc, test_result_parties_fixed);
+  tcase_add_test(tc, test_result_expiry);
   tcase_add_test(tc, test_determinism);
   tcase_add_test(tc, test_corrupt_records);
   tcase_add_test(tc, test_evidence_recorded_once);
