@@ -2,13 +2,17 @@
  * and names the offending field; reads go to the committed state. */
 #include "api.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "block.h"
 #include "codec.h"
+#include "fileutil.h"
 #include "log.h"
 #include "node.h"
 #include "node_internal.h" /* node_mpc_status, node_vault_of */
@@ -1364,6 +1368,148 @@ static cx_err m_admin_vault_rotate(void *ctx, const cJSON *params, cJSON **resul
   return CX_OK;
 }
 
+/* ---- admin_backup (docs/operations.md, "Backup and restore") ---- */
+
+#define BACKUP_FILE_MAX (2u * (CX_BLOCK_MAX_BYTES + 16) + 16) /* DATA/held's cap (host.c) */
+
+static void add_db(cJSON *dbs, const char *name, uint64_t keys, const uint8_t sha[32]) {
+  cJSON *o = cJSON_AddObjectToObject(dbs, name);
+  if (!o) return;
+  add_u64(o, "keys", keys);
+  add_hex(o, "sha256", sha, 32);
+}
+
+/* Copies DATA/name into dir/name (absent: nothing, not listed) and lists it
+ * in files with its size and SHA-256. */
+static cx_err backup_file(const char *data, const char *dir, const char *name, cJSON *files,
+                          rpc_error *err) {
+  char src[CFG_PATH_MAX + 32], dst[CFG_PATH_MAX + 32];
+  char *buf = NULL;
+  size_t len = 0;
+  uint8_t sha[32];
+  snprintf(src, sizeof src, "%s/%s", data, name);
+  snprintf(dst, sizeof dst, "%s/%s", dir, name);
+  cx_err e = file_read_all(src, BACKUP_FILE_MAX, &buf, &len);
+  if (e == CX_E_NOT_FOUND) return CX_OK;
+  if (!e) e = file_write_atomic(dst, buf, len, 0600);
+  if (!e) {
+    hash_sha256(buf, len, sha);
+    cJSON *o = cJSON_AddObjectToObject(files, name);
+    if (o) {
+      add_u64(o, "bytes", len);
+      add_hex(o, "sha256", sha, 32);
+    }
+  }
+  free(buf);
+  if (e) {
+    err->code = e;
+    snprintf(err->detail, sizeof err->detail, "copying %.90s to %.90s failed: %.40s", src, dst,
+             cx_err_str(e));
+  }
+  return e;
+}
+
+/* The vault and its key id file under the vault's lock: a rotation
+ * (node_vault_rotate) re-seals and rewrites vault.keyid under that lock, so
+ * the copy and the id always match. */
+static cx_err backup_vault(node *n, const char *dir, cJSON *dbs, cJSON *files, rpc_error *err) {
+  node_vault *nv = node_vault_of(n);
+  uint64_t keys = 0;
+  uint8_t sha[32];
+  if (!nv) return CX_OK;
+  vault *v = node_vault_lock(nv);
+  cx_err e = vault_backup(v, dir, &keys, sha, err->detail, sizeof err->detail);
+  if (!e) e = backup_file(node_cfg(n)->data_dir, dir, "vault.keyid", files, err);
+  node_vault_unlock(nv);
+  if (e) err->code = e;
+  else add_db(dbs, "vault", keys, sha);
+  return e;
+}
+
+/* admin_backup {dir}: a consistent online snapshot of this node's stores
+ * into a new directory dir (absolute; refused if it exists; created 0700):
+ * dir/chain, dir/vault (still sealed), DATA/safety, DATA/held,
+ * DATA/vault.keyid and, written last, dir/MANIFEST.json (a directory
+ * without it is an incomplete backup; `custos restore` refuses it).
+ *
+ * Consistency of the safety record with the store. store_backup pins the
+ * committed state of one moment M; safety and held are read AFTER the copy,
+ * so after M. The consensus thread persists the safety record (synced)
+ * before any signature leaves the node (host.c, BFT_ACT_PERSIST), so the
+ * record read covers every message signed up to M and possibly later ones:
+ * it is never behind a block signed before the store snapshot. A record
+ * ahead of the store is harmless: the engine refuses to sign at heights at
+ * or below the record's (bft.c may_sign), so the restored node only waits a
+ * height or two longer before it signs again. The record is read whole:
+ * either the file was replaced atomically (first write) or one slot was
+ * rewritten with the other intact (node.c load_safety takes the valid slot
+ * with the higher sequence). held is read after safety; if a newer record
+ * replaced it in between, the block behind the copied lock may be missing,
+ * which the node tolerates (host_load_held: such blocks come from peers).
+ * What no backup can cover is what the node signs after it: docs/
+ * operations.md and `custos restore` deal with that. */
+static cx_err m_admin_backup(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  const char *data = node_cfg(n)->data_dir;
+  char mpath[CFG_PATH_MAX + 32];
+  store_backup_info bi;
+  const char *dir = rpc_param_str(params, "dir", 0, err);
+  if (!dir) return err->code;
+  if (dir[0] != '/') PARAMS_ERR(err, "params.dir: an absolute path is required");
+  if (strlen(dir) > CFG_PATH_MAX - 1) PARAMS_ERR(err, "params.dir: longer than %d bytes", CFG_PATH_MAX - 1);
+  if (mkdir(dir, 0700) != 0) {
+    int en = errno;
+    err->code = en == EEXIST ? CX_E_EXISTS : CX_E_IO;
+    snprintf(err->detail, sizeof err->detail, "%.150s: %.90s", dir,
+             en == EEXIST ? "exists; a backup goes into a new directory" : strerror(en));
+    return err->code;
+  }
+  cJSON *m = cJSON_CreateObject();
+  cJSON *dbs = m ? cJSON_AddObjectToObject(m, "databases") : NULL;
+  cJSON *files = m ? cJSON_AddObjectToObject(m, "files") : NULL;
+  if (!dbs || !files) {
+    cJSON_Delete(m);
+    return CX_E_NOMEM;
+  }
+  cx_err e = store_backup(node_store(n), dir, &bi, err->detail, sizeof err->detail);
+  if (e) err->code = e;
+  if (!e) add_db(dbs, "chain", bi.keys, bi.sha256);
+  /* After the store snapshot (see above): safety first, then held. */
+  if (!e) e = backup_file(data, dir, "safety", files, err);
+  if (!e) e = backup_file(data, dir, "held", files, err);
+  if (!e) e = backup_vault(n, dir, dbs, files, err);
+  if (!e) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cJSON_AddNumberToObject(m, "format", 1);
+    cJSON_AddStringToObject(m, "node", node_cfg(n)->name);
+    add_hex(m, "chain_id", bi.chain_id.b, 32);
+    add_u64(m, "height", bi.height);
+    add_hex(m, "tip", bi.tip.b, 32);
+    add_hex(m, "state_root", bi.root.b, 32);
+    add_u64(m, "created_ms", (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+    char *text = cJSON_Print(m);
+    snprintf(mpath, sizeof mpath, "%s/MANIFEST.json", dir);
+    e = text ? file_write_atomic(mpath, text, strlen(text), 0600) : CX_E_NOMEM;
+    free(text);
+    if (e) {
+      err->code = e;
+      snprintf(err->detail, sizeof err->detail, "writing %.180s failed: %.40s", mpath,
+               cx_err_str(e));
+    }
+  }
+  if (e) {
+    LOG_E("api", "admin_backup into %s failed (the directory is incomplete; delete it): %s", dir,
+          err->detail);
+    cJSON_Delete(m);
+    return e;
+  }
+  LOG_I("api", "backup of height %llu written to %s", (unsigned long long)bi.height, dir);
+  cJSON_AddStringToObject(m, "dir", dir);
+  *result = m;
+  return CX_OK;
+}
+
 /* ---- snapshot anchoring (docs/vault.md "Anchoring") ---- */
 
 static cJSON *anchor_json(const vm_anchor *a) {
@@ -1487,6 +1633,7 @@ static const rpc_method methods[] = {
     {"admin_vault_status", m_admin_vault_status, 1},
     {"admin_vault_rotate", m_admin_vault_rotate, 1},
     {"admin_vault_anchor", m_admin_vault_anchor, 1},
+    {"admin_backup", m_admin_backup, 1},
 };
 
 void api_methods(const rpc_method **out, size_t *n) {

@@ -97,6 +97,7 @@ extern const cli_cmd cli_load_cmds[];
 extern const cli_cmd cli_vault_cmds[];
 extern const cli_cmd cli_call_cmds[];
 extern const cli_cmd cli_verify_cmds[];
+extern const cli_cmd cli_backup_cmds[];
 
 /* ---- messages and arguments (cli_util.c) ---- */
 

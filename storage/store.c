@@ -1637,3 +1637,43 @@ out:
   if (e) store_proof_free(out);
   return e;
 }
+
+/* ---- backup ------------------------------------------------------------- */
+
+cx_err store_backup(store *s, const char *dir, store_backup_info *out, char *errbuf, size_t errlen) {
+  CX_ASSERT(s && dir && out);
+  memset(out, 0, sizeof *out);
+  seterr(errbuf, errlen, "%s", "");
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    seterr(errbuf, errlen, "cannot create %s: %s", dir, strerror(errno));
+    return CX_E_IO;
+  }
+  size_t n = strlen(dir) + sizeof "/chain";
+  char *path = malloc(n);
+  if (!path) return CX_E_NOMEM;
+  snprintf(path, n, "%s/chain", dir);
+  /* Pin the published snapshot and read the tip it belongs to in the same
+   * critical section: write_and_publish installs both under mu together. */
+  pthread_mutex_lock(&s->mu);
+  snapref *r = s->cur;
+  r->refs++;
+  out->height = s->height;
+  out->tip = s->tip;
+  out->root = s->root;
+  out->has_chain = s->has_chain;
+  if (s->has_chain) out->chain_id = s->chain_id;
+  pthread_mutex_unlock(&s->mu);
+  cx_err e = ldb_copy(s->db, r->snap, path, &out->keys, out->sha256, errbuf, errlen);
+  snap_release(s, r);
+  if (!e) {
+    LOG_I(MOD, "backup of height %llu (%llu keys) written to %s", (unsigned long long)out->height,
+          (unsigned long long)out->keys, path);
+  }
+  free(path);
+  return e;
+}
+
+cx_err store_backup_digest(const char *dbdir, uint64_t *keys, uint8_t sha256[32], char *errbuf,
+                           size_t errlen) {
+  return ldb_digest(dbdir, keys, sha256, errbuf, errlen);
+}

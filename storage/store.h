@@ -178,4 +178,32 @@ typedef struct {
 cx_err store_state_proof_ex(store *s, const uint8_t *key, size_t klen, store_proof *out);
 void store_proof_free(store_proof *p); /* frees the entries; NULL is a no-op */
 
+/* ---- backup (docs/operations.md, "Backup and restore") ---- */
+
+typedef struct {
+  uint64_t height;  /* committed height of the snapshot */
+  cx_hash tip;      /* its block hash */
+  cx_hash root;     /* its state root */
+  cx_hash chain_id; /* all zero when has_chain is 0 (a store before genesis) */
+  int has_chain;
+  uint64_t keys;    /* LevelDB keys copied */
+  uint8_t sha256[32]; /* store_backup_digest of the copy */
+} store_backup_info;
+
+/* Copies the committed store, as of one moment, into a NEW store at
+ * dir/chain (dir is created 0700 if absent; CX_E_EXISTS if dir/chain
+ * exists), which store_open(dir) opens. The moment is the published
+ * snapshot at the call (the one readers see), pinned for the copy, so the
+ * height, tip, root and every key belong to one committed state while the
+ * writer keeps committing. Raw key/values, synced before the return. May
+ * run on any thread. Sentence in errbuf on failure. */
+cx_err store_backup(store *s, const char *dir, store_backup_info *out, char *errbuf, size_t errlen);
+
+/* The digest of a backed-up database directory (DIR/chain or DIR/vault;
+ * it is opened, so it must not be in use): SHA-256 over every key in order
+ * as u32be klen || key || u32be vlen || value, and the key count. This is
+ * what store_backup and vault_backup report, so a copy can be checked. */
+cx_err store_backup_digest(const char *dbdir, uint64_t *keys, uint8_t sha256[32], char *errbuf,
+                           size_t errlen);
+
 #endif

@@ -1076,3 +1076,25 @@ void vault_close(vault *v) {
   sodium_free(v->commit);
   free(v);
 }
+
+/* ---- backup ------------------------------------------------------------- */
+
+cx_err vault_backup(vault *v, const char *dir, uint64_t *keys, uint8_t sha256[32], char *errbuf,
+                    size_t errlen) {
+  CX_ASSERT(v && dir && keys && sha256);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (errbuf && errlen) snprintf(errbuf, errlen, "cannot create %s: %s", dir, strerror(errno));
+    return CX_E_IO;
+  }
+  size_t n = strlen(dir) + sizeof "/vault";
+  char *path = malloc(n);
+  if (!path) return CX_E_NOMEM;
+  snprintf(path, n, "%s/vault", dir);
+  /* The handle's user is the only writer (vault.h); a snapshot still makes
+   * the copy one state even if a caller breaks that rule. */
+  const leveldb_snapshot_t *snap = leveldb_create_snapshot(v->db);
+  cx_err e = ldb_copy(v->db, snap, path, keys, sha256, errbuf, errlen);
+  leveldb_release_snapshot(v->db, snap);
+  free(path);
+  return e;
+}

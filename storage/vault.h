@@ -141,6 +141,16 @@ void vault_leaf(const char *domain, const cx_hash *did, const uint8_t blind[32],
  * (the first cap are written), CX_E_CORRUPT for a malformed schema key. */
 cx_err vault_domains(vault *v, char (*out)[VAULT_DOMAIN_MAX + 1], size_t cap, size_t *n);
 
+/* ---- backup (docs/operations.md, "Backup and restore") ---- */
+
+/* Copies the vault, records still sealed (raw key/values: nothing is
+ * opened), into a NEW database dir/vault (dir created 0700 if absent;
+ * CX_E_EXISTS if dir/vault exists), which vault_open(dir, same key, same
+ * key id) opens with the same records, log and domain roots. Synced.
+ * *keys and sha256 as store_backup_digest. Sentence in errbuf. */
+cx_err vault_backup(vault *v, const char *dir, uint64_t *keys, uint8_t sha256[32], char *errbuf,
+                    size_t errlen);
+
 /* ---- access log ---- */
 
 typedef struct {
