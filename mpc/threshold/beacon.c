@@ -1,6 +1,7 @@
 /* Threshold random beacon: the CKS Diffie-Hellman coin with Chaum-Pedersen
  * proofs over ristretto255 (see beacon.h, docs/threshold.md "Random beacon"). */
 #include "beacon.h"
+#include "group.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -8,29 +9,6 @@
 #include "codec.h"
 
 #define DST_LEN (sizeof BEACON_DST - 1)
-
-static void lib_init(void) { CX_ASSERT(sodium_init() >= 0); }
-
-static int is_zero32(const uint8_t b[32]) { return sodium_is_zero(b, 32); }
-
-/* ---- group helpers: the identity is 32 zero bytes, as in frost.c ---- */
-
-static void mul_base(const frost_scalar *s, frost_element *out) {
-  if (crypto_scalarmult_ristretto255_base(out->b, s->b) != 0) memset(out->b, 0, 32);
-}
-
-static void mul(const frost_scalar *s, const frost_element *p, frost_element *out) {
-  if (is_zero32(p->b) || crypto_scalarmult_ristretto255(out->b, s->b, p->b) != 0)
-    memset(out->b, 0, 32);
-}
-
-static void add(const frost_element *a, const frost_element *b, frost_element *out) {
-  if (crypto_core_ristretto255_add(out->b, a->b, b->b) != 0) CX_ASSERT(!"ristretto add");
-}
-
-static void sub(const frost_element *a, const frost_element *b, frost_element *out) {
-  if (crypto_core_ristretto255_sub(out->b, a->b, b->b) != 0) CX_ASSERT(!"ristretto sub");
-}
 
 /* ---- hashing: DST || tag || be16 |C| || C || ... (the length prefix keeps
  * (C, rest) unambiguous) ---- */
@@ -116,7 +94,7 @@ static void dleq_nonce(const uint8_t *coin, size_t clen, uint16_t id, const fros
 
 cx_err beacon_share_make(const uint8_t *coin, size_t clen, uint16_t id, const frost_scalar *s,
                          beacon_share *out, char *err, size_t errlen) {
-  lib_init();
+  th_init();
   cx_err e = check_coin(clen, err, errlen);
   if (e) return e;
   if (id == 0) return cx_errf(err, errlen, CX_E_INVALID_ARG, "party identifier 0");

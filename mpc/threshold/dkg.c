@@ -3,6 +3,7 @@
  * docs/threshold.md "DKG"). Curve arithmetic is libsodium's; the VSS check is
  * frost.h's (frost_vss_verify, frost_vss_public_share). */
 #include "dkg.h"
+#include "group.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -44,38 +45,7 @@ struct dkg {
   slot *slots; /* slots[(dealer-1)*n + (complainer-1)] */
 };
 
-/* ---- group helpers (the identity is 32 zero bytes, as in frost.c) ---- */
-
-static int is_zero32(const uint8_t b[32]) { return sodium_is_zero(b, 32); }
-
-static void mul_base(const frost_scalar *s, frost_element *out) {
-  if (crypto_scalarmult_ristretto255_base(out->b, s->b) != 0) memset(out->b, 0, 32);
-}
-
-static void mul(const frost_scalar *s, const frost_element *p, frost_element *out) {
-  if (is_zero32(p->b) || crypto_scalarmult_ristretto255(out->b, s->b, p->b) != 0)
-    memset(out->b, 0, 32);
-}
-
-static void add(const frost_element *a, const frost_element *b, frost_element *out) {
-  if (crypto_core_ristretto255_add(out->b, a->b, b->b) != 0) CX_ASSERT(!"ristretto add");
-}
-
-static void sub(const frost_element *a, const frost_element *b, frost_element *out) {
-  if (crypto_core_ristretto255_sub(out->b, a->b, b->b) != 0) CX_ASSERT(!"ristretto sub");
-}
-
-/* f(id) by Horner (RFC 9591 Appendix C.1 polynomial_evaluate). */
-static void poly_eval(const frost_scalar *a, size_t t, uint16_t id, frost_scalar *out) {
-  frost_scalar x, acc = {{0}};
-  frost_id_scalar(id, &x);
-  for (size_t j = t; j-- > 0;) {
-    crypto_core_ristretto255_scalar_mul(acc.b, acc.b, x.b);
-    crypto_core_ristretto255_scalar_add(acc.b, acc.b, a[j].b);
-  }
-  *out = acc;
-  sodium_memzero(&acc, sizeof acc);
-}
+/* Group helpers and poly_eval: group.h. */
 
 /* ---- the proof of knowledge (FROST paper Figure 1, round 1 steps 2, 5) ---- */
 

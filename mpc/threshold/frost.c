@@ -1,6 +1,7 @@
 /* FROST(ristretto255, SHA-512), RFC 9591 (see frost.h, docs/threshold.md).
  * Section numbers in comments are the RFC's. */
 #include "frost.h"
+#include "group.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -30,7 +31,6 @@ int frost_scalar_canonical(const uint8_t b[32]) {
   return ok;
 }
 
-static int is_zero32(const uint8_t b[32]) { return sodium_is_zero(b, 32); }
 
 cx_err frost_element_check(const uint8_t b[32]) {
   if (!crypto_core_ristretto255_is_valid_point(b)) return CX_E_NONCANONICAL;
@@ -41,28 +41,7 @@ cx_err frost_element_check(const uint8_t b[32]) {
 
 void frost_wipe(void *p, size_t len) { sodium_memzero(p, len); }
 
-/* sodium_malloc and randombytes need libsodium initialised; sodium_init is
- * idempotent and thread-safe, so every allocating entry point calls it. */
-static void lib_init(void) { CX_ASSERT(sodium_init() >= 0); }
-
-/* ---- group helpers: the identity is 32 zero bytes throughout ---- */
-
-/* G * s; the identity when s == 0 (libsodium refuses to output it). */
-static void mul_base(const frost_scalar *s, frost_element *out) {
-  if (crypto_scalarmult_ristretto255_base(out->b, s->b) != 0) memset(out->b, 0, 32);
-}
-
-/* P * s; the identity when the product is (s == 0 or P the identity: the
- * group has prime order). */
-static void mul(const frost_scalar *s, const frost_element *p, frost_element *out) {
-  if (is_zero32(p->b) || crypto_scalarmult_ristretto255(out->b, s->b, p->b) != 0)
-    memset(out->b, 0, 32);
-}
-
-static void add(const frost_element *a, const frost_element *b, frost_element *out) {
-  /* Both are valid encodings (checked on entry or computed here). */
-  if (crypto_core_ristretto255_add(out->b, a->b, b->b) != 0) CX_ASSERT(!"ristretto add");
-}
+/* Group helpers (th_init, mul_base, mul, add, sub, poly_eval): group.h. */
 
 /* ---- hash functions (§6.2) ---- */
 
@@ -107,7 +86,7 @@ void frost_nonce_generate(const frost_scalar *secret, const uint8_t *random32, f
   if (random32) {
     memcpy(rnd, random32, 32);
   } else {
-    lib_init();
+    th_init();
     randombytes_buf(rnd, sizeof rnd);
   }
   crypto_hash_sha512_state st;
@@ -443,24 +422,13 @@ static void random_scalar(frost_scalar *out) {
   } while (is_zero32(out->b));
 }
 
-/* Horner: f(x) = a_0 + a_1 x + ... + a_{t-1} x^{t-1} (Appendix C.1 polynomial_evaluate). */
-static void poly_eval(const frost_scalar *a, size_t t, uint16_t id, frost_scalar *out) {
-  frost_scalar x, acc = {{0}};
-  frost_id_scalar(id, &x);
-  for (size_t j = t; j-- > 0;) {
-    crypto_core_ristretto255_scalar_mul(acc.b, acc.b, x.b);
-    crypto_core_ristretto255_scalar_add(acc.b, acc.b, a[j].b);
-  }
-  *out = acc;
-  sodium_memzero(&acc, sizeof acc);
-}
 
 cx_err frost_dealer_keygen(const frost_scalar *secret, const frost_scalar *coeffs, uint16_t n,
                            uint16_t t, frost_scalar *shares, frost_element *group_pk,
                            frost_element *vss, char *err, size_t errlen) {
   if (t < 2 || n < t)
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n (t %u, n %u)", t, n);
-  lib_init();
+  th_init();
   if (secret && (!frost_scalar_canonical(secret->b) || is_zero32(secret->b)))
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "secret is not a canonical non-zero scalar");
   frost_scalar *a = sodium_allocarray(t, sizeof *a);
