@@ -58,6 +58,14 @@
 #define COPY_FILE_MAX (2u * (CX_BLOCK_MAX_BYTES + 16) + 16)
 #define HOLD_MARGIN 2 /* see the header comment */
 
+
+/* a/b into out (PATH_MAX bytes); 1 if it does not fit (nothing is then
+ * used: a truncated path could name another file). */
+static int pjoin(char out[PATH_MAX], const char *a, const char *b) {
+  int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
+  return n < 0 || n >= PATH_MAX;
+}
+
 static const char *const DB_NAMES[] = {"chain", "vault", NULL};
 static const char *const FILE_NAMES[] = {"safety", "held", "vault.keyid", NULL};
 
@@ -166,8 +174,10 @@ static int copy_dir(const char *src, const char *dst) {
   struct dirent *de;
   while (!rc && (de = readdir(d))) {
     char s[PATH_MAX], t[PATH_MAX];
-    snprintf(s, sizeof s, "%s/%s", src, de->d_name);
-    snprintf(t, sizeof t, "%s/%s", dst, de->d_name);
+    if (pjoin(s, src, de->d_name) || pjoin(t, dst, de->d_name)) {
+      rc = cli_fail(CLI_USAGE, "path too long under %s", src);
+      break;
+    }
     struct stat st;
     if (strcmp(de->d_name, "LOCK") == 0 || lstat(s, &st) != 0 || !S_ISREG(st.st_mode)) continue;
     rc = copy_file(s, t);
@@ -232,7 +242,7 @@ static int safety_cmp(const bft_safety *a, const bft_safety *b) {
 /* 0 when no process holds DATA/NAME.lock (or it does not exist). */
 static int lock_free(const char *data, const char *name) {
   char p[PATH_MAX];
-  snprintf(p, sizeof p, "%s/%s", data, name);
+  if (pjoin(p, data, name)) return cli_fail(CLI_USAGE, "path too long under %s", data);
   int fd = open(p, O_RDWR | O_CLOEXEC);
   if (fd < 0) return 0;
   int busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
@@ -245,7 +255,7 @@ static int check_chain(const cli_args *a, const char *data, const cx_hash *want)
   int known = 0;
   char hx[CX_HASH_HEX_LEN], hy[CX_HASH_HEX_LEN], err[256] = "";
   char chain[PATH_MAX];
-  snprintf(chain, sizeof chain, "%s/chain", data);
+  if (pjoin(chain, data, "chain")) return cli_fail(CLI_USAGE, "path too long under %s", data);
   if (is_dir(chain)) {
     store *st = NULL;
     store_opts so = {.sync = 1, .check_depth = 1};
@@ -303,8 +313,8 @@ static int stage_backup(const char *from, const char *stage, const cJSON *man) {
     if (cli_json_u64(cJSON_GetObjectItemCaseSensitive(d, "keys"), &want_keys) != 0 ||
         json_hex32(d, "sha256", want) != 0)
       return cli_fail(CLI_REFUSED, "MANIFEST.json: databases.%s is malformed", DB_NAMES[i]);
-    snprintf(s, sizeof s, "%s/%s", from, DB_NAMES[i]);
-    snprintf(t, sizeof t, "%s/%s", stage, DB_NAMES[i]);
+    if (pjoin(s, from, DB_NAMES[i])) return cli_fail(CLI_USAGE, "path too long under %s", from);
+    if (pjoin(t, stage, DB_NAMES[i])) return cli_fail(CLI_USAGE, "path too long under %s", stage);
     if ((rc = copy_dir(s, t))) return rc;
     cx_err e = store_backup_digest(t, &keys, got, err, sizeof err);
     if (e) return cli_fail(CLI_REFUSED, "the backup's %s database does not read: %s", DB_NAMES[i], err);
@@ -321,8 +331,8 @@ static int stage_backup(const char *from, const char *stage, const cJSON *man) {
     if (!f) continue;
     if (json_hex32(f, "sha256", want) != 0)
       return cli_fail(CLI_REFUSED, "MANIFEST.json: files.%s is malformed", FILE_NAMES[i]);
-    snprintf(s, sizeof s, "%s/%s", from, FILE_NAMES[i]);
-    snprintf(t, sizeof t, "%s/%s", stage, FILE_NAMES[i]);
+    if (pjoin(s, from, FILE_NAMES[i])) return cli_fail(CLI_USAGE, "path too long under %s", from);
+    if (pjoin(t, stage, FILE_NAMES[i])) return cli_fail(CLI_USAGE, "path too long under %s", stage);
     if ((rc = copy_file(s, t))) return rc;
     if (file_read_all(t, COPY_FILE_MAX, &buf, &len) != CX_OK)
       return cli_fail(CLI_LOCAL, "cannot read back %s", t);
@@ -340,10 +350,10 @@ static int choose_safety(const cli_args *a, const char *data, const char *stage,
                          uint64_t backup_height, uint64_t *hold_until) {
   bft_safety bak, cur, hold, best;
   char p[PATH_MAX];
-  snprintf(p, sizeof p, "%s/safety", stage);
+  if (pjoin(p, stage, "safety")) return cli_fail(CLI_USAGE, "path too long under %s", stage);
   int hb = read_safety(p, &bak);
   if (hb < 0) return cli_fail(CLI_REFUSED, "the backup's safety record does not read");
-  snprintf(p, sizeof p, "%s/safety", data);
+  if (pjoin(p, data, "safety")) return cli_fail(CLI_USAGE, "path too long under %s", data);
   int hc = read_safety(p, &cur);
   if (hc < 0) return cli_fail(CLI_REFUSED, "%s does not read: the restore cannot tell what this "
                               "node signed; move it away and use --chain-height", p);
@@ -375,14 +385,14 @@ static int choose_safety(const cli_args *a, const char *data, const char *stage,
    * rewrites the file in slot form. */
   uint8_t rec[BFT_SAFETY_LEN];
   bft_safety_encode(&best, rec);
-  snprintf(p, sizeof p, "%s/safety", stage);
+  if (pjoin(p, stage, "safety")) return cli_fail(CLI_USAGE, "path too long under %s", stage);
   cx_err e = file_write_atomic(p, rec, sizeof rec, 0600);
   if (e) return cli_fail(CLI_LOCAL, "writing %s failed: %s", p, cx_err_str(e));
   if (hc > 0 && safety_cmp(&cur, &best) == 0) {
     /* DATA's own record wins: its held blocks go with it. */
     char s[PATH_MAX], t[PATH_MAX];
-    snprintf(s, sizeof s, "%s/held", data);
-    snprintf(t, sizeof t, "%s/held", stage);
+    if (pjoin(s, data, "held")) return cli_fail(CLI_USAGE, "path too long under %s", data);
+    if (pjoin(t, stage, "held")) return cli_fail(CLI_USAGE, "path too long under %s", stage);
     remove(t);
     if (exists(s)) return copy_file(s, t);
   }
@@ -397,7 +407,7 @@ static int restore_run(const cli_ctx *c, const cli_args *a, const char *from, co
   char *text = NULL;
   size_t len = 0;
   int rc;
-  snprintf(p, sizeof p, "%s/MANIFEST.json", from);
+  if (pjoin(p, from, "MANIFEST.json")) return cli_fail(CLI_USAGE, "path too long under %s", from);
   if (!exists(p))
     return cli_fail(CLI_REFUSED, "%s has no MANIFEST.json: not a backup, or an incomplete one", from);
   if ((rc = cli_read_file(p, MANIFEST_MAX, &text, &len))) return rc;

@@ -599,7 +599,7 @@ size_t dkg_round1_encode(const dkg_round1_msg *m, uint8_t *out) {
 
 cx_err dkg_round1_decode(const uint8_t *in, size_t len, dkg_round1_msg *m, char *err,
                          size_t errlen) {
-  uint16_t dealer, t;
+  uint16_t dealer = 0, t = 0;
   cx_err e = get_header(in, len, DKG_KIND_ROUND1, "round-one message", &dealer, &t, err, errlen);
   if (e) return e;
   if (dealer == 0) return cx_errf(err, errlen, CX_E_INVALID_ARG, "round-one message: dealer 0");
@@ -627,7 +627,7 @@ size_t dkg_share_encode(const dkg_share *s, uint8_t out[DKG_SHARE_LEN]) {
 }
 
 cx_err dkg_share_decode(const uint8_t *in, size_t len, dkg_share *s, char *err, size_t errlen) {
-  uint16_t a, b;
+  uint16_t a = 0, b = 0;
   cx_err e = get_header(in, len, DKG_KIND_SHARE, "share", &a, &b, err, errlen);
   if (!e) e = check_pair(a, b, "share", err, errlen);
   if (!e) e = want_len(len, DKG_SHARE_LEN, "share", err, errlen);
@@ -650,7 +650,7 @@ size_t dkg_complaint_encode(const dkg_complaint *c, uint8_t out[DKG_COMPLAINT_MA
 
 cx_err dkg_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, char *err,
                             size_t errlen) {
-  uint16_t a, b;
+  uint16_t a = 0, b = 0;
   cx_err e = get_header(in, len, DKG_KIND_COMPLAINT, "complaint", &a, &b, err, errlen);
   if (!e) e = check_pair(a, b, "complaint", err, errlen);
   if (e) return e;
@@ -675,7 +675,7 @@ size_t dkg_answer_encode(const dkg_answer *a, uint8_t out[DKG_ANSWER_LEN]) {
 }
 
 cx_err dkg_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err, size_t errlen) {
-  uint16_t x, y;
+  uint16_t x = 0, y = 0;
   cx_err e = get_header(in, len, DKG_KIND_ANSWER, "answer", &x, &y, err, errlen);
   if (!e) e = check_pair(x, y, "answer", err, errlen);
   if (!e) e = want_len(len, DKG_ANSWER_LEN, "answer", err, errlen);
