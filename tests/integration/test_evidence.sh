@@ -19,7 +19,15 @@ reg=$(c 1 $(as subject) --json --wait --timeout 60 identity register --national-
 DID=$(echo "$reg" | jq -r .did)
 for k in $(seq 1 6); do
   if [ $((k % 2)) = 0 ]; then lvl=EA5+; else lvl=EA5-; fi
-  c $((k % 3)) $(as hrss) --wait --timeout 60 identity attest "$DID" --level "$lvl" >/dev/null || fail "tx $k not committed"
+  out=$(c $((k % 3)) $(as hrss) --json --wait --timeout 60 identity attest "$DID" --level "$lvl") \
+    || fail "tx $k not committed: $out"
+  # The next one goes to another node, which takes the nonce from its own
+  # committed state: let it reach this height first (a loaded machine can
+  # leave it a block behind, and the nonce would then be taken twice).
+  h=$(echo "$out" | jq -r .height)
+  for i in 0 1 2; do
+    for _ in $(seq 1 200); do [ "$(height "$i")" -ge "$h" ] && break; sleep 0.05; done
+  done
 done
 pass "the chain commits with one equivocating validator"
 
