@@ -21,6 +21,7 @@
 #include "lang.h"
 #include "log.h"
 #include "node.h"
+#include "nodeutil.h"
 #include "testutil.h"
 #include "verify.h"
 
@@ -29,46 +30,17 @@ static node *g_node;
 static keystore_keys g_hrss, g_insurer, g_subject;
 
 static node *open_chain(const char *dir) {
-  char path[512], err[256] = "";
+  char err[256] = "";
   ck_assert_int_eq(keystore_generate(&g_hrss), CX_OK);
   ck_assert_int_eq(keystore_generate(&g_insurer), CX_OK);
   ck_assert_int_eq(keystore_generate(&g_subject), CX_OK);
-  snprintf(path, sizeof path, "%s/key.json", dir);
-  ck_assert_int_eq(keystore_save(path, &g_hrss, "pw", KS_KDF_FAST), CX_OK);
-  vm_genesis *g = calloc(1, sizeof *g);
-  ck_assert_ptr_nonnull(g);
-  strcpy(g->chain_name, "callstest");
-  g->time_ms = 1;
-  g->block_max_txs = 100;
-  g->nmembers = 2;
-  cx_member *m = &g->members[0];
-  strcpy(m->name, "hrss");
-  m->role = ROLE_BUREAU;
-  m->key = g_hrss.pub;
-  memcpy(m->enc_key, g_hrss.enc_public, 32);
-  m->validator = 1;
-  strcpy(m->address, "tcp://127.0.0.1:1");
-  ck_assert_int_eq(domain_set_add(&m->domains, "hrss"), CX_OK);
-  m = &g->members[1];
-  strcpy(m->name, "insurer");
-  m->role = ROLE_INSURER;
-  m->key = g_insurer.pub;
-  memcpy(m->enc_key, g_insurer.enc_public, 32);
-  cJSON *gj = genesis_to_json(g);
-  char *text = cJSON_Print(gj);
-  snprintf(path, sizeof path, "%s/genesis.json", dir);
-  ck_assert_int_eq(file_write_atomic(path, text, strlen(text), 0644), CX_OK);
-  cJSON_Delete(gj);
-  free(text);
-  free(g);
-
+  nu_keystore_save(dir, &g_hrss);
+  cx_member m[2];
+  nu_member(&m[0], "hrss", ROLE_BUREAU, &g_hrss, "tcp://127.0.0.1:1", "hrss");
+  nu_member(&m[1], "insurer", ROLE_INSURER, &g_insurer, "", "");
+  nu_genesis_write(dir, "callstest", m, 2);
   node_config cfg;
-  config_defaults(&cfg);
-  strcpy(cfg.name, "hrss");
-  snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s/data", dir);
-  snprintf(cfg.genesis, sizeof cfg.genesis, "%s/genesis.json", dir);
-  snprintf(cfg.keystore, sizeof cfg.keystore, "%s/key.json", dir);
-  setenv("CUSTOS_PASSPHRASE", "pw", 1);
+  nu_config(&cfg, dir, "hrss");
   node *n = NULL;
   ck_assert_msg(node_open(&cfg, &n, err, sizeof err) == CX_OK, "node_open: %s", err);
   return n;

@@ -21,6 +21,7 @@
 #include "node.h"
 #include "node_internal.h"
 #include "node_vault.h"
+#include "nodeutil.h"
 #include "testutil.h"
 #include "vault.h"
 
@@ -30,48 +31,18 @@ static node *g_node;
 /* A chain in dir whose validator hrss owns `domain` ("" for none); opens it. */
 static node *open_chain(const char *dir, const char *domain) {
   keystore_keys val, civil;
-  char path[512], err[256] = "";
+  char err[256] = "";
   ck_assert_int_eq(keystore_generate(&val), CX_OK);
   ck_assert_int_eq(keystore_generate(&civil), CX_OK);
-  snprintf(path, sizeof path, "%s/key.json", dir);
-  ck_assert_int_eq(keystore_save(path, &val, "pw", KS_KDF_FAST), CX_OK);
-  vm_genesis *g = calloc(1, sizeof *g);
-  ck_assert_ptr_nonnull(g);
-  strcpy(g->chain_name, "vaulttest");
-  g->time_ms = 1;
-  g->block_max_txs = 100;
-  g->nmembers = 2;
-  cx_member *m = &g->members[0];
-  strcpy(m->name, "hrss");
-  m->role = ROLE_BUREAU;
-  m->key = val.pub;
-  memcpy(m->enc_key, val.enc_public, 32);
-  m->validator = 1;
-  strcpy(m->address, "tcp://127.0.0.1:1");
-  if (domain[0]) ck_assert_int_eq(domain_set_add(&m->domains, domain), CX_OK);
-  m = &g->members[1];
-  strcpy(m->name, "civil");
-  m->role = ROLE_BUREAU;
-  m->key = civil.pub;
-  memcpy(m->enc_key, civil.enc_public, 32);
-  ck_assert_int_eq(domain_set_add(&m->domains, "civil"), CX_OK);
-  cJSON *gj = genesis_to_json(g);
-  char *text = cJSON_Print(gj);
-  snprintf(path, sizeof path, "%s/genesis.json", dir);
-  ck_assert_int_eq(file_write_atomic(path, text, strlen(text), 0644), CX_OK);
-  cJSON_Delete(gj);
-  free(text);
-  free(g);
+  nu_keystore_save(dir, &val);
+  cx_member m[2];
+  nu_member(&m[0], "hrss", ROLE_BUREAU, &val, "tcp://127.0.0.1:1", domain);
+  nu_member(&m[1], "civil", ROLE_BUREAU, &civil, "", "civil");
+  nu_genesis_write(dir, "vaulttest", m, 2);
   keystore_keys_free(&val);
   keystore_keys_free(&civil);
-
   node_config cfg;
-  config_defaults(&cfg);
-  strcpy(cfg.name, "hrss");
-  snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s/data", dir);
-  snprintf(cfg.genesis, sizeof cfg.genesis, "%s/genesis.json", dir);
-  snprintf(cfg.keystore, sizeof cfg.keystore, "%s/key.json", dir);
-  setenv("CUSTOS_PASSPHRASE", "pw", 1);
+  nu_config(&cfg, dir, "hrss");
   node *n = NULL;
   ck_assert_msg(node_open(&cfg, &n, err, sizeof err) == CX_OK, "node_open: %s", err);
   return n;

@@ -32,6 +32,7 @@
 #include "metrics.h"
 #include "node.h"
 #include "node_internal.h"
+#include "nodeutil.h"
 #include "testutil.h"
 
 static char *g_dir;
@@ -40,61 +41,31 @@ static keystore_keys g_hrss, g_insurer, g_subject;
 
 /* two_validators: insurer validates too (it never runs here: no commits). */
 static void write_genesis(const char *dir, uint16_t p2p_port, int two_validators) {
-  char path[512];
-  vm_genesis *g = calloc(1, sizeof *g);
-  ck_assert_ptr_nonnull(g);
-  strcpy(g->chain_name, "metricstest");
-  g->time_ms = 1;
-  g->block_max_txs = 100;
-  g->nmembers = 2;
-  cx_member *m = &g->members[0];
-  strcpy(m->name, "hrss");
-  m->role = ROLE_BUREAU;
-  m->key = g_hrss.pub;
-  memcpy(m->enc_key, g_hrss.enc_public, 32);
-  m->validator = 1;
-  snprintf(m->address, sizeof m->address, "tcp://127.0.0.1:%u", (unsigned)p2p_port);
-  ck_assert_int_eq(domain_set_add(&m->domains, "hrss"), CX_OK);
-  m = &g->members[1];
-  strcpy(m->name, "insurer");
-  m->role = ROLE_INSURER;
-  m->key = g_insurer.pub;
-  memcpy(m->enc_key, g_insurer.enc_public, 32);
-  if (two_validators) {
-    m->validator = 1;
-    snprintf(m->address, sizeof m->address, "tcp://127.0.0.1:%u", (unsigned)p2p_port + 1);
-  }
-  cJSON *gj = genesis_to_json(g);
-  char *text = cJSON_Print(gj);
-  snprintf(path, sizeof path, "%s/genesis.json", dir);
-  ck_assert_int_eq(file_write_atomic(path, text, strlen(text), 0644), CX_OK);
-  cJSON_Delete(gj);
-  free(text);
-  free(g);
+  char a0[64], a1[64];
+  snprintf(a0, sizeof a0, "tcp://127.0.0.1:%u", (unsigned)p2p_port);
+  snprintf(a1, sizeof a1, "tcp://127.0.0.1:%u", (unsigned)p2p_port + 1);
+  cx_member m[2];
+  nu_member(&m[0], "hrss", ROLE_BUREAU, &g_hrss, a0, "hrss");
+  nu_member(&m[1], "insurer", ROLE_INSURER, &g_insurer, two_validators ? a1 : "", "");
+  nu_genesis_write(dir, "metricstest", m, 2);
 }
 
 /* A node of a fresh single-validator chain; started when start is set (RPC
  * on a free port, member links on a random high port). */
 static node *open_node(int start, int two_validators) {
-  char path[512], err[256] = "";
+  char err[256] = "";
   ck_assert_int_eq(keystore_generate(&g_hrss), CX_OK);
   ck_assert_int_eq(keystore_generate(&g_insurer), CX_OK);
   ck_assert_int_eq(keystore_generate(&g_subject), CX_OK);
-  snprintf(path, sizeof path, "%s/key.json", g_dir);
-  ck_assert_int_eq(keystore_save(path, &g_hrss, "pw", KS_KDF_FAST), CX_OK);
+  nu_keystore_save(g_dir, &g_hrss);
   uint16_t p2p = (uint16_t)(20000 + tu_rand() % 30000);
   write_genesis(g_dir, p2p, two_validators);
 
   node_config cfg;
-  config_defaults(&cfg);
-  strcpy(cfg.name, "hrss");
-  snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s/data", g_dir);
-  snprintf(cfg.genesis, sizeof cfg.genesis, "%s/genesis.json", g_dir);
-  snprintf(cfg.keystore, sizeof cfg.keystore, "%s/key.json", g_dir);
+  nu_config(&cfg, g_dir, "hrss");
   strcpy(cfg.rpc_listen, "127.0.0.1");
   cfg.rpc_port = 0;
   cfg.block_interval_ms = 20;
-  setenv("CUSTOS_PASSPHRASE", "pw", 1);
   node *n = NULL;
   ck_assert_msg(node_open(&cfg, &n, err, sizeof err) == CX_OK, "node_open: %s", err);
   if (start) ck_assert_msg(node_start(n, err, sizeof err) == CX_OK, "node_start: %s", err);
