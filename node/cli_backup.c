@@ -193,9 +193,8 @@ static int json_hex32(const cJSON *o, const char *k, uint8_t out[32]) {
   return cJSON_IsString(v) && hex_decode(v->valuestring, out, 32) == CX_OK ? 0 : -1;
 }
 
-/* DATA/safety in any form node.c load_safety reads: two slots, the 48-byte
- * legacy record, or one bft_safety record. 1 with *s, 0 when absent, -1
- * when unreadable. */
+/* DATA/safety (node_safety_parse): 1 with *s, 0 when absent, -1 when
+ * unreadable. */
 static int read_safety(const char *path, bft_safety *s) {
   char *buf = NULL;
   size_t len = 0;
@@ -203,32 +202,7 @@ static int read_safety(const char *path, bft_safety *s) {
   cx_err e = file_read_all(path, SAFETY_FILE_LEN, &buf, &len);
   if (e == CX_E_NOT_FOUND) return 0;
   if (e) return -1;
-  const uint8_t *b = (const uint8_t *)buf;
-  int rc = -1;
-  if (len == SAFETY_FILE_LEN) {
-    uint64_t best = 0;
-    for (int k = 0; k < 2; k++) {
-      const uint8_t *p = b + (size_t)k * SAFETY_SLOT_OFF;
-      uint8_t sum[32];
-      uint64_t seq = 0;
-      bft_safety r;
-      for (int i = 0; i < 8; i++) seq = seq << 8 | p[i];
-      hash_sha256(p, 8 + BFT_SAFETY_LEN, sum);
-      if (seq == 0 || memcmp(sum, p + 8 + BFT_SAFETY_LEN, 32) != 0 ||
-          bft_safety_decode(p + 8, BFT_SAFETY_LEN, &r) != CX_OK)
-        continue;
-      if (seq > best) best = seq, *s = r;
-    }
-    rc = best ? 1 : -1;
-  } else if (len == 48) {
-    for (int i = 0; i < 8; i++) s->height = s->height << 8 | b[i];
-    s->round = UINT32_MAX - 1; /* node.c caps the legacy view likewise; maximal is safe */
-    s->step = BFT_PRECOMMIT;
-    s->locked_round = s->valid_round = BFT_NIL_ROUND;
-    rc = 1;
-  } else if (bft_safety_decode(b, len, s) == CX_OK) {
-    rc = 1;
-  }
+  int rc = node_safety_parse((const uint8_t *)buf, len, s, NULL) == CX_OK ? 1 : -1;
   free(buf);
   return rc;
 }

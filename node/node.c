@@ -76,20 +76,14 @@ static cx_err sign_digest(void *ctx, const uint8_t msg[32], cx_sig *out) {
  * engine's (height, view, hash): it covered a precommit-shaped vote
  * (vote_message), so it is carried over as "signed a precommit in that
  * round" and the engine resumes at the next round. */
-static cx_err load_safety(node *n, bft_safety *s) {
-  char *buf;
-  size_t len;
+cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn) {
   memset(s, 0, sizeof *s);
-  cx_err e = file_read_all(n->safety_path, SAFETY_FILE_LEN, &buf, &len);
-  if (e == CX_E_NOT_FOUND) return CX_OK;
-  if (e) return e;
+  if (torn) *torn = 0;
   if (len == SAFETY_FILE_LEN) {
     /* Two slots (node_internal.h): the valid one with the higher sequence.
      * One damaged slot is a write torn by a crash before its sync returned
      * (its record covers no signature); none valid refuses the start. */
-    const uint8_t *b = (const uint8_t *)buf;
     uint64_t best = 0;
-    int bad = 0;
     for (int k = 0; k < 2; k++) {
       const uint8_t *p = b + (size_t)k * SAFETY_SLOT_OFF;
       uint8_t sum[32];
@@ -102,7 +96,7 @@ static cx_err load_safety(node *n, bft_safety *s) {
       hash_sha256(p, 8 + BFT_SAFETY_LEN, sum);
       if (seq == 0 || memcmp(sum, p + 8 + BFT_SAFETY_LEN, 32) != 0 ||
           bft_safety_decode(p + 8, BFT_SAFETY_LEN, &r) != CX_OK) {
-        bad++;
+        if (torn) (*torn)++;
         continue;
       }
       if (seq > best) {
@@ -110,17 +104,11 @@ static cx_err load_safety(node *n, bft_safety *s) {
         *s = r;
       }
     }
-    if (best == 0) {
-      memset(s, 0, sizeof *s);
-      e = CX_E_CORRUPT;
-    } else {
-      e = CX_OK;
-      if (bad)
-        LOG_W("node", "%s: one slot torn (crash while writing), the other one is used",
-              n->safety_path);
-    }
-  } else if (len == 48) {
-    const uint8_t *b = (const uint8_t *)buf;
+    if (best) return CX_OK;
+    memset(s, 0, sizeof *s);
+    return CX_E_CORRUPT;
+  }
+  if (len == 48) {
     uint64_t h = 0, v = 0;
     for (int i = 0; i < 8; i++) {
       h = h << 8 | b[i];
@@ -130,10 +118,22 @@ static cx_err load_safety(node *n, bft_safety *s) {
     s->round = v > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)v;
     s->step = BFT_PRECOMMIT;
     s->locked_round = s->valid_round = BFT_NIL_ROUND;
-    e = CX_OK;
-  } else {
-    e = bft_safety_decode((const uint8_t *)buf, len, s);
+    return CX_OK;
   }
+  return bft_safety_decode(b, len, s);
+}
+
+static cx_err load_safety(node *n, bft_safety *s) {
+  char *buf;
+  size_t len;
+  int torn = 0;
+  memset(s, 0, sizeof *s);
+  cx_err e = file_read_all(n->safety_path, SAFETY_FILE_LEN, &buf, &len);
+  if (e == CX_E_NOT_FOUND) return CX_OK;
+  if (e) return e;
+  e = node_safety_parse((const uint8_t *)buf, len, s, &torn);
+  if (!e && torn)
+    LOG_W("node", "%s: one slot torn (crash while writing), the other one is used", n->safety_path);
   free(buf);
   return e;
 }

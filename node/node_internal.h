@@ -67,6 +67,12 @@
 #define SAFETY_SLOT_OFF 4096
 #define SAFETY_SLOT_LEN (8 + BFT_SAFETY_LEN + 32)
 #define SAFETY_FILE_LEN (SAFETY_SLOT_OFF + SAFETY_SLOT_LEN)
+/* The safety record in any form DATA/safety has had: the two slots above,
+ * the 48-byte legacy record (height, view), or one bare bft_safety record.
+ * Pure; *torn (may be NULL) counts damaged slots. CX_E_CORRUPT when no slot
+ * is valid, bft_safety_decode's error for a bad bare record. Used by
+ * node_open and by `custos restore` (cli_backup.c). */
+cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn);
 
 /* A block of the current height: built by us (BUILD_BLOCK) or received in a
  * proposal, executed once on the committed state. Cleared on commit: a write
