@@ -83,6 +83,9 @@ struct cli_cmd {
  * rule name first, for scripts); returns its exit code. */
 struct rpcc_error;
 int cli_rpc_report(const cli_ctx *c, const char *method, cx_err e, const struct rpcc_error *err);
+/* Polls tx_get until txid is committed or --timeout passes; *out gets
+ * the node's committed answer (the caller's to free). */
+int cli_wait_committed(const cli_ctx *c, const char *txid, cJSON **out);
 double cli_now_s(void);    /* monotonic seconds */
 void cli_sleep_ms(long ms);
 

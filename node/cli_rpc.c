@@ -158,49 +158,58 @@ static void print_receipt(const cli_ctx *c, const cJSON *r) {
   cJSON_Delete(lines);
 }
 
-/* Polls tx_get until the transaction is committed; prints the receipt. */
-static int wait_receipt(const cli_ctx *c, const char *txid, cJSON *extras) {
+/* Polls tx_get until the transaction is committed (cli.h); *out gets the
+ * node's answer. */
+int cli_wait_committed(const cli_ctx *c, const char *txid, cJSON **out) {
   double deadline = cli_now_s() + c->timeout_s;
+  *out = NULL;
   for (;;) {
     cJSON *r = NULL;
     rpcc_error err;
     cJSON *p = cJSON_CreateObject();
     if (!p || !cJSON_AddStringToObject(p, "txid", txid)) {
       cJSON_Delete(p);
-      cJSON_Delete(extras);
       return cli_fail(CLI_LOCAL, "out of memory");
     }
     cx_err e = rpcc_call(c->node, "tx_get", p, NULL, &r, &err);
     if (e == CX_OK) {
       const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
       if (cJSON_IsString(st) && strcmp(st->valuestring, "committed") == 0) {
-        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
-        const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
-        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
-        int accepted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "ok"));
-        merge_fields(r, extras);
-        print_receipt(c, r);
-        if (!accepted)
-          cli_fail(CLI_REFUSED, "%s: rejected: %s (%s)", txid,
-                   cJSON_IsString(msg) ? msg->valuestring : "?",
-                   cJSON_IsString(rule) ? rule->valuestring : "?");
-        cJSON_Delete(r);
-        return accepted ? CLI_OK : CLI_REFUSED;
+        *out = r;
+        return CLI_OK;
       }
       cJSON_Delete(r);
     } else if (!(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND)) {
       /* not_found only in the instant between mempool and store: keep
        * polling; anything else is reported as is. */
-      cJSON_Delete(extras);
       return cli_rpc_report(c, "tx_get", e, &err);
     }
-    if (cli_now_s() >= deadline) {
-      cJSON_Delete(extras);
+    if (cli_now_s() >= deadline)
       return cli_fail(CLI_UNREACHABLE, "%s: not committed within %g s (still pending)", txid,
                       c->timeout_s);
-    }
     cli_sleep_ms(100);
   }
+}
+
+/* Waits for the commit and prints the receipt. */
+static int wait_receipt(const cli_ctx *c, const char *txid, cJSON *extras) {
+  cJSON *r = NULL;
+  int rc = cli_wait_committed(c, txid, &r);
+  if (rc) {
+    cJSON_Delete(extras);
+    return rc;
+  }
+  const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
+  const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
+  int accepted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "ok"));
+  merge_fields(r, extras);
+  print_receipt(c, r);
+  if (!accepted)
+    cli_fail(CLI_REFUSED, "%s: rejected: %s (%s)", txid, cJSON_IsString(msg) ? msg->valuestring : "?",
+             cJSON_IsString(rule) ? rule->valuestring : "?");
+  cJSON_Delete(r);
+  return accepted ? CLI_OK : CLI_REFUSED;
 }
 
 /* Encodes and re-decodes: a field the node would refuse as non-canonical

@@ -177,39 +177,21 @@ static int cmd_rotate(cli_ctx *c, const cli_args *a) {
 /* --wait: polls tx_get until the anchoring is committed; adds its height
  * to out. A rejected anchoring is CLI_REFUSED with the receipt's rule. */
 static int wait_anchor(const cli_ctx *c, const char *txid, cJSON *out) {
-  double deadline = cli_now_s() + c->timeout_s;
-  for (;;) {
-    cJSON *r = NULL, *p = cJSON_CreateObject();
-    rpcc_error err;
-    if (!p || !cJSON_AddStringToObject(p, "txid", txid)) {
-      cJSON_Delete(p);
-      return cli_fail(CLI_LOCAL, "out of memory");
-    }
-    cx_err e = rpcc_call(c->node, "tx_get", p, NULL, &r, &err);
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
-    if (!e && cJSON_IsString(st) && strcmp(st->valuestring, "committed") == 0) {
-      const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
-      const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
-      uint64_t h = 0;
-      cli_json_u64(cJSON_GetObjectItemCaseSensitive(r, "height"), &h);
-      int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "ok"));
-      int rc = ok ? CLI_OK
-                  : cli_fail(CLI_REFUSED, "%s: the anchoring was rejected: %s", txid,
-                             cJSON_IsString(rule) ? rule->valuestring : "?");
-      cJSON_AddNumberToObject(out, "height", (double)h);
-      cJSON_AddStringToObject(out, "result", ok ? "ok" : "rejected");
-      cJSON_Delete(r);
-      return rc;
-    }
-    cJSON_Delete(r);
-    /* not_found only in the instant between mempool and store */
-    if (e && !(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND))
-      return cli_fail(e == CX_E_NOMEM ? CLI_LOCAL : CLI_UNREACHABLE, "tx_get %s: %s", txid, err.message);
-    if (cli_now_s() >= deadline)
-      return cli_fail(CLI_UNREACHABLE, "%s: not committed within %g s (still pending)", txid, c->timeout_s);
-    struct timespec ts = {0, 100 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
+  cJSON *r = NULL;
+  int rc = cli_wait_committed(c, txid, &r);
+  if (rc) return rc;
+  const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
+  const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
+  uint64_t h = 0;
+  cli_json_u64(cJSON_GetObjectItemCaseSensitive(r, "height"), &h);
+  int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "ok"));
+  rc = ok ? CLI_OK
+          : cli_fail(CLI_REFUSED, "%s: the anchoring was rejected: %s", txid,
+                     cJSON_IsString(rule) ? rule->valuestring : "?");
+  cJSON_AddNumberToObject(out, "height", (double)h);
+  cJSON_AddStringToObject(out, "result", ok ? "ok" : "rejected");
+  cJSON_Delete(r);
+  return rc;
 }
 
 static int cmd_anchor(cli_ctx *c, const cli_args *a) {
