@@ -91,6 +91,18 @@
   X(CX_E_RESULT_MISMATCH, 364, "result_mismatch", "the result does not match the contract's interface") \
   X(CX_E_NO_QUORUM, 365, "no_quorum", "fewer than 2t+1 parties signed the result")   \
   X(CX_E_BAD_EVIDENCE, 366, "bad_evidence", "the MPC evidence does not prove the culprit cheated") \
+  X(CX_E_KEY_EXISTS, 370, "key_exists", "a consortium key of that name exists")      \
+  X(CX_E_KEY_UNKNOWN, 371, "key_unknown", "no consortium key of that name")          \
+  X(CX_E_KEY_CLOSED, 372, "key_closed", "the key is not in that phase or epoch")    \
+  X(CX_E_NOT_KEY_PARTY, 373, "not_key_party", "the sender is not a party of the key") \
+  X(CX_E_DEAL_EXISTS, 374, "deal_exists", "the party has already dealt")           \
+  X(CX_E_BAD_DEAL, 375, "bad_deal", "the deal is malformed or its proof fails")     \
+  X(CX_E_VERDICT_EXISTS, 376, "verdict_exists", "the party has already given its verdict") \
+  X(CX_E_BAD_COMPLAINT, 377, "bad_complaint", "the complaint or answer is malformed or proves nothing") \
+  X(CX_E_NO_COMPLAINT, 378, "no_complaint", "no pending complaint to answer")      \
+  X(CX_E_ALREADY_VOTED, 379, "already_voted", "the party has already voted to end this phase") \
+  X(CX_E_BAD_KEY_PARAMS, 380, "bad_key_params", "name, purpose or threshold not allowed") \
+  X(CX_E_KEY_NOT_READY, 381, "key_not_ready", "the key is not ready, or not the call's parties'") \
   /* storage 400.. */                                                                \
   X(CX_E_DB, 400, "db_error", "database error")                                      \
   X(CX_E_CORRUPT, 401, "store_corrupt", "store is damaged")                          \

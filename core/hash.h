@@ -44,6 +44,8 @@ typedef enum {
   CX_TAG_RESULT_SIG,    /* what a party signs: statement || its blob */
   CX_TAG_MPC_CALL,      /* session ids of a call's MPC sessions (docs/calls.md §2) */
   CX_TAG_MPC_OPENED,    /* an online session's public transcript (mpc_session_transcript) */
+  CX_TAG_KEY,           /* a consortium key's DKG context (tx_key_context, docs/keys.md §2) */
+  CX_TAG_RESULT_BLOBS,  /* the blobs of a FROST-mode result (tx_result_frost_msg) */
   CX_TAG_COUNT
 } cx_tag;
 

@@ -22,6 +22,9 @@ void tx_clear(cx_tx *tx) {
     free(r->out);
   } else if (tx->type == TX_MPC_EVIDENCE) {
     mev_free_parts(&tx->u.mev);
+  } else if (tx->type == TX_KEY_DEAL) {
+    free(tx->u.kdeal.round1);
+    free(tx->u.kdeal.sealed);
   }
   memset(tx, 0, sizeof *tx);
 }
@@ -276,6 +279,20 @@ static void result_enc(cx_enc *e, const cx_tx_call_result *r) {
     enc_varint(e, zigzag_enc(r->code));
     enc_str(e, r->reason);
   }
+  /* The proof (docs/calls.md §4): a result built in memory with proof 0
+   * is a QUORUM one. */
+  if (r->proof == CX_RESULT_PROOF_FROST) {
+    enc_u8(e, CX_RESULT_PROOF_FROST);
+    enc_varint(e, r->key_epoch);
+    enc_fixed(e, r->frost.b, 64);
+    enc_varint(e, r->nsig);
+    for (size_t i = 0; i < r->nsig; i++) {
+      enc_u8(e, r->sigs[i].party);
+      enc_bytes(e, r->sigs[i].blob, r->sigs[i].blob_len);
+    }
+    return;
+  }
+  enc_u8(e, r->proof ? r->proof : CX_RESULT_PROOF_QUORUM); /* written as given: a bad one is the decoder's */
   enc_varint(e, r->nsig);
   for (size_t i = 0; i < r->nsig; i++) {
     enc_u8(e, r->sigs[i].party);
@@ -346,17 +363,23 @@ static int result_outputs_dec(cx_dec *d, cx_tx_call_result *r) {
 }
 
 #define RESULT_SIG_MIN (1 + 1 + 64) /* party, empty blob, sig */
+#define RESULT_BLOB_MIN (1 + 1)     /* FROST: party, empty blob */
 
-static int result_sigs_dec(cx_dec *d, cx_tx_call_result *r) {
+/* The party entries of either proof: QUORUM (with_sig) 1..64 of
+ * (party | blob | sig), FROST 0..64 of (party | blob). */
+static int result_sigs_dec(cx_dec *d, cx_tx_call_result *r, int with_sig) {
   uint64_t n;
   size_t at = d->off;
   if (dec_varint_max(d, &n, CX_MAX_VALIDATORS)) return -1;
-  /* A result nobody signed says nothing: 1..64 signatures. */
-  if (n == 0) {
+  /* A QUORUM result nobody signed says nothing: 1..64 signatures. A FROST
+   * result may carry no blob (no private output to deliver). */
+  if (n == 0 && with_sig) {
     d->off = at;
     return dec_fail(d, CX_E_NONCANONICAL);
   }
-  if (n > (d->len - d->off) / RESULT_SIG_MIN) return dec_fail(d, CX_E_TRUNCATED);
+  if (n == 0) return 0;
+  if (n > (d->len - d->off) / (with_sig ? RESULT_SIG_MIN : RESULT_BLOB_MIN))
+    return dec_fail(d, CX_E_TRUNCATED);
   r->sigs = calloc((size_t)n, sizeof *r->sigs);
   if (!r->sigs) return dec_fail(d, CX_E_NOMEM);
   r->nsig = (size_t)n;
@@ -383,9 +406,18 @@ static int result_sigs_dec(cx_dec *d, cx_tx_call_result *r) {
       memcpy(s->blob, b, bl);
     }
     s->blob_len = bl;
-    if (dec_fixed(d, s->sig.b, 64)) return -1;
+    if (with_sig && dec_fixed(d, s->sig.b, 64)) return -1;
   }
   return 0;
+}
+
+static int result_proof_dec(cx_dec *d, cx_tx_call_result *r) {
+  uint64_t ep;
+  if (dec_enum(d, &r->proof, CX_RESULT_PROOF_QUORUM, CX_RESULT_PROOF_FROST)) return -1;
+  if (r->proof == CX_RESULT_PROOF_QUORUM) return result_sigs_dec(d, r, 1);
+  if (dec_varint_max(d, &ep, UINT32_MAX) || dec_fixed(d, r->frost.b, 64)) return -1;
+  r->key_epoch = (uint32_t)ep;
+  return result_sigs_dec(d, r, 0);
 }
 
 static int result_dec(cx_dec *d, cx_tx_call_result *r) {
@@ -401,7 +433,7 @@ static int result_dec(cx_dec *d, cx_tx_call_result *r) {
     r->code = (int32_t)zigzag_dec(u);
     if (dec_str(d, r->reason, CX_RESULT_REASON_MAX, STR_UTF8)) return -1;
   }
-  return result_sigs_dec(d, r);
+  return result_proof_dec(d, r);
 }
 
 void tx_result_statement(const cx_hash *chain_id, const cx_tx_call_result *r, const cx_hash *contract,
@@ -429,6 +461,211 @@ void tx_result_sig_msg(const cx_hash *statement, const uint8_t *blob, size_t blo
   hash_ctx_update(&h, statement->b, 32);
   if (blob_len) hash_ctx_update(&h, blob, blob_len);
   hash_ctx_final(&h, out);
+}
+
+void tx_result_frost_msg(const cx_hash *statement, const cx_tx_call_result *r, uint8_t out[64]) {
+  hash_ctx h;
+  cx_hash blobs;
+  uint8_t vb[CX_VARINT_MAX];
+  hash_ctx_init(&h, CX_TAG_RESULT_BLOBS);
+  hash_ctx_update(&h, vb, varint_put(vb, r->nsig));
+  for (size_t i = 0; i < r->nsig; i++) {
+    const cx_result_sig *s = &r->sigs[i];
+    hash_ctx_update(&h, &s->party, 1);
+    hash_ctx_update(&h, vb, varint_put(vb, s->blob_len));
+    if (s->blob_len) hash_ctx_update(&h, s->blob, s->blob_len);
+  }
+  hash_ctx_final(&h, &blobs);
+  memcpy(out, statement->b, 32);
+  memcpy(out + 32, blobs.b, 32);
+}
+
+/* ---- consortium keys (docs/keys.md §3) ---- */
+
+cx_err tx_key_deal_set(cx_tx *tx, const uint8_t *round1, size_t len, uint32_t n) {
+  CX_ASSERT(tx->type == TX_KEY_DEAL);
+  cx_tx_key_deal *k = &tx->u.kdeal;
+  if (len > CX_KEY_ROUND1_MAX || n > CX_MAX_VALIDATORS) return CX_E_TOO_LONG;
+  if (len == 0 || n == 0) return CX_E_INVALID_ARG;
+  uint8_t *r1 = malloc(len), *sl = calloc(n, CX_KEY_SEALED_LEN);
+  if (!r1 || !sl) {
+    free(r1);
+    free(sl);
+    return CX_E_NOMEM;
+  }
+  memcpy(r1, round1, len);
+  free(k->round1);
+  free(k->sealed);
+  k->round1 = r1;
+  k->round1_len = len;
+  k->sealed = sl;
+  k->n = n;
+  memset(k->sealed_present, 0, sizeof k->sealed_present);
+  return CX_OK;
+}
+
+cx_err tx_key_deal_set_slot(cx_tx *tx, uint32_t j, const uint8_t sealed[CX_KEY_SEALED_LEN]) {
+  CX_ASSERT(tx->type == TX_KEY_DEAL);
+  cx_tx_key_deal *k = &tx->u.kdeal;
+  if (!k->sealed || j >= k->n) return CX_E_INVALID_ARG;
+  memcpy(k->sealed + (size_t)j * CX_KEY_SEALED_LEN, sealed, CX_KEY_SEALED_LEN);
+  k->sealed_present[j] = 1;
+  return CX_OK;
+}
+
+void tx_key_context(const cx_hash *chain_id, const char *name, uint32_t epoch, uint8_t t,
+                    const cx_pubkey *parties, uint32_t n, uint8_t out[32]) {
+  hash_ctx h;
+  cx_hash r;
+  uint8_t vb[CX_VARINT_MAX];
+  size_t nl = strlen(name);
+  hash_ctx_init(&h, CX_TAG_KEY);
+  hash_ctx_update(&h, chain_id->b, 32);
+  hash_ctx_update(&h, vb, varint_put(vb, nl)); /* str name: varint len | bytes */
+  hash_ctx_update(&h, name, nl);
+  hash_ctx_update(&h, vb, varint_put(vb, epoch));
+  hash_ctx_update(&h, &t, 1);
+  hash_ctx_update(&h, vb, varint_put(vb, n));
+  for (uint32_t i = 0; i < n; i++) hash_ctx_update(&h, parties[i].b, 32);
+  hash_ctx_final(&h, &r);
+  memcpy(out, r.b, 32);
+}
+
+/* Written as given: a bad field is the decoder's to refuse. */
+static void key_enc(cx_enc *e, const cx_tx *tx) {
+  switch (tx->type) {
+    case TX_KEY_CREATE:
+      enc_str(e, tx->u.kcreate.name);
+      enc_u8(e, tx->u.kcreate.purpose);
+      enc_u8(e, tx->u.kcreate.t);
+      break;
+    case TX_KEY_DEAL: {
+      const cx_tx_key_deal *k = &tx->u.kdeal;
+      enc_str(e, k->name);
+      enc_varint(e, k->epoch);
+      enc_bytes(e, k->round1, k->round1_len);
+      enc_varint(e, k->n);
+      for (uint32_t j = 0; j < k->n; j++)
+        enc_bytes(e, k->sealed + (size_t)j * CX_KEY_SEALED_LEN, k->sealed_present[j] ? CX_KEY_SEALED_LEN : 0);
+      break;
+    }
+    case TX_KEY_VERDICT: {
+      const cx_tx_key_verdict *k = &tx->u.kverdict;
+      enc_str(e, k->name);
+      enc_varint(e, k->epoch);
+      enc_varint(e, k->k);
+      for (uint32_t i = 0; i < k->k && i < CX_MAX_VALIDATORS; i++)
+        enc_bytes(e, k->complaint[i], k->complaint_len[i]);
+      break;
+    }
+    case TX_KEY_ANSWER:
+      enc_str(e, tx->u.kanswer.name);
+      enc_varint(e, tx->u.kanswer.epoch);
+      enc_bytes(e, tx->u.kanswer.answer, CX_KEY_ANSWER_LEN);
+      break;
+    case TX_KEY_ADVANCE:
+      enc_str(e, tx->u.kadvance.name);
+      enc_varint(e, tx->u.kadvance.epoch);
+      enc_u8(e, tx->u.kadvance.phase);
+      break;
+  }
+}
+
+/* str name (STR_IDENT, 1..16) | varint epoch (u32): the head of every body
+ * but key_create's. */
+static int key_head_dec(cx_dec *d, char name[CX_KEY_NAME_MAX + 1], uint32_t *epoch) {
+  uint64_t ep;
+  if (dec_str(d, name, CX_KEY_NAME_MAX, STR_IDENT) || dec_varint_max(d, &ep, UINT32_MAX)) return -1;
+  *epoch = (uint32_t)ep;
+  return 0;
+}
+
+/* bytes of lo..hi bytes: CX_E_TOO_LONG over hi (before reading),
+ * CX_E_TRUNCATED under lo; *p borrowed. */
+static int bytes_range_dec(cx_dec *d, const uint8_t **p, size_t *n, size_t lo, size_t hi) {
+  size_t at = d->off;
+  if (dec_bytes(d, p, n, hi)) return -1;
+  if (*n < lo) {
+    d->off = at;
+    return dec_fail(d, CX_E_TRUNCATED);
+  }
+  return 0;
+}
+
+static int key_deal_dec(cx_dec *d, cx_tx_key_deal *k) {
+  const uint8_t *b;
+  size_t bl, at;
+  uint64_t n;
+  if (key_head_dec(d, k->name, &k->epoch) || bytes_range_dec(d, &b, &bl, 1, CX_KEY_ROUND1_MAX)) return -1;
+  if (!(k->round1 = malloc(bl))) return dec_fail(d, CX_E_NOMEM);
+  memcpy(k->round1, b, bl);
+  k->round1_len = bl;
+  at = d->off;
+  if (dec_varint_max(d, &n, CX_MAX_VALIDATORS)) return -1;
+  if (n == 0) { /* a key has parties: at least the dealer */
+    d->off = at;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  /* Each slot takes at least its length byte: a count the input cannot
+   * hold is refused before anything is allocated. */
+  if (n > d->len - d->off) return dec_fail(d, CX_E_TRUNCATED);
+  if (!(k->sealed = calloc((size_t)n, CX_KEY_SEALED_LEN))) return dec_fail(d, CX_E_NOMEM);
+  k->n = (uint32_t)n;
+  for (uint32_t j = 0; j < k->n; j++) {
+    at = d->off;
+    if (dec_bytes(d, &b, &bl, CX_KEY_SEALED_LEN)) return -1;
+    if (bl == 0) continue;
+    if (bl != CX_KEY_SEALED_LEN) { /* empty or one whole sealed share */
+      d->off = at;
+      return dec_fail(d, CX_E_TRUNCATED);
+    }
+    memcpy(k->sealed + (size_t)j * CX_KEY_SEALED_LEN, b, bl);
+    k->sealed_present[j] = 1;
+  }
+  return 0;
+}
+
+static int key_verdict_dec(cx_dec *d, cx_tx_key_verdict *k) {
+  const uint8_t *b;
+  size_t bl;
+  uint64_t n;
+  if (key_head_dec(d, k->name, &k->epoch) || dec_varint_max(d, &n, CX_MAX_VALIDATORS)) return -1;
+  k->k = (uint32_t)n;
+  for (uint32_t i = 0; i < k->k; i++) {
+    if (bytes_range_dec(d, &b, &bl, 1, CX_KEY_COMPLAINT_MAX)) return -1;
+    memcpy(k->complaint[i], b, bl);
+    k->complaint_len[i] = (uint8_t)bl;
+  }
+  return 0;
+}
+
+static int key_dec(cx_dec *d, cx_tx *tx) {
+  const uint8_t *b;
+  size_t bl;
+  switch (tx->type) {
+    case TX_KEY_CREATE:
+      return dec_str(d, tx->u.kcreate.name, CX_KEY_NAME_MAX, STR_IDENT) ||
+                     dec_enum(d, &tx->u.kcreate.purpose, CX_KEY_PURPOSE_RESULTS, CX_KEY_PURPOSE_CUSTODY) ||
+                     dec_u8(d, &tx->u.kcreate.t)
+                 ? -1
+                 : 0;
+    case TX_KEY_DEAL:
+      return key_deal_dec(d, &tx->u.kdeal);
+    case TX_KEY_VERDICT:
+      return key_verdict_dec(d, &tx->u.kverdict);
+    case TX_KEY_ANSWER:
+      if (key_head_dec(d, tx->u.kanswer.name, &tx->u.kanswer.epoch) ||
+          bytes_range_dec(d, &b, &bl, CX_KEY_ANSWER_LEN, CX_KEY_ANSWER_LEN))
+        return -1;
+      memcpy(tx->u.kanswer.answer, b, bl);
+      return 0;
+    case TX_KEY_ADVANCE:
+      return key_head_dec(d, tx->u.kadvance.name, &tx->u.kadvance.epoch) ||
+                     dec_enum(d, &tx->u.kadvance.phase, CX_KEY_PHASE_DEALING, CX_KEY_PHASE_VERIFYING)
+                 ? -1
+                 : 0;
+  }
+  return dec_fail(d, CX_E_BAD_ENUM);
 }
 
 /* ---- MPC evidence (docs/transactions.md §3.15) ---- */
@@ -581,6 +818,9 @@ static const char *const type_names[] = {
     [TX_MPC_EVIDENCE] = "mpc_evidence",
     [TX_CALL] = "call",                       [TX_CALL_RESULT] = "call_result",
     [TX_VAULT_ANCHOR] = "vault_anchor",
+    [TX_KEY_CREATE] = "key_create",           [TX_KEY_DEAL] = "key_deal",
+    [TX_KEY_VERDICT] = "key_verdict",         [TX_KEY_ANSWER] = "key_answer",
+    [TX_KEY_ADVANCE] = "key_advance",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -895,6 +1135,13 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
       enc_fixed(e, tx->u.anchor.root.b, 32);
       enc_varint(e, tx->u.anchor.count);
       break;
+    case TX_KEY_CREATE:
+    case TX_KEY_DEAL:
+    case TX_KEY_VERDICT:
+    case TX_KEY_ANSWER:
+    case TX_KEY_ADVANCE:
+      key_enc(e, tx);
+      break;
     default:
       CX_ASSERT(!"tx_encode: unknown type");
   }
@@ -1006,6 +1253,12 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
       if (dec_str(d, a->domain, CX_DOMAIN_MAX, STR_IDENT) || dec_fixed(d, a->root.b, 32)) return -1;
       return dec_varint(d, &a->count);
     }
+    case TX_KEY_CREATE:
+    case TX_KEY_DEAL:
+    case TX_KEY_VERDICT:
+    case TX_KEY_ANSWER:
+    case TX_KEY_ADVANCE:
+      return key_dec(d, tx);
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }

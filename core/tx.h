@@ -63,6 +63,11 @@ typedef enum {
   TX_MPC_EVIDENCE = 41,     /* sender = a party of the call: a cheater its MPC named (docs/calls.md §5) */
   TX_CALL = 50,             /* sender = an insurer: calls a contract for a subject */
   TX_CALL_RESULT = 51,      /* sender = a party of the call: its result (docs/calls.md §4) */
+  TX_KEY_CREATE = 60,       /* consortium keys (docs/keys.md §3): starts a DKG */
+  TX_KEY_DEAL = 61,         /* sender = a party: round one + sealed shares */
+  TX_KEY_VERDICT = 62,      /* sender = a party: its complaints (maybe none) */
+  TX_KEY_ANSWER = 63,       /* sender = an accused dealer: the revealed share */
+  TX_KEY_ADVANCE = 64,      /* sender = a party: its vote to end a phase */
 } cx_tx_type;
 
 typedef enum {
@@ -200,8 +205,10 @@ typedef struct {
  *   DONE:    varint nin | nin x (str domain | root[32] | varint count | leaf[32]) |
  *            varint nout | nout x (u8 priv | priv ? fe[16] : zvarint) | transcript[32]
  *   ABORTED: zvarint code | str reason
- *   varint nsig | nsig x (u8 party | bytes blob | sig[64]), parties strictly increasing.
- * Caps are checked before anything is allocated. */
+ *   u8 proof:
+ *     1 QUORUM: varint nsig (1..64) | nsig x (u8 party | bytes blob | sig[64])
+ *     2 FROST:  varint key_epoch | sig[64] | varint nsig (0..64) | nsig x (u8 party | bytes blob)
+ *   parties strictly increasing. Caps are checked before anything is allocated. */
 #define CX_RESULT_MAX_OUTPUTS 4096
 #define CX_RESULT_REASON_MAX 200
 #define CX_RESULT_BLOB_MAX (CX_RESULT_MAX_OUTPUTS * 16 + 48) /* crypto_box_SEALBYTES */
@@ -224,6 +231,8 @@ typedef struct {
   size_t blob_len;
   cx_sig sig;      /* over H_RESULT_SIG(statement || blob) */
 } cx_result_sig;
+#define CX_RESULT_PROOF_QUORUM 1 /* 2t + 1 BIP340 signatures, one per party */
+#define CX_RESULT_PROOF_FROST 2  /* one FROST signature by the `results` key */
 typedef struct {
   cx_hash call;
   uint8_t status;                 /* CX_CALL_DONE or CX_CALL_ABORTED */
@@ -234,8 +243,12 @@ typedef struct {
   cx_hash transcript;             /* DONE */
   int32_t code;                   /* ABORTED: the cx_err */
   char reason[CX_RESULT_REASON_MAX + 1]; /* ABORTED: STR_UTF8 */
-  size_t nsig;                    /* 1..CX_MAX_VALIDATORS */
+  uint8_t proof;                  /* CX_RESULT_PROOF_*; 0 when built in memory = QUORUM */
+  size_t nsig;                    /* QUORUM: 1..CX_MAX_VALIDATORS signatures;
+                                     FROST: 0..CX_MAX_VALIDATORS blobs (sig unused) */
   cx_result_sig *sigs;            /* owned */
+  uint32_t key_epoch;             /* FROST: the `results` key's epoch */
+  cx_sig frost;                   /* FROST: (R, z) over tx_result_frost_msg */
 } cx_tx_call_result;
 
 /* A bureau's commitment to a snapshot of one of its domains
@@ -282,6 +295,56 @@ typedef struct {
   size_t aux_len;
 } cx_tx_mpc_evidence;
 
+/* Consortium keys (docs/keys.md §3). The DKG payloads (round1, complaint,
+ * answer) are mpc/threshold/dkg.h's canonical encodings, carried as bytes:
+ * core checks only their caps; the vm decodes them strictly. */
+#define CX_KEY_NAME_MAX 16            /* STR_IDENT */
+#define CX_KEY_PURPOSE_RESULTS 1      /* name "results" */
+#define CX_KEY_PURPOSE_BEACON 2       /* name "beacon" */
+#define CX_KEY_PURPOSE_CUSTODY 3      /* any other name */
+#define CX_KEY_ROUND1_MAX (1 + 2 + 2 + 32 * CX_MAX_VALIDATORS + 64) /* DKG_ROUND1_LEN(64) */
+#define CX_KEY_SEALED_LEN (37 + 48)   /* crypto_box_seal(DKG_SHARE_LEN) */
+#define CX_KEY_COMPLAINT_MAX 38       /* DKG_COMPLAINT_MAX_LEN */
+#define CX_KEY_ANSWER_LEN 37          /* DKG_ANSWER_LEN */
+#define CX_KEY_PHASE_DEALING 1
+#define CX_KEY_PHASE_VERIFYING 2
+typedef struct {
+  char name[CX_KEY_NAME_MAX + 1];
+  uint8_t purpose; /* CX_KEY_PURPOSE_* */
+  uint8_t t;       /* signers needed (frost.h's convention) */
+} cx_tx_key_create;
+/* str name | varint epoch | bytes round1 | varint n | n x bytes sealed
+ * (each empty or CX_KEY_SEALED_LEN bytes). */
+typedef struct {
+  char name[CX_KEY_NAME_MAX + 1];
+  uint32_t epoch;
+  uint8_t *round1; /* owned */
+  size_t round1_len;
+  uint32_t n;      /* 1..CX_MAX_VALIDATORS */
+  uint8_t *sealed; /* owned; n * CX_KEY_SEALED_LEN bytes, slot j at j * CX_KEY_SEALED_LEN */
+  uint8_t sealed_present[CX_MAX_VALIDATORS]; /* 1 when slot j is non-empty */
+} cx_tx_key_deal;
+/* str name | varint epoch | varint k | k x bytes complaint (k <= CX_MAX_VALIDATORS). */
+typedef struct {
+  char name[CX_KEY_NAME_MAX + 1];
+  uint32_t epoch;
+  uint32_t k;
+  uint8_t complaint[CX_MAX_VALIDATORS][CX_KEY_COMPLAINT_MAX];
+  uint8_t complaint_len[CX_MAX_VALIDATORS];
+} cx_tx_key_verdict;
+/* str name | varint epoch | bytes answer (CX_KEY_ANSWER_LEN). */
+typedef struct {
+  char name[CX_KEY_NAME_MAX + 1];
+  uint32_t epoch;
+  uint8_t answer[CX_KEY_ANSWER_LEN];
+} cx_tx_key_answer;
+/* str name | varint epoch | u8 phase (CX_KEY_PHASE_DEALING or _VERIFYING). */
+typedef struct {
+  char name[CX_KEY_NAME_MAX + 1];
+  uint32_t epoch;
+  uint8_t phase;
+} cx_tx_key_advance;
+
 typedef struct {
   uint8_t type; /* cx_tx_type */
   cx_hash chain_id;
@@ -303,6 +366,11 @@ typedef struct {
     cx_tx_call call;
     cx_tx_call_result result;
     cx_tx_vault_anchor anchor;
+    cx_tx_key_create kcreate;
+    cx_tx_key_deal kdeal;
+    cx_tx_key_verdict kverdict;
+    cx_tx_key_answer kanswer;
+    cx_tx_key_advance kadvance;
   } u;
   cx_sig sig;
 } cx_tx;
@@ -350,6 +418,21 @@ void tx_result_statement(const cx_hash *chain_id, const cx_tx_call_result *r, co
                          const cx_hash *consent, const cx_hash *did, cx_hash *out);
 /* What party i signs: H_RESULT_SIG(statement[32] || blob). */
 void tx_result_sig_msg(const cx_hash *statement, const uint8_t *blob, size_t blob_len, cx_hash *out);
+
+/* FROST-mode results (docs/calls.md §4): the message the `results` key
+ * signs, statement[32] || blobs[32] with
+ * blobs = H_RESULT_BLOBS(varint nsig || nsig x (u8 party || bytes blob)),
+ * so the sealed mask shares the insurer gets are covered too. */
+void tx_result_frost_msg(const cx_hash *statement, const cx_tx_call_result *r, uint8_t out[64]);
+
+/* Key deals built in memory: copies round1 and allocates n empty slots;
+ * tx_key_deal_set_slot copies one sealed share (CX_KEY_SEALED_LEN bytes). */
+cx_err tx_key_deal_set(cx_tx *tx, const uint8_t *round1, size_t len, uint32_t n);
+cx_err tx_key_deal_set_slot(cx_tx *tx, uint32_t j, const uint8_t sealed[CX_KEY_SEALED_LEN]);
+/* The DKG context of a key run (docs/keys.md §2):
+ * H_KEY(chain_id[32] || str name || varint epoch || u8 t || varint n || n x pubkey). */
+void tx_key_context(const cx_hash *chain_id, const char *name, uint32_t epoch, uint8_t t,
+                    const cx_pubkey *parties, uint32_t n, uint8_t out[32]);
 
 /* MPC evidence (cx_tx_mpc_evidence). tx_mpc_evidence_set copies count
  * messages and aux into the body (call, session, ev_type, culprit and item

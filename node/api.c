@@ -265,6 +265,14 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
         cJSON_AddStringToObject(o, "code_name", cx_err_name(r->code));
         cJSON_AddStringToObject(o, "reason", r->reason);
       }
+      /* The proof (calls.md §4): QUORUM, a signature per party; FROST, one
+       * signature by the `results` key and the parties' blobs alone. */
+      int frost = r->proof == CX_RESULT_PROOF_FROST;
+      cJSON_AddStringToObject(o, "proof", frost ? "frost" : "quorum");
+      if (frost) {
+        add_u64(o, "key_epoch", r->key_epoch);
+        add_hex(o, "frost_sig", r->frost.b, 64);
+      }
       cJSON *a = cJSON_AddArrayToObject(o, "sigs");
       for (size_t i = 0; a && i < r->nsig; i++) {
         cJSON *sg = cJSON_CreateObject();
@@ -272,7 +280,7 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
         cJSON_AddItemToArray(a, sg);
         add_u64(sg, "party", r->sigs[i].party);
         add_raw(sg, "blob", r->sigs[i].blob, r->sigs[i].blob_len);
-        add_hex(sg, "sig", r->sigs[i].sig.b, 64);
+        if (!frost) add_hex(sg, "sig", r->sigs[i].sig.b, 64);
       }
       break;
     }
@@ -613,6 +621,18 @@ static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
     char hex[65];
     hex_encode(c.parties[i].b, 32, hex);
     cJSON_AddItemToArray(pa, cJSON_CreateString(hex));
+  }
+  /* Random audit sampling by the beacon of the call's height (docs/keys.md
+   * §7): null while this node has no beacon value for it. */
+  uint8_t bv[32];
+  if (key_service_beacon(n, c.height, bv, NULL, NULL) == CX_OK) {
+    cJSON *au = cJSON_AddObjectToObject(o, "audit");
+    if (au) {
+      add_u64(au, "beacon_height", c.height);
+      cJSON_AddBoolToObject(au, "sampled", key_audit_sampled(bv, &c.id));
+    }
+  } else {
+    cJSON_AddNullToObject(o, "audit");
   }
   if (c.status != CALL_PENDING) {
     /* The result transaction, read back from its block (a closed call's

@@ -13,6 +13,11 @@ void api_methods(const rpc_method **out, size_t *n);
 /* call_wait and tx_proof (node/api_calls.c; docs/rpc.md); ctx is the node*
  * too. Kept apart from api_methods: the server registers both tables. */
 void api_calls_methods(const rpc_method **out, size_t *n);
+/* The read-only list methods (node/api_lists.c; docs/rpc.md "Lists"). */
+void api_lists_methods(const rpc_method **out, size_t *n);
+/* key_get and key_list, the consortium keys (node/api_keys.c; docs/rpc.md
+ * "Consortium keys"). */
+void api_keys_methods(const rpc_method **out, size_t *n);
 
 /* JSON rendering of a decoded transaction (also used by the CLI). */
 cJSON *api_tx_to_json(const cx_tx *tx);

@@ -340,6 +340,7 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   ev->nvalidators = nval;
   node_publish_validators(n, n->next_keys, nval);
   mpc_service_on_commit(n, ev->height, n->tip_time, n->next_keys, nval);
+  key_service_on_commit(n, ev->height);
   for (size_t i = 0; i < TIMERS_MAX; i++) /* timers of the old height are stale */
     if (n->timers[i].used && n->timers[i].height <= ev->height) n->timers[i].used = 0;
   n->started = 0;

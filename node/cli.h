@@ -90,6 +90,7 @@ double cli_now_s(void);    /* monotonic seconds */
 void cli_sleep_ms(long ms);
 
 extern const cli_cmd cli_keys_cmds[];
+extern const cli_cmd cli_ckey_cmds[]; /* consortium keys: key list|get|create */
 extern const cli_cmd cli_member_cmds[];
 extern const cli_cmd cli_identity_cmds[];
 extern const cli_cmd cli_consent_cmds[];

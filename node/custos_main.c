@@ -11,11 +11,13 @@
 #include "cli.h"
 #include "rpc_client.h"
 
+
 static const cli_cmd *const *all_tables(void) {
   static const cli_cmd *const tables[] = {cli_keys_cmds,     cli_member_cmds, cli_identity_cmds,
                                           cli_consent_cmds,  cli_contract_cmds, cli_query_cmds,
                                           cli_devnet_cmds,   cli_load_cmds,     cli_vault_cmds,
-                                          cli_call_cmds,     cli_verify_cmds,   cli_backup_cmds, NULL};
+                                          cli_call_cmds,     cli_verify_cmds,   cli_backup_cmds,
+                                          cli_ckey_cmds,     NULL};
   return tables;
 }
 

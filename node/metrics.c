@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assets.h" /* node/explorer/: the explorer's embedded files */
 #include "node_internal.h"
 
 #define PROM_CTYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -363,6 +364,19 @@ int metrics_http_get(void *ctx, const char *path, char **body, size_t *len,
     snprintf(line, sizeof line, "%s\n", why);
     return text_reply(503, line, body, len, ctype);
   }
-  return text_reply(404, "not found: GET serves /metrics and /healthz (JSON-RPC: POST /)\n",
+  if (strncmp(path, "/explorer", 9) == 0 && (path[9] == 0 || path[9] == '/')) {
+    /* The block explorer's static files (docs/explorer.md): a copy of the
+     * embedded bytes, since the server frees the body. */
+    const explorer_asset *a = explorer_asset_find(path);
+    if (!a)
+      return text_reply(404, "not found: the explorer serves /explorer/ and its app.js, style.css and "
+                             "favicon.svg\n", body, len, ctype);
+    if (!(*body = malloc(a->len ? a->len : 1))) return text_reply(500, "out of memory\n", body, len, ctype);
+    memcpy(*body, a->data, a->len);
+    *len = a->len;
+    *ctype = a->ctype;
+    return 200;
+  }
+  return text_reply(404, "not found: GET serves /metrics, /healthz and /explorer/ (JSON-RPC: POST /)\n",
                     body, len, ctype);
 }

@@ -503,6 +503,7 @@ static cx_err start_links(node *n, char *err, size_t errlen) {
   net_on(n->net, NET_MSG_SYNC, sync_on_msg, n);
   if ((e = mpc_service_start(n, err, errlen))) return e; /* registers NET_MSG_MPC */
   if ((e = call_service_start(n, err, errlen))) return e; /* registers NET_MSG_CALL */
+  if ((e = key_service_start(n, err, errlen))) return e;  /* registers NET_MSG_KEY */
   cx_pubkey keys[CX_MAX_VALIDATORS];
   size_t nval;
   if ((e = node_read_validators(n, keys, &nval))) { /* and links to them */
@@ -619,14 +620,24 @@ cx_err node_start(node *n, char *err, size_t errlen) {
                    .max_body = n->cfg.rpc_max_body, .max_conns = n->cfg.rpc_max_conns,
                    .max_batch = 256, .threads = n->cfg.rpc_threads,
                    .cookie_path = n->cookie_path, .get = metrics_http_get};
-  const rpc_method *m1, *m2;
-  size_t n1, n2;
-  api_methods(&m1, &n1);
-  api_calls_methods(&m2, &n2);
-  if (!(n->methods = malloc((n1 + n2) * sizeof *n->methods))) return CX_E_NOMEM;
-  memcpy(n->methods, m1, n1 * sizeof *m1);
-  memcpy(n->methods + n1, m2, n2 * sizeof *m2);
-  cx_err e = rpc_server_start(&rc, n->methods, n1 + n2, n, &n->rpc);
+  /* Every method table of the API (node/api*.c), one line each. */
+  void (*const tables[])(const rpc_method **, size_t *) = {
+      api_methods,
+      api_calls_methods,
+      api_lists_methods,
+      api_keys_methods,
+  };
+  enum { NTABLES = sizeof tables / sizeof tables[0] };
+  const rpc_method *tm[NTABLES];
+  size_t tn[NTABLES], total = 0;
+  for (size_t i = 0; i < NTABLES; i++) {
+    tables[i](&tm[i], &tn[i]);
+    total += tn[i];
+  }
+  if (!(n->methods = malloc(total * sizeof *n->methods))) return CX_E_NOMEM;
+  for (size_t i = 0, at = 0; i < NTABLES; at += tn[i], i++)
+    memcpy(n->methods + at, tm[i], tn[i] * sizeof *tm[i]);
+  cx_err e = rpc_server_start(&rc, n->methods, total, n, &n->rpc);
   if (e) {
     snprintf(err, errlen, "rpc: cannot listen on %s:%u (%s)", n->cfg.rpc_listen,
              (unsigned)n->cfg.rpc_port, cx_err_str(e));
@@ -655,9 +666,11 @@ void node_close(node *n) {
   rpc_server_stop(n->rpc);
   mpc_service_stop(n); /* before net_close: it sends */
   call_service_stop(n);
+  key_service_stop(n);
   net_close(n->net); /* after RPC: no submission can broadcast any more; no handler runs */
   mpc_service_free(n); /* wipes the pool; no handler queues any more */
   call_service_free(n); /* wipes the running call's shares */
+  key_service_free(n);  /* wipes the signing shares */
   for (size_t i = 0; n->q && i < n->qn; i++) free(n->q[(n->qhead + i) % EVQ_MAX].data);
   for (size_t i = 0; n->defer && i < n->ndefer; i++) free(n->defer[i].data);
   free(n->q);

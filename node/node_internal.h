@@ -42,6 +42,7 @@
 
 #include <pthread.h>
 
+#include "beacon.h"
 #include "block.h"
 #include "clock.h"
 #include "keystore.h"
@@ -126,6 +127,7 @@ typedef struct {
   char last_error[200];
 } node_call_stats;
 typedef struct call_service call_service;
+typedef struct key_service key_service;
 
 typedef struct {
   int used;
@@ -158,6 +160,7 @@ struct node {
   rpc_method *methods; /* api.c's and api_calls.c's tables, joined (the server borrows it) */
   mpc_service *mpc; /* NULL unless mpc.enabled and started (mpc_service.c) */
   call_service *calls; /* NULL until started (call_service.c) */
+  key_service *keysvc; /* NULL until started (key_service.c) */
   pthread_mutex_t own_mu; /* node_submit_own: one nonce at a time */
   node_vault *vault; /* NULL unless our member owned a data domain at node_open */
 
@@ -382,6 +385,37 @@ cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refus
 
 /* node_start, after the member links: the pool, the NET_MSG_MPC handler
  * and the service thread (nothing when mpc.enabled is false). */
+/* key_service.c: consortium keys (docs/keys.md §5) and the beacon (§7). */
+typedef struct {
+  uint64_t submitted;     /* DKG transactions this node submitted */
+  uint64_t beacons;       /* beacon values made */
+  uint64_t beacon_height; /* highest height with a beacon value */
+  uint64_t refused;       /* NET_MSG_KEY messages refused */
+  char last_error[200];
+} node_key_stats;
+cx_err key_service_start(node *n, char *err, size_t errlen);
+void key_service_stop(node *n); /* before net_close: it sends */
+void key_service_free(node *n);
+void key_service_on_commit(node *n, uint64_t height);
+void node_key_status(node *n, node_key_stats *out);
+/* The beacon value of a height and, if rec != NULL, its record
+ * (beacon_record encoding, malloc'd): CX_E_NOT_FOUND when this node has
+ * none (too old, not yet, or no beacon key). */
+cx_err key_service_beacon(node *n, uint64_t height, uint8_t value[32], uint8_t **rec, size_t *len);
+/* 1 when the call is sampled for audit by the beacon value of the height
+ * that recorded it (docs/keys.md §7): the first two bytes of
+ * BLAKE2b-256("custos/audit" || beacon || call id), big-endian, < 6554. */
+#define KEY_AUDIT_BELOW 6554 /* of 65536: 10 % */
+int key_audit_sampled(const uint8_t beacon[32], const cx_hash *call);
+#define KEY_WIRE_VERSION 1
+enum { KEY_BEACON_SHARE = 1 };
+typedef struct {
+  uint8_t kind;
+  uint64_t height;
+  beacon_share share;
+} key_wire;
+cx_err key_wire_decode(const uint8_t *p, size_t len, key_wire *out, node_refusal *r);
+
 cx_err mpc_service_start(node *n, char *err, size_t errlen);
 /* node_close: stops the thread (before net_close: it sends) ... */
 void mpc_service_stop(node *n);

@@ -653,10 +653,21 @@ out:
   return ok;
 }
 
+/* Headers of every GET answer (/metrics, /healthz, the explorer's files:
+ * docs/explorer.md): never served stale from a cache, never sniffed as
+ * another type, and a page from here loads only from this origin. */
+static const char *const GET_HEADERS[][2] = {
+    {MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none'; "
+                                "form-action 'none'; frame-ancestors 'none'"},
+};
+
 static enum MHD_Result serve_get(rpc_server *s, struct MHD_Connection *c, const char *url) {
   char *body = NULL;
   size_t len = 0;
   const char *ctype = NULL;
+  enum MHD_Result ret = MHD_NO;
   int status = s->get(s->ctx, url, &body, &len, &ctype);
   if (status < 100 || status > 599) {
     LOG_W(MOD, "GET handler returned HTTP status %d", status);
@@ -664,8 +675,20 @@ static enum MHD_Result serve_get(rpc_server *s, struct MHD_Connection *c, const 
     return send_response(c, 500, NULL, 0, 0, NULL, NULL, NULL);
   }
   if (!body) len = 0;
-  return send_response(c, (unsigned)status, body, len, 1,
-                       ctype ? ctype : "text/plain; charset=utf-8", NULL, NULL);
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(body);
+    return MHD_NO;
+  }
+  if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                              ctype ? ctype : "text/plain; charset=utf-8") != MHD_YES)
+    goto out;
+  for (size_t i = 0; i < sizeof GET_HEADERS / sizeof GET_HEADERS[0]; i++)
+    if (MHD_add_response_header(r, GET_HEADERS[i][0], GET_HEADERS[i][1]) != MHD_YES) goto out;
+  ret = MHD_queue_response(c, (unsigned)status, r);
+out:
+  MHD_destroy_response(r);
+  return ret;
 }
 
 /* First call for a request: only headers are known. Anything that can be

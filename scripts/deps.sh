@@ -4,13 +4,21 @@
 
 CUSTOS_PACKAGES="build-essential cmake pkg-config libleveldb-dev libsecp256k1-dev
  libsodium-dev libnanomsg-dev libcjson-dev check libmicrohttpd-dev
- libcurl4-openssl-dev clang libclang-rt-dev jq"
+ libcurl4-openssl-dev clang libclang-rt-dev jq chromium"
+# The explorer's browser test (tests/browser: playwright-core from npm,
+# driving Debian's chromium) also needs node and npm. They are asked for
+# only when the commands are missing: a nodejs from elsewhere that bundles
+# npm conflicts with Debian's npm package.
+CUSTOS_COMMANDS="node:nodejs npm:npm"
 
 custos_deps() {
   local missing=()
   for p in $CUSTOS_PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
       || missing+=("$p")
+  done
+  for c in $CUSTOS_COMMANDS; do
+    command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then

@@ -4,11 +4,12 @@
 
 #include "vm_internal.h"
 
-/* What the result rule relies on tx_decode for: a known status, and one
- * signature per party (strictly increasing indexes), so that counting
- * signatures counts parties. */
+/* What the result rule relies on tx_decode for: a known status and proof,
+ * and one signature (or FROST blob) per party (strictly increasing indexes),
+ * so that counting them counts parties. */
 static int result_decodable(const cx_tx_call_result *r) {
   if (r->status != CX_CALL_DONE && r->status != CX_CALL_ABORTED) return 0;
+  if (r->proof > CX_RESULT_PROOF_FROST) return 0; /* 0: built in memory, QUORUM */
   if (r->nsig > CX_MAX_VALIDATORS || (r->nsig && !r->sigs)) return 0;
   for (size_t i = 1; i < r->nsig; i++)
     if (r->sigs[i].party <= r->sigs[i - 1].party) return 0;
@@ -25,6 +26,35 @@ static int mev_decodable(const cx_tx_mpc_evidence *v) {
   for (size_t i = 0; i < v->count; i++)
     if (!v->msg[i] || v->len[i] < CX_MEV_MSG_MIN || v->len[i] > CX_MEV_MSG_MAX) return 0;
   return v->aux_len <= CX_MEV_AUX_MAX && (v->aux || !v->aux_len);
+}
+
+/* What the key rules rely on tx_decode for: a terminated name, and in a
+ * deal 1..CX_MAX_VALIDATORS slots with its round one, in a verdict at most
+ * CX_MAX_VALIDATORS complaints of 1..CX_KEY_COMPLAINT_MAX bytes, in a vote
+ * a known phase. Everything else is a rule's to refuse (docs/keys.md §3). */
+static int key_decodable(const cx_tx *tx) {
+  switch (tx->type) {
+    case TX_KEY_CREATE:
+      return memchr(tx->u.kcreate.name, 0, sizeof tx->u.kcreate.name) != NULL;
+    case TX_KEY_DEAL: {
+      const cx_tx_key_deal *d = &tx->u.kdeal;
+      return memchr(d->name, 0, sizeof d->name) && d->round1 && d->round1_len >= 1 &&
+             d->round1_len <= CX_KEY_ROUND1_MAX && d->sealed && d->n >= 1 && d->n <= CX_MAX_VALIDATORS;
+    }
+    case TX_KEY_VERDICT: {
+      const cx_tx_key_verdict *v = &tx->u.kverdict;
+      if (!memchr(v->name, 0, sizeof v->name) || v->k > CX_MAX_VALIDATORS) return 0;
+      for (uint32_t i = 0; i < v->k; i++)
+        if (v->complaint_len[i] < 1 || v->complaint_len[i] > CX_KEY_COMPLAINT_MAX) return 0;
+      return 1;
+    }
+    case TX_KEY_ANSWER:
+      return memchr(tx->u.kanswer.name, 0, sizeof tx->u.kanswer.name) != NULL;
+    case TX_KEY_ADVANCE:
+      return memchr(tx->u.kadvance.name, 0, sizeof tx->u.kadvance.name) &&
+             (tx->u.kadvance.phase == CX_KEY_PHASE_DEALING || tx->u.kadvance.phase == CX_KEY_PHASE_VERIFYING);
+  }
+  return 0;
 }
 
 static vmi_rule rule_for(const cx_tx *tx) {
@@ -54,6 +84,13 @@ static vmi_rule rule_for(const cx_tx *tx) {
     case TX_CALL: return vmi_rule_call;
     case TX_CALL_RESULT:
       return result_decodable(&tx->u.result) ? vmi_rule_call_result : NULL;
+    case TX_KEY_CREATE:
+      return key_decodable(tx) ? vmi_rule_key_create : NULL;
+    case TX_KEY_DEAL:
+    case TX_KEY_VERDICT:
+    case TX_KEY_ANSWER:
+    case TX_KEY_ADVANCE:
+      return key_decodable(tx) ? vmi_rule_key_tx : NULL;
   }
   return NULL;
 }

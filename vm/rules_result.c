@@ -5,10 +5,13 @@
  * result has the shape of the contract's interface, and that 2t + 1 of the
  * parties recorded with the call signed it. The values themselves only the
  * parties can compute: an honest party signs only what its own session
- * opened, so a wrong result cannot gather the quorum. */
+ * opened, so a wrong result cannot gather the quorum. In FROST mode the
+ * quorum's word is one signature by the consortium's `results` key
+ * (docs/keys.md), which t = n - f parties must help make. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "frost.h"
 #include "lang.h"
 #include "vm_internal.h"
 
@@ -70,9 +73,17 @@ static int outputs_match(const lang_contract *lc, const cx_tx_call_result *r, si
   return j == r->nout;
 }
 
-/* Rule 4 (result_mismatch). DONE: inputs and outputs against the contract,
+static int is_frost(const cx_tx_call_result *r) { return r->proof == CX_RESULT_PROOF_FROST; }
+
+/* The 2t + 1 of calls.md §4, t = floor((n - 1) / 3) of the call's n parties. */
+static size_t quorum(const vm_call *rec) { return 2 * (size_t)((rec->nparties - 1) / 3) + 1; }
+
+/* Rule result_mismatch. DONE: inputs and outputs against the contract,
  * and every blob the sealed shares of the private elements' masks (16 bytes
- * each) or empty when there is none; ABORTED: every blob empty. */
+ * each) or empty when there is none; ABORTED: every blob empty. FROST mode
+ * also: every blob's party one of the call's, and a DONE result with
+ * private outputs carries 2t + 1 blobs (what the insurer needs to open its
+ * masks: with QUORUM, the signature count said it). */
 static cx_err check_shape(const vm_state *st, const vm_call *rec, const cx_tx_call_result *r, cx_err *rej) {
   lang_contract *lc = NULL;
   size_t npriv = 0;
@@ -86,13 +97,19 @@ static cx_err check_shape(const vm_state *st, const vm_call *rec, const cx_tx_ca
   size_t want = npriv ? npriv * 16 + SEAL_BYTES : 0;
   for (size_t i = 0; i < r->nsig; i++)
     if (r->sigs[i].blob_len != want) VM_REJECT(CX_E_RESULT_MISMATCH);
+  if (is_frost(r)) {
+    for (size_t i = 0; i < r->nsig; i++)
+      if (r->sigs[i].party >= rec->nparties) VM_REJECT(CX_E_RESULT_MISMATCH);
+    if (npriv && r->nsig < quorum(rec)) VM_REJECT(CX_E_RESULT_MISMATCH);
+  }
 out:
   lang_free(lc);
   return err;
 }
 
-/* Rules 5 and 6: every signature by a party of the call over
- * H_RESULT_SIG(statement || its blob), and at least 2t + 1 of them,
+/* QUORUM mode, rules bad_signature and no_quorum: every signature by a
+ * party of the call over H_RESULT_SIG(statement || its blob), and at least
+ * 2t + 1 of them,
  * t = floor((n - 1) / 3). Parties are strictly increasing (tx_decode), so
  * the signatures are from distinct parties. */
 static cx_err check_sigs(const vmi_ctx *c, const vm_call *rec) {
@@ -105,8 +122,7 @@ static cx_err check_sigs(const vmi_ctx *c, const vm_call *rec) {
     tx_result_sig_msg(&stmt, s->blob, s->blob_len, &msg);
     if (!sig_verify(&rec->parties[s->party], msg.b, 32, &s->sig)) return CX_E_BAD_SIG;
   }
-  uint32_t t = (rec->nparties - 1) / 3;
-  if (r->nsig >= 2 * (size_t)t + 1) return CX_OK;
+  if (r->nsig >= quorum(rec)) return CX_OK;
   /* Expiry: one party's word suffices once the call has waited long
    * enough; it only gives the consent's use back, it computes nothing. */
   if (r->status == CX_CALL_ABORTED && r->code == CX_E_EXPIRED && c->height > rec->height + VM_CALL_EXPIRY_BLOCKS)
@@ -114,10 +130,43 @@ static cx_err check_sigs(const vmi_ctx *c, const vm_call *rec) {
   return CX_E_NO_QUORUM;
 }
 
+/* FROST mode, first (key_not_ready): the `results` key READY, its parties
+ * the call's, in the same order (party i of the call is FROST identifier
+ * i + 1 of the key), and the result names its epoch. *k is loaded (caller
+ * memory, cleared by the caller). */
+static cx_err check_frost_key(const vm_state *st, const vm_call *rec, const cx_tx_call_result *r, vm_key *k,
+                              cx_err *rej) {
+  int have;
+  cx_err err = CX_OK;
+  VM_TRY(vmi_found(vm_key_get(st, "results", k), &have));
+  if (!have || k->phase != VM_KEY_READY || k->n != rec->nparties || r->key_epoch != k->epoch ||
+      memcmp(k->parties, rec->parties, rec->nparties * sizeof rec->parties[0]) != 0)
+    VM_REJECT(CX_E_KEY_NOT_READY);
+out:
+  return err;
+}
+
+/* FROST mode, last (bad_signature): one signature by the `results` key
+ * over statement || H_RESULT_BLOBS(the blobs) (tx_result_frost_msg). */
+static cx_err check_frost_sig(const vmi_ctx *c, const vm_call *rec, const vm_key *k) {
+  const cx_tx_call_result *r = &c->tx->u.result;
+  cx_hash stmt;
+  uint8_t msg[64];
+  frost_element pk;
+  frost_sig sig;
+  tx_result_statement(&c->tx->chain_id, r, &rec->contract, &rec->consent, &rec->did, &stmt);
+  tx_result_frost_msg(&stmt, r, msg);
+  memcpy(pk.b, k->group_pk, 32);
+  memcpy(sig.b, r->frost.b, 64);
+  /* Any refusal (a non-canonical R or z too) is a signature that does not verify. */
+  return frost_verify(&pk, msg, sizeof msg, &sig, NULL, 0) == CX_OK ? CX_OK : CX_E_BAD_SIG;
+}
+
 cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej) {
   const cx_tx_call_result *r = &c->tx->u.result;
   vm_call rec;
   vm_consent cs;
+  vm_key *key = NULL; /* FROST mode: the `results` key */
   int have;
   cx_err err = CX_OK, v;
 
@@ -127,9 +176,18 @@ cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej) {
   if (!have) VM_REJECT(CX_E_CALL_UNKNOWN);
   if (!is_party(&rec, &c->tx->sender)) VM_REJECT(CX_E_NOT_VALIDATOR);
   if (rec.status != CALL_PENDING) VM_REJECT(CX_E_CALL_CLOSED);
+  if (is_frost(r)) {
+    if (!(key = malloc(sizeof *key))) {
+      err = CX_E_NOMEM;
+      goto out;
+    }
+    vm_key_init(key);
+    VM_TRY(check_frost_key(c->st, &rec, r, key, rej));
+    if (*rej) goto out;
+  }
   VM_TRY(check_shape(c->st, &rec, r, rej));
   if (*rej) goto out;
-  v = check_sigs(c, &rec);
+  v = is_frost(r) ? check_frost_sig(c, &rec, key) : check_sigs(c, &rec);
   if (v) VM_REJECT(v);
 
   rec.status = r->status == CX_CALL_DONE ? CALL_DONE : CALL_ABORTED;
@@ -148,5 +206,7 @@ cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej) {
     }
   }
 out:
+  if (key) vm_key_clear(key);
+  free(key);
   return err;
 }

@@ -20,6 +20,7 @@
 #include "block.h"
 #include "error.h"
 #include "hash.h"
+#include "keyrules.h"
 #include "keys.h"
 #include "tx.h"
 
@@ -263,6 +264,21 @@ cx_err vm_anchor_get(const vm_state *st, const char *domain, const cx_hash *root
  * gives it: height and txid of the root's first anchoring);
  * CX_E_NOT_FOUND if the domain has none. */
 cx_err vm_anchor_latest(const vm_state *st, const char *domain, vm_anchor *out);
+
+/* ---- consortium keys (docs/keys.md) ---- */
+
+/* The key of that name (the vm_key of keyrules.h, its latest epoch), into
+ * caller memory (large: allocate it; vm_key_clear after). CX_E_NOT_FOUND
+ * when absent (also for a name that is not an identifier of 1..16 bytes),
+ * CX_E_CORRUPT for a record that does not decode. */
+cx_err vm_key_get(const vm_state *st, const char *name, vm_key *out);
+/* The txids of the transactions that key `name` applied in `epoch`, in
+ * chain order (its key_create first): what an auditor replays through
+ * keyrules.h (docs/keys.md §6). *out malloc'd (NULL when *n = 0). */
+cx_err vm_key_txids(const vm_state *st, const char *name, uint32_t epoch, cx_hash **out, size_t *n);
+/* The names of all keys, sorted; *n set (to the total, with CX_E_FULL,
+ * when cap is too small). */
+cx_err vm_key_names(const vm_state *st, char (*names)[CX_KEY_NAME_MAX + 1], size_t cap, size_t *n);
 
 /* The evidence recorded for (accused key, type, height, round). */
 cx_err vm_evidence_get(const vm_state *st, const cx_pubkey *accused, uint8_t type,

@@ -39,6 +39,14 @@
                                   the byte after "me" tells it from "me/" */
 #define VMK_MPC_EVIDENCE_COUNT "mevn" /*      -> varint number recorded */
 #define VMK_MPC_EVIDENCE_SEQ "mevs/"  /* + u64be seq -> call[32] | u8 culprit */
+/* Consortium keys (rules_keys.c, docs/keys.md). The byte after "ky" tells
+ * them from each other and from "k/" and "ks/" (contracts); a name has no
+ * fixed length but what follows it does, so the key's length says where
+ * the name ends. */
+#define VMK_KEY "ky/"        /* + name        -> vm_key_encode (starts with VM_REC_VERSION) */
+#define VMK_KEY_LIST "kyl"   /*               -> sorted key names */
+#define VMK_KEY_TXN "kyn/"   /* + name | u32be epoch -> varint count of its transactions */
+#define VMK_KEY_TX "kyt/"    /* + name | u32be epoch | u32be seq -> txid[32], chain order */
 
 typedef struct {
   uint8_t b[4 + CX_NAME_MAX + 32];
@@ -155,6 +163,9 @@ cx_err vmi_rule_call(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_vault_anchor(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_mpc_evidence(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_key_create(const vmi_ctx *c, cx_err *rej);
+/* key_deal, key_verdict, key_answer, key_advance (rules_keys.c). */
+cx_err vmi_rule_key_tx(const vmi_ctx *c, cx_err *rej);
 
 /* Shared checks (rules_identity.c). */
 /* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked

@@ -72,3 +72,66 @@ rpc() {
 raw() { curl -s -m 10 -H 'Content-Type: application/json' --data-binary "$2" "$1"; }
 
 declare -A NODE_PID
+
+# ---- a chain with contract calls (the set-up steps of test_calls.sh, for
+# tests that need calls on chain: test_explorer.sh) ----
+
+# member_opts NAME: the CLI's key options for devnet member NAME.
+member_opts() { local k="CUSTOS_KEY_${1^^}" p="CUSTOS_PASS_${1^^}"; echo "--key ${!k} --passphrase-file ${!p}"; }
+
+# calls_devnet: a 4-node devnet (MPC preprocessing off, 4 s MPC rounds),
+# every node started and linked to the three others. Sets CALLS_URL (node 0).
+calls_devnet() {
+  devnet 4
+  local i cfg
+  for i in 0 1 2 3; do
+    cfg="$WORK/net/node$i/config.json"
+    jq '.mpc = {enabled: false, round_timeout_ms: 4000}' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+  done
+  for i in 0 1 2 3; do start_node "$i"; done
+  CALLS_URL=$(rpc_url 0)
+  for _ in $(seq 1 200); do
+    [ "$("$CUSTOS" --node "$CALLS_URL" status --json | jq '[.peers[]? | select(.connected)] | length')" = 3 ] \
+      && return 0
+    sleep 0.05
+  done
+  fail "the devnet's nodes did not link"
+}
+
+# calls_fixture: on a calls_devnet, a subject (CALLS_DID) with records in
+# the hrss and health vaults (roots anchored), and the underwriting
+# contract (CALLS_CID) deployed by the insurer and approved by both
+# bureaus. Calls then need a consent (consent grant) and
+# configs/contracts/underwriting.inputs.json.
+calls_fixture() {
+  local d i cookie n
+  CALLS_DID=$("$CUSTOS" --node "$CALLS_URL" $(member_opts subject) --json --wait identity register \
+    --national-id 110101198507071234 | jq -r .did)
+  [ ${#CALLS_DID} -eq 64 ] || fail "identity register"
+  cat >"$WORK/hrss.csv" <<CSV
+did,age,contrib_months,monthly_wage,pension_withdrawals_90d
+$CALLS_DID,44,186,7654321,0
+CSV
+  cat >"$WORK/health.csv" <<CSV
+did,medical_visits_180d,chronic_codes_1,chronic_codes_2,chronic_codes_3,chronic_codes_4,chronic_codes_5,chronic_codes_6,chronic_codes_7,chronic_codes_8
+$CALLS_DID,3,250,0,0,0,0,0,0,0
+CSV
+  for d in hrss health; do
+    for n in 0 1 2 3; do if [ "$(jq -r .name "$WORK/net/node$n/config.json")" = "$d" ]; then i=$n; fi; done
+    cookie="$WORK/net/node$i/data/.cookie"
+    "$CUSTOS" --node "$(rpc_url "$i")" vault schema --domain "$d" \
+      "$CUSTOS_SOURCE_DIR/configs/records/$d.schema.json" --cookie "$cookie" >/dev/null || fail "vault schema $d"
+    "$CUSTOS" --node "$(rpc_url "$i")" vault import --domain "$d" "$WORK/$d.csv" --cookie "$cookie" >/dev/null \
+      || fail "vault import $d"
+    "$CUSTOS" --node "$(rpc_url "$i")" vault anchor --domain "$d" --cookie "$cookie" --wait >/dev/null \
+      || fail "vault anchor $d"
+  done
+  CALLS_CID=$("$CUSTOS" --node "$CALLS_URL" $(member_opts insurer) --json --wait contract deploy \
+    "$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.cst" --name underwriting --domains health,hrss \
+    | jq -r .contract)
+  [ ${#CALLS_CID} -eq 64 ] || fail "contract deploy"
+  for d in hrss health; do
+    "$CUSTOS" --node "$CALLS_URL" $(member_opts "$d") --wait contract approve "$CALLS_CID" >/dev/null \
+      || fail "contract approve by $d"
+  done
+}

@@ -33,6 +33,10 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* tx_key_context of fixed inputs (test_tx_key_context): a change of the
+ * context's layout changes every key's proofs, so it must be deliberate. */
+#define KEY_CONTEXT_GOLDEN "896a1a289e28cd98cceb27fdfe9509f9d5be4ee31830caca25246b8b618b8649"
+
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -69,6 +73,8 @@ static const struct {
     {CX_TAG_RESULT_SIG, "custos/result-sig"},
     {CX_TAG_MPC_CALL, "custos/mpc-call"},
     {CX_TAG_MPC_OPENED, "custos/mpc-opened"},
+    {CX_TAG_KEY, "custos/key"},
+    {CX_TAG_RESULT_BLOBS, "custos/result-blobs"},
 };
 
 /* BIP340 tagged hash computed from plain SHA-256 only:
@@ -1138,6 +1144,13 @@ enum {
   V_ANCHOR,
   V_MEV,        /* mpc_evidence: an equivocation (two messages) */
   V_MEV_CLIENT, /* mpc_evidence: a client check (item, aux) */
+  V_RESULT_FROST_DONE,    /* call_result, FROST proof, 3 blobs */
+  V_RESULT_FROST_ABORTED, /* call_result, FROST proof, no blob */
+  V_KEY_CREATE,
+  V_KEY_DEAL,  /* 4 slots, the own one empty */
+  V_KEY_VERDICT,
+  V_KEY_ANSWER,
+  V_KEY_ADVANCE,
   V_COUNT
 };
 
@@ -1175,12 +1188,19 @@ static void rand_fe(uint8_t b[16]) {
 
 /* A call_result body: DONE with two inputs, public outputs at the int64
  * extremes and private ones (p - 1 among them), 3 signatures with blobs of
- * 2 private elements; or ABORTED with a code, a UTF-8 reason and empty blobs. */
-static void make_result(cx_tx *tx, int done) {
+ * 2 private elements; or ABORTED with a code, a UTF-8 reason and empty blobs.
+ * frost: the FROST proof (an epoch, one signature) with the same blobs, or
+ * none when ABORTED. */
+static void make_result(cx_tx *tx, int done, int frost) {
   cx_tx_call_result *r = &tx->u.result;
   tx->type = TX_CALL_RESULT;
   rand_hash(&r->call);
-  ck_assert_int_eq(tx_result_alloc(tx, done ? 5 : 0, 3), CX_OK);
+  ck_assert_int_eq(tx_result_alloc(tx, done ? 5 : 0, frost && !done ? 0 : 3), CX_OK);
+  if (frost) {
+    r->proof = CX_RESULT_PROOF_FROST;
+    r->key_epoch = tu_rand() % 2 ? UINT32_MAX : (uint32_t)(tu_rand() % 300);
+    tu_randbytes(r->frost.b, 64);
+  }
   if (done) {
     r->status = CX_CALL_DONE;
     r->nin = 2;
@@ -1207,9 +1227,9 @@ static void make_result(cx_tx *tx, int done) {
     strcpy(r->reason, "domain owner is not a validator \xe2\x80\x94 caf\xc3\xa9");
   }
   const uint8_t parties[3] = {0, 2, 63};
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < r->nsig; i++) {
     r->sigs[i].party = parties[i];
-    tu_randbytes(r->sigs[i].sig.b, 64);
+    if (!frost) tu_randbytes(r->sigs[i].sig.b, 64);
     if (done) {
       uint8_t blob[2 * 16 + 48];
       tu_randbytes(blob, sizeof blob);
@@ -1240,6 +1260,60 @@ static void make_mev(cx_tx *tx, int client) {
   }
   tu_randbytes(aux, sizeof aux);
   ck_assert_int_eq(tx_mpc_evidence_set(tx, msg, len, n, client ? aux : NULL, client ? sizeof aux : 0), CX_OK);
+}
+
+/* The consortium key bodies (docs/keys.md §3). The DKG payloads are random
+ * bytes of the right sizes: core checks only their lengths. */
+static void make_key_tx(cx_tx *tx, int v) {
+  static const char *const names[] = {"results", "beacon", "a", "vault-0123456789"}; /* 16: the cap */
+  const char *name = names[tu_rand() % 4];
+  uint32_t epoch = tu_rand() % 3 ? (uint32_t)(tu_rand() % 1000) : UINT32_MAX;
+  switch (v) {
+    case V_KEY_CREATE:
+      tx->type = TX_KEY_CREATE;
+      strcpy(tx->u.kcreate.name, name);
+      tx->u.kcreate.purpose = (uint8_t)(1 + tu_rand() % 3);
+      tx->u.kcreate.t = (uint8_t)tu_rand();
+      break;
+    case V_KEY_DEAL: {
+      tx->type = TX_KEY_DEAL;
+      strcpy(tx->u.kdeal.name, name);
+      tx->u.kdeal.epoch = epoch;
+      uint8_t r1[1 + 2 + 2 + 3 * 32 + 64], sl[CX_KEY_SEALED_LEN];
+      tu_randbytes(r1, sizeof r1);
+      ck_assert_int_eq(tx_key_deal_set(tx, r1, sizeof r1, 4), CX_OK);
+      for (uint32_t j = 0; j < 4; j++) {
+        if (j == 1) continue; /* the dealer's own slot */
+        tu_randbytes(sl, sizeof sl);
+        ck_assert_int_eq(tx_key_deal_set_slot(tx, j, sl), CX_OK);
+      }
+      break;
+    }
+    case V_KEY_VERDICT: {
+      cx_tx_key_verdict *k = &tx->u.kverdict;
+      tx->type = TX_KEY_VERDICT;
+      strcpy(k->name, name);
+      k->epoch = epoch;
+      k->k = tu_rand() % 4 ? 3 : 0;
+      const uint8_t lens[3] = {6, CX_KEY_COMPLAINT_MAX, 1};
+      for (uint32_t i = 0; i < k->k; i++) {
+        tu_randbytes(k->complaint[i], lens[i]);
+        k->complaint_len[i] = lens[i];
+      }
+      break;
+    }
+    case V_KEY_ANSWER:
+      tx->type = TX_KEY_ANSWER;
+      strcpy(tx->u.kanswer.name, name);
+      tx->u.kanswer.epoch = epoch;
+      tu_randbytes(tx->u.kanswer.answer, CX_KEY_ANSWER_LEN);
+      break;
+    default:
+      tx->type = TX_KEY_ADVANCE;
+      strcpy(tx->u.kadvance.name, name);
+      tx->u.kadvance.epoch = epoch;
+      tx->u.kadvance.phase = (uint8_t)(CX_KEY_PHASE_DEALING + tu_rand() % 2);
+  }
 }
 
 static void make_tx(cx_tx *tx, int v) {
@@ -1378,7 +1452,18 @@ static void make_tx(cx_tx *tx, int v) {
     }
     case V_RESULT_DONE:
     case V_RESULT_ABORTED:
-      make_result(tx, v == V_RESULT_DONE);
+      make_result(tx, v == V_RESULT_DONE, 0);
+      break;
+    case V_RESULT_FROST_DONE:
+    case V_RESULT_FROST_ABORTED:
+      make_result(tx, v == V_RESULT_FROST_DONE, 1);
+      break;
+    case V_KEY_CREATE:
+    case V_KEY_DEAL:
+    case V_KEY_VERDICT:
+    case V_KEY_ANSWER:
+    case V_KEY_ADVANCE:
+      make_key_tx(tx, v);
       break;
     case V_ANCHOR:
       tx->type = TX_VAULT_ANCHOR;
@@ -1518,15 +1603,62 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       ck_assert(hash_eq(&x->transcript, &y->transcript));
       ck_assert_int_eq(x->code, y->code);
       ck_assert_str_eq(x->reason, y->reason);
+      /* proof 0 (built in memory) is a QUORUM one */
+      ck_assert_uint_eq(x->proof ? x->proof : CX_RESULT_PROOF_QUORUM, y->proof ? y->proof : CX_RESULT_PROOF_QUORUM);
+      int frost = x->proof == CX_RESULT_PROOF_FROST;
+      if (frost) {
+        ck_assert_uint_eq(x->key_epoch, y->key_epoch);
+        ck_assert_mem_eq(x->frost.b, y->frost.b, 64);
+      }
       ck_assert_uint_eq(x->nsig, y->nsig);
       for (size_t i = 0; i < x->nsig; i++) {
         ck_assert_uint_eq(x->sigs[i].party, y->sigs[i].party);
         ck_assert_uint_eq(x->sigs[i].blob_len, y->sigs[i].blob_len);
         if (x->sigs[i].blob_len) ck_assert_mem_eq(x->sigs[i].blob, y->sigs[i].blob, x->sigs[i].blob_len);
-        ck_assert_mem_eq(x->sigs[i].sig.b, y->sigs[i].sig.b, 64);
+        if (!frost) ck_assert_mem_eq(x->sigs[i].sig.b, y->sigs[i].sig.b, 64);
       }
       break;
     }
+    case TX_KEY_CREATE:
+      ck_assert_str_eq(a->u.kcreate.name, b->u.kcreate.name);
+      ck_assert_uint_eq(a->u.kcreate.purpose, b->u.kcreate.purpose);
+      ck_assert_uint_eq(a->u.kcreate.t, b->u.kcreate.t);
+      break;
+    case TX_KEY_DEAL: {
+      const cx_tx_key_deal *x = &a->u.kdeal, *y = &b->u.kdeal;
+      ck_assert_str_eq(x->name, y->name);
+      ck_assert_uint_eq(x->epoch, y->epoch);
+      ck_assert_uint_eq(x->round1_len, y->round1_len);
+      ck_assert_mem_eq(x->round1, y->round1, x->round1_len);
+      ck_assert_uint_eq(x->n, y->n);
+      for (uint32_t j = 0; j < x->n; j++) {
+        ck_assert_uint_eq(x->sealed_present[j], y->sealed_present[j]);
+        if (x->sealed_present[j])
+          ck_assert_mem_eq(x->sealed + j * CX_KEY_SEALED_LEN, y->sealed + j * CX_KEY_SEALED_LEN, CX_KEY_SEALED_LEN);
+      }
+      break;
+    }
+    case TX_KEY_VERDICT: {
+      const cx_tx_key_verdict *x = &a->u.kverdict, *y = &b->u.kverdict;
+      ck_assert_str_eq(x->name, y->name);
+      ck_assert_uint_eq(x->epoch, y->epoch);
+      ck_assert_uint_eq(x->k, y->k);
+      for (uint32_t i = 0; i < x->k; i++) {
+        ck_assert_uint_eq(x->complaint_len[i], y->complaint_len[i]);
+        ck_assert_mem_eq(x->complaint[i], y->complaint[i], x->complaint_len[i]);
+      }
+      break;
+    }
+    case TX_KEY_ANSWER:
+      ck_assert_str_eq(a->u.kanswer.name, b->u.kanswer.name);
+      ck_assert_uint_eq(a->u.kanswer.epoch, b->u.kanswer.epoch);
+      ck_assert_mem_eq(a->u.kanswer.answer, b->u.kanswer.answer, CX_KEY_ANSWER_LEN);
+      break;
+    case TX_KEY_ADVANCE:
+      ck_assert_str_eq(a->u.kadvance.name, b->u.kadvance.name);
+      ck_assert_uint_eq(a->u.kadvance.epoch, b->u.kadvance.epoch);
+      ck_assert_uint_eq(a->u.kadvance.phase, b->u.kadvance.phase);
+      break;
     case TX_VAULT_ANCHOR:
       ck_assert_str_eq(a->u.anchor.domain, b->u.anchor.domain);
       ck_assert(hash_eq(&a->u.anchor.root, &b->u.anchor.root));
@@ -1776,6 +1908,12 @@ END_TEST
 START_TEST(test_tx_flip_result) {
   flip_all(V_RESULT_DONE);
   flip_all(V_RESULT_ABORTED);
+  flip_all(V_RESULT_FROST_DONE);
+  flip_all(V_RESULT_FROST_ABORTED);
+}
+END_TEST
+START_TEST(test_tx_flip_keys) {
+  for (int v = V_KEY_CREATE; v <= V_KEY_ADVANCE; v++) flip_all(v);
 }
 END_TEST
 START_TEST(test_tx_flip_anchor) { flip_all(V_ANCHOR); }
@@ -2633,10 +2771,12 @@ static void rh_done_fields(cx_enc *e, const uint8_t masked[16]) {
   enc_fixed(e, t, 32);
 }
 
-/* n signatures of parties[i] with blobs of bl zero bytes, then the tx sig. */
+/* The QUORUM proof: n signatures of parties[i] with blobs of bl zero bytes,
+ * then the tx sig. */
 static void rh_sigs(cx_enc *e, const uint8_t *parties, size_t n, size_t bl) {
   uint8_t sig[64] = {5};
   uint8_t *blob = calloc(1, bl ? bl : 1);
+  enc_u8(e, CX_RESULT_PROOF_QUORUM);
   enc_varint(e, n);
   for (size_t i = 0; i < n; i++) {
     enc_u8(e, parties[i]);
@@ -2792,31 +2932,33 @@ START_TEST(test_tx_result_errors) {
   for (size_t i = 0; i < ARRAY_LEN(sigcases); i++) {
     rh_head(&e, CX_CALL_DONE);
     rh_done_fields(&e, RH_FE1);
-    at = e.len + 1 + sigcases[i].bad * (1 + 1 + 64); /* empty blobs */
+    at = e.len + 2 + sigcases[i].bad * (1 + 1 + 64); /* proof, count, empty blobs */
     rh_sigs(&e, sigcases[i].parties, sigcases[i].n, 0);
     ck_assert_int_eq(rh_decode(&e, &off), sigcases[i].want);
     ck_assert_uint_eq(off, at);
   }
   rh_head(&e, CX_CALL_DONE);
   rh_done_fields(&e, RH_FE1);
-  at = e.len;
+  at = e.len + 1;
   rh_sigs(&e, RH_P3, 0, 0);
   ck_assert_int_eq(rh_decode(&e, &off), CX_E_NONCANONICAL);
   ck_assert_uint_eq(off, at);
   rh_head(&e, CX_CALL_DONE);
   rh_done_fields(&e, RH_FE1);
+  enc_u8(&e, CX_RESULT_PROOF_QUORUM);
   at = e.len;
   enc_varint(&e, CX_MAX_VALIDATORS + 1);
   ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
   ck_assert_uint_eq(off, at);
   rh_head(&e, CX_CALL_DONE);
   rh_done_fields(&e, RH_FE1);
+  enc_u8(&e, CX_RESULT_PROOF_QUORUM);
   enc_varint(&e, CX_MAX_VALIDATORS); /* more signatures than the input holds */
   enc_u8(&e, 0);
   ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRUNCATED);
   rh_head(&e, CX_CALL_DONE);
   rh_done_fields(&e, RH_FE1);
-  at = e.len + 2;
+  at = e.len + 3;
   rh_sigs(&e, RH_P3, 1, CX_RESULT_BLOB_MAX + 1);
   ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
   ck_assert_uint_eq(off, at);
@@ -2918,8 +3060,8 @@ START_TEST(test_tx_result_statement) {
     uint8_t *buf;
     size_t len;
     ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
-    /* the signatures' part of the encoding */
-    size_t sigs_len = 1;
+    /* the signatures' part of the encoding (proof byte, count, entries) */
+    size_t sigs_len = 2;
     for (size_t i = 0; i < r->nsig; i++) {
       uint8_t vb[CX_VARINT_MAX];
       sigs_len += 1 + varint_put(vb, r->sigs[i].blob_len) + r->sigs[i].blob_len + 64;
@@ -2999,6 +3141,466 @@ START_TEST(test_tx_result_statement) {
   }
 }
 END_TEST
+
+/* The FROST proof (docs/calls.md §4): u8 2 | varint key_epoch | sig[64] |
+ * varint nsig (0..64) | nsig x (u8 party | bytes blob). Every refusal, each
+ * at its offset; the proof byte itself is 1 or 2. */
+static void rh_frost(cx_enc *e, uint64_t epoch, const uint8_t *parties, size_t n, size_t bl) {
+  uint8_t sig[64] = {7};
+  uint8_t *blob = calloc(1, bl ? bl : 1);
+  enc_u8(e, CX_RESULT_PROOF_FROST);
+  enc_varint(e, epoch);
+  enc_fixed(e, sig, 64);
+  enc_varint(e, n);
+  for (size_t i = 0; i < n; i++) {
+    enc_u8(e, parties[i]);
+    enc_bytes(e, blob, bl);
+  }
+  free(blob);
+  enc_fixed(e, sig, 64); /* the tx signature */
+}
+
+START_TEST(test_tx_result_frost_errors) {
+  cx_enc e;
+  size_t off, at;
+  cx_tx got;
+
+  /* the hand layout decodes, with blobs or none */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_frost(&e, 7, RH_P3, 3, 80);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+  ck_assert_uint_eq(got.u.result.proof, CX_RESULT_PROOF_FROST);
+  ck_assert_uint_eq(got.u.result.key_epoch, 7);
+  ck_assert_uint_eq(got.u.result.frost.b[0], 7);
+  ck_assert_uint_eq(got.u.result.nsig, 3);
+  ck_assert_uint_eq(got.u.result.sigs[2].party, 2);
+  ck_assert_uint_eq(got.u.result.sigs[2].blob_len, 80);
+  tx_clear(&got);
+  enc_free(&e);
+  rh_head(&e, CX_CALL_ABORTED);
+  enc_varint(&e, 4);
+  enc_str(&e, "timeout");
+  rh_frost(&e, UINT32_MAX, RH_P3, 0, 0);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+  ck_assert_uint_eq(got.u.result.nsig, 0);
+  ck_assert_ptr_null(got.u.result.sigs);
+  ck_assert_uint_eq(got.u.result.key_epoch, UINT32_MAX);
+  tx_clear(&got);
+  enc_free(&e);
+
+  /* the proof byte: 1 or 2 */
+  const uint8_t proofs[] = {0, 3, 0xff};
+  for (size_t i = 0; i < ARRAY_LEN(proofs); i++) {
+    rh_head(&e, CX_CALL_DONE);
+    rh_done_fields(&e, RH_FE1);
+    at = e.len;
+    rh_frost(&e, 1, RH_P3, 1, 0);
+    e.buf[at] = proofs[i];
+    ck_assert_int_eq(rh_decode(&e, &off), CX_E_BAD_ENUM);
+    ck_assert_uint_eq(off, at);
+  }
+  /* the epoch fits a u32 */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  at = e.len + 1;
+  rh_frost(&e, (uint64_t)UINT32_MAX + 1, RH_P3, 1, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  /* blobs: over 64, more than the input holds, parties unsorted or
+   * repeated, a party no call has, a blob over its cap */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  enc_u8(&e, CX_RESULT_PROOF_FROST);
+  enc_varint(&e, 1);
+  uint8_t z64[64] = {0};
+  enc_fixed(&e, z64, 64);
+  at = e.len;
+  enc_varint(&e, CX_MAX_VALIDATORS + 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  enc_u8(&e, CX_RESULT_PROOF_FROST);
+  enc_varint(&e, 1);
+  enc_fixed(&e, z64, 64);
+  enc_varint(&e, CX_MAX_VALIDATORS);
+  enc_u8(&e, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRUNCATED);
+  const struct {
+    uint8_t parties[3];
+    size_t n, bad;
+    cx_err want;
+  } cases[] = {
+      {{1, 1, 2}, 3, 1, CX_E_UNSORTED},
+      {{0, 3, 2}, 3, 2, CX_E_UNSORTED},
+      {{0, CX_MAX_VALIDATORS, 0}, 2, 1, CX_E_TOO_LONG},
+  };
+  for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+    rh_head(&e, CX_CALL_DONE);
+    rh_done_fields(&e, RH_FE1);
+    at = e.len + 1 + 1 + 64 + 1 + cases[i].bad * 2; /* proof, epoch, sig, count, (party, empty blob) */
+    rh_frost(&e, 1, cases[i].parties, cases[i].n, 0);
+    ck_assert_int_eq(rh_decode(&e, &off), cases[i].want);
+    ck_assert_uint_eq(off, at);
+  }
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  at = e.len + 1 + 1 + 64 + 1 + 1;
+  rh_frost(&e, 1, RH_P3, 1, CX_RESULT_BLOB_MAX + 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  /* cut inside the signature; a trailing byte */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  enc_u8(&e, CX_RESULT_PROOF_FROST);
+  enc_varint(&e, 1);
+  enc_fixed(&e, z64, 30);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRUNCATED);
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_frost(&e, 1, RH_P3, 3, 80);
+  enc_u8(&e, 0);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRAILING);
+
+  /* a result built in memory with proof 0 encodes as QUORUM */
+  cx_tx tx, q;
+  make_tx(&tx, V_RESULT_DONE);
+  ck_assert_uint_eq(tx.u.result.proof, 0);
+  uint8_t *b0, *b1;
+  size_t l0, l1;
+  ck_assert_int_eq(tx_encode(&tx, 1, &b0, &l0), CX_OK);
+  tx.u.result.proof = CX_RESULT_PROOF_QUORUM;
+  ck_assert_int_eq(tx_encode(&tx, 1, &b1, &l1), CX_OK);
+  ck_assert_uint_eq(l0, l1);
+  ck_assert_mem_eq(b0, b1, l0);
+  ck_assert_int_eq(tx_decode(b0, l0, &q, NULL), CX_OK);
+  ck_assert_uint_eq(q.u.result.proof, CX_RESULT_PROOF_QUORUM);
+  tx_clear(&q);
+  /* the same result in FROST mode: the signatures are gone, the epoch and
+   * one signature come before the blobs */
+  tx.u.result.proof = CX_RESULT_PROOF_FROST;
+  free(b1);
+  ck_assert_int_eq(tx_encode(&tx, 1, &b1, &l1), CX_OK);
+  ck_assert_uint_eq(l1, l0 - 3 * 64 + 1 + 64);
+  free(b0);
+  free(b1);
+  tx_clear(&tx);
+}
+END_TEST
+
+/* tx_result_frost_msg = statement || H_RESULT_BLOBS(varint nsig ||
+ * nsig x (u8 party || bytes blob)): from the layout, recomputed with plain
+ * SHA-256; every blob byte and party changes it, the QUORUM signatures do not. */
+START_TEST(test_tx_result_frost_msg) {
+  for (int v = V_RESULT_FROST_DONE; v <= V_RESULT_FROST_ABORTED; v++) {
+    cx_tx tx;
+    cx_hash stmt;
+    uint8_t m0[64], m1[64], want[32];
+    make_tx(&tx, v);
+    cx_tx_call_result *r = &tx.u.result;
+    rand_hash(&stmt);
+    tx_result_frost_msg(&stmt, r, m0);
+    ck_assert_mem_eq(m0, stmt.b, 32);
+    cx_enc e;
+    enc_init(&e);
+    enc_varint(&e, r->nsig);
+    for (size_t i = 0; i < r->nsig; i++) {
+      enc_u8(&e, r->sigs[i].party);
+      enc_bytes(&e, r->sigs[i].blob, r->sigs[i].blob_len);
+    }
+    ck_assert_int_eq(enc_finish(&e), CX_OK);
+    ref_tagged("custos/result-blobs", e.buf, e.len, want);
+    enc_free(&e);
+    ck_assert_mem_eq(m0 + 32, want, 32);
+#define CHANGES(stmt_)                         \
+  do {                                         \
+    stmt_;                                     \
+    tx_result_frost_msg(&stmt, r, m1);         \
+    ck_assert(memcmp(m0, m1, 64) != 0);        \
+    stmt_;                                     \
+    tx_result_frost_msg(&stmt, r, m1);         \
+    ck_assert_mem_eq(m0, m1, 64);              \
+  } while (0)
+    CHANGES(stmt.b[3] ^= 1);
+    if (r->nsig) {
+      CHANGES(r->sigs[0].party ^= 1);
+      CHANGES(r->sigs[2].blob[79] ^= 1);
+      CHANGES(r->sigs[1].blob_len ^= 1); /* one byte shorter */
+      CHANGES(r->nsig ^= 1);             /* the last blob dropped */
+    }
+#undef CHANGES
+    /* not covered: the FROST signature itself, the epoch, a sig field */
+    r->frost.b[0] ^= 1;
+    r->key_epoch ^= 1;
+    if (r->nsig) r->sigs[0].sig.b[0] ^= 1;
+    tx_result_frost_msg(&stmt, r, m1);
+    ck_assert_mem_eq(m0, m1, 64);
+    tx_clear(&tx);
+  }
+}
+END_TEST
+
+/* A key transaction laid out by hand (tx.h, docs/keys.md §3). Nonce 5: the
+ * body starts at RH_BODY. */
+static void kh_head(cx_enc *e, uint8_t type) {
+  uint8_t z[32] = {0};
+  enc_init(e);
+  enc_u8(e, 1);
+  enc_u8(e, type);
+  enc_fixed(e, z, 32);
+  enc_fixed(e, z, 32);
+  enc_varint(e, 5);
+}
+
+static cx_err kh_decode(cx_enc *e, size_t *off) {
+  uint8_t sig[64] = {3};
+  enc_fixed(e, sig, 64);
+  return rh_decode(e, off);
+}
+
+static void kh_bytes(cx_enc *e, size_t n, uint8_t fill) {
+  uint8_t *b = malloc(n ? n : 1);
+  memset(b, fill, n ? n : 1);
+  enc_bytes(e, b, n);
+  free(b);
+}
+
+/* Every refusal of the key decoders (60..64), each at its offset, and of
+ * the deal setters. */
+START_TEST(test_tx_key_errors) {
+  cx_enc e;
+  size_t off, at;
+
+  /* key_create: name an identifier of 1..16 bytes, purpose 1..3 */
+  const struct {
+    const char *name;
+    uint8_t purpose;
+    cx_err want;
+    size_t at; /* from the body */
+  } cr[] = {
+      {"results", 1, CX_OK, 0},
+      {"vault-0123456789", 3, CX_OK, 0},
+      {"", 3, CX_E_BAD_STRING, 0},
+      {"Vault", 3, CX_E_BAD_STRING, 0},
+      {"_vault", 3, CX_E_BAD_STRING, 0},
+      {"vault/a", 3, CX_E_BAD_STRING, 0},
+      {"vault-01234567890", 3, CX_E_TOO_LONG, 0},
+      {"vault", 0, CX_E_BAD_ENUM, 6},
+      {"vault", 4, CX_E_BAD_ENUM, 6},
+  };
+  for (size_t i = 0; i < ARRAY_LEN(cr); i++) {
+    kh_head(&e, TX_KEY_CREATE);
+    enc_str(&e, cr[i].name);
+    enc_u8(&e, cr[i].purpose);
+    enc_u8(&e, 200); /* any t: the vm judges it */
+    ck_assert_msg(kh_decode(&e, &off) == cr[i].want, "create case %zu", i);
+    if (cr[i].want) ck_assert_uint_eq(off, RH_BODY + cr[i].at);
+  }
+
+  /* key_deal */
+  kh_head(&e, TX_KEY_DEAL); /* epoch over 32 bits */
+  enc_str(&e, "k");
+  at = e.len;
+  enc_varint(&e, (uint64_t)UINT32_MAX + 1);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  const size_t r1lens[] = {0, CX_KEY_ROUND1_MAX + 1};
+  const cx_err r1want[] = {CX_E_TRUNCATED, CX_E_TOO_LONG};
+  for (size_t i = 0; i < 2; i++) {
+    kh_head(&e, TX_KEY_DEAL);
+    enc_str(&e, "k");
+    enc_varint(&e, 0);
+    at = e.len;
+    kh_bytes(&e, r1lens[i], 1);
+    enc_varint(&e, 1);
+    kh_bytes(&e, 0, 0);
+    ck_assert_int_eq(kh_decode(&e, &off), r1want[i]);
+    ck_assert_uint_eq(off, at);
+  }
+  kh_head(&e, TX_KEY_DEAL); /* round one at the cap, one slot: fits */
+  enc_str(&e, "k");
+  enc_varint(&e, 0);
+  kh_bytes(&e, CX_KEY_ROUND1_MAX, 1);
+  enc_varint(&e, 1);
+  kh_bytes(&e, 0, 0);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_OK);
+  const struct {
+    uint64_t n;
+    cx_err want;
+  } ns[] = {{0, CX_E_NONCANONICAL}, {CX_MAX_VALIDATORS + 1, CX_E_TOO_LONG}};
+  for (size_t i = 0; i < ARRAY_LEN(ns); i++) {
+    kh_head(&e, TX_KEY_DEAL);
+    enc_str(&e, "k");
+    enc_varint(&e, 0);
+    kh_bytes(&e, 10, 1);
+    at = e.len;
+    enc_varint(&e, ns[i].n);
+    ck_assert_int_eq(kh_decode(&e, &off), ns[i].want);
+    ck_assert_uint_eq(off, at);
+  }
+  kh_head(&e, TX_KEY_DEAL); /* more slots than the input holds */
+  enc_str(&e, "k");
+  enc_varint(&e, 0);
+  kh_bytes(&e, 10, 1);
+  enc_varint(&e, CX_MAX_VALIDATORS);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TRUNCATED);
+  const struct {
+    size_t len;
+    cx_err want;
+  } slots[] = {{1, CX_E_TRUNCATED}, {CX_KEY_SEALED_LEN - 1, CX_E_TRUNCATED}, {CX_KEY_SEALED_LEN + 1, CX_E_TOO_LONG},
+               {CX_KEY_SEALED_LEN, CX_OK}, {0, CX_OK}};
+  for (size_t i = 0; i < ARRAY_LEN(slots); i++) {
+    kh_head(&e, TX_KEY_DEAL);
+    enc_str(&e, "k");
+    enc_varint(&e, 0);
+    kh_bytes(&e, 10, 1);
+    enc_varint(&e, 2);
+    kh_bytes(&e, CX_KEY_SEALED_LEN, 2);
+    at = e.len;
+    kh_bytes(&e, slots[i].len, 3);
+    ck_assert_msg(kh_decode(&e, &off) == slots[i].want, "slot case %zu", i);
+    if (slots[i].want) ck_assert_uint_eq(off, at);
+  }
+
+  /* key_verdict: at most 64 complaints of 1..38 bytes */
+  kh_head(&e, TX_KEY_VERDICT);
+  enc_str(&e, "k");
+  enc_varint(&e, 0);
+  at = e.len;
+  enc_varint(&e, CX_MAX_VALIDATORS + 1);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  const size_t clens[] = {0, CX_KEY_COMPLAINT_MAX + 1};
+  const cx_err cwant[] = {CX_E_TRUNCATED, CX_E_TOO_LONG};
+  for (size_t i = 0; i < 2; i++) {
+    kh_head(&e, TX_KEY_VERDICT);
+    enc_str(&e, "k");
+    enc_varint(&e, 0);
+    enc_varint(&e, 2);
+    kh_bytes(&e, 6, 3);
+    at = e.len;
+    kh_bytes(&e, clens[i], 3);
+    ck_assert_int_eq(kh_decode(&e, &off), cwant[i]);
+    ck_assert_uint_eq(off, at);
+  }
+  kh_head(&e, TX_KEY_VERDICT);
+  enc_str(&e, "k");
+  enc_varint(&e, 0);
+  enc_varint(&e, CX_MAX_VALIDATORS);
+  for (int i = 0; i < CX_MAX_VALIDATORS; i++) kh_bytes(&e, CX_KEY_COMPLAINT_MAX, 3);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_OK);
+
+  /* key_answer: exactly 37 bytes */
+  const size_t alens[] = {0, CX_KEY_ANSWER_LEN - 1, CX_KEY_ANSWER_LEN + 1};
+  const cx_err awant[] = {CX_E_TRUNCATED, CX_E_TRUNCATED, CX_E_TOO_LONG};
+  for (size_t i = 0; i < ARRAY_LEN(alens); i++) {
+    kh_head(&e, TX_KEY_ANSWER);
+    enc_str(&e, "k");
+    enc_varint(&e, 0);
+    at = e.len;
+    kh_bytes(&e, alens[i], 4);
+    ck_assert_int_eq(kh_decode(&e, &off), awant[i]);
+    ck_assert_uint_eq(off, at);
+  }
+
+  /* key_advance: phase 1 or 2 */
+  const uint8_t phases[] = {0, 3, 0xff};
+  for (size_t i = 0; i < ARRAY_LEN(phases); i++) {
+    kh_head(&e, TX_KEY_ADVANCE);
+    enc_str(&e, "k");
+    enc_varint(&e, 9);
+    at = e.len;
+    enc_u8(&e, phases[i]);
+    ck_assert_int_eq(kh_decode(&e, &off), CX_E_BAD_ENUM);
+    ck_assert_uint_eq(off, at);
+  }
+  kh_head(&e, TX_KEY_ADVANCE);
+  enc_str(&e, "Results");
+  enc_varint(&e, 9);
+  enc_u8(&e, 1);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_BAD_STRING);
+  ck_assert_uint_eq(off, RH_BODY);
+
+  /* the setters refuse what the decoder would */
+  cx_tx tx;
+  uint8_t r1[8] = {1}, sl[CX_KEY_SEALED_LEN] = {2};
+  tx_init(&tx);
+  tx.type = TX_KEY_DEAL;
+  ck_assert_int_eq(tx_key_deal_set_slot(&tx, 0, sl), CX_E_INVALID_ARG); /* no deal yet */
+  ck_assert_int_eq(tx_key_deal_set(&tx, r1, 0, 4), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_key_deal_set(&tx, r1, CX_KEY_ROUND1_MAX + 1, 4), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_key_deal_set(&tx, r1, 8, 0), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_key_deal_set(&tx, r1, 8, CX_MAX_VALIDATORS + 1), CX_E_TOO_LONG);
+  ck_assert_int_eq(tx_key_deal_set(&tx, r1, 8, 4), CX_OK);
+  ck_assert_int_eq(tx_key_deal_set_slot(&tx, 4, sl), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_key_deal_set_slot(&tx, 3, sl), CX_OK);
+  ck_assert_uint_eq(tx.u.kdeal.sealed_present[3], 1);
+  ck_assert_uint_eq(tx.u.kdeal.sealed_present[2], 0);
+  ck_assert_int_eq(tx_key_deal_set(&tx, r1, 8, 2), CX_OK); /* replaces: slots empty again */
+  ck_assert_uint_eq(tx.u.kdeal.sealed_present[3], 0);
+  ck_assert_uint_eq(tx.u.kdeal.n, 2);
+  tx_clear(&tx);
+}
+END_TEST
+
+/* tx_key_context = H_KEY(chain_id || str name || varint epoch || u8 t ||
+ * varint n || n x pubkey), from the layout with plain SHA-256; every input
+ * changes it. */
+START_TEST(test_tx_key_context) {
+  cx_hash chain;
+  cx_pubkey parties[CX_MAX_VALIDATORS];
+  uint8_t c0[32], c1[32], want[32];
+  rand_hash(&chain);
+  for (int i = 0; i < CX_MAX_VALIDATORS; i++) tu_randbytes(parties[i].b, 32);
+  const uint32_t epochs[] = {0, 127, 128, UINT32_MAX};
+  const uint32_t ns[] = {2, 4, CX_MAX_VALIDATORS};
+  for (size_t a = 0; a < ARRAY_LEN(epochs); a++)
+    for (size_t b = 0; b < ARRAY_LEN(ns); b++) {
+      const char *name = b % 2 ? "results" : "vault-0123456789";
+      uint8_t t = (uint8_t)(ns[b] - 1);
+      cx_enc e;
+      enc_init(&e);
+      enc_fixed(&e, chain.b, 32);
+      enc_str(&e, name);
+      enc_varint(&e, epochs[a]);
+      enc_u8(&e, t);
+      enc_varint(&e, ns[b]);
+      for (uint32_t i = 0; i < ns[b]; i++) enc_fixed(&e, parties[i].b, 32);
+      ck_assert_int_eq(enc_finish(&e), CX_OK);
+      ref_tagged("custos/key", e.buf, e.len, want);
+      enc_free(&e);
+      tx_key_context(&chain, name, epochs[a], t, parties, ns[b], c0);
+      ck_assert_mem_eq(c0, want, 32);
+      tx_key_context(&chain, name, epochs[a], t, parties, ns[b], c1); /* deterministic */
+      ck_assert_mem_eq(c0, c1, 32);
+    }
+  tx_key_context(&chain, "results", 3, 3, parties, 4, c0);
+  tx_key_context(&chain, "result", 3, 3, parties, 4, c1);
+  ck_assert(memcmp(c0, c1, 32) != 0);
+  tx_key_context(&chain, "results", 4, 3, parties, 4, c1);
+  ck_assert(memcmp(c0, c1, 32) != 0);
+  tx_key_context(&chain, "results", 3, 2, parties, 4, c1);
+  ck_assert(memcmp(c0, c1, 32) != 0);
+  tx_key_context(&chain, "results", 3, 3, parties, 5, c1);
+  ck_assert(memcmp(c0, c1, 32) != 0);
+  tx_key_context(&chain, "results", 3, 3, parties + 1, 4, c1); /* other parties, or another order */
+  ck_assert(memcmp(c0, c1, 32) != 0);
+  chain.b[0] ^= 1;
+  tx_key_context(&chain, "results", 3, 3, parties, 4, c1);
+  ck_assert(memcmp(c0, c1, 32) != 0);
+  /* a golden value: the same inputs give the same context on every build */
+  memset(chain.b, 0x11, 32);
+  for (int i = 0; i < 4; i++) memset(parties[i].b, 0x20 + i, 32);
+  tx_key_context(&chain, "results", 0, 3, parties, 4, c0);
+  char hex[65];
+  hex_encode(c0, 32, hex);
+  ck_assert_str_eq(hex, KEY_CONTEXT_GOLDEN);
+}
+END_TEST
+
 
 static cx_err member_rt(const cx_member *m, size_t *err_off, size_t *addr_at, size_t *dom_at) {
   cx_enc e;
@@ -3161,7 +3763,8 @@ START_TEST(test_names) {
                        TX_ID_ATTEST,       TX_ID_ROTATE,        TX_ID_REVOKE,
                        TX_CONSENT_GRANT,   TX_CONSENT_REVOKE,   TX_CONTRACT_DEPLOY,
                        TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE, TX_CALL,
-                       TX_CALL_RESULT, TX_VAULT_ANCHOR, TX_MPC_EVIDENCE};
+                       TX_CALL_RESULT, TX_VAULT_ANCHOR, TX_MPC_EVIDENCE, TX_KEY_CREATE,
+                       TX_KEY_DEAL, TX_KEY_VERDICT, TX_KEY_ANSWER, TX_KEY_ADVANCE};
   for (size_t i = 0; i < ARRAY_LEN(types); i++) {
     const char *n = tx_type_name(types[i]);
     ck_assert_str_ne(n, "unknown");
@@ -3181,7 +3784,12 @@ START_TEST(test_names) {
   ck_assert_int_eq(TX_VAULT_ANCHOR, 33);
   ck_assert_str_eq(tx_type_name(TX_MPC_EVIDENCE), "mpc_evidence");
   ck_assert_int_eq(TX_MPC_EVIDENCE, 41);
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 42, 49, 52, 1000};
+  const char *const key_names[] = {"key_create", "key_deal", "key_verdict", "key_answer", "key_advance"};
+  for (int i = 0; i < 5; i++) {
+    ck_assert_str_eq(tx_type_name(TX_KEY_CREATE + i), key_names[i]);
+    ck_assert_int_eq(tx_type_parse(key_names[i]), 60 + i);
+  }
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 42, 49, 52, 59, 65, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -3894,6 +4502,7 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_flip_evidence);
   tcase_add_test(tc, test_tx_flip_call);
   tcase_add_test(tc, test_tx_flip_result);
+  tcase_add_test(tc, test_tx_flip_keys);
   tcase_add_test(tc, test_tx_flip_anchor);
   tcase_add_test(tc, test_tx_flip_mpc_evidence);
   tcase_add_test(tc, test_tx_mpc_evidence_errors);
@@ -3902,6 +4511,10 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_result_errors);
   tcase_add_test(tc, test_tx_result_fe);
   tcase_add_test(tc, test_tx_result_statement);
+  tcase_add_test(tc, test_tx_result_frost_errors);
+  tcase_add_test(tc, test_tx_result_frost_msg);
+  tcase_add_test(tc, test_tx_key_errors);
+  tcase_add_test(tc, test_tx_key_context);
   tcase_add_test(tc, test_tx_call_errors);
   tcase_add_test(tc, test_tx_call_context);
   tcase_add_test(tc, test_tx_truncate_append);

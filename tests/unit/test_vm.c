@@ -2,15 +2,19 @@
  * in-memory state with savepoints. Transactions are really signed, encoded
  * and decoded (the vm itself does not verify signatures). */
 #include <check.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+#include "dkg.h"
 #include "field.h"
+#include "frost.h"
 #include "lang.h"
 #include "mpc.h"
 #include "mpc_harness.h"
+#include "store.h"
 #include "vm.h"
 #include "vm_internal.h"
 
@@ -2171,6 +2175,345 @@ START_TEST(test_result_parties_fixed) {
 }
 END_TEST
 
+/* ---- consortium keys (docs/keys.md) and FROST-mode results (calls.md §4) ----
+ * Through the real vm on a LevelDB state (storage/store.h: a write set over
+ * a store in a temporary directory), as the node executes blocks. */
+
+static store *KS_STORE;
+static store_ws *KS_WS;
+static char *KS_DIR;
+
+static cx_err ks_get(void *ctx, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl) {
+  return store_ws_get(ctx, k, kl, v, vl);
+}
+static cx_err ks_put(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  return store_ws_put(ctx, k, kl, v, vl);
+}
+static cx_err ks_del(void *ctx, const uint8_t *k, size_t kl) { return store_ws_del(ctx, k, kl); }
+static size_t ks_mark(void *ctx) { return store_ws_mark(ctx); }
+static void ks_rollback(void *ctx, size_t m) { store_ws_rollback(ctx, m); }
+
+/* setup, then the genesis again on a LevelDB write set instead of memory. */
+static void setup_ldb(void) {
+  char err[256];
+  setup();
+  KS_DIR = tu_tmpdir("custos-vmkeys");
+  store_opts o = {.sync = 0};
+  ck_assert_msg(store_open(KS_DIR, &o, &KS_STORE, err, sizeof err) == CX_OK, "%s", err);
+  KS_WS = store_ws_new(KS_STORE);
+  ck_assert_ptr_nonnull(KS_WS);
+  ST = (vm_state){KS_WS, ks_get, ks_put, ks_del, ks_mark, ks_rollback};
+  ck_assert_int_eq(vm_genesis_apply(&ST, G), CX_OK);
+  H = 1;
+}
+
+static void teardown_ldb(void) {
+  store_ws_free(KS_WS);
+  store_close(KS_STORE);
+  tu_rmrf(KS_DIR);
+  free(KS_DIR);
+  teardown();
+}
+
+/* A DKG among the fixture's 4 validators (PARTY order = the key's parties). */
+typedef struct {
+  dkg *p[NPARTY];
+  frost_scalar *sk; /* sodium_malloc'd, NPARTY signing shares */
+  dkg_result res;
+  cx_hash txids[16];
+  size_t ntx;
+} ks_run;
+
+static cx_err ks_create(const cx_seckey *k, const char *name, uint8_t purpose, uint8_t t, cx_hash *txid) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_CREATE;
+  strcpy(tx.u.kcreate.name, name);
+  tx.u.kcreate.purpose = purpose;
+  tx.u.kcreate.t = t;
+  return submit(&tx, k, txid);
+}
+
+static void ks_key(const char *name, vm_key *k) {
+  vm_key_clear(k);
+  ck_assert_int_eq(vm_key_get(&ST, name, k), CX_OK);
+}
+
+/* Every party deals (shares handed over in memory: the sealing is
+ * test_keyrules's), then gives an empty verdict: READY. */
+static void ks_dkg(ks_run *r, vm_key *k) {
+  ks_key("results", k);
+  for (int i = 0; i < NPARTY; i++)
+    ck_assert_int_eq(dkg_new(NPARTY, k->t, (uint16_t)(i + 1), k->context, NULL, &r->p[i], NULL, 0), CX_OK);
+  dkg_share *sh = sodium_allocarray(NPARTY, sizeof *sh);
+  ck_assert_ptr_nonnull(sh);
+  for (int i = 0; i < NPARTY; i++) {
+    dkg_round1_msg m;
+    uint8_t r1[DKG_ROUND1_MAX_LEN], sl[CX_KEY_SEALED_LEN];
+    ck_assert_int_eq(dkg_round1(r->p[i], &m), CX_OK);
+    ck_assert_int_eq(dkg_round2(r->p[i], sh, NULL, 0), CX_OK);
+    for (int j = 0; j < NPARTY; j++) {
+      if (j == i) continue;
+      ck_assert_int_eq(dkg_recv_round1(r->p[j], &m, NULL, 0), CX_OK);
+      ck_assert_int_eq(dkg_recv_share(r->p[j], &sh[j], NULL, NULL, NULL, 0), CX_OK);
+    }
+    cx_tx tx;
+    tx_init(&tx);
+    tx.type = TX_KEY_DEAL;
+    strcpy(tx.u.kdeal.name, "results");
+    tx.u.kdeal.epoch = k->epoch;
+    ck_assert_int_eq(tx_key_deal_set(&tx, r1, dkg_round1_encode(&m, r1), NPARTY), CX_OK);
+    for (uint32_t j = 0; j < NPARTY; j++) {
+      if ((int)j == i) continue;
+      tu_randbytes(sl, sizeof sl);
+      ck_assert_int_eq(tx_key_deal_set_slot(&tx, j, sl), CX_OK);
+    }
+    ck_assert_int_eq(submit(&tx, K[PARTY[i]], &r->txids[r->ntx++]), CX_OK);
+  }
+  sodium_free(sh);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->phase, VM_KEY_VERIFYING);
+  for (int j = 0; j < NPARTY; j++) {
+    cx_tx tx;
+    tx_init(&tx);
+    tx.type = TX_KEY_VERDICT;
+    strcpy(tx.u.kverdict.name, "results");
+    ck_assert_int_eq(submit(&tx, K[PARTY[j]], &r->txids[r->ntx++]), CX_OK);
+  }
+  ks_key("results", k);
+  ck_assert_uint_eq(k->phase, VM_KEY_READY);
+  r->sk = sodium_allocarray(NPARTY, sizeof *r->sk);
+  ck_assert_ptr_nonnull(r->sk);
+  for (int j = 0; j < NPARTY; j++) {
+    ck_assert_int_eq(dkg_finish(r->p[j], &r->res, &r->sk[j], NULL, 0), CX_OK);
+    ck_assert_mem_eq(r->res.group_pk.b, k->group_pk, 32);
+    for (int x = 0; x < NPARTY; x++) ck_assert_mem_eq(r->res.pk_shares[x].b, k->pk_shares[x], 32);
+  }
+}
+
+static void ks_free(ks_run *r) {
+  for (int i = 0; i < NPARTY; i++) dkg_free(r->p[i]);
+  if (r->sk) sodium_free(r->sk);
+}
+
+/* A FROST-mode result of R_K's call: the make_result body with the FROST
+ * proof (epoch, blobs of parties 0..nblob-1), signed by the key's first t
+ * parties with frost.h over tx_result_frost_msg. */
+static void frost_result(cx_tx *tx, const cx_hash *call, int done, size_t nblob, const ks_run *r, uint8_t t,
+                         uint32_t epoch) {
+  make_result(tx, call, done, nblob);
+  cx_tx_call_result *res = &tx->u.result;
+  res->proof = CX_RESULT_PROOF_FROST;
+  res->key_epoch = epoch;
+  cx_hash stmt;
+  uint8_t msg[64];
+  tx_result_statement(&CHAIN, res, &R_K, &R_CONSENT, &W_DID, &stmt);
+  tx_result_frost_msg(&stmt, res, msg);
+  frost_commitment com[NPARTY];
+  frost_nonces *non = sodium_allocarray(NPARTY, sizeof *non);
+  frost_scalar z[NPARTY];
+  frost_sig sig;
+  ck_assert_ptr_nonnull(non);
+  for (uint8_t s = 0; s < t; s++)
+    ck_assert_int_eq(frost_commit((uint16_t)(s + 1), &r->sk[s], NULL, NULL, &non[s], &com[s]), CX_OK);
+  for (uint8_t s = 0; s < t; s++)
+    ck_assert_int_eq(frost_sign((uint16_t)(s + 1), &r->sk[s], &r->res.group_pk, &non[s], msg, sizeof msg, com, t,
+                                &z[s], NULL, 0),
+                     CX_OK);
+  ck_assert_int_eq(frost_aggregate(com, t, msg, sizeof msg, &r->res.group_pk, z, &sig, NULL, 0), CX_OK);
+  memcpy(res->frost.b, sig.b, 64);
+  sodium_free(non);
+}
+
+START_TEST(test_keys_lifecycle) {
+  vm_key *k = malloc(sizeof *k);
+  ck_assert_ptr_nonnull(k);
+  vm_key_init(k);
+  ks_run r;
+  memset(&r, 0, sizeof r);
+  char names[4][CX_KEY_NAME_MAX + 1];
+  size_t n;
+  ck_assert_int_eq(vm_key_names(&ST, names, 4, &n), CX_OK);
+  ck_assert_uint_eq(n, 0);
+  ck_assert_int_eq(vm_key_get(&ST, "results", k), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_key_get(&ST, "Results", k), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_key_get(&ST, "", k), CX_E_NOT_FOUND);
+
+  H = 3;
+  /* 4 validators: f = 1, results t = 3 */
+  ck_assert_int_eq(ks_create(K[INS_A], "results", CX_KEY_PURPOSE_RESULTS, 3, NULL), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(ks_create(K[HRSS], "results", CX_KEY_PURPOSE_RESULTS, 2, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create(K[HRSS], "results", CX_KEY_PURPOSE_RESULTS, 3, &r.txids[r.ntx++]), CX_OK);
+  ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 3, NULL), CX_E_KEY_EXISTS);
+  ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 9, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create(SK[0], "vault", CX_KEY_PURPOSE_CUSTODY, 2, NULL), CX_E_NOT_MEMBER);
+  ck_assert_int_eq(ks_create(K[INS_A], "vault", CX_KEY_PURPOSE_CUSTODY, 2, NULL), CX_OK);
+  ck_assert_int_eq(ks_create(K[INS_A], "beacon", CX_KEY_PURPOSE_BEACON, 2, NULL), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(ks_create(K[REG], "beacon", CX_KEY_PURPOSE_BEACON, 2, NULL), CX_OK);
+  ck_assert_int_eq(vm_key_names(&ST, names, 4, &n), CX_OK);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_str_eq(names[0], "beacon");
+  ck_assert_str_eq(names[1], "results");
+  ck_assert_str_eq(names[2], "vault");
+  ck_assert_int_eq(vm_key_names(&ST, names, 2, &n), CX_E_FULL);
+  ck_assert_uint_eq(n, 3);
+
+  ks_key("results", k);
+  ck_assert_uint_eq(k->phase, VM_KEY_DEALING);
+  ck_assert_uint_eq(k->n, NPARTY);
+  ck_assert_uint_eq(k->created_height, 3);
+  for (int i = 0; i < NPARTY; i++) {
+    ck_assert_mem_eq(k->parties[i].b, P[PARTY[i]].b, 32); /* the validators, signer order */
+    ck_assert_mem_eq(k->enc[i], G->members[PARTY[i]].enc_key, 32);
+  }
+  uint8_t ctx[32];
+  tx_key_context(&CHAIN, "results", 0, 3, k->parties, NPARTY, ctx);
+  ck_assert_mem_eq(ctx, k->context, 32);
+
+  /* the rules through the vm: unknown key, not a party */
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_ADVANCE;
+  strcpy(tx.u.kadvance.name, "nokey");
+  tx.u.kadvance.phase = 1;
+  ck_assert_int_eq(submit(&tx, K[HRSS], NULL), CX_E_KEY_UNKNOWN);
+  tx_init(&tx);
+  tx.type = TX_KEY_ADVANCE;
+  strcpy(tx.u.kadvance.name, "results");
+  tx.u.kadvance.phase = 1;
+  ck_assert_int_eq(submit(&tx, K[INS_A], NULL), CX_E_NOT_KEY_PARTY);
+
+  H = 4;
+  ks_dkg(&r, k);
+  ck_assert_uint_eq(k->ended_height, 4);
+
+  /* the key's transactions, in chain order; the refused ones are not there */
+  cx_hash *ids;
+  ck_assert_int_eq(vm_key_txids(&ST, "results", 0, &ids, &n), CX_OK);
+  ck_assert_uint_eq(n, r.ntx);
+  ck_assert_uint_eq(n, 1 + 2 * NPARTY);
+  for (size_t i = 0; i < n; i++) ck_assert(hash_eq(&ids[i], &r.txids[i]));
+  free(ids);
+  ck_assert_int_eq(vm_key_txids(&ST, "results", 1, &ids, &n), CX_OK);
+  ck_assert_uint_eq(n, 0);
+  ck_assert_ptr_null(ids);
+  ck_assert_int_eq(vm_key_txids(&ST, "vault", 0, &ids, &n), CX_OK);
+  ck_assert_uint_eq(n, 1);
+  free(ids);
+
+  /* READY: a second create is still key_exists */
+  ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 3, NULL), CX_E_KEY_EXISTS);
+
+  /* a damaged record is corrupt */
+  uint8_t key[3 + 7] = {'k', 'y', '/', 'r', 'e', 's', 'u', 'l', 't', 's'}, *v;
+  size_t vl;
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v, &vl), CX_OK);
+  ck_assert_int_eq(ST.put(ST.ctx, key, sizeof key, v, vl - 1), CX_OK);
+  vm_key_clear(k);
+  ck_assert_int_eq(vm_key_get(&ST, "results", k), CX_E_CORRUPT);
+  ck_assert_int_eq(ST.put(ST.ctx, key, sizeof key, v, vl), CX_OK);
+  free(v);
+  ks_key("results", k);
+
+  vm_key_clear(k);
+  free(k);
+  ks_free(&r);
+}
+END_TEST
+
+START_TEST(test_keys_frost_result) {
+  vm_key *k = malloc(sizeof *k);
+  ck_assert_ptr_nonnull(k);
+  vm_key_init(k);
+  ks_run r;
+  memset(&r, 0, sizeof r);
+  cx_hash call, call2, call3;
+  cx_tx tx;
+  result_world(3);
+  H = 7;
+  ck_assert_int_eq(do_rcall(&call), CX_OK);
+
+  /* no results key yet: key_not_ready (a QUORUM result would do) */
+  tx_init(&tx);
+  make_result(&tx, &call, 1, 3);
+  tx.u.result.proof = CX_RESULT_PROOF_FROST;
+  expect_result(&tx, K[HRSS], &call, CX_E_KEY_NOT_READY);
+  H = 8;
+  ck_assert_int_eq(ks_create(K[HRSS], "results", CX_KEY_PURPOSE_RESULTS, 3, &r.txids[r.ntx++]), CX_OK);
+  make_result(&tx, &call, 1, 3);
+  tx.u.result.proof = CX_RESULT_PROOF_FROST;
+  expect_result(&tx, K[HRSS], &call, CX_E_KEY_NOT_READY); /* DEALING */
+  H = 9;
+  ks_dkg(&r, k);
+
+  H = 10;
+  /* another epoch */
+  frost_result(&tx, &call, 1, 3, &r, 3, 1);
+  expect_result(&tx, K[HRSS], &call, CX_E_KEY_NOT_READY);
+  /* private outputs: 2t + 1 = 3 blobs needed */
+  frost_result(&tx, &call, 1, 2, &r, 3, 0);
+  expect_result(&tx, K[HRSS], &call, CX_E_RESULT_MISMATCH);
+  /* a blob of the wrong length */
+  frost_result(&tx, &call, 1, 3, &r, 3, 0);
+  tx.u.result.sigs[1].blob_len--;
+  expect_result(&tx, K[HRSS], &call, CX_E_RESULT_MISMATCH);
+  /* one byte flipped: in the signature, in a blob, in an output */
+  frost_result(&tx, &call, 1, 3, &r, 3, 0);
+  tx.u.result.frost.b[40] ^= 1;
+  expect_result(&tx, K[HRSS], &call, CX_E_BAD_SIG);
+  frost_result(&tx, &call, 1, 3, &r, 3, 0);
+  tx.u.result.sigs[2].blob[0] ^= 1;
+  expect_result(&tx, K[HRSS], &call, CX_E_BAD_SIG);
+  frost_result(&tx, &call, 1, 3, &r, 3, 0);
+  tx.u.result.transcript.b[0] ^= 1;
+  expect_result(&tx, K[HRSS], &call, CX_E_BAD_SIG);
+  /* t - 1 signers make no signature that verifies */
+  frost_result(&tx, &call, 1, 3, &r, 2, 0);
+  expect_result(&tx, K[HRSS], &call, CX_E_BAD_SIG);
+  /* signed by the key: accepted, whoever of the parties submits it */
+  frost_result(&tx, &call, 1, 3, &r, 3, 0);
+  ck_assert_int_eq(submit(&tx, K[REG], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call), CALL_DONE);
+
+  /* ABORTED in FROST mode carries no blob */
+  ck_assert_int_eq(do_rcall(&call2), CX_OK);
+  frost_result(&tx, &call2, 0, 0, &r, 3, 0);
+  ck_assert_int_eq(submit(&tx, K[CIVIL], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call2), CALL_ABORTED);
+
+  /* QUORUM mode still works beside it */
+  ck_assert_int_eq(do_rcall(&call3), CX_OK);
+  make_result(&tx, &call3, 1, 3);
+  sign_result(&tx);
+  ck_assert_int_eq(submit(&tx, K[HEALTH], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call3), CALL_DONE);
+
+  /* a new validator: the key's parties are not the next call's */
+  cx_member nv;
+  cx_hash pid, call4;
+  cx_seckey *kn = new_member(&nv, "zz-validator", ROLE_REGULATOR, 1, "");
+  H = 11;
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_ADD, &nv, 100, &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK);
+  ck_assert_int_eq(nvalidators(), 5);
+  ck_assert_int_eq(do_crevoke(SK[0], &R_CONSENT), CX_OK); /* quota spent: a fresh consent */
+  cx_tx_consent_grant g = grant_args();
+  g.contract = R_K;
+  g.expires = H + 10;
+  ck_assert_int_eq(domain_set_parse("health,hrss", &g.domains), CX_OK);
+  ck_assert_int_eq(do_grant(SK[0], &g, &R_CONSENT), CX_OK);
+  ck_assert_int_eq(do_rcall(&call4), CX_OK);
+  frost_result(&tx, &call4, 1, 3, &r, 3, 0);
+  expect_result(&tx, K[HRSS], &call4, CX_E_KEY_NOT_READY);
+  key_free(kn);
+
+  vm_key_clear(k);
+  free(k);
+  ks_free(&r);
+}
+END_TEST
+
 /* A scripted history touching every rule, including rejections. */
 static void script(void) {
   cx_member a, rm = {0};
@@ -3116,6 +3459,12 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_anchor_corrupt);
   tcase_add_test(tc, test_mpc_evidence);
   tcase_add_test(tc, test_mpc_evidence_sessions);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("keys");
+  tcase_add_checked_fixture(tc, setup_ldb, teardown_ldb);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_keys_lifecycle);
+  tcase_add_test(tc, test_keys_frost_result);
   suite_add_tcase(s, tc);
   return s;
 }

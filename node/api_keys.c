@@ -1,0 +1,280 @@
+/* JSON-RPC methods for consortium keys (docs/rpc.md "Consortium keys",
+ * docs/keys.md §6): key_get, a key's whole public record with the txids of
+ * its transactions (what an auditor fetches, proves with tx_proof and
+ * replays through vm/keyrules.h), and key_list. Reads the committed state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "codec.h"
+#include "dkg.h"
+#include "node.h"
+#include "node_internal.h" /* key_service_beacon */
+#include "vm.h"
+
+static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
+  char buf[2 * 32 + 1];
+  CX_ASSERT(n <= 32);
+  hex_encode(b, n, buf);
+  cJSON_AddStringToObject(o, k, buf);
+}
+
+static const char *purpose_name(uint8_t p) {
+  return p == CX_KEY_PURPOSE_RESULTS ? "results" : p == CX_KEY_PURPOSE_BEACON ? "beacon"
+                                               : p == CX_KEY_PURPOSE_CUSTODY ? "custody" : "unknown";
+}
+
+static const char *phase_name(uint8_t p) {
+  switch (p) {
+    case VM_KEY_DEALING: return "dealing";
+    case VM_KEY_VERIFYING: return "verifying";
+    case VM_KEY_READY: return "ready";
+    case VM_KEY_FAILED: return "failed";
+    default: return "unknown";
+  }
+}
+
+/* A complaint's fate: answered (the revealed share passed), bad_answer (it
+ * did not: the dealer is out), pending (still waiting, VERIFYING), or
+ * unanswered (the phase ended without an answer, or the dealer was put out
+ * by another complaint first: no answer is due any more). */
+static const char *complaint_state(const vm_key *k, const vm_key_complaint *c) {
+  if (c->state == 1) return "answered";
+  if (c->state == 2) return "bad_answer";
+  int open = k->phase == VM_KEY_VERIFYING && !(k->disq & ((uint64_t)1 << c->dealer));
+  return open ? "pending" : "unanswered";
+}
+
+/* The member names of the parties (null for a key no member holds any
+ * more: removed or re-keyed since the key was made). */
+typedef struct {
+  char name[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
+  int known[CX_MAX_VALIDATORS];
+} party_names;
+
+static cx_err names_of(const vm_state *st, const vm_key *k, party_names *pn) {
+  for (uint32_t i = 0; i < k->n; i++) {
+    cx_member m;
+    cx_err e = vm_member_by_key(st, &k->parties[i], &m);
+    if (e && e != CX_E_NOT_FOUND) return e;
+    pn->known[i] = e == CX_OK;
+    strcpy(pn->name[i], e == CX_OK ? m.name : "");
+  }
+  return CX_OK;
+}
+
+static cJSON *name_item(const party_names *pn, uint32_t i) {
+  return pn->known[i] ? cJSON_CreateString(pn->name[i]) : cJSON_CreateNull();
+}
+
+/* The parties whose bit is set in map, by name. */
+static void add_set(cJSON *o, const char *k, const vm_key *key, const party_names *pn, uint64_t map) {
+  cJSON *a = cJSON_AddArrayToObject(o, k);
+  for (uint32_t i = 0; a && i < key->n; i++)
+    if (map & ((uint64_t)1 << i)) cJSON_AddItemToArray(a, name_item(pn, i));
+}
+
+static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
+  party_names *pn = malloc(sizeof *pn);
+  cx_hash *ids = NULL;
+  size_t nids = 0;
+  cJSON *o = NULL;
+  if (!pn) {
+    *e = CX_E_NOMEM;
+    return NULL;
+  }
+  if ((*e = names_of(st, k, pn)) || (*e = vm_key_txids(st, k->name, k->epoch, &ids, &nids))) goto out;
+  if (!(o = cJSON_CreateObject())) {
+    *e = CX_E_NOMEM;
+    goto out;
+  }
+  cJSON_AddStringToObject(o, "name", k->name);
+  cJSON_AddStringToObject(o, "purpose", purpose_name(k->purpose));
+  cJSON_AddNumberToObject(o, "t", k->t);
+  cJSON_AddNumberToObject(o, "n", k->n);
+  cJSON_AddNumberToObject(o, "epoch", k->epoch);
+  cJSON_AddStringToObject(o, "phase", phase_name(k->phase));
+  add_hex(o, "context", k->context, 32);
+  cJSON *a = cJSON_AddArrayToObject(o, "parties");
+  for (uint32_t i = 0; a && i < k->n; i++) {
+    cJSON *p = cJSON_CreateObject();
+    if (!p) break;
+    cJSON_AddItemToArray(a, p);
+    cJSON_AddItemToObject(p, "name", name_item(pn, i));
+    add_hex(p, "key", k->parties[i].b, 32);
+    add_hex(p, "enc_key", k->enc[i], 32);
+  }
+  cJSON_AddNumberToObject(o, "created_height", (double)k->created_height);
+  cJSON_AddNumberToObject(o, "ended_height", (double)k->ended_height);
+  add_set(o, "dealt", k, pn, k->dealt);
+  add_set(o, "verdicts", k, pn, k->verdict);
+  add_set(o, "votes", k, pn, k->votes);
+  a = cJSON_AddArrayToObject(o, "complaints");
+  for (size_t i = 0; a && i < k->ncomplaints; i++) {
+    const vm_key_complaint *c = &k->complaints[i];
+    cJSON *x = cJSON_CreateObject();
+    if (!x) break;
+    cJSON_AddItemToArray(a, x);
+    cJSON_AddItemToObject(x, "dealer", name_item(pn, c->dealer));
+    cJSON_AddItemToObject(x, "complainer", name_item(pn, c->complainer));
+    cJSON_AddStringToObject(x, "reason", c->reason == DKG_COMPLAINT_BAD_SHARE ? "bad_share" : "no_share");
+    cJSON_AddStringToObject(x, "state", complaint_state(k, c));
+  }
+  add_set(o, "disqualified", k, pn, k->disq);
+  if (k->phase == VM_KEY_READY) {
+    add_set(o, "qual", k, pn, k->qual);
+    add_hex(o, "group_pk", k->group_pk, 32);
+    a = cJSON_AddArrayToObject(o, "pk_shares");
+    for (uint32_t j = 0; a && j < k->n; j++) {
+      char hex[65];
+      hex_encode(k->pk_shares[j], 32, hex);
+      cJSON_AddItemToArray(a, cJSON_CreateString(hex));
+    }
+  } else {
+    cJSON_AddArrayToObject(o, "qual");
+    cJSON_AddNullToObject(o, "group_pk");
+    cJSON_AddArrayToObject(o, "pk_shares");
+  }
+  a = cJSON_AddArrayToObject(o, "txids");
+  for (size_t i = 0; a && i < nids; i++) {
+    char hex[CX_HASH_HEX_LEN];
+    cJSON_AddItemToArray(a, cJSON_CreateString(hash_hex(&ids[i], hex)));
+  }
+out:
+  free(ids);
+  free(pn);
+  return o;
+}
+
+/* key_get {name}: the key's record at its latest epoch. */
+static cx_err m_key_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  const char *name = rpc_param_str(params, "name", 0, err);
+  if (!name) return err->code;
+  if (!str_valid(name, CX_KEY_NAME_MAX, STR_IDENT)) {
+    err->code = CX_E_RPC_PARAMS;
+    snprintf(err->detail, sizeof err->detail,
+             "params.name: expected a key name (1..%d of a-z, 0-9, _ and -, starting with a letter or digit)",
+             CX_KEY_NAME_MAX);
+    return CX_E_RPC_PARAMS;
+  }
+  vm_key *k = malloc(sizeof *k);
+  if (!k) return CX_E_NOMEM;
+  cx_err e = vm_key_get(node_state(n), name, k);
+  if (e == CX_E_NOT_FOUND) {
+    err->code = CX_E_KEY_UNKNOWN;
+    snprintf(err->detail, sizeof err->detail, "no consortium key named \"%s\"", name);
+    e = CX_E_KEY_UNKNOWN;
+  } else if (!e) {
+    *result = key_json(node_state(n), k, &e);
+  }
+  vm_key_clear(k);
+  free(k);
+  return e;
+}
+
+/* key_list: every key, sorted by name, in brief. */
+static cx_err m_key_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  (void)params;
+  (void)err;
+  const vm_state *st = node_state(n);
+  size_t cnt = 0, cap = 64;
+  char(*names)[CX_KEY_NAME_MAX + 1] = NULL;
+  cx_err e;
+  /* The list can only grow between two reads: retry with the count seen. */
+  for (;;) {
+    free(names);
+    if (!(names = malloc(cap * sizeof *names))) return CX_E_NOMEM;
+    e = vm_key_names(st, names, cap, &cnt);
+    if (e != CX_E_FULL) break;
+    cap = cnt;
+  }
+  vm_key *k = malloc(sizeof *k);
+  cJSON *a = cJSON_CreateArray();
+  if (!e && (!k || !a)) e = CX_E_NOMEM;
+  for (size_t i = 0; !e && i < cnt; i++) {
+    vm_key_init(k);
+    if ((e = vm_key_get(st, names[i], k))) {
+      if (e == CX_E_NOT_FOUND) e = CX_E_CORRUPT; /* listed but absent */
+      break;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+      cJSON_AddItemToArray(a, o);
+      cJSON_AddStringToObject(o, "name", k->name);
+      cJSON_AddStringToObject(o, "purpose", purpose_name(k->purpose));
+      cJSON_AddStringToObject(o, "phase", phase_name(k->phase));
+      cJSON_AddNumberToObject(o, "epoch", k->epoch);
+      cJSON_AddNumberToObject(o, "t", k->t);
+      cJSON_AddNumberToObject(o, "n", k->n);
+      if (k->phase == VM_KEY_READY)
+        add_hex(o, "group_pk", k->group_pk, 32);
+      else
+        cJSON_AddNullToObject(o, "group_pk");
+    }
+    vm_key_clear(k);
+  }
+  free(k);
+  free(names);
+  if (e) {
+    cJSON_Delete(a);
+    return e;
+  }
+  *result = a;
+  return CX_OK;
+}
+
+/* beacon_get {height}: the beacon value of a committed height and its
+ * record (docs/keys.md §7), which anyone checks with the `beacon` key's
+ * verification shares (key_get beacon) and beacon_record_verify. */
+static cx_err m_beacon_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  uint64_t h = 0;
+  if (rpc_param_u64(params, "height", 0, &h, err)) return err->code;
+  if (h == 0) {
+    err->code = CX_E_RPC_PARAMS;
+    snprintf(err->detail, sizeof err->detail, "params.height: expected a height >= 1");
+    return CX_E_RPC_PARAMS;
+  }
+  uint8_t value[32], *rec = NULL;
+  size_t len = 0;
+  cx_err e = key_service_beacon(n, h, value, &rec, &len);
+  if (e == CX_E_NOT_FOUND) {
+    err->code = CX_E_NOT_FOUND;
+    snprintf(err->detail, sizeof err->detail,
+             "no beacon value for height %llu here: not committed yet, older than the last 1024 heights this "
+             "node saw, made while it was down, or no beacon key",
+             (unsigned long long)h);
+    return CX_E_NOT_FOUND;
+  }
+  if (e) return e;
+  cJSON *o = cJSON_CreateObject();
+  char *hex = malloc(2 * len + 1);
+  if (!o || !hex) {
+    cJSON_Delete(o);
+    free(hex);
+    free(rec);
+    return CX_E_NOMEM;
+  }
+  cJSON_AddNumberToObject(o, "height", (double)h);
+  add_hex(o, "value", value, 32);
+  hex_encode(rec, len, hex);
+  cJSON_AddStringToObject(o, "record", hex);
+  free(hex);
+  free(rec);
+  *result = o;
+  return CX_OK;
+}
+
+static const rpc_method methods[] = {
+    {"key_get", m_key_get, 0},
+    {"key_list", m_key_list, 0},
+    {"beacon_get", m_beacon_get, 0},
+};
+
+void api_keys_methods(const rpc_method **out, size_t *n) {
+  *out = methods;
+  *n = sizeof methods / sizeof methods[0];
+}

@@ -1,0 +1,882 @@
+/* key_service.c: custosd's part in the consortium keys (docs/keys.md §5)
+ * and the random beacon (docs/keys.md §7; issue 8).
+ *
+ * Keys. The chain is the DKG's broadcast channel: this thread reads each
+ * key from committed state and submits this party's next step as a
+ * transaction (create, deal, verdict, answers, advance votes). Every DKG
+ * secret of this party comes from a seed derived from its member secret key
+ * and the key's context, so nothing is stored: a restarted node deals the
+ * same polynomial again, answers complaints against it, and recomputes its
+ * signing share from the chain when the key is READY. The share lives in
+ * sodium_malloc'd memory only, and is checked against the chain's Y_j.
+ *
+ * Beacon. After every committed height h, a party of the READY `beacon`
+ * key sends its coin share for (chain id, h) to the other parties
+ * (NET_MSG_KEY); with t verified shares any party combines the value and
+ * keeps the record (shares with their DLEQ proofs) for beacon_get. Shares
+ * are accepted for heights up to BEACON_AHEAD past this node's tip, so a
+ * node a block behind still collects them.
+ *
+ * Wire (NET_MSG_KEY): u8 version (1) | u8 kind | body
+ *   BEACON_SHARE (1): u64be height | beacon share (beacon.h encoding)
+ *
+ * Threads: the net thread decodes and queues; the consensus thread queues
+ * committed heights; this thread does the rest. mu guards the queues, the
+ * published beacon ring, the signing shares and the counters. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "beacon.h"
+#include "dkg.h"
+#include "frost.h"
+#include "hash.h"
+#include "keyrules.h"
+#include "log.h"
+#include "net.h"
+#include "node_internal.h"
+#include "store.h"
+#include "vm.h"
+
+#define KW_VERSION KEY_WIRE_VERSION
+#define KEYS_MAX 16             /* keys followed (results, beacon, custody keys) */
+#define TICK_MS 500             /* chain inspection period */
+#define RETRY_MS 15000          /* a step submitted and not yet on chain is retried after this */
+#define PHASE_TIMEOUT_MS 20000  /* docs/keys.md §5: vote to end a phase after this */
+#define CREATE_STAGGER_MS 5000  /* rank x this before a validator creates a missing key */
+#define INQ_MAX 1024
+#define HEIGHTS_MAX 256
+#define BEACON_KEEP 1024        /* beacon records kept (a ring by height) */
+#define BEACON_AHEAD 16         /* shares accepted for heights up to tip + this */
+#define SEED_LABEL "custos/dkg-seed/v1"
+#define EARLY_MAX 64            /* beacon shares kept until this node has the key (oldest dropped) */
+
+/* ---- local state --------------------------------------------------------- */
+
+/* What this party did and knows about one key. */
+typedef struct {
+  int used;
+  char name[CX_KEY_NAME_MAX + 1];
+  uint32_t epoch;
+  uint8_t phase;                /* as last seen */
+  uint64_t phase_seen_at;       /* mono ms when that phase was first seen */
+  uint64_t deal_at, verdict_at; /* mono ms of our last submission, 0 none */
+  uint64_t advance_at[3];       /* per phase */
+  uint64_t answered_at[CX_MAX_VALIDATORS]; /* per complainer */
+  /* READY and this node a party: */
+  int have_share, share_bad;
+  uint32_t n, t, me;            /* me: party index */
+  frost_scalar *share;          /* sodium_malloc'd */
+  frost_element group_pk;
+  frost_element pk_shares[CX_MAX_VALIDATORS];
+  cx_pubkey parties[CX_MAX_VALIDATORS];
+} lkey;
+
+typedef struct {
+  uint64_t height;               /* 0: empty */
+  int done;
+  uint8_t value[BEACON_VALUE_LEN];
+  uint8_t *rec;                  /* encoded beacon_record (done) */
+  size_t rec_len;
+  uint64_t have;                 /* shares held, bitmap over party index */
+  beacon_share *shares;          /* n entries while collecting */
+} bslot;
+
+typedef struct kmsg {
+  struct kmsg *next;
+  char from[CX_NAME_MAX + 1];
+  key_wire w;
+} kmsg;
+
+struct key_service {
+  node *node;
+  pthread_t th;
+  int running;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int stop;
+  kmsg *inq, *inq_tail;
+  size_t ninq;
+  uint64_t heights[HEIGHTS_MAX];
+  size_t nheights;
+  uint64_t tip;                  /* highest committed height reported */
+  node_key_stats pub;
+  uint64_t refused;              /* atomic (node_refuse) */
+  lkey keys[KEYS_MAX];           /* mu: shares are read by signers */
+  bslot *ring;                   /* BEACON_KEEP slots; mu */
+  /* thread only */
+  uint64_t tick_at;
+  uint64_t missing_since[3];     /* per purpose (1, 2): mono ms a key was first seen missing */
+  uint64_t create_at[3];
+  kmsg *early[EARLY_MAX];        /* beacon shares that came before this node's beacon key */
+  size_t nearly;
+};
+
+static uint64_t mono(const key_service *s) { return s->node->clock->mono_ms(s->node->clock); }
+
+static void lkey_wipe(lkey *k) {
+  if (k->share) sodium_free(k->share); /* wipes */
+  memset(k, 0, sizeof *k);
+}
+
+static lkey *lkey_find(key_service *s, const char *name, uint32_t epoch, int make) {
+  lkey *free_slot = NULL;
+  for (size_t i = 0; i < KEYS_MAX; i++) {
+    lkey *k = &s->keys[i];
+    if (k->used && strcmp(k->name, name) == 0) {
+      if (k->epoch == epoch) return k;
+      if (!make) return NULL;
+      pthread_mutex_lock(&s->mu);
+      lkey_wipe(k); /* a new epoch: the old one's state and share are gone */
+      pthread_mutex_unlock(&s->mu);
+      free_slot = k;
+      break;
+    }
+    if (!k->used && !free_slot) free_slot = k;
+  }
+  if (!make || !free_slot) return NULL;
+  memset(free_slot, 0, sizeof *free_slot);
+  free_slot->used = 1;
+  snprintf(free_slot->name, sizeof free_slot->name, "%s", name);
+  free_slot->epoch = epoch;
+  return free_slot;
+}
+
+/* ---- the wire ------------------------------------------------------------ */
+
+static cx_err refuse(node_refusal *r, cx_err e, const char *why) {
+  if (r) {
+    r->what = "key message";
+    r->why = why;
+  }
+  return e;
+}
+
+cx_err key_wire_decode(const uint8_t *p, size_t len, key_wire *out, node_refusal *r) {
+  memset(out, 0, sizeof *out);
+  if (len < 2) return refuse(r, CX_E_TRUNCATED, "shorter than a message header");
+  if (p[0] != KW_VERSION) return refuse(r, CX_E_BAD_VERSION, "unknown version");
+  if (p[1] != KEY_BEACON_SHARE) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
+  out->kind = p[1];
+  if (len < 2 + 8) return refuse(r, CX_E_TRUNCATED, "beacon share without its height");
+  out->height = get_be64(p + 2);
+  if (out->height == 0) return refuse(r, CX_E_INVALID_ARG, "beacon share for height 0");
+  if (beacon_share_decode(p + 10, len - 10, &out->share, NULL, 0) != CX_OK)
+    return refuse(r, CX_E_NONCANONICAL, "malformed beacon share");
+  return CX_OK;
+}
+
+/* ---- the net and consensus threads ---------------------------------------- */
+
+static void on_key(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
+  key_service *s = ctx;
+  (void)type;
+  key_wire w;
+  node_refusal r;
+  if (key_wire_decode(p, len, &w, &r) != CX_OK) {
+    node_refuse(s->node, &s->refused, r.what, from, r.why);
+    return;
+  }
+  kmsg *m = malloc(sizeof *m);
+  if (!m) return;
+  m->next = NULL;
+  snprintf(m->from, sizeof m->from, "%s", from);
+  m->w = w;
+  pthread_mutex_lock(&s->mu);
+  int full = s->ninq >= INQ_MAX;
+  if (!full) {
+    if (s->inq_tail) s->inq_tail->next = m;
+    else s->inq = m;
+    s->inq_tail = m;
+    s->ninq++;
+    pthread_cond_signal(&s->cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (full) {
+    free(m);
+    node_refuse(s->node, &s->refused, "key message", from, "key queue full");
+  }
+}
+
+void key_service_on_commit(node *n, uint64_t height) {
+  key_service *s = n->keysvc;
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  if (height > s->tip) s->tip = height;
+  if (s->nheights < HEIGHTS_MAX) s->heights[s->nheights++] = height;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+void node_key_status(node *n, node_key_stats *out) {
+  memset(out, 0, sizeof *out);
+  key_service *s = n->keysvc;
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  *out = s->pub;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void set_error(key_service *s, const char *msg) {
+  pthread_mutex_lock(&s->mu);
+  snprintf(s->pub.last_error, sizeof s->pub.last_error, "%s", msg);
+  pthread_mutex_unlock(&s->mu);
+  LOG_W("keys", "%s", msg);
+}
+
+/* The DKG seed of this party for a key run (docs/keys.md §5):
+ * BLAKE2b-keyed(member secret key, SEED_LABEL || context). */
+static cx_err dkg_seed(const node *n, const uint8_t context[32], uint8_t seed[32]) {
+  uint8_t msg[sizeof SEED_LABEL - 1 + 32];
+  uint8_t *sec = sodium_malloc(32);
+  if (!sec) return CX_E_NOMEM;
+  memcpy(msg, SEED_LABEL, sizeof SEED_LABEL - 1);
+  memcpy(msg + sizeof SEED_LABEL - 1, context, 32);
+  key_secret_bytes(n->keys.sign, sec);
+  crypto_generichash(seed, 32, msg, sizeof msg, sec, 32);
+  sodium_free(sec);
+  return CX_OK;
+}
+
+/* This party's DKG session for key k, made again from the seed: round one
+ * made, so its coefficients exist. */
+static cx_err dkg_open(const node *n, const vm_key *k, uint32_t me, dkg **out) {
+  uint8_t *seed = sodium_malloc(32);
+  if (!seed) return CX_E_NOMEM;
+  cx_err e = dkg_seed(n, k->context, seed);
+  if (!e) e = dkg_new((uint16_t)k->n, k->t, (uint16_t)(me + 1), k->context, seed, out, NULL, 0);
+  sodium_free(seed);
+  if (e) return e;
+  dkg_round1_msg r1;
+  if ((e = dkg_round1(*out, &r1))) {
+    dkg_free(*out);
+    *out = NULL;
+  }
+  return e;
+}
+
+static void submit(key_service *s, cx_tx *tx, const char *what, const char *name) {
+  cx_hash txid;
+  char detail[128] = "";
+  tx->chain_id = s->node->chain_id;
+  cx_err e = node_submit_own(s->node, tx, &txid, detail, sizeof detail);
+  if (e) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "key %s: %s not admitted: %s %s", name, what, cx_err_name(e), detail);
+    set_error(s, msg);
+  } else {
+    LOG_I("keys", "key %s: %s submitted", name, what);
+    pthread_mutex_lock(&s->mu);
+    s->pub.submitted++;
+    pthread_mutex_unlock(&s->mu);
+  }
+}
+
+/* ---- the DKG steps (docs/keys.md §5) -------------------------------------- */
+
+static void step_deal(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  node *n = s->node;
+  dkg *d = NULL;
+  dkg_share *shares = sodium_malloc(k->n * sizeof *shares);
+  uint8_t *plain = sodium_malloc(DKG_SHARE_LEN);
+  uint8_t *r1buf = malloc(DKG_ROUND1_MAX_LEN);
+  dkg_round1_msg r1;
+  cx_tx tx;
+  tx_init(&tx);
+  cx_err e = shares && plain && r1buf ? CX_OK : CX_E_NOMEM;
+  if (!e) e = dkg_open(n, k, me, &d);
+  if (!e) e = dkg_round1(d, &r1);
+  if (!e) e = dkg_round2(d, shares, NULL, 0);
+  if (!e) {
+    size_t len = dkg_round1_encode(&r1, r1buf);
+    tx.type = TX_KEY_DEAL;
+    snprintf(tx.u.kdeal.name, sizeof tx.u.kdeal.name, "%s", k->name);
+    tx.u.kdeal.epoch = k->epoch;
+    e = tx_key_deal_set(&tx, r1buf, len, k->n);
+  }
+  for (uint32_t j = 0; j < k->n && !e; j++) {
+    if (j == me) continue;
+    uint8_t sealed[CX_KEY_SEALED_LEN];
+    dkg_share_encode(&shares[j], plain);
+    if (crypto_box_seal(sealed, plain, DKG_SHARE_LEN, k->enc[j]) != 0) e = CX_E_CRYPTO;
+    if (!e) e = tx_key_deal_set_slot(&tx, j, sealed);
+  }
+  if (!e) {
+    tx.type = TX_KEY_DEAL;
+    submit(s, &tx, "deal", k->name);
+    lk->deal_at = mono(s);
+  } else {
+    char msg[200];
+    snprintf(msg, sizeof msg, "key %s: cannot make this party's deal: %s", k->name, cx_err_name(e));
+    set_error(s, msg);
+    lk->deal_at = mono(s);
+  }
+  tx_clear(&tx);
+  dkg_free(d);
+  if (shares) sodium_free(shares);
+  if (plain) sodium_free(plain);
+  free(r1buf);
+}
+
+/* Opens this party's sealed share of dealer i: CX_OK with *sh, or an error
+ * when the box does not open or the share does not decode for (i, me). */
+static cx_err open_share(const node *n, const vm_key *k, uint32_t i, uint32_t me, dkg_share *sh) {
+  const uint8_t *box = k->sealed[i] + (size_t)me * CX_KEY_SEALED_LEN;
+  uint8_t *plain = sodium_malloc(DKG_SHARE_LEN);
+  if (!plain) return CX_E_NOMEM;
+  cx_err e = CX_OK;
+  if (crypto_box_seal_open(plain, box, CX_KEY_SEALED_LEN, n->keys.enc_public, n->keys.enc_secret) != 0)
+    e = CX_E_CRYPTO;
+  if (!e) e = dkg_share_decode(plain, DKG_SHARE_LEN, sh, NULL, 0);
+  if (!e && (sh->dealer != i + 1 || sh->recipient != me + 1)) e = CX_E_INVALID_ARG;
+  sodium_free(plain);
+  return e;
+}
+
+/* Feeds every deal on chain to d: round ones, then this party's shares.
+ * complaints (may be NULL) receives the complaints this party must make. */
+static cx_err feed_deals(const node *n, const vm_key *k, uint32_t me, dkg *d, dkg_complaint *complaints,
+                         uint32_t *nc) {
+  if (nc) *nc = 0;
+  dkg_share *sh = sodium_malloc(sizeof *sh);
+  if (!sh) return CX_E_NOMEM;
+  cx_err e = CX_OK;
+  for (uint32_t i = 0; i < k->n && !e; i++) {
+    if (!(k->dealt >> i & 1) || i == me) continue;
+    dkg_round1_msg r1;
+    if (dkg_round1_decode(k->round1[i], k->round1_len[i], &r1, NULL, 0) != CX_OK ||
+        dkg_recv_round1(d, &r1, NULL, 0) != CX_OK)
+      continue; /* the vm checked it: cannot happen */
+    dkg_complaint c;
+    int complained = 0;
+    if (open_share(n, k, i, me, sh) != CX_OK) {
+      if (dkg_complain(d, (uint16_t)(i + 1), &c, NULL, 0) == CX_OK) complained = 1;
+    } else {
+      (void)dkg_recv_share(d, sh, &c, &complained, NULL, 0);
+    }
+    if (complained && complaints) complaints[(*nc)++] = c;
+  }
+  sodium_free(sh);
+  return e;
+}
+
+static void step_verdict(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  node *n = s->node;
+  dkg *d = NULL;
+  dkg_complaint *cs = calloc(CX_MAX_VALIDATORS, sizeof *cs);
+  uint32_t nc = 0;
+  cx_tx tx;
+  tx_init(&tx);
+  cx_err e = cs ? dkg_open(n, k, me, &d) : CX_E_NOMEM;
+  if (!e) e = feed_deals(n, k, me, d, cs, &nc);
+  if (!e) {
+    tx.type = TX_KEY_VERDICT;
+    cx_tx_key_verdict *v = &tx.u.kverdict;
+    snprintf(v->name, sizeof v->name, "%s", k->name);
+    v->epoch = k->epoch;
+    v->k = nc;
+    for (uint32_t i = 0; i < nc; i++) {
+      v->complaint_len[i] = (uint8_t)dkg_complaint_encode(&cs[i], v->complaint[i]);
+      LOG_W("keys", "key %s: complaint against party %u (%s)", k->name, (unsigned)cs[i].dealer - 1,
+            cs[i].reason == DKG_COMPLAINT_BAD_SHARE ? "bad share" : "no share");
+    }
+    submit(s, &tx, nc ? "verdict with complaints" : "verdict", k->name);
+  } else {
+    char msg[200];
+    snprintf(msg, sizeof msg, "key %s: cannot check the deals: %s", k->name, cx_err_name(e));
+    set_error(s, msg);
+  }
+  lk->verdict_at = mono(s);
+  if (cs) {
+    sodium_memzero(cs, CX_MAX_VALIDATORS * sizeof *cs); /* disclosed shares: public soon, still */
+    free(cs);
+  }
+  tx_clear(&tx);
+  dkg_free(d);
+}
+
+/* Answers every pending complaint against this party. */
+static void step_answers(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  dkg *d = NULL;
+  for (size_t c = 0; c < k->ncomplaints; c++) {
+    const vm_key_complaint *kc = &k->complaints[c];
+    if (kc->dealer != me || kc->state != 0) continue;
+    if (lk->answered_at[kc->complainer] && mono(s) < lk->answered_at[kc->complainer] + RETRY_MS) continue;
+    if (!d && dkg_open(s->node, k, me, &d) != CX_OK) return;
+    dkg_complaint cp;
+    dkg_answer a;
+    cx_tx tx;
+    tx_init(&tx);
+    if (dkg_complaint_decode(kc->complaint, kc->complaint_len, &cp, NULL, 0) == CX_OK &&
+        dkg_answer_make(d, &cp, &a, NULL, 0) == CX_OK) {
+      tx.type = TX_KEY_ANSWER;
+      snprintf(tx.u.kanswer.name, sizeof tx.u.kanswer.name, "%s", k->name);
+      tx.u.kanswer.epoch = k->epoch;
+      dkg_answer_encode(&a, tx.u.kanswer.answer);
+      submit(s, &tx, "answer to a complaint", k->name);
+    }
+    lk->answered_at[kc->complainer] = mono(s);
+    tx_clear(&tx);
+  }
+  dkg_free(d);
+}
+
+static void step_advance(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  uint8_t ph = k->phase;
+  if (k->votes >> me & 1) return;
+  if (mono(s) < lk->phase_seen_at + PHASE_TIMEOUT_MS) return;
+  if (lk->advance_at[ph] && mono(s) < lk->advance_at[ph] + RETRY_MS) return;
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_ADVANCE;
+  snprintf(tx.u.kadvance.name, sizeof tx.u.kadvance.name, "%s", k->name);
+  tx.u.kadvance.epoch = k->epoch;
+  tx.u.kadvance.phase = ph;
+  submit(s, &tx, ph == VM_KEY_DEALING ? "vote to end dealing" : "vote to end verifying", k->name);
+  lk->advance_at[ph] = mono(s);
+  tx_clear(&tx);
+}
+
+/* READY: this party's signing share, from the chain and its seed. The
+ * library's finish must agree with the chain on QUAL and on Y_me; if not,
+ * the share is not used. */
+static void step_share(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  node *n = s->node;
+  dkg *d = NULL;
+  frost_scalar *sh = sodium_malloc(sizeof *sh);
+  dkg_result *res = calloc(1, sizeof *res);
+  char why[160] = "";
+  cx_err e = sh && res ? dkg_open(n, k, me, &d) : CX_E_NOMEM;
+  if (!e) e = feed_deals(n, k, me, d, NULL, NULL);
+  for (size_t c = 0; c < k->ncomplaints && !e; c++) {
+    const vm_key_complaint *kc = &k->complaints[c];
+    dkg_complaint cp;
+    if (dkg_complaint_decode(kc->complaint, kc->complaint_len, &cp, NULL, 0) != CX_OK) continue;
+    (void)dkg_recv_complaint(d, &cp, NULL, 0);
+    if (kc->state != 0) {
+      dkg_answer a;
+      if (dkg_answer_decode(kc->answer, CX_KEY_ANSWER_LEN, &a, NULL, 0) == CX_OK) (void)dkg_recv_answer(d, &a, NULL, 0);
+    }
+  }
+  if (!e) e = dkg_finish(d, res, sh, why, sizeof why);
+  uint64_t qual = 0;
+  if (!e)
+    for (uint16_t i = 0; i < res->nqual; i++) qual |= 1ull << (res->qual[i] - 1);
+  frost_element y;
+  if (!e && (qual != k->qual || memcmp(res->group_pk.b, k->group_pk, 32) != 0)) {
+    e = CX_E_MPC_INCONSISTENT;
+    snprintf(why, sizeof why, "this party's view of QUAL or the group key differs from the chain's");
+  }
+  if (!e && (frost_public_share(sh, &y) != CX_OK || memcmp(y.b, k->pk_shares[me], 32) != 0)) {
+    e = CX_E_MPC_INCONSISTENT;
+    snprintf(why, sizeof why, "this party's share does not match its verification share on chain");
+  }
+  if (e) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "key %s: no signing share for this party: %s%s%s", k->name, cx_err_name(e),
+             why[0] ? ": " : "", why);
+    set_error(s, msg);
+    lk->share_bad = 1;
+    if (sh) sodium_free(sh);
+  } else {
+    pthread_mutex_lock(&s->mu);
+    lk->share = sh;
+    lk->n = k->n;
+    lk->t = k->t;
+    lk->me = me;
+    memcpy(lk->group_pk.b, k->group_pk, 32);
+    for (uint32_t j = 0; j < k->n; j++) memcpy(lk->pk_shares[j].b, k->pk_shares[j], 32);
+    memcpy(lk->parties, k->parties, k->n * sizeof *k->parties);
+    lk->have_share = 1;
+    pthread_mutex_unlock(&s->mu);
+    char hex[65];
+    hex_encode(k->group_pk, 32, hex);
+    LOG_I("keys", "key %s (epoch %u) ready: group key %.16s, this party's share checked", k->name,
+          (unsigned)k->epoch, hex);
+  }
+  free(res);
+  dkg_free(d);
+}
+
+static void beacon_on_height(key_service *s, uint64_t h);
+static void beacon_replay_early(key_service *s);
+
+static void follow_key(key_service *s, const vm_key *k) {
+  int me = vm_key_party(k, &s->node->keys.pub);
+  if (me < 0) return;
+  lkey *lk = lkey_find(s, k->name, k->epoch, 1);
+  if (!lk) return;
+  uint64_t now = mono(s);
+  if (lk->phase != k->phase) {
+    lk->phase = k->phase;
+    lk->phase_seen_at = now;
+  }
+  uint32_t m = (uint32_t)me;
+  switch (k->phase) {
+  case VM_KEY_DEALING:
+    if (!(k->dealt >> m & 1) && (!lk->deal_at || now >= lk->deal_at + RETRY_MS)) step_deal(s, k, lk, m);
+    step_advance(s, k, lk, m);
+    break;
+  case VM_KEY_VERIFYING:
+    if (!(k->verdict >> m & 1) && (!lk->verdict_at || now >= lk->verdict_at + RETRY_MS)) step_verdict(s, k, lk, m);
+    step_answers(s, k, lk, m);
+    step_advance(s, k, lk, m);
+    break;
+  case VM_KEY_READY:
+    if (!lk->have_share && !lk->share_bad) {
+      step_share(s, k, lk, m);
+      /* the tip was committed before the share existed: its beacon now */
+      if (lk->have_share && strcmp(k->name, "beacon") == 0) {
+        pthread_mutex_lock(&s->mu);
+        uint64_t tip = s->tip;
+        pthread_mutex_unlock(&s->mu);
+        if (tip) beacon_on_height(s, tip);
+        beacon_replay_early(s);
+      }
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+/* The lowest-ranked validator creates the results and beacon keys when
+ * they are missing or FAILED; the others after CREATE_STAGGER_MS x rank. */
+static void ensure_keys(key_service *s) {
+  node *n = s->node;
+  cx_member *vals = calloc(CX_MAX_VALIDATORS, sizeof *vals);
+  size_t nval = 0;
+  if (!vals || vm_validators(&n->ro, vals, CX_MAX_VALIDATORS, &nval) != CX_OK || nval < 2) {
+    free(vals);
+    return;
+  }
+  int rank = -1;
+  for (size_t i = 0; i < nval; i++)
+    if (memcmp(vals[i].key.b, n->keys.pub.b, 32) == 0) rank = (int)i;
+  free(vals);
+  if (rank < 0) return;
+  uint32_t f = (uint32_t)(nval - 1) / 3;
+  static const char *names[3] = {NULL, "results", "beacon"};
+  vm_key *k = malloc(sizeof *k);
+  if (!k) return;
+  for (uint8_t p = CX_KEY_PURPOSE_RESULTS; p <= CX_KEY_PURPOSE_BEACON; p++) {
+    vm_key_init(k);
+    cx_err e = vm_key_get(&n->ro, names[p], k);
+    int missing = e == CX_E_NOT_FOUND || (!e && k->phase == VM_KEY_FAILED);
+    vm_key_clear(k);
+    uint64_t now = mono(s);
+    if (!missing) {
+      s->missing_since[p] = 0;
+      continue;
+    }
+    if (!s->missing_since[p]) s->missing_since[p] = now;
+    if (now < s->missing_since[p] + (uint64_t)rank * CREATE_STAGGER_MS) continue;
+    if (s->create_at[p] && now < s->create_at[p] + RETRY_MS) continue;
+    cx_tx tx;
+    tx_init(&tx);
+    tx.type = TX_KEY_CREATE;
+    snprintf(tx.u.kcreate.name, sizeof tx.u.kcreate.name, "%s", names[p]);
+    tx.u.kcreate.purpose = p;
+    uint32_t t = p == CX_KEY_PURPOSE_RESULTS ? (uint32_t)nval - f : f + 1;
+    tx.u.kcreate.t = (uint8_t)(t < 2 ? 2 : t);
+    submit(s, &tx, "creation", names[p]);
+    s->create_at[p] = now;
+    tx_clear(&tx);
+  }
+  free(k);
+}
+
+static void keys_tick(key_service *s) {
+  uint64_t now = mono(s);
+  if (now < s->tick_at + TICK_MS) return;
+  s->tick_at = now;
+  node *n = s->node;
+  ensure_keys(s);
+  char (*names)[CX_KEY_NAME_MAX + 1] = calloc(KEYS_MAX, sizeof *names);
+  size_t nk = 0;
+  vm_key *k = malloc(sizeof *k);
+  if (names && k && vm_key_names(&n->ro, names, KEYS_MAX, &nk) == CX_OK) {
+    for (size_t i = 0; i < nk && i < KEYS_MAX; i++) {
+      vm_key_init(k);
+      if (vm_key_get(&n->ro, names[i], k) == CX_OK) follow_key(s, k);
+      vm_key_clear(k);
+    }
+  }
+  free(k);
+  free(names);
+}
+
+/* ---- the beacon (docs/keys.md §7) ----------------------------------------- */
+
+static lkey *beacon_key(key_service *s) {
+  for (size_t i = 0; i < KEYS_MAX; i++)
+    if (s->keys[i].used && s->keys[i].have_share && strcmp(s->keys[i].name, "beacon") == 0) return &s->keys[i];
+  return NULL;
+}
+
+/* The ring slot of height h, reset if it held another height. mu held. */
+static bslot *slot_of(key_service *s, uint64_t h, uint32_t n) {
+  bslot *b = &s->ring[h % BEACON_KEEP];
+  if (b->height != h) {
+    free(b->rec);
+    free(b->shares);
+    memset(b, 0, sizeof *b);
+    b->height = h;
+  }
+  if (!b->done && !b->shares && !(b->shares = calloc(n, sizeof *b->shares))) return NULL;
+  return b;
+}
+
+/* Adds a verified share; combines at t. mu held. */
+static void beacon_add(key_service *s, const lkey *bk, uint64_t h, uint32_t from, const beacon_share *sh) {
+  bslot *b = slot_of(s, h, bk->n);
+  if (!b || b->done || (b->have >> from & 1)) return;
+  b->shares[from] = *sh;
+  b->have |= 1ull << from;
+  if ((uint32_t)__builtin_popcountll(b->have) < bk->t) return;
+  beacon_share *list = calloc(bk->n, sizeof *list);
+  beacon_record *rec = calloc(1, sizeof *rec);
+  uint16_t *culprits = calloc(bk->n, sizeof *culprits);
+  size_t nl = 0, nculprits = 0;
+  uint8_t coin[BEACON_COIN_HEIGHT_LEN];
+  beacon_coin_name(s->node->chain_id.b, h, coin);
+  if (list && rec && culprits) {
+    for (uint32_t j = 0; j < bk->n; j++)
+      if (b->have >> j & 1) list[nl++] = b->shares[j];
+    if (beacon_combine_checked(coin, sizeof coin, (uint16_t)bk->t, (uint16_t)bk->n, bk->pk_shares, list, nl,
+                               b->value, rec, culprits, &nculprits, NULL, 0) == CX_OK) {
+      size_t len = BEACON_RECORD_LEN(rec->coin_len, rec->nshares);
+      if ((b->rec = malloc(len))) {
+        b->rec_len = beacon_record_encode(rec, b->rec);
+        b->done = 1;
+        free(b->shares);
+        b->shares = NULL;
+        s->pub.beacons++;
+        s->pub.beacon_height = h > s->pub.beacon_height ? h : s->pub.beacon_height;
+      }
+    }
+  }
+  free(list);
+  free(rec);
+  free(culprits);
+}
+
+static void beacon_on_height(key_service *s, uint64_t h) {
+  node *n = s->node;
+  pthread_mutex_lock(&s->mu);
+  lkey *bk = beacon_key(s);
+  if (!bk) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  uint8_t coin[BEACON_COIN_HEIGHT_LEN];
+  beacon_coin_name(n->chain_id.b, h, coin);
+  beacon_share sh;
+  cx_err e = beacon_share_make(coin, sizeof coin, (uint16_t)(bk->me + 1), bk->share, &sh, NULL, 0);
+  cx_pubkey parties[CX_MAX_VALIDATORS];
+  uint32_t np = bk->n, me = bk->me;
+  memcpy(parties, bk->parties, np * sizeof *parties);
+  if (!e) beacon_add(s, bk, h, me, &sh);
+  pthread_mutex_unlock(&s->mu);
+  if (e) return;
+  uint8_t msg[2 + 8 + BEACON_SHARE_LEN];
+  msg[0] = KW_VERSION;
+  msg[1] = KEY_BEACON_SHARE;
+  put_be64(msg + 2, h);
+  beacon_share_encode(&sh, msg + 10);
+  for (uint32_t j = 0; j < np; j++) {
+    if (j == me) continue;
+    cx_member m;
+    if (vm_member_by_key(&n->ro, &parties[j], &m) != CX_OK) continue;
+    cx_err se = net_send(n->net, m.name, NET_MSG_KEY, msg, sizeof msg);
+    if (se) LOG_D("keys", "beacon share for %llu to %s dropped: %s", (unsigned long long)h, m.name, cx_err_name(se));
+  }
+}
+
+/* Returns 1 when m was kept for later (this node has no beacon key yet:
+ * the others may finish the DKG a moment sooner and send their shares of
+ * the tip before this node can check them). */
+static int beacon_on_msg(key_service *s, kmsg *m) {
+  node *n = s->node;
+  cx_member mem;
+  if (vm_member_get(&n->ro, m->from, &mem) != CX_OK) return 0;
+  pthread_mutex_lock(&s->mu);
+  lkey *bk = beacon_key(s);
+  if (!bk) {
+    if (s->nearly == EARLY_MAX) {
+      free(s->early[0]);
+      memmove(s->early, s->early + 1, --s->nearly * sizeof *s->early);
+    }
+    s->early[s->nearly++] = m;
+    pthread_mutex_unlock(&s->mu);
+    return 1;
+  }
+  const char *why = NULL;
+  int from = -1;
+  if (bk)
+    for (uint32_t j = 0; j < bk->n; j++)
+      if (memcmp(bk->parties[j].b, mem.key.b, 32) == 0) from = (int)j;
+  uint64_t h = m->w.height;
+  if (from < 0) why = "not a party of the beacon key";
+  else if (m->w.share.id != from + 1) why = "share under another party's identifier";
+  else if (h > s->tip + BEACON_AHEAD || h + BEACON_KEEP <= s->tip) why = "height outside the beacon window";
+  if (!why) {
+    uint8_t coin[BEACON_COIN_HEIGHT_LEN];
+    beacon_coin_name(n->chain_id.b, h, coin);
+    if (beacon_share_verify(coin, sizeof coin, (uint16_t)(from + 1), &bk->pk_shares[from], &m->w.share, NULL, 0) != CX_OK)
+      why = "beacon share proof fails";
+    else
+      beacon_add(s, bk, h, (uint32_t)from, &m->w.share);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (why) node_refuse(n, &s->refused, "beacon share", m->from, why);
+  return 0;
+}
+
+/* The shares kept by beacon_on_msg, now that the key is here. */
+static void beacon_replay_early(key_service *s) {
+  pthread_mutex_lock(&s->mu);
+  size_t k = s->nearly;
+  kmsg *list[EARLY_MAX];
+  memcpy(list, s->early, k * sizeof *list);
+  s->nearly = 0;
+  pthread_mutex_unlock(&s->mu);
+  for (size_t i = 0; i < k; i++)
+    if (!beacon_on_msg(s, list[i])) free(list[i]);
+}
+
+cx_err key_service_beacon(node *n, uint64_t height, uint8_t value[BEACON_VALUE_LEN], uint8_t **rec, size_t *len) {
+  key_service *s = n->keysvc;
+  if (!s) return CX_E_NOT_FOUND;
+  cx_err e = CX_E_NOT_FOUND;
+  pthread_mutex_lock(&s->mu);
+  const bslot *b = &s->ring[height % BEACON_KEEP];
+  if (height && b->height == height && b->done) {
+    e = CX_OK;
+    memcpy(value, b->value, BEACON_VALUE_LEN);
+    if (rec) {
+      *rec = malloc(b->rec_len);
+      if (!*rec) e = CX_E_NOMEM;
+      else {
+        memcpy(*rec, b->rec, b->rec_len);
+        *len = b->rec_len;
+      }
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return e;
+}
+
+int key_audit_sampled(const uint8_t beacon[32], const cx_hash *call) {
+  static const char label[] = "custos/audit";
+  uint8_t m[sizeof label - 1 + 64], h[32];
+  memcpy(m, label, sizeof label - 1);
+  memcpy(m + sizeof label - 1, beacon, 32);
+  memcpy(m + sizeof label - 1 + 32, call->b, 32);
+  crypto_generichash(h, sizeof h, m, sizeof m, NULL, 0);
+  return ((unsigned)h[0] << 8 | h[1]) < KEY_AUDIT_BELOW;
+}
+
+/* ---- the thread ----------------------------------------------------------- */
+
+static void *svc_main(void *arg) {
+  key_service *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    if (!s->stop && !s->inq && !s->nheights) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 100 * 1000000L;
+      ts.tv_sec += ts.tv_nsec / 1000000000L;
+      ts.tv_nsec %= 1000000000L;
+      pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    int stop = s->stop;
+    kmsg *in = s->inq;
+    s->inq = s->inq_tail = NULL;
+    s->ninq = 0;
+    uint64_t hs[HEIGHTS_MAX];
+    size_t nh = s->nheights;
+    memcpy(hs, s->heights, nh * sizeof *hs);
+    s->nheights = 0;
+    s->pub.refused = __atomic_load_n(&s->refused, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->mu);
+    if (stop) {
+      while (in) {
+        kmsg *m = in;
+        in = in->next;
+        free(m);
+      }
+      break;
+    }
+    for (size_t i = 0; i < nh; i++) beacon_on_height(s, hs[i]);
+    while (in) {
+      kmsg *m = in;
+      in = in->next;
+      if (!beacon_on_msg(s, m)) free(m);
+    }
+    keys_tick(s);
+  }
+  return NULL;
+}
+
+cx_err key_service_start(node *n, char *err, size_t errlen) {
+  if (!n->net) return CX_OK;
+  key_service *s = calloc(1, sizeof *s);
+  if (!s) return CX_E_NOMEM;
+  s->node = n;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  s->tip = store_height(n->st);
+  n->keysvc = s;
+  if (!(s->ring = calloc(BEACON_KEEP, sizeof *s->ring))) {
+    snprintf(err, errlen, "keys: out of memory");
+    key_service_free(n);
+    return CX_E_NOMEM;
+  }
+  net_on(n->net, NET_MSG_KEY, on_key, s);
+  if (pthread_create(&s->th, NULL, svc_main, s) != 0) {
+    snprintf(err, errlen, "keys: cannot start the service thread");
+    return CX_E_INTERNAL; /* node_close frees it */
+  }
+  s->running = 1;
+  return CX_OK;
+}
+
+void key_service_stop(node *n) {
+  key_service *s = n->keysvc;
+  if (!s || !s->running) return;
+  pthread_mutex_lock(&s->mu);
+  s->stop = 1;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->th, NULL);
+  s->running = 0;
+}
+
+void key_service_free(node *n) {
+  key_service *s = n->keysvc;
+  if (!s) return;
+  key_service_stop(n);
+  for (size_t i = 0; i < KEYS_MAX; i++) lkey_wipe(&s->keys[i]);
+  if (s->ring)
+    for (size_t i = 0; i < BEACON_KEEP; i++) {
+      free(s->ring[i].rec);
+      free(s->ring[i].shares);
+    }
+  free(s->ring);
+  while (s->inq) {
+    kmsg *m = s->inq;
+    s->inq = m->next;
+    free(m);
+  }
+  for (size_t i = 0; i < s->nearly; i++) free(s->early[i]);
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+  n->keysvc = NULL;
+}
