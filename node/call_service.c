@@ -33,6 +33,9 @@
  *   MPC    (1): an engine message (mpc/wire.h)
  *   COMMIT (2): str domain | root[32] | u64be count | leaf[32]
  *   SIG    (3): u8 status | statement[32] | bytes blob | sig[64] | str reason
+ *   FPROP  (4): u64be mask: a coordinator's FROST proposal, the parties
+ *               whose blobs the result will carry (docs/keys.md §8)
+ *   TSIGN  (5): a threshold-signing message (mpc/threshold/tsign.h)
  * A message of a call this node has not started is kept (bounded, oldest
  * dropped first) until it does.
  *
@@ -55,6 +58,7 @@
 #include "net.h"
 #include "node_internal.h"
 #include "store.h"
+#include "tsign.h"
 #include "vault.h"
 #include "vm.h"
 #if CUSTOS_TESTING
@@ -65,6 +69,8 @@
 #define CW_MPC CALL_MPC
 #define CW_COMMIT CALL_COMMIT
 #define CW_SIG CALL_SIG
+#define CW_FPROP CALL_FPROP
+#define CW_TSIGN CALL_TSIGN
 #define CW_HDR CALL_WIRE_HDR      /* version | kind | call[32] */
 #define ENGINE_HDR 34             /* mpc/wire.h: version u8 | kind u8 | session[32] */
 
@@ -82,6 +88,9 @@
 #define WATCH_MAX 1024            /* committed calls watched for expiry */
 #define WATCH_EVERY_MS 1000
 #define EXPIRY_STAGGER_MS 2000    /* party i submits an expiry i x this after it is due */
+#define FROST_MAX_MS 4000         /* a coordinator's FROST signing not done by then: quorum mode */
+#define TSPEND_MAX 32             /* tsign messages kept per call until their session exists */
+_Static_assert(CALL_TSIGN_MIN == TSIGN_HEAD_LEN && CALL_TSIGN_MAX == TSIGN_MSG_MAX_LEN, "node_internal.h copies tsign.h");
 
 typedef struct cmsg {
   struct cmsg *next;
@@ -146,6 +155,20 @@ typedef struct job {
   psig sigs[CX_MAX_VALIDATORS];
   int submitted;
   uint64_t submit_at; /* 0: no quorum yet */
+  /* One FROST signature for the result (docs/keys.md §8): a signing session
+   * per coordinator whose proposal this party could follow. */
+  struct {
+    tsign *ts;        /* NULL: none */
+    uint8_t sid[32];
+    uint64_t mask;
+  } fs[CX_MAX_VALIDATORS]; /* by proposer */
+  uint64_t fprop[CX_MAX_VALIDATORS]; /* proposals received (mask; 0 none) */
+  cmsg *tspend[TSPEND_MAX];          /* tsign messages for sessions not open yet */
+  size_t ntspend;
+  int frost;          /* 0 not tried, 1 coordinating, 2 signed, 3 quorum mode */
+  uint64_t frost_until;
+  uint8_t frost_sig[64];
+  uint32_t frost_epoch;
 } job;
 
 struct call_service {
@@ -226,13 +249,26 @@ cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refus
   memset(out, 0, sizeof *out);
   if (len < CW_HDR) return refuse(r, CX_E_TRUNCATED, "shorter than a message header");
   if (p[0] != CW_VERSION) return refuse(r, CX_E_BAD_VERSION, "unknown version");
-  if (p[1] < CW_MPC || p[1] > CW_SIG) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
+  if (p[1] < CW_MPC || p[1] > CW_TSIGN) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
   out->kind = p[1];
   memcpy(out->call.b, p + 2, 32);
   if (out->kind == CW_MPC) {
     if (len < CW_HDR + ENGINE_HDR) return refuse(r, CX_E_TRUNCATED, "engine message shorter than its header");
     out->mpc = p + CW_HDR;
     out->mpc_len = len - CW_HDR;
+    return CX_OK;
+  }
+  if (out->kind == CW_FPROP) {
+    if (len != CW_HDR + 8) return refuse(r, len < CW_HDR + 8 ? CX_E_TRUNCATED : CX_E_TRAILING, "malformed proposal");
+    out->fmask = get_be64(p + CW_HDR);
+    if (!out->fmask) return refuse(r, CX_E_INVALID_ARG, "proposal naming no party");
+    return CX_OK;
+  }
+  if (out->kind == CW_TSIGN) {
+    if (len < CW_HDR + CALL_TSIGN_MIN) return refuse(r, CX_E_TRUNCATED, "signing message shorter than its header");
+    if (len > CW_HDR + CALL_TSIGN_MAX) return refuse(r, CX_E_TOO_LONG, "signing message too long");
+    out->ts = p + CW_HDR;
+    out->ts_len = len - CW_HDR;
     return CX_OK;
   }
   cx_dec d;
@@ -443,7 +479,11 @@ static void job_free(job *j) {
   tx_clear(&j->tx);
   free(j->res.out);
   free(j->blob);
-  for (uint32_t i = 0; i < CX_MAX_VALIDATORS; i++) free(j->sigs[i].blob);
+  for (uint32_t i = 0; i < CX_MAX_VALIDATORS; i++) {
+    free(j->sigs[i].blob);
+    tsign_free(j->fs[i].ts); /* wipes the share and nonces */
+  }
+  for (size_t i = 0; i < j->ntspend; i++) free(j->tspend[i]);
   free(j);
 }
 
@@ -934,6 +974,164 @@ static void on_sig_msg(call_service *s, job *j, const cmsg *m, const call_wire *
   add_sig(j, (uint32_t)p, w->status, &w->statement, w->blob, w->blob_len, &w->sig, w->reason);
 }
 
+/* ---- one FROST signature per result (docs/keys.md §8) -------------------- */
+
+/* The message the `results` key signs for my statement with the blobs of
+ * the parties in mask, and the session id H(call || message). 0 when this
+ * party lacks an agreeing signature (and so the blob) of a listed party. */
+static int frost_msg(const job *j, uint64_t mask, uint8_t msg[64], uint8_t sid[32]) {
+  cx_result_sig list[CX_MAX_VALIDATORS];
+  cx_tx_call_result r;
+  memset(&r, 0, sizeof r);
+  r.sigs = list;
+  for (uint32_t i = 0; i < j->n; i++) {
+    if (!(mask >> i & 1)) continue;
+    const psig *p = &j->sigs[i];
+    if (!p->have || !hash_eq(&p->statement, &j->statement)) return 0;
+    list[r.nsig].party = (uint8_t)i;
+    list[r.nsig].blob = p->blob;
+    list[r.nsig].blob_len = p->blob_len;
+    r.nsig++;
+  }
+  if (mask >> j->n) return 0;
+  tx_result_frost_msg(&j->statement, &r, msg);
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, j->id.b, 32);
+  crypto_generichash_update(&h, msg, 64);
+  crypto_generichash_final(&h, sid, 32);
+  return 1;
+}
+
+/* Sends what the signing session of proposer p has queued. */
+static void fs_pump(call_service *s, job *j, uint32_t p) {
+  tsign *ts = j->fs[p].ts;
+  if (!ts) return;
+  tsign_tick(ts, mono(s));
+  tsign_out *o = malloc(sizeof *o);
+  if (!o) return;
+  while (tsign_poll(ts, o))
+    send_kind(s, j, o->to == TSIGN_TO_ALL ? MPC_TO_ALL : (uint32_t)o->to - 1, CW_TSIGN, o->buf, o->len);
+  free(o);
+}
+
+/* Delivers a tsign message to the session it names, if open here. */
+static int fs_deliver(call_service *s, job *j, uint32_t from, const uint8_t *ts, size_t len) {
+  for (uint32_t p = 0; p < j->n; p++) {
+    if (!j->fs[p].ts || memcmp(ts + 1, j->fs[p].sid, 32) != 0) continue;
+    char why[160];
+    cx_err e = tsign_recv(j->fs[p].ts, (uint16_t)(from + 1), ts, len, mono(s), why, sizeof why);
+    if (e && e != CX_E_MPC_ROUND) /* a late commitment or share is normal: the signers were chosen */
+      node_refuse(s->node, &s->refused, "signing message", j->names[from], why);
+    fs_pump(s, j, p);
+    return 1;
+  }
+  return 0;
+}
+
+/* Opens this party's signing session for proposer p's proposal, if it can
+ * follow it (same statement, every listed blob held): then the messages
+ * kept for it are fed. */
+static void fs_open(call_service *s, job *j, uint32_t p, uint64_t mask) {
+  if (j->fs[p].ts || !j->have_mine) return;
+  uint8_t msg[64], sid[32];
+  if (!frost_msg(j, mask, msg, sid)) return;
+  uint32_t epoch = 0, me = 0;
+  tsign *ts = NULL;
+  if (key_service_tsign(s->node, "results", j->rec.parties, j->n, sid, msg, sizeof msg, &ts, &epoch, &me) != CX_OK)
+    return;
+  if (me != j->me) { /* the key's party order is the call's: cannot differ */
+    tsign_free(ts);
+    return;
+  }
+  j->fs[p].ts = ts;
+  memcpy(j->fs[p].sid, sid, 32);
+  j->fs[p].mask = mask;
+  if (p == j->me) j->frost_epoch = epoch;
+  size_t w = 0;
+  for (size_t i = 0; i < j->ntspend; i++) {
+    cmsg *m = j->tspend[i];
+    int from = party_by_name(j, m->from);
+    if (from >= 0 && memcmp(m->data + CW_HDR + 1, sid, 32) == 0) {
+      fs_deliver(s, j, (uint32_t)from, m->data + CW_HDR, m->len - CW_HDR);
+      free(m);
+    } else {
+      j->tspend[w++] = m;
+    }
+  }
+  j->ntspend = w;
+}
+
+static void on_fprop_msg(call_service *s, job *j, const cmsg *m, const call_wire *w) {
+  int p = party_by_name(j, m->from);
+  if (p < 0) {
+    node_refuse(s->node, &s->refused, "signing proposal", m->from, "not a party of the call");
+    return;
+  }
+  if (j->fprop[p]) return; /* one proposal per coordinator */
+  j->fprop[p] = w->fmask;
+  fs_open(s, j, (uint32_t)p, w->fmask);
+}
+
+/* A tsign message: to its session, or kept until the proposal it belongs
+ * to can be followed (this party's own result may not be ready yet). */
+static int on_tsign_msg(call_service *s, job *j, cmsg *m, const call_wire *w) {
+  int p = party_by_name(j, m->from);
+  if (p < 0) {
+    node_refuse(s->node, &s->refused, "signing message", m->from, "not a party of the call");
+    return 0;
+  }
+  if (fs_deliver(s, j, (uint32_t)p, w->ts, w->ts_len)) return 0;
+  if (j->ntspend == TSPEND_MAX) {
+    free(j->tspend[0]);
+    memmove(j->tspend, j->tspend + 1, --j->ntspend * sizeof *j->tspend);
+  }
+  j->tspend[j->ntspend++] = m;
+  return 1; /* kept */
+}
+
+/* Closing, my turn to submit: coordinate a FROST signature over the result
+ * with the agreeing parties' blobs, or fall back to quorum mode. Returns 1
+ * when the result may be submitted now (j->frost says how). */
+static int frost_turn(call_service *s, job *j, uint64_t now) {
+  if (j->frost == 0) {
+    uint64_t mask = 0;
+    for (uint32_t i = 0; i < j->n; i++)
+      if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) mask |= 1ull << i;
+    j->frost = 3;
+    fs_open(s, j, j->me, mask);
+    if (!j->fs[j->me].ts) return 1; /* no usable results key here: quorum mode */
+    uint8_t b[8];
+    put_be64(b, mask);
+    send_kind(s, j, MPC_TO_ALL, CW_FPROP, b, sizeof b);
+    if (tsign_coordinate(j->fs[j->me].ts, 0, now, NULL, 0) != CX_OK) return 1;
+    fs_pump(s, j, j->me);
+    j->frost = 1;
+    j->frost_until = now + FROST_MAX_MS;
+  }
+  if (j->frost == 1) {
+    tsign *ts = j->fs[j->me].ts;
+    tsign_status st = tsign_status_get(ts);
+    char hex[65];
+    if (st == TSIGN_DONE && tsign_signature(ts, j->frost_sig) == CX_OK) {
+      j->frost = 2;
+    } else if (st == TSIGN_FAILED || now >= j->frost_until) {
+      LOG_W("call", "call %.16s: no FROST signature (%s): the result goes in quorum mode", hash_hex(&j->id, hex),
+            st == TSIGN_FAILED ? tsign_reason(ts) : "timed out");
+      j->frost = 3;
+    }
+    uint16_t ids[CX_MAX_VALIDATORS];
+    tsign_fault why[CX_MAX_VALIDATORS];
+    size_t nc = 0;
+    tsign_culprits(ts, ids, why, &nc);
+    for (size_t i = 0; i < nc && j->frost != 1; i++)
+      if (why[i] == TSIGN_BAD_SHARE)
+        LOG_W("call", "call %.16s: party %s sent a bad FROST signature share", hash_hex(&j->id, hex),
+              ids[i] >= 1 && ids[i] <= j->n ? j->names[ids[i] - 1] : "?");
+  }
+  return j->frost >= 2;
+}
+
 static job *find_job(call_service *s, const uint8_t *id) {
   for (size_t i = 0; i < s->nrun; i++)
     if (memcmp(s->run[i]->id.b, id, 32) == 0) return s->run[i];
@@ -942,10 +1140,11 @@ static job *find_job(call_service *s, const uint8_t *id) {
   return NULL;
 }
 
-/* A message for job j (known). */
-static void deliver(call_service *s, job *j, cmsg *m) {
+/* A message for job j (known). Returns 1 when the job kept m (the caller
+ * must not free it). */
+static int deliver(call_service *s, job *j, cmsg *m) {
   call_wire w;
-  if (call_wire_decode(m->data, m->len, &w, NULL) != CX_OK) return;
+  if (call_wire_decode(m->data, m->len, &w, NULL) != CX_OK) return 0;
   if (w.kind == CW_MPC) {
     if (j->sess) {
       mpc_session_recv(j->sess, w.mpc, w.mpc_len, mono(s), &s->out);
@@ -956,9 +1155,14 @@ static void deliver(call_service *s, job *j, cmsg *m) {
      * unless the sender is ahead: kept below */
   } else if (w.kind == CW_COMMIT) {
     on_commit_msg(s, j, m, &w);
-  } else {
+  } else if (w.kind == CW_SIG) {
     on_sig_msg(s, j, m, &w);
+  } else if (w.kind == CW_FPROP) {
+    on_fprop_msg(s, j, m, &w);
+  } else if (on_tsign_msg(s, j, m, &w)) {
+    return 1; /* kept by the job */
   }
+  return 0;
 }
 
 static int is_for_session(const job *j, const cmsg *m) {
@@ -979,8 +1183,7 @@ static void feed_stash(call_service *s, job *j) {
   cmsg *m;
   while ((m = cl_pop(&s->stash))) {
     if (memcmp(msg_call(m), j->id.b, 32) == 0 && (m->data[1] != CW_MPC || is_for_session(j, m))) {
-      deliver(s, j, m);
-      free(m);
+      if (!deliver(s, j, m)) free(m);
     } else {
       cl_push(&keep, m);
     }
@@ -991,8 +1194,7 @@ static void feed_stash(call_service *s, job *j) {
 static void route(call_service *s, cmsg *m) {
   job *j = find_job(s, msg_call(m));
   if (j && (m->data[1] != CW_MPC || (j->sess && is_for_session(j, m)))) {
-    deliver(s, j, m);
-    free(m);
+    if (!deliver(s, j, m)) free(m);
     return;
   }
   stash(s, m); /* a call not started yet, or a later stage of this one */
@@ -1014,7 +1216,9 @@ static void submit(call_service *s, job *j) {
   tx_init(&tx);
   tx.type = TX_CALL_RESULT;
   tx.chain_id = n->chain_id;
-  size_t ns = agreeing(j);
+  int frost = j->frost == 2;
+  uint64_t fmask = frost ? j->fs[j->me].mask : 0;
+  size_t ns = frost ? (size_t)__builtin_popcountll(fmask) : agreeing(j);
   cx_err e = tx_result_alloc(&tx, j->res.nout, ns);
   cx_tx_call_result *r = &tx.u.result;
   if (!e) {
@@ -1037,10 +1241,18 @@ static void submit(call_service *s, job *j) {
     for (uint32_t i = 0; i < j->n && !e; i++) {
       const psig *p = &j->sigs[i];
       if (!p->have || !hash_eq(&p->statement, &j->statement)) continue;
+      if (frost && !(fmask >> i & 1)) continue;
       r->sigs[q].party = (uint8_t)i;
-      r->sigs[q].sig = p->sig;
+      if (!frost) r->sigs[q].sig = p->sig;
       e = tx_result_set_blob(&tx, q, p->blob, p->blob_len);
       q++;
+    }
+    if (frost) { /* docs/keys.md §8: one signature by the results key */
+      r->proof = CX_RESULT_PROOF_FROST;
+      r->key_epoch = j->frost_epoch;
+      memcpy(r->frost.b, j->frost_sig, 64);
+    } else {
+      r->proof = CX_RESULT_PROOF_QUORUM;
     }
   }
   cx_hash txid;
@@ -1049,6 +1261,9 @@ static void submit(call_service *s, job *j) {
   hash_hex(&j->id, hex);
   if (e)
     LOG_W("call", "call %.16s: result transaction not admitted: %s %s", hex, cx_err_name(e), detail);
+  else if (frost)
+    LOG_I("call", "call %.16s: result (%s, one FROST signature, %zu blobs) submitted", hex,
+          j->res.status == CX_CALL_DONE ? "done" : "aborted", ns);
   else
     LOG_I("call", "call %.16s: result (%s, %zu signatures) submitted", hex,
           j->res.status == CX_CALL_DONE ? "done" : "aborted", ns);
@@ -1085,6 +1300,10 @@ static int closing_step(call_service *s, job *j) {
     }
     return 0;
   }
+  for (uint32_t p = 0; p < j->n; p++) {
+    if (j->fprop[p] && !j->fs[p].ts) fs_open(s, j, p, j->fprop[p]); /* came before my result */
+    fs_pump(s, j, p); /* timers; a signer also answers later coordinators */
+  }
   if (j->submitted) return 0;
   if (!j->submit_at && agreeing(j) >= 2 * (size_t)j->t + 1) {
     /* my turn among the agreeing parties */
@@ -1093,7 +1312,7 @@ static int closing_step(call_service *s, job *j) {
       if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) rank++;
     j->submit_at = now + (uint64_t)rank * SUBMIT_STAGGER_MS;
   }
-  if (j->submit_at && now >= j->submit_at) submit(s, j);
+  if (j->submit_at && now >= j->submit_at && frost_turn(s, j, now)) submit(s, j);
   return 0;
 }
 

@@ -113,6 +113,50 @@ static int fetch_anchors(const cli_ctx *c, const verify_tx *result, verify_input
   return rc;
 }
 
+/* A FROST-mode result (docs/keys.md §6): the txids of the results key's
+ * transactions as key_get lists them, each fetched with its proof. Only the
+ * ids are the node's word; verify_result replays the bytes. */
+typedef struct {
+  size_t n;
+  cx_hash *ids;
+  fetched *f;
+  verify_tx *t;
+} keytx_fetched;
+
+static int result_is_frost(const verify_tx *result) {
+  cx_tx tx;
+  if (!result->raw || tx_decode(result->raw, result->raw_len, &tx, NULL) != CX_OK) return 0;
+  int frost = tx.type == TX_CALL_RESULT && tx.u.result.proof == CX_RESULT_PROOF_FROST;
+  tx_clear(&tx);
+  return frost;
+}
+
+static int fetch_keytx(const cli_ctx *c, verify_input *in, keytx_fetched *kf) {
+  cJSON *p = cJSON_CreateObject(), *k = NULL;
+  char why[400] = "";
+  if (p) cJSON_AddStringToObject(p, "name", "results");
+  int rc = fetch_p(c, "key_get", p, &k, why, sizeof why, NULL);
+  if (rc || !k) return rc; /* no key: the check says the node listed nothing */
+  const cJSON *ids = cJSON_GetObjectItemCaseSensitive(k, "txids");
+  size_t n = (size_t)cJSON_GetArraySize(ids);
+  if (cJSON_IsArray(ids) && n && n <= 100000) {
+    kf->ids = calloc(n, sizeof *kf->ids);
+    kf->f = calloc(n, sizeof *kf->f);
+    kf->t = calloc(n, sizeof *kf->t);
+    if (!kf->ids || !kf->f || !kf->t) rc = cli_fail(CLI_LOCAL, "out of memory");
+    for (const cJSON *x = ids->child; !rc && x; x = x->next) {
+      if (!cJSON_IsString(x) || hex_decode(x->valuestring, kf->ids[kf->n].b, 32) != CX_OK) break;
+      rc = fetch_tx(c, &kf->ids[kf->n], &kf->f[kf->n], &kf->t[kf->n]);
+      kf->n++;
+    }
+  }
+  cJSON_Delete(k);
+  in->nkeytx = kf->n;
+  in->keytx_ids = kf->ids;
+  in->keytx = kf->t;
+  return rc;
+}
+
 static void print_report(const cli_ctx *c, const cx_hash *id, const verify_report *r) {
   char hex[CX_HASH_HEX_LEN];
   const char *status = r->status == CX_CALL_DONE ? "done" : r->status == CX_CALL_ABORTED ? "aborted" : NULL;
@@ -125,6 +169,7 @@ static void print_report(const cli_ctx *c, const cx_hash *id, const verify_repor
       cJSON_AddStringToObject(o, "status", status);
     else
       cJSON_AddNullToObject(o, "status");
+    cJSON_AddStringToObject(o, "proof", r->frost ? "frost" : "quorum");
     cJSON *s = cJSON_AddArrayToObject(o, "signers");
     for (size_t i = 0; s && i < r->nsigners; i++) cJSON_AddItemToArray(s, cJSON_CreateString(r->signers[i]));
     cJSON *a = cJSON_AddArrayToObject(o, "checks");
@@ -145,7 +190,10 @@ static void print_report(const cli_ctx *c, const cx_hash *id, const verify_repor
     printf("%-4s %s: %s\n", r->c[i].ok ? "ok" : "FAIL", r->c[i].name, r->c[i].detail);
     failed += !r->c[i].ok;
   }
-  if (r->all_ok) {
+  if (r->all_ok && r->frost) {
+    printf("verified: call %s is %s, signed once by the consortium's results key (FROST; from the genesis alone)\n",
+           hash_hex(id, hex), status);
+  } else if (r->all_ok) {
     printf("verified: call %s is %s, signed by", hash_hex(id, hex), status);
     for (size_t i = 0; i < r->nsigners; i++) printf("%s %s", i ? "," : "", r->signers[i]);
     printf(" (from the genesis alone)\n");
@@ -157,6 +205,7 @@ static void print_report(const cli_ctx *c, const cx_hash *id, const verify_repor
 static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
   verify_input in;
   fetched fc, fr, fg;
+  keytx_fetched kf = {0};
   anchors_fetched *af = calloc(1, sizeof *af);
   cJSON *call = NULL;
   char err[512] = "", rwhy[400] = "";
@@ -192,6 +241,7 @@ static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
     in.has_result = 1;
     if ((rc = fetch_tx(c, &in.result_id, &fr, &in.result))) goto out;
     if ((rc = fetch_anchors(c, &in.result, &in, af))) goto out;
+    if (result_is_frost(&in.result) && (rc = fetch_keytx(c, &in, &kf))) goto out;
   } else {
     if (call)
       snprintf(rwhy, sizeof rwhy, "the call is %s: no result yet",
@@ -219,6 +269,10 @@ out:
   fetched_free(&fr);
   fetched_free(&fg);
   for (size_t i = 0; i < CX_DOMAINS_MAX; i++) fetched_free(&af->f[i]);
+  for (size_t i = 0; i < kf.n; i++) fetched_free(&kf.f[i]);
+  free(kf.ids);
+  free(kf.f);
+  free(kf.t);
   free(af);
   cJSON_Delete(call);
   free(g);

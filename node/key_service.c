@@ -38,6 +38,7 @@
 #include "net.h"
 #include "node_internal.h"
 #include "store.h"
+#include "tsign.h"
 #include "vm.h"
 
 #define KW_VERSION KEY_WIRE_VERSION
@@ -766,6 +767,29 @@ cx_err key_service_beacon(node *n, uint64_t height, uint8_t value[BEACON_VALUE_L
         *len = b->rec_len;
       }
     }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return e;
+}
+
+cx_err key_service_tsign(node *n, const char *name, const cx_pubkey *parties, uint32_t np, const uint8_t sid[32],
+                         const uint8_t *msg, size_t len, tsign **out, uint32_t *epoch, uint32_t *me) {
+  key_service *s = n->keysvc;
+  if (!s) return CX_E_KEY_NOT_READY;
+  cx_err e = CX_E_KEY_NOT_READY;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < KEYS_MAX; i++) {
+    lkey *k = &s->keys[i];
+    if (!k->used || !k->have_share || strcmp(k->name, name) != 0) continue;
+    if (k->n != np || memcmp(k->parties, parties, np * sizeof *parties) != 0) break;
+    tsign_config cfg = {.n = (uint16_t)k->n, .t = (uint16_t)k->t, .my_id = (uint16_t)(k->me + 1),
+                        .group_pk = k->group_pk, .pk_shares = k->pk_shares, .share = k->share};
+    e = tsign_new(sid, msg, len, &cfg, out, NULL, 0);
+    if (!e) {
+      *epoch = k->epoch;
+      *me = k->me;
+    }
+    break;
   }
   pthread_mutex_unlock(&s->mu);
   return e;

@@ -361,7 +361,9 @@ void node_call_status(node *n, node_call_stats *out);
  *           sig[64] | str reason (<= CX_RESULT_REASON_MAX, UTF-8)
  * Nothing may follow. */
 #define CALL_WIRE_VERSION 1
-enum { CALL_MPC = 1, CALL_COMMIT = 2, CALL_SIG = 3 };
+enum { CALL_MPC = 1, CALL_COMMIT = 2, CALL_SIG = 3, CALL_FPROP = 4, CALL_TSIGN = 5 };
+#define CALL_TSIGN_MIN 35   /* TSIGN_HEAD_LEN */
+#define CALL_TSIGN_MAX 4261 /* TSIGN_MSG_MAX_LEN (tsign.h) */
 #define CALL_WIRE_HDR 34
 typedef struct {
   uint8_t kind;
@@ -377,6 +379,9 @@ typedef struct {
   size_t blob_len;
   cx_sig sig;
   char reason[CX_RESULT_REASON_MAX + 1];
+  uint64_t fmask;     /* FPROP: the parties whose blobs the FROST result carries */
+  const uint8_t *ts;  /* TSIGN: a tsign message, a range of the input */
+  size_t ts_len;
 } call_wire;
 /* Pure decoding of a NET_MSG_CALL payload (no node, no allocation). Not
  * CX_OK: refused, the reason in *r (may be NULL). */
@@ -405,6 +410,13 @@ cx_err key_service_beacon(node *n, uint64_t height, uint8_t value[32], uint8_t *
 /* 1 when the call is sampled for audit by the beacon value of the height
  * that recorded it (docs/keys.md §7): the first two bytes of
  * BLAKE2b-256("custos/audit" || beacon || call id), big-endian, < 6554. */
+typedef struct tsign tsign;
+/* A threshold-signing session (mpc/threshold/tsign.h) with this party's
+ * share of key `name`, over msg under session id sid: CX_E_KEY_NOT_READY
+ * unless the key is READY here with exactly these parties, in this order
+ * (docs/keys.md §8). *epoch and *me (party index) are the key's. */
+cx_err key_service_tsign(node *n, const char *name, const cx_pubkey *parties, uint32_t np, const uint8_t sid[32],
+                         const uint8_t *msg, size_t len, tsign **out, uint32_t *epoch, uint32_t *me);
 #define KEY_AUDIT_BELOW 6554 /* of 65536: 10 % */
 int key_audit_sampled(const uint8_t beacon[32], const cx_hash *call);
 #define KEY_WIRE_VERSION 1

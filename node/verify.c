@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frost.h"
+#include "keyrules.h"
 #include "tx.h"
 
 /* The genesis as the verifier uses it: chain id and the validators in
@@ -107,8 +109,8 @@ static int tx_check(const gvals *v, const verify_tx *t, const cx_hash *id, int t
     return fail(c, "the bytes the node sent hash to txid %s..., not %s...", shx(&got).s, shx(id).s);
   cx_err e = tx_decode(t->raw, t->raw_len, tx, &off);
   if (e) return fail(c, "the transaction does not decode: %s at byte %zu", cx_err_name(e), off);
-  if (tx->type != type) {
-    fail(c, "a %s transaction, not a %s", tx_type_name(tx->type), tx_type_name(type));
+  if (type < 0 ? tx->type < TX_KEY_CREATE || tx->type > TX_KEY_ADVANCE : tx->type != type) {
+    fail(c, "a %s transaction, not a %s", tx_type_name(tx->type), type < 0 ? "consortium key's" : tx_type_name(type));
     tx_clear(tx);
     return 0;
   }
@@ -212,6 +214,109 @@ void verify_tx_proof(const vm_genesis *g, const cx_hash *txid, const verify_tx *
 
 /* (height, index) of a and b in commit order: 1 if a is strictly before b. */
 static int before(uint64_t ha, uint64_t ia, uint64_t hb, uint64_t ib) { return ha < hb || (ha == hb && ia < ib); }
+
+/* The genesis validators as members, in signer order (vm_key_create's input). */
+static size_t genesis_members(const vm_genesis *g, const gvals *v, cx_member *out) {
+  for (size_t i = 0; i < v->n; i++) out[i] = *member_by_key(g, &v->keys[i]);
+  return v->n;
+}
+
+/* A FROST-mode result (docs/keys.md §6, §8): the `results` key is learned
+ * by replaying its transactions, each checked like the call's (bytes,
+ * sender, chain, certified block, inclusion, ok receipt) and in chain order
+ * before the result, through the chain's own rules (vm/keyrules.h); then
+ * the one signature is checked against its group key. */
+static void frost_check(const vm_genesis *g, const gvals *v, const verify_input *in, const cx_hash *st,
+                        const cx_tx_call_result *r, uint64_t hr, uint64_t ir, verify_report *out,
+                        verify_check *c) {
+  if (!in->nkeytx) {
+    fail(c, "a FROST result, and the node listed no transaction of the results key (key_get results)");
+    return;
+  }
+  if (r->key_epoch != 0) {
+    fail(c, "a FROST result under results key epoch %u: only epoch 0 can be replayed from genesis yet",
+         (unsigned)r->key_epoch);
+    return;
+  }
+  vm_key *k = malloc(sizeof *k);
+  cx_member *vals = calloc(CX_MAX_VALIDATORS, sizeof *vals);
+  if (!k || !vals) {
+    free(k);
+    free(vals);
+    fail(c, "out of memory");
+    return;
+  }
+  vm_key_init(k);
+  size_t nval = genesis_members(g, v, vals);
+  uint64_t ph = 0, pi = 0;
+  int ok = 1;
+  for (size_t i = 0; i < in->nkeytx && ok; i++) {
+    verify_check t, b, incl;
+    cx_tx tx;
+    uint64_t h = 0;
+    if (!tx_check(v, &in->keytx[i], &in->keytx_ids[i], -1, &tx, &t)) {
+      ok = fail(c, "key transaction %zu (%s...): %s", i, shx(&in->keytx_ids[i]).s, t.detail);
+      break;
+    }
+    proof_check(v, &in->keytx_ids[i], &in->keytx[i], &b, &incl, &h);
+    cx_err rej = CX_OK;
+    if (!b.ok || !incl.ok) {
+      ok = fail(c, "key transaction %zu (%s...): %s", i, shx(&in->keytx_ids[i]).s, !b.ok ? b.detail : incl.detail);
+    } else if (i && !before(ph, pi, h, in->keytx[i].index)) {
+      ok = fail(c, "key transaction %zu is not after the one before it in chain order", i);
+    } else if (!before(h, in->keytx[i].index, hr, ir)) {
+      ok = fail(c, "key transaction %zu was committed after the result", i);
+    } else if (i == 0) {
+      const cx_member *m = member_by_key(g, &tx.sender);
+      if (tx.type != TX_KEY_CREATE || strcmp(tx.u.kcreate.name, "results") != 0)
+        ok = fail(c, "the first key transaction is not the creation of the results key");
+      else if (vm_key_create(&v->chain_id, &tx.u.kcreate, vals, nval, m && m->validator, m != NULL, NULL, h, k,
+                             &rej) != CX_OK || rej)
+        ok = fail(c, "the results key's creation is refused by the rules: %s", cx_err_name(rej));
+    } else if (vm_key_apply(k, &tx, h, &rej) != CX_OK || rej) {
+      ok = fail(c, "key transaction %zu (%s) is refused by the rules: %s", i, tx_type_name(tx.type),
+                cx_err_name(rej));
+    }
+    ph = h;
+    pi = in->keytx[i].index;
+    tx_clear(&tx);
+  }
+  if (ok && k->phase != VM_KEY_READY)
+    ok = fail(c, "replaying the results key's %zu transactions does not end READY", in->nkeytx);
+  int same = ok && k->n == v->n;
+  for (size_t i = 0; same && i < v->n; i++) same = memcmp(k->parties[i].b, v->keys[i].b, 32) == 0;
+  if (ok && !same)
+    ok = fail(c, "the results key's parties are not the genesis validators (not verifiable from genesis alone)");
+  if (ok && r->key_epoch != k->epoch)
+    ok = fail(c, "the result names epoch %u, the replayed key is at epoch %u", (unsigned)r->key_epoch,
+              (unsigned)k->epoch);
+  if (ok) {
+    uint8_t msg[64];
+    frost_element pk;
+    frost_sig sig;
+    memcpy(pk.b, k->group_pk, 32);
+    memcpy(sig.b, r->frost.b, 64);
+    tx_result_frost_msg(st, r, msg);
+    char qual[CX_MAX_VALIDATORS * (CX_NAME_MAX + 2) + 1] = "", gpk[17];
+    for (size_t i = 0; i < v->n; i++)
+      if (k->qual >> i & 1) {
+        size_t l = strlen(qual);
+        snprintf(qual + l, sizeof qual - l, "%s%s", l ? ", " : "", v->names[i]);
+      }
+    hex_encode(k->group_pk, 8, gpk);
+    if (frost_verify(&pk, msg, sizeof msg, &sig, NULL, 0) != CX_OK)
+      fail(c, "the FROST signature does not verify over the statement %s... under the results key %s...", shx(st).s,
+           gpk);
+    else if ((out->frost = 1))
+      pass(c, "%s; statement %s... signed once by the results key %s... (FROST, %u of %u parties; key made by a "
+              "DKG of %zu transactions replayed from their proofs; qualified dealers %s)",
+           r->status == CX_CALL_DONE ? "done" : "aborted", shx(st).s, gpk, (unsigned)k->t, (unsigned)k->n,
+           in->nkeytx, qual);
+  }
+  vm_key_clear(k);
+  free(k);
+  free(vals);
+}
 
 /* The quorum's signatures over the statement (docs/calls.md §3, §4 rules
  * 5 and 6), against the genesis validators as the call's parties. */
@@ -440,7 +545,18 @@ void verify_result(const vm_genesis *g, const verify_input *in, verify_report *o
   verify_check *mc = add(out, "mpc");
   if (!call_ok || !res_ok)
     fail(mc, "needs the call and the result transactions (see above)");
-  else
+  else if (res.u.result.proof == CX_RESULT_PROOF_FROST) {
+    cx_hash st;
+    const cx_tx_call *cl = &call.u.call;
+    tx_result_statement(&v.chain_id, &res.u.result, &cl->contract, &cl->consent, &cl->did, &st);
+    if (cl->nparties && cl->nparties != v.n)
+      fail(mc, "the call was dealt to %u parties, the genesis has %zu validators: validator set differs from "
+               "genesis: not verifiable from genesis alone", (unsigned)cl->nparties, v.n);
+    else if (!ri->ok)
+      fail(mc, "needs the result's block and inclusion (see above): the key must be committed before it");
+    else
+      frost_check(g, &v, in, &st, &res.u.result, hr, in->result.index, out, mc);
+  } else
     mpc_check(&v, &call, &res, hc, hr, out, mc);
 
   /* 5. consent */

@@ -70,6 +70,12 @@ typedef struct {
   verify_tx consent; /* the grant the call names */
   size_t nanchors;   /* the anchorings of the result's input snapshots */
   verify_anchor anchors[CX_DOMAINS_MAX];
+  /* A FROST-mode result (docs/keys.md §6): the transactions of the
+   * `results` key in chain order as the node lists them (key_get), each
+   * with its proof. The verifier replays them to learn the group key. */
+  size_t nkeytx;
+  const cx_hash *keytx_ids;
+  const verify_tx *keytx;
 } verify_input;
 
 #define VERIFY_MAX_CHECKS 12
@@ -86,6 +92,7 @@ typedef struct {
   verify_check c[VERIFY_MAX_CHECKS];
   int all_ok;
   uint8_t status;  /* the result's CX_CALL_DONE / CX_CALL_ABORTED; 0 when unknown */
+  int frost;       /* 1: one FROST signature by the results key verified (no per-party signers) */
   size_t nsigners; /* parties whose signature verified, by genesis validator name */
   char signers[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
 } verify_report;
@@ -94,6 +101,9 @@ typedef struct {
  *   call, result, call block, call inclusion, result block,
  *   result inclusion, mpc, consent, consent block, consent inclusion,
  *   snapshot.
+ * mpc: quorum mode, 2t + 1 parties' signatures over the statement; FROST
+ * mode, the results key replayed from in->keytx (docs/keys.md §6), then
+ * its one signature over tx_result_frost_msg.
  * snapshot: every input commitment of a DONE result names a root its
  * domain's owner anchored: the anchoring transaction (in->anchors, matched
  * by domain and root) decodes, is signed for this chain by the genesis

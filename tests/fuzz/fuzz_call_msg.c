@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!r.what || !r.why || strcmp(cx_err_name(e), "unknown_error") == 0) abort();
     return 0;
   }
-  if (w.kind < CALL_MPC || w.kind > CALL_SIG || size < CALL_WIRE_HDR) abort();
+  if (w.kind < CALL_MPC || w.kind > CALL_TSIGN || size < CALL_WIRE_HDR) abort();
   if (memcmp(w.call.b, data + 2, 32) != 0) abort();
   cx_enc enc;
   enc_init(&enc);
@@ -50,6 +50,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     put_be64(cnt, w.count);
     enc_fixed(&enc, cnt, 8);
     enc_fixed(&enc, w.leaf.b, 32);
+  } else if (w.kind == CALL_FPROP) {
+    if (!w.fmask) abort();
+    uint8_t b[8];
+    put_be64(b, w.fmask);
+    enc_fixed(&enc, b, 8);
+  } else if (w.kind == CALL_TSIGN) {
+    if (!inside(w.ts, w.ts_len, data, size) || w.ts_len < CALL_TSIGN_MIN || w.ts_len > CALL_TSIGN_MAX) abort();
+    enc_fixed(&enc, w.ts, w.ts_len);
   } else {
     if (w.status != 2 && w.status != 3) abort();
     if (w.blob_len > CX_RESULT_BLOB_MAX || (w.blob_len && !inside(w.blob, w.blob_len, data, size))) abort();

@@ -5,7 +5,8 @@
 # calls run as MPC among the 4 validators with the result on chain.
 #   - the decision and the insurer's private band equal the plaintext run
 #     of the same contract on the same values (custos contract run);
-#   - custos verify result passes from the genesis file alone;
+#   - custos verify result passes from the genesis file alone, the result
+#     carrying one FROST signature by the consortium's results key;
 #   - every refusal path gives its error: no consent, revoked, expired,
 #     quota used up, unapproved contract, wrong insurer (a bureau calling);
 #   - a bureau node down: the call aborts after the timeout, the consent's
@@ -98,6 +99,11 @@ echo "$nokey" | jq -e '.result.inputs | length == 2' >/dev/null || fail "inputs'
 "$CUSTOS" --node "$(rpc_url 2)" verify result "$CALL" --genesis "$WORK/net/genesis.json" >"$WORK/verify" \
   || fail "verify result: $(cat "$WORK/verify")"
 grep -q "^ok   mpc" "$WORK/verify" || fail "verify output: $(cat "$WORK/verify")"
+# one signature by the consortium's results key (docs/keys.md §8), checked
+# against the key the verifier replayed from its DKG transactions
+echo "$nokey" | jq -e '.result.proof == "frost"' >/dev/null || fail "result not in FROST mode: $nokey"
+grep -q "^ok   mpc: done; statement .* signed once by the results key" "$WORK/verify" \
+  || fail "verify FROST: $(cat "$WORK/verify")"
 grep -q "^ok   snapshot: health root .*; hrss root " "$WORK/verify" || fail "verify snapshot: $(cat "$WORK/verify")"
 pass "custos verify result (from node 2, genesis only)"
 
