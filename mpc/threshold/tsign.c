@@ -81,7 +81,7 @@ struct tsign {
   frost_scalar z[TSIGN_MAX_PARTIES];
   mark marks[TSIGN_MAX_PARTIES];
   frost_sig sig;
-  char reason[768];
+  char reason[4096]; /* room to name all 64 parties */
   tsign_stats stats;
   /* outbox: q[qhead..qlen) */
   qitem *q;
