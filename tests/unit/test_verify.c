@@ -5,12 +5,23 @@
  * a call, alpha's anchoring of the hrss snapshot the result names, and the
  * result, each in a block with other transactions, with headers, commit
  * certificates signed by the validators' keys and audit paths. Every piece
- * is then tampered with, and the check that guards it must fail. */
+ * is then tampered with, and the check that guards it must fail.
+ *
+ * FROST mode (docs/keys.md §6, §8; docs/calls.md §7): the genesis
+ * validators first run the results key's DKG as real transactions
+ * (key_create, deals with shares sealed to their enc keys, verdicts, and an
+ * answer or advance votes), each in a certified block, with dkg.h driving
+ * every party; t = 3 of them then sign the result with frost.h over
+ * tx_result_frost_msg. The auditor replays the key from those transactions
+ * alone; each way of lying about them must fail the mpc check, saying why. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "block.h"
+#include "dkg.h"
+#include "frost.h"
 #include "merkle.h"
 #include "testutil.h"
 #include "tx.h"
@@ -18,9 +29,20 @@
 #include "vm.h"
 
 /* Validators in genesis order; by name they are alpha(0) bravo(1)
- * charlie(2) delta(3): party and signer i is the i-th by name. */
-static const char *const VNAMES[4] = {"delta", "alpha", "charlie", "bravo"};
-static const int BYNAME[4] = {1, 3, 2, 0}; /* genesis index of the i-th by name */
+ * charlie(2) delta(3): party and signer i is the i-th by name. A fifth,
+ * echo, joins the genesis only when a test asks (opts.five). */
+#define MAXVAL 5
+static const char *const VNAMES[MAXVAL] = {"delta", "alpha", "charlie", "bravo", "echo"};
+static const int BYNAME[MAXVAL] = {1, 3, 2, 0, 4}; /* genesis index of the i-th by name */
+
+/* The results key (docs/keys.md §2): made by the first four validators by
+ * name, t = n - f = 3. */
+#define KEYN 4
+#define KEYT 3
+#define MAXKEYTX 16
+enum { DKG_HONEST, DKG_ANSWERED, DKG_DISQUALIFIED };
+#define BAD_DEALER 1 /* bravo sends delta a wrong share (DKG_ANSWERED, DKG_DISQUALIFIED) */
+#define VICTIM 3
 
 /* One transaction as the node would hand it over, owning its bytes. */
 typedef struct {
@@ -55,16 +77,36 @@ typedef struct {
   int anchor_by;            /* the anchoring's signer, by name (default 0: alpha, the owner) */
   uint64_t anchor_count;    /* the count it states (default 10, the result's) */
   int anchor_other_root;    /* it anchors another root */
+  /* FROST mode */
+  int frost;                /* the result in FROST mode, signed by the results key made on chain */
+  int dkg;                  /* DKG_HONEST (default), DKG_ANSWERED, DKG_DISQUALIFIED */
+  unsigned signers;         /* bitmap over party index (default 0x7: alpha, bravo, charlie) */
+  int wrong_shares;         /* signers add the disqualified dealer's share to theirs */
+  int frost_sig_flip;       /* a byte of the FROST signature flipped (the tx signed after) */
+  int frost_blob_changed;   /* a blob changed after the FROST signature */
+  uint32_t key_epoch;       /* the epoch the result names */
+  int five;                 /* a fifth genesis validator (echo); the key is the first four's */
+  uint32_t call_parties;    /* the call carries a dealing to this many parties (default none) */
 } opts;
 
 typedef struct {
   vm_genesis *g;
   cx_hash chain_id;
-  cx_seckey *val[4]; /* by name */
+  size_t nval;             /* genesis validators: 4, or 5 with opts.five */
+  cx_seckey *val[MAXVAL];  /* by name */
+  uint8_t enc_pk[MAXVAL][32], enc_sk[MAXVAL][32]; /* their enc keys (X25519) */
   cx_seckey *insurer, *subject;
   cx_hash contract, did;
   piece grant, call, anchor, result;
   cx_hash root; /* the hrss snapshot the result names */
+  /* FROST mode: the results key's transactions in chain order, and what the
+   * node would list for them (input() fills keyids and keyv from key) */
+  size_t nkey;
+  piece key[MAXKEYTX];
+  cx_hash keyids[MAXKEYTX];
+  verify_tx keyv[MAXKEYTX];
+  frost_element gpk;       /* the group key every party's dkg_finish gave */
+  uint64_t qual;           /* QUAL as dkg_finish gave it, over party index */
 } world;
 
 static world W;
@@ -88,10 +130,12 @@ static void filler(uint8_t **raw, size_t *len) {
   tx_clear(&tx);
 }
 
-/* A block at height of ntx transactions, txs[target] being *out's; signed
- * by the first 3 of keys (a quorum of 4). Fills out's proof. */
-static void build_block(uint64_t height, uint8_t **txs, size_t *lens, const int32_t *codes, size_t ntx,
-                        size_t target, cx_seckey *const *keys, const cx_hash *chain_id, piece *out) {
+/* A block at height of ntx transactions, txs[targets[k]] being outs[k]'s;
+ * signed by the first quorum of keys (3 of 4, 4 of 5 validators). Fills
+ * each out's proof. */
+static void build_block_multi(uint64_t height, uint8_t **txs, size_t *lens, const int32_t *codes, size_t ntx,
+                              const size_t *targets, size_t ntargets, cx_seckey *const *keys,
+                              const cx_hash *chain_id, piece *outs) {
   cx_hash ids[8], leaves[8];
   ck_assert_uint_le(ntx, 8);
   for (size_t i = 0; i < ntx; i++) {
@@ -108,28 +152,49 @@ static void build_block(uint64_t height, uint8_t **txs, size_t *lens, const int3
   merkle_root(ids, ntx, &h.tx_root);
   merkle_root(leaves, ntx, &h.receipts_root);
   tu_randbytes(h.state_root.b, 32);
-  block_header_encode(&h, &out->header, &out->header_len);
+  uint8_t *henc, *cenc;
+  size_t hlen, clen;
+  block_header_encode(&h, &henc, &hlen);
+  ck_assert_ptr_nonnull(henc);
   cx_cert c;
   memset(&c, 0, sizeof c);
   c.height = height;
   block_hash(&h, &c.block_hash);
   cx_hash msg;
   vote_message(chain_id, height, 0, &c.block_hash, &msg);
-  for (uint16_t i = 0; i < 3; i++) {
+  for (uint16_t i = 0; i < quorum_size((unsigned)W.nval); i++) {
     c.votes[c.nvotes].signer = i;
     ck_assert_int_eq(key_sign32(keys[i], msg.b, NULL, &c.votes[c.nvotes].sig), CX_OK);
     c.nvotes++;
   }
-  ck_assert_int_eq(cert_encode(&c, &out->cert, &out->cert_len), CX_OK);
-  out->txid = ids[target];
-  out->raw = malloc(lens[target]);
-  memcpy(out->raw, txs[target], lens[target]);
-  out->raw_len = lens[target];
-  out->index = target;
-  out->ntx = ntx;
-  out->code = codes[target];
-  out->tx_path_len = merkle_path(ids, ntx, target, out->tx_path);
-  out->rc_path_len = merkle_path(leaves, ntx, target, out->rc_path);
+  ck_assert_int_eq(cert_encode(&c, &cenc, &clen), CX_OK);
+  for (size_t k = 0; k < ntargets; k++) {
+    piece *out = &outs[k];
+    size_t target = targets[k];
+    out->header = malloc(hlen);
+    out->cert = malloc(clen);
+    ck_assert(out->header && out->cert);
+    memcpy(out->header, henc, hlen);
+    out->header_len = hlen;
+    memcpy(out->cert, cenc, clen);
+    out->cert_len = clen;
+    out->txid = ids[target];
+    out->raw = malloc(lens[target]);
+    memcpy(out->raw, txs[target], lens[target]);
+    out->raw_len = lens[target];
+    out->index = target;
+    out->ntx = ntx;
+    out->code = codes[target];
+    out->tx_path_len = merkle_path(ids, ntx, target, out->tx_path);
+    out->rc_path_len = merkle_path(leaves, ntx, target, out->rc_path);
+  }
+  free(henc);
+  free(cenc);
+}
+
+static void build_block(uint64_t height, uint8_t **txs, size_t *lens, const int32_t *codes, size_t ntx,
+                        size_t target, cx_seckey *const *keys, const cx_hash *chain_id, piece *out) {
+  build_block_multi(height, txs, lens, codes, ntx, &target, 1, keys, chain_id, out);
 }
 
 /* txs[at] = raw, the others fillers; builds the block and frees them. */
@@ -152,39 +217,271 @@ static void block_with(uint64_t height, uint8_t *raw, size_t len, size_t at, siz
   for (size_t i = 0; i < ntx; i++) free(txs[i]);
 }
 
-static void add_member(vm_genesis *g, const char *name, int role, const cx_seckey *k, int validator) {
+static void add_member(vm_genesis *g, const char *name, int role, const cx_seckey *k, const uint8_t *enc_pk,
+                       int validator) {
   cx_member *m = &g->members[g->nmembers++];
   memset(m, 0, sizeof *m);
   snprintf(m->name, sizeof m->name, "%s", name);
   m->role = (uint8_t)role;
   key_public(k, &m->key);
-  tu_randbytes(m->enc_key, 32);
+  if (enc_pk)
+    memcpy(m->enc_key, enc_pk, 32);
+  else
+    tu_randbytes(m->enc_key, 32);
   m->validator = (uint8_t)validator;
   if (validator) snprintf(m->address, sizeof m->address, "tcp://127.0.0.1:%d", 26600 + (int)g->nmembers);
 }
 
+/* ---- the results key's DKG as transactions (docs/keys.md §3, §4) ---- */
+
+/* Key transactions raw[0..n) in one block at height: the first at index 0,
+ * a rejected filler at 1 (receipts differ), the others after it in order;
+ * out[k] gets raw[k]'s piece. Frees raw[0..n). */
+static void key_block(uint64_t height, uint8_t **raw, size_t *len, size_t n, piece *out) {
+  uint8_t *txs[8];
+  size_t lens[8], at[8], ntx = 0;
+  int32_t codes[8];
+  ck_assert_uint_le(n, 7);
+  for (size_t k = 0; k < n; k++) {
+    at[k] = ntx;
+    txs[ntx] = raw[k];
+    lens[ntx] = len[k];
+    codes[ntx++] = CX_OK;
+    if (k == 0) {
+      filler(&txs[ntx], &lens[ntx]);
+      codes[ntx++] = CX_E_NOT_SUBJECT;
+    }
+  }
+  build_block_multi(height, txs, lens, codes, ntx, at, n, W.val, &W.chain_id, out);
+  for (size_t i = 0; i < ntx; i++) free(txs[i]);
+}
+
+static void add_one(frost_scalar *s) {
+  frost_scalar one = {{1}};
+  crypto_core_ristretto255_scalar_add(s->b, s->b, one.b);
+}
+
+/* The key's transaction heads: name results, epoch 0. */
+static void key_tx(cx_tx *tx, int type) {
+  tx_init(tx);
+  tx->type = (uint8_t)type;
+  switch (type) {
+    case TX_KEY_DEAL: strcpy(tx->u.kdeal.name, "results"); break;
+    case TX_KEY_VERDICT: strcpy(tx->u.kverdict.name, "results"); break;
+    case TX_KEY_ANSWER: strcpy(tx->u.kanswer.name, "results"); break;
+    case TX_KEY_ADVANCE: strcpy(tx->u.kadvance.name, "results"); break;
+    default: ck_abort_msg("type %d", type);
+  }
+}
+
+/* The first KEYN validators run the results key's DKG among themselves
+ * (dkg.h, one session each, the sessions seeing exactly what the chain
+ * shows them) as transactions placed in blocks at heights 2..8:
+ *   2: key_create (alpha)   3: deals of alpha, bravo   4: charlie's   5: delta's
+ *   6: the four verdicts    7 (DKG_ANSWERED): bravo's answer to delta's
+ *   complaint; 7, 8 (DKG_DISQUALIFIED): alpha's and charlie's advance(2)
+ *   votes, bravo's complaint unanswered.
+ * shares[j] (sodium memory) gets party j's signing share; bad_true[j] the
+ * true f_bravo(j + 1) (for wrong_shares). */
+static void make_key(int mode, frost_scalar *shares, frost_scalar *bad_true) {
+  cx_pubkey parties[KEYN];
+  uint8_t ctx[32], r1[KEYN][DKG_ROUND1_MAX_LEN];
+  size_t r1len[KEYN];
+  static uint8_t sealed[KEYN][KEYN][CX_KEY_SEALED_LEN];
+  uint8_t *raw[MAXKEYTX];
+  size_t len[MAXKEYTX], nk = 0;
+  dkg *p[KEYN];
+  cx_tx tx;
+  for (size_t i = 0; i < KEYN; i++) key_public(W.val[i], &parties[i]);
+  tx_key_context(&W.chain_id, "results", 0, KEYT, parties, KEYN, ctx);
+  for (uint16_t i = 0; i < KEYN; i++) {
+    uint8_t seed[32];
+    tu_randbytes(seed, sizeof seed);
+    ck_assert_int_eq(dkg_new(KEYN, KEYT, (uint16_t)(i + 1), ctx, seed, &p[i], NULL, 0), CX_OK);
+  }
+
+  tx_init(&tx);
+  tx.type = TX_KEY_CREATE;
+  strcpy(tx.u.kcreate.name, "results");
+  tx.u.kcreate.purpose = CX_KEY_PURPOSE_RESULTS;
+  tx.u.kcreate.t = KEYT;
+  sign_encode(&tx, W.val[0], &raw[nk], &len[nk]);
+  nk++;
+  tx_clear(&tx);
+
+  /* deals: round one and the shares sealed to each other party's enc key */
+  dkg_share *sh = sodium_allocarray(KEYN, sizeof *sh);
+  ck_assert_ptr_nonnull(sh);
+  for (size_t i = 0; i < KEYN; i++) {
+    dkg_round1_msg m;
+    ck_assert_int_eq(dkg_round1(p[i], &m), CX_OK);
+    r1len[i] = dkg_round1_encode(&m, r1[i]);
+    ck_assert_int_eq(dkg_round2(p[i], sh, NULL, 0), CX_OK);
+    key_tx(&tx, TX_KEY_DEAL);
+    ck_assert_int_eq(tx_key_deal_set(&tx, r1[i], r1len[i], KEYN), CX_OK);
+    for (size_t j = 0; j < KEYN; j++) {
+      if (j == i) continue;
+      if (i == BAD_DEALER) bad_true[j] = sh[j].value;
+      if (mode != DKG_HONEST && i == BAD_DEALER && j == VICTIM) add_one(&sh[j].value);
+      uint8_t plain[DKG_SHARE_LEN];
+      ck_assert_uint_eq(dkg_share_encode(&sh[j], plain), DKG_SHARE_LEN);
+      ck_assert_int_eq(crypto_box_seal(sealed[i][j], plain, sizeof plain, W.enc_pk[j]), 0);
+      sodium_memzero(plain, sizeof plain);
+      ck_assert_int_eq(tx_key_deal_set_slot(&tx, (uint32_t)j, sealed[i][j]), CX_OK);
+    }
+    sign_encode(&tx, W.val[i], &raw[nk], &len[nk]);
+    nk++;
+    tx_clear(&tx);
+  }
+  sodium_free(sh);
+
+  /* verdicts: each party opens its sealed shares and complains about a bad one */
+  dkg_complaint compl[KEYN];
+  size_t ncompl = 0;
+  for (size_t j = 0; j < KEYN; j++) {
+    key_tx(&tx, TX_KEY_VERDICT);
+    for (size_t i = 0; i < KEYN; i++) {
+      if (i == j) continue;
+      dkg_round1_msg m;
+      ck_assert_int_eq(dkg_round1_decode(r1[i], r1len[i], &m, NULL, 0), CX_OK);
+      ck_assert_int_eq(dkg_recv_round1(p[j], &m, NULL, 0), CX_OK);
+      uint8_t plain[DKG_SHARE_LEN];
+      ck_assert_int_eq(crypto_box_seal_open(plain, sealed[i][j], CX_KEY_SEALED_LEN, W.enc_pk[j], W.enc_sk[j]), 0);
+      dkg_share s;
+      ck_assert_int_eq(dkg_share_decode(plain, sizeof plain, &s, NULL, 0), CX_OK);
+      sodium_memzero(plain, sizeof plain);
+      int complained = 0;
+      cx_err e = dkg_recv_share(p[j], &s, &compl[ncompl], &complained, NULL, 0);
+      sodium_memzero(&s, sizeof s);
+      ck_assert_int_eq(complained, mode != DKG_HONEST && i == BAD_DEALER && j == VICTIM);
+      if (!complained) {
+        ck_assert_int_eq(e, CX_OK);
+        continue;
+      }
+      uint32_t x = tx.u.kverdict.k++;
+      tx.u.kverdict.complaint_len[x] = (uint8_t)dkg_complaint_encode(&compl[ncompl], tx.u.kverdict.complaint[x]);
+      ncompl++;
+    }
+    sign_encode(&tx, W.val[j], &raw[nk], &len[nk]);
+    nk++;
+    tx_clear(&tx);
+  }
+  /* the complaints are on chain: every session records them */
+  for (size_t c = 0; c < ncompl; c++)
+    for (size_t q = 0; q < KEYN; q++) ck_assert_int_eq(dkg_recv_complaint(p[q], &compl[c], NULL, 0), CX_OK);
+  if (mode == DKG_ANSWERED) {
+    dkg_answer a;
+    ck_assert_int_eq(dkg_answer_make(p[BAD_DEALER], &compl[0], &a, NULL, 0), CX_OK);
+    key_tx(&tx, TX_KEY_ANSWER);
+    ck_assert_uint_eq(dkg_answer_encode(&a, tx.u.kanswer.answer), DKG_ANSWER_LEN);
+    sign_encode(&tx, W.val[BAD_DEALER], &raw[nk], &len[nk]);
+    nk++;
+    tx_clear(&tx);
+    for (size_t q = 0; q < KEYN; q++) ck_assert_int_eq(dkg_recv_answer(p[q], &a, NULL, 0), CX_OK);
+  } else if (mode == DKG_DISQUALIFIED) {
+    for (size_t v = 0; v < 2; v++) { /* f + 1 votes: alpha, charlie */
+      key_tx(&tx, TX_KEY_ADVANCE);
+      tx.u.kadvance.phase = CX_KEY_PHASE_VERIFYING;
+      sign_encode(&tx, W.val[v * 2], &raw[nk], &len[nk]);
+      nk++;
+      tx_clear(&tx);
+    }
+  }
+
+  /* every party finishes alike */
+  dkg_result *res = malloc(sizeof *res);
+  ck_assert_ptr_nonnull(res);
+  for (size_t j = 0; j < KEYN; j++) {
+    char err[200] = "";
+    ck_assert_msg(dkg_finish(p[j], res, &shares[j], err, sizeof err) == CX_OK, "party %zu: %s", j, err);
+    if (j == 0) {
+      W.gpk = res->group_pk;
+      W.qual = 0;
+      for (size_t q = 0; q < res->nqual; q++) W.qual |= 1ull << (res->qual[q] - 1);
+    }
+    ck_assert_mem_eq(res->group_pk.b, W.gpk.b, 32);
+    frost_element y;
+    ck_assert_int_eq(frost_public_share(&shares[j], &y), CX_OK);
+    ck_assert_mem_eq(y.b, res->pk_shares[j].b, 32);
+  }
+  free(res);
+  ck_assert_uint_eq(W.qual, mode == DKG_DISQUALIFIED ? 0xfu & ~(1u << BAD_DEALER) : 0xfu);
+  for (size_t i = 0; i < KEYN; i++) dkg_free(p[i]);
+  sodium_memzero(sealed, sizeof sealed);
+
+  /* into blocks: [create] [deal 0, deal 1] [deal 2] [deal 3] [verdicts] [each other] */
+  static const size_t group[] = {1, 2, 1, 1, KEYN};
+  size_t at = 0, g = 0;
+  for (; at < nk; g++) {
+    size_t cnt = g < sizeof group / sizeof group[0] ? group[g] : 1;
+    key_block(2 + g, raw + at, len + at, cnt, W.key + at);
+    at += cnt;
+  }
+  ck_assert_uint_le(2 + g, 10); /* before the grant at 12 */
+  W.nkey = nk;
+}
+
+/* The signers (a bitmap over party index, by name) sign msg with their
+ * shares (frost.h, two rounds): the result's one signature. */
+static void frost_sign_by(unsigned signers, const frost_scalar *shares, const uint8_t msg[64], cx_sig *out) {
+  frost_commitment com[KEYN];
+  frost_scalar z[KEYN];
+  frost_nonces *non = sodium_allocarray(KEYN, sizeof *non);
+  uint16_t ids[KEYN];
+  size_t ns = 0;
+  ck_assert_ptr_nonnull(non);
+  for (uint16_t j = 0; j < KEYN; j++)
+    if (signers >> j & 1) ids[ns++] = (uint16_t)(j + 1);
+  ck_assert_uint_eq(ns, KEYT);
+  for (size_t s = 0; s < ns; s++)
+    ck_assert_int_eq(frost_commit(ids[s], &shares[ids[s] - 1], NULL, NULL, &non[s], &com[s]), CX_OK);
+  for (size_t s = 0; s < ns; s++)
+    ck_assert_int_eq(frost_sign(ids[s], &shares[ids[s] - 1], &W.gpk, &non[s], msg, 64, com, ns, &z[s], NULL, 0),
+                     CX_OK);
+  frost_sig sig;
+  ck_assert_int_eq(frost_aggregate(com, ns, msg, 64, &W.gpk, z, &sig, NULL, 0), CX_OK);
+  memcpy(out->b, sig.b, 64);
+  sodium_free(non);
+}
+
 static void build(const opts *o) {
   memset(&W, 0, sizeof W);
+  W.nval = o->five ? 5 : 4;
   W.g = calloc(1, sizeof *W.g);
   ck_assert_ptr_nonnull(W.g);
   strcpy(W.g->chain_name, "verifytest");
   W.g->time_ms = 1795000000000ull;
   W.g->block_max_txs = 100;
-  for (int i = 0; i < 4; i++) ck_assert_ptr_nonnull(W.val[i] = key_generate());
+  for (size_t i = 0; i < W.nval; i++) {
+    ck_assert_ptr_nonnull(W.val[i] = key_generate());
+    crypto_box_keypair(W.enc_pk[i], W.enc_sk[i]);
+  }
   ck_assert_ptr_nonnull(W.insurer = key_generate());
   ck_assert_ptr_nonnull(W.subject = key_generate());
-  for (int gi = 0; gi < 4; gi++) {
+  for (int gi = 0; gi < (int)W.nval; gi++) {
     int byname = 0;
     while (BYNAME[byname] != gi) byname++;
-    add_member(W.g, VNAMES[gi], ROLE_BUREAU, W.val[byname], 1);
+    add_member(W.g, VNAMES[gi], ROLE_BUREAU, W.val[byname], W.enc_pk[byname], 1);
     if (byname == 0) ck_assert_int_eq(domain_set_add(&W.g->members[gi].domains, "hrss"), CX_OK);
   }
-  if (!o->insurer_not_genesis) add_member(W.g, "insurer", ROLE_INSURER, W.insurer, 0);
+  if (!o->insurer_not_genesis) add_member(W.g, "insurer", ROLE_INSURER, W.insurer, NULL, 0);
   char err[256] = "";
   ck_assert_msg(vm_genesis_validate(W.g, err, sizeof err) == CX_OK, "genesis: %s", err);
   vm_genesis_hash(W.g, &W.chain_id);
   tu_randbytes(W.contract.b, 32);
   tu_randbytes(W.did.b, 32);
+
+  /* FROST mode: the key is made first (heights 2..8), the call's blocks
+   * follow from height 12 */
+  frost_scalar *shares = NULL, *bad_true = NULL;
+  uint64_t base = 0;
+  if (o->frost) {
+    shares = sodium_allocarray(KEYN, sizeof *shares);
+    bad_true = sodium_allocarray(KEYN, sizeof *bad_true);
+    ck_assert(shares && bad_true);
+    make_key(o->dkg, shares, bad_true);
+    base = 10;
+  }
 
   /* the consent grant, signed by the subject */
   cx_tx tx;
@@ -203,7 +500,7 @@ static void build(const opts *o) {
   gr->quota = 3;
   sign_encode(&tx, W.subject, &raw, &len);
   tx_clear(&tx);
-  uint64_t gh = o->grant_height ? o->grant_height : 2;
+  uint64_t gh = o->grant_height ? o->grant_height : base + 2;
   block_with(gh, raw, len, 1, 2, CX_OK, W.val, &W.chain_id, &W.grant);
 
   /* the call, signed by the insurer (no params: no dealing) */
@@ -212,9 +509,19 @@ static void build(const opts *o) {
   tx.u.call.contract = W.contract;
   tx.u.call.did = W.did;
   tx.u.call.consent = W.grant.txid;
+  if (o->call_parties) { /* one private parameter dealt to call_parties parties */
+    size_t bl = tx_call_blob_len(1);
+    uint8_t *blobs = calloc(o->call_parties, bl);
+    cx_hash cm[MAXVAL + 1];
+    ck_assert(blobs && o->call_parties <= MAXVAL + 1);
+    tu_randbytes(blobs, o->call_parties * bl);
+    tu_randbytes(cm, sizeof cm);
+    ck_assert_int_eq(tx_call_set_dealing(&tx, o->call_parties, 1, blobs, bl, cm), CX_OK);
+    free(blobs);
+  }
   sign_encode(&tx, W.insurer, &raw, &len);
   tx_clear(&tx);
-  block_with(3, raw, len, 0, 3, o->call_code, W.val, &W.chain_id, &W.call);
+  block_with(base + 3, raw, len, 0, 3, o->call_code, W.val, &W.chain_id, &W.call);
 
   /* the owner of hrss anchors the snapshot the result will name */
   tu_randbytes(W.root.b, 32);
@@ -226,14 +533,16 @@ static void build(const opts *o) {
   tx.u.anchor.count = o->anchor_count ? o->anchor_count : 10;
   sign_encode(&tx, W.val[o->anchor_by], &raw, &len);
   tx_clear(&tx);
-  block_with(o->anchor_height ? o->anchor_height : 4, raw, len, 1, 3, CX_OK, W.val, &W.chain_id, &W.anchor);
+  block_with(o->anchor_height ? o->anchor_height : base + 4, raw, len, 1, 3, CX_OK, W.val, &W.chain_id, &W.anchor);
 
-  /* the result, submitted by alpha, signed by the first nsig parties */
+  /* the result, submitted by alpha, signed by the first nsig parties (quorum
+   * mode) or by the results key (FROST mode: then the first nsig parties'
+   * blobs, three by default, none when aborted) */
   tx_init(&tx);
   tx.type = TX_CALL_RESULT;
   cx_tx_call_result *r = &tx.u.result;
   r->call = W.call.txid;
-  size_t nsig = o->nsig ? o->nsig : 3;
+  size_t nsig = o->nsig ? o->nsig : o->frost && o->aborted ? 0 : 3;
   if (o->aborted) {
     r->status = CX_CALL_ABORTED;
     r->code = CX_E_MPC_TIMEOUT;
@@ -255,7 +564,28 @@ static void build(const opts *o) {
   cx_hash st, msg, consent = W.grant.txid;
   if (o->wrong_statement) tu_randbytes(consent.b, 32);
   tx_result_statement(&W.chain_id, r, &W.contract, &consent, &W.did, &st);
-  for (size_t i = 0; i < nsig; i++) {
+  for (size_t i = 0; i < nsig && o->frost; i++) {
+    uint8_t blob[64];
+    tu_randbytes(blob, sizeof blob);
+    r->sigs[i].party = (uint8_t)i;
+    ck_assert_int_eq(tx_result_set_blob(&tx, i, blob, sizeof blob), CX_OK);
+  }
+  if (o->frost) {
+    uint8_t fm[64];
+    r->proof = CX_RESULT_PROOF_FROST;
+    r->key_epoch = o->key_epoch;
+    tx_result_frost_msg(&st, r, fm);
+    if (o->wrong_shares) /* as if bravo's deal counted: a key of all four dealers */
+      for (size_t j = 0; j < KEYN; j++)
+        if (j != BAD_DEALER)
+          crypto_core_ristretto255_scalar_add(shares[j].b, shares[j].b, bad_true[j].b);
+    frost_sign_by(o->signers ? o->signers : 0x7, shares, fm, &r->frost);
+    if (o->frost_sig_flip) r->frost.b[40] ^= 1;
+    if (o->frost_blob_changed) r->sigs[1].blob[7] ^= 1;
+    sodium_free(shares);
+    sodium_free(bad_true);
+  }
+  for (size_t i = 0; i < nsig && !o->frost; i++) {
     uint8_t blob[64];
     tu_randbytes(blob, sizeof blob);
     r->sigs[i].party = (uint8_t)i;
@@ -268,11 +598,11 @@ static void build(const opts *o) {
   }
   sign_encode(&tx, W.val[0], &raw, &len);
   tx_clear(&tx);
-  cx_seckey *other[4] = {NULL};
+  cx_seckey *other[MAXVAL] = {NULL};
   if (o->result_cert_foreign)
-    for (int i = 0; i < 4; i++) other[i] = key_generate();
-  block_with(5, raw, len, 2, 4, CX_OK, o->result_cert_foreign ? other : W.val, &W.chain_id, &W.result);
-  for (int i = 0; i < 4; i++) key_free(other[i]);
+    for (size_t i = 0; i < W.nval; i++) other[i] = key_generate();
+  block_with(base + 5, raw, len, 2, 4, CX_OK, o->result_cert_foreign ? other : W.val, &W.chain_id, &W.result);
+  for (size_t i = 0; i < MAXVAL; i++) key_free(other[i]);
 }
 
 static void piece_free(piece *p) {
@@ -282,13 +612,15 @@ static void piece_free(piece *p) {
 }
 
 static void teardown(void) {
-  for (int i = 0; i < 4; i++) key_free(W.val[i]);
+  for (int i = 0; i < MAXVAL; i++) key_free(W.val[i]);
+  sodium_memzero(W.enc_sk, sizeof W.enc_sk);
   key_free(W.insurer);
   key_free(W.subject);
   piece_free(&W.grant);
   piece_free(&W.call);
   piece_free(&W.result);
   piece_free(&W.anchor);
+  for (size_t i = 0; i < W.nkey; i++) piece_free(&W.key[i]);
   free(W.g);
   memset(&W, 0, sizeof W);
 }
@@ -309,6 +641,13 @@ static verify_input input(void) {
   in.anchors[0].has_anchor = 1;
   in.anchors[0].txid = W.anchor.txid;
   in.anchors[0].tx = vtx(&W.anchor);
+  for (size_t i = 0; i < W.nkey; i++) {
+    W.keyids[i] = W.key[i].txid;
+    W.keyv[i] = vtx(&W.key[i]);
+  }
+  in.nkeytx = W.nkey;
+  in.keytx_ids = W.keyids;
+  in.keytx = W.keyv;
   return in;
 }
 
@@ -724,6 +1063,393 @@ START_TEST(tx_proof_alone) {
 }
 END_TEST
 
+/* ---- FROST mode: the results key replayed from its transactions
+ * (docs/keys.md §6, §8; docs/calls.md §7) ---- */
+
+/* Key transaction i again, alone with fillers in a block at height, at its
+ * old index; mut (if given) changes it first and its sender signs it again
+ * (as is: mut may set another chain id or sender). */
+static void key_redo(size_t i, uint64_t height, void (*mut)(cx_tx *)) {
+  piece *p = &W.key[i];
+  uint8_t *raw = p->raw;
+  size_t len = p->raw_len, at = p->index, ntx = p->ntx;
+  if (mut) {
+    cx_tx tx;
+    ck_assert_int_eq(tx_decode(raw, len, &tx, NULL), CX_OK);
+    mut(&tx);
+    cx_seckey *k = NULL;
+    for (size_t v = 0; v <= W.nval; v++) {
+      cx_seckey *c = v < W.nval ? W.val[v] : W.insurer;
+      cx_pubkey pk;
+      key_public(c, &pk);
+      if (memcmp(pk.b, tx.sender.b, 32) == 0) k = c;
+    }
+    ck_assert_ptr_nonnull(k);
+    free(raw);
+    ck_assert_int_eq(tx_sign(&tx, k), CX_OK);
+    ck_assert_int_eq(tx_encode(&tx, 1, &raw, &len), CX_OK);
+    tx_clear(&tx);
+  }
+  free(p->header);
+  free(p->cert);
+  block_with(height, raw, len, at, ntx < 2 ? 2 : ntx, CX_OK, W.val, &W.chain_id, p); /* frees raw */
+}
+
+/* The node lists the key's transactions without the one at skip. */
+static void omit(verify_input *in, size_t skip) {
+  size_t n = 0;
+  for (size_t i = 0; i < W.nkey; i++)
+    if (i != skip) {
+      W.keyids[n] = W.key[i].txid;
+      W.keyv[n++] = vtx(&W.key[i]);
+    }
+  in->nkeytx = n;
+}
+
+/* The node lists transactions a and b in each other's place. */
+static void swap(size_t a, size_t b) {
+  cx_hash id = W.keyids[a];
+  verify_tx t = W.keyv[a];
+  W.keyids[a] = W.keyids[b];
+  W.keyv[a] = W.keyv[b];
+  W.keyids[b] = id;
+  W.keyv[b] = t;
+}
+
+/* Only the mpc check fails, its detail containing why. */
+static void mpc_fails(const verify_input *in, const char *why) {
+  verify_report *r = run(in);
+  expect(r, (const char *const[]){"mpc"}, (const char *const[]){why}, 1);
+  ck_assert_int_eq(r->frost, 0);
+}
+
+/* The mpc check of an honest FROST result: the group key by its first 16
+ * hex digits, the mode, the replay and QUAL by name. */
+static void frost_passes(const verify_input *in, const char *qual) {
+  verify_report *r = run(in);
+  expect(r, NULL, NULL, 0);
+  ck_assert_int_eq(r->frost, 1);
+  ck_assert_uint_eq(r->nsigners, 0);
+  const char *d = verify_find(r, "mpc")->detail;
+  char gpk[17], want[64];
+  hex_encode(W.gpk.b, 8, gpk);
+  snprintf(want, sizeof want, "results key %s...", gpk);
+  ck_assert_msg(strstr(d, want) != NULL, "\"%s\" lacks \"%s\"", d, want);
+  ck_assert_ptr_nonnull(strstr(d, "(FROST, 3 of 4 parties"));
+  snprintf(want, sizeof want, "DKG of %zu transactions", W.nkey);
+  ck_assert_msg(strstr(d, want) != NULL, "\"%s\" lacks \"%s\"", d, want);
+  snprintf(want, sizeof want, "qualified dealers %s)", qual);
+  ck_assert_msg(strstr(d, want) != NULL, "\"%s\" lacks \"%s\"", d, want);
+}
+
+START_TEST(frost_honest) {
+  build(&(opts){.frost = 1});
+  ck_assert_uint_eq(W.nkey, 9); /* create, 4 deals, 4 verdicts */
+  verify_input in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  ck_assert_int_eq(run(&in)->status, CX_CALL_DONE);
+  ck_assert_ptr_nonnull(strstr(verify_find(run(&in), "mpc")->detail, "done; statement "));
+  teardown();
+  /* any t of the parties sign alike */
+  build(&(opts){.frost = 1, .signers = 0xe});
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  teardown();
+  build(&(opts){.frost = 1, .signers = 0xb});
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_aborted) {
+  build(&(opts){.frost = 1, .aborted = 1});
+  verify_input in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  ck_assert_ptr_nonnull(strstr(verify_find(run(&in), "mpc")->detail, "aborted; statement "));
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_no_key_transactions) {
+  build(&(opts){.frost = 1});
+  verify_input in = input();
+  in.nkeytx = 0;
+  mpc_fails(&in, "listed no transaction of the results key");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_deal_omitted) {
+  build(&(opts){.frost = 1});
+  verify_input in = input();
+  /* without charlie's deal the key is still DEALING at the first verdict */
+  omit(&in, 3);
+  mpc_fails(&in, "key transaction 4 (key_verdict) is refused by the rules: key_closed");
+  /* the list cut short after the deals: VERIFYING, never READY */
+  in = input();
+  in.nkeytx = 5;
+  mpc_fails(&in, "replaying the results key's 5 transactions does not end READY");
+  /* one verdict left out: never READY either */
+  in = input();
+  in.nkeytx = 8;
+  mpc_fails(&in, "does not end READY");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_key_transactions_swapped) {
+  build(&(opts){.frost = 1});
+  /* two deals of one block (indices 0 and 2) */
+  verify_input in = input();
+  swap(1, 2);
+  mpc_fails(&in, "key transaction 2 is not after the one before it in chain order");
+  /* two deals of two blocks (heights 3 and 4) */
+  in = input();
+  swap(2, 3);
+  mpc_fails(&in, "key transaction 3 is not after the one before it in chain order");
+  /* two verdicts of one block (indices 2 and 3) */
+  in = input();
+  swap(6, 7);
+  mpc_fails(&in, "key transaction 7 is not after the one before it in chain order");
+  /* the last deal listed after a verdict: in this order the rules refuse the
+   * verdict first (the key is still DEALING) */
+  in = input();
+  swap(4, 5);
+  mpc_fails(&in, "key transaction 4 (key_verdict) is refused by the rules: key_closed");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_key_transaction_bad_proof) {
+  build(&(opts){.frost = 1});
+  char want[128];
+  snprintf(want, sizeof want, "key transaction 3 (%02x", W.key[3].txid.b[0]);
+  /* a tampered Merkle path */
+  W.key[3].tx_path[0].b[0] ^= 1;
+  verify_input in = input();
+  mpc_fails(&in, "is not in the tx_root of block 4");
+  ck_assert_ptr_nonnull(strstr(verify_find(run(&in), "mpc")->detail, want));
+  W.key[3].tx_path[0].b[0] ^= 1;
+  /* a tampered receipt path */
+  W.key[5].rc_path[0].b[3] ^= 1;
+  in = input();
+  mpc_fails(&in, "no ok receipt");
+  W.key[5].rc_path[0].b[3] ^= 1;
+  /* a certificate with a flipped signature byte */
+  W.key[0].cert[W.key[0].cert_len - 1] ^= 1;
+  in = input();
+  mpc_fails(&in, "key transaction 0 (");
+  mpc_fails(&in, "the certificate does not verify against the 4 genesis validators");
+  W.key[0].cert[W.key[0].cert_len - 1] ^= 1;
+  /* a header that is not the certified one */
+  W.key[8].header[W.key[8].header_len - 1] ^= 1;
+  in = input();
+  mpc_fails(&in, "key transaction 8 (");
+  W.key[8].header[W.key[8].header_len - 1] ^= 1;
+  /* no proof at all */
+  in = input();
+  W.keyv[6].has_proof = 0;
+  W.keyv[6].proof_why = "tx_proof: not found";
+  mpc_fails(&in, "tx_proof: not found");
+  /* bytes that are not the listed transaction */
+  W.key[2].raw[W.key[2].raw_len - 70] ^= 1;
+  in = input();
+  mpc_fails(&in, "key transaction 2 (");
+  mpc_fails(&in, "hash to txid");
+  W.key[2].raw[W.key[2].raw_len - 70] ^= 1;
+  /* and all is well again */
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  teardown();
+}
+END_TEST
+
+static void other_chain(cx_tx *tx) { tu_randbytes(tx->chain_id.b, 32); }
+
+START_TEST(frost_key_transaction_other_chain) {
+  build(&(opts){.frost = 1});
+  key_redo(3, 4, other_chain); /* charlie's deal, signed for another chain */
+  verify_input in = input();
+  mpc_fails(&in, "key transaction 3 (");
+  mpc_fails(&in, "signed for chain");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_key_transaction_not_a_key_one) {
+  build(&(opts){.frost = 1});
+  verify_input in = input();
+  W.keyids[4] = W.grant.txid; /* the node lists the grant among them */
+  W.keyv[4] = vtx(&W.grant);
+  mpc_fails(&in, "key transaction 4 (");
+  mpc_fails(&in, "a consent_grant transaction, not a consortium key's");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_key_transaction_after_result) {
+  build(&(opts){.frost = 1});
+  key_redo(W.nkey - 1, 16, NULL); /* the last verdict, a block after the result's (15) */
+  verify_input in = input();
+  mpc_fails(&in, "key transaction 8 was committed after the result");
+  /* at the result's height, after it (index 4, the result's is 2): the same */
+  key_redo(W.nkey - 1, 15, NULL);
+  ck_assert_uint_eq(W.key[W.nkey - 1].index, 4);
+  in = input();
+  mpc_fails(&in, "key transaction 8 was committed after the result");
+  /* at the result's height, before it (index 1): fine */
+  W.key[W.nkey - 1].index = 1;
+  key_redo(W.nkey - 1, 15, NULL);
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  teardown();
+}
+END_TEST
+
+static void rename_beacon(cx_tx *tx) {
+  strcpy(tx->u.kcreate.name, "beacon");
+  tx->u.kcreate.purpose = CX_KEY_PURPOSE_BEACON;
+  tx->u.kcreate.t = 2;
+}
+
+static void by_insurer(cx_tx *tx) { key_public(W.insurer, &tx->sender); }
+
+START_TEST(frost_first_not_results_create) {
+  build(&(opts){.frost = 1});
+  verify_input in = input();
+  omit(&in, 0); /* the list starts with alpha's deal */
+  mpc_fails(&in, "the first key transaction is not the creation of the results key");
+  /* a key_create of another key */
+  key_redo(0, 2, rename_beacon);
+  in = input();
+  mpc_fails(&in, "the first key transaction is not the creation of the results key");
+  teardown();
+  /* the results key created by a genesis member that is no validator */
+  build(&(opts){.frost = 1});
+  key_redo(0, 2, by_insurer);
+  in = input();
+  mpc_fails(&in, "the results key's creation is refused by the rules with the 4 genesis validators as its parties: "
+                "not_validator, though the chain accepted it");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_signature_flipped) {
+  build(&(opts){.frost = 1, .frost_sig_flip = 1});
+  verify_input in = input();
+  char gpk[17], want[80];
+  hex_encode(W.gpk.b, 8, gpk);
+  snprintf(want, sizeof want, "under the results key %s...", gpk);
+  mpc_fails(&in, "the FROST signature does not verify over the statement");
+  mpc_fails(&in, want);
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_blob_changed) {
+  build(&(opts){.frost = 1, .frost_blob_changed = 1});
+  verify_input in = input();
+  mpc_fails(&in, "the FROST signature does not verify over the statement");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_key_epoch_1) {
+  build(&(opts){.frost = 1, .key_epoch = 1});
+  verify_input in = input();
+  mpc_fails(&in, "results key epoch 1: only epoch 0 can be replayed from genesis yet");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_parties_not_genesis_validators) {
+  /* five genesis validators; the key was made by the first four (as on a
+   * chain whose validator set changed): replayed with the genesis's five
+   * as parties, the creation itself does not fit */
+  build(&(opts){.frost = 1, .five = 1});
+  verify_input in = input();
+  verify_report *r = run(&in);
+  expect(r, (const char *const[]){"mpc"},
+         (const char *const[]){"the results key's creation is refused by the rules with the 5 genesis validators as "
+                               "its parties: bad_key_params"},
+         1);
+  ck_assert_ptr_nonnull(strstr(verify_find(r, "mpc")->detail,
+                               "validator set differs from genesis: not verifiable from genesis alone"));
+  ck_assert_int_eq(r->frost, 0);
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_complaint_answered) {
+  /* delta complains about bravo's share, bravo answers well: QUAL = 4 */
+  build(&(opts){.frost = 1, .dkg = DKG_ANSWERED});
+  ck_assert_uint_eq(W.nkey, 10);
+  verify_input in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  /* without the answer the replay does not end */
+  in.nkeytx = 9;
+  mpc_fails(&in, "does not end READY");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_dealer_disqualified) {
+  /* bravo's complaint unanswered, two advance votes: QUAL = 3 */
+  build(&(opts){.frost = 1, .dkg = DKG_DISQUALIFIED, .signers = 0xd});
+  ck_assert_uint_eq(W.nkey, 11);
+  verify_input in = input();
+  frost_passes(&in, "alpha, charlie, delta");
+  teardown();
+  /* bravo still holds a share of the QUAL key and may sign */
+  build(&(opts){.frost = 1, .dkg = DKG_DISQUALIFIED, .signers = 0x7});
+  in = input();
+  frost_passes(&in, "alpha, charlie, delta");
+  /* one vote is not enough (f + 1 = 2) */
+  in.nkeytx = 10;
+  mpc_fails(&in, "does not end READY");
+  teardown();
+  /* signers whose shares count bravo's deal sign under another key */
+  build(&(opts){.frost = 1, .dkg = DKG_DISQUALIFIED, .signers = 0xd, .wrong_shares = 1});
+  in = input();
+  mpc_fails(&in, "the FROST signature does not verify");
+  teardown();
+}
+END_TEST
+
+START_TEST(call_dealt_to_other_parties) {
+  /* a call dealt to 4 parties: the genesis's 4 validators (both modes) */
+  build(&(opts){.call_parties = 4});
+  verify_input in = input();
+  expect(run(&in), NULL, NULL, 0);
+  teardown();
+  build(&(opts){.frost = 1, .call_parties = 4});
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  teardown();
+  /* dealt to 5: not the genesis's validators */
+  build(&(opts){.call_parties = 5});
+  in = input();
+  expect(run(&in), (const char *const[]){"mpc"},
+         (const char *const[]){"the call was dealt to 5 parties, the genesis has 4 validators"}, 1);
+  teardown();
+  build(&(opts){.frost = 1, .call_parties = 5});
+  in = input();
+  mpc_fails(&in, "the call was dealt to 5 parties, the genesis has 4 validators");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_needs_result_place) {
+  build(&(opts){.frost = 1});
+  W.result.tx_path[0].b[1] ^= 1;
+  verify_input in = input();
+  expect(run(&in), (const char *const[]){"result inclusion", "mpc"},
+         (const char *const[]){"not in the tx_root", "needs the result's block and inclusion"}, 2);
+  teardown();
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("verify");
   TCase *tc = tcase_create("result");
@@ -760,6 +1486,27 @@ static Suite *suite(void) {
   tcase_add_test(tc, snapshot_other_root);
   tcase_add_test(tc, snapshot_anchor_tampered);
   suite_add_tcase(s, tc);
+  TCase *tf = tcase_create("frost");
+  tcase_set_timeout(tf, 120);
+  tcase_add_test(tf, frost_honest);
+  tcase_add_test(tf, frost_aborted);
+  tcase_add_test(tf, frost_no_key_transactions);
+  tcase_add_test(tf, frost_deal_omitted);
+  tcase_add_test(tf, frost_key_transactions_swapped);
+  tcase_add_test(tf, frost_key_transaction_bad_proof);
+  tcase_add_test(tf, frost_key_transaction_other_chain);
+  tcase_add_test(tf, frost_key_transaction_not_a_key_one);
+  tcase_add_test(tf, frost_key_transaction_after_result);
+  tcase_add_test(tf, frost_first_not_results_create);
+  tcase_add_test(tf, frost_signature_flipped);
+  tcase_add_test(tf, frost_blob_changed);
+  tcase_add_test(tf, frost_key_epoch_1);
+  tcase_add_test(tf, frost_parties_not_genesis_validators);
+  tcase_add_test(tf, frost_complaint_answered);
+  tcase_add_test(tf, frost_dealer_disqualified);
+  tcase_add_test(tf, frost_needs_result_place);
+  tcase_add_test(tf, call_dealt_to_other_parties);
+  suite_add_tcase(s, tf);
   return s;
 }
 
