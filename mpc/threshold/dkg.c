@@ -684,3 +684,338 @@ cx_err dkg_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err
   a->complainer = y;
   return get_scalar(in + 5, &a->share, "answer's revealed share", err, errlen);
 }
+
+/* ---- resharing (docs/keys.md §10, docs/threshold.md "Resharing") ----
+ * Dealer ids index the old party set, recipient and complainer ids the new
+ * one: nothing below refuses them being equal. */
+
+#define RESHARE_COEF_TAG "reshare-coef"
+#define RESHARE_NONCE_TAG "reshare-nonce"
+
+static int reshare_params_ok(uint16_t n_new, uint16_t t_new) {
+  return t_new >= 2 && n_new >= t_new && n_new <= DKG_MAX_PARTIES;
+}
+
+/* SHA-512(contextString || tag || seed || context || be16 dealer || be16 t ||
+ * old_share [|| be16 k]) reduced mod L. The tags differ from RFC 9591's and
+ * from "dkg", and the two inputs differ in length, so coefficient and nonce
+ * streams never meet. Everything the deal depends on is hashed in: a seed
+ * reused in another run (context) or with another share gives unrelated
+ * coefficients (a_1.. reused under two constant terms give t_new - 1
+ * recipients in each run 2(t_new - 1) equations in t_new + 1 unknowns: both
+ * secrets once t_new >= 3), and a nonce repeats only with the same
+ * challenge inputs, so it never signs two challenges. */
+static void reshare_scalar(const char *tag, const uint8_t seed[32],
+                           const uint8_t context[DKG_CONTEXT_LEN], uint16_t dealer, uint16_t t,
+                           const frost_scalar *old_share, const uint16_t *k, frost_scalar *out) {
+  crypto_hash_sha512_state st;
+  uint8_t d[64], be[2];
+  crypto_hash_sha512_init(&st);
+  crypto_hash_sha512_update(&st, (const uint8_t *)FROST_CONTEXT, CTX_LEN);
+  crypto_hash_sha512_update(&st, (const uint8_t *)tag, strlen(tag));
+  crypto_hash_sha512_update(&st, seed, 32);
+  crypto_hash_sha512_update(&st, context, DKG_CONTEXT_LEN);
+  put_be16(be, dealer);
+  crypto_hash_sha512_update(&st, be, 2);
+  put_be16(be, t);
+  crypto_hash_sha512_update(&st, be, 2);
+  crypto_hash_sha512_update(&st, old_share->b, 32);
+  if (k) {
+    put_be16(be, *k);
+    crypto_hash_sha512_update(&st, be, 2);
+  }
+  crypto_hash_sha512_final(&st, d);
+  crypto_core_ristretto255_scalar_reduce(out->b, d);
+  sodium_memzero(&st, sizeof st);
+  sodium_memzero(d, sizeof d);
+}
+
+/* g's coefficients into coef[0..t) (coef[0] = old_share) and, if nonce is
+ * not NULL, the proof nonce. A zero coefficient would commit to the
+ * identity, which every decoder refuses: CX_E_CRYPTO (2^-252). */
+static cx_err reshare_poly(const uint8_t context[DKG_CONTEXT_LEN], uint16_t t, uint16_t dealer,
+                           const frost_scalar *old_share, const uint8_t seed[32],
+                           frost_scalar *coef, frost_scalar *nonce) {
+  cx_err e = CX_OK;
+  coef[0] = *old_share;
+  for (uint16_t k = 1; k < t; k++) {
+    reshare_scalar(RESHARE_COEF_TAG, seed, context, dealer, t, old_share, &k, &coef[k]);
+    if (is_zero32(coef[k].b)) e = CX_E_CRYPTO;
+  }
+  if (nonce) {
+    reshare_scalar(RESHARE_NONCE_TAG, seed, context, dealer, t, old_share, NULL, nonce);
+    if (is_zero32(nonce->b)) e = CX_E_CRYPTO;
+  }
+  return e;
+}
+
+static cx_err check_old_share(const frost_scalar *s) {
+  return frost_scalar_canonical(s->b) && !is_zero32(s->b) ? CX_OK : CX_E_INVALID_ARG;
+}
+
+/* Secret scratch: t coefficients and the nonce, sodium_malloc'd. */
+typedef struct {
+  frost_scalar coef[DKG_MAX_PARTIES];
+  frost_scalar nonce;
+} reshare_secrets;
+
+cx_err dkg_reshare_deal(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new, uint16_t t_new,
+                        uint16_t dealer_id, const frost_scalar *old_share, const uint8_t seed[32],
+                        dkg_round1_msg *r1, dkg_share *shares, char *err, size_t errlen) {
+  if (!reshare_params_ok(n_new, t_new))
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t' <= n' <= %d (t' %u, n' %u)",
+                   DKG_MAX_PARTIES, t_new, n_new);
+  if (dealer_id == 0 || dealer_id > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "dealer %u is not in 1..%d", dealer_id,
+                   DKG_MAX_PARTIES);
+  if (check_old_share(old_share))
+    return cx_errf(err, errlen, CX_E_INVALID_ARG,
+                   "dealer %u's old share is zero or not a canonical scalar", dealer_id);
+  th_init();
+  reshare_secrets *sec = sodium_malloc(sizeof *sec);
+  if (!sec) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
+  cx_err e = reshare_poly(context, t_new, dealer_id, old_share, seed, sec->coef, &sec->nonce);
+  if (e) {
+    sodium_free(sec);
+    return cx_errf(err, errlen, e, "cannot derive dealer %u's polynomial from the seed", dealer_id);
+  }
+  /* Round one as the DKG's (dkg_round1): commitments, then the Schnorr proof
+   * of knowledge of g(0) = old_share under (context, dealer_id). */
+  memset(r1, 0, sizeof *r1);
+  r1->dealer = dealer_id;
+  r1->t = t_new;
+  for (size_t k = 0; k < t_new; k++) mul_base(&sec->coef[k], &r1->commit[k]);
+  frost_scalar c, ac;
+  mul_base(&sec->nonce, &r1->R);
+  pok_challenge(context, dealer_id, &r1->commit[0], &r1->R, &c);
+  crypto_core_ristretto255_scalar_mul(ac.b, sec->coef[0].b, c.b);
+  crypto_core_ristretto255_scalar_add(r1->mu.b, sec->nonce.b, ac.b);
+  sodium_memzero(&ac, sizeof ac);
+  /* Every new party's share, the dealer's own new id included. */
+  for (uint16_t j = 1; j <= n_new; j++) {
+    dkg_share *s = &shares[j - 1];
+    sodium_memzero(s, sizeof *s);
+    s->dealer = dealer_id;
+    s->recipient = j;
+    poly_eval(sec->coef, t_new, j, &s->value);
+  }
+  sodium_free(sec); /* wipes */
+  return CX_OK;
+}
+
+cx_err dkg_reshare_check_deal(const uint8_t context[DKG_CONTEXT_LEN], uint16_t t_new,
+                              const dkg_round1_msg *r1, const frost_element *old_pk_share,
+                              char *err, size_t errlen) {
+  if (t_new < 2 || t_new > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "t' %u is not in 2..%d", t_new, DKG_MAX_PARTIES);
+  /* n = the cap: the dealer is an old id, its range is the caller's check
+   * (it chose old_pk_share by that id); t_new <= n_new is the caller's too. */
+  cx_err e = dkg_round1_verify(context, DKG_MAX_PARTIES, t_new, r1, err, errlen);
+  if (e) return e;
+  if (memcmp(r1->commit[0].b, old_pk_share->b, 32) != 0)
+    return cx_errf(err, errlen, CX_E_MPC_CHECK_FAILED,
+                   "dealer %u's deal does not commit to its old verification share (C_0 != Y_%u)",
+                   r1->dealer, r1->dealer);
+  return CX_OK;
+}
+
+cx_err dkg_reshare_share_check(uint16_t recipient_new_id, const dkg_share *s,
+                               const dkg_round1_msg *r1) {
+  if (recipient_new_id == 0 || r1->t < 2 || r1->t > DKG_MAX_PARTIES) return CX_E_INVALID_ARG;
+  if (s->recipient != recipient_new_id || s->dealer != r1->dealer) return CX_E_MPC_SENDER;
+  return frost_vss_verify(recipient_new_id, &s->value, r1->commit, r1->t);
+}
+
+/* S: t_old non-zero ids, strictly ascending. */
+static cx_err check_dealer_set(uint16_t t_old, const uint16_t *ids) {
+  if (t_old < 2 || t_old > DKG_MAX_PARTIES) return CX_E_INVALID_ARG;
+  for (size_t k = 0; k < t_old; k++) {
+    if (ids[k] == 0) return CX_E_INVALID_ARG;
+    if (k > 0 && ids[k] <= ids[k - 1]) return CX_E_UNSORTED;
+  }
+  return CX_OK;
+}
+
+cx_err dkg_reshare_combine(uint16_t t_old, const uint16_t *dealer_ids, const frost_scalar *values,
+                           frost_scalar *new_share) {
+  cx_err e = check_dealer_set(t_old, dealer_ids);
+  if (e) return e;
+  for (size_t k = 0; k < t_old; k++)
+    if (!frost_scalar_canonical(values[k].b)) return CX_E_NONCANONICAL;
+  /* s'_me = sum lambda_i g_i(me) (Desmedt-Jajodia): the lambda_i-weighted
+   * sum of polynomials through s_i at 0 goes through sum lambda_i s_i = s. */
+  frost_scalar acc = {{0}}, lam, term;
+  for (size_t k = 0; k < t_old; k++) {
+    /* Cannot fail: the ids were checked above. */
+    if ((e = frost_lagrange(dealer_ids[k], dealer_ids, t_old, &lam))) break;
+    crypto_core_ristretto255_scalar_mul(term.b, lam.b, values[k].b);
+    crypto_core_ristretto255_scalar_add(acc.b, acc.b, term.b);
+  }
+  sodium_memzero(&term, sizeof term);
+  if (!e && is_zero32(acc.b)) e = CX_E_CRYPTO;
+  if (!e) *new_share = acc;
+  sodium_memzero(&acc, sizeof acc);
+  return e;
+}
+
+cx_err dkg_reshare_public(uint16_t t_old, const uint16_t *dealer_ids,
+                          const dkg_round1_msg *const *r1, uint16_t t_new, uint16_t n_new,
+                          frost_element *group_pk, frost_element *pk_shares) {
+  cx_err e = check_dealer_set(t_old, dealer_ids);
+  if (e) return e;
+  if (!reshare_params_ok(n_new, t_new)) return CX_E_INVALID_ARG;
+  for (size_t k = 0; k < t_old; k++)
+    if (r1[k]->dealer != dealer_ids[k] ||
+        check_round1_form(DKG_MAX_PARTIES, t_new, r1[k], NULL, 0) != CX_OK)
+      return CX_E_INVALID_ARG;
+  th_init();
+  /* D_k = sum_{i in S} lambda_i C_ik: the commitments of the combined
+   * polynomial sum lambda_i g_i. */
+  frost_element D[DKG_MAX_PARTIES], term;
+  memset(D, 0, sizeof D);
+  for (size_t k = 0; k < t_old; k++) {
+    frost_scalar lam;
+    /* Cannot fail (distinct non-zero ids); chain data must not panic the vm. */
+    if ((e = frost_lagrange(dealer_ids[k], dealer_ids, t_old, &lam))) return e;
+    for (size_t m = 0; m < t_new; m++) {
+      mul(&lam, &r1[k]->commit[m], &term);
+      add(&D[m], &term, &D[m]);
+    }
+  }
+  *group_pk = D[0];
+  int bad = frost_element_check(D[0].b) != CX_OK;
+  for (uint16_t j = 1; j <= n_new; j++) {
+    /* D may hold the identity (all zero): a valid ristretto255 point. */
+    if ((e = frost_vss_public_share(D, t_new, j, &pk_shares[j - 1]))) return e;
+    bad |= frost_element_check(pk_shares[j - 1].b) != CX_OK;
+  }
+  return bad ? CX_E_CRYPTO : CX_OK;
+}
+
+/* check_complaint_form without the dealer != complainer rule; ids within
+ * the cap only (the caller knows the old and new sets). */
+static cx_err check_reshare_complaint_form(const dkg_complaint *c, char *err, size_t errlen) {
+  if (c->dealer == 0 || c->dealer > DKG_MAX_PARTIES || c->complainer == 0 ||
+      c->complainer > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_MPC_SENDER,
+                   "complaint: dealer %u or complainer %u not in 1..%d", c->dealer,
+                   c->complainer, DKG_MAX_PARTIES);
+  if (c->reason == DKG_COMPLAINT_NO_SHARE) {
+    if (!is_zero32(c->share.b))
+      return cx_errf(err, errlen, CX_E_NONCANONICAL, "a no-share complaint carries a share");
+  } else if (c->reason == DKG_COMPLAINT_BAD_SHARE) {
+    if (!frost_scalar_canonical(c->share.b))
+      return cx_errf(err, errlen, CX_E_NONCANONICAL, "complaint: disclosed share is not below L");
+  } else {
+    return cx_errf(err, errlen, CX_E_BAD_ENUM, "complaint reason %u is unknown", c->reason);
+  }
+  return CX_OK;
+}
+
+cx_err dkg_reshare_complaint_verify(uint16_t t_new, const dkg_round1_msg *r1,
+                                    const dkg_complaint *c, const dkg_answer *a,
+                                    int *dealer_at_fault, char *err, size_t errlen) {
+  *dealer_at_fault = 0;
+  if (t_new < 2 || t_new > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "t' %u is not in 2..%d", t_new, DKG_MAX_PARTIES);
+  cx_err e = check_round1_form(DKG_MAX_PARTIES, t_new, r1, err, errlen);
+  if (!e) e = check_reshare_complaint_form(c, err, errlen);
+  if (e) return e;
+  if (c->dealer != r1->dealer)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG,
+                   "complaint is against dealer %u, the deal is dealer %u's", c->dealer,
+                   r1->dealer);
+  /* complaint_unfounded and the answer check evaluate at c->complainer: the
+   * complainer's new id. */
+  if (complaint_unfounded(c, r1->commit, t_new)) {
+    cx_errf(err, errlen, CX_OK, "the complaint's disclosed share matches dealer %u's commitments",
+            c->dealer);
+    return CX_OK;
+  }
+  if (!a) {
+    *dealer_at_fault = 1;
+    cx_errf(err, errlen, CX_OK, "dealer %u did not answer new party %u's complaint", c->dealer,
+            c->complainer);
+    return CX_OK;
+  }
+  if (a->dealer != c->dealer || a->complainer != c->complainer)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG,
+                   "the answer (dealer %u, complainer %u) is not to this complaint", a->dealer,
+                   a->complainer);
+  e = frost_vss_verify(c->complainer, &a->share, r1->commit, t_new);
+  if (e != CX_OK && e != CX_E_MPC_CHECK_FAILED && e != CX_E_NONCANONICAL) return e;
+  *dealer_at_fault = e != CX_OK;
+  cx_errf(err, errlen, CX_OK, "dealer %u's answer %s its commitments", c->dealer,
+          e == CX_OK ? "matches" : "does not match");
+  return CX_OK;
+}
+
+cx_err dkg_reshare_answer(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new, uint16_t t_new,
+                          uint16_t dealer_id, const frost_scalar *old_share,
+                          const uint8_t seed[32], const dkg_complaint *c, dkg_answer *out) {
+  if (!reshare_params_ok(n_new, t_new) || dealer_id == 0 || dealer_id > DKG_MAX_PARTIES ||
+      check_old_share(old_share) || c->dealer != dealer_id)
+    return CX_E_INVALID_ARG;
+  if (c->complainer == 0 || c->complainer > n_new) return CX_E_MPC_SENDER;
+  th_init();
+  reshare_secrets *sec = sodium_malloc(sizeof *sec);
+  if (!sec) return CX_E_NOMEM;
+  cx_err e = reshare_poly(context, t_new, dealer_id, old_share, seed, sec->coef, NULL);
+  if (!e) {
+    memset(out, 0, sizeof *out);
+    out->dealer = dealer_id;
+    out->complainer = c->complainer;
+    poly_eval(sec->coef, t_new, c->complainer, &out->share);
+  }
+  sodium_free(sec);
+  return e;
+}
+
+/* The reshare decoders: dkg_*_decode's checks with check_pair's "both ends"
+ * rule left out (old and new ids may coincide). */
+static cx_err check_nonzero(uint16_t a, uint16_t b, const char *what, char *err, size_t errlen) {
+  if (a == 0 || b == 0) return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s: identifier 0", what);
+  return CX_OK;
+}
+
+cx_err dkg_reshare_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, char *err,
+                                    size_t errlen) {
+  uint16_t a = 0, b = 0;
+  cx_err e = get_header(in, len, DKG_KIND_COMPLAINT, "complaint", &a, &b, err, errlen);
+  if (!e) e = check_nonzero(a, b, "complaint", err, errlen);
+  if (e) return e;
+  if (len < 6) return cx_errf(err, errlen, CX_E_TRUNCATED, "complaint: no reason byte");
+  memset(c, 0, sizeof *c);
+  c->dealer = a;
+  c->complainer = b;
+  c->reason = in[5];
+  if (c->reason == DKG_COMPLAINT_NO_SHARE) return want_len(len, 6, "complaint", err, errlen);
+  if (c->reason != DKG_COMPLAINT_BAD_SHARE)
+    return cx_errf(err, errlen, CX_E_BAD_ENUM, "complaint reason %u is unknown", c->reason);
+  if ((e = want_len(len, 38, "complaint", err, errlen))) return e;
+  return get_scalar(in + 6, &c->share, "complaint's disclosed share", err, errlen);
+}
+
+cx_err dkg_reshare_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err,
+                                 size_t errlen) {
+  uint16_t x = 0, y = 0;
+  cx_err e = get_header(in, len, DKG_KIND_ANSWER, "answer", &x, &y, err, errlen);
+  if (!e) e = check_nonzero(x, y, "answer", err, errlen);
+  if (!e) e = want_len(len, DKG_ANSWER_LEN, "answer", err, errlen);
+  if (e) return e;
+  a->dealer = x;
+  a->complainer = y;
+  return get_scalar(in + 5, &a->share, "answer's revealed share", err, errlen);
+}
+
+cx_err dkg_reshare_share_decode(const uint8_t *in, size_t len, dkg_share *s, char *err,
+                                size_t errlen) {
+  uint16_t a = 0, b = 0;
+  cx_err e = get_header(in, len, DKG_KIND_SHARE, "share", &a, &b, err, errlen);
+  if (!e) e = check_nonzero(a, b, "share", err, errlen);
+  if (!e) e = want_len(len, DKG_SHARE_LEN, "share", err, errlen);
+  if (e) return e;
+  s->dealer = a;
+  s->recipient = b;
+  return get_scalar(in + 5, &s->value, "share value", err, errlen);
+}

@@ -227,4 +227,113 @@ cx_err dkg_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, cha
 size_t dkg_answer_encode(const dkg_answer *a, uint8_t out[DKG_ANSWER_LEN]);
 cx_err dkg_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err, size_t errlen);
 
+/* ---- resharing: redistribution to a new party set, same group key ----
+ * docs/keys.md §10, docs/threshold.md "Resharing". Desmedt-Jajodia
+ * ("Redistributing secret shares to new access structures", 1997) with the
+ * Feldman checks of Wong-Wang-Wing (verifiable secret redistribution, 2002),
+ * on this DKG's round-one messages. Old party i (OLD id, 1..n_old) holding
+ * s_i with verification share Y_i = G * s_i deals g_i of degree t_new - 1,
+ * g_i(0) = s_i, to the new parties 1..n_new; with S = t_old old dealers and
+ * lambda_i their Lagrange coefficients at 0 over S,
+ *   s'_j = sum_{i in S} lambda_i g_i(j),  Y'_j = G * s'_j,
+ *   sum_{i in S} lambda_i C_i0 = sum lambda_i Y_i = Y   (the group key stays).
+ * Dealer ids index the OLD set and recipient / complainer ids the NEW one, so
+ * they may be equal: the reshare functions and decoders never refuse that.
+ * All pure functions: the chain drives the steps. */
+
+/* Dealer dealer_id's deal. g's coefficients a_1..a_{t_new-1} and the proof
+ * nonce are derived from seed (a restarted node deals the same polynomial,
+ * and can answer complaints with dkg_reshare_answer):
+ *   a_k   = SHA-512("FROST-RISTRETTO255-SHA512-v1" || "reshare-coef" || seed ||
+ *           context || be16 dealer_id || be16 t_new || old_share || be16 k) mod L
+ *   nonce = SHA-512("FROST-RISTRETTO255-SHA512-v1" || "reshare-nonce" || seed ||
+ *           context || be16 dealer_id || be16 t_new || old_share) mod L
+ * (binding everything the deal depends on, so one seed reused in another run
+ * or for another share gives an unrelated polynomial and nonce). r1 is a
+ * round-one message with t_new commitments, commit[0] = G * old_share, and
+ * the DKG's proof of knowledge of old_share under (context, dealer_id): it
+ * passes dkg_round1_verify(context, n, t_new, r1) for any n >= max(n_old,
+ * n_new), e.g. DKG_MAX_PARTIES, which is what dkg_reshare_check_deal uses.
+ * shares: n_new entries of the caller's sodium_malloc'd memory, shares[j-1]
+ * = {dealer_id, j, g(j)} for every new id j (none skipped: an old party that
+ * is also new receives its own). Every secret temporary is wiped.
+ * CX_E_INVALID_ARG: t_new, n_new outside 2 <= t_new <= n_new <=
+ * DKG_MAX_PARTIES, dealer_id 0 or over the cap, old_share zero or not below
+ * L; CX_E_CRYPTO for a zero derived scalar (2^-252). */
+cx_err dkg_reshare_deal(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new, uint16_t t_new,
+                        uint16_t dealer_id, const frost_scalar *old_share, const uint8_t seed[32],
+                        dkg_round1_msg *r1, dkg_share *shares, char *err, size_t errlen);
+
+/* The chain's check of a deal: CX_OK iff r1 is well formed with t_new
+ * commitments, its proof of knowledge verifies under context (dkg_round1_
+ * verify with n = DKG_MAX_PARTIES: the dealer id is an OLD id, and the caller,
+ * which knows the old set, picked old_pk_share = Y_{r1->dealer} from it), and
+ * r1->commit[0] == *old_pk_share (else CX_E_MPC_CHECK_FAILED, the sentence
+ * naming the dealer: this is what keeps the group key). The proof's failure
+ * is CX_E_MPC_CHECK_FAILED as well; a malformed r1 has the codes of
+ * dkg_round1_verify. */
+cx_err dkg_reshare_check_deal(const uint8_t context[DKG_CONTEXT_LEN], uint16_t t_new,
+                              const dkg_round1_msg *r1, const frost_element *old_pk_share,
+                              char *err, size_t errlen);
+
+/* A new party's check of its share from r1's dealer: frost_vss_verify at
+ * the NEW id recipient_new_id. CX_OK, CX_E_MPC_CHECK_FAILED (complain),
+ * CX_E_NONCANONICAL (the value is not a scalar: a NO_SHARE complaint);
+ * CX_E_MPC_SENDER when s is not r1's dealer's share for recipient_new_id;
+ * CX_E_INVALID_ARG for id 0 or r1->t outside 2..DKG_MAX_PARTIES. */
+cx_err dkg_reshare_share_check(uint16_t recipient_new_id, const dkg_share *s,
+                               const dkg_round1_msg *r1);
+
+/* The new signing share s'_me = sum_k lambda_k values[k], lambda_k the
+ * Lagrange coefficient at 0 of dealer_ids[k] over dealer_ids (frost_lagrange).
+ * dealer_ids: S, exactly t_old old ids (the old threshold), strictly
+ * ascending; values[k] = g_{dealer_ids[k]}(me) (the dealt share, or the one
+ * revealed by a good answer). new_share: caller's sodium_malloc'd memory.
+ * CX_E_INVALID_ARG for t_old outside 2..DKG_MAX_PARTIES or an id 0;
+ * CX_E_UNSORTED for ids not strictly ascending; CX_E_NONCANONICAL for a value
+ * not below L; CX_E_CRYPTO for a zero result (2^-252). */
+cx_err dkg_reshare_combine(uint16_t t_old, const uint16_t *dealer_ids, const frost_scalar *values,
+                           frost_scalar *new_share);
+
+/* The public side of dkg_reshare_combine: with D_k = sum_{i in S}
+ * lambda_i C_ik (k < t_new), group_pk = D_0 (= the old group key when every
+ * deal passed dkg_reshare_check_deal) and pk_shares[j-1] = Y'_j = sum_k
+ * D_k j^k for j = 1..n_new. r1[k] is dealer_ids[k]'s deal (its dealer field
+ * must match, its t must be t_new). Codes as dkg_reshare_combine for the
+ * ids; CX_E_INVALID_ARG for t_new, n_new out of range or a deal that does
+ * not fit; CX_E_CRYPTO for an identity group key or share (not
+ * serializable). */
+cx_err dkg_reshare_public(uint16_t t_old, const uint16_t *dealer_ids,
+                          const dkg_round1_msg *const *r1, uint16_t t_new, uint16_t n_new,
+                          frost_element *group_pk, frost_element *pk_shares);
+
+/* Complaints and answers in reshare mode: the same encodings (kind 3, kind
+ * 4; and the share, kind 2, inside the sealed slots) and the same strict
+ * checks as dkg_complaint_decode / dkg_answer_decode / dkg_share_decode,
+ * except that the dealer (old id) may equal the complainer or recipient
+ * (new id). */
+cx_err dkg_reshare_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, char *err,
+                                    size_t errlen);
+cx_err dkg_reshare_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err,
+                                 size_t errlen);
+cx_err dkg_reshare_share_decode(const uint8_t *in, size_t len, dkg_share *s, char *err,
+                                size_t errlen);
+
+/* dkg_complaint_verify for a reshare deal: the commitments are evaluated at
+ * c->complainer, the complainer's NEW id; dealer == complainer is allowed;
+ * ids are checked against 1..DKG_MAX_PARTIES only (the caller checks the
+ * dealer is an old party and the complainer a new one). */
+cx_err dkg_reshare_complaint_verify(uint16_t t_new, const dkg_round1_msg *r1,
+                                    const dkg_complaint *c, const dkg_answer *a,
+                                    int *dealer_at_fault, char *err, size_t errlen);
+
+/* The accused dealer's public answer to c: re-derives g from (context,
+ * t_new, dealer_id, old_share, seed) as dkg_reshare_deal did and reveals
+ * g(c->complainer). CX_E_INVALID_ARG when c is not against dealer_id or the
+ * parameters are out of range; CX_E_MPC_SENDER when c->complainer is not in
+ * 1..n_new. */
+cx_err dkg_reshare_answer(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new, uint16_t t_new,
+                          uint16_t dealer_id, const frost_scalar *old_share,
+                          const uint8_t seed[32], const dkg_complaint *c, dkg_answer *out);
+
 #endif
