@@ -103,6 +103,8 @@
   X(CX_E_ALREADY_VOTED, 379, "already_voted", "the party has already voted to end this phase") \
   X(CX_E_BAD_KEY_PARAMS, 380, "bad_key_params", "name, purpose or threshold not allowed") \
   X(CX_E_KEY_NOT_READY, 381, "key_not_ready", "the key is not ready, or not the call's parties'") \
+  X(CX_E_REQUEST_UNKNOWN, 382, "request_unknown", "no such signing request")      \
+  X(CX_E_REQUEST_CLOSED, 383, "request_closed", "the signing request is not in that state") \
   /* storage 400.. */                                                                \
   X(CX_E_DB, 400, "db_error", "database error")                                      \
   X(CX_E_CORRUPT, 401, "store_corrupt", "store is damaged")                          \

@@ -25,6 +25,8 @@ void tx_clear(cx_tx *tx) {
   } else if (tx->type == TX_KEY_DEAL) {
     free(tx->u.kdeal.round1);
     free(tx->u.kdeal.sealed);
+  } else if (tx->type == TX_SIGN_REQUEST) {
+    free(tx->u.sreq.msg);
   }
   memset(tx, 0, sizeof *tx);
 }
@@ -538,6 +540,7 @@ static void key_enc(cx_enc *e, const cx_tx *tx) {
       enc_str(e, tx->u.kcreate.name);
       enc_u8(e, tx->u.kcreate.purpose);
       enc_u8(e, tx->u.kcreate.t);
+      enc_u8(e, tx->u.kcreate.k);
       break;
     case TX_KEY_DEAL: {
       const cx_tx_key_deal *k = &tx->u.kdeal;
@@ -646,7 +649,7 @@ static int key_dec(cx_dec *d, cx_tx *tx) {
     case TX_KEY_CREATE:
       return dec_str(d, tx->u.kcreate.name, CX_KEY_NAME_MAX, STR_IDENT) ||
                      dec_enum(d, &tx->u.kcreate.purpose, CX_KEY_PURPOSE_RESULTS, CX_KEY_PURPOSE_CUSTODY) ||
-                     dec_u8(d, &tx->u.kcreate.t)
+                     dec_u8(d, &tx->u.kcreate.t) || dec_u8(d, &tx->u.kcreate.k)
                  ? -1
                  : 0;
     case TX_KEY_DEAL:
@@ -664,6 +667,61 @@ static int key_dec(cx_dec *d, cx_tx *tx) {
                      dec_enum(d, &tx->u.kadvance.phase, CX_KEY_PHASE_DEALING, CX_KEY_PHASE_VERIFYING)
                  ? -1
                  : 0;
+  }
+  return dec_fail(d, CX_E_BAD_ENUM);
+}
+
+/* ---- custody signing (docs/keys.md §9, docs/transactions.md §3.17) ---- */
+
+cx_err tx_sign_request_set(cx_tx *tx, const uint8_t *msg, size_t len) {
+  CX_ASSERT(tx->type == TX_SIGN_REQUEST);
+  if (len > CX_SIGN_MSG_MAX) return CX_E_TOO_LONG;
+  if (len == 0 || !msg) return CX_E_INVALID_ARG;
+  uint8_t *m = malloc(len);
+  if (!m) return CX_E_NOMEM;
+  memcpy(m, msg, len);
+  free(tx->u.sreq.msg);
+  tx->u.sreq.msg = m;
+  tx->u.sreq.msg_len = len;
+  return CX_OK;
+}
+
+/* Written as given: a bad field is the decoder's to refuse. */
+static void sign_enc(cx_enc *e, const cx_tx *tx) {
+  switch (tx->type) {
+    case TX_SIGN_REQUEST:
+      enc_str(e, tx->u.sreq.key);
+      enc_bytes(e, tx->u.sreq.msg, tx->u.sreq.msg_len);
+      break;
+    case TX_SIGN_APPROVE:
+      enc_fixed(e, tx->u.sapprove.request.b, 32);
+      break;
+    case TX_SIGN_RESULT:
+      enc_fixed(e, tx->u.sres.request.b, 32);
+      enc_fixed(e, tx->u.sres.sig.b, 64);
+      break;
+  }
+}
+
+/* sign_request: str key (IDENT, 1..16) | bytes msg (1..CX_SIGN_MSG_MAX:
+ * too_long over, before anything is read; truncated when empty).
+ * sign_approve: request[32]. sign_result: request[32] | sig[64]. */
+static int sign_dec(cx_dec *d, cx_tx *tx) {
+  const uint8_t *b;
+  size_t bl;
+  switch (tx->type) {
+    case TX_SIGN_REQUEST:
+      if (dec_str(d, tx->u.sreq.key, CX_KEY_NAME_MAX, STR_IDENT) ||
+          bytes_range_dec(d, &b, &bl, 1, CX_SIGN_MSG_MAX))
+        return -1;
+      if (!(tx->u.sreq.msg = malloc(bl))) return dec_fail(d, CX_E_NOMEM);
+      memcpy(tx->u.sreq.msg, b, bl);
+      tx->u.sreq.msg_len = bl;
+      return 0;
+    case TX_SIGN_APPROVE:
+      return dec_fixed(d, tx->u.sapprove.request.b, 32);
+    case TX_SIGN_RESULT:
+      return dec_fixed(d, tx->u.sres.request.b, 32) || dec_fixed(d, tx->u.sres.sig.b, 64) ? -1 : 0;
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }
@@ -821,6 +879,8 @@ static const char *const type_names[] = {
     [TX_KEY_CREATE] = "key_create",           [TX_KEY_DEAL] = "key_deal",
     [TX_KEY_VERDICT] = "key_verdict",         [TX_KEY_ANSWER] = "key_answer",
     [TX_KEY_ADVANCE] = "key_advance",
+    [TX_SIGN_REQUEST] = "sign_request",       [TX_SIGN_APPROVE] = "sign_approve",
+    [TX_SIGN_RESULT] = "sign_result",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -1142,6 +1202,11 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
     case TX_KEY_ADVANCE:
       key_enc(e, tx);
       break;
+    case TX_SIGN_REQUEST:
+    case TX_SIGN_APPROVE:
+    case TX_SIGN_RESULT:
+      sign_enc(e, tx);
+      break;
     default:
       CX_ASSERT(!"tx_encode: unknown type");
   }
@@ -1259,6 +1324,10 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
     case TX_KEY_ANSWER:
     case TX_KEY_ADVANCE:
       return key_dec(d, tx);
+    case TX_SIGN_REQUEST:
+    case TX_SIGN_APPROVE:
+    case TX_SIGN_RESULT:
+      return sign_dec(d, tx);
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }

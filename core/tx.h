@@ -10,8 +10,8 @@
  * a replayed transaction invalid.
  *
  * A decoded cx_tx owns its heap parts (contract source and bytecode; a
- * call's args, blobs and commitments); release with tx_clear(). Everything
- * else is fixed-size. */
+ * call's args, blobs and commitments; a sign_request's message); release
+ * with tx_clear(). Everything else is fixed-size. */
 #ifndef CUSTOS_TX_H
 #define CUSTOS_TX_H
 
@@ -68,6 +68,9 @@ typedef enum {
   TX_KEY_VERDICT = 62,      /* sender = a party: its complaints (maybe none) */
   TX_KEY_ANSWER = 63,       /* sender = an accused dealer: the revealed share */
   TX_KEY_ADVANCE = 64,      /* sender = a party: its vote to end a phase */
+  TX_SIGN_REQUEST = 65,     /* custody keys (docs/keys.md §9): sender = a member */
+  TX_SIGN_APPROVE = 66,     /* sender = a member: approves a request */
+  TX_SIGN_RESULT = 67,      /* sender = a party of the key: the signature */
 } cx_tx_type;
 
 typedef enum {
@@ -312,7 +315,22 @@ typedef struct {
   char name[CX_KEY_NAME_MAX + 1];
   uint8_t purpose; /* CX_KEY_PURPOSE_* */
   uint8_t t;       /* signers needed (frost.h's convention) */
+  uint8_t k;       /* custody: member approvals a signing request needs; 0 otherwise */
 } cx_tx_key_create;
+/* Custody signing (docs/keys.md §9). */
+#define CX_SIGN_MSG_MAX 1024
+typedef struct {
+  char key[CX_KEY_NAME_MAX + 1];
+  uint8_t *msg; /* owned (tx_sign_request_set copies one in) */
+  size_t msg_len; /* 1..CX_SIGN_MSG_MAX */
+} cx_tx_sign_request;
+typedef struct {
+  cx_hash request; /* txid of the sign_request */
+} cx_tx_sign_approve;
+typedef struct {
+  cx_hash request;
+  cx_sig sig;      /* FROST (R || z) over the request's msg */
+} cx_tx_sign_result;
 /* str name | varint epoch | bytes round1 | varint n | n x bytes sealed
  * (each empty or CX_KEY_SEALED_LEN bytes). */
 typedef struct {
@@ -371,6 +389,9 @@ typedef struct {
     cx_tx_key_verdict kverdict;
     cx_tx_key_answer kanswer;
     cx_tx_key_advance kadvance;
+    cx_tx_sign_request sreq;
+    cx_tx_sign_approve sapprove;
+    cx_tx_sign_result sres;
   } u;
   cx_sig sig;
 } cx_tx;
@@ -433,6 +454,10 @@ cx_err tx_key_deal_set_slot(cx_tx *tx, uint32_t j, const uint8_t sealed[CX_KEY_S
  * H_KEY(chain_id[32] || str name || varint epoch || u8 t || varint n || n x pubkey). */
 void tx_key_context(const cx_hash *chain_id, const char *name, uint32_t epoch, uint8_t t,
                     const cx_pubkey *parties, uint32_t n, uint8_t out[32]);
+
+/* Sets a sign_request's message (copies): CX_E_TOO_LONG over
+ * CX_SIGN_MSG_MAX, CX_E_INVALID_ARG when empty, CX_E_NOMEM. */
+cx_err tx_sign_request_set(cx_tx *tx, const uint8_t *msg, size_t len);
 
 /* MPC evidence (cx_tx_mpc_evidence). tx_mpc_evidence_set copies count
  * messages and aux into the body (call, session, ev_type, culprit and item

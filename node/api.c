@@ -284,6 +284,27 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       }
       break;
     }
+    case TX_KEY_CREATE: {
+      /* docs/keys.md §3, §9: k is a custody key's approval policy (0 otherwise) */
+      const cx_tx_key_create *kc = &tx->u.kcreate;
+      static const char *const purposes[] = {"unknown", "results", "beacon", "custody"};
+      cJSON_AddStringToObject(o, "name", kc->name);
+      cJSON_AddStringToObject(o, "purpose", kc->purpose <= CX_KEY_PURPOSE_CUSTODY ? purposes[kc->purpose] : "unknown");
+      add_u64(o, "t", kc->t);
+      add_u64(o, "k", kc->k);
+      break;
+    }
+    case TX_SIGN_REQUEST:
+      cJSON_AddStringToObject(o, "key", tx->u.sreq.key);
+      add_raw(o, "msg", tx->u.sreq.msg, tx->u.sreq.msg_len);
+      break;
+    case TX_SIGN_APPROVE:
+      add_hex(o, "request", tx->u.sapprove.request.b, 32);
+      break;
+    case TX_SIGN_RESULT:
+      add_hex(o, "request", tx->u.sres.request.b, 32);
+      add_hex(o, "signature", tx->u.sres.sig.b, 64);
+      break;
   }
   add_hex(o, "sig", tx->sig.b, 64);
   return o;
@@ -803,6 +824,19 @@ static void add_consensus(cJSON *o, node *n) {
   add_u64(c, "refused_sync", cs.bad_sync);
 }
 
+/* "keys": the key service's counters (docs/keys.md §5, §7). */
+static void add_keys(cJSON *o, node *n) {
+  node_key_stats st;
+  node_key_status(n, &st);
+  cJSON *k = cJSON_AddObjectToObject(o, "keys");
+  if (!k) return;
+  add_u64(k, "submitted", st.submitted);
+  add_u64(k, "beacons", st.beacons);
+  add_u64(k, "beacon_height", st.beacon_height);
+  add_u64(k, "refused", st.refused);
+  if (st.last_error[0]) cJSON_AddStringToObject(k, "last_error", st.last_error);
+}
+
 /* "mpc": the preprocessing service (docs/operations.md, "MPC
  * preprocessing"): the pool's level and the batch counters. Counts only:
  * no material is ever published. */
@@ -889,6 +923,7 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   add_peers(o, n);
   add_mpc(o, n);
   add_calls(o, n);
+  add_keys(o, n);
   *result = o;
   return CX_OK;
 }

@@ -1,7 +1,8 @@
 /* JSON-RPC methods for consortium keys (docs/rpc.md "Consortium keys",
- * docs/keys.md §6): key_get, a key's whole public record with the txids of
- * its transactions (what an auditor fetches, proves with tx_proof and
- * replays through vm/keyrules.h), and key_list. Reads the committed state. */
+ * docs/keys.md §6, §9): key_get, a key's whole public record with the txids
+ * of its transactions (what an auditor fetches, proves with tx_proof and
+ * replays through vm/keyrules.h), key_list, and the custody keys' signing
+ * requests (sign_get, sign_list). Reads the committed state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,20 @@ static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
   CX_ASSERT(n <= 32);
   hex_encode(b, n, buf);
   cJSON_AddStringToObject(o, k, buf);
+}
+
+/* Hex of up to CX_SIGN_MSG_MAX bytes (a request's message). */
+static void add_raw(cJSON *o, const char *k, const uint8_t *b, size_t n) {
+  char buf[2 * CX_SIGN_MSG_MAX + 1];
+  CX_ASSERT(n <= CX_SIGN_MSG_MAX);
+  hex_encode(b, n, buf);
+  cJSON_AddStringToObject(o, k, buf);
+}
+
+static cx_err params_err(rpc_error *err, const char *detail) {
+  err->code = CX_E_RPC_PARAMS;
+  snprintf(err->detail, sizeof err->detail, "%s", detail);
+  return CX_E_RPC_PARAMS;
 }
 
 static const char *purpose_name(uint8_t p) {
@@ -93,6 +108,7 @@ static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
   cJSON_AddStringToObject(o, "purpose", purpose_name(k->purpose));
   cJSON_AddNumberToObject(o, "t", k->t);
   cJSON_AddNumberToObject(o, "n", k->n);
+  cJSON_AddNumberToObject(o, "k", k->k);
   cJSON_AddNumberToObject(o, "epoch", k->epoch);
   cJSON_AddStringToObject(o, "phase", phase_name(k->phase));
   add_hex(o, "context", k->context, 32);
@@ -209,6 +225,7 @@ static cx_err m_key_list(void *ctx, const cJSON *params, cJSON **result, rpc_err
       cJSON_AddNumberToObject(o, "epoch", k->epoch);
       cJSON_AddNumberToObject(o, "t", k->t);
       cJSON_AddNumberToObject(o, "n", k->n);
+      cJSON_AddNumberToObject(o, "k", k->k);
       if (k->phase == VM_KEY_READY)
         add_hex(o, "group_pk", k->group_pk, 32);
       else
@@ -268,10 +285,175 @@ static cx_err m_beacon_get(void *ctx, const cJSON *params, cJSON **result, rpc_e
   return CX_OK;
 }
 
+/* ---- custody signing requests (docs/keys.md §9) ---- */
+
+static const char *sign_status_name(uint8_t s) {
+  switch (s) {
+    case SIGN_PENDING: return "pending";
+    case SIGN_APPROVED: return "approved";
+    case SIGN_SIGNED: return "signed";
+    default: return "unknown";
+  }
+}
+
+static int sign_status_parse(const char *s) {
+  for (int i = SIGN_PENDING; i <= SIGN_SIGNED; i++)
+    if (strcmp(s, sign_status_name((uint8_t)i)) == 0) return i;
+  return -1;
+}
+
+/* The fields sign_get and sign_list share. */
+static void request_brief(cJSON *o, const vm_sign_request *r) {
+  char hex[CX_HASH_HEX_LEN];
+  cJSON_AddStringToObject(o, "id", hash_hex(&r->id, hex));
+  cJSON_AddStringToObject(o, "key", r->key);
+  cJSON_AddNumberToObject(o, "epoch", r->epoch);
+  cJSON_AddStringToObject(o, "requester", r->requester);
+  cJSON_AddNumberToObject(o, "k", r->k);
+  cJSON_AddNumberToObject(o, "napprovals", (double)r->napprovals);
+  cJSON_AddStringToObject(o, "status", sign_status_name(r->status));
+  cJSON_AddNumberToObject(o, "height", (double)r->height);
+  cJSON_AddNumberToObject(o, "approved_height", (double)r->approved_height);
+  cJSON_AddNumberToObject(o, "signed_height", (double)r->signed_height);
+}
+
+/* sign_get {id}: a request with its message, approvals and signature, and
+ * the group key the signature verifies under (the key's, while it is at the
+ * request's epoch: `custos sig verify --scheme frost GROUP_PK MSG SIG`). */
+static cx_err m_sign_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  const vm_state *st = node_state(n);
+  const char *s = rpc_param_str(params, "id", 0, err);
+  cx_hash id;
+  if (!s) return err->code;
+  if (hex_decode(s, id.b, 32) != CX_OK) return params_err(err, "params.id: expected 64 hex digits");
+  vm_sign_request *r = malloc(sizeof *r);
+  vm_key *k = malloc(sizeof *k);
+  cJSON *o = NULL;
+  cx_err e = CX_E_NOMEM;
+  if (k) vm_key_init(k);
+  if (r && k) e = vm_sign_request_get(st, &id, r);
+  if (e == CX_E_NOT_FOUND) {
+    err->code = CX_E_REQUEST_UNKNOWN;
+    snprintf(err->detail, sizeof err->detail, "no signing request with id %s", s);
+    e = CX_E_REQUEST_UNKNOWN;
+    goto out;
+  }
+  if (e) goto out;
+  /* a request names a key that exists: absent means damage */
+  if ((e = vm_key_get(st, r->key, k))) {
+    if (e == CX_E_NOT_FOUND) e = CX_E_CORRUPT;
+    goto out;
+  }
+  if (!(o = cJSON_CreateObject())) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  request_brief(o, r);
+  add_raw(o, "msg", r->msg, r->msg_len);
+  cJSON *a = cJSON_AddArrayToObject(o, "approvals");
+  for (size_t i = 0; a && i < r->napprovals; i++) cJSON_AddItemToArray(a, cJSON_CreateString(r->approvals[i]));
+  if (r->status == SIGN_SIGNED)
+    add_raw(o, "signature", r->sig.b, 64);
+  else
+    cJSON_AddNullToObject(o, "signature");
+  if (k->phase == VM_KEY_READY && k->epoch == r->epoch)
+    add_hex(o, "group_pk", k->group_pk, 32);
+  else
+    cJSON_AddNullToObject(o, "group_pk");
+  *result = o;
+out:
+  if (k) vm_key_clear(k);
+  free(k);
+  free(r);
+  return e;
+}
+
+#define SIGN_LIST_MAX 100   /* requests an answer */
+#define SIGN_LIST_SCAN 1000 /* requests one answer reads at most (filters) */
+
+/* sign_list {key?, status?, before?}: requests newest first, at most
+ * SIGN_LIST_MAX, in brief; "next" is the index to ask `before` from when
+ * older requests remain (null at the first one). The requests are numbered
+ * in the order recorded (vm_sign_request_at); one answer reads at most
+ * SIGN_LIST_SCAN of them, so a rare filter may give a short page with a
+ * "next". */
+static cx_err m_sign_list(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  const vm_state *st = node_state(n);
+  const cJSON *kj = rpc_param(params, "key", -1), *sj = rpc_param(params, "status", -1),
+              *bj = rpc_param(params, "before", -1);
+  const char *key = NULL;
+  int status = 0;
+  uint64_t count, before;
+  if (kj) {
+    if (!cJSON_IsString(kj) || !str_valid(kj->valuestring, CX_KEY_NAME_MAX, STR_IDENT))
+      return params_err(err, "params.key: expected a key name (1..16 of a-z, 0-9, _ and -, starting with a "
+                             "letter or digit)");
+    key = kj->valuestring;
+  }
+  if (sj && (!cJSON_IsString(sj) || (status = sign_status_parse(sj->valuestring)) < 0))
+    return params_err(err, "params.status: expected \"pending\", \"approved\" or \"signed\"");
+  cx_err e = vm_sign_request_count(st, &count);
+  if (e) return e;
+  before = count;
+  if (bj) {
+    /* in range first: the cast below is defined only then */
+    if (!cJSON_IsNumber(bj) || !(bj->valuedouble >= 0 && bj->valuedouble <= (double)count) ||
+        bj->valuedouble != (double)(uint64_t)bj->valuedouble) {
+      err->code = CX_E_RPC_PARAMS;
+      snprintf(err->detail, sizeof err->detail,
+               "params.before: expected a request index from 0 to %llu (a page's \"next\")",
+               (unsigned long long)count);
+      return CX_E_RPC_PARAMS;
+    }
+    before = (uint64_t)bj->valuedouble;
+  }
+  vm_sign_request *r = malloc(sizeof *r);
+  cJSON *o = cJSON_CreateObject(), *a = o ? cJSON_AddArrayToObject(o, "requests") : NULL;
+  if (!r || !a) e = CX_E_NOMEM;
+  uint64_t i = before, scanned = 0;
+  size_t got = 0;
+  while (!e && i > 0 && got < SIGN_LIST_MAX && scanned < SIGN_LIST_SCAN) {
+    cx_hash id;
+    i--;
+    scanned++;
+    if ((e = vm_sign_request_at(st, i, &id))) break;
+    if ((e = vm_sign_request_get(st, &id, r))) {
+      if (e == CX_E_NOT_FOUND) e = CX_E_CORRUPT; /* listed but absent */
+      break;
+    }
+    if ((key && strcmp(key, r->key) != 0) || (status && r->status != status)) continue;
+    cJSON *it = cJSON_CreateObject();
+    if (!it) {
+      e = CX_E_NOMEM;
+      break;
+    }
+    cJSON_AddItemToArray(a, it);
+    cJSON_AddNumberToObject(it, "index", (double)i);
+    request_brief(it, r);
+    cJSON_AddNumberToObject(it, "msg_bytes", (double)r->msg_len);
+    got++;
+  }
+  free(r);
+  if (e) {
+    cJSON_Delete(o);
+    return e;
+  }
+  if (i > 0)
+    cJSON_AddNumberToObject(o, "next", (double)i);
+  else
+    cJSON_AddNullToObject(o, "next");
+  *result = o;
+  return CX_OK;
+}
+
 static const rpc_method methods[] = {
     {"key_get", m_key_get, 0},
     {"key_list", m_key_list, 0},
     {"beacon_get", m_beacon_get, 0},
+    {"sign_get", m_sign_get, 0},
+    {"sign_list", m_sign_list, 0},
 };
 
 void api_keys_methods(const rpc_method **out, size_t *n) {

@@ -1021,7 +1021,8 @@ static int fs_deliver(call_service *s, job *j, uint32_t from, const uint8_t *ts,
     if (!j->fs[p].ts || memcmp(ts + 1, j->fs[p].sid, 32) != 0) continue;
     char why[160];
     cx_err e = tsign_recv(j->fs[p].ts, (uint16_t)(from + 1), ts, len, mono(s), why, sizeof why);
-    if (e && e != CX_E_MPC_ROUND) /* a late commitment or share is normal: the signers were chosen */
+    /* a late commitment or share is normal: the signers were chosen, or the signature is made */
+    if (e && e != CX_E_MPC_ROUND && !(e == CX_E_MPC_STATE && tsign_status_get(j->fs[p].ts) != TSIGN_RUNNING))
       node_refuse(s->node, &s->refused, "signing message", j->names[from], why);
     fs_pump(s, j, p);
     return 1;

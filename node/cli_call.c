@@ -393,8 +393,17 @@ static void print_call(const cJSON *call, const cJSON *res, const lang_contract 
   if (!res) return;
   printf("%-11s%s (height %.0f)\n", "result:", jstr(call, "result_txid"), jnum(call, "result_height"));
   char suffix[64];
+  int frost = strcmp(jstr(res, "proof"), "frost") == 0;
   snprintf(suffix, sizeof suffix, " (%d of %.0f parties)", cJSON_GetArraySize(signers), jnum(call, "nparties"));
-  print_names("signers:", signers, suffix);
+  if (frost) /* docs/keys.md §8: one signature; the listed parties sent the blobs */
+    printf("%-11sone FROST signature by the consortium's results key (epoch %.0f)\n", "proof:",
+           jnum(res, "key_epoch"));
+  print_names(frost ? "blobs from:" : "signers:", signers, suffix);
+  const cJSON *au = cJSON_GetObjectItemCaseSensitive(call, "audit");
+  if (cJSON_IsObject(au))
+    printf("%-11s%s (beacon of height %.0f)\n", "audit:",
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(au, "sampled")) ? "sampled" : "not sampled",
+           jnum(au, "beacon_height"));
   if (status_is(res, "aborted")) {
     printf("%-11s%s (code %.0f)\n", "code:", jstr(res, "code_name"), jnum(res, "code"));
     printf("%-11s%s\n", "reason:", jstr(res, "reason"));

@@ -1,5 +1,6 @@
 /* cli_ckey: the consortium's threshold keys (docs/keys.md): list them, show
- * one (key_get), and ask for a custody key (key_create). The keys
+ * one (key_get), ask for a custody key (key_create), and use one (§9):
+ * request a signature, approve a request, fetch the signature. The keys
  * `results` and `beacon` are made by the validators' key service, not from
  * here. (`custos key show` is cli_keys.c's: a keystore file's public keys.) */
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "beacon.h"
 #include "cli.h"
 #include "codec.h"
+#include "keyrules.h" /* VM_KEY_K_MAX */
 
 static int name_arg(const char *what, const char *s, char out[CX_KEY_NAME_MAX + 1]) {
   if (!str_valid(s, CX_KEY_NAME_MAX, STR_IDENT))
@@ -67,6 +69,7 @@ static void print_key(const cJSON *r) {
   printf("%-15s %s\n", "phase:", jstr(r, "phase"));
   printf("%-15s %.0f\n", "epoch:", jnum(r, "epoch"));
   printf("%-15s %.0f of %.0f\n", "threshold:", jnum(r, "t"), jnum(r, "n"));
+  if (jnum(r, "k") > 0) printf("%-15s %.0f member approvals a signing request needs\n", "policy:", jnum(r, "k"));
   printf("%-15s %.0f\n", "created:", jnum(r, "created_height"));
   if (jnum(r, "ended_height") > 0) printf("%-15s %.0f\n", "ended:", jnum(r, "ended_height"));
   printf("%-15s %s\n", "context:", jstr(r, "context"));
@@ -114,7 +117,7 @@ static int cmd_get(cli_ctx *c, const cli_args *a) {
 
 static int cmd_create(cli_ctx *c, const cli_args *a) {
   cx_tx tx;
-  uint64_t t;
+  uint64_t t, k;
   int rc;
   tx_init(&tx);
   tx.type = TX_KEY_CREATE;
@@ -126,13 +129,110 @@ static int cmd_create(cli_ctx *c, const cli_args *a) {
   /* The chain checks f + 1 <= t <= n (docs/keys.md §2): here only the range. */
   if (t < 2 || t > CX_MAX_VALIDATORS)
     return cli_fail(CLI_USAGE, "--t: expected 2..%d signers, got %llu", CX_MAX_VALIDATORS, (unsigned long long)t);
+  if ((rc = cli_u64_arg("--k", cli_opt(a, "k"), &k))) return rc;
+  /* The chain checks k <= members (docs/keys.md §9): here only the range. */
+  if (k < 1 || k > VM_KEY_K_MAX)
+    return cli_fail(CLI_USAGE, "--k: expected 1..%d approvals, got %llu", VM_KEY_K_MAX, (unsigned long long)k);
   tx.u.kcreate.purpose = CX_KEY_PURPOSE_CUSTODY;
   tx.u.kcreate.t = (uint8_t)t;
+  tx.u.kcreate.k = (uint8_t)k;
   cli_signer s;
   if ((rc = cli_signer_open(c, a, &s))) return rc;
   rc = cli_sign_submit(c, &s, &tx, NULL);
   cli_signer_close(&s);
   return rc;
+}
+
+/* ---- custody signing (docs/keys.md §9) ---- */
+
+/* sign_request: the message (1..CX_SIGN_MSG_MAX bytes, hex) for key NAME;
+ * the printed txid is the request's id. */
+static int cmd_sign(cli_ctx *c, const cli_args *a) {
+  cx_tx tx;
+  uint8_t msg[CX_SIGN_MSG_MAX];
+  size_t len = 0;
+  int rc;
+  tx_init(&tx);
+  tx.type = TX_SIGN_REQUEST;
+  if ((rc = name_arg("NAME", a->pos[0], tx.u.sreq.key))) return rc;
+  const char *hex = cli_opt(a, "msg");
+  if (strlen(hex) > 2 * CX_SIGN_MSG_MAX)
+    return cli_fail(CLI_USAGE, "--msg: at most %d bytes (%d hex digits), got %zu hex digits", CX_SIGN_MSG_MAX,
+                    2 * CX_SIGN_MSG_MAX, strlen(hex));
+  if (!hex[0] || hex_decode_var(hex, msg, sizeof msg, &len) != CX_OK || len == 0)
+    return cli_fail(CLI_USAGE, "--msg: expected 1..%d bytes as an even number of hex digits", CX_SIGN_MSG_MAX);
+  if (tx_sign_request_set(&tx, msg, len) != CX_OK) return cli_fail(CLI_LOCAL, "out of memory");
+  cli_signer s;
+  if ((rc = cli_signer_open(c, a, &s))) {
+    tx_clear(&tx);
+    return rc;
+  }
+  rc = cli_sign_submit(c, &s, &tx, NULL);
+  cli_signer_close(&s);
+  tx_clear(&tx);
+  return rc;
+}
+
+static int cmd_approve(cli_ctx *c, const cli_args *a) {
+  cx_tx tx;
+  int rc;
+  tx_init(&tx);
+  tx.type = TX_SIGN_APPROVE;
+  if ((rc = cli_hash_arg("ID", a->pos[0], &tx.u.sapprove.request))) return rc;
+  cli_signer s;
+  if ((rc = cli_signer_open(c, a, &s))) return rc;
+  rc = cli_sign_submit(c, &s, &tx, NULL);
+  cli_signer_close(&s);
+  return rc;
+}
+
+static void print_request(const cJSON *r) {
+  const char *st = jstr(r, "status");
+  printf("%-11s %s\n", "request:", jstr(r, "id"));
+  printf("%-11s %s (epoch %.0f)\n", "key:", jstr(r, "key"), jnum(r, "epoch"));
+  printf("%-11s %s\n", "requester:", jstr(r, "requester"));
+  printf("%-11s %s, %.0f of %.0f approvals", "status:", st, jnum(r, "napprovals"), jnum(r, "k"));
+  if (jnum(r, "approved_height") > 0) printf(", approved at %.0f", jnum(r, "approved_height"));
+  if (jnum(r, "signed_height") > 0) printf(", signed at %.0f", jnum(r, "signed_height"));
+  printf("\n");
+  print_names("approvals:", cJSON_GetObjectItemCaseSensitive(r, "approvals"));
+  printf("%-11s %s\n", "msg:", jstr(r, "msg"));
+  if (strcmp(st, "signed") != 0) return;
+  printf("%-11s %s\n", "group_pk:", jstr(r, "group_pk"));
+  printf("%-11s %s\n", "signature:", jstr(r, "signature"));
+  printf("check it:   custos sig verify --scheme frost %s %s %s\n", jstr(r, "group_pk"), jstr(r, "msg"),
+         jstr(r, "signature"));
+}
+
+/* sign_get, and with --wait again every 500 ms until SIGNED or --timeout. */
+static int cmd_signature(cli_ctx *c, const cli_args *a) {
+  cx_hash id;
+  char hex[CX_HASH_HEX_LEN];
+  int rc;
+  if ((rc = cli_hash_arg("ID", a->pos[0], &id))) return rc;
+  hash_hex(&id, hex);
+  double deadline = cli_now_s() + c->timeout_s;
+  cJSON *r = NULL;
+  for (;;) {
+    cJSON *p = cli_params_hex("id", id.b, 32);
+    if ((rc = cli_call(c, "sign_get", p, NULL, &r))) return rc;
+    if (!c->wait || strcmp(jstr(r, "status"), "signed") == 0) break;
+    if (cli_now_s() >= deadline) {
+      rc = cli_fail(CLI_UNREACHABLE, "request %s: not signed within %g s (status: %s)", hex, c->timeout_s,
+                    jstr(r, "status"));
+      cJSON_Delete(r);
+      return rc;
+    }
+    cJSON_Delete(r);
+    r = NULL;
+    cli_sleep_ms(500);
+  }
+  if (c->json)
+    cli_print_json(c, r);
+  else
+    print_request(r);
+  cJSON_Delete(r);
+  return CLI_OK;
 }
 
 /* Checks a beacon record for height h against the `beacon` key's
@@ -249,20 +349,70 @@ const cli_cmd cli_ckey_cmds[] = {
     },
     {
         .path = "key create",
-        .synopsis = "NAME --t T",
+        .synopsis = "NAME --t T --k K",
         .summary = "ask the validators for a custody key (a threshold key of T signers)",
         .desc = "Submits a key_create for custody key NAME (any name but results and\n"
                 "beacon), signed by --key, which must be a member's. The validators then\n"
                 "run the key's DKG on chain; T is the number of them needed to sign, from\n"
-                "max(2, f + 1) to n (n validators, f = (n - 1) / 3). A name whose last run\n"
-                "failed can be created again (epoch + 1). With --wait (global flag), waits\n"
-                "for the receipt; follow the key with `custos key get NAME`.",
-        .example = "custos --key insurer.json --wait key create escrow --t 3",
+                "max(2, f + 1) to n (n validators, f = (n - 1) / 3). K is the key's policy:\n"
+                "the number of distinct members whose approval a signing request needs,\n"
+                "1 to the number of members (at most 64). A name whose last run failed\n"
+                "can be created again (epoch + 1). With --wait (global flag), waits for\n"
+                "the receipt; follow the key with `custos key get NAME`.",
+        .example = "custos --key insurer.json --wait key create escrow --t 3 --k 2",
         .kind = CLI_SUBMIT,
         .min_pos = 1,
         .max_pos = 1,
-        .flags = {{"t", "T", "signers needed", 1}},
+        .flags = {{"t", "T", "signers needed", 1}, {"k", "K", "member approvals a signing request needs", 1}},
         .run = cmd_create,
+    },
+    {
+        .path = "key sign",
+        .synopsis = "NAME --msg HEX",
+        .summary = "ask custody key NAME to sign a message (a signing request)",
+        .desc = "Submits a sign_request for custody key NAME, which must be ready, signed\n"
+                "by --key (a member's; its approval counts as the first). HEX is the\n"
+                "message, 1..1024 bytes; the key signs exactly these bytes. The txid\n"
+                "printed is the request's id: once K members approved it (`custos key\n"
+                "approve ID`), the key's parties sign it and put the signature on chain;\n"
+                "fetch it with `custos key signature ID`.",
+        .example = "custos --key insurer.json --wait key sign escrow --msg 7061792031303020746f20626f62",
+        .kind = CLI_SUBMIT,
+        .min_pos = 1,
+        .max_pos = 1,
+        .flags = {{"msg", "HEX", "the message to sign (hex, 1..1024 bytes)", 1}},
+        .run = cmd_sign,
+    },
+    {
+        .path = "key approve",
+        .synopsis = "ID",
+        .summary = "approve a custody key's signing request",
+        .desc = "Submits a sign_approve for request ID (the sign_request's txid), signed\n"
+                "by --key (a member's). Refused as already_approved by a member that has\n"
+                "approved it (the requester has), request_closed once it is signed. At\n"
+                "the key's K approvals the request is approved and the key's parties\n"
+                "sign it.",
+        .example = "custos --key health.json --wait key approve 3f2a...c9",
+        .kind = CLI_SUBMIT,
+        .min_pos = 1,
+        .max_pos = 1,
+        .run = cmd_approve,
+    },
+    {
+        .path = "key signature",
+        .synopsis = "ID [--wait]",
+        .summary = "a signing request's status and, once signed, its signature",
+        .desc = "Prints request ID (sign_get): the key and epoch, who asked, its status\n"
+                "(pending, approved, signed) with the approvals so far, and the message.\n"
+                "Once signed: the key's group public key and the FROST signature, and the\n"
+                "`custos sig verify --scheme frost GROUPKEY MSG SIG` line that checks it\n"
+                "without trusting the node. With --wait, asks again every 0.5 s until it\n"
+                "is signed or --timeout passes (exit 3).",
+        .example = "custos --timeout 120 key signature 3f2a...c9 --wait",
+        .kind = CLI_QUERY,
+        .min_pos = 1,
+        .max_pos = 1,
+        .run = cmd_signature,
     },
     {
         .path = "beacon get",

@@ -362,7 +362,7 @@ static int parse_p2p(const char *s, char *host, size_t hcap, unsigned *port) {
 static cx_err get_value(const cJSON *v, const field *f, const char *base, node_config *c,
                         char *err, size_t el) {
   char *dst = (char *)c + f->off;
-  uint64_t u;
+  uint64_t u = 0;
   cx_err e;
   switch (f->kind) {
   case F_NAME:

@@ -53,6 +53,9 @@
 #define BEACON_AHEAD 16         /* shares accepted for heights up to tip + this */
 #define SEED_LABEL "custos/dkg-seed/v1"
 #define EARLY_MAX 64            /* beacon shares kept until this node has the key (oldest dropped) */
+#define SIGN_MAX 32             /* approved custody requests followed at once */
+#define SIGN_STAGGER_MS 3000    /* party of rank r coordinates after r x this */
+#define SPEND_MAX 64            /* signing messages kept until their request is followed here */
 
 /* ---- local state --------------------------------------------------------- */
 
@@ -88,8 +91,21 @@ typedef struct {
 typedef struct kmsg {
   struct kmsg *next;
   char from[CX_NAME_MAX + 1];
-  key_wire w;
+  key_wire w;      /* its ranges point into data */
+  size_t len;
+  uint8_t data[];
 } kmsg;
+
+/* A custody signing request this party follows (docs/keys.md §9). */
+typedef struct {
+  int used;
+  cx_hash id;
+  tsign *ts;
+  uint32_t me, n;
+  cx_pubkey parties[CX_MAX_VALIDATORS];
+  uint64_t seen_at, coord_at, submit_at;
+  int coordinating;
+} sjob;
 
 struct key_service {
   node *node;
@@ -113,6 +129,9 @@ struct key_service {
   uint64_t create_at[3];
   kmsg *early[EARLY_MAX];        /* beacon shares that came before this node's beacon key */
   size_t nearly;
+  sjob sj[SIGN_MAX];             /* custody signing (thread only) */
+  kmsg *spend[SPEND_MAX];
+  size_t nspend;
 };
 
 static uint64_t mono(const key_service *s) { return s->node->clock->mono_ms(s->node->clock); }
@@ -159,8 +178,16 @@ cx_err key_wire_decode(const uint8_t *p, size_t len, key_wire *out, node_refusal
   memset(out, 0, sizeof *out);
   if (len < 2) return refuse(r, CX_E_TRUNCATED, "shorter than a message header");
   if (p[0] != KW_VERSION) return refuse(r, CX_E_BAD_VERSION, "unknown version");
-  if (p[1] != KEY_BEACON_SHARE) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
+  if (p[1] != KEY_BEACON_SHARE && p[1] != KEY_TSIGN) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
   out->kind = p[1];
+  if (out->kind == KEY_TSIGN) {
+    if (len < 2 + 32 + KEY_TSIGN_MIN) return refuse(r, CX_E_TRUNCATED, "signing message shorter than its header");
+    if (len > 2 + 32 + KEY_TSIGN_MAX) return refuse(r, CX_E_TOO_LONG, "signing message too long");
+    memcpy(out->request.b, p + 2, 32);
+    out->ts = p + 34;
+    out->ts_len = len - 34;
+    return CX_OK;
+  }
   if (len < 2 + 8) return refuse(r, CX_E_TRUNCATED, "beacon share without its height");
   out->height = get_be64(p + 2);
   if (out->height == 0) return refuse(r, CX_E_INVALID_ARG, "beacon share for height 0");
@@ -174,17 +201,18 @@ cx_err key_wire_decode(const uint8_t *p, size_t len, key_wire *out, node_refusal
 static void on_key(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
   key_service *s = ctx;
   (void)type;
-  key_wire w;
   node_refusal r;
-  if (key_wire_decode(p, len, &w, &r) != CX_OK) {
+  kmsg *m = malloc(sizeof *m + len);
+  if (!m) return;
+  memcpy(m->data, p, len);
+  m->len = len;
+  if (key_wire_decode(m->data, len, &m->w, &r) != CX_OK) {
+    free(m);
     node_refuse(s->node, &s->refused, r.what, from, r.why);
     return;
   }
-  kmsg *m = malloc(sizeof *m);
-  if (!m) return;
   m->next = NULL;
   snprintf(m->from, sizeof m->from, "%s", from);
-  m->w = w;
   pthread_mutex_lock(&s->mu);
   int full = s->ninq >= INQ_MAX;
   if (!full) {
@@ -224,7 +252,7 @@ void node_key_status(node *n, node_key_stats *out) {
 
 static void set_error(key_service *s, const char *msg) {
   pthread_mutex_lock(&s->mu);
-  snprintf(s->pub.last_error, sizeof s->pub.last_error, "%s", msg);
+  snprintf(s->pub.last_error, sizeof s->pub.last_error, "%.*s", (int)sizeof s->pub.last_error - 1, msg);
   pthread_mutex_unlock(&s->mu);
   LOG_W("keys", "%s", msg);
 }
@@ -251,7 +279,9 @@ static cx_err dkg_open(const node *n, const vm_key *k, uint32_t me, dkg **out) {
   cx_err e = dkg_seed(n, k->context, seed);
   if (!e) e = dkg_new((uint16_t)k->n, k->t, (uint16_t)(me + 1), k->context, seed, out, NULL, 0);
   sodium_free(seed);
-  if (e) return e;
+  /* A party whose deal is not on chain is no dealer: its round one must stay
+   * out of the session, or dkg_finish counts it in QUAL (step_deal makes it). */
+  if (e || !(k->dealt >> me & 1)) return e;
   dkg_round1_msg r1;
   if ((e = dkg_round1(*out, &r1))) {
     dkg_free(*out);
@@ -279,6 +309,39 @@ static void submit(key_service *s, cx_tx *tx, const char *what, const char *name
 
 /* ---- the DKG steps (docs/keys.md §5) -------------------------------------- */
 
+#if CUSTOS_TESTING
+/* Test builds only (tests/integration/test_keys_cheat.sh): a cheating
+ * dealer. CUSTOS_TEST_DKG_CHEAT=bad_share seals f(j) + 1 instead of f(j)
+ * to one party j, the next index after this one's, in every deal;
+ * bad_share_noanswer does the same and never answers a complaint, so the
+ * phase's end disqualifies this dealer (docs/keys.md §4). */
+static int dkg_cheat_mode(void) {
+  static int mode = -1; /* 0 none, 1 bad_share, 2 bad_share_noanswer */
+  if (mode < 0) {
+    const char *v = getenv("CUSTOS_TEST_DKG_CHEAT");
+    mode = !v ? 0 : strcmp(v, "bad_share") == 0 ? 1 : strcmp(v, "bad_share_noanswer") == 0 ? 2 : 0;
+    if (v && !mode)
+      LOG_W("keys", "CUSTOS_TEST_DKG_CHEAT=%s: unknown kind (bad_share, bad_share_noanswer): not cheating", v);
+  }
+  return mode;
+}
+
+/* In step_deal: spoils party j's share when j is the victim. */
+static void dkg_cheat_share(const vm_key *k, uint32_t me, uint32_t j, dkg_share *sh) {
+  static const uint8_t one[32] = {1};
+  if (!dkg_cheat_mode() || j != (me + 1) % k->n) return;
+  crypto_core_ristretto255_scalar_add(sh->value.b, sh->value.b, one); /* reduced mod L */
+  LOG_W("keys", "key %s: TEST CHEAT: a wrong share sealed to party %u", k->name, (unsigned)j);
+}
+
+/* In step_answers: 1 when the complaint by complainer is to be left unanswered. */
+static int dkg_cheat_noanswer(const vm_key *k, uint32_t complainer) {
+  if (dkg_cheat_mode() != 2) return 0;
+  LOG_W("keys", "key %s: TEST CHEAT: the complaint by party %u left unanswered", k->name, (unsigned)complainer);
+  return 1;
+}
+#endif
+
 static void step_deal(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
   node *n = s->node;
   dkg *d = NULL;
@@ -302,6 +365,9 @@ static void step_deal(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
   for (uint32_t j = 0; j < k->n && !e; j++) {
     if (j == me) continue;
     uint8_t sealed[CX_KEY_SEALED_LEN];
+#if CUSTOS_TESTING
+    dkg_cheat_share(k, me, j, &shares[j]);
+#endif
     dkg_share_encode(&shares[j], plain);
     if (crypto_box_seal(sealed, plain, DKG_SHARE_LEN, k->enc[j]) != 0) e = CX_E_CRYPTO;
     if (!e) e = tx_key_deal_set_slot(&tx, j, sealed);
@@ -407,6 +473,12 @@ static void step_answers(key_service *s, const vm_key *k, lkey *lk, uint32_t me)
     const vm_key_complaint *kc = &k->complaints[c];
     if (kc->dealer != me || kc->state != 0) continue;
     if (lk->answered_at[kc->complainer] && mono(s) < lk->answered_at[kc->complainer] + RETRY_MS) continue;
+#if CUSTOS_TESTING
+    if (dkg_cheat_noanswer(k, kc->complainer)) {
+      lk->answered_at[kc->complainer] = mono(s); /* the warning again after RETRY_MS, not every tick */
+      continue;
+    }
+#endif
     if (!d && dkg_open(s->node, k, me, &d) != CX_OK) return;
     dkg_complaint cp;
     dkg_answer a;
@@ -505,6 +577,8 @@ static void step_share(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
 
 static void beacon_on_height(key_service *s, uint64_t h);
 static void beacon_replay_early(key_service *s);
+static void sign_tick(key_service *s);
+static int sign_on_msg(key_service *s, kmsg *m);
 
 static void follow_key(key_service *s, const vm_key *k) {
   int me = vm_key_party(k, &s->node->keys.pub);
@@ -609,6 +683,195 @@ static void keys_tick(key_service *s) {
   }
   free(k);
   free(names);
+  sign_tick(s);
+}
+
+/* ---- custody signing (docs/keys.md §9) ------------------------------------ */
+
+/* Sends what a signing job's session has queued: to one party, or to every
+ * other party of the key. */
+static void sign_pump(key_service *s, sjob *j) {
+  node *n = s->node;
+  tsign_tick(j->ts, mono(s));
+  tsign_out *o = malloc(sizeof *o);
+  uint8_t *buf = malloc(2 + 32 + TSIGN_MSG_MAX_LEN);
+  if (!o || !buf) {
+    free(o);
+    free(buf);
+    return;
+  }
+  while (tsign_poll(j->ts, o)) {
+    buf[0] = KW_VERSION;
+    buf[1] = KEY_TSIGN;
+    memcpy(buf + 2, j->id.b, 32);
+    memcpy(buf + 34, o->buf, o->len);
+    for (uint32_t p = 0; p < j->n; p++) {
+      if (p == j->me || (o->to != TSIGN_TO_ALL && o->to != p + 1)) continue;
+      cx_member m;
+      if (vm_member_by_key(&n->ro, &j->parties[p], &m) != CX_OK) continue;
+      cx_err e = net_send(n->net, m.name, NET_MSG_KEY, buf, 34 + o->len);
+      if (e) LOG_D("keys", "signing message to %s dropped: %s", m.name, cx_err_name(e));
+    }
+  }
+  free(o);
+  free(buf);
+}
+
+static int sign_party_of(const key_service *s, const sjob *j, const char *name) {
+  cx_member m;
+  if (vm_member_get(&s->node->ro, name, &m) != CX_OK) return -1;
+  for (uint32_t p = 0; p < j->n; p++)
+    if (memcmp(j->parties[p].b, m.key.b, 32) == 0) return (int)p;
+  return -1;
+}
+
+static void sign_deliver(key_service *s, sjob *j, const kmsg *m) {
+  int from = sign_party_of(s, j, m->from);
+  char why[160];
+  if (from < 0) {
+    node_refuse(s->node, &s->refused, "signing message", m->from, "not a party of the key");
+    return;
+  }
+  cx_err e = tsign_recv(j->ts, (uint16_t)(from + 1), m->w.ts, m->w.ts_len, mono(s), why, sizeof why);
+  /* late commitments or shares (the signers were chosen, or the signature
+   * is made) are normal, not refusals */
+  if (e && e != CX_E_MPC_ROUND && !(e == CX_E_MPC_STATE && tsign_status_get(j->ts) != TSIGN_RUNNING))
+    node_refuse(s->node, &s->refused, "signing message", m->from, why);
+  sign_pump(s, j);
+}
+
+/* Returns 1 when m was kept (no job for its request yet). */
+static int sign_on_msg(key_service *s, kmsg *m) {
+  for (size_t i = 0; i < SIGN_MAX; i++)
+    if (s->sj[i].used && hash_eq(&s->sj[i].id, &m->w.request)) {
+      sign_deliver(s, &s->sj[i], m);
+      return 0;
+    }
+  if (s->nspend == SPEND_MAX) {
+    free(s->spend[0]);
+    memmove(s->spend, s->spend + 1, --s->nspend * sizeof *s->spend);
+  }
+  s->spend[s->nspend++] = m;
+  return 1;
+}
+
+/* Opens a job for an APPROVED request of a custody key this party holds a
+ * share of, at the request's epoch. The message is the chain's: nothing
+ * else can be signed. */
+static void sign_open(key_service *s, sjob *j, const cx_hash *id) {
+  vm_sign_request *rq = malloc(sizeof *rq);
+  if (!rq) return;
+  if (vm_sign_request_get(&s->node->ro, id, rq) != CX_OK || rq->status != SIGN_APPROVED) {
+    free(rq);
+    return;
+  }
+  uint8_t sid[32];
+  crypto_generichash_state h;
+  static const char label[] = "custos/sign";
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, (const uint8_t *)label, sizeof label - 1);
+  crypto_generichash_update(&h, id->b, 32);
+  crypto_generichash_update(&h, rq->msg, rq->msg_len);
+  crypto_generichash_final(&h, sid, 32);
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < KEYS_MAX; i++) {
+    lkey *k = &s->keys[i];
+    if (!k->used || !k->have_share || strcmp(k->name, rq->key) != 0 || k->epoch != rq->epoch) continue;
+    tsign_config cfg = {.n = (uint16_t)k->n, .t = (uint16_t)k->t, .my_id = (uint16_t)(k->me + 1),
+                        .group_pk = k->group_pk, .pk_shares = k->pk_shares, .share = k->share};
+    if (tsign_new(sid, rq->msg, rq->msg_len, &cfg, &j->ts, NULL, 0) == CX_OK) {
+      j->used = 1;
+      j->id = *id;
+      j->me = k->me;
+      j->n = k->n;
+      memcpy(j->parties, k->parties, k->n * sizeof *k->parties);
+      j->seen_at = mono(s);
+      j->coordinating = 0;
+      j->coord_at = j->submit_at = 0;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&s->mu);
+  free(rq);
+  if (!j->used) return;
+  size_t w = 0;
+  for (size_t i = 0; i < s->nspend; i++) {
+    kmsg *m = s->spend[i];
+    if (hash_eq(&m->w.request, id)) {
+      sign_deliver(s, j, m);
+      free(m);
+    } else {
+      s->spend[w++] = m;
+    }
+  }
+  s->nspend = w;
+}
+
+static void sign_submit(key_service *s, sjob *j) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_SIGN_RESULT;
+  tx.u.sres.request = j->id;
+  if (tsign_signature(j->ts, tx.u.sres.sig.b) == CX_OK) {
+    char hex[65];
+    submit(s, &tx, "custody signature", hash_hex(&j->id, hex));
+  }
+  tx_clear(&tx);
+}
+
+/* Every tick: follow the APPROVED requests; the party of rank r
+ * coordinates after r x SIGN_STAGGER_MS (if the request is still not
+ * signed), submits the signature when its session is DONE, and tries a
+ * new attempt after a failure. */
+static void sign_tick(key_service *s) {
+  cx_hash *ids = calloc(SIGN_MAX, sizeof *ids);
+  size_t np = 0;
+  if (!ids) return;
+  cx_err e = vm_sign_pending(&s->node->ro, ids, SIGN_MAX, &np);
+  if (e && e != CX_E_FULL) np = 0;
+  if (np > SIGN_MAX) np = SIGN_MAX;
+  for (size_t i = 0; i < SIGN_MAX; i++) { /* signed or closed: done */
+    sjob *j = &s->sj[i];
+    if (!j->used) continue;
+    int pending = 0;
+    for (size_t k = 0; k < np && !pending; k++) pending = hash_eq(&ids[k], &j->id);
+    if (!pending) {
+      tsign_free(j->ts);
+      memset(j, 0, sizeof *j);
+    }
+  }
+  for (size_t k = 0; k < np; k++) {
+    int have = 0;
+    sjob *fr = NULL;
+    for (size_t i = 0; i < SIGN_MAX; i++) {
+      if (s->sj[i].used && hash_eq(&s->sj[i].id, &ids[k])) have = 1;
+      if (!s->sj[i].used && !fr) fr = &s->sj[i];
+    }
+    if (!have && fr) sign_open(s, fr, &ids[k]);
+  }
+  free(ids);
+  uint64_t now = mono(s);
+  for (size_t i = 0; i < SIGN_MAX; i++) {
+    sjob *j = &s->sj[i];
+    if (!j->used) continue;
+    if (!j->coordinating && now >= j->seen_at + (uint64_t)j->me * SIGN_STAGGER_MS) {
+      if (tsign_coordinate(j->ts, 0, now, NULL, 0) == CX_OK) j->coordinating = 1;
+      j->coord_at = now;
+    }
+    sign_pump(s, j);
+    if (!j->coordinating) continue;
+    tsign_status st = tsign_status_get(j->ts);
+    if (st == TSIGN_DONE && (!j->submit_at || now >= j->submit_at + RETRY_MS)) {
+      sign_submit(s, j);
+      j->submit_at = now;
+    } else if (st == TSIGN_FAILED && now >= j->coord_at + RETRY_MS) {
+      char hex[65];
+      LOG_W("keys", "custody request %.16s: signing failed (%s); trying again", hash_hex(&j->id, hex),
+            tsign_reason(j->ts));
+      (void)tsign_coordinate(j->ts, (uint16_t)(tsign_attempt(j->ts) + 1), now, NULL, 0);
+      j->coord_at = now;
+    }
+  }
 }
 
 /* ---- the beacon (docs/keys.md §7) ----------------------------------------- */
@@ -838,10 +1101,11 @@ static void *svc_main(void *arg) {
       break;
     }
     for (size_t i = 0; i < nh; i++) beacon_on_height(s, hs[i]);
+    if (nh) s->tick_at = 0; /* a commit may have moved a key or a request on: look now, not at the next tick */
     while (in) {
       kmsg *m = in;
       in = in->next;
-      if (!beacon_on_msg(s, m)) free(m);
+      if (m->w.kind == KEY_TSIGN ? !sign_on_msg(s, m) : !beacon_on_msg(s, m)) free(m);
     }
     keys_tick(s);
   }
@@ -899,6 +1163,8 @@ void key_service_free(node *n) {
     free(m);
   }
   for (size_t i = 0; i < s->nearly; i++) free(s->early[i]);
+  for (size_t i = 0; i < s->nspend; i++) free(s->spend[i]);
+  for (size_t i = 0; i < SIGN_MAX; i++) tsign_free(s->sj[i].ts); /* wipes the share copy and nonces */
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
   free(s);

@@ -265,6 +265,14 @@ static void put_mpc(tbuf *b, node *n) {
   family(b, "custos_calls_not_run_total", "counter", "Calls not run, by reason.");
   sample1(b, "custos_calls_not_run_total", "reason", "stale", c.skipped_stale);
   sample1(b, "custos_calls_not_run_total", "reason", "dropped", c.dropped);
+
+  node_key_stats k;
+  node_key_status(n, &k);
+  counter(b, "custos_key_txs_submitted_total",
+          "Consortium-key transactions this node submitted (DKG steps; docs/keys.md).", k.submitted);
+  counter(b, "custos_beacons_total", "Beacon values this node made or collected (docs/keys.md §7).", k.beacons);
+  gauge(b, "custos_beacon_height", "Highest height with a beacon value here.", k.beacon_height);
+  counter(b, "custos_key_refused_messages_total", "Key messages (beacon shares) refused.", k.refused);
 }
 
 typedef struct {

@@ -420,11 +420,16 @@ cx_err key_service_tsign(node *n, const char *name, const cx_pubkey *parties, ui
 #define KEY_AUDIT_BELOW 6554 /* of 65536: 10 % */
 int key_audit_sampled(const uint8_t beacon[32], const cx_hash *call);
 #define KEY_WIRE_VERSION 1
-enum { KEY_BEACON_SHARE = 1 };
+enum { KEY_BEACON_SHARE = 1, KEY_TSIGN = 2 };
+#define KEY_TSIGN_MIN 35   /* TSIGN_HEAD_LEN */
+#define KEY_TSIGN_MAX 4261 /* TSIGN_MSG_MAX_LEN */
 typedef struct {
   uint8_t kind;
-  uint64_t height;
+  uint64_t height;      /* BEACON_SHARE */
   beacon_share share;
+  cx_hash request;      /* TSIGN: the custody signing request (docs/keys.md §9) */
+  const uint8_t *ts;    /*   and the tsign message, a range of the input */
+  size_t ts_len;
 } key_wire;
 cx_err key_wire_decode(const uint8_t *p, size_t len, key_wire *out, node_refusal *r);
 

@@ -270,9 +270,17 @@ static void frost_check(const vm_genesis *g, const gvals *v, const verify_input 
       const cx_member *m = member_by_key(g, &tx.sender);
       if (tx.type != TX_KEY_CREATE || strcmp(tx.u.kcreate.name, "results") != 0)
         ok = fail(c, "the first key transaction is not the creation of the results key");
-      else if (vm_key_create(&v->chain_id, &tx.u.kcreate, vals, nval, m && m->validator, m != NULL, NULL, h, k,
-                             &rej) != CX_OK || rej)
-        ok = fail(c, "the results key's creation is refused by the rules: %s", cx_err_name(rej));
+      else if (vm_key_create(&v->chain_id, &tx.u.kcreate, vals, nval, g->nmembers, m && m->validator, m != NULL,
+                             NULL, h, k, &rej) != CX_OK || rej)
+        /* The chain accepted it (ok receipt, checked above), and for the
+         * results key the rule depends only on the validators in force and
+         * the sender's role: the chain's validators then were not the
+         * genesis's. */
+        ok = fail(c,
+                  "the results key's creation is refused by the rules with the %zu genesis validators as its "
+                  "parties: %s, though the chain accepted it: validator set differs from genesis: not verifiable "
+                  "from genesis alone",
+                  nval, cx_err_name(rej));
     } else if (vm_key_apply(k, &tx, h, &rej) != CX_OK || rej) {
       ok = fail(c, "key transaction %zu (%s) is refused by the rules: %s", i, tx_type_name(tx.type),
                 cx_err_name(rej));

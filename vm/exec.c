@@ -57,6 +57,14 @@ static int key_decodable(const cx_tx *tx) {
   return 0;
 }
 
+/* What the sign_request rule relies on tx_decode for: a terminated key
+ * name and a message of 1..CX_SIGN_MSG_MAX bytes (the record holds that
+ * many). */
+static int sign_decodable(const cx_tx *tx) {
+  const cx_tx_sign_request *q = &tx->u.sreq;
+  return memchr(q->key, 0, sizeof q->key) && q->msg && q->msg_len >= 1 && q->msg_len <= CX_SIGN_MSG_MAX;
+}
+
 static vmi_rule rule_for(const cx_tx *tx) {
   switch (tx->type) {
     case TX_MEMBER_PROPOSE:
@@ -91,6 +99,10 @@ static vmi_rule rule_for(const cx_tx *tx) {
     case TX_KEY_ANSWER:
     case TX_KEY_ADVANCE:
       return key_decodable(tx) ? vmi_rule_key_tx : NULL;
+    case TX_SIGN_REQUEST:
+      return sign_decodable(tx) ? vmi_rule_sign_request : NULL;
+    case TX_SIGN_APPROVE: return vmi_rule_sign_approve;
+    case TX_SIGN_RESULT: return vmi_rule_sign_result;
   }
   return NULL;
 }

@@ -56,28 +56,31 @@ static int name_ok(const char name[CX_KEY_NAME_MAX + 1]) {
   return memchr(name, 0, CX_KEY_NAME_MAX + 1) && str_valid(name, CX_KEY_NAME_MAX, STR_IDENT);
 }
 
-/* Name, purpose and threshold as §2 says, for n parties. */
-static int params_ok(const cx_tx_key_create *kc, size_t n) {
+/* Name, purpose and threshold as §2 says, for n parties; the policy k as
+ * §9 says, for nmembers members: none for results and beacon, 1..members
+ * (and at most VM_KEY_K_MAX) for a custody key. */
+static int params_ok(const cx_tx_key_create *kc, size_t n, size_t nmembers) {
   if (!name_ok(kc->name) || n < 2 || n > CX_MAX_VALIDATORS) return 0;
   int results = strcmp(kc->name, "results") == 0, beacon = strcmp(kc->name, "beacon") == 0;
   uint32_t f = key_f((uint32_t)n), lo = f + 1 < 2 ? 2 : f + 1;
   switch (kc->purpose) {
     case CX_KEY_PURPOSE_RESULTS:
-      return results && kc->t == n - f;
+      return results && kc->t == n - f && kc->k == 0;
     case CX_KEY_PURPOSE_BEACON:
-      return beacon && kc->t == lo;
+      return beacon && kc->t == lo && kc->k == 0;
     case CX_KEY_PURPOSE_CUSTODY:
-      return !results && !beacon && kc->t >= lo && kc->t <= n;
+      return !results && !beacon && kc->t >= lo && kc->t <= n && kc->k >= 1 && kc->k <= nmembers &&
+             kc->k <= VM_KEY_K_MAX;
     default:
       return 0;
   }
 }
 
 cx_err vm_key_create(const cx_hash *chain_id, const cx_tx_key_create *kc, const cx_member *validators,
-                     size_t nval, int sender_is_validator, int sender_is_member, const vm_key *prev,
-                     uint64_t height, vm_key *out, cx_err *rej) {
+                     size_t nval, size_t nmembers, int sender_is_validator, int sender_is_member,
+                     const vm_key *prev, uint64_t height, vm_key *out, cx_err *rej) {
   *rej = CX_OK;
-  if (!params_ok(kc, nval) || (prev && prev->epoch == UINT32_MAX)) {
+  if (!params_ok(kc, nval, nmembers) || (prev && prev->epoch == UINT32_MAX)) {
     *rej = CX_E_BAD_KEY_PARAMS;
     return CX_OK;
   }
@@ -95,6 +98,7 @@ cx_err vm_key_create(const cx_hash *chain_id, const cx_tx_key_create *kc, const 
   strcpy(out->name, kc->name);
   out->purpose = kc->purpose;
   out->t = kc->t;
+  out->k = kc->k;
   out->phase = VM_KEY_DEALING;
   out->epoch = prev ? prev->epoch + 1 : 0;
   out->n = (uint32_t)nval;
@@ -364,7 +368,7 @@ cx_err vm_key_apply(vm_key *k, const cx_tx *tx, uint64_t height, cx_err *rej) {
 }
 
 /* ---- encoding ----
- * u8 1 | str name | u8 purpose | u8 t | u8 phase | varint epoch | varint n |
+ * u8 1 | str name | u8 purpose | u8 t | u8 k | u8 phase | varint epoch | varint n |
  * n x (party[32] | enc[32]) | context[32] | varint created_height |
  * varint ended_height | varint dealt | varint verdict | varint votes |
  * varint disq | for each dealer in dealt, ascending: bytes round1 |
@@ -379,6 +383,7 @@ cx_err vm_key_encode(const vm_key *k, uint8_t **out, size_t *len) {
   enc_str(&e, k->name);
   enc_u8(&e, k->purpose);
   enc_u8(&e, k->t);
+  enc_u8(&e, k->k);
   enc_u8(&e, k->phase);
   enc_varint(&e, k->epoch);
   enc_varint(&e, k->n);
@@ -460,8 +465,16 @@ static int key_dec(cx_dec *d, vm_key *k) {
   if (dec_u8(d, &ver)) return -1;
   if (ver != VM_KEY_REC_VERSION) return dec_fail(d, CX_E_BAD_VERSION);
   if (dec_str(d, k->name, CX_KEY_NAME_MAX, STR_IDENT) ||
-      dec_enum(d, &k->purpose, CX_KEY_PURPOSE_RESULTS, CX_KEY_PURPOSE_CUSTODY) || dec_u8(d, &k->t) ||
-      dec_enum(d, &k->phase, VM_KEY_DEALING, VM_KEY_FAILED) || dec_varint_max(d, &ep, UINT32_MAX) ||
+      dec_enum(d, &k->purpose, CX_KEY_PURPOSE_RESULTS, CX_KEY_PURPOSE_CUSTODY) || dec_u8(d, &k->t))
+    return -1;
+  size_t at = d->off;
+  if (dec_u8(d, &k->k)) return -1;
+  /* a policy only for custody keys, and one key_create allows (§9) */
+  if (k->purpose == CX_KEY_PURPOSE_CUSTODY ? k->k < 1 || k->k > VM_KEY_K_MAX : k->k != 0) {
+    d->off = at;
+    return dec_fail(d, CX_E_NONCANONICAL);
+  }
+  if (dec_enum(d, &k->phase, VM_KEY_DEALING, VM_KEY_FAILED) || dec_varint_max(d, &ep, UINT32_MAX) ||
       dec_varint_max(d, &n, CX_MAX_VALIDATORS))
     return -1;
   k->epoch = (uint32_t)ep;

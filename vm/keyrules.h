@@ -23,6 +23,11 @@
 #define VM_KEY_READY 3
 #define VM_KEY_FAILED 4
 
+/* A custody key's policy k (docs/keys.md §9): distinct member approvals a
+ * signing request needs, 1..min(members at creation, VM_KEY_K_MAX). The cap
+ * is the size of a request's approval list (vm_sign_request). */
+#define VM_KEY_K_MAX 64
+
 /* One complaint and its fate. */
 typedef struct {
   uint8_t dealer, complainer; /* party indices (FROST identifier - 1) */
@@ -36,6 +41,7 @@ typedef struct {
 typedef struct {
   char name[CX_KEY_NAME_MAX + 1];
   uint8_t purpose, t, phase;
+  uint8_t k;                            /* custody: approvals a signing request needs; 0 otherwise */
   uint32_t epoch;
   uint32_t n;
   cx_pubkey parties[CX_MAX_VALIDATORS]; /* signer order; index i = FROST id i + 1 */
@@ -59,14 +65,15 @@ typedef struct {
 void vm_key_init(vm_key *k);
 void vm_key_clear(vm_key *k);
 
-/* key_create (docs/keys.md §3): validators = the validators in force now
- * (signer order, with their enc keys), sender_is_validator /
+/* key_create (docs/keys.md §3, §9): validators = the validators in force
+ * now (signer order, with their enc keys), nmembers = the number of members
+ * now (a custody key's k is 1..nmembers), sender_is_validator /
  * sender_is_member as the state says. prev = the FAILED key of that name or
  * NULL (epoch + 1); a non-FAILED existing key is the caller's key_exists.
  * On success *rej = CX_OK and *out is the new key in DEALING. */
 cx_err vm_key_create(const cx_hash *chain_id, const cx_tx_key_create *kc, const cx_member *validators,
-                     size_t nval, int sender_is_validator, int sender_is_member, const vm_key *prev,
-                     uint64_t height, vm_key *out, cx_err *rej);
+                     size_t nval, size_t nmembers, int sender_is_validator, int sender_is_member,
+                     const vm_key *prev, uint64_t height, vm_key *out, cx_err *rej);
 
 /* key_deal / key_verdict / key_answer / key_advance against k, whose sender
  * is tx->sender. Applies the effects, including the phase ends of §4, or

@@ -223,7 +223,7 @@ cx_err vmi_rule_key_create(const vmi_ctx *c, cx_err *rej) {
   const cx_tx_key_create *kc = &c->tx->u.kcreate;
   cx_member m, *vals = malloc(CX_MAX_VALIDATORS * sizeof *vals);
   vm_key *old = malloc(sizeof *old), *nk = malloc(sizeof *nk);
-  size_t nval = 0;
+  size_t nval = 0, nmem = 0;
   int have_m, have_old = 0;
   cx_err err = CX_OK;
   if (old) vm_key_init(old);
@@ -234,10 +234,15 @@ cx_err vmi_rule_key_create(const vmi_ctx *c, cx_err *rej) {
   }
   VM_TRY(vmi_sender_member(c, &m, &have_m));
   VM_TRY(vm_validators(c->st, vals, CX_MAX_VALIDATORS, &nval));
+  /* A custody key's k is 1..members (docs/keys.md §9). cap 0: the count
+   * alone, with CX_E_FULL when there is any member. */
+  err = vm_members(c->st, NULL, 0, &nmem);
+  if (err == CX_E_FULL) err = CX_OK;
+  if (err) goto out;
   /* An invalid name is no stored key's: vm_key_create refuses it. */
   VM_TRY(vmi_found(vm_key_get(c->st, kc->name, old), &have_old));
   /* §3's order: the parameters and the sender first, then key_exists. */
-  VM_TRY(vm_key_create(&c->tx->chain_id, kc, vals, nval, have_m && m.validator, have_m,
+  VM_TRY(vm_key_create(&c->tx->chain_id, kc, vals, nval, nmem, have_m && m.validator, have_m,
                        have_old && old->phase == VM_KEY_FAILED ? old : NULL, c->height, nk, rej));
   if (*rej) goto out;
   if (have_old && old->phase != VM_KEY_FAILED) VM_REJECT(CX_E_KEY_EXISTS);

@@ -280,6 +280,46 @@ cx_err vm_key_txids(const vm_state *st, const char *name, uint32_t epoch, cx_has
  * when cap is too small). */
 cx_err vm_key_names(const vm_state *st, char (*names)[CX_KEY_NAME_MAX + 1], size_t cap, size_t *n);
 
+/* ---- custody signing (docs/keys.md §9, docs/transactions.md §4.10) ---- */
+
+/* A signing request for a custody key (TX_SIGN_REQUEST), its approvals
+ * (TX_SIGN_APPROVE) and its signature (TX_SIGN_RESULT). Its id is the
+ * request's txid. PENDING until k distinct members approved (the requester
+ * first), then APPROVED: the key's parties sign msg and one of them submits
+ * the FROST signature, which makes it SIGNED. */
+typedef enum { SIGN_PENDING = 1, SIGN_APPROVED = 2, SIGN_SIGNED = 3 } vm_sign_status;
+
+typedef struct {
+  cx_hash id;                         /* txid of the sign_request */
+  char key[CX_KEY_NAME_MAX + 1];      /* the custody key */
+  uint32_t epoch;                     /* the key's epoch when requested */
+  uint8_t msg[CX_SIGN_MSG_MAX];       /* what the key signs, as given */
+  size_t msg_len;                     /* 1..CX_SIGN_MSG_MAX */
+  char requester[CX_NAME_MAX + 1];    /* the member that asked */
+  size_t napprovals;                  /* 1..VM_KEY_K_MAX */
+  char approvals[VM_KEY_K_MAX][CX_NAME_MAX + 1]; /* member names, sorted; the requester's among them */
+  uint8_t k;                          /* the key's policy: approvals needed */
+  uint8_t status;                     /* vm_sign_status */
+  cx_sig sig;                         /* SIGNED: FROST (R || z) over msg under the key's group_pk */
+  uint64_t height;                    /* block of the request */
+  uint64_t approved_height;           /* block that brought the k-th approval (0 while PENDING) */
+  uint64_t signed_height;             /* block of the sign_result (0 until SIGNED) */
+} vm_sign_request;
+
+/* The request recorded by transaction id; CX_E_NOT_FOUND when absent,
+ * CX_E_CORRUPT for a record that does not decode. */
+cx_err vm_sign_request_get(const vm_state *st, const cx_hash *id, vm_sign_request *out);
+/* The requests APPROVED and not yet SIGNED, oldest approval first (what
+ * the key's parties sign): the first min(cap, total) into ids, *n = the
+ * total, CX_E_FULL when cap is too small. A request whose key has since
+ * left its epoch (a re-created key: request_closed) stays listed; the
+ * signer checks the key. */
+cx_err vm_sign_pending(const vm_state *st, cx_hash *ids, size_t cap, size_t *n);
+/* The number of requests recorded, and the index-th (0-based, in the order
+ * recorded) for listing; CX_E_NOT_FOUND past the end. */
+cx_err vm_sign_request_count(const vm_state *st, uint64_t *n);
+cx_err vm_sign_request_at(const vm_state *st, uint64_t index, cx_hash *id);
+
 /* The evidence recorded for (accused key, type, height, round). */
 cx_err vm_evidence_get(const vm_state *st, const cx_pubkey *accused, uint8_t type,
                        uint64_t height, uint32_t round, vm_evidence *out);

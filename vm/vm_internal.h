@@ -47,6 +47,12 @@
 #define VMK_KEY_LIST "kyl"   /*               -> sorted key names */
 #define VMK_KEY_TXN "kyn/"   /* + name | u32be epoch -> varint count of its transactions */
 #define VMK_KEY_TX "kyt/"    /* + name | u32be epoch | u32be seq -> txid[32], chain order */
+/* Custody signing requests (rules_sign.c, docs/keys.md §9). No other prefix
+ * starts with 's'; the byte after "sr" tells them apart. */
+#define VMK_SIGN_REQ "sr/"        /* + txid[32]   -> signing request */
+#define VMK_SIGN_PENDING "srp"    /*              -> ids APPROVED and not SIGNED, in approval order */
+#define VMK_SIGN_COUNT "srn"      /*              -> varint number of requests recorded */
+#define VMK_SIGN_SEQ "srs/"       /* + u64be seq  -> txid[32] of the seq-th request */
 
 typedef struct {
   uint8_t b[4 + CX_NAME_MAX + 32];
@@ -166,6 +172,10 @@ cx_err vmi_rule_mpc_evidence(const vmi_ctx *c, cx_err *rej);
 cx_err vmi_rule_key_create(const vmi_ctx *c, cx_err *rej);
 /* key_deal, key_verdict, key_answer, key_advance (rules_keys.c). */
 cx_err vmi_rule_key_tx(const vmi_ctx *c, cx_err *rej);
+/* sign_request, sign_approve, sign_result (rules_sign.c). */
+cx_err vmi_rule_sign_request(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_sign_approve(const vmi_ctx *c, cx_err *rej);
+cx_err vmi_rule_sign_result(const vmi_ctx *c, cx_err *rej);
 
 /* Shared checks (rules_identity.c). */
 /* Loads an identity that must exist (CX_E_DID_UNKNOWN) and not be revoked

@@ -1151,6 +1151,9 @@ enum {
   V_KEY_VERDICT,
   V_KEY_ANSWER,
   V_KEY_ADVANCE,
+  V_SIGN_REQUEST, /* custody signing (docs/keys.md §9) */
+  V_SIGN_APPROVE,
+  V_SIGN_RESULT,
   V_COUNT
 };
 
@@ -1274,6 +1277,7 @@ static void make_key_tx(cx_tx *tx, int v) {
       strcpy(tx->u.kcreate.name, name);
       tx->u.kcreate.purpose = (uint8_t)(1 + tu_rand() % 3);
       tx->u.kcreate.t = (uint8_t)tu_rand();
+      tx->u.kcreate.k = (uint8_t)tu_rand(); /* any k too: the rule judges it */
       break;
     case V_KEY_DEAL: {
       tx->type = TX_KEY_DEAL;
@@ -1313,6 +1317,32 @@ static void make_key_tx(cx_tx *tx, int v) {
       strcpy(tx->u.kadvance.name, name);
       tx->u.kadvance.epoch = epoch;
       tx->u.kadvance.phase = (uint8_t)(CX_KEY_PHASE_DEALING + tu_rand() % 2);
+  }
+}
+
+/* The custody signing bodies (docs/keys.md §9): a request for a key with
+ * a message of 1 byte, the cap, or a length between; an approval; a
+ * result with a random 64-byte signature (the codec does not check it). */
+static void make_sign_tx(cx_tx *tx, int v) {
+  static const char *const names[] = {"vault", "a", "escrow-012345678"}; /* 16: the cap */
+  switch (v) {
+    case V_SIGN_REQUEST: {
+      uint8_t msg[CX_SIGN_MSG_MAX];
+      size_t r = tu_rand() % 4, len = r == 0 ? 1 : r == 1 ? CX_SIGN_MSG_MAX : 1 + tu_rand() % 300;
+      tx->type = TX_SIGN_REQUEST;
+      strcpy(tx->u.sreq.key, names[tu_rand() % 3]);
+      tu_randbytes(msg, len);
+      ck_assert_int_eq(tx_sign_request_set(tx, msg, len), CX_OK);
+      break;
+    }
+    case V_SIGN_APPROVE:
+      tx->type = TX_SIGN_APPROVE;
+      rand_hash(&tx->u.sapprove.request);
+      break;
+    default:
+      tx->type = TX_SIGN_RESULT;
+      rand_hash(&tx->u.sres.request);
+      tu_randbytes(tx->u.sres.sig.b, 64);
   }
 }
 
@@ -1464,6 +1494,11 @@ static void make_tx(cx_tx *tx, int v) {
     case V_KEY_ANSWER:
     case V_KEY_ADVANCE:
       make_key_tx(tx, v);
+      break;
+    case V_SIGN_REQUEST:
+    case V_SIGN_APPROVE:
+    case V_SIGN_RESULT:
+      make_sign_tx(tx, v);
       break;
     case V_ANCHOR:
       tx->type = TX_VAULT_ANCHOR;
@@ -1623,6 +1658,19 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       ck_assert_str_eq(a->u.kcreate.name, b->u.kcreate.name);
       ck_assert_uint_eq(a->u.kcreate.purpose, b->u.kcreate.purpose);
       ck_assert_uint_eq(a->u.kcreate.t, b->u.kcreate.t);
+      ck_assert_uint_eq(a->u.kcreate.k, b->u.kcreate.k);
+      break;
+    case TX_SIGN_REQUEST:
+      ck_assert_str_eq(a->u.sreq.key, b->u.sreq.key);
+      ck_assert_uint_eq(a->u.sreq.msg_len, b->u.sreq.msg_len);
+      ck_assert_mem_eq(a->u.sreq.msg, b->u.sreq.msg, a->u.sreq.msg_len);
+      break;
+    case TX_SIGN_APPROVE:
+      ck_assert(hash_eq(&a->u.sapprove.request, &b->u.sapprove.request));
+      break;
+    case TX_SIGN_RESULT:
+      ck_assert(hash_eq(&a->u.sres.request, &b->u.sres.request));
+      ck_assert_mem_eq(a->u.sres.sig.b, b->u.sres.sig.b, 64);
       break;
     case TX_KEY_DEAL: {
       const cx_tx_key_deal *x = &a->u.kdeal, *y = &b->u.kdeal;
@@ -1914,6 +1962,10 @@ START_TEST(test_tx_flip_result) {
 END_TEST
 START_TEST(test_tx_flip_keys) {
   for (int v = V_KEY_CREATE; v <= V_KEY_ADVANCE; v++) flip_all(v);
+}
+END_TEST
+START_TEST(test_tx_flip_sign) {
+  for (int v = V_SIGN_REQUEST; v <= V_SIGN_RESULT; v++) flip_all(v);
 }
 END_TEST
 START_TEST(test_tx_flip_anchor) { flip_all(V_ANCHOR); }
@@ -3395,10 +3447,27 @@ START_TEST(test_tx_key_errors) {
     kh_head(&e, TX_KEY_CREATE);
     enc_str(&e, cr[i].name);
     enc_u8(&e, cr[i].purpose);
-    enc_u8(&e, 200); /* any t: the vm judges it */
+    enc_u8(&e, 200); /* any t and k: the vm judges them */
+    enc_u8(&e, 255);
     ck_assert_msg(kh_decode(&e, &off) == cr[i].want, "create case %zu", i);
     if (cr[i].want) ck_assert_uint_eq(off, RH_BODY + cr[i].at);
   }
+  /* the body ends with k: without it the signature is a byte short; one
+   * byte more is trailing */
+  kh_head(&e, TX_KEY_CREATE);
+  enc_str(&e, "vault");
+  enc_u8(&e, 3);
+  enc_u8(&e, 2);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TRUNCATED);
+  kh_head(&e, TX_KEY_CREATE);
+  enc_str(&e, "vault");
+  enc_u8(&e, 3);
+  enc_u8(&e, 2);
+  enc_u8(&e, 1);
+  enc_u8(&e, 0);
+  at = e.len + 64 - 1;
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TRAILING);
+  ck_assert_uint_eq(off, at);
 
   /* key_deal */
   kh_head(&e, TX_KEY_DEAL); /* epoch over 32 bits */
@@ -3543,6 +3612,94 @@ START_TEST(test_tx_key_errors) {
   ck_assert_uint_eq(tx.u.kdeal.sealed_present[3], 0);
   ck_assert_uint_eq(tx.u.kdeal.n, 2);
   tx_clear(&tx);
+}
+END_TEST
+
+/* Every refusal of the custody signing decoders (65..67), each at its
+ * offset, and of the message setter. */
+START_TEST(test_tx_sign_errors) {
+  cx_enc e;
+  size_t off, at;
+  uint8_t h[32] = {7}, sig[64] = {9};
+
+  /* sign_request: key an identifier of 1..16 bytes */
+  const struct {
+    const char *key;
+    cx_err want;
+  } names[] = {{"vault", CX_OK},
+               {"escrow-012345678", CX_OK},
+               {"", CX_E_BAD_STRING},
+               {"Vault", CX_E_BAD_STRING},
+               {"-vault", CX_E_BAD_STRING},
+               {"vault.a", CX_E_BAD_STRING},
+               {"escrow-0123456789", CX_E_TOO_LONG}};
+  for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+    kh_head(&e, TX_SIGN_REQUEST);
+    enc_str(&e, names[i].key);
+    kh_bytes(&e, 5, 1);
+    ck_assert_msg(kh_decode(&e, &off) == names[i].want, "name case %zu", i);
+    if (names[i].want) ck_assert_uint_eq(off, RH_BODY);
+  }
+  /* msg: 1..CX_SIGN_MSG_MAX bytes; empty is truncated, over the cap too_long
+   * (at its length, before anything is read) */
+  const struct {
+    size_t len;
+    cx_err want;
+  } msgs[] = {{1, CX_OK}, {CX_SIGN_MSG_MAX, CX_OK}, {0, CX_E_TRUNCATED}, {CX_SIGN_MSG_MAX + 1, CX_E_TOO_LONG}};
+  for (size_t i = 0; i < ARRAY_LEN(msgs); i++) {
+    kh_head(&e, TX_SIGN_REQUEST);
+    enc_str(&e, "vault");
+    at = e.len;
+    kh_bytes(&e, msgs[i].len, 2);
+    ck_assert_msg(kh_decode(&e, &off) == msgs[i].want, "msg case %zu", i);
+    if (msgs[i].want) ck_assert_uint_eq(off, at);
+  }
+  kh_head(&e, TX_SIGN_REQUEST); /* a length the input cannot hold */
+  enc_str(&e, "vault");
+  enc_varint(&e, CX_SIGN_MSG_MAX);
+  kh_bytes(&e, 10, 2);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TRUNCATED);
+  kh_head(&e, TX_SIGN_REQUEST); /* a noncanonical length */
+  enc_str(&e, "vault");
+  at = e.len;
+  enc_u8(&e, 0x85); /* 5 with a trailing zero group */
+  enc_u8(&e, 0x00);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_NONCANONICAL);
+  ck_assert_uint_eq(off, at);
+
+  /* sign_approve: request[32]; sign_result: request[32] | sig[64]. A byte
+   * more is trailing, a byte less truncated. */
+  for (int t = TX_SIGN_APPROVE; t <= TX_SIGN_RESULT; t++) {
+    size_t body = t == TX_SIGN_APPROVE ? 32 : 96;
+    for (int d = -1; d <= 1; d++) {
+      kh_head(&e, (uint8_t)t);
+      enc_fixed(&e, h, 32);
+      if (t == TX_SIGN_RESULT) enc_fixed(&e, sig, 64);
+      if (d < 0) e.len--;
+      if (d > 0) enc_u8(&e, 0);
+      at = e.len + 64 - 1;
+      cx_err got = kh_decode(&e, &off);
+      cx_err want = d < 0 ? CX_E_TRUNCATED : d > 0 ? CX_E_TRAILING : CX_OK;
+      ck_assert_msg(got == want, "type %d, body %zu%+d: %s", t, body, d, cx_err_name(got));
+      if (d > 0) ck_assert_uint_eq(off, at);
+    }
+  }
+
+  /* the setter refuses what the decoder would */
+  cx_tx tx;
+  uint8_t m[CX_SIGN_MSG_MAX + 1] = {1};
+  tx_init(&tx);
+  tx.type = TX_SIGN_REQUEST;
+  ck_assert_int_eq(tx_sign_request_set(&tx, m, 0), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_sign_request_set(&tx, NULL, 4), CX_E_INVALID_ARG);
+  ck_assert_int_eq(tx_sign_request_set(&tx, m, CX_SIGN_MSG_MAX + 1), CX_E_TOO_LONG);
+  ck_assert_ptr_null(tx.u.sreq.msg);
+  ck_assert_int_eq(tx_sign_request_set(&tx, m, 3), CX_OK);
+  ck_assert_int_eq(tx_sign_request_set(&tx, m + 1, CX_SIGN_MSG_MAX), CX_OK); /* replaces */
+  ck_assert_uint_eq(tx.u.sreq.msg_len, CX_SIGN_MSG_MAX);
+  ck_assert_uint_eq(tx.u.sreq.msg[0], 0);
+  tx_clear(&tx);
+  ck_assert_ptr_null(tx.u.sreq.msg);
 }
 END_TEST
 
@@ -3764,7 +3921,8 @@ START_TEST(test_names) {
                        TX_CONSENT_GRANT,   TX_CONSENT_REVOKE,   TX_CONTRACT_DEPLOY,
                        TX_CONTRACT_APPROVE, TX_CONTRACT_RETIRE, TX_EVIDENCE, TX_CALL,
                        TX_CALL_RESULT, TX_VAULT_ANCHOR, TX_MPC_EVIDENCE, TX_KEY_CREATE,
-                       TX_KEY_DEAL, TX_KEY_VERDICT, TX_KEY_ANSWER, TX_KEY_ADVANCE};
+                       TX_KEY_DEAL, TX_KEY_VERDICT, TX_KEY_ANSWER, TX_KEY_ADVANCE,
+                       TX_SIGN_REQUEST, TX_SIGN_APPROVE, TX_SIGN_RESULT};
   for (size_t i = 0; i < ARRAY_LEN(types); i++) {
     const char *n = tx_type_name(types[i]);
     ck_assert_str_ne(n, "unknown");
@@ -3789,7 +3947,12 @@ START_TEST(test_names) {
     ck_assert_str_eq(tx_type_name(TX_KEY_CREATE + i), key_names[i]);
     ck_assert_int_eq(tx_type_parse(key_names[i]), 60 + i);
   }
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 42, 49, 52, 59, 65, 1000};
+  const char *const sign_names[] = {"sign_request", "sign_approve", "sign_result"};
+  for (int i = 0; i < 3; i++) {
+    ck_assert_str_eq(tx_type_name(TX_SIGN_REQUEST + i), sign_names[i]);
+    ck_assert_int_eq(tx_type_parse(sign_names[i]), 65 + i);
+  }
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 42, 49, 52, 59, 68, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -4503,6 +4666,7 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_flip_call);
   tcase_add_test(tc, test_tx_flip_result);
   tcase_add_test(tc, test_tx_flip_keys);
+  tcase_add_test(tc, test_tx_flip_sign);
   tcase_add_test(tc, test_tx_flip_anchor);
   tcase_add_test(tc, test_tx_flip_mpc_evidence);
   tcase_add_test(tc, test_tx_mpc_evidence_errors);
@@ -4514,6 +4678,7 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_result_frost_errors);
   tcase_add_test(tc, test_tx_result_frost_msg);
   tcase_add_test(tc, test_tx_key_errors);
+  tcase_add_test(tc, test_tx_sign_errors);
   tcase_add_test(tc, test_tx_key_context);
   tcase_add_test(tc, test_tx_call_errors);
   tcase_add_test(tc, test_tx_call_context);

@@ -31,6 +31,7 @@ typedef struct {
   vm_key *k;
   dkg *p[MAXN];
   uint64_t height;
+  size_t nmem; /* members of the consortium (a custody key's k is 1..nmem) */
 } world;
 
 static void world_init(world *w, uint32_t n) {
@@ -57,6 +58,7 @@ static void world_init(world *w, uint32_t n) {
   ck_assert_ptr_nonnull(w->k);
   vm_key_init(w->k);
   w->height = 10;
+  w->nmem = n + 3;
 }
 
 static void sessions_free(world *w) {
@@ -91,20 +93,21 @@ static uint8_t *key_bytes(const vm_key *k, size_t *len) {
 
 /* A key_create applied to w->k (prev: the failed key, or NULL); the DKG
  * sessions of the parties under the new key's context. */
-static cx_err create_as(world *w, const char *name, uint8_t purpose, uint8_t t, int is_val, int is_mem,
+static cx_err create_as(world *w, const char *name, uint8_t purpose, uint8_t t, uint8_t k, int is_val, int is_mem,
                         size_t nval) {
   cx_tx_key_create kc;
   memset(&kc, 0, sizeof kc);
   strcpy(kc.name, name);
   kc.purpose = purpose;
   kc.t = t;
+  kc.k = k;
   vm_key *nk = malloc(sizeof *nk);
   ck_assert_ptr_nonnull(nk);
   vm_key_init(nk);
   cx_err rej = CX_E_INTERNAL;
   int prev = w->k->phase == VM_KEY_FAILED;
-  ck_assert_int_eq(vm_key_create(&w->chain, &kc, w->vals, nval, is_val, is_mem, prev ? w->k : NULL, w->height,
-                                 nk, &rej),
+  ck_assert_int_eq(vm_key_create(&w->chain, &kc, w->vals, nval, w->nmem, is_val, is_mem, prev ? w->k : NULL,
+                                 w->height, nk, &rej),
                    CX_OK);
   if (rej == CX_OK) {
     vm_key_clear(w->k);
@@ -126,8 +129,11 @@ static cx_err create_as(world *w, const char *name, uint8_t purpose, uint8_t t, 
   return rej;
 }
 
+/* k: 1 for a custody key (any member's approval), 0 otherwise. */
 static void create(world *w, const char *name, uint8_t purpose, uint8_t t) {
-  ck_assert_int_eq(create_as(w, name, purpose, t, 1, 1, w->n), CX_OK);
+  uint8_t k = purpose == CX_KEY_PURPOSE_CUSTODY ? 1 : 0;
+  ck_assert_int_eq(create_as(w, name, purpose, t, k, 1, 1, w->n), CX_OK);
+  ck_assert_uint_eq(w->k->k, k);
   ck_assert_uint_eq(w->k->phase, VM_KEY_DEALING);
   ck_assert_str_eq(w->k->name, name);
   ck_assert_uint_eq(w->k->n, w->n);
@@ -576,53 +582,105 @@ START_TEST(test_create_rejections) {
   world_init(&w, 7); /* f = 2 */
   const struct {
     const char *name;
-    uint8_t purpose, t;
+    uint8_t purpose, t, k;
     size_t nval;
     cx_err want;
   } cases[] = {
-      {"results", 1, 5, 7, CX_OK},
-      {"beacon", 2, 3, 7, CX_OK},
-      {"vault-keys", 3, 3, 7, CX_OK},
-      {"vault-keys", 3, 7, 7, CX_OK},
-      {"results", 1, 4, 7, CX_E_BAD_KEY_PARAMS},   /* t is n - f */
-      {"results", 1, 6, 7, CX_E_BAD_KEY_PARAMS},
-      {"beacon", 2, 2, 7, CX_E_BAD_KEY_PARAMS},    /* t is max(2, f + 1) */
-      {"beacon", 2, 4, 7, CX_E_BAD_KEY_PARAMS},
-      {"vault-keys", 3, 2, 7, CX_E_BAD_KEY_PARAMS}, /* f + 1 <= t <= n */
-      {"vault-keys", 3, 8, 7, CX_E_BAD_KEY_PARAMS},
-      {"results", 2, 3, 7, CX_E_BAD_KEY_PARAMS},   /* purpose and name */
-      {"beacon", 1, 5, 7, CX_E_BAD_KEY_PARAMS},
-      {"results", 3, 5, 7, CX_E_BAD_KEY_PARAMS},
-      {"beacon", 3, 3, 7, CX_E_BAD_KEY_PARAMS},
-      {"mine", 1, 5, 7, CX_E_BAD_KEY_PARAMS},
-      {"mine", 4, 3, 7, CX_E_BAD_KEY_PARAMS},
-      {"mine", 0, 3, 7, CX_E_BAD_KEY_PARAMS},
-      {"Mine", 3, 3, 7, CX_E_BAD_KEY_PARAMS},      /* name syntax */
-      {"", 3, 3, 7, CX_E_BAD_KEY_PARAMS},
-      {"-mine", 3, 3, 7, CX_E_BAD_KEY_PARAMS},
-      {"results", 1, 1, 1, CX_E_BAD_KEY_PARAMS},   /* n < 2 */
-      {"vault", 3, 2, 1, CX_E_BAD_KEY_PARAMS},
-      {"beacon", 2, 2, 2, CX_OK},                  /* n = 2: f = 0, t = 2 */
-      {"results", 1, 2, 2, CX_OK},
+      {"results", 1, 5, 0, 7, CX_OK},
+      {"beacon", 2, 3, 0, 7, CX_OK},
+      {"vault-keys", 3, 3, 1, 7, CX_OK},
+      {"vault-keys", 3, 7, 1, 7, CX_OK},
+      {"results", 1, 4, 0, 7, CX_E_BAD_KEY_PARAMS},   /* t is n - f */
+      {"results", 1, 6, 0, 7, CX_E_BAD_KEY_PARAMS},
+      {"beacon", 2, 2, 0, 7, CX_E_BAD_KEY_PARAMS},    /* t is max(2, f + 1) */
+      {"beacon", 2, 4, 0, 7, CX_E_BAD_KEY_PARAMS},
+      {"vault-keys", 3, 2, 1, 7, CX_E_BAD_KEY_PARAMS}, /* f + 1 <= t <= n */
+      {"vault-keys", 3, 8, 1, 7, CX_E_BAD_KEY_PARAMS},
+      {"results", 2, 3, 0, 7, CX_E_BAD_KEY_PARAMS},   /* purpose and name */
+      {"beacon", 1, 5, 0, 7, CX_E_BAD_KEY_PARAMS},
+      {"results", 3, 5, 1, 7, CX_E_BAD_KEY_PARAMS},
+      {"beacon", 3, 3, 1, 7, CX_E_BAD_KEY_PARAMS},
+      {"mine", 1, 5, 0, 7, CX_E_BAD_KEY_PARAMS},
+      {"mine", 4, 3, 1, 7, CX_E_BAD_KEY_PARAMS},
+      {"mine", 0, 3, 1, 7, CX_E_BAD_KEY_PARAMS},
+      {"Mine", 3, 3, 1, 7, CX_E_BAD_KEY_PARAMS},      /* name syntax */
+      {"", 3, 3, 1, 7, CX_E_BAD_KEY_PARAMS},
+      {"-mine", 3, 3, 1, 7, CX_E_BAD_KEY_PARAMS},
+      {"results", 1, 1, 0, 1, CX_E_BAD_KEY_PARAMS},   /* n < 2 */
+      {"vault", 3, 2, 1, 1, CX_E_BAD_KEY_PARAMS},
+      {"beacon", 2, 2, 0, 2, CX_OK},                  /* n = 2: f = 0, t = 2 */
+      {"results", 1, 2, 0, 2, CX_OK},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     vm_key_clear(w.k);
-    cx_err got = create_as(&w, cases[i].name, cases[i].purpose, cases[i].t, 1, 1, cases[i].nval);
+    cx_err got = create_as(&w, cases[i].name, cases[i].purpose, cases[i].t, cases[i].k, 1, 1, cases[i].nval);
     ck_assert_msg(got == cases[i].want, "case %zu: got %s", i, cx_err_name(got));
   }
   /* results and beacon need a validator, custody a member */
   vm_key_clear(w.k);
-  ck_assert_int_eq(create_as(&w, "results", 1, 5, 0, 1, 7), CX_E_NOT_VALIDATOR);
-  ck_assert_int_eq(create_as(&w, "beacon", 2, 3, 0, 1, 7), CX_E_NOT_VALIDATOR);
-  ck_assert_int_eq(create_as(&w, "vault", 3, 3, 0, 0, 7), CX_E_NOT_MEMBER);
-  ck_assert_int_eq(create_as(&w, "vault", 3, 3, 0, 1, 7), CX_OK);
+  ck_assert_int_eq(create_as(&w, "results", 1, 5, 0, 0, 1, 7), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(create_as(&w, "beacon", 2, 3, 0, 0, 1, 7), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(create_as(&w, "vault", 3, 3, 1, 0, 0, 7), CX_E_NOT_MEMBER);
+  ck_assert_int_eq(create_as(&w, "vault", 3, 3, 1, 0, 1, 7), CX_OK);
   /* parameters come before the sender */
   vm_key_clear(w.k);
-  ck_assert_int_eq(create_as(&w, "vault", 3, 9, 0, 0, 7), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(create_as(&w, "vault", 3, 9, 1, 0, 0, 7), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(create_as(&w, "vault", 3, 3, 0, 0, 0, 7), CX_E_BAD_KEY_PARAMS); /* k too */
   /* the 16-byte name cap */
-  ck_assert_int_eq(create_as(&w, "abcdefghijklmnop", 3, 3, 1, 1, 7), CX_OK);
+  ck_assert_int_eq(create_as(&w, "abcdefghijklmnop", 3, 3, 1, 1, 1, 7), CX_OK);
   ck_assert_uint_eq(w.k->purpose, CX_KEY_PURPOSE_CUSTODY);
   ck_assert_uint_eq(w.k->t, 3);
+  world_free(&w);
+}
+END_TEST
+
+/* key_create's policy k (docs/keys.md §9): none for results and beacon,
+ * 1..members (and at most VM_KEY_K_MAX, the approval list's size) for a
+ * custody key; the key keeps it, and its record says it exactly. */
+START_TEST(test_create_policy) {
+  world w;
+  world_init(&w, 4); /* f = 1 */
+  w.nmem = 10;
+  const struct {
+    const char *name;
+    uint8_t purpose, t, k;
+    cx_err want;
+  } cases[] = {
+      {"results", 1, 3, 0, CX_OK},  {"results", 1, 3, 1, CX_E_BAD_KEY_PARAMS},
+      {"beacon", 2, 2, 0, CX_OK},   {"beacon", 2, 2, 4, CX_E_BAD_KEY_PARAMS},
+      {"vault", 3, 2, 0, CX_E_BAD_KEY_PARAMS}, {"vault", 3, 2, 1, CX_OK},
+      {"vault", 3, 4, 10, CX_OK},   {"vault", 3, 2, 11, CX_E_BAD_KEY_PARAMS},
+      {"vault", 3, 2, 255, CX_E_BAD_KEY_PARAMS},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    vm_key_clear(w.k);
+    cx_err got = create_as(&w, cases[i].name, cases[i].purpose, cases[i].t, cases[i].k, 1, 1, 4);
+    ck_assert_msg(got == cases[i].want, "case %zu: got %s", i, cx_err_name(got));
+    if (got) continue;
+    ck_assert_uint_eq(w.k->k, cases[i].k);
+    roundtrip(w.k);
+  }
+  /* more members than an approval list holds: k up to VM_KEY_K_MAX */
+  w.nmem = 200;
+  vm_key_clear(w.k);
+  ck_assert_int_eq(create_as(&w, "vault", 3, 2, VM_KEY_K_MAX + 1, 1, 1, 4), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(create_as(&w, "vault", 3, 2, VM_KEY_K_MAX, 1, 1, 4), CX_OK);
+  ck_assert_uint_eq(w.k->k, VM_KEY_K_MAX);
+  /* a results key's record claiming a policy does not decode */
+  vm_key_clear(w.k);
+  ck_assert_int_eq(create_as(&w, "results", 1, 3, 0, 1, 1, 4), CX_OK);
+  size_t len, k_at = 1 + 1 + strlen("results") + 2;
+  uint8_t *b = key_bytes(w.k, &len);
+  vm_key *d = malloc(sizeof *d);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_uint_eq(b[k_at], 0);
+  b[k_at] = 1;
+  ck_assert_int_eq(vm_key_decode(b, len, d), CX_E_NONCANONICAL);
+  b[k_at] = 0;
+  ck_assert_int_eq(vm_key_decode(b, len, d), CX_OK);
+  vm_key_clear(d);
+  free(d);
+  free(b);
   world_free(&w);
 }
 END_TEST
@@ -870,7 +928,18 @@ START_TEST(test_decode_refusals) {
   b[0] = 2;
   ck_assert_int_eq(vm_key_decode(b, len, d), CX_E_BAD_VERSION);
   b[0] = 1;
-  size_t phase_at = 1 + 1 + strlen("vault") + 2;
+  size_t k_at = 1 + 1 + strlen("vault") + 2, phase_at = k_at + 1; /* version, name, purpose, t, k */
+  ck_assert_uint_eq(b[k_at], 1);
+  /* k out of the policy's range for a custody key */
+  b[k_at] = 0;
+  ck_assert_int_eq(vm_key_decode(b, len, d), CX_E_NONCANONICAL);
+  b[k_at] = VM_KEY_K_MAX + 1;
+  ck_assert_int_eq(vm_key_decode(b, len, d), CX_E_NONCANONICAL);
+  b[k_at] = VM_KEY_K_MAX;
+  ck_assert_int_eq(vm_key_decode(b, len, d), CX_OK);
+  ck_assert_uint_eq(d->k, VM_KEY_K_MAX);
+  vm_key_clear(d);
+  b[k_at] = 1;
   ck_assert_uint_eq(b[phase_at], VM_KEY_VERIFYING);
   b[phase_at] = 5;
   ck_assert_int_eq(vm_key_decode(b, len, d), CX_E_BAD_ENUM);
@@ -899,6 +968,7 @@ static Suite *keyrules_suite(void) {
   tcase_add_test(tc, test_absent_dealer);
   tcase_add_test(tc, test_failed_then_recreate);
   tcase_add_test(tc, test_create_rejections);
+  tcase_add_test(tc, test_create_policy);
   tcase_add_test(tc, test_deal_rejections);
   tcase_add_test(tc, test_verify_rejections);
   tcase_add_test(tc, test_decode_refusals);

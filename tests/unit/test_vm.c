@@ -2224,14 +2224,23 @@ typedef struct {
   size_t ntx;
 } ks_run;
 
-static cx_err ks_create(const cx_seckey *k, const char *name, uint8_t purpose, uint8_t t, cx_hash *txid) {
+/* A key_create with policy kk (docs/keys.md §9: approvals a custody key's
+ * signing request needs; 0 for results and beacon). */
+static cx_err ks_create_k(const cx_seckey *k, const char *name, uint8_t purpose, uint8_t t, uint8_t kk,
+                          cx_hash *txid) {
   cx_tx tx;
   tx_init(&tx);
   tx.type = TX_KEY_CREATE;
   strcpy(tx.u.kcreate.name, name);
   tx.u.kcreate.purpose = purpose;
   tx.u.kcreate.t = t;
+  tx.u.kcreate.k = kk;
   return submit(&tx, k, txid);
+}
+
+/* A custody key (purpose 3) needs one approval, the others none. */
+static cx_err ks_create(const cx_seckey *k, const char *name, uint8_t purpose, uint8_t t, cx_hash *txid) {
+  return ks_create_k(k, name, purpose, t, purpose == CX_KEY_PURPOSE_CUSTODY ? 1 : 0, txid);
 }
 
 static void ks_key(const char *name, vm_key *k) {
@@ -2240,9 +2249,9 @@ static void ks_key(const char *name, vm_key *k) {
 }
 
 /* Every party deals (shares handed over in memory: the sealing is
- * test_keyrules's), then gives an empty verdict: READY. */
-static void ks_dkg(ks_run *r, vm_key *k) {
-  ks_key("results", k);
+ * test_keyrules's), then gives an empty verdict: key `name` READY. */
+static void ks_dkg_key(ks_run *r, vm_key *k, const char *name) {
+  ks_key(name, k);
   for (int i = 0; i < NPARTY; i++)
     ck_assert_int_eq(dkg_new(NPARTY, k->t, (uint16_t)(i + 1), k->context, NULL, &r->p[i], NULL, 0), CX_OK);
   dkg_share *sh = sodium_allocarray(NPARTY, sizeof *sh);
@@ -2260,7 +2269,7 @@ static void ks_dkg(ks_run *r, vm_key *k) {
     cx_tx tx;
     tx_init(&tx);
     tx.type = TX_KEY_DEAL;
-    strcpy(tx.u.kdeal.name, "results");
+    strcpy(tx.u.kdeal.name, name);
     tx.u.kdeal.epoch = k->epoch;
     ck_assert_int_eq(tx_key_deal_set(&tx, r1, dkg_round1_encode(&m, r1), NPARTY), CX_OK);
     for (uint32_t j = 0; j < NPARTY; j++) {
@@ -2271,16 +2280,17 @@ static void ks_dkg(ks_run *r, vm_key *k) {
     ck_assert_int_eq(submit(&tx, K[PARTY[i]], &r->txids[r->ntx++]), CX_OK);
   }
   sodium_free(sh);
-  ks_key("results", k);
+  ks_key(name, k);
   ck_assert_uint_eq(k->phase, VM_KEY_VERIFYING);
   for (int j = 0; j < NPARTY; j++) {
     cx_tx tx;
     tx_init(&tx);
     tx.type = TX_KEY_VERDICT;
-    strcpy(tx.u.kverdict.name, "results");
+    strcpy(tx.u.kverdict.name, name);
+    tx.u.kverdict.epoch = k->epoch;
     ck_assert_int_eq(submit(&tx, K[PARTY[j]], &r->txids[r->ntx++]), CX_OK);
   }
-  ks_key("results", k);
+  ks_key(name, k);
   ck_assert_uint_eq(k->phase, VM_KEY_READY);
   r->sk = sodium_allocarray(NPARTY, sizeof *r->sk);
   ck_assert_ptr_nonnull(r->sk);
@@ -2290,6 +2300,8 @@ static void ks_dkg(ks_run *r, vm_key *k) {
     for (int x = 0; x < NPARTY; x++) ck_assert_mem_eq(r->res.pk_shares[x].b, k->pk_shares[x], 32);
   }
 }
+
+static void ks_dkg(ks_run *r, vm_key *k) { ks_dkg_key(r, k, "results"); }
 
 static void ks_free(ks_run *r) {
   for (int i = 0; i < NPARTY; i++) dkg_free(r->p[i]);
@@ -2347,7 +2359,11 @@ START_TEST(test_keys_lifecycle) {
   ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 3, NULL), CX_E_KEY_EXISTS);
   ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 9, NULL), CX_E_BAD_KEY_PARAMS);
   ck_assert_int_eq(ks_create(SK[0], "vault", CX_KEY_PURPOSE_CUSTODY, 2, NULL), CX_E_NOT_MEMBER);
-  ck_assert_int_eq(ks_create(K[INS_A], "vault", CX_KEY_PURPOSE_CUSTODY, 2, NULL), CX_OK);
+  /* the policy: 1..members (7) approvals for custody, none for the others */
+  ck_assert_int_eq(ks_create_k(K[INS_A], "vault", CX_KEY_PURPOSE_CUSTODY, 2, 0, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create_k(K[INS_A], "vault", CX_KEY_PURPOSE_CUSTODY, 2, NMEM + 1, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create_k(K[REG], "beacon", CX_KEY_PURPOSE_BEACON, 2, 1, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create_k(K[INS_A], "vault", CX_KEY_PURPOSE_CUSTODY, 2, NMEM, NULL), CX_OK);
   ck_assert_int_eq(ks_create(K[INS_A], "beacon", CX_KEY_PURPOSE_BEACON, 2, NULL), CX_E_NOT_VALIDATOR);
   ck_assert_int_eq(ks_create(K[REG], "beacon", CX_KEY_PURPOSE_BEACON, 2, NULL), CX_OK);
   ck_assert_int_eq(vm_key_names(&ST, names, 4, &n), CX_OK);
@@ -2400,6 +2416,10 @@ START_TEST(test_keys_lifecycle) {
   ck_assert_int_eq(vm_key_txids(&ST, "vault", 0, &ids, &n), CX_OK);
   ck_assert_uint_eq(n, 1);
   free(ids);
+  ks_key("vault", k);
+  ck_assert_uint_eq(k->k, NMEM);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->k, 0);
 
   /* READY: a second create is still key_exists */
   ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 3, NULL), CX_E_KEY_EXISTS);
@@ -2508,6 +2528,404 @@ START_TEST(test_keys_frost_result) {
   expect_result(&tx, K[HRSS], &call4, CX_E_KEY_NOT_READY);
   key_free(kn);
 
+  vm_key_clear(k);
+  free(k);
+  ks_free(&r);
+}
+END_TEST
+
+/* ---- custody signing (docs/keys.md §9, docs/transactions.md §4.10) ---- */
+
+static cx_err sg_request(const cx_seckey *k, const char *key, const uint8_t *msg, size_t len, cx_hash *id) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_SIGN_REQUEST;
+  strcpy(tx.u.sreq.key, key);
+  ck_assert_int_eq(tx_sign_request_set(&tx, msg, len), CX_OK);
+  return submit(&tx, k, id);
+}
+
+static cx_err sg_approve(const cx_seckey *k, const cx_hash *id) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_SIGN_APPROVE;
+  tx.u.sapprove.request = *id;
+  return submit(&tx, k, NULL);
+}
+
+static cx_err sg_result(const cx_seckey *k, const cx_hash *id, const cx_sig *sig) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_SIGN_RESULT;
+  tx.u.sres.request = *id;
+  tx.u.sres.sig = *sig;
+  return submit(&tx, k, NULL);
+}
+
+/* A FROST signature of msg by the key's first t parties (frost.h, their
+ * signing shares from the DKG), checked here under the group key. */
+static void sg_frost(const ks_run *r, uint8_t t, const uint8_t *msg, size_t len, cx_sig *out) {
+  frost_commitment com[NPARTY];
+  frost_nonces *non = sodium_allocarray(NPARTY, sizeof *non);
+  frost_scalar z[NPARTY];
+  frost_sig sig;
+  ck_assert_ptr_nonnull(non);
+  for (uint8_t s = 0; s < t; s++)
+    ck_assert_int_eq(frost_commit((uint16_t)(s + 1), &r->sk[s], NULL, NULL, &non[s], &com[s]), CX_OK);
+  for (uint8_t s = 0; s < t; s++)
+    ck_assert_int_eq(
+        frost_sign((uint16_t)(s + 1), &r->sk[s], &r->res.group_pk, &non[s], msg, len, com, t, &z[s], NULL, 0),
+        CX_OK);
+  ck_assert_int_eq(frost_aggregate(com, t, msg, len, &r->res.group_pk, z, &sig, NULL, 0), CX_OK);
+  sodium_memzero(z, sizeof z);
+  sodium_free(non);
+  memcpy(out->b, sig.b, 64);
+}
+
+static void sg_get(const cx_hash *id, vm_sign_request *r) {
+  ck_assert_int_eq(vm_sign_request_get(&ST, id, r), CX_OK);
+  ck_assert(hash_eq(&r->id, id));
+}
+
+/* vm_sign_pending is exactly want[0..n), in that order. */
+static void sg_pending(const cx_hash *want, size_t n) {
+  cx_hash ids[8];
+  size_t got = 99;
+  ck_assert_int_eq(vm_sign_pending(&ST, ids, 8, &got), CX_OK);
+  ck_assert_uint_eq(got, n);
+  for (size_t i = 0; i < n; i++) ck_assert(hash_eq(&ids[i], &want[i]));
+}
+
+/* Writes a state record as it is (damage, or a key re-made). */
+static void sg_put(const void *key, size_t kl, const void *v, size_t vl) {
+  ck_assert_int_eq(ST.put(ST.ctx, key, kl, v, vl), CX_OK);
+}
+
+/* The number of requests recorded. */
+static uint64_t sg_count(void) {
+  uint64_t n = 99;
+  ck_assert_int_eq(vm_sign_request_count(&ST, &n), CX_OK);
+  return n;
+}
+
+START_TEST(test_custody_sign) {
+  vm_key *k = malloc(sizeof *k);
+  ck_assert_ptr_nonnull(k);
+  vm_key_init(k);
+  ks_run r;
+  memset(&r, 0, sizeof r);
+  vm_sign_request q;
+  cx_hash id1, id2, nid, none[1];
+  cx_sig sig;
+  uint8_t msg1[100], msg2[CX_SIGN_MSG_MAX];
+  tu_randbytes(msg1, sizeof msg1);
+  tu_randbytes(msg2, sizeof msg2);
+  tu_randbytes(nid.b, 32);
+
+  /* 4 validators (f = 1): custody t in 2..4, k in 1..7 members */
+  H = 3;
+  ck_assert_int_eq(ks_create_k(K[INS_A], "escrow", CX_KEY_PURPOSE_CUSTODY, 2, 0, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create_k(K[INS_A], "escrow", CX_KEY_PURPOSE_CUSTODY, 2, NMEM + 1, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create_k(K[INS_A], "escrow", CX_KEY_PURPOSE_CUSTODY, 2, 3, NULL), CX_OK);
+  ck_assert_int_eq(ks_create(K[HRSS], "results", CX_KEY_PURPOSE_RESULTS, 3, NULL), CX_OK);
+
+  /* sign_request's rules, in order: not_member, key_unknown, bad_key_params
+   * (not a custody key), key_not_ready; none recorded */
+  H = 4;
+  ck_assert_int_eq(sg_request(SK[0], "nokey", msg1, sizeof msg1, NULL), CX_E_NOT_MEMBER);
+  ck_assert_int_eq(sg_request(K[AUD], "nokey", msg1, sizeof msg1, NULL), CX_E_KEY_UNKNOWN);
+  ck_assert_int_eq(sg_request(K[AUD], "results", msg1, sizeof msg1, NULL), CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(sg_request(K[AUD], "escrow", msg1, sizeof msg1, NULL), CX_E_KEY_NOT_READY);
+  ck_assert_uint_eq(sg_count(), 0);
+  sg_pending(none, 0);
+
+  H = 5;
+  ks_dkg_key(&r, k, "escrow");
+  ck_assert_uint_eq(k->k, 3);
+  ck_assert_uint_eq(k->t, 2);
+
+  /* a request: PENDING, the requester's approval the first */
+  H = 6;
+  ck_assert_int_eq(sg_request(K[INS_A], "escrow", msg1, sizeof msg1, &id1), CX_OK);
+  sg_get(&id1, &q);
+  ck_assert_str_eq(q.key, "escrow");
+  ck_assert_uint_eq(q.epoch, 0);
+  ck_assert_uint_eq(q.msg_len, sizeof msg1);
+  ck_assert_mem_eq(q.msg, msg1, sizeof msg1);
+  ck_assert_str_eq(q.requester, NAME[INS_A]);
+  ck_assert_uint_eq(q.napprovals, 1);
+  ck_assert_str_eq(q.approvals[0], NAME[INS_A]);
+  ck_assert_uint_eq(q.k, 3);
+  ck_assert_uint_eq(q.status, SIGN_PENDING);
+  ck_assert_uint_eq(q.height, 6);
+  ck_assert_uint_eq(q.approved_height, 0);
+  ck_assert_uint_eq(q.signed_height, 0);
+  ck_assert_uint_eq(sg_count(), 1);
+  cx_hash at;
+  ck_assert_int_eq(vm_sign_request_at(&ST, 0, &at), CX_OK);
+  ck_assert(hash_eq(&at, &id1));
+  ck_assert_int_eq(vm_sign_request_at(&ST, 1, &at), CX_E_NOT_FOUND);
+  sg_pending(none, 0);
+  ck_assert_int_eq(vm_sign_request_get(&ST, &nid, &q), CX_E_NOT_FOUND);
+
+  /* sign_approve's rules, in order: not_member, request_unknown,
+   * already_approved (the requester's counts) */
+  H = 7;
+  ck_assert_int_eq(sg_approve(SK[0], &nid), CX_E_NOT_MEMBER);
+  ck_assert_int_eq(sg_approve(K[AUD], &nid), CX_E_REQUEST_UNKNOWN);
+  ck_assert_int_eq(sg_approve(K[INS_A], &id1), CX_E_ALREADY_APPROVED);
+  /* sign_result's, while PENDING: request_unknown, not_key_party (before
+   * request_closed), request_closed */
+  sg_frost(&r, 2, msg1, sizeof msg1, &sig);
+  ck_assert_int_eq(sg_result(K[CIVIL], &nid, &sig), CX_E_REQUEST_UNKNOWN);
+  ck_assert_int_eq(sg_result(K[INS_A], &id1, &sig), CX_E_NOT_KEY_PARTY);
+  ck_assert_int_eq(sg_result(K[CIVIL], &id1, &sig), CX_E_REQUEST_CLOSED);
+
+  /* the second approval: still PENDING; the third (k): APPROVED, listed */
+  ck_assert_int_eq(sg_approve(K[AUD], &id1), CX_OK);
+  ck_assert_int_eq(sg_approve(K[AUD], &id1), CX_E_ALREADY_APPROVED);
+  sg_get(&id1, &q);
+  ck_assert_uint_eq(q.status, SIGN_PENDING);
+  ck_assert_uint_eq(q.napprovals, 2);
+  ck_assert_str_eq(q.approvals[0], NAME[AUD]); /* sorted */
+  ck_assert_str_eq(q.approvals[1], NAME[INS_A]);
+  sg_pending(none, 0);
+
+  /* a second request, APPROVED before the first: the list goes by approval */
+  H = 8;
+  ck_assert_int_eq(sg_request(K[HEALTH], "escrow", msg2, sizeof msg2, &id2), CX_OK);
+  ck_assert_int_eq(sg_approve(K[INS_B], &id2), CX_OK);
+  H = 9;
+  ck_assert_int_eq(sg_approve(K[REG], &id2), CX_OK);
+  sg_get(&id2, &q);
+  ck_assert_uint_eq(q.status, SIGN_APPROVED);
+  ck_assert_uint_eq(q.approved_height, 9);
+  sg_pending(&id2, 1);
+  H = 10;
+  ck_assert_int_eq(sg_approve(K[HRSS], &id1), CX_OK);
+  sg_get(&id1, &q);
+  ck_assert_uint_eq(q.status, SIGN_APPROVED);
+  ck_assert_uint_eq(q.napprovals, 3);
+  ck_assert_uint_eq(q.approved_height, 10);
+  cx_hash both[2] = {id2, id1};
+  sg_pending(both, 2);
+  cx_hash one[1];
+  size_t n = 0;
+  ck_assert_int_eq(vm_sign_pending(&ST, one, 1, &n), CX_E_FULL);
+  ck_assert_uint_eq(n, 2);
+  ck_assert(hash_eq(&one[0], &id2));
+  /* approvals past k are recorded, and change nothing else */
+  ck_assert_int_eq(sg_approve(K[CIVIL], &id1), CX_OK);
+  sg_get(&id1, &q);
+  ck_assert_uint_eq(q.status, SIGN_APPROVED);
+  ck_assert_uint_eq(q.napprovals, 4);
+  ck_assert_uint_eq(q.approved_height, 10);
+  sg_pending(both, 2);
+
+  /* sign_result: bad_signature for a flipped byte, another message, or
+   * t - 1 signers; any party may submit the good one */
+  H = 11;
+  cx_sig bad = sig;
+  bad.b[10] ^= 1;
+  ck_assert_int_eq(sg_result(K[CIVIL], &id1, &bad), CX_E_BAD_SIG);
+  bad = sig;
+  bad.b[63] ^= 0x80; /* z no longer canonical */
+  ck_assert_int_eq(sg_result(K[CIVIL], &id1, &bad), CX_E_BAD_SIG);
+  sg_frost(&r, 2, msg2, sizeof msg2, &bad);
+  ck_assert_int_eq(sg_result(K[CIVIL], &id1, &bad), CX_E_BAD_SIG);
+  sg_frost(&r, 1, msg1, sizeof msg1, &bad);
+  ck_assert_int_eq(sg_result(K[CIVIL], &id1, &bad), CX_E_BAD_SIG);
+  ck_assert_int_eq(sg_result(K[INS_A], &id1, &sig), CX_E_NOT_KEY_PARTY);
+  sg_get(&id1, &q);
+  ck_assert_uint_eq(q.status, SIGN_APPROVED);
+  ck_assert_int_eq(sg_result(K[REG], &id1, &sig), CX_OK);
+  sg_get(&id1, &q);
+  ck_assert_uint_eq(q.status, SIGN_SIGNED);
+  ck_assert_uint_eq(q.signed_height, 11);
+  ck_assert_mem_eq(q.sig.b, sig.b, 64);
+  frost_element gpk;
+  frost_sig fs;
+  memcpy(gpk.b, k->group_pk, 32);
+  memcpy(fs.b, q.sig.b, 64);
+  ck_assert_int_eq(frost_verify(&gpk, q.msg, q.msg_len, &fs, NULL, 0), CX_OK);
+  sg_pending(&id2, 1);
+
+  /* SIGNED: closed to results and to new approvals; an old approver still
+   * gets already_approved (it comes first) */
+  ck_assert_int_eq(sg_result(K[CIVIL], &id1, &sig), CX_E_REQUEST_CLOSED);
+  ck_assert_int_eq(sg_approve(K[INS_B], &id1), CX_E_REQUEST_CLOSED);
+  ck_assert_int_eq(sg_approve(K[HRSS], &id1), CX_E_ALREADY_APPROVED);
+
+  /* the second, at the message cap, signed too: none pending */
+  sg_frost(&r, 3, msg2, sizeof msg2, &sig);
+  ck_assert_int_eq(sg_result(K[HEALTH], &id2, &sig), CX_OK);
+  sg_pending(none, 0);
+  ck_assert_uint_eq(sg_count(), 2);
+  ck_assert_int_eq(vm_sign_request_at(&ST, 1, &at), CX_OK);
+  ck_assert(hash_eq(&at, &id2));
+
+  /* a key with k = 1: the requester's approval is enough */
+  H = 12;
+  ks_run r2;
+  memset(&r2, 0, sizeof r2);
+  ck_assert_int_eq(ks_create_k(K[AUD], "solo", CX_KEY_PURPOSE_CUSTODY, 2, 1, NULL), CX_OK);
+  ks_dkg_key(&r2, k, "solo");
+  H = 13;
+  ck_assert_int_eq(sg_request(K[AUD], "solo", msg1, 1, &id1), CX_OK);
+  sg_get(&id1, &q);
+  ck_assert_uint_eq(q.status, SIGN_APPROVED);
+  ck_assert_uint_eq(q.approved_height, 13);
+  sg_pending(&id1, 1);
+  ck_assert_int_eq(sg_approve(K[HRSS], &id1), CX_OK); /* recorded all the same */
+
+  /* the key re-made at another epoch (as resharing will): its old requests
+   * are closed to approvals and results, and still listed */
+  ks_key("solo", k);
+  k->epoch = 1;
+  uint8_t *kb;
+  size_t kl;
+  ck_assert_int_eq(vm_key_encode(k, &kb, &kl), CX_OK);
+  sg_put("ky/solo", 7, kb, kl);
+  free(kb);
+  sg_frost(&r2, 2, msg1, 1, &sig);
+  ck_assert_int_eq(sg_approve(K[CIVIL], &id1), CX_E_REQUEST_CLOSED);
+  ck_assert_int_eq(sg_result(K[CIVIL], &id1, &sig), CX_E_REQUEST_CLOSED);
+  sg_pending(&id1, 1);
+
+  /* damaged records are store_corrupt */
+  uint8_t key[3 + 32], *v;
+  size_t vl;
+  memcpy(key, "sr/", 3);
+  memcpy(key + 3, id2.b, 32);
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v, &vl), CX_OK);
+  ck_assert_uint_eq(v[0], VM_REC_VERSION);
+  sg_put(key, sizeof key, v, vl - 1); /* the signature cut */
+  ck_assert_int_eq(vm_sign_request_get(&ST, &id2, &q), CX_E_CORRUPT);
+  v[0] = 2;
+  sg_put(key, sizeof key, v, vl);
+  ck_assert_int_eq(vm_sign_request_get(&ST, &id2, &q), CX_E_CORRUPT);
+  free(v);
+  ck_assert_int_eq(ST.get(ST.ctx, (const uint8_t *)"srp", 3, &v, &vl), CX_OK);
+  sg_put("srp", 3, v, vl - 1);
+  ck_assert_int_eq(vm_sign_pending(&ST, one, 1, &n), CX_E_CORRUPT);
+  free(v);
+
+  vm_key_clear(k);
+  free(k);
+  ks_free(&r);
+  ks_free(&r2);
+}
+END_TEST
+
+/* A request's approval list holds VM_KEY_K_MAX names: with more members
+ * than that, the approval after the 64th is `full` (only ever after
+ * APPROVED, k being at most 64), and k = 65 is refused at creation. */
+START_TEST(test_custody_full) {
+  enum { EXTRA = VM_KEY_K_MAX };
+  cx_seckey *xk[EXTRA];
+  G->nmembers = NMEM + EXTRA;
+  for (int i = 0; i < EXTRA; i++) {
+    char name[CX_NAME_MAX + 1];
+    snprintf(name, sizeof name, "extra-%02d", i);
+    xk[i] = newkey(NULL);
+    member_fill(&G->members[NMEM + i], name, ROLE_AUDITOR, xk[i], 0, "");
+  }
+  start_chain(G); /* in memory, NMEM + 64 members, the same 4 validators */
+  vm_key *k = malloc(sizeof *k);
+  ck_assert_ptr_nonnull(k);
+  vm_key_init(k);
+  ks_run r;
+  memset(&r, 0, sizeof r);
+  cx_hash id;
+  vm_sign_request q;
+  uint8_t msg[8] = {1, 2, 3};
+  H = 2;
+  ck_assert_int_eq(ks_create_k(K[INS_A], "escrow", CX_KEY_PURPOSE_CUSTODY, 2, VM_KEY_K_MAX + 1, NULL),
+                   CX_E_BAD_KEY_PARAMS);
+  ck_assert_int_eq(ks_create_k(K[INS_A], "escrow", CX_KEY_PURPOSE_CUSTODY, 2, VM_KEY_K_MAX, NULL), CX_OK);
+  ks_dkg_key(&r, k, "escrow");
+  H = 3;
+  ck_assert_int_eq(sg_request(K[INS_A], "escrow", msg, sizeof msg, &id), CX_OK);
+  for (int i = 0; i < VM_KEY_K_MAX - 1; i++) {
+    ck_assert_int_eq(sg_approve(xk[i], &id), CX_OK);
+    sg_get(&id, &q);
+    ck_assert_uint_eq(q.status, i + 2 < VM_KEY_K_MAX ? SIGN_PENDING : SIGN_APPROVED);
+  }
+  ck_assert_uint_eq(q.napprovals, VM_KEY_K_MAX);
+  sg_pending(&id, 1);
+  ck_assert_int_eq(sg_approve(xk[EXTRA - 1], &id), CX_E_FULL);
+  ck_assert_int_eq(sg_approve(xk[0], &id), CX_E_ALREADY_APPROVED); /* before full */
+  for (int i = 0; i < EXTRA; i++) key_free(xk[i]);
+  vm_key_clear(k);
+  free(k);
+  ks_free(&r);
+}
+END_TEST
+
+/* The request records and the pending list are what the rules make of
+ * the chain: replaying the same transactions on a second state gives the
+ * same records, refused ones included. */
+START_TEST(test_custody_replay) {
+  vm_key *k = malloc(sizeof *k);
+  ck_assert_ptr_nonnull(k);
+  vm_key_init(k);
+  ks_run r;
+  memset(&r, 0, sizeof r);
+  REC_CAP = 64;
+  REC = calloc(REC_CAP, sizeof *REC);
+  ck_assert_ptr_nonnull(REC);
+  cx_hash id;
+  cx_sig sig;
+  uint8_t msg[33];
+  tu_randbytes(msg, sizeof msg);
+  H = 2;
+  ck_assert_int_eq(ks_create_k(K[INS_B], "escrow", CX_KEY_PURPOSE_CUSTODY, 3, 2, NULL), CX_OK);
+  ks_dkg_key(&r, k, "escrow");
+  H = 3;
+  ck_assert_int_eq(sg_request(K[INS_B], "escrow", msg, sizeof msg, &id), CX_OK);
+  ck_assert_int_eq(sg_approve(K[INS_B], &id), CX_E_ALREADY_APPROVED);
+  ck_assert_int_eq(sg_approve(K[HRSS], &id), CX_OK);
+  sg_frost(&r, 3, msg, sizeof msg, &sig);
+  sig.b[0] ^= 1;
+  ck_assert_int_eq(sg_result(K[HRSS], &id, &sig), CX_E_BAD_SIG);
+  sig.b[0] ^= 1;
+  ck_assert_int_eq(sg_result(K[HRSS], &id, &sig), CX_OK);
+
+  /* the LevelDB state against a fresh in-memory one */
+  mem s2 = {0};
+  vm_state st2 = mem_state(&s2);
+  ck_assert_int_eq(vm_genesis_apply(&st2, G), CX_OK);
+  for (size_t i = 0; i < NREC; i++) {
+    cx_tx tx;
+    cx_hash tid;
+    cx_err rc;
+    ck_assert_int_eq(tx_decode(REC[i].tx, REC[i].len, &tx, NULL), CX_OK);
+    tx_id_of_bytes(REC[i].tx, REC[i].len, &tid);
+    ck_assert_int_eq(vm_apply_tx(&st2, &CHAIN, &tx, &tid, REC[i].height, &rc), CX_OK);
+    ck_assert_int_eq(rc, REC[i].receipt);
+    tx_clear(&tx);
+  }
+  vm_sign_request a, b;
+  ck_assert_int_eq(vm_sign_request_get(&ST, &id, &a), CX_OK);
+  ck_assert_int_eq(vm_sign_request_get(&st2, &id, &b), CX_OK);
+  ck_assert_uint_eq(b.status, SIGN_SIGNED);
+  ck_assert_mem_eq(&a, &b, sizeof a);
+  size_t n = 9;
+  cx_hash ids[1];
+  ck_assert_int_eq(vm_sign_pending(&st2, ids, 1, &n), CX_OK);
+  ck_assert_uint_eq(n, 0);
+  uint8_t *v1, *v2;
+  size_t l1, l2;
+  uint8_t key[3 + 32];
+  memcpy(key, "sr/", 3);
+  memcpy(key + 3, id.b, 32);
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v1, &l1), CX_OK);
+  ck_assert_int_eq(st2.get(st2.ctx, key, sizeof key, &v2, &l2), CX_OK);
+  ck_assert_uint_eq(l1, l2);
+  ck_assert_mem_eq(v1, v2, l1);
+  free(v1);
+  free(v2);
+  mem_free(&s2);
   vm_key_clear(k);
   free(k);
   ks_free(&r);
@@ -3465,6 +3883,13 @@ static Suite *vm_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_keys_lifecycle);
   tcase_add_test(tc, test_keys_frost_result);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("custody");
+  tcase_add_checked_fixture(tc, setup_ldb, teardown_ldb);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_custody_sign);
+  tcase_add_test(tc, test_custody_replay);
+  tcase_add_test(tc, test_custody_full);
   suite_add_tcase(s, tc);
   return s;
 }
