@@ -36,6 +36,7 @@ void config_defaults(node_config *c) {
   c->mempool_max_per_sender = 1024;
   c->log_level = LOG_INFO;
   c->mpc_enabled = 0;
+  c->keys_enabled = 1;
   c->mpc_every_blocks = 10;
   c->mpc_batch = 20000;
   c->mpc_pool_triples = 200000;
@@ -99,11 +100,12 @@ static const field FIELDS[] = {
     FLD("mpc.pool_rands", F_UINT, mpc_pool_rands, 1, 4000000, 0, P_NONE),
     FLD("mpc.low_water", F_UINT, mpc_low_water, 0, 4000000, 0, P_NONE),
     FLD("mpc.round_timeout_ms", F_UINT, mpc_round_timeout_ms, 100, 600000, 0, P_NONE),
+    FLD("keys.enabled", F_BOOL, keys_enabled, 0, 0, 0, P_NONE),
 };
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
 
 /* Objects that group fields (the part of a path before the dot). */
-static const char *const SECTIONS[] = {"rpc", "p2p", "block", "mempool", "mpc", NULL};
+static const char *const SECTIONS[] = {"rpc", "p2p", "block", "mempool", "mpc", "keys", NULL};
 
 const char *config_field(size_t i) { return i < NFIELDS ? FIELDS[i].path : NULL; }
 

@@ -76,6 +76,9 @@ typedef struct {
   size_t mpc_pool_triples, mpc_pool_rands;
   size_t mpc_low_water; /* default: half of pool_triples */
   unsigned mpc_round_timeout_ms;
+  /* The key service (node/key_service.c, docs/keys.md §5): this node's part
+   * in the consortium keys, the beacon and custody signing. */
+  int keys_enabled;
   int sync; /* fsync commits; always 1 except for explicit benchmarks */
 } node_config;
 

@@ -141,19 +141,15 @@ static void lkey_wipe(lkey *k) {
   memset(k, 0, sizeof *k);
 }
 
+/* The local state of (name, epoch); make: a new one if absent. Epochs of
+ * one name live side by side: an old party needs its old share to deal it
+ * anew while a resharing runs (docs/keys.md §10); lkey_retire wipes the
+ * older ones once a newer epoch has its share. */
 static lkey *lkey_find(key_service *s, const char *name, uint32_t epoch, int make) {
   lkey *free_slot = NULL;
   for (size_t i = 0; i < KEYS_MAX; i++) {
     lkey *k = &s->keys[i];
-    if (k->used && strcmp(k->name, name) == 0) {
-      if (k->epoch == epoch) return k;
-      if (!make) return NULL;
-      pthread_mutex_lock(&s->mu);
-      lkey_wipe(k); /* a new epoch: the old one's state and share are gone */
-      pthread_mutex_unlock(&s->mu);
-      free_slot = k;
-      break;
-    }
+    if (k->used && strcmp(k->name, name) == 0 && k->epoch == epoch) return k;
     if (!k->used && !free_slot) free_slot = k;
   }
   if (!make || !free_slot) return NULL;
@@ -162,6 +158,21 @@ static lkey *lkey_find(key_service *s, const char *name, uint32_t epoch, int mak
   snprintf(free_slot->name, sizeof free_slot->name, "%s", name);
   free_slot->epoch = epoch;
   return free_slot;
+}
+
+/* Wipes every epoch of name below epoch (its share included). */
+static void lkey_retire(key_service *s, const char *name, uint32_t epoch) {
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < KEYS_MAX; i++) {
+    lkey *k = &s->keys[i];
+    if (k->used && strcmp(k->name, name) == 0 && k->epoch < epoch) {
+      if (k->have_share)
+        LOG_I("keys", "key %s: the share of epoch %u wiped (epoch %u is ready)", name, (unsigned)k->epoch,
+              (unsigned)epoch);
+      lkey_wipe(k);
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- the wire ------------------------------------------------------------ */
@@ -570,6 +581,7 @@ static void step_share(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
     hex_encode(k->group_pk, 32, hex);
     LOG_I("keys", "key %s (epoch %u) ready: group key %.16s, this party's share checked", k->name,
           (unsigned)k->epoch, hex);
+    lkey_retire(s, k->name, k->epoch);
   }
   free(res);
   dkg_free(d);
@@ -582,7 +594,11 @@ static int sign_on_msg(key_service *s, kmsg *m);
 
 static void follow_key(key_service *s, const vm_key *k) {
   int me = vm_key_party(k, &s->node->keys.pub);
-  if (me < 0) return;
+  if (me < 0) {
+    /* no party of the latest epoch (left the consortium): older shares go */
+    if (k->phase == VM_KEY_READY) lkey_retire(s, k->name, k->epoch);
+    return;
+  }
   lkey *lk = lkey_find(s, k->name, k->epoch, 1);
   if (!lk) return;
   uint64_t now = mono(s);
@@ -876,10 +892,14 @@ static void sign_tick(key_service *s) {
 
 /* ---- the beacon (docs/keys.md §7) ----------------------------------------- */
 
+/* The beacon key's latest epoch with this party's share. */
 static lkey *beacon_key(key_service *s) {
+  lkey *best = NULL;
   for (size_t i = 0; i < KEYS_MAX; i++)
-    if (s->keys[i].used && s->keys[i].have_share && strcmp(s->keys[i].name, "beacon") == 0) return &s->keys[i];
-  return NULL;
+    if (s->keys[i].used && s->keys[i].have_share && strcmp(s->keys[i].name, "beacon") == 0 &&
+        (!best || s->keys[i].epoch > best->epoch))
+      best = &s->keys[i];
+  return best;
 }
 
 /* The ring slot of height h, reset if it held another height. mu held. */
@@ -1044,7 +1064,7 @@ cx_err key_service_tsign(node *n, const char *name, const cx_pubkey *parties, ui
   for (size_t i = 0; i < KEYS_MAX; i++) {
     lkey *k = &s->keys[i];
     if (!k->used || !k->have_share || strcmp(k->name, name) != 0) continue;
-    if (k->n != np || memcmp(k->parties, parties, np * sizeof *parties) != 0) break;
+    if (k->n != np || memcmp(k->parties, parties, np * sizeof *parties) != 0) continue; /* another epoch's */
     tsign_config cfg = {.n = (uint16_t)k->n, .t = (uint16_t)k->t, .my_id = (uint16_t)(k->me + 1),
                         .group_pk = k->group_pk, .pk_shares = k->pk_shares, .share = k->share};
     e = tsign_new(sid, msg, len, &cfg, out, NULL, 0);
@@ -1113,7 +1133,7 @@ static void *svc_main(void *arg) {
 }
 
 cx_err key_service_start(node *n, char *err, size_t errlen) {
-  if (!n->net) return CX_OK;
+  if (!n->net || !n->cfg.keys_enabled) return CX_OK;
   key_service *s = calloc(1, sizeof *s);
   if (!s) return CX_E_NOMEM;
   s->node = n;

@@ -133,8 +133,12 @@ try {
   check('the public outputs equal call_get\'s', pubOk, JSON.stringify({ shown, outs }));
   const priv = outs.findIndex((o) => o.private);
   if (priv >= 0) check('a private output shows its mask only', shown[priv] === outs[priv].masked);
-  check('the proof shows the signatures count',
-    (await text('#result-proof')).includes(cg.result.sigs.length + ' signature'), await text('#result-proof'));
+  // FROST mode (docs/keys.md §8): one signature by the results key;
+  // quorum mode: one per signing party
+  const wantProof = cg.result.proof === 'frost' ? 'FROST threshold signature, 1 signature'
+    : cg.result.sigs.length + ' signature';
+  check('the proof shows its mode and signatures count',
+    (await text('#result-proof')).includes(wantProof), await text('#result-proof'));
   // the call list shows it too
   await open('#/calls', 'calls');
   check('the call list shows the call', (await rowKeys('#calls')).includes(done.txid));

@@ -35,6 +35,16 @@ devnet() {
   . "$WORK/net/devnet.env"
 }
 
+# keys_off: turns the key service off in every node's config (docs/keys.md
+# §5). For tests that count transactions or pick nonces under the bureaus'
+# keys by hand: the key service submits its own under those keys.
+keys_off() {
+  local cfg
+  for cfg in "$WORK"/net/node*/config.json; do
+    jq '.keys = {enabled: false}' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+  done
+}
+
 # rpc_url I: the JSON-RPC URL of node I.
 rpc_url() { echo "http://127.0.0.1:$(jq -r .rpc.port "$WORK/net/node$1/config.json")"; }
 

@@ -8,6 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 devnet 4
+keys_off # nonces are picked by hand below, and transactions counted
 for i in 0 1 2 3; do start_node "$i"; done
 as() { local k="CUSTOS_KEY_${1^^}" p="CUSTOS_PASS_${1^^}"; echo "--key ${!k} --passphrase-file ${!p}"; }
 c() { local i=$1; shift; "$CUSTOS" --node "$(rpc_url "$i")" "$@"; }
