@@ -571,6 +571,10 @@ static void key_enc(cx_enc *e, const cx_tx *tx) {
       enc_varint(e, tx->u.kadvance.epoch);
       enc_u8(e, tx->u.kadvance.phase);
       break;
+    case TX_KEY_RESHARE:
+      enc_str(e, tx->u.kreshare.name);
+      enc_varint(e, tx->u.kreshare.epoch);
+      break;
   }
 }
 
@@ -667,6 +671,8 @@ static int key_dec(cx_dec *d, cx_tx *tx) {
                      dec_enum(d, &tx->u.kadvance.phase, CX_KEY_PHASE_DEALING, CX_KEY_PHASE_VERIFYING)
                  ? -1
                  : 0;
+    case TX_KEY_RESHARE:
+      return key_head_dec(d, tx->u.kreshare.name, &tx->u.kreshare.epoch);
   }
   return dec_fail(d, CX_E_BAD_ENUM);
 }
@@ -880,7 +886,7 @@ static const char *const type_names[] = {
     [TX_KEY_VERDICT] = "key_verdict",         [TX_KEY_ANSWER] = "key_answer",
     [TX_KEY_ADVANCE] = "key_advance",
     [TX_SIGN_REQUEST] = "sign_request",       [TX_SIGN_APPROVE] = "sign_approve",
-    [TX_SIGN_RESULT] = "sign_result",
+    [TX_SIGN_RESULT] = "sign_result",       [TX_KEY_RESHARE] = "key_reshare",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -1200,6 +1206,7 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
     case TX_KEY_VERDICT:
     case TX_KEY_ANSWER:
     case TX_KEY_ADVANCE:
+    case TX_KEY_RESHARE:
       key_enc(e, tx);
       break;
     case TX_SIGN_REQUEST:
@@ -1323,6 +1330,7 @@ static int body_dec(cx_dec *d, cx_tx *tx) {
     case TX_KEY_VERDICT:
     case TX_KEY_ANSWER:
     case TX_KEY_ADVANCE:
+    case TX_KEY_RESHARE:
       return key_dec(d, tx);
     case TX_SIGN_REQUEST:
     case TX_SIGN_APPROVE:

@@ -71,6 +71,7 @@ typedef enum {
   TX_SIGN_REQUEST = 65,     /* custody keys (docs/keys.md §9): sender = a member */
   TX_SIGN_APPROVE = 66,     /* sender = a member: approves a request */
   TX_SIGN_RESULT = 67,      /* sender = a party of the key: the signature */
+  TX_KEY_RESHARE = 68,      /* sender = a validator: a READY key to the validators now (docs/keys.md §10) */
 } cx_tx_type;
 
 typedef enum {
@@ -362,6 +363,12 @@ typedef struct {
   uint32_t epoch;
   uint8_t phase;
 } cx_tx_key_advance;
+/* str name | varint epoch: the READY epoch being reshared (docs/keys.md
+ * §10); the reshare runs as epoch + 1 (or later, after a failed one). */
+typedef struct {
+  char name[CX_KEY_NAME_MAX + 1];
+  uint32_t epoch;
+} cx_tx_key_reshare;
 
 typedef struct {
   uint8_t type; /* cx_tx_type */
@@ -389,6 +396,7 @@ typedef struct {
     cx_tx_key_verdict kverdict;
     cx_tx_key_answer kanswer;
     cx_tx_key_advance kadvance;
+    cx_tx_key_reshare kreshare;
     cx_tx_sign_request sreq;
     cx_tx_sign_approve sapprove;
     cx_tx_sign_result sres;

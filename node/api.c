@@ -294,6 +294,10 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       add_u64(o, "k", kc->k);
       break;
     }
+    case TX_KEY_RESHARE: /* docs/keys.md §10: the READY epoch being reshared */
+      cJSON_AddStringToObject(o, "name", tx->u.kreshare.name);
+      add_u64(o, "epoch", tx->u.kreshare.epoch);
+      break;
     case TX_SIGN_REQUEST:
       cJSON_AddStringToObject(o, "key", tx->u.sreq.key);
       add_raw(o, "msg", tx->u.sreq.msg, tx->u.sreq.msg_len);

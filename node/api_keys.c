@@ -1,6 +1,6 @@
 /* JSON-RPC methods for consortium keys (docs/rpc.md "Consortium keys",
- * docs/keys.md §6, §9): key_get, a key's whole public record with the txids
- * of its transactions (what an auditor fetches, proves with tx_proof and
+ * docs/keys.md §6, §9, §10): key_get, a key's whole public record (of its
+ * latest epoch or one asked for) with the txids of its transactions (what an auditor fetches, proves with tx_proof and
  * replays through vm/keyrules.h), key_list, and the custody keys' signing
  * requests (sign_get, sign_list). Reads the committed state. */
 #include <stdio.h>
@@ -61,17 +61,17 @@ static const char *complaint_state(const vm_key *k, const vm_key_complaint *c) {
   return open ? "pending" : "unanswered";
 }
 
-/* The member names of the parties (null for a key no member holds any
- * more: removed or re-keyed since the key was made). */
+/* The member names of a set of parties (null for a key no member holds
+ * any more: removed or re-keyed since the key was made). */
 typedef struct {
   char name[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
   int known[CX_MAX_VALIDATORS];
 } party_names;
 
-static cx_err names_of(const vm_state *st, const vm_key *k, party_names *pn) {
-  for (uint32_t i = 0; i < k->n; i++) {
+static cx_err names_of(const vm_state *st, const cx_pubkey *keys, uint32_t n, party_names *pn) {
+  for (uint32_t i = 0; i < n; i++) {
     cx_member m;
-    cx_err e = vm_member_by_key(st, &k->parties[i], &m);
+    cx_err e = vm_member_by_key(st, &keys[i], &m);
     if (e && e != CX_E_NOT_FOUND) return e;
     pn->known[i] = e == CX_OK;
     strcpy(pn->name[i], e == CX_OK ? m.name : "");
@@ -83,23 +83,45 @@ static cJSON *name_item(const party_names *pn, uint32_t i) {
   return pn->known[i] ? cJSON_CreateString(pn->name[i]) : cJSON_CreateNull();
 }
 
-/* The parties whose bit is set in map, by name. */
-static void add_set(cJSON *o, const char *k, const vm_key *key, const party_names *pn, uint64_t map) {
+/* The parties (of n) whose bit is set in map, by name. */
+static void add_set(cJSON *o, const char *k, uint32_t n, const party_names *pn, uint64_t map) {
   cJSON *a = cJSON_AddArrayToObject(o, k);
-  for (uint32_t i = 0; a && i < key->n; i++)
+  for (uint32_t i = 0; a && i < n; i++)
     if (map & ((uint64_t)1 << i)) cJSON_AddItemToArray(a, name_item(pn, i));
 }
 
+/* [{"name", "key", <third>: hex}] of n parties; third NULL: none. */
+static void add_parties(cJSON *o, const char *k, const cx_pubkey *keys, uint32_t n, const party_names *pn,
+                        const char *third, const uint8_t (*val)[32]) {
+  cJSON *a = cJSON_AddArrayToObject(o, k);
+  for (uint32_t i = 0; a && i < n; i++) {
+    cJSON *p = cJSON_CreateObject();
+    if (!p) break;
+    cJSON_AddItemToArray(a, p);
+    cJSON_AddItemToObject(p, "name", name_item(pn, i));
+    add_hex(p, "key", keys[i].b, 32);
+    if (third) add_hex(p, third, val[i], 32);
+  }
+}
+
+/* The record of one epoch (docs/rpc.md key_get). In reshare mode the
+ * dealers are the old parties (docs/keys.md §10): "dealt", "disqualified",
+ * "qual", "s" and a complaint's "dealer" name old parties; "verdicts",
+ * "votes", a complaint's "complainer" and "pk_shares" the new ones. */
 static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
-  party_names *pn = malloc(sizeof *pn);
+  party_names *pn = malloc(sizeof *pn), *on = malloc(sizeof *on);
+  const party_names *dn = k->reshare ? on : pn; /* the dealers' names */
+  uint32_t nd = k->reshare ? k->n_old : k->n;
   cx_hash *ids = NULL;
   size_t nids = 0;
   cJSON *o = NULL;
-  if (!pn) {
+  if (!pn || !on) {
     *e = CX_E_NOMEM;
-    return NULL;
+    goto out;
   }
-  if ((*e = names_of(st, k, pn)) || (*e = vm_key_txids(st, k->name, k->epoch, &ids, &nids))) goto out;
+  if ((*e = names_of(st, k->parties, k->n, pn)) || (*e = names_of(st, k->old_parties, k->n_old, on)) ||
+      (*e = vm_key_txids(st, k->name, k->epoch, &ids, &nids)))
+    goto out;
   if (!(o = cJSON_CreateObject())) {
     *e = CX_E_NOMEM;
     goto out;
@@ -110,36 +132,36 @@ static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
   cJSON_AddNumberToObject(o, "n", k->n);
   cJSON_AddNumberToObject(o, "k", k->k);
   cJSON_AddNumberToObject(o, "epoch", k->epoch);
+  cJSON_AddNumberToObject(o, "last_epoch", k->last_epoch);
+  cJSON_AddStringToObject(o, "mode", k->reshare ? "reshare" : "dkg");
   cJSON_AddStringToObject(o, "phase", phase_name(k->phase));
   add_hex(o, "context", k->context, 32);
-  cJSON *a = cJSON_AddArrayToObject(o, "parties");
-  for (uint32_t i = 0; a && i < k->n; i++) {
-    cJSON *p = cJSON_CreateObject();
-    if (!p) break;
-    cJSON_AddItemToArray(a, p);
-    cJSON_AddItemToObject(p, "name", name_item(pn, i));
-    add_hex(p, "key", k->parties[i].b, 32);
-    add_hex(p, "enc_key", k->enc[i], 32);
+  add_parties(o, "parties", k->parties, k->n, pn, "enc_key", k->enc);
+  if (k->reshare) {
+    cJSON_AddNumberToObject(o, "from_epoch", k->from_epoch);
+    cJSON_AddNumberToObject(o, "t_old", k->t_old);
+    add_parties(o, "old_parties", k->old_parties, k->n_old, on, "pk_share", k->old_pk_shares);
+    add_set(o, "old_members", k->n_old, on, k->old_members);
   }
   cJSON_AddNumberToObject(o, "created_height", (double)k->created_height);
   cJSON_AddNumberToObject(o, "ended_height", (double)k->ended_height);
-  add_set(o, "dealt", k, pn, k->dealt);
-  add_set(o, "verdicts", k, pn, k->verdict);
-  add_set(o, "votes", k, pn, k->votes);
-  a = cJSON_AddArrayToObject(o, "complaints");
+  add_set(o, "dealt", nd, dn, k->dealt);
+  add_set(o, "verdicts", k->n, pn, k->verdict);
+  add_set(o, "votes", k->n, pn, k->votes);
+  cJSON *a = cJSON_AddArrayToObject(o, "complaints");
   for (size_t i = 0; a && i < k->ncomplaints; i++) {
     const vm_key_complaint *c = &k->complaints[i];
     cJSON *x = cJSON_CreateObject();
     if (!x) break;
     cJSON_AddItemToArray(a, x);
-    cJSON_AddItemToObject(x, "dealer", name_item(pn, c->dealer));
+    cJSON_AddItemToObject(x, "dealer", name_item(dn, c->dealer));
     cJSON_AddItemToObject(x, "complainer", name_item(pn, c->complainer));
     cJSON_AddStringToObject(x, "reason", c->reason == DKG_COMPLAINT_BAD_SHARE ? "bad_share" : "no_share");
     cJSON_AddStringToObject(x, "state", complaint_state(k, c));
   }
-  add_set(o, "disqualified", k, pn, k->disq);
+  add_set(o, "disqualified", nd, dn, k->disq);
   if (k->phase == VM_KEY_READY) {
-    add_set(o, "qual", k, pn, k->qual);
+    add_set(o, "qual", nd, dn, k->qual);
     add_hex(o, "group_pk", k->group_pk, 32);
     a = cJSON_AddArrayToObject(o, "pk_shares");
     for (uint32_t j = 0; a && j < k->n; j++) {
@@ -149,8 +171,18 @@ static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
     }
   } else {
     cJSON_AddArrayToObject(o, "qual");
-    cJSON_AddNullToObject(o, "group_pk");
+    /* a reshare keeps the group key: known from its start */
+    if (k->reshare)
+      add_hex(o, "group_pk", k->group_pk, 32);
+    else
+      cJSON_AddNullToObject(o, "group_pk");
     cJSON_AddArrayToObject(o, "pk_shares");
+  }
+  if (k->reshare) {
+    /* S: the old ids whose deals make the new shares (READY) */
+    a = cJSON_AddArrayToObject(o, "s");
+    for (uint8_t i = 0; a && k->phase == VM_KEY_READY && i < k->n_s; i++)
+      cJSON_AddItemToArray(a, name_item(on, k->s_ids[i] - 1u));
   }
   a = cJSON_AddArrayToObject(o, "txids");
   for (size_t i = 0; a && i < nids; i++) {
@@ -160,13 +192,18 @@ static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
 out:
   free(ids);
   free(pn);
+  free(on);
   return o;
 }
 
-/* key_get {name}: the key's record at its latest epoch. */
+/* key_get {name, epoch?}: the key's record at its latest epoch, or at the
+ * epoch asked (docs/keys.md §10: an auditor replays epoch 0, the DKG that
+ * made the group key every later epoch keeps). */
 static cx_err m_key_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
   const char *name = rpc_param_str(params, "name", 0, err);
+  uint64_t epoch = 0;
+  int want_epoch = rpc_param(params, "epoch", 1) != NULL;
   if (!name) return err->code;
   if (!str_valid(name, CX_KEY_NAME_MAX, STR_IDENT)) {
     err->code = CX_E_RPC_PARAMS;
@@ -175,16 +212,27 @@ static cx_err m_key_get(void *ctx, const cJSON *params, cJSON **result, rpc_erro
              CX_KEY_NAME_MAX);
     return CX_E_RPC_PARAMS;
   }
+  if (want_epoch && rpc_param_u64(params, "epoch", 1, &epoch, err)) return err->code;
+  if (epoch > UINT32_MAX) return params_err(err, "params.epoch: expected an epoch from 0 to 4294967295");
   vm_key *k = malloc(sizeof *k);
   if (!k) return CX_E_NOMEM;
   cx_err e = vm_key_get(node_state(n), name, k);
-  if (e == CX_E_NOT_FOUND) {
+  uint32_t latest = k->epoch;
+  if (!e && want_epoch && k->epoch != epoch) {
+    vm_key_clear(k);
+    e = vm_key_get_epoch(node_state(n), name, (uint32_t)epoch, k);
+    if (e == CX_E_NOT_FOUND) {
+      err->code = CX_E_KEY_UNKNOWN;
+      snprintf(err->detail, sizeof err->detail, "consortium key \"%s\" has run no epoch %llu (its latest is %u)",
+               name, (unsigned long long)epoch, (unsigned)latest);
+      e = CX_E_KEY_UNKNOWN;
+    }
+  } else if (e == CX_E_NOT_FOUND) {
     err->code = CX_E_KEY_UNKNOWN;
     snprintf(err->detail, sizeof err->detail, "no consortium key named \"%s\"", name);
     e = CX_E_KEY_UNKNOWN;
-  } else if (!e) {
-    *result = key_json(node_state(n), k, &e);
   }
+  if (!e) *result = key_json(node_state(n), k, &e);
   vm_key_clear(k);
   free(k);
   return e;
@@ -223,6 +271,7 @@ static cx_err m_key_list(void *ctx, const cJSON *params, cJSON **result, rpc_err
       cJSON_AddStringToObject(o, "purpose", purpose_name(k->purpose));
       cJSON_AddStringToObject(o, "phase", phase_name(k->phase));
       cJSON_AddNumberToObject(o, "epoch", k->epoch);
+      cJSON_AddStringToObject(o, "mode", k->reshare ? "reshare" : "dkg");
       cJSON_AddNumberToObject(o, "t", k->t);
       cJSON_AddNumberToObject(o, "n", k->n);
       cJSON_AddNumberToObject(o, "k", k->k);

@@ -134,7 +134,13 @@ static int result_is_frost(const verify_tx *result) {
 static int fetch_keytx(const cli_ctx *c, verify_input *in, keytx_fetched *kf) {
   cJSON *p = cJSON_CreateObject(), *k = NULL;
   char why[400] = "";
-  if (p) cJSON_AddStringToObject(p, "name", "results");
+  /* epoch 0: the DKG that made the group key, which every later epoch
+   * (a reshare) keeps; a result of any epoch verifies under it
+   * (docs/keys.md §10 "Auditors") */
+  if (p) {
+    cJSON_AddStringToObject(p, "name", "results");
+    cJSON_AddNumberToObject(p, "epoch", 0);
+  }
   int rc = fetch_p(c, "key_get", p, &k, why, sizeof why, NULL);
   if (rc || !k) return rc; /* no key: the check says the node listed nothing */
   const cJSON *ids = cJSON_GetObjectItemCaseSensitive(k, "txids");

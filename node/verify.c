@@ -109,7 +109,8 @@ static int tx_check(const gvals *v, const verify_tx *t, const cx_hash *id, int t
     return fail(c, "the bytes the node sent hash to txid %s..., not %s...", shx(&got).s, shx(id).s);
   cx_err e = tx_decode(t->raw, t->raw_len, tx, &off);
   if (e) return fail(c, "the transaction does not decode: %s at byte %zu", cx_err_name(e), off);
-  if (type < 0 ? tx->type < TX_KEY_CREATE || tx->type > TX_KEY_ADVANCE : tx->type != type) {
+  int keytx = (tx->type >= TX_KEY_CREATE && tx->type <= TX_KEY_ADVANCE) || tx->type == TX_KEY_RESHARE;
+  if (type < 0 ? !keytx : tx->type != type) {
     fail(c, "a %s transaction, not a %s", tx_type_name(tx->type), type < 0 ? "consortium key's" : tx_type_name(type));
     tx_clear(tx);
     return 0;
@@ -225,17 +226,16 @@ static size_t genesis_members(const vm_genesis *g, const gvals *v, cx_member *ou
  * by replaying its transactions, each checked like the call's (bytes,
  * sender, chain, certified block, inclusion, ok receipt) and in chain order
  * before the result, through the chain's own rules (vm/keyrules.h); then
- * the one signature is checked against its group key. */
+ * the one signature is checked against its group key. The transactions are
+ * epoch 0's, the DKG among the genesis validators: a result of any epoch
+ * is checked against that group key, which every later epoch keeps (a
+ * reshare must give it again, and a key READY once is never re-created:
+ * docs/keys.md §10). */
 static void frost_check(const vm_genesis *g, const gvals *v, const verify_input *in, const cx_hash *st,
                         const cx_tx_call_result *r, uint64_t hr, uint64_t ir, verify_report *out,
                         verify_check *c) {
   if (!in->nkeytx) {
     fail(c, "a FROST result, and the node listed no transaction of the results key (key_get results)");
-    return;
-  }
-  if (r->key_epoch != 0) {
-    fail(c, "a FROST result under results key epoch %u: only epoch 0 can be replayed from genesis yet",
-         (unsigned)r->key_epoch);
     return;
   }
   vm_key *k = malloc(sizeof *k);
@@ -281,9 +281,12 @@ static void frost_check(const vm_genesis *g, const gvals *v, const verify_input 
                   "parties: %s, though the chain accepted it: validator set differs from genesis: not verifiable "
                   "from genesis alone",
                   nval, cx_err_name(rej));
-    } else if (vm_key_apply(k, &tx, h, &rej) != CX_OK || rej) {
-      ok = fail(c, "key transaction %zu (%s) is refused by the rules: %s", i, tx_type_name(tx.type),
-                cx_err_name(rej));
+    } else {
+      /* a key_create or key_reshare after the first: invalid_argument */
+      cx_err e = vm_key_apply(k, &tx, h, &rej);
+      if (e || rej)
+        ok = fail(c, "key transaction %zu (%s) is refused by the rules: %s", i, tx_type_name(tx.type),
+                  cx_err_name(e ? e : rej));
     }
     ph = h;
     pi = in->keytx[i].index;
@@ -295,9 +298,6 @@ static void frost_check(const vm_genesis *g, const gvals *v, const verify_input 
   for (size_t i = 0; same && i < v->n; i++) same = memcmp(k->parties[i].b, v->keys[i].b, 32) == 0;
   if (ok && !same)
     ok = fail(c, "the results key's parties are not the genesis validators (not verifiable from genesis alone)");
-  if (ok && r->key_epoch != k->epoch)
-    ok = fail(c, "the result names epoch %u, the replayed key is at epoch %u", (unsigned)r->key_epoch,
-              (unsigned)k->epoch);
   if (ok) {
     uint8_t msg[64];
     frost_element pk;
@@ -305,21 +305,24 @@ static void frost_check(const vm_genesis *g, const gvals *v, const verify_input 
     memcpy(pk.b, k->group_pk, 32);
     memcpy(sig.b, r->frost.b, 64);
     tx_result_frost_msg(st, r, msg);
-    char qual[CX_MAX_VALIDATORS * (CX_NAME_MAX + 2) + 1] = "", gpk[17];
+    char qual[CX_MAX_VALIDATORS * (CX_NAME_MAX + 2) + 1] = "", gpk[17], ep[96] = "";
     for (size_t i = 0; i < v->n; i++)
       if (k->qual >> i & 1) {
         size_t l = strlen(qual);
         snprintf(qual + l, sizeof qual - l, "%s%s", l ? ", " : "", v->names[i]);
       }
     hex_encode(k->group_pk, 8, gpk);
+    if (r->key_epoch)
+      snprintf(ep, sizeof ep, "; signed at epoch %u: the DKG is epoch 0's, the group key every reshare keeps",
+               (unsigned)r->key_epoch);
     if (frost_verify(&pk, msg, sizeof msg, &sig, NULL, 0) != CX_OK)
-      fail(c, "the FROST signature does not verify over the statement %s... under the results key %s...", shx(st).s,
-           gpk);
+      fail(c, "the FROST signature does not verify over the statement %s... under the results key %s...%s",
+           shx(st).s, gpk, ep);
     else if ((out->frost = 1))
       pass(c, "%s; statement %s... signed once by the results key %s... (FROST, %u of %u parties; key made by a "
-              "DKG of %zu transactions replayed from their proofs; qualified dealers %s)",
+              "DKG of %zu transactions replayed from their proofs; qualified dealers %s)%s",
            r->status == CX_CALL_DONE ? "done" : "aborted", shx(st).s, gpk, (unsigned)k->t, (unsigned)k->n,
-           in->nkeytx, qual);
+           in->nkeytx, qual, ep);
   }
   vm_key_clear(k);
   free(k);

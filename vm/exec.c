@@ -31,11 +31,14 @@ static int mev_decodable(const cx_tx_mpc_evidence *v) {
 /* What the key rules rely on tx_decode for: a terminated name, and in a
  * deal 1..CX_MAX_VALIDATORS slots with its round one, in a verdict at most
  * CX_MAX_VALIDATORS complaints of 1..CX_KEY_COMPLAINT_MAX bytes, in a vote
- * a known phase. Everything else is a rule's to refuse (docs/keys.md §3). */
+ * a known phase. Everything else is a rule's to refuse (docs/keys.md §3,
+ * §10). */
 static int key_decodable(const cx_tx *tx) {
   switch (tx->type) {
     case TX_KEY_CREATE:
       return memchr(tx->u.kcreate.name, 0, sizeof tx->u.kcreate.name) != NULL;
+    case TX_KEY_RESHARE:
+      return memchr(tx->u.kreshare.name, 0, sizeof tx->u.kreshare.name) != NULL;
     case TX_KEY_DEAL: {
       const cx_tx_key_deal *d = &tx->u.kdeal;
       return memchr(d->name, 0, sizeof d->name) && d->round1 && d->round1_len >= 1 &&
@@ -98,6 +101,7 @@ static vmi_rule rule_for(const cx_tx *tx) {
     case TX_KEY_VERDICT:
     case TX_KEY_ANSWER:
     case TX_KEY_ADVANCE:
+    case TX_KEY_RESHARE: /* rules_keys.c dispatches it (docs/keys.md §10) */
       return key_decodable(tx) ? vmi_rule_key_tx : NULL;
     case TX_SIGN_REQUEST:
       return sign_decodable(tx) ? vmi_rule_sign_request : NULL;

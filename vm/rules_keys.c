@@ -1,13 +1,19 @@
-/* Consortium keys (docs/keys.md; transactions 60..64): the vm's side of the
- * rules in keyrules.c. A key is one record (vm_key_encode) under "ky/" +
- * name, loaded, changed by keyrules and stored back; the names of all keys
- * are listed under "kyl"; the txids of every transaction a key applied, in
- * chain order and per epoch, are kept for auditors (docs/keys.md §6), who
- * replay them through the same keyrules functions. */
+/* Consortium keys (docs/keys.md; transactions 60..64 and 68): the vm's side
+ * of the rules in keyrules.c. A key's latest epoch is one record
+ * (vm_key_encode) under "ky/" + name, loaded, changed by keyrules and stored
+ * back; when a new epoch replaces it (key_create over a FAILED key,
+ * key_reshare, a FAILED reshare put back) the record it replaces is kept
+ * under "kye/" + name + epoch, so every epoch stays readable
+ * (vm_key_get_epoch: a node dealing in a reshare recomputes its old share
+ * from it). The names of all keys are listed under "kyl"; the txids of every
+ * transaction a key applied, in chain order and per epoch, are kept for
+ * auditors (docs/keys.md §6), who replay them through the same keyrules
+ * functions. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "vm_internal.h"
+
 
 /* An identifier of 1..16 bytes, or nothing any key is stored under. */
 static int key_name_ok(const char *name) { return name && str_valid(name, CX_KEY_NAME_MAX, STR_IDENT); }
@@ -24,36 +30,73 @@ static void key_of(vmi_key *k, const char *prefix, const char *name, const uint8
   vmi_key_make(k, prefix, buf, nl + nextra);
 }
 
-cx_err vm_key_get(const vm_state *st, const char *name, vm_key *out) {
-  vmi_key k;
+/* The record under k, which must be name's (and, epoch >= 0, that epoch's). */
+static cx_err key_load(const vm_state *st, const vmi_key *k, const char *name, int64_t epoch, vm_key *out) {
   uint8_t *v = NULL;
   size_t vl = 0;
   vm_key_init(out);
-  if (!key_name_ok(name)) return CX_E_NOT_FOUND;
-  key_of(&k, VMK_KEY, name, NULL, 0);
-  cx_err err = st->get(st->ctx, k.b, k.n, &v, &vl);
+  cx_err err = st->get(st->ctx, k->b, k->n, &v, &vl);
   if (err) return err;
-  /* vm_key_encode's first byte is its version, VM_REC_VERSION. */
+  /* vm_key_encode's first byte is its version (keyrules.c). */
   err = vm_key_decode(v, vl, out);
   free(v);
   if (err == CX_E_NOMEM) return err;
-  if (err || strcmp(out->name, name) != 0) {
+  if (err || strcmp(out->name, name) != 0 || (epoch >= 0 && out->epoch != (uint32_t)epoch)) {
     vm_key_clear(out);
     return CX_E_CORRUPT;
   }
   return CX_OK;
 }
 
-static cx_err key_put(const vm_state *st, const vm_key *key) {
+cx_err vm_key_get(const vm_state *st, const char *name, vm_key *out) {
   vmi_key k;
+  vm_key_init(out);
+  if (!key_name_ok(name)) return CX_E_NOT_FOUND;
+  key_of(&k, VMK_KEY, name, NULL, 0);
+  return key_load(st, &k, name, -1, out);
+}
+
+static void epoch_key(vmi_key *k, const char *name, uint32_t epoch) {
+  uint8_t ep[4];
+  put_be32(ep, epoch);
+  key_of(k, VMK_KEY_EPOCH, name, ep, 4);
+}
+
+cx_err vm_key_get_epoch(const vm_state *st, const char *name, uint32_t epoch, vm_key *out) {
+  vmi_key k;
+  cx_err err = vm_key_get(st, name, out);
+  if (err || out->epoch == epoch) return err;
+  uint32_t last = out->last_epoch;
+  vm_key_clear(out);
+  if (epoch > last) return CX_E_NOT_FOUND; /* not run yet */
+  epoch_key(&k, name, epoch);
+  err = key_load(st, &k, name, epoch, out);
+  /* every epoch up to last_epoch was kept when it was replaced */
+  return err == CX_E_NOT_FOUND ? CX_E_CORRUPT : err;
+}
+
+static cx_err rec_put(const vm_state *st, const vmi_key *k, const vm_key *key) {
   uint8_t *v;
   size_t vl;
   cx_err err = vm_key_encode(key, &v, &vl);
   if (err) return err;
-  key_of(&k, VMK_KEY, key->name, NULL, 0);
-  err = st->put(st->ctx, k.b, k.n, v, vl);
+  err = st->put(st->ctx, k->b, k->n, v, vl);
   free(v);
   return err;
+}
+
+/* key as the name's latest record. */
+static cx_err key_put(const vm_state *st, const vm_key *key) {
+  vmi_key k;
+  key_of(&k, VMK_KEY, key->name, NULL, 0);
+  return rec_put(st, &k, key);
+}
+
+/* key kept under its epoch: a newer epoch is about to replace it. */
+static cx_err key_archive(const vm_state *st, const vm_key *key) {
+  vmi_key k;
+  epoch_key(&k, key->name, key->epoch);
+  return rec_put(st, &k, key);
 }
 
 /* ---- the list of names: u8 version | varint n | n x str, ascending ---- */
@@ -246,6 +289,7 @@ cx_err vmi_rule_key_create(const vmi_ctx *c, cx_err *rej) {
                        have_old && old->phase == VM_KEY_FAILED ? old : NULL, c->height, nk, rej));
   if (*rej) goto out;
   if (have_old && old->phase != VM_KEY_FAILED) VM_REJECT(CX_E_KEY_EXISTS);
+  if (have_old) VM_TRY(key_archive(c->st, old));
   VM_TRY(key_put(c->st, nk));
   if (!have_old) VM_TRY(list_insert(c->st, nk->name));
   VM_TRY(txid_append(c->st, nk->name, nk->epoch, c->txid));
@@ -267,9 +311,81 @@ static const char *key_tx_name(const cx_tx *tx) {
   }
 }
 
+/* key_reshare (docs/keys.md §10): the latest record (key_unknown without
+ * one), the validators now, the sender's role and which old parties are
+ * still members, then keyrules. Effect: the READY record is kept under its
+ * epoch and the reshare run becomes the latest. */
+static cx_err rule_key_reshare(const vmi_ctx *c, cx_err *rej) {
+  const cx_tx_key_reshare *kr = &c->tx->u.kreshare;
+  cx_member m, *vals = malloc(CX_MAX_VALIDATORS * sizeof *vals), *live = malloc(CX_MAX_VALIDATORS * sizeof *live);
+  vm_key *old = malloc(sizeof *old), *nk = malloc(sizeof *nk);
+  size_t nval = 0, nlive = 0;
+  int have_m, have_old = 0;
+  cx_err err = CX_OK;
+  if (old) vm_key_init(old);
+  if (nk) vm_key_init(nk);
+  if (!vals || !live || !old || !nk) {
+    err = CX_E_NOMEM;
+    goto out;
+  }
+  VM_TRY(vmi_found(vm_key_get(c->st, kr->name, old), &have_old));
+  VM_TRY(vmi_sender_member(c, &m, &have_m));
+  VM_TRY(vm_validators(c->st, vals, CX_MAX_VALIDATORS, &nval));
+  /* the old parties that are members now (a removed member's key, or a
+   * re-keyed member's old key, is no member's) */
+  for (uint32_t i = 0; have_old && i < old->n; i++) {
+    cx_err e = vm_member_by_key(c->st, &old->parties[i], &live[nlive]);
+    if (e == CX_OK)
+      nlive++;
+    else if (e != CX_E_NOT_FOUND)
+      VM_TRY(e);
+  }
+  VM_TRY(vm_key_reshare(&c->tx->chain_id, have_old ? old : NULL, kr, vals, nval, have_m && m.validator, live,
+                        nlive, c->height, nk, rej));
+  if (*rej) goto out;
+  VM_TRY(key_archive(c->st, old));
+  VM_TRY(key_put(c->st, nk));
+  VM_TRY(txid_append(c->st, nk->name, nk->epoch, c->txid));
+out:
+  if (old) vm_key_clear(old);
+  if (nk) vm_key_clear(nk);
+  free(old);
+  free(nk);
+  free(vals);
+  free(live);
+  return err;
+}
+
+/* A reshare that ended FAILED (docs/keys.md §10): its record is kept under
+ * its epoch and the READY record it started from becomes the latest again,
+ * with last_epoch = the failed run's, so the key stays usable at its old
+ * epoch with its old parties and shares, and a later key_reshare runs as a
+ * new epoch. */
+static cx_err reshare_failed(const vm_state *st, const vm_key *k) {
+  vmi_key key;
+  vm_key *old = malloc(sizeof *old);
+  if (!old) return CX_E_NOMEM;
+  vm_key_init(old);
+  cx_err err = key_archive(st, k);
+  if (!err) {
+    epoch_key(&key, k->name, k->from_epoch);
+    err = key_load(st, &key, k->name, k->from_epoch, old);
+    if (err == CX_E_NOT_FOUND) err = CX_E_CORRUPT; /* kept by key_reshare */
+  }
+  if (!err && old->phase != VM_KEY_READY) err = CX_E_CORRUPT;
+  if (!err) {
+    old->last_epoch = k->epoch;
+    err = key_put(st, old);
+  }
+  vm_key_clear(old);
+  free(old);
+  return err;
+}
+
 /* key_deal, key_verdict, key_answer, key_advance: key_unknown, then
- * keyrules. */
+ * keyrules; key_reshare: rule_key_reshare. */
 cx_err vmi_rule_key_tx(const vmi_ctx *c, cx_err *rej) {
+  if (c->tx->type == TX_KEY_RESHARE) return rule_key_reshare(c, rej);
   vm_key *k = malloc(sizeof *k);
   int have;
   cx_err err = CX_OK;
@@ -279,8 +395,12 @@ cx_err vmi_rule_key_tx(const vmi_ctx *c, cx_err *rej) {
   if (!have) VM_REJECT(CX_E_KEY_UNKNOWN);
   VM_TRY(vm_key_apply(k, c->tx, c->height, rej));
   if (*rej) goto out;
-  VM_TRY(key_put(c->st, k));
+  /* the txid joins its epoch's list whatever the end */
   VM_TRY(txid_append(c->st, k->name, k->epoch, c->txid));
+  if (k->reshare && k->phase == VM_KEY_FAILED)
+    VM_TRY(reshare_failed(c->st, k));
+  else
+    VM_TRY(key_put(c->st, k));
 out:
   vm_key_clear(k);
   free(k);

@@ -270,11 +270,23 @@ cx_err vm_anchor_latest(const vm_state *st, const char *domain, vm_anchor *out);
 /* The key of that name (the vm_key of keyrules.h, its latest epoch), into
  * caller memory (large: allocate it; vm_key_clear after). CX_E_NOT_FOUND
  * when absent (also for a name that is not an identifier of 1..16 bytes),
- * CX_E_CORRUPT for a record that does not decode. */
+ * CX_E_CORRUPT for a record that does not decode. While a reshare runs
+ * (docs/keys.md §10) the latest epoch is the reshare's (DEALING or
+ * VERIFYING, vm_key.reshare = 1); a FAILED reshare puts the READY record
+ * it started from back as the latest (its last_epoch then the failed
+ * run's), so the latest record is never a FAILED reshare. */
 cx_err vm_key_get(const vm_state *st, const char *name, vm_key *out);
+/* The key's record at one epoch: the latest if it is that epoch, else the
+ * record kept when a newer epoch replaced it (every epoch up to the
+ * latest's last_epoch is kept: a FAILED DKG, the READY epoch a reshare
+ * started from, a FAILED reshare). An old party dealing in a reshare reads
+ * epoch from_epoch here to recompute its old share. CX_E_NOT_FOUND for no
+ * such key or an epoch not run yet; CX_E_CORRUPT as vm_key_get. */
+cx_err vm_key_get_epoch(const vm_state *st, const char *name, uint32_t epoch, vm_key *out);
 /* The txids of the transactions that key `name` applied in `epoch`, in
- * chain order (its key_create first): what an auditor replays through
- * keyrules.h (docs/keys.md §6). *out malloc'd (NULL when *n = 0). */
+ * chain order (its key_create, or key_reshare, first): what an auditor
+ * replays through keyrules.h (docs/keys.md §6). *out malloc'd (NULL when
+ * *n = 0). */
 cx_err vm_key_txids(const vm_state *st, const char *name, uint32_t epoch, cx_hash **out, size_t *n);
 /* The names of all keys, sorted; *n set (to the total, with CX_E_FULL,
  * when cap is too small). */

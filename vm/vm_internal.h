@@ -47,6 +47,8 @@
 #define VMK_KEY_LIST "kyl"   /*               -> sorted key names */
 #define VMK_KEY_TXN "kyn/"   /* + name | u32be epoch -> varint count of its transactions */
 #define VMK_KEY_TX "kyt/"    /* + name | u32be epoch | u32be seq -> txid[32], chain order */
+#define VMK_KEY_EPOCH "kye/" /* + name | u32be epoch -> a record no longer the latest (rules_keys.c);
+                                the byte after "ky" tells it from "ky/", "kyl", "kyn/", "kyt/" */
 /* Custody signing requests (rules_sign.c, docs/keys.md §9). No other prefix
  * starts with 's'; the byte after "sr" tells them apart. */
 #define VMK_SIGN_REQ "sr/"        /* + txid[32]   -> signing request */

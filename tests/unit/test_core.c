@@ -1154,6 +1154,7 @@ enum {
   V_SIGN_REQUEST, /* custody signing (docs/keys.md §9) */
   V_SIGN_APPROVE,
   V_SIGN_RESULT,
+  V_KEY_RESHARE, /* resharing (docs/keys.md §10) */
   V_COUNT
 };
 
@@ -1311,6 +1312,11 @@ static void make_key_tx(cx_tx *tx, int v) {
       strcpy(tx->u.kanswer.name, name);
       tx->u.kanswer.epoch = epoch;
       tu_randbytes(tx->u.kanswer.answer, CX_KEY_ANSWER_LEN);
+      break;
+    case V_KEY_RESHARE:
+      tx->type = TX_KEY_RESHARE;
+      strcpy(tx->u.kreshare.name, name);
+      tx->u.kreshare.epoch = epoch;
       break;
     default:
       tx->type = TX_KEY_ADVANCE;
@@ -1493,6 +1499,7 @@ static void make_tx(cx_tx *tx, int v) {
     case V_KEY_VERDICT:
     case V_KEY_ANSWER:
     case V_KEY_ADVANCE:
+    case V_KEY_RESHARE:
       make_key_tx(tx, v);
       break;
     case V_SIGN_REQUEST:
@@ -1706,6 +1713,10 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       ck_assert_str_eq(a->u.kadvance.name, b->u.kadvance.name);
       ck_assert_uint_eq(a->u.kadvance.epoch, b->u.kadvance.epoch);
       ck_assert_uint_eq(a->u.kadvance.phase, b->u.kadvance.phase);
+      break;
+    case TX_KEY_RESHARE:
+      ck_assert_str_eq(a->u.kreshare.name, b->u.kreshare.name);
+      ck_assert_uint_eq(a->u.kreshare.epoch, b->u.kreshare.epoch);
       break;
     case TX_VAULT_ANCHOR:
       ck_assert_str_eq(a->u.anchor.domain, b->u.anchor.domain);
@@ -1962,6 +1973,7 @@ START_TEST(test_tx_flip_result) {
 END_TEST
 START_TEST(test_tx_flip_keys) {
   for (int v = V_KEY_CREATE; v <= V_KEY_ADVANCE; v++) flip_all(v);
+  flip_all(V_KEY_RESHARE);
 }
 END_TEST
 START_TEST(test_tx_flip_sign) {
@@ -3615,6 +3627,75 @@ START_TEST(test_tx_key_errors) {
 }
 END_TEST
 
+/* key_reshare (68, docs/keys.md §10): body str name | varint epoch, byte
+ * for byte, and every refusal at its offset. */
+START_TEST(test_tx_key_reshare) {
+  cx_enc e;
+  size_t off, at;
+  /* the exact layout: a tx built with the struct encodes as written by hand */
+  cx_tx tx, got;
+  tx_init(&tx);
+  tx.type = TX_KEY_RESHARE;
+  strcpy(tx.u.kreshare.name, "results");
+  tx.u.kreshare.epoch = 300;
+  tx.nonce = 5;
+  tx.sig.b[0] = 3;
+  uint8_t *buf;
+  size_t len;
+  ck_assert_int_eq(tx_encode(&tx, 1, &buf, &len), CX_OK);
+  kh_head(&e, TX_KEY_RESHARE);
+  enc_str(&e, "results");
+  enc_varint(&e, 300);
+  uint8_t sig[64] = {3};
+  enc_fixed(&e, sig, 64);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_uint_eq(e.len, len);
+  ck_assert_mem_eq(e.buf, buf, len);
+  ck_assert_uint_eq(len, RH_BODY + 1 + 7 + 2 + 64);
+  enc_free(&e);
+  ck_assert_int_eq(tx_decode(buf, len, &got, &off), CX_OK);
+  ck_assert_str_eq(got.u.kreshare.name, "results");
+  ck_assert_uint_eq(got.u.kreshare.epoch, 300);
+  tx_clear(&got);
+  free(buf);
+
+  /* the epoch: up to 2^32 - 1 */
+  kh_head(&e, TX_KEY_RESHARE);
+  enc_str(&e, "k");
+  enc_varint(&e, UINT32_MAX);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_OK);
+  kh_head(&e, TX_KEY_RESHARE);
+  enc_str(&e, "k");
+  at = e.len;
+  enc_varint(&e, (uint64_t)UINT32_MAX + 1);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+  /* the name: an identifier of 1..16 bytes */
+  const struct {
+    const char *name;
+    cx_err want;
+  } nm[] = {{"Results", CX_E_BAD_STRING}, {"", CX_E_BAD_STRING}, {"vault-01234567890", CX_E_TOO_LONG},
+            {"vault-0123456789", CX_OK}};
+  for (size_t i = 0; i < ARRAY_LEN(nm); i++) {
+    kh_head(&e, TX_KEY_RESHARE);
+    enc_str(&e, nm[i].name);
+    enc_varint(&e, 0);
+    ck_assert_msg(kh_decode(&e, &off) == nm[i].want, "name case %zu", i);
+    if (nm[i].want) ck_assert_uint_eq(off, RH_BODY);
+  }
+  /* nothing after the epoch: a phase byte (as in key_advance) is trailing;
+   * an epoch cut short is truncated */
+  kh_head(&e, TX_KEY_RESHARE);
+  enc_str(&e, "k");
+  enc_varint(&e, 1);
+  enc_u8(&e, 1);
+  ck_assert_int_eq(kh_decode(&e, &off), CX_E_TRAILING);
+  kh_head(&e, TX_KEY_RESHARE);
+  enc_str(&e, "k");
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRUNCATED);
+}
+END_TEST
+
 /* Every refusal of the custody signing decoders (65..67), each at its
  * offset, and of the message setter. */
 START_TEST(test_tx_sign_errors) {
@@ -3952,7 +4033,9 @@ START_TEST(test_names) {
     ck_assert_str_eq(tx_type_name(TX_SIGN_REQUEST + i), sign_names[i]);
     ck_assert_int_eq(tx_type_parse(sign_names[i]), 65 + i);
   }
-  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 42, 49, 52, 59, 68, 1000};
+  ck_assert_str_eq(tx_type_name(TX_KEY_RESHARE), "key_reshare");
+  ck_assert_int_eq(tx_type_parse("key_reshare"), 68);
+  const int bad_types[] = {-1, 0, 3, 9, 14, 22, 29, 34, 39, 42, 49, 52, 59, 69, 1000};
   for (size_t i = 0; i < ARRAY_LEN(bad_types); i++)
     ck_assert_str_eq(tx_type_name(bad_types[i]), "unknown");
   ck_assert_int_eq(tx_type_parse("unknown"), -1);
@@ -4678,6 +4761,7 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_result_frost_errors);
   tcase_add_test(tc, test_tx_result_frost_msg);
   tcase_add_test(tc, test_tx_key_errors);
+  tcase_add_test(tc, test_tx_key_reshare);
   tcase_add_test(tc, test_tx_sign_errors);
   tcase_add_test(tc, test_tx_key_context);
   tcase_add_test(tc, test_tx_call_errors);

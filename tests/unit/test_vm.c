@@ -2534,6 +2534,336 @@ START_TEST(test_keys_frost_result) {
 }
 END_TEST
 
+/* ---- resharing (docs/keys.md §10) through the vm ---- */
+
+static cx_err ks_reshare(const cx_seckey *k, const char *name, uint32_t epoch, cx_hash *txid) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_RESHARE;
+  strcpy(tx.u.kreshare.name, name);
+  tx.u.kreshare.epoch = epoch;
+  return submit(&tx, k, txid);
+}
+
+/* Old party `id` of the key's reshare run deals share sh (dkg_reshare_deal,
+ * a fresh seed): g_id(j) of the k->n new parties into g[0..n) (sodium
+ * memory); the sealed slots are random bytes (the sealing is
+ * test_keyrules's). */
+static cx_err ks_reshare_deal(const cx_seckey *sender, const vm_key *k, uint16_t id, const frost_scalar *sh,
+                              dkg_share *g) {
+  dkg_round1_msg m;
+  uint8_t seed[32], r1[DKG_ROUND1_MAX_LEN], sl[CX_KEY_SEALED_LEN];
+  tu_randbytes(seed, sizeof seed);
+  ck_assert_int_eq(dkg_reshare_deal(k->context, (uint16_t)k->n, k->t, id, sh, seed, &m, g, NULL, 0), CX_OK);
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_DEAL;
+  strcpy(tx.u.kdeal.name, k->name);
+  tx.u.kdeal.epoch = k->epoch;
+  ck_assert_int_eq(tx_key_deal_set(&tx, r1, dkg_round1_encode(&m, r1), k->n), CX_OK);
+  for (uint32_t j = 0; j < k->n; j++) {
+    tu_randbytes(sl, sizeof sl);
+    ck_assert_int_eq(tx_key_deal_set_slot(&tx, j, sl), CX_OK);
+  }
+  return submit(&tx, sender, NULL);
+}
+
+static cx_err ks_verdict(const cx_seckey *sender, const vm_key *k) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_VERDICT;
+  strcpy(tx.u.kverdict.name, k->name);
+  tx.u.kverdict.epoch = k->epoch;
+  return submit(&tx, sender, NULL);
+}
+
+static cx_err ks_vote(const cx_seckey *sender, const vm_key *k) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_ADVANCE;
+  strcpy(tx.u.kadvance.name, k->name);
+  tx.u.kadvance.epoch = k->epoch;
+  tx.u.kadvance.phase = k->phase;
+  return submit(&tx, sender, NULL);
+}
+
+/* READY after a reshare: every new party's share combined over the chain's
+ * S from the dealt values (g[(i - 1) * n + j] = g_i(j + 1)) matches its
+ * Y'_j; out (k->n, sodium) gets them. */
+static void ks_reshare_shares(const vm_key *k, const dkg_share *g, frost_scalar *out) {
+  frost_scalar *v = sodium_allocarray(k->n_s, sizeof *v);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_uint_eq(k->phase, VM_KEY_READY);
+  ck_assert_uint_eq(k->n_s, k->t_old);
+  for (uint32_t j = 0; j < k->n; j++) {
+    frost_element y;
+    for (uint8_t s = 0; s < k->n_s; s++) v[s] = g[(size_t)(k->s_ids[s] - 1) * k->n + j].value;
+    ck_assert_int_eq(dkg_reshare_combine(k->n_s, k->s_ids, v, &out[j]), CX_OK);
+    ck_assert_int_eq(frost_public_share(&out[j], &y), CX_OK);
+    ck_assert_mem_eq(y.b, k->pk_shares[j], 32);
+  }
+  sodium_free(v);
+}
+
+static size_t ks_ntx(const char *name, uint32_t epoch) {
+  cx_hash *ids;
+  size_t n;
+  ck_assert_int_eq(vm_key_txids(&ST, name, epoch, &ids, &n), CX_OK);
+  free(ids);
+  return n;
+}
+
+/* The results key made by a DKG among the 4 validators (epoch 0), reshared
+ * to 5 when a validator joins (epoch 1; FROST results of the 5-party calls
+ * verify under the same group key), then a reshare to 4 when one leaves
+ * that FAILS (epoch 2: the key stays READY at epoch 1 and signs), and one
+ * that succeeds (epoch 3). Every epoch's record stays readable. */
+START_TEST(test_keys_reshare) {
+  vm_key *k = malloc(sizeof *k), *e = malloc(sizeof *e);
+  ck_assert_ptr_nonnull(k);
+  ck_assert_ptr_nonnull(e);
+  vm_key_init(k);
+  vm_key_init(e);
+  ks_run r, r1;
+  memset(&r, 0, sizeof r);
+  memset(&r1, 0, sizeof r1);
+  cx_hash call1, call2, call3, rs0, pid;
+  cx_tx tx;
+  uint8_t gpk[32], rec0[64 * 64];
+  result_world(10);
+  H = 3;
+  ck_assert_int_eq(ks_create(K[HRSS], "results", CX_KEY_PURPOSE_RESULTS, 3, &r.txids[r.ntx++]), CX_OK);
+  H = 4;
+  ks_dkg(&r, k);
+  memcpy(gpk, k->group_pk, 32);
+  memcpy(rec0, k->pk_shares, sizeof k->pk_shares[0] * NPARTY);
+  H = 5;
+  ck_assert_int_eq(do_rcall(&call1), CX_OK); /* 4 parties */
+
+  /* key_reshare's rules through the vm */
+  ck_assert_int_eq(ks_reshare(K[HRSS], "nokey", 0, NULL), CX_E_KEY_UNKNOWN);
+  ck_assert_int_eq(ks_reshare(K[INS_A], "results", 0, NULL), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(ks_reshare(K[HRSS], "results", 1, NULL), CX_E_KEY_CLOSED);
+  ck_assert_int_eq(ks_reshare(K[HRSS], "results", 0, NULL), CX_E_BAD_KEY_PARAMS); /* parties = validators */
+
+  /* a fifth validator (sorts last) */
+  cx_member nv;
+  cx_seckey *kn = new_member(&nv, "zz-validator", ROLE_REGULATOR, 1, "");
+  H = 6;
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_ADD, &nv, 100, &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK);
+  ck_assert_int_eq(nvalidators(), 5);
+  ck_assert_int_eq(do_rcall(&call2), CX_OK); /* 5 parties */
+  const cx_seckey *set1[5] = {K[PARTY[0]], K[PARTY[1]], K[PARTY[2]], K[PARTY[3]], kn};
+
+  H = 7;
+  ck_assert_int_eq(ks_reshare(K[HRSS], "results", 0, &rs0), CX_OK);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->reshare, 1);
+  ck_assert_uint_eq(k->phase, VM_KEY_DEALING);
+  ck_assert_uint_eq(k->epoch, 1);
+  ck_assert_uint_eq(k->from_epoch, 0);
+  ck_assert_uint_eq(k->n, 5);
+  ck_assert_uint_eq(k->t, 4);
+  ck_assert_uint_eq(k->n_old, 4);
+  ck_assert_uint_eq(k->t_old, 3);
+  ck_assert_uint_eq(k->old_members, 0xf);
+  ck_assert_uint_eq(k->created_height, 7);
+  ck_assert_mem_eq(k->group_pk, gpk, 32);
+  ck_assert_mem_eq(k->parties[4].b, nv.key.b, 32);
+  ck_assert_mem_eq(k->enc[4], nv.enc_key, 32);
+  /* epoch 0 is kept as it was */
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 0, e), CX_OK);
+  ck_assert_uint_eq(e->phase, VM_KEY_READY);
+  ck_assert_uint_eq(e->epoch, 0);
+  ck_assert_uint_eq(e->reshare, 0);
+  ck_assert_mem_eq(e->pk_shares, rec0, 32 * NPARTY);
+  vm_key_clear(e);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 1, e), CX_OK);
+  ck_assert_uint_eq(e->phase, VM_KEY_DEALING);
+  vm_key_clear(e);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 2, e), CX_E_NOT_FOUND);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "nokey", 0, e), CX_E_NOT_FOUND);
+  ck_assert_uint_eq(ks_ntx("results", 0), 1 + 2 * NPARTY);
+  ck_assert_uint_eq(ks_ntx("results", 1), 1);
+  /* while it runs: no second reshare, no re-creation, no FROST result */
+  ck_assert_int_eq(ks_reshare(K[HRSS], "results", 0, NULL), CX_E_KEY_CLOSED);
+  ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 4, NULL), CX_E_KEY_EXISTS);
+  frost_result(&tx, &call1, 1, 3, &r, 3, 0);
+  expect_result(&tx, K[HRSS], &call1, CX_E_KEY_NOT_READY);
+
+  /* the old parties deal; the newcomer is no old party */
+  H = 8;
+  dkg_share *g = sodium_allocarray(5 * 5, sizeof *g);
+  ck_assert_ptr_nonnull(g);
+  ck_assert_int_eq(ks_reshare_deal(kn, k, 1, &r.sk[0], g), CX_E_NOT_KEY_PARTY);
+  for (int i = 0; i < NPARTY; i++) {
+    ck_assert_int_eq(ks_reshare_deal(K[PARTY[i]], k, (uint16_t)(i + 1), &r.sk[i], g + i * 5), CX_OK);
+    ks_key("results", k);
+  }
+  ck_assert_uint_eq(k->phase, VM_KEY_VERIFYING);
+  H = 9;
+  for (int j = 0; j < 5; j++) ck_assert_int_eq(ks_verdict(set1[j], k), CX_OK);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->phase, VM_KEY_READY);
+  ck_assert_uint_eq(k->epoch, 1);
+  ck_assert_uint_eq(k->ended_height, 9);
+  ck_assert_mem_eq(k->group_pk, gpk, 32);
+  ck_assert_uint_eq(k->qual, 0xf);
+  r1.sk = sodium_allocarray(5, sizeof *r1.sk);
+  ck_assert_ptr_nonnull(r1.sk);
+  ks_reshare_shares(k, g, r1.sk);
+  memcpy(r1.res.group_pk.b, gpk, 32);
+  ck_assert_uint_eq(ks_ntx("results", 1), 1 + 4 + 5);
+  ck_assert_uint_eq(ks_ntx("results", 0), 1 + 2 * NPARTY);
+  cx_hash *ids;
+  size_t n;
+  ck_assert_int_eq(vm_key_txids(&ST, "results", 1, &ids, &n), CX_OK);
+  ck_assert(hash_eq(&ids[0], &rs0));
+  free(ids);
+
+  /* results at epoch 1: the 5-party call, signed by t' = 4 new shares under
+   * the same group key (rules_result.c: the key's parties = the call's) */
+  H = 10;
+  ck_assert_int_eq(do_rcall(&call3), CX_OK); /* 5 parties, answered later */
+  frost_result(&tx, &call2, 1, 3, &r1, 4, 0);
+  expect_result(&tx, K[HRSS], &call2, CX_E_KEY_NOT_READY); /* epoch 0 is over */
+  frost_result(&tx, &call2, 1, 3, &r1, 3, 1);
+  expect_result(&tx, K[HRSS], &call2, CX_E_BAD_SIG); /* t' - 1 new shares */
+  frost_result(&tx, &call1, 1, 3, &r1, 4, 1);
+  expect_result(&tx, K[HRSS], &call1, CX_E_KEY_NOT_READY); /* a 4-party call */
+  frost_result(&tx, &call2, 1, 3, &r1, 4, 1);
+  ck_assert_int_eq(submit(&tx, K[HRSS], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call2), CALL_DONE);
+
+  /* the regulator leaves: a reshare to 4 that FAILS (two deals, two votes) */
+  H = 11;
+  cx_member rm = {0};
+  strcpy(rm.name, "regulator");
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_REMOVE, &rm, 100, &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(kn, &pid), CX_OK);
+  ck_assert_int_eq(nvalidators(), 4);
+  ck_assert(!is_member("regulator"));
+  ck_assert_int_eq(PARTY[3], REG); /* old index 3 is the regulator */
+  const cx_seckey *set2[4] = {K[PARTY[0]], K[PARTY[1]], K[PARTY[2]], kn};
+  H = 12;
+  ck_assert_int_eq(ks_reshare(K[HRSS], "results", 1, NULL), CX_OK);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->epoch, 2);
+  ck_assert_uint_eq(k->from_epoch, 1);
+  ck_assert_uint_eq(k->n, 4);
+  ck_assert_uint_eq(k->t, 3);
+  ck_assert_uint_eq(k->t_old, 4);
+  ck_assert_uint_eq(k->old_members, 0x17); /* not the regulator */
+  dkg_share *g2 = sodium_allocarray(5 * 4, sizeof *g2);
+  ck_assert_ptr_nonnull(g2);
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(ks_reshare_deal(set1[i], k, (uint16_t)(i + 1), &r1.sk[i], g2 + i * 4), CX_OK);
+  ks_key("results", k);
+  ck_assert_int_eq(ks_vote(K[REG], k), CX_E_NOT_KEY_PARTY); /* gone: no new party */
+  ck_assert_int_eq(ks_vote(set2[0], k), CX_OK);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->epoch, 2);
+  ck_assert_int_eq(ks_vote(set2[3], k), CX_OK); /* f' + 1 = 2: DEALING ends with 2 < t_old deals */
+  /* the READY epoch 1 is back, and usable */
+  ks_key("results", k);
+  ck_assert_uint_eq(k->phase, VM_KEY_READY);
+  ck_assert_uint_eq(k->epoch, 1);
+  ck_assert_uint_eq(k->last_epoch, 2);
+  ck_assert_uint_eq(k->n, 5);
+  ck_assert_mem_eq(k->group_pk, gpk, 32);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 2, e), CX_OK);
+  ck_assert_uint_eq(e->phase, VM_KEY_FAILED);
+  ck_assert_uint_eq(e->reshare, 1);
+  ck_assert_uint_eq(e->dealt, 0x3);
+  ck_assert_uint_eq(e->ended_height, 12);
+  vm_key_clear(e);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 1, e), CX_OK);
+  ck_assert_uint_eq(e->last_epoch, 2);
+  vm_key_clear(e);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 3, e), CX_E_NOT_FOUND);
+  ck_assert_uint_eq(ks_ntx("results", 2), 1 + 2 + 2);
+  ck_assert_uint_eq(ks_ntx("results", 1), 1 + 4 + 5);
+  ck_assert_int_eq(ks_create(K[CIVIL], "results", CX_KEY_PURPOSE_RESULTS, 3, NULL), CX_E_KEY_EXISTS);
+  ck_assert_int_eq(ks_reshare(K[HRSS], "results", 2, NULL), CX_E_KEY_CLOSED);
+  frost_result(&tx, &call3, 1, 3, &r1, 4, 1);
+  ck_assert_int_eq(submit(&tx, K[HRSS], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call3), CALL_DONE);
+
+  /* again: epoch 3; DEALING ends when the four members among the old
+   * parties have dealt (the regulator is not waited for) */
+  H = 13;
+  ck_assert_int_eq(ks_reshare(K[HRSS], "results", 1, NULL), CX_OK);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->epoch, 3);
+  ck_assert_uint_eq(k->from_epoch, 1);
+  const int dealers[] = {0, 1, 2, 4};
+  for (int d = 0; d < 4; d++) {
+    int i = dealers[d];
+    ck_assert_uint_eq(k->phase, VM_KEY_DEALING);
+    ck_assert_int_eq(ks_reshare_deal(set1[i], k, (uint16_t)(i + 1), &r1.sk[i], g2 + i * 4), CX_OK);
+    ks_key("results", k);
+  }
+  ck_assert_uint_eq(k->phase, VM_KEY_VERIFYING);
+  ck_assert_uint_eq(k->dealt, 0x17);
+  H = 14;
+  for (int j = 0; j < 4; j++) ck_assert_int_eq(ks_verdict(set2[j], k), CX_OK);
+  ks_key("results", k);
+  ck_assert_uint_eq(k->phase, VM_KEY_READY);
+  ck_assert_uint_eq(k->epoch, 3);
+  ck_assert_uint_eq(k->last_epoch, 3);
+  ck_assert_mem_eq(k->group_pk, gpk, 32);
+  ck_assert_uint_eq(k->s_ids[3], 5);
+  frost_scalar *s3 = sodium_allocarray(4, sizeof *s3);
+  ck_assert_ptr_nonnull(s3);
+  ks_reshare_shares(k, g2, s3);
+  sodium_free(s3);
+  ck_assert_uint_eq(ks_ntx("results", 3), 1 + 4 + 4);
+
+  /* a FAILED DKG re-created is kept too (vm_key_get_epoch) */
+  ck_assert_int_eq(ks_create(K[INS_A], "vault", CX_KEY_PURPOSE_CUSTODY, 2, NULL), CX_OK);
+  ks_key("vault", k);
+  ck_assert_int_eq(ks_vote(set2[0], k), CX_OK);
+  ck_assert_int_eq(ks_vote(set2[1], k), CX_OK);
+  ks_key("vault", k);
+  ck_assert_uint_eq(k->phase, VM_KEY_FAILED);
+  ck_assert_int_eq(ks_create(K[INS_A], "vault", CX_KEY_PURPOSE_CUSTODY, 3, NULL), CX_OK);
+  ks_key("vault", k);
+  ck_assert_uint_eq(k->epoch, 1);
+  ck_assert_uint_eq(k->t, 3);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "vault", 0, e), CX_OK);
+  ck_assert_uint_eq(e->phase, VM_KEY_FAILED);
+  ck_assert_uint_eq(e->t, 2);
+  vm_key_clear(e);
+
+  /* a kept record damaged or missing is corrupt */
+  uint8_t key[4 + 7 + 4] = {'k', 'y', 'e', '/', 'r', 'e', 's', 'u', 'l', 't', 's', 0, 0, 0, 0}, *v;
+  size_t vl;
+  ck_assert_int_eq(ST.get(ST.ctx, key, sizeof key, &v, &vl), CX_OK);
+  ck_assert_int_eq(ST.put(ST.ctx, key, sizeof key, v, vl - 1), CX_OK);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 0, e), CX_E_CORRUPT);
+  ck_assert_int_eq(ST.del(ST.ctx, key, sizeof key), CX_OK);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 0, e), CX_E_CORRUPT);
+  ck_assert_int_eq(ST.put(ST.ctx, key, sizeof key, v, vl), CX_OK);
+  ck_assert_int_eq(vm_key_get_epoch(&ST, "results", 0, e), CX_OK);
+  ck_assert_uint_eq(e->epoch, 0);
+  vm_key_clear(e);
+  free(v);
+
+  sodium_free(g);
+  sodium_free(g2);
+  key_free(kn);
+  vm_key_clear(k);
+  free(k);
+  free(e);
+  ks_free(&r);
+  sodium_free(r1.sk);
+}
+END_TEST
+
 /* ---- custody signing (docs/keys.md §9, docs/transactions.md §4.10) ---- */
 
 static cx_err sg_request(const cx_seckey *k, const char *key, const uint8_t *msg, size_t len, cx_hash *id) {
@@ -2781,7 +3111,7 @@ START_TEST(test_custody_sign) {
   /* the key re-made at another epoch (as resharing will): its old requests
    * are closed to approvals and results, and still listed */
   ks_key("solo", k);
-  k->epoch = 1;
+  k->epoch = k->last_epoch = 1;
   uint8_t *kb;
   size_t kl;
   ck_assert_int_eq(vm_key_encode(k, &kb, &kl), CX_OK);
@@ -3883,6 +4213,7 @@ static Suite *vm_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_keys_lifecycle);
   tcase_add_test(tc, test_keys_frost_result);
+  tcase_add_test(tc, test_keys_reshare);
   suite_add_tcase(s, tc);
   tc = tcase_create("custody");
   tcase_add_checked_fixture(tc, setup_ldb, teardown_ldb);
