@@ -18,7 +18,11 @@
  * node a block behind still collects them.
  *
  * Wire (NET_MSG_KEY): u8 version (1) | u8 kind | body
- *   BEACON_SHARE (1): u64be height | beacon share (beacon.h encoding)
+ *   BEACON_SHARE (1): u64be height | u32be epoch | beacon share (beacon.h
+ *                     encoding). Every epoch of the beacon key gives the same
+ *                     value (resharing keeps the secret: docs/keys.md §10),
+ *                     but shares of two epochs do not combine: a height's
+ *                     slot collects one epoch's, the newest seen.
  *
  * Threads: the net thread decodes and queues; the consensus thread queues
  * committed heights; this thread does the rest. mu guards the queues, the
@@ -69,6 +73,7 @@ typedef struct {
   uint64_t deal_at, verdict_at; /* mono ms of our last submission, 0 none */
   uint64_t advance_at[3];       /* per phase */
   uint64_t answered_at[CX_MAX_VALIDATORS]; /* per complainer */
+  uint64_t reshare_due, reshare_at;        /* READY, parties not the validators: §10 */
   /* READY and this node a party: */
   int have_share, share_bad;
   uint32_t n, t, me;            /* me: party index */
@@ -80,6 +85,7 @@ typedef struct {
 
 typedef struct {
   uint64_t height;               /* 0: empty */
+  uint32_t epoch;                /* the beacon key's epoch of the shares collected */
   int done;
   uint8_t value[BEACON_VALUE_LEN];
   uint8_t *rec;                  /* encoded beacon_record (done) */
@@ -199,10 +205,11 @@ cx_err key_wire_decode(const uint8_t *p, size_t len, key_wire *out, node_refusal
     out->ts_len = len - 34;
     return CX_OK;
   }
-  if (len < 2 + 8) return refuse(r, CX_E_TRUNCATED, "beacon share without its height");
+  if (len < 2 + 8 + 4) return refuse(r, CX_E_TRUNCATED, "beacon share without its height and epoch");
   out->height = get_be64(p + 2);
+  out->epoch = get_be32(p + 10);
   if (out->height == 0) return refuse(r, CX_E_INVALID_ARG, "beacon share for height 0");
-  if (beacon_share_decode(p + 10, len - 10, &out->share, NULL, 0) != CX_OK)
+  if (beacon_share_decode(p + 14, len - 14, &out->share, NULL, 0) != CX_OK)
     return refuse(r, CX_E_NONCANONICAL, "malformed beacon share");
   return CX_OK;
 }
@@ -525,6 +532,26 @@ static void step_advance(key_service *s, const vm_key *k, lkey *lk, uint32_t me)
   tx_clear(&tx);
 }
 
+/* A checked signing share (sodium_malloc'd; taken) becomes this party's
+ * share of key k's epoch; older epochs' shares are wiped. */
+static void keep_share(key_service *s, const vm_key *k, lkey *lk, uint32_t me, frost_scalar *sh) {
+  pthread_mutex_lock(&s->mu);
+  lk->share = sh;
+  lk->n = k->n;
+  lk->t = k->t;
+  lk->me = me;
+  memcpy(lk->group_pk.b, k->group_pk, 32);
+  for (uint32_t j = 0; j < k->n; j++) memcpy(lk->pk_shares[j].b, k->pk_shares[j], 32);
+  memcpy(lk->parties, k->parties, k->n * sizeof *k->parties);
+  lk->have_share = 1;
+  pthread_mutex_unlock(&s->mu);
+  char hex[65];
+  hex_encode(k->group_pk, 32, hex);
+  LOG_I("keys", "key %s (epoch %u) ready: group key %.16s, this party's share checked", k->name,
+        (unsigned)k->epoch, hex);
+  lkey_retire(s, k->name, k->epoch);
+}
+
 /* READY: this party's signing share, from the chain and its seed. The
  * library's finish must agree with the chain on QUAL and on Y_me; if not,
  * the share is not used. */
@@ -567,24 +594,245 @@ static void step_share(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
     lk->share_bad = 1;
     if (sh) sodium_free(sh);
   } else {
-    pthread_mutex_lock(&s->mu);
-    lk->share = sh;
-    lk->n = k->n;
-    lk->t = k->t;
-    lk->me = me;
-    memcpy(lk->group_pk.b, k->group_pk, 32);
-    for (uint32_t j = 0; j < k->n; j++) memcpy(lk->pk_shares[j].b, k->pk_shares[j], 32);
-    memcpy(lk->parties, k->parties, k->n * sizeof *k->parties);
-    lk->have_share = 1;
-    pthread_mutex_unlock(&s->mu);
-    char hex[65];
-    hex_encode(k->group_pk, 32, hex);
-    LOG_I("keys", "key %s (epoch %u) ready: group key %.16s, this party's share checked", k->name,
-          (unsigned)k->epoch, hex);
-    lkey_retire(s, k->name, k->epoch);
+    keep_share(s, k, lk, me, sh);
   }
   free(res);
   dkg_free(d);
+}
+
+static void step_share_reshare(key_service *s, const vm_key *k, lkey *lk, uint32_t me);
+
+/* This party's share of a READY epoch: a DKG's or a resharing's. */
+static void compute_share(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  if (k->reshare)
+    step_share_reshare(s, k, lk, me);
+  else
+    step_share(s, k, lk, me);
+}
+
+/* ---- resharing (docs/keys.md §10) ------------------------------------------ */
+
+/* This party's old share of reshare-mode key k (epoch k->from_epoch), from
+ * the local state or, after a restart, recomputed from that epoch's record.
+ * NULL when this node has none. */
+static lkey *old_share(key_service *s, const vm_key *k) {
+  lkey *lo = lkey_find(s, k->name, k->from_epoch, 0);
+  if (lo && lo->have_share) return lo;
+  vm_key *old = calloc(1, sizeof *old);
+  if (!old) return NULL;
+  vm_key_init(old);
+  if (vm_key_get_epoch(&s->node->ro, k->name, k->from_epoch, old) == CX_OK && old->phase == VM_KEY_READY) {
+    int me = vm_key_party(old, &s->node->keys.pub);
+    lo = me < 0 ? NULL : lkey_find(s, k->name, k->from_epoch, 1);
+    if (lo && !lo->have_share && !lo->share_bad) compute_share(s, old, lo, (uint32_t)me);
+  }
+  vm_key_clear(old);
+  free(old);
+  return lo && lo->have_share ? lo : NULL;
+}
+
+/* The new-epoch seed of this party (as an old dealer): docs/keys.md §5's
+ * derivation over the new context. */
+static void step_reshare_deal(key_service *s, const vm_key *k, lkey *lk, uint32_t old_me) {
+  lkey *lo = old_share(s, k);
+  lk->deal_at = mono(s);
+  if (!lo) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "key %s: no share of epoch %u here: cannot deal it anew", k->name,
+             (unsigned)k->from_epoch);
+    set_error(s, msg);
+    return;
+  }
+  uint8_t *seed = sodium_malloc(32), *plain = sodium_malloc(DKG_SHARE_LEN);
+  dkg_share *shares = sodium_malloc(k->n * sizeof *shares);
+  uint8_t *r1buf = malloc(DKG_ROUND1_MAX_LEN);
+  dkg_round1_msg *r1 = malloc(sizeof *r1);
+  cx_tx tx;
+  tx_init(&tx);
+  char why[160] = "";
+  cx_err e = seed && plain && shares && r1buf && r1 ? dkg_seed(s->node, k->context, seed) : CX_E_NOMEM;
+  if (!e)
+    e = dkg_reshare_deal(k->context, (uint16_t)k->n, k->t, (uint16_t)(old_me + 1), lo->share, seed, r1, shares, why,
+                         sizeof why);
+  if (!e) {
+    tx.type = TX_KEY_DEAL;
+    snprintf(tx.u.kdeal.name, sizeof tx.u.kdeal.name, "%s", k->name);
+    tx.u.kdeal.epoch = k->epoch;
+    e = tx_key_deal_set(&tx, r1buf, dkg_round1_encode(r1, r1buf), k->n);
+  }
+  for (uint32_t j = 0; j < k->n && !e; j++) { /* every new party, this member too (§10) */
+    uint8_t sealed[CX_KEY_SEALED_LEN];
+    dkg_share_encode(&shares[j], plain);
+    if (crypto_box_seal(sealed, plain, DKG_SHARE_LEN, k->enc[j]) != 0) e = CX_E_CRYPTO;
+    if (!e) e = tx_key_deal_set_slot(&tx, j, sealed);
+  }
+  if (!e) {
+    submit(s, &tx, "reshare deal", k->name);
+  } else {
+    char msg[300];
+    snprintf(msg, sizeof msg, "key %s: cannot make this party's reshare deal: %s %s", k->name, cx_err_name(e), why);
+    set_error(s, msg);
+  }
+  tx_clear(&tx);
+  if (seed) sodium_free(seed);
+  if (plain) sodium_free(plain);
+  if (shares) sodium_free(shares);
+  free(r1buf);
+  free(r1);
+}
+
+/* Old dealer i's share g_i(me) for new party me, opened and checked:
+ * CX_OK, or an error when the box does not open, the share does not
+ * decode for (i, me), or it fails the dealer's commitments (*bad = 1). */
+static cx_err reshare_open(const node *n, const vm_key *k, uint32_t i, uint32_t me, dkg_share *sh, int *bad) {
+  *bad = 0;
+  dkg_round1_msg *r1 = malloc(sizeof *r1);
+  uint8_t *plain = sodium_malloc(DKG_SHARE_LEN);
+  cx_err e = r1 && plain ? CX_OK : CX_E_NOMEM;
+  if (!e && dkg_round1_decode(k->round1[i], k->round1_len[i], r1, NULL, 0) != CX_OK) e = CX_E_CORRUPT;
+  if (!e && crypto_box_seal_open(plain, k->sealed[i] + (size_t)me * CX_KEY_SEALED_LEN, CX_KEY_SEALED_LEN,
+                                 n->keys.enc_public, n->keys.enc_secret) != 0)
+    e = CX_E_CRYPTO;
+  if (!e) e = dkg_reshare_share_decode(plain, DKG_SHARE_LEN, sh, NULL, 0);
+  if (!e && (sh->dealer != i + 1 || sh->recipient != me + 1)) e = CX_E_INVALID_ARG;
+  if (!e && dkg_reshare_share_check((uint16_t)(me + 1), sh, r1) != CX_OK) {
+    e = CX_E_MPC_CHECK_FAILED;
+    *bad = 1;
+  }
+  if (plain) sodium_free(plain);
+  free(r1);
+  return e;
+}
+
+static void step_reshare_verdict(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  dkg_share *sh = sodium_malloc(sizeof *sh);
+  cx_tx tx;
+  tx_init(&tx);
+  lk->verdict_at = mono(s);
+  if (!sh) return;
+  tx.type = TX_KEY_VERDICT;
+  cx_tx_key_verdict *v = &tx.u.kverdict;
+  snprintf(v->name, sizeof v->name, "%s", k->name);
+  v->epoch = k->epoch;
+  for (uint32_t i = 0; i < k->n_old && i < CX_MAX_VALIDATORS; i++) {
+    if (!(k->dealt >> i & 1)) continue;
+    int bad = 0;
+    if (reshare_open(s->node, k, i, me, sh, &bad) == CX_OK) continue;
+    dkg_complaint c = {.dealer = (uint16_t)(i + 1), .complainer = (uint16_t)(me + 1)};
+    c.reason = bad ? DKG_COMPLAINT_BAD_SHARE : DKG_COMPLAINT_NO_SHARE;
+    if (bad) c.share = sh->value;
+    v->complaint_len[v->k] = (uint8_t)dkg_complaint_encode(&c, v->complaint[v->k]);
+    v->k++;
+    sodium_memzero(&c, sizeof c);
+    LOG_W("keys", "key %s: reshare complaint against old party %u (%s)", k->name, (unsigned)i,
+          bad ? "bad share" : "no share");
+  }
+  submit(s, &tx, v->k ? "reshare verdict with complaints" : "reshare verdict", k->name);
+  sodium_memzero(v->complaint, sizeof v->complaint);
+  tx_clear(&tx);
+  sodium_free(sh);
+}
+
+/* Answers every pending complaint against this old dealer, re-deriving its
+ * polynomial from the seed. */
+static void step_reshare_answers(key_service *s, const vm_key *k, lkey *lk, uint32_t old_me) {
+  lkey *lo = NULL;
+  uint8_t *seed = NULL;
+  for (size_t c = 0; c < k->ncomplaints; c++) {
+    const vm_key_complaint *kc = &k->complaints[c];
+    if (kc->dealer != old_me || kc->state != 0) continue;
+    if (lk->answered_at[kc->complainer] && mono(s) < lk->answered_at[kc->complainer] + RETRY_MS) continue;
+    lk->answered_at[kc->complainer] = mono(s);
+    if (!lo && !(lo = old_share(s, k))) return;
+    if (!seed && (!(seed = sodium_malloc(32)) || dkg_seed(s->node, k->context, seed) != CX_OK)) break;
+    dkg_complaint cp;
+    dkg_answer a;
+    cx_tx tx;
+    tx_init(&tx);
+    if (dkg_reshare_complaint_decode(kc->complaint, kc->complaint_len, &cp, NULL, 0) == CX_OK &&
+        dkg_reshare_answer(k->context, (uint16_t)k->n, k->t, (uint16_t)(old_me + 1), lo->share, seed, &cp, &a) ==
+            CX_OK) {
+      tx.type = TX_KEY_ANSWER;
+      snprintf(tx.u.kanswer.name, sizeof tx.u.kanswer.name, "%s", k->name);
+      tx.u.kanswer.epoch = k->epoch;
+      dkg_answer_encode(&a, tx.u.kanswer.answer);
+      submit(s, &tx, "answer to a reshare complaint", k->name);
+    }
+    tx_clear(&tx);
+  }
+  if (seed) sodium_free(seed);
+}
+
+/* READY in reshare mode: s'_me = Σ_{i∈S} λ_i g_i(me), from the sealed
+ * shares or the public answers to this party's complaints; checked against
+ * Y'_me on chain. */
+static void step_share_reshare(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
+  frost_scalar *vals = sodium_malloc(CX_MAX_VALIDATORS * sizeof *vals), *sh = sodium_malloc(sizeof *sh);
+  dkg_share *one = sodium_malloc(sizeof *one);
+  char why[160] = "";
+  cx_err e = vals && sh && one ? CX_OK : CX_E_NOMEM;
+  for (uint8_t x = 0; x < k->n_s && !e; x++) {
+    uint32_t i = (uint32_t)k->s_ids[x] - 1;
+    int bad = 0;
+    if (reshare_open(s->node, k, i, me, one, &bad) == CX_OK) {
+      vals[x] = one->value;
+      continue;
+    }
+    e = CX_E_MPC_INCONSISTENT; /* unless an answer revealed it */
+    snprintf(why, sizeof why, "no valid share from old party %u", (unsigned)i);
+    for (size_t c = 0; c < k->ncomplaints; c++) {
+      const vm_key_complaint *kc = &k->complaints[c];
+      dkg_answer a;
+      if (kc->dealer == i && kc->complainer == me && kc->state == 1 &&
+          dkg_reshare_answer_decode(kc->answer, CX_KEY_ANSWER_LEN, &a, NULL, 0) == CX_OK) {
+        vals[x] = a.share;
+        e = CX_OK;
+        break;
+      }
+    }
+  }
+  if (!e) e = dkg_reshare_combine(k->n_s, k->s_ids, vals, sh);
+  frost_element y;
+  if (!e && (frost_public_share(sh, &y) != CX_OK || memcmp(y.b, k->pk_shares[me], 32) != 0)) {
+    e = CX_E_MPC_INCONSISTENT;
+    snprintf(why, sizeof why, "this party's new share does not match its verification share on chain");
+  }
+  if (e) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "key %s: no signing share at epoch %u: %s%s%s", k->name, (unsigned)k->epoch,
+             cx_err_name(e), why[0] ? ": " : "", why);
+    set_error(s, msg);
+    lk->share_bad = 1;
+    if (sh) sodium_free(sh);
+  } else {
+    keep_share(s, k, lk, me, sh);
+  }
+  if (vals) sodium_free(vals);
+  if (one) sodium_free(one);
+}
+
+/* A READY key of epoch e whose parties are no longer the validators is
+ * reshared (docs/keys.md §10): the lowest-ranked validator submits
+ * key_reshare, the others after CREATE_STAGGER_MS x rank. */
+static void ensure_reshare(key_service *s, const vm_key *k, const cx_member *vals, size_t nval, int rank,
+                           lkey *lk) {
+  int same = k->n == nval;
+  for (size_t i = 0; same && i < nval; i++) same = memcmp(k->parties[i].b, vals[i].key.b, 32) == 0;
+  uint64_t now = mono(s);
+  if (same || rank < 0 || nval < 2) {
+    lk->reshare_due = 0;
+    return;
+  }
+  if (!lk->reshare_due) lk->reshare_due = now + (uint64_t)rank * CREATE_STAGGER_MS;
+  if (now < lk->reshare_due || (lk->reshare_at && now < lk->reshare_at + RETRY_MS)) return;
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_KEY_RESHARE;
+  snprintf(tx.u.kreshare.name, sizeof tx.u.kreshare.name, "%s", k->name);
+  tx.u.kreshare.epoch = k->epoch;
+  submit(s, &tx, "resharing to the validators now", k->name);
+  lk->reshare_at = now;
+  tx_clear(&tx);
 }
 
 static void beacon_on_height(key_service *s, uint64_t h);
@@ -592,9 +840,14 @@ static void beacon_replay_early(key_service *s);
 static void sign_tick(key_service *s);
 static int sign_on_msg(key_service *s, kmsg *m);
 
-static void follow_key(key_service *s, const vm_key *k) {
-  int me = vm_key_party(k, &s->node->keys.pub);
-  if (me < 0) {
+/* This party's next step for key k (its latest epoch), as a DKG party,
+ * or in a resharing as an old party (deals, answers) and/or a new one
+ * (verdicts, votes, the new share). vals/rank: the validators now and this
+ * node's place among them (-1: none). */
+static void follow_key(key_service *s, const vm_key *k, const cx_member *vals, size_t nval, int rank) {
+  const cx_pubkey *pub = &s->node->keys.pub;
+  int me = vm_key_party(k, pub), old_me = k->reshare ? vm_key_old_party(k, pub) : -1;
+  if (me < 0 && old_me < 0) {
     /* no party of the latest epoch (left the consortium): older shares go */
     if (k->phase == VM_KEY_READY) lkey_retire(s, k->name, k->epoch);
     return;
@@ -607,19 +860,37 @@ static void follow_key(key_service *s, const vm_key *k) {
     lk->phase_seen_at = now;
   }
   uint32_t m = (uint32_t)me;
+  int retry_deal = !lk->deal_at || now >= lk->deal_at + RETRY_MS;
   switch (k->phase) {
   case VM_KEY_DEALING:
-    if (!(k->dealt >> m & 1) && (!lk->deal_at || now >= lk->deal_at + RETRY_MS)) step_deal(s, k, lk, m);
-    step_advance(s, k, lk, m);
+    if (k->reshare) {
+      if (old_me >= 0 && (k->old_members >> old_me & 1) && !(k->dealt >> old_me & 1) && retry_deal)
+        step_reshare_deal(s, k, lk, (uint32_t)old_me);
+    } else if (me >= 0 && !(k->dealt >> m & 1) && retry_deal) {
+      step_deal(s, k, lk, m);
+    }
+    if (me >= 0) step_advance(s, k, lk, m);
     break;
   case VM_KEY_VERIFYING:
-    if (!(k->verdict >> m & 1) && (!lk->verdict_at || now >= lk->verdict_at + RETRY_MS)) step_verdict(s, k, lk, m);
-    step_answers(s, k, lk, m);
-    step_advance(s, k, lk, m);
+    if (me >= 0 && !(k->verdict >> m & 1) && (!lk->verdict_at || now >= lk->verdict_at + RETRY_MS)) {
+      if (k->reshare)
+        step_reshare_verdict(s, k, lk, m);
+      else
+        step_verdict(s, k, lk, m);
+    }
+    if (k->reshare && old_me >= 0)
+      step_reshare_answers(s, k, lk, (uint32_t)old_me);
+    else if (!k->reshare)
+      step_answers(s, k, lk, m);
+    if (me >= 0) step_advance(s, k, lk, m);
     break;
   case VM_KEY_READY:
+    if (me < 0) { /* an old party only: its part is over */
+      lkey_retire(s, k->name, k->epoch);
+      break;
+    }
     if (!lk->have_share && !lk->share_bad) {
-      step_share(s, k, lk, m);
+      compute_share(s, k, lk, m);
       /* the tip was committed before the share existed: its beacon now */
       if (lk->have_share && strcmp(k->name, "beacon") == 0) {
         pthread_mutex_lock(&s->mu);
@@ -629,6 +900,7 @@ static void follow_key(key_service *s, const vm_key *k) {
         beacon_replay_early(s);
       }
     }
+    ensure_reshare(s, k, vals, nval, rank, lk);
     break;
   default:
     break;
@@ -690,13 +962,20 @@ static void keys_tick(key_service *s) {
   char (*names)[CX_KEY_NAME_MAX + 1] = calloc(KEYS_MAX, sizeof *names);
   size_t nk = 0;
   vm_key *k = malloc(sizeof *k);
-  if (names && k && vm_key_names(&n->ro, names, KEYS_MAX, &nk) == CX_OK) {
+  cx_member *vals = calloc(CX_MAX_VALIDATORS, sizeof *vals);
+  size_t nval = 0;
+  int rank = -1;
+  if (vals && vm_validators(&n->ro, vals, CX_MAX_VALIDATORS, &nval) == CX_OK)
+    for (size_t i = 0; i < nval; i++)
+      if (memcmp(vals[i].key.b, n->keys.pub.b, 32) == 0) rank = (int)i;
+  if (names && k && vals && vm_key_names(&n->ro, names, KEYS_MAX, &nk) == CX_OK) {
     for (size_t i = 0; i < nk && i < KEYS_MAX; i++) {
       vm_key_init(k);
-      if (vm_key_get(&n->ro, names[i], k) == CX_OK) follow_key(s, k);
+      if (vm_key_get(&n->ro, names[i], k) == CX_OK) follow_key(s, k, vals, nval, rank);
       vm_key_clear(k);
     }
   }
+  free(vals);
   free(k);
   free(names);
   sign_tick(s);
@@ -903,21 +1182,23 @@ static lkey *beacon_key(key_service *s) {
 }
 
 /* The ring slot of height h, reset if it held another height. mu held. */
-static bslot *slot_of(key_service *s, uint64_t h, uint32_t n) {
+static bslot *slot_of(key_service *s, uint64_t h, uint32_t epoch, uint32_t n) {
   bslot *b = &s->ring[h % BEACON_KEEP];
-  if (b->height != h) {
+  if (b->height != h || (!b->done && b->epoch < epoch)) { /* a newer epoch's shares replace older ones */
     free(b->rec);
     free(b->shares);
     memset(b, 0, sizeof *b);
     b->height = h;
+    b->epoch = epoch;
   }
+  if (!b->done && b->epoch != epoch) return NULL; /* an older epoch's share: the slot has moved on */
   if (!b->done && !b->shares && !(b->shares = calloc(n, sizeof *b->shares))) return NULL;
   return b;
 }
 
 /* Adds a verified share; combines at t. mu held. */
 static void beacon_add(key_service *s, const lkey *bk, uint64_t h, uint32_t from, const beacon_share *sh) {
-  bslot *b = slot_of(s, h, bk->n);
+  bslot *b = slot_of(s, h, bk->epoch, bk->n);
   if (!b || b->done || (b->have >> from & 1)) return;
   b->shares[from] = *sh;
   b->have |= 1ull << from;
@@ -949,29 +1230,26 @@ static void beacon_add(key_service *s, const lkey *bk, uint64_t h, uint32_t from
   free(culprits);
 }
 
-static void beacon_on_height(key_service *s, uint64_t h) {
+/* Makes this party's share of height h under beacon key epoch bk, adds it
+ * and sends it to the epoch's other parties. mu held on entry; released. */
+static void beacon_share_out(key_service *s, lkey *bk, uint64_t h) {
   node *n = s->node;
-  pthread_mutex_lock(&s->mu);
-  lkey *bk = beacon_key(s);
-  if (!bk) {
-    pthread_mutex_unlock(&s->mu);
-    return;
-  }
   uint8_t coin[BEACON_COIN_HEIGHT_LEN];
   beacon_coin_name(n->chain_id.b, h, coin);
   beacon_share sh;
   cx_err e = beacon_share_make(coin, sizeof coin, (uint16_t)(bk->me + 1), bk->share, &sh, NULL, 0);
   cx_pubkey parties[CX_MAX_VALIDATORS];
-  uint32_t np = bk->n, me = bk->me;
+  uint32_t np = bk->n, me = bk->me, epoch = bk->epoch;
   memcpy(parties, bk->parties, np * sizeof *parties);
   if (!e) beacon_add(s, bk, h, me, &sh);
   pthread_mutex_unlock(&s->mu);
   if (e) return;
-  uint8_t msg[2 + 8 + BEACON_SHARE_LEN];
+  uint8_t msg[2 + 8 + 4 + BEACON_SHARE_LEN];
   msg[0] = KW_VERSION;
   msg[1] = KEY_BEACON_SHARE;
   put_be64(msg + 2, h);
-  beacon_share_encode(&sh, msg + 10);
+  put_be32(msg + 10, epoch);
+  beacon_share_encode(&sh, msg + 14);
   for (uint32_t j = 0; j < np; j++) {
     if (j == me) continue;
     cx_member m;
@@ -979,6 +1257,25 @@ static void beacon_on_height(key_service *s, uint64_t h) {
     cx_err se = net_send(n->net, m.name, NET_MSG_KEY, msg, sizeof msg);
     if (se) LOG_D("keys", "beacon share for %llu to %s dropped: %s", (unsigned long long)h, m.name, cx_err_name(se));
   }
+}
+
+static void beacon_on_height(key_service *s, uint64_t h) {
+  pthread_mutex_lock(&s->mu);
+  lkey *bk = beacon_key(s);
+  if (!bk) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  beacon_share_out(s, bk, h);
+}
+
+/* The beacon key's epoch with this party's share, or NULL. mu held. */
+static lkey *beacon_epoch(key_service *s, uint32_t epoch) {
+  for (size_t i = 0; i < KEYS_MAX; i++)
+    if (s->keys[i].used && s->keys[i].have_share && s->keys[i].epoch == epoch &&
+        strcmp(s->keys[i].name, "beacon") == 0)
+      return &s->keys[i];
+  return NULL;
 }
 
 /* Returns 1 when m was kept for later (this node has no beacon key yet:
@@ -989,8 +1286,12 @@ static int beacon_on_msg(key_service *s, kmsg *m) {
   cx_member mem;
   if (vm_member_get(&n->ro, m->from, &mem) != CX_OK) return 0;
   pthread_mutex_lock(&s->mu);
-  lkey *bk = beacon_key(s);
-  if (!bk) {
+  lkey *top = beacon_key(s), *bk = beacon_epoch(s, m->w.epoch);
+  if (!bk && top && m->w.epoch < top->epoch) { /* an old epoch's, wiped here: the value comes anyway */
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+  }
+  if (!bk) { /* a key or an epoch this node has not reached yet */
     if (s->nearly == EARLY_MAX) {
       free(s->early[0]);
       memmove(s->early, s->early + 1, --s->nearly * sizeof *s->early);
@@ -1013,8 +1314,15 @@ static int beacon_on_msg(key_service *s, kmsg *m) {
     beacon_coin_name(n->chain_id.b, h, coin);
     if (beacon_share_verify(coin, sizeof coin, (uint16_t)(from + 1), &bk->pk_shares[from], &m->w.share, NULL, 0) != CX_OK)
       why = "beacon share proof fails";
-    else
-      beacon_add(s, bk, h, (uint32_t)from, &m->w.share);
+  }
+  if (!why) {
+    const bslot *b = &s->ring[h % BEACON_KEEP];
+    int moved = b->height == h && !b->done && b->epoch < bk->epoch && b->have; /* older shares held */
+    beacon_add(s, bk, h, (uint32_t)from, &m->w.share);
+    if (moved && !(s->ring[h % BEACON_KEEP].have >> bk->me & 1)) {
+      beacon_share_out(s, bk, h); /* this party's share under the newer epoch too; releases mu */
+      return 0;
+    }
   }
   pthread_mutex_unlock(&s->mu);
   if (why) node_refuse(n, &s->refused, "beacon share", m->from, why);

@@ -426,6 +426,7 @@ enum { KEY_BEACON_SHARE = 1, KEY_TSIGN = 2 };
 typedef struct {
   uint8_t kind;
   uint64_t height;      /* BEACON_SHARE */
+  uint32_t epoch;       /*   the beacon key's epoch the share is under */
   beacon_share share;
   cx_hash request;      /* TSIGN: the custody signing request (docs/keys.md §9) */
   const uint8_t *ts;    /*   and the tsign message, a range of the input */

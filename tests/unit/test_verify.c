@@ -1444,9 +1444,12 @@ START_TEST(call_dealt_to_other_parties) {
   expect(run(&in), (const char *const[]){"mpc"},
          (const char *const[]){"the call was dealt to 5 parties, the genesis has 4 validators"}, 1);
   teardown();
+  /* FROST mode: the results key is the same at every epoch (resharing
+   * keeps it, docs/keys.md §10), so a call of another validator set is
+   * verified by its one signature */
   build(&(opts){.frost = 1, .call_parties = 5});
   in = input();
-  mpc_fails(&in, "the call was dealt to 5 parties, the genesis has 4 validators");
+  frost_passes(&in, "alpha, bravo, charlie, delta");
   teardown();
 }
 END_TEST
