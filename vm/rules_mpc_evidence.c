@@ -38,29 +38,6 @@ static void mev_seq_key(vmi_key *k, uint64_t seq) {
   vmi_key_make(k, VMK_MPC_EVIDENCE_SEQ, b, 8);
 }
 
-/* Stores "u8 version | what e holds" under k and frees e. */
-static cx_err put_rec(const vm_state *st, const vmi_key *k, cx_enc *e) {
-  cx_err err = enc_finish(e);
-  if (!err) err = st->put(st->ctx, k->b, k->n, e->buf, e->len);
-  enc_free(e);
-  return err;
-}
-
-/* Reads a record and starts decoding it after its version byte; *v must be
- * freed by the caller. CX_E_NOT_FOUND when absent. */
-static cx_err get_rec(const vm_state *st, const vmi_key *k, uint8_t **v, cx_dec *d) {
-  size_t vl = 0;
-  uint8_t ver;
-  *v = NULL;
-  cx_err err = st->get(st->ctx, k->b, k->n, v, &vl);
-  if (err) return err;
-  dec_init(d, *v, vl);
-  if (!dec_u8(d, &ver) && ver != VM_REC_VERSION) dec_fail(d, CX_E_BAD_VERSION);
-  return CX_OK;
-}
-
-/* The codec's verdict on a whole record, as a store error. */
-static cx_err rec_end(cx_dec *d) { return dec_finish(d) == CX_OK ? CX_OK : CX_E_CORRUPT; }
 
 static cx_err mev_count(const vm_state *st, uint64_t *n) {
   vmi_key k;
@@ -68,11 +45,11 @@ static cx_err mev_count(const vm_state *st, uint64_t *n) {
   cx_dec d;
   *n = 0;
   vmi_key_make(&k, VMK_MPC_EVIDENCE_COUNT, NULL, 0);
-  cx_err err = get_rec(st, &k, &v, &d);
+  cx_err err = vmi_rec_get(st, &k, &v, &d);
   if (err == CX_E_NOT_FOUND) return CX_OK;
   if (err) return err;
   if (!d.err) dec_varint(&d, n);
-  err = rec_end(&d);
+  err = vmi_rec_end(&d);
   free(v);
   return err;
 }
@@ -92,19 +69,19 @@ static cx_err mev_put(const vm_state *st, const vm_mpc_evidence *r) {
   enc_fixed(&e, r->reporter.b, 32);
   enc_varint(&e, r->height);
   enc_fixed(&e, r->txid.b, 32);
-  if ((err = put_rec(st, &k, &e))) return err;
+  if ((err = vmi_rec_put(st, &k, &e))) return err;
   if ((err = mev_count(st, &n))) return err;
   mev_seq_key(&k, n);
   enc_init(&e);
   enc_u8(&e, VM_REC_VERSION);
   enc_fixed(&e, r->call.b, 32);
   enc_u8(&e, r->culprit);
-  if ((err = put_rec(st, &k, &e))) return err;
+  if ((err = vmi_rec_put(st, &k, &e))) return err;
   vmi_key_make(&k, VMK_MPC_EVIDENCE_COUNT, NULL, 0);
   enc_init(&e);
   enc_u8(&e, VM_REC_VERSION);
   enc_varint(&e, n + 1);
-  return put_rec(st, &k, &e);
+  return vmi_rec_put(st, &k, &e);
 }
 
 cx_err vm_mpc_evidence_get(const vm_state *st, const cx_hash *call, uint8_t culprit, vm_mpc_evidence *out) {
@@ -112,7 +89,7 @@ cx_err vm_mpc_evidence_get(const vm_state *st, const cx_hash *call, uint8_t culp
   uint8_t *v;
   cx_dec d;
   mev_key(&k, call, culprit);
-  cx_err err = get_rec(st, &k, &v, &d);
+  cx_err err = vmi_rec_get(st, &k, &v, &d);
   if (err) return err;
   memset(out, 0, sizeof *out);
   out->call = *call;
@@ -123,7 +100,7 @@ cx_err vm_mpc_evidence_get(const vm_state *st, const cx_hash *call, uint8_t culp
       !dec_enum(&d, &out->ev_type, 1, CX_MEV_TYPE_MAX) && !dec_fixed(&d, out->reporter.b, 32) &&
       !dec_varint(&d, &out->height) && !dec_fixed(&d, out->txid.b, 32) && out->height == 0)
     dec_fail(&d, CX_E_NONCANONICAL);
-  err = rec_end(&d);
+  err = vmi_rec_end(&d);
   free(v);
   return err;
 }
@@ -139,11 +116,11 @@ cx_err vm_mpc_evidence_at(const vm_state *st, uint64_t index, vm_mpc_evidence *o
   if (err) return err;
   if (index >= n) return CX_E_NOT_FOUND;
   mev_seq_key(&k, index);
-  err = get_rec(st, &k, &v, &d);
+  err = vmi_rec_get(st, &k, &v, &d);
   if (err == CX_E_NOT_FOUND) return CX_E_CORRUPT; /* counted but absent */
   if (err) return err;
   if (!d.err && !dec_fixed(&d, call.b, 32)) dec_u8(&d, &culprit);
-  err = rec_end(&d);
+  err = vmi_rec_end(&d);
   free(v);
   if (err) return err;
   err = vm_mpc_evidence_get(st, &call, culprit, out);

@@ -18,29 +18,6 @@
 
 /* ---- records ---- */
 
-/* Stores "what e holds" (its version byte first) under k and frees e. */
-static cx_err put_rec(const vm_state *st, const vmi_key *k, cx_enc *e) {
-  cx_err err = enc_finish(e);
-  if (!err) err = st->put(st->ctx, k->b, k->n, e->buf, e->len);
-  enc_free(e);
-  return err;
-}
-
-/* Reads a record and starts decoding it after its version byte; *v must be
- * freed by the caller. CX_E_NOT_FOUND when absent. */
-static cx_err get_rec(const vm_state *st, const vmi_key *k, uint8_t **v, cx_dec *d) {
-  size_t vl = 0;
-  uint8_t ver;
-  *v = NULL;
-  cx_err err = st->get(st->ctx, k->b, k->n, v, &vl);
-  if (err) return err;
-  dec_init(d, *v, vl);
-  if (!dec_u8(d, &ver) && ver != VM_REC_VERSION) dec_fail(d, CX_E_BAD_VERSION);
-  return CX_OK;
-}
-
-/* The codec's verdict on a whole record, as a store error. */
-static cx_err rec_end(cx_dec *d) { return dec_finish(d) == CX_OK ? CX_OK : CX_E_CORRUPT; }
 
 static void req_key(vmi_key *k, const cx_hash *id) { vmi_key_make(k, VMK_SIGN_REQ, id->b, 32); }
 
@@ -66,7 +43,7 @@ static cx_err req_put(const vm_state *st, const vm_sign_request *r) {
   enc_varint(&e, r->approved_height);
   enc_varint(&e, r->signed_height);
   if (r->status == SIGN_SIGNED) enc_fixed(&e, r->sig.b, 64);
-  return put_rec(st, &k, &e);
+  return vmi_rec_put(st, &k, &e);
 }
 
 /* What the rules keep true of a request: the requester's approval among
@@ -113,12 +90,12 @@ cx_err vm_sign_request_get(const vm_state *st, const cx_hash *id, vm_sign_reques
   uint8_t *v;
   cx_dec d;
   req_key(&k, id);
-  cx_err err = get_rec(st, &k, &v, &d);
+  cx_err err = vmi_rec_get(st, &k, &v, &d);
   if (err) return err;
   memset(out, 0, sizeof *out);
   out->id = *id;
   if (!d.err) req_dec(&d, out);
-  err = rec_end(&d);
+  err = vmi_rec_end(&d);
   free(v);
   return err;
 }
@@ -137,11 +114,11 @@ cx_err vm_sign_request_count(const vm_state *st, uint64_t *n) {
   cx_dec d;
   *n = 0;
   vmi_key_make(&k, VMK_SIGN_COUNT, NULL, 0);
-  cx_err err = get_rec(st, &k, &v, &d);
+  cx_err err = vmi_rec_get(st, &k, &v, &d);
   if (err == CX_E_NOT_FOUND) return CX_OK;
   if (err) return err;
   if (!d.err) dec_varint(&d, n);
-  err = rec_end(&d);
+  err = vmi_rec_end(&d);
   free(v);
   if (err) *n = 0;
   return err;
@@ -156,11 +133,11 @@ cx_err vm_sign_request_at(const vm_state *st, uint64_t index, cx_hash *id) {
   if (err) return err;
   if (index >= n) return CX_E_NOT_FOUND;
   seq_key(&k, index);
-  err = get_rec(st, &k, &v, &d);
+  err = vmi_rec_get(st, &k, &v, &d);
   if (err == CX_E_NOT_FOUND) return CX_E_CORRUPT; /* counted but absent */
   if (err) return err;
   if (!d.err) dec_fixed(&d, id->b, 32);
-  err = rec_end(&d);
+  err = vmi_rec_end(&d);
   free(v);
   return err;
 }
@@ -175,12 +152,12 @@ static cx_err seq_append(const vm_state *st, const cx_hash *id) {
   enc_init(&e);
   enc_u8(&e, VM_REC_VERSION);
   enc_fixed(&e, id->b, 32);
-  if ((err = put_rec(st, &k, &e))) return err;
+  if ((err = vmi_rec_put(st, &k, &e))) return err;
   vmi_key_make(&k, VMK_SIGN_COUNT, NULL, 0);
   enc_init(&e);
   enc_u8(&e, VM_REC_VERSION);
   enc_varint(&e, n + 1);
-  return put_rec(st, &k, &e);
+  return vmi_rec_put(st, &k, &e);
 }
 
 /* ---- the pending list: u8 version | varint n | n x id[32] ---- */
@@ -197,7 +174,7 @@ static cx_err pending_load(const vm_state *st, id_list *l) {
   uint64_t n = 0;
   memset(l, 0, sizeof *l);
   vmi_key_make(&k, VMK_SIGN_PENDING, NULL, 0);
-  cx_err err = get_rec(st, &k, &v, &d);
+  cx_err err = vmi_rec_get(st, &k, &v, &d);
   if (err == CX_E_NOT_FOUND) { /* none pending */
     l->ids = malloc(sizeof *l->ids);
     return l->ids ? CX_OK : CX_E_NOMEM;
@@ -212,7 +189,7 @@ static cx_err pending_load(const vm_state *st, id_list *l) {
   if (!d.err && n == 0) dec_fail(&d, CX_E_NONCANONICAL); /* an empty list is stored as none */
   for (size_t i = 0; i < n && !d.err; i++) dec_fixed(&d, l->ids[i].b, 32);
   l->n = (size_t)n;
-  err = rec_end(&d);
+  err = vmi_rec_end(&d);
   free(v);
   if (err) {
     free(l->ids);
@@ -234,7 +211,7 @@ static cx_err pending_store(const vm_state *st, id_list *l) {
   enc_varint(&e, l->n);
   for (size_t i = 0; i < l->n; i++) enc_fixed(&e, l->ids[i].b, 32);
   free(l->ids);
-  return put_rec(st, &k, &e);
+  return vmi_rec_put(st, &k, &e);
 }
 
 static cx_err pending_add(const vm_state *st, const cx_hash *id) {

@@ -62,6 +62,18 @@ static int rec_begin_dec(cx_dec *d, const uint8_t *v, size_t vl) {
 /* The codec's verdict on a whole record, as a store error. */
 static cx_err rec_end(cx_dec *d) { return dec_finish(d) == CX_OK ? CX_OK : CX_E_CORRUPT; }
 
+cx_err vmi_rec_put(const vm_state *st, const vmi_key *k, cx_enc *e) { return put_enc(st, k, e); }
+
+cx_err vmi_rec_get(const vm_state *st, const vmi_key *k, uint8_t **v, cx_dec *d) {
+  size_t vl = 0;
+  cx_err err = st_get(st, k, v, &vl);
+  if (err) return err;
+  (void)rec_begin_dec(d, *v, vl); /* a bad version is the decoder's failure: vmi_rec_end reports it */
+  return CX_OK;
+}
+
+cx_err vmi_rec_end(cx_dec *d) { return rec_end(d); }
+
 /* Sorted, strictly ascending list of identifiers: varint n | n x str. */
 static void names_enc(cx_enc *e, char (*names)[CX_NAME_MAX + 1], size_t n) {
   enc_varint(e, n);

@@ -83,6 +83,16 @@ cx_err vmi_found(cx_err e, int *have);
 
 /* ---- records (state.c) ---- */
 
+/* Records are "u8 VM_REC_VERSION | fields". vmi_rec_put stores what e holds
+ * (its version byte written first by the caller) under k and frees e;
+ * vmi_rec_get reads the record under k and starts decoding after its
+ * version byte (*v malloc'd, the caller frees it; CX_E_NOT_FOUND when
+ * absent); vmi_rec_end is the decoder's verdict on the whole record as a
+ * store error (CX_E_CORRUPT, a wrong version included). */
+cx_err vmi_rec_put(const vm_state *st, const vmi_key *k, cx_enc *e);
+cx_err vmi_rec_get(const vm_state *st, const vmi_key *k, uint8_t **v, cx_dec *d);
+cx_err vmi_rec_end(cx_dec *d);
+
 cx_err vmi_nonce_put(const vm_state *st, const cx_pubkey *key, uint64_t nonce);
 
 /* The first structural problem of a member record (formats, address only
