@@ -499,15 +499,11 @@ cx_err dkg_finish(dkg *d, dkg_result *res, frost_scalar *signing_share, char *er
 
 /* ---- public complaint check ---- */
 
-cx_err dkg_complaint_verify(uint16_t n, uint16_t t, const dkg_round1_msg *r1, const dkg_complaint *c,
-                            const dkg_answer *a, int *dealer_at_fault, char *err, size_t errlen) {
-  *dealer_at_fault = 0;
-  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
-    return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
-                   DKG_MAX_PARTIES, t, n);
-  cx_err e = check_round1_form(n, t, r1, err, errlen);
-  if (!e) e = check_complaint_form(n, c, err, errlen);
-  if (e) return e;
+/* The verdict on a complaint whose pieces are well formed (the callers
+ * checked their forms): judged at the complainer's id, which in a
+ * resharing is its new id (docs/keys.md §10). */
+static cx_err judge_complaint(uint16_t t, const dkg_round1_msg *r1, const dkg_complaint *c, const dkg_answer *a,
+                              int *dealer_at_fault, char *err, size_t errlen) {
   if (c->dealer != r1->dealer)
     return cx_errf(err, errlen, CX_E_INVALID_ARG,
                    "complaint is against dealer %u, the round-one message is dealer %u's", c->dealer,
@@ -527,12 +523,24 @@ cx_err dkg_complaint_verify(uint16_t n, uint16_t t, const dkg_round1_msg *r1, co
     return cx_errf(err, errlen, CX_E_INVALID_ARG,
                    "the answer (dealer %u, complainer %u) is not to this complaint", a->dealer,
                    a->complainer);
-  e = frost_vss_verify(c->complainer, &a->share, r1->commit, t);
+  cx_err e = frost_vss_verify(c->complainer, &a->share, r1->commit, t);
   if (e != CX_OK && e != CX_E_MPC_CHECK_FAILED && e != CX_E_NONCANONICAL) return e;
   *dealer_at_fault = e != CX_OK;
   cx_errf(err, errlen, CX_OK, "dealer %u's answer %s its commitments", c->dealer,
           e == CX_OK ? "matches" : "does not match");
   return CX_OK;
+}
+
+cx_err dkg_complaint_verify(uint16_t n, uint16_t t, const dkg_round1_msg *r1, const dkg_complaint *c,
+                            const dkg_answer *a, int *dealer_at_fault, char *err, size_t errlen) {
+  *dealer_at_fault = 0;
+  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
+                   DKG_MAX_PARTIES, t, n);
+  cx_err e = check_round1_form(n, t, r1, err, errlen);
+  if (!e) e = check_complaint_form(n, c, err, errlen);
+  if (e) return e;
+  return judge_complaint(t, r1, c, a, dealer_at_fault, err, errlen);
 }
 
 /* ---- encodings ---- */
@@ -921,33 +929,7 @@ cx_err dkg_reshare_complaint_verify(uint16_t t_new, const dkg_round1_msg *r1,
   cx_err e = check_round1_form(DKG_MAX_PARTIES, t_new, r1, err, errlen);
   if (!e) e = check_reshare_complaint_form(c, err, errlen);
   if (e) return e;
-  if (c->dealer != r1->dealer)
-    return cx_errf(err, errlen, CX_E_INVALID_ARG,
-                   "complaint is against dealer %u, the deal is dealer %u's", c->dealer,
-                   r1->dealer);
-  /* complaint_unfounded and the answer check evaluate at c->complainer: the
-   * complainer's new id. */
-  if (complaint_unfounded(c, r1->commit, t_new)) {
-    cx_errf(err, errlen, CX_OK, "the complaint's disclosed share matches dealer %u's commitments",
-            c->dealer);
-    return CX_OK;
-  }
-  if (!a) {
-    *dealer_at_fault = 1;
-    cx_errf(err, errlen, CX_OK, "dealer %u did not answer new party %u's complaint", c->dealer,
-            c->complainer);
-    return CX_OK;
-  }
-  if (a->dealer != c->dealer || a->complainer != c->complainer)
-    return cx_errf(err, errlen, CX_E_INVALID_ARG,
-                   "the answer (dealer %u, complainer %u) is not to this complaint", a->dealer,
-                   a->complainer);
-  e = frost_vss_verify(c->complainer, &a->share, r1->commit, t_new);
-  if (e != CX_OK && e != CX_E_MPC_CHECK_FAILED && e != CX_E_NONCANONICAL) return e;
-  *dealer_at_fault = e != CX_OK;
-  cx_errf(err, errlen, CX_OK, "dealer %u's answer %s its commitments", c->dealer,
-          e == CX_OK ? "matches" : "does not match");
-  return CX_OK;
+  return judge_complaint(t_new, r1, c, a, dealer_at_fault, err, errlen);
 }
 
 cx_err dkg_reshare_answer(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new, uint16_t t_new,
