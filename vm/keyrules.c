@@ -303,7 +303,7 @@ out:
  * else FAILED. */
 static cx_err end_verifying(vm_key *k, uint64_t height) {
   uint64_t disq = k->disq;
-  uint8_t gpk[32], shares[CX_MAX_VALIDATORS][32];
+  uint8_t gpk[32] = {0}, shares[CX_MAX_VALIDATORS][32] = {{0}}; /* written when ok */
   int ok = 0;
   for (size_t i = 0; i < k->ncomplaints; i++)
     if (pending(k, &k->complaints[i])) disq |= bit(k->complaints[i].dealer);
