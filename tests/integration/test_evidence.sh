@@ -8,6 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 devnet 4
+keys_off # the CLI signs with the hrss key below; the key service would submit under it too
 for i in 0 1 2; do start_node "$i"; done
 CUSTOS_TEST_EQUIVOCATE=1 start_node 3
 BYZ=$(jq -r .name "$WORK/net/node3/config.json")
