@@ -57,7 +57,7 @@ static int well_formed(const char *err) {
     if ((unsigned char)*p < 0x20 || *p == 0x7f) return 0;
   if (!strncmp(err, "malformed JSON at line ", 23) || !strncmp(err, "(top level): ", 13)) return 1;
   if (strstr(err, ": unknown field") || strstr(err, ": given twice")) return 1;
-  static const char *const sections[] = {"rpc: ", "p2p: ", "block: ", "mempool: ", "mpc: ", NULL};
+  static const char *const sections[] = {"rpc: ", "p2p: ", "block: ", "mempool: ", "mpc: ", "keys: ", NULL};
   for (int i = 0; sections[i]; i++)
     if (!strncmp(err, sections[i], strlen(sections[i]))) return 1;
   for (size_t i = 0; config_field(i); i++) {
