@@ -585,10 +585,13 @@ static cx_err get_element(const uint8_t *p, frost_element *out, const char *what
   return CX_OK;
 }
 
-static cx_err check_pair(uint16_t a, uint16_t b, const char *what, char *err, size_t errlen) {
+/* Identifiers of a (dealer, recipient/complainer) pair: never 0; equal
+ * only in a resharing (reshare = 1), where they index different sets. */
+static cx_err check_pair(uint16_t a, uint16_t b, int reshare, const char *what, char *err, size_t errlen) {
   if (a == 0 || b == 0)
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s: identifier 0", what);
-  if (a == b) return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s: party %u on both ends", what, a);
+  if (a == b && !reshare)
+    return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s: party %u on both ends", what, a);
   return CX_OK;
 }
 
@@ -634,15 +637,19 @@ size_t dkg_share_encode(const dkg_share *s, uint8_t out[DKG_SHARE_LEN]) {
   return DKG_SHARE_LEN;
 }
 
-cx_err dkg_share_decode(const uint8_t *in, size_t len, dkg_share *s, char *err, size_t errlen) {
+static cx_err share_decode(const uint8_t *in, size_t len, int reshare, dkg_share *s, char *err, size_t errlen) {
   uint16_t a = 0, b = 0;
   cx_err e = get_header(in, len, DKG_KIND_SHARE, "share", &a, &b, err, errlen);
-  if (!e) e = check_pair(a, b, "share", err, errlen);
+  if (!e) e = check_pair(a, b, reshare, "share", err, errlen);
   if (!e) e = want_len(len, DKG_SHARE_LEN, "share", err, errlen);
   if (e) return e;
   s->dealer = a;
   s->recipient = b;
   return get_scalar(in + 5, &s->value, "share value", err, errlen);
+}
+
+cx_err dkg_share_decode(const uint8_t *in, size_t len, dkg_share *s, char *err, size_t errlen) {
+  return share_decode(in, len, 0, s, err, errlen);
 }
 
 size_t dkg_complaint_encode(const dkg_complaint *c, uint8_t out[DKG_COMPLAINT_MAX_LEN]) {
@@ -656,11 +663,11 @@ size_t dkg_complaint_encode(const dkg_complaint *c, uint8_t out[DKG_COMPLAINT_MA
   return 38;
 }
 
-cx_err dkg_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, char *err,
-                            size_t errlen) {
+static cx_err complaint_decode(const uint8_t *in, size_t len, int reshare, dkg_complaint *c, char *err,
+                               size_t errlen) {
   uint16_t a = 0, b = 0;
   cx_err e = get_header(in, len, DKG_KIND_COMPLAINT, "complaint", &a, &b, err, errlen);
-  if (!e) e = check_pair(a, b, "complaint", err, errlen);
+  if (!e) e = check_pair(a, b, reshare, "complaint", err, errlen);
   if (e) return e;
   if (len < 6) return cx_errf(err, errlen, CX_E_TRUNCATED, "complaint: no reason byte");
   memset(c, 0, sizeof *c);
@@ -674,6 +681,11 @@ cx_err dkg_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, cha
   return get_scalar(in + 6, &c->share, "complaint's disclosed share", err, errlen);
 }
 
+cx_err dkg_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, char *err,
+                            size_t errlen) {
+  return complaint_decode(in, len, 0, c, err, errlen);
+}
+
 size_t dkg_answer_encode(const dkg_answer *a, uint8_t out[DKG_ANSWER_LEN]) {
   out[0] = DKG_KIND_ANSWER;
   put_be16(out + 1, a->dealer);
@@ -682,15 +694,19 @@ size_t dkg_answer_encode(const dkg_answer *a, uint8_t out[DKG_ANSWER_LEN]) {
   return DKG_ANSWER_LEN;
 }
 
-cx_err dkg_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err, size_t errlen) {
+static cx_err answer_decode(const uint8_t *in, size_t len, int reshare, dkg_answer *a, char *err, size_t errlen) {
   uint16_t x = 0, y = 0;
   cx_err e = get_header(in, len, DKG_KIND_ANSWER, "answer", &x, &y, err, errlen);
-  if (!e) e = check_pair(x, y, "answer", err, errlen);
+  if (!e) e = check_pair(x, y, reshare, "answer", err, errlen);
   if (!e) e = want_len(len, DKG_ANSWER_LEN, "answer", err, errlen);
   if (e) return e;
   a->dealer = x;
   a->complainer = y;
   return get_scalar(in + 5, &a->share, "answer's revealed share", err, errlen);
+}
+
+cx_err dkg_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err, size_t errlen) {
+  return answer_decode(in, len, 0, a, err, errlen);
 }
 
 /* ---- resharing (docs/keys.md §10, docs/threshold.md "Resharing") ----
@@ -953,51 +969,19 @@ cx_err dkg_reshare_answer(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new
   return e;
 }
 
-/* The reshare decoders: dkg_*_decode's checks with check_pair's "both ends"
- * rule left out (old and new ids may coincide). */
-static cx_err check_nonzero(uint16_t a, uint16_t b, const char *what, char *err, size_t errlen) {
-  if (a == 0 || b == 0) return cx_errf(err, errlen, CX_E_INVALID_ARG, "%s: identifier 0", what);
-  return CX_OK;
-}
-
+/* The reshare decoders: dkg_*_decode's checks, but old and new ids may
+ * coincide (check_pair's reshare flag). */
 cx_err dkg_reshare_complaint_decode(const uint8_t *in, size_t len, dkg_complaint *c, char *err,
                                     size_t errlen) {
-  uint16_t a = 0, b = 0;
-  cx_err e = get_header(in, len, DKG_KIND_COMPLAINT, "complaint", &a, &b, err, errlen);
-  if (!e) e = check_nonzero(a, b, "complaint", err, errlen);
-  if (e) return e;
-  if (len < 6) return cx_errf(err, errlen, CX_E_TRUNCATED, "complaint: no reason byte");
-  memset(c, 0, sizeof *c);
-  c->dealer = a;
-  c->complainer = b;
-  c->reason = in[5];
-  if (c->reason == DKG_COMPLAINT_NO_SHARE) return want_len(len, 6, "complaint", err, errlen);
-  if (c->reason != DKG_COMPLAINT_BAD_SHARE)
-    return cx_errf(err, errlen, CX_E_BAD_ENUM, "complaint reason %u is unknown", c->reason);
-  if ((e = want_len(len, 38, "complaint", err, errlen))) return e;
-  return get_scalar(in + 6, &c->share, "complaint's disclosed share", err, errlen);
+  return complaint_decode(in, len, 1, c, err, errlen);
 }
 
 cx_err dkg_reshare_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err,
                                  size_t errlen) {
-  uint16_t x = 0, y = 0;
-  cx_err e = get_header(in, len, DKG_KIND_ANSWER, "answer", &x, &y, err, errlen);
-  if (!e) e = check_nonzero(x, y, "answer", err, errlen);
-  if (!e) e = want_len(len, DKG_ANSWER_LEN, "answer", err, errlen);
-  if (e) return e;
-  a->dealer = x;
-  a->complainer = y;
-  return get_scalar(in + 5, &a->share, "answer's revealed share", err, errlen);
+  return answer_decode(in, len, 1, a, err, errlen);
 }
 
 cx_err dkg_reshare_share_decode(const uint8_t *in, size_t len, dkg_share *s, char *err,
                                 size_t errlen) {
-  uint16_t a = 0, b = 0;
-  cx_err e = get_header(in, len, DKG_KIND_SHARE, "share", &a, &b, err, errlen);
-  if (!e) e = check_nonzero(a, b, "share", err, errlen);
-  if (!e) e = want_len(len, DKG_SHARE_LEN, "share", err, errlen);
-  if (e) return e;
-  s->dealer = a;
-  s->recipient = b;
-  return get_scalar(in + 5, &s->value, "share value", err, errlen);
+  return share_decode(in, len, 1, s, err, errlen);
 }
