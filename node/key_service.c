@@ -166,6 +166,13 @@ static lkey *lkey_find(key_service *s, const char *name, uint32_t epoch, int mak
   return free_slot;
 }
 
+/* A signing session (tsign.h) with this epoch's share; mu held. */
+static cx_err lkey_tsign(const lkey *k, const uint8_t sid[32], const uint8_t *msg, size_t len, tsign **out) {
+  tsign_config cfg = {.n = (uint16_t)k->n, .t = (uint16_t)k->t, .my_id = (uint16_t)(k->me + 1),
+                      .group_pk = k->group_pk, .pk_shares = k->pk_shares, .share = k->share};
+  return tsign_new(sid, msg, len, &cfg, out, NULL, 0);
+}
+
 /* Wipes every epoch of name below epoch (its share included). */
 static void lkey_retire(key_service *s, const char *name, uint32_t epoch) {
   pthread_mutex_lock(&s->mu);
@@ -360,51 +367,54 @@ static int dkg_cheat_noanswer(const vm_key *k, uint32_t complainer) {
 }
 #endif
 
+/* The key_deal of key k: round one r1 and the shares sealed to the parties'
+ * enc keys, every slot but skip's (the dealer's own in a DKG; UINT32_MAX in
+ * a resharing, where every new party gets one: docs/keys.md §10). */
+static cx_err deal_tx(const vm_key *k, const dkg_round1_msg *r1, const dkg_share *shares, uint32_t skip,
+                      cx_tx *tx) {
+  uint8_t *r1buf = malloc(DKG_ROUND1_MAX_LEN), *plain = sodium_malloc(DKG_SHARE_LEN);
+  cx_err e = r1buf && plain ? CX_OK : CX_E_NOMEM;
+  tx->type = TX_KEY_DEAL;
+  snprintf(tx->u.kdeal.name, sizeof tx->u.kdeal.name, "%s", k->name);
+  tx->u.kdeal.epoch = k->epoch;
+  if (!e) e = tx_key_deal_set(tx, r1buf, dkg_round1_encode(r1, r1buf), k->n);
+  for (uint32_t j = 0; j < k->n && !e; j++) {
+    if (j == skip) continue;
+    uint8_t sealed[CX_KEY_SEALED_LEN];
+    dkg_share_encode(&shares[j], plain);
+    if (crypto_box_seal(sealed, plain, DKG_SHARE_LEN, k->enc[j]) != 0) e = CX_E_CRYPTO;
+    if (!e) e = tx_key_deal_set_slot(tx, j, sealed);
+  }
+  free(r1buf);
+  if (plain) sodium_free(plain);
+  return e;
+}
+
 static void step_deal(key_service *s, const vm_key *k, lkey *lk, uint32_t me) {
-  node *n = s->node;
   dkg *d = NULL;
   dkg_share *shares = sodium_malloc(k->n * sizeof *shares);
-  uint8_t *plain = sodium_malloc(DKG_SHARE_LEN);
-  uint8_t *r1buf = malloc(DKG_ROUND1_MAX_LEN);
   dkg_round1_msg r1;
   cx_tx tx;
   tx_init(&tx);
-  cx_err e = shares && plain && r1buf ? CX_OK : CX_E_NOMEM;
-  if (!e) e = dkg_open(n, k, me, &d);
+  cx_err e = shares ? dkg_open(s->node, k, me, &d) : CX_E_NOMEM;
   if (!e) e = dkg_round1(d, &r1);
   if (!e) e = dkg_round2(d, shares, NULL, 0);
-  if (!e) {
-    size_t len = dkg_round1_encode(&r1, r1buf);
-    tx.type = TX_KEY_DEAL;
-    snprintf(tx.u.kdeal.name, sizeof tx.u.kdeal.name, "%s", k->name);
-    tx.u.kdeal.epoch = k->epoch;
-    e = tx_key_deal_set(&tx, r1buf, len, k->n);
-  }
-  for (uint32_t j = 0; j < k->n && !e; j++) {
-    if (j == me) continue;
-    uint8_t sealed[CX_KEY_SEALED_LEN];
 #if CUSTOS_TESTING
-    dkg_cheat_share(k, me, j, &shares[j]);
+  for (uint32_t j = 0; j < k->n && !e; j++)
+    if (j != me) dkg_cheat_share(k, me, j, &shares[j]);
 #endif
-    dkg_share_encode(&shares[j], plain);
-    if (crypto_box_seal(sealed, plain, DKG_SHARE_LEN, k->enc[j]) != 0) e = CX_E_CRYPTO;
-    if (!e) e = tx_key_deal_set_slot(&tx, j, sealed);
-  }
+  if (!e) e = deal_tx(k, &r1, shares, me, &tx);
   if (!e) {
-    tx.type = TX_KEY_DEAL;
     submit(s, &tx, "deal", k->name);
-    lk->deal_at = mono(s);
   } else {
     char msg[200];
     snprintf(msg, sizeof msg, "key %s: cannot make this party's deal: %s", k->name, cx_err_name(e));
     set_error(s, msg);
-    lk->deal_at = mono(s);
   }
+  lk->deal_at = mono(s);
   tx_clear(&tx);
   dkg_free(d);
   if (shares) sodium_free(shares);
-  if (plain) sodium_free(plain);
-  free(r1buf);
 }
 
 /* Opens this party's sealed share of dealer i: CX_OK with *sh, or an error
@@ -631,8 +641,8 @@ static lkey *old_share(key_service *s, const vm_key *k) {
   return lo && lo->have_share ? lo : NULL;
 }
 
-/* The new-epoch seed of this party (as an old dealer): docs/keys.md §5's
- * derivation over the new context. */
+/* An old party deals its share anew (docs/keys.md §10), its polynomial
+ * drawn from §5's seed over the new epoch's context. */
 static void step_reshare_deal(key_service *s, const vm_key *k, lkey *lk, uint32_t old_me) {
   lkey *lo = old_share(s, k);
   lk->deal_at = mono(s);
@@ -643,29 +653,17 @@ static void step_reshare_deal(key_service *s, const vm_key *k, lkey *lk, uint32_
     set_error(s, msg);
     return;
   }
-  uint8_t *seed = sodium_malloc(32), *plain = sodium_malloc(DKG_SHARE_LEN);
+  uint8_t *seed = sodium_malloc(32);
   dkg_share *shares = sodium_malloc(k->n * sizeof *shares);
-  uint8_t *r1buf = malloc(DKG_ROUND1_MAX_LEN);
   dkg_round1_msg *r1 = malloc(sizeof *r1);
   cx_tx tx;
   tx_init(&tx);
   char why[160] = "";
-  cx_err e = seed && plain && shares && r1buf && r1 ? dkg_seed(s->node, k->context, seed) : CX_E_NOMEM;
+  cx_err e = seed && shares && r1 ? dkg_seed(s->node, k->context, seed) : CX_E_NOMEM;
   if (!e)
     e = dkg_reshare_deal(k->context, (uint16_t)k->n, k->t, (uint16_t)(old_me + 1), lo->share, seed, r1, shares, why,
                          sizeof why);
-  if (!e) {
-    tx.type = TX_KEY_DEAL;
-    snprintf(tx.u.kdeal.name, sizeof tx.u.kdeal.name, "%s", k->name);
-    tx.u.kdeal.epoch = k->epoch;
-    e = tx_key_deal_set(&tx, r1buf, dkg_round1_encode(r1, r1buf), k->n);
-  }
-  for (uint32_t j = 0; j < k->n && !e; j++) { /* every new party, this member too (§10) */
-    uint8_t sealed[CX_KEY_SEALED_LEN];
-    dkg_share_encode(&shares[j], plain);
-    if (crypto_box_seal(sealed, plain, DKG_SHARE_LEN, k->enc[j]) != 0) e = CX_E_CRYPTO;
-    if (!e) e = tx_key_deal_set_slot(&tx, j, sealed);
-  }
+  if (!e) e = deal_tx(k, r1, shares, UINT32_MAX, &tx); /* every new party, this member too (§10) */
   if (!e) {
     submit(s, &tx, "reshare deal", k->name);
   } else {
@@ -675,9 +673,7 @@ static void step_reshare_deal(key_service *s, const vm_key *k, lkey *lk, uint32_
   }
   tx_clear(&tx);
   if (seed) sodium_free(seed);
-  if (plain) sodium_free(plain);
   if (shares) sodium_free(shares);
-  free(r1buf);
   free(r1);
 }
 
@@ -909,19 +905,9 @@ static void follow_key(key_service *s, const vm_key *k, const cx_member *vals, s
 
 /* The lowest-ranked validator creates the results and beacon keys when
  * they are missing or FAILED; the others after CREATE_STAGGER_MS x rank. */
-static void ensure_keys(key_service *s) {
+static void ensure_keys(key_service *s, size_t nval, int rank) {
   node *n = s->node;
-  cx_member *vals = calloc(CX_MAX_VALIDATORS, sizeof *vals);
-  size_t nval = 0;
-  if (!vals || vm_validators(&n->ro, vals, CX_MAX_VALIDATORS, &nval) != CX_OK || nval < 2) {
-    free(vals);
-    return;
-  }
-  int rank = -1;
-  for (size_t i = 0; i < nval; i++)
-    if (memcmp(vals[i].key.b, n->keys.pub.b, 32) == 0) rank = (int)i;
-  free(vals);
-  if (rank < 0) return;
+  if (nval < 2 || rank < 0) return;
   uint32_t f = (uint32_t)(nval - 1) / 3;
   static const char *names[3] = {NULL, "results", "beacon"};
   vm_key *k = malloc(sizeof *k);
@@ -958,16 +944,16 @@ static void keys_tick(key_service *s) {
   if (now < s->tick_at + TICK_MS) return;
   s->tick_at = now;
   node *n = s->node;
-  ensure_keys(s);
   char (*names)[CX_KEY_NAME_MAX + 1] = calloc(KEYS_MAX, sizeof *names);
   size_t nk = 0;
   vm_key *k = malloc(sizeof *k);
   cx_member *vals = calloc(CX_MAX_VALIDATORS, sizeof *vals);
   size_t nval = 0;
-  int rank = -1;
+  int rank = -1; /* this node's place among the validators (one read a tick) */
   if (vals && vm_validators(&n->ro, vals, CX_MAX_VALIDATORS, &nval) == CX_OK)
     for (size_t i = 0; i < nval; i++)
       if (memcmp(vals[i].key.b, n->keys.pub.b, 32) == 0) rank = (int)i;
+  ensure_keys(s, nval, rank);
   if (names && k && vals && vm_key_names(&n->ro, names, KEYS_MAX, &nk) == CX_OK) {
     for (size_t i = 0; i < nk && i < KEYS_MAX; i++) {
       vm_key_init(k);
@@ -1072,9 +1058,7 @@ static void sign_open(key_service *s, sjob *j, const cx_hash *id) {
   for (size_t i = 0; i < KEYS_MAX; i++) {
     lkey *k = &s->keys[i];
     if (!k->used || !k->have_share || strcmp(k->name, rq->key) != 0 || k->epoch != rq->epoch) continue;
-    tsign_config cfg = {.n = (uint16_t)k->n, .t = (uint16_t)k->t, .my_id = (uint16_t)(k->me + 1),
-                        .group_pk = k->group_pk, .pk_shares = k->pk_shares, .share = k->share};
-    if (tsign_new(sid, rq->msg, rq->msg_len, &cfg, &j->ts, NULL, 0) == CX_OK) {
+    if (lkey_tsign(k, sid, rq->msg, rq->msg_len, &j->ts) == CX_OK) {
       j->used = 1;
       j->id = *id;
       j->me = k->me;
@@ -1373,9 +1357,7 @@ cx_err key_service_tsign(node *n, const char *name, const cx_pubkey *parties, ui
     lkey *k = &s->keys[i];
     if (!k->used || !k->have_share || strcmp(k->name, name) != 0) continue;
     if (k->n != np || memcmp(k->parties, parties, np * sizeof *parties) != 0) continue; /* another epoch's */
-    tsign_config cfg = {.n = (uint16_t)k->n, .t = (uint16_t)k->t, .my_id = (uint16_t)(k->me + 1),
-                        .group_pk = k->group_pk, .pk_shares = k->pk_shares, .share = k->share};
-    e = tsign_new(sid, msg, len, &cfg, out, NULL, 0);
+    e = lkey_tsign(k, sid, msg, len, out);
     if (!e) {
       *epoch = k->epoch;
       *me = k->me;
