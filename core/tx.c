@@ -1421,3 +1421,15 @@ cx_err did_derive(const uint8_t *salt, size_t salt_len, const char *national_id,
   hash_ctx_final(&c, out);
   return CX_OK;
 }
+
+const char *tx_key_name(const cx_tx *tx) {
+  switch (tx->type) {
+    case TX_KEY_CREATE: return tx->u.kcreate.name;
+    case TX_KEY_DEAL: return tx->u.kdeal.name;
+    case TX_KEY_VERDICT: return tx->u.kverdict.name;
+    case TX_KEY_ANSWER: return tx->u.kanswer.name;
+    case TX_KEY_ADVANCE: return tx->u.kadvance.name;
+    case TX_KEY_RESHARE: return tx->u.kreshare.name;
+    default: return NULL;
+  }
+}

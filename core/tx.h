@@ -448,6 +448,10 @@ void tx_result_statement(const cx_hash *chain_id, const cx_tx_call_result *r, co
 /* What party i signs: H_RESULT_SIG(statement[32] || blob). */
 void tx_result_sig_msg(const cx_hash *statement, const uint8_t *blob, size_t blob_len, cx_hash *out);
 
+/* The key name a consortium-key transaction (key_create .. key_advance,
+ * key_reshare) is about; NULL for any other type. */
+const char *tx_key_name(const cx_tx *tx);
+
 /* FROST-mode results (docs/calls.md §4): the message the `results` key
  * signs, statement[32] || blobs[32] with
  * blobs = H_RESULT_BLOBS(varint nsig || nsig x (u8 party || bytes blob)),

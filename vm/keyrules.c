@@ -24,11 +24,6 @@
 
 static uint64_t bit(size_t i) { return (uint64_t)1 << i; }
 
-static size_t popcount(uint64_t x) {
-  size_t c = 0;
-  for (; x; x &= x - 1) c++;
-  return c;
-}
 
 /* All n parties. */
 static uint64_t all_bits(uint32_t n) { return n >= 64 ? UINT64_MAX : bit(n) - 1; }
@@ -177,7 +172,7 @@ cx_err vm_key_reshare(const cx_hash *chain_id, const vm_key *old, const cx_tx_ke
   for (uint32_t i = 0; i < old->n; i++)
     for (size_t m = 0; m < nmembers; m++)
       if (memcmp(old->parties[i].b, members[m].key.b, 32) == 0) live |= bit(i);
-  if (popcount(live) < old->t) REJECT(CX_E_BAD_KEY_PARAMS);
+  if ((size_t)__builtin_popcountll(live) < old->t) REJECT(CX_E_BAD_KEY_PARAMS);
 
   vm_key_init(out);
   strcpy(out->name, old->name);
@@ -214,7 +209,7 @@ static int pending(const vm_key *k, const vm_key_complaint *c) {
 
 static void end_dealing(vm_key *k, uint64_t height) {
   k->votes = 0;
-  if (popcount(k->dealt) < deals_needed(k)) {
+  if ((size_t)__builtin_popcountll(k->dealt) < deals_needed(k)) {
     k->phase = VM_KEY_FAILED;
     k->ended_height = height;
   } else {
@@ -308,7 +303,7 @@ static cx_err end_verifying(vm_key *k, uint64_t height) {
   for (size_t i = 0; i < k->ncomplaints; i++)
     if (pending(k, &k->complaints[i])) disq |= bit(k->complaints[i].dealer);
   uint64_t qual = k->dealt & ~disq;
-  if (popcount(qual) >= deals_needed(k)) {
+  if ((size_t)__builtin_popcountll(qual) >= deals_needed(k)) {
     cx_err e = k->reshare ? reshare_key(k, qual, shares, &ok) : group_key(k, qual, gpk, shares, &ok);
     if (e) return e;
     if (k->reshare) memcpy(gpk, k->group_pk, 32);
@@ -496,7 +491,7 @@ static cx_err apply_advance(vm_key *k, const cx_tx_key_advance *a, const cx_pubk
   if (k->votes & bit((size_t)me)) REJECT(CX_E_ALREADY_VOTED);
   k->votes |= bit((size_t)me);
   /* f + 1 votes: at least one honest party's timeout has passed (§4). */
-  if (popcount(k->votes) < key_f(k->n) + 1) return CX_OK;
+  if ((size_t)__builtin_popcountll(k->votes) < key_f(k->n) + 1) return CX_OK;
   if (k->phase == VM_KEY_DEALING) {
     end_dealing(k, height);
     return CX_OK;
@@ -506,14 +501,9 @@ static cx_err apply_advance(vm_key *k, const cx_tx_key_advance *a, const cx_pubk
 
 cx_err vm_key_apply(vm_key *k, const cx_tx *tx, uint64_t height, cx_err *rej) {
   *rej = CX_OK;
-  const char *name;
-  switch (tx->type) {
-    case TX_KEY_DEAL: name = tx->u.kdeal.name; break;
-    case TX_KEY_VERDICT: name = tx->u.kverdict.name; break;
-    case TX_KEY_ANSWER: name = tx->u.kanswer.name; break;
-    case TX_KEY_ADVANCE: name = tx->u.kadvance.name; break;
-    default: return CX_E_INVALID_ARG; /* key_create, key_reshare: their own functions */
-  }
+  const char *name = tx_key_name(tx);
+  if (!name || tx->type == TX_KEY_CREATE || tx->type == TX_KEY_RESHARE)
+    return CX_E_INVALID_ARG; /* key_create, key_reshare: their own functions */
   /* A transaction about another key (an auditor's replay gone wrong). */
   if (!memchr(name, 0, CX_KEY_NAME_MAX + 1) || strcmp(name, k->name) != 0) REJECT(CX_E_KEY_UNKNOWN);
   switch (tx->type) {
@@ -651,7 +641,7 @@ static int old_set_dec(cx_dec *d, vm_key *k) {
   for (uint32_t i = 0; i < k->n_old; i++)
     if (dec_fixed(d, k->old_parties[i].b, 32) || dec_fixed(d, k->old_pk_shares[i], 32)) return -1;
   if (bitmap_dec(d, &k->old_members, k->n_old)) return -1;
-  if (popcount(k->old_members) < k->t_old) return dec_fail(d, CX_E_NONCANONICAL);
+  if ((size_t)__builtin_popcountll(k->old_members) < k->t_old) return dec_fail(d, CX_E_NONCANONICAL);
   return dec_fixed(d, k->group_pk, 32);
 }
 
@@ -708,7 +698,7 @@ static int key_dec(cx_dec *d, vm_key *k) {
   if (complaints_dec(d, k)) return -1;
   if (k->phase != VM_KEY_READY) return 0;
   if (bitmap_dec(d, &k->qual, dn) || (!k->reshare && dec_fixed(d, k->group_pk, 32))) return -1;
-  if ((k->qual & ~k->dealt) || popcount(k->qual) < deals_needed(k)) return dec_fail(d, CX_E_NONCANONICAL);
+  if ((k->qual & ~k->dealt) || (size_t)__builtin_popcountll(k->qual) < deals_needed(k)) return dec_fail(d, CX_E_NONCANONICAL);
   for (uint32_t j = 0; j < k->n; j++)
     if (dec_fixed(d, k->pk_shares[j], 32)) return -1;
   if (k->reshare) s_of(k);
@@ -723,4 +713,12 @@ cx_err vm_key_decode(const uint8_t *in, size_t len, vm_key *k) {
   cx_err e = dec_finish(&d);
   if (e) vm_key_clear(k);
   return e;
+}
+
+cx_err vm_key_verify(const vm_key *k, const uint8_t *msg, size_t len, const cx_sig *sig) {
+  frost_element pk;
+  frost_sig fs;
+  memcpy(pk.b, k->group_pk, 32);
+  memcpy(fs.b, sig->b, 64);
+  return frost_verify(&pk, msg, len, &fs, NULL, 0) == CX_OK ? CX_OK : CX_E_BAD_SIG;
 }

@@ -144,6 +144,11 @@ cx_err vm_key_apply(vm_key *k, const cx_tx *tx, uint64_t height, cx_err *rej);
 cx_err vm_key_encode(const vm_key *k, uint8_t **out, size_t *len);
 cx_err vm_key_decode(const uint8_t *in, size_t len, vm_key *k);
 
+/* CX_OK when sig (R || z) is a FROST signature over msg under k's group
+ * key; any refusal (a non-canonical R or z too) is CX_E_BAD_SIG (the
+ * result and custody rules). */
+cx_err vm_key_verify(const vm_key *k, const uint8_t *msg, size_t len, const cx_sig *sig);
+
 /* The party index of key, or -1 (reshare mode: among the NEW parties). */
 int vm_key_party(const vm_key *k, const cx_pubkey *key);
 /* Reshare mode: the OLD party index of key (old id = index + 1), or -1;

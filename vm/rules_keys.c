@@ -302,15 +302,6 @@ out:
   return err;
 }
 
-static const char *key_tx_name(const cx_tx *tx) {
-  switch (tx->type) {
-    case TX_KEY_DEAL: return tx->u.kdeal.name;
-    case TX_KEY_VERDICT: return tx->u.kverdict.name;
-    case TX_KEY_ANSWER: return tx->u.kanswer.name;
-    default: return tx->u.kadvance.name;
-  }
-}
-
 /* key_reshare (docs/keys.md §10): the latest record (key_unknown without
  * one), the validators now, the sender's role and which old parties are
  * still members, then keyrules. Effect: the READY record is kept under its
@@ -391,7 +382,7 @@ cx_err vmi_rule_key_tx(const vmi_ctx *c, cx_err *rej) {
   cx_err err = CX_OK;
   if (!k) return CX_E_NOMEM;
   vm_key_init(k);
-  VM_TRY(vmi_found(vm_key_get(c->st, key_tx_name(c->tx), k), &have));
+  VM_TRY(vmi_found(vm_key_get(c->st, tx_key_name(c->tx), k), &have));
   if (!have) VM_REJECT(CX_E_KEY_UNKNOWN);
   VM_TRY(vm_key_apply(k, c->tx, c->height, rej));
   if (*rej) goto out;

@@ -152,14 +152,9 @@ static cx_err check_frost_sig(const vmi_ctx *c, const vm_call *rec, const vm_key
   const cx_tx_call_result *r = &c->tx->u.result;
   cx_hash stmt;
   uint8_t msg[64];
-  frost_element pk;
-  frost_sig sig;
   tx_result_statement(&c->tx->chain_id, r, &rec->contract, &rec->consent, &rec->did, &stmt);
   tx_result_frost_msg(&stmt, r, msg);
-  memcpy(pk.b, k->group_pk, 32);
-  memcpy(sig.b, r->frost.b, 64);
-  /* Any refusal (a non-canonical R or z too) is a signature that does not verify. */
-  return frost_verify(&pk, msg, sizeof msg, &sig, NULL, 0) == CX_OK ? CX_OK : CX_E_BAD_SIG;
+  return vm_key_verify(k, msg, sizeof msg, &r->frost);
 }
 
 cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej) {

@@ -365,12 +365,7 @@ cx_err vmi_rule_sign_result(const vmi_ctx *c, cx_err *rej) {
   VM_TRY(req_key_load(c->st, r, k));
   if (vm_key_party(k, &c->tx->sender) < 0) VM_REJECT(CX_E_NOT_KEY_PARTY);
   if (r->status != SIGN_APPROVED || !key_still(k, r)) VM_REJECT(CX_E_REQUEST_CLOSED);
-  frost_element pk;
-  frost_sig sig;
-  memcpy(pk.b, k->group_pk, 32);
-  memcpy(sig.b, s->sig.b, 64);
-  /* Any refusal (a non-canonical R or z too) is a signature that does not verify. */
-  if (frost_verify(&pk, r->msg, r->msg_len, &sig, NULL, 0) != CX_OK) VM_REJECT(CX_E_BAD_SIG);
+  if (vm_key_verify(k, r->msg, r->msg_len, &s->sig) != CX_OK) VM_REJECT(CX_E_BAD_SIG);
 
   r->status = SIGN_SIGNED;
   r->sig = s->sig;
