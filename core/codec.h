@@ -103,6 +103,8 @@ static inline void put_be16(uint8_t *p, uint16_t v) {
   p[0] = (uint8_t)(v >> 8);
   p[1] = (uint8_t)v;
 }
+
+static inline uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline void put_be32(uint8_t *p, uint32_t v) {
   for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
 }

@@ -318,7 +318,6 @@ cx_err beacon_record_verify(const uint8_t *coin, size_t clen, uint16_t t, uint16
 
 /* ---- encodings ---- */
 
-static uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static size_t put_body(const beacon_share *sh, uint8_t *p) {
   put_be16(p, sh->id);

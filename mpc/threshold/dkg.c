@@ -50,6 +50,9 @@ struct dkg {
 /* ---- the proof of knowledge (FROST paper Figure 1, round 1 steps 2, 5) ---- */
 
 /* c = H(contextString || "dkg" || context || id || C0 || R), reduced mod L. */
+/* 2 <= t <= n <= DKG_MAX_PARTIES (frost.h's threshold convention). */
+static int params_ok(uint16_t n, uint16_t t) { return t >= 2 && n >= t && n <= DKG_MAX_PARTIES; }
+
 static void pok_challenge(const uint8_t context[DKG_CONTEXT_LEN], uint16_t id,
                           const frost_element *c0, const frost_element *R, frost_scalar *out) {
   crypto_hash_sha512_state st;
@@ -92,7 +95,7 @@ static cx_err check_round1_form(uint16_t n, uint16_t t, const dkg_round1_msg *m,
 
 cx_err dkg_round1_verify(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n, uint16_t t,
                          const dkg_round1_msg *m, char *err, size_t errlen) {
-  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
+  if (!params_ok(n, t))
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
                    DKG_MAX_PARTIES, t, n);
   cx_err e = check_round1_form(n, t, m, err, errlen);
@@ -138,12 +141,12 @@ static cx_err derive_secrets(dkg *d, const uint8_t seed[32]) {
 cx_err dkg_new(uint16_t n, uint16_t t, uint16_t my_id, const uint8_t context[DKG_CONTEXT_LEN],
                const uint8_t *seed, dkg **out, char *err, size_t errlen) {
   *out = NULL;
-  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
+  if (!params_ok(n, t))
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
                    DKG_MAX_PARTIES, t, n);
   if (my_id == 0 || my_id > n)
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "party %u is not in 1..%u", my_id, n);
-  CX_ASSERT(sodium_init() >= 0);
+  th_init();
   dkg *d = calloc(1, sizeof *d);
   if (!d) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
   d->n = n;
@@ -534,7 +537,7 @@ static cx_err judge_complaint(uint16_t t, const dkg_round1_msg *r1, const dkg_co
 cx_err dkg_complaint_verify(uint16_t n, uint16_t t, const dkg_round1_msg *r1, const dkg_complaint *c,
                             const dkg_answer *a, int *dealer_at_fault, char *err, size_t errlen) {
   *dealer_at_fault = 0;
-  if (t < 2 || n < t || n > DKG_MAX_PARTIES)
+  if (!params_ok(n, t))
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t <= n <= %d (t %u, n %u)",
                    DKG_MAX_PARTIES, t, n);
   cx_err e = check_round1_form(n, t, r1, err, errlen);
@@ -545,7 +548,6 @@ cx_err dkg_complaint_verify(uint16_t n, uint16_t t, const dkg_round1_msg *r1, co
 
 /* ---- encodings ---- */
 
-static uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 /* Exact length: shorter is truncated, longer has trailing bytes. */
 static cx_err want_len(size_t len, size_t want, const char *what, char *err, size_t errlen) {
@@ -716,10 +718,6 @@ cx_err dkg_answer_decode(const uint8_t *in, size_t len, dkg_answer *a, char *err
 #define RESHARE_COEF_TAG "reshare-coef"
 #define RESHARE_NONCE_TAG "reshare-nonce"
 
-static int reshare_params_ok(uint16_t n_new, uint16_t t_new) {
-  return t_new >= 2 && n_new >= t_new && n_new <= DKG_MAX_PARTIES;
-}
-
 /* SHA-512(contextString || tag || seed || context || be16 dealer || be16 t ||
  * old_share [|| be16 k]) reduced mod L. The tags differ from RFC 9591's and
  * from "dkg", and the two inputs differ in length, so coefficient and nonce
@@ -786,7 +784,7 @@ typedef struct {
 cx_err dkg_reshare_deal(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new, uint16_t t_new,
                         uint16_t dealer_id, const frost_scalar *old_share, const uint8_t seed[32],
                         dkg_round1_msg *r1, dkg_share *shares, char *err, size_t errlen) {
-  if (!reshare_params_ok(n_new, t_new))
+  if (!params_ok(n_new, t_new))
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "need 2 <= t' <= n' <= %d (t' %u, n' %u)",
                    DKG_MAX_PARTIES, t_new, n_new);
   if (dealer_id == 0 || dealer_id > DKG_MAX_PARTIES)
@@ -887,7 +885,7 @@ cx_err dkg_reshare_public(uint16_t t_old, const uint16_t *dealer_ids,
                           frost_element *group_pk, frost_element *pk_shares) {
   cx_err e = check_dealer_set(t_old, dealer_ids);
   if (e) return e;
-  if (!reshare_params_ok(n_new, t_new)) return CX_E_INVALID_ARG;
+  if (!params_ok(n_new, t_new)) return CX_E_INVALID_ARG;
   for (size_t k = 0; k < t_old; k++)
     if (r1[k]->dealer != dealer_ids[k] ||
         check_round1_form(DKG_MAX_PARTIES, t_new, r1[k], NULL, 0) != CX_OK)
@@ -951,7 +949,7 @@ cx_err dkg_reshare_complaint_verify(uint16_t t_new, const dkg_round1_msg *r1,
 cx_err dkg_reshare_answer(const uint8_t context[DKG_CONTEXT_LEN], uint16_t n_new, uint16_t t_new,
                           uint16_t dealer_id, const frost_scalar *old_share,
                           const uint8_t seed[32], const dkg_complaint *c, dkg_answer *out) {
-  if (!reshare_params_ok(n_new, t_new) || dealer_id == 0 || dealer_id > DKG_MAX_PARTIES ||
+  if (!params_ok(n_new, t_new) || dealer_id == 0 || dealer_id > DKG_MAX_PARTIES ||
       check_old_share(old_share) || c->dealer != dealer_id)
     return CX_E_INVALID_ARG;
   if (c->complainer == 0 || c->complainer > n_new) return CX_E_MPC_SENDER;

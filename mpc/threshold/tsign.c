@@ -90,7 +90,6 @@ struct tsign {
 
 /* ---- wire ---- */
 
-static uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static size_t put_head(uint8_t kind, const uint8_t sid[TSIGN_SID_LEN], uint16_t a, uint8_t *out) {
   out[0] = kind;
