@@ -1538,15 +1538,13 @@ static cx_err m_admin_backup(void *ctx, const cJSON *params, cJSON **result, rpc
   if (!e) e = backup_file(data, dir, "held", files, err);
   if (!e) e = backup_vault(n, dir, dbs, files, err);
   if (!e) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     cJSON_AddNumberToObject(m, "format", 1);
     cJSON_AddStringToObject(m, "node", node_cfg(n)->name);
     add_hex(m, "chain_id", bi.chain_id.b, 32);
     add_u64(m, "height", bi.height);
     add_hex(m, "tip", bi.tip.b, 32);
     add_hex(m, "state_root", bi.root.b, 32);
-    add_u64(m, "created_ms", (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+    add_u64(m, "created_ms", n->clock->now_ms(n->clock)); /* the node's clock (injected) */
     char *text = cJSON_Print(m);
     snprintf(mpath, sizeof mpath, "%s/MANIFEST.json", dir);
     e = text ? file_write_atomic(mpath, text, strlen(text), 0600) : CX_E_NOMEM;

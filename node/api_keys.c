@@ -216,8 +216,9 @@ static cx_err m_key_get(void *ctx, const cJSON *params, cJSON **result, rpc_erro
   if (epoch > UINT32_MAX) return params_err(err, "params.epoch: expected an epoch from 0 to 4294967295");
   vm_key *k = malloc(sizeof *k);
   if (!k) return CX_E_NOMEM;
+  vm_key_init(k);
   cx_err e = vm_key_get(node_state(n), name, k);
-  uint32_t latest = k->epoch;
+  uint32_t latest = e ? 0 : k->epoch;
   if (!e && want_epoch && k->epoch != epoch) {
     vm_key_clear(k);
     e = vm_key_get_epoch(node_state(n), name, (uint32_t)epoch, k);

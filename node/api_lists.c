@@ -466,11 +466,7 @@ static void add_result_summary(node *n, const vm_call *c, cJSON *it) {
   if (block_tx_at(blk, blen, loc.index, &t, &tl) == CX_OK && tx_decode(t, tl, &tx, NULL) == CX_OK) {
     if (tx.type == TX_CALL_RESULT) {
       const cx_tx_call_result *r = &tx.u.result;
-#ifdef CX_RESULT_PROOF_FROST /* results signed by the consortium's FROST key (docs/keys.md) */
-      int frost = r->proof == CX_RESULT_PROOF_FROST;
-#else
-      int frost = 0;
-#endif
+      int frost = r->proof == CX_RESULT_PROOF_FROST; /* one signature by the results key (docs/keys.md) */
       cJSON_AddStringToObject(it, "proof", frost ? "frost" : "quorum");
       /* quorum: one BIP340 signature a party; frost: the one threshold signature */
       add_u64(it, "signatures", frost ? 1 : r->nsig);
