@@ -601,22 +601,28 @@ static cx_err m_contract_get(void *ctx, const cJSON *params, cJSON **result, rpc
 
 /* The args of the committed call txid (its record exists, so it is in a
  * block): an array, or NULL if the transaction cannot be read back. */
-static cJSON *call_args_json(node *n, const cx_hash *txid) {
+cx_err api_committed_tx(node *n, const cx_hash *txid, cx_tx *out) {
   store_txloc loc;
   uint8_t *blk = NULL;
   size_t blen, tl;
   const uint8_t *t;
+  tx_init(out);
+  cx_err e = store_tx_get(node_store(n), txid, &loc);
+  if (!e) e = store_block_get(node_store(n), loc.height, &blk, &blen);
+  if (!e) e = block_tx_at(blk, blen, loc.index, &t, &tl);
+  if (!e) e = tx_decode(t, tl, out, NULL);
+  free(blk);
+  return e;
+}
+
+static cJSON *call_args_json(node *n, const cx_hash *txid) {
   cx_tx tx;
   cJSON *a = NULL;
-  if (store_tx_get(node_store(n), txid, &loc) || store_block_get(node_store(n), loc.height, &blk, &blen))
-    return NULL;
-  if (block_tx_at(blk, blen, loc.index, &t, &tl) == CX_OK && tx_decode(t, tl, &tx, NULL) == CX_OK) {
-    if (tx.type == TX_CALL && (a = cJSON_CreateArray()))
-      for (size_t i = 0; i < tx.u.call.nargs; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)tx.u.call.args[i]));
-    tx_clear(&tx);
-  }
-  free(blk);
+  if (api_committed_tx(n, txid, &tx) != CX_OK) return NULL;
+  if (tx.type == TX_CALL && (a = cJSON_CreateArray()))
+    for (size_t i = 0; i < tx.u.call.nargs; i++)
+      cJSON_AddItemToArray(a, cJSON_CreateNumber((double)tx.u.call.args[i]));
+  tx_clear(&tx);
   return a;
 }
 static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
@@ -665,18 +671,11 @@ static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
     add_hex(o, "result_txid", c.result.b, 32);
     add_u64(o, "result_height", c.result_height);
     cJSON *rj = NULL;
-    store_txloc loc;
-    uint8_t *blk = NULL;
-    size_t blen, tl;
-    const uint8_t *t;
     cx_tx tx;
-    if (store_tx_get(node_store(n), &c.result, &loc) == CX_OK &&
-        store_block_get(node_store(n), loc.height, &blk, &blen) == CX_OK &&
-        block_tx_at(blk, blen, loc.index, &t, &tl) == CX_OK && tx_decode(t, tl, &tx, NULL) == CX_OK) {
+    if (api_committed_tx(n, &c.result, &tx) == CX_OK) {
       if (tx.type == TX_CALL_RESULT) rj = api_tx_to_json(&tx);
       tx_clear(&tx);
     }
-    free(blk);
     cJSON_AddItemToObject(o, "result", rj ? rj : cJSON_CreateNull());
   }
   *result = o;

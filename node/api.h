@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "node.h"
 #include "rpc.h"
 #include "tx.h"
 
@@ -18,6 +19,11 @@ void api_lists_methods(const rpc_method **out, size_t *n);
 /* key_get and key_list, the consortium keys (node/api_keys.c; docs/rpc.md
  * "Consortium keys"). */
 void api_keys_methods(const rpc_method **out, size_t *n);
+
+/* A committed transaction read back from its block and decoded (*out the
+ * caller's to tx_clear): CX_E_NOT_FOUND when not committed, a store or
+ * decode error otherwise. */
+cx_err api_committed_tx(node *n, const cx_hash *txid, cx_tx *out);
 
 /* JSON rendering of a decoded transaction (also used by the CLI). */
 cJSON *api_tx_to_json(const cx_tx *tx);

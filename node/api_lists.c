@@ -453,17 +453,8 @@ static const char *call_status(uint8_t st) {
 /* What the closed call's result transaction says about its proof: the
  * mode (docs/calls.md §4), the signatures, and why an abort happened. */
 static void add_result_summary(node *n, const vm_call *c, cJSON *it) {
-  store_txloc loc;
-  uint8_t *blk = NULL;
-  size_t blen, tl;
-  const uint8_t *t;
   cx_tx tx;
-  if (store_tx_get(node_store(n), &c->result, &loc) != CX_OK ||
-      store_block_get(node_store(n), loc.height, &blk, &blen) != CX_OK) {
-    free(blk);
-    return;
-  }
-  if (block_tx_at(blk, blen, loc.index, &t, &tl) == CX_OK && tx_decode(t, tl, &tx, NULL) == CX_OK) {
+  if (api_committed_tx(n, &c->result, &tx) == CX_OK) {
     if (tx.type == TX_CALL_RESULT) {
       const cx_tx_call_result *r = &tx.u.result;
       int frost = r->proof == CX_RESULT_PROOF_FROST; /* one signature by the results key (docs/keys.md) */
@@ -481,7 +472,6 @@ static void add_result_summary(node *n, const vm_call *c, cJSON *it) {
     }
     tx_clear(&tx);
   }
-  free(blk);
 }
 
 static cx_err call_item(scan *s, const cx_hash *txid, const store_txloc *loc, const uint8_t *raw, size_t len) {
