@@ -27,16 +27,25 @@
     return CX_E_RPC_PARAMS;                                       \
   } while (0)
 
-static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
-  char buf[2 * 64 + 1];
-  CX_ASSERT(n <= 64);
-  hex_encode(b, n, buf);
-  cJSON_AddStringToObject(o, k, buf);
-}
 
-static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
 
 /* Hex of a variable-length buffer (the signed encoding of a transaction). */
+void api_add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
+  char small[2 * 64 + 1], *buf = n <= 64 ? small : malloc(2 * n + 1);
+  if (!buf) return;
+  hex_encode(b, n, buf);
+  cJSON_AddStringToObject(o, k, buf);
+  if (buf != small) free(buf);
+}
+
+void api_add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
+
+cx_err api_params_err(rpc_error *err, const char *detail) {
+  err->code = CX_E_RPC_PARAMS;
+  snprintf(err->detail, sizeof err->detail, "%s", detail);
+  return CX_E_RPC_PARAMS;
+}
+
 static void add_raw(cJSON *o, const char *k, const uint8_t *b, size_t n) {
   char *buf = malloc(2 * n + 1);
   if (!buf) return;
@@ -69,8 +78,8 @@ cJSON *api_member_to_json(const cx_member *m) {
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "name", m->name);
   cJSON_AddStringToObject(o, "role", role_name(m->role));
-  add_hex(o, "key", m->key.b, 32);
-  add_hex(o, "enc_key", m->enc_key, 32);
+  api_add_hex(o, "key", m->key.b, 32);
+  api_add_hex(o, "enc_key", m->enc_key, 32);
   cJSON_AddBoolToObject(o, "validator", m->validator);
   cJSON_AddStringToObject(o, "address", m->address);
   cJSON_AddItemToObject(o, "domains", domains_json(&m->domains));
@@ -84,19 +93,19 @@ static const char *cs_type_name(unsigned t) {
 
 /* The fields of an equivocation proof (a TX_EVIDENCE body). */
 static void add_evidence(cJSON *o, const cx_tx_evidence *ev) {
-  add_hex(o, "accused", ev->accused.b, 32);
+  api_add_hex(o, "accused", ev->accused.b, 32);
   cJSON_AddStringToObject(o, "msg_type", cs_type_name(ev->msg_type));
-  add_u64(o, "height", ev->height);
-  add_u64(o, "round", ev->round);
+  api_add_u64(o, "height", ev->height);
+  api_add_u64(o, "round", ev->round);
   cJSON *a = cJSON_AddArrayToObject(o, "messages");
   for (int i = 0; a && i < 2; i++) {
     cJSON *m = cJSON_CreateObject();
     if (!m) return;
     cJSON_AddItemToArray(a, m);
-    add_hex(m, "block_hash", ev->half[i].block_hash.b, 32);
+    api_add_hex(m, "block_hash", ev->half[i].block_hash.b, 32);
     if (ev->msg_type == CX_CS_PROPOSAL && ev->half[i].pol_round != CX_CS_NIL_ROUND)
-      add_u64(m, "pol_round", ev->half[i].pol_round);
-    add_hex(m, "sig", ev->half[i].sig.b, 64);
+      api_add_u64(m, "pol_round", ev->half[i].pol_round);
+    api_add_hex(m, "sig", ev->half[i].sig.b, 64);
   }
 }
 
@@ -116,29 +125,29 @@ static const char *mpc_session_name(unsigned k) {
  * signed messages (the messages themselves are in the raw transaction). */
 static void add_mpc_evidence(cJSON *o, const cx_tx *tx) {
   const cx_tx_mpc_evidence *v = &tx->u.mev;
-  add_hex(o, "call", v->call.b, 32);
+  api_add_hex(o, "call", v->call.b, 32);
   cJSON_AddStringToObject(o, "session", mpc_session_name(v->session));
   if (v->session >= CX_MPC_SESSION_PREP && v->session <= CX_MPC_SESSION_ONLINE) {
     uint8_t sid[32];
     tx_call_session_id(&tx->chain_id, &v->call, v->session, sid);
-    add_hex(o, "session_id", sid, 32);
+    api_add_hex(o, "session_id", sid, 32);
   }
   cJSON_AddStringToObject(o, "ev_type", mpc_ev_name(v->ev_type));
-  add_u64(o, "culprit", v->culprit);
-  add_u64(o, "item", v->item);
-  add_u64(o, "count", v->count);
+  api_add_u64(o, "culprit", v->culprit);
+  api_add_u64(o, "item", v->item);
+  api_add_u64(o, "count", v->count);
   cJSON *a = cJSON_AddArrayToObject(o, "message_bytes");
   for (size_t i = 0; a && i < v->count; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->len[i]));
-  add_u64(o, "aux_bytes", v->aux_len);
+  api_add_u64(o, "aux_bytes", v->aux_len);
 }
 
 cJSON *api_tx_to_json(const cx_tx *tx) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "type", tx_type_name(tx->type));
-  add_hex(o, "chain_id", tx->chain_id.b, 32);
-  add_hex(o, "sender", tx->sender.b, 32);
-  add_u64(o, "nonce", tx->nonce);
+  api_add_hex(o, "chain_id", tx->chain_id.b, 32);
+  api_add_hex(o, "sender", tx->sender.b, 32);
+  api_add_u64(o, "nonce", tx->nonce);
   switch (tx->type) {
     case TX_MEMBER_PROPOSE:
       cJSON_AddStringToObject(o, "action", gov_action_name(tx->u.propose.action));
@@ -147,62 +156,62 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       } else {
         cJSON_AddStringToObject(o, "name", tx->u.propose.member.name);
         if (tx->u.propose.action == GOV_REKEY) {
-          add_hex(o, "key", tx->u.propose.member.key.b, 32);
-          add_hex(o, "enc_key", tx->u.propose.member.enc_key, 32);
+          api_add_hex(o, "key", tx->u.propose.member.key.b, 32);
+          api_add_hex(o, "enc_key", tx->u.propose.member.enc_key, 32);
         }
       }
-      add_u64(o, "expires", tx->u.propose.expires);
+      api_add_u64(o, "expires", tx->u.propose.expires);
       break;
     case TX_MEMBER_APPROVE:
-      add_hex(o, "proposal", tx->u.approve.proposal.b, 32);
+      api_add_hex(o, "proposal", tx->u.approve.proposal.b, 32);
       break;
     case TX_ID_REGISTER:
-      add_hex(o, "did", tx->u.reg.did.b, 32);
+      api_add_hex(o, "did", tx->u.reg.did.b, 32);
       break;
     case TX_ID_ATTEST:
-      add_hex(o, "did", tx->u.attest.did.b, 32);
+      api_add_hex(o, "did", tx->u.attest.did.b, 32);
       cJSON_AddStringToObject(o, "level", level_name(tx->u.attest.level));
       break;
     case TX_ID_ROTATE:
-      add_hex(o, "did", tx->u.rotate.did.b, 32);
-      add_hex(o, "new_key", tx->u.rotate.new_key.b, 32);
+      api_add_hex(o, "did", tx->u.rotate.did.b, 32);
+      api_add_hex(o, "new_key", tx->u.rotate.new_key.b, 32);
       break;
     case TX_ID_REVOKE:
-      add_hex(o, "did", tx->u.revoke.did.b, 32);
+      api_add_hex(o, "did", tx->u.revoke.did.b, 32);
       break;
     case TX_CONSENT_GRANT: {
       const cx_tx_consent_grant *g = &tx->u.grant;
-      add_hex(o, "did", g->did.b, 32);
+      api_add_hex(o, "did", g->did.b, 32);
       cJSON_AddStringToObject(o, "insurer", g->insurer);
       cJSON_AddItemToObject(o, "domains", domains_json(&g->domains));
-      add_hex(o, "contract", g->contract.b, 32);
+      api_add_hex(o, "contract", g->contract.b, 32);
       cJSON_AddStringToObject(o, "purpose", g->purpose);
-      add_u64(o, "expires", g->expires);
-      add_u64(o, "quota", g->quota);
-      add_hex(o, "evidence", g->evidence.b, 32);
+      api_add_u64(o, "expires", g->expires);
+      api_add_u64(o, "quota", g->quota);
+      api_add_hex(o, "evidence", g->evidence.b, 32);
       break;
     }
     case TX_CONSENT_REVOKE:
-      add_hex(o, "consent", tx->u.crevoke.consent.b, 32);
+      api_add_hex(o, "consent", tx->u.crevoke.consent.b, 32);
       break;
     case TX_CONTRACT_DEPLOY: {
       cJSON_AddStringToObject(o, "name", tx->u.deploy.name);
       cJSON_AddItemToObject(o, "domains", domains_json(&tx->u.deploy.domains));
       cx_hash id;
       vm_contract_id(tx->u.deploy.bytecode, tx->u.deploy.bytecode_len, &id);
-      add_hex(o, "contract", id.b, 32);
-      add_u64(o, "source_bytes", tx->u.deploy.source_len);
-      add_u64(o, "bytecode_bytes", tx->u.deploy.bytecode_len);
+      api_add_hex(o, "contract", id.b, 32);
+      api_add_u64(o, "source_bytes", tx->u.deploy.source_len);
+      api_add_u64(o, "bytecode_bytes", tx->u.deploy.bytecode_len);
       break;
     }
     case TX_CONTRACT_APPROVE:
     case TX_CONTRACT_RETIRE:
-      add_hex(o, "contract", tx->u.cref.contract.b, 32);
+      api_add_hex(o, "contract", tx->u.cref.contract.b, 32);
       break;
     case TX_VAULT_ANCHOR:
       cJSON_AddStringToObject(o, "domain", tx->u.anchor.domain);
-      add_hex(o, "root", tx->u.anchor.root.b, 32);
-      add_u64(o, "count", tx->u.anchor.count);
+      api_add_hex(o, "root", tx->u.anchor.root.b, 32);
+      api_add_u64(o, "count", tx->u.anchor.count);
       break;
     case TX_EVIDENCE:
       add_evidence(o, &tx->u.evidence);
@@ -213,13 +222,13 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
     case TX_CALL: {
       /* The sealed blobs are opaque to everyone but their party: counts only. */
       const cx_tx_call *c = &tx->u.call;
-      add_hex(o, "contract", c->contract.b, 32);
-      add_hex(o, "did", c->did.b, 32);
-      add_hex(o, "consent", c->consent.b, 32);
+      api_add_hex(o, "contract", c->contract.b, 32);
+      api_add_hex(o, "did", c->did.b, 32);
+      api_add_hex(o, "consent", c->consent.b, 32);
       cJSON *a = cJSON_AddArrayToObject(o, "args");
       for (size_t i = 0; a && i < c->nargs; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)c->args[i]));
-      add_u64(o, "nparties", c->nparties);
-      add_u64(o, "count", c->count);
+      api_add_u64(o, "nparties", c->nparties);
+      api_add_u64(o, "count", c->count);
       break;
     }
     case TX_CALL_RESULT: {
@@ -227,7 +236,7 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
        * statement and check the signatures (the blobs are sealed to the
        * insurer: hex, opaque to everyone else). */
       const cx_tx_call_result *r = &tx->u.result;
-      add_hex(o, "call", r->call.b, 32);
+      api_add_hex(o, "call", r->call.b, 32);
       cJSON_AddStringToObject(o, "status", r->status == CX_CALL_DONE      ? "done"
                                            : r->status == CX_CALL_ABORTED ? "aborted"
                                                                           : "unknown");
@@ -238,9 +247,9 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
           if (!in) break;
           cJSON_AddItemToArray(a, in);
           cJSON_AddStringToObject(in, "domain", r->in[i].domain);
-          add_hex(in, "root", r->in[i].root.b, 32);
-          add_u64(in, "count", r->in[i].count);
-          add_hex(in, "leaf", r->in[i].leaf.b, 32);
+          api_add_hex(in, "root", r->in[i].root.b, 32);
+          api_add_u64(in, "count", r->in[i].count);
+          api_add_hex(in, "leaf", r->in[i].leaf.b, 32);
         }
         a = cJSON_AddArrayToObject(o, "outputs");
         for (size_t i = 0; a && i < r->nout; i++) {
@@ -250,7 +259,7 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
           cJSON_AddItemToArray(a, out);
           cJSON_AddBoolToObject(out, "private", ro->priv);
           if (ro->priv) {
-            add_hex(out, "masked", ro->masked, 16);
+            api_add_hex(out, "masked", ro->masked, 16);
           } else if (ro->value >= -(1LL << 53) && ro->value <= (1LL << 53)) {
             cJSON_AddNumberToObject(out, "value", (double)ro->value);
           } else { /* beyond 2^53 a double is not exact: a decimal string */
@@ -259,7 +268,7 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
             cJSON_AddStringToObject(out, "value", buf);
           }
         }
-        add_hex(o, "transcript", r->transcript.b, 32);
+        api_add_hex(o, "transcript", r->transcript.b, 32);
       } else {
         cJSON_AddNumberToObject(o, "code", r->code);
         cJSON_AddStringToObject(o, "code_name", cx_err_name(r->code));
@@ -270,17 +279,17 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       int frost = r->proof == CX_RESULT_PROOF_FROST;
       cJSON_AddStringToObject(o, "proof", frost ? "frost" : "quorum");
       if (frost) {
-        add_u64(o, "key_epoch", r->key_epoch);
-        add_hex(o, "frost_sig", r->frost.b, 64);
+        api_add_u64(o, "key_epoch", r->key_epoch);
+        api_add_hex(o, "frost_sig", r->frost.b, 64);
       }
       cJSON *a = cJSON_AddArrayToObject(o, "sigs");
       for (size_t i = 0; a && i < r->nsig; i++) {
         cJSON *sg = cJSON_CreateObject();
         if (!sg) break;
         cJSON_AddItemToArray(a, sg);
-        add_u64(sg, "party", r->sigs[i].party);
+        api_add_u64(sg, "party", r->sigs[i].party);
         add_raw(sg, "blob", r->sigs[i].blob, r->sigs[i].blob_len);
-        if (!frost) add_hex(sg, "sig", r->sigs[i].sig.b, 64);
+        if (!frost) api_add_hex(sg, "sig", r->sigs[i].sig.b, 64);
       }
       break;
     }
@@ -290,27 +299,27 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
       static const char *const purposes[] = {"unknown", "results", "beacon", "custody"};
       cJSON_AddStringToObject(o, "name", kc->name);
       cJSON_AddStringToObject(o, "purpose", kc->purpose <= CX_KEY_PURPOSE_CUSTODY ? purposes[kc->purpose] : "unknown");
-      add_u64(o, "t", kc->t);
-      add_u64(o, "k", kc->k);
+      api_add_u64(o, "t", kc->t);
+      api_add_u64(o, "k", kc->k);
       break;
     }
     case TX_KEY_RESHARE: /* docs/keys.md §10: the READY epoch being reshared */
       cJSON_AddStringToObject(o, "name", tx->u.kreshare.name);
-      add_u64(o, "epoch", tx->u.kreshare.epoch);
+      api_add_u64(o, "epoch", tx->u.kreshare.epoch);
       break;
     case TX_SIGN_REQUEST:
       cJSON_AddStringToObject(o, "key", tx->u.sreq.key);
       add_raw(o, "msg", tx->u.sreq.msg, tx->u.sreq.msg_len);
       break;
     case TX_SIGN_APPROVE:
-      add_hex(o, "request", tx->u.sapprove.request.b, 32);
+      api_add_hex(o, "request", tx->u.sapprove.request.b, 32);
       break;
     case TX_SIGN_RESULT:
-      add_hex(o, "request", tx->u.sres.request.b, 32);
-      add_hex(o, "signature", tx->u.sres.sig.b, 64);
+      api_add_hex(o, "request", tx->u.sres.request.b, 32);
+      api_add_hex(o, "signature", tx->u.sres.sig.b, 64);
       break;
   }
-  add_hex(o, "sig", tx->sig.b, 64);
+  api_add_hex(o, "sig", tx->sig.b, 64);
   return o;
 }
 
@@ -349,7 +358,7 @@ static cx_err m_tx_submit(void *ctx, const cJSON *params, cJSON **result, rpc_er
   }
   *result = cJSON_CreateObject();
   if (!*result) return CX_E_NOMEM;
-  add_hex(*result, "txid", txid.b, 32);
+  api_add_hex(*result, "txid", txid.b, 32);
   return CX_OK;
 }
 
@@ -363,11 +372,11 @@ static cx_err m_tx_get(void *ctx, const cJSON *params, cJSON **result, rpc_error
   cx_err e = store_tx_get(node_store(n), &id, &loc);
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
-  add_hex(o, "txid", id.b, 32);
+  api_add_hex(o, "txid", id.b, 32);
   if (e == CX_OK) {
     cJSON_AddStringToObject(o, "status", "committed");
-    add_u64(o, "height", loc.height);
-    add_u64(o, "index", loc.index);
+    api_add_u64(o, "height", loc.height);
+    api_add_u64(o, "index", loc.index);
     cJSON_AddItemToObject(o, "receipt", receipt_json(loc.code));
     const uint8_t *t;
     size_t tl;
@@ -429,23 +438,23 @@ static cx_err m_block_get(void *ctx, const cJSON *params, cJSON **result, rpc_er
   }
   cx_hash bh;
   block_hash(&b.h, &bh);
-  add_hex(o, "hash", bh.b, 32);
-  add_u64(o, "height", b.h.height);
-  add_hex(o, "parent", b.h.parent.b, 32);
-  add_u64(o, "time_ms", b.h.time_ms);
-  add_hex(o, "proposer", b.h.proposer.b, 32);
-  add_u64(o, "view", b.h.view);
-  add_hex(o, "chain_id", b.h.chain_id.b, 32);
-  add_hex(o, "tx_root", b.h.tx_root.b, 32);
-  add_hex(o, "receipts_root", b.h.receipts_root.b, 32);
-  add_hex(o, "state_root", b.h.state_root.b, 32);
+  api_add_hex(o, "hash", bh.b, 32);
+  api_add_u64(o, "height", b.h.height);
+  api_add_hex(o, "parent", b.h.parent.b, 32);
+  api_add_u64(o, "time_ms", b.h.time_ms);
+  api_add_hex(o, "proposer", b.h.proposer.b, 32);
+  api_add_u64(o, "view", b.h.view);
+  api_add_hex(o, "chain_id", b.h.chain_id.b, 32);
+  api_add_hex(o, "tx_root", b.h.tx_root.b, 32);
+  api_add_hex(o, "receipts_root", b.h.receipts_root.b, 32);
+  api_add_hex(o, "state_root", b.h.state_root.b, 32);
   cJSON *txs = cJSON_AddArrayToObject(o, "txs");
   for (size_t i = 0; txs && i < b.ntx; i++) {
     cJSON *t = cJSON_CreateObject();
     cx_hash id;
     store_txloc loc;
     tx_id_of_bytes(b.txs[i], b.tx_len[i], &id);
-    add_hex(t, "txid", id.b, 32);
+    api_add_hex(t, "txid", id.b, 32);
     if (b.tx_len[i] > 1) cJSON_AddStringToObject(t, "type", tx_type_name(b.txs[i][1]));
     if (store_tx_get(st, &id, &loc) == CX_OK) {
       cJSON_AddNumberToObject(t, "code", loc.code);
@@ -457,14 +466,14 @@ static cx_err m_block_get(void *ctx, const cJSON *params, cJSON **result, rpc_er
     cx_cert c;
     if (cert_decode(craw, clen, &c) == CX_OK) {
       cJSON *co = cJSON_AddObjectToObject(o, "cert");
-      add_u64(co, "height", c.height);
-      add_u64(co, "view", c.view);
-      add_hex(co, "block_hash", c.block_hash.b, 32);
+      api_add_u64(co, "height", c.height);
+      api_add_u64(co, "view", c.view);
+      api_add_hex(co, "block_hash", c.block_hash.b, 32);
       cJSON *votes = cJSON_AddArrayToObject(co, "votes");
       for (size_t i = 0; votes && i < c.nvotes; i++) {
         cJSON *v = cJSON_CreateObject();
         cJSON_AddNumberToObject(v, "signer", c.votes[i].signer);
-        add_hex(v, "sig", c.votes[i].sig.b, 64);
+        api_add_hex(v, "sig", c.votes[i].sig.b, 64);
         cJSON_AddItemToArray(votes, v);
       }
     }
@@ -486,17 +495,17 @@ static cx_err m_identity_get(void *ctx, const cJSON *params, cJSON **result, rpc
   if (e) return e;
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
-  add_hex(o, "did", id.did.b, 32);
-  add_hex(o, "key", id.key.b, 32);
+  api_add_hex(o, "did", id.did.b, 32);
+  api_add_hex(o, "key", id.key.b, 32);
   cJSON_AddBoolToObject(o, "revoked", id.revoked);
-  add_u64(o, "registered_height", id.registered_height);
-  add_u64(o, "revoked_height", id.revoked_height);
+  api_add_u64(o, "registered_height", id.registered_height);
+  api_add_u64(o, "revoked_height", id.revoked_height);
   cJSON *a = cJSON_AddArrayToObject(o, "attestations");
   for (size_t i = 0; a && i < id.nattest; i++) {
     cJSON *t = cJSON_CreateObject();
     cJSON_AddStringToObject(t, "bureau", id.attest[i].bureau);
     cJSON_AddStringToObject(t, "level", level_name(id.attest[i].level));
-    add_u64(t, "height", id.attest[i].height);
+    api_add_u64(t, "height", id.attest[i].height);
     cJSON_AddItemToArray(a, t);
   }
   *result = o;
@@ -506,20 +515,20 @@ static cx_err m_identity_get(void *ctx, const cJSON *params, cJSON **result, rpc
 static cJSON *consent_json(node *n, const vm_consent *c) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
-  add_hex(o, "id", c->id.b, 32);
-  add_hex(o, "did", c->did.b, 32);
+  api_add_hex(o, "id", c->id.b, 32);
+  api_add_hex(o, "did", c->did.b, 32);
   cJSON_AddStringToObject(o, "insurer", c->insurer);
   cJSON_AddItemToObject(o, "domains", domains_json(&c->domains));
-  add_hex(o, "contract", c->contract.b, 32);
+  api_add_hex(o, "contract", c->contract.b, 32);
   cJSON_AddStringToObject(o, "purpose", c->purpose);
-  add_u64(o, "expires", c->expires);
-  add_u64(o, "quota", c->quota);
-  add_u64(o, "uses", c->uses);
+  api_add_u64(o, "expires", c->expires);
+  api_add_u64(o, "quota", c->quota);
+  api_add_u64(o, "uses", c->uses);
   cJSON_AddStringToObject(o, "granted_by", c->granted_by);
-  add_hex(o, "evidence", c->evidence.b, 32);
-  add_u64(o, "granted_height", c->granted_height);
+  api_add_hex(o, "evidence", c->evidence.b, 32);
+  api_add_u64(o, "granted_height", c->granted_height);
   cJSON_AddBoolToObject(o, "revoked", c->revoked);
-  add_u64(o, "revoked_height", c->revoked_height);
+  api_add_u64(o, "revoked_height", c->revoked_height);
   cJSON_AddBoolToObject(o, "live",
                         vm_consent_live(node_state(n), &c->id, store_height(node_store(n))) == CX_OK);
   return o;
@@ -574,13 +583,13 @@ static cx_err m_contract_get(void *ctx, const cJSON *params, cJSON **result, rpc
   static const char *const st[] = {"unknown", "pending", "approved", "retired"};
   cJSON *o = cJSON_CreateObject();
   if (o) {
-    add_hex(o, "id", c.id.b, 32);
+    api_add_hex(o, "id", c.id.b, 32);
     cJSON_AddStringToObject(o, "name", c.name);
     cJSON_AddStringToObject(o, "deployer", c.deployer);
     cJSON_AddItemToObject(o, "domains", domains_json(&c.domains));
     cJSON_AddStringToObject(o, "status", c.status <= 3 ? st[c.status] : "unknown");
     cJSON_AddBoolToObject(o, "callable", vm_contract_callable(node_state(n), &id) == CX_OK);
-    add_u64(o, "deployed_height", c.deployed_height);
+    api_add_u64(o, "deployed_height", c.deployed_height);
     cJSON *a = cJSON_AddArrayToObject(o, "approvals");
     for (size_t i = 0; a && i < c.napprovals; i++)
       cJSON_AddItemToArray(a, cJSON_CreateString(c.approvals[i]));
@@ -635,18 +644,18 @@ static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
   static const char *const st[] = {"unknown", "pending", "done", "aborted"};
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
-  add_hex(o, "txid", c.id.b, 32);
-  add_hex(o, "contract", c.contract.b, 32);
-  add_hex(o, "did", c.did.b, 32);
-  add_hex(o, "consent", c.consent.b, 32);
+  api_add_hex(o, "txid", c.id.b, 32);
+  api_add_hex(o, "contract", c.contract.b, 32);
+  api_add_hex(o, "did", c.did.b, 32);
+  api_add_hex(o, "consent", c.consent.b, 32);
   cJSON_AddStringToObject(o, "insurer", c.insurer);
-  add_u64(o, "height", c.height);
+  api_add_u64(o, "height", c.height);
   cJSON_AddStringToObject(o, "status", c.status <= CALL_ABORTED ? st[c.status] : "unknown");
   cJSON *a = call_args_json(n, &id);
   cJSON_AddItemToObject(o, "args", a ? a : cJSON_CreateNull());
   /* The MPC parties, in party order: the keys the result's signatures are
    * checked against (docs/calls.md §1, §4). */
-  add_u64(o, "nparties", c.nparties);
+  api_add_u64(o, "nparties", c.nparties);
   cJSON *pa = cJSON_AddArrayToObject(o, "parties");
   for (uint32_t i = 0; pa && i < c.nparties; i++) {
     char hex[65];
@@ -659,7 +668,7 @@ static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
   if (key_service_beacon(n, c.height, bv, NULL, NULL) == CX_OK) {
     cJSON *au = cJSON_AddObjectToObject(o, "audit");
     if (au) {
-      add_u64(au, "beacon_height", c.height);
+      api_add_u64(au, "beacon_height", c.height);
       cJSON_AddBoolToObject(au, "sampled", key_audit_sampled(bv, &c.id));
     }
   } else {
@@ -668,8 +677,8 @@ static cx_err m_call_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
   if (c.status != CALL_PENDING) {
     /* The result transaction, read back from its block (a closed call's
      * result is committed); null if it cannot be. */
-    add_hex(o, "result_txid", c.result.b, 32);
-    add_u64(o, "result_height", c.result_height);
+    api_add_hex(o, "result_txid", c.result.b, 32);
+    api_add_u64(o, "result_height", c.result_height);
     cJSON *rj = NULL;
     cx_tx tx;
     if (api_committed_tx(n, &c.result, &tx) == CX_OK) {
@@ -716,16 +725,16 @@ static cx_err m_proposal_get(void *ctx, const cJSON *params, cJSON **result, rpc
   cx_err e = vm_proposal_get(node_state(n), &id, p);
   cJSON *o = e ? NULL : cJSON_CreateObject();
   if (o) {
-    add_hex(o, "id", p->id.b, 32);
+    api_add_hex(o, "id", p->id.b, 32);
     cJSON_AddStringToObject(o, "action", gov_action_name(p->action));
     cJSON_AddItemToObject(o, "member", api_member_to_json(&p->member));
-    add_u64(o, "expires", p->expires);
+    api_add_u64(o, "expires", p->expires);
     cJSON_AddStringToObject(o, "proposer", p->proposer);
     cJSON *a = cJSON_AddArrayToObject(o, "approvals");
     for (size_t i = 0; a && i < p->napprovals; i++)
       cJSON_AddItemToArray(a, cJSON_CreateString(p->approvals[i]));
     cJSON_AddBoolToObject(o, "applied", p->applied);
-    add_u64(o, "applied_height", p->applied_height);
+    api_add_u64(o, "applied_height", p->applied_height);
   }
   free(p);
   if (e) return e;
@@ -746,10 +755,10 @@ static cx_err m_account_get(void *ctx, const cJSON *params, cJSON **result, rpc_
   size_t pending = mempool_pending_of(node_mempool(n), &pk);
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
-  add_hex(o, "key", pk.b, 32);
-  add_u64(o, "nonce", nonce);
-  add_u64(o, "pending", pending);
-  add_u64(o, "next_nonce", nonce + pending);
+  api_add_hex(o, "key", pk.b, 32);
+  api_add_u64(o, "nonce", nonce);
+  api_add_u64(o, "pending", pending);
+  api_add_u64(o, "next_nonce", nonce + pending);
   *result = o;
   return CX_OK;
 }
@@ -771,27 +780,27 @@ static void add_peers(cJSON *o, node *n) {
     cJSON_AddItemToArray(arr, p);
     cJSON_AddStringToObject(p, "member", ps[i].name);
     cJSON_AddBoolToObject(p, "connected", ps[i].connected);
-    add_u64(p, "msgs_out", ps[i].msgs_out);
-    add_u64(p, "bytes_out", ps[i].bytes_out);
-    add_u64(p, "msgs_in", ps[i].msgs_in);
-    add_u64(p, "bytes_in", ps[i].bytes_in);
-    add_u64(p, "handshakes", ps[i].handshakes);
-    add_u64(p, "queued", ps[i].queued);
+    api_add_u64(p, "msgs_out", ps[i].msgs_out);
+    api_add_u64(p, "bytes_out", ps[i].bytes_out);
+    api_add_u64(p, "msgs_in", ps[i].msgs_in);
+    api_add_u64(p, "bytes_in", ps[i].bytes_in);
+    api_add_u64(p, "handshakes", ps[i].handshakes);
+    api_add_u64(p, "queued", ps[i].queued);
     cJSON *rj = cJSON_AddObjectToObject(p, "rejects");
     for (unsigned r = 0; r < NET_R_COUNT; r++)
-      if (ps[i].rejects[r]) add_u64(rj, net_reject_name(r), ps[i].rejects[r]);
+      if (ps[i].rejects[r]) api_add_u64(rj, net_reject_name(r), ps[i].rejects[r]);
   }
   free(ps);
   cJSON *p2p = cJSON_AddObjectToObject(o, "p2p");
   cJSON *rj = cJSON_AddObjectToObject(p2p, "rejects");
   for (unsigned r = 0; r < NET_R_COUNT; r++)
-    if (g.rejects[r]) add_u64(rj, net_reject_name(r), g.rejects[r]);
+    if (g.rejects[r]) api_add_u64(rj, net_reject_name(r), g.rejects[r]);
   uint64_t adm, dup, bad;
   node_gossip_stats(n, &adm, &dup, &bad);
   cJSON *gj = cJSON_AddObjectToObject(p2p, "gossip");
-  add_u64(gj, "admitted", adm);
-  add_u64(gj, "duplicates", dup);
-  add_u64(gj, "refused", bad);
+  api_add_u64(gj, "admitted", adm);
+  api_add_u64(gj, "duplicates", dup);
+  api_add_u64(gj, "refused", bad);
 }
 
 static const char *step_name(uint8_t step) {
@@ -815,16 +824,16 @@ static void add_consensus(cJSON *o, node *n) {
   node_consensus_status(n, &cs);
   cJSON *c = cJSON_AddObjectToObject(o, "consensus");
   if (!c) return;
-  add_u64(c, "height", cs.engine.height);
-  add_u64(c, "round", cs.engine.round);
+  api_add_u64(c, "height", cs.engine.height);
+  api_add_u64(c, "round", cs.engine.round);
   cJSON_AddStringToObject(c, "step", step_name(cs.engine.step));
   add_round(c, "locked_round", cs.engine.locked_round);
   add_round(c, "valid_round", cs.engine.valid_round);
-  add_u64(c, "validators", cs.validators);
-  add_u64(c, "ignored", cs.engine.ignored);
-  add_u64(c, "equivocations", cs.engine.equivocations);
-  add_u64(c, "refused_messages", cs.bad_messages);
-  add_u64(c, "refused_sync", cs.bad_sync);
+  api_add_u64(c, "validators", cs.validators);
+  api_add_u64(c, "ignored", cs.engine.ignored);
+  api_add_u64(c, "equivocations", cs.engine.equivocations);
+  api_add_u64(c, "refused_messages", cs.bad_messages);
+  api_add_u64(c, "refused_sync", cs.bad_sync);
 }
 
 /* "keys": the key service's counters (docs/keys.md §5, §7). */
@@ -833,10 +842,10 @@ static void add_keys(cJSON *o, node *n) {
   node_key_status(n, &st);
   cJSON *k = cJSON_AddObjectToObject(o, "keys");
   if (!k) return;
-  add_u64(k, "submitted", st.submitted);
-  add_u64(k, "beacons", st.beacons);
-  add_u64(k, "beacon_height", st.beacon_height);
-  add_u64(k, "refused", st.refused);
+  api_add_u64(k, "submitted", st.submitted);
+  api_add_u64(k, "beacons", st.beacons);
+  api_add_u64(k, "beacon_height", st.beacon_height);
+  api_add_u64(k, "refused", st.refused);
   if (st.last_error[0]) cJSON_AddStringToObject(k, "last_error", st.last_error);
 }
 
@@ -850,14 +859,14 @@ static void add_calls(cJSON *o, node *n) {
   node_call_status(n, &st);
   cJSON *c = cJSON_AddObjectToObject(o, "calls");
   if (!c) return;
-  add_u64(c, "started", st.started);
-  add_u64(c, "done", st.done);
-  add_u64(c, "aborted", st.aborted);
-  add_u64(c, "queued", st.queued);
-  add_u64(c, "closing", st.closing);
-  add_u64(c, "running", (uint64_t)st.running); /* calls whose sessions run now */
-  add_u64(c, "skipped_stale", st.skipped_stale);
-  add_u64(c, "dropped", st.dropped);
+  api_add_u64(c, "started", st.started);
+  api_add_u64(c, "done", st.done);
+  api_add_u64(c, "aborted", st.aborted);
+  api_add_u64(c, "queued", st.queued);
+  api_add_u64(c, "closing", st.closing);
+  api_add_u64(c, "running", (uint64_t)st.running); /* calls whose sessions run now */
+  api_add_u64(c, "skipped_stale", st.skipped_stale);
+  api_add_u64(c, "dropped", st.dropped);
   if (st.last_error[0]) cJSON_AddStringToObject(c, "last_error", st.last_error);
 }
 
@@ -869,20 +878,20 @@ static void add_mpc(cJSON *o, node *n) {
   cJSON_AddBoolToObject(m, "enabled", ms.enabled);
   cJSON *p = cJSON_AddObjectToObject(m, "pool");
   if (p) {
-    add_u64(p, "triples", ms.triples);
-    add_u64(p, "rands", ms.rands);
-    add_u64(p, "bits", ms.bits);
-    add_u64(p, "cap_triples", ms.cap_triples);
-    add_u64(p, "cap_rands", ms.cap_rands);
-    add_u64(p, "cap_bits", ms.cap_bits);
+    api_add_u64(p, "triples", ms.triples);
+    api_add_u64(p, "rands", ms.rands);
+    api_add_u64(p, "bits", ms.bits);
+    api_add_u64(p, "cap_triples", ms.cap_triples);
+    api_add_u64(p, "cap_rands", ms.cap_rands);
+    api_add_u64(p, "cap_bits", ms.cap_bits);
   }
-  add_u64(m, "batches_ok", ms.batches_ok);
-  add_u64(m, "batches_failed", ms.batches_failed);
-  add_u64(m, "flushes", ms.flushes);
+  api_add_u64(m, "batches_ok", ms.batches_ok);
+  api_add_u64(m, "batches_failed", ms.batches_failed);
+  api_add_u64(m, "flushes", ms.flushes);
   cJSON_AddBoolToObject(m, "running", ms.running);
-  add_u64(m, "last_height", ms.last_height);
-  add_u64(m, "skipped_stale", ms.skipped_stale);
-  add_u64(m, "refused_messages", ms.refused);
+  api_add_u64(m, "last_height", ms.last_height);
+  api_add_u64(m, "skipped_stale", ms.skipped_stale);
+  api_add_u64(m, "refused_messages", ms.refused);
   cJSON_AddStringToObject(m, "last_error", ms.last_error);
 }
 
@@ -893,16 +902,16 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
   node_chain_id(n, &h);
-  add_hex(o, "chain_id", h.b, 32);
+  api_add_hex(o, "chain_id", h.b, 32);
   cJSON_AddStringToObject(o, "chain_name", node_genesis(n)->chain_name);
-  add_u64(o, "height", store_height(st));
+  api_add_u64(o, "height", store_height(st));
   store_tip_hash(st, &h);
-  add_hex(o, "tip_hash", h.b, 32);
+  api_add_hex(o, "tip_hash", h.b, 32);
   store_state_root(st, &h);
-  add_hex(o, "state_root", h.b, 32);
+  api_add_hex(o, "state_root", h.b, 32);
   cJSON *me = cJSON_AddObjectToObject(o, "node");
   cJSON_AddStringToObject(me, "name", node_cfg(n)->name);
-  add_hex(me, "key", node_key(n)->b, 32);
+  api_add_hex(me, "key", node_key(n)->b, 32);
   int me_validator = 0;
   cx_member *ms = malloc(VM_MAX_MEMBERS * sizeof *ms);
   size_t k = 0;
@@ -920,8 +929,8 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   mempool_stats s;
   mempool_stats_get(node_mempool(n), &s);
   cJSON *mp = cJSON_AddObjectToObject(o, "mempool");
-  add_u64(mp, "size", s.size);
-  add_u64(mp, "max", s.max);
+  api_add_u64(mp, "size", s.size);
+  api_add_u64(mp, "max", s.max);
   add_consensus(o, n);
   add_peers(o, n);
   add_mpc(o, n);
@@ -939,22 +948,22 @@ static void add_mpc_recorded(cJSON *arr, node *n) {
     cJSON *e = cJSON_CreateObject();
     if (!e) break;
     cJSON_AddItemToArray(arr, e);
-    add_hex(e, "call", r.call.b, 32);
-    add_u64(e, "culprit", r.culprit);
+    api_add_hex(e, "call", r.call.b, 32);
+    api_add_u64(e, "culprit", r.culprit);
     vm_call c;
     cx_member m;
     if (vm_call_get(node_state(n), &r.call, &c) == CX_OK && r.culprit < c.nparties) {
-      add_hex(e, "culprit_key", c.parties[r.culprit].b, 32);
+      api_add_hex(e, "culprit_key", c.parties[r.culprit].b, 32);
       if (vm_member_by_key(node_state(n), &c.parties[r.culprit], &m) == CX_OK)
         cJSON_AddStringToObject(e, "culprit_name", m.name);
     }
     cJSON_AddStringToObject(e, "session", mpc_session_name(r.session));
     cJSON_AddStringToObject(e, "ev_type", mpc_ev_name(r.ev_type));
-    add_hex(e, "reporter", r.reporter.b, 32);
+    api_add_hex(e, "reporter", r.reporter.b, 32);
     if (vm_member_by_key(node_state(n), &r.reporter, &m) == CX_OK)
       cJSON_AddStringToObject(e, "reporter_name", m.name);
-    add_u64(e, "included_height", r.height);
-    add_hex(e, "txid", r.txid.b, 32);
+    api_add_u64(e, "included_height", r.height);
+    api_add_hex(e, "txid", r.txid.b, 32);
   }
 }
 
@@ -984,8 +993,8 @@ static cx_err m_evidence_list(void *ctx, const cJSON *params, cJSON **result, rp
     cJSON_AddStringToObject(r, "accused_name", ve->accused_name);
     add_evidence(r, &ve->ev);
     cJSON_AddStringToObject(r, "reporter", ve->reporter);
-    add_u64(r, "included_height", ve->included_height);
-    add_hex(r, "txid", ve->txid.b, 32);
+    api_add_u64(r, "included_height", ve->included_height);
+    api_add_hex(r, "txid", ve->txid.b, 32);
   }
   size_t k = node_evidence_list(n, ev, 64);
   for (size_t i = 0; i < k; i++) {
@@ -993,13 +1002,13 @@ static cx_err m_evidence_list(void *ctx, const cJSON *params, cJSON **result, rp
     if (!e) break;
     cJSON_AddItemToArray(obs, e);
     cJSON_AddStringToObject(e, "signer", ev[i].name);
-    add_u64(e, "signer_index", ev[i].signer);
-    add_u64(e, "height", ev[i].height);
-    add_u64(e, "round", ev[i].round);
+    api_add_u64(e, "signer_index", ev[i].signer);
+    api_add_u64(e, "height", ev[i].height);
+    api_add_u64(e, "round", ev[i].round);
     cJSON_AddStringToObject(e, "type", cs_type_name(ev[i].type));
-    add_hex(e, "hash1", ev[i].hash1.b, 32);
-    add_hex(e, "hash2", ev[i].hash2.b, 32);
-    add_u64(e, "time_ms", ev[i].time_ms);
+    api_add_hex(e, "hash1", ev[i].hash1.b, 32);
+    api_add_hex(e, "hash2", ev[i].hash2.b, 32);
+    api_add_u64(e, "time_ms", ev[i].time_ms);
   }
   add_mpc_recorded(mpc, n);
   free(ve);
@@ -1027,12 +1036,12 @@ static cx_err m_admin_mempool(void *ctx, const cJSON *params, cJSON **result, rp
   mempool_stats_get(node_mempool(n), &s);
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
-  add_u64(o, "size", s.size);
-  add_u64(o, "max", s.max);
-  add_u64(o, "senders", s.senders);
-  add_u64(o, "admitted", s.admitted);
-  add_u64(o, "rejected", s.rejected);
-  add_u64(o, "committed", s.committed);
+  api_add_u64(o, "size", s.size);
+  api_add_u64(o, "max", s.max);
+  api_add_u64(o, "senders", s.senders);
+  api_add_u64(o, "admitted", s.admitted);
+  api_add_u64(o, "rejected", s.rejected);
+  api_add_u64(o, "committed", s.committed);
   *result = o;
   return CX_OK;
 }
@@ -1310,7 +1319,7 @@ out:
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
   cJSON_AddStringToObject(o, "domain", domain);
-  add_u64(o, "imported", (uint64_t)nr);
+  api_add_u64(o, "imported", (uint64_t)nr);
   *result = o;
   return CX_OK;
 }
@@ -1328,7 +1337,7 @@ static cx_err domain_status(vault *v, const char *d, int owned, int with_root, c
   cx_err e = vault_schema_get(v, d, &s);
   if (e == CX_E_NOT_FOUND) {
     cJSON_AddNullToObject(o, "fields");
-    add_u64(o, "records", 0);
+    api_add_u64(o, "records", 0);
     return CX_OK;
   }
   if (e) return e;
@@ -1338,8 +1347,8 @@ static cx_err domain_status(vault *v, const char *d, int owned, int with_root, c
   } else if ((e = vault_count(v, d, &count))) {
     return e;
   }
-  add_u64(o, "records", count);
-  if (with_root) add_hex(o, "root", root.b, 32);
+  api_add_u64(o, "records", count);
+  if (with_root) api_add_hex(o, "root", root.b, 32);
   return CX_OK;
 }
 
@@ -1384,8 +1393,8 @@ static cx_err m_admin_vault_status(void *ctx, const cJSON *params, cJSON **resul
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
   vault *v = node_vault_lock(nv);
-  add_u64(o, "key_id", vault_key_id(v));
-  add_u64(o, "access_log", vault_log_len(v));
+  api_add_u64(o, "key_id", vault_key_id(v));
+  api_add_u64(o, "access_log", vault_log_len(v));
   cJSON *arr = cJSON_AddArrayToObject(o, "domains");
   if (!arr)
     e = CX_E_NOMEM;
@@ -1418,7 +1427,7 @@ static cx_err m_admin_vault_rotate(void *ctx, const cJSON *params, cJSON **resul
   }
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
-  add_u64(o, "key_id", id);
+  api_add_u64(o, "key_id", id);
   if (!file_ok)
     cJSON_AddStringToObject(o, "warning", "vault.keyid could not be written; the next start "
                                           "recovers the key id");
@@ -1433,8 +1442,8 @@ static cx_err m_admin_vault_rotate(void *ctx, const cJSON *params, cJSON **resul
 static void add_db(cJSON *dbs, const char *name, uint64_t keys, const uint8_t sha[32]) {
   cJSON *o = cJSON_AddObjectToObject(dbs, name);
   if (!o) return;
-  add_u64(o, "keys", keys);
-  add_hex(o, "sha256", sha, 32);
+  api_add_u64(o, "keys", keys);
+  api_add_hex(o, "sha256", sha, 32);
 }
 
 /* Copies DATA/name into dir/name (absent: nothing, not listed) and lists it
@@ -1454,8 +1463,8 @@ static cx_err backup_file(const char *data, const char *dir, const char *name, c
     hash_sha256(buf, len, sha);
     cJSON *o = cJSON_AddObjectToObject(files, name);
     if (o) {
-      add_u64(o, "bytes", len);
-      add_hex(o, "sha256", sha, 32);
+      api_add_u64(o, "bytes", len);
+      api_add_hex(o, "sha256", sha, 32);
     }
   }
   free(buf);
@@ -1539,11 +1548,11 @@ static cx_err m_admin_backup(void *ctx, const cJSON *params, cJSON **result, rpc
   if (!e) {
     cJSON_AddNumberToObject(m, "format", 1);
     cJSON_AddStringToObject(m, "node", node_cfg(n)->name);
-    add_hex(m, "chain_id", bi.chain_id.b, 32);
-    add_u64(m, "height", bi.height);
-    add_hex(m, "tip", bi.tip.b, 32);
-    add_hex(m, "state_root", bi.root.b, 32);
-    add_u64(m, "created_ms", n->clock->now_ms(n->clock)); /* the node's clock (injected) */
+    api_add_hex(m, "chain_id", bi.chain_id.b, 32);
+    api_add_u64(m, "height", bi.height);
+    api_add_hex(m, "tip", bi.tip.b, 32);
+    api_add_hex(m, "state_root", bi.root.b, 32);
+    api_add_u64(m, "created_ms", n->clock->now_ms(n->clock)); /* the node's clock (injected) */
     char *text = cJSON_Print(m);
     snprintf(mpath, sizeof mpath, "%s/MANIFEST.json", dir);
     e = text ? file_write_atomic(mpath, text, strlen(text), 0600) : CX_E_NOMEM;
@@ -1572,10 +1581,10 @@ static cJSON *anchor_json(const vm_anchor *a) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "domain", a->domain);
-  add_hex(o, "root", a->root.b, 32);
-  add_u64(o, "count", a->count);
-  add_u64(o, "height", a->height);
-  add_hex(o, "txid", a->txid.b, 32);
+  api_add_hex(o, "root", a->root.b, 32);
+  api_add_u64(o, "count", a->count);
+  api_add_u64(o, "height", a->height);
+  api_add_hex(o, "txid", a->txid.b, 32);
   cJSON_AddStringToObject(o, "bureau", a->bureau);
   return o;
 }
@@ -1658,11 +1667,11 @@ static cx_err m_admin_vault_anchor(void *ctx, const cJSON *params, cJSON **resul
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
   cJSON_AddStringToObject(o, "domain", d);
-  add_hex(o, "root", root.b, 32);
-  add_u64(o, "count", count);
-  add_hex(o, "txid", txid.b, 32);
+  api_add_hex(o, "root", root.b, 32);
+  api_add_u64(o, "count", count);
+  api_add_hex(o, "txid", txid.b, 32);
   cJSON_AddBoolToObject(o, "submitted", submitted);
-  if (!submitted) add_u64(o, "height", have.height);
+  if (!submitted) api_add_u64(o, "height", have.height);
   *result = o;
   return CX_OK;
 }

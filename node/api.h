@@ -20,6 +20,12 @@ void api_lists_methods(const rpc_method **out, size_t *n);
  * "Consortium keys"). */
 void api_keys_methods(const rpc_method **out, size_t *n);
 
+/* Helpers of the api_*.c method files: a hex string field (any length), a
+ * number field, and an invalid_params error with its detail. */
+void api_add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n);
+void api_add_u64(cJSON *o, const char *k, uint64_t v);
+cx_err api_params_err(rpc_error *err, const char *detail);
+
 /* A committed transaction read back from its block and decoded (*out the
  * caller's to tx_clear): CX_E_NOT_FOUND when not committed, a store or
  * decode error otherwise. */

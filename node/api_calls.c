@@ -35,13 +35,6 @@ static int param_txid(const cJSON *params, cx_hash *out, rpc_error *err) {
   return 0;
 }
 
-static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
-  char *buf = malloc(2 * n + 1);
-  if (!buf) return;
-  hex_encode(b, n, buf);
-  cJSON_AddStringToObject(o, k, buf);
-  free(buf);
-}
 
 static double now_ms(void) {
   struct timespec ts;
@@ -87,10 +80,10 @@ static cx_err m_call_wait(void *ctx, const cJSON *params, cJSON **result, rpc_er
   }
   cJSON *o = cJSON_CreateObject();
   if (!o) return CX_E_NOMEM;
-  add_hex(o, "txid", id.b, 32);
+  api_add_hex(o, "txid", id.b, 32);
   cJSON_AddStringToObject(o, "status", status_name(c.status));
   if (c.status != CALL_PENDING) {
-    add_hex(o, "result", c.result.b, 32);
+    api_add_hex(o, "result", c.result.b, 32);
     cJSON_AddNumberToObject(o, "result_height", (double)c.result_height);
   }
   *result = o;
@@ -165,9 +158,9 @@ static cx_err m_tx_proof(void *ctx, const cJSON *params, cJSON **result, rpc_err
   cJSON_AddNumberToObject(o, "height", (double)loc.height);
   cJSON_AddNumberToObject(o, "index", loc.index);
   cJSON_AddNumberToObject(o, "code", loc.code);
-  add_hex(o, "header", hdr, hlen);
+  api_add_hex(o, "header", hdr, hlen);
   cJSON_AddStringToObject(o, "hash", hash_hex(&bh, hex));
-  add_hex(o, "cert", craw, clen);
+  api_add_hex(o, "cert", craw, clen);
   cJSON_AddNumberToObject(o, "ntx", (double)b.ntx);
   add_path(o, "tx_path", ids, b.ntx, loc.index);
   add_path(o, "receipt_path", leaves, b.ntx, loc.index);

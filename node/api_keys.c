@@ -14,12 +14,6 @@
 #include "node_internal.h" /* key_service_beacon */
 #include "vm.h"
 
-static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
-  char buf[2 * 32 + 1];
-  CX_ASSERT(n <= 32);
-  hex_encode(b, n, buf);
-  cJSON_AddStringToObject(o, k, buf);
-}
 
 /* Hex of up to CX_SIGN_MSG_MAX bytes (a request's message). */
 static void add_raw(cJSON *o, const char *k, const uint8_t *b, size_t n) {
@@ -29,11 +23,6 @@ static void add_raw(cJSON *o, const char *k, const uint8_t *b, size_t n) {
   cJSON_AddStringToObject(o, k, buf);
 }
 
-static cx_err params_err(rpc_error *err, const char *detail) {
-  err->code = CX_E_RPC_PARAMS;
-  snprintf(err->detail, sizeof err->detail, "%s", detail);
-  return CX_E_RPC_PARAMS;
-}
 
 static const char *purpose_name(uint8_t p) {
   return p == CX_KEY_PURPOSE_RESULTS ? "results" : p == CX_KEY_PURPOSE_BEACON ? "beacon"
@@ -99,8 +88,8 @@ static void add_parties(cJSON *o, const char *k, const cx_pubkey *keys, uint32_t
     if (!p) break;
     cJSON_AddItemToArray(a, p);
     cJSON_AddItemToObject(p, "name", name_item(pn, i));
-    add_hex(p, "key", keys[i].b, 32);
-    if (third) add_hex(p, third, val[i], 32);
+    api_add_hex(p, "key", keys[i].b, 32);
+    if (third) api_add_hex(p, third, val[i], 32);
   }
 }
 
@@ -135,7 +124,7 @@ static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
   cJSON_AddNumberToObject(o, "last_epoch", k->last_epoch);
   cJSON_AddStringToObject(o, "mode", k->reshare ? "reshare" : "dkg");
   cJSON_AddStringToObject(o, "phase", phase_name(k->phase));
-  add_hex(o, "context", k->context, 32);
+  api_add_hex(o, "context", k->context, 32);
   add_parties(o, "parties", k->parties, k->n, pn, "enc_key", k->enc);
   if (k->reshare) {
     cJSON_AddNumberToObject(o, "from_epoch", k->from_epoch);
@@ -162,7 +151,7 @@ static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
   add_set(o, "disqualified", nd, dn, k->disq);
   if (k->phase == VM_KEY_READY) {
     add_set(o, "qual", nd, dn, k->qual);
-    add_hex(o, "group_pk", k->group_pk, 32);
+    api_add_hex(o, "group_pk", k->group_pk, 32);
     a = cJSON_AddArrayToObject(o, "pk_shares");
     for (uint32_t j = 0; a && j < k->n; j++) {
       char hex[65];
@@ -173,7 +162,7 @@ static cJSON *key_json(const vm_state *st, const vm_key *k, cx_err *e) {
     cJSON_AddArrayToObject(o, "qual");
     /* a reshare keeps the group key: known from its start */
     if (k->reshare)
-      add_hex(o, "group_pk", k->group_pk, 32);
+      api_add_hex(o, "group_pk", k->group_pk, 32);
     else
       cJSON_AddNullToObject(o, "group_pk");
     cJSON_AddArrayToObject(o, "pk_shares");
@@ -213,7 +202,7 @@ static cx_err m_key_get(void *ctx, const cJSON *params, cJSON **result, rpc_erro
     return CX_E_RPC_PARAMS;
   }
   if (want_epoch && rpc_param_u64(params, "epoch", 1, &epoch, err)) return err->code;
-  if (epoch > UINT32_MAX) return params_err(err, "params.epoch: expected an epoch from 0 to 4294967295");
+  if (epoch > UINT32_MAX) return api_params_err(err, "params.epoch: expected an epoch from 0 to 4294967295");
   vm_key *k = malloc(sizeof *k);
   if (!k) return CX_E_NOMEM;
   vm_key_init(k);
@@ -277,7 +266,7 @@ static cx_err m_key_list(void *ctx, const cJSON *params, cJSON **result, rpc_err
       cJSON_AddNumberToObject(o, "n", k->n);
       cJSON_AddNumberToObject(o, "k", k->k);
       if (k->phase == VM_KEY_READY)
-        add_hex(o, "group_pk", k->group_pk, 32);
+        api_add_hex(o, "group_pk", k->group_pk, 32);
       else
         cJSON_AddNullToObject(o, "group_pk");
     }
@@ -326,7 +315,7 @@ static cx_err m_beacon_get(void *ctx, const cJSON *params, cJSON **result, rpc_e
     return CX_E_NOMEM;
   }
   cJSON_AddNumberToObject(o, "height", (double)h);
-  add_hex(o, "value", value, 32);
+  api_add_hex(o, "value", value, 32);
   hex_encode(rec, len, hex);
   cJSON_AddStringToObject(o, "record", hex);
   free(hex);
@@ -376,7 +365,7 @@ static cx_err m_sign_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
   const char *s = rpc_param_str(params, "id", 0, err);
   cx_hash id;
   if (!s) return err->code;
-  if (hex_decode(s, id.b, 32) != CX_OK) return params_err(err, "params.id: expected 64 hex digits");
+  if (hex_decode(s, id.b, 32) != CX_OK) return api_params_err(err, "params.id: expected 64 hex digits");
   vm_sign_request *r = malloc(sizeof *r);
   vm_key *k = malloc(sizeof *k);
   cJSON *o = NULL;
@@ -408,7 +397,7 @@ static cx_err m_sign_get(void *ctx, const cJSON *params, cJSON **result, rpc_err
   else
     cJSON_AddNullToObject(o, "signature");
   if (k->phase == VM_KEY_READY && k->epoch == r->epoch)
-    add_hex(o, "group_pk", k->group_pk, 32);
+    api_add_hex(o, "group_pk", k->group_pk, 32);
   else
     cJSON_AddNullToObject(o, "group_pk");
   *result = o;
@@ -438,12 +427,12 @@ static cx_err m_sign_list(void *ctx, const cJSON *params, cJSON **result, rpc_er
   uint64_t count, before;
   if (kj) {
     if (!cJSON_IsString(kj) || !str_valid(kj->valuestring, CX_KEY_NAME_MAX, STR_IDENT))
-      return params_err(err, "params.key: expected a key name (1..16 of a-z, 0-9, _ and -, starting with a "
+      return api_params_err(err, "params.key: expected a key name (1..16 of a-z, 0-9, _ and -, starting with a "
                              "letter or digit)");
     key = kj->valuestring;
   }
   if (sj && (!cJSON_IsString(sj) || (status = sign_status_parse(sj->valuestring)) < 0))
-    return params_err(err, "params.status: expected \"pending\", \"approved\" or \"signed\"");
+    return api_params_err(err, "params.status: expected \"pending\", \"approved\" or \"signed\"");
   cx_err e = vm_sign_request_count(st, &count);
   if (e) return e;
   before = count;

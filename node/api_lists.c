@@ -27,20 +27,8 @@
 #define LIST_MAX 100     /* items an answer, whatever limit asks */
 #define SCAN_BLOCKS 1000 /* blocks one answer of a scanning list reads at most */
 
-static cx_err params_err(rpc_error *err, const char *detail) {
-  err->code = CX_E_RPC_PARAMS;
-  snprintf(err->detail, sizeof err->detail, "%s", detail);
-  return CX_E_RPC_PARAMS;
-}
 
-static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n) {
-  char buf[2 * 64 + 1];
-  CX_ASSERT(n <= 64);
-  hex_encode(b, n, buf);
-  cJSON_AddStringToObject(o, k, buf);
-}
 
-static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
 
 static cJSON *domains_json(const cx_domain_set *d) {
   cJSON *a = cJSON_CreateArray();
@@ -57,7 +45,7 @@ static int param_limit(const cJSON *params, size_t *out, rpc_error *err) {
   if (!v) return 0;
   if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1 && v->valuedouble <= LIST_MAX) ||
       v->valuedouble != (double)(long)v->valuedouble) {
-    params_err(err, "params.limit: expected an integer from 1 to 100");
+    api_params_err(err, "params.limit: expected an integer from 1 to 100");
     return -1;
   }
   *out = (size_t)v->valuedouble;
@@ -98,11 +86,11 @@ static int param_cursor(const cJSON *params, uint64_t tip, cursor *out, rpc_erro
   static const char *const bad = "params.before: expected a cursor \"HEIGHT:INDEX\" (a page's \"next\")";
   const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
   char *end;
-  if (!s || s[0] < '0' || s[0] > '9') return params_err(err, bad), -1;
+  if (!s || s[0] < '0' || s[0] > '9') return api_params_err(err, bad), -1;
   unsigned long long h = strtoull(s, &end, 10);
-  if (*end != ':' || end[1] < '0' || end[1] > '9') return params_err(err, bad), -1;
+  if (*end != ':' || end[1] < '0' || end[1] > '9') return api_params_err(err, bad), -1;
   unsigned long long i = strtoull(end + 1, &end, 10);
-  if (*end || h == 0 || i > CX_BLOCK_MAX_TXS) return params_err(err, bad), -1;
+  if (*end || h == 0 || i > CX_BLOCK_MAX_TXS) return api_params_err(err, bad), -1;
   if (h > tip + 1) {
     err->code = CX_E_RPC_PARAMS;
     snprintf(err->detail, sizeof err->detail, "params.before: height %llu is above the tip (%llu)", h,
@@ -227,7 +215,7 @@ static cx_err m_block_list(void *ctx, const cJSON *params, cJSON **result, rpc_e
   if (param_limit(params, &limit, err)) return err->code;
   if (rpc_param(params, "from", -1)) {
     if (rpc_param_u64(params, "from", -1, &from, err)) return err->code;
-    if (from == 0) return params_err(err, "params.from: blocks start at height 1");
+    if (from == 0) return api_params_err(err, "params.from: blocks start at height 1");
     if (from > tip) {
       err->code = CX_E_RPC_PARAMS;
       snprintf(err->detail, sizeof err->detail, "params.from: %llu is above the tip (%llu)",
@@ -241,7 +229,7 @@ static cx_err m_block_list(void *ctx, const cJSON *params, cJSON **result, rpc_e
     cJSON_Delete(o);
     return CX_E_NOMEM;
   }
-  add_u64(o, "tip", tip);
+  api_add_u64(o, "tip", tip);
   cx_err e = CX_OK;
   uint64_t h = from;
   for (; h >= 1 && (size_t)(from - h) < limit && !e; h--) {
@@ -258,17 +246,17 @@ static cx_err m_block_list(void *ctx, const cJSON *params, cJSON **result, rpc_e
         cx_cert c;
         cJSON_AddItemToArray(a, it);
         block_hash(&b.h, &bh);
-        add_u64(it, "height", b.h.height);
-        add_hex(it, "hash", bh.b, 32);
-        add_u64(it, "time_ms", b.h.time_ms);
-        add_u64(it, "ntx", b.ntx);
-        add_hex(it, "proposer", b.h.proposer.b, 32);
+        api_add_u64(it, "height", b.h.height);
+        api_add_hex(it, "hash", bh.b, 32);
+        api_add_u64(it, "time_ms", b.h.time_ms);
+        api_add_u64(it, "ntx", b.ntx);
+        api_add_hex(it, "proposer", b.h.proposer.b, 32);
         /* the member holding the proposer's key today, if any */
         if (vm_member_by_key(node_state(n), &b.h.proposer, &m) == CX_OK)
           cJSON_AddStringToObject(it, "proposer_name", m.name);
-        add_u64(it, "view", b.h.view);
+        api_add_u64(it, "view", b.h.view);
         if (store_cert_get(st, h, &craw, &clen) == CX_OK && cert_decode(craw, clen, &c) == CX_OK)
-          add_u64(it, "votes", c.nvotes);
+          api_add_u64(it, "votes", c.nvotes);
       }
     }
     if (e == CX_E_NOT_FOUND) e = CX_E_CORRUPT; /* below the tip every block is stored */
@@ -280,7 +268,7 @@ static cx_err m_block_list(void *ctx, const cJSON *params, cJSON **result, rpc_e
     cJSON_Delete(o);
     return e;
   }
-  if (h >= 1) add_u64(o, "next", h);
+  if (h >= 1) api_add_u64(o, "next", h);
   else cJSON_AddNullToObject(o, "next");
   *result = o;
   return CX_OK;
@@ -295,13 +283,13 @@ static cx_err tx_item(scan *s, const cx_hash *txid, const store_txloc *loc, cons
   cJSON *it = cJSON_CreateObject();
   if (it) {
     cJSON_AddItemToArray(s->items, it);
-    add_hex(it, "txid", txid->b, 32);
+    api_add_hex(it, "txid", txid->b, 32);
     cJSON_AddStringToObject(it, "type", tx_type_name(tx.type));
-    add_u64(it, "height", loc->height);
-    add_u64(it, "index", loc->index);
+    api_add_u64(it, "height", loc->height);
+    api_add_u64(it, "index", loc->index);
     cJSON_AddNumberToObject(it, "code", loc->code);
     cJSON_AddStringToObject(it, "rule", cx_err_name(loc->code));
-    add_hex(it, "sender", tx.sender.b, 32);
+    api_add_hex(it, "sender", tx.sender.b, 32);
   }
   tx_clear(&tx);
   return it ? CX_OK : CX_E_NOMEM;
@@ -314,7 +302,7 @@ static cx_err m_tx_list(void *ctx, const cJSON *params, cJSON **result, rpc_erro
   const cJSON *t = rpc_param(params, "type", -1);
   if (t) {
     if (!cJSON_IsString(t) || (s.type = tx_type_parse(t->valuestring)) < 0)
-      return params_err(err, "params.type: not a transaction type (e.g. \"call\", \"consent_grant\")");
+      return api_params_err(err, "params.type: not a transaction type (e.g. \"call\", \"consent_grant\")");
   }
   return list_scan(&s, "txs", params, result, err);
 }
@@ -335,13 +323,13 @@ static cx_err identity_item(scan *s, const cx_hash *txid, const store_txloc *loc
   cJSON *it = cJSON_CreateObject();
   if (!it) return CX_E_NOMEM;
   cJSON_AddItemToArray(s->items, it);
-  add_hex(it, "did", id.did.b, 32);
-  add_hex(it, "key", id.key.b, 32);
+  api_add_hex(it, "did", id.did.b, 32);
+  api_add_hex(it, "key", id.key.b, 32);
   cJSON_AddBoolToObject(it, "revoked", id.revoked);
-  add_u64(it, "registered_height", id.registered_height);
-  add_u64(it, "revoked_height", id.revoked_height);
-  add_u64(it, "attestations", id.nattest);
-  add_hex(it, "txid", txid->b, 32);
+  api_add_u64(it, "registered_height", id.registered_height);
+  api_add_u64(it, "revoked_height", id.revoked_height);
+  api_add_u64(it, "attestations", id.nattest);
+  api_add_hex(it, "txid", txid->b, 32);
   return CX_OK;
 }
 
@@ -367,17 +355,17 @@ static cx_err consent_item(scan *s, const cx_hash *txid, const store_txloc *loc,
   cJSON *it = cJSON_CreateObject();
   if (!it) return CX_E_NOMEM;
   cJSON_AddItemToArray(s->items, it);
-  add_hex(it, "id", c.id.b, 32);
-  add_hex(it, "did", c.did.b, 32);
+  api_add_hex(it, "id", c.id.b, 32);
+  api_add_hex(it, "did", c.did.b, 32);
   cJSON_AddStringToObject(it, "insurer", c.insurer);
   cJSON_AddItemToObject(it, "domains", domains_json(&c.domains));
-  add_hex(it, "contract", c.contract.b, 32);
+  api_add_hex(it, "contract", c.contract.b, 32);
   cJSON_AddStringToObject(it, "purpose", c.purpose);
-  add_u64(it, "expires", c.expires);
-  add_u64(it, "quota", c.quota);
-  add_u64(it, "uses", c.uses);
+  api_add_u64(it, "expires", c.expires);
+  api_add_u64(it, "quota", c.quota);
+  api_add_u64(it, "uses", c.uses);
   cJSON_AddStringToObject(it, "granted_by", c.granted_by);
-  add_u64(it, "granted_height", c.granted_height);
+  api_add_u64(it, "granted_height", c.granted_height);
   cJSON_AddBoolToObject(it, "revoked", c.revoked);
   cJSON_AddBoolToObject(it, "live",
                         vm_consent_live(node_state(n), &c.id, store_height(node_store(n))) == CX_OK);
@@ -418,7 +406,7 @@ static cx_err contract_item(scan *s, const cx_hash *txid, const store_txloc *loc
   cJSON *it = cJSON_CreateObject();
   if (it) {
     cJSON_AddItemToArray(s->items, it);
-    add_hex(it, "id", c.id.b, 32);
+    api_add_hex(it, "id", c.id.b, 32);
     cJSON_AddStringToObject(it, "name", c.name);
     cJSON_AddStringToObject(it, "deployer", c.deployer);
     cJSON_AddItemToObject(it, "domains", domains_json(&c.domains));
@@ -426,8 +414,8 @@ static cx_err contract_item(scan *s, const cx_hash *txid, const store_txloc *loc
     cJSON_AddBoolToObject(it, "callable", vm_contract_callable(node_state(s->n), &id) == CX_OK);
     cJSON *a = cJSON_AddArrayToObject(it, "approvals");
     for (size_t i = 0; a && i < c.napprovals; i++) cJSON_AddItemToArray(a, cJSON_CreateString(c.approvals[i]));
-    add_u64(it, "deployed_height", c.deployed_height);
-    add_hex(it, "txid", txid->b, 32);
+    api_add_u64(it, "deployed_height", c.deployed_height);
+    api_add_hex(it, "txid", txid->b, 32);
   }
   vm_contract_clear(&c);
   return it ? CX_OK : CX_E_NOMEM;
@@ -460,12 +448,12 @@ static void add_result_summary(node *n, const vm_call *c, cJSON *it) {
       int frost = r->proof == CX_RESULT_PROOF_FROST; /* one signature by the results key (docs/keys.md) */
       cJSON_AddStringToObject(it, "proof", frost ? "frost" : "quorum");
       /* quorum: one BIP340 signature a party; frost: the one threshold signature */
-      add_u64(it, "signatures", frost ? 1 : r->nsig);
+      api_add_u64(it, "signatures", frost ? 1 : r->nsig);
       if (r->status == CX_CALL_DONE) {
         size_t pub = 0;
         for (size_t i = 0; i < r->nout; i++) pub += !r->out[i].priv;
-        add_u64(it, "outputs", r->nout);
-        add_u64(it, "public_outputs", pub);
+        api_add_u64(it, "outputs", r->nout);
+        api_add_u64(it, "public_outputs", pub);
       } else {
         cJSON_AddStringToObject(it, "code_name", cx_err_name(r->code));
       }
@@ -487,17 +475,17 @@ static cx_err call_item(scan *s, const cx_hash *txid, const store_txloc *loc, co
   cJSON *it = cJSON_CreateObject();
   if (!it) return CX_E_NOMEM;
   cJSON_AddItemToArray(s->items, it);
-  add_hex(it, "txid", c.id.b, 32);
-  add_hex(it, "contract", c.contract.b, 32);
-  add_hex(it, "did", c.did.b, 32);
-  add_hex(it, "consent", c.consent.b, 32);
+  api_add_hex(it, "txid", c.id.b, 32);
+  api_add_hex(it, "contract", c.contract.b, 32);
+  api_add_hex(it, "did", c.did.b, 32);
+  api_add_hex(it, "consent", c.consent.b, 32);
   cJSON_AddStringToObject(it, "insurer", c.insurer);
-  add_u64(it, "height", c.height);
+  api_add_u64(it, "height", c.height);
   cJSON_AddStringToObject(it, "status", call_status(c.status));
-  add_u64(it, "nparties", c.nparties);
+  api_add_u64(it, "nparties", c.nparties);
   if (c.status != CALL_PENDING) {
-    add_hex(it, "result_txid", c.result.b, 32);
-    add_u64(it, "result_height", c.result_height);
+    api_add_hex(it, "result_txid", c.result.b, 32);
+    api_add_u64(it, "result_height", c.result_height);
     add_result_summary(s->n, &c, it);
   }
   return CX_OK;
