@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec.h"
+
 cx_err ldb_map_err(const char *err) {
   if (strncmp(err, "Corruption", 10) == 0) return CX_E_CORRUPT;
   if (strncmp(err, "IO error", 8) == 0) return CX_E_IO;
@@ -52,12 +54,10 @@ cx_err ldb_lock_dir(const char *dir, const char *name, const char *what, int *fd
 static void digest_add(crypto_hash_sha256_state *h, const char *k, size_t kl, const char *v,
                        size_t vl) {
   uint8_t len[4];
-  len[0] = (uint8_t)(kl >> 24), len[1] = (uint8_t)(kl >> 16), len[2] = (uint8_t)(kl >> 8);
-  len[3] = (uint8_t)kl;
+  put_be32(len, (uint32_t)kl);
   crypto_hash_sha256_update(h, len, 4);
   crypto_hash_sha256_update(h, (const uint8_t *)k, kl);
-  len[0] = (uint8_t)(vl >> 24), len[1] = (uint8_t)(vl >> 16), len[2] = (uint8_t)(vl >> 8);
-  len[3] = (uint8_t)vl;
+  put_be32(len, (uint32_t)vl);
   crypto_hash_sha256_update(h, len, 4);
   crypto_hash_sha256_update(h, (const uint8_t *)v, vl);
 }
