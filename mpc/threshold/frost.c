@@ -311,6 +311,21 @@ out:
 
 /* ---- share verification and aggregation (§5.3, §5.4) ---- */
 
+/* §5.4's equation for one share, given the round's values:
+ * G * z_i == (hiding_i + binding_i * rho_i) + PK_i * (c * lambda_i). */
+static int share_eq(const frost_commitment *ci, const frost_scalar *rho_i, const frost_scalar *c,
+                    const frost_scalar *lambda, const frost_element *pk_i, const frost_scalar *z) {
+  frost_element comm, t, l, r;
+  frost_scalar cl;
+  mul(rho_i, &ci->binding, &t);
+  add(&ci->hiding, &t, &comm);
+  crypto_core_ristretto255_scalar_mul(cl.b, c->b, lambda->b);
+  mul(&cl, pk_i, &t);
+  add(&comm, &t, &r);
+  mul_base(z, &l);
+  return memcmp(l.b, r.b, 32) == 0;
+}
+
 cx_err frost_verify_share(uint16_t id, const frost_element *pk_i, const frost_scalar *z,
                           const frost_commitment *list, size_t n, const frost_element *group_pk,
                           const uint8_t *msg, size_t len) {
@@ -320,16 +335,7 @@ cx_err frost_verify_share(uint16_t id, const frost_element *pk_i, const frost_sc
   round_ctx rc;
   size_t idx = 0;
   if ((e = round_setup(id, list, n, group_pk, msg, len, &rc, &idx, NULL, 0))) return e;
-  /* G * z_i == (hiding_i + binding_i * rho_i) + PK_i * (c * lambda_i) */
-  frost_element comm, t, l, r;
-  frost_scalar cl;
-  mul(&rc.rho_i, &list[idx].binding, &t);
-  add(&list[idx].hiding, &t, &comm);
-  crypto_core_ristretto255_scalar_mul(cl.b, rc.c.b, rc.lambda.b);
-  mul(&cl, pk_i, &t);
-  add(&comm, &t, &r);
-  mul_base(z, &l);
-  return memcmp(l.b, r.b, 32) == 0 ? CX_OK : CX_E_FROST_BAD_SHARE;
+  return share_eq(&list[idx], &rc.rho_i, &rc.c, &rc.lambda, pk_i, z) ? CX_OK : CX_E_FROST_BAD_SHARE;
 }
 
 cx_err frost_aggregate(const frost_commitment *list, size_t n, const uint8_t *msg, size_t len,
@@ -368,11 +374,29 @@ cx_err frost_aggregate_checked(const frost_commitment *list, size_t n, const uin
   cx_err e = check_group_key(group_pk, err, errlen);
   if (!e) e = check_list(list, n, err, errlen);
   if (e) return e;
+  /* The round's values once for all shares (frost_verify_share's, which
+   * would recompute them per share): binding factors, R, the challenge. */
+  frost_scalar *rho = calloc(n ? n : 1, sizeof *rho), c = {{0}}, lambda, sum = {{0}};
+  uint16_t *ids = calloc(n ? n : 1, sizeof *ids);
+  frost_element R = {{0}};
+  if (!rho || !ids) {
+    free(rho);
+    free(ids);
+    return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
+  }
+  int setup = frost_binding_factors(group_pk, list, n, msg, len, rho, NULL, 0) == CX_OK &&
+              !frost_group_commitment(list, n, rho, &R);
+  if (setup) frost_challenge(&R, group_pk, msg, len, &c);
+  for (size_t k = 0; k < n; k++) ids[k] = list[k].id;
   char names[256] = "";
   size_t used = 0;
   for (size_t k = 0; k < n; k++) {
-    e = frost_verify_share(list[k].id, &pk[k], &z[k], list, n, group_pk, msg, len);
-    if (e == CX_OK) continue;
+    if (setup && frost_scalar_canonical(z[k].b) && frost_element_check(pk[k].b) == CX_OK &&
+        frost_lagrange(list[k].id, ids, n, &lambda) == CX_OK &&
+        share_eq(&list[k], &rho[k], &c, &lambda, &pk[k], &z[k])) {
+      crypto_core_ristretto255_scalar_add(sum.b, sum.b, z[k].b);
+      continue;
+    }
     /* A malformed share or public key share is as much the sender's fault
      * as a wrong one: either way it cannot be used. */
     culprits[(*nculprits)++] = list[k].id;
@@ -381,11 +405,17 @@ cx_err frost_aggregate_checked(const frost_commitment *list, size_t n, const uin
       if (w > 0) used += (size_t)w;
     }
   }
+  free(rho);
+  free(ids);
   if (*nculprits)
     return cx_errf(
         err, errlen, CX_E_FROST_BAD_SHARE, "signature share%s of participant%s %s do%s not verify",
         *nculprits > 1 ? "s" : "", *nculprits > 1 ? "s" : "", names, *nculprits > 1 ? "" : "es");
-  return frost_aggregate(list, n, msg, len, group_pk, z, out, err, errlen);
+  if (!setup) return cx_errf(err, errlen, CX_E_CRYPTO, "no group commitment for this list");
+  /* every share checked (and canonical): frost_aggregate's (R, sum z) */
+  memcpy(out->b, R.b, 32);
+  memcpy(out->b + 32, sum.b, 32);
+  return CX_OK;
 }
 
 /* ---- verification (§6, prime-order group) ---- */
