@@ -463,7 +463,7 @@ cx_err dkg_finish(dkg *d, dkg_result *res, frost_scalar *signing_share, char *er
   /* s_me = sum f_i(me); Y = sum C_i[0]; Y_j = sum of the commitment
    * polynomials at j (FROST paper Figure 1, round 2 steps 3, 4). */
   frost_scalar s = {{0}}, own;
-  frost_element y = {{0}}, pj, acc;
+  frost_element y = {{0}}, pj;
   for (size_t k = 0; k < res->nqual; k++) {
     uint16_t i = res->qual[k];
     if (i == d->me) {
@@ -475,14 +475,14 @@ cx_err dkg_finish(dkg *d, dkg_result *res, frost_scalar *signing_share, char *er
     add(&y, &d->r1[i - 1].commit[0], &y);
   }
   sodium_memzero(&own, sizeof own);
-  for (uint16_t j = 1; j <= d->n; j++) {
-    memset(acc.b, 0, 32);
-    for (size_t k = 0; k < res->nqual; k++) {
-      CX_ASSERT(frost_vss_public_share(d->r1[res->qual[k] - 1].commit, d->t, j, &pj) == CX_OK);
-      add(&acc, &pj, &acc);
-    }
-    res->pk_shares[j - 1] = acc;
-  }
+  /* D_m = sum over QUAL of C_i[m]: the commitments of the sum polynomial,
+   * so each Y_j is one evaluation (not one per dealer). D may hold the
+   * identity (all zero), a valid ristretto255 point. */
+  frost_element D[DKG_MAX_PARTIES];
+  memset(D, 0, sizeof D);
+  for (size_t k = 0; k < res->nqual; k++)
+    for (uint16_t m = 0; m < d->t; m++) add(&D[m], &d->r1[res->qual[k] - 1].commit[m], &D[m]);
+  for (uint16_t j = 1; j <= d->n; j++) CX_ASSERT(frost_vss_public_share(D, d->t, j, &res->pk_shares[j - 1]) == CX_OK);
   res->group_pk = y;
   /* An identity key or share (probability 2^-252) cannot be serialized. */
   int bad = frost_element_check(y.b) != CX_OK || is_zero32(s.b);
