@@ -56,7 +56,7 @@
 /* ---- names and defaults ---- */
 
 static const char *const msg_names[NET_MSG_TYPES] = {"keepalive", "consensus", "tx", "sync",
-                                                     "mpc", "call", "key"};
+                                                     "mpc", "call", "key", "snap"};
 
 const char *net_msg_name(unsigned type) {
   return type < NET_MSG_TYPES ? msg_names[type] : "unknown";

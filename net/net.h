@@ -41,7 +41,8 @@ typedef enum {
   NET_MSG_MPC = 4,
   NET_MSG_CALL = 5,      /* contract calls: their MPC sessions, commitments, signatures (docs/calls.md) */
   NET_MSG_KEY = 6,       /* consortium keys: beacon shares, threshold signing (docs/keys.md) */
-  NET_MSG_TYPES = 7
+  NET_MSG_SNAP = 7,      /* state sync: snapshot offers, manifests, chunks (docs/statesync.md) */
+  NET_MSG_TYPES = 8
 } net_msg_type;
 const char *net_msg_name(unsigned type); /* "consensus", ...; "unknown" */
 

@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "fileutil.h"
 #include "log.h"
+#include "merkle.h"
 #include "node.h"
 #include "node_internal.h" /* node_mpc_status, node_vault_of */
 #include "store.h"
@@ -425,6 +426,14 @@ static cx_err m_block_get(void *ctx, const cJSON *params, cJSON **result, rpc_er
     return err->code;
   }
   if (height == 0) PARAMS_ERR(err, "params.height: blocks start at height 1");
+  uint64_t base = store_base(st);
+  if (height < base) { /* docs/statesync.md: a state-synced node has no older block */
+    err->code = CX_E_NOT_FOUND;
+    snprintf(err->detail, sizeof err->detail,
+             "block %llu is below this node's base %llu: it was state-synced at %llu",
+             (unsigned long long)height, (unsigned long long)base, (unsigned long long)base);
+    return CX_E_NOT_FOUND;
+  }
   uint8_t *raw = NULL, *craw = NULL;
   size_t len, clen = 0;
   cx_block b;
@@ -606,6 +615,95 @@ static cx_err m_contract_get(void *ctx, const cJSON *params, cJSON **result, rpc
   if (!o) return CX_E_NOMEM;
   *result = o;
   return CX_OK;
+}
+
+/* ---- tx_proof's answer (docs/rpc.md tx_proof), shared by tx_proof and
+ * member_history ---- */
+
+/* The block's txids and receipt leaves (codes from the tx index). */
+static cx_err block_leaves(store *st, const cx_block *b, cx_hash *ids, cx_hash *leaves) {
+  for (size_t i = 0; i < b->ntx; i++) {
+    store_txloc loc;
+    tx_id_of_bytes(b->txs[i], b->tx_len[i], &ids[i]);
+    /* Every transaction of a committed block is indexed; one that is not
+     * means the store is damaged. */
+    if (store_tx_get(st, &ids[i], &loc) != CX_OK) return CX_E_CORRUPT;
+    receipt_leaf(&ids[i], loc.code, &leaves[i]);
+  }
+  return CX_OK;
+}
+
+static void add_path(cJSON *o, const char *k, const cx_hash *leaves, size_t n, size_t idx) {
+  cx_hash path[MERKLE_MAX_DEPTH];
+  size_t len = merkle_path(leaves, n, idx, path);
+  cJSON *a = cJSON_AddArrayToObject(o, k);
+  for (size_t i = 0; a && i < len; i++) {
+    char hex[CX_HASH_HEX_LEN];
+    cJSON_AddItemToArray(a, cJSON_CreateString(hash_hex(&path[i], hex)));
+  }
+}
+
+cx_err api_tx_proof(node *n, const cx_hash *txid, cJSON **out, cJSON *raw_to) {
+  store *st = node_store(n);
+  store_txloc loc;
+  *out = NULL;
+  cx_err e = store_tx_get(st, txid, &loc);
+  if (e) return e; /* not_found: unknown, or still in the mempool */
+  uint8_t *raw = NULL, *hdr = NULL, *craw = NULL;
+  size_t len = 0, hlen = 0, clen = 0;
+  cx_hash *ids = NULL, *leaves = NULL;
+  cJSON *o = NULL;
+  cx_block b;
+  block_init(&b);
+  if ((e = store_block_get(st, loc.height, &raw, &len))) goto out;
+  if ((e = block_decode(raw, len, &b))) goto out;
+  if (loc.index >= b.ntx) {
+    e = CX_E_CORRUPT; /* the tx index names a place its block does not have */
+    goto out;
+  }
+  ids = malloc(b.ntx * sizeof *ids);
+  leaves = malloc(b.ntx * sizeof *leaves);
+  if (!ids || !leaves) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  if ((e = block_leaves(st, &b, ids, leaves))) goto out;
+  e = store_cert_get(st, loc.height, &craw, &clen);
+  if (e == CX_E_NOT_FOUND) clen = 0; /* a certificate-less block: reported as empty, fails the check */
+  else if (e) goto out;
+  block_header_encode(&b.h, &hdr, &hlen);
+  if (!hdr || !(o = cJSON_CreateObject())) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  cx_hash bh;
+  char hex[CX_HASH_HEX_LEN];
+  block_hash(&b.h, &bh);
+  cJSON_AddStringToObject(o, "txid", hash_hex(txid, hex));
+  cJSON_AddNumberToObject(o, "height", (double)loc.height);
+  cJSON_AddNumberToObject(o, "index", loc.index);
+  cJSON_AddNumberToObject(o, "code", loc.code);
+  api_add_hex(o, "header", hdr, hlen);
+  cJSON_AddStringToObject(o, "hash", hash_hex(&bh, hex));
+  api_add_hex(o, "cert", craw, clen);
+  cJSON_AddNumberToObject(o, "ntx", (double)b.ntx);
+  add_path(o, "tx_path", ids, b.ntx, loc.index);
+  add_path(o, "receipt_path", leaves, b.ntx, loc.index);
+  if (raw_to) api_add_hex(raw_to, "raw", b.txs[loc.index], b.tx_len[loc.index]);
+  e = CX_OK;
+out:
+  if (e) {
+    cJSON_Delete(o);
+    o = NULL;
+  }
+  *out = o;
+  block_clear(&b);
+  free(raw);
+  free(hdr);
+  free(craw);
+  free(ids);
+  free(leaves);
+  return e;
 }
 
 /* The args of the committed call txid (its record exists, so it is in a
@@ -895,6 +993,26 @@ static void add_mpc(cJSON *o, node *n) {
   cJSON_AddStringToObject(m, "last_error", ms.last_error);
 }
 
+/* State sync (docs/statesync.md): the store's base, whether the client runs
+ * or ran at this start and where it is, and the snapshot served. */
+static void add_statesync(cJSON *o, node *n, store *st) {
+  node_ss_stats ss;
+  node_statesync_status(n, &ss);
+  cJSON *s = cJSON_AddObjectToObject(o, "statesync");
+  if (!s) return;
+  api_add_u64(s, "base", store_base(st));
+  cJSON_AddBoolToObject(s, "enabled", ss.enabled);
+  cJSON_AddBoolToObject(s, "active", ss.active);
+  cJSON_AddStringToObject(s, "phase", ss.ran || ss.active ? ss_phase_name(ss.prog.phase) : "off");
+  api_add_u64(s, "height", ss.prog.height);
+  api_add_u64(s, "chunks_done", ss.prog.chunks_done);
+  api_add_u64(s, "chunks_total", SS_CHUNKS);
+  api_add_u64(s, "refused", ss.prog.refused);
+  api_add_u64(s, "installed_height", ss.installed);
+  api_add_u64(s, "serving_height", ss.pinned);
+  cJSON_AddStringToObject(s, "last", ss.last);
+}
+
 static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
   node *n = ctx;
   store *st = node_store(n);
@@ -936,6 +1054,7 @@ static cx_err m_status(void *ctx, const cJSON *params, cJSON **result, rpc_error
   add_mpc(o, n);
   add_calls(o, n);
   add_keys(o, n);
+  add_statesync(o, n, st);
   *result = o;
   return CX_OK;
 }

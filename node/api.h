@@ -14,11 +14,16 @@ void api_methods(const rpc_method **out, size_t *n);
 /* call_wait and tx_proof (node/api_calls.c; docs/rpc.md); ctx is the node*
  * too. Kept apart from api_methods: the server registers both tables. */
 void api_calls_methods(const rpc_method **out, size_t *n);
-/* The read-only list methods (node/api_lists.c; docs/rpc.md "Lists"). */
+/* The read-only list methods and member_history (node/api_lists.c;
+ * docs/rpc.md "Lists", "Governance history"). */
 void api_lists_methods(const rpc_method **out, size_t *n);
 /* key_get and key_list, the consortium keys (node/api_keys.c; docs/rpc.md
  * "Consortium keys"). */
 void api_keys_methods(const rpc_method **out, size_t *n);
+
+/* member_history's cache for node n (node/api_lists.c): the height its
+ * scan reached and the blocks it has read in all (0, 0 when none). Tests. */
+void api_member_history_stats(const node *n, uint64_t *scanned, uint64_t *blocks_read);
 
 /* Helpers of the api_*.c method files: a hex string field (any length), a
  * number field, and an invalid_params error with its detail. */
@@ -30,6 +35,15 @@ cx_err api_params_err(rpc_error *err, const char *detail);
  * caller's to tx_clear): CX_E_NOT_FOUND when not committed, a store or
  * decode error otherwise. */
 cx_err api_committed_tx(node *n, const cx_hash *txid, cx_tx *out);
+
+/* tx_proof's answer for committed transaction txid (docs/rpc.md tx_proof:
+ * txid, height, index, code, header, hash, cert, ntx, tx_path,
+ * receipt_path), into *out (the caller's to cJSON_Delete); with raw_to
+ * non-NULL the transaction's signed encoding is also added to it as "raw"
+ * (hex), read from the same block. CX_E_NOT_FOUND when not committed (or
+ * still in the mempool); a store error otherwise. Used by tx_proof and
+ * member_history (node/api_calls.c, node/api_lists.c). */
+cx_err api_tx_proof(node *n, const cx_hash *txid, cJSON **out, cJSON *raw_to);
 
 /* JSON rendering of a decoded transaction (also used by the CLI). */
 cJSON *api_tx_to_json(const cx_tx *tx);

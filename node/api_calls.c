@@ -90,94 +90,14 @@ static cx_err m_call_wait(void *ctx, const cJSON *params, cJSON **result, rpc_er
   return CX_OK;
 }
 
-/* The block's txids and receipt leaves (codes from the tx index). */
-static cx_err block_leaves(store *st, const cx_block *b, cx_hash *ids, cx_hash *leaves) {
-  for (size_t i = 0; i < b->ntx; i++) {
-    store_txloc loc;
-    tx_id_of_bytes(b->txs[i], b->tx_len[i], &ids[i]);
-    /* Every transaction of a committed block is indexed; one that is not
-     * means the store is damaged. */
-    if (store_tx_get(st, &ids[i], &loc) != CX_OK) return CX_E_CORRUPT;
-    receipt_leaf(&ids[i], loc.code, &leaves[i]);
-  }
-  return CX_OK;
-}
-
-static void add_path(cJSON *o, const char *k, const cx_hash *leaves, size_t n, size_t idx) {
-  cx_hash path[MERKLE_MAX_DEPTH];
-  size_t len = merkle_path(leaves, n, idx, path);
-  cJSON *a = cJSON_AddArrayToObject(o, k);
-  for (size_t i = 0; a && i < len; i++) {
-    char hex[CX_HASH_HEX_LEN];
-    cJSON_AddItemToArray(a, cJSON_CreateString(hash_hex(&path[i], hex)));
-  }
-}
-
 /* tx_proof {txid}: where a committed transaction is and what proves it
  * (docs/calls.md §7): the header bytes, the certificate bytes and the two
- * audit paths. The verifier recomputes everything from them. */
+ * audit paths (api_tx_proof, shared with member_history). The verifier
+ * recomputes everything from them. */
 static cx_err m_tx_proof(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
-  node *n = ctx;
-  store *st = node_store(n);
   cx_hash id;
   if (param_txid(params, &id, err)) return err->code;
-  store_txloc loc;
-  cx_err e = store_tx_get(st, &id, &loc);
-  if (e) return e; /* not_found: unknown, or still in the mempool */
-  uint8_t *raw = NULL, *hdr = NULL, *craw = NULL;
-  size_t len = 0, hlen = 0, clen = 0;
-  cx_hash *ids = NULL, *leaves = NULL;
-  cJSON *o = NULL;
-  cx_block b;
-  block_init(&b);
-  if ((e = store_block_get(st, loc.height, &raw, &len))) goto out;
-  if ((e = block_decode(raw, len, &b))) goto out;
-  if (loc.index >= b.ntx) {
-    e = CX_E_CORRUPT; /* the tx index names a place its block does not have */
-    goto out;
-  }
-  ids = malloc(b.ntx * sizeof *ids);
-  leaves = malloc(b.ntx * sizeof *leaves);
-  if (!ids || !leaves) {
-    e = CX_E_NOMEM;
-    goto out;
-  }
-  if ((e = block_leaves(st, &b, ids, leaves))) goto out;
-  e = store_cert_get(st, loc.height, &craw, &clen);
-  if (e == CX_E_NOT_FOUND) clen = 0; /* a certificate-less block: reported as empty, fails the check */
-  else if (e) goto out;
-  block_header_encode(&b.h, &hdr, &hlen);
-  if (!hdr || !(o = cJSON_CreateObject())) {
-    e = CX_E_NOMEM;
-    goto out;
-  }
-  cx_hash bh;
-  char hex[CX_HASH_HEX_LEN];
-  block_hash(&b.h, &bh);
-  cJSON_AddStringToObject(o, "txid", hash_hex(&id, hex));
-  cJSON_AddNumberToObject(o, "height", (double)loc.height);
-  cJSON_AddNumberToObject(o, "index", loc.index);
-  cJSON_AddNumberToObject(o, "code", loc.code);
-  api_add_hex(o, "header", hdr, hlen);
-  cJSON_AddStringToObject(o, "hash", hash_hex(&bh, hex));
-  api_add_hex(o, "cert", craw, clen);
-  cJSON_AddNumberToObject(o, "ntx", (double)b.ntx);
-  add_path(o, "tx_path", ids, b.ntx, loc.index);
-  add_path(o, "receipt_path", leaves, b.ntx, loc.index);
-  e = CX_OK;
-out:
-  if (e) {
-    cJSON_Delete(o);
-    o = NULL;
-  }
-  *result = o;
-  block_clear(&b);
-  free(raw);
-  free(hdr);
-  free(craw);
-  free(ids);
-  free(leaves);
-  return e;
+  return api_tx_proof(ctx, &id, result, NULL);
 }
 
 static const rpc_method methods[] = {

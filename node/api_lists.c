@@ -1,7 +1,9 @@
 /* Read-only list methods for the block explorer and other readers
  * (docs/rpc.md "Lists", docs/explorer.md): block_list, tx_list,
  * identity_list, consent_list_all, contract_list and call_list. Newest
- * first, paged, at most LIST_MAX items an answer.
+ * first, paged, at most LIST_MAX items an answer. And member_history, the
+ * governance transactions an auditor replays to follow the validator set
+ * (docs/rpc.md "Governance history", docs/calls.md §7), oldest first.
  *
  * The vm state has no range scan (vm_state is get/put/del only; state.c
  * numbers evidence for that reason), so identities, consents, contracts and
@@ -13,6 +15,7 @@
  * with fewer than `limit` items and a `next` cursor to go on from. Reads
  * only: nothing here takes a lock or writes (a reader sees each commit
  * whole, store.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,12 +134,16 @@ struct scan {
 static cx_err scan_run(scan *s, cursor c, cJSON *o) {
   store *st = node_store(s->n);
   uint64_t h = c.height, start = c.index, blocks = 0;
+  /* A state-synced node (docs/statesync.md) has no block below its base,
+   * and the base block's transactions are not indexed: the chain starts
+   * above it here. */
+  uint64_t lo = store_base(st) ? store_base(st) + 1 : 1;
   cx_err e = CX_OK;
   if (h > store_height(st)) { /* the tip's successor: start with the tip, whole */
     h = store_height(st);
     start = UINT64_MAX;
   }
-  for (; h >= 1 && blocks < SCAN_BLOCKS; h--, start = UINT64_MAX, blocks++) {
+  for (; h >= lo && blocks < SCAN_BLOCKS; h--, start = UINT64_MAX, blocks++) {
     uint8_t *raw = NULL;
     size_t len;
     cx_block b;
@@ -167,12 +174,12 @@ static cx_err scan_run(scan *s, cursor c, cJSON *o) {
     if (full) return CX_OK;
     /* a page that is full at a block's boundary: next is that boundary */
     if (cJSON_GetArraySize(s->items) >= (int)s->limit) {
-      if (h > 1) add_cursor(o, "next", h, 0);
+      if (h > lo) add_cursor(o, "next", h, 0);
       else cJSON_AddNullToObject(o, "next");
       return CX_OK;
     }
   }
-  if (h >= 1) add_cursor(o, "next", h + 1, 0); /* the scan budget ran out */
+  if (h >= lo) add_cursor(o, "next", h + 1, 0); /* the scan budget ran out */
   else cJSON_AddNullToObject(o, "next");
   return CX_OK;
 }
@@ -231,8 +238,16 @@ static cx_err m_block_list(void *ctx, const cJSON *params, cJSON **result, rpc_e
   }
   api_add_u64(o, "tip", tip);
   cx_err e = CX_OK;
-  uint64_t h = from;
-  for (; h >= 1 && (size_t)(from - h) < limit && !e; h--) {
+  uint64_t h = from, lo = store_base(st) ? store_base(st) : 1; /* docs/statesync.md: the base */
+  if (from < lo && lo > 1) {
+    cJSON_Delete(o);
+    err->code = CX_E_NOT_FOUND;
+    snprintf(err->detail, sizeof err->detail,
+             "block %llu is below this node's base %llu: it was state-synced at %llu",
+             (unsigned long long)from, (unsigned long long)lo, (unsigned long long)lo);
+    return CX_E_NOT_FOUND;
+  }
+  for (; h >= lo && (size_t)(from - h) < limit && !e; h--) {
     uint8_t *raw = NULL, *craw = NULL;
     size_t len, clen;
     cx_block b;
@@ -268,7 +283,7 @@ static cx_err m_block_list(void *ctx, const cJSON *params, cJSON **result, rpc_e
     cJSON_Delete(o);
     return e;
   }
-  if (h >= 1) api_add_u64(o, "next", h);
+  if (h >= lo) api_add_u64(o, "next", h);
   else cJSON_AddNullToObject(o, "next");
   *result = o;
   return CX_OK;
@@ -501,6 +516,226 @@ static cx_err m_call_list(void *ctx, const cJSON *params, cJSON **result, rpc_er
   return list_scan(&s, "calls", params, result, err);
 }
 
+/* ---- member_history ---- */
+
+/* The node finds the governance transactions by reading its blocks from 1
+ * and decoding transaction types only; what it found is cached so that a
+ * later request reads only the blocks committed since. There is no api
+ * state to keep it in (the handlers' ctx is the node, node_internal.h is
+ * not the api's), so the cache is a static here, under a mutex, with a few
+ * slots keyed by node (tests and benchmarks open several in one process).
+ * A slot is only a hint: it is used when its chain id and the hash of the
+ * last block it read are still the node's (a node reopened at the same
+ * address over another store starts afresh); committed blocks never
+ * change, so what it lists below that block stays true. The mutex is held
+ * during a scan: concurrent requests wait for it instead of reading the
+ * same blocks twice. */
+typedef struct {
+  cx_hash txid;
+  uint64_t height, index;
+} gov_ent;
+
+typedef struct {
+  const node *n; /* a key only: never dereferenced */
+  cx_hash chain_id;
+  uint64_t scanned;     /* blocks 1..scanned were read */
+  cx_hash scanned_hash; /* block `scanned`'s hash (scanned > 0) */
+  gov_ent *e;
+  size_t len, cap;
+  uint64_t blocks_read; /* api_member_history_stats */
+  uint64_t used;        /* LRU stamp; 0: free */
+} gov_cache;
+
+#define GOV_SLOTS 4
+#define HISTORY_PAGE 100 /* items an answer (each carries a proof: ~2-10 KiB) */
+
+static pthread_mutex_t gov_mu = PTHREAD_MUTEX_INITIALIZER;
+static gov_cache gov_slots[GOV_SLOTS];
+static uint64_t gov_clock;
+
+/* The slot of node n, valid for its store (emptied when not); with the
+ * mutex held. */
+static gov_cache *gov_slot(node *n) {
+  store *st = node_store(n);
+  gov_cache *c = NULL, *lru = &gov_slots[0];
+  for (size_t i = 0; i < GOV_SLOTS; i++) {
+    if (gov_slots[i].used && gov_slots[i].n == n) c = &gov_slots[i];
+    if (gov_slots[i].used < lru->used) lru = &gov_slots[i];
+  }
+  cx_hash id, bh;
+  int same = c && store_chain_id(st, &id) == CX_OK && hash_eq(&id, &c->chain_id) &&
+             (c->scanned == 0 || (c->scanned <= store_height(st) && store_block_hash(st, c->scanned, &bh) == CX_OK &&
+                                  hash_eq(&bh, &c->scanned_hash)));
+  if (!c) c = lru;
+  if (!same) {
+    free(c->e);
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    if (store_chain_id(st, &c->chain_id) != CX_OK) memset(&c->chain_id, 0, sizeof c->chain_id);
+  }
+  c->used = ++gov_clock;
+  return c;
+}
+
+static cx_err gov_add(gov_cache *c, const cx_hash *id, uint64_t h, uint64_t i) {
+  if (c->len == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    gov_ent *e = realloc(c->e, cap * sizeof *e);
+    if (!e) return CX_E_NOMEM;
+    c->e = e;
+    c->cap = cap;
+  }
+  c->e[c->len++] = (gov_ent){*id, h, i};
+  return CX_OK;
+}
+
+/* Reads blocks scanned+1..to into the cache: each member_propose and
+ * member_approve whose receipt is ok. A block this node does not hold
+ * (below a state-synced store's base) is CX_E_NOT_FOUND with *missing its
+ * height. With the mutex held. */
+static cx_err gov_scan(node *n, gov_cache *c, uint64_t to, uint64_t *missing) {
+  store *st = node_store(n);
+  cx_err e = CX_OK;
+  for (uint64_t h = c->scanned + 1; h <= to && !e; h++) {
+    uint8_t *raw = NULL;
+    size_t len;
+    cx_block b;
+    block_init(&b);
+    size_t had = c->len;
+    if ((e = store_block_get(st, h, &raw, &len)) == CX_OK && (e = block_decode(raw, len, &b)) == CX_OK) {
+      c->blocks_read++;
+      for (size_t i = 0; i < b.ntx && !e; i++) {
+        /* the type is the byte after the version (tx.h): no decoding */
+        if (b.tx_len[i] < 2 || (b.txs[i][1] != TX_MEMBER_PROPOSE && b.txs[i][1] != TX_MEMBER_APPROVE)) continue;
+        cx_hash id;
+        store_txloc loc;
+        tx_id_of_bytes(b.txs[i], b.tx_len[i], &id);
+        /* every transaction of a committed block is indexed */
+        if (store_tx_get(st, &id, &loc) != CX_OK) e = CX_E_CORRUPT;
+        else if (loc.code == CX_OK) e = gov_add(c, &id, h, i);
+      }
+      cx_hash bh;
+      if (!e) e = store_block_hash(st, h, &bh);
+      if (!e) {
+        c->scanned = h;
+        c->scanned_hash = bh;
+      } else {
+        c->len = had; /* the block is read again next time, whole */
+      }
+    } else if (e == CX_E_NOT_FOUND) {
+      *missing = h;
+    }
+    block_clear(&b);
+    free(raw);
+  }
+  return e;
+}
+
+static cx_err not_held(rpc_error *err, uint64_t h, uint64_t base) {
+  err->code = CX_E_NOT_FOUND;
+  if (base)
+    snprintf(err->detail, sizeof err->detail,
+             "this node was state-synced at height %llu and holds no block below it (nor the receipts of block "
+             "%llu): it cannot list the governance transactions; ask a node that holds the whole chain",
+             (unsigned long long)base, (unsigned long long)base);
+  else
+    snprintf(err->detail, sizeof err->detail,
+             "this node does not hold block %llu: it cannot list the governance transactions; ask a node that "
+             "holds the whole chain",
+             (unsigned long long)h);
+  return CX_E_NOT_FOUND;
+}
+
+/* member_history {to_height?, start?}: the governance transactions
+ * (member_propose, member_approve) with ok receipts in blocks 1..to_height
+ * (default the tip), oldest first, each with its raw bytes and tx_proof's
+ * answer: what `custos verify result` replays to follow the validator set
+ * (docs/calls.md §7). Paged by position: items start.. of the list, at
+ * most HISTORY_PAGE; "next" is the start of the next page (null at the
+ * end), "total" the list's length. */
+static cx_err m_member_history(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  store *st = node_store(n);
+  uint64_t tip = store_height(st), to = tip, start = 0, base = store_base(st), missing = 0;
+  if (rpc_param(params, "to_height", -1)) {
+    if (rpc_param_u64(params, "to_height", -1, &to, err)) return err->code;
+    if (to > tip) {
+      err->code = CX_E_RPC_PARAMS;
+      snprintf(err->detail, sizeof err->detail, "params.to_height: %llu is above the tip (%llu)",
+               (unsigned long long)to, (unsigned long long)tip);
+      return CX_E_RPC_PARAMS;
+    }
+  }
+  if (rpc_param(params, "start", -1) && rpc_param_u64(params, "start", -1, &start, err)) return err->code;
+  /* A state-synced store (storage/store.h store_base) has no block below
+   * its base and no receipts of the base block. */
+  if (base && to >= 1) return not_held(err, 1, base);
+
+  pthread_mutex_lock(&gov_mu);
+  gov_cache *c = gov_slot(n);
+  cx_err e = c->scanned < to ? gov_scan(n, c, to, &missing) : CX_OK;
+  size_t total = 0;
+  while (total < c->len && c->e[total].height <= to) total++;
+  gov_ent *page = NULL;
+  size_t np = 0;
+  if (!e && start <= total) {
+    np = total - start < HISTORY_PAGE ? total - (size_t)start : HISTORY_PAGE;
+    if (np && !(page = malloc(np * sizeof *page))) e = CX_E_NOMEM;
+    else if (np) memcpy(page, c->e + start, np * sizeof *page);
+  }
+  pthread_mutex_unlock(&gov_mu);
+  if (e == CX_E_NOT_FOUND) return not_held(err, missing, 0);
+  if (e) return e;
+  if (start > total) {
+    free(page);
+    err->code = CX_E_RPC_PARAMS;
+    snprintf(err->detail, sizeof err->detail, "params.start: %llu is past the end of the list (%zu transactions)",
+             (unsigned long long)start, total);
+    return CX_E_RPC_PARAMS;
+  }
+
+  cJSON *o = cJSON_CreateObject(), *a = o ? cJSON_AddArrayToObject(o, "txs") : NULL;
+  if (!a) e = CX_E_NOMEM;
+  for (size_t i = 0; !e && i < np; i++) {
+    cJSON *it = cJSON_CreateObject(), *proof = NULL;
+    if (!it) {
+      e = CX_E_NOMEM;
+      break;
+    }
+    cJSON_AddItemToArray(a, it);
+    api_add_hex(it, "txid", page[i].txid.b, 32);
+    api_add_u64(it, "height", page[i].height);
+    api_add_u64(it, "index", page[i].index);
+    e = api_tx_proof(n, &page[i].txid, &proof, it);
+    if (e == CX_E_NOT_FOUND) e = CX_E_CORRUPT; /* listed from a committed block */
+    if (!e) cJSON_AddItemToObject(it, "proof", proof);
+  }
+  free(page);
+  if (e) {
+    cJSON_Delete(o);
+    return e;
+  }
+  api_add_u64(o, "to_height", to);
+  api_add_u64(o, "total", total);
+  if (start + np < total)
+    api_add_u64(o, "next", start + np);
+  else
+    cJSON_AddNullToObject(o, "next");
+  *result = o;
+  return CX_OK;
+}
+
+void api_member_history_stats(const node *n, uint64_t *scanned, uint64_t *blocks_read) {
+  *scanned = *blocks_read = 0;
+  pthread_mutex_lock(&gov_mu);
+  for (size_t i = 0; i < GOV_SLOTS; i++)
+    if (gov_slots[i].used && gov_slots[i].n == n) {
+      *scanned = gov_slots[i].scanned;
+      *blocks_read = gov_slots[i].blocks_read;
+    }
+  pthread_mutex_unlock(&gov_mu);
+}
+
 static const rpc_method methods[] = {
     {"block_list", m_block_list, 0},
     {"tx_list", m_tx_list, 0},
@@ -508,6 +743,7 @@ static const rpc_method methods[] = {
     {"consent_list_all", m_consent_list_all, 0},
     {"contract_list", m_contract_list, 0},
     {"call_list", m_call_list, 0},
+    {"member_history", m_member_history, 0},
 };
 
 void api_lists_methods(const rpc_method **out, size_t *n) {

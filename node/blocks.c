@@ -279,6 +279,31 @@ out:
 
 /* ---- commit (decided by the engine, or certified and fetched by sync) ---- */
 
+
+/* Whether our key is in a validator set. */
+static int has_key(const cx_pubkey *keys, size_t nval, const cx_pubkey *k) {
+  for (size_t i = 0; i < nval; i++)
+    if (memcmp(keys[i].b, k->b, 32) == 0) return 1;
+  return 0;
+}
+
+/* Says so when a committed governance change makes this node a validator
+ * (a joining member's node, docs/onboarding.md) or an observer (removed):
+ * the engine follows the set it is given at COMMITTED. The set before is
+ * the one published for the height just committed. */
+static void log_role_change(node *n, uint64_t height, const cx_pubkey *keys, size_t nval) {
+  pthread_mutex_lock(&n->vmu);
+  int was = has_key(n->vkeys, n->nvk, &n->keys.pub);
+  pthread_mutex_unlock(&n->vmu);
+  int is = has_key(keys, nval, &n->keys.pub);
+  if (is && !was)
+    LOG_I("node", "member '%s' is a validator from height %llu: voting", n->cfg.name,
+          (unsigned long long)height + 1);
+  else if (was && !is)
+    LOG_W("node", "member '%s' is no longer a validator from height %llu: observing",
+          n->cfg.name, (unsigned long long)height + 1);
+}
+
 /* Commits an executed block with its certificate, then prepares the
  * COMMITTED event (validator set of the next height). The cache is cleared
  * (ent with it). A storage failure is returned: fatal. */
@@ -338,9 +363,11 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   }
   ev->validators = n->next_keys;
   ev->nvalidators = nval;
+  log_role_change(n, ev->height, n->next_keys, nval);
   node_publish_validators(n, n->next_keys, nval);
   mpc_service_on_commit(n, ev->height, n->tip_time, n->next_keys, nval);
   key_service_on_commit(n, ev->height);
+  node_vault_follow(n);
   for (size_t i = 0; i < TIMERS_MAX; i++) /* timers of the old height are stale */
     if (n->timers[i].used && n->timers[i].height <= ev->height) n->timers[i].used = 0;
   n->started = 0;

@@ -163,6 +163,7 @@ typedef struct {
   cx_hash chain_id;
   uint64_t height; /* node's height when opened */
   uint64_t nonce;
+  int nonce_forced; /* --nonce: never re-signed under another nonce */
 } cli_signer;
 
 /* Loads the keystore, asks the node for chain id, height and next nonce
@@ -171,7 +172,12 @@ int cli_signer_open(const cli_ctx *c, const cli_args *a, cli_signer *s);
 void cli_signer_close(cli_signer *s);
 /* Signs tx (chain id, nonce, sender from s), submits it and prints the txid
  * (or, with --wait, the receipt) together with extras (consumed, may be
- * NULL: an object of additional output fields such as a DID). */
+ * NULL: an object of additional output fields such as a DID). When another
+ * transaction of the same key takes the nonce (the node's own: the member
+ * key is shared), it re-signs under the next free one, unless --nonce
+ * fixed it or the transaction is bound to its nonce (a call whose params
+ * were dealt under it) (cli_rpc.c, "a client's nonce"); --wait's --timeout
+ * covers all attempts. */
 int cli_sign_submit(const cli_ctx *c, cli_signer *s, cx_tx *tx, cJSON *extras);
 
 #endif

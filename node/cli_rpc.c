@@ -92,10 +92,12 @@ int cli_signer_open(const cli_ctx *c, const cli_args *a, cli_signer *s) {
   if (a->nonce && (rc = cli_u64_arg("--nonce", a->nonce, &forced))) return rc;
   if ((rc = cli_load_signer_keys(c, &s->keys))) return rc;
   if ((rc = chain_info(c, s))) goto fail;
-  if (a->nonce)
+  if (a->nonce) {
     s->nonce = forced;
-  else if ((rc = next_nonce(c, s)))
+    s->nonce_forced = 1;
+  } else if ((rc = next_nonce(c, s))) {
     goto fail;
+  }
   return CLI_OK;
 fail:
   cli_signer_close(s);
@@ -191,14 +193,9 @@ int cli_wait_committed(const cli_ctx *c, const char *txid, cJSON **out) {
   }
 }
 
-/* Waits for the commit and prints the receipt. */
-static int wait_receipt(const cli_ctx *c, const char *txid, cJSON *extras) {
-  cJSON *r = NULL;
-  int rc = cli_wait_committed(c, txid, &r);
-  if (rc) {
-    cJSON_Delete(extras);
-    return rc;
-  }
+/* Prints the receipt of a committed transaction (r: tx_get's answer,
+ * consumed) with extras (consumed). */
+static int print_committed(const cli_ctx *c, const char *txid, cJSON *r, cJSON *extras) {
   const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r, "receipt");
   const cJSON *rule = cJSON_GetObjectItemCaseSensitive(rec, "rule");
   const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
@@ -232,64 +229,215 @@ static int encode_checked(const cx_tx *tx, uint8_t **buf, size_t *len) {
   return CLI_OK;
 }
 
+/* ---- a client's nonce and the node's own transactions ----
+ * The node signs transactions of its own under the member key (key
+ * service, evidence, call results: node_submit_own), and an operator's
+ * `custos` uses the same key. Both take the account's next free nonce,
+ * so they can collide: the node that admits the second refuses it
+ * (duplicate: that nonce is pending), or, when each reached another node
+ * first, one of the two commits and the other is dropped from every
+ * mempool (its nonce is used). Unless --nonce fixed the nonce, the CLI
+ * re-signs under the next free nonce and submits again, SUBMIT_TRIES times
+ * at most; with --nonce (or for a call with a dealing, nonce_bound) it says
+ * what happened. */
+#define SUBMIT_TRIES 5
+
+typedef enum { WAIT_COMMITTED, WAIT_SUPERSEDED, WAIT_FAILED } wait_outcome;
+
+/* The account's committed next nonce (account_get "nonce"). */
+static int committed_nonce(const cli_ctx *c, const cli_signer *s, uint64_t *out) {
+  cJSON *r = NULL;
+  rpcc_error err;
+  cJSON *p = cli_params_hex("key", s->keys.pub.b, 32);
+  if (!p) return -1;
+  cx_err e = rpcc_call(c->node, "account_get", p, NULL, &r, &err);
+  int bad = e != CX_OK || cli_json_u64(cJSON_GetObjectItemCaseSensitive(r, "nonce"), out) != 0;
+  cJSON_Delete(r);
+  return bad ? -1 : 0;
+}
+
+/* Polls tx_get until txid is committed (*out: the answer), or until the
+ * account's committed nonce has passed the transaction's while the node
+ * knows it no more (superseded: another transaction took its nonce). On
+ * WAIT_FAILED the error was printed and *rc is the exit code. */
+static wait_outcome wait_tx(const cli_ctx *c, const cli_signer *s, const char *txid, double deadline,
+                            cJSON **out, int *rc) {
+  *out = NULL;
+  for (;;) {
+    for (int again = 0; again < 2; again++) { /* twice: the commit may fall between the two reads */
+      cJSON *r = NULL;
+      rpcc_error err;
+      cJSON *p = cJSON_CreateObject();
+      if (!p || !cJSON_AddStringToObject(p, "txid", txid)) {
+        cJSON_Delete(p);
+        *rc = cli_fail(CLI_LOCAL, "out of memory");
+        return WAIT_FAILED;
+      }
+      cx_err e = rpcc_call(c->node, "tx_get", p, NULL, &r, &err);
+      if (e == CX_OK) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+        if (cJSON_IsString(st) && strcmp(st->valuestring, "committed") == 0) {
+          *out = r;
+          return WAIT_COMMITTED;
+        }
+        cJSON_Delete(r);
+        break; /* pending */
+      }
+      if (!(err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND)) {
+        *rc = cli_rpc_report(c, "tx_get", e, &err);
+        return WAIT_FAILED;
+      }
+      uint64_t next = 0;
+      if (committed_nonce(c, s, &next) != 0 || next <= s->nonce) break; /* between mempool and store */
+      if (again) return WAIT_SUPERSEDED;
+    }
+    if (cli_now_s() >= deadline) {
+      *rc = cli_fail(CLI_UNREACHABLE, "%s: not committed within %g s (still pending)", txid, c->timeout_s);
+      return WAIT_FAILED;
+    }
+    cli_sleep_ms(100);
+  }
+}
+
+/* Whether the node knows txid (pending or committed): 1 yes, 0 no (not
+ * found), -1 the question failed (then nothing is re-signed). */
+static int known_tx(const cli_ctx *c, const char *txid) {
+  cJSON *r = NULL;
+  rpcc_error err;
+  cJSON *p = cJSON_CreateObject();
+  if (!p || !cJSON_AddStringToObject(p, "txid", txid)) {
+    cJSON_Delete(p);
+    return 0;
+  }
+  cx_err e = rpcc_call(c->node, "tx_get", p, NULL, &r, &err);
+  cJSON_Delete(r);
+  if (e == CX_OK) return 1;
+  return err.kind == RPCC_REMOTE && e == CX_E_NOT_FOUND ? 0 : -1;
+}
+
+/* Signs tx under s->nonce and encodes it: *buf, *len, *hex (malloc'd), txid. */
+static int sign_encode(cli_signer *s, cx_tx *tx, uint8_t **buf, size_t *len, char **hex,
+                       char txid[CX_HASH_HEX_LEN]) {
+  cx_hash id;
+  tx->chain_id = s->chain_id;
+  tx->nonce = s->nonce;
+  cx_err e = tx_sign(tx, s->keys.sign);
+  if (e) return cli_fail(CLI_LOCAL, "cannot sign: %s", cx_err_str(e));
+  int rc = encode_checked(tx, buf, len);
+  if (rc) return rc;
+  tx_id_of_bytes(*buf, *len, &id);
+  hash_hex(&id, txid);
+  if (!(*hex = malloc(2 * *len + 1))) return cli_fail(CLI_LOCAL, "out of memory");
+  hex_encode(*buf, *len, *hex);
+  return CLI_OK;
+}
+
+/* A call's dealt params are sealed under the call's context, its nonce
+ * included (tx_call_context; node/call_service.c opens them under the
+ * transaction's nonce): signed again under another nonce, its parties could
+ * not open them. Such a call is never re-signed; a collision is reported. */
+static int nonce_bound(const cx_tx *tx) { return tx->type == TX_CALL && tx->u.call.nparties > 0; }
+
+/* Moves to the account's next free nonce after `taken` was taken by
+ * another transaction; says so on stderr. */
+static int next_free_nonce(const cli_ctx *c, cli_signer *s, const char *how) {
+  uint64_t taken = s->nonce;
+  int rc = next_nonce(c, s);
+  if (rc) return rc;
+  if (s->nonce <= taken) s->nonce = taken + 1;
+  fprintf(stderr,
+          "custos: note: nonce %llu %s of this key (the node's own, or another client's); signing "
+          "again under nonce %llu\n",
+          (unsigned long long)taken, how, (unsigned long long)s->nonce);
+  return CLI_OK;
+}
+
 int cli_sign_submit(const cli_ctx *c, cli_signer *s, cx_tx *tx, cJSON *extras) {
   uint8_t *buf = NULL;
   size_t len = 0;
   char *hex = NULL;
   cJSON *r = NULL;
   char txid[CX_HASH_HEX_LEN];
-  cx_hash id;
   int rc;
+  double deadline = cli_now_s() + c->timeout_s;
 
-  tx->chain_id = s->chain_id;
-  tx->nonce = s->nonce;
-  cx_err e = tx_sign(tx, s->keys.sign);
-  if (e) {
-    rc = cli_fail(CLI_LOCAL, "cannot sign: %s", cx_err_str(e));
-    goto out;
-  }
-  if ((rc = encode_checked(tx, &buf, &len))) goto out;
-  tx_id_of_bytes(buf, len, &id);
-  hash_hex(&id, txid);
-  if (!(hex = malloc(2 * len + 1))) {
-    rc = cli_fail(CLI_LOCAL, "out of memory");
-    goto out;
-  }
-  hex_encode(buf, len, hex);
-  if (c->print_only) { /* offline signing: hand the encoding to the caller */
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "txid", txid) || !cJSON_AddStringToObject(o, "tx", hex)) {
+  for (int attempt = 1;; attempt++) {
+    free(buf);
+    free(hex);
+    buf = NULL;
+    hex = NULL;
+    if ((rc = sign_encode(s, tx, &buf, &len, &hex, txid))) goto out;
+    if (c->print_only) { /* offline signing: hand the encoding to the caller */
+      cJSON *o = cJSON_CreateObject();
+      if (!o || !cJSON_AddStringToObject(o, "txid", txid) || !cJSON_AddStringToObject(o, "tx", hex)) {
+        cJSON_Delete(o);
+        rc = cli_fail(CLI_LOCAL, "out of memory");
+        goto out;
+      }
+      merge_fields(o, extras);
+      extras = NULL;
+      if (c->json)
+        cli_print_json(c, o);
+      else
+        cli_print_fields(o);
       cJSON_Delete(o);
+      rc = CLI_OK;
+      goto out;
+    }
+    int may_retry = !s->nonce_forced && !nonce_bound(tx) && attempt < SUBMIT_TRIES;
+    cJSON *p = cJSON_CreateObject();
+    if (!p || !cJSON_AddStringToObject(p, "tx", hex)) {
+      cJSON_Delete(p);
       rc = cli_fail(CLI_LOCAL, "out of memory");
       goto out;
     }
-    merge_fields(o, extras);
-    extras = NULL;
-    if (c->json)
-      cli_print_json(c, o);
-    else
-      cli_print_fields(o);
-    cJSON_Delete(o);
-    rc = CLI_OK;
-    goto out;
-  }
-  cJSON *p = cJSON_CreateObject();
-  if (!p || !cJSON_AddStringToObject(p, "tx", hex)) {
-    cJSON_Delete(p);
-    rc = cli_fail(CLI_LOCAL, "out of memory");
-    goto out;
-  }
-  if ((rc = cli_call(c, "tx_submit", p, NULL, &r))) goto out;
-  const cJSON *rid = cJSON_GetObjectItemCaseSensitive(r, "txid");
-  /* Both sides hash the same bytes; a difference means client and node
-   * disagree on the format, worth saying loudly. */
-  if (!cJSON_IsString(rid) || strcmp(rid->valuestring, txid) != 0)
-    fprintf(stderr, "custos: warning: the node reports txid %s, expected %s\n",
-            cJSON_IsString(rid) ? rid->valuestring : "(none)", txid);
-  if (c->wait) {
-    rc = wait_receipt(c, txid, extras);
-    extras = NULL;
-    goto out;
+    rpcc_error err;
+    cx_err e = rpcc_call(c->node, "tx_submit", p, NULL, &r, &err);
+    if (e != CX_OK) {
+      /* duplicate of another txid: the nonce is pending with another
+       * transaction; nonce_used: it committed meanwhile */
+      int taken = err.kind == RPCC_REMOTE && (e == CX_E_DUPLICATE || e == CX_E_NONCE_USED);
+      int known = taken ? known_tx(c, txid) : 0;
+      if (known == -1) taken = 0; /* unsure: report the node's refusal as it is */
+      if (known == 1) { /* these very bytes: already in, never twice */
+        e = CX_OK;
+        if (!(r = cJSON_CreateObject()) || !cJSON_AddStringToObject(r, "txid", txid)) {
+          rc = cli_fail(CLI_LOCAL, "out of memory");
+          goto out;
+        }
+      } else if (taken && may_retry) {
+        if ((rc = next_free_nonce(c, s, e == CX_E_DUPLICATE ? "is taken by a pending transaction" : "was used by a committed transaction"))) goto out;
+        continue;
+      } else {
+        rc = cli_rpc_report(c, "tx_submit", e, &err);
+        goto out;
+      }
+    }
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(r, "txid");
+    /* Both sides hash the same bytes; a difference means client and node
+     * disagree on the format, worth saying loudly. */
+    if (!cJSON_IsString(rid) || strcmp(rid->valuestring, txid) != 0)
+      fprintf(stderr, "custos: warning: the node reports txid %s, expected %s\n",
+              cJSON_IsString(rid) ? rid->valuestring : "(none)", txid);
+    cJSON_Delete(r);
+    r = NULL;
+    if (!c->wait) break;
+    wait_outcome w = wait_tx(c, s, txid, deadline, &r, &rc); /* one --timeout for all attempts */
+    if (w == WAIT_FAILED) goto out;
+    if (w == WAIT_COMMITTED) {
+      rc = print_committed(c, txid, r, extras);
+      r = NULL;
+      extras = NULL;
+      goto out;
+    }
+    if (!may_retry) {
+      rc = cli_fail(CLI_REFUSED,
+                    "%s: superseded: nonce %llu was used by another transaction of this key, which "
+                    "committed; this one was dropped and changed nothing",
+                    txid, (unsigned long long)s->nonce);
+      goto out;
+    }
+    if ((rc = next_free_nonce(c, s, "was used by a committed transaction"))) goto out;
   }
   cJSON *o = cJSON_CreateObject();
   if (!o || !cJSON_AddStringToObject(o, "txid", txid)) {

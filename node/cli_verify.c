@@ -1,13 +1,16 @@
 /* cli_verify: `custos verify result`, the auditor's check of a call's
  * result from the genesis file alone (docs/calls.md §7). The node only
  * fetches bytes (tx_get raw, tx_proof, call_get for the result's id,
- * anchor_get for the anchorings of its input snapshots); every
- * check is recomputed in node/verify.c against the genesis chain id and
- * validator keys, so a lying node makes a check fail, never pass. */
+ * anchor_get for the anchorings of its input snapshots, key_get for a
+ * FROST result's key, member_history for the governance transactions that
+ * changed the validator set); every check is recomputed in node/verify.c
+ * from the genesis chain id and validator keys, so a lying node makes a
+ * check fail, never pass. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "cli.h"
 #include "genesis.h"
 #include "rpc_client.h"
@@ -163,6 +166,111 @@ static int fetch_keytx(const cli_ctx *c, verify_input *in, keytx_fetched *kf) {
   return rc;
 }
 
+/* The governance transactions that changed the validator set up to the
+ * result's height (docs/calls.md §7 "Validator-set changes"):
+ * member_history, page by page, each item with its raw bytes and its
+ * tx_proof. Only the list is the node's word; verify_result proves and
+ * replays every item. A node that cannot list them (an older node, one
+ * that state-synced) leaves the list empty with its reason: the checks
+ * then use the genesis validators, and a block after a change fails. */
+typedef struct {
+  size_t n, cap;
+  cx_hash *ids;
+  verify_tx *t;
+  verify_tx_buf **b; /* one allocation each: t[i] points into *b[i] */
+  char why[400];
+} govtx_fetched;
+
+static int gov_grow(govtx_fetched *gf, size_t want) {
+  if (want <= gf->cap) return 0;
+  size_t cap = gf->cap ? gf->cap : 16;
+  while (cap < want) cap *= 2;
+  cx_hash *ids = realloc(gf->ids, cap * sizeof *ids);
+  if (ids) gf->ids = ids;
+  verify_tx *t = realloc(gf->t, cap * sizeof *t);
+  if (t) gf->t = t;
+  verify_tx_buf **b = realloc(gf->b, cap * sizeof *b);
+  if (b) gf->b = b;
+  if (!ids || !t || !b) return -1;
+  gf->cap = cap;
+  return 0;
+}
+
+/* The height of the block t's proof names (the node's word: it only
+ * bounds the list asked for), 0 if none. */
+static uint64_t proof_height(const verify_tx *t) {
+  cx_block_header h;
+  cx_hash bh;
+  if (!t->has_proof || !t->header || block_peek(t->header, t->header_len, &h, &bh) != CX_OK) return 0;
+  return h.height;
+}
+
+static int fetch_govtx(const cli_ctx *c, uint64_t to_height, verify_input *in, govtx_fetched *gf) {
+  uint64_t start = 0;
+  for (;;) {
+    cJSON *p = cJSON_CreateObject(), *ans = NULL;
+    if (p) {
+      if (to_height) cJSON_AddNumberToObject(p, "to_height", (double)to_height);
+      cJSON_AddNumberToObject(p, "start", (double)start);
+    }
+    int rc = fetch_p(c, "member_history", p, &ans, gf->why, sizeof gf->why, NULL);
+    if (rc) return rc;
+    if (!ans) { /* the node's refusal: its reason, and no list */
+      in->govtx_why = gf->why;
+      break;
+    }
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(ans, "total");
+    const cJSON *txs = cJSON_GetObjectItemCaseSensitive(ans, "txs");
+    const cJSON *next = cJSON_GetObjectItemCaseSensitive(ans, "next");
+    if (!cJSON_IsNumber(total) || !cJSON_IsArray(txs) || !(cJSON_IsNull(next) || cJSON_IsNumber(next))) {
+      snprintf(gf->why, sizeof gf->why, "member_history: the answer has no valid \"total\", \"txs\" or \"next\"");
+      in->govtx_why = gf->why;
+      cJSON_Delete(ans);
+      break;
+    }
+    if (total->valuedouble > VERIFY_MAX_GOVTX) {
+      /* verify_result fails the validators check on the count alone */
+      in->ngovtx = (size_t)(total->valuedouble < 1e9 ? total->valuedouble : 1e9);
+      cJSON_Delete(ans);
+      return CLI_OK;
+    }
+    for (const cJSON *x = txs->child; x; x = x->next) {
+      if (gf->n >= VERIFY_MAX_GOVTX) { /* more items than its total said: over the bound all the same */
+        in->ngovtx = VERIFY_MAX_GOVTX + 1;
+        cJSON_Delete(ans);
+        return CLI_OK;
+      }
+      if (gov_grow(gf, gf->n + 1) || !(gf->b[gf->n] = malloc(sizeof *gf->b[gf->n]))) {
+        cJSON_Delete(ans);
+        return cli_fail(CLI_LOCAL, "out of memory");
+      }
+      const cJSON *tj = cJSON_GetObjectItemCaseSensitive(x, "txid");
+      memset(&gf->ids[gf->n], 0, sizeof gf->ids[gf->n]);
+      if (cJSON_IsString(tj)) hex_decode(tj->valuestring, gf->ids[gf->n].b, 32); /* a bad one fails its check */
+      verify_tx_from_json(x, NULL, cJSON_GetObjectItemCaseSensitive(x, "proof"), NULL, gf->b[gf->n], &gf->t[gf->n]);
+      gf->n++;
+    }
+    int more = cJSON_IsNumber(next) && next->valuedouble > (double)start && next->valuedouble <= total->valuedouble;
+    if (more) start = (uint64_t)next->valuedouble;
+    cJSON_Delete(ans);
+    if (!more) break;
+  }
+  in->ngovtx = gf->n;
+  in->govtx_ids = gf->ids;
+  in->govtx = gf->t;
+  return CLI_OK;
+}
+
+static void govtx_free(govtx_fetched *gf) {
+  for (size_t i = 0; i < gf->n; i++) {
+    verify_tx_buf_free(gf->b[i]);
+    free(gf->b[i]);
+  }
+  free(gf->ids);
+  free(gf->t);
+  free(gf->b);
+}
+
 static void print_report(const cli_ctx *c, const cx_hash *id, const verify_report *r) {
   char hex[CX_HASH_HEX_LEN];
   const char *status = r->status == CX_CALL_DONE ? "done" : r->status == CX_CALL_ABORTED ? "aborted" : NULL;
@@ -212,6 +320,7 @@ static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
   verify_input in;
   fetched fc, fr, fg;
   keytx_fetched kf = {0};
+  govtx_fetched *gf = calloc(1, sizeof *gf);
   anchors_fetched *af = calloc(1, sizeof *af);
   cJSON *call = NULL;
   char err[512] = "", rwhy[400] = "";
@@ -219,21 +328,19 @@ static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
   memset(&fc, 0, sizeof fc);
   memset(&fr, 0, sizeof fr);
   memset(&fg, 0, sizeof fg);
-  if (!af) return cli_fail(CLI_LOCAL, "out of memory");
-  int rc = cli_hash_arg("CALL_ID", a->pos[0], &in.call_id);
+  vm_genesis *g = calloc(1, sizeof *g);
+  int rc = !af || !gf || !g ? cli_fail(CLI_LOCAL, "out of memory") : cli_hash_arg("CALL_ID", a->pos[0], &in.call_id);
   if (rc) {
     free(af);
+    free(gf);
+    free(g);
     return rc;
-  }
-  vm_genesis *g = calloc(1, sizeof *g);
-  if (!g) {
-    free(af);
-    return cli_fail(CLI_LOCAL, "out of memory");
   }
   const char *gpath = cli_opt(a, "genesis");
   if (genesis_load(gpath, g, err, sizeof err) != CX_OK) {
     free(g);
     free(af);
+    free(gf);
     return cli_fail(CLI_LOCAL, "--genesis: %s", err);
   }
 
@@ -260,6 +367,11 @@ static int cmd_verify_result(cli_ctx *c, const cli_args *a) {
   } else {
     in.consent.why = in.consent.proof_why = "needs the call transaction";
   }
+  /* Up to the result's block (or the call's, while pending): every block
+   * checked is at or below it. 0 (neither block known): up to the tip. */
+  uint64_t upto = in.has_result ? proof_height(&in.result) : 0;
+  if (!upto) upto = proof_height(&in.call);
+  if ((rc = fetch_govtx(c, upto, &in, gf))) goto out;
 
   verify_report *r = malloc(sizeof *r);
   if (!r) {
@@ -280,6 +392,8 @@ out:
   free(kf.f);
   free(kf.t);
   free(af);
+  govtx_free(gf);
+  free(gf);
   cJSON_Delete(call);
   free(g);
   return rc;
@@ -292,17 +406,25 @@ const cli_cmd cli_verify_cmds[] = {
         .summary = "check a call's result from the genesis alone (an auditor)",
         .desc = "Checks the result of call CALL_ID trusting only the genesis FILE: the node\n"
                 "is asked for bytes (tx_get, tx_proof, call_get for the result's id,\n"
-                "anchor_get for each input snapshot) and nothing it says is believed; each\n"
-                "check is recomputed against the genesis chain id and validator keys and\n"
-                "printed on its own line as\n"
+                "anchor_get for each input snapshot, key_get for a FROST result's key,\n"
+                "member_history for the governance transactions up to the result's\n"
+                "block) and nothing it says is believed; each check is recomputed from\n"
+                "the genesis chain id and validator keys and printed on its own line as\n"
                 "`ok   <check>: <detail>` or `FAIL <check>: <why>`:\n"
+                "  validators          the governance transactions (member propose and\n"
+                "                      approve) replayed from the genesis, each proven\n"
+                "                      like the call: the validator set in force at\n"
+                "                      every height, which the checks below use\n"
                 "  call, result        txids recomputed from the bytes; types, chain and\n"
                 "                      senders' signatures; the result names this call\n"
                 "  call/result block   header hash = certificate's; the certificate signed\n"
-                "                      by a quorum of the genesis validators\n"
+                "                      by a quorum of the validators in force at that\n"
+                "                      height (the genesis's until governance changed them)\n"
                 "  ... inclusion       txid in tx_root, receipt ok in receipts_root\n"
                 "  mpc                 the result statement recomputed; 2t+1 signatures of\n"
-                "                      the parties (the genesis validators, by name)\n"
+                "                      the call's parties (the validators in force at the\n"
+                "                      call, by name), or in FROST mode the results key\n"
+                "                      replayed from its DKG and its one signature\n"
                 "  consent (+ block,   the grant the call names is committed before it and\n"
                 "  inclusion)          names its subject, insurer and contract; the call's\n"
                 "                      ok receipt shows it was live at the call's height\n"
@@ -310,10 +432,10 @@ const cli_cmd cli_verify_cmds[] = {
                 "                      (vault_anchor, found with anchor_get) by the domain's\n"
                 "                      owner in the genesis, with the same record count,\n"
                 "                      certified and included before the result\n"
-                "A chain whose validator set changed since genesis cannot be verified this\n"
-                "way: its certificates fail with \"validator set differs from genesis: not\n"
-                "verifiable from genesis alone\" (docs/calls.md §7). Exit 0 only if every\n"
-                "check passes, 1 otherwise; --json gives one object with every check.",
+                "A node that leaves a governance transaction out or reorders them makes\n"
+                "checks fail, never pass (docs/calls.md §7 \"Validator-set changes\"). Exit\n"
+                "0 only if every check passes, 1 otherwise; --json gives one object with\n"
+                "every check.",
         .example = "custos verify result 5b7e...10 --genesis devnet/genesis.json\n"
                    "custos --json verify result 5b7e...10 --genesis genesis.json | jq .verified",
         .kind = CLI_QUERY,

@@ -24,6 +24,11 @@
  *           "pool_rands": 200000,      starts only below low_water triples (or
  *           "low_water": 100000,       rands); default half of pool_triples
  *           "round_timeout_ms": 5000},
+ *   "keys": {"enabled": true},         the key service (docs/keys.md §5)
+ *   "statesync": {"enabled": true,     a node at height 0 installs a snapshot
+ *                 "serve": true,       from its peers first; serves one to them
+ *                 "wait_ms": 3000,     (docs/statesync.md)
+ *                 "min_height": 16},
  *   "log_level": "info"
  * }
  *
@@ -79,6 +84,13 @@ typedef struct {
   /* The key service (node/key_service.c, docs/keys.md §5): this node's part
    * in the consortium keys, the beacon and custody signing. */
   int keys_enabled;
+  /* State sync (node/statesync_node.c, docs/statesync.md): a node whose
+   * store is at height 0 first installs a snapshot from its peers; every
+   * node serves one. */
+  int statesync_enabled;
+  int statesync_serve;
+  unsigned statesync_wait_ms;    /* how long to wait for offers */
+  uint64_t statesync_min_height; /* offers below it are not taken */
   int sync; /* fsync commits; always 1 except for explicit benchmarks */
 } node_config;
 

@@ -939,11 +939,24 @@ static void ensure_keys(key_service *s, size_t nval, int rank) {
   free(k);
 }
 
+/* A node replaying history (block sync: a joining member's node, a
+ * restarted one far behind) must not act on the DKG phases it passes
+ * through: the others settled them long ago, and what it would submit
+ * (deals, verdicts, votes) would be refused on chain, or worse, hold its
+ * next nonce. A peer two heights ahead means we are replaying. */
+static int replaying(node *n) {
+  pthread_mutex_lock(&n->smu);
+  uint64_t best = n->best_peer_height;
+  pthread_mutex_unlock(&n->smu);
+  return best > store_height(n->st) + 2;
+}
+
 static void keys_tick(key_service *s) {
   uint64_t now = mono(s);
   if (now < s->tick_at + TICK_MS) return;
   s->tick_at = now;
   node *n = s->node;
+  if (replaying(n)) return;
   char (*names)[CX_KEY_NAME_MAX + 1] = calloc(KEYS_MAX, sizeof *names);
   size_t nk = 0;
   vm_key *k = malloc(sizeof *k);

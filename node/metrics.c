@@ -273,6 +273,24 @@ static void put_mpc(tbuf *b, node *n) {
   counter(b, "custos_beacons_total", "Beacon values this node made or collected (docs/keys.md §7).", k.beacons);
   gauge(b, "custos_beacon_height", "Highest height with a beacon value here.", k.beacon_height);
   counter(b, "custos_key_refused_messages_total", "Key messages (beacon shares) refused.", k.refused);
+
+  node_ss_stats ss;
+  node_statesync_status(n, &ss);
+  gauge(b, "custos_statesync_active", "1 while state sync fetches a snapshot (docs/statesync.md).",
+        (uint64_t)(ss.active != 0));
+  counter(b, "custos_statesync_chunks_fetched_total",
+          "Snapshot chunks fetched that matched their manifest.", ss.prog.chunks_fetched);
+  counter(b, "custos_statesync_refused_total",
+          "Snapshot inputs refused by this node's state sync (bad manifest, chunk, certificate).",
+          ss.prog.refused);
+  gauge(b, "custos_statesync_installed_height",
+        "Height of the snapshot state sync installed at this start (0: none).", ss.installed);
+  gauge(b, "custos_statesync_serving_height", "Height of the snapshot served to peers (0: none).",
+        ss.pinned);
+  counter(b, "custos_statesync_pages_served_total", "Snapshot chunk pages served to peers.",
+          ss.served);
+  counter(b, "custos_statesync_bad_messages_total", "Snapshot messages from peers refused as malformed.",
+          ss.bad);
 }
 
 typedef struct {

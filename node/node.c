@@ -196,6 +196,10 @@ void node_publish_status(node *n) {
 static cx_err open_vault(node *n, char *err, size_t errlen) {
   cx_member me;
   cx_err e = vm_member_get(&n->ro, n->cfg.name, &me);
+  if (e == CX_E_NOT_FOUND) { /* joining: no member record at this height yet */
+    LOG_I("node", "member '%s' is not on chain at this height: no vault yet", n->cfg.name);
+    return CX_OK;
+  }
   if (e) {
     snprintf(err, errlen, "cannot read member '%s': %s", n->cfg.name, cx_err_str(e));
     return e;
@@ -204,7 +208,93 @@ static cx_err open_vault(node *n, char *err, size_t errlen) {
     LOG_I("node", "member '%s' owns no data domain: no vault", n->cfg.name);
     return CX_OK;
   }
-  return node_vault_open(n->cfg.data_dir, n->keys.sign, &n->vault, err, errlen);
+  node_vault *v = NULL;
+  if ((e = node_vault_open(n->cfg.data_dir, n->keys.sign, &v, err, errlen))) return e;
+  __atomic_store_n(&n->vault, v, __ATOMIC_RELEASE);
+  return CX_OK;
+}
+
+/* Consensus thread, after a commit: a member that came to own a data
+ * domain (a bureau admitted after the genesis, whose node synced up to its
+ * admission; docs/onboarding.md) gets its vault now rather than at its next
+ * start. Published atomically: RPC threads read it (node_vault_of). A vault
+ * that does not open is said once; the node goes on without it. */
+void node_vault_follow(node *n) {
+  if (__atomic_load_n(&n->vault, __ATOMIC_ACQUIRE) || n->vault_failed) return;
+  cx_member me;
+  if (vm_member_get(&n->ro, n->cfg.name, &me) != CX_OK || me.domains.n == 0) return;
+  char err[256] = "";
+  if (open_vault(n, err, sizeof err) != CX_OK) {
+    n->vault_failed = 1;
+    LOG_E("node", "member '%s' owns a data domain now, but its vault does not open: %s",
+          n->cfg.name, err);
+    return;
+  }
+  LOG_I("node", "member '%s' owns a data domain now: vault opened", n->cfg.name);
+}
+
+/* The consensus engine at the height after the store's tip, over the
+ * validator set vkeys, resuming from DATA/safety (node_open, and again
+ * after a state sync install: node_reload_state). */
+static cx_err new_engine(node *n, const cx_pubkey *vkeys, size_t nval, bft_engine **out, char *err,
+                         size_t errlen) {
+  bft_safety safety;
+  cx_err e = load_safety(n, &safety);
+  if (e) {
+    snprintf(err, errlen, "%s: damaged safety record", n->safety_path);
+    return e;
+  }
+  bft_config bc = {.chain_id = n->chain_id, .validators = vkeys, .nvalidators = nval,
+                   .self = n->keys.pub, .height = store_height(n->st) + 1,
+                   .propose_ms = BFT_PROPOSE_MS, .prevote_ms = BFT_PREVOTE_MS,
+                   .precommit_ms = BFT_PRECOMMIT_MS, .delta_ms = BFT_DELTA_MS,
+                   .rebroadcast_ms = BFT_REBROADCAST_MS, .sign = sign_digest, .sign_ctx = n};
+  if ((e = bft_new(&bc, &safety, out))) snprintf(err, errlen, "consensus: %s", cx_err_str(e));
+  return e;
+}
+
+/* The tip block's time (the genesis time at height 0). */
+static void read_tip_time(node *n) {
+  uint8_t *b = NULL;
+  size_t bl = 0;
+  cx_block_header h;
+  cx_hash hh;
+  n->tip_time = n->genesis.time_ms;
+  if (store_height(n->st) > 0 && store_block_get(n->st, store_height(n->st), &b, &bl) == CX_OK &&
+      block_peek(b, bl, &h, &hh) == CX_OK)
+    n->tip_time = h.time_ms;
+  free(b);
+}
+
+/* Who this node is on chain (docs/onboarding.md). A member that is a
+ * validator in the committed state must hold the keystore's key. A name
+ * that is not a validator yet (a bureau joining: its node starts from the
+ * genesis and syncs up to the height its admission committed) or no longer
+ * one (removed) opens as an observer: it follows the chain without voting,
+ * and the consensus engine takes it in at the height the validator set
+ * names its key (blocks.c). A name on chain with another key is refused. */
+static cx_err check_identity(node *n, const cx_pubkey *vkey, char *err, size_t errlen) {
+  const char *name = n->cfg.name;
+  if (vkey) {
+    if (memcmp(vkey->b, n->keys.pub.b, 32) == 0) return CX_OK;
+    snprintf(err, errlen, "member '%s' is a validator with another key than this keystore's", name);
+    return CX_E_CONFIG;
+  }
+  cx_member m;
+  cx_err e = vm_member_get(&n->ro, name, &m);
+  if (e == CX_OK && memcmp(m.key.b, n->keys.pub.b, 32) != 0) {
+    snprintf(err, errlen, "member '%s' is on chain with another key than this keystore's", name);
+    return CX_E_CONFIG;
+  }
+  if (e != CX_OK && e != CX_E_NOT_FOUND) {
+    snprintf(err, errlen, "cannot read member '%s': %s", name, cx_err_str(e));
+    return e;
+  }
+  LOG_W("node",
+        "member '%s' is not a validator at height %llu: following the chain as an observer "
+        "until a committed governance change makes it one",
+        name, (unsigned long long)store_height(n->st));
+  return CX_OK;
 }
 
 cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
@@ -233,16 +323,6 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   if ((e = genesis_load(cfg->genesis, &n->genesis, err, errlen))) goto fail;
   vm_genesis_hash(&n->genesis, &n->chain_id);
 
-  /* Our member record: the name in the config must be a validator whose key
-   * is the keystore's. */
-  const cx_member *me = NULL;
-  for (size_t i = 0; i < n->genesis.nmembers; i++)
-    if (strcmp(n->genesis.members[i].name, cfg->name) == 0) me = &n->genesis.members[i];
-  if (!me) {
-    snprintf(err, errlen, "name: member '%s' is not in the genesis", cfg->name);
-    e = CX_E_CONFIG;
-    goto fail;
-  }
   if ((e = keystore_passphrase(cfg->passphrase_file, &pass, err, errlen))) goto fail;
   e = keystore_load(cfg->keystore, pass, &n->keys, err, errlen);
   keystore_passphrase_free(pass);
@@ -298,25 +378,8 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   }
   for (size_t i = 0; i < nval; i++)
     if (strcmp(n->vnames[i], cfg->name) == 0) self = i;
-  if (self == SIZE_MAX || memcmp(vkeys[self].b, n->keys.pub.b, 32) != 0) {
-    snprintf(err, errlen, "member '%s' is not a validator with this keystore's key", cfg->name);
-    e = CX_E_CONFIG;
-    goto fail;
-  }
-  bft_safety safety;
-  if ((e = load_safety(n, &safety))) {
-    snprintf(err, errlen, "%s: damaged safety record", n->safety_path);
-    goto fail;
-  }
-  bft_config bc = {.chain_id = n->chain_id, .validators = vkeys, .nvalidators = nval,
-                   .self = n->keys.pub, .height = store_height(n->st) + 1,
-                   .propose_ms = BFT_PROPOSE_MS, .prevote_ms = BFT_PREVOTE_MS,
-                   .precommit_ms = BFT_PRECOMMIT_MS, .delta_ms = BFT_DELTA_MS,
-                   .rebroadcast_ms = BFT_REBROADCAST_MS, .sign = sign_digest, .sign_ctx = n};
-  if ((e = bft_new(&bc, &safety, &n->eng))) {
-    snprintf(err, errlen, "consensus: %s", cx_err_str(e));
-    goto fail;
-  }
+  if ((e = check_identity(n, self == SIZE_MAX ? NULL : &vkeys[self], err, errlen))) goto fail;
+  if ((e = new_engine(n, vkeys, nval, &n->eng, err, errlen))) goto fail;
   node_publish_validators(n, vkeys, nval);
   node_publish_status(n);
   host_load_held(n);
@@ -326,17 +389,7 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
     e = CX_E_NOMEM;
     goto fail;
   }
-  n->tip_time = n->genesis.time_ms;
-  if (store_height(n->st) > 0) {
-    uint8_t *b;
-    size_t bl;
-    cx_block_header h;
-    cx_hash hh;
-    if (store_block_get(n->st, store_height(n->st), &b, &bl) == CX_OK) {
-      if (block_peek(b, bl, &h, &hh) == CX_OK) n->tip_time = h.time_ms;
-      free(b);
-    }
-  }
+  read_tip_time(n);
   *out = n;
   return CX_OK;
 fail:
@@ -501,6 +554,7 @@ static cx_err start_links(node *n, char *err, size_t errlen) {
   net_on(n->net, NET_MSG_TX, on_gossip_tx, n);
   net_on(n->net, NET_MSG_CONSENSUS, host_on_consensus, n);
   net_on(n->net, NET_MSG_SYNC, sync_on_msg, n);
+  net_on(n->net, NET_MSG_SNAP, statesync_on_msg, n);
   if ((e = mpc_service_start(n, err, errlen))) return e; /* registers NET_MSG_MPC */
   if ((e = call_service_start(n, err, errlen))) return e; /* registers NET_MSG_CALL */
   if ((e = key_service_start(n, err, errlen))) return e;  /* registers NET_MSG_KEY */
@@ -643,14 +697,53 @@ cx_err node_start(node *n, char *err, size_t errlen) {
              (unsigned)n->cfg.rpc_port, cx_err_str(e));
     return e;
   }
+  /* State sync (docs/statesync.md): a store at height 0 first asks its
+   * peers for a snapshot, on the consensus thread before the engine runs
+   * (statesync_cs_main). Decided before the links come up, so that no block
+   * sync request goes out meanwhile. */
+  pthread_mutex_init(&n->ssmu, NULL);
+  pthread_cond_init(&n->sscv, NULL);
+  n->ss_ready = 1;
+  __atomic_store_n(&n->ss_active, n->cfg.statesync_enabled && store_height(n->st) == 0,
+                   __ATOMIC_RELEASE);
   if ((e = start_links(n, err, errlen))) return e;
   n->last_commit_mono = n->clock->mono_ms(n->clock);
-  if (pthread_create(&n->cs_thread, NULL, host_cs_main, n) != 0) {
+  if (pthread_create(&n->cs_thread, NULL, statesync_cs_main, n) != 0) {
     snprintf(err, errlen, "cannot start the consensus thread");
     return CX_E_INTERNAL;
   }
   /* atomic: /healthz reads it from RPC workers (metrics.c) */
   __atomic_store_n(&n->cs_running, 1, __ATOMIC_RELEASE);
+  return CX_OK;
+}
+
+/* After a state sync install (statesync_node.c, on the consensus thread
+ * before the engine runs): what node_open derived from the state, again.
+ * The held blocks and the cache were of height 1: dropped. */
+cx_err node_reload_state(node *n, char *err, size_t errlen) {
+  cx_pubkey vkeys[CX_MAX_VALIDATORS];
+  size_t nval = 0;
+  cx_err e;
+  if ((e = node_read_validators(n, vkeys, &nval))) { /* and the member links */
+    snprintf(err, errlen, "cannot read the validator set: %s", cx_err_str(e));
+    return e;
+  }
+  int self = 0;
+  for (size_t i = 0; i < nval; i++)
+    if (strcmp(n->vnames[i], n->cfg.name) == 0 && memcmp(vkeys[i].b, n->keys.pub.b, 32) == 0) self = 1;
+  if (!self)
+    LOG_W("node", "member '%s' with this keystore's key is not a validator at height %llu: observing",
+          n->cfg.name, (unsigned long long)store_height(n->st) + 1);
+  bft_engine *eng = NULL;
+  if ((e = new_engine(n, vkeys, nval, &eng, err, errlen))) return e;
+  blocks_cache_clear(n);
+  n->nheld = 0;
+  bft_free(n->eng);
+  n->eng = eng;
+  memcpy(n->next_keys, vkeys, nval * sizeof *vkeys);
+  node_publish_validators(n, vkeys, nval);
+  node_publish_status(n);
+  read_tip_time(n);
   return CX_OK;
 }
 
@@ -687,6 +780,10 @@ void node_close(node *n) {
   pthread_mutex_destroy(&n->vmu);
   pthread_mutex_destroy(&n->smu);
   pthread_mutex_destroy(&n->own_mu);
+  if (n->ss_ready) { /* made by node_start */
+    pthread_cond_destroy(&n->sscv);
+    pthread_mutex_destroy(&n->ssmu);
+  }
   free(n->methods);
   free(n);
 }
@@ -721,7 +818,7 @@ void node_chain_id(const node *n, cx_hash *out) { *out = n->chain_id; }
 const node_config *node_cfg(const node *n) { return &n->cfg; }
 const cx_pubkey *node_key(const node *n) { return &n->keys.pub; }
 net *node_net(node *n) { return n->net; }
-node_vault *node_vault_of(node *n) { return n->vault; }
+node_vault *node_vault_of(node *n) { return __atomic_load_n(&n->vault, __ATOMIC_ACQUIRE); }
 cx_err node_vault_rotate_key(node *n, uint32_t *new_id, int *file_ok) {
   CX_ASSERT(n->vault);
   return node_vault_rotate(n->vault, n->keys.sign, new_id, file_ok);

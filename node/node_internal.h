@@ -17,6 +17,9 @@
  *             consensus messages on the wire, the consensus thread,
  *             node_produce_block.
  *   sync.c    block sync (NET_MSG_SYNC).
+ *   statesync_node.c  state sync (NET_MSG_SNAP): serving a pinned snapshot,
+ *             and the client (statesync.c) run on the consensus thread
+ *             before the engine starts (docs/statesync.md).
  *   mpc_service.c  the MPC preprocessing thread and its pool (NET_MSG_MPC;
  *             docs/operations.md, "MPC preprocessing").
  *
@@ -35,8 +38,10 @@
  *     validator set of the height being decided, the engine's status,
  *     evidence.
  *   - smu guards the block sync request state (net and consensus threads).
+ *   - ssmu guards the state sync fields (pinned snapshot, client inbox and
+ *     progress: net, consensus and RPC threads).
  *   - Fields marked atomic are read and written with __atomic, no lock.
- *   - mu, vmu and smu are never held together (no lock order to keep). */
+ *   - mu, vmu, smu and ssmu are never held together (no lock order to keep). */
 #ifndef CUSTOS_NODE_INTERNAL_H
 #define CUSTOS_NODE_INTERNAL_H
 
@@ -50,6 +55,7 @@
 #include "node.h"
 #include "node_vault.h"
 #include "rpc.h"
+#include "statesync.h"
 
 #define EVQ_MAX 1024                /* event queue: entries */
 #define EVQ_BYTES_MAX (64u << 20)   /*   and payload bytes */
@@ -162,7 +168,9 @@ struct node {
   call_service *calls; /* NULL until started (call_service.c) */
   key_service *keysvc; /* NULL until started (key_service.c) */
   pthread_mutex_t own_mu; /* node_submit_own: one nonce at a time */
-  node_vault *vault; /* NULL unless our member owned a data domain at node_open */
+  node_vault *vault; /* atomic pointer: NULL until our member owns a data domain
+                      * (at node_open, or after a commit: node_vault_follow) */
+  int vault_failed;  /* consensus thread: node_vault_follow could not open it */
 
   /* Consensus thread and its queue. mu guards stop, failed and the queue. */
   pthread_t cs_thread;
@@ -209,6 +217,23 @@ struct node {
   uint64_t sync_req_until;           /* mono ms: a GET is outstanding until then */
   uint64_t best_peer_height;
   char best_peer[CX_NAME_MAX + 1];
+
+  /* State sync (statesync_node.c). ssmu and sscv are set up by node_start
+   * (ss_ready); everything below but the atomics is under ssmu. */
+  pthread_mutex_t ssmu;
+  pthread_cond_t sscv;
+  int ss_ready;
+  store_snap *ss_pin;                /* the snapshot served (store_close frees a pin left) */
+  uint64_t ss_pinned_at, ss_req_at;  /* mono ms: pinned; last manifest or chunk request */
+  int ss_active;                     /* atomic too: the client runs (no block sync GETs) */
+  struct ss_inmsg *ss_in, *ss_in_tail; /* the client's inbox (responses from peers) */
+  size_t ss_in_bytes;
+  ss_progress ss_prog;               /* the client's, published */
+  int ss_ran;                        /* the client ran at this start */
+  char ss_last[240];                 /* its outcome, a sentence */
+  uint64_t ss_bad;                   /* atomic: snapshot messages refused */
+  uint64_t ss_served;                /* atomic: chunk pages served */
+  uint64_t ss_installed;             /* atomic: height installed (0: none) */
 };
 
 /* Why a decoder refused peer input, as node_refuse logs it: what (the kind
@@ -240,6 +265,9 @@ void node_evidence_found(node *n, const bft_action *a);
 node_vault *node_vault_of(node *n);
 /* node_vault_rotate with the member key (the vault must exist). */
 cx_err node_vault_rotate_key(node *n, uint32_t *new_id, int *file_ok);
+/* Consensus thread, after each commit: opens the vault once our member
+ * owns a data domain (a member admitted after the genesis). */
+void node_vault_follow(node *n);
 
 /* Signs tx (type and body set) with the member key under the next free
  * nonce of our account and admits it (node_submit); serialised, so the
@@ -303,7 +331,9 @@ void host_load_held(node *n);
 
 /* Block sync messages (NET_MSG_SYNC):
  * u8 version (SYNC_WIRE_VERSION) | u8 kind |
- *   STATUS: varint height (the sender's committed height)
+ *   STATUS: varint height (the sender's committed height) | varint base (its
+ *           lowest stored block, store_base: 0 for a full store; a state-
+ *           synced peer serves no GET below it)
  *   GET   : varint from | varint max
  *   BLOCKS: varint count (<= SYNC_MAX_BLOCKS) |
  *           count x (bytes block (<= CX_BLOCK_MAX_BYTES) | bytes cert (<= SYNC_CERT_MAX))
@@ -320,6 +350,7 @@ enum { SYNC_STATUS = 1, SYNC_GET = 2, SYNC_BLOCKS = 3 };
 typedef struct {
   uint8_t kind;    /* SYNC_*, 0 when the version or kind byte did not decode */
   uint64_t height; /* STATUS */
+  uint64_t base;   /* STATUS: the sender's lowest block (0: it has every block) */
   uint64_t from, max; /* GET (max as sent, not yet capped) */
   uint64_t count;  /* BLOCKS: entries announced (0 when the count did not decode) */
   size_t nblocks;  /* BLOCKS: leading entries that decode (== count when CX_OK) */
@@ -334,12 +365,45 @@ typedef struct {
  * the malformed one are still in out->b[0 .. nblocks). */
 cx_err sync_decode(const uint8_t *p, size_t len, sync_wire *out, node_refusal *r);
 
-/* Sends our committed height to `to`, or to every peer when NULL. */
+/* Sends our committed height and base to `to`, or to every peer when NULL
+ * (every second and after each commit, on the consensus thread: the
+ * snapshot served is re-pinned from there, statesync_serve_tick). */
 void sync_send_status(node *n, const char *to);
 /* Net thread: NET_MSG_SYNC handler (net_handler, ctx = node). */
 void sync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len);
 /* Consensus thread: applies a BLOCKS batch (ev->data stays the caller's). */
 void sync_apply_blocks(node *n, const qev *ev);
+
+/* ---- statesync_node.c (docs/statesync.md) ---- */
+
+/* The consensus thread's start routine (node_start): on a store at height 0
+ * with statesync.enabled, runs the state sync client first (the RPC server
+ * and member links are up; the engine is not), then host_cs_main. */
+void *statesync_cs_main(void *arg);
+/* Net thread: NET_MSG_SNAP handler. Requests are answered from the pinned
+ * snapshot; responses go to the client's inbox while it runs. */
+void statesync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len);
+/* Consensus thread, after a commit: re-pins the served snapshot at heights
+ * that are multiples of SS_PIN_EVERY when the pin is stale (docs/statesync.md,
+ * "Serving"). */
+void statesync_serve_tick(node *n);
+typedef struct {
+  int enabled;            /* statesync.enabled */
+  int active;             /* the client runs now */
+  int ran;                /* it ran at this start (phase: how it ended) */
+  ss_progress prog;
+  uint64_t installed;     /* height installed at this start, 0: none */
+  uint64_t served;        /* chunk pages served to peers */
+  uint64_t bad;           /* snapshot messages refused */
+  uint64_t pinned;        /* height of the snapshot served, 0: none */
+  char last[240];         /* the client's outcome */
+} node_ss_stats;
+/* Any thread. */
+void node_statesync_status(node *n, node_ss_stats *out);
+/* node.c, consensus thread, after an install (before the engine runs): what
+ * node_open derived from the state — the validator set and member links, a
+ * new engine at the new height + 1 (with DATA/safety), tip_time, status. */
+cx_err node_reload_state(node *n, char *err, size_t errlen);
 
 /* ---- call_service.c (docs/calls.md) ---- */
 /* node_start, after the member links: the NET_MSG_CALL handler and the

@@ -32,7 +32,7 @@ cx_err sync_decode(const uint8_t *p, size_t len, sync_wire *out, node_refusal *r
   uint8_t ver = 0, kind = 0;
   cx_err e;
   out->kind = 0;
-  out->height = out->from = out->max = out->count = 0;
+  out->height = out->base = out->from = out->max = out->count = 0;
   out->nblocks = 0;
   dec_init(&d, p, len);
   if (dec_u8(&d, &ver) || ver != SYNC_WIRE_VERSION || dec_u8(&d, &kind))
@@ -40,7 +40,7 @@ cx_err sync_decode(const uint8_t *p, size_t len, sync_wire *out, node_refusal *r
   switch (kind) {
     case SYNC_STATUS:
       out->kind = kind;
-      dec_varint(&d, &out->height);
+      if (!dec_varint(&d, &out->height)) dec_varint(&d, &out->base);
       if ((e = dec_finish(&d))) return sync_refuse(r, e, "sync message", "malformed");
       return CX_OK;
     case SYNC_GET:
@@ -77,12 +77,14 @@ cx_err sync_decode(const uint8_t *p, size_t len, sync_wire *out, node_refusal *r
 
 void sync_send_status(node *n, const char *to) {
   if (!n->net) return;
-  uint8_t buf[16];
+  if (!to) statesync_serve_tick(n); /* the consensus thread's beat */
+  uint8_t buf[24];
   cx_enc e;
   enc_init(&e);
   enc_u8(&e, SYNC_WIRE_VERSION);
   enc_u8(&e, SYNC_STATUS);
   enc_varint(&e, store_height(n->st));
+  enc_varint(&e, store_base(n->st));
   if (enc_finish(&e) == CX_OK && e.len <= sizeof buf) {
     if (to)
       net_send(n->net, to, NET_MSG_SYNC, e.buf, e.len);
@@ -114,7 +116,8 @@ static void sync_request(node *n, const char *to, int force) {
 
 static void serve_get(node *n, const char *to, uint64_t from, uint64_t max) {
   uint64_t top = store_height(n->st);
-  if (from == 0 || from > top) return;
+  /* below our base there is nothing to send (the asker picks another peer) */
+  if (from == 0 || from > top || from < store_base(n->st)) return;
   if (max > SYNC_MAX_BLOCKS) max = SYNC_MAX_BLOCKS;
   cx_enc body;
   enc_init(&body);
@@ -168,8 +171,10 @@ void sync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, s
   } else if (e) {
     node_refuse(n, &n->sync_bad, r.what, from, r.why);
   } else if (w->kind == SYNC_STATUS) {
-    uint64_t a = w->height;
-    if (a > store_height(n->st)) {
+    uint64_t a = w->height, mine = store_height(n->st);
+    /* Not while state sync runs (it decides where block sync starts), and
+     * only from a peer that holds the block we need next. */
+    if (a > mine && !__atomic_load_n(&n->ss_active, __ATOMIC_ACQUIRE) && w->base <= mine + 1) {
       pthread_mutex_lock(&n->smu);
       if (a > n->best_peer_height) {
         n->best_peer_height = a;

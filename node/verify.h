@@ -4,14 +4,41 @@
  * The node is a courier, not a witness: it hands over the raw transactions
  * (tx_get "raw") and, for each, the block header, the commit certificate and
  * two Merkle audit paths (tx_proof). Everything here is recomputed and
- * checked against the validators and chain id of the genesis file: txids
- * from the bytes, block hashes from the headers, certificates against the
- * genesis validator keys, inclusion against tx_root and receipts_root, the
- * result statement from the call and result transactions, the parties'
- * signatures against the genesis validators (the call's parties when the
- * validator set never changed: the limit §7 names), and the anchoring of
- * each input snapshot by the domain's genesis owner (docs/vault.md
- * "Anchoring").
+ * checked against the genesis file: txids from the bytes, block hashes from
+ * the headers, certificates against the validators in force at each block,
+ * inclusion against tx_root and receipts_root, the result statement from the
+ * call and result transactions, the parties' signatures against the
+ * validators in force at the call, and the anchoring of each input snapshot
+ * by the domain's genesis owner (docs/vault.md "Anchoring").
+ *
+ * Validator-set changes (docs/calls.md §7 "Validator-set changes"). The set
+ * in force for block h, V(h), is the set after every governance change
+ * applied in blocks < h (node/blocks.c feeds the engine the set after each
+ * commit). The verifier learns it from the genesis alone: V0 = the genesis
+ * validators, and a scratch in-memory state (vm/memstate.h) holding the
+ * genesis. The node lists the governance transactions (member_propose and
+ * member_approve with ok receipts, member_history) in chain order; each is
+ * checked like any other (bytes, signature, chain, inclusion, ok receipt),
+ * its block's certificate against the set derived so far for that height,
+ * its place after the one before, then applied with vm_apply_governance
+ * (the member rules, no nonce check), whose verdict must be ok as the
+ * chain's was; the validators the scratch state then lists are the set
+ * from the next block on. Every certificate (call, result, consent,
+ * anchorings, the results key's transactions, the governance transactions
+ * themselves) is checked against V(its height), a call's parties are the
+ * set at the call's own place (after the governance transactions before it,
+ * in its block too: the call rule reads them when it runs), and the results
+ * key's epoch-0 parties the set at its key_create's place.
+ * Soundness: each set is proven by transactions in blocks certified by the
+ * set in force before it, so by induction every set derived is one the
+ * chain had, as long as the list is complete. A node that omits or
+ * reorders a governance transaction makes the verifier derive a set the
+ * chain did not have from that point on: later certificates (signer indexes
+ * into the chain's set) and the replay itself (an ok transaction refused)
+ * then fail. The limit is keys a governance change retired (removed or
+ * rekeyed): a node hiding that change keeps them in the set the verifier
+ * derives, so if enough of them leaked to reach its quorum (with the
+ * faulty validators) they could certify a false block (docs/calls.md §7).
  *
  * `custos verify result` (cli_verify.c) fetches the pieces and prints the
  * report; tests build a chain fragment by hand and tamper with each piece. */
@@ -76,9 +103,25 @@ typedef struct {
   size_t nkeytx;
   const cx_hash *keytx_ids;
   const verify_tx *keytx;
+  /* The governance transactions (member_propose, member_approve with ok
+   * receipts) committed up to the result's height, in chain order, as the
+   * node lists them (member_history), each with its proof. None: the
+   * genesis validators throughout. More than VERIFY_MAX_GOVTX: the
+   * validators check fails on the count alone (the arrays are not read).
+   * govtx_why: the node gave no list (its answer), reported by the
+   * validators check; the genesis validators are then used throughout. */
+  size_t ngovtx;
+  const cx_hash *govtx_ids;
+  const verify_tx *govtx;
+  const char *govtx_why;
 } verify_input;
 
-#define VERIFY_MAX_CHECKS 12
+/* The most governance transactions one verification replays; a longer
+ * list fails the validators check (and every check after the set is
+ * unknown). */
+#define VERIFY_MAX_GOVTX 4096
+
+#define VERIFY_MAX_CHECKS 16
 #define VERIFY_DETAIL_MAX 1024 /* snapshot: a line per input domain */
 
 typedef struct {
@@ -93,17 +136,26 @@ typedef struct {
   int all_ok;
   uint8_t status;  /* the result's CX_CALL_DONE / CX_CALL_ABORTED; 0 when unknown */
   int frost;       /* 1: one FROST signature by the results key verified (no per-party signers) */
-  size_t nsigners; /* parties whose signature verified, by genesis validator name */
+  size_t nsigners; /* parties whose signature verified, by name (the validators at the call) */
   char signers[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
 } verify_report;
 
 /* The checks, in this order, each reported once:
- *   call, result, call block, call inclusion, result block,
+ *   validators, call, result, call block, call inclusion, result block,
  *   result inclusion, mpc, consent, consent block, consent inclusion,
  *   snapshot.
- * mpc: quorum mode, 2t + 1 parties' signatures over the statement; FROST
- * mode, the results key replayed from in->keytx (docs/keys.md §6), then
- * its one signature over tx_result_frost_msg.
+ * validators: the governance replay of in->govtx (above). It fails on the
+ * first transaction that does not check (naming it) or beyond
+ * VERIFY_MAX_GOVTX; the sets are then known only up to the last one that
+ * did, and a block or call after it fails its check ("the validators in
+ * force there are not known").
+ * block checks: the certificate against V(height): "certified by 4 of the
+ * 5 validators in force at height 21 (quorum 4)" ("of the 4 genesis
+ * validators" while the set is the genesis's).
+ * mpc: quorum mode, 2t + 1 signatures over the statement by the call's
+ * parties (the set at the call's place); FROST mode, the results key
+ * replayed from in->keytx (docs/keys.md §6), its parties the set at its
+ * creation, then its one signature over tx_result_frost_msg.
  * snapshot: every input commitment of a DONE result names a root its
  * domain's owner anchored: the anchoring transaction (in->anchors, matched
  * by domain and root) decodes, is signed for this chain by the genesis
@@ -117,8 +169,10 @@ void verify_result(const vm_genesis *g, const verify_input *in, verify_report *o
 
 /* The block and inclusion checks of one transaction alone (the first two
  * fill *block and *incl; name them as you like): header canonical, of this
- * chain, certified by the genesis validators; txid in tx_root; receipt ok
- * in receipts_root. *height gets the header's height (0 if none). */
+ * chain, certified by the genesis validators (this one does not follow
+ * governance: a block after a validator-set change fails); txid in
+ * tx_root; receipt ok in receipts_root. *height gets the header's height
+ * (0 if none). */
 void verify_tx_proof(const vm_genesis *g, const cx_hash *txid, const verify_tx *t, verify_check *block,
                      verify_check *incl, uint64_t *height);
 

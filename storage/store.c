@@ -29,11 +29,15 @@ enum {
   P_TX = 'T',    /* txid (32)               -> u64be height || u32be index || i32be code */
   P_STATE = 'S', /* u16be bucket || key     -> value */
   P_META = 'M',  /* name                    -> meta record */
+  P_SAVED = 'G', /* u16be bucket || key     -> value: the height-0 state kept aside
+                  * while a snapshot is installed (docs/storage.md, "State sync") */
 };
 
 #define META_FORMAT "format" /* u32be format version */
 #define META_TIP "tip"       /* u64be height || tip hash || state root */
 #define META_CHAIN "chain"   /* chain id (32) */
+#define META_BASE "base"     /* u64be: the lowest stored block of a state-synced store */
+#define META_RESTORING "restoring" /* u64be: height of a snapshot install under way */
 #define FORMAT_VERSION 1u
 #define TIP_LEN (8 + 32 + 32)
 #define NREC_LEN 64
@@ -82,6 +86,16 @@ struct store {
   snapref *cur;
   uint64_t epoch; /* bumped by every successful write: invalidates ws memos */
   uint32_t nparts; /* threads for a large root computation (power of two) */
+  uint64_t base;   /* lowest stored block (0: every block from 1) */
+  struct store_snap *pins; /* pinned snapshots (store_snap_pin), freed at close */
+  int installing;  /* writer only: store_install_begin .. finish/abort */
+};
+
+struct store_snap {
+  store *s;
+  snapref *r;
+  struct store_snap *next; /* in s->pins, under mu */
+  store_snap_info info;
 };
 
 /* A changed tree node: node index and its new hash. */
@@ -185,30 +199,33 @@ static void node_hash(const store *s, const cx_hash *l, const cx_hash *r, cx_has
 }
 
 /* Streams the leaves of one bucket into its hash. */
-typedef struct {
-  hash_ctx c;
-  size_t n;
-} bucket_acc;
+typedef store_bucket_acc bucket_acc;
 
 static void bucket_init(const store *s, bucket_acc *a) {
   a->c = s->mid[MID_BUCKET];
   a->n = 0;
 }
 
-static void bucket_add(const store *s, bucket_acc *a, const uint8_t *k, size_t kl,
-                       const uint8_t *v, size_t vl) {
+/* leaf(k, v) into the bucket's hash; c is the H_STATE_LEAF context. */
+static void bucket_leaf(bucket_acc *a, hash_ctx *c, const uint8_t *k, size_t kl,
+                        const uint8_t *v, size_t vl) {
   uint8_t len[4];
   cx_hash leaf;
-  hash_ctx c = s->mid[MID_LEAF];
   put_be32(len, (uint32_t)kl);
-  hash_ctx_update(&c, len, 4);
-  hash_ctx_update(&c, k, kl);
+  hash_ctx_update(c, len, 4);
+  hash_ctx_update(c, k, kl);
   put_be32(len, (uint32_t)vl);
-  hash_ctx_update(&c, len, 4);
-  hash_ctx_update(&c, v, vl);
-  hash_ctx_final(&c, &leaf);
+  hash_ctx_update(c, len, 4);
+  hash_ctx_update(c, v, vl);
+  hash_ctx_final(c, &leaf);
   hash_ctx_update(&a->c, leaf.b, 32);
   a->n++;
+}
+
+static void bucket_add(const store *s, bucket_acc *a, const uint8_t *k, size_t kl,
+                       const uint8_t *v, size_t vl) {
+  hash_ctx c = s->mid[MID_LEAF];
+  bucket_leaf(a, &c, k, kl, v, vl);
 }
 
 static void bucket_final(bucket_acc *a, cx_hash *out) {
@@ -217,6 +234,45 @@ static void bucket_final(bucket_acc *a, cx_hash *out) {
     return;
   }
   hash_ctx_final(&a->c, out);
+}
+
+/* ---- the same hashing without a store (state sync clients) ------------- */
+
+uint16_t store_key_bucket(const uint8_t *key, size_t klen) {
+  cx_hash h;
+  hash_tagged(CX_TAG_STATE_KEY, key, klen, &h);
+  return (uint16_t)(h.b[0] << 8 | h.b[1]);
+}
+
+void store_bucket_begin(store_bucket_acc *a) {
+  hash_ctx_init(&a->c, CX_TAG_STATE_BUCKET);
+  a->n = 0;
+}
+
+void store_bucket_add(store_bucket_acc *a, const uint8_t *key, size_t klen, const uint8_t *val,
+                      size_t vlen) {
+  hash_ctx c;
+  hash_ctx_init(&c, CX_TAG_STATE_LEAF);
+  bucket_leaf(a, &c, key, klen, val, vlen);
+}
+
+void store_bucket_end(store_bucket_acc *a, cx_hash *out) { bucket_final(a, out); }
+
+void store_fold(const cx_hash *nodes, size_t n, cx_hash *out) {
+  cx_hash lvl[STORE_SNAP_CHUNKS];
+  CX_ASSERT(n >= 1 && n <= STORE_SNAP_CHUNKS && (n & (n - 1)) == 0);
+  memcpy(lvl, nodes, n * sizeof *lvl);
+  for (; n > 1; n /= 2)
+    for (size_t i = 0; i < n / 2; i++) {
+      uint8_t buf[64];
+      hash_ctx c;
+      memcpy(buf, lvl[2 * i].b, 32);
+      memcpy(buf + 32, lvl[2 * i + 1].b, 32);
+      hash_ctx_init(&c, CX_TAG_STATE_NODE);
+      hash_ctx_update(&c, buf, 64);
+      hash_ctx_final(&c, &lvl[i]);
+    }
+  *out = lvl[0];
 }
 
 static void init_empty(store *s) {
@@ -448,15 +504,18 @@ out:
 }
 
 /* Checks blocks tip..lo (lo >= 1) against their 'N' records, the hash index,
- * the hash links and, with a block_hasher, their bytes. */
+ * the hash links and, with a block_hasher, their bytes. A state-synced
+ * store (base > 0) holds nothing below its base: lo is raised to it and
+ * the base block's parent is not looked for. */
 static cx_err check_chain(store *s, const leveldb_readoptions_t *ro, const tip_rec *t,
-                          uint64_t lo, char *errbuf, size_t errlen) {
+                          uint64_t lo, uint64_t base, char *errbuf, size_t errlen) {
   char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
   uint8_t k[40], rec[NREC_LEN], hb[8];
   uint8_t *blk = NULL;
   size_t blen = 0;
   cx_err e = CX_OK;
   cx_hash expect = t->hash;
+  if (lo < base) lo = base;
   for (uint64_t h = t->height; h >= lo && h > 0; h--) {
     unsigned long long hh = (unsigned long long)h;
     cx_hash bh, ph;
@@ -532,7 +591,7 @@ static cx_err check_chain(store *s, const leveldb_readoptions_t *ro, const tip_r
              hash_hex(&expect, x));
       e = CX_E_CORRUPT;
     }
-  } else {
+  } else if (lo > base) {
     e = db_get_fixed(s, ro, k, height_key(k, P_NREC, lo - 1), rec, NREC_LEN);
     if (e) {
       seterr(errbuf, errlen, "block %llu: hash record is missing or malformed",
@@ -579,7 +638,7 @@ static int any_key_from(store *s, const uint8_t *from, size_t fl, cx_err *e) {
 
 /* A store without a tip record must hold nothing but meta records. */
 static cx_err check_fresh(store *s, char *errbuf, size_t errlen) {
-  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_HASH, P_NREC, P_STATE, P_TX};
+  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_HASH, P_NREC, P_STATE, P_TX, P_SAVED};
   for (size_t i = 0; i < sizeof prefixes; i++) {
     cx_err e = CX_OK;
     if (any_key_from(s, &prefixes[i], 1, &e)) {
@@ -661,6 +720,9 @@ static int mkdir_p(const char *dir) {
 }
 
 /* ---- open / close ------------------------------------------------------- */
+
+static cx_err open_install_state(store *s, char *errbuf, size_t errlen);
+static void snap_pins_free(store *s);
 
 static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
   cx_err e = CX_OK;
@@ -749,11 +811,19 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   if (e) goto out;
   e = check_format(s, errbuf, errlen);
   if (e) goto out;
+  e = open_install_state(s, errbuf, errlen);
+  if (e) goto out;
 
   tip_rec t;
   memset(&t, 0, sizeof t);
   e = tip_read(s, s->ro, &t);
   int fresh = e == CX_E_NOT_FOUND;
+  if (s->base && (fresh || (!e && t.height < s->base))) {
+    seterr(errbuf, errlen, "the store's base is block %llu but its tip is at height %llu",
+           (unsigned long long)s->base, (unsigned long long)t.height);
+    e = CX_E_CORRUPT;
+    goto out;
+  }
   if (fresh) {
     e = check_fresh(s, errbuf, errlen);
     if (e) goto out;
@@ -772,7 +842,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
     if (e) goto out;
     uint64_t depth = s->opts.check_depth;
     uint64_t lo = t.height > depth ? t.height - depth + 1 : 1;
-    e = check_chain(s, s->ro, &t, lo, errbuf, errlen);
+    e = check_chain(s, s->ro, &t, lo, s->base, errbuf, errlen);
     if (e) goto out;
   }
 
@@ -812,6 +882,7 @@ out:
 
 void store_close(store *s) {
   if (!s) return;
+  snap_pins_free(s);
   if (s->cur) {
     /* No reader may be inside a call at close: that is the caller's contract. */
     if (s->cur->snap && s->db) leveldb_release_snapshot(s->db, s->cur->snap);
@@ -864,13 +935,24 @@ cx_err store_chain_id(store *s, cx_hash *out) {
   return has ? CX_OK : CX_E_NOT_FOUND;
 }
 
+/* Below a state-synced store's base nothing is stored (and nothing may be
+ * read as if it were). */
+static int below_base(store *s, uint64_t height) {
+  pthread_mutex_lock(&s->mu);
+  int below = height < s->base;
+  pthread_mutex_unlock(&s->mu);
+  return below;
+}
+
 cx_err store_block_get(store *s, uint64_t height, uint8_t **buf, size_t *len) {
   uint8_t k[9];
+  if (below_base(s, height)) return CX_E_NOT_FOUND;
   return read_get(s, k, height_key(k, P_BLOCK, height), buf, len);
 }
 
 cx_err store_cert_get(store *s, uint64_t height, uint8_t **buf, size_t *len) {
   uint8_t k[9];
+  if (below_base(s, height)) return CX_E_NOT_FOUND;
   return read_get(s, k, height_key(k, P_CERT, height), buf, len);
 }
 
@@ -888,6 +970,7 @@ cx_err store_block_height(store *s, const cx_hash *block_hash, uint64_t *height)
 cx_err store_block_hash(store *s, uint64_t height, cx_hash *out) {
   uint8_t k[9], *v = NULL;
   size_t n = 0;
+  if (below_base(s, height)) return CX_E_NOT_FOUND;
   cx_err e = read_get(s, k, height_key(k, P_NREC, height), &v, &n);
   if (e) return e;
   if (n != NREC_LEN) e = CX_E_CORRUPT;
@@ -1399,7 +1482,7 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
   leveldb_writebatch_t *wb = NULL;
   snapref *nsnap = NULL;
   char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
-  if (height != s->height + 1) {
+  if (height != s->height + 1 || s->installing) {
     e = CX_E_HEIGHT;
     goto out;
   }
@@ -1472,7 +1555,7 @@ cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id) {
   snapref *nsnap = NULL;
   uint8_t k[16];
   tip_rec t;
-  if (s->has_chain || s->height != 0) {
+  if (s->has_chain || s->height != 0 || s->installing) {
     e = CX_E_EXISTS;
     goto out;
   }
@@ -1512,7 +1595,11 @@ cx_err store_verify_all(store *s, char *errbuf, size_t errlen) {
   seterr(errbuf, errlen, "%s", "");
   cx_hash *tree = malloc(TREE_NODES * sizeof *tree);
   if (!tree) return CX_E_NOMEM;
-  snapref *r = snap_acquire(s);
+  pthread_mutex_lock(&s->mu);
+  snapref *r = s->cur;
+  r->refs++;
+  uint64_t base = s->base; /* published with the snapshot */
+  pthread_mutex_unlock(&s->mu);
   tip_rec t;
   uint64_t nent = 0;
   cx_err e = tip_read(s, r->ro, &t);
@@ -1525,7 +1612,7 @@ cx_err store_verify_all(store *s, char *errbuf, size_t errlen) {
     if (e != CX_E_NOMEM && e != CX_E_IO) e = CX_E_CORRUPT;
     goto out;
   } else {
-    e = check_chain(s, r->ro, &t, 1, errbuf, errlen);
+    e = check_chain(s, r->ro, &t, 1, base, errbuf, errlen);
     if (e) goto out;
   }
   /* The same snapshot as the tip record: a concurrent commit cannot mix in. */
@@ -1676,4 +1763,386 @@ cx_err store_backup(store *s, const char *dir, store_backup_info *out, char *err
 cx_err store_backup_digest(const char *dbdir, uint64_t *keys, uint8_t sha256[32], char *errbuf,
                            size_t errlen) {
   return ldb_digest(dbdir, keys, sha256, errbuf, errlen);
+}
+
+/* ---- state sync: pinned snapshots and installs (docs/storage.md) -------- */
+
+uint64_t store_base(const store *s) {
+  store *m = (store *)s;
+  pthread_mutex_lock(&m->mu);
+  uint64_t b = s->base;
+  pthread_mutex_unlock(&m->mu);
+  return b;
+}
+
+cx_err store_snap_pin(store *s, store_snap **out) {
+  CX_ASSERT(s && out);
+  store_snap *p = calloc(1, sizeof *p);
+  if (!p) return CX_E_NOMEM;
+  p->s = s;
+  /* The snapshot and the tree it belongs to, in one critical section:
+   * write_and_publish installs both under mu. */
+  pthread_mutex_lock(&s->mu);
+  p->r = s->cur;
+  p->r->refs++;
+  p->info.height = s->height;
+  p->info.tip = s->tip;
+  p->info.root = s->root;
+  memcpy(p->info.subtrees, &s->tree[STORE_SNAP_CHUNKS], sizeof p->info.subtrees);
+  p->next = s->pins;
+  s->pins = p;
+  pthread_mutex_unlock(&s->mu);
+  *out = p;
+  return CX_OK;
+}
+
+void store_snap_unpin(store_snap *p) {
+  if (!p) return;
+  store *s = p->s;
+  pthread_mutex_lock(&s->mu);
+  for (store_snap **q = &s->pins; *q; q = &(*q)->next)
+    if (*q == p) {
+      *q = p->next;
+      break;
+    }
+  pthread_mutex_unlock(&s->mu);
+  snap_release(s, p->r);
+  free(p);
+}
+
+const store_snap_info *store_snap_info_of(const store_snap *p) { return &p->info; }
+
+/* store_close: the pins nobody released. */
+static void snap_pins_free(store *s) {
+  while (s->pins) {
+    store_snap *p = s->pins;
+    s->pins = p->next;
+    if (--p->r->refs == 0 && p->r != s->cur) snap_free(s, p->r);
+    free(p);
+  }
+}
+
+cx_err store_snap_chunk(store_snap *p, unsigned chunk, int has_after, const uint8_t *after,
+                        size_t after_len, size_t budget, size_t max_entries, store_snap_fn fn,
+                        void *ctx, int *more) {
+  CX_ASSERT(p && fn && more && chunk < STORE_SNAP_CHUNKS && (after || !after_len) &&
+            max_entries >= 1);
+  store *s = p->s;
+  uint32_t lo = chunk * STORE_SNAP_CHUNK_BUCKETS, hi = lo + STORE_SNAP_CHUNK_BUCKETS;
+  uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
+  size_t kl, bytes = 0, n = 0;
+  int skip_eq = 0;
+  cx_err e = CX_OK;
+  char *err = NULL;
+  *more = 0;
+  if (has_after && after_len > STORE_KEY_MAX) return CX_E_TOO_LONG;
+  kl = state_key(k, (uint16_t)lo, NULL, 0);
+  if (has_after) {
+    uint32_t b = key_bucket(s, after, after_len);
+    if (b >= hi) return CX_OK; /* sorts after the chunk */
+    if (b >= lo) {
+      kl = state_key(k, (uint16_t)b, after, after_len);
+      skip_eq = 1;
+    }
+  }
+  leveldb_readoptions_t *ro = leveldb_readoptions_create();
+  leveldb_readoptions_set_verify_checksums(ro, 1);
+  leveldb_readoptions_set_fill_cache(ro, 0);
+  leveldb_readoptions_set_snapshot(ro, p->r->snap);
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, ro);
+  for (leveldb_iter_seek(it, (const char *)k, kl); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+    size_t ikl, vl;
+    const uint8_t *ik = (const uint8_t *)leveldb_iter_key(it, &ikl);
+    if (ikl < STATE_KEY_PREFIX || ik[0] != P_STATE || (uint32_t)(ik[1] << 8 | ik[2]) >= hi) break;
+    if (skip_eq) {
+      skip_eq = 0;
+      if (ikl == kl && memcmp(ik, k, kl) == 0) continue; /* the key given: start after it */
+    }
+    const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
+    if (ikl - STATE_KEY_PREFIX > STORE_KEY_MAX || vl > STORE_VALUE_MAX) {
+      e = CX_E_CORRUPT;
+      break;
+    }
+    size_t cost = ikl - STATE_KEY_PREFIX + vl + 6;
+    if (n > 0 && (bytes + cost > budget || n >= max_entries)) {
+      *more = 1;
+      break;
+    }
+    fn(ctx, ik + STATE_KEY_PREFIX, ikl - STATE_KEY_PREFIX, v, vl);
+    bytes += cost;
+    n++;
+  }
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    e = ldb_map_err(err);
+    LOG_E(MOD, "reading chunk %u of a snapshot failed: %s", chunk, err);
+    leveldb_free(err);
+  }
+  leveldb_iter_destroy(it);
+  leveldb_readoptions_destroy(ro);
+  return e;
+}
+
+#define SAVE_MAX (64u << 20) /* the height-0 state kept aside: a genesis is small */
+#define UNDO_BATCH 65536     /* keys deleted per batch when undoing an install */
+
+/* Writes a batch; a failure is logged and is CX_E_IO (as a commit's). */
+static cx_err batch_write(store *s, leveldb_writebatch_t *wb, const leveldb_writeoptions_t *wo,
+                          const char *what) {
+  char *err = NULL;
+  leveldb_write(s->db, wo, wb, &err);
+  if (!err) return CX_OK;
+  LOG_E(MOD, "%s: write failed: %s", what, err);
+  leveldb_free(err);
+  return CX_E_IO;
+}
+
+/* Adds to wb, for at most max keys with this prefix (latest state, from
+ * the first one): a delete and, when to != 0, a put of the value under the
+ * same key with the prefix `to`. *count: keys added; *bytes (may be NULL)
+ * grows by their key and value bytes. */
+static cx_err batch_move(store *s, leveldb_writebatch_t *wb, uint8_t from, uint8_t to,
+                         size_t max, size_t *count, size_t *bytes) {
+  char *err = NULL;
+  uint8_t nk[STATE_KEY_PREFIX + STORE_KEY_MAX];
+  cx_err e = CX_OK;
+  *count = 0;
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+  for (leveldb_iter_seek(it, (const char *)&from, 1); leveldb_iter_valid(it) && *count < max;
+       leveldb_iter_next(it)) {
+    size_t kl, vl;
+    const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &kl);
+    if (kl == 0 || k[0] != from) break;
+    if (to) {
+      const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vl);
+      if (kl > sizeof nk) {
+        e = CX_E_CORRUPT;
+        break;
+      }
+      memcpy(nk, k, kl);
+      nk[0] = to;
+      leveldb_writebatch_put(wb, (const char *)nk, kl, (const char *)v, vl);
+      if (bytes) *bytes += kl + vl;
+    }
+    leveldb_writebatch_delete(wb, (const char *)k, kl);
+    (*count)++;
+  }
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    e = ldb_map_err(err);
+    LOG_E(MOD, "scanning records '%c' failed: %s", from, err);
+    leveldb_free(err);
+  }
+  leveldb_iter_destroy(it);
+  return e;
+}
+
+static void bump_epoch(store *s) {
+  pthread_mutex_lock(&s->mu);
+  s->epoch++; /* the latest state changed under any write set's memo */
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Puts the height-0 state saved by store_install_begin back: the state is
+ * cleared in batches, then the saved entries return and the marker goes in
+ * one synced batch. Interrupted anywhere, it runs again from the start at
+ * the next open (the saved entries go only with the marker). */
+static cx_err install_undo(store *s) {
+  cx_err e = CX_OK;
+  size_t count = 0;
+  do {
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    e = batch_move(s, wb, P_STATE, 0, UNDO_BATCH, &count, NULL);
+    if (!e && count) e = batch_write(s, wb, s->wo, "clearing an installed state");
+    leveldb_writebatch_destroy(wb);
+  } while (!e && count == UNDO_BATCH);
+  if (e) return e;
+  leveldb_writebatch_t *wb = leveldb_writebatch_create();
+  e = batch_move(s, wb, P_SAVED, P_STATE, SIZE_MAX, &count, NULL);
+  uint8_t k[16];
+  leveldb_writebatch_delete(wb, (const char *)k, meta_key(k, META_RESTORING));
+  if (!e) e = batch_write(s, wb, s->wo_sync, "restoring the height-0 state");
+  leveldb_writebatch_destroy(wb);
+  return e;
+}
+
+/* store_open: an install interrupted by a crash is undone; the base is read. */
+static cx_err open_install_state(store *s, char *errbuf, size_t errlen) {
+  uint8_t k[16], v[8];
+  cx_err e = db_get_fixed(s, s->ro, k, meta_key(k, META_RESTORING), v, 8);
+  if (e == CX_OK) {
+    LOG_W(MOD, "the install of a state snapshot at height %llu was interrupted: the height-0 "
+          "state is put back", (unsigned long long)get_be64(v));
+    if ((e = install_undo(s))) {
+      seterr(errbuf, errlen, "undoing an interrupted snapshot install failed (%s)",
+             cx_err_name(e));
+      return e;
+    }
+  } else if (e != CX_E_NOT_FOUND) {
+    seterr(errbuf, errlen, "the snapshot install marker is unreadable or malformed");
+    return e == CX_E_NOMEM || e == CX_E_IO ? e : CX_E_CORRUPT;
+  }
+  e = db_get_fixed(s, s->ro, k, meta_key(k, META_BASE), v, 8);
+  if (e == CX_E_NOT_FOUND) return CX_OK;
+  if (e || get_be64(v) == 0) {
+    seterr(errbuf, errlen, "the base record is unreadable or malformed");
+    return e == CX_E_NOMEM || e == CX_E_IO ? e : CX_E_CORRUPT;
+  }
+  s->base = get_be64(v);
+  return CX_OK;
+}
+
+cx_err store_install_begin(store *s, uint64_t height) {
+  CX_ASSERT(s);
+  if (height == 0) return CX_E_INVALID_ARG;
+  if (s->installing || s->height != 0 || !s->has_chain || s->base) return CX_E_EXISTS;
+  size_t count = 0, bytes = 0;
+  leveldb_writebatch_t *wb = leveldb_writebatch_create();
+  cx_err e = batch_move(s, wb, P_STATE, P_SAVED, SIZE_MAX, &count, &bytes);
+  if (!e && bytes > SAVE_MAX) e = CX_E_FULL;
+  uint8_t k[16], v[8];
+  put_be64(v, height);
+  leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_RESTORING), (const char *)v, 8);
+  if (!e) e = batch_write(s, wb, s->wo_sync, "beginning a snapshot install");
+  leveldb_writebatch_destroy(wb);
+  if (e) return e;
+  s->installing = 1;
+  bump_epoch(s);
+  LOG_I(MOD, "installing a state snapshot at height %llu (%zu height-0 entries kept aside)",
+        (unsigned long long)height, count);
+  return CX_OK;
+}
+
+cx_err store_install_chunk(store *s, unsigned chunk, const store_kv *ents, size_t n) {
+  CX_ASSERT(s && chunk < STORE_SNAP_CHUNKS && (ents || !n));
+  if (!s->installing) return CX_E_INVALID_ARG;
+  uint32_t lo = chunk * STORE_SNAP_CHUNK_BUCKETS, hi = lo + STORE_SNAP_CHUNK_BUCKETS;
+  for (size_t i = 0; i < n; i++) {
+    if (ents[i].klen > STORE_KEY_MAX || ents[i].vlen > STORE_VALUE_MAX) return CX_E_TOO_LONG;
+    uint32_t b = key_bucket(s, ents[i].key, ents[i].klen);
+    if (b < lo || b >= hi) return CX_E_INVALID_ARG;
+  }
+  cx_err e = CX_OK;
+  char *err = NULL;
+  uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
+  leveldb_writebatch_t *wb = leveldb_writebatch_create();
+  /* what the chunk held (a chunk written twice is replaced, not merged) */
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+  size_t kl = state_key(k, (uint16_t)lo, NULL, 0);
+  for (leveldb_iter_seek(it, (const char *)k, kl); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+    size_t ikl;
+    const uint8_t *ik = (const uint8_t *)leveldb_iter_key(it, &ikl);
+    if (ikl < STATE_KEY_PREFIX || ik[0] != P_STATE || (uint32_t)(ik[1] << 8 | ik[2]) >= hi) break;
+    leveldb_writebatch_delete(wb, (const char *)ik, ikl);
+  }
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    e = ldb_map_err(err);
+    LOG_E(MOD, "reading chunk %u before writing it failed: %s", chunk, err);
+    leveldb_free(err);
+  }
+  leveldb_iter_destroy(it);
+  for (size_t i = 0; !e && i < n; i++) {
+    kl = state_key(k, key_bucket(s, ents[i].key, ents[i].klen), ents[i].key, ents[i].klen);
+    leveldb_writebatch_put(wb, (const char *)k, kl, (const char *)ents[i].val, ents[i].vlen);
+  }
+  if (!e) e = batch_write(s, wb, s->wo, "writing a snapshot chunk");
+  leveldb_writebatch_destroy(wb);
+  if (!e) bump_epoch(s);
+  return e;
+}
+
+cx_err store_install_finish(store *s, uint64_t height, const cx_hash *block_hash,
+                            const cx_hash *parent, const cx_hash *root, const uint8_t *block,
+                            size_t blen, const uint8_t *cert, size_t clen, char *errbuf,
+                            size_t errlen) {
+  CX_ASSERT(s && block_hash && parent && root && (block || !blen) && (cert || !clen));
+  char x[CX_HASH_HEX_LEN], y[CX_HASH_HEX_LEN];
+  uint64_t nent = 0;
+  size_t count = 0;
+  cx_err e = CX_OK;
+  cx_hash *tree = NULL;
+  snapref *nsnap = NULL;
+  leveldb_writebatch_t *wb = NULL;
+  seterr(errbuf, errlen, "%s", "");
+  if (!s->installing || height == 0) {
+    seterr(errbuf, errlen, "no snapshot install is under way");
+    return CX_E_INVALID_ARG;
+  }
+  if (s->opts.block_hasher) {
+    cx_hash bh, ph;
+    if (s->opts.block_hasher(block, blen, &bh, &ph) != CX_OK || !hash_eq(&bh, block_hash) ||
+        !hash_eq(&ph, parent)) {
+      seterr(errbuf, errlen, "block %llu: the bytes do not match hash %s / parent %s",
+             (unsigned long long)height, hash_hex(block_hash, x), hash_hex(parent, y));
+      return CX_E_BAD_BLOCK;
+    }
+  }
+  tree = malloc(TREE_NODES * sizeof *tree);
+  nsnap = snap_new();
+  if (!tree || !nsnap) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  /* The root of what was written, not of what the chunks were said to be. */
+  if ((e = scan_state(s, NULL, tree, 0, &nent, errbuf, errlen))) goto out;
+  if (!hash_eq(&tree[1], root)) {
+    seterr(errbuf, errlen, "the installed state (%llu entries) has root %s, block %llu names %s",
+           (unsigned long long)nent, hash_hex(&tree[1], x), (unsigned long long)height,
+           hash_hex(root, y));
+    e = CX_E_BAD_ROOT;
+    goto out;
+  }
+  wb = leveldb_writebatch_create();
+  uint8_t k[40], v[NREC_LEN];
+  leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_BLOCK, height), (const char *)block,
+                         blen);
+  leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_CERT, height), (const char *)cert,
+                         clen);
+  put_be64(v, height);
+  leveldb_writebatch_put(wb, (const char *)k, hash_key(k, P_HASH, block_hash), (const char *)v, 8);
+  memcpy(v, block_hash->b, 32);
+  memcpy(v + 32, parent->b, 32);
+  leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_NREC, height), (const char *)v,
+                         NREC_LEN);
+  batch_tip(wb, height, block_hash, root);
+  put_be64(v, height);
+  leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_BASE), (const char *)v, 8);
+  leveldb_writebatch_delete(wb, (const char *)k, meta_key(k, META_RESTORING));
+  if ((e = batch_move(s, wb, P_SAVED, 0, SIZE_MAX, &count, NULL))) goto out;
+  if ((e = batch_write(s, wb, s->wo_sync, "finishing a snapshot install"))) {
+    seterr(errbuf, errlen, "writing block %llu and the tip failed", (unsigned long long)height);
+    goto out;
+  }
+  snap_take(s, nsnap);
+  pthread_mutex_lock(&s->mu);
+  memcpy(s->tree, tree, TREE_NODES * sizeof *tree);
+  s->root = *root;
+  s->height = height;
+  s->tip = *block_hash;
+  s->base = height;
+  s->epoch++;
+  snapref *old = snap_publish_locked(s, nsnap);
+  pthread_mutex_unlock(&s->mu);
+  snap_free(s, old);
+  nsnap = NULL;
+  s->installing = 0;
+  LOG_I(MOD, "state snapshot installed: height %llu, %llu entries, root %s",
+        (unsigned long long)height, (unsigned long long)nent, hash_hex(root, x));
+out:
+  if (wb) leveldb_writebatch_destroy(wb);
+  snap_free(s, nsnap);
+  free(tree);
+  return e;
+}
+
+cx_err store_install_abort(store *s) {
+  CX_ASSERT(s);
+  if (!s->installing) return CX_E_INVALID_ARG;
+  cx_err e = install_undo(s);
+  bump_epoch(s);
+  if (e) return e; /* the marker stays: the next open undoes it */
+  s->installing = 0;
+  LOG_I(MOD, "snapshot install undone: back to the height-0 state");
+  return CX_OK;
 }

@@ -19,13 +19,14 @@
  *     H_STATE_NODE(left || right); the root is the state root.
  *   An inclusion proof is the bucket's entries plus 16 sibling hashes.
  *
- * Thread safety: one writer thread calls store_ws_root, store_commit and
- * store_init_genesis. Any thread may use a write set of its own for a
- * speculative check (store_ws_new/get/put/del/mark/rollback/free; its reads
- * see the latest committed state). Readers (RPC threads) may call store_height,
- * store_tip_hash, store_state_root, store_chain_id, the store_*_get functions,
- * store_block_height, store_block_hash, store_state_proof* and
- * store_verify_all concurrently with store_commit(); every call sees either the
+ * Thread safety: one writer thread calls store_ws_root, store_commit,
+ * store_init_genesis and store_install_*. Any thread may use a write set of
+ * its own for a speculative check (store_ws_new/get/put/del/mark/rollback/
+ * free; its reads see the latest committed state). Readers (RPC threads) may
+ * call store_height, store_tip_hash, store_state_root, store_chain_id, the
+ * store_*_get functions, store_block_height, store_block_hash,
+ * store_state_proof*, store_verify_all, store_base and store_snap_*
+ * concurrently with store_commit(); every call sees either the
  * state before or after a commit, never a mix (LevelDB snapshots published
  * together with the tip). Key layout, commit protocol and start-up checks:
  * docs/storage.md. */
@@ -205,5 +206,96 @@ cx_err store_backup(store *s, const char *dir, store_backup_info *out, char *err
  * what store_backup and vault_backup report, so a copy can be checked. */
 cx_err store_backup_digest(const char *dbdir, uint64_t *keys, uint8_t sha256[32], char *errbuf,
                            size_t errlen);
+
+/* ---- state sync (docs/statesync.md; docs/storage.md, "State sync") ----
+ *
+ * A snapshot is the committed state at one height, cut along the bucket
+ * tree into STORE_SNAP_CHUNKS chunks: chunk c holds the buckets
+ * [c * STORE_SNAP_CHUNK_BUCKETS, (c + 1) * STORE_SNAP_CHUNK_BUCKETS), whose
+ * subtree is tree node STORE_SNAP_CHUNKS + c (8 levels below the root). */
+#define STORE_SNAP_CHUNKS 256u
+#define STORE_SNAP_CHUNK_BUCKETS (STORE_BUCKETS / STORE_SNAP_CHUNKS)
+
+/* The pure hashing of the bucket tree (the same functions the store uses),
+ * for a client that checks a chunk or a manifest against a root: */
+/* b(k): the bucket of a state key. */
+uint16_t store_key_bucket(const uint8_t *key, size_t klen);
+/* A bucket's hash from its entries, fed in key order. */
+typedef struct {
+  hash_ctx c;
+  size_t n;
+} store_bucket_acc;
+void store_bucket_begin(store_bucket_acc *a);
+void store_bucket_add(store_bucket_acc *a, const uint8_t *key, size_t klen, const uint8_t *val,
+                      size_t vlen);
+void store_bucket_end(store_bucket_acc *a, cx_hash *out); /* 32 zero bytes when empty */
+/* Folds n (a power of two, 1..STORE_SNAP_CHUNKS) adjacent tree nodes up to their common
+ * ancestor: H_STATE_NODE(left || right) level by level. STORE_SNAP_CHUNKS
+ * subtree hashes fold to the root; a chunk's STORE_SNAP_CHUNK_BUCKETS
+ * bucket hashes fold to its subtree hash. */
+void store_fold(const cx_hash *nodes, size_t n, cx_hash *out);
+
+/* The lowest block a state-synced store holds (its base B: blocks below B
+ * were never stored, store_block_get/store_cert_get/store_block_hash there
+ * are CX_E_NOT_FOUND); 0 for a store holding every block from 1. */
+uint64_t store_base(const store *s);
+
+/* A pinned committed state, for serving a snapshot while the writer goes
+ * on committing (a reference to the LevelDB snapshot that was published
+ * with it, as readers hold one for a call). */
+typedef struct store_snap store_snap;
+typedef struct {
+  uint64_t height; /* committed height */
+  cx_hash tip;     /* its block hash */
+  cx_hash root;    /* its state root */
+  cx_hash subtrees[STORE_SNAP_CHUNKS]; /* chunk c's subtree hash */
+} store_snap_info;
+/* Pins the published state. Any thread. store_close releases the pins still
+ * held (their handles are then invalid). */
+cx_err store_snap_pin(store *s, store_snap **out);
+void store_snap_unpin(store_snap *p); /* NULL is a no-op */
+const store_snap_info *store_snap_info_of(const store_snap *p);
+/* One page of chunk `chunk` (< STORE_SNAP_CHUNKS) of the pinned state:
+ * entries in (bucket, key) order, from the chunk's start or, with has_after,
+ * after the state key `after` (whose bucket places it; a key outside the
+ * chunk gives the chunk's start when it sorts before it, nothing after it),
+ * handed to fn (key and value valid during the call). The page stops before
+ * the entry that would take it over `budget` bytes (klen + vlen + 6 per
+ * entry: two varints and the bytes) or over max_entries, but always holds
+ * one entry when one is left. *more = 1 when entries of the chunk remain.
+ * Any thread. */
+typedef void (*store_snap_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                              size_t vlen);
+cx_err store_snap_chunk(store_snap *p, unsigned chunk, int has_after, const uint8_t *after,
+                        size_t after_len, size_t budget, size_t max_entries, store_snap_fn fn,
+                        void *ctx, int *more);
+
+/* Installing a snapshot, on a store at height 0 (writer thread; readers keep
+ * seeing the height-0 state until store_install_finish publishes the new
+ * one):
+ *   begin  : in one synced batch, moves the height-0 state aside (prefix
+ *            'G'), clears the state and marks the install in progress
+ *            (M "restoring" = height). CX_E_EXISTS unless the store is at
+ *            height 0 with a chain id and no install is under way.
+ *   chunk  : replaces the entries of one chunk with ents (each key must
+ *            hash into the chunk: CX_E_INVALID_ARG; caps as store_ws_put).
+ *   finish : recomputes the root from the state written; not `root`:
+ *            CX_E_BAD_ROOT (nothing written, the install stays open). Else
+ *            one synced batch: the block (with block_hasher: its bytes must
+ *            hash to block_hash and name parent), its certificate, the tip
+ *            record (height, block_hash, root), M "base" = height; the
+ *            marker and the saved state go. The store is then at `height`
+ *            with base `height`. Its transaction index starts above it.
+ *   abort  : puts the saved height-0 state back and drops the marker.
+ * A store opened with the marker set (a crash during an install) is put
+ * back the same way: the height-0 state with its chain id, as before the
+ * install began. Sentence in errbuf where there is one. */
+cx_err store_install_begin(store *s, uint64_t height);
+cx_err store_install_chunk(store *s, unsigned chunk, const store_kv *ents, size_t n);
+cx_err store_install_finish(store *s, uint64_t height, const cx_hash *block_hash,
+                            const cx_hash *parent, const cx_hash *root, const uint8_t *block,
+                            size_t blen, const uint8_t *cert, size_t clen, char *errbuf,
+                            size_t errlen);
+cx_err store_install_abort(store *s);
 
 #endif

@@ -111,6 +111,25 @@ static vmi_rule rule_for(const cx_tx *tx) {
   return NULL;
 }
 
+/* The rule under a savepoint: a rejection undoes its writes (the caller
+ * has done the nonce, or skips it: vm_apply_governance). */
+static cx_err run_rule(const vm_state *st, vmi_rule rule, const cx_tx *tx, const cx_hash *txid, uint64_t height,
+                       cx_err *receipt) {
+  size_t mark = st->mark(st->ctx);
+  vmi_ctx c = {.st = st, .tx = tx, .txid = txid, .height = height};
+  cx_err rej = CX_OK;
+  cx_err err = rule(&c, &rej);
+  if (err) {
+    /* A storage failure is not a verdict on the transaction: the caller
+     * drops the whole write set. Undo what we can anyway. */
+    st->rollback(st->ctx, mark);
+    return err;
+  }
+  if (rej) st->rollback(st->ctx, mark);
+  *receipt = rej;
+  return CX_OK;
+}
+
 cx_err vm_apply_tx(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
                    const cx_hash *txid, uint64_t height, cx_err *receipt) {
   CX_ASSERT(st && st->get && st->put && st->del && st->mark && st->rollback);
@@ -131,17 +150,19 @@ cx_err vm_apply_tx(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
 
   /* The savepoint comes after the nonce: a rejected transaction still
    * consumes its nonce (it is in the block), but nothing else. */
-  size_t mark = st->mark(st->ctx);
-  vmi_ctx c = {.st = st, .tx = tx, .txid = txid, .height = height};
-  cx_err rej = CX_OK;
-  err = rule(&c, &rej);
-  if (err) {
-    /* A storage failure is not a verdict on the transaction: the caller
-     * drops the whole write set. Undo what we can anyway. */
-    st->rollback(st->ctx, mark);
-    return err;
-  }
-  if (rej) st->rollback(st->ctx, mark);
-  *receipt = rej;
-  return CX_OK;
+  return run_rule(st, rule, tx, txid, height, receipt);
+}
+
+cx_err vm_apply_governance(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
+                           const cx_hash *txid, uint64_t height, cx_err *receipt) {
+  CX_ASSERT(st && st->get && st->put && st->del && st->mark && st->rollback);
+  CX_ASSERT(chain_id && tx && txid && receipt && height >= 1);
+  *receipt = CX_OK;
+  if (tx->type != TX_MEMBER_PROPOSE && tx->type != TX_MEMBER_APPROVE) return CX_E_INVALID_ARG;
+  vmi_rule rule = rule_for(tx);
+  if (!rule) return CX_E_INVALID_ARG; /* an unknown action */
+  if (!hash_eq(&tx->chain_id, chain_id)) return CX_E_WRONG_CHAIN;
+  /* No nonce: the replayer does not see the sender's other transactions,
+   * and the block the transaction is proven in already placed it. */
+  return run_rule(st, rule, tx, txid, height, receipt);
 }

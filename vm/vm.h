@@ -87,6 +87,29 @@ cx_err vm_genesis_apply(const vm_state *st, const vm_genesis *g);
 cx_err vm_apply_tx(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
                    const cx_hash *txid, uint64_t height, cx_err *receipt);
 
+/* Governance alone, for an auditor replaying the validator set from the
+ * genesis (node/verify.c, docs/calls.md §7 "Validator-set changes"): a
+ * TX_MEMBER_PROPOSE or TX_MEMBER_APPROVE is run through its rule under a
+ * savepoint exactly as vm_apply_tx runs it, but WITHOUT the nonce check
+ * (nor the nonce update): the replayer holds only the governance
+ * transactions, each already placed by its block's proof, not the
+ * sender's other transactions, so its nonce would be a gap.
+ * The result equals vm_apply_tx's on the chain's state as long as the
+ * rules read only what a governance-only replay holds. They read the
+ * member records and their indexes (m/, mk/, me/, md/), the member list
+ * (ml) and the proposals (p/): all written by the genesis and by these
+ * two transaction types alone. One exception: add and rekey refuse a key
+ * that is some subject's (ik/, written by the identity rules: key_in_use);
+ * a replay has no subjects, so there the check always passes. That only
+ * makes the replay accept more, and an auditor replays only transactions
+ * the chain accepted (ok receipt), whose effects do not depend on ik/: the
+ * state it reaches is the chain's (for these records).
+ * Returns CX_E_INVALID_ARG for any other type (or an action tx_decode
+ * would refuse), CX_E_WRONG_CHAIN, or a storage error; else CX_OK with
+ * *receipt CX_OK (applied) or the rule broken (no effect). */
+cx_err vm_apply_governance(const vm_state *st, const cx_hash *chain_id, const cx_tx *tx,
+                           const cx_hash *txid, uint64_t height, cx_err *receipt);
+
 /* Next nonce expected from this key (0 for a key never seen). */
 cx_err vm_account_nonce(const vm_state *st, const cx_pubkey *key, uint64_t *nonce);
 

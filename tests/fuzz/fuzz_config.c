@@ -57,7 +57,8 @@ static int well_formed(const char *err) {
     if ((unsigned char)*p < 0x20 || *p == 0x7f) return 0;
   if (!strncmp(err, "malformed JSON at line ", 23) || !strncmp(err, "(top level): ", 13)) return 1;
   if (strstr(err, ": unknown field") || strstr(err, ": given twice")) return 1;
-  static const char *const sections[] = {"rpc: ", "p2p: ", "block: ", "mempool: ", "mpc: ", "keys: ", NULL};
+  static const char *const sections[] = {"rpc: ", "p2p: ", "block: ", "mempool: ", "mpc: ", "keys: ",
+                                         "statesync: ", NULL};
   for (int i = 0; sections[i]; i++)
     if (!strncmp(err, sections[i], strlen(sections[i]))) return 1;
   for (size_t i = 0; config_field(i); i++) {
@@ -96,6 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       c.mpc_pool_rands > 4000000 || c.mpc_every_blocks < 1 || c.mpc_round_timeout_ms < 100)
     abort();
   if (c.log_level < 0 || (c.mpc_enabled != 0 && c.mpc_enabled != 1)) abort();
+  if ((c.statesync_enabled != 0 && c.statesync_enabled != 1) ||
+      (c.statesync_serve != 0 && c.statesync_serve != 1) || c.statesync_wait_ms < 100 ||
+      c.statesync_wait_ms > 600000 || c.statesync_min_height < 1)
+    abort();
   if (memchr(c.name, 0, sizeof c.name) == NULL || memchr(c.p2p_listen, 0, sizeof c.p2p_listen) == NULL)
     abort();
   return 0;

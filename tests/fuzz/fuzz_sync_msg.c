@@ -3,7 +3,7 @@
  * BLOCKS with (block, certificate) pairs).
  *
  * Input: the payload as received. Seeds in corpus/fuzz_sync_msg are real
- * messages: a STATUS, a GET, and BLOCKS batches of 0, 1 and 2 entries
+ * messages: a STATUS (height and base), a GET, and BLOCKS batches of 0, 1 and 2 entries
  * carrying the blocks and certificates of corpus/fuzz_block_decode.
  * Checks: no crash or leak (sanitizers); a refusal names what and why; the
  * kind is one of the three (0 only when version or kind did not decode);
@@ -70,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   switch (w->kind) {
     case SYNC_STATUS:
       enc_varint(&enc, w->height);
+      enc_varint(&enc, w->base);
       break;
     case SYNC_GET:
       enc_varint(&enc, w->from);

@@ -145,3 +145,24 @@ CSV
       || fail "contract approve by $d"
   done
 }
+
+# start_node_env I VAR=VALUE...: start_node with extra environment variables
+# for custosd (test hooks such as CUSTOS_TEST_SNAPSHOT_CHEAT); waits for RPC
+# the same way.
+start_node_env() {
+  local i=$1
+  shift
+  env "$@" "$CUSTOSD" --config "$WORK/net/node$i/config.json" >>"$WORK/node$i.log" 2>&1 &
+  NODE_PID[$i]=$!
+  PIDS+=("$!")
+  local url; url=$(rpc_url "$i")
+  for _ in $(seq 1 200); do
+    if curl -s -m 1 -d '{"jsonrpc":"2.0","id":1,"method":"status"}' "$url" 2>/dev/null \
+        | jq -e .result.height >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "${NODE_PID[$i]}" 2>/dev/null || fail "custosd node$i exited: $(tail -5 "$WORK/node$i.log")"
+    sleep 0.05
+  done
+  fail "custosd node$i did not answer on $url"
+}

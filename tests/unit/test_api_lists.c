@@ -6,6 +6,11 @@
  * no item lost or repeated (also inside a block of several transactions),
  * filters, and what each item says against the state.
  *
+ * member_history (docs/rpc.md "Governance history"): the governance
+ * transactions with ok receipts in chain order, each with its raw bytes
+ * and tx_proof's answer, to_height, paging by position, and the cache that
+ * reads only the blocks committed since the last request.
+ *
  * Consortium: hrss (bureau, the only validator, domain hrss), insurer;
  * subjects that are not members. */
 #include <stdio.h>
@@ -511,6 +516,170 @@ START_TEST(test_rejected) {
 }
 END_TEST
 
+/* ---- member_history ---- */
+
+/* hrss proposes (with one validator a proposal applies at once); skip as
+ * in submit. */
+static cx_hash gov_propose(int action, const cx_member *m, uint64_t skip) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_MEMBER_PROPOSE;
+  tx.u.propose.action = (uint8_t)action;
+  tx.u.propose.member = *m;
+  tx.u.propose.expires = 1000;
+  return submit(&tx, g_hrss.sign, skip);
+}
+
+/* A rekey of insurer to fresh keys. */
+static cx_member rekey_insurer(void) {
+  cx_member m;
+  memset(&m, 0, sizeof m);
+  strcpy(m.name, "insurer");
+  cx_seckey *k = key_generate();
+  ck_assert_ptr_nonnull(k);
+  key_public(k, &m.key);
+  key_free(k);
+  tu_randbytes(m.enc_key, 32);
+  return m;
+}
+
+/* Item i of a member_history answer is txid id at (height, index): its raw
+ * bytes hash to it and decode to a governance transaction, its proof is
+ * tx_proof's answer. */
+static void history_item(const cJSON *it, const cx_hash *id, double height, double index) {
+  ck_assert_str_eq(str(it, "txid"), hex(id));
+  ck_assert_double_eq(num(it, "height"), height);
+  ck_assert_double_eq(num(it, "index"), index);
+  const char *raw = str(it, "raw");
+  size_t n = strlen(raw) / 2, got = 0;
+  uint8_t *b = malloc(n);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_int_eq(hex_decode_var(raw, b, n, &got), CX_OK);
+  cx_hash rid;
+  tx_id_of_bytes(b, got, &rid);
+  ck_assert(hash_eq(&rid, id));
+  cx_tx tx;
+  ck_assert_int_eq(tx_decode(b, got, &tx, NULL), CX_OK);
+  ck_assert(tx.type == TX_MEMBER_PROPOSE || tx.type == TX_MEMBER_APPROVE);
+  tx_clear(&tx);
+  free(b);
+  char params[100];
+  snprintf(params, sizeof params, "{\"txid\":\"%s\"}", hex(id));
+  cJSON *proof = expect_ok("tx_proof", params);
+  ck_assert_msg(cJSON_Compare(get(it, "proof"), proof, 1), "the proof is not tx_proof's");
+  cJSON_Delete(proof);
+}
+
+START_TEST(test_member_history) {
+  uint64_t scanned, reads;
+  /* an empty chain */
+  cJSON *r = expect_ok("member_history", "{}");
+  ck_assert_double_eq(num(r, "to_height"), 0);
+  ck_assert_double_eq(num(r, "total"), 0);
+  ck_assert_int_eq(cJSON_GetArraySize(get(r, "txs")), 0);
+  ck_assert(cJSON_IsNull(get(r, "next")));
+  cJSON_Delete(r);
+  expect_err("member_history", "{\"to_height\":1}", RPC_ERR_PARAMS, "params.to_height: 1 is above the tip (0)");
+  expect_err("member_history", "{\"to_height\":-1}", RPC_ERR_PARAMS, "params.to_height");
+  expect_err("member_history", "{\"start\":1}", RPC_ERR_PARAMS, "params.start: 1 is past the end of the list (0");
+
+  /* 1: an identity; 2: insurer2 admitted; 3: insurer3 admitted, and
+   * again (refused: member_exists); 4: insurer rekeyed, insurer2 removed,
+   * and an approval of insurer2's closed proposal (refused). A refusal is
+   * made inside a block: the dry run at admission only runs on the
+   * sender's first pending transaction. */
+  cx_tx tx;
+  cx_hash did, ids[4];
+  keystore_keys subj, i2, i3;
+  register_tx(&tx, &did, &subj);
+  commit(&tx, subj.sign);
+  keystore_keys_free(&subj);
+  ck_assert_int_eq(keystore_generate(&i2), CX_OK);
+  ck_assert_int_eq(keystore_generate(&i3), CX_OK);
+  cx_member m2, m3;
+  nu_member(&m2, "insurer2", ROLE_INSURER, &i2, "", "");
+  nu_member(&m3, "insurer3", ROLE_INSURER, &i3, "", "");
+  keystore_keys_free(&i2);
+  keystore_keys_free(&i3);
+  ids[0] = gov_propose(GOV_ADD, &m2, 0);
+  produce(1);
+  ids[1] = gov_propose(GOV_ADD, &m3, 0);
+  gov_propose(GOV_ADD, &m3, 1);
+  produce(2);
+  cx_member rk = rekey_insurer(), rm;
+  memset(&rm, 0, sizeof rm);
+  strcpy(rm.name, "insurer2");
+  ids[2] = gov_propose(GOV_REKEY, &rk, 0);
+  ids[3] = gov_propose(GOV_REMOVE, &rm, 1);
+  tx_init(&tx);
+  tx.type = TX_MEMBER_APPROVE;
+  tx.u.approve.proposal = ids[0];
+  submit(&tx, g_hrss.sign, 2);
+  produce(3);
+
+  r = expect_ok("member_history", "{}");
+  ck_assert_double_eq(num(r, "to_height"), 4);
+  ck_assert_double_eq(num(r, "total"), 4);
+  ck_assert(cJSON_IsNull(get(r, "next")));
+  const cJSON *txs = get(r, "txs");
+  ck_assert_int_eq(cJSON_GetArraySize(txs), 4);
+  history_item(cJSON_GetArrayItem(txs, 0), &ids[0], 2, 0);
+  history_item(cJSON_GetArrayItem(txs, 1), &ids[1], 3, 0);
+  history_item(cJSON_GetArrayItem(txs, 2), &ids[2], 4, 0);
+  history_item(cJSON_GetArrayItem(txs, 3), &ids[3], 4, 1);
+  cJSON_Delete(r);
+  api_member_history_stats(g_node, &scanned, &reads);
+  ck_assert_uint_eq(scanned, 4);
+  ck_assert_uint_eq(reads, 4);
+
+  /* up to a height: from the cache, no block read again */
+  r = expect_ok("member_history", "{\"to_height\":3}");
+  ck_assert_double_eq(num(r, "to_height"), 3);
+  ck_assert_double_eq(num(r, "total"), 2);
+  ck_assert_int_eq(cJSON_GetArraySize(get(r, "txs")), 2);
+  history_item(cJSON_GetArrayItem(get(r, "txs"), 1), &ids[1], 3, 0);
+  cJSON_Delete(r);
+  r = expect_ok("member_history", "{\"to_height\":1}");
+  ck_assert_double_eq(num(r, "total"), 0);
+  cJSON_Delete(r);
+  r = expect_ok("member_history", "{\"start\":3}");
+  ck_assert_int_eq(cJSON_GetArraySize(get(r, "txs")), 1);
+  history_item(cJSON_GetArrayItem(get(r, "txs"), 0), &ids[3], 4, 1);
+  cJSON_Delete(r);
+  r = expect_ok("member_history", "{\"start\":4}"); /* the end: an empty page */
+  ck_assert_int_eq(cJSON_GetArraySize(get(r, "txs")), 0);
+  ck_assert(cJSON_IsNull(get(r, "next")));
+  cJSON_Delete(r);
+  api_member_history_stats(g_node, &scanned, &reads);
+  ck_assert_uint_eq(reads, 4);
+
+  /* 105 more in blocks 5 and 6: only those two are read; pages of 100 */
+  cx_hash more[105];
+  for (uint64_t i = 0; i < 105; i++) {
+    cx_member k = rekey_insurer();
+    more[i] = gov_propose(GOV_REKEY, &k, i);
+  }
+  produce(100);
+  produce(5);
+  r = expect_ok("member_history", "{}");
+  api_member_history_stats(g_node, &scanned, &reads);
+  ck_assert_uint_eq(scanned, 6);
+  ck_assert_uint_eq(reads, 6);
+  ck_assert_double_eq(num(r, "total"), 109);
+  ck_assert_int_eq(cJSON_GetArraySize(get(r, "txs")), 100);
+  ck_assert_double_eq(num(r, "next"), 100);
+  history_item(cJSON_GetArrayItem(get(r, "txs"), 4), &more[0], 5, 0);
+  cJSON_Delete(r);
+  r = expect_ok("member_history", "{\"start\":100}");
+  ck_assert_int_eq(cJSON_GetArraySize(get(r, "txs")), 9);
+  ck_assert(cJSON_IsNull(get(r, "next")));
+  history_item(cJSON_GetArrayItem(get(r, "txs"), 8), &more[104], 6, 4);
+  cJSON_Delete(r);
+  expect_err("member_history", "{\"start\":110}", RPC_ERR_PARAMS, "params.start: 110 is past the end");
+  expect_err("member_history", "{\"to_height\":7}", RPC_ERR_PARAMS, "params.to_height: 7 is above the tip (6)");
+}
+END_TEST
+
 /* The explorer's files on the GET hook: bytes as in node/explorer/, types. */
 static void expect_asset(const char *path, const char *file, const char *ctype) {
   char *body = NULL, *want = NULL, fp[512];
@@ -569,6 +738,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_paging);
   tcase_add_test(tc, test_items);
   tcase_add_test(tc, test_rejected);
+  tcase_add_test(tc, test_member_history);
   tcase_add_test(tc, test_static_files);
   suite_add_tcase(s, tc);
   return s;

@@ -379,12 +379,18 @@ START_TEST(deep_check_refusals) {
   ck_assert_int_eq(config_check_deep(&c, &unlocked, note, sizeof note, err, sizeof err),
                    CX_E_PASSPHRASE);
   ck_assert_ptr_nonnull(strstr(err, "badpass"));
-  /* a member the genesis does not name */
+  /* a member the genesis does not name (joining by governance): it needs
+   * its own p2p.listen, and is then told it starts as an observer */
   load_base(&c, "");
   snprintf(c.name, sizeof c.name, "civil");
   ck_assert_int_eq(config_check_deep(&c, &unlocked, note, sizeof note, err, sizeof err),
                    CX_E_CONFIG);
-  ck_assert_msg(strncmp(err, "name: member 'civil' is not in the genesis", 42) == 0, "%s", err);
+  ck_assert_msg(strncmp(err, "p2p.listen: required, member 'civil' is not in the genesis", 58) == 0,
+                "%s", err);
+  load_base(&c, ", \"p2p\": {\"listen\": \"tcp://127.0.0.1:26999\"}");
+  snprintf(c.name, sizeof c.name, "civil");
+  ck_assert_int_eq(config_check_deep(&c, &unlocked, note, sizeof note, err, sizeof err), CX_OK);
+  ck_assert_msg(strstr(note, "not in the genesis: custosd starts as an observer") != NULL, "%s", note);
   /* p2p.listen unset: the genesis address's port (26656) against rpc.port */
   load_base(&c, ", \"rpc\": {\"port\": 26656}");
   ck_assert_int_eq(config_check_deep(&c, &unlocked, note, sizeof note, err, sizeof err),

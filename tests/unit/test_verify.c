@@ -13,7 +13,16 @@
  * answer or advance votes), each in a certified block, with dkg.h driving
  * every party; t = 3 of them then sign the result with frost.h over
  * tx_result_frost_msg. The auditor replays the key from those transactions
- * alone; each way of lying about them must fail the mpc check, saying why. */
+ * alone; each way of lying about them must fail the mpc check, saying why.
+ *
+ * Validator-set changes (docs/calls.md §7 "Validator-set changes"): the
+ * validators admit a fifth (echo), remove one or rekey one by real
+ * member_propose and member_approve transactions in certified blocks; the
+ * blocks after the change are certified by the new set (its last quorum by
+ * name, so that the new member's or the new key's signature is needed),
+ * and the result is signed by the parties in force at the call. The
+ * verifier follows the set from those transactions alone; omitting,
+ * reordering or forging them must fail. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +96,24 @@ typedef struct {
   uint32_t key_epoch;       /* the epoch the result names */
   int five;                 /* a fifth genesis validator (echo); the key is the first four's */
   uint32_t call_parties;    /* the call carries a dealing to this many parties (default none) */
+  /* governance (quorum mode: signers, a bitmap over the call's parties, picks the signatures) */
+  int gov;                  /* GOV_NONE, GOV_ADD_ECHO, GOV_REMOVE, GOV_REKEY */
+  int gov_who;              /* removed / rekeyed validator, by name (default bravo / charlie) */
+  int gov_early;            /* every governance transaction in block 1 (before the results key) */
+  int gov_in_call_block;    /* the approval that applies the change is in the call's block, before the call */
 } opts;
+
+enum { GOV_NONE, GOV_ADD_ECHO, GOV_REMOVE_ONE, GOV_REKEY_ONE };
+#define MAXGOV 6
+#define MAXSETS 3
+
+/* A validator set of the fragment's chain: in force from height `from`,
+ * its keys in signer order (by name). */
+typedef struct {
+  uint64_t from;
+  size_t n;
+  cx_seckey *keys[MAXVAL];
+} tset;
 
 typedef struct {
   vm_genesis *g;
@@ -107,6 +133,17 @@ typedef struct {
   verify_tx keyv[MAXKEYTX];
   frost_element gpk;       /* the group key every party's dkg_finish gave */
   uint64_t qual;           /* QUAL as dkg_finish gave it, over party index */
+  /* governance: the sets in force (sets[0] the genesis's, from 1), the
+   * rekeyed key, and the governance transactions in chain order with what
+   * the node would list for them (input() fills govids and govv) */
+  size_t nsets;
+  tset sets[MAXSETS];
+  cx_seckey *rekeyed;
+  uint8_t rekey_enc_pk[32];
+  size_t ngov;
+  piece gov[MAXGOV];
+  cx_hash govids[MAXGOV];
+  verify_tx govv[MAXGOV];
 } world;
 
 static world W;
@@ -130,9 +167,18 @@ static void filler(uint8_t **raw, size_t *len) {
   tx_clear(&tx);
 }
 
+/* The set in force at height h. */
+static const tset *set_at(uint64_t h) {
+  size_t k = W.nsets;
+  while (k > 1 && W.sets[k - 1].from > h) k--;
+  return &W.sets[k - 1];
+}
+
 /* A block at height of ntx transactions, txs[targets[k]] being outs[k]'s;
- * signed by the first quorum of keys (3 of 4, 4 of 5 validators). Fills
- * each out's proof. */
+ * with keys = W.val, certified by the set in force at height: the first
+ * quorum of the genesis's (3 of 4, 4 of 5 validators), the last quorum of a
+ * later one (so that a new member's, or a new key's, vote counts); other
+ * keys (a forgery): their first quorum. Fills each out's proof. */
 static void build_block_multi(uint64_t height, uint8_t **txs, size_t *lens, const int32_t *codes, size_t ntx,
                               const size_t *targets, size_t ntargets, cx_seckey *const *keys,
                               const cx_hash *chain_id, piece *outs) {
@@ -162,8 +208,15 @@ static void build_block_multi(uint64_t height, uint8_t **txs, size_t *lens, cons
   block_hash(&h, &c.block_hash);
   cx_hash msg;
   vote_message(chain_id, height, 0, &c.block_hash, &msg);
-  for (uint16_t i = 0; i < quorum_size((unsigned)W.nval); i++) {
-    c.votes[c.nvotes].signer = i;
+  size_t n = W.nval, first = 0;
+  if (keys == W.val) {
+    const tset *ts = set_at(height);
+    keys = ts->keys;
+    n = ts->n;
+    if (ts != &W.sets[0]) first = n - quorum_size((unsigned)n);
+  }
+  for (size_t i = first; i < first + quorum_size((unsigned)n); i++) {
+    c.votes[c.nvotes].signer = (uint16_t)i;
     ck_assert_int_eq(key_sign32(keys[i], msg.b, NULL, &c.votes[c.nvotes].sig), CX_OK);
     c.nvotes++;
   }
@@ -444,6 +497,95 @@ static void frost_sign_by(unsigned signers, const frost_scalar *shares, const ui
   sodium_free(non);
 }
 
+/* ---- governance: the validator set changed on chain (docs/calls.md §7) ---- */
+
+static const char *const BYNAME_NAMES[MAXVAL] = {"alpha", "bravo", "charlie", "delta", "echo"};
+
+/* The set after the change o->gov of the genesis's set, in force from
+ * height `from`. */
+static void gov_next_set(const opts *o, int who, uint64_t from) {
+  const tset *old = &W.sets[W.nsets - 1];
+  tset *ts = &W.sets[W.nsets];
+  ck_assert_uint_lt(W.nsets, MAXSETS);
+  memset(ts, 0, sizeof *ts);
+  ts->from = from;
+  for (size_t i = 0; i < old->n; i++) {
+    if (o->gov == GOV_REMOVE_ONE && (int)i == who) continue;
+    ts->keys[ts->n++] = o->gov == GOV_REKEY_ONE && (int)i == who ? W.rekeyed : old->keys[i];
+  }
+  if (o->gov == GOV_ADD_ECHO) ts->keys[ts->n++] = W.val[4]; /* echo: last by name */
+  W.nsets++;
+}
+
+/* The change as transactions: alpha proposes it (bravo when alpha is the
+ * one removed or rekeyed), then the others approve it, in name order and
+ * skipping the member concerned, until the governance quorum ceil(2n/3) of
+ * the n validators is reached: the last approval applies it. With
+ * o->gov_early all are in block 1 (the first at index 0, a rejected
+ * filler at 1, the others after it), else one a block from height `at`,
+ * at index 0 or 1; with last_raw the last one is not placed but handed
+ * back (the caller puts it in the call's block, at height last_h). */
+static void make_gov(const opts *o, uint64_t at, uint8_t **last_raw, size_t *last_len, uint64_t last_h) {
+  size_t n = W.sets[0].n, q = (2 * n + 2) / 3, k = 0;
+  int who = o->gov_who ? o->gov_who : o->gov == GOV_REMOVE_ONE ? 1 : 2;
+  int proposer = who == 0 && o->gov != GOV_ADD_ECHO ? 1 : 0;
+  uint8_t *raw[MAXGOV];
+  size_t len[MAXGOV];
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_MEMBER_PROPOSE;
+  tx.u.propose.expires = 1000;
+  cx_member *m = &tx.u.propose.member;
+  if (o->gov == GOV_ADD_ECHO) {
+    tx.u.propose.action = GOV_ADD;
+    strcpy(m->name, "echo");
+    m->role = ROLE_BUREAU;
+    key_public(W.val[4], &m->key);
+    memcpy(m->enc_key, W.enc_pk[4], 32);
+    m->validator = 1;
+    strcpy(m->address, "tcp://127.0.0.1:26699");
+  } else {
+    tx.u.propose.action = o->gov == GOV_REMOVE_ONE ? GOV_REMOVE : GOV_REKEY;
+    strcpy(m->name, BYNAME_NAMES[who]);
+    if (o->gov == GOV_REKEY_ONE) {
+      uint8_t sk[32];
+      ck_assert_ptr_nonnull(W.rekeyed = key_generate());
+      key_public(W.rekeyed, &m->key);
+      crypto_box_keypair(W.rekey_enc_pk, sk);
+      sodium_memzero(sk, sizeof sk);
+      memcpy(m->enc_key, W.rekey_enc_pk, 32);
+    }
+  }
+  sign_encode(&tx, W.val[proposer], &raw[k], &len[k]);
+  k++;
+  tx_clear(&tx);
+  cx_hash pid;
+  tx_id_of_bytes(raw[0], len[0], &pid);
+  for (size_t v = 0; v < n && k < q; v++) {
+    if ((int)v == proposer || (o->gov != GOV_ADD_ECHO && (int)v == who)) continue;
+    tx_init(&tx);
+    tx.type = TX_MEMBER_APPROVE;
+    tx.u.approve.proposal = pid;
+    sign_encode(&tx, W.val[v], &raw[k], &len[k]);
+    k++;
+    tx_clear(&tx);
+  }
+  ck_assert_uint_eq(k, q);
+  size_t placed = last_raw ? k - 1 : k;
+  if (o->gov_early) {
+    key_block(1, raw, len, placed, W.gov);
+  } else {
+    for (size_t i = 0; i < placed; i++)
+      block_with(at + i, raw[i], len[i], i % 2, 2, CX_OK, W.val, &W.chain_id, &W.gov[i]); /* frees raw[i] */
+  }
+  if (last_raw) {
+    *last_raw = raw[k - 1];
+    *last_len = len[k - 1];
+  }
+  W.ngov = k;
+  gov_next_set(o, who, last_raw ? last_h + 1 : o->gov_early ? 2 : at + k);
+}
+
 static void build(const opts *o) {
   memset(&W, 0, sizeof W);
   W.nval = o->five ? 5 : 4;
@@ -452,7 +594,7 @@ static void build(const opts *o) {
   strcpy(W.g->chain_name, "verifytest");
   W.g->time_ms = 1795000000000ull;
   W.g->block_max_txs = 100;
-  for (size_t i = 0; i < W.nval; i++) {
+  for (size_t i = 0; i < MAXVAL; i++) { /* echo's too: it may join by governance */
     ck_assert_ptr_nonnull(W.val[i] = key_generate());
     crypto_box_keypair(W.enc_pk[i], W.enc_sk[i]);
   }
@@ -470,6 +612,13 @@ static void build(const opts *o) {
   vm_genesis_hash(W.g, &W.chain_id);
   tu_randbytes(W.contract.b, 32);
   tu_randbytes(W.did.b, 32);
+  W.nsets = 1;
+  W.sets[0].from = 1;
+  W.sets[0].n = W.nval;
+  for (size_t i = 0; i < W.nval; i++) W.sets[0].keys[i] = W.val[i];
+
+  /* governance before the key (gov_early): in block 1 */
+  if (o->gov && o->gov_early) make_gov(o, 1, NULL, NULL, 0);
 
   /* FROST mode: the key is made first (heights 2..8), the call's blocks
    * follow from height 12 */
@@ -481,6 +630,18 @@ static void build(const opts *o) {
     ck_assert(shares && bad_true);
     make_key(o->dkg, shares, bad_true);
     base = 10;
+  }
+  /* governance after it: one transaction a block from base + 1, the call's
+   * blocks 10 heights later; or (gov_in_call_block) from base + 10, the
+   * last in the call's block (base + 13) */
+  uint8_t *last_gov = NULL;
+  size_t last_gov_len = 0;
+  if (o->gov && !o->gov_early) {
+    if (o->gov_in_call_block)
+      make_gov(o, base + 10, &last_gov, &last_gov_len, base + 13);
+    else
+      make_gov(o, base + 1, NULL, NULL, 0);
+    base += 10;
   }
 
   /* the consent grant, signed by the subject */
@@ -521,7 +682,21 @@ static void build(const opts *o) {
   }
   sign_encode(&tx, W.insurer, &raw, &len);
   tx_clear(&tx);
-  block_with(base + 3, raw, len, 0, 3, o->call_code, W.val, &W.chain_id, &W.call);
+  if (last_gov) { /* [the applying approval, the call, a filler] */
+    uint8_t *txs[3] = {last_gov, raw, NULL};
+    size_t lens[3] = {last_gov_len, len, 0}, at[2] = {0, 1};
+    int32_t codes[3] = {CX_OK, o->call_code, CX_OK};
+    piece *outs = calloc(2, sizeof *outs);
+    ck_assert_ptr_nonnull(outs);
+    filler(&txs[2], &lens[2]);
+    build_block_multi(base + 3, txs, lens, codes, 3, at, 2, W.val, &W.chain_id, outs);
+    W.gov[W.ngov - 1] = outs[0];
+    W.call = outs[1];
+    free(outs);
+    for (size_t i = 0; i < 3; i++) free(txs[i]);
+  } else {
+    block_with(base + 3, raw, len, 0, 3, o->call_code, W.val, &W.chain_id, &W.call);
+  }
 
   /* the owner of hrss anchors the snapshot the result will name */
   tu_randbytes(W.root.b, 32);
@@ -543,6 +718,16 @@ static void build(const opts *o) {
   cx_tx_call_result *r = &tx.u.result;
   r->call = W.call.txid;
   size_t nsig = o->nsig ? o->nsig : o->frost && o->aborted ? 0 : 3;
+  /* quorum mode: the call's parties are the set in force at its block;
+   * signers (a bitmap over them) picks who signs, else the first nsig */
+  const tset *ps = o->gov_in_call_block ? &W.sets[W.nsets - 1] : set_at(base + 3);
+  uint8_t pidx[MAXVAL];
+  for (size_t i = 0; i < MAXVAL; i++) pidx[i] = (uint8_t)i;
+  if (!o->frost && o->signers) {
+    nsig = 0;
+    for (uint8_t j = 0; j < ps->n; j++)
+      if (o->signers >> j & 1) pidx[nsig++] = j;
+  }
   if (o->aborted) {
     r->status = CX_CALL_ABORTED;
     r->code = CX_E_MPC_TIMEOUT;
@@ -588,10 +773,10 @@ static void build(const opts *o) {
   for (size_t i = 0; i < nsig && !o->frost; i++) {
     uint8_t blob[64];
     tu_randbytes(blob, sizeof blob);
-    r->sigs[i].party = (uint8_t)i;
+    r->sigs[i].party = pidx[i];
     if (!o->aborted) ck_assert_int_eq(tx_result_set_blob(&tx, i, blob, sizeof blob), CX_OK);
     tx_result_sig_msg(&st, r->sigs[i].blob, r->sigs[i].blob_len, &msg);
-    cx_seckey *k = W.val[i], *foreign = NULL;
+    cx_seckey *k = ps->keys[pidx[i]], *foreign = NULL;
     if (o->foreign_signer && i == nsig - 1) k = foreign = key_generate();
     ck_assert_int_eq(key_sign32(k, msg.b, NULL, &r->sigs[i].sig), CX_OK);
     key_free(foreign);
@@ -621,6 +806,8 @@ static void teardown(void) {
   piece_free(&W.result);
   piece_free(&W.anchor);
   for (size_t i = 0; i < W.nkey; i++) piece_free(&W.key[i]);
+  for (size_t i = 0; i < W.ngov; i++) piece_free(&W.gov[i]);
+  key_free(W.rekeyed);
   free(W.g);
   memset(&W, 0, sizeof W);
 }
@@ -648,12 +835,19 @@ static verify_input input(void) {
   in.nkeytx = W.nkey;
   in.keytx_ids = W.keyids;
   in.keytx = W.keyv;
+  for (size_t i = 0; i < W.ngov; i++) {
+    W.govids[i] = W.gov[i].txid;
+    W.govv[i] = vtx(&W.gov[i]);
+  }
+  in.ngovtx = W.ngov;
+  in.govtx_ids = W.govids;
+  in.govtx = W.govv;
   return in;
 }
 
-static const char *const ALL[] = {"call",         "result", "call block",    "call inclusion",
-                                  "result block", "result inclusion", "mpc", "consent",
-                                  "consent block", "consent inclusion", "snapshot"};
+static const char *const ALL[] = {"validators",       "call",    "result",       "call block",
+                                  "call inclusion",   "result block", "result inclusion", "mpc",
+                                  "consent",          "consent block", "consent inclusion", "snapshot"};
 #define NALL (sizeof ALL / sizeof ALL[0])
 
 /* The report: exactly the checks in `failing` fail (each detail containing
@@ -803,7 +997,7 @@ START_TEST(cert_sig_flipped) {
   W.result.cert[W.result.cert_len - 1] ^= 1; /* last vote's signature */
   verify_input in = input();
   expect(run(&in), (const char *const[]){"result block"},
-         (const char *const[]){"validator set differs from genesis: not verifiable from genesis alone"}, 1);
+         (const char *const[]){"block 5: the certificate does not verify against the 4 genesis validators"}, 1);
   teardown();
 }
 END_TEST
@@ -811,7 +1005,8 @@ END_TEST
 START_TEST(cert_other_validators) {
   build(&(opts){.result_cert_foreign = 1});
   verify_input in = input();
-  expect(run(&in), (const char *const[]){"result block"}, (const char *const[]){"validator set differs"}, 1);
+  expect(run(&in), (const char *const[]){"result block"},
+         (const char *const[]){"does not verify against the 4 genesis validators (0 governance transactions"}, 1);
   teardown();
 }
 END_TEST
@@ -1385,8 +1580,7 @@ START_TEST(frost_parties_not_genesis_validators) {
          (const char *const[]){"the results key's creation is refused by the rules with the 5 genesis validators as "
                                "its parties: bad_key_params"},
          1);
-  ck_assert_ptr_nonnull(strstr(verify_find(r, "mpc")->detail,
-                               "validator set differs from genesis: not verifiable from genesis alone"));
+  ck_assert_ptr_nonnull(strstr(verify_find(r, "mpc")->detail, "a governance transaction the node left out"));
   ck_assert_int_eq(r->frost, 0);
   teardown();
 }
@@ -1442,7 +1636,7 @@ START_TEST(call_dealt_to_other_parties) {
   build(&(opts){.call_parties = 5});
   in = input();
   expect(run(&in), (const char *const[]){"mpc"},
-         (const char *const[]){"the call was dealt to 5 parties, the genesis has 4 validators"}, 1);
+         (const char *const[]){"the call was dealt to 5 parties, not to the 4 genesis validators"}, 1);
   teardown();
   /* FROST mode: the results key is the same at every epoch (resharing
    * keeps it, docs/keys.md §10), so a call of another validator set is
@@ -1460,6 +1654,300 @@ START_TEST(frost_needs_result_place) {
   verify_input in = input();
   expect(run(&in), (const char *const[]){"result inclusion", "mpc"},
          (const char *const[]){"not in the tx_root", "needs the result's block and inclusion"}, 2);
+  teardown();
+}
+END_TEST
+
+/* ---- validator-set changes (docs/calls.md §7 "Validator-set changes") ---- */
+
+/* detail of check `name` contains want. */
+static void detail_has(const verify_report *r, const char *name, const char *want) {
+  const verify_check *c = verify_find(r, name);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_msg(strstr(c->detail, want) != NULL, "%s: \"%s\" lacks \"%s\"", name, c->detail, want);
+}
+
+/* The node lists governance transactions first..first+n of the chain's. */
+static void gov_list(verify_input *in, size_t first, size_t n) {
+  in->govtx_ids = W.govids + first;
+  in->govtx = W.govv + first;
+  in->ngovtx = n;
+}
+
+/* The checks a fragment with a set change fails when the verifier does
+ * not follow it: every block after the change (call 13, anchor 14, result
+ * 15, grant 12), and the mpc when the signers need the new set. */
+#define AFTER_CHANGE "call block", "result block", "consent block", "snapshot"
+
+START_TEST(gov_add_echo) {
+  /* echo proposed by alpha (block 1), approved by bravo (2) and charlie (3):
+   * five validators from height 4; the result signed by charlie, delta and
+   * echo (parties 2, 3, 4 of five) */
+  build(&(opts){.gov = GOV_ADD_ECHO, .signers = 0x1c});
+  ck_assert_uint_eq(W.ngov, 3);
+  verify_input in = input();
+  verify_report *r = run(&in);
+  expect(r, NULL, NULL, 0);
+  detail_has(r, "validators", "3 governance transactions replayed from the genesis");
+  detail_has(r, "validators", "4 genesis validators; from height 4: 5 (+echo)");
+  detail_has(r, "call block", "block 13 (");
+  detail_has(r, "call block", "certified by 4 of the 5 validators in force at height 13 (quorum 4)");
+  detail_has(r, "consent block", "of the 5 validators in force at height 12");
+  detail_has(r, "mpc", "signed by charlie, delta, echo (3 of 5 parties, 2t+1 = 3; the validators in force at the call)");
+  ck_assert_uint_eq(r->nsigners, 3);
+  ck_assert_str_eq(r->signers[2], "echo");
+  teardown();
+  /* the three in one block (1): five from height 2 */
+  build(&(opts){.gov = GOV_ADD_ECHO, .gov_early = 1, .signers = 0x1c});
+  in = input();
+  r = run(&in);
+  expect(r, NULL, NULL, 0);
+  detail_has(r, "validators", "from height 2: 5 (+echo)");
+  detail_has(r, "call block", "certified by 4 of the 5 validators in force at height 3 (quorum 4)");
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_change_in_call_block) {
+  /* the approval that admits echo is in the call's block (13), before the
+   * call: that block is still certified by the genesis's four (the change
+   * counts from height 14), but the call rule ran after the approval, so
+   * the call's parties are the five */
+  build(&(opts){.gov = GOV_ADD_ECHO, .gov_in_call_block = 1, .signers = 0x1c});
+  verify_input in = input();
+  verify_report *r = run(&in);
+  expect(r, NULL, NULL, 0);
+  detail_has(r, "validators", "from height 14: 5 (+echo)");
+  detail_has(r, "call block", "certified by 3 of the 4 genesis validators (quorum 3)");
+  detail_has(r, "result block", "certified by 4 of the 5 validators in force at height 15");
+  detail_has(r, "mpc", "signed by charlie, delta, echo (3 of 5 parties");
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_omitted) {
+  build(&(opts){.gov = GOV_ADD_ECHO, .signers = 0x1c});
+  verify_input in = input();
+  /* none listed: the genesis's four throughout; every block after the
+   * change fails, naming its height, and echo's signature has no party */
+  gov_list(&in, 0, 0);
+  verify_report *r = run(&in);
+  EXPECT(r, AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "the 4 genesis validators throughout: the node lists no governance transaction");
+  detail_has(r, "call block", "block 13: the certificate does not verify against the 4 genesis validators");
+  detail_has(r, "result block", "block 15: the certificate does not verify");
+  detail_has(r, "mpc", "party 4 signed, the parties are the 4 genesis validators");
+  /* the last approval left out: the proposal never applies */
+  in = input();
+  gov_list(&in, 0, 2);
+  r = run(&in);
+  EXPECT(r, AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "2 governance transactions replayed");
+  detail_has(r, "validators", "the set never changed");
+  /* the proposal left out: its approvals are refused on replay */
+  in = input();
+  gov_list(&in, 1, 2);
+  r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators",
+             "governance transaction 0 (member_approve, block 2) is refused by the rules on replay: proposal_unknown, "
+             "though the chain accepted it");
+  detail_has(r, "call block", "block 13: the validators in force there are not known");
+  /* the node gave no list (an older node): the genesis's, said so */
+  in = input();
+  gov_list(&in, 0, 0);
+  in.govtx_why = "member_history: Method not found (method_not_found)";
+  r = run(&in);
+  EXPECT(r, AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "assumed throughout: the node gave no governance transactions (member_history: Method");
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_tampered) {
+  build(&(opts){.gov = GOV_ADD_ECHO, .signers = 0x1c});
+  char want[128];
+  snprintf(want, sizeof want, "governance transaction 1 (%02x", W.gov[1].txid.b[0]);
+  /* the first approval's certificate with a flipped signature byte */
+  W.gov[1].cert[W.gov[1].cert_len - 1] ^= 1;
+  verify_input in = input();
+  verify_report *r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", want);
+  detail_has(r, "validators", "block 2: the certificate does not verify against the 4 genesis validators");
+  /* the sets are known up to the last transaction that checked (block 1) */
+  detail_has(r, "call block", "the governance replay stopped after block 1 (see validators)");
+  W.gov[1].cert[W.gov[1].cert_len - 1] ^= 1;
+  /* its header changed: not the certified block */
+  W.gov[1].header[W.gov[1].header_len - 1] ^= 1;
+  in = input();
+  r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", want);
+  W.gov[1].header[W.gov[1].header_len - 1] ^= 1;
+  /* its audit path */
+  W.gov[2].tx_path[0].b[0] ^= 1;
+  in = input();
+  r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "is not in the tx_root of block 3");
+  W.gov[2].tx_path[0].b[0] ^= 1;
+  /* its bytes */
+  W.gov[0].raw[W.gov[0].raw_len - 70] ^= 1;
+  in = input();
+  r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "hash to txid");
+  W.gov[0].raw[W.gov[0].raw_len - 70] ^= 1;
+  /* the grant listed among them */
+  in = input();
+  W.govids[1] = W.grant.txid;
+  W.govv[1] = vtx(&W.grant);
+  r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "a consent_grant transaction, not a governance (member_propose or member_approve)");
+  /* and all is well again */
+  in = input();
+  expect(run(&in), NULL, NULL, 0);
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_rejected_listed) {
+  /* a fourth approval, by delta, after the proposal applied: the chain
+   * refused it (proposal_closed); a node listing it proves nothing */
+  build(&(opts){.gov = GOV_ADD_ECHO, .signers = 0x1c});
+  cx_tx tx;
+  uint8_t *raw;
+  size_t len;
+  tx_init(&tx);
+  tx.type = TX_MEMBER_APPROVE;
+  tx.u.approve.proposal = W.gov[0].txid;
+  sign_encode(&tx, W.val[3], &raw, &len);
+  tx_clear(&tx);
+  block_with(4, raw, len, 0, 2, CX_E_PROPOSAL_CLOSED, W.val, &W.chain_id, &W.gov[W.ngov]);
+  W.ngov++;
+  verify_input in = input();
+  verify_report *r = run(&in);
+  /* known up to the third: every block after block 3 has no known set */
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "the receipt in block 4 is proposal_closed");
+  /* its block is certified by the five: the set from height 4 was used */
+  ck_assert_ptr_null(strstr(verify_find(r, "validators")->detail, "does not verify"));
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_reordered) {
+  build(&(opts){.gov = GOV_ADD_ECHO, .signers = 0x1c});
+  verify_input in = input();
+  /* the two approvals (blocks 2 and 3) in each other's place */
+  cx_hash id = W.govids[1];
+  verify_tx t = W.govv[1];
+  W.govids[1] = W.govids[2];
+  W.govv[1] = W.govv[2];
+  W.govids[2] = id;
+  W.govv[2] = t;
+  verify_report *r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "governance transaction 2 (block 2) is not after the one before it in chain order");
+  teardown();
+  /* in one block (indexes 0, 2, 3): the two approvals swapped */
+  build(&(opts){.gov = GOV_ADD_ECHO, .gov_early = 1, .signers = 0x1c});
+  in = input();
+  id = W.govids[1];
+  t = W.govv[1];
+  W.govids[1] = W.govids[2];
+  W.govv[1] = W.govv[2];
+  W.govids[2] = id;
+  W.govv[2] = t;
+  r = run(&in);
+  EXPECT(r, "validators", AFTER_CHANGE, "mpc");
+  detail_has(r, "validators", "governance transaction 2 (block 1) is not after the one before it in chain order");
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_removal) {
+  /* five genesis validators; bravo removed by alpha's proposal and the
+   * approvals of charlie, delta and echo (blocks 1..4): four from height 5,
+   * the result signed by the first three of them */
+  build(&(opts){.five = 1, .gov = GOV_REMOVE_ONE});
+  ck_assert_uint_eq(W.ngov, 4);
+  verify_input in = input();
+  verify_report *r = run(&in);
+  expect(r, NULL, NULL, 0);
+  detail_has(r, "validators", "5 genesis validators; from height 5: 4 (-bravo)");
+  detail_has(r, "call block", "certified by 3 of the 4 validators in force at height 13 (quorum 3)");
+  ck_assert_uint_eq(r->nsigners, 3);
+  ck_assert_str_eq(r->signers[0], "alpha");
+  ck_assert_str_eq(r->signers[1], "charlie");
+  ck_assert_str_eq(r->signers[2], "delta");
+  gov_list(&in, 0, 0);
+  r = run(&in);
+  EXPECT(r, AFTER_CHANGE, "mpc");
+  detail_has(r, "mpc", "the signature of party 1 (bravo) does not verify");
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_rekey) {
+  /* charlie's key replaced (alpha proposes, bravo and delta approve): from
+   * height 4 charlie votes and signs with its new key */
+  build(&(opts){.gov = GOV_REKEY_ONE});
+  verify_input in = input();
+  verify_report *r = run(&in);
+  expect(r, NULL, NULL, 0);
+  detail_has(r, "validators", "4 genesis validators; from height 4: 4 (charlie rekeyed)");
+  detail_has(r, "mpc", "signed by alpha, bravo, charlie (3 of 4 parties, 2t+1 = 3; the validators in force at the call)");
+  gov_list(&in, 0, 0);
+  r = run(&in);
+  EXPECT(r, AFTER_CHANGE, "mpc");
+  detail_has(r, "mpc", "the signature of party 2 (charlie) does not verify");
+  teardown();
+}
+END_TEST
+
+START_TEST(gov_bound) {
+  build(&(opts){0});
+  verify_input in = input();
+  in.ngovtx = VERIFY_MAX_GOVTX + 1; /* not read: the count alone fails */
+  in.govtx_ids = NULL;
+  in.govtx = NULL;
+  verify_report *r = run(&in);
+  EXPECT(r, "validators", "call block", "result block", "mpc", "consent block", "snapshot");
+  detail_has(r, "validators", "the node lists 4097 governance transactions, more than this verifier's bound of 4096");
+  detail_has(r, "call block", "the validators in force there are not known");
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_across_change) {
+  /* the results key made by the genesis's four (blocks 2..8), echo admitted
+   * after it (11..13), the call's blocks (22..25) certified by the five;
+   * the result signed by the key, which the five hold after a reshare */
+  build(&(opts){.frost = 1, .gov = GOV_ADD_ECHO});
+  verify_input in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  verify_report *r = run(&in);
+  detail_has(r, "validators", "from height 14: 5 (+echo)");
+  detail_has(r, "result block", "block 25 (");
+  detail_has(r, "result block", "of the 5 validators in force at height 25");
+  gov_list(&in, 0, 0);
+  EXPECT(run(&in), AFTER_CHANGE);
+  teardown();
+  /* echo removed from a genesis of five in block 1, before the key: its
+   * parties are the four in force at its creation */
+  build(&(opts){.frost = 1, .five = 1, .gov = GOV_REMOVE_ONE, .gov_who = 4, .gov_early = 1});
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  detail_has(run(&in), "validators", "5 genesis validators; from height 2: 4 (-echo)");
+  /* without the removal every block after it fails, the key's first */
+  gov_list(&in, 0, 0);
+  r = run(&in);
+  EXPECT(r, AFTER_CHANGE, "mpc");
+  detail_has(r, "mpc", "key transaction 0 (");
+  detail_has(r, "mpc", "block 2: the certificate does not verify against the 5 genesis validators");
   teardown();
 }
 END_TEST
@@ -1520,7 +2008,20 @@ static Suite *suite(void) {
   tcase_add_test(tf, frost_dealer_disqualified);
   tcase_add_test(tf, frost_needs_result_place);
   tcase_add_test(tf, call_dealt_to_other_parties);
+  tcase_add_test(tf, frost_across_change);
   suite_add_tcase(s, tf);
+  TCase *tg = tcase_create("governance");
+  tcase_set_timeout(tg, 120);
+  tcase_add_test(tg, gov_add_echo);
+  tcase_add_test(tg, gov_change_in_call_block);
+  tcase_add_test(tg, gov_omitted);
+  tcase_add_test(tg, gov_tampered);
+  tcase_add_test(tg, gov_rejected_listed);
+  tcase_add_test(tg, gov_reordered);
+  tcase_add_test(tg, gov_removal);
+  tcase_add_test(tg, gov_rekey);
+  tcase_add_test(tg, gov_bound);
+  suite_add_tcase(s, tg);
   return s;
 }
 

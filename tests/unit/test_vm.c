@@ -13,6 +13,7 @@
 #include "frost.h"
 #include "lang.h"
 #include "mpc.h"
+#include "memstate.h"
 #include "mpc_harness.h"
 #include "store.h"
 #include "vm.h"
@@ -1031,6 +1032,252 @@ START_TEST(test_gov_full) {
   key_free(kv);
   key_free(kn);
   free(g);
+}
+END_TEST
+
+/* ---- vm_apply_governance: an auditor's replay of governance alone
+ * (docs/calls.md §7 "Validator-set changes") ---- */
+
+/* A record governance writes or reads: members and their indexes, the
+ * member list, proposals (the subjects' ik/ aside, vm.h). */
+static int gov_key(const ment *e) {
+  static const char *const pre[] = {"m/", "mk/", "me/", "md/", "ml", "p/"};
+  for (size_t p = 0; p < sizeof pre / sizeof pre[0]; p++)
+    if (e->kl >= strlen(pre[p]) && memcmp(e->k, pre[p], strlen(pre[p])) == 0) return 1;
+  return 0;
+}
+
+/* Same governance records in both states. */
+static int gov_records_equal(const mem *a, const mem *b) {
+  size_t i = 0, j = 0;
+  for (;;) {
+    while (i < a->n && !gov_key(&a->e[i])) i++;
+    while (j < b->n && !gov_key(&b->e[j])) j++;
+    if (i == a->n || j == b->n) return i == a->n && j == b->n;
+    if (kcmp(a->e[i].k, a->e[i].kl, b->e[j].k, b->e[j].kl) || kcmp(a->e[i].v, a->e[i].vl, b->e[j].v, b->e[j].vl))
+      return 0;
+    i++, j++;
+  }
+}
+
+START_TEST(test_gov_replay_same_receipts) {
+  REC_CAP = 64;
+  REC = calloc(REC_CAP, sizeof *REC);
+  ck_assert_ptr_nonnull(REC);
+  cx_member nv, dup, rk = {0};
+  cx_hash pid, pid2, pid3, did;
+  cx_seckey *kv = new_member(&nv, "audit-node", ROLE_AUDITOR, 1, "");
+  /* an added validator, with an identity registered in between */
+  H = 2;
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_ADD, &nv, 20, &pid), CX_OK);
+  mkdid("g-1", &did);
+  ck_assert_int_eq(do_register(SK[0], &did), CX_OK);
+  H = 3;
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid), CX_OK);
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid), CX_E_ALREADY_APPROVED);
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid), CX_OK); /* applied: 5 validators */
+  ck_assert_int_eq(do_approve(K[REG], &pid), CX_E_PROPOSAL_CLOSED);
+  /* refusals: an existing name, a non-validator proposing, an expired proposal */
+  dup = nv;
+  tu_randbytes(dup.key.b, 32);
+  H = 4;
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_ADD, &dup, 20, &pid2), CX_E_MEMBER_EXISTS);
+  ck_assert_int_eq(do_propose(K[INS_A], GOV_REMOVE, &G->members[AUD], 20, &pid2), CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(do_propose(K[HRSS], GOV_REMOVE, &G->members[AUD], 5, &pid2), CX_OK);
+  H = 6;
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid2), CX_E_PROPOSAL_CLOSED);
+  /* a removal by the five (quorum 4), and a rekey */
+  ck_assert_int_eq(do_propose(kv, GOV_REMOVE, &G->members[INS_B], 20, &pid2), CX_OK);
+  ck_assert_int_eq(do_approve(K[HRSS], &pid2), CX_OK);
+  ck_assert_int_eq(do_approve(K[HEALTH], &pid2), CX_OK);
+  H = 7;
+  ck_assert_int_eq(do_approve(K[CIVIL], &pid2), CX_OK);
+  ck_assert(!is_member("insurer-b"));
+  strcpy(rk.name, "civil-bureau");
+  cx_seckey *knew = newkey(&rk.key);
+  tu_randbytes(rk.enc_key, 32);
+  ck_assert_int_eq(do_propose(K[REG], GOV_REKEY, &rk, 20, &pid3), CX_OK);
+  for (int v = HRSS; v <= HEALTH; v++) ck_assert_int_eq(do_approve(K[v], &pid3), CX_OK);
+  ck_assert_int_eq(do_approve(kv, &pid3), CX_OK);
+  ck_assert_int_eq(nvalidators(), 5);
+
+  /* the governance transactions alone, in order, on a fresh state */
+  mem s2 = {0};
+  vm_state st2 = mem_state(&s2);
+  ck_assert_int_eq(vm_genesis_apply(&st2, G), CX_OK);
+  size_t ngov = 0;
+  for (size_t i = 0; i < NREC; i++) {
+    cx_tx tx;
+    cx_hash id;
+    cx_err rc = CX_E_INTERNAL, e;
+    ck_assert_int_eq(tx_decode(REC[i].tx, REC[i].len, &tx, NULL), CX_OK);
+    tx_id_of_bytes(REC[i].tx, REC[i].len, &id);
+    e = vm_apply_governance(&st2, &CHAIN, &tx, &id, REC[i].height, &rc);
+    if (tx.type == TX_MEMBER_PROPOSE || tx.type == TX_MEMBER_APPROVE) {
+      ck_assert_int_eq(e, CX_OK);
+      ck_assert_msg(rc == REC[i].receipt, "tx %zu: %s on replay, %s on chain", i, cx_err_name(rc),
+                    cx_err_name(REC[i].receipt));
+      ngov++;
+    } else {
+      ck_assert_int_eq(e, CX_E_INVALID_ARG); /* another type: refused, nothing applied */
+    }
+    tx_clear(&tx);
+  }
+  ck_assert_uint_eq(ngov, NREC - 1);
+  ck_assert(gov_records_equal(&S, &s2));
+  /* no nonce was read or written */
+  uint64_t nonce = 99;
+  ck_assert_int_eq(vm_account_nonce(&st2, &P[HRSS], &nonce), CX_OK);
+  ck_assert_uint_eq(nonce, 0);
+  mem_free(&s2);
+  key_free(kv);
+  key_free(knew);
+}
+END_TEST
+
+START_TEST(test_gov_replay_envelope) {
+  cx_member nv;
+  cx_tx tx;
+  cx_hash id, did;
+  cx_err rc;
+  vm_proposal p;
+  cx_seckey *kv = new_member(&nv, "audit-node", ROLE_AUDITOR, 0, "");
+  /* any nonce (the replay does not see the sender's other transactions),
+   * and none consumed */
+  tx_init(&tx);
+  tx.type = TX_MEMBER_PROPOSE;
+  tx.u.propose.action = GOV_ADD;
+  tx.u.propose.member = nv;
+  tx.u.propose.expires = 20;
+  sign_tx(&tx, K[HRSS], 77, &CHAIN, &id);
+  ck_assert_int_eq(vm_apply_tx(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_NONCE_GAP);
+  ck_assert_int_eq(vm_apply_governance(&ST, &CHAIN, &tx, &id, H, &rc), CX_OK);
+  ck_assert_int_eq(rc, CX_OK);
+  ck_assert_int_eq(vm_proposal_get(&ST, &id, &p), CX_OK);
+  ck_assert_int_eq(p.napprovals, 1);
+  uint64_t nonce = 99;
+  ck_assert_int_eq(vm_account_nonce(&ST, &P[HRSS], &nonce), CX_OK);
+  ck_assert_uint_eq(nonce, 0);
+  /* another chain's */
+  cx_hash other;
+  tu_randbytes(other.b, 32);
+  sign_tx(&tx, K[HRSS], 0, &other, &id);
+  ck_assert_int_eq(vm_apply_governance(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_WRONG_CHAIN);
+  /* an action tx_decode refuses */
+  tx.u.propose.action = 9;
+  ck_assert_int_eq(vm_apply_governance(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_INVALID_ARG);
+  tx_clear(&tx);
+  /* other types: refused whatever they are, nothing applied */
+  mkdid("e-1", &did);
+  tx_init(&tx);
+  tx.type = TX_ID_REGISTER;
+  tx.u.reg.did = did;
+  sign_tx(&tx, SK[0], 0, &CHAIN, &id);
+  ck_assert_int_eq(vm_apply_governance(&ST, &CHAIN, &tx, &id, H, &rc), CX_E_INVALID_ARG);
+  vm_identity ident;
+  ck_assert_int_eq(vm_identity_get(&ST, &did, &ident), CX_E_NOT_FOUND);
+  tx_clear(&tx);
+  /* a refusal undoes the rule's writes (the savepoint): an approval by a
+   * non-validator leaves the proposal as it was */
+  cx_hash pid = p.id;
+  tx_init(&tx);
+  tx.type = TX_MEMBER_APPROVE;
+  tx.u.approve.proposal = pid;
+  sign_tx(&tx, K[INS_A], 0, &CHAIN, &id);
+  ck_assert_int_eq(vm_apply_governance(&ST, &CHAIN, &tx, &id, H, &rc), CX_OK);
+  ck_assert_int_eq(rc, CX_E_NOT_VALIDATOR);
+  ck_assert_int_eq(vm_proposal_get(&ST, &pid, &p), CX_OK);
+  ck_assert_int_eq(p.napprovals, 1);
+  tx_clear(&tx);
+  key_free(kv);
+}
+END_TEST
+
+/* The one record the member rules read that governance does not write:
+ * subject keys (key_in_use). The chain refuses a member key that is some
+ * subject's; a replay of governance alone has no subjects and accepts it.
+ * Only refusals differ: an auditor replays only ok transactions (vm.h). */
+START_TEST(test_gov_replay_key_in_use) {
+  cx_member nv;
+  cx_hash did, pid;
+  cx_err rc;
+  cx_seckey *kv = new_member(&nv, "audit-node", ROLE_AUDITOR, 0, "");
+  mkdid("k-1", &did);
+  ck_assert_int_eq(do_register(kv, &did), CX_OK); /* the key is a subject's */
+  mem s2 = {0};
+  vm_state st2 = mem_state(&s2);
+  ck_assert_int_eq(vm_genesis_apply(&st2, G), CX_OK);
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_MEMBER_PROPOSE;
+  tx.u.propose.action = GOV_ADD;
+  tx.u.propose.member = nv;
+  tx.u.propose.expires = 20;
+  sign_tx(&tx, K[HRSS], 0, &CHAIN, &pid);
+  ck_assert_int_eq(vm_apply_tx(&ST, &CHAIN, &tx, &pid, H, &rc), CX_OK);
+  ck_assert_int_eq(rc, CX_E_KEY_IN_USE);
+  ck_assert_int_eq(vm_apply_governance(&st2, &CHAIN, &tx, &pid, H, &rc), CX_OK);
+  ck_assert_int_eq(rc, CX_OK);
+  tx_clear(&tx);
+  mem_free(&s2);
+  key_free(kv);
+}
+END_TEST
+
+/* vm/memstate.h: what the auditor replays over. */
+START_TEST(test_memstate) {
+  vm_memstate *m = vm_memstate_new();
+  ck_assert_ptr_nonnull(m);
+  vm_state st = vm_memstate_state(m);
+  uint8_t *v;
+  size_t vl;
+  ck_assert_int_eq(st.get(st.ctx, (const uint8_t *)"a", 1, &v, &vl), CX_E_NOT_FOUND);
+  ck_assert_int_eq(st.put(st.ctx, (const uint8_t *)"a", 1, (const uint8_t *)"1", 1), CX_OK);
+  ck_assert_int_eq(st.put(st.ctx, (const uint8_t *)"b", 1, (const uint8_t *)"22", 2), CX_OK);
+  size_t mark = st.mark(st.ctx);
+  ck_assert_int_eq(st.put(st.ctx, (const uint8_t *)"a", 1, (const uint8_t *)"333", 3), CX_OK); /* overwrite */
+  ck_assert_int_eq(st.del(st.ctx, (const uint8_t *)"b", 1), CX_OK);                          /* delete */
+  ck_assert_int_eq(st.put(st.ctx, (const uint8_t *)"c", 1, NULL, 0), CX_OK);                 /* new, empty */
+  ck_assert_int_eq(st.get(st.ctx, (const uint8_t *)"c", 1, &v, &vl), CX_OK);
+  ck_assert_uint_eq(vl, 0);
+  free(v);
+  ck_assert_int_eq(st.get(st.ctx, (const uint8_t *)"b", 1, &v, &vl), CX_E_NOT_FOUND);
+  ck_assert_uint_eq(vm_memstate_size(m), 2);
+  st.rollback(st.ctx, mark);
+  ck_assert_uint_eq(vm_memstate_size(m), 2);
+  ck_assert_int_eq(st.get(st.ctx, (const uint8_t *)"a", 1, &v, &vl), CX_OK);
+  ck_assert_uint_eq(vl, 1);
+  ck_assert_mem_eq(v, "1", 1);
+  free(v);
+  ck_assert_int_eq(st.get(st.ctx, (const uint8_t *)"b", 1, &v, &vl), CX_OK);
+  ck_assert_mem_eq(v, "22", 2);
+  free(v);
+  ck_assert_int_eq(st.get(st.ctx, (const uint8_t *)"c", 1, &v, &vl), CX_E_NOT_FOUND);
+  /* forget: the writes stay, the log goes */
+  ck_assert_int_eq(st.del(st.ctx, (const uint8_t *)"a", 1), CX_OK);
+  vm_memstate_forget(m);
+  ck_assert_uint_eq(st.mark(st.ctx), 0);
+  st.rollback(st.ctx, 0);
+  ck_assert_int_eq(st.get(st.ctx, (const uint8_t *)"a", 1, &v, &vl), CX_E_NOT_FOUND);
+  /* the genesis over it reads back as over the test's state */
+  ck_assert_int_eq(vm_genesis_apply(&st, G), CX_OK);
+  cx_member a[VM_MAX_MEMBERS], b[VM_MAX_MEMBERS];
+  size_t na, nb;
+  ck_assert_int_eq(vm_members(&st, a, VM_MAX_MEMBERS, &na), CX_OK);
+  ck_assert_int_eq(vm_members(&ST, b, VM_MAX_MEMBERS, &nb), CX_OK);
+  ck_assert_uint_eq(na, nb);
+  ck_assert_mem_eq(a, b, na * sizeof a[0]);
+  /* many entries, in and out of order, then all rolled back */
+  mark = st.mark(st.ctx);
+  for (unsigned i = 0; i < 500; i++) {
+    uint8_t k[4] = {'z', (uint8_t)(i * 37), (uint8_t)(i >> 8), 0};
+    ck_assert_int_eq(st.put(st.ctx, k, 3, k, 4), CX_OK);
+  }
+  st.rollback(st.ctx, mark);
+  ck_assert_int_eq(vm_members(&st, a, VM_MAX_MEMBERS, &na), CX_OK);
+  ck_assert_uint_eq(na, nb);
+  vm_memstate_free(m);
+  vm_memstate_free(NULL);
 }
 END_TEST
 
@@ -4177,6 +4424,10 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_gov_revalidated_at_apply);
   tcase_add_test(tc, test_gov_rekey);
   tcase_add_test(tc, test_gov_full);
+  tcase_add_test(tc, test_gov_replay_same_receipts);
+  tcase_add_test(tc, test_gov_replay_envelope);
+  tcase_add_test(tc, test_gov_replay_key_in_use);
+  tcase_add_test(tc, test_memstate);
   tcase_add_test(tc, test_identity_lifecycle);
   tcase_add_test(tc, test_identity_rejections);
   tcase_add_test(tc, test_identity_attest_full);
