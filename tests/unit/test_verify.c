@@ -291,9 +291,9 @@ static void add_member(vm_genesis *g, const char *name, int role, const cx_secke
  * a rejected filler at 1 (receipts differ), the others after it in order;
  * out[k] gets raw[k]'s piece. Frees raw[0..n). */
 static void key_block(uint64_t height, uint8_t **raw, size_t *len, size_t n, piece *out) {
-  uint8_t *txs[8];
-  size_t lens[8], at[8], ntx = 0;
-  int32_t codes[8];
+  uint8_t *txs[8] = {0};
+  size_t lens[8] = {0}, at[8] = {0}, ntx = 0;
+  int32_t codes[8] = {0};
   ck_assert_uint_le(n, 7);
   for (size_t k = 0; k < n; k++) {
     at[k] = ntx;
