@@ -352,6 +352,24 @@ static int next_free_nonce(const cli_ctx *c, cli_signer *s, const char *how) {
   return CLI_OK;
 }
 
+/* Prints txid (and the encoding hex, when not NULL: offline signing) with
+ * extras (consumed). */
+static int print_txid(const cli_ctx *c, const char *txid, const char *hex, cJSON *extras) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddStringToObject(o, "txid", txid) || (hex && !cJSON_AddStringToObject(o, "tx", hex))) {
+    cJSON_Delete(o);
+    cJSON_Delete(extras);
+    return cli_fail(CLI_LOCAL, "out of memory");
+  }
+  merge_fields(o, extras);
+  if (c->json)
+    cli_print_json(c, o);
+  else
+    cli_print_fields(o);
+  cJSON_Delete(o);
+  return CLI_OK;
+}
+
 int cli_sign_submit(const cli_ctx *c, cli_signer *s, cx_tx *tx, cJSON *extras) {
   uint8_t *buf = NULL;
   size_t len = 0;
@@ -368,20 +386,8 @@ int cli_sign_submit(const cli_ctx *c, cli_signer *s, cx_tx *tx, cJSON *extras) {
     hex = NULL;
     if ((rc = sign_encode(s, tx, &buf, &len, &hex, txid))) goto out;
     if (c->print_only) { /* offline signing: hand the encoding to the caller */
-      cJSON *o = cJSON_CreateObject();
-      if (!o || !cJSON_AddStringToObject(o, "txid", txid) || !cJSON_AddStringToObject(o, "tx", hex)) {
-        cJSON_Delete(o);
-        rc = cli_fail(CLI_LOCAL, "out of memory");
-        goto out;
-      }
-      merge_fields(o, extras);
+      rc = print_txid(c, txid, hex, extras);
       extras = NULL;
-      if (c->json)
-        cli_print_json(c, o);
-      else
-        cli_print_fields(o);
-      cJSON_Delete(o);
-      rc = CLI_OK;
       goto out;
     }
     int may_retry = !s->nonce_forced && !nonce_bound(tx) && attempt < SUBMIT_TRIES;
@@ -439,20 +445,8 @@ int cli_sign_submit(const cli_ctx *c, cli_signer *s, cx_tx *tx, cJSON *extras) {
     }
     if ((rc = next_free_nonce(c, s, "was used by a committed transaction"))) goto out;
   }
-  cJSON *o = cJSON_CreateObject();
-  if (!o || !cJSON_AddStringToObject(o, "txid", txid)) {
-    cJSON_Delete(o);
-    rc = cli_fail(CLI_LOCAL, "out of memory");
-    goto out;
-  }
-  merge_fields(o, extras);
+  rc = print_txid(c, txid, NULL, extras);
   extras = NULL;
-  if (c->json)
-    cli_print_json(c, o);
-  else
-    cli_print_fields(o);
-  cJSON_Delete(o);
-  rc = CLI_OK;
 out:
   cJSON_Delete(extras);
   cJSON_Delete(r);

@@ -49,22 +49,7 @@ keys_off() {
 rpc_url() { echo "http://127.0.0.1:$(jq -r .rpc.port "$WORK/net/node$1/config.json")"; }
 
 # start_node I: starts custosd for node I in the background, waits for RPC.
-start_node() {
-  local i=$1
-  "$CUSTOSD" --config "$WORK/net/node$i/config.json" >>"$WORK/node$i.log" 2>&1 &
-  NODE_PID[$i]=$!
-  PIDS+=("$!")
-  local url; url=$(rpc_url "$i")
-  for _ in $(seq 1 200); do
-    if curl -s -m 1 -d '{"jsonrpc":"2.0","id":1,"method":"status"}' "$url" 2>/dev/null \
-        | jq -e .result.height >/dev/null 2>&1; then
-      return 0
-    fi
-    kill -0 "${NODE_PID[$i]}" 2>/dev/null || fail "custosd node$i exited: $(tail -5 "$WORK/node$i.log")"
-    sleep 0.05
-  done
-  fail "custosd node$i did not answer on $url"
-}
+start_node() { start_node_env "$1"; }
 
 stop_node() { # stop_node I [SIGNAL]
   local i=$1 sig=${2:-TERM}
@@ -165,4 +150,33 @@ start_node_env() {
     sleep 0.05
   done
   fail "custosd node$i did not answer on $url"
+}
+
+# ---- helpers over a calls_devnet + calls_fixture (test_reshare, test_onboard) ----
+
+# calls_wait_key NAME EPOCH SECONDS: the consortium key NAME is READY at EPOCH
+# on node 0 within SECONDS.
+calls_wait_key() {
+  for _ in $(seq 1 $(($3 * 5))); do
+    [ "$("$CUSTOS" --node "$CALLS_URL" key get "$1" --json | jq -r '"\(.phase) \(.epoch)"')" = "ready $2" ] \
+      && return 0
+    sleep 0.2
+  done
+  fail "key $1 not ready at epoch $2 after $3 s: $("$CUSTOS" --node "$CALLS_URL" key get "$1" 2>&1 | head -20)"
+}
+
+# calls_once: a consent (quota 1) and a done underwriting call for
+# CALLS_DID; prints the call id.
+calls_once() {
+  local h g res
+  h=$("$CUSTOS" --node "$CALLS_URL" status --json | jq -r .height)
+  g=$("$CUSTOS" --node "$CALLS_URL" $(member_opts subject) --json --wait consent grant --did "$CALLS_DID" \
+    --insurer insurer --domains health,hrss --contract "$CALLS_CID" --purpose underwriting \
+    --expires $((h + 1000)) --quota 1 | jq -r .txid)
+  [ ${#g} -eq 64 ] || fail "consent grant"
+  res=$("$CUSTOS" --node "$CALLS_URL" $(member_opts insurer) --json --timeout 90 --wait call "$CALLS_CID" \
+    --subject "$CALLS_DID" --consent "$g" \
+    --inputs "$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.inputs.json") || fail "call: $res"
+  [ "$(echo "$res" | jq -r .status)" = done ] || fail "call not done: $res"
+  echo "$res" | jq -r .txid
 }

@@ -19,13 +19,6 @@ c() { "$CUSTOS" --node "$URL" "$@"; }
 as() { member_opts "$1"; }
 key() { c key get "$1" --json; }
 height() { "$CUSTOS" --node "$1" status --json | jq -r .height; }
-wait_key() { # wait_key NAME EPOCH SECONDS: READY at EPOCH
-  for _ in $(seq 1 $(($3 * 5))); do
-    [ "$(key "$1" | jq -r '"\(.phase) \(.epoch)"')" = "ready $2" ] && return 0
-    sleep 0.2
-  done
-  fail "key $1 not ready at epoch $2 after $3 s: $(c key get "$1" 2>&1 | head -20)"
-}
 commits() { # commits WHAT: a transaction commits within 30 s
   c $(as hrss) --timeout 30 --wait identity attest "$CALLS_DID" --level EA5+ >/dev/null \
     || fail "no commit: $1"
@@ -37,21 +30,9 @@ free_port() { # a loopback port nothing listens on
     (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
   done
 }
-INPUTS="$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.inputs.json"
-call_once() { # call_once: a consent and a done call; prints the call id
-  local h g res
-  h=$(c status --json | jq -r .height)
-  g=$(c $(as subject) --json --wait consent grant --did "$CALLS_DID" --insurer insurer --domains health,hrss \
-    --contract "$CALLS_CID" --purpose underwriting --expires $((h + 1000)) --quota 1 | jq -r .txid)
-  [ ${#g} -eq 64 ] || fail "consent grant"
-  res=$(c $(as insurer) --json --timeout 90 --wait call "$CALLS_CID" --subject "$CALLS_DID" --consent "$g" \
-    --inputs "$INPUTS") || fail "call: $res"
-  [ "$(echo "$res" | jq -r .status)" = done ] || fail "call not done: $res"
-  echo "$res" | jq -r .txid
-}
 
-wait_key results 0 30
-wait_key beacon 0 30
+calls_wait_key results 0 30
+calls_wait_key beacon 0 30
 G_RES=$(key results | jq -r .group_pk)
 G_BEA=$(key beacon | jq -r .group_pk)
 
@@ -122,8 +103,8 @@ caught_up 3
 pass "the chain commits with a genesis node stopped: welfare votes"
 
 # ---- resharing to the five validators ----
-wait_key results 1 90
-wait_key beacon 1 90
+calls_wait_key results 1 90
+calls_wait_key beacon 1 90
 for k in results beacon; do
   j=$(key $k)
   want=$([ $k = results ] && echo "$G_RES" || echo "$G_BEA")
@@ -138,7 +119,7 @@ pass "both keys reshared to the 5 validators at epoch 1 with the same group keys
 
 commits "before the call" # every node up and linked: a call needs all five from its first round
 caught_up 3
-CALL=$(call_once)
+CALL=$(calls_once)
 "$CUSTOS" --node "$URL" verify result "$CALL" --genesis "$WORK/net/genesis.json" >"$WORK/verify" \
   || fail "verify: $(cat "$WORK/verify")"
 [ "$(c call get "$CALL" --json | jq -r .result.key_epoch)" = 1 ] || fail "call not signed at epoch 1"
@@ -156,7 +137,7 @@ for _ in $(seq 1 100); do grep -q "member 'welfare' is no longer a validator" "$
 grep -q "member 'welfare' is no longer a validator" "$WORK/node4.log" || fail "node4 did not drop to observing"
 stop_node 4
 commits "after the removal, with welfare's node stopped"
-wait_key results 2 90
+calls_wait_key results 2 90
 [ "$(key results | jq -r '.parties | length')" = 4 ] || fail "results: not the 4 validators"
 [ "$(key results | jq -r .group_pk)" = "$G_RES" ] || fail "results: group key changed at epoch 2"
 pass "welfare removed: its node observes, the keys are reshared to the 4, the chain commits"

@@ -14,25 +14,6 @@ URL=$CALLS_URL
 c() { "$CUSTOS" --node "$URL" "$@"; }
 as() { member_opts "$1"; }
 key() { c key get "$1" --json; }
-wait_key() { # wait_key NAME EPOCH SECONDS: READY at EPOCH
-  for _ in $(seq 1 $(($3 * 5))); do
-    [ "$(key "$1" | jq -r '"\(.phase) \(.epoch)"')" = "ready $2" ] && return 0
-    sleep 0.2
-  done
-  fail "key $1 not ready at epoch $2 after $3 s: $(c key get "$1" 2>&1 | head -20)"
-}
-INPUTS="$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.inputs.json"
-call_once() { # call_once: a consent and a done call; prints the call id
-  local h g res
-  h=$(c status --json | jq -r .height)
-  g=$(c $(as subject) --json --wait consent grant --did "$CALLS_DID" --insurer insurer --domains health,hrss \
-    --contract "$CALLS_CID" --purpose underwriting --expires $((h + 1000)) --quota 1 | jq -r .txid)
-  [ ${#g} -eq 64 ] || fail "consent grant"
-  res=$(c $(as insurer) --json --timeout 90 --wait call "$CALLS_CID" --subject "$CALLS_DID" --consent "$g" \
-    --inputs "$INPUTS") || fail "call: $res"
-  [ "$(echo "$res" | jq -r .status)" = done ] || fail "call not done: $res"
-  echo "$res" | jq -r .txid
-}
 verified() { # verified CALL EPOCH: verify passes, the result is FROST at EPOCH
   "$CUSTOS" --node "$URL" verify result "$1" --genesis "$WORK/net/genesis.json" >"$WORK/verify" \
     || fail "verify $1: $(cat "$WORK/verify")"
@@ -41,11 +22,11 @@ verified() { # verified CALL EPOCH: verify passes, the result is FROST at EPOCH
   [ "$(c call get "$1" --json | jq -r .result.key_epoch)" = "$2" ] || fail "call $1 not signed at epoch $2"
 }
 
-wait_key results 0 30
-wait_key beacon 0 30
+calls_wait_key results 0 30
+calls_wait_key beacon 0 30
 G_RES=$(key results | jq -r .group_pk)
 G_BEA=$(key beacon | jq -r .group_pk)
-CALL0=$(call_once)
+CALL0=$(calls_once)
 verified "$CALL0" 0
 pass "epoch 0: results key ${G_RES:0:16}.. (3 of 4) signed call ${CALL0:0:16}.."
 
@@ -57,8 +38,8 @@ c $(as civil) --wait member approve "$PROP" >/dev/null || fail "approve by civil
 stop_node 3 KILL
 [ "$(c status --json | jq -r .consensus.validators)" = 3 ] || fail "not 3 validators"
 
-wait_key results 1 60
-wait_key beacon 1 60
+calls_wait_key results 1 60
+calls_wait_key beacon 1 60
 for k in results beacon; do
   j=$(key $k)
   want=$([ $k = results ] && echo "$G_RES" || echo "$G_BEA")
@@ -77,7 +58,7 @@ done
 pass "reshared to the 3 remaining validators at epoch 1 with the same group keys (an old party down)"
 
 # ---- after the resharing ----
-CALL1=$(call_once)
+CALL1=$(calls_once)
 verified "$CALL1" 1
 verified "$CALL0" 0
 pass "a call signed at epoch 1 verifies from the genesis alone, as does the one signed at epoch 0"
