@@ -13,8 +13,12 @@
 # >= 0.5; p50 latency at 50 % load <= 100 ms. Exit 1 if a target is missed.
 #   CUSTOS_BENCH_INTERVAL_MS  block.interval_ms of the devnet (default: as
 #                             `custos devnet init` writes it, 50)
+#   CUSTOS_BENCH_BATCH        `custos load --batch` (default: custos load's
+#                             own, the transactions due within 5 ms at each
+#                             rate; 1 = one HTTP request per transaction)
 # The load generator runs on the same cores (it signs before its clock
-# starts; during the run it only posts prebuilt requests and polls).
+# starts; during the run it only posts prebuilt requests and polls). Each
+# line shows the JSON-RPC batch size custos load used.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build/release}" && pwd)
@@ -22,6 +26,8 @@ CUSTOS="$BUILD/node/custos"
 CUSTOSD="$BUILD/node/custosd"
 STEP_S=${CUSTOS_BENCH_STEP_S:-5}
 RUN_S=${CUSTOS_BENCH_RUN_S:-10}
+BATCH_ARGS=()
+[ -n "${CUSTOS_BENCH_BATCH:-}" ] && BATCH_ARGS=(--batch "$CUSTOS_BENCH_BATCH")
 for b in "$CUSTOS" "$CUSTOSD" "$BUILD/bench/bench_verify"; do
   [ -x "$b" ] || { echo "bench_bft: $b missing (build first: scripts/bench)" >&2; exit 2; }
 done
@@ -73,13 +79,14 @@ load() {
   local c0 c1 out
   c0=$(cpu_ticks)
   out=$("$CUSTOS" load --nodes "$URLS" --rate "$1" --duration "$2" --drain 60 --resubmit 0 \
-    --json 2>/dev/null) || true
+    ${BATCH_ARGS[@]+"${BATCH_ARGS[@]}"} --json 2>/dev/null) || true
   c1=$(cpu_ticks)
   echo "$out" | jq -c --argjson t "$((c1 - c0))" --argjson hz "$TCK" \
     '. + {cpu_us_per_tx: (if .committed > 0 then ($t / $hz * 1e6 / .committed | floor) else null end)}'
 }
 
 echo "bench_bft: 4 custosd on $(nproc) cores, devnet block.interval_ms $INTERVAL, log level warn"
+echo "custos load --batch: ${CUSTOS_BENCH_BATCH:-default (transactions due within 5 ms, 1..256)}"
 "$BUILD/bench/bench_verify" 1 | tee "$WORK/verify"
 VPS=$(sed -n 's/.*verify_per_s_all=\([0-9]*\).*/\1/p' "$WORK/verify")
 BOUND=$((VPS / 4))
@@ -92,9 +99,9 @@ echo "ramp ($STEP_S s a step):"
 for r in 100 200 400 800 1600 3200 6400; do
   j=$(load "$r" "$STEP_S")
   tps=$(echo "$j" | jq -r '.committed_tps // 0')
-  printf "  offered %5d/s: committed %7.1f tx/s, p50 %5s ms, p99 %5s ms, lost %s, refused %s\n" "$r" \
-    "$tps" "$(echo "$j" | jq -r .latency_p50_ms)" "$(echo "$j" | jq -r .latency_p99_ms)" \
-    "$(echo "$j" | jq -r .lost)" "$(echo "$j" | jq -c .refused_by)"
+  printf "  offered %5d/s (batch %3s): committed %7.1f tx/s, p50 %5s ms, p99 %5s ms, lost %s, refused %s\n" \
+    "$r" "$(echo "$j" | jq -r .batch)" "$tps" "$(echo "$j" | jq -r .latency_p50_ms)" \
+    "$(echo "$j" | jq -r .latency_p99_ms)" "$(echo "$j" | jq -r .lost)" "$(echo "$j" | jq -c .refused_by)"
   PEAK=$(awk -v a="$PEAK" -v b="$tps" 'BEGIN {print (b > a ? b : a)}')
   # saturated: committed well below offered
   awk -v t="$tps" -v r="$r" 'BEGIN {exit !(t < 0.8 * r)}' && break
@@ -102,7 +109,7 @@ done
 echo "peak committed: $PEAK tx/s"
 echo
 
-declare -A P50 P99 TPS CPU
+declare -A P50 P99 TPS CPU BATCH
 for pct in 50 100; do
   r=$(awk -v p="$PEAK" -v f="$pct" 'BEGIN {r = int(p * f / 100); print (r < 1 ? 1 : r)}')
   j=$(load "$r" "$RUN_S")
@@ -110,8 +117,10 @@ for pct in 50 100; do
   P50[$pct]=$(echo "$j" | jq -r .latency_p50_ms)
   P99[$pct]=$(echo "$j" | jq -r .latency_p99_ms)
   CPU[$pct]=$(echo "$j" | jq -r .cpu_us_per_tx)
-  printf "%3d%% of peak (%d/s, %d s): committed %.1f tx/s, latency p50 %s ms, p99 %s ms, nodes' CPU %s us/tx, lost %s\n" \
-    "$pct" "$r" "$RUN_S" "${TPS[$pct]}" "${P50[$pct]}" "${P99[$pct]}" "${CPU[$pct]}" "$(echo "$j" | jq -r .lost)"
+  BATCH[$pct]=$(echo "$j" | jq -r .batch)
+  printf "%3d%% of peak (%d/s, %d s, batch %s): committed %.1f tx/s, latency p50 %s ms, p99 %s ms, nodes' CPU %s us/tx, lost %s\n" \
+    "$pct" "$r" "$RUN_S" "${BATCH[$pct]}" "${TPS[$pct]}" "${P50[$pct]}" "${P99[$pct]}" "${CPU[$pct]}" \
+    "$(echo "$j" | jq -r .lost)"
 done
 echo
 

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "fileutil.h"
 #include "genesis.h"
+#include "gossip.h"
 #include "log.h"
 #include "net.h"
 #include "node_internal.h"
@@ -405,8 +406,11 @@ static uint64_t committed_nonce(node *n, const cx_pubkey *k) {
   return nonce;
 }
 
+/* The checks of node_submit (node.h), cheapest first. dry_run: run the
+ * transaction's rule against the committed state too (client submissions
+ * only: see node_on_gossip for why a gossiped transaction skips it). */
 static cx_err admit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char *detail,
-                   size_t dl) {
+                   size_t dl, int dry_run) {
   cx_tx tx;
   size_t off = 0;
   cx_err e;
@@ -443,7 +447,7 @@ static cx_err admit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char
   if ((e = tx_verify_sig_raw(&tx, raw, len))) goto out;
   /* Rule dry run when the state it would run against is the committed one:
    * the sender's next transaction with nothing of it pending. */
-  if (tx.nonce == next && mempool_pending_of(n->mp, &tx.sender) == 0) {
+  if (dry_run && tx.nonce == next && mempool_pending_of(n->mp, &tx.sender) == 0) {
     store_ws *ws = store_ws_new(n->st);
     if (!ws) {
       e = CX_E_NOMEM;
@@ -465,28 +469,61 @@ out:
 
 cx_err node_submit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char *detail,
                    size_t dl) {
-  cx_err e = admit(n, raw, len, txid, detail, dl);
+  cx_err e = admit(n, raw, len, txid, detail, dl, 1);
   /* Gossip: the node that admits a transaction from a client sends it to
    * every peer once; peers admit it without forwarding (a full mesh
-   * reaches everyone in one hop, and a link that is down queues it). */
-  if (e == CX_OK && n->net) net_broadcast(n->net, NET_MSG_TX, raw, len);
+   * reaches everyone in one hop, and a link that is down queues it). It
+   * joins the outgoing batch (gossip.h), which leaves as one message at
+   * most GOSSIP_FLUSH_MS later, in the order of admission. */
+  gossip_batcher *g = __atomic_load_n(&n->gossip, __ATOMIC_ACQUIRE);
+  if (e == CX_OK && g) gossip_add(g, raw, len);
   return e;
 }
 
-/* A transaction gossiped by a peer: the same admission, no forwarding. */
-static void on_gossip_tx(void *ctx, const char *from, unsigned type, const uint8_t *p,
-                         size_t len) {
+/* A batch of transactions gossiped by a peer (gossip.h): each entry gets
+ * the same admission as a client's -- decode, chain, nonce window,
+ * duplicate, signature, mempool caps -- but not the rule dry run, and none
+ * is forwarded.
+ *
+ * Why no dry run: the node that admitted the transaction from its client
+ * ran it there, where the client needed the clear error. Here it would
+ * only repeat that execution (store reads and the rule, on every peer, for
+ * every transaction), and it could not make anything safer: the dry run is
+ * against the committed state, which moves before the block is built, and
+ * a transaction whose rule fails when its block executes is recorded there
+ * with its failing receipt exactly like one that became invalid between
+ * admission and block. What keeps a peer's mempool honest is unchanged:
+ * only well-formed transactions of this chain, signed by their sender,
+ * within the sender's nonce window, within the mempool's caps.
+ *
+ * A message that does not decode is refused whole (an honest peer never
+ * sends one) and counted once in gossip_bad, which otherwise counts
+ * transactions, as gossip_in and gossip_dup do. */
+void node_on_gossip(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
   node *n = ctx;
-  cx_hash txid;
-  char detail[128] = "";
-  cx_err e = admit(n, p, len, &txid, detail, sizeof detail);
-  if (e == CX_OK) {
-    __atomic_add_fetch(&n->gossip_in, 1, __ATOMIC_RELAXED);
-  } else if (e == CX_E_DUPLICATE) {
-    __atomic_add_fetch(&n->gossip_dup, 1, __ATOMIC_RELAXED);
-  } else {
-    __atomic_add_fetch(&n->gossip_bad, 1, __ATOMIC_RELAXED);
-    LOG_D("node", "gossiped transaction from %s refused: %s %s", from, cx_err_name(e), detail);
+  node_refusal r;
+  (void)type;
+  if (!n->gossip_rx && !(n->gossip_rx = malloc(sizeof *n->gossip_rx))) {
+    LOG_E("node", "out of memory receiving transaction gossip");
+    return;
+  }
+  if (gossip_decode(p, len, n->gossip_rx, &r) != CX_OK) {
+    node_refuse(n, &n->gossip_bad, r.what, from, r.why);
+    return;
+  }
+  for (size_t i = 0; i < n->gossip_rx->count; i++) {
+    cx_hash txid;
+    char detail[128] = "";
+    cx_err e = admit(n, n->gossip_rx->tx[i].p, n->gossip_rx->tx[i].len, &txid, detail,
+                     sizeof detail, 0);
+    if (e == CX_OK) {
+      __atomic_add_fetch(&n->gossip_in, 1, __ATOMIC_RELAXED);
+    } else if (e == CX_E_DUPLICATE) {
+      __atomic_add_fetch(&n->gossip_dup, 1, __ATOMIC_RELAXED);
+    } else {
+      __atomic_add_fetch(&n->gossip_bad, 1, __ATOMIC_RELAXED);
+      LOG_D("node", "gossiped transaction from %s refused: %s %s", from, cx_err_name(e), detail);
+    }
   }
 }
 
@@ -524,6 +561,12 @@ static void set_links(node *n, const cx_member *vals, size_t nval) {
   free(nm);
 }
 
+/* The gossip batcher's sink (gossip.h): one NET_MSG_TX to every peer. */
+static void gossip_send(void *ctx, const uint8_t *msg, size_t len) {
+  node *n = ctx;
+  net_broadcast(n->net, NET_MSG_TX, msg, len);
+}
+
 /* Our link address: the config's p2p.listen, else our genesis address. */
 static cx_err start_links(node *n, char *err, size_t errlen) {
   net_config nc;
@@ -551,7 +594,14 @@ static cx_err start_links(node *n, char *err, size_t errlen) {
   cx_err e = net_open(&nc, &n->net, err, errlen);
   sodium_memzero(nc.static_priv, sizeof nc.static_priv);
   if (e) return e;
-  net_on(n->net, NET_MSG_TX, on_gossip_tx, n);
+  net_on(n->net, NET_MSG_TX, node_on_gossip, n);
+  gossip_batcher *g = NULL;
+  gossip_config gc = {.send = gossip_send, .ctx = n}; /* gossip.h's caps and timer */
+  if ((e = gossip_start(&gc, &g))) {
+    snprintf(err, errlen, "cannot start transaction gossip: %s", cx_err_str(e));
+    return e;
+  }
+  __atomic_store_n(&n->gossip, g, __ATOMIC_RELEASE); /* RPC workers already run */
   net_on(n->net, NET_MSG_CONSENSUS, host_on_consensus, n);
   net_on(n->net, NET_MSG_SYNC, sync_on_msg, n);
   net_on(n->net, NET_MSG_SNAP, statesync_on_msg, n);
@@ -760,7 +810,11 @@ void node_close(node *n) {
   mpc_service_stop(n); /* before net_close: it sends */
   call_service_stop(n);
   key_service_stop(n);
+  /* Every submitter has stopped (RPC, the services, the consensus thread's
+   * evidence): what is still batched leaves before the links close. */
+  gossip_stop(__atomic_exchange_n(&n->gossip, NULL, __ATOMIC_ACQ_REL));
   net_close(n->net); /* after RPC: no submission can broadcast any more; no handler runs */
+  free(n->gossip_rx);
   mpc_service_free(n); /* wipes the pool; no handler queues any more */
   call_service_free(n); /* wipes the running call's shares */
   key_service_free(n);  /* wipes the signing shares */

@@ -22,6 +22,9 @@
  *             before the engine starts (docs/statesync.md).
  *   mpc_service.c  the MPC preprocessing thread and its pool (NET_MSG_MPC;
  *             docs/operations.md, "MPC preprocessing").
+ *   gossip.c  the NET_MSG_TX wire and the outgoing gossip batch with its
+ *             thread (gossip.h; its own locks, taken under no node lock
+ *             but own_mu).
  *
  * Threads and locks. Wiring of the bft engine (consensus/bft.h): one
  * consensus thread owns the engine and is the store's only writer. Its
@@ -134,6 +137,8 @@ typedef struct {
 } node_call_stats;
 typedef struct call_service call_service;
 typedef struct key_service key_service;
+typedef struct gossip_batcher gossip_batcher; /* gossip.h */
+struct gossip_wire;
 
 typedef struct {
   int used;
@@ -152,7 +157,11 @@ struct node {
   keystore_keys keys;
   bft_engine *eng;
   net *net;      /* member links; NULL until node_start */
-  uint64_t gossip_in, gossip_dup, gossip_bad; /* atomics */
+  uint64_t gossip_in, gossip_dup, gossip_bad; /* atomics: gossiped transactions by outcome
+                                               * (bad: also each malformed NET_MSG_TX) */
+  gossip_batcher *gossip;       /* atomic pointer: the outgoing batch (gossip.h), from
+                                 * start_links to node_close; NULL: nothing is gossiped */
+  struct gossip_wire *gossip_rx; /* net thread: decoded NET_MSG_TX entries (64 KiB) */
   uint64_t cs_bad, sync_bad;                  /* atomics: refused peer input */
   uint64_t bad_logged_at;                     /* atomic: rate limit of those logs */
   vm_state ro; /* read-only view of committed state */
@@ -269,6 +278,10 @@ cx_err node_vault_rotate_key(node *n, uint32_t *new_id, int *file_ok);
  * owns a data domain (a member admitted after the genesis). */
 void node_vault_follow(node *n);
 
+/* Net thread: NET_MSG_TX handler (net_handler, ctx = node): a batch of
+ * gossiped transactions (gossip.h), each admitted without the rule dry run
+ * and without forwarding, counted in gossip_in / gossip_dup / gossip_bad. */
+void node_on_gossip(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len);
 /* Signs tx (type and body set) with the member key under the next free
  * nonce of our account and admits it (node_submit); serialised, so the
  * threads that report on chain (evidence, call results) never pick the same

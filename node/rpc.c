@@ -319,6 +319,17 @@ out:
 static int text_ok(const unsigned char *s, size_t len) {
   size_t i = 0;
   while (i < len) {
+    /* Eight bytes at a time while they are ASCII and not NUL: a tx_submit
+     * is ~530 such bytes, and byte by byte this loop took ~0.3 us of the
+     * ~2.2 us one costs in handle_body (parse, dispatch, answer). */
+    while (len - i >= 8) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      const uint64_t lo = 0x0101010101010101u, hi = 0x8080808080808080u;
+      if ((w & hi) || ((w - lo) & ~w & hi)) break; /* a byte >= 0x80, or a 0 */
+      i += 8;
+    }
+    if (i == len) break;
     unsigned c = s[i];
     if (c == 0) return 0;
     if (c < 0x80) {

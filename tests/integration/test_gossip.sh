@@ -3,7 +3,9 @@
 # the member network (net/). A transaction submitted to any node reaches every
 # node by gossip and is committed once (the bft engine, test_bft4.sh covers
 # consensus itself); resubmitting it anywhere is refused and not gossiped
-# again; every node's `status` lists its member links.
+# again; transactions admitted together travel in one batch (a few
+# messages, not one per transaction); every node's `status` lists its
+# member links.
 . "$(dirname "$0")/lib.sh"
 
 devnet 4
@@ -84,6 +86,38 @@ for i in 0 1 2 3; do
   [ "$(rpc "$(rpc_url "$i")" status | jq -r .result.mempool.size)" = 0 ] || fail "node$i mempool not empty"
 done
 pass "20 transactions submitted across 4 nodes: committed once, at the same heights, on every node"
+
+# ---- 60 transactions admitted together at one node: a few messages, not 60 ----
+# Batched gossip (docs/net.md, "Transaction gossip"): what node 0 admits
+# within GOSSIP_FLUSH_MS leaves as one NET_MSG_TX. Each peer counts the
+# messages it received from node 0 (every type: consensus and sync too);
+# one message per transaction would be 60 or more.
+N0=$(jq -r .name "$WORK/net/node0/config.json")
+from0() { c "$1" status --json | jq --arg m "$N0" '.peers[] | select(.member == $m) | .msgs_in'; }
+gin() { rpc "$(rpc_url "$1")" status | jq .result.p2p.gossip.admitted; }
+body="["
+for k in $(seq 20 79); do
+  if [ $((k % 2)) = 0 ]; then lvl=EA5+; else lvl=EA5-; fi
+  t=$(c 0 $(as hrss) --json --print-only --nonce "$k" identity attest "$DID" --level "$lvl" | jq -r .tx)
+  body+="{\"jsonrpc\":\"2.0\",\"id\":$k,\"method\":\"tx_submit\",\"params\":{\"tx\":\"$t\"}},"
+done
+body="${body%,}]"
+declare -A M0 G0
+for i in 1 2 3; do M0[$i]=$(from0 "$i"); G0[$i]=$(gin "$i"); done
+r=$(raw "$(rpc_url 0)" "$body")
+[ "$(echo "$r" | jq '[.[] | select(.result.txid)] | length')" = 60 ] || fail "batch submit: $r"
+for i in 1 2 3; do
+  for _ in $(seq 1 100); do
+    [ $(($(gin "$i") - G0[$i])) -ge 60 ] && break
+    sleep 0.05
+  done
+  g=$(($(gin "$i") - G0[$i]))
+  m=$(($(from0 "$i") - M0[$i]))
+  [ "$g" = 60 ] || fail "node$i admitted $g of the 60 by gossip"
+  [ "$m" -lt 30 ] || fail "node$i received $m messages from node0 for 60 gossiped transactions"
+  echo "  node$i: 60 transactions in $m messages from node0 (all types)"
+done
+pass "60 transactions admitted together reach each peer in a few messages, each admitted once"
 
 # ---- a node restarts: links come back ----
 stop_node 3 KILL
