@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
+#include <nanomsg/tcp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -754,11 +755,16 @@ static cx_err peer_create(net *n, const net_member *m, peer **out) {
   p->sock = s;
   int ivl = (int)(n->cfg.reconnect_ms > INT32_MAX ? INT32_MAX : n->cfg.reconnect_ms);
   int ivlmax = (int)(n->cfg.reconnect_max_ms > INT32_MAX ? INT32_MAX : n->cfg.reconnect_max_ms);
-  int sndbuf = NET_SNDBUF, linger = 0;
+  int sndbuf = NET_SNDBUF, linger = 0, nodelay = 1;
+  /* TCP_NODELAY: a PUSH connection carries data one way only, so the peer's
+   * ACKs are delayed (up to 40 ms on Linux), and with Nagle a small message
+   * (a vote) sent while an earlier frame is unacknowledged waits for that
+   * ACK. Messages are whole frames: coalescing them buys nothing. */
   if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
       nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivlmax, sizeof ivlmax) < 0 ||
       nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, &sndbuf, sizeof sndbuf) < 0 ||
-      nn_setsockopt(s, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof linger) < 0)
+      nn_setsockopt(s, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof linger) < 0 ||
+      nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &nodelay, sizeof nodelay) < 0)
     goto nnfail;
   if (nn_connect(s, p->address) < 0) {
     LOG_E(MOD, "link to %s: cannot connect to %s: %s", p->name, p->address,
