@@ -887,6 +887,7 @@ static const char *const type_names[] = {
     [TX_KEY_ADVANCE] = "key_advance",
     [TX_SIGN_REQUEST] = "sign_request",       [TX_SIGN_APPROVE] = "sign_approve",
     [TX_SIGN_RESULT] = "sign_result",       [TX_KEY_RESHARE] = "key_reshare",
+    [TX_COMMAND] = "command",
 };
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
@@ -1219,7 +1220,19 @@ static void body_enc(cx_enc *e, const cx_tx *tx) {
   }
 }
 
+void tx_command_encode(const uint8_t payload[CX_COMMAND_PAYLOAD], uint8_t out[CX_COMMAND_BYTES]) {
+  out[0] = CX_TX_VERSION;
+  out[1] = TX_COMMAND;
+  memcpy(out + 2, payload, CX_COMMAND_PAYLOAD);
+}
+
 cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len) {
+  if (tx->type == TX_COMMAND) { /* no envelope: docs/transactions.md "Commands" */
+    if (!(*out = malloc(CX_COMMAND_BYTES))) return CX_E_NOMEM;
+    tx_command_encode(tx->u.cmd.payload, *out);
+    *len = CX_COMMAND_BYTES;
+    return CX_OK;
+  }
   cx_enc e;
   enc_init(&e);
   enc_u8(&e, CX_TX_VERSION);
@@ -1361,6 +1374,11 @@ cx_err tx_decode(const uint8_t *buf, size_t len, cx_tx *tx, size_t *err_off) {
     dec_fail(&d, CX_E_BAD_ENUM);
     goto out;
   }
+  if (tx->type == TX_COMMAND) { /* the payload and nothing else: 34 bytes exactly */
+    if (dec_fixed(&d, tx->u.cmd.payload, CX_COMMAND_PAYLOAD)) goto out;
+    dec_finish(&d);
+    goto out;
+  }
   if (dec_fixed(&d, tx->chain_id.b, 32) || dec_fixed(&d, tx->sender.b, 32) ||
       dec_varint(&d, &tx->nonce) || body_dec(&d, tx) || dec_fixed(&d, tx->sig.b, 64))
     goto out;
@@ -1376,6 +1394,7 @@ out:
 cx_err tx_sighash(const cx_tx *tx, cx_hash *out) {
   uint8_t *buf;
   size_t len;
+  if (tx->type == TX_COMMAND) return CX_E_INVALID_ARG; /* nothing is signed */
   cx_err e = tx_encode(tx, 0, &buf, &len);
   if (e) return e;
   hash_tagged(CX_TAG_TX_SIG, buf, len, out);
@@ -1397,12 +1416,14 @@ cx_err tx_sign(cx_tx *tx, const cx_seckey *k) {
 
 cx_err tx_verify_sig(const cx_tx *tx) {
   cx_hash h;
+  if (tx->type == TX_COMMAND) return CX_E_BAD_SIG;
   cx_err e = tx_sighash(tx, &h);
   if (e) return e;
   return sig_verify(&tx->sender, h.b, 32, &tx->sig) ? CX_OK : CX_E_BAD_SIG;
 }
 
 cx_err tx_verify_sig_raw(const cx_tx *tx, const uint8_t *raw, size_t len) {
+  if (tx->type == TX_COMMAND) return CX_E_BAD_SIG; /* has none (and is 34 bytes) */
   CX_ASSERT(len > 64 && memcmp(raw + len - 64, tx->sig.b, 64) == 0);
   cx_hash h;
   hash_tagged(CX_TAG_TX_SIG, raw, len - 64, &h);

@@ -9,6 +9,12 @@
  * has nonce 0 and each committed transaction consumes one. It is what makes
  * a replayed transaction invalid.
  *
+ * One exception, the benchmark command (TX_COMMAND, docs/transactions.md
+ * "Commands"): u8 version (=1) | u8 type (=90) | payload[32], exactly
+ * CX_COMMAND_BYTES bytes, with no chain id, sender, nonce or signature. Only
+ * a chain whose genesis sets bench_commands accepts it; its txid is H_TX of
+ * those 34 bytes, and a replay is refused by txid (node.c, blocks.c).
+ *
  * A decoded cx_tx owns its heap parts (contract source and bytecode; a
  * call's args, blobs and commitments; a sign_request's message); release
  * with tx_clear(). Everything else is fixed-size. */
@@ -72,7 +78,16 @@ typedef enum {
   TX_SIGN_APPROVE = 66,     /* sender = a member: approves a request */
   TX_SIGN_RESULT = 67,      /* sender = a party of the key: the signature */
   TX_KEY_RESHARE = 68,      /* sender = a validator: a READY key to the validators now (docs/keys.md §10) */
+  TX_COMMAND = 90,          /* unsigned 32-byte benchmark payload (bench_commands chains only) */
 } cx_tx_type;
+
+#define CX_COMMAND_PAYLOAD 32
+#define CX_COMMAND_BYTES (2 + CX_COMMAND_PAYLOAD) /* version | type | payload */
+
+/* A benchmark command: an opaque payload, no state, no signer. */
+typedef struct {
+  uint8_t payload[CX_COMMAND_PAYLOAD];
+} cx_tx_command;
 
 typedef enum {
   GOV_ADD = 1,
@@ -400,6 +415,7 @@ typedef struct {
     cx_tx_sign_request sreq;
     cx_tx_sign_approve sapprove;
     cx_tx_sign_result sres;
+    cx_tx_command cmd;
   } u;
   cx_sig sig;
 } cx_tx;
@@ -482,12 +498,19 @@ cx_err tx_mpc_evidence_set(cx_tx *tx, const uint8_t *const *msg, const size_t *l
                            const uint8_t *aux, size_t aux_len);
 void tx_call_session_id(const cx_hash *chain_id, const cx_hash *call, uint8_t kind, uint8_t out[32]);
 
-/* Canonical encoding. with_sig = 0 gives the signed preimage. *out malloc'd. */
+/* Canonical encoding. with_sig = 0 gives the signed preimage. *out malloc'd.
+ * A TX_COMMAND encodes as its CX_COMMAND_BYTES whatever with_sig says
+ * (chain_id, sender, nonce and sig are ignored); it has no sighash
+ * (tx_sighash, tx_sign: CX_E_INVALID_ARG; tx_verify_sig*: CX_E_BAD_SIG). */
 cx_err tx_encode(const cx_tx *tx, int with_sig, uint8_t **out, size_t *len);
 /* Decodes one whole transaction (trailing bytes rejected). On error *tx is
  * cleared and, if err_off is non-NULL, the byte offset is stored. Checks
  * syntax only (field formats, set order, caps), not signatures or rules. */
 cx_err tx_decode(const uint8_t *buf, size_t len, cx_tx *tx, size_t *err_off);
+
+/* Writes the CX_COMMAND_BYTES encoding of a command with this payload
+ * (what tx_encode gives, without an allocation: the load client's path). */
+void tx_command_encode(const uint8_t payload[CX_COMMAND_PAYLOAD], uint8_t out[CX_COMMAND_BYTES]);
 
 /* sighash and txid. */
 cx_err tx_sighash(const cx_tx *tx, cx_hash *out);

@@ -146,6 +146,10 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "type", tx_type_name(tx->type));
+  if (tx->type == TX_COMMAND) { /* no envelope: only its payload */
+    api_add_hex(o, "payload", tx->u.cmd.payload, CX_COMMAND_PAYLOAD);
+    return o;
+  }
   api_add_hex(o, "chain_id", tx->chain_id.b, 32);
   api_add_hex(o, "sender", tx->sender.b, 32);
   api_add_u64(o, "nonce", tx->nonce);
@@ -1158,6 +1162,7 @@ static cx_err m_admin_mempool(void *ctx, const cJSON *params, cJSON **result, rp
   api_add_u64(o, "size", s.size);
   api_add_u64(o, "max", s.max);
   api_add_u64(o, "senders", s.senders);
+  api_add_u64(o, "commands", s.commands);
   api_add_u64(o, "admitted", s.admitted);
   api_add_u64(o, "rejected", s.rejected);
   api_add_u64(o, "committed", s.committed);
@@ -1795,8 +1800,158 @@ static cx_err m_admin_vault_anchor(void *ctx, const cJSON *params, cJSON **resul
   return CX_OK;
 }
 
+/* ---- benchmark commands (docs/rpc.md "Benchmark commands") ---- */
+
+#define CMD_SUBMIT_MAX 1024  /* payloads per command_submit */
+#define CMD_COMMITS_MAX 256  /* blocks per command_commits */
+#define CMD_PREFIX 8         /* bytes of each payload command_commits returns */
+
+static int bench_on(node *n, rpc_error *err) {
+  if (node_genesis(n)->bench_commands) return 1;
+  err->code = CX_E_WRONG_CHAIN;
+  snprintf(err->detail, sizeof err->detail,
+           "commands are refused: this chain's genesis has no bench_commands");
+  return 0;
+}
+
+/* A whole batch of payloads in one request: the per-request JSON and HTTP
+ * cost is what one request per transaction cannot amortise. The params are
+ * checked whole before anything is admitted; then each command is admitted
+ * (and gossiped) as node_submit admits any transaction. */
+static cx_err m_command_submit(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  if (!bench_on(n, err)) return err->code;
+  const char *hex = rpc_param_str(params, "payloads", 0, err);
+  if (!hex) return err->code;
+  size_t hl = strlen(hex);
+  if (hl % 2) {
+    err->code = CX_E_BAD_HEX;
+    snprintf(err->detail, sizeof err->detail, "params.payloads: odd number of hex digits");
+    return CX_E_BAD_HEX;
+  }
+  size_t bytes = hl / 2, k = bytes / CX_COMMAND_PAYLOAD;
+  if (bytes == 0 || bytes % CX_COMMAND_PAYLOAD)
+    PARAMS_ERR(err, "params.payloads: %zu bytes, expected k x %d (k >= 1)", bytes,
+               CX_COMMAND_PAYLOAD);
+  if (k > CMD_SUBMIT_MAX) {
+    err->code = CX_E_TOO_LONG;
+    snprintf(err->detail, sizeof err->detail, "params.payloads: %zu payloads, at most %d", k,
+             CMD_SUBMIT_MAX);
+    return CX_E_TOO_LONG;
+  }
+  uint8_t *pl = malloc(bytes);
+  if (!pl) return CX_E_NOMEM;
+  if (hex_decode(hex, pl, bytes)) {
+    free(pl);
+    err->code = CX_E_BAD_HEX;
+    snprintf(err->detail, sizeof err->detail, "params.payloads: expected hex digits");
+    return CX_E_BAD_HEX;
+  }
+  size_t acc = 0, dup = 0, ref = 0;
+  cx_err first = CX_OK;
+  char first_detail[128] = "";
+  for (size_t i = 0; i < k; i++) {
+    uint8_t raw[CX_COMMAND_BYTES];
+    char detail[128];
+    cx_hash txid;
+    tx_command_encode(pl + i * CX_COMMAND_PAYLOAD, raw);
+    cx_err e = node_submit(n, raw, sizeof raw, &txid, detail, sizeof detail);
+    if (e == CX_OK) {
+      acc++;
+    } else if (e == CX_E_DUPLICATE) {
+      dup++;
+    } else {
+      ref++;
+      if (!first) {
+        first = e;
+        snprintf(first_detail, sizeof first_detail, "%s", detail);
+      }
+    }
+  }
+  free(pl);
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return CX_E_NOMEM;
+  api_add_u64(o, "accepted", acc);
+  api_add_u64(o, "duplicate", dup);
+  api_add_u64(o, "refused", ref);
+  if (first) {
+    cJSON_AddStringToObject(o, "error", cx_err_name(first));
+    if (first_detail[0]) cJSON_AddStringToObject(o, "detail", first_detail);
+  }
+  *result = o;
+  return CX_OK;
+}
+
+/* One committed block's entry: height, time and the first CMD_PREFIX bytes
+ * of each command's payload in block order (other transactions skipped). */
+static cx_err commits_entry(node *n, uint64_t h, cJSON *arr) {
+  uint8_t *blk = NULL;
+  size_t blen;
+  cx_block b;
+  block_init(&b);
+  cx_err e = store_block_get(node_store(n), h, &blk, &blen);
+  if (e) return e;
+  if (block_decode(blk, blen, &b)) {
+    free(blk);
+    return CX_E_CORRUPT; /* a committed block that does not decode */
+  }
+  free(blk);
+  uint8_t *pre = malloc((b.ntx ? b.ntx : 1) * CMD_PREFIX);
+  cJSON *o = cJSON_CreateObject();
+  size_t np = 0;
+  if (!pre || !o) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < b.ntx; i++)
+    if (b.tx_len[i] == CX_COMMAND_BYTES && b.txs[i][1] == TX_COMMAND)
+      memcpy(pre + CMD_PREFIX * np++, b.txs[i] + 2, CMD_PREFIX);
+  api_add_u64(o, "height", h);
+  api_add_u64(o, "time_ms", b.h.time_ms);
+  add_raw(o, "prefixes", pre, np * CMD_PREFIX);
+  cJSON_AddItemToArray(arr, o);
+  o = NULL;
+out:
+  cJSON_Delete(o);
+  free(pre);
+  block_clear(&b);
+  return e;
+}
+
+/* Lets a load client see its commands commit without fetching blocks as
+ * JSON: per block, 8 bytes per command (docs/rpc.md "command_commits"). */
+static cx_err m_command_commits(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {
+  node *n = ctx;
+  uint64_t from = 0, max = CMD_COMMITS_MAX;
+  if (rpc_param_u64(params, "from", 0, &from, err)) return err->code;
+  if (rpc_param(params, "max", 1) &&
+      rpc_param_u64(params, "max", 1, &max, err))
+    return err->code;
+  if (from < 1) PARAMS_ERR(err, "params.from: heights start at 1");
+  if (max < 1 || max > CMD_COMMITS_MAX) PARAMS_ERR(err, "params.max: expected 1..%d", CMD_COMMITS_MAX);
+  uint64_t tip = store_height(node_store(n));
+  cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "blocks");
+  if (!o || !arr) {
+    cJSON_Delete(o);
+    return CX_E_NOMEM;
+  }
+  api_add_u64(o, "tip", tip);
+  for (uint64_t h = from; h <= tip && h - from < max; h++) {
+    cx_err e = commits_entry(n, h, arr);
+    if (e) {
+      cJSON_Delete(o);
+      err->code = e;
+      return e;
+    }
+  }
+  *result = o;
+  return CX_OK;
+}
+
 static const rpc_method methods[] = {
     {"tx_submit", m_tx_submit, 0},
+    {"command_submit", m_command_submit, 0},
+    {"command_commits", m_command_commits, 0},
     {"tx_get", m_tx_get, 0},
     {"block_get", m_block_get, 0},
     {"identity_get", m_identity_get, 0},

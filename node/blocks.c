@@ -21,6 +21,7 @@ void blocks_ent_clear(bcache_ent *b) {
   free(b->txids);
   free(b->codes);
   free(b->refs);
+  free(b->is_cmd);
   memset(b, 0, sizeof *b);
 }
 
@@ -57,7 +58,58 @@ static cx_err ent_arrays(bcache_ent *b, size_t cap) {
   b->txids = malloc(c * sizeof *b->txids);
   b->codes = malloc(c * sizeof *b->codes);
   b->refs = malloc(c * sizeof *b->refs);
-  return b->txids && b->codes && b->refs ? CX_OK : CX_E_NOMEM;
+  b->is_cmd = calloc(c, 1);
+  return b->txids && b->codes && b->refs && b->is_cmd ? CX_OK : CX_E_NOMEM;
+}
+
+/* ---- commands (TX_COMMAND, docs/transactions.md "Commands") ---- */
+
+/* Whether a command's txid is already committed: CX_OK no, CX_E_DUPLICATE
+ * yes (*height says where), or a store error. The txid index is the one
+ * record of a command: it has no nonce to make a replay fail. */
+static cx_err cmd_committed(node *n, const cx_hash *txid, uint64_t *height) {
+  store_txloc loc;
+  cx_err e = store_tx_get(n->st, txid, &loc);
+  if (e == CX_E_NOT_FOUND) return CX_OK;
+  if (e) return e;
+  *height = loc.height;
+  return CX_E_DUPLICATE;
+}
+
+/* The commands' txids of one block, to refuse a command twice in it:
+ * open addressing, at least twice as many slots as the block has
+ * transactions (so it never fills). */
+typedef struct {
+  cx_hash *slot;
+  uint8_t *used;
+  size_t cap;
+} cmd_set;
+
+static cx_err cmd_set_init(cmd_set *s, size_t ntx) {
+  s->cap = 16;
+  while (s->cap < 2 * ntx + 1) s->cap <<= 1;
+  s->slot = malloc(s->cap * sizeof *s->slot);
+  s->used = calloc(s->cap, 1);
+  return s->slot && s->used ? CX_OK : CX_E_NOMEM;
+}
+
+static void cmd_set_free(cmd_set *s) {
+  free(s->slot);
+  free(s->used);
+}
+
+/* 1 if id was already in the set, else adds it and returns 0. */
+static int cmd_set_seen(cmd_set *s, const cx_hash *id) {
+  uint64_t v;
+  memcpy(&v, id->b, 8); /* a hash: already uniform */
+  for (size_t i = v & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+    if (!s->used[i]) {
+      s->used[i] = 1;
+      s->slot[i] = *id;
+      return 0;
+    }
+    if (hash_eq(&s->slot[i], id)) return 1;
+  }
 }
 
 /* tx_root and receipts_root of an executed block. */
@@ -108,6 +160,26 @@ static int sel_take(void *ctx, const cx_tx *tx, const cx_hash *txid, const uint8
   b->ent->codes[i] = (int32_t)receipt;
   b->ent->refs[i].sender = tx->sender;
   b->ent->refs[i].nonce = tx->nonce;
+  b->ent->is_cmd[i] = 0;
+  b->ent->ntx = i + 1;
+  return 1;
+}
+
+/* A command from the FIFO lane: nothing to execute (no state, receipt OK).
+ * No store read: a command in the mempool is never a committed one (see
+ * admit_command in node.c). */
+static int sel_take_command(void *ctx, const cx_hash *txid, const uint8_t *raw, size_t len) {
+  build_ctx *b = ctx;
+  size_t i = b->blk->ntx;
+  cx_err e = block_add_tx(b->blk, raw, len);
+  if (e) {
+    b->fatal = e;
+    return -1;
+  }
+  b->ent->txids[i] = *txid;
+  b->ent->codes[i] = CX_OK;
+  memset(&b->ent->refs[i], 0, sizeof b->ent->refs[i]);
+  b->ent->is_cmd[i] = 1;
   b->ent->ntx = i + 1;
   return 1;
 }
@@ -130,6 +202,9 @@ cx_err blocks_build(node *n, uint64_t height, uint32_t round, cx_hash *out) {
   build_ctx b = {.n = n, .st = &s, .height = height, .blk = &blk, .ent = &tmp};
   mempool_selector sel = {&b, sel_next_nonce, sel_take};
   mempool_select(n->mp, cap, &sel);
+  /* commands fill what the signed transactions left of the block */
+  if (!b.fatal && n->genesis.bench_commands && tmp.ntx < cap)
+    mempool_select_commands(n->mp, cap - tmp.ntx, sel_take_command, &b);
   if ((e = b.fatal)) goto out;
   if ((e = ent_roots(&tmp, &blk.h.tx_root, &blk.h.receipts_root))) goto out;
   if ((e = store_ws_root(tmp.ws, &blk.h.state_root))) goto out;
@@ -159,12 +234,39 @@ out:
 
 /* ---- executing a received block (CHECK_PROPOSAL, block sync) ---- */
 
+/* A command at index i of a received block: valid only on a chain with
+ * bench_commands, once in the block, and not committed before. It touches
+ * no state. CX_E_BAD_BLOCK with the reason in why, or a store error. */
+static cx_err exec_command(node *n, cmd_set *cmds, const cx_hash *txid, size_t i, char *why,
+                           size_t wl) {
+  uint64_t at = 0;
+  if (!n->genesis.bench_commands) {
+    snprintf(why, wl, "tx %zu is a command: this chain's genesis has no bench_commands", i);
+    return CX_E_BAD_BLOCK;
+  }
+  if (cmd_set_seen(cmds, txid)) {
+    snprintf(why, wl, "tx %zu is a command already in this block", i);
+    return CX_E_BAD_BLOCK;
+  }
+  /* One our mempool holds is not committed (admit_command, node.c): the
+   * store read, a LevelDB miss per command, is only for the others. */
+  if (mempool_has(n->mp, txid)) return CX_OK;
+  cx_err e = cmd_committed(n, txid, &at);
+  if (e == CX_E_DUPLICATE) {
+    snprintf(why, wl, "tx %zu is a command committed at height %llu", i, (unsigned long long)at);
+    return CX_E_BAD_BLOCK;
+  }
+  if (e) snprintf(why, wl, "tx %zu: reading the txid index: %s", i, cx_err_name(e));
+  return e;
+}
+
 /* Executes ent's block on the committed state and compares its roots.
  * from_sync: a certified block (no check of its time against our clock).
  * CX_OK: valid, ent->ws holds its writes. Else the reason in why; an
  * invalid block is the peer's fault, never fatal. */
 cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl) {
   cx_block blk;
+  cmd_set cmds = {0};
   block_init(&blk);
   cx_err e = CX_E_BAD_BLOCK;
   const cx_pubkey *prop = NULL;
@@ -217,7 +319,8 @@ cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl
     snprintf(why, wl, "%zu transactions, the cap is %u", blk.ntx, n->genesis.block_max_txs);
     goto out;
   }
-  if ((e = ent_arrays(ent, blk.ntx)) || !(ent->ws = store_ws_new(n->st))) {
+  if ((e = ent_arrays(ent, blk.ntx)) || (e = cmd_set_init(&cmds, blk.ntx)) ||
+      !(ent->ws = store_ws_new(n->st))) {
     snprintf(why, wl, "out of memory");
     e = CX_E_NOMEM;
     goto out;
@@ -236,6 +339,15 @@ cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl
       goto out;
     }
     tx_id_of_bytes(blk.txs[i], blk.tx_len[i], &txid);
+    if (tx.type == TX_COMMAND) {
+      if ((e = exec_command(n, &cmds, &txid, i, why, wl))) goto out;
+      ent->txids[i] = txid;
+      ent->codes[i] = CX_OK;
+      memset(&ent->refs[i], 0, sizeof ent->refs[i]);
+      ent->is_cmd[i] = 1;
+      ent->ntx = i + 1;
+      continue; /* a command's cx_tx owns nothing: no tx_clear needed */
+    }
     /* Admission verified the signatures of what our mempool holds. */
     if (!mempool_has(n->mp, &txid)) e = tx_verify_sig_raw(&tx, blk.txs[i], blk.tx_len[i]);
     if (!e) e = vm_apply_tx(&s, &n->chain_id, &tx, &txid, h, &receipt);
@@ -244,6 +356,7 @@ cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl
       ent->codes[i] = (int32_t)receipt;
       ent->refs[i].sender = tx.sender;
       ent->refs[i].nonce = tx.nonce;
+      ent->is_cmd[i] = 0;
       ent->ntx = i + 1;
     }
     tx_clear(&tx);
@@ -273,6 +386,7 @@ out:
     store_ws_free(ent->ws);
     ent->ws = NULL;
   }
+  cmd_set_free(&cmds);
   block_clear(&blk);
   return e;
 }
@@ -304,6 +418,29 @@ static void log_role_change(node *n, uint64_t height, const cx_pubkey *keys, siz
           n->cfg.name, (unsigned long long)height + 1);
 }
 
+/* Takes a committed block's transactions out of the mempool: signed ones
+ * by (sender, nonce), commands by txid. Called after store_commit: the
+ * order admit_command relies on (node.c). Compacts ent's refs in place (it
+ * is cleared right after). */
+static void remove_committed(node *n, bcache_ent *ent) {
+  size_t ns = 0, nc = 0;
+  cx_hash *cmd_ids = malloc((ent->ntx ? ent->ntx : 1) * sizeof *cmd_ids);
+  for (size_t k = 0; k < ent->ntx; k++) {
+    if (!ent->is_cmd[k])
+      ent->refs[ns++] = ent->refs[k];
+    else if (cmd_ids)
+      cmd_ids[nc++] = ent->txids[k];
+  }
+  mempool_remove_committed(n->mp, ent->refs, ns);
+  if (cmd_ids) {
+    mempool_remove_commands(n->mp, cmd_ids, nc);
+  } else { /* out of memory: one at a time, as none may stay pending */
+    for (size_t k = 0; k < ent->ntx; k++)
+      if (ent->is_cmd[k]) mempool_remove_commands(n->mp, &ent->txids[k], 1);
+  }
+  free(cmd_ids);
+}
+
 /* Commits an executed block with its certificate, then prepares the
  * COMMITTED event (validator set of the next height). The cache is cleared
  * (ent with it). A storage failure is returned: fatal. */
@@ -333,7 +470,7 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
     return e;
   }
   n->tip_time = ent->h.time_ms;
-  mempool_remove_committed(n->mp, ent->refs, ent->ntx);
+  remove_committed(n, ent);
   /* the calls this block recorded: the call service runs them (docs/calls.md) */
   cx_hash *calls = malloc((ent->ntx ? ent->ntx : 1) * sizeof *calls);
   size_t ncalls = 0;

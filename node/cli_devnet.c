@@ -282,14 +282,21 @@ static int set_paths(devnet *d) {
   return CLI_OK;
 }
 
-static int build_genesis(const devnet *d, vm_genesis *g) {
+/* Genesis options of devnet init (the chain id covers both). */
+typedef struct {
+  uint32_t block_max_txs;
+  int bench_commands;
+} devnet_chain_opts;
+
+static int build_genesis(const devnet *d, const devnet_chain_opts *o, vm_genesis *g) {
   char err[512];
   memset(g, 0, sizeof *g);
   snprintf(g->chain_name, sizeof g->chain_name, "%s", d->chain);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   g->time_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-  g->block_max_txs = 5000;
+  g->block_max_txs = o->block_max_txs;
+  g->bench_commands = (uint8_t)o->bench_commands;
   for (int i = 0; i < d->nm; i++) {
     const devnet_member *m = &d->m[i];
     if (!m->role) continue; /* the subject is not a member */
@@ -532,9 +539,15 @@ static int write_all(devnet *d, const keystore_keys *keys, const vm_genesis *g) 
 
 static int cmd_devnet_init(cli_ctx *c, const cli_args *a) {
   const char *dir = a->pos[0], *name = cli_opt(a, "chain-name"), *bp = cli_opt(a, "base-port");
-  uint64_t n = 0, base = 0;
+  const char *bmt = cli_opt(a, "block-max-txs");
+  uint64_t n = 0, base = 0, mt = 5000;
+  devnet_chain_opts copts = {.bench_commands = cli_opt(a, "bench-commands") != NULL};
   int rc;
   if ((rc = cli_u64_arg("--members", cli_opt(a, "members"), &n))) return rc;
+  if (bmt && (rc = cli_u64_arg("--block-max-txs", bmt, &mt))) return rc;
+  if (mt < 1 || mt > CX_BLOCK_MAX_TXS)
+    return cli_fail(CLI_USAGE, "--block-max-txs: expected 1..%d", CX_BLOCK_MAX_TXS);
+  copts.block_max_txs = (uint32_t)mt;
   if (n < 1 || n > DEVNET_MAX_NODES)
     return cli_fail(CLI_USAGE, "--members: expected 1..%d validators", DEVNET_MAX_NODES);
   if (!name) name = "custos-devnet";
@@ -569,7 +582,7 @@ static int cmd_devnet_init(cli_ctx *c, const cli_args *a) {
   }
   /* Keys and genesis first, all in memory: nothing touches the disk until
    * the genesis is known to be valid. */
-  if ((rc = gen_all_keys(d, keys)) || (rc = build_genesis(d, g))) goto out;
+  if ((rc = gen_all_keys(d, keys)) || (rc = build_genesis(d, &copts, g))) goto out;
   if ((rc = make_root(d, dir)) || (rc = set_paths(d))) goto undo;
   if ((rc = write_all(d, keys, g))) goto undo;
   print_summary(c, d);
@@ -588,7 +601,8 @@ out:
 const cli_cmd cli_devnet_cmds[] = {
     {
         .path = "devnet init",
-        .synopsis = "DIR --members N [--chain-name NAME] [--base-port P]",
+        .synopsis = "DIR --members N [--chain-name NAME] [--base-port P] [--block-max-txs N]\n"
+                    "                [--bench-commands]",
         .summary = "write a ready local consortium (genesis, node configs, keys)",
         .desc = "Creates DIR (it must not exist, or be empty) with genesis.json, one\n"
                 "node<i>/ per validator (config.json, key.json, passphrase), clients/ with\n"
@@ -598,7 +612,9 @@ const cli_cmd cli_devnet_cmds[] = {
                 "the domain of the same name), regulator, then bureau4 (domain dom4), ...\n"
                 "Each node gets a free loopback RPC and P2P port (or P+2i and P+2i+1 with\n"
                 "--base-port). Keys use the fast devnet KDF with random passphrases stored\n"
-                "beside them: for development only.",
+                "beside them: for development only. --bench-commands sets the genesis's\n"
+                "bench_commands: the chain then accepts unsigned 32-byte benchmark commands\n"
+                "(custos load --commands; docs/transactions.md \"Commands\").",
         .example = "custos devnet init /tmp/devnet --members 1\n"
                    "custosd --config /tmp/devnet/node0/config.json &\n"
                    ". /tmp/devnet/devnet.env && custos status",
@@ -607,7 +623,9 @@ const cli_cmd cli_devnet_cmds[] = {
         .max_pos = 1,
         .flags = {{"members", "N", "number of validators (1..64)", 1},
                   {"chain-name", "NAME", "genesis chain_name (default custos-devnet)", 0},
-                  {"base-port", "P", "node i uses ports P+2i (rpc) and P+2i+1 (p2p)", 0}},
+                  {"base-port", "P", "node i uses ports P+2i (rpc) and P+2i+1 (p2p)", 0},
+                  {"block-max-txs", "N", "genesis block_max_txs (default 5000)", 0},
+                  {"bench-commands", NULL, "genesis bench_commands: accept benchmark commands", 0}},
         .run = cmd_devnet_init,
     },
     {.path = NULL},

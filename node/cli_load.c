@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -668,7 +669,419 @@ static int parse_nodes(load *L, const char *list, char *buf, size_t cap) {
   return CLI_OK;
 }
 
+/* ---- --commands: the libhotstuff-shaped mode (issue 4, bench/) ----
+ *
+ * Unsigned 32-byte commands (docs/transactions.md "Commands") on a chain
+ * whose genesis sets bench_commands. Command i's payload is u64be(base + i)
+ * || 24 random bytes, base a random multiple of 2^32 per run, so the first
+ * 8 bytes (the prefix command_commits returns) name the command and tell
+ * this run's commands from an earlier run's. Batches of B payloads go out as
+ * ONE command_submit request, round-robin over the nodes, when their last
+ * command is due (t0 + i / R); a batch whose node cannot be reached goes to
+ * the next node. A poller thread asks every node for command_commits every
+ * CMD_POLL_MS and counts a command committed when f + 1 nodes (f =
+ * (n - 1) / 3) have it in a committed block, libhotstuff's criterion; its
+ * latency is that moment minus the moment its batch was sent. The client's
+ * own CPU (getrusage) over the run is reported per committed command. */
+
+#define CMD_MAX 20000000u    /* R*S cap: 17 bytes of state each */
+#define CMD_MAX_BATCH 1024   /* command_submit's cap */
+#define CMD_POLL_MS 5
+#define CMD_WORKERS_PER_NODE 2
+
+typedef struct {
+  const char *urls[LOAD_MAX_NODES];
+  int nnodes, quorum; /* quorum = f + 1 */
+  size_t ncmd, batch, nbatches;
+  uint64_t base;
+  double rate, t0;
+  float *t_sent;      /* per batch: seconds after t0 (0: not sent) */
+  float *t_commit;    /* per command: seconds after t0 when f + 1 nodes had it */
+  uint16_t *seen;     /* per command: bit k = node k has it committed */
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv_items, cv_space;
+  size_t *q, qcap, qhead, qn;
+  int closed;
+  /* under mu */
+  size_t n_sent, n_accepted, n_dup, n_refused, n_unreachable;
+  char first_refusal[64];
+  /* poller's own */
+  size_t n_committed, n_foreign;
+  double t_first_sent, t_last_commit;
+  int stop_poll;
+} cmdload;
+
+/* Payloads of batch b into buf (batch * 32 bytes), hex-encoded into the
+ * request body. */
+static char *cmd_body(const cmdload *L, size_t b, size_t *n_out) {
+  size_t from = b * L->batch, n = L->ncmd - from < L->batch ? L->ncmd - from : L->batch;
+  static const char pre[] =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"command_submit\",\"params\":{\"payloads\":\"";
+  static const char post[] = "\"}}";
+  uint8_t pl[CMD_MAX_BATCH * CX_COMMAND_PAYLOAD];
+  char *body = malloc(sizeof pre - 1 + 2 * n * CX_COMMAND_PAYLOAD + sizeof post);
+  if (!body) return NULL;
+  randombytes_buf(pl, n * CX_COMMAND_PAYLOAD);
+  for (size_t k = 0; k < n; k++) {
+    uint64_t seq = L->base + from + k;
+    for (int j = 0; j < 8; j++) pl[k * CX_COMMAND_PAYLOAD + j] = (uint8_t)(seq >> (56 - 8 * j));
+  }
+  memcpy(body, pre, sizeof pre - 1);
+  hex_encode(pl, n * CX_COMMAND_PAYLOAD, body + sizeof pre - 1);
+  memcpy(body + sizeof pre - 1 + 2 * n * CX_COMMAND_PAYLOAD, post, sizeof post);
+  *n_out = n;
+  return body;
+}
+
+/* command_submit's answer for n commands: counts them. 0 if a node
+ * answered, -1 if it could not be reached. */
+static int cmd_count_answer(cmdload *L, cJSON *r, size_t n, int transport, http *c) {
+  const cJSON *res = r ? cJSON_GetObjectItemCaseSensitive(r, "result") : NULL;
+  uint64_t a = 0, d = 0, f = 0;
+  char name[64] = "";
+  if (!r && transport) return -1;
+  if (res && cli_json_u64(cJSON_GetObjectItemCaseSensitive(res, "accepted"), &a) == 0 &&
+      cli_json_u64(cJSON_GetObjectItemCaseSensitive(res, "duplicate"), &d) == 0 &&
+      cli_json_u64(cJSON_GetObjectItemCaseSensitive(res, "refused"), &f) == 0) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(res, "error");
+    if (cJSON_IsString(e)) snprintf(name, sizeof name, "%s", e->valuestring);
+  } else {
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "error"), "data"),
+        "name");
+    long status = 0;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+    if (cJSON_IsString(nm))
+      snprintf(name, sizeof name, "%s", nm->valuestring);
+    else
+      snprintf(name, sizeof name, "http_%ld", status);
+    f = n;
+  }
+  pthread_mutex_lock(&L->mu);
+  L->n_accepted += a;
+  L->n_dup += d;
+  L->n_refused += f;
+  if (f && !L->first_refusal[0]) snprintf(L->first_refusal, sizeof L->first_refusal, "%s", name);
+  pthread_mutex_unlock(&L->mu);
+  return 0;
+}
+
+static void *cmd_worker(void *arg) {
+  cmdload *L = arg;
+  http c;
+  int ok = http_open(&c) == 0;
+  for (;;) {
+    pthread_mutex_lock(&L->mu);
+    while (!L->qn && !L->closed) pthread_cond_wait(&L->cv_items, &L->mu);
+    if (!L->qn) {
+      pthread_mutex_unlock(&L->mu);
+      break;
+    }
+    size_t b = L->q[L->qhead];
+    L->qhead = (L->qhead + 1) % L->qcap;
+    L->qn--;
+    pthread_cond_signal(&L->cv_space);
+    pthread_mutex_unlock(&L->mu);
+    size_t n = 0;
+    char *body = ok ? cmd_body(L, b, &n) : NULL;
+    double t = cli_now_s();
+    pthread_mutex_lock(&L->mu);
+    L->t_sent[b] = (float)(t - L->t0);
+    if (!L->t_first_sent) L->t_first_sent = t;
+    L->n_sent += n;
+    pthread_mutex_unlock(&L->mu);
+    int sent = 0;
+    for (int k = 0; body && k < L->nnodes && !sent; k++) { /* fail over while unreachable */
+      int transport, node = (int)((b + (size_t)k) % (size_t)L->nnodes);
+      cJSON *r = http_post(&c, L->urls[node], body, &transport);
+      sent = cmd_count_answer(L, r, n, transport, &c) == 0;
+      cJSON_Delete(r);
+    }
+    if (!sent) {
+      pthread_mutex_lock(&L->mu);
+      L->n_unreachable += n;
+      pthread_mutex_unlock(&L->mu);
+    }
+    free(body);
+  }
+  if (ok) http_close(&c);
+  return NULL;
+}
+
+/* Marks the commands of one command_commits answer as seen by node k. */
+static void cmd_scan(cmdload *L, const cJSON *blocks, int k, double t, uint64_t *next) {
+  const cJSON *b;
+  cJSON_ArrayForEach(b, blocks) {
+    uint64_t h = 0;
+    const cJSON *px = cJSON_GetObjectItemCaseSensitive(b, "prefixes");
+    if (cli_json_u64(cJSON_GetObjectItemCaseSensitive(b, "height"), &h) != 0 ||
+        !cJSON_IsString(px))
+      return;
+    const char *s = px->valuestring;
+    size_t hl = strlen(s);
+    for (size_t off = 0; off + 16 <= hl; off += 16) {
+      uint64_t seq = 0; /* 16 hex digits, big-endian */
+      int bad = 0;
+      for (int j = 0; j < 16; j++) {
+        char ch = s[off + (size_t)j];
+        int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (v < 0) bad = 1;
+        seq = (seq << 4) | (uint64_t)(v < 0 ? 0 : v);
+      }
+      if (bad || seq - L->base >= L->ncmd) {
+        L->n_foreign++; /* another run's (or client's) command */
+        continue;
+      }
+      size_t i = (size_t)(seq - L->base);
+      uint16_t bit = (uint16_t)(1u << k);
+      if (L->seen[i] & bit) continue;
+      L->seen[i] |= bit;
+      if (__builtin_popcount(L->seen[i]) == L->quorum) {
+        L->t_commit[i] = (float)(t - L->t0);
+        __atomic_add_fetch(&L->n_committed, 1, __ATOMIC_RELAXED); /* the drain reads it */
+        if (t > L->t_last_commit) L->t_last_commit = t;
+      }
+    }
+    if (h + 1 > *next) *next = h + 1;
+  }
+}
+
+static void *cmd_poller(void *arg) {
+  cmdload *L = arg;
+  http c[LOAD_MAX_NODES];
+  uint64_t next[LOAD_MAX_NODES];
+  int ok = 1;
+  for (int k = 0; k < L->nnodes; k++) {
+    ok &= http_open(&c[k]) == 0;
+    next[k] = 0;
+  }
+  /* each node from its tip at the start: commands sent later land above it */
+  for (int k = 0; ok && k < L->nnodes; k++) {
+    int transport;
+    cJSON *r = http_post(&c[k], L->urls[k], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}",
+                         &transport);
+    uint64_t h = 0;
+    cli_json_u64(cJSON_GetObjectItemCaseSensitive(result_of(r), "height"), &h);
+    next[k] = h + 1;
+    cJSON_Delete(r);
+  }
+  for (;;) {
+    double t0 = cli_now_s();
+    pthread_mutex_lock(&L->mu);
+    int stop = L->stop_poll;
+    pthread_mutex_unlock(&L->mu);
+    if (stop || !ok) break;
+    for (int k = 0; k < L->nnodes; k++) {
+      char body[160];
+      int transport;
+      snprintf(body, sizeof body,
+               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"command_commits\","
+               "\"params\":{\"from\":%llu,\"max\":256}}",
+               (unsigned long long)next[k]);
+      cJSON *r = http_post(&c[k], L->urls[k], body, &transport);
+      const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(result_of(r), "blocks");
+      if (cJSON_IsArray(blocks)) cmd_scan(L, blocks, k, cli_now_s(), &next[k]);
+      cJSON_Delete(r);
+    }
+    sleep_s(CMD_POLL_MS / 1000.0 - (cli_now_s() - t0));
+  }
+  for (int k = 0; k < L->nnodes; k++) http_close(&c[k]);
+  return NULL;
+}
+
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
+  cmdload *L = calloc(1, sizeof *L);
+  double dur = 0, drain = 30, batch_d = 0;
+  char nodebuf[4096];
+  const char *s;
+  int rc;
+  load tmp; /* parse_nodes fills a load's url list */
+  if (!L) return cli_fail(CLI_LOCAL, "out of memory");
+  memset(&tmp, 0, sizeof tmp);
+  if ((rc = parse_nodes(&tmp, (s = cli_opt(a, "nodes")) ? s : c->node, nodebuf, sizeof nodebuf)))
+    goto out_free;
+  if ((rc = parse_pos_double("--rate", cli_opt(a, "rate"), 0.01, 1e7, &L->rate)) ||
+      (rc = parse_pos_double("--duration", cli_opt(a, "duration"), 0.01, 86400, &dur)))
+    goto out_free;
+  if ((s = cli_opt(a, "drain")) && (rc = parse_pos_double("--drain", s, 0, 86400, &drain)))
+    goto out_free;
+  if ((s = cli_opt(a, "batch")) && (rc = parse_pos_double("--batch", s, 1, CMD_MAX_BATCH, &batch_d)))
+    goto out_free;
+  if (batch_d && batch_d != (double)(size_t)batch_d) {
+    rc = cli_fail(CLI_USAGE, "--batch: expected a whole number, got \"%s\"", s);
+    goto out_free;
+  }
+  L->nnodes = tmp.nnodes;
+  memcpy(L->urls, tmp.urls, sizeof L->urls);
+  L->quorum = (L->nnodes - 1) / 3 + 1;
+  double want = round1(L->rate * dur);
+  if (want < 1 || want > CMD_MAX) {
+    rc = cli_fail(CLI_USAGE, "--rate x --duration: %.0f commands; expected 1..%u", want, CMD_MAX);
+    goto out_free;
+  }
+  L->ncmd = (size_t)want;
+  if (batch_d) {
+    L->batch = (size_t)batch_d;
+  } else {
+    double b = round1(L->rate * BATCH_WINDOW_S);
+    L->batch = b < 1 ? 1 : b > CMD_MAX_BATCH ? CMD_MAX_BATCH : (size_t)b;
+  }
+  L->nbatches = (L->ncmd + L->batch - 1) / L->batch;
+  randombytes_buf(&L->base, sizeof L->base);
+  L->base &= ~(uint64_t)0xffffffffu; /* i < 2^32 fits below it */
+  L->t_sent = calloc(L->nbatches, sizeof *L->t_sent);
+  L->t_commit = calloc(L->ncmd, sizeof *L->t_commit);
+  L->seen = calloc(L->ncmd, sizeof *L->seen);
+  L->qcap = L->nbatches < 65536 ? L->nbatches : 65536;
+  L->q = calloc(L->qcap, sizeof *L->q);
+  if (!L->t_sent || !L->t_commit || !L->seen || !L->q) {
+    rc = cli_fail(CLI_LOCAL, "out of memory for %zu commands", L->ncmd);
+    goto out_free;
+  }
+  pthread_mutex_init(&L->mu, NULL);
+  pthread_cond_init(&L->cv_items, NULL);
+  pthread_cond_init(&L->cv_space, NULL);
+  pthread_t poll_t, wt[LOAD_MAX_WORKERS];
+  int nw = 0, nworkers = CMD_WORKERS_PER_NODE * L->nnodes;
+  if (nworkers > LOAD_MAX_WORKERS) nworkers = LOAD_MAX_WORKERS;
+  double cpu0 = cpu_s();
+  L->t0 = cli_now_s();
+  if (pthread_create(&poll_t, NULL, cmd_poller, L) != 0) {
+    rc = cli_fail(CLI_LOCAL, "cannot start a thread");
+    goto out_sync;
+  }
+  for (; nw < nworkers; nw++)
+    if (pthread_create(&wt[nw], NULL, cmd_worker, L) != 0) break;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  double t0 = cli_now_s();
+  for (size_t b = 0; b < L->nbatches && !g_stop && nw; b++) {
+    size_t last = (b + 1) * L->batch > L->ncmd ? L->ncmd - 1 : (b + 1) * L->batch - 1;
+    double due = t0 + (double)last / L->rate;
+    while (!g_stop && cli_now_s() < due) sleep_s(due - cli_now_s() < 0.1 ? due - cli_now_s() : 0.1);
+    if (g_stop) break;
+    pthread_mutex_lock(&L->mu);
+    while (L->qn == L->qcap) pthread_cond_wait(&L->cv_space, &L->mu);
+    L->q[(L->qhead + L->qn) % L->qcap] = b;
+    L->qn++;
+    pthread_cond_signal(&L->cv_items);
+    pthread_mutex_unlock(&L->mu);
+  }
+  pthread_mutex_lock(&L->mu);
+  L->closed = 1;
+  pthread_cond_broadcast(&L->cv_items);
+  pthread_mutex_unlock(&L->mu);
+  for (int i = 0; i < nw; i++) pthread_join(wt[i], NULL);
+  double t_end_submit = cli_now_s();
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  /* Drain: until every accepted command has its f + 1 commits. The poller
+   * writes n_committed alone; read under mu as it stops below. */
+  double deadline = t_end_submit + drain;
+  for (;;) {
+    pthread_mutex_lock(&L->mu);
+    size_t accepted = L->n_accepted;
+    pthread_mutex_unlock(&L->mu);
+    if (__atomic_load_n(&L->n_committed, __ATOMIC_RELAXED) >= accepted || cli_now_s() >= deadline)
+      break;
+    sleep_s(0.02);
+  }
+  pthread_mutex_lock(&L->mu);
+  L->stop_poll = 1;
+  pthread_mutex_unlock(&L->mu);
+  pthread_join(poll_t, NULL);
+  double cpu = cpu_s() - cpu0;
+
+  double *lat = malloc((L->n_committed ? L->n_committed : 1) * sizeof *lat);
+  if (!lat) {
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out_sync;
+  }
+  size_t nlat = 0;
+  for (size_t i = 0; i < L->ncmd && nlat < L->n_committed; i++)
+    if (L->t_commit[i] > 0 && L->t_sent[i / L->batch] > 0)
+      lat[nlat++] = 1000.0 * ((double)L->t_commit[i] - (double)L->t_sent[i / L->batch]);
+  qsort(lat, nlat, sizeof *lat, cmp_double);
+  double p50 = pct(lat, nlat, 50), p99 = pct(lat, nlat, 99);
+  free(lat);
+  size_t lost = L->n_accepted > L->n_committed ? L->n_accepted - L->n_committed : 0;
+  double span = L->t_last_commit - L->t_first_sent;
+  double cps = L->n_committed && span > 0 ? (double)L->n_committed / span : 0;
+  double submit_rate = t_end_submit > t0 ? (double)L->n_sent / (t_end_submit - t0) : 0;
+  double cpu_us = L->n_committed ? cpu * 1e6 / (double)L->n_committed : -1;
+
+  cJSON *o = cJSON_CreateObject();
+  if (!o) {
+    rc = cli_fail(CLI_LOCAL, "out of memory");
+    goto out_sync;
+  }
+  cJSON_AddStringToObject(o, "mode", "commands");
+  cJSON_AddNumberToObject(o, "nodes", L->nnodes);
+  cJSON_AddNumberToObject(o, "quorum", L->quorum);
+  cJSON_AddNumberToObject(o, "rate", L->rate);
+  cJSON_AddNumberToObject(o, "batch", (double)L->batch);
+  cJSON_AddNumberToObject(o, "duration_s", dur);
+  cJSON_AddNumberToObject(o, "submitted", (double)L->n_sent);
+  cJSON_AddNumberToObject(o, "accepted", (double)L->n_accepted);
+  cJSON_AddNumberToObject(o, "duplicate", (double)L->n_dup);
+  cJSON_AddNumberToObject(o, "refused", (double)L->n_refused);
+  if (L->first_refusal[0]) cJSON_AddStringToObject(o, "first_refusal", L->first_refusal);
+  cJSON_AddNumberToObject(o, "unreachable", (double)L->n_unreachable);
+  cJSON_AddNumberToObject(o, "committed", (double)L->n_committed);
+  cJSON_AddNumberToObject(o, "lost", (double)lost);
+  cJSON_AddNumberToObject(o, "submit_rate", round1(submit_rate * 10) / 10);
+  cJSON_AddNumberToObject(o, "committed_per_s", round1(cps * 10) / 10);
+  cJSON_AddNumberToObject(o, "latency_p50_ms", round1(p50));
+  cJSON_AddNumberToObject(o, "latency_p99_ms", round1(p99));
+  cJSON_AddNumberToObject(o, "client_cpu_us_per_cmd", round1(cpu_us * 100) / 100);
+  cJSON_AddNumberToObject(o, "poll_ms", CMD_POLL_MS);
+  if (c->json) {
+    cli_print_json(c, o);
+  } else {
+    printf("nodes:             %d (committed = seen at %d of them; %d submitter threads)\n",
+           L->nnodes, L->quorum, nw);
+    printf("submitted:         %zu commands at %.1f/s (target %g/s for %g s, batches of %zu)\n",
+           L->n_sent, submit_rate, L->rate, dur, L->batch);
+    printf("accepted:          %zu (duplicate %zu, refused %zu%s%s, unreachable %zu)\n",
+           L->n_accepted, L->n_dup, L->n_refused, L->first_refusal[0] ? ": first " : "",
+           L->first_refusal, L->n_unreachable);
+    printf("committed:         %zu\n", L->n_committed);
+    printf("lost:              %zu (accepted, not at %d nodes after %g s of drain)\n", lost,
+           L->quorum, drain);
+    printf("committed cmd/s:   %.1f\n", cps);
+    printf("latency p50/p99:   %.0f / %.0f ms (submit -> at f+1 nodes, +-%d ms)\n", p50, p99,
+           CMD_POLL_MS);
+    printf("client CPU:        %.2f us per committed command\n", cpu_us);
+  }
+  cJSON_Delete(o);
+  rc = lost || L->n_refused || L->n_unreachable ? CLI_REFUSED : CLI_OK;
+out_sync:
+  pthread_cond_destroy(&L->cv_space);
+  pthread_cond_destroy(&L->cv_items);
+  pthread_mutex_destroy(&L->mu);
+out_free:
+  free(L->t_sent);
+  free(L->t_commit);
+  free(L->seen);
+  free(L->q);
+  free(L);
+  return rc;
+}
+
 static int cmd_load(cli_ctx *c, const cli_args *a) {
+  if (cli_opt(a, "commands")) return cmd_load_commands(c, a);
   load L;
   memset(&L, 0, sizeof L);
   double rate = 0, dur = 0, drain = 30, resub = 5, workers_d = 0, batch_d = 0;
@@ -944,7 +1357,7 @@ out:
 const cli_cmd cli_load_cmds[] = {
     {
         .path = "load",
-        .synopsis = "--nodes URL[,URL...] --rate R --duration S [flags]",
+        .synopsis = "--nodes URL[,URL...] --rate R --duration S [--commands] [flags]",
         .summary = "generate load: signed transactions at a steady rate; commit latency",
         .desc =
             "Submits R signed transactions per second for S seconds, round-robin across\n"
@@ -966,7 +1379,17 @@ const cli_cmd cli_load_cmds[] = {
             "submit->commit latency p50/p99. Commits are observed by polling the chain\n"
             "every 20 ms (status, then block_get), so latencies are accurate to about\n"
             "20 ms. Exit 0 if nothing accepted was lost (and nothing is in two blocks),\n"
-            "1 otherwise.",
+            "1 otherwise.\n"
+            "\n"
+            "--commands (a chain whose genesis has bench_commands: devnet init\n"
+            "--bench-commands): libhotstuff's shape instead. Unsigned 32-byte commands\n"
+            "(u64 sequence number || 24 random bytes) go out --batch (1..1024; default\n"
+            "what is due within 5 ms) at a time as one command_submit, round-robin over\n"
+            "the nodes; every node is polled with command_commits every 5 ms and a\n"
+            "command counts as committed when f+1 nodes have it (f = (n-1)/3). Prints\n"
+            "committed, committed_per_s, latency p50/p99, lost, batch and the client's\n"
+            "own CPU per committed command (client_cpu_us_per_cmd). --resubmit,\n"
+            "--workers and --out do not apply.",
         .example = "custos load --nodes http://127.0.0.1:26657,http://127.0.0.1:26667 \\\n"
                    "  --rate 200 --duration 10\n"
                    "custos load --nodes $URLS --rate 50 --duration 60 --json --out txids",
@@ -978,8 +1401,11 @@ const cli_cmd cli_load_cmds[] = {
                   {"resubmit", "S",
                    "resend an accepted tx not committed after S s (default 5; 0: never)", 0},
                   {"workers", "N", "submitter threads (default 4 per node, at most 64)", 0},
-                  {"batch", "N", "transactions per JSON-RPC batch, 1..256 (default: due in 5 ms)",
+                  {"batch", "N",
+                   "transactions per JSON-RPC batch, 1..256 (--commands: payloads per "
+                   "command_submit, 1..1024; default: due in 5 ms)",
                    0},
+                  {"commands", NULL, "unsigned 32-byte benchmark commands (see above)", 0},
                   {"out", "FILE", "write the accepted txids there, one per line", 0}},
         .run = cmd_load,
     },

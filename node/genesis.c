@@ -85,15 +85,18 @@ static cx_err member_from_json(const cJSON *j, cx_member *m, const char *where, 
 }
 
 cx_err genesis_from_json(const cJSON *j, vm_genesis *g, char *err, size_t errlen) {
-  static const char *const keys[] = {"chain_name", "time_ms", "block_max_txs", "members", NULL};
+  static const char *const keys[] = {"chain_name", "time_ms", "block_max_txs", "bench_commands",
+                                     "members", NULL};
   const char *name = NULL;
   uint64_t t = 0, mt = 5000;
+  int bench = 0;
   cx_err e;
   memset(g, 0, sizeof *g);
   if ((e = json_check_keys(j, keys, "genesis", err, errlen)) ||
       (e = json_get_str(j, "chain_name", 1, &name, "genesis", err, errlen)) ||
       (e = json_get_u64(j, "time_ms", 1, &t, "genesis", err, errlen)) ||
-      (e = json_get_u64(j, "block_max_txs", 0, &mt, "genesis", err, errlen)))
+      (e = json_get_u64(j, "block_max_txs", 0, &mt, "genesis", err, errlen)) ||
+      (e = json_get_bool(j, "bench_commands", 0, &bench, "genesis", err, errlen)))
     return e;
   if (!str_valid(name, VM_CHAIN_NAME_MAX, STR_IDENT)) {
     snprintf(err, errlen, "genesis.chain_name: 1-%d characters of a-z 0-9 _ -",
@@ -107,6 +110,7 @@ cx_err genesis_from_json(const cJSON *j, vm_genesis *g, char *err, size_t errlen
     return CX_E_CONFIG;
   }
   g->block_max_txs = (uint32_t)mt;
+  g->bench_commands = (uint8_t)bench;
   const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "members");
   if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) < 1) {
     snprintf(err, errlen, "genesis.members: expected a non-empty array");
@@ -149,6 +153,8 @@ cJSON *genesis_to_json(const vm_genesis *g) {
   cJSON_AddStringToObject(j, "chain_name", g->chain_name);
   cJSON_AddNumberToObject(j, "time_ms", (double)g->time_ms);
   cJSON_AddNumberToObject(j, "block_max_txs", g->block_max_txs);
+  /* Printed only when set, as the chain id covers it only then. */
+  if (g->bench_commands) cJSON_AddBoolToObject(j, "bench_commands", 1);
   cJSON *ms = cJSON_AddArrayToObject(j, "members");
   for (size_t i = 0; ms && i < g->nmembers; i++) {
     const cx_member *m = &g->members[i];

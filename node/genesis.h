@@ -4,6 +4,7 @@
  *   "chain_name": "custos-devnet",
  *   "time_ms": 1795000000000,
  *   "block_max_txs": 5000,
+ *   "bench_commands": false,   (optional; true: the chain accepts TX_COMMAND)
  *   "members": [
  *     {"name": "hrss", "role": "bureau", "key": "<64 hex>", "enc_key": "<64 hex>",
  *      "validator": true, "address": "tcp://127.0.0.1:26601", "domains": ["hrss"]},

@@ -17,6 +17,14 @@ typedef struct entry {
   struct entry *prev, *next;
 } entry;
 
+/* A pending command (the FIFO lane): its whole encoding is 34 bytes, so it
+ * is kept inline, without the decoded cx_tx a signed entry carries. */
+typedef struct cmd {
+  cx_hash txid;
+  uint8_t raw[CX_COMMAND_BYTES];
+  struct cmd *prev, *next;
+} cmd;
+
 typedef struct {
   cx_pubkey key;
   size_t count;
@@ -32,10 +40,14 @@ struct mempool {
   size_t tabcap, tombs;
   sender_slot *senders;
   size_t sendcap, nsenders;
+  cmd *chead, *ctail; /* the command lane, arrival order */
+  cmd **ctab;         /* txid -> command, same scheme and capacity as tab */
+  size_t ncmd, ctombs;
   uint64_t admitted, rejected, committed;
 };
 
 static entry *const TOMB = (entry *)1;
+static cmd *const CTOMB = (cmd *)1;
 
 static uint64_t h64(const uint8_t *b) {
   uint64_t v;
@@ -59,7 +71,9 @@ mempool *mempool_new(size_t max_txs, size_t max_per_sender) {
   m->tab = calloc(m->tabcap, sizeof *m->tab);
   m->bynonce = calloc(m->tabcap, sizeof *m->bynonce);
   m->senders = calloc(m->sendcap, sizeof *m->senders);
-  if (!m->tab || !m->bynonce || !m->senders || pthread_mutex_init(&m->mu, NULL)) {
+  m->ctab = calloc(m->tabcap, sizeof *m->ctab);
+  if (!m->tab || !m->bynonce || !m->senders || !m->ctab || pthread_mutex_init(&m->mu, NULL)) {
+    free(m->ctab);
     free(m->tab);
     free(m->bynonce);
     free(m->senders);
@@ -81,6 +95,11 @@ void mempool_free(mempool *m) {
     n = e->next;
     entry_free(e);
   }
+  for (cmd *c = m->chead, *n; c; c = n) {
+    n = c->next;
+    free(c);
+  }
+  free(m->ctab);
   free(m->tab);
   free(m->bynonce);
   free(m->senders);
@@ -105,6 +124,34 @@ static size_t tab_find(const mempool *m, const cx_hash *id, int *found) {
     }
     i = (i + 1) & mask;
   }
+}
+
+/* Slot of a command's txid, or the first free slot for it. */
+static size_t ctab_find(const mempool *m, const cx_hash *id, int *found) {
+  size_t mask = m->tabcap - 1, i = h64(id->b) & mask, free_slot = SIZE_MAX;
+  for (;;) {
+    cmd *c = m->ctab[i];
+    if (!c) {
+      *found = 0;
+      return free_slot != SIZE_MAX ? free_slot : i;
+    }
+    if (c == CTOMB) {
+      if (free_slot == SIZE_MAX) free_slot = i;
+    } else if (hash_eq(&c->txid, id)) {
+      *found = 1;
+      return i;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+static void ctab_rebuild(mempool *m) {
+  memset(m->ctab, 0, m->tabcap * sizeof *m->ctab);
+  for (cmd *c = m->chead; c; c = c->next) {
+    int f;
+    m->ctab[ctab_find(m, &c->txid, &f)] = c;
+  }
+  m->ctombs = 0;
 }
 
 static uint64_t nonce_key(const cx_pubkey *k, uint64_t nonce) {
@@ -160,11 +207,11 @@ static sender_slot *sender_find(mempool *m, const cx_pubkey *k, int create) {
 }
 
 /* Sender slots are never deleted one by one (that would break probing);
- * when no transaction is pending at all the table is cleared. */
+ * when no signed transaction is pending at all the table is cleared. */
 static void sender_dec(mempool *m, const cx_pubkey *k) {
   sender_slot *s = sender_find(m, k, 0);
   if (s && s->count) s->count--;
-  if (m->size == 0) {
+  if (m->size == m->ncmd) { /* no signed transaction left (commands have no sender) */
     memset(m->senders, 0, m->sendcap * sizeof *m->senders);
     m->nsenders = 0;
   }
@@ -231,10 +278,43 @@ cx_err mempool_add(mempool *m, cx_tx *tx, const cx_hash *txid, const uint8_t *ra
   return CX_OK;
 }
 
+cx_err mempool_add_command(mempool *m, const cx_hash *txid, const uint8_t *raw) {
+  cmd *c = malloc(sizeof *c);
+  if (!c) return CX_E_NOMEM;
+  c->txid = *txid;
+  memcpy(c->raw, raw, CX_COMMAND_BYTES);
+  c->next = NULL;
+  pthread_mutex_lock(&m->mu);
+  int found;
+  cx_err rc = CX_OK;
+  if (m->ctombs > m->tabcap / 4) ctab_rebuild(m);
+  size_t slot = ctab_find(m, txid, &found);
+  if (found)
+    rc = CX_E_DUPLICATE;
+  else if (m->size >= m->max) /* one bound for both lanes */
+    rc = CX_E_MEMPOOL_FULL;
+  if (rc) {
+    m->rejected++;
+    pthread_mutex_unlock(&m->mu);
+    free(c);
+    return rc;
+  }
+  c->prev = m->ctail;
+  if (m->ctail) m->ctail->next = c; else m->chead = c;
+  m->ctail = c;
+  m->ctab[slot] = c;
+  m->ncmd++;
+  m->size++;
+  m->admitted++;
+  pthread_mutex_unlock(&m->mu);
+  return CX_OK;
+}
+
 int mempool_has(mempool *m, const cx_hash *txid) {
   int f;
   pthread_mutex_lock(&m->mu);
   tab_find(m, txid, &f);
+  if (!f && m->ncmd) ctab_find(m, txid, &f);
   pthread_mutex_unlock(&m->mu);
   return f;
 }
@@ -252,6 +332,14 @@ cx_err mempool_get_raw(mempool *m, const cx_hash *txid, uint8_t **raw, size_t *l
     } else {
       memcpy(*raw, e->raw, e->len);
       *len = e->len;
+      rc = CX_OK;
+    }
+  } else if (m->ncmd && (slot = ctab_find(m, txid, &f), f)) {
+    if (!(*raw = malloc(CX_COMMAND_BYTES))) {
+      rc = CX_E_NOMEM;
+    } else {
+      memcpy(*raw, m->ctab[slot]->raw, CX_COMMAND_BYTES);
+      *len = CX_COMMAND_BYTES;
       rc = CX_OK;
     }
   }
@@ -272,6 +360,7 @@ void mempool_stats_get(mempool *m, mempool_stats *out) {
   out->size = m->size;
   out->max = m->max;
   out->senders = m->nsenders;
+  out->commands = m->ncmd;
   out->admitted = m->admitted;
   out->rejected = m->rejected;
   out->committed = m->committed;
@@ -323,6 +412,19 @@ out:
   pthread_mutex_unlock(&m->mu);
 }
 
+size_t mempool_select_commands(mempool *m, size_t max, mempool_take_command take, void *ctx) {
+  size_t taken = 0;
+  pthread_mutex_lock(&m->mu);
+  /* arrival order, no nonce to wait for */
+  for (cmd *c = m->chead; c && taken < max; c = c->next) {
+    int r = take(ctx, &c->txid, c->raw, CX_COMMAND_BYTES);
+    if (r < 0) break;
+    taken += (size_t)r;
+  }
+  pthread_mutex_unlock(&m->mu);
+  return taken;
+}
+
 void mempool_remove_committed(mempool *m, const mempool_slot_ref *refs, size_t n) {
   pthread_mutex_lock(&m->mu);
   for (size_t i = 0; i < n; i++) {
@@ -335,5 +437,25 @@ void mempool_remove_committed(mempool *m, const mempool_slot_ref *refs, size_t n
     m->committed++;
   }
   if (m->tombs > m->tabcap / 4) tab_rebuild(m);
+  pthread_mutex_unlock(&m->mu);
+}
+
+void mempool_remove_commands(mempool *m, const cx_hash *ids, size_t n) {
+  pthread_mutex_lock(&m->mu);
+  for (size_t i = 0; i < n && m->ncmd; i++) {
+    int f;
+    size_t slot = ctab_find(m, &ids[i], &f);
+    if (!f) continue;
+    cmd *c = m->ctab[slot];
+    m->ctab[slot] = CTOMB;
+    m->ctombs++;
+    if (c->prev) c->prev->next = c->next; else m->chead = c->next;
+    if (c->next) c->next->prev = c->prev; else m->ctail = c->prev;
+    m->ncmd--;
+    m->size--;
+    m->committed++;
+    free(c);
+  }
+  if (m->ctombs > m->tabcap / 4) ctab_rebuild(m);
   pthread_mutex_unlock(&m->mu);
 }

@@ -406,6 +406,32 @@ static uint64_t committed_nonce(node *n, const cx_pubkey *k) {
   return nonce;
 }
 
+/* A decoded command (docs/transactions.md "Commands"): no signature, nonce,
+ * state or rule, so only the chain's flag and the txid decide. The mempool
+ * refuses one already pending; the txid index one already committed (a
+ * command has no nonce to make its replay fail). */
+static cx_err admit_command(node *n, const uint8_t *raw, cx_hash *txid, char *detail, size_t dl) {
+  store_txloc loc;
+  if (!n->genesis.bench_commands) {
+    snprintf(detail, dl, "commands are refused: this chain's genesis has no bench_commands");
+    return CX_E_WRONG_CHAIN;
+  }
+  tx_id_of_bytes(raw, CX_COMMAND_BYTES, txid);
+  cx_err e = mempool_add_command(n->mp, txid, raw);
+  if (e) return e;
+  /* The store is read AFTER the add, and a commit writes the store BEFORE it
+   * takes its commands out of the mempool: so either that removal comes
+   * after our add and drops it, or this read sees the commit. Hence a
+   * command in the mempool is never a committed one, which lets blocks.c
+   * skip the store read for the commands our mempool holds. */
+  e = store_tx_get(n->st, txid, &loc);
+  if (e == CX_E_NOT_FOUND) return CX_OK;
+  mempool_remove_commands(n->mp, txid, 1);
+  if (e) return e;
+  snprintf(detail, dl, "committed at height %llu", (unsigned long long)loc.height);
+  return CX_E_DUPLICATE;
+}
+
 /* The checks of node_submit (node.h), cheapest first. dry_run: run the
  * transaction's rule against the committed state too (client submissions
  * only: see node_on_gossip for why a gossiped transaction skips it). */
@@ -420,6 +446,11 @@ static cx_err admit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char
   }
   if ((e = tx_decode(raw, len, &tx, &off))) {
     snprintf(detail, dl, "at byte %zu", off);
+    return e;
+  }
+  if (tx.type == TX_COMMAND) { /* owns nothing: no tx_clear needed */
+    e = admit_command(n, raw, txid, detail, dl);
+    if (e) mempool_note_rejected(n->mp);
     return e;
   }
   if (!hash_eq(&tx.chain_id, &n->chain_id)) {

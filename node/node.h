@@ -41,7 +41,10 @@ uint16_t node_rpc_port(const node *n);
 
 /* Admission of a transaction (canonical encoding). Checks, cheapest first:
  * size, decode, chain, nonce window, duplicate, signature, rule dry-run,
- * mempool caps. On failure detail gets a sentence (e.g. the decode offset). */
+ * mempool caps. On failure detail gets a sentence (e.g. the decode offset).
+ * A command (TX_COMMAND) is checked only for the chain's bench_commands
+ * (CX_E_WRONG_CHAIN without it) and its txid: CX_E_DUPLICATE when pending
+ * or committed (detail "committed at height H"), CX_E_MEMPOOL_FULL. */
 cx_err node_submit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char *detail,
                    size_t detail_len);
 

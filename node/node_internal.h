@@ -99,7 +99,8 @@ typedef struct {
   size_t ntx;
   cx_hash *txids;
   int32_t *codes;
-  mempool_slot_ref *refs;
+  mempool_slot_ref *refs; /* signed transactions: (sender, nonce) */
+  uint8_t *is_cmd;        /* 1: a TX_COMMAND (removed from the mempool by txid) */
 } bcache_ent;
 
 /* An input for the consensus thread. */

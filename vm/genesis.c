@@ -74,7 +74,8 @@ cx_err vm_genesis_validate(const vm_genesis *g, char *err, size_t errlen) {
 }
 
 /* u8 version | str chain_name | varint time_ms | varint block_max_txs |
- * varint nmembers | members (member_enc, in the given order). Hashed in
+ * varint nmembers | members (member_enc, in the given order) |
+ * [u8 1 when bench_commands]. Hashed in
  * parts so that only one member is encoded at a time. */
 void vm_genesis_hash(const vm_genesis *g, cx_hash *chain_id) {
   hash_ctx h;
@@ -93,6 +94,11 @@ void vm_genesis_hash(const vm_genesis *g, cx_hash *chain_id) {
     hash_ctx_update(&h, e.buf, e.len);
     enc_free(&e);
     if (i < g->nmembers) member_enc(&e, &g->members[i]);
+  }
+  /* Absent when false: chains created before the flag keep their id. */
+  if (g->bench_commands) {
+    uint8_t one = 1;
+    hash_ctx_update(&h, &one, 1);
   }
   hash_ctx_final(&h, chain_id);
 }

@@ -47,6 +47,8 @@ typedef struct {
   char chain_name[VM_CHAIN_NAME_MAX + 1]; /* STR_IDENT */
   uint64_t time_ms;                       /* genesis time */
   uint32_t block_max_txs;                 /* cap per block, <= CX_BLOCK_MAX_TXS */
+  uint8_t bench_commands;                 /* 1: the chain accepts TX_COMMAND (benchmark
+                                             mode, docs/transactions.md "Commands") */
   size_t nmembers;
   cx_member members[VM_MAX_MEMBERS];
 } vm_genesis;
@@ -62,7 +64,9 @@ typedef struct {
 cx_err vm_genesis_validate(const vm_genesis *g, char *err, size_t errlen);
 /* chain_id = H_GENESIS(u8 1 | str chain_name | varint time_ms |
  * varint block_max_txs | varint nmembers | member_enc each, in the given
- * order). For a validated genesis. */
+ * order [| u8 1 when bench_commands]). The flag's byte is only there when
+ * it is set, so the id of every chain without it is unchanged. For a
+ * validated genesis. */
 void vm_genesis_hash(const vm_genesis *g, cx_hash *chain_id);
 /* Validates g, then writes its members into an empty state (CX_E_EXISTS if
  * the state already has members). */
