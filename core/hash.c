@@ -1,10 +1,18 @@
 #include "hash.h"
 
+/* SHA-256 is OpenSSL's (libcrypto): it uses the CPU's SHA extensions where
+ * there are any, about 4x libsodium's portable code on this project's
+ * machines for the 64-byte state-tree nodes, which dominated the state root
+ * (issue 4's profile). The low-level SHA256_CTX API is deprecated in
+ * OpenSSL 3 in favour of EVP, but EVP contexts are heap objects that cannot
+ * be copied by value, and every tagged hash here starts from a copied
+ * midstate; the API is still supported throughout 3.x. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <sodium.h>
 #include <string.h>
 
-_Static_assert(sizeof(((hash_ctx *)0)->state) >= sizeof(crypto_hash_sha256_state),
-               "hash_ctx too small");
+_Static_assert(sizeof(((hash_ctx *)0)->state) >= sizeof(SHA256_CTX), "hash_ctx too small");
 
 static const char *const tag_names[CX_TAG_COUNT] = {
     [CX_TAG_TX] = "custos/tx",
@@ -40,18 +48,18 @@ static const char *const tag_names[CX_TAG_COUNT] = {
 /* The SHA-256 state after absorbing SHA256(tag) || SHA256(tag) (one 64-byte
  * block), computed once per tag: every tagged hash then starts from it and
  * saves a compression — a third of the work for the 64-byte Merkle nodes. */
-static crypto_hash_sha256_state tag_mid[CX_TAG_COUNT];
+static SHA256_CTX tag_mid[CX_TAG_COUNT];
 static int tag_ready[CX_TAG_COUNT];
 
-static const crypto_hash_sha256_state *tag_midstate(cx_tag tag) {
+static const SHA256_CTX *tag_midstate(cx_tag tag) {
   CX_ASSERT((unsigned)tag < CX_TAG_COUNT);
   if (!__atomic_load_n(&tag_ready[tag], __ATOMIC_ACQUIRE)) {
     uint8_t d[32];
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256(d, (const uint8_t *)tag_names[tag], strlen(tag_names[tag]));
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, d, 32);
-    crypto_hash_sha256_update(&st, d, 32);
+    SHA256_CTX st;
+    SHA256((const uint8_t *)tag_names[tag], strlen(tag_names[tag]), d);
+    SHA256_Init(&st);
+    SHA256_Update(&st, d, 32);
+    SHA256_Update(&st, d, 32);
     /* Idempotent: racing threads write the same bytes before publishing. */
     memcpy(&tag_mid[tag], &st, sizeof st);
     __atomic_store_n(&tag_ready[tag], 1, __ATOMIC_RELEASE);
@@ -60,16 +68,17 @@ static const crypto_hash_sha256_state *tag_midstate(cx_tag tag) {
 }
 
 void hash_ctx_init(hash_ctx *ctx, cx_tag tag) {
-  memcpy(ctx->state, tag_midstate(tag), sizeof(crypto_hash_sha256_state));
+  memcpy(ctx->state, tag_midstate(tag), sizeof(SHA256_CTX));
 }
 
 void hash_ctx_update(hash_ctx *ctx, const void *msg, size_t len) {
-  crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)ctx->state, msg, len);
+  SHA256_Update((SHA256_CTX *)(void *)ctx->state, msg, len);
 }
 
+/* Wipes the context: some callers hash secrets (the DKG seeds, DIDs). */
 void hash_ctx_final(hash_ctx *ctx, cx_hash *out) {
-  crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)ctx->state, out->b);
-  sodium_memzero(ctx, sizeof *ctx);
+  SHA256_Final(out->b, (SHA256_CTX *)(void *)ctx->state);
+  sodium_memzero(ctx, sizeof(SHA256_CTX));
 }
 
 void hash_tagged(cx_tag tag, const void *msg, size_t len, cx_hash *out) {
@@ -80,7 +89,7 @@ void hash_tagged(cx_tag tag, const void *msg, size_t len, cx_hash *out) {
 }
 
 void hash_sha256(const void *msg, size_t len, uint8_t out[32]) {
-  crypto_hash_sha256(out, msg, len);
+  SHA256(msg, len, out);
 }
 
 int hash_eq(const cx_hash *a, const cx_hash *b) { return memcmp(a->b, b->b, 32) == 0; }

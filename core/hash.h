@@ -54,7 +54,10 @@ void hash_tagged(cx_tag tag, const void *msg, size_t len, cx_hash *out);
 
 /* Incremental tagged hash for messages assembled from parts. */
 typedef struct {
-  uint8_t state[208]; /* crypto_hash_sha256_state, kept opaque here */
+  union {
+    uint8_t state[208]; /* OpenSSL's SHA256_CTX, kept opaque here */
+    uint64_t align_;    /* the context's words are read in place */
+  };
 } hash_ctx;
 void hash_ctx_init(hash_ctx *ctx, cx_tag tag);
 void hash_ctx_update(hash_ctx *ctx, const void *msg, size_t len);

@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it names the packages and stops.
 
 CUSTOS_PACKAGES="build-essential cmake pkg-config libleveldb-dev libsecp256k1-dev
- libsodium-dev libnanomsg-dev libcjson-dev check libmicrohttpd-dev
+ libsodium-dev libssl-dev libnanomsg-dev libcjson-dev check libmicrohttpd-dev
  libcurl4-openssl-dev clang libclang-rt-dev jq chromium"
 # The explorer's browser test (tests/browser: playwright-core from npm,
 # driving Debian's chromium) also needs node and npm. They are asked for

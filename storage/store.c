@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "ldb.h"
 #include "log.h"
+#include "state_cache.h"
 
 #define MOD "store"
 
@@ -43,6 +44,7 @@ enum {
 #define NREC_LEN 64
 #define TXLOC_LEN 16
 #define STATE_KEY_PREFIX 3 /* 'S' + u16be bucket */
+#define STATE_CACHE_SLOTS (1u << 14) /* ~3.8 MB (state_cache.h) */
 #define TREE_NODES (2u * STORE_BUCKETS) /* node 1 = root, node STORE_BUCKETS+b = bucket b */
 #define DEFAULT_CHECK_DEPTH 64
 #define MAX_PARTS 8        /* threads for one root computation, a power of two */
@@ -89,6 +91,7 @@ struct store {
   uint64_t base;   /* lowest stored block (0: every block from 1) */
   struct store_snap *pins; /* pinned snapshots (store_snap_pin), freed at close */
   int installing;  /* writer only: store_install_begin .. finish/abort */
+  state_cache *sc; /* committed state entries (state_cache.h); odd generation while installing */
 };
 
 struct store_snap {
@@ -780,6 +783,10 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
     return CX_E_NOMEM;
   }
   s->mu_ok = 1;
+  if (!(s->sc = sc_new(STATE_CACHE_SLOTS))) {
+    store_close(s);
+    return CX_E_NOMEM;
+  }
   init_mids(s);
   init_empty(s);
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -899,6 +906,7 @@ void store_close(store *s) {
   if (s->wo_sync) leveldb_writeoptions_destroy(s->wo_sync);
   if (s->lockfd >= 0) close(s->lockfd); /* after LevelDB let go of its files */
   if (s->mu_ok) pthread_mutex_destroy(&s->mu);
+  sc_free(s->sc);
   free(s->tree);
   free(s);
 }
@@ -995,12 +1003,25 @@ cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out) {
   return e;
 }
 
+/* A state read's answer into the cache (state_cache.h); gen was read
+ * before the LevelDB read. */
+static void cache_fill(store *s, uint64_t gen, const uint8_t *key, size_t klen, cx_err e,
+                       uint8_t *const *val, const size_t *vlen) {
+  if (e == CX_OK) sc_fill(s->sc, gen, key, klen, *val, *vlen);
+  if (e == CX_E_NOT_FOUND) sc_fill(s->sc, gen, key, klen, NULL, 0);
+}
+
 cx_err store_state_get(store *s, const uint8_t *key, size_t klen, uint8_t **val,
                        size_t *vlen) {
   uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
   if (klen > STORE_KEY_MAX) return CX_E_TOO_LONG;
+  cx_err e;
+  if (sc_get(s->sc, key, klen, &e, val, vlen)) return e;
+  uint64_t gen = sc_gen(s->sc);
   size_t kl = state_key(k, key_bucket(s, key, klen), key, klen);
-  return read_get(s, k, kl, val, vlen);
+  e = read_get(s, k, kl, val, vlen);
+  cache_fill(s, gen, key, klen, e, val, vlen);
+  return e;
 }
 
 /* ---- write set ---------------------------------------------------------- */
@@ -1161,9 +1182,14 @@ cx_err store_ws_get(store_ws *ws, const uint8_t *key, size_t klen, uint8_t **val
   }
   /* The latest committed state (for the writer, the published one; for a
    * speculative write set on another thread, possibly a block newer). */
+  cx_err e;
+  if (sc_get(ws->s->sc, key, klen, &e, val, vlen)) return e;
+  uint64_t gen = sc_gen(ws->s->sc);
   uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
   size_t kl = state_key(k, en ? en->bucket : key_bucket(ws->s, key, klen), key, klen);
-  return db_get(ws->s, ws->s->ro, k, kl, val, vlen);
+  e = db_get(ws->s, ws->s->ro, k, kl, val, vlen);
+  cache_fill(ws->s, gen, key, klen, e, val, vlen);
+  return e;
 }
 
 size_t store_ws_mark(store_ws *ws) {
@@ -1470,6 +1496,21 @@ static cx_err write_and_publish(store *s, leveldb_writebatch_t *wb,
   return CX_OK;
 }
 
+/* After a state write (between sc_begin and sc_end): the written entries of
+ * ws become the cached committed values. A failed write may or may not be
+ * in LevelDB (the caller stops the node), so the cache forgets everything. */
+static void cache_written(store *s, const store_ws *ws, cx_err write_err) {
+  if (write_err) {
+    sc_clear(s->sc);
+    return;
+  }
+  for (size_t i = 0; ws && i < ws->n; i++) {
+    const ws_ent *en = &ws->ents[i];
+    if (en->state == WS_PUT) sc_update(s->sc, en->key, en->klen, en->val, en->vlen);
+    if (en->state == WS_DEL) sc_update(s->sc, en->key, en->klen, NULL, 0);
+  }
+}
+
 cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *block_hash,
                     const cx_hash *parent_hash, const uint8_t *block, size_t blen,
                     const uint8_t *cert, size_t clen, const store_txent *txs, size_t ntx) {
@@ -1536,7 +1577,10 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
   }
   batch_state(wb, ws);
   batch_tip(wb, height, block_hash, &d->root);
+  sc_begin(s->sc);
   e = write_and_publish(s, wb, s->wo, nsnap, d, height, block_hash, NULL);
+  cache_written(s, ws, e);
+  sc_end(s->sc);
   nsnap = NULL;
 out:
   if (wb) leveldb_writebatch_destroy(wb);
@@ -1580,7 +1624,10 @@ cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id) {
   leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_CHAIN),
                          (const char *)chain_id->b, 32);
   batch_tip(wb, 0, &(cx_hash){{0}}, &d->root);
+  sc_begin(s->sc);
   e = write_and_publish(s, wb, s->wo_sync, nsnap, d, 0, &(cx_hash){{0}}, chain_id);
+  cache_written(s, ws, e);
+  sc_end(s->sc);
   nsnap = NULL;
 out:
   if (wb) leveldb_writebatch_destroy(wb);
@@ -2003,9 +2050,16 @@ cx_err store_install_begin(store *s, uint64_t height) {
   uint8_t k[16], v[8];
   put_be64(v, height);
   leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_RESTORING), (const char *)v, 8);
+  /* The cache stays empty with an odd generation (no fills) until the
+   * install ends either way: the state moves in several writes. */
+  sc_begin(s->sc);
+  sc_clear(s->sc);
   if (!e) e = batch_write(s, wb, s->wo_sync, "beginning a snapshot install");
   leveldb_writebatch_destroy(wb);
-  if (e) return e;
+  if (e) {
+    sc_end(s->sc);
+    return e;
+  }
   s->installing = 1;
   bump_epoch(s);
   LOG_I(MOD, "installing a state snapshot at height %llu (%zu height-0 entries kept aside)",
@@ -2127,6 +2181,8 @@ cx_err store_install_finish(store *s, uint64_t height, const cx_hash *block_hash
   snap_free(s, old);
   nsnap = NULL;
   s->installing = 0;
+  sc_clear(s->sc);
+  sc_end(s->sc);
   LOG_I(MOD, "state snapshot installed: height %llu, %llu entries, root %s",
         (unsigned long long)height, (unsigned long long)nent, hash_hex(root, x));
 out:
@@ -2143,6 +2199,8 @@ cx_err store_install_abort(store *s) {
   bump_epoch(s);
   if (e) return e; /* the marker stays: the next open undoes it */
   s->installing = 0;
+  sc_clear(s->sc);
+  sc_end(s->sc);
   LOG_I(MOD, "snapshot install undone: back to the height-0 state");
   return CX_OK;
 }

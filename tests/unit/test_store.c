@@ -1049,6 +1049,47 @@ START_TEST(test_concurrent_readers) {
 }
 END_TEST
 
+/* The state cache (storage/state_cache.h) serves repeated reads; after
+ * each commit every read path must see the new value, a deletion and an
+ * absent key included, and a write set sees committed values under its own. */
+START_TEST(test_cache_follows_commits) {
+  char *dir = tu_tmpdir("store");
+  store_opts o = test_opts(0);
+  store *s = open_ok(dir, &o);
+  expect_val(s, NULL, "k", NULL); /* absent, now cached as absent */
+  expect_val(s, NULL, "k", NULL);
+  for (int round = 1; round <= 3; round++) {
+    char v[8];
+    snprintf(v, sizeof v, "v%d", round);
+    store_ws *ws = store_ws_new(s);
+    expect_val(s, ws, "k", round == 1 ? NULL : (round == 2 ? "v1" : "v2"));
+    put_str(ws, "k", v);
+    put_str(ws, "other", v);
+    commit_next(s, ws, (uint8_t)round, NULL, 0, NULL);
+    expect_val(s, NULL, "k", v);
+    expect_val(s, NULL, "k", v);
+    store_ws *w2 = store_ws_new(s);
+    expect_val(s, w2, "other", v);
+    store_ws_free(w2);
+  }
+  store_ws *ws = store_ws_new(s);
+  ck_assert_int_eq(store_ws_del(ws, (const uint8_t *)"k", 1), CX_OK);
+  commit_next(s, ws, 9, NULL, 0, NULL);
+  expect_val(s, NULL, "k", NULL);
+  ws = store_ws_new(s);
+  expect_val(s, ws, "k", NULL);
+  store_ws_free(ws);
+  /* and after a reopen (an empty cache) the same */
+  store_close(s);
+  s = open_ok(dir, &o);
+  expect_val(s, NULL, "k", NULL);
+  expect_val(s, NULL, "other", "v3");
+  store_close(s);
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("store");
   TCase *tc = tcase_create("core");
@@ -1068,6 +1109,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_caps);
   tcase_add_test(tc, test_state_proof);
   tcase_add_test(tc, test_concurrent_readers);
+  tcase_add_test(tc, test_cache_follows_commits);
   suite_add_tcase(s, tc);
   return s;
 }
