@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "fileutil.h"
@@ -87,9 +88,15 @@ static cx_err persist_safety(node *n, const bft_safety *s) {
  * locked one, and a consortium of one (or a node whose peers all moved on)
  * has nobody to fetch them from. They are written durably before the safety
  * record that names them, so no signature ever names a block this node
- * could lose. File DATA/held: u8 version (1) | varint count (0..2) |
- * count x (varint len | encoded block). */
+ * could lose. The record: u8 version (1) | varint count (0..2) |
+ * count x (varint len | encoded block), kept in the store as its aux record
+ * "held" (one synced LevelDB put: the file DATA/held it replaced was
+ * written aside and renamed, two fsyncs and a new inode a height, the
+ * largest cost of a lightly loaded validator). A DATA/held left by an older
+ * version is read when the store has no record, and removed after the
+ * first record is stored. */
 #define HELD_VERSION 1
+#define HELD_RECORD "held"
 
 static cx_err persist_held(node *n, const bft_safety *s) {
   const cx_hash *want[2] = {&s->valid_hash, &s->locked_hash};
@@ -112,9 +119,13 @@ static cx_err persist_held(node *n, const bft_safety *s) {
     enc_fixed(&e, ent[i]->bytes, ent[i]->len);
   }
   cx_err err = enc_finish(&e);
-  if (!err) err = file_write_atomic(n->held_path, e.buf, e.len, 0600);
+  if (!err) err = store_aux_put(n->st, HELD_RECORD, e.buf, e.len);
   enc_free(&e);
   if (err) return err;
+  if (!n->held_file_gone) { /* an older version's DATA/held: superseded now */
+    if (unlink(n->held_path) == 0) LOG_I("node", "%s: superseded by the store's record, removed", n->held_path);
+    n->held_file_gone = 1;
+  }
   n->nheld = k;
   for (size_t i = 0; i < k; i++) n->held[i] = ent[i]->hash;
   return CX_OK;
@@ -123,13 +134,17 @@ static cx_err persist_held(node *n, const bft_safety *s) {
 void host_load_held(node *n) {
   char *buf = NULL;
   size_t len = 0;
-  if (file_read_all(n->held_path, 2 * (CX_BLOCK_MAX_BYTES + 16) + 16, &buf, &len) != CX_OK) return;
+  uint8_t *rec = NULL;
+  if (store_aux_get(n->st, HELD_RECORD, &rec, &len) == CX_OK)
+    buf = (char *)rec;
+  else if (file_read_all(n->held_path, 2 * (CX_BLOCK_MAX_BYTES + 16) + 16, &buf, &len) != CX_OK)
+    return;
   cx_dec d;
   dec_init(&d, (const uint8_t *)buf, len);
   uint8_t ver = 0;
   uint64_t k = 0;
   if (dec_u8(&d, &ver) || ver != HELD_VERSION || dec_varint(&d, &k) || k > 2) {
-    LOG_W("node", "%s: unreadable, ignored (its blocks will come from peers)", n->held_path);
+    LOG_W("node", "held blocks record unreadable, ignored (its blocks will come from peers)");
     free(buf);
     return;
   }

@@ -28,7 +28,7 @@ typedef struct cmd {
 typedef struct {
   cx_pubkey key;
   size_t count;
-  int used;
+  uint64_t gen; /* the slot is in use iff gen == mempool.sgen */
 } sender_slot;
 
 struct mempool {
@@ -40,6 +40,7 @@ struct mempool {
   size_t tabcap, tombs;
   sender_slot *senders;
   size_t sendcap, nsenders;
+  uint64_t sgen; /* clearing the sender table is sgen++ (>= 1) */
   cmd *chead, *ctail; /* the command lane, arrival order */
   cmd **ctab;         /* txid -> command, same scheme and capacity as tab */
   size_t ncmd, ctombs;
@@ -67,7 +68,8 @@ mempool *mempool_new(size_t max_txs, size_t max_per_sender) {
   m->max = max_txs;
   m->max_per_sender = max_per_sender;
   m->tabcap = pow2_at_least(max_txs * 2 + 1);
-  m->sendcap = pow2_at_least(max_txs * 2 + 1);
+  m->sendcap = pow2_at_least(max_txs * 4 + 1); /* see senders_rebuild */
+  m->sgen = 1;
   m->tab = calloc(m->tabcap, sizeof *m->tab);
   m->bynonce = calloc(m->tabcap, sizeof *m->bynonce);
   m->senders = calloc(m->sendcap, sizeof *m->senders);
@@ -193,9 +195,9 @@ static sender_slot *sender_find(mempool *m, const cx_pubkey *k, int create) {
   size_t mask = m->sendcap - 1, i = h64(k->b) & mask;
   for (;;) {
     sender_slot *s = &m->senders[i];
-    if (!s->used) {
+    if (s->gen != m->sgen) {
       if (!create) return NULL;
-      s->used = 1;
+      s->gen = m->sgen;
       s->key = *k;
       s->count = 0;
       m->nsenders++;
@@ -207,14 +209,28 @@ static sender_slot *sender_find(mempool *m, const cx_pubkey *k, int create) {
 }
 
 /* Sender slots are never deleted one by one (that would break probing);
- * when no signed transaction is pending at all the table is cleared. */
+ * when no signed transaction is pending at all the table is cleared, by a
+ * new generation (a memset of the table, megabytes, took a tenth of a
+ * lightly loaded validator's consensus thread: the mempool empties at
+ * every block then). */
 static void sender_dec(mempool *m, const cx_pubkey *k) {
   sender_slot *s = sender_find(m, k, 0);
   if (s && s->count) s->count--;
   if (m->size == m->ncmd) { /* no signed transaction left (commands have no sender) */
-    memset(m->senders, 0, m->sendcap * sizeof *m->senders);
+    m->sgen++;
     m->nsenders = 0;
   }
+}
+
+/* Under a load that never lets the mempool empty, slots of senders with
+ * nothing pending pile up and would fill the table (sender_find would then
+ * probe forever). Past half the table it is rebuilt from the pending
+ * entries: at most max distinct senders survive, so at least max new
+ * senders come between two rebuilds (sendcap >= 4 max), O(1) amortised. */
+static void senders_rebuild(mempool *m) {
+  m->sgen++;
+  m->nsenders = 0;
+  for (entry *e = m->head; e; e = e->next) sender_find(m, &e->tx.sender, 1)->count++;
 }
 
 static void unlink_entry(mempool *m, entry *e) {
@@ -261,6 +277,7 @@ cx_err mempool_add(mempool *m, cx_tx *tx, const cx_hash *txid, const uint8_t *ra
     free(copy);
     return rc;
   }
+  if (m->nsenders >= m->sendcap / 2) senders_rebuild(m); /* before e is linked */
   e->tx = *tx; /* ownership of heap parts moves to the entry */
   memset(tx, 0, sizeof *tx);
   e->txid = *txid;

@@ -199,7 +199,8 @@ struct node {
   size_t npend;
   bcache_ent cache[BCACHE_MAX];
   uint64_t cache_seq;
-  char held_path[CFG_PATH_MAX + 16]; /* DATA/held: blocks behind valid value and lock */
+  char held_path[CFG_PATH_MAX + 16]; /* DATA/held of older versions (host.c: now a store record) */
+  int held_file_gone;                /* DATA/held removed or absent (host.c) */
   cx_hash held[2];
   size_t nheld;
   cs_timer timers[TIMERS_MAX];

@@ -30,6 +30,7 @@ enum {
   P_TX = 'T',    /* txid (32)               -> u64be height || u32be index || i32be code */
   P_STATE = 'S', /* u16be bucket || key     -> value */
   P_META = 'M',  /* name                    -> meta record */
+  P_AUX = 'A',   /* name                    -> a record of the node's own (store_aux_put) */
   P_SAVED = 'G', /* u16be bucket || key     -> value: the height-0 state kept aside
                   * while a snapshot is installed (docs/storage.md, "State sync") */
 };
@@ -1009,6 +1010,30 @@ static void cache_fill(store *s, uint64_t gen, const uint8_t *key, size_t klen, 
                        uint8_t *const *val, const size_t *vlen) {
   if (e == CX_OK) sc_fill(s->sc, gen, key, klen, *val, *vlen);
   if (e == CX_E_NOT_FOUND) sc_fill(s->sc, gen, key, klen, NULL, 0);
+}
+
+static size_t aux_key(uint8_t *k, const char *name) {
+  size_t n = strlen(name);
+  CX_ASSERT(n >= 1 && n <= STORE_AUX_NAME_MAX);
+  k[0] = P_AUX;
+  memcpy(k + 1, name, n);
+  return n + 1;
+}
+
+cx_err store_aux_put(store *s, const char *name, const uint8_t *val, size_t len) {
+  uint8_t k[1 + STORE_AUX_NAME_MAX];
+  char *err = NULL;
+  leveldb_put(s->db, s->wo_sync, (const char *)k, aux_key(k, name), (const char *)val, len,
+              &err);
+  if (!err) return CX_OK;
+  LOG_E(MOD, "writing record '%s' failed: %s", name, err);
+  leveldb_free(err);
+  return CX_E_IO;
+}
+
+cx_err store_aux_get(store *s, const char *name, uint8_t **val, size_t *len) {
+  uint8_t k[1 + STORE_AUX_NAME_MAX];
+  return db_get(s, s->ro, k, aux_key(k, name), val, len);
 }
 
 cx_err store_state_get(store *s, const uint8_t *key, size_t klen, uint8_t **val,

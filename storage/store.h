@@ -92,6 +92,17 @@ typedef struct {
 } store_txloc;
 cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out);
 
+/* Records of the node's own kept beside the chain, outside the state, the
+ * blocks and every root (node/host.c keeps the consensus's held blocks
+ * here). store_aux_put is one synced LevelDB put: atomic, and durable when
+ * it returns (CX_E_IO otherwise, which the caller treats as fatal); cheaper
+ * than a file written aside and renamed (two fsyncs and a new inode).
+ * name: 1..STORE_AUX_NAME_MAX bytes. store_aux_get: *val malloc'd (free()),
+ * CX_E_NOT_FOUND if never written. Writer thread only. */
+#define STORE_AUX_NAME_MAX 32
+cx_err store_aux_put(store *s, const char *name, const uint8_t *val, size_t len);
+cx_err store_aux_get(store *s, const char *name, uint8_t **val, size_t *len);
+
 /* Committed state. *val malloc'd, owned by caller. CX_E_NOT_FOUND if absent. */
 cx_err store_state_get(store *s, const uint8_t *key, size_t klen, uint8_t **val,
                        size_t *vlen);

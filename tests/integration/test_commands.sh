@@ -36,10 +36,11 @@ pass "load --commands: 6000 committed at f+1 nodes, lost 0 ($(echo "$j" | jq -c 
 
 # ---- 2. a committed payload replayed ----
 P=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+H0=$(height 1) # the payload's block is above it (the load above made hundreds)
 r=$(rpc "$U0" command_submit "{\"payloads\":\"$P\"}")
 [ "$(echo "$r" | jq .result.accepted)" = 1 ] || fail "fresh payload not accepted: $r"
 for _ in $(seq 1 100); do # committed (in the txid index) on node 1
-  txid=$(rpc "$(rpc_url 1)" command_commits "{\"from\":1,\"max\":256}" \
+  txid=$(rpc "$(rpc_url 1)" command_commits "{\"from\":$((H0 + 1)),\"max\":256}" \
     | jq -r --arg p "${P:0:16}" '[.result.blocks[] | select(.prefixes | contains($p))] | length')
   [ "$txid" = 1 ] && break
   sleep 0.1

@@ -150,6 +150,51 @@ START_TEST(test_churn) {
 }
 END_TEST
 
+/* A mempool that never empties under a stream of one-transaction senders
+ * (custos load's shape): the sender table must not fill up (it used to be
+ * cleared only when the mempool emptied, and a full table made the next
+ * add probe forever), and per-sender counts must survive its rebuilds. */
+static cx_err add_key(mempool *m, uint32_t k, uint64_t nonce) {
+  cx_tx tx;
+  tx_init(&tx);
+  tx.type = TX_ID_REVOKE;
+  memset(tx.sender.b, 0xa5, 32);
+  memcpy(tx.sender.b, &k, 4);
+  tx.nonce = nonce;
+  cx_hash id;
+  memset(id.b, 0x3c, 32);
+  memcpy(id.b, &k, 4);
+  memcpy(id.b + 4, &nonce, 8);
+  uint8_t raw[8] = {0};
+  return mempool_add(m, &tx, &id, raw, sizeof raw);
+}
+
+START_TEST(test_sender_table_never_fills) {
+  mempool *m = mempool_new(16, 3);
+  ck_assert_int_eq(add_key(m, 0, 0), CX_OK); /* pending throughout */
+  for (uint32_t k = 1; k <= 5000; k++) {
+    ck_assert_int_eq(add_key(m, k, 0), CX_OK);
+    mempool_slot_ref ref;
+    memset(ref.sender.b, 0xa5, 32);
+    memcpy(ref.sender.b, &k, 4);
+    ref.nonce = 0;
+    mempool_remove_committed(m, &ref, 1);
+  }
+  mempool_stats st;
+  mempool_stats_get(m, &st);
+  ck_assert_uint_eq(st.size, 1);
+  ck_assert_uint_le(st.senders, 64);
+  cx_pubkey k0;
+  memset(k0.b, 0xa5, 32);
+  memset(k0.b, 0, 4);
+  ck_assert_uint_eq(mempool_pending_of(m, &k0), 1);
+  ck_assert_int_eq(add_key(m, 0, 1), CX_OK);
+  ck_assert_int_eq(add_key(m, 0, 2), CX_OK);
+  ck_assert_int_eq(add_key(m, 0, 3), CX_E_SENDER_LIMIT); /* the count survived */
+  mempool_free(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("mempool");
   TCase *tc = tcase_create("mempool");
@@ -157,6 +202,7 @@ int main(void) {
   tcase_add_test(tc, test_select_nonce_order);
   tcase_add_test(tc, test_remove_committed);
   tcase_add_test(tc, test_churn);
+  tcase_add_test(tc, test_sender_table_never_fills);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
