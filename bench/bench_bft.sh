@@ -9,7 +9,8 @@
 #
 # Builds nothing. Steps: peak = the highest committed tx/s over a ramp of
 # open-loop rates (CUSTOS_BENCH_STEP_S s each); then CUSTOS_BENCH_RUN_S s
-# (default 10) at 50 % and at 100 % of the peak. Targets: ratio peak / bound
+# (default 10) at 50 % (three times: the median p50 counts) and at 100 % of
+# the peak. Targets: ratio peak / bound
 # >= 0.5; p50 latency at 50 % load <= 100 ms. Exit 1 if a target is missed.
 #   CUSTOS_BENCH_INTERVAL_MS  block.interval_ms of the devnet (default: as
 #                             `custos devnet init` writes it, 50)
@@ -109,10 +110,22 @@ done
 echo "peak committed: $PEAK tx/s"
 echo
 
+# The runs at 50 % and 100 %. The 50 % one decides the latency target and
+# this machine is shared, so it runs three times and the run with the median
+# p50 is reported (all three are printed).
 declare -A P50 P99 TPS CPU BATCH
 for pct in 50 100; do
   r=$(awk -v p="$PEAK" -v f="$pct" 'BEGIN {r = int(p * f / 100); print (r < 1 ? 1 : r)}')
-  j=$(load "$r" "$RUN_S")
+  if [ "$pct" = 50 ]; then
+    runs=()
+    for k in 1 2 3; do
+      runs+=("$(load "$r" "$RUN_S")")
+      echo "  50% run $k: $(echo "${runs[-1]}" | jq -c '{committed_tps, latency_p50_ms, latency_p99_ms, cpu_us_per_tx}')"
+    done
+    j=$(printf '%s\n' "${runs[@]}" | jq -s -c 'sort_by(.latency_p50_ms // 1e9) | .[1]')
+  else
+    j=$(load "$r" "$RUN_S")
+  fi
   TPS[$pct]=$(echo "$j" | jq -r '.committed_tps // 0')
   P50[$pct]=$(echo "$j" | jq -r .latency_p50_ms)
   P99[$pct]=$(echo "$j" | jq -r .latency_p99_ms)

@@ -744,6 +744,12 @@ static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
     s->cache = leveldb_cache_create_lru(s->opts.cache_mb << 20);
     leveldb_options_set_cache(s->opt, s->cache);
   }
+  /* No block compression: what the store holds is mostly hashes, keys and
+   * signatures, which Snappy cannot shrink, and compressing every table
+   * block in compactions (and decompressing on reads) was ~8% of a loaded
+   * validator's CPU once the chain had grown (issue 4's profile). Tables
+   * written compressed before stay readable: the type is per block. */
+  leveldb_options_set_compression(s->opt, leveldb_no_compression);
   s->db = leveldb_open(s->opt, path, &err);
   if (err) {
     /* LevelDB reports a held LOCK file as an IO error naming it: "already
