@@ -21,7 +21,7 @@ void blocks_ent_clear(bcache_ent *b) {
   free(b->txids);
   free(b->codes);
   free(b->refs);
-  free(b->is_cmd);
+  free(b->types);
   memset(b, 0, sizeof *b);
 }
 
@@ -58,8 +58,8 @@ static cx_err ent_arrays(bcache_ent *b, size_t cap) {
   b->txids = malloc(c * sizeof *b->txids);
   b->codes = malloc(c * sizeof *b->codes);
   b->refs = malloc(c * sizeof *b->refs);
-  b->is_cmd = calloc(c, 1);
-  return b->txids && b->codes && b->refs && b->is_cmd ? CX_OK : CX_E_NOMEM;
+  b->types = calloc(c, 1);
+  return b->txids && b->codes && b->refs && b->types ? CX_OK : CX_E_NOMEM;
 }
 
 /* ---- commands (TX_COMMAND, docs/transactions.md "Commands") ---- */
@@ -160,7 +160,7 @@ static int sel_take(void *ctx, const cx_tx *tx, const cx_hash *txid, const uint8
   b->ent->codes[i] = (int32_t)receipt;
   b->ent->refs[i].sender = tx->sender;
   b->ent->refs[i].nonce = tx->nonce;
-  b->ent->is_cmd[i] = 0;
+  b->ent->types[i] = tx->type;
   b->ent->ntx = i + 1;
   return 1;
 }
@@ -179,7 +179,7 @@ static int sel_take_command(void *ctx, const cx_hash *txid, const uint8_t *raw, 
   b->ent->txids[i] = *txid;
   b->ent->codes[i] = CX_OK;
   memset(&b->ent->refs[i], 0, sizeof b->ent->refs[i]);
-  b->ent->is_cmd[i] = 1;
+  b->ent->types[i] = TX_COMMAND;
   b->ent->ntx = i + 1;
   return 1;
 }
@@ -344,7 +344,7 @@ cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl
       ent->txids[i] = txid;
       ent->codes[i] = CX_OK;
       memset(&ent->refs[i], 0, sizeof ent->refs[i]);
-      ent->is_cmd[i] = 1;
+      ent->types[i] = TX_COMMAND;
       ent->ntx = i + 1;
       continue; /* a command's cx_tx owns nothing: no tx_clear needed */
     }
@@ -356,7 +356,7 @@ cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl
       ent->codes[i] = (int32_t)receipt;
       ent->refs[i].sender = tx.sender;
       ent->refs[i].nonce = tx.nonce;
-      ent->is_cmd[i] = 0;
+      ent->types[i] = tx.type;
       ent->ntx = i + 1;
     }
     tx_clear(&tx);
@@ -426,7 +426,7 @@ static void remove_committed(node *n, bcache_ent *ent) {
   size_t ns = 0, nc = 0;
   cx_hash *cmd_ids = malloc((ent->ntx ? ent->ntx : 1) * sizeof *cmd_ids);
   for (size_t k = 0; k < ent->ntx; k++) {
-    if (!ent->is_cmd[k])
+    if (ent->types[k] != TX_COMMAND)
       ent->refs[ns++] = ent->refs[k];
     else if (cmd_ids)
       cmd_ids[nc++] = ent->txids[k];
@@ -436,7 +436,7 @@ static void remove_committed(node *n, bcache_ent *ent) {
     mempool_remove_commands(n->mp, cmd_ids, nc);
   } else { /* out of memory: one at a time, as none may stay pending */
     for (size_t k = 0; k < ent->ntx; k++)
-      if (ent->is_cmd[k]) mempool_remove_commands(n->mp, &ent->txids[k], 1);
+      if (ent->types[k] == TX_COMMAND) mempool_remove_commands(n->mp, &ent->txids[k], 1);
   }
   free(cmd_ids);
 }
@@ -474,13 +474,8 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   /* the calls this block recorded: the call service runs them (docs/calls.md) */
   cx_hash *calls = malloc((ent->ntx ? ent->ntx : 1) * sizeof *calls);
   size_t ncalls = 0;
-  for (size_t k = 0; calls && k < ent->ntx; k++) {
-    const uint8_t *t;
-    size_t tl;
-    if (ent->codes[k] == 0 && block_tx_at(ent->bytes, ent->len, k, &t, &tl) == CX_OK && tl > 1 &&
-        t[1] == TX_CALL)
-      calls[ncalls++] = ent->txids[k];
-  }
+  for (size_t k = 0; calls && k < ent->ntx; k++)
+    if (ent->codes[k] == 0 && ent->types[k] == TX_CALL) calls[ncalls++] = ent->txids[k];
   call_service_on_commit(n, calls, ncalls, ent->h.time_ms);
   free(calls);
   n->last_commit_ntx = ent->ntx;
@@ -509,6 +504,8 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
     if (n->timers[i].used && n->timers[i].height <= ev->height) n->timers[i].used = 0;
   n->started = 0;
   n->last_commit_mono = n->clock->mono_ms(n->clock);
-  sync_send_status(n, NULL);
+  /* Peers learn the new height at once (a lagging one starts block sync);
+   * at most every STATUS_GAP_MS, as blocks can come a hundred a second. */
+  if (n->last_commit_mono >= n->status_sent_mono + STATUS_GAP_MS) sync_send_status(n, NULL);
   return CX_OK;
 }

@@ -100,7 +100,7 @@ typedef struct {
   cx_hash *txids;
   int32_t *codes;
   mempool_slot_ref *refs; /* signed transactions: (sender, nonce) */
-  uint8_t *is_cmd;        /* 1: a TX_COMMAND (removed from the mempool by txid) */
+  uint8_t *types;         /* each transaction's type (a TX_COMMAND leaves the mempool by txid) */
 } bcache_ent;
 
 /* An input for the consensus thread. */
@@ -208,6 +208,7 @@ struct node {
   size_t ndefer, defer_bytes;
   int started;                       /* START fed for the current height */
   uint64_t last_commit_mono;
+  uint64_t status_sent_mono; /* the last STATUS broadcast (sync.c); consensus thread */
   size_t last_commit_ntx;
   metrics_latency lat; /* commit latency (metrics.c): its own atomics */
   char vnames[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
@@ -358,6 +359,7 @@ void host_load_held(node *n);
 #define SYNC_WIRE_VERSION 1
 enum { SYNC_STATUS = 1, SYNC_GET = 2, SYNC_BLOCKS = 3 };
 #define SYNC_MAX_BLOCKS 64
+#define STATUS_GAP_MS 50            /* commits broadcast STATUS at most this often (blocks.c) */
 #define SYNC_MAX_BYTES (4u << 20)   /* per BLOCKS message (one block may exceed it alone) */
 #define SYNC_CERT_MAX (16u << 10)   /* an encoded cx_cert is < 5 KiB */
 
