@@ -32,56 +32,19 @@ BATCH_ARGS=()
 for b in "$CUSTOS" "$CUSTOSD" "$BUILD/bench/bench_verify"; do
   [ -x "$b" ] || { echo "bench_bft: $b missing (build first: scripts/bench)" >&2; exit 2; }
 done
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/custos-bft-XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$CUSTOS" devnet init "$WORK/net" --members 4 >/dev/null
-for i in 0 1 2 3; do
-  f="$WORK/net/node$i/config.json"
-  if [ -n "${CUSTOS_BENCH_INTERVAL_MS:-}" ]; then
-    jq ".log_level = \"warn\" | .block.interval_ms = ${CUSTOS_BENCH_INTERVAL_MS}" "$f" >"$f.tmp"
-  else
-    jq '.log_level = "warn"' "$f" >"$f.tmp"
-  fi
-  mv "$f.tmp" "$f"
-done
-INTERVAL=$(jq .block.interval_ms "$WORK/net/node0/config.json")
-url() { echo "http://127.0.0.1:$(jq -r .rpc.port "$WORK/net/node$1/config.json")"; }
-for i in 0 1 2 3; do
-  "$CUSTOSD" --config "$WORK/net/node$i/config.json" >"$WORK/node$i.log" 2>&1 &
-  PIDS+=("$!")
-done
-for i in 0 1 2 3; do
-  for _ in $(seq 1 200); do
-    curl -s -m 1 -d '{"jsonrpc":"2.0","id":1,"method":"status"}' "$(url "$i")" 2>/dev/null \
-      | jq -e .result.height >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-done
-URLS=$(for i in 0 1 2 3; do url "$i"; done | paste -sd,)
-
-# CPU time (utime + stime, clock ticks) of the 4 custosd processes.
-TCK=$(getconf CLK_TCK)
-cpu_ticks() {
-  local s=0 p
-  for p in "${PIDS[@]}"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-  echo "$s"
-}
+. "$ROOT/bench/lib.sh"
+FILTER='.log_level = "warn"'
+[ -n "${CUSTOS_BENCH_INTERVAL_MS:-}" ] && FILTER="$FILTER | .block.interval_ms = ${CUSTOS_BENCH_INTERVAL_MS}"
+bench_devnet bft "$FILTER"
 
 # load RATE SECONDS: runs custos load; prints its JSON report with
 # cpu_us_per_tx (the nodes' CPU over the run / committed) added.
 load() {
   local c0 c1 out
-  c0=$(cpu_ticks)
+  c0=$(bench_cpu_ticks)
   out=$("$CUSTOS" load --nodes "$URLS" --rate "$1" --duration "$2" --drain 60 --resubmit 0 \
     ${BATCH_ARGS[@]+"${BATCH_ARGS[@]}"} --json 2>/dev/null) || true
-  c1=$(cpu_ticks)
+  c1=$(bench_cpu_ticks)
   echo "$out" | jq -c --argjson t "$((c1 - c0))" --argjson hz "$TCK" \
     '. + {cpu_us_per_tx: (if .committed > 0 then ($t / $hz * 1e6 / .committed | floor) else null end)}'
 }
@@ -97,7 +60,7 @@ echo
 # Peak: ramp the offered rate until the chain stops keeping up.
 PEAK=0
 echo "ramp ($STEP_S s a step):"
-for r in 100 200 400 800 1600 3200 6400; do
+for r in 100 200 400 800 1600 3200 6400 12800; do
   j=$(load "$r" "$STEP_S")
   tps=$(echo "$j" | jq -r '.committed_tps // 0')
   printf "  offered %5d/s (batch %3s): committed %7.1f tx/s, p50 %5s ms, p99 %5s ms, lost %s, refused %s\n" \

@@ -50,45 +50,18 @@ for b in "$CUSTOS" "$CUSTOSD"; do
 done
 UW="$ROOT/configs/contracts/underwriting.cst"
 INPUTS="$ROOT/configs/contracts/underwriting.inputs.json"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/custos-calls-XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$ROOT/bench/lib.sh"
 die() { echo "bench_calls: $*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 
 # ---- devnet of 4, started and linked ----
-"$CUSTOS" devnet init "$WORK/net" --members 4 >/dev/null
+bench_devnet calls '.log_level = "warn" | .mpc = {enabled: false, round_timeout_ms: 10000}'
 # shellcheck disable=SC1091
 . "$WORK/net/devnet.env"
-for i in 0 1 2 3; do
-  f="$WORK/net/node$i/config.json"
-  jq '.log_level = "warn" | .mpc = {enabled: false, round_timeout_ms: 10000}' "$f" >"$f.tmp"
-  mv "$f.tmp" "$f"
-done
-INTERVAL=$(jq .block.interval_ms "$WORK/net/node0/config.json")
-url() { echo "http://127.0.0.1:$(jq -r .rpc.port "$WORK/net/node$1/config.json")"; }
-for i in 0 1 2 3; do
-  "$CUSTOSD" --config "$WORK/net/node$i/config.json" >"$WORK/node$i.log" 2>&1 &
-  PIDS+=("$!")
-done
+url() { bench_url "$1"; }
 URL=$(url 0)
 c() { "$CUSTOS" --node "$URL" "$@"; }
 as() { local k="CUSTOS_KEY_${1^^}" p="CUSTOS_PASS_${1^^}"; echo "--key ${!k} --passphrase-file ${!p}"; }
-for i in 0 1 2 3; do # RPC up, and linked to the 3 others
-  ok=0
-  for _ in $(seq 1 400); do
-    n=$("$CUSTOS" --node "$(url "$i")" status --json 2>/dev/null \
-      | jq '[.peers[]? | select(.connected)] | length' 2>/dev/null) || n=0
-    [ "$n" = 3 ] && { ok=1; break; }
-    sleep 0.05
-  done
-  [ "$ok" = 1 ] || die "node $i not linked to the 3 others: $(tail -5 "$WORK/node$i.log")"
-done
 
 # ---- identity, records, contract, consent (as test_calls.sh) ----
 # shellcheck disable=SC2046

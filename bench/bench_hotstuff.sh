@@ -47,52 +47,19 @@ ANCHOR_CPU_US=22
 for b in "$CUSTOS" "$CUSTOSD"; do
   [ -x "$b" ] || { echo "bench_hotstuff: $b missing (build first: scripts/bench)" >&2; exit 2; }
 done
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/custos-hs-XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$CUSTOS" devnet init "$WORK/net" --members 4 --bench-commands --block-max-txs 400 >/dev/null
-for i in 0 1 2 3; do
-  f="$WORK/net/node$i/config.json"
-  # the key service off: only the load's commands on chain
-  jq ".log_level = \"warn\" | .block.interval_ms = $INTERVAL | .keys = {enabled: false}" "$f" >"$f.tmp"
-  mv "$f.tmp" "$f"
-done
-url() { echo "http://127.0.0.1:$(jq -r .rpc.port "$WORK/net/node$1/config.json")"; }
-for i in 0 1 2 3; do
-  "$CUSTOSD" --config "$WORK/net/node$i/config.json" >"$WORK/node$i.log" 2>&1 &
-  PIDS+=("$!")
-done
-for i in 0 1 2 3; do
-  for _ in $(seq 1 200); do
-    curl -s -m 1 -d '{"jsonrpc":"2.0","id":1,"method":"status"}' "$(url "$i")" 2>/dev/null \
-      | jq -e .result.height >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-done
-URLS=$(for i in 0 1 2 3; do url "$i"; done | paste -sd,)
-
-# CPU time (utime + stime, clock ticks) of the 4 custosd processes.
-TCK=$(getconf CLK_TCK)
-cpu_ticks() {
-  local s=0 p
-  for p in "${PIDS[@]}"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-  echo "$s"
-}
+. "$ROOT/bench/lib.sh"
+# the key service off: only the load's commands on chain
+bench_devnet hs ".log_level = \"warn\" | .block.interval_ms = $INTERVAL | .keys = {enabled: false}" \
+  --bench-commands --block-max-txs 400
 
 # load RATE SECONDS: custos load --commands; its JSON report with
 # replica_cpu_us_per_cmd (the 4 replicas' CPU over the run / committed).
 load() {
   local c0 c1 out
-  c0=$(cpu_ticks)
+  c0=$(bench_cpu_ticks)
   out=$("$CUSTOS" load --commands --nodes "$URLS" --rate "$1" --duration "$2" --drain 10 \
     --json 2>/dev/null) || true
-  c1=$(cpu_ticks)
+  c1=$(bench_cpu_ticks)
   [ -n "$out" ] || out='{"committed":0}'
   echo "$out" | jq -c --argjson t "$((c1 - c0))" --argjson hz "$TCK" \
     '. + {replica_cpu_us_per_cmd: (if .committed > 0 then ($t / $hz * 1e6 / .committed * 10 | floor) / 10 else null end)}'

@@ -504,6 +504,7 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
     if (n->timers[i].used && n->timers[i].height <= ev->height) n->timers[i].used = 0;
   n->started = 0;
   n->last_commit_mono = n->clock->mono_ms(n->clock);
+  statesync_serve_tick(n); /* pins at every 16th height: at each commit */
   /* Peers learn the new height at once (a lagging one starts block sync);
    * at most every STATUS_GAP_MS, as blocks can come a hundred a second. */
   if (n->last_commit_mono >= n->status_sent_mono + STATUS_GAP_MS) sync_send_status(n, NULL);

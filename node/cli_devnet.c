@@ -360,7 +360,7 @@ static int node_config_json(devnet *d, const devnet_member *m, const char *path)
        cJSON_AddNumberToObject(rpc, "max_conns", 64) &&
        cJSON_AddNumberToObject(rpc, "threads", 2);
   ok = ok && cJSON_AddStringToObject(pp, "listen", p2p);
-  ok = ok && cJSON_AddNumberToObject(blk, "interval_ms", 50);
+  ok = ok && cJSON_AddNumberToObject(blk, "interval_ms", 10); /* loopback: docs/consensus.md "Block interval" */
   ok = ok && cJSON_AddNumberToObject(mp, "max_txs", 50000) &&
        cJSON_AddNumberToObject(mp, "max_per_sender", 1024);
   if (ok) {

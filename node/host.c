@@ -553,6 +553,7 @@ void *host_cs_main(void *arg) {
     uint64_t now = n->clock->mono_ms(n->clock);
     int did = fire_timer(n, now, 0);
     if (!did && now >= next_status) {
+      statesync_serve_tick(n); /* the consensus thread's beat (also at each commit) */
       sync_send_status(n, NULL);
       next_status = now + STATUS_EVERY_MS;
     }

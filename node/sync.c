@@ -77,10 +77,7 @@ cx_err sync_decode(const uint8_t *p, size_t len, sync_wire *out, node_refusal *r
 
 void sync_send_status(node *n, const char *to) {
   if (!n->net) return;
-  if (!to) {
-    statesync_serve_tick(n); /* the consensus thread's beat */
-    n->status_sent_mono = n->clock->mono_ms(n->clock);
-  }
+  if (!to) n->status_sent_mono = n->clock->mono_ms(n->clock);
   uint8_t buf[24];
   cx_enc e;
   enc_init(&e);

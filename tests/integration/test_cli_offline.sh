@@ -168,7 +168,7 @@ check_devnet() {
     [ "$(mode_of "$nd/key.json")" = 600 ] || fail "$nd/key.json mode"
     [ "$(mode_of "$nd/passphrase")" = 600 ] || fail "$nd/passphrase mode"
     jq -e '.data_dir == "data" and .genesis == "../genesis.json" and .keystore == "key.json"
-           and .passphrase_file == "passphrase" and .block.interval_ms == 50
+           and .passphrase_file == "passphrase" and .block.interval_ms == 10
            and .rpc.listen == "127.0.0.1" and (.rpc.port | type) == "number"' \
       "$nd/config.json" >/dev/null || fail "$nd/config.json: unexpected content"
     local name key p2p
