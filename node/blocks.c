@@ -404,8 +404,9 @@ static int has_key(const cx_pubkey *keys, size_t nval, const cx_pubkey *k) {
 /* Says so when a committed governance change makes this node a validator
  * (a joining member's node, docs/onboarding.md) or an observer (removed):
  * the engine follows the set it is given at COMMITTED. The set before is
- * the one published for the height just committed. */
-static void log_role_change(node *n, uint64_t height, const cx_pubkey *keys, size_t nval) {
+ * the one published for the height just committed (node_reload_state calls
+ * it too, after a state sync install). */
+void blocks_log_role_change(node *n, uint64_t height, const cx_pubkey *keys, size_t nval) {
   pthread_mutex_lock(&n->vmu);
   int was = has_key(n->vkeys, n->nvk, &n->keys.pub);
   pthread_mutex_unlock(&n->vmu);
@@ -495,7 +496,7 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   }
   ev->validators = n->next_keys;
   ev->nvalidators = nval;
-  log_role_change(n, ev->height, n->next_keys, nval);
+  blocks_log_role_change(n, ev->height, n->next_keys, nval);
   node_publish_validators(n, n->next_keys, nval);
   mpc_service_on_commit(n, ev->height, n->tip_time, n->next_keys, nval);
   key_service_on_commit(n, ev->height);

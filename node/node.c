@@ -815,6 +815,8 @@ cx_err node_reload_state(node *n, char *err, size_t errlen) {
   if (!self)
     LOG_W("node", "member '%s' with this keystore's key is not a validator at height %llu: observing",
           n->cfg.name, (unsigned long long)store_height(n->st) + 1);
+  else /* a joining member whose admission the snapshot already holds */
+    blocks_log_role_change(n, store_height(n->st), vkeys, nval);
   bft_engine *eng = NULL;
   if ((e = new_engine(n, vkeys, nval, &eng, err, errlen))) return e;
   blocks_cache_clear(n);

@@ -306,6 +306,9 @@ cx_err blocks_build(node *n, uint64_t height, uint32_t round, cx_hash *out);
 /* Executes ent's block on the committed state; CX_OK: valid. Otherwise the
  * reason is in why (the peer's fault, never fatal). */
 cx_err blocks_exec(node *n, bcache_ent *ent, int from_sync, char *why, size_t wl);
+/* Logs a change of this node's role (validator or observer) between the
+ * published validator set and keys, the set from height + 1. */
+void blocks_log_role_change(node *n, uint64_t height, const cx_pubkey *keys, size_t nval);
 /* Commits an executed block, fills the COMMITTED event; clears the cache.
  * An error is a storage failure: fatal. */
 cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *ev);

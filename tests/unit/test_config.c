@@ -454,7 +454,7 @@ START_TEST(devnet_configs_load) {
                   "%s: %s", path, err);
     ck_assert_int_eq(unlocked, 1); /* the devnet's passphrase files */
     ck_assert_str_eq(note, "");
-    ck_assert_uint_eq(c.block_interval_ms, 50);
+    ck_assert_uint_eq(c.block_interval_ms, 10);
     ck_assert_uint_ne(c.rpc_port, 0);
     ck_assert_str_ne(c.p2p_listen, "");
   }
