@@ -57,6 +57,66 @@
 #define LOAD_MAX_BATCH 256       /* custosd's JSON-RPC max_batch (node.c, rpc.h) */
 #define BATCH_WINDOW_S 0.005     /* default batch: what is due within 5 ms */
 
+/* The pacing thread's queue of work items (a batch's first transaction or
+ * a batch's index) for the submit workers. A bounded ring: push waits
+ * while it is full, pop while it is empty and not closed. */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t items, space;
+  size_t *q, cap, head, n;
+  int closed;
+} workq;
+
+static int workq_init(workq *w, size_t cap) {
+  memset(w, 0, sizeof *w);
+  w->cap = cap ? cap : 1;
+  if (!(w->q = calloc(w->cap, sizeof *w->q))) return -1;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->items, NULL);
+  pthread_cond_init(&w->space, NULL);
+  return 0;
+}
+
+static void workq_free(workq *w) {
+  if (!w->q) return;
+  pthread_cond_destroy(&w->space);
+  pthread_cond_destroy(&w->items);
+  pthread_mutex_destroy(&w->mu);
+  free(w->q);
+  w->q = NULL;
+}
+
+static void workq_push(workq *w, size_t v) {
+  pthread_mutex_lock(&w->mu);
+  while (w->n == w->cap) pthread_cond_wait(&w->space, &w->mu);
+  w->q[(w->head + w->n) % w->cap] = v;
+  w->n++;
+  pthread_cond_signal(&w->items);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* 0 once closed and empty. */
+static int workq_pop(workq *w, size_t *v) {
+  pthread_mutex_lock(&w->mu);
+  while (!w->n && !w->closed) pthread_cond_wait(&w->items, &w->mu);
+  int got = w->n > 0;
+  if (got) {
+    *v = w->q[w->head];
+    w->head = (w->head + 1) % w->cap;
+    w->n--;
+    pthread_cond_signal(&w->space);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return got;
+}
+
+static void workq_close(workq *w) {
+  pthread_mutex_lock(&w->mu);
+  w->closed = 1;
+  pthread_cond_broadcast(&w->items);
+  pthread_mutex_unlock(&w->mu);
+}
+
 /* Rounding without libm (the CLI does not link it); |x| < 2^53. */
 static double round1(double x) { return (double)(long long)(x + (x < 0 ? -0.5 : 0.5)); }
 
@@ -175,10 +235,7 @@ typedef struct {
   size_t batch; /* transactions per tx_submit batch (1: single requests) */
 
   pthread_mutex_t mu;
-  pthread_cond_t cv_items, cv_space;
-  size_t *q; /* submission queue (index into tx of each batch's first) */
-  size_t qcap, qhead, qn;
-  int closed;
+  workq wq; /* submission queue (index into tx of each batch's first) */
 
   /* counters, under mu */
   size_t n_sent, n_accepted, n_committed, n_committed_accepted, n_rejected, n_dup, n_resubmits,
@@ -413,18 +470,8 @@ static void *worker(void *arg) {
   submitter s;
   size_t *idx = calloc(L->batch, sizeof *idx);
   if (submitter_open(&s, L->batch) || !idx) w->failed = 1;
-  for (;;) {
-    pthread_mutex_lock(&L->mu);
-    while (!L->qn && !L->closed) pthread_cond_wait(&L->cv_items, &L->mu);
-    if (!L->qn) {
-      pthread_mutex_unlock(&L->mu);
-      break;
-    }
-    size_t i = L->q[L->qhead];
-    L->qhead = (L->qhead + 1) % L->qcap;
-    L->qn--;
-    pthread_cond_signal(&L->cv_space);
-    pthread_mutex_unlock(&L->mu);
+  size_t i;
+  while (workq_pop(&L->wq, &i)) {
     if (w->failed) continue;
     size_t n = L->ntx - i < L->batch ? L->ntx - i : L->batch;
     for (size_t k = 0; k < n; k++) idx[k] = i + k;
@@ -700,9 +747,7 @@ typedef struct {
   uint16_t *seen;     /* per command: bit k = node k has it committed */
 
   pthread_mutex_t mu;
-  pthread_cond_t cv_items, cv_space;
-  size_t *q, qcap, qhead, qn;
-  int closed;
+  workq wq; /* batch indexes */
   /* under mu */
   size_t n_sent, n_accepted, n_dup, n_refused, n_unreachable;
   char first_refusal[64];
@@ -771,18 +816,8 @@ static void *cmd_worker(void *arg) {
   cmdload *L = arg;
   http c;
   int ok = http_open(&c) == 0;
-  for (;;) {
-    pthread_mutex_lock(&L->mu);
-    while (!L->qn && !L->closed) pthread_cond_wait(&L->cv_items, &L->mu);
-    if (!L->qn) {
-      pthread_mutex_unlock(&L->mu);
-      break;
-    }
-    size_t b = L->q[L->qhead];
-    L->qhead = (L->qhead + 1) % L->qcap;
-    L->qn--;
-    pthread_cond_signal(&L->cv_space);
-    pthread_mutex_unlock(&L->mu);
+  size_t b;
+  while (workq_pop(&L->wq, &b)) {
     size_t n = 0;
     char *body = ok ? cmd_body(L, b, &n) : NULL;
     double t = cli_now_s();
@@ -940,15 +975,12 @@ static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
   L->t_sent = calloc(L->nbatches, sizeof *L->t_sent);
   L->t_commit = calloc(L->ncmd, sizeof *L->t_commit);
   L->seen = calloc(L->ncmd, sizeof *L->seen);
-  L->qcap = L->nbatches < 65536 ? L->nbatches : 65536;
-  L->q = calloc(L->qcap, sizeof *L->q);
-  if (!L->t_sent || !L->t_commit || !L->seen || !L->q) {
+  if (!L->t_sent || !L->t_commit || !L->seen ||
+      workq_init(&L->wq, L->nbatches < 65536 ? L->nbatches : 65536)) {
     rc = cli_fail(CLI_LOCAL, "out of memory for %zu commands", L->ncmd);
     goto out_free;
   }
   pthread_mutex_init(&L->mu, NULL);
-  pthread_cond_init(&L->cv_items, NULL);
-  pthread_cond_init(&L->cv_space, NULL);
   pthread_t poll_t, wt[LOAD_MAX_WORKERS];
   int nw = 0, nworkers = CMD_WORKERS_PER_NODE * L->nnodes;
   if (nworkers > LOAD_MAX_WORKERS) nworkers = LOAD_MAX_WORKERS;
@@ -972,17 +1004,9 @@ static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
     double due = t0 + (double)last / L->rate;
     while (!g_stop && cli_now_s() < due) sleep_s(due - cli_now_s() < 0.1 ? due - cli_now_s() : 0.1);
     if (g_stop) break;
-    pthread_mutex_lock(&L->mu);
-    while (L->qn == L->qcap) pthread_cond_wait(&L->cv_space, &L->mu);
-    L->q[(L->qhead + L->qn) % L->qcap] = b;
-    L->qn++;
-    pthread_cond_signal(&L->cv_items);
-    pthread_mutex_unlock(&L->mu);
+    workq_push(&L->wq, b);
   }
-  pthread_mutex_lock(&L->mu);
-  L->closed = 1;
-  pthread_cond_broadcast(&L->cv_items);
-  pthread_mutex_unlock(&L->mu);
+  workq_close(&L->wq);
   for (int i = 0; i < nw; i++) pthread_join(wt[i], NULL);
   double t_end_submit = cli_now_s();
   sigaction(SIGINT, &old_int, NULL);
@@ -1068,14 +1092,12 @@ static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
   cJSON_Delete(o);
   rc = lost || L->n_refused || L->n_unreachable ? CLI_REFUSED : CLI_OK;
 out_sync:
-  pthread_cond_destroy(&L->cv_space);
-  pthread_cond_destroy(&L->cv_items);
   pthread_mutex_destroy(&L->mu);
 out_free:
   free(L->t_sent);
   free(L->t_commit);
   free(L->seen);
-  free(L->q);
+  workq_free(&L->wq);
   free(L);
   return rc;
 }
@@ -1154,9 +1176,7 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
   L.ht = calloc(htcap, sizeof *L.ht);
   L.htmask = htcap - 1;
   size_t nbatches = (L.ntx + L.batch - 1) / L.batch;
-  L.qcap = nbatches < 65536 ? nbatches : 65536;
-  L.q = calloc(L.qcap, sizeof *L.q);
-  if (!L.tx || !L.ht || !L.q) {
+  if (!L.tx || !L.ht || workq_init(&L.wq, nbatches < 65536 ? nbatches : 65536)) {
     rc = cli_fail(CLI_LOCAL, "out of memory for %zu transactions", L.ntx);
     goto out;
   }
@@ -1190,8 +1210,6 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
   for (size_t i = 0; i < L.ntx; i++) ht_put(&L, i);
 
   pthread_mutex_init(&L.mu, NULL);
-  pthread_cond_init(&L.cv_items, NULL);
-  pthread_cond_init(&L.cv_space, NULL);
   pthread_t poll_t, wt[LOAD_MAX_WORKERS];
   worker_arg wargs[LOAD_MAX_WORKERS];
   int nw = 0;
@@ -1224,17 +1242,9 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
     double due = t0 + (double)last / rate;
     while (!g_stop && cli_now_s() < due) sleep_s(due - cli_now_s() < 0.1 ? due - cli_now_s() : 0.1);
     if (g_stop) break;
-    pthread_mutex_lock(&L.mu);
-    while (L.qn == L.qcap) pthread_cond_wait(&L.cv_space, &L.mu);
-    L.q[(L.qhead + L.qn) % L.qcap] = i;
-    L.qn++;
-    pthread_cond_signal(&L.cv_items);
-    pthread_mutex_unlock(&L.mu);
+    workq_push(&L.wq, i);
   }
-  pthread_mutex_lock(&L.mu);
-  L.closed = 1;
-  pthread_cond_broadcast(&L.cv_items);
-  pthread_mutex_unlock(&L.mu);
+  workq_close(&L.wq);
   int wfailed = 0;
   for (int i = 0; i < nw; i++) {
     pthread_join(wt[i], NULL);
@@ -1341,8 +1351,6 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
   if (wfailed) fprintf(stderr, "custos: load: a submitter thread could not open libcurl\n");
   rc = lost || L.n_dup || wfailed ? CLI_REFUSED : CLI_OK;
 out_sync:
-  pthread_cond_destroy(&L.cv_space);
-  pthread_cond_destroy(&L.cv_items);
   pthread_mutex_destroy(&L.mu);
 out:
   if (out && fclose(out) != 0 && rc == CLI_OK)
@@ -1350,7 +1358,7 @@ out:
   for (size_t i = 0; L.tx && i < L.ntx; i++) free(L.tx[i].body);
   free(L.tx);
   free(L.ht);
-  free(L.q);
+  workq_free(&L.wq);
   return rc;
 }
 
