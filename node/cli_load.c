@@ -684,6 +684,17 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Ctrl-C / SIGTERM end the pacing early (on_stop_signal); the caller puts
+ * the old handlers back with sigaction. */
+static void catch_stop(struct sigaction *old_int, struct sigaction *old_term) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, old_int);
+  sigaction(SIGTERM, &sa, old_term);
+}
+
 /* Nearest-rank percentile of a sorted array (ms); -1 when empty. */
 static double pct(const double *v, size_t n, double p) {
   if (!n) return -1;
@@ -992,12 +1003,8 @@ static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
   }
   for (; nw < nworkers; nw++)
     if (pthread_create(&wt[nw], NULL, cmd_worker, L) != 0) break;
-  struct sigaction sa, old_int, old_term;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
+  struct sigaction old_int, old_term;
+  catch_stop(&old_int, &old_term);
   double t0 = cli_now_s();
   for (size_t b = 0; b < L->nbatches && !g_stop && nw; b++) {
     size_t last = (b + 1) * L->batch > L->ncmd ? L->ncmd - 1 : (b + 1) * L->batch - 1;
@@ -1230,12 +1237,8 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
 
   /* Pacing: transaction i is due at t0 + i / rate; a batch is queued when
    * its last transaction is due (none leaves before it is due). */
-  struct sigaction sa, old_int, old_term;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
+  struct sigaction old_int, old_term;
+  catch_stop(&old_int, &old_term);
   double t0 = cli_now_s();
   for (size_t i = 0; i < L.ntx && !g_stop; i += L.batch) {
     size_t last = (L.ntx - i < L.batch ? L.ntx : i + L.batch) - 1;
