@@ -419,29 +419,6 @@ void blocks_log_role_change(node *n, uint64_t height, const cx_pubkey *keys, siz
           n->cfg.name, (unsigned long long)height + 1);
 }
 
-/* Takes a committed block's transactions out of the mempool: signed ones
- * by (sender, nonce), commands by txid. Called after store_commit: the
- * order admit_command relies on (node.c). Compacts ent's refs in place (it
- * is cleared right after). */
-static void remove_committed(node *n, bcache_ent *ent) {
-  size_t ns = 0, nc = 0;
-  cx_hash *cmd_ids = malloc((ent->ntx ? ent->ntx : 1) * sizeof *cmd_ids);
-  for (size_t k = 0; k < ent->ntx; k++) {
-    if (ent->types[k] != TX_COMMAND)
-      ent->refs[ns++] = ent->refs[k];
-    else if (cmd_ids)
-      cmd_ids[nc++] = ent->txids[k];
-  }
-  mempool_remove_committed(n->mp, ent->refs, ns);
-  if (cmd_ids) {
-    mempool_remove_commands(n->mp, cmd_ids, nc);
-  } else { /* out of memory: one at a time, as none may stay pending */
-    for (size_t k = 0; k < ent->ntx; k++)
-      if (ent->types[k] == TX_COMMAND) mempool_remove_commands(n->mp, &ent->txids[k], 1);
-  }
-  free(cmd_ids);
-}
-
 /* Commits an executed block with its certificate, then prepares the
  * COMMITTED event (validator set of the next height). The cache is cleared
  * (ent with it). A storage failure is returned: fatal. */
@@ -471,7 +448,13 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
     return e;
   }
   n->tip_time = ent->h.time_ms;
-  remove_committed(n, ent);
+  /* Out of the mempool, after store_commit (admit_command relies on that
+   * order, node.c): signed transactions by (sender, nonce), commands by
+   * txid. Each call ignores the other kind's entries: a command's ref is
+   * zero (no pending transaction has the zero key: it fails every
+   * signature), and a signed transaction's txid is not in the command lane. */
+  mempool_remove_committed(n->mp, ent->refs, ent->ntx);
+  mempool_remove_commands(n->mp, ent->txids, ent->ntx);
   /* the calls this block recorded: the call service runs them (docs/calls.md) */
   cx_hash *calls = malloc((ent->ntx ? ent->ntx : 1) * sizeof *calls);
   size_t ncalls = 0;

@@ -35,14 +35,16 @@ struct mempool {
   pthread_mutex_t mu;
   size_t max, max_per_sender, size;
   entry *head, *tail;
-  entry **tab; /* txid -> entry, linear probing with tombstones */
-  entry **bynonce; /* (sender, nonce) -> entry, same scheme */
+  /* Hash tables of tabcap slots probed by probe(): void * so that one
+   * probe serves them all. */
+  void **tab;     /* txid -> entry *, linear probing with tombstones */
+  void **bynonce; /* (sender, nonce) -> entry *, same scheme */
   size_t tabcap, tombs;
   sender_slot *senders;
   size_t sendcap, nsenders;
   uint64_t sgen; /* clearing the sender table is sgen++ (>= 1) */
   cmd *chead, *ctail; /* the command lane, arrival order */
-  cmd **ctab;         /* txid -> command, same scheme and capacity as tab */
+  void **ctab;        /* txid -> cmd *, same scheme and capacity as tab */
   size_t ncmd, ctombs;
   uint64_t admitted, rejected, committed;
 };
@@ -109,18 +111,22 @@ void mempool_free(mempool *m) {
   free(m);
 }
 
-/* Slot of txid, or the first free slot for it if absent (*found = 0). */
-static size_t tab_find(const mempool *m, const cx_hash *id, int *found) {
-  size_t mask = m->tabcap - 1, i = h64(id->b) & mask, free_slot = SIZE_MAX;
+/* Linear probing with tombstones over one of the mempool's tables (every
+ * table has tabcap slots; NULL = empty, the table's tomb = deleted): the
+ * slot holding the entry that match() accepts, or the first free slot on
+ * the key's probe path (*found = 0). */
+static size_t probe(void *const *tab, size_t mask, uint64_t h, const void *tomb,
+                    int (*match)(const void *e, const void *key), const void *key, int *found) {
+  size_t i = h & mask, free_slot = SIZE_MAX;
   for (;;) {
-    entry *e = m->tab[i];
+    const void *e = tab[i];
     if (!e) {
       *found = 0;
       return free_slot != SIZE_MAX ? free_slot : i;
     }
-    if (e == TOMB) {
+    if (e == tomb) {
       if (free_slot == SIZE_MAX) free_slot = i;
-    } else if (hash_eq(&e->txid, id)) {
+    } else if (match(e, key)) {
       *found = 1;
       return i;
     }
@@ -128,23 +134,33 @@ static size_t tab_find(const mempool *m, const cx_hash *id, int *found) {
   }
 }
 
-/* Slot of a command's txid, or the first free slot for it. */
+static int entry_has_txid(const void *e, const void *id) {
+  return hash_eq(&((const entry *)e)->txid, id);
+}
+
+static int cmd_has_txid(const void *c, const void *id) {
+  return hash_eq(&((const cmd *)c)->txid, id);
+}
+
+typedef struct {
+  const cx_pubkey *k;
+  uint64_t nonce;
+} nonce_ref;
+
+static int entry_has_nonce(const void *e, const void *key) {
+  const entry *x = e;
+  const nonce_ref *r = key;
+  return x->tx.nonce == r->nonce && memcmp(x->tx.sender.b, r->k->b, 32) == 0;
+}
+
+/* Slot of txid in tab, or the first free slot for it (*found = 0). */
+static size_t tab_find(const mempool *m, const cx_hash *id, int *found) {
+  return probe(m->tab, m->tabcap - 1, h64(id->b), TOMB, entry_has_txid, id, found);
+}
+
+/* The same in the command lane's table. */
 static size_t ctab_find(const mempool *m, const cx_hash *id, int *found) {
-  size_t mask = m->tabcap - 1, i = h64(id->b) & mask, free_slot = SIZE_MAX;
-  for (;;) {
-    cmd *c = m->ctab[i];
-    if (!c) {
-      *found = 0;
-      return free_slot != SIZE_MAX ? free_slot : i;
-    }
-    if (c == CTOMB) {
-      if (free_slot == SIZE_MAX) free_slot = i;
-    } else if (hash_eq(&c->txid, id)) {
-      *found = 1;
-      return i;
-    }
-    i = (i + 1) & mask;
-  }
+  return probe(m->ctab, m->tabcap - 1, h64(id->b), CTOMB, cmd_has_txid, id, found);
 }
 
 static void ctab_rebuild(mempool *m) {
@@ -160,23 +176,11 @@ static uint64_t nonce_key(const cx_pubkey *k, uint64_t nonce) {
   return h64(k->b) ^ (nonce * 0x9e3779b97f4a7c15ull);
 }
 
-/* Slot of (sender, nonce), or the first free slot for it. */
+/* Slot of (sender, nonce) in bynonce, or the first free slot for it. */
 static size_t nonce_find(const mempool *m, const cx_pubkey *k, uint64_t nonce, int *found) {
-  size_t mask = m->tabcap - 1, i = nonce_key(k, nonce) & mask, free_slot = SIZE_MAX;
-  for (;;) {
-    entry *e = m->bynonce[i];
-    if (!e) {
-      *found = 0;
-      return free_slot != SIZE_MAX ? free_slot : i;
-    }
-    if (e == TOMB) {
-      if (free_slot == SIZE_MAX) free_slot = i;
-    } else if (e->tx.nonce == nonce && memcmp(e->tx.sender.b, k->b, 32) == 0) {
-      *found = 1;
-      return i;
-    }
-    i = (i + 1) & mask;
-  }
+  nonce_ref r = {k, nonce};
+  return probe(m->bynonce, m->tabcap - 1, nonce_key(k, nonce), TOMB,
+               entry_has_nonce, &r, found);
 }
 
 /* Rebuilds both tables when tombstones pile up (keeps probes short). */
@@ -355,7 +359,7 @@ cx_err mempool_get_raw(mempool *m, const cx_hash *txid, uint8_t **raw, size_t *l
     if (!(*raw = malloc(CX_COMMAND_BYTES))) {
       rc = CX_E_NOMEM;
     } else {
-      memcpy(*raw, m->ctab[slot]->raw, CX_COMMAND_BYTES);
+      memcpy(*raw, ((const cmd *)m->ctab[slot])->raw, CX_COMMAND_BYTES);
       *len = CX_COMMAND_BYTES;
       rc = CX_OK;
     }

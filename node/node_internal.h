@@ -99,7 +99,7 @@ typedef struct {
   size_t ntx;
   cx_hash *txids;
   int32_t *codes;
-  mempool_slot_ref *refs; /* signed transactions: (sender, nonce) */
+  mempool_slot_ref *refs; /* (sender, nonce); zero for a command */
   uint8_t *types;         /* each transaction's type (a TX_COMMAND leaves the mempool by txid) */
 } bcache_ent;
 
