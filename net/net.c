@@ -72,7 +72,7 @@ static const char *const reject_names[NET_R_COUNT] = {
 const char *net_reject_name(unsigned r) { return r < NET_R_COUNT ? reject_names[r] : "unknown"; }
 
 void net_config_defaults(net_config *c) {
-  if (!c->max_msg) c->max_msg = (size_t)8 << 20;
+  if (!c->max_msg) c->max_msg = NET_MAX_MSG_DEFAULT;
   if (!c->queue_msgs) c->queue_msgs = 1024;
   if (!c->queue_bytes) c->queue_bytes = (size_t)64 << 20;
   if (!c->queue_ttl_ms) c->queue_ttl_ms = 10000;

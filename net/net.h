@@ -73,6 +73,8 @@ typedef enum {
 } net_reject;
 const char *net_reject_name(unsigned r);
 
+#define NET_MAX_MSG_DEFAULT ((size_t)8 << 20) /* net_config.max_msg when 0: 8 MiB */
+
 /* A current member with a node (a validator with an address). */
 typedef struct {
   char name[CX_NAME_MAX + 1];
@@ -86,7 +88,7 @@ typedef struct {
   uint8_t static_priv[32];     /* our X25519 key; net_open copies it into
                                   guarded memory; the caller wipes its copy */
   char listen[CX_ADDR_MAX + 1];/* "tcp://127.0.0.1:26656" */
-  size_t max_msg;              /* payload cap per message (default 8 MiB) */
+  size_t max_msg;              /* payload cap per message (default NET_MAX_MSG_DEFAULT) */
   size_t queue_msgs;           /* per-peer queue caps (1024 messages, */
   size_t queue_bytes;          /*   64 MiB) */
   uint32_t queue_ttl_ms;       /* default 10000 */

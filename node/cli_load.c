@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "codec.h"
 #include "rpc_client.h"
 
 #define LOAD_MAX_NODES 16
@@ -295,8 +296,7 @@ typedef struct {
   char *body;
   size_t body_cap;
   sub_result *res;
-  char (*name)[64];
-  size_t max; /* capacity of res and name: L->batch */
+  char (*name)[64]; /* res and name hold L->batch entries */
 } submitter;
 
 static int submitter_open(submitter *s, size_t max) {
@@ -304,7 +304,6 @@ static int submitter_open(submitter *s, size_t max) {
   if (http_open(&s->c)) return -1;
   s->res = calloc(max, sizeof *s->res);
   s->name = calloc(max, sizeof *s->name);
-  s->max = max;
   return s->res && s->name ? 0 : -1;
 }
 
@@ -316,20 +315,26 @@ static void submitter_close(submitter *s) {
   memset(s, 0, sizeof *s);
 }
 
+/* The error name of a JSON-RPC answer (error.data.name) into name: 1, or
+ * 0 when it has none. */
+static int error_name(const cJSON *r, char name[64]) {
+  const cJSON *nm = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "error"), "data"),
+      "name");
+  if (!cJSON_IsString(nm)) return 0;
+  snprintf(name, 64, "%s", nm->valuestring);
+  return 1;
+}
+
 /* One tx_submit answer object (single or a batch element). */
 static sub_result classify(const cJSON *r, char name[64]) {
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
-  const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-  const cJSON *nm = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(e, "data"), "name");
+  const cJSON *code =
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "error"), "code");
   if (cJSON_GetObjectItemCaseSensitive(r, "result")) return SUB_ACCEPTED;
   if (cJSON_IsNumber(code) &&
       (code->valueint == CX_E_DUPLICATE || code->valueint == CX_E_NONCE_USED))
     return SUB_ACCEPTED; /* already there: one transaction per key (header comment) */
-  if (cJSON_IsString(nm))
-    snprintf(name, 64, "%s", nm->valuestring);
-  else
-    snprintf(name, 64, "code_%d", cJSON_IsNumber(code) ? code->valueint : 0);
+  if (!error_name(r, name)) snprintf(name, 64, "code_%d", cJSON_IsNumber(code) ? code->valueint : 0);
   return SUB_REFUSED;
 }
 
@@ -470,13 +475,14 @@ static void *worker(void *arg) {
   submitter s;
   size_t *idx = calloc(L->batch, sizeof *idx);
   if (submitter_open(&s, L->batch) || !idx) w->failed = 1;
-  size_t i;
-  while (workq_pop(&L->wq, &i)) {
+  size_t b;
+  while (workq_pop(&L->wq, &b)) {
     if (w->failed) continue;
+    size_t i = b * L->batch; /* the batch's first transaction */
     size_t n = L->ntx - i < L->batch ? L->ntx - i : L->batch;
     for (size_t k = 0; k < n; k++) idx[k] = i + k;
-    /* batch number i / batch, round-robin over the nodes */
-    send_batch(L, &s, idx, n, (int)((i / L->batch) % (size_t)L->nnodes), 0);
+    /* batch b, round-robin over the nodes */
+    send_batch(L, &s, idx, n, (int)(b % (size_t)L->nnodes), 0);
   }
   submitter_close(&s);
   free(idx);
@@ -714,17 +720,49 @@ static int parse_pos_double(const char *what, const char *s, double lo, double h
 }
 
 /* Splits the --nodes list (in place, into buf). */
-static int parse_nodes(load *L, const char *list, char *buf, size_t cap) {
+static int parse_nodes(const char *urls[LOAD_MAX_NODES], int *nnodes, const char *list, char *buf,
+                       size_t cap) {
   snprintf(buf, cap, "%s", list);
   for (char *p = buf, *save = NULL, *tok; (tok = strtok_r(p, ",", &save)); p = NULL) {
-    if (L->nnodes >= LOAD_MAX_NODES)
+    if (*nnodes >= LOAD_MAX_NODES)
       return cli_fail(CLI_USAGE, "--nodes: at most %d URLs", LOAD_MAX_NODES);
     if (strncmp(tok, "http://", 7) != 0 && strncmp(tok, "https://", 8) != 0)
       return cli_fail(CLI_USAGE, "--nodes: \"%s\" is not an http(s) URL", tok);
-    L->urls[L->nnodes++] = tok;
+    urls[(*nnodes)++] = tok;
   }
-  if (!L->nnodes) return cli_fail(CLI_USAGE, "--nodes: no URL");
+  if (!*nnodes) return cli_fail(CLI_USAGE, "--nodes: no URL");
   return CLI_OK;
+}
+
+/* --batch s (NULL: absent): a whole number in 1..max; absent, what is due
+ * within BATCH_WINDOW_S at rate, in 1..max. */
+static int parse_batch(const char *s, size_t max, double rate, size_t *out) {
+  double d = 0;
+  int rc;
+  if (s && (rc = parse_pos_double("--batch", s, 1, (double)max, &d))) return rc;
+  if (s && d != (double)(size_t)d)
+    return cli_fail(CLI_USAGE, "--batch: expected a whole number, got \"%s\"", s);
+  if (!s) {
+    d = round1(rate * BATCH_WINDOW_S);
+    d = d < 1 ? 1 : d > (double)max ? (double)max : d;
+  }
+  *out = (size_t)d;
+  return CLI_OK;
+}
+
+/* Pacing: item i is due at t0 + i / rate; batch b (items b * batch ..) is
+ * queued when its last item is due, so none leaves before it is due. Stops
+ * early on a signal (g_stop). Returns t0. */
+static double pace(workq *w, size_t nitems, size_t batch, double rate) {
+  double t0 = cli_now_s();
+  for (size_t b = 0; b * batch < nitems && !g_stop; b++) {
+    size_t last = ((b + 1) * batch < nitems ? (b + 1) * batch : nitems) - 1;
+    double due = t0 + (double)last / rate;
+    while (!g_stop && cli_now_s() < due) sleep_s(due - cli_now_s() < 0.1 ? due - cli_now_s() : 0.1);
+    if (g_stop) break;
+    workq_push(w, b);
+  }
+  return t0;
 }
 
 /* ---- --commands: the libhotstuff-shaped mode (issue 4, bench/) ----
@@ -781,7 +819,7 @@ static char *cmd_body(const cmdload *L, size_t b, size_t *n_out) {
   randombytes_buf(pl, n * CX_COMMAND_PAYLOAD);
   for (size_t k = 0; k < n; k++) {
     uint64_t seq = L->base + from + k;
-    for (int j = 0; j < 8; j++) pl[k * CX_COMMAND_PAYLOAD + j] = (uint8_t)(seq >> (56 - 8 * j));
+    put_be64(pl + k * CX_COMMAND_PAYLOAD, seq);
   }
   memcpy(body, pre, sizeof pre - 1);
   hex_encode(pl, n * CX_COMMAND_PAYLOAD, body + sizeof pre - 1);
@@ -803,15 +841,9 @@ static int cmd_count_answer(cmdload *L, cJSON *r, size_t n, int transport, http 
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(res, "error");
     if (cJSON_IsString(e)) snprintf(name, sizeof name, "%s", e->valuestring);
   } else {
-    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "error"), "data"),
-        "name");
     long status = 0;
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-    if (cJSON_IsString(nm))
-      snprintf(name, sizeof name, "%s", nm->valuestring);
-    else
-      snprintf(name, sizeof name, "http_%ld", status);
+    if (!error_name(r, name)) snprintf(name, sizeof name, "http_%ld", status);
     f = n;
   }
   pthread_mutex_lock(&L->mu);
@@ -867,14 +899,12 @@ static void cmd_scan(cmdload *L, const cJSON *blocks, int k, double t, uint64_t 
     const char *s = px->valuestring;
     size_t hl = strlen(s);
     for (size_t off = 0; off + 16 <= hl; off += 16) {
-      uint64_t seq = 0; /* 16 hex digits, big-endian */
-      int bad = 0;
-      for (int j = 0; j < 16; j++) {
-        char ch = s[off + (size_t)j];
-        int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-        if (v < 0) bad = 1;
-        seq = (seq << 4) | (uint64_t)(v < 0 ? 0 : v);
-      }
+      char hx[17];
+      uint8_t b8[8];
+      memcpy(hx, s + off, 16);
+      hx[16] = 0;
+      int bad = hex_decode(hx, b8, sizeof b8) != CX_OK;
+      uint64_t seq = bad ? 0 : get_be64(b8); /* the payload's first 8 bytes */
       if (bad || seq - L->base >= L->ncmd) {
         L->n_foreign++; /* another run's (or client's) command */
         continue;
@@ -945,28 +975,20 @@ static double cpu_s(void) {
 
 static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
   cmdload *L = calloc(1, sizeof *L);
-  double dur = 0, drain = 30, batch_d = 0;
+  double dur = 0, drain = 30;
   char nodebuf[4096];
   const char *s;
   int rc;
-  load tmp; /* parse_nodes fills a load's url list */
   if (!L) return cli_fail(CLI_LOCAL, "out of memory");
-  memset(&tmp, 0, sizeof tmp);
-  if ((rc = parse_nodes(&tmp, (s = cli_opt(a, "nodes")) ? s : c->node, nodebuf, sizeof nodebuf)))
+  if ((rc = parse_nodes(L->urls, &L->nnodes, (s = cli_opt(a, "nodes")) ? s : c->node, nodebuf,
+                        sizeof nodebuf)))
     goto out_free;
   if ((rc = parse_pos_double("--rate", cli_opt(a, "rate"), 0.01, 1e7, &L->rate)) ||
       (rc = parse_pos_double("--duration", cli_opt(a, "duration"), 0.01, 86400, &dur)))
     goto out_free;
   if ((s = cli_opt(a, "drain")) && (rc = parse_pos_double("--drain", s, 0, 86400, &drain)))
     goto out_free;
-  if ((s = cli_opt(a, "batch")) && (rc = parse_pos_double("--batch", s, 1, CMD_MAX_BATCH, &batch_d)))
-    goto out_free;
-  if (batch_d && batch_d != (double)(size_t)batch_d) {
-    rc = cli_fail(CLI_USAGE, "--batch: expected a whole number, got \"%s\"", s);
-    goto out_free;
-  }
-  L->nnodes = tmp.nnodes;
-  memcpy(L->urls, tmp.urls, sizeof L->urls);
+  if ((rc = parse_batch(cli_opt(a, "batch"), CMD_MAX_BATCH, L->rate, &L->batch))) goto out_free;
   L->quorum = (L->nnodes - 1) / 3 + 1;
   double want = round1(L->rate * dur);
   if (want < 1 || want > CMD_MAX) {
@@ -974,12 +996,6 @@ static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
     goto out_free;
   }
   L->ncmd = (size_t)want;
-  if (batch_d) {
-    L->batch = (size_t)batch_d;
-  } else {
-    double b = round1(L->rate * BATCH_WINDOW_S);
-    L->batch = b < 1 ? 1 : b > CMD_MAX_BATCH ? CMD_MAX_BATCH : (size_t)b;
-  }
   L->nbatches = (L->ncmd + L->batch - 1) / L->batch;
   randombytes_buf(&L->base, sizeof L->base);
   L->base &= ~(uint64_t)0xffffffffu; /* i < 2^32 fits below it */
@@ -1005,14 +1021,7 @@ static int cmd_load_commands(cli_ctx *c, const cli_args *a) {
     if (pthread_create(&wt[nw], NULL, cmd_worker, L) != 0) break;
   struct sigaction old_int, old_term;
   catch_stop(&old_int, &old_term);
-  double t0 = cli_now_s();
-  for (size_t b = 0; b < L->nbatches && !g_stop && nw; b++) {
-    size_t last = (b + 1) * L->batch > L->ncmd ? L->ncmd - 1 : (b + 1) * L->batch - 1;
-    double due = t0 + (double)last / L->rate;
-    while (!g_stop && cli_now_s() < due) sleep_s(due - cli_now_s() < 0.1 ? due - cli_now_s() : 0.1);
-    if (g_stop) break;
-    workq_push(&L->wq, b);
-  }
+  double t0 = nw ? pace(&L->wq, L->ncmd, L->batch, L->rate) : cli_now_s();
   workq_close(&L->wq);
   for (int i = 0; i < nw; i++) pthread_join(wt[i], NULL);
   double t_end_submit = cli_now_s();
@@ -1113,11 +1122,12 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
   if (cli_opt(a, "commands")) return cmd_load_commands(c, a);
   load L;
   memset(&L, 0, sizeof L);
-  double rate = 0, dur = 0, drain = 30, resub = 5, workers_d = 0, batch_d = 0;
+  double rate = 0, dur = 0, drain = 30, resub = 5, workers_d = 0;
   char nodebuf[4096];
   int rc;
   const char *s;
-  if ((rc = parse_nodes(&L, (s = cli_opt(a, "nodes")) ? s : c->node, nodebuf, sizeof nodebuf)))
+  if ((rc = parse_nodes(L.urls, &L.nnodes, (s = cli_opt(a, "nodes")) ? s : c->node, nodebuf,
+                        sizeof nodebuf)))
     return rc;
   if ((rc = parse_pos_double("--rate", cli_opt(a, "rate"), 0.01, 1e6, &rate)) ||
       (rc = parse_pos_double("--duration", cli_opt(a, "duration"), 0.01, 86400, &dur)))
@@ -1129,24 +1139,13 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
   if ((s = cli_opt(a, "workers")) &&
       (rc = parse_pos_double("--workers", s, 1, LOAD_MAX_WORKERS, &workers_d)))
     return rc;
-  if ((s = cli_opt(a, "batch")) &&
-      (rc = parse_pos_double("--batch", s, 1, LOAD_MAX_BATCH, &batch_d)))
-    return rc;
-  if (batch_d && batch_d != (double)(size_t)batch_d)
-    return cli_fail(CLI_USAGE, "--batch: expected a whole number, got \"%s\"", s);
+  if ((rc = parse_batch(cli_opt(a, "batch"), LOAD_MAX_BATCH, rate, &L.batch))) return rc;
   double want = round1(rate * dur);
   if (want < 1 || want > LOAD_MAX_TXS)
     return cli_fail(CLI_USAGE, "--rate x --duration: %.0f transactions; expected 1..%u", want,
                     LOAD_MAX_TXS);
   L.ntx = (size_t)want;
   L.resubmit_s = resub;
-  /* default: what is due within BATCH_WINDOW_S, in 1..LOAD_MAX_BATCH */
-  if (batch_d) {
-    L.batch = (size_t)batch_d;
-  } else {
-    double b = round1(rate * BATCH_WINDOW_S);
-    L.batch = b < 1 ? 1 : b > LOAD_MAX_BATCH ? LOAD_MAX_BATCH : (size_t)b;
-  }
   int nworkers = workers_d > 0 ? (int)workers_d : 4 * L.nnodes;
   if (nworkers > LOAD_MAX_WORKERS) nworkers = LOAD_MAX_WORKERS;
   const char *out_path = cli_opt(a, "out");
@@ -1235,18 +1234,9 @@ static int cmd_load(cli_ctx *c, const cli_args *a) {
     goto out_sync;
   }
 
-  /* Pacing: transaction i is due at t0 + i / rate; a batch is queued when
-   * its last transaction is due (none leaves before it is due). */
   struct sigaction old_int, old_term;
   catch_stop(&old_int, &old_term);
-  double t0 = cli_now_s();
-  for (size_t i = 0; i < L.ntx && !g_stop; i += L.batch) {
-    size_t last = (L.ntx - i < L.batch ? L.ntx : i + L.batch) - 1;
-    double due = t0 + (double)last / rate;
-    while (!g_stop && cli_now_s() < due) sleep_s(due - cli_now_s() < 0.1 ? due - cli_now_s() : 0.1);
-    if (g_stop) break;
-    workq_push(&L.wq, i);
-  }
+  double t0 = pace(&L.wq, L.ntx, L.batch, rate);
   workq_close(&L.wq);
   int wfailed = 0;
   for (int i = 0; i < nw; i++) {
@@ -1388,8 +1378,8 @@ const cli_cmd cli_load_cmds[] = {
             "(accepted but in no block at the end), the achieved submit rate,\n"
             "committed tx/s (committed / (last commit - first submit)) and the\n"
             "submit->commit latency p50/p99. Commits are observed by polling the chain\n"
-            "every 20 ms (status, then block_get), so latencies are accurate to about\n"
-            "20 ms. Exit 0 if nothing accepted was lost (and nothing is in two blocks),\n"
+            "every 5 ms (status, then block_get), so latencies are accurate to about\n"
+            "5 ms. Exit 0 if nothing accepted was lost (and nothing is in two blocks),\n"
             "1 otherwise.\n"
             "\n"
             "--commands (a chain whose genesis has bench_commands: devnet init\n"

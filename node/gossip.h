@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "net.h"
 #include "node_internal.h"
 #include "tx.h"
 
@@ -44,7 +45,7 @@
  * from an older node is refused as "unknown version", not misparsed. */
 #define GOSSIP_WIRE_VERSION 2
 #define GOSSIP_MAX_TXS 4096          /* entries a receiver accepts in one message */
-#define GOSSIP_MSG_MAX (8u << 20)    /* payload a receiver accepts: net's default max_msg */
+#define GOSSIP_MSG_MAX NET_MAX_MSG_DEFAULT /* payload a receiver accepts: net's default */
 #define GOSSIP_BATCH_BYTES (256u << 10) /* payload a sender puts in one message */
 #define GOSSIP_BATCH_TXS 2048        /* entries a sender puts in one message */
 #define GOSSIP_FLUSH_MS 2            /* a batch leaves at most this long after its first entry */
