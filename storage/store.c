@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <leveldb/c.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "ldb.h"
 #include "log.h"
 #include "state_cache.h"
+#include "txid_filter.h"
 
 #define MOD "store"
 
@@ -48,6 +50,8 @@ enum {
 #define STATE_CACHE_SLOTS (1u << 14) /* ~3.8 MB (state_cache.h) */
 #define TREE_NODES (2u * STORE_BUCKETS) /* node 1 = root, node STORE_BUCKETS+b = bucket b */
 #define DEFAULT_CHECK_DEPTH 64
+#define TXF_FIRST_IDS ((size_t)1 << 20) /* the txid filter's first level: 2 MB */
+#define TXF_MAX_BYTES ((size_t)192 << 20) /* four levels, 85M ids (txid_filter.h) */
 #define MAX_PARTS 8        /* threads for one root computation, a power of two */
 #define PAR_MIN_BUCKETS 256 /* dirty buckets per thread below which one is enough */
 
@@ -93,6 +97,13 @@ struct store {
   struct store_snap *pins; /* pinned snapshots (store_snap_pin), freed at close */
   int installing;  /* writer only: store_install_begin .. finish/abort */
   state_cache *sc; /* committed state entries (state_cache.h); odd generation while installing */
+
+  /* Committed txids (txid_filter.h): commits add theirs before writing;
+   * the thread adds those committed before open, from a snapshot. */
+  txid_filter *txf;
+  pthread_t txf_thread;
+  int txf_started;
+  atomic_int txf_stop;
 };
 
 struct store_snap {
@@ -769,6 +780,48 @@ static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
   return e;
 }
 
+/* The txid filter's builder (txid_filter.h): adds every id of the txid
+ * index as of open, from a snapshot taken before any commit, then marks the
+ * filter ready. Ids committed meanwhile are added by store_commit. On a
+ * read error the filter stays unready and store_tx_get keeps asking
+ * LevelDB. */
+static void *txf_build(void *arg) {
+  store *s = arg;
+  const leveldb_snapshot_t *snap = leveldb_create_snapshot(s->db);
+  leveldb_readoptions_t *ro = leveldb_readoptions_create();
+  leveldb_readoptions_set_verify_checksums(ro, 1);
+  leveldb_readoptions_set_fill_cache(ro, 0);
+  leveldb_readoptions_set_snapshot(ro, snap);
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, ro);
+  const uint8_t pfx = P_TX;
+  uint64_t n = 0;
+  int stopped = 0;
+  for (leveldb_iter_seek(it, (const char *)&pfx, 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+    size_t kl;
+    const char *k = leveldb_iter_key(it, &kl);
+    if (kl == 0 || (uint8_t)k[0] != P_TX) break;
+    if (kl == 33) txf_add(s->txf, (const uint8_t *)k + 1);
+    if ((++n & 1023) == 0 && atomic_load(&s->txf_stop)) {
+      stopped = 1;
+      break;
+    }
+  }
+  char *err = NULL;
+  leveldb_iter_get_error(it, &err);
+  leveldb_iter_destroy(it);
+  leveldb_readoptions_destroy(ro);
+  leveldb_release_snapshot(s->db, snap);
+  if (err) {
+    LOG_W(MOD, "txid filter not built (%s): txid lookups go to LevelDB", err);
+    leveldb_free(err);
+  } else if (!stopped) {
+    txf_set_ready(s->txf);
+    LOG_D(MOD, "txid filter ready: %llu ids, %zu bytes", (unsigned long long)n,
+          txf_bytes(s->txf));
+  }
+  return NULL;
+}
+
 cx_err store_open(const char *dir, const store_opts *opts, store **out, char *errbuf,
                   size_t errlen) {
   CX_ASSERT(dir && out);
@@ -886,6 +939,10 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   }
   e = CX_OK;
   snap_take(s, s->cur);
+  /* Without the filter or its thread every txid lookup goes to LevelDB. */
+  s->txf = txf_new(TXF_FIRST_IDS, TXF_MAX_BYTES);
+  atomic_init(&s->txf_stop, 0);
+  if (s->txf) s->txf_started = pthread_create(&s->txf_thread, NULL, txf_build, s) == 0;
   LOG_I(MOD, "opened %s: height %llu, %llu state entries, root %s", dir,
         (unsigned long long)s->height, (unsigned long long)nent, hash_hex(&s->root, x));
   *out = s;
@@ -896,6 +953,11 @@ out:
 
 void store_close(store *s) {
   if (!s) return;
+  if (s->txf_started) {
+    atomic_store(&s->txf_stop, 1);
+    pthread_join(s->txf_thread, NULL);
+  }
+  txf_free(s->txf);
   snap_pins_free(s);
   if (s->cur) {
     /* No reader may be inside a call at close: that is the caller's contract. */
@@ -994,9 +1056,12 @@ cx_err store_block_hash(store *s, uint64_t height, cx_hash *out) {
   return e;
 }
 
+int store_txid_filter_ready(store *s) { return s->txf && txf_ready(s->txf); }
+
 cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out) {
   uint8_t k[33], *v = NULL;
   size_t n = 0;
+  if (s->txf && txf_ready(s->txf) && !txf_maybe(s->txf, txid->b)) return CX_E_NOT_FOUND;
   cx_err e = read_get(s, k, hash_key(k, P_TX, txid), &v, &n);
   if (e) return e;
   if (n != TXLOC_LEN) {
@@ -1605,6 +1670,7 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
     put_be32(loc + 12, (uint32_t)txs[i].code);
     leveldb_writebatch_put(wb, (const char *)k, hash_key(k, P_TX, &txs[i].txid),
                            (const char *)loc, sizeof loc);
+    if (s->txf) txf_add(s->txf, txs[i].txid.b); /* before the write (txid_filter.h) */
   }
   batch_state(wb, ws);
   batch_tip(wb, height, block_hash, &d->root);

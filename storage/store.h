@@ -91,6 +91,11 @@ typedef struct {
   int32_t code;
 } store_txloc;
 cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out);
+/* 1 once the in-memory filter of committed txids (storage/txid_filter.h)
+ * holds every id committed before open, and store_tx_get answers most
+ * absent ids without LevelDB; until then, and if it could not be built,
+ * every lookup goes to LevelDB. Answers are the same either way. */
+int store_txid_filter_ready(store *s);
 
 /* Records of the node's own kept beside the chain, outside the state, the
  * blocks and every root (node/host.c keeps the consensus's held blocks

@@ -1090,6 +1090,64 @@ START_TEST(test_cache_follows_commits) {
 }
 END_TEST
 
+/* store_tx_get with the txid filter (storage/txid_filter.h): ids committed
+ * before open come from the builder thread, ids committed after it from the
+ * commit itself, and absent ids stay absent, before and after the filter is
+ * ready. */
+static void wait_filter(store *s) {
+  for (int i = 0; i < 5000 && !store_txid_filter_ready(s); i++) usleep(1000);
+  ck_assert_int_eq(store_txid_filter_ready(s), 1);
+}
+
+static void expect_txs(store *s, uint64_t lo, uint64_t hi, int present) {
+  for (uint64_t h = lo; h <= hi; h++)
+    for (int i = 0; i < 50; i++) {
+      cx_hash id;
+      store_txloc loc;
+      memset(id.b, 0, 32);
+      id.b[0] = (uint8_t)h;
+      id.b[1] = (uint8_t)i;
+      id.b[9] = (uint8_t)(h * 7 + (uint64_t)i);
+      cx_err e = store_tx_get(s, &id, &loc);
+      ck_assert_int_eq(e, present ? CX_OK : CX_E_NOT_FOUND);
+      if (present) ck_assert_uint_eq(loc.height, h);
+    }
+}
+
+static void commit_txs(store *s, uint64_t h) {
+  store_txent txs[50];
+  for (int i = 0; i < 50; i++) {
+    memset(txs[i].txid.b, 0, 32);
+    txs[i].txid.b[0] = (uint8_t)h;
+    txs[i].txid.b[1] = (uint8_t)i;
+    txs[i].txid.b[9] = (uint8_t)(h * 7 + (uint64_t)i);
+    txs[i].code = CX_OK;
+  }
+  commit_next(s, store_ws_new(s), (uint8_t)h, txs, 50, NULL);
+}
+
+START_TEST(test_txid_filter_follows_commits) {
+  char *dir = tu_tmpdir("store");
+  store_opts o = test_opts(0);
+  store *s = open_ok(dir, &o);
+  for (uint64_t h = 1; h <= 3; h++) commit_txs(s, h); /* maybe before the filter is ready */
+  wait_filter(s);
+  for (uint64_t h = 4; h <= 6; h++) commit_txs(s, h);
+  expect_txs(s, 1, 6, 1);
+  expect_txs(s, 7, 9, 0);
+  store_close(s);
+  s = open_ok(dir, &o);
+  expect_txs(s, 1, 6, 1); /* whether or not the builder is done */
+  commit_txs(s, 7);
+  wait_filter(s);
+  expect_txs(s, 1, 7, 1);
+  expect_txs(s, 8, 9, 0);
+  store_close(s);
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("store");
   TCase *tc = tcase_create("core");
@@ -1110,6 +1168,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_state_proof);
   tcase_add_test(tc, test_concurrent_readers);
   tcase_add_test(tc, test_cache_follows_commits);
+  tcase_add_test(tc, test_txid_filter_follows_commits);
   suite_add_tcase(s, tc);
   return s;
 }
