@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 static int g_level = LOG_INFO;
@@ -48,3 +49,5 @@ void log_msg(log_level lvl, const char *module, const char *fmt, ...) {
   }
   fputs(line, stderr);
 }
+
+void log_thread_name(const char *name) { (void)prctl(PR_SET_NAME, name, 0, 0, 0); }

@@ -16,6 +16,10 @@ const char *log_level_name(log_level lvl);
 void log_msg(log_level lvl, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Names the calling thread (at most 15 bytes are kept), so that top -H,
+ * perf and /proc/PID/task show which part of a node uses the CPU. */
+void log_thread_name(const char *name);
+
 #define LOG_T(mod, ...) log_msg(LOG_TRACE, mod, __VA_ARGS__)
 #define LOG_D(mod, ...) log_msg(LOG_DEBUG, mod, __VA_ARGS__)
 #define LOG_I(mod, ...) log_msg(LOG_INFO, mod, __VA_ARGS__)

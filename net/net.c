@@ -687,6 +687,7 @@ static void tick_all(net *n) {
 }
 
 static void *net_thread(void *arg) {
+  log_thread_name("cx-net");
   net *n = arg;
   struct nn_pollfd pfd = {.fd = n->sock, .events = NN_POLLIN};
   while (!atomic_load(&n->stop)) {

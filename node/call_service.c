@@ -1506,6 +1506,7 @@ static void watch_tick(call_service *s) {
 }
 
 static void *svc_main(void *arg) {
+  log_thread_name("cx-calls");
   call_service *s = arg;
   for (;;) {
     pthread_mutex_lock(&s->mu);

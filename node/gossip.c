@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "log.h"
 
 /* ---- the wire ---- */
 
@@ -155,6 +156,7 @@ void gossip_stats_get(gossip_batcher *b, gossip_stats *out) {
 
 /* The gossip thread: sleeps until a batch opens, then until its time. */
 static void *gossip_main(void *arg) {
+  log_thread_name("cx-gossip");
   gossip_batcher *b = arg;
   pthread_mutex_lock(&b->mu);
   while (!b->stop) {

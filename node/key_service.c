@@ -1398,6 +1398,7 @@ int key_audit_sampled(const uint8_t beacon[32], const cx_hash *call) {
 /* ---- the thread ----------------------------------------------------------- */
 
 static void *svc_main(void *arg) {
+  log_thread_name("cx-keys");
   key_service *s = arg;
   for (;;) {
     pthread_mutex_lock(&s->mu);

@@ -615,6 +615,7 @@ static void route(mpc_service *s, mmsg *m) {
 }
 
 static void *svc_main(void *arg) {
+  log_thread_name("cx-mpc-prep");
   mpc_service *s = arg;
   for (;;) {
     pthread_mutex_lock(&s->mu);

@@ -497,6 +497,7 @@ static void run_client(node *n) {
 }
 
 void *statesync_cs_main(void *arg) {
+  log_thread_name("cx-consensus");
   node *n = arg;
   if (__atomic_load_n(&n->ss_active, __ATOMIC_ACQUIRE)) {
     run_client(n);

@@ -19,7 +19,7 @@
 #include "ldb.h"
 #include "log.h"
 #include "state_cache.h"
-#include "txid_filter.h"
+#include "digest_filter.h"
 
 #define MOD "store"
 
@@ -51,8 +51,10 @@ enum {
 #define TREE_NODES (2u * STORE_BUCKETS) /* node 1 = root, node STORE_BUCKETS+b = bucket b */
 #define DEFAULT_CHECK_DEPTH 64
 #define STORE_WRITE_BUFFER ((size_t)16 << 20)
+#define KF_FIRST_KEYS ((size_t)1 << 20) /* the state-key filter's first level: 2 MB */
+#define KF_MAX_BYTES ((size_t)192 << 20)
 #define TXF_FIRST_IDS ((size_t)1 << 20) /* the txid filter's first level: 2 MB */
-#define TXF_MAX_BYTES ((size_t)192 << 20) /* four levels, 85M ids (txid_filter.h) */
+#define TXF_MAX_BYTES ((size_t)192 << 20) /* four levels, 85M ids (digest_filter.h) */
 #define MAX_PARTS 8        /* threads for one root computation, a power of two */
 #define PAR_MIN_BUCKETS 256 /* dirty buckets per thread below which one is enough */
 
@@ -99,9 +101,10 @@ struct store {
   int installing;  /* writer only: store_install_begin .. finish/abort */
   state_cache *sc; /* committed state entries (state_cache.h); odd generation while installing */
 
-  /* Committed txids (txid_filter.h): commits add theirs before writing;
+  /* Committed txids (digest_filter.h): commits add theirs before writing;
    * the thread adds those committed before open, from a snapshot. */
-  txid_filter *txf;
+  digest_filter *txf;
+  digest_filter *kf; /* digests of state keys present since open (digest_filter.h) */
   pthread_t txf_thread;
   int txf_started;
   atomic_int txf_stop;
@@ -133,6 +136,7 @@ typedef struct {
   size_t klen;
   uint64_t fp; /* FNV-1a of the key, for the hash map */
   uint16_t bucket;
+  cx_hash kd;    /* key_digest */
   uint8_t state; /* ws_state; WS_NONE after a rollback of its only write */
   uint8_t *val;
   size_t vlen;
@@ -197,12 +201,24 @@ static void init_mids(store *s) {
   for (int i = 0; i < MID_COUNT; i++) hash_ctx_init(&s->mid[i], tags[i]);
 }
 
-static uint16_t key_bucket(const store *s, const uint8_t *k, size_t kl) {
+/* H_STATE_KEY(k): its first two bytes are the bucket; all of it is the
+ * key's digest in the state-key filter (digest_filter.h). */
+static uint16_t key_digest(const store *s, const uint8_t *k, size_t kl, cx_hash *h) {
   hash_ctx c = s->mid[MID_KEY];
-  cx_hash h;
   hash_ctx_update(&c, k, kl);
-  hash_ctx_final(&c, &h);
-  return (uint16_t)(h.b[0] << 8 | h.b[1]);
+  hash_ctx_final(&c, h);
+  return (uint16_t)(h->b[0] << 8 | h->b[1]);
+}
+
+static uint16_t key_bucket(const store *s, const uint8_t *k, size_t kl) {
+  cx_hash h;
+  return key_digest(s, k, kl, &h);
+}
+
+/* 1 if the state-key filter says key (digest h) was certainly never
+ * present: the read can answer "absent" without LevelDB. */
+static int key_surely_absent(store *s, const cx_hash *h) {
+  return s->kf && df_ready(s->kf) && !df_maybe(s->kf, h->b);
 }
 
 static void node_hash(const store *s, const cx_hash *l, const cx_hash *r, cx_hash *out) {
@@ -461,8 +477,10 @@ static cx_err tip_read(store *s, const leveldb_readoptions_t *ro, tip_rec *t) {
  * each key is also re-hashed to confirm it sits in its own bucket (slow: one
  * more hash per entry; store_verify_all only - a misplaced entry changes the
  * root anyway). */
+/* kf: if not NULL, every key's digest is added to it (store_open). */
 static cx_err scan_state(store *s, const leveldb_snapshot_t *snap, cx_hash *tree,
-                         int check_keys, uint64_t *count, char *errbuf, size_t errlen) {
+                         int check_keys, digest_filter *kf, uint64_t *count, char *errbuf,
+                         size_t errlen) {
   cx_err e = CX_OK;
   char *err = NULL;
   uint64_t nent = 0;
@@ -488,6 +506,11 @@ static cx_err scan_state(store *s, const leveldb_snapshot_t *snap, cx_hash *tree
       goto out;
     }
     int b = k[1] << 8 | k[2];
+    if (kf) {
+      cx_hash kd;
+      key_digest(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX, &kd);
+      df_add(kf, kd.b);
+    }
     if (check_keys && key_bucket(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX) != b) {
       seterr(errbuf, errlen, "state entry %llu is stored in bucket %d but its key hashes "
              "to bucket %u", (unsigned long long)nent, b,
@@ -789,12 +812,13 @@ static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
   return e;
 }
 
-/* The txid filter's builder (txid_filter.h): adds every id of the txid
+/* The txid filter's builder (digest_filter.h): adds every id of the txid
  * index as of open, from a snapshot taken before any commit, then marks the
  * filter ready. Ids committed meanwhile are added by store_commit. On a
  * read error the filter stays unready and store_tx_get keeps asking
  * LevelDB. */
 static void *txf_build(void *arg) {
+  log_thread_name("cx-txid-filter");
   store *s = arg;
   const leveldb_snapshot_t *snap = leveldb_create_snapshot(s->db);
   leveldb_readoptions_t *ro = leveldb_readoptions_create();
@@ -809,7 +833,7 @@ static void *txf_build(void *arg) {
     size_t kl;
     const char *k = leveldb_iter_key(it, &kl);
     if (kl == 0 || (uint8_t)k[0] != P_TX) break;
-    if (kl == 33) txf_add(s->txf, (const uint8_t *)k + 1);
+    if (kl == 33) df_add(s->txf, (const uint8_t *)k + 1);
     if ((++n & 1023) == 0 && atomic_load(&s->txf_stop)) {
       stopped = 1;
       break;
@@ -824,9 +848,9 @@ static void *txf_build(void *arg) {
     LOG_W(MOD, "txid filter not built (%s): txid lookups go to LevelDB", err);
     leveldb_free(err);
   } else if (!stopped) {
-    txf_set_ready(s->txf);
+    df_set_ready(s->txf);
     LOG_D(MOD, "txid filter ready: %llu ids, %zu bytes", (unsigned long long)n,
-          txf_bytes(s->txf));
+          df_bytes(s->txf));
   }
   return NULL;
 }
@@ -923,7 +947,8 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   }
 
   uint64_t nent = 0;
-  e = scan_state(s, NULL, s->tree, 0, &nent, errbuf, errlen);
+  s->kf = df_new(KF_FIRST_KEYS, KF_MAX_BYTES); /* NULL: reads go to LevelDB */
+  e = scan_state(s, NULL, s->tree, 0, s->kf, &nent, errbuf, errlen);
   if (e) goto out;
   if (fresh) t.root = s->tree[1]; /* empty state (check_fresh found no entries) */
   if (!hash_eq(&s->tree[1], &t.root)) {
@@ -936,6 +961,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   s->height = t.height;
   s->tip = t.hash;
   s->root = t.root;
+  if (s->kf) df_set_ready(s->kf); /* every present key is in it */
 
   uint8_t k[16];
   e = db_get_fixed(s, s->ro, k, meta_key(k, META_CHAIN), s->chain_id.b, 32);
@@ -949,7 +975,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   e = CX_OK;
   snap_take(s, s->cur);
   /* Without the filter or its thread every txid lookup goes to LevelDB. */
-  s->txf = txf_new(TXF_FIRST_IDS, TXF_MAX_BYTES);
+  s->txf = df_new(TXF_FIRST_IDS, TXF_MAX_BYTES);
   atomic_init(&s->txf_stop, 0);
   if (s->txf) s->txf_started = pthread_create(&s->txf_thread, NULL, txf_build, s) == 0;
   LOG_I(MOD, "opened %s: height %llu, %llu state entries, root %s", dir,
@@ -966,7 +992,8 @@ void store_close(store *s) {
     atomic_store(&s->txf_stop, 1);
     pthread_join(s->txf_thread, NULL);
   }
-  txf_free(s->txf);
+  df_free(s->txf);
+  df_free(s->kf);
   snap_pins_free(s);
   if (s->cur) {
     /* No reader may be inside a call at close: that is the caller's contract. */
@@ -1065,12 +1092,12 @@ cx_err store_block_hash(store *s, uint64_t height, cx_hash *out) {
   return e;
 }
 
-int store_txid_filter_ready(store *s) { return s->txf && txf_ready(s->txf); }
+int store_txid_filter_ready(store *s) { return s->txf && df_ready(s->txf); }
 
 cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out) {
   uint8_t k[33], *v = NULL;
   size_t n = 0;
-  if (s->txf && txf_ready(s->txf) && !txf_maybe(s->txf, txid->b)) return CX_E_NOT_FOUND;
+  if (s->txf && df_ready(s->txf) && !df_maybe(s->txf, txid->b)) return CX_E_NOT_FOUND;
   cx_err e = read_get(s, k, hash_key(k, P_TX, txid), &v, &n);
   if (e) return e;
   if (n != TXLOC_LEN) {
@@ -1123,8 +1150,9 @@ cx_err store_state_get(store *s, const uint8_t *key, size_t klen, uint8_t **val,
   cx_err e;
   if (sc_get(s->sc, key, klen, &e, val, vlen)) return e;
   uint64_t gen = sc_gen(s->sc);
-  size_t kl = state_key(k, key_bucket(s, key, klen), key, klen);
-  e = read_get(s, k, kl, val, vlen);
+  cx_hash kd;
+  size_t kl = state_key(k, key_digest(s, key, klen, &kd), key, klen);
+  e = key_surely_absent(s, &kd) ? CX_E_NOT_FOUND : read_get(s, k, kl, val, vlen);
   cache_fill(s, gen, key, klen, e, val, vlen);
   return e;
 }
@@ -1217,7 +1245,7 @@ static cx_err ws_entry(store_ws *ws, const uint8_t *key, size_t klen, ws_ent **o
   en->key = k;
   en->klen = klen;
   en->fp = fp;
-  en->bucket = key_bucket(ws->s, key, klen);
+  en->bucket = key_digest(ws->s, key, klen, &en->kd);
   ws_slot_insert(ws->slots, ws->nslots, fp, (uint32_t)(ws->n + 1));
   ws->n++;
   *out = en;
@@ -1291,8 +1319,14 @@ cx_err store_ws_get(store_ws *ws, const uint8_t *key, size_t klen, uint8_t **val
   if (sc_get(ws->s->sc, key, klen, &e, val, vlen)) return e;
   uint64_t gen = sc_gen(ws->s->sc);
   uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
-  size_t kl = state_key(k, en ? en->bucket : key_bucket(ws->s, key, klen), key, klen);
-  e = db_get(ws->s, ws->s->ro, k, kl, val, vlen);
+  cx_hash kd;
+  uint16_t b = en ? en->bucket : key_digest(ws->s, key, klen, &kd);
+  if (key_surely_absent(ws->s, en ? &en->kd : &kd)) {
+    e = CX_E_NOT_FOUND;
+  } else {
+    size_t kl = state_key(k, b, key, klen);
+    e = db_get(ws->s, ws->s->ro, k, kl, val, vlen);
+  }
   cache_fill(ws->s, gen, key, klen, e, val, vlen);
   return e;
 }
@@ -1554,9 +1588,10 @@ static void batch_state(leveldb_writebatch_t *wb, const store_ws *ws) {
     const ws_ent *en = &ws->ents[i];
     if (en->state == WS_NONE) continue;
     size_t kl = state_key(k, en->bucket, en->key, en->klen);
-    if (en->state == WS_PUT)
+    if (en->state == WS_PUT) {
+      if (ws->s->kf) df_add(ws->s->kf, en->kd.b); /* before the write (digest_filter.h) */
       leveldb_writebatch_put(wb, (const char *)k, kl, (const char *)en->val, en->vlen);
-    else
+    } else
       leveldb_writebatch_delete(wb, (const char *)k, kl);
   }
 }
@@ -1679,7 +1714,7 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
     put_be32(loc + 12, (uint32_t)txs[i].code);
     leveldb_writebatch_put(wb, (const char *)k, hash_key(k, P_TX, &txs[i].txid),
                            (const char *)loc, sizeof loc);
-    if (s->txf) txf_add(s->txf, txs[i].txid.b); /* before the write (txid_filter.h) */
+    if (s->txf) df_add(s->txf, txs[i].txid.b); /* before the write (digest_filter.h) */
   }
   batch_state(wb, ws);
   batch_tip(wb, height, block_hash, &d->root);
@@ -1769,7 +1804,7 @@ cx_err store_verify_all(store *s, char *errbuf, size_t errlen) {
     if (e) goto out;
   }
   /* The same snapshot as the tip record: a concurrent commit cannot mix in. */
-  e = scan_state(s, r->snap, tree, 1, &nent, errbuf, errlen);
+  e = scan_state(s, r->snap, tree, 1, NULL, &nent, errbuf, errlen);
   if (e) goto out;
   if (!hash_eq(&tree[1], &t.root)) {
     seterr(errbuf, errlen, "state root recomputed from %llu entries is %s, recorded root "
@@ -2203,7 +2238,9 @@ cx_err store_install_chunk(store *s, unsigned chunk, const store_kv *ents, size_
   }
   leveldb_iter_destroy(it);
   for (size_t i = 0; !e && i < n; i++) {
-    kl = state_key(k, key_bucket(s, ents[i].key, ents[i].klen), ents[i].key, ents[i].klen);
+    cx_hash kd;
+    kl = state_key(k, key_digest(s, ents[i].key, ents[i].klen, &kd), ents[i].key, ents[i].klen);
+    if (s->kf) df_add(s->kf, kd.b); /* before the write (digest_filter.h) */
     leveldb_writebatch_put(wb, (const char *)k, kl, (const char *)ents[i].val, ents[i].vlen);
   }
   if (!e) e = batch_write(s, wb, s->wo, "writing a snapshot chunk");
@@ -2245,7 +2282,7 @@ cx_err store_install_finish(store *s, uint64_t height, const cx_hash *block_hash
     goto out;
   }
   /* The root of what was written, not of what the chunks were said to be. */
-  if ((e = scan_state(s, NULL, tree, 0, &nent, errbuf, errlen))) goto out;
+  if ((e = scan_state(s, NULL, tree, 0, NULL, &nent, errbuf, errlen))) goto out;
   if (!hash_eq(&tree[1], root)) {
     seterr(errbuf, errlen, "the installed state (%llu entries) has root %s, block %llu names %s",
            (unsigned long long)nent, hash_hex(&tree[1], x), (unsigned long long)height,

@@ -1090,7 +1090,7 @@ START_TEST(test_cache_follows_commits) {
 }
 END_TEST
 
-/* store_tx_get with the txid filter (storage/txid_filter.h): ids committed
+/* store_tx_get with the txid filter (storage/digest_filter.h): ids committed
  * before open come from the builder thread, ids committed after it from the
  * commit itself, and absent ids stay absent, before and after the filter is
  * ready. */
@@ -1148,6 +1148,61 @@ START_TEST(test_txid_filter_follows_commits) {
 }
 END_TEST
 
+/* The state-key filter (digest_filter.h): more keys than the state cache
+ * holds, so most reads pass it; present keys are found through commits,
+ * deletes and a reopen (the filter is rebuilt by open's scan), absent ones
+ * stay absent, through store_state_get and a write set. */
+#define KF_KEYS 40000
+static void kf_key(char *k, size_t n, int i) { snprintf(k, n, "kf/%d", i); }
+
+static void expect_kf(store *s, int lo, int hi, int present) {
+  store_ws *ws = store_ws_new(s);
+  for (int i = lo; i < hi; i++) {
+    char k[24];
+    kf_key(k, sizeof k, i);
+    expect_val(s, NULL, k, present ? k : NULL);
+    if (i % 7 == 0) expect_val(s, ws, k, present ? k : NULL);
+  }
+  store_ws_free(ws);
+}
+
+START_TEST(test_state_key_filter) {
+  char *dir = tu_tmpdir("store");
+  store_opts o = test_opts(0);
+  store *s = open_ok(dir, &o);
+  expect_kf(s, 0, 100, 0);
+  store_ws *ws = store_ws_new(s);
+  for (int i = 0; i < KF_KEYS; i++) {
+    char k[24];
+    kf_key(k, sizeof k, i);
+    put_str(ws, k, k);
+  }
+  commit_next(s, ws, 1, NULL, 0, NULL);
+  expect_kf(s, 0, KF_KEYS, 1);
+  expect_kf(s, KF_KEYS, KF_KEYS + 2000, 0);
+  ws = store_ws_new(s);
+  for (int i = 0; i < 1000; i++) {
+    char k[24];
+    kf_key(k, sizeof k, i);
+    ck_assert_int_eq(store_ws_del(ws, (const uint8_t *)k, strlen(k)), CX_OK);
+  }
+  commit_next(s, ws, 2, NULL, 0, NULL);
+  expect_kf(s, 0, 1000, 0);
+  store_close(s);
+  s = open_ok(dir, &o);
+  expect_kf(s, 0, 1000, 0);
+  expect_kf(s, 1000, KF_KEYS, 1);
+  expect_kf(s, KF_KEYS, KF_KEYS + 2000, 0);
+  ws = store_ws_new(s); /* a deleted key written again */
+  put_str(ws, "kf/5", "kf/5");
+  commit_next(s, ws, 3, NULL, 0, NULL);
+  expect_kf(s, 5, 6, 1);
+  store_close(s);
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("store");
   TCase *tc = tcase_create("core");
@@ -1169,6 +1224,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_concurrent_readers);
   tcase_add_test(tc, test_cache_follows_commits);
   tcase_add_test(tc, test_txid_filter_follows_commits);
+  tcase_add_test(tc, test_state_key_filter);
   suite_add_tcase(s, tc);
   return s;
 }

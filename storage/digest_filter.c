@@ -1,5 +1,5 @@
-/* txid_filter: see txid_filter.h for why and how. */
-#include "txid_filter.h"
+/* digest_filter: see digest_filter.h for why and how. */
+#include "digest_filter.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,7 +18,7 @@ typedef struct {
   uint64_t count;
 } level;
 
-struct txid_filter {
+struct digest_filter {
   pthread_mutex_t mu;
   level lv[MAX_LEVELS]; /* lv[0 .. nlv-1]; ids go into the last */
   int nlv;
@@ -35,8 +35,8 @@ static int level_new(level *l, size_t nblocks) {
   return l->w != NULL;
 }
 
-txid_filter *txf_new(size_t first_ids, size_t max_bytes) {
-  txid_filter *f = calloc(1, sizeof *f);
+digest_filter *df_new(size_t first_ids, size_t max_bytes) {
+  digest_filter *f = calloc(1, sizeof *f);
   if (!f) return NULL;
   f->max_blocks = max_bytes / (BLOCK_WORDS * 8) ? max_bytes / (BLOCK_WORDS * 8) : 1;
   size_t n = 1;
@@ -53,7 +53,7 @@ txid_filter *txf_new(size_t first_ids, size_t max_bytes) {
   return f;
 }
 
-void txf_free(txid_filter *f) {
+void df_free(digest_filter *f) {
   if (!f) return;
   pthread_mutex_destroy(&f->mu);
   for (int i = 0; i < f->nlv; i++) free(f->lv[i].w);
@@ -72,7 +72,7 @@ static unsigned bitpos(const uint8_t id[32], int i) {
   return ((unsigned)id[8 + 2 * i] | (unsigned)id[9 + 2 * i] << 8) & 511u;
 }
 
-void txf_add(txid_filter *f, const uint8_t id[32]) {
+void df_add(digest_filter *f, const uint8_t id[32]) {
   pthread_mutex_lock(&f->mu);
   level *l = &f->lv[f->nlv - 1];
   if (l->count >= (uint64_t)l->nblocks * IDS_PER_BLOCK && f->nlv < MAX_LEVELS &&
@@ -91,7 +91,7 @@ void txf_add(txid_filter *f, const uint8_t id[32]) {
   pthread_mutex_unlock(&f->mu);
 }
 
-int txf_maybe(txid_filter *f, const uint8_t id[32]) {
+int df_maybe(digest_filter *f, const uint8_t id[32]) {
   pthread_mutex_lock(&f->mu);
   int any = 0;
   for (int v = f->nlv - 1; v >= 0 && !any; v--) {
@@ -107,18 +107,18 @@ int txf_maybe(txid_filter *f, const uint8_t id[32]) {
   return any;
 }
 
-void txf_set_ready(txid_filter *f) { atomic_store_explicit(&f->ready, 1, memory_order_release); }
+void df_set_ready(digest_filter *f) { atomic_store_explicit(&f->ready, 1, memory_order_release); }
 
-int txf_ready(txid_filter *f) { return atomic_load_explicit(&f->ready, memory_order_acquire); }
+int df_ready(digest_filter *f) { return atomic_load_explicit(&f->ready, memory_order_acquire); }
 
-uint64_t txf_count(txid_filter *f) {
+uint64_t df_count(digest_filter *f) {
   pthread_mutex_lock(&f->mu);
   uint64_t c = f->count;
   pthread_mutex_unlock(&f->mu);
   return c;
 }
 
-size_t txf_bytes(txid_filter *f) {
+size_t df_bytes(digest_filter *f) {
   pthread_mutex_lock(&f->mu);
   size_t b = f->blocks * BLOCK_WORDS * sizeof(uint64_t);
   pthread_mutex_unlock(&f->mu);

@@ -1,4 +1,4 @@
-/* Tests for storage/txid_filter.c: no id ever added is answered "certainly
+/* Tests for storage/digest_filter.c: no id ever added is answered "certainly
  * not", through growth, at the size cap and with a reader beside the
  * writer; the false-positive rate stays near its design figure. The store
  * side (ids committed before open found by the builder, ids committed after
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "txid_filter.h"
+#include "digest_filter.h"
 
 #define N_IDS 200000
 
@@ -23,39 +23,39 @@ static void make_ids(size_t n) {
 }
 
 /* Fresh ids answered "maybe", per million. */
-static unsigned fp_per_million(txid_filter *f, size_t trials) {
+static unsigned fp_per_million(digest_filter *f, size_t trials) {
   uint8_t id[32];
   size_t fp = 0;
   for (size_t i = 0; i < trials; i++) {
     tu_randbytes(id, sizeof id);
-    fp += (size_t)txf_maybe(f, id);
+    fp += (size_t)df_maybe(f, id);
   }
   return (unsigned)(fp * 1000000 / trials);
 }
 
 START_TEST(test_grows_without_losing_ids) {
   make_ids(N_IDS);
-  txid_filter *f = txf_new(1000, (size_t)64 << 20); /* levels of 1K, 4K, 16K, 64K, 256K ids */
+  digest_filter *f = df_new(1000, (size_t)64 << 20); /* levels of 1K, 4K, 16K, 64K, 256K ids */
   ck_assert_ptr_nonnull(f);
-  size_t b0 = txf_bytes(f);
-  ck_assert_int_eq(txf_ready(f), 0);
+  size_t b0 = df_bytes(f);
+  ck_assert_int_eq(df_ready(f), 0);
   for (size_t i = 0; i < N_IDS; i++) {
-    txf_add(f, ids[i]);
+    df_add(f, ids[i]);
     /* every id added so far is still there after each growth */
     if ((i & (i + 1)) == 0)
-      for (size_t j = 0; j <= i; j++) ck_assert_int_eq(txf_maybe(f, ids[j]), 1);
+      for (size_t j = 0; j <= i; j++) ck_assert_int_eq(df_maybe(f, ids[j]), 1);
   }
-  for (size_t i = 0; i < N_IDS; i++) ck_assert_int_eq(txf_maybe(f, ids[i]), 1);
-  ck_assert_uint_eq(txf_count(f), N_IDS);
-  ck_assert_uint_gt(txf_bytes(f), b0);
-  ck_assert_uint_le(txf_bytes(f), (size_t)N_IDS * 4); /* <= 32 bits an id */
+  for (size_t i = 0; i < N_IDS; i++) ck_assert_int_eq(df_maybe(f, ids[i]), 1);
+  ck_assert_uint_eq(df_count(f), N_IDS);
+  ck_assert_uint_gt(df_bytes(f), b0);
+  ck_assert_uint_le(df_bytes(f), (size_t)N_IDS * 4); /* <= 32 bits an id */
   /* about 1 in 1,000 for each full level (0.09% measured), four are full
    * and a fifth is being filled */
   unsigned fp = fp_per_million(f, 200000);
   ck_assert_msg(fp < 6000, "false positives %u per million", fp);
-  txf_set_ready(f);
-  ck_assert_int_eq(txf_ready(f), 1);
-  txf_free(f);
+  df_set_ready(f);
+  ck_assert_int_eq(df_ready(f), 1);
+  df_free(f);
   free(ids);
 }
 END_TEST
@@ -63,14 +63,14 @@ END_TEST
 /* Sized up front for the ids: no growth, same answers. */
 START_TEST(test_presized) {
   make_ids(N_IDS);
-  txid_filter *f = txf_new(N_IDS, (size_t)64 << 20);
-  size_t b0 = txf_bytes(f);
-  for (size_t i = 0; i < N_IDS; i++) txf_add(f, ids[i]);
-  ck_assert_uint_eq(txf_bytes(f), b0);
-  for (size_t i = 0; i < N_IDS; i++) ck_assert_int_eq(txf_maybe(f, ids[i]), 1);
+  digest_filter *f = df_new(N_IDS, (size_t)64 << 20);
+  size_t b0 = df_bytes(f);
+  for (size_t i = 0; i < N_IDS; i++) df_add(f, ids[i]);
+  ck_assert_uint_eq(df_bytes(f), b0);
+  for (size_t i = 0; i < N_IDS; i++) ck_assert_int_eq(df_maybe(f, ids[i]), 1);
   unsigned fp = fp_per_million(f, 200000);
   ck_assert_msg(fp < 3000, "false positives %u per million", fp);
-  txf_free(f);
+  df_free(f);
   free(ids);
 }
 END_TEST
@@ -79,19 +79,19 @@ END_TEST
  * "not". 64 KB at 200K ids is six times its design load. */
 START_TEST(test_cap_saturates_safely) {
   make_ids(N_IDS);
-  txid_filter *f = txf_new(1000, 64 << 10);
-  for (size_t i = 0; i < N_IDS; i++) txf_add(f, ids[i]);
-  ck_assert_uint_le(txf_bytes(f), 64 << 10);
-  for (size_t i = 0; i < N_IDS; i++) ck_assert_int_eq(txf_maybe(f, ids[i]), 1);
+  digest_filter *f = df_new(1000, 64 << 10);
+  for (size_t i = 0; i < N_IDS; i++) df_add(f, ids[i]);
+  ck_assert_uint_le(df_bytes(f), 64 << 10);
+  for (size_t i = 0; i < N_IDS; i++) ck_assert_int_eq(df_maybe(f, ids[i]), 1);
   unsigned fp = fp_per_million(f, 100000);
   ck_assert_msg(fp > 3000, "a saturated filter answers 'maybe' often, got %u per million", fp);
-  txf_free(f);
+  df_free(f);
   /* a cap below one block still gives one block */
-  f = txf_new(1000, 1);
-  ck_assert_uint_eq(txf_bytes(f), 64);
-  txf_add(f, ids[0]);
-  ck_assert_int_eq(txf_maybe(f, ids[0]), 1);
-  txf_free(f);
+  f = df_new(1000, 1);
+  ck_assert_uint_eq(df_bytes(f), 64);
+  df_add(f, ids[0]);
+  ck_assert_int_eq(df_maybe(f, ids[0]), 1);
+  df_free(f);
   free(ids);
 }
 END_TEST
@@ -99,7 +99,7 @@ END_TEST
 /* A reader checks ids the writer has published while the writer keeps
  * adding (and growing the filter). */
 typedef struct {
-  txid_filter *f;
+  digest_filter *f;
   atomic_size_t published;
   atomic_int misses;
 } shared;
@@ -110,10 +110,10 @@ static void *reader(void *arg) {
   while (checked < N_IDS) {
     size_t p = atomic_load(&sh->published);
     for (size_t i = checked; i < p; i++)
-      if (!txf_maybe(sh->f, ids[i])) atomic_fetch_add(&sh->misses, 1);
+      if (!df_maybe(sh->f, ids[i])) atomic_fetch_add(&sh->misses, 1);
     /* and some older ones again, across growths */
     for (size_t i = 0; i < p; i += 97)
-      if (!txf_maybe(sh->f, ids[i])) atomic_fetch_add(&sh->misses, 1);
+      if (!df_maybe(sh->f, ids[i])) atomic_fetch_add(&sh->misses, 1);
     checked = p;
   }
   return NULL;
@@ -121,24 +121,24 @@ static void *reader(void *arg) {
 
 START_TEST(test_reader_beside_writer) {
   make_ids(N_IDS);
-  shared sh = {.f = txf_new(1000, (size_t)64 << 20)};
+  shared sh = {.f = df_new(1000, (size_t)64 << 20)};
   atomic_init(&sh.published, 0);
   atomic_init(&sh.misses, 0);
   pthread_t t;
   ck_assert_int_eq(pthread_create(&t, NULL, reader, &sh), 0);
   for (size_t i = 0; i < N_IDS; i++) {
-    txf_add(sh.f, ids[i]);
+    df_add(sh.f, ids[i]);
     atomic_store(&sh.published, i + 1);
   }
   pthread_join(t, NULL);
   ck_assert_int_eq(atomic_load(&sh.misses), 0);
-  txf_free(sh.f);
+  df_free(sh.f);
   free(ids);
 }
 END_TEST
 
 static Suite *suite(void) {
-  Suite *s = suite_create("txid_filter");
+  Suite *s = suite_create("digest_filter");
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_grows_without_losing_ids);
