@@ -566,9 +566,6 @@ void node_gossip_stats(const node *n, uint64_t *admitted, uint64_t *dup, uint64_
 
 /* ---- member links (docs/net.md, "Membership") ---- */
 
-/* Gives net/ the validators in force (with their link keys and addresses)
- * when they differ from what it has: a member removed on chain is cut off
- * at the height its removal commits. */
 /* Gives net/ the validators in force (with their link keys and addresses);
  * net_set_members keeps unchanged links as they are, so a member removed
  * on chain is cut off at the height its removal commits. */
