@@ -171,7 +171,14 @@ static int sel_take(void *ctx, const cx_tx *tx, const cx_hash *txid, const uint8
 static int sel_take_command(void *ctx, const cx_hash *txid, const uint8_t *raw, size_t len) {
   build_ctx *b = ctx;
   size_t i = b->blk->ntx;
-  cx_err e = block_add_tx(b->blk, raw, len);
+  uint64_t at = 0;
+  cx_err e = cmd_committed(b->n, txid, &at); /* a replay on its way out (exec_command) */
+  if (e == CX_E_DUPLICATE) return 0;
+  if (e) {
+    b->fatal = e;
+    return -1;
+  }
+  e = block_add_tx(b->blk, raw, len);
   if (e) {
     b->fatal = e;
     return -1;
@@ -248,9 +255,11 @@ static cx_err exec_command(node *n, cmd_set *cmds, const cx_hash *txid, size_t i
     snprintf(why, wl, "tx %zu is a command already in this block", i);
     return CX_E_BAD_BLOCK;
   }
-  /* One our mempool holds is not committed (admit_command, node.c): the
-   * store read, a LevelDB miss per command, is only for the others. */
-  if (mempool_has(n->mp, txid)) return CX_OK;
+  /* Always against the txid index, also for a command our mempool holds:
+   * admit_command adds a command before it reads the index, so a replay of
+   * a committed one sits in the mempool until that read removes it, and
+   * trusting the mempool here could let a block commit it twice. An absent
+   * txid costs one probe of the store's txid filter, not a LevelDB get. */
   cx_err e = cmd_committed(n, txid, &at);
   if (e == CX_E_DUPLICATE) {
     snprintf(why, wl, "tx %zu is a command committed at height %llu", i, (unsigned long long)at);

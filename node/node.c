@@ -421,9 +421,10 @@ static cx_err admit_command(node *n, const uint8_t *raw, cx_hash *txid, char *de
   if (e) return e;
   /* The store is read AFTER the add, and a commit writes the store BEFORE it
    * takes its commands out of the mempool: so either that removal comes
-   * after our add and drops it, or this read sees the commit. Hence a
-   * command in the mempool is never a committed one, which lets blocks.c
-   * skip the store read for the commands our mempool holds. */
+   * after our add and drops it, or this read sees the commit, and a
+   * committed command does not stay in the mempool. It can be there for a
+   * moment (between the add and the removal below), which is why blocks.c
+   * checks every command of a block against the txid index. */
   e = store_tx_get(n->st, txid, &loc);
   if (e == CX_E_NOT_FOUND) return CX_OK;
   mempool_remove_commands(n->mp, txid, 1);

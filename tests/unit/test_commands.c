@@ -335,6 +335,24 @@ START_TEST(test_node_commands) {
   command_raw(101, raws[0], NULL);
   e = make_block(n, raws, 1);
   ck_assert_int_eq(blocks_exec(n, e, 0, why, sizeof why), CX_E_BAD_ROOT);
+
+  /* A replay caught in the mempool for a moment (admit_command adds before
+   * it reads the txid index): a block with it is still refused, and our
+   * own next block leaves it out. */
+  command_raw(1, raws[0], NULL);
+  cx_hash rid;
+  tx_id_of_bytes(raws[0], CX_COMMAND_BYTES, &rid);
+  ck_assert_int_eq(mempool_add_command(n->mp, &rid, raws[0]), CX_OK);
+  e = make_block(n, raws, 1);
+  ck_assert_int_eq(blocks_exec(n, e, 0, why, sizeof why), CX_E_BAD_BLOCK);
+  ck_assert_msg(strstr(why, "committed at height"), "why: %s", why);
+  command_raw(6, raw, NULL);
+  ck_assert_int_eq(node_submit(n, raw, sizeof raw, &id[0], detail, sizeof detail), CX_OK);
+  ck_assert_int_eq(node_produce_block(n, &ntx), CX_OK);
+  ck_assert_uint_eq(ntx, 1); /* the fresh one only */
+  store_txloc loc;
+  ck_assert_int_eq(store_tx_get(n->st, &rid, &loc), CX_OK);
+  ck_assert_uint_eq(loc.height, h0 + 1); /* still where it was first committed */
 }
 END_TEST
 
