@@ -577,6 +577,17 @@ static void resubmit_overdue(load *L, submitter *s) {
   }
 }
 
+/* A node's committed height from its status; 0 if it answered, else -1
+ * (down, restarting, or an answer without one). */
+static int status_height(http *c, const char *url, uint64_t *h) {
+  int transport;
+  cJSON *r = http_post(c, url, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}",
+                       &transport);
+  int rc = cli_json_u64(cJSON_GetObjectItemCaseSensitive(result_of(r), "height"), h);
+  cJSON_Delete(r);
+  return rc;
+}
+
 static void *poller(void *arg) {
   load *L = arg;
   submitter s; /* its connection also polls */
@@ -585,7 +596,6 @@ static void *poller(void *arg) {
     submitter_close(&s);
     return NULL;
   }
-  static const char status_req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}";
   double next_resubmit = cli_now_s() + 1.0;
   for (;;) {
     double t0 = cli_now_s();
@@ -594,18 +604,16 @@ static void *poller(void *arg) {
     uint64_t scanned = L->height;
     pthread_mutex_unlock(&L->mu);
     if (stop) break;
-    int transport;
-    cJSON *r = http_post(c, L->urls[node], status_req, &transport);
-    double t = cli_now_s();
     uint64_t h = 0;
-    if (cli_json_u64(cJSON_GetObjectItemCaseSensitive(result_of(r), "height"), &h) != 0) {
+    int down = status_height(c, L->urls[node], &h) != 0;
+    double t = cli_now_s();
+    if (down) {
       /* This node is down (killed, restarting): follow the next one. */
       pthread_mutex_lock(&L->mu);
       L->poll_node = (node + 1) % L->nnodes;
       L->poll_switches++;
       pthread_mutex_unlock(&L->mu);
     }
-    cJSON_Delete(r);
     while (scanned < h && scan_block(L, c, node, scanned + 1, t) == 0) scanned++;
     pthread_mutex_lock(&L->mu);
     L->height = scanned;
@@ -936,12 +944,7 @@ static void cmd_start_tips(cmdload *L) {
     uint64_t h = 0;
     L->from[k] = 1;
     if (http_open(&c) != 0) continue;
-    int transport;
-    cJSON *r = http_post(&c, L->urls[k], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}",
-                         &transport);
-    if (cli_json_u64(cJSON_GetObjectItemCaseSensitive(result_of(r), "height"), &h) == 0)
-      L->from[k] = h + 1;
-    cJSON_Delete(r);
+    if (status_height(&c, L->urls[k], &h) == 0) L->from[k] = h + 1;
     http_close(&c);
   }
 }

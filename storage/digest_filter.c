@@ -7,8 +7,8 @@
 #include <string.h>
 
 #define BLOCK_WORDS 8           /* 64 bytes = 512 bits, one cache line */
-#define BITS_PER_ID 8           /* bits set in its block per id */
-#define IDS_PER_BLOCK 32        /* a level is full at this load: 16 bits an id */
+#define BITS_PER_DIGEST 8       /* bits set in its block per digest */
+#define DIGESTS_PER_BLOCK 32    /* a level is full at this load: 16 bits a digest */
 #define GROWTH 4                /* each level 4x the one before */
 #define MAX_LEVELS 16
 
@@ -20,11 +20,10 @@ typedef struct {
 
 struct digest_filter {
   pthread_mutex_t mu;
-  level lv[MAX_LEVELS]; /* lv[0 .. nlv-1]; ids go into the last */
+  level lv[MAX_LEVELS]; /* lv[0 .. nlv-1]; new digests go into the last */
   int nlv;
   size_t max_blocks; /* all levels together */
   size_t blocks;     /* held now */
-  uint64_t count;
   atomic_int ready;
 };
 
@@ -35,12 +34,12 @@ static int level_new(level *l, size_t nblocks) {
   return l->w != NULL;
 }
 
-digest_filter *df_new(size_t first_ids, size_t max_bytes) {
+digest_filter *df_new(size_t first, size_t max_bytes) {
   digest_filter *f = calloc(1, sizeof *f);
   if (!f) return NULL;
   f->max_blocks = max_bytes / (BLOCK_WORDS * 8) ? max_bytes / (BLOCK_WORDS * 8) : 1;
   size_t n = 1;
-  while (n * IDS_PER_BLOCK < first_ids) n *= 2;
+  while (n * DIGESTS_PER_BLOCK < first) n *= 2;
   while (n > f->max_blocks) n /= 2;
   if (!level_new(&f->lv[0], n) || pthread_mutex_init(&f->mu, NULL) != 0) {
     free(f->lv[0].w);
@@ -60,45 +59,44 @@ void df_free(digest_filter *f) {
   free(f);
 }
 
-/* The id's block in l (low bits of its first 8 bytes) and its 8 bit
+/* The digest's block in l (low bits of its first 8 bytes) and its 8 bit
  * positions (9 bits each from the next 16 bytes). */
-static uint64_t *block_of(const level *l, const uint8_t id[32]) {
+static uint64_t *block_of(const level *l, const uint8_t d[32]) {
   uint64_t x;
-  memcpy(&x, id, 8); /* any byte order: ids are uniform */
+  memcpy(&x, d, 8); /* any byte order: digests are uniform */
   return l->w + (size_t)(x & (l->nblocks - 1)) * BLOCK_WORDS;
 }
 
-static unsigned bitpos(const uint8_t id[32], int i) {
-  return ((unsigned)id[8 + 2 * i] | (unsigned)id[9 + 2 * i] << 8) & 511u;
+static unsigned bitpos(const uint8_t d[32], int i) {
+  return ((unsigned)d[8 + 2 * i] | (unsigned)d[9 + 2 * i] << 8) & 511u;
 }
 
-void df_add(digest_filter *f, const uint8_t id[32]) {
+void df_add(digest_filter *f, const uint8_t d[32]) {
   pthread_mutex_lock(&f->mu);
   level *l = &f->lv[f->nlv - 1];
-  if (l->count >= (uint64_t)l->nblocks * IDS_PER_BLOCK && f->nlv < MAX_LEVELS &&
+  if (l->count >= (uint64_t)l->nblocks * DIGESTS_PER_BLOCK && f->nlv < MAX_LEVELS &&
       f->blocks + GROWTH * l->nblocks <= f->max_blocks &&
       level_new(&f->lv[f->nlv], GROWTH * l->nblocks)) {
     f->blocks += GROWTH * l->nblocks;
     l = &f->lv[f->nlv++];
   }
-  uint64_t *b = block_of(l, id);
-  for (int i = 0; i < BITS_PER_ID; i++) {
-    unsigned p = bitpos(id, i);
+  uint64_t *b = block_of(l, d);
+  for (int i = 0; i < BITS_PER_DIGEST; i++) {
+    unsigned p = bitpos(d, i);
     b[p >> 6] |= (uint64_t)1 << (p & 63);
   }
   l->count++;
-  f->count++;
   pthread_mutex_unlock(&f->mu);
 }
 
-int df_maybe(digest_filter *f, const uint8_t id[32]) {
+int df_maybe(digest_filter *f, const uint8_t d[32]) {
   pthread_mutex_lock(&f->mu);
   int any = 0;
   for (int v = f->nlv - 1; v >= 0 && !any; v--) {
-    const uint64_t *b = block_of(&f->lv[v], id);
+    const uint64_t *b = block_of(&f->lv[v], d);
     int all = 1;
-    for (int i = 0; i < BITS_PER_ID && all; i++) {
-      unsigned p = bitpos(id, i);
+    for (int i = 0; i < BITS_PER_DIGEST && all; i++) {
+      unsigned p = bitpos(d, i);
       all = (b[p >> 6] >> (p & 63)) & 1;
     }
     any = all;
@@ -113,7 +111,8 @@ int df_ready(digest_filter *f) { return atomic_load_explicit(&f->ready, memory_o
 
 uint64_t df_count(digest_filter *f) {
   pthread_mutex_lock(&f->mu);
-  uint64_t c = f->count;
+  uint64_t c = 0;
+  for (int v = 0; v < f->nlv; v++) c += f->lv[v].count;
   pthread_mutex_unlock(&f->mu);
   return c;
 }

@@ -52,11 +52,11 @@
 
 typedef struct digest_filter digest_filter;
 
-/* first_ids: digests the first level holds (its blocks are calloc'd, so
+/* first: digests the first level holds (its blocks are calloc'd, so
  * pages are touched only as digests land); max_bytes: the cap on all levels together
  * (the first level is cut down to fit it, to one 64-byte block at least).
  * NULL on out of memory. */
-digest_filter *df_new(size_t first_ids, size_t max_bytes);
+digest_filter *df_new(size_t first, size_t max_bytes);
 void df_free(digest_filter *f); /* NULL no-op */
 
 /* Adds a 32-byte digest. A new level may fail on out of memory: the newest

@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "digest_filter.h"
 #include "ldb.h"
 #include "log.h"
 #include "state_cache.h"
-#include "digest_filter.h"
 
 #define MOD "store"
 
@@ -51,10 +51,10 @@ enum {
 #define TREE_NODES (2u * STORE_BUCKETS) /* node 1 = root, node STORE_BUCKETS+b = bucket b */
 #define DEFAULT_CHECK_DEPTH 64
 #define STORE_WRITE_BUFFER ((size_t)16 << 20)
-#define KF_FIRST_KEYS ((size_t)1 << 20) /* the state-key filter's first level: 2 MB */
-#define KF_MAX_BYTES ((size_t)192 << 20)
-#define TXF_FIRST_IDS ((size_t)1 << 20) /* the txid filter's first level: 2 MB */
-#define TXF_MAX_BYTES ((size_t)192 << 20) /* four levels, 85M ids (digest_filter.h) */
+/* Each absent-key filter (digest_filter.h): a first level of 2 MB (1M
+ * digests), four levels and 85M digests at most. */
+#define FILTER_FIRST ((size_t)1 << 20)
+#define FILTER_MAX_BYTES ((size_t)192 << 20)
 #define MAX_PARTS 8        /* threads for one root computation, a power of two */
 #define PAR_MIN_BUCKETS 256 /* dirty buckets per thread below which one is enough */
 
@@ -135,8 +135,7 @@ typedef struct {
   uint8_t *key;
   size_t klen;
   uint64_t fp; /* FNV-1a of the key, for the hash map */
-  uint16_t bucket;
-  cx_hash kd;    /* key_digest */
+  cx_hash kd;    /* key_digest: the filter's digest, and the bucket (digest_bucket) */
   uint8_t state; /* ws_state; WS_NONE after a rollback of its only write */
   uint8_t *val;
   size_t vlen;
@@ -203,11 +202,15 @@ static void init_mids(store *s) {
 
 /* H_STATE_KEY(k): its first two bytes are the bucket; all of it is the
  * key's digest in the state-key filter (digest_filter.h). */
+static uint16_t digest_bucket(const cx_hash *h) { return (uint16_t)(h->b[0] << 8 | h->b[1]); }
+
+static uint16_t ent_bucket(const ws_ent *en) { return digest_bucket(&en->kd); }
+
 static uint16_t key_digest(const store *s, const uint8_t *k, size_t kl, cx_hash *h) {
   hash_ctx c = s->mid[MID_KEY];
   hash_ctx_update(&c, k, kl);
   hash_ctx_final(&c, h);
-  return (uint16_t)(h->b[0] << 8 | h->b[1]);
+  return digest_bucket(h);
 }
 
 static uint16_t key_bucket(const store *s, const uint8_t *k, size_t kl) {
@@ -215,10 +218,10 @@ static uint16_t key_bucket(const store *s, const uint8_t *k, size_t kl) {
   return key_digest(s, k, kl, &h);
 }
 
-/* 1 if the state-key filter says key (digest h) was certainly never
- * present: the read can answer "absent" without LevelDB. */
-static int key_surely_absent(store *s, const cx_hash *h) {
-  return s->kf && df_ready(s->kf) && !df_maybe(s->kf, h->b);
+/* 1 if filter f (the txids or the state keys) says digest d was certainly
+ * never present: the read can answer "absent" without LevelDB. */
+static int surely_absent(digest_filter *f, const cx_hash *d) {
+  return f && df_ready(f) && !df_maybe(f, d->b);
 }
 
 static void node_hash(const store *s, const cx_hash *l, const cx_hash *r, cx_hash *out) {
@@ -506,15 +509,12 @@ static cx_err scan_state(store *s, const leveldb_snapshot_t *snap, cx_hash *tree
       goto out;
     }
     int b = k[1] << 8 | k[2];
-    if (kf) {
-      cx_hash kd;
-      key_digest(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX, &kd);
-      df_add(kf, kd.b);
-    }
-    if (check_keys && key_bucket(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX) != b) {
+    cx_hash kd;
+    if (kf || check_keys) key_digest(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX, &kd);
+    if (kf) df_add(kf, kd.b);
+    if (check_keys && digest_bucket(&kd) != b) {
       seterr(errbuf, errlen, "state entry %llu is stored in bucket %d but its key hashes "
-             "to bucket %u", (unsigned long long)nent, b,
-             (unsigned)key_bucket(s, k + STATE_KEY_PREFIX, kl - STATE_KEY_PREFIX));
+             "to bucket %u", (unsigned long long)nent, b, (unsigned)digest_bucket(&kd));
       e = CX_E_CORRUPT;
       goto out;
     }
@@ -947,7 +947,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   }
 
   uint64_t nent = 0;
-  s->kf = df_new(KF_FIRST_KEYS, KF_MAX_BYTES); /* NULL: reads go to LevelDB */
+  s->kf = df_new(FILTER_FIRST, FILTER_MAX_BYTES); /* NULL: reads go to LevelDB */
   e = scan_state(s, NULL, s->tree, 0, s->kf, &nent, errbuf, errlen);
   if (e) goto out;
   if (fresh) t.root = s->tree[1]; /* empty state (check_fresh found no entries) */
@@ -975,7 +975,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
   e = CX_OK;
   snap_take(s, s->cur);
   /* Without the filter or its thread every txid lookup goes to LevelDB. */
-  s->txf = df_new(TXF_FIRST_IDS, TXF_MAX_BYTES);
+  s->txf = df_new(FILTER_FIRST, FILTER_MAX_BYTES);
   atomic_init(&s->txf_stop, 0);
   if (s->txf) s->txf_started = pthread_create(&s->txf_thread, NULL, txf_build, s) == 0;
   LOG_I(MOD, "opened %s: height %llu, %llu state entries, root %s", dir,
@@ -1097,7 +1097,7 @@ int store_txid_filter_ready(store *s) { return s->txf && df_ready(s->txf); }
 cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out) {
   uint8_t k[33], *v = NULL;
   size_t n = 0;
-  if (s->txf && df_ready(s->txf) && !df_maybe(s->txf, txid->b)) return CX_E_NOT_FOUND;
+  if (surely_absent(s->txf, txid)) return CX_E_NOT_FOUND;
   cx_err e = read_get(s, k, hash_key(k, P_TX, txid), &v, &n);
   if (e) return e;
   if (n != TXLOC_LEN) {
@@ -1152,7 +1152,7 @@ cx_err store_state_get(store *s, const uint8_t *key, size_t klen, uint8_t **val,
   uint64_t gen = sc_gen(s->sc);
   cx_hash kd;
   size_t kl = state_key(k, key_digest(s, key, klen, &kd), key, klen);
-  e = key_surely_absent(s, &kd) ? CX_E_NOT_FOUND : read_get(s, k, kl, val, vlen);
+  e = surely_absent(s->kf, &kd) ? CX_E_NOT_FOUND : read_get(s, k, kl, val, vlen);
   cache_fill(s, gen, key, klen, e, val, vlen);
   return e;
 }
@@ -1245,7 +1245,7 @@ static cx_err ws_entry(store_ws *ws, const uint8_t *key, size_t klen, ws_ent **o
   en->key = k;
   en->klen = klen;
   en->fp = fp;
-  en->bucket = key_digest(ws->s, key, klen, &en->kd);
+  key_digest(ws->s, key, klen, &en->kd);
   ws_slot_insert(ws->slots, ws->nslots, fp, (uint32_t)(ws->n + 1));
   ws->n++;
   *out = en;
@@ -1320,11 +1320,12 @@ cx_err store_ws_get(store_ws *ws, const uint8_t *key, size_t klen, uint8_t **val
   uint64_t gen = sc_gen(ws->s->sc);
   uint8_t k[STATE_KEY_PREFIX + STORE_KEY_MAX];
   cx_hash kd;
-  uint16_t b = en ? en->bucket : key_digest(ws->s, key, klen, &kd);
-  if (key_surely_absent(ws->s, en ? &en->kd : &kd)) {
+  if (en) kd = en->kd;
+  else key_digest(ws->s, key, klen, &kd);
+  if (surely_absent(ws->s->kf, &kd)) {
     e = CX_E_NOT_FOUND;
   } else {
-    size_t kl = state_key(k, b, key, klen);
+    size_t kl = state_key(k, digest_bucket(&kd), key, klen);
     e = db_get(ws->s, ws->s->ro, k, kl, val, vlen);
   }
   cache_fill(ws->s, gen, key, klen, e, val, vlen);
@@ -1353,7 +1354,8 @@ void store_ws_rollback(store_ws *ws, size_t mark) {
 
 static int pend_cmp(const void *a, const void *b) {
   const ws_ent *x = *(ws_ent *const *)a, *y = *(ws_ent *const *)b;
-  if (x->bucket != y->bucket) return x->bucket < y->bucket ? -1 : 1;
+  uint16_t bx = ent_bucket(x), by = ent_bucket(y);
+  if (bx != by) return bx < by ? -1 : 1;
   return key_cmp(x->key, x->klen, y->key, y->klen);
 }
 
@@ -1450,7 +1452,7 @@ static void *part_run(void *arg) {
   size_t nb = 0, cap = 0;
   char *err = NULL;
   for (size_t i = 0; i < p->np; i++)
-    nb += i == 0 || p->pend[i]->bucket != p->pend[i - 1]->bucket;
+    nb += i == 0 || ent_bucket(p->pend[i]) != ent_bucket(p->pend[i - 1]);
   /* Height h of the subtree has (STORE_BUCKETS >> h) / nparts nodes, of
    * which at most nb change. */
   for (uint32_t lvl = STORE_BUCKETS / p->nparts; lvl >= 1; lvl /= 2) cap += nb < lvl ? nb : lvl;
@@ -1462,9 +1464,9 @@ static void *part_run(void *arg) {
   /* LevelDB iterators are single-threaded: one per part. */
   leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro);
   for (size_t i = 0; i < p->np;) {
-    uint16_t b = p->pend[i]->bucket;
+    uint16_t b = ent_bucket(p->pend[i]);
     size_t j = i;
-    while (j < p->np && p->pend[j]->bucket == b) j++;
+    while (j < p->np && ent_bucket(p->pend[j]) == b) j++;
     p->e = bucket_merged(s, it, b, p->pend + i, j - i, &p->d.v[p->d.n].h);
     if (p->e) break;
     p->d.v[p->d.n++].node = STORE_BUCKETS + b;
@@ -1503,7 +1505,7 @@ static cx_err ws_compute(store_ws *ws, tdelta *d) {
   for (size_t i = 0; i < ws->n; i++)
     if (ws->ents[i].state != WS_NONE) pend[np++] = &ws->ents[i];
   qsort(pend, np, sizeof *pend, pend_cmp);
-  for (size_t i = 0; i < np; i++) nb += i == 0 || pend[i]->bucket != pend[i - 1]->bucket;
+  for (size_t i = 0; i < np; i++) nb += i == 0 || ent_bucket(pend[i]) != ent_bucket(pend[i - 1]);
   while (nparts > 1 && nb < PAR_MIN_BUCKETS * nparts) nparts /= 2;
 
   /* Part t owns buckets [t, t+1) * STORE_BUCKETS / nparts: a contiguous run
@@ -1513,7 +1515,7 @@ static cx_err ws_compute(store_ws *ws, tdelta *d) {
   size_t lo = 0;
   for (uint32_t t = 0; t < nparts; t++) {
     size_t hi = lo;
-    while (hi < np && (uint32_t)(pend[hi]->bucket >> shift) == t) hi++;
+    while (hi < np && (uint32_t)(ent_bucket(pend[hi]) >> shift) == t) hi++;
     parts[t] = (part){.s = s, .pend = pend + lo, .np = hi - lo, .nparts = nparts};
     lo = hi;
   }
@@ -1587,7 +1589,7 @@ static void batch_state(leveldb_writebatch_t *wb, const store_ws *ws) {
   for (size_t i = 0; ws && i < ws->n; i++) {
     const ws_ent *en = &ws->ents[i];
     if (en->state == WS_NONE) continue;
-    size_t kl = state_key(k, en->bucket, en->key, en->klen);
+    size_t kl = state_key(k, ent_bucket(en), en->key, en->klen);
     if (en->state == WS_PUT) {
       if (ws->s->kf) df_add(ws->s->kf, en->kd.b); /* before the write (digest_filter.h) */
       leveldb_writebatch_put(wb, (const char *)k, kl, (const char *)en->val, en->vlen);

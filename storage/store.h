@@ -91,7 +91,7 @@ typedef struct {
   int32_t code;
 } store_txloc;
 cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out);
-/* 1 once the in-memory filter of committed txids (storage/txid_filter.h)
+/* 1 once the in-memory filter of committed txids (storage/digest_filter.h)
  * holds every id committed before open, and store_tx_get answers most
  * absent ids without LevelDB; until then, and if it could not be built,
  * every lookup goes to LevelDB. Answers are the same either way. */
