@@ -23,14 +23,17 @@
 enum { OFF_VER = 0, OFF_KIND = 1, OFF_SESSION = 2, OFF_ROUND = 34, OFF_FROM = 38, OFF_TO = 39,
        OFF_LEN = 40 };
 
-/* The signed digest: H_tag(header || BLAKE2b-256(payload)). Payloads are
- * megabytes of shares; libsodium's BLAKE2b runs at about twice its portable
- * SHA-256 here, and every byte is hashed by the sender and each receiver. */
+/* The signed digest: H_tag(header || payload), one pass of SHA-256.
+ * Payloads are megabytes of shares, hashed by the sender and again by each
+ * receiver: OpenSSL's SHA-256 (SHA extensions) runs at about 1.8 GB/s on
+ * this machine, libsodium's BLAKE2b, which version 1 used on the payload,
+ * at 0.64 GB/s. */
 static void msg_digest(const uint8_t *hdr, const uint8_t *payload, size_t len, cx_hash *out) {
-  uint8_t buf[MPC_MSG_HDR + 32];
-  memcpy(buf, hdr, MPC_MSG_HDR);
-  crypto_generichash(buf + MPC_MSG_HDR, 32, payload, len, NULL, 0);
-  hash_tagged(CX_TAG_MPC_MSG, buf, sizeof buf, out);
+  hash_ctx h;
+  hash_ctx_init(&h, CX_TAG_MPC_MSG);
+  hash_ctx_update(&h, hdr, MPC_MSG_HDR);
+  if (len) hash_ctx_update(&h, payload, len);
+  hash_ctx_final(&h, out);
 }
 
 cx_err mpc_msg_encode(const cx_seckey *key, uint8_t kind, const uint8_t session[32], uint32_t round,
