@@ -11,6 +11,8 @@
  * are wiped with sodium_memzero on every path. */
 #include "noise.h"
 
+#include <limits.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -72,12 +74,51 @@ static void nonce_of(uint64_t n, uint8_t out[crypto_aead_chacha20poly1305_IETF_N
   for (int i = 0; i < 8; i++) out[4 + i] = (uint8_t)(n >> (8 * i));
 }
 
+/* The AEAD of section 5.1's CipherState, ChaCha20-Poly1305 (RFC 8439), by
+ * two libraries that produce the same bytes: libsodium's is portable code,
+ * OpenSSL's uses AVX2/AVX-512 and runs three times as fast on large
+ * messages here (1 MiB: 0.70 ms vs 0.22 ms; MPC payloads are megabytes),
+ * but each call allocates and keys an EVP context, which costs more than
+ * it saves below about 1 KiB (64 B: 0.42 vs 0.82 us; 1 KiB: equal). So
+ * messages of AEAD_OSSL_MIN bytes or more go to OpenSSL; if OpenSSL cannot
+ * run (no memory), libsodium does the same job. EVP_CIPHER_CTX_free
+ * cleanses the key schedule. test_noise checks both paths against the
+ * RFC 8439 vector and each other. */
+#define AEAD_OSSL_MIN 2048
+
+/* 1 done, 0 OpenSSL could not run; for open, -1 authentication failed. */
+static int ossl_aead(int enc, const uint8_t k[32], const uint8_t npub[12], const uint8_t *ad,
+                     size_t adlen, const uint8_t *in, size_t len, uint8_t tag[16], uint8_t *out) {
+  if (len > INT_MAX || adlen > INT_MAX) return 0;
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (!ctx) return 0;
+  int r = 0, l;
+  if (EVP_CipherInit_ex2(ctx, EVP_chacha20_poly1305(), k, npub, enc, NULL) != 1) goto out;
+  /* Every step that can fail comes before the first byte is written, so a
+   * failure leaves an in-place buffer as it was for libsodium. */
+  if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) != 1) goto out;
+  if (adlen && EVP_CipherUpdate(ctx, NULL, &l, ad, (int)adlen) != 1) goto out;
+  if (len && EVP_CipherUpdate(ctx, out, &l, in, (int)len) != 1) goto out;
+  if (enc) {
+    if (EVP_CipherFinal_ex(ctx, out + len, &l) != 1) goto out;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) != 1) goto out;
+    r = 1;
+  } else {
+    r = EVP_CipherFinal_ex(ctx, out + len, &l) == 1 ? 1 : -1;
+  }
+out:
+  EVP_CIPHER_CTX_free(ctx);
+  return r;
+}
+
 cx_err noise_seal(const uint8_t k[32], uint64_t n, const uint8_t *ad, size_t adlen,
                   const uint8_t *m, size_t mlen, uint8_t *c) {
   /* Section 5.1: 2^64-1 is reserved (Rekey() uses it) and never a nonce. */
   if (n == UINT64_MAX) return CX_E_INVALID_ARG;
   uint8_t npub[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
   nonce_of(n, npub);
+  if (mlen >= AEAD_OSSL_MIN && ossl_aead(1, k, npub, ad, adlen, m, mlen, c + mlen, c) == 1)
+    return CX_OK;
   unsigned long long clen;
   crypto_aead_chacha20poly1305_ietf_encrypt(c, &clen, m, mlen, ad, adlen, NULL, npub, k);
   return CX_OK;
@@ -89,6 +130,17 @@ cx_err noise_open(const uint8_t k[32], uint64_t n, const uint8_t *ad, size_t adl
   if (clen < NOISE_TAG) return CX_E_CRYPTO;
   uint8_t npub[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
   nonce_of(n, npub);
+  size_t mlen0 = clen - NOISE_TAG;
+  if (mlen0 >= AEAD_OSSL_MIN) {
+    uint8_t tag[NOISE_TAG];
+    memcpy(tag, c + mlen0, NOISE_TAG); /* c and m may be one buffer */
+    int r = ossl_aead(0, k, npub, ad, adlen, c, mlen0, tag, m);
+    if (r == 1) return CX_OK;
+    if (r < 0) {
+      sodium_memzero(m, mlen0); /* as libsodium: no unauthenticated plaintext */
+      return CX_E_CRYPTO;
+    }
+  }
   unsigned long long mlen;
   if (crypto_aead_chacha20poly1305_ietf_decrypt(m, &mlen, NULL, c, clen, ad, adlen, npub, k) != 0)
     return CX_E_CRYPTO;

@@ -10,6 +10,7 @@
  * noise_read_msg1 under the receiver's static key, the sender is looked up
  * by hs.rs, then link_accept_init; everything else goes to link_input. */
 #include <check.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,57 @@ START_TEST(test_noise_failures) {
   ck_assert_int_eq(noise_seal(k, 7, (const uint8_t *)"ad", 2, buf, 8, buf), CX_OK);
   ck_assert_int_eq(noise_open(k, 7, (const uint8_t *)"ad", 2, buf, 8 + NOISE_TAG, buf), CX_OK);
   ck_assert(memcmp(buf, "in place", 8) == 0);
+}
+END_TEST
+
+/* The transport AEAD runs in libsodium below 2 KiB and in OpenSSL above
+ * (noise.c): at sizes around and far past the switch, both must give
+ * exactly RFC 8439's ChaCha20-Poly1305 as libsodium computes it, in place
+ * and not, and refuse a flipped bit in the body, the tag or the AD. */
+START_TEST(test_noise_aead_paths) {
+  static const size_t lens[] = {0, 1, 2047, 2048, 2049, 65536 + 13, (size_t)1 << 20};
+  uint8_t k[32], ad[40];
+  tu_randbytes(k, sizeof k);
+  tu_randbytes(ad, sizeof ad);
+  for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+    size_t len = lens[i];
+    uint64_t nonce = tu_rand() >> 1;
+    uint8_t *m = malloc(len + 1), *c = malloc(len + NOISE_TAG), *ref = malloc(len + NOISE_TAG),
+            *io = malloc(len + NOISE_TAG), *back = malloc(len + 1);
+    ck_assert(m && c && ref && io && back);
+    tu_randbytes(m, len);
+    uint8_t npub[12] = {0};
+    for (int b = 0; b < 8; b++) npub[4 + b] = (uint8_t)(nonce >> (8 * b));
+    unsigned long long rl;
+    crypto_aead_chacha20poly1305_ietf_encrypt(ref, &rl, m, len, ad, sizeof ad, NULL, npub, k);
+    ck_assert_int_eq(noise_seal(k, nonce, ad, sizeof ad, m, len, c), CX_OK);
+    ck_assert_msg(memcmp(c, ref, len + NOISE_TAG) == 0, "seal differs at %zu bytes", len);
+    memcpy(io, m, len); /* in place */
+    ck_assert_int_eq(noise_seal(k, nonce, ad, sizeof ad, io, len, io), CX_OK);
+    ck_assert(memcmp(io, ref, len + NOISE_TAG) == 0);
+    ck_assert_int_eq(noise_open(k, nonce, ad, sizeof ad, ref, len + NOISE_TAG, back), CX_OK);
+    ck_assert(len == 0 || memcmp(back, m, len) == 0);
+    ck_assert_int_eq(noise_open(k, nonce, ad, sizeof ad, io, len + NOISE_TAG, io), CX_OK);
+    ck_assert(len == 0 || memcmp(io, m, len) == 0);
+    size_t flips[3] = {len ? tu_rand() % len : 0, len + tu_rand() % NOISE_TAG, 0};
+    for (int f = 0; f < 3; f++) {
+      memcpy(c, ref, len + NOISE_TAG);
+      if (f < 2) {
+        if (f == 0 && len == 0) continue;
+        c[flips[f]] ^= 0x01;
+        ck_assert_int_eq(noise_open(k, nonce, ad, sizeof ad, c, len + NOISE_TAG, back), CX_E_CRYPTO);
+      } else {
+        ad[3] ^= 0x80;
+        ck_assert_int_eq(noise_open(k, nonce, ad, sizeof ad, c, len + NOISE_TAG, back), CX_E_CRYPTO);
+        ad[3] ^= 0x80;
+      }
+    }
+    free(m);
+    free(c);
+    free(ref);
+    free(io);
+    free(back);
+  }
 }
 END_TEST
 
@@ -1228,6 +1280,7 @@ static Suite *net_link_suite(void) {
   TCase *tc = tcase_create("noise");
   tcase_add_test(tc, test_noise_vectors);
   tcase_add_test(tc, test_noise_failures);
+  tcase_add_test(tc, test_noise_aead_paths);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("link");
