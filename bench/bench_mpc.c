@@ -447,6 +447,7 @@ static const char *const PHASE[5] = {"prep-mul", "online-mul", "prep-cmp", "onli
 
 int main(int argc, char **argv) {
   if (sodium_init() < 0) die("sodium_init");
+  mpc_tune_malloc(); /* as custosd */
   setup su;
   memset(&su, 0, sizeof su);
   su.n = 4, su.mults = 1000000, su.cmps = 100000, su.lat = 20, su.batch = 100000;

@@ -15,6 +15,7 @@
  * an online session check, before any share is decoded, that every party is
  * about to take the same items (mpc_pool_position, mpc_pool_ahead_digest;
  * docs/mpc-online.md "Pool alignment"). */
+#include <malloc.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -22,6 +23,11 @@
 
 #include "mpc.h"
 #include "session_internal.h"
+
+void mpc_tune_malloc(void) {
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest */
+  (void)mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 /* ---- secure element buffers ---------------------------------------------
  *

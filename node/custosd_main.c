@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mpc.h"
 #include "node.h"
 #include "store.h"
 
@@ -81,6 +82,7 @@ static int run_check_config(const char *path) {
 int main(int argc, char **argv) {
   const char *cfg_path = NULL, *lvl = NULL;
   int check = 0, check_config = 0;
+  mpc_tune_malloc(); /* MPC messages are megabytes: keep them in the heap */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
