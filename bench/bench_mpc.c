@@ -188,6 +188,25 @@ static void config(party *p, mpc_session_config *c) {
   c->round_timeout_ms = 60000;
 }
 
+/* What this party's links saw, for a session that did not end: a lost
+ * message shows as a reject, an expiry or a new handshake. */
+static void print_links(const party *p) {
+  net_peer_stats ps[MAXN];
+  net_stats_global g;
+  size_t k = net_stats(p->net, ps, MAXN, &g);
+  for (size_t i = 0; i < k && i < MAXN; i++) {
+    fprintf(stderr, "bench_mpc: party %u, link %s: connected %d, handshakes %llu, msgs out %llu in %llu, queued %llu",
+            p->me, ps[i].name, ps[i].connected, (unsigned long long)ps[i].handshakes,
+            (unsigned long long)ps[i].msgs_out, (unsigned long long)ps[i].msgs_in,
+            (unsigned long long)ps[i].queued);
+    for (unsigned r = 0; r < NET_R_COUNT; r++)
+      if (ps[i].rejects[r]) fprintf(stderr, ", %s %llu", net_reject_name(r), (unsigned long long)ps[i].rejects[r]);
+    fprintf(stderr, "\n");
+  }
+  for (unsigned r = 0; r < NET_R_COUNT; r++)
+    if (g.rejects[r]) fprintf(stderr, "bench_mpc: party %u, unattributed %s %llu\n", p->me, net_reject_name(r), (unsigned long long)g.rejects[r]);
+}
+
 /* Drives one session to its end over net/. */
 static void run(party *p, mpc_session *s, const uint8_t sid[32]) {
   mpc_outbox out = {0};
@@ -222,7 +241,10 @@ static void run(party *p, mpc_session *s, const uint8_t sid[32]) {
   }
   mpc_outbox_free(&out);
   const mpc_status *st = mpc_session_status(s);
-  if (st->state != MPC_DONE) die("party %u: session aborted: %s (%s)", p->me, cx_err_name(st->err), st->reason);
+  if (st->state != MPC_DONE) {
+    print_links(p);
+    die("party %u: session aborted: %s (%s)", p->me, cx_err_name(st->err), st->reason);
+  }
   p->bytes += st->bytes_sent;
   p->rounds += st->rounds;
 }
