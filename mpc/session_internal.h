@@ -142,7 +142,9 @@ void mpc_client_aux_digest(const uint8_t *aux, size_t aux_len, uint8_t out[32]);
 /* Outbox append (takes ownership of buf). */
 cx_err mpc_outbox_push(mpc_outbox *o, uint32_t to, uint8_t *buf, size_t len);
 
-/* Secure buffers: sodium_malloc'd, zeroed; free wipes. NULL on OOM. */
+/* Secure buffers (pool.c): locked, guarded, zeroed. fe_free wipes the whole
+ * block and may keep it for the next fe_alloc of its size (the block knows
+ * its size; count is not used). NULL on OOM. */
 fe *fe_alloc(size_t count);
 void fe_free(fe *p, size_t count);
 
