@@ -107,8 +107,8 @@ static cx_err deal(const mpc_shamir *sh, const fe *values, size_t count, const u
   fe *coef = fe_alloc(t), *mask = fe_alloc(1);
   fe col[MPC_MAX_N];
   if (!coef || !mask) {
-    fe_free(coef, t);
-    fe_free(mask, 1);
+    fe_free(coef);
+    fe_free(mask);
     return CX_E_NOMEM;
   }
   fe_prg(key, 0, mask, 1);
@@ -118,8 +118,8 @@ static cx_err deal(const mpc_shamir *sh, const fe *values, size_t count, const u
     for (uint32_t i = 0; i < n; i++) sv[i * (count + 1) + k] = col[i];
   }
   sodium_memzero(col, sizeof col);
-  fe_free(coef, t);
-  fe_free(mask, 1);
+  fe_free(coef);
+  fe_free(mask);
   return CX_OK;
 }
 
@@ -185,7 +185,7 @@ cx_err mpc_client_share(uint32_t n, uint32_t t, const fe *values, size_t count,
     sodium_memzero(key, crypto_kdf_KEYBYTES);
     sodium_free(key);
   }
-  fe_free(sv, (size_t)n * (count + 1));
+  fe_free(sv);
   shamir_free(&sh);
   if (e) mpc_client_dealt_free(out);
   return e;

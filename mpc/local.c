@@ -81,7 +81,7 @@ static void kdf(const mpc_local *l, uint8_t *out, size_t len, uint64_t id, const
 static void outputs_clear(mpc_local *l) {
   free(l->ovals);
   free(l->orec);
-  fe_free(l->sbuf, (size_t)l->n * l->stotal);
+  fe_free(l->sbuf);
   free(l->srec);
   l->ovals = NULL;
   l->orec = NULL;
@@ -515,7 +515,7 @@ static cx_err keep_results(mpc_local *l, const mpc_program *prog, mpc_session **
   l->ovals = malloc((olen ? olen : 1) * sizeof *l->ovals);
   l->sbuf = fe_alloc((size_t)l->n * (slen ? slen : 1));
   if (!l->ovals || !l->sbuf) {
-    fe_free(l->sbuf, (size_t)l->n * (slen ? slen : 1));
+    fe_free(l->sbuf);
     l->sbuf = NULL;
     return cx_errf(err, errlen, CX_E_NOMEM, "out of memory keeping the outputs");
   }

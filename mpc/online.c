@@ -262,7 +262,7 @@ static void ar_free(arena *a, fe *b, size_t len) {
   if (!b) return;
   unsigned c = ar_class(len ? len : 1);
   if (c >= AR_CLASSES) {
-    fe_free(b, len);
+    fe_free(b);
     ar_count(a, -(int64_t)len);
     return;
   }
@@ -272,7 +272,7 @@ static void ar_free(arena *a, fe *b, size_t len) {
 }
 
 static void ar_destroy(arena *a) {
-  for (size_t i = 0; i < a->nslab; i++) fe_free(a->slab[i].v, a->slab[i].cap);
+  for (size_t i = 0; i < a->nslab; i++) fe_free(a->slab[i].v);
   free(a->slab);
   memset(a, 0, sizeof *a);
 }
@@ -322,7 +322,7 @@ static int sec_append(fe **buf, size_t *len, size_t *cap, const fe *src, size_t 
     fe *nb = fe_alloc(ncap);
     if (!nb) return -1;
     if (*len) memcpy(nb, *buf, *len * sizeof *nb);
-    fe_free(*buf, *cap);
+    fe_free(*buf);
     *buf = nb;
     *cap = ncap;
   }
@@ -688,17 +688,17 @@ static cx_err open_finish(online *o) {
 
 static void group_free(online *o) {
   group *g = &o->g;
-  if (g->kind != G_OUTPUT) fe_free(g->mine, g->total); /* OUTPUT's is online.osh */
+  if (g->kind != G_OUTPUT) fe_free(g->mine); /* OUTPUT's is online.osh */
   free(g->vals);
-  fe_free(g->ta, g->tn);
-  fe_free(g->tb, g->tn);
-  fe_free(g->tc, g->tn);
+  fe_free(g->ta);
+  fe_free(g->tb);
+  fe_free(g->tc);
   free(g->sent);
   if (g->x)
     for (size_t k = 0; k < g->e - g->i; k++) ar_free(&o->ar, g->x[k], g->off[k + 1] - g->off[k]);
   free(g->x);
   free(g->off);
-  fe_free(g->ropen, g->ropen_n);
+  fe_free(g->ropen);
   for (uint32_t j = 0; j < MPC_MAX_N; j++) {
     free(g->bmsg[j]);
     free(g->delta[j]);
@@ -746,7 +746,7 @@ static cx_err open_recv(mpc_session *s, online *o, mpc_outbox *out) {
   fe *buf = fe_alloc((size_t)s->cfg.n * count);
   if (!buf) return CX_E_NOMEM;
   int ok = open_round(s, g, MPC_TO_ALL, count, buf, g->mine + g->lo, g->vals + g->lo) == 0;
-  fe_free(buf, (size_t)s->cfg.n * count);
+  fe_free(buf);
   if (!ok) return CX_OK;
   if (g->kind == G_OUTPUT) transcript_add(o, g->vals + g->lo, count);
   g->lo = g->hi;
@@ -813,7 +813,7 @@ static cx_err input_send_a(mpc_session *s, online *o, mpc_outbox *out) {
     dealer_elems(o, d, g->mine, v);
     size_t len;
     uint8_t *pl = payload_new(s, o, TAG_SHARES, v, c, &len);
-    fe_free(v, c);
+    fe_free(v);
     if (!pl) return CX_E_NOMEM;
     cx_err e = CX_OK;
     if (d != me) {
@@ -864,13 +864,13 @@ static cx_err input_recv_a(mpc_session *s, online *o) {
   g->ropen = fe_alloc(c);
   g->ropen_n = c;
   if (!buf || !g->ropen) {
-    fe_free(buf, (size_t)n * c);
+    fe_free(buf);
     return CX_E_NOMEM;
   }
   fe *mine = buf + (size_t)me * c;
   dealer_elems(o, me, g->mine, mine);
   open_round(s, g, me, c, buf, mine, g->ropen); /* an abort is in the status */
-  fe_free(buf, (size_t)n * c);
+  fe_free(buf);
   return CX_OK;
 }
 
@@ -1090,7 +1090,7 @@ static void input_apply(online *o) {
 }
 
 static void input_chunk_clear(group *g) {
-  fe_free(g->ropen, g->ropen_n);
+  fe_free(g->ropen);
   g->ropen = NULL;
   g->ropen_n = 0;
   free(g->sent);
@@ -1231,7 +1231,7 @@ static cx_err ck_send_reveal(mpc_session *s, online *o, uint64_t E, mpc_outbox *
   }
   size_t len;
   uint8_t *pl = payload_new(s, o, MPC_TAG_CLIENT, v, ne, &len);
-  fe_free(v, ne);
+  fe_free(v);
   if (!pl) return CX_E_NOMEM;
   cx_err e = send_keep(s, MPC_TO_ALL, pl, len, out, &o->rv_sent, &o->rv_sent_len);
   wipe_free(pl, len);
@@ -1473,7 +1473,7 @@ static cx_err exec_input_client(mpc_session *s, online *o, const mpc_ins *in) {
   fe *z = ar_alloc(&o->ar, c->count);
   if (!z) return CX_E_NOMEM;
   memcpy(z, c->sh, c->count * sizeof *z);
-  fe_free(c->sh, c->count + 1);
+  fe_free(c->sh);
   c->sh = NULL;
   set_s(o, in->d, z, c->count);
   return CX_OK;
@@ -1671,10 +1671,10 @@ static cx_err finish_done(mpc_session *s, online *o) {
       return CX_OK;
     }
   }
-  fe_free(o->bits, o->bcap);
+  fe_free(o->bits);
   o->bits = NULL;
   o->nbits = o->bcap = 0;
-  fe_free(o->osh, o->ocap);
+  fe_free(o->osh);
   o->osh = NULL;
   o->olen = o->ocap = 0;
   wipe_registers(o);
@@ -1762,15 +1762,15 @@ static void on_destroy(mpc_session *s) {
   ar_destroy(&o->ar);
   free(o->kstart);
   free(o->kill);
-  fe_free(o->osh, o->ocap);
+  fe_free(o->osh);
   free(o->outs);
   free(o->ovals);
-  fe_free(o->ssh, o->sscap);
+  fe_free(o->ssh);
   free(o->shrecs);
-  fe_free(o->bits, o->bcap);
+  fe_free(o->bits);
   mpc_prog_free(o->owned);
   for (size_t k = 0; k < o->ncs; k++) {
-    fe_free(o->cs[k].sh, o->cs[k].count + 1);
+    fe_free(o->cs[k].sh);
     free(o->cs[k].aux);
   }
   if (o->cs) sodium_memzero(o->cs, o->ncs * sizeof *o->cs);
@@ -1919,14 +1919,14 @@ cx_err mpc_session_input_client(mpc_session *s, uint32_t slot, const uint8_t *bl
   fe *sh = fe_alloc(c->count + 1);
   if (!aux || !sh) {
     free(aux);
-    fe_free(sh, c->count + 1);
+    fe_free(sh);
     return CX_E_NOMEM;
   }
   memcpy(aux, context, 32);
   for (int b = 0; b < 8; b++) aux[32 + b] = (uint8_t)((uint64_t)c->count >> (8 * b));
   memcpy(aux + 40, commitments, 32 * (size_t)n);
   /* Given again: the new dealing replaces the old. */
-  fe_free(c->sh, c->count + 1);
+  fe_free(c->sh);
   free(c->aux);
   c->sh = NULL;
   c->aux = aux;
@@ -1937,7 +1937,7 @@ cx_err mpc_session_input_client(mpc_session *s, uint32_t slot, const uint8_t *bl
                              sh, c->salt, err, sizeof err);
   c->complaint = e;
   if (e != CX_OK) {
-    fe_free(sh, c->count + 1); /* zeroed by the open */
+    fe_free(sh); /* zeroed by the open */
     return e;
   }
   c->sh = sh;

@@ -1,5 +1,6 @@
-/* The preprocessing pool (mpc.h) and the secure element buffers
- * (session_internal.h).
+/* The preprocessing pool (mpc.h), the secure element buffers
+ * (session_internal.h) and the process's malloc setting for the engine's
+ * large messages (mpc_tune_malloc, mpc.h).
  *
  * Each kind of material is a bounded FIFO ring in sodium_malloc'd memory
  * sized to its cap at creation: the pool never grows, so what it holds is
@@ -42,8 +43,8 @@ void mpc_tune_malloc(void) {
  * Size classes grow by quarter octaves (4, 5, 6, 7, 8, 10, 12, 14, 16, 20
  * ... elements; a block is at most 25% larger than asked), and a block
  * serves any request up to its class. Each block starts with one hidden
- * element that records its class, so a caller's count never decides which
- * list a block joins, and a freed block is wiped whole. The cache is
+ * element that records its class, so fe_free needs only the pointer, and a
+ * freed block is wiped whole. The cache is
  * bounded (FE_CACHE_BYTES in all, FE_CACHE_PER_CLASS blocks a class);
  * beyond it a block is freed as before. One mutex: custosd allocates from
  * its prep, calls and RPC threads. */
@@ -89,8 +90,7 @@ fe *fe_alloc(size_t count) {
   return b + 1; /* all zero: fresh, or wiped by fe_free */
 }
 
-void fe_free(fe *p, size_t count) {
-  (void)count; /* the block knows its class */
+void fe_free(fe *p) {
   if (!p) return;
   fe *b = p - 1;
   int c = (int)b[0];
@@ -180,7 +180,7 @@ static cx_err ring_init(ring *g, size_t cap) {
 }
 
 static void ring_free(ring *g) {
-  fe_free(g->v, g->cap);
+  fe_free(g->v);
   g->v = NULL;
 }
 

@@ -274,7 +274,7 @@ static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
  * starts: the audit needs only the inbox). */
 static void impl_wipe(prep_impl *p) {
   if (!p) return;
-  fe_free(p->mat, p->mat_len);
+  fe_free(p->mat);
   p->mat = NULL;
   p->mat_len = 0;
   p->sigma = 0;

@@ -143,10 +143,10 @@ void mpc_client_aux_digest(const uint8_t *aux, size_t aux_len, uint8_t out[32]);
 cx_err mpc_outbox_push(mpc_outbox *o, uint32_t to, uint8_t *buf, size_t len);
 
 /* Secure buffers (pool.c): locked, guarded, zeroed. fe_free wipes the whole
- * block and may keep it for the next fe_alloc of its size (the block knows
- * its size; count is not used). NULL on OOM. */
+ * block (it knows its size) and may keep it for the next fe_alloc of that
+ * size; NULL is a no-op. fe_alloc returns NULL on OOM. */
 fe *fe_alloc(size_t count);
-void fe_free(fe *p, size_t count);
+void fe_free(fe *p);
 
 /* ---- pool batch labels (pool.c) ---------------------------------------- */
 

@@ -6,7 +6,7 @@
  * already authenticates; the signature is for third parties.
  *
  * Encoding (all integers big-endian):
- *   version u8 (=1) | kind u8 | session[32] | round u32 | from u8 | to u8 |
+ *   version u8 (=2) | kind u8 | session[32] | round u32 | from u8 | to u8 |
  *   payload_len u32 | payload | sig[64]
  * sig = BIP340 over hash_tagged(CX_TAG_MPC_MSG, header || payload)
  * (header = the 44 bytes before the payload). Version 1 signed

@@ -85,8 +85,8 @@ static fix *fix_new(uint32_t n, uint32_t t, size_t count) {
 }
 
 static void fix_free(fix *f) {
-  for (uint32_t i = 0; i < f->n; i++) fe_free(f->sh[i], f->count + 1);
-  fe_free(f->truth, (size_t)f->n * (f->count + 1));
+  for (uint32_t i = 0; i < f->n; i++) fe_free(f->sh[i]);
+  fe_free(f->truth);
   mpc_client_dealt_free(&f->d);
   free(f->vals);
   free(f->ivals);
@@ -373,7 +373,7 @@ START_TEST(test_open_errors) {
   ck_assert_int_eq(mpc_client_open(blob_of(f, 0), L, f->sk[0], f->ctx, 6, 0, &f->d.commit[0], big, salt7, err,
                                    sizeof err),
                    CX_E_TRUNCATED);
-  fe_free(big, 7);
+  fe_free(big);
   memcpy(b, blob_of(f, 0), L);
   ck_assert_int_eq(open_one(f, 0, b, L + 16, f->sk[0], f->ctx, 5, 0, &f->d.commit[0], err), CX_E_TRAILING);
   ck_assert_int_eq(open_one(f, 0, b, L - 1, f->sk[0], f->ctx, 5, 0, &f->d.commit[0], err), CX_E_TRUNCATED);
