@@ -5,40 +5,41 @@
  *
  * Rounds (every value is a vector of field elements, fe_encode_vec'ed):
  *   0 DEAL      p2p  commit_i || shares of U_t random and U_d double sharings
- *   1 MULT      p2p  coin_i || degree-2t product shares for the king of each
- *   2 KING      all  the products this party opened as king
- *   3 OPEN1     all  shares of rho[0..T) and omega (degree checks)
- *   4 OPEN2     all  share of sigma (the sacrifice check)
- *   5 VERDICT   all  ok byte || transcript hash
- *   5+r ECHO    all  r = 1..t: the verdicts this party first extracted in
+ *   1 MULT      all  coin_i || my degree-2t shares of a*b - S, every product
+ *   2 OPEN      all  my shares of omega (degree t) and zeta (degree 2t)
+ *   3 VERDICT   all  ok byte || transcript hash
+ *   3+r ECHO    all  r = 1..t: the verdicts this party first extracted in
  *                    the previous round, each in its relay chain
- *   6+t+k AUDIT all  only if the batch is not accepted: chunk k of
- *                    T || R || seed || every message received in rounds 0..5
- * Rounds 0-4 and the audit wait for every party (a timeout aborts naming
- * nobody); rounds 5 .. 5+t end at their deadline with what arrived
+ *   4+t+k AUDIT all  only if the batch is not accepted: chunk k of
+ *                    T || R || seed || every message received in rounds 0..3
+ * Rounds 0-2 and the audit wait for every party (a timeout aborts naming
+ * nobody); rounds 3 .. 3+t end at their deadline with what arrived
  * (prep_timeout), as Dolev–Strong's synchronous rounds do.
  * References: Damgård–Nielsen 2007 (CRYPTO) §3 (extraction of random and
- * double sharings with a Vandermonde matrix) and §4 (king multiplication);
- * the sacrifice of a second triple sharing b as in Damgård–Pastro–Smart–
- * Zakarias 2012 and Chida et al. 2018; Dolev–Strong 1983 ("Authenticated
- * algorithms for Byzantine agreement") for agreeing on the verdicts;
- * Ishai–Ostrovsky–Zikas 2014 for identifying the cheater by opening the
- * input-independent preprocessing.
+ * double sharings with a Vandermonde matrix) and §4 (multiplication with
+ * double sharings), with every party, not a king, checking the n degree-2t
+ * shares of each product, which at n >= 3t + 1 detects any t wrong ones
+ * (the error detection of Ben-Or–Goldwasser–Wigderson 1988); Dolev–Strong
+ * 1983 ("Authenticated algorithms for Byzantine agreement") for agreeing on
+ * the verdicts; Ishai–Ostrovsky–Zikas 2014 for identifying the cheater by
+ * opening the input-independent preprocessing.
  *
- * Deviations from the first draft of the protocol (docs/mpc-prep.md):
- *  - the challenges are keyed by the round-2 transcript hash (joint coin
- *    and kings' openings), not by the coin alone, which every party knows
- *    before the kings open: a corrupt king could otherwise shift two
- *    products so that the sacrifice cancels (see after_king);
- *  - nothing a party sees alone makes it abort alone: a failed check, a
- *    coin opening that misses its commitment or a malformed payload makes
- *    it vote "fail" and go on. The verdicts are then agreed (Dolev–Strong),
- *    so every honest party accepts, or every one names an equivocating
- *    verdict, or every one goes to the audit, where the party that saw the
- *    cheat names it with its own proof and the others by the replay. An
- *    abort by one party alone would leave the others waiting (a timeout
- *    that names nobody) or, in the last rounds, accepting a batch it does
- *    not have. */
+ * Why not the king and sacrifice of the earlier protocol (docs/mpc-prep.md
+ * "Why this construction"): a king's opening must itself be checked, which
+ * took a second triple per triple, its double sharing, an opening of rho
+ * and two more rounds; a product checked by everyone is exact once the
+ * sharings it is made of are, which two single-element openings check.
+ * 240 bytes a triple became 112 (n = 4), and the challenges no longer need
+ * hashing the kings' openings (Fiat–Shamir).
+ *
+ * Nothing a party sees alone makes it abort alone: a failed check, a coin
+ * opening that misses its commitment or a malformed payload makes it vote
+ * "fail" and go on. The verdicts are then agreed (Dolev–Strong), so every
+ * honest party accepts, or every one names an equivocating verdict, or
+ * every one goes to the audit, where the party that saw the cheat names it
+ * with its own proof and the others by the replay. An abort by one party
+ * alone would leave the others waiting (a timeout that names nobody) or,
+ * in the last rounds, accepting a batch it does not have. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,8 @@
 #include "hash.h"
 #include "session_internal.h"
 
-enum { R_DEAL = 0, R_MULT, R_KING, R_OPEN1, R_OPEN2, R_VERDICT };
-#define PREP_ROUNDS 6 /* rounds 0..5: what the audit publishes and replays */
+enum { R_DEAL = 0, R_MULT, R_OPEN, R_VERDICT };
+#define PREP_ROUNDS 4 /* rounds 0..3: what the audit publishes and replays */
 
 /* The rounds after the verdict depend on t: echo round r (1..t) is round
  * R_VERDICT + r and audit chunk k is round audit0(t) + k. A relay link is
@@ -62,17 +63,17 @@ static uint32_t audit0(uint32_t t) { return R_VERDICT + 1 + t; }
 static uint32_t link_round(uint32_t j, uint32_t idx) { return LINK_ROUND0 + 2 * j + idx; }
 
 /* fe_prg nonces (docs/mpc-prep.md "Local randomness"). Keyed by the party's
- * seed they give its dealing; keyed by the round-2 transcript hash (the
- * joint coin and the kings' openings), the challenges. One
- * nonce per purpose, so the streams are independent and a replay from the
- * seed regenerates them exactly. */
+ * seed they give its dealing; keyed by the joint coin, the two challenges.
+ * One nonce per purpose, so the streams are independent and a replay from
+ * the seed regenerates them exactly. */
 #define NONCE_RAND 1   /* key seed: U_t x (1 + t): secret, then t coefficients */
 #define NONCE_DOUBLE 2 /* key seed: U_d x (1 + t + 2t): secret, t coefs, 2t coefs */
-#define NONCE_CHAL 3   /* key transcript hash: r, lambda[0..T), mu[0..R) */
+#define NONCE_CHAL 3   /* key joint coin: mu, nu */
 /* coin_i = BLAKE2b-256 keyed by the seed over this label (a PRF of the seed). */
 static const char k_coin_label[] = "custos/mpc/prep-coin";
 
 #define COIN_BYTES 32
+#define OPEN_ITEMS 2 /* omega, zeta */
 #define VERDICT_BYTES (1 + 32)
 #define AUDIT_HDR (8 + 8 + 32)
 #define KEPT 2 /* distinct verdicts kept per sender: two prove equivocation */
@@ -105,28 +106,19 @@ static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t
   d->T = T;
   d->R = R;
   d->m = n - t;
-  /* 3T for a, a2, b; R; one blinding sharing for the omega check. */
-  d->Ut = (3 * T + R + 1 + d->m - 1) / d->m;
-  d->Ud = (2 * T + d->m - 1) / d->m;
+  /* 2T for a, b; R; one blinding sharing for omega. T double sharings
+   * (s, S) and one blinding pair for zeta; none without triples. */
+  d->Ut = (2 * T + R + 1 + d->m - 1) / d->m;
+  d->Ud = T ? (T + 1 + d->m - 1) / d->m : 0;
   d->W = d->Ut + 2 * d->Ud;
 }
 
-/* Products q in [0, 2T) whose king is j (king(q) = q mod n). */
-static uint64_t king_count(uint32_t n, uint64_t T, uint32_t j) {
-  return j < 2 * T ? (2 * T - 1 - j) / n + 1 : 0;
-}
-
 static uint64_t len_deal(const prep_dims *d) { return COIN_BYTES + FE_BYTES * d->W; }
-static uint64_t len_mult(uint32_t n, const prep_dims *d, uint32_t to) {
-  return COIN_BYTES + FE_BYTES * king_count(n, d->T, to);
-}
-static uint64_t len_king(uint32_t n, const prep_dims *d, uint32_t from) {
-  return FE_BYTES * king_count(n, d->T, from);
-}
-static uint64_t len_open1(const prep_dims *d) { return FE_BYTES * (d->T + 1); }
+static uint64_t len_mult(const prep_dims *d) { return COIN_BYTES + FE_BYTES * d->T; }
+static uint64_t len_open(void) { return FE_BYTES * OPEN_ITEMS; }
 
 /* The largest audit blob a party can have: every message it received in
- * rounds 0..5 at the largest size the inbox accepts (a malformed payload is
+ * rounds 0..3 at the largest size the inbox accepts (a malformed payload is
  * published as received). Bounds a declared blob length. */
 static uint64_t audit_max(uint32_t n) {
   return AUDIT_HDR +
@@ -144,17 +136,16 @@ static uint64_t piece_len(uint64_t L, uint64_t k) {
   return L - k * ch < ch ? L - k * ch : ch;
 }
 
-/* Every payload of the batch must fit MPC_MAX_PAYLOAD. The round-0 deal is
- * the largest; the audit, whatever its size, is split over as many rounds
- * as it needs. At least one item, and T, R bounded first so the arithmetic
- * cannot overflow. */
+/* Every payload of the batch must fit MPC_MAX_PAYLOAD: the round-0 deal
+ * and the round-1 products are the large ones; the audit, whatever its
+ * size, is split over as many rounds as it needs. At least one item, and
+ * T, R bounded first so the arithmetic cannot overflow. */
 static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
   if (T == 0 && R == 0) return 0;
   if (T > MPC_MAX_PAYLOAD || R > MPC_MAX_PAYLOAD) return 0;
   prep_dims d;
   dims_init(&d, n, t, T, R);
-  return len_deal(&d) <= MPC_MAX_PAYLOAD && len_open1(&d) <= MPC_MAX_PAYLOAD &&
-         len_mult(n, &d, 0) <= MPC_MAX_PAYLOAD;
+  return len_deal(&d) <= MPC_MAX_PAYLOAD && len_mult(&d) <= MPC_MAX_PAYLOAD;
 }
 
 /* ---- state ------------------------------------------------------------- */
@@ -178,8 +169,8 @@ typedef struct {
   uint32_t proof_from, proof_round;
   uint8_t coin_mine[COIN_BYTES];
   uint8_t commit[MPC_MAX_N][32];
-  uint8_t coin[32];       /* the joint coin */
-  uint8_t transcript[32]; /* hash of the coin and the kings' openings */
+  uint8_t coin[32];       /* the joint coin: the key of the challenges */
+  uint8_t transcript[32]; /* its hash, in the verdict: accepted only if all agree */
   /* One fe_alloc'd block (mat, mat_len) for the whole session: every
    * sodium_malloc is an mmap, an mlock of every page (faulting it in), guard
    * pages and two wipes, which at 100K triples cost more than the field
@@ -187,21 +178,20 @@ typedef struct {
    * rounds and one scratch region that each round reuses (see scratch_len). */
   fe *mat;
   size_t mat_len;
-  fe *rand;    /* Ut * m: extracted degree-t random sharings */
-  fe *dt;      /* Ud * m: extracted double sharings, degree t */
-  fe *U;       /* 2T: the opened products; then, in place, c (T) and c2 (T) */
-  fe *ch;      /* 1 + T + R: challenges r, lambda, mu */
-  fe *umine;   /* kmax: my degree-2t shares of my own products (I am their king) */
-  fe *scr;     /* scratch_len: per-round temporaries, laid out by each round */
-  fe *d2;      /* Ud * m, in scratch during round 0: double sharings, degree 2t */
-  fe sigma;    /* my share of sigma */
+  fe *rand;  /* Ut * m: extracted degree-t random sharings */
+  fe *dt;    /* Ud * m: extracted double sharings, degree t */
+  fe *d2;    /* Ud * m: their degree-2t halves; after round 0, dt - d2 */
+  fe *umine; /* T, after two free elements: my degree-2t product shares */
+  fe *U;     /* T: the opened products; then, in place, c */
+  fe *ch;    /* 4: the challenges mu, nu; my shares of omega and zeta */
+  fe *scr;   /* scratch_len: per-round temporaries, laid out by each round */
   /* Verdict agreement (public values). */
   bytes ext[MPC_MAX_N][KEPT]; /* distinct signed verdicts extracted, per sender */
   uint8_t ext_n[MPC_MAX_N];
   uint8_t linked[MPC_MAX_N]; /* links I signed, per sender */
   relay *pend;               /* chains to relay in the next echo round */
   size_t pend_n, pend_cap;
-  uint64_t ds_start; /* when I entered round 5: the agreement's schedule starts */
+  uint64_t ds_start; /* when I entered the verdict round: the agreement's schedule starts */
   /* Audit. */
   uint8_t *blob; /* my audit blob (holds my seed: wiped) */
   size_t blob_len;
@@ -212,16 +202,12 @@ static prep_impl *impl_of(mpc_session *s) { return (prep_impl *)s->impl; }
 
 /* Views into the material (docs/mpc-prep.md "Assignment"). */
 static fe *mat_a(prep_impl *p) { return p->rand; }
-static fe *mat_a2(prep_impl *p) { return p->rand + p->d.T; }
-static fe *mat_b(prep_impl *p) { return p->rand + 2 * p->d.T; }
-static fe *mat_r(prep_impl *p) { return p->rand + 3 * p->d.T; }
-static fe mat_blind(prep_impl *p) { return p->rand[3 * p->d.T + p->d.R]; }
-static fe *mat_s(prep_impl *p) { return p->dt; }
-static fe *mat_s2(prep_impl *p) { return p->dt + p->d.T; }
-static fe *mat_S(prep_impl *p) { return p->d2; }
-static fe *mat_S2(prep_impl *p) { return p->d2 + p->d.T; }
+static fe *mat_b(prep_impl *p) { return p->rand + p->d.T; }
+static fe *mat_r(prep_impl *p) { return p->rand + 2 * p->d.T; }
+static fe mat_blind(prep_impl *p) { return p->rand[2 * p->d.T + p->d.R]; }
+static fe *mat_s(prep_impl *p) { return p->dt; }   /* s[0..T), then the blind pair's s' */
+static fe *mat_S(prep_impl *p) { return p->d2; }   /* S[0..T), S'; after round 0, s - S */
 static fe *mat_c(prep_impl *p) { return p->U; }
-static fe *mat_c2(prep_impl *p) { return p->U + p->d.T; }
 
 /* Received vectors are checked and then read straight from the inbox, a
  * tile of TILE items of every party at a time, instead of being copied into
@@ -229,34 +215,24 @@ static fe *mat_c2(prep_impl *p) { return p->U + p->d.T; }
  * their page faults) are gone. */
 #define TILE 256
 
-/* Products per king, at most: king_count(n, T, j) <= kmax for every j. */
-static uint64_t kmax_of(uint32_t n, const prep_dims *d) { return 2 * d->T / n + 1; }
-
 /* The scratch region is reused by every round; its size is the largest
  * layout of any round (offsets in elements):
  *   round 0 send:  own row W | coefficients nr + nd | send row 2 + W
- *   round 0 recv:  own row W | d2 Ud*m | tile n*TILE | n king rows 2 + kmax
- *   round 1:       KING payload kmax | tile n*TILE
- *   round 2:       mine3 T + 1 | my KING payload, re-gathered, kmax
- *   rounds 3, 4:   mine3 T + 1 | open3 T + 1 | tile n*TILE
- * The "2 +" slots hold a 32-byte prefix (commitment or coin) in front of a
- * payload, so that the payload is sent from where it was computed. */
+ *   round 0 recv:  own row W | tile n*TILE
+ *   rounds 1, 2:   tile n*TILE
+ * The "2 +" slot holds the 32-byte commitment in front of a row, so that
+ * the row is sent from where it was computed. */
 static size_t scratch_len(uint32_t n, uint32_t t, const prep_dims *d) {
-  size_t nr = d->Ut * (1 + t), nd = d->Ud * (1 + 3 * (size_t)t), km = kmax_of(n, d);
-  size_t tile = (size_t)n * TILE;
-  size_t l[] = {2 * d->W + 2 + nr + nd, d->W + d->Ud * d->m + tile + n * (2 + km), km + tile,
-                d->T + 1 + km, 2 * (d->T + 1) + tile};
-  size_t mx = 0;
-  for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
-    if (l[i] > mx) mx = l[i];
-  return mx;
+  size_t nr = d->Ut * (1 + t), nd = d->Ud * (1 + 3 * (size_t)t);
+  size_t send = 2 * d->W + 2 + nr + nd, recv = d->W + (size_t)n * TILE;
+  return send > recv ? send : recv;
 }
 
 static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
   const prep_dims *d = &p->d;
-  size_t sizes[] = {d->Ut * d->m, d->Ud * d->m, 2 * d->T, 1 + d->T + d->R, kmax_of(n, d),
+  size_t sizes[] = {d->Ut * d->m, d->Ud * d->m, d->Ud * d->m, 2 + d->T, d->T, 4,
                     scratch_len(n, t, d)};
-  fe **dst[] = {&p->rand, &p->dt, &p->U, &p->ch, &p->umine, &p->scr};
+  fe **dst[] = {&p->rand, &p->dt, &p->d2, &p->umine, &p->U, &p->ch, &p->scr};
   size_t total = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
   p->mat = fe_alloc(total);
@@ -267,6 +243,7 @@ static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
     *dst[i] = p->mat + off;
     off += sizes[i];
   }
+  p->umine += 2; /* the coin goes in front of it when it is sent */
   return CX_OK;
 }
 
@@ -277,7 +254,6 @@ static void impl_wipe(prep_impl *p) {
   fe_free(p->mat);
   p->mat = NULL;
   p->mat_len = 0;
-  p->sigma = 0;
   sodium_memzero(p->coin_mine, sizeof p->coin_mine);
 }
 
@@ -349,43 +325,22 @@ static int wire_canonical(const uint8_t *b, size_t count) {
   return !bad;
 }
 
-/* v[0..count) in wire form, in place; v is a temporary that is not read as
- * elements afterwards. */
-static const uint8_t *to_wire(fe *v, size_t count) {
-#if !WIRE_NATIVE
-  for (size_t i = 0; i < count; i++) {
-    fe x = v[i];
-    fe_encode(x, (uint8_t *)(v + i));
-  }
-#endif
-  return (const uint8_t *)v;
-}
-
-/* Sends the temporary v[0..count) (payload with no prefix). */
-static cx_err send_tmp(mpc_session *s, uint32_t to, fe *v, size_t count, mpc_outbox *out) {
-  return sess_send(s, to, to_wire(v, count), FE_BYTES * count, out);
-}
-
-/* Sends prefix (32 bytes) || v[0..count), where the two elements in front
- * of v are free: the prefix goes there and the payload is sent in place. */
-static cx_err send_prefixed(mpc_session *s, uint32_t to, const uint8_t prefix[32], fe *v,
-                            size_t count, mpc_outbox *out) {
-  to_wire(v, count);
-  uint8_t *buf = (uint8_t *)(v - 2);
-  memcpy(buf, prefix, 32);
-  return sess_send(s, to, buf, 32 + FE_BYTES * count, out);
-}
-
-/* Sends v[0..count), which stays in use: in place where that leaves v
- * intact, else through an encoded copy (wiped: it held shares). */
-static cx_err send_kept(mpc_session *s, uint32_t to, const fe *v, size_t count, mpc_outbox *out) {
+/* Sends [prefix (32 bytes) ||] v[0..count). v stays intact: where the wire
+ * form is the memory form it is sent in place, the prefix written in the
+ * two free elements in front of v (every prefixed vector has them); other
+ * hosts send an encoded copy (wiped: it held shares). */
+static cx_err send_vec(mpc_session *s, uint32_t to, const uint8_t *prefix, fe *v, size_t count,
+                       mpc_outbox *out) {
+  size_t pre = prefix ? 32 : 0, len = pre + FE_BYTES * count;
 #if WIRE_NATIVE
-  return sess_send(s, to, (const uint8_t *)v, FE_BYTES * count, out);
+  uint8_t *buf = (uint8_t *)v - pre;
+  if (prefix) memcpy(buf, prefix, 32);
+  return sess_send(s, to, buf, len, out);
 #else
-  size_t len = FE_BYTES * count;
   uint8_t *buf = malloc(len ? len : 1);
   if (!buf) return CX_E_NOMEM;
-  fe_encode_vec(v, count, buf);
+  if (prefix) memcpy(buf, prefix, 32);
+  fe_encode_vec(v, count, buf + pre);
   cx_err e = sess_send(s, to, buf, len, out);
   sodium_memzero(buf, len ? len : 1);
   free(buf);
@@ -531,7 +486,7 @@ static cx_err prep_start(mpc_session *s, mpc_outbox *out) {
   for (uint32_t j = 0; j < n && e == CX_OK; j++) {
     if (j == me) continue;
     deal_row(d, t, coef, j, row);
-    e = send_prefixed(s, j, h.b, row, d->W, out);
+    e = send_vec(s, j, h.b, row, d->W, out);
   }
   /* The coefficients are the dealing's secrets and the other rows are sent:
    * only my own row is needed from here on. */
@@ -541,21 +496,18 @@ static cx_err prep_start(mpc_session *s, mpc_outbox *out) {
 
 /* After round 0: extraction over the dealers, column by column
  * (Damgård–Nielsen §3): with at most t dealers corrupt, the m = n - t
- * outputs of each column are uniform and unknown to the adversary. Then the
- * local degree-2t products of §4, written straight into each king's
- * payload. */
+ * outputs of each column are uniform and unknown to the adversary. Then my
+ * degree-2t share of each product a*b - S (§4), sent to everyone with my
+ * coin opening. */
 static cx_err after_deal(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   const prep_dims *d = &p->d;
   uint32_t n = s->cfg.n, me = s->cfg.me;
-  uint64_t km = kmax_of(n, d);
   cx_err e = CX_OK;
-  /* scratch: own row (from prep_start) | d2 | tile | n king rows */
+  /* scratch: own row (from prep_start) | tile */
   vecs v = {.n = n, .me = me, .mine = p->scr};
-  p->d2 = p->scr + d->W;
-  fe *tile = p->d2 + d->Ud * d->m, *kb[MPC_MAX_N];
+  fe *tile = p->scr + d->W;
   for (uint32_t j = 0; j < n; j++) {
-    kb[j] = j == me ? p->umine : tile + (size_t)n * TILE + j * (2 + km) + 2;
     if (j == me) continue;
     const mpc_msg *m = round_msg(s, j, &e);
     if (!m) return e;
@@ -576,37 +528,54 @@ static cx_err after_deal(mpc_session *s, mpc_outbox *out) {
       shamir_extract(&s->sh, tile + i, TILE, dst, 1);
     }
   }
-  /* u[q]: degree-2t shares of a*b - S (q < T) and a2*b - S2 (q = T + k),
-   * for the king q mod n, in increasing q. */
-  const fe *a = mat_a(p), *a2 = mat_a2(p), *b = mat_b(p), *S = mat_S(p), *S2 = mat_S2(p);
-  uint32_t j = 0;
-  uint64_t i = 0; /* position in the kings' rows: q / n */
-  for (size_t k = 0; k < d->T; k++) {
-    kb[j][i] = fe_sub(fe_mul(a[k], b[k]), S[k]);
-    if (++j == n) j = 0, i++;
-  }
-  for (size_t k = 0; k < d->T; k++) {
-    kb[j][i] = fe_sub(fe_mul(a2[k], b[k]), S2[k]);
-    if (++j == n) j = 0, i++;
-  }
+  /* u[k] = a[k] b[k] - S[k]: a degree-2t sharing of a b - s. After this,
+   * S is needed only as s - S (zeta), so it becomes that in place. */
+  const fe *a = mat_a(p), *b = mat_b(p), *sv = mat_s(p);
+  fe *S = mat_S(p);
+  for (size_t k = 0; k < d->T; k++) p->umine[k] = fe_sub(fe_mul(a[k], b[k]), S[k]);
+  for (size_t k = 0; d->T && k <= d->T; k++) S[k] = fe_sub(sv[k], S[k]);
   sess_next_round(s, sess_others(s));
-  /* Round 1: to each king its products, with my coin opening. */
-  for (j = 0; j < n && e == CX_OK; j++)
-    if (j != me) e = send_prefixed(s, j, p->coin_mine, kb[j], king_count(n, d->T, j), out);
-  return e;
+  return send_vec(s, MPC_TO_ALL, p->coin_mine, p->umine, d->T, out);
 }
 
-/* ---- round 1: multiply (as king) ---------------------------------------- */
+/* ---- round 1: every party checks every product --------------------------- */
 
+/* omega = blind + sum_i mu^(i+1) x_i over x = a, b, r, s (every degree-t
+ * sharing the batch keeps or uses), and zeta = (s' - S') + sum_k
+ * nu^(k+1) (s_k - S_k): my shares of both, by Horner. If some x_i is not a
+ * degree-t sharing, omega is not one either unless mu is a root of a
+ * nonzero polynomial of degree < 3T + R + 1 fixed before the coin (at most
+ * that many of p values); the same for zeta, degree 2t and secret 0, and
+ * the pairs (s, S). The blinding sharings make both uniform, so opening
+ * them reveals nothing of the batch. */
+static void check_shares(prep_impl *p, fe mu, fe nu, fe *omega, fe *zeta) {
+  const prep_dims *d = &p->d;
+  const fe *x = p->rand, *sv = mat_s(p), *D = mat_S(p);
+  fe acc = 0;
+  for (size_t k = d->T; k-- > 0;) acc = fe_mul(fe_add(acc, sv[k]), mu);
+  for (size_t i = 2 * d->T + d->R; i-- > 0;) acc = fe_mul(fe_add(acc, x[i]), mu);
+  *omega = fe_add(acc, mat_blind(p));
+  acc = 0;
+  for (size_t k = d->T; k-- > 0;) acc = fe_mul(fe_add(acc, D[k]), nu);
+  *zeta = d->T ? fe_add(acc, D[d->T]) : 0;
+}
+
+/* At n >= 3t + 1 the n shares of a degree-2t sharing detect up to t wrong
+ * ones: if they all lie on one polynomial of degree 2t, it is the one
+ * through the n - t >= 2t + 1 honest shares, so every honest party that
+ * accepts has the same, exact U = a b - s (given that a, b are degree t and
+ * S degree 2t with the secret of s, which omega and zeta check). A corrupt
+ * party that sends different shares to different parties only makes some
+ * of them vote fail. The shares cannot be corrected here (nothing is
+ * lost by not trying: the batch is input-independent and the audit names
+ * the cheater), so a failure is remembered and U zeroed, deterministically
+ * for the replay. */
 static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   const prep_dims *d = &p->d;
   uint32_t n = s->cfg.n, me = s->cfg.me;
-  uint64_t kc = king_count(n, d->T, me);
   cx_err e = CX_OK;
   uint8_t coins[MPC_MAX_N][COIN_BYTES] = {{0}};
-  /* scratch: my KING payload | tile */
-  fe *vals = p->scr, *tile = vals + kmax_of(n, d);
   vecs v = {.n = n, .me = me, .mine = p->umine};
   for (uint32_t j = 0; j < n; j++) {
     if (j == me) {
@@ -615,7 +584,7 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
     }
     const mpc_msg *m = round_msg(s, j, &e);
     if (!m) goto done;
-    v.src[j] = check_fe(s, m, len_mult(n, d, me), COIN_BYTES, kc);
+    v.src[j] = check_fe(s, m, len_mult(d), COIN_BYTES, d->T);
     if (v.src[j])
       memcpy(coins[j], m->payload, COIN_BYTES);
     else
@@ -632,121 +601,30 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
       note_proof(p, MPC_EV_COIN, j, R_MULT);
     }
   }
-  cx_hash coin;
+  cx_hash coin, th;
   hash_tagged(CX_TAG_MPC_COIN, coins, (size_t)n * COIN_BYTES, &coin);
   memcpy(p->coin, coin.b, 32);
-  /* King: n degree-2t shares detect up to t errors (n >= 3t + 1); they
-   * cannot be corrected, so a failure is remembered and the batch voted
-   * down. Zeros keep the run deterministic for the replay. */
-  if (kc && check_tiles(s, &v, 2 * s->cfg.t, kc, vals, tile) != 0) p->fail = 1;
-  for (uint64_t i = 0; i < kc; i++) p->U[me + i * n] = vals[i];
+  hash_tagged(CX_TAG_MPC_TRANSCRIPT, p->coin, 32, &th);
+  memcpy(p->transcript, th.b, 32);
+  if (d->T && check_tiles(s, &v, 2 * s->cfg.t, d->T, p->U, p->scr) != 0) p->fail = 1;
+  /* c = (a b - s) + s: degree-t shares of the products (§4), in place. */
+  fe *c = mat_c(p);
+  const fe *sv = mat_s(p);
+  for (size_t k = 0; k < d->T; k++) c[k] = fe_add(c[k], sv[k]);
+  /* The challenges come from the joint coin, which no party knew when it
+   * dealt: the coin shares were committed in round 0. */
+  fe_prg(p->coin, NONCE_CHAL, p->ch, 2);
+  check_shares(p, p->ch[0], p->ch[1], &p->ch[2], &p->ch[3]);
   sess_next_round(s, sess_others(s));
-  e = send_tmp(s, MPC_TO_ALL, vals, kc, out);
+  e = send_vec(s, MPC_TO_ALL, NULL, p->ch + 2, OPEN_ITEMS, out);
 done:
   sodium_memzero(coins, sizeof coins);
   return e;
 }
 
-/* ---- round 2: the kings' openings; the checks' challenges --------------- */
-
-static cx_err after_king(mpc_session *s, mpc_outbox *out) {
-  prep_impl *p = impl_of(s);
-  const prep_dims *d = &p->d;
-  uint32_t n = s->cfg.n, me = s->cfg.me;
-  cx_err e = CX_OK;
-  /* scratch: mine3 (T + 1) | my KING payload, re-gathered for the hash */
-  fe *mine3 = p->scr, *v = mine3 + d->T + 1;
-  hash_ctx hc;
-  hash_ctx_init(&hc, CX_TAG_MPC_TRANSCRIPT);
-  hash_ctx_update(&hc, p->coin, 32);
-  for (uint32_t j = 0; j < n; j++) {
-    uint64_t kc = king_count(n, d->T, j);
-    if (j == me) {
-      for (uint64_t i = 0; i < kc; i++) v[i] = p->U[j + i * n];
-      hash_ctx_update(&hc, to_wire(v, kc), FE_BYTES * kc);
-      continue;
-    }
-    const mpc_msg *m = round_msg(s, j, &e);
-    if (!m) return e;
-    const uint8_t *src = check_fe(s, m, len_king(n, d, j), 0, kc);
-    for (uint64_t i = 0; i < kc; i++) p->U[j + i * n] = src ? wire_get(src + i * FE_BYTES) : 0;
-    hash_ctx_update(&hc, m->payload, m->len); /* as received, even if malformed */
-  }
-  cx_hash th;
-  hash_ctx_final(&hc, &th);
-  memcpy(p->transcript, th.b, 32);
-  /* c = (a*b - s) + s: degree-t shares of the products (§4), in place of
-   * the opened U, which nothing reads after this. */
-  fe *c = mat_c(p), *c2 = mat_c2(p);
-  const fe *sv = mat_s(p), *s2 = mat_s2(p);
-  for (size_t k = 0; k < d->T; k++) {
-    c[k] = fe_add(c[k], sv[k]);
-    c2[k] = fe_add(c2[k], s2[k]);
-  }
-  /* The challenges are keyed by the transcript hash, which binds the joint
-   * coin AND the kings' openings, not by the coin alone: the coin is known
-   * after round 1, before the kings open, and a corrupt king that knew r
-   * could open U[k] + delta and U[T + k] + r * delta (one king holds both
-   * when n divides T) and pass the sacrifice with a wrong triple. Hashing
-   * its opening into r (Fiat–Shamir) leaves it a 1/p chance per try. */
-  fe_prg(p->transcript, NONCE_CHAL, p->ch, 1 + d->T + d->R);
-  fe r = p->ch[0];
-  const fe *mu = p->ch + 1 + d->T, *a = mat_a(p), *a2 = mat_a2(p), *rr = mat_r(p);
-  for (size_t k = 0; k < d->T; k++) mine3[k] = fe_sub(fe_mul(r, a[k]), a2[k]);
-  fe omega = mat_blind(p);
-  for (size_t k = 0; k < d->R; k++) omega = fe_add(omega, fe_mul(mu[k], rr[k]));
-  mine3[d->T] = omega;
-  sess_next_round(s, sess_others(s));
-  return send_kept(s, MPC_TO_ALL, mine3, d->T + 1, out);
-}
-
-/* Gathers every party's vector of count degree-t shares of this round (mine
- * given) and opens them with the detect-only check. Returns 1 if consistent
- * and well formed, 0 if not (vals zeroed), -1 on our own error (*e). */
-static int open_all(mpc_session *s, const fe *mine, size_t count, fe *vals, fe *tile, cx_err *e) {
-  uint32_t n = s->cfg.n, me = s->cfg.me;
-  vecs v = {.n = n, .me = me, .mine = mine};
-  int rc = 1;
-  for (uint32_t j = 0; j < n; j++) {
-    if (j == me) continue;
-    const mpc_msg *m = round_msg(s, j, e);
-    if (!m) return -1;
-    if (!(v.src[j] = check_fe(s, m, FE_BYTES * count, 0, count))) rc = 0;
-  }
-  if (check_tiles(s, &v, s->cfg.t, count, vals, tile) != 0) rc = 0;
-  if (rc == 0) memset(vals, 0, count * sizeof(fe));
-  return rc;
-}
-
-/* ---- round 3: degree checks; the sacrifice ------------------------------ */
-
-static cx_err after_open1(mpc_session *s, mpc_outbox *out) {
-  prep_impl *p = impl_of(s);
-  const prep_dims *d = &p->d;
-  cx_err e = CX_OK;
-  /* scratch: mine3 (from after_king) | open3 | tile */
-  fe *mine3 = p->scr, *open3 = mine3 + d->T + 1, *tile = open3 + d->T + 1;
-  int rc = open_all(s, mine3, d->T + 1, open3, tile, &e);
-  if (rc < 0) return e;
-  if (rc == 0) p->fail = 1;
-  /* sigma = sum lambda_k (r c_k - c2_k - rho_k b_k): zero when both
-   * triples are right, since rho_k b_k = r a_k b_k - a2_k b_k; a wrong c_k
-   * survives with probability 1/p (the sacrifice of SPDZ 2012 / Chida et
-   * al. 2018, the second triple (a2, b, c2) sharing b). */
-  fe r = p->ch[0], sigma = 0;
-  const fe *lambda = p->ch + 1, *c = mat_c(p), *c2 = mat_c2(p), *b = mat_b(p);
-  for (size_t k = 0; k < d->T; k++) {
-    fe term = fe_sub(fe_sub(fe_mul(r, c[k]), c2[k]), fe_mul(open3[k], b[k]));
-    sigma = fe_add(sigma, fe_mul(lambda[k], term));
-  }
-  p->sigma = sigma;
-  sess_next_round(s, sess_others(s));
-  return send_kept(s, MPC_TO_ALL, &p->sigma, 1, out);
-}
-
 /* ---- the agreement's schedule ------------------------------------------ */
 
-/* The agreement's rounds end at fixed times: round 5 + k at
+/* The agreement's rounds end at fixed times: round R_VERDICT + k at
  * ds_start + (k + 1) * DS_SLOT * D (D = round_timeout_ms), or earlier once
  * every message is in (docs/mpc-prep.md "Deadlines"). A deadline counted
  * from my own entry into each round, as for the other rounds, would let a
@@ -754,44 +632,56 @@ static cx_err after_open1(mpc_session *s, mpc_outbox *out) {
  * back a full D, so that its next message misses the others' deadlines
  * (an honest party counted as silent) and they run two rounds ahead of it.
  * With a fixed schedule, a party held back in one round is not behind in
- * the next. DS_SLOT = 2: honest parties enter round 5 less than D apart
- * (round 4 waits for everyone, and a party still waiting D after entering
- * it aborts), so a slot of 2D leaves a full D for delivery and for the
- * tick that notices the deadline. It costs nothing when every message
- * arrives: the rounds end as soon as they are complete. */
+ * the next. DS_SLOT = 2: honest parties enter the verdict round less than D
+ * apart (the round before waits for everyone, and a party still waiting D
+ * after entering it aborts), so a slot of 2D leaves a full D for delivery
+ * and for the tick that notices the deadline. It costs nothing when every
+ * message arrives: the rounds end as soon as they are complete. */
 #define DS_SLOT 2
 
-/* Sets the deadline of the round just entered (5 .. 5 + t, and audit
- * round 0 = slot t + 1) on the schedule (sess_set_deadline: session.c
- * ends the round then instead of D after I entered it). */
+/* Sets the deadline of the round just entered (the verdict round, the t
+ * echo rounds, and audit round 0 = slot t + 1) on the schedule
+ * (sess_set_deadline: session.c ends the round then instead of D after I
+ * entered it). */
 static void ds_deadline(mpc_session *s) {
   prep_impl *p = impl_of(s);
   uint64_t D = s->cfg.round_timeout_ms, k = s->round - R_VERDICT;
   sess_set_deadline(s, p->ds_start + (k + 1) * DS_SLOT * D);
 }
 
-/* ---- round 4: the sacrifice's value; the verdict ------------------------ */
+/* ---- round 2: the openings; the verdict --------------------------------- */
 
-static cx_err after_open2(mpc_session *s, mpc_outbox *out) {
+/* Opens omega at degree t and zeta at degree 2t from every party's two
+ * shares; the batch is good only if both are consistent and zeta is 0. */
+static cx_err after_open(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
+  uint32_t n = s->cfg.n, me = s->cfg.me, t = s->cfg.t;
   cx_err e = CX_OK;
-  fe sigma = 0;
-  int rc = open_all(s, &p->sigma, 1, &sigma, p->scr + 2 * (p->d.T + 1), &e);
-  if (rc < 0) return e;
-  if (rc == 0 || sigma != 0) p->fail = 1;
-  uint8_t v[VERDICT_BYTES];
-  v[0] = p->fail ? 0 : 1;
-  memcpy(v + 1, p->transcript, 32);
+  vecs vo = {.n = n, .me = me, .mine = p->ch + 2}, vz = {.n = n, .me = me, .mine = p->ch + 3};
+  for (uint32_t j = 0; j < n; j++) {
+    if (j == me) continue;
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) return e;
+    vo.src[j] = check_fe(s, m, len_open(), 0, OPEN_ITEMS);
+    vz.src[j] = vo.src[j] ? vo.src[j] + FE_BYTES : NULL;
+  }
+  fe omega = 0, zeta = 0;
+  if (check_tiles(s, &vo, t, 1, &omega, p->scr) != 0 ||
+      check_tiles(s, &vz, 2 * t, 1, &zeta, p->scr) != 0 || zeta != 0)
+    p->fail = 1;
+  uint8_t vd[VERDICT_BYTES];
+  vd[0] = p->fail ? 0 : 1;
+  memcpy(vd + 1, p->transcript, 32);
   sess_next_round(s, sess_others(s));
   p->ds_start = s->now_ms;
   ds_deadline(s);
-  return sess_send(s, MPC_TO_ALL, v, sizeof v, out);
+  return sess_send(s, MPC_TO_ALL, vd, sizeof vd, out);
 }
 
-/* ---- rounds 5 .. 5 + t: agreeing on the verdicts (Dolev–Strong) -------- */
+/* ---- rounds 3 .. 3 + t: agreeing on the verdicts (Dolev–Strong) -------- */
 
-/* A verdict of j: a round-5 message of this session to everyone, of
- * exactly 33 bytes (its signature is checked by the caller). A round-5
+/* A verdict of j: a round-3 message of this session to everyone, of
+ * exactly 33 bytes (its signature is checked by the caller). A round-3
  * message of another shape counts as no verdict: it is neither relayed nor
  * counted, as if j had sent nothing to this party (the audit, where it is
  * published, names j). Keeping verdicts small keeps every echo message
@@ -939,7 +829,7 @@ static cx_err take_echo(mpc_session *s, const mpc_msg *m, uint32_t r) {
 static cx_err accept(mpc_session *s);
 static cx_err start_audit(mpc_session *s, mpc_outbox *out);
 
-/* After round 5 + t. Dolev–Strong with t + 1 rounds: every honest party
+/* After round 3 + t. Dolev–Strong with t + 1 rounds: every honest party
  * holds, for every sender, the same single verdict, or none, or two
  * distinct ones (docs/mpc-prep.md "Verdict agreement"). So this decision is
  * the same at every honest party: name the lowest equivocating sender (its
@@ -978,11 +868,11 @@ static cx_err echo_or_decide(mpc_session *s, mpc_outbox *out) {
   return decide(s, out);
 }
 
-/* Round 5: every verdict received directly is extracted (a chain of depth
- * 0) and relayed in echo round 1. Rounds 5 .. 5 + t are Dolev–Strong's
+/* Round 3: every verdict received directly is extracted (a chain of depth
+ * 0) and relayed in echo round 1. Rounds 3 .. 3 + t are Dolev–Strong's
  * synchronous rounds: at the deadline (prep_timeout) they end with what
  * arrived, and a missing message is simply missing (nothing extracted from
- * its sender in that round), as in the paper. So here, unlike rounds 0-4,
+ * its sender in that round), as in the paper. So here, unlike rounds 0-2,
  * a NULL message is not our bug. */
 static cx_err after_verdict(mpc_session *s, mpc_outbox *out) {
   uint32_t n = s->cfg.n, me = s->cfg.me;
@@ -997,7 +887,7 @@ static cx_err after_verdict(mpc_session *s, mpc_outbox *out) {
   return echo_or_decide(s, out);
 }
 
-/* Echo round r = round - 5: chains of depth r (a missing echo message, at
+/* Echo round r = round - R_VERDICT: chains of depth r (a missing echo message, at
  * the deadline, brings nothing). */
 static cx_err after_echo(mpc_session *s, mpc_outbox *out) {
   uint32_t n = s->cfg.n, me = s->cfg.me, r = s->round - R_VERDICT;
@@ -1041,10 +931,10 @@ static cx_err accept(mpc_session *s) {
 
 /* ---- the audit: publishing ---------------------------------------------- */
 
-/* The audit blob: T || R || seed || for each round 0..5, for each sender
+/* The audit blob: T || R || seed || for each round 0..3, for each sender
  * j != me in order: u32 length || the signed message I received. A verdict
- * (round 5) that had not arrived by the round's deadline is length 0 (no
- * signed message is empty); rounds 0-4 always have every message. Revealing
+ * (round 3) that had not arrived by the round's deadline is length 0 (no
+ * signed message is empty); rounds 0-2 always have every message. Revealing
  * the seed is safe only because this batch is discarded and never depended
  * on any input (Ishai–Ostrovsky–Zikas 2014). */
 static cx_err make_blob(mpc_session *s) {
@@ -1261,7 +1151,7 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
                           mpc_session **out);
 
 /* Replays party j from its published seed and inputs, up to and including
- * its round-5 messages (never its agreement or audit rounds: no
+ * its round-3 messages (never its agreement or audit rounds: no
  * recursion). *out gets the replay session, whose s->replay lists j's
  * unsigned outputs. Another error than CX_OK is ours (out of memory), not
  * j's. */
@@ -1491,11 +1381,11 @@ done:
 
 /* A round's deadline passed with messages missing (session_internal.h,
  * mpc_proto.timeout; session.c has already listed the missing parties as
- * unresponsive). Rounds 5 .. 5 + t are Dolev–Strong's synchronous rounds:
+ * unresponsive). Rounds 3 .. 3 + t are Dolev–Strong's synchronous rounds:
  * they end here with what arrived (docs/mpc-prep.md "Deadlines"), so a
  * verdict or echo message withheld from some honest parties is, for them,
  * a message that was not sent, which the agreement argument covers. Every
- * other round needs every message (rounds 0-4: the batch itself; the
+ * other round needs every message (rounds 0-2: the batch itself; the
  * audit: everyone's seed and inputs): a timeout there aborts naming
  * nobody, as without the hook, since a missing message proves nothing. */
 static cx_err prep_timeout(mpc_session *s, mpc_outbox *out) {
@@ -1510,11 +1400,9 @@ static cx_err prep_advance(mpc_session *s, mpc_outbox *out) {
   switch (s->round) {
   case R_DEAL: return after_deal(s, out);
   case R_MULT: return after_mult(s, out);
-  case R_KING: return after_king(s, out);
-  case R_OPEN1: return after_open1(s, out);
-  case R_OPEN2: return after_open2(s, out);
+  case R_OPEN: return after_open(s, out);
   case R_VERDICT:
-    if (!s->cfg.key) { /* replay: stops after its round-5 messages */
+    if (!s->cfg.key) { /* replay: stops after its round-3 messages */
       impl_wipe(impl_of(s));
       sess_done(s);
       return CX_OK;
@@ -1604,7 +1492,7 @@ static cx_err verify_coin(const cx_pubkey *pks, const mpc_evidence *ev, uint32_t
 }
 
 /* MPC_EV_AUDIT: the culprit's audit chunks, from audit round 0 on, and
- * optionally one of its signed messages of rounds 0..5 (last). Proven when
+ * optionally one of its signed messages of rounds 0..3 (last). Proven when
  * the chunks contradict their declared length, or the complete blob does
  * not parse, or the replay from the blob does not produce that message. */
 static cx_err verify_audit(uint32_t n, uint32_t t, const cx_pubkey *pks, const mpc_evidence *ev,
@@ -1659,9 +1547,9 @@ done:
 }
 
 /* MPC_EV_MALFORMED for a prep message: proven when the payload is wrong
- * whatever the batch size (which a third party does not know): round 4 and
- * 5 have fixed sizes, rounds 0-3 must be whole canonical elements after
- * their fixed prefix, chunk 0 of an audit must declare a possible length
+ * whatever the batch size (which a third party does not know): rounds 2
+ * and 3 have fixed sizes, rounds 0 and 1 must be whole canonical elements
+ * after their 32-byte prefix, chunk 0 of an audit must declare a possible length
  * and carry the piece it implies, any other audit chunk must fit a piece.
  * Echo messages and relay links are never proven malformed: honest parties
  * ignore bad ones rather than name their senders. */
@@ -1676,13 +1564,10 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, con
   switch (m.round) {
   case R_DEAL:
   case R_MULT:
-  case R_KING:
-  case R_OPEN1:
-  case R_OPEN2: {
+  case R_OPEN: {
     if (m.len < pre || (m.len - pre) % FE_BYTES) return CX_OK;
     size_t cnt = (m.len - pre) / FE_BYTES;
-    if (m.round == R_OPEN1 && cnt == 0) return CX_OK;
-    if (m.round == R_OPEN2 && cnt != 1) return CX_OK;
+    if (m.round == R_OPEN && cnt != OPEN_ITEMS) return CX_OK;
     for (size_t i = 0; i < cnt; i++) {
       fe x;
       if (fe_decode(m.payload + pre + i * FE_BYTES, &x) != 0) return CX_OK;

@@ -29,7 +29,9 @@
 #define POOL_CAP 4096
 #define SMALL_T 8 /* the exhaustive tamper matrix: small batches */
 #define SMALL_R 4
-#define R_VERDICT 5
+#define R_MULT 1
+#define R_OPEN 2
+#define R_VERDICT 3
 #define LINK_ROUND0 0xf0000000u /* relay links (docs/mpc-prep.md "Echo messages") */
 #define DEFAULT_CHUNK (MPC_MAX_PAYLOAD - 8)
 
@@ -274,7 +276,7 @@ static void honest_batch(uint32_t n, uint32_t t, size_t T, size_t R) {
     ck_assert_int_eq(st[i].state, MPC_DONE);
     ck_assert_int_eq(st[i].err, CX_OK);
     ck_assert_int_eq(st[i].culprit, -1);
-    ck_assert_uint_eq(st[i].rounds, 6 + t); /* rounds 0..5 and t echo rounds: no audit */
+    ck_assert_uint_eq(st[i].rounds, 4 + t); /* rounds 0..3 and t echo rounds: no audit */
     ck_assert_uint_gt(st[i].msgs_sent, 0);
   }
   check_material(h, T, R, NULL);
@@ -287,9 +289,9 @@ END_TEST
 START_TEST(test_prep_n7) { honest_batch(7, 2, 30, 11); }
 END_TEST
 
-/* Sizes at the edges of the layout: no triples, no rands, fewer products
- * than kings (some kings open nothing), one party's worth of outputs; no
- * echo round at all (t = 0). */
+/* Sizes at the edges of the layout: no triples (no double sharings), no
+ * rands, a single triple, one party's worth of outputs; no echo round at
+ * all (t = 0). */
 START_TEST(test_prep_edge_sizes) {
   honest_batch(4, 1, 0, 5);
   honest_batch(4, 1, 3, 0);
@@ -363,11 +365,12 @@ static size_t max_items(mh *h, size_t fixed, int vary_rands) {
 static size_t max_triples(mh *h, size_t R) { return max_items(h, R, 0); }
 static size_t max_rands(mh *h) { return max_items(h, 0, 1); }
 
-/* W = ceil((3T + R + 1) / m) + 2 ceil(2T / m) shares per recipient in the
- * round-0 deal: 32 + 16 W bytes. */
-static int deal_fits(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
-  uint64_t m = n - t, W = (3 * T + R + 1 + m - 1) / m + 2 * ((2 * T + m - 1) / m);
-  return 32 + 16 * W <= MPC_MAX_PAYLOAD;
+/* W = ceil((2T + R + 1) / m) + 2 ceil((T + 1) / m) shares per recipient
+ * in the round-0 deal (32 + 16 W bytes; no double sharings when T = 0);
+ * the round-1 products are 32 + 16 T bytes. */
+static int batch_fits(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
+  uint64_t m = n - t, W = (2 * T + R + 1 + m - 1) / m + (T ? 2 * ((T + 1 + m - 1) / m) : 0);
+  return 32 + 16 * W <= MPC_MAX_PAYLOAD && 32 + 16 * T <= MPC_MAX_PAYLOAD;
 }
 
 START_TEST(test_prep_limits) {
@@ -389,18 +392,18 @@ START_TEST(test_prep_limits) {
   bad.me = 4;
   ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   /* The documented maxima (docs/mpc-prep.md "Limits"): exactly where the
-   * deal stops fitting, whatever the audit's size. */
+   * deal or the products stop fitting, whatever the audit's size. */
   size_t max4 = max_triples(h, 0);
-  ck_assert_uint_eq(max4, 168519);
-  ck_assert(deal_fits(4, 1, max4, 0) && !deal_fits(4, 1, max4 + 1, 0));
-  ck_assert_uint_eq(max_triples(h, 1000), 168376);
+  ck_assert_uint_eq(max4, 294908);
+  ck_assert(batch_fits(4, 1, max4, 0) && !batch_fits(4, 1, max4 + 1, 0));
+  ck_assert_uint_eq(max_triples(h, 1000), 294659);
   ck_assert_uint_eq(max_rands(h), 1179641);
   mh_free(h);
   h = new_harness(7, 2);
   size_t max7 = max_triples(h, 0);
-  ck_assert_uint_eq(max7, 280866);
-  ck_assert(deal_fits(7, 2, max7, 0) && !deal_fits(7, 2, max7 + 1, 0));
-  ck_assert_uint_eq(max_triples(h, 1000), 280723);
+  ck_assert_uint_eq(max7, 393214);
+  ck_assert(batch_fits(7, 2, max7, 0) && !batch_fits(7, 2, max7 + 1, 0));
+  ck_assert_uint_eq(max_triples(h, 1000), 393214);
   ck_assert_uint_eq(max_rands(h), 1966069);
   mh_free(h);
   /* Just under and over the bound for n = 4. */
@@ -457,12 +460,12 @@ typedef enum {
   POS_FIRST,      /* first field element (+1) */
   POS_LAST,       /* last field element (+1) */
   POS_RCOL,       /* round 0: first random sharing whose outputs are all r / blind */
-  POS_VERDICT,    /* round 5: the ok byte flipped */
-  POS_HASH,       /* round 5: a transcript hash byte */
+  POS_VERDICT,    /* round 3: the ok byte flipped */
+  POS_HASH,       /* round 3: a transcript hash byte */
   POS_GROW,       /* one element too many (malformed) */
   POS_SHORT,      /* one byte too few (malformed) */
   POS_NONCANON,   /* first element set to p (malformed) */
-  POS_BYTE2,      /* round 5: ok byte = 2 (not ok; provably malformed) */
+  POS_BYTE2,      /* round 3: ok byte = 2 (not ok; provably malformed) */
   POS_ECHO_SIG,   /* echo: a byte of the first relayed chain (its signature fails) */
   POS_ECHO_JUNK,  /* echo: one more item, 8 zero bytes */
   POS_ECHO_COUNT, /* echo: item count 2^32 - 1 */
@@ -543,9 +546,10 @@ static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m,
       bump_elem(p + l - FE_BYTES);
       break;
     case POS_RCOL: {
-      /* Column ceil(3T / m): its m outputs are among r[0..R) and blind, so
-       * only the omega check sees it (T = SMALL_T, R = SMALL_R). */
-      size_t mm = ctx->m, col = (3 * SMALL_T + mm - 1) / mm;
+      /* Column ceil(2T / m): its m outputs are among r[0..R), blind and
+       * unused ones, so only the omega check sees it (T = SMALL_T,
+       * R = SMALL_R). */
+      size_t mm = ctx->m, col = (2 * SMALL_T + mm - 1) / mm;
       bump_elem(p + pre + col * FE_BYTES);
       break;
     }
@@ -602,10 +606,10 @@ typedef struct {
 } site;
 
 static const site k_sites[] = {
-    {0, POS_COIN},     {0, POS_FIRST},     {0, POS_LAST},       {0, POS_RCOL},  {1, POS_COIN},
-    {1, POS_FIRST},    {1, POS_LAST},      {2, POS_FIRST},      {2, POS_LAST},  {3, POS_FIRST},
-    {3, POS_LAST},     {4, POS_FIRST},     {5, POS_VERDICT},    {5, POS_HASH},  {5, POS_SHORT},
-    {5, POS_BYTE2},    {6, POS_ECHO_SIG},  {6, POS_ECHO_JUNK},  {6, POS_ECHO_COUNT},
+    {0, POS_COIN},     {0, POS_FIRST},    {0, POS_LAST},      {0, POS_RCOL},
+    {1, POS_COIN},     {1, POS_FIRST},    {1, POS_LAST},      {2, POS_FIRST},
+    {2, POS_LAST},     {3, POS_VERDICT},  {3, POS_HASH},      {3, POS_SHORT},
+    {3, POS_BYTE2},    {4, POS_ECHO_SIG}, {4, POS_ECHO_JUNK}, {4, POS_ECHO_COUNT},
 };
 
 /* What the engine promises for a tamper (docs/mpc-prep.md "Verdict
@@ -666,8 +670,8 @@ START_TEST(test_prep_tamper_n7) {
     tamper_case(n, 2, (c + 5) % n, k_sites[k].round, k_sites[k].pos, MPC_TO_ALL, 0);
   }
   /* The last echo round (honest echo messages are empty there). */
-  tamper_case(n, 2, 3, 7, POS_ECHO_JUNK, 1, 0);
-  tamper_case(n, 2, 6, 7, POS_ECHO_COUNT, MPC_TO_ALL, 0);
+  tamper_case(n, 2, 3, R_VERDICT + 2, POS_ECHO_JUNK, 1, 0);
+  tamper_case(n, 2, 6, R_VERDICT + 2, POS_ECHO_COUNT, MPC_TO_ALL, 0);
 }
 END_TEST
 
@@ -716,26 +720,27 @@ START_TEST(test_prep_malformed) {
    * batch size, can prove those that are wrong for every size. */
   malformed_case(0, POS_SHORT, 0, 1);
   malformed_case(0, POS_GROW, 0, 0);
-  malformed_case(1, POS_SHORT, 0, 1);
-  malformed_case(2, POS_GROW, 0, 0);
-  malformed_case(3, POS_SHORT, 0, 1);
-  malformed_case(4, POS_GROW, 0, 1);
+  malformed_case(R_MULT, POS_SHORT, 0, 1);
+  malformed_case(R_MULT, POS_GROW, 0, 0);
+  malformed_case(R_OPEN, POS_SHORT, 0, 1);
+  malformed_case(R_OPEN, POS_GROW, 0, 1);
   /* Right length, bad content. */
   malformed_case(0, POS_NONCANON, 0, 1);
-  malformed_case(3, POS_NONCANON, 0, 1);
+  malformed_case(R_MULT, POS_NONCANON, 0, 1);
+  malformed_case(R_OPEN, POS_NONCANON, 0, 1);
   /* To everyone: every honest party has its own proof. */
-  malformed_case(3, POS_SHORT, MPC_TO_ALL, 1);
-  malformed_case(1, POS_GROW, MPC_TO_ALL, 0);
+  malformed_case(R_OPEN, POS_SHORT, MPC_TO_ALL, 1);
+  malformed_case(R_MULT, POS_GROW, MPC_TO_ALL, 0);
   /* A verdict of the wrong shape counts as none: the relays bring the
    * real one to its recipient. A verdict byte of 2 is a second verdict. */
-  malformed_case(5, POS_SHORT, 0, 0);
-  malformed_case(5, POS_BYTE2, 0, 1);
+  malformed_case(R_VERDICT, POS_SHORT, 0, 0);
+  malformed_case(R_VERDICT, POS_BYTE2, 0, 1);
 }
 END_TEST
 
 /* ---- the audit itself -------------------------------------------------- */
 
-/* A cheater that sends a wrong share in round 3 (so the batch fails and
+/* A cheater that sends a wrong share in round 2 (so the batch fails and
  * its own session, which saw nothing, follows the others into the audit)
  * and then lies in its audit: a wrong seed is caught by the replay; an
  * embedded message it changed no longer verifies, so its audit does not
@@ -744,7 +749,7 @@ START_TEST(test_prep_audit_lies) {
   for (int lie = 0; lie < 2; lie++) {
     mh *h = new_harness(4, 1);
     uint32_t cheater = 1;
-    tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST},
+    tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST},
                               {cheater, audit0(1), MPC_TO_ALL, lie ? POS_EMBED : POS_SEED}},
                      .nrules = 2};
     mpc_session *sess[MPC_MAX_N] = {0};
@@ -779,7 +784,7 @@ START_TEST(test_prep_audit_refused) {
       uint32_t n = cases[c].n, t = cases[c].t, cheater = cases[c].cheater;
       mh *h = new_harness(n, t);
       h->crash_round[cheater] = audit0(t) + (k ? 2 : 0);
-      tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+      tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
       mpc_session *sess[MPC_MAX_N] = {0};
       run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
       expect_outcome(h, sess, 1ull << cheater, cheater, OUT_TIMEOUT, SMALL_T, SMALL_R, 0, "refused");
@@ -818,7 +823,7 @@ static void chunk_case(uint32_t n, uint32_t t, uint32_t cheater, tamper_pos lie,
   char ctx[64];
   snprintf(ctx, sizeof ctx, "n=%u chunks, lie %s", n, lie == POS_FIRST ? "none" : pos_name(lie));
   mh *h = new_harness(n, t);
-  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}, {cheater, lie_round, lie_to, lie}},
+  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}, {cheater, lie_round, lie_to, lie}},
                    .nrules = lie == POS_FIRST ? 1 : 2};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
@@ -944,15 +949,15 @@ START_TEST(test_prep_agreement) {
    * (one relayer besides its signer) and relays it in echo round 2, where
    * every other honest party extracts it through two relayers (2, then 0).
    * Everyone names party 1. */
-  chain_case(6, CH_ONE, OUT_NAMED);
+  chain_case(R_VERDICT + 1, CH_ONE, OUT_NAMED);
   /* The same chain only in the last echo round: one relayer is too few
    * there (t = 2 are needed, one of them then honest), so party 0 ignores
    * it — the others could not have got it — and everyone accepts. */
-  chain_case(7, CH_ONE, OUT_DONE);
+  chain_case(R_VERDICT + 2, CH_ONE, OUT_DONE);
   /* Two links, but the same relayer twice; a link by the verdict's own
    * signer: neither is a chain of distinct relayers. */
-  chain_case(7, CH_REPEAT, OUT_DONE);
-  chain_case(6, CH_BY_ORIGIN, OUT_DONE);
+  chain_case(R_VERDICT + 2, CH_REPEAT, OUT_DONE);
+  chain_case(R_VERDICT + 1, CH_BY_ORIGIN, OUT_DONE);
 }
 END_TEST
 
@@ -973,9 +978,9 @@ START_TEST(test_prep_evidence_no_proof) {
   ck_assert_uint_eq(aud->count, 2);
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, coin), CX_OK);
   ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, aud), CX_OK);
-  /* The cheater's honest messages: its round-1 and round-4 messages to
+  /* The cheater's honest messages: its round-1 and round-2 messages to
    * party 1, from party 1's inbox. */
-  for (uint32_t r = 1; r <= 4; r += 3) {
+  for (uint32_t r = R_MULT; r <= R_OPEN; r++) {
     const mpc_msg *good = mpc_inbox_get(sess[1]->inbox, r, cheater);
     ck_assert_ptr_nonnull(good);
     uint8_t *msgs[2] = {aud->msg[0], (uint8_t *)good->raw};
@@ -1044,7 +1049,7 @@ START_TEST(test_prep_no_framing) {
   mpc_prep_audit_chunk = 512;
   mh *h = new_harness(4, 1);
   uint32_t cheater = 0, a0 = audit0(1);
-  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
   uint32_t checked = 0, nchunks = 0;
@@ -1121,71 +1126,30 @@ START_TEST(test_prep_no_framing) {
 END_TEST
 /* ---- cheats that keep every sharing consistent --------------------------- */
 
-/* A corrupt king of products c and T + c (n divides T) opens U[c] + delta
- * and U[T + c] + r * delta to everyone, r derived from the joint coin, and
- * sends the honest parties' transcript hash as its own in round 5. Were the
- * challenges keyed by the coin alone (known after round 1, before the
- * kings open), every sharing would stay consistent and the sacrifice would
- * pass: r c - c2 moves by r delta - r delta = 0, and a wrong triple would
- * enter every pool. Keyed by the transcript hash, which hashes the kings'
- * openings, r is not known when the king picks its shift. */
+/* Two corrupt parties at n = 7 (t = 2) shift their round-1 shares of
+ * product 0 by the values at their points of a degree-2t polynomial g with
+ * g(0) = delta, as consistent a shift as t parties can make. It cannot
+ * pass: the n - t = 2t + 1 honest shares fix the product's polynomial, and
+ * g vanishes at all of them only if it is 0. Every honest party votes fail
+ * and the audit names the lower cheater. */
 typedef struct {
-  uint32_t cheater, n;
-  size_t T;
-  fe delta;
-  uint8_t coin[MPC_MAX_N][32];
-  uint64_t have_coin;
-  uint8_t *king[MPC_MAX_N];
-  size_t king_len[MPC_MAX_N];
+  uint64_t cheaters;
   uint32_t hits;
-} king_ctx;
+} shift_ctx;
 
-static void king_keep(king_ctx *k, uint32_t j, const uint8_t *p, size_t len) {
-  if (k->king[j]) return;
-  k->king[j] = malloc(len + 1);
-  ck_assert_ptr_nonnull(k->king[j]);
-  memcpy(k->king[j], p, len);
-  k->king_len[j] = len;
-}
-
-static int king_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
-                     size_t *len) {
-  king_ctx *k = vctx;
+static int shift_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, uint8_t **payload,
+                      size_t *len) {
+  shift_ctx *c = vctx;
   (void)to;
-  if (m->round == 1 && !((k->have_coin >> from) & 1)) {
-    memcpy(k->coin[from], m->payload, 32);
-    k->have_coin |= 1ull << from;
-  }
-  if (m->round == 2 && from != k->cheater) king_keep(k, from, m->payload, m->len);
-  if (from != k->cheater || (m->round != 2 && m->round != 5)) return 0;
-  uint8_t *p = malloc(m->len + 1);
+  if (!((c->cheaters >> from) & 1) || m->round != R_MULT) return 0;
+  uint8_t *p = malloc(m->len);
   ck_assert_ptr_nonnull(p);
   memcpy(p, m->payload, m->len);
-  ck_assert_uint_eq(k->have_coin, (1ull << k->n) - 1);
-  cx_hash coin;
-  hash_tagged(CX_TAG_MPC_COIN, k->coin, (size_t)k->n * 32, &coin);
-  if (m->round == 2) {
-    fe rcoin, u;
-    fe_prg(coin.b, 3, &rcoin, 1); /* the first draft's r */
-    size_t i2 = k->T / k->n;      /* element of product T + c in the king's payload */
-    ck_assert_int_eq(fe_decode(p, &u), 0);
-    fe_encode(fe_add(u, k->delta), p);
-    ck_assert_int_eq(fe_decode(p + i2 * FE_BYTES, &u), 0);
-    fe_encode(fe_add(u, fe_mul(rcoin, k->delta)), p + i2 * FE_BYTES);
-    king_keep(k, from, p, m->len);
-  } else {
-    hash_ctx hc;
-    cx_hash th;
-    hash_ctx_init(&hc, CX_TAG_MPC_TRANSCRIPT);
-    hash_ctx_update(&hc, coin.b, 32);
-    for (uint32_t j = 0; j < k->n; j++) {
-      ck_assert_ptr_nonnull(k->king[j]);
-      hash_ctx_update(&hc, k->king[j], k->king_len[j]);
-    }
-    hash_ctx_final(&hc, &th);
-    memcpy(p + 1, th.b, 32);
-  }
-  k->hits++;
+  /* g(x) = delta + x^4 (any polynomial of degree 2t = 4 with g(0) = delta). */
+  fe x = fe_from_u64(from + 1), x2 = fe_mul(x, x), g = fe_add(999, fe_mul(x2, x2)), u;
+  ck_assert_int_eq(fe_decode(p + 32, &u), 0);
+  fe_encode(fe_add(u, g), p + 32);
+  c->hits++;
   *payload = p;
   *len = m->len;
   return 1;
@@ -1204,24 +1168,13 @@ static void expect_named(mh *h, mpc_session **sess, uint32_t cheater, const char
   pools_empty(h, 1ull << cheater, ctx);
 }
 
-START_TEST(test_prep_consistent_king) {
-  mh *h = new_harness(4, 1);
-  king_ctx k = {.cheater = 2, .n = 4, .T = SMALL_T, .delta = 12345};
-  ck_assert_uint_eq(SMALL_T % 4, 0);
+START_TEST(test_prep_product_shift) {
+  mh *h = new_harness(7, 2);
+  shift_ctx c = {.cheaters = (1ull << 2) | (1ull << 5)};
   mpc_session *sess[MPC_MAX_N] = {0};
-  new_sessions(h, SMALL_T, SMALL_R, sess);
-  /* The cheater's own coin (its round-1 messages may be delivered after
-   * its round-2 ones): the documented derivation from its seed. */
-  crypto_generichash(k.coin[k.cheater], 32, (const uint8_t *)"custos/mpc/prep-coin", 20,
-                     sess[k.cheater]->cfg.seed, 32);
-  k.have_coin = 1ull << k.cheater;
-  h->tamper = king_hook;
-  h->tamper_ctx = &k;
-  mh_run(h, sess);
-  h->tamper = NULL;
-  ck_assert_uint_ge(k.hits, 2 * 3);
-  expect_named(h, sess, k.cheater, "consistent king");
-  for (uint32_t j = 0; j < 4; j++) free(k.king[j]);
+  run_hooked(h, SMALL_T, SMALL_R, shift_hook, &c, sess);
+  ck_assert_uint_ge(c.hits, 2);
+  expect_outcome(h, sess, c.cheaters, 2, OUT_NAMED, SMALL_T, SMALL_R, 0, "product shift");
   free_sessions(h, sess);
   mh_free(h);
 }
@@ -1230,9 +1183,9 @@ END_TEST
 /* A dealer whose "double sharing" shares different values with degree t
  * and degree 2t: s and s + eps, each a consistent polynomial (the shift of
  * the degree-2t half vanishes at the dealer's own point, so even its own
- * product shares agree). Every opening is consistent, the kings see
- * degree-2t sharings, rho and omega open fine; c = ab - (extracted eps) is
- * wrong and only sigma != 0 (the sacrifice) catches it. */
+ * product shares agree). Every product's n shares lie on one polynomial of
+ * degree 2t and omega opens fine; c = ab - (extracted eps) would be wrong,
+ * and only zeta (secret s - S, which must be 0) catches it. */
 typedef struct {
   uint32_t cheater;
   size_t col; /* element index of the degree-2t half of double sharing 0 */
@@ -1260,13 +1213,13 @@ static int dbl_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, ui
   return 1;
 }
 
-START_TEST(test_prep_sacrifice_only) {
+START_TEST(test_prep_double_secret) {
   struct {
     uint32_t n, t, cheater;
   } cases[] = {{4, 1, 1}, {7, 2, 5}};
   for (size_t i = 0; i < 2; i++) {
     uint32_t n = cases[i].n, t = cases[i].t, m = n - t;
-    size_t ut = (3 * SMALL_T + SMALL_R + 1 + m - 1) / m, ud = (2 * SMALL_T + m - 1) / m;
+    size_t ut = (2 * SMALL_T + SMALL_R + 1 + m - 1) / m, ud = (SMALL_T + 1 + m - 1) / m;
     dbl_ctx d = {.cheater = cases[i].cheater, .col = ut + ud, .eps = 777};
     mh *h = new_harness(n, t);
     mpc_session *sess[MPC_MAX_N] = {0};
@@ -1286,7 +1239,7 @@ END_TEST
 
 /* ---- crashes ----------------------------------------------------------- */
 
-/* A crash in rounds 0-4 or in the verdict round: every honest party times
+/* A crash in rounds 0-2 or in the verdict round: every honest party times
  * out naming nobody, the dead party unresponsive, no pool changed (from
  * the verdict round on, in the audit: a missing verdict is no acceptance,
  * and the audit needs everyone). A crash in an echo round, after the dead
@@ -1330,11 +1283,11 @@ static void crash_case(uint32_t n, uint32_t t, uint32_t r, uint32_t dead) {
 
 /* Every round up to the last echo round. */
 START_TEST(test_prep_crash) {
-  for (uint32_t r = 0; r <= 6; r++) crash_case(4, 1, r, r % 4);
-  crash_case(7, 2, 5, 1);
-  crash_case(7, 2, 6, 3);
-  crash_case(7, 2, 7, 5);
-  crash_case(3, 0, 5, 2); /* t = 0: the verdict round is the only one */
+  for (uint32_t r = 0; r <= R_VERDICT + 1; r++) crash_case(4, 1, r, r % 4);
+  crash_case(7, 2, R_VERDICT, 1);
+  crash_case(7, 2, R_VERDICT + 1, 3);
+  crash_case(7, 2, R_VERDICT + 2, 5);
+  crash_case(3, 0, R_VERDICT, 2); /* t = 0: the verdict round is the only one */
 }
 END_TEST
 
@@ -1505,9 +1458,11 @@ static void drop_case(uint32_t n, uint32_t t, uint64_t cheaters, const drop_rule
 }
 
 #define BIT(i) (1ull << (i))
+#define E1 (R_VERDICT + 1) /* echo rounds */
+#define E2 (R_VERDICT + 2)
 
 START_TEST(test_prep_withhold) {
-  /* n = 4 (t = 1, echo round 6 is the last). The verdict withheld from one
+  /* n = 4 (t = 1, echo round 4 is the last). The verdict withheld from one
    * or two honest parties: they get it relayed in echo round 1 (depth 1),
    * so all accept. */
   drop_rule v1[] = {{2, R_VERDICT, BIT(0)}}, v2[] = {{1, R_VERDICT, BIT(0) | BIT(3)}};
@@ -1515,58 +1470,58 @@ START_TEST(test_prep_withhold) {
   drop_case(4, 1, BIT(1), v2, 1, NULL, OUT_DONE, 0, "n=4 verdict withheld from two");
   /* The last echo message withheld from one or two honest parties (the
    * case that used to leave some accepting and the others timed out). */
-  drop_rule e1[] = {{3, 6, BIT(1)}}, e2[] = {{0, 6, BIT(1) | BIT(2)}};
+  drop_rule e1[] = {{3, E1, BIT(1)}}, e2[] = {{0, E1, BIT(1) | BIT(2)}};
   drop_case(4, 1, BIT(3), e1, 1, NULL, OUT_DONE, 0, "n=4 last echo withheld from one");
   drop_case(4, 1, BIT(0), e2, 1, NULL, OUT_DONE, 0, "n=4 last echo withheld from two");
   /* Both at once: the verdict sent to party 1 only and the last echo
    * message to nobody. Party 1 relays it: all accept. */
-  drop_rule ve[] = {{2, R_VERDICT, BIT(0) | BIT(3)}, {2, 6, BIT(0) | BIT(1) | BIT(3)}};
+  drop_rule ve[] = {{2, R_VERDICT, BIT(0) | BIT(3)}, {2, E1, BIT(0) | BIT(1) | BIT(3)}};
   drop_case(4, 1, BIT(2), ve, 2, NULL, OUT_DONE, 0, "n=4 verdict to one, echo to none");
   /* The verdict withheld from every honest party: nobody honest extracts
    * it, all go to the audit, where the withholder's session (it has every
    * verdict: it accepted) never shows up: all time out naming nobody. */
   drop_rule vall[] = {{1, R_VERDICT, BIT(0) | BIT(2) | BIT(3)}};
   drop_case(4, 1, BIT(1), vall, 1, NULL, OUT_TIMEOUT, 0, "n=4 verdict to none");
-  /* n = 7 (t = 2, echo rounds 6 and 7). Party 1's verdict goes only to its
+  /* n = 7 (t = 2, echo rounds 4 and 5). Party 1's verdict goes only to its
    * accomplice 4, which relays it in echo round 1 to party 0 only; party 0
    * relays it in the last echo round (two relayers): all extract it, all
    * accept. */
-  drop_rule a[] = {{1, R_VERDICT, all_of(7) & ~BIT(4)}, {4, 6, all_of(7) & ~BIT(0)}};
+  drop_rule a[] = {{1, R_VERDICT, all_of(7) & ~BIT(4)}, {4, E1, all_of(7) & ~BIT(0)}};
   drop_case(7, 2, BIT(1) | BIT(4), a, 2, NULL, OUT_DONE, 0, "n=7 verdict through an accomplice");
   /* The accomplice relays it to nobody: nobody honest has it; all audit
    * and time out (the withholder accepted). */
-  drop_rule b[] = {{1, R_VERDICT, all_of(7) & ~BIT(4)}, {4, 6, all_of(7)}};
+  drop_rule b[] = {{1, R_VERDICT, all_of(7) & ~BIT(4)}, {4, E1, all_of(7)}};
   drop_case(7, 2, BIT(1) | BIT(4), b, 2, NULL, OUT_TIMEOUT, 0, "n=7 verdict to an accomplice only");
   /* Both cheaters withhold their last echo messages from some honest
    * parties, and one its verdict from two. */
-  drop_rule c[] = {{3, R_VERDICT, BIT(0) | BIT(5)}, {3, 7, BIT(0) | BIT(2)}, {6, 7, BIT(5)}};
+  drop_rule c[] = {{3, R_VERDICT, BIT(0) | BIT(5)}, {3, E2, BIT(0) | BIT(2)}, {6, E2, BIT(5)}};
   drop_case(7, 2, BIT(3) | BIT(6), c, 3, NULL, OUT_DONE, 0, "n=7 last echoes withheld");
 }
 END_TEST
 
-/* A batch that fails (a wrong share in round 3) with a verdict missing at
+/* A batch that fails (a wrong share in round 2) with a verdict missing at
  * some parties: everyone goes to the audit with a blob whose missing
  * verdict is empty, and everyone names the cheater, the evidence (its own
  * blob, which lacks an honest party's verdict) verifying. */
 START_TEST(test_prep_withhold_audit) {
   uint32_t cheater = 2;
-  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
   drop_rule d[] = {{cheater, R_VERDICT, BIT(0)}, {1, R_VERDICT, BIT(cheater)}};
   drop_case(4, 1, BIT(cheater), d, 2, &tc, OUT_NAMED, cheater, "n=4 audit, verdicts missing");
-  tamper_ctx tc7 = {.rule = {{5, 3, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
-  drop_rule d7[] = {{5, R_VERDICT, BIT(0) | BIT(1)}, {5, 7, BIT(2)}, {3, R_VERDICT, BIT(5)}};
+  tamper_ctx tc7 = {.rule = {{5, R_OPEN, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
+  drop_rule d7[] = {{5, R_VERDICT, BIT(0) | BIT(1)}, {5, E2, BIT(2)}, {3, R_VERDICT, BIT(5)}};
   drop_case(7, 2, BIT(5), d7, 3, &tc7, OUT_NAMED, 5, "n=7 audit, verdicts missing");
 }
 END_TEST
 
 /* ---- beyond one message ------------------------------------------------- */
 
-/* A batch above what one audit message could hold (30 235 triples at
- * n = 4 before the audit was split): it is made and checked like any
- * other, and when it fails, the audit spans several rounds at the real
+/* A batch whose audit does not fit one message (from about 56 000 triples
+ * at n = 4; the audit was split when the limit was 30 235): it is made and
+ * checked like any other, and when it fails, the audit spans several rounds at the real
  * chunk size and still names the cheater with evidence that verifies. */
 START_TEST(test_prep_big) {
-  size_t T = 32000, R = 100;
+  size_t T = 60000, R = 100;
   mh *h = mh_new(4, 1, tu_rand(), T);
   ck_assert_ptr_nonnull(h);
   ck_assert_uint_eq(mh_prep(h, T, R, NULL), 4);
@@ -1574,7 +1529,7 @@ START_TEST(test_prep_big) {
   mh_free(h);
   h = mh_new(4, 1, tu_rand(), T);
   uint32_t cheater = 2;
-  tamper_ctx tc = {.rule = {{cheater, 3, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
+  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, T, R, &tc, sess);
   expect_outcome(h, sess, 1ull << cheater, cheater, OUT_NAMED, T, R, 0, "big");
@@ -1611,8 +1566,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_prep_agreement);
   tcase_add_test(tc, test_prep_evidence_no_proof);
   tcase_add_test(tc, test_prep_no_framing);
-  tcase_add_test(tc, test_prep_consistent_king);
-  tcase_add_test(tc, test_prep_sacrifice_only);
+  tcase_add_test(tc, test_prep_product_shift);
+  tcase_add_test(tc, test_prep_double_secret);
   tcase_add_test(tc, test_prep_crash);
   tcase_add_test(tc, test_prep_withhold);
   tcase_add_test(tc, test_prep_withhold_audit);

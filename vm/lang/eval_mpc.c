@@ -697,14 +697,14 @@ static cx_err prog_traffic(const mpc_program *p, traffic *t) {
  *   online, inputs: the busiest dealer's deltas (round B, to everyone)
  *     and the echo of every dealer's round-B message (round C, to
  *     everyone, packed 15 bytes to an element: 16/15 of its size);
- *   preprocessing, per triple 16 (n-1) (7/m + 1 + 4/n) with m = n - t
- *     (docs/mpc-prep.md: the deal carries 7/m elements per triple to each
- *     party, the king round's product shares and openings 2/n each, the
- *     degree check one): 208 bytes at n = 4, 285 at n = 7;
+ *   preprocessing, per triple 16 (n-1) (4/m + 1) with m = n - t
+ *     (docs/mpc-prep.md: the deal carries 4/m elements per triple to each
+ *     party, the round-1 product share one): 112 bytes at n = 4, 172.8 at
+ *     n = 7;
  *     per random 16 (n-1) / m (its share of the deal);
  *     per random bit one triple, one random and the bits session's three
- *     openings (r - a, r - b of r * r, then r^2): 368 bytes at n = 4;
- *     per prep session (n-1) (521 + 288 n) bytes of coins, verdicts,
+ *     openings (r - a, r - b of r * r, then r^2): 272 bytes at n = 4;
+ *     per prep session (n-1) (317 + 284 n) bytes of coins, verdicts,
  *     echoes and headers (fitted within 2% at n = 4 .. 16; mpc_local makes
  *     batches of up to PREP_BATCH items, bits sessions of BITS_BATCH). */
 #define ONLINE_MSG 124u
@@ -715,12 +715,12 @@ static cx_err prog_traffic(const mpc_program *p, traffic *t) {
 static uint64_t prep_bytes(uint64_t n, uint64_t T, uint64_t R, uint64_t B) {
   if (n < 2) return 0;
   uint64_t m = n - (n - 1) / 3, o = n - 1;
-  uint64_t triple = 16 * o * (T + B) * (7 * n + m * n + 4 * m) / (m * n);
+  uint64_t triple = 16 * o * (T + B) * (4 + m) / m;
   uint64_t rand = 16 * o * (R + B) / m;
   uint64_t bit = 3 * 16 * o * B;
   uint64_t most = T + B > R + B ? T + B : R + B;
   uint64_t sessions = (most + PREP_BATCH - 1) / PREP_BATCH, bsessions = (B + BITS_BATCH - 1) / BITS_BATCH;
-  return triple + rand + bit + sessions * o * (521 + 288 * n) + bsessions * o * 3 * ONLINE_MSG;
+  return triple + rand + bit + sessions * o * (317 + 284 * n) + bsessions * o * 3 * ONLINE_MSG;
 }
 
 static uint64_t cost_bytes(const lang_call_plan *b, const mpc_prog_cost *pc, const traffic *t) {
