@@ -195,9 +195,12 @@ static void print_links(const party *p) {
   net_stats_global g;
   size_t k = net_stats(p->net, ps, MAXN, &g);
   for (size_t i = 0; i < k && i < MAXN; i++) {
-    fprintf(stderr, "bench_mpc: party %u, link %s: connected %d, handshakes %llu, msgs out %llu in %llu, queued %llu",
+    fprintf(stderr,
+            "bench_mpc: party %u, link %s: connected %d, handshakes %llu, msgs out %llu in %llu, "
+            "frames out %llu in %llu, queued %llu",
             p->me, ps[i].name, ps[i].connected, (unsigned long long)ps[i].handshakes,
             (unsigned long long)ps[i].msgs_out, (unsigned long long)ps[i].msgs_in,
+            (unsigned long long)ps[i].frames_out, (unsigned long long)ps[i].frames_in,
             (unsigned long long)ps[i].queued);
     for (unsigned r = 0; r < NET_R_COUNT; r++)
       if (ps[i].rejects[r]) fprintf(stderr, ", %s %llu", net_reject_name(r), (unsigned long long)ps[i].rejects[r]);
@@ -363,7 +366,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static int party_main(const setup *su, uint32_t me, int outfd) {
-  log_set_level(LOG_WARN);
+  log_set_level(getenv("BENCH_LOG_DEBUG") ? LOG_DEBUG : LOG_WARN);
   party p = {.su = su, .me = me};
   if (key_from_bytes(su->sk[me], &p.key)) die("bad key");
   net_config cfg;
@@ -374,19 +377,10 @@ static int party_main(const setup *su, uint32_t me, int outfd) {
   memcpy(cfg.static_priv, su->xpriv[me], 32);
   snprintf(cfg.listen, sizeof cfg.listen, "tcp://127.0.0.1:%d", su->ports[me]);
   cfg.queue_ttl_ms = 120000;
+  /* The pools first (gigabytes of locked memory, faulted in by the
+   * kernel for tens of seconds on 2 cores): the links come up after,
+   * not while the machine is saturated (see docs/mpc.md, "Performance"). */
   char err[256];
-  if (net_open(&cfg, &p.net, err, sizeof err)) die("party %u: %s", me, err);
-  sodium_memzero(cfg.static_priv, sizeof cfg.static_priv);
-  net_member m[MAXN];
-  for (uint32_t i = 0; i < su->n; i++) {
-    memset(&m[i], 0, sizeof m[i]);
-    name_of(m[i].name, sizeof m[i].name, i);
-    memcpy(m[i].enc_key, su->xpub[i], 32);
-    snprintf(m[i].address, sizeof m[i].address, "tcp://127.0.0.1:%d", su->ports[i]);
-  }
-  net_on(p.net, NET_MSG_MPC, on_mpc, &p);
-  if (net_set_members(p.net, m, su->n) || net_start(p.net)) die("party %u: net start failed", me);
-
   size_t cap = su->mults + 2 * su->batch;
   size_t cmp_cap = 0;
   mpc_program *cmp1 = NULL, *cmpC = NULL;
@@ -401,6 +395,18 @@ static int party_main(const setup *su, uint32_t me, int outfd) {
   if (cmp_cap < lat_need + 2 * su->batch) cmp_cap = lat_need + 2 * su->batch;
   if (cap < cmp_cap) cap = cmp_cap;
   if (mpc_pool_new(cap, 2 * cap, cap, &p.pool)) die("party %u: pool of %zu", me, cap);
+
+  if (net_open(&cfg, &p.net, err, sizeof err)) die("party %u: %s", me, err);
+  sodium_memzero(cfg.static_priv, sizeof cfg.static_priv);
+  net_member m[MAXN];
+  for (uint32_t i = 0; i < su->n; i++) {
+    memset(&m[i], 0, sizeof m[i]);
+    name_of(m[i].name, sizeof m[i].name, i);
+    memcpy(m[i].enc_key, su->xpub[i], 32);
+    snprintf(m[i].address, sizeof m[i].address, "tcp://127.0.0.1:%d", su->ports[i]);
+  }
+  net_on(p.net, NET_MSG_MPC, on_mpc, &p);
+  if (net_set_members(p.net, m, su->n) || net_start(p.net)) die("party %u: net start failed", me);
 
   phase ph[5];
   /* 1-2: multiplications */
