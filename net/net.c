@@ -10,17 +10,27 @@
  * Locks, always taken in this order (never the other way):
  *   n->tab   (rwlock)  the peer table: readers send, receive and tick;
  *                      the writer adds and removes peers (net_set_members)
+ *                      and replaces a wedged peer's socket (watchdog)
  *   p->mu    (mutex)   one peer: its link, queue, pending frame, counters
  *   n->fmu   (mutex)   the fault shim (CUSTOS_TESTING)
  *   n->gmu   (mutex)   a leaf: global counters and the log rate limiter
  * A peer's socket is used without its mutex (nanomsg sockets are
- * thread-safe); it stays open while the table lock is held. Handlers run on
- * the net thread with no lock held.
+ * thread-safe); it stays open, and the same, while the table lock is held.
+ * Handlers run on the net thread with no lock held.
  *
  * Ownership of frames: a data frame is sealed straight into an nn_allocmsg
  * buffer and handed to nanomsg zero-copy (NN_MSG); when the peer's pipe is
  * full (EAGAIN) that buffer becomes the peer's one "pending" frame and is
- * retried before anything else, so frames leave in counter order. */
+ * retried before anything else, so frames leave in counter order.
+ *
+ * The watchdog: nanomsg 1.1.5's connecting endpoint can wedge. Seen on a
+ * machine saturated at start-up: a push socket sent one frame, lost its
+ * TCP connection and never reconnected (no connection, worker idle), so
+ * every send to that peer failed with EAGAIN for good. A peer whose sends
+ * have all failed for wedge_ms while its socket has no connection and
+ * nanomsg's connect counters have not moved (a peer that is merely down
+ * shows a connect error per attempt) gets a fresh socket; the link, its
+ * queue and its pending frame stay. */
 #include "net.h"
 
 #include <errno.h>
@@ -33,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "link.h"
 #include "log.h"
@@ -82,6 +93,12 @@ void net_config_defaults(net_config *c) {
   if (!c->rekey_msgs) c->rekey_msgs = (uint64_t)1 << 32;
   if (!c->reconnect_ms) c->reconnect_ms = 100;
   if (!c->reconnect_max_ms) c->reconnect_max_ms = 5000;
+  /* At least two of nanomsg's longest reconnect intervals: a working
+   * endpoint makes a connect attempt within any such window. */
+  uint64_t least = 2 * (uint64_t)c->reconnect_max_ms;
+  if (least > UINT32_MAX) least = UINT32_MAX;
+  if (!c->wedge_ms) c->wedge_ms = least > 10000 ? (uint32_t)least : 10000;
+  if (c->wedge_ms < least) c->wedge_ms = (uint32_t)least;
   if (!c->clock) c->clock = clock_system();
 }
 
@@ -103,6 +120,7 @@ typedef struct peer {
   uint8_t enc_key[32];
   char address[CX_ADDR_MAX + 1];
   int sock; /* NN_PUSH connected to address */
+  int ep;   /* its endpoint, as nn_connect returned it */
   peer_link *l;
   pthread_mutex_t mu;
   qmsg *qhead, *qtail;
@@ -113,6 +131,10 @@ typedef struct peer {
   size_t pend_len, pend_plen;
   uint64_t pend_t;
   uint64_t last_now; /* latest time given to the link (peer_now) */
+  /* The watchdog (push_wedged): when sends started failing with EAGAIN (0:
+   * the last one went out), and nanomsg's connect counters (ep_activity)
+   * as last seen, and since when. */
+  uint64_t fail_since, act_since, act;
   net_peer_stats st;
 } peer;
 
@@ -329,7 +351,66 @@ static void pend_clear(peer *p) {
   p->pend_len = p->pend_plen = 0;
 }
 
+/* ---- push sockets ---- */
+
+/* A push socket to address, connecting (nanomsg connects in the
+ * background and reconnects on its own), with the options of every peer
+ * socket: peer_create and the watchdog both open theirs here. *ep: the
+ * endpoint. CX_E_CONFIG: nanomsg refused the address; CX_E_NET: the socket
+ * could not be set up. Logs why. */
+static cx_err push_open(const net *n, const char *name, const char *address, int *sock, int *ep) {
+  int s = nn_socket(AF_SP, NN_PUSH);
+  if (s < 0) goto nnfail;
+  int ivl = (int)(n->cfg.reconnect_ms > INT32_MAX ? INT32_MAX : n->cfg.reconnect_ms);
+  int ivlmax = (int)(n->cfg.reconnect_max_ms > INT32_MAX ? INT32_MAX : n->cfg.reconnect_max_ms);
+  int sndbuf = NET_SNDBUF, linger = 0, nodelay = 1;
+  /* TCP_NODELAY: a PUSH connection carries data one way only, so the peer's
+   * ACKs are delayed (up to 40 ms on Linux), and with Nagle a small message
+   * (a vote) sent while an earlier frame is unacknowledged waits for that
+   * ACK. Messages are whole frames: coalescing them buys nothing. */
+  if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
+      nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivlmax, sizeof ivlmax) < 0 ||
+      nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, &sndbuf, sizeof sndbuf) < 0 ||
+      nn_setsockopt(s, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof linger) < 0 ||
+      nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &nodelay, sizeof nodelay) < 0)
+    goto nnfail;
+  int e = nn_connect(s, address);
+  if (e < 0) {
+    LOG_E(MOD, "link to %s: cannot connect to %s: %s", name, address, nn_strerror(nn_errno()));
+    nn_close(s);
+    return CX_E_CONFIG;
+  }
+  *sock = s;
+  *ep = e;
+  return CX_OK;
+nnfail:
+  LOG_E(MOD, "link to %s: socket setup failed: %s", name, nn_strerror(nn_errno()));
+  if (s >= 0) nn_close(s);
+  return CX_E_NET;
+}
+
+/* Connect attempts made by the endpoint of a push socket, successful or
+ * not: the count keeps moving while nanomsg keeps trying, even towards a
+ * peer that is down (one connect error per attempt). */
+static uint64_t ep_activity(int sock) {
+  return nn_get_statistic(sock, NN_STAT_ESTABLISHED_CONNECTIONS) +
+         nn_get_statistic(sock, NN_STAT_CONNECT_ERRORS) +
+         nn_get_statistic(sock, NN_STAT_DROPPED_CONNECTIONS) +
+         nn_get_statistic(sock, NN_STAT_BROKEN_CONNECTIONS);
+}
+
 /* ---- sending (caller holds n->tab and p->mu) ---- */
+
+/* For the watchdog: a frame went out (ok), or nanomsg refused it with
+ * EAGAIN. Frames the fault shim takes count as sent. */
+static void send_noted(peer *p, int ok) {
+  if (ok) {
+    p->fail_since = 0;
+  } else if (!p->fail_since) {
+    p->fail_since = p->act_since = p->last_now;
+    p->act = ep_activity(p->sock);
+  }
+}
 
 #if CUSTOS_TESTING
 /* fault_emit: the shim lets a frame (or a copy, or a held one) go. Called
@@ -374,6 +455,7 @@ static tx_result transmit_data(peer *p, uint64_t now, void *buf, size_t len, siz
   if (nn_send(p->sock, &buf, NN_MSG, NN_DONTWAIT) < 0) {
     int e = nn_errno();
     if (e == EAGAIN) {
+      send_noted(p, 0);
       p->pend = buf;
       p->pend_len = len;
       p->pend_plen = plen;
@@ -387,6 +469,7 @@ static tx_result transmit_data(peer *p, uint64_t now, void *buf, size_t len, siz
 #if CUSTOS_TESTING
 sent:
 #endif
+  send_noted(p, 1);
   p->st.msgs_out++;
   p->st.bytes_out += plen;
   p->st.frames_out++;
@@ -399,6 +482,7 @@ static void io_send(void *ctx, const uint8_t *frame, size_t len) {
   peer *p = ctx;
 #if CUSTOS_TESTING
   if (fault_route(p, now_ms(p->n), frame, len)) {
+    send_noted(p, 1);
     p->st.frames_out++;
     return;
   }
@@ -407,9 +491,11 @@ static void io_send(void *ctx, const uint8_t *frame, size_t len) {
   if (!buf) return;
   memcpy(buf, frame, len);
   if (nn_send(p->sock, &buf, NN_MSG, NN_DONTWAIT) < 0) {
+    if (nn_errno() == EAGAIN) send_noted(p, 0);
     nn_freemsg(buf);
     return;
   }
+  send_noted(p, 1);
   p->st.frames_out++;
 }
 
@@ -458,10 +544,14 @@ static void drain(peer *p, uint64_t now) {
       void *buf = p->pend;
       if (nn_send(p->sock, &buf, NN_MSG, NN_DONTWAIT) < 0) {
         int e = nn_errno();
-        if (e == EAGAIN) return;
+        if (e == EAGAIN) {
+          send_noted(p, 0);
+          return;
+        }
         LOG_E(MOD, "send to %s failed: %s", p->name, nn_strerror(e));
         pend_clear(p);
       } else {
+        send_noted(p, 1);
         p->st.msgs_out++;
         p->st.bytes_out += p->pend_plen;
         p->st.frames_out++;
@@ -661,9 +751,64 @@ static void recv_frame(net *n, uint8_t *frame, size_t len) {
     recv_session(n, now, frame, len, &h);
 }
 
-/* Timers of every link, and whatever waits in their queues. */
+/* ---- the watchdog (net thread; file comment) ---- */
+
+/* Whether p's push socket is wedged: sends have failed for wedge_ms, and
+ * for as long nanomsg has had no connection for it and has made no connect
+ * attempt. Not a peer that is down (nanomsg keeps trying: its counters
+ * move), nor a slow one (its connection is up: EAGAIN is backpressure).
+ * Caller holds p->mu. */
+static int push_wedged(peer *p, uint64_t now) {
+  if (!p->fail_since || now <= p->act_since + p->n->cfg.wedge_ms) return 0;
+  uint64_t act = ep_activity(p->sock);
+  int stuck = act == p->act && nn_get_statistic(p->sock, NN_STAT_CURRENT_CONNECTIONS) == 0;
+  if (!stuck) { /* alive: look again in wedge_ms */
+    p->act = act;
+    p->act_since = now;
+  }
+  return stuck;
+}
+
+/* Gives p a fresh push socket, opened as peer_create opens one. The link,
+ * its queue and the pending frame stay (that frame is an nn_allocmsg
+ * buffer, not tied to a socket), so what waited leaves in order on the
+ * session it was meant for. If the peer has dropped that session meanwhile
+ * (its dead_ms passed), the link's handshake retries, at most 4 s apart,
+ * make a new one. Caller holds the table write lock (fault_emit_cb uses
+ * p->sock without p->mu) and p->mu. */
+static void push_reset(peer *p, uint64_t now) {
+  int s, ep;
+  p->act = 0;
+  p->act_since = now; /* whatever happens, the next look is wedge_ms away */
+  if (push_open(p->n, p->name, p->address, &s, &ep) != CX_OK) return;
+  LOG_W(MOD, "link to %s: nothing could be sent for %llu ms and nanomsg neither has a "
+             "connection nor tries to connect (a wedged endpoint): new socket",
+        p->name, (unsigned long long)(now - p->fail_since));
+  nn_close(p->sock);
+  p->sock = s;
+  p->ep = ep;
+  p->st.socket_resets++;
+}
+
+/* Replaces the wedged sockets tick_all saw. The table may have changed
+ * since it let go of its read lock, so every peer is judged again here. */
+static void watchdog(net *n) {
+  pthread_rwlock_wrlock(&n->tab);
+  for (unsigned s = 1; s <= NET_MAX_PEERS; s++) {
+    peer *p = n->slots[s];
+    if (!p) continue;
+    pthread_mutex_lock(&p->mu);
+    uint64_t now = peer_now(p);
+    if (push_wedged(p, now)) push_reset(p, now);
+    pthread_mutex_unlock(&p->mu);
+  }
+  pthread_rwlock_unlock(&n->tab);
+}
+
+/* Timers of every link, whatever waits in their queues, and the watchdog. */
 static void tick_all(net *n) {
   uint64_t now = now_ms(n);
+  int wedged = 0;
   pthread_rwlock_rdlock(&n->tab);
   for (unsigned s = 1; s <= NET_MAX_PEERS; s++) {
     peer *p = n->slots[s];
@@ -672,6 +817,7 @@ static void tick_all(net *n) {
     uint64_t pnow = peer_now(p);
     link_tick(p->l, pnow);
     if (has_backlog(p)) drain(p, pnow);
+    wedged |= push_wedged(p, pnow);
     pthread_mutex_unlock(&p->mu);
   }
 #if CUSTOS_TESTING
@@ -680,6 +826,8 @@ static void tick_all(net *n) {
   pthread_mutex_unlock(&n->fmu);
 #endif
   pthread_rwlock_unlock(&n->tab);
+  /* The swap needs the write lock: not while the read lock is held. */
+  if (wedged) watchdog(n);
   if (now - n->last_flush >= 1000) {
     n->last_flush = now;
     flush_ratelogs(n, now);
@@ -751,34 +899,13 @@ static cx_err peer_create(net *n, const net_member *m, peer **out) {
   snprintf(p->address, sizeof p->address, "%s", m->address);
   snprintf(p->st.name, sizeof p->st.name, "%s", m->name);
   pthread_mutex_init(&p->mu, NULL);
-  int s = nn_socket(AF_SP, NN_PUSH);
-  if (s < 0) goto nnfail;
-  p->sock = s;
-  int ivl = (int)(n->cfg.reconnect_ms > INT32_MAX ? INT32_MAX : n->cfg.reconnect_ms);
-  int ivlmax = (int)(n->cfg.reconnect_max_ms > INT32_MAX ? INT32_MAX : n->cfg.reconnect_max_ms);
-  int sndbuf = NET_SNDBUF, linger = 0, nodelay = 1;
-  /* TCP_NODELAY: a PUSH connection carries data one way only, so the peer's
-   * ACKs are delayed (up to 40 ms on Linux), and with Nagle a small message
-   * (a vote) sent while an earlier frame is unacknowledged waits for that
-   * ACK. Messages are whole frames: coalescing them buys nothing. */
-  if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
-      nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivlmax, sizeof ivlmax) < 0 ||
-      nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, &sndbuf, sizeof sndbuf) < 0 ||
-      nn_setsockopt(s, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof linger) < 0 ||
-      nn_setsockopt(s, NN_TCP, NN_TCP_NODELAY, &nodelay, sizeof nodelay) < 0)
-    goto nnfail;
-  if (nn_connect(s, p->address) < 0) {
-    LOG_E(MOD, "link to %s: cannot connect to %s: %s", p->name, p->address,
-          nn_strerror(nn_errno()));
+  cx_err e = push_open(n, p->name, p->address, &p->sock, &p->ep);
+  if (e) {
     peer_destroy(n, p);
-    return CX_E_CONFIG;
+    return e;
   }
   *out = p;
   return CX_OK;
-nnfail:
-  LOG_E(MOD, "link to %s: socket setup failed: %s", p->name, nn_strerror(nn_errno()));
-  peer_destroy(n, p);
-  return CX_E_NET;
 }
 
 /* Round robin over 1..255 so that a slot just freed is reused as late as
@@ -1028,6 +1155,24 @@ size_t net_stats(net *n, net_peer_stats *out, size_t cap, net_stats_global *g) {
   }
   return all ? total : 0;
 }
+
+#if CUSTOS_TESTING
+cx_err net_test_wedge(net *n, const char *name) {
+  pthread_rwlock_rdlock(&n->tab);
+  peer *p = name ? peer_by_name(n, name) : NULL;
+  int rc = p ? nn_shutdown(p->sock, p->ep) : 0;
+  /* nanomsg drops the connection in the background: until it is gone, a
+   * frame could still leave. */
+  for (int i = 0; rc == 0 && p && i < 1000; i++) {
+    if (nn_get_statistic(p->sock, NN_STAT_CURRENT_CONNECTIONS) == 0) break;
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  pthread_rwlock_unlock(&n->tab);
+  if (!p) return CX_E_PEER_UNKNOWN;
+  return rc < 0 ? CX_E_NET : CX_OK;
+}
+#endif
 
 cx_err net_fault(net *n, const char *cmd, char *err, size_t errlen) {
 #if CUSTOS_TESTING

@@ -6,7 +6,9 @@
  * Transport shape: each node binds one NN_PULL socket on its own address
  * and keeps one NN_PUSH socket connected to each peer's address. nanomsg
  * reconnects with exponential backoff (NN_RECONNECT_IVL .. _MAX); NN_PUSH
- * with NN_DONTWAIT gives backpressure when a peer is slow or gone. Who sent
+ * with NN_DONTWAIT gives backpressure when a peer is slow or gone. A push
+ * socket whose nanomsg endpoint stopped reconnecting is replaced by a
+ * watchdog (wedge_ms below; docs/net.md, "Transport"). Who sent
  * a frame is learnt from the frame only (its session index, or for a
  * handshake the Noise static key), never from the socket.
  *
@@ -98,6 +100,11 @@ typedef struct {
   uint64_t rekey_msgs;         /* ... or after this many frames sent (2^32) */
   uint32_t reconnect_ms;       /* nanomsg reconnect backoff, first (100) */
   uint32_t reconnect_max_ms;   /*   and largest interval (5000) */
+  uint32_t wedge_ms;           /* watchdog: a peer's sends have failed this long
+                                  while its push socket has no connection and
+                                  nanomsg made no connect attempt: the socket is
+                                  replaced (max(2 * reconnect_max_ms, 10000);
+                                  never less than 2 * reconnect_max_ms) */
   const cx_clock *clock;       /* NULL: the system clock */
 } net_config;
 
@@ -141,6 +148,7 @@ typedef struct {
   uint64_t frames_out, frames_in;
   uint64_t handshakes;         /* sessions established */
   uint64_t queued;             /* messages waiting now */
+  uint64_t socket_resets;      /* push sockets replaced by the watchdog (wedge_ms) */
   uint64_t rejects[NET_R_COUNT];
 } net_peer_stats;
 
@@ -161,5 +169,12 @@ size_t net_stats(net *n, net_peer_stats *out, size_t cap, net_stats_global *g);
  *   header declaring a length over any cap).
  * Without CUSTOS_TESTING: CX_E_CONFIG, "fault shim not compiled in". */
 cx_err net_fault(net *n, const char *cmd, char *err, size_t errlen);
+
+#if CUSTOS_TESTING
+/* Test seam: removes the endpoint of the push socket to peer (nn_shutdown),
+ * leaving a socket with no connection that never reconnects, as the nanomsg
+ * wedge the watchdog exists for. CX_E_PEER_UNKNOWN, CX_E_NET. */
+cx_err net_test_wedge(net *n, const char *peer);
+#endif
 
 #endif
