@@ -316,13 +316,13 @@ static void sessions_free(const mpc_local *l, mpc_session **sess) {
 
 /* Whether one prep batch of T triples and R randoms fits the protocol's
  * message limit (docs/mpc-prep.md "Limits": the deal is 32 + 16 W bytes,
- * W = ceil((3T + R + 1) / m) + 2 ceil(2T / m), m = n - t; the round-1
- * product shares to one king and the round-3 openings are smaller).
+ * W = ceil((2T + R + 1) / m) + 2 ceil((T + 1) / m) (no double sharings
+ * when T = 0), m = n - t; the round-1 products are 32 + 16 T bytes).
  * mpc_session_prep remains the judge: it refuses a batch that does not. */
 static int batch_fits(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
   uint64_t m = n - t, cap = MPC_MAX_PAYLOAD / FE_BYTES;
-  uint64_t W = (3 * T + R + 1 + m - 1) / m + 2 * ((2 * T + m - 1) / m);
-  return W + 2 <= cap && T + 2 <= cap && (2 * T + n - 1) / n + 2 <= cap;
+  uint64_t W = (2 * T + R + 1 + m - 1) / m + (T ? 2 * ((T + 1 + m - 1) / m) : 0);
+  return W + 2 <= cap && T + 2 <= cap;
 }
 
 /* One prep batch (bits == 0: T triples and R randoms) or one bits batch
