@@ -33,6 +33,7 @@
  * queue and its pending frame stay. */
 #include "net.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
@@ -43,7 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "link.h"
 #include "log.h"
@@ -1154,6 +1157,54 @@ size_t net_stats(net *n, net_peer_stats *out, size_t cap, net_stats_global *g) {
     g->npeers = total;
   }
   return all ? total : 0;
+}
+
+/* ---- free loopback ports ---- */
+
+/* The low end of the kernel's ephemeral (outgoing source) port range. */
+static unsigned ephemeral_low(void) {
+  unsigned lo = 32768, hi = 60999;
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f) {
+    if (fscanf(f, "%u %u", &lo, &hi) != 2) lo = 32768;
+    fclose(f);
+  }
+  return lo;
+}
+
+cx_err net_free_ports(uint16_t *ports, unsigned n, char *err, size_t errlen) {
+  int *fds = calloc(n ? n : 1, sizeof *fds);
+  if (!fds) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory finding ports");
+  cx_err rc = CX_OK;
+  unsigned opened = 0, lo = 10000, top = ephemeral_low();
+  int below = top > lo + 1000 && top <= 65536;
+  for (; opened < n; opened++) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    socklen_t sl = sizeof sa;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = -1, ok = 0;
+    for (int attempt = 0; attempt < (below ? 200 : 1) && !ok; attempt++) {
+      if (fd >= 0) close(fd);
+      fd = socket(AF_INET, SOCK_STREAM, 0);
+      if (fd < 0) break;
+      sa.sin_port = below ? htons((uint16_t)(lo + randombytes_uniform(top - lo))) : 0;
+      ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    }
+    if (fd < 0) {
+      rc = cx_errf(err, errlen, CX_E_NET, "cannot open a socket: %s", strerror(errno));
+      break;
+    }
+    fds[opened] = fd;
+    if (!ok || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+      rc = cx_errf(err, errlen, CX_E_NET, "cannot find a free port on 127.0.0.1: %s", strerror(errno));
+      opened++;
+      break;
+    }
+    ports[opened] = ntohs(sa.sin_port);
+  }
+  for (unsigned i = 0; i < opened; i++) close(fds[i]);
+  free(fds);
+  return rc;
 }
 
 #if CUSTOS_TESTING

@@ -170,6 +170,15 @@ size_t net_stats(net *n, net_peer_stats *out, size_t cap, net_stats_global *g);
  * Without CUSTOS_TESTING: CX_E_CONFIG, "fault shim not compiled in". */
 cx_err net_fault(net *n, const char *cmd, char *err, size_t errlen);
 
+/* Finds n distinct free TCP ports on 127.0.0.1 (for a devnet, tests and
+ * benchmarks). All sockets stay bound until every port is known, so no two
+ * are the same; the ports are free now, not reserved. They are drawn below
+ * the kernel's ephemeral range when it leaves room: a port bind(0) hands
+ * out may a few milliseconds later be the source port of some outgoing
+ * connection (nodes' links make dozens), and a node that finds its port
+ * taken cannot start. CX_E_NET (err says why) if none can be found. */
+cx_err net_free_ports(uint16_t *ports, unsigned n, char *err, size_t errlen);
+
 #if CUSTOS_TESTING
 /* Test seam: removes the endpoint of the push socket to peer (nn_shutdown),
  * leaving a socket with no connection that never reconnects, as the nanomsg

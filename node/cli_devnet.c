@@ -27,6 +27,7 @@
 #include "config.h"
 #include "fileutil.h"
 #include "genesis.h"
+#include "net.h"
 #include "vm.h"
 
 #define DEVNET_MAX_NODES 64
@@ -165,59 +166,6 @@ static int make_root(devnet *d, const char *dir) {
   }
   if (!realpath(dir, d->root)) return cli_fail(CLI_LOCAL, "%s: %s", dir, strerror(errno));
   return CLI_OK;
-}
-
-/* ---- ports ---- */
-
-/* The low end of the kernel's ephemeral (outgoing source) port range. */
-static unsigned ephemeral_low(void) {
-  unsigned lo = 32768, hi = 60999;
-  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-  if (f) {
-    if (fscanf(f, "%u %u", &lo, &hi) != 2) lo = 32768;
-    fclose(f);
-  }
-  return lo;
-}
-
-/* Finds n distinct free loopback ports: all sockets stay bound until every
- * port is known, so no two are the same. The ports are free now, not
- * reserved. They are drawn below the ephemeral range when it leaves room:
- * a port the kernel hands out for bind(0) is also one it may give a few
- * milliseconds later as the source port of some outgoing connection (the
- * nodes' own links make dozens), and a node that finds its port taken
- * cannot start. */
-static int free_ports(uint16_t *ports, int n) {
-  int fds[2 * DEVNET_MAX_NODES];
-  int rc = CLI_OK, opened = 0;
-  unsigned lo = 10000, top = ephemeral_low();
-  int below = top > lo + 1000 && top <= 65536;
-  for (; opened < n; opened++) {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t sl = sizeof sa;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = -1, ok = 0;
-    for (int attempt = 0; attempt < (below ? 200 : 1) && !ok; attempt++) {
-      if (fd >= 0) close(fd);
-      fd = socket(AF_INET, SOCK_STREAM, 0);
-      if (fd < 0) break;
-      sa.sin_port = below ? htons((uint16_t)(lo + randombytes_uniform(top - lo))) : 0;
-      ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    }
-    if (fd < 0) {
-      rc = cli_fail(CLI_LOCAL, "cannot open a socket: %s", strerror(errno));
-      break;
-    }
-    fds[opened] = fd;
-    if (!ok || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
-      rc = cli_fail(CLI_LOCAL, "cannot find a free port on 127.0.0.1: %s", strerror(errno));
-      opened++;
-      break;
-    }
-    ports[opened] = ntohs(sa.sin_port);
-  }
-  for (int i = 0; i < opened; i++) close(fds[i]);
-  return rc;
 }
 
 /* ---- members and keys ---- */
@@ -573,8 +521,12 @@ static int cmd_devnet_init(cli_ctx *c, const cli_args *a) {
   plan_members(d, (int)n);
   if (bp) {
     for (int i = 0; i < 2 * (int)n; i++) ports[i] = (uint16_t)(base + (uint64_t)i);
-  } else if ((rc = free_ports(ports, 2 * (int)n))) {
-    goto out;
+  } else {
+    char perr[160];
+    if (net_free_ports(ports, (unsigned)(2 * n), perr, sizeof perr) != CX_OK) {
+      rc = cli_fail(CLI_LOCAL, "%s", perr);
+      goto out;
+    }
   }
   for (int i = 0; i < (int)n; i++) {
     d->m[i].rpc_port = ports[2 * i];

@@ -92,37 +92,6 @@ static void sleep_ms(unsigned ms) {
   nanosleep(&ts, NULL);
 }
 
-/* NODES distinct free loopback ports, drawn below the ephemeral range (as
- * custos devnet init does): a port bind(0) hands out may soon be the source
- * port of some outgoing connection. All stay bound until all are known. */
-static void free_ports(uint16_t *ports) {
-  unsigned lo = 10000, top = 32768, hi = 60999;
-  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-  if (f) {
-    if (fscanf(f, "%u %u", &top, &hi) != 2) top = 32768;
-    fclose(f);
-  }
-  ck_assert_uint_gt(top, lo + 1000);
-  int fds[NODES];
-  for (int i = 0; i < NODES; i++) {
-    int ok = 0;
-    for (int attempt = 0; attempt < 200 && !ok; attempt++) {
-      fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-      ck_assert_int_ge(fds[i], 0);
-      struct sockaddr_in sa = {.sin_family = AF_INET};
-      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      sa.sin_port = htons((uint16_t)(lo + randombytes_uniform(top - lo)));
-      ok = bind(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0;
-      if (ok)
-        ports[i] = ntohs(sa.sin_port);
-      else
-        close(fds[i]);
-    }
-    ck_assert_msg(ok, "no free port on 127.0.0.1");
-  }
-  for (int i = 0; i < NODES; i++) close(fds[i]);
-}
-
 typedef struct {
   net *n[NODES]; /* c's stays NULL: nobody listens at its address */
   recorder rec[NODES];
@@ -133,7 +102,8 @@ typedef struct {
 static void cluster_open(cluster *cl, int start) {
   memset(cl, 0, sizeof *cl);
   uint16_t ports[NODES];
-  free_ports(ports);
+  char perr[160] = "";
+  ck_assert_msg(net_free_ports(ports, NODES, perr, sizeof perr) == CX_OK, "%s", perr);
   uint8_t priv[NODES][32];
   for (int i = 0; i < NODES; i++) {
     randombytes_buf(priv[i], 32);
