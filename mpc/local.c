@@ -314,17 +314,6 @@ static void sessions_free(const mpc_local *l, mpc_session **sess) {
 
 /* ---- preparation ------------------------------------------------------- */
 
-/* Whether one prep batch of T triples and R randoms fits the protocol's
- * message limit (docs/mpc-prep.md "Limits": the deal is 32 + 16 W bytes,
- * W = ceil((2T + R + 1) / m) + 2 ceil((T + 1) / m) (no double sharings
- * when T = 0), m = n - t; the round-1 products are 32 + 16 T bytes).
- * mpc_session_prep remains the judge: it refuses a batch that does not. */
-static int batch_fits(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
-  uint64_t m = n - t, cap = MPC_MAX_PAYLOAD / FE_BYTES;
-  uint64_t W = (2 * T + R + 1 + m - 1) / m + (T ? 2 * ((T + 1 + m - 1) / m) : 0);
-  return W + 2 <= cap && T + 2 <= cap;
-}
-
 /* One prep batch (bits == 0: T triples and R randoms) or one bits batch
  * (bits > 0) at every party. */
 static cx_err batch(mpc_local *l, size_t T, size_t R, size_t bits, char *err, size_t errlen) {
@@ -374,7 +363,7 @@ cx_err mpc_local_prepare(mpc_local *l, size_t triples, size_t rands, size_t bits
   cx_err e = CX_OK;
   while (e == CX_OK && (nt || nr)) {
     size_t T = nt < BATCH_MAX ? nt : BATCH_MAX, R = nr < BATCH_MAX ? nr : BATCH_MAX;
-    while (!batch_fits(l->n, l->t, T, R) && (T > 1 || R > 1)) { /* only at small n: m = n - t divides */
+    while (!mpc_prep_fits(l->n, l->t, T, R) && (T > 1 || R > 1)) { /* only with dealers at small m */
       T = T > 1 ? T / 2 : T;
       R = R > 1 ? R / 2 : R;
     }

@@ -3,43 +3,58 @@
  * cheater when the batch is not accepted (docs/mpc-prep.md;
  * session_internal.h for the framework).
  *
- * Rounds (every value is a vector of field elements, fe_encode_vec'ed):
+ * Two ways to get the random sharings a batch is made of, chosen by (n, t)
+ * alone (prss_mode), so that every party and every verifier of evidence
+ * agrees on the rounds:
+ *
+ * PRSS (small n: each party in at most PRSS_MAX_KEYS key sets). Cramer,
+ * Damgård, Ishai 2005 (TCC), "Share conversion, pseudorandom secret-sharing
+ * and applications to secure computation", §3: one key per set of n - t
+ * parties; a party's share of a random degree-t sharing is the sum over its
+ * sets of PRF(key) f_A(alpha_me), and of a degree-2t sharing of zero the
+ * same with t more PRF outputs per set (PRZS). No share is sent.
+ *   0 KEYS      p2p  the keys of the sets I deal (I am their lowest member)
+ *   1 MULT      all  a check digest of each of my keys || my degree-2t
+ *                    shares of a*b - (s + z), every product
+ *   2 VERDICT   all  ok byte || transcript hash
+ * Dealer extraction (larger n: C(n - 1, t) keys would cost more PRF output
+ * than the deal costs bytes). Damgård–Nielsen 2007 (CRYPTO) §3:
  *   0 DEAL      p2p  commit_i || shares of U_t random and U_d double sharings
  *   1 MULT      all  coin_i || my degree-2t shares of a*b - S, every product
  *   2 OPEN      all  my shares of omega (degree t) and zeta (degree 2t)
  *   3 VERDICT   all  ok byte || transcript hash
- *   3+r ECHO    all  r = 1..t: the verdicts this party first extracted in
+ * Then, in both (V = the verdict round):
+ *   V+r ECHO    all  r = 1..t: the verdicts this party first extracted in
  *                    the previous round, each in its relay chain
- *   4+t+k AUDIT all  only if the batch is not accepted: chunk k of
- *                    T || R || seed || every message received in rounds 0..3
- * Rounds 0-2 and the audit wait for every party (a timeout aborts naming
- * nobody); rounds 3 .. 3+t end at their deadline with what arrived
+ *   V+1+t+k AUDIT all only if the batch is not accepted: chunk k of
+ *                    T || R || seed || every message received in rounds 0..V
+ * Rounds before V and the audit wait for every party (a timeout aborts
+ * naming nobody); rounds V .. V+t end at their deadline with what arrived
  * (prep_timeout), as Dolev–Strong's synchronous rounds do.
- * References: Damgård–Nielsen 2007 (CRYPTO) §3 (extraction of random and
- * double sharings with a Vandermonde matrix) and §4 (multiplication with
- * double sharings), with every party, not a king, checking the n degree-2t
- * shares of each product, which at n >= 3t + 1 detects any t wrong ones
- * (the error detection of Ben-Or–Goldwasser–Wigderson 1988); Dolev–Strong
- * 1983 ("Authenticated algorithms for Byzantine agreement") for agreeing on
- * the verdicts; Ishai–Ostrovsky–Zikas 2014 for identifying the cheater by
+ * References: Damgård–Nielsen §4 (multiplication with double sharings),
+ * with every party, not a king, checking the n degree-2t shares of each
+ * product, which at n >= 3t + 1 detects any t wrong ones (the error
+ * detection of Ben-Or–Goldwasser–Wigderson 1988); Dolev–Strong 1983
+ * ("Authenticated algorithms for Byzantine agreement") for agreeing on the
+ * verdicts; Ishai–Ostrovsky–Zikas 2014 for identifying the cheater by
  * opening the input-independent preprocessing.
  *
- * Why not the king and sacrifice of the earlier protocol (docs/mpc-prep.md
- * "Why this construction"): a king's opening must itself be checked, which
- * took a second triple per triple, its double sharing, an opening of rho
- * and two more rounds; a product checked by everyone is exact once the
- * sharings it is made of are, which two single-element openings check.
- * 240 bytes a triple became 112 (n = 4), and the challenges no longer need
- * hashing the kings' openings (Fiat–Shamir).
+ * Why PRSS needs no check of the sharings: an honest party computes its
+ * shares itself from keys, so the honest shares of every sharing lie on one
+ * polynomial of the right degree as soon as the honest members of each set
+ * hold the same key, which the digests in round 1 check. Dealt sharings
+ * need omega and zeta (and the committed coin their challenges come from)
+ * because a dealer may deal anything.
  *
  * Nothing a party sees alone makes it abort alone: a failed check, a coin
- * opening that misses its commitment or a malformed payload makes it vote
- * "fail" and go on. The verdicts are then agreed (Dolev–Strong), so every
- * honest party accepts, or every one names an equivocating verdict, or
- * every one goes to the audit, where the party that saw the cheat names it
- * with its own proof and the others by the replay. An abort by one party
- * alone would leave the others waiting (a timeout that names nobody) or,
- * in the last rounds, accepting a batch it does not have. */
+ * opening that misses its commitment, a key digest that differs or a
+ * malformed payload makes it vote "fail" and go on. The verdicts are then
+ * agreed (Dolev–Strong), so every honest party accepts, or every one names
+ * an equivocating verdict, or every one goes to the audit, where the party
+ * that saw the cheat names it with its own proof and the others by the
+ * replay. An abort by one party alone would leave the others waiting (a
+ * timeout that names nobody) or, in the last rounds, accepting a batch it
+ * does not have. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,29 +63,109 @@
 #include "hash.h"
 #include "session_internal.h"
 
-enum { R_DEAL = 0, R_MULT, R_OPEN, R_VERDICT };
-#define PREP_ROUNDS 4 /* rounds 0..3: what the audit publishes and replays */
+/* Rounds 0 and 1 are KEYS / DEAL and MULT in both modes; R_OPEN only with
+ * dealers. The verdict round V is r_verdict(n, t). */
+enum { R_DEAL = 0, R_MULT, R_OPEN };
+
+/* ---- PRSS key sets (Cramer–Damgård–Ishai 2005, §3) ------------------------ */
+
+/* A party in more key sets than this deals instead: each set costs it
+ * 3 + t PRF outputs per triple, which past C(n - 1, t) = 28 (n = 9, t = 2;
+ * the next is 84 at n = 10) costs more CPU than the deal's bytes
+ * (docs/mpc-prep.md "Two modes"). */
+#define PRSS_MAX_KEYS 28
+#define PRSS_MAX_SETS 64 /* C(n, t) under PRSS_MAX_KEYS: 36 at most (n = 9) */
+#define PRSS_MAX_T 2     /* t under PRSS_MAX_KEYS (t = 3 needs n >= 10) */
+
+static uint64_t binom(uint32_t n, uint32_t k) {
+  if (k > n) return 0;
+  uint64_t c = 1;
+  for (uint32_t i = 1; i <= k; i++) {
+    c = c * (n - k + i) / i;
+    if (c > (1ull << 40)) return c; /* far past any limit below; no overflow */
+  }
+  return c;
+}
+
+/* The mode is a function of (n, t) alone: a verifier of evidence, which
+ * knows only those, must know the rounds. */
+/* 1: dealer extraction at every n (unit tests of that mode at small n).
+ * Like mpc_prep_audit_chunk, a test seam kept out of every header: the mode
+ * must be the same function of (n, t) at every party and verifier. */
+extern int mpc_prep_dealers;
+static int prss_mode(uint32_t n, uint32_t t) {
+  return !mpc_prep_dealers && n >= 1 && t <= PRSS_MAX_T && binom(n - 1, t) <= PRSS_MAX_KEYS;
+}
+
+static uint32_t r_verdict(uint32_t n, uint32_t t) { return prss_mode(n, t) ? 2 : 3; }
+/* Rounds 0 .. V: what the audit publishes and replays. */
+static uint32_t prep_rounds(uint32_t n, uint32_t t) { return r_verdict(n, t) + 1; }
+
+/* The key sets: every set of n - t parties, as the mask of the t parties
+ * outside it, in increasing mask order (Gosper's hack). Returns C(n, t). */
+static uint32_t prss_sets(uint32_t n, uint32_t t, uint64_t *outside) {
+  uint32_t k = 0;
+  if (t == 0) {
+    outside[k++] = 0;
+    return k;
+  }
+  uint64_t lim = n == 64 ? 0 : 1ull << n;
+  for (uint64_t x = (1ull << t) - 1; x && (lim == 0 || x < lim);) {
+    outside[k++] = x;
+    uint64_t c = x & -x, r = x + c;
+    if (r == 0) break;
+    x = (((r ^ x) >> 2) / c) | r;
+  }
+  return k;
+}
+
+static uint64_t all_mask(uint32_t n) { return n == 64 ? UINT64_MAX : (1ull << n) - 1; }
+
+/* A set's key is dealt by its lowest member. */
+static uint32_t set_dealer(uint32_t n, uint64_t outside) {
+  return (uint32_t)__builtin_ctzll(all_mask(n) & ~outside);
+}
+
+/* Keys that `from` deals to `to` (round 0's payload is 32 bytes each). */
+static uint32_t keys_between(uint32_t n, uint32_t t, uint32_t from, uint32_t to) {
+  uint64_t out[PRSS_MAX_SETS];
+  uint32_t k = prss_sets(n, t, out), c = 0;
+  for (uint32_t q = 0; q < k; q++)
+    if (set_dealer(n, out[q]) == from && !((out[q] >> to) & 1)) c++;
+  return c;
+}
 
 /* The rounds after the verdict depend on t: echo round r (1..t) is round
- * R_VERDICT + r and audit chunk k is round audit0(t) + k. A relay link is
+ * V + r and audit chunk k is round audit0(n, t) + k. A relay link is
  * a signed message that only ever travels inside an echo message. Its
  * round number is one no session round uses, one per (original sender j,
  * link index): an honest relayer links at most two verdicts of each j, once
  * each, so it never signs two different messages for one slot, which would
  * be equivocation evidence against it. */
 #define LINK_ROUND0 0xf0000000u
-static uint32_t audit0(uint32_t t) { return R_VERDICT + 1 + t; }
+#define PREP_ROUNDS_MAX 4 /* prep_rounds in either mode */
+static uint32_t audit0(uint32_t n, uint32_t t) { return r_verdict(n, t) + 1 + t; }
 static uint32_t link_round(uint32_t j, uint32_t idx) { return LINK_ROUND0 + 2 * j + idx; }
 
 /* fe_prg nonces (docs/mpc-prep.md "Local randomness"). Keyed by the party's
- * seed they give its dealing; keyed by the joint coin, the two challenges.
- * One nonce per purpose, so the streams are independent and a replay from
- * the seed regenerates them exactly. */
+ * seed they give its dealing; keyed by the joint coin, the two challenges;
+ * keyed by a PRSS set's key, the set's share of tile i of the triples or of
+ * the randoms (a nonce per tile, so a tile is expanded without the stream
+ * before it). One nonce per purpose, so the streams are independent and a
+ * replay from the seed regenerates them exactly. */
 #define NONCE_RAND 1   /* key seed: U_t x (1 + t): secret, then t coefficients */
 #define NONCE_DOUBLE 2 /* key seed: U_d x (1 + t + 2t): secret, t coefs, 2t coefs */
 #define NONCE_CHAL 3   /* key joint coin: mu, nu */
+#define NONCE_PRSS_TRIPLE(i) ((1ull << 40) | (i)) /* set key: per triple a, b, s, t zero coefs */
+#define NONCE_PRSS_RAND(i) ((2ull << 40) | (i))   /* set key: per random r */
 /* coin_i = BLAKE2b-256 keyed by the seed over this label (a PRF of the seed). */
 static const char k_coin_label[] = "custos/mpc/prep-coin";
+/* A set's key = BLAKE2b-256 keyed by its dealer's seed over this label ||
+ * the set's outside mask (8 bytes, little-endian); its check digest =
+ * BLAKE2b-256 keyed by the key over the second label (a PRF of the key:
+ * publishing it tells nothing of the key's stream). */
+static const char k_prss_key_label[] = "custos/mpc/prss-key";
+static const char k_prss_check_label[] = "custos/mpc/prss-check";
 
 #define COIN_BYTES 32
 #define OPEN_ITEMS 2 /* omega, zeta */
@@ -86,6 +181,8 @@ static const char k_coin_label[] = "custos/mpc/prep-coin";
 extern size_t mpc_prep_audit_chunk;
 size_t mpc_prep_audit_chunk = MPC_MAX_PAYLOAD - 8;
 
+int mpc_prep_dealers = 0;
+
 static uint64_t chunk_bytes(void) {
   size_t c = mpc_prep_audit_chunk;
   if (c < 64) c = 64;
@@ -97,15 +194,23 @@ static uint64_t chunk_bytes(void) {
 
 typedef struct {
   uint64_t T, R;   /* triples and random sharings wanted */
+  int prss;        /* prss_mode(n, t) */
+  uint64_t K;      /* PRSS: the key sets each party is in, C(n - 1, t) */
   uint64_t m;      /* n - t: outputs per extraction */
-  uint64_t Ut, Ud; /* random and double sharings each party deals */
+  uint64_t Ut, Ud; /* random and double sharings each party deals (0 under PRSS) */
   uint64_t W;      /* shares per dealer: Ut + 2 Ud */
 } prep_dims;
 
 static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
+  memset(d, 0, sizeof *d);
   d->T = T;
   d->R = R;
   d->m = n - t;
+  d->prss = prss_mode(n, t);
+  if (d->prss) {
+    d->K = binom(n - 1, t);
+    return;
+  }
   /* 2T for a, b; R; one blinding sharing for omega. T double sharings
    * (s, S) and one blinding pair for zeta; none without triples. */
   d->Ut = (2 * T + R + 1 + d->m - 1) / d->m;
@@ -114,7 +219,9 @@ static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t
 }
 
 static uint64_t len_deal(const prep_dims *d) { return COIN_BYTES + FE_BYTES * d->W; }
-static uint64_t len_mult(const prep_dims *d) { return COIN_BYTES + FE_BYTES * d->T; }
+/* The round-1 prefix: the coin opening, or under PRSS the key digests. */
+static uint64_t mult_pre(const prep_dims *d) { return d->prss ? 32 * d->K : COIN_BYTES; }
+static uint64_t len_mult(const prep_dims *d) { return mult_pre(d) + FE_BYTES * d->T; }
 static uint64_t len_open(void) { return FE_BYTES * OPEN_ITEMS; }
 
 /* The largest audit blob a party can have: every message it received in
@@ -122,7 +229,7 @@ static uint64_t len_open(void) { return FE_BYTES * OPEN_ITEMS; }
  * published as received). Bounds a declared blob length. */
 static uint64_t audit_max(uint32_t n) {
   return AUDIT_HDR +
-         (uint64_t)PREP_ROUNDS * (n ? n - 1 : 0) * (4 + MPC_MSG_OVERHEAD + MPC_MAX_PAYLOAD);
+         (uint64_t)PREP_ROUNDS_MAX * (n ? n - 1 : 0) * (4 + MPC_MSG_OVERHEAD + MPC_MAX_PAYLOAD);
 }
 
 /* Audit rounds for a blob of L bytes, and the size of piece k. */
@@ -145,7 +252,7 @@ static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
   if (T > MPC_MAX_PAYLOAD || R > MPC_MAX_PAYLOAD) return 0;
   prep_dims d;
   dims_init(&d, n, t, T, R);
-  return len_deal(&d) <= MPC_MAX_PAYLOAD && len_mult(&d) <= MPC_MAX_PAYLOAD;
+  return (d.prss || len_deal(&d) <= MPC_MAX_PAYLOAD) && len_mult(&d) <= MPC_MAX_PAYLOAD;
 }
 
 /* ---- state ------------------------------------------------------------- */
@@ -196,6 +303,14 @@ typedef struct {
   uint8_t *blob; /* my audit blob (holds my seed: wiped) */
   size_t blob_len;
   uint64_t chunks; /* audit rounds, known after the first */
+  /* PRSS (d.prss): the key sets, those I am in, and their keys. */
+  uint32_t nsets;
+  uint64_t outside[PRSS_MAX_SETS]; /* set q = the parties not in outside[q] */
+  int32_t pos[PRSS_MAX_SETS];      /* q's index in mine, -1 if I am outside */
+  uint32_t mine[PRSS_MAX_KEYS];
+  fe lam[PRSS_MAX_KEYS][1 + PRSS_MAX_T]; /* f_q(alpha_me), then alpha_me^l f_q(alpha_me) */
+  uint8_t key[PRSS_MAX_KEYS][32];        /* secret: wiped with the material */
+  uint8_t dig[PRSS_MAX_KEYS][32];        /* their check digests */
 } prep_impl;
 
 static prep_impl *impl_of(mpc_session *s) { return (prep_impl *)s->impl; }
@@ -223,6 +338,10 @@ static fe *mat_c(prep_impl *p) { return p->U; }
  * The "2 +" slot holds the 32-byte commitment in front of a row, so that
  * the row is sent from where it was computed. */
 static size_t scratch_len(uint32_t n, uint32_t t, const prep_dims *d) {
+  if (d->prss) { /* round 0: PRF tile (3 + t) * TILE | zero-sharing tile TILE */
+    size_t gen = (4 + (size_t)t) * TILE, chk = (size_t)n * TILE;
+    return gen > chk ? gen : chk;
+  }
   size_t nr = d->Ut * (1 + t), nd = d->Ud * (1 + 3 * (size_t)t);
   size_t send = 2 * d->W + 2 + nr + nd, recv = d->W + (size_t)n * TILE;
   return send > recv ? send : recv;
@@ -230,7 +349,15 @@ static size_t scratch_len(uint32_t n, uint32_t t, const prep_dims *d) {
 
 static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
   const prep_dims *d = &p->d;
-  size_t sizes[] = {d->Ut * d->m, d->Ud * d->m, d->Ud * d->m, 2 + d->T, d->T, 4,
+  /* Under PRSS: rand = a, b, r (2T + R), dt = s (T), no d2; the round-1
+   * prefix (2K free elements) holds the key digests. */
+  size_t front = d->prss ? 2 * d->K : 2;
+  size_t sizes[] = {d->prss ? 2 * d->T + d->R : d->Ut * d->m,
+                    d->prss ? d->T : d->Ud * d->m,
+                    d->prss ? 0 : d->Ud * d->m,
+                    front + d->T,
+                    d->T,
+                    4,
                     scratch_len(n, t, d)};
   fe **dst[] = {&p->rand, &p->dt, &p->d2, &p->umine, &p->U, &p->ch, &p->scr};
   size_t total = 0;
@@ -243,7 +370,7 @@ static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
     *dst[i] = p->mat + off;
     off += sizes[i];
   }
-  p->umine += 2; /* the coin goes in front of it when it is sent */
+  p->umine += front; /* the coin or the digests go in front of it when it is sent */
   return CX_OK;
 }
 
@@ -255,6 +382,7 @@ static void impl_wipe(prep_impl *p) {
   p->mat = NULL;
   p->mat_len = 0;
   sodium_memzero(p->coin_mine, sizeof p->coin_mine);
+  sodium_memzero(p->key, sizeof p->key);
 }
 
 static void bytes_free(bytes *b) {
@@ -325,21 +453,23 @@ static int wire_canonical(const uint8_t *b, size_t count) {
   return !bad;
 }
 
-/* Sends [prefix (32 bytes) ||] v[0..count). v stays intact: where the wire
- * form is the memory form it is sent in place, the prefix written in the
- * two free elements in front of v (every prefixed vector has them); other
- * hosts send an encoded copy (wiped: it held shares). */
-static cx_err send_vec(mpc_session *s, uint32_t to, const uint8_t *prefix, fe *v, size_t count,
-                       mpc_outbox *out) {
-  size_t pre = prefix ? 32 : 0, len = pre + FE_BYTES * count;
+/* Sends [prefix (pre bytes, a multiple of 16) ||] v[0..count). v stays
+ * intact: where the wire form is the memory form it is sent in place, the
+ * prefix written in the free elements in front of v (every prefixed vector
+ * has pre / 16 of them); other hosts send an encoded copy (wiped: it held
+ * shares). */
+static cx_err send_vec(mpc_session *s, uint32_t to, const uint8_t *prefix, size_t pre, fe *v,
+                       size_t count, mpc_outbox *out) {
+  if (!prefix) pre = 0;
+  size_t len = pre + FE_BYTES * count;
 #if WIRE_NATIVE
   uint8_t *buf = (uint8_t *)v - pre;
-  if (prefix) memcpy(buf, prefix, 32);
+  if (prefix) memmove(buf, prefix, pre);
   return sess_send(s, to, buf, len, out);
 #else
   uint8_t *buf = malloc(len ? len : 1);
   if (!buf) return CX_E_NOMEM;
-  if (prefix) memcpy(buf, prefix, 32);
+  if (prefix) memcpy(buf, prefix, pre);
   fe_encode_vec(v, count, buf + pre);
   cx_err e = sess_send(s, to, buf, len, out);
   sodium_memzero(buf, len ? len : 1);
@@ -467,10 +597,13 @@ static void deal_row(const prep_dims *d, uint32_t t, const fe *coef, uint32_t j,
   }
 }
 
+static cx_err prss_start(mpc_session *s, mpc_outbox *out);
+
 static cx_err prep_start(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   const prep_dims *d = &p->d;
   uint32_t n = s->cfg.n, t = s->cfg.t, me = s->cfg.me;
+  if (d->prss) return prss_start(s, out);
   crypto_generichash(p->coin_mine, COIN_BYTES, (const uint8_t *)k_coin_label,
                      sizeof k_coin_label - 1, s->cfg.seed, 32);
   cx_hash h;
@@ -486,7 +619,7 @@ static cx_err prep_start(mpc_session *s, mpc_outbox *out) {
   for (uint32_t j = 0; j < n && e == CX_OK; j++) {
     if (j == me) continue;
     deal_row(d, t, coef, j, row);
-    e = send_vec(s, j, h.b, row, d->W, out);
+    e = send_vec(s, j, h.b, 32, row, d->W, out);
   }
   /* The coefficients are the dealing's secrets and the other rows are sent:
    * only my own row is needed from here on. */
@@ -535,7 +668,7 @@ static cx_err after_deal(mpc_session *s, mpc_outbox *out) {
   for (size_t k = 0; k < d->T; k++) p->umine[k] = fe_sub(fe_mul(a[k], b[k]), S[k]);
   for (size_t k = 0; d->T && k <= d->T; k++) S[k] = fe_sub(sv[k], S[k]);
   sess_next_round(s, sess_others(s));
-  return send_vec(s, MPC_TO_ALL, p->coin_mine, p->umine, d->T, out);
+  return send_vec(s, MPC_TO_ALL, p->coin_mine, COIN_BYTES, p->umine, d->T, out);
 }
 
 /* ---- round 1: every party checks every product --------------------------- */
@@ -616,7 +749,7 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
   fe_prg(p->coin, NONCE_CHAL, p->ch, 2);
   check_shares(p, p->ch[0], p->ch[1], &p->ch[2], &p->ch[3]);
   sess_next_round(s, sess_others(s));
-  e = send_vec(s, MPC_TO_ALL, NULL, p->ch + 2, OPEN_ITEMS, out);
+  e = send_vec(s, MPC_TO_ALL, NULL, 0, p->ch + 2, OPEN_ITEMS, out);
 done:
   sodium_memzero(coins, sizeof coins);
   return e;
@@ -624,7 +757,7 @@ done:
 
 /* ---- the agreement's schedule ------------------------------------------ */
 
-/* The agreement's rounds end at fixed times: round R_VERDICT + k at
+/* The agreement's rounds end at fixed times: round V + k at
  * ds_start + (k + 1) * DS_SLOT * D (D = round_timeout_ms), or earlier once
  * every message is in (docs/mpc-prep.md "Deadlines"). A deadline counted
  * from my own entry into each round, as for the other rounds, would let a
@@ -645,8 +778,198 @@ done:
  * entered it). */
 static void ds_deadline(mpc_session *s) {
   prep_impl *p = impl_of(s);
-  uint64_t D = s->cfg.round_timeout_ms, k = s->round - R_VERDICT;
+  uint64_t D = s->cfg.round_timeout_ms, k = s->round - r_verdict(s->cfg.n, s->cfg.t);
   sess_set_deadline(s, p->ds_start + (k + 1) * DS_SLOT * D);
+}
+
+/* ---- the verdict --------------------------------------------------------- */
+
+/* Sends my verdict (fail or ok, with my transcript hash) and enters the
+ * verdict round, which starts the agreement's schedule. */
+static cx_err send_verdict(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  uint8_t vd[VERDICT_BYTES];
+  vd[0] = p->fail ? 0 : 1;
+  memcpy(vd + 1, p->transcript, 32);
+  sess_next_round(s, sess_others(s));
+  p->ds_start = s->now_ms;
+  ds_deadline(s);
+  return sess_send(s, MPC_TO_ALL, vd, sizeof vd, out);
+}
+
+/* ---- PRSS: rounds 0 (keys) and 1 (products, digests) ---------------------- */
+
+/* My key sets and the constants of my shares: f_q(x) = prod over j outside
+ * q of (alpha_j - x) / alpha_j is the degree-t polynomial with f_q(0) = 1
+ * that vanishes at the parties outside q (CDI05 §3.1), so sum over q of
+ * PRF(k_q) f_q(x) is a degree-t sharing whose shares need only the keys of
+ * one's own sets. */
+static void prss_init(prep_impl *p, const mpc_shamir *sh, uint32_t n, uint32_t t, uint32_t me) {
+  p->nsets = prss_sets(n, t, p->outside);
+  uint32_t k = 0;
+  for (uint32_t q = 0; q < p->nsets; q++) {
+    p->pos[q] = -1;
+    if ((p->outside[q] >> me) & 1) continue;
+    fe f = 1;
+    for (uint32_t j = 0; j < n; j++)
+      if ((p->outside[q] >> j) & 1)
+        f = fe_mul(f, fe_mul(fe_sub(sh->alpha[j], sh->alpha[me]), fe_inv(sh->alpha[j])));
+    p->lam[k][0] = f;
+    for (uint32_t l = 1; l <= t; l++) p->lam[k][l] = fe_mul(p->lam[k][l - 1], sh->alpha[me]);
+    p->pos[q] = (int32_t)k;
+    p->mine[k++] = q;
+  }
+}
+
+/* The key of set q as its dealer makes it from its seed (so the audit
+ * replays it). */
+static void prss_key(const uint8_t seed[32], uint64_t outside, uint8_t key[32]) {
+  uint8_t msg[sizeof k_prss_key_label - 1 + 8];
+  memcpy(msg, k_prss_key_label, sizeof k_prss_key_label - 1);
+  for (int i = 0; i < 8; i++) msg[sizeof k_prss_key_label - 1 + i] = (uint8_t)(outside >> (8 * i));
+  crypto_generichash(key, 32, msg, sizeof msg, seed, 32);
+}
+
+/* Round 0: to each party, the keys of the sets I deal that it is in, in
+ * set order (possibly none: an empty message still marks the round). */
+static cx_err prss_start(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  uint8_t buf[PRSS_MAX_SETS * 32];
+  cx_err e = CX_OK;
+  for (uint32_t k = 0; k < p->d.K; k++)
+    if (set_dealer(n, p->outside[p->mine[k]]) == me) prss_key(s->cfg.seed, p->outside[p->mine[k]], p->key[k]);
+  for (uint32_t j = 0; j < n && e == CX_OK; j++) {
+    if (j == me) continue;
+    size_t len = 0;
+    for (uint32_t q = 0; q < p->nsets; q++)
+      if (set_dealer(n, p->outside[q]) == me && !((p->outside[q] >> j) & 1)) {
+        memcpy(buf + len, p->key[p->pos[q]], 32);
+        len += 32;
+      }
+    e = sess_send(s, j, buf, len, out);
+  }
+  sodium_memzero(buf, sizeof buf);
+  return e;
+}
+
+/* My shares of the batch, by tiles: per triple a, b, s (degree t, PRSS)
+ * and z (degree 2t, secret 0: the t further outputs c_l of each set give
+ * f_q(x) sum_l c_l x^l, which vanishes at 0 and outside q: CDI05's PRZS),
+ * so that u = a b - (s + z) is my share of a degree-2t sharing of ab - s
+ * whose honest shares are uniform given its secret; per random r (PRSS). */
+static void prss_expand(mpc_session *s) {
+  prep_impl *p = impl_of(s);
+  const prep_dims *d = &p->d;
+  uint32_t t = s->cfg.t;
+  size_t w = 3 + (size_t)t;
+  fe *a = mat_a(p), *b = mat_b(p), *r = mat_r(p), *sv = mat_s(p);
+  fe *buf = p->scr, *z = p->scr + w * TILE;
+  for (size_t i0 = 0, tile = 0; i0 < d->T; i0 += TILE, tile++) {
+    size_t cnt = d->T - i0 < TILE ? d->T - i0 : TILE;
+    memset(a + i0, 0, cnt * sizeof(fe));
+    memset(b + i0, 0, cnt * sizeof(fe));
+    memset(sv + i0, 0, cnt * sizeof(fe));
+    memset(z, 0, cnt * sizeof(fe));
+    for (uint32_t k = 0; k < d->K; k++) {
+      const fe *lam = p->lam[k];
+      fe_prg(p->key[k], NONCE_PRSS_TRIPLE(tile), buf, cnt * w);
+      for (size_t i = 0; i < cnt; i++) {
+        const fe *v = buf + i * w;
+        a[i0 + i] = fe_add(a[i0 + i], fe_mul(v[0], lam[0]));
+        b[i0 + i] = fe_add(b[i0 + i], fe_mul(v[1], lam[0]));
+        sv[i0 + i] = fe_add(sv[i0 + i], fe_mul(v[2], lam[0]));
+        for (uint32_t l = 1; l <= t; l++) z[i] = fe_add(z[i], fe_mul(v[2 + l], lam[l]));
+      }
+    }
+    for (size_t i = 0; i < cnt; i++)
+      p->umine[i0 + i] = fe_sub(fe_mul(a[i0 + i], b[i0 + i]), fe_add(sv[i0 + i], z[i]));
+  }
+  for (size_t i0 = 0, tile = 0; i0 < d->R; i0 += TILE, tile++) {
+    size_t cnt = d->R - i0 < TILE ? d->R - i0 : TILE;
+    memset(r + i0, 0, cnt * sizeof(fe));
+    for (uint32_t k = 0; k < d->K; k++) {
+      fe_prg(p->key[k], NONCE_PRSS_RAND(tile), buf, cnt);
+      for (size_t i = 0; i < cnt; i++) r[i0 + i] = fe_add(r[i0 + i], fe_mul(buf[i], p->lam[k][0]));
+    }
+  }
+  sodium_memzero(buf, (w + 1) * TILE * sizeof(fe));
+}
+
+/* After round 0: the keys of my sets (a malformed key message counts as
+ * zero keys, deterministically, and makes me vote fail), their digests,
+ * my shares; then my digests and product shares to everyone. */
+static cx_err after_keys(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  uint32_t n = s->cfg.n, t = s->cfg.t, me = s->cfg.me;
+  cx_err e = CX_OK;
+  for (uint32_t j = 0; j < n; j++) {
+    if (j == me) continue;
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) return e;
+    int ok = m->len == 32 * (size_t)keys_between(n, t, j, me);
+    if (!ok) {
+      p->fail = 1;
+      note_proof(p, MPC_EV_MALFORMED, j, R_DEAL);
+    }
+    size_t idx = 0;
+    for (uint32_t q = 0; q < p->nsets; q++) {
+      if (set_dealer(n, p->outside[q]) != j || ((p->outside[q] >> me) & 1)) continue;
+      if (ok)
+        memcpy(p->key[p->pos[q]], m->payload + 32 * idx, 32);
+      else
+        memset(p->key[p->pos[q]], 0, 32);
+      idx++;
+    }
+  }
+  for (uint32_t k = 0; k < p->d.K; k++)
+    crypto_generichash(p->dig[k], 32, (const uint8_t *)k_prss_check_label, sizeof k_prss_check_label - 1,
+                       p->key[k], 32);
+  prss_expand(s);
+  sess_next_round(s, sess_others(s));
+  return send_vec(s, MPC_TO_ALL, (const uint8_t *)p->dig, 32 * p->d.K, p->umine, p->d.T, out);
+}
+
+/* After round 1: every honest member of a set must hold its key; I compare
+ * my digest of each of my sets with every other member's (the honest
+ * members' digests agree exactly when their keys do; a corrupt member's
+ * wrong digest only makes me vote fail, and its replay names it). Then the
+ * products, checked as in dealer mode, and c = U + s. The transcript hash
+ * covers every party's digests, so parties that accept saw the same ones. */
+static cx_err prss_after_mult(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  const prep_dims *d = &p->d;
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  size_t pre = mult_pre(d);
+  cx_err e = CX_OK;
+  uint8_t secd[MPC_MAX_N][32];
+  memset(secd, 0, sizeof secd);
+  vecs v = {.n = n, .me = me, .mine = p->umine};
+  crypto_generichash(secd[me], 32, (const uint8_t *)p->dig, pre, NULL, 0);
+  for (uint32_t j = 0; j < n; j++) {
+    if (j == me) continue;
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) return e;
+    v.src[j] = check_fe(s, m, len_mult(d), pre, d->T);
+    if (!v.src[j]) continue;
+    crypto_generichash(secd[j], 32, m->payload, pre, NULL, 0);
+    size_t idx = 0; /* j's digests are those of its sets, in set order */
+    for (uint32_t q = 0; q < p->nsets; q++) {
+      if ((p->outside[q] >> j) & 1) continue;
+      if (p->pos[q] >= 0 && sodium_memcmp(m->payload + 32 * idx, p->dig[p->pos[q]], 32) != 0)
+        p->fail = 1;
+      idx++;
+    }
+  }
+  cx_hash th;
+  hash_tagged(CX_TAG_MPC_TRANSCRIPT, secd, (size_t)n * 32, &th);
+  memcpy(p->transcript, th.b, 32);
+  if (d->T && check_tiles(s, &v, 2 * s->cfg.t, d->T, p->U, p->scr) != 0) p->fail = 1;
+  fe *c = mat_c(p);
+  const fe *sv = mat_s(p);
+  for (size_t k = 0; k < d->T; k++) c[k] = fe_add(c[k], sv[k]);
+  sodium_memzero(p->key, sizeof p->key); /* the shares are made: the keys are done */
+  return send_verdict(s, out);
 }
 
 /* ---- round 2: the openings; the verdict --------------------------------- */
@@ -669,13 +992,7 @@ static cx_err after_open(mpc_session *s, mpc_outbox *out) {
   if (check_tiles(s, &vo, t, 1, &omega, p->scr) != 0 ||
       check_tiles(s, &vz, 2 * t, 1, &zeta, p->scr) != 0 || zeta != 0)
     p->fail = 1;
-  uint8_t vd[VERDICT_BYTES];
-  vd[0] = p->fail ? 0 : 1;
-  memcpy(vd + 1, p->transcript, 32);
-  sess_next_round(s, sess_others(s));
-  p->ds_start = s->now_ms;
-  ds_deadline(s);
-  return sess_send(s, MPC_TO_ALL, vd, sizeof vd, out);
+  return send_verdict(s, out);
 }
 
 /* ---- rounds 3 .. 3 + t: agreeing on the verdicts (Dolev–Strong) -------- */
@@ -688,7 +1005,7 @@ static cx_err after_open(mpc_session *s, mpc_outbox *out) {
  * within bounds. */
 static int verdict_shape(const mpc_session *s, const mpc_msg *m) {
   return m->kind == MPC_KIND_PREP && memcmp(m->session, s->cfg.session, 32) == 0 &&
-         m->round == R_VERDICT && m->to == MPC_TO_ALL && m->from < s->cfg.n &&
+         m->round == r_verdict(s->cfg.n, s->cfg.t) && m->to == MPC_TO_ALL && m->from < s->cfg.n &&
          m->len == VERDICT_BYTES;
 }
 
@@ -860,7 +1177,7 @@ static cx_err decide(mpc_session *s, mpc_outbox *out) {
 
 /* The next echo round, or the decision after the last. */
 static cx_err echo_or_decide(mpc_session *s, mpc_outbox *out) {
-  if (s->round - R_VERDICT < s->cfg.t) {
+  if (s->round - r_verdict(s->cfg.n, s->cfg.t) < s->cfg.t) {
     sess_next_round(s, sess_others(s));
     ds_deadline(s);
     return send_echo(s, out);
@@ -887,10 +1204,10 @@ static cx_err after_verdict(mpc_session *s, mpc_outbox *out) {
   return echo_or_decide(s, out);
 }
 
-/* Echo round r = round - R_VERDICT: chains of depth r (a missing echo message, at
+/* Echo round r = round - V: chains of depth r (a missing echo message, at
  * the deadline, brings nothing). */
 static cx_err after_echo(mpc_session *s, mpc_outbox *out) {
-  uint32_t n = s->cfg.n, me = s->cfg.me, r = s->round - R_VERDICT;
+  uint32_t n = s->cfg.n, me = s->cfg.me, r = s->round - r_verdict(n, s->cfg.t);
   cx_err e = CX_OK;
   for (uint32_t k = 0; k < n && e == CX_OK; k++) {
     if (k == me) continue;
@@ -941,11 +1258,11 @@ static cx_err make_blob(mpc_session *s) {
   prep_impl *p = impl_of(s);
   uint32_t n = s->cfg.n, me = s->cfg.me;
   size_t len = AUDIT_HDR;
-  for (uint32_t r = 0; r < PREP_ROUNDS; r++)
+  for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t); r++)
     for (uint32_t j = 0; j < n; j++) {
       if (j == me) continue;
       const mpc_msg *m = mpc_inbox_get(s->inbox, r, j);
-      if (!m && r != R_VERDICT) return CX_E_INTERNAL; /* keep_rounds: every round is kept */
+      if (!m && r != r_verdict(n, s->cfg.t)) return CX_E_INTERNAL; /* keep_rounds: every round is kept */
       len += 4 + (m ? m->raw_len : 0);
     }
   uint8_t *buf = malloc(len);
@@ -954,7 +1271,7 @@ static cx_err make_blob(mpc_session *s) {
   put_be64(buf + 8, p->d.R);
   memcpy(buf + 16, s->cfg.seed, 32);
   size_t off = AUDIT_HDR;
-  for (uint32_t r = 0; r < PREP_ROUNDS; r++)
+  for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t); r++)
     for (uint32_t j = 0; j < n; j++) {
       if (j == me) continue;
       const mpc_msg *m = mpc_inbox_get(s->inbox, r, j);
@@ -1048,7 +1365,7 @@ static cx_err name_audit(mpc_session *s, uint32_t x, const mpc_msg *const *chunk
  * prove the lie, so there is no point in waiting for more. Every party that
  * got the same chunks stops in the same round. 1 if named, -1 on error. */
 static int chunk_lie(mpc_session *s, uint64_t k, cx_err *e) {
-  uint32_t n = s->cfg.n, me = s->cfg.me, a0 = audit0(s->cfg.t);
+  uint32_t n = s->cfg.n, me = s->cfg.me, a0 = audit0(s->cfg.n, s->cfg.t);
   for (uint32_t x = 0; x < n; x++) {
     if (x == me) continue;
     const mpc_msg *m0 = mpc_inbox_get(s->inbox, a0, x), *mk = mpc_inbox_get(s->inbox, s->round, x);
@@ -1081,7 +1398,7 @@ static int chunk_lie(mpc_session *s, uint64_t k, cx_err *e) {
 static cx_err after_audit(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
   uint32_t n = s->cfg.n, me = s->cfg.me;
-  uint64_t k = s->round - audit0(s->cfg.t);
+  uint64_t k = s->round - audit0(s->cfg.n, s->cfg.t);
   cx_err e = CX_OK;
   if (chunk_lie(s, k, &e) != 0) return e;
   if (k == 0) {
@@ -1106,8 +1423,8 @@ static cx_err after_audit(mpc_session *s, mpc_outbox *out) {
 typedef struct {
   uint64_t T, R;
   const uint8_t *seed;
-  const uint8_t *msg[PREP_ROUNDS][MPC_MAX_N]; /* [r][j]: j's round-r message to the author */
-  size_t len[PREP_ROUNDS][MPC_MAX_N];
+  const uint8_t *msg[PREP_ROUNDS_MAX][MPC_MAX_N]; /* [r][j]: j's round-r message to the author */
+  size_t len[PREP_ROUNDS_MAX][MPC_MAX_N];
 } audit_view;
 
 /* Parses k's audit blob: sizes within the limits, and every embedded
@@ -1126,14 +1443,14 @@ static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8
   v->seed = p + 16;
   if (!limits_ok(n, t, v->T, v->R)) return -1;
   size_t off = AUDIT_HDR;
-  for (uint32_t r = 0; r < PREP_ROUNDS; r++)
+  for (uint32_t r = 0; r < prep_rounds(n, t); r++)
     for (uint32_t j = 0; j < n; j++) {
       if (j == k) continue;
       if (len - off < 4) return -1;
       size_t l = get_be32(p + off);
       off += 4;
       if (len - off < l) return -1;
-      if (l == 0 && r == R_VERDICT) continue;
+      if (l == 0 && r == r_verdict(n, t)) continue;
       mpc_msg m;
       if (mpc_msg_decode(p + off, l, &m) != CX_OK) return -1;
       if (m.kind != MPC_KIND_PREP || memcmp(m.session, session, 32) != 0 || m.round != r ||
@@ -1167,7 +1484,7 @@ static cx_err replay_party(uint32_t n, uint32_t t, const cx_pubkey *pks, const u
   if (e != CX_OK) return e;
   mpc_outbox ob = {0};
   e = mpc_session_start(rs, 0, &ob);
-  for (uint32_t r = 0; r + 1 < PREP_ROUNDS && e == CX_OK; r++)
+  for (uint32_t r = 0; r + 1 < prep_rounds(n, t) && e == CX_OK; r++)
     for (uint32_t i = 0; i < n && e == CX_OK; i++) {
       if (i == j || rs->st.state != MPC_RUNNING) continue;
       e = mpc_session_recv(rs, v->msg[r][i], v->len[r][i], 0, &ob);
@@ -1211,7 +1528,7 @@ static int audit_one(mpc_session *s, const audit_party *ap, uint32_t j, const ui
   *e = replay_party(n, s->cfg.t, s->cfg.pubkeys, s->cfg.session, j, &ap[j].v, &rs);
   if (*e != CX_OK) return -1;
   int found = 0;
-  for (uint32_t r = 0; r < PREP_ROUNDS && !found; r++)
+  for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t) && !found; r++)
     for (uint32_t k = 0; k < n && !found; k++) {
       if (k == j) continue;
       const uint8_t *raw;
@@ -1325,7 +1642,7 @@ static void parties_free(audit_party *ap, uint32_t n) {
  * party's always are, so only a cheater can be named. */
 static cx_err judge(mpc_session *s) {
   prep_impl *p = impl_of(s);
-  uint32_t n = s->cfg.n, me = s->cfg.me, a0 = audit0(s->cfg.t);
+  uint32_t n = s->cfg.n, me = s->cfg.me, a0 = audit0(s->cfg.n, s->cfg.t);
   if (own_proof(s)) return CX_OK;
   audit_party *ap = calloc(n, sizeof *ap);
   if (!ap) return CX_E_NOMEM;
@@ -1389,28 +1706,28 @@ done:
  * audit: everyone's seed and inputs): a timeout there aborts naming
  * nobody, as without the hook, since a missing message proves nothing. */
 static cx_err prep_timeout(mpc_session *s, mpc_outbox *out) {
-  if (s->cfg.key && s->round >= R_VERDICT && s->round < audit0(s->cfg.t))
-    return s->round == R_VERDICT ? after_verdict(s, out) : after_echo(s, out);
+  if (s->cfg.key && s->round >= r_verdict(s->cfg.n, s->cfg.t) && s->round < audit0(s->cfg.n, s->cfg.t))
+    return s->round == r_verdict(s->cfg.n, s->cfg.t) ? after_verdict(s, out) : after_echo(s, out);
   impl_wipe(impl_of(s));
   sess_timeout_abort(s);
   return CX_OK;
 }
 
 static cx_err prep_advance(mpc_session *s, mpc_outbox *out) {
-  switch (s->round) {
-  case R_DEAL: return after_deal(s, out);
-  case R_MULT: return after_mult(s, out);
-  case R_OPEN: return after_open(s, out);
-  case R_VERDICT:
-    if (!s->cfg.key) { /* replay: stops after its round-3 messages */
+  uint32_t v = r_verdict(s->cfg.n, s->cfg.t);
+  int prss = impl_of(s)->d.prss;
+  if (s->round == R_DEAL) return prss ? after_keys(s, out) : after_deal(s, out);
+  if (s->round == R_MULT) return prss ? prss_after_mult(s, out) : after_mult(s, out);
+  if (s->round < v) return after_open(s, out);
+  if (s->round == v) {
+    if (!s->cfg.key) { /* replay: stops after its verdict */
       impl_wipe(impl_of(s));
       sess_done(s);
       return CX_OK;
     }
     return after_verdict(s, out);
-  default:
-    return s->round < audit0(s->cfg.t) ? after_echo(s, out) : after_audit(s, out);
   }
+  return s->round < audit0(s->cfg.n, s->cfg.t) ? after_echo(s, out) : after_audit(s, out);
 }
 
 const mpc_proto mpc_prep_proto = {
@@ -1434,6 +1751,7 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
   }
   dims_init(&p->d, cfg->n, cfg->t, T, R);
   p->proof = MPC_EV_NONE;
+  if (p->d.prss) prss_init(p, &s->sh, cfg->n, cfg->t, cfg->me);
   s->proto = &mpc_prep_proto;
   s->impl = p;
   s->pool = pool;
@@ -1445,6 +1763,13 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
   }
   *out = s;
   return CX_OK;
+}
+
+int mpc_prep_prss(uint32_t n, uint32_t t) { return prss_mode(n, t); }
+
+int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands) {
+  if (n == 0 || n > MPC_MAX_N || (uint64_t)n < 3 * (uint64_t)t + 1) return 0;
+  return limits_ok(n, t, triples, rands);
 }
 
 cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, mpc_pool *pool,
@@ -1510,12 +1835,12 @@ static cx_err verify_audit(uint32_t n, uint32_t t, const cx_pubkey *pks, const m
     cp[i] = &ms[i];
   }
   if (e != CX_OK) goto done;
-  const mpc_msg *bad = ms[count - 1].round < PREP_ROUNDS ? &ms[count - 1] : NULL;
+  const mpc_msg *bad = ms[count - 1].round < prep_rounds(n, t) ? &ms[count - 1] : NULL;
   size_t nc = count - (bad ? 1 : 0);
   e = nc ? CX_OK : CX_E_INVALID_ARG;
   for (size_t i = 0; i < count && e == CX_OK; i++) {
     if (memcmp(ms[i].session, ms[0].session, 32) != 0) e = CX_E_MPC_SESSION;
-    else if (i < nc && (ms[i].round != audit0(t) + i || ms[i].to != MPC_TO_ALL)) e = CX_E_MPC_ROUND;
+    else if (i < nc && (ms[i].round != audit0(n, t) + i || ms[i].to != MPC_TO_ALL)) e = CX_E_MPC_ROUND;
   }
   if (e != CX_OK) goto done;
   asm_rc rc = assemble(n, cp, nc, &blob, &blen, &need, &at);
@@ -1547,24 +1872,29 @@ done:
 }
 
 /* MPC_EV_MALFORMED for a prep message: proven when the payload is wrong
- * whatever the batch size (which a third party does not know): rounds 2
- * and 3 have fixed sizes, rounds 0 and 1 must be whole canonical elements
- * after their 32-byte prefix, chunk 0 of an audit must declare a possible length
- * and carry the piece it implies, any other audit chunk must fit a piece.
- * Echo messages and relay links are never proven malformed: honest parties
- * ignore bad ones rather than name their senders. */
+ * whatever the batch size (which a third party does not know). PRSS: round
+ * 0 carries exactly the keys its sender deals to its recipient, round 1
+ * the key digests of its sender and whole canonical elements. Dealers:
+ * rounds 0 and 1 must be whole canonical elements after their 32-byte
+ * prefix, round 2 exactly two. The verdict has a fixed size; chunk 0 of an
+ * audit must declare a possible length and carry the piece it implies, any
+ * other audit chunk must fit a piece. Echo messages and relay links are
+ * never proven malformed: honest parties ignore bad ones rather than name
+ * their senders. */
 static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, const mpc_evidence *ev,
                                uint32_t c) {
   if (ev->count != 1) return CX_E_INVALID_ARG;
   mpc_msg m;
   cx_err e = ev_get(pks, ev, 0, c, &m);
   if (e != CX_OK) return e;
-  size_t pre = m.round <= R_MULT ? COIN_BYTES : 0;
-  uint32_t a0 = audit0(t);
-  switch (m.round) {
-  case R_DEAL:
-  case R_MULT:
-  case R_OPEN: {
+  int prss = prss_mode(n, t);
+  uint32_t a0 = audit0(n, t), v = r_verdict(n, t);
+  if (prss && m.round == R_DEAL) {
+    if (m.to >= n || m.to == m.from) return CX_OK;
+    return m.len != 32 * (size_t)keys_between(n, t, m.from, m.to) ? CX_OK : CX_E_MPC_CHECK_FAILED;
+  }
+  if (m.round < v) {
+    size_t pre = prss ? 32 * (size_t)binom(n - 1, t) : m.round <= R_MULT ? COIN_BYTES : 0;
     if (m.len < pre || (m.len - pre) % FE_BYTES) return CX_OK;
     size_t cnt = (m.len - pre) / FE_BYTES;
     if (m.round == R_OPEN && cnt != OPEN_ITEMS) return CX_OK;
@@ -1574,9 +1904,7 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, con
     }
     return CX_E_MPC_CHECK_FAILED;
   }
-  case R_VERDICT: return m.len != VERDICT_BYTES || m.payload[0] > 1 ? CX_OK : CX_E_MPC_CHECK_FAILED;
-  default: break;
-  }
+  if (m.round == v) return m.len != VERDICT_BYTES || m.payload[0] > 1 ? CX_OK : CX_E_MPC_CHECK_FAILED;
   if (m.round < a0) return CX_E_MPC_CHECK_FAILED; /* echo rounds */
   if (m.round >= LINK_ROUND0 && m.round - LINK_ROUND0 < 2 * n) return CX_E_MPC_CHECK_FAILED;
   if (m.round - a0 < pieces(audit_max(n))) {
@@ -1594,7 +1922,8 @@ cx_err prep_audit_verify(uint32_t n, uint32_t t, const cx_pubkey *pubkeys, const
   if (ev->culprit < 0 || (uint32_t)ev->culprit >= n) return CX_E_INVALID_ARG;
   uint32_t c = (uint32_t)ev->culprit;
   switch (ev->type) {
-  case MPC_EV_COIN: return ev->count == 2 ? verify_coin(pubkeys, ev, c) : CX_E_INVALID_ARG;
+  case MPC_EV_COIN: /* dealer mode only: PRSS has no coin */
+    return ev->count == 2 && !prss_mode(n, t) ? verify_coin(pubkeys, ev, c) : CX_E_INVALID_ARG;
   case MPC_EV_AUDIT: return verify_audit(n, t, pubkeys, ev, c);
   case MPC_EV_MALFORMED: return verify_malformed(n, t, pubkeys, ev, c);
   default: return CX_E_INVALID_ARG;

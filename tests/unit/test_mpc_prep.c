@@ -30,13 +30,33 @@
 #define SMALL_T 8 /* the exhaustive tamper matrix: small batches */
 #define SMALL_R 4
 #define R_MULT 1
-#define R_OPEN 2
-#define R_VERDICT 3
+#define R_OPEN 2 /* dealer mode only */
+/* A round where POS_FIRST / POS_LAST fails the batch for everyone: omega
+ * with dealers, the products under PRSS. */
+#define R_FAIL (g_prss ? R_MULT : R_OPEN)
+/* The verdict round: 2 under PRSS, 3 with dealers (prep.c prss_mode). */
+#define R_VERDICT (g_prss ? 2u : 3u)
 #define LINK_ROUND0 0xf0000000u /* relay links (docs/mpc-prep.md "Echo messages") */
 #define DEFAULT_CHUNK (MPC_MAX_PAYLOAD - 8)
 
-/* prep.c's test seam: audit blob bytes per audit round. */
+/* prep.c's test seams: audit blob bytes per audit round; dealer mode at
+ * every n. */
 extern size_t mpc_prep_audit_chunk;
+extern int mpc_prep_dealers;
+
+/* The mode of the test case running (its fixture sets both), and the size
+ * of the harness last made (the tamper hook needs the round-1 prefix). */
+static int g_prss;
+static uint32_t g_n, g_t;
+static unsigned g_fired0; /* round-0 tampers that fired (PRSS: some have nothing to change) */
+
+static uint64_t binom(uint32_t n, uint32_t k) {
+  uint64_t c = 1;
+  for (uint32_t i = 1; i <= k; i++) c = c * (n - k + i) / i;
+  return c;
+}
+/* prep.c's rule: PRSS when a party is in at most 28 key sets. */
+static int prss_at(uint32_t n, uint32_t t) { return g_prss && binom(n - 1, t) <= 28; }
 
 static uint32_t audit0(uint32_t t) { return R_VERDICT + 1 + t; }
 static uint64_t all_of(uint32_t n) { return n == 64 ? UINT64_MAX : (1ull << n) - 1; }
@@ -44,6 +64,8 @@ static uint64_t all_of(uint32_t n) { return n == 64 ? UINT64_MAX : (1ull << n) -
 /* ---- helpers ----------------------------------------------------------- */
 
 static mh *new_harness(uint32_t n, uint32_t t) {
+  g_n = n;
+  g_t = t;
   mh *h = mh_new(n, t, tu_rand(), POOL_CAP);
   ck_assert_ptr_nonnull(h);
   return h;
@@ -276,7 +298,8 @@ static void honest_batch(uint32_t n, uint32_t t, size_t T, size_t R) {
     ck_assert_int_eq(st[i].state, MPC_DONE);
     ck_assert_int_eq(st[i].err, CX_OK);
     ck_assert_int_eq(st[i].culprit, -1);
-    ck_assert_uint_eq(st[i].rounds, 4 + t); /* rounds 0..3 and t echo rounds: no audit */
+    /* rounds 0..V and t echo rounds: no audit */
+    ck_assert_uint_eq(st[i].rounds, (prss_at(n, t) ? 3 : 4) + t);
     ck_assert_uint_gt(st[i].msgs_sent, 0);
   }
   check_material(h, T, R, NULL);
@@ -475,13 +498,16 @@ typedef enum {
   POS_L_SMALL,    /* audit chunk 0: declared length - 1 chunk */
   POS_L_HUGE,     /* audit chunk 0: a length no party can have */
   POS_PIECE,      /* audit chunk k > 0: one byte more */
+  POS_KEY,        /* PRSS round 0: a byte of the first key */
+  POS_DIGEST,     /* PRSS round 1: a byte of the first key digest */
 } tamper_pos;
 
 static const char *pos_name(int p) {
   static const char *names[] = {"coin",   "first",    "last",       "rcol",       "verdict",
                                 "hash",   "grow",     "short",      "noncanon",   "byte2",
                                 "echosig", "echojunk", "echocount", "seed",       "embed",
-                                "lbig",   "lsmall",   "lhuge",      "piece"};
+                                "lbig",   "lsmall",   "lhuge",      "piece",      "key",
+                                "digest"};
   return names[p];
 }
 
@@ -497,7 +523,13 @@ typedef struct {
   uint32_t m; /* n - t (POS_RCOL) */
 } tamper_ctx;
 
-static size_t elem_prefix(uint32_t round) { return round <= 1 ? 32 : 0; }
+/* Bytes before the first field element: the coin commitment / opening with
+ * dealers; under PRSS none in round 0 (keys, no elements) and the key
+ * digests in round 1. */
+static size_t elem_prefix(uint32_t round) {
+  if (!prss_at(g_n, g_t)) return round <= 1 ? 32 : 0;
+  return round == 1 ? 32 * binom(g_n - 1, g_t) : 0;
+}
 
 static void bump_elem(uint8_t *p) {
   fe x;
@@ -532,9 +564,11 @@ static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m,
     if (from != r->cheater || m->round != r->round || (r->target != MPC_TO_ALL && to != r->target))
       continue;
     size_t l = m->len, pre = elem_prefix(m->round);
+    int keys = prss_at(g_n, g_t) && m->round == 0; /* a payload of keys, no elements */
     uint8_t *p = malloc(l + FE_BYTES + 1);
     ck_assert_ptr_nonnull(p);
     memcpy(p, m->payload, l);
+    if (keys && r->pos != POS_KEY && r->pos != POS_GROW && r->pos != POS_SHORT) goto skip;
     switch (r->pos) {
     case POS_COIN: p[0] ^= 1; break;
     case POS_FIRST:
@@ -559,7 +593,18 @@ static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m,
       memset(p + l, 0, FE_BYTES);
       l += FE_BYTES;
       break;
-    case POS_SHORT: l -= 1; break;
+    case POS_SHORT:
+      if (l == 0) goto skip; /* a PRSS party that deals no key to this one */
+      l -= 1;
+      break;
+    case POS_KEY:
+      if (l < 32) goto skip;
+      p[5] ^= 1;
+      break;
+    case POS_DIGEST:
+      if (pre < 32) goto skip;
+      p[7] ^= 1;
+      break;
     case POS_NONCANON: fe_encode(FE_P, p + pre); break;
     case POS_BYTE2: p[0] = 2; break;
     case POS_ECHO_SIG:
@@ -637,8 +682,12 @@ static void tamper_case(uint32_t n, uint32_t t, uint32_t cheater, uint32_t round
   tamper_ctx tc = {.rule = {{cheater, round, target, pos}}, .nrules = 1, .m = n - t};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
-  ck_assert_msg(tc.hits > 0, "%s: the tamper never fired", ctx);
-  outcome want = site_outcome(t, round, pos, target == MPC_TO_ALL);
+  /* Under PRSS a party may deal no key to a recipient: nothing to tamper
+   * with in round 0, and the batch passes. */
+  int idle = tc.hits == 0 && prss_at(n, t) && round == 0;
+  ck_assert_msg(tc.hits > 0 || idle, "%s: the tamper never fired", ctx);
+  g_fired0 += round == 0 && tc.hits > 0;
+  outcome want = idle ? OUT_DONE : site_outcome(t, round, pos, target == MPC_TO_ALL);
   expect_outcome(h, sess, 1ull << cheater, cheater, want, SMALL_T, SMALL_R, forge, ctx);
   if (round == R_VERDICT && want == OUT_NAMED)
     for (uint32_t i = 0; i < n; i++) {
@@ -686,7 +735,7 @@ static void malformed_case(uint32_t round, tamper_pos pos, uint32_t target, int 
   snprintf(ctx, sizeof ctx, "round %u %s to %d", round, pos_name(pos),
            target == MPC_TO_ALL ? -1 : (int)target);
   mh *h = new_harness(4, 1);
-  uint32_t cheater = 2;
+  uint32_t cheater = g_prss ? 0 : 2; /* under PRSS, party 0 deals keys to every other */
   tamper_ctx tc = {.rule = {{cheater, round, target, pos}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
@@ -749,7 +798,7 @@ START_TEST(test_prep_audit_lies) {
   for (int lie = 0; lie < 2; lie++) {
     mh *h = new_harness(4, 1);
     uint32_t cheater = 1;
-    tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST},
+    tamper_ctx tc = {.rule = {{cheater, R_FAIL, MPC_TO_ALL, POS_FIRST},
                               {cheater, audit0(1), MPC_TO_ALL, lie ? POS_EMBED : POS_SEED}},
                      .nrules = 2};
     mpc_session *sess[MPC_MAX_N] = {0};
@@ -784,7 +833,7 @@ START_TEST(test_prep_audit_refused) {
       uint32_t n = cases[c].n, t = cases[c].t, cheater = cases[c].cheater;
       mh *h = new_harness(n, t);
       h->crash_round[cheater] = audit0(t) + (k ? 2 : 0);
-      tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+      tamper_ctx tc = {.rule = {{cheater, R_FAIL, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
       mpc_session *sess[MPC_MAX_N] = {0};
       run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
       expect_outcome(h, sess, 1ull << cheater, cheater, OUT_TIMEOUT, SMALL_T, SMALL_R, 0, "refused");
@@ -823,7 +872,7 @@ static void chunk_case(uint32_t n, uint32_t t, uint32_t cheater, tamper_pos lie,
   char ctx[64];
   snprintf(ctx, sizeof ctx, "n=%u chunks, lie %s", n, lie == POS_FIRST ? "none" : pos_name(lie));
   mh *h = new_harness(n, t);
-  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}, {cheater, lie_round, lie_to, lie}},
+  tamper_ctx tc = {.rule = {{cheater, R_FAIL, MPC_TO_ALL, POS_FIRST}, {cheater, lie_round, lie_to, lie}},
                    .nrules = lie == POS_FIRST ? 1 : 2};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
@@ -1049,7 +1098,7 @@ START_TEST(test_prep_no_framing) {
   mpc_prep_audit_chunk = 512;
   mh *h = new_harness(4, 1);
   uint32_t cheater = 0, a0 = audit0(1);
-  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+  tamper_ctx tc = {.rule = {{cheater, R_FAIL, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
   uint32_t checked = 0, nchunks = 0;
@@ -1147,8 +1196,9 @@ static int shift_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, 
   memcpy(p, m->payload, m->len);
   /* g(x) = delta + x^4 (any polynomial of degree 2t = 4 with g(0) = delta). */
   fe x = fe_from_u64(from + 1), x2 = fe_mul(x, x), g = fe_add(999, fe_mul(x2, x2)), u;
-  ck_assert_int_eq(fe_decode(p + 32, &u), 0);
-  fe_encode(fe_add(u, g), p + 32);
+  size_t pre = elem_prefix(R_MULT);
+  ck_assert_int_eq(fe_decode(p + pre, &u), 0);
+  fe_encode(fe_add(u, g), p + pre);
   c->hits++;
   *payload = p;
   *len = m->len;
@@ -1505,10 +1555,10 @@ END_TEST
  * blob, which lacks an honest party's verdict) verifying. */
 START_TEST(test_prep_withhold_audit) {
   uint32_t cheater = 2;
-  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+  tamper_ctx tc = {.rule = {{cheater, R_FAIL, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
   drop_rule d[] = {{cheater, R_VERDICT, BIT(0)}, {1, R_VERDICT, BIT(cheater)}};
   drop_case(4, 1, BIT(cheater), d, 2, &tc, OUT_NAMED, cheater, "n=4 audit, verdicts missing");
-  tamper_ctx tc7 = {.rule = {{5, R_OPEN, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
+  tamper_ctx tc7 = {.rule = {{5, R_FAIL, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
   drop_rule d7[] = {{5, R_VERDICT, BIT(0) | BIT(1)}, {5, E2, BIT(2)}, {3, R_VERDICT, BIT(5)}};
   drop_case(7, 2, BIT(5), d7, 3, &tc7, OUT_NAMED, 5, "n=7 audit, verdicts missing");
 }
@@ -1529,7 +1579,7 @@ START_TEST(test_prep_big) {
   mh_free(h);
   h = mh_new(4, 1, tu_rand(), T);
   uint32_t cheater = 2;
-  tamper_ctx tc = {.rule = {{cheater, R_OPEN, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
+  tamper_ctx tc = {.rule = {{cheater, R_FAIL, MPC_TO_ALL, POS_LAST}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
   run_tampered(h, T, R, &tc, sess);
   expect_outcome(h, sess, 1ull << cheater, cheater, OUT_NAMED, T, R, 0, "big");
@@ -1546,9 +1596,214 @@ START_TEST(test_prep_big) {
 }
 END_TEST
 
+/* ---- PRSS mode (n <= 9) --------------------------------------------------- */
+
+/* Which mode a size gets: PRSS while a party is in at most 28 key sets
+ * (n = 9, t = 2 is the last), dealers from n = 10 (84 sets). The rounds
+ * tell them apart: a passing batch takes 3 + t under PRSS, 4 + t with
+ * dealers (honest_batch checks). */
+START_TEST(test_prss_sizes) {
+  honest_batch(9, 2, 20, 7);
+  honest_batch(10, 3, 5, 3);
+  honest_batch(8, 2, 6, 2);
+}
+END_TEST
+
+/* A PRSS batch of 60,000 triples: material made in tiles of 256 (the last
+ * one partial) is the same sharing at every party. */
+START_TEST(test_prss_big) {
+  size_t T = 60000, R = 300;
+  mh *h = mh_new(4, 1, tu_rand(), T);
+  ck_assert_ptr_nonnull(h);
+  g_n = 4;
+  g_t = 1;
+  ck_assert_uint_eq(mh_prep(h, T, R, NULL), 4);
+  check_material(h, T, R, NULL);
+  mh_free(h);
+}
+END_TEST
+
+/* PRSS needs no deal, so only the products bound a batch: 32 K + 16 T
+ * bytes in round 1 (K = C(n - 1, t) digests), and R only by the common
+ * cap on any count. */
+static int prss_fits(uint32_t n, uint32_t t, uint64_t T) {
+  return 32 * binom(n - 1, t) + 16 * T <= MPC_MAX_PAYLOAD;
+}
+
+START_TEST(test_prss_limits) {
+  mh *h = new_harness(4, 1);
+  size_t max4 = max_triples(h, 0);
+  ck_assert_uint_eq(max4, 393210);
+  ck_assert(prss_fits(4, 1, max4) && !prss_fits(4, 1, max4 + 1));
+  ck_assert_uint_eq(max_triples(h, 100000), 393210);
+  ck_assert_uint_eq(max_rands(h), MPC_MAX_PAYLOAD);
+  mh_free(h);
+  h = new_harness(7, 2);
+  size_t max7 = max_triples(h, 0);
+  ck_assert_uint_eq(max7, 393186);
+  ck_assert(prss_fits(7, 2, max7) && !prss_fits(7, 2, max7 + 1));
+  mh_free(h);
+}
+END_TEST
+
+/* The sites of a PRSS batch: a key changed (its recipient's digest then
+ * differs from the other members'), the message of keys one element too
+ * long or one byte short (provably malformed: its length is fixed by n, t,
+ * sender and recipient), a digest changed, a product share changed, and the
+ * verdict and echo sites of the dealer mode. */
+static const site k_prss_sites[] = {
+    {0, POS_KEY},     {0, POS_GROW},      {0, POS_SHORT},  {1, POS_DIGEST},
+    {1, POS_FIRST},   {1, POS_LAST},      {2, POS_VERDICT}, {2, POS_HASH},
+    {2, POS_SHORT},   {2, POS_BYTE2},     {3, POS_ECHO_SIG}, {3, POS_ECHO_JUNK},
+    {3, POS_ECHO_COUNT},
+};
+#define PRSS_SITES (sizeof k_prss_sites / sizeof k_prss_sites[0])
+
+START_TEST(test_prss_tamper_matrix) {
+  uint32_t n = 4;
+  g_fired0 = 0;
+  for (size_t k = 0; k < PRSS_SITES; k++)
+    for (uint32_t c = 0; c < n; c++) {
+      tamper_case(n, 1, c, k_prss_sites[k].round, k_prss_sites[k].pos, (c + 1 + (uint32_t)k % 3) % n,
+                  c == 0);
+      tamper_case(n, 1, c, k_prss_sites[k].round, k_prss_sites[k].pos, MPC_TO_ALL, 0);
+    }
+  /* Parties 0 and 1 deal keys at n = 4; 2 and 3 deal none (their round-0
+   * messages are empty: only POS_GROW fires). */
+  ck_assert_uint_ge(g_fired0, 12);
+}
+END_TEST
+
+START_TEST(test_prss_tamper_n7) {
+  uint32_t n = 7;
+  for (size_t k = 0; k < PRSS_SITES; k++) {
+    uint32_t c = (uint32_t)(k * 3) % n;
+    tamper_case(n, 2, c, k_prss_sites[k].round, k_prss_sites[k].pos, (c + 4) % n, k == 0);
+    tamper_case(n, 2, (c + 5) % n, k_prss_sites[k].round, k_prss_sites[k].pos, MPC_TO_ALL, 0);
+  }
+  /* Keys from the busiest dealer (party 0 deals every set it is in). */
+  tamper_case(n, 2, 0, 0, POS_KEY, 6, 1);
+  tamper_case(n, 2, 0, 0, POS_KEY, MPC_TO_ALL, 0);
+  tamper_case(n, 2, 3, R_VERDICT + 2, POS_ECHO_JUNK, 1, 0);
+}
+END_TEST
+
+START_TEST(test_prss_malformed) {
+  malformed_case(0, POS_SHORT, 1, 1);
+  malformed_case(0, POS_GROW, 1, 1);
+  malformed_case(R_MULT, POS_SHORT, 1, 1);
+  malformed_case(R_MULT, POS_GROW, 1, 0); /* fits a batch one triple larger */
+  malformed_case(R_MULT, POS_NONCANON, 1, 1);
+  malformed_case(R_MULT, POS_SHORT, MPC_TO_ALL, 1);
+  malformed_case(0, POS_GROW, MPC_TO_ALL, 1);
+  malformed_case(R_VERDICT, POS_SHORT, 1, 0);
+  malformed_case(R_VERDICT, POS_BYTE2, 1, 1);
+}
+END_TEST
+
+/* Coin evidence does not exist under PRSS: a verifier refuses it even when
+ * its two messages are a real round-0 and round-1 message that "mismatch". */
+START_TEST(test_prss_no_coin) {
+  mh *h = new_harness(4, 1);
+  mpc_session *sess[MPC_MAX_N] = {0};
+  tamper_ctx tc = {.rule = {{0, R_MULT, MPC_TO_ALL, POS_FIRST}}, .nrules = 1};
+  run_tampered(h, SMALL_T, SMALL_R, &tc, sess);
+  expect_outcome(h, sess, 1, 0, OUT_NAMED, SMALL_T, SMALL_R, 0, "no coin");
+  const mpc_msg *c0 = mpc_inbox_get(sess[1]->inbox, 0, 0), *c1 = mpc_inbox_get(sess[1]->inbox, 1, 0);
+  ck_assert_ptr_nonnull(c0);
+  ck_assert_ptr_nonnull(c1);
+  uint8_t *cm[2] = {(uint8_t *)c0->raw, (uint8_t *)c1->raw};
+  size_t cl[2] = {c0->raw_len, c1->raw_len};
+  mpc_evidence f = {.type = MPC_EV_COIN, .culprit = 0, .count = 2, .msg = cm, .len = cl};
+  ck_assert_int_eq(mpc_evidence_verify(4, 1, h->pks, &f), CX_E_INVALID_ARG);
+  free_sessions(h, sess);
+  mh_free(h);
+}
+END_TEST
+
+/* A batch of randoms only: no product can notice a split key, only the
+ * digests do. A dealer that gives one member another key (so that the
+ * members' shares of every r lie on no common polynomial) is named. */
+START_TEST(test_prss_split_key_rands) {
+  uint32_t targets[] = {1, 2, 3, MPC_TO_ALL};
+  for (size_t k = 0; k < 4; k++) {
+    mh *h = new_harness(4, 1);
+    tamper_ctx tc = {.rule = {{0, 0, targets[k], POS_KEY}}, .nrules = 1};
+    mpc_session *sess[MPC_MAX_N] = {0};
+    run_tampered(h, 0, SMALL_R, &tc, sess);
+    ck_assert_uint_gt(tc.hits, 0);
+    expect_outcome(h, sess, 1, 0, OUT_NAMED, 0, SMALL_R, k == 0, "split key, randoms only");
+    free_sessions(h, sess);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* The products are opened masked (CDI05's zero sharing): party i's round-1
+ * share is a_i b_i - s_i - z_i with z a degree-2t sharing of 0 that is not
+ * 0, so the opened polynomial is uniform given ab - s. Without z, the
+ * shares would be a(x) b(x) - s(x), which leaks. Read from the outside: z_i
+ * = a_i b_i - (c_i - U) - u_i must be a consistent degree-2t sharing of 0,
+ * of degree above t (not the product of the sharings). */
+static void masked_case(uint32_t n, uint32_t t) {
+  enum { TT = 12 };
+  mh *h = new_harness(n, t);
+  mpc_session *sess[MPC_MAX_N] = {0};
+  new_sessions(h, TT, 0, sess);
+  ck_assert_uint_eq(mh_run(h, sess), n);
+  mpc_shamir sh;
+  ck_assert_int_eq(shamir_init(&sh, n, t), CX_OK);
+  fe a[MPC_MAX_N][TT], b[MPC_MAX_N][TT], c[MPC_MAX_N][TT], u[MPC_MAX_N][TT];
+  size_t pre = elem_prefix(R_MULT);
+  for (uint32_t i = 0; i < n; i++) {
+    ck_assert_int_eq(mpc_pool_take_triples(h->pools[i], TT, a[i], b[i], c[i]), CX_OK);
+    const mpc_msg *m = mpc_inbox_get(sess[i == 0 ? 1 : 0]->inbox, R_MULT, i);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->len, pre + TT * FE_BYTES);
+    for (size_t k = 0; k < TT; k++) ck_assert_int_eq(fe_decode(m->payload + pre + k * FE_BYTES, &u[i][k]), 0);
+  }
+  for (size_t k = 0; k < TT; k++) {
+    fe col[MPC_MAX_N], z[MPC_MAX_N], U = 0, zs = 0;
+    const fe *pu[MPC_MAX_N], *pz[MPC_MAX_N];
+    size_t bad = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      col[i] = u[i][k];
+      pu[i] = &col[i];
+    }
+    ck_assert_int_eq(shamir_check(&sh, 2 * t, pu, 1, &U, &bad), 0);
+    for (uint32_t i = 0; i < n; i++) {
+      z[i] = fe_sub(fe_sub(fe_mul(a[i][k], b[i][k]), fe_sub(c[i][k], U)), u[i][k]);
+      pz[i] = &z[i];
+    }
+    ck_assert_int_eq(shamir_check(&sh, 2 * t, pz, 1, &zs, &bad), 0);
+    ck_assert_msg(zs == 0, "product %zu: the mask's secret is not 0", k);
+    ck_assert_msg(shamir_check(&sh, t, pz, 1, &zs, &bad) != 0, "product %zu: no degree-2t mask", k);
+  }
+  free_sessions(h, sess);
+  mh_free(h);
+}
+
+START_TEST(test_prss_masked) {
+  masked_case(4, 1);
+  masked_case(7, 2);
+}
+END_TEST
+
+static void mode_dealers(void) {
+  mpc_prep_dealers = 1;
+  g_prss = 0;
+}
+static void mode_prss(void) {
+  mpc_prep_dealers = 0;
+  g_prss = 1;
+}
+static void mode_reset(void) { mpc_prep_dealers = 0; }
+
 static Suite *suite(void) {
   Suite *s = suite_create("mpc_prep");
-  TCase *tc = tcase_create("prep");
+  /* Dealer extraction, forced at every n (its own mode from n = 10). */
+  TCase *tc = tcase_create("dealers");
+  tcase_add_checked_fixture(tc, mode_dealers, mode_reset);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_prep_n4);
   tcase_add_test(tc, test_prep_n7);
@@ -1573,6 +1828,36 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_prep_withhold_audit);
   tcase_add_test(tc, test_prep_big);
   suite_add_tcase(s, tc);
+  /* PRSS (the mode of n <= 9): the tests that hold in both modes, and its
+   * own sites, sizes and limits. */
+  TCase *tp = tcase_create("prss");
+  tcase_add_checked_fixture(tp, mode_prss, mode_reset);
+  tcase_set_timeout(tp, 120);
+  tcase_add_test(tp, test_prep_n4);
+  tcase_add_test(tp, test_prep_n7);
+  tcase_add_test(tp, test_prep_edge_sizes);
+  tcase_add_test(tp, test_prep_batches_differ);
+  tcase_add_test(tp, test_prep_deterministic);
+  tcase_add_test(tp, test_prep_pool_full);
+  tcase_add_test(tp, test_prss_sizes);
+  tcase_add_test(tp, test_prss_big);
+  tcase_add_test(tp, test_prss_limits);
+  tcase_add_test(tp, test_prss_tamper_matrix);
+  tcase_add_test(tp, test_prss_tamper_n7);
+  tcase_add_test(tp, test_prss_malformed);
+  tcase_add_test(tp, test_prss_no_coin);
+  tcase_add_test(tp, test_prss_split_key_rands);
+  tcase_add_test(tp, test_prss_masked);
+  tcase_add_test(tp, test_prep_audit_lies);
+  tcase_add_test(tp, test_prep_audit_refused);
+  tcase_add_test(tp, test_prep_audit_chunks);
+  tcase_add_test(tp, test_prep_agreement);
+  tcase_add_test(tp, test_prep_no_framing);
+  tcase_add_test(tp, test_prep_product_shift);
+  tcase_add_test(tp, test_prep_crash);
+  tcase_add_test(tp, test_prep_withhold);
+  tcase_add_test(tp, test_prep_withhold_audit);
+  suite_add_tcase(s, tp);
   return s;
 }
 
