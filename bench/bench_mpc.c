@@ -259,7 +259,7 @@ static void prep(party *p, size_t triples, size_t rands) {
     mpc_session_config c;
     config(p, &c);
     mpc_session *s = NULL;
-    cx_err e = mpc_session_prep(&c, t, r, p->pool, &s);
+    cx_err e = mpc_session_prep(&c, t, r, 0, p->pool, &s);
     if (e) die("party %u: prep: %s", p->me, cx_err_name(e));
     run(p, s, c.session);
     mpc_session_free(s);
@@ -281,12 +281,14 @@ static void bits(party *p, size_t count) {
   }
 }
 
-/* Prep for a program: triples and rands, then bits (which take triples and
- * rands of their own: one each per bit). */
+/* Prep for a program: triples and rands, then bits (which with dealers
+ * take triples and rands of their own, one each per bit; under PRSS a bits
+ * session is a prep batch of bits alone). */
 static void prep_for(party *p, const mpc_program *prog) {
   mpc_prog_cost c;
   mpc_prog_cost_get(prog, &c);
-  prep(p, c.triples + c.bits, c.rands + c.bits);
+  size_t own = mpc_prep_prss(p->su->n, p->su->t) ? 0 : c.bits;
+  prep(p, c.triples + own, c.rands + own);
   bits(p, c.bits);
 }
 

@@ -67,7 +67,21 @@ static inline fe fe_mul(fe a, fe b) {
   return fe_reduce_once(x);
 #endif
 }
-static inline fe fe_sqr(fe a) { return fe_mul(a, a); }
+/* a^2 with three 64x64 products (the cross term once, doubled): the
+ * square roots of the random-bit protocol are 125 squarings each. */
+static inline fe fe_sqr(fe a) {
+#if MPC_FIELD_BITS == 127
+  uint64_t a0 = (uint64_t)a, a1 = (uint64_t)(a >> 64);
+  fe t0 = (fe)a0 * a0, t3 = (fe)a1 * a1;
+  fe mid = ((fe)a0 * a1) << 1; /* a0 a1 < 2^127: doubled < 2^128 */
+  fe lo = t0 + (mid << 64);
+  fe hi = t3 + (mid >> 64) + (lo < t0);
+  fe top = (hi << 1) | (lo >> 127);
+  return fe_reduce_once((lo & FE_P) + top);
+#else
+  return fe_mul(a, a);
+#endif
+}
 
 static inline fe fe_from_u64(uint64_t v) { return fe_reduce_once((fe)v % FE_P); }
 /* Two's-complement embedding: v >= 0 maps to v, v < 0 to p - |v|. */

@@ -323,7 +323,7 @@ static cx_err batch(mpc_local *l, size_t T, size_t R, size_t bits, char *err, si
     mpc_session_config cfg;
     config(l, i, &cfg);
     e = bits ? mpc_session_bits(&cfg, bits, l->pools[i], &sess[i])
-             : mpc_session_prep(&cfg, T, R, l->pools[i], &sess[i]);
+             : mpc_session_prep(&cfg, T, R, 0, l->pools[i], &sess[i]);
     sodium_memzero(&cfg, sizeof cfg);
     if (e != CX_OK && bits)
       e = cx_errf(err, errlen, e, "party %u: a batch of %zu random bits is refused: %s", i, bits,
@@ -349,21 +349,22 @@ cx_err mpc_local_prepare(mpc_local *l, size_t triples, size_t rands, size_t bits
   if (!l) return CX_E_INVALID_ARG;
   mpc_pool_level lv;
   mpc_pool_level_get(l->pools[0], &lv); /* every pool holds the same: they run the same sessions */
-  /* A bit costs one triple and one random of its own (mpc_session_bits),
-   * made first and taken by the bits sessions before the online run. */
-  size_t nb = sub0(bits, lv.bits);
-  if (triples > SIZE_MAX - nb || rands > SIZE_MAX - nb)
+  /* With dealers a bit costs one triple and one random of its own
+   * (mpc_session_bits), made first and taken by the bits sessions before
+   * the online run; under PRSS a bits session makes them from keys. */
+  size_t nb = sub0(bits, lv.bits), own = mpc_prep_prss(l->n, l->t) ? 0 : nb;
+  if (triples > SIZE_MAX - own || rands > SIZE_MAX - own)
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "the material asked for does not fit a size_t");
-  size_t nt = sub0(triples + nb, lv.triples), nr = sub0(rands + nb, lv.rands);
+  size_t nt = sub0(triples + own, lv.triples), nr = sub0(rands + own, lv.rands);
   if (lv.triples + nt > lv.cap_triples || lv.rands + nr > lv.cap_rands || lv.bits + nb > lv.cap_bits)
     return cx_errf(err, errlen, CX_E_FULL,
                    "the pools hold at most %zu items of each kind: %zu triples, %zu randoms and %zu bits "
                    "do not fit",
-                   lv.cap_triples, triples + nb, rands + nb, bits);
+                   lv.cap_triples, triples + own, rands + own, bits);
   cx_err e = CX_OK;
   while (e == CX_OK && (nt || nr)) {
     size_t T = nt < BATCH_MAX ? nt : BATCH_MAX, R = nr < BATCH_MAX ? nr : BATCH_MAX;
-    while (!mpc_prep_fits(l->n, l->t, T, R) && (T > 1 || R > 1)) { /* only with dealers at small m */
+    while (!mpc_prep_fits(l->n, l->t, T, R, 0) && (T > 1 || R > 1)) { /* only with dealers at small m */
       T = T > 1 ? T / 2 : T;
       R = R > 1 ? R / 2 : R;
     }

@@ -311,22 +311,23 @@ typedef struct {
 
 typedef struct mpc_session mpc_session;
 
-/* A preprocessing batch: triples Beaver triples and rands random sharings,
- * appended to pool when, and only when, every party has passed every check
- * (docs/mpc.md "Preprocessing"). */
 /* How a batch's sharings are made at this size (docs/mpc-prep.md "Two
  * modes"): 1 pseudo-random secret sharing (no share is sent; while each
  * party is in at most 28 key sets: n <= 9 at t = (n - 1) / 3), 0 dealt and
  * extracted. Fixes the batch's rounds and bytes. */
 int mpc_prep_prss(uint32_t n, uint32_t t);
-/* 1 if a batch of `triples` and `rands` at this size fits the message
- * limits (mpc_session_prep refuses one that does not). */
-int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands);
-cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, mpc_pool *pool,
-                        mpc_session **out);
-/* A batch of random bits, made from pool triples and randoms by an online
- * program (r random, r^2 opened, b = (r / sqrt(r^2) + 1) / 2) and appended
- * to the pool's bits. */
+/* 1 if a batch of `triples`, `rands` and `bits` at this size fits the
+ * message limits (mpc_session_prep refuses one that does not). */
+int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands, uint64_t bits);
+/* A preprocessing batch: `triples` Beaver triples, `rands` random sharings
+ * and, under PRSS only (mpc_prep_prss; else 0), `bits` random bits,
+ * appended to pool when, and only when, every party has passed every check
+ * (docs/mpc-prep.md). */
+cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, size_t bits,
+                        mpc_pool *pool, mpc_session **out);
+/* A batch of random bits appended to the pool's bits: under PRSS a prep
+ * batch of bits alone; with dealers an online program over pool triples
+ * and randoms (r random, r^2 opened, b = (r / sqrt(r^2) + 1) / 2). */
 cx_err mpc_session_bits(const mpc_session_config *cfg, size_t bits, mpc_pool *pool, mpc_session **out);
 /* An online program. CX_E_MPC_PROGRAM if it does not check. */
 cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog, mpc_pool *pool,

@@ -1863,7 +1863,8 @@ static mpc_program *bits_program(size_t bits) {
 
 cx_err mpc_session_bits(const mpc_session_config *cfg, size_t bits, mpc_pool *pool, mpc_session **out) {
   *out = NULL;
-  if (bits == 0) return CX_E_INVALID_ARG;
+  if (bits == 0 || !cfg) return CX_E_INVALID_ARG;
+  if (mpc_prep_prss(cfg->n, cfg->t)) return mpc_session_prep(cfg, 0, 0, bits, pool, out);
   mpc_program *p = bits_program(bits);
   if (!p) return CX_E_NOMEM;
   cx_err e = mpc_session_online(cfg, p, pool, out);

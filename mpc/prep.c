@@ -158,6 +158,7 @@ static uint32_t link_round(uint32_t j, uint32_t idx) { return LINK_ROUND0 + 2 * 
 #define NONCE_CHAL 3   /* key joint coin: mu, nu */
 #define NONCE_PRSS_TRIPLE(i) ((1ull << 40) | (i)) /* set key: per triple a, b, s, t zero coefs */
 #define NONCE_PRSS_RAND(i) ((2ull << 40) | (i))   /* set key: per random r */
+#define NONCE_PRSS_BIT(i) ((3ull << 40) | (i))    /* set key: per bit r, t zero coefs */
 /* coin_i = BLAKE2b-256 keyed by the seed over this label (a PRF of the seed). */
 static const char k_coin_label[] = "custos/mpc/prep-coin";
 /* A set's key = BLAKE2b-256 keyed by its dealer's seed over this label ||
@@ -170,7 +171,7 @@ static const char k_prss_check_label[] = "custos/mpc/prss-check";
 #define COIN_BYTES 32
 #define OPEN_ITEMS 2 /* omega, zeta */
 #define VERDICT_BYTES (1 + 32)
-#define AUDIT_HDR (8 + 8 + 32)
+#define AUDIT_HDR (8 + 8 + 32 + 8) /* T, R, seed, B */
 #define KEPT 2 /* distinct verdicts kept per sender: two prove equivocation */
 
 /* Blob bytes per audit round (chunk 0 carries the blob's length, 8 bytes,
@@ -194,6 +195,7 @@ static uint64_t chunk_bytes(void) {
 
 typedef struct {
   uint64_t T, R;   /* triples and random sharings wanted */
+  uint64_t B;      /* random bits wanted (PRSS only) */
   int prss;        /* prss_mode(n, t) */
   uint64_t K;      /* PRSS: the key sets each party is in, C(n - 1, t) */
   uint64_t m;      /* n - t: outputs per extraction */
@@ -201,10 +203,11 @@ typedef struct {
   uint64_t W;      /* shares per dealer: Ut + 2 Ud */
 } prep_dims;
 
-static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
+static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B) {
   memset(d, 0, sizeof *d);
   d->T = T;
   d->R = R;
+  d->B = B;
   d->m = n - t;
   d->prss = prss_mode(n, t);
   if (d->prss) {
@@ -221,7 +224,10 @@ static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t
 static uint64_t len_deal(const prep_dims *d) { return COIN_BYTES + FE_BYTES * d->W; }
 /* The round-1 prefix: the coin opening, or under PRSS the key digests. */
 static uint64_t mult_pre(const prep_dims *d) { return d->prss ? 32 * d->K : COIN_BYTES; }
-static uint64_t len_mult(const prep_dims *d) { return mult_pre(d) + FE_BYTES * d->T; }
+/* Round 1's elements: a product share per triple, then (PRSS) a square's
+ * share per bit. */
+static uint64_t mult_items(const prep_dims *d) { return d->T + d->B; }
+static uint64_t len_mult(const prep_dims *d) { return mult_pre(d) + FE_BYTES * mult_items(d); }
 static uint64_t len_open(void) { return FE_BYTES * OPEN_ITEMS; }
 
 /* The largest audit blob a party can have: every message it received in
@@ -247,11 +253,12 @@ static uint64_t piece_len(uint64_t L, uint64_t k) {
  * and the round-1 products are the large ones; the audit, whatever its
  * size, is split over as many rounds as it needs. At least one item, and
  * T, R bounded first so the arithmetic cannot overflow. */
-static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R) {
-  if (T == 0 && R == 0) return 0;
-  if (T > MPC_MAX_PAYLOAD || R > MPC_MAX_PAYLOAD) return 0;
+static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B) {
+  if (T == 0 && R == 0 && B == 0) return 0;
+  if (T > MPC_MAX_PAYLOAD || R > MPC_MAX_PAYLOAD || B > MPC_MAX_PAYLOAD) return 0;
   prep_dims d;
-  dims_init(&d, n, t, T, R);
+  dims_init(&d, n, t, T, R, B);
+  if (B && !d.prss) return 0; /* with dealers, bits come from mpc_session_bits' program */
   return (d.prss || len_deal(&d) <= MPC_MAX_PAYLOAD) && len_mult(&d) <= MPC_MAX_PAYLOAD;
 }
 
@@ -288,8 +295,8 @@ typedef struct {
   fe *rand;  /* Ut * m: extracted degree-t random sharings */
   fe *dt;    /* Ud * m: extracted double sharings, degree t */
   fe *d2;    /* Ud * m: their degree-2t halves; after round 0, dt - d2 */
-  fe *umine; /* T, after two free elements: my degree-2t product shares */
-  fe *U;     /* T: the opened products; then, in place, c */
+  fe *umine; /* T (+ B), after the free prefix elements: my degree-2t product (and square) shares */
+  fe *U;     /* T (+ B): the opened products (and squares); then, in place, c (and the bits) */
   fe *ch;    /* 4: the challenges mu, nu; my shares of omega and zeta */
   fe *scr;   /* scratch_len: per-round temporaries, laid out by each round */
   /* Verdict agreement (public values). */
@@ -320,6 +327,7 @@ static fe *mat_a(prep_impl *p) { return p->rand; }
 static fe *mat_b(prep_impl *p) { return p->rand + p->d.T; }
 static fe *mat_r(prep_impl *p) { return p->rand + 2 * p->d.T; }
 static fe mat_blind(prep_impl *p) { return p->rand[2 * p->d.T + p->d.R]; }
+static fe *mat_rbit(prep_impl *p) { return p->rand + 2 * p->d.T + p->d.R; } /* PRSS: r of each bit */
 static fe *mat_s(prep_impl *p) { return p->dt; }   /* s[0..T), then the blind pair's s' */
 static fe *mat_S(prep_impl *p) { return p->d2; }   /* S[0..T), S'; after round 0, s - S */
 static fe *mat_c(prep_impl *p) { return p->U; }
@@ -352,11 +360,11 @@ static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
   /* Under PRSS: rand = a, b, r (2T + R), dt = s (T), no d2; the round-1
    * prefix (2K free elements) holds the key digests. */
   size_t front = d->prss ? 2 * d->K : 2;
-  size_t sizes[] = {d->prss ? 2 * d->T + d->R : d->Ut * d->m,
+  size_t sizes[] = {d->prss ? 2 * d->T + d->R + d->B : d->Ut * d->m,
                     d->prss ? d->T : d->Ud * d->m,
                     d->prss ? 0 : d->Ud * d->m,
-                    front + d->T,
-                    d->T,
+                    front + mult_items(d),
+                    mult_items(d),
                     4,
                     scratch_len(n, t, d)};
   fe **dst[] = {&p->rand, &p->dt, &p->d2, &p->umine, &p->U, &p->ch, &p->scr};
@@ -893,6 +901,24 @@ static void prss_expand(mpc_session *s) {
       for (size_t i = 0; i < cnt; i++) r[i0 + i] = fe_add(r[i0 + i], fe_mul(buf[i], p->lam[k][0]));
     }
   }
+  /* Bits (Damgård–Fitzi–Kiltz–Nielsen–Toft 2006): r random, r^2 opened
+   * here, masked by a zero sharing like the products. */
+  fe *rb = mat_rbit(p), *ub = p->umine + d->T;
+  for (size_t i0 = 0, tile = 0; i0 < d->B; i0 += TILE, tile++) {
+    size_t cnt = d->B - i0 < TILE ? d->B - i0 : TILE, wb = 1 + (size_t)t;
+    memset(rb + i0, 0, cnt * sizeof(fe));
+    memset(z, 0, cnt * sizeof(fe));
+    for (uint32_t k = 0; k < d->K; k++) {
+      const fe *lam = p->lam[k];
+      fe_prg(p->key[k], NONCE_PRSS_BIT(tile), buf, cnt * wb);
+      for (size_t i = 0; i < cnt; i++) {
+        const fe *v = buf + i * wb;
+        rb[i0 + i] = fe_add(rb[i0 + i], fe_mul(v[0], lam[0]));
+        for (uint32_t l = 1; l <= t; l++) z[i] = fe_add(z[i], fe_mul(v[l], lam[l]));
+      }
+    }
+    for (size_t i = 0; i < cnt; i++) ub[i0 + i] = fe_sub(fe_sqr(rb[i0 + i]), z[i]);
+  }
   sodium_memzero(buf, (w + 1) * TILE * sizeof(fe));
 }
 
@@ -927,7 +953,30 @@ static cx_err after_keys(mpc_session *s, mpc_outbox *out) {
                        p->key[k], 32);
   prss_expand(s);
   sess_next_round(s, sess_others(s));
-  return send_vec(s, MPC_TO_ALL, (const uint8_t *)p->dig, 32 * p->d.K, p->umine, p->d.T, out);
+  return send_vec(s, MPC_TO_ALL, (const uint8_t *)p->dig, 32 * p->d.K, p->umine, mult_items(&p->d), out);
+}
+
+/* b = (r / sqrt(r^2) + 1) / 2 for every bit, in place of its opened square:
+ * r / sqrt(r^2) is +-1 with the sign uniform and hidden (DFKNT06 §5), so b
+ * is a uniform bit. By tiles: the roots, then one batch inversion. A square
+ * of 0 (r = 0, probability 1/p) fails the batch at every honest party. */
+static void prss_bits(prep_impl *p) {
+  fe *Q = p->U + p->d.T, *root = p->scr, *scratch = p->scr + TILE;
+  const fe *r = mat_rbit(p), half = (FE_P + 1) / 2;
+  for (size_t i0 = 0; i0 < p->d.B; i0 += TILE) {
+    size_t cnt = p->d.B - i0 < TILE ? p->d.B - i0 : TILE;
+    for (size_t i = 0; i < cnt; i++)
+      if (Q[i0 + i] == 0) {
+        p->fail = 1;
+        return;
+      }
+    if (fe_sqrt_vec(Q + i0, root, cnt) != cnt) { /* r^2 is a square: only if the check is wrong */
+      p->fail = 1;
+      return;
+    }
+    fe_batch_inv(root, cnt, scratch);
+    for (size_t i = 0; i < cnt; i++) Q[i0 + i] = fe_mul(fe_add(fe_mul(r[i0 + i], root[i]), 1), half);
+  }
 }
 
 /* After round 1: every honest member of a set must hold its key; I compare
@@ -950,7 +999,7 @@ static cx_err prss_after_mult(mpc_session *s, mpc_outbox *out) {
     if (j == me) continue;
     const mpc_msg *m = round_msg(s, j, &e);
     if (!m) return e;
-    v.src[j] = check_fe(s, m, len_mult(d), pre, d->T);
+    v.src[j] = check_fe(s, m, len_mult(d), pre, mult_items(d));
     if (!v.src[j]) continue;
     crypto_generichash(secd[j], 32, m->payload, pre, NULL, 0);
     size_t idx = 0; /* j's digests are those of its sets, in set order */
@@ -964,10 +1013,11 @@ static cx_err prss_after_mult(mpc_session *s, mpc_outbox *out) {
   cx_hash th;
   hash_tagged(CX_TAG_MPC_TRANSCRIPT, secd, (size_t)n * 32, &th);
   memcpy(p->transcript, th.b, 32);
-  if (d->T && check_tiles(s, &v, 2 * s->cfg.t, d->T, p->U, p->scr) != 0) p->fail = 1;
+  if (mult_items(d) && check_tiles(s, &v, 2 * s->cfg.t, mult_items(d), p->U, p->scr) != 0) p->fail = 1;
   fe *c = mat_c(p);
   const fe *sv = mat_s(p);
   for (size_t k = 0; k < d->T; k++) c[k] = fe_add(c[k], sv[k]);
+  if (d->B && !p->fail) prss_bits(p);
   sodium_memzero(p->key, sizeof p->key); /* the shares are made: the keys are done */
   return send_verdict(s, out);
 }
@@ -1229,7 +1279,8 @@ static cx_err accept(mpc_session *s) {
   }
   mpc_pool_level lv;
   mpc_pool_level_get(s->pool, &lv);
-  if (lv.cap_triples - lv.triples < d->T || lv.cap_rands - lv.rands < d->R) {
+  if (lv.cap_triples - lv.triples < d->T || lv.cap_rands - lv.rands < d->R ||
+      lv.cap_bits - lv.bits < d->B) {
     impl_wipe(p);
     sess_abort(s, CX_E_FULL, -1, "prep: the pool has no room for the batch");
     return CX_OK;
@@ -1237,6 +1288,7 @@ static cx_err accept(mpc_session *s) {
   cx_err e = CX_OK;
   if (d->T) e = mpc_pool_put_triples(s->pool, mat_a(p), mat_b(p), mat_c(p), d->T);
   if (e == CX_OK && d->R) e = mpc_pool_put_rands(s->pool, mat_r(p), d->R);
+  if (e == CX_OK && d->B) e = mpc_pool_put_bits(s->pool, p->U + d->T, d->B);
   impl_wipe(p);
   if (e != CX_OK) {
     sess_abort(s, e, -1, "prep: adding the batch to the pool failed");
@@ -1269,6 +1321,7 @@ static cx_err make_blob(mpc_session *s) {
   if (!buf) return CX_E_NOMEM;
   put_be64(buf, p->d.T);
   put_be64(buf + 8, p->d.R);
+  put_be64(buf + 48, p->d.B);
   memcpy(buf + 16, s->cfg.seed, 32);
   size_t off = AUDIT_HDR;
   for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t); r++)
@@ -1421,7 +1474,7 @@ static cx_err after_audit(mpc_session *s, mpc_outbox *out) {
 
 /* One party's audit blob, parsed: pointers into it. */
 typedef struct {
-  uint64_t T, R;
+  uint64_t T, R, B;
   const uint8_t *seed;
   const uint8_t *msg[PREP_ROUNDS_MAX][MPC_MAX_N]; /* [r][j]: j's round-r message to the author */
   size_t len[PREP_ROUNDS_MAX][MPC_MAX_N];
@@ -1440,8 +1493,9 @@ static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8
   if (len < AUDIT_HDR) return -1;
   v->T = get_be64(p);
   v->R = get_be64(p + 8);
+  v->B = get_be64(p + 48);
   v->seed = p + 16;
-  if (!limits_ok(n, t, v->T, v->R)) return -1;
+  if (!limits_ok(n, t, v->T, v->R, v->B)) return -1;
   size_t off = AUDIT_HDR;
   for (uint32_t r = 0; r < prep_rounds(n, t); r++)
     for (uint32_t j = 0; j < n; j++) {
@@ -1464,8 +1518,8 @@ static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8
   return off == len ? 0 : -1;
 }
 
-static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R, mpc_pool *pool,
-                          mpc_session **out);
+static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R, uint64_t B,
+                          mpc_pool *pool, mpc_session **out);
 
 /* Replays party j from its published seed and inputs, up to and including
  * its round-3 messages (never its agreement or audit rounds: no
@@ -1479,7 +1533,7 @@ static cx_err replay_party(uint32_t n, uint32_t t, const cx_pubkey *pks, const u
   memcpy(cfg.session, session, 32);
   memcpy(cfg.seed, v->seed, 32);
   mpc_session *rs = NULL;
-  cx_err e = prep_create(&cfg, v->T, v->R, NULL, &rs);
+  cx_err e = prep_create(&cfg, v->T, v->R, v->B, NULL, &rs);
   sodium_memzero(cfg.seed, sizeof cfg.seed);
   if (e != CX_OK) return e;
   mpc_outbox ob = {0};
@@ -1738,9 +1792,9 @@ const mpc_proto mpc_prep_proto = {
     .timeout = prep_timeout,
 };
 
-static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R, mpc_pool *pool,
-                          mpc_session **out) {
-  if (!limits_ok(cfg->n, cfg->t, T, R)) return CX_E_INVALID_ARG;
+static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R, uint64_t B,
+                          mpc_pool *pool, mpc_session **out) {
+  if (!limits_ok(cfg->n, cfg->t, T, R, B)) return CX_E_INVALID_ARG;
   mpc_session *s = NULL;
   cx_err e = sess_new(cfg, MPC_KIND_PREP, &s);
   if (e != CX_OK) return e;
@@ -1749,7 +1803,7 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
     mpc_session_free(s);
     return CX_E_NOMEM;
   }
-  dims_init(&p->d, cfg->n, cfg->t, T, R);
+  dims_init(&p->d, cfg->n, cfg->t, T, R, B);
   p->proof = MPC_EV_NONE;
   if (p->d.prss) prss_init(p, &s->sh, cfg->n, cfg->t, cfg->me);
   s->proto = &mpc_prep_proto;
@@ -1767,22 +1821,22 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
 
 int mpc_prep_prss(uint32_t n, uint32_t t) { return prss_mode(n, t); }
 
-int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands) {
+int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands, uint64_t bits) {
   if (n == 0 || n > MPC_MAX_N || (uint64_t)n < 3 * (uint64_t)t + 1) return 0;
-  return limits_ok(n, t, triples, rands);
+  return limits_ok(n, t, triples, rands, bits);
 }
 
-cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, mpc_pool *pool,
-                        mpc_session **out) {
+cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, size_t bits,
+                        mpc_pool *pool, mpc_session **out) {
   if (out) *out = NULL;
   if (!cfg || !out || !pool || !cfg->pubkeys) return CX_E_INVALID_ARG;
-  if (cfg->n == 0 || cfg->n > MPC_MAX_N || (uint64_t)cfg->n < 3 * (uint64_t)cfg->t + 1)
-    return CX_E_INVALID_ARG;
-  if (!limits_ok(cfg->n, cfg->t, triples, rands)) return CX_E_INVALID_ARG;
+  if (!mpc_prep_fits(cfg->n, cfg->t, triples, rands, bits)) return CX_E_INVALID_ARG;
   mpc_pool_level lv;
   mpc_pool_level_get(pool, &lv);
-  if (lv.cap_triples - lv.triples < triples || lv.cap_rands - lv.rands < rands) return CX_E_FULL;
-  return prep_create(cfg, triples, rands, pool, out);
+  if (lv.cap_triples - lv.triples < triples || lv.cap_rands - lv.rands < rands ||
+      lv.cap_bits - lv.bits < bits)
+    return CX_E_FULL;
+  return prep_create(cfg, triples, rands, bits, pool, out);
 }
 
 /* ---- third-party verification ------------------------------------------ */

@@ -736,7 +736,12 @@ static cx_err start_session(call_service *s, job *j, char *why, size_t wl) {
   lang_call_plan_material(j->plan, &T, &R, &B);
   if (j->stage == ST_PREP) {
     config(s, j, CX_MPC_SESSION_PREP, &cfg);
-    e = mpc_session_prep(&cfg, T + B, R + B, j->pool, &j->sess);
+    /* Under PRSS the bits come in the same batch; with dealers a bits
+     * session makes them afterwards from a triple and a random each. */
+    if (mpc_prep_prss(j->n, j->t))
+      e = mpc_session_prep(&cfg, T, R, B, j->pool, &j->sess);
+    else
+      e = mpc_session_prep(&cfg, T + B, R + B, 0, j->pool, &j->sess);
   } else if (j->stage == ST_BITS) {
     config(s, j, CX_MPC_SESSION_BITS, &cfg);
     e = mpc_session_bits(&cfg, B, j->pool, &j->sess);
@@ -876,7 +881,7 @@ static void next_stage(call_service *s, job *j) {
     j->sess = NULL;
     size_t T, R, B;
     lang_call_plan_material(j->plan, &T, &R, &B);
-    j->stage = j->stage == ST_PREP && B ? ST_BITS : ST_ONLINE;
+    j->stage = j->stage == ST_PREP && B && !mpc_prep_prss(j->n, j->t) ? ST_BITS : ST_ONLINE;
     cx_err e = start_session(s, j, why, sizeof why);
     if (e) fail(s, j, e, "%s", why);
     return;

@@ -398,7 +398,7 @@ static void start_batch(mpc_service *s, const trig *t, uint32_t me, size_t tripl
   cfg.key = s->node->keys.sign;
   randombytes_buf(cfg.seed, sizeof cfg.seed);
   cfg.round_timeout_ms = c->mpc_round_timeout_ms;
-  cx_err e = mpc_session_prep(&cfg, triples, rands, s->pool, &s->sess);
+  cx_err e = mpc_session_prep(&cfg, triples, rands, 0, s->pool, &s->sess);
   sodium_memzero(cfg.seed, sizeof cfg.seed);
   s->started_at = mono(s);
   if (!e && (e = mpc_session_start(s->sess, s->started_at, &s->out))) {

@@ -277,23 +277,33 @@ uint32_t mh_prep(mh *h, size_t triples, size_t rands, mpc_status *st) {
   for (uint32_t i = 0; i < h->n; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
-    if (mpc_session_prep(&cfg, triples, rands, h->pools[i], &sess[i]) != CX_OK) sess[i] = NULL;
+    if (mpc_session_prep(&cfg, triples, rands, 0, h->pools[i], &sess[i]) != CX_OK) sess[i] = NULL;
     sodium_memzero(&cfg, sizeof cfg);
   }
   mh_next_session(h);
   return finish(h, sess, st);
 }
 
+/* Under PRSS a bits session is a prep batch, bounded by one message: the
+ * bits come in batches of at most MH_BITS_BATCH. */
+#define MH_BITS_BATCH ((size_t)1 << 16)
+
 uint32_t mh_bits(mh *h, size_t bits, mpc_status *st) {
-  mpc_session *sess[MPC_MAX_N] = {0};
-  for (uint32_t i = 0; i < h->n; i++) {
-    mpc_session_config cfg;
-    mh_config(h, i, &cfg);
-    if (mpc_session_bits(&cfg, bits, h->pools[i], &sess[i]) != CX_OK) sess[i] = NULL;
-    sodium_memzero(&cfg, sizeof cfg);
+  uint32_t done = h->n;
+  while (bits && done == h->n) {
+    size_t b = bits < MH_BITS_BATCH ? bits : MH_BITS_BATCH;
+    mpc_session *sess[MPC_MAX_N] = {0};
+    for (uint32_t i = 0; i < h->n; i++) {
+      mpc_session_config cfg;
+      mh_config(h, i, &cfg);
+      if (mpc_session_bits(&cfg, b, h->pools[i], &sess[i]) != CX_OK) sess[i] = NULL;
+      sodium_memzero(&cfg, sizeof cfg);
+    }
+    mh_next_session(h);
+    done = finish(h, sess, st);
+    bits -= b;
   }
-  mh_next_session(h);
-  return finish(h, sess, st);
+  return done;
 }
 
 /* Gives party i its INPUT slots: the slots are the ones the program deals

@@ -540,14 +540,22 @@ END_TEST
 
 /* ---- random bits ---------------------------------------------------------- */
 
+/* prep.c's test seam: dealer mode (and so the bits program) at every n. */
+extern int mpc_prep_dealers;
+
+/* A bits session: under PRSS a prep batch of bits alone (rounds 0..2 and t
+ * echo rounds, no material used); with dealers the bits program (r^2, then
+ * its opening, from a triple and a random per bit). */
 static void bits(uint32_t n, size_t L) {
+  uint32_t t = (n - 1) / 3;
+  int prss = mpc_prep_prss(n, t);
   mh *h = mk_cap(n, L);
-  fill(h, L, L, 0);
+  if (!prss) fill(h, L, L, 0);
   mpc_status st[MPC_MAX_N];
   ck_assert_uint_eq(mh_bits(h, L, st), n);
   for (uint32_t i = 0; i < n; i++) {
     ck_assert_int_eq(st[i].state, MPC_DONE);
-    ck_assert_uint_eq(st[i].rounds, 2); /* r^2, then its opening */
+    ck_assert_uint_eq(st[i].rounds, prss ? 3 + t : 2);
     mpc_pool_level lv;
     mpc_pool_level_get(h->pools[i], &lv);
     ck_assert_uint_eq(lv.bits, L);
@@ -575,11 +583,14 @@ static void bits(uint32_t n, size_t L) {
   ck_assert_uint_lt(ones, L);
   free_sessions(s, n);
   mpc_prog_free(p);
-  /* without material the bit session aborts cleanly everywhere */
-  ck_assert_uint_eq(mh_bits(h, 5, st), 0);
-  for (uint32_t i = 0; i < n; i++) {
-    ck_assert_int_eq(st[i].err, CX_E_MPC_POOL_EMPTY);
-    ck_assert_int_eq(st[i].culprit, -1);
+  if (prss) { /* bits from keys alone: no material needed */
+    ck_assert_uint_eq(mh_bits(h, 5, st), n);
+  } else { /* without material the bit session aborts cleanly everywhere */
+    ck_assert_uint_eq(mh_bits(h, 5, st), 0);
+    for (uint32_t i = 0; i < n; i++) {
+      ck_assert_int_eq(st[i].err, CX_E_MPC_POOL_EMPTY);
+      ck_assert_int_eq(st[i].culprit, -1);
+    }
   }
   mh_free(h);
 }
@@ -588,6 +599,15 @@ START_TEST(t_bits_n4) { bits(4, 1000); }
 END_TEST
 
 START_TEST(t_bits_n7) { bits(7, 500); }
+END_TEST
+
+/* The bits program, which dealer mode uses (n >= 10), at small n. */
+START_TEST(t_bits_dealers) {
+  mpc_prep_dealers = 1;
+  bits(4, 1000);
+  bits(7, 300);
+  mpc_prep_dealers = 0;
+}
 END_TEST
 
 /* ---- a cheating party at every message site ----------------------------- */
@@ -1704,7 +1724,8 @@ START_TEST(t_pool_desync) {
   mh_free(h);
 
   /* Party 0 ran an extra bits batch first: it has taken triples and
-   * randoms the others have not. */
+   * randoms the others have not (the bits program: dealer mode). */
+  mpc_prep_dealers = 1;
   h = mk_cap(4, 64);
   scratch_new(h, scratch, 64);
   swap_pools(h, scratch);
@@ -1717,6 +1738,7 @@ START_TEST(t_pool_desync) {
   ck_assert(pos[0] == 8 && pos[1] == 8 && pos[2] == 0);
   expect_desync(h, p, why);
   ck_assert_msg(strstr(why[0], "has taken 0/0/0 triples/rands/bits, this party 8/8/0") != NULL, "%s", why[0]);
+  mpc_prep_dealers = 0;
   for (uint32_t i = 1; i < 4; i++)
     ck_assert_msg(strstr(why[i], "party 0 has taken 8/8/0") != NULL, "%s", why[i]);
   scratch_free(h, scratch);
@@ -2604,7 +2626,9 @@ START_TEST(t_transcript_equal) {
     ck_assert(memcmp(got, only_id, 32) != 0);
     free_sessions(s, n);
     mpc_prog_free(p);
-    /* a bits session */
+    /* a bits session (the bits program: dealer mode; under PRSS it is a
+     * prep batch, which has no transcript) */
+    mpc_prep_dealers = 1;
     fill(h, 5, 5, 0);
     for (uint32_t i = 0; i < n; i++) {
       mpc_session_config cfg;
@@ -2617,6 +2641,7 @@ START_TEST(t_transcript_equal) {
     ck_assert_int_eq(mpc_session_transcript(s[0], got), CX_OK);
     transcript_want(s[0]->cfg.session, NULL, NULL, 0, only_id);
     ck_assert(memcmp(got, only_id, 32) != 0);
+    mpc_prep_dealers = 0;
     free_sessions(s, n);
     mh_free(h);
   }
@@ -2757,7 +2782,7 @@ START_TEST(t_transcript_state) {
   for (uint32_t i = 0; i < n; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
-    ck_assert_int_eq(mpc_session_prep(&cfg, 4, 4, h->pools[i], &s[i]), CX_OK);
+    ck_assert_int_eq(mpc_session_prep(&cfg, 4, 4, 0, h->pools[i], &s[i]), CX_OK);
     ck_assert_int_eq(mpc_session_transcript(s[i], out), CX_E_MPC_STATE);
   }
   mh_next_session(h);
@@ -2811,6 +2836,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, t_prims_n7);
   tcase_add_test(tc, t_bits_n4);
   tcase_add_test(tc, t_bits_n7);
+  tcase_add_test(tc, t_bits_dealers);
   tcase_add_test(tc, t_cheat_n4);
   tcase_add_test(tc, t_cheat_n7);
   tcase_add_test(tc, t_two_cheaters_n7);

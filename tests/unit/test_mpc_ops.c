@@ -370,10 +370,13 @@ SHARED void tc_run_engine(const tcase *t, uint32_t n) {
   ck_assert_msg(mpc_prog_check(t->p, n, err, sizeof err) == CX_OK, "program: %s", err);
   mpc_prog_cost c;
   mpc_prog_cost_get(t->p, &c);
-  /* a pool bit costs one random sharing and one square (a triple) of the
-   * bits session; exact amounts, the pools end empty */
-  size_t bits = c.bits, tri = c.triples + bits, ran = c.rands + bits;
+  /* with dealers a pool bit costs one random sharing and one square (a
+   * triple) of the bits session; under PRSS nothing (mpc_session_bits is a
+   * prep batch of bits). Exact amounts: the pools end empty */
+  size_t bits = c.bits, own = mpc_prep_prss(n, (n - 1) / 3) ? 0 : bits;
+  size_t tri = c.triples + own, ran = c.rands + own;
   size_t cap = tri > ran ? tri : ran;
+  cap = cap > bits ? cap : bits;
   mh *h = mh_new(n, (n - 1) / 3, tu_rand(), cap);
   ck_assert_ptr_nonnull(h);
   /* prep batches are bounded by the message cap (the audit message carries

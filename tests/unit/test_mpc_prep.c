@@ -163,7 +163,7 @@ static void new_sessions(mh *h, size_t T, size_t R, mpc_session **sess) {
   for (uint32_t i = 0; i < h->n; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
-    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, h->pools[i], &sess[i]), CX_OK);
+    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, 0, h->pools[i], &sess[i]), CX_OK);
     sodium_memzero(&cfg, sizeof cfg);
   }
   mh_next_session(h);
@@ -373,8 +373,8 @@ static size_t max_items(mh *h, size_t fixed, int vary_rands) {
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
     mpc_session *s = NULL;
-    cx_err e = vary_rands ? mpc_session_prep(&cfg, fixed, mid, pool, &s)
-                          : mpc_session_prep(&cfg, mid, fixed, pool, &s);
+    cx_err e = vary_rands ? mpc_session_prep(&cfg, fixed, mid, 0, pool, &s)
+                          : mpc_session_prep(&cfg, mid, fixed, 0, pool, &s);
     ck_assert_ptr_null(s);
     ck_assert(e == CX_E_FULL || e == CX_E_INVALID_ARG);
     if (e == CX_E_FULL)
@@ -401,19 +401,19 @@ START_TEST(test_prep_limits) {
   mpc_session_config cfg;
   mh_config(h, 0, &cfg);
   mpc_session *s = (mpc_session *)1;
-  ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   ck_assert_ptr_null(s);
-  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 0, NULL, &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(NULL, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(&cfg, (size_t)1 << 40, 0, h->pools[0], &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(&cfg, 0, (size_t)1 << 40, h->pools[0], &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(&cfg, SIZE_MAX, SIZE_MAX, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 0, 0, NULL, &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(NULL, 1, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, (size_t)1 << 40, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 0, (size_t)1 << 40, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, SIZE_MAX, SIZE_MAX, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   mpc_session_config bad = cfg;
   bad.t = 2; /* n = 4 < 3t + 1 */
-  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   bad = cfg;
   bad.me = 4;
-  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   /* The documented maxima (docs/mpc-prep.md "Limits"): exactly where the
    * deal or the products stop fitting, whatever the audit's size. */
   size_t max4 = max_triples(h, 0);
@@ -434,9 +434,9 @@ START_TEST(test_prep_limits) {
   mpc_pool *pool = NULL;
   ck_assert_int_eq(mpc_pool_new(max4, 0, 0, &pool), CX_OK);
   mh_config(h, 0, &cfg);
-  ck_assert_int_eq(mpc_session_prep(&cfg, max4, 0, pool, &s), CX_OK);
+  ck_assert_int_eq(mpc_session_prep(&cfg, max4, 0, 0, pool, &s), CX_OK);
   mpc_session_free(s);
-  ck_assert_int_eq(mpc_session_prep(&cfg, max4 + 1, 0, pool, &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, max4 + 1, 0, 0, pool, &s), CX_E_INVALID_ARG);
   mpc_pool_free(pool);
   mh_free(h);
 }
@@ -448,8 +448,8 @@ START_TEST(test_prep_pool_full) {
   mpc_session_config cfg;
   mh_config(h, 0, &cfg);
   mpc_session *s = NULL;
-  ck_assert_int_eq(mpc_session_prep(&cfg, 11, 0, h->pools[0], &s), CX_E_FULL);
-  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 11, h->pools[0], &s), CX_E_FULL);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 11, 0, 0, h->pools[0], &s), CX_E_FULL);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 11, 0, h->pools[0], &s), CX_E_FULL);
   ck_assert_ptr_null(s);
   /* Room at creation, gone by the end (another batch filled the pool):
    * every party aborts with CX_E_FULL, nobody named, nothing added. */
@@ -619,7 +619,7 @@ static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m,
       break;
     case POS_ECHO_COUNT: put32(p, UINT32_MAX); break;
     case POS_SEED: p[8 + 16] ^= 1; break;
-    case POS_EMBED: p[8 + 48 + 4 + MPC_MSG_HDR + 1] ^= 1; break;
+    case POS_EMBED: p[8 + 56 + 4 + MPC_MSG_HDR + 1] ^= 1; break; /* after T, R, seed, B */
     case POS_L_BIG: put64(p, get64(p) + 5 * chunk_size()); break;
     case POS_L_SMALL: put64(p, get64(p) - chunk_size()); break;
     case POS_L_HUGE: put64(p, 1ull << 62); break;
@@ -1789,6 +1789,116 @@ START_TEST(test_prss_masked) {
 }
 END_TEST
 
+/* ---- PRSS bits ------------------------------------------------------------ */
+
+/* Takes B bits from every pool: each is a consistent degree-t sharing of 0
+ * or 1, and both values occur. */
+static void check_bits(mh *h, size_t B) {
+  uint32_t n = h->n;
+  mpc_shamir sh;
+  ck_assert_int_eq(shamir_init(&sh, n, h->t), CX_OK);
+  fe *v[MPC_MAX_N] = {0}, *val = calloc(B, sizeof(fe));
+  for (uint32_t i = 0; i < n; i++) {
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv);
+    ck_assert_uint_eq(lv.bits, B);
+    v[i] = calloc(B, sizeof(fe));
+    ck_assert_int_eq(mpc_pool_take_bits(h->pools[i], B, v[i]), CX_OK);
+  }
+  size_t bad = 0, ones = 0;
+  ck_assert_int_eq(shamir_check(&sh, h->t, (const fe *const *)v, B, val, &bad), 0);
+  for (size_t k = 0; k < B; k++) {
+    ck_assert_msg(val[k] <= 1, "bit %zu is not a bit", k);
+    ones += (size_t)val[k];
+  }
+  ck_assert_uint_gt(ones, 0);
+  ck_assert_uint_lt(ones, B);
+  for (uint32_t i = 0; i < n; i++) free(v[i]);
+  free(val);
+}
+
+/* Bits in a batch with triples and randoms, and alone: r from the keys,
+ * r^2 opened (masked) with the products, b = (r / sqrt(r^2) + 1) / 2. */
+static void bits_case(uint32_t n, uint32_t t, size_t T, size_t R, size_t B) {
+  mh *h = new_harness(n, t);
+  mpc_session *sess[MPC_MAX_N] = {0};
+  for (uint32_t i = 0; i < n; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, B, h->pools[i], &sess[i]), CX_OK);
+  }
+  mh_next_session(h);
+  ck_assert_uint_eq(mh_run(h, sess), n);
+  for (uint32_t i = 0; i < n; i++) ck_assert_uint_eq(mpc_session_status(sess[i])->rounds, 3 + t);
+  free_sessions(h, sess);
+  check_bits(h, B);
+  check_material(h, T, R, NULL);
+  mh_free(h);
+}
+
+START_TEST(test_prss_bits) {
+  bits_case(4, 1, 20, 5, 300);
+  bits_case(4, 1, 0, 0, 513); /* a partial last tile */
+  bits_case(7, 2, 3, 0, 100);
+  bits_case(3, 0, 0, 2, 40);
+  /* mpc_session_bits is such a batch under PRSS */
+  mh *h = new_harness(4, 1);
+  ck_assert_uint_eq(mh_bits(h, 64, NULL), 4);
+  check_bits(h, 64);
+  mh_free(h);
+}
+END_TEST
+
+/* A wrong share of a square (the last element of round 1) is caught like a
+ * wrong product share; a split key in a bits-only batch too. */
+START_TEST(test_prss_bits_tamper) {
+  for (int k = 0; k < 3; k++) {
+    mh *h = new_harness(4, 1);
+    uint32_t cheater = k == 2 ? 0 : (uint32_t)k; /* party 0 deals keys to everyone */
+    tamper_ctx tc = {.rule = {{cheater, k == 2 ? 0 : R_MULT, k == 1 ? 2 : MPC_TO_ALL, k == 2 ? POS_KEY : POS_LAST}},
+                     .nrules = 1};
+    mpc_session *sess[MPC_MAX_N] = {0};
+    h->tamper = tamper_hook;
+    h->tamper_ctx = &tc;
+    for (uint32_t i = 0; i < 4; i++) {
+      mpc_session_config cfg;
+      mh_config(h, i, &cfg);
+      ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 40, h->pools[i], &sess[i]), CX_OK);
+    }
+    mh_next_session(h);
+    mh_run(h, sess);
+    h->tamper = NULL;
+    ck_assert_uint_gt(tc.hits, 0);
+    expect_outcome(h, sess, 1ull << cheater, cheater, OUT_NAMED, 0, 0, k == 0, "bits tamper");
+    for (uint32_t i = 0; i < 4; i++) {
+      mpc_pool_level lv;
+      mpc_pool_level_get(h->pools[i], &lv);
+      if (i != cheater) ck_assert_uint_eq(lv.bits, 0);
+    }
+    free_sessions(h, sess);
+    mh_free(h);
+  }
+}
+END_TEST
+
+/* Bits in a prep batch exist only under PRSS; T + B share round 1's limit. */
+START_TEST(test_prss_bits_limits) {
+  mh *h = new_harness(4, 1);
+  ck_assert(mpc_prep_fits(4, 1, 0, 0, 393210) && !mpc_prep_fits(4, 1, 0, 0, 393211));
+  ck_assert(mpc_prep_fits(4, 1, 200000, 7, 193210) && !mpc_prep_fits(4, 1, 200000, 7, 193211));
+  ck_assert(!mpc_prep_fits(10, 3, 0, 0, 1)); /* dealers at n = 10 */
+  ck_assert(mpc_prep_prss(9, 2) && !mpc_prep_prss(10, 3));
+  mpc_prep_dealers = 1;
+  mpc_session_config cfg;
+  mh_config(h, 0, &cfg);
+  mpc_session *s = (mpc_session *)1;
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 1, 1, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_ptr_null(s);
+  mpc_prep_dealers = 0;
+  mh_free(h);
+}
+END_TEST
+
 static void mode_dealers(void) {
   mpc_prep_dealers = 1;
   g_prss = 0;
@@ -1848,6 +1958,9 @@ static Suite *suite(void) {
   tcase_add_test(tp, test_prss_no_coin);
   tcase_add_test(tp, test_prss_split_key_rands);
   tcase_add_test(tp, test_prss_masked);
+  tcase_add_test(tp, test_prss_bits);
+  tcase_add_test(tp, test_prss_bits_tamper);
+  tcase_add_test(tp, test_prss_bits_limits);
   tcase_add_test(tp, test_prep_audit_lies);
   tcase_add_test(tp, test_prep_audit_refused);
   tcase_add_test(tp, test_prep_audit_chunks);

@@ -698,20 +698,20 @@ static cx_err prog_traffic(const mpc_program *p, traffic *t) {
  *     and the echo of every dealer's round-B message (round C, to
  *     everyone, packed 15 bytes to an element: 16/15 of its size);
  *   preprocessing with PRSS (n <= 9, mpc_prep_prss; docs/mpc-prep.md):
- *     per triple 16 (n-1), its round-1 product share to each other party
- *     (48 bytes at n = 4, 96 at n = 7); randoms cost nothing;
- *     per prep session (n-1) F[n] bytes of keys, digests, verdicts,
- *     echoes and headers, F measured (exact: nothing else depends on n);
+ *     per triple and per random bit 16 (n-1), its round-1 share (a product
+ *     or a square) to each other party: 48 bytes at n = 4, 96 at n = 7;
+ *     randoms cost nothing; per prep or bits session (n-1) F[n] bytes of
+ *     keys, digests, verdicts, echoes and headers, F measured (exact:
+ *     nothing else depends on the batch);
  *   preprocessing with dealers (n >= 10): per triple 16 (n-1) (4/m + 1)
  *     with m = n - t (the deal carries 4/m elements per triple to each
  *     party, the round-1 product share one); per random 16 (n-1) / m (its
  *     share of the deal); per prep session (n-1) (317 + 284 n) bytes of
  *     coins, verdicts, echoes and headers (fitted within 2% at n = 10 ..
- *     16);
- *   per random bit, in both, one triple, one random and the bits session's
- *     three openings (r - a, r - b of r * r, then r^2): 192 bytes at n = 4
- *     under PRSS, 48 of them the triple's (mpc_local makes batches of up to PREP_BATCH items, bits sessions of
- *     BITS_BATCH). */
+ *     16); per random bit one triple, one random and the bits session's
+ *     three openings (r - a, r - b of r * r, then r^2).
+ *   mpc_local makes prep batches of up to PREP_BATCH items and bits
+ *   sessions of BITS_BATCH. */
 #define ONLINE_MSG 124u
 #define GUARD 48u
 #define PREP_BATCH 100000u
@@ -723,14 +723,16 @@ static const uint16_t k_prss_session[10] = {0, 0, 421, 421, 1388, 1705, 2022, 28
 static uint64_t prep_bytes(uint64_t n, uint64_t T, uint64_t R, uint64_t B) {
   if (n < 2) return 0;
   uint64_t t = (n - 1) / 3, m = n - t, o = n - 1;
-  int prss = mpc_prep_prss((uint32_t)n, (uint32_t)t) && n < 10;
-  uint64_t triple = prss ? 16 * o * (T + B) : 16 * o * (T + B) * (4 + m) / m;
-  uint64_t rand = prss ? 0 : 16 * o * (R + B) / m;
+  uint64_t most = T + B > R + B ? T + B : R + B, bsessions = (B + BITS_BATCH - 1) / BITS_BATCH;
+  if (mpc_prep_prss((uint32_t)n, (uint32_t)t) && n < 10) {
+    uint64_t sessions = ((T > R ? T : R) + PREP_BATCH - 1) / PREP_BATCH;
+    return 16 * o * (T + B) + (sessions + bsessions) * o * k_prss_session[n];
+  }
+  uint64_t triple = 16 * o * (T + B) * (4 + m) / m;
+  uint64_t rand = 16 * o * (R + B) / m;
   uint64_t bit = 3 * 16 * o * B;
-  uint64_t most = T + B > R + B ? T + B : R + B;
-  uint64_t sessions = (most + PREP_BATCH - 1) / PREP_BATCH, bsessions = (B + BITS_BATCH - 1) / BITS_BATCH;
-  uint64_t fixed = prss ? k_prss_session[n] : 317 + 284 * n;
-  return triple + rand + bit + sessions * o * fixed + bsessions * o * 3 * ONLINE_MSG;
+  uint64_t sessions = (most + PREP_BATCH - 1) / PREP_BATCH;
+  return triple + rand + bit + sessions * o * (317 + 284 * n) + bsessions * o * 3 * ONLINE_MSG;
 }
 
 static uint64_t cost_bytes(const lang_call_plan *b, const mpc_prog_cost *pc, const traffic *t) {
