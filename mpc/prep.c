@@ -346,7 +346,7 @@ static fe *mat_c(prep_impl *p) { return p->U; }
  * The "2 +" slot holds the 32-byte commitment in front of a row, so that
  * the row is sent from where it was computed. */
 static size_t scratch_len(uint32_t n, uint32_t t, const prep_dims *d) {
-  if (d->prss) { /* round 0: PRF tile (3 + t) * TILE | zero-sharing tile TILE */
+  if (d->prss) { /* round 0: zero-sharing tile TILE | PRF tile (3 + t) * TILE */
     size_t gen = (4 + (size_t)t) * TILE, chk = (size_t)n * TILE;
     return gen > chk ? gen : chk;
   }
@@ -861,65 +861,57 @@ static cx_err prss_start(mpc_session *s, mpc_outbox *out) {
   return e;
 }
 
-/* My shares of the batch, by tiles: per triple a, b, s (degree t, PRSS)
- * and z (degree 2t, secret 0: the t further outputs c_l of each set give
- * f_q(x) sum_l c_l x^l, which vanishes at 0 and outside q: CDI05's PRZS),
- * so that u = a b - (s + z) is my share of a degree-2t sharing of ab - s
- * whose honest shares are uniform given its secret; per random r (PRSS). */
+/* One tile of cnt items from every key of my sets: per item, nv values of
+ * degree-t sharings (out[j][i] = sum over my sets q of PRF_q f_q(alpha_me))
+ * and, if z is given, my share of a degree-2t sharing of zero (the t
+ * further outputs c_l of each set give f_q(x) sum_l c_l x^l, which
+ * vanishes at 0 and outside q: CDI05's PRZS). */
+static void prss_tile(prep_impl *p, uint32_t t, uint64_t nonce, size_t cnt, size_t nv, fe *const *out,
+                      fe *z) {
+  size_t w = nv + (z ? t : 0);
+  fe *buf = p->scr + TILE;
+  for (size_t j = 0; j < nv; j++) memset(out[j], 0, cnt * sizeof(fe));
+  if (z) memset(z, 0, cnt * sizeof(fe));
+  for (uint32_t k = 0; k < p->d.K; k++) {
+    const fe *lam = p->lam[k];
+    fe_prg(p->key[k], nonce, buf, cnt * w);
+    for (size_t i = 0; i < cnt; i++) {
+      const fe *v = buf + i * w;
+      for (size_t j = 0; j < nv; j++) out[j][i] = fe_add(out[j][i], fe_mul(v[j], lam[0]));
+      for (uint32_t l = 1; z && l <= t; l++) z[i] = fe_add(z[i], fe_mul(v[nv + l - 1], lam[l]));
+    }
+  }
+}
+
+/* My shares of the batch, by tiles: per triple a, b, s and a zero sharing
+ * z, so that u = a b - (s + z) is my share of a degree-2t sharing of
+ * ab - s whose honest shares are uniform given its secret; per random r;
+ * per bit r and z, u = r^2 - z (Damgård–Fitzi–Kiltz–Nielsen–Toft 2006:
+ * r^2 is opened, masked like the products). */
 static void prss_expand(mpc_session *s) {
   prep_impl *p = impl_of(s);
   const prep_dims *d = &p->d;
   uint32_t t = s->cfg.t;
-  size_t w = 3 + (size_t)t;
-  fe *a = mat_a(p), *b = mat_b(p), *r = mat_r(p), *sv = mat_s(p);
-  fe *buf = p->scr, *z = p->scr + w * TILE;
+  fe *a = mat_a(p), *b = mat_b(p), *r = mat_r(p), *sv = mat_s(p), *rb = mat_rbit(p);
+  fe *z = p->scr, *ub = p->umine + d->T;
   for (size_t i0 = 0, tile = 0; i0 < d->T; i0 += TILE, tile++) {
     size_t cnt = d->T - i0 < TILE ? d->T - i0 : TILE;
-    memset(a + i0, 0, cnt * sizeof(fe));
-    memset(b + i0, 0, cnt * sizeof(fe));
-    memset(sv + i0, 0, cnt * sizeof(fe));
-    memset(z, 0, cnt * sizeof(fe));
-    for (uint32_t k = 0; k < d->K; k++) {
-      const fe *lam = p->lam[k];
-      fe_prg(p->key[k], NONCE_PRSS_TRIPLE(tile), buf, cnt * w);
-      for (size_t i = 0; i < cnt; i++) {
-        const fe *v = buf + i * w;
-        a[i0 + i] = fe_add(a[i0 + i], fe_mul(v[0], lam[0]));
-        b[i0 + i] = fe_add(b[i0 + i], fe_mul(v[1], lam[0]));
-        sv[i0 + i] = fe_add(sv[i0 + i], fe_mul(v[2], lam[0]));
-        for (uint32_t l = 1; l <= t; l++) z[i] = fe_add(z[i], fe_mul(v[2 + l], lam[l]));
-      }
-    }
+    fe *out[3] = {a + i0, b + i0, sv + i0};
+    prss_tile(p, t, NONCE_PRSS_TRIPLE(tile), cnt, 3, out, z);
     for (size_t i = 0; i < cnt; i++)
       p->umine[i0 + i] = fe_sub(fe_mul(a[i0 + i], b[i0 + i]), fe_add(sv[i0 + i], z[i]));
   }
   for (size_t i0 = 0, tile = 0; i0 < d->R; i0 += TILE, tile++) {
-    size_t cnt = d->R - i0 < TILE ? d->R - i0 : TILE;
-    memset(r + i0, 0, cnt * sizeof(fe));
-    for (uint32_t k = 0; k < d->K; k++) {
-      fe_prg(p->key[k], NONCE_PRSS_RAND(tile), buf, cnt);
-      for (size_t i = 0; i < cnt; i++) r[i0 + i] = fe_add(r[i0 + i], fe_mul(buf[i], p->lam[k][0]));
-    }
+    fe *out[1] = {r + i0};
+    prss_tile(p, t, NONCE_PRSS_RAND(tile), d->R - i0 < TILE ? d->R - i0 : TILE, 1, out, NULL);
   }
-  /* Bits (Damgård–Fitzi–Kiltz–Nielsen–Toft 2006): r random, r^2 opened
-   * here, masked by a zero sharing like the products. */
-  fe *rb = mat_rbit(p), *ub = p->umine + d->T;
   for (size_t i0 = 0, tile = 0; i0 < d->B; i0 += TILE, tile++) {
-    size_t cnt = d->B - i0 < TILE ? d->B - i0 : TILE, wb = 1 + (size_t)t;
-    memset(rb + i0, 0, cnt * sizeof(fe));
-    memset(z, 0, cnt * sizeof(fe));
-    for (uint32_t k = 0; k < d->K; k++) {
-      const fe *lam = p->lam[k];
-      fe_prg(p->key[k], NONCE_PRSS_BIT(tile), buf, cnt * wb);
-      for (size_t i = 0; i < cnt; i++) {
-        const fe *v = buf + i * wb;
-        rb[i0 + i] = fe_add(rb[i0 + i], fe_mul(v[0], lam[0]));
-        for (uint32_t l = 1; l <= t; l++) z[i] = fe_add(z[i], fe_mul(v[l], lam[l]));
-      }
-    }
+    size_t cnt = d->B - i0 < TILE ? d->B - i0 : TILE;
+    fe *out[1] = {rb + i0};
+    prss_tile(p, t, NONCE_PRSS_BIT(tile), cnt, 1, out, z);
     for (size_t i = 0; i < cnt; i++) ub[i0 + i] = fe_sub(fe_sqr(rb[i0 + i]), z[i]);
   }
-  sodium_memzero(buf, (w + 1) * TILE * sizeof(fe));
+  sodium_memzero(p->scr, (4 + (size_t)t) * TILE * sizeof(fe));
 }
 
 /* After round 0: the keys of my sets (a malformed key message counts as
