@@ -1779,6 +1779,7 @@ static void masked_case(uint32_t n, uint32_t t) {
     ck_assert_msg(zs == 0, "product %zu: the mask's secret is not 0", k);
     ck_assert_msg(shamir_check(&sh, t, pz, 1, &zs, &bad) != 0, "product %zu: no degree-2t mask", k);
   }
+  shamir_free(&sh);
   free_sessions(h, sess);
   mh_free(h);
 }
@@ -1815,6 +1816,7 @@ static void check_bits(mh *h, size_t B) {
   ck_assert_uint_lt(ones, B);
   for (uint32_t i = 0; i < n; i++) free(v[i]);
   free(val);
+  shamir_free(&sh);
 }
 
 /* Bits in a batch with triples and randoms, and alone: r from the keys,
