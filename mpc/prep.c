@@ -297,7 +297,7 @@ typedef struct {
   fe *d2;    /* Ud * m: their degree-2t halves; after round 0, dt - d2 */
   fe *umine; /* T (+ B), after the free prefix elements: my degree-2t product (and square) shares */
   fe *U;     /* T (+ B): the opened products (and squares); then, in place, c (and the bits) */
-  fe *ch;    /* 4: the challenges mu, nu; my shares of omega and zeta */
+  fe *ch;    /* 4: the challenges mu, nu; my shares of omega and zeta (PRSS: the keys) */
   fe *scr;   /* scratch_len: per-round temporaries, laid out by each round */
   /* Verdict agreement (public values). */
   bytes ext[MPC_MAX_N][KEPT]; /* distinct signed verdicts extracted, per sender */
@@ -316,7 +316,7 @@ typedef struct {
   int32_t pos[PRSS_MAX_SETS];      /* q's index in mine, -1 if I am outside */
   uint32_t mine[PRSS_MAX_KEYS];
   fe lam[PRSS_MAX_KEYS][1 + PRSS_MAX_T]; /* f_q(alpha_me), then alpha_me^l f_q(alpha_me) */
-  uint8_t key[PRSS_MAX_KEYS][32];        /* secret: wiped with the material */
+  uint8_t (*key)[32];                    /* d.K keys, in the locked block (secret) */
   uint8_t dig[PRSS_MAX_KEYS][32];        /* their check digests */
 } prep_impl;
 
@@ -358,14 +358,15 @@ static size_t scratch_len(uint32_t n, uint32_t t, const prep_dims *d) {
 static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
   const prep_dims *d = &p->d;
   /* Under PRSS: rand = a, b, r (2T + R), dt = s (T), no d2; the round-1
-   * prefix (2K free elements) holds the key digests. */
+   * prefix (2K free elements) holds the key digests; the K keys (2
+   * elements each) sit in ch's place, in locked memory like the shares. */
   size_t front = d->prss ? 2 * d->K : 2;
   size_t sizes[] = {d->prss ? 2 * d->T + d->R + d->B : d->Ut * d->m,
                     d->prss ? d->T : d->Ud * d->m,
                     d->prss ? 0 : d->Ud * d->m,
                     front + mult_items(d),
                     mult_items(d),
-                    4,
+                    d->prss ? 2 * d->K : 4,
                     scratch_len(n, t, d)};
   fe **dst[] = {&p->rand, &p->dt, &p->d2, &p->umine, &p->U, &p->ch, &p->scr};
   size_t total = 0;
@@ -379,6 +380,7 @@ static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
     off += sizes[i];
   }
   p->umine += front; /* the coin or the digests go in front of it when it is sent */
+  if (d->prss) p->key = (uint8_t(*)[32])p->ch;
   return CX_OK;
 }
 
@@ -389,8 +391,8 @@ static void impl_wipe(prep_impl *p) {
   fe_free(p->mat);
   p->mat = NULL;
   p->mat_len = 0;
+  p->key = NULL; /* it was in the block */
   sodium_memzero(p->coin_mine, sizeof p->coin_mine);
-  sodium_memzero(p->key, sizeof p->key);
 }
 
 static void bytes_free(bytes *b) {
@@ -1010,7 +1012,7 @@ static cx_err prss_after_mult(mpc_session *s, mpc_outbox *out) {
   const fe *sv = mat_s(p);
   for (size_t k = 0; k < d->T; k++) c[k] = fe_add(c[k], sv[k]);
   if (d->B && !p->fail) prss_bits(p);
-  sodium_memzero(p->key, sizeof p->key); /* the shares are made: the keys are done */
+  sodium_memzero(p->key, 32 * d->K); /* the shares are made: the keys are done */
   return send_verdict(s, out);
 }
 

@@ -55,8 +55,8 @@ static uint64_t binom(uint32_t n, uint32_t k) {
   for (uint32_t i = 1; i <= k; i++) c = c * (n - k + i) / i;
   return c;
 }
-/* prep.c's rule: PRSS when a party is in at most 28 key sets. */
-static int prss_at(uint32_t n, uint32_t t) { return g_prss && binom(n - 1, t) <= 28; }
+/* The engine's own rule (the fixture set the seam for the mode). */
+static int prss_at(uint32_t n, uint32_t t) { return mpc_prep_prss(n, t); }
 
 static uint32_t audit0(uint32_t t) { return R_VERDICT + 1 + t; }
 static uint64_t all_of(uint32_t n) { return n == 64 ? UINT64_MAX : (1ull << n) - 1; }

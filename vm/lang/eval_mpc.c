@@ -724,7 +724,7 @@ static uint64_t prep_bytes(uint64_t n, uint64_t T, uint64_t R, uint64_t B) {
   if (n < 2) return 0;
   uint64_t t = (n - 1) / 3, m = n - t, o = n - 1;
   uint64_t most = T + B > R + B ? T + B : R + B, bsessions = (B + BITS_BATCH - 1) / BITS_BATCH;
-  if (mpc_prep_prss((uint32_t)n, (uint32_t)t) && n < 10) {
+  if (mpc_prep_prss((uint32_t)n, (uint32_t)t) && n < sizeof k_prss_session / sizeof *k_prss_session) {
     uint64_t sessions = ((T > R ? T : R) + PREP_BATCH - 1) / PREP_BATCH;
     return 16 * o * (T + B) + (sessions + bsessions) * o * k_prss_session[n];
   }
