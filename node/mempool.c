@@ -250,6 +250,25 @@ static void unlink_entry(mempool *m, entry *e) {
   sender_dec(m, &e->tx.sender);
 }
 
+/* Why a transaction cannot join (m->mu held): dup = its txid or its
+ * sender's nonce is pending; s = its sender's slot or NULL. */
+static cx_err refusal(const mempool *m, int dup, const sender_slot *s) {
+  if (dup) return CX_E_DUPLICATE;
+  if (m->size >= m->max) return CX_E_MEMPOOL_FULL;
+  if (s && s->count >= m->max_per_sender) return CX_E_SENDER_LIMIT;
+  return CX_OK;
+}
+
+cx_err mempool_check(mempool *m, const cx_tx *tx, const cx_hash *txid) {
+  int found, nfound;
+  pthread_mutex_lock(&m->mu);
+  tab_find(m, txid, &found);
+  nonce_find(m, &tx->sender, tx->nonce, &nfound);
+  cx_err rc = refusal(m, found || nfound, sender_find(m, &tx->sender, 0));
+  pthread_mutex_unlock(&m->mu);
+  return rc;
+}
+
 cx_err mempool_add(mempool *m, cx_tx *tx, const cx_hash *txid, const uint8_t *raw,
                    size_t len) {
   cx_err rc = CX_OK;
@@ -267,13 +286,7 @@ cx_err mempool_add(mempool *m, cx_tx *tx, const cx_hash *txid, const uint8_t *ra
   size_t slot = tab_find(m, txid, &found);
   size_t nslot = nonce_find(m, &tx->sender, tx->nonce, &nfound);
   sender_slot *s = sender_find(m, &tx->sender, 0);
-  if (found || nfound) {
-    rc = CX_E_DUPLICATE; /* same txid, or that sender's nonce already pending */
-  } else if (m->size >= m->max) {
-    rc = CX_E_MEMPOOL_FULL;
-  } else if (s && s->count >= m->max_per_sender) {
-    rc = CX_E_SENDER_LIMIT;
-  }
+  rc = refusal(m, found || nfound, s);
   if (rc) {
     m->rejected++;
     pthread_mutex_unlock(&m->mu);

@@ -45,6 +45,12 @@ cx_err mempool_add(mempool *m, cx_tx *tx, const cx_hash *txid, const uint8_t *ra
  * FIFO lane. CX_E_DUPLICATE (txid pending), CX_E_MEMPOOL_FULL. */
 cx_err mempool_add_command(mempool *m, const cx_hash *txid, const uint8_t *raw);
 int mempool_has(mempool *m, const cx_hash *txid);
+/* What mempool_add would refuse tx for now, without adding it: the same
+ * codes (CX_E_DUPLICATE, CX_E_MEMPOOL_FULL, CX_E_SENDER_LIMIT), CX_OK if it
+ * has room. Admission asks before it verifies a signature, so a full
+ * mempool does not cost a verification per refused transaction;
+ * mempool_add checks again under its lock. */
+cx_err mempool_check(mempool *m, const cx_tx *tx, const cx_hash *txid);
 /* Copy of a pending transaction's encoding (*raw malloc'd); CX_E_NOT_FOUND. */
 cx_err mempool_get_raw(mempool *m, const cx_hash *txid, uint8_t **raw, size_t *len);
 /* Number of pending transactions of a sender. */

@@ -546,6 +546,30 @@ START_TEST(gossip_keeps_the_other_checks) {
 }
 END_TEST
 
+/* Admission asks the mempool before it verifies a signature (node.c
+ * admit): a transaction the mempool would refuse is refused for that, so a
+ * full mempool costs no verification. Visible with a forged transaction
+ * for a (sender, nonce) already pending: refused as a duplicate, not as a
+ * bad signature; on a free slot the signature is still checked. */
+START_TEST(mempool_refusal_before_the_signature) {
+  size_t l0, l1, l2;
+  uint8_t *ok = subject_tx(0, 0, 0, &l0), *forged = subject_tx(0, 0, 0, &l1),
+          *forged_free = subject_tx(0, 1, 0, &l2);
+  forged[l1 - 1] ^= 1;
+  forged_free[l2 - 1] ^= 1;
+  cx_hash id;
+  char detail[128] = "";
+  ck_assert_int_eq(node_submit(g_node, ok, l0, &id, detail, sizeof detail), CX_OK);
+  ck_assert_int_eq(node_submit(g_node, forged, l1, &id, detail, sizeof detail), CX_E_DUPLICATE);
+  ck_assert_int_eq(node_submit(g_node, forged_free, l2, &id, detail, sizeof detail),
+                   CX_E_BAD_SIG);
+  ck_assert(!pending(forged, l1) && !pending(forged_free, l2));
+  free(ok);
+  free(forged);
+  free(forged_free);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("gossip");
   TCase *tc = tcase_create("wire");
@@ -566,6 +590,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, gossip_skips_the_dry_run);
   tcase_add_test(tc, gossip_keeps_the_other_checks);
+  tcase_add_test(tc, mempool_refusal_before_the_signature);
   suite_add_tcase(s, tc);
   return s;
 }

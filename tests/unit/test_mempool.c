@@ -17,12 +17,22 @@ static void mk(cx_tx *tx, int sender, uint64_t nonce, cx_hash *id, uint8_t raw[8
   memset(raw, sender, 8);
 }
 
+/* Adds; first asks mempool_check, which must give the same answer
+ * without changing anything (the size is compared around it). */
 static cx_err add(mempool *m, int sender, uint64_t nonce) {
   cx_tx tx;
   cx_hash id;
   uint8_t raw[8];
+  mempool_stats a, b;
   mk(&tx, sender, nonce, &id, raw);
-  return mempool_add(m, &tx, &id, raw, sizeof raw);
+  mempool_stats_get(m, &a);
+  cx_err pre = mempool_check(m, &tx, &id);
+  mempool_stats_get(m, &b);
+  ck_assert_uint_eq(a.size, b.size);
+  ck_assert_uint_eq(a.rejected, b.rejected);
+  cx_err e = mempool_add(m, &tx, &id, raw, sizeof raw);
+  ck_assert_int_eq(pre, e);
+  return e;
 }
 
 START_TEST(test_caps_and_dedup) {
@@ -34,6 +44,7 @@ START_TEST(test_caps_and_dedup) {
   uint8_t raw[8];
   mk(&tx, 1, 0, &id, raw);
   id.b[5] = 1; /* other txid, same (sender, nonce) */
+  ck_assert_int_eq(mempool_check(m, &tx, &id), CX_E_DUPLICATE);
   ck_assert_int_eq(mempool_add(m, &tx, &id, raw, 8), CX_E_DUPLICATE);
   ck_assert_int_eq(add(m, 1, 1), CX_OK);
   ck_assert_int_eq(add(m, 1, 2), CX_E_SENDER_LIMIT);
