@@ -407,42 +407,74 @@ void mempool_note_rejected(mempool *m) {
   pthread_mutex_unlock(&m->mu);
 }
 
-/* Next-nonce cache for one selection pass: small open-addressing map. */
+/* Next-nonce cache for one selection pass: small open-addressing map that
+ * grows with the senders a pass meets (sized for the whole mempool, a full
+ * 50,000-entry pool cost a 6 MB calloc per block). */
 typedef struct {
   cx_pubkey key;
   uint64_t next;
   int used;
 } nonce_slot;
 
+typedef struct {
+  nonce_slot *v;
+  size_t cap, n; /* cap a power of two, n < cap / 2 */
+} nonce_map;
+
+static nonce_slot *nm_slot(nonce_slot *v, size_t cap, const cx_pubkey *k) {
+  size_t i = h64(k->b) & (cap - 1);
+  while (v[i].used && memcmp(v[i].key.b, k->b, 32) != 0) i = (i + 1) & (cap - 1);
+  return &v[i];
+}
+
+/* The slot of sender k, filled from next_nonce on first sight; NULL if out
+ * of memory. */
+static nonce_slot *nm_get(nonce_map *nm, const cx_pubkey *k, const mempool_selector *sel) {
+  nonce_slot *sl = nm_slot(nm->v, nm->cap, k);
+  if (sl->used) return sl;
+  if (2 * (nm->n + 1) >= nm->cap) {
+    size_t cap = nm->cap * 2;
+    nonce_slot *v = calloc(cap, sizeof *v);
+    if (!v) return NULL;
+    for (size_t i = 0; i < nm->cap; i++)
+      if (nm->v[i].used) *nm_slot(v, cap, &nm->v[i].key) = nm->v[i];
+    free(nm->v);
+    nm->v = v;
+    nm->cap = cap;
+    sl = nm_slot(v, cap, k);
+  }
+  sl->used = 1;
+  sl->key = *k;
+  sl->next = sel->next_nonce(sel->ctx, k);
+  nm->n++;
+  return sl;
+}
+
 void mempool_select(mempool *m, size_t max, const mempool_selector *sel) {
   pthread_mutex_lock(&m->mu);
-  size_t cap = pow2_at_least(m->size * 2 + 1), taken = 0;
-  nonce_slot *nn = calloc(cap, sizeof *nn);
-  if (!nn) goto out;
+  size_t taken = 0;
+  nonce_map nm = {.cap = pow2_at_least(2 * (m->size < max ? m->size : max) + 2)};
+  nm.v = calloc(nm.cap, sizeof *nm.v);
+  if (!nm.v) goto out;
   /* Repeated passes pick up transactions that arrived out of nonce order;
    * each pass either takes something or ends the loop. */
   for (int progress = 1; progress && taken < max;) {
     progress = 0;
     for (entry *e = m->head; e && taken < max; e = e->next) {
-      size_t i = h64(e->tx.sender.b) & (cap - 1);
-      while (nn[i].used && memcmp(nn[i].key.b, e->tx.sender.b, 32) != 0) i = (i + 1) & (cap - 1);
-      if (!nn[i].used) {
-        nn[i].used = 1;
-        nn[i].key = e->tx.sender;
-        nn[i].next = sel->next_nonce(sel->ctx, &e->tx.sender);
-      }
-      if (e->tx.nonce != nn[i].next) continue;
+      nonce_slot *sl = nm_get(&nm, &e->tx.sender, sel);
+      if (!sl) goto out;
+      if (e->tx.nonce != sl->next) continue;
       int r = sel->take(sel->ctx, &e->tx, &e->txid, e->raw, e->len);
       if (r < 0) goto out;
       if (r == 1) {
-        nn[i].next++;
+        sl->next++;
         taken++;
         progress = 1;
       }
     }
   }
 out:
-  free(nn);
+  free(nm.v);
   pthread_mutex_unlock(&m->mu);
 }
 

@@ -113,6 +113,31 @@ START_TEST(test_select_nonce_order) {
 }
 END_TEST
 
+/* A pass that meets more senders than its first guess (sized by max): the
+ * next-nonce map grows and still answers each sender once. */
+START_TEST(test_select_many_senders) {
+  mempool *m = mempool_new(1000, 10);
+  for (int k = 10; k < 250; k++) ck_assert_int_eq(add(m, k, 5), CX_OK); /* gaps: never ready */
+  ck_assert_int_eq(add(m, 3, 0), CX_OK);
+  ck_assert_int_eq(add(m, 4, 1), CX_OK); /* arrives before its nonce 0 */
+  ck_assert_int_eq(add(m, 4, 0), CX_OK);
+  sel_ctx c = {0};
+  mempool_selector sel = {&c, next_nonce, take};
+  mempool_select(m, 1, &sel);
+  ck_assert_uint_eq(c.n, 1);
+  ck_assert_int_eq(c.order[0], 3);
+  sel_ctx c2 = {0};
+  sel.ctx = &c2;
+  mempool_select(m, 3, &sel); /* the second pass finds sender 4's nonce 1 */
+  ck_assert_uint_eq(c2.n, 3);
+  ck_assert_int_eq(c2.order[1], 4);
+  ck_assert_uint_eq(c2.nonces[1], 0);
+  ck_assert_int_eq(c2.order[2], 4);
+  ck_assert_uint_eq(c2.nonces[2], 1);
+  mempool_free(m);
+}
+END_TEST
+
 START_TEST(test_remove_committed) {
   mempool *m = mempool_new(100, 10);
   ck_assert_int_eq(add(m, 1, 0), CX_OK);
@@ -211,6 +236,7 @@ int main(void) {
   TCase *tc = tcase_create("mempool");
   tcase_add_test(tc, test_caps_and_dedup);
   tcase_add_test(tc, test_select_nonce_order);
+  tcase_add_test(tc, test_select_many_senders);
   tcase_add_test(tc, test_remove_committed);
   tcase_add_test(tc, test_churn);
   tcase_add_test(tc, test_sender_table_never_fills);
