@@ -888,6 +888,7 @@ static void add_peers(cJSON *o, node *n) {
     api_add_u64(p, "bytes_in", ps[i].bytes_in);
     api_add_u64(p, "handshakes", ps[i].handshakes);
     api_add_u64(p, "queued", ps[i].queued);
+    api_add_u64(p, "socket_resets", ps[i].socket_resets);
     cJSON *rj = cJSON_AddObjectToObject(p, "rejects");
     for (unsigned r = 0; r < NET_R_COUNT; r++)
       if (ps[i].rejects[r]) api_add_u64(rj, net_reject_name(r), ps[i].rejects[r]);

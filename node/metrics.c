@@ -205,6 +205,8 @@ static void put_peers(tbuf *b, node *n) {
       {"custos_peer_bytes_received_total", "counter", "Application payload bytes received."},
       {"custos_peer_queued_messages", "gauge", "Messages waiting in the link's queue."},
       {"custos_peer_handshakes_total", "counter", "Sessions established."},
+      {"custos_peer_socket_resets_total", "counter",
+       "Push sockets to the peer replaced by the wedge watchdog."},
   };
   net *nt = node_net(n);
   net_peer_stats *ps = NULL;
@@ -219,7 +221,7 @@ static void put_peers(tbuf *b, node *n) {
     for (size_t i = 0; i < np; i++) {
       const net_peer_stats *p = &ps[i];
       uint64_t v[] = {(uint64_t)(p->connected != 0), p->msgs_out, p->bytes_out, p->msgs_in,
-                      p->bytes_in, p->queued, p->handshakes};
+                      p->bytes_in, p->queued, p->handshakes, p->socket_resets};
       sample1(b, fam[f].name, "peer", p->name, v[f]);
     }
   }

@@ -565,6 +565,7 @@ START_TEST(peer_samples) {
   ck_assert(value_of(m, "custos_peer_bytes_received_total{peer=\"insurer\"}") == 0);
   ck_assert(value_of(m, "custos_peer_bytes_sent_total{peer=\"insurer\"}") >= 0);
   ck_assert(value_of(m, "custos_peer_handshakes_total{peer=\"insurer\"}") == 0);
+  ck_assert(value_of(m, "custos_peer_socket_resets_total{peer=\"insurer\"}") == 0);
   ck_assert_ptr_null(strstr(m, "{peer=\"hrss\"}")); /* not a link to ourselves */
   free(m);
 }
