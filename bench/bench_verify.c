@@ -12,7 +12,8 @@
  *               takes its bound from it.
  *   preparsed   secp256k1_schnorrsig_verify on keys parsed beforehand:
  *               libsecp256k1's split API for a caller that verifies many
- *               signatures of one key (~12% faster here). bench_bft's bound
+ *               signatures of one key (5-18% faster in this
+ *               machine's runs). bench_bft's bound
  *               used it until session 13 and still prints the ratio to it.
  * Each with one thread, and one thread per online core at once (the
  * machine's capacity, which the 4 nodes of bench_bft share); best of three

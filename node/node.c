@@ -472,9 +472,10 @@ static cx_err admit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char
     e = CX_E_NONCE_GAP;
     goto out;
   }
-  /* The mempool's refusals before the signature: at saturation a full
-   * mempool refused a fifth of all it was sent after verifying each one
-   * (bench_bft: 27% more verifications than transactions x 4). */
+  /* The mempool's refusals before the signature: a full mempool used to
+   * refuse transactions after verifying each one (a saturated bench_bft
+   * run counted 27% more verifications than 4 per committed transaction,
+   * part of it the growing backlog). mempool_add checks again. */
   if ((e = mempool_check(n->mp, &tx, txid))) goto out;
   if ((e = tx_verify_sig_raw(&tx, raw, len))) goto out;
   /* Rule dry run when the state it would run against is the committed one:
