@@ -243,6 +243,11 @@ uint32_t mpc_vsum(mpc_program *p, uint32_t a);                          /* sum o
 uint32_t mpc_vmin(mpc_program *p, uint32_t a, uint32_t k);              /* min of a vector (length 1) */
 uint32_t mpc_vmax(mpc_program *p, uint32_t a, uint32_t k);
 uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k); /* x (length 1) in set */
+/* [a == 0] for any field element a, not only a k-bit integer (e.g. a
+ * product of differences): MPC_FIELD_BITS pool bits per element, 1 +
+ * ceil(log2 MPC_FIELD_BITS) rounds; wrong with probability 2^-MPC_FIELD_BITS
+ * (docs/mpc-ops.md "Zero test of a field element"). */
+uint32_t mpc_eqz_field(mpc_program *p, uint32_t a);
 
 /* ---- sessions ---------------------------------------------------------- */
 

@@ -548,6 +548,100 @@ START_TEST(test_samples) {
 END_TEST
 
 
+/* ---- zero-product fusion (eval_mpc.c) ----------------------------------- */
+
+static lang_contract *compile_src(const char *src) {
+  lang_contract *c = NULL;
+  lang_diag d;
+  cx_err e = lang_compile(src, strlen(src), &c, &d);
+  char msg[400];
+  if (e != CX_OK) lang_diag_format(&d, "src", msg, sizeof msg);
+  ck_assert_msg(e == CX_OK, "%s", msg);
+  return c;
+}
+
+static void set_vals(lang_values *v, const char *name, const int64_t *x, size_t n) {
+  char err[256];
+  ck_assert_msg(lang_values_set(v, name, x, n, err, sizeof err) == CX_OK, "%s: %s", name, err);
+}
+
+/* ORs of equalities (`in`, `not in`, `any` of `in`) become one product of
+ * differences and one zero test: a whole tree costs MPC_FIELD_BITS pool
+ * bits. FUSE_CLEAN has only such trees; FUSE_SHARED adds an equality and
+ * an inner `in` that are also outputs (the tree is cut there, the rest
+ * still fused) and a set of two small values (cheaper unfused). Both against the
+ * reference interpreter on values that hit and miss, n = 4 and 7. */
+static const char FUSE_CLEAN[] =
+    "contract fuse\n"
+    "input d.x : int(-5..5)[4]\n"
+    "input d.y : int(0..99_999)\n"
+    "param s : int(-5..5)[16]\n"
+    "param big : int(-1..99_999)[16]\n"
+    "output public any_in : bool\n"
+    "output public y_in : bool\n"
+    "output public y_out : bool\n"
+    "any_in = any([v in s for v in d.x])\n"
+    "y_in = d.y in big\n"
+    "y_out = d.y not in big\n";
+static const char FUSE_SHARED[] =
+    "contract fuse2\n"
+    "input d.x : int(-5..5)[4]\n"
+    "param s : int(-5..5)[16]\n"
+    "param two : int(-5..5)[2]\n"
+    "output public any_in : bool\n"
+    "output public e0 : bool\n"
+    "output public tiny : bool\n"
+    "output public inner0 : bool\n"
+    "any_in = any([v in s for v in d.x])\n"
+    "inner0 = d.x[0] in s\n"
+    "e0 = d.x[0] == s[3]\n"
+    "tiny = d.x[1] in two\n";
+
+START_TEST(test_zero_product_fusion) {
+  char err[256];
+  lang_contract *c = compile_src(FUSE_CLEAN), *c2 = compile_src(FUSE_SHARED);
+  lang_cost cost;
+  ck_assert_int_eq(lang_cost_get(c, 4, &cost, err, sizeof err), CX_OK);
+  /* two trees (y_out shares y_in's), one zero test each */
+  ck_assert_uint_eq(cost.bits, 2 * MPC_FIELD_BITS);
+  ck_assert_uint_eq(cost.cmp, 64 + 16);
+  ck_assert_int_eq(lang_cost_get(c2, 4, &cost, err, sizeof err), CX_OK);
+  ck_assert_uint_gt(cost.bits, MPC_FIELD_BITS); /* a fused part, and equality tests of their own */
+  ck_assert_uint_lt(cost.bits, 64 * (4 + MPC_KAPPA));
+  lang_values *v = lang_values_new(c), *v2 = lang_values_new(c2);
+  ck_assert(v && v2);
+  for (int r = 0; r < 40; r++) {
+    int64_t x[4], y, sv[16], big[16], two[2];
+    for (int i = 0; i < 16; i++) {
+      sv[i] = rnd_in(-5, 5);
+      big[i] = rnd_in(-1, 99999);
+    }
+    for (int i = 0; i < 4; i++) x[i] = rnd_in(-5, 5);
+    y = rnd_in(0, 99999);
+    if (r % 3 == 0) big[tu_rand() % 16] = y;      /* a hit */
+    if (r % 4 == 1) for (int i = 0; i < 16; i++) sv[i] = 5; /* x hits only where it is 5 */
+    if (r % 4 == 2) for (int i = 0; i < 4; i++) x[i] = -5 + (int64_t)(tu_rand() % 2) * 10;
+    two[0] = x[1];
+    two[1] = rnd_in(-5, 5);
+    if (r % 2) two[0] = -two[1];
+    set_vals(v, "d.x", x, 4);
+    set_vals(v, "d.y", &y, 1);
+    set_vals(v, "s", sv, 16);
+    set_vals(v, "big", big, 16);
+    set_vals(v2, "d.x", x, 4);
+    set_vals(v2, "s", sv, 16);
+    set_vals(v2, "two", two, 2);
+    uint32_t n = r % 8 == 7 ? 7 : 4;
+    sample_check(c, v, n, "fuse");
+    sample_check(c2, v2, n, "fuse2");
+  }
+  lang_values_free(v);
+  lang_values_free(v2);
+  lang_free(c);
+  lang_free(c2);
+}
+END_TEST
+
 /* ---- the plan of a call (lang_call.h) ----------------------------------- */
 
 /* A bureau's vault in miniature: one record's fields, named by the rule of
@@ -1158,6 +1252,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_cost_report);
   tcase_add_test(tc, test_refusals);
   tcase_add_test(tc, test_batch);
+  tcase_add_test(tc, test_zero_product_fusion);
   suite_add_tcase(s, tc);
   TCase *ts = tcase_create("samples");
   tcase_set_timeout(ts, 240);

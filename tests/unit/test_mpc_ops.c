@@ -520,6 +520,7 @@ SHARED uint32_t clog2(uint64_t x) {
 SHARED uint32_t rounds_mod2m(uint32_t m) { return 1 + clog2(m); }
 SHARED uint32_t rounds_ltz(uint32_t k) { return k == 1 ? 0 : rounds_mod2m(k - 1); }
 SHARED uint32_t rounds_eqz(uint32_t k) { return 1 + clog2(k); }
+SHARED uint32_t rounds_eqz_field(void) { return 1 + clog2(MPC_FIELD_BITS); }
 
 /* lt, le, eq and ne of n pairs of k-bit values (inputs ra, rb). */
 SHARED void tc_cmp2(tcase *t, uint32_t ra, uint32_t rb, const int64_t *a, const int64_t *b, size_t n,
@@ -759,6 +760,71 @@ START_TEST(test_plain_member_dups) {
 }
 END_TEST
 
+/* eqz_field on values spread over the whole field: a, a * C for a random
+ * constant C (zero iff a is) and a * b (zero iff one of them is), with the
+ * edge pairs (zeros, ones, INT64_MIN and INT64_MAX) and random 64-bit
+ * values; the bits drawn are MPC_FIELD_BITS per element. */
+static void tc_eqz_field(tcase *t, const pairs *v) {
+  size_t n = v->n;
+  int64_t *w = calloc(n, sizeof *w);
+  ck_assert_ptr_nonnull(w);
+  fe c = 0;
+  while (c == 0) c = (((fe)tu_rand() << 64) | tu_rand()) & FE_P;
+  if (c == FE_P) c = 1;
+  uint32_t ra = tc_input(t, v->a, n), rb = tc_input(t, v->b, n);
+  for (size_t i = 0; i < n; i++) w[i] = v->a[i] == 0;
+  tc_expect(t, mpc_eqz_field(t->p, ra), w, n, "eqz_field(a)");
+  tc_expect(t, mpc_eqz_field(t->p, mpc_mulc(t->p, ra, c)), w, n, "eqz_field(a*C)");
+  for (size_t i = 0; i < n; i++) w[i] = v->a[i] == 0 || v->b[i] == 0;
+  tc_expect(t, mpc_eqz_field(t->p, mpc_mul(t->p, ra, rb)), w, n, "eqz_field(a*b)");
+  free(w);
+}
+
+START_TEST(test_plain_eqz_field) {
+  pairs v = pairs_new(3000, 64);
+  for (size_t i = 0; i < v.n; i += 7) v.a[i] = 0; /* many zeros */
+  tcase t;
+  tc_init(&t);
+  tc_eqz_field(&t, &v);
+  pi_result r = tc_run_plain(&t);
+  ck_assert_uint_eq(r.bits, 3 * v.n * MPC_FIELD_BITS);
+  tc_free(&t);
+  pairs_free(&v);
+}
+END_TEST
+
+/* member by each of its production-field ways (ops.c, mpc_member): a set
+ * of two small values (equality bits and a product), and sets where the
+ * bits would pass the field's width (product of differences, zero test);
+ * values in and out, duplicates, the set's extremes. */
+START_TEST(test_plain_member_ways) {
+  static const struct {
+    size_t s;
+    uint32_t k;
+    uint64_t bits; /* drawn by one member */
+  } cases[] = {{2, 16, 2 * (16 + MPC_KAPPA)}, {2, 64, MPC_FIELD_BITS}, {16, 17, MPC_FIELD_BITS},
+               {3, 1, 3 * (1 + MPC_KAPPA)},  {257, 8, MPC_FIELD_BITS}};
+  for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) {
+    size_t n = cases[j].s;
+    uint32_t k = cases[j].k;
+    pairs v = pairs_new(n, k);
+    int64_t xs[6] = {v.a[0], v.a[n - 1], v.b[0], kmin(k), kmax(k), 0}, w[6];
+    for (int i = 0; i < 6; i++) {
+      w[i] = 0;
+      for (size_t q = 0; q < n; q++) w[i] |= v.a[q] == xs[i];
+    }
+    tcase t;
+    tc_init(&t);
+    uint32_t rs = tc_input(&t, v.a, n);
+    for (int i = 0; i < 6; i++) tc_expect(&t, mpc_member(t.p, tc_input(&t, &xs[i], 1), rs, k), &w[i], 1, "member");
+    pi_result r = tc_run_plain(&t);
+    ck_assert_msg(r.bits == 6 * cases[j].bits, "case %zu: %llu bits", j, (unsigned long long)r.bits);
+    tc_free(&t);
+    pairs_free(&v);
+  }
+}
+END_TEST
+
 /* Round counts as documented (and the cost the engine reserves agrees). */
 static uint32_t op_rounds(int which, uint32_t k, uint64_t arg, uint64_t len) {
   tcase t;
@@ -774,6 +840,7 @@ static uint32_t op_rounds(int which, uint32_t k, uint64_t arg, uint64_t len) {
     case 4: r = mpc_divc(t.p, ra, k, arg); break;
     case 5: r = mpc_vmin(t.p, ra, k); break;
     case 6: r = mpc_select(t.p, ra, ra, ra); break;
+    case 8: r = mpc_eqz_field(t.p, ra); break;
     default: r = mpc_member(t.p, mpc_input(t.p, 0, 15, 1), ra, k); break;
   }
   mpc_output(t.p, r, 0);
@@ -830,9 +897,14 @@ START_TEST(test_rounds) {
   ck_assert_uint_le(op_rounds(4, 64, 3, 3), 24);
   ck_assert_uint_le(op_rounds(4, 64, 1000, 3), 24);
   ck_assert_uint_le(op_rounds(4, 64, ((uint64_t)1 << 32) + 1, 3), 24);
-  /* member: a product tree for small sets, 1 - EQZ(count) for large ones */
-  ck_assert_uint_eq(op_rounds(7, 64, 0, 8), rounds_eqz(64) + 3);
-  ck_assert_uint_eq(op_rounds(7, 64, 0, 1000), rounds_eqz(64) + rounds_eqz(10));
+  /* member: where s (k + kappa) bits would pass the field's width, the
+   * product of the differences (ceil(log2 s) rounds) and its full-width
+   * zero test; else EQZ and a product tree (a set of 2 small values) */
+  ck_assert_uint_eq(op_rounds(7, 64, 0, 8), 3 + rounds_eqz_field());
+  ck_assert_uint_eq(op_rounds(7, 64, 0, 1000), 10 + rounds_eqz_field());
+  ck_assert_uint_eq(op_rounds(7, 16, 0, 2), rounds_eqz(16) + 1);
+  ck_assert_uint_eq(op_rounds(8, 0, 0, 3), rounds_eqz_field());
+  ck_assert_uint_eq(op_rounds(8, 0, 0, 5000), rounds_eqz_field());
 }
 END_TEST
 
@@ -962,6 +1034,20 @@ START_TEST(test_engine_divc64) {
 }
 END_TEST
 
+/* eqz_field on the engine, n = 4 and n = 7. */
+START_TEST(test_engine_eqz_field) {
+  for (uint32_t n = 4; n <= 7; n += 3) {
+    pairs v = pairs_new(n == 4 ? scaled(ENGINE_N) : 40, 64);
+    for (size_t i = 0; i < v.n; i += 5) v.a[i] = 0;
+    tcase t;
+    tc_init(&t);
+    tc_eqz_field(&t, &v);
+    tc_check(&t, n);
+    pairs_free(&v);
+  }
+}
+END_TEST
+
 /* select, vsum, vmin, vmax and member on long vectors of 64-bit values. */
 START_TEST(test_engine_vec) {
   pairs v = pairs_new(scaled(ENGINE_N), 64);
@@ -996,6 +1082,8 @@ static Suite *suite(void) {
   tcase_add_test(tp, test_plain_divc);
   tcase_add_test(tp, test_plain_vec);
   tcase_add_test(tp, test_plain_member_dups);
+  tcase_add_test(tp, test_plain_member_ways);
+  tcase_add_test(tp, test_plain_eqz_field);
   tcase_add_test(tp, test_rounds);
   tcase_add_test(tp, test_bad_params);
   tcase_add_test(tp, test_divc_all_k);
@@ -1006,6 +1094,7 @@ static Suite *suite(void) {
   tcase_add_test(te, test_engine_unary64);
   tcase_add_test(te, test_engine_divc64);
   tcase_add_test(te, test_engine_vec);
+  tcase_add_test(te, test_engine_eqz_field);
   tcase_add_test(te, test_engine_n7);
   suite_add_tcase(s, te);
   return s;

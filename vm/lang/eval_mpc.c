@@ -96,6 +96,12 @@ typedef struct {
   uint32_t *xs, *ys;  /* operand registers of one vector operation */
   uint32_t *items;    /* the nodes of one group */
   uint32_t cmp_bits_max;
+  /* zero-product fusion (plan_fusion): */
+  uint8_t *fused;     /* per node: 1 inside a fused tree (never emitted), 2 its root */
+  uint32_t *zfirst;   /* per node: a root's first difference in zd */
+  uint32_t *zcount;   /* per node: a root's number of differences */
+  uint32_t (*zd)[2];  /* differences a - b as node pairs, root by root */
+  uint32_t *zwork;    /* registers of the product trees of one group */
 } bld;
 
 static void bld_free(bld *b) {
@@ -109,6 +115,11 @@ static void bld_free(bld *b) {
   free(b->xs);
   free(b->ys);
   free(b->items);
+  free(b->fused);
+  free(b->zfirst);
+  free(b->zcount);
+  free(b->zd);
+  free(b->zwork);
   memset(b, 0, sizeof *b);
 }
 
@@ -326,7 +337,7 @@ static void emit_local(bld *b, uint32_t i) {
 
 /* ---- interactive groups ------------------------------------------------ */
 
-enum { G_MUL = 0, G_LT, G_EQ, G_DIVC };
+enum { G_MUL = 0, G_LT, G_EQ, G_ZP, G_DIVC };
 
 static int group_of(uint8_t op) {
   switch (op) {
@@ -384,6 +395,45 @@ static void group_cmp(bld *b, size_t m, int eq) {
   }
 }
 
+/* Fused roots (plan_fusion): root j's value is [prod_d (a_d - b_d) != 0].
+ * The differences are local; the products of all roots go level by level,
+ * one vector MUL a level (ceil(log2 of the longest list) rounds), then
+ * one vector zero test of the products (mpc_eqz_field) and 1 - it. */
+static void group_zp(bld *b, size_t m) {
+  size_t nn = b->ir->nnodes;
+  uint32_t *w = b->zwork, *off = w + nn, *cnt = w + 2 * nn;
+  size_t tot = 0;
+  for (size_t q = 0; q < m; q++) {
+    uint32_t i = b->items[q];
+    off[q] = (uint32_t)tot;
+    cnt[q] = b->zcount[i];
+    for (uint32_t d = 0; d < b->zcount[i]; d++) {
+      const uint32_t *pr = b->zd[b->zfirst[i] + d];
+      w[tot++] = sdiff(b, pr[0], pr[1], 0);
+    }
+  }
+  for (;;) {
+    size_t np = 0;
+    for (size_t q = 0; q < m; q++)
+      for (uint32_t h = 0; h + 1 < cnt[q]; h += 2) {
+        b->xs[np] = w[off[q] + h];
+        b->ys[np++] = w[off[q] + h + 1];
+      }
+    if (!np) break;
+    uint32_t x = gather(b, b->xs, np), y = gather(b, b->ys, np), z = mpc_mul(b->p, x, y);
+    size_t k = 0;
+    for (size_t q = 0; q < m; q++) {
+      uint32_t h = 0, c = cnt[q];
+      for (; h + 1 < c; h += 2) w[off[q] + h / 2] = np == 1 ? z : slice1(b, z, k++);
+      if (c & 1) w[off[q] + h / 2] = w[off[q] + c - 1];
+      cnt[q] = (c + 1) / 2;
+    }
+  }
+  for (size_t q = 0; q < m; q++) b->xs[q] = w[off[q]];
+  uint32_t zero = mpc_eqz_field(b->p, gather(b, b->xs, m));
+  scatter(b, addc(b, mulc(b, zero, fe_neg(1)), 1), m);
+}
+
 /* Items of one divisor (the caller sorted them by divisor): k is the
  * widest dividend's bits (mpc_divc takes signed k-bit values). */
 static void group_divc(bld *b, size_t m) {
@@ -397,6 +447,177 @@ static void group_divc(bld *b, size_t m) {
   }
   uint32_t d = gather(b, b->xs, m);
   scatter(b, mpc_divc(b->p, d, k, (uint64_t)N[b->items[0]].imm), m);
+}
+
+/* ---- zero-product fusion ------------------------------------------------ */
+
+/* An OR of many secret equalities (what `x in A` and `any` lower to,
+ * lower.c: 1 - prod(1 - [a_i == b_i])) costs k + kappa pool bits per
+ * equality. Its complement prod(1 - [a_i == b_i]) = [prod(a_i - b_i) != 0]
+ * (a field has no zero divisors, and each difference is an integer below
+ * p in size, zero as a field element only if it is zero), which costs
+ * (count - 1) products and ONE full-width zero test (mpc_eqz_field,
+ * MPC_FIELD_BITS bits). The circuit and its bytecode stay as they are: the
+ * evaluator finds such trees and emits them this way.
+ *
+ * A node is a "nonzero product" (nzp) with its list of differences if it
+ * is secret and
+ *   - NE(a, b): {a - b};
+ *   - SUB(1, E) with E = EQ(a, b) used only here: {a - b};
+ *   - MUL(x, y) of two nzp nodes, each used only here: both lists;
+ *   - SUB(1, SUB(1, x)) with x nzp, x and the inner SUB used only here:
+ *     x's list (the double complement of `any` inside `any`).
+ * A root is an nzp node that is not part of a larger one; it is fused if
+ * its separate equality tests would draw more bits than one zero test
+ * (the rule of mpc_member's product way), and then everything below it
+ * but the differences' operands is never emitted. The rule only reads
+ * the circuit's shape and static ranges, so the program, and the cost,
+ * are the same for every call. */
+
+static int is_one(const bld *b, uint32_t x) {
+  return b->ir->nodes[x].op == IR_CONST && b->ir->nodes[x].imm == 1;
+}
+
+/* The nzp children of node i (0, 1 or 2 of them into ch), or -1 if i is
+ * not an nzp node; nz[] holds the answer for the nodes before i; a leaf
+ * (NE, SUB(1, EQ)) has no nzp children. */
+static int nzp_children(const bld *b, const uint32_t *uses, const uint32_t *nz, uint32_t i, uint32_t ch[2]) {
+  const ir_node *N = b->ir->nodes, *n = &N[i];
+  if (!n->secret) return -1;
+  if (n->op == IR_NE) return 0;
+  if (n->op == IR_MUL && n->a != n->b && nz[n->a] && nz[n->b] && uses[n->a] == 1 && uses[n->b] == 1 &&
+      ir_interactive(b->ir, n)) {
+    ch[0] = n->a;
+    ch[1] = n->b;
+    return 2;
+  }
+  if (n->op != IR_SUB || !is_one(b, n->a) || uses[n->b] != 1) return -1;
+  const ir_node *y = &N[n->b];
+  if (y->op == IR_EQ && y->secret) return 0;
+  if (y->op == IR_SUB && is_one(b, y->a) && nz[y->b] && uses[y->b] == 1) {
+    ch[0] = y->b;
+    return 1;
+  }
+  return -1;
+}
+
+/* The operands (a, b) of leaf i's difference. */
+static void nzp_leaf(const bld *b, uint32_t i, uint32_t *x, uint32_t *y) {
+  const ir_node *N = b->ir->nodes, *n = &N[i];
+  const ir_node *e = n->op == IR_NE ? n : &N[n->b];
+  *x = e->a;
+  *y = e->b;
+}
+
+static cx_err plan_fusion(bld *b) {
+  const ir_circuit *c = b->ir;
+  const ir_node *N = c->nodes;
+  size_t nn = c->nnodes ? c->nnodes : 1;
+  cx_err e = CX_OK;
+  uint32_t *uses = calloc(nn, sizeof *uses), *nz = calloc(nn, sizeof *nz), *stack = calloc(nn, sizeof *stack);
+  uint8_t *inner = calloc(nn, 1);
+  b->fused = calloc(nn, 1);
+  b->zfirst = calloc(nn, sizeof *b->zfirst);
+  b->zcount = calloc(nn, sizeof *b->zcount);
+  b->zd = calloc(nn, sizeof *b->zd);
+  b->zwork = calloc(3 * nn, sizeof *b->zwork);
+  if (!uses || !nz || !stack || !inner || !b->fused || !b->zfirst || !b->zcount || !b->zd || !b->zwork) {
+    e = CX_E_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < c->nnodes; i++) {
+    int k = ir_arity(N[i].op);
+    if (k >= 1) uses[N[i].a]++;
+    if (k >= 2) uses[N[i].b]++;
+    if (k >= 3) uses[N[i].c]++;
+  }
+  /* nz[i]: the number of differences of nzp node i (0: not one); inner:
+   * part of a larger nzp node */
+  for (size_t i = 0; i < c->nnodes; i++) {
+    uint32_t ch[2];
+    int k = nzp_children(b, uses, nz, (uint32_t)i, ch);
+    if (k < 0) continue;
+    uint64_t cnt = k == 0 ? 1 : k == 1 ? nz[ch[0]] : (uint64_t)nz[ch[0]] + nz[ch[1]];
+    nz[i] = (uint32_t)(cnt < UINT32_MAX ? cnt : UINT32_MAX - 1); /* cannot pass nnodes anyway */
+    for (int j = 0; j < k; j++) inner[ch[j]] = 1;
+  }
+  size_t nd = 0;
+  for (size_t r = 0; r < c->nnodes; r++) {
+    if (!nz[r] || inner[r] || MPC_FIELD_BITS < 61) continue;
+    /* the differences, depth first, and their equality tests' bits */
+    size_t sp = 0, first = nd;
+    uint64_t bits = 0;
+    stack[sp++] = (uint32_t)r;
+    while (sp) {
+      uint32_t i = stack[--sp], ch[2];
+      int k = nzp_children(b, uses, nz, i, ch);
+      for (int j = k - 1; j >= 0; j--) stack[sp++] = ch[j];
+      if (k == 0) {
+        uint32_t x, y;
+        nzp_leaf(b, i, &x, &y);
+        b->zd[nd][0] = x;
+        b->zd[nd++][1] = y;
+        bits += abits(lo_of(b, x) - hi_of(b, y), hi_of(b, x) - lo_of(b, y)) + MPC_KAPPA;
+      }
+    }
+    if (nd - first < 2 || bits <= MPC_FIELD_BITS) {
+      nd = first; /* not worth it: emitted as it is */
+      continue;
+    }
+    b->zfirst[r] = (uint32_t)first;
+    b->zcount[r] = (uint32_t)(nd - first);
+    /* mark the tree: the root 2, the nodes below it 1 (their operands'
+     * subtrees outside the tree are untouched) */
+    b->fused[r] = 2;
+    stack[sp++] = (uint32_t)r;
+    while (sp) {
+      uint32_t i = stack[--sp], ch[2];
+      int k = nzp_children(b, uses, nz, i, ch);
+      if (i != r) b->fused[i] = 1;
+      const ir_node *n = &N[i];
+      if (n->op == IR_SUB) b->fused[n->b] = 1; /* the EQ, or the inner SUB */
+      for (int j = 0; j < k; j++) stack[sp++] = ch[j];
+    }
+  }
+out:
+  free(uses);
+  free(nz);
+  free(stack);
+  free(inner);
+  return e;
+}
+
+/* Interactive depth as ir_depth, with fused trees: a root's layer follows
+ * its differences' operands (its own rounds are its group's), the nodes
+ * inside it are never emitted (layer 0, skipped). */
+static uint32_t fused_depth(const bld *b, uint32_t *depth) {
+  const ir_circuit *c = b->ir;
+  uint32_t max = 0;
+  for (size_t i = 0; i < c->nnodes; i++) {
+    const ir_node *n = &c->nodes[i];
+    uint32_t d = 0;
+    if (b->fused[i] == 1) {
+      depth[i] = 0;
+      continue;
+    }
+    if (b->fused[i] == 2) {
+      for (uint32_t q = 0; q < b->zcount[i]; q++)
+        for (int j = 0; j < 2; j++) {
+          uint32_t x = b->zd[b->zfirst[i] + q][j];
+          if (depth[x] > d) d = depth[x];
+        }
+      d++;
+    } else {
+      int k = ir_arity(n->op);
+      if (k >= 1 && depth[n->a] > d) d = depth[n->a];
+      if (k >= 2 && depth[n->b] > d) d = depth[n->b];
+      if (k >= 3 && depth[n->c] > d) d = depth[n->c];
+      d += (uint32_t)ir_interactive(c, n);
+    }
+    depth[i] = d;
+    if (d > max) max = d;
+  }
+  return max;
 }
 
 /* ---- the program ------------------------------------------------------- */
@@ -415,17 +636,21 @@ static int divitem_cmp(const void *x, const void *y) {
 /* The interactive nodes of one layer (order[lo..hi)), group by group. */
 static void emit_layer_groups(bld *b, const uint32_t *order, size_t lo, size_t hi, divitem *dv) {
   const ir_node *N = b->ir->nodes;
-  for (int g = G_MUL; g <= G_EQ; g++) {
+  for (int g = G_MUL; g <= G_ZP; g++) {
     size_t m = 0;
-    for (size_t k = lo; k < hi; k++)
-      if (ir_interactive(b->ir, &N[order[k]]) && group_of(N[order[k]].op) == g) b->items[m++] = order[k];
+    for (size_t k = lo; k < hi; k++) {
+      uint32_t i = order[k];
+      if (g == G_ZP ? b->fused[i] == 2 : !b->fused[i] && ir_interactive(b->ir, &N[i]) && group_of(N[i].op) == g)
+        b->items[m++] = i;
+    }
     if (!m) continue;
     if (g == G_MUL) group_mul(b, m);
+    else if (g == G_ZP) group_zp(b, m);
     else group_cmp(b, m, g == G_EQ);
   }
   size_t nd = 0;
   for (size_t k = lo; k < hi; k++)
-    if (ir_interactive(b->ir, &N[order[k]]) && N[order[k]].op == IR_DIVC)
+    if (!b->fused[order[k]] && ir_interactive(b->ir, &N[order[k]]) && N[order[k]].op == IR_DIVC)
       dv[nd++] = (divitem){.d = N[order[k]].imm, .i = order[k]};
   qsort(dv, nd, sizeof *dv, divitem_cmp);
   for (size_t s = 0; s < nd;) {
@@ -485,8 +710,12 @@ static cx_err build(const ir_circuit *c, uint32_t n, const uint32_t *domain_part
     uint32_t len = c->n_param - s * PARAM_SLOT;
     b->par_reg[s] = mpc_input_client(b->p, s, len < PARAM_SLOT ? len : PARAM_SLOT);
   }
+  if (plan_fusion(b) != CX_OK) {
+    e = cx_errf(err, errlen, CX_E_NOMEM, "out of memory building the MPC program");
+    goto out;
+  }
   /* layers: nodes sorted by depth (stable: circuit order within a layer) */
-  uint32_t L = ir_depth(c, b->depth);
+  uint32_t L = fused_depth(b, b->depth);
   lstart = calloc((size_t)L + 2, sizeof *lstart);
   if (!lstart) {
     e = cx_errf(err, errlen, CX_E_NOMEM, "out of memory building the MPC program");
@@ -496,9 +725,10 @@ static cx_err build(const ir_circuit *c, uint32_t n, const uint32_t *domain_part
     const ir_node *x = &N[i];
     /* an interactive node (ir_interactive: a vector group's item; the rest
      * is local) must come after all its operands' layers */
-    uint32_t ops[3] = {x->a, x->b, x->c}, nops = (uint32_t)ir_arity(x->op);
+    uint32_t ops[3] = {x->a, x->b, x->c}, nops = b->fused[i] ? 0 : (uint32_t)ir_arity(x->op);
     for (uint32_t k = 0; k < nops; k++)
-      if (b->depth[ops[k]] > b->depth[i] || (ir_interactive(b->ir, x) && b->depth[ops[k]] >= b->depth[i])) {
+      if (b->fused[ops[k]] == 1 || b->depth[ops[k]] > b->depth[i] ||
+          (ir_interactive(b->ir, x) && b->depth[ops[k]] >= b->depth[i])) {
         e = cx_errf(err, errlen, CX_E_INTERNAL, "node %zu: its depth does not follow the evaluator's "
                     "layering", i);
         goto out;
@@ -519,7 +749,7 @@ static cx_err build(const ir_circuit *c, uint32_t n, const uint32_t *domain_part
     if (l > 0) emit_layer_groups(b, order, lstart[l], lstart[l + 1], dv);
     for (size_t k = lstart[l]; k < lstart[l + 1]; k++) {
       uint32_t i = order[k];
-      if (N[i].secret && N[i].op != IR_OUTPUT && !ir_interactive(b->ir, &N[i])) emit_local(b, i);
+      if (N[i].secret && N[i].op != IR_OUTPUT && !b->fused[i] && !ir_interactive(b->ir, &N[i])) emit_local(b, i);
     }
   }
   /* outputs: public ones of secret nodes opened; every private one masked,
