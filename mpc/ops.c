@@ -336,6 +336,23 @@ static uint32_t ltz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
   return s_not_c(b, hi);
 }
 
+/* The tail of both zero tests: c = open(y), then the AND of the m bits
+ * "bit i of c equals r_i" by a product tree ([DFKNT] §5). Consumes y and
+ * the bit registers r. */
+static uint32_t open_bits_equal(bld *b, uint32_t y, uint32_t *r, uint32_t m) {
+  uint32_t e[MAXPOS];
+  uint32_t c = p_op(b, MPC_OP_OPEN, y, 0, 0);
+  drop(b, y);
+  uint32_t one = p_one(b);
+  for (uint32_t i = 0; i < m; i++) {
+    uint32_t ci, t = bit_cr(b, c, i, r[i], &ci);
+    e[i] = bit_eq(b, ci, r[i], t, one);
+    drop(b, t);
+    drop(b, r[i]);
+  }
+  return prod_tree(b, e, m);
+}
+
 /* [a == 0] for -2^k < a < 2^k ([CdH] Protocol 3.7): x = a + 2^k > 0,
  * c = open(x + 2^k r'' + r') with r' of k bits and r'' of kappa bits, so
  * c < 2^(k+kappa+1) <= p; then c mod 2^k = (a + r') mod 2^k, which equals
@@ -344,22 +361,12 @@ static uint32_t ltz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
  * eq(a, b, k) needs no extra bit. Keeps a. */
 static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
   if (!fits(k)) return fail(b, "equality: k = %u bits is too large for the field", k);
-  uint32_t rb[MAXPOS], e[MAXPOS];
+  uint32_t rb[MAXPOS];
   uint32_t r1 = rand_int(b, len, k, rb);
   uint32_t r2 = rand_int(b, len, MPC_KAPPA, NULL);
   uint32_t x = s_addc(b, a, pow2(k));
   uint32_t u = s_op_c(b, MPC_OP_ADD, x, s_mulc_c(b, r2, pow2(k)));
-  uint32_t y = s_op_c(b, MPC_OP_ADD, u, r1);
-  uint32_t c = p_op(b, MPC_OP_OPEN, y, 0, 0);
-  drop(b, y);
-  uint32_t one = p_one(b);
-  for (uint32_t i = 0; i < k; i++) {
-    uint32_t ci, t = bit_cr(b, c, i, rb[i], &ci);
-    e[i] = bit_eq(b, ci, rb[i], t, one);
-    drop(b, t);
-    drop(b, rb[i]);
-  }
-  return prod_tree(b, e, k);
+  return open_bits_equal(b, s_op_c(b, MPC_OP_ADD, u, r1), rb, k);
 }
 
 /* [a == 0] for ANY field element a, not only a small integer: the bitwise
@@ -375,21 +382,11 @@ static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
  * the zero test of a product of many differences (member_prod) is what it
  * is for. Rounds 1 + ceil(log2 q). Keeps a. */
 static uint32_t eqz_field_len(bld *b, uint64_t len, uint32_t a) {
-  uint32_t rb[MAXPOS], e[MAXPOS];
-  const uint32_t q = MPC_FIELD_BITS;
-  uint32_t r = rand_int(b, len, q, rb);
+  uint32_t rb[MAXPOS];
+  uint32_t r = rand_int(b, len, MPC_FIELD_BITS, rb);
   uint32_t y = s_op(b, MPC_OP_ADD, a, r);
   drop(b, r);
-  uint32_t c = p_op(b, MPC_OP_OPEN, y, 0, 0);
-  drop(b, y);
-  uint32_t one = p_one(b);
-  for (uint32_t i = 0; i < q; i++) {
-    uint32_t ci, t = bit_cr(b, c, i, rb[i], &ci);
-    e[i] = bit_eq(b, ci, rb[i], t, one);
-    drop(b, t);
-    drop(b, rb[i]);
-  }
-  return prod_tree(b, e, q);
+  return open_bits_equal(b, y, rb, MPC_FIELD_BITS);
 }
 
 /* a - b of two k-bit values needs k + 1 bits. Keeps a and c. */

@@ -594,7 +594,6 @@ static uint32_t fused_depth(const bld *b, uint32_t *depth) {
   const ir_circuit *c = b->ir;
   uint32_t max = 0;
   for (size_t i = 0; i < c->nnodes; i++) {
-    const ir_node *n = &c->nodes[i];
     uint32_t d = 0;
     if (b->fused[i] == 1) {
       depth[i] = 0;
@@ -608,11 +607,7 @@ static uint32_t fused_depth(const bld *b, uint32_t *depth) {
         }
       d++;
     } else {
-      int k = ir_arity(n->op);
-      if (k >= 1 && depth[n->a] > d) d = depth[n->a];
-      if (k >= 2 && depth[n->b] > d) d = depth[n->b];
-      if (k >= 3 && depth[n->c] > d) d = depth[n->c];
-      d += (uint32_t)ir_interactive(c, n);
+      d = ir_node_depth(c, depth, i);
     }
     depth[i] = d;
     if (d > max) max = d;

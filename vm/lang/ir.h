@@ -164,6 +164,8 @@ cx_err ir_eval(const ir_circuit *c, const int64_t *in, const int64_t *param, con
  * MUL of two secrets, SELECT with a secret condition and a secret branch,
  * and comparisons and DIVC of a secret add one layer). depth must hold nnodes entries. Returns the maximum. */
 uint32_t ir_depth(const ir_circuit *c, uint32_t *depth);
+/* The same rule for node i alone, from its operands' depth[] entries. */
+uint32_t ir_node_depth(const ir_circuit *c, const uint32_t *depth, size_t i);
 
 /* Counts of secret operations: multiplications (MUL of two secrets, SELECT
  * on a secret condition with a secret branch, whose cost is one

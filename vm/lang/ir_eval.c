@@ -74,18 +74,21 @@ int ir_interactive(const ir_circuit *c, const ir_node *n) {
   }
 }
 
+uint32_t ir_node_depth(const ir_circuit *c, const uint32_t *depth, size_t i) {
+  const ir_node *n = &c->nodes[i];
+  int k = ir_arity(n->op);
+  uint32_t d = 0;
+  if (k >= 1 && depth[n->a] > d) d = depth[n->a];
+  if (k >= 2 && depth[n->b] > d) d = depth[n->b];
+  if (k >= 3 && depth[n->c] > d) d = depth[n->c];
+  return d + (uint32_t)ir_interactive(c, n);
+}
+
 uint32_t ir_depth(const ir_circuit *c, uint32_t *depth) {
   uint32_t max = 0;
   for (size_t i = 0; i < c->nnodes; i++) {
-    const ir_node *n = &c->nodes[i];
-    int k = ir_arity(n->op);
-    uint32_t d = 0;
-    if (k >= 1 && depth[n->a] > d) d = depth[n->a];
-    if (k >= 2 && depth[n->b] > d) d = depth[n->b];
-    if (k >= 3 && depth[n->c] > d) d = depth[n->c];
-    d += (uint32_t)ir_interactive(c, n);
-    depth[i] = d;
-    if (d > max) max = d;
+    depth[i] = ir_node_depth(c, depth, i);
+    if (depth[i] > max) max = depth[i];
   }
   return max;
 }
