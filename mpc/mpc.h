@@ -248,6 +248,11 @@ uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k); /* x 
  * ceil(log2 MPC_FIELD_BITS) rounds; wrong with probability 2^-MPC_FIELD_BITS
  * (docs/mpc-ops.md "Zero test of a field element"). */
 uint32_t mpc_eqz_field(mpc_program *p, uint32_t a);
+/* Whether one mpc_eqz_field (MPC_FIELD_BITS bits) is cheaper than equality
+ * tests drawing eq_bits pool bits in all; 0 in the toy fields, where its
+ * 2^-MPC_FIELD_BITS error is not negligible. mpc_member and the contract
+ * evaluator's fused ORs of equalities (vm/lang/eval_mpc.c) decide by it. */
+int mpc_eqz_field_pays(uint64_t eq_bits);
 
 /* ---- sessions ---------------------------------------------------------- */
 

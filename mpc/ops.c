@@ -379,7 +379,7 @@ static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
  * except with probability 2^-q, when a = 0 and r = p (2^-127 in the
  * production field, far below the 2^-kappa of the masks elsewhere).
  * Costs q bits whatever a is, where eqz_len costs k + kappa per element:
- * the zero test of a product of many differences (member_prod) is what it
+ * the zero test of a product of many differences (mpc_member) is what it
  * is for. Rounds 1 + ceil(log2 q). Keeps a. */
 static uint32_t eqz_field_len(bld *b, uint64_t len, uint32_t a) {
   uint32_t rb[MAXPOS];
@@ -442,6 +442,8 @@ uint32_t mpc_lt(mpc_program *p, uint32_t a, uint32_t b, uint32_t k) { return cmp
 uint32_t mpc_le(mpc_program *p, uint32_t a, uint32_t b, uint32_t k) { return cmp(p, OP_LE, a, b, k); }
 uint32_t mpc_eqz(mpc_program *p, uint32_t a, uint32_t k) { return cmp(p, OP_EQZ, a, 0, k); }
 uint32_t mpc_eq(mpc_program *p, uint32_t a, uint32_t b, uint32_t k) { return cmp(p, OP_EQ, a, b, k); }
+uint32_t mpc_ne(mpc_program *p, uint32_t a, uint32_t b, uint32_t k) { return cmp(p, OP_NE, a, b, k); }
+
 uint32_t mpc_eqz_field(mpc_program *p, uint32_t a) {
   bld b;
   bld_init(&b, p);
@@ -450,7 +452,11 @@ uint32_t mpc_eqz_field(mpc_program *p, uint32_t a) {
   bld_done(&b);
   return r;
 }
-uint32_t mpc_ne(mpc_program *p, uint32_t a, uint32_t b, uint32_t k) { return cmp(p, OP_NE, a, b, k); }
+
+/* One zero test of a field element is worth it where the equality tests it
+ * replaces would draw more bits, and only in a field wide enough for its
+ * 2^-q error (not the toy fields of the tests). */
+int mpc_eqz_field_pays(uint64_t eq_bits) { return MPC_FIELD_BITS >= 61 && eq_bits > MPC_FIELD_BITS; }
 
 uint32_t mpc_select(mpc_program *p, uint32_t c, uint32_t a, uint32_t b) {
   bld bb;
@@ -662,13 +668,8 @@ static uint32_t vprod(bld *b, uint32_t v, uint64_t w) {
  *    tree (s - 1 products, ceil(log2 s) rounds), then its full-width zero
  *    test (eqz_field_len: MPC_FIELD_BITS bits whatever s and k). For the
  *    underwriting sample's 16-entry exclusion list of 17-bit codes, 928 bits
- *    become 127, for two rounds more. Only in a field wide enough for its
- *    2^-q error (not the toy fields of the tests).
+ *    become 127, for two rounds more (mpc_eqz_field_pays decides).
  * Duplicates in the set are harmless either way. */
-static int member_prod(uint64_t s, uint32_t k) {
-  return MPC_FIELD_BITS >= 61 && s > 1 && s * (k + MPC_KAPPA) > MPC_FIELD_BITS;
-}
-
 uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k) {
   bld b;
   bld_init(&b, p);
@@ -678,15 +679,12 @@ uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k) {
     r = !s ? fail(&b, "member: the set register %u was never written", set)
         : mpc_prog_slen(p, x) != 1 ? fail(&b, "member: x must have length 1")
                                     : fail(&b, "member: k = %u bits is too large for the field", k);
+  } else if (s > 1 && mpc_eqz_field_pays(s * (k + MPC_KAPPA))) {
+    uint32_t pr = vprod(&b, s_op(&b, MPC_OP_SUB, set, x), s); /* |set_i - x| < 2^k */
+    r = eqz_field_len(&b, 1, pr);
+    drop(&b, pr);
   } else {
     uint32_t diff = s_op(&b, MPC_OP_SUB, set, x); /* |set_i - x| < 2^k */
-    if (member_prod(s, k)) {
-      uint32_t pr = vprod(&b, diff, s); /* consumes diff */
-      r = eqz_field_len(&b, 1, pr);
-      drop(&b, pr);
-      bld_done(&b);
-      return r;
-    }
     uint32_t e = eqz_len(&b, s, diff, k);
     drop(&b, diff);
     uint32_t nb = bitlen(s);

@@ -469,7 +469,7 @@ static void group_divc(bld *b, size_t m) {
  *     x's list (the double complement of `any` inside `any`).
  * A root is an nzp node that is not part of a larger one; it is fused if
  * its separate equality tests would draw more bits than one zero test
- * (the rule of mpc_member's product way), and then everything below it
+ * (mpc_eqz_field_pays, mpc_member's rule too), and then everything below it
  * but the differences' operands is never emitted. The rule only reads
  * the circuit's shape and static ranges, so the program, and the cost,
  * are the same for every call. */
@@ -485,7 +485,7 @@ static int nzp_children(const bld *b, const uint32_t *uses, const uint32_t *nz, 
   const ir_node *N = b->ir->nodes, *n = &N[i];
   if (!n->secret) return -1;
   if (n->op == IR_NE) return 0;
-  if (n->op == IR_MUL && n->a != n->b && nz[n->a] && nz[n->b] && uses[n->a] == 1 && uses[n->b] == 1 &&
+  if (n->op == IR_MUL && nz[n->a] && nz[n->b] && uses[n->a] == 1 && uses[n->b] == 1 &&
       ir_interactive(b->ir, n)) {
     ch[0] = n->a;
     ch[1] = n->b;
@@ -515,13 +515,14 @@ static cx_err plan_fusion(bld *b) {
   size_t nn = c->nnodes ? c->nnodes : 1;
   cx_err e = CX_OK;
   uint32_t *uses = calloc(nn, sizeof *uses), *nz = calloc(nn, sizeof *nz), *stack = calloc(nn, sizeof *stack);
+  uint32_t *tree = calloc(2 * nn, sizeof *tree);
   uint8_t *inner = calloc(nn, 1);
   b->fused = calloc(nn, 1);
   b->zfirst = calloc(nn, sizeof *b->zfirst);
   b->zcount = calloc(nn, sizeof *b->zcount);
   b->zd = calloc(nn, sizeof *b->zd);
   b->zwork = calloc(3 * nn, sizeof *b->zwork);
-  if (!uses || !nz || !stack || !inner || !b->fused || !b->zfirst || !b->zcount || !b->zd || !b->zwork) {
+  if (!uses || !nz || !stack || !tree || !inner || !b->fused || !b->zfirst || !b->zcount || !b->zd || !b->zwork) {
     e = CX_E_NOMEM;
     goto out;
   }
@@ -541,16 +542,19 @@ static cx_err plan_fusion(bld *b) {
     nz[i] = (uint32_t)(cnt < UINT32_MAX ? cnt : UINT32_MAX - 1); /* cannot pass nnodes anyway */
     for (int j = 0; j < k; j++) inner[ch[j]] = 1;
   }
+  /* each root's tree, depth first: its differences (zd) and its nodes
+   * (tree: every node below the root, the EQs and inner SUBs included) */
   size_t nd = 0;
   for (size_t r = 0; r < c->nnodes; r++) {
-    if (!nz[r] || inner[r] || MPC_FIELD_BITS < 61) continue;
-    /* the differences, depth first, and their equality tests' bits */
-    size_t sp = 0, first = nd;
+    if (!nz[r] || inner[r]) continue;
+    size_t sp = 0, nt = 0, first = nd;
     uint64_t bits = 0;
     stack[sp++] = (uint32_t)r;
     while (sp) {
       uint32_t i = stack[--sp], ch[2];
       int k = nzp_children(b, uses, nz, i, ch);
+      if (i != r) tree[nt++] = i;
+      if (N[i].op == IR_SUB) tree[nt++] = N[i].b; /* the EQ, or the inner SUB */
       for (int j = k - 1; j >= 0; j--) stack[sp++] = ch[j];
       if (k == 0) {
         uint32_t x, y;
@@ -560,29 +564,20 @@ static cx_err plan_fusion(bld *b) {
         bits += abits(lo_of(b, x) - hi_of(b, y), hi_of(b, x) - lo_of(b, y)) + MPC_KAPPA;
       }
     }
-    if (nd - first < 2 || bits <= MPC_FIELD_BITS) {
+    if (nd - first < 2 || !mpc_eqz_field_pays(bits)) {
       nd = first; /* not worth it: emitted as it is */
       continue;
     }
     b->zfirst[r] = (uint32_t)first;
     b->zcount[r] = (uint32_t)(nd - first);
-    /* mark the tree: the root 2, the nodes below it 1 (their operands'
-     * subtrees outside the tree are untouched) */
     b->fused[r] = 2;
-    stack[sp++] = (uint32_t)r;
-    while (sp) {
-      uint32_t i = stack[--sp], ch[2];
-      int k = nzp_children(b, uses, nz, i, ch);
-      if (i != r) b->fused[i] = 1;
-      const ir_node *n = &N[i];
-      if (n->op == IR_SUB) b->fused[n->b] = 1; /* the EQ, or the inner SUB */
-      for (int j = 0; j < k; j++) stack[sp++] = ch[j];
-    }
+    for (size_t q = 0; q < nt; q++) b->fused[tree[q]] = 1;
   }
 out:
   free(uses);
   free(nz);
   free(stack);
+  free(tree);
   free(inner);
   return e;
 }
