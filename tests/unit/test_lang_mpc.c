@@ -511,6 +511,74 @@ START_TEST(test_batch) {
 }
 END_TEST
 
+/* A batch's call plan (lang.h "batches"): each dealer's slot is copy 0's
+ * elements in a call's order, then copy 1's, ...; each copy's params are a
+ * client slot of a call's length; the batch's args are each copy's. */
+START_TEST(test_batch_plan) {
+  enum { B = 3, N = 4 };
+  lang_contract *c = sample("underwriting"), *b = NULL;
+  char err[256];
+  ck_assert_msg(lang_batch(c, B, &b, err, sizeof err) == CX_OK, "%s", err);
+  cx_domain_set ds;
+  ck_assert_int_eq(lang_domains(c, &ds), CX_OK);
+  uint32_t dealer[CX_DOMAINS_MAX];
+  for (size_t d = 0; d < ds.n; d++) dealer[d] = (uint32_t)(d + 1) % N;
+  lang_values *v[B];
+  const int64_t *args[B];
+  size_t nargs = 0;
+  for (int k = 0; k < B; k++) {
+    v[k] = lang_values_new(c);
+    sample_values_rand(c, v[k]);
+    nargs = lang_values_flat(v[k], LANG_ARG, &args[k]);
+  }
+  int64_t *bargs = calloc(nargs * B + 1, sizeof *bargs);
+  ck_assert(bargs);
+  lang_batch_args(c, B, args, bargs);
+  for (int k = 0; k < B; k++)
+    for (size_t a = 0; a < nargs; a++) ck_assert_int_eq(bargs[a * B + k], args[k][a]); /* scalars: port-major */
+  lang_call_plan *one = NULL, *all = NULL;
+  ck_assert_msg(lang_call_plan_new(c, N, dealer, ds.n, args[0], nargs, &one, err, sizeof err) == CX_OK, "%s", err);
+  ck_assert_msg(lang_call_plan_new(b, N, dealer, ds.n, bargs, nargs * B, &all, err, sizeof err) == CX_OK, "%s",
+                err);
+  ck_assert_uint_gt(lang_call_plan_params(one), 0);
+  ck_assert_uint_eq(lang_call_plan_params(all), lang_call_plan_params(one));
+  size_t dealt = 0;
+  for (uint32_t p = 0; p < N; p++) {
+    const lang_call_input *x1, *xb;
+    size_t n1 = lang_call_plan_inputs(one, p, &x1), nb = lang_call_plan_inputs(all, p, &xb);
+    ck_assert_uint_eq(nb, n1 * B);
+    for (size_t i = 0; i < nb; i++) {
+      const lang_call_input *u = &x1[i % n1];
+      ck_assert_str_eq(xb[i].domain, u->domain);
+      ck_assert_str_eq(xb[i].field, u->field);
+      ck_assert_int_eq(xb[i].lo, u->lo);
+      ck_assert_int_eq(xb[i].hi, u->hi);
+      ck_assert_uint_eq(xb[i].copy, i / n1);
+      ck_assert_uint_eq(u->copy, 0);
+    }
+    dealt += n1;
+  }
+  ck_assert_uint_gt(dealt, 0);
+  /* the program takes B client slots of a call's params */
+  const mpc_program *pr = lang_call_plan_program(all);
+  uint32_t slots = 0;
+  for (size_t i = 0; i < mpc_prog_len(pr); i++) {
+    const mpc_ins *in = mpc_prog_ins(pr, i);
+    if (in->op != MPC_OP_INPUT_CLIENT) continue;
+    ck_assert_uint_eq(in->b, slots);
+    ck_assert_uint_eq(in->imm, lang_call_plan_params(one));
+    slots++;
+  }
+  ck_assert_uint_eq(slots, B);
+  lang_call_plan_free(one);
+  lang_call_plan_free(all);
+  free(bargs);
+  for (int k = 0; k < B; k++) lang_values_free(v[k]);
+  lang_free(b);
+  lang_free(c);
+}
+END_TEST
+
 static const char *const SAMPLES[] = {"avg_salary", "cohort", "millionaires", "survival", "underwriting"};
 #define NSAMPLES (sizeof SAMPLES / sizeof SAMPLES[0])
 
@@ -1252,6 +1320,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_cost_report);
   tcase_add_test(tc, test_refusals);
   tcase_add_test(tc, test_batch);
+  tcase_add_test(tc, test_batch_plan);
   tcase_add_test(tc, test_zero_product_fusion);
   suite_add_tcase(s, tc);
   TCase *ts = tcase_create("samples");

@@ -46,7 +46,10 @@ cx_err lang_batch(const lang_contract *c, uint32_t copies, lang_contract **out, 
                   copies, ir_port_elems(p), IR_MAX_ARRAY);
     else if ((e = ir_add_port(&b->ir, p->kind, p->base, p->name, ir_port_elems(p) * copies, p->lo, p->hi)))
       cx_errf(err, errlen, e, "%s: cannot declare the batch's port", p->name);
+    else
+      b->ir.ports[i].unit_len = p->len;
   }
+  b->ir.copies = copies;
   for (uint32_t k = 0; k < copies && !e; k++) {
     for (size_t i = 0; i < ir->nnodes && !e; i++) {
       const ir_node *x = &ir->nodes[i];
@@ -100,11 +103,22 @@ cx_err lang_batch_values(const lang_contract *batch, const lang_contract *c, con
   return CX_OK;
 }
 
+uint32_t lang_batch_output(const lang_contract *c, uint32_t copies, uint32_t k, uint32_t f) {
+  CX_ASSERT(k < copies && f < c->ir.n_output);
+  const ir_port *p = output_port(&c->ir, f);
+  return batch_index(p, k, f - p->first, copies);
+}
+
 void lang_batch_outputs(const lang_contract *c, uint32_t copies, const int64_t *batch_out, uint32_t k,
                         int64_t *out) {
-  CX_ASSERT(k < copies);
-  for (uint32_t f = 0; f < c->ir.n_output; f++) {
-    const ir_port *p = output_port(&c->ir, f);
-    out[f] = batch_out[batch_index(p, k, f - p->first, copies)];
+  for (uint32_t f = 0; f < c->ir.n_output; f++) out[f] = batch_out[lang_batch_output(c, copies, k, f)];
+}
+
+void lang_batch_args(const lang_contract *c, uint32_t copies, const int64_t *const *args, int64_t *out) {
+  for (size_t i = 0; i < c->ir.nports; i++) {
+    const ir_port *p = &c->ir.ports[i];
+    if (p->kind != IR_PORT_ARG) continue;
+    for (uint32_t k = 0; k < copies; k++)
+      memcpy(out + batch_index(p, k, 0, copies), args[k] + p->first, ir_port_elems(p) * sizeof *out);
   }
 }

@@ -44,10 +44,12 @@ cx_err lang_call_plan_new(const lang_contract *c, uint32_t n, const uint32_t *do
                        p->name, (long long)a, (long long)p->lo, (long long)p->hi);
     }
   }
-  /* a call carries its params in one client dealing (CX_CALL_MAX_VALUES) */
-  if (ir->n_param > LANG_PARAM_SLOT)
+  /* a call carries its params in one client dealing (CX_CALL_MAX_VALUES);
+   * a batch, one per copy */
+  uint32_t copies = ir->copies > 1 ? ir->copies : 1;
+  if (ir->n_param / copies > LANG_PARAM_SLOT)
     return cx_errf(err, errlen, CX_E_LANG_LIMIT, "%u param elements are more than one call carries (%u)",
-                   ir->n_param, LANG_PARAM_SLOT);
+                   ir->n_param / copies, LANG_PARAM_SLOT);
   /* NULL would mean "domain i mod n" to the builder: a call always names
    * its dealers (none for a contract without inputs) */
   static const uint32_t none[1] = {0};
@@ -62,14 +64,14 @@ void lang_call_plan_material(const lang_call_plan *p, size_t *triples, size_t *r
   if (bits) *bits = p->cost.bits;
 }
 
-size_t lang_call_plan_params(const lang_call_plan *p) { return p->n_param; }
+size_t lang_call_plan_params(const lang_call_plan *p) { return p->n_param / p->copies; }
 
 /* ---- inputs: the record fields a dealer reads ------------------------------ */
 
 /* docs/calls.md §1: a scalar input d.f reads field f; element k (from 0)
  * of an array input d.f reads field f_<k+1>. */
-static size_t field_name(char *buf, size_t cap, const char *field, const ir_port *p, uint32_t k) {
-  int w = p->len ? snprintf(buf, cap, "%s_%u", field, k + 1) : snprintf(buf, cap, "%s", field);
+static size_t field_name(char *buf, size_t cap, const char *field, uint32_t len, uint32_t k) {
+  int w = len ? snprintf(buf, cap, "%s_%u", field, k + 1) : snprintf(buf, cap, "%s", field);
   return (size_t)w + 1;
 }
 
@@ -101,12 +103,15 @@ cx_err lang_plan_name_inputs(lang_call_plan *p, const ir_circuit *c) {
     dom[dl] = 0;
     used += dl + 1;
     int is_bool = port->base == IR_T_BOOL;
+    /* a batch's port holds every copy's elements (lang.h): named as one call's */
+    uint32_t len = p->copies > 1 ? port->unit_len : port->len, ue = ir_port_elems(port) / p->copies;
     for (uint32_t k = 0; k < ir_port_elems(port); k++) {
       uint32_t e = port->first + k;
       lang_call_input *x = &p->in[p->in_first[p->in_party[e]] + p->in_off[e]];
       x->domain = dom;
       x->field = p->names + used;
-      used += field_name(p->names + used, cap - used, field, port, k);
+      x->copy = k / ue;
+      used += field_name(p->names + used, cap - used, field, len, k % ue);
       x->lo = is_bool ? 0 : port->lo;
       x->hi = is_bool ? 1 : port->hi;
     }

@@ -266,8 +266,11 @@ static cx_err plan_inputs(bld *b, const uint32_t *domain_party, size_t ndomains,
   const ir_circuit *c = b->ir;
   char **dom = NULL;
   size_t nd = 0;
-  if (domains_of(c, &dom, &nd) != CX_OK)
+  uint32_t *party = calloc(c->nports + 1, sizeof *party); /* dealer of each input port */
+  if (!party || domains_of(c, &dom, &nd) != CX_OK) {
+    free(party);
     return cx_errf(err, errlen, CX_E_NOMEM, "out of memory building the MPC program");
+  }
   cx_err e = CX_OK;
   if (domain_party && ndomains != nd)
     e = cx_errf(err, errlen, CX_E_INVALID_ARG, "%zu dealers given for the contract's %zu input domains",
@@ -281,15 +284,54 @@ static cx_err plan_inputs(bld *b, const uint32_t *domain_party, size_t ndomains,
     if (p->kind != IR_PORT_INPUT) continue;
     size_t l = domain_len(p), d = 0;
     while (d < nd && !(strncmp(dom[d], p->name, l) == 0 && dom[d][l] == 0)) d++;
-    uint32_t party = domain_party ? domain_party[d] : (uint32_t)(d % b->n);
+    party[i] = domain_party ? domain_party[d] : (uint32_t)(d % b->n);
+    b->dealt[party[i]] += ir_port_elems(p);
+  }
+  /* A dealer's slot: its elements in port and element order; in a batch
+   * (lang.h) copy by copy, each copy's in that order. */
+  uint32_t C = c->copies > 1 ? c->copies : 1;
+  uint64_t run[MAX_PARTIES] = {0}; /* a copy's elements placed so far, per dealer */
+  for (size_t i = 0; i < c->nports && e == CX_OK; i++) {
+    const ir_port *p = &c->ports[i];
+    if (p->kind != IR_PORT_INPUT) continue;
+    uint32_t ue = ir_port_elems(p) / C, d = party[i];
     for (uint32_t k = 0; k < ir_port_elems(p); k++) {
-      b->in_party[p->first + k] = party;
-      b->in_off[p->first + k] = (uint32_t)b->dealt[party]++;
+      b->in_party[p->first + k] = d;
+      b->in_off[p->first + k] = (uint32_t)((k / ue) * (b->dealt[d] / C) + run[d] + k % ue);
     }
+    run[d] += ue;
   }
   for (size_t i = 0; i < nd; i++) free(dom[i]);
   free(dom);
+  free(party);
   return e;
+}
+
+/* The params' client slots. A call's fill slots of PARAM_SLOT values in
+ * flat order; a batch gives each copy a slot of its own, its params in a
+ * call's order (lang.h), as each call's insurer dealt them. */
+static uint32_t param_slots(const ir_circuit *c) {
+  if (c->copies > 1) return c->n_param ? c->copies : 0;
+  return (c->n_param + PARAM_SLOT - 1) / PARAM_SLOT;
+}
+
+static uint32_t param_slot_len(const ir_circuit *c, uint32_t s) {
+  if (c->copies > 1) return c->n_param / c->copies;
+  uint32_t len = c->n_param - s * PARAM_SLOT;
+  return len < PARAM_SLOT ? len : PARAM_SLOT;
+}
+
+/* Where flat param element f goes: client slot and place in it. */
+static void param_place(const ir_circuit *c, uint32_t f, uint32_t *slot, uint32_t *off) {
+  if (c->copies <= 1) {
+    *slot = f / PARAM_SLOT;
+    *off = f % PARAM_SLOT;
+    return;
+  }
+  const ir_port *p = &c->ports[ir_leaf_port(c, IR_PORT_PARAM, f)];
+  uint32_t ue = ir_port_elems(p) / c->copies, i = f - p->first;
+  *slot = i / ue;
+  *off = p->first / c->copies + i % ue;
 }
 
 /* ---- local secret nodes ------------------------------------------------ */
@@ -304,7 +346,12 @@ static void emit_local(bld *b, uint32_t i) {
       r[i] = slice1(b, b->in_reg[b->in_party[e]], b->in_off[e]);
       break;
     }
-    case IR_PARAM: r[i] = slice1(b, b->par_reg[n->imm / PARAM_SLOT], (uint64_t)n->imm % PARAM_SLOT); break;
+    case IR_PARAM: {
+      uint32_t slot, off;
+      param_place(b->ir, (uint32_t)n->imm, &slot, &off);
+      r[i] = slice1(b, b->par_reg[slot], off);
+      break;
+    }
     case IR_ADD:
       if (secret(b, a) && secret(b, y)) r[i] = mpc_add(b->p, r[a], r[y]);
       else r[i] = secret(b, a) ? addc(b, r[a], cfe(b, y)) : addc(b, r[y], cfe(b, a));
@@ -662,9 +709,10 @@ static cx_err build(const ir_circuit *c, uint32_t n, const uint32_t *domain_part
   b->ir = c;
   b->n = n;
   size_t nn = c->nnodes ? c->nnodes : 1;
-  if (c->n_param > (uint64_t)PARAM_SLOT * PARAM_SLOTS_MAX)
-    return cx_errf(err, errlen, CX_E_LANG_LIMIT, "%u param elements are more than one call can deal (%u)",
-                   c->n_param, PARAM_SLOT * PARAM_SLOTS_MAX);
+  if (param_slots(c) > PARAM_SLOTS_MAX || (param_slots(c) && param_slot_len(c, 0) > PARAM_SLOT))
+    return cx_errf(err, errlen, CX_E_LANG_LIMIT, "%u param elements%s are more than one program can deal (%u "
+                   "client slots of %u)", c->n_param, c->copies > 1 ? " in a batch" : "", PARAM_SLOTS_MAX,
+                   PARAM_SLOT);
   b->p = mpc_prog_new();
   b->pv = calloc(nn, sizeof *b->pv);
   b->reg = calloc(nn, sizeof *b->reg);
@@ -696,10 +744,7 @@ static cx_err build(const ir_circuit *c, uint32_t n, const uint32_t *domain_part
   if ((e = plan_inputs(b, domain_party, ndomains, err, errlen)) != CX_OK) goto out;
   for (uint32_t d = 0; d < n; d++)
     if (b->dealt[d]) b->in_reg[d] = mpc_input(b->p, d, 0, b->dealt[d]);
-  for (uint32_t s = 0; (uint64_t)s * PARAM_SLOT < c->n_param; s++) {
-    uint32_t len = c->n_param - s * PARAM_SLOT;
-    b->par_reg[s] = mpc_input_client(b->p, s, len < PARAM_SLOT ? len : PARAM_SLOT);
-  }
+  for (uint32_t s = 0; s < param_slots(c); s++) b->par_reg[s] = mpc_input_client(b->p, s, param_slot_len(c, s));
   if (plan_fusion(b) != CX_OK) {
     e = cx_errf(err, errlen, CX_E_NOMEM, "out of memory building the MPC program");
     goto out;
@@ -826,6 +871,7 @@ cx_err lang_plan_build(const lang_contract *c, uint32_t n, const uint32_t *domai
   p->cmp_bits_max = b.cmp_bits_max;
   p->n_input = ir->n_input;
   p->n_param = ir->n_param;
+  p->copies = ir->copies > 1 ? ir->copies : 1;
   p->n_output = ir->n_output;
   mpc_prog_cost_get(p->prog, &p->cost);
   plan_outputs(&b, p->out);
@@ -1172,15 +1218,18 @@ cx_err lang_run_mpc(const lang_contract *c, const lang_values *v, uint32_t n, co
     if (!(dv[d] = sfe_alloc(b->dealt[d]))) e = CX_E_NOMEM;
     else in[nin++] = (mpc_local_input){.slot = 0, .dealer = d, .vals = dv[d], .len = b->dealt[d]};
   }
-  for (uint32_t s = 0; (uint64_t)s * PARAM_SLOT < ir->n_param && e == CX_OK; s++) {
-    uint32_t len = ir->n_param - s * PARAM_SLOT;
-    len = len < PARAM_SLOT ? len : PARAM_SLOT;
+  for (uint32_t s = 0; s < param_slots(ir) && e == CX_OK; s++) {
+    uint32_t len = param_slot_len(ir, s);
     if (!(pv[s] = sfe_alloc(len))) {
       e = CX_E_NOMEM;
       break;
     }
-    for (uint32_t k = 0; k < len; k++) pv[s][k] = fe_from_i64(v->param[s * PARAM_SLOT + k]);
     cin[ncin++] = (mpc_local_client_input){.slot = s, .vals = pv[s], .len = len};
+  }
+  for (uint32_t f = 0; f < ir->n_param && e == CX_OK; f++) {
+    uint32_t slot, off;
+    param_place(ir, f, &slot, &off);
+    pv[slot][off] = fe_from_i64(v->param[f]);
   }
   if (e != CX_OK) {
     cx_errf(err, errlen, e, "out of memory dealing the inputs");

@@ -81,6 +81,7 @@ typedef struct {
   uint32_t first; /* derived: flat index of element 0 in its kind's vector
                      (inputs, params, args, or outputs: public and private
                      outputs share one flat output vector, in port order) */
+  uint32_t unit_len; /* in a batch (copies > 1): len of the port in one call */
 } ir_port;
 
 /* Elements of a port: len, or 1 for a scalar. */
@@ -97,6 +98,10 @@ typedef struct {
   uint32_t *ht;
   size_t htcap;
   int fold;        /* builder folds and hash-conses as it emits (default 1) */
+  /* lang_batch: the calls this circuit holds, every port copies x the
+   * call's elements (copy k's at k x elems); 0 for a contract's own
+   * circuit. Not encoded: a batch lives in memory only. */
+  uint32_t copies;
 } ir_circuit;
 
 /* ---- building (lowering uses this) ---------------------------------------- */

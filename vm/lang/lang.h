@@ -139,6 +139,18 @@ cx_err lang_batch_values(const lang_contract *batch, const lang_contract *c, con
  * batch's flat outputs. */
 void lang_batch_outputs(const lang_contract *c, uint32_t copies, const int64_t *batch_out, uint32_t k,
                         int64_t *out);
+/* Where copy k's output element f (c's flat order) is in the batch's flat
+ * outputs. */
+uint32_t lang_batch_output(const lang_contract *c, uint32_t copies, uint32_t k, uint32_t f);
+/* The batch's flat args (copies x c's n_arg) from each copy's: args[k] is
+ * copy k's flat arg vector. */
+void lang_batch_args(const lang_contract *c, uint32_t copies, const int64_t *const *args, int64_t *out);
+/* A batch's MPC plan (lang_call.h) differs from one call's in two layouts
+ * only: a dealer's INPUT slot holds copy 0's elements in a call's order,
+ * then copy 1's, and so on; each copy's params are a client slot of their
+ * own (slot k: copy k's, in a call's order), so that every call's client
+ * dealing stays as the insurer sealed it. At most 64 copies when the
+ * contract has params (a program's client slots). */
 
 /* ---- cost and MPC (vm/lang/eval_mpc.c) ------------------------------------ */
 

@@ -49,7 +49,8 @@ const mpc_program *lang_call_plan_program(const lang_call_plan *p);
 /* Material the program consumes: exactly what one call's prep and bits
  * sessions must make. */
 void lang_call_plan_material(const lang_call_plan *p, size_t *triples, size_t *rands, size_t *bits);
-/* Number of param elements (the INPUT_CLIENT slot 0 length; 0: no slot). */
+/* Number of param elements (the INPUT_CLIENT slot 0 length; 0: no slot).
+ * A batch's plan (lang.h) has one such slot per copy, slot k copy k's. */
 size_t lang_call_plan_params(const lang_call_plan *p);
 
 /* One element a dealer puts in its INPUT slot 0: where it comes from and
@@ -59,6 +60,7 @@ typedef struct {
   const char *domain; /* "hrss" */
   const char *field;  /* schema field: "age", or "chronic_codes_3" for element 2 of an array */
   int64_t lo, hi;     /* the port's declared range (0..1 for bool) */
+  uint32_t copy;      /* a batch's plan (lang.h): the copy, i.e. the call, it belongs to; else 0 */
 } lang_call_input;
 
 /* The elements party `party` deals, in slot order; 0 (and NULL) when it

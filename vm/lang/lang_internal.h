@@ -77,6 +77,7 @@ struct lang_call_plan {
   mpc_prog_cost cost;
   uint32_t cmp_bits_max;         /* widest comparison (lang_cost) */
   uint32_t n_input, n_param, n_output;
+  uint32_t copies;               /* calls in the plan: 1, or a batch's (lang.h) */
   uint64_t dealt[LANG_MAX_PARTIES]; /* elements each party deals (its INPUT slot 0 length) */
   uint32_t *in_party, *in_off;   /* per flat input element: dealer, place in its slot */
   lang_call_input *in;           /* every dealt element; party p's from in_first[p], slot order */
