@@ -79,8 +79,11 @@
 #define STASH_MAX 512
 #define STASH_BYTES (64u << 20)
 #define NEWCALL_MAX 1024          /* committed calls not yet taken by the thread */
-#define CLOSING_MAX 64            /* jobs collecting signatures */
-#define RUN_MAX 4                 /* calls whose sessions run at once (see "Concurrency") */
+#define CLOSING_MAX 2048          /* jobs collecting signatures */
+#define RUN_MAX 4                 /* batches whose sessions run at once (see "Concurrency") */
+#define BATCH_MAX 64              /* calls in one batch (see "Batches"); a program's client slots */
+#define JIDX_CAP 4096             /* the jobs' index: a power of 2 above every job alive */
+_Static_assert(JIDX_CAP > RUN_MAX * BATCH_MAX + CLOSING_MAX && (JIDX_CAP & (JIDX_CAP - 1)) == 0, "job index");
 #define RECENT_MS 15000           /* a call committed longer ago than this is not run (sync) */
 #define SEND_WAIT_MS 500
 #define CLOSE_MAX_MS 60000        /* a closing job is dropped after this */
@@ -108,6 +111,7 @@ typedef struct {
 typedef struct {
   cx_hash id;
   uint64_t block_time; /* ms, the block that recorded it */
+  uint64_t seq;        /* the commit that reported it: calls of one block share it */
 } newcall;
 
 /* One party's signature as received. */
@@ -121,15 +125,20 @@ typedef struct {
   char reason[CX_RESULT_REASON_MAX + 1];
 } psig;
 
-enum { ST_PREP = 1, ST_BITS, ST_ONLINE, ST_CLOSING };
+/* a batch's stages */
+enum { ST_PREP = 1, ST_BITS, ST_ONLINE };
+/* a job's */
+enum { ST_RUN = 1, ST_CLOSING };
+
+struct batch;
 
 typedef struct job {
   cx_hash id;
   vm_call rec;
   uint32_t n, t, me;
   char names[CX_MAX_VALIDATORS][CX_NAME_MAX + 1];
-  lang_contract *c;
-  lang_call_plan *plan;
+  struct batch *b;       /* running in it (its copy `copy`); NULL once closing on its own */
+  uint32_t copy;
   cx_tx tx;              /* the call transaction */
   cx_hash contract_chk;
   uint8_t enc_insurer[32];
@@ -138,13 +147,8 @@ typedef struct job {
   uint32_t dealer[CX_DOMAINS_MAX];
   int have_in[CX_DOMAINS_MAX];
   cx_result_input in[CX_DOMAINS_MAX];
-  fe *vals;              /* my dealing (sodium_malloc), NULL if none */
-  size_t nvals;
-  int stage;
-  mpc_pool *pool;
-  mpc_session *sess;
-  uint8_t sid[32];
-  uint64_t started_at, ended_at, checked_at;
+  int stage;             /* ST_RUN, ST_CLOSING */
+  uint64_t ended_at, checked_at;
   /* my result */
   int have_mine;
   cx_tx_call_result res; /* outputs, inputs, transcript or code; sigs unused */
@@ -171,6 +175,24 @@ typedef struct job {
   uint32_t frost_epoch;
 } job;
 
+/* The calls of one block that share contract, parties and insurer, run as
+ * one set of sessions (see "Batches"). jobs[0] is the lead: the sessions
+ * are its (ids, wire header), its n, me and names are every job's. */
+typedef struct batch {
+  job *jobs[BATCH_MAX];
+  size_t njobs;
+  lang_contract *unit;   /* the contract */
+  lang_contract *c;      /* the batch's circuit (lang_batch), or unit for one call */
+  lang_call_plan *plan;
+  fe *vals;              /* my dealing, copy by copy (sodium_malloc), NULL if none */
+  size_t nvals;
+  int stage;             /* ST_PREP, ST_BITS, ST_ONLINE */
+  mpc_pool *pool;
+  mpc_session *sess;
+  uint8_t sid[32];
+  uint64_t started_at, checked_at;
+} batch;
+
 struct call_service {
   node *node;
   pthread_t th;
@@ -186,8 +208,10 @@ struct call_service {
   /* thread only */
   newcall *queue; /* FIFO of calls to run (NEWCALL_MAX) */
   size_t qh, qn;
-  job *run[RUN_MAX]; /* sessions running */
+  uint64_t seq;      /* commits reported (newcall.seq) */
+  batch *run[RUN_MAX]; /* sessions running */
   size_t nrun;
+  job **jidx;        /* every job by call id (open addressing, JIDX_CAP) */
   job *closing[CLOSING_MAX];
   size_t nclosing;
   clist stash;
@@ -341,8 +365,9 @@ void call_service_on_commit(node *n, const cx_hash *calls, size_t ncalls, uint64
         s->pub.dropped++;
         continue;
       }
-      s->newc[s->nnew++] = (newcall){.id = calls[i], .block_time = block_time_ms};
+      s->newc[s->nnew++] = (newcall){.id = calls[i], .block_time = block_time_ms, .seq = s->seq};
     }
+    s->seq++;
     pthread_cond_signal(&s->cv);
   }
   pthread_mutex_unlock(&s->mu);
@@ -427,9 +452,9 @@ static int cheat_mode(void) {
 
 /* A cheating copy of engine message buf (malloc'd, *olen), or NULL to
  * send buf as it is. */
-static uint8_t *cheat_msg(const call_service *s, const job *j, uint32_t to, const uint8_t *buf, size_t len,
+static uint8_t *cheat_msg(const call_service *s, const batch *b, uint32_t to, const uint8_t *buf, size_t len,
                           size_t *olen) {
-  if (!cheat_mode() || j->stage != ST_ONLINE || to != MPC_TO_ALL) return NULL;
+  if (!cheat_mode() || b->stage != ST_ONLINE || to != MPC_TO_ALL) return NULL;
   mpc_msg m;
   if (mpc_msg_decode(buf, len, &m) != CX_OK || m.kind != MPC_KIND_ONLINE || m.len < FE_BYTES) return NULL;
   uint8_t *pl = malloc(m.len), *out = NULL;
@@ -443,19 +468,22 @@ static uint8_t *cheat_msg(const call_service *s, const job *j, uint32_t to, cons
   free(pl);
   if (out) {
     char hex[65];
-    LOG_W("call", "call %.16s: TEST CHEAT: online round %u message sent malformed", hash_hex(&j->id, hex),
+    LOG_W("call", "call %.16s: TEST CHEAT: online round %u message sent malformed", hash_hex(&b->jobs[0]->id, hex),
           (unsigned)m.round);
   }
   return out;
 }
 #endif
 
-static void flush_out(call_service *s, const job *j) {
+/* Sends the engine's queued messages of batch b's session: under the
+ * lead's call id. */
+static void flush_out(call_service *s, const batch *b) {
+  const job *j = b->jobs[0];
   for (size_t i = 0; i < s->out.n; i++) {
     const mpc_send *o = &s->out.v[i];
 #if CUSTOS_TESTING
     size_t cl = 0;
-    uint8_t *c = cheat_msg(s, j, o->to, o->buf, o->len, &cl);
+    uint8_t *c = cheat_msg(s, b, o->to, o->buf, o->len, &cl);
     if (c) {
       send_kind(s, j, o->to, CW_MPC, c, cl);
       free(c);
@@ -467,15 +495,38 @@ static void flush_out(call_service *s, const job *j) {
   mpc_outbox_clear(&s->out);
 }
 
-/* ---- jobs --------------------------------------------------------------- */
+/* ---- the jobs' index: a call's id to its job, running or closing ---------- */
 
-static void job_free(job *j) {
+static size_t jidx_slot(const uint8_t *id) {
+  uint64_t h;
+  memcpy(&h, id, 8); /* a txid: uniform */
+  return (size_t)h & (JIDX_CAP - 1);
+}
+
+static void jidx_put(call_service *s, job *j) {
+  size_t i = jidx_slot(j->id.b);
+  while (s->jidx[i]) i = (i + 1) & (JIDX_CAP - 1);
+  s->jidx[i] = j;
+}
+
+static void jidx_del(call_service *s, const job *j) {
+  size_t i = jidx_slot(j->id.b);
+  while (s->jidx[i] && s->jidx[i] != j) i = (i + 1) & (JIDX_CAP - 1);
+  if (!s->jidx[i]) return;
+  s->jidx[i] = NULL;
+  /* the run after the hole goes in again, so that no probe stops early */
+  for (i = (i + 1) & (JIDX_CAP - 1); s->jidx[i]; i = (i + 1) & (JIDX_CAP - 1)) {
+    job *x = s->jidx[i];
+    s->jidx[i] = NULL;
+    jidx_put(s, x);
+  }
+}
+
+/* ---- jobs and batches ------------------------------------------------------ */
+
+static void job_free(call_service *s, job *j) {
   if (!j) return;
-  mpc_session_free(j->sess); /* wipes; before the pool it borrows */
-  mpc_pool_free(j->pool);
-  if (j->vals) sodium_free(j->vals);
-  lang_call_plan_free(j->plan);
-  lang_free(j->c);
+  jidx_del(s, j);
   tx_clear(&j->tx);
   free(j->res.out);
   free(j->blob);
@@ -487,10 +538,30 @@ static void job_free(job *j) {
   free(j);
 }
 
+/* Frees the batch's sessions and secrets (wiped), not its jobs. */
+static void batch_end(batch *b) {
+  mpc_session_free(b->sess); /* wipes; before the pool it borrows */
+  b->sess = NULL;
+  mpc_pool_free(b->pool);
+  b->pool = NULL;
+  if (b->vals) sodium_free(b->vals);
+  b->vals = NULL;
+}
+
+static void batch_free(batch *b) {
+  if (!b) return;
+  batch_end(b);
+  lang_call_plan_free(b->plan);
+  if (b->c != b->unit) lang_free(b->c);
+  lang_free(b->unit);
+  free(b);
+}
+
 /* kind: CX_MPC_SESSION_PREP, _BITS or _ONLINE. The session id is the
  * one the mpc_evidence rule checks evidence against (tx_call_session_id,
- * docs/calls.md §2). */
-static void config(const call_service *s, const job *j, uint8_t kind, mpc_session_config *cfg) {
+ * docs/calls.md §2): a batch's are its lead call's. */
+static void config(const call_service *s, const batch *b, uint8_t kind, mpc_session_config *cfg) {
+  const job *j = b->jobs[0];
   memset(cfg, 0, sizeof *cfg);
   cfg->n = j->n;
   cfg->t = j->t;
@@ -588,23 +659,27 @@ static void finish(call_service *s, job *j, uint8_t status, cx_err code, const c
     LOG_W("call", "call %.16s: aborted at this party: %s", hash_hex(&j->id, hex), j->reason);
 }
 
-/* Aborts the running stages of j (a local failure or an engine abort). */
-static void fail(call_service *s, job *j, cx_err code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void fail(call_service *s, job *j, cx_err code, const char *fmt, ...) {
+/* This party gives up call j (a local failure, or its batch's sessions
+ * aborted): it signs the abort and the job closes. A job that closed
+ * already is left as it is. */
+static void job_fail(call_service *s, job *j, cx_err code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void job_fail(call_service *s, job *j, cx_err code, const char *fmt, ...) {
+  if (j->stage == ST_CLOSING) return;
   char why[CX_RESULT_REASON_MAX + 1];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
-  mpc_session_free(j->sess);
-  j->sess = NULL;
-  mpc_pool_free(j->pool);
-  j->pool = NULL;
-  if (j->vals) sodium_free(j->vals);
-  j->vals = NULL;
   j->stage = ST_CLOSING;
   j->ended_at = mono(s);
   finish(s, j, CX_CALL_ABORTED, code, why);
+}
+
+/* Every call of the batch still running aborts with this reason; the
+ * sessions and secrets go. */
+static void batch_fail(call_service *s, batch *b, cx_err code, const char *why) {
+  batch_end(b);
+  for (size_t i = 0; i < b->njobs; i++) job_fail(s, b->jobs[i], code, "%s", why);
 }
 
 /* Index of domain d among the contract's domains, or -1. */
@@ -614,13 +689,13 @@ static int dom_index(const job *j, const char *d) {
   return -1;
 }
 
-/* The bureau's part: reads the subject's record of each domain it deals
- * (docs/calls.md §1), logs the access, broadcasts the commitment, and
- * keeps the values for the online session. CX_OK or a reason in why. */
-static cx_err deal_inputs(call_service *s, job *j, char *why, size_t wl) {
+/* The bureau's part for call j: reads the subject's record of each
+ * domain it deals (docs/calls.md §1), logs the access, broadcasts the
+ * commitment, and puts the values in vals (the ni elements ins lists, the
+ * call's copy of the batch's dealing). CX_OK or a reason in why. */
+static cx_err deal_inputs(call_service *s, job *j, const lang_call_input *ins, size_t ni, fe *vals, char *why,
+                          size_t wl) {
   node *n = s->node;
-  const lang_call_input *ins = NULL;
-  size_t ni = lang_call_plan_inputs(j->plan, j->me, &ins);
   if (!ni) return CX_OK;
   node_vault *nv = node_vault_of(n);
   if (!nv) {
@@ -633,8 +708,6 @@ static cx_err deal_inputs(call_service *s, job *j, char *why, size_t wl) {
     snprintf(why, wl, "the call's consent cannot be read: %s", cx_err_name(e));
     return e;
   }
-  if (!(j->vals = sodium_malloc(ni * sizeof *j->vals))) return CX_E_NOMEM;
-  j->nvals = ni;
   int64_t *rv = sodium_malloc(VAULT_MAX_FIELDS * sizeof *rv);
   if (!rv) return CX_E_NOMEM;
   vault *v = node_vault_lock(nv);
@@ -671,7 +744,7 @@ static cx_err deal_inputs(call_service *s, job *j, char *why, size_t wl) {
                  dom, ins[k].field);
         e = CX_E_LANG_INPUT;
       } else {
-        j->vals[k] = fe_from_i64(rv[f]);
+        vals[k] = fe_from_i64(rv[f]);
         size_t fl = strlen(fields);
         if (fl + strlen(ins[k].field) + 2 < sizeof fields)
           snprintf(fields + fl, sizeof fields - fl, "%s%s", k > k0 ? "," : "", ins[k].field);
@@ -726,183 +799,302 @@ static cx_err deal_inputs(call_service *s, job *j, char *why, size_t wl) {
   return CX_OK;
 }
 
-static void feed_stash(call_service *s, job *j);
+static void feed_stash(call_service *s);
 
-/* Starts an engine session for the job's current stage. */
-static cx_err start_session(call_service *s, job *j, char *why, size_t wl) {
+/* Starts an engine session for the batch's current stage. */
+static cx_err start_session(call_service *s, batch *b, char *why, size_t wl) {
+  const job *l = b->jobs[0];
   mpc_session_config cfg;
   cx_err e;
   size_t T, R, B;
-  lang_call_plan_material(j->plan, &T, &R, &B);
-  if (j->stage == ST_PREP) {
-    config(s, j, CX_MPC_SESSION_PREP, &cfg);
+  lang_call_plan_material(b->plan, &T, &R, &B);
+  if (b->stage == ST_PREP) {
+    config(s, b, CX_MPC_SESSION_PREP, &cfg);
     /* Under PRSS the bits come in the same batch; with dealers a bits
      * session makes them afterwards from a triple and a random each. */
-    if (mpc_prep_prss(j->n, j->t))
-      e = mpc_session_prep(&cfg, T, R, B, j->pool, &j->sess);
+    if (mpc_prep_prss(l->n, l->t))
+      e = mpc_session_prep(&cfg, T, R, B, b->pool, &b->sess);
     else
-      e = mpc_session_prep(&cfg, T + B, R + B, 0, j->pool, &j->sess);
-  } else if (j->stage == ST_BITS) {
-    config(s, j, CX_MPC_SESSION_BITS, &cfg);
-    e = mpc_session_bits(&cfg, B, j->pool, &j->sess);
+      e = mpc_session_prep(&cfg, T + B, R + B, 0, b->pool, &b->sess);
+  } else if (b->stage == ST_BITS) {
+    config(s, b, CX_MPC_SESSION_BITS, &cfg);
+    e = mpc_session_bits(&cfg, B, b->pool, &b->sess);
   } else {
-    config(s, j, CX_MPC_SESSION_ONLINE, &cfg);
-    e = mpc_session_online(&cfg, lang_call_plan_program(j->plan), j->pool, &j->sess);
-    if (!e && j->nvals) e = mpc_session_input(j->sess, 0, j->vals, j->nvals);
-    if (!e && lang_call_plan_params(j->plan)) {
+    config(s, b, CX_MPC_SESSION_ONLINE, &cfg);
+    e = mpc_session_online(&cfg, lang_call_plan_program(b->plan), b->pool, &b->sess);
+    if (!e && b->nvals) e = mpc_session_input(b->sess, 0, b->vals, b->nvals);
+    /* each call's params: its insurer's dealing, client slot k for copy k */
+    for (size_t k = 0; k < b->njobs && !e && lang_call_plan_params(b->plan); k++) {
+      const job *j = b->jobs[k];
       const cx_tx_call *c = &j->tx.u.call;
       uint8_t ctx[32];
       tx_call_context(&s->node->chain_id, &j->tx.sender, j->tx.nonce, &c->contract, ctx);
-      if (j->me >= c->nparties) e = CX_E_BAD_DEALING;
+      if (l->me >= c->nparties) e = CX_E_BAD_DEALING;
       else
-        e = mpc_session_input_client(j->sess, 0, c->blobs + (size_t)j->me * c->blob_len, c->blob_len, c->commit,
-                                     ctx, s->node->keys.enc_secret);
+        e = mpc_session_input_client(b->sess, (uint32_t)k, c->blobs + (size_t)l->me * c->blob_len, c->blob_len,
+                                     c->commit, ctx, s->node->keys.enc_secret);
       /* a blob that does not open is this party's complaint: the session
        * goes on and rejects the client's input (mpc.h) */
       if (e != CX_OK && e != CX_E_NOMEM && e != CX_E_INVALID_ARG && e != CX_E_MPC_STATE && e != CX_E_BAD_DEALING)
         e = CX_OK;
     }
-    if (j->vals) {
-      sodium_free(j->vals); /* the session holds its own copy from here */
-      j->vals = NULL;
+    if (b->vals) {
+      sodium_free(b->vals); /* the session holds its own copy from here */
+      b->vals = NULL;
     }
   }
-  memcpy(j->sid, cfg.session, 32);
+  memcpy(b->sid, cfg.session, 32);
   sodium_memzero(&cfg, sizeof cfg);
-  if (!e) e = mpc_session_start(j->sess, mono(s), &s->out);
+  if (!e) e = mpc_session_start(b->sess, mono(s), &s->out);
   if (e) {
     snprintf(why, wl, "the %s session does not start: %s",
-             j->stage == ST_PREP ? "prep" : j->stage == ST_BITS ? "bits" : "online", cx_err_str(e));
+             b->stage == ST_PREP ? "prep" : b->stage == ST_BITS ? "bits" : "online", cx_err_str(e));
     mpc_outbox_clear(&s->out);
     return e;
   }
-  j->started_at = mono(s);
-  flush_out(s, j);
-  feed_stash(s, j);
+  b->started_at = mono(s);
+  flush_out(s, b);
+  feed_stash(s);
   return CX_OK;
 }
 
-/* Takes the next call off the queue and starts it. */
-static void start_job(call_service *s, const newcall *nc) {
+/* Calls of one batch: one block's (newcall.seq), the same contract, the
+ * same parties in the same order, the same insurer. */
+static int same_batch(const vm_call *a, const vm_call *b) {
+  return hash_eq(&a->contract, &b->contract) && a->nparties == b->nparties &&
+         memcmp(a->parties, b->parties, a->nparties * sizeof *a->parties) == 0 && strcmp(a->insurer, b->insurer) == 0;
+}
+
+/* The most calls one batch of contract c takes among n parties: what a
+ * batch's circuit and plan allow, and what one prep session makes (mpc.h
+ * mpc_prep_fits), with each call's material counted in full. Every party
+ * finds the same: it depends on chain data only. */
+static uint32_t batch_cap(const lang_contract *c, uint32_t n) {
+  uint32_t cap = lang_batch_max(c), t = (n - 1) / 3;
+  if (cap > BATCH_MAX) cap = BATCH_MAX;
+  lang_cost k;
+  if (lang_cost_get(c, n, &k, NULL, 0) != CX_OK) return 1;
+  int prss = mpc_prep_prss(n, t);
+  while (cap > 1 && !mpc_prep_fits(n, t, cap * (k.triples + (prss ? 0 : k.bits)), cap * (k.rands + (prss ? 0 : k.bits)),
+                                   prss ? cap * k.bits : 0))
+    cap /= 2;
+  return cap;
+}
+
+/* A job for call `id` (record rec) if this node is one of its parties. */
+static job *job_new(call_service *s, const cx_hash *id, const vm_call *rec) {
   node *n = s->node;
-  char hex[65], why[CX_RESULT_REASON_MAX + 1] = "";
   job *j = calloc(1, sizeof *j);
-  if (!j) return;
-  j->id = nc->id;
+  if (!j) return NULL;
+  j->id = *id;
+  j->rec = *rec;
   tx_init(&j->tx);
-  hash_hex(&j->id, hex);
-  cx_err e = vm_call_get(&n->ro, &j->id, &j->rec);
-  if (e || j->rec.status != CALL_PENDING) {
-    if (e) pub_error(s, "call %.16s: the call record cannot be read: %s", hex, cx_err_name(e));
-    job_free(j);
-    return;
-  }
-  /* A node that is catching up (its peers committed more than a couple
-   * of blocks past ours) does not start calls: the others ran them while
-   * it was away, and a late party only makes the next call time out
-   * (docs/calls.md §2). The others' quorum does not need it. */
-  pthread_mutex_lock(&n->smu);
-  uint64_t peer = n->best_peer_height;
-  pthread_mutex_unlock(&n->smu);
-  if (peer > store_height(n->st) + 2) {
-    pthread_mutex_lock(&s->mu);
-    s->pub.skipped_stale++;
-    pthread_mutex_unlock(&s->mu);
-    job_free(j);
-    return;
-  }
-  j->n = j->rec.nparties;
+  j->n = rec->nparties;
   j->t = (j->n - 1) / 3;
   j->me = UINT32_MAX;
   for (uint32_t i = 0; i < j->n; i++) {
     cx_member m;
-    if (memcmp(j->rec.parties[i].b, n->keys.pub.b, 32) == 0) j->me = i;
-    if (vm_member_by_key(&n->ro, &j->rec.parties[i], &m) == CX_OK)
-      memcpy(j->names[i], m.name, sizeof j->names[i]);
+    if (memcmp(rec->parties[i].b, n->keys.pub.b, 32) == 0) j->me = i;
+    if (vm_member_by_key(&n->ro, &rec->parties[i], &m) == CX_OK) memcpy(j->names[i], m.name, sizeof j->names[i]);
   }
   if (j->me == UINT32_MAX) { /* not a party of this call */
-    job_free(j);
+    job_free(s, j);
+    return NULL;
+  }
+  j->stage = ST_RUN;
+  jidx_put(s, j);
+  return j;
+}
+
+/* What every call of the batch shares and the plan: the contract, the
+ * insurer's key, the dealers, the batch's circuit and plan, the pool.
+ * CX_OK or a reason in why. */
+static cx_err batch_setup(call_service *s, batch *b, char *why, size_t wl) {
+  node *n = s->node;
+  job *l = b->jobs[0];
+  cx_member ins;
+  cx_err e = CX_OK;
+  uint8_t enc_insurer[32];
+  for (size_t k = 0; k < b->njobs && !e; k++)
+    if ((e = load_tx(n, &b->jobs[k]->id, &b->jobs[k]->tx)))
+      snprintf(why, wl, "the call transaction cannot be read: %s", cx_err_name(e));
+  if (!e && (e = vm_member_get(&n->ro, l->rec.insurer, &ins)))
+    snprintf(why, wl, "the insurer %s cannot be read: %s", l->rec.insurer, cx_err_name(e));
+  if (!e) memcpy(enc_insurer, ins.enc_key, 32);
+  cx_domain_set doms;
+  uint32_t dealer[CX_DOMAINS_MAX];
+  if (!e && (e = lang_domains(b->unit, &doms))) snprintf(why, wl, "the contract's domains: %s", cx_err_name(e));
+  for (size_t d = 0; !e && d < doms.n; d++) {
+    char owner[CX_NAME_MAX + 1];
+    uint32_t p = 0;
+    if (vm_domain_owner(&n->ro, doms.d[d].name, owner) == CX_OK)
+      while (p < l->n && strcmp(l->names[p], owner) != 0) p++;
+    else
+      p = l->n;
+    if (p == l->n) {
+      snprintf(why, wl, "the owner of domain %s is not a validator", doms.d[d].name);
+      e = CX_E_DOMAIN_UNKNOWN;
+    }
+    dealer[d] = p;
+  }
+  for (size_t k = 0; !e && k < b->njobs; k++) {
+    job *j = b->jobs[k];
+    memcpy(j->enc_insurer, enc_insurer, 32);
+    j->doms = doms;
+    j->ndom = doms.n;
+    memcpy(j->dealer, dealer, sizeof dealer);
+  }
+  /* the batch's circuit and args (lang.h "batches"); one call runs its own */
+  int64_t *args = NULL;
+  size_t nargs = 0;
+  if (!e && b->njobs == 1) {
+    b->c = b->unit;
+    args = l->tx.u.call.args;
+    nargs = l->tx.u.call.nargs;
+  } else if (!e) {
+    const int64_t *each[BATCH_MAX];
+    for (size_t k = 0; k < b->njobs; k++) each[k] = b->jobs[k]->tx.u.call.args;
+    nargs = l->tx.u.call.nargs * b->njobs;
+    if ((e = lang_batch(b->unit, (uint32_t)b->njobs, &b->c, why, wl)))
+      ;
+    else if (!(args = malloc((nargs ? nargs : 1) * sizeof *args)))
+      e = CX_E_NOMEM;
+    else
+      lang_batch_args(b->unit, (uint32_t)b->njobs, each, args);
+  }
+  if (!e) e = lang_call_plan_new(b->c, l->n, dealer, doms.n, args, nargs, &b->plan, why, wl);
+  if (b->njobs > 1) free(args);
+  if (!e) {
+    size_t T, R, B;
+    lang_call_plan_material(b->plan, &T, &R, &B);
+    e = mpc_pool_new(T + B + 1, R + B + 1, B + 1, &b->pool);
+    if (e) snprintf(why, wl, "the pool cannot be allocated: %s", cx_err_name(e));
+  }
+  return e;
+}
+
+/* Each call's dealing, copy by copy. A call this bureau cannot deal for
+ * (no record, out of range, no consent cover...) is aborted here with its
+ * reason, which its SIG carries to the others (closing_step), and its copy
+ * is dealt each element's lowest declared value: the others' copies do not
+ * depend on it, and nothing of it is kept. CX_OK or a batch-wide reason. */
+static cx_err batch_deal(call_service *s, batch *b, char *why, size_t wl) {
+  const lang_call_input *ins = NULL;
+  size_t ni = lang_call_plan_inputs(b->plan, b->jobs[0]->me, &ins), per = ni / b->njobs;
+  if (!ni) return CX_OK;
+  if (!(b->vals = sodium_malloc(ni * sizeof *b->vals))) {
+    snprintf(why, wl, "out of memory");
+    return CX_E_NOMEM;
+  }
+  b->nvals = ni;
+  for (size_t k = 0; k < b->njobs; k++) {
+    job *j = b->jobs[k];
+    char jwhy[CX_RESULT_REASON_MAX + 1] = "";
+    cx_err e = deal_inputs(s, j, ins + k * per, per, b->vals + k * per, jwhy, sizeof jwhy);
+    if (e == CX_E_NOMEM) {
+      snprintf(why, wl, "out of memory");
+      return e;
+    }
+    if (e) {
+      for (size_t i = 0; i < per; i++) b->vals[k * per + i] = fe_from_i64(ins[k * per + i].lo);
+      job_fail(s, j, e, "%s", jwhy);
+    }
+  }
+  return CX_OK;
+}
+
+/* Takes the next calls off the queue, as one batch, and starts it. */
+static void start_batch(call_service *s) {
+  node *n = s->node;
+  char hex[65], why[CX_RESULT_REASON_MAX + 1] = "";
+  newcall lead = s->queue[s->qh];
+  s->qh = (s->qh + 1) % NEWCALL_MAX;
+  s->qn--;
+  vm_call rec;
+  cx_err e = vm_call_get(&n->ro, &lead.id, &rec);
+  if (e) {
+    pub_error(s, "call %.16s: the call record cannot be read: %s", hash_hex(&lead.id, hex), cx_err_name(e));
+    return;
+  }
+  batch *b = calloc(1, sizeof *b);
+  job *j0 = b ? job_new(s, &lead.id, &rec) : NULL;
+  if (!j0) { /* not a party (nor of the rest of its batch, which follow it) */
+    free(b);
+    return;
+  }
+  b->jobs[b->njobs++] = j0;
+  j0->b = b;
+  vm_contract k;
+  if ((e = vm_contract_get(&n->ro, &rec.contract, &k))) {
+    snprintf(why, sizeof why, "the contract cannot be read: %s", cx_err_name(e));
+  } else {
+    e = lang_decode(k.bytecode, k.bytecode_len, &b->unit, why, sizeof why);
+    vm_contract_clear(&k);
+  }
+  /* the rest of the batch: what follows in the same block with the same
+   * key, up to the cap (the same at every party: chain data) */
+  uint32_t cap = e ? 1 : batch_cap(b->unit, rec.nparties);
+  while (b->njobs < cap && s->qn && s->queue[s->qh].seq == lead.seq) {
+    vm_call r2;
+    if (vm_call_get(&n->ro, &s->queue[s->qh].id, &r2) != CX_OK || !same_batch(&rec, &r2)) break;
+    job *j = job_new(s, &s->queue[s->qh].id, &r2);
+    if (!j) break;
+    s->qh = (s->qh + 1) % NEWCALL_MAX;
+    s->qn--;
+    j->b = b;
+    j->copy = (uint32_t)b->njobs;
+    b->jobs[b->njobs++] = j;
+  }
+  /* A node that is catching up (its peers committed more than a couple
+   * of blocks past ours) does not start calls: the others ran them while
+   * it was away, and a late party only makes the next call time out
+   * (docs/calls.md §2). The others' quorum does not need it. Nor does it
+   * run a batch whose calls all closed already. */
+  pthread_mutex_lock(&n->smu);
+  uint64_t peer = n->best_peer_height;
+  pthread_mutex_unlock(&n->smu);
+  size_t pending = 0;
+  for (size_t i = 0; i < b->njobs; i++) pending += b->jobs[i]->rec.status == CALL_PENDING;
+  if (peer > store_height(n->st) + 2 || !pending) {
+    pthread_mutex_lock(&s->mu);
+    if (pending) s->pub.skipped_stale += b->njobs;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < b->njobs; i++) job_free(s, b->jobs[i]);
+    batch_free(b);
     return;
   }
   pthread_mutex_lock(&s->mu);
-  s->pub.started++;
+  s->pub.started += b->njobs;
   pthread_mutex_unlock(&s->mu);
-  j->stage = ST_PREP;
-  vm_contract k;
-  cx_member ins;
-  if ((e = load_tx(n, &j->id, &j->tx))) {
-    snprintf(why, sizeof why, "the call transaction cannot be read: %s", cx_err_name(e));
-  } else if ((e = vm_contract_get(&n->ro, &j->rec.contract, &k))) {
-    snprintf(why, sizeof why, "the contract cannot be read: %s", cx_err_name(e));
-  } else {
-    e = lang_decode(k.bytecode, k.bytecode_len, &j->c, why, sizeof why);
-    vm_contract_clear(&k);
-  }
-  if (!e && (e = vm_member_get(&n->ro, j->rec.insurer, &ins)))
-    snprintf(why, sizeof why, "the insurer %s cannot be read: %s", j->rec.insurer, cx_err_name(e));
-  if (!e) memcpy(j->enc_insurer, ins.enc_key, 32);
-  if (!e && (e = lang_domains(j->c, &j->doms))) snprintf(why, sizeof why, "the contract's domains: %s", cx_err_name(e));
-  j->ndom = j->doms.n;
-  for (size_t d = 0; d < j->ndom && !e; d++) {
-    char owner[CX_NAME_MAX + 1];
-    uint32_t p = 0;
-    if (vm_domain_owner(&n->ro, j->doms.d[d].name, owner) == CX_OK)
-      while (p < j->n && strcmp(j->names[p], owner) != 0) p++;
-    else
-      p = j->n;
-    if (p == j->n) {
-      snprintf(why, sizeof why, "the owner of domain %s is not a validator", j->doms.d[d].name);
-      e = CX_E_DOMAIN_UNKNOWN;
-    }
-    j->dealer[d] = p;
-  }
-  if (!e)
-    e = lang_call_plan_new(j->c, j->n, j->dealer, j->ndom, j->tx.u.call.args, j->tx.u.call.nargs, &j->plan, why,
-                           sizeof why);
-  if (!e) {
-    size_t T, R, B;
-    lang_call_plan_material(j->plan, &T, &R, &B);
-    e = mpc_pool_new(T + B + 1, R + B + 1, B + 1, &j->pool);
-    if (e) snprintf(why, sizeof why, "the call's pool cannot be allocated: %s", cx_err_name(e));
-  }
-  if (!e) e = deal_inputs(s, j, why, sizeof why);
-  if (!e) e = start_session(s, j, why, sizeof why);
-  s->run[s->nrun++] = j;
-  LOG_I("call", "call %.16s started (party %u of %u)", hex, j->me, j->n);
-  if (e) fail(s, j, e, "%s", why);
+  b->stage = ST_PREP;
+  if (!e) e = batch_setup(s, b, why, sizeof why);
+  if (!e) e = batch_deal(s, b, why, sizeof why);
+  if (!e) e = start_session(s, b, why, sizeof why);
+  s->run[s->nrun++] = b;
+  LOG_I("call", "call %.16s started with %zu in its batch (party %u of %u)", hash_hex(&lead.id, hex), b->njobs - 1,
+        j0->me, j0->n);
+  if (e) batch_fail(s, b, e, why);
+  feed_stash(s); /* the calls' commitments and signatures that came early */
 }
 
-/* After a stage's session ended well: the next stage, or the result. */
-static void next_stage(call_service *s, job *j) {
+/* Call j's result from its copy of the batch's finished online session:
+ * its outputs (o, the batch's flat outputs), the transcript, my blob. */
+static void job_result(call_service *s, batch *b, job *j, const lang_call_output *o, const cx_hash *transcript) {
   char why[CX_RESULT_REASON_MAX + 1] = "";
-  mpc_session *done = j->sess;
-  if (j->stage == ST_PREP || j->stage == ST_BITS) {
-    mpc_session_free(done);
-    j->sess = NULL;
-    size_t T, R, B;
-    lang_call_plan_material(j->plan, &T, &R, &B);
-    j->stage = j->stage == ST_PREP && B && !mpc_prep_prss(j->n, j->t) ? ST_BITS : ST_ONLINE;
-    cx_err e = start_session(s, j, why, sizeof why);
-    if (e) fail(s, j, e, "%s", why);
-    return;
-  }
-  /* online done: the outputs, the transcript, my blob */
-  size_t nout = lang_outputs_len(j->c), npriv = 0;
-  lang_call_output *o = sodium_malloc((nout ? nout : 1) * sizeof *o);
-  cx_err e = o ? CX_OK : CX_E_NOMEM;
-  if (!e) e = lang_call_plan_outputs(j->plan, done, o, why, sizeof why);
-  if (!e && (e = mpc_session_transcript(done, j->res.transcript.b)))
-    snprintf(why, sizeof why, "no transcript: %s", cx_err_name(e));
-  if (!e && nout && !(j->res.out = calloc(nout, sizeof *j->res.out))) e = CX_E_NOMEM;
+  size_t nout = lang_outputs_len(b->unit), npriv = 0;
+  cx_err e = CX_OK;
+  j->res.transcript = *transcript;
+  if (nout && !(j->res.out = calloc(nout, sizeof *j->res.out))) e = CX_E_NOMEM;
   if (!e) {
     j->res.nout = nout;
-    for (size_t k = 0; k < nout; k++) {
-      j->res.out[k].priv = o[k].priv;
-      if (o[k].priv) {
-        fe_encode(o[k].masked, j->res.out[k].masked);
+    for (uint32_t f = 0; f < nout; f++) {
+      const lang_call_output *x = &o[lang_batch_output(b->unit, (uint32_t)b->njobs, j->copy, f)];
+      j->res.out[f].priv = x->priv;
+      if (x->priv) {
+        fe_encode(x->masked, j->res.out[f].masked);
         npriv++;
       } else {
-        j->res.out[k].value = o[k].value;
+        j->res.out[f].value = x->value;
       }
     }
   }
@@ -911,25 +1103,22 @@ static void next_stage(call_service *s, job *j) {
     j->blob_len = npriv * FE_BYTES + crypto_box_SEALBYTES;
     j->blob = malloc(j->blob_len);
     if (!plain || !j->blob) e = CX_E_NOMEM;
-    for (size_t k = 0, q = 0; !e && k < nout; k++)
-      if (o[k].priv) fe_encode(o[k].share, plain + FE_BYTES * q++);
+    for (uint32_t f = 0, q = 0; !e && f < nout; f++) {
+      const lang_call_output *x = &o[lang_batch_output(b->unit, (uint32_t)b->njobs, j->copy, f)];
+      if (x->priv) fe_encode(x->share, plain + FE_BYTES * q++);
+    }
     if (!e && crypto_box_seal(j->blob, plain, npriv * FE_BYTES, j->enc_insurer) != 0) {
       snprintf(why, sizeof why, "the shares cannot be sealed to the insurer's key");
       e = CX_E_CRYPTO;
     }
     if (plain) sodium_free(plain);
   }
-  if (o) sodium_free(o);
-  mpc_session_free(done); /* wipes every share */
-  j->sess = NULL;
-  mpc_pool_free(j->pool);
-  j->pool = NULL;
-  j->stage = ST_CLOSING;
-  j->ended_at = mono(s);
   if (e) {
-    fail(s, j, e, "the outputs cannot be read: %s", why);
+    job_fail(s, j, e, "the outputs cannot be read: %s", why[0] ? why : cx_err_name(e));
     return;
   }
+  j->stage = ST_CLOSING;
+  j->ended_at = mono(s);
   /* the inputs' commitments: every dealer's COMMIT must be here; if one is
    * missing the statement waits for it (closing_step) */
   j->res.nin = j->ndom;
@@ -937,6 +1126,40 @@ static void next_stage(call_service *s, job *j) {
   int all = 1;
   for (size_t d = 0; d < j->ndom; d++) all &= j->have_in[d];
   if (all) finish(s, j, CX_CALL_DONE, CX_OK, "");
+}
+
+/* After a stage's session ended well: the next stage, or the results. */
+static void next_stage(call_service *s, batch *b) {
+  char why[CX_RESULT_REASON_MAX + 1] = "";
+  mpc_session *done = b->sess;
+  if (b->stage == ST_PREP || b->stage == ST_BITS) {
+    mpc_session_free(done);
+    b->sess = NULL;
+    size_t T, R, B;
+    lang_call_plan_material(b->plan, &T, &R, &B);
+    b->stage = b->stage == ST_PREP && B && !mpc_prep_prss(b->jobs[0]->n, b->jobs[0]->t) ? ST_BITS : ST_ONLINE;
+    cx_err e = start_session(s, b, why, sizeof why);
+    if (e) batch_fail(s, b, e, why);
+    return;
+  }
+  /* online done: every call's outputs, one transcript */
+  size_t nout = lang_outputs_len(b->c);
+  lang_call_output *o = sodium_malloc((nout ? nout : 1) * sizeof *o);
+  cx_hash transcript;
+  cx_err e = o ? CX_OK : CX_E_NOMEM;
+  if (!e) e = lang_call_plan_outputs(b->plan, done, o, why, sizeof why);
+  if (!e && (e = mpc_session_transcript(done, transcript.b)))
+    snprintf(why, sizeof why, "no transcript: %s", cx_err_name(e));
+  if (!e)
+    for (size_t k = 0; k < b->njobs; k++)
+      if (b->jobs[k]->stage == ST_RUN) job_result(s, b, b->jobs[k], o, &transcript);
+  if (o) sodium_free(o); /* it holds shares: wiped */
+  if (e) {
+    char r[CX_RESULT_REASON_MAX + 1];
+    snprintf(r, sizeof r, "the outputs cannot be read: %s", why[0] ? why : cx_err_name(e));
+    batch_fail(s, b, e, r);
+  }
+  batch_end(b); /* wipes every share */
 }
 
 /* ---- incoming ----------------------------------------------------------- */
@@ -1139,41 +1362,31 @@ static int frost_turn(call_service *s, job *j, uint64_t now) {
 }
 
 static job *find_job(call_service *s, const uint8_t *id) {
-  for (size_t i = 0; i < s->nrun; i++)
-    if (memcmp(s->run[i]->id.b, id, 32) == 0) return s->run[i];
-  for (size_t i = 0; i < s->nclosing; i++)
-    if (memcmp(s->closing[i]->id.b, id, 32) == 0) return s->closing[i];
+  for (size_t i = jidx_slot(id); s->jidx[i]; i = (i + 1) & (JIDX_CAP - 1))
+    if (memcmp(s->jidx[i]->id.b, id, 32) == 0) return s->jidx[i];
   return NULL;
 }
 
-/* A message for job j (known). Returns 1 when the job kept m (the caller
- * must not free it). */
+/* A call message (not an engine one) for job j. Returns 1 when the job
+ * kept m (the caller must not free it). */
 static int deliver(call_service *s, job *j, cmsg *m) {
   call_wire w;
   if (call_wire_decode(m->data, m->len, &w, NULL) != CX_OK) return 0;
-  if (w.kind == CW_MPC) {
-    if (j->sess) {
-      mpc_session_recv(j->sess, w.mpc, w.mpc_len, mono(s), &s->out);
-      flush_out(s, j);
-    }
-    /* an engine message for a stage that is over: the session ended
-     * without it; one for a later stage cannot come before we start it
-     * unless the sender is ahead: kept below */
-  } else if (w.kind == CW_COMMIT) {
+  if (w.kind == CW_COMMIT) {
     on_commit_msg(s, j, m, &w);
   } else if (w.kind == CW_SIG) {
     on_sig_msg(s, j, m, &w);
   } else if (w.kind == CW_FPROP) {
     on_fprop_msg(s, j, m, &w);
-  } else if (on_tsign_msg(s, j, m, &w)) {
+  } else if (w.kind == CW_TSIGN && on_tsign_msg(s, j, m, &w)) {
     return 1; /* kept by the job */
   }
   return 0;
 }
 
-static int is_for_session(const job *j, const cmsg *m) {
+static int is_for_session(const batch *b, const cmsg *m) {
   /* mpc/wire.h: version u8 | kind u8 | session[32] */
-  return m->data[1] == CW_MPC && m->len >= CW_HDR + ENGINE_HDR && memcmp(m->data + CW_HDR + 2, j->sid, 32) == 0;
+  return m->data[1] == CW_MPC && m->len >= CW_HDR + ENGINE_HDR && memcmp(m->data + CW_HDR + 2, b->sid, 32) == 0;
 }
 
 static void stash(call_service *s, cmsg *m) {
@@ -1182,28 +1395,37 @@ static void stash(call_service *s, cmsg *m) {
   cl_push(&s->stash, m);
 }
 
-/* Feeds the stashed messages of j (its current session's, commitments and
- * signatures), in arrival order; the others stay. */
-static void feed_stash(call_service *s, job *j) {
+/* Delivers m where it belongs: an engine message to the running session of
+ * the batch its call leads, any other to its call's job. Returns 0 (m not
+ * taken) when there is none yet: a call not started, or an engine message
+ * of a later stage (an earlier stage's is never wanted again). */
+static int try_route(call_service *s, cmsg *m) {
+  job *j = find_job(s, msg_call(m));
+  if (!j) return 0;
+  if (m->data[1] == CW_MPC) {
+    batch *b = j->b;
+    if (!b || b->jobs[0] != j || !b->sess || !is_for_session(b, m)) return 0;
+    mpc_session_recv(b->sess, m->data + CW_HDR, m->len - CW_HDR, mono(s), &s->out);
+    flush_out(s, b);
+    free(m);
+    return 1;
+  }
+  if (!deliver(s, j, m)) free(m);
+  return 1;
+}
+
+/* Feeds the stashed messages that have a session or job now, in arrival
+ * order; the others stay. */
+static void feed_stash(call_service *s) {
   clist keep = {0};
   cmsg *m;
-  while ((m = cl_pop(&s->stash))) {
-    if (memcmp(msg_call(m), j->id.b, 32) == 0 && (m->data[1] != CW_MPC || is_for_session(j, m))) {
-      if (!deliver(s, j, m)) free(m);
-    } else {
-      cl_push(&keep, m);
-    }
-  }
+  while ((m = cl_pop(&s->stash)))
+    if (!try_route(s, m)) cl_push(&keep, m);
   s->stash = keep;
 }
 
 static void route(call_service *s, cmsg *m) {
-  job *j = find_job(s, msg_call(m));
-  if (j && (m->data[1] != CW_MPC || (j->sess && is_for_session(j, m)))) {
-    if (!deliver(s, j, m)) free(m);
-    return;
-  }
-  stash(s, m); /* a call not started yet, or a later stage of this one */
+  if (!try_route(s, m)) stash(s, m); /* a call not started yet, or a later stage of this one */
 }
 
 /* ---- closing: quorum and submission --------------------------------------- */
@@ -1277,17 +1499,24 @@ static void submit(call_service *s, job *j) {
   j->submitted = 1;
 }
 
+#define CLOSING_CHECK_MS 100
+
 /* Returns 1 when the job is over (to be freed). */
 static int closing_step(call_service *s, job *j) {
   uint64_t now = mono(s);
   vm_call rec;
-  if (vm_call_get(&s->node->ro, &j->id, &rec) == CX_OK && rec.status != CALL_PENDING) {
+  /* the record: often enough for the submit turns (SUBMIT_STAGGER_MS),
+   * rarely enough that hundreds of closing jobs cost little */
+  if (now >= j->checked_at + CLOSING_CHECK_MS) {
+    j->checked_at = now;
+    if (vm_call_get(&s->node->ro, &j->id, &rec) != CX_OK || rec.status == CALL_PENDING) goto pending;
     pthread_mutex_lock(&s->mu);
     if (rec.status == CALL_DONE) s->pub.done++;
     else s->pub.aborted++;
     pthread_mutex_unlock(&s->mu);
     return 1;
   }
+pending:
   if (now - j->ended_at > CLOSE_MAX_MS) {
     char hex[65];
     pub_error(s, "call %.16s: no result committed %d s after the sessions ended", hash_hex(&j->id, hex),
@@ -1298,6 +1527,26 @@ static int closing_step(call_service *s, job *j) {
     /* DONE but a dealer's commitment is missing */
     int all = 1;
     for (size_t d = 0; d < j->ndom; d++) all &= j->have_in[d];
+    /* A dealer that signed the call's abort instead (it could not deal
+     * this call of its batch: no record, out of range...): its code is
+     * taken, so that every party signs its statement. */
+    for (size_t d = 0; d < j->ndom && !all; d++) {
+      const psig *p = &j->sigs[j->dealer[d]];
+      if (j->have_in[d] || !p->have || p->status != CX_CALL_ABORTED) continue;
+      static const cx_err codes[] = {CX_E_MPC_CHECK_FAILED, CX_E_MPC_TIMEOUT, CX_E_MPC_CLIENT_REJECTED};
+      for (size_t c = 0; c < sizeof codes / sizeof *codes; c++) {
+        cx_tx_call_result r;
+        cx_hash st;
+        memset(&r, 0, sizeof r);
+        r.call = j->id;
+        r.status = CX_CALL_ABORTED;
+        r.code = abort_class(codes[c]);
+        tx_result_statement(&s->node->chain_id, &r, &j->rec.contract, &j->rec.consent, &j->rec.did, &st);
+        if (!hash_eq(&st, &p->statement)) continue;
+        finish(s, j, CX_CALL_ABORTED, codes[c], p->reason[0] ? p->reason : "a bureau did not deal its input");
+        return 0;
+      }
+    }
     if (all) {
       memcpy(j->res.in, j->in, sizeof j->in);
       finish(s, j, CX_CALL_DONE, CX_OK, "");
@@ -1332,7 +1581,7 @@ static void closing_tick(call_service *s) {
   s->closing_at = now;
   size_t w = 0;
   for (size_t i = 0; i < s->nclosing; i++) {
-    if (closing_step(s, s->closing[i])) job_free(s->closing[i]);
+    if (closing_step(s, s->closing[i])) job_free(s, s->closing[i]);
     else s->closing[w++] = s->closing[i];
   }
   s->nclosing = w;
@@ -1342,13 +1591,15 @@ static void closing_tick(call_service *s) {
 
 /* An engine abort that names a culprit: its evidence goes on chain as a
  * TX_MPC_EVIDENCE (docs/calls.md §5), copied out of the session before
- * fail() frees it. Every honest party that saw the cheat reports it; the
+ * batch_fail() frees it. It names the batch's lead call, whose session ids
+ * the batch ran under. Every honest party that saw the cheat reports it; the
  * chain keeps the first report per (call, culprit), and a later one is
  * refused at admission or gets an evidence_exists receipt. Evidence whose
  * transaction would pass CX_TX_MAX_BYTES cannot go on chain: logged. */
-static void report_culprit(call_service *s, const job *j, const mpc_status *st) {
+static void report_culprit(call_service *s, const batch *b, const mpc_status *st) {
   node *n = s->node;
-  const mpc_evidence *ev = mpc_session_evidence(j->sess);
+  const job *j = b->jobs[0]; /* the sessions are the lead call's */
+  const mpc_evidence *ev = mpc_session_evidence(b->sess);
   char hex[65];
   hash_hex(&j->id, hex);
   const char *who = (uint32_t)st->culprit < j->n ? j->names[st->culprit] : "?";
@@ -1367,7 +1618,7 @@ static void report_culprit(call_service *s, const job *j, const mpc_status *st) 
   tx.chain_id = n->chain_id;
   cx_tx_mpc_evidence *v = &tx.u.mev;
   v->call = j->id;
-  v->session = j->stage == ST_PREP ? CX_MPC_SESSION_PREP : j->stage == ST_BITS ? CX_MPC_SESSION_BITS
+  v->session = b->stage == ST_PREP ? CX_MPC_SESSION_PREP : b->stage == ST_BITS ? CX_MPC_SESSION_BITS
                                                                             : CX_MPC_SESSION_ONLINE;
   v->ev_type = (uint8_t)ev->type;
   v->culprit = (uint8_t)ev->culprit;
@@ -1392,63 +1643,74 @@ static void report_culprit(call_service *s, const job *j, const mpc_status *st) 
 
 /* ---- the thread --------------------------------------------------------- */
 
-/* One running job: its session's timers, a stage that ended. Returns 1
- * when the job left the running set (to closing, or abandoned). */
-static int run_step(call_service *s, job *j) {
-  /* A call closed on chain while we still run it (we joined late, or the
+/* One running batch: its session's timers, a stage that ended. Returns 1
+ * when the batch is over (its jobs gone to closing, or abandoned). */
+static int run_step(call_service *s, batch *b) {
+  /* Calls closed on chain while we still run them (we joined late, or the
    * others gave up on us): nothing we compute could count any more. */
   uint64_t now = mono(s);
-  vm_call rec;
-  if (j->stage != ST_CLOSING && now >= j->checked_at + 200) {
-    j->checked_at = now;
-    if (vm_call_get(&s->node->ro, &j->id, &rec) == CX_OK && rec.status != CALL_PENDING) {
+  if (b->sess && now >= b->checked_at + 200) {
+    b->checked_at = now;
+    size_t open = 0;
+    for (size_t k = 0; k < b->njobs && !open; k++) {
+      vm_call rec;
+      open = vm_call_get(&s->node->ro, &b->jobs[k]->id, &rec) != CX_OK || rec.status == CALL_PENDING;
+    }
+    if (!open) {
       char hex[65];
-      LOG_I("call", "call %.16s closed on chain while running here: abandoned", hash_hex(&j->id, hex));
-      job_free(j);
+      LOG_I("call", "call %.16s and its batch (%zu) closed on chain while running here: abandoned",
+            hash_hex(&b->jobs[0]->id, hex), b->njobs);
+      for (size_t k = 0; k < b->njobs; k++) job_free(s, b->jobs[k]);
+      batch_free(b);
       return 1;
     }
   }
-  if (j->sess) {
-    mpc_session_tick(j->sess, mono(s), &s->out);
-    flush_out(s, j);
-    const mpc_status *st = mpc_session_status(j->sess);
+  const job *l = b->jobs[0];
+  if (b->sess) {
+    mpc_session_tick(b->sess, mono(s), &s->out);
+    flush_out(s, b);
+    const mpc_status *st = mpc_session_status(b->sess);
     if (st->state == MPC_DONE) {
-      next_stage(s, j);
+      next_stage(s, b);
     } else if (st->state == MPC_ABORTED) {
       char why[CX_RESULT_REASON_MAX + 1];
-      const char *stage = j->stage == ST_PREP ? "prep" : j->stage == ST_BITS ? "bits" : "online";
+      const char *stage = b->stage == ST_PREP ? "prep" : b->stage == ST_BITS ? "bits" : "online";
       char who[80] = "";
-      for (uint32_t i = 0; i < j->n && i < 64; i++)
+      for (uint32_t i = 0; i < l->n && i < 64; i++)
         if (st->unresponsive >> i & 1) {
-          size_t l = strlen(who);
-          snprintf(who + l, sizeof who - l, "%s%s", l ? ", " : "; unresponsive: ", j->names[i]);
+          size_t n = strlen(who);
+          snprintf(who + n, sizeof who - n, "%s%s", n ? ", " : "; unresponsive: ", l->names[i]);
         }
       if (st->culprit >= 0) {
         snprintf(why, sizeof why, "%s session: %.140s; culprit %s", stage, st->reason,
-                 (uint32_t)st->culprit < j->n ? j->names[st->culprit] : "?");
-        report_culprit(s, j, st); /* before fail() frees the session and its evidence */
+                 (uint32_t)st->culprit < l->n ? l->names[st->culprit] : "?");
+        report_culprit(s, b, st); /* before batch_fail() frees the session and its evidence */
       } else
         snprintf(why, sizeof why, "%s session: %.90s%s", stage, st->reason, who);
-      fail(s, j, st->err, "%s", why);
+      batch_fail(s, b, st->err, why);
     }
   }
-  if (j->stage != ST_CLOSING) return 0;
-  /* to closing: the next call may start */
-  if (s->nclosing == CLOSING_MAX) {
-    job_free(s->closing[0]);
-    memmove(s->closing, s->closing + 1, (CLOSING_MAX - 1) * sizeof *s->closing);
-    s->nclosing--;
+  if (b->sess) return 0;
+  /* over: the jobs go on closing on their own, and the next batch may start */
+  for (size_t k = 0; k < b->njobs; k++) {
+    job *j = b->jobs[k];
+    j->b = NULL;
+    if (s->nclosing == CLOSING_MAX) {
+      job_free(s, s->closing[0]);
+      memmove(s->closing, s->closing + 1, (CLOSING_MAX - 1) * sizeof *s->closing);
+      s->nclosing--;
+    }
+    s->closing[s->nclosing++] = j;
   }
-  s->closing[s->nclosing++] = j;
-  feed_stash(s, j); /* signatures that came early */
+  batch_free(b);
   return 1;
 }
 
 static void run_tick(call_service *s) {
   size_t w = 0;
   for (size_t i = 0; i < s->nrun; i++) {
-    job *j = s->run[i];
-    if (!run_step(s, j)) s->run[w++] = j;
+    batch *b = s->run[i];
+    if (!run_step(s, b)) s->run[w++] = b;
   }
   s->nrun = w;
 }
@@ -1546,12 +1808,9 @@ static void *svc_main(void *arg) {
     while ((m = cl_pop(&in))) route(s, m);
     run_tick(s);
     while (s->nrun < RUN_MAX && s->qn) {
-      newcall nc = s->queue[s->qh];
-      s->qh = (s->qh + 1) % NEWCALL_MAX;
-      s->qn--;
       if (!s->nrun) s->stalled = 0; /* a peer that stalled gets another chance */
-      start_job(s, &nc);
-      run_tick(s); /* a job that failed at once goes straight to closing */
+      start_batch(s);
+      run_tick(s); /* a batch that failed at once goes straight to closing */
     }
     closing_tick(s);
     watch_tick(s);
@@ -1571,8 +1830,9 @@ cx_err call_service_start(node *n, char *err, size_t errlen) {
   s->newc = calloc(NEWCALL_MAX, sizeof *s->newc);
   s->queue = calloc(NEWCALL_MAX, sizeof *s->queue);
   s->watch = calloc(WATCH_MAX, sizeof *s->watch);
+  s->jidx = calloc(JIDX_CAP, sizeof *s->jidx);
   n->calls = s;
-  if (!s->newc || !s->queue || !s->watch) {
+  if (!s->newc || !s->queue || !s->watch || !s->jidx) {
     snprintf(err, errlen, "calls: out of memory");
     call_service_free(n);
     return CX_E_NOMEM;
@@ -1601,8 +1861,12 @@ void call_service_free(node *n) {
   call_service *s = n->calls;
   if (!s) return;
   call_service_stop(n);
-  for (size_t i = 0; i < s->nrun; i++) job_free(s->run[i]);
-  for (size_t i = 0; i < s->nclosing; i++) job_free(s->closing[i]);
+  for (size_t i = 0; i < s->nrun; i++) {
+    for (size_t k = 0; k < s->run[i]->njobs; k++) job_free(s, s->run[i]->jobs[k]);
+    batch_free(s->run[i]);
+  }
+  for (size_t i = 0; i < s->nclosing; i++) job_free(s, s->closing[i]);
+  free(s->jidx);
   mpc_outbox_free(&s->out);
   cl_free(&s->inq);
   cl_free(&s->stash);

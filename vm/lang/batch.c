@@ -26,6 +26,13 @@ static const ir_port *output_port(const ir_circuit *c, uint32_t f) {
   return NULL;
 }
 
+uint32_t lang_batch_max(const lang_contract *c) {
+  uint32_t most = c->ir.n_param ? LANG_PARAM_SLOTS_MAX : IR_MAX_ARRAY;
+  for (size_t i = 0; i < c->ir.nports; i++)
+    if (IR_MAX_ARRAY / ir_port_elems(&c->ir.ports[i]) < most) most = IR_MAX_ARRAY / ir_port_elems(&c->ir.ports[i]);
+  return most;
+}
+
 cx_err lang_batch(const lang_contract *c, uint32_t copies, lang_contract **out, char *err, size_t errlen) {
   *out = NULL;
   const ir_circuit *ir = &c->ir;

@@ -131,6 +131,10 @@ cx_err lang_run_circuit(const lang_contract *c, const lang_values *v, int64_t *o
  * copies), CX_E_LANG_LIMIT (an array over 4096, or the node limit), with a
  * sentence in err. Free with lang_free. */
 cx_err lang_batch(const lang_contract *c, uint32_t copies, lang_contract **out, char *err, size_t errlen);
+/* The most copies of c a batch and its call plan take: every port within
+ * an array's 4096 elements, and, when c has params, one client slot per
+ * copy (64 at most). */
+uint32_t lang_batch_max(const lang_contract *c);
 /* The batch's values: copy k gets v[k]'s (each complete, values of c).
  * *out is the caller's (lang_values_free). */
 cx_err lang_batch_values(const lang_contract *batch, const lang_contract *c, const lang_values *const *v,

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Calls of one block run as one batch (docs/calls.md §2 "Batches") on 4
+# real custosd processes. Six applicants, five with records in both
+# bureaus' vaults and one with no health record; the insurer posts six
+# calls (each with its own secret thresholds) in one JSON-RPC request, with
+# blocks every 500 ms so that they share a block.
+#   - the calls ran as batches: a node's log shows a batch of more than one;
+#   - each of the five is DONE with the outputs of the plaintext run of its
+#     own record and thresholds (copies are not mixed up), and a batched
+#     call that is not its batch's lead passes custos verify result;
+#   - the applicant without a health record: that call alone is ABORTED,
+#     with the health bureau's reason, and its consent's use is given back.
+. "$(dirname "$0")/lib.sh"
+
+devnet 4
+as() { local k="CUSTOS_KEY_${1^^}" p="CUSTOS_PASS_${1^^}"; echo "--key ${!k} --passphrase-file ${!p}"; }
+for i in 0 1 2 3; do
+  cfg="$WORK/net/node$i/config.json"
+  jq '.mpc = {enabled: false, round_timeout_ms: 4000} | .block.interval_ms = 500' "$cfg" >"$cfg.new" \
+    && mv "$cfg.new" "$cfg"
+done
+for i in 0 1 2 3; do start_node "$i"; done
+URL=$(rpc_url 0)
+c() { "$CUSTOS" --node "$URL" "$@"; }
+name_of() { jq -r .name "$WORK/net/node$1/config.json"; }
+node_of() { for i in 0 1 2 3; do if [ "$(name_of "$i")" = "$1" ]; then echo "$i"; fi; done; }
+for _ in $(seq 1 200); do
+  [ "$(c status --json | jq '[.peers[]? | select(.connected)] | length')" = 3 ] && break
+  sleep 0.05
+done
+
+N=6
+NOREC=3 # the applicant without a health record: in the middle of the block's calls
+AGE=(0 30 45 55 62 25 40)
+MONTHS=(0 150 200 300 400 130 160)
+WAGE=(0 5000 9100 12000 2500 3300 7000)
+CODE2=(0 0 162 0 0 250 0)  # 162 is one of the insurer's excluded codes
+MINAGE=(0 18 18 20 18 26 18)  # applicant 5 (25) is below its call's minimum
+DIDS=()
+for k in $(seq 1 $N); do
+  kf="$WORK/applicant$k.json"
+  printf 'applicant-%s\n' "$k" >"$kf.pass"
+  "$CUSTOS" --passphrase-file "$kf.pass" keygen --out "$kf" --fast-kdf >/dev/null || fail "keygen $k"
+  DIDS[k]=$(c --key "$kf" --passphrase-file "$kf.pass" --json --wait identity register \
+    --national-id "1101011990030700$(printf %02d "$k")" | jq -r .did)
+  [ ${#DIDS[k]} -eq 64 ] || fail "identity register $k"
+done
+{ echo "did,age,contrib_months,monthly_wage,pension_withdrawals_90d"
+  for k in $(seq 1 $N); do echo "${DIDS[k]},${AGE[k]},${MONTHS[k]},${WAGE[k]},0"; done; } >"$WORK/hrss.csv"
+{ echo "did,medical_visits_180d,chronic_codes_1,chronic_codes_2,chronic_codes_3,chronic_codes_4,chronic_codes_5,chronic_codes_6,chronic_codes_7,chronic_codes_8"
+  for k in $(seq 1 $N); do
+    [ "$k" = $NOREC ] || echo "${DIDS[k]},1,401,${CODE2[k]},0,0,0,0,0,0"
+  done; } >"$WORK/health.csv"
+for d in hrss health; do
+  i=$(node_of "$d")
+  cookie="$WORK/net/node$i/data/.cookie"
+  "$CUSTOS" --node "$(rpc_url "$i")" vault schema --domain "$d" "$CUSTOS_SOURCE_DIR/configs/records/$d.schema.json" \
+    --cookie "$cookie" >/dev/null || fail "vault schema $d"
+  "$CUSTOS" --node "$(rpc_url "$i")" vault import --domain "$d" "$WORK/$d.csv" --cookie "$cookie" >/dev/null \
+    || fail "vault import $d"
+  "$CUSTOS" --node "$(rpc_url "$i")" vault anchor --domain "$d" --cookie "$cookie" --wait >/dev/null \
+    || fail "vault anchor $d"
+done
+UW="$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.cst"
+CID=$(c $(as insurer) --json --wait contract deploy "$UW" --name underwriting --domains health,hrss | jq -r .contract)
+[ ${#CID} -eq 64 ] || fail "deploy"
+c $(as hrss) --wait contract approve "$CID" >/dev/null || fail "approve hrss"
+c $(as health) --wait contract approve "$CID" >/dev/null || fail "approve health"
+H=$(c status --json | jq -r .height)
+G=()
+for k in $(seq 1 $N); do
+  kf="$WORK/applicant$k.json"
+  G[k]=$(c --key "$kf" --passphrase-file "$kf.pass" --json --wait consent grant --did "${DIDS[k]}" --insurer insurer \
+    --domains health,hrss --contract "$CID" --purpose underwriting --expires $((H + 5000)) --quota 1 | jq -r .txid)
+  [ ${#G[k]} -eq 64 ] || fail "consent grant $k"
+done
+pass "$N applicants registered and consenting, records imported ($N hrss, $((N - 1)) health), contract approved"
+
+# ---- six calls, prebuilt, posted in one request ----
+INPUTS="$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.inputs.json"
+NONCE=$(c account get "$CUSTOS_KEY_INSURER" --json | jq -r .next_nonce)
+BODY="["
+for k in $(seq 1 $N); do
+  jq --argjson m "${MINAGE[k]}" '.min_age = $m' "$INPUTS" >"$WORK/in$k.json"
+  o=$(c $(as insurer) --json --print-only --nonce $((NONCE + k - 1)) call "$CID" --subject "${DIDS[k]}" \
+    --consent "${G[k]}" --inputs "$WORK/in$k.json") || fail "call $k --print-only: $o"
+  CALL[k]=$(echo "$o" | jq -r .txid)
+  BODY+="$([ "$k" = 1 ] || echo ,){\"jsonrpc\":\"2.0\",\"id\":$k,\"method\":\"tx_submit\",\"params\":{\"tx\":\"$(echo "$o" | jq -r .tx)\"}}"
+done
+BODY+="]"
+ans=$(raw "$URL" "$BODY")
+[ "$(echo "$ans" | jq '[.[] | select(.result.txid)] | length')" = $N ] || fail "not all calls admitted: $ans"
+for k in $(seq 1 $N); do
+  for _ in $(seq 1 450); do # until it is committed and closed (90 s at most)
+    r=$(c $(as insurer) --json call get "${CALL[k]}" 2>&1) && echo "$r" | jq -e '.status != "pending"' >/dev/null \
+      && break
+    sleep 0.2
+  done
+  echo "$r" | jq -e '.status == "done" or .status == "aborted"' >/dev/null || fail "call $k did not close: $r"
+  RES[k]=$r
+done
+pass "$N calls posted in one request, all closed"
+
+BATCHED=$(grep -ho "started with [0-9]* in its batch" "$WORK"/node*.log | awk '$3 > 0' | wc -l)
+[ "$BATCHED" -gt 0 ] || fail "no batch of more than one call: $(grep -h "in its batch" "$WORK"/node*.log | head)"
+LEADS=$(grep -h "started with [0-9]* in its batch" "$WORK/node0.log" | wc -l)
+pass "batched: node 0 ran the $N calls as $LEADS batch(es)"
+
+for k in $(seq 1 $N); do
+  [ "$k" = $NOREC ] && continue
+  plain=$("$CUSTOS" contract run "$UW" --json --inputs <(jq --argjson a "${AGE[k]}" --argjson mo "${MONTHS[k]}" \
+    --argjson w "${WAGE[k]}" --argjson c2 "${CODE2[k]}" \
+    '. + {"hrss.age": $a, "hrss.contrib_months": $mo, "hrss.monthly_wage": $w,
+          "health.chronic_codes": [401, $c2, 0, 0, 0, 0, 0, 0]}' "$WORK/in$k.json"))
+  r=${RES[k]}
+  [ "$(echo "$r" | jq -r .status)" = done ] || fail "call $k not done: $r"
+  [ "$(echo "$r" | jq -r .outputs.approve)" = "$(echo "$plain" | jq -r .approve)" ] \
+    && [ "$(echo "$r" | jq -r .outputs.band)" = "$(echo "$plain" | jq -r .band)" ] \
+    || fail "call $k: $(echo "$r" | jq -c .outputs), plaintext $plain"
+  OUTS+="$k:$(echo "$r" | jq -r .outputs.approve)/$(echo "$r" | jq -r .outputs.band) "
+done
+# the five differ among themselves: copies mixed up would show
+[ "$(echo "$OUTS" | tr ' ' '\n' | cut -d: -f2 | sort -u | grep -c .)" -ge 3 ] || fail "outputs too alike to tell: $OUTS"
+pass "each call's outputs are its own plaintext run's: $OUTS"
+
+r=${RES[NOREC]}
+[ "$(echo "$r" | jq -r .status)" = aborted ] || fail "call without a health record: $r"
+echo "$r" | jq -r .result.reason | grep -q "health: no record of the subject" || fail "its reason: $r"
+[ "$(c consent get "${G[NOREC]}" --json | jq -r .uses)" = 0 ] || fail "its consent's use was not given back"
+pass "the call without a health record alone aborted: $(echo "$r" | jq -r .result.reason | cut -c1-80)"
+
+# a call that did not lead its batch verifies from genesis alone
+V=
+for k in $(seq $N -1 1); do
+  [ "$k" = $NOREC ] && continue
+  grep -q "call ${CALL[k]:0:16} started" "$WORK/node0.log" && continue
+  V=$k
+  break
+done
+[ -n "$V" ] || fail "every done call led its own batch"
+"$CUSTOS" --node "$(rpc_url 2)" verify result "${CALL[V]}" --genesis "$WORK/net/genesis.json" >"$WORK/verify" \
+  || fail "verify result of call $V: $(cat "$WORK/verify")"
+pass "custos verify result of call $V (not its batch's lead), from node 2 with the genesis alone"
