@@ -2,7 +2,8 @@
 # bench_hotstuff.sh and bench_calls.sh; they set CUSTOS, CUSTOSD and set -e).
 #
 #   bench_devnet NAME JQ_FILTER [devnet init args...]
-#       a fresh $WORK (removed, with every node killed, on exit), a 4-member
+#       a fresh $WORK (removed, with every node killed, on exit; kept when
+#       CUSTOS_BENCH_KEEP is set, to read the node logs), a 4-member
 #       devnet in $WORK/net whose node configs pass through JQ_FILTER, the 4
 #       custosd started (PIDS, logs in $WORK/nodeI.log); returns when each
 #       answers status and is linked to the 3 others. Sets URLS (all four,
@@ -16,7 +17,11 @@ TCK=$(getconf CLK_TCK)
 bench_cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -n "${WORK:-}" ] && rm -rf "$WORK"
+  if [ -n "${CUSTOS_BENCH_KEEP:-}" ] && [ -n "${WORK:-}" ]; then
+    echo "bench: kept $WORK (CUSTOS_BENCH_KEEP)" >&2
+  elif [ -n "${WORK:-}" ]; then
+    rm -rf "$WORK"
+  fi
 }
 
 bench_url() { echo "http://127.0.0.1:$(jq -r .rpc.port "$WORK/net/node$1/config.json")"; }

@@ -2,32 +2,40 @@
  * the call's parties and puts its result on chain (docs/calls.md; issue 7).
  *
  * One thread per node. The consensus thread reports the calls of each
- * committed block (call_service_on_commit); this thread runs them one at a
- * time in commit order, each through three engine sessions of its own
- * (prep, bits, online: docs/calls.md §2) over NET_MSG_CALL, then signs the
- * result statement (§3) and collects the others' signatures; with 2t+1
- * over one statement it submits the call_result transaction (§4), or, if
- * a party ahead of it in party order has the quorum too, waits its turn
- * and submits only if no result is committed by then (§5).
+ * committed block (call_service_on_commit); this thread runs them in
+ * commit order, as batches (below), each batch through the engine
+ * sessions of docs/calls.md §2 (prep, and bits with dealers; online) over
+ * NET_MSG_CALL; then each call's party signs its result statement (§3)
+ * and collects the others' signatures; with 2t+1 over one statement it
+ * submits the call_result transaction (§4), or, if a party ahead of it in
+ * party order has the quorum too, waits its turn and submits only if no
+ * result is committed by then (§5).
  *
- * A job that ended its sessions stays "closing" (collecting signatures,
- * waiting for the result's commit) while the next call's sessions run: the
- * exchange of signatures never holds up the next call.
+ * Batches (docs/calls.md §2 "Batches"). The calls of one block that follow
+ * each other with the same contract, parties and insurer, up to BATCH_MAX
+ * (batch_cap), run as ONE set of sessions whose program is the batch's
+ * circuit (lang_batch: a copy per call, packed into the rounds of one
+ * call), under the first call's session ids. Every party forms the same
+ * batches from chain data. The fixed work of a session (keys, verdicts,
+ * echoes, a signature on every engine message, round trips) is paid once
+ * per batch; a call's own work is its copy's material, its signatures and
+ * its result transaction. A job is one call: it stays in its batch while
+ * the sessions run, then closes on its own (collecting signatures, waiting
+ * for the result's commit) while the next batch runs.
  *
- * Concurrency. Up to RUN_MAX calls run their sessions at once, started in
- * commit order at every party; each has its own session ids and its own
- * pool, so they never share material and one call's failure leaves the
- * others alone. While one call waits for a round's messages another
- * computes: on loopback a call's time is about half waiting (measured by
- * bench/bench_calls.sh), so a few at once fill the cores. Beyond that they
- * only take turns on the same cores and each one's latency grows.
+ * Concurrency. Up to RUN_MAX batches run their sessions at once, started
+ * in commit order at every party; each has its own session ids and its
+ * own pool, so they never share material and one batch's failure leaves
+ * the others alone. While one waits for a round's messages another
+ * computes.
  *
  * Dealing. A bureau that owns an input domain of the contract reads the
  * subject's record from its vault, checks each value against the
  * contract's declared range, appends an access-log entry, and broadcasts
  * the commitment of the record (COMMIT: the domain's root and the record's
  * hiding leaf). Values are held in sodium_malloc'd memory until the online
- * session takes them, then wiped. Nothing secret is ever logged.
+ * session takes them, then wiped. Nothing secret is ever logged. A call of
+ * the batch it cannot deal for is aborted alone (batch_deal).
  *
  * Wire (NET_MSG_CALL): u8 version (1) | u8 kind | call[32] | body
  *   MPC    (1): an engine message (mpc/wire.h)
@@ -74,7 +82,7 @@
 #define CW_HDR CALL_WIRE_HDR      /* version | kind | call[32] */
 #define ENGINE_HDR 34             /* mpc/wire.h: version u8 | kind u8 | session[32] */
 
-#define INQ_MAX 256
+#define INQ_MAX 16384             /* a burst of results: ~10 messages a call (SIG, FROST) */
 #define INQ_BYTES (64u << 20)
 #define STASH_MAX 512
 #define STASH_BYTES (64u << 20)
@@ -203,12 +211,12 @@ struct call_service {
   clist inq;
   newcall *newc;
   size_t nnew;
+  uint64_t seq;      /* commits reported (newcall.seq) */
   node_call_stats pub;
   uint64_t refused; /* atomic (node_refuse) */
   /* thread only */
   newcall *queue; /* FIFO of calls to run (NEWCALL_MAX) */
   size_t qh, qn;
-  uint64_t seq;      /* commits reported (newcall.seq) */
   batch *run[RUN_MAX]; /* sessions running */
   size_t nrun;
   job **jidx;        /* every job by call id (open addressing, JIDX_CAP) */
