@@ -268,7 +268,8 @@ if [ $((single_bad + batch_bad)) -gt 0 ]; then
 fi
 if [ "$rc" != 0 ]; then
   echo "missed: ${missed[*]}"
-  echo "note: each call makes its own preprocessing (docs/calls.md §2), and up to 4"
-  echo "      run at once per node: on 2 shared cores the calls' compute is the limit"
+  echo "note: the calls of one block run as one batch (docs/calls.md §2), up to 4 batches"
+  echo "      at once; each call still has its own signatures, FROST signature and result"
+  echo "      transaction: on 2 shared cores that and the sessions' compute are the limit"
 fi
 exit "$rc"
