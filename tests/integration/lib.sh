@@ -74,14 +74,15 @@ declare -A NODE_PID
 # member_opts NAME: the CLI's key options for devnet member NAME.
 member_opts() { local k="CUSTOS_KEY_${1^^}" p="CUSTOS_PASS_${1^^}"; echo "--key ${!k} --passphrase-file ${!p}"; }
 
-# calls_devnet: a 4-node devnet (MPC preprocessing off, 4 s MPC rounds),
-# every node started and linked to the three others. Sets CALLS_URL (node 0).
+# calls_devnet [JQ]: a 4-node devnet (MPC preprocessing off, 4 s MPC
+# rounds, then the jq filter JQ on each node's config), every node started
+# and linked to the three others. Sets CALLS_URL (node 0).
 calls_devnet() {
   devnet 4
   local i cfg
   for i in 0 1 2 3; do
     cfg="$WORK/net/node$i/config.json"
-    jq '.mpc = {enabled: false, round_timeout_ms: 4000}' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+    jq ".mpc = {enabled: false, round_timeout_ms: 4000} | ${1:-.}" "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
   done
   for i in 0 1 2 3; do start_node "$i"; done
   CALLS_URL=$(rpc_url 0)
@@ -91,6 +92,22 @@ calls_devnet() {
     sleep 0.05
   done
   fail "the devnet's nodes did not link"
+}
+
+# vault_load DOMAIN CSV: the domain's bureau (the devnet member of that
+# name) sets the schema of configs/records/, imports CSV and anchors the
+# snapshot's root on chain.
+vault_load() {
+  local d=$1 n i="" cookie
+  for n in 0 1 2 3; do if [ "$(jq -r .name "$WORK/net/node$n/config.json")" = "$d" ]; then i=$n; fi; done
+  [ -n "$i" ] || fail "no member named $d"
+  cookie="$WORK/net/node$i/data/.cookie"
+  "$CUSTOS" --node "$(rpc_url "$i")" vault schema --domain "$d" \
+    "$CUSTOS_SOURCE_DIR/configs/records/$d.schema.json" --cookie "$cookie" >/dev/null || fail "vault schema $d"
+  "$CUSTOS" --node "$(rpc_url "$i")" vault import --domain "$d" "$2" --cookie "$cookie" >/dev/null \
+    || fail "vault import $d"
+  "$CUSTOS" --node "$(rpc_url "$i")" vault anchor --domain "$d" --cookie "$cookie" --wait >/dev/null \
+    || fail "vault anchor $d"
 }
 
 # calls_fixture: on a calls_devnet, a subject (CALLS_DID) with records in
@@ -111,16 +128,7 @@ CSV
 did,medical_visits_180d,chronic_codes_1,chronic_codes_2,chronic_codes_3,chronic_codes_4,chronic_codes_5,chronic_codes_6,chronic_codes_7,chronic_codes_8
 $CALLS_DID,3,250,0,0,0,0,0,0,0
 CSV
-  for d in hrss health; do
-    for n in 0 1 2 3; do if [ "$(jq -r .name "$WORK/net/node$n/config.json")" = "$d" ]; then i=$n; fi; done
-    cookie="$WORK/net/node$i/data/.cookie"
-    "$CUSTOS" --node "$(rpc_url "$i")" vault schema --domain "$d" \
-      "$CUSTOS_SOURCE_DIR/configs/records/$d.schema.json" --cookie "$cookie" >/dev/null || fail "vault schema $d"
-    "$CUSTOS" --node "$(rpc_url "$i")" vault import --domain "$d" "$WORK/$d.csv" --cookie "$cookie" >/dev/null \
-      || fail "vault import $d"
-    "$CUSTOS" --node "$(rpc_url "$i")" vault anchor --domain "$d" --cookie "$cookie" --wait >/dev/null \
-      || fail "vault anchor $d"
-  done
+  for d in hrss health; do vault_load "$d" "$WORK/$d.csv"; done
   CALLS_CID=$("$CUSTOS" --node "$CALLS_URL" $(member_opts insurer) --json --wait contract deploy \
     "$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.cst" --name underwriting --domains health,hrss \
     | jq -r .contract)

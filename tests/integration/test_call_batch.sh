@@ -12,22 +12,10 @@
 #     with the health bureau's reason, and its consent's use is given back.
 . "$(dirname "$0")/lib.sh"
 
-devnet 4
-as() { local k="CUSTOS_KEY_${1^^}" p="CUSTOS_PASS_${1^^}"; echo "--key ${!k} --passphrase-file ${!p}"; }
-for i in 0 1 2 3; do
-  cfg="$WORK/net/node$i/config.json"
-  jq '.mpc = {enabled: false, round_timeout_ms: 4000} | .block.interval_ms = 500' "$cfg" >"$cfg.new" \
-    && mv "$cfg.new" "$cfg"
-done
-for i in 0 1 2 3; do start_node "$i"; done
-URL=$(rpc_url 0)
+calls_devnet '.block.interval_ms = 500'
+URL=$CALLS_URL
+as() { member_opts "$1"; }
 c() { "$CUSTOS" --node "$URL" "$@"; }
-name_of() { jq -r .name "$WORK/net/node$1/config.json"; }
-node_of() { for i in 0 1 2 3; do if [ "$(name_of "$i")" = "$1" ]; then echo "$i"; fi; done; }
-for _ in $(seq 1 200); do
-  [ "$(c status --json | jq '[.peers[]? | select(.connected)] | length')" = 3 ] && break
-  sleep 0.05
-done
 
 N=6
 NOREC=3 # the applicant without a health record: in the middle of the block's calls
@@ -51,16 +39,7 @@ done
   for k in $(seq 1 $N); do
     [ "$k" = $NOREC ] || echo "${DIDS[k]},1,401,${CODE2[k]},0,0,0,0,0,0"
   done; } >"$WORK/health.csv"
-for d in hrss health; do
-  i=$(node_of "$d")
-  cookie="$WORK/net/node$i/data/.cookie"
-  "$CUSTOS" --node "$(rpc_url "$i")" vault schema --domain "$d" "$CUSTOS_SOURCE_DIR/configs/records/$d.schema.json" \
-    --cookie "$cookie" >/dev/null || fail "vault schema $d"
-  "$CUSTOS" --node "$(rpc_url "$i")" vault import --domain "$d" "$WORK/$d.csv" --cookie "$cookie" >/dev/null \
-    || fail "vault import $d"
-  "$CUSTOS" --node "$(rpc_url "$i")" vault anchor --domain "$d" --cookie "$cookie" --wait >/dev/null \
-    || fail "vault anchor $d"
-done
+for d in hrss health; do vault_load "$d" "$WORK/$d.csv"; done
 UW="$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.cst"
 CID=$(c $(as insurer) --json --wait contract deploy "$UW" --name underwriting --domains health,hrss | jq -r .contract)
 [ ${#CID} -eq 64 ] || fail "deploy"
