@@ -1510,21 +1510,50 @@ static void submit(call_service *s, job *j) {
 #define CLOSING_CHECK_MS 100
 
 /* Returns 1 when the job is over (to be freed). */
+/* Whether call j's result is committed. Its record is read every
+ * CLOSING_CHECK_MS at most: often enough for the submit turns
+ * (SUBMIT_STAGGER_MS), rarely enough that hundreds of closing jobs cost
+ * little. */
+static int closed_on_chain(call_service *s, job *j, uint64_t now) {
+  vm_call rec;
+  if (now < j->checked_at + CLOSING_CHECK_MS) return 0;
+  j->checked_at = now;
+  if (vm_call_get(&s->node->ro, &j->id, &rec) != CX_OK || rec.status == CALL_PENDING) return 0;
+  pthread_mutex_lock(&s->mu);
+  if (rec.status == CALL_DONE) s->pub.done++;
+  else s->pub.aborted++;
+  pthread_mutex_unlock(&s->mu);
+  return 1;
+}
+
+/* A dealer whose commitment of call j is missing but that signed the
+ * call's abort instead (it could not deal this call of its batch: no
+ * record, out of range...): this party signs the same statement, with the
+ * code whose statement the dealer's signature covers. Returns 1 if so. */
+static int take_dealer_abort(call_service *s, job *j) {
+  static const cx_err codes[] = {CX_E_MPC_CHECK_FAILED, CX_E_MPC_TIMEOUT, CX_E_MPC_CLIENT_REJECTED};
+  for (size_t d = 0; d < j->ndom; d++) {
+    const psig *p = &j->sigs[j->dealer[d]];
+    if (j->have_in[d] || !p->have || p->status != CX_CALL_ABORTED) continue;
+    for (size_t c = 0; c < sizeof codes / sizeof *codes; c++) {
+      cx_tx_call_result r;
+      cx_hash st;
+      memset(&r, 0, sizeof r);
+      r.call = j->id;
+      r.status = CX_CALL_ABORTED;
+      r.code = abort_class(codes[c]);
+      tx_result_statement(&s->node->chain_id, &r, &j->rec.contract, &j->rec.consent, &j->rec.did, &st);
+      if (!hash_eq(&st, &p->statement)) continue;
+      finish(s, j, CX_CALL_ABORTED, codes[c], p->reason[0] ? p->reason : "a bureau did not deal its input");
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int closing_step(call_service *s, job *j) {
   uint64_t now = mono(s);
-  vm_call rec;
-  /* the record: often enough for the submit turns (SUBMIT_STAGGER_MS),
-   * rarely enough that hundreds of closing jobs cost little */
-  if (now >= j->checked_at + CLOSING_CHECK_MS) {
-    j->checked_at = now;
-    if (vm_call_get(&s->node->ro, &j->id, &rec) != CX_OK || rec.status == CALL_PENDING) goto pending;
-    pthread_mutex_lock(&s->mu);
-    if (rec.status == CALL_DONE) s->pub.done++;
-    else s->pub.aborted++;
-    pthread_mutex_unlock(&s->mu);
-    return 1;
-  }
-pending:
+  if (closed_on_chain(s, j, now)) return 1;
   if (now - j->ended_at > CLOSE_MAX_MS) {
     char hex[65];
     pub_error(s, "call %.16s: no result committed %d s after the sessions ended", hash_hex(&j->id, hex),
@@ -1535,26 +1564,7 @@ pending:
     /* DONE but a dealer's commitment is missing */
     int all = 1;
     for (size_t d = 0; d < j->ndom; d++) all &= j->have_in[d];
-    /* A dealer that signed the call's abort instead (it could not deal
-     * this call of its batch: no record, out of range...): its code is
-     * taken, so that every party signs its statement. */
-    for (size_t d = 0; d < j->ndom && !all; d++) {
-      const psig *p = &j->sigs[j->dealer[d]];
-      if (j->have_in[d] || !p->have || p->status != CX_CALL_ABORTED) continue;
-      static const cx_err codes[] = {CX_E_MPC_CHECK_FAILED, CX_E_MPC_TIMEOUT, CX_E_MPC_CLIENT_REJECTED};
-      for (size_t c = 0; c < sizeof codes / sizeof *codes; c++) {
-        cx_tx_call_result r;
-        cx_hash st;
-        memset(&r, 0, sizeof r);
-        r.call = j->id;
-        r.status = CX_CALL_ABORTED;
-        r.code = abort_class(codes[c]);
-        tx_result_statement(&s->node->chain_id, &r, &j->rec.contract, &j->rec.consent, &j->rec.did, &st);
-        if (!hash_eq(&st, &p->statement)) continue;
-        finish(s, j, CX_CALL_ABORTED, codes[c], p->reason[0] ? p->reason : "a bureau did not deal its input");
-        return 0;
-      }
-    }
+    if (!all && take_dealer_abort(s, j)) return 0;
     if (all) {
       memcpy(j->res.in, j->in, sizeof j->in);
       finish(s, j, CX_CALL_DONE, CX_OK, "");

@@ -9,7 +9,8 @@
 #     own record and thresholds (copies are not mixed up), and a batched
 #     call that is not its batch's lead passes custos verify result;
 #   - the applicant without a health record: that call alone is ABORTED,
-#     with the health bureau's reason, and its consent's use is given back.
+#     with the health bureau's reason and code (the others took its signed
+#     abort), and its consent's use is given back.
 . "$(dirname "$0")/lib.sh"
 
 calls_devnet '.block.interval_ms = 500'
@@ -105,6 +106,8 @@ pass "each call's outputs are its own plaintext run's: $OUTS"
 r=${RES[NOREC]}
 [ "$(echo "$r" | jq -r .status)" = aborted ] || fail "call without a health record: $r"
 echo "$r" | jq -r .result.reason | grep -q "health: no record of the subject" || fail "its reason: $r"
+# every party signed the bureau's own abort (its code), not a timeout waiting for its commitment
+[ "$(echo "$r" | jq -r .result.code_name)" = mpc_check_failed ] || fail "its code: $r"
 [ "$(c consent get "${G[NOREC]}" --json | jq -r .uses)" = 0 ] || fail "its consent's use was not given back"
 pass "the call without a health record alone aborted: $(echo "$r" | jq -r .result.reason | cut -c1-80)"
 
