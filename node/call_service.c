@@ -700,9 +700,11 @@ static int dom_index(const job *j, const char *d) {
 /* The bureau's part for call j: reads the subject's record of each
  * domain it deals (docs/calls.md §1), logs the access, broadcasts the
  * commitment, and puts the values in vals (the ni elements ins lists, the
- * call's copy of the batch's dealing). CX_OK or a reason in why. */
-static cx_err deal_inputs(call_service *s, job *j, const lang_call_input *ins, size_t ni, fe *vals, char *why,
-                          size_t wl) {
+ * call's copy of the batch's dealing). rv: secret scratch of
+ * VAULT_MAX_FIELDS values for the record, wiped here after use. CX_OK or a
+ * reason in why. */
+static cx_err deal_inputs(call_service *s, job *j, const lang_call_input *ins, size_t ni, fe *vals, int64_t *rv,
+                          char *why, size_t wl) {
   node *n = s->node;
   if (!ni) return CX_OK;
   node_vault *nv = node_vault_of(n);
@@ -716,8 +718,6 @@ static cx_err deal_inputs(call_service *s, job *j, const lang_call_input *ins, s
     snprintf(why, wl, "the call's consent cannot be read: %s", cx_err_name(e));
     return e;
   }
-  int64_t *rv = sodium_malloc(VAULT_MAX_FIELDS * sizeof *rv);
-  if (!rv) return CX_E_NOMEM;
   vault *v = node_vault_lock(nv);
   size_t k = 0;
   while (k < ni && !e) {
@@ -789,7 +789,6 @@ static cx_err deal_inputs(call_service *s, job *j, const lang_call_input *ins, s
   }
   node_vault_unlock(nv);
   sodium_memzero(rv, VAULT_MAX_FIELDS * sizeof *rv);
-  sodium_free(rv);
   if (e) return e;
   for (size_t d = 0; d < j->ndom; d++) {
     if (j->dealer[d] != j->me) continue;
@@ -990,23 +989,27 @@ static cx_err batch_deal(call_service *s, batch *b, char *why, size_t wl) {
   const lang_call_input *ins = NULL;
   size_t ni = lang_call_plan_inputs(b->plan, b->jobs[0]->me, &ins), per = ni / b->njobs;
   if (!ni) return CX_OK;
-  if (!(b->vals = sodium_malloc(ni * sizeof *b->vals))) {
+  int64_t *rv = sodium_malloc(VAULT_MAX_FIELDS * sizeof *rv); /* one record at a time, for every call */
+  if (!rv || !(b->vals = sodium_malloc(ni * sizeof *b->vals))) {
+    if (rv) sodium_free(rv);
     snprintf(why, wl, "out of memory");
     return CX_E_NOMEM;
   }
   b->nvals = ni;
-  for (size_t k = 0; k < b->njobs; k++) {
+  cx_err e = CX_OK;
+  for (size_t k = 0; k < b->njobs && e != CX_E_NOMEM; k++) {
     job *j = b->jobs[k];
     char jwhy[CX_RESULT_REASON_MAX + 1] = "";
-    cx_err e = deal_inputs(s, j, ins + k * per, per, b->vals + k * per, jwhy, sizeof jwhy);
-    if (e == CX_E_NOMEM) {
-      snprintf(why, wl, "out of memory");
-      return e;
-    }
-    if (e) {
+    e = deal_inputs(s, j, ins + k * per, per, b->vals + k * per, rv, jwhy, sizeof jwhy);
+    if (e && e != CX_E_NOMEM) {
       for (size_t i = 0; i < per; i++) b->vals[k * per + i] = fe_from_i64(ins[k * per + i].lo);
       job_fail(s, j, e, "%s", jwhy);
     }
+  }
+  sodium_free(rv); /* wiped by deal_inputs */
+  if (e == CX_E_NOMEM) {
+    snprintf(why, wl, "out of memory");
+    return e;
   }
   return CX_OK;
 }
@@ -1041,7 +1044,8 @@ static void start_batch(call_service *s) {
   }
   /* the rest of the batch: what follows in the same block with the same
    * key, up to the cap (the same at every party: chain data) */
-  uint32_t cap = e ? 1 : batch_cap(b->unit, rec.nparties);
+  int more = s->qn && s->queue[s->qh].seq == lead.seq; /* a second call of the block to batch with */
+  uint32_t cap = e || !more ? 1 : batch_cap(b->unit, rec.nparties);
   while (b->njobs < cap && s->qn && s->queue[s->qh].seq == lead.seq) {
     vm_call r2;
     if (vm_call_get(&n->ro, &s->queue[s->qh].id, &r2) != CX_OK || !same_batch(&rec, &r2)) break;

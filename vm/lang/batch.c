@@ -86,25 +86,39 @@ cx_err lang_batch(const lang_contract *c, uint32_t copies, lang_contract **out, 
   return CX_OK;
 }
 
+/* The batch's flat vector of one port kind from each copy's: srcs[k] is
+ * copy k's (c's layout). */
+static void batch_flat(const ir_circuit *ir, uint8_t kind, uint32_t copies, const int64_t *const *srcs,
+                       int64_t *dst) {
+  for (size_t i = 0; i < ir->nports; i++) {
+    const ir_port *p = &ir->ports[i];
+    if (p->kind != kind) continue;
+    for (uint32_t k = 0; k < copies; k++)
+      memcpy(dst + batch_index(p, k, 0, copies), srcs[k] + p->first, ir_port_elems(p) * sizeof *dst);
+  }
+}
+
 cx_err lang_batch_values(const lang_contract *batch, const lang_contract *c, const lang_values *const *v,
                          uint32_t copies, lang_values **out, char *err, size_t errlen) {
-  const ir_circuit *ir = &c->ir;
   *out = NULL;
   for (uint32_t k = 0; k < copies; k++) {
     cx_err e = lang_values_complete(v[k], err, errlen);
     if (e) return e;
   }
   lang_values *bv = lang_values_new(batch);
-  if (!bv) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
-  for (size_t i = 0; i < ir->nports; i++) {
-    const ir_port *p = &ir->ports[i];
-    if (p->kind >= IR_PORT_OUT_PUBLIC) continue;
-    int64_t *dst = p->kind == IR_PORT_INPUT ? bv->in : p->kind == IR_PORT_PARAM ? bv->param : bv->arg;
-    for (uint32_t k = 0; k < copies; k++) {
-      const int64_t *src = p->kind == IR_PORT_INPUT ? v[k]->in : p->kind == IR_PORT_PARAM ? v[k]->param : v[k]->arg;
-      memcpy(dst + batch_index(p, k, 0, copies), src + p->first, ir_port_elems(p) * sizeof *dst);
-    }
+  const int64_t **srcs = malloc(copies * sizeof *srcs);
+  if (!bv || !srcs) {
+    lang_values_free(bv);
+    free(srcs);
+    return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
   }
+  for (uint32_t k = 0; k < copies; k++) srcs[k] = v[k]->in;
+  batch_flat(&c->ir, IR_PORT_INPUT, copies, srcs, bv->in);
+  for (uint32_t k = 0; k < copies; k++) srcs[k] = v[k]->param;
+  batch_flat(&c->ir, IR_PORT_PARAM, copies, srcs, bv->param);
+  for (uint32_t k = 0; k < copies; k++) srcs[k] = v[k]->arg;
+  batch_flat(&c->ir, IR_PORT_ARG, copies, srcs, bv->arg);
+  free(srcs);
   memset(bv->set, 1, batch->ir.nports);
   *out = bv;
   return CX_OK;
@@ -122,10 +136,5 @@ void lang_batch_outputs(const lang_contract *c, uint32_t copies, const int64_t *
 }
 
 void lang_batch_args(const lang_contract *c, uint32_t copies, const int64_t *const *args, int64_t *out) {
-  for (size_t i = 0; i < c->ir.nports; i++) {
-    const ir_port *p = &c->ir.ports[i];
-    if (p->kind != IR_PORT_ARG) continue;
-    for (uint32_t k = 0; k < copies; k++)
-      memcpy(out + batch_index(p, k, 0, copies), args[k] + p->first, ir_port_elems(p) * sizeof *out);
-  }
+  batch_flat(&c->ir, IR_PORT_ARG, copies, args, out);
 }
