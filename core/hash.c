@@ -43,6 +43,8 @@ static const char *const tag_names[CX_TAG_COUNT] = {
     [CX_TAG_MPC_OPENED] = "custos/mpc-opened",
     [CX_TAG_KEY] = "custos/key",
     [CX_TAG_RESULT_BLOBS] = "custos/result-blobs",
+    [CX_TAG_RESULT_LEAF] = "custos/result-leaf",
+    [CX_TAG_RESULT_BATCH] = "custos/result-batch",
 };
 
 /* The SHA-256 state after absorbing SHA256(tag) || SHA256(tag) (one 64-byte

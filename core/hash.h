@@ -46,6 +46,8 @@ typedef enum {
   CX_TAG_MPC_OPENED,    /* an online session's public transcript (mpc_session_transcript) */
   CX_TAG_KEY,           /* a consortium key's DKG context (tx_key_context, docs/keys.md §2) */
   CX_TAG_RESULT_BLOBS,  /* the blobs of a FROST-mode result (tx_result_frost_msg) */
+  CX_TAG_RESULT_LEAF,   /* a result's leaf in its batch's tree (tx_result_batch_leaf) */
+  CX_TAG_RESULT_BATCH,  /* what the results key signs for a batch (tx_result_batch_msg) */
   CX_TAG_COUNT
 } cx_tag;
 

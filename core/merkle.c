@@ -84,11 +84,16 @@ static int verify_rec(const cx_hash *h, size_t idx, size_t n, const cx_hash *pat
   return 1;
 }
 
+int merkle_climb(const cx_hash *leaf, size_t idx, size_t n, const cx_hash *path, size_t path_len,
+                 cx_hash *root) {
+  if (idx >= n || path_len > MERKLE_MAX_DEPTH) return 0;
+  cx_hash lh;
+  leaf_hash(leaf, &lh);
+  return verify_rec(&lh, idx, n, path, path_len, root);
+}
+
 int merkle_verify(const cx_hash *leaf, size_t idx, size_t n, const cx_hash *path,
                   size_t path_len, const cx_hash *root) {
-  if (idx >= n || path_len > MERKLE_MAX_DEPTH) return 0;
-  cx_hash lh, got;
-  leaf_hash(leaf, &lh);
-  if (!verify_rec(&lh, idx, n, path, path_len, &got)) return 0;
-  return hash_eq(&got, root);
+  cx_hash got;
+  return merkle_climb(leaf, idx, n, path, path_len, &got) && hash_eq(&got, root);
 }

@@ -20,6 +20,11 @@ void merkle_root(const cx_hash *leaves, size_t n, cx_hash *root);
 /* Audit path of leaf idx (RFC 6962 §2.1.1), bottom-up. Returns its length. */
 size_t merkle_path(const cx_hash *leaves, size_t n, size_t idx, cx_hash path[MERKLE_MAX_DEPTH]);
 
+/* The root that leaf idx of an n-leaf tree hashes to along this path: 1,
+ * or 0 when idx or the path's length does not fit an n-leaf tree. */
+int merkle_climb(const cx_hash *leaf, size_t idx, size_t n, const cx_hash *path, size_t path_len,
+                 cx_hash *root);
+
 /* 1 if leaf at idx of an n-leaf tree with this path hashes to root. */
 int merkle_verify(const cx_hash *leaf, size_t idx, size_t n, const cx_hash *path,
                   size_t path_len, const cx_hash *root);

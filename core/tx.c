@@ -1,5 +1,7 @@
 #include "tx.h"
 
+#include "merkle.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,10 +285,16 @@ static void result_enc(cx_enc *e, const cx_tx_call_result *r) {
   }
   /* The proof (docs/calls.md §4): a result built in memory with proof 0
    * is a QUORUM one. */
-  if (r->proof == CX_RESULT_PROOF_FROST) {
-    enc_u8(e, CX_RESULT_PROOF_FROST);
+  if (r->proof == CX_RESULT_PROOF_FROST || r->proof == CX_RESULT_PROOF_FROST_BATCH) {
+    enc_u8(e, r->proof);
     enc_varint(e, r->key_epoch);
     enc_fixed(e, r->frost.b, 64);
+    if (r->proof == CX_RESULT_PROOF_FROST_BATCH) {
+      enc_u8(e, r->batch_n);
+      enc_u8(e, r->batch_idx);
+      enc_u8(e, r->batch_npath);
+      for (size_t i = 0; i < r->batch_npath && i < CX_RESULT_BATCH_DEPTH; i++) enc_fixed(e, r->batch_path[i].b, 32);
+    }
     enc_varint(e, r->nsig);
     for (size_t i = 0; i < r->nsig; i++) {
       enc_u8(e, r->sigs[i].party);
@@ -415,10 +423,19 @@ static int result_sigs_dec(cx_dec *d, cx_tx_call_result *r, int with_sig) {
 
 static int result_proof_dec(cx_dec *d, cx_tx_call_result *r) {
   uint64_t ep;
-  if (dec_enum(d, &r->proof, CX_RESULT_PROOF_QUORUM, CX_RESULT_PROOF_FROST)) return -1;
+  if (dec_enum(d, &r->proof, CX_RESULT_PROOF_QUORUM, CX_RESULT_PROOF_FROST_BATCH)) return -1;
   if (r->proof == CX_RESULT_PROOF_QUORUM) return result_sigs_dec(d, r, 1);
   if (dec_varint_max(d, &ep, UINT32_MAX) || dec_fixed(d, r->frost.b, 64)) return -1;
   r->key_epoch = (uint32_t)ep;
+  if (r->proof == CX_RESULT_PROOF_FROST_BATCH) {
+    /* The tree's shape is the rule's to check (bad_signature); the
+     * decoder only bounds it, so nothing is read past a batch's size. */
+    if (dec_enum(d, &r->batch_n, 2, CX_RESULT_BATCH_MAX) || dec_enum(d, &r->batch_idx, 0, r->batch_n - 1) ||
+        dec_enum(d, &r->batch_npath, 0, CX_RESULT_BATCH_DEPTH))
+      return -1;
+    for (size_t i = 0; i < r->batch_npath; i++)
+      if (dec_fixed(d, r->batch_path[i].b, 32)) return -1;
+  }
   return result_sigs_dec(d, r, 0);
 }
 
@@ -480,6 +497,29 @@ void tx_result_frost_msg(const cx_hash *statement, const cx_tx_call_result *r, u
   hash_ctx_final(&h, &blobs);
   memcpy(out, statement->b, 32);
   memcpy(out + 32, blobs.b, 32);
+}
+
+void tx_result_batch_leaf(const uint8_t frost_msg[64], cx_hash *leaf) {
+  hash_tagged(CX_TAG_RESULT_LEAF, frost_msg, 64, leaf);
+}
+
+void tx_result_batch_msg(const cx_hash *root, uint8_t out[32]) {
+  cx_hash h;
+  hash_tagged(CX_TAG_RESULT_BATCH, root->b, 32, &h);
+  memcpy(out, h.b, 32);
+}
+
+size_t tx_result_signed_msg(const cx_hash *statement, const cx_tx_call_result *r, uint8_t out[64]) {
+  if (r->proof != CX_RESULT_PROOF_FROST && r->proof != CX_RESULT_PROOF_FROST_BATCH) return 0;
+  tx_result_frost_msg(statement, r, out);
+  if (r->proof == CX_RESULT_PROOF_FROST) return 64;
+  cx_hash leaf, root;
+  tx_result_batch_leaf(out, &leaf);
+  if (r->batch_npath > CX_RESULT_BATCH_DEPTH ||
+      !merkle_climb(&leaf, r->batch_idx, r->batch_n, r->batch_path, r->batch_npath, &root))
+    return 0;
+  tx_result_batch_msg(&root, out);
+  return 32;
 }
 
 /* ---- consortium keys (docs/keys.md §3) ---- */

@@ -227,6 +227,8 @@ typedef struct {
  *   u8 proof:
  *     1 QUORUM: varint nsig (1..64) | nsig x (u8 party | bytes blob | sig[64])
  *     2 FROST:  varint key_epoch | sig[64] | varint nsig (0..64) | nsig x (u8 party | bytes blob)
+ *     3 FROST_BATCH: varint key_epoch | sig[64] | u8 batch_n (2..64) | u8 batch_idx (< batch_n) |
+ *               u8 npath (0..6) | npath x hash[32] | varint nsig (0..64) | nsig x (u8 party | bytes blob)
  *   parties strictly increasing. Caps are checked before anything is allocated. */
 #define CX_RESULT_MAX_OUTPUTS 4096
 #define CX_RESULT_REASON_MAX 200
@@ -252,6 +254,9 @@ typedef struct {
 } cx_result_sig;
 #define CX_RESULT_PROOF_QUORUM 1 /* 2t + 1 BIP340 signatures, one per party */
 #define CX_RESULT_PROOF_FROST 2  /* one FROST signature by the `results` key */
+#define CX_RESULT_PROOF_FROST_BATCH 3 /* one FROST signature over a batch's root, and this result's path */
+#define CX_RESULT_BATCH_MAX 64   /* results under one batch signature */
+#define CX_RESULT_BATCH_DEPTH 6  /* the longest path in a tree of CX_RESULT_BATCH_MAX leaves */
 typedef struct {
   cx_hash call;
   uint8_t status;                 /* CX_CALL_DONE or CX_CALL_ABORTED */
@@ -266,8 +271,12 @@ typedef struct {
   size_t nsig;                    /* QUORUM: 1..CX_MAX_VALIDATORS signatures;
                                      FROST: 0..CX_MAX_VALIDATORS blobs (sig unused) */
   cx_result_sig *sigs;            /* owned */
-  uint32_t key_epoch;             /* FROST: the `results` key's epoch */
-  cx_sig frost;                   /* FROST: (R, z) over tx_result_frost_msg */
+  uint32_t key_epoch;             /* FROST, FROST_BATCH: the `results` key's epoch */
+  cx_sig frost;                   /* FROST: (R, z) over tx_result_frost_msg;
+                                     FROST_BATCH: over tx_result_batch_msg of the batch's root */
+  uint8_t batch_n, batch_idx;     /* FROST_BATCH: leaves of the batch's tree, this result's leaf */
+  uint8_t batch_npath;            /* FROST_BATCH: RFC 6962 audit path (core/merkle.h), bottom-up */
+  cx_hash batch_path[CX_RESULT_BATCH_DEPTH];
 } cx_tx_call_result;
 
 /* A bureau's commitment to a snapshot of one of its domains
@@ -473,6 +482,17 @@ const char *tx_key_name(const cx_tx *tx);
  * blobs = H_RESULT_BLOBS(varint nsig || nsig x (u8 party || bytes blob)),
  * so the sealed mask shares the insurer gets are covered too. */
 void tx_result_frost_msg(const cx_hash *statement, const cx_tx_call_result *r, uint8_t out[64]);
+/* FROST_BATCH results (docs/keys.md §8): the calls of one batch share one
+ * signature. Each result's leaf is H_RESULT_LEAF(its tx_result_frost_msg);
+ * the leaves, in the coordinator's order, make an RFC 6962-shaped tree
+ * (core/merkle.h); the key signs the 32-byte H_RESULT_BATCH(root), never
+ * the same bytes as a single result's 64-byte message. */
+void tx_result_batch_leaf(const uint8_t frost_msg[64], cx_hash *leaf);
+void tx_result_batch_msg(const cx_hash *root, uint8_t out[32]);
+/* The message the `results` key signed for r (proof FROST or FROST_BATCH),
+ * its statement given: its length (64 or 32), or 0 when r's batch path does
+ * not fit its (batch_idx, batch_n) or r is not in a FROST mode. */
+size_t tx_result_signed_msg(const cx_hash *statement, const cx_tx_call_result *r, uint8_t out[64]);
 
 /* Key deals built in memory: copies round1 and allocates n empty slots;
  * tx_key_deal_set_slot copies one sealed share (CX_KEY_SEALED_LEN bytes). */

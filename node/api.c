@@ -280,12 +280,24 @@ cJSON *api_tx_to_json(const cx_tx *tx) {
         cJSON_AddStringToObject(o, "reason", r->reason);
       }
       /* The proof (calls.md §4): QUORUM, a signature per party; FROST, one
-       * signature by the `results` key and the parties' blobs alone. */
-      int frost = r->proof == CX_RESULT_PROOF_FROST;
+       * signature by the `results` key and the parties' blobs alone; in a
+       * batch (FROST_BATCH), that signature is over the batch's root and
+       * "batch" gives this result's leaf and path (docs/keys.md §8). */
+      int frost = r->proof == CX_RESULT_PROOF_FROST || r->proof == CX_RESULT_PROOF_FROST_BATCH;
       cJSON_AddStringToObject(o, "proof", frost ? "frost" : "quorum");
       if (frost) {
         api_add_u64(o, "key_epoch", r->key_epoch);
         api_add_hex(o, "frost_sig", r->frost.b, 64);
+      }
+      cJSON *bt = r->proof == CX_RESULT_PROOF_FROST_BATCH ? cJSON_AddObjectToObject(o, "batch") : NULL;
+      if (bt) {
+        api_add_u64(bt, "results", r->batch_n);
+        api_add_u64(bt, "index", r->batch_idx);
+        cJSON *pa = cJSON_AddArrayToObject(bt, "path");
+        for (size_t i = 0; pa && i < r->batch_npath; i++) {
+          char hx[65];
+          cJSON_AddItemToArray(pa, cJSON_CreateString(hash_hex(&r->batch_path[i], hx)));
+        }
       }
       cJSON *a = cJSON_AddArrayToObject(o, "sigs");
       for (size_t i = 0; a && i < r->nsig; i++) {

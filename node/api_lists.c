@@ -460,7 +460,8 @@ static void add_result_summary(node *n, const vm_call *c, cJSON *it) {
   if (api_committed_tx(n, &c->result, &tx) == CX_OK) {
     if (tx.type == TX_CALL_RESULT) {
       const cx_tx_call_result *r = &tx.u.result;
-      int frost = r->proof == CX_RESULT_PROOF_FROST; /* one signature by the results key (docs/keys.md) */
+      /* one signature by the results key (docs/keys.md §8), for this result or its batch */
+      int frost = r->proof == CX_RESULT_PROOF_FROST || r->proof == CX_RESULT_PROOF_FROST_BATCH;
       cJSON_AddStringToObject(it, "proof", frost ? "frost" : "quorum");
       /* quorum: one BIP340 signature a party; frost: the one threshold signature */
       api_add_u64(it, "signatures", frost ? 1 : r->nsig);

@@ -41,8 +41,10 @@
  *   MPC    (1): an engine message (mpc/wire.h)
  *   COMMIT (2): str domain | root[32] | u64be count | leaf[32]
  *   SIG    (3): u8 status | statement[32] | bytes blob | sig[64] | str reason
- *   FPROP  (4): u64be mask: a coordinator's FROST proposal, the parties
- *               whose blobs the result will carry (docs/keys.md §8)
+ *   FPROP  (4): u8 k | k x (call[32] | u64be mask): a coordinator's FROST
+ *               proposal, the calls one signature covers (its batch's results
+ *               at their turn) and for each the parties whose blobs its result
+ *               will carry (docs/keys.md §8); sent under the first call's id
  *   TSIGN  (5): a threshold-signing message (mpc/threshold/tsign.h)
  * A message of a call this node has not started is kept (bounded, oldest
  * dropped first) until it does.
@@ -62,6 +64,7 @@
 #include "lang.h"
 #include "lang_call.h"
 #include "log.h"
+#include "merkle.h"
 #include "mpc.h"
 #include "net.h"
 #include "node_internal.h"
@@ -122,6 +125,20 @@ typedef struct {
   uint64_t seq;        /* the commit that reported it: calls of one block share it */
 } newcall;
 
+/* A FROST proposal (docs/keys.md §8): the calls one signature covers, each
+ * with the parties whose blobs its result carries. One call: the signature
+ * is over its tx_result_frost_msg (proof FROST); more, the closing calls of
+ * one batch: over H_RESULT_BATCH of the root of their leaves (FROST_BATCH).
+ * The first call is the anchor: the proposal and the session's messages
+ * travel under its id and its job holds the session. */
+typedef struct {
+  size_t k;
+  cx_hash ids[CALL_FPROP_MAX];
+  uint64_t masks[CALL_FPROP_MAX];
+  cx_hash leaves[CALL_FPROP_MAX]; /* k > 1, once followed */
+} fgroup;
+_Static_assert(CALL_FPROP_MAX == CX_RESULT_BATCH_MAX && BATCH_MAX <= CALL_FPROP_MAX, "a batch under one signature");
+
 /* One party's signature as received. */
 typedef struct {
   int have;
@@ -167,20 +184,28 @@ typedef struct job {
   psig sigs[CX_MAX_VALIDATORS];
   int submitted;
   uint64_t submit_at; /* 0: no quorum yet */
-  /* One FROST signature for the result (docs/keys.md §8): a signing session
-   * per coordinator whose proposal this party could follow. */
+  cx_hash lead;       /* the lead call of the batch it ran in (its own id alone) */
+  /* One FROST signature for the results of a group of calls (docs/keys.md
+   * §8): as the group's anchor (its first call), a signing session per
+   * coordinator whose proposal this party could follow. */
   struct {
     tsign *ts;        /* NULL: none */
     uint8_t sid[32];
-    uint64_t mask;
+    fgroup *g;        /* owned: the proposal it signs */
   } fs[CX_MAX_VALIDATORS]; /* by proposer */
-  uint64_t fprop[CX_MAX_VALIDATORS]; /* proposals received (mask; 0 none) */
+  fgroup *fprop[CX_MAX_VALIDATORS]; /* owned: proposals received as anchor, not followed yet */
   cmsg *tspend[TSPEND_MAX];          /* tsign messages for sessions not open yet */
   size_t ntspend;
-  int frost;          /* 0 not tried, 1 coordinating, 2 signed, 3 quorum mode */
+  int frost;          /* 0 not tried, 1 coordinating (anchor), 2 signed, 3 quorum mode,
+                         4 in a group another job of mine coordinates (anchor) */
+  cx_hash anchor;     /* frost 4 */
   uint64_t frost_until;
+  uint32_t frost_epoch; /* the results key's, of my coordinated session */
+  /* frost 2: the proof (the group's signature, this call's blobs and path) */
   uint8_t frost_sig[64];
-  uint32_t frost_epoch;
+  uint64_t fmask;
+  uint8_t bn, bidx, bnpath; /* bn 0: FROST, one call; else FROST_BATCH */
+  cx_hash bpath[CX_RESULT_BATCH_DEPTH];
 } job;
 
 /* The calls of one block that share contract, parties and insurer, run as
@@ -291,9 +316,21 @@ cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refus
     return CX_OK;
   }
   if (out->kind == CW_FPROP) {
-    if (len != CW_HDR + 8) return refuse(r, len < CW_HDR + 8 ? CX_E_TRUNCATED : CX_E_TRAILING, "malformed proposal");
-    out->fmask = get_be64(p + CW_HDR);
-    if (!out->fmask) return refuse(r, CX_E_INVALID_ARG, "proposal naming no party");
+    if (len < CW_HDR + 1 + CALL_FPROP_ENT) return refuse(r, CX_E_TRUNCATED, "proposal shorter than one call");
+    size_t k = p[CW_HDR];
+    if (k == 0 || k > CALL_FPROP_MAX) return refuse(r, CX_E_TOO_LONG, "proposal of no call or of more than a batch");
+    if (len != CW_HDR + 1 + k * CALL_FPROP_ENT)
+      return refuse(r, len < CW_HDR + 1 + k * CALL_FPROP_ENT ? CX_E_TRUNCATED : CX_E_TRAILING, "malformed proposal");
+    const uint8_t *e = p + CW_HDR + 1;
+    if (memcmp(e, p + 2, 32) != 0) return refuse(r, CX_E_INVALID_ARG, "proposal whose first call is not its header's");
+    for (size_t i = 0; i < k; i++) {
+      if (!get_be64(e + i * CALL_FPROP_ENT + 32)) return refuse(r, CX_E_INVALID_ARG, "proposal naming no party");
+      for (size_t q = 0; q < i; q++)
+        if (memcmp(e + i * CALL_FPROP_ENT, e + q * CALL_FPROP_ENT, 32) == 0)
+          return refuse(r, CX_E_DUPLICATE, "proposal naming a call twice");
+    }
+    out->fk = k;
+    out->fents = e;
     return CX_OK;
   }
   if (out->kind == CW_TSIGN) {
@@ -541,6 +578,8 @@ static void job_free(call_service *s, job *j) {
   for (uint32_t i = 0; i < CX_MAX_VALIDATORS; i++) {
     free(j->sigs[i].blob);
     tsign_free(j->fs[i].ts); /* wipes the share and nonces */
+    free(j->fs[i].g);
+    free(j->fprop[i]);
   }
   for (size_t i = 0; i < j->ntspend; i++) free(j->tspend[i]);
   free(j);
@@ -1035,6 +1074,7 @@ static void start_batch(call_service *s) {
   }
   b->jobs[b->njobs++] = j0;
   j0->b = b;
+  j0->lead = j0->id;
   vm_contract k;
   if ((e = vm_contract_get(&n->ro, &rec.contract, &k))) {
     snprintf(why, sizeof why, "the contract cannot be read: %s", cx_err_name(e));
@@ -1054,6 +1094,7 @@ static void start_batch(call_service *s) {
     s->qh = (s->qh + 1) % NEWCALL_MAX;
     s->qn--;
     j->b = b;
+    j->lead = j0->id;
     j->copy = (uint32_t)b->njobs;
     b->jobs[b->njobs++] = j;
   }
@@ -1214,16 +1255,31 @@ static void on_sig_msg(call_service *s, job *j, const cmsg *m, const call_wire *
   add_sig(j, (uint32_t)p, w->status, &w->statement, w->blob, w->blob_len, &w->sig, w->reason);
 }
 
-/* ---- one FROST signature per result (docs/keys.md §8) -------------------- */
+/* ---- one FROST signature per result, or per batch (docs/keys.md §8) ------ */
 
-/* The message the `results` key signs for my statement with the blobs of
- * the parties in mask, and the session id H(call || message). 0 when this
- * party lacks an agreeing signature (and so the blob) of a listed party. */
-static int frost_msg(const job *j, uint64_t mask, uint8_t msg[64], uint8_t sid[32]) {
+static job *find_job(call_service *s, const uint8_t *id) {
+  for (size_t i = jidx_slot(id); s->jidx[i]; i = (i + 1) & (JIDX_CAP - 1))
+    if (memcmp(s->jidx[i]->id.b, id, 32) == 0) return s->jidx[i];
+  return NULL;
+}
+
+/* The parties whose signature agrees with my statement of call j. */
+static uint64_t agree_mask(const job *j) {
+  uint64_t mask = 0;
+  for (uint32_t i = 0; i < j->n; i++)
+    if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) mask |= 1ull << i;
+  return mask;
+}
+
+/* The message the `results` key signs for my statement of call j with the
+ * blobs of the parties in mask. 0 when this party lacks an agreeing
+ * signature (and so the blob) of a listed party. */
+static int frost_msg(const job *j, uint64_t mask, uint8_t msg[64]) {
   cx_result_sig list[CX_MAX_VALIDATORS];
   cx_tx_call_result r;
   memset(&r, 0, sizeof r);
   r.sigs = list;
+  if (!j->have_mine || mask >> j->n) return 0;
   for (uint32_t i = 0; i < j->n; i++) {
     if (!(mask >> i & 1)) continue;
     const psig *p = &j->sigs[i];
@@ -1233,14 +1289,32 @@ static int frost_msg(const job *j, uint64_t mask, uint8_t msg[64], uint8_t sid[3
     list[r.nsig].blob_len = p->blob_len;
     r.nsig++;
   }
-  if (mask >> j->n) return 0;
   tx_result_frost_msg(&j->statement, &r, msg);
-  crypto_generichash_state h;
-  crypto_generichash_init(&h, NULL, 0, 32);
-  crypto_generichash_update(&h, j->id.b, 32);
-  crypto_generichash_update(&h, msg, 64);
-  crypto_generichash_final(&h, sid, 32);
   return 1;
+}
+
+/* The message of proposal g anchored at call a, from my own results: its
+ * length (64 for one call, 32 for a batch's root; g->leaves filled), or 0
+ * when I cannot follow it (a call I do not hold with my result, other
+ * parties than a's, another statement, a listed blob missing). So an
+ * honest party signs only statements it computed itself. */
+static size_t group_msg(call_service *s, const job *a, fgroup *g, uint8_t msg[64]) {
+  for (size_t i = 0; i < g->k; i++) {
+    const job *m = i ? find_job(s, g->ids[i].b) : a;
+    uint8_t fm[64];
+    if (!m || m->n != a->n || memcmp(m->rec.parties, a->rec.parties, a->n * sizeof a->rec.parties[0]) != 0 ||
+        !frost_msg(m, g->masks[i], fm))
+      return 0;
+    if (g->k == 1) {
+      memcpy(msg, fm, 64);
+      return 64;
+    }
+    tx_result_batch_leaf(fm, &g->leaves[i]);
+  }
+  cx_hash root;
+  merkle_root(g->leaves, g->k, &root);
+  tx_result_batch_msg(&root, msg);
+  return 32;
 }
 
 /* Sends what the signing session of proposer p has queued. */
@@ -1270,37 +1344,46 @@ static int fs_deliver(call_service *s, job *j, uint32_t from, const uint8_t *ts,
   return 0;
 }
 
-/* Opens this party's signing session for proposer p's proposal, if it can
- * follow it (same statement, every listed blob held): then the messages
- * kept for it are fed. */
-static void fs_open(call_service *s, job *j, uint32_t p, uint64_t mask) {
-  if (j->fs[p].ts || !j->have_mine) return;
+/* Opens this party's signing session for proposer p's proposal anchored
+ * at a (a->fprop[p]), if it can follow it: the session id is
+ * H(anchor || message), so parties that computed different messages never
+ * meet. The proposal moves to the session; the messages kept for it are
+ * fed. */
+static void fs_open(call_service *s, job *a, uint32_t p) {
+  fgroup *g = a->fprop[p];
+  if (!g || a->fs[p].ts || !a->have_mine) return;
   uint8_t msg[64], sid[32];
-  if (!frost_msg(j, mask, msg, sid)) return;
+  size_t len = group_msg(s, a, g, msg);
+  if (!len) return;
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, 32);
+  crypto_generichash_update(&h, a->id.b, 32);
+  crypto_generichash_update(&h, msg, len);
+  crypto_generichash_final(&h, sid, 32);
   uint32_t epoch = 0, me = 0;
   tsign *ts = NULL;
-  if (key_service_tsign(s->node, "results", j->rec.parties, j->n, sid, msg, sizeof msg, &ts, &epoch, &me) != CX_OK)
-    return;
-  if (me != j->me) { /* the key's party order is the call's: cannot differ */
+  if (key_service_tsign(s->node, "results", a->rec.parties, a->n, sid, msg, len, &ts, &epoch, &me) != CX_OK) return;
+  if (me != a->me) { /* the key's party order is the call's: cannot differ */
     tsign_free(ts);
     return;
   }
-  j->fs[p].ts = ts;
-  memcpy(j->fs[p].sid, sid, 32);
-  j->fs[p].mask = mask;
-  if (p == j->me) j->frost_epoch = epoch;
+  a->fs[p].ts = ts;
+  a->fs[p].g = g;
+  a->fprop[p] = NULL;
+  memcpy(a->fs[p].sid, sid, 32);
+  if (p == a->me) a->frost_epoch = epoch;
   size_t w = 0;
-  for (size_t i = 0; i < j->ntspend; i++) {
-    cmsg *m = j->tspend[i];
-    int from = party_by_name(j, m->from);
+  for (size_t i = 0; i < a->ntspend; i++) {
+    cmsg *m = a->tspend[i];
+    int from = party_by_name(a, m->from);
     if (from >= 0 && memcmp(m->data + CW_HDR + 1, sid, 32) == 0) {
-      fs_deliver(s, j, (uint32_t)from, m->data + CW_HDR, m->len - CW_HDR);
+      fs_deliver(s, a, (uint32_t)from, m->data + CW_HDR, m->len - CW_HDR);
       free(m);
     } else {
-      j->tspend[w++] = m;
+      a->tspend[w++] = m;
     }
   }
-  j->ntspend = w;
+  a->ntspend = w;
 }
 
 static void on_fprop_msg(call_service *s, job *j, const cmsg *m, const call_wire *w) {
@@ -1309,9 +1392,16 @@ static void on_fprop_msg(call_service *s, job *j, const cmsg *m, const call_wire
     node_refuse(s->node, &s->refused, "signing proposal", m->from, "not a party of the call");
     return;
   }
-  if (j->fprop[p]) return; /* one proposal per coordinator */
-  j->fprop[p] = w->fmask;
-  fs_open(s, j, (uint32_t)p, w->fmask);
+  if (j->fprop[p] || j->fs[p].ts) return; /* one proposal per coordinator and anchor */
+  fgroup *g = calloc(1, sizeof *g);
+  if (!g) return;
+  g->k = w->fk;
+  for (size_t i = 0; i < g->k; i++) {
+    memcpy(g->ids[i].b, w->fents + i * CALL_FPROP_ENT, 32);
+    g->masks[i] = get_be64(w->fents + i * CALL_FPROP_ENT + 32);
+  }
+  j->fprop[p] = g;
+  fs_open(s, j, (uint32_t)p);
 }
 
 /* A tsign message: to its session, or kept until the proposal it belongs
@@ -1331,35 +1421,120 @@ static int on_tsign_msg(call_service *s, job *j, cmsg *m, const call_wire *w) {
   return 1; /* kept */
 }
 
-/* Closing, my turn to submit: coordinate a FROST signature over the result
- * with the agreeing parties' blobs, or fall back to quorum mode. Returns 1
- * when the result may be submitted now (j->frost says how). */
+static void submit(call_service *s, job *j);
+
+/* Whether it is my turn to submit call j's result: once 2t + 1 parties
+ * agree with my statement, the agreeing parties take turns in party order,
+ * SUBMIT_STAGGER_MS apart (docs/calls.md §5). */
+static int my_turn(job *j, uint64_t now) {
+  if (!j->have_mine) return 0;
+  if (!j->submit_at && (size_t)__builtin_popcountll(agree_mask(j)) >= 2 * (size_t)j->t + 1) {
+    uint64_t before = agree_mask(j) & ((1ull << j->me) - 1);
+    j->submit_at = now + (uint64_t)__builtin_popcountll(before) * SUBMIT_STAGGER_MS;
+  }
+  return j->submit_at && now >= j->submit_at;
+}
+
+/* My coordinated group's signature is made: every call of it gets the
+ * proof (the signature, its blobs, its path in the batch's tree) and the
+ * members' results go out now; the anchor's goes out from its own turn. */
+static void group_signed(call_service *s, job *a, const uint8_t sig[64]) {
+  const fgroup *g = a->fs[a->me].g;
+  cx_hash path[MERKLE_MAX_DEPTH];
+  for (size_t i = 0; i < g->k; i++) {
+    job *m = i ? find_job(s, g->ids[i].b) : a;
+    if (!m || m->submitted) continue;
+    memcpy(m->frost_sig, sig, 64);
+    m->frost_epoch = a->frost_epoch;
+    m->fmask = g->masks[i];
+    m->bn = m->bidx = m->bnpath = 0;
+    if (g->k > 1) {
+      m->bn = (uint8_t)g->k;
+      m->bidx = (uint8_t)i;
+      m->bnpath = (uint8_t)merkle_path(g->leaves, g->k, i, path);
+      memcpy(m->bpath, path, m->bnpath * sizeof path[0]); /* <= CX_RESULT_BATCH_DEPTH at 64 leaves */
+    }
+    m->frost = 2;
+    if (m != a) submit(s, m);
+  }
+}
+
+/* My coordinated group got no signature: its calls go in quorum mode. */
+static void group_failed(call_service *s, job *a) {
+  const fgroup *g = a->fs[a->me].g;
+  for (size_t i = 1; i < g->k; i++) {
+    job *m = find_job(s, g->ids[i].b);
+    if (m && m->frost == 4 && hash_eq(&m->anchor, &a->id)) m->frost = 3;
+  }
+  a->frost = 3;
+}
+
+/* Opens my group at call j's turn: j and the other results of its batch
+ * whose turn it is too (in the common case the whole batch: its calls end
+ * together and agree alike), under one proposal and one signing session.
+ * Returns 0 when no session could start (no usable results key). */
+static int group_open(call_service *s, job *j, uint64_t now) {
+  fgroup *g = calloc(1, sizeof *g);
+  if (!g) return 0;
+  g->ids[0] = j->id;
+  g->masks[0] = agree_mask(j);
+  g->k = 1;
+  for (size_t i = 0; i < s->nclosing && g->k < CALL_FPROP_MAX; i++) {
+    job *m = s->closing[i];
+    if (m == j || m->frost != 0 || m->submitted || !hash_eq(&m->lead, &j->lead) || !my_turn(m, now)) continue;
+    g->ids[g->k] = m->id;
+    g->masks[g->k++] = agree_mask(m);
+  }
+  j->fprop[j->me] = g;
+  fs_open(s, j, j->me);
+  if (!j->fs[j->me].ts) {
+    free(j->fprop[j->me]);
+    j->fprop[j->me] = NULL;
+    return 0;
+  }
+  uint8_t b[1 + CALL_FPROP_MAX * CALL_FPROP_ENT];
+  b[0] = (uint8_t)g->k;
+  for (size_t i = 0; i < g->k; i++) {
+    memcpy(b + 1 + i * CALL_FPROP_ENT, g->ids[i].b, 32);
+    put_be64(b + 1 + i * CALL_FPROP_ENT + 32, g->masks[i]);
+  }
+  send_kind(s, j, MPC_TO_ALL, CW_FPROP, b, 1 + g->k * CALL_FPROP_ENT);
+  if (tsign_coordinate(j->fs[j->me].ts, 0, now, NULL, 0) != CX_OK) return 0;
+  fs_pump(s, j, j->me);
+  for (size_t i = 1; i < g->k; i++) {
+    job *m = find_job(s, g->ids[i].b);
+    m->frost = 4;
+    m->anchor = j->id;
+  }
+  return 1;
+}
+
+/* Closing, my turn to submit: coordinate a FROST signature over my group's
+ * results (group_open), or fall back to quorum mode. Returns 1 when j's
+ * result may be submitted now (j->frost says how). */
 static int frost_turn(call_service *s, job *j, uint64_t now) {
+  if (j->frost == 4) {
+    const job *a = find_job(s, j->anchor.b);
+    if (a && a->frost == 1) return 0; /* its session is running */
+    j->frost = 0; /* the anchor closed (committed, or dropped) before signing: on my own */
+  }
   if (j->frost == 0) {
-    uint64_t mask = 0;
-    for (uint32_t i = 0; i < j->n; i++)
-      if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) mask |= 1ull << i;
     j->frost = 3;
-    fs_open(s, j, j->me, mask);
-    if (!j->fs[j->me].ts) return 1; /* no usable results key here: quorum mode */
-    uint8_t b[8];
-    put_be64(b, mask);
-    send_kind(s, j, MPC_TO_ALL, CW_FPROP, b, sizeof b);
-    if (tsign_coordinate(j->fs[j->me].ts, 0, now, NULL, 0) != CX_OK) return 1;
-    fs_pump(s, j, j->me);
+    if (!group_open(s, j, now)) return 1; /* no usable results key here: quorum mode */
     j->frost = 1;
     j->frost_until = now + FROST_MAX_MS;
   }
   if (j->frost == 1) {
     tsign *ts = j->fs[j->me].ts;
     tsign_status st = tsign_status_get(ts);
+    uint8_t sig[64];
     char hex[65];
-    if (st == TSIGN_DONE && tsign_signature(ts, j->frost_sig) == CX_OK) {
-      j->frost = 2;
+    if (st == TSIGN_DONE && tsign_signature(ts, sig) == CX_OK) {
+      group_signed(s, j, sig);
     } else if (st == TSIGN_FAILED || now >= j->frost_until) {
-      LOG_W("call", "call %.16s: no FROST signature (%s): the result goes in quorum mode", hash_hex(&j->id, hex),
-            st == TSIGN_FAILED ? tsign_reason(ts) : "timed out");
-      j->frost = 3;
+      LOG_W("call", "call %.16s: no FROST signature for its %zu result(s) (%s): quorum mode", hash_hex(&j->id, hex),
+            j->fs[j->me].g->k, st == TSIGN_FAILED ? tsign_reason(ts) : "timed out");
+      group_failed(s, j);
     }
     uint16_t ids[CX_MAX_VALIDATORS];
     tsign_fault why[CX_MAX_VALIDATORS];
@@ -1370,13 +1545,7 @@ static int frost_turn(call_service *s, job *j, uint64_t now) {
         LOG_W("call", "call %.16s: party %s sent a bad FROST signature share", hash_hex(&j->id, hex),
               ids[i] >= 1 && ids[i] <= j->n ? j->names[ids[i] - 1] : "?");
   }
-  return j->frost >= 2;
-}
-
-static job *find_job(call_service *s, const uint8_t *id) {
-  for (size_t i = jidx_slot(id); s->jidx[i]; i = (i + 1) & (JIDX_CAP - 1))
-    if (memcmp(s->jidx[i]->id.b, id, 32) == 0) return s->jidx[i];
-  return NULL;
+  return j->frost == 2 || j->frost == 3;
 }
 
 /* A call message (not an engine one) for job j. Returns 1 when the job
@@ -1442,14 +1611,6 @@ static void route(call_service *s, cmsg *m) {
 
 /* ---- closing: quorum and submission --------------------------------------- */
 
-/* Signatures over my statement (the ones I can put in a transaction). */
-static size_t agreeing(const job *j) {
-  size_t c = 0;
-  for (uint32_t i = 0; i < j->n; i++)
-    if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) c++;
-  return c;
-}
-
 static void submit(call_service *s, job *j) {
   node *n = s->node;
   cx_tx tx;
@@ -1457,8 +1618,8 @@ static void submit(call_service *s, job *j) {
   tx.type = TX_CALL_RESULT;
   tx.chain_id = n->chain_id;
   int frost = j->frost == 2;
-  uint64_t fmask = frost ? j->fs[j->me].mask : 0;
-  size_t ns = frost ? (size_t)__builtin_popcountll(fmask) : agreeing(j);
+  uint64_t fmask = frost ? j->fmask : 0;
+  size_t ns = (size_t)__builtin_popcountll(frost ? fmask : agree_mask(j)); /* the blobs or signatures it carries */
   cx_err e = tx_result_alloc(&tx, j->res.nout, ns);
   cx_tx_call_result *r = &tx.u.result;
   if (!e) {
@@ -1487,10 +1648,14 @@ static void submit(call_service *s, job *j) {
       e = tx_result_set_blob(&tx, q, p->blob, p->blob_len);
       q++;
     }
-    if (frost) { /* docs/keys.md §8: one signature by the results key */
-      r->proof = CX_RESULT_PROOF_FROST;
+    if (frost) { /* docs/keys.md §8: one signature by the results key, for this call or its batch */
+      r->proof = j->bn ? CX_RESULT_PROOF_FROST_BATCH : CX_RESULT_PROOF_FROST;
       r->key_epoch = j->frost_epoch;
       memcpy(r->frost.b, j->frost_sig, 64);
+      r->batch_n = j->bn;
+      r->batch_idx = j->bidx;
+      r->batch_npath = j->bnpath;
+      memcpy(r->batch_path, j->bpath, sizeof r->batch_path);
     } else {
       r->proof = CX_RESULT_PROOF_QUORUM;
     }
@@ -1501,6 +1666,9 @@ static void submit(call_service *s, job *j) {
   hash_hex(&j->id, hex);
   if (e)
     LOG_W("call", "call %.16s: result transaction not admitted: %s %s", hex, cx_err_name(e), detail);
+  else if (frost && j->bn)
+    LOG_I("call", "call %.16s: result (%s, one FROST signature for a batch of %u results, %zu blobs) submitted", hex,
+          j->res.status == CX_CALL_DONE ? "done" : "aborted", (unsigned)j->bn, ns);
   else if (frost)
     LOG_I("call", "call %.16s: result (%s, one FROST signature, %zu blobs) submitted", hex,
           j->res.status == CX_CALL_DONE ? "done" : "aborted", ns);
@@ -1578,18 +1746,11 @@ static int closing_step(call_service *s, job *j) {
     return 0;
   }
   for (uint32_t p = 0; p < j->n; p++) {
-    if (j->fprop[p] && !j->fs[p].ts) fs_open(s, j, p, j->fprop[p]); /* came before my result */
+    if (j->fprop[p] && !j->fs[p].ts) fs_open(s, j, p); /* came before my result, or before a member's */
     fs_pump(s, j, p); /* timers; a signer also answers later coordinators */
   }
   if (j->submitted) return 0;
-  if (!j->submit_at && agreeing(j) >= 2 * (size_t)j->t + 1) {
-    /* my turn among the agreeing parties */
-    uint32_t rank = 0;
-    for (uint32_t i = 0; i < j->me; i++)
-      if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) rank++;
-    j->submit_at = now + (uint64_t)rank * SUBMIT_STAGGER_MS;
-  }
-  if (j->submit_at && now >= j->submit_at && frost_turn(s, j, now)) submit(s, j);
+  if (my_turn(j, now) && frost_turn(s, j, now)) submit(s, j);
   return 0;
 }
 

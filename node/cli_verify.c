@@ -129,7 +129,8 @@ typedef struct {
 static int result_is_frost(const verify_tx *result) {
   cx_tx tx;
   if (!result->raw || tx_decode(result->raw, result->raw_len, &tx, NULL) != CX_OK) return 0;
-  int frost = tx.type == TX_CALL_RESULT && tx.u.result.proof == CX_RESULT_PROOF_FROST;
+  int frost = tx.type == TX_CALL_RESULT &&
+              (tx.u.result.proof == CX_RESULT_PROOF_FROST || tx.u.result.proof == CX_RESULT_PROOF_FROST_BATCH);
   tx_clear(&tx);
   return frost;
 }

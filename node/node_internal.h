@@ -443,12 +443,17 @@ void node_call_status(node *n, node_call_stats *out);
  *   COMMIT: str domain | root[32] | u64be count | leaf[32]
  *   SIG   : u8 status (2, 3) | statement[32] | bytes blob (<= CX_RESULT_BLOB_MAX) |
  *           sig[64] | str reason (<= CX_RESULT_REASON_MAX, UTF-8)
+ *   FPROP : u8 k (1..CALL_FPROP_MAX) | k x (call[32] | u64be mask != 0), calls
+ *           distinct, the first the header's (docs/keys.md §8)
+ *   TSIGN : a tsign message (CALL_TSIGN_MIN..CALL_TSIGN_MAX bytes)
  * Nothing may follow. */
 #define CALL_WIRE_VERSION 1
 enum { CALL_MPC = 1, CALL_COMMIT = 2, CALL_SIG = 3, CALL_FPROP = 4, CALL_TSIGN = 5 };
 #define CALL_TSIGN_MIN 35   /* TSIGN_HEAD_LEN */
 #define CALL_TSIGN_MAX 4261 /* TSIGN_MSG_MAX_LEN (tsign.h) */
 #define CALL_WIRE_HDR 34
+#define CALL_FPROP_MAX 64   /* CX_RESULT_BATCH_MAX: calls under one FROST signature */
+#define CALL_FPROP_ENT 40   /* call[32] | u64be mask */
 typedef struct {
   uint8_t kind;
   cx_hash call;
@@ -463,7 +468,9 @@ typedef struct {
   size_t blob_len;
   cx_sig sig;
   char reason[CX_RESULT_REASON_MAX + 1];
-  uint64_t fmask;     /* FPROP: the parties whose blobs the FROST result carries */
+  size_t fk;          /* FPROP: the calls one FROST signature is to cover (1..CALL_FPROP_MAX) */
+  const uint8_t *fents; /*   fk x (call[32] | u64be mask of the parties whose blobs it carries),
+                             a range of the input; the first call is the header's */
   const uint8_t *ts;  /* TSIGN: a tsign message, a range of the input */
   size_t ts_len;
 } call_wire;

@@ -598,7 +598,11 @@ static void frost_check(const vctx *v, const verify_input *in, const cx_hash *st
     frost_sig sig;
     memcpy(pk.b, k->group_pk, 32);
     memcpy(sig.b, r->frost.b, 64);
-    tx_result_frost_msg(st, r, msg);
+    size_t mlen = tx_result_signed_msg(st, r, msg);
+    char batch[96] = "";
+    if (r->proof == CX_RESULT_PROOF_FROST_BATCH)
+      snprintf(batch, sizeof batch, ", over the root of a batch of %u results (this one leaf %u, its path checked)",
+               (unsigned)r->batch_n, (unsigned)r->batch_idx);
     char qual[CX_MAX_VALIDATORS * (CX_NAME_MAX + 2) + 1] = "", gpk[17], ep[96] = "";
     size_t l = 0;
     for (size_t i = 0; i < parties->n; i++)
@@ -607,13 +611,16 @@ static void frost_check(const vctx *v, const verify_input *in, const cx_hash *st
     if (r->key_epoch)
       snprintf(ep, sizeof ep, "; signed at epoch %u: the DKG is epoch 0's, the group key every reshare keeps",
                (unsigned)r->key_epoch);
-    if (frost_verify(&pk, msg, sizeof msg, &sig, NULL, 0) != CX_OK)
-      fail(c, "the FROST signature does not verify over the statement %s... under the results key %s...%s",
-           shx(st).s, gpk, ep);
+    if (!mlen)
+      fail(c, "the result's batch path does not fit a tree of %u leaves at leaf %u", (unsigned)r->batch_n,
+           (unsigned)r->batch_idx);
+    else if (frost_verify(&pk, msg, mlen, &sig, NULL, 0) != CX_OK)
+      fail(c, "the FROST signature does not verify over the statement %s...%s under the results key %s...%s",
+           shx(st).s, batch, gpk, ep);
     else if ((out->frost = 1))
-      pass(c, "%s; statement %s... signed once by the results key %s... (FROST, %u of %u parties; key made by a "
+      pass(c, "%s; statement %s... signed once by the results key %s...%s (FROST, %u of %u parties; key made by a "
               "DKG of %zu transactions replayed from their proofs; qualified dealers %s)%s",
-           r->status == CX_CALL_DONE ? "done" : "aborted", shx(st).s, gpk, (unsigned)k->t, (unsigned)k->n,
+           r->status == CX_CALL_DONE ? "done" : "aborted", shx(st).s, gpk, batch, (unsigned)k->t, (unsigned)k->n,
            in->nkeytx, qual, ep);
   }
   vm_key_clear(k);
@@ -874,7 +881,7 @@ void verify_result(const vm_genesis *g, const verify_input *in, verify_report *o
   verify_check *mc = add(out, "mpc");
   if (!call_ok || !res_ok)
     fail(mc, "needs the call and the result transactions (see above)");
-  else if (res.u.result.proof == CX_RESULT_PROOF_FROST) {
+  else if (res.u.result.proof == CX_RESULT_PROOF_FROST || res.u.result.proof == CX_RESULT_PROOF_FROST_BATCH) {
     cx_hash st;
     const cx_tx_call *cl = &call.u.call;
     tx_result_statement(&v.chain_id, &res.u.result, &cl->contract, &cl->consent, &cl->did, &st);

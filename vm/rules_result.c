@@ -73,7 +73,12 @@ static int outputs_match(const lang_contract *lc, const cx_tx_call_result *r, si
   return j == r->nout;
 }
 
-static int is_frost(const cx_tx_call_result *r) { return r->proof == CX_RESULT_PROOF_FROST; }
+/* FROST (one signature per result) or FROST_BATCH (one per batch of
+ * results, each with its path to the signed root): the same rules but the
+ * message. */
+static int is_frost(const cx_tx_call_result *r) {
+  return r->proof == CX_RESULT_PROOF_FROST || r->proof == CX_RESULT_PROOF_FROST_BATCH;
+}
 
 /* The 2t + 1 of calls.md §4, t = floor((n - 1) / 3) of the call's n parties. */
 static size_t quorum(const vm_call *rec) { return 2 * (size_t)((rec->nparties - 1) / 3) + 1; }
@@ -147,14 +152,18 @@ out:
 }
 
 /* FROST mode, last (bad_signature): one signature by the `results` key
- * over statement || H_RESULT_BLOBS(the blobs) (tx_result_frost_msg). */
+ * over statement || H_RESULT_BLOBS(the blobs) (tx_result_frost_msg), or in
+ * FROST_BATCH over H_RESULT_BATCH of the root this result's leaf climbs to
+ * by its path (tx_result_signed_msg); a path that does not fit its tree is
+ * a bad signature too. */
 static cx_err check_frost_sig(const vmi_ctx *c, const vm_call *rec, const vm_key *k) {
   const cx_tx_call_result *r = &c->tx->u.result;
   cx_hash stmt;
   uint8_t msg[64];
   tx_result_statement(&c->tx->chain_id, r, &rec->contract, &rec->consent, &rec->did, &stmt);
-  tx_result_frost_msg(&stmt, r, msg);
-  return vm_key_verify(k, msg, sizeof msg, &r->frost);
+  size_t len = tx_result_signed_msg(&stmt, r, msg);
+  if (!len) return CX_E_BAD_SIG;
+  return vm_key_verify(k, msg, len, &r->frost);
 }
 
 cx_err vmi_rule_call_result(const vmi_ctx *c, cx_err *rej) {

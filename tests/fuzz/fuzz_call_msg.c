@@ -51,10 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     enc_fixed(&enc, cnt, 8);
     enc_fixed(&enc, w.leaf.b, 32);
   } else if (w.kind == CALL_FPROP) {
-    if (!w.fmask) abort();
-    uint8_t b[8];
-    put_be64(b, w.fmask);
-    enc_fixed(&enc, b, 8);
+    if (w.fk == 0 || w.fk > CALL_FPROP_MAX || !inside(w.fents, w.fk * CALL_FPROP_ENT, data, size)) abort();
+    if (memcmp(w.fents, w.call.b, 32) != 0) abort();
+    for (size_t i = 0; i < w.fk; i++) {
+      if (!get_be64(w.fents + i * CALL_FPROP_ENT + 32)) abort();
+      for (size_t q = 0; q < i; q++)
+        if (memcmp(w.fents + i * CALL_FPROP_ENT, w.fents + q * CALL_FPROP_ENT, 32) == 0) abort();
+    }
+    enc_u8(&enc, (uint8_t)w.fk);
+    enc_fixed(&enc, w.fents, w.fk * CALL_FPROP_ENT);
   } else if (w.kind == CALL_TSIGN) {
     if (!inside(w.ts, w.ts_len, data, size) || w.ts_len < CALL_TSIGN_MIN || w.ts_len > CALL_TSIGN_MAX) abort();
     enc_fixed(&enc, w.ts, w.ts_len);

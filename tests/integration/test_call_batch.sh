@@ -7,7 +7,8 @@
 #   - the calls ran as batches: a node's log shows a batch of more than one;
 #   - each of the five is DONE with the outputs of the plaintext run of its
 #     own record and thresholds (copies are not mixed up), and a batched
-#     call that is not its batch's lead passes custos verify result;
+#     call that is not its batch's lead passes custos verify result, its
+#     result under its batch's one FROST signature with its Merkle path;
 #   - the applicant without a health record: that call alone is ABORTED,
 #     with the health bureau's reason and code (the others took its signed
 #     abort), and its consent's use is given back.
@@ -122,4 +123,12 @@ done
 [ -n "$V" ] || fail "every done call led its own batch"
 "$CUSTOS" --node "$(rpc_url 2)" verify result "${CALL[V]}" --genesis "$WORK/net/genesis.json" >"$WORK/verify" \
   || fail "verify result of call $V: $(cat "$WORK/verify")"
-pass "custos verify result of call $V (not its batch's lead), from node 2 with the genesis alone"
+# its result carries the one FROST signature of its batch's results and its
+# path to the signed root (docs/keys.md §8), and the auditor checks both
+echo "${RES[V]}" | jq -e '.result.proof == "frost" and .result.batch.results >= 2 and
+  (.result.batch.path | length) >= 1' >/dev/null || fail "call $V's result has no batch signature: ${RES[V]}"
+grep -q "^ok   mpc: done; statement .* signed once by the results key .*, over the root of a batch of" \
+  "$WORK/verify" || fail "verify of a batch signature: $(cat "$WORK/verify")"
+grep -q "one FROST signature for a batch of" "$WORK"/node*.log || fail "no result submitted under a batch signature"
+pass "custos verify result of call $V (not its batch's lead, one FROST signature for $(echo "${RES[V]}" |
+  jq -r .result.batch.results) results), from node 2 with the genesis alone"
