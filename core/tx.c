@@ -503,9 +503,13 @@ void tx_result_batch_leaf(const uint8_t frost_msg[64], cx_hash *leaf) {
   hash_tagged(CX_TAG_RESULT_LEAF, frost_msg, 64, leaf);
 }
 
-void tx_result_batch_msg(const cx_hash *root, uint8_t out[32]) {
+void tx_result_batch_msg(const cx_hash *root, size_t n, uint8_t out[32]) {
+  CX_ASSERT(n >= 2 && n <= CX_RESULT_BATCH_MAX);
+  uint8_t b[33];
   cx_hash h;
-  hash_tagged(CX_TAG_RESULT_BATCH, root->b, 32, &h);
+  b[0] = (uint8_t)n;
+  memcpy(b + 1, root->b, 32);
+  hash_tagged(CX_TAG_RESULT_BATCH, b, sizeof b, &h);
   memcpy(out, h.b, 32);
 }
 
@@ -515,10 +519,10 @@ size_t tx_result_signed_msg(const cx_hash *statement, const cx_tx_call_result *r
   if (r->proof == CX_RESULT_PROOF_FROST) return 64;
   cx_hash leaf, root;
   tx_result_batch_leaf(out, &leaf);
-  if (r->batch_npath > CX_RESULT_BATCH_DEPTH ||
+  if (r->batch_n < 2 || r->batch_n > CX_RESULT_BATCH_MAX || r->batch_npath > CX_RESULT_BATCH_DEPTH ||
       !merkle_climb(&leaf, r->batch_idx, r->batch_n, r->batch_path, r->batch_npath, &root))
     return 0;
-  tx_result_batch_msg(&root, out);
+  tx_result_batch_msg(&root, r->batch_n, out);
   return 32;
 }
 

@@ -485,10 +485,12 @@ void tx_result_frost_msg(const cx_hash *statement, const cx_tx_call_result *r, u
 /* FROST_BATCH results (docs/keys.md §8): the calls of one batch share one
  * signature. Each result's leaf is H_RESULT_LEAF(its tx_result_frost_msg);
  * the leaves, in the coordinator's order, make an RFC 6962-shaped tree
- * (core/merkle.h); the key signs the 32-byte H_RESULT_BATCH(root), never
- * the same bytes as a single result's 64-byte message. */
+ * (core/merkle.h); the key signs the 32-byte H_RESULT_BATCH(u8 n || root),
+ * never the same bytes as a single result's 64-byte message. n is signed so
+ * that a result's (batch_n, batch_idx) is the signers' word too: with n
+ * fixed, only one leaf index climbs to the root along a given path. */
 void tx_result_batch_leaf(const uint8_t frost_msg[64], cx_hash *leaf);
-void tx_result_batch_msg(const cx_hash *root, uint8_t out[32]);
+void tx_result_batch_msg(const cx_hash *root, size_t n, uint8_t out[32]);
 /* The message the `results` key signed for r (proof FROST or FROST_BATCH),
  * its statement given: its length (64 or 32), or 0 when r's batch path does
  * not fit its (batch_idx, batch_n) or r is not in a FROST mode. */

@@ -139,9 +139,14 @@ typedef struct {
 } fgroup;
 _Static_assert(CALL_FPROP_MAX == CX_RESULT_BATCH_MAX && BATCH_MAX <= CALL_FPROP_MAX, "a batch under one signature");
 
-/* One party's signature as received. */
+/* One party's signature as received. Its sender is known from the member
+ * link (an authenticated Noise channel, docs/net.md), so the BIP340
+ * signature is only checked when it is to go on chain, in a QUORUM-mode
+ * result (quorum_sigs_ok): in FROST mode, the common case, it never does. */
 typedef struct {
   int have;
+  int checked;  /* its signature verified (mine: made here) */
+  int bad;      /* its signature failed: it counts for nothing */
   uint8_t status;
   cx_hash statement;
   uint8_t *blob;
@@ -484,13 +489,18 @@ static void send_kind(call_service *s, const job *j, uint32_t to, uint8_t kind, 
  * pool guard, a delta, an echo: mpc/online.c), so every honest party
  * aborts naming this node and reports it (docs/calls.md §5). Only TO_ALL
  * messages: a malformed share sent to one party is an erasure there,
- * corrected, not an abort. */
+ * corrected, not an abort.
+ * CUSTOS_TEST_MPC_CHEAT=badsig: the MPC is honest, but the BIP340
+ * signature in every SIG this node sends is spoilt (its copy is good), so
+ * a QUORUM-mode result that carried it would be refused on chain
+ * (tests/integration/test_call_badsig.sh: quorum_sigs_ok). */
+enum { CHEAT_NONE, CHEAT_MALFORMED, CHEAT_BADSIG };
 static int cheat_mode(void) {
-  static int mode = -1; /* 0 none, 1 malformed */
+  static int mode = -1;
   if (mode < 0) {
     const char *v = getenv("CUSTOS_TEST_MPC_CHEAT");
-    mode = v && strcmp(v, "malformed") == 0;
-    if (v && !mode) LOG_W("call", "CUSTOS_TEST_MPC_CHEAT=%s: unknown kind (malformed): not cheating", v);
+    mode = !v ? CHEAT_NONE : strcmp(v, "malformed") == 0 ? CHEAT_MALFORMED : strcmp(v, "badsig") == 0 ? CHEAT_BADSIG : CHEAT_NONE;
+    if (v && !mode) LOG_W("call", "CUSTOS_TEST_MPC_CHEAT=%s: unknown kind (malformed, badsig): not cheating", v);
   }
   return mode;
 }
@@ -499,7 +509,7 @@ static int cheat_mode(void) {
  * send buf as it is. */
 static uint8_t *cheat_msg(const call_service *s, const batch *b, uint32_t to, const uint8_t *buf, size_t len,
                           size_t *olen) {
-  if (!cheat_mode() || b->stage != ST_ONLINE || to != MPC_TO_ALL) return NULL;
+  if (cheat_mode() != CHEAT_MALFORMED || b->stage != ST_ONLINE || to != MPC_TO_ALL) return NULL;
   mpc_msg m;
   if (mpc_msg_decode(buf, len, &m) != CX_OK || m.kind != MPC_KIND_ONLINE || m.len < FE_BYTES) return NULL;
   uint8_t *pl = malloc(m.len), *out = NULL;
@@ -690,6 +700,14 @@ static void finish(call_service *s, job *j, uint8_t status, cx_err code, const c
   }
   j->have_mine = 1;
   add_sig(j, j->me, status, &j->statement, j->blob, j->blob_len, &sig, j->reason);
+  j->sigs[j->me].checked = 1;
+#if CUSTOS_TESTING
+  if (cheat_mode() == CHEAT_BADSIG) {
+    sig.b[63] ^= 1;
+    char hex[65];
+    LOG_W("call", "call %.16s: TEST CHEAT: result signature sent spoilt", hash_hex(&j->id, hex));
+  }
+#endif
   cx_enc e;
   enc_init(&e);
   enc_u8(&e, status);
@@ -1246,13 +1264,37 @@ static void on_sig_msg(call_service *s, job *j, const cmsg *m, const call_wire *
     node_refuse(s->node, &s->refused, "call signature", m->from, "not a party of the call");
     return;
   }
-  cx_hash msg;
-  tx_result_sig_msg(&w->statement, w->blob, w->blob_len, &msg);
-  if (!sig_verify(&j->rec.parties[p], msg.b, 32, &w->sig)) {
-    node_refuse(s->node, &s->refused, "call signature", m->from, "bad signature");
-    return;
-  }
   add_sig(j, (uint32_t)p, w->status, &w->statement, w->blob, w->blob_len, &w->sig, w->reason);
+}
+
+/* Whether party i's signature of call j is over my statement (and not
+ * found bad). */
+static int agrees(const job *j, uint32_t i) {
+  const psig *p = &j->sigs[i];
+  return p->have && !p->bad && hash_eq(&p->statement, &j->statement);
+}
+
+/* Before a QUORUM-mode result: verifies the signatures it would carry (the
+ * agreeing ones) that are not checked yet. A bad one is refused and its
+ * party no longer counts (as if it had not signed); then 0, and the turn
+ * is worked out again from the parties left. */
+static int quorum_sigs_ok(call_service *s, job *j) {
+  int ok = 1;
+  for (uint32_t i = 0; i < j->n; i++) {
+    psig *p = &j->sigs[i];
+    if (p->checked || !agrees(j, i)) continue;
+    cx_hash msg;
+    tx_result_sig_msg(&p->statement, p->blob, p->blob_len, &msg);
+    if (sig_verify(&j->rec.parties[i], msg.b, 32, &p->sig)) {
+      p->checked = 1;
+      continue;
+    }
+    node_refuse(s->node, &s->refused, "call signature", j->names[i], "bad signature");
+    p->bad = 1; /* have stays: a second word of that party is ignored too */
+    ok = 0;
+  }
+  if (!ok) j->submit_at = 0;
+  return ok;
 }
 
 /* ---- one FROST signature per result, or per batch (docs/keys.md §8) ------ */
@@ -1267,7 +1309,7 @@ static job *find_job(call_service *s, const uint8_t *id) {
 static uint64_t agree_mask(const job *j) {
   uint64_t mask = 0;
   for (uint32_t i = 0; i < j->n; i++)
-    if (j->sigs[i].have && hash_eq(&j->sigs[i].statement, &j->statement)) mask |= 1ull << i;
+    if (agrees(j, i)) mask |= 1ull << i;
   return mask;
 }
 
@@ -1283,7 +1325,7 @@ static int frost_msg(const job *j, uint64_t mask, uint8_t msg[64]) {
   for (uint32_t i = 0; i < j->n; i++) {
     if (!(mask >> i & 1)) continue;
     const psig *p = &j->sigs[i];
-    if (!p->have || !hash_eq(&p->statement, &j->statement)) return 0;
+    if (!agrees(j, i)) return 0;
     list[r.nsig].party = (uint8_t)i;
     list[r.nsig].blob = p->blob;
     list[r.nsig].blob_len = p->blob_len;
@@ -1313,7 +1355,7 @@ static size_t group_msg(call_service *s, const job *a, fgroup *g, uint8_t msg[64
   }
   cx_hash root;
   merkle_root(g->leaves, g->k, &root);
-  tx_result_batch_msg(&root, msg);
+  tx_result_batch_msg(&root, g->k, msg);
   return 32;
 }
 
@@ -1641,7 +1683,7 @@ static void submit(call_service *s, job *j) {
     size_t q = 0;
     for (uint32_t i = 0; i < j->n && !e; i++) {
       const psig *p = &j->sigs[i];
-      if (!p->have || !hash_eq(&p->statement, &j->statement)) continue;
+      if (!agrees(j, i)) continue;
       if (frost && !(fmask >> i & 1)) continue;
       r->sigs[q].party = (uint8_t)i;
       if (!frost) r->sigs[q].sig = p->sig;
@@ -1706,7 +1748,7 @@ static int take_dealer_abort(call_service *s, job *j) {
   static const cx_err codes[] = {CX_E_MPC_CHECK_FAILED, CX_E_MPC_TIMEOUT, CX_E_MPC_CLIENT_REJECTED};
   for (size_t d = 0; d < j->ndom; d++) {
     const psig *p = &j->sigs[j->dealer[d]];
-    if (j->have_in[d] || !p->have || p->status != CX_CALL_ABORTED) continue;
+    if (j->have_in[d] || !p->have || p->bad || p->status != CX_CALL_ABORTED) continue;
     for (size_t c = 0; c < sizeof codes / sizeof *codes; c++) {
       cx_tx_call_result r;
       cx_hash st;
@@ -1750,7 +1792,7 @@ static int closing_step(call_service *s, job *j) {
     fs_pump(s, j, p); /* timers; a signer also answers later coordinators */
   }
   if (j->submitted) return 0;
-  if (my_turn(j, now) && frost_turn(s, j, now)) submit(s, j);
+  if (my_turn(j, now) && frost_turn(s, j, now) && (j->frost == 2 || quorum_sigs_ok(s, j))) submit(s, j);
   return 0;
 }
 

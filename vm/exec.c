@@ -10,6 +10,10 @@
 static int result_decodable(const cx_tx_call_result *r) {
   if (r->status != CX_CALL_DONE && r->status != CX_CALL_ABORTED) return 0;
   if (r->proof > CX_RESULT_PROOF_FROST_BATCH) return 0; /* 0: built in memory, QUORUM */
+  if (r->proof == CX_RESULT_PROOF_FROST_BATCH &&
+      (r->batch_n < 2 || r->batch_n > CX_RESULT_BATCH_MAX || r->batch_idx >= r->batch_n ||
+       r->batch_npath > CX_RESULT_BATCH_DEPTH))
+    return 0;
   if (r->nsig > CX_MAX_VALIDATORS || (r->nsig && !r->sigs)) return 0;
   for (size_t i = 1; i < r->nsig; i++)
     if (r->sigs[i].party <= r->sigs[i - 1].party) return 0;

@@ -75,6 +75,8 @@ static const struct {
     {CX_TAG_MPC_OPENED, "custos/mpc-opened"},
     {CX_TAG_KEY, "custos/key"},
     {CX_TAG_RESULT_BLOBS, "custos/result-blobs"},
+    {CX_TAG_RESULT_LEAF, "custos/result-leaf"},
+    {CX_TAG_RESULT_BATCH, "custos/result-batch"},
 };
 
 /* BIP340 tagged hash computed from plain SHA-256 only:
@@ -1112,6 +1114,42 @@ START_TEST(test_merkle_path_too_long) {
 }
 END_TEST
 
+/* merkle_climb gives the root merkle_root gives, for every leaf of every
+ * small tree along its own path, and refuses an index or a path length
+ * the tree has no place for (what FROST_BATCH results rely on). */
+START_TEST(test_merkle_climb) {
+  cx_hash leaves[9], path[MERKLE_MAX_DEPTH + 1], root, got;
+  for (size_t i = 0; i < ARRAY_LEN(leaves); i++) rand_hash(&leaves[i]);
+  ck_assert(!merkle_climb(&leaves[0], 0, 0, path, 0, &got));
+  for (size_t n = 1; n <= ARRAY_LEN(leaves); n++) {
+    merkle_root(leaves, n, &root);
+    for (size_t i = 0; i < n; i++) {
+      size_t len = merkle_path(leaves, n, i, path);
+      memset(got.b, 0, 32);
+      ck_assert_msg(merkle_climb(&leaves[i], i, n, path, len, &got), "n=%zu i=%zu", n, i);
+      ck_assert_msg(hash_eq(&got, &root), "n=%zu i=%zu", n, i);
+      /* no place for the leaf: idx >= n */
+      ck_assert(!merkle_climb(&leaves[i], n, n, path, len, &got));
+      ck_assert(!merkle_climb(&leaves[i], n + 3, n, path, len, &got));
+      /* a path one shorter or one longer than the leaf's depth */
+      if (len > 0) ck_assert(!merkle_climb(&leaves[i], i, n, path, len - 1, &got));
+      path[len] = leaves[0];
+      ck_assert(!merkle_climb(&leaves[i], i, n, path, len + 1, &got));
+      ck_assert(!merkle_climb(&leaves[i], i, n, path, MERKLE_MAX_DEPTH + 1, &got));
+      /* a damaged path or leaf climbs, to another root */
+      if (len > 0) {
+        path[len - 1].b[31] ^= 0x10;
+        ck_assert(merkle_climb(&leaves[i], i, n, path, len, &got));
+        ck_assert(!hash_eq(&got, &root));
+        path[len - 1].b[31] ^= 0x10;
+        ck_assert(merkle_climb(&leaves[(i + 1) % n], i, n, path, len, &got));
+        ck_assert(!hash_eq(&got, &root));
+      }
+    }
+  }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* transactions                                                             */
 /* ------------------------------------------------------------------------ */
@@ -1146,6 +1184,8 @@ enum {
   V_MEV_CLIENT, /* mpc_evidence: a client check (item, aux) */
   V_RESULT_FROST_DONE,    /* call_result, FROST proof, 3 blobs */
   V_RESULT_FROST_ABORTED, /* call_result, FROST proof, no blob */
+  V_RESULT_BATCH_DONE,    /* call_result, FROST_BATCH proof (a leaf and its path), 3 blobs */
+  V_RESULT_BATCH_ABORTED, /* call_result, FROST_BATCH proof, no blob */
   V_KEY_CREATE,
   V_KEY_DEAL,  /* 4 slots, the own one empty */
   V_KEY_VERDICT,
@@ -1240,6 +1280,19 @@ static void make_result(cx_tx *tx, int done, int frost) {
       ck_assert_int_eq(tx_result_set_blob(tx, i, blob, sizeof blob), CX_OK);
     }
   }
+}
+
+/* The FROST proof of r made a FROST_BATCH one: r is leaf idx of a batch of
+ * n (2..64), with a path of random hashes as long as that leaf's in an
+ * RFC 6962 tree (the codec does not climb it); now and then the largest
+ * batch's last leaf, whose path is the longest (CX_RESULT_BATCH_DEPTH). */
+static void make_batch_proof(cx_tx_call_result *r) {
+  r->proof = CX_RESULT_PROOF_FROST_BATCH;
+  r->batch_n = tu_rand() % 4 ? (uint8_t)(2 + tu_rand() % (CX_RESULT_BATCH_MAX - 1)) : CX_RESULT_BATCH_MAX;
+  r->batch_idx = r->batch_n == CX_RESULT_BATCH_MAX ? CX_RESULT_BATCH_MAX - 1 : (uint8_t)(tu_rand() % r->batch_n);
+  r->batch_npath = (uint8_t)ref_depth(r->batch_n, r->batch_idx);
+  ck_assert_uint_le(r->batch_npath, CX_RESULT_BATCH_DEPTH);
+  for (size_t i = 0; i < r->batch_npath; i++) rand_hash(&r->batch_path[i]);
 }
 
 /* An mpc_evidence body: an online equivocation (two messages of 150 and
@@ -1494,6 +1547,11 @@ static void make_tx(cx_tx *tx, int v) {
     case V_RESULT_FROST_ABORTED:
       make_result(tx, v == V_RESULT_FROST_DONE, 1);
       break;
+    case V_RESULT_BATCH_DONE:
+    case V_RESULT_BATCH_ABORTED:
+      make_result(tx, v == V_RESULT_BATCH_DONE, 1);
+      make_batch_proof(&tx->u.result);
+      break;
     case V_KEY_CREATE:
     case V_KEY_DEAL:
     case V_KEY_VERDICT:
@@ -1647,10 +1705,16 @@ static void assert_tx_eq(const cx_tx *a, const cx_tx *b) {
       ck_assert_str_eq(x->reason, y->reason);
       /* proof 0 (built in memory) is a QUORUM one */
       ck_assert_uint_eq(x->proof ? x->proof : CX_RESULT_PROOF_QUORUM, y->proof ? y->proof : CX_RESULT_PROOF_QUORUM);
-      int frost = x->proof == CX_RESULT_PROOF_FROST;
+      int frost = x->proof == CX_RESULT_PROOF_FROST || x->proof == CX_RESULT_PROOF_FROST_BATCH;
       if (frost) {
         ck_assert_uint_eq(x->key_epoch, y->key_epoch);
         ck_assert_mem_eq(x->frost.b, y->frost.b, 64);
+      }
+      if (x->proof == CX_RESULT_PROOF_FROST_BATCH) {
+        ck_assert_uint_eq(x->batch_n, y->batch_n);
+        ck_assert_uint_eq(x->batch_idx, y->batch_idx);
+        ck_assert_uint_eq(x->batch_npath, y->batch_npath);
+        for (size_t i = 0; i < x->batch_npath; i++) ck_assert(hash_eq(&x->batch_path[i], &y->batch_path[i]));
       }
       ck_assert_uint_eq(x->nsig, y->nsig);
       for (size_t i = 0; i < x->nsig; i++) {
@@ -1969,6 +2033,8 @@ START_TEST(test_tx_flip_result) {
   flip_all(V_RESULT_ABORTED);
   flip_all(V_RESULT_FROST_DONE);
   flip_all(V_RESULT_FROST_ABORTED);
+  flip_all(V_RESULT_BATCH_DONE);
+  flip_all(V_RESULT_BATCH_ABORTED);
 }
 END_TEST
 START_TEST(test_tx_flip_keys) {
@@ -3208,7 +3274,7 @@ END_TEST
 
 /* The FROST proof (docs/calls.md §4): u8 2 | varint key_epoch | sig[64] |
  * varint nsig (0..64) | nsig x (u8 party | bytes blob). Every refusal, each
- * at its offset; the proof byte itself is 1 or 2. */
+ * at its offset; the proof byte itself is 1, 2 or 3 (FROST_BATCH). */
 static void rh_frost(cx_enc *e, uint64_t epoch, const uint8_t *parties, size_t n, size_t bl) {
   uint8_t sig[64] = {7};
   uint8_t *blob = calloc(1, bl ? bl : 1);
@@ -3255,8 +3321,8 @@ START_TEST(test_tx_result_frost_errors) {
   tx_clear(&got);
   enc_free(&e);
 
-  /* the proof byte: 1 or 2 */
-  const uint8_t proofs[] = {0, 3, 0xff};
+  /* the proof byte: 1, 2 or 3 (3 is FROST_BATCH's: test_tx_result_batch_errors) */
+  const uint8_t proofs[] = {0, 4, 0xff};
   for (size_t i = 0; i < ARRAY_LEN(proofs); i++) {
     rh_head(&e, CX_CALL_DONE);
     rh_done_fields(&e, RH_FE1);
@@ -3355,6 +3421,160 @@ START_TEST(test_tx_result_frost_errors) {
 }
 END_TEST
 
+/* The FROST_BATCH proof (tx.h): u8 3 | varint key_epoch (7) | sig[64] |
+ * u8 batch_n | u8 batch_idx | u8 npath | nhash x hash[32] (hash i all
+ * bytes i + 1) | varint nsig | nsig x (u8 party i | bytes blob of 80), then
+ * the tx sig. batch_n sits 66 bytes after the proof byte. */
+static void rh_batch(cx_enc *e, uint8_t n, uint8_t idx, uint8_t npath, size_t nhash, size_t nsig) {
+  uint8_t sig[64] = {7}, h[32], blob[80] = {0};
+  enc_u8(e, CX_RESULT_PROOF_FROST_BATCH);
+  enc_varint(e, 7);
+  enc_fixed(e, sig, 64);
+  enc_u8(e, n);
+  enc_u8(e, idx);
+  enc_u8(e, npath);
+  for (size_t i = 0; i < nhash; i++) {
+    memset(h, (int)(i + 1), 32);
+    enc_fixed(e, h, 32);
+  }
+  enc_varint(e, nsig);
+  for (size_t i = 0; i < nsig; i++) {
+    enc_u8(e, (uint8_t)i);
+    enc_bytes(e, blob, sizeof blob);
+  }
+  enc_fixed(e, sig, 64);
+}
+
+/* Every refusal of the FROST_BATCH fields, each with its error at its
+ * offset; the shape of the tree is the rule's (bad_signature), so a path
+ * that does not fit its leaf still decodes. */
+START_TEST(test_tx_result_batch_errors) {
+  cx_enc e;
+  size_t off, at;
+  cx_tx got;
+
+  /* the hand layout decodes: the largest batch's last leaf (the longest path) */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_batch(&e, CX_RESULT_BATCH_MAX, CX_RESULT_BATCH_MAX - 1, CX_RESULT_BATCH_DEPTH, CX_RESULT_BATCH_DEPTH, 3);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+  const cx_tx_call_result *r = &got.u.result;
+  ck_assert_uint_eq(r->proof, CX_RESULT_PROOF_FROST_BATCH);
+  ck_assert_uint_eq(r->key_epoch, 7);
+  ck_assert_uint_eq(r->frost.b[0], 7);
+  ck_assert_uint_eq(r->batch_n, 64);
+  ck_assert_uint_eq(r->batch_idx, 63);
+  ck_assert_uint_eq(r->batch_npath, 6);
+  for (size_t i = 0; i < 6; i++) {
+    ck_assert_uint_eq(r->batch_path[i].b[0], i + 1);
+    ck_assert_uint_eq(r->batch_path[i].b[31], i + 1);
+  }
+  ck_assert_uint_eq(r->nsig, 3);
+  ck_assert_uint_eq(r->sigs[2].party, 2);
+  ck_assert_uint_eq(r->sigs[2].blob_len, 80);
+  tx_clear(&got);
+  enc_free(&e);
+  /* the smallest batch, ABORTED without a blob */
+  rh_head(&e, CX_CALL_ABORTED);
+  enc_varint(&e, 4);
+  enc_str(&e, "timeout");
+  rh_batch(&e, 2, 1, 1, 1, 0);
+  ck_assert_int_eq(enc_finish(&e), CX_OK);
+  ck_assert_int_eq(tx_decode(e.buf, e.len, &got, &off), CX_OK);
+  ck_assert_uint_eq(got.u.result.batch_n, 2);
+  ck_assert_uint_eq(got.u.result.batch_idx, 1);
+  ck_assert_uint_eq(got.u.result.batch_npath, 1);
+  ck_assert_uint_eq(got.u.result.nsig, 0);
+  tx_clear(&got);
+  enc_free(&e);
+  /* paths that fit no leaf of their tree: none for 5 leaves, 6 for 2 */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_batch(&e, 5, 0, 0, 0, 3);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_OK);
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  rh_batch(&e, 2, 0, 6, 6, 3);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_OK);
+
+  /* batch_n: 2..64 */
+  const uint8_t ns[] = {0, 1, CX_RESULT_BATCH_MAX + 1, 0xff};
+  for (size_t i = 0; i < ARRAY_LEN(ns); i++) {
+    rh_head(&e, CX_CALL_DONE);
+    rh_done_fields(&e, RH_FE1);
+    at = e.len + 66;
+    rh_batch(&e, ns[i], 0, 1, 1, 3);
+    ck_assert_msg(rh_decode(&e, &off) == CX_E_BAD_ENUM, "batch_n %u", (unsigned)ns[i]);
+    ck_assert_uint_eq(off, at);
+  }
+  /* batch_idx: below batch_n */
+  const uint8_t ix[][2] = {{2, 2}, {5, 5}, {5, 6}, {CX_RESULT_BATCH_MAX, CX_RESULT_BATCH_MAX}, {2, 0xff}};
+  for (size_t i = 0; i < ARRAY_LEN(ix); i++) {
+    rh_head(&e, CX_CALL_DONE);
+    rh_done_fields(&e, RH_FE1);
+    at = e.len + 67;
+    rh_batch(&e, ix[i][0], ix[i][1], 1, 1, 3);
+    ck_assert_msg(rh_decode(&e, &off) == CX_E_BAD_ENUM, "batch %u idx %u", (unsigned)ix[i][0], (unsigned)ix[i][1]);
+    ck_assert_uint_eq(off, at);
+  }
+  /* npath: 0..6, refused before any hash is read */
+  const uint8_t nps[] = {CX_RESULT_BATCH_DEPTH + 1, 0x80, 0xff};
+  for (size_t i = 0; i < ARRAY_LEN(nps); i++) {
+    rh_head(&e, CX_CALL_DONE);
+    rh_done_fields(&e, RH_FE1);
+    at = e.len + 68;
+    rh_batch(&e, CX_RESULT_BATCH_MAX, 0, nps[i], CX_RESULT_BATCH_DEPTH + 1, 3);
+    ck_assert_msg(rh_decode(&e, &off) == CX_E_BAD_ENUM, "npath %u", (unsigned)nps[i]);
+    ck_assert_uint_eq(off, at);
+  }
+  /* the path cut short: the input ends before its third hash, or inside it */
+  for (size_t part = 0; part < 32; part += 31) {
+    rh_head(&e, CX_CALL_DONE);
+    rh_done_fields(&e, RH_FE1);
+    at = e.len + 69 + 2 * 32;
+    enc_u8(&e, CX_RESULT_PROOF_FROST_BATCH);
+    enc_varint(&e, 7);
+    uint8_t z64[64] = {0};
+    enc_fixed(&e, z64, 64);
+    enc_u8(&e, 8);
+    enc_u8(&e, 0);
+    enc_u8(&e, 3);
+    enc_fixed(&e, z64, 64);
+    enc_fixed(&e, z64, part);
+    ck_assert_int_eq(rh_decode(&e, &off), CX_E_TRUNCATED);
+    ck_assert_uint_eq(off, at);
+  }
+  /* the blobs follow the path: their count is read after the last hash */
+  rh_head(&e, CX_CALL_DONE);
+  rh_done_fields(&e, RH_FE1);
+  at = e.len + 69 + 3 * 32;
+  rh_batch(&e, 8, 0, 3, 3, CX_MAX_VALIDATORS + 1);
+  ck_assert_int_eq(rh_decode(&e, &off), CX_E_TOO_LONG);
+  ck_assert_uint_eq(off, at);
+
+  /* a result built in memory: the batch fields cost 3 bytes and a hash each */
+  cx_tx tx;
+  uint8_t *b0, *b1;
+  size_t l0, l1;
+  make_tx(&tx, V_RESULT_FROST_DONE);
+  ck_assert_int_eq(tx_encode(&tx, 1, &b0, &l0), CX_OK);
+  tx.u.result.proof = CX_RESULT_PROOF_FROST_BATCH;
+  tx.u.result.batch_n = 9;
+  tx.u.result.batch_idx = 8;
+  tx.u.result.batch_npath = 1;
+  rand_hash(&tx.u.result.batch_path[0]);
+  ck_assert_int_eq(tx_encode(&tx, 1, &b1, &l1), CX_OK);
+  ck_assert_uint_eq(l1, l0 + 3 + 32);
+  ck_assert_int_eq(tx_decode(b1, l1, &got, NULL), CX_OK);
+  assert_tx_eq(&tx, &got);
+  tx_clear(&got);
+  free(b0);
+  free(b1);
+  tx_clear(&tx);
+}
+END_TEST
+
 /* tx_result_frost_msg = statement || H_RESULT_BLOBS(varint nsig ||
  * nsig x (u8 party || bytes blob)): from the layout, recomputed with plain
  * SHA-256; every blob byte and party changes it, the QUORUM signatures do not. */
@@ -3407,6 +3627,100 @@ START_TEST(test_tx_result_frost_msg) {
     ck_assert_mem_eq(m0, m1, 64);
     tx_clear(&tx);
   }
+}
+END_TEST
+
+/* tx_result_signed_msg: FROST_BATCH results of one batch of 5 (leaves
+ * H_RESULT_LEAF(tx_result_frost_msg) of 5 different results, in order) each
+ * give the 32-byte H_RESULT_BATCH(root), recomputed here with plain
+ * SHA-256; another index, a damaged path, a path of another length or
+ * another batch size give another message or none; FROST gives the 64-byte
+ * frost message, QUORUM nothing. */
+START_TEST(test_tx_result_signed_msg) {
+#define NB 5
+  cx_tx tx[NB];
+  cx_hash stmt[NB], leaves[NB], root, path[MERKLE_MAX_DEPTH];
+  uint8_t fm[64], want[32], got[64];
+  for (size_t i = 0; i < NB; i++) {
+    make_tx(&tx[i], i % 2 ? V_RESULT_FROST_ABORTED : V_RESULT_FROST_DONE);
+    rand_hash(&stmt[i]);
+    tx_result_frost_msg(&stmt[i], &tx[i].u.result, fm);
+    tx_result_batch_leaf(fm, &leaves[i]);
+    ref_tagged("custos/result-leaf", fm, 64, want);
+    ck_assert_mem_eq(leaves[i].b, want, 32);
+    /* FROST: the frost message itself */
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], &tx[i].u.result, got), 64);
+    ck_assert_mem_eq(got, fm, 64);
+  }
+  merkle_root(leaves, NB, &root);
+  uint8_t nroot[33] = {NB};
+  memcpy(nroot + 1, root.b, 32);
+  ref_tagged("custos/result-batch", nroot, 33, want);
+  tx_result_batch_msg(&root, NB, got);
+  ck_assert_mem_eq(got, want, 32);
+  for (size_t i = 0; i < NB; i++) {
+    cx_tx_call_result *r = &tx[i].u.result;
+    size_t len = merkle_path(leaves, NB, i, path);
+    ck_assert_uint_le(len, CX_RESULT_BATCH_DEPTH);
+    r->proof = CX_RESULT_PROOF_FROST_BATCH;
+    r->batch_n = NB;
+    r->batch_idx = (uint8_t)i;
+    r->batch_npath = (uint8_t)len;
+    memcpy(r->batch_path, path, len * sizeof *path);
+    memset(got, 0, sizeof got);
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 32);
+    ck_assert_mem_eq(got, want, 32);
+    /* another result's statement, at this one's place */
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[(i + 1) % NB], r, got), 32);
+    ck_assert(memcmp(got, want, 32) != 0);
+    /* another index: another root, or no place for this path */
+    for (uint8_t j = 0; j < NB + 2; j++) {
+      if (j == i) continue;
+      r->batch_idx = j;
+      size_t l = tx_result_signed_msg(&stmt[i], r, got);
+      ck_assert_msg(l == 0 || (l == 32 && memcmp(got, want, 32) != 0), "leaf %zu at %u: %zu", i, (unsigned)j, l);
+      if (j >= NB) ck_assert_uint_eq(l, 0);
+    }
+    r->batch_idx = (uint8_t)i;
+    /* another batch size: none when its tree has no leaf i at this depth.
+     * One that has climbs to the same root (leaves 0..3 of 5, 6, 7 or 8
+     * climb alike: the root binds the leaf and its path, not batch_n), but
+     * the size is signed, so the message differs: (batch_n, batch_idx)
+     * cannot be rewritten under the signature. A batch of one is none. */
+    for (uint8_t n = 1; n <= 12; n++) {
+      r->batch_n = n;
+      size_t l = tx_result_signed_msg(&stmt[i], r, got);
+      int fits = n >= 2 && i < n && ref_depth(n, i) == len;
+      ck_assert_msg(l == (fits ? 32u : 0u), "leaf %zu of %u: %zu", i, (unsigned)n, l);
+      if (n != NB && fits) ck_assert_msg(memcmp(got, want, 32) != 0, "leaf %zu of %u signs as of %d", i, (unsigned)n, NB);
+    }
+    r->batch_n = NB;
+    /* a flipped byte in each hash of the path */
+    for (size_t k = 0; k < len; k++) {
+      r->batch_path[k].b[k * 5] ^= 0x08;
+      ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 32);
+      ck_assert(memcmp(got, want, 32) != 0);
+      r->batch_path[k].b[k * 5] ^= 0x08;
+    }
+    /* a path one shorter or one longer; one over CX_RESULT_BATCH_DEPTH */
+    r->batch_npath = (uint8_t)(len - 1);
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 0);
+    rand_hash(&r->batch_path[len]);
+    r->batch_npath = (uint8_t)(len + 1);
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 0);
+    r->batch_npath = CX_RESULT_BATCH_DEPTH + 1;
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 0);
+    r->batch_npath = (uint8_t)len;
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 32);
+    ck_assert_mem_eq(got, want, 32);
+    /* QUORUM (or 0, built in memory): no key signed anything */
+    r->proof = CX_RESULT_PROOF_QUORUM;
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 0);
+    r->proof = 0;
+    ck_assert_uint_eq(tx_result_signed_msg(&stmt[i], r, got), 0);
+    tx_clear(&tx[i]);
+  }
+#undef NB
 }
 END_TEST
 
@@ -4737,6 +5051,7 @@ static Suite *core_suite(void) {
   tc = tcase_create("merkle");
   tcase_add_test(tc, test_merkle);
   tcase_add_test(tc, test_merkle_path_too_long);
+  tcase_add_test(tc, test_merkle_climb);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("tx");
@@ -4763,6 +5078,8 @@ static Suite *core_suite(void) {
   tcase_add_test(tc, test_tx_result_statement);
   tcase_add_test(tc, test_tx_result_frost_errors);
   tcase_add_test(tc, test_tx_result_frost_msg);
+  tcase_add_test(tc, test_tx_result_batch_errors);
+  tcase_add_test(tc, test_tx_result_signed_msg);
   tcase_add_test(tc, test_tx_key_errors);
   tcase_add_test(tc, test_tx_key_reshare);
   tcase_add_test(tc, test_tx_sign_errors);

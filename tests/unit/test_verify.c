@@ -12,8 +12,10 @@
  * (key_create, deals with shares sealed to their enc keys, verdicts, and an
  * answer or advance votes), each in a certified block, with dkg.h driving
  * every party; t = 3 of them then sign the result with frost.h over
- * tx_result_frost_msg. The auditor replays the key from those transactions
- * alone; each way of lying about them must fail the mpc check, saying why.
+ * tx_result_frost_msg (or, for a FROST_BATCH result, over the root of a
+ * batch the result is a leaf of). The auditor replays the key from those
+ * transactions alone; each way of lying about them must fail the mpc
+ * check, saying why.
  *
  * Validator-set changes (docs/calls.md §7 "Validator-set changes"): the
  * validators admit a fifth (echo), remove one or rekey one by real
@@ -93,6 +95,8 @@ typedef struct {
   int wrong_shares;         /* signers add the disqualified dealer's share to theirs */
   int frost_sig_flip;       /* a byte of the FROST signature flipped (the tx signed after) */
   int frost_blob_changed;   /* a blob changed after the FROST signature */
+  int batch;                /* FROST_BATCH: the result is leaf BATCH_AT of a batch of BATCH_N results */
+  int batch_tamper;         /* after the signing: BATCH_PATH_FLIP or BATCH_OTHER_LEAF */
   uint32_t key_epoch;       /* the epoch the result names */
   int five;                 /* a fifth genesis validator (echo); the key is the first four's */
   uint32_t call_parties;    /* the call carries a dealing to this many parties (default none) */
@@ -104,6 +108,12 @@ typedef struct {
 } opts;
 
 enum { GOV_NONE, GOV_ADD_ECHO, GOV_REMOVE_ONE, GOV_REKEY_ONE };
+/* FROST_BATCH (docs/keys.md §8): the result's place in its batch, and how
+ * the path is made wrong (a byte of the top hash flipped: another root; the
+ * result moved to the last leaf, where a path of 2 does not fit) */
+#define BATCH_N 3
+#define BATCH_AT 1
+enum { BATCH_PATH_FLIP = 1, BATCH_OTHER_LEAF };
 #define MAXGOV 6
 #define MAXSETS 3
 
@@ -474,9 +484,11 @@ static void make_key(int mode, frost_scalar *shares, frost_scalar *bad_true) {
   W.nkey = nk;
 }
 
-/* The signers (a bitmap over party index, by name) sign msg with their
- * shares (frost.h, two rounds): the result's one signature. */
-static void frost_sign_by(unsigned signers, const frost_scalar *shares, const uint8_t msg[64], cx_sig *out) {
+/* The signers (a bitmap over party index, by name) sign msg (len bytes: 64
+ * for a result, 32 for a batch's root) with their shares (frost.h, two
+ * rounds): the result's one signature. */
+static void frost_sign_by(unsigned signers, const frost_scalar *shares, const uint8_t *msg, size_t len,
+                          cx_sig *out) {
   frost_commitment com[KEYN];
   frost_scalar z[KEYN];
   frost_nonces *non = sodium_allocarray(KEYN, sizeof *non);
@@ -489,12 +501,30 @@ static void frost_sign_by(unsigned signers, const frost_scalar *shares, const ui
   for (size_t s = 0; s < ns; s++)
     ck_assert_int_eq(frost_commit(ids[s], &shares[ids[s] - 1], NULL, NULL, &non[s], &com[s]), CX_OK);
   for (size_t s = 0; s < ns; s++)
-    ck_assert_int_eq(frost_sign(ids[s], &shares[ids[s] - 1], &W.gpk, &non[s], msg, 64, com, ns, &z[s], NULL, 0),
+    ck_assert_int_eq(frost_sign(ids[s], &shares[ids[s] - 1], &W.gpk, &non[s], msg, len, com, ns, &z[s], NULL, 0),
                      CX_OK);
   frost_sig sig;
-  ck_assert_int_eq(frost_aggregate(com, ns, msg, 64, &W.gpk, z, &sig, NULL, 0), CX_OK);
+  ck_assert_int_eq(frost_aggregate(com, ns, msg, len, &W.gpk, z, &sig, NULL, 0), CX_OK);
   memcpy(out->b, sig.b, 64);
   sodium_free(non);
+}
+
+/* FROST_BATCH: r becomes leaf BATCH_AT of a batch of BATCH_N results (the
+ * others' leaves random: other calls' results), with its path; msg, its
+ * frost message, becomes the batch message of the root, what the key signs. */
+static void batch_place(cx_tx_call_result *r, uint8_t msg[64]) {
+  cx_hash leaves[BATCH_N], root, path[MERKLE_MAX_DEPTH];
+  for (size_t i = 0; i < BATCH_N; i++) tu_randbytes(leaves[i].b, 32);
+  tx_result_batch_leaf(msg, &leaves[BATCH_AT]);
+  merkle_root(leaves, BATCH_N, &root);
+  size_t np = merkle_path(leaves, BATCH_N, BATCH_AT, path);
+  ck_assert_uint_eq(np, 2);
+  r->proof = CX_RESULT_PROOF_FROST_BATCH;
+  r->batch_n = BATCH_N;
+  r->batch_idx = BATCH_AT;
+  r->batch_npath = (uint8_t)np;
+  memcpy(r->batch_path, path, np * sizeof *path);
+  tx_result_batch_msg(&root, BATCH_N, msg);
 }
 
 /* ---- governance: the validator set changed on chain (docs/calls.md §7) ---- */
@@ -760,13 +790,16 @@ static void build(const opts *o) {
     r->proof = CX_RESULT_PROOF_FROST;
     r->key_epoch = o->key_epoch;
     tx_result_frost_msg(&st, r, fm);
+    if (o->batch) batch_place(r, fm);
     if (o->wrong_shares) /* as if bravo's deal counted: a key of all four dealers */
       for (size_t j = 0; j < KEYN; j++)
         if (j != BAD_DEALER)
           crypto_core_ristretto255_scalar_add(shares[j].b, shares[j].b, bad_true[j].b);
-    frost_sign_by(o->signers ? o->signers : 0x7, shares, fm, &r->frost);
+    frost_sign_by(o->signers ? o->signers : 0x7, shares, fm, o->batch ? 32 : 64, &r->frost);
     if (o->frost_sig_flip) r->frost.b[40] ^= 1;
     if (o->frost_blob_changed) r->sigs[1].blob[7] ^= 1;
+    if (o->batch_tamper == BATCH_PATH_FLIP) r->batch_path[1].b[9] ^= 1;
+    if (o->batch_tamper == BATCH_OTHER_LEAF) r->batch_idx = BATCH_N - 1;
     sodium_free(shares);
     sodium_free(bad_true);
   }
@@ -1550,6 +1583,50 @@ START_TEST(frost_blob_changed) {
 }
 END_TEST
 
+/* FROST_BATCH (docs/keys.md §8): the key signed the root of a batch of 3
+ * results, this one at leaf 1 with its path. The auditor climbs the path
+ * and checks the one signature over the root; the mpc check says so. A
+ * byte of the path flipped climbs to another root, whose signature there
+ * is none; a leaf the path does not fit is refused before any signature. */
+START_TEST(frost_batch_honest) {
+  build(&(opts){.frost = 1, .batch = 1});
+  verify_input in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  verify_report *r = run(&in);
+  ck_assert_int_eq(r->status, CX_CALL_DONE);
+  const char *d = verify_find(r, "mpc")->detail;
+  ck_assert_msg(strstr(d, "done; statement ") != NULL, "%s", d);
+  ck_assert_msg(strstr(d, "over the root of a batch of 3 results (this one leaf 1, its path checked)") != NULL, "%s",
+                d);
+  teardown();
+  /* an aborted result in a batch alike */
+  build(&(opts){.frost = 1, .batch = 1, .aborted = 1});
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  ck_assert_ptr_nonnull(strstr(verify_find(run(&in), "mpc")->detail, "a batch of 3 results"));
+  teardown();
+  /* a single FROST result names no batch */
+  build(&(opts){.frost = 1});
+  in = input();
+  frost_passes(&in, "alpha, bravo, charlie, delta");
+  ck_assert_ptr_null(strstr(verify_find(run(&in), "mpc")->detail, "batch"));
+  teardown();
+}
+END_TEST
+
+START_TEST(frost_batch_path_tampered) {
+  build(&(opts){.frost = 1, .batch = 1, .batch_tamper = BATCH_PATH_FLIP});
+  verify_input in = input();
+  mpc_fails(&in, "the FROST signature does not verify over the statement");
+  mpc_fails(&in, ", over the root of a batch of 3 results (this one leaf 1, its path checked) under the results key");
+  teardown();
+  build(&(opts){.frost = 1, .batch = 1, .batch_tamper = BATCH_OTHER_LEAF});
+  in = input();
+  mpc_fails(&in, "the result's batch path does not fit a tree of 3 leaves at leaf 2");
+  teardown();
+}
+END_TEST
+
 /* A result of a later epoch (after a reshare, docs/keys.md §10) is checked
  * against epoch 0's group key, which every reshare keeps: valid under it,
  * it passes and says so; a signature that does not verify fails, naming
@@ -2002,6 +2079,8 @@ static Suite *suite(void) {
   tcase_add_test(tf, frost_first_not_results_create);
   tcase_add_test(tf, frost_signature_flipped);
   tcase_add_test(tf, frost_blob_changed);
+  tcase_add_test(tf, frost_batch_honest);
+  tcase_add_test(tf, frost_batch_path_tampered);
   tcase_add_test(tf, frost_key_epoch_1);
   tcase_add_test(tf, frost_parties_not_genesis_validators);
   tcase_add_test(tf, frost_complaint_answered);

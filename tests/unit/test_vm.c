@@ -12,6 +12,7 @@
 #include "field.h"
 #include "frost.h"
 #include "lang.h"
+#include "merkle.h"
 #include "mpc.h"
 #include "memstate.h"
 #include "mpc_harness.h"
@@ -2555,6 +2556,26 @@ static void ks_free(ks_run *r) {
   if (r->sk) sodium_free(r->sk);
 }
 
+/* A FROST signature of msg by the key's first t parties (frost.h, their
+ * signing shares from the DKG), checked here under the group key. */
+static void sg_frost(const ks_run *r, uint8_t t, const uint8_t *msg, size_t len, cx_sig *out) {
+  frost_commitment com[NPARTY];
+  frost_nonces *non = sodium_allocarray(NPARTY, sizeof *non);
+  frost_scalar z[NPARTY];
+  frost_sig sig;
+  ck_assert_ptr_nonnull(non);
+  for (uint8_t s = 0; s < t; s++)
+    ck_assert_int_eq(frost_commit((uint16_t)(s + 1), &r->sk[s], NULL, NULL, &non[s], &com[s]), CX_OK);
+  for (uint8_t s = 0; s < t; s++)
+    ck_assert_int_eq(
+        frost_sign((uint16_t)(s + 1), &r->sk[s], &r->res.group_pk, &non[s], msg, len, com, t, &z[s], NULL, 0),
+        CX_OK);
+  ck_assert_int_eq(frost_aggregate(com, t, msg, len, &r->res.group_pk, z, &sig, NULL, 0), CX_OK);
+  sodium_memzero(z, sizeof z);
+  sodium_free(non);
+  memcpy(out->b, sig.b, 64);
+}
+
 /* A FROST-mode result of R_K's call: the make_result body with the FROST
  * proof (epoch, blobs of parties 0..nblob-1), signed by the key's first t
  * parties with frost.h over tx_result_frost_msg. */
@@ -2568,20 +2589,54 @@ static void frost_result(cx_tx *tx, const cx_hash *call, int done, size_t nblob,
   uint8_t msg[64];
   tx_result_statement(&CHAIN, res, &R_K, &R_CONSENT, &W_DID, &stmt);
   tx_result_frost_msg(&stmt, res, msg);
-  frost_commitment com[NPARTY];
-  frost_nonces *non = sodium_allocarray(NPARTY, sizeof *non);
-  frost_scalar z[NPARTY];
-  frost_sig sig;
-  ck_assert_ptr_nonnull(non);
-  for (uint8_t s = 0; s < t; s++)
-    ck_assert_int_eq(frost_commit((uint16_t)(s + 1), &r->sk[s], NULL, NULL, &non[s], &com[s]), CX_OK);
-  for (uint8_t s = 0; s < t; s++)
-    ck_assert_int_eq(frost_sign((uint16_t)(s + 1), &r->sk[s], &r->res.group_pk, &non[s], msg, sizeof msg, com, t,
-                                &z[s], NULL, 0),
-                     CX_OK);
-  ck_assert_int_eq(frost_aggregate(com, t, msg, sizeof msg, &r->res.group_pk, z, &sig, NULL, 0), CX_OK);
-  memcpy(res->frost.b, sig.b, 64);
-  sodium_free(non);
+  sg_frost(r, t, msg, sizeof msg, &res->frost);
+}
+
+/* FROST_BATCH results (docs/keys.md §8) of R_K's calls: the leaves of the
+ * n results txs[0..n), in that order, make one tree; the key's first t
+ * parties sign its root's tx_result_batch_msg once, and each result carries
+ * that signature, its index and its audit path. */
+static void frost_batch(cx_tx *txs, size_t n, const ks_run *r, uint8_t t, uint32_t epoch) {
+  cx_hash leaves[CX_RESULT_BATCH_MAX], root, path[MERKLE_MAX_DEPTH];
+  uint8_t msg[64];
+  cx_sig sig;
+  ck_assert_uint_le(n, CX_RESULT_BATCH_MAX);
+  for (size_t i = 0; i < n; i++) {
+    cx_tx_call_result *res = &txs[i].u.result;
+    cx_hash stmt;
+    res->proof = CX_RESULT_PROOF_FROST_BATCH;
+    res->key_epoch = epoch;
+    tx_result_statement(&CHAIN, res, &R_K, &R_CONSENT, &W_DID, &stmt);
+    tx_result_frost_msg(&stmt, res, msg);
+    tx_result_batch_leaf(msg, &leaves[i]);
+  }
+  merkle_root(leaves, n, &root);
+  tx_result_batch_msg(&root, n, msg);
+  sg_frost(r, t, msg, 32, &sig);
+  for (size_t i = 0; i < n; i++) {
+    cx_tx_call_result *res = &txs[i].u.result;
+    size_t len = merkle_path(leaves, n, i, path);
+    ck_assert_uint_le(len, CX_RESULT_BATCH_DEPTH);
+    res->frost = sig;
+    res->batch_n = (uint8_t)n;
+    res->batch_idx = (uint8_t)i;
+    res->batch_npath = (uint8_t)len;
+    memcpy(res->batch_path, path, len * sizeof *path);
+  }
+}
+
+/* A batch of three FROST_BATCH results by the key's first 3 parties at
+ * epoch 0: DONE for calls c0 and c1 (3 blobs each), ABORTED for c2. Leaves
+ * 0 and 1 have paths of 2 hashes, leaf 2 of 1. */
+static void frost_batch3(cx_tx tx[3], const cx_hash *c0, const cx_hash *c1, const cx_hash *c2, const ks_run *r) {
+  make_result(&tx[0], c0, 1, 3);
+  make_result(&tx[1], c1, 1, 3);
+  make_result(&tx[2], c2, 0, 0);
+  frost_batch(tx, 3, r, 3, 0);
+}
+
+static void clear3(cx_tx tx[3]) {
+  for (int i = 0; i < 3; i++) tx_clear(&tx[i]);
 }
 
 START_TEST(test_keys_lifecycle) {
@@ -2774,6 +2829,123 @@ START_TEST(test_keys_frost_result) {
   frost_result(&tx, &call4, 1, 3, &r, 3, 0);
   expect_result(&tx, K[HRSS], &call4, CX_E_KEY_NOT_READY);
   key_free(kn);
+
+  vm_key_clear(k);
+  free(k);
+  ks_free(&r);
+}
+END_TEST
+
+/* FROST_BATCH results (docs/keys.md §8) through the vm: the FROST rules
+ * (key_not_ready, result_mismatch) hold alike; one signature of the key
+ * closes every call of its batch, each result by its own leaf and path, in
+ * any order; a changed path byte or index, a signature over a batch
+ * without this result, or a result changed after the signing is
+ * bad_signature. */
+START_TEST(test_keys_frost_batch_result) {
+  vm_key *k = malloc(sizeof *k);
+  ck_assert_ptr_nonnull(k);
+  vm_key_init(k);
+  ks_run r;
+  memset(&r, 0, sizeof r);
+  cx_hash call[4];
+  cx_tx tx[3], other[3];
+  result_world(4);
+  H = 7;
+  for (int i = 0; i < 4; i++) ck_assert_int_eq(do_rcall(&call[i]), CX_OK);
+
+  /* no results key yet: key_not_ready, as for FROST */
+  make_result(&tx[0], &call[0], 1, 3);
+  tx[0].u.result.proof = CX_RESULT_PROOF_FROST_BATCH;
+  tx[0].u.result.batch_n = 2;
+  tx[0].u.result.batch_npath = 1;
+  tu_randbytes(tx[0].u.result.batch_path[0].b, 32);
+  tu_randbytes(tx[0].u.result.frost.b, 64);
+  expect_result(&tx[0], K[HRSS], &call[0], CX_E_KEY_NOT_READY);
+  H = 8;
+  ck_assert_int_eq(ks_create(K[HRSS], "results", CX_KEY_PURPOSE_RESULTS, 3, &r.txids[r.ntx++]), CX_OK);
+  H = 9;
+  ks_dkg(&r, k);
+
+  H = 10;
+  /* a batch signed at another epoch: key_not_ready */
+  make_result(&tx[0], &call[0], 1, 3);
+  make_result(&tx[1], &call[1], 1, 3);
+  frost_batch(tx, 2, &r, 3, 1);
+  expect_result(&tx[1], K[HRSS], &call[1], CX_E_KEY_NOT_READY);
+  tx_clear(&tx[0]);
+  /* private outputs: 2t + 1 = 3 blobs needed, signed in a batch or not */
+  make_result(&tx[0], &call[0], 1, 2);
+  make_result(&tx[1], &call[1], 1, 3);
+  frost_batch(tx, 2, &r, 3, 0);
+  expect_result(&tx[0], K[HRSS], &call[0], CX_E_RESULT_MISMATCH);
+  tx_clear(&tx[1]);
+
+  /* a byte of the path flipped: at the leaf's sibling, at the top */
+  for (int at = 0; at < 2; at++) {
+    frost_batch3(tx, &call[0], &call[1], &call[2], &r);
+    tx[1].u.result.batch_path[at].b[7] ^= 1;
+    expect_result(&tx[1], K[HRSS], &call[1], CX_E_BAD_SIG);
+    clear3(tx);
+  }
+  /* another index: leaf 0's place (the path fits, another root), leaf 2's
+   * (a path of 2 does not fit it) */
+  for (uint8_t idx = 0; idx < 3; idx += 2) {
+    frost_batch3(tx, &call[0], &call[1], &call[2], &r);
+    tx[1].u.result.batch_idx = idx;
+    expect_result(&tx[1], K[HRSS], &call[1], CX_E_BAD_SIG);
+    clear3(tx);
+  }
+  /* a path one hash short */
+  frost_batch3(tx, &call[0], &call[1], &call[2], &r);
+  tx[1].u.result.batch_npath = 1;
+  expect_result(&tx[1], K[HRSS], &call[1], CX_E_BAD_SIG);
+  clear3(tx);
+  /* the signature of a batch without this result (other results of calls
+   * 0, 2 and 3): with this result's path, or with the place and path of
+   * the other batch's leaf 1 */
+  for (int whole = 0; whole < 2; whole++) {
+    frost_batch3(tx, &call[0], &call[1], &call[2], &r);
+    frost_batch3(other, &call[0], &call[2], &call[3], &r);
+    cx_tx_call_result *a = &tx[1].u.result, *b = &other[1].u.result;
+    a->frost = b->frost;
+    if (whole) {
+      a->batch_idx = b->batch_idx;
+      a->batch_npath = b->batch_npath;
+      memcpy(a->batch_path, b->batch_path, sizeof a->batch_path);
+    }
+    expect_result(&tx[1], K[HRSS], &call[1], CX_E_BAD_SIG);
+    clear3(tx);
+    clear3(other);
+  }
+  /* the result changed after the batch was signed: its leaf is not the one signed */
+  frost_batch3(tx, &call[0], &call[1], &call[2], &r);
+  tx[1].u.result.transcript.b[0] ^= 1;
+  expect_result(&tx[1], K[HRSS], &call[1], CX_E_BAD_SIG);
+  clear3(tx);
+  /* t - 1 signers make no signature that verifies */
+  make_result(&tx[0], &call[0], 1, 3);
+  make_result(&tx[1], &call[1], 1, 3);
+  frost_batch(tx, 2, &r, 2, 0);
+  expect_result(&tx[0], K[HRSS], &call[0], CX_E_BAD_SIG);
+  tx_clear(&tx[1]);
+
+  /* signed by the key: every call of the batch closes, in any order, whoever
+   * of the parties submits */
+  frost_batch3(tx, &call[0], &call[1], &call[2], &r);
+  ck_assert_int_eq(submit(&tx[2], K[CIVIL], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call[2]), CALL_ABORTED);
+  ck_assert_int_eq(submit(&tx[0], K[REG], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call[0]), CALL_DONE);
+  ck_assert_int_eq(submit(&tx[1], K[HEALTH], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call[1]), CALL_DONE);
+  ck_assert_uint_eq(call_status(&call[3]), CALL_PENDING);
+  /* a batch's signature closes a call once */
+  frost_batch3(tx, &call[0], &call[1], &call[3], &r);
+  ck_assert_int_eq(submit(&tx[0], K[HRSS], NULL), CX_E_CALL_CLOSED);
+  ck_assert_int_eq(submit(&tx[2], K[HRSS], NULL), CX_OK);
+  ck_assert_uint_eq(call_status(&call[3]), CALL_ABORTED);
+  tx_clear(&tx[1]);
 
   vm_key_clear(k);
   free(k);
@@ -3137,26 +3309,6 @@ static cx_err sg_result(const cx_seckey *k, const cx_hash *id, const cx_sig *sig
   tx.u.sres.request = *id;
   tx.u.sres.sig = *sig;
   return submit(&tx, k, NULL);
-}
-
-/* A FROST signature of msg by the key's first t parties (frost.h, their
- * signing shares from the DKG), checked here under the group key. */
-static void sg_frost(const ks_run *r, uint8_t t, const uint8_t *msg, size_t len, cx_sig *out) {
-  frost_commitment com[NPARTY];
-  frost_nonces *non = sodium_allocarray(NPARTY, sizeof *non);
-  frost_scalar z[NPARTY];
-  frost_sig sig;
-  ck_assert_ptr_nonnull(non);
-  for (uint8_t s = 0; s < t; s++)
-    ck_assert_int_eq(frost_commit((uint16_t)(s + 1), &r->sk[s], NULL, NULL, &non[s], &com[s]), CX_OK);
-  for (uint8_t s = 0; s < t; s++)
-    ck_assert_int_eq(
-        frost_sign((uint16_t)(s + 1), &r->sk[s], &r->res.group_pk, &non[s], msg, len, com, t, &z[s], NULL, 0),
-        CX_OK);
-  ck_assert_int_eq(frost_aggregate(com, t, msg, len, &r->res.group_pk, z, &sig, NULL, 0), CX_OK);
-  sodium_memzero(z, sizeof z);
-  sodium_free(non);
-  memcpy(out->b, sig.b, 64);
 }
 
 static void sg_get(const cx_hash *id, vm_sign_request *r) {
@@ -4464,6 +4616,7 @@ static Suite *vm_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_keys_lifecycle);
   tcase_add_test(tc, test_keys_frost_result);
+  tcase_add_test(tc, test_keys_frost_batch_result);
   tcase_add_test(tc, test_keys_reshare);
   suite_add_tcase(s, tc);
   tc = tcase_create("custody");
