@@ -198,7 +198,9 @@ static cx_err open_plain(const uint8_t *blob, size_t blob_len, const uint8_t *sk
                          size_t count, fe *shares, uint8_t *salt, char *err, size_t errlen) {
   uint8_t pk[MPC_CLIENT_KEY];
   size_t len = plain_len(count);
-  uint8_t *m = sodium_malloc(len);
+  /* secret memory from the engine's cache (fe_alloc: wiped on free), not a
+   * fresh mapping per blob: a batch opens one blob per call */
+  uint8_t *m = (uint8_t *)fe_alloc((len + sizeof(fe) - 1) / sizeof(fe));
   if (!m) return cx_errf(err, errlen, CX_E_NOMEM, "out of memory");
   cx_err e = CX_OK;
   crypto_scalarmult_base(pk, sk); /* X25519 public key of sk, as crypto_box_keypair makes it */
@@ -210,8 +212,7 @@ static cx_err open_plain(const uint8_t *blob, size_t blob_len, const uint8_t *sk
     e = cx_errf(err, errlen, CX_E_NONCANONICAL, "share blob holds a non-canonical field element");
   else
     memcpy(salt, m + MPC_CLIENT_CTX, MPC_CLIENT_SALT);
-  sodium_memzero(m, len);
-  sodium_free(m);
+  fe_free((fe *)m);
   return e;
 }
 

@@ -45,16 +45,20 @@ void mpc_tune_malloc(void) {
  * serves any request up to its class. Each block starts with one hidden
  * element that records its class, so fe_free needs only the pointer, and a
  * freed block is wiped whole. The cache is
- * bounded (FE_CACHE_BYTES in all, FE_CACHE_PER_CLASS blocks a class);
+ * bounded (FE_CACHE_BYTES in all, FE_CACHE_PER_CLASS blocks a class, or
+ * FE_CACHE_SMALL of a class up to FE_SMALL_BYTES: a batch of calls holds
+ * one small block per call at once, e.g. each call's client dealing);
  * beyond it a block is freed as before. One mutex: custosd allocates from
  * its prep, calls and RPC threads. */
 #define FE_CLASSES 160 /* the largest holds 7 << 39 elements */
 #define FE_CACHE_PER_CLASS 4
+#define FE_CACHE_SMALL 64          /* the call service's BATCH_MAX */
+#define FE_SMALL_BYTES (64u << 10)
 #define FE_CACHE_BYTES ((size_t)256 << 20)
 
 static struct {
   pthread_mutex_t mu;
-  fe *blk[FE_CLASSES][FE_CACHE_PER_CLASS]; /* the hidden element's address */
+  fe *blk[FE_CLASSES][FE_CACHE_SMALL]; /* the hidden element's address */
   unsigned n[FE_CLASSES];
   size_t bytes;
 } fe_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -98,7 +102,8 @@ void fe_free(fe *p) {
   sodium_memzero(p, cap * sizeof(fe));
   size_t bytes = (cap + 1) * sizeof(fe);
   pthread_mutex_lock(&fe_cache.mu);
-  int kept = fe_cache.n[c] < FE_CACHE_PER_CLASS && fe_cache.bytes + bytes <= FE_CACHE_BYTES;
+  unsigned lim = bytes <= FE_SMALL_BYTES ? FE_CACHE_SMALL : FE_CACHE_PER_CLASS;
+  int kept = fe_cache.n[c] < lim && fe_cache.bytes + bytes <= FE_CACHE_BYTES;
   if (kept) {
     fe_cache.blk[c][fe_cache.n[c]++] = b;
     fe_cache.bytes += bytes;

@@ -1150,7 +1150,11 @@ static void start_batch(call_service *s) {
 
 /* Call j's result from its copy of the batch's finished online session:
  * its outputs (o, the batch's flat outputs), the transcript, my blob. */
-static void job_result(call_service *s, batch *b, job *j, const lang_call_output *o, const cx_hash *transcript) {
+/* plain: the batch's scratch for a call's private shares before they are
+ * sealed (secret memory, lang_outputs_len(unit) elements; wiped after each
+ * call), so that a batch allocates secret memory once, not per call. */
+static void job_result(call_service *s, batch *b, job *j, const lang_call_output *o, const cx_hash *transcript,
+                       uint8_t *plain) {
   char why[CX_RESULT_REASON_MAX + 1] = "";
   size_t nout = lang_outputs_len(b->unit), npriv = 0;
   cx_err e = CX_OK;
@@ -1170,7 +1174,6 @@ static void job_result(call_service *s, batch *b, job *j, const lang_call_output
     }
   }
   if (!e && npriv) {
-    uint8_t *plain = sodium_malloc(npriv * FE_BYTES);
     j->blob_len = npriv * FE_BYTES + crypto_box_SEALBYTES;
     j->blob = malloc(j->blob_len);
     if (!plain || !j->blob) e = CX_E_NOMEM;
@@ -1182,7 +1185,7 @@ static void job_result(call_service *s, batch *b, job *j, const lang_call_output
       snprintf(why, sizeof why, "the shares cannot be sealed to the insurer's key");
       e = CX_E_CRYPTO;
     }
-    if (plain) sodium_free(plain);
+    if (plain) sodium_memzero(plain, npriv * FE_BYTES);
   }
   if (e) {
     job_fail(s, j, e, "the outputs cannot be read: %s", why[0] ? why : cx_err_name(e));
@@ -1216,15 +1219,17 @@ static void next_stage(call_service *s, batch *b) {
   /* online done: every call's outputs, one transcript */
   size_t nout = lang_outputs_len(b->c);
   lang_call_output *o = sodium_malloc((nout ? nout : 1) * sizeof *o);
+  uint8_t *plain = sodium_malloc((lang_outputs_len(b->unit) + 1) * FE_BYTES);
   cx_hash transcript;
-  cx_err e = o ? CX_OK : CX_E_NOMEM;
+  cx_err e = o && plain ? CX_OK : CX_E_NOMEM;
   if (!e) e = lang_call_plan_outputs(b->plan, done, o, why, sizeof why);
   if (!e && (e = mpc_session_transcript(done, transcript.b)))
     snprintf(why, sizeof why, "no transcript: %s", cx_err_name(e));
   if (!e)
     for (size_t k = 0; k < b->njobs; k++)
-      if (b->jobs[k]->stage == ST_RUN) job_result(s, b, b->jobs[k], o, &transcript);
+      if (b->jobs[k]->stage == ST_RUN) job_result(s, b, b->jobs[k], o, &transcript, plain);
   if (o) sodium_free(o); /* it holds shares: wiped */
+  if (plain) sodium_free(plain);
   if (e) {
     char r[CX_RESULT_REASON_MAX + 1];
     snprintf(r, sizeof r, "the outputs cannot be read: %s", why[0] ? why : cx_err_name(e));
