@@ -2866,6 +2866,22 @@ START_TEST(test_keys_frost_batch_result) {
   ck_assert_int_eq(ks_create(K[HRSS], "results", CX_KEY_PURPOSE_RESULTS, 3, &r.txids[r.ntx++]), CX_OK);
   H = 9;
   ks_dkg(&r, k);
+  /* vm_key_verify remembers what verified (one batch signature is checked
+   * for each of its results): a remembered pass never covers other bytes */
+  uint8_t m1[32], m2[32];
+  cx_sig s1, bad;
+  tu_randbytes(m1, sizeof m1);
+  memcpy(m2, m1, sizeof m2);
+  m2[0] ^= 1;
+  sg_frost(&r, 3, m1, sizeof m1, &s1);
+  bad = s1;
+  bad.b[40] ^= 1;
+  for (int rep = 0; rep < 2; rep++) {
+    ck_assert_int_eq(vm_key_verify(k, m1, sizeof m1, &s1), CX_OK);
+    ck_assert_int_eq(vm_key_verify(k, m1, sizeof m1, &bad), CX_E_BAD_SIG);
+    ck_assert_int_eq(vm_key_verify(k, m2, sizeof m2, &s1), CX_E_BAD_SIG);
+    ck_assert_int_eq(vm_key_verify(k, m1, sizeof m1 - 1, &s1), CX_E_BAD_SIG);
+  }
 
   H = 10;
   /* a batch signed at another epoch: key_not_ready */
