@@ -155,6 +155,11 @@ typedef struct {
   char reason[CX_RESULT_REASON_MAX + 1];
 } psig;
 
+/* A closing job's proof (docs/keys.md §8): not tried yet; coordinating its
+ * group's FROST session (the anchor); signed (the proof is in the job);
+ * QUORUM mode; a member of a group another job of mine coordinates. */
+enum { FR_NONE, FR_COORD, FR_SIGNED, FR_QUORUM, FR_MEMBER };
+
 /* a batch's stages */
 enum { ST_PREP = 1, ST_BITS, ST_ONLINE };
 /* a job's */
@@ -201,8 +206,7 @@ typedef struct job {
   fgroup *fprop[CX_MAX_VALIDATORS]; /* owned: proposals received as anchor, not followed yet */
   cmsg *tspend[TSPEND_MAX];          /* tsign messages for sessions not open yet */
   size_t ntspend;
-  int frost;          /* 0 not tried, 1 coordinating (anchor), 2 signed, 3 quorum mode,
-                         4 in a group another job of mine coordinates (anchor) */
+  int frost;          /* FR_*: how its result gets its proof */
   cx_hash anchor;     /* frost 4 */
   uint64_t frost_until;
   uint32_t frost_epoch; /* the results key's, of my coordinated session */
@@ -1326,7 +1330,7 @@ static int frost_msg(const job *j, uint64_t mask, uint8_t msg[64]) {
   cx_tx_call_result r;
   memset(&r, 0, sizeof r);
   r.sigs = list;
-  if (!j->have_mine || mask >> j->n) return 0;
+  if (!j->have_mine || (j->n < 64 && mask >> j->n)) return 0; /* a shift by 64 is undefined */
   for (uint32_t i = 0; i < j->n; i++) {
     if (!(mask >> i & 1)) continue;
     const psig *p = &j->sigs[i];
@@ -1475,8 +1479,9 @@ static void submit(call_service *s, job *j);
  * SUBMIT_STAGGER_MS apart (docs/calls.md §5). */
 static int my_turn(job *j, uint64_t now) {
   if (!j->have_mine) return 0;
-  if (!j->submit_at && (size_t)__builtin_popcountll(agree_mask(j)) >= 2 * (size_t)j->t + 1) {
-    uint64_t before = agree_mask(j) & ((1ull << j->me) - 1);
+  uint64_t agree = j->submit_at ? 0 : agree_mask(j);
+  if (!j->submit_at && (size_t)__builtin_popcountll(agree) >= 2 * (size_t)j->t + 1) {
+    uint64_t before = agree & ((1ull << j->me) - 1); /* me < CX_MAX_VALIDATORS = 64 */
     j->submit_at = now + (uint64_t)__builtin_popcountll(before) * SUBMIT_STAGGER_MS;
   }
   return j->submit_at && now >= j->submit_at;
@@ -1501,7 +1506,7 @@ static void group_signed(call_service *s, job *a, const uint8_t sig[64]) {
       m->bnpath = (uint8_t)merkle_path(g->leaves, g->k, i, path);
       memcpy(m->bpath, path, m->bnpath * sizeof path[0]); /* <= CX_RESULT_BATCH_DEPTH at 64 leaves */
     }
-    m->frost = 2;
+    m->frost = FR_SIGNED;
     if (m != a) submit(s, m);
   }
 }
@@ -1511,9 +1516,9 @@ static void group_failed(call_service *s, job *a) {
   const fgroup *g = a->fs[a->me].g;
   for (size_t i = 1; i < g->k; i++) {
     job *m = find_job(s, g->ids[i].b);
-    if (m && m->frost == 4 && hash_eq(&m->anchor, &a->id)) m->frost = 3;
+    if (m && m->frost == FR_MEMBER && hash_eq(&m->anchor, &a->id)) m->frost = FR_QUORUM;
   }
-  a->frost = 3;
+  a->frost = FR_QUORUM;
 }
 
 /* Opens my group at call j's turn: j and the other results of its batch
@@ -1528,7 +1533,7 @@ static int group_open(call_service *s, job *j, uint64_t now) {
   g->k = 1;
   for (size_t i = 0; i < s->nclosing && g->k < CALL_FPROP_MAX; i++) {
     job *m = s->closing[i];
-    if (m == j || m->frost != 0 || m->submitted || !hash_eq(&m->lead, &j->lead) || !my_turn(m, now)) continue;
+    if (m == j || m->frost != FR_NONE || m->submitted || !hash_eq(&m->lead, &j->lead) || !my_turn(m, now)) continue;
     g->ids[g->k] = m->id;
     g->masks[g->k++] = agree_mask(m);
   }
@@ -1550,7 +1555,7 @@ static int group_open(call_service *s, job *j, uint64_t now) {
   fs_pump(s, j, j->me);
   for (size_t i = 1; i < g->k; i++) {
     job *m = find_job(s, g->ids[i].b);
-    m->frost = 4;
+    m->frost = FR_MEMBER;
     m->anchor = j->id;
   }
   return 1;
@@ -1560,18 +1565,18 @@ static int group_open(call_service *s, job *j, uint64_t now) {
  * results (group_open), or fall back to quorum mode. Returns 1 when j's
  * result may be submitted now (j->frost says how). */
 static int frost_turn(call_service *s, job *j, uint64_t now) {
-  if (j->frost == 4) {
+  if (j->frost == FR_MEMBER) {
     const job *a = find_job(s, j->anchor.b);
-    if (a && a->frost == 1) return 0; /* its session is running */
-    j->frost = 0; /* the anchor closed (committed, or dropped) before signing: on my own */
+    if (a && a->frost == FR_COORD) return 0; /* its session is running */
+    j->frost = FR_NONE; /* the anchor closed (committed, or dropped) before signing: on my own */
   }
-  if (j->frost == 0) {
-    j->frost = 3;
+  if (j->frost == FR_NONE) {
+    j->frost = FR_QUORUM;
     if (!group_open(s, j, now)) return 1; /* no usable results key here: quorum mode */
-    j->frost = 1;
+    j->frost = FR_COORD;
     j->frost_until = now + FROST_MAX_MS;
   }
-  if (j->frost == 1) {
+  if (j->frost == FR_COORD) {
     tsign *ts = j->fs[j->me].ts;
     tsign_status st = tsign_status_get(ts);
     uint8_t sig[64];
@@ -1587,12 +1592,12 @@ static int frost_turn(call_service *s, job *j, uint64_t now) {
     tsign_fault why[CX_MAX_VALIDATORS];
     size_t nc = 0;
     tsign_culprits(ts, ids, why, &nc);
-    for (size_t i = 0; i < nc && j->frost != 1; i++)
+    for (size_t i = 0; i < nc && j->frost != FR_COORD; i++)
       if (why[i] == TSIGN_BAD_SHARE)
         LOG_W("call", "call %.16s: party %s sent a bad FROST signature share", hash_hex(&j->id, hex),
               ids[i] >= 1 && ids[i] <= j->n ? j->names[ids[i] - 1] : "?");
   }
-  return j->frost == 2 || j->frost == 3;
+  return j->frost == FR_SIGNED || j->frost == FR_QUORUM;
 }
 
 /* A call message (not an engine one) for job j. Returns 1 when the job
@@ -1664,7 +1669,7 @@ static void submit(call_service *s, job *j) {
   tx_init(&tx);
   tx.type = TX_CALL_RESULT;
   tx.chain_id = n->chain_id;
-  int frost = j->frost == 2;
+  int frost = j->frost == FR_SIGNED;
   uint64_t fmask = frost ? j->fmask : 0;
   size_t ns = (size_t)__builtin_popcountll(frost ? fmask : agree_mask(j)); /* the blobs or signatures it carries */
   cx_err e = tx_result_alloc(&tx, j->res.nout, ns);
@@ -1797,7 +1802,7 @@ static int closing_step(call_service *s, job *j) {
     fs_pump(s, j, p); /* timers; a signer also answers later coordinators */
   }
   if (j->submitted) return 0;
-  if (my_turn(j, now) && frost_turn(s, j, now) && (j->frost == 2 || quorum_sigs_ok(s, j))) submit(s, j);
+  if (my_turn(j, now) && frost_turn(s, j, now) && (j->frost == FR_SIGNED || quorum_sigs_ok(s, j))) submit(s, j);
   return 0;
 }
 

@@ -86,12 +86,18 @@ calls_devnet() {
   done
   for i in 0 1 2 3; do start_node "$i"; done
   CALLS_URL=$(rpc_url 0)
+  wait_linked 0 || fail "the devnet's nodes did not link"
+}
+
+# wait_linked I: until node I is linked to the 3 other members (10 s at
+# most); 1 if it is not.
+wait_linked() {
   for _ in $(seq 1 200); do
-    [ "$("$CUSTOS" --node "$CALLS_URL" status --json | jq '[.peers[]? | select(.connected)] | length')" = 3 ] \
+    [ "$("$CUSTOS" --node "$(rpc_url "$1")" status --json | jq '[.peers[]? | select(.connected)] | length')" = 3 ] \
       && return 0
     sleep 0.05
   done
-  fail "the devnet's nodes did not link"
+  return 1
 }
 
 # vault_load DOMAIN CSV: the domain's bureau (the devnet member of that

@@ -19,11 +19,7 @@ for i in 0 1 2 3; do [ "$(name_of "$i")" = regulator ] && REG=$i; done
 [ -n "${REG:-}" ] || fail "no regulator node in the devnet"
 stop_node "$REG"
 start_node_env "$REG" CUSTOS_TEST_MPC_CHEAT=badsig
-for _ in $(seq 1 200); do
-  [ "$("$CUSTOS" --node "$(rpc_url "$REG")" status --json | jq '[.peers[]? | select(.connected)] | length')" = 3 ] \
-    && break
-  sleep 0.05
-done
+wait_linked "$REG" || fail "regulator did not link again"
 calls_fixture
 URL=$CALLS_URL
 [ "$URL" != "$(rpc_url "$REG")" ] || fail "the client must not talk to the cheater"
