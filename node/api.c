@@ -1644,12 +1644,12 @@ static cx_err backup_vault(node *n, const char *dir, cJSON *dbs, cJSON *files, r
  * it is never behind a block signed before the store snapshot. A record
  * ahead of the store is harmless: the engine refuses to sign at heights at
  * or below the record's (bft.c may_sign), so the restored node only waits a
- * height or two longer before it signs again. The record is read whole:
- * either the file was replaced atomically (first write) or one slot was
- * rewritten with the other intact (node.c load_safety takes the valid slot
- * with the higher sequence). held is read after safety; if a newer record
- * replaced it in between, the block behind the copied lock may be missing,
- * which the node tolerates (host_load_held: such blocks come from peers).
+ * height or two longer before it signs again. DATA/safety is a journal
+ * (storage/journal.h) copied while it may grow: a copy that ends inside an
+ * append reads as the record before it (a torn append), and a file
+ * replaced meanwhile (journal_restart renames a new one over it) is read
+ * from the one opened, whole. Its records carry the held blocks; DATA/held
+ * is an older version's, copied when present.
  * What no backup can cover is what the node signs after it: docs/
  * operations.md and `custos restore` deal with that. */
 static cx_err m_admin_backup(void *ctx, const cJSON *params, cJSON **result, rpc_error *err) {

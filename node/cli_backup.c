@@ -50,7 +50,7 @@
 #include "config.h"
 #include "fileutil.h"
 #include "genesis.h"
-#include "node_internal.h" /* SAFETY_* : the slot layout of DATA/safety */
+#include "node_internal.h" /* node_safety_parse, SAFETY_READ_MAX */
 #include "store.h"
 #include "vm.h"
 
@@ -199,10 +199,10 @@ static int read_safety(const char *path, bft_safety *s) {
   char *buf = NULL;
   size_t len = 0;
   memset(s, 0, sizeof *s);
-  cx_err e = file_read_all(path, SAFETY_FILE_LEN, &buf, &len);
+  cx_err e = file_read_all(path, SAFETY_READ_MAX, &buf, &len);
   if (e == CX_E_NOT_FOUND) return 0;
   if (e) return -1;
-  int rc = node_safety_parse((const uint8_t *)buf, len, s, NULL) == CX_OK ? 1 : -1;
+  int rc = node_safety_parse((const uint8_t *)buf, len, s, NULL, NULL, NULL) == CX_OK ? 1 : -1;
   free(buf);
   return rc;
 }
@@ -355,21 +355,27 @@ static int choose_safety(const cli_args *a, const char *data, const char *stage,
   }
   *hold_until = best.height;
   if (best.height == 0) return CLI_OK; /* never signed anything: nothing to keep */
-  /* One bare record: node.c load_safety reads it, and the first signature
-   * rewrites the file in slot form. */
-  uint8_t rec[BFT_SAFETY_LEN];
-  bft_safety_encode(&best, rec);
   if (pjoin(p, stage, "safety")) return cli_fail(CLI_USAGE, "path too long under %s", stage);
-  cx_err e = file_write_atomic(p, rec, sizeof rec, 0600);
-  if (e) return cli_fail(CLI_LOCAL, "writing %s failed: %s", p, cx_err_str(e));
+  remove(p);
   if (hc > 0 && safety_cmp(&cur, &best) == 0) {
-    /* DATA's own record wins: its held blocks go with it. */
+    /* DATA's own record wins: its file goes whole, with the held blocks
+     * (DATA/safety carries them; older versions kept them in DATA/held). */
     char s[PATH_MAX], t[PATH_MAX];
+    if (pjoin(s, data, "safety")) return cli_fail(CLI_USAGE, "path too long under %s", data);
+    int rc = copy_file(s, p);
+    if (rc) return rc;
     if (pjoin(s, data, "held")) return cli_fail(CLI_USAGE, "path too long under %s", data);
     if (pjoin(t, stage, "held")) return cli_fail(CLI_USAGE, "path too long under %s", stage);
     remove(t);
     if (exists(s)) return copy_file(s, t);
+    return CLI_OK;
   }
+  /* One bare record: node.c load_safety reads it, and the first signature
+   * replaces the file by a journal. */
+  uint8_t rec[BFT_SAFETY_LEN];
+  bft_safety_encode(&best, rec);
+  cx_err e = file_write_atomic(p, rec, sizeof rec, 0600);
+  if (e) return cli_fail(CLI_LOCAL, "writing %s failed: %s", p, cx_err_str(e));
   return CLI_OK;
 }
 

@@ -34,28 +34,6 @@ cx_err file_read_all(const char *path, size_t cap, char **out, size_t *len) {
   return CX_OK;
 }
 
-cx_err file_pwrite_sync(const char *path, uint64_t off, const void *data, size_t len) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? CX_E_NOT_FOUND : CX_E_IO;
-  const uint8_t *p = data;
-  size_t left = len;
-  cx_err rc = CX_OK;
-  while (left) {
-    ssize_t w = pwrite(fd, p, left, (off_t)off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      rc = CX_E_IO;
-      break;
-    }
-    p += w;
-    off += (uint64_t)w;
-    left -= (size_t)w;
-  }
-  if (rc == CX_OK && fdatasync(fd) != 0) rc = CX_E_IO;
-  if (close(fd) != 0 && rc == CX_OK) rc = CX_E_IO;
-  return rc;
-}
-
 cx_err file_write_atomic(const char *path, const void *data, size_t len, unsigned mode) {
   size_t pl = strlen(path);
   char *tmp = malloc(pl + 8), *dcopy = strdup(path);

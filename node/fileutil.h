@@ -13,9 +13,6 @@
 cx_err file_read_all(const char *path, size_t cap, char **out, size_t *len);
 /* Writes a file atomically: tmp file, fsync, rename, fsync dir. mode e.g. 0644/0600. */
 cx_err file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
-/* Overwrites len bytes at off in an existing file and fdatasyncs it (no
- * rename, one sync: the caller's format must survive a torn write). */
-cx_err file_pwrite_sync(const char *path, uint64_t off, const void *data, size_t len);
 
 /* JSON field helpers shared by the config and genesis parsers: each writes a
  * message naming `where` into err on failure. */

@@ -11,6 +11,7 @@
 
 #include "codec.h"
 #include "fileutil.h"
+#include "journal.h"
 #include "log.h"
 #include "net.h"
 #include "node_internal.h"
@@ -52,53 +53,40 @@ static void timer_set(node *n, const bft_action *a) {
 }
 /* The safety record (bft.h; read back by node_open). */
 
-static void safety_slot_encode(uint64_t seq, const bft_safety *s, uint8_t *out) {
-  for (int i = 0; i < 8; i++) out[i] = (uint8_t)(seq >> (56 - 8 * i));
-  bft_safety_encode(s, out + 8);
-  hash_sha256(out, 8 + BFT_SAFETY_LEN, out + 8 + BFT_SAFETY_LEN);
-}
+/* One PERSIST is one synced append to DATA/safety (storage/journal.h;
+ * record layout in node_internal.h): the record, and with it the blocks
+ * behind our valid value and our lock when they changed. Those blocks must
+ * outlive a crash: after a restart the engine re-proposes its valid value
+ * and may commit its locked one, and a consortium of one (or a node whose
+ * peers all moved on) has nobody to fetch them from. In the same append
+ * as the record that names them, no signature ever names a block this node
+ * could lose. (They were a synced LevelDB put before the record's own
+ * fdatasync: two syncs for the PERSIST that locks, and every height's held
+ * blocks written into LevelDB, left for its compactions.) The first
+ * record of a journal file carries its held blocks whatever changed, so
+ * the file stands alone. */
+#define HELD_VERSION 1     /* of the held blocks older versions kept apart */
+#define HELD_RECORD "held" /* the store's aux record of those versions */
 
-/* Layout: node_internal.h (SAFETY_SLOT_OFF). The first record a process
- * writes replaces the file whole (file_write_atomic: any earlier format or
- * sequence goes, slot 0 holds sequence 1, slot 1 is zero); later ones
- * overwrite the older slot in place with one fdatasync. A crash while
- * writing tears at most that slot, whose record covers no signature yet
- * (the signature follows the sync); the other slot holds the previous
- * record, which covers every signature sent. */
-static cx_err persist_safety(node *n, const bft_safety *s) {
-  if (n->safety_seq == 0) {
-    uint8_t *img = calloc(1, SAFETY_FILE_LEN);
-    if (!img) return CX_E_NOMEM;
-    safety_slot_encode(1, s, img);
-    cx_err e = file_write_atomic(n->safety_path, img, SAFETY_FILE_LEN, 0600);
-    free(img);
-    if (e == CX_OK) n->safety_seq = 1;
-    return e;
+static cx_err encode_safety_rec(const bft_safety *s, const bcache_ent **ent, size_t k,
+                                int with_held, cx_enc *e) {
+  uint8_t rec[BFT_SAFETY_LEN];
+  bft_safety_encode(s, rec);
+  enc_init(e);
+  enc_u8(e, SAFETY_REC_VERSION);
+  enc_fixed(e, rec, sizeof rec);
+  enc_u8(e, with_held ? 1 : 0);
+  if (with_held) {
+    enc_varint(e, k);
+    for (size_t i = 0; i < k; i++) {
+      enc_varint(e, ent[i]->len);
+      enc_fixed(e, ent[i]->bytes, ent[i]->len);
+    }
   }
-  uint8_t slot[SAFETY_SLOT_LEN];
-  uint64_t seq = n->safety_seq + 1;
-  safety_slot_encode(seq, s, slot);
-  cx_err e = file_pwrite_sync(n->safety_path, (seq & 1) ? 0 : SAFETY_SLOT_OFF, slot, sizeof slot);
-  if (e == CX_OK) n->safety_seq = seq;
-  return e;
+  return enc_finish(e);
 }
 
-/* The blocks behind our valid value and our lock must outlive a crash:
- * after a restart the engine re-proposes its valid value and may commit its
- * locked one, and a consortium of one (or a node whose peers all moved on)
- * has nobody to fetch them from. They are written durably before the safety
- * record that names them, so no signature ever names a block this node
- * could lose. The record: u8 version (1) | varint count (0..2) |
- * count x (varint len | encoded block), kept in the store as its aux record
- * "held" (one synced LevelDB put: the file DATA/held it replaced was
- * written aside and renamed, two fsyncs and a new inode a height, the
- * largest cost of a lightly loaded validator). A DATA/held left by an older
- * version is read when the store has no record, and removed after the
- * first record is stored. */
-#define HELD_VERSION 1
-#define HELD_RECORD "held"
-
-static cx_err persist_held(node *n, const bft_safety *s) {
+static cx_err persist(node *n, const bft_safety *s) {
   const cx_hash *want[2] = {&s->valid_hash, &s->locked_hash};
   const bcache_ent *ent[2] = {NULL, NULL};
   size_t k = 0;
@@ -109,21 +97,21 @@ static cx_err persist_held(node *n, const bft_safety *s) {
   }
   int same = k == n->nheld;
   for (size_t i = 0; same && i < k; i++) same = hash_eq(&ent[i]->hash, &n->held[i]);
-  if (same) return CX_OK;
+  int with_held = !same || journal_fresh(n->jr);
   cx_enc e;
-  enc_init(&e);
-  enc_u8(&e, HELD_VERSION);
-  enc_varint(&e, k);
-  for (size_t i = 0; i < k; i++) {
-    enc_varint(&e, ent[i]->len);
-    enc_fixed(&e, ent[i]->bytes, ent[i]->len);
+  cx_err err = encode_safety_rec(s, ent, k, with_held, &e);
+  if (!err) err = journal_append(n->jr, e.buf, e.len);
+  if (err == CX_E_FULL) { /* a new file, whose first record stands alone */
+    if (!with_held) {
+      enc_free(&e);
+      err = encode_safety_rec(s, ent, k, with_held = 1, &e);
+    }
+    if (!err) err = journal_restart(n->jr, e.buf, e.len);
   }
-  cx_err err = enc_finish(&e);
-  if (!err) err = store_aux_put(n->st, HELD_RECORD, e.buf, e.len);
   enc_free(&e);
   if (err) return err;
   if (!n->held_file_gone) { /* an older version's DATA/held: superseded now */
-    if (unlink(n->held_path) == 0) LOG_I("node", "%s: superseded by the store's record, removed", n->held_path);
+    if (unlink(n->held_path) == 0) LOG_I("node", "%s: superseded by DATA/safety, removed", n->held_path);
     n->held_file_gone = 1;
   }
   n->nheld = k;
@@ -131,19 +119,28 @@ static cx_err persist_held(node *n, const bft_safety *s) {
   return CX_OK;
 }
 
+/* The held blocks at node_open: the journal's (n->held_rec), else an older
+ * version's store record or DATA/held. */
 void host_load_held(node *n) {
-  char *buf = NULL;
+  uint8_t *buf = NULL;
   size_t len = 0;
-  uint8_t *rec = NULL;
-  if (store_aux_get(n->st, HELD_RECORD, &rec, &len) == CX_OK)
-    buf = (char *)rec;
-  else if (file_read_all(n->held_path, 2 * (CX_BLOCK_MAX_BYTES + 16) + 16, &buf, &len) != CX_OK)
-    return;
+  int versioned = 1; /* the older forms start with HELD_VERSION */
+  if (n->held_rec) {
+    buf = n->held_rec;
+    len = n->held_rec_len;
+    n->held_rec = NULL;
+    versioned = 0;
+  } else if (store_aux_get(n->st, HELD_RECORD, &buf, &len) != CX_OK) {
+    char *fb = NULL;
+    if (file_read_all(n->held_path, 2 * (CX_BLOCK_MAX_BYTES + 16) + 16, &fb, &len) != CX_OK)
+      return;
+    buf = (uint8_t *)fb;
+  }
   cx_dec d;
-  dec_init(&d, (const uint8_t *)buf, len);
-  uint8_t ver = 0;
+  dec_init(&d, buf, len);
+  uint8_t ver = HELD_VERSION;
   uint64_t k = 0;
-  if (dec_u8(&d, &ver) || ver != HELD_VERSION || dec_varint(&d, &k) || k > 2) {
+  if ((versioned && dec_u8(&d, &ver)) || ver != HELD_VERSION || dec_varint(&d, &k) || k > 2) {
     LOG_W("node", "held blocks record unreadable, ignored (its blocks will come from peers)");
     free(buf);
     return;
@@ -176,7 +173,7 @@ static int do_action(node *n, const bft_action *a) {
   switch (a->type) {
     case BFT_ACT_PERSIST:
       /* Durable before anything that follows (bft.h): a failure is fatal. */
-      if ((e = persist_held(n, &a->safety)) || (e = persist_safety(n, &a->safety))) {
+      if ((e = persist(n, &a->safety))) {
         host_fatal(n, e, "cannot persist the safety record");
         return 1;
       }

@@ -16,6 +16,7 @@
 #include "fileutil.h"
 #include "genesis.h"
 #include "gossip.h"
+#include "journal.h"
 #include "log.h"
 #include "net.h"
 #include "node_internal.h"
@@ -73,17 +74,44 @@ static cx_err sign_digest(void *ctx, const uint8_t msg[32], cx_sig *out) {
   return key_sign32(n->keys.sign, msg, NULL, out);
 }
 
-/* The safety record (bft.h). A 48-byte record is the single-validator
- * engine's (height, view, hash): it covered a precommit-shaped vote
- * (vote_message), so it is carried over as "signed a precommit in that
- * round" and the engine resumes at the next round. */
-cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn) {
-  memset(s, 0, sizeof *s);
-  if (torn) *torn = 0;
+/* A journal record of DATA/safety (node_internal.h): its safety record, and
+ * its held part when it carries one. */
+typedef struct {
+  bft_safety s;
+  size_t nrec;
+  int bad;               /* a record that does not decode */
+  const uint8_t *held;   /* into the journal image */
+  size_t held_len;
+} safety_scan;
+
+static void on_safety_rec(void *ctx, uint64_t seq, const uint8_t *rec, size_t len) {
+  (void)seq;
+  safety_scan *c = ctx;
+  bft_safety r;
+  if (c->bad) return;
+  if (len < 2 + BFT_SAFETY_LEN || rec[0] != SAFETY_REC_VERSION ||
+      bft_safety_decode(rec + 1, BFT_SAFETY_LEN, &r) != CX_OK || rec[1 + BFT_SAFETY_LEN] > 1 ||
+      (rec[1 + BFT_SAFETY_LEN] == 0 && len != 2 + BFT_SAFETY_LEN)) {
+    c->bad = 1;
+    return;
+  }
+  c->s = r;
+  c->nrec++;
+  if (rec[1 + BFT_SAFETY_LEN]) {
+    c->held = rec + 2 + BFT_SAFETY_LEN;
+    c->held_len = len - 2 - BFT_SAFETY_LEN;
+  }
+}
+
+/* The older forms (node_internal.h). A 48-byte record is the
+ * single-validator engine's (height, view, hash): it covered a
+ * precommit-shaped vote (vote_message), so it is carried over as "signed a
+ * precommit in that round" and the engine resumes at the next round. */
+static cx_err legacy_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn) {
   if (len == SAFETY_FILE_LEN) {
-    /* Two slots (node_internal.h): the valid one with the higher sequence.
-     * One damaged slot is a write torn by a crash before its sync returned
-     * (its record covers no signature); none valid refuses the start. */
+    /* Two slots: the valid one with the higher sequence. One damaged slot
+     * is a write torn by a crash before its sync returned (its record
+     * covers no signature); none valid refuses the start. */
     uint64_t best = 0;
     for (int k = 0; k < 2; k++) {
       const uint8_t *p = b + (size_t)k * SAFETY_SLOT_OFF;
@@ -124,19 +152,61 @@ cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn)
   return bft_safety_decode(b, len, s);
 }
 
+cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn, uint8_t **held,
+                         size_t *held_len) {
+  memset(s, 0, sizeof *s);
+  if (torn) *torn = 0;
+  if (held) *held = NULL;
+  if (held_len) *held_len = 0;
+  if (!journal_is_journal(b, len)) return legacy_safety_parse(b, len, s, torn);
+  safety_scan c = {0};
+  size_t nrec = 0, end = 0;
+  int tail = 0;
+  cx_err e = journal_scan(b, len, on_safety_rec, &c, &nrec, &end, &tail);
+  if (!e && (c.bad || c.nrec == 0)) e = CX_E_CORRUPT;
+  if (e) {
+    memset(s, 0, sizeof *s);
+    return e;
+  }
+  *s = c.s;
+  if (torn) *torn = tail;
+  if (held && c.held) {
+    if (!(*held = malloc(c.held_len ? c.held_len : 1))) return CX_E_NOMEM;
+    memcpy(*held, c.held, c.held_len);
+    *held_len = c.held_len;
+  }
+  return CX_OK;
+}
+
+/* DATA/safety: the record, and the held part for host_load_held (kept in
+ * n->held_rec when the journal has one). At node_open it also opens the
+ * journal for the consensus thread's appends; an older form is replaced by
+ * the first record written (journal_new). */
 static cx_err load_safety(node *n, bft_safety *s) {
-  char *buf;
-  size_t len;
+  char *buf = NULL;
+  size_t len = 0;
   int torn = 0;
   memset(s, 0, sizeof *s);
-  cx_err e = file_read_all(n->safety_path, SAFETY_FILE_LEN, &buf, &len);
-  if (e == CX_E_NOT_FOUND) return CX_OK;
+  cx_err e = file_read_all(n->safety_path, SAFETY_READ_MAX, &buf, &len);
+  if (e == CX_E_NOT_FOUND) {
+    if (!n->jr) e = journal_new(n->safety_path, SAFETY_JOURNAL_MAX, &n->jr);
+    else e = CX_OK;
+    return e;
+  }
   if (e) return e;
-  e = node_safety_parse((const uint8_t *)buf, len, s, &torn);
-  if (!e && torn)
-    LOG_W("node", "%s: one slot torn (crash while writing), the other one is used", n->safety_path);
+  free(n->held_rec);
+  n->held_rec = NULL;
+  e = node_safety_parse((const uint8_t *)buf, len, s, &torn, &n->held_rec, &n->held_rec_len);
+  int is_journal = journal_is_journal((const uint8_t *)buf, len);
   free(buf);
-  return e;
+  if (e) return e;
+  if (torn)
+    LOG_W("node", "%s: %s (crash while writing), the record before it is used", n->safety_path,
+          is_journal ? "the last append is torn" : "one slot torn");
+  if (n->jr) return CX_OK;
+  if (!is_journal) return journal_new(n->safety_path, SAFETY_JOURNAL_MAX, &n->jr);
+  /* opened for appending (a second read of the file, once per start) */
+  return journal_open(n->safety_path, SAFETY_JOURNAL_MAX, NULL, NULL, NULL, &n->jr);
 }
 
 static cx_err mkdir_p(const char *path) {
@@ -857,6 +927,8 @@ void node_close(node *n) {
   free(n->act);
   blocks_cache_clear(n);
   bft_free(n->eng);
+  journal_close(n->jr);
+  free(n->held_rec);
   mempool_free(n->mp);
   node_vault_close(n->vault); /* after the RPC server: no admin call runs */
   store_close(n->st);

@@ -69,20 +69,39 @@
 #define PENDING_MAX 64              /* host events produced while carrying out actions */
 #define EVIDENCE_MAX 64
 
-/* DATA/safety (docs/consensus.md, "Crash safety"): two slots, at offsets 0
- * and SAFETY_SLOT_OFF (separate file system blocks, so rewriting one never
- * touches the other). Slot: u64 BE sequence (>= 1) | bft_safety_encode
- * record | SHA-256 of the preceding bytes; an all-zero slot is unused. The
- * valid slot with the higher sequence is the record. */
+/* DATA/safety (docs/consensus.md, "Crash safety"): a journal
+ * (storage/journal.h) whose records are
+ *   u8 version (1) | bft_safety_encode record | u8 held (0: the held blocks
+ *   of the record before, 1: they follow) | held: varint count (0..2) |
+ *   count x (varint len | encoded block)
+ * One synced append a PERSIST: the record and, when they changed, the
+ * blocks behind the engine's valid value and lock (host.c). The first
+ * record of a journal file always carries its held blocks. The journal
+ * starts a new file past SAFETY_JOURNAL_MAX. */
+#define SAFETY_REC_VERSION 1
+#define SAFETY_JOURNAL_MAX (64ull << 20)
+/* The largest DATA/safety read: a full journal plus one record of two
+ * blocks at the block cap, and its zero tail. */
+#define SAFETY_READ_MAX (SAFETY_JOURNAL_MAX + 2ull * CX_BLOCK_MAX_BYTES + (2ull << 20))
+/* Older forms, read once and replaced by the first record written: two
+ * slots, at offsets 0 and SAFETY_SLOT_OFF. Slot: u64 BE sequence (>= 1) |
+ * bft_safety_encode record | SHA-256 of the preceding bytes; an all-zero
+ * slot is unused; the valid slot with the higher sequence is the record. */
 #define SAFETY_SLOT_OFF 4096
 #define SAFETY_SLOT_LEN (8 + BFT_SAFETY_LEN + 32)
 #define SAFETY_FILE_LEN (SAFETY_SLOT_OFF + SAFETY_SLOT_LEN)
-/* The safety record in any form DATA/safety has had: the two slots above,
- * the 48-byte legacy record (height, view), or one bare bft_safety record.
- * Pure; *torn (may be NULL) counts damaged slots. CX_E_CORRUPT when no slot
- * is valid, bft_safety_decode's error for a bad bare record. Used by
- * node_open and by `custos restore` (cli_backup.c). */
-cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn);
+/* The safety record in any form DATA/safety has had: the journal above
+ * (its last record's), the two slots, the 48-byte legacy record (height,
+ * view), or one bare bft_safety record (what `custos restore` writes).
+ * Pure; *torn (may be NULL) counts damaged slots, or is 1 when a journal
+ * ends in a torn append. If held is not NULL and the journal carries held
+ * blocks, *held gets a malloc'd copy of the last held part (varint count
+ * | blocks; free()) and *held_len its length, else *held = NULL.
+ * CX_E_CORRUPT when no slot or record is valid, bft_safety_decode's error
+ * for a bad bare record. Used by node_open and by `custos restore`
+ * (cli_backup.c). */
+cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn, uint8_t **held,
+                         size_t *held_len);
 
 /* A block of the current height: built by us (BUILD_BLOCK) or received in a
  * proposal, executed once on the committed state. Cleared on commit: a write
@@ -168,8 +187,10 @@ struct node {
   vm_state ro; /* read-only view of committed state */
   cx_clock *clock;
   char safety_path[CFG_PATH_MAX + 16];
-  uint64_t safety_seq; /* consensus thread: sequence of the last slot written
-                        * by this process (0: the file is not yet in slot form) */
+  struct journal *jr; /* DATA/safety, opened by node_open (node.c load_safety);
+                       * appended by the consensus thread (host.c persist) */
+  uint8_t *held_rec;   /* the journal's last held part, until host_load_held */
+  size_t held_rec_len;
   char cookie_path[CFG_PATH_MAX + 16];
   uint64_t tip_time;
   rpc_server *rpc;
@@ -199,7 +220,7 @@ struct node {
   size_t npend;
   bcache_ent cache[BCACHE_MAX];
   uint64_t cache_seq;
-  char held_path[CFG_PATH_MAX + 16]; /* DATA/held of older versions (host.c: now a store record) */
+  char held_path[CFG_PATH_MAX + 16]; /* DATA/held of older versions (now in DATA/safety) */
   int held_file_gone;                /* DATA/held removed or absent (host.c) */
   cx_hash held[2];
   size_t nheld;
