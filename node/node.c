@@ -91,7 +91,8 @@ static void on_safety_rec(void *ctx, uint64_t seq, const uint8_t *rec, size_t le
   if (c->bad) return;
   if (len < 2 + BFT_SAFETY_LEN || rec[0] != SAFETY_REC_VERSION ||
       bft_safety_decode(rec + 1, BFT_SAFETY_LEN, &r) != CX_OK || rec[1 + BFT_SAFETY_LEN] > 1 ||
-      (rec[1 + BFT_SAFETY_LEN] == 0 && len != 2 + BFT_SAFETY_LEN)) {
+      (rec[1 + BFT_SAFETY_LEN] == 0 && (len != 2 + BFT_SAFETY_LEN || c->nrec == 0))) {
+    /* (a file's first record carries its held blocks: host.c persist) */
     c->bad = 1;
     return;
   }

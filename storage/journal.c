@@ -127,6 +127,29 @@ cx_err journal_new(const char *path, uint64_t max_bytes, journal **out) {
   return *out ? CX_OK : CX_E_NOMEM;
 }
 
+static cx_err pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off) {
+  while (n) {
+    ssize_t w = pwrite(fd, p, n, (off_t)off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return CX_E_IO;
+    p += w;
+    n -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return CX_OK;
+}
+
+static cx_err write_zeros(int fd, uint64_t from, uint64_t to) {
+  static const uint8_t zero[65536];
+  while (from < to) {
+    size_t n = to - from < sizeof zero ? (size_t)(to - from) : sizeof zero;
+    cx_err e = pwrite_all(fd, zero, n, from);
+    if (e) return e;
+    from += n;
+  }
+  return CX_OK;
+}
+
 typedef struct {
   journal_visit visit;
   void *ctx;
@@ -159,7 +182,14 @@ cx_err journal_open(const char *path, uint64_t max_bytes, journal_visit visit, v
   cx_err e = read_file(fd, &img, &len);
   if (!e && !journal_is_journal(img, len)) e = CX_E_BAD_VERSION;
   scan_ctx sc = {visit, ctx, 0};
-  if (!e) e = journal_scan(img, len, scan_both, &sc, &nrec, &end, tail);
+  int torn = 0;
+  if (!e) e = journal_scan(img, len, scan_both, &sc, &nrec, &end, &torn);
+  if (tail) *tail = torn;
+  /* A torn append's bytes are zeroed before anything is appended over
+   * them: else a shorter record written there would leave them behind, and
+   * if they were whole frames of this file (a record damaged in the middle
+   * of the file, not by a crash) the next scan could read them again. */
+  if (!e && torn && (write_zeros(fd, end, len) || fdatasync(fd) != 0)) e = CX_E_IO;
   if (!e) {
     memcpy(j->salt, img + MAGIC_LEN, SALT_LEN);
     j->fd = fd;
@@ -179,29 +209,6 @@ cx_err journal_open(const char *path, uint64_t max_bytes, journal_visit visit, v
 
 int journal_fresh(const journal *j) { return j->fd < 0; }
 uint64_t journal_size(const journal *j) { return j->fd < 0 ? 0 : j->end; }
-
-static cx_err pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off) {
-  while (n) {
-    ssize_t w = pwrite(fd, p, n, (off_t)off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return CX_E_IO;
-    p += w;
-    n -= (size_t)w;
-    off += (uint64_t)w;
-  }
-  return CX_OK;
-}
-
-static cx_err write_zeros(int fd, uint64_t from, uint64_t to) {
-  static const uint8_t zero[65536];
-  while (from < to) {
-    size_t n = to - from < sizeof zero ? (size_t)(to - from) : sizeof zero;
-    cx_err e = pwrite_all(fd, zero, n, from);
-    if (e) return e;
-    from += n;
-  }
-  return CX_OK;
-}
 
 static uint64_t round_step(uint64_t v) { return (v + STEP - 1) / STEP * STEP; }
 

@@ -22,7 +22,9 @@
  * Crashes: a reader trusts every record up to the first one that does not
  * check (bad tag, wrong seq, length past the end, or the zero tail). A
  * crash tears at most the record being appended, whose append had not
- * returned, so it covered nothing. Reopened, the journal appends over it.
+ * returned, so it covered nothing. journal_open zeroes a torn tail (and
+ * syncs) before the next append goes there, so nothing of it can be read
+ * again behind a shorter record.
  * A new file (first append, or journal_restart) is written aside, synced
  * and renamed over PATH (then the directory synced): PATH is always
  * either the old journal or the new one whole, and a journal file always
