@@ -249,6 +249,7 @@ void node_publish_validators(node *n, const cx_pubkey *keys, size_t nval) {
   pthread_mutex_lock(&n->vmu);
   n->vheight = store_height(n->st) + 1;
   memcpy(n->vkeys, keys, nval * sizeof *keys);
+  memcpy(n->vlinks, n->vnames, nval * sizeof n->vlinks[0]);
   n->nvk = nval;
   pthread_mutex_unlock(&n->vmu);
 }
@@ -813,7 +814,24 @@ static void record_evidence(node *n, const bft_action *a) {
 }
 
 /* BFT_ACT_EVIDENCE: kept for evidence_list, then reported on chain. */
+/* Both halves are checked first: a proposal or prevote that came over its
+ * signer's own link was taken unchecked (host.c on_signer_link), and only
+ * two validly signed messages prove anything. */
 void node_evidence_found(node *n, const bft_action *a) {
+  const bft_msg *m[2] = {&a->msg, &a->msg2};
+  for (int i = 0; i < 2; i++) {
+    uint8_t dg[32];
+    bft_msg_digest(&n->chain_id, m[i], dg);
+    pthread_mutex_lock(&n->vmu);
+    int ok = m[i]->signer < n->nvk && sig_verify(&n->vkeys[m[i]->signer], dg, 32, &m[i]->sig);
+    pthread_mutex_unlock(&n->vmu);
+    if (!ok) {
+      const char *who = m[i]->signer < CX_MAX_VALIDATORS ? n->vnames[m[i]->signer] : "?";
+      node_refuse(n, &n->cs_bad, "conflicting consensus message", who,
+                  "bad signature: no evidence recorded");
+      return;
+    }
+  }
   record_evidence(n, a);
   submit_evidence(n, a);
 }

@@ -240,6 +240,7 @@ struct node {
   pthread_mutex_t vmu;
   uint64_t vheight;                  /* committed + 1 */
   cx_pubkey vkeys[CX_MAX_VALIDATORS];
+  char vlinks[CX_MAX_VALIDATORS][CX_NAME_MAX + 1]; /* their names (member links) */
   size_t nvk;
   bft_status snap;
   node_evidence evidence[EVIDENCE_MAX];
