@@ -52,7 +52,6 @@ static void timer_set(node *n, const bft_action *a) {
   *slot = (cs_timer){.used = 1, .at = n->clock->mono_ms(n->clock) + a->ms, .kind = a->timeout,
                      .height = a->height, .round = a->round};
 }
-/* The safety record (bft.h; read back by node_open). */
 
 /* One PERSIST is one synced append to DATA/safety (storage/journal.h;
  * record layout in node_internal.h): the record, and with it the blocks
@@ -275,14 +274,20 @@ static void feed_start(node *n) {
 /* ---- consensus messages on the wire ----
  * NET_MSG_CONSENSUS payload: node_internal.h (host_wire_decode). */
 
-/* 1 if m is signed with a key of the current set: our own messages, and
- * another's (a relay) whose signature checks (on_signer_link). */
-static int sendable(node *n, const bft_msg *m) {
+int host_sig_ok(node *n, const bft_msg *m) {
   pthread_mutex_lock(&n->vmu);
-  int ok = m->signer < n->nvk && (memcmp(n->vkeys[m->signer].b, n->keys.pub.b, 32) == 0 ||
-                                  verify_msg(n, m, &n->vkeys[m->signer]));
+  int ok = m->signer < n->nvk && verify_msg(n, m, &n->vkeys[m->signer]);
   pthread_mutex_unlock(&n->vmu);
   return ok;
+}
+
+/* Our own messages, and another's (a relay) whose signature checks
+ * (on_signer_link). */
+static int sendable(node *n, const bft_msg *m) {
+  pthread_mutex_lock(&n->vmu);
+  int own = m->signer < n->nvk && memcmp(n->vkeys[m->signer].b, n->keys.pub.b, 32) == 0;
+  pthread_mutex_unlock(&n->vmu);
+  return own || host_sig_ok(n, m);
 }
 
 static void send_consensus(node *n, const bft_msg *m) {
@@ -479,12 +484,10 @@ static void handle_msg(node *n, qev *ev) {
     return;
   }
   if (!ev->verified) {
-    int ok = 0;
-    pthread_mutex_lock(&n->vmu);
-    ok = ev->msg.signer < n->nvk &&
-         (on_signer_link(ev->from, n->vlinks[ev->msg.signer], ev->msg.type) ||
-          verify_msg(n, &ev->msg, &n->vkeys[ev->msg.signer]));
-    pthread_mutex_unlock(&n->vmu);
+    /* n->vlinks: written by this thread (node_publish_validators) */
+    int ok = ev->msg.signer < n->nvk &&
+             (on_signer_link(ev->from, n->vlinks[ev->msg.signer], ev->msg.type) ||
+              host_sig_ok(n, &ev->msg));
     if (!ok) {
       node_refuse(n, &n->cs_bad, "consensus message", ev->from, "bad signer or signature");
       free(ev->data);

@@ -75,13 +75,17 @@ static cx_err sign_digest(void *ctx, const uint8_t msg[32], cx_sig *out) {
 }
 
 /* A journal record of DATA/safety (node_internal.h): its safety record, and
- * its held part when it carries one. */
+ * its held part when it carries one (into the image, or copied when the
+ * image does not outlive the scan: journal_open). */
 typedef struct {
   bft_safety s;
   size_t nrec;
   int bad;               /* a record that does not decode */
-  const uint8_t *held;   /* into the journal image */
+  int copy;              /* keep held parts in owned (held_own) */
+  int nomem;
+  const uint8_t *held;
   size_t held_len;
+  uint8_t *held_own;
 } safety_scan;
 
 static void on_safety_rec(void *ctx, uint64_t seq, const uint8_t *rec, size_t len) {
@@ -101,6 +105,12 @@ static void on_safety_rec(void *ctx, uint64_t seq, const uint8_t *rec, size_t le
   if (rec[1 + BFT_SAFETY_LEN]) {
     c->held = rec + 2 + BFT_SAFETY_LEN;
     c->held_len = len - 2 - BFT_SAFETY_LEN;
+    if (c->copy) {
+      free(c->held_own);
+      c->held = c->held_own = malloc(c->held_len ? c->held_len : 1);
+      if (!c->held_own) c->nomem = c->bad = 1;
+      else memcpy(c->held_own, rec + 2 + BFT_SAFETY_LEN, c->held_len);
+    }
   }
 }
 
@@ -180,34 +190,51 @@ cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn,
 }
 
 /* DATA/safety: the record, and the held part for host_load_held (kept in
- * n->held_rec when the journal has one). At node_open it also opens the
- * journal for the consensus thread's appends; an older form is replaced by
- * the first record written (journal_new). */
+ * n->held_rec). At node_open the journal is opened for the consensus
+ * thread's appends, its one read giving both; an older form is read apart
+ * and replaced by the first record written (journal_new). After a state
+ * sync install (the journal open) the file is read again. */
 static cx_err load_safety(node *n, bft_safety *s) {
-  char *buf = NULL;
-  size_t len = 0;
-  int torn = 0;
   memset(s, 0, sizeof *s);
-  cx_err e = file_read_all(n->safety_path, SAFETY_READ_MAX, &buf, &len);
-  if (e == CX_E_NOT_FOUND) {
-    if (!n->jr) e = journal_new(n->safety_path, SAFETY_JOURNAL_MAX, &n->jr);
-    else e = CX_OK;
-    return e;
-  }
-  if (e) return e;
   free(n->held_rec);
   n->held_rec = NULL;
+  n->held_rec_len = 0;
+  int torn = 0;
+  if (!n->jr) {
+    safety_scan c = {.copy = 1};
+    cx_err e = journal_open(n->safety_path, SAFETY_JOURNAL_MAX, on_safety_rec, &c, &torn, &n->jr);
+    if (e == CX_OK && (c.bad || (c.nrec == 0 && !journal_fresh(n->jr)))) {
+      e = c.nomem ? CX_E_NOMEM : CX_E_CORRUPT;
+      journal_close(n->jr);
+      n->jr = NULL;
+    }
+    if (e != CX_E_BAD_VERSION) {
+      if (e == CX_OK) {
+        *s = c.s;
+        n->held_rec = c.held_own;
+        n->held_rec_len = c.held_len;
+        c.held_own = NULL;
+        if (torn)
+          LOG_W("node", "%s: the last append is torn (crash while writing), the record before it "
+                "is used", n->safety_path);
+      }
+      free(c.held_own);
+      return e;
+    }
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  cx_err e = file_read_all(n->safety_path, SAFETY_READ_MAX, &buf, &len);
+  if (e == CX_E_NOT_FOUND) return CX_OK;
+  if (e) return e;
   e = node_safety_parse((const uint8_t *)buf, len, s, &torn, &n->held_rec, &n->held_rec_len);
   int is_journal = journal_is_journal((const uint8_t *)buf, len);
   free(buf);
   if (e) return e;
-  if (torn)
-    LOG_W("node", "%s: %s (crash while writing), the record before it is used", n->safety_path,
-          is_journal ? "the last append is torn" : "one slot torn");
-  if (n->jr) return CX_OK;
-  if (!is_journal) return journal_new(n->safety_path, SAFETY_JOURNAL_MAX, &n->jr);
-  /* opened for appending (a second read of the file, once per start) */
-  return journal_open(n->safety_path, SAFETY_JOURNAL_MAX, NULL, NULL, NULL, &n->jr);
+  if (torn && !is_journal)
+    LOG_W("node", "%s: one slot torn (crash while writing), the other one is used", n->safety_path);
+  if (!n->jr) return journal_new(n->safety_path, SAFETY_JOURNAL_MAX, &n->jr);
+  return CX_OK;
 }
 
 static cx_err mkdir_p(const char *path) {
@@ -820,12 +847,7 @@ static void record_evidence(node *n, const bft_action *a) {
 void node_evidence_found(node *n, const bft_action *a) {
   const bft_msg *m[2] = {&a->msg, &a->msg2};
   for (int i = 0; i < 2; i++) {
-    uint8_t dg[32];
-    bft_msg_digest(&n->chain_id, m[i], dg);
-    pthread_mutex_lock(&n->vmu);
-    int ok = m[i]->signer < n->nvk && sig_verify(&n->vkeys[m[i]->signer], dg, 32, &m[i]->sig);
-    pthread_mutex_unlock(&n->vmu);
-    if (!ok) {
+    if (!host_sig_ok(n, m[i])) {
       const char *who = m[i]->signer < CX_MAX_VALIDATORS ? n->vnames[m[i]->signer] : "?";
       node_refuse(n, &n->cs_bad, "conflicting consensus message", who,
                   "bad signature: no evidence recorded");

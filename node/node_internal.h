@@ -367,6 +367,9 @@ void *host_cs_main(void *arg);
 /* Puts the blocks of DATA/held for the next height back in the cache
  * (node_open, after a restart). */
 void host_load_held(node *n);
+/* 1 if m's signature checks against its signer's key in the set of the
+ * height being decided (takes vmu). */
+int host_sig_ok(node *n, const bft_msg *m);
 
 /* ---- sync.c ---- */
 
