@@ -113,17 +113,26 @@ echo "bench_calls: 4 custosd on $(nproc) cores, devnet block.interval_ms $INTERV
 echo "  underwriting contract, $K records per bureau (hrss, health), one subject and one consent"
 
 # ---- polling ----
-# One JSON-RPC batch of call_get for the pending calls (ids = their index);
-# prints "index status" for each closed one. A call not yet committed is
-# not_found: still pending.
+# JSON-RPC batches of call_get for the pending calls (ids = their index),
+# 200 a request (the RPC's batch limit is 256); prints "index status
+# height" for each closed one. A call not yet committed is not_found: still
+# pending. A refused request (not an array) fails the poll, with its answer.
 CID_OF=()
 poll_closed() {
-  local body="" i
-  for i in "$@"; do
-    body+="${body:+,}{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"call_get\",\"params\":{\"txid\":\"${CID_OF[$i]}\"}}"
+  local -a ids=("$@")
+  local body i k out
+  for ((k = 0; k < ${#ids[@]}; k += 200)); do
+    body=""
+    for i in "${ids[@]:k:200}"; do
+      body+="${body:+,}{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"call_get\",\"params\":{\"txid\":\"${CID_OF[$i]}\"}}"
+    done
+    out=$(curl -s -m 10 -H 'Content-Type: application/json' --data-binary "[$body]" "$URL")
+    if ! jq -e 'type == "array"' <<<"$out" >/dev/null 2>&1; then
+      echo "bench_calls: call_get poll refused: ${out:0:300}" >&2
+      return 1
+    fi
+    jq -r '.[] | select(.result.status == "done" or .result.status == "aborted") | "\(.id) \(.result.status) \(.result.result_height)"' <<<"$out"
   done
-  curl -s -m 10 -H 'Content-Type: application/json' --data-binary "[$body]" "$URL" \
-    | jq -r '.[] | select(.result.status == "done" or .result.status == "aborted") | "\(.id) \(.result.status) \(.result.result_height)"'
 }
 # block_time H: the time_ms of block H (its proposer's clock, this machine).
 block_time() {

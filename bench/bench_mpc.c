@@ -30,6 +30,7 @@
  * benchmark could not run. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -92,6 +93,7 @@ static double cpu_s(void) {
 
 typedef struct qmsg {
   struct qmsg *next;
+  uint32_t link; /* the party whose channel delivered it (custosd does the same, by link name) */
   size_t len;
   uint8_t data[];
 } qmsg;
@@ -105,10 +107,13 @@ typedef struct {
 static queue g_q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL};
 
 static void on_mpc(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
-  (void)ctx, (void)from, (void)type;
+  (void)ctx, (void)type;
   qmsg *m = malloc(sizeof *m + len);
   if (!m) return;
   m->next = NULL;
+  char *end = NULL; /* names are "p<index>" (name_of) */
+  unsigned long l = from[0] == 'p' ? strtoul(from + 1, &end, 10) : ULONG_MAX;
+  m->link = end && *end == 0 && l < MAXN ? (uint32_t)l : MPC_NO_LINK;
   m->len = len;
   memcpy(m->data, p, len);
   pthread_mutex_lock(&g_q.mu);
@@ -221,7 +226,7 @@ static void run(party *p, mpc_session *s, const uint8_t sid[32]) {
     qmsg *m = *pp;
     if (m->len > 34 && memcmp(m->data + 2, sid, 32) == 0) {
       *pp = m->next;
-      mpc_session_recv(s, m->data, m->len, now_ms(), &out);
+      mpc_session_recv_link(s, m->link, m->data, m->len, now_ms(), &out);
       free(m);
       flush(p, &out);
     } else {
@@ -235,7 +240,7 @@ static void run(party *p, mpc_session *s, const uint8_t sid[32]) {
         m->next = p->stash; /* a later session's (order within one sender is kept by the session) */
         p->stash = m;
       } else {
-        mpc_session_recv(s, m->data, m->len, now_ms(), &out);
+        mpc_session_recv_link(s, m->link, m->data, m->len, now_ms(), &out);
         free(m);
       }
     }

@@ -365,6 +365,19 @@ cx_err mpc_session_start(mpc_session *s, uint64_t now_ms, mpc_outbox *out);
  * the session naming its sender. Never blocks. */
 cx_err mpc_session_recv(mpc_session *s, const uint8_t *msg, size_t len, uint64_t now_ms,
                         mpc_outbox *out);
+/* The same, for a message that arrived on the authenticated channel of
+ * party `link` (its index in this session; MPC_NO_LINK if not known). In an
+ * online session a message whose header names `link` as its sender is taken
+ * without checking its BIP340 signature on arrival: the channel already
+ * names the sender, so the computation is the same. The signature is
+ * checked where it matters to others: before the message is echoed to the
+ * other parties (input round B) or kept as evidence, and on both copies of
+ * an equivocation; a party whose message then fails is not named (abort
+ * reason says so). Prep sessions check every signature on arrival (they
+ * relay signed messages). docs/mpc-online.md "Signatures checked late". */
+#define MPC_NO_LINK UINT32_MAX
+cx_err mpc_session_recv_link(mpc_session *s, uint32_t link, const uint8_t *msg, size_t len,
+                             uint64_t now_ms, mpc_outbox *out);
 /* Timers: a round not complete round_timeout_ms after it began aborts with
  * CX_E_MPC_TIMEOUT and the missing parties in status.unresponsive (unless
  * the protocol ends the round at its deadline itself: prep's agreement

@@ -915,6 +915,13 @@ static cx_err input_recv_b(mpc_session *s, online *o) {
       abort_malformed(s, d, m, why);
       return CX_OK;
     }
+    /* Echoed in round C: a relayed message must carry its signature (the
+     * others would take an unsigned copy for my lie). */
+    if (!mpc_inbox_verify(s->inbox, s->round, d)) {
+      sess_abort(s, CX_E_BAD_SIG, -1,
+                 "dealer %u's input message, taken on its own link, fails its signature", d);
+      return CX_OK;
+    }
     memcpy(g->bmsg[d], m->raw, m->raw_len);
     g->blen[d] = m->raw_len;
   }

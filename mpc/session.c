@@ -165,11 +165,20 @@ void sess_abort(mpc_session *s, cx_err e, int32_t culprit, const char *fmt, ...)
   if (s->st.state != MPC_RUNNING) return;
   s->st.state = MPC_ABORTED;
   s->st.err = e;
-  s->st.culprit = culprit;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(s->st.reason, sizeof s->st.reason, fmt, ap);
+  int w = vsnprintf(s->st.reason, sizeof s->st.reason, fmt, ap);
   va_end(ap);
+  /* A culprit is named with evidence only (docs/mpc-online.md "Signatures
+   * checked late"). */
+  if (culprit >= 0 && s->ev_unsigned) {
+    culprit = -1;
+    if (w >= 0 && (size_t)w < sizeof s->st.reason)
+      snprintf(s->st.reason + w, sizeof s->st.reason - (size_t)w,
+               " (nobody named: party %d's message, taken on its own link, fails its signature)",
+               s->ev_unsigned - 1);
+  }
+  s->st.culprit = culprit;
 }
 
 static void evidence_clear(mpc_evidence *ev) {
@@ -191,6 +200,16 @@ static void evidence_put(mpc_session *s, int correction, mpc_ev_type type, int32
                          uint64_t item, const uint8_t *const *msgs, const size_t *lens, size_t count) {
   if (s->st.state != MPC_RUNNING) return;
   if (s->ev.type != MPC_EV_NONE && !(s->ev_correction && !correction)) return;
+  /* Online messages taken on their sender's link were not checked on
+   * arrival (mpc_session_recv_link): evidence holds signed messages only. */
+  for (size_t i = 0; i < count; i++) {
+    mpc_msg m;
+    if (mpc_msg_decode(msgs[i], lens[i], &m) != CX_OK || m.from >= s->cfg.n ||
+        !mpc_msg_verify(&m, &s->cfg.pubkeys[m.from])) {
+      if (!correction && m.from < s->cfg.n) s->ev_unsigned = (int32_t)m.from + 1;
+      return;
+    }
+  }
   mpc_evidence ev = {.type = type, .culprit = culprit, .item = item};
   ev.msg = calloc(count ? count : 1, sizeof *ev.msg);
   ev.len = calloc(count ? count : 1, sizeof *ev.len);
@@ -331,11 +350,19 @@ static void abort_equivocation(mpc_session *s, uint32_t from) {
 
 cx_err mpc_session_recv(mpc_session *s, const uint8_t *msg, size_t len, uint64_t now_ms,
                         mpc_outbox *out) {
+  return mpc_session_recv_link(s, MPC_NO_LINK, msg, len, now_ms, out);
+}
+
+cx_err mpc_session_recv_link(mpc_session *s, uint32_t link, const uint8_t *msg, size_t len,
+                             uint64_t now_ms, mpc_outbox *out) {
   if (!s || !out || (!msg && len)) return CX_E_INVALID_ARG;
   if (s->st.state != MPC_RUNNING) return CX_E_MPC_STATE;
   s->now_ms = now_ms;
   uint32_t from = UINT32_MAX;
-  cx_err e = mpc_inbox_put(s->inbox, msg, len, s->round, &from);
+  /* Prep sessions relay whole signed messages in their agreement and audit
+   * rounds and send few of them: every signature is checked on arrival. */
+  if (s->kind != MPC_KIND_ONLINE) link = MPC_NO_LINK;
+  cx_err e = mpc_inbox_put(s->inbox, msg, len, s->round, link, &from);
   if (e == CX_E_MPC_EQUIVOCATION) {
     abort_equivocation(s, from);
     return e;

@@ -80,6 +80,9 @@ struct mpc_session {
   mpc_status st;
   mpc_evidence ev;
   int ev_correction;      /* ev records a correction, not an abort */
+  /* party + 1 whose unsigned message kept abort evidence from being
+   * recorded (0: none): sess_abort then names nobody */
+  int32_t ev_unsigned;
   /* replay mode (cfg.key == NULL): sess_send records here instead */
   mpc_replayed *replay;
   size_t replay_n, replay_cap;
@@ -111,7 +114,11 @@ void sess_timeout_abort(mpc_session *s);
 /* Aborts (once; later calls are ignored). culprit -1 if nobody is proven. */
 void sess_abort(mpc_session *s, cx_err e, int32_t culprit, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Records evidence (copies the messages). Precedence: the first evidence
+/* Records evidence (copies the messages) if every message carries its
+ * sender's valid signature. An online message taken on its sender's link
+ * was not checked on arrival; if one fails, nothing is recorded and the
+ * next sess_abort names nobody (its reason says which party's message
+ * failed). Precedence: the first evidence
  * recorded is the one mpc_session_evidence returns, except that evidence
  * behind an abort replaces evidence behind a correction (a session that
  * went on after naming someone in st.corrected), so that the evidence

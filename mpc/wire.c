@@ -102,6 +102,7 @@ int mpc_msg_verify(const mpc_msg *m, const cx_pubkey *pk) {
 typedef struct {
   uint8_t *raw; /* private copy; NULL: slot empty */
   mpc_msg m;    /* decoded, pointing into raw */
+  int checked;  /* signature verified (0: taken on its sender's link, not yet) */
 } slot;
 
 typedef struct {
@@ -224,7 +225,8 @@ static cx_err keep_equivocation(mpc_inbox *b, const slot *old, const uint8_t *bu
   return CX_OK;
 }
 
-static cx_err store(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t round, uint32_t from) {
+static cx_err store(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t round, uint32_t from,
+                    int checked) {
   uint8_t *copy = dup_bytes(buf, len);
   if (!copy) return CX_E_NOMEM;
   inbox_round *r = round_get(b, round);
@@ -238,30 +240,49 @@ static cx_err store(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t round
     return CX_E_INTERNAL;
   }
   s->raw = copy;
+  s->checked = checked;
   r->have |= (uint64_t)1 << from;
   return CX_OK;
 }
 
-cx_err mpc_inbox_put(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t cur, uint32_t *equiv_from) {
+static int slot_verify(const mpc_inbox *b, slot *s) {
+  if (!s->checked && mpc_msg_verify(&s->m, &b->pks[s->m.from])) s->checked = 1;
+  return s->checked;
+}
+
+cx_err mpc_inbox_put(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t cur, uint32_t link,
+                     uint32_t *equiv_from) {
   mpc_msg m;
   cx_err e = mpc_msg_decode(buf, len, &m);
   if (e != CX_OK) return e;
   if (m.kind != b->kind || memcmp(m.session, b->session, 32) != 0) return CX_E_MPC_SESSION;
   if (m.from >= b->n || m.from == b->me || (m.to != b->me && m.to != MPC_TO_ALL))
     return CX_E_MPC_SENDER;
-  /* Everything below is about a message its sender provably signed. */
-  if (!mpc_msg_verify(&m, &b->pks[m.from])) return CX_E_BAD_SIG;
-  const slot *old = slot_find(b, m.round, m.from);
+  /* Everything below is about a message its sender provably signed, or
+   * provably sent: its own link delivered it (the Noise IK handshake names
+   * the peer), and its signature is checked once something depends on
+   * it being transferable. */
+  int checked = m.from != link;
+  if (checked && !mpc_msg_verify(&m, &b->pks[m.from])) return CX_E_BAD_SIG;
+  slot *old = (slot *)slot_find(b, m.round, m.from);
   if (m.round < cur) return old && same_content(old, buf, len) ? CX_E_MPC_DUPLICATE : CX_E_MPC_ROUND;
   if ((uint64_t)m.round > (uint64_t)cur + 1 || m.round < b->floor) return CX_E_MPC_ROUND;
   if (old) {
     if (same_content(old, buf, len)) return CX_E_MPC_DUPLICATE;
+    /* An equivocation is proven by two signed messages only. */
+    if (!checked && !mpc_msg_verify(&m, &b->pks[m.from])) return CX_E_BAD_SIG;
+    if (!slot_verify(b, old)) return CX_E_BAD_SIG;
     e = keep_equivocation(b, old, buf, len);
     if (e != CX_OK) return e;
     if (equiv_from) *equiv_from = m.from;
     return CX_E_MPC_EQUIVOCATION;
   }
-  return store(b, buf, len, m.round, m.from);
+  return store(b, buf, len, m.round, m.from, checked);
+}
+
+int mpc_inbox_verify(mpc_inbox *b, uint32_t round, uint32_t from) {
+  slot *s = (slot *)slot_find(b, round, from);
+  return s && slot_verify(b, s);
 }
 
 void mpc_inbox_equivocation(const mpc_inbox *b, const uint8_t **m1, size_t *l1, const uint8_t **m2,

@@ -61,7 +61,10 @@ cx_err mpc_msg_decode(const uint8_t *buf, size_t len, mpc_msg *m);
 int mpc_msg_verify(const mpc_msg *m, const cx_pubkey *pk);
 
 /* The inbox of one party in one session: at most one message per (round,
- * sender), each stored as a verified private copy (the evidence). */
+ * sender), each stored as a private copy (the evidence). A copy is
+ * verified on arrival, unless it came on its sender's own authenticated
+ * link (mpc_inbox_put's link): then its signature is checked when it is
+ * needed, before it is relayed or becomes evidence (mpc_inbox_verify). */
 typedef struct mpc_inbox mpc_inbox;
 
 /* pks: n public keys, borrowed for the inbox's lifetime. */
@@ -70,11 +73,18 @@ mpc_inbox *mpc_inbox_new(uint32_t n, uint32_t me, const cx_pubkey *pks, uint8_t 
 void mpc_inbox_free(mpc_inbox *b);
 
 /* Accepts a message for round `cur` or `cur + 1` (a party is never more
- * than one round ahead of another). In this order of checks:
+ * than one round ahead of another). link: the party whose authenticated
+ * channel delivered buf (MPC_NO_LINK, mpc.h: unknown, or the caller wants every
+ * signature checked now); a message whose header names that party as its
+ * sender is stored without checking its signature. In this order of checks:
  *   CX_E_TRUNCATED/..      malformed encoding (nobody can be blamed)
  *   CX_E_MPC_SESSION       other kind or session
  *   CX_E_MPC_SENDER        from >= n, from == me, to not me nor MPC_TO_ALL
- *   CX_E_BAD_SIG           signature does not verify
+ *   CX_E_BAD_SIG           signature does not verify (checked here unless
+ *                          from == link; a message that differs from a
+ *                          stored one is always checked, and so is the
+ *                          stored one: if either fails, the new one is
+ *                          refused with this code and the stored one stands)
  *   CX_E_MPC_ROUND         round < cur (unless an identical copy: then
  *                          CX_E_MPC_DUPLICATE) or round > cur + 1
  *   CX_E_MPC_DUPLICATE     identical copy of a stored message (ignored)
@@ -82,7 +92,11 @@ void mpc_inbox_free(mpc_inbox *b);
  *                          *equiv_from = the sender, and
  *                          mpc_inbox_equivocation() returns both messages.
  * CX_OK: stored. Nothing stored on any error. */
-cx_err mpc_inbox_put(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t cur, uint32_t *equiv_from);
+cx_err mpc_inbox_put(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t cur, uint32_t link,
+                     uint32_t *equiv_from);
+/* 1 if the stored round-r message of `from` carries its sender's valid
+ * signature (checked at most once), 0 if it does not or there is none. */
+int mpc_inbox_verify(mpc_inbox *b, uint32_t round, uint32_t from);
 /* The two conflicting encodings of the last CX_E_MPC_EQUIVOCATION. */
 void mpc_inbox_equivocation(const mpc_inbox *b, const uint8_t **m1, size_t *l1, const uint8_t **m2,
                             size_t *l2);

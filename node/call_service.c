@@ -1638,7 +1638,9 @@ static int try_route(call_service *s, cmsg *m) {
   if (m->data[1] == CW_MPC) {
     batch *b = j->b;
     if (!b || b->jobs[0] != j || !b->sess || !is_for_session(b, m)) return 0;
-    mpc_session_recv(b->sess, m->data + CW_HDR, m->len - CW_HDR, mono(s), &s->out);
+    int link = party_by_name(j, m->from); /* the member link's peer (docs/calls.md §2) */
+    mpc_session_recv_link(b->sess, link < 0 ? MPC_NO_LINK : (uint32_t)link, m->data + CW_HDR,
+                          m->len - CW_HDR, mono(s), &s->out);
     flush_out(s, b);
     free(m);
     return 1;

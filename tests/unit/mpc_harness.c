@@ -188,6 +188,7 @@ static void tamper(mh *h, flight *fl) {
     die("tamper: re-encoding failed");
   free(payload);
   free(fl->buf);
+  if (h->spoil_sig) buf[blen - 1] ^= 1;
   fl->buf = buf;
   fl->len = blen;
 }
@@ -197,7 +198,8 @@ static void deliver(mh *h, mpc_session **sess, flight *fl, flights *f, mpc_outbo
   if (!s || crashed(h, sess, fl->to) || msg_round(fl->buf, fl->len) >= h->crash_round[fl->from])
     return;
   tamper(h, fl);
-  cx_err e = mpc_session_recv(s, fl->buf, fl->len, h->now_ms, o);
+  cx_err e = h->links ? mpc_session_recv_link(s, fl->from, fl->buf, fl->len, h->now_ms, o)
+                     : mpc_session_recv(s, fl->buf, fl->len, h->now_ms, o);
   if (e == CX_OK)
     h->delivered++;
   else

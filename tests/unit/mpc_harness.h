@@ -44,6 +44,9 @@ typedef struct {
                                       has reached that round (0: it takes no part) */
   uint64_t delivered, refused;     /* messages delivered / refused by mpc_session_recv (a
                                       refusal is a return code, not a test failure) */
+  int links;      /* 1: deliver with mpc_session_recv_link naming the true sender's link */
+  int spoil_sig;  /* 1: a tampered message keeps a spoilt signature (its sender cheats on
+                     its own link without signing) instead of being re-signed */
 } mh;
 
 /* pool_cap: bound of each party's pool for each kind of material (pools are

@@ -176,7 +176,7 @@ static mpc_inbox *inbox(void) {
 
 static cx_err put(mpc_inbox *b, msg m, uint32_t cur) {
   uint32_t ef = 999;
-  return mpc_inbox_put(b, m.b, m.len, cur, &ef);
+  return mpc_inbox_put(b, m.b, m.len, cur, MPC_NO_LINK, &ef);
 }
 
 START_TEST(test_inbox_refusals) {
@@ -188,7 +188,7 @@ START_TEST(test_inbox_refusals) {
   int k = 0;
   /* malformed */
   ms[k] = mk_std(5, 0, "x");
-  ck_assert_int_eq(mpc_inbox_put(b, ms[k].b, ms[k].len - 1, 5, NULL), CX_E_TRUNCATED);
+  ck_assert_int_eq(mpc_inbox_put(b, ms[k].b, ms[k].len - 1, 5, MPC_NO_LINK, NULL), CX_E_TRUNCATED);
   k++;
   /* other session or kind; checked before the sender and the signature */
   ms[k] = mk(0, MPC_KIND_ONLINE, other, 5, 0, MPC_TO_ALL, "x");
@@ -314,7 +314,7 @@ START_TEST(test_inbox_duplicate_equivocation) {
   ck_assert_uint_eq(l1 + l2, 0);
   /* a different signed message for the stored slot */
   uint32_t ef = 999;
-  ck_assert_int_eq(mpc_inbox_put(b, c.b, c.len, 2, &ef), CX_E_MPC_EQUIVOCATION);
+  ck_assert_int_eq(mpc_inbox_put(b, c.b, c.len, 2, MPC_NO_LINK, &ef), CX_E_MPC_EQUIVOCATION);
   ck_assert_uint_eq(ef, 3);
   mpc_inbox_equivocation(b, &m1, &l1, &m2, &l2);
   ck_assert_uint_eq(l1, a.len);
@@ -326,7 +326,7 @@ START_TEST(test_inbox_duplicate_equivocation) {
   ck_assert_uint_eq(mpc_inbox_have(b, 2), 1u << 3);
   /* the same payload sent to me only is also a different message */
   ef = 999;
-  ck_assert_int_eq(mpc_inbox_put(b, d.b, d.len, 1, &ef), CX_E_MPC_EQUIVOCATION);
+  ck_assert_int_eq(mpc_inbox_put(b, d.b, d.len, 1, MPC_NO_LINK, &ef), CX_E_MPC_EQUIVOCATION);
   ck_assert_uint_eq(ef, 3);
   mpc_inbox_drop_before(b, 3);
   mpc_inbox_equivocation(b, &m1, &l1, &m2, &l2);
@@ -339,14 +339,57 @@ START_TEST(test_inbox_duplicate_equivocation) {
   ck_assert(mpc_msg_verify(&x, &g_pks[3]) && mpc_msg_verify(&y, &g_pks[3]));
   /* a NULL equiv_from is allowed */
   msg e = mk_std(3, 0, "e1"), f = mk_std(3, 0, "e2");
-  ck_assert_int_eq(mpc_inbox_put(b, e.b, e.len, 3, NULL), CX_OK);
-  ck_assert_int_eq(mpc_inbox_put(b, f.b, f.len, 3, NULL), CX_E_MPC_EQUIVOCATION);
+  ck_assert_int_eq(mpc_inbox_put(b, e.b, e.len, 3, MPC_NO_LINK, NULL), CX_OK);
+  ck_assert_int_eq(mpc_inbox_put(b, f.b, f.len, 3, MPC_NO_LINK, NULL), CX_E_MPC_EQUIVOCATION);
   free(a.b);
   free(a2.b);
   free(c.b);
   free(d.b);
   free(e.b);
   free(f.b);
+  mpc_inbox_free(b);
+}
+END_TEST
+
+/* A message on its sender's own link is stored without a signature check;
+ * the check happens when something depends on it (mpc_inbox_verify), and
+ * an equivocation needs two signed messages. */
+START_TEST(test_inbox_link) {
+  mpc_inbox *b = inbox();
+  msg good = mk_std(2, 2, "good"), bad = mk_std(2, 2, "bad");
+  bad.b[bad.len - 1] ^= 1; /* spoilt signature */
+  /* on another party's link, or none: checked now */
+  ck_assert_int_eq(mpc_inbox_put(b, bad.b, bad.len, 2, 3, NULL), CX_E_BAD_SIG);
+  ck_assert_int_eq(mpc_inbox_put(b, bad.b, bad.len, 2, MPC_NO_LINK, NULL), CX_E_BAD_SIG);
+  ck_assert_int_eq(mpc_inbox_have(b, 2), 0);
+  /* on its own link: stored, and found unsigned when it is needed */
+  ck_assert_int_eq(mpc_inbox_put(b, bad.b, bad.len, 2, 2, NULL), CX_OK);
+  ck_assert_ptr_nonnull(mpc_inbox_get(b, 2, 2));
+  ck_assert_int_eq(mpc_inbox_verify(b, 2, 2), 0);
+  ck_assert_int_eq(mpc_inbox_verify(b, 2, 0), 0); /* nothing stored */
+  /* a different, signed message for that slot proves nothing: refused, the
+   * stored one stands and no equivocation is reported */
+  uint32_t ef = 999;
+  ck_assert_int_eq(mpc_inbox_put(b, good.b, good.len, 2, 2, &ef), CX_E_BAD_SIG);
+  ck_assert_uint_eq(ef, 999);
+  ck_assert(memcmp(mpc_inbox_get(b, 2, 2)->payload, "bad", 3) == 0);
+  /* a signed message on its own link: stored unchecked, verifies later */
+  msg good3 = mk_std(3, 2, "good3");
+  ck_assert_int_eq(mpc_inbox_put(b, good3.b, good3.len, 3, 2, NULL), CX_OK);
+  ck_assert_int_eq(mpc_inbox_verify(b, 3, 2), 1);
+  /* an unsigned different copy for the signed slot, on its link: refused */
+  msg bad3 = mk_std(3, 2, "bad3");
+  bad3.b[bad3.len - 1] ^= 1;
+  ck_assert_int_eq(mpc_inbox_put(b, bad3.b, bad3.len, 3, 2, &ef), CX_E_BAD_SIG);
+  /* two signed messages, the stored one taken unchecked: an equivocation */
+  msg g2 = mk_std(3, 2, "good, again");
+  ck_assert_int_eq(mpc_inbox_put(b, g2.b, g2.len, 3, 2, &ef), CX_E_MPC_EQUIVOCATION);
+  ck_assert_uint_eq(ef, 2);
+  free(good.b);
+  free(bad.b);
+  free(bad3.b);
+  free(good3.b);
+  free(g2.b);
   mpc_inbox_free(b);
 }
 END_TEST
@@ -398,6 +441,7 @@ static Suite *mpc_wire_suite(void) {
   tcase_add_test(tc, test_inbox_refusals);
   tcase_add_test(tc, test_inbox_store_get);
   tcase_add_test(tc, test_inbox_duplicate_equivocation);
+  tcase_add_test(tc, test_inbox_link);
   tcase_add_test(tc, test_inbox_new_args);
   tcase_add_test(tc, test_outbox);
   suite_add_tcase(s, tc);
