@@ -204,9 +204,10 @@ static void evidence_put(mpc_session *s, int correction, mpc_ev_type type, int32
    * arrival (mpc_session_recv_link): evidence holds signed messages only. */
   for (size_t i = 0; i < count; i++) {
     mpc_msg m;
-    if (mpc_msg_decode(msgs[i], lens[i], &m) != CX_OK || m.from >= s->cfg.n ||
-        !mpc_msg_verify(&m, &s->cfg.pubkeys[m.from])) {
-      if (!correction && m.from < s->cfg.n) s->ev_unsigned = (int32_t)m.from + 1;
+    if (mpc_msg_decode(msgs[i], lens[i], &m) != CX_OK || m.from >= s->cfg.n)
+      return; /* cannot happen: every message here was decoded before */
+    if (!mpc_msg_verify(&m, &s->cfg.pubkeys[m.from])) {
+      if (!correction) s->ev_unsigned = (int32_t)m.from + 1;
       return;
     }
   }
@@ -224,6 +225,7 @@ static void evidence_put(mpc_session *s, int correction, mpc_ev_type type, int32
   evidence_clear(&s->ev);
   s->ev = ev;
   s->ev_correction = correction;
+  if (!correction) s->ev_unsigned = 0;
   return;
 oom:
   /* Evidence is best effort under memory pressure: the abort or correction
