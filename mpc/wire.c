@@ -187,8 +187,8 @@ static inbox_round *round_get(mpc_inbox *b, uint32_t round) {
   return r;
 }
 
-static const slot *slot_find(const mpc_inbox *b, uint32_t round, uint32_t from) {
-  const inbox_round *r = round_find(b, round);
+static slot *slot_find(const mpc_inbox *b, uint32_t round, uint32_t from) {
+  inbox_round *r = round_find(b, round);
   if (!r || from >= b->n || !r->s[from].raw) return NULL;
   return &r->s[from];
 }
@@ -264,7 +264,7 @@ cx_err mpc_inbox_put(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t cur,
    * it being transferable. */
   int checked = m.from != link;
   if (checked && !mpc_msg_verify(&m, &b->pks[m.from])) return CX_E_BAD_SIG;
-  slot *old = (slot *)slot_find(b, m.round, m.from);
+  slot *old = slot_find(b, m.round, m.from);
   if (m.round < cur) return old && same_content(old, buf, len) ? CX_E_MPC_DUPLICATE : CX_E_MPC_ROUND;
   if ((uint64_t)m.round > (uint64_t)cur + 1 || m.round < b->floor) return CX_E_MPC_ROUND;
   if (old) {
@@ -281,7 +281,7 @@ cx_err mpc_inbox_put(mpc_inbox *b, const uint8_t *buf, size_t len, uint32_t cur,
 }
 
 int mpc_inbox_verify(mpc_inbox *b, uint32_t round, uint32_t from) {
-  slot *s = (slot *)slot_find(b, round, from);
+  slot *s = slot_find(b, round, from);
   return s && slot_verify(b, s);
 }
 

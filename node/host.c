@@ -437,7 +437,6 @@ void host_on_consensus(void *ctx, const char *from, unsigned type, const uint8_t
     known = 1;
     direct = on_signer_link(from, n->vlinks[m.signer], m.type);
   }
-  size_t nvk = n->nvk;
   pthread_mutex_unlock(&n->vmu);
   if (m.height != cur && m.height != cur + 1) return; /* stale or far ahead: sync's job */
   if (m.height == cur && !known) {
@@ -448,7 +447,6 @@ void host_on_consensus(void *ctx, const char *from, unsigned type, const uint8_t
     node_refuse(n, &n->cs_bad, "consensus message", from, "signer index out of range");
     return;
   }
-  (void)nvk;
   if (known && !direct && !verify_msg(n, &m, &pk)) {
     node_refuse(n, &n->cs_bad, "consensus message", from, "bad signature");
     return;

@@ -74,18 +74,16 @@ static cx_err sign_digest(void *ctx, const uint8_t msg[32], cx_sig *out) {
   return key_sign32(n->keys.sign, msg, NULL, out);
 }
 
-/* A journal record of DATA/safety (node_internal.h): its safety record, and
- * its held part when it carries one (into the image, or copied when the
- * image does not outlive the scan: journal_open). */
+/* The records of DATA/safety (node_internal.h), oldest first: the last
+ * safety record, and a copy of the last held part (the image does not
+ * outlive journal_open's scan). */
 typedef struct {
   bft_safety s;
   size_t nrec;
   int bad;               /* a record that does not decode */
-  int copy;              /* keep held parts in owned (held_own) */
   int nomem;
-  const uint8_t *held;
+  uint8_t *held;         /* malloc'd; NULL: no record carried one */
   size_t held_len;
-  uint8_t *held_own;
 } safety_scan;
 
 static void on_safety_rec(void *ctx, uint64_t seq, const uint8_t *rec, size_t len) {
@@ -103,14 +101,11 @@ static void on_safety_rec(void *ctx, uint64_t seq, const uint8_t *rec, size_t le
   c->s = r;
   c->nrec++;
   if (rec[1 + BFT_SAFETY_LEN]) {
-    c->held = rec + 2 + BFT_SAFETY_LEN;
+    free(c->held);
     c->held_len = len - 2 - BFT_SAFETY_LEN;
-    if (c->copy) {
-      free(c->held_own);
-      c->held = c->held_own = malloc(c->held_len ? c->held_len : 1);
-      if (!c->held_own) c->nomem = c->bad = 1;
-      else memcpy(c->held_own, rec + 2 + BFT_SAFETY_LEN, c->held_len);
-    }
+    c->held = malloc(c->held_len ? c->held_len : 1);
+    if (!c->held) c->nomem = c->bad = 1;
+    else memcpy(c->held, rec + 2 + BFT_SAFETY_LEN, c->held_len);
   }
 }
 
@@ -174,17 +169,19 @@ cx_err node_safety_parse(const uint8_t *b, size_t len, bft_safety *s, int *torn,
   size_t nrec = 0, end = 0;
   int tail = 0;
   cx_err e = journal_scan(b, len, on_safety_rec, &c, &nrec, &end, &tail);
-  if (!e && (c.bad || c.nrec == 0)) e = CX_E_CORRUPT;
+  if (!e && (c.bad || c.nrec == 0)) e = c.nomem ? CX_E_NOMEM : CX_E_CORRUPT;
   if (e) {
+    free(c.held);
     memset(s, 0, sizeof *s);
     return e;
   }
   *s = c.s;
   if (torn) *torn = tail;
-  if (held && c.held) {
-    if (!(*held = malloc(c.held_len ? c.held_len : 1))) return CX_E_NOMEM;
-    memcpy(*held, c.held, c.held_len);
-    *held_len = c.held_len;
+  if (held) {
+    *held = c.held;
+    *held_len = c.held ? c.held_len : 0;
+  } else {
+    free(c.held);
   }
   return CX_OK;
 }
@@ -201,7 +198,7 @@ static cx_err load_safety(node *n, bft_safety *s) {
   n->held_rec_len = 0;
   int torn = 0;
   if (!n->jr) {
-    safety_scan c = {.copy = 1};
+    safety_scan c = {0};
     cx_err e = journal_open(n->safety_path, SAFETY_JOURNAL_MAX, on_safety_rec, &c, &torn, &n->jr);
     if (e == CX_OK && (c.bad || (c.nrec == 0 && !journal_fresh(n->jr)))) {
       e = c.nomem ? CX_E_NOMEM : CX_E_CORRUPT;
@@ -211,14 +208,14 @@ static cx_err load_safety(node *n, bft_safety *s) {
     if (e != CX_E_BAD_VERSION) {
       if (e == CX_OK) {
         *s = c.s;
-        n->held_rec = c.held_own;
+        n->held_rec = c.held;
         n->held_rec_len = c.held_len;
-        c.held_own = NULL;
+        c.held = NULL;
         if (torn)
           LOG_W("node", "%s: the last append is torn (crash while writing), the record before it "
                 "is used", n->safety_path);
       }
-      free(c.held_own);
+      free(c.held);
       return e;
     }
   }

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec.h"
+
 #define MAGIC "CXJRNL01"
 #define MAGIC_LEN 8
 #define SALT_LEN 32
@@ -26,21 +28,6 @@ struct journal {
   uint64_t alloc;   /* file size */
   uint64_t max;
 };
-
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-  return v;
-}
 
 /* tag over the 12-byte frame head (len | seq) and the payload */
 static void frame_tag(const uint8_t salt[SALT_LEN], const uint8_t head[12], const uint8_t *rec,
@@ -73,8 +60,8 @@ cx_err journal_scan(const uint8_t *img, size_t len, journal_visit visit, void *c
   uint64_t prev = 0;
   for (;;) {
     if (len - off < JOURNAL_FRAME_OVERHEAD) break;
-    uint32_t rl = get32(img + off);
-    uint64_t seq = get64(img + off + 4);
+    uint32_t rl = get_be32(img + off);
+    uint64_t seq = get_be64(img + off + 4);
     if (rl == 0 || rl > len - off - JOURNAL_FRAME_OVERHEAD) break;
     if (*nrec ? seq != prev + 1 : seq == 0) break;
     uint8_t tag[TAG_LEN];
@@ -216,8 +203,8 @@ static uint64_t round_step(uint64_t v) { return (v + STEP - 1) / STEP * STEP; }
 static uint8_t *frame(const uint8_t salt[SALT_LEN], uint64_t seq, const uint8_t *rec, size_t len) {
   uint8_t *f = malloc(len + JOURNAL_FRAME_OVERHEAD);
   if (!f) return NULL;
-  put32(f, (uint32_t)len);
-  put64(f + 4, seq);
+  put_be32(f, (uint32_t)len);
+  put_be64(f + 4, seq);
   memcpy(f + 12, rec, len);
   frame_tag(salt, f, rec, len, f + 12 + len);
   return f;
