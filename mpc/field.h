@@ -105,12 +105,16 @@ fe fe_inv(fe a);
 /* 1 and *out = a square root of a if a is a square (p = 3 mod 4, so
  * a^((p+1)/4)); 0 otherwise. */
 int fe_sqrt(fe a, fe *out);
-/* fe_sqrt of a[0..n) into out[0..n): the same roots, four independent
- * chains of squarings at a time (one chain waits on its multiplier; four
- * keep it busy: twice the speed of n fe_sqrt calls). Returns n when every
+/* fe_sqrt of a[0..n) into out[0..n): the same roots, many independent
+ * chains of squarings at a time (with AVX-512 IFMA where the CPU has it in
+ * the production field: about 4x faster; field.c). Returns n when every
  * a[i] is a square, else the first i that is not (out[i] is then not a
  * root). */
 size_t fe_sqrt_vec(const fe *a, fe *out, size_t n);
+/* For tests and benchmarks: enable (1) or disable (0) fe_sqrt_vec's SIMD
+ * path. Returns 1 if it is now in use (enabled, built for this field and
+ * present on this CPU). The default is on where present. */
+int fe_sqrt_simd(int enable);
 /* Inverts count nonzero elements in place with one inversion (Montgomery's
  * trick); zeros are left zero. scratch holds count elements. */
 void fe_batch_inv(fe *v, size_t count, fe *scratch);
@@ -127,5 +131,8 @@ int fe_decode_vec(const uint8_t *in, size_t count, fe *out);
  * independent stream: deterministic, so a party's dealing can be replayed
  * from its seed (docs/mpc.md, "Audit"). Rejection sampling of k-bit words. */
 void fe_prg(const uint8_t key[32], uint64_t nonce, fe *out, size_t count);
+/* Tests: 1 makes fe_prg draw its stream from libsodium only (the same
+ * bytes as the OpenSSL path, field.c), 0 restores the default. */
+void fe_prg_sodium(int on);
 
 #endif

@@ -202,31 +202,53 @@ START_TEST(test_field_pow_inv_sqrt) {
 }
 END_TEST
 
-/* fe_sqrt_vec gives fe_sqrt's roots, for every length around the 4-lane
- * blocks, and the first non-square's index. */
+/* fe_sqrt_vec gives fe_sqrt's roots, for every length around the scalar
+ * path's 8-chain and the SIMD path's 32-chain blocks, and the first
+ * non-square's index; on both paths where the SIMD one exists here. */
 START_TEST(test_field_sqrt_vec) {
-  enum { N = 23 };
+  enum { N = 70 };
   fe a[N] = {0}, out[N] = {0};
-  for (size_t n = 0; n <= N; n++) {
-    for (size_t i = 0; i < n; i++) a[i] = fe_sqr(rand_edge());
-    ck_assert_uint_eq(fe_sqrt_vec(a, out, n), n);
-    for (size_t i = 0; i < n; i++) {
-      fe s;
-      ck_assert_int_eq(fe_sqrt(a[i], &s), 1);
-      ck_fe_eq(out[i], s);
-    }
-    if (!n) continue;
-    for (int k = 0; k < 3; k++) { /* one non-square at a random place, another after it */
-      size_t bad = (size_t)(tu_rand() % n);
-      fe s;
-      fe x = nonzero_any();
-      if (fe_sqrt(x, &s)) x = fe_neg(x); /* -1 is not a square: one of x, -x is not */
-      a[bad] = x;
-      if (bad + 1 < n) a[n - 1] = x;
-      ck_assert_uint_eq(fe_sqrt_vec(a, out, n), bad);
+  int simd = fe_sqrt_simd(1);
+  for (int mode = simd; mode >= 0; mode--) {
+    ck_assert_int_eq(fe_sqrt_simd(mode), mode);
+    for (size_t n = 0; n <= N; n++) {
       for (size_t i = 0; i < n; i++) a[i] = fe_sqr(rand_edge());
+      if (n > 3) a[1] = 0, a[2] = 1, a[3] = fe_sqr(FE_P - 1); /* the limbs' extremes */
+      ck_assert_uint_eq(fe_sqrt_vec(a, out, n), n);
+      for (size_t i = 0; i < n; i++) {
+        fe s;
+        ck_assert_int_eq(fe_sqrt(a[i], &s), 1);
+        ck_fe_eq(out[i], s);
+      }
+      if (!n) continue;
+      for (int k = 0; k < 3; k++) { /* one non-square at a random place, another after it */
+        size_t bad = (size_t)(tu_rand() % n);
+        fe s;
+        fe x = nonzero_any();
+        if (fe_sqrt(x, &s)) x = fe_neg(x); /* -1 is not a square: one of x, -x is not */
+        a[bad] = x;
+        if (bad + 1 < n) a[n - 1] = x;
+        ck_assert_uint_eq(fe_sqrt_vec(a, out, n), bad);
+        for (size_t i = 0; i < n; i++) a[i] = fe_sqr(rand_edge());
+      }
     }
   }
+  fe_sqrt_simd(1);
+}
+END_TEST
+
+/* The SIMD path against the scalar one on many random squares (the IFMA
+ * limbs' carries): identical roots. Skipped where there is no SIMD path. */
+START_TEST(test_field_sqrt_simd_random) {
+  enum { N = 4096 };
+  static fe a[N], x[N], y[N];
+  if (!fe_sqrt_simd(1)) return;
+  for (size_t i = 0; i < N; i++) a[i] = fe_sqr(i < 64 ? FE_P - 1 - i : rand_edge());
+  ck_assert_uint_eq(fe_sqrt_vec(a, x, N), N);
+  fe_sqrt_simd(0);
+  ck_assert_uint_eq(fe_sqrt_vec(a, y, N), N);
+  fe_sqrt_simd(1);
+  for (size_t i = 0; i < N; i++) ck_fe_eq(x[i], y[i]);
 }
 END_TEST
 
@@ -317,6 +339,22 @@ START_TEST(test_field_prg) {
     for (int k = FE_BYTES - 1; k >= 0; k--) w = w << 8 | ks[16 * i + k];
     ck_fe_eq(a[i], w & FE_P);
   }
+  /* far into the stream (past the first 8 KiB buffer): words 1500..1503
+   * are 64-byte block 375 */
+  crypto_stream_chacha20_ietf_xor_ic(ks, (const uint8_t[64]){0}, sizeof ks, iv, 375, key);
+  for (int i = 0; i < 4; i++) {
+    fe w = 0;
+    for (int k = FE_BYTES - 1; k >= 0; k--) w = w << 8 | ks[16 * i + k];
+    ck_fe_eq(a[1500 + i], w & FE_P);
+  }
+  /* the libsodium-only path (short draws, no OpenSSL) gives the same bytes */
+  fe_prg_sodium(1);
+  for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+    memset(b, 0xaa, N * sizeof(fe));
+    fe_prg(key, 7, b, pre[i] ? pre[i] : N);
+    ck_assert(memcmp(a, b, (pre[i] ? pre[i] : N) * sizeof(fe)) == 0);
+  }
+  fe_prg_sodium(0);
   /* other nonce, other key: other stream */
   fe_prg(key, 8, b, N);
   ck_assert(memcmp(a, b, 16 * sizeof(fe)) != 0);
@@ -1294,6 +1332,7 @@ static Suite *mpc_field_suite(void) {
   tcase_add_test(tc, test_field_i64);
   tcase_add_test(tc, test_field_pow_inv_sqrt);
   tcase_add_test(tc, test_field_sqrt_vec);
+  tcase_add_test(tc, test_field_sqrt_simd_random);
   tcase_add_test(tc, test_field_batch_inv);
   tcase_add_test(tc, test_field_encode);
   tcase_add_test(tc, test_field_prg);
