@@ -336,10 +336,30 @@ static uint32_t ltz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
   return s_not_c(b, hi);
 }
 
+static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k);
+
+/* Whether the AND of m bits goes by counting (below) rather than by a
+ * product tree. The tree costs m - 1 products in ceil(log2 m) rounds; the
+ * count costs one EQZ of a bitlen(m)-bit value: bitlen(m) + kappa pool
+ * bits, bitlen(m) - 1 products (its own AND, a tree) and 1 +
+ * ceil(log2 bitlen(m)) rounds. A pool bit is weighed as half a product
+ * (under PRSS it costs a third of a product's bytes, with dealers about
+ * one). From m = 28 on in the production field the count is cheaper and
+ * never takes more rounds: a 64-bit EQZ's 63 products become 6 (and 47
+ * bits), eqz_field's 126 become 6 (and 47 bits), 8 rounds become 5. */
+static int and_by_count(uint32_t m) {
+  uint32_t ks = bitlen(m);
+  return fits(ks) && 2 * (uint64_t)(m - 1) > (ks + MPC_KAPPA) + 2 * (uint64_t)(ks - 1);
+}
+
 /* The tail of both zero tests: c = open(y), then the AND of the m bits
- * "bit i of c equals r_i" by a product tree ([DFKNT] §5). Consumes y and
+ * "bit i of c equals r_i" ([DFKNT] §5). By a product tree, or, where
+ * and_by_count says so, by counting the bits that differ: d = sum (1 -
+ * e_i) = m - sum e_i is an integer in [0, m], zero exactly when every e_i
+ * is 1, so the AND is EQZ(d) on bitlen(m) bits (the unbounded fan-in AND
+ * of [DFKNT] §5; its mask hides d as every EQZ mask does). Consumes y and
  * the bit registers r. */
-static uint32_t open_bits_equal(bld *b, uint32_t y, uint32_t *r, uint32_t m) {
+static uint32_t open_bits_equal(bld *b, uint64_t len, uint32_t y, uint32_t *r, uint32_t m) {
   uint32_t e[MAXPOS];
   uint32_t c = p_op(b, MPC_OP_OPEN, y, 0, 0);
   drop(b, y);
@@ -350,15 +370,21 @@ static uint32_t open_bits_equal(bld *b, uint32_t y, uint32_t *r, uint32_t m) {
     drop(b, t);
     drop(b, r[i]);
   }
-  return prod_tree(b, e, m);
+  if (!and_by_count(m)) return prod_tree(b, e, m);
+  uint32_t acc = e[0];
+  for (uint32_t i = 1; i < m; i++) acc = s_op_c(b, MPC_OP_ADD, acc, e[i]);
+  uint32_t d = s_addc_c(b, s_mulc_c(b, acc, fe_neg(1)), (fe)m); /* m - sum e_i */
+  uint32_t z = eqz_len(b, len, d, bitlen(m));
+  drop(b, d);
+  return z;
 }
 
 /* [a == 0] for -2^k < a < 2^k ([CdH] Protocol 3.7): x = a + 2^k > 0,
  * c = open(x + 2^k r'' + r') with r' of k bits and r'' of kappa bits, so
  * c < 2^(k+kappa+1) <= p; then c mod 2^k = (a + r') mod 2^k, which equals
  * r' iff a = 0 (|a| < 2^k). The AND of the k "bit i equal" bits is a
- * product tree. The range is twice the signed k-bit range so that
- * eq(a, b, k) needs no extra bit. Keeps a. */
+ * product tree or a count (open_bits_equal). The range is twice the
+ * signed k-bit range so that eq(a, b, k) needs no extra bit. Keeps a. */
 static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
   if (!fits(k)) return fail(b, "equality: k = %u bits is too large for the field", k);
   uint32_t rb[MAXPOS];
@@ -366,7 +392,7 @@ static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
   uint32_t r2 = rand_int(b, len, MPC_KAPPA, NULL);
   uint32_t x = s_addc(b, a, pow2(k));
   uint32_t u = s_op_c(b, MPC_OP_ADD, x, s_mulc_c(b, r2, pow2(k)));
-  return open_bits_equal(b, s_op_c(b, MPC_OP_ADD, u, r1), rb, k);
+  return open_bits_equal(b, len, s_op_c(b, MPC_OP_ADD, u, r1), rb, k);
 }
 
 /* [a == 0] for ANY field element a, not only a small integer: the bitwise
@@ -378,15 +404,17 @@ static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
  * r = p (all q bits 1): the AND of the q "bit i equal" bits is [a == 0]
  * except with probability 2^-q, when a = 0 and r = p (2^-127 in the
  * production field, far below the 2^-kappa of the masks elsewhere).
- * Costs q bits whatever a is, where eqz_len costs k + kappa per element:
- * the zero test of a product of many differences (mpc_member) is what it
- * is for. Rounds 1 + ceil(log2 q). Keeps a. */
+ * Costs q bits whatever a is (and the AND's count, open_bits_equal: 47
+ * bits and 6 products in the production field), where eqz_len costs
+ * k + kappa per element: the zero test of a product of many differences
+ * (mpc_member) is what it is for. Rounds 1 + the AND's (5 in all in the
+ * production field). Keeps a. */
 static uint32_t eqz_field_len(bld *b, uint64_t len, uint32_t a) {
   uint32_t rb[MAXPOS];
   uint32_t r = rand_int(b, len, MPC_FIELD_BITS, rb);
   uint32_t y = s_op(b, MPC_OP_ADD, a, r);
   drop(b, r);
-  return open_bits_equal(b, y, rb, MPC_FIELD_BITS);
+  return open_bits_equal(b, len, y, rb, MPC_FIELD_BITS);
 }
 
 /* a - b of two k-bit values needs k + 1 bits. Keeps a and c. */

@@ -670,8 +670,9 @@ START_TEST(test_zero_product_fusion) {
   lang_contract *c = compile_src(FUSE_CLEAN), *c2 = compile_src(FUSE_SHARED);
   lang_cost cost;
   ck_assert_int_eq(lang_cost_get(c, 4, &cost, err, sizeof err), CX_OK);
-  /* two trees (y_out shares y_in's), one zero test each */
-  ck_assert_uint_eq(cost.bits, 2 * MPC_FIELD_BITS);
+  /* two trees (y_out shares y_in's), one zero test each: the field-wide
+   * mask, and its AND by counting (bitlen(127) = 7 bits and kappa) */
+  ck_assert_uint_eq(cost.bits, 2 * (MPC_FIELD_BITS + 7 + MPC_KAPPA));
   ck_assert_uint_eq(cost.cmp, 64 + 16);
   ck_assert_int_eq(lang_cost_get(c2, 4, &cost, err, sizeof err), CX_OK);
   ck_assert_uint_gt(cost.bits, MPC_FIELD_BITS); /* a fused part, and equality tests of their own */
