@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "error.h"
@@ -77,7 +78,6 @@ static void sqrt_scalar(const fe *a, fe *out, size_t n) {
 #if MPC_FIELD_BITS == 127 && defined(__x86_64__) && defined(__GNUC__)
 #define FE_IFMA 1
 #include <immintrin.h>
-#include <stdatomic.h>
 
 #define IFMA_TARGET __attribute__((target("avx512f,avx512ifma")))
 #define L43 ((UINT64_C(1) << 43) - 1)
@@ -302,9 +302,9 @@ static EVP_CIPHER_CTX *prg_ossl(const uint8_t key[32], const uint8_t iv12[12]) {
   return c;
 }
 
-static int prg_force_sodium; /* tests: fe_prg_sodium */
+static _Atomic int prg_force_sodium; /* tests: fe_prg_sodium */
 
-void fe_prg_sodium(int on) { prg_force_sodium = on; }
+void fe_prg_sodium(int on) { atomic_store_explicit(&prg_force_sodium, on, memory_order_relaxed); }
 
 void fe_prg(const uint8_t key[32], uint64_t nonce, fe *out, size_t count) {
   uint8_t iv[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
@@ -315,7 +315,9 @@ void fe_prg(const uint8_t key[32], uint64_t nonce, fe *out, size_t count) {
   uint32_t block = 0; /* ChaCha20 block counter of buf[0] */
   size_t got = 0;
   EVP_CIPHER_CTX *c =
-      !prg_force_sodium && count * FE_BYTES >= PRG_OSSL_MIN ? prg_ossl(key, iv) : NULL;
+      !atomic_load_explicit(&prg_force_sodium, memory_order_relaxed) && count * FE_BYTES >= PRG_OSSL_MIN
+          ? prg_ossl(key, iv)
+          : NULL;
   while (got < count) {
     size_t want = (count - got) * FE_BYTES;
     size_t len = want < PRG_BUF ? (want + 63) / 64 * 64 : PRG_BUF;
