@@ -244,14 +244,17 @@ uint32_t mpc_vmin(mpc_program *p, uint32_t a, uint32_t k);              /* min o
 uint32_t mpc_vmax(mpc_program *p, uint32_t a, uint32_t k);
 uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k); /* x (length 1) in set */
 /* [a == 0] for any field element a, not only a k-bit integer (e.g. a
- * product of differences): MPC_FIELD_BITS pool bits per element, 1 +
- * ceil(log2 MPC_FIELD_BITS) rounds; wrong with probability 2^-MPC_FIELD_BITS
- * (docs/mpc-ops.md "Zero test of a field element"). */
+ * product of differences): a mask of MPC_FIELD_BITS pool bits per element,
+ * then the AND of the bit equalities (in the production field by counting:
+ * 174 bits, 6 triples and 5 rounds in all); wrong with probability
+ * 2^-MPC_FIELD_BITS (docs/mpc-ops.md "Zero test of a field element"). */
 uint32_t mpc_eqz_field(mpc_program *p, uint32_t a);
-/* Whether one mpc_eqz_field (MPC_FIELD_BITS bits) is cheaper than equality
- * tests drawing eq_bits pool bits in all; 0 in the toy fields, where its
- * 2^-MPC_FIELD_BITS error is not negligible. mpc_member and the contract
- * evaluator's fused ORs of equalities (vm/lang/eval_mpc.c) decide by it. */
+/* Whether one mpc_eqz_field is cheaper than equality tests drawing eq_bits
+ * pool bits in all: when eq_bits > MPC_FIELD_BITS (the zero test also
+ * needs far fewer triples than the tests it replaces); 0 in the toy
+ * fields, where its 2^-MPC_FIELD_BITS error is not negligible. mpc_member
+ * and the contract evaluator's fused ORs of equalities (vm/lang/eval_mpc.c)
+ * decide by it. */
 int mpc_eqz_field_pays(uint64_t eq_bits);
 
 /* ---- sessions ---------------------------------------------------------- */
