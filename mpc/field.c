@@ -151,18 +151,17 @@ IFMA_TARGET static void sqrt_ifma(const fe *a, fe *out, size_t n) {
   }
 }
 
-/* -1 unknown, 0 scalar, 1 IFMA: set at the first use (threads racing
- * there store the same value), or by fe_sqrt_simd. */
-static _Atomic int sqrt_mode = -1;
+static _Atomic int sqrt_simd_off; /* tests: fe_sqrt_simd(0) */
 
-static int ifma_present(void) {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+/* __builtin_cpu_supports reads what libgcc found at start-up: a load. */
+static int sqrt_simd_on(void) {
+  return !atomic_load_explicit(&sqrt_simd_off, memory_order_relaxed) &&
+         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
 }
 
 int fe_sqrt_simd(int enable) {
-  int m = enable && ifma_present();
-  atomic_store_explicit(&sqrt_mode, m, memory_order_relaxed);
-  return m;
+  atomic_store_explicit(&sqrt_simd_off, !enable, memory_order_relaxed);
+  return sqrt_simd_on();
 }
 #else
 int fe_sqrt_simd(int enable) {
@@ -174,12 +173,7 @@ int fe_sqrt_simd(int enable) {
 size_t fe_sqrt_vec(const fe *a, fe *out, size_t n) {
   size_t done = 0;
 #ifdef FE_IFMA
-  int mode = atomic_load_explicit(&sqrt_mode, memory_order_relaxed);
-  if (mode < 0) {
-    mode = ifma_present();
-    atomic_store_explicit(&sqrt_mode, mode, memory_order_relaxed);
-  }
-  if (mode) {
+  if (sqrt_simd_on()) {
     done = n / 32 * 32;
     sqrt_ifma(a, out, done);
   }
@@ -271,13 +265,6 @@ int fe_decode_vec(const uint8_t *in, size_t count, fe *out) {
  * 64-byte ChaCha20 block, so consecutive calls continue the counter). */
 #define PRG_BUF 8192
 
-/* fe_prg: the stream is ChaCha20-IETF (RFC 8439) under key with the 12-byte
- * nonce = nonce as 8 bytes little-endian followed by 4 zero bytes, counter
- * from 0. Each 16-byte little-endian word of the keystream is masked to k
- * bits; the value p (the only k-bit value that is not canonical) is rejected
- * and the next word taken. Element i therefore depends only on the stream
- * prefix, so fe_prg(k, n, out, 10) is the first 10 of fe_prg(k, n, out, 1000)
- * (a replayed dealing reproduces a prefix exactly: docs/mpc.md, "Audit"). */
 /* The keystream comes from OpenSSL's ChaCha20 where it pays: 3.6 GB/s
  * against libsodium's 0.6 GB/s on this project's machines (AVX-512; the
  * PRSS expansion of a prep batch draws megabytes), the same bytes (RFC
@@ -286,7 +273,7 @@ int fe_decode_vec(const uint8_t *in, size_t count, fe *out) {
  * microsecond, so short draws (a client's dealing, a challenge) stay with
  * libsodium, as does any draw for which OpenSSL cannot run (no memory).
  * EVP_CIPHER_CTX_free cleanses the key schedule. test_mpc_field checks
- * both paths against RFC 8439's vector and each other. */
+ * both paths against libsodium's ChaCha20 stream and each other. */
 #define PRG_OSSL_MIN 1024
 
 static const uint8_t prg_zero[PRG_BUF];
@@ -306,6 +293,13 @@ static _Atomic int prg_force_sodium; /* tests: fe_prg_sodium */
 
 void fe_prg_sodium(int on) { atomic_store_explicit(&prg_force_sodium, on, memory_order_relaxed); }
 
+/* fe_prg: the stream is ChaCha20-IETF (RFC 8439) under key with the 12-byte
+ * nonce = nonce as 8 bytes little-endian followed by 4 zero bytes, counter
+ * from 0. Each 16-byte little-endian word of the keystream is masked to k
+ * bits; the value p (the only k-bit value that is not canonical) is rejected
+ * and the next word taken. Element i therefore depends only on the stream
+ * prefix, so fe_prg(k, n, out, 10) is the first 10 of fe_prg(k, n, out, 1000)
+ * (a replayed dealing reproduces a prefix exactly: docs/mpc.md, "Audit"). */
 void fe_prg(const uint8_t key[32], uint64_t nonce, fe *out, size_t count) {
   uint8_t iv[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
   for (int i = 0; i < 8; i++) iv[i] = (uint8_t)(nonce >> (8 * i));
