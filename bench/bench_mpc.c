@@ -12,7 +12,8 @@
  *                 program takes) until the pool holds what phase 2 needs;
  *   2. online-mul: one program, a = RAND(M), b = RAND(M), c = a * b, output
  *                 sum(c): M multiplications in ceil(M / per-message) rounds;
- *   3. prep-cmp:  triples, randoms and random bits for C comparisons;
+ *   3. prep-cmp:  triples, randoms, random bits and bounded random integers
+ *                 (ints) for C comparisons;
  *   4. online-cmp: inputs a (party 0) and b (party 1) of C signed 64-bit
  *                 values, out = (a < b), checked against plaintext by
  *                 party 0 (a mismatch fails the benchmark);
@@ -257,19 +258,21 @@ static void run(party *p, mpc_session *s, const uint8_t sid[32]) {
   p->rounds += st->rounds;
 }
 
-static void prep(party *p, size_t triples, size_t rands) {
-  while (triples || rands) {
+static void prep(party *p, size_t triples, size_t rands, size_t ints) {
+  while (triples || rands || ints) {
     size_t t = triples < p->su->batch ? triples : p->su->batch;
     size_t r = rands < 2 * p->su->batch ? rands : 2 * p->su->batch;
+    size_t i = ints < 2 * p->su->batch ? ints : 2 * p->su->batch;
     mpc_session_config c;
     config(p, &c);
     mpc_session *s = NULL;
-    cx_err e = mpc_session_prep(&c, t, r, 0, p->pool, &s);
+    cx_err e = mpc_session_prep(&c, t, r, 0, i, p->pool, &s);
     if (e) die("party %u: prep: %s", p->me, cx_err_name(e));
     run(p, s, c.session);
     mpc_session_free(s);
     triples -= t;
     rands -= r;
+    ints -= i;
   }
 }
 
@@ -286,15 +289,17 @@ static void bits(party *p, size_t count) {
   }
 }
 
-/* Prep for a program: triples and rands, then bits (which with dealers
- * take triples and rands of their own, one each per bit; under PRSS a bits
- * session is a prep batch of bits alone). */
-static void prep_for(party *p, const mpc_program *prog) {
+/* Prep for `copies` runs of a program: triples, rands and ints (under
+ * PRSS; with dealers ints are bits, mpc_prog_cost_at), then bits (which
+ * with dealers take triples and rands of their own, one each per bit;
+ * under PRSS a bits session is a prep batch of bits alone). */
+static void prep_for(party *p, const mpc_program *prog, size_t copies) {
   mpc_prog_cost c;
   mpc_prog_cost_get(prog, &c);
+  mpc_prog_cost_at(p->su->n, p->su->t, &c);
   size_t own = mpc_prep_prss(p->su->n, p->su->t) ? 0 : c.bits;
-  prep(p, c.triples + own, c.rands + own);
-  bits(p, c.bits);
+  prep(p, copies * (c.triples + own), copies * (c.rands + own), copies * c.ints);
+  bits(p, copies * c.bits);
 }
 
 static void bench_inputs(const setup *su, uint32_t who, size_t count, int64_t *out) {
@@ -397,11 +402,13 @@ static int party_main(const setup *su, uint32_t me, int outfd) {
   mpc_prog_cost cc, c1;
   mpc_prog_cost_get(cmpC, &cc);
   mpc_prog_cost_get(cmp1, &c1);
-  cmp_cap = cc.triples + cc.bits + cc.rands + 2 * su->batch;
-  size_t lat_need = su->lat * (c1.triples + c1.bits + c1.rands);
+  mpc_prog_cost_at(su->n, su->t, &cc);
+  mpc_prog_cost_at(su->n, su->t, &c1);
+  cmp_cap = cc.triples + cc.bits + cc.rands + cc.ints + 2 * su->batch;
+  size_t lat_need = su->lat * (c1.triples + c1.bits + c1.rands + c1.ints);
   if (cmp_cap < lat_need + 2 * su->batch) cmp_cap = lat_need + 2 * su->batch;
   if (cap < cmp_cap) cap = cmp_cap;
-  if (mpc_pool_new(cap, 2 * cap, cap, &p.pool)) die("party %u: pool of %zu", me, cap);
+  if (mpc_pool_new(cap, 2 * cap, cap, cap, &p.pool)) die("party %u: pool of %zu", me, cap);
 
   if (net_open(&cfg, &p.net, err, sizeof err)) die("party %u: %s", me, err);
   sodium_memzero(cfg.static_priv, sizeof cfg.static_priv);
@@ -424,7 +431,7 @@ static int party_main(const setup *su, uint32_t me, int outfd) {
   mpc_prog_cost mc;
   mpc_prog_cost_get(mp, &mc);
   phase_begin(&p, &ph[0]);
-  prep(&p, mc.triples, mc.rands);
+  prep(&p, mc.triples, mc.rands, 0);
   phase_end(&p, &ph[0]);
   phase_begin(&p, &ph[1]);
   {
@@ -439,16 +446,13 @@ static int party_main(const setup *su, uint32_t me, int outfd) {
   mpc_prog_free(mp);
   /* 3-4: comparisons */
   phase_begin(&p, &ph[2]);
-  prep_for(&p, cmpC);
+  prep_for(&p, cmpC, 1);
   phase_end(&p, &ph[2]);
   phase_begin(&p, &ph[3]);
   size_t bad = run_cmp(&p, cmpC, su->cmps, 1);
   phase_end(&p, &ph[3]);
   /* 5: latency of one comparison (pool prefilled, outside the timing) */
-  mpc_prog_cost one;
-  mpc_prog_cost_get(cmp1, &one);
-  prep(&p, su->lat * (one.triples + one.bits), su->lat * (one.rands + one.bits));
-  bits(&p, su->lat * one.bits);
+  prep_for(&p, cmp1, su->lat);
   double *lat = calloc(su->lat ? su->lat : 1, sizeof *lat);
   phase_begin(&p, &ph[4]);
   for (size_t i = 0; i < su->lat; i++) {
@@ -577,6 +581,16 @@ int main(int argc, char **argv) {
          (unsigned long long)rounds[1], su.mults);
   printf("    comparison:     %8.1f B  (prep %.1f B + online %.1f B); online rounds %llu\n",
          (bytes[2] + bytes[3]) / n / C, bytes[2] / n / C, bytes[3] / n / C, (unsigned long long)rounds[3]);
+  {
+    uint32_t slot;
+    mpc_program *one = cmp_program(su.n, 1, &slot);
+    mpc_prog_cost oc;
+    mpc_prog_cost_get(one, &oc);
+    mpc_prog_cost_at(su.n, su.t, &oc);
+    printf("    comparison material: %zu triples, %zu random bits, %zu bounded random integers\n", oc.triples,
+           oc.bits, oc.ints);
+    mpc_prog_free(one);
+  }
   printf("  %-11s %10s %12s %14s\n", "phase", "wall s", "CPU s (all)", "CPU us / op");
   for (int k = 0; k < 5; k++) {
     double ops = k < 2 ? M : k < 4 ? C : (double)su.lat;

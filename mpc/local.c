@@ -140,7 +140,7 @@ cx_err mpc_local_new(uint32_t n, const uint8_t *seed, size_t pool_cap, mpc_local
     if (crypto_box_seed_keypair(l->enc_pk[i], l->enc_sk + (size_t)i * MPC_CLIENT_KEY, bs) != 0)
       e = CX_E_CRYPTO;
     sodium_memzero(bs, sizeof bs);
-    if (e == CX_OK) e = mpc_pool_new(pool_cap, pool_cap, pool_cap, &l->pools[i]);
+    if (e == CX_OK) e = mpc_pool_new(pool_cap, pool_cap, pool_cap, pool_cap, &l->pools[i]);
   }
   if (e != CX_OK) {
     mpc_local_free(l);
@@ -314,23 +314,24 @@ static void sessions_free(const mpc_local *l, mpc_session **sess) {
 
 /* ---- preparation ------------------------------------------------------- */
 
-/* One prep batch (bits == 0: T triples and R randoms) or one bits batch
- * (bits > 0) at every party. */
-static cx_err batch(mpc_local *l, size_t T, size_t R, size_t bits, char *err, size_t errlen) {
+/* One prep batch (bits == 0: T triples, R randoms and I ints) or one bits
+ * batch (bits > 0) at every party. */
+static cx_err batch(mpc_local *l, size_t T, size_t R, size_t I, size_t bits, char *err, size_t errlen) {
   mpc_session *sess[MPC_MAX_N] = {0};
   cx_err e = CX_OK;
   for (uint32_t i = 0; i < l->n && e == CX_OK; i++) {
     mpc_session_config cfg;
     config(l, i, &cfg);
     e = bits ? mpc_session_bits(&cfg, bits, l->pools[i], &sess[i])
-             : mpc_session_prep(&cfg, T, R, 0, l->pools[i], &sess[i]);
+             : mpc_session_prep(&cfg, T, R, 0, I, l->pools[i], &sess[i]);
     sodium_memzero(&cfg, sizeof cfg);
     if (e != CX_OK && bits)
       e = cx_errf(err, errlen, e, "party %u: a batch of %zu random bits is refused: %s", i, bits,
                   cx_err_str(e));
     else if (e != CX_OK)
-      e = cx_errf(err, errlen, e, "party %u: a prep batch of %zu triples and %zu randoms is refused: %s", i,
-                  T, R, cx_err_str(e));
+      e = cx_errf(err, errlen, e,
+                  "party %u: a prep batch of %zu triples, %zu randoms and %zu ints is refused: %s", i, T, R, I,
+                  cx_err_str(e));
   }
   if (e == CX_OK)
     e = drive(l, sess, err, errlen);
@@ -344,9 +345,12 @@ static cx_err batch(mpc_local *l, size_t T, size_t R, size_t bits, char *err, si
 
 static size_t sub0(size_t a, size_t b) { return a > b ? a - b : 0; }
 
-cx_err mpc_local_prepare(mpc_local *l, size_t triples, size_t rands, size_t bits, char *err, size_t errlen) {
+cx_err mpc_local_prepare(mpc_local *l, const mpc_prog_cost *cost, char *err, size_t errlen) {
   if (err && errlen) err[0] = 0;
-  if (!l) return CX_E_INVALID_ARG;
+  if (!l || !cost) return CX_E_INVALID_ARG;
+  mpc_prog_cost c = *cost;
+  mpc_prog_cost_at(l->n, l->t, &c); /* with dealers, ints are bits */
+  size_t triples = c.triples, rands = c.rands, bits = c.bits, ni = c.ints;
   mpc_pool_level lv;
   mpc_pool_level_get(l->pools[0], &lv); /* every pool holds the same: they run the same sessions */
   /* With dealers a bit costs one triple and one random of its own
@@ -356,25 +360,29 @@ cx_err mpc_local_prepare(mpc_local *l, size_t triples, size_t rands, size_t bits
   if (triples > SIZE_MAX - own || rands > SIZE_MAX - own)
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "the material asked for does not fit a size_t");
   size_t nt = sub0(triples + own, lv.triples), nr = sub0(rands + own, lv.rands);
-  if (lv.triples + nt > lv.cap_triples || lv.rands + nr > lv.cap_rands || lv.bits + nb > lv.cap_bits)
+  ni = sub0(ni, lv.ints);
+  if (lv.triples + nt > lv.cap_triples || lv.rands + nr > lv.cap_rands || lv.bits + nb > lv.cap_bits ||
+      lv.ints + ni > lv.cap_ints)
     return cx_errf(err, errlen, CX_E_FULL,
-                   "the pools hold at most %zu items of each kind: %zu triples, %zu randoms and %zu bits "
-                   "do not fit",
-                   lv.cap_triples, triples + own, rands + own, bits);
+                   "the pools hold at most %zu items of each kind: %zu triples, %zu randoms, %zu bits and "
+                   "%zu ints do not fit",
+                   lv.cap_triples, triples + own, rands + own, bits, c.ints);
   cx_err e = CX_OK;
-  while (e == CX_OK && (nt || nr)) {
+  while (e == CX_OK && (nt || nr || ni)) {
     size_t T = nt < BATCH_MAX ? nt : BATCH_MAX, R = nr < BATCH_MAX ? nr : BATCH_MAX;
+    size_t I = ni < BATCH_MAX ? ni : BATCH_MAX; /* 0 with dealers (mpc_prog_cost_at) */
     while (!mpc_prep_fits(l->n, l->t, T, R, 0) && (T > 1 || R > 1)) { /* only with dealers at small m */
       T = T > 1 ? T / 2 : T;
       R = R > 1 ? R / 2 : R;
     }
-    e = batch(l, T, R, 0, err, errlen);
+    e = batch(l, T, R, I, 0, err, errlen);
     nt -= T;
     nr -= R;
+    ni -= I;
   }
   while (e == CX_OK && nb) {
     size_t B = nb < BITS_BATCH ? nb : BITS_BATCH;
-    e = batch(l, 0, 0, B, err, errlen);
+    e = batch(l, 0, 0, 0, B, err, errlen);
     nb -= B;
   }
   return e;
@@ -554,12 +562,14 @@ cx_err mpc_local_run(mpc_local *l, const mpc_program *prog, const mpc_local_inpu
    * party alike, so the pools stay aligned), after taking what there was. */
   mpc_prog_cost c;
   mpc_prog_cost_get(prog, &c);
+  mpc_prog_cost_at(l->n, l->t, &c);
   mpc_pool_level lv;
   mpc_pool_level_get(l->pools[0], &lv);
-  if (c.triples > lv.triples || c.rands > lv.rands || c.bits > lv.bits)
+  if (c.triples > lv.triples || c.rands > lv.rands || c.bits > lv.bits || c.ints > lv.ints)
     return cx_errf(err, errlen, CX_E_MPC_POOL_EMPTY,
-                   "the program needs %zu triples, %zu randoms and %zu bits; the pools hold %zu, %zu and %zu",
-                   c.triples, c.rands, c.bits, lv.triples, lv.rands, lv.bits);
+                   "the program needs %zu triples, %zu randoms, %zu bits and %zu ints; the pools hold %zu, "
+                   "%zu, %zu and %zu",
+                   c.triples, c.rands, c.bits, c.ints, lv.triples, lv.rands, lv.bits, lv.ints);
   mpc_session *sess[MPC_MAX_N] = {0};
   for (uint32_t i = 0; i < l->n && e == CX_OK; i++) {
     mpc_session_config cfg;

@@ -70,30 +70,45 @@ void mpc_tune_malloc(void);
 typedef struct mpc_pool mpc_pool;
 
 typedef struct {
-  size_t triples, rands, bits;             /* items available now */
-  size_t cap_triples, cap_rands, cap_bits; /* bounds */
-  uint64_t made_triples, made_rands, made_bits; /* ever added */
+  size_t triples, rands, bits, ints;                 /* items available now */
+  size_t cap_triples, cap_rands, cap_bits, cap_ints; /* bounds */
+  uint64_t made_triples, made_rands, made_bits, made_ints; /* ever added */
 } mpc_pool_level;
 
+/* Bounded random integers ("ints", MPC_OP_RANDINT): sharings of an integer
+ * I with 0 <= I < 2^(MPC_KAPPA + MPC_INT_SLACK) of which any t parties know
+ * nothing but an offset: I = u + o, u uniform on [0, 2^MPC_KAPPA) and
+ * unknown to them, o known to them. The statistical part of a comparison
+ * mask, where [CdH] draws MPC_KAPPA random bits (docs/mpc-ops.md "Bounded
+ * random integers"). Under PRSS (mpc_prep_prss) a prep batch makes them
+ * with no message (the sum over the C(n, t) key sets of a MPC_KAPPA-bit PRF
+ * output each, Cramer-Damgard-Ishai 2005 §3 over the integers; C(n, t) <=
+ * 36 < 2^MPC_INT_SLACK there); with dealers an online session makes each
+ * one from MPC_KAPPA pool bits (then o = 0 and I < 2^MPC_KAPPA). */
+#define MPC_INT_SLACK 6
+
 /* A bounded FIFO of this party's shares of verified material. */
-cx_err mpc_pool_new(size_t cap_triples, size_t cap_rands, size_t cap_bits, mpc_pool **out);
+cx_err mpc_pool_new(size_t cap_triples, size_t cap_rands, size_t cap_bits, size_t cap_ints, mpc_pool **out);
 void mpc_pool_free(mpc_pool *p); /* wipes; NULL is a no-op */
 void mpc_pool_level_get(const mpc_pool *p, mpc_pool_level *out);
 /* Add: CX_E_FULL if the bound would be passed (nothing added). */
 cx_err mpc_pool_put_triples(mpc_pool *p, const fe *a, const fe *b, const fe *c, size_t count);
 cx_err mpc_pool_put_rands(mpc_pool *p, const fe *r, size_t count);
 cx_err mpc_pool_put_bits(mpc_pool *p, const fe *bits, size_t count);
+cx_err mpc_pool_put_ints(mpc_pool *p, const fe *ints, size_t count);
 /* Take from the head: CX_E_MPC_POOL_EMPTY if fewer than count (nothing
  * taken). The caller wipes what it took (sodium_memzero) after use. */
 cx_err mpc_pool_take_triples(mpc_pool *p, size_t count, fe *a, fe *b, fe *c);
 cx_err mpc_pool_take_rands(mpc_pool *p, size_t count, fe *r);
 cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits);
-/* Items ever taken, per kind: pos[0] triples, pos[1] rands, pos[2] bits.
+cx_err mpc_pool_take_ints(mpc_pool *p, size_t count, fe *ints);
+/* Items ever taken, per kind: pos[0] triples, pos[1] rands, pos[2] bits,
+ * pos[3] ints.
  * Parties whose pools are aligned have equal positions; every online
  * session compares them (and where the items ahead come from) before it
  * decodes any share, and aborts with CX_E_MPC_POOL_DESYNC if they differ
  * (docs/mpc-online.md "Pool alignment"). */
-void mpc_pool_position(const mpc_pool *p, uint64_t pos[3]);
+void mpc_pool_position(const mpc_pool *p, uint64_t pos[4]);
 /* A digest of what the pool holds: per kind its position, then the batch
  * labels (ids of the sessions that made them) and counts of the items
  * still in it, in FIFO order. Two pools are aligned iff their digests are
@@ -160,6 +175,10 @@ typedef enum {
                           when the session is done, i.e. after every check passed; for handing
                           one reader the shares of a random mask (docs/contract-language.md
                           "Private outputs"). Slots are apart from OUTPUT slots. */
+  /* bounded random integers (mpc.h "ints", above the pool functions) */
+  MPC_OP_RANDINT, /* S[d] = imm random sharings of integers in [0, 2^(MPC_KAPPA + MPC_INT_SLACK)),
+                     uniform on MPC_KAPPA bits to any t parties (pool ints; with dealers,
+                     MPC_KAPPA pool bits each) */
   MPC_OP_COUNT
 } mpc_op;
 
@@ -199,10 +218,14 @@ const mpc_ins *mpc_prog_ins(const mpc_program *p, size_t i);
 
 /* Preprocessing a program needs (what a scheduler reserves in the pool). */
 typedef struct {
-  size_t triples, rands, bits;
+  size_t triples, rands, bits, ints;
   uint32_t rounds;
 } mpc_prog_cost;
 void mpc_prog_cost_get(const mpc_program *p, mpc_prog_cost *out);
+/* The pool items the program takes at size (n, t): with dealers
+ * (!mpc_prep_prss(n, t)) each int is MPC_KAPPA pool bits, so c->bits grows
+ * by MPC_KAPPA * c->ints and c->ints becomes 0; under PRSS c is unchanged. */
+void mpc_prog_cost_at(uint32_t n, uint32_t t, mpc_prog_cost *c);
 
 /* Builder helpers: each emits instructions and returns the result register.
  * Linear and local ones (mpc/program.c): */
@@ -212,6 +235,7 @@ uint32_t mpc_input(mpc_program *p, uint32_t dealer, uint32_t slot, uint64_t len)
 uint32_t mpc_input_client(mpc_program *p, uint32_t slot, uint64_t len);
 uint32_t mpc_rand(mpc_program *p, uint64_t len);
 uint32_t mpc_randbit(mpc_program *p, uint64_t len);
+uint32_t mpc_randint(mpc_program *p, uint64_t len);
 uint32_t mpc_add(mpc_program *p, uint32_t a, uint32_t b);
 uint32_t mpc_sub(mpc_program *p, uint32_t a, uint32_t b);
 uint32_t mpc_addc(mpc_program *p, uint32_t a, fe c);
@@ -256,6 +280,11 @@ uint32_t mpc_eqz_field(mpc_program *p, uint32_t a);
  * and the contract evaluator's fused ORs of equalities (vm/lang/eval_mpc.c)
  * decide by it. */
 int mpc_eqz_field_pays(uint64_t eq_bits);
+/* Pool bits the mask of one k-bit zero test (mpc_eqz, mpc_eq) draws: k,
+ * plus MPC_KAPPA where the field has no room for a bounded random integer
+ * (mpc.h "ints") on top of a k-bit operand; its AND's own few are not
+ * counted. For builders weighing the tests against one another. */
+uint32_t mpc_mask_bits(uint32_t k);
 
 /* ---- sessions ---------------------------------------------------------- */
 
@@ -330,14 +359,15 @@ typedef struct mpc_session mpc_session;
  * extracted. Fixes the batch's rounds and bytes. */
 int mpc_prep_prss(uint32_t n, uint32_t t);
 /* 1 if a batch of `triples`, `rands` and `bits` at this size fits the
- * message limits (mpc_session_prep refuses one that does not). */
+ * message limits (mpc_session_prep refuses one that does not; ints send
+ * nothing and are not limited by them). */
 int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands, uint64_t bits);
 /* A preprocessing batch: `triples` Beaver triples, `rands` random sharings
- * and, under PRSS only (mpc_prep_prss; else 0), `bits` random bits,
- * appended to pool when, and only when, every party has passed every check
- * (docs/mpc-prep.md). */
+ * and, under PRSS only (mpc_prep_prss; else 0), `bits` random bits and
+ * `ints` bounded random integers, appended to pool when, and only when,
+ * every party has passed every check (docs/mpc-prep.md). */
 cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, size_t bits,
-                        mpc_pool *pool, mpc_session **out);
+                        size_t ints, mpc_pool *pool, mpc_session **out);
 /* A batch of random bits appended to the pool's bits: under PRSS a prep
  * batch of bits alone; with dealers an online program over pool triples
  * and randoms (r random, r^2 opened, b = (r / sqrt(r^2) + 1) / 2). */
@@ -434,10 +464,11 @@ typedef struct mpc_local mpc_local;
 cx_err mpc_local_new(uint32_t n, const uint8_t *seed, size_t pool_cap, mpc_local **out);
 void mpc_local_free(mpc_local *l); /* wipes; NULL is a no-op */
 
-/* Fills every pool with at least triples, rands and bits items (prep and
- * bits sessions; a bits session consumes triples and rands of its own).
- * On failure CX_E_MPC_* with the reason in err. */
-cx_err mpc_local_prepare(mpc_local *l, size_t triples, size_t rands, size_t bits, char *err, size_t errlen);
+/* Fills every pool with at least the items of cost c (prep and bits
+ * sessions; a bits session consumes triples and rands of its own; with
+ * dealers ints are counted as bits, mpc_prog_cost_at). On failure
+ * CX_E_MPC_* with the reason in err. */
+cx_err mpc_local_prepare(mpc_local *l, const mpc_prog_cost *c, char *err, size_t errlen);
 
 typedef struct {
   uint32_t slot;     /* MPC_OP_INPUT slot */

@@ -154,7 +154,7 @@ typedef struct {
   arena ar;
   size_t *kstart;  /* register lifetimes (prog_kills) */
   uint64_t *kill;
-  uint64_t need[3]; /* the program's triples, rands, bits */
+  uint64_t need[4]; /* the program's triples, rands, bits, ints (mpc_prog_cost_at) */
   uint8_t guard[MPC_GUARD_BYTES]; /* my pool guard, made at start */
   slotvec *in;
   size_t nin;
@@ -371,13 +371,13 @@ static size_t hdr_elems(uint32_t round, fe tag) { return 1 + (has_guard(round, t
  * the digest of the items the program will take, as they are when the
  * session starts, packed MPC_PACK bytes per element. */
 static void guard_make(mpc_session *s, online *o) {
-  uint64_t pos[3];
+  uint64_t pos[4];
   uint8_t dig[16];
   mpc_pool_position(s->pool, pos);
   mpc_pool_ahead_digest(s->pool, o->need, dig);
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     for (int b = 0; b < 8; b++) o->guard[8 * k + b] = (uint8_t)(pos[k] >> (8 * b));
-  memcpy(o->guard + 24, dig, sizeof dig);
+  memcpy(o->guard + 32, dig, sizeof dig);
 }
 
 static void guard_pack(const uint8_t *bytes, fe *v) {
@@ -392,11 +392,11 @@ static void guard_pack(const uint8_t *bytes, fe *v) {
 }
 
 /* The positions packed in a guard (for the reason sentence). */
-static void guard_positions(const fe *v, uint64_t pos[3]) {
+static void guard_positions(const fe *v, uint64_t pos[4]) {
   uint8_t bytes[MPC_GUARD_N * PACK];
   for (size_t i = 0; i < MPC_GUARD_N; i++)
     for (int b = 0; b < PACK; b++) bytes[i * PACK + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 4; k++) {
     pos[k] = 0;
     for (int b = 7; b >= 0; b--) pos[k] = pos[k] << 8 | bytes[8 * k + b];
   }
@@ -548,18 +548,19 @@ static int guard_check(mpc_session *s, online *o, fe tag) {
     }
   }
   if (!differ) return 0;
-  uint64_t a[3], b[3];
+  uint64_t a[4], b[4];
   guard_positions(other, a);
   guard_positions(mine, b);
-  int same = a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
+  int same = a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
   uint32_t c = 0;
   for (uint64_t d = differ; d; d &= d - 1) c++;
   sess_abort(s, CX_E_MPC_POOL_DESYNC, -1,
-             "pools not aligned with %u part%s: party %u has taken %llu/%llu/%llu triples/rands/bits, "
-             "this party %llu/%llu/%llu%s",
+             "pools not aligned with %u part%s: party %u has taken %llu/%llu/%llu/%llu "
+             "triples/rands/bits/ints, this party %llu/%llu/%llu/%llu%s",
              c, c == 1 ? "y" : "ies", (uint32_t)first, (unsigned long long)a[0], (unsigned long long)a[1],
-             (unsigned long long)a[2], (unsigned long long)b[0], (unsigned long long)b[1],
-             (unsigned long long)b[2], same ? ", but other batches are ahead" : "");
+             (unsigned long long)a[2], (unsigned long long)a[3], (unsigned long long)b[0],
+             (unsigned long long)b[1], (unsigned long long)b[2], (unsigned long long)b[3],
+             same ? ", but other batches are ahead" : "");
   return -1;
 }
 
@@ -1602,14 +1603,48 @@ static cx_err exec_shape(online *o, const mpc_ins *in) {
   return CX_OK;
 }
 
+/* RANDINT with dealers (no pool ints): each integer from MPC_KAPPA pool
+ * bits, sum_i 2^i b_i, uniform on [0, 2^MPC_KAPPA) (mpc.h "ints"). The
+ * bits are taken in order, element by element. */
+static cx_err ints_from_bits(mpc_session *s, online *o, size_t L, fe *z) {
+  if (L > SIZE_MAX / MPC_KAPPA) return CX_E_NOMEM;
+  fe *bits = ar_alloc(&o->ar, L * MPC_KAPPA);
+  if (!bits) return CX_E_NOMEM;
+  cx_err e = mpc_pool_take_bits(s->pool, L * MPC_KAPPA, bits);
+  if (e == CX_OK)
+    for (size_t q = 0; q < L; q++) {
+      fe acc = 0;
+      for (uint32_t i = MPC_KAPPA; i-- > 0;) acc = fe_add(fe_add(acc, acc), bits[q * MPC_KAPPA + i]);
+      z[q] = acc;
+    }
+  ar_free(&o->ar, bits, L * MPC_KAPPA); /* wipes */
+  return e;
+}
+
 static cx_err exec_source(mpc_session *s, online *o, const mpc_ins *in) {
-  size_t L = in->imm;
+  size_t L = in->imm, need = L;
   fe *z = ar_alloc(&o->ar, L);
   if (!z) return CX_E_NOMEM;
-  cx_err e = in->op == MPC_OP_RAND ? mpc_pool_take_rands(s->pool, L, z) : mpc_pool_take_bits(s->pool, L, z);
+  cx_err e;
+  const char *what;
+  if (in->op == MPC_OP_RAND) {
+    e = mpc_pool_take_rands(s->pool, L, z);
+    what = "random sharings";
+  } else if (in->op == MPC_OP_RANDBIT) {
+    e = mpc_pool_take_bits(s->pool, L, z);
+    what = "random bits";
+  } else if (mpc_prep_prss(s->cfg.n, s->cfg.t)) {
+    e = mpc_pool_take_ints(s->pool, L, z);
+    what = "random integers";
+  } else {
+    e = ints_from_bits(s, o, L, z);
+    what = "random bits (for random integers)";
+    need = L * MPC_KAPPA;
+  }
   if (e != CX_OK) {
     ar_free(&o->ar, z, L);
-    abort_pool(s, in->op == MPC_OP_RAND ? "random sharings" : "random bits", L);
+    if (e == CX_E_NOMEM) return e;
+    abort_pool(s, what, need);
     return CX_OK;
   }
   set_s(o, in->d, z, L);
@@ -1619,7 +1654,8 @@ static cx_err exec_source(mpc_session *s, online *o, const mpc_ins *in) {
 static cx_err exec_local(mpc_session *s, online *o, const mpc_ins *in) {
   switch (in->op) {
   case MPC_OP_RAND:
-  case MPC_OP_RANDBIT: return exec_source(s, o, in);
+  case MPC_OP_RANDBIT:
+  case MPC_OP_RANDINT: return exec_source(s, o, in);
   case MPC_OP_INPUT_CLIENT: return exec_input_client(s, o, in);
   case MPC_OP_ADD: case MPC_OP_SUB: case MPC_OP_ADDP: case MPC_OP_SUBP: case MPC_OP_RSUBP:
   case MPC_OP_MULP: case MPC_OP_ADDC: case MPC_OP_MULC: return exec_lin(s, o, in);
@@ -1823,9 +1859,11 @@ cx_err mpc_session_online(const mpc_session_config *cfg, const mpc_program *prog
   o->P = calloc(o->np + 1, sizeof *o->P);
   mpc_prog_cost c;
   mpc_prog_cost_get(prog, &c);
+  mpc_prog_cost_at(cfg->n, cfg->t, &c);
   o->need[0] = c.triples;
   o->need[1] = c.rands;
   o->need[2] = c.bits;
+  o->need[3] = c.ints;
   if (!o->S || !o->P || prog_kills(prog, &o->kstart, &o->kill) != CX_OK) {
     mpc_session_free(s);
     return CX_E_NOMEM;
@@ -1871,7 +1909,7 @@ static mpc_program *bits_program(size_t bits) {
 cx_err mpc_session_bits(const mpc_session_config *cfg, size_t bits, mpc_pool *pool, mpc_session **out) {
   *out = NULL;
   if (bits == 0 || !cfg) return CX_E_INVALID_ARG;
-  if (mpc_prep_prss(cfg->n, cfg->t)) return mpc_session_prep(cfg, 0, 0, bits, pool, out);
+  if (mpc_prep_prss(cfg->n, cfg->t)) return mpc_session_prep(cfg, 0, 0, bits, 0, pool, out);
   mpc_program *p = bits_program(bits);
   if (!p) return CX_E_NOMEM;
   cx_err e = mpc_session_online(cfg, p, pool, out);

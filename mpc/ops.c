@@ -158,6 +158,11 @@ static uint32_t ceil_log2(uint64_t x) { return x <= 1 ? 0 : bitlen((unsigned __i
 
 /* The masks of Mod2m and EQZ need n + kappa + 1 bits below p. */
 static int fits(uint32_t nbits) { return nbits >= 1 && nbits + MPC_KAPPA + 1 < MPC_FIELD_BITS; }
+/* ... and MPC_INT_SLACK more when a bounded random integer is their
+ * statistical part (rand_hi): it is below 2^(kappa + MPC_INT_SLACK). */
+static int int_fits(uint32_t nbits) { return fits(nbits + MPC_INT_SLACK); }
+
+uint32_t mpc_mask_bits(uint32_t k) { return int_fits(k) ? k : k + MPC_KAPPA; }
 
 /* ---- static vector lengths --------------------------------------------- */
 
@@ -174,6 +179,25 @@ static uint64_t len2(uint64_t x, uint64_t y) {
 }
 
 /* ---- masks and BitLT --------------------------------------------------- */
+
+static uint32_t rand_int(bld *b, uint64_t len, uint32_t nb, uint32_t *bits);
+
+/* The high part r'' of a mask for an nb-bit operand: an integer that is
+ * uniform on [0, 2^w) to any t parties up to an offset they know, which is
+ * all the hiding needs ([CdH]'s statistical argument is about the part
+ * the adversary does not know). Where the field has room (int_fits(nb))
+ * and w >= kappa: w - kappa pool bits and one bounded random integer
+ * (mpc.h "ints"), r'' = sum_{i < w-kappa} 2^i b_i + 2^(w-kappa) I, below
+ * 2^(w + MPC_INT_SLACK); else w pool bits (PRandInt of [CdH] §3.1). The
+ * openings stay below p: x + 2^m r'' + r' < 2^(nb+kappa+MPC_INT_SLACK+1).
+ * docs/mpc-ops.md "Bounded random integers". */
+static uint32_t rand_hi(bld *b, uint64_t len, uint32_t w, uint32_t nb) {
+  if (w < MPC_KAPPA || !int_fits(nb)) return rand_int(b, len, w, NULL);
+  uint32_t I = ins(b, 0, MPC_OP_RANDINT, 0, 0, len, 0);
+  if (w == MPC_KAPPA) return I;
+  uint32_t lo = rand_int(b, len, w - MPC_KAPPA, NULL);
+  return s_op_c(b, MPC_OP_ADD, lo, s_mulc_c(b, I, pow2(w - MPC_KAPPA)));
+}
 
 /* nb random bits per element, one RANDBIT register per position (kept in
  * bits[i] if bits is not NULL, else released), and the integer
@@ -296,7 +320,7 @@ static uint32_t mod2m_u(bld *b, uint64_t len, uint32_t x, uint32_t nb, uint32_t 
   if (m >= nb) return s_mov(b, x);
   uint32_t rb[MAXPOS];
   uint32_t r1 = rand_int(b, len, m, rb);
-  uint32_t r2 = rand_int(b, len, nb + MPC_KAPPA - m, NULL);
+  uint32_t r2 = rand_hi(b, len, nb + MPC_KAPPA - m, nb);
   uint32_t t = s_mulc_c(b, r2, pow2(m));
   uint32_t u = s_op(b, MPC_OP_ADD, x, t);
   drop(b, t);
@@ -338,19 +362,27 @@ static uint32_t ltz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
 
 static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k);
 
+static uint32_t and_rounds(uint32_t m);
+
 /* Whether the AND of m bits goes by counting (below) rather than by a
  * product tree. The tree costs m - 1 products in ceil(log2 m) rounds; the
- * count costs one EQZ of a bitlen(m)-bit value: bitlen(m) + kappa pool
- * bits, bitlen(m) - 1 products (its own AND, a tree) and 1 +
- * ceil(log2 bitlen(m)) rounds. A pool bit is weighed as half a product
- * (under PRSS it costs a third of a product's bytes, with dealers about
- * one). From m = 28 on in the production field the count is cheaper and
- * never takes more rounds: a 64-bit EQZ's 63 products become 6 (and 47
- * bits), eqz_field's 126 become 6 (and 47 bits), 8 rounds become 5. */
+ * count costs one EQZ of a ks = bitlen(m)-bit value: mpc_mask_bits(ks)
+ * pool bits (ks, or ks + kappa where no bounded integer fits), about
+ * ks - 1 products (its own AND) and 1 + and_rounds(ks) rounds. A pool bit
+ * is weighed as half a product (under PRSS it costs a third of a product's
+ * bytes, with dealers about one). The count is taken where it is cheaper
+ * and never takes more rounds: in the production field from m = 5 on (a
+ * 64-bit EQZ's 63 products become 2 and 10 bits, 6 rounds become 4);
+ * where the mask needs kappa bits, from m = 28. */
 static int and_by_count(uint32_t m) {
-  uint32_t ks = bitlen(m);
-  return fits(ks) && 2 * (uint64_t)(m - 1) > (ks + MPC_KAPPA) + 2 * (uint64_t)(ks - 1);
+  if (m < 3) return 0;
+  uint32_t ks = bitlen(m); /* < m */
+  return fits(ks) && 2 * (uint64_t)(m - 1) > mpc_mask_bits(ks) + 2 * (uint64_t)(ks - 1) &&
+         1 + and_rounds(ks) <= ceil_log2(m);
 }
+
+/* Rounds of the AND of m bits after its c is open. */
+static uint32_t and_rounds(uint32_t m) { return and_by_count(m) ? 1 + and_rounds(bitlen(m)) : ceil_log2(m); }
 
 /* The tail of both zero tests: c = open(y), then the AND of the m bits
  * "bit i of c equals r_i" ([DFKNT] §5). By a product tree, or, where
@@ -370,7 +402,7 @@ static uint32_t open_bits_equal(bld *b, uint64_t len, uint32_t y, uint32_t *r, u
     drop(b, t);
     drop(b, r[i]);
   }
-  if (!and_by_count(m)) return prod_tree(b, e, m);
+  if (m < 3 || !and_by_count(m)) return prod_tree(b, e, m); /* m < 3: for the compiler */
   uint32_t acc = e[0];
   for (uint32_t i = 1; i < m; i++) acc = s_op_c(b, MPC_OP_ADD, acc, e[i]);
   uint32_t d = s_addc_c(b, s_mulc_c(b, acc, fe_neg(1)), (fe)m); /* m - sum e_i */
@@ -389,7 +421,7 @@ static uint32_t eqz_len(bld *b, uint64_t len, uint32_t a, uint32_t k) {
   if (!fits(k)) return fail(b, "equality: k = %u bits is too large for the field", k);
   uint32_t rb[MAXPOS];
   uint32_t r1 = rand_int(b, len, k, rb);
-  uint32_t r2 = rand_int(b, len, MPC_KAPPA, NULL);
+  uint32_t r2 = rand_hi(b, len, MPC_KAPPA, k);
   uint32_t x = s_addc(b, a, pow2(k));
   uint32_t u = s_op_c(b, MPC_OP_ADD, x, s_mulc_c(b, r2, pow2(k)));
   return open_bits_equal(b, len, s_op_c(b, MPC_OP_ADD, u, r1), rb, k);
@@ -707,7 +739,7 @@ uint32_t mpc_member(mpc_program *p, uint32_t x, uint32_t set, uint32_t k) {
     r = !s ? fail(&b, "member: the set register %u was never written", set)
         : mpc_prog_slen(p, x) != 1 ? fail(&b, "member: x must have length 1")
                                     : fail(&b, "member: k = %u bits is too large for the field", k);
-  } else if (s > 1 && mpc_eqz_field_pays(s * (k + MPC_KAPPA))) {
+  } else if (s > 1 && mpc_eqz_field_pays(s * mpc_mask_bits(k))) {
     uint32_t pr = vprod(&b, s_op(&b, MPC_OP_SUB, set, x), s); /* |set_i - x| < 2^k */
     r = eqz_field_len(&b, 1, pr);
     drop(&b, pr);

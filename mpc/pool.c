@@ -130,13 +130,13 @@ typedef struct {
   size_t n, cap;
 } batches;
 
-enum { K_TRIPLES = 0, K_RANDS, K_BITS };
+enum { K_TRIPLES = 0, K_RANDS, K_BITS, K_INTS, K_N };
 
 struct mpc_pool {
-  ring ta, tb, tc; /* triples: one head/count for the three, kept in ta */
-  ring r, b;
-  uint64_t made_triples, made_rands, made_bits;
-  batches bt[3];     /* per kind */
+  ring g[K_N];     /* per kind; g[K_TRIPLES] holds the a's and the triples' head and count */
+  ring tb, tc;     /* the triples' b's and c's, mirroring g[K_TRIPLES] */
+  uint64_t made[K_N];
+  batches bt[K_N];   /* per kind */
   uint8_t label[32]; /* label of what is put now (all zero: none) */
 };
 
@@ -221,13 +221,15 @@ static void ring_take(ring *g, fe *dst, size_t count) {
   g->count -= count;
 }
 
-cx_err mpc_pool_new(size_t cap_triples, size_t cap_rands, size_t cap_bits, mpc_pool **out) {
+cx_err mpc_pool_new(size_t cap_triples, size_t cap_rands, size_t cap_bits, size_t cap_ints, mpc_pool **out) {
   *out = NULL;
   mpc_pool *p = calloc(1, sizeof *p);
   if (!p) return CX_E_NOMEM;
-  if (ring_init(&p->ta, cap_triples) || ring_init(&p->tb, cap_triples) ||
-      ring_init(&p->tc, cap_triples) || ring_init(&p->r, cap_rands) ||
-      ring_init(&p->b, cap_bits)) {
+  const size_t cap[K_N] = {cap_triples, cap_rands, cap_bits, cap_ints};
+  cx_err e = ring_init(&p->tb, cap_triples);
+  if (e == CX_OK) e = ring_init(&p->tc, cap_triples);
+  for (int k = 0; k < K_N && e == CX_OK; k++) e = ring_init(&p->g[k], cap[k]);
+  if (e != CX_OK) {
     mpc_pool_free(p);
     return CX_E_NOMEM;
   }
@@ -237,88 +239,85 @@ cx_err mpc_pool_new(size_t cap_triples, size_t cap_rands, size_t cap_bits, mpc_p
 
 void mpc_pool_free(mpc_pool *p) {
   if (!p) return;
-  for (int k = 0; k < 3; k++) free(p->bt[k].v);
-  ring_free(&p->ta);
+  for (int k = 0; k < K_N; k++) {
+    free(p->bt[k].v);
+    ring_free(&p->g[k]);
+  }
   ring_free(&p->tb);
   ring_free(&p->tc);
-  ring_free(&p->r);
-  ring_free(&p->b);
   free(p);
 }
 
 void mpc_pool_level_get(const mpc_pool *p, mpc_pool_level *out) {
   memset(out, 0, sizeof *out);
-  out->triples = p->ta.count;
-  out->rands = p->r.count;
-  out->bits = p->b.count;
-  out->cap_triples = p->ta.cap;
-  out->cap_rands = p->r.cap;
-  out->cap_bits = p->b.cap;
-  out->made_triples = p->made_triples;
-  out->made_rands = p->made_rands;
-  out->made_bits = p->made_bits;
+  out->triples = p->g[K_TRIPLES].count;
+  out->rands = p->g[K_RANDS].count;
+  out->bits = p->g[K_BITS].count;
+  out->ints = p->g[K_INTS].count;
+  out->cap_triples = p->g[K_TRIPLES].cap;
+  out->cap_rands = p->g[K_RANDS].cap;
+  out->cap_bits = p->g[K_BITS].cap;
+  out->cap_ints = p->g[K_INTS].cap;
+  out->made_triples = p->made[K_TRIPLES];
+  out->made_rands = p->made[K_RANDS];
+  out->made_bits = p->made[K_BITS];
+  out->made_ints = p->made[K_INTS];
 }
 
 cx_err mpc_pool_put_triples(mpc_pool *p, const fe *a, const fe *b, const fe *c, size_t count) {
-  if (!ring_room(&p->ta, count)) return CX_E_FULL;
+  ring *ta = &p->g[K_TRIPLES];
+  if (!ring_room(ta, count)) return CX_E_FULL;
   if (!count) return CX_OK;
   if (batches_reserve(&p->bt[K_TRIPLES]) != CX_OK) return CX_E_NOMEM;
-  batches_add(&p->bt[K_TRIPLES], p->label, p->made_triples, count);
+  batches_add(&p->bt[K_TRIPLES], p->label, p->made[K_TRIPLES], count);
   /* tb and tc mirror ta's head and count */
-  ring_write(&p->tb, p->ta.head, p->ta.count, b, count);
-  ring_write(&p->tc, p->ta.head, p->ta.count, c, count);
-  ring_put(&p->ta, a, count);
-  p->tb.head = p->tc.head = p->ta.head;
-  p->tb.count = p->tc.count = p->ta.count;
-  p->made_triples += count;
+  ring_write(&p->tb, ta->head, ta->count, b, count);
+  ring_write(&p->tc, ta->head, ta->count, c, count);
+  ring_put(ta, a, count);
+  p->tb.head = p->tc.head = ta->head;
+  p->tb.count = p->tc.count = ta->count;
+  p->made[K_TRIPLES] += count;
   return CX_OK;
 }
 
-cx_err mpc_pool_put_rands(mpc_pool *p, const fe *r, size_t count) {
-  if (!ring_room(&p->r, count)) return CX_E_FULL;
+/* Rands, bits and ints: one ring each. */
+static cx_err put_one(mpc_pool *p, int k, const fe *v, size_t count) {
+  if (!ring_room(&p->g[k], count)) return CX_E_FULL;
   if (!count) return CX_OK;
-  if (batches_reserve(&p->bt[K_RANDS]) != CX_OK) return CX_E_NOMEM;
-  batches_add(&p->bt[K_RANDS], p->label, p->made_rands, count);
-  ring_put(&p->r, r, count);
-  p->made_rands += count;
+  if (batches_reserve(&p->bt[k]) != CX_OK) return CX_E_NOMEM;
+  batches_add(&p->bt[k], p->label, p->made[k], count);
+  ring_put(&p->g[k], v, count);
+  p->made[k] += count;
   return CX_OK;
 }
 
-cx_err mpc_pool_put_bits(mpc_pool *p, const fe *bits, size_t count) {
-  if (!ring_room(&p->b, count)) return CX_E_FULL;
-  if (!count) return CX_OK;
-  if (batches_reserve(&p->bt[K_BITS]) != CX_OK) return CX_E_NOMEM;
-  batches_add(&p->bt[K_BITS], p->label, p->made_bits, count);
-  ring_put(&p->b, bits, count);
-  p->made_bits += count;
+static cx_err take_one(mpc_pool *p, int k, size_t count, fe *v) {
+  if (count > p->g[k].count) return CX_E_MPC_POOL_EMPTY;
+  ring_take(&p->g[k], v, count);
+  batches_drop(&p->bt[k], p->made[k] - p->g[k].count);
   return CX_OK;
 }
+
+cx_err mpc_pool_put_rands(mpc_pool *p, const fe *r, size_t count) { return put_one(p, K_RANDS, r, count); }
+cx_err mpc_pool_put_bits(mpc_pool *p, const fe *bits, size_t count) { return put_one(p, K_BITS, bits, count); }
+cx_err mpc_pool_put_ints(mpc_pool *p, const fe *ints, size_t count) { return put_one(p, K_INTS, ints, count); }
 
 cx_err mpc_pool_take_triples(mpc_pool *p, size_t count, fe *a, fe *b, fe *c) {
-  if (count > p->ta.count) return CX_E_MPC_POOL_EMPTY;
+  ring *ta = &p->g[K_TRIPLES];
+  if (count > ta->count) return CX_E_MPC_POOL_EMPTY;
   if (!count) return CX_OK;
-  ring_read(&p->tb, p->ta.head, b, count);
-  ring_read(&p->tc, p->ta.head, c, count);
-  ring_take(&p->ta, a, count);
-  p->tb.head = p->tc.head = p->ta.head;
-  p->tb.count = p->tc.count = p->ta.count;
-  batches_drop(&p->bt[K_TRIPLES], p->made_triples - p->ta.count);
+  ring_read(&p->tb, ta->head, b, count);
+  ring_read(&p->tc, ta->head, c, count);
+  ring_take(ta, a, count);
+  p->tb.head = p->tc.head = ta->head;
+  p->tb.count = p->tc.count = ta->count;
+  batches_drop(&p->bt[K_TRIPLES], p->made[K_TRIPLES] - ta->count);
   return CX_OK;
 }
 
-cx_err mpc_pool_take_rands(mpc_pool *p, size_t count, fe *r) {
-  if (count > p->r.count) return CX_E_MPC_POOL_EMPTY;
-  ring_take(&p->r, r, count);
-  batches_drop(&p->bt[K_RANDS], p->made_rands - p->r.count);
-  return CX_OK;
-}
-
-cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits) {
-  if (count > p->b.count) return CX_E_MPC_POOL_EMPTY;
-  ring_take(&p->b, bits, count);
-  batches_drop(&p->bt[K_BITS], p->made_bits - p->b.count);
-  return CX_OK;
-}
+cx_err mpc_pool_take_rands(mpc_pool *p, size_t count, fe *r) { return take_one(p, K_RANDS, count, r); }
+cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits) { return take_one(p, K_BITS, count, bits); }
+cx_err mpc_pool_take_ints(mpc_pool *p, size_t count, fe *ints) { return take_one(p, K_INTS, count, ints); }
 
 /* ---- alignment --------------------------------------------------------- */
 
@@ -332,10 +331,8 @@ void mpc_pool_set_label(mpc_pool *p, const uint8_t label[32]) {
 
 /* Items ever taken = items ever made - items held (made counts only what
  * was added, and taking is FIFO). */
-void mpc_pool_position(const mpc_pool *p, uint64_t pos[3]) {
-  pos[K_TRIPLES] = p->made_triples - p->ta.count;
-  pos[K_RANDS] = p->made_rands - p->r.count;
-  pos[K_BITS] = p->made_bits - p->b.count;
+void mpc_pool_position(const mpc_pool *p, uint64_t pos[K_N]) {
+  for (int k = 0; k < K_N; k++) pos[k] = p->made[k] - p->g[k].count;
 }
 
 static void put_u64(crypto_generichash_state *h, uint64_t x) {
@@ -348,15 +345,13 @@ static void put_u64(crypto_generichash_state *h, uint64_t x) {
  * batch they come from, its label, the offset of the first of them in the
  * batch and how many. Offsets count from the batch's start, so two parties
  * with different histories but the same items ahead agree. */
-void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[3], uint8_t out[16]) {
-  const uint64_t made[3] = {p->made_triples, p->made_rands, p->made_bits};
-  const size_t held[3] = {p->ta.count, p->r.count, p->b.count};
+void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[K_N], uint8_t out[16]) {
   crypto_generichash_state h;
   crypto_generichash_init(&h, NULL, 0, 16);
   crypto_generichash_update(&h, (const uint8_t *)"custos/mpc-pool", 15);
-  for (int k = 0; k < 3; k++) {
-    uint64_t from = made[k] - held[k];
-    uint64_t span = need[k] < held[k] ? need[k] : held[k], to = from + span;
+  for (int k = 0; k < K_N; k++) {
+    const uint64_t held = p->g[k].count, from = p->made[k] - held;
+    uint64_t span = need[k] < held ? need[k] : held, to = from + span;
     put_u64(&h, (uint64_t)k);
     put_u64(&h, span);
     for (size_t i = 0; i < p->bt[k].n; i++) {
@@ -377,16 +372,14 @@ void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[3], uint8_t ou
  * batch and how many are held. Equal digests: the same items from the same
  * batches at the same places, i.e. aligned pools (mpc.h). */
 void mpc_pool_digest(const mpc_pool *p, uint8_t out[32]) {
-  const uint64_t made[3] = {p->made_triples, p->made_rands, p->made_bits};
-  const size_t held[3] = {p->ta.count, p->r.count, p->b.count};
   crypto_generichash_state h;
   crypto_generichash_init(&h, NULL, 0, 32);
   crypto_generichash_update(&h, (const uint8_t *)"custos/mpc-pool-digest", 22);
-  for (int k = 0; k < 3; k++) {
-    uint64_t from = made[k] - held[k];
+  for (int k = 0; k < K_N; k++) {
+    const uint64_t held = p->g[k].count, from = p->made[k] - held;
     put_u64(&h, (uint64_t)k);
     put_u64(&h, from);
-    put_u64(&h, held[k]);
+    put_u64(&h, held);
     for (size_t i = 0; i < p->bt[k].n; i++) {
       const batch *x = &p->bt[k].v[i];
       if (x->end <= from) continue; /* all taken (not yet dropped) */

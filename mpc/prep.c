@@ -159,6 +159,7 @@ static uint32_t link_round(uint32_t j, uint32_t idx) { return LINK_ROUND0 + 2 * 
 #define NONCE_PRSS_TRIPLE(i) ((1ull << 40) | (i)) /* set key: per triple a, b, s, t zero coefs */
 #define NONCE_PRSS_RAND(i) ((2ull << 40) | (i))   /* set key: per random r */
 #define NONCE_PRSS_BIT(i) ((3ull << 40) | (i))    /* set key: per bit r, t zero coefs */
+#define NONCE_PRSS_INT(i) ((4ull << 40) | (i))    /* set key: per bounded integer, its part */
 /* coin_i = BLAKE2b-256 keyed by the seed over this label (a PRF of the seed). */
 static const char k_coin_label[] = "custos/mpc/prep-coin";
 /* A set's key = BLAKE2b-256 keyed by its dealer's seed over this label ||
@@ -171,7 +172,7 @@ static const char k_prss_check_label[] = "custos/mpc/prss-check";
 #define COIN_BYTES 32
 #define OPEN_ITEMS 2 /* omega, zeta */
 #define VERDICT_BYTES (1 + 32)
-#define AUDIT_HDR (8 + 8 + 32 + 8) /* T, R, seed, B */
+#define AUDIT_HDR (8 + 8 + 32 + 8 + 8) /* T, R, seed, B, I */
 #define KEPT 2 /* distinct verdicts kept per sender: two prove equivocation */
 
 /* Blob bytes per audit round (chunk 0 carries the blob's length, 8 bytes,
@@ -196,6 +197,7 @@ static uint64_t chunk_bytes(void) {
 typedef struct {
   uint64_t T, R;   /* triples and random sharings wanted */
   uint64_t B;      /* random bits wanted (PRSS only) */
+  uint64_t I;      /* bounded random integers wanted (PRSS only; no message carries them) */
   int prss;        /* prss_mode(n, t) */
   uint64_t K;      /* PRSS: the key sets each party is in, C(n - 1, t) */
   uint64_t m;      /* n - t: outputs per extraction */
@@ -203,11 +205,13 @@ typedef struct {
   uint64_t W;      /* shares per dealer: Ut + 2 Ud */
 } prep_dims;
 
-static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B) {
+static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B,
+                      uint64_t I) {
   memset(d, 0, sizeof *d);
   d->T = T;
   d->R = R;
   d->B = B;
+  d->I = I;
   d->m = n - t;
   d->prss = prss_mode(n, t);
   if (d->prss) {
@@ -253,12 +257,13 @@ static uint64_t piece_len(uint64_t L, uint64_t k) {
  * and the round-1 products are the large ones; the audit, whatever its
  * size, is split over as many rounds as it needs. At least one item, and
  * T, R bounded first so the arithmetic cannot overflow. */
-static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B) {
-  if (T == 0 && R == 0 && B == 0) return 0;
-  if (T > MPC_MAX_PAYLOAD || R > MPC_MAX_PAYLOAD || B > MPC_MAX_PAYLOAD) return 0;
+static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B, uint64_t I) {
+  if (T == 0 && R == 0 && B == 0 && I == 0) return 0;
+  if (T > MPC_MAX_PAYLOAD || R > MPC_MAX_PAYLOAD || B > MPC_MAX_PAYLOAD || I > MPC_MAX_PAYLOAD) return 0;
   prep_dims d;
-  dims_init(&d, n, t, T, R, B);
-  if (B && !d.prss) return 0; /* with dealers, bits come from mpc_session_bits' program */
+  dims_init(&d, n, t, T, R, B, I);
+  /* with dealers, bits come from mpc_session_bits' program and ints from bits (online.c) */
+  if ((B || I) && !d.prss) return 0;
   return (d.prss || len_deal(&d) <= MPC_MAX_PAYLOAD) && len_mult(&d) <= MPC_MAX_PAYLOAD;
 }
 
@@ -328,6 +333,7 @@ static fe *mat_b(prep_impl *p) { return p->rand + p->d.T; }
 static fe *mat_r(prep_impl *p) { return p->rand + 2 * p->d.T; }
 static fe mat_blind(prep_impl *p) { return p->rand[2 * p->d.T + p->d.R]; }
 static fe *mat_rbit(prep_impl *p) { return p->rand + 2 * p->d.T + p->d.R; } /* PRSS: r of each bit */
+static fe *mat_int(prep_impl *p) { return mat_rbit(p) + p->d.B; }              /* PRSS: the ints */
 static fe *mat_s(prep_impl *p) { return p->dt; }   /* s[0..T), then the blind pair's s' */
 static fe *mat_S(prep_impl *p) { return p->d2; }   /* S[0..T), S'; after round 0, s - S */
 static fe *mat_c(prep_impl *p) { return p->U; }
@@ -357,11 +363,11 @@ static size_t scratch_len(uint32_t n, uint32_t t, const prep_dims *d) {
 
 static cx_err impl_alloc(prep_impl *p, uint32_t n, uint32_t t) {
   const prep_dims *d = &p->d;
-  /* Under PRSS: rand = a, b, r (2T + R), dt = s (T), no d2; the round-1
+  /* Under PRSS: rand = a, b, r, the bits' r, ints (2T + R + B + I), dt = s (T), no d2; the round-1
    * prefix (2K free elements) holds the key digests; the K keys (2
    * elements each) sit in ch's place, in locked memory like the shares. */
   size_t front = d->prss ? 2 * d->K : 2;
-  size_t sizes[] = {d->prss ? 2 * d->T + d->R + d->B : d->Ut * d->m,
+  size_t sizes[] = {d->prss ? 2 * d->T + d->R + d->B + d->I : d->Ut * d->m,
                     d->prss ? d->T : d->Ud * d->m,
                     d->prss ? 0 : d->Ud * d->m,
                     front + mult_items(d),
@@ -885,6 +891,31 @@ static void prss_tile(prep_impl *p, uint32_t t, uint64_t nonce, size_t cnt, size
   }
 }
 
+/* My shares of the bounded random integers (mpc.h "ints"): CDI05's PRSS
+ * over the integers, I = sum over every set q of u_q, u_q the low
+ * MPC_KAPPA bits of PRF(k_q), and my share sum over my sets of
+ * u_q f_q(alpha_me) (f_q(0) = 1, so the shares lie on a degree-t
+ * polynomial with I at 0, as those of a random do). 0 <= I < C(n, t)
+ * 2^MPC_KAPPA <= 2^(MPC_KAPPA + MPC_INT_SLACK). t parties T miss exactly
+ * the key of the set outside which they are (its members are all honest),
+ * so to them I is u_T, uniform on MPC_KAPPA bits, plus what they know.
+ * Honest shares are right as soon as the keys are (the digests check it):
+ * no message, no check of their own. docs/mpc-prep.md "Bounded random
+ * integers". */
+static void prss_ints(prep_impl *p, fe *out) {
+  const fe mask = (((fe)1) << MPC_KAPPA) - 1;
+  fe *buf = p->scr + TILE;
+  CX_ASSERT(p->nsets <= (1u << MPC_INT_SLACK));
+  for (size_t i0 = 0, tile = 0; i0 < p->d.I; i0 += TILE, tile++) {
+    size_t cnt = p->d.I - i0 < TILE ? p->d.I - i0 : TILE;
+    memset(out + i0, 0, cnt * sizeof(fe));
+    for (uint32_t k = 0; k < p->d.K; k++) {
+      fe_prg(p->key[k], NONCE_PRSS_INT(tile), buf, cnt);
+      for (size_t i = 0; i < cnt; i++) out[i0 + i] = fe_add(out[i0 + i], fe_mul(buf[i] & mask, p->lam[k][0]));
+    }
+  }
+}
+
 /* My shares of the batch, by tiles: per triple a, b, s and a zero sharing
  * z, so that u = a b - (s + z) is my share of a degree-2t sharing of
  * ab - s whose honest shares are uniform given its secret; per random r;
@@ -913,6 +944,7 @@ static void prss_expand(mpc_session *s) {
     prss_tile(p, t, NONCE_PRSS_BIT(tile), cnt, 1, out, z);
     for (size_t i = 0; i < cnt; i++) ub[i0 + i] = fe_sub(fe_sqr(rb[i0 + i]), z[i]);
   }
+  prss_ints(p, mat_int(p));
   sodium_memzero(p->scr, (4 + (size_t)t) * TILE * sizeof(fe));
 }
 
@@ -1274,7 +1306,7 @@ static cx_err accept(mpc_session *s) {
   mpc_pool_level lv;
   mpc_pool_level_get(s->pool, &lv);
   if (lv.cap_triples - lv.triples < d->T || lv.cap_rands - lv.rands < d->R ||
-      lv.cap_bits - lv.bits < d->B) {
+      lv.cap_bits - lv.bits < d->B || lv.cap_ints - lv.ints < d->I) {
     impl_wipe(p);
     sess_abort(s, CX_E_FULL, -1, "prep: the pool has no room for the batch");
     return CX_OK;
@@ -1283,6 +1315,7 @@ static cx_err accept(mpc_session *s) {
   if (d->T) e = mpc_pool_put_triples(s->pool, mat_a(p), mat_b(p), mat_c(p), d->T);
   if (e == CX_OK && d->R) e = mpc_pool_put_rands(s->pool, mat_r(p), d->R);
   if (e == CX_OK && d->B) e = mpc_pool_put_bits(s->pool, p->U + d->T, d->B);
+  if (e == CX_OK && d->I) e = mpc_pool_put_ints(s->pool, mat_int(p), d->I);
   impl_wipe(p);
   if (e != CX_OK) {
     sess_abort(s, e, -1, "prep: adding the batch to the pool failed");
@@ -1316,6 +1349,7 @@ static cx_err make_blob(mpc_session *s) {
   put_be64(buf, p->d.T);
   put_be64(buf + 8, p->d.R);
   put_be64(buf + 48, p->d.B);
+  put_be64(buf + 56, p->d.I);
   memcpy(buf + 16, s->cfg.seed, 32);
   size_t off = AUDIT_HDR;
   for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t); r++)
@@ -1468,7 +1502,7 @@ static cx_err after_audit(mpc_session *s, mpc_outbox *out) {
 
 /* One party's audit blob, parsed: pointers into it. */
 typedef struct {
-  uint64_t T, R, B;
+  uint64_t T, R, B, I;
   const uint8_t *seed;
   const uint8_t *msg[PREP_ROUNDS_MAX][MPC_MAX_N]; /* [r][j]: j's round-r message to the author */
   size_t len[PREP_ROUNDS_MAX][MPC_MAX_N];
@@ -1488,8 +1522,9 @@ static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8
   v->T = get_be64(p);
   v->R = get_be64(p + 8);
   v->B = get_be64(p + 48);
+  v->I = get_be64(p + 56);
   v->seed = p + 16;
-  if (!limits_ok(n, t, v->T, v->R, v->B)) return -1;
+  if (!limits_ok(n, t, v->T, v->R, v->B, v->I)) return -1;
   size_t off = AUDIT_HDR;
   for (uint32_t r = 0; r < prep_rounds(n, t); r++)
     for (uint32_t j = 0; j < n; j++) {
@@ -1513,7 +1548,7 @@ static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8
 }
 
 static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R, uint64_t B,
-                          mpc_pool *pool, mpc_session **out);
+                          uint64_t I, mpc_pool *pool, mpc_session **out);
 
 /* Replays party j from its published seed and inputs, up to and including
  * its round-3 messages (never its agreement or audit rounds: no
@@ -1527,7 +1562,7 @@ static cx_err replay_party(uint32_t n, uint32_t t, const cx_pubkey *pks, const u
   memcpy(cfg.session, session, 32);
   memcpy(cfg.seed, v->seed, 32);
   mpc_session *rs = NULL;
-  cx_err e = prep_create(&cfg, v->T, v->R, v->B, NULL, &rs);
+  cx_err e = prep_create(&cfg, v->T, v->R, v->B, v->I, NULL, &rs);
   sodium_memzero(cfg.seed, sizeof cfg.seed);
   if (e != CX_OK) return e;
   mpc_outbox ob = {0};
@@ -1787,8 +1822,8 @@ const mpc_proto mpc_prep_proto = {
 };
 
 static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R, uint64_t B,
-                          mpc_pool *pool, mpc_session **out) {
-  if (!limits_ok(cfg->n, cfg->t, T, R, B)) return CX_E_INVALID_ARG;
+                          uint64_t I, mpc_pool *pool, mpc_session **out) {
+  if (!limits_ok(cfg->n, cfg->t, T, R, B, I)) return CX_E_INVALID_ARG;
   mpc_session *s = NULL;
   cx_err e = sess_new(cfg, MPC_KIND_PREP, &s);
   if (e != CX_OK) return e;
@@ -1797,7 +1832,7 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
     mpc_session_free(s);
     return CX_E_NOMEM;
   }
-  dims_init(&p->d, cfg->n, cfg->t, T, R, B);
+  dims_init(&p->d, cfg->n, cfg->t, T, R, B, I);
   p->proof = MPC_EV_NONE;
   if (p->d.prss) prss_init(p, &s->sh, cfg->n, cfg->t, cfg->me);
   s->proto = &mpc_prep_proto;
@@ -1817,20 +1852,22 @@ int mpc_prep_prss(uint32_t n, uint32_t t) { return prss_mode(n, t); }
 
 int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands, uint64_t bits) {
   if (n == 0 || n > MPC_MAX_N || (uint64_t)n < 3 * (uint64_t)t + 1) return 0;
-  return limits_ok(n, t, triples, rands, bits);
+  return limits_ok(n, t, triples, rands, bits, 0);
 }
 
 cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, size_t bits,
-                        mpc_pool *pool, mpc_session **out) {
+                        size_t ints, mpc_pool *pool, mpc_session **out) {
   if (out) *out = NULL;
   if (!cfg || !out || !pool || !cfg->pubkeys) return CX_E_INVALID_ARG;
-  if (!mpc_prep_fits(cfg->n, cfg->t, triples, rands, bits)) return CX_E_INVALID_ARG;
+  if (cfg->n == 0 || cfg->n > MPC_MAX_N || (uint64_t)cfg->n < 3 * (uint64_t)cfg->t + 1 ||
+      !limits_ok(cfg->n, cfg->t, triples, rands, bits, ints))
+    return CX_E_INVALID_ARG;
   mpc_pool_level lv;
   mpc_pool_level_get(pool, &lv);
   if (lv.cap_triples - lv.triples < triples || lv.cap_rands - lv.rands < rands ||
-      lv.cap_bits - lv.bits < bits)
+      lv.cap_bits - lv.bits < bits || lv.cap_ints - lv.ints < ints)
     return CX_E_FULL;
-  return prep_create(cfg, triples, rands, bits, pool, out);
+  return prep_create(cfg, triples, rands, bits, ints, pool, out);
 }
 
 /* ---- third-party verification ------------------------------------------ */

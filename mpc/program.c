@@ -2,7 +2,7 @@
  * linear builder helpers (mpc.h "programs"; docs/mpc-online.md "Programs").
  *
  * Straight-line code over numbered registers, so every vector length is
- * known statically: the sources (INPUT, RAND, RANDBIT, PCONST, SLICE,
+ * known statically: the sources (INPUT, RAND, RANDBIT, RANDINT, PCONST, SLICE,
  * PSLICE, BCAST) carry their length in imm, SUM gives 1, CAT adds, OPEN
  * keeps its operand's length, and elementwise binary operations take the
  * common length (a length-1 operand is repeated). mpc_prog_check walks the
@@ -55,6 +55,7 @@ static const op_info OPS[MPC_OP_COUNT] = {
     [MPC_OP_INPUT] = {"INPUT", R_S, R_NONE, R_NONE},
     [MPC_OP_RAND] = {"RAND", R_S, R_NONE, R_NONE},
     [MPC_OP_RANDBIT] = {"RANDBIT", R_S, R_NONE, R_NONE},
+    [MPC_OP_RANDINT] = {"RANDINT", R_S, R_NONE, R_NONE},
     [MPC_OP_ADD] = {"ADD", R_S, R_S, R_S},
     [MPC_OP_SUB] = {"SUB", R_S, R_S, R_S},
     [MPC_OP_ADDP] = {"ADDP", R_S, R_S, R_P},
@@ -177,7 +178,7 @@ static void track_len(mpc_program *p, const op_info *oi, const mpc_ins *in) {
   if (oi->d == R_NONE) return;
   uint64_t la = len_of(p, oi->a, in->a), lb = len_of(p, oi->b, in->b), l;
   switch (in->op) {
-  case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_PCONST:
+  case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_RANDINT: case MPC_OP_PCONST:
   case MPC_OP_SLICE: case MPC_OP_PSLICE: case MPC_OP_BCAST: case MPC_OP_INPUT_CLIENT: l = in->imm; break;
   case MPC_OP_CAT: case MPC_OP_PCAT: l = la && lb ? la + lb : 0; break;
   case MPC_OP_SUM: l = la ? 1 : 0; break;
@@ -312,6 +313,7 @@ static cx_err infer_one(const mpc_program *p, uint32_t n, size_t k, infer_state 
     /* fall through */
   case MPC_OP_RAND:
   case MPC_OP_RANDBIT:
+  case MPC_OP_RANDINT:
   case MPC_OP_PCONST:
   case MPC_OP_BCAST:
     if (in->op == MPC_OP_BCAST && la != 1)
@@ -559,6 +561,7 @@ void mpc_prog_cost_get(const mpc_program *p, mpc_prog_cost *out) {
       case MPC_OP_INPUT: out->rands += lens[k]; total += lens[k]; break;
       case MPC_OP_RAND: out->rands += lens[k]; break;
       case MPC_OP_RANDBIT: out->bits += lens[k]; break;
+      case MPC_OP_RANDINT: out->ints += lens[k]; break;
       case MPC_OP_MUL: out->triples += lens[k]; total += 2 * lens[k]; break;
       case MPC_OP_OPEN: total += lens[k]; break;
       case MPC_OP_OUTPUT: out_total += lens[k]; break;
@@ -573,6 +576,12 @@ void mpc_prog_cost_get(const mpc_program *p, mpc_prog_cost *out) {
   }
   out->rounds += chunks(out_total, PROG_OPEN_CHUNK);
   free(lens);
+}
+
+void mpc_prog_cost_at(uint32_t n, uint32_t t, mpc_prog_cost *c) {
+  if (mpc_prep_prss(n, t)) return;
+  c->bits += MPC_KAPPA * c->ints; /* online.c ints_from_bits */
+  c->ints = 0;
 }
 
 /* ---- builder helpers --------------------------------------------------- */
@@ -592,6 +601,7 @@ uint32_t mpc_input_client(mpc_program *p, uint32_t slot, uint64_t len) {
 }
 uint32_t mpc_rand(mpc_program *p, uint64_t len) { return emit_s(p, MPC_OP_RAND, 0, 0, len, 0); }
 uint32_t mpc_randbit(mpc_program *p, uint64_t len) { return emit_s(p, MPC_OP_RANDBIT, 0, 0, len, 0); }
+uint32_t mpc_randint(mpc_program *p, uint64_t len) { return emit_s(p, MPC_OP_RANDINT, 0, 0, len, 0); }
 uint32_t mpc_add(mpc_program *p, uint32_t a, uint32_t b) { return emit_s(p, MPC_OP_ADD, a, b, 0, 0); }
 uint32_t mpc_sub(mpc_program *p, uint32_t a, uint32_t b) { return emit_s(p, MPC_OP_SUB, a, b, 0, 0); }
 uint32_t mpc_addc(mpc_program *p, uint32_t a, fe c) { return emit_s(p, MPC_OP_ADDC, a, 0, 0, c); }

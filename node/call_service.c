@@ -874,16 +874,17 @@ static cx_err start_session(call_service *s, batch *b, char *why, size_t wl) {
   const job *l = b->jobs[0];
   mpc_session_config cfg;
   cx_err e;
-  size_t T, R, B;
-  lang_call_plan_material(b->plan, &T, &R, &B);
+  size_t T, R, B, I;
+  lang_call_plan_material(b->plan, &T, &R, &B, &I);
   if (b->stage == ST_PREP) {
     config(s, b, CX_MPC_SESSION_PREP, &cfg);
-    /* Under PRSS the bits come in the same batch; with dealers a bits
-     * session makes them afterwards from a triple and a random each. */
+    /* Under PRSS the bits and ints come in the same batch; with dealers a
+     * bits session makes the bits afterwards from a triple and a random
+     * each, and the ints are bits (I = 0, mpc_prog_cost_at). */
     if (mpc_prep_prss(l->n, l->t))
-      e = mpc_session_prep(&cfg, T, R, B, b->pool, &b->sess);
+      e = mpc_session_prep(&cfg, T, R, B, I, b->pool, &b->sess);
     else
-      e = mpc_session_prep(&cfg, T + B, R + B, 0, b->pool, &b->sess);
+      e = mpc_session_prep(&cfg, T + B, R + B, 0, 0, b->pool, &b->sess);
   } else if (b->stage == ST_BITS) {
     config(s, b, CX_MPC_SESSION_BITS, &cfg);
     e = mpc_session_bits(&cfg, B, b->pool, &b->sess);
@@ -1033,9 +1034,9 @@ static cx_err batch_setup(call_service *s, batch *b, char *why, size_t wl) {
   if (!e) e = lang_call_plan_new(b->c, l->n, dealer, doms.n, args, nargs, &b->plan, why, wl);
   if (b->njobs > 1) free(args);
   if (!e) {
-    size_t T, R, B;
-    lang_call_plan_material(b->plan, &T, &R, &B);
-    e = mpc_pool_new(T + B + 1, R + B + 1, B + 1, &b->pool);
+    size_t T, R, B, I;
+    lang_call_plan_material(b->plan, &T, &R, &B, &I);
+    e = mpc_pool_new(T + B + 1, R + B + 1, B + 1, I + 1, &b->pool);
     if (e) snprintf(why, wl, "the pool cannot be allocated: %s", cx_err_name(e));
   }
   return e;
@@ -1213,8 +1214,8 @@ static void next_stage(call_service *s, batch *b) {
   if (b->stage == ST_PREP || b->stage == ST_BITS) {
     mpc_session_free(done);
     b->sess = NULL;
-    size_t T, R, B;
-    lang_call_plan_material(b->plan, &T, &R, &B);
+    size_t B;
+    lang_call_plan_material(b->plan, NULL, NULL, &B, NULL);
     b->stage = b->stage == ST_PREP && B && !mpc_prep_prss(b->jobs[0]->n, b->jobs[0]->t) ? ST_BITS : ST_ONLINE;
     cx_err e = start_session(s, b, why, sizeof why);
     if (e) batch_fail(s, b, e, why);

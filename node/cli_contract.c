@@ -162,6 +162,7 @@ static int cmd_compile(cli_ctx *c, const cli_args *a) {
   cJSON_AddNumberToObject(cj, "triples", (double)cost.triples);
   cJSON_AddNumberToObject(cj, "random_values", (double)cost.rands);
   cJSON_AddNumberToObject(cj, "random_bits", (double)cost.bits);
+  cJSON_AddNumberToObject(cj, "random_ints", (double)cost.ints);
   cJSON_AddNumberToObject(cj, "bytes_per_party", (double)cost.bytes_per_party);
   if (c->json) {
     cli_print_json(c, o);
@@ -201,8 +202,9 @@ static int cmd_compile(cli_ctx *c, const cli_args *a) {
     printf("  divisions        %llu\n", (unsigned long long)cost.divc);
     printf("  circuit          %llu nodes in %llu interactive layers\n", (unsigned long long)cost.nodes,
            (unsigned long long)cost.layers);
-    printf("  preprocessing    %llu triples, %llu random values, %llu random bits\n",
-           (unsigned long long)cost.triples, (unsigned long long)cost.rands, (unsigned long long)cost.bits);
+    printf("  preprocessing    %llu triples, %llu random values, %llu random bits, %llu random integers\n",
+           (unsigned long long)cost.triples, (unsigned long long)cost.rands, (unsigned long long)cost.bits,
+           (unsigned long long)cost.ints);
     printf("  bytes sent       ~%llu per party (estimate)\n", (unsigned long long)cost.bytes_per_party);
   }
   cJSON_Delete(o);

@@ -284,7 +284,7 @@ static void flush_pool(mpc_service *s, const char *why, int warn) {
   const node_config *c = &s->node->cfg;
   mpc_pool_free(s->pool);
   s->pool = NULL;
-  cx_err e = mpc_pool_new(c->mpc_pool_triples, c->mpc_pool_rands, 0, &s->pool);
+  cx_err e = mpc_pool_new(c->mpc_pool_triples, c->mpc_pool_rands, 0, 0, &s->pool);
   char msg[200];
   if (e) {
     snprintf(msg, sizeof msg, "cannot allocate the pool after a flush: %s", cx_err_name(e));
@@ -398,7 +398,7 @@ static void start_batch(mpc_service *s, const trig *t, uint32_t me, size_t tripl
   cfg.key = s->node->keys.sign;
   randombytes_buf(cfg.seed, sizeof cfg.seed);
   cfg.round_timeout_ms = c->mpc_round_timeout_ms;
-  cx_err e = mpc_session_prep(&cfg, triples, rands, 0, s->pool, &s->sess);
+  cx_err e = mpc_session_prep(&cfg, triples, rands, 0, 0, s->pool, &s->sess);
   sodium_memzero(cfg.seed, sizeof cfg.seed);
   s->started_at = mono(s);
   if (!e && (e = mpc_session_start(s->sess, s->started_at, &s->out))) {
@@ -661,7 +661,7 @@ cx_err mpc_service_start(node *n, char *err, size_t errlen) {
   s->newt = calloc(NEWTRIG_MAX, sizeof *s->newt);
   s->tv = calloc(TRIG_MAX, sizeof *s->tv);
   cx_err e = CX_E_NOMEM;
-  if (s->newt && s->tv) e = mpc_pool_new(c->mpc_pool_triples, c->mpc_pool_rands, 0, &s->pool);
+  if (s->newt && s->tv) e = mpc_pool_new(c->mpc_pool_triples, c->mpc_pool_rands, 0, 0, &s->pool);
   if (e) {
     snprintf(err, errlen, "mpc: cannot allocate the pool (%zu triples, %zu rands): %s",
              c->mpc_pool_triples, c->mpc_pool_rands, cx_err_str(e));

@@ -125,7 +125,7 @@ static void reset(void) {
   for (uint32_t i = 0; i < N; i++) {
     mpc_pool_free(h->pools[i]);
     h->pools[i] = NULL;
-    if (mpc_pool_new(POOL_CAP, POOL_CAP, POOL_CAP, &h->pools[i]) != CX_OK) abort();
+    if (mpc_pool_new(POOL_CAP, POOL_CAP, POOL_CAP, POOL_CAP, &h->pools[i]) != CX_OK) abort();
   }
 }
 
@@ -350,7 +350,7 @@ static void run_prep(plan *p) {
   for (uint32_t i = 0; i < N; i++) {
     mpc_session_config cfg;
     mh_config(g_h, i, &cfg);
-    if (mpc_session_prep(&cfg, T, R, 0, g_h->pools[i], &sess[i]) != CX_OK) abort();
+    if (mpc_session_prep(&cfg, T, R, 0, 0, g_h->pools[i], &sess[i]) != CX_OK) abort();
     sodium_memzero(&cfg, sizeof cfg);
   }
   mh_next_session(g_h);

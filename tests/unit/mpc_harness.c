@@ -91,7 +91,7 @@ mh *mh_new(uint32_t n, uint32_t t, uint64_t seed, size_t pool_cap) {
     while (key_from_bytes(sk, &h->keys[i]) != CX_OK);
     sodium_memzero(sk, sizeof sk);
     key_public(h->keys[i], &h->pks[i]);
-    if (mpc_pool_new(pool_cap, pool_cap, pool_cap, &h->pools[i]) != CX_OK) {
+    if (mpc_pool_new(pool_cap, pool_cap, pool_cap, pool_cap, &h->pools[i]) != CX_OK) {
       mh_free(h);
       return NULL;
     }
@@ -275,11 +275,15 @@ static uint32_t finish(mh *h, mpc_session **sess, mpc_status *st) {
 }
 
 uint32_t mh_prep(mh *h, size_t triples, size_t rands, mpc_status *st) {
+  return mh_prep_ints(h, triples, rands, 0, st);
+}
+
+uint32_t mh_prep_ints(mh *h, size_t triples, size_t rands, size_t ints, mpc_status *st) {
   mpc_session *sess[MPC_MAX_N] = {0};
   for (uint32_t i = 0; i < h->n; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
-    if (mpc_session_prep(&cfg, triples, rands, 0, h->pools[i], &sess[i]) != CX_OK) sess[i] = NULL;
+    if (mpc_session_prep(&cfg, triples, rands, 0, ints, h->pools[i], &sess[i]) != CX_OK) sess[i] = NULL;
     sodium_memzero(&cfg, sizeof cfg);
   }
   mh_next_session(h);

@@ -74,6 +74,8 @@ uint32_t mh_run(mh *h, mpc_session **sess);
  * not NULL) gets each party's final status (zeroed for a party whose
  * session was refused at creation). */
 uint32_t mh_prep(mh *h, size_t triples, size_t rands, mpc_status *st);
+/* A prep batch with bounded random integers too (PRSS sizes only). */
+uint32_t mh_prep_ints(mh *h, size_t triples, size_t rands, size_t ints, mpc_status *st);
 uint32_t mh_bits(mh *h, size_t bits, mpc_status *st);
 
 /* Runs prog on every party. inputs[i][slot] / input_len[i][slot]: party i's

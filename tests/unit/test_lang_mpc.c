@@ -671,8 +671,10 @@ START_TEST(test_zero_product_fusion) {
   lang_cost cost;
   ck_assert_int_eq(lang_cost_get(c, 4, &cost, err, sizeof err), CX_OK);
   /* two trees (y_out shares y_in's), one zero test each: the field-wide
-   * mask, and its AND by counting (bitlen(127) = 7 bits and kappa) */
-  ck_assert_uint_eq(cost.bits, 2 * (MPC_FIELD_BITS + 7 + MPC_KAPPA));
+   * mask, and its AND by counting (bitlen(127) = 7 bits and an int), whose
+   * own AND counts again (bitlen(7) = 3 bits and an int) */
+  ck_assert_uint_eq(cost.bits, 2 * (MPC_FIELD_BITS + 7 + 3));
+  ck_assert_uint_eq(cost.ints, 2 * 2);
   ck_assert_uint_eq(cost.cmp, 64 + 16);
   ck_assert_int_eq(lang_cost_get(c2, 4, &cost, err, sizeof err), CX_OK);
   ck_assert_uint_gt(cost.bits, MPC_FIELD_BITS); /* a fused part, and equality tests of their own */
@@ -862,18 +864,20 @@ static void call_run(const lang_contract *c, const lang_values *v, uint32_t n, c
     for (size_t k = 0; k < nparams; k++) pv[k] = fe_from_i64(params[k]);
     cin.vals = pv;
   }
-  size_t T, R, B;
-  lang_call_plan_material(p, &T, &R, &B);
+  size_t T, R, B, I;
+  lang_call_plan_material(p, &T, &R, &B, &I);
   mpc_prog_cost pc;
   mpc_prog_cost_get(lang_call_plan_program(p), &pc);
-  ck_assert(T == pc.triples && R == pc.rands && B == pc.bits);
+  mpc_prog_cost_at(n, (n - 1) / 3, &pc);
+  ck_assert(T == pc.triples && R == pc.rands && B == pc.bits && I == pc.ints);
   /* the dealers change who deals, not the program's shape */
   lang_cost cost;
   ck_assert_int_eq(lang_cost_get(c, n, &cost, err, sizeof err), CX_OK);
-  ck_assert(cost.rounds == pc.rounds && cost.triples == T && cost.rands == R && cost.bits == B);
+  ck_assert(cost.rounds == pc.rounds && cost.triples == T && cost.rands == R && cost.bits == B &&
+            cost.ints == I);
   mpc_local *l = NULL;
-  ck_assert_int_eq(mpc_local_new(n, NULL, (T > R ? T : R) + B + 1, &l), CX_OK);
-  ck_assert_msg(mpc_local_prepare(l, T, R, B, err, sizeof err) == CX_OK, "%s", err);
+  ck_assert_int_eq(mpc_local_new(n, NULL, (T > R ? T : R) + B + I + 1, &l), CX_OK);
+  ck_assert_msg(mpc_local_prepare(l, &pc, err, sizeof err) == CX_OK, "%s", err);
   mpc_status st;
   ck_assert_msg(mpc_local_run(l, lang_call_plan_program(p), in, nin, &cin, nparams ? 1 : 0, &st, NULL, err,
                               sizeof err) == CX_OK, "%s", err);
@@ -1036,7 +1040,7 @@ START_TEST(test_call_output_kinds) {
     ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT_SHARE, 3), 1);
     ck_assert_uint_eq(prog_count(prog, MPC_OP_OUTPUT_SHARE, 0), 0);
     size_t R;
-    lang_call_plan_material(p, NULL, &R, NULL);
+    lang_call_plan_material(p, NULL, &R, NULL, NULL);
     ck_assert_uint_ge(R, 2); /* the two masks */
     lang_call_plan_free(p);
   }
@@ -1058,13 +1062,13 @@ START_TEST(test_call_session) {
   uint32_t dp[2] = {0, 0};
   lang_call_plan *p = NULL;
   ck_assert_int_eq(lang_call_plan_new(c, 1, dp, 2, v->arg, 1, &p, err, sizeof err), CX_OK);
-  size_t T, R, B;
-  lang_call_plan_material(p, &T, &R, &B);
+  size_t T, R, B, I;
+  lang_call_plan_material(p, &T, &R, &B, &I);
   mpc_pool *pool = NULL;
-  ck_assert_int_eq(mpc_pool_new(T + 1, R + 1, B + 1, &pool), CX_OK);
+  ck_assert_int_eq(mpc_pool_new(T + 1, R + 1, B + 1, I + 1, &pool), CX_OK);
   fe *a = calloc(T + 1, sizeof *a), *b = calloc(T + 1, sizeof *b), *ab = calloc(T + 1, sizeof *ab);
-  fe *rr = calloc(R + 1, sizeof *rr), *bits = calloc(B + 1, sizeof *bits);
-  ck_assert(a && b && ab && rr && bits);
+  fe *rr = calloc(R + 1, sizeof *rr), *bits = calloc(B + 1, sizeof *bits), *ints = calloc(I + 1, sizeof *ints);
+  ck_assert(a && b && ab && rr && bits && ints);
   for (size_t i = 0; i < T; i++) {
     a[i] = fe_from_u64(tu_rand());
     b[i] = fe_from_u64(tu_rand());
@@ -1072,9 +1076,11 @@ START_TEST(test_call_session) {
   }
   for (size_t i = 0; i < R; i++) rr[i] = fe_from_u64(tu_rand());
   for (size_t i = 0; i < B; i++) bits[i] = tu_rand() & 1;
+  for (size_t i = 0; i < I; i++) ints[i] = tu_rand() & ((1ull << MPC_KAPPA) - 1); /* n = 1: the PRSS sum of one set */
   ck_assert_int_eq(mpc_pool_put_triples(pool, a, b, ab, T), CX_OK);
   ck_assert_int_eq(mpc_pool_put_rands(pool, rr, R), CX_OK);
   ck_assert_int_eq(mpc_pool_put_bits(pool, bits, B), CX_OK);
+  ck_assert_int_eq(mpc_pool_put_ints(pool, ints, I), CX_OK);
   cx_seckey *key = key_generate();
   ck_assert_ptr_nonnull(key);
   cx_pubkey pk;
@@ -1119,6 +1125,7 @@ START_TEST(test_call_session) {
   free(ab);
   free(rr);
   free(bits);
+  free(ints);
   lang_call_plan_free(p);
   values_free(v);
   contract_free(c);

@@ -1077,7 +1077,7 @@ static void fill_seq(fe *v, size_t count, fe start) {
 
 START_TEST(test_pool_fifo) {
   mpc_pool *p;
-  ck_assert_int_eq(mpc_pool_new(10, 7, 5, &p), CX_OK);
+  ck_assert_int_eq(mpc_pool_new(10, 7, 5, 4, &p), CX_OK);
   fe a[10], b[10], c[10];
   fe next_put = 0, next_take = 0;
   /* many put/take rounds of varying sizes: wraps around several times */
@@ -1131,6 +1131,24 @@ START_TEST(test_pool_fifo) {
   ck_assert_uint_eq(lv.made_bits, 3);
   ck_assert_uint_eq(lv.cap_rands, 7);
   ck_assert_uint_eq(lv.cap_bits, 5);
+  /* ints: a fourth independent FIFO, bounded by its own cap */
+  fill_seq(r, 3, 80);
+  ck_assert_int_eq(mpc_pool_put_ints(p, r, 3), CX_OK);
+  ck_assert_int_eq(mpc_pool_put_ints(p, r, 2), CX_E_FULL); /* 3 + 2 > 4: nothing added */
+  ck_assert_int_eq(mpc_pool_take_ints(p, 4, r), CX_E_MPC_POOL_EMPTY);
+  ck_assert_int_eq(mpc_pool_take_ints(p, 2, r), CX_OK);
+  ck_fe_eq(r[0], (fe)80);
+  ck_fe_eq(r[1], (fe)81);
+  mpc_pool_level_get(p, &lv);
+  ck_assert_uint_eq(lv.ints, 1);
+  ck_assert_uint_eq(lv.made_ints, 3);
+  ck_assert_uint_eq(lv.cap_ints, 4);
+  ck_assert_uint_eq(lv.bits, 1); /* the others untouched */
+  ck_assert_uint_eq(lv.rands, 0);
+  uint64_t pos[4];
+  mpc_pool_position(p, pos);
+  ck_assert_uint_eq(pos[2], 2);
+  ck_assert_uint_eq(pos[3], 2);
   mpc_pool_free(p);
   mpc_pool_free(NULL);
 }
@@ -1138,7 +1156,7 @@ END_TEST
 
 START_TEST(test_pool_caps) {
   mpc_pool *p;
-  ck_assert_int_eq(mpc_pool_new(3, 2, 0, &p), CX_OK);
+  ck_assert_int_eq(mpc_pool_new(3, 2, 0, 0, &p), CX_OK);
   fe v[4] = {1, 2, 3, 4}, o[4];
   ck_assert_int_eq(mpc_pool_put_triples(p, v, v, v, 4), CX_E_FULL);
   ck_assert_int_eq(mpc_pool_put_triples(p, v, v, v, 2), CX_OK);
@@ -1187,7 +1205,7 @@ static void rand_fes(fe *v, size_t count) {
 /* A fresh pool (caps 64 each) after the steps, and its digest. */
 static void digest_after(const pool_step *st, size_t nst, uint8_t out[32]) {
   mpc_pool *p;
-  ck_assert_int_eq(mpc_pool_new(64, 64, 64, &p), CX_OK);
+  ck_assert_int_eq(mpc_pool_new(64, 64, 64, 64, &p), CX_OK);
   fe a[16], b[16], c[16];
   for (size_t i = 0; i < nst; i++) {
     ck_assert(st[i].nt <= 16 && st[i].nr <= 16 && st[i].nb <= 16);
@@ -1233,7 +1251,7 @@ static void empty_digest_ref(uint8_t out[32]) {
   crypto_generichash_state h;
   crypto_generichash_init(&h, NULL, 0, 32);
   crypto_generichash_update(&h, (const uint8_t *)"custos/mpc-pool-digest", 22);
-  for (uint8_t k = 0; k < 3; k++) {
+  for (uint8_t k = 0; k < 4; k++) { /* triples, rands, bits, ints */
     uint8_t w[24] = {0};
     w[0] = k;
     crypto_generichash_update(&h, w, sizeof w);
@@ -1293,7 +1311,7 @@ START_TEST(test_pool_digest) {
   digest_after(NULL, 0, d);
   ck_assert_mem_eq(d, ref, 32);
   mpc_pool *p;
-  ck_assert_int_eq(mpc_pool_new(0, 1, 1000, &p), CX_OK);
+  ck_assert_int_eq(mpc_pool_new(0, 1, 1000, 0, &p), CX_OK);
   mpc_pool_digest(p, d);
   ck_assert_mem_eq(d, ref, 32);
   mpc_pool_set_label(p, L1);

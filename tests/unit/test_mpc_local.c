@@ -416,7 +416,7 @@ static void local_check(mpc_local *l, uint32_t n, const local_in *x, fe *masked,
   mpc_prog_cost cost;
   mpc_prog_cost_get(p, &cost);
   char err[256];
-  cx_err pe = mpc_local_prepare(l, cost.triples, cost.rands, cost.bits, err, sizeof err);
+  cx_err pe = mpc_local_prepare(l, &cost, err, sizeof err);
   ck_assert_msg(pe == CX_OK, "%s", err);
   mpc_status st;
   uint64_t bytes = 0;
@@ -510,7 +510,9 @@ START_TEST(test_local_pool_empty) {
   mpc_prog_cost cost;
   mpc_prog_cost_get(p, &cost);
   char err[256] = "";
-  ck_assert_int_eq(mpc_local_prepare(l, cost.triples - 1, cost.rands, cost.bits, err, sizeof err), CX_OK);
+  mpc_prog_cost less = cost;
+  less.triples--;
+  ck_assert_int_eq(mpc_local_prepare(l, &less, err, sizeof err), CX_OK);
   fe a[LL] = {0}, c[LL] = {0};
   mpc_local_input in[2] = {{.slot = 0, .dealer = 0, .vals = a, .len = LL},
                            {.slot = 1, .dealer = 3, .vals = a, .len = LL}};
@@ -519,12 +521,12 @@ START_TEST(test_local_pool_empty) {
   ck_assert_ptr_nonnull(strstr(err, "triples"));
   ck_assert_uint_eq(mpc_local_output(l, 0, NULL), 0);
   /* top up: one more triple is enough */
-  ck_assert_int_eq(mpc_local_prepare(l, cost.triples, cost.rands, cost.bits, err, sizeof err), CX_OK);
+  ck_assert_int_eq(mpc_local_prepare(l, &cost, err, sizeof err), CX_OK);
   ck_assert_msg(mpc_local_run(l, p, in, 2, cin, 1, NULL, NULL, err, sizeof err) == CX_OK, "%s", err);
   /* the run took exactly its cost: nothing is left for a second one */
   ck_assert_int_eq(mpc_local_run(l, p, in, 2, cin, 1, NULL, NULL, err, sizeof err), CX_E_MPC_POOL_EMPTY);
   /* a prepare over the pool's cap */
-  ck_assert_int_eq(mpc_local_prepare(l, 5000, 0, 0, err, sizeof err), CX_E_FULL);
+  ck_assert_int_eq(mpc_local_prepare(l, &(mpc_prog_cost){.triples = 5000}, err, sizeof err), CX_E_FULL);
   mpc_prog_free(p);
   mpc_local_free(l);
 }
@@ -540,7 +542,7 @@ START_TEST(test_local_bad_args) {
   mpc_program *p = mpc_prog_new();
   uint32_t a = mpc_input(p, 1, 0, 2);
   mpc_output(p, a, 0);
-  ck_assert_int_eq(mpc_local_prepare(l, 0, 2, 0, err, sizeof err), CX_OK);
+  ck_assert_int_eq(mpc_local_prepare(l, &(mpc_prog_cost){.rands = 2}, err, sizeof err), CX_OK);
   fe v[2] = {5, 6};
   /* the dealer is not a party */
   mpc_local_input bad = {.slot = 0, .dealer = 9, .vals = v, .len = 2};

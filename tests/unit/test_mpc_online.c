@@ -7,6 +7,7 @@
  * arithmetic on the same inputs; every cheat is made by a real party
  * (re-signed with its key) at a real message site. */
 #include <check.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,10 +54,14 @@ static void party_bufs_free(fe **b, uint32_t n) {
 }
 
 /* Dealer-made material straight into every party's pool. */
-static void fill(mh *h, size_t triples, size_t rands, size_t bits) {
+/* Material dealt by the test (mh_share): triples, rands, bits and bounded
+ * random integers (uniform on MPC_KAPPA + MPC_INT_SLACK bits, the widest a
+ * PRSS int can be). */
+static void fill4(mh *h, size_t triples, size_t rands, size_t bits, size_t ints) {
   uint32_t n = h->n;
   size_t m = triples > rands ? triples : rands;
   if (bits > m) m = bits;
+  if (ints > m) m = ints;
   fe *va = malloc((m + 1) * sizeof(fe)), *vb = malloc((m + 1) * sizeof(fe)), *vc = malloc((m + 1) * sizeof(fe));
   fe **A = party_bufs(n, m), **B = party_bufs(n, m), **C = party_bufs(n, m);
   for (size_t k = 0; k < triples; k++) {
@@ -75,6 +80,9 @@ static void fill(mh *h, size_t triples, size_t rands, size_t bits) {
   for (size_t k = 0; k < bits; k++) va[k] = tu_rand() & 1;
   mh_share(h, va, bits, A);
   for (uint32_t i = 0; i < n; i++) ck_assert_int_eq(mpc_pool_put_bits(h->pools[i], A[i], bits), CX_OK);
+  for (size_t k = 0; k < ints; k++) va[k] = rnd_fe() & ((((fe)1) << (MPC_KAPPA + MPC_INT_SLACK)) - 1);
+  mh_share(h, va, ints, A);
+  for (uint32_t i = 0; i < n; i++) ck_assert_int_eq(mpc_pool_put_ints(h->pools[i], A[i], ints), CX_OK);
   party_bufs_free(A, n);
   party_bufs_free(B, n);
   party_bufs_free(C, n);
@@ -83,10 +91,13 @@ static void fill(mh *h, size_t triples, size_t rands, size_t bits) {
   free(vc);
 }
 
+static void fill(mh *h, size_t triples, size_t rands, size_t bits) { fill4(h, triples, rands, bits, 0); }
+
 static void fill_for(mh *h, const mpc_program *p) {
   mpc_prog_cost c;
   mpc_prog_cost_get(p, &c);
-  fill(h, c.triples, c.rands, c.bits);
+  mpc_prog_cost_at(h->n, h->t, &c);
+  fill4(h, c.triples, c.rands, c.bits, c.ints);
 }
 
 /* Pools are locked memory sized to their cap: small ones for small runs. */
@@ -606,6 +617,94 @@ START_TEST(t_bits_dealers) {
   mpc_prep_dealers = 1;
   bits(4, 1000);
   bits(7, 300);
+  mpc_prep_dealers = 0;
+}
+END_TEST
+
+/* ---- bounded random integers (mpc.h "ints") ------------------------------ */
+
+/* RANDINT opens to integers below its bound. Under PRSS they come from a
+ * prep batch (the sum of C(n, t) MPC_KAPPA-bit parts, so up to C(n, t)
+ * 2^MPC_KAPPA, and the top part of that range is reached); with dealers
+ * each one is MPC_KAPPA pool bits in order, sum_i 2^i b_i, which the test
+ * checks against bits it dealt itself; short of bits, the session aborts
+ * cleanly naming nobody. */
+static void ints(uint32_t n, size_t L) {
+  uint32_t t = (n - 1) / 3;
+  int prss = mpc_prep_prss(n, t);
+  mh *h = mk_cap(n, L * MPC_KAPPA + 1);
+  fe *want = calloc(L, sizeof *want);
+  ck_assert_ptr_nonnull(want);
+  if (prss) {
+    ck_assert_uint_eq(mh_prep_ints(h, 0, 0, L, NULL), n);
+  } else {
+    size_t B = L * MPC_KAPPA;
+    fe *bv = calloc(B, sizeof *bv), **A = party_bufs(n, B);
+    ck_assert_ptr_nonnull(bv);
+    for (size_t k = 0; k < B; k++) bv[k] = tu_rand() & 1;
+    for (size_t q = 0; q < L; q++)
+      for (uint32_t i = 0; i < MPC_KAPPA; i++) want[q] += bv[q * MPC_KAPPA + i] << i;
+    mh_share(h, bv, B, A);
+    for (uint32_t i = 0; i < n; i++) ck_assert_int_eq(mpc_pool_put_bits(h->pools[i], A[i], B), CX_OK);
+    party_bufs_free(A, n);
+    free(bv);
+  }
+  mpc_program *p = mpc_prog_new();
+  mpc_output(p, mpc_randint(p, L), 0);
+  mpc_prog_cost c;
+  mpc_prog_cost_get(p, &c);
+  ck_assert_uint_eq(c.ints, L);
+  mpc_prog_cost_at(n, t, &c);
+  ck_assert_uint_eq(c.ints, prss ? L : 0);
+  ck_assert_uint_eq(c.bits, prss ? 0 : L * MPC_KAPPA);
+  mpc_session *s[MPC_MAX_N] = {0};
+  inputs in;
+  inputs_init(&in);
+  ck_assert_uint_eq(run_online(h, p, &in, s), n);
+  const fe *v = NULL;
+  ck_assert_uint_eq(mpc_session_output(s[0], 0, &v), L);
+  uint64_t sets = 1;
+  for (uint32_t k = 0; k < t; k++) sets = sets * (n - k) / (k + 1); /* C(n, t) */
+  const fe bound = prss ? (fe)sets << MPC_KAPPA : ((fe)1) << MPC_KAPPA;
+  /* The sum of `sets` uniform MPC_KAPPA-bit parts: its mean within 8
+   * standard deviations of the mean of L of them, and above 2^MPC_KAPPA
+   * somewhere when there are several sets (the bound is really wider). */
+  double sum = 0, unit = (double)(((uint64_t)1) << MPC_KAPPA), top = 0;
+  for (size_t q = 0; q < L; q++) {
+    ck_assert_msg(v[q] < bound, "int %zu is past its bound", q);
+    if (!prss) ck_assert_msg(v[q] == want[q], "int %zu is not its bits", q);
+    sum += (double)v[q];
+    if ((double)v[q] > top) top = (double)v[q];
+  }
+  uint64_t parts = prss ? sets : 1;
+  double mean = (double)parts * (unit - 1) / 2, sd = sqrt((double)parts * (unit * unit - 1) / 12 / (double)L);
+  ck_assert_msg(fabs(sum / (double)L - mean) < 8 * sd, "mean %g, expected %g (sd %g)", sum / (double)L, mean, sd);
+  if (parts > 1) ck_assert(top >= unit);
+  for (uint32_t i = 0; i < n; i++) {
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv);
+    ck_assert_uint_eq(lv.ints + lv.bits, 0); /* exactly the cost was taken */
+  }
+  free_sessions(s, n);
+  /* nothing left: the next run aborts everywhere, naming nobody */
+  ck_assert_uint_eq(run_online(h, p, &in, s), 0);
+  for (uint32_t i = 0; i < n; i++) {
+    const mpc_status *st = mpc_session_status(s[i]);
+    ck_assert_int_eq(st->err, CX_E_MPC_POOL_EMPTY);
+    ck_assert_int_eq(st->culprit, -1);
+    ck_assert_ptr_nonnull(strstr(st->reason, prss ? "random integers" : "random bits (for random integers)"));
+  }
+  free_sessions(s, n);
+  mpc_prog_free(p);
+  free(want);
+  mh_free(h);
+}
+
+START_TEST(t_ints) {
+  ints(4, 2000);
+  ints(7, 1000);
+  mpc_prep_dealers = 1;
+  ints(4, 500);
   mpc_prep_dealers = 0;
 }
 END_TEST
@@ -1691,7 +1790,7 @@ static void swap_pools(mh *h, mpc_pool **scratch) {
 }
 
 static void scratch_new(mh *h, mpc_pool **scratch, size_t cap) {
-  for (uint32_t i = 1; i < h->n; i++) ck_assert_int_eq(mpc_pool_new(cap, cap, cap, &scratch[i]), CX_OK);
+  for (uint32_t i = 1; i < h->n; i++) ck_assert_int_eq(mpc_pool_new(cap, cap, cap, cap, &scratch[i]), CX_OK);
 }
 
 static void scratch_free(mh *h, mpc_pool **scratch) {
@@ -1729,7 +1828,7 @@ static void expect_desync(mh *h, const mpc_program *p, char why[][200]) {
 START_TEST(t_pool_desync) {
   char why[MPC_MAX_N][200];
   mpc_pool *scratch[MPC_MAX_N] = {0};
-  uint64_t pos[3];
+  uint64_t pos[4];
   /* Party 0 accepted an extra prep batch first: every position is equal
    * (nothing was taken yet), but other batches are ahead. */
   mh *h = mk_cap(4, 64);
@@ -1778,10 +1877,10 @@ START_TEST(t_pool_desync) {
   mpc_pool_position(h->pools[0], pos);
   ck_assert(pos[0] == 8 && pos[1] == 8 && pos[2] == 0);
   expect_desync(h, p, why);
-  ck_assert_msg(strstr(why[0], "has taken 0/0/0 triples/rands/bits, this party 8/8/0") != NULL, "%s", why[0]);
+  ck_assert_msg(strstr(why[0], "has taken 0/0/0/0 triples/rands/bits/ints, this party 8/8/0/0") != NULL, "%s", why[0]);
   mpc_prep_dealers = 0;
   for (uint32_t i = 1; i < 4; i++)
-    ck_assert_msg(strstr(why[i], "party 0 has taken 8/8/0") != NULL, "%s", why[i]);
+    ck_assert_msg(strstr(why[i], "party 0 has taken 8/8/0/0") != NULL, "%s", why[i]);
   scratch_free(h, scratch);
   mpc_prog_free(p);
   mh_free(h);
@@ -2208,10 +2307,12 @@ static void cl_sessions(mh *h, const mpc_program *p, const cl_keys *k, cl_deal *
 static mh *cl_mk(uint32_t n, const mpc_program *p) {
   mpc_prog_cost c;
   mpc_prog_cost_get(p, &c);
+  mpc_prog_cost_at(n, (n - 1) / 3, &c);
   size_t cap = c.triples > c.rands ? c.triples : c.rands;
   if (c.bits > cap) cap = c.bits;
+  if (c.ints > cap) cap = c.ints;
   mh *h = mk_cap(n, cap + 1);
-  fill(h, c.triples, c.rands, c.bits);
+  fill4(h, c.triples, c.rands, c.bits, c.ints);
   return h;
 }
 
@@ -2823,7 +2924,7 @@ START_TEST(t_transcript_state) {
   for (uint32_t i = 0; i < n; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
-    ck_assert_int_eq(mpc_session_prep(&cfg, 4, 4, 0, h->pools[i], &s[i]), CX_OK);
+    ck_assert_int_eq(mpc_session_prep(&cfg, 4, 4, 0, 0, h->pools[i], &s[i]), CX_OK);
     ck_assert_int_eq(mpc_session_transcript(s[i], out), CX_E_MPC_STATE);
   }
   mh_next_session(h);
@@ -2878,6 +2979,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, t_bits_n4);
   tcase_add_test(tc, t_bits_n7);
   tcase_add_test(tc, t_bits_dealers);
+  tcase_add_test(tc, t_ints);
   tcase_add_test(tc, t_cheat_n4);
   tcase_add_test(tc, t_cheat_n7);
   tcase_add_test(tc, t_cheat_links_n4);

@@ -3,7 +3,9 @@
  * Two oracles run the same programs:
  *   - a plaintext interpreter (below): secret registers hold the plain
  *     values, MUL is the product, OPEN the identity, RANDBIT and RAND are
- *     seeded random; it also counts rounds by the grouping rule of mpc.h and
+ *     seeded random, RANDINT seeded random over its whole range [0,
+ *     2^(kappa + MPC_INT_SLACK)), its top value a quarter of the time (the
+ *     masks must not wrap even then); it also counts rounds by the grouping rule of mpc.h and
  *     the material used. It checks the arithmetic of the builders on large
  *     inputs quickly and without the engine;
  *   - the real engine through the harness (mh_online, n = 4 and n = 7).
@@ -36,7 +38,7 @@ typedef struct {
 
 typedef struct {
   uint32_t rounds;                 /* MUL/OPEN rounds (mpc.h grouping rule, no chunking) */
-  uint64_t bits, rands, triples;   /* material drawn */
+  uint64_t bits, rands, triples, ints; /* material drawn */
   pi_vec out[PI_MAXOUT];
 } pi_result;
 
@@ -45,7 +47,7 @@ enum { C_NONE, C_S, C_P };
 static void pi_classes(uint16_t op, int *d, int *a, int *b) {
   *d = *a = *b = C_NONE;
   switch (op) {
-    case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT: *d = C_S; break;
+    case MPC_OP_INPUT: case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_RANDINT: *d = C_S; break;
     case MPC_OP_ADD: case MPC_OP_SUB: case MPC_OP_MUL: case MPC_OP_CAT: *d = *a = *b = C_S; break;
     case MPC_OP_ADDP: case MPC_OP_SUBP: case MPC_OP_RSUBP: case MPC_OP_MULP:
       *d = *a = C_S;
@@ -151,13 +153,16 @@ SHARED int pi_run(const mpc_program *prog, const fe *const *in, const size_t *in
         R.v = malloc(R.n * sizeof(fe));
         if (R.v) memcpy(R.v, in[x->b], R.n * sizeof(fe));
         break;
-      case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_PCONST:
+      case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_RANDINT: case MPC_OP_PCONST:
         R.n = x->imm;
         R.v = malloc(R.n * sizeof(fe));
         if (!R.v) goto out;
         for (uint64_t k = 0; k < R.n; k++) {
           if (x->op == MPC_OP_RANDBIT) {
             R.v[k] = pi_rng(&seed) & 1;
+          } else if (x->op == MPC_OP_RANDINT) {
+            const fe top = (((fe)1) << (MPC_KAPPA + MPC_INT_SLACK)) - 1;
+            R.v[k] = pi_rng(&seed) % 4 == 0 ? top : ((((fe)pi_rng(&seed) << 64) | pi_rng(&seed)) & top);
           } else if (x->op == MPC_OP_RAND) {
             R.v[k] = (((fe)pi_rng(&seed) << 64) | pi_rng(&seed)) % FE_P;
           } else {
@@ -165,6 +170,7 @@ SHARED int pi_run(const mpc_program *prog, const fe *const *in, const size_t *in
           }
         }
         if (x->op == MPC_OP_RANDBIT) res->bits += R.n;
+        if (x->op == MPC_OP_RANDINT) res->ints += R.n;
         if (x->op == MPC_OP_RAND) res->rands += R.n;
         break;
       case MPC_OP_ADD: case MPC_OP_ADDP: case MPC_OP_PADD:
@@ -370,23 +376,27 @@ SHARED void tc_run_engine(const tcase *t, uint32_t n) {
   ck_assert_msg(mpc_prog_check(t->p, n, err, sizeof err) == CX_OK, "program: %s", err);
   mpc_prog_cost c;
   mpc_prog_cost_get(t->p, &c);
+  mpc_prog_cost_at(n, (n - 1) / 3, &c); /* with dealers, ints are bits */
   /* with dealers a pool bit costs one random sharing and one square (a
    * triple) of the bits session; under PRSS nothing (mpc_session_bits is a
    * prep batch of bits). Exact amounts: the pools end empty */
   size_t bits = c.bits, own = mpc_prep_prss(n, (n - 1) / 3) ? 0 : bits;
-  size_t tri = c.triples + own, ran = c.rands + own;
+  size_t tri = c.triples + own, ran = c.rands + own, nint = c.ints;
   size_t cap = tri > ran ? tri : ran;
   cap = cap > bits ? cap : bits;
+  cap = cap > nint ? cap : nint;
   mh *h = mh_new(n, (n - 1) / 3, tu_rand(), cap);
   ck_assert_ptr_nonnull(h);
   /* prep batches are bounded by the message cap (the audit message carries
    * a whole batch): fill in pieces */
-  for (size_t dt = 0, dr = 0; dt < tri || dr < ran;) {
+  for (size_t dt = 0, dr = 0, di = 0; dt < tri || dr < ran || di < nint;) {
     size_t bt = tri - dt < PREP_BATCH ? tri - dt : PREP_BATCH;
     size_t br = ran - dr < PREP_BATCH ? ran - dr : PREP_BATCH;
-    ck_assert_uint_eq(mh_prep(h, bt, br, NULL), n);
+    size_t bi = nint - di < PREP_BATCH ? nint - di : PREP_BATCH;
+    ck_assert_uint_eq(mh_prep_ints(h, bt, br, bi, NULL), n);
     dt += bt;
     dr += br;
+    di += bi;
   }
   if (bits) ck_assert_uint_eq(mh_bits(h, bits, NULL), n);
   const fe *const *inp[MPC_MAX_N] = {0};
@@ -397,7 +407,7 @@ SHARED void tc_run_engine(const tcase *t, uint32_t n) {
   uint32_t done = mh_online(h, t->p, inp, inl, sess);
   mpc_pool_level lv;
   mpc_pool_level_get(h->pools[0], &lv);
-  ck_assert_msg(lv.triples == 0 && lv.rands == 0 && lv.bits == 0, "cost and use differ");
+  ck_assert_msg(lv.triples == 0 && lv.rands == 0 && lv.bits == 0 && lv.ints == 0, "cost and use differ");
   for (uint32_t i = 0; i < n; i++) {
     ck_assert_ptr_nonnull(sess[i]);
     const mpc_status *st = mpc_session_status(sess[i]);
@@ -522,22 +532,42 @@ SHARED uint32_t bitlen32(uint32_t x) {
   return n;
 }
 
-/* The AND of m bits by counting (docs/mpc-ops.md "EQZ, EQ, NE"): where
- * 2 (m - 1) > (b + kappa) + 2 (b - 1), b = bitlen(m), and b's mask fits. */
+/* A mask's statistical part for a k-bit operand (docs/mpc-ops.md "Bounded
+ * random integers"): one bounded random integer where k + MPC_INT_SLACK +
+ * kappa + 1 < field bits, else kappa pool bits. */
+SHARED int int_room(uint32_t k) { return k + MPC_INT_SLACK + MPC_KAPPA + 1 < MPC_FIELD_BITS; }
+SHARED uint32_t stat_bits(uint32_t k) { return int_room(k) ? 0 : MPC_KAPPA; }
+SHARED uint32_t stat_ints(uint32_t k) { return int_room(k) ? 1 : 0; }
+
+/* The AND of m bits by counting (docs/mpc-ops.md "EQZ, EQ, NE"): from
+ * m = 3, where 2 (m - 1) > (b + its mask's bits) + 2 (b - 1), b =
+ * bitlen(m), b's mask fits, and it takes no more rounds than the tree. */
+SHARED uint32_t rounds_and(uint32_t m);
 SHARED int and_count(uint32_t m) {
+  if (m < 3) return 0;
   uint32_t b = bitlen32(m);
-  return b + MPC_KAPPA + 1 < MPC_FIELD_BITS && 2 * (m - 1) > (b + MPC_KAPPA) + 2 * (b - 1);
+  return b + MPC_KAPPA + 1 < MPC_FIELD_BITS && 2 * (m - 1) > (b + stat_bits(b)) + 2 * (b - 1) &&
+         1 + rounds_and(b) <= clog2(m);
 }
 
-/* The documented round counts and pool bits (docs/mpc-ops.md). */
+/* The documented round counts and pool bits and ints (docs/mpc-ops.md). */
 SHARED uint32_t rounds_mod2m(uint32_t m) { return 1 + clog2(m); }
 SHARED uint32_t rounds_ltz(uint32_t k) { return k == 1 ? 0 : rounds_mod2m(k - 1); }
-SHARED uint32_t rounds_and(uint32_t m) { return and_count(m) ? 1 + clog2(bitlen32(m)) : clog2(m); }
+SHARED uint32_t rounds_and(uint32_t m) { return and_count(m) ? 1 + rounds_and(bitlen32(m)) : clog2(m); }
 SHARED uint32_t rounds_eqz(uint32_t k) { return 1 + rounds_and(k); }
 SHARED uint32_t rounds_eqz_field(void) { return 1 + rounds_and(MPC_FIELD_BITS); }
-SHARED uint64_t bits_and(uint32_t m) { return and_count(m) ? bitlen32(m) + MPC_KAPPA : 0; }
-SHARED uint64_t bits_eqz(uint32_t k) { return k + MPC_KAPPA + bits_and(k); }
+SHARED uint64_t bits_and(uint32_t m) {
+  return and_count(m) ? bitlen32(m) + stat_bits(bitlen32(m)) + bits_and(bitlen32(m)) : 0;
+}
+SHARED uint64_t ints_and(uint32_t m) { return and_count(m) ? stat_ints(bitlen32(m)) + ints_and(bitlen32(m)) : 0; }
+SHARED uint64_t bits_eqz(uint32_t k) { return k + stat_bits(k) + bits_and(k); }
+SHARED uint64_t ints_eqz(uint32_t k) { return stat_ints(k) + ints_and(k); }
 SHARED uint64_t bits_eqz_field(void) { return MPC_FIELD_BITS + bits_and(MPC_FIELD_BITS); }
+SHARED uint64_t ints_eqz_field(void) { return ints_and(MPC_FIELD_BITS); }
+/* LTZ of k bits: Mod2m(k - 1) of a k-bit value, whose high mask part has
+ * kappa + 1 bits: 1 bit and an int, or kappa + 1 bits. */
+SHARED uint64_t bits_ltz(uint32_t k) { return k == 1 ? 0 : (k - 1) + (int_room(k) ? 1 : MPC_KAPPA + 1); }
+SHARED uint64_t ints_ltz(uint32_t k) { return k == 1 ? 0 : stat_ints(k); }
 
 /* lt, le, eq and ne of n pairs of k-bit values (inputs ra, rb). */
 SHARED void tc_cmp2(tcase *t, uint32_t ra, uint32_t rb, const int64_t *a, const int64_t *b, size_t n,
@@ -684,9 +714,14 @@ START_TEST(test_plain_cmp64) {
   tc_init(&t);
   tc_cmp(&t, v.a, v.b, n, 64);
   pi_result r = tc_run_plain(&t);
-  /* lt, le, ltz: k (+ 1) + kappa bits; eq, ne, eqz: k + kappa and the
-   * AND's count */
-  ck_assert_uint_eq(r.bits, n * (2 * (65 + MPC_KAPPA) + (64 + MPC_KAPPA) + 3 * bits_eqz(64)));
+  /* lt, le, ltz: k (+ 1) bits and an int; eq, ne, eqz: k bits, an int
+   * and the AND's count */
+  ck_assert_uint_eq(r.bits, n * (2 * bits_ltz(65) + bits_ltz(64) + 3 * bits_eqz(64)));
+  ck_assert_uint_eq(r.ints, n * (2 * ints_ltz(65) + ints_ltz(64) + 3 * ints_eqz(64)));
+#if MPC_FIELD_BITS == 127
+  ck_assert_uint_eq(bits_ltz(65), 65); /* 105 before ints */
+  ck_assert_uint_eq(bits_eqz(64), 74); /* 64 + 7 + 3: 151 before ints */
+#endif
   tc_free(&t);
   pairs_free(&v);
 }
@@ -806,6 +841,7 @@ START_TEST(test_plain_eqz_field) {
   tc_eqz_field(&t, &v);
   pi_result r = tc_run_plain(&t);
   ck_assert_uint_eq(r.bits, 3 * v.n * bits_eqz_field());
+  ck_assert_uint_eq(r.ints, 3 * v.n * ints_eqz_field());
   tc_free(&t);
   pairs_free(&v);
 }
@@ -816,11 +852,11 @@ END_TEST
  * bits would pass the field's width (product of differences, zero test);
  * values in and out, duplicates, the set's extremes. */
 START_TEST(test_plain_member_ways) {
-  static const struct {
+  const struct {
     size_t s;
     uint32_t k;
     uint64_t bits; /* drawn by one member */
-  } cases[] = {{2, 16, 2 * (16 + MPC_KAPPA)}, {2, 64, 0}, {16, 17, 0}, {3, 1, 3 * (1 + MPC_KAPPA)}, {257, 8, 0}};
+  } cases[] = {{2, 16, 2 * bits_eqz(16)}, {2, 64, 0}, {16, 17, 0}, {3, 1, 3 * bits_eqz(1)}, {257, 8, 0}};
   for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) {
     size_t n = cases[j].s;
     uint32_t k = cases[j].k;
@@ -883,6 +919,7 @@ static uint32_t op_rounds(int which, uint32_t k, uint64_t arg, uint64_t len) {
   else
     ck_assert_uint_ge(c.rounds, res.rounds + extra);
   ck_assert_uint_eq(c.bits, res.bits);
+  ck_assert_uint_eq(c.ints, res.ints);
   ck_assert_uint_eq(c.triples, res.triples);
   uint32_t rounds = res.rounds;
   pi_result_free(&res);

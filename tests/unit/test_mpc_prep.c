@@ -163,7 +163,7 @@ static void new_sessions(mh *h, size_t T, size_t R, mpc_session **sess) {
   for (uint32_t i = 0; i < h->n; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
-    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, 0, h->pools[i], &sess[i]), CX_OK);
+    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, 0, 0, h->pools[i], &sess[i]), CX_OK);
     sodium_memzero(&cfg, sizeof cfg);
   }
   mh_next_session(h);
@@ -366,15 +366,15 @@ END_TEST
  * starts. */
 static size_t max_items(mh *h, size_t fixed, int vary_rands) {
   mpc_pool *pool = NULL;
-  ck_assert_int_eq(mpc_pool_new(1, 1, 1, &pool), CX_OK);
+  ck_assert_int_eq(mpc_pool_new(1, 1, 1, 1, &pool), CX_OK);
   mpc_session_config cfg;
   mh_config(h, 0, &cfg);
   size_t lo = 1, hi = (size_t)1 << 24;
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
     mpc_session *s = NULL;
-    cx_err e = vary_rands ? mpc_session_prep(&cfg, fixed, mid, 0, pool, &s)
-                          : mpc_session_prep(&cfg, mid, fixed, 0, pool, &s);
+    cx_err e = vary_rands ? mpc_session_prep(&cfg, fixed, mid, 0, 0, pool, &s)
+                          : mpc_session_prep(&cfg, mid, fixed, 0, 0, pool, &s);
     ck_assert_ptr_null(s);
     ck_assert(e == CX_E_FULL || e == CX_E_INVALID_ARG);
     if (e == CX_E_FULL)
@@ -401,19 +401,19 @@ START_TEST(test_prep_limits) {
   mpc_session_config cfg;
   mh_config(h, 0, &cfg);
   mpc_session *s = (mpc_session *)1;
-  ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   ck_assert_ptr_null(s);
-  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 0, 0, NULL, &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(NULL, 1, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(&cfg, (size_t)1 << 40, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(&cfg, 0, (size_t)1 << 40, 0, h->pools[0], &s), CX_E_INVALID_ARG);
-  ck_assert_int_eq(mpc_session_prep(&cfg, SIZE_MAX, SIZE_MAX, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 0, 0, 0, NULL, &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(NULL, 1, 0, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, (size_t)1 << 40, 0, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 0, (size_t)1 << 40, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, SIZE_MAX, SIZE_MAX, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   mpc_session_config bad = cfg;
   bad.t = 2; /* n = 4 < 3t + 1 */
-  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   bad = cfg;
   bad.me = 4;
-  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&bad, 1, 0, 0, 0, h->pools[0], &s), CX_E_INVALID_ARG);
   /* The documented maxima (docs/mpc-prep.md "Limits"): exactly where the
    * deal or the products stop fitting, whatever the audit's size. */
   size_t max4 = max_triples(h, 0);
@@ -432,11 +432,11 @@ START_TEST(test_prep_limits) {
   /* Just under and over the bound for n = 4. */
   h = new_harness(4, 1);
   mpc_pool *pool = NULL;
-  ck_assert_int_eq(mpc_pool_new(max4, 0, 0, &pool), CX_OK);
+  ck_assert_int_eq(mpc_pool_new(max4, 0, 0, 0, &pool), CX_OK);
   mh_config(h, 0, &cfg);
-  ck_assert_int_eq(mpc_session_prep(&cfg, max4, 0, 0, pool, &s), CX_OK);
+  ck_assert_int_eq(mpc_session_prep(&cfg, max4, 0, 0, 0, pool, &s), CX_OK);
   mpc_session_free(s);
-  ck_assert_int_eq(mpc_session_prep(&cfg, max4 + 1, 0, 0, pool, &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, max4 + 1, 0, 0, 0, pool, &s), CX_E_INVALID_ARG);
   mpc_pool_free(pool);
   mh_free(h);
 }
@@ -448,8 +448,8 @@ START_TEST(test_prep_pool_full) {
   mpc_session_config cfg;
   mh_config(h, 0, &cfg);
   mpc_session *s = NULL;
-  ck_assert_int_eq(mpc_session_prep(&cfg, 11, 0, 0, h->pools[0], &s), CX_E_FULL);
-  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 11, 0, h->pools[0], &s), CX_E_FULL);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 11, 0, 0, 0, h->pools[0], &s), CX_E_FULL);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 11, 0, 0, h->pools[0], &s), CX_E_FULL);
   ck_assert_ptr_null(s);
   /* Room at creation, gone by the end (another batch filled the pool):
    * every party aborts with CX_E_FULL, nobody named, nothing added. */
@@ -1827,7 +1827,7 @@ static void bits_case(uint32_t n, uint32_t t, size_t T, size_t R, size_t B) {
   for (uint32_t i = 0; i < n; i++) {
     mpc_session_config cfg;
     mh_config(h, i, &cfg);
-    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, B, h->pools[i], &sess[i]), CX_OK);
+    ck_assert_int_eq(mpc_session_prep(&cfg, T, R, B, 0, h->pools[i], &sess[i]), CX_OK);
   }
   mh_next_session(h);
   ck_assert_uint_eq(mh_run(h, sess), n);
@@ -1865,7 +1865,7 @@ START_TEST(test_prss_bits_tamper) {
     for (uint32_t i = 0; i < 4; i++) {
       mpc_session_config cfg;
       mh_config(h, i, &cfg);
-      ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 40, h->pools[i], &sess[i]), CX_OK);
+      ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 40, 0, h->pools[i], &sess[i]), CX_OK);
     }
     mh_next_session(h);
     mh_run(h, sess);
@@ -1883,6 +1883,52 @@ START_TEST(test_prss_bits_tamper) {
 }
 END_TEST
 
+/* Ints (mpc.h) send nothing, so only the keys can be wrong: a key split by
+ * its dealer in an ints-only batch is caught by the digests and its dealer
+ * named by the audit (whose blob header carries I), and no honest pool
+ * takes the batch. An honest ints batch is a consistent degree-t sharing
+ * of values below C(n, t) 2^kappa (test_mpc_online t_ints opens them). */
+START_TEST(test_prss_ints) {
+  mh *h = new_harness(4, 1);
+  tamper_ctx tc = {.rule = {{0, 0, MPC_TO_ALL, POS_KEY}}, .nrules = 1};
+  mpc_session *sess[MPC_MAX_N] = {0};
+  h->tamper = tamper_hook;
+  h->tamper_ctx = &tc;
+  for (uint32_t i = 0; i < 4; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 0, 40, h->pools[i], &sess[i]), CX_OK);
+  }
+  mh_next_session(h);
+  mh_run(h, sess);
+  h->tamper = NULL;
+  ck_assert_uint_gt(tc.hits, 0);
+  expect_outcome(h, sess, 1ull, 0, OUT_NAMED, 0, 0, 0, "ints key tamper");
+  for (uint32_t i = 1; i < 4; i++) {
+    mpc_pool_level lv;
+    mpc_pool_level_get(h->pools[i], &lv);
+    ck_assert_uint_eq(lv.ints, 0);
+  }
+  free_sessions(h, sess);
+  /* honest, with triples: every party's ints lie on one degree-t polynomial */
+  ck_assert_uint_eq(mh_prep_ints(h, 5, 0, 300, NULL), 4);
+  mpc_shamir sh;
+  ck_assert_int_eq(shamir_init(&sh, 4, 1), CX_OK);
+  fe *v[MPC_MAX_N] = {0}, val[300];
+  for (uint32_t i = 0; i < 4; i++) {
+    v[i] = calloc(300, sizeof(fe));
+    ck_assert_int_eq(mpc_pool_take_ints(h->pools[i], 300, v[i]), CX_OK);
+  }
+  size_t bad = 0;
+  ck_assert_int_eq(shamir_check(&sh, 1, (const fe *const *)v, 300, val, &bad), 0);
+  for (size_t k = 0; k < 300; k++) ck_assert(val[k] < ((fe)4 << MPC_KAPPA)); /* C(4, 1) = 4 sets */
+  for (uint32_t i = 0; i < 4; i++) free(v[i]);
+  shamir_free(&sh);
+  check_material(h, 5, 0, NULL);
+  mh_free(h);
+}
+END_TEST
+
 /* Bits in a prep batch exist only under PRSS; T + B share round 1's limit. */
 START_TEST(test_prss_bits_limits) {
   mh *h = new_harness(4, 1);
@@ -1894,7 +1940,10 @@ START_TEST(test_prss_bits_limits) {
   mpc_session_config cfg;
   mh_config(h, 0, &cfg);
   mpc_session *s = (mpc_session *)1;
-  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 1, 1, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 1, 1, 0, h->pools[0], &s), CX_E_INVALID_ARG);
+  ck_assert_ptr_null(s);
+  s = (mpc_session *)1;
+  ck_assert_int_eq(mpc_session_prep(&cfg, 1, 1, 0, 1, h->pools[0], &s), CX_E_INVALID_ARG); /* ints too */
   ck_assert_ptr_null(s);
   mpc_prep_dealers = 0;
   mh_free(h);
@@ -1962,6 +2011,7 @@ static Suite *suite(void) {
   tcase_add_test(tp, test_prss_masked);
   tcase_add_test(tp, test_prss_bits);
   tcase_add_test(tp, test_prss_bits_tamper);
+  tcase_add_test(tp, test_prss_ints);
   tcase_add_test(tp, test_prss_bits_limits);
   tcase_add_test(tp, test_prep_audit_lies);
   tcase_add_test(tp, test_prep_audit_refused);

@@ -58,10 +58,12 @@ cx_err lang_call_plan_new(const lang_contract *c, uint32_t n, const uint32_t *do
 
 const mpc_program *lang_call_plan_program(const lang_call_plan *p) { return p->prog; }
 
-void lang_call_plan_material(const lang_call_plan *p, size_t *triples, size_t *rands, size_t *bits) {
+void lang_call_plan_material(const lang_call_plan *p, size_t *triples, size_t *rands, size_t *bits,
+                             size_t *ints) {
   if (triples) *triples = p->cost.triples;
   if (rands) *rands = p->cost.rands;
   if (bits) *bits = p->cost.bits;
+  if (ints) *ints = p->cost.ints;
 }
 
 size_t lang_call_plan_params(const lang_call_plan *p) { return p->n_param / p->copies; }

@@ -608,7 +608,7 @@ static cx_err plan_fusion(bld *b) {
         nzp_leaf(b, i, &x, &y);
         b->zd[nd][0] = x;
         b->zd[nd++][1] = y;
-        bits += abits(lo_of(b, x) - hi_of(b, y), hi_of(b, x) - lo_of(b, y)) + MPC_KAPPA;
+        bits += mpc_mask_bits(abits(lo_of(b, x) - hi_of(b, y), hi_of(b, x) - lo_of(b, y)));
       }
     }
     if (nd - first < 2 || !mpc_eqz_field_pays(bits)) {
@@ -874,6 +874,7 @@ cx_err lang_plan_build(const lang_contract *c, uint32_t n, const uint32_t *domai
   p->copies = ir->copies > 1 ? ir->copies : 1;
   p->n_output = ir->n_output;
   mpc_prog_cost_get(p->prog, &p->cost);
+  mpc_prog_cost_at(n, (n - 1) / 3, &p->cost); /* what the pools hold at this n */
   plan_outputs(&b, p->out);
   bld_free(&b);
   if (lang_plan_name_inputs(p, ir) != CX_OK) {
@@ -916,7 +917,8 @@ static cx_err prog_traffic(const mpc_program *p, traffic *t) {
     int pub = 0;
     switch (in->op) {
       case MPC_OP_INPUT: t->input += in->imm; /* fall through */
-      case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_SLICE: case MPC_OP_BCAST: case MPC_OP_INPUT_CLIENT:
+      case MPC_OP_RAND: case MPC_OP_RANDBIT: case MPC_OP_RANDINT: case MPC_OP_SLICE: case MPC_OP_BCAST:
+      case MPC_OP_INPUT_CLIENT:
         l = in->imm;
         break;
       case MPC_OP_PCONST: case MPC_OP_PSLICE: l = in->imm; pub = 1; break;
@@ -979,7 +981,7 @@ static cx_err prog_traffic(const mpc_program *p, traffic *t) {
  *   mpc_local makes prep batches of up to PREP_BATCH items and bits
  *   sessions of BITS_BATCH. */
 #define ONLINE_MSG 124u
-#define GUARD 48u
+#define GUARD 64u
 #define PREP_BATCH 100000u
 #define BITS_BATCH 65536u
 
@@ -1060,6 +1062,7 @@ cx_err lang_cost_get(const lang_contract *c, uint32_t n, lang_cost *out, char *e
   out->triples = pc.triples;
   out->rands = pc.rands;
   out->bits = pc.bits;
+  out->ints = pc.ints;
   out->bytes_per_party = cost_bytes(b, &pc, &t);
   lang_call_plan_free(b);
   return CX_OK;
@@ -1191,7 +1194,8 @@ cx_err lang_run_mpc(const lang_contract *c, const lang_values *v, uint32_t n, co
     lang_call_plan_free(b);
     return e;
   }
-  if (cost.rounds != pc.rounds || cost.triples != pc.triples || cost.rands != pc.rands || cost.bits != pc.bits) {
+  if (cost.rounds != pc.rounds || cost.triples != pc.triples || cost.rands != pc.rands || cost.bits != pc.bits ||
+      cost.ints != pc.ints) {
     lang_call_plan_free(b);
     return cx_errf(err, errlen, CX_E_INTERNAL, "the MPC program of this call differs from the costed one (%u "
                    "rounds, %zu triples against %u, %llu)", pc.rounds, pc.triples, cost.rounds,
@@ -1200,6 +1204,7 @@ cx_err lang_run_mpc(const lang_contract *c, const lang_values *v, uint32_t n, co
   /* exactly one call's material; the bits sessions take a triple and a
    * random of their own per bit */
   size_t cap = (pc.triples > pc.rands ? pc.triples : pc.rands) + pc.bits;
+  if (pc.ints > cap) cap = pc.ints;
   mpc_local *l = NULL;
   fe *dv[MAX_PARTIES] = {0}, *pv[PARAM_SLOTS_MAX] = {0};
   mpc_local_input in[MAX_PARTIES];
@@ -1210,7 +1215,7 @@ cx_err lang_run_mpc(const lang_contract *c, const lang_values *v, uint32_t n, co
     goto out;
   }
   double t0 = now_s();
-  if ((e = mpc_local_prepare(l, pc.triples, pc.rands, pc.bits, err, errlen)) != CX_OK) goto out;
+  if ((e = mpc_local_prepare(l, &pc, err, errlen)) != CX_OK) goto out;
   double t1 = now_s();
   /* the dealers' vectors and the client's, in secret memory */
   for (uint32_t d = 0; d < n && e == CX_OK; d++) {

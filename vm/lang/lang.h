@@ -163,7 +163,9 @@ typedef struct {
   uint64_t nodes, layers;    /* circuit size and interactive depth */
   uint64_t mul, cmp, divc;   /* secret multiplications, comparisons, divisions */
   uint32_t cmp_bits_max;     /* widest comparison */
-  uint64_t triples, rands, bits; /* preprocessing one call consumes */
+  uint64_t triples, rands, bits; /* preprocessing one call consumes at n parties */
+  uint64_t ints;                 /* bounded random integers (mpc.h "ints"; 0 with dealers, whose
+                                    ints are MPC_KAPPA bits each, counted in bits) */
   uint64_t bytes_per_party;  /* estimate at n parties, online + preprocessing */
 } lang_cost;
 

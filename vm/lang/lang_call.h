@@ -46,9 +46,10 @@ cx_err lang_call_plan_new(const lang_contract *c, uint32_t n, const uint32_t *do
 void lang_call_plan_free(lang_call_plan *p); /* NULL is a no-op */
 
 const mpc_program *lang_call_plan_program(const lang_call_plan *p);
-/* Material the program consumes: exactly what one call's prep and bits
- * sessions must make. */
-void lang_call_plan_material(const lang_call_plan *p, size_t *triples, size_t *rands, size_t *bits);
+/* Material the program consumes at the plan's n (mpc_prog_cost_at):
+ * exactly what one call's prep and bits sessions must make. */
+void lang_call_plan_material(const lang_call_plan *p, size_t *triples, size_t *rands, size_t *bits,
+                             size_t *ints);
 /* Number of param elements (the INPUT_CLIENT slot 0 length; 0: no slot).
  * A batch's plan (lang.h) has one such slot per copy, slot k copy k's. */
 size_t lang_call_plan_params(const lang_call_plan *p);
