@@ -1851,6 +1851,23 @@ START_TEST(test_prss_bits) {
 }
 END_TEST
 
+/* run_tampered for a batch of B bits and I ints alone (PRSS): one at every
+ * party under tc's rules, run to its end (sessions left in sess); the
+ * rules must have hit. */
+static void run_tampered_bi(mh *h, tamper_ctx *tc, size_t B, size_t I, mpc_session **sess) {
+  h->tamper = tamper_hook;
+  h->tamper_ctx = tc;
+  for (uint32_t i = 0; i < h->n; i++) {
+    mpc_session_config cfg;
+    mh_config(h, i, &cfg);
+    ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, B, I, h->pools[i], &sess[i]), CX_OK);
+  }
+  mh_next_session(h);
+  mh_run(h, sess);
+  h->tamper = NULL;
+  ck_assert_uint_gt(tc->hits, 0);
+}
+
 /* A wrong share of a square (the last element of round 1) is caught like a
  * wrong product share; a split key in a bits-only batch too. */
 START_TEST(test_prss_bits_tamper) {
@@ -1860,17 +1877,7 @@ START_TEST(test_prss_bits_tamper) {
     tamper_ctx tc = {.rule = {{cheater, k == 2 ? 0 : R_MULT, k == 1 ? 2 : MPC_TO_ALL, k == 2 ? POS_KEY : POS_LAST}},
                      .nrules = 1};
     mpc_session *sess[MPC_MAX_N] = {0};
-    h->tamper = tamper_hook;
-    h->tamper_ctx = &tc;
-    for (uint32_t i = 0; i < 4; i++) {
-      mpc_session_config cfg;
-      mh_config(h, i, &cfg);
-      ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 40, 0, h->pools[i], &sess[i]), CX_OK);
-    }
-    mh_next_session(h);
-    mh_run(h, sess);
-    h->tamper = NULL;
-    ck_assert_uint_gt(tc.hits, 0);
+    run_tampered_bi(h, &tc, 40, 0, sess);
     expect_outcome(h, sess, 1ull << cheater, cheater, OUT_NAMED, 0, 0, k == 0, "bits tamper");
     for (uint32_t i = 0; i < 4; i++) {
       mpc_pool_level lv;
@@ -1892,17 +1899,7 @@ START_TEST(test_prss_ints) {
   mh *h = new_harness(4, 1);
   tamper_ctx tc = {.rule = {{0, 0, MPC_TO_ALL, POS_KEY}}, .nrules = 1};
   mpc_session *sess[MPC_MAX_N] = {0};
-  h->tamper = tamper_hook;
-  h->tamper_ctx = &tc;
-  for (uint32_t i = 0; i < 4; i++) {
-    mpc_session_config cfg;
-    mh_config(h, i, &cfg);
-    ck_assert_int_eq(mpc_session_prep(&cfg, 0, 0, 0, 40, h->pools[i], &sess[i]), CX_OK);
-  }
-  mh_next_session(h);
-  mh_run(h, sess);
-  h->tamper = NULL;
-  ck_assert_uint_gt(tc.hits, 0);
+  run_tampered_bi(h, &tc, 0, 40, sess);
   expect_outcome(h, sess, 1ull, 0, OUT_NAMED, 0, 0, 0, "ints key tamper");
   for (uint32_t i = 1; i < 4; i++) {
     mpc_pool_level lv;
