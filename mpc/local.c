@@ -350,7 +350,7 @@ cx_err mpc_local_prepare(mpc_local *l, const mpc_prog_cost *cost, char *err, siz
   if (!l || !cost) return CX_E_INVALID_ARG;
   mpc_prog_cost c = *cost;
   mpc_prog_cost_at(l->n, l->t, &c); /* with dealers, ints are bits */
-  size_t triples = c.triples, rands = c.rands, bits = c.bits, ni = c.ints;
+  size_t triples = c.triples, rands = c.rands, bits = c.bits;
   mpc_pool_level lv;
   mpc_pool_level_get(l->pools[0], &lv); /* every pool holds the same: they run the same sessions */
   /* With dealers a bit costs one triple and one random of its own
@@ -360,7 +360,7 @@ cx_err mpc_local_prepare(mpc_local *l, const mpc_prog_cost *cost, char *err, siz
   if (triples > SIZE_MAX - own || rands > SIZE_MAX - own)
     return cx_errf(err, errlen, CX_E_INVALID_ARG, "the material asked for does not fit a size_t");
   size_t nt = sub0(triples + own, lv.triples), nr = sub0(rands + own, lv.rands);
-  ni = sub0(ni, lv.ints);
+  size_t ni = sub0(c.ints, lv.ints);
   if (lv.triples + nt > lv.cap_triples || lv.rands + nr > lv.cap_rands || lv.bits + nb > lv.cap_bits ||
       lv.ints + ni > lv.cap_ints)
     return cx_errf(err, errlen, CX_E_FULL,

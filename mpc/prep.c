@@ -1850,18 +1850,21 @@ static cx_err prep_create(const mpc_session_config *cfg, uint64_t T, uint64_t R,
 
 int mpc_prep_prss(uint32_t n, uint32_t t) { return prss_mode(n, t); }
 
+/* A size the engine runs (n >= 3t + 1, at most MPC_MAX_N) and a batch
+ * within limits_ok. */
+static int batch_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B, uint64_t I) {
+  return n != 0 && n <= MPC_MAX_N && (uint64_t)n >= 3 * (uint64_t)t + 1 && limits_ok(n, t, T, R, B, I);
+}
+
 int mpc_prep_fits(uint32_t n, uint32_t t, uint64_t triples, uint64_t rands, uint64_t bits) {
-  if (n == 0 || n > MPC_MAX_N || (uint64_t)n < 3 * (uint64_t)t + 1) return 0;
-  return limits_ok(n, t, triples, rands, bits, 0);
+  return batch_ok(n, t, triples, rands, bits, 0); /* ints send nothing */
 }
 
 cx_err mpc_session_prep(const mpc_session_config *cfg, size_t triples, size_t rands, size_t bits,
                         size_t ints, mpc_pool *pool, mpc_session **out) {
   if (out) *out = NULL;
   if (!cfg || !out || !pool || !cfg->pubkeys) return CX_E_INVALID_ARG;
-  if (cfg->n == 0 || cfg->n > MPC_MAX_N || (uint64_t)cfg->n < 3 * (uint64_t)cfg->t + 1 ||
-      !limits_ok(cfg->n, cfg->t, triples, rands, bits, ints))
-    return CX_E_INVALID_ARG;
+  if (!batch_ok(cfg->n, cfg->t, triples, rands, bits, ints)) return CX_E_INVALID_ARG;
   mpc_pool_level lv;
   mpc_pool_level_get(pool, &lv);
   if (lv.cap_triples - lv.triples < triples || lv.cap_rands - lv.rands < rands ||
