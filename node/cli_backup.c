@@ -50,7 +50,7 @@
 #include "config.h"
 #include "fileutil.h"
 #include "genesis.h"
-#include "node_internal.h" /* node_safety_parse, SAFETY_READ_MAX */
+#include "node_internal.h" /* node_safety_parse, node_block_txids, SAFETY_READ_MAX */
 #include "store.h"
 #include "vm.h"
 
@@ -232,7 +232,7 @@ static int check_chain(const cli_args *a, const char *data, const cx_hash *want)
   if (pjoin(chain, data, "chain")) return cli_fail(CLI_USAGE, "path too long under %s", data);
   if (is_dir(chain)) {
     store *st = NULL;
-    store_opts so = {.sync = 1, .check_depth = 1};
+    store_opts so = {.sync = 1, .check_depth = 1, .block_txids = node_block_txids};
     cx_err e = store_open(data, &so, &st, err, sizeof err);
     if (e == CX_E_LOCKED) return cli_fail(CLI_LOCAL, "%s is in use: stop the node first", data);
     cx_hash id;

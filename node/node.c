@@ -69,6 +69,23 @@ static cx_err hasher(const uint8_t *blk, size_t len, cx_hash *hash, cx_hash *par
   return CX_OK;
 }
 
+/* store_opts.block_txids: the txid index's pending entries are read back
+ * from the blocks after a restart (storage/store.h). */
+cx_err node_block_txids(const uint8_t *blk, size_t len, cx_hash **ids, size_t *n) {
+  cx_block b;
+  block_init(&b);
+  cx_err e = block_decode(blk, len, &b);
+  cx_hash *v = NULL;
+  if (!e && !(v = malloc((b.ntx ? b.ntx : 1) * sizeof *v))) e = CX_E_NOMEM;
+  for (size_t k = 0; !e && k < b.ntx; k++) tx_id_of_bytes(b.txs[k], b.tx_len[k], &v[k]);
+  if (!e) {
+    *ids = v;
+    *n = b.ntx;
+  }
+  block_clear(&b);
+  return e;
+}
+
 static cx_err sign_digest(void *ctx, const uint8_t msg[32], cx_sig *out) {
   node *n = ctx;
   return key_sign32(n->keys.sign, msg, NULL, out);
@@ -435,7 +452,8 @@ cx_err node_open(const node_config *cfg, node **out, char *err, size_t errlen) {
   }
   char chain_dir[CFG_PATH_MAX + 8];
   snprintf(chain_dir, sizeof chain_dir, "%s", cfg->data_dir);
-  store_opts so = {.sync = cfg->sync, .cache_mb = 64, .block_hasher = hasher, .check_depth = 64};
+  store_opts so = {.sync = cfg->sync, .cache_mb = 64, .block_hasher = hasher,
+                   .block_txids = node_block_txids, .check_depth = 64};
   if ((e = store_open(chain_dir, &so, &n->st, err, errlen))) goto fail;
 
   cx_hash stored;

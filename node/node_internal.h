@@ -90,6 +90,11 @@
 #define SAFETY_SLOT_OFF 4096
 #define SAFETY_SLOT_LEN (8 + BFT_SAFETY_LEN + 32)
 #define SAFETY_FILE_LEN (SAFETY_SLOT_OFF + SAFETY_SLOT_LEN)
+/* store_opts.block_txids for the node's store (storage/store.h): the ids of
+ * a stored block's transactions, in order; *ids malloc'd. Also used by
+ * `custos restore`, which opens a stopped node's store. */
+cx_err node_block_txids(const uint8_t *blk, size_t len, cx_hash **ids, size_t *n);
+
 /* The safety record in any form DATA/safety has had: the journal above
  * (its last record's), the two slots, the 48-byte legacy record (height,
  * view), or one bare bft_safety record (what `custos restore` writes).

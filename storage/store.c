@@ -30,6 +30,9 @@ enum {
   P_HASH = 'H',  /* block hash (32)         -> u64be height */
   P_NREC = 'N',  /* u64be height            -> block hash || parent hash */
   P_TX = 'T',    /* txid (32)               -> u64be height || u32be index || i32be code */
+  P_TXL = 'L',   /* u64be height            -> u32be ntx || (u32be index || i32be code) for
+                  * each code not OK; heights above the txid index mark only (docs/storage.md,
+                  * "The txid index, written behind") */
   P_STATE = 'S', /* u16be bucket || key     -> value */
   P_META = 'M',  /* name                    -> meta record */
   P_AUX = 'A',   /* name                    -> a record of the node's own (store_aux_put) */
@@ -42,10 +45,20 @@ enum {
 #define META_CHAIN "chain"   /* chain id (32) */
 #define META_BASE "base"     /* u64be: the lowest stored block of a state-synced store */
 #define META_RESTORING "restoring" /* u64be: height of a snapshot install under way */
-#define FORMAT_VERSION 1u
+#define META_TXMARK "txmark" /* u64be: every txid of a block up to here is under 'T' */
+/* 2: the txid index written behind ('L', M "txmark"). A format-1 store is
+ * upgraded in place at open (it has every entry under 'T'); builds that
+ * read format 1 only then refuse it rather than miss pending txids. */
+#define FORMAT_VERSION 2u
 #define TIP_LEN (8 + 32 + 32)
 #define NREC_LEN 64
 #define TXLOC_LEN 16
+#define TXL_ENT 8 /* u32be index || i32be code, after a u32be count */
+/* The txid index's write-behind (docs/storage.md, "The txid index, written
+ * behind"): pending entries go to LevelDB, sorted, once this many have
+ * gathered or this many heights have passed since the last such write. */
+#define TXIDX_BATCH 8192u
+#define TXIDX_HEIGHTS 256u
 #define STATE_KEY_PREFIX 3 /* 'S' + u16be bucket */
 #define STATE_CACHE_SLOTS (1u << 14) /* ~3.8 MB (state_cache.h) */
 #define TREE_NODES (2u * STORE_BUCKETS) /* node 1 = root, node STORE_BUCKETS+b = bucket b */
@@ -68,6 +81,26 @@ typedef struct {
   leveldb_readoptions_t *ro;
   unsigned refs;
 } snapref;
+
+/* A pending txid index entry; seq orders the entries of one flush. */
+typedef struct {
+  cx_hash txid;
+  uint64_t height;
+  uint32_t index;
+  int32_t code;
+  uint64_t seq;
+} txent;
+
+/* Pending entries, append-only between flushes, and an open-addressing
+ * table (slot = entry position + 1, 0 empty) whose hits are the newest
+ * entry of a txid: a txid committed twice answers as LevelDB's last put
+ * would. */
+typedef struct {
+  txent *v;
+  size_t n, cap;
+  uint32_t *slot;
+  size_t mask; /* slots - 1; slots a power of two, at least 2n */
+} txpend;
 
 struct store {
   int lockfd; /* DIR/chain.lock, flock()ed for the store's lifetime */
@@ -108,6 +141,15 @@ struct store {
   pthread_t txf_thread;
   int txf_started;
   atomic_int txf_stop;
+
+  /* The txid index's pending part: entries of the blocks above txmark,
+   * durable in their 'L' records, not yet under 'T'. Changed by the writer
+   * under mu together with the snapshot it belongs to; readers look here
+   * first, under mu. */
+  txpend pend;
+  uint64_t txmark;
+  int has_txmark;   /* META_TXMARK is stored */
+  unsigned txbatch; /* opts.index_batch or TXIDX_BATCH */
 };
 
 struct store_snap {
@@ -449,6 +491,87 @@ static cx_err read_get(store *s, const uint8_t *k, size_t kl, uint8_t **val, siz
   return e;
 }
 
+/* ---- the txid index's pending part (docs/storage.md) -------------------- */
+
+static size_t txp_home(const cx_hash *id, size_t mask) {
+  uint64_t x;
+  memcpy(&x, id->b + 8, 8); /* txids are SHA-256 outputs */
+  return (size_t)x & mask;
+}
+
+/* The newest pending entry of id, or NULL. Caller holds mu or is the writer. */
+static const txent *txp_find(const txpend *p, const cx_hash *id) {
+  if (!p->n) return NULL;
+  for (size_t i = txp_home(id, p->mask);; i = (i + 1) & p->mask) {
+    uint32_t v = p->slot[i];
+    if (!v) return NULL;
+    if (hash_eq(&p->v[v - 1].txid, id)) return &p->v[v - 1];
+  }
+}
+
+static void txp_index(txpend *p, size_t pos) {
+  size_t i = txp_home(&p->v[pos].txid, p->mask);
+  while (p->slot[i] && !hash_eq(&p->v[p->slot[i] - 1].txid, &p->v[pos].txid))
+    i = (i + 1) & p->mask;
+  p->slot[i] = (uint32_t)(pos + 1);
+}
+
+/* Room for `more` entries (the table at most half full). Caller holds mu:
+ * readers may be probing the arrays this reallocates. */
+static cx_err txp_reserve(txpend *p, size_t more) {
+  size_t need = p->n + more;
+  if (need > UINT32_MAX / 2) return CX_E_FULL;
+  if (need > p->cap) {
+    size_t cap = p->cap ? p->cap : 1024;
+    while (cap < need) cap *= 2;
+    txent *v = realloc(p->v, cap * sizeof *v);
+    if (!v) return CX_E_NOMEM;
+    p->v = v;
+    p->cap = cap;
+  }
+  size_t slots = p->slot ? p->mask + 1 : 0;
+  if (2 * need > slots) {
+    size_t ns = slots ? slots : 2048;
+    while (ns < 2 * need) ns *= 2;
+    uint32_t *t = calloc(ns, sizeof *t);
+    if (!t) return CX_E_NOMEM;
+    free(p->slot);
+    p->slot = t;
+    p->mask = ns - 1;
+    for (size_t i = 0; i < p->n; i++) txp_index(p, i);
+  }
+  return CX_OK;
+}
+
+/* Appends an entry; txp_reserve made room. */
+static void txp_add(txpend *p, const cx_hash *id, uint64_t height, uint32_t index, int32_t code) {
+  txent *e = &p->v[p->n];
+  e->txid = *id;
+  e->height = height;
+  e->index = index;
+  e->code = code;
+  e->seq = p->n;
+  txp_index(p, p->n++);
+}
+
+static void txp_clear(txpend *p) {
+  if (p->slot && p->n) memset(p->slot, 0, (p->mask + 1) * sizeof *p->slot);
+  p->n = 0;
+}
+
+static void txp_free(txpend *p) {
+  free(p->v);
+  free(p->slot);
+  memset(p, 0, sizeof *p);
+}
+
+static int txent_cmp(const void *a, const void *b) {
+  const txent *x = a, *y = b;
+  int c = memcmp(x->txid.b, y->txid.b, 32);
+  if (c) return c;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /* ---- tip / meta --------------------------------------------------------- */
 
 typedef struct {
@@ -677,7 +800,8 @@ static int any_key_from(store *s, const uint8_t *from, size_t fl, cx_err *e) {
 
 /* A store without a tip record must hold nothing but meta records. */
 static cx_err check_fresh(store *s, char *errbuf, size_t errlen) {
-  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_HASH, P_NREC, P_STATE, P_TX, P_SAVED};
+  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_HASH, P_NREC, P_STATE, P_TX, P_TXL,
+                                     P_SAVED};
   for (size_t i = 0; i < sizeof prefixes; i++) {
     cx_err e = CX_OK;
     if (any_key_from(s, &prefixes[i], 1, &e)) {
@@ -696,7 +820,7 @@ static cx_err check_fresh(store *s, char *errbuf, size_t errlen) {
 /* Nothing may be stored above the recorded tip: a commit writes its block,
  * records and tip in one batch. */
 static cx_err check_above_tip(store *s, uint64_t height, char *errbuf, size_t errlen) {
-  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_NREC};
+  static const uint8_t prefixes[] = {P_BLOCK, P_CERT, P_NREC, P_TXL};
   uint8_t k[9];
   for (size_t i = 0; i < sizeof prefixes; i++) {
     cx_err e = CX_OK;
@@ -735,8 +859,21 @@ static cx_err check_format(store *s, char *errbuf, size_t errlen) {
     seterr(errbuf, errlen, "the format record is unreadable or malformed");
     return e == CX_E_NOMEM ? e : CX_E_CORRUPT;
   }
+  if (get_be32(v) == 1) {
+    char *err = NULL;
+    put_be32(v, FORMAT_VERSION);
+    leveldb_put(s->db, s->wo_sync, (const char *)k, kl, (const char *)v, 4, &err);
+    if (err) {
+      seterr(errbuf, errlen, "upgrading the format record failed: %s", err);
+      e = ldb_map_err(err);
+      leveldb_free(err);
+      return e;
+    }
+    LOG_I(MOD, "store format 1 upgraded to %u (the txid index written behind)", FORMAT_VERSION);
+    return CX_OK;
+  }
   if (get_be32(v) != FORMAT_VERSION) {
-    seterr(errbuf, errlen, "store format %u, this build reads format %u", get_be32(v),
+    seterr(errbuf, errlen, "store format %u, this build reads formats 1 and %u", get_be32(v),
            FORMAT_VERSION);
     return CX_E_BAD_VERSION;
   }
@@ -812,6 +949,107 @@ static cx_err open_db(store *s, const char *dir, char *errbuf, size_t errlen) {
   return e;
 }
 
+/* One pending height: the txids from the stored block (opts.block_txids),
+ * the codes from its 'L' record rec (OK unless listed). */
+static cx_err txp_load_block(store *s, uint64_t h, const uint8_t *rec, size_t rlen,
+                             char *errbuf, size_t errlen) {
+  if (!s->opts.block_txids) {
+    seterr(errbuf, errlen, "the txid index has entries pending from height %llu: opening this "
+           "store needs a block decoder (store_opts.block_txids)", (unsigned long long)h);
+    return CX_E_INVALID_ARG;
+  }
+  uint8_t k[9], *blk = NULL;
+  size_t blen = 0, n = 0;
+  cx_hash *ids = NULL;
+  cx_err e = db_get(s, s->ro, k, height_key(k, P_BLOCK, h), &blk, &blen);
+  if (!e && (s->opts.block_txids(blk, blen, &ids, &n) != CX_OK || n != get_be32(rec))) {
+    seterr(errbuf, errlen, "block %llu does not decode to the %u transactions its txid record "
+           "counts", (unsigned long long)h, get_be32(rec));
+    e = CX_E_CORRUPT;
+  } else if (e) {
+    seterr(errbuf, errlen, "block %llu, whose txids are pending, is unreadable (%s)",
+           (unsigned long long)h, cx_err_name(e));
+    if (e == CX_E_NOT_FOUND) e = CX_E_CORRUPT;
+  }
+  free(blk);
+  size_t base = s->pend.n;
+  if (!e) e = txp_reserve(&s->pend, n);
+  for (size_t i = 0; !e && i < n; i++) {
+    if (s->txf) df_add(s->txf, ids[i].b);
+    txp_add(&s->pend, &ids[i], h, (uint32_t)i, CX_OK);
+  }
+  free(ids);
+  for (size_t j = 0; !e && j < (rlen - 4) / TXL_ENT; j++) {
+    uint32_t i = get_be32(rec + 4 + j * TXL_ENT);
+    if (i >= n) {
+      seterr(errbuf, errlen, "txid record of height %llu names transaction %u of %zu",
+             (unsigned long long)h, i, n);
+      e = CX_E_CORRUPT;
+    } else {
+      s->pend.v[base + i].code = (int32_t)get_be32(rec + 4 + j * TXL_ENT + 4);
+    }
+  }
+  return e;
+}
+
+/* store_open: the pending txid entries back from the 'L' records, one for
+ * each height above the mark up to the tip, and into the txid filter (its
+ * builder thread reads only 'T'). The first commit that leaves entries
+ * pending writes the mark; a store without one has everything under 'T'
+ * (and an 'L' record there is corruption). */
+static cx_err txp_load(store *s, uint64_t tip, char *errbuf, size_t errlen) {
+  uint8_t k[16], v8[8];
+  cx_err e = db_get_fixed(s, s->ro, k, meta_key(k, META_TXMARK), v8, 8);
+  if (e == CX_E_NOT_FOUND) {
+    s->txmark = tip;
+    e = CX_OK;
+  } else if (e) {
+    seterr(errbuf, errlen, "the txid index mark is unreadable or malformed");
+    return e == CX_E_NOMEM || e == CX_E_IO ? e : CX_E_CORRUPT;
+  } else if ((s->has_txmark = 1, s->txmark = get_be64(v8)) > tip) {
+    seterr(errbuf, errlen, "the txid index mark (%llu) is above the tip (%llu)",
+           (unsigned long long)s->txmark, (unsigned long long)tip);
+    return CX_E_CORRUPT;
+  }
+  uint64_t next = s->txmark + 1;
+  char *err = NULL;
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro_scan);
+  const uint8_t pfx = P_TXL;
+  for (leveldb_iter_seek(it, (const char *)&pfx, 1); !e && leveldb_iter_valid(it);
+       leveldb_iter_next(it)) {
+    size_t kl, vl;
+    const uint8_t *ik = (const uint8_t *)leveldb_iter_key(it, &kl);
+    if (kl == 0 || ik[0] != P_TXL) break;
+    const uint8_t *iv = (const uint8_t *)leveldb_iter_value(it, &vl);
+    uint64_t h = kl == 9 ? get_be64(ik + 1) : 0;
+    if (kl != 9 || h != next || vl < 4 || (vl - 4) % TXL_ENT) {
+      if (kl != 9)
+        seterr(errbuf, errlen, "a txid record has a malformed key (%zu bytes)", kl);
+      else
+        seterr(errbuf, errlen, "txid record of height %llu: expected height %llu's, a count "
+               "and whole %u-byte entries (%zu bytes)", (unsigned long long)h,
+               (unsigned long long)next, TXL_ENT, vl);
+      e = CX_E_CORRUPT;
+      break;
+    }
+    if ((e = txp_load_block(s, h, iv, vl, errbuf, errlen))) break;
+    next++;
+  }
+  leveldb_iter_get_error(it, &err);
+  leveldb_iter_destroy(it);
+  if (err) {
+    seterr(errbuf, errlen, "reading the pending txid records failed: %s", err);
+    leveldb_free(err);
+    return CX_E_IO;
+  }
+  if (!e && next != tip + 1) {
+    seterr(errbuf, errlen, "the txid records of heights %llu..%llu are missing",
+           (unsigned long long)next, (unsigned long long)tip);
+    e = CX_E_CORRUPT;
+  }
+  return e;
+}
+
 /* The txid filter's builder (digest_filter.h): adds every id of the txid
  * index as of open, from a snapshot taken before any commit, then marks the
  * filter ready. Ids committed meanwhile are added by store_commit. On a
@@ -871,6 +1109,7 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
     s->opts.sync = 1;
   }
   if (s->opts.check_depth == 0) s->opts.check_depth = DEFAULT_CHECK_DEPTH;
+  s->txbatch = !s->opts.block_txids ? 1 : s->opts.index_batch ? s->opts.index_batch : TXIDX_BATCH;
   if (pthread_mutex_init(&s->mu, NULL) != 0) {
     free(s);
     return CX_E_NOMEM;
@@ -973,9 +1212,10 @@ cx_err store_open(const char *dir, const store_opts *opts, store **out, char *er
     goto out;
   }
   e = CX_OK;
-  snap_take(s, s->cur);
   /* Without the filter or its thread every txid lookup goes to LevelDB. */
   s->txf = df_new(FILTER_FIRST, FILTER_MAX_BYTES);
+  if ((e = txp_load(s, s->height, errbuf, errlen))) goto out;
+  snap_take(s, s->cur);
   atomic_init(&s->txf_stop, 0);
   if (s->txf) s->txf_started = pthread_create(&s->txf_thread, NULL, txf_build, s) == 0;
   LOG_I(MOD, "opened %s: height %llu, %llu state entries, root %s", dir,
@@ -994,6 +1234,7 @@ void store_close(store *s) {
   }
   df_free(s->txf);
   df_free(s->kf);
+  txp_free(&s->pend);
   snap_pins_free(s);
   if (s->cur) {
     /* No reader may be inside a call at close: that is the caller's contract. */
@@ -1098,7 +1339,22 @@ cx_err store_tx_get(store *s, const cx_hash *txid, store_txloc *out) {
   uint8_t k[33], *v = NULL;
   size_t n = 0;
   if (surely_absent(s->txf, txid)) return CX_E_NOT_FOUND;
-  cx_err e = read_get(s, k, hash_key(k, P_TX, txid), &v, &n);
+  /* The pending entries and the snapshot are published together (under
+   * mu): an id is in the one or the other, never in neither. */
+  pthread_mutex_lock(&s->mu);
+  const txent *pe = txp_find(&s->pend, txid);
+  if (pe) {
+    out->height = pe->height;
+    out->index = pe->index;
+    out->code = pe->code;
+    pthread_mutex_unlock(&s->mu);
+    return CX_OK;
+  }
+  snapref *r = s->cur;
+  r->refs++;
+  pthread_mutex_unlock(&s->mu);
+  cx_err e = db_get(s, r->ro, k, hash_key(k, P_TX, txid), &v, &n);
+  snap_release(s, r);
   if (e) return e;
   if (n != TXLOC_LEN) {
     e = CX_E_CORRUPT;
@@ -1609,10 +1865,18 @@ static void batch_tip(leveldb_writebatch_t *wb, uint64_t height, const cx_hash *
 /* Writes the batch; on success installs the new tip, root, tree nodes and a
  * fresh snapshot for readers in one critical section. nsnap is preallocated
  * so nothing can fail once the batch is durable. */
+/* What a commit does to the pending txid entries once it is written. */
+typedef struct {
+  int flushed; /* the batch put every pending entry and the block's under 'T' */
+  uint64_t height;
+  const store_txent *txs;
+  size_t ntx;
+} txupd;
+
 static cx_err write_and_publish(store *s, leveldb_writebatch_t *wb,
                                 const leveldb_writeoptions_t *wo, snapref *nsnap,
                                 const tdelta *d, uint64_t height, const cx_hash *tip,
-                                const cx_hash *chain_id) {
+                                const cx_hash *chain_id, const txupd *u) {
   char *err = NULL;
   leveldb_write(s->db, wo, wb, &err);
   if (err) {
@@ -1631,6 +1895,14 @@ static cx_err write_and_publish(store *s, leveldb_writebatch_t *wb,
   if (chain_id) {
     s->chain_id = *chain_id;
     s->has_chain = 1;
+  }
+  if (u) s->has_txmark = 1;
+  if (u && u->flushed) {
+    txp_clear(&s->pend);
+    s->txmark = u->height;
+  } else if (u) { /* room was reserved before the write */
+    for (size_t i = 0; i < u->ntx; i++)
+      txp_add(&s->pend, &u->txs[i].txid, u->height, (uint32_t)i, u->txs[i].code);
   }
   snapref *old = snap_publish_locked(s, nsnap);
   pthread_mutex_unlock(&s->mu);
@@ -1651,6 +1923,71 @@ static void cache_written(store *s, const store_ws *ws, cx_err write_err) {
     if (en->state == WS_PUT) sc_update(s->sc, en->key, en->klen, en->val, en->vlen);
     if (en->state == WS_DEL) sc_update(s->sc, en->key, en->klen, NULL, 0);
   }
+}
+
+/* The block's txid entries stay pending: its 'L' record (with the block's
+ * bytes, which name the txids, the entries' durable copy until they go
+ * under 'T': the count and the codes that are not OK), and room for them
+ * in the table. */
+static cx_err batch_txids_pending(store *s, leveldb_writebatch_t *wb, uint64_t height,
+                                  const store_txent *txs, size_t ntx) {
+  pthread_mutex_lock(&s->mu);
+  cx_err e = txp_reserve(&s->pend, ntx);
+  pthread_mutex_unlock(&s->mu);
+  if (e) return e;
+  size_t nbad = 0;
+  for (size_t i = 0; i < ntx; i++) nbad += txs[i].code != CX_OK;
+  uint8_t k[16], *v = malloc(4 + nbad * TXL_ENT);
+  if (!v) return CX_E_NOMEM;
+  put_be32(v, (uint32_t)ntx);
+  for (size_t i = 0, j = 0; i < ntx; i++) {
+    if (txs[i].code == CX_OK) continue;
+    put_be32(v + 4 + j * TXL_ENT, (uint32_t)i);
+    put_be32(v + 4 + j++ * TXL_ENT + 4, (uint32_t)txs[i].code);
+  }
+  leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_TXL, height), (const char *)v,
+                         4 + nbad * TXL_ENT);
+  free(v);
+  if (!s->has_txmark) { /* without it the next open would take the tip for the mark */
+    uint8_t m[8];
+    put_be64(m, s->txmark);
+    leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_TXMARK), (const char *)m, 8);
+  }
+  return CX_OK;
+}
+
+/* Every pending entry and the block's own go under 'T' in txid order (a
+ * memtable insert in key order finds its place in cache, where one at a
+ * random key misses at each level of a 16 MB skiplist); the 'L' records
+ * they came from are deleted and the mark moves to this height. A txid
+ * met twice keeps its latest entry, as consecutive puts would. */
+static cx_err batch_txids_flush(store *s, leveldb_writebatch_t *wb, uint64_t height,
+                                const store_txent *txs, size_t ntx) {
+  const txpend *p = &s->pend;
+  size_t n = p->n + ntx;
+  txent *a = malloc((n ? n : 1) * sizeof *a);
+  if (!a) return CX_E_NOMEM;
+  memcpy(a, p->v, p->n * sizeof *a);
+  for (size_t i = 0; i < ntx; i++)
+    a[p->n + i] = (txent){.txid = txs[i].txid, .height = height, .index = (uint32_t)i,
+                          .code = txs[i].code, .seq = p->n + i};
+  qsort(a, n, sizeof *a, txent_cmp);
+  uint8_t k[33], loc[TXLOC_LEN];
+  for (size_t i = 0; i < n; i++) {
+    if (i + 1 < n && hash_eq(&a[i].txid, &a[i + 1].txid)) continue;
+    put_be64(loc, a[i].height);
+    put_be32(loc + 8, a[i].index);
+    put_be32(loc + 12, (uint32_t)a[i].code);
+    leveldb_writebatch_put(wb, (const char *)k, hash_key(k, P_TX, &a[i].txid), (const char *)loc,
+                           sizeof loc);
+  }
+  free(a);
+  for (uint64_t h = s->txmark + 1; h < height; h++)
+    leveldb_writebatch_delete(wb, (const char *)k, height_key(k, P_TXL, h));
+  uint8_t v[8];
+  put_be64(v, height);
+  leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_TXMARK), (const char *)v, 8);
+  return CX_OK;
 }
 
 cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *block_hash,
@@ -1709,19 +2046,18 @@ cx_err store_commit(store *s, store_ws *ws, uint64_t height, const cx_hash *bloc
   memcpy(v + 32, parent_hash->b, 32);
   leveldb_writebatch_put(wb, (const char *)k, height_key(k, P_NREC, height),
                          (const char *)v, NREC_LEN);
-  for (size_t i = 0; i < ntx; i++) {
-    uint8_t loc[TXLOC_LEN];
-    put_be64(loc, height);
-    put_be32(loc + 8, (uint32_t)i);
-    put_be32(loc + 12, (uint32_t)txs[i].code);
-    leveldb_writebatch_put(wb, (const char *)k, hash_key(k, P_TX, &txs[i].txid),
-                           (const char *)loc, sizeof loc);
+  for (size_t i = 0; i < ntx; i++)
     if (s->txf) df_add(s->txf, txs[i].txid.b); /* before the write (digest_filter.h) */
-  }
+  txupd u = {.height = height, .txs = txs, .ntx = ntx};
+  u.flushed = s->txbatch <= 1 || s->pend.n + ntx >= s->txbatch ||
+              height - s->txmark >= TXIDX_HEIGHTS;
+  e = u.flushed ? batch_txids_flush(s, wb, height, txs, ntx)
+                : batch_txids_pending(s, wb, height, txs, ntx);
+  if (e) goto out;
   batch_state(wb, ws);
   batch_tip(wb, height, block_hash, &d->root);
   sc_begin(s->sc);
-  e = write_and_publish(s, wb, s->wo, nsnap, d, height, block_hash, NULL);
+  e = write_and_publish(s, wb, s->wo, nsnap, d, height, block_hash, NULL, &u);
   cache_written(s, ws, e);
   sc_end(s->sc);
   nsnap = NULL;
@@ -1768,7 +2104,7 @@ cx_err store_init_genesis(store *s, store_ws *ws, const cx_hash *chain_id) {
                          (const char *)chain_id->b, 32);
   batch_tip(wb, 0, &(cx_hash){{0}}, &d->root);
   sc_begin(s->sc);
-  e = write_and_publish(s, wb, s->wo_sync, nsnap, d, 0, &(cx_hash){{0}}, chain_id);
+  e = write_and_publish(s, wb, s->wo_sync, nsnap, d, 0, &(cx_hash){{0}}, chain_id, NULL);
   cache_written(s, ws, e);
   sc_end(s->sc);
   nsnap = NULL;
@@ -2307,6 +2643,8 @@ cx_err store_install_finish(store *s, uint64_t height, const cx_hash *block_hash
   batch_tip(wb, height, block_hash, root);
   put_be64(v, height);
   leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_BASE), (const char *)v, 8);
+  /* no block below the base is stored, so no txid of one is pending */
+  leveldb_writebatch_put(wb, (const char *)k, meta_key(k, META_TXMARK), (const char *)v, 8);
   leveldb_writebatch_delete(wb, (const char *)k, meta_key(k, META_RESTORING));
   if ((e = batch_move(s, wb, P_SAVED, 0, SIZE_MAX, &count, NULL))) goto out;
   if ((e = batch_write(s, wb, s->wo_sync, "finishing a snapshot install"))) {
@@ -2320,6 +2658,9 @@ cx_err store_install_finish(store *s, uint64_t height, const cx_hash *block_hash
   s->height = height;
   s->tip = *block_hash;
   s->base = height;
+  s->txmark = height;
+  s->has_txmark = 1;
+  txp_clear(&s->pend); /* empty: installs begin at height 0 */
   s->epoch++;
   snapref *old = snap_publish_locked(s, nsnap);
   pthread_mutex_unlock(&s->mu);

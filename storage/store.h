@@ -54,6 +54,15 @@ typedef struct {
    * store_verify_all. NULL: only the recorded hash links are checked. */
   cx_err (*block_hasher)(const uint8_t *blk, size_t len, cx_hash *hash, cx_hash *parent);
   unsigned check_depth; /* blocks re-hashed at open, back from the tip; 0 = 64 */
+  /* Lists a stored block's transaction ids in order (*ids malloc'd, the
+   * caller frees it). With it the txid index is written behind: entries
+   * gather (at most 256 heights) and go under their txids in one sorted run
+   * (docs/storage.md, "The txid index, written behind"), and after a crash
+   * the ones still pending are read back from the blocks. NULL: each
+   * commit writes its own, and a store with pending entries does not open
+   * (CX_E_INVALID_ARG). Answers are the same either way. */
+  cx_err (*block_txids)(const uint8_t *blk, size_t len, cx_hash **ids, size_t *n);
+  unsigned index_batch; /* entries gathered before a write; 0 = 8192, 1 = none */
 } store_opts;
 
 /* Opens (creating if absent) the store in directory dir. On start it checks:
@@ -138,8 +147,9 @@ typedef struct {
 
 /* Commits block `height` (must be store_height()+1) atomically and durably:
  * the block bytes, its hash, its certificate bytes (may be empty), the tx
- * index entries (index = position in txs), the write set, and the new tip
- * and state root — one LevelDB WriteBatch written with sync=true.
+ * index entries (index = position in txs; pending in memory and durable
+ * through the block with opts.block_txids, see there), the write set, and
+ * the new tip and state root — one LevelDB WriteBatch written with sync=true.
  * parent_hash must equal store_tip_hash() (CX_E_BAD_PARENT otherwise).
  * The write set is consumed (freed) whether or not the commit succeeds; ws may
  * be NULL (no state change). With opts->block_hasher set, the block bytes must

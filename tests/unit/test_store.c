@@ -1148,6 +1148,212 @@ START_TEST(test_txid_filter_follows_commits) {
 }
 END_TEST
 
+/* The txid index written behind (docs/storage.md): blocks of this test's
+ * format carry their txids, parent(32) || u64be height || salt || txid(32)...,
+ * so the store can read the pending ones back. */
+static cx_err tb_txids(const uint8_t *blk, size_t len, cx_hash **ids, size_t *n) {
+  if (len < 41 || (len - 41) % 32) return CX_E_BAD_BLOCK;
+  *n = (len - 41) / 32;
+  *ids = malloc((*n ? *n : 1) * sizeof **ids);
+  if (!*ids) return CX_E_NOMEM;
+  for (size_t i = 0; i < *n; i++) memcpy((*ids)[i].b, blk + 41 + 32 * i, 32);
+  return CX_OK;
+}
+
+static void commit_tb(store *s, const store_txent *txs, size_t ntx) {
+  cx_hash tip, bh;
+  uint64_t h = store_height(s) + 1;
+  store_tip_hash(s, &tip);
+  uint8_t *b = malloc(41 + 32 * ntx);
+  memcpy(b, tip.b, 32);
+  for (int i = 0; i < 8; i++) b[32 + i] = (uint8_t)(h >> (56 - 8 * i));
+  b[40] = 0x5a;
+  for (size_t i = 0; i < ntx; i++) memcpy(b + 41 + 32 * i, txs[i].txid.b, 32);
+  hash_tagged(CX_TAG_BLOCK, b, 41 + 32 * ntx, &bh);
+  cx_err e = store_commit(s, store_ws_new(s), h, &bh, &tip, b, 41 + 32 * ntx, NULL, 0, txs, ntx);
+  ck_assert_msg(e == CX_OK, "commit %llu: %s", (unsigned long long)h, cx_err_name(e));
+  free(b);
+}
+
+/* What store_tx_get must answer: the last commit of each id wins. */
+typedef struct {
+  cx_hash id;
+  store_txloc loc;
+} tb_ref;
+
+static void expect_ref(store *s, const tb_ref *r, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    store_txloc loc;
+    cx_err e = store_tx_get(s, &r[i].id, &loc);
+    ck_assert_msg(e == CX_OK, "txid %zu: %s", i, cx_err_name(e));
+    ck_assert_uint_eq(loc.height, r[i].loc.height);
+    ck_assert_uint_eq(loc.index, r[i].loc.index);
+    ck_assert_int_eq(loc.code, r[i].loc.code);
+  }
+  cx_hash absent;
+  for (int k = 0; k < 20; k++) {
+    store_txloc loc;
+    tu_randbytes(absent.b, 32);
+    ck_assert_int_eq(store_tx_get(s, &absent, &loc), CX_E_NOT_FOUND);
+  }
+}
+
+static size_t raw_count(const char *dir, uint8_t prefix) {
+  leveldb_options_t *opt;
+  leveldb_t *db = raw_open(dir, &opt);
+  leveldb_readoptions_t *ro = leveldb_readoptions_create();
+  leveldb_iterator_t *it = leveldb_create_iterator(db, ro);
+  size_t n = 0;
+  for (leveldb_iter_seek(it, (const char *)&prefix, 1); leveldb_iter_valid(it);
+       leveldb_iter_next(it)) {
+    size_t kl;
+    if ((uint8_t)leveldb_iter_key(it, &kl)[0] != prefix) break;
+    n++;
+  }
+  leveldb_iter_destroy(it);
+  leveldb_readoptions_destroy(ro);
+  raw_close(db, opt);
+  return n;
+}
+
+/* Random blocks of 0..40 txids, some codes not OK, some ids committed
+ * again; every id answered right after each commit and after reopens that
+ * find entries pending (read back from the blocks), with a batch of 100
+ * entries and then with each commit writing its own; a long run of empty
+ * blocks flushes at 256 heights. */
+START_TEST(test_txid_index_behind) {
+  char *dir = tu_tmpdir("store");
+  store_opts o = test_opts(1);
+  o.block_txids = tb_txids;
+  o.index_batch = 100;
+  store *s = open_ok(dir, &o);
+  size_t cap = 4096, n = 0, reopens_pending = 0;
+  tb_ref *ref = calloc(cap, sizeof *ref);
+  for (uint64_t h = 1; h <= 120; h++) {
+    store_txent txs[40];
+    size_t ntx = (size_t)(tu_rand() % 41);
+    for (size_t i = 0; i < ntx; i++) {
+      int again = n > 0 && tu_rand() % 8 == 0;
+      size_t r = again ? (size_t)(tu_rand() % n) : n++;
+      if (!again) tu_randbytes(ref[r].id.b, 32);
+      for (size_t j = 0; j < i; j++) /* not twice in one block */
+        if (hash_eq(&txs[j].txid, &ref[r].id)) r = n, tu_randbytes(ref[n++].id.b, 32);
+      txs[i].txid = ref[r].id;
+      txs[i].code = tu_rand() % 4 == 0 ? CX_E_INVALID_ARG : CX_OK;
+      ref[r].loc = (store_txloc){.height = h, .index = (uint32_t)i, .code = txs[i].code};
+    }
+    commit_tb(s, txs, ntx);
+    expect_ref(s, ref, n);
+    if (h % 17 == 0 || h == 120) {
+      store_close(s);
+      reopens_pending += raw_count(dir, 'L') > 0;
+      if (h == 120) o.index_batch = 1;
+      s = open_ok(dir, &o);
+      expect_ref(s, ref, n);
+    }
+  }
+  ck_assert_uint_ge(reopens_pending, 3); /* reads back were exercised */
+  commit_tb(s, NULL, 0); /* batch 1: everything under 'T' */
+  store_close(s);
+  ck_assert_uint_eq(raw_count(dir, 'L'), 0);
+  o.index_batch = 0;
+  s = open_ok(dir, &o);
+  for (int i = 0; i < 300; i++) commit_tb(s, NULL, 0);
+  store_close(s);
+  ck_assert_uint_le(raw_count(dir, 'L'), 256);
+  s = open_ok(dir, &o);
+  expect_ref(s, ref, n);
+  store_close(s);
+  free(ref);
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
+/* A pending height whose 'L' record is gone, or whose block no longer
+ * decodes to the count it names, stops the open; so does opening a store
+ * with pending entries without a block decoder. */
+START_TEST(test_txid_index_behind_damage) {
+  char *dir = tu_tmpdir("store");
+  store_opts o = test_opts(1);
+  o.block_txids = tb_txids;
+  store *s = open_ok(dir, &o);
+  store_txent txs[3];
+  for (int h = 0; h < 4; h++) {
+    for (int i = 0; i < 3; i++) {
+      tu_randbytes(txs[i].txid.b, 32);
+      txs[i].code = CX_OK;
+    }
+    commit_tb(s, txs, 3);
+  }
+  store_close(s);
+  store_opts plain = test_opts(1);
+  store *t = NULL;
+  char err[256] = "";
+  ck_assert_int_eq(store_open(dir, &plain, &t, err, sizeof err), CX_E_INVALID_ARG);
+  ck_assert_msg(strstr(err, "block decoder") != NULL, "%s", err);
+
+  leveldb_options_t *opt;
+  leveldb_t *db = raw_open(dir, &opt);
+  uint8_t k[9] = {'L', 0, 0, 0, 0, 0, 0, 0, 2};
+  uint8_t bad[4] = {0, 0, 0, 4}; /* block 2 has 3 */
+  raw_put(db, k, 9, (const char *)bad, 4);
+  raw_close(db, opt);
+  expect_corrupt(dir, &o, "does not decode to the 4 transactions");
+
+  db = raw_open(dir, &opt);
+  char *e = NULL;
+  leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+  leveldb_delete(db, wo, (const char *)k, 9, &e);
+  ck_assert_ptr_null(e);
+  leveldb_writeoptions_destroy(wo);
+  raw_close(db, opt);
+  expect_corrupt(dir, &o, "expected height 2's");
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
+/* A format-1 store (every txid under 'T') opens and is marked format 2, so
+ * a build that reads only format 1 refuses it; an unknown format is refused. */
+START_TEST(test_format_upgrade) {
+  char *dir = tu_tmpdir("store");
+  store_opts o = test_opts(1);
+  store *s = open_ok(dir, &o); /* no decoder: every commit writes its 'T' records */
+  store_txent tx = {.code = CX_OK};
+  tu_randbytes(tx.txid.b, 32);
+  commit_tb(s, &tx, 1);
+  store_close(s);
+  const uint8_t fk[7] = {'M', 'f', 'o', 'r', 'm', 'a', 't'};
+  leveldb_options_t *opt;
+  leveldb_t *db = raw_open(dir, &opt);
+  raw_put(db, fk, 7, "\0\0\0\1", 4);
+  raw_close(db, opt);
+  o.block_txids = tb_txids;
+  s = open_ok(dir, &o);
+  store_txloc loc;
+  ck_assert_int_eq(store_tx_get(s, &tx.txid, &loc), CX_OK);
+  ck_assert_uint_eq(loc.height, 1);
+  store_close(s);
+  db = raw_open(dir, &opt);
+  char *err = NULL;
+  size_t vl = 0;
+  leveldb_readoptions_t *ro = leveldb_readoptions_create();
+  char *v = leveldb_get(db, ro, (const char *)fk, 7, &vl, &err);
+  ck_assert(v && vl == 4 && memcmp(v, "\0\0\0\2", 4) == 0);
+  leveldb_free(v);
+  leveldb_readoptions_destroy(ro);
+  raw_put(db, fk, 7, "\0\0\0\3", 4);
+  raw_close(db, opt);
+  store *t = NULL;
+  char e[256] = "";
+  ck_assert_int_eq(store_open(dir, &o, &t, e, sizeof e), CX_E_BAD_VERSION);
+  ck_assert_msg(strstr(e, "store format 3") != NULL, "%s", e);
+  tu_rmrf(dir);
+  free(dir);
+}
+END_TEST
+
 /* The state-key filter (digest_filter.h): more keys than the state cache
  * holds, so most reads pass it; present keys are found through commits,
  * deletes and a reopen (the filter is rebuilt by open's scan), absent ones
@@ -1224,6 +1430,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_concurrent_readers);
   tcase_add_test(tc, test_cache_follows_commits);
   tcase_add_test(tc, test_txid_filter_follows_commits);
+  tcase_add_test(tc, test_txid_index_behind);
+  tcase_add_test(tc, test_txid_index_behind_damage);
+  tcase_add_test(tc, test_format_upgrade);
   tcase_add_test(tc, test_state_key_filter);
   suite_add_tcase(s, tc);
   return s;
