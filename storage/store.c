@@ -837,38 +837,34 @@ static cx_err check_above_tip(store *s, uint64_t height, char *errbuf, size_t er
   return CX_OK;
 }
 
+/* Writes the format record (synced); what names the write in errbuf. */
+static cx_err put_format(store *s, const uint8_t *k, size_t kl, const char *what, char *errbuf,
+                         size_t errlen) {
+  uint8_t v[4];
+  char *err = NULL;
+  put_be32(v, FORMAT_VERSION);
+  leveldb_put(s->db, s->wo_sync, (const char *)k, kl, (const char *)v, 4, &err);
+  if (!err) return CX_OK;
+  seterr(errbuf, errlen, "%s the format record failed: %s", what, err);
+  cx_err e = ldb_map_err(err);
+  leveldb_free(err);
+  return e;
+}
+
 static cx_err check_format(store *s, char *errbuf, size_t errlen) {
   uint8_t k[16], v[4];
   size_t kl = meta_key(k, META_FORMAT);
   cx_err e = db_get_fixed(s, s->ro, k, kl, v, 4);
   if (e == CX_E_NOT_FOUND) {
     e = check_fresh(s, errbuf, errlen);
-    if (e) return e;
-    char *err = NULL;
-    put_be32(v, FORMAT_VERSION);
-    leveldb_put(s->db, s->wo_sync, (const char *)k, kl, (const char *)v, 4, &err);
-    if (err) {
-      seterr(errbuf, errlen, "writing the format record failed: %s", err);
-      e = ldb_map_err(err);
-      leveldb_free(err);
-      return e;
-    }
-    return CX_OK;
+    return e ? e : put_format(s, k, kl, "writing", errbuf, errlen);
   }
   if (e) {
     seterr(errbuf, errlen, "the format record is unreadable or malformed");
     return e == CX_E_NOMEM ? e : CX_E_CORRUPT;
   }
   if (get_be32(v) == 1) {
-    char *err = NULL;
-    put_be32(v, FORMAT_VERSION);
-    leveldb_put(s->db, s->wo_sync, (const char *)k, kl, (const char *)v, 4, &err);
-    if (err) {
-      seterr(errbuf, errlen, "upgrading the format record failed: %s", err);
-      e = ldb_map_err(err);
-      leveldb_free(err);
-      return e;
-    }
+    if ((e = put_format(s, k, kl, "upgrading", errbuf, errlen))) return e;
     LOG_I(MOD, "store format 1 upgraded to %u (the txid index written behind)", FORMAT_VERSION);
     return CX_OK;
   }

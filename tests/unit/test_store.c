@@ -297,6 +297,14 @@ static void raw_put(leveldb_t *db, const void *k, size_t kl, const void *v, size
   ck_assert_ptr_null(err);
 }
 
+static void raw_del(leveldb_t *db, const void *k, size_t kl) {
+  char *err = NULL;
+  leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+  leveldb_delete(db, wo, k, kl, &err);
+  ck_assert_ptr_null(err);
+  leveldb_writeoptions_destroy(wo);
+}
+
 /* Copies the first key with this prefix into k; returns its length. */
 static size_t raw_first(leveldb_t *db, uint8_t prefix, uint8_t *k, size_t cap) {
   leveldb_readoptions_t *ro = leveldb_readoptions_create();
@@ -1302,11 +1310,7 @@ START_TEST(test_txid_index_behind_damage) {
   expect_corrupt(dir, &o, "does not decode to the 4 transactions");
 
   db = raw_open(dir, &opt);
-  char *e = NULL;
-  leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
-  leveldb_delete(db, wo, (const char *)k, 9, &e);
-  ck_assert_ptr_null(e);
-  leveldb_writeoptions_destroy(wo);
+  raw_del(db, k, 9);
   raw_close(db, opt);
   expect_corrupt(dir, &o, "expected height 2's");
   tu_rmrf(dir);
