@@ -1963,7 +1963,7 @@ static cx_err batch_txids_flush(store *s, leveldb_writebatch_t *wb, uint64_t hei
   size_t n = p->n + ntx;
   txent *a = malloc((n ? n : 1) * sizeof *a);
   if (!a) return CX_E_NOMEM;
-  memcpy(a, p->v, p->n * sizeof *a);
+  if (p->n) memcpy(a, p->v, p->n * sizeof *a);
   for (size_t i = 0; i < ntx; i++)
     a[p->n + i] = (txent){.txid = txs[i].txid, .height = height, .index = (uint32_t)i,
                           .code = txs[i].code, .seq = p->n + i};
