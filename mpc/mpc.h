@@ -102,13 +102,16 @@ cx_err mpc_pool_take_triples(mpc_pool *p, size_t count, fe *a, fe *b, fe *c);
 cx_err mpc_pool_take_rands(mpc_pool *p, size_t count, fe *r);
 cx_err mpc_pool_take_bits(mpc_pool *p, size_t count, fe *bits);
 cx_err mpc_pool_take_ints(mpc_pool *p, size_t count, fe *ints);
+/* The kinds of pool material, in the order of every per-kind array
+ * (positions, guards, digests): triples, rands, bits, ints. */
+#define MPC_POOL_KINDS 4
 /* Items ever taken, per kind: pos[0] triples, pos[1] rands, pos[2] bits,
  * pos[3] ints.
  * Parties whose pools are aligned have equal positions; every online
  * session compares them (and where the items ahead come from) before it
  * decodes any share, and aborts with CX_E_MPC_POOL_DESYNC if they differ
  * (docs/mpc-online.md "Pool alignment"). */
-void mpc_pool_position(const mpc_pool *p, uint64_t pos[4]);
+void mpc_pool_position(const mpc_pool *p, uint64_t pos[MPC_POOL_KINDS]);
 /* A digest of what the pool holds: per kind its position, then the batch
  * labels (ids of the sessions that made them) and counts of the items
  * still in it, in FIFO order. Two pools are aligned iff their digests are

@@ -154,7 +154,7 @@ typedef struct {
   arena ar;
   size_t *kstart;  /* register lifetimes (prog_kills) */
   uint64_t *kill;
-  uint64_t need[4]; /* the program's triples, rands, bits, ints (mpc_prog_cost_at) */
+  uint64_t need[MPC_POOL_KINDS]; /* the program's triples, rands, bits, ints (mpc_prog_cost_at) */
   uint8_t guard[MPC_GUARD_BYTES]; /* my pool guard, made at start */
   slotvec *in;
   size_t nin;
@@ -371,13 +371,13 @@ static size_t hdr_elems(uint32_t round, fe tag) { return 1 + (has_guard(round, t
  * the digest of the items the program will take, as they are when the
  * session starts, packed MPC_PACK bytes per element. */
 static void guard_make(mpc_session *s, online *o) {
-  uint64_t pos[4];
+  uint64_t pos[MPC_POOL_KINDS];
   uint8_t dig[16];
   mpc_pool_position(s->pool, pos);
   mpc_pool_ahead_digest(s->pool, o->need, dig);
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < MPC_POOL_KINDS; k++)
     for (int b = 0; b < 8; b++) o->guard[8 * k + b] = (uint8_t)(pos[k] >> (8 * b));
-  memcpy(o->guard + 32, dig, sizeof dig);
+  memcpy(o->guard + 8 * MPC_POOL_KINDS, dig, sizeof dig);
 }
 
 static void guard_pack(const uint8_t *bytes, fe *v) {
@@ -392,11 +392,11 @@ static void guard_pack(const uint8_t *bytes, fe *v) {
 }
 
 /* The positions packed in a guard (for the reason sentence). */
-static void guard_positions(const fe *v, uint64_t pos[4]) {
+static void guard_positions(const fe *v, uint64_t pos[MPC_POOL_KINDS]) {
   uint8_t bytes[MPC_GUARD_N * PACK];
   for (size_t i = 0; i < MPC_GUARD_N; i++)
     for (int b = 0; b < PACK; b++) bytes[i * PACK + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
-  for (int k = 0; k < 4; k++) {
+  for (int k = 0; k < MPC_POOL_KINDS; k++) {
     pos[k] = 0;
     for (int b = 7; b >= 0; b--) pos[k] = pos[k] << 8 | bytes[8 * k + b];
   }
@@ -548,10 +548,10 @@ static int guard_check(mpc_session *s, online *o, fe tag) {
     }
   }
   if (!differ) return 0;
-  uint64_t a[4], b[4];
+  uint64_t a[MPC_POOL_KINDS], b[MPC_POOL_KINDS];
   guard_positions(other, a);
   guard_positions(mine, b);
-  int same = a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+  int same = memcmp(a, b, sizeof a) == 0;
   uint32_t c = 0;
   for (uint64_t d = differ; d; d &= d - 1) c++;
   sess_abort(s, CX_E_MPC_POOL_DESYNC, -1,

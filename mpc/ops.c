@@ -402,7 +402,8 @@ static uint32_t open_bits_equal(bld *b, uint64_t len, uint32_t y, uint32_t *r, u
     drop(b, t);
     drop(b, r[i]);
   }
-  if (m < 3 || !and_by_count(m)) return prod_tree(b, e, m); /* m < 3: for the compiler */
+  /* and_by_count is 0 below 3; repeated so that gcc sees e[0] written (-Wmaybe-uninitialized) */
+  if (m < 3 || !and_by_count(m)) return prod_tree(b, e, m);
   uint32_t acc = e[0];
   for (uint32_t i = 1; i < m; i++) acc = s_op_c(b, MPC_OP_ADD, acc, e[i]);
   uint32_t d = s_addc_c(b, s_mulc_c(b, acc, fe_neg(1)), (fe)m); /* m - sum e_i */

@@ -131,6 +131,7 @@ typedef struct {
 } batches;
 
 enum { K_TRIPLES = 0, K_RANDS, K_BITS, K_INTS, K_N };
+_Static_assert(K_N == MPC_POOL_KINDS, "mpc.h orders the kinds as this enum");
 
 struct mpc_pool {
   ring g[K_N];     /* per kind; g[K_TRIPLES] holds the a's and the triples' head and count */

@@ -166,7 +166,7 @@ void mpc_pool_set_label(mpc_pool *p, const uint8_t label[32]);
  * bits, ints) come from: the labels of their batches, the offsets in them, and
  * how many of them the pool holds. Two pools whose next items are the same
  * items of the same batches give the same digest. */
-void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[4], uint8_t out[16]);
+void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[MPC_POOL_KINDS], uint8_t out[16]);
 
 /* ---- online payloads (online.c builds them, session.c judges evidence) -- */
 
@@ -195,7 +195,7 @@ void mpc_pool_ahead_digest(const mpc_pool *p, const uint64_t need[4], uint8_t ou
  * rands, bits, ints, u64 little-endian) and the 16-byte mpc_pool_ahead_digest of
  * the material the program will take. They are not shares: wrong-share
  * evidence never points into them. */
-#define MPC_GUARD_BYTES (4 * 8 + 16)
+#define MPC_GUARD_BYTES (MPC_POOL_KINDS * 8 + 16)
 #define MPC_GUARD_N ((MPC_GUARD_BYTES + MPC_PACK - 1) / MPC_PACK)
 
 /* ---- programs (program.c, used by online.c) ----------------------------- */

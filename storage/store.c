@@ -516,8 +516,9 @@ static void txp_index(txpend *p, size_t pos) {
   p->slot[i] = (uint32_t)(pos + 1);
 }
 
-/* Room for `more` entries (the table at most half full). Caller holds mu:
- * readers may be probing the arrays this reallocates. */
+/* Room for `more` entries (the table at most half full). Caller holds mu
+ * (readers may be probing the arrays this reallocates), or is store_open,
+ * before any reader. */
 static cx_err txp_reserve(txpend *p, size_t more) {
   size_t need = p->n + more;
   if (need > UINT32_MAX / 2) return CX_E_FULL;

@@ -1145,7 +1145,7 @@ START_TEST(test_pool_fifo) {
   ck_assert_uint_eq(lv.cap_ints, 4);
   ck_assert_uint_eq(lv.bits, 1); /* the others untouched */
   ck_assert_uint_eq(lv.rands, 0);
-  uint64_t pos[4];
+  uint64_t pos[MPC_POOL_KINDS];
   mpc_pool_position(p, pos);
   ck_assert_uint_eq(pos[2], 2);
   ck_assert_uint_eq(pos[3], 2);

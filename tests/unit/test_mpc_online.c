@@ -1828,7 +1828,7 @@ static void expect_desync(mh *h, const mpc_program *p, char why[][200]) {
 START_TEST(t_pool_desync) {
   char why[MPC_MAX_N][200];
   mpc_pool *scratch[MPC_MAX_N] = {0};
-  uint64_t pos[4];
+  uint64_t pos[MPC_POOL_KINDS];
   /* Party 0 accepted an extra prep batch first: every position is equal
    * (nothing was taken yet), but other batches are ahead. */
   mh *h = mk_cap(4, 64);
