@@ -495,7 +495,7 @@ cx_err blocks_commit(node *n, bcache_ent *ent, const cx_cert *cert, bft_event *e
   node_vault_follow(n);
   for (size_t i = 0; i < TIMERS_MAX; i++) /* timers of the old height are stale */
     if (n->timers[i].used && n->timers[i].height <= ev->height) n->timers[i].used = 0;
-  n->started = 0;
+  __atomic_store_n(&n->started, 0, __ATOMIC_RELAXED);
   n->last_commit_mono = n->clock->mono_ms(n->clock);
   statesync_serve_tick(n); /* pins at every 16th height: at each commit */
   /* Peers learn the new height at once (a lagging one starts block sync);

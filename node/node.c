@@ -624,6 +624,7 @@ cx_err node_submit(node *n, const uint8_t *raw, size_t len, cx_hash *txid, char 
    * most GOSSIP_FLUSH_MS later, in the order of admission. */
   gossip_batcher *g = __atomic_load_n(&n->gossip, __ATOMIC_ACQUIRE);
   if (e == CX_OK && g) gossip_add(g, raw, len);
+  if (e == CX_OK) host_nudge_full(n);
   return e;
 }
 
@@ -672,6 +673,7 @@ void node_on_gossip(void *ctx, const char *from, unsigned type, const uint8_t *p
       LOG_D("node", "gossiped transaction from %s refused: %s %s", from, cx_err_name(e), detail);
     }
   }
+  host_nudge_full(n);
 }
 
 void node_gossip_stats(const node *n, uint64_t *admitted, uint64_t *dup, uint64_t *refused) {

@@ -232,7 +232,8 @@ struct node {
   cs_timer timers[TIMERS_MAX];
   qev *defer;                        /* DEFER_MAX messages for height + 1 */
   size_t ndefer, defer_bytes;
-  int started;                       /* START fed for the current height */
+  int started;                       /* START fed for the current height; written by the
+                                      * consensus thread, read by admitters (atomics) */
   uint64_t last_commit_mono;
   uint64_t status_sent_mono; /* the last STATUS broadcast (sync.c); consensus thread */
   size_t last_commit_ntx;
@@ -372,6 +373,9 @@ void *host_cs_main(void *arg);
 /* Puts the blocks of DATA/held for the next height back in the cache
  * (node_open, after a restart). */
 void host_load_held(node *n);
+/* After an admission: wakes the consensus thread when the mempool holds a
+ * full block and the height has not started (host.c maybe_start). Any thread. */
+void host_nudge_full(node *n);
 /* 1 if m's signature checks against its signer's key in the set of the
  * height being decided (takes vmu). */
 int host_sig_ok(node *n, const bft_msg *m);

@@ -7,7 +7,10 @@
 #  3. malformed command_submit params get their own errors (bad_hex,
 #     invalid_params, too_long), admit nothing, and the chain keeps
 #     committing;
-#  4. a chain WITHOUT the flag refuses command_submit (wrong_chain).
+#  4. with block.interval_ms 4000, a full block (block_max_txs waiting)
+#     starts its height at once: 2400 commands at 1200/s all commit within
+#     the load's 15 s drain (6 heights at 4 s each would take 24 s);
+#  5. a chain WITHOUT the flag refuses command_submit (wrong_chain).
 . "$(dirname "$0")/lib.sh"
 
 "$CUSTOS" devnet init "$WORK/net" --members 4 --bench-commands --block-max-txs 400 \
@@ -78,7 +81,22 @@ j=$("$CUSTOS" load --commands --nodes "$URLS" --rate 500 --duration 1 --drain 15
 [ "$(height 0)" -gt "$h0" ] || fail "no block after the malformed requests"
 pass "malformed command_submit: bad_hex, invalid_params, too_long; nothing admitted; still committing"
 
-# ---- 4. a chain without the flag ----
+# ---- 4. a full block does not wait for block.interval_ms ----
+for i in 0 1 2 3; do stop_node "$i"; done
+for i in 0 1 2 3; do
+  f="$WORK/net/node$i/config.json"
+  jq '.block.interval_ms = 4000' "$f" >"$f.new" && mv "$f.new" "$f"
+  start_node "$i"
+done
+for i in 0 1 2 3; do wait_linked "$i" || fail "node $i did not link after the restart"; done
+h0=$(height 0)
+j=$("$CUSTOS" load --commands --nodes "$URLS" --rate 1200 --duration 2 --drain 15 --json) \
+  || fail "load with a 4 s interval failed: $j"
+[ "$(echo "$j" | jq .committed)" = 2400 ] || fail "full blocks waited for the interval: $j"
+echo "$j" | jq -e '.latency_p50_ms < 4000' >/dev/null || fail "p50 not below the interval: $j"
+pass "interval 4 s: 2400 commands committed, p50 $(echo "$j" | jq .latency_p50_ms) ms, $(( $(height 0) - h0 )) heights"
+
+# ---- 5. a chain without the flag ----
 for i in 0 1 2 3; do stop_node "$i" KILL; done
 rm -rf "$WORK/net"
 devnet 4
