@@ -185,6 +185,11 @@ int main(int argc, char **argv) {
          lat_on * 1e3, rep.rounds, lat_on * 1e3 / (rep.rounds ? rep.rounds : 1), lat_prep * 1e3,
          lat_on / (lat_on + lat_prep));
 
+  if (B > lang_batch_max(c)) { /* one program deals at most that many copies' params */
+    printf("\n(batch of %u is over the contract's lang_batch_max, %u: %u used, as the node's batches)\n", B,
+           lang_batch_max(c), lang_batch_max(c));
+    B = lang_batch_max(c);
+  }
   printf("\n4. throughput: %u underwriting calls as one batched program vs one call at a time\n", B);
   lang_contract *b = NULL;
   lang_values *bv = NULL;
