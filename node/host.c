@@ -559,9 +559,9 @@ static uint64_t next_timer_at(const node *n) {
 /* START when there are transactions and block.interval_ms has passed since
  * the last commit (no empty blocks), or at once when a full block
  * (genesis block_max_txs) is waiting: the interval is there to gather a
- * block under light load, and waiting longer only makes under heavy load
- * more heights of smaller blocks (each height's fixed cost -- signed votes,
- * synced journal appends, the commit -- spread over fewer transactions). */
+ * block under light load; with a full block already there, waiting it out
+ * only caps the chain at block_max_txs per interval while the backlog
+ * grows. */
 static int maybe_start(node *n, uint64_t now) {
   if (n->started) return 0;
   mempool_stats ms;
