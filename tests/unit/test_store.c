@@ -305,6 +305,21 @@ static void raw_del(leveldb_t *db, const void *k, size_t kl) {
   leveldb_writeoptions_destroy(wo);
 }
 
+/* One put into, or delete from, a closed store: open, write, close. */
+static void raw_put_closed(const char *dir, const void *k, size_t kl, const void *v, size_t vl) {
+  leveldb_options_t *opt;
+  leveldb_t *db = raw_open(dir, &opt);
+  raw_put(db, k, kl, v, vl);
+  raw_close(db, opt);
+}
+
+static void raw_del_closed(const char *dir, const void *k, size_t kl) {
+  leveldb_options_t *opt;
+  leveldb_t *db = raw_open(dir, &opt);
+  raw_del(db, k, kl);
+  raw_close(db, opt);
+}
+
 /* Copies the first key with this prefix into k; returns its length. */
 static size_t raw_first(leveldb_t *db, uint8_t prefix, uint8_t *k, size_t cap) {
   leveldb_readoptions_t *ro = leveldb_readoptions_create();
@@ -803,12 +818,9 @@ START_TEST(test_corrupt_tip_record) {
   commit_next(s, NULL, 1, NULL, 0, NULL);
   commit_next(s, NULL, 2, NULL, 0, NULL);
   store_close(s);
-  leveldb_options_t *opt;
-  leveldb_t *db = raw_open(dir, &opt);
   /* A block above the recorded tip: a commit that was never recorded. */
   uint8_t k[9] = {'B', 0, 0, 0, 0, 0, 0, 0, 3};
-  raw_put(db, k, sizeof k, "junk", 4);
-  raw_close(db, opt);
+  raw_put_closed(dir, k, sizeof k, "junk", 4);
   expect_corrupt(dir, &o, "above the recorded tip");
   tu_rmrf(dir);
   free(dir);
@@ -862,12 +874,9 @@ START_TEST(test_corrupt_hash_link) {
   for (int i = 1; i <= 4; i++) commit_next(s, NULL, (uint8_t)i, NULL, 0, NULL);
   store_close(s);
   /* Rewrite block 3's hash record: block 4's parent no longer matches. */
-  leveldb_options_t *opt;
-  leveldb_t *db = raw_open(dir, &opt);
   uint8_t k[9] = {'N', 0, 0, 0, 0, 0, 0, 0, 3}, v[64];
   memset(v, 0x55, sizeof v);
-  raw_put(db, k, sizeof k, v, sizeof v);
-  raw_close(db, opt);
+  raw_put_closed(dir, k, sizeof k, v, sizeof v);
   expect_corrupt(dir, &o, "block 3: recorded hash");
   tu_rmrf(dir);
   free(dir);
@@ -1301,17 +1310,12 @@ START_TEST(test_txid_index_behind_damage) {
   ck_assert_int_eq(store_open(dir, &plain, &t, err, sizeof err), CX_E_INVALID_ARG);
   ck_assert_msg(strstr(err, "block decoder") != NULL, "%s", err);
 
-  leveldb_options_t *opt;
-  leveldb_t *db = raw_open(dir, &opt);
   uint8_t k[9] = {'L', 0, 0, 0, 0, 0, 0, 0, 2};
   uint8_t bad[4] = {0, 0, 0, 4}; /* block 2 has 3 */
-  raw_put(db, k, 9, (const char *)bad, 4);
-  raw_close(db, opt);
+  raw_put_closed(dir, k, 9, bad, 4);
   expect_corrupt(dir, &o, "does not decode to the 4 transactions");
 
-  db = raw_open(dir, &opt);
-  raw_del(db, k, 9);
-  raw_close(db, opt);
+  raw_del_closed(dir, k, 9);
   expect_corrupt(dir, &o, "expected height 2's");
   tu_rmrf(dir);
   free(dir);
@@ -1329,17 +1333,15 @@ START_TEST(test_format_upgrade) {
   commit_tb(s, &tx, 1);
   store_close(s);
   const uint8_t fk[7] = {'M', 'f', 'o', 'r', 'm', 'a', 't'};
-  leveldb_options_t *opt;
-  leveldb_t *db = raw_open(dir, &opt);
-  raw_put(db, fk, 7, "\0\0\0\1", 4);
-  raw_close(db, opt);
+  raw_put_closed(dir, fk, 7, "\0\0\0\1", 4);
   o.block_txids = tb_txids;
   s = open_ok(dir, &o);
   store_txloc loc;
   ck_assert_int_eq(store_tx_get(s, &tx.txid, &loc), CX_OK);
   ck_assert_uint_eq(loc.height, 1);
   store_close(s);
-  db = raw_open(dir, &opt);
+  leveldb_options_t *opt;
+  leveldb_t *db = raw_open(dir, &opt);
   char *err = NULL;
   size_t vl = 0;
   leveldb_readoptions_t *ro = leveldb_readoptions_create();
