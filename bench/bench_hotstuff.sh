@@ -32,7 +32,10 @@
 #  - the client's CPU is measured by the client itself (getrusage); the
 #    replicas' from /proc/PID/stat over the same interval.
 #   CUSTOS_BENCH_INTERVAL_MS  block.interval_ms of the devnet (default 1)
-#   CUSTOS_BENCH_RATES        ramp rates (default "2000 4000 8000 16000 32000 64000")
+#   CUSTOS_BENCH_RATES        ramp rates (default "2000 4000 8000 16000 32000 40000
+#                             48000 56000 64000": steps of 8,000 past 32,000, where
+#                             the peak lies; doubling there reported 32,000 for a
+#                             chain that carries ~45,000)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build/release}" && pwd)
@@ -41,7 +44,7 @@ CUSTOSD="$BUILD/node/custosd"
 STEP_S=${CUSTOS_BENCH_STEP_S:-5}
 RUN_S=${CUSTOS_BENCH_RUN_S:-10}
 INTERVAL=${CUSTOS_BENCH_INTERVAL_MS:-1}
-RATES=${CUSTOS_BENCH_RATES:-"2000 4000 8000 16000 32000 64000"}
+RATES=${CUSTOS_BENCH_RATES:-"2000 4000 8000 16000 32000 40000 48000 56000 64000"}
 ANCHOR_CPS=44000
 ANCHOR_CPU_US=22
 for b in "$CUSTOS" "$CUSTOSD"; do

@@ -162,8 +162,10 @@ typedef struct {
   uint64_t time_ms;
 } vault_access;
 
-/* Appends an entry (synced); *seq gets its 0-based index (may be NULL). */
-cx_err vault_log_append(vault *v, const vault_access *a, uint64_t *seq);
+/* Appends the n entries a[0..n) in one synced write, all or none (an entry
+ * with a bad domain or field list refuses the lot: CX_E_INVALID_ARG); *seq
+ * gets the 0-based index of the first (may be NULL). */
+cx_err vault_log_append(vault *v, const vault_access *a, size_t n, uint64_t *seq);
 /* Entry seq and the chain hash after it. */
 cx_err vault_log_get(vault *v, uint64_t seq, vault_access *out, cx_hash *chain);
 uint64_t vault_log_len(const vault *v);

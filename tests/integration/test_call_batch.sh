@@ -132,3 +132,17 @@ grep -q "^ok   mpc: done; statement .* signed once by the results key .*, over t
 grep -q "one FROST signature for a batch of" "$WORK"/node*.log || fail "no result submitted under a batch signature"
 pass "custos verify result of call $V (not its batch's lead, one FROST signature for $(echo "${RES[V]}" |
   jq -r .result.batch.results) results), from node 2 with the genesis alone"
+
+# the access log: every read of the batch logged (docs/vault.md "Access
+# log"; one synced write a batch): six hrss records, five health ones (the
+# call without a health record read none)
+LOG=()
+for d in hrss health; do
+  i=""
+  for n in 0 1 2 3; do if [ "$(jq -r .name "$WORK/net/node$n/config.json")" = "$d" ]; then i=$n; fi; done
+  l=$("$CUSTOS" --node "$(rpc_url "$i")" --json vault status --cookie "$WORK/net/node$i/data/.cookie" 2>&1) \
+    || fail "vault status $d: $l"
+  LOG+=("$(echo "$l" | jq -r .access_log)")
+done
+[ "${LOG[0]}" = $N ] && [ "${LOG[1]}" = $((N - 1)) ] || fail "access log lengths hrss ${LOG[0]}, health ${LOG[1]}"
+pass "the bureaus' access logs hold every read: hrss ${LOG[0]}, health ${LOG[1]}"

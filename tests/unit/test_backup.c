@@ -270,7 +270,7 @@ START_TEST(test_vault_backup) {
   memset(&a, 0, sizeof a);
   snprintf(a.domain, sizeof a.domain, "health");
   snprintf(a.fields, sizeof a.fields, "age");
-  ck_assert_int_eq(vault_log_append(v, &a, NULL), CX_OK);
+  ck_assert_int_eq(vault_log_append(v, &a, 1, NULL), CX_OK);
   cx_hash root;
   uint64_t count = 0, keys = 0;
   uint8_t sha[32];

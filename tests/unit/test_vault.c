@@ -407,7 +407,7 @@ START_TEST(test_reopen) {
   memset(&a, 0, sizeof a);
   snprintf(a.domain, sizeof a.domain, "health");
   snprintf(a.fields, sizeof a.fields, "age,smoker");
-  ck_assert_int_eq(vault_log_append(v, &a, NULL), CX_OK);
+  ck_assert_int_eq(vault_log_append(v, &a, 1, NULL), CX_OK);
   /* A second handle on the same directory is refused while the first is open. */
   ck_assert_int_eq(try_open(dir, 1, 1), CX_E_LOCKED);
   vault_close(v);
@@ -1106,7 +1106,7 @@ static void append_n(vault *v, uint32_t n) {
     vault_access a;
     uint64_t seq = 99;
     access_of(i, &a);
-    ck_assert_int_eq(vault_log_append(v, &a, &seq), CX_OK);
+    ck_assert_int_eq(vault_log_append(v, &a, 1, &seq), CX_OK);
     ck_assert_uint_eq(seq, i);
   }
 }
@@ -1154,14 +1154,14 @@ START_TEST(test_log) {
   for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
     access_of(0, &a);
     snprintf(a.fields, sizeof a.fields, "%s", bad_fields[i]);
-    ck_assert_msg(vault_log_append(v, &a, NULL) == CX_E_INVALID_ARG, "fields \"%s\"", bad_fields[i]);
+    ck_assert_msg(vault_log_append(v, &a, 1, NULL) == CX_E_INVALID_ARG, "fields \"%s\"", bad_fields[i]);
   }
   access_of(0, &a);
   snprintf(a.domain, sizeof a.domain, "Health");
-  ck_assert_int_eq(vault_log_append(v, &a, NULL), CX_E_INVALID_ARG);
+  ck_assert_int_eq(vault_log_append(v, &a, 1, NULL), CX_E_INVALID_ARG);
   access_of(0, &a);
   memset(a.fields, 'a', sizeof a.fields);
-  ck_assert_int_eq(vault_log_append(v, &a, NULL), CX_E_INVALID_ARG);
+  ck_assert_int_eq(vault_log_append(v, &a, 1, NULL), CX_E_INVALID_ARG);
   ck_assert_uint_eq(vault_log_len(v), 6);
   /* Survives a reopen and goes on from there. */
   vault_close(v);
@@ -1169,10 +1169,44 @@ START_TEST(test_log) {
   ck_assert_uint_eq(vault_log_len(v), 6);
   uint64_t seq = 0;
   access_of(6, &a);
-  ck_assert_int_eq(vault_log_append(v, &a, &seq), CX_OK);
+  ck_assert_int_eq(vault_log_append(v, &a, 1, &seq), CX_OK);
   ck_assert_uint_eq(seq, 6);
   ck_assert_int_eq(vault_log_verify(v, &bad), CX_OK);
   ck_assert_uint_eq(bad, 7);
+  /* Several entries in one write (a batch of calls): all or none, and the
+   * same chain as appended one by one. */
+  vault_access many[3];
+  for (uint32_t i = 0; i < 3; i++) access_of(7 + i, &many[i]);
+  snprintf(many[2].domain, sizeof many[2].domain, "Health");
+  seq = 0;
+  ck_assert_int_eq(vault_log_append(v, many, 3, &seq), CX_E_INVALID_ARG);
+  ck_assert_uint_eq(vault_log_len(v), 7);
+  access_of(9, &many[2]);
+  ck_assert_int_eq(vault_log_append(v, many, 3, &seq), CX_OK);
+  ck_assert_uint_eq(seq, 7);
+  ck_assert_int_eq(vault_log_append(v, many, 0, &seq), CX_OK);
+  ck_assert_uint_eq(seq, 10);
+  ck_assert_uint_eq(vault_log_len(v), 10);
+  ck_assert_int_eq(vault_log_verify(v, &bad), CX_OK);
+  ck_assert_uint_eq(bad, 10);
+  char *dir2 = tu_tmpdir("vault");
+  vault *one = open_ok(dir2, 1, 1);
+  append_n(one, 10);
+  for (uint64_t i = 0; i < 10; i++) {
+    cx_hash h1, h2;
+    ck_assert_int_eq(vault_log_get(v, i, &a, &h1), CX_OK);
+    ck_assert_int_eq(vault_log_get(one, i, &a, &h2), CX_OK);
+    ck_assert(hash_eq(&h1, &h2));
+  }
+  vault_close(one);
+  tu_rmrf(dir2);
+  free(dir2);
+  /* and it survives a reopen */
+  vault_close(v);
+  v = open_ok(dir, 1, 1);
+  ck_assert_uint_eq(vault_log_len(v), 10);
+  ck_assert_int_eq(vault_log_verify(v, &bad), CX_OK);
+  ck_assert_uint_eq(bad, 10);
   vault_close(v);
   tu_rmrf(dir);
   free(dir);
