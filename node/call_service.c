@@ -1053,24 +1053,24 @@ static cx_err batch_deal(call_service *s, batch *b, char *why, size_t wl) {
   size_t ni = lang_call_plan_inputs(b->plan, b->jobs[0]->me, &ins), per = ni / b->njobs;
   if (!ni) return CX_OK;
   int64_t *rv = sodium_malloc(VAULT_MAX_FIELDS * sizeof *rv); /* one record at a time, for every call */
-  /* the batch's reads, CX_DOMAINS_MAX at most a call, and whose each is */
+  /* the batch's reads, CX_DOMAINS_MAX at most a call; call k's are
+   * acc[upto[k-1] .. upto[k]) */
   vault_access *acc = malloc(b->njobs * CX_DOMAINS_MAX * sizeof *acc);
-  size_t *acc_job = malloc(b->njobs * CX_DOMAINS_MAX * sizeof *acc_job), nacc = 0;
-  if (!rv || !acc || !acc_job || !(b->vals = sodium_malloc(ni * sizeof *b->vals))) {
+  size_t upto[BATCH_MAX], nacc = 0;
+  if (!rv || !acc || !(b->vals = sodium_malloc(ni * sizeof *b->vals))) {
     if (rv) sodium_free(rv);
     free(acc);
-    free(acc_job);
     snprintf(why, wl, "out of memory");
     return CX_E_NOMEM;
   }
   b->nvals = ni;
   cx_err e = CX_OK;
+  for (size_t k = 0; k < b->njobs; k++) upto[k] = 0;
   for (size_t k = 0; k < b->njobs && e != CX_E_NOMEM; k++) {
     job *j = b->jobs[k];
     char jwhy[CX_RESULT_REASON_MAX + 1] = "";
-    size_t a0 = nacc;
     e = deal_inputs(s, j, ins + k * per, per, b->vals + k * per, rv, acc, &nacc, jwhy, sizeof jwhy);
-    for (size_t a = a0; a < nacc; a++) acc_job[a] = k;
+    upto[k] = nacc;
     if (e && e != CX_E_NOMEM) {
       for (size_t i = 0; i < per; i++) b->vals[k * per + i] = fe_from_i64(ins[k * per + i].lo);
       job_fail(s, j, e, "%s", jwhy);
@@ -1088,10 +1088,9 @@ static cx_err batch_deal(call_service *s, batch *b, char *why, size_t wl) {
     le = vault_log_append(node_vault_lock(nv), acc, nacc, NULL);
     node_vault_unlock(nv);
   }
-  for (size_t k = 0, a = 0; k < b->njobs; k++) {
+  for (size_t k = 0; k < b->njobs; k++) {
     job *j = b->jobs[k];
-    int read = 0;
-    for (; a < nacc && acc_job[a] == k; a++) read = 1;
+    int read = upto[k] > (k ? upto[k - 1] : 0);
     if (le && read) {
       for (size_t i = 0; i < per; i++) b->vals[k * per + i] = fe_from_i64(ins[k * per + i].lo);
       job_fail(s, j, le, "%s: the access log cannot be written: %s", j->names[j->me], cx_err_name(le));
@@ -1100,7 +1099,6 @@ static cx_err batch_deal(call_service *s, batch *b, char *why, size_t wl) {
     }
   }
   free(acc);
-  free(acc_job);
   if (e == CX_E_NOMEM) {
     snprintf(why, wl, "out of memory");
     return e;
