@@ -1053,9 +1053,10 @@ static cx_err batch_deal(call_service *s, batch *b, char *why, size_t wl) {
   size_t ni = lang_call_plan_inputs(b->plan, b->jobs[0]->me, &ins), per = ni / b->njobs;
   if (!ni) return CX_OK;
   int64_t *rv = sodium_malloc(VAULT_MAX_FIELDS * sizeof *rv); /* one record at a time, for every call */
-  /* the batch's reads, CX_DOMAINS_MAX at most a call; call k's are
-   * acc[upto[k-1] .. upto[k]) */
-  vault_access *acc = malloc(b->njobs * CX_DOMAINS_MAX * sizeof *acc);
+  /* the batch's reads, one per run of a domain's elements, so at most ni
+   * (ports of two domains may interleave); call k's are acc[upto[k-1] ..
+   * upto[k]) */
+  vault_access *acc = malloc(ni * sizeof *acc);
   size_t upto[BATCH_MAX], nacc = 0;
   if (!rv || !acc || !(b->vals = sodium_malloc(ni * sizeof *b->vals))) {
     if (rv) sodium_free(rv);

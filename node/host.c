@@ -562,22 +562,27 @@ static uint64_t next_timer_at(const node *n) {
  * block under light load; with a full block already there, waiting it out
  * only caps the chain at block_max_txs per interval while the backlog
  * grows. */
-static int maybe_start(node *n, uint64_t now) {
-  if (n->started) return 0;
+/* The mempool's size; *full: a whole block (genesis block_max_txs) waits. */
+static size_t mempool_waiting(node *n, int *full) {
   mempool_stats ms;
   mempool_stats_get(n->mp, &ms);
-  if (ms.size == 0) return 0;
-  if (now < n->last_commit_mono + n->cfg.block_interval_ms && ms.size < n->genesis.block_max_txs)
-    return 0;
+  *full = ms.size >= n->genesis.block_max_txs;
+  return ms.size;
+}
+
+static int maybe_start(node *n, uint64_t now) {
+  int full;
+  if (n->started || mempool_waiting(n, &full) == 0) return 0;
+  if (now < n->last_commit_mono + n->cfg.block_interval_ms && !full) return 0;
   feed_start(n);
   return 1;
 }
 
 void host_nudge_full(node *n) {
+  int full;
   if (__atomic_load_n(&n->started, __ATOMIC_RELAXED)) return;
-  mempool_stats ms;
-  mempool_stats_get(n->mp, &ms);
-  if (ms.size < n->genesis.block_max_txs) return;
+  mempool_waiting(n, &full);
+  if (!full) return;
   pthread_mutex_lock(&n->mu);
   pthread_cond_signal(&n->cv);
   pthread_mutex_unlock(&n->mu);

@@ -846,8 +846,10 @@ cx_err vault_log_append(vault *v, const vault_access *a, size_t n, uint64_t *seq
   for (size_t i = 0; i < n; i++) /* all or nothing: every entry checked before any is written */
     if (!memchr(a[i].domain, 0, sizeof a[i].domain) || !domain_ok(a[i].domain) || !fields_ok(a[i].fields))
       return CX_E_INVALID_ARG;
-  if (seq) *seq = v->log_len;
-  if (!n) return CX_OK;
+  if (!n) {
+    if (seq) *seq = v->log_len;
+    return CX_OK;
+  }
   /* The chain runs on in memory and lands in one synced batch: a batch of
    * calls makes one fsync, not one per call (docs/vault.md, "Access log"). */
   cx_hash h = v->log_head;
@@ -870,6 +872,7 @@ cx_err vault_log_append(vault *v, const vault_access *a, size_t n, uint64_t *seq
   }
   leveldb_writebatch_destroy(wb);
   if (e) return e;
+  if (seq) *seq = v->log_len;
   v->log_len += n;
   v->log_head = h;
   return CX_OK;
