@@ -210,6 +210,9 @@ typedef struct job {
   cx_hash anchor;     /* frost 4 */
   uint64_t frost_until;
   uint32_t frost_epoch; /* the results key's, of my coordinated session */
+#if CUSTOS_TESTING
+  int stalled; /* CHEAT_FROST_STALL said so in the log */
+#endif
   /* frost 2: the proof (the group's signature, this call's blobs and path) */
   uint8_t frost_sig[64];
   uint64_t fmask;
@@ -497,14 +500,24 @@ static void send_kind(call_service *s, const job *j, uint32_t to, uint8_t kind, 
  * CUSTOS_TEST_MPC_CHEAT=badsig: the MPC is honest, but the BIP340
  * signature in every SIG this node sends is spoilt (its copy is good), so
  * a QUORUM-mode result that carried it would be refused on chain
- * (tests/integration/test_call_badsig.sh: quorum_sigs_ok). */
-enum { CHEAT_NONE, CHEAT_MALFORMED, CHEAT_BADSIG };
+ * (tests/integration/test_call_badsig.sh: quorum_sigs_ok).
+ * CUSTOS_TEST_MPC_CHEAT=frost-stall: where this node is the call's party 0
+ * (the first FROST coordinator), it sends its FPROP and then goes silent
+ * as a coordinator: its own signing session sends nothing and it never
+ * submits, as if it had crashed there; the next party coordinates after
+ * SUBMIT_STAGGER_MS (tests/integration/test_call_frost_stall.sh). */
+enum { CHEAT_NONE, CHEAT_MALFORMED, CHEAT_BADSIG, CHEAT_FROST_STALL };
 static int cheat_mode(void) {
   static int mode = -1;
   if (mode < 0) {
     const char *v = getenv("CUSTOS_TEST_MPC_CHEAT");
-    mode = !v ? CHEAT_NONE : strcmp(v, "malformed") == 0 ? CHEAT_MALFORMED : strcmp(v, "badsig") == 0 ? CHEAT_BADSIG : CHEAT_NONE;
-    if (v && !mode) LOG_W("call", "CUSTOS_TEST_MPC_CHEAT=%s: unknown kind (malformed, badsig): not cheating", v);
+    mode = !v                                 ? CHEAT_NONE
+           : strcmp(v, "malformed") == 0      ? CHEAT_MALFORMED
+           : strcmp(v, "badsig") == 0         ? CHEAT_BADSIG
+           : strcmp(v, "frost-stall") == 0    ? CHEAT_FROST_STALL
+                                              : CHEAT_NONE;
+    if (v && !mode)
+      LOG_W("call", "CUSTOS_TEST_MPC_CHEAT=%s: unknown kind (malformed, badsig, frost-stall): not cheating", v);
   }
   return mode;
 }
@@ -1407,8 +1420,12 @@ static void fs_pump(call_service *s, job *j, uint32_t p) {
   tsign_tick(ts, mono(s));
   tsign_out *o = malloc(sizeof *o);
   if (!o) return;
-  while (tsign_poll(ts, o))
+  while (tsign_poll(ts, o)) {
+#if CUSTOS_TESTING
+    if (cheat_mode() == CHEAT_FROST_STALL && p == j->me && j->me == 0) continue; /* silent coordinator */
+#endif
     send_kind(s, j, o->to == TSIGN_TO_ALL ? MPC_TO_ALL : (uint32_t)o->to - 1, CW_TSIGN, o->buf, o->len);
+  }
   free(o);
 }
 
@@ -1429,9 +1446,15 @@ static int fs_deliver(call_service *s, job *j, uint32_t from, const uint8_t *ts,
 
 /* Opens this party's signing session for proposer p's proposal anchored
  * at a (a->fprop[p]), if it can follow it: the session id is
- * H(anchor || message), so parties that computed different messages never
- * meet. The proposal moves to the session; the messages kept for it are
- * fed. */
+ * H(anchor || be32 p || message), so parties that computed different
+ * messages never meet, and two coordinators of the same group (the second
+ * after SUBMIT_STAGGER_MS) run two sessions: a party holds one per
+ * proposer, and fs_deliver finds a message's session by its id alone.
+ * (Without p in it, a coordinator's own session and the one it follows
+ * for the first coordinator had the same id: the commitments for its own
+ * went to the other, "I coordinate no attempt", and the group waited out
+ * FROST_MAX_MS.) The proposal moves to the session; the messages kept for
+ * it are fed. */
 static void fs_open(call_service *s, job *a, uint32_t p) {
   fgroup *g = a->fprop[p];
   if (!g || a->fs[p].ts || !a->have_mine) return;
@@ -1440,7 +1463,10 @@ static void fs_open(call_service *s, job *a, uint32_t p) {
   if (!len) return;
   crypto_generichash_state h;
   crypto_generichash_init(&h, NULL, 0, 32);
+  uint8_t pb[4];
+  put_be32(pb, p);
   crypto_generichash_update(&h, a->id.b, 32);
+  crypto_generichash_update(&h, pb, sizeof pb);
   crypto_generichash_update(&h, msg, len);
   crypto_generichash_final(&h, sid, 32);
   uint32_t epoch = 0, me = 0;
@@ -1608,6 +1634,16 @@ static int frost_turn(call_service *s, job *j, uint64_t now) {
     j->frost = FR_COORD;
     j->frost_until = now + FROST_MAX_MS;
   }
+#if CUSTOS_TESTING
+  if (cheat_mode() == CHEAT_FROST_STALL && j->me == 0 && j->frost == FR_COORD) {
+    if (!j->stalled) {
+      char hex[65];
+      LOG_W("call", "call %.16s: TEST CHEAT: FROST coordinator silent after its proposal", hash_hex(&j->id, hex));
+      j->stalled = 1;
+    }
+    return 0;
+  }
+#endif
   if (j->frost == FR_COORD) {
     tsign *ts = j->fs[j->me].ts;
     tsign_status st = tsign_status_get(ts);
