@@ -82,6 +82,7 @@
 #define CW_SIG CALL_SIG
 #define CW_FPROP CALL_FPROP
 #define CW_TSIGN CALL_TSIGN
+#define CW_MULTI CALL_MULTI
 #define CW_HDR CALL_WIRE_HDR      /* version | kind | call[32] */
 #define ENGINE_HDR 34             /* mpc/wire.h: version u8 | kind u8 | session[32] */
 
@@ -238,6 +239,17 @@ typedef struct batch {
   uint64_t started_at, checked_at;
 } batch;
 
+/* One party's messages of this step of the loop, sent as one MULTI at
+ * out_flush: its link name and index among the job's parties. */
+typedef struct {
+  char name[CX_NAME_MAX + 1];
+  uint32_t to;
+  uint8_t *buf; /* OUT_RESERVE bytes for the header | k x (u32be len | message) */
+  size_t len, cap;
+  unsigned k;
+  size_t first; /* the first message's length */
+} outq;
+
 struct call_service {
   node *node;
   pthread_t th;
@@ -262,6 +274,8 @@ struct call_service {
   clist stash;
   mpc_outbox out;
   uint64_t stalled;
+  outq outq[CX_MAX_VALIDATORS]; /* what this step of the loop sends each party (out_flush) */
+  size_t noutq;
   uint64_t closing_at; /* mono ms of the last closing_tick */
   /* Calls watched for expiry (docs/calls.md §5): every committed call
    * until it closes; a ring, the oldest dropped when full. */
@@ -318,9 +332,32 @@ cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refus
   memset(out, 0, sizeof *out);
   if (len < CW_HDR) return refuse(r, CX_E_TRUNCATED, "shorter than a message header");
   if (p[0] != CW_VERSION) return refuse(r, CX_E_BAD_VERSION, "unknown version");
-  if (p[1] < CW_MPC || p[1] > CW_TSIGN) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
+  if (p[1] < CW_MPC || p[1] > CW_MULTI) return refuse(r, CX_E_BAD_ENUM, "unknown kind");
   out->kind = p[1];
   memcpy(out->call.b, p + 2, 32);
+  if (out->kind == CW_MULTI) {
+    if (len < CW_HDR + 1) return refuse(r, CX_E_TRUNCATED, "multiple message without its count");
+    size_t k = p[CW_HDR], off = CW_HDR + 1;
+    if (k < 2) return refuse(r, CX_E_INVALID_ARG, "multiple message of fewer than two");
+    for (size_t i = 0; i < k; i++) {
+      if (len - off < 4) return refuse(r, CX_E_TRUNCATED, "multiple message cut short");
+      uint32_t ml = get_be32(p + off);
+      off += 4;
+      if (ml > len - off) return refuse(r, CX_E_TRUNCATED, "multiple message cut short");
+      call_wire in;
+      if (ml >= 2 && p[off + 1] == CW_MULTI) return refuse(r, CX_E_INVALID_ARG, "multiple message inside another");
+      cx_err e = call_wire_decode(p + off, ml, &in, r);
+      if (e) return e; /* its own reason: the lot is refused */
+      if (i == 0 && memcmp(p + off + 2, out->call.b, 32) != 0)
+        return refuse(r, CX_E_INVALID_ARG, "multiple message whose call is not its first one's");
+      off += ml;
+    }
+    if (off != len) return refuse(r, CX_E_TRAILING, "trailing bytes after a multiple message");
+    out->mk = k;
+    out->ments = p + CW_HDR + 1;
+    out->ments_len = len - CW_HDR - 1;
+    return CX_OK;
+  }
   if (out->kind == CW_MPC) {
     if (len < CW_HDR + ENGINE_HDR) return refuse(r, CX_E_TRUNCATED, "engine message shorter than its header");
     out->mpc = p + CW_HDR;
@@ -373,8 +410,18 @@ cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refus
   return CX_OK;
 }
 
+int call_wire_next(const call_wire *w, size_t *off, const uint8_t **msg, size_t *len) {
+  if (w->kind != CW_MULTI || *off + 4 > w->ments_len) return 0;
+  *len = get_be32(w->ments + *off);
+  *msg = w->ments + *off + 4;
+  *off += 4 + *len;
+  return 1;
+}
+
 /* ---- the net thread ----------------------------------------------------- */
 
+/* A MULTI message is queued as the messages it carries, as if each had
+ * come alone: the service thread sees no difference. */
 static void on_call(void *ctx, const char *from, unsigned type, const uint8_t *p, size_t len) {
   call_service *s = ctx;
   (void)type;
@@ -384,24 +431,33 @@ static void on_call(void *ctx, const char *from, unsigned type, const uint8_t *p
     node_refuse(s->node, &s->refused, r.what, from, r.why);
     return;
   }
-  cmsg *m = malloc(sizeof *m + len);
-  if (!m) {
-    node_refuse(s->node, &s->refused, "call message", from, "out of memory");
-    return;
+  clist got = {0};
+  const uint8_t *one = p;
+  size_t one_len = len, off = 0;
+  uint64_t at = mono(s);
+  for (int i = 0; w.kind == CW_MULTI ? call_wire_next(&w, &off, &one, &one_len) : i == 0; i++) {
+    cmsg *m = malloc(sizeof *m + one_len);
+    if (!m) {
+      cl_free(&got);
+      node_refuse(s->node, &s->refused, "call message", from, "out of memory");
+      return;
+    }
+    m->at = at;
+    snprintf(m->from, sizeof m->from, "%s", from);
+    m->len = one_len;
+    memcpy(m->data, one, one_len);
+    cl_push(&got, m);
   }
-  m->at = mono(s);
-  snprintf(m->from, sizeof m->from, "%s", from);
-  m->len = len;
-  memcpy(m->data, p, len);
   pthread_mutex_lock(&s->mu);
-  int full = s->inq.n >= INQ_MAX || s->inq.bytes + len > INQ_BYTES;
+  int full = s->inq.n + got.n > INQ_MAX || s->inq.bytes + got.bytes > INQ_BYTES;
   if (!full) {
-    cl_push(&s->inq, m);
+    cmsg *m;
+    while ((m = cl_pop(&got))) cl_push(&s->inq, m);
     pthread_cond_signal(&s->cv);
   }
   pthread_mutex_unlock(&s->mu);
   if (full) {
-    free(m);
+    cl_free(&got);
     node_refuse(s->node, &s->refused, "call message", from, "call queue full");
   }
 }
@@ -454,19 +510,90 @@ static void pub_error(call_service *s, const char *fmt, ...) {
 
 /* ---- sending ------------------------------------------------------------ */
 
-static void send_to(call_service *s, const job *j, uint32_t to, const uint8_t *p, size_t len) {
+static void send_now(call_service *s, const char *name, uint32_t to, const uint8_t *p, size_t len) {
   uint64_t until = (s->stalled >> to & 1) ? 0 : mono(s) + SEND_WAIT_MS;
   for (;;) {
-    cx_err e = net_send(s->node->net, j->names[to], NET_MSG_CALL, p, len);
+    cx_err e = net_send(s->node->net, name, NET_MSG_CALL, p, len);
     if (e == CX_OK) return;
     if (e != CX_E_QUEUE_FULL || mono(s) >= until || __atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
-      LOG_D("call", "message to %s dropped: %s", j->names[to], cx_err_name(e));
+      LOG_D("call", "message to %s dropped: %s", name, cx_err_name(e));
       if (e == CX_E_QUEUE_FULL) s->stalled |= 1ull << to;
       return;
     }
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }
+}
+
+/* ---- coalescing ----------------------------------------------------------
+ * What one step of the service loop sends a party leaves as one MULTI
+ * message (docs/calls.md §2 "Messages"), in the order it was made: a batch
+ * of 64 calls sent each call's SIG and each dealt domain's COMMIT on its
+ * own, ~18 messages a call at 4 parties, and each message is a seal, a
+ * send and a wake-up of two threads at each end. A message of
+ * OUT_ALONE bytes or more goes alone, after what was queued before it. */
+#define OUT_FLUSH_BYTES ((size_t)1 << 20)
+#define OUT_ALONE ((size_t)256 << 10)
+#define OUT_RESERVE (CW_HDR + 1)
+
+static void outq_flush_one(call_service *s, size_t i) {
+  outq *q = &s->outq[i];
+  if (q->k == 1) {
+    send_now(s, q->name, q->to, q->buf + OUT_RESERVE + 4, q->first);
+  } else if (q->k > 1) {
+    uint8_t *h = q->buf;
+    h[0] = CW_VERSION;
+    h[1] = CW_MULTI;
+    memcpy(h + 2, q->buf + OUT_RESERVE + 4 + 2, 32); /* the first message's call */
+    h[CW_HDR] = (uint8_t)q->k;
+    send_now(s, q->name, q->to, q->buf, q->len);
+  }
+  q->k = 0;
+  q->len = OUT_RESERVE;
+}
+
+/* End of a step: every party's queue leaves. */
+static void out_flush(call_service *s) {
+  for (size_t i = 0; i < s->noutq; i++) outq_flush_one(s, i);
+}
+
+static void send_to(call_service *s, const job *j, uint32_t to, const uint8_t *p, size_t len) {
+  size_t i = 0;
+  while (i < s->noutq && strcmp(s->outq[i].name, j->names[to]) != 0) i++;
+  if (i == s->noutq && s->noutq == CX_MAX_VALIDATORS) { /* not expected: as many links as validators */
+    send_now(s, j->names[to], to, p, len);
+    return;
+  }
+  if (i == s->noutq) {
+    memset(&s->outq[i], 0, sizeof s->outq[i]);
+    snprintf(s->outq[i].name, sizeof s->outq[i].name, "%s", j->names[to]);
+    s->outq[i].len = OUT_RESERVE;
+    s->noutq++;
+  }
+  outq *q = &s->outq[i];
+  q->to = to;
+  if (len >= OUT_ALONE) {
+    outq_flush_one(s, i);
+    send_now(s, q->name, to, p, len);
+    return;
+  }
+  if (q->k == CALL_MULTI_MAX || q->len + 4 + len > OUT_FLUSH_BYTES) outq_flush_one(s, i);
+  if (q->len + 4 + len > q->cap) {
+    size_t cap = q->cap ? q->cap : 4096;
+    while (cap < q->len + 4 + len) cap *= 2;
+    uint8_t *nb = realloc(q->buf, cap);
+    if (!nb) { /* send it alone, after the queue */
+      outq_flush_one(s, i);
+      send_now(s, q->name, to, p, len);
+      return;
+    }
+    q->buf = nb;
+    q->cap = cap;
+  }
+  put_be32(q->buf + q->len, (uint32_t)len);
+  memcpy(q->buf + q->len + 4, p, len);
+  q->len += 4 + len;
+  if (q->k++ == 0) q->first = len;
 }
 
 /* Sends version | kind | call | body to party `to`, or to every other party
@@ -2111,14 +2238,18 @@ static void *svc_main(void *arg) {
     }
     cmsg *m;
     while ((m = cl_pop(&in))) route(s, m);
+    out_flush(s);
     run_tick(s);
+    out_flush(s);
     while (s->nrun < RUN_MAX && s->qn) {
       if (!s->nrun) s->stalled = 0; /* a peer that stalled gets another chance */
       start_batch(s);
       run_tick(s); /* a batch that failed at once goes straight to closing */
+      out_flush(s);
     }
     closing_tick(s);
     watch_tick(s);
+    out_flush(s);
   }
   return NULL;
 }
@@ -2175,6 +2306,7 @@ void call_service_free(node *n) {
   mpc_outbox_free(&s->out);
   cl_free(&s->inq);
   cl_free(&s->stash);
+  for (size_t i = 0; i < s->noutq; i++) free(s->outq[i].buf);
   free(s->newc);
   free(s->queue);
   free(s->watch);

@@ -480,9 +480,14 @@ void node_call_status(node *n, node_call_stats *out);
  *   FPROP : u8 k (1..CALL_FPROP_MAX) | k x (call[32] | u64be mask != 0), calls
  *           distinct, the first the header's (docs/keys.md §8)
  *   TSIGN : a tsign message (CALL_TSIGN_MIN..CALL_TSIGN_MAX bytes)
+ *   MULTI : u8 k (2..CALL_MULTI_MAX) | k x (u32be len | a call message of
+ *           another kind, len bytes), the header's call the first one's:
+ *           what one step of the sender's service made for this party, in
+ *           order; refused whole if any of them is
  * Nothing may follow. */
 #define CALL_WIRE_VERSION 1
-enum { CALL_MPC = 1, CALL_COMMIT = 2, CALL_SIG = 3, CALL_FPROP = 4, CALL_TSIGN = 5 };
+enum { CALL_MPC = 1, CALL_COMMIT = 2, CALL_SIG = 3, CALL_FPROP = 4, CALL_TSIGN = 5, CALL_MULTI = 6 };
+#define CALL_MULTI_MAX 255
 #define CALL_TSIGN_MIN 35   /* TSIGN_HEAD_LEN */
 #define CALL_TSIGN_MAX 4261 /* TSIGN_MSG_MAX_LEN (tsign.h) */
 #define CALL_WIRE_HDR 34
@@ -507,7 +512,13 @@ typedef struct {
                              a range of the input; the first call is the header's */
   const uint8_t *ts;  /* TSIGN: a tsign message, a range of the input */
   size_t ts_len;
+  size_t mk;          /* MULTI: the messages it carries (2..CALL_MULTI_MAX), each checked */
+  const uint8_t *ments; /*   mk x (u32be len | message), a range of the input */
+  size_t ments_len;
 } call_wire;
+/* MULTI: the message at *off of w's entries (a range of the input), *off
+ * moved past it; 0 after the last. w must have decoded as MULTI. */
+int call_wire_next(const call_wire *w, size_t *off, const uint8_t **msg, size_t *len);
 /* Pure decoding of a NET_MSG_CALL payload (no node, no allocation). Not
  * CX_OK: refused, the reason in *r (may be NULL). */
 cx_err call_wire_decode(const uint8_t *p, size_t len, call_wire *out, node_refusal *r);

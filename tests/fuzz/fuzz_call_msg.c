@@ -1,10 +1,11 @@
 /* fuzz_call_msg: call_wire_decode, the parser of every NET_MSG_CALL payload a
  * member sends (node/call_service.c; layout in node/node_internal.h: an MPC
- * engine message, a bureau's input commitment, a party's result signature;
+ * engine message, a bureau's input commitment, a party's result signature,
+ * several of these in one MULTI;
  * docs/calls.md §2).
  *
  * Input: the payload as received. Seeds in corpus/fuzz_call_msg are one
- * message of each kind.
+ * message of each kind (multi: a COMMIT and a SIG in one MULTI).
  * Checks: no crash or leak (sanitizers); a refusal names what and why and
  * is a known code; an accepted message has a known kind, its ranges lie
  * inside the input within their caps, its strings are NUL-terminated within
@@ -32,14 +33,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!r.what || !r.why || strcmp(cx_err_name(e), "unknown_error") == 0) abort();
     return 0;
   }
-  if (w.kind < CALL_MPC || w.kind > CALL_TSIGN || size < CALL_WIRE_HDR) abort();
+  if (w.kind < CALL_MPC || w.kind > CALL_MULTI || size < CALL_WIRE_HDR) abort();
   if (memcmp(w.call.b, data + 2, 32) != 0) abort();
   cx_enc enc;
   enc_init(&enc);
   enc_u8(&enc, CALL_WIRE_VERSION);
   enc_u8(&enc, w.kind);
   enc_fixed(&enc, w.call.b, 32);
-  if (w.kind == CALL_MPC) {
+  if (w.kind == CALL_MULTI) {
+    /* each message it carries decodes alone, none is a MULTI, the first
+     * names the header's call, and they are all there is */
+    if (w.mk < 2 || w.mk > CALL_MULTI_MAX || !inside(w.ments, w.ments_len, data, size)) abort();
+    enc_u8(&enc, (uint8_t)w.mk);
+    size_t off = 0, k = 0, ml;
+    const uint8_t *m;
+    while (call_wire_next(&w, &off, &m, &ml)) {
+      call_wire in;
+      if (!inside(m, ml, data, size) || call_wire_decode(m, ml, &in, NULL) != CX_OK || in.kind == CALL_MULTI) abort();
+      if (k == 0 && memcmp(in.call.b, w.call.b, 32) != 0) abort();
+      uint8_t l4[4];
+      put_be32(l4, (uint32_t)ml);
+      enc_fixed(&enc, l4, 4);
+      enc_fixed(&enc, m, ml);
+      k++;
+    }
+    if (k != w.mk) abort();
+  } else if (w.kind == CALL_MPC) {
     if (!inside(w.mpc, w.mpc_len, data, size) || w.mpc_len < 34) abort();
     enc_fixed(&enc, w.mpc, w.mpc_len);
   } else if (w.kind == CALL_COMMIT) {
