@@ -229,6 +229,7 @@ typedef struct batch {
   size_t njobs;
   lang_contract *unit;   /* the contract */
   lang_contract *c;      /* the batch's circuit (lang_batch), or unit for one call */
+  struct circ *cc;       /* the cache entry c is borrowed from (refs), or NULL: c is the batch's */
   lang_call_plan *plan;
   fe *vals;              /* my dealing, copy by copy (sodium_malloc), NULL if none */
   size_t nvals;
@@ -249,6 +250,18 @@ typedef struct {
   unsigned k;
   size_t first; /* the first message's length */
 } outq;
+
+/* A batch circuit, kept for the next batch of the same contract and size
+ * (lang_batch depends on nothing else: the args go into the plan). Its
+ * construction was ~6% of the call thread in bench_calls (session 24). */
+#define CIRC_MAX 8
+typedef struct circ {
+  cx_hash contract;
+  uint32_t copies;
+  lang_contract *c; /* owned; NULL: a free entry */
+  uint32_t refs;    /* batches using it: not evicted while > 0 */
+  uint64_t used;    /* the entry's last use, in batches started (LRU) */
+} circ;
 
 struct call_service {
   node *node;
@@ -286,6 +299,8 @@ struct call_service {
   } *watch;
   size_t nwatch;
   uint64_t watch_at;
+  circ circs[CIRC_MAX];
+  uint64_t circ_tick;
 };
 
 static uint64_t mono(const call_service *s) { return s->node->clock->mono_ms(s->node->clock); }
@@ -753,7 +768,10 @@ static void batch_free(batch *b) {
   if (!b) return;
   batch_end(b);
   lang_call_plan_free(b->plan);
-  if (b->c != b->unit) lang_free(b->c);
+  if (b->cc)
+    b->cc->refs--;
+  else if (b->c != b->unit)
+    lang_free(b->c);
   lang_free(b->unit);
   free(b);
 }
@@ -1120,6 +1138,39 @@ static job *job_new(call_service *s, const cx_hash *id, const vm_call *rec) {
   return j;
 }
 
+/* b's circuit from the cache, if it holds contract's at b's size: 1. */
+static int circ_get(call_service *s, batch *b, const cx_hash *contract) {
+  for (size_t i = 0; i < CIRC_MAX; i++) {
+    circ *x = &s->circs[i];
+    if (x->c && x->copies == b->njobs && hash_eq(&x->contract, contract)) {
+      x->refs++;
+      x->used = ++s->circ_tick;
+      b->c = x->c;
+      b->cc = x;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Moves b's new circuit into the cache, in a free entry or the least
+ * recently used one no batch holds; if every entry is held, b keeps it. */
+static void circ_put(call_service *s, batch *b, const cx_hash *contract) {
+  circ *v = NULL;
+  for (size_t i = 0; i < CIRC_MAX; i++) {
+    circ *x = &s->circs[i];
+    if (!x->refs && (!v || !x->c || (v->c && x->used < v->used))) v = x;
+  }
+  if (!v) return;
+  lang_free(v->c);
+  v->contract = *contract;
+  v->copies = (uint32_t)b->njobs;
+  v->c = b->c;
+  v->refs = 1;
+  v->used = ++s->circ_tick;
+  b->cc = v;
+}
+
 /* What every call of the batch shares and the plan: the contract, the
  * insurer's key, the dealers, the batch's circuit and plan, the pool.
  * CX_OK or a reason in why. */
@@ -1173,7 +1224,9 @@ static cx_err batch_setup(call_service *s, batch *b, char *why, size_t wl) {
     const int64_t *each[BATCH_MAX];
     for (size_t k = 0; k < b->njobs; k++) each[k] = b->jobs[k]->tx.u.call.args;
     nargs = l->tx.u.call.nargs * b->njobs;
-    if ((e = lang_batch(b->unit, (uint32_t)b->njobs, &b->c, why, wl)))
+    if (!circ_get(s, b, &l->rec.contract) && !(e = lang_batch(b->unit, (uint32_t)b->njobs, &b->c, why, wl)))
+      circ_put(s, b, &l->rec.contract);
+    if (e)
       ;
     else if (!(args = malloc((nargs ? nargs : 1) * sizeof *args)))
       e = CX_E_NOMEM;
@@ -2310,6 +2363,7 @@ void call_service_free(node *n) {
     batch_free(s->run[i]);
   }
   for (size_t i = 0; i < s->nclosing; i++) job_free(s, s->closing[i]);
+  for (size_t i = 0; i < CIRC_MAX; i++) lang_free(s->circs[i].c);
   free(s->jidx);
   mpc_outbox_free(&s->out);
   cl_free(&s->inq);
