@@ -19,17 +19,8 @@ export CUSTOS_TEST_MPC_CHEAT=frost-stall # every node: only the call's party 0 a
 calls_devnet
 calls_wait_key results 0 60
 calls_fixture
-c() { "$CUSTOS" --node "$CALLS_URL" "$@"; }
-
-H=$(c status --json | jq -r .height)
-G=$(c $(member_opts subject) --json --wait consent grant --did "$CALLS_DID" --insurer insurer \
-  --domains health,hrss --contract "$CALLS_CID" --purpose underwriting --expires $((H + 1000)) --quota 1 \
-  | jq -r .txid)
-[ ${#G} -eq 64 ] || fail "consent grant"
-res=$(c $(member_opts insurer) --json --timeout 60 --wait call "$CALLS_CID" --subject "$CALLS_DID" --consent "$G" \
-  --inputs "$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.inputs.json") || fail "call --wait: $res"
-CALL=$(echo "$res" | jq -r .txid)
-[ "$(echo "$res" | jq -r .status)" = done ] || fail "call not done: $res"
+CALL=$(calls_once)
+res=$("$CUSTOS" --node "$CALLS_URL" call get "$CALL" --json)
 grep -q "TEST CHEAT: FROST coordinator silent after its proposal" "$WORK"/node*.log \
   || fail "no node stalled as the first coordinator: the test did not test anything"
 if grep -h "I coordinate no attempt" "$WORK"/node*.log | head -3 | grep .; then
