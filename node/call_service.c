@@ -1153,13 +1153,14 @@ static int circ_get(call_service *s, batch *b, const cx_hash *contract) {
   return 0;
 }
 
-/* Moves b's new circuit into the cache, in a free entry or the least
- * recently used one no batch holds; if every entry is held, b keeps it. */
+/* Moves b's new circuit into the cache, in the least recently used entry
+ * no batch holds (a free one first: its `used` is 0); if every entry is
+ * held, b keeps it. */
 static void circ_put(call_service *s, batch *b, const cx_hash *contract) {
   circ *v = NULL;
   for (size_t i = 0; i < CIRC_MAX; i++) {
     circ *x = &s->circs[i];
-    if (!x->refs && (!v || !x->c || (v->c && x->used < v->used))) v = x;
+    if (!x->refs && (!v || x->used < v->used)) v = x;
   }
   if (!v) return;
   lang_free(v->c);
