@@ -14,9 +14,13 @@
  * sets of PRF(key) f_A(alpha_me), and of a degree-2t sharing of zero the
  * same with t more PRF outputs per set (PRZS). No share is sent.
  *   0 KEYS      p2p  the keys of the sets I deal (I am their lowest member)
- *   1 MULT      all  a check digest of each of my keys || my degree-2t
- *                    shares of a*b - (s + z), every product
- *   2 VERDICT   all  ok byte || transcript hash
+ *   1 MULT      p2p  a check digest of each of my keys || my degree-2t
+ *                    shares of a*b - (s + z) of the products whose king
+ *                    the recipient is (item k's king: the j with
+ *                    k in [floor(N j / n), floor(N (j + 1) / n)))
+ *   2 KING      all  the opened products (ab - s) of my range
+ *   3 VERDICT   all  ok byte || transcript hash || my share of w, a random
+ *                    combination of all my product shares
  * Dealer extraction (larger n: C(n - 1, t) keys would cost more PRF output
  * than the deal costs bytes). Damgård–Nielsen 2007 (CRYPTO) §3:
  *   0 DEAL      p2p  commit_i || shares of U_t random and U_d double sharings
@@ -31,10 +35,15 @@
  * Rounds before V and the audit wait for every party (a timeout aborts
  * naming nobody); rounds V .. V+t end at their deadline with what arrived
  * (prep_timeout), as Dolev–Strong's synchronous rounds do.
- * References: Damgård–Nielsen §4 (multiplication with double sharings),
- * with every party, not a king, checking the n degree-2t shares of each
- * product, which at n >= 3t + 1 detects any t wrong ones (the error
- * detection of Ben-Or–Goldwasser–Wigderson 1988); Dolev–Strong 1983
+ * References: Damgård–Nielsen §4 (multiplication with double sharings).
+ * With dealers every party, not a king, checks the n degree-2t shares of
+ * each product, which at n >= 3t + 1 detects any t wrong ones (the error
+ * detection of Ben-Or–Goldwasser–Wigderson 1988). Under PRSS each product
+ * goes to one king, as in Damgård–Nielsen, kings taking turns by ranges;
+ * the king checks its n shares the same way, and a random combination of
+ * all products, opened in the verdict round, checks the kings (see
+ * prss_after_king): half the bytes of everyone checking everything
+ * (docs/mpc-prep.md "PRSS mode"). Dolev–Strong 1983
  * ("Authenticated algorithms for Byzantine agreement") for agreeing on the
  * verdicts; Ishai–Ostrovsky–Zikas 2014 for identifying the cheater by
  * opening the input-independent preprocessing.
@@ -63,9 +72,9 @@
 #include "hash.h"
 #include "session_internal.h"
 
-/* Rounds 0 and 1 are KEYS / DEAL and MULT in both modes; R_OPEN only with
- * dealers. The verdict round V is r_verdict(n, t). */
-enum { R_DEAL = 0, R_MULT, R_OPEN };
+/* Rounds 0 and 1 are KEYS / DEAL and MULT in both modes; round 2 is OPEN
+ * with dealers and KING under PRSS; round 3 is the verdict in both. */
+enum { R_DEAL = 0, R_MULT, R_OPEN, R_VERDICT, R_KING = R_OPEN };
 
 /* ---- PRSS key sets (Cramer–Damgård–Ishai 2005, §3) ------------------------ */
 
@@ -97,9 +106,8 @@ static int prss_mode(uint32_t n, uint32_t t) {
   return !mpc_prep_dealers && n >= 1 && t <= PRSS_MAX_T && binom(n - 1, t) <= PRSS_MAX_KEYS;
 }
 
-static uint32_t r_verdict(uint32_t n, uint32_t t) { return prss_mode(n, t) ? 2 : 3; }
 /* Rounds 0 .. V: what the audit publishes and replays. */
-static uint32_t prep_rounds(uint32_t n, uint32_t t) { return r_verdict(n, t) + 1; }
+#define PREP_ROUNDS (R_VERDICT + 1)
 
 /* The key sets: every set of n - t parties, as the mask of the t parties
  * outside it, in increasing mask order (Gosper's hack). Returns C(n, t). */
@@ -143,8 +151,7 @@ static uint32_t keys_between(uint32_t n, uint32_t t, uint32_t from, uint32_t to)
  * each, so it never signs two different messages for one slot, which would
  * be equivocation evidence against it. */
 #define LINK_ROUND0 0xf0000000u
-#define PREP_ROUNDS_MAX 4 /* prep_rounds in either mode */
-static uint32_t audit0(uint32_t n, uint32_t t) { return r_verdict(n, t) + 1 + t; }
+static uint32_t audit0(uint32_t n, uint32_t t) { return R_VERDICT + 1 + t; }
 static uint32_t link_round(uint32_t j, uint32_t idx) { return LINK_ROUND0 + 2 * j + idx; }
 
 /* fe_prg nonces (docs/mpc-prep.md "Local randomness"). Keyed by the party's
@@ -156,6 +163,7 @@ static uint32_t link_round(uint32_t j, uint32_t idx) { return LINK_ROUND0 + 2 * 
 #define NONCE_RAND 1   /* key seed: U_t x (1 + t): secret, then t coefficients */
 #define NONCE_DOUBLE 2 /* key seed: U_d x (1 + t + 2t): secret, t coefs, 2t coefs */
 #define NONCE_CHAL 3   /* key joint coin: mu, nu */
+#define NONCE_RHO 5    /* PRSS, key the transcript hash: rho of the kings' check */
 #define NONCE_PRSS_TRIPLE(i) ((1ull << 40) | (i)) /* set key: per triple a, b, s, t zero coefs */
 #define NONCE_PRSS_RAND(i) ((2ull << 40) | (i))   /* set key: per random r */
 #define NONCE_PRSS_BIT(i) ((3ull << 40) | (i))    /* set key: per bit r, t zero coefs */
@@ -171,7 +179,7 @@ static const char k_prss_check_label[] = "custos/mpc/prss-check";
 
 #define COIN_BYTES 32
 #define OPEN_ITEMS 2 /* omega, zeta */
-#define VERDICT_BYTES (1 + 32)
+#define VERDICT_BYTES (1 + 32) /* ok byte || transcript hash; under PRSS || w (FE_BYTES) */
 #define AUDIT_HDR (8 + 8 + 32 + 8 + 8) /* T, R, seed, B, I */
 #define KEPT 2 /* distinct verdicts kept per sender: two prove equivocation */
 
@@ -185,6 +193,14 @@ size_t mpc_prep_audit_chunk = MPC_MAX_PAYLOAD - 8;
 
 int mpc_prep_dealers = 0;
 
+/* A test seam like the two above: the party with this index, as a king,
+ * opens its first value + 1 and keeps that value itself. That is a corrupt
+ * king lying consistently, which a tamper on the wire cannot model (the
+ * king's own session would keep the true value, and its verdict's
+ * transcript hash would give it away); only w catches it. -1: none. */
+extern int mpc_prep_lying_king;
+int mpc_prep_lying_king = -1;
+
 static uint64_t chunk_bytes(void) {
   size_t c = mpc_prep_audit_chunk;
   if (c < 64) c = 64;
@@ -195,6 +211,7 @@ static uint64_t chunk_bytes(void) {
 /* ---- sizes ------------------------------------------------------------- */
 
 typedef struct {
+  uint32_t n;      /* parties */
   uint64_t T, R;   /* triples and random sharings wanted */
   uint64_t B;      /* random bits wanted (PRSS only) */
   uint64_t I;      /* bounded random integers wanted (PRSS only; no message carries them) */
@@ -208,6 +225,7 @@ typedef struct {
 static void dims_init(prep_dims *d, uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B,
                       uint64_t I) {
   memset(d, 0, sizeof *d);
+  d->n = n;
   d->T = T;
   d->R = R;
   d->B = B;
@@ -231,7 +249,16 @@ static uint64_t mult_pre(const prep_dims *d) { return d->prss ? 32 * d->K : COIN
 /* Round 1's elements: a product share per triple, then (PRSS) a square's
  * share per bit. */
 static uint64_t mult_items(const prep_dims *d) { return d->T + d->B; }
-static uint64_t len_mult(const prep_dims *d) { return mult_pre(d) + FE_BYTES * mult_items(d); }
+/* PRSS: the items king j opens are [king_lo(j), king_lo(j + 1)): ranges
+ * of floor(N / n) or ceil(N / n) items, the last one the longest. */
+static uint64_t king_lo(const prep_dims *d, uint32_t j) { return mult_items(d) * j / d->n; }
+static uint64_t king_cnt(const prep_dims *d, uint32_t j) { return king_lo(d, j + 1) - king_lo(d, j); }
+/* Round 1 to party j: with dealers every product (the same to all); under
+ * PRSS j's range. */
+static uint64_t len_mult(const prep_dims *d, uint32_t j) {
+  return mult_pre(d) + FE_BYTES * (d->prss ? king_cnt(d, j) : mult_items(d));
+}
+static size_t verdict_len(int prss) { return VERDICT_BYTES + (prss ? FE_BYTES : 0); }
 static uint64_t len_open(void) { return FE_BYTES * OPEN_ITEMS; }
 
 /* The largest audit blob a party can have: every message it received in
@@ -239,7 +266,7 @@ static uint64_t len_open(void) { return FE_BYTES * OPEN_ITEMS; }
  * published as received). Bounds a declared blob length. */
 static uint64_t audit_max(uint32_t n) {
   return AUDIT_HDR +
-         (uint64_t)PREP_ROUNDS_MAX * (n ? n - 1 : 0) * (4 + MPC_MSG_OVERHEAD + MPC_MAX_PAYLOAD);
+         (uint64_t)PREP_ROUNDS * (n ? n - 1 : 0) * (4 + MPC_MSG_OVERHEAD + MPC_MAX_PAYLOAD);
 }
 
 /* Audit rounds for a blob of L bytes, and the size of piece k. */
@@ -264,7 +291,7 @@ static int limits_ok(uint32_t n, uint32_t t, uint64_t T, uint64_t R, uint64_t B,
   dims_init(&d, n, t, T, R, B, I);
   /* with dealers, bits come from mpc_session_bits' program and ints from bits (online.c) */
   if ((B || I) && !d.prss) return 0;
-  return (d.prss || len_deal(&d) <= MPC_MAX_PAYLOAD) && len_mult(&d) <= MPC_MAX_PAYLOAD;
+  return (d.prss || len_deal(&d) <= MPC_MAX_PAYLOAD) && len_mult(&d, n - 1) <= MPC_MAX_PAYLOAD;
 }
 
 /* ---- state ------------------------------------------------------------- */
@@ -290,6 +317,11 @@ typedef struct {
   uint8_t commit[MPC_MAX_N][32];
   uint8_t coin[32];       /* the joint coin: the key of the challenges */
   uint8_t transcript[32]; /* its hash, in the verdict: accepted only if all agree */
+  /* PRSS, the kings' check (prss_after_king): the hash of the digests
+   * (round 1), then sum rho^(k+1) U_k over the opened values and my share
+   * of the same combination of the products, w (public values). */
+  uint8_t th1[32];
+  fe C, w;
   /* One fe_alloc'd block (mat, mat_len) for the whole session: every
    * sodium_malloc is an mmap, an mlock of every page (faulting it in), guard
    * pages and two wipes, which at 100K triples cost more than the field
@@ -733,7 +765,7 @@ static cx_err after_mult(mpc_session *s, mpc_outbox *out) {
     }
     const mpc_msg *m = round_msg(s, j, &e);
     if (!m) goto done;
-    v.src[j] = check_fe(s, m, len_mult(d), COIN_BYTES, d->T);
+    v.src[j] = check_fe(s, m, len_mult(d, me), COIN_BYTES, d->T);
     if (v.src[j])
       memcpy(coins[j], m->payload, COIN_BYTES);
     else
@@ -794,7 +826,7 @@ done:
  * entered it). */
 static void ds_deadline(mpc_session *s) {
   prep_impl *p = impl_of(s);
-  uint64_t D = s->cfg.round_timeout_ms, k = s->round - r_verdict(s->cfg.n, s->cfg.t);
+  uint64_t D = s->cfg.round_timeout_ms, k = s->round - R_VERDICT;
   sess_set_deadline(s, p->ds_start + (k + 1) * DS_SLOT * D);
 }
 
@@ -804,13 +836,14 @@ static void ds_deadline(mpc_session *s) {
  * verdict round, which starts the agreement's schedule. */
 static cx_err send_verdict(mpc_session *s, mpc_outbox *out) {
   prep_impl *p = impl_of(s);
-  uint8_t vd[VERDICT_BYTES];
+  uint8_t vd[VERDICT_BYTES + FE_BYTES];
   vd[0] = p->fail ? 0 : 1;
   memcpy(vd + 1, p->transcript, 32);
+  if (p->d.prss) fe_encode(p->w, vd + VERDICT_BYTES);
   sess_next_round(s, sess_others(s));
   p->ds_start = s->now_ms;
   ds_deadline(s);
-  return sess_send(s, MPC_TO_ALL, vd, sizeof vd, out);
+  return sess_send(s, MPC_TO_ALL, vd, verdict_len(p->d.prss), out);
 }
 
 /* ---- PRSS: rounds 0 (keys) and 1 (products, digests) ---------------------- */
@@ -979,7 +1012,20 @@ static cx_err after_keys(mpc_session *s, mpc_outbox *out) {
                        p->key[k], 32);
   prss_expand(s);
   sess_next_round(s, sess_others(s));
-  return send_vec(s, MPC_TO_ALL, (const uint8_t *)p->dig, 32 * p->d.K, p->umine, mult_items(&p->d), out);
+  /* To each king its range, the digests in front. send_vec writes them in
+   * the elements before the range, which hold the end of the range before
+   * it (or the free prefix): saved and put back, the message being a copy. */
+  fe keep[2 * PRSS_MAX_KEYS];
+  size_t pre = 32 * p->d.K;
+  for (uint32_t j = 0; j < n && e == CX_OK; j++) {
+    if (j == me) continue;
+    fe *v = p->umine + king_lo(&p->d, j);
+    memcpy(keep, v - 2 * p->d.K, pre);
+    e = send_vec(s, j, (const uint8_t *)p->dig, pre, v, king_cnt(&p->d, j), out);
+    memcpy(v - 2 * p->d.K, keep, pre);
+  }
+  sodium_memzero(keep, sizeof keep);
+  return e;
 }
 
 /* b = (r / sqrt(r^2) + 1) / 2 for every bit, in place of its opened square:
@@ -1016,16 +1062,17 @@ static cx_err prss_after_mult(mpc_session *s, mpc_outbox *out) {
   const prep_dims *d = &p->d;
   uint32_t n = s->cfg.n, me = s->cfg.me;
   size_t pre = mult_pre(d);
+  uint64_t lo = king_lo(d, me), cnt = king_cnt(d, me);
   cx_err e = CX_OK;
   uint8_t secd[MPC_MAX_N][32];
   memset(secd, 0, sizeof secd);
-  vecs v = {.n = n, .me = me, .mine = p->umine};
+  vecs v = {.n = n, .me = me, .mine = p->umine + lo};
   crypto_generichash(secd[me], 32, (const uint8_t *)p->dig, pre, NULL, 0);
   for (uint32_t j = 0; j < n; j++) {
     if (j == me) continue;
     const mpc_msg *m = round_msg(s, j, &e);
     if (!m) return e;
-    v.src[j] = check_fe(s, m, len_mult(d), pre, mult_items(d));
+    v.src[j] = check_fe(s, m, len_mult(d, me), pre, cnt);
     if (!v.src[j]) continue;
     crypto_generichash(secd[j], 32, m->payload, pre, NULL, 0);
     size_t idx = 0; /* j's digests are those of its sets, in set order */
@@ -1038,14 +1085,92 @@ static cx_err prss_after_mult(mpc_session *s, mpc_outbox *out) {
   }
   cx_hash th;
   hash_tagged(CX_TAG_MPC_TRANSCRIPT, secd, (size_t)n * 32, &th);
+  memcpy(p->th1, th.b, 32);
+  if (cnt && check_tiles(s, &v, 2 * s->cfg.t, cnt, p->U + lo, p->scr) != 0) p->fail = 1;
+  if (cnt && mpc_prep_lying_king == (int)me && s->cfg.key) p->U[lo] = fe_add(p->U[lo], 1);
+  sodium_memzero(p->key, 32 * d->K); /* the shares are made: the keys are done */
+  sess_next_round(s, sess_others(s));
+  return send_vec(s, MPC_TO_ALL, NULL, 0, p->U + lo, cnt, out);
+}
+
+/* After round 2 (PRSS): every king's opened values. A corrupt king may
+ * open wrong values, to everyone or to some: the transcript hash covers all
+ * of U, so parties that accept hold the same U, and w checks that it is the
+ * right one. rho comes from that hash, i.e. after every king has sent: my
+ * share of w = sum over all products k of rho^(k+1) u_k is my share of a
+ * degree-2t sharing of sum rho^(k+1) (ab - s)_k; the n shares, in the
+ * verdicts (agreed by Dolev–Strong, so every honest party checks the same
+ * ones), must lie on one polynomial of degree 2t whose value at 0 is
+ * C = sum rho^(k+1) U_k. A wrong U is a nonzero polynomial in rho of
+ * degree <= N: it passes with probability <= N / p. The combination opens
+ * nothing new: the products' shares were masked by the zero sharings z,
+ * and under everyone-checks-everything every share of every product was
+ * sent to everyone. Then c = U + s and the bits, as before. */
+static cx_err prss_after_king(mpc_session *s, mpc_outbox *out) {
+  prep_impl *p = impl_of(s);
+  const prep_dims *d = &p->d;
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  uint64_t N = mult_items(d);
+  cx_err e = CX_OK;
+  for (uint32_t j = 0; j < n; j++) {
+    if (j == me) continue;
+    const mpc_msg *m = round_msg(s, j, &e);
+    if (!m) return e;
+    uint64_t lo = king_lo(d, j), cnt = king_cnt(d, j);
+    const uint8_t *src = check_fe(s, m, FE_BYTES * cnt, 0, cnt);
+    for (uint64_t i = 0; i < cnt; i++) p->U[lo + i] = src ? wire_get(src + i * FE_BYTES) : 0;
+  }
+  hash_ctx hc;
+  hash_ctx_init(&hc, CX_TAG_MPC_TRANSCRIPT);
+  hash_ctx_update(&hc, p->th1, 32);
+#if WIRE_NATIVE
+  hash_ctx_update(&hc, p->U, N * sizeof(fe));
+#else
+  for (uint64_t k = 0; k < N; k++) {
+    uint8_t b[FE_BYTES];
+    fe_encode(p->U[k], b);
+    hash_ctx_update(&hc, b, FE_BYTES);
+  }
+#endif
+  cx_hash th;
+  hash_ctx_final(&hc, &th);
   memcpy(p->transcript, th.b, 32);
-  if (mult_items(d) && check_tiles(s, &v, 2 * s->cfg.t, mult_items(d), p->U, p->scr) != 0) p->fail = 1;
+  fe rho;
+  fe_prg(p->transcript, NONCE_RHO, &rho, 1);
+  fe C = 0, w = 0;
+  for (uint64_t k = N; k-- > 0;) {
+    C = fe_mul(fe_add(C, p->U[k]), rho);
+    w = fe_mul(fe_add(w, p->umine[k]), rho);
+  }
+  p->C = C;
+  p->w = w;
   fe *c = mat_c(p);
   const fe *sv = mat_s(p);
   for (size_t k = 0; k < d->T; k++) c[k] = fe_add(c[k], sv[k]);
   if (d->B && !p->fail) prss_bits(p);
-  sodium_memzero(p->key, 32 * d->K); /* the shares are made: the keys are done */
   return send_verdict(s, out);
+}
+
+/* PRSS, at the decision: the n shares of w (mine and those in the agreed
+ * verdicts) lie on one polynomial of degree 2t with C at 0. */
+static int prss_w_ok(mpc_session *s) {
+  prep_impl *p = impl_of(s);
+  uint32_t n = s->cfg.n, me = s->cfg.me;
+  fe w[MPC_MAX_N], val = 0;
+  const fe *sh[MPC_MAX_N];
+  for (uint32_t j = 0; j < n; j++) {
+    sh[j] = &w[j];
+    if (j == me) {
+      w[j] = p->w;
+      continue;
+    }
+    mpc_msg m;
+    if (p->ext_n[j] != 1 || mpc_msg_decode(p->ext[j][0].raw, p->ext[j][0].len, &m) != CX_OK ||
+        fe_decode(m.payload + VERDICT_BYTES, &w[j]) != 0)
+      return 0;
+  }
+  size_t bad = 0;
+  return shamir_check(&s->sh, 2 * s->cfg.t, sh, 1, &val, &bad) == 0 && val == p->C;
 }
 
 /* ---- round 2: the openings; the verdict --------------------------------- */
@@ -1081,8 +1206,8 @@ static cx_err after_open(mpc_session *s, mpc_outbox *out) {
  * within bounds. */
 static int verdict_shape(const mpc_session *s, const mpc_msg *m) {
   return m->kind == MPC_KIND_PREP && memcmp(m->session, s->cfg.session, 32) == 0 &&
-         m->round == r_verdict(s->cfg.n, s->cfg.t) && m->to == MPC_TO_ALL && m->from < s->cfg.n &&
-         m->len == VERDICT_BYTES;
+         m->round == R_VERDICT && m->to == MPC_TO_ALL && m->from < s->cfg.n &&
+         m->len == verdict_len(prss_mode(s->cfg.n, s->cfg.t));
 }
 
 /* Same signed content (BIP340 signing is randomized: two signatures of one
@@ -1248,12 +1373,13 @@ static cx_err decide(mpc_session *s, mpc_outbox *out) {
     ok = p->ext_n[j] == 1 && mpc_msg_decode(p->ext[j][0].raw, p->ext[j][0].len, &m) == CX_OK &&
          m.payload[0] == 1 && memcmp(m.payload + 1, p->transcript, 32) == 0;
   }
+  if (ok && p->d.prss) ok = prss_w_ok(s);
   return ok ? accept(s) : start_audit(s, out);
 }
 
 /* The next echo round, or the decision after the last. */
 static cx_err echo_or_decide(mpc_session *s, mpc_outbox *out) {
-  if (s->round - r_verdict(s->cfg.n, s->cfg.t) < s->cfg.t) {
+  if (s->round - R_VERDICT < s->cfg.t) {
     sess_next_round(s, sess_others(s));
     ds_deadline(s);
     return send_echo(s, out);
@@ -1283,7 +1409,7 @@ static cx_err after_verdict(mpc_session *s, mpc_outbox *out) {
 /* Echo round r = round - V: chains of depth r (a missing echo message, at
  * the deadline, brings nothing). */
 static cx_err after_echo(mpc_session *s, mpc_outbox *out) {
-  uint32_t n = s->cfg.n, me = s->cfg.me, r = s->round - r_verdict(n, s->cfg.t);
+  uint32_t n = s->cfg.n, me = s->cfg.me, r = s->round - R_VERDICT;
   cx_err e = CX_OK;
   for (uint32_t k = 0; k < n && e == CX_OK; k++) {
     if (k == me) continue;
@@ -1337,11 +1463,11 @@ static cx_err make_blob(mpc_session *s) {
   prep_impl *p = impl_of(s);
   uint32_t n = s->cfg.n, me = s->cfg.me;
   size_t len = AUDIT_HDR;
-  for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t); r++)
+  for (uint32_t r = 0; r < PREP_ROUNDS; r++)
     for (uint32_t j = 0; j < n; j++) {
       if (j == me) continue;
       const mpc_msg *m = mpc_inbox_get(s->inbox, r, j);
-      if (!m && r != r_verdict(n, s->cfg.t)) return CX_E_INTERNAL; /* keep_rounds: every round is kept */
+      if (!m && r != R_VERDICT) return CX_E_INTERNAL; /* keep_rounds: every round is kept */
       len += 4 + (m ? m->raw_len : 0);
     }
   uint8_t *buf = malloc(len);
@@ -1352,7 +1478,7 @@ static cx_err make_blob(mpc_session *s) {
   put_be64(buf + 56, p->d.I);
   memcpy(buf + 16, s->cfg.seed, 32);
   size_t off = AUDIT_HDR;
-  for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t); r++)
+  for (uint32_t r = 0; r < PREP_ROUNDS; r++)
     for (uint32_t j = 0; j < n; j++) {
       if (j == me) continue;
       const mpc_msg *m = mpc_inbox_get(s->inbox, r, j);
@@ -1504,8 +1630,8 @@ static cx_err after_audit(mpc_session *s, mpc_outbox *out) {
 typedef struct {
   uint64_t T, R, B, I;
   const uint8_t *seed;
-  const uint8_t *msg[PREP_ROUNDS_MAX][MPC_MAX_N]; /* [r][j]: j's round-r message to the author */
-  size_t len[PREP_ROUNDS_MAX][MPC_MAX_N];
+  const uint8_t *msg[PREP_ROUNDS][MPC_MAX_N]; /* [r][j]: j's round-r message to the author */
+  size_t len[PREP_ROUNDS][MPC_MAX_N];
 } audit_view;
 
 /* Parses k's audit blob: sizes within the limits, and every embedded
@@ -1526,14 +1652,14 @@ static int audit_parse(uint32_t n, uint32_t t, const cx_pubkey *pks, const uint8
   v->seed = p + 16;
   if (!limits_ok(n, t, v->T, v->R, v->B, v->I)) return -1;
   size_t off = AUDIT_HDR;
-  for (uint32_t r = 0; r < prep_rounds(n, t); r++)
+  for (uint32_t r = 0; r < PREP_ROUNDS; r++)
     for (uint32_t j = 0; j < n; j++) {
       if (j == k) continue;
       if (len - off < 4) return -1;
       size_t l = get_be32(p + off);
       off += 4;
       if (len - off < l) return -1;
-      if (l == 0 && r == r_verdict(n, t)) continue;
+      if (l == 0 && r == R_VERDICT) continue;
       mpc_msg m;
       if (mpc_msg_decode(p + off, l, &m) != CX_OK) return -1;
       if (m.kind != MPC_KIND_PREP || memcmp(m.session, session, 32) != 0 || m.round != r ||
@@ -1567,7 +1693,7 @@ static cx_err replay_party(uint32_t n, uint32_t t, const cx_pubkey *pks, const u
   if (e != CX_OK) return e;
   mpc_outbox ob = {0};
   e = mpc_session_start(rs, 0, &ob);
-  for (uint32_t r = 0; r + 1 < prep_rounds(n, t) && e == CX_OK; r++)
+  for (uint32_t r = 0; r + 1 < PREP_ROUNDS && e == CX_OK; r++)
     for (uint32_t i = 0; i < n && e == CX_OK; i++) {
       if (i == j || rs->st.state != MPC_RUNNING) continue;
       e = mpc_session_recv(rs, v->msg[r][i], v->len[r][i], 0, &ob);
@@ -1611,7 +1737,7 @@ static int audit_one(mpc_session *s, const audit_party *ap, uint32_t j, const ui
   *e = replay_party(n, s->cfg.t, s->cfg.pubkeys, s->cfg.session, j, &ap[j].v, &rs);
   if (*e != CX_OK) return -1;
   int found = 0;
-  for (uint32_t r = 0; r < prep_rounds(n, s->cfg.t) && !found; r++)
+  for (uint32_t r = 0; r < PREP_ROUNDS && !found; r++)
     for (uint32_t k = 0; k < n && !found; k++) {
       if (k == j) continue;
       const uint8_t *raw;
@@ -1789,19 +1915,19 @@ done:
  * audit: everyone's seed and inputs): a timeout there aborts naming
  * nobody, as without the hook, since a missing message proves nothing. */
 static cx_err prep_timeout(mpc_session *s, mpc_outbox *out) {
-  if (s->cfg.key && s->round >= r_verdict(s->cfg.n, s->cfg.t) && s->round < audit0(s->cfg.n, s->cfg.t))
-    return s->round == r_verdict(s->cfg.n, s->cfg.t) ? after_verdict(s, out) : after_echo(s, out);
+  if (s->cfg.key && s->round >= R_VERDICT && s->round < audit0(s->cfg.n, s->cfg.t))
+    return s->round == R_VERDICT ? after_verdict(s, out) : after_echo(s, out);
   impl_wipe(impl_of(s));
   sess_timeout_abort(s);
   return CX_OK;
 }
 
 static cx_err prep_advance(mpc_session *s, mpc_outbox *out) {
-  uint32_t v = r_verdict(s->cfg.n, s->cfg.t);
+  uint32_t v = R_VERDICT;
   int prss = impl_of(s)->d.prss;
   if (s->round == R_DEAL) return prss ? after_keys(s, out) : after_deal(s, out);
   if (s->round == R_MULT) return prss ? prss_after_mult(s, out) : after_mult(s, out);
-  if (s->round < v) return after_open(s, out);
+  if (s->round < v) return prss ? prss_after_king(s, out) : after_open(s, out);
   if (s->round == v) {
     if (!s->cfg.key) { /* replay: stops after its verdict */
       impl_wipe(impl_of(s));
@@ -1923,7 +2049,7 @@ static cx_err verify_audit(uint32_t n, uint32_t t, const cx_pubkey *pks, const m
     cp[i] = &ms[i];
   }
   if (e != CX_OK) goto done;
-  const mpc_msg *bad = ms[count - 1].round < prep_rounds(n, t) ? &ms[count - 1] : NULL;
+  const mpc_msg *bad = ms[count - 1].round < PREP_ROUNDS ? &ms[count - 1] : NULL;
   size_t nc = count - (bad ? 1 : 0);
   e = nc ? CX_OK : CX_E_INVALID_ARG;
   for (size_t i = 0; i < count && e == CX_OK; i++) {
@@ -1962,9 +2088,10 @@ done:
 /* MPC_EV_MALFORMED for a prep message: proven when the payload is wrong
  * whatever the batch size (which a third party does not know). PRSS: round
  * 0 carries exactly the keys its sender deals to its recipient, round 1
- * the key digests of its sender and whole canonical elements. Dealers:
- * rounds 0 and 1 must be whole canonical elements after their 32-byte
- * prefix, round 2 exactly two. The verdict has a fixed size; chunk 0 of an
+ * the key digests of its sender and whole canonical elements, round 2
+ * whole canonical elements. Dealers: rounds 0 and 1 must be whole
+ * canonical elements after their 32-byte prefix, round 2 exactly two. The
+ * verdict has a fixed size (under PRSS its w canonical); chunk 0 of an
  * audit must declare a possible length and carry the piece it implies, any
  * other audit chunk must fit a piece. Echo messages and relay links are
  * never proven malformed: honest parties ignore bad ones rather than name
@@ -1976,23 +2103,27 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, con
   cx_err e = ev_get(pks, ev, 0, c, &m);
   if (e != CX_OK) return e;
   int prss = prss_mode(n, t);
-  uint32_t a0 = audit0(n, t), v = r_verdict(n, t);
+  uint32_t a0 = audit0(n, t), v = R_VERDICT;
   if (prss && m.round == R_DEAL) {
     if (m.to >= n || m.to == m.from) return CX_OK;
     return m.len != 32 * (size_t)keys_between(n, t, m.from, m.to) ? CX_OK : CX_E_MPC_CHECK_FAILED;
   }
   if (m.round < v) {
-    size_t pre = prss ? 32 * (size_t)binom(n - 1, t) : m.round <= R_MULT ? COIN_BYTES : 0;
+    size_t pre = m.round > R_MULT ? 0 : prss ? 32 * (size_t)binom(n - 1, t) : COIN_BYTES;
     if (m.len < pre || (m.len - pre) % FE_BYTES) return CX_OK;
     size_t cnt = (m.len - pre) / FE_BYTES;
-    if (m.round == R_OPEN && cnt != OPEN_ITEMS) return CX_OK;
+    if (!prss && m.round == R_OPEN && cnt != OPEN_ITEMS) return CX_OK;
     for (size_t i = 0; i < cnt; i++) {
       fe x;
       if (fe_decode(m.payload + pre + i * FE_BYTES, &x) != 0) return CX_OK;
     }
     return CX_E_MPC_CHECK_FAILED;
   }
-  if (m.round == v) return m.len != VERDICT_BYTES || m.payload[0] > 1 ? CX_OK : CX_E_MPC_CHECK_FAILED;
+  if (m.round == v) {
+    fe w;
+    if (m.len != verdict_len(prss) || m.payload[0] > 1) return CX_OK;
+    return prss && fe_decode(m.payload + VERDICT_BYTES, &w) != 0 ? CX_OK : CX_E_MPC_CHECK_FAILED;
+  }
   if (m.round < a0) return CX_E_MPC_CHECK_FAILED; /* echo rounds */
   if (m.round >= LINK_ROUND0 && m.round - LINK_ROUND0 < 2 * n) return CX_E_MPC_CHECK_FAILED;
   if (m.round - a0 < pieces(audit_max(n))) {

@@ -566,7 +566,7 @@ static void bits(uint32_t n, size_t L) {
   ck_assert_uint_eq(mh_bits(h, L, st), n);
   for (uint32_t i = 0; i < n; i++) {
     ck_assert_int_eq(st[i].state, MPC_DONE);
-    ck_assert_uint_eq(st[i].rounds, prss ? 3 + t : 2);
+    ck_assert_uint_eq(st[i].rounds, prss ? 4 + t : 2);
     mpc_pool_level lv;
     mpc_pool_level_get(h->pools[i], &lv);
     ck_assert_uint_eq(lv.bits, L);

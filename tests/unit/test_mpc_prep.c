@@ -34,8 +34,10 @@
 /* A round where POS_FIRST / POS_LAST fails the batch for everyone: omega
  * with dealers, the products under PRSS. */
 #define R_FAIL (g_prss ? R_MULT : R_OPEN)
-/* The verdict round: 2 under PRSS, 3 with dealers (prep.c prss_mode). */
-#define R_VERDICT (g_prss ? 2u : 3u)
+/* The verdict round: 3 in both modes (round 2 is OPEN with dealers, KING
+ * under PRSS). */
+#define R_VERDICT 3u
+#define R_KING 2 /* PRSS only */
 #define LINK_ROUND0 0xf0000000u /* relay links (docs/mpc-prep.md "Echo messages") */
 #define DEFAULT_CHUNK (MPC_MAX_PAYLOAD - 8)
 
@@ -43,6 +45,7 @@
  * every n. */
 extern size_t mpc_prep_audit_chunk;
 extern int mpc_prep_dealers;
+extern int mpc_prep_lying_king;
 
 /* The mode of the test case running (its fixture sets both), and the size
  * of the harness last made (the tamper hook needs the round-1 prefix). */
@@ -299,7 +302,7 @@ static void honest_batch(uint32_t n, uint32_t t, size_t T, size_t R) {
     ck_assert_int_eq(st[i].err, CX_OK);
     ck_assert_int_eq(st[i].culprit, -1);
     /* rounds 0..V and t echo rounds: no audit */
-    ck_assert_uint_eq(st[i].rounds, (prss_at(n, t) ? 3 : 4) + t);
+    ck_assert_uint_eq(st[i].rounds, 4 + t);
     ck_assert_uint_gt(st[i].msgs_sent, 0);
   }
   check_material(h, T, R, NULL);
@@ -500,6 +503,7 @@ typedef enum {
   POS_PIECE,      /* audit chunk k > 0: one byte more */
   POS_KEY,        /* PRSS round 0: a byte of the first key */
   POS_DIGEST,     /* PRSS round 1: a byte of the first key digest */
+  POS_W,          /* PRSS round 3: the verdict's share of w (+1) */
 } tamper_pos;
 
 static const char *pos_name(int p) {
@@ -507,7 +511,7 @@ static const char *pos_name(int p) {
                                 "hash",   "grow",     "short",      "noncanon",   "byte2",
                                 "echosig", "echojunk", "echocount", "seed",       "embed",
                                 "lbig",   "lsmall",   "lhuge",      "piece",      "key",
-                                "digest"};
+                                "digest", "w"};
   return names[p];
 }
 
@@ -606,6 +610,10 @@ static int tamper_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m,
       p[7] ^= 1;
       break;
     case POS_NONCANON: fe_encode(FE_P, p + pre); break;
+    case POS_W:
+      if (l != 33 + FE_BYTES) goto skip;
+      bump_elem(p + 33);
+      break;
     case POS_BYTE2: p[0] = 2; break;
     case POS_ECHO_SIG:
       if (l < 8 + MPC_MSG_HDR + 1 || get32(p) == 0) goto skip;
@@ -952,9 +960,9 @@ static int chain_hook(void *vctx, uint32_t from, uint32_t to, const mpc_msg *m, 
                       size_t *len) {
   chain_ctx *c = vctx;
   if (from != c->relayer || to != c->to || m->round != c->round) return 0;
-  uint8_t vp[33] = {0}; /* "fail", with a zero hash */
+  uint8_t vp[33 + FE_BYTES] = {0}; /* "fail", with a zero hash (and w = 0 under PRSS) */
   size_t vl, l1, l2;
-  uint8_t *v = sign_msg(c->h, c->j, m->session, R_VERDICT, vp, sizeof vp, &vl);
+  uint8_t *v = sign_msg(c->h, c->j, m->session, R_VERDICT, vp, g_prss ? sizeof vp : 33, &vl);
   uint32_t signer = c->mode == CH_BY_ORIGIN ? c->j : c->relayer;
   uint8_t *item = sign_msg(c->h, signer, m->session, LINK_ROUND0 + 2 * c->j + 1, v, vl, &l1);
   if (c->mode == CH_REPEAT) {
@@ -1623,24 +1631,24 @@ START_TEST(test_prss_big) {
 }
 END_TEST
 
-/* PRSS needs no deal, so only the products bound a batch: 32 K + 16 T
- * bytes in round 1 (K = C(n - 1, t) digests), and R only by the common
- * cap on any count. */
+/* PRSS needs no deal, so only the products bound a batch: 32 K + 16
+ * ceil(T / n) bytes in round 1 to the last king (K = C(n - 1, t) digests),
+ * and R only by the common cap on any count. */
 static int prss_fits(uint32_t n, uint32_t t, uint64_t T) {
-  return 32 * binom(n - 1, t) + 16 * T <= MPC_MAX_PAYLOAD;
+  return 32 * binom(n - 1, t) + 16 * ((T + n - 1) / n) <= MPC_MAX_PAYLOAD;
 }
 
 START_TEST(test_prss_limits) {
   mh *h = new_harness(4, 1);
   size_t max4 = max_triples(h, 0);
-  ck_assert_uint_eq(max4, 393210);
+  ck_assert_uint_eq(max4, 1572840);
   ck_assert(prss_fits(4, 1, max4) && !prss_fits(4, 1, max4 + 1));
-  ck_assert_uint_eq(max_triples(h, 100000), 393210);
+  ck_assert_uint_eq(max_triples(h, 100000), 1572840);
   ck_assert_uint_eq(max_rands(h), MPC_MAX_PAYLOAD);
   mh_free(h);
   h = new_harness(7, 2);
   size_t max7 = max_triples(h, 0);
-  ck_assert_uint_eq(max7, 393186);
+  ck_assert_uint_eq(max7, 2752302);
   ck_assert(prss_fits(7, 2, max7) && !prss_fits(7, 2, max7 + 1));
   mh_free(h);
 }
@@ -1649,13 +1657,15 @@ END_TEST
 /* The sites of a PRSS batch: a key changed (its recipient's digest then
  * differs from the other members'), the message of keys one element too
  * long or one byte short (provably malformed: its length is fixed by n, t,
- * sender and recipient), a digest changed, a product share changed, and the
- * verdict and echo sites of the dealer mode. */
+ * sender and recipient), a digest changed, a product share changed (the
+ * king sees it), an opened value of a king changed (for one recipient the
+ * transcripts differ; for all, w shows it), the check share w changed, and
+ * the verdict and echo sites of the dealer mode. */
 static const site k_prss_sites[] = {
-    {0, POS_KEY},     {0, POS_GROW},      {0, POS_SHORT},  {1, POS_DIGEST},
-    {1, POS_FIRST},   {1, POS_LAST},      {2, POS_VERDICT}, {2, POS_HASH},
-    {2, POS_SHORT},   {2, POS_BYTE2},     {3, POS_ECHO_SIG}, {3, POS_ECHO_JUNK},
-    {3, POS_ECHO_COUNT},
+    {0, POS_KEY},      {0, POS_GROW},      {0, POS_SHORT},      {1, POS_DIGEST},
+    {1, POS_FIRST},    {1, POS_LAST},      {2, POS_FIRST},      {2, POS_LAST},
+    {3, POS_VERDICT},  {3, POS_HASH},      {3, POS_W},          {3, POS_SHORT},
+    {3, POS_BYTE2},    {4, POS_ECHO_SIG},  {4, POS_ECHO_JUNK},  {4, POS_ECHO_COUNT},
 };
 #define PRSS_SITES (sizeof k_prss_sites / sizeof k_prss_sites[0])
 
@@ -1696,8 +1706,37 @@ START_TEST(test_prss_malformed) {
   malformed_case(R_MULT, POS_NONCANON, 1, 1);
   malformed_case(R_MULT, POS_SHORT, MPC_TO_ALL, 1);
   malformed_case(0, POS_GROW, MPC_TO_ALL, 1);
+  /* A king's opened values: whole canonical elements, any count. */
+  malformed_case(R_KING, POS_SHORT, 1, 1);
+  malformed_case(R_KING, POS_GROW, 1, 0);
+  malformed_case(R_KING, POS_NONCANON, MPC_TO_ALL, 1);
   malformed_case(R_VERDICT, POS_SHORT, 1, 0);
   malformed_case(R_VERDICT, POS_BYTE2, 1, 1);
+}
+END_TEST
+
+/* A king that opens a wrong value to everyone and keeps it itself, so
+ * that every transcript agrees: the kings' check w fails at every party,
+ * the audit's replay of the king names it. Mutation-checked: without the
+ * check every party accepts the wrong triple. */
+START_TEST(test_prss_lying_king) {
+  for (uint32_t n = 4; n <= 7; n += 3) {
+    uint32_t t = (n - 1) / 3;
+    for (uint32_t king = 0; king < n; king += n - 1) {
+      char ctx[64];
+      snprintf(ctx, sizeof ctx, "n=%u lying king %u", n, king);
+      mh *h = new_harness(n, t);
+      mpc_session *sess[MPC_MAX_N] = {0};
+      mpc_prep_lying_king = (int)king;
+      run_hooked(h, SMALL_T, SMALL_R, NULL, NULL, sess);
+      mpc_prep_lying_king = -1;
+      expect_outcome(h, sess, 1ull << king, king, OUT_NAMED, SMALL_T, SMALL_R, king == 0, ctx);
+      for (uint32_t i = 0; i < n; i++)
+        if (i != king) ck_assert_int_eq(mpc_session_evidence(sess[i])->type, MPC_EV_AUDIT);
+      free_sessions(h, sess);
+      mh_free(h);
+    }
+  }
 }
 END_TEST
 
@@ -1745,6 +1784,21 @@ END_TEST
  * shares would be a(x) b(x) - s(x), which leaks. Read from the outside: z_i
  * = a_i b_i - (c_i - U) - u_i must be a consistent degree-2t sharing of 0,
  * of degree above t (not the product of the sharings). */
+/* The polynomial through (xs[i], ys[i]), i < m, at x (Lagrange). */
+static fe lagrange_at(const fe *xs, const fe *ys, uint32_t m, fe x) {
+  fe v = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    fe num = 1, den = 1;
+    for (uint32_t l = 0; l < m; l++) {
+      if (l == i) continue;
+      num = fe_mul(num, fe_sub(x, xs[l]));
+      den = fe_mul(den, fe_sub(xs[i], xs[l]));
+    }
+    v = fe_add(v, fe_mul(ys[i], fe_mul(num, fe_inv(den))));
+  }
+  return v;
+}
+
 static void masked_case(uint32_t n, uint32_t t) {
   enum { TT = 12 };
   mh *h = new_harness(n, t);
@@ -1755,12 +1809,37 @@ static void masked_case(uint32_t n, uint32_t t) {
   ck_assert_int_eq(shamir_init(&sh, n, t), CX_OK);
   fe a[MPC_MAX_N][TT], b[MPC_MAX_N][TT], c[MPC_MAX_N][TT], u[MPC_MAX_N][TT];
   size_t pre = elem_prefix(R_MULT);
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint32_t i = 0; i < n; i++)
     ck_assert_int_eq(mpc_pool_take_triples(h->pools[i], TT, a[i], b[i], c[i]), CX_OK);
-    const mpc_msg *m = mpc_inbox_get(sess[i == 0 ? 1 : 0]->inbox, R_MULT, i);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_uint_eq(m->len, pre + TT * FE_BYTES);
-    for (size_t k = 0; k < TT; k++) ck_assert_int_eq(fe_decode(m->payload + pre + k * FE_BYTES, &u[i][k]), 0);
+  /* Product k's shares went to its king only, which sent none of its own:
+   * that one is the degree-2t polynomial through the others' at its
+   * alpha, and the king's round-2 value must be the polynomial at 0. */
+  for (uint32_t kg = 0; kg < n; kg++) {
+    size_t lo = TT * kg / n, hi = TT * (kg + 1) / n;
+    for (uint32_t i = 0; i < n; i++) {
+      if (i == kg) continue;
+      const mpc_msg *m = mpc_inbox_get(sess[kg]->inbox, R_MULT, i);
+      ck_assert_ptr_nonnull(m);
+      ck_assert_uint_eq(m->len, pre + (hi - lo) * FE_BYTES);
+      for (size_t k = lo; k < hi; k++)
+        ck_assert_int_eq(fe_decode(m->payload + pre + (k - lo) * FE_BYTES, &u[i][k]), 0);
+    }
+    for (size_t k = lo; k < hi; k++) {
+      fe xs[MPC_MAX_N], ys[MPC_MAX_N];
+      uint32_t m = 0;
+      for (uint32_t i = 0; i < n && m < 2 * t + 1; i++)
+        if (i != kg) xs[m] = sh.alpha[i], ys[m++] = u[i][k];
+      u[kg][k] = lagrange_at(xs, ys, m, sh.alpha[kg]);
+    }
+    const mpc_msg *m2 = mpc_inbox_get(sess[(kg + 1) % n]->inbox, R_KING, kg);
+    ck_assert_ptr_nonnull(m2);
+    ck_assert_uint_eq(m2->len, (hi - lo) * FE_BYTES);
+    for (size_t k = lo; k < hi; k++) {
+      fe Uk, xs[MPC_MAX_N], ys[MPC_MAX_N];
+      for (uint32_t i = 0; i < n; i++) xs[i] = sh.alpha[i], ys[i] = u[i][k];
+      ck_assert_int_eq(fe_decode(m2->payload + (k - lo) * FE_BYTES, &Uk), 0);
+      ck_assert(Uk == lagrange_at(xs, ys, 2 * t + 1, 0));
+    }
   }
   for (size_t k = 0; k < TT; k++) {
     fe col[MPC_MAX_N], z[MPC_MAX_N], U = 0, zs = 0;
@@ -1831,7 +1910,7 @@ static void bits_case(uint32_t n, uint32_t t, size_t T, size_t R, size_t B) {
   }
   mh_next_session(h);
   ck_assert_uint_eq(mh_run(h, sess), n);
-  for (uint32_t i = 0; i < n; i++) ck_assert_uint_eq(mpc_session_status(sess[i])->rounds, 3 + t);
+  for (uint32_t i = 0; i < n; i++) ck_assert_uint_eq(mpc_session_status(sess[i])->rounds, 4 + t);
   free_sessions(h, sess);
   check_bits(h, B);
   check_material(h, T, R, NULL);
@@ -1926,11 +2005,13 @@ START_TEST(test_prss_ints) {
 }
 END_TEST
 
-/* Bits in a prep batch exist only under PRSS; T + B share round 1's limit. */
+/* Bits in a prep batch exist only under PRSS; T + B share round 1's limit:
+ * the last king's range, ceil((T + B) / n) items. */
 START_TEST(test_prss_bits_limits) {
   mh *h = new_harness(4, 1);
-  ck_assert(mpc_prep_fits(4, 1, 0, 0, 393210) && !mpc_prep_fits(4, 1, 0, 0, 393211));
-  ck_assert(mpc_prep_fits(4, 1, 200000, 7, 193210) && !mpc_prep_fits(4, 1, 200000, 7, 193211));
+  /* a king's range of at most 393,210 = (MPC_MAX_PAYLOAD - 32 K) / 16 items */
+  ck_assert(mpc_prep_fits(4, 1, 0, 0, 1572840) && !mpc_prep_fits(4, 1, 0, 0, 1572841));
+  ck_assert(mpc_prep_fits(4, 1, 200000, 7, 1372840) && !mpc_prep_fits(4, 1, 200000, 7, 1372841));
   ck_assert(!mpc_prep_fits(10, 3, 0, 0, 1)); /* dealers at n = 10 */
   ck_assert(mpc_prep_prss(9, 2) && !mpc_prep_prss(10, 3));
   mpc_prep_dealers = 1;
@@ -2004,6 +2085,7 @@ static Suite *suite(void) {
   tcase_add_test(tp, test_prss_tamper_n7);
   tcase_add_test(tp, test_prss_malformed);
   tcase_add_test(tp, test_prss_no_coin);
+  tcase_add_test(tp, test_prss_lying_king);
   tcase_add_test(tp, test_prss_split_key_rands);
   tcase_add_test(tp, test_prss_masked);
   tcase_add_test(tp, test_prss_bits);

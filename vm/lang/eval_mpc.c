@@ -966,11 +966,12 @@ static cx_err prog_traffic(const mpc_program *p, traffic *t) {
  *     and the echo of every dealer's round-B message (round C, to
  *     everyone, packed 15 bytes to an element: 16/15 of its size);
  *   preprocessing with PRSS (n <= 9, mpc_prep_prss; docs/mpc-prep.md):
- *     per triple and per random bit 16 (n-1), its round-1 share (a product
- *     or a square) to each other party: 48 bytes at n = 4, 96 at n = 7;
- *     randoms cost nothing; per prep or bits session (n-1) F[n] bytes of
- *     keys, digests, verdicts, echoes and headers, F measured (exact:
- *     nothing else depends on the batch);
+ *     per triple and per random bit 32 (n-1) / n on average, its round-1
+ *     share (a product or a square) to its king and, as the king of 1/n of
+ *     them, the opened value to each other party: 24 bytes at n = 4, 27.4
+ *     at n = 7; randoms cost nothing; per prep or bits session (n-1) F[n]
+ *     bytes of keys, digests, verdicts, echoes and headers, F measured
+ *     (nothing else depends on the batch but the ranges' rounding);
  *   preprocessing with dealers (n >= 10): per triple 16 (n-1) (4/m + 1)
  *     with m = n - t (the deal carries 4/m elements per triple to each
  *     party, the round-1 product share one); per random 16 (n-1) / m (its
@@ -986,7 +987,7 @@ static cx_err prog_traffic(const mpc_program *p, traffic *t) {
 #define BITS_BATCH 65536u
 
 /* F[n] above, n = 0 .. 9 (mpc_local, prepare of 1,000 and 11,000 items). */
-static const uint16_t k_prss_session[10] = {0, 0, 421, 421, 1388, 1705, 2022, 2899, 3504, 4173};
+static const uint16_t k_prss_session[10] = {0, 0, 545, 541, 1560, 1893, 2220, 3110, 3740, 4422};
 
 static uint64_t prep_bytes(uint64_t n, uint64_t T, uint64_t R, uint64_t B) {
   if (n < 2) return 0;
@@ -994,7 +995,7 @@ static uint64_t prep_bytes(uint64_t n, uint64_t T, uint64_t R, uint64_t B) {
   uint64_t most = T + B > R + B ? T + B : R + B, bsessions = (B + BITS_BATCH - 1) / BITS_BATCH;
   if (mpc_prep_prss((uint32_t)n, (uint32_t)t) && n < sizeof k_prss_session / sizeof *k_prss_session) {
     uint64_t sessions = ((T > R ? T : R) + PREP_BATCH - 1) / PREP_BATCH;
-    return 16 * o * (T + B) + (sessions + bsessions) * o * k_prss_session[n];
+    return 32 * o * (T + B) / n + (sessions + bsessions) * o * k_prss_session[n];
   }
   uint64_t triple = 16 * o * (T + B) * (4 + m) / m;
   uint64_t rand = 16 * o * (R + B) / m;
