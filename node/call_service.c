@@ -230,6 +230,7 @@ typedef struct batch {
   lang_contract *unit;   /* the contract */
   lang_contract *c;      /* the batch's circuit (lang_batch), or unit for one call */
   struct circ *cc;       /* the cache entry c is borrowed from (refs), or NULL: c is the batch's */
+  int circ_hit;          /* c came from the cache (logged with the batch's start) */
   lang_call_plan *plan;
   fe *vals;              /* my dealing, copy by copy (sodium_malloc), NULL if none */
   size_t nvals;
@@ -1225,7 +1226,8 @@ static cx_err batch_setup(call_service *s, batch *b, char *why, size_t wl) {
     const int64_t *each[BATCH_MAX];
     for (size_t k = 0; k < b->njobs; k++) each[k] = b->jobs[k]->tx.u.call.args;
     nargs = l->tx.u.call.nargs * b->njobs;
-    if (!circ_get(s, b, &l->rec.contract) && !(e = lang_batch(b->unit, (uint32_t)b->njobs, &b->c, why, wl)))
+    b->circ_hit = circ_get(s, b, &l->rec.contract);
+    if (!b->circ_hit && !(e = lang_batch(b->unit, (uint32_t)b->njobs, &b->c, why, wl)))
       circ_put(s, b, &l->rec.contract);
     if (e)
       ;
@@ -1380,8 +1382,8 @@ static void start_batch(call_service *s) {
   if (!e) e = batch_deal(s, b, why, sizeof why);
   if (!e) e = start_session(s, b, why, sizeof why);
   s->run[s->nrun++] = b;
-  LOG_I("call", "call %.16s started with %zu in its batch (party %u of %u)", hash_hex(&lead.id, hex), b->njobs - 1,
-        j0->me, j0->n);
+  LOG_I("call", "call %.16s started with %zu in its batch (party %u of %u%s)", hash_hex(&lead.id, hex),
+        b->njobs - 1, j0->me, j0->n, b->circ_hit ? "; circuit cached" : "");
   if (e) batch_fail(s, b, e, why);
   feed_stash(s); /* the calls' commitments and signatures that came early */
 }

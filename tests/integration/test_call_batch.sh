@@ -11,7 +11,10 @@
 #     result under its batch's one FROST signature with its Merkle path;
 #   - the applicant without a health record: that call alone is ABORTED,
 #     with the health bureau's reason and code (the others took its signed
-#     abort), and its consent's use is given back.
+#     abort), and its consent's use is given back;
+#   - the same six again with other thresholds: a batch of a size already
+#     run takes its circuit from the node's cache (docs/calls.md), and its
+#     outputs are again each call's own plaintext run's.
 . "$(dirname "$0")/lib.sh"
 
 calls_devnet '.block.interval_ms = 500'
@@ -52,34 +55,58 @@ G=()
 for k in $(seq 1 $N); do
   kf="$WORK/applicant$k.json"
   G[k]=$(c --key "$kf" --passphrase-file "$kf.pass" --json --wait consent grant --did "${DIDS[k]}" --insurer insurer \
-    --domains health,hrss --contract "$CID" --purpose underwriting --expires $((H + 5000)) --quota 1 | jq -r .txid)
+    --domains health,hrss --contract "$CID" --purpose underwriting --expires $((H + 5000)) --quota 2 | jq -r .txid)
   [ ${#G[k]} -eq 64 ] || fail "consent grant $k"
 done
 pass "$N applicants registered and consenting, records imported ($N hrss, $((N - 1)) health), contract approved"
 
 # ---- six calls, prebuilt, posted in one request ----
 INPUTS="$CUSTOS_SOURCE_DIR/configs/contracts/underwriting.inputs.json"
-NONCE=$(c account get "$CUSTOS_KEY_INSURER" --json | jq -r .next_nonce)
-BODY="["
-for k in $(seq 1 $N); do
-  jq --argjson m "${MINAGE[k]}" '.min_age = $m' "$INPUTS" >"$WORK/in$k.json"
-  o=$(c $(as insurer) --json --print-only --nonce $((NONCE + k - 1)) call "$CID" --subject "${DIDS[k]}" \
-    --consent "${G[k]}" --inputs "$WORK/in$k.json") || fail "call $k --print-only: $o"
-  CALL[k]=$(echo "$o" | jq -r .txid)
-  BODY+="$([ "$k" = 1 ] || echo ,){\"jsonrpc\":\"2.0\",\"id\":$k,\"method\":\"tx_submit\",\"params\":{\"tx\":\"$(echo "$o" | jq -r .tx)\"}}"
-done
-BODY+="]"
-ans=$(raw "$URL" "$BODY")
-[ "$(echo "$ans" | jq '[.[] | select(.result.txid)] | length')" = $N ] || fail "not all calls admitted: $ans"
-for k in $(seq 1 $N); do
-  for _ in $(seq 1 450); do # until it is committed and closed (90 s at most)
-    r=$(c $(as insurer) --json call get "${CALL[k]}" 2>&1) && echo "$r" | jq -e '.status != "pending"' >/dev/null \
-      && break
-    sleep 0.2
+# post_calls MINAGE...: the N calls, call k with min_age ${MINAGE[k]}, in
+# one request; CALL[k] and RES[k] when each has closed
+post_calls() {
+  local NONCE BODY o ans r
+  NONCE=$(c account get "$CUSTOS_KEY_INSURER" --json | jq -r .next_nonce)
+  BODY="["
+  for k in $(seq 1 $N); do
+    jq --argjson m "${MINAGE[k]}" '.min_age = $m' "$INPUTS" >"$WORK/in$k.json"
+    o=$(c $(as insurer) --json --print-only --nonce $((NONCE + k - 1)) call "$CID" --subject "${DIDS[k]}" \
+      --consent "${G[k]}" --inputs "$WORK/in$k.json") || fail "call $k --print-only: $o"
+    CALL[k]=$(echo "$o" | jq -r .txid)
+    BODY+="$([ "$k" = 1 ] || echo ,){\"jsonrpc\":\"2.0\",\"id\":$k,\"method\":\"tx_submit\",\"params\":{\"tx\":\"$(echo "$o" | jq -r .tx)\"}}"
   done
-  echo "$r" | jq -e '.status == "done" or .status == "aborted"' >/dev/null || fail "call $k did not close: $r"
-  RES[k]=$r
-done
+  BODY+="]"
+  ans=$(raw "$URL" "$BODY")
+  [ "$(echo "$ans" | jq '[.[] | select(.result.txid)] | length')" = $N ] || fail "not all calls admitted: $ans"
+  for k in $(seq 1 $N); do
+    for _ in $(seq 1 450); do # until it is committed and closed (90 s at most)
+      r=$(c $(as insurer) --json call get "${CALL[k]}" 2>&1) && echo "$r" | jq -e '.status != "pending"' >/dev/null \
+        && break
+      sleep 0.2
+    done
+    echo "$r" | jq -e '.status == "done" or .status == "aborted"' >/dev/null || fail "call $k did not close: $r"
+    RES[k]=$r
+  done
+}
+# check_outputs: each done call's outputs are its own plaintext run's
+check_outputs() {
+  local plain r
+  OUTS=
+  for k in $(seq 1 $N); do
+    [ "$k" = $NOREC ] && continue
+    plain=$("$CUSTOS" contract run "$UW" --json --inputs <(jq --argjson a "${AGE[k]}" --argjson mo "${MONTHS[k]}" \
+      --argjson w "${WAGE[k]}" --argjson c2 "${CODE2[k]}" \
+      '. + {"hrss.age": $a, "hrss.contrib_months": $mo, "hrss.monthly_wage": $w,
+            "health.chronic_codes": [401, $c2, 0, 0, 0, 0, 0, 0]}' "$WORK/in$k.json"))
+    r=${RES[k]}
+    [ "$(echo "$r" | jq -r .status)" = done ] || fail "call $k not done: $r"
+    [ "$(echo "$r" | jq -r .outputs.approve)" = "$(echo "$plain" | jq -r .approve)" ] \
+      && [ "$(echo "$r" | jq -r .outputs.band)" = "$(echo "$plain" | jq -r .band)" ] \
+      || fail "call $k: $(echo "$r" | jq -c .outputs), plaintext $plain"
+    OUTS+="$k:$(echo "$r" | jq -r .outputs.approve)/$(echo "$r" | jq -r .outputs.band) "
+  done
+}
+post_calls
 pass "$N calls posted in one request, all closed"
 
 BATCHED=$(grep -ho "started with [0-9]* in its batch" "$WORK"/node*.log | awk '$3 > 0' | wc -l)
@@ -87,19 +114,7 @@ BATCHED=$(grep -ho "started with [0-9]* in its batch" "$WORK"/node*.log | awk '$
 LEADS=$(grep -h "started with [0-9]* in its batch" "$WORK/node0.log" | wc -l)
 pass "batched: node 0 ran the $N calls as $LEADS batch(es)"
 
-for k in $(seq 1 $N); do
-  [ "$k" = $NOREC ] && continue
-  plain=$("$CUSTOS" contract run "$UW" --json --inputs <(jq --argjson a "${AGE[k]}" --argjson mo "${MONTHS[k]}" \
-    --argjson w "${WAGE[k]}" --argjson c2 "${CODE2[k]}" \
-    '. + {"hrss.age": $a, "hrss.contrib_months": $mo, "hrss.monthly_wage": $w,
-          "health.chronic_codes": [401, $c2, 0, 0, 0, 0, 0, 0]}' "$WORK/in$k.json"))
-  r=${RES[k]}
-  [ "$(echo "$r" | jq -r .status)" = done ] || fail "call $k not done: $r"
-  [ "$(echo "$r" | jq -r .outputs.approve)" = "$(echo "$plain" | jq -r .approve)" ] \
-    && [ "$(echo "$r" | jq -r .outputs.band)" = "$(echo "$plain" | jq -r .band)" ] \
-    || fail "call $k: $(echo "$r" | jq -c .outputs), plaintext $plain"
-  OUTS+="$k:$(echo "$r" | jq -r .outputs.approve)/$(echo "$r" | jq -r .outputs.band) "
-done
+check_outputs
 # the five differ among themselves: copies mixed up would show
 [ "$(echo "$OUTS" | tr ' ' '\n' | cut -d: -f2 | sort -u | grep -c .)" -ge 3 ] || fail "outputs too alike to tell: $OUTS"
 pass "each call's outputs are its own plaintext run's: $OUTS"
@@ -146,3 +161,25 @@ for d in hrss health; do
 done
 [ "${LOG[0]}" = $N ] && [ "${LOG[1]}" = $((N - 1)) ] || fail "access log lengths hrss ${LOG[0]}, health ${LOG[1]}"
 pass "the bureaus' access logs hold every read: hrss ${LOG[0]}, health ${LOG[1]}"
+
+# ---- the same six again, other thresholds: the circuit from the cache ----
+SIZES1=$(grep -ho "started with [0-9]* in its batch" "$WORK/node0.log" | awk '{print $3}' | sort -u)
+L1=$(grep -c "in its batch" "$WORK/node0.log")
+MINAGE=(0 18 50 18 18 18 18) # calls 2 and 5 now decide the other way
+post_calls
+check_outputs
+OUTS2=$OUTS
+[ "$(echo "$OUTS2" | tr ' ' '\n' | cut -d: -f2 | sort -u | grep -c .)" -ge 2 ] || fail "outputs too alike: $OUTS2"
+HIT=0
+while read -r line; do
+  k=$(echo "$line" | grep -o "started with [0-9]* in its batch" | awk '{print $3}')
+  if echo "$SIZES1" | grep -qx "$k"; then
+    echo "$line" | grep -q "circuit cached" || fail "a batch of a size run before built its circuit again: $line"
+    HIT=$((HIT + 1))
+  fi
+done < <(grep "in its batch" "$WORK/node0.log" | tail -n +$((L1 + 1)))
+if [ "$HIT" -gt 0 ]; then
+  pass "second round: $HIT batch(es) took the circuit from the cache; outputs $OUTS2"
+else
+  pass "second round: outputs $OUTS2 (no batch had a size of the first round's: the cache was not exercised)"
+fi
