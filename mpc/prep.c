@@ -1923,12 +1923,11 @@ static cx_err prep_timeout(mpc_session *s, mpc_outbox *out) {
 }
 
 static cx_err prep_advance(mpc_session *s, mpc_outbox *out) {
-  uint32_t v = R_VERDICT;
   int prss = impl_of(s)->d.prss;
   if (s->round == R_DEAL) return prss ? after_keys(s, out) : after_deal(s, out);
   if (s->round == R_MULT) return prss ? prss_after_mult(s, out) : after_mult(s, out);
-  if (s->round < v) return prss ? prss_after_king(s, out) : after_open(s, out);
-  if (s->round == v) {
+  if (s->round == R_KING) return prss ? prss_after_king(s, out) : after_open(s, out); /* R_OPEN */
+  if (s->round == R_VERDICT) {
     if (!s->cfg.key) { /* replay: stops after its verdict */
       impl_wipe(impl_of(s));
       sess_done(s);
@@ -2103,12 +2102,12 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, con
   cx_err e = ev_get(pks, ev, 0, c, &m);
   if (e != CX_OK) return e;
   int prss = prss_mode(n, t);
-  uint32_t a0 = audit0(n, t), v = R_VERDICT;
+  uint32_t a0 = audit0(n, t);
   if (prss && m.round == R_DEAL) {
     if (m.to >= n || m.to == m.from) return CX_OK;
     return m.len != 32 * (size_t)keys_between(n, t, m.from, m.to) ? CX_OK : CX_E_MPC_CHECK_FAILED;
   }
-  if (m.round < v) {
+  if (m.round < R_VERDICT) {
     size_t pre = m.round > R_MULT ? 0 : prss ? 32 * (size_t)binom(n - 1, t) : COIN_BYTES;
     if (m.len < pre || (m.len - pre) % FE_BYTES) return CX_OK;
     size_t cnt = (m.len - pre) / FE_BYTES;
@@ -2119,7 +2118,7 @@ static cx_err verify_malformed(uint32_t n, uint32_t t, const cx_pubkey *pks, con
     }
     return CX_E_MPC_CHECK_FAILED;
   }
-  if (m.round == v) {
+  if (m.round == R_VERDICT) {
     fe w;
     if (m.len != verdict_len(prss) || m.payload[0] > 1) return CX_OK;
     return prss && fe_decode(m.payload + VERDICT_BYTES, &w) != 0 ? CX_OK : CX_E_MPC_CHECK_FAILED;
