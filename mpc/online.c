@@ -748,16 +748,16 @@ static cx_err open_recv(mpc_session *s, online *o, mpc_outbox *out) {
   size_t count = g->hi - g->lo;
   fe *buf = fe_alloc((size_t)s->cfg.n * count);
   if (!buf) return CX_E_NOMEM;
-  /* An OPEN run decodes in place: my shares of the round move to buf's row
-   * of my own (unused: it holds the others' rows) and the opened values
-   * overwrite them in g->mine. A run of multiplications so holds one
-   * buffer of its openings, not two: at a million products that is 32 MB
-   * per party of memory the kernel no longer has to fault in and clear,
-   * a third of the online phase's CPU in bench_mpc. The decoder reads my
-   * row for an error's evidence after writing the values, hence the copy.
-   * OUTPUT keeps its shares (online.osh) and decodes into g->vals. */
+  /* A MUL/OPEN run decodes in place: my shares of the round move to buf's
+   * row of my own (unused: buf holds the others' rows) and the opened
+   * values overwrite them in g->mine, so the run holds one buffer of its
+   * openings, not two (fresh memory is what the kernel must fault in and
+   * clear: docs/mpc.md, session 26). The copy keeps the decoder's inputs
+   * apart from its output: Berlekamp-Welch reads my share of a bad
+   * element after the values are written. OUTPUT keeps its shares
+   * (online.osh) and decodes into g->vals. */
   fe *mine = g->mine + g->lo, *res = g->kind == G_OUTPUT ? g->vals + g->lo : mine;
-  if (res == mine) {
+  if (g->kind != G_OUTPUT) {
     memcpy(buf + (size_t)s->cfg.me * count, mine, count * sizeof(fe));
     mine = buf + (size_t)s->cfg.me * count;
   }
