@@ -1151,24 +1151,15 @@ static cx_err prss_after_king(mpc_session *s, mpc_outbox *out) {
   return send_verdict(s, out);
 }
 
-/* PRSS, at the decision: the n shares of w (mine and those in the agreed
- * verdicts) lie on one polynomial of degree 2t with C at 0. */
-static int prss_w_ok(mpc_session *s) {
+/* PRSS, at the decision: the n shares of w (mine, and the others' read
+ * from the agreed verdicts by decide) lie on one polynomial of degree 2t
+ * with C at 0. */
+static int prss_w_ok(mpc_session *s, fe w[MPC_MAX_N]) {
   prep_impl *p = impl_of(s);
-  uint32_t n = s->cfg.n, me = s->cfg.me;
-  fe w[MPC_MAX_N], val = 0;
+  fe val = 0;
   const fe *sh[MPC_MAX_N];
-  for (uint32_t j = 0; j < n; j++) {
-    sh[j] = &w[j];
-    if (j == me) {
-      w[j] = p->w;
-      continue;
-    }
-    mpc_msg m;
-    if (p->ext_n[j] != 1 || mpc_msg_decode(p->ext[j][0].raw, p->ext[j][0].len, &m) != CX_OK ||
-        fe_decode(m.payload + VERDICT_BYTES, &w[j]) != 0)
-      return 0;
-  }
+  w[s->cfg.me] = p->w;
+  for (uint32_t j = 0; j < s->cfg.n; j++) sh[j] = &w[j];
   size_t bad = 0;
   return shamir_check(&s->sh, 2 * s->cfg.t, sh, 1, &val, &bad) == 0 && val == p->C;
 }
@@ -1367,13 +1358,15 @@ static cx_err decide(mpc_session *s, mpc_outbox *out) {
     return CX_OK;
   }
   int ok = !p->fail;
+  fe w[MPC_MAX_N] = {0}; /* PRSS: the verdicts' shares of w */
   for (uint32_t j = 0; j < n && ok; j++) {
     if (j == me) continue;
     mpc_msg m;
     ok = p->ext_n[j] == 1 && mpc_msg_decode(p->ext[j][0].raw, p->ext[j][0].len, &m) == CX_OK &&
-         m.payload[0] == 1 && memcmp(m.payload + 1, p->transcript, 32) == 0;
+         m.payload[0] == 1 && memcmp(m.payload + 1, p->transcript, 32) == 0 &&
+         (!p->d.prss || fe_decode(m.payload + VERDICT_BYTES, &w[j]) == 0);
   }
-  if (ok && p->d.prss) ok = prss_w_ok(s);
+  if (ok && p->d.prss) ok = prss_w_ok(s, w);
   return ok ? accept(s) : start_audit(s, out);
 }
 
