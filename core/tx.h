@@ -255,8 +255,13 @@ typedef struct {
 #define CX_RESULT_PROOF_QUORUM 1 /* 2t + 1 BIP340 signatures, one per party */
 #define CX_RESULT_PROOF_FROST 2  /* one FROST signature by the `results` key */
 #define CX_RESULT_PROOF_FROST_BATCH 3 /* one FROST signature over a batch's root, and this result's path */
-#define CX_RESULT_BATCH_MAX 64   /* results under one batch signature */
+#define CX_RESULT_BATCH_MAX 64   /* results under one batch signature (batch_n is a u8) */
 #define CX_RESULT_BATCH_DEPTH 6  /* the longest path in a tree of CX_RESULT_BATCH_MAX leaves */
+/* An RFC 6962 tree of n leaves has paths of at most ceil(log2 n) hashes:
+ * raising the MAX without the DEPTH would overflow batch_path. */
+_Static_assert(CX_RESULT_BATCH_MAX <= 255 && (1u << CX_RESULT_BATCH_DEPTH) >= CX_RESULT_BATCH_MAX &&
+                   (1u << (CX_RESULT_BATCH_DEPTH - 1)) < CX_RESULT_BATCH_MAX,
+               "CX_RESULT_BATCH_DEPTH is ceil(log2 CX_RESULT_BATCH_MAX)");
 typedef struct {
   cx_hash call;
   uint8_t status;                 /* CX_CALL_DONE or CX_CALL_ABORTED */

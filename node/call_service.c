@@ -93,7 +93,12 @@
 #define NEWCALL_MAX 1024          /* committed calls not yet taken by the thread */
 #define CLOSING_MAX 2048          /* jobs collecting signatures */
 #define RUN_MAX 4                 /* batches whose sessions run at once (see "Concurrency") */
-#define BATCH_MAX 64              /* calls in one batch (see "Batches"); a program's client slots */
+/* Calls in one batch (see "Batches"). Each is one client slot of the
+ * batch's program, so raising it means raising, together, CALL_FPROP_MAX
+ * and CX_RESULT_BATCH_MAX/DEPTH (asserted), lang's LANG_PARAM_SLOTS_MAX and
+ * the engine's MPC_CLIENT_MAX_SLOTS (whose client-check reveal must still
+ * fit one engine message). 128 was tried (session 27): no faster. */
+#define BATCH_MAX 64
 #define JIDX_CAP 4096             /* the jobs' index: a power of 2 above every job alive */
 _Static_assert(JIDX_CAP > RUN_MAX * BATCH_MAX + CLOSING_MAX && (JIDX_CAP & (JIDX_CAP - 1)) == 0, "job index");
 #define RECENT_MS 15000           /* a call committed longer ago than this is not run (sync) */
@@ -1752,8 +1757,10 @@ static void group_signed(call_service *s, job *a, const uint8_t sig[64]) {
     if (g->k > 1) {
       m->bn = (uint8_t)g->k;
       m->bidx = (uint8_t)i;
-      m->bnpath = (uint8_t)merkle_path(g->leaves, g->k, i, path);
-      memcpy(m->bpath, path, m->bnpath * sizeof path[0]); /* <= CX_RESULT_BATCH_DEPTH at 64 leaves */
+      size_t np = merkle_path(g->leaves, g->k, i, path);
+      CX_ASSERT(np <= CX_RESULT_BATCH_DEPTH); /* g->k <= CX_RESULT_BATCH_MAX (tx.h's assert) */
+      m->bnpath = (uint8_t)np;
+      memcpy(m->bpath, path, np * sizeof path[0]);
     }
     m->frost = FR_SIGNED;
     if (m != a) submit(s, m);
