@@ -37,8 +37,9 @@ void mpc_tune_malloc(void) {
  * field arithmetic: bench_mpc spent 22% of its CPU in the kernel clearing
  * pages for fe_alloc (a prep batch of 100,000 triples takes a 29 MB block
  * per party, every online session its registers). So a freed buffer is
- * wiped and kept, locked, for the next fe_alloc of its size class instead
- * of being unmapped: a cached block is all zero, as a fresh one is.
+ * wiped and kept, locked, for the next fe_alloc of its size class (or of
+ * one up to FE_CACHE_UP classes smaller, when that class has none cached)
+ * instead of being unmapped: a cached block is all zero, as a fresh one is.
  *
  * Size classes grow by quarter octaves (4, 5, 6, 7, 8, 10, 12, 14, 16, 20
  * ... elements; a block is at most 25% larger than asked), and a block
@@ -58,6 +59,7 @@ void mpc_tune_malloc(void) {
 #define FE_CACHE_SMALL 64          /* the call service's BATCH_MAX */
 #define FE_SMALL_BYTES (64u << 10)
 #define FE_CACHE_BYTES ((size_t)256 << 20)
+#define FE_CACHE_UP 2 /* a miss may take a cached block up to 2 classes larger */
 
 static struct {
   pthread_mutex_t mu;
@@ -82,10 +84,15 @@ fe *fe_alloc(size_t count) {
   size_t cap = fe_class_cap(c);
   fe *b = NULL;
   pthread_mutex_lock(&fe_cache.mu);
-  if (fe_cache.n[c]) {
-    b = fe_cache.blk[c][--fe_cache.n[c]];
-    fe_cache.bytes -= (cap + 1) * sizeof(fe);
-  }
+  /* Its own class, else one of the next FE_CACHE_UP (at most 1.5x the
+   * memory): a batch of calls asks for sizes that follow its call count,
+   * which varies from block to block, and a miss is a fresh mlock'd block */
+  for (int u = c; u <= c + FE_CACHE_UP && u < FE_CLASSES; u++)
+    if (fe_cache.n[u]) {
+      b = fe_cache.blk[u][--fe_cache.n[u]];
+      fe_cache.bytes -= (fe_class_cap(u) + 1) * sizeof(fe);
+      break;
+    }
   pthread_mutex_unlock(&fe_cache.mu);
   if (!b) {
     /* A multiple of sizeof(fe), so the guarded region stays aligned. */

@@ -375,11 +375,21 @@ static cx_err infer(const mpc_program *p, uint32_t n, uint64_t *lens, char *err,
   if (p->err != CX_OK)
     return cx_errf(err, errlen, p->err, "instruction %zu: %s", p->err_at, p->errmsg);
   infer_state st = {0};
+  /* The slot tables sized by the instructions that fill them, not by the
+   * program: a batch's program has tens of thousands of instructions and
+   * is checked at every party for every batch (perf, session 27). */
+  size_t nin = 0, nout = 0, nshare = 0;
+  for (size_t k = 0; k < p->n; k++) {
+    uint16_t op = p->ins[k].op;
+    nin += op == MPC_OP_INPUT || op == MPC_OP_INPUT_CLIENT;
+    nout += op == MPC_OP_OUTPUT;
+    nshare += op == MPC_OP_OUTPUT_SHARE;
+  }
   st.slen = calloc((size_t)p->ns + 1, sizeof *st.slen);
   st.plen = calloc((size_t)p->np + 1, sizeof *st.plen);
-  st.in = calloc(p->n + 1, sizeof *st.in);
-  st.outs = calloc(p->n + 1, sizeof *st.outs);
-  st.shares = calloc(p->n + 1, sizeof *st.shares);
+  st.in = malloc((nin + 1) * sizeof *st.in);
+  st.outs = malloc((nout + 1) * sizeof *st.outs);
+  st.shares = malloc((nshare + 1) * sizeof *st.shares);
   cx_err e = CX_OK;
   if (!st.slen || !st.plen || !st.in || !st.outs || !st.shares) {
     e = cx_errf(err, errlen, CX_E_NOMEM, "out of memory checking the program");
@@ -506,6 +516,12 @@ done:
 
 static int interactive(uint16_t op) { return op == MPC_OP_MUL || op == MPC_OP_OPEN; }
 
+static int in_few(const uint32_t *v, size_t n, uint32_t r) {
+  for (size_t q = 0; q < n; q++)
+    if (v[q] == r) return 1;
+  return 0;
+}
+
 /* The group that starts at instruction i (mpc.h "Rounds"): a maximal run of
  * INPUTs; a maximal run of MUL/OPEN none of which reads an S register that
  * an earlier instruction of the run writes (all of the run's inputs are
@@ -519,14 +535,27 @@ size_t prog_run_end(const mpc_program *p, size_t i) {
     return e;
   }
   if (!interactive(p->ins[i].op)) return e;
-  uint8_t *w = calloc((size_t)p->ns / 8 + 1, 1); /* S registers written in the run */
-  if (!w) return e; /* degrades to one instruction per round; the cost agrees */
-#define W(r) ((r) < p->ns && (w[(r) / 8] >> ((r) % 8) & 1))
-  if (p->ins[i].op == MPC_OP_MUL && p->ins[i].d < p->ns) w[p->ins[i].d / 8] |= (uint8_t)(1u << (p->ins[i].d % 8));
-  for (; e < n && interactive(p->ins[e].op); e++) {
+  /* The S registers written in the run: a short list while it is short (a
+   * run is called for per group, when costing and when running, and a
+   * bitset over all registers cleared each time was most of the cost of
+   * costing a batch's program: perf, session 27), then a bitset. */
+  enum { FEW = 32 };
+  uint32_t few[FEW];
+  size_t nw = 0;
+  uint8_t *w = NULL;
+#define W(r) ((r) < p->ns && (w ? (w[(r) / 8] >> ((r) % 8) & 1) : in_few(few, nw, r)))
+  for (e = i; e < n && interactive(p->ins[e].op); e++) {
     const mpc_ins *in = &p->ins[e];
-    if (W(in->a) || (in->op == MPC_OP_MUL && W(in->b))) break;
-    if (in->op == MPC_OP_MUL && in->d < p->ns) w[in->d / 8] |= (uint8_t)(1u << (in->d % 8));
+    if (e > i && (W(in->a) || (in->op == MPC_OP_MUL && W(in->b)))) break;
+    if (in->op != MPC_OP_MUL || in->d >= p->ns) continue;
+    if (!w && nw == FEW) {
+      if (!(w = calloc((size_t)p->ns / 8 + 1, 1))) break; /* degrades to shorter rounds; the cost agrees */
+      for (size_t q = 0; q < nw; q++) w[few[q] / 8] |= (uint8_t)(1u << (few[q] % 8));
+    }
+    if (w)
+      w[in->d / 8] |= (uint8_t)(1u << (in->d % 8));
+    else
+      few[nw++] = in->d;
   }
 #undef W
   free(w);

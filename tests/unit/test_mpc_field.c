@@ -1338,6 +1338,24 @@ START_TEST(test_fe_alloc) {
   fe_free(z);
   fe_free(NULL);
   ck_assert_ptr_null(fe_alloc(SIZE_MAX / 8));
+  /* A freed block may serve a smaller request of a nearby size class
+   * (mpc/pool.c, FE_CACHE_UP): it comes back all zero, whole, however
+   * it was written, and blocks live at once are apart. */
+  fe *big = fe_alloc(1000);
+  ck_assert_ptr_nonnull(big);
+  for (int i = 0; i < 1000; i++) big[i] = (fe)(i + 1);
+  fe_free(big);
+  fe *a = fe_alloc(700), *b = fe_alloc(700);
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_nonnull(b);
+  for (int i = 0; i < 700; i++) {
+    ck_fe_eq(a[i], (fe)0);
+    ck_fe_eq(b[i], (fe)0);
+    a[i] = 1;
+  }
+  for (int i = 0; i < 700; i++) ck_fe_eq(b[i], (fe)0);
+  fe_free(a);
+  fe_free(b);
 }
 END_TEST
 
