@@ -103,31 +103,23 @@ static int is_verdict(cx_err e) {
  * elements in port order), and the number of param elements the dealing
  * must carry. */
 static cx_err check_ports(const vm_state *st, const cx_tx_call *call, size_t *nparams, cx_err *rej) {
-  vm_contract k;
-  lang_contract *lc = NULL;
+  vmi_iface *f = NULL;
   size_t ai = 0;
   cx_err err = CX_OK;
   *nparams = 0;
-  VM_TRY(vm_contract_get(st, &call->contract, &k));
-  err = lang_decode(k.bytecode, k.bytecode_len, &lc, NULL, 0);
-  vm_contract_clear(&k);
-  /* The stored bytecode is what this node's compiler produced at deploy:
-   * if it no longer decodes, the store is damaged. */
-  if (err && err != CX_E_NOMEM) err = CX_E_CORRUPT;
-  if (err) goto out;
-  for (size_t i = 0; i < lang_nports(lc); i++) {
-    lang_port p;
-    lang_port_get(lc, i, &p);
-    size_t n = p.len ? p.len : 1;
-    if (p.kind == LANG_PARAM) *nparams += n;
-    if (p.kind != LANG_ARG) continue;
+  VM_TRY(vmi_contract_iface(st, &call->contract, &f));
+  for (size_t i = 0; i < f->nports; i++) {
+    const vmi_port *p = &f->ports[i];
+    size_t n = p->len ? p->len : 1;
+    if (p->kind == LANG_PARAM) *nparams += n;
+    if (p->kind != LANG_ARG) continue;
     if (call->nargs - ai < n) VM_REJECT(CX_E_LANG_INPUT);
     for (size_t j = 0; j < n; j++, ai++)
-      if (call->args[ai] < p.lo || call->args[ai] > p.hi) VM_REJECT(CX_E_LANG_INPUT);
+      if (call->args[ai] < p->lo || call->args[ai] > p->hi) VM_REJECT(CX_E_LANG_INPUT);
   }
   if (ai != call->nargs) VM_REJECT(CX_E_LANG_INPUT);
 out:
-  lang_free(lc);
+  free(f);
   return err;
 }
 

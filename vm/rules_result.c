@@ -23,30 +23,19 @@ static int is_party(const vm_call *rec, const cx_pubkey *key) {
   return 0;
 }
 
-/* The contract of a recorded call, decoded. It was callable when the call
- * was recorded and contracts are never deleted: absent or undecodable
- * bytecode means a damaged store. */
-static cx_err load_contract(const vm_state *st, const cx_hash *id, lang_contract **lc) {
-  vm_contract k;
-  cx_err err = vm_contract_get(st, id, &k);
-  if (err) return err == CX_E_NOT_FOUND ? CX_E_CORRUPT : err;
-  err = lang_decode(k.bytecode, k.bytecode_len, lc, NULL, 0);
-  vm_contract_clear(&k);
-  if (err && err != CX_E_NOMEM) err = CX_E_CORRUPT;
-  return err;
+/* The interface of a recorded call's contract. It was callable when the
+ * call was recorded and contracts are never deleted: an absent contract
+ * means a damaged store. */
+static cx_err load_iface(const vm_state *st, const cx_hash *id, vmi_iface **f) {
+  cx_err err = vmi_contract_iface(st, id, f);
+  return err == CX_E_NOT_FOUND ? CX_E_CORRUPT : err;
 }
 
 /* Inputs: one commitment per domain of the contract, in its sorted order. */
-static int inputs_match(const lang_contract *lc, const cx_tx_call_result *r, cx_err *err) {
-  cx_domain_set ds;
-  *err = lang_domains(lc, &ds);
-  if (*err) {
-    *err = CX_E_CORRUPT; /* the deploy rule checked the domains fit */
-    return 0;
-  }
-  if (r->nin != ds.n) return 0;
-  for (size_t i = 0; i < ds.n; i++)
-    if (strcmp(r->in[i].domain, ds.d[i].name) != 0) return 0;
+static int inputs_match(const vmi_iface *f, const cx_tx_call_result *r) {
+  if (r->nin != f->domains.n) return 0;
+  for (size_t i = 0; i < f->domains.n; i++)
+    if (strcmp(r->in[i].domain, f->domains.d[i].name) != 0) return 0;
   return 1;
 }
 
@@ -54,19 +43,18 @@ static int inputs_match(const lang_contract *lc, const cx_tx_call_result *r, cx_
  * len ? len : 1 elements each), each element flagged private exactly when
  * its port is, public values within the port's declared range. *npriv is
  * the number of private elements. */
-static int outputs_match(const lang_contract *lc, const cx_tx_call_result *r, size_t *npriv) {
+static int outputs_match(const vmi_iface *f, const cx_tx_call_result *r, size_t *npriv) {
   size_t j = 0;
   *npriv = 0;
-  for (size_t i = 0; i < lang_nports(lc); i++) {
-    lang_port p;
-    lang_port_get(lc, i, &p);
-    if (p.kind != LANG_OUT_PUBLIC && p.kind != LANG_OUT_PRIVATE) continue;
-    uint8_t priv = p.kind == LANG_OUT_PRIVATE;
-    for (size_t e = 0; e < (p.len ? p.len : 1); e++, j++) {
+  for (size_t i = 0; i < f->nports; i++) {
+    const vmi_port *p = &f->ports[i];
+    if (p->kind != LANG_OUT_PUBLIC && p->kind != LANG_OUT_PRIVATE) continue;
+    uint8_t priv = p->kind == LANG_OUT_PRIVATE;
+    for (size_t e = 0; e < (p->len ? p->len : 1); e++, j++) {
       if (j >= r->nout || r->out[j].priv != priv) return 0;
       if (priv)
         ++*npriv;
-      else if (r->out[j].value < p.lo || r->out[j].value > p.hi)
+      else if (r->out[j].value < p->lo || r->out[j].value > p->hi)
         return 0;
     }
   }
@@ -90,14 +78,12 @@ static size_t quorum(const vm_call *rec) { return 2 * (size_t)((rec->nparties - 
  * private outputs carries 2t + 1 blobs (what the insurer needs to open its
  * masks: with QUORUM, the signature count said it). */
 static cx_err check_shape(const vm_state *st, const vm_call *rec, const cx_tx_call_result *r, cx_err *rej) {
-  lang_contract *lc = NULL;
+  vmi_iface *f = NULL;
   size_t npriv = 0;
   cx_err err = CX_OK;
   if (r->status == CX_CALL_DONE) {
-    VM_TRY(load_contract(st, &rec->contract, &lc));
-    int ok = inputs_match(lc, r, &err);
-    if (err) goto out;
-    if (!ok || !outputs_match(lc, r, &npriv)) VM_REJECT(CX_E_RESULT_MISMATCH);
+    VM_TRY(load_iface(st, &rec->contract, &f));
+    if (!inputs_match(f, r) || !outputs_match(f, r, &npriv)) VM_REJECT(CX_E_RESULT_MISMATCH);
   }
   size_t want = npriv ? npriv * 16 + SEAL_BYTES : 0;
   for (size_t i = 0; i < r->nsig; i++)
@@ -108,7 +94,7 @@ static cx_err check_shape(const vm_state *st, const vm_call *rec, const cx_tx_ca
     if (npriv && r->nsig < quorum(rec)) VM_REJECT(CX_E_RESULT_MISMATCH);
   }
 out:
-  lang_free(lc);
+  free(f);
   return err;
 }
 

@@ -139,6 +139,25 @@ cx_err vmi_contract_meta_put(const vm_state *st, const vm_contract *c);
 cx_err vmi_contract_code_put(const vm_state *st, const cx_hash *id, const uint8_t *src, size_t len,
                              const uint8_t *bc, size_t bclen);
 
+/* A contract's interface: what the call and result rules read of its
+ * bytecode (contract_iface.c). Ports in port order; kind is lang_port_kind. */
+typedef struct {
+  uint8_t kind;
+  uint32_t len;   /* 0 scalar, else array length */
+  int64_t lo, hi; /* declared range of each element */
+} vmi_port;
+typedef struct {
+  cx_hash id;
+  cx_domain_set domains; /* its input domains, sorted (lang_domains) */
+  size_t nports;
+  vmi_port ports[];
+} vmi_iface;
+/* The interface of contract id, decoded once per process and then copied
+ * from a shared table (thread-safe). *out is malloc'd: the caller free()s
+ * it. CX_E_NOT_FOUND if st has no such contract and the table had none;
+ * CX_E_CORRUPT if its stored bytecode does not decode. */
+cx_err vmi_contract_iface(const vm_state *st, const cx_hash *id, vmi_iface **out);
+
 /* Writes an evidence record under its key and appends it to the list. The
  * caller checked that none exists. */
 cx_err vmi_evidence_put(const vm_state *st, const vm_evidence *ev);

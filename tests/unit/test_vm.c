@@ -2,6 +2,7 @@
  * in-memory state with savepoints. Transactions are really signed, encoded
  * and decoded (the vm itself does not verify signatures). */
 #include <check.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1882,6 +1883,73 @@ START_TEST(test_call_happy) {
   uint8_t bad[] = {VM_REC_VERSION, 1, 2, 3};
   ck_assert_int_eq(ST.put(ST.ctx, key, sizeof key, bad, sizeof bad), CX_OK);
   ck_assert_int_eq(vm_call_get(&ST, &t1, &r), CX_E_CORRUPT);
+}
+END_TEST
+
+/* The contract interface table (contract_iface.c): more contracts than it
+ * has slots, each with its own arg range, read twice (hits, and misses
+ * after eviction) and from two threads at once; every answer is that
+ * contract's. A contract unknown to the state is NOT_FOUND, and bytecode
+ * that no longer decodes is CORRUPT on a miss. */
+#define IFACE_N 24
+
+static cx_hash IFACE_ID[IFACE_N];
+
+static void iface_check(int i) {
+  vmi_iface *f = NULL;
+  ck_assert_int_eq(vmi_contract_iface(&ST, &IFACE_ID[i], &f), CX_OK);
+  ck_assert(hash_eq(&f->id, &IFACE_ID[i]));
+  ck_assert_uint_eq(f->nports, 3);
+  ck_assert_uint_eq(f->ports[0].kind, LANG_INPUT);
+  ck_assert_uint_eq(f->ports[1].kind, LANG_ARG);
+  ck_assert_int_eq(f->ports[1].lo, -i);
+  ck_assert_int_eq(f->ports[1].hi, 1000 + i);
+  ck_assert_uint_eq(f->ports[2].kind, LANG_OUT_PUBLIC);
+  ck_assert_uint_eq(f->domains.n, 1);
+  ck_assert_str_eq(f->domains.d[0].name, "hrss");
+  free(f);
+}
+
+static void *iface_thread(void *arg) {
+  int off = *(int *)arg;
+  for (int r = 0; r < 50; r++)
+    for (int i = 0; i < IFACE_N; i++) iface_check((i * 7 + off + r) % IFACE_N);
+  return NULL;
+}
+
+START_TEST(test_contract_iface_table) {
+  char src[256], name[16];
+  H = 4;
+  for (int i = 0; i < IFACE_N; i++) {
+    snprintf(name, sizeof name, "if%d", i);
+    snprintf(src, sizeof src,
+             "contract %s\ninput hrss.x : int(0..100)\narg a : int(%d..%d)\noutput public y : bool\n"
+             "y = hrss.x < a\n",
+             name, -i, 1000 + i);
+    ck_assert_int_eq(do_deploy(K[INS_A], name, "hrss", src, &IFACE_ID[i]), CX_OK);
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < IFACE_N; i++) iface_check(i);
+  pthread_t t[2];
+  int off[2] = {0, 5};
+  for (int k = 0; k < 2; k++) ck_assert_int_eq(pthread_create(&t[k], NULL, iface_thread, &off[k]), 0);
+  for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
+
+  vmi_iface *f = NULL;
+  cx_hash unknown;
+  memset(unknown.b, 0x77, 32);
+  ck_assert_int_eq(vmi_contract_iface(&ST, &unknown, &f), CX_E_NOT_FOUND);
+  ck_assert_ptr_null(f);
+  /* damaged bytecode under a fresh id: the miss decodes it, and says so */
+  cx_hash id;
+  memset(id.b, 0x42, 32);
+  ck_assert_int_eq(vmi_contract_code_put(&ST, &id, (const uint8_t *)"x", 1, (const uint8_t *)"CXC1", 4), CX_OK);
+  vm_contract meta;
+  ck_assert_int_eq(vmi_contract_meta_get(&ST, &IFACE_ID[0], &meta), CX_OK);
+  meta.id = id;
+  ck_assert_int_eq(vmi_contract_meta_put(&ST, &meta), CX_OK);
+  ck_assert_int_eq(vmi_contract_iface(&ST, &id, &f), CX_E_CORRUPT);
+  ck_assert_ptr_null(f);
 }
 END_TEST
 
@@ -4608,6 +4676,7 @@ static Suite *vm_suite(void) {
   tcase_add_test(tc, test_consent_limit);
   tcase_add_test(tc, test_call_happy);
   tcase_add_test(tc, test_call_rejections);
+  tcase_add_test(tc, test_contract_iface_table);
   tcase_add_test(tc, test_call_consent_not_live);
   tcase_add_test(tc, test_call_did_revoked);
   tcase_add_test(tc, test_result_done);
