@@ -246,6 +246,26 @@ static int do_action(node *n, const bft_action *a) {
   return 0;
 }
 
+/* What an event was, for the debug trace. */
+static const char *ev_name(const bft_event *ev, char *buf, size_t len) {
+  static const char *const tk[] = {"?", "propose", "prevote", "precommit", "rebroadcast"};
+  static const char *const mt[] = {"?", "proposal", "prevote", "precommit"};
+  switch (ev->type) {
+    case BFT_EV_START: return "start";
+    case BFT_EV_TIMEOUT:
+      snprintf(buf, len, "timeout %s of round %u", tk[ev->timeout <= 4 ? ev->timeout : 0], (unsigned)ev->round);
+      return buf;
+    case BFT_EV_MESSAGE:
+      snprintf(buf, len, "%s of round %u from signer %u", mt[ev->msg.type <= 3 ? ev->msg.type : 0],
+               (unsigned)ev->msg.round, (unsigned)ev->msg.signer);
+      return buf;
+    case BFT_EV_PROPOSAL_CHECKED: return "proposal checked";
+    case BFT_EV_BLOCK_READY: return "block ready";
+    case BFT_EV_COMMITTED: return "committed";
+  }
+  return "?";
+}
+
 /* Feeds ev and every event its actions produce, carrying out the actions in
  * order (bft.h). */
 void host_drive(node *n, const bft_event *ev) {
@@ -262,6 +282,18 @@ void host_drive(node *n, const bft_event *ev) {
   }
   n->npend = 0;
   node_publish_status(n);
+  /* Debug trace of the engine's progress: one line per new (height,
+   * round), so a stall can be read off the logs (which round, which
+   * step, whether the height was started). */
+  char why[64];
+  if (log_get_level() <= LOG_DEBUG && (n->snap.height != n->trace_height || n->snap.round != n->trace_round)) {
+    n->trace_height = n->snap.height;
+    n->trace_round = n->snap.round;
+    LOG_D("consensus", "height %llu round %u step %u locked %d valid %d (after %s)",
+          (unsigned long long)n->snap.height, (unsigned)n->snap.round, (unsigned)n->snap.step,
+          n->snap.locked_round == BFT_NIL_ROUND ? -1 : (int)n->snap.locked_round,
+          n->snap.valid_round == BFT_NIL_ROUND ? -1 : (int)n->snap.valid_round, ev_name(ev, why, sizeof why));
+  }
 }
 
 static void feed_start(node *n) {

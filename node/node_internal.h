@@ -235,6 +235,8 @@ struct node {
   int started;                       /* START fed for the current height; written by the
                                       * consensus thread, read by admitters (atomics) */
   uint64_t last_commit_mono;
+  uint64_t trace_height;     /* the (height, round) host_drive logged last (debug); consensus thread */
+  uint32_t trace_round;
   uint64_t status_sent_mono; /* the last STATUS broadcast (sync.c); consensus thread */
   size_t last_commit_ntx;
   metrics_latency lat; /* commit latency (metrics.c): its own atomics */
