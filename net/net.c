@@ -95,7 +95,7 @@ void net_config_defaults(net_config *c) {
   if (!c->rekey_ms) c->rekey_ms = 120000;
   if (!c->rekey_msgs) c->rekey_msgs = (uint64_t)1 << 32;
   if (!c->reconnect_ms) c->reconnect_ms = 100;
-  if (!c->reconnect_max_ms) c->reconnect_max_ms = 5000;
+  if (!c->reconnect_max_ms) c->reconnect_max_ms = 500;
   /* At least two of nanomsg's longest reconnect intervals: a working
    * endpoint makes a connect attempt within any such window. */
   uint64_t least = 2 * (uint64_t)c->reconnect_max_ms;
@@ -991,7 +991,7 @@ cx_err net_set_members(net *n, const net_member *m, size_t count) {
                     .rekey_ms = n->cfg.rekey_ms,
                     .rekey_msgs = n->cfg.rekey_msgs,
                     .hs_retry_ms = 250,
-                    .hs_retry_max_ms = 4000,
+                    .hs_retry_max_ms = 1000,
                     .hs_min_interval_ms = 20,
                     .max_payload = n->cfg.max_msg};
   for (size_t i = 0; i < nfresh; i++) {

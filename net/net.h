@@ -99,7 +99,7 @@ typedef struct {
   uint32_t rekey_ms;           /* new handshake after this session age (120000) */
   uint64_t rekey_msgs;         /* ... or after this many frames sent (2^32) */
   uint32_t reconnect_ms;       /* nanomsg reconnect backoff, first (100) */
-  uint32_t reconnect_max_ms;   /*   and largest interval (5000) */
+  uint32_t reconnect_max_ms;   /*   and largest interval (500: docs/net.md, Transport) */
   uint32_t wedge_ms;           /* watchdog: a peer's sends have failed this long
                                   while its push socket has no connection and
                                   nanomsg made no connect attempt: the socket is

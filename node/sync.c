@@ -182,6 +182,12 @@ void sync_on_msg(void *ctx, const char *from, unsigned type, const uint8_t *p, s
       }
       pthread_mutex_unlock(&n->smu);
       sync_request(n, from, 0);
+    } else if (a < mine) {
+      /* A peer behind us, often one just restarted: its first STATUS left
+       * when its links came up. Answering at once lets it ask for the
+       * blocks now rather than at our next STATUS (up to STATUS_EVERY_MS
+       * later). One small message per STATUS of a lagging member. */
+      sync_send_status(n, from);
     }
   } else if (w->kind == SYNC_GET) {
     serve_get(n, from, w->from, w->max);
