@@ -116,6 +116,15 @@ void bft_msg_digest(const cx_hash *chain_id, const bft_msg *m, uint8_t out[32]) 
   cs_msg_digest(chain_id, m->type, m->height, m->round, m->pol_round, &m->block_hash, out);
 }
 
+const char *bft_msg_type_name(unsigned type) {
+  switch (type) {
+    case BFT_PROPOSAL: return "proposal";
+    case BFT_PREVOTE: return "prevote";
+    case BFT_PRECOMMIT: return "precommit";
+    default: return "unknown";
+  }
+}
+
 size_t bft_msg_encode(const bft_msg *m, uint8_t out[BFT_MSG_MAX]) {
   CX_ASSERT(m->type >= BFT_PROPOSAL && m->type <= BFT_PRECOMMIT);
   size_t n = 0;

@@ -71,6 +71,9 @@ typedef struct {
   cx_sig sig;
 } bft_msg;
 
+/* "proposal", "prevote", "precommit"; "unknown" for any other number. */
+const char *bft_msg_type_name(unsigned type);
+
 #define BFT_MSG_MAX 160
 void bft_msg_digest(const cx_hash *chain_id, const bft_msg *m, uint8_t out[32]);
 size_t bft_msg_encode(const bft_msg *m, uint8_t out[BFT_MSG_MAX]);

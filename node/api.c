@@ -87,15 +87,10 @@ cJSON *api_member_to_json(const cx_member *m) {
   return o;
 }
 
-static const char *cs_type_name(unsigned t) {
-  return t == CX_CS_PROPOSAL ? "proposal" : t == CX_CS_PREVOTE ? "prevote"
-                                          : t == CX_CS_PRECOMMIT ? "precommit" : "unknown";
-}
-
 /* The fields of an equivocation proof (a TX_EVIDENCE body). */
 static void add_evidence(cJSON *o, const cx_tx_evidence *ev) {
   api_add_hex(o, "accused", ev->accused.b, 32);
-  cJSON_AddStringToObject(o, "msg_type", cs_type_name(ev->msg_type));
+  cJSON_AddStringToObject(o, "msg_type", bft_msg_type_name(ev->msg_type));
   api_add_u64(o, "height", ev->height);
   api_add_u64(o, "round", ev->round);
   cJSON *a = cJSON_AddArrayToObject(o, "messages");
@@ -1141,7 +1136,7 @@ static cx_err m_evidence_list(void *ctx, const cJSON *params, cJSON **result, rp
     api_add_u64(e, "signer_index", ev[i].signer);
     api_add_u64(e, "height", ev[i].height);
     api_add_u64(e, "round", ev[i].round);
-    cJSON_AddStringToObject(e, "type", cs_type_name(ev[i].type));
+    cJSON_AddStringToObject(e, "type", bft_msg_type_name(ev[i].type));
     api_add_hex(e, "hash1", ev[i].hash1.b, 32);
     api_add_hex(e, "hash2", ev[i].hash2.b, 32);
     api_add_u64(e, "time_ms", ev[i].time_ms);

@@ -249,14 +249,13 @@ static int do_action(node *n, const bft_action *a) {
 /* What an event was, for the debug trace. */
 static const char *ev_name(const bft_event *ev, char *buf, size_t len) {
   static const char *const tk[] = {"?", "propose", "prevote", "precommit", "rebroadcast"};
-  static const char *const mt[] = {"?", "proposal", "prevote", "precommit"};
   switch (ev->type) {
     case BFT_EV_START: return "start";
     case BFT_EV_TIMEOUT:
       snprintf(buf, len, "timeout %s of round %u", tk[ev->timeout <= 4 ? ev->timeout : 0], (unsigned)ev->round);
       return buf;
     case BFT_EV_MESSAGE:
-      snprintf(buf, len, "%s of round %u from signer %u", mt[ev->msg.type <= 3 ? ev->msg.type : 0],
+      snprintf(buf, len, "%s of round %u from signer %u", bft_msg_type_name(ev->msg.type),
                (unsigned)ev->msg.round, (unsigned)ev->msg.signer);
       return buf;
     case BFT_EV_PROPOSAL_CHECKED: return "proposal checked";

@@ -850,11 +850,10 @@ static void record_evidence(node *n, const bft_action *a) {
   n->evidence_next = (n->evidence_next + 1) % EVIDENCE_MAX;
   if (n->nevidence < EVIDENCE_MAX) n->nevidence++;
   pthread_mutex_unlock(&n->vmu);
-  static const char *tn[] = {"?", "proposal", "prevote", "precommit"};
   char h1[65], h2[65];
   LOG_W("node", "equivocation by %s (signer %u) at height %llu round %u: two %ss, %s and %s",
         ev.name, (unsigned)ev.signer, (unsigned long long)ev.height, (unsigned)ev.round,
-        ev.type <= 3 ? tn[ev.type] : "?", hash_hex(&ev.hash1, h1), hash_hex(&ev.hash2, h2));
+        bft_msg_type_name(ev.type), hash_hex(&ev.hash1, h1), hash_hex(&ev.hash2, h2));
 }
 
 /* BFT_ACT_EVIDENCE: kept for evidence_list, then reported on chain. */

@@ -155,6 +155,12 @@ START_TEST(test_msg_codec_roundtrip) {
       buf[len] = 0;
       ck_assert_int_eq(bft_msg_decode(buf, len + 1, &d), CX_E_TRAILING);
     }
+  /* the names the logs and the RPC answers use */
+  ck_assert_str_eq(bft_msg_type_name(BFT_PROPOSAL), "proposal");
+  ck_assert_str_eq(bft_msg_type_name(BFT_PREVOTE), "prevote");
+  ck_assert_str_eq(bft_msg_type_name(BFT_PRECOMMIT), "precommit");
+  ck_assert_str_eq(bft_msg_type_name(0), "unknown");
+  ck_assert_str_eq(bft_msg_type_name(4), "unknown");
 }
 END_TEST
 
