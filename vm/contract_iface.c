@@ -9,11 +9,13 @@
  * contract is ~34 us, bench_lang).
  *
  * Why a table keyed by id alone is sound: the id is the hash of the
- * bytecode (the deploy rule checks it) and a deployed contract is never
- * replaced, so the interface is a function of the id, whatever state or
- * chain asks. The table is filled only from a contract that decoded; a
- * caller still learns from the state whether the contract exists there
- * (both rules have read its record before they get here). */
+ * bytecode (the deploy rule derives it, vm_contract_id) and a deployed
+ * contract is never replaced, so the interface is a function of the id,
+ * whatever state or chain asks. The table is filled only from a contract
+ * that decoded. A hit does not say the contract is in the caller's state:
+ * the call rule has checked that it is callable before it asks, and the
+ * result rule asks for the contract of a recorded call (contracts are
+ * never deleted). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
